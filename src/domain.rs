@@ -1,0 +1,723 @@
+//! The signage vocabulary: panels, messages, assets, campaigns, alerts, roles.
+//!
+//! Plain data with serde shapes that match CONTRACT.md section 4 and the
+//! files in `content/` and `schedules/`. This module validates values (ids,
+//! colours, sizes) but knows nothing of HTTP, MQTT, the disk or the clock.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Largest panel side we accept, in pixels. Bigger than any LED billboard a
+/// province runs, small enough that a frame stays well under MQTT limits.
+pub const MAX_PANEL_SIDE: u16 = 1024;
+/// Smallest panel side: a single P10 module is 32×16.
+pub const MIN_PANEL_SIDE: u16 = 8;
+
+/// Why a value was refused. The message is a sentence a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(msg: impl Into<String>) -> Self {
+        Invalid(msg.into())
+    }
+}
+
+/// An identifier of a panel, message, campaign, alert or token name:
+/// `[a-z0-9][a-z0-9-]{0,63}`. Safe to use as a file name and an MQTT topic
+/// level, which is why nothing else is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(String);
+
+impl Id {
+    pub fn parse(s: &str) -> Result<Id, Invalid> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .enumerate()
+                .all(|(i, b)| b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && b == b'-'));
+        if ok {
+            Ok(Id(s.to_string()))
+        } else {
+            let shown: String = s.chars().take(80).collect();
+            Err(Invalid(format!(
+                "{shown:?} is not a valid id: use 1 to 64 lowercase letters a-z, digits and '-', starting with a letter or digit"
+            )))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Id {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Id::parse(s)
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Id::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How a panel wants its pixels (CONTRACT.md section 3, byte 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PixelFormat {
+    Mono1,
+    Rgb565,
+    Rgb888,
+    Png,
+}
+
+impl PixelFormat {
+    pub fn code(self) -> u8 {
+        match self {
+            PixelFormat::Mono1 => 1,
+            PixelFormat::Rgb565 => 2,
+            PixelFormat::Rgb888 => 3,
+            PixelFormat::Png => 4,
+        }
+    }
+    pub fn from_code(c: u8) -> Option<PixelFormat> {
+        Some(match c {
+            1 => PixelFormat::Mono1,
+            2 => PixelFormat::Rgb565,
+            3 => PixelFormat::Rgb888,
+            4 => PixelFormat::Png,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            PixelFormat::Mono1 => "mono1",
+            PixelFormat::Rgb565 => "rgb565",
+            PixelFormat::Rgb888 => "rgb888",
+            PixelFormat::Png => "png",
+        }
+    }
+}
+
+impl FromStr for PixelFormat {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "mono1" => PixelFormat::Mono1,
+            "rgb565" => PixelFormat::Rgb565,
+            "rgb888" => PixelFormat::Rgb888,
+            "png" => PixelFormat::Png,
+            _ => {
+                return Err(Invalid::new(format!(
+                    "unknown pixel format {s:?}: use mono1, rgb565, rgb888 or png"
+                )))
+            }
+        })
+    }
+}
+
+/// A colour written `#rrggbb` in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Color(pub [u8; 3]);
+
+impl Color {
+    pub const WHITE: Color = Color([255, 255, 255]);
+    pub const BLACK: Color = Color([0, 0, 0]);
+    /// The usual red of a P10 sign, used when a mono panel names no colour.
+    pub const LED_RED: Color = Color([0xff, 0x20, 0x00]);
+    pub const AMBER: Color = Color([0xff, 0xb0, 0x00]);
+
+    pub fn parse(s: &str) -> Result<Color, Invalid> {
+        let bad = || {
+            Invalid::new(format!(
+                "{s:?} is not a colour: write it as #rrggbb, e.g. #ff2000"
+            ))
+        };
+        let hex = s.strip_prefix('#').ok_or_else(bad)?;
+        if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let v = u32::from_str_radix(hex, 16).map_err(|_| bad())?;
+        Ok(Color([(v >> 16) as u8, (v >> 8) as u8, v as u8]))
+    }
+}
+
+impl fmt::Display for Color {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{:02x}{:02x}{:02x}", self.0[0], self.0[1], self.0[2])
+    }
+}
+
+impl Serialize for Color {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Color {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Color::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a renderer needs to know about a panel: its size, format and, for
+/// mono panels, the colour its LEDs light in (used only in previews).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Profile {
+    pub width: u16,
+    pub height: u16,
+    pub format: PixelFormat,
+    pub color: Color,
+}
+
+impl Profile {
+    pub fn new(width: u16, height: u16, format: PixelFormat) -> Result<Profile, Invalid> {
+        for (name, v) in [("width", width), ("height", height)] {
+            if !(MIN_PANEL_SIDE..=MAX_PANEL_SIDE).contains(&v) {
+                return Err(Invalid::new(format!(
+                    "panel {name} {v} is out of range: use {MIN_PANEL_SIDE} to {MAX_PANEL_SIDE} pixels"
+                )));
+            }
+        }
+        Ok(Profile {
+            width,
+            height,
+            format,
+            color: Color::LED_RED,
+        })
+    }
+}
+
+/// Day and night brightness. The panel uses `day` from `day_starts` until
+/// `night_starts` (local wall-clock times in the server's time zone), and
+/// `night` otherwise. 0–255, carried in byte 5 of every frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Brightness {
+    pub day: u8,
+    pub night: u8,
+    #[serde(default = "default_day_starts")]
+    pub day_starts: String,
+    #[serde(default = "default_night_starts")]
+    pub night_starts: String,
+}
+
+fn default_day_starts() -> String {
+    "06:00".into()
+}
+fn default_night_starts() -> String {
+    "18:00".into()
+}
+
+impl Default for Brightness {
+    fn default() -> Self {
+        Brightness {
+            day: 255,
+            night: 96,
+            day_starts: default_day_starts(),
+            night_starts: default_night_starts(),
+        }
+    }
+}
+
+impl Brightness {
+    /// The two switch times as (hour, minute), validated.
+    pub fn switch_times(&self) -> Result<((u32, u32), (u32, u32)), Invalid> {
+        fn hm(s: &str, what: &str) -> Result<(u32, u32), Invalid> {
+            let bad = || {
+                Invalid::new(format!(
+                    "brightness {what} {s:?} is not a time: write HH:MM, e.g. 06:00"
+                ))
+            };
+            let (h, m) = s.split_once(':').ok_or_else(bad)?;
+            let h: u32 = h.parse().map_err(|_| bad())?;
+            let m: u32 = m.parse().map_err(|_| bad())?;
+            if h > 23 || m > 59 {
+                return Err(bad());
+            }
+            Ok((h, m))
+        }
+        Ok((
+            hm(&self.day_starts, "day_starts")?,
+            hm(&self.night_starts, "night_starts")?,
+        ))
+    }
+}
+
+/// A panel as stored and as the API shows it (without the live fields).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Panel {
+    pub id: Id,
+    pub name: String,
+    pub width: u16,
+    pub height: u16,
+    pub format: PixelFormat,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Colour of a mono panel's LEDs, for previews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<Color>,
+    /// Day/night brightness policy; absent means the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brightness: Option<Brightness>,
+}
+
+impl Panel {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        Profile::new(self.width, self.height, self.format)?;
+        if self.name.trim().is_empty() || self.name.chars().count() > 200 {
+            return Err(Invalid::new("panel name must be 1 to 200 characters"));
+        }
+        for g in &self.groups {
+            validate_group(g)?;
+        }
+        if let Some(b) = &self.brightness {
+            b.switch_times()?;
+        }
+        Ok(())
+    }
+    pub fn profile(&self) -> Profile {
+        Profile {
+            width: self.width,
+            height: self.height,
+            format: self.format,
+            color: self.color.unwrap_or(Color::LED_RED),
+        }
+    }
+    pub fn brightness_policy(&self) -> Brightness {
+        self.brightness.clone().unwrap_or_default()
+    }
+}
+
+/// Group names (districts, wards, corridors) follow the id pattern so that
+/// `group:NAME` targets are unambiguous.
+pub fn validate_group(g: &str) -> Result<(), Invalid> {
+    Id::parse(g).map(|_| ()).map_err(|_| {
+        Invalid::new(format!(
+            "group {g:?} is not valid: use lowercase letters, digits and '-', e.g. \"hai-chau\""
+        ))
+    })
+}
+
+/// Horizontal alignment of text lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Align {
+    Left,
+    #[default]
+    Center,
+    Right,
+}
+
+/// How an image is fitted to a panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    /// Whole image visible, letterboxed with the background colour.
+    #[default]
+    Contain,
+    /// Panel filled, the image's centre kept, edges cropped.
+    Cover,
+    /// Panel filled, aspect ratio ignored.
+    Stretch,
+}
+
+/// Where the caption text goes when a message has both an image and text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Caption {
+    /// A text band below the image.
+    #[default]
+    Below,
+    /// A text band above the image.
+    Above,
+    /// Text drawn over the bottom of the image on a solid band.
+    Over,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Style {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<Color>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<Color>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub align: Option<Align>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<Fit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<Caption>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    Draft,
+    Approved,
+}
+
+/// The part of a message its author writes (the POST/PUT body).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageBody {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Asset id (content hash) of an image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub style: Style,
+}
+
+/// Longest message text we accept, in characters. A sign is read in
+/// seconds; this bound is about abuse, not style.
+pub const MAX_TEXT_CHARS: usize = 4000;
+
+impl MessageBody {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.title.trim().is_empty() || self.title.chars().count() > 200 {
+            return Err(Invalid::new("message title must be 1 to 200 characters"));
+        }
+        let text = self.text.as_deref().unwrap_or("");
+        if text.trim().is_empty() && self.image.is_none() {
+            return Err(Invalid::new(
+                "a message needs text, an image, or both: give \"text\" or \"image\" (an asset id)",
+            ));
+        }
+        if text.chars().count() > MAX_TEXT_CHARS {
+            return Err(Invalid::new(format!(
+                "message text is longer than {MAX_TEXT_CHARS} characters: split it into several messages"
+            )));
+        }
+        if let Some(a) = &self.image {
+            validate_asset_id(a)?;
+        }
+        Ok(())
+    }
+}
+
+/// Asset ids are the lowercase hex SHA-256 of the file's bytes.
+pub fn validate_asset_id(a: &str) -> Result<(), Invalid> {
+    if a.len() == 64
+        && a.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(())
+    } else {
+        Err(Invalid::new(format!(
+            "{:?} is not an asset id: asset ids are the 64 hex characters returned by POST /api/v1/assets",
+            a.chars().take(80).collect::<String>()
+        )))
+    }
+}
+
+/// A stored message: the author's body plus workflow fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    pub id: Id,
+    #[serde(flatten)]
+    pub body: MessageBody,
+    pub status: MessageStatus,
+    /// Bumped on every edit; part of the render cache key.
+    pub version: u64,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    /// The last principal who wrote the message (four-eyes rule).
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<DateTime<Utc>>,
+}
+
+/// Stored facts about an uploaded image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Asset {
+    pub id: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub content_type: String,
+    pub uploaded_by: String,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+/// Who a campaign or alert is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    All,
+    Group(String),
+    Panel(Id),
+}
+
+impl Target {
+    pub fn parse(s: &str) -> Result<Target, Invalid> {
+        if s == "all" {
+            Ok(Target::All)
+        } else if let Some(g) = s.strip_prefix("group:") {
+            validate_group(g)?;
+            Ok(Target::Group(g.to_string()))
+        } else {
+            Id::parse(s).map(Target::Panel).map_err(|_| {
+                Invalid::new(format!(
+                    "target {:?} is not valid: use a panel id, \"group:NAME\" or \"all\"",
+                    s.chars().take(80).collect::<String>()
+                ))
+            })
+        }
+    }
+    pub fn matches(&self, panel: &Panel) -> bool {
+        match self {
+            Target::All => true,
+            Target::Group(g) => panel.groups.iter().any(|pg| pg == g),
+            Target::Panel(id) => &panel.id == id,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::All => f.write_str("all"),
+            Target::Group(g) => write!(f, "group:{g}"),
+            Target::Panel(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+impl Serialize for Target {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Target::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One message in a campaign's playlist and how long each of its pages stays up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaylistItem {
+    pub id: Id,
+    pub dwell_s: u32,
+}
+
+/// Longest dwell we accept: a day. Longer is surely a typo.
+pub const MAX_DWELL_S: u32 = 86_400;
+
+/// The campaign body as POSTed and as stored in `schedules/{id}.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignBody {
+    pub name: String,
+    pub messages: Vec<PlaylistItem>,
+    pub targets: Vec<Target>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<NaiveDate>,
+    pub priority: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
+}
+
+/// A stored campaign.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    pub id: Id,
+    #[serde(flatten)]
+    pub body: CampaignBody,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Longest emergency alert: three days (a typhoon's passage).
+pub const MAX_ALERT_S: u32 = 3 * 86_400;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertBody {
+    pub text: String,
+    pub targets: Vec<Target>,
+    pub duration_s: u32,
+}
+
+/// An emergency alert: pre-empts every campaign on its targets until `ends_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alert {
+    pub id: Id,
+    #[serde(flatten)]
+    pub body: AlertBody,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Set when an operator cancels the alert before it lapses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl Alert {
+    /// Whether the alert is on the glass at `now`.
+    pub fn active_at(&self, now: DateTime<Utc>) -> bool {
+        self.cancelled_at.is_none() && self.created_at <= now && now < self.ends_at
+    }
+}
+
+/// What a principal may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Editor,
+    Approver,
+    Scheduler,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Editor,
+        Role::Approver,
+        Role::Scheduler,
+        Role::Operator,
+        Role::Admin,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Editor => "editor",
+            Role::Approver => "approver",
+            Role::Scheduler => "scheduler",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                Invalid::new(format!(
+                    "unknown role {s:?}: use editor, approver, scheduler, operator or admin"
+                ))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_contract_pattern() {
+        for ok in ["a", "p10-hai-chau-01", "0", &"a".repeat(64)] {
+            assert!(Id::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "-a",
+            "A",
+            "a_b",
+            "../etc",
+            "a/b",
+            "a\0",
+            &"a".repeat(65),
+            "pаnel",
+            "a.b",
+        ] {
+            assert!(Id::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn colours_round_trip() {
+        let c = Color::parse("#FF2000").unwrap();
+        assert_eq!(c, Color([255, 32, 0]));
+        assert_eq!(c.to_string(), "#ff2000");
+        assert!(Color::parse("ff2000").is_err());
+        assert!(Color::parse("#ff20").is_err());
+        assert!(Color::parse("#gg2000").is_err());
+    }
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!(Target::parse("all").unwrap(), Target::All);
+        assert_eq!(
+            Target::parse("group:hai-chau").unwrap(),
+            Target::Group("hai-chau".into())
+        );
+        assert!(Target::parse("group:").is_err());
+        assert!(Target::parse("group:../x").is_err());
+        assert!(Target::parse("Panel 1").is_err());
+    }
+
+    #[test]
+    fn message_needs_text_or_image() {
+        let mut m = MessageBody {
+            title: "t".into(),
+            text: None,
+            image: None,
+            style: Style::default(),
+        };
+        assert!(m.validate().is_err());
+        m.text = Some("Xin chào".into());
+        assert!(m.validate().is_ok());
+    }
+
+    #[test]
+    fn panel_json_shape_matches_contract() {
+        let p: Panel = serde_json::from_str(
+            r##"{"id":"p1","name":"Cổng UBND","width":128,"height":32,"format":"mono1","groups":["hai-chau"],"color":"#ff2000"}"##,
+        )
+        .unwrap();
+        assert_eq!(p.profile().format, PixelFormat::Mono1);
+        assert!(p.validate().is_ok());
+        let bad: Panel = serde_json::from_str(
+            r##"{"id":"p1","name":"x","width":5000,"height":32,"format":"mono1"}"##,
+        )
+        .unwrap();
+        assert!(bad.validate().is_err());
+    }
+}

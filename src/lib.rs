@@ -1,0 +1,27 @@
+//! bangtin: government public information on LED billboards.
+//!
+//! # Layout
+//! The pure core knows nothing of HTTP, MQTT, the disk or the clock:
+//! - [`domain`]: the vocabulary (panels, messages, campaigns, alerts, roles) and value validation.
+//! - [`frame`]: the BTF1 frame format, bytes in and bytes out.
+//! - [`render`]: Vietnamese text and images to panel-true pixels.
+//! - [`schedule`]: cron and date windows, priorities, rotation; `resolve` decides what a panel shows at an instant.
+//!
+//! Around it, thin adapters:
+//! - [`config`]: command line and environment, parsed once into a validated [`config::Config`].
+//! - [`store`]: the only module that knows the data directory layout; atomic, fsynced writes.
+//! - [`api`]: the only module that names warp: the HTTP API and the dashboard.
+//! - [`mqtt`]: the only module that names rumqttc/rumqttd: publisher, embedded broker, reference controller.
+//! - [`player`]: the loop that wakes at the next change, renders (cached) and publishes frames.
+//! - [`app`]: wiring and graceful shutdown.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod frame;
+pub mod mqtt;
+pub mod player;
+pub mod render;
+pub mod schedule;
+pub mod store;
