@@ -1,0 +1,5 @@
+//! All integration tests in one binary, so the crate links once.
+//! Each module under `tests/it/` covers one area over real sockets.
+
+#[path = "it/util.rs"]
+mod util;
