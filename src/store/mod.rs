@@ -20,6 +20,7 @@
 //! nothing in memory.
 
 pub mod fsio;
+pub mod plays;
 pub mod seq;
 pub mod tokens;
 
