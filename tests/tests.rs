@@ -3,3 +3,5 @@
 
 #[path = "it/util.rs"]
 mod util;
+#[path = "it/api.rs"]
+mod api;
