@@ -445,10 +445,10 @@ impl Catalog for StoreCatalog<'_> {
 
 /// Compiles every campaign the store holds; the store already refused
 /// invalid ones, so a failure here is logged and the campaign skipped.
-pub fn compile_all(snap: &Snapshot) -> Vec<CompiledCampaign> {
+pub fn compile_all(snap: &Snapshot, tz: Tz) -> Vec<CompiledCampaign> {
     snap.campaigns
         .values()
-        .filter_map(|c| match schedule::compile(c) {
+        .filter_map(|c| match schedule::compile_in(c, tz) {
             Ok(cc) => Some(cc),
             Err(e) => {
                 tracing::error!(campaign = %c.id, "campaign skipped: {e}");
@@ -487,7 +487,7 @@ impl Player {
     fn refresh_snapshot(&mut self) {
         self.snap = self.store.snapshot();
         if self.compiled.0 != self.snap.generation {
-            self.compiled = (self.snap.generation, Arc::new(compile_all(&self.snap)));
+            self.compiled = (self.snap.generation, Arc::new(compile_all(&self.snap, self.tz)));
             self.renditions.sweep(&self.snap);
         }
     }

@@ -161,7 +161,7 @@ pub async fn timeline(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError>
     let ctx2 = ctx.clone();
     let slots = blocking(move || {
         let snap = ctx2.store.snapshot();
-        let compiled = player::compile_all(&snap);
+        let compiled = player::compile_all(&snap, ctx2.tz);
         let alerts: Vec<_> = snap
             .alerts
             .values()
