@@ -3,3 +3,6 @@
 
 #[path = "it/util.rs"]
 mod util;
+
+#[path = "it/mqtt.rs"]
+mod mqtt;
