@@ -5,3 +5,6 @@
 mod util;
 #[path = "it/api.rs"]
 mod api;
+
+#[path = "it/mqtt.rs"]
+mod mqtt;
