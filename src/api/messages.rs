@@ -193,16 +193,13 @@ pub async fn upload_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     let store = ctx.store.clone();
     let who = r.who.name.clone();
     let asset = blocking(move || -> Result<Asset, ApiError> {
+        // The declared type is one we take, so bytes that do not decode
+        // are a well-formed request with an unusable image: 422.
         let decoded = render::decode_image(&bytes).map_err(|e| match e {
-            ImageError::Unsupported(m) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                m,
-            ),
             ImageError::TooLarge(m) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image_too_large", m)
             }
-            ImageError::Corrupt(m) => {
+            ImageError::Unsupported(m) | ImageError::Corrupt(m) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image_unreadable", m)
             }
         })?;

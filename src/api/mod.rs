@@ -184,7 +184,15 @@ async fn dispatch(
                 remote,
                 body,
             );
-            route(&ctx, &mut r).await
+            let (pattern, result) = route(&ctx, &mut r).await;
+            let mut resp = result.unwrap_or_else(|e| error_response(&e));
+            if r.has_pending_body() {
+                resp.headers_mut().insert(
+                    header::CONNECTION,
+                    warp::http::HeaderValue::from_static("close"),
+                );
+            }
+            (pattern, Ok(resp))
         }
     };
     let resp = result.unwrap_or_else(|e| error_response(&e));

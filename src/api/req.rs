@@ -34,6 +34,10 @@ pub struct Req {
     pub who: Principal,
     pub remote: Option<SocketAddr>,
     body: Option<BodyStream>,
+    /// Set when the body was not read to its end (refused as too large):
+    /// the reply then closes the connection, so no client reuses a
+    /// connection that still has request bytes in flight.
+    pub body_unread: bool,
 }
 
 impl Req {
@@ -54,6 +58,7 @@ impl Req {
             who,
             remote,
             body: Some(body),
+            body_unread: false,
         }
     }
 
@@ -108,6 +113,7 @@ impl Req {
             .and_then(|v| v.parse::<u64>().ok())
         {
             if len > limit as u64 {
+                self.body_unread = true;
                 return Err(too_large());
             }
         }
@@ -120,6 +126,7 @@ impl Req {
                 ApiError::bad_request(format!("the request body could not be read: {e}"))
             })?;
             if buf.len() + chunk.len() > limit {
+                self.body_unread = true;
                 return Err(too_large());
             }
             buf.extend_from_slice(&chunk);
@@ -144,6 +151,17 @@ impl Req {
         }
         let bytes = self.body(JSON_LIMIT).await?;
         parse_json(&bytes)
+    }
+
+    /// Whether a body was sent that nobody read to its end.
+    pub fn has_pending_body(&self) -> bool {
+        self.body_unread
+            || (self.body.is_some()
+                && (self.headers.contains_key(header::TRANSFER_ENCODING)
+                    || self
+                        .headers
+                        .get(header::CONTENT_LENGTH)
+                        .is_some_and(|v| v.as_bytes() != b"0")))
     }
 
     pub fn q(&self, key: &str) -> Option<&str> {
