@@ -6,5 +6,7 @@ mod api;
 #[path = "it/util.rs"]
 mod util;
 
+#[path = "it/e2e.rs"]
+mod e2e;
 #[path = "it/mqtt.rs"]
 mod mqtt;

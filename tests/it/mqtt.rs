@@ -75,14 +75,14 @@ async fn next_shown(rx: &mut mpsc::Receiver<Shown>) -> Shown {
 }
 
 /// A plain MQTT client for checking what the broker holds and delivers.
-struct TestClient {
+pub(crate) struct TestClient {
     client: AsyncClient,
     rx: mpsc::UnboundedReceiver<Publish>,
     suback: Vec<SubscribeReasonCode>,
 }
 
 impl TestClient {
-    async fn connect(url: &str, client_id: &str, filters: &[&str]) -> TestClient {
+    pub(crate) async fn connect(url: &str, client_id: &str, filters: &[&str]) -> TestClient {
         let url: BrokerUrl = url.parse().unwrap();
         let mut mo = MqttOptions::new(client_id, &url.host, url.port);
         mo.set_max_packet_size(8 << 20, 8 << 20);
@@ -139,7 +139,7 @@ impl TestClient {
     }
 
     /// The next message on `topic`, skipping others.
-    async fn next_on(&mut self, topic: &str) -> Publish {
+    pub(crate) async fn next_on(&mut self, topic: &str) -> Publish {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let p = tokio::time::timeout_at(deadline, self.rx.recv())
