@@ -390,10 +390,14 @@ async fn route(ctx: &Arc<Ctx>, r: &mut Req) -> (&'static str, Result<Response, A
                     format!("{m} is not accepted here: see /api/v1/openapi.json for the methods of each address"),
                 )
             } else {
-                ApiError::not_found(format!(
-                    "there is no API address /api/v1/{}: see /api/v1/openapi.json",
-                    s.join("/")
-                ))
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no_route",
+                    format!(
+                        "there is no API address /api/v1/{}: see /api/v1/openapi.json",
+                        s.join("/")
+                    ),
+                )
             };
             ("(none)", Err(e))
         }
