@@ -119,6 +119,12 @@ async fn role_matrix_covers_every_route() {
                 (None, _) => false,
                 (Some(role), n) => n != "admin" && role.name() != n,
             };
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            assert_ne!(
+                body["error"], "no_route",
+                "{} {} is in the route table but not routed",
+                route.method, route.path
+            );
             if want_forbidden {
                 assert_eq!(st, 403, "{} {} as {name}", route.method, route.path);
             } else {
