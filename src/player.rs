@@ -875,3 +875,237 @@ pub fn catalog<'a>(
         renditions,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AlertBody, Campaign, MessageBody, Panel, Target};
+    use chrono::TimeZone;
+
+    struct Rig {
+        _dir: tempfile::TempDir,
+        store: Arc<Store>,
+        player: Player,
+    }
+
+    fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, h, m, s).unwrap()
+    }
+
+    fn message(id: &str, text: &str, approved: bool) -> Message {
+        let now = t(0, 0, 0);
+        Message {
+            id: Id::parse(id).unwrap(),
+            body: MessageBody {
+                title: id.into(),
+                text: Some(text.into()),
+                image: None,
+                style: Style::default(),
+            },
+            status: if approved {
+                MessageStatus::Approved
+            } else {
+                MessageStatus::Draft
+            },
+            version: 1,
+            created_by: "a".into(),
+            created_at: now,
+            updated_by: "a".into(),
+            updated_at: now,
+            approved_by: approved.then(|| "b".into()),
+            approved_at: approved.then_some(now),
+        }
+    }
+
+    fn rig(messages: &[(&str, bool)]) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), crate::app::check_campaign).unwrap());
+        let panel: Panel = serde_json::from_value(serde_json::json!({
+            "id": "p1", "name": "P", "width": 64, "height": 16, "format": "mono1", "groups": ["d1"]
+        }))
+        .unwrap();
+        store.put_panel(panel, true, "a").unwrap();
+        for (id, approved) in messages {
+            store
+                .put_message(message(id, &format!("Tin {id}"), *approved), true, "a")
+                .unwrap();
+        }
+        let c: Campaign = serde_json::from_value(serde_json::json!({
+            "id": "c1", "name": "C",
+            "messages": messages.iter().map(|(id, _)| serde_json::json!({"id": id, "dwell_s": 10})).collect::<Vec<_>>(),
+            "targets": ["p1"], "start": "2026-01-01", "priority": 1
+        }))
+        .unwrap();
+        store.put_campaign(c, true, "a").unwrap();
+        let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
+        let seq = SeqAllocator::open(dir.path().join("state/seq.json")).unwrap();
+        let player = Player::new(
+            store.clone(),
+            renditions,
+            Arc::new(Shared::default()),
+            seq,
+            chrono_tz::Asia::Ho_Chi_Minh,
+            300,
+            None,
+        );
+        Rig {
+            _dir: dir,
+            store,
+            player,
+        }
+    }
+
+    fn frames(f: impl FnOnce(&mut dyn FnMut(Out))) -> Vec<(Id, Vec<u8>)> {
+        let mut out = Vec::new();
+        f(&mut |o| match o {
+            Out::Frame { panel, frame } => out.push((panel, frame.to_vec())),
+            Out::Clear { panel } => out.push((panel, Vec::new())),
+        });
+        out
+    }
+
+    #[test]
+    fn rotates_messages_at_dwell_boundaries_with_increasing_seq() {
+        let mut r = rig(&[("m1", true), ("m2", true)]);
+        let t0 = t(3, 0, 3);
+        let out = frames(|o| r.player.republish_all(t0, o));
+        assert_eq!(out.len(), 1);
+        let f = frame::decode(&out[0].1).unwrap();
+        assert_eq!(f.header.flags, 0);
+        assert_eq!((f.header.width, f.header.height), (64, 16));
+        let wake = r.player.next_wake().unwrap();
+        assert!(
+            wake > t0 && wake <= t0 + chrono::Duration::seconds(10),
+            "{wake}"
+        );
+        // valid_until: the end of this dwell plus the grace margin.
+        assert_eq!(f.header.valid_until, (wake.timestamp() + 300) as u64);
+        let first = r.player.shared.now.read().unwrap()[&Id::parse("p1").unwrap()]
+            .message
+            .clone();
+        // Nothing is due before the wake: no frame.
+        assert!(frames(|o| r
+            .player
+            .on_timer(wake - chrono::Duration::milliseconds(1), o))
+        .is_empty());
+        let out2 = frames(|o| r.player.on_timer(wake, o));
+        assert_eq!(out2.len(), 1);
+        let f2 = frame::decode(&out2[0].1).unwrap();
+        assert!(f2.header.seq > f.header.seq);
+        let second = r.player.shared.now.read().unwrap()[&Id::parse("p1").unwrap()]
+            .message
+            .clone();
+        assert_ne!(first, second, "the other message after one dwell");
+        // A store change that changes nothing for the panel publishes nothing.
+        assert!(frames(|o| r.player.on_store_change(wake, o)).is_empty());
+    }
+
+    #[test]
+    fn drafts_never_reach_the_panel() {
+        let mut r = rig(&[("m1", false)]);
+        let out = frames(|o| r.player.republish_all(t(3, 0, 0), o));
+        let f = frame::decode(&out[0].1).unwrap();
+        assert_eq!(f.header.flags & frame::FLAG_BLANK, frame::FLAG_BLANK);
+        assert!(f.data.iter().all(|b| *b == 0));
+        assert_eq!(f.header.valid_until, 0);
+    }
+
+    #[test]
+    fn alerts_preempt_then_lapse_and_deleted_panels_are_cleared() {
+        let mut r = rig(&[("m1", true)]);
+        let t0 = t(3, 0, 0);
+        frames(|o| r.player.republish_all(t0, o));
+        let ends = t0 + chrono::Duration::seconds(60);
+        r.store
+            .put_alert(
+                Alert {
+                    id: Id::parse("a1").unwrap(),
+                    body: AlertBody {
+                        text: "BÃO".into(),
+                        targets: vec![Target::Group("d1".into())],
+                        duration_s: 60,
+                    },
+                    created_by: "op".into(),
+                    created_at: t0,
+                    ends_at: ends,
+                    cancelled_at: None,
+                },
+                "op",
+            )
+            .unwrap();
+        let out = frames(|o| {
+            r.player
+                .on_store_change(t0 + chrono::Duration::seconds(1), o)
+        });
+        let f = frame::decode(&out[0].1).unwrap();
+        assert_eq!(
+            f.header.flags & frame::FLAG_EMERGENCY,
+            frame::FLAG_EMERGENCY
+        );
+        assert_eq!(f.header.valid_until, ends.timestamp() as u64);
+        assert_eq!(r.player.next_wake(), Some(ends));
+        let out = frames(|o| r.player.on_timer(ends, o));
+        let f = frame::decode(&out[0].1).unwrap();
+        assert_eq!(
+            f.header.flags & frame::FLAG_EMERGENCY,
+            0,
+            "alert lapsed by itself"
+        );
+        r.store
+            .delete_panel(&Id::parse("p1").unwrap(), "a")
+            .unwrap();
+        let out = frames(|o| r.player.on_store_change(ends, o));
+        assert_eq!(out, vec![(Id::parse("p1").unwrap(), Vec::new())]);
+    }
+
+    #[test]
+    fn a_static_frame_is_refreshed_before_it_expires() {
+        let mut r = rig(&[("m1", true)]);
+        let t0 = t(3, 0, 0);
+        let out = frames(|o| r.player.republish_all(t0, o));
+        let f = frame::decode(&out[0].1).unwrap();
+        // One single-page message all day: the frame is valid for REFRESH + grace.
+        assert_eq!(
+            f.header.valid_until,
+            (t0 + REFRESH).timestamp() as u64 + 300
+        );
+        assert_eq!(r.player.next_wake(), Some(t0 + REFRESH));
+        let out = frames(|o| r.player.on_timer(t0 + REFRESH, o));
+        let f2 = frame::decode(&out[0].1).unwrap();
+        assert!(f2.header.seq > f.header.seq);
+        assert!(f2.header.valid_until > f.header.valid_until);
+        assert_eq!(f2.data, f.data);
+    }
+
+    #[test]
+    fn a_thousand_identical_panels_cost_one_render() {
+        let mut r = rig(&[("m1", true)]);
+        for i in 0..1000 {
+            let p: Panel = serde_json::from_value(serde_json::json!({
+                "id": format!("q{i}"), "name": "Q", "width": 64, "height": 16, "format": "mono1", "groups": ["d1"]
+            }))
+            .unwrap();
+            r.store.put_panel(p, true, "a").unwrap();
+        }
+        let c: Campaign = serde_json::from_value(serde_json::json!({
+            "id": "c2", "name": "C2", "messages": [{"id": "m1", "dwell_s": 10}], "targets": ["group:d1"],
+            "start": "2026-01-01", "priority": 2
+        }))
+        .unwrap();
+        r.store.put_campaign(c, true, "a").unwrap();
+        let before = r
+            .player
+            .renditions
+            .renders
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let out = frames(|o| r.player.republish_all(t(3, 0, 0), o));
+        assert_eq!(out.len(), 1001);
+        let renders = r
+            .player
+            .renditions
+            .renders
+            .load(std::sync::atomic::Ordering::Relaxed)
+            - before;
+        assert_eq!(renders, 1, "one (message, profile) render for 1001 panels");
+    }
+}
