@@ -172,6 +172,9 @@ pub struct Vector {
     pub ink_top: f32,
     pub ink_bottom: f32,
     cache: RwLock<HashMap<(u16, u32), Arc<Coverage>>>,
+    /// Per-character metrics: building an outline just to read its bounds
+    /// is the costly part of measuring, so it is done once per character.
+    metrics: RwLock<HashMap<char, VMetrics>>,
 }
 
 impl Vector {
@@ -191,6 +194,7 @@ impl Vector {
             ink_top: top,
             ink_bottom: bottom,
             cache: RwLock::new(HashMap::new()),
+            metrics: RwLock::new(HashMap::new()),
         }
     }
 
@@ -199,6 +203,19 @@ impl Vector {
     }
 
     pub fn metrics(&self, c: char) -> VMetrics {
+        if let Some(m) = self.metrics.read().expect("metrics lock").get(&c) {
+            return *m;
+        }
+        let m = self.measure(c);
+        let mut cache = self.metrics.write().expect("metrics lock");
+        if cache.len() >= RASTER_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(c, m);
+        m
+    }
+
+    fn measure(&self, c: char) -> VMetrics {
         let mut id = self.font.glyph_id(c);
         if id.0 == 0 {
             id = self.font.glyph_id('\u{FFFD}');

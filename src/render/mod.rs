@@ -155,7 +155,11 @@ impl Renderer {
 
     /// Pure and deterministic: same input, same pixels.
     pub fn render(&self, content: &Content<'_>, profile: &Profile) -> Rendered {
-        let (w, h) = (u32::from(profile.width), u32::from(profile.height));
+        // Profile fields are public; a zero side would be no panel at all.
+        let (w, h) = (
+            u32::from(profile.width).max(1),
+            u32::from(profile.height).max(1),
+        );
         let mono = profile.format == PixelFormat::Mono1;
         let style = content.style;
         let vec = (!mono).then_some(&self.vec);
@@ -299,10 +303,6 @@ impl Renderer {
     }
 }
 
-fn in_rect(r: Option<Rect>, x: u32, y: u32) -> bool {
-    r.is_some_and(|r| x >= r.x && x < r.x + r.w && y >= r.y && y < r.y + r.h)
-}
-
 /// Mono: the background is lit if it is light; text takes the other state
 /// unless its own colour says otherwise, and always contrasts.
 fn mono_states(style: &Style) -> (bool, bool) {
@@ -320,31 +320,33 @@ fn compose_mono(
     band: Option<Rect>,
     style: &Style,
 ) -> Pixels {
-    let (w, h) = (mask.w, mask.h);
+    let (w, h) = (mask.w as usize, mask.h as usize);
     let (bg_on, text_on) = mono_states(style);
-    let mut lit = vec![bg_on; (w * h) as usize];
+    let mut lit = vec![bg_on; w * h];
     if let Some((r, lin)) = fitted {
         let bits = picture::dither_mono(lin, r.w, r.h);
-        for y in 0..r.h {
-            for x in 0..r.w {
-                lit[((r.y + y) * w + r.x + x) as usize] = bits[(y * r.w + x) as usize];
-            }
+        for (y, row) in bits.chunks_exact(r.w as usize).enumerate() {
+            let at = (r.y as usize + y) * w + r.x as usize;
+            lit[at..at + row.len()].copy_from_slice(row);
         }
     }
-    let stride = w.div_ceil(8) as usize;
-    let mut out = vec![0u8; stride * h as usize];
-    for y in 0..h {
-        for x in 0..w {
-            let i = (y * w + x) as usize;
-            let on = if mask.data[i] >= 128 {
-                text_on
-            } else if in_rect(band, x, y) {
-                bg_on
-            } else {
-                lit[i]
-            };
+    if let Some(b) = band {
+        for y in b.y..b.y + b.h {
+            let at = y as usize * w + b.x as usize;
+            lit[at..at + b.w as usize].fill(bg_on);
+        }
+    }
+    for (l, &a) in lit.iter_mut().zip(&mask.data) {
+        if a >= 128 {
+            *l = text_on;
+        }
+    }
+    let stride = w.div_ceil(8);
+    let mut out = vec![0u8; stride * h];
+    for (row, bits) in out.chunks_exact_mut(stride).zip(lit.chunks_exact(w)) {
+        for (x, &on) in bits.iter().enumerate() {
             if on {
-                out[y as usize * stride + x as usize / 8] |= 0x80 >> (x % 8);
+                row[x / 8] |= 0x80 >> (x % 8);
             }
         }
     }
@@ -362,26 +364,36 @@ fn compose_rgb(
     let bg = style.background.unwrap_or(Color::BLACK);
     let fg = style.color.unwrap_or(Color::WHITE);
     let rgb565 = format == PixelFormat::Rgb565;
-    let mut img = RgbImage::from_pixel(w, h, Rgb(bg.0));
+    // On RGB565 panels every colour snaps to the grid; image pixels are
+    // dithered onto it instead.
+    let snap = |c: [u8; 3]| if rgb565 { color::round565(c) } else { c };
+    let bg_px = snap(bg.0);
+    let mut img = RgbImage::from_pixel(w, h, Rgb(bg_px));
+    let stride = w as usize * 3;
     if let Some((r, lin)) = fitted {
         let px = picture::to_srgb(lin, r.w, rgb565);
-        for y in 0..r.h {
-            for x in 0..r.w {
-                img.put_pixel(r.x + x, r.y + y, Rgb(px[(y * r.w + x) as usize]));
+        let buf: &mut [u8] = &mut img;
+        for (y, row) in px.chunks_exact(r.w as usize).enumerate() {
+            let at = (r.y as usize + y) * stride + r.x as usize * 3;
+            for (d, s) in buf[at..at + row.len() * 3].chunks_exact_mut(3).zip(row) {
+                d.copy_from_slice(s);
             }
         }
     }
-    let ramp = color::ramp(bg, fg);
-    for (i, (px, &a)) in img.pixels_mut().zip(&mask.data).enumerate() {
-        let (x, y) = (i as u32 % w, i as u32 / w);
-        if a > 0 || in_rect(band, x, y) {
-            px.0 = ramp[usize::from(a)];
+    if let Some(b) = band {
+        let buf: &mut [u8] = &mut img;
+        for y in b.y..b.y + b.h {
+            let at = y as usize * stride + b.x as usize * 3;
+            for d in buf[at..at + b.w as usize * 3].chunks_exact_mut(3) {
+                d.copy_from_slice(&bg_px);
+            }
         }
     }
-    if rgb565 {
-        // Image pixels are already on the grid; text and background snap.
-        for px in img.pixels_mut() {
-            px.0 = color::round565(px.0);
+    let ramp = color::ramp(bg, fg).map(snap);
+    let buf: &mut [u8] = &mut img;
+    for (d, &a) in buf.chunks_exact_mut(3).zip(&mask.data) {
+        if a > 0 {
+            d.copy_from_slice(&ramp[usize::from(a)]);
         }
     }
     Pixels::Rgb(img)

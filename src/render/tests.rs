@@ -553,3 +553,59 @@ fn contact_sheets() {
         sheet.save(out.join(format!("{group}.png"))).unwrap();
     }
 }
+
+#[test]
+fn odd_panels_and_odd_text_never_panic() {
+    let r = Renderer::new();
+    let img = test_image();
+    let texts = [
+        "",
+        "x",
+        "漢字 🚦 \u{7}\u{1b}[0m tab\there\r\nCRLF\u{a0}nbsp",
+        "x\u{300}\u{301}\u{323} ̣ a\u{20dd}",
+        "Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        POLICY,
+    ];
+    for (w, h) in [(8, 8), (8, 64), (200, 8), (16, 16), (1024, 40), (1024, 8)] {
+        for f in [PixelFormat::Mono1, PixelFormat::Rgb565] {
+            let p = profile(w, h, f);
+            for t in texts {
+                for image in [None, Some(&img)] {
+                    let captions = if image.is_some() {
+                        &[Caption::Below, Caption::Above, Caption::Over][..]
+                    } else {
+                        &[Caption::Below][..]
+                    };
+                    for &caption in captions {
+                        let style = Style {
+                            caption: Some(caption),
+                            ..Style::default()
+                        };
+                        let out = r.render(
+                            &Content {
+                                text: t,
+                                image,
+                                style: &style,
+                            },
+                            &p,
+                        );
+                        assert!(!out.pages.is_empty());
+                        for page in &out.pages {
+                            assert_eq!(page.preview().dimensions(), (u32::from(w), u32::from(h)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let big = profile(1024, 512, PixelFormat::Rgb888);
+    let out = r.render(
+        &Content {
+            text: SHORT,
+            image: None,
+            style: &Style::default(),
+        },
+        &big,
+    );
+    assert_eq!(out.pages.len(), 1);
+}

@@ -468,7 +468,16 @@ pub fn draw(
     mask: &mut Mask,
 ) {
     let lh = size.line_height();
-    let block = lh * lines.len() as u32;
+    let n = lines.len() as u32;
+    // Unifont fills its 16-px cell (stacked capitals reach the top row,
+    // descenders the bottom one): spend spare rows on leading, up to one
+    // per scale step, so lines don't touch when there is room.
+    let leading = match size {
+        Size::Bitmap(s) if n > 1 => (area.h.saturating_sub(n * lh) / (n - 1)).min(s),
+        _ => 0,
+    };
+    let pitch = lh + leading;
+    let block = n * lh + n.saturating_sub(1) * leading;
     let top = area.y as i32 + (area.h.saturating_sub(block) / 2) as i32;
     let m = Measure {
         p,
@@ -487,7 +496,7 @@ pub fn draw(
         if line.segs.is_empty() {
             continue;
         }
-        let y0 = top + (i as u32 * lh) as i32;
+        let y0 = top + (i as u32 * pitch) as i32;
         let first = &p.grs[line.segs[0].0];
         let last = &p.grs[line.segs[line.segs.len() - 1].1 - 1];
         let adv: f32 = line
