@@ -512,48 +512,6 @@ fn renderer_is_shareable() {
     send_sync::<Rendered>();
 }
 
-/// Not a check: writes LED-look contact sheets of the goldens (pages of one
-/// text stacked) to `$TMPDIR/bangtin-look/` for a person to inspect.
-/// `cargo test --lib render::tests::contact_sheets -- --ignored`
-#[test]
-#[ignore]
-fn contact_sheets() {
-    let out = std::env::temp_dir().join("bangtin-look");
-    std::fs::create_dir_all(&out).unwrap();
-    let mut groups: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
-    for e in std::fs::read_dir(golden_dir()).unwrap() {
-        let path = e.unwrap().path();
-        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
-        let group = stem.rsplit_once("-p").unwrap().0.to_string();
-        groups.entry(group).or_default().push(path);
-    }
-    for (group, mut pages) in groups {
-        pages.sort();
-        let imgs: Vec<RgbImage> = pages
-            .iter()
-            .map(|p| image::open(p).unwrap().to_rgb8())
-            .collect();
-        let (w, h) = imgs[0].dimensions();
-        let scale = (768 / w).clamp(1, 6);
-        let gap = 8;
-        let mut sheet = RgbImage::from_pixel(
-            w * scale,
-            (h * scale + gap) * imgs.len() as u32,
-            Rgb([60, 0, 60]),
-        );
-        for (i, img) in imgs.iter().enumerate() {
-            let look = led_look(img, scale);
-            image::imageops::replace(
-                &mut sheet,
-                &look,
-                0,
-                i64::from((h * scale + gap) * i as u32),
-            );
-        }
-        sheet.save(out.join(format!("{group}.png"))).unwrap();
-    }
-}
-
 #[test]
 fn odd_panels_and_odd_text_never_panic() {
     let r = Renderer::new();
