@@ -134,14 +134,18 @@ pub async fn run(
         }
     });
 
-    // Hand edits in schedules/.
-    let s2 = store.clone();
+    // Hand edits in schedules/ and the token file.
+    let (s2, t2) = (store.clone(), tokens.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SCHEDULES_POLL);
         loop {
             tick.tick().await;
-            let s = s2.clone();
-            let _ = tokio::task::spawn_blocking(move || s.reload_schedules(check_campaign)).await;
+            let (s, t) = (s2.clone(), t2.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                s.reload_schedules(check_campaign);
+                t.reload_if_changed();
+            })
+            .await;
         }
     });
 

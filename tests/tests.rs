@@ -10,3 +10,5 @@ mod util;
 mod e2e;
 #[path = "it/mqtt.rs"]
 mod mqtt;
+#[path = "it/ops.rs"]
+mod ops;

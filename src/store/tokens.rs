@@ -51,6 +51,12 @@ pub struct TokenStore {
     path: PathBuf,
     entries: RwLock<Vec<Entry>>,
     bootstrap: Option<[u8; 32]>,
+    /// Modification time of the file as last read or written.
+    seen: std::sync::Mutex<Option<std::time::SystemTime>>,
+}
+
+fn mtime(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -76,7 +82,30 @@ impl TokenStore {
             path: path.to_path_buf(),
             entries: RwLock::new(entries),
             bootstrap: bootstrap_admin.map(digest),
+            seen: std::sync::Mutex::new(mtime(path)),
         })
+    }
+
+    /// Re-reads the file when someone else changed it (`bangtin token add`
+    /// on a running server). A broken file is reported and the tokens in
+    /// memory stay as they were.
+    pub fn reload_if_changed(&self) {
+        let now = mtime(&self.path);
+        let mut seen = self.seen.lock().expect("tokens lock");
+        if now == *seen {
+            return;
+        }
+        *seen = now;
+        if now.is_none() {
+            return;
+        }
+        match super::read_json::<Vec<Entry>>(&self.path) {
+            Ok(entries) => {
+                *self.entries.write().expect("tokens lock") = entries;
+                tracing::info!(path = %self.path.display(), "token file changed on disk: reloaded");
+            }
+            Err(p) => tracing::error!("token file not reloaded: {p}"),
+        }
     }
 
     /// The principal a token belongs to, if any.
@@ -179,6 +208,7 @@ impl TokenStore {
         let mut bytes = serde_json::to_vec_pretty(entries).expect("serializes");
         bytes.push(b'\n');
         fsio::write_atomic(&self.path, &bytes).map_err(|e| StoreError::io(&self.path, e))?;
+        *self.seen.lock().expect("tokens lock") = mtime(&self.path);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -1,0 +1,147 @@
+//! Operating the server: the CLI, broken files at start, hand-edited
+//! schedules applied live.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::util::{eventually, free_port, Api, Server, ServerOpts, ADMIN_TOKEN};
+
+#[tokio::test]
+async fn token_add_prints_a_working_token_once() {
+    let server = Server::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_bangtin"))
+        .args([
+            "token",
+            "add",
+            "--name",
+            "lan",
+            "--roles",
+            "editor,approver",
+            "--data",
+        ])
+        .arg(&server.data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(token.starts_with("bt_"), "{token}");
+    // The running server picks the new token up from the file.
+    let api = Api::new(&server, Some(&token));
+    // (Polled slowly: wrong tokens are rate-limited per address.)
+    let mut me = None;
+    for _ in 0..12 {
+        let (st, v) = api.get("/me").await;
+        if st == 200 {
+            me = Some(v);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let me = me.expect("the new token works on the running server");
+    assert_eq!(me["roles"], json!(["editor", "approver"]));
+    let bad = Command::new(env!("CARGO_BIN_EXE_bangtin"))
+        .args(["token", "add", "--name", "x", "--roles", "king", "--data"])
+        .arg(&server.data)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown role"));
+}
+
+#[test]
+fn a_broken_content_file_stops_the_start_with_path_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let panels = dir.path().join("content/panels");
+    std::fs::create_dir_all(&panels).unwrap();
+    std::fs::write(
+        panels.join("p1.json"),
+        "{\n  \"id\": \"p1\",\n  \"name\": \"x\"\n  \"width\": 1\n}\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bangtin"))
+        .arg("--data")
+        .arg(dir.path())
+        .arg("--http")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--broker-listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("p1.json") && err.contains("line 4"), "{err}");
+    // Never overwritten.
+    assert!(std::fs::read_to_string(panels.join("p1.json"))
+        .unwrap()
+        .contains("\"name\": \"x\"\n"));
+}
+
+#[test]
+fn bad_configuration_is_refused_with_a_sentence() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bangtin"))
+        .args(["--http", "not-an-address"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("IP:PORT"));
+}
+
+#[tokio::test]
+async fn hand_edited_schedules_apply_live_and_broken_ones_keep_the_last_good() {
+    let server = Server::start_with(ServerOpts {
+        sample_data: true,
+        ..Default::default()
+    });
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    let path = server.data.join("schedules/mua-bao-ven-bien.json");
+    let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    c["priority"] = json!(42);
+    std::fs::write(&path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    let applied = eventually(Duration::from_secs(6), || async {
+        let (_, v) = admin.get("/campaigns/mua-bao-ven-bien").await;
+        (v["priority"] == 42).then_some(())
+    })
+    .await;
+    assert!(
+        applied.is_some(),
+        "a hand edit is applied within a few seconds"
+    );
+    std::fs::write(&path, "{ \"name\": \"oops\", ").unwrap();
+    let reported = eventually(Duration::from_secs(6), || async {
+        let (_, v) = admin.get("/status").await;
+        let p = v["problems"].as_array()?.first()?.clone();
+        p["path"]
+            .as_str()?
+            .ends_with("mua-bao-ven-bien.json")
+            .then_some(p)
+    })
+    .await
+    .expect("the broken file is reported");
+    assert!(
+        reported["message"].as_str().unwrap().contains("line 1"),
+        "{reported}"
+    );
+    let (_, v) = admin.get("/campaigns/mua-bao-ven-bien").await;
+    assert_eq!(v["priority"], 42, "last good version kept");
+    // And the API refuses to overwrite the hand-broken file.
+    let mut body = c.clone();
+    body.as_object_mut().unwrap().remove("id");
+    body.as_object_mut().unwrap().remove("updated_by");
+    body.as_object_mut().unwrap().remove("updated_at");
+    let (st, v) = admin.put("/campaigns/mua-bao-ven-bien", body).await;
+    assert_eq!(st, 409, "{v}");
+    assert!(std::fs::read_to_string(&path).unwrap().contains("oops"));
+}
+
+#[tokio::test]
+async fn sigterm_exits_cleanly() {
+    let mut server = Server::start();
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+}
