@@ -10,6 +10,34 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// JSON Schema for a string type with a pattern (ids, colours, targets).
+macro_rules! string_schema {
+    ($t:ty, $name:literal, $pattern:literal, $desc:literal) => {
+        impl schemars::JsonSchema for $t {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({"type": "string", "pattern": $pattern, "description": $desc})
+            }
+        }
+    };
+}
+
+string_schema!(
+    Id,
+    "Id",
+    "^[a-z0-9][a-z0-9-]{0,63}$",
+    "lowercase letters, digits and '-', 1 to 64"
+);
+string_schema!(Color, "Color", "^#[0-9a-fA-F]{6}$", "#rrggbb");
+string_schema!(
+    Target,
+    "Target",
+    "^(all|group:[a-z0-9][a-z0-9-]{0,63}|[a-z0-9][a-z0-9-]{0,63})$",
+    "a panel id, group:NAME or all"
+);
+
 /// Largest panel side we accept, in pixels. Bigger than any LED billboard a
 /// province runs, small enough that a frame stays well under MQTT limits.
 pub const MAX_PANEL_SIDE: u16 = 1024;
@@ -81,7 +109,7 @@ impl<'de> Deserialize<'de> for Id {
 }
 
 /// How a panel wants its pixels (CONTRACT.md section 3, byte 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PixelFormat {
     Mono1,
@@ -214,7 +242,7 @@ pub type HourMinute = (u32, u32);
 /// Day and night brightness. The panel uses `day` from `day_starts` until
 /// `night_starts` (local wall-clock times in the server's time zone), and
 /// `night` otherwise. 0–255, carried in byte 5 of every frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Brightness {
     pub day: u8,
@@ -268,7 +296,7 @@ impl Brightness {
 }
 
 /// A panel as stored and as the API shows it (without the live fields).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Panel {
     pub id: Id,
@@ -324,7 +352,9 @@ pub fn validate_group(g: &str) -> Result<(), Invalid> {
 }
 
 /// Horizontal alignment of text lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Align {
     Left,
@@ -334,7 +364,9 @@ pub enum Align {
 }
 
 /// How an image is fitted to a panel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Fit {
     /// Whole image visible, letterboxed with the background colour.
@@ -347,7 +379,9 @@ pub enum Fit {
 }
 
 /// Where the caption text goes when a message has both an image and text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Caption {
     /// A text band below the image.
@@ -359,7 +393,9 @@ pub enum Caption {
     Over,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Style {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -374,7 +410,7 @@ pub struct Style {
     pub caption: Option<Caption>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageStatus {
     Draft,
@@ -382,7 +418,7 @@ pub enum MessageStatus {
 }
 
 /// The part of a message its author writes (the POST/PUT body).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
     pub title: String,
@@ -438,7 +474,7 @@ pub fn validate_asset_id(a: &str) -> Result<(), Invalid> {
 }
 
 /// A stored message: the author's body plus workflow fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Message {
     pub id: Id,
@@ -459,7 +495,7 @@ pub struct Message {
 }
 
 /// Stored facts about an uploaded image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Asset {
     pub id: String,
@@ -528,7 +564,7 @@ impl<'de> Deserialize<'de> for Target {
 }
 
 /// One message in a campaign's playlist and how long each of its pages stays up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaylistItem {
     pub id: Id,
@@ -539,7 +575,7 @@ pub struct PlaylistItem {
 pub const MAX_DWELL_S: u32 = 86_400;
 
 /// The campaign body as POSTed and as stored in `schedules/{id}.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignBody {
     pub name: String,
@@ -559,7 +595,7 @@ pub struct CampaignBody {
 }
 
 /// A stored campaign.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Campaign {
     pub id: Id,
@@ -574,7 +610,7 @@ pub struct Campaign {
 /// Longest emergency alert: three days (a typhoon's passage).
 pub const MAX_ALERT_S: u32 = 3 * 86_400;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertBody {
     pub text: String,
@@ -583,7 +619,7 @@ pub struct AlertBody {
 }
 
 /// An emergency alert: pre-empts every campaign on its targets until `ends_at`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Alert {
     pub id: Id,
@@ -605,7 +641,19 @@ impl Alert {
 }
 
 /// What a principal may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Editor,

@@ -251,7 +251,7 @@ impl Renditions {
 }
 
 /// What a panel shows now, as `GET /panels/{id}/now` reports it.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, schemars::JsonSchema)]
 pub struct NowState {
     pub message: Option<Id>,
     pub campaign: Option<Id>,

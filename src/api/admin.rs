@@ -15,11 +15,19 @@ pub fn me(r: &Req) -> Result<Response, ApiError> {
     ok(&r.who)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewToken {
+pub struct NewToken {
     name: String,
     roles: Vec<Role>,
+}
+
+/// The reply to `POST /tokens`: the only time the token is shown.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct CreatedToken {
+    name: String,
+    roles: Vec<Role>,
+    token: String,
 }
 
 pub async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -33,7 +41,11 @@ pub async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     let mut roles = body.roles;
     roles.sort();
     roles.dedup();
-    created(&serde_json::json!({"name": body.name, "roles": roles, "token": token}))
+    created(&CreatedToken {
+        name: body.name,
+        roles,
+        token,
+    })
 }
 
 pub fn list_tokens(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {

@@ -266,64 +266,82 @@ fn authenticate(
     }
 }
 
-/// One row of the route table: method, path pattern, who may call it.
+/// One row of the route table: method, path pattern, who may call it,
+/// and the Rust types of its JSON body and reply (for the OpenAPI document).
 pub struct RouteDoc {
     pub method: &'static str,
     pub path: &'static str,
     /// `None` = any valid token.
     pub role: Option<crate::domain::Role>,
+    pub request: Option<SchemaFn>,
+    pub response: Option<SchemaFn>,
     pub summary: &'static str,
 }
 
+/// Adds a type's JSON Schema to the generator and returns a reference to it.
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+fn schema<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<T>()
+}
+
+use crate::domain::Alert;
 use crate::domain::Role::{Admin, Approver, Editor, Operator, Scheduler};
+use crate::domain::{AlertBody, Asset, Campaign, CampaignBody, Message, MessageBody, Panel};
+use crate::player::NowState;
+use crate::store::plays::Play;
+use crate::store::tokens::TokenInfo;
+use crate::store::AuditEntry;
+use admin::{CreatedToken, NewToken};
+use panels::{PanelView, SlotView};
 
 macro_rules! routes_table {
-    ($( $m:literal $p:literal $role:expr, $s:literal; )*) => {
+    ($( $m:literal $p:literal $role:expr, $req:expr, $resp:expr, $s:literal; )*) => {
         /// Every `/api/v1` route.
-        pub const ROUTES: &[RouteDoc] = &[ $( RouteDoc { method: $m, path: $p, role: $role, summary: $s } ),* ];
+        pub const ROUTES: &[RouteDoc] = &[ $( RouteDoc { method: $m, path: $p, role: $role, request: $req, response: $resp, summary: $s } ),* ];
     };
 }
 
 routes_table! {
-    "GET" "/me" None, "who the token belongs to";
-    "POST" "/tokens" Some(Admin), "create a token (shown once)";
-    "GET" "/tokens" Some(Admin), "list token names and roles";
-    "DELETE" "/tokens/{name}" Some(Admin), "revoke a token";
-    "GET" "/audit" Some(Admin), "the audit trail, newest first";
-    "POST" "/panels" Some(Admin), "add a panel";
-    "GET" "/panels" None, "list panels with online status";
-    "GET" "/panels/{id}" None, "one panel";
-    "PUT" "/panels/{id}" Some(Admin), "replace a panel";
-    "DELETE" "/panels/{id}" Some(Admin), "remove a panel";
-    "GET" "/panels/{id}/now" None, "what the panel shows now";
-    "GET" "/panels/{id}/timeline" None, "what the panel will show between from and to";
-    "GET" "/panels/{id}/frame.png" None, "the panel's current frame as PNG";
-    "POST" "/assets" Some(Editor), "upload an image";
-    "GET" "/assets" None, "list images";
-    "GET" "/assets/{id}" None, "an image's original bytes";
-    "POST" "/messages" Some(Editor), "write a message (draft)";
-    "GET" "/messages" None, "list messages";
-    "GET" "/messages/{id}" None, "one message";
-    "PUT" "/messages/{id}" Some(Editor), "replace a message (back to draft)";
-    "DELETE" "/messages/{id}" Some(Editor), "remove a message";
-    "POST" "/messages/{id}/approve" Some(Approver), "approve a message (four-eyes)";
-    "GET" "/messages/{id}/preview.png" None, "preview a message on a panel or profile";
-    "POST" "/preview" None, "preview an unsaved message body";
-    "POST" "/campaigns" Some(Scheduler), "create a campaign";
-    "GET" "/campaigns" None, "list campaigns";
-    "GET" "/campaigns/{id}" None, "one campaign";
-    "PUT" "/campaigns/{id}" Some(Scheduler), "replace a campaign";
-    "DELETE" "/campaigns/{id}" Some(Scheduler), "remove a campaign";
-    "POST" "/cron/explain" None, "describe a cron expression and its next firings";
-    "POST" "/alerts" Some(Operator), "send an emergency alert";
-    "GET" "/alerts" None, "list alerts";
-    "GET" "/alerts/{id}" None, "one alert with delivery figures";
-    "DELETE" "/alerts/{id}" Some(Operator), "cancel an alert";
-    "GET" "/reports/plays" None, "proof-of-play rows";
-    "GET" "/reports/summary" None, "plays per campaign and group";
-    "GET" "/events" None, "server-sent events: panel changes";
-    "GET" "/status" None, "server health: broker link, problems in data files";
-    "GET" "/openapi.json" None, "this API described in OpenAPI 3";
+    "GET" "/me" None, None, Some(schema::<Principal>), "who the token belongs to";
+    "POST" "/tokens" Some(Admin), Some(schema::<NewToken>), Some(schema::<CreatedToken>), "create a token (shown once)";
+    "GET" "/tokens" Some(Admin), None, Some(schema::<Vec<TokenInfo>>), "list token names and roles";
+    "DELETE" "/tokens/{name}" Some(Admin), None, None, "revoke a token";
+    "GET" "/audit" Some(Admin), None, Some(schema::<Vec<AuditEntry>>), "the audit trail, newest first";
+    "POST" "/panels" Some(Admin), Some(schema::<Panel>), Some(schema::<PanelView>), "add a panel";
+    "GET" "/panels" None, None, Some(schema::<Vec<PanelView>>), "list panels with online status";
+    "GET" "/panels/{id}" None, None, Some(schema::<PanelView>), "one panel";
+    "PUT" "/panels/{id}" Some(Admin), Some(schema::<Panel>), Some(schema::<PanelView>), "replace a panel";
+    "DELETE" "/panels/{id}" Some(Admin), None, None, "remove a panel";
+    "GET" "/panels/{id}/now" None, None, Some(schema::<NowState>), "what the panel shows now";
+    "GET" "/panels/{id}/timeline" None, None, Some(schema::<Vec<SlotView>>), "what the panel will show between from and to";
+    "GET" "/panels/{id}/frame.png" None, None, None, "the panel's current frame as PNG";
+    "POST" "/assets" Some(Editor), None, None, "upload an image";
+    "GET" "/assets" None, None, Some(schema::<Vec<Asset>>), "list images";
+    "GET" "/assets/{id}" None, None, None, "an image's original bytes";
+    "POST" "/messages" Some(Editor), Some(schema::<MessageBody>), Some(schema::<Message>), "write a message (draft)";
+    "GET" "/messages" None, None, Some(schema::<Vec<Message>>), "list messages";
+    "GET" "/messages/{id}" None, None, Some(schema::<Message>), "one message";
+    "PUT" "/messages/{id}" Some(Editor), Some(schema::<MessageBody>), Some(schema::<Message>), "replace a message (back to draft)";
+    "DELETE" "/messages/{id}" Some(Editor), None, None, "remove a message";
+    "POST" "/messages/{id}/approve" Some(Approver), None, None, "approve a message (four-eyes)";
+    "GET" "/messages/{id}/preview.png" None, None, None, "preview a message on a panel or profile";
+    "POST" "/preview" None, Some(schema::<MessageBody>), None, "preview an unsaved message body";
+    "POST" "/campaigns" Some(Scheduler), Some(schema::<CampaignBody>), Some(schema::<Campaign>), "create a campaign";
+    "GET" "/campaigns" None, None, Some(schema::<Vec<Campaign>>), "list campaigns";
+    "GET" "/campaigns/{id}" None, None, Some(schema::<Campaign>), "one campaign";
+    "PUT" "/campaigns/{id}" Some(Scheduler), Some(schema::<CampaignBody>), Some(schema::<Campaign>), "replace a campaign";
+    "DELETE" "/campaigns/{id}" Some(Scheduler), None, None, "remove a campaign";
+    "POST" "/cron/explain" None, None, None, "describe a cron expression and its next firings";
+    "POST" "/alerts" Some(Operator), Some(schema::<AlertBody>), None, "send an emergency alert";
+    "GET" "/alerts" None, None, Some(schema::<Vec<Alert>>), "list alerts";
+    "GET" "/alerts/{id}" None, None, None, "one alert with delivery figures";
+    "DELETE" "/alerts/{id}" Some(Operator), None, None, "cancel an alert";
+    "GET" "/reports/plays" None, None, Some(schema::<Vec<Play>>), "proof-of-play rows";
+    "GET" "/reports/summary" None, None, None, "plays per campaign and group";
+    "GET" "/events" None, None, None, "server-sent events: panel changes";
+    "GET" "/status" None, None, None, "server health: broker link, problems in data files";
+    "GET" "/openapi.json" None, None, None, "this API described in OpenAPI 3";
 }
 
 async fn route(ctx: &Arc<Ctx>, r: &mut Req) -> (&'static str, Result<Response, ApiError>) {

@@ -14,7 +14,7 @@ use crate::player::{self, NowState};
 use crate::render;
 use crate::schedule::{self, Show};
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct PanelView {
     #[serde(flatten)]
     panel: Panel,
@@ -139,8 +139,8 @@ pub fn parse_time(r: &Req, key: &str) -> Result<Option<DateTime<Utc>>, ApiError>
     }
 }
 
-#[derive(Serialize)]
-struct SlotView {
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct SlotView {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     campaign: Option<String>,

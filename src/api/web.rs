@@ -103,8 +103,11 @@ pub fn routes(
         .boxed()
 }
 
-/// OpenAPI 3 document from the same route table the role tests use.
+/// OpenAPI 3 document from the route table the router is checked against,
+/// with JSON Schemas generated from the Rust types the handlers parse and
+/// return, so the document cannot drift from the code.
 pub fn openapi() -> Response {
+    let mut gen = schemars::generate::SchemaSettings::openapi3().into_generator();
     let mut paths = serde_json::Map::new();
     for r in ROUTES {
         let entry = paths
@@ -116,24 +119,50 @@ pub fn openapi() -> Response {
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"}}))
             .collect();
-        entry[r.method.to_ascii_lowercase()] = serde_json::json!({
+        let ok = match r.method {
+            "POST"
+                if r.path.ends_with("/approve")
+                    || r.path.contains("explain")
+                    || r.path == "/preview" =>
+            {
+                "200"
+            }
+            "POST" => "201",
+            "DELETE" => "204",
+            _ => "200",
+        };
+        let mut op = serde_json::json!({
             "summary": r.summary,
             "description": match r.role { Some(role) => format!("Needs the {} role (admins have every role).", role.name()), None => "Any valid token.".into() },
             "x-role": r.role.map(|r| r.name()),
             "parameters": params,
             "security": [{"bearer": []}],
             "responses": {
-                "default": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                ok: {"description": "success"},
+                "default": {"description": "an error a person can act on", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }
         });
+        if let Some(f) = r.request {
+            op["requestBody"] = serde_json::json!({"required": true, "content": {"application/json": {"schema": f(&mut gen)}}});
+        }
+        if let Some(f) = r.response {
+            op["responses"][ok]["content"] =
+                serde_json::json!({"application/json": {"schema": f(&mut gen)}});
+        }
+        entry[r.method.to_ascii_lowercase()] = op;
     }
+    let mut schemas = gen.take_definitions(true);
+    schemas.insert(
+        "Error".into(),
+        serde_json::json!({"type": "object", "required": ["error", "message"], "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}),
+    );
     let doc = serde_json::json!({
         "openapi": "3.0.3",
         "info": {"title": "bangtin", "version": env!("CARGO_PKG_VERSION"), "description": "Government public information on LED billboards. See CONTRACT.md."},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": {"type": "object", "required": ["error", "message"], "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}}
+            "schemas": schemas
         }
     });
     super::req::json(warp::http::StatusCode::OK, &doc)

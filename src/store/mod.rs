@@ -99,7 +99,7 @@ impl StoreError {
 }
 
 /// One line of the audit trail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub at: DateTime<Utc>,
     pub who: String,

@@ -15,7 +15,7 @@ use serde::Serialize;
 /// report is one range scan. Value: (message, campaign, alert), "" = none.
 const PLAYS: TableDefinition<(u64, &str, u32), (&str, &str, &str)> = TableDefinition::new("plays");
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Play {
     pub panel: String,
     pub message: Option<String>,

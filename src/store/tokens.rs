@@ -16,7 +16,7 @@ use super::{fsio, StoreError};
 use crate::domain::{Id, Invalid, Role};
 
 /// Who is making a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Principal {
     pub name: String,
     pub roles: Vec<Role>,
@@ -40,7 +40,7 @@ struct Entry {
 }
 
 /// What `GET /tokens` shows: never the token or its hash.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TokenInfo {
     pub name: String,
     pub roles: Vec<Role>,
