@@ -423,6 +423,7 @@ const DICT = {
     'wall.noPanels': 'No panels yet. An administrator adds them under Administration.',
     'wall.frameAlt': 'What panel {name} shows now',
     'wall.panels': '{n} panels',
+    'wall.panels.one': '{n} panel',
 
     'status.draft': 'Draft',
     'status.approved': 'Approved',
@@ -512,6 +513,7 @@ const DICT = {
     'preview.live': 'Preview on the panels',
     'preview.hint': 'Updates as you type; one image per kind of panel in use.',
     'preview.panels': '{n} panels',
+    'preview.panels.one': '{n} panel',
     'preview.page': 'Page {n}/{total}',
     'preview.prev': 'Previous page',
     'preview.next': 'Next page',
@@ -713,6 +715,8 @@ const MAX_TEXT = 4000;
 let lang = localStorage.getItem('bangtin.lang') === 'en' ? 'en' : 'vi';
 
 function t(key, vars) {
+  // English needs a singular; Vietnamese nouns do not change with number.
+  if (vars && vars.n === 1 && DICT[lang][`${key}.one`]) key = `${key}.one`;
   let s = DICT[lang][key] ?? DICT.vi[key] ?? key;
   if (vars) s = s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? ''));
   return s;
@@ -1104,9 +1108,24 @@ function onPanelEvent(ev) {
   const prev = S.now[ev.id] || {};
   const next = { ...prev };
   for (const k of ['seq', 'message', 'campaign', 'alert', 'since', 'until']) if (k in ev) next[k] = ev[k];
+  // Events carry no `since`; a new seq means a new frame went out just now.
+  if (!('since' in ev) && ev.seq !== prev.seq) next.since = new Date().toISOString();
   S.now[ev.id] = next;
   wallHooks.update?.(ev.id);
+  // A message, campaign or alert we have not seen yet: fetch names, then redraw.
+  const unknown = (ev.message && !S.messages.some((m) => m.id === ev.message))
+    || (ev.campaign && !S.campaigns.some((c) => c.id === ev.campaign))
+    || (ev.alert && !S.alerts.some((a) => a.id === ev.alert));
+  if (unknown) refreshNames(ev.id);
 }
+
+const namesPending = new Set();
+const refreshNamesSoon = debounce(async () => {
+  await Promise.allSettled([loadMessages(), loadCampaigns(), loadAlertsQuiet()]);
+  for (const id of namesPending) wallHooks.update?.(id);
+  namesPending.clear();
+}, 250);
+function refreshNames(panelId) { namesPending.add(panelId); refreshNamesSoon(); }
 
 function onReconnect() { wallHooks.resync?.(); }
 
