@@ -1,1 +1,197 @@
-//! (to be written)
+//! Command line and environment, parsed once into a validated [`Config`].
+//!
+//! Two stages, as in ripgrep: [`ServeArgs`] holds the raw flags and
+//! environment variables exactly as CONTRACT.md section 1 names them; then
+//! [`ServeArgs::into_config`] checks every value and yields a [`Config`].
+//! Nothing deeper in the crate reads the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use chrono_tz::Tz;
+
+use crate::domain::Invalid;
+
+/// Raw `bangtin serve` flags; each has an environment variable too.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// HTTP listen address.
+    #[arg(long, env = "BANGTIN_HTTP", default_value = "127.0.0.1:8080")]
+    pub http: String,
+    /// External broker, mqtt://[user:pass@]host:port or mqtts://…; absent = embedded broker.
+    #[arg(long, env = "BANGTIN_MQTT")]
+    pub mqtt: Option<String>,
+    /// Where the embedded broker listens when no --mqtt is given.
+    #[arg(long, env = "BANGTIN_BROKER_LISTEN", default_value = "127.0.0.1:1883")]
+    pub broker_listen: String,
+    /// Data directory: content in DIR/content, campaigns in DIR/schedules.
+    #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
+    pub data: PathBuf,
+    /// First level of every MQTT topic.
+    #[arg(long, env = "BANGTIN_TOPIC_ROOT", default_value = "bangtin")]
+    pub topic_root: String,
+    /// Time zone for schedules and brightness unless a campaign names its own.
+    #[arg(long, env = "BANGTIN_TZ", default_value = "Asia/Ho_Chi_Minh")]
+    pub tz: String,
+    /// Token file (hashed tokens with roles); default DIR/secrets/tokens.json.
+    #[arg(long, env = "BANGTIN_TOKENS")]
+    pub tokens: Option<PathBuf>,
+    /// Let the last editor of a message approve it too (one-person offices).
+    #[arg(long, env = "BANGTIN_ALLOW_SELF_APPROVAL", default_value_t = false)]
+    pub allow_self_approval: bool,
+    /// Seconds a controller keeps showing a frame past its planned end when it
+    /// hears nothing more from the server (then it blanks).
+    #[arg(long, env = "BANGTIN_FRAME_GRACE_S", default_value_t = 300)]
+    pub frame_grace_s: u32,
+    /// CA certificate (PEM) for an mqtts:// broker.
+    #[arg(long, env = "BANGTIN_MQTT_CA")]
+    pub mqtt_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for an mqtts:// broker.
+    #[arg(long, env = "BANGTIN_MQTT_CERT")]
+    pub mqtt_cert: Option<PathBuf>,
+    /// Client key (PEM) for an mqtts:// broker.
+    #[arg(long, env = "BANGTIN_MQTT_KEY")]
+    pub mqtt_key: Option<PathBuf>,
+    /// Ed25519 signing key (PEM, from `bangtin keys generate`); when set every frame is signed.
+    #[arg(long, env = "BANGTIN_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
+}
+
+/// The bootstrap admin token comes only from the environment, never a flag
+/// (flags show up in `ps`).
+pub const ADMIN_TOKEN_ENV: &str = "BANGTIN_ADMIN_TOKEN";
+
+/// Validated configuration for `serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub http: SocketAddr,
+    pub mqtt: Option<String>,
+    pub broker_listen: SocketAddr,
+    pub data: PathBuf,
+    pub topic_root: String,
+    pub tz: Tz,
+    pub tokens_file: PathBuf,
+    pub admin_token: Option<String>,
+    pub allow_self_approval: bool,
+    pub frame_grace_s: u32,
+    pub mqtt_ca: Option<PathBuf>,
+    pub mqtt_cert: Option<PathBuf>,
+    pub mqtt_key: Option<PathBuf>,
+    pub signing_key: Option<PathBuf>,
+}
+
+fn addr(what: &str, s: &str) -> Result<SocketAddr, Invalid> {
+    s.parse().map_err(|_| {
+        Invalid::new(format!(
+            "{what} {s:?} is not an address: write IP:PORT, e.g. 127.0.0.1:8080"
+        ))
+    })
+}
+
+/// Topic roots are one or more plain topic levels: no wildcards, no empty levels.
+pub fn validate_topic_root(root: &str) -> Result<(), Invalid> {
+    let ok = !root.is_empty()
+        && root.len() <= 100
+        && root
+            .split('/')
+            .all(|l| !l.is_empty() && !l.contains(['+', '#', '\0']));
+    if ok {
+        Ok(())
+    } else {
+        Err(Invalid::new(format!(
+            "topic root {root:?} is not valid: use plain topic levels like \"bangtin\" or \"province/bangtin\", without + # or empty levels"
+        )))
+    }
+}
+
+impl ServeArgs {
+    pub fn into_config(self, admin_token: Option<String>) -> Result<Config, Invalid> {
+        let http = addr("--http", &self.http)?;
+        let broker_listen = addr("--broker-listen", &self.broker_listen)?;
+        validate_topic_root(&self.topic_root)?;
+        let tz: Tz = self.tz.parse().map_err(|_| {
+            Invalid::new(format!(
+                "time zone {:?} is unknown: use an IANA name such as Asia/Ho_Chi_Minh",
+                self.tz
+            ))
+        })?;
+        if let Some(m) = &self.mqtt {
+            if !(m.starts_with("mqtt://") || m.starts_with("mqtts://")) {
+                return Err(Invalid::new(format!(
+                    "--mqtt {m:?} is not a broker URL: write mqtt://host:port or mqtts://host:port"
+                )));
+            }
+        }
+        let admin_token = admin_token.filter(|t| !t.is_empty());
+        if let Some(t) = &admin_token {
+            if t.len() < 8 {
+                return Err(Invalid::new(format!(
+                    "{ADMIN_TOKEN_ENV} is shorter than 8 characters: choose a longer secret"
+                )));
+            }
+        }
+        let tokens_file = self
+            .tokens
+            .unwrap_or_else(|| self.data.join("secrets").join("tokens.json"));
+        Ok(Config {
+            http,
+            mqtt: self.mqtt,
+            broker_listen,
+            data: self.data,
+            topic_root: self.topic_root,
+            tz,
+            tokens_file,
+            admin_token,
+            allow_self_approval: self.allow_self_approval,
+            frame_grace_s: self.frame_grace_s,
+            mqtt_ca: self.mqtt_ca,
+            mqtt_cert: self.mqtt_cert,
+            mqtt_key: self.mqtt_key,
+            signing_key: self.signing_key,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: ServeArgs,
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = T::parse_from(["x"]).a.into_config(None).unwrap();
+        assert_eq!(c.http.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.broker_listen.to_string(), "127.0.0.1:1883");
+        assert_eq!(c.topic_root, "bangtin");
+        assert_eq!(c.tz, chrono_tz::Asia::Ho_Chi_Minh);
+        assert!(c.mqtt.is_none());
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_sentence() {
+        let e = T::parse_from(["x", "--http", "nope"]).a.into_config(None);
+        assert!(e.unwrap_err().0.contains("IP:PORT"));
+        assert!(T::parse_from(["x", "--tz", "Mars/Base"])
+            .a
+            .into_config(None)
+            .is_err());
+        assert!(T::parse_from(["x", "--topic-root", "a/#"])
+            .a
+            .into_config(None)
+            .is_err());
+        assert!(T::parse_from(["x", "--mqtt", "http://x"])
+            .a
+            .into_config(None)
+            .is_err());
+        assert!(T::parse_from(["x"])
+            .a
+            .into_config(Some("short".into()))
+            .is_err());
+    }
+}

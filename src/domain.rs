@@ -721,3 +721,39 @@ mod tests {
         assert!(bad.validate().is_err());
     }
 }
+
+#[cfg(test)]
+mod serde_shape_tests {
+    use super::*;
+
+    #[test]
+    fn stored_message_and_campaign_round_trip() {
+        let m: Message = serde_json::from_value(serde_json::json!({
+            "id": "m1", "title": "t", "text": "Xin chào", "style": {"align": "left"},
+            "status": "approved", "version": 2, "created_by": "a", "created_at": "2026-01-01T00:00:00Z",
+            "updated_by": "a", "updated_at": "2026-01-01T00:00:00Z", "approved_by": "b"
+        }))
+        .unwrap();
+        let back: Message = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+        let bad = serde_json::from_value::<Message>(serde_json::json!({
+            "id": "m1", "title": "t", "text": "x", "status": "draft", "version": 1, "created_by": "a",
+            "created_at": "2026-01-01T00:00:00Z", "updated_by": "a", "updated_at": "2026-01-01T00:00:00Z",
+            "colour": "#ffffff"
+        }));
+        assert!(bad.is_err(), "unknown fields in stored files are mistakes");
+        let c: Campaign = serde_json::from_value(serde_json::json!({
+            "id": "c1", "name": "n", "messages": [{"id": "m1", "dwell_s": 8}], "targets": ["all"],
+            "cron": "0 7 * * 1-5", "duration_s": 3600, "priority": 1
+        }))
+        .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Campaign>(&serde_json::to_string(&c).unwrap()).unwrap(),
+            c
+        );
+        assert!(serde_json::from_value::<CampaignBody>(serde_json::json!({
+            "name": "n", "messages": [], "targets": ["all"], "priority": 1, "prio": 2
+        }))
+        .is_err());
+    }
+}

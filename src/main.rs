@@ -1,3 +1,278 @@
-fn main() {
-    println!("bangtin");
+//! The `bangtin` binary: glue between the command line and the library.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use bangtin::config::{ServeArgs, ADMIN_TOKEN_ENV};
+use bangtin::domain::{PixelFormat, Role};
+
+#[derive(Parser)]
+#[command(
+    name = "bangtin",
+    version,
+    about = "Government public information on LED billboards"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Manage API tokens in the token file.
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
+    /// Run a reference LED controller (or a simulated fleet).
+    Controller(bangtin::mqtt::controller::ControllerArgs),
+    /// Render each line of a text file for a panel profile; prints frames/s.
+    Render(RenderArgs),
+    /// Frame-signing keys.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a token and print it once.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: editor, approver, scheduler, operator, admin.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Data directory (the token file is DIR/secrets/tokens.json).
+        #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
+        data: PathBuf,
+        /// Token file, if not the default.
+        #[arg(long, env = "BANGTIN_TOKENS")]
+        tokens: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Write a new Ed25519 key pair: PRIVATE (PKCS#8 PEM, mode 600) and PRIVATE.pub (hex public key for controllers).
+    Generate {
+        #[arg(long, default_value = "secrets/frame-signing.pem")]
+        out: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct RenderArgs {
+    /// UTF-8 text file; each non-empty line is one message.
+    #[arg(long)]
+    text_file: PathBuf,
+    #[arg(long)]
+    width: u16,
+    #[arg(long)]
+    height: u16,
+    #[arg(long, default_value = "rgb888")]
+    format: String,
+    /// Write a PNG preview of every page here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Render the corpus this many times (for steadier figures).
+    #[arg(long, default_value_t = 1)]
+    repeat: u32,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn,rumqttc=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.serve),
+        Some(Cmd::Serve(a)) => serve(a),
+        Some(Cmd::Token { cmd }) => token(cmd),
+        Some(Cmd::Controller(a)) => {
+            init_logging();
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(bangtin::mqtt::controller::run(a, shutdown_signal()))
+        }
+        Some(Cmd::Render(a)) => render(a),
+        Some(Cmd::Keys { cmd }) => keys(cmd),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let config = args
+        .into_config(std::env::var(ADMIN_TOKEN_ENV).ok())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.http)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (is another server running there?)",
+                    config.http
+                )
+            })?;
+        bangtin::app::run(config, listener, shutdown_signal()).await
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn token(cmd: TokenCmd) -> anyhow::Result<()> {
+    match cmd {
+        TokenCmd::Add {
+            name,
+            roles,
+            data,
+            tokens,
+        } => {
+            let roles: Vec<Role> = roles
+                .iter()
+                .map(|r| r.trim().parse())
+                .collect::<Result<_, _>>()
+                .map_err(|e: bangtin::domain::Invalid| anyhow::anyhow!("{e}"))?;
+            let path = tokens.unwrap_or_else(|| data.join("secrets").join("tokens.json"));
+            let store = bangtin::store::tokens::TokenStore::open(&path, None)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let t = store
+                .create(&name, &roles)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!(
+                "token for {name:?} saved (hashed) in {}; it is shown only now:",
+                path.display()
+            );
+            println!("{t}");
+            Ok(())
+        }
+    }
+}
+
+fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
+    use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePrivateKey};
+    match cmd {
+        KeysCmd::Generate { out } => {
+            if out.exists() {
+                anyhow::bail!(
+                    "{} exists: move it away first, so no key is lost",
+                    out.display()
+                );
+            }
+            let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+            let pem = key
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
+            bangtin::store::fsio::write_atomic(&out, pem.as_bytes())?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600))?;
+            }
+            let public = hex::encode(key.verifying_key().to_bytes());
+            let pub_path = out.with_extension("pub");
+            bangtin::store::fsio::write_atomic(&pub_path, format!("{public}\n").as_bytes())?;
+            println!(
+                "private key: {} (keep it secret; pass it with --signing-key)",
+                out.display()
+            );
+            println!(
+                "public key:  {} = {public} (give it to the controllers)",
+                pub_path.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn render(a: RenderArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&a.text_file)
+        .with_context(|| format!("reading {}", a.text_file.display()))?;
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let format: PixelFormat = a
+        .format
+        .parse()
+        .map_err(|e: bangtin::domain::Invalid| anyhow::anyhow!("{e}"))?;
+    let profile = bangtin::domain::Profile::new(a.width, a.height, format)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let renderer = bangtin::render::Renderer::new();
+    let style = bangtin::domain::Style::default();
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir)?;
+    }
+    let started = std::time::Instant::now();
+    let mut frames = 0u64;
+    let mut bytes = 0u64;
+    for round in 0..a.repeat.max(1) {
+        for (i, line) in lines.iter().enumerate() {
+            let r = renderer.render(
+                &bangtin::render::Content {
+                    text: line,
+                    image: None,
+                    style: &style,
+                },
+                &profile,
+            );
+            for (p, page) in r.pages.iter().enumerate() {
+                let data = page.data();
+                bytes += data.len() as u64;
+                frames += 1;
+                if round == 0 {
+                    if let Some(dir) = &a.out {
+                        let png = bangtin::render::png_bytes(&page.preview());
+                        std::fs::write(dir.join(format!("{:04}-p{}.png", i + 1, p + 1)), png)?;
+                    }
+                }
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let mut o = std::io::stdout().lock();
+    writeln!(
+        o,
+        "{} messages x {} -> {frames} frames ({} KiB) in {:.3} s: {:.0} frames/s on {}x{} {}",
+        lines.len(),
+        a.repeat.max(1),
+        bytes / 1024,
+        secs,
+        frames as f64 / secs.max(1e-9),
+        a.width,
+        a.height,
+        format.name()
+    )?;
+    Ok(())
 }

@@ -1,1 +1,874 @@
-//! (to be written)
+//! The player: decides what every panel shows and publishes a frame exactly
+//! when that changes.
+//!
+//! [`Player`] is a state machine driven from outside with the current time:
+//! `on_store_change`, `on_timer`, `republish_all`. It keeps a heap of
+//! next-change instants (one live entry per panel), so between changes it
+//! costs nothing, whatever the number of panels. Frames go out through a
+//! sink closure; the player knows nothing of MQTT or HTTP. [`spawn`] runs it
+//! on its own thread, because rendering is CPU work that must not stall the
+//! async runtime.
+//!
+//! Renders are cached in [`Renditions`] by (message, version, profile), so a
+//! thousand identical panels cost one render.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use image::RgbaImage;
+use serde::Serialize;
+
+use crate::domain::{Alert, Color, Id, Message, MessageStatus, Panel, PixelFormat, Profile, Style};
+use crate::frame::{self, Header};
+use crate::render::{self, Content, Renderer};
+use crate::schedule::{self, Catalog, CompiledCampaign, Show};
+use crate::store::seq::SeqAllocator;
+use crate::store::{Snapshot, Store};
+
+/// A frame is republished at least this often, so that `valid_until` never
+/// lies far in the future and a controller cut off from the server blanks
+/// rather than show a stale message for ever.
+pub const REFRESH: chrono::Duration = chrono::Duration::minutes(30);
+
+/// How alerts look on colour panels: yellow on deep red.
+pub const ALERT_STYLE: Style = Style {
+    color: Some(Color([0xff, 0xe0, 0x00])),
+    background: Some(Color([0xb0, 0x00, 0x00])),
+    align: None,
+    fit: None,
+    caption: None,
+};
+
+/// One rendered page, ready to stamp into frames.
+pub struct PageOut {
+    pub page: render::Page,
+    pub data: Bytes,
+    pub crc: u32,
+    pub words: usize,
+}
+
+/// All pages of one message on one profile.
+pub struct Rendition {
+    pub pages: Vec<PageOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum RenderKey {
+    Message {
+        id: Id,
+        version: u64,
+        profile: Profile,
+    },
+    Alert {
+        id: Id,
+        profile: Profile,
+    },
+    Blank {
+        profile: Profile,
+    },
+}
+
+/// The render cache, shared by the player and the preview endpoints.
+pub struct Renditions {
+    renderer: Arc<Renderer>,
+    cache: Mutex<HashMap<RenderKey, Arc<Rendition>>>,
+    images: Mutex<HashMap<String, Arc<RgbaImage>>>,
+    pub renders: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenditionError {
+    #[error("image {0} is missing from the store")]
+    MissingImage(String),
+    #[error("image {id} cannot be used: {reason}")]
+    BadImage { id: String, reason: String },
+}
+
+impl Renditions {
+    pub fn new(renderer: Arc<Renderer>) -> Renditions {
+        Renditions {
+            renderer,
+            cache: Mutex::new(HashMap::new()),
+            images: Mutex::new(HashMap::new()),
+            renders: Default::default(),
+        }
+    }
+
+    fn build(&self, content: &Content<'_>, profile: &Profile) -> Rendition {
+        self.renders
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let r = self.renderer.render(content, profile);
+        Rendition {
+            pages: r
+                .pages
+                .into_iter()
+                .map(|page| {
+                    let data = page.data();
+                    PageOut {
+                        crc: frame::crc32(&data),
+                        data: Bytes::from(data),
+                        words: page.words(),
+                        page,
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    fn cached(
+        &self,
+        key: RenderKey,
+        make: impl FnOnce() -> Result<Rendition, RenditionError>,
+    ) -> Result<Arc<Rendition>, RenditionError> {
+        if let Some(r) = self.cache.lock().expect("render cache").get(&key) {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(make()?);
+        self.cache
+            .lock()
+            .expect("render cache")
+            .insert(key, r.clone());
+        Ok(r)
+    }
+
+    /// A decoded asset image, cached.
+    pub fn image(&self, store: &Store, id: &str) -> Result<Arc<RgbaImage>, RenditionError> {
+        if let Some(i) = self.images.lock().expect("image cache").get(id) {
+            return Ok(i.clone());
+        }
+        let (_, bytes) = store
+            .read_asset(id)
+            .map_err(|_| RenditionError::MissingImage(id.into()))?;
+        let img = render::decode_image(&bytes).map_err(|e| RenditionError::BadImage {
+            id: id.into(),
+            reason: e.to_string(),
+        })?;
+        let img = Arc::new(img.image);
+        self.images
+            .lock()
+            .expect("image cache")
+            .insert(id.to_string(), img.clone());
+        Ok(img)
+    }
+
+    /// Renders a message body that need not be stored (live previews).
+    pub fn render_body(
+        &self,
+        store: &Store,
+        body: &crate::domain::MessageBody,
+        profile: &Profile,
+    ) -> Result<Rendition, RenditionError> {
+        let img = match &body.image {
+            Some(id) => Some(self.image(store, id)?),
+            None => None,
+        };
+        Ok(self.build(
+            &Content {
+                text: body.text.as_deref().unwrap_or(""),
+                image: img.as_deref(),
+                style: &body.style,
+            },
+            profile,
+        ))
+    }
+
+    pub fn message(
+        &self,
+        store: &Store,
+        msg: &Message,
+        profile: &Profile,
+    ) -> Result<Arc<Rendition>, RenditionError> {
+        let key = RenderKey::Message {
+            id: msg.id.clone(),
+            version: msg.version,
+            profile: *profile,
+        };
+        self.cached(key, || self.render_body(store, &msg.body, profile))
+    }
+
+    pub fn alert(&self, alert: &Alert, profile: &Profile) -> Arc<Rendition> {
+        let key = RenderKey::Alert {
+            id: alert.id.clone(),
+            profile: *profile,
+        };
+        self.cached(key, || {
+            Ok(self.build(
+                &Content {
+                    text: &alert.body.text,
+                    image: None,
+                    style: &ALERT_STYLE,
+                },
+                profile,
+            ))
+        })
+        .expect("alerts have no image")
+    }
+
+    pub fn blank(&self, profile: &Profile) -> Arc<Rendition> {
+        self.cached(RenderKey::Blank { profile: *profile }, || {
+            Ok(self.build(
+                &Content {
+                    text: "",
+                    image: None,
+                    style: &Style::default(),
+                },
+                profile,
+            ))
+        })
+        .expect("blank has no image")
+    }
+
+    /// Drops renders of message versions that no longer exist.
+    fn sweep(&self, snap: &Snapshot) {
+        self.cache
+            .lock()
+            .expect("render cache")
+            .retain(|k, _| match k {
+                RenderKey::Message { id, version, .. } => {
+                    snap.messages.get(id).is_some_and(|m| m.version == *version)
+                }
+                RenderKey::Alert { id, .. } => snap.alerts.contains_key(id),
+                RenderKey::Blank { .. } => true,
+            });
+        self.images
+            .lock()
+            .expect("image cache")
+            .retain(|id, _| snap.assets.contains_key(id));
+    }
+
+    pub fn len(&self) -> usize {
+        self.cache.lock().expect("render cache").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What a panel shows now, as `GET /panels/{id}/now` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NowState {
+    pub message: Option<Id>,
+    pub campaign: Option<Id>,
+    pub alert: Option<Id>,
+    pub seq: u32,
+    pub since: DateTime<Utc>,
+    pub until: Option<DateTime<Utc>>,
+    pub page: u32,
+    pub pages: u32,
+    pub brightness: u8,
+    pub blank: bool,
+    /// Unix seconds after which the controller blanks, as sent in the frame.
+    pub valid_until: u64,
+    #[serde(skip)]
+    pub profile: Profile,
+    #[serde(skip)]
+    pub rendition: Option<Arc<Rendition>>,
+}
+
+/// Last status a controller reported.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LiveStatus {
+    pub online: bool,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub firmware: Option<String>,
+    pub reported_seq: Option<u32>,
+}
+
+/// A change the dashboard hears about (server-sent events).
+#[derive(Debug, Clone, Serialize)]
+pub struct PanelEvent {
+    pub id: Id,
+    pub online: bool,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub seq: u32,
+    pub message: Option<Id>,
+    pub campaign: Option<Id>,
+    pub alert: Option<Id>,
+}
+
+/// What a published seq stood for; acks are turned into proof of play with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Played {
+    pub seq: u32,
+    pub message: Option<Id>,
+    pub campaign: Option<Id>,
+    pub alert: Option<Id>,
+}
+
+/// State the player shares with the API and the inbound MQTT handler.
+pub struct Shared {
+    pub now: RwLock<HashMap<Id, NowState>>,
+    pub live: RwLock<HashMap<Id, LiveStatus>>,
+    pub recent: Mutex<HashMap<Id, VecDeque<Played>>>,
+    pub events: tokio::sync::broadcast::Sender<PanelEvent>,
+    pub frames_published: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            now: Default::default(),
+            live: Default::default(),
+            recent: Default::default(),
+            events: tokio::sync::broadcast::channel(4096).0,
+            frames_published: Default::default(),
+        }
+    }
+}
+
+impl Shared {
+    pub fn event_for(&self, id: &Id) -> Option<PanelEvent> {
+        let now = self.now.read().expect("now lock");
+        let live = self.live.read().expect("live lock");
+        let n = now.get(id);
+        let l = live.get(id).cloned().unwrap_or_default();
+        Some(PanelEvent {
+            id: id.clone(),
+            online: l.online,
+            last_seen: l.last_seen,
+            seq: n.map(|n| n.seq).unwrap_or(0),
+            message: n.and_then(|n| n.message.clone()),
+            campaign: n.and_then(|n| n.campaign.clone()),
+            alert: n.and_then(|n| n.alert.clone()),
+        })
+    }
+
+    fn notify(&self, id: &Id) {
+        if let Some(e) = self.event_for(id) {
+            let _ = self.events.send(e);
+        }
+    }
+
+    /// A controller's status message arrived.
+    pub fn status(
+        &self,
+        panel: &Id,
+        online: bool,
+        firmware: Option<String>,
+        seq: Option<u32>,
+        at: DateTime<Utc>,
+    ) {
+        {
+            let mut live = self.live.write().expect("live lock");
+            let l = live.entry(panel.clone()).or_default();
+            l.online = online;
+            l.last_seen = Some(at);
+            if firmware.is_some() {
+                l.firmware = firmware;
+            }
+            if seq.is_some() {
+                l.reported_seq = seq;
+            }
+        }
+        self.notify(panel);
+    }
+
+    /// What an acknowledged seq showed, if we still remember it.
+    pub fn played(&self, panel: &Id, seq: u32, at: DateTime<Utc>) -> Option<Played> {
+        {
+            let mut live = self.live.write().expect("live lock");
+            let l = live.entry(panel.clone()).or_default();
+            l.online = true;
+            l.last_seen = Some(at);
+        }
+        self.recent
+            .lock()
+            .expect("recent lock")
+            .get(panel)
+            .and_then(|q| q.iter().find(|p| p.seq == seq).cloned())
+    }
+}
+
+/// How many published seqs per panel are remembered for matching acks.
+const RECENT: usize = 32;
+
+/// What the player asks the outside world to do.
+pub enum Out {
+    Frame { panel: Id, frame: Bytes },
+    Clear { panel: Id },
+}
+
+struct Published {
+    wake: DateTime<Utc>,
+    show: Show,
+    crc: u32,
+    flags: u16,
+    brightness: u8,
+    refresh_at: DateTime<Utc>,
+    profile: Profile,
+}
+
+pub struct Player {
+    store: Arc<Store>,
+    renditions: Arc<Renditions>,
+    shared: Arc<Shared>,
+    seq: SeqAllocator,
+    tz: Tz,
+    grace_s: u32,
+    signer: Option<ed25519_dalek::SigningKey>,
+    panels: HashMap<Id, Published>,
+    heap: BinaryHeap<Reverse<(DateTime<Utc>, Id)>>,
+    compiled: (u64, Arc<Vec<CompiledCampaign>>),
+    snap: Arc<Snapshot>,
+}
+
+struct StoreCatalog<'a> {
+    snap: &'a Snapshot,
+    store: &'a Store,
+    renditions: &'a Renditions,
+}
+
+impl Catalog for StoreCatalog<'_> {
+    fn pages(&self, message: &Id, profile: &Profile) -> Option<u32> {
+        let m = self.snap.messages.get(message)?;
+        if m.status != MessageStatus::Approved {
+            return None;
+        }
+        match self.renditions.message(self.store, m, profile) {
+            Ok(r) => Some(r.pages.len() as u32),
+            Err(e) => {
+                tracing::warn!(message = %message, "message skipped: {e}");
+                None
+            }
+        }
+    }
+    fn alert_pages(&self, alert: &Alert, profile: &Profile) -> u32 {
+        self.renditions.alert(alert, profile).pages.len() as u32
+    }
+}
+
+/// Compiles every campaign the store holds; the store already refused
+/// invalid ones, so a failure here is logged and the campaign skipped.
+pub fn compile_all(snap: &Snapshot, tz: Tz) -> Vec<CompiledCampaign> {
+    snap.campaigns
+        .values()
+        .filter_map(|c| match schedule::compile_in(c, tz) {
+            Ok(cc) => Some(cc),
+            Err(e) => {
+                tracing::error!(campaign = %c.id, "campaign skipped: {e}");
+                None
+            }
+        })
+        .collect()
+}
+
+impl Player {
+    pub fn new(
+        store: Arc<Store>,
+        renditions: Arc<Renditions>,
+        shared: Arc<Shared>,
+        seq: SeqAllocator,
+        tz: Tz,
+        grace_s: u32,
+        signer: Option<ed25519_dalek::SigningKey>,
+    ) -> Player {
+        let snap = store.snapshot();
+        Player {
+            store,
+            renditions,
+            shared,
+            seq,
+            tz,
+            grace_s,
+            signer,
+            panels: HashMap::new(),
+            heap: BinaryHeap::new(),
+            compiled: (u64::MAX, Arc::new(Vec::new())),
+            snap,
+        }
+    }
+
+    fn refresh_snapshot(&mut self) {
+        self.snap = self.store.snapshot();
+        if self.compiled.0 != self.snap.generation {
+            self.compiled = (self.snap.generation, Arc::new(compile_all(&self.snap, self.tz)));
+            self.renditions.sweep(&self.snap);
+        }
+    }
+
+    /// The earliest instant at which some panel may change.
+    pub fn next_wake(&self) -> Option<DateTime<Utc>> {
+        self.heap.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// The store changed: re-decide every panel, publish what changed.
+    pub fn on_store_change(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
+        self.refresh_snapshot();
+        let gone: Vec<Id> = self
+            .panels
+            .keys()
+            .filter(|id| !self.snap.panels.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            self.panels.remove(&id);
+            self.shared.now.write().expect("now lock").remove(&id);
+            out(Out::Clear { panel: id });
+        }
+        let ids: Vec<Id> = self.snap.panels.keys().cloned().collect();
+        for id in ids {
+            self.update(&id, now, false, out);
+        }
+    }
+
+    /// After a start or a broker reconnect: every panel's current frame, each with a new seq.
+    pub fn republish_all(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
+        self.refresh_snapshot();
+        let ids: Vec<Id> = self.snap.panels.keys().cloned().collect();
+        let names: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
+        if let Err(e) = self.seq.reserve(&names) {
+            tracing::error!("cannot reserve frame sequence numbers: {e}");
+        }
+        for id in ids {
+            self.update(&id, now, true, out);
+        }
+    }
+
+    /// Time passed: handle every panel whose next change is due.
+    pub fn on_timer(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
+        self.refresh_snapshot();
+        while let Some(Reverse((t, id))) = self.heap.peek().cloned() {
+            if t > now {
+                break;
+            }
+            self.heap.pop();
+            // Lazy deletion: only the panel's current wake counts.
+            if self.panels.get(&id).is_some_and(|p| p.wake == t) {
+                self.update(&id, now, false, out);
+            }
+        }
+    }
+
+    fn update(&mut self, id: &Id, now: DateTime<Utc>, force: bool, out: &mut dyn FnMut(Out)) {
+        let Some(panel) = self.snap.panels.get(id).cloned() else {
+            return;
+        };
+        let profile = panel.profile();
+        let alerts: Vec<Alert> = self
+            .snap
+            .alerts
+            .values()
+            .filter(|a| a.active_at(now))
+            .cloned()
+            .collect();
+        let catalog = StoreCatalog {
+            snap: &self.snap,
+            store: &self.store,
+            renditions: &self.renditions,
+        };
+        let d = schedule::resolve(&panel, &self.compiled.1, &alerts, &catalog, self.tz, now);
+        let (rendition, page_ix, flags, valid_until, message, campaign, alert) = match &d.show {
+            Show::Blank => (
+                self.renditions.blank(&profile),
+                0,
+                frame::FLAG_BLANK,
+                None,
+                None,
+                None,
+                None,
+            ),
+            Show::Message {
+                campaign,
+                message,
+                page,
+                ..
+            } => {
+                let m = &self.snap.messages[message];
+                match self.renditions.message(&self.store, m, &profile) {
+                    Ok(r) => (
+                        r,
+                        *page as usize - 1,
+                        0,
+                        d.until,
+                        Some(message.clone()),
+                        Some(campaign.clone()),
+                        None,
+                    ),
+                    Err(_) => (
+                        self.renditions.blank(&profile),
+                        0,
+                        frame::FLAG_BLANK,
+                        None,
+                        None,
+                        None,
+                        None,
+                    ),
+                }
+            }
+            Show::Alert { alert, page, .. } => {
+                let a = &self.snap.alerts[alert];
+                (
+                    self.renditions.alert(a, &profile),
+                    *page as usize - 1,
+                    frame::FLAG_EMERGENCY,
+                    Some(a.ends_at),
+                    None,
+                    None,
+                    Some(alert.clone()),
+                )
+            }
+        };
+        let page_ix = page_ix.min(rendition.pages.len().saturating_sub(1));
+        let page = &rendition.pages[page_ix];
+        let prev = self.panels.get(id);
+        let refresh_due = prev.is_none_or(|p| now >= p.refresh_at);
+        let changed = prev.is_none_or(|p| {
+            p.show != d.show
+                || p.crc != page.crc
+                || p.flags != flags
+                || p.brightness != d.brightness
+                || p.profile != profile
+        });
+        let refresh_at = now + REFRESH;
+        let wake = match d.until {
+            Some(u) => u.min(refresh_at),
+            None => refresh_at,
+        };
+        if force || changed || refresh_due {
+            let valid_until = if flags & frame::FLAG_BLANK != 0 {
+                0
+            } else if alert.is_some() {
+                valid_until
+                    .map(|t| t.timestamp().max(0) as u64)
+                    .unwrap_or(0)
+            } else {
+                let end = valid_until.map_or(refresh_at, |u| u.min(refresh_at));
+                (end.timestamp() + i64::from(self.grace_s)).max(0) as u64
+            };
+            let seq = match self.seq.next(id.as_str()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(panel = %id, "no sequence number (frame not sent): {e}");
+                    self.schedule(
+                        id,
+                        now + chrono::Duration::seconds(5),
+                        &d.show,
+                        page.crc,
+                        flags,
+                        d.brightness,
+                        now,
+                        profile,
+                    );
+                    return;
+                }
+            };
+            let mut header = Header {
+                format: profile.format,
+                brightness: d.brightness,
+                width: profile.width,
+                height: profile.height,
+                flags,
+                seq,
+                valid_until,
+            };
+            let bytes = match &self.signer {
+                None => Bytes::from(frame::encode_with_crc(&header, &page.data, page.crc)),
+                Some(key) => {
+                    use ed25519_dalek::Signer;
+                    header.flags |= frame::FLAG_SIGNED;
+                    let mut v = frame::encode_with_crc(&header, &page.data, page.crc);
+                    let sig = key.sign(&v);
+                    v.extend_from_slice(&sig.to_bytes());
+                    Bytes::from(v)
+                }
+            };
+            {
+                let mut recent = self.shared.recent.lock().expect("recent lock");
+                let q = recent.entry(id.clone()).or_default();
+                if q.len() >= RECENT {
+                    q.pop_front();
+                }
+                q.push_back(Played {
+                    seq,
+                    message: message.clone(),
+                    campaign: campaign.clone(),
+                    alert: alert.clone(),
+                });
+            }
+            let (page_no, pages) = match &d.show {
+                Show::Message { page, pages, .. } | Show::Alert { page, pages, .. } => {
+                    (*page, *pages)
+                }
+                Show::Blank => (0, 0),
+            };
+            self.shared.now.write().expect("now lock").insert(
+                id.clone(),
+                NowState {
+                    message,
+                    campaign,
+                    alert,
+                    seq,
+                    since: d.since,
+                    until: d.until,
+                    page: page_no,
+                    pages,
+                    brightness: d.brightness,
+                    blank: flags & frame::FLAG_BLANK != 0,
+                    valid_until,
+                    profile,
+                    rendition: Some(rendition.clone()),
+                },
+            );
+            self.shared
+                .frames_published
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            out(Out::Frame {
+                panel: id.clone(),
+                frame: bytes,
+            });
+            self.shared.notify(id);
+            self.schedule(
+                id,
+                wake,
+                &d.show,
+                page.crc,
+                flags,
+                d.brightness,
+                refresh_at,
+                profile,
+            );
+        } else {
+            let refresh_at = prev.map(|p| p.refresh_at).unwrap_or(refresh_at);
+            let wake = wake.min(refresh_at);
+            self.schedule(
+                id,
+                wake,
+                &d.show,
+                page.crc,
+                flags,
+                d.brightness,
+                refresh_at,
+                profile,
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn schedule(
+        &mut self,
+        id: &Id,
+        wake: DateTime<Utc>,
+        show: &Show,
+        crc: u32,
+        flags: u16,
+        brightness: u8,
+        refresh_at: DateTime<Utc>,
+        profile: Profile,
+    ) {
+        let same_wake = self.panels.get(id).is_some_and(|p| p.wake == wake);
+        self.panels.insert(
+            id.clone(),
+            Published {
+                wake,
+                show: show.clone(),
+                crc,
+                flags,
+                brightness,
+                refresh_at,
+                profile,
+            },
+        );
+        if !same_wake {
+            self.heap.push(Reverse((wake, id.clone())));
+        }
+    }
+}
+
+/// Messages into the player thread.
+pub enum Command {
+    StoreChanged,
+    RepublishAll,
+    Shutdown,
+}
+
+/// Runs the player on its own thread. `sink` receives every frame to
+/// publish, in order; it may block (back-pressure from the broker link).
+pub fn spawn(
+    mut player: Player,
+    sink: impl FnMut(Out) + Send + 'static,
+) -> (
+    std::sync::mpsc::Sender<Command>,
+    std::thread::JoinHandle<()>,
+) {
+    let (tx, rx) = std::sync::mpsc::channel::<Command>();
+    let handle = std::thread::Builder::new()
+        .name("player".into())
+        .spawn(move || {
+            let mut sink = sink;
+            player.republish_all(Utc::now(), &mut sink);
+            loop {
+                let timeout = player
+                    .next_wake()
+                    .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                    .unwrap_or(Duration::from_secs(3600));
+                // Wake a hair after the instant, so `now >= until` holds.
+                match rx.recv_timeout(timeout + Duration::from_millis(2)) {
+                    Ok(Command::StoreChanged) => {
+                        // Coalesce a burst of changes into one pass.
+                        let mut republish = false;
+                        while let Ok(c) = rx.try_recv() {
+                            match c {
+                                Command::Shutdown => return,
+                                Command::RepublishAll => republish = true,
+                                Command::StoreChanged => {}
+                            }
+                        }
+                        if republish {
+                            player.republish_all(Utc::now(), &mut sink);
+                        } else {
+                            player.on_store_change(Utc::now(), &mut sink);
+                        }
+                    }
+                    Ok(Command::RepublishAll) => player.republish_all(Utc::now(), &mut sink),
+                    Ok(Command::Shutdown)
+                    | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        player.on_timer(Utc::now(), &mut sink)
+                    }
+                }
+            }
+        })
+        .expect("spawn player thread");
+    (tx, handle)
+}
+
+/// Preview helpers shared by the API: profile of a panel-less preview.
+pub fn preview_profile(
+    width: u16,
+    height: u16,
+    format: PixelFormat,
+    color: Option<Color>,
+) -> Result<Profile, crate::domain::Invalid> {
+    let mut p = Profile::new(width, height, format)?;
+    if let Some(c) = color {
+        p.color = c;
+    }
+    Ok(p)
+}
+
+/// Unix seconds to a UTC time (0 = none).
+pub fn unix_to_utc(s: u64) -> Option<DateTime<Utc>> {
+    (s != 0)
+        .then(|| Utc.timestamp_opt(s as i64, 0).single())
+        .flatten()
+}
+
+/// The catalog `resolve` and `timeline` use: approved messages, paged by
+/// their (cached) renders.
+pub fn catalog<'a>(
+    snap: &'a Snapshot,
+    store: &'a Store,
+    renditions: &'a Renditions,
+) -> impl Catalog + 'a {
+    StoreCatalog {
+        snap,
+        store,
+        renditions,
+    }
+}

@@ -3,3 +3,8 @@
 
 #[path = "it/util.rs"]
 mod util;
+#[path = "it/api.rs"]
+mod api;
+
+#[path = "it/mqtt.rs"]
+mod mqtt;

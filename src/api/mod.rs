@@ -1,1 +1,395 @@
-//! (to be written)
+//! The HTTP API (CONTRACT.md section 4) and the dashboard: the only module
+//! that names warp.
+//!
+//! warp does the serving; routing under `/api/v1` is one `match` over
+//! (method, path segments) in [`route`], so every route, its role and its
+//! error handling can be read in one place, and the route table in
+//! [`ROUTES`] feeds the OpenAPI document and the role-matrix test.
+
+pub mod error;
+pub mod metrics;
+pub mod req;
+
+mod admin;
+mod alerts;
+mod campaigns;
+mod events;
+mod messages;
+mod panels;
+mod reports;
+mod web;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Buf;
+use chrono_tz::Tz;
+use futures_util::StreamExt;
+use warp::http::{header, HeaderMap, Method, StatusCode};
+use warp::reply::Response;
+use warp::Filter;
+
+use crate::player::{Renditions, Shared};
+use crate::store::plays::Plays;
+use crate::store::tokens::{Principal, TokenStore};
+use crate::store::Store;
+use error::ApiError;
+use req::{error_response, Req};
+
+/// Everything a handler may use.
+pub struct Ctx {
+    pub store: Arc<Store>,
+    pub tokens: Arc<TokenStore>,
+    pub renditions: Arc<Renditions>,
+    pub shared: Arc<Shared>,
+    pub plays: Arc<Plays>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub tz: Tz,
+    pub allow_self_approval: bool,
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl Ctx {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<Store>,
+        tokens: Arc<TokenStore>,
+        renditions: Arc<Renditions>,
+        shared: Arc<Shared>,
+        plays: Arc<Plays>,
+        metrics: Arc<metrics::Metrics>,
+        tz: Tz,
+        allow_self_approval: bool,
+    ) -> Ctx {
+        Ctx {
+            store,
+            tokens,
+            renditions,
+            shared,
+            plays,
+            metrics,
+            tz,
+            allow_self_approval,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Failed authentications allowed per client address per minute.
+const AUTH_FAILURES_PER_MIN: u32 = 20;
+
+/// Runs blocking work (disk writes with fsync, rendering) off the runtime.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal("a background task", e))
+}
+
+/// All routes: `/api/v1/…`, `/healthz`, `/metrics`, the dashboard.
+pub fn routes(
+    ctx: Arc<Ctx>,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let c = ctx.clone();
+    let api = warp::path("api")
+        .and(warp::path("v1"))
+        .and(warp::path::tail())
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::body::stream())
+        .and(warp::addr::remote())
+        .then(
+            move |tail: warp::path::Tail, method, headers, query: String, body, remote| {
+                let ctx = c.clone();
+                let body: req::BodyStream = Box::pin(body.map(|r: Result<_, warp::Error>| {
+                    r.map(|mut b| b.copy_to_bytes(b.remaining()))
+                }));
+                async move {
+                    dispatch(
+                        ctx,
+                        method,
+                        tail.as_str().to_string(),
+                        headers,
+                        query,
+                        body,
+                        remote,
+                    )
+                    .await
+                }
+            },
+        )
+        .boxed();
+    let site = web::routes(ctx.clone());
+    api.or(site)
+        .unify()
+        .recover(|rej: warp::Rejection| async move { Ok::<_, Infallible>(rejection(rej)) })
+        .unify()
+        .boxed()
+}
+
+fn rejection(rej: warp::Rejection) -> Response {
+    let e = if rej.is_not_found() {
+        ApiError::not_found(
+            "there is nothing at this address: the API lives under /api/v1, the dashboard at /",
+        )
+    } else if rej.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this address does not accept that method",
+        )
+    } else {
+        ApiError::bad_request(format!("the request could not be handled: {rej:?}"))
+    };
+    error_response(&e)
+}
+
+async fn dispatch(
+    ctx: Arc<Ctx>,
+    method: Method,
+    tail: String,
+    headers: HeaderMap,
+    query: String,
+    body: req::BodyStream,
+    remote: Option<SocketAddr>,
+) -> Response {
+    let started = Instant::now();
+    let (pattern, result) = match authenticate(&ctx, &headers, &query, remote) {
+        Err(e) => ("(auth)", Err(e)),
+        Ok(who) => {
+            let segs: Vec<String> = tail
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(|s| req::percent_decode(s, false))
+                .collect();
+            let mut r = Req::new(
+                method.clone(),
+                segs,
+                req::parse_query(&query),
+                headers,
+                who,
+                remote,
+                body,
+            );
+            route(&ctx, &mut r).await
+        }
+    };
+    let resp = result.unwrap_or_else(|e| error_response(&e));
+    ctx.metrics.observe_http(
+        method.as_str(),
+        pattern,
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
+    resp
+}
+
+fn authenticate(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    query: &str,
+    remote: Option<SocketAddr>,
+) -> Result<Principal, ApiError> {
+    let ip = remote.map(|r| r.ip());
+    if let Some(ip) = ip {
+        let f = ctx.failures.lock().expect("failures lock");
+        if let Some((n, since)) = f.get(&ip) {
+            if *n >= AUTH_FAILURES_PER_MIN && since.elapsed().as_secs() < 60 {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_failures",
+                    "too many requests with a wrong token from this address: wait a minute, then use a valid token",
+                ));
+            }
+        }
+    }
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string());
+    // Browsers cannot set headers on EventSource; the event stream alone
+    // also takes the token from the query.
+    let token = from_header.or_else(|| {
+        req::parse_query(query)
+            .remove("access_token")
+            .filter(|t| !t.is_empty())
+    });
+    let Some(token) = token else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send your token in the header Authorization: Bearer TOKEN",
+        ));
+    };
+    match ctx.tokens.authenticate(&token) {
+        Some(p) => Ok(p),
+        None => {
+            if let Some(ip) = ip {
+                let mut f = ctx.failures.lock().expect("failures lock");
+                let e = f.entry(ip).or_insert((0, Instant::now()));
+                if e.1.elapsed().as_secs() >= 60 {
+                    *e = (0, Instant::now());
+                }
+                e.0 += 1;
+            }
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this token is unknown or was revoked: ask an administrator for a valid one",
+            ))
+        }
+    }
+}
+
+/// One row of the route table: method, path pattern, who may call it.
+pub struct RouteDoc {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// `None` = any valid token.
+    pub role: Option<crate::domain::Role>,
+    pub summary: &'static str,
+}
+
+use crate::domain::Role::{Admin, Approver, Editor, Operator, Scheduler};
+
+macro_rules! routes_table {
+    ($( $m:literal $p:literal $role:expr, $s:literal; )*) => {
+        /// Every `/api/v1` route.
+        pub const ROUTES: &[RouteDoc] = &[ $( RouteDoc { method: $m, path: $p, role: $role, summary: $s } ),* ];
+    };
+}
+
+routes_table! {
+    "GET" "/me" None, "who the token belongs to";
+    "POST" "/tokens" Some(Admin), "create a token (shown once)";
+    "GET" "/tokens" Some(Admin), "list token names and roles";
+    "DELETE" "/tokens/{name}" Some(Admin), "revoke a token";
+    "GET" "/audit" Some(Admin), "the audit trail, newest first";
+    "POST" "/panels" Some(Admin), "add a panel";
+    "GET" "/panels" None, "list panels with online status";
+    "GET" "/panels/{id}" None, "one panel";
+    "PUT" "/panels/{id}" Some(Admin), "replace a panel";
+    "DELETE" "/panels/{id}" Some(Admin), "remove a panel";
+    "GET" "/panels/{id}/now" None, "what the panel shows now";
+    "GET" "/panels/{id}/timeline" None, "what the panel will show between from and to";
+    "GET" "/panels/{id}/frame.png" None, "the panel's current frame as PNG";
+    "POST" "/assets" Some(Editor), "upload an image";
+    "GET" "/assets" None, "list images";
+    "GET" "/assets/{id}" None, "an image's original bytes";
+    "POST" "/messages" Some(Editor), "write a message (draft)";
+    "GET" "/messages" None, "list messages";
+    "GET" "/messages/{id}" None, "one message";
+    "PUT" "/messages/{id}" Some(Editor), "replace a message (back to draft)";
+    "DELETE" "/messages/{id}" Some(Editor), "remove a message";
+    "POST" "/messages/{id}/approve" Some(Approver), "approve a message (four-eyes)";
+    "GET" "/messages/{id}/preview.png" None, "preview a message on a panel or profile";
+    "POST" "/preview" None, "preview an unsaved message body";
+    "POST" "/campaigns" Some(Scheduler), "create a campaign";
+    "GET" "/campaigns" None, "list campaigns";
+    "GET" "/campaigns/{id}" None, "one campaign";
+    "PUT" "/campaigns/{id}" Some(Scheduler), "replace a campaign";
+    "DELETE" "/campaigns/{id}" Some(Scheduler), "remove a campaign";
+    "POST" "/cron/explain" None, "describe a cron expression and its next firings";
+    "POST" "/alerts" Some(Operator), "send an emergency alert";
+    "GET" "/alerts" None, "list alerts";
+    "GET" "/alerts/{id}" None, "one alert with delivery figures";
+    "DELETE" "/alerts/{id}" Some(Operator), "cancel an alert";
+    "GET" "/reports/plays" None, "proof-of-play rows";
+    "GET" "/reports/summary" None, "plays per campaign and group";
+    "GET" "/events" None, "server-sent events: panel changes";
+    "GET" "/status" None, "server health: broker link, problems in data files";
+    "GET" "/openapi.json" None, "this API described in OpenAPI 3";
+}
+
+async fn route(ctx: &Arc<Ctx>, r: &mut Req) -> (&'static str, Result<Response, ApiError>) {
+    let segs: Vec<String> = r.segs.clone();
+    let s: Vec<&str> = segs.iter().map(|s| s.as_str()).collect();
+    let m = r.method.clone();
+    let g = m == Method::GET;
+    let p = m == Method::POST;
+    let u = m == Method::PUT;
+    let d = m == Method::DELETE;
+    match s.as_slice() {
+        ["me"] if g => ("/me", admin::me(r)),
+        ["tokens"] if p => ("/tokens", admin::create_token(ctx, r).await),
+        ["tokens"] if g => ("/tokens", admin::list_tokens(ctx, r)),
+        ["tokens", _] if d => ("/tokens/{name}", admin::revoke_token(ctx, r).await),
+        ["audit"] if g => ("/audit", admin::audit(ctx, r).await),
+        ["panels"] if p => ("/panels", panels::create(ctx, r).await),
+        ["panels"] if g => ("/panels", panels::list(ctx)),
+        ["panels", _] if g => ("/panels/{id}", panels::get(ctx, r)),
+        ["panels", _] if u => ("/panels/{id}", panels::replace(ctx, r).await),
+        ["panels", _] if d => ("/panels/{id}", panels::delete(ctx, r).await),
+        ["panels", _, "now"] if g => ("/panels/{id}/now", panels::now(ctx, r)),
+        ["panels", _, "timeline"] if g => ("/panels/{id}/timeline", panels::timeline(ctx, r).await),
+        ["panels", _, "frame.png"] if g => {
+            ("/panels/{id}/frame.png", panels::frame_png(ctx, r).await)
+        }
+        ["assets"] if p => ("/assets", messages::upload_asset(ctx, r).await),
+        ["assets"] if g => ("/assets", messages::list_assets(ctx)),
+        ["assets", _] if g => ("/assets/{id}", messages::get_asset(ctx, r).await),
+        ["messages"] if p => ("/messages", messages::create(ctx, r).await),
+        ["messages"] if g => ("/messages", messages::list(ctx, r)),
+        ["messages", _] if g => ("/messages/{id}", messages::get(ctx, r)),
+        ["messages", _] if u => ("/messages/{id}", messages::replace(ctx, r).await),
+        ["messages", _] if d => ("/messages/{id}", messages::delete(ctx, r).await),
+        ["messages", _, "approve"] if p => {
+            ("/messages/{id}/approve", messages::approve(ctx, r).await)
+        }
+        ["messages", _, "preview.png"] if g => (
+            "/messages/{id}/preview.png",
+            messages::preview_stored(ctx, r).await,
+        ),
+        ["preview"] if p => ("/preview", messages::preview_body(ctx, r).await),
+        ["campaigns"] if p => ("/campaigns", campaigns::create(ctx, r).await),
+        ["campaigns"] if g => ("/campaigns", campaigns::list(ctx)),
+        ["campaigns", _] if g => ("/campaigns/{id}", campaigns::get(ctx, r)),
+        ["campaigns", _] if u => ("/campaigns/{id}", campaigns::replace(ctx, r).await),
+        ["campaigns", _] if d => ("/campaigns/{id}", campaigns::delete(ctx, r).await),
+        ["cron", "explain"] if p => ("/cron/explain", campaigns::explain(ctx, r).await),
+        ["alerts"] if p => ("/alerts", alerts::create(ctx, r).await),
+        ["alerts"] if g => ("/alerts", alerts::list(ctx, r)),
+        ["alerts", _] if g => ("/alerts/{id}", alerts::get(ctx, r).await),
+        ["alerts", _] if d => ("/alerts/{id}", alerts::cancel(ctx, r).await),
+        ["reports", "plays"] if g => ("/reports/plays", reports::plays(ctx, r).await),
+        ["reports", "summary"] if g => ("/reports/summary", reports::summary(ctx, r).await),
+        ["events"] if g => ("/events", events::stream(ctx)),
+        ["status"] if g => ("/status", admin::status(ctx)),
+        ["openapi.json"] if g => ("/openapi.json", Ok(web::openapi())),
+        _ => {
+            let known = ROUTES.iter().any(|rd| path_matches(rd.path, &s));
+            let e = if known {
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!("{m} is not accepted here: see /api/v1/openapi.json for the methods of each address"),
+                )
+            } else {
+                ApiError::not_found(format!(
+                    "there is no API address /api/v1/{}: see /api/v1/openapi.json",
+                    s.join("/")
+                ))
+            };
+            ("(none)", Err(e))
+        }
+    }
+}
+
+/// Whether a table pattern like `/panels/{id}/now` matches segments.
+pub fn path_matches(pattern: &str, segs: &[&str]) -> bool {
+    let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+    pat.len() == segs.len()
+        && pat
+            .iter()
+            .zip(segs)
+            .all(|(p, s)| p.starts_with('{') || p == s)
+}

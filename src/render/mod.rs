@@ -1,1 +1,460 @@
-//! (to be written)
+//! Vietnamese text and images to panel-true pixels.
+//!
+//! [`Renderer::render`] turns a message (text, image, style) into one or
+//! more pages for a panel profile. A page holds exactly what the panel's
+//! pixel format can show: 1-bit for mono, the RGB565 grid for rgb565, so
+//! [`Page::preview`] is what the glass shows and [`Page::data`] is the BTF1
+//! payload.
+//!
+//! - `font`: the embedded faces (GNU Unifont bitmaps, DejaVu Sans Bold) and
+//!   the glyph cache.
+//! - `text`: NFC normalisation, word wrap, size search, pagination.
+//! - `picture`: upload decoding, fitting in linear light, dithering.
+//! - `color`: sRGB/linear tables, RGB565.
+//!
+//! This module is pure: it never reads the clock, the disk or the network
+//! (fonts are compiled in), and the same input always gives the same pixels.
+
+mod color;
+mod font;
+mod picture;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+use image::{Rgb, RgbImage, RgbaImage};
+
+use crate::domain::{Caption, Color, PixelFormat, Profile, Style};
+pub use picture::{decode_image, DecodedImage, ImageError};
+use text::{Layout, Mask, Prepared, Rect};
+
+/// Words a passer-by reads per second, for the reading-time warning.
+pub const READING_WORDS_PER_S: f32 = 3.0;
+
+/// What to render: text (may be empty), an optional image, and the style.
+#[derive(Debug, Clone, Copy)]
+pub struct Content<'a> {
+    pub text: &'a str,
+    pub image: Option<&'a RgbaImage>,
+    pub style: &'a Style,
+}
+
+/// The pages of one message on one panel; always at least one.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub pages: Vec<Page>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pixels {
+    /// mono1 rows, `ceil(w/8)` bytes each, MSB = leftmost, 1 = lit.
+    Mono(Vec<u8>),
+    /// Colour already reduced to what the panel shows.
+    Rgb(RgbImage),
+}
+
+/// One frame's worth of pixels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    /// LED colour of a mono panel, for previews.
+    tint: Color,
+    words: usize,
+    pixels: Pixels,
+}
+
+impl Page {
+    /// Words of text on this page (for the reading-time warning).
+    pub fn words(&self) -> usize {
+        self.words
+    }
+
+    /// The BTF1 data for the profile's pixel format.
+    pub fn data(&self) -> Vec<u8> {
+        match (&self.pixels, self.format) {
+            (Pixels::Mono(bits), _) => bits.clone(),
+            (Pixels::Rgb(img), PixelFormat::Rgb565) => {
+                let mut out = Vec::with_capacity(img.as_raw().len() / 3 * 2);
+                for px in img.pixels() {
+                    out.extend_from_slice(&color::pack565(px.0).to_le_bytes());
+                }
+                out
+            }
+            (Pixels::Rgb(img), PixelFormat::Png) => png_bytes(img),
+            (Pixels::Rgb(img), _) => img.as_raw().clone(),
+        }
+    }
+
+    /// What the glass shows, at panel size: mono pages light their LEDs in
+    /// the panel's colour on black.
+    pub fn preview(&self) -> RgbImage {
+        match &self.pixels {
+            Pixels::Rgb(img) => img.clone(),
+            Pixels::Mono(bits) => {
+                let stride = self.width.div_ceil(8) as usize;
+                RgbImage::from_fn(self.width, self.height, |x, y| {
+                    let byte = bits[y as usize * stride + x as usize / 8];
+                    if byte & (0x80 >> (x % 8)) != 0 {
+                        Rgb(self.tint.0)
+                    } else {
+                        Rgb([0, 0, 0])
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// Renders messages for panels. Built once (it parses the embedded fonts)
+/// and shared; the glyph cache inside is behind a lock.
+pub struct Renderer {
+    uni: font::Unifont,
+    vec: font::Vector,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer::new()
+    }
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Renderer")
+    }
+}
+
+/// Tallest text line for text alone on a panel: the full height on small
+/// signs (one big word on a P10), half of it on big billboards.
+fn max_line(h: u32) -> u32 {
+    if h <= 64 {
+        h
+    } else {
+        (h / 2).max(64)
+    }
+}
+
+/// What the caption shares the panel with.
+struct Regions {
+    image: Option<Rect>,
+    text: Rect,
+    /// Solid background under the text when it sits over the image.
+    band: Option<Rect>,
+}
+
+impl Renderer {
+    pub fn new() -> Renderer {
+        Renderer {
+            uni: font::Unifont::load(),
+            vec: font::Vector::load(),
+        }
+    }
+
+    /// Pure and deterministic: same input, same pixels.
+    pub fn render(&self, content: &Content<'_>, profile: &Profile) -> Rendered {
+        let (w, h) = (u32::from(profile.width), u32::from(profile.height));
+        let mono = profile.format == PixelFormat::Mono1;
+        let style = content.style;
+        let vec = (!mono).then_some(&self.vec);
+        let prep = Prepared::new(content.text, &self.uni, vec);
+        let full = Rect { x: 0, y: 0, w, h };
+
+        let (regions, layout) = match content.image {
+            None => {
+                let sizes = text::candidate_sizes(mono, max_line(h));
+                let layout = text::fit(&prep, vec, &sizes, w, h);
+                (
+                    Regions {
+                        image: None,
+                        text: full,
+                        band: None,
+                    },
+                    layout,
+                )
+            }
+            Some(_) if prep.is_empty() => (
+                Regions {
+                    image: Some(full),
+                    text: full,
+                    band: None,
+                },
+                text::fit(&prep, vec, &[text::Size::Bitmap(1)], w, h),
+            ),
+            Some(_) => self.caption(&prep, mono, w, h, style.caption.unwrap_or_default()),
+        };
+
+        // The image is fitted once and shared by every page.
+        let fitted = content.image.zip(regions.image).map(|(img, r)| {
+            let lin = picture::fit_linear(
+                img,
+                r.w,
+                r.h,
+                style.fit.unwrap_or_default(),
+                style.background.unwrap_or(Color::BLACK),
+            );
+            (r, lin)
+        });
+
+        let pages = layout
+            .pages
+            .iter()
+            .map(|lines| {
+                let mut mask = Mask::new(w, h);
+                text::draw(
+                    &prep,
+                    &self.uni,
+                    vec,
+                    layout.size,
+                    lines,
+                    style.align.unwrap_or_default(),
+                    regions.text,
+                    regions.text,
+                    &mut mask,
+                );
+                let words = lines.iter().map(|l| l.words).sum();
+                let pixels = if mono {
+                    compose_mono(&mask, fitted.as_ref(), regions.band, style)
+                } else {
+                    compose_rgb(&mask, fitted.as_ref(), regions.band, style, profile.format)
+                };
+                Page {
+                    format: profile.format,
+                    width: w,
+                    height: h,
+                    tint: profile.color,
+                    words,
+                    pixels,
+                }
+            })
+            .collect();
+        Rendered { pages }
+    }
+
+    /// Image with a caption band: the band is as tall as the caption needs
+    /// at a legible size (at most half the panel), the image gets the rest.
+    fn caption(
+        &self,
+        prep: &Prepared,
+        mono: bool,
+        w: u32,
+        h: u32,
+        caption: Caption,
+    ) -> (Regions, Layout) {
+        let vec = (!mono).then_some(&self.vec);
+        let min_line = text::Size::Bitmap(1).line_height();
+        let band_max = (h / 2).max(min_line.min(h));
+        let sizes = text::candidate_sizes(mono, (h / 5).max(min_line));
+        let layout = text::fit(prep, vec, &sizes, w, band_max);
+        let band_h = layout.block_height().clamp(1, h);
+        let rest = h - band_h;
+        let regions = match caption {
+            Caption::Below => Regions {
+                image: (rest > 0).then_some(Rect {
+                    x: 0,
+                    y: 0,
+                    w,
+                    h: rest,
+                }),
+                text: Rect {
+                    x: 0,
+                    y: rest,
+                    w,
+                    h: band_h,
+                },
+                band: None,
+            },
+            Caption::Above => Regions {
+                image: (rest > 0).then_some(Rect {
+                    x: 0,
+                    y: band_h,
+                    w,
+                    h: rest,
+                }),
+                text: Rect {
+                    x: 0,
+                    y: 0,
+                    w,
+                    h: band_h,
+                },
+                band: None,
+            },
+            Caption::Over => {
+                let band = Rect {
+                    x: 0,
+                    y: rest,
+                    w,
+                    h: band_h,
+                };
+                Regions {
+                    image: Some(Rect { x: 0, y: 0, w, h }),
+                    text: band,
+                    band: Some(band),
+                }
+            }
+        };
+        (regions, layout)
+    }
+}
+
+fn in_rect(r: Option<Rect>, x: u32, y: u32) -> bool {
+    r.is_some_and(|r| x >= r.x && x < r.x + r.w && y >= r.y && y < r.y + r.h)
+}
+
+/// Mono: the background is lit if it is light; text takes the other state
+/// unless its own colour says otherwise, and always contrasts.
+fn mono_states(style: &Style) -> (bool, bool) {
+    let bg_on = style.background.is_some_and(|c| color::luminance(c) >= 0.5);
+    let mut text_on = style.color.map_or(!bg_on, |c| color::luminance(c) >= 0.5);
+    if text_on == bg_on {
+        text_on = !bg_on;
+    }
+    (bg_on, text_on)
+}
+
+fn compose_mono(
+    mask: &Mask,
+    fitted: Option<&(Rect, Vec<[f32; 3]>)>,
+    band: Option<Rect>,
+    style: &Style,
+) -> Pixels {
+    let (w, h) = (mask.w, mask.h);
+    let (bg_on, text_on) = mono_states(style);
+    let mut lit = vec![bg_on; (w * h) as usize];
+    if let Some((r, lin)) = fitted {
+        let bits = picture::dither_mono(lin, r.w, r.h);
+        for y in 0..r.h {
+            for x in 0..r.w {
+                lit[((r.y + y) * w + r.x + x) as usize] = bits[(y * r.w + x) as usize];
+            }
+        }
+    }
+    let stride = w.div_ceil(8) as usize;
+    let mut out = vec![0u8; stride * h as usize];
+    for y in 0..h {
+        for x in 0..w {
+            let i = (y * w + x) as usize;
+            let on = if mask.data[i] >= 128 {
+                text_on
+            } else if in_rect(band, x, y) {
+                bg_on
+            } else {
+                lit[i]
+            };
+            if on {
+                out[y as usize * stride + x as usize / 8] |= 0x80 >> (x % 8);
+            }
+        }
+    }
+    Pixels::Mono(out)
+}
+
+fn compose_rgb(
+    mask: &Mask,
+    fitted: Option<&(Rect, Vec<[f32; 3]>)>,
+    band: Option<Rect>,
+    style: &Style,
+    format: PixelFormat,
+) -> Pixels {
+    let (w, h) = (mask.w, mask.h);
+    let bg = style.background.unwrap_or(Color::BLACK);
+    let fg = style.color.unwrap_or(Color::WHITE);
+    let rgb565 = format == PixelFormat::Rgb565;
+    let mut img = RgbImage::from_pixel(w, h, Rgb(bg.0));
+    if let Some((r, lin)) = fitted {
+        let px = picture::to_srgb(lin, r.w, rgb565);
+        for y in 0..r.h {
+            for x in 0..r.w {
+                img.put_pixel(r.x + x, r.y + y, Rgb(px[(y * r.w + x) as usize]));
+            }
+        }
+    }
+    let ramp = color::ramp(bg, fg);
+    for (i, (px, &a)) in img.pixels_mut().zip(&mask.data).enumerate() {
+        let (x, y) = (i as u32 % w, i as u32 / w);
+        if a > 0 || in_rect(band, x, y) {
+            px.0 = ramp[usize::from(a)];
+        }
+    }
+    if rgb565 {
+        // Image pixels are already on the grid; text and background snap.
+        for px in img.pixels_mut() {
+            px.0 = color::round565(px.0);
+        }
+    }
+    Pixels::Rgb(img)
+}
+
+/// A PNG file of `img`.
+pub fn png_bytes(img: &RgbImage) -> Vec<u8> {
+    use image::ImageEncoder;
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .expect("encoding a PNG into memory cannot fail");
+    out
+}
+
+/// "LED look": every pixel drawn as a round dot `scale` px apart on a dark
+/// ground; dark pixels show as dim dots so the LED grid stays visible.
+pub fn led_look(img: &RgbImage, scale: u32) -> RgbImage {
+    let s = scale.max(1);
+    const GROUND: [u8; 3] = [10, 10, 10];
+    const OFF: [u8; 3] = [34, 34, 34];
+    // Dot coverage for one cell, 4×4 supersampled.
+    let r = s as f32 * 0.42;
+    let c = s as f32 / 2.0;
+    let cell: Vec<f32> = (0..s * s)
+        .map(|i| {
+            let (x, y) = ((i % s) as f32, (i / s) as f32);
+            let mut n = 0;
+            for sy in 0..4 {
+                for sx in 0..4 {
+                    let dx = x + (sx as f32 + 0.5) / 4.0 - c;
+                    let dy = y + (sy as f32 + 0.5) / 4.0 - c;
+                    if dx * dx + dy * dy <= r * r {
+                        n += 1;
+                    }
+                }
+            }
+            n as f32 / 16.0
+        })
+        .collect();
+    let cell = if s < 3 {
+        vec![1.0; (s * s) as usize]
+    } else {
+        cell
+    };
+    RgbImage::from_fn(img.width() * s, img.height() * s, |x, y| {
+        let p = img.get_pixel(x / s, y / s).0;
+        let dot = if p.iter().map(|&v| u32::from(v)).sum::<u32>() < 48 {
+            OFF
+        } else {
+            p
+        };
+        let a = cell[((y % s) * s + x % s) as usize];
+        Rgb(std::array::from_fn(|i| {
+            (f32::from(GROUND[i]) + (f32::from(dot[i]) - f32::from(GROUND[i])) * a).round() as u8
+        }))
+    })
+}
+
+/// A sentence (English) when a page holds more words than a passer-by can
+/// read in `dwell_s` seconds at [`READING_WORDS_PER_S`].
+pub fn reading_warning(words: usize, dwell_s: u32) -> Option<String> {
+    let readable = dwell_s as f32 * READING_WORDS_PER_S;
+    if words as f32 <= readable {
+        return None;
+    }
+    let need = (words as f32 / READING_WORDS_PER_S).ceil() as u32;
+    Some(format!(
+        "This page has {words} words, which take about {need} s to read, but it is shown for only {dwell_s} s: raise the dwell time to at least {need} s or shorten the text."
+    ))
+}

@@ -11,3 +11,378 @@ pub fn free_port() -> u16 {
         .expect("local addr")
         .port()
 }
+
+/// A Mosquitto broker on a free loopback port, with a generated config in
+/// its own temp dir; killed on drop. `restart` keeps the port.
+pub struct MosquittoProcess {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl MosquittoProcess {
+    /// `extra_conf` lines are appended to the listener block (e.g.
+    /// `password_file`, `acl_file`, `allow_anonymous false`).
+    pub fn start(extra_conf: &str) -> MosquittoProcess {
+        let mut dir = tempfile::tempdir().expect("temp dir");
+        let allow = if extra_conf.contains("allow_anonymous") {
+            ""
+        } else {
+            "allow_anonymous true\n"
+        };
+        // A port from free_port() can be taken again before Mosquitto binds
+        // it (another test's outgoing connection): try a few.
+        for _ in 0..5 {
+            let port = free_port();
+            let conf = format!(
+                "per_listener_settings false\nlistener {port} 127.0.0.1\n{allow}max_packet_size 8388608\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n{extra_conf}\n"
+            );
+            std::fs::write(dir.path().join("mosquitto.conf"), conf).expect("write config");
+            let mut m = MosquittoProcess {
+                port,
+                dir,
+                child: None,
+            };
+            if m.spawn() {
+                return m;
+            }
+            dir = std::mem::replace(&mut m.dir, tempfile::tempdir().expect("temp dir"));
+        }
+        panic!("Mosquitto did not start on any of 5 free ports");
+    }
+
+    /// Starts Mosquitto and waits until it listens; false if it exited.
+    fn spawn(&mut self) -> bool {
+        let mut child = std::process::Command::new("/usr/sbin/mosquitto")
+            .arg("-c")
+            .arg(self.dir.path().join("mosquitto.conf"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start /usr/sbin/mosquitto");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                self.child = Some(child);
+                return true;
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                return false;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Mosquitto does not listen on 127.0.0.1:{} after 10 s",
+                self.port
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Kills the broker (abruptly, like a crash) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port (retained messages are gone:
+    /// persistence is off).
+    pub fn restart(&mut self) {
+        self.kill();
+        assert!(
+            self.spawn(),
+            "Mosquitto did not restart on port {}",
+            self.port
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for MosquittoProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits up to 10 s until something accepts TCP connections on the port.
+pub fn wait_for_port(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on 127.0.0.1:{port} after 10 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// Options for a bangtin server process.
+#[derive(Default, Clone)]
+pub struct ServerOpts {
+    /// Copy the repo's sample content/ and schedules/ into the data dir.
+    pub sample_data: bool,
+    /// External broker URL; None = embedded broker on a free port.
+    pub mqtt: Option<String>,
+    pub extra_env: Vec<(String, String)>,
+    pub extra_args: Vec<String>,
+}
+
+/// A real `bangtin serve` process on free loopback ports with its own data
+/// directory. Killed on drop.
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub http_port: u16,
+    pub broker_port: u16,
+    pub data: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    opts: ServerOpts,
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(ServerOpts::default())
+    }
+
+    pub fn start_with(opts: ServerOpts) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().to_path_buf();
+        if opts.sample_data {
+            let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+            copy_dir(&repo.join("content"), &data.join("content"));
+            copy_dir(&repo.join("schedules"), &data.join("schedules"));
+        }
+        let mut s = Server {
+            child: None,
+            base: String::new(),
+            http_port: 0,
+            broker_port: free_port(),
+            data,
+            _tmp: Some(tmp),
+            opts,
+            log: Default::default(),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        // Ports picked by bind-and-release can be taken by someone else
+        // before the server binds them; retry a few times.
+        for _ in 0..5 {
+            self.http_port = free_port();
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_bangtin"));
+            cmd.arg("serve")
+                .arg("--http")
+                .arg(format!("127.0.0.1:{}", self.http_port))
+                .arg("--data")
+                .arg(&self.data)
+                .env("BANGTIN_ADMIN_TOKEN", ADMIN_TOKEN)
+                .env("RUST_LOG", "info,rumqttd=warn,rumqttc=warn")
+                .env_remove("BANGTIN_MQTT")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            match &self.opts.mqtt {
+                Some(url) => {
+                    cmd.arg("--mqtt").arg(url);
+                }
+                None => {
+                    cmd.arg("--broker-listen").arg(format!("127.0.0.1:{}", self.broker_port));
+                }
+            }
+            for (k, v) in &self.opts.extra_env {
+                cmd.env(k, v);
+            }
+            cmd.args(&self.opts.extra_args);
+            let mut child = cmd.spawn().expect("start bangtin");
+            let (tx, rx) = mpsc::channel();
+            for pipe in [
+                Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+                Box::new(child.stderr.take().unwrap()),
+            ] {
+                let tx = tx.clone();
+                let log = self.log.clone();
+                std::thread::spawn(move || {
+                    for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                        if std::env::var("BANGTIN_TEST_LOG").is_ok() {
+                            eprintln!("[server] {line}");
+                        }
+                        log.lock().unwrap().push(line.clone());
+                        let _ = tx.send(line);
+                    }
+                });
+            }
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut ready = false;
+            while Instant::now() < deadline {
+                match rx.recv_timeout(Duration::from_millis(200)) {
+                    Ok(line) if line.contains("listening on") => {
+                        ready = true;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if let Ok(Some(_)) = child.try_wait() {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            if ready {
+                self.base = format!("http://127.0.0.1:{}", self.http_port);
+                self.child = Some(child);
+                return;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            // The broker port may have been the one taken.
+            if self.opts.mqtt.is_none() {
+                self.broker_port = free_port();
+            }
+        }
+        panic!(
+            "bangtin did not start; its output:\n{}",
+            self.log.lock().unwrap().join("\n")
+        );
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn broker_url(&self) -> String {
+        self.opts
+            .mqtt
+            .clone()
+            .unwrap_or_else(|| format!("mqtt://127.0.0.1:{}", self.broker_port))
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait; returns the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        c.wait().unwrap()
+    }
+
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// An HTTP client with a bearer token.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub token: Option<String>,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(server: &Server, token: Option<&str>) -> Api {
+        Api {
+            base: server.base.clone(),
+            token: token.map(str::to_string),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let url = if path.starts_with("http") { path.to_string() } else { format!("{}/api/v1{}", self.base, path) };
+        let mut b = self.http.request(method, url);
+        if let Some(t) = &self.token {
+            b = b.bearer_auth(t);
+        }
+        b
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        send(self.req(reqwest::Method::GET, path)).await
+    }
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        send(self.req(reqwest::Method::POST, path).json(&body)).await
+    }
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        send(self.req(reqwest::Method::PUT, path).json(&body)).await
+    }
+    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        send(self.req(reqwest::Method::DELETE, path)).await
+    }
+
+    /// Creates a token with these roles (as the admin) and returns a client for it.
+    pub async fn with_roles(&self, name: &str, roles: &[&str]) -> Api {
+        let (s, v) = self.post("/tokens", serde_json::json!({"name": name, "roles": roles})).await;
+        assert_eq!(s, 201, "{v}");
+        Api {
+            base: self.base.clone(),
+            token: Some(v["token"].as_str().unwrap().to_string()),
+            http: self.http.clone(),
+        }
+    }
+}
+
+pub async fn send(b: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let r = b.send().await.expect("request sent");
+    let s = r.status().as_u16();
+    let bytes = r.bytes().await.unwrap_or_default();
+    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (s, v)
+}
+
+/// Polls `f` until it returns Some or the timeout passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,106 @@
+//! Who am I, tokens, the audit trail, server status.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use warp::reply::Response;
+
+use super::error::ApiError;
+use super::req::{created, no_content, ok, Req};
+use super::{blocking, Ctx};
+use crate::domain::Role;
+use crate::store::AuditEntry;
+
+pub fn me(r: &Req) -> Result<Response, ApiError> {
+    ok(&r.who)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    roles: Vec<Role>,
+}
+
+pub async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    r.require(Role::Admin)?;
+    let body: NewToken = r.json().await?;
+    let tokens = ctx.tokens.clone();
+    let (name, roles) = (body.name.clone(), body.roles.clone());
+    let token = blocking(move || tokens.create(&name, &roles)).await??;
+    ctx.store
+        .audit(entry(&r.who.name, "create", "token", &body.name));
+    let mut roles = body.roles;
+    roles.sort();
+    roles.dedup();
+    created(&serde_json::json!({"name": body.name, "roles": roles, "token": token}))
+}
+
+pub fn list_tokens(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
+    r.require(Role::Admin)?;
+    ok(&ctx.tokens.list())
+}
+
+pub async fn revoke_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    r.require(Role::Admin)?;
+    let name = r.segs[1].clone();
+    let tokens = ctx.tokens.clone();
+    let n = name.clone();
+    blocking(move || tokens.revoke(&n)).await??;
+    ctx.store
+        .audit(entry(&r.who.name, "revoke", "token", &name));
+    no_content()
+}
+
+pub async fn audit(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    r.require(Role::Admin)?;
+    let limit = match r.q("limit") {
+        None => 500,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100_000).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request("limit must be a whole number from 1 to 100000")
+            })?,
+    };
+    let store = ctx.store.clone();
+    let rows = blocking(move || store.audit_tail(limit)).await??;
+    ok(&rows)
+}
+
+pub fn status(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
+    let snap = ctx.store.snapshot();
+    let problems: Vec<_> = snap
+        .problems
+        .iter()
+        .map(|(p, m)| serde_json::json!({"path": p.display().to_string(), "message": m}))
+        .collect();
+    let online = ctx
+        .shared
+        .live
+        .read()
+        .expect("live lock")
+        .values()
+        .filter(|l| l.online)
+        .count();
+    ok(&serde_json::json!({
+        "mqtt_connected": ctx.metrics.mqtt_connected.load(std::sync::atomic::Ordering::Relaxed),
+        "panels": snap.panels.len(),
+        "panels_online": online,
+        "messages": snap.messages.len(),
+        "campaigns": snap.campaigns.len(),
+        "problems": problems,
+    }))
+}
+
+pub fn entry(who: &str, action: &str, kind: &str, id: &str) -> AuditEntry {
+    AuditEntry {
+        at: chrono::Utc::now(),
+        who: who.into(),
+        action: action.into(),
+        kind: kind.into(),
+        id: id.into(),
+        detail: serde_json::Value::Null,
+    }
+}

@@ -1,0 +1,90 @@
+//! Campaigns: stored records with full validation, and the cron explainer.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::Deserialize;
+use warp::reply::Response;
+
+use super::error::ApiError;
+use super::messages::new_id;
+use super::req::{created, no_content, ok, Req};
+use super::{blocking, Ctx};
+use crate::domain::{Campaign, CampaignBody, Role};
+use crate::schedule;
+
+pub fn list(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
+    let snap = ctx.store.snapshot();
+    let v: Vec<&Campaign> = snap.campaigns.values().collect();
+    ok(&v)
+}
+
+pub fn get(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
+    let id = r.id(1)?;
+    let snap = ctx.store.snapshot();
+    let c = snap.campaigns.get(&id).ok_or_else(|| {
+        ApiError::not_found(format!("no campaign with id {:?} exists", id.as_str()))
+    })?;
+    ok(c)
+}
+
+/// Checks a campaign as the store cannot: cron, time zone, dates, ranges.
+pub fn check(c: &Campaign) -> Result<(), crate::domain::Invalid> {
+    schedule::compile(c).map(|_| ())
+}
+
+async fn save(
+    ctx: &Arc<Ctx>,
+    r: &mut Req,
+    id: Option<crate::domain::Id>,
+) -> Result<Campaign, ApiError> {
+    r.require(Role::Scheduler)?;
+    let body: CampaignBody = r.json().await?;
+    let create = id.is_none();
+    let c = Campaign {
+        id: id.unwrap_or_else(|| new_id(&body.name)),
+        body,
+        updated_by: Some(r.who.name.clone()),
+        updated_at: Some(Utc::now()),
+    };
+    check(&c)?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    Ok(blocking(move || store.put_campaign(c, create, &who)).await??)
+}
+
+pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let c = save(ctx, r, None).await?;
+    created(&c)
+}
+
+pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let id = r.id(1)?;
+    let c = save(ctx, r, Some(id)).await?;
+    ok(&c)
+}
+
+pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    r.require(Role::Scheduler)?;
+    let id = r.id(1)?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    blocking(move || store.delete_campaign(&id, &who)).await??;
+    no_content()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExplainBody {
+    cron: String,
+    tz: Option<String>,
+    count: Option<usize>,
+}
+
+pub async fn explain(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let b: ExplainBody = r.json().await?;
+    let tz = b.tz.unwrap_or_else(|| ctx.tz.name().to_string());
+    let n = b.count.unwrap_or(5).clamp(1, 50);
+    let (description, next) = schedule::explain(&b.cron, &tz, Utc::now(), n)?;
+    ok(&serde_json::json!({"cron": b.cron, "tz": tz, "description": description, "next": next}))
+}

@@ -1,0 +1,83 @@
+//! The one error shape of the HTTP API:
+//! `{"error": "short_code", "message": "a sentence a person can act on"}`.
+//! Internal causes are logged, never sent to clients.
+
+use warp::http::StatusCode;
+
+use crate::domain::Invalid;
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
+    }
+    pub fn unprocessable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", message)
+    }
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+    pub fn internal(context: &str, cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!("{context}: {cause}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("{context} failed on the server; the error is logged. Try again, and tell the administrator if it persists."),
+        )
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::bad_request(e.0)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { kind, id } => {
+                ApiError::not_found(format!("no {kind} with id {id:?} exists"))
+            }
+            StoreError::Conflict(m) => ApiError::conflict(m),
+            // References to things that do not exist are well-formed but unusable.
+            StoreError::Invalid(i)
+                if i.0.contains("does not exist")
+                    || i.0.contains("matches no panel")
+                    || i.0.contains("not an uploaded asset") =>
+            {
+                ApiError::unprocessable(i.0)
+            }
+            StoreError::Invalid(i) => ApiError::bad_request(i.0),
+            e @ StoreError::DiskFull { .. } => {
+                tracing::error!("{e}");
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", "The server's disk is full, so nothing was saved. Ask the administrator to free space, then try again.")
+            }
+            e @ StoreError::ReadOnly { .. } => {
+                tracing::error!("{e}");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "read_only", "The server cannot write its data directory right now, so nothing was saved. Ask the administrator to check the disk, then try again.")
+            }
+            e @ (StoreError::Io { .. } | StoreError::Corrupt(_)) => ApiError::internal("saving", e),
+        }
+    }
+}

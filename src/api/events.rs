@@ -1,0 +1,47 @@
+//! Server-sent events for the dashboard's live panel wall: one `panel`
+//! event per panel at connect, then one whenever a panel gets a new frame
+//! or reports its status.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use futures_util::stream::{self, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+use warp::reply::{Reply, Response};
+use warp::sse::Event;
+
+use super::error::ApiError;
+use super::Ctx;
+
+pub fn stream(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
+    let rx = ctx.shared.events.subscribe();
+    let snap = ctx.store.snapshot();
+    let initial: Vec<_> = snap
+        .panels
+        .keys()
+        .filter_map(|id| ctx.shared.event_for(id))
+        .collect();
+    let first = stream::iter(
+        initial
+            .into_iter()
+            .map(|e| Ok::<_, Infallible>(to_event(&e))),
+    );
+    let live = stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) => return Some((Ok::<_, Infallible>(to_event(&e)), rx)),
+                // A slow reader skips what it missed; the next events catch up.
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    let s = first.chain(live);
+    Ok(warp::sse::reply(warp::sse::keep_alive().stream(s)).into_response())
+}
+
+fn to_event(e: &crate::player::PanelEvent) -> Event {
+    Event::default()
+        .event("panel")
+        .data(serde_json::to_string(e).expect("event serializes"))
+}

@@ -1,0 +1,400 @@
+//! Messages (write, edit, approve with the four-eyes rule), images, previews.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+use warp::http::{HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use super::error::ApiError;
+use super::panels::led_scale;
+use super::req::{bytes_reply, created, no_content, ok, parse_json, Req, ASSET_LIMIT, JSON_LIMIT};
+use super::{blocking, Ctx};
+use crate::domain::{
+    Asset, Color, Id, Message, MessageBody, MessageStatus, PixelFormat, Profile, Role,
+};
+use crate::player::{preview_profile, Rendition};
+use crate::render::{self, ImageError};
+
+pub fn list(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
+    let want = match r.q("status") {
+        None => None,
+        Some("draft") => Some(MessageStatus::Draft),
+        Some("approved") => Some(MessageStatus::Approved),
+        Some(s) => {
+            return Err(ApiError::bad_request(format!(
+                "status={s:?} is not known: use draft or approved"
+            )))
+        }
+    };
+    let snap = ctx.store.snapshot();
+    let v: Vec<&Message> = snap
+        .messages
+        .values()
+        .filter(|m| want.is_none_or(|w| m.status == w))
+        .collect();
+    ok(&v)
+}
+
+fn find(ctx: &Ctx, r: &Req) -> Result<Message, ApiError> {
+    let id = r.id(1)?;
+    ctx.store
+        .snapshot()
+        .messages
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no message with id {:?} exists", id.as_str())))
+}
+
+pub fn get(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
+    ok(&find(ctx, r)?)
+}
+
+/// A readable id from a title: Vietnamese letters folded to ASCII, then a
+/// short random tail so two messages with one title never clash.
+pub fn new_id(title: &str) -> Id {
+    let mut slug = String::new();
+    for c in unicode_normalization::UnicodeNormalization::nfd(title.to_lowercase().as_str()) {
+        let c = match c {
+            'đ' => 'd',
+            c if c.is_ascii_alphanumeric() => c,
+            c if unicode_normalization::char::is_combining_mark(c) => continue,
+            _ => '-',
+        };
+        if c == '-' && (slug.is_empty() || slug.ends_with('-')) {
+            continue;
+        }
+        slug.push(c);
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let tail: String = (0..4)
+        .map(|_| {
+            let n = rand::random::<u8>() % 36;
+            char::from_digit(n as u32, 36).expect("base 36")
+        })
+        .collect();
+    let s = if slug.is_empty() {
+        tail
+    } else {
+        format!("{slug}-{tail}")
+    };
+    Id::parse(&s).expect("slug is a valid id")
+}
+
+pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    r.require(Role::Editor)?;
+    let body: MessageBody = r.json().await?;
+    body.validate()?;
+    let now = Utc::now();
+    let m = Message {
+        id: new_id(&body.title),
+        body,
+        status: MessageStatus::Draft,
+        version: 1,
+        created_by: r.who.name.clone(),
+        created_at: now,
+        updated_by: r.who.name.clone(),
+        updated_at: now,
+        approved_by: None,
+        approved_at: None,
+    };
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    let m = blocking(move || store.put_message(m, true, &who)).await??;
+    created(&m)
+}
+
+pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    r.require(Role::Editor)?;
+    let id = r.id(1)?;
+    let body: MessageBody = r.json().await?;
+    body.validate()?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    let m = blocking(move || {
+        store.update_message(&id, &who, "update", |m| {
+            m.body = body;
+            m.version += 1;
+            // Any edit needs a fresh approval.
+            m.status = MessageStatus::Draft;
+            m.approved_by = None;
+            m.approved_at = None;
+            m.updated_by = who.clone();
+            m.updated_at = Utc::now();
+            Ok(())
+        })
+    })
+    .await??;
+    ok(&m)
+}
+
+pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    r.require(Role::Editor)?;
+    let id = r.id(1)?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    blocking(move || store.delete_message(&id, &who)).await??;
+    no_content()
+}
+
+pub async fn approve(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    r.require(Role::Approver)?;
+    let id = r.id(1)?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    let self_ok = ctx.allow_self_approval;
+    let m = blocking(move || {
+        store.update_message(&id, &who, "approve", |m| {
+            if m.status == MessageStatus::Approved {
+                return Ok(());
+            }
+            if m.updated_by == who && !self_ok {
+                return Err(crate::store::StoreError::Conflict(format!(
+                    "four-eyes rule: {who:?} last edited this message, so someone else must approve it"
+                )));
+            }
+            m.status = MessageStatus::Approved;
+            m.approved_by = Some(who.clone());
+            m.approved_at = Some(Utc::now());
+            Ok(())
+        })
+    })
+    .await?
+    .map_err(|e| match e {
+        crate::store::StoreError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, "four_eyes", msg),
+        e => e.into(),
+    })?;
+    ok(&serde_json::json!({"id": m.id, "status": m.status, "approved_by": m.approved_by}))
+}
+
+// ---- assets -----------------------------------------------------------
+
+pub async fn upload_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    r.require(Role::Editor)?;
+    let ct = r.content_type().unwrap_or_default();
+    if !matches!(
+        ct.as_str(),
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    ) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "images must be sent with Content-Type image/png, image/jpeg, image/gif or image/webp (got {})",
+                if ct.is_empty() { "none" } else { &ct }
+            ),
+        ));
+    }
+    let bytes = r.body(ASSET_LIMIT).await?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    let asset = blocking(move || -> Result<Asset, ApiError> {
+        let decoded = render::decode_image(&bytes).map_err(|e| match e {
+            ImageError::Unsupported(m) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                m,
+            ),
+            ImageError::TooLarge(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image_too_large", m)
+            }
+            ImageError::Corrupt(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image_unreadable", m)
+            }
+        })?;
+        let id = hex::encode(Sha256::digest(&bytes));
+        let asset = Asset {
+            id,
+            width: decoded.width,
+            height: decoded.height,
+            bytes: bytes.len() as u64,
+            content_type: decoded.content_type.to_string(),
+            uploaded_by: who.clone(),
+            uploaded_at: Utc::now(),
+        };
+        Ok(store.put_asset(&bytes, asset, &who)?)
+    })
+    .await??;
+    created(&serde_json::json!({
+        "id": asset.id, "width": asset.width, "height": asset.height, "bytes": asset.bytes,
+        "content_type": asset.content_type
+    }))
+}
+
+pub fn list_assets(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
+    let snap = ctx.store.snapshot();
+    let v: Vec<&Asset> = snap.assets.values().collect();
+    ok(&v)
+}
+
+pub async fn get_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let id = r.segs[1].clone();
+    crate::domain::validate_asset_id(&id)?;
+    let store = ctx.store.clone();
+    let (asset, bytes) = blocking(move || store.read_asset(&id)).await??;
+    let mut resp = bytes_reply(&asset.content_type, bytes);
+    resp.headers_mut().insert(
+        "cache-control",
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    Ok(resp)
+}
+
+// ---- previews -----------------------------------------------------------
+
+/// The profile to preview on: `panel=ID`, or `width`, `height`, `format`
+/// (and optional `color`) for a panel that does not exist yet.
+fn preview_target(ctx: &Ctx, r: &Req) -> Result<Profile, ApiError> {
+    if let Some(pid) = r.q("panel") {
+        let id = Id::parse(pid)?;
+        let snap = ctx.store.snapshot();
+        let p = snap.panels.get(&id).ok_or_else(|| {
+            ApiError::unprocessable(format!(
+                "no panel with id {pid:?} exists: check GET /api/v1/panels"
+            ))
+        })?;
+        return Ok(p.profile());
+    }
+    let num = |k: &str| -> Result<u16, ApiError> {
+        r.q(k)
+            .ok_or_else(|| ApiError::bad_request("give panel=ID, or width, height and format for a panel that does not exist yet"))?
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("{k} must be a whole number of pixels")))
+    };
+    let (w, h) = (num("width")?, num("height")?);
+    let format: PixelFormat = r.q("format").unwrap_or("rgb888").parse()?;
+    let color = r.q("color").map(Color::parse).transpose()?;
+    Ok(preview_profile(w, h, format, color)?)
+}
+
+fn page_param(r: &Req) -> Result<usize, ApiError> {
+    match r.q("page") {
+        None => Ok(1),
+        Some(p) => p
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| ApiError::bad_request("page must be a whole number from 1")),
+    }
+}
+
+/// The dwell to judge reading time by: `dwell=` or the shortest dwell of the
+/// campaigns that play this message, else 8 s.
+fn dwell_for(ctx: &Ctx, r: &Req, msg: Option<&Id>) -> Result<u32, ApiError> {
+    if let Some(d) = r.q("dwell") {
+        return d.parse().ok().filter(|d| *d >= 1).ok_or_else(|| {
+            ApiError::bad_request("dwell must be a whole number of seconds from 1")
+        });
+    }
+    let snap = ctx.store.snapshot();
+    Ok(msg
+        .and_then(|id| {
+            snap.campaigns
+                .values()
+                .flat_map(|c| c.body.messages.iter())
+                .filter(|m| &m.id == id)
+                .map(|m| m.dwell_s)
+                .min()
+        })
+        .unwrap_or(8))
+}
+
+fn preview_reply(
+    rendition: &Rendition,
+    page: usize,
+    led: bool,
+    dwell: u32,
+) -> Result<Response, ApiError> {
+    let pages = rendition.pages.len();
+    if page > pages {
+        return Err(ApiError::not_found(format!(
+            "page {page} does not exist: this message has {pages} page(s) on this panel"
+        )));
+    }
+    let out = &rendition.pages[page - 1];
+    let img = out.page.preview();
+    let png = if led {
+        render::png_bytes(&render::led_look(&img, led_scale(&img)))
+    } else {
+        render::png_bytes(&img)
+    };
+    let mut resp = bytes_reply("image/png", png);
+    let h = resp.headers_mut();
+    h.insert("x-pages", HeaderValue::from(pages as u64));
+    h.insert("x-words", HeaderValue::from(out.words as u64));
+    let warnings: Vec<String> = rendition
+        .pages
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            render::reading_warning(p.words, dwell).map(|w| format!("page {}: {w}", i + 1))
+        })
+        .collect();
+    if !warnings.is_empty() {
+        let text = warnings.join(" ");
+        let enc: String = text
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b" .,:-".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&enc) {
+            h.insert("x-reading-warning", v);
+        }
+    }
+    h.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("X-Pages, X-Words, X-Reading-Warning"),
+    );
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+pub async fn preview_stored(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let m = find(ctx, r)?;
+    let profile = preview_target(ctx, r)?;
+    let page = page_param(r)?;
+    let dwell = dwell_for(ctx, r, Some(&m.id))?;
+    let led = r.q("look") == Some("led");
+    let ctx2 = ctx.clone();
+    blocking(move || {
+        let rendition = ctx2
+            .renditions
+            .message(&ctx2.store, &m, &profile)
+            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+        preview_reply(&rendition, page, led, dwell)
+    })
+    .await?
+}
+
+pub async fn preview_body(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let profile = preview_target(ctx, r)?;
+    let page = page_param(r)?;
+    let dwell = dwell_for(ctx, r, None)?;
+    let led = r.q("look") == Some("led");
+    let bytes = r.body(JSON_LIMIT).await?;
+    let mut body: MessageBody = parse_json(&bytes)?;
+    if body.title.trim().is_empty() {
+        body.title = "preview".into();
+    }
+    if body.text.as_deref().unwrap_or("").chars().count() > crate::domain::MAX_TEXT_CHARS {
+        return Err(ApiError::bad_request("the text is too long to preview"));
+    }
+    let ctx2 = ctx.clone();
+    blocking(move || {
+        let rendition = ctx2
+            .renditions
+            .render_body(&ctx2.store, &body, &profile)
+            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+        preview_reply(&rendition, page, led, dwell)
+    })
+    .await?
+}

@@ -1,0 +1,240 @@
+//! Panels: CRUD, what each shows now, its timeline and current frame.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use warp::reply::Response;
+
+use super::error::ApiError;
+use super::req::{bytes_reply, created, no_content, ok, Req};
+use super::{blocking, Ctx};
+use crate::domain::{Panel, Role};
+use crate::player::{self, NowState};
+use crate::render;
+use crate::schedule::{self, Show};
+
+#[derive(Serialize)]
+pub struct PanelView {
+    #[serde(flatten)]
+    panel: Panel,
+    online: bool,
+    last_seen: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    firmware: Option<String>,
+}
+
+fn view(ctx: &Ctx, p: Panel) -> PanelView {
+    let live = ctx
+        .shared
+        .live
+        .read()
+        .expect("live lock")
+        .get(&p.id)
+        .cloned()
+        .unwrap_or_default();
+    PanelView {
+        panel: p,
+        online: live.online,
+        last_seen: live.last_seen,
+        firmware: live.firmware,
+    }
+}
+
+pub fn list(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
+    let snap = ctx.store.snapshot();
+    let v: Vec<PanelView> = snap
+        .panels
+        .values()
+        .cloned()
+        .map(|p| view(ctx, p))
+        .collect();
+    ok(&v)
+}
+
+pub fn get(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
+    let id = r.id(1)?;
+    let p = ctx
+        .store
+        .snapshot()
+        .panels
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no panel with id {:?} exists", id.as_str())))?;
+    ok(&view(ctx, p))
+}
+
+pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    r.require(Role::Admin)?;
+    let p: Panel = r.json().await?;
+    p.validate()?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    let p = blocking(move || store.put_panel(p, true, &who)).await??;
+    created(&view(ctx, p))
+}
+
+pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    r.require(Role::Admin)?;
+    let id = r.id(1)?;
+    let p: Panel = r.json().await?;
+    if p.id != id {
+        return Err(ApiError::bad_request(format!(
+            "the body's id {:?} differs from the address's {:?}: a panel's id cannot change; create a new panel instead",
+            p.id.as_str(),
+            id.as_str()
+        )));
+    }
+    p.validate()?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    let p = blocking(move || store.put_panel(p, false, &who)).await??;
+    ok(&view(ctx, p))
+}
+
+pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    r.require(Role::Admin)?;
+    let id = r.id(1)?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    blocking(move || store.delete_panel(&id, &who)).await??;
+    no_content()
+}
+
+fn known(ctx: &Ctx, r: &Req) -> Result<Panel, ApiError> {
+    let id = r.id(1)?;
+    ctx.store
+        .snapshot()
+        .panels
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no panel with id {:?} exists", id.as_str())))
+}
+
+fn now_of(ctx: &Ctx, p: &Panel) -> Option<NowState> {
+    ctx.shared.now.read().expect("now lock").get(&p.id).cloned()
+}
+
+pub fn now(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
+    let p = known(ctx, r)?;
+    match now_of(ctx, &p) {
+        Some(n) => ok(&n),
+        None => ok(&serde_json::json!({
+            "message": null, "campaign": null, "alert": null, "seq": 0,
+            "since": Utc::now(), "until": null, "blank": true
+        })),
+    }
+}
+
+pub fn parse_time(r: &Req, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match r.q(key) {
+        None => Ok(None),
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| {
+                ApiError::bad_request(format!(
+                    "{key}={s:?} is not an RFC 3339 time: write e.g. 2026-11-27T07:00:00+07:00 (URL-encode the + as %2B)"
+                ))
+            }),
+    }
+}
+
+#[derive(Serialize)]
+struct SlotView {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    campaign: Option<String>,
+    message: Option<String>,
+    alert: Option<String>,
+    page: Option<u32>,
+}
+
+pub async fn timeline(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let p = known(ctx, r)?;
+    let from = parse_time(r, "from")?.unwrap_or_else(Utc::now);
+    let to = parse_time(r, "to")?.unwrap_or(from + Duration::days(1));
+    if to <= from || to - from > Duration::days(31) {
+        return Err(ApiError::bad_request(
+            "give from < to, at most 31 days apart",
+        ));
+    }
+    let ctx2 = ctx.clone();
+    let slots = blocking(move || {
+        let snap = ctx2.store.snapshot();
+        let compiled = player::compile_all(&snap, ctx2.tz);
+        let alerts: Vec<_> = snap
+            .alerts
+            .values()
+            .filter(|a| a.cancelled_at.is_none())
+            .cloned()
+            .collect();
+        let catalog = player::catalog(&snap, &ctx2.store, &ctx2.renditions);
+        schedule::timeline(&p, &compiled, &alerts, &catalog, ctx2.tz, from, to, 5000)
+    })
+    .await?;
+    let v: Vec<SlotView> = slots
+        .into_iter()
+        .map(|s| {
+            let (campaign, message, alert, page) = match s.show {
+                Show::Blank => (None, None, None, None),
+                Show::Message {
+                    campaign,
+                    message,
+                    page,
+                    ..
+                } => (
+                    Some(campaign.to_string()),
+                    Some(message.to_string()),
+                    None,
+                    Some(page),
+                ),
+                Show::Alert { alert, page, .. } => {
+                    (None, None, Some(alert.to_string()), Some(page))
+                }
+            };
+            SlotView {
+                start: s.start,
+                end: s.end,
+                campaign,
+                message,
+                alert,
+                page,
+            }
+        })
+        .collect();
+    ok(&v)
+}
+
+pub async fn frame_png(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let p = known(ctx, r)?;
+    let n = now_of(ctx, &p).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "panel {:?} has not been sent a frame yet",
+            p.id.as_str()
+        ))
+    })?;
+    let led = r.q("look") == Some("led");
+    let png = blocking(move || {
+        let rendition = n.rendition.as_ref()?;
+        let ix = (n.page.max(1) as usize - 1).min(rendition.pages.len().saturating_sub(1));
+        let img = rendition.pages[ix].page.preview();
+        Some(if led {
+            render::png_bytes(&render::led_look(&img, led_scale(&img)))
+        } else {
+            render::png_bytes(&img)
+        })
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("nothing is rendered for this panel yet"))?;
+    let mut resp = bytes_reply("image/png", png);
+    resp.headers_mut().insert(
+        "cache-control",
+        warp::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
+}
+
+/// LED-look previews aim at roughly 640 px wide.
+pub fn led_scale(img: &image::RgbImage) -> u32 {
+    (640 / img.width().max(1)).clamp(1, 8)
+}

@@ -1,0 +1,282 @@
+//! A request as the handlers see it, and the reply helpers.
+//!
+//! Bodies are read here with a hard cap, whether or not the client sent a
+//! Content-Length (a chunked upload cannot sneak past the limit), and JSON
+//! is parsed here so every syntax or shape mistake becomes a 400 with the
+//! line, column and field serde reports.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use serde::{de::DeserializeOwned, Serialize};
+use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use warp::reply::{Reply, Response};
+
+use super::error::ApiError;
+use crate::domain::{Id, Role};
+use crate::store::tokens::Principal;
+
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send>>;
+
+/// Largest JSON body: 1 MiB is far more than any message or campaign needs.
+pub const JSON_LIMIT: usize = 1 << 20;
+/// Largest image upload: 20 MiB.
+pub const ASSET_LIMIT: usize = 20 << 20;
+
+pub struct Req {
+    pub method: Method,
+    pub segs: Vec<String>,
+    pub query: HashMap<String, String>,
+    pub headers: HeaderMap,
+    pub who: Principal,
+    pub remote: Option<SocketAddr>,
+    body: Option<BodyStream>,
+}
+
+impl Req {
+    pub fn new(
+        method: Method,
+        segs: Vec<String>,
+        query: HashMap<String, String>,
+        headers: HeaderMap,
+        who: Principal,
+        remote: Option<SocketAddr>,
+        body: BodyStream,
+    ) -> Req {
+        Req {
+            method,
+            segs,
+            query,
+            headers,
+            who,
+            remote,
+            body: Some(body),
+        }
+    }
+
+    /// Refuses the request unless the principal has `role` (admins have all).
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.who.has(role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the {} role, and {:?} has only {}: ask an administrator",
+                role.name(),
+                self.who.name,
+                self.who
+                    .roles
+                    .iter()
+                    .map(|r| r.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    }
+
+    pub fn content_type(&self) -> Option<String> {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+    }
+
+    /// The whole body, refused with 413 past `limit` bytes.
+    pub async fn body(&mut self, limit: usize) -> Result<Bytes, ApiError> {
+        let too_large = || {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!(
+                    "the request body is larger than {} KiB: send less",
+                    limit / 1024
+                ),
+            )
+        };
+        if let Some(len) = self
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            if len > limit as u64 {
+                return Err(too_large());
+            }
+        }
+        let Some(mut stream) = self.body.take() else {
+            return Ok(Bytes::new());
+        };
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                ApiError::bad_request(format!("the request body could not be read: {e}"))
+            })?;
+            if buf.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+
+    /// Parses a JSON body (Content-Type application/json).
+    pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        match self.content_type().as_deref() {
+            Some("application/json") => {}
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    format!(
+                        "send JSON with the header Content-Type: application/json (got {})",
+                        other.unwrap_or("no Content-Type")
+                    ),
+                ))
+            }
+        }
+        let bytes = self.body(JSON_LIMIT).await?;
+        parse_json(&bytes)
+    }
+
+    pub fn q(&self, key: &str) -> Option<&str> {
+        self.query.get(key).map(|s| s.as_str())
+    }
+
+    /// Path segment `i` as an id, 400 if it is not one.
+    pub fn id(&self, i: usize) -> Result<Id, ApiError> {
+        Ok(Id::parse(
+            self.segs.get(i).map(|s| s.as_str()).unwrap_or(""),
+        )?)
+    }
+
+    pub fn wants_csv(&self) -> bool {
+        self.headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv"))
+            || self.q("format") == Some("csv")
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "is not valid JSON"
+            }
+            _ => "has a wrong or missing field",
+        };
+        ApiError::bad_request(format!("the request body {what}: {e}"))
+    })
+}
+
+pub fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
+    let body = serde_json::to_vec(v).expect("replies serialize");
+    let mut r = body.into_response();
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+pub fn ok<T: Serialize>(v: &T) -> Result<Response, ApiError> {
+    Ok(json(StatusCode::OK, v))
+}
+
+pub fn created<T: Serialize>(v: &T) -> Result<Response, ApiError> {
+    Ok(json(StatusCode::CREATED, v))
+}
+
+pub fn no_content() -> Result<Response, ApiError> {
+    let mut r = Vec::<u8>::new().into_response();
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    Ok(r)
+}
+
+pub fn bytes_reply(content_type: &str, body: Vec<u8>) -> Response {
+    let mut r = body.into_response();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+pub fn error_response(e: &ApiError) -> Response {
+    json(
+        e.status,
+        &serde_json::json!({"error": e.code, "message": e.message}),
+    )
+}
+
+/// Decodes `a=1&b=x%20y` (also `+` as space). Later keys win.
+pub fn parse_query(raw: &str) -> HashMap<String, String> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k, true), percent_decode(v, true))
+        })
+        .collect()
+}
+
+/// Percent-decoding; invalid escapes are kept literally, invalid UTF-8 is
+/// replaced (then refused by the id check).
+pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let q = parse_query("from=2026-01-01T00:00:00%2B07:00&panel=p1&x=a+b&bad=%zz&end=%4");
+        assert_eq!(q["from"], "2026-01-01T00:00:00+07:00");
+        assert_eq!(q["panel"], "p1");
+        assert_eq!(q["x"], "a b");
+        assert_eq!(q["bad"], "%zz");
+        assert_eq!(q["end"], "%4");
+        assert_eq!(percent_decode("%2e%2e", false), "..");
+    }
+}

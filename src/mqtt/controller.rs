@@ -1,0 +1,634 @@
+//! A reference LED controller: what a real controller must do with BTF1
+//! frames (docs/protocol.md), runnable alone or as a fleet of simulated
+//! panels for tests and load tests.
+//!
+//! Each simulated panel is its own small MQTT client (client id = panel id)
+//! with its own event-loop task; nothing here talks to the server directly.
+
+use std::future::Future;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use rumqttc::{
+    AsyncClient, Event, EventLoop, Incoming, LastWill, MqttOptions, Publish, QoS, Request,
+    Subscribe, Transport,
+};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::link::{jitter, publish_then_disconnect, retained, BACKOFF_MAX, BACKOFF_MIN};
+use super::{tls, topics, BrokerUrl, TlsFiles, DEFAULT_MAX_PACKET};
+use crate::domain::{Color, Id, PixelFormat};
+use crate::frame::{self, FLAG_BLANK, FLAG_EMERGENCY, FLAG_SIGNED};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ControllerArgs {
+    /// Panel id, also the MQTT client id.
+    #[arg(long, required_unless_present = "fleet")]
+    pub panel: Option<Id>,
+    /// Broker URL: mqtt://[user[:password]@]host[:port] or mqtts://…
+    #[arg(long, env = "BANGTIN_MQTT", default_value = "mqtt://127.0.0.1:1883")]
+    pub mqtt: BrokerUrl,
+    /// CA certificate (PEM) for mqtts://; default: the system's roots.
+    #[arg(long)]
+    pub mqtt_ca: Option<PathBuf>,
+    #[arg(long, env = "BANGTIN_TOPIC_ROOT", default_value = "bangtin")]
+    pub topic_root: String,
+    /// Write each shown frame as DIR/{panel}-{seq}.png.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Simulate N controllers PREFIX0001..PREFIXnnnn in one process.
+    #[arg(long, value_name = "N", conflicts_with = "panel")]
+    pub fleet: Option<u32>,
+    #[arg(long, default_value = "p")]
+    pub prefix: String,
+    #[arg(long, default_value = concat!("bangtin-ref/", env!("CARGO_PKG_VERSION")))]
+    pub firmware: String,
+    /// The server's Ed25519 public key (PEM, or 64 hex digits): when given,
+    /// unsigned or badly signed frames are rejected.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+    /// No terminal drawing.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl ControllerArgs {
+    /// A single controller for `panel` against `mqtt` (library use).
+    pub fn new(panel: Id, mqtt: BrokerUrl) -> ControllerArgs {
+        ControllerArgs {
+            panel: Some(panel),
+            mqtt,
+            mqtt_ca: None,
+            topic_root: "bangtin".into(),
+            out: None,
+            fleet: None,
+            prefix: "p".into(),
+            firmware: concat!("bangtin-ref/", env!("CARGO_PKG_VERSION")).into(),
+            public_key: None,
+            quiet: true,
+        }
+    }
+
+    /// The panels this process simulates.
+    pub fn panels(&self) -> anyhow::Result<Vec<Id>> {
+        match (self.fleet, &self.panel) {
+            (Some(n), _) => (1..=n)
+                .map(|i| {
+                    Id::parse(&format!("{}{i:04}", self.prefix))
+                        .with_context(|| format!("--prefix {:?} makes a bad panel id", self.prefix))
+                })
+                .collect(),
+            (None, Some(p)) => Ok(vec![p.clone()]),
+            (None, None) => anyhow::bail!("give --panel ID or --fleet N"),
+        }
+    }
+}
+
+/// A frame put on the glass (including blank frames).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    pub panel: Id,
+    pub seq: u32,
+    pub flags: u16,
+    pub width: u16,
+    pub height: u16,
+    pub format: PixelFormat,
+    pub received_at: Instant,
+}
+
+/// Running controllers. Drop `shown` or read it: a full channel holds the
+/// controllers back, as a slow display would.
+pub struct Fleet {
+    pub shown: mpsc::Receiver<Shown>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    connected: Arc<AtomicUsize>,
+}
+
+impl Fleet {
+    /// Controllers currently connected to the broker.
+    pub fn connected(&self) -> usize {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// Every controller publishes `{"online":false}` and disconnects.
+    pub async fn shutdown(self) {
+        drop(self.shown);
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts one controller per panel of `args` (needs a Tokio runtime).
+pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
+    let panels = args.panels()?;
+    topics::validate_root(&args.topic_root)?;
+    let key = match &args.public_key {
+        Some(path) => Some(Arc::new(read_public_key(path)?)),
+        None => None,
+    };
+    let transport = if args.mqtt.tls {
+        let files = TlsFiles {
+            ca: args.mqtt_ca.clone(),
+            ..TlsFiles::default()
+        };
+        Some(Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(tls::client_config(&files)?),
+        ))
+    } else {
+        None
+    };
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
+    }
+    let single = panels.len() == 1;
+    let draw = single && !args.quiet;
+    let (shown_tx, shown_rx) = mpsc::channel(16_384);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let connected = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::with_capacity(panels.len());
+    for panel in panels {
+        let root = &args.topic_root;
+        let mut mo = MqttOptions::new(panel.as_str(), &args.mqtt.host, args.mqtt.port);
+        let status = topics::status(root, &panel);
+        mo.set_keep_alive(Duration::from_secs(30))
+            .set_clean_session(true)
+            .set_max_packet_size(DEFAULT_MAX_PACKET, 64 * 1024)
+            .set_inflight(10)
+            .set_last_will(LastWill::new(
+                &status,
+                r#"{"online":false}"#,
+                QoS::AtLeastOnce,
+                true,
+            ));
+        if let Some(user) = &args.mqtt.username {
+            mo.set_credentials(user, args.mqtt.password.as_deref().unwrap_or(""));
+        }
+        if let Some(t) = &transport {
+            mo.set_transport(t.clone());
+        }
+        let (_client, eventloop) = AsyncClient::new(mo, 4);
+        let c = Controller {
+            frame_topic: topics::frame(root, &panel),
+            ack_topic: topics::ack(root, &panel),
+            status_topic: status,
+            panel,
+            firmware: args.firmware.clone(),
+            last_seq: None,
+            expires: None,
+            draw,
+            log_state: single,
+            out: args.out.clone(),
+            key: key.clone(),
+            shown: shown_tx.clone(),
+            connected: connected.clone(),
+            is_connected: false,
+        };
+        tasks.push(tokio::spawn(c.run(eventloop, _client, stop_rx.clone())));
+    }
+    Ok(Fleet {
+        shown: shown_rx,
+        stop: stop_tx,
+        tasks,
+        connected,
+    })
+}
+
+/// Runs the controller(s) until `shutdown` resolves, then publishes
+/// `{"online":false}` for each and returns.
+pub async fn run(args: ControllerArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let mut fleet = spawn_fleet(&args)?;
+    tracing::info!(
+        panels = args.fleet.unwrap_or(1),
+        broker = %args.mqtt,
+        "controller started"
+    );
+    tokio::pin!(shutdown);
+    let mut count: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            s = fleet.shown.recv() => match s {
+                Some(_) => count += 1,
+                None => break,
+            },
+        }
+    }
+    tracing::info!(frames = count, "controller stopping");
+    fleet.shutdown().await;
+    Ok(())
+}
+
+fn read_public_key(path: &Path) -> anyhow::Result<VerifyingKey> {
+    use ed25519_dalek::pkcs8::DecodePublicKey;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the public key file {}", path.display()))?;
+    let text = text.trim();
+    if text.starts_with("-----BEGIN") {
+        return VerifyingKey::from_public_key_pem(text)
+            .map_err(|e| anyhow::anyhow!("{} is not an Ed25519 public key: {e}", path.display()));
+    }
+    let bytes: [u8; 32] = hex::decode(text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .with_context(|| {
+            format!(
+                "{} must hold an Ed25519 public key as PEM or 64 hex digits",
+                path.display()
+            )
+        })?;
+    Ok(VerifyingKey::from_bytes(&bytes)?)
+}
+
+struct Controller {
+    panel: Id,
+    frame_topic: String,
+    status_topic: String,
+    ack_topic: String,
+    firmware: String,
+    last_seq: Option<u32>,
+    /// When the frame on the glass expires (its `valid_until`).
+    expires: Option<Instant>,
+    draw: bool,
+    log_state: bool,
+    out: Option<PathBuf>,
+    key: Option<Arc<VerifyingKey>>,
+    shown: mpsc::Sender<Shown>,
+    connected: Arc<AtomicUsize>,
+    is_connected: bool,
+}
+
+impl Controller {
+    fn status_json(&self, online: bool) -> String {
+        let mut v = serde_json::json!({"online": online, "firmware": self.firmware});
+        if let Some(seq) = self.last_seq {
+            v["seq"] = seq.into();
+        }
+        v.to_string()
+    }
+
+    fn set_connected(&mut self, up: bool) {
+        if up != self.is_connected {
+            self.is_connected = up;
+            if up {
+                self.connected.fetch_add(1, Ordering::AcqRel);
+            } else {
+                self.connected.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// `_client` keeps the request channel open; requests go straight into
+    /// the event loop's pending queue, which never blocks.
+    async fn run(
+        mut self,
+        mut el: EventLoop,
+        _client: AsyncClient,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut backoff = BACKOFF_MIN;
+        let mut failures = 0u32;
+        loop {
+            let expiry = self.expires;
+            let event = tokio::select! {
+                ev = el.poll() => ev,
+                _ = stop.changed() => break,
+                _ = async { tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)).await },
+                    if expiry.is_some() => {
+                    self.expires = None;
+                    tracing::info!(panel = %self.panel, seq = ?self.last_seq, "frame expired (valid_until passed); blanking");
+                    self.blank();
+                    continue;
+                }
+            };
+            match event {
+                Ok(Event::Incoming(Incoming::ConnAck(_))) => {
+                    backoff = BACKOFF_MIN;
+                    failures = 0;
+                    self.set_connected(true);
+                    if self.log_state {
+                        tracing::info!(panel = %self.panel, "controller connected");
+                    }
+                    el.pending.push_front(Request::Subscribe(Subscribe::new(
+                        &self.frame_topic,
+                        QoS::AtLeastOnce,
+                    )));
+                    el.pending
+                        .push_front(retained(self.status_topic.clone(), self.status_json(true)));
+                }
+                Ok(Event::Incoming(Incoming::Publish(p))) if p.topic == self.frame_topic => {
+                    if let Some(seq) = self.on_frame(&p.payload).await {
+                        el.pending.push_back(Request::Publish(Publish::new(
+                            &self.ack_topic,
+                            QoS::AtLeastOnce,
+                            format!(r#"{{"seq":{seq}}}"#),
+                        )));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let was = self.is_connected;
+                    self.set_connected(false);
+                    failures += 1;
+                    if self.log_state && (was || failures == 1) {
+                        tracing::warn!(panel = %self.panel, error = %e, "controller disconnected; retrying with back-off");
+                    } else {
+                        tracing::debug!(panel = %self.panel, error = %e, "controller connect failed");
+                    }
+                    let delay = jitter(backoff);
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stop.changed() => break,
+                    }
+                }
+            }
+        }
+        if self.is_connected {
+            let last = retained(self.status_topic.clone(), self.status_json(false));
+            publish_then_disconnect(&mut el, last).await;
+            self.set_connected(false);
+        }
+    }
+
+    /// Validates and shows a frame; returns the seq to acknowledge.
+    async fn on_frame(&mut self, bytes: &[u8]) -> Option<u32> {
+        let received_at = Instant::now();
+        if bytes.is_empty() {
+            tracing::info!(panel = %self.panel, "frame cleared (panel removed from the server); blanking");
+            self.expires = None;
+            self.blank();
+            return None;
+        }
+        let fr = match frame::decode(bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(panel = %self.panel, error = %e, "rejected a malformed frame");
+                return None;
+            }
+        };
+        let h = fr.header;
+        if let Some(key) = &self.key {
+            let ok = fr.signature.is_some_and(|sig| {
+                key.verify(fr.signed_part(bytes), &Signature::from_bytes(sig))
+                    .is_ok()
+            });
+            if !ok {
+                tracing::warn!(panel = %self.panel, seq = h.seq, signed = h.flags & FLAG_SIGNED != 0, "rejected a frame without a valid signature");
+                return None;
+            }
+        }
+        match self.last_seq {
+            // The retained frame again after a reconnect: already shown.
+            Some(last) if h.seq == last => return None,
+            Some(last) if h.seq < last => {
+                tracing::warn!(panel = %self.panel, seq = h.seq, last, "rejected a replayed frame (seq not above the last shown)");
+                return None;
+            }
+            _ => {}
+        }
+        if h.format == PixelFormat::Png && !png_size_matches(fr.data, h.width, h.height) {
+            tracing::warn!(panel = %self.panel, seq = h.seq, "rejected a PNG frame that is not a {}x{} PNG", h.width, h.height);
+            return None;
+        }
+        self.last_seq = Some(h.seq);
+        let now_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if h.valid_until != 0 && h.valid_until <= now_unix {
+            tracing::warn!(panel = %self.panel, seq = h.seq, "frame arrived already expired; blanking");
+            self.expires = None;
+            self.blank();
+            return None;
+        }
+        self.expires = (h.valid_until != 0)
+            .then(|| Instant::now() + Duration::from_secs(h.valid_until - now_unix));
+        if self.draw || self.out.is_some() {
+            match pixels(&fr) {
+                Some(img) => self.display(&img, &h),
+                None => {
+                    tracing::warn!(panel = %self.panel, seq = h.seq, "rejected a frame whose pixels do not decode");
+                    return None;
+                }
+            }
+        }
+        let shown = Shown {
+            panel: self.panel.clone(),
+            seq: h.seq,
+            flags: h.flags,
+            width: h.width,
+            height: h.height,
+            format: h.format,
+            received_at,
+        };
+        let _ = self.shown.send(shown).await;
+        Some(h.seq)
+    }
+
+    fn blank(&self) {
+        if self.draw {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "[{}] blank", self.panel);
+        }
+    }
+
+    fn display(&self, img: &image::RgbImage, h: &frame::Header) {
+        if self.draw {
+            let text = draw_half_blocks(img);
+            let mut out = std::io::stdout().lock();
+            if out.is_terminal() {
+                let _ = write!(out, "\x1b[H\x1b[2J");
+            }
+            let mut tags = String::new();
+            if h.flags & FLAG_EMERGENCY != 0 {
+                tags.push_str(" EMERGENCY");
+            }
+            if h.flags & FLAG_BLANK != 0 {
+                tags.push_str(" blank");
+            }
+            let _ = writeln!(
+                out,
+                "[{}] seq {} {}x{} {} brightness {}{tags}",
+                self.panel,
+                h.seq,
+                h.width,
+                h.height,
+                h.format.name(),
+                h.brightness
+            );
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+        if let Some(dir) = &self.out {
+            let path = dir.join(format!("{}-{}.png", self.panel, h.seq));
+            let img = img.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = img.save_with_format(&path, image::ImageFormat::Png) {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot write frame PNG");
+                }
+            });
+        }
+    }
+}
+
+/// Checks a PNG's IHDR size without decoding it.
+fn png_size_matches(data: &[u8], width: u16, height: u16) -> bool {
+    const SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
+    data.len() >= 24
+        && data.starts_with(SIG)
+        && &data[12..16] == b"IHDR"
+        && data[16..20] == u32::from(width).to_be_bytes()
+        && data[20..24] == u32::from(height).to_be_bytes()
+}
+
+/// The frame as the panel shows it: mono lit pixels in LED red, a blank
+/// frame all dark.
+pub fn pixels(fr: &frame::Frame<'_>) -> Option<image::RgbImage> {
+    let h = fr.header;
+    let (w, hh) = (u32::from(h.width), u32::from(h.height));
+    if h.flags & FLAG_BLANK != 0 {
+        return Some(image::RgbImage::new(w, hh));
+    }
+    let d = fr.data;
+    let img = match h.format {
+        PixelFormat::Mono1 => {
+            let stride = (w as usize).div_ceil(8);
+            let lit = Color::LED_RED.0;
+            image::RgbImage::from_fn(w, hh, |x, y| {
+                let byte = d[y as usize * stride + x as usize / 8];
+                if byte & (0x80 >> (x % 8)) != 0 {
+                    image::Rgb(lit)
+                } else {
+                    image::Rgb([0, 0, 0])
+                }
+            })
+        }
+        PixelFormat::Rgb565 => image::RgbImage::from_fn(w, hh, |x, y| {
+            let i = 2 * (y * w + x) as usize;
+            let v = u16::from_le_bytes([d[i], d[i + 1]]);
+            let (r, g, b) = ((v >> 11) & 31, (v >> 5) & 63, v & 31);
+            image::Rgb([
+                (r * 255 / 31) as u8,
+                (g * 255 / 63) as u8,
+                (b * 255 / 31) as u8,
+            ])
+        }),
+        PixelFormat::Rgb888 => image::RgbImage::from_raw(w, hh, d.to_vec())?,
+        PixelFormat::Png => {
+            let mut reader =
+                image::ImageReader::with_format(std::io::Cursor::new(d), image::ImageFormat::Png);
+            let mut limits = image::Limits::default();
+            limits.max_image_width = Some(w);
+            limits.max_image_height = Some(hh);
+            reader.limits(limits);
+            let img = reader.decode().ok()?.to_rgb8();
+            if img.dimensions() != (w, hh) {
+                return None;
+            }
+            img
+        }
+    };
+    Some(img)
+}
+
+/// Two pixel rows per text row: `▀` with the top pixel as foreground and
+/// the bottom pixel as background, in 24-bit colour.
+pub fn draw_half_blocks(img: &image::RgbImage) -> String {
+    let (w, h) = img.dimensions();
+    let mut s = String::with_capacity((w * h.div_ceil(2) * 40) as usize);
+    for y in (0..h).step_by(2) {
+        for x in 0..w {
+            let t = img.get_pixel(x, y).0;
+            let b = if y + 1 < h {
+                img.get_pixel(x, y + 1).0
+            } else {
+                [0, 0, 0]
+            };
+            s.push_str(&format!(
+                "\x1b[38;2;{};{};{}m\x1b[48;2;{};{};{}m▀",
+                t[0], t[1], t[2], b[0], b[1], b[2]
+            ));
+        }
+        s.push_str("\x1b[0m\n");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mono_pixels_and_half_blocks() {
+        let h = frame::Header {
+            format: PixelFormat::Mono1,
+            brightness: 255,
+            width: 9,
+            height: 3,
+            flags: 0,
+            seq: 1,
+            valid_until: 0,
+        };
+        let data = [0x80, 0x80, 0x00, 0x00, 0xff, 0x00];
+        let bytes = frame::encode(&h, &data);
+        let fr = frame::decode(&bytes).unwrap();
+        let img = pixels(&fr).unwrap();
+        assert_eq!(img.get_pixel(0, 0).0, Color::LED_RED.0);
+        assert_eq!(img.get_pixel(8, 0).0, Color::LED_RED.0);
+        assert_eq!(img.get_pixel(1, 0).0, [0, 0, 0]);
+        assert_eq!(img.get_pixel(3, 2).0, Color::LED_RED.0);
+        let text = draw_half_blocks(&img);
+        assert_eq!(text.lines().count(), 2);
+        assert_eq!(text.matches('▀').count(), 18);
+    }
+
+    #[test]
+    fn rgb565_is_little_endian_red_high() {
+        let h = frame::Header {
+            format: PixelFormat::Rgb565,
+            brightness: 255,
+            width: 1,
+            height: 1,
+            flags: 0,
+            seq: 1,
+            valid_until: 0,
+        };
+        let bytes = frame::encode(&h, &0xf800u16.to_le_bytes());
+        let img = pixels(&frame::decode(&bytes).unwrap()).unwrap();
+        assert_eq!(img.get_pixel(0, 0).0, [255, 0, 0]);
+    }
+
+    #[test]
+    fn protocol_doc_example_is_real() {
+        let h = frame::Header {
+            format: PixelFormat::Mono1,
+            brightness: 200,
+            width: 16,
+            height: 4,
+            flags: 0,
+            seq: 42,
+            valid_until: 1_767_225_600,
+        };
+        let bytes = frame::encode(&h, &[0xff, 0xff, 0x80, 0x01, 0x80, 0x01, 0xff, 0xff]);
+        let dump: String = bytes
+            .chunks(16)
+            .enumerate()
+            .map(|(i, c)| {
+                let hex: Vec<String> = c.iter().map(|b| format!("{b:02x}")).collect();
+                format!("{:08x}  {}\n", i * 16, hex.join(" "))
+            })
+            .collect();
+        let doc = include_str!("../../docs/protocol.md");
+        assert!(doc.contains(&dump), "docs/protocol.md should show:\n{dump}");
+    }
+}

@@ -1,0 +1,452 @@
+//! The server's MQTT link. One task owns the rumqttc event loop and polls
+//! it continuously; [`Publisher`] clones only queue requests onto it.
+//!
+//! rumqttc reconnects immediately after an error; this task sleeps with
+//! exponential back-off and jitter between attempts instead, and logs state
+//! changes (connected, lost, refused) rather than every retry.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, Incoming, LastWill, MqttOptions, Outgoing,
+    Publish, QoS, Request, Subscribe, SubscribeFilter, Transport,
+};
+use serde::Deserialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::topics::{self, Kind};
+use super::{tls, LinkOptions, MqttError};
+use crate::domain::Id;
+
+/// Requests queued between [`Publisher`]s and the event loop: enough for a
+/// burst of one frame per panel of a large fleet without blocking the player.
+const REQUEST_CAPACITY: usize = 4096;
+/// Unacknowledged QoS 1 publishes in flight. Mosquitto acks in order, so a
+/// deep window keeps the socket busy (issue 7 throughput).
+const INFLIGHT: u16 = 200;
+const INBOUND_CAPACITY: usize = 8192;
+pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(250);
+pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(10);
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+
+/// What the link reports to the player.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// A (re)connection: republish every panel's current frame.
+    Connected,
+    /// A controller's retained status.
+    Status {
+        panel: Id,
+        online: bool,
+        firmware: Option<String>,
+        seq: Option<u32>,
+    },
+    /// A controller shows the frame with this seq (proof of play).
+    Ack { panel: Id, seq: u32 },
+}
+
+/// A cheap handle onto the link task.
+#[derive(Clone)]
+pub struct Publisher {
+    client: AsyncClient,
+    root: Arc<str>,
+    connected: Arc<AtomicBool>,
+    max_packet: usize,
+    control: mpsc::Sender<oneshot::Sender<()>>,
+}
+
+impl Publisher {
+    /// Publishes a panel's frame, QoS 1, retained. Returns once the request
+    /// is queued (not when the broker acknowledged it). While disconnected
+    /// it returns [`MqttError::NotConnected`]: the player republishes every
+    /// panel on the next [`Inbound::Connected`].
+    pub async fn publish_frame(&self, panel: &Id, frame: Bytes) -> Result<(), MqttError> {
+        let topic = topics::frame(&self.root, panel);
+        let size = frame.len() + topic.len() + 16;
+        if size > self.max_packet {
+            return Err(MqttError::TooLarge {
+                size,
+                limit: self.max_packet,
+            });
+        }
+        self.send(topic, frame).await
+    }
+
+    /// Removes a panel's retained frame (the panel was deleted).
+    pub async fn clear_frame(&self, panel: &Id) -> Result<(), MqttError> {
+        self.send(topics::frame(&self.root, panel), Bytes::new())
+            .await
+    }
+
+    async fn send(&self, topic: String, payload: Bytes) -> Result<(), MqttError> {
+        if self.control.is_closed() {
+            return Err(MqttError::Closed);
+        }
+        if !self.is_connected() {
+            return Err(MqttError::NotConnected);
+        }
+        self.client
+            .publish_bytes(topic, QoS::AtLeastOnce, true, payload)
+            .await
+            .map_err(|_| MqttError::Closed)
+    }
+
+    /// Publishes `offline` (retained), waits for the broker's ack or about
+    /// 2 s, and disconnects cleanly. Later publishes return [`MqttError::Closed`].
+    pub async fn shutdown(&self) {
+        let (done_tx, done_rx) = oneshot::channel();
+        if self.control.send(done_tx).await.is_ok() {
+            let _ = tokio::time::timeout(SHUTDOWN_WAIT * 2, done_rx).await;
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+}
+
+fn mqtt_options(opts: &LinkOptions) -> Result<MqttOptions, MqttError> {
+    let mut mo = MqttOptions::new(&opts.client_id, &opts.url.host, opts.url.port);
+    mo.set_keep_alive(Duration::from_secs(30))
+        .set_clean_session(true)
+        .set_max_packet_size(opts.max_packet, opts.max_packet)
+        .set_inflight(INFLIGHT)
+        .set_last_will(LastWill::new(
+            topics::server_status(&opts.topic_root),
+            "offline",
+            QoS::AtLeastOnce,
+            true,
+        ));
+    if let Some(user) = &opts.url.username {
+        mo.set_credentials(user, opts.url.password.as_deref().unwrap_or(""));
+    }
+    if opts.url.tls {
+        mo.set_transport(Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(tls::client_config(&opts.tls)?),
+        ));
+    }
+    Ok(mo)
+}
+
+/// Starts the link; see [`try_connect`]. A configuration error (unreadable
+/// TLS files) is logged and yields a publisher that is already closed.
+pub fn connect(opts: LinkOptions) -> (Publisher, mpsc::Receiver<Inbound>) {
+    match try_connect(opts.clone()) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "MQTT link not started");
+            let (client, _no_loop) = AsyncClient::new(MqttOptions::new(&opts.client_id, "", 0), 1);
+            let (control, _) = mpsc::channel(1);
+            let (_, inbound) = mpsc::channel(1);
+            let publisher = Publisher {
+                client,
+                root: opts.topic_root.as_str().into(),
+                connected: Arc::new(AtomicBool::new(false)),
+                max_packet: opts.max_packet,
+                control,
+            };
+            (publisher, inbound)
+        }
+    }
+}
+
+/// Spawns the event-loop task (needs a Tokio runtime). It sets the server's
+/// Last Will (`offline`, retained, QoS 1) on `{root}/server/status`,
+/// publishes `online` there on every connection, subscribes to controllers'
+/// status and ack topics, and reconnects with back-off.
+pub fn try_connect(opts: LinkOptions) -> Result<(Publisher, mpsc::Receiver<Inbound>), MqttError> {
+    let mo = mqtt_options(&opts)?;
+    let (client, mut eventloop) = AsyncClient::new(mo, REQUEST_CAPACITY);
+    let mut net = eventloop.network_options();
+    net.set_tcp_nodelay(true);
+    net.set_connection_timeout(5);
+    eventloop.set_network_options(net);
+    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_CAPACITY);
+    let (control_tx, control_rx) = mpsc::channel(1);
+    let connected = Arc::new(AtomicBool::new(false));
+    let root: Arc<str> = opts.topic_root.as_str().into();
+    let task = LinkTask {
+        eventloop,
+        root: root.clone(),
+        url: opts.url.to_string(),
+        connected: connected.clone(),
+        inbound: inbound_tx,
+        control: control_rx,
+    };
+    tokio::spawn(task.run());
+    Ok((
+        Publisher {
+            client,
+            root,
+            connected,
+            max_packet: opts.max_packet,
+            control: control_tx,
+        },
+        inbound_rx,
+    ))
+}
+
+struct LinkTask {
+    eventloop: EventLoop,
+    root: Arc<str>,
+    url: String,
+    connected: Arc<AtomicBool>,
+    inbound: mpsc::Sender<Inbound>,
+    control: mpsc::Receiver<oneshot::Sender<()>>,
+}
+
+pub(crate) fn retained(topic: String, payload: impl Into<Vec<u8>>) -> Request {
+    let mut p = Publish::new(topic, QoS::AtLeastOnce, payload);
+    p.retain = true;
+    Request::Publish(p)
+}
+
+impl LinkTask {
+    async fn run(mut self) {
+        let mut backoff = BACKOFF_MIN;
+        let mut failures: u32 = 0;
+        let mut ever_connected = false;
+        loop {
+            let event = tokio::select! {
+                ev = self.eventloop.poll() => ev,
+                done = self.control.recv() => {
+                    self.shutdown().await;
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                    return;
+                }
+            };
+            match event {
+                Ok(Event::Incoming(Incoming::ConnAck(_))) => {
+                    backoff = BACKOFF_MIN;
+                    failures = 0;
+                    self.connected.store(true, Ordering::Release);
+                    tracing::info!(broker = %self.url, reconnect = ever_connected, "MQTT connected");
+                    ever_connected = true;
+                    // Ahead of anything the player queued: pending requests
+                    // go out before the request channel is read.
+                    let root = &self.root;
+                    self.eventloop
+                        .pending
+                        .push_front(Request::Subscribe(Subscribe::new_many([
+                            SubscribeFilter::new(topics::status_filter(root), QoS::AtLeastOnce),
+                            SubscribeFilter::new(topics::ack_filter(root), QoS::AtLeastOnce),
+                        ])));
+                    self.eventloop
+                        .pending
+                        .push_front(retained(topics::server_status(root), "online"));
+                    self.deliver(Inbound::Connected);
+                }
+                Ok(Event::Incoming(Incoming::Publish(p))) => {
+                    if let Some(msg) = parse_report(&self.root, &p.topic, &p.payload) {
+                        self.deliver(msg);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let was = self.connected.swap(false, Ordering::AcqRel);
+                    failures += 1;
+                    if was {
+                        tracing::warn!(broker = %self.url, error = %e, "MQTT connection lost; reconnecting");
+                    } else if failures == 1
+                        || failures.is_multiple_of(20)
+                        || refused(&e) && failures < 3
+                    {
+                        tracing::warn!(broker = %self.url, error = %e, failures, "MQTT broker unreachable; retrying with back-off");
+                    } else {
+                        tracing::debug!(broker = %self.url, error = %e, failures, "MQTT connect failed");
+                    }
+                    let delay = jitter(backoff);
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        done = self.control.recv() => {
+                            if let Some(done) = done {
+                                let _ = done.send(());
+                            }
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Never blocks the event loop: a full channel drops reports (with a
+    /// warning) except `Connected`, which is handed to a helper task.
+    fn deliver(&self, msg: Inbound) {
+        match self.inbound.try_send(msg) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(Inbound::Connected)) => {
+                let tx = self.inbound.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(Inbound::Connected).await;
+                });
+            }
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                tracing::warn!(?msg, "inbound MQTT queue full; report dropped");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        self.control.close();
+        if self.connected.load(Ordering::Acquire) {
+            let offline = retained(topics::server_status(&self.root), "offline");
+            if !publish_then_disconnect(&mut self.eventloop, offline).await {
+                tracing::warn!("broker did not acknowledge the offline status within 2 s");
+            }
+            tracing::info!("MQTT link closed");
+        }
+        self.connected.store(false, Ordering::Release);
+    }
+}
+
+/// Sends `last` ahead of anything queued, waits up to 2 s for its PUBACK,
+/// then disconnects cleanly (so the broker discards the Last Will). Returns
+/// whether the ack arrived.
+pub(crate) async fn publish_then_disconnect(eventloop: &mut EventLoop, last: Request) -> bool {
+    eventloop.pending.push_front(last);
+    let deadline = Instant::now() + SHUTDOWN_WAIT;
+    let mut pkid = None;
+    let acked = loop {
+        match tokio::time::timeout_at(deadline, eventloop.poll()).await {
+            // Pending requests are sent first, so the next outgoing
+            // publish is ours.
+            Ok(Ok(Event::Outgoing(Outgoing::Publish(id)))) if pkid.is_none() => pkid = Some(id),
+            Ok(Ok(Event::Incoming(Incoming::PubAck(ack)))) if Some(ack.pkid) == pkid => break true,
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return false,
+            Err(_) => break false,
+        }
+    };
+    eventloop
+        .pending
+        .push_front(Request::Disconnect(rumqttc::Disconnect));
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while let Ok(Ok(ev)) = tokio::time::timeout_at(deadline, eventloop.poll()).await {
+        if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) {
+            break;
+        }
+    }
+    acked
+}
+
+fn refused(e: &ConnectionError) -> bool {
+    matches!(e, ConnectionError::ConnectionRefused(_))
+}
+
+/// A delay in [d/2, d), so a fleet of reconnecting clients spreads out.
+pub(crate) fn jitter(d: Duration) -> Duration {
+    use rand::Rng;
+    let half = d / 2;
+    half + half.mul_f64(rand::thread_rng().gen::<f64>())
+}
+
+#[derive(Deserialize)]
+struct StatusJson {
+    online: bool,
+    #[serde(default)]
+    firmware: Option<String>,
+    #[serde(default)]
+    seq: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct AckJson {
+    seq: u32,
+}
+
+/// Parses a controller's report; anything malformed is logged and dropped.
+pub(crate) fn parse_report(root: &str, topic: &str, payload: &[u8]) -> Option<Inbound> {
+    let Some((panel, kind)) = topics::parse_inbound(root, topic) else {
+        tracing::debug!(topic, "ignoring message on an unexpected topic");
+        return None;
+    };
+    match kind {
+        // An empty retained payload is someone clearing the status.
+        Kind::Status if payload.is_empty() => None,
+        Kind::Status => match serde_json::from_slice::<StatusJson>(payload) {
+            Ok(s) => Some(Inbound::Status {
+                panel,
+                online: s.online,
+                firmware: s.firmware.map(|f| f.chars().take(100).collect()),
+                seq: s.seq,
+            }),
+            Err(e) => {
+                tracing::warn!(%panel, error = %e, "malformed status from controller; dropped");
+                None
+            }
+        },
+        Kind::Ack => match serde_json::from_slice::<AckJson>(payload) {
+            Ok(a) => Some(Inbound::Ack { panel, seq: a.seq }),
+            Err(e) => {
+                tracing::warn!(%panel, error = %e, "malformed ack from controller; dropped");
+                None
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_parse_and_garbage_is_dropped() {
+        let p = Id::parse("p1").unwrap();
+        assert_eq!(
+            parse_report(
+                "bangtin",
+                "bangtin/panels/p1/status",
+                br#"{"online":true,"firmware":"1.2","seq":7}"#
+            ),
+            Some(Inbound::Status {
+                panel: p.clone(),
+                online: true,
+                firmware: Some("1.2".into()),
+                seq: Some(7)
+            })
+        );
+        assert_eq!(
+            parse_report(
+                "bangtin",
+                "bangtin/panels/p1/status",
+                br#"{"online":false}"#
+            ),
+            Some(Inbound::Status {
+                panel: p.clone(),
+                online: false,
+                firmware: None,
+                seq: None
+            })
+        );
+        assert_eq!(
+            parse_report("bangtin", "bangtin/panels/p1/ack", br#"{"seq":42}"#),
+            Some(Inbound::Ack { panel: p, seq: 42 })
+        );
+        for (t, b) in [
+            ("bangtin/panels/p1/ack", &b"{\"seq\":-1}"[..]),
+            ("bangtin/panels/p1/ack", b"\xff\xfe"),
+            ("bangtin/panels/p1/status", b"online"),
+            ("bangtin/panels/p1/status", b""),
+            ("bangtin/panels/BAD/ack", b"{\"seq\":1}"),
+        ] {
+            assert_eq!(parse_report("bangtin", t, b), None, "{t} {b:?}");
+        }
+    }
+
+    #[test]
+    fn jitter_stays_in_range() {
+        for _ in 0..100 {
+            let d = jitter(Duration::from_millis(1000));
+            assert!(d >= Duration::from_millis(500) && d < Duration::from_millis(1000));
+        }
+    }
+}

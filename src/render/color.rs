@@ -1,0 +1,170 @@
+//! Colour arithmetic: sRGB ⇄ linear light, blending, RGB565 quantisation,
+//! ordered dithering. Blends and resampling happen in linear light; the
+//! tables here make that cheap.
+
+use std::sync::OnceLock;
+
+use crate::domain::Color;
+
+fn srgb_decode(v: f32) -> f32 {
+    if v <= 0.04045 {
+        v / 12.92
+    } else {
+        ((v + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+fn srgb_encode(v: f32) -> f32 {
+    if v <= 0.003_130_8 {
+        v * 12.92
+    } else {
+        1.055 * v.powf(1.0 / 2.4) - 0.055
+    }
+}
+
+/// sRGB byte → linear light 0..1.
+pub fn to_linear(v: u8) -> f32 {
+    static T: OnceLock<[f32; 256]> = OnceLock::new();
+    T.get_or_init(|| std::array::from_fn(|i| srgb_decode(i as f32 / 255.0)))[usize::from(v)]
+}
+
+/// sRGB byte → linear light 0..65535.
+pub fn to_linear_u16(v: u8) -> u16 {
+    static T: OnceLock<[u16; 256]> = OnceLock::new();
+    T.get_or_init(|| {
+        std::array::from_fn(|i| (srgb_decode(i as f32 / 255.0) * 65535.0).round() as u16)
+    })[usize::from(v)]
+}
+
+const ENC_STEPS: usize = 4096;
+
+/// Linear light 0..1 → sRGB 0..255 as a float (not rounded, so a ditherer
+/// can use the fraction). Table lookup with linear interpolation.
+pub fn to_srgb_f(v: f32) -> f32 {
+    static T: OnceLock<Vec<f32>> = OnceLock::new();
+    let t = T.get_or_init(|| {
+        (0..=ENC_STEPS)
+            .map(|i| srgb_encode(i as f32 / ENC_STEPS as f32) * 255.0)
+            .collect()
+    });
+    let x = v.clamp(0.0, 1.0) * ENC_STEPS as f32;
+    let i = (x as usize).min(ENC_STEPS - 1);
+    let f = x - i as f32;
+    t[i] + (t[i + 1] - t[i]) * f
+}
+
+pub fn to_srgb(v: f32) -> u8 {
+    (to_srgb_f(v) + 0.5) as u8
+}
+
+/// Relative luminance (linear light) of an sRGB colour.
+pub fn luminance(c: Color) -> f32 {
+    let [r, g, b] = c.0;
+    0.2126 * to_linear(r) + 0.7152 * to_linear(g) + 0.0722 * to_linear(b)
+}
+
+/// The 256 colours between `bg` (coverage 0) and `fg` (coverage 255), mixed
+/// in linear light: antialiased text on a solid band needs nothing else.
+pub fn ramp(bg: Color, fg: Color) -> [[u8; 3]; 256] {
+    std::array::from_fn(|a| {
+        let t = a as f32 / 255.0;
+        std::array::from_fn(|i| {
+            let (b, f) = (to_linear(bg.0[i]), to_linear(fg.0[i]));
+            to_srgb(b + (f - b) * t)
+        })
+    })
+}
+
+/// 5- or 6-bit level → the 8-bit value a panel shows for it (bit replication).
+fn expand(q: u8, bits: u32) -> u8 {
+    if bits == 5 {
+        (q << 3) | (q >> 2)
+    } else {
+        (q << 2) | (q >> 4)
+    }
+}
+
+/// Nearest colour an RGB565 panel can show, as 8-bit RGB.
+pub fn round565(p: [u8; 3]) -> [u8; 3] {
+    let q = |v: u8, max: u32| ((u32::from(v) * max + 127) / 255) as u8;
+    [
+        expand(q(p[0], 31), 5),
+        expand(q(p[1], 63), 6),
+        expand(q(p[2], 31), 5),
+    ]
+}
+
+/// 8-bit RGB (already representable, or rounded) → the RGB565 word.
+pub fn pack565(p: [u8; 3]) -> u16 {
+    let q = |v: u8, max: u32| ((u32::from(v) * max + 127) / 255) as u16;
+    (q(p[0], 31) << 11) | (q(p[1], 63) << 5) | q(p[2], 31)
+}
+
+/// 8×8 Bayer matrix, thresholds 0..63.
+const BAYER8: [[u8; 8]; 8] = [
+    [0, 32, 8, 40, 2, 34, 10, 42],
+    [48, 16, 56, 24, 50, 18, 58, 26],
+    [12, 44, 4, 36, 14, 46, 6, 38],
+    [60, 28, 52, 20, 62, 30, 54, 22],
+    [3, 35, 11, 43, 1, 33, 9, 41],
+    [51, 19, 59, 27, 49, 17, 57, 25],
+    [15, 47, 7, 39, 13, 45, 5, 37],
+    [63, 31, 55, 23, 61, 29, 53, 21],
+];
+
+/// Ordered dithering of one sRGB value (0..255 float) at pixel (x, y) to
+/// the RGB565 grid: a colour the grid holds exactly stays exactly, others
+/// alternate between the two nearest levels so gradients don't band.
+pub fn dither565(v: [f32; 3], x: u32, y: u32) -> [u8; 3] {
+    let t = (f32::from(BAYER8[(y & 7) as usize][(x & 7) as usize]) + 0.5) / 64.0;
+    // Between the two grid values around `c` (as the panel expands them),
+    // pick the upper one with probability = how far `c` is towards it.
+    let ch = |c: f32, max: u8, bits: u32| {
+        let c = c.clamp(0.0, 255.0);
+        let mut q = (c * f32::from(max) / 255.0) as u8;
+        while q < max && f32::from(expand(q + 1, bits)) <= c {
+            q += 1;
+        }
+        while q > 0 && f32::from(expand(q, bits)) > c {
+            q -= 1;
+        }
+        if q == max {
+            return expand(q, bits);
+        }
+        let (lo, hi) = (f32::from(expand(q, bits)), f32::from(expand(q + 1, bits)));
+        if (c - lo) / (hi - lo) > t {
+            expand(q + 1, bits)
+        } else {
+            expand(q, bits)
+        }
+    };
+    [ch(v[0], 31, 5), ch(v[1], 63, 6), ch(v[2], 31, 5)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn srgb_round_trips() {
+        for v in 0..=255u8 {
+            assert_eq!(to_srgb(to_linear(v)), v);
+        }
+    }
+
+    #[test]
+    fn rgb565_grid_is_stable() {
+        for v in 0..=255u8 {
+            let p = round565([v, v, v]);
+            assert_eq!(round565(p), p);
+            let fp = [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])];
+            for (x, y) in [(0, 0), (3, 5), (7, 7)] {
+                assert_eq!(dither565(fp, x, y), p, "{v} at {x},{y}");
+            }
+        }
+        assert_eq!(pack565([255, 255, 255]), 0xffff);
+        assert_eq!(pack565([255, 0, 0]), 0xf800);
+        assert_eq!(pack565([0, 255, 0]), 0x07e0);
+        assert_eq!(pack565([0, 0, 255]), 0x001f);
+    }
+}

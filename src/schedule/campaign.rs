@@ -1,0 +1,238 @@
+//! Campaign timing: validation once ([`compile`]), then cheap questions about
+//! activity windows at an instant.
+//!
+//! Windows (CONTRACT.md section 4, "Campaign timing"):
+//! - **with cron**: every firing opens a window `[firing, firing + duration_s)`.
+//!   The campaign is active while any window is open. When windows overlap
+//!   (duration longer than the period), the window is the one opened by the
+//!   latest firing, which is also the one that closes last; every firing
+//!   restarts the window, and so the rotation. With `start`/`end`, only
+//!   firings on local dates within `[start, end]` count (a window opened on
+//!   the end date may run past midnight).
+//! - **without cron**: one window from local midnight at the start of
+//!   `start` to local midnight after `end` (both dates inclusive, in the
+//!   campaign's time zone). A missing `start` reads as "since forever"
+//!   ([`DateTime::<Utc>::MIN_UTC`]), a missing `end` as "forever"
+//!   ([`DateTime::<Utc>::MAX_UTC`]).
+//!
+//! Windows are half open: active at their start instant, inactive at their end.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono_tz::Tz;
+
+use super::cron::{earliest, parse_cron, CronSpec};
+use super::{parse_tz, Catalog, DEFAULT_TZ};
+use crate::domain::{Campaign, Id, Invalid, Panel, Profile, MAX_DWELL_S};
+
+/// Most messages in one campaign's playlist.
+pub const MAX_PLAYLIST: usize = 100;
+/// Longest window a cron firing may open: 31 days.
+pub const MAX_DURATION_S: u32 = 31 * 86_400;
+
+/// A validated campaign, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct CompiledCampaign {
+    pub campaign: Campaign,
+    tz: Tz,
+    timing: Timing,
+}
+
+#[derive(Debug, Clone)]
+enum Timing {
+    Cron {
+        spec: CronSpec,
+        duration: TimeDelta,
+        first: Option<NaiveDate>,
+        last: Option<NaiveDate>,
+    },
+    Days {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
+}
+
+/// What a campaign looks like at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct State {
+    /// The open window, if any.
+    pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The next instant after `now` at which a window opens or closes.
+    pub next: Option<DateTime<Utc>>,
+    /// When the last window closed, if it closed at or before `now`.
+    pub last_close: Option<DateTime<Utc>>,
+}
+
+/// Validates `c` in [`DEFAULT_TZ`] unless it names its own time zone.
+pub fn compile(c: &Campaign) -> Result<CompiledCampaign, Invalid> {
+    compile_in(c, DEFAULT_TZ)
+}
+
+/// Validates `c`; `default_tz` applies when the campaign names no time zone
+/// (the server's `BANGTIN_TZ`). Checks values only: that the target panels,
+/// groups and messages exist is the caller's job.
+pub fn compile_in(c: &Campaign, default_tz: Tz) -> Result<CompiledCampaign, Invalid> {
+    let b = &c.body;
+    let name_len = b.name.trim().chars().count();
+    if name_len == 0 || b.name.chars().count() > 200 {
+        return Err(Invalid::new("campaign name must be 1 to 200 characters"));
+    }
+    if b.messages.is_empty() || b.messages.len() > MAX_PLAYLIST {
+        return Err(Invalid::new(format!(
+            "a campaign plays 1 to {MAX_PLAYLIST} messages; this one lists {}",
+            b.messages.len()
+        )));
+    }
+    for m in &b.messages {
+        if !(1..=MAX_DWELL_S).contains(&m.dwell_s) {
+            return Err(Invalid::new(format!(
+                "dwell_s {} for message {} is out of range: use 1 to {MAX_DWELL_S} seconds",
+                m.dwell_s, m.id
+            )));
+        }
+    }
+    if b.targets.is_empty() {
+        return Err(Invalid::new(
+            "a campaign needs at least one target: a panel id, \"group:NAME\" or \"all\"",
+        ));
+    }
+    if let (Some(s), Some(e)) = (b.start, b.end) {
+        if s > e {
+            return Err(Invalid::new(format!(
+                "start {s} is after end {e}: the dates are inclusive, so a one-day campaign has start = end"
+            )));
+        }
+    }
+    let tz = match &b.tz {
+        Some(name) => parse_tz(name)?,
+        None => default_tz,
+    };
+    let timing = match (&b.cron, b.duration_s) {
+        (Some(expr), Some(d)) => {
+            if !(1..=MAX_DURATION_S).contains(&d) {
+                return Err(Invalid::new(format!(
+                    "duration_s {d} is out of range: use 1 to {MAX_DURATION_S} seconds (31 days)"
+                )));
+            }
+            Timing::Cron {
+                spec: parse_cron(expr)?,
+                duration: TimeDelta::seconds(d as i64),
+                first: b.start,
+                last: b.end,
+            }
+        }
+        (Some(_), None) => {
+            return Err(Invalid::new(
+                "a campaign with a cron needs duration_s: how many seconds it stays on after each firing (1 to 2678400)",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(Invalid::new(
+                "duration_s only applies with a cron: add a cron, or remove duration_s to run all day from start to end",
+            ))
+        }
+        (None, None) => Timing::Days {
+            start: b.start.map_or(DateTime::<Utc>::MIN_UTC, |d| midnight(tz, d)),
+            end: b
+                .end
+                .and_then(|d| d.succ_opt())
+                .map_or(DateTime::<Utc>::MAX_UTC, |d| midnight(tz, d)),
+        },
+    };
+    Ok(CompiledCampaign {
+        campaign: c.clone(),
+        tz,
+        timing,
+    })
+}
+
+fn midnight(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
+    earliest(tz, d.and_hms_opt(0, 0, 0).expect("midnight exists"))
+}
+
+impl CompiledCampaign {
+    pub fn id(&self) -> &Id {
+        &self.campaign.id
+    }
+
+    pub fn priority(&self) -> i32 {
+        self.campaign.body.priority
+    }
+
+    /// The campaign's time zone.
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
+    /// The cron, when the campaign has one.
+    pub fn cron(&self) -> Option<&CronSpec> {
+        match &self.timing {
+            Timing::Cron { spec, .. } => Some(spec),
+            Timing::Days { .. } => None,
+        }
+    }
+
+    pub fn targets(&self, panel: &Panel) -> bool {
+        self.campaign.body.targets.iter().any(|t| t.matches(panel))
+    }
+
+    /// The activity window containing `now` (start inclusive, end exclusive), or None.
+    pub fn window_at(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.state_at(now).window
+    }
+
+    /// The next instant after `now` at which a window opens or closes.
+    /// With a cron, a firing inside an open window counts: it restarts the
+    /// window.
+    pub fn next_boundary_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.state_at(now).next
+    }
+
+    /// Whether at least one message can be shown on `profile`.
+    pub fn has_playable(&self, catalog: &dyn Catalog, profile: &Profile) -> bool {
+        self.campaign
+            .body
+            .messages
+            .iter()
+            .any(|m| catalog.pages(&m.id, profile).is_some_and(|p| p > 0))
+    }
+
+    pub(crate) fn state_at(&self, now: DateTime<Utc>) -> State {
+        match &self.timing {
+            Timing::Cron {
+                spec,
+                duration,
+                first,
+                last,
+            } => {
+                let prev = spec.prev_at_or_before_utc(self.tz, now, *first, *last);
+                let next_fire = spec.next_after_utc(self.tz, now, *first, *last);
+                let window = prev.map(|p| (p, p + *duration)).filter(|w| now < w.1);
+                let next = match (window, next_fire) {
+                    (Some(w), Some(n)) => Some(w.1.min(n)),
+                    (Some(w), None) => Some(w.1),
+                    (None, n) => n,
+                };
+                State {
+                    window,
+                    next,
+                    last_close: prev.map(|p| p + *duration).filter(|e| *e <= now),
+                }
+            }
+            Timing::Days { start, end } => {
+                let open = *start <= now && now < *end;
+                let next = if now < *start {
+                    Some(*start)
+                } else if now < *end && *end != DateTime::<Utc>::MAX_UTC {
+                    Some(*end)
+                } else {
+                    None
+                };
+                State {
+                    window: open.then_some((*start, *end)),
+                    next,
+                    last_close: (*end <= now).then_some(*end),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Bearer tokens and their roles, kept outside `content/` (default
+//! `DIR/secrets/tokens.json`). Only a SHA-256 hash of each token is stored;
+//! a presented token is hashed and compared in constant time with every
+//! entry, so neither the file nor the timing reveals a token.
+
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{fsio, StoreError};
+use crate::domain::{Id, Invalid, Role};
+
+/// Who is making a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    pub name: String,
+    pub roles: Vec<Role>,
+}
+
+impl Principal {
+    /// Admins may do everything.
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role) || self.roles.contains(&Role::Admin)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    name: String,
+    roles: Vec<Role>,
+    /// Hex SHA-256 of the token.
+    sha256: String,
+    created_at: DateTime<Utc>,
+}
+
+/// What `GET /tokens` shows: never the token or its hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct TokenStore {
+    path: PathBuf,
+    entries: RwLock<Vec<Entry>>,
+    bootstrap: Option<[u8; 32]>,
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A new random token: 32 bytes from the OS generator, hex, with a prefix
+/// that makes leaked tokens easy to recognise in logs and code.
+pub fn new_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    format!("bt_{}", hex::encode(b))
+}
+
+impl TokenStore {
+    pub fn open(path: &Path, bootstrap_admin: Option<&str>) -> Result<TokenStore, StoreError> {
+        let entries: Vec<Entry> = if path.exists() {
+            super::read_json(path).map_err(|p| StoreError::Corrupt(vec![p]))?
+        } else {
+            Vec::new()
+        };
+        Ok(TokenStore {
+            path: path.to_path_buf(),
+            entries: RwLock::new(entries),
+            bootstrap: bootstrap_admin.map(digest),
+        })
+    }
+
+    /// The principal a token belongs to, if any.
+    pub fn authenticate(&self, token: &str) -> Option<Principal> {
+        let d = digest(token);
+        let mut found = None;
+        if let Some(b) = &self.bootstrap {
+            if bool::from(b.ct_eq(&d)) {
+                found = Some(Principal {
+                    name: "admin".into(),
+                    roles: Role::ALL.to_vec(),
+                });
+            }
+        }
+        for e in self.entries.read().expect("tokens lock").iter() {
+            let mut stored = [0u8; 32];
+            if hex::decode_to_slice(&e.sha256, &mut stored).is_err() {
+                continue;
+            }
+            // Compare with every entry; no early exit.
+            if bool::from(stored.ct_eq(&d)) && found.is_none() {
+                found = Some(Principal {
+                    name: e.name.clone(),
+                    roles: e.roles.clone(),
+                });
+            }
+        }
+        found
+    }
+
+    pub fn list(&self) -> Vec<TokenInfo> {
+        self.entries
+            .read()
+            .expect("tokens lock")
+            .iter()
+            .map(|e| TokenInfo {
+                name: e.name.clone(),
+                roles: e.roles.clone(),
+                created_at: e.created_at,
+            })
+            .collect()
+    }
+
+    /// Creates a token for a new name; returns the token (shown once).
+    pub fn create(&self, name: &str, roles: &[Role]) -> Result<String, StoreError> {
+        Id::parse(name).map_err(|_| {
+            Invalid::new(format!(
+                "token name {name:?} is not valid: use 1 to 64 lowercase letters, digits and '-', e.g. \"lan-editor\""
+            ))
+        })?;
+        if roles.is_empty() {
+            return Err(Invalid::new(
+                "roles is empty: give at least one of editor, approver, scheduler, operator, admin",
+            )
+            .into());
+        }
+        if name == "admin" && self.bootstrap.is_some() {
+            return Err(StoreError::Conflict(
+                "the name \"admin\" is taken by BANGTIN_ADMIN_TOKEN: choose another name".into(),
+            ));
+        }
+        let mut entries = self.entries.write().expect("tokens lock");
+        if entries.iter().any(|e| e.name == name) {
+            return Err(StoreError::Conflict(format!(
+                "a token named {name:?} exists: revoke it first or choose another name"
+            )));
+        }
+        let token = new_token();
+        let mut roles = roles.to_vec();
+        roles.sort();
+        roles.dedup();
+        let mut next = entries.clone();
+        next.push(Entry {
+            name: name.to_string(),
+            roles,
+            sha256: hex::encode(digest(&token)),
+            created_at: Utc::now(),
+        });
+        self.save(&next)?;
+        *entries = next;
+        Ok(token)
+    }
+
+    /// Revokes a token; takes effect for the next request.
+    pub fn revoke(&self, name: &str) -> Result<(), StoreError> {
+        let mut entries = self.entries.write().expect("tokens lock");
+        let next: Vec<Entry> = entries.iter().filter(|e| e.name != name).cloned().collect();
+        if next.len() == entries.len() {
+            return Err(StoreError::NotFound {
+                kind: "token",
+                id: name.to_string(),
+            });
+        }
+        self.save(&next)?;
+        *entries = next;
+        Ok(())
+    }
+
+    fn save(&self, entries: &[Entry]) -> Result<(), StoreError> {
+        let mut bytes = serde_json::to_vec_pretty(entries).expect("serializes");
+        bytes.push(b'\n');
+        fsio::write_atomic(&self.path, &bytes).map_err(|e| StoreError::io(&self.path, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o600));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_stored_hashed_and_revocable() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("secrets/tokens.json");
+        let s = TokenStore::open(&path, Some("bootstrap-secret")).unwrap();
+        assert!(s.authenticate("bootstrap-secret").unwrap().has(Role::Admin));
+        let t = s.create("lan", &[Role::Editor]).unwrap();
+        let p = s.authenticate(&t).unwrap();
+        assert_eq!(p.name, "lan");
+        assert!(p.has(Role::Editor) && !p.has(Role::Approver));
+        let file = std::fs::read_to_string(&path).unwrap();
+        assert!(!file.contains(&t), "token stored in clear");
+        assert!(s.create("lan", &[Role::Editor]).is_err());
+        assert!(s.create("../x", &[Role::Editor]).is_err());
+        let s2 = TokenStore::open(&path, None).unwrap();
+        assert!(s2.authenticate(&t).is_some());
+        assert!(s2.authenticate("bootstrap-secret").is_none());
+        s2.revoke("lan").unwrap();
+        assert!(s2.authenticate(&t).is_none());
+        assert!(s2.revoke("lan").is_err());
+    }
+}

@@ -1,0 +1,747 @@
+//! The MQTT edge over real sockets: the server's publisher, the embedded
+//! broker, a real Mosquitto (restarts, ACLs) and the reference controller.
+
+use std::time::Duration;
+
+use bangtin::domain::{Id, PixelFormat};
+use bangtin::frame::{self, Header};
+use bangtin::mqtt::controller::{self, ControllerArgs, Shown};
+use bangtin::mqtt::{self, topics, BrokerUrl, Inbound, LinkOptions, Publisher};
+use bytes::Bytes;
+use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Publish, QoS, SubscribeReasonCode};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+use crate::util::{free_port, MosquittoProcess};
+
+const WAIT: Duration = Duration::from_secs(5);
+const ROOT: &str = "bangtin";
+
+fn id(s: &str) -> Id {
+    Id::parse(s).unwrap()
+}
+
+fn mono_frame(seq: u32, valid_until: u64) -> Bytes {
+    let h = Header {
+        format: PixelFormat::Mono1,
+        brightness: 255,
+        width: 16,
+        height: 8,
+        flags: 0,
+        seq,
+        valid_until,
+    };
+    let data: Vec<u8> = (0..16)
+        .map(|i| (i as u8).wrapping_mul(37) ^ seq as u8)
+        .collect();
+    Bytes::from(frame::encode(&h, &data))
+}
+
+fn link(url: &str, client_id: &str) -> (Publisher, mpsc::Receiver<Inbound>) {
+    let mut opts = LinkOptions::new(url.parse().unwrap());
+    opts.client_id = client_id.into();
+    mqtt::connect(opts)
+}
+
+async fn next_inbound(rx: &mut mpsc::Receiver<Inbound>) -> Inbound {
+    timeout(WAIT, rx.recv())
+        .await
+        .expect("no inbound event within 5 s")
+        .expect("inbound channel closed")
+}
+
+/// Waits for an inbound event matching `f`, skipping others.
+async fn wait_inbound(
+    rx: &mut mpsc::Receiver<Inbound>,
+    what: &str,
+    f: impl Fn(&Inbound) -> bool,
+) -> Inbound {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(m)) if f(&m) => return m,
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("inbound channel closed waiting for {what}"),
+            Err(_) => panic!("no {what} within 5 s"),
+        }
+    }
+}
+
+async fn next_shown(rx: &mut mpsc::Receiver<Shown>) -> Shown {
+    timeout(WAIT, rx.recv())
+        .await
+        .expect("controller showed nothing within 5 s")
+        .expect("shown channel closed")
+}
+
+/// A plain MQTT client for checking what the broker holds and delivers.
+struct TestClient {
+    client: AsyncClient,
+    rx: mpsc::UnboundedReceiver<Publish>,
+    suback: Vec<SubscribeReasonCode>,
+}
+
+impl TestClient {
+    async fn connect(url: &str, client_id: &str, filters: &[&str]) -> TestClient {
+        let url: BrokerUrl = url.parse().unwrap();
+        let mut mo = MqttOptions::new(client_id, &url.host, url.port);
+        mo.set_max_packet_size(8 << 20, 8 << 20);
+        if let Some(u) = &url.username {
+            mo.set_credentials(u, url.password.clone().unwrap_or_default());
+        }
+        let (client, mut el) = AsyncClient::new(mo, 64);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (sub_tx, mut sub_rx) = mpsc::unbounded_channel();
+        let filters: Vec<String> = filters.iter().map(|s| s.to_string()).collect();
+        // One SUBACK per filter, or one marker on CONNACK when there are none.
+        let want = filters.len().max(1);
+        let c2 = client.clone();
+        tokio::spawn(async move {
+            loop {
+                match el.poll().await {
+                    Ok(Event::Incoming(Incoming::ConnAck(_))) => {
+                        if filters.is_empty() {
+                            let _ = sub_tx.send(vec![]);
+                        }
+                        for f in &filters {
+                            c2.try_subscribe(f, QoS::AtLeastOnce).unwrap();
+                        }
+                    }
+                    Ok(Event::Incoming(Incoming::SubAck(s))) => {
+                        let _ = sub_tx.send(s.return_codes);
+                    }
+                    Ok(Event::Incoming(Incoming::Publish(p))) => {
+                        if tx.send(p).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        let mut suback = Vec::new();
+        for _ in 0..want {
+            let codes = timeout(WAIT, sub_rx.recv())
+                .await
+                .expect("no CONNACK/SUBACK within 5 s")
+                .unwrap();
+            suback.extend(codes);
+        }
+        TestClient { client, rx, suback }
+    }
+
+    async fn next(&mut self) -> Publish {
+        timeout(WAIT, self.rx.recv())
+            .await
+            .expect("no message within 5 s")
+            .expect("client gone")
+    }
+
+    /// The next message on `topic`, skipping others.
+    async fn next_on(&mut self, topic: &str) -> Publish {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let p = tokio::time::timeout_at(deadline, self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("nothing on {topic} within 5 s"))
+                .expect("client gone");
+            if p.topic == topic {
+                return p;
+            }
+        }
+    }
+
+    async fn publish(&self, topic: &str, retain: bool, payload: impl Into<Vec<u8>>) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .await
+            .unwrap();
+    }
+}
+
+enum Broker {
+    Embedded(u16),
+    Mosquitto(MosquittoProcess),
+}
+
+impl Broker {
+    fn embedded() -> Broker {
+        // A free port can be taken again before the broker binds it.
+        for _ in 0..5 {
+            let port = free_port();
+            match mqtt::start_embedded_broker(([127, 0, 0, 1], port).into()) {
+                Ok(()) => return Broker::Embedded(port),
+                Err(e) => eprintln!("retrying: {e}"),
+            }
+        }
+        panic!("the embedded broker did not start on any of 5 free ports");
+    }
+    fn mosquitto() -> Broker {
+        Broker::Mosquitto(MosquittoProcess::start(""))
+    }
+    fn url(&self) -> String {
+        match self {
+            Broker::Embedded(p) => format!("mqtt://127.0.0.1:{p}"),
+            Broker::Mosquitto(m) => m.url(),
+        }
+    }
+}
+
+/// Publisher → retained frame for a late subscriber, byte for byte;
+/// clear_frame removes it; controllers' reports come back as Inbound; the
+/// server's status goes online, then offline on shutdown.
+async fn publisher_round_trip(broker: &Broker) {
+    let url = broker.url();
+    let mut watcher = TestClient::connect(&url, "watcher", &["bangtin/#"]).await;
+    let (publisher, mut inbound) = link(&url, "bangtin-server");
+    assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
+    assert!(publisher.is_connected());
+    let online = watcher.next_on("bangtin/server/status").await;
+    assert_eq!(&online.payload[..], b"online");
+
+    let (p1, p2) = (id("p1"), id("p2"));
+    let f1 = mono_frame(10, 0);
+    publisher.publish_frame(&p1, f1.clone()).await.unwrap();
+    publisher
+        .publish_frame(&p2, mono_frame(11, 0))
+        .await
+        .unwrap();
+    // The broker has both once the watcher saw them.
+    assert_eq!(watcher.next_on("bangtin/panels/p1/frame").await.payload, f1);
+    watcher.next_on("bangtin/panels/p2/frame").await;
+
+    let mut late = TestClient::connect(&url, "late", &["bangtin/panels/p1/frame"]).await;
+    let got = late.next().await;
+    assert!(got.retain, "a late subscriber gets the retained frame");
+    assert_eq!(got.payload, f1, "byte for byte");
+
+    publisher.clear_frame(&p1).await.unwrap();
+    assert!(watcher
+        .next_on("bangtin/panels/p1/frame")
+        .await
+        .payload
+        .is_empty());
+    let mut later = TestClient::connect(&url, "later", &["bangtin/panels/+/frame"]).await;
+    let only = later.next().await;
+    assert_eq!(
+        only.topic, "bangtin/panels/p2/frame",
+        "p1's retained frame is gone"
+    );
+    assert!(
+        timeout(Duration::from_millis(300), later.rx.recv())
+            .await
+            .is_err(),
+        "nothing retained for p1"
+    );
+
+    // Reports: malformed ones are dropped, the next good one arrives.
+    let ctl = TestClient::connect(&url, "p7", &[]).await;
+    ctl.publish("bangtin/panels/p7/status", true, "not json")
+        .await;
+    ctl.publish("bangtin/panels/BAD/ack", false, r#"{"seq":1}"#)
+        .await;
+    ctl.publish(
+        "bangtin/panels/p7/status",
+        true,
+        r#"{"online":true,"firmware":"fw 2.1","seq":9}"#,
+    )
+    .await;
+    ctl.publish("bangtin/panels/p7/ack", false, r#"{"seq":"x"}"#)
+        .await;
+    ctl.publish("bangtin/panels/p7/ack", false, r#"{"seq":4000000000}"#)
+        .await;
+    // Different topics: rumqttd does not keep their relative order.
+    let mut got = vec![
+        next_inbound(&mut inbound).await,
+        next_inbound(&mut inbound).await,
+    ];
+    got.sort_by_key(|m| matches!(m, Inbound::Ack { .. }));
+    assert_eq!(
+        got,
+        [
+            Inbound::Status {
+                panel: id("p7"),
+                online: true,
+                firmware: Some("fw 2.1".into()),
+                seq: Some(9)
+            },
+            Inbound::Ack {
+                panel: id("p7"),
+                seq: 4_000_000_000
+            },
+        ]
+    );
+    ctl.publish("bangtin/panels/p7/status", true, "").await; // clean up the retained status
+
+    publisher.shutdown().await;
+    assert!(!publisher.is_connected());
+    let offline = watcher.next_on("bangtin/server/status").await;
+    assert_eq!(&offline.payload[..], b"offline");
+    assert!(matches!(
+        publisher.publish_frame(&p1, f1).await,
+        Err(mqtt::MqttError::Closed)
+    ));
+    let mut after = TestClient::connect(&url, "after", &["bangtin/server/status"]).await;
+    assert_eq!(&after.next().await.payload[..], b"offline", "retained");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publisher_round_trip_embedded() {
+    publisher_round_trip(&Broker::embedded()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publisher_round_trip_mosquitto() {
+    publisher_round_trip(&Broker::mosquitto()).await;
+}
+
+/// The server's Last Will: its process dies (runtime dropped, socket closed
+/// without DISCONNECT) and the broker publishes `offline`.
+async fn last_will(broker: &Broker) {
+    let url = broker.url();
+    let mut watcher = TestClient::connect(&url, "watcher", &["bangtin/server/status"]).await;
+    let url2 = url.clone();
+    let (up_tx, up_rx) = std::sync::mpsc::channel();
+    let (die_tx, die_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (_publisher, mut inbound) = link(&url2, "doomed-server");
+            assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
+            up_tx.send(()).unwrap();
+            tokio::task::spawn_blocking(move || die_rx.recv())
+                .await
+                .ok();
+            std::mem::forget(_publisher);
+        });
+        drop(rt); // every task and socket goes, as when the process is killed
+    });
+    tokio::task::spawn_blocking(move || up_rx.recv_timeout(WAIT).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(&watcher.next().await.payload[..], b"online");
+    die_tx.send(()).unwrap();
+    tokio::task::spawn_blocking(move || server.join().unwrap())
+        .await
+        .unwrap();
+    let will = watcher.next().await;
+    assert_eq!(&will.payload[..], b"offline", "Last Will");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_will_embedded() {
+    last_will(&Broker::embedded()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_will_mosquitto() {
+    last_will(&Broker::mosquitto()).await;
+}
+
+/// The reference controller shows, acks, rejects bad CRC and replays, and
+/// reports online/offline.
+async fn controller_round_trip(broker: &Broker) {
+    let url = broker.url();
+    let (publisher, mut inbound) = link(&url, "bangtin-server");
+    assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
+    let p1 = id("p1");
+    // A frame waiting before the controller boots: it gets it retained.
+    publisher
+        .publish_frame(&p1, mono_frame(5, 0))
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut args = ControllerArgs::new(p1.clone(), url.parse().unwrap());
+    args.firmware = "ref-test".into();
+    args.out = Some(out.path().to_path_buf());
+    let mut fleet = controller::spawn_fleet(&args).unwrap();
+
+    let status = wait_inbound(&mut inbound, "p1 online", |m| {
+        matches!(m, Inbound::Status { online: true, .. })
+    })
+    .await;
+    assert_eq!(
+        status,
+        Inbound::Status {
+            panel: p1.clone(),
+            online: true,
+            firmware: Some("ref-test".into()),
+            seq: None
+        }
+    );
+    let shown = next_shown(&mut fleet.shown).await;
+    assert_eq!(
+        (shown.panel.as_str(), shown.seq, shown.width, shown.height),
+        ("p1", 5, 16, 8)
+    );
+    assert_eq!(shown.format, PixelFormat::Mono1);
+    wait_inbound(&mut inbound, "ack 5", |m| {
+        *m == Inbound::Ack {
+            panel: p1.clone(),
+            seq: 5,
+        }
+    })
+    .await;
+
+    // Corrupt CRC, then a replay of an older seq, then a good frame.
+    let mut bad = mono_frame(6, 0).to_vec();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    publisher
+        .publish_frame(&p1, Bytes::from(bad))
+        .await
+        .unwrap();
+    publisher
+        .publish_frame(&p1, mono_frame(4, 0))
+        .await
+        .unwrap();
+    let expiring_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    publisher
+        .publish_frame(&p1, mono_frame(7, expiring_at))
+        .await
+        .unwrap();
+    let shown = next_shown(&mut fleet.shown).await;
+    assert_eq!(
+        shown.seq, 7,
+        "the corrupt frame and the replay were not shown"
+    );
+    assert_eq!(
+        next_inbound(&mut inbound).await,
+        Inbound::Ack {
+            panel: p1.clone(),
+            seq: 7
+        },
+        "no ack for rejected frames"
+    );
+    let png = out.path().join("p1-7.png");
+    let deadline = std::time::Instant::now() + WAIT;
+    while !png.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} not written",
+            png.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    fleet.shutdown().await;
+    let bye = wait_inbound(&mut inbound, "p1 offline", |m| {
+        matches!(m, Inbound::Status { .. })
+    })
+    .await;
+    assert_eq!(
+        bye,
+        Inbound::Status {
+            panel: p1.clone(),
+            online: false,
+            firmware: Some("ref-test".into()),
+            seq: Some(7)
+        }
+    );
+    publisher.clear_frame(&p1).await.unwrap();
+    publisher.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_round_trip_embedded() {
+    controller_round_trip(&Broker::embedded()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_round_trip_mosquitto() {
+    controller_round_trip(&Broker::mosquitto()).await;
+}
+
+/// Mosquitto is killed and restarted on the same port: the link reconnects
+/// with back-off, announces Connected within 5 s, and publishes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publisher_reconnects_after_broker_restart() {
+    let mut m = MosquittoProcess::start("");
+    let url = m.url();
+    let (publisher, mut inbound) = link(&url, "bangtin-server");
+    assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
+    m.kill();
+    let deadline = std::time::Instant::now() + WAIT;
+    while publisher.is_connected() {
+        assert!(std::time::Instant::now() < deadline, "loss not noticed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(matches!(
+        publisher.publish_frame(&id("p1"), mono_frame(1, 0)).await,
+        Err(mqtt::MqttError::NotConnected)
+    ));
+    m.restart();
+    let started = std::time::Instant::now();
+    assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
+    assert!(started.elapsed() < WAIT);
+    let f = mono_frame(2, 0);
+    publisher.publish_frame(&id("p1"), f.clone()).await.unwrap();
+    let mut late = TestClient::connect(
+        &url,
+        "late",
+        &["bangtin/panels/p1/frame", "bangtin/server/status"],
+    )
+    .await;
+    let mut got = [late.next().await, late.next().await];
+    got.sort_by(|a, b| a.topic.cmp(&b.topic));
+    assert_eq!(got[0].payload, f);
+    assert_eq!(&got[1].payload[..], b"online");
+    publisher.shutdown().await;
+}
+
+/// The ACL from docs/protocol.md: a controller reads only its own frame
+/// and writes only its own status and ack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acl_confines_each_controller() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("passwd");
+    std::fs::write(&pw, "").unwrap();
+    for (user, pass) in [("server", "s3rv"), ("p1", "pw1"), ("p2", "pw2")] {
+        let st = std::process::Command::new("mosquitto_passwd")
+            .args(["-b", pw.to_str().unwrap(), user, pass])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let acl = dir.path().join("acl");
+    std::fs::write(
+        &acl,
+        "user server\ntopic readwrite bangtin/#\n\n\
+         pattern read bangtin/panels/%c/frame\n\
+         pattern write bangtin/panels/%c/status\n\
+         pattern write bangtin/panels/%c/ack\n",
+    )
+    .unwrap();
+    let m = MosquittoProcess::start(&format!(
+        "allow_anonymous false\npassword_file {}\nacl_file {}\n",
+        pw.display(),
+        acl.display()
+    ));
+    let base = |cred: &str| format!("mqtt://{cred}@127.0.0.1:{}", m.port);
+    let server_url = base("server:s3rv");
+    let (publisher, mut inbound) = link(&server_url, "bangtin-server");
+    assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
+    let mut server_view =
+        TestClient::connect(&server_url, "server-view", &["bangtin/panels/+/frame"]).await;
+    let (f1, f2) = (mono_frame(21, 0), mono_frame(22, 0));
+    publisher
+        .publish_frame(&id("p1"), f1.clone())
+        .await
+        .unwrap();
+    publisher
+        .publish_frame(&id("p2"), f2.clone())
+        .await
+        .unwrap();
+    server_view.next_on("bangtin/panels/p2/frame").await;
+
+    // p1's controller shows its own frame and acks (allowed writes).
+    let args = ControllerArgs::new(id("p1"), base("p1:pw1").parse().unwrap());
+    let mut fleet = controller::spawn_fleet(&args).unwrap();
+    assert_eq!(next_shown(&mut fleet.shown).await.seq, 21);
+    wait_inbound(&mut inbound, "p1's ack", |m| {
+        *m == Inbound::Ack {
+            panel: id("p1"),
+            seq: 21,
+        }
+    })
+    .await;
+
+    fleet.shutdown().await;
+    wait_inbound(&mut inbound, "p1 offline", |m| {
+        matches!(m, Inbound::Status { online: false, .. })
+    })
+    .await;
+
+    // The ACL keys on the client id, so the spy is "p1" itself.
+    // p1 cannot read p2's frame.
+    let mut spy = TestClient::connect(
+        &base("p1:pw1"),
+        "p1",
+        &["bangtin/panels/p2/frame", "bangtin/panels/p1/frame"],
+    )
+    .await;
+    // Mosquitto may refuse the subscription or grant it and deliver nothing;
+    // p1's own frame arriving is the barrier.
+    let own = spy.next().await;
+    assert_eq!(
+        own.topic, "bangtin/panels/p1/frame",
+        "p2's frame leaked to p1 (suback {:?})",
+        spy.suback
+    );
+    // p1 cannot publish frames, not even its own; it can report.
+    spy.publish("bangtin/panels/p1/frame", true, "forged").await;
+    spy.publish("bangtin/panels/p2/frame", true, "forged").await;
+    spy.publish(
+        "bangtin/panels/p1/status",
+        true,
+        r#"{"online":true,"firmware":"spy"}"#,
+    )
+    .await;
+    spy.publish("bangtin/panels/p1/ack", false, r#"{"seq":99}"#)
+        .await;
+    wait_inbound(
+        &mut inbound,
+        "p1's status",
+        |m| matches!(m, Inbound::Status { firmware: Some(f), .. } if f == "spy"),
+    )
+    .await;
+    wait_inbound(&mut inbound, "p1's ack 99", |m| {
+        *m == Inbound::Ack {
+            panel: id("p1"),
+            seq: 99,
+        }
+    })
+    .await;
+    // The forged frames, published before the ack, never reached the server.
+    while let Ok(p) = server_view.rx.try_recv() {
+        assert_ne!(&p.payload[..], b"forged", "forged frame on {}", p.topic);
+    }
+    // p1 cannot report as p2 either.
+    spy.publish("bangtin/panels/p2/ack", false, r#"{"seq":5}"#)
+        .await;
+    spy.publish("bangtin/panels/p1/ack", false, r#"{"seq":100}"#)
+        .await;
+    assert_eq!(
+        next_inbound(&mut inbound).await,
+        Inbound::Ack {
+            panel: id("p1"),
+            seq: 100
+        }
+    );
+    let mut check = TestClient::connect(&server_url, "check", &["bangtin/panels/+/frame"]).await;
+    let mut got = [check.next().await, check.next().await];
+    got.sort_by(|a, b| a.topic.cmp(&b.topic));
+    assert_eq!(
+        (got[0].payload.clone(), got[1].payload.clone()),
+        (f1, f2),
+        "retained frames intact"
+    );
+    publisher.shutdown().await;
+}
+
+/// The embedded broker carries the largest panel's frame and serves
+/// Mosquitto's own command-line clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_broker_takes_big_frames_and_mosquitto_clients() {
+    let broker = Broker::embedded();
+    let Broker::Embedded(port) = broker else {
+        unreachable!()
+    };
+    let url = broker.url();
+    let (publisher, mut inbound) = link(&url, "bangtin-server");
+    assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
+
+    let h = Header {
+        format: PixelFormat::Rgb888,
+        brightness: 255,
+        width: 1024,
+        height: 512,
+        flags: 0,
+        seq: 1,
+        valid_until: 0,
+    };
+    let data: Vec<u8> = (0..1024 * 512 * 3).map(|i: u32| (i % 251) as u8).collect();
+    let big = Bytes::from(frame::encode(&h, &data));
+    assert!(big.len() > 1_500_000);
+    let mut args = ControllerArgs::new(id("big"), url.parse().unwrap());
+    args.quiet = true;
+    let mut fleet = controller::spawn_fleet(&args).unwrap();
+    wait_inbound(&mut inbound, "big online", |m| {
+        matches!(m, Inbound::Status { online: true, .. })
+    })
+    .await;
+    publisher
+        .publish_frame(&id("big"), big.clone())
+        .await
+        .unwrap();
+    let shown = next_shown(&mut fleet.shown).await;
+    assert_eq!((shown.width, shown.height, shown.seq), (1024, 512, 1));
+    let mut late = TestClient::connect(&url, "late", &["bangtin/panels/big/frame"]).await;
+    assert_eq!(
+        late.next().await.payload,
+        big,
+        "1.5 MiB retained, byte for byte"
+    );
+
+    // mosquitto_sub reads a retained frame from the embedded broker.
+    let small = mono_frame(3, 0);
+    publisher
+        .publish_frame(&id("p1"), small.clone())
+        .await
+        .unwrap();
+    let mut w = TestClient::connect(&url, "w", &["bangtin/panels/p1/frame"]).await;
+    assert_eq!(w.next().await.payload, small);
+    let out = tokio::process::Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-t",
+            "bangtin/panels/p1/frame",
+            "-C",
+            "1",
+            "-N",
+            "-W",
+            "5",
+            "-q",
+            "1",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mosquitto_sub: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, small.to_vec());
+
+    // mosquitto_pub reports as a controller would.
+    let st = tokio::process::Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-t",
+            "bangtin/panels/p9/ack",
+            "-q",
+            "1",
+            "-m",
+            r#"{"seq":12}"#,
+        ])
+        .status()
+        .await
+        .unwrap();
+    assert!(st.success());
+    wait_inbound(&mut inbound, "ack from mosquitto_pub", |m| {
+        *m == Inbound::Ack {
+            panel: id("p9"),
+            seq: 12,
+        }
+    })
+    .await;
+    fleet.shutdown().await;
+    publisher.shutdown().await;
+}
+
+#[test]
+fn embedded_broker_reports_a_taken_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = mqtt::start_embedded_broker(taken.local_addr().unwrap()).unwrap_err();
+    assert!(err.to_string().contains("cannot listen"), "{err}");
+}
+
+#[test]
+fn topic_names_are_shared_with_the_contract() {
+    assert_eq!(topics::frame(ROOT, &id("a")), "bangtin/panels/a/frame");
+}
