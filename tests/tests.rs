@@ -8,3 +8,6 @@ mod api;
 
 #[path = "it/mqtt.rs"]
 mod mqtt;
+
+#[path = "it/dashboard.rs"]
+mod dashboard;

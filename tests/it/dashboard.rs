@@ -37,7 +37,8 @@ fn chromedriver_path() -> PathBuf {
     if let Some(p) = std::env::var_os("CHROMEDRIVER") {
         return PathBuf::from(p);
     }
-    which("chromedriver").unwrap_or_else(|| panic!("chromedriver not found on PATH: {INSTALL_HINT}"))
+    which("chromedriver")
+        .unwrap_or_else(|| panic!("chromedriver not found on PATH: {INSTALL_HINT}"))
 }
 
 fn chromium_path() -> PathBuf {
@@ -80,7 +81,11 @@ impl Chromedriver {
                     return d;
                 }
             }
-            assert!(Instant::now() < deadline, "chromedriver did not answer on {}", d.base);
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer on {}",
+                d.base
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -184,15 +189,23 @@ impl Browser {
 
     async fn click(&self, css: &str) {
         let el = self.find(css).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{el}/click"), Some(json!({})))
-            .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{el}/click"),
+            Some(json!({})),
+        )
+        .await;
     }
 
     /// Types into a field the way a person does (key events, one by one).
     async fn type_into(&self, css: &str, text: &str) {
         let el = self.find(css).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{el}/clear"), Some(json!({})))
-            .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{el}/clear"),
+            Some(json!({})),
+        )
+        .await;
         self.cmd(
             reqwest::Method::POST,
             &format!("/element/{el}/value"),
@@ -239,9 +252,7 @@ impl Browser {
     }
 
     async fn screenshot(&self, name: &str) -> PathBuf {
-        let v = self
-            .cmd(reqwest::Method::GET, "/screenshot", None)
-            .await;
+        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64_decode(v.as_str().unwrap_or_default());
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let path = dir.join(name);
@@ -354,7 +365,10 @@ async fn dashboard_story_in_a_real_browser() {
             "the page counter",
         )
         .await;
-    assert!(pages.as_str().unwrap().contains('/'), "page counter: {pages}");
+    assert!(
+        pages.as_str().unwrap().contains('/'),
+        "page counter: {pages}"
+    );
     b.click("#save-message").await;
     let hash = b
         .wait_js(
@@ -362,7 +376,11 @@ async fn dashboard_story_in_a_real_browser() {
             "the saved message page",
         )
         .await;
-    let msg_id = hash.as_str().unwrap().trim_start_matches("#/messages/").to_string();
+    let msg_id = hash
+        .as_str()
+        .unwrap()
+        .trim_start_matches("#/messages/")
+        .to_string();
     let (s, m) = editor.get(&format!("/messages/{msg_id}")).await;
     assert_eq!(s, 200, "{m}");
     assert_eq!(m["text"], text, "the server keeps the text as typed");
@@ -379,7 +397,8 @@ async fn dashboard_story_in_a_real_browser() {
     // 2. Someone else approves it (four-eyes).
     b.sign_in(&base, &token(&approver), "nguoi-duyet").await;
     b.route(&format!("#/messages/{msg_id}")).await;
-    b.click(".form-actions [data-action=approve]:not([disabled])").await;
+    b.click(".form-actions [data-action=approve]:not([disabled])")
+        .await;
     b.wait_js(
         "return !!document.querySelector('.meta-box .badge-ok')",
         "the approved badge",
@@ -401,9 +420,11 @@ async fn dashboard_story_in_a_real_browser() {
         .await;
     assert_eq!(before["message"], "", "nothing scheduled yet: {before}");
     b.route("#/campaigns/new").await;
-    b.type_into(".page form .field input[type=text]", "Tuần lễ tiêm chủng").await;
+    b.type_into(".page form .field input[type=text]", "Tuần lễ tiêm chủng")
+        .await;
     b.click("#add-item").await;
-    b.click(&format!(".playlist select option[value=\"{msg_id}\"]")).await;
+    b.click(&format!(".playlist select option[value=\"{msg_id}\"]"))
+        .await;
     b.click("input[type=checkbox][value=\"cho-dong-ba\"]").await;
     // All-day is the default timing, from today to a week ahead.
     b.click("#save-campaign").await;
@@ -415,7 +436,10 @@ async fn dashboard_story_in_a_real_browser() {
     let (_, campaigns) = scheduler.get("/campaigns").await;
     let c = &campaigns.as_array().unwrap()[0];
     assert_eq!(c["targets"], json!(["cho-dong-ba"]));
-    assert!(c["start"].is_string() && c["cron"].is_null(), "all-day campaign: {c}");
+    assert!(
+        c["start"].is_string() && c["cron"].is_null(),
+        "all-day campaign: {c}"
+    );
 
     // 4. The panel wall shows the message on that panel.
     b.route("#/wall").await;
@@ -431,7 +455,10 @@ async fn dashboard_story_in_a_real_browser() {
     )
     .await;
     let shown = b
-        .js("return document.querySelector('[data-panel=\"cho-dong-ba\"]').dataset.seq", json!([]))
+        .js(
+            "return document.querySelector('[data-panel=\"cho-dong-ba\"]').dataset.seq",
+            json!([]),
+        )
         .await;
 
     // 5. Live: the editor changes the message (back to draft), and the open
