@@ -2472,7 +2472,7 @@ async function viewReports(main, _args, ctx) {
               h('td', { class: 'nowrap' }, fmtDateTime(r.shown_at)),
               h('td', {}, panelName(r.panel)),
               h('td', {}, r.message ? messageTitle(r.message) : t('none')),
-              h('td', {}, r.campaign ? campaignName(r.campaign) : t('none')),
+              h('td', {}, r.alert ? h('span', { class: 'badge badge-alert' }, t('tl.alert')) : r.campaign ? campaignName(r.campaign) : t('none')),
               h('td', { class: 'num mono' }, r.seq))))))
             : emptyState(t('rep.empty')),
           plays.length > LIMIT ? h('p', { class: 'muted' }, t('rep.more', { n: LIMIT, total: plays.length })) : null));
