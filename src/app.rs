@@ -83,7 +83,7 @@ pub async fn run(
                 .map_err(|e: crate::domain::Invalid| anyhow::anyhow!("{e}"))?
         }
     };
-    let (publisher, mut inbound) = mqtt::connect(LinkOptions {
+    let (publisher, mut inbound) = mqtt::try_connect(LinkOptions {
         url,
         tls: TlsFiles {
             ca: config.mqtt_ca.clone(),
@@ -93,7 +93,8 @@ pub async fn run(
         topic_root: config.topic_root.clone(),
         client_id: format!("bangtin-server-{}", std::process::id()),
         max_packet: mqtt::DEFAULT_MAX_PACKET,
-    });
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // The player, on its own thread; frames go to the broker link. While
     // the link is down frames are not queued: every panel is republished

@@ -208,6 +208,9 @@ impl Profile {
     }
 }
 
+/// A wall-clock time of day as (hour, minute).
+pub type HourMinute = (u32, u32);
+
 /// Day and night brightness. The panel uses `day` from `day_starts` until
 /// `night_starts` (local wall-clock times in the server's time zone), and
 /// `night` otherwise. 0–255, carried in byte 5 of every frame.
@@ -242,7 +245,7 @@ impl Default for Brightness {
 
 impl Brightness {
     /// The two switch times as (hour, minute), validated.
-    pub fn switch_times(&self) -> Result<((u32, u32), (u32, u32)), Invalid> {
+    pub fn switch_times(&self) -> Result<(HourMinute, HourMinute), Invalid> {
         fn hm(s: &str, what: &str) -> Result<(u32, u32), Invalid> {
             let bad = || {
                 Invalid::new(format!(

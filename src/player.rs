@@ -23,7 +23,7 @@ use chrono_tz::Tz;
 use image::RgbaImage;
 use serde::Serialize;
 
-use crate::domain::{Alert, Color, Id, Message, MessageStatus, Panel, PixelFormat, Profile, Style};
+use crate::domain::{Alert, Color, Id, Message, MessageStatus, PixelFormat, Profile, Style};
 use crate::frame::{self, Header};
 use crate::render::{self, Content, Renderer};
 use crate::schedule::{self, Catalog, CompiledCampaign, Show};
@@ -251,7 +251,7 @@ impl Renditions {
 }
 
 /// What a panel shows now, as `GET /panels/{id}/now` reports it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct NowState {
     pub message: Option<Id>,
     pub campaign: Option<Id>,
@@ -487,7 +487,10 @@ impl Player {
     fn refresh_snapshot(&mut self) {
         self.snap = self.store.snapshot();
         if self.compiled.0 != self.snap.generation {
-            self.compiled = (self.snap.generation, Arc::new(compile_all(&self.snap, self.tz)));
+            self.compiled = (
+                self.snap.generation,
+                Arc::new(compile_all(&self.snap, self.tz)),
+            );
             self.renditions.sweep(&self.snap);
         }
     }

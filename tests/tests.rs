@@ -1,10 +1,10 @@
 //! All integration tests in one binary, so the crate links once.
 //! Each module under `tests/it/` covers one area over real sockets.
 
-#[path = "it/util.rs"]
-mod util;
 #[path = "it/api.rs"]
 mod api;
+#[path = "it/util.rs"]
+mod util;
 
 #[path = "it/mqtt.rs"]
 mod mqtt;

@@ -80,7 +80,7 @@ pub fn list(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
         })
         .filter(|v| !only_active || v.active)
         .collect();
-    v.sort_by(|a, b| b.alert.created_at.cmp(&a.alert.created_at));
+    v.sort_by_key(|a| std::cmp::Reverse(a.alert.created_at));
     ok(&v)
 }
 

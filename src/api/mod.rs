@@ -91,9 +91,7 @@ pub async fn blocking<T: Send + 'static>(
 }
 
 /// All routes: `/api/v1/…`, `/healthz`, `/metrics`, the dashboard.
-pub fn routes(
-    ctx: Arc<Ctx>,
-) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+pub fn routes(ctx: Arc<Ctx>) -> warp::filters::BoxedFilter<(Response,)> {
     let c = ctx.clone();
     let api = warp::path("api")
         .and(warp::path("v1"))
@@ -101,14 +99,16 @@ pub fn routes(
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::body::stream())
+        .and(warp::body::stream().map(boxed_body))
         .and(warp::addr::remote())
         .then(
-            move |tail: warp::path::Tail, method, headers, query: String, body, remote| {
+            move |tail: warp::path::Tail,
+                  method,
+                  headers,
+                  query: String,
+                  body: req::BodyStream,
+                  remote| {
                 let ctx = c.clone();
-                let body: req::BodyStream = Box::pin(body.map(|r: Result<_, warp::Error>| {
-                    r.map(|mut b| b.copy_to_bytes(b.remaining()))
-                }));
                 async move {
                     dispatch(
                         ctx,
@@ -130,6 +130,14 @@ pub fn routes(
         .recover(|rej: warp::Rejection| async move { Ok::<_, Infallible>(rejection(rej)) })
         .unify()
         .boxed()
+}
+
+fn boxed_body<S, B>(s: S) -> req::BodyStream
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>> + Send + Sync + 'static,
+    B: Buf,
+{
+    Box::pin(s.map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining()))))
 }
 
 fn rejection(rej: warp::Rejection) -> Response {

@@ -19,7 +19,7 @@ use super::error::ApiError;
 use crate::domain::{Id, Role};
 use crate::store::tokens::Principal;
 
-pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send>>;
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send + Sync>>;
 
 /// Largest JSON body: 1 MiB is far more than any message or campaign needs.
 pub const JSON_LIMIT: usize = 1 << 20;

@@ -58,13 +58,22 @@ impl SeqAllocator {
     /// used at start, when every panel is about to be republished.
     pub fn reserve(&mut self, panels: &[&str]) -> io::Result<()> {
         let mut next_state = self.panels.clone();
+        let mut changed = false;
         for p in panels {
             let e = next_state.entry(p.to_string()).or_insert((1, 0));
-            let base = e.0.max(e.1).max(1);
-            e.0 = base;
-            e.1 = base.checked_add(BLOCK).ok_or_else(|| {
+            e.0 = e.0.max(1);
+            // Enough headroom left in this panel's block: nothing to write.
+            if e.1.saturating_sub(e.0) >= BLOCK / 2 {
+                continue;
+            }
+            e.1 = e.0.checked_add(BLOCK).ok_or_else(|| {
                 io::Error::other(format!("sequence numbers for panel {p} are exhausted"))
             })?;
+            changed = true;
+        }
+        if !changed {
+            self.panels = next_state;
+            return Ok(());
         }
         let marks: BTreeMap<&String, u32> = next_state.iter().map(|(k, v)| (k, v.1)).collect();
         fsio::write_atomic(&self.path, &serde_json::to_vec(&marks).expect("serializes"))?;

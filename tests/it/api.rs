@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use crate::util::{eventually, send, Api, Server, ServerOpts, ADMIN_TOKEN};
 
 fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 120]));
+    let img =
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 120]));
     let mut out = Vec::new();
     image::DynamicImage::ImageRgb8(img)
         .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
@@ -56,10 +57,23 @@ async fn health_metrics_openapi_and_auth() {
     let (st, doc) = admin.get("/openapi.json").await;
     assert_eq!(st, 200);
     assert!(doc["paths"]["/api/v1/panels/{id}/now"]["get"].is_object());
-    let m = reqwest::get(s.url("/metrics")).await.unwrap().text().await.unwrap();
+    let m = reqwest::get(s.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(m.contains("bangtin_http_requests_total"), "{m}");
     assert_eq!(admin.get("/no/such/thing").await.0, 404);
-    assert_eq!(admin.req(Method::PATCH, "/panels").send().await.unwrap().status(), 405);
+    assert_eq!(
+        admin
+            .req(Method::PATCH, "/panels")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        405
+    );
 }
 
 /// Every route, every role, and no token: 401 without a token, 403 exactly
@@ -67,7 +81,13 @@ async fn health_metrics_openapi_and_auth() {
 #[tokio::test]
 async fn role_matrix_covers_every_route() {
     let (s, admin) = setup().await;
-    assert_eq!(admin.post("/panels", panel("p1", 128, 32, "mono1", &["d1"])).await.0, 201);
+    assert_eq!(
+        admin
+            .post("/panels", panel("p1", 128, 32, "mono1", &["d1"]))
+            .await
+            .0,
+        201
+    );
     let roles = ["editor", "approver", "scheduler", "operator", "admin"];
     let mut clients = vec![("anonymous", Api::new(&s, None))];
     for r in roles {
@@ -102,7 +122,12 @@ async fn role_matrix_covers_every_route() {
             if want_forbidden {
                 assert_eq!(st, 403, "{} {} as {name}", route.method, route.path);
             } else {
-                assert!(st != 403 && st != 401, "{} {} as {name}: {st}", route.method, route.path);
+                assert!(
+                    st != 403 && st != 401,
+                    "{} {} as {name}: {st}",
+                    route.method,
+                    route.path
+                );
             }
         }
     }
@@ -111,10 +136,18 @@ async fn role_matrix_covers_every_route() {
 #[tokio::test]
 async fn panels_crud_and_bad_input() {
     let (_s, admin) = setup().await;
-    let (st, v) = admin.post("/panels", panel("p10-a", 128, 32, "mono1", &["hai-chau"])).await;
+    let (st, v) = admin
+        .post("/panels", panel("p10-a", 128, 32, "mono1", &["hai-chau"]))
+        .await;
     assert_eq!(st, 201, "{v}");
     assert_eq!(v["online"], false);
-    assert_eq!(admin.post("/panels", panel("p10-a", 128, 32, "mono1", &[])).await.0, 409);
+    assert_eq!(
+        admin
+            .post("/panels", panel("p10-a", 128, 32, "mono1", &[]))
+            .await
+            .0,
+        409
+    );
     for (body, why) in [
         (panel("Bad Id", 128, 32, "mono1", &[]), "id"),
         (panel("../etc", 128, 32, "mono1", &[]), "id"),
@@ -122,24 +155,52 @@ async fn panels_crud_and_bad_input() {
         (panel("p2", 128, 0, "mono1", &[]), "height"),
         (panel("p2", 128, 32, "cmyk", &[]), "format"),
         (panel("p2", 128, 32, "mono1", &["Bad Group"]), "group"),
-        (json!({"id": "p2", "name": "x", "width": 128, "height": 32, "format": "mono1", "extra": 1}), "unknown field"),
-        (json!({"id": "p2", "name": "x", "width": -1, "height": 32, "format": "mono1"}), "negative"),
-        (json!({"id": "p2", "name": "x", "width": 1e10, "height": 32, "format": "mono1"}), "huge"),
+        (
+            json!({"id": "p2", "name": "x", "width": 128, "height": 32, "format": "mono1", "extra": 1}),
+            "unknown field",
+        ),
+        (
+            json!({"id": "p2", "name": "x", "width": -1, "height": 32, "format": "mono1"}),
+            "negative",
+        ),
+        (
+            json!({"id": "p2", "name": "x", "width": 1e10, "height": 32, "format": "mono1"}),
+            "huge",
+        ),
     ] {
         let (st, v) = admin.post("/panels", body).await;
         assert_eq!(st, 400, "{why}: {v}");
         assert!(v["message"].as_str().unwrap().len() > 10, "{why}: {v}");
     }
     // Malformed JSON, wrong content type, huge body.
-    let r = admin.req(Method::POST, "/panels").header("content-type", "application/json").body("{\"id\":").send().await.unwrap();
+    let r = admin
+        .req(Method::POST, "/panels")
+        .header("content-type", "application/json")
+        .body("{\"id\":")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    let r = admin.req(Method::POST, "/panels").header("content-type", "text/plain").body("{}").send().await.unwrap();
+    let r = admin
+        .req(Method::POST, "/panels")
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 415);
     let huge = format!("{{\"id\":\"p3\",\"name\":\"{}\"}}", "x".repeat(2 << 20));
-    let r = admin.req(Method::POST, "/panels").header("content-type", "application/json").body(huge).send().await.unwrap();
+    let r = admin
+        .req(Method::POST, "/panels")
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
     // Chunked body past the cap (no Content-Length).
-    let chunks = futures_util::stream::iter((0..40).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])));
+    let chunks =
+        futures_util::stream::iter((0..40).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])));
     let r = admin
         .req(Method::POST, "/panels")
         .header("content-type", "application/json")
@@ -149,17 +210,40 @@ async fn panels_crud_and_bad_input() {
         .unwrap();
     assert_eq!(r.status(), 413);
     // Path tricks in ids.
-    for p in ["/panels/..%2F..%2Fetc", "/panels/%2e%2e", "/panels/a%00b", "/panels/P10-A", "/panels/p%D0%B0nel"] {
+    for p in [
+        "/panels/..%2F..%2Fetc",
+        "/panels/%2e%2e",
+        "/panels/a%00b",
+        "/panels/P10-A",
+        "/panels/p%D0%B0nel",
+    ] {
         let (st, v) = admin.get(p).await;
         assert!(st == 400 || st == 404, "{p}: {st} {v}");
     }
     // Read, replace, delete.
     let (st, v) = admin.get("/panels/p10-a").await;
     assert_eq!((st, v["width"].as_u64()), (200, Some(128)));
-    let (st, _) = admin.put("/panels/p10-a", panel("p10-a", 192, 64, "mono1", &["hai-chau"])).await;
+    let (st, _) = admin
+        .put(
+            "/panels/p10-a",
+            panel("p10-a", 192, 64, "mono1", &["hai-chau"]),
+        )
+        .await;
     assert_eq!(st, 200);
-    assert_eq!(admin.put("/panels/p10-a", panel("other", 192, 64, "mono1", &[])).await.0, 400);
-    assert_eq!(admin.put("/panels/nope", panel("nope", 192, 64, "mono1", &[])).await.0, 404);
+    assert_eq!(
+        admin
+            .put("/panels/p10-a", panel("other", 192, 64, "mono1", &[]))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        admin
+            .put("/panels/nope", panel("nope", 192, 64, "mono1", &[]))
+            .await
+            .0,
+        404
+    );
     let (st, list) = admin.get("/panels").await;
     assert_eq!(st, 200);
     assert_eq!(list.as_array().unwrap().len(), 1);
@@ -173,12 +257,32 @@ async fn assets_are_decoded_with_limits() {
     let (_s, admin) = setup().await;
     let editor = admin.with_roles("ed", &["editor"]).await;
     let bytes = png(300, 200);
-    let r = editor.req(Method::POST, "/assets").header("content-type", "image/png").body(bytes.clone()).send().await.unwrap();
+    let r = editor
+        .req(Method::POST, "/assets")
+        .header("content-type", "image/png")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let v: Value = r.json().await.unwrap();
-    assert_eq!((v["width"].as_u64(), v["height"].as_u64(), v["bytes"].as_u64()), (Some(300), Some(200), Some(bytes.len() as u64)));
+    assert_eq!(
+        (
+            v["width"].as_u64(),
+            v["height"].as_u64(),
+            v["bytes"].as_u64()
+        ),
+        (Some(300), Some(200), Some(bytes.len() as u64))
+    );
     let id = v["id"].as_str().unwrap().to_string();
-    let got = editor.req(Method::GET, &format!("/assets/{id}")).send().await.unwrap().bytes().await.unwrap();
+    let got = editor
+        .req(Method::GET, &format!("/assets/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(&got[..], &bytes[..]);
     for (ct, body, want) in [
         ("image/png", b"this is not an image".to_vec(), 422),
@@ -187,21 +291,42 @@ async fn assets_are_decoded_with_limits() {
         ("text/plain", bytes.clone(), 415),
         ("image/bmp", bytes.clone(), 415),
     ] {
-        let (st, v) = send(editor.req(Method::POST, "/assets").header("content-type", ct).body(body)).await;
+        let (st, v) = send(
+            editor
+                .req(Method::POST, "/assets")
+                .header("content-type", ct)
+                .body(body),
+        )
+        .await;
         assert_eq!(st, want, "{ct}: {v}");
         assert!(v["message"].as_str().is_some_and(|m| m.len() > 10), "{v}");
     }
     let big = vec![0u8; 21 << 20];
-    let (st, _) = send(editor.req(Method::POST, "/assets").header("content-type", "image/png").body(big)).await;
+    let (st, _) = send(
+        editor
+            .req(Method::POST, "/assets")
+            .header("content-type", "image/png")
+            .body(big),
+    )
+    .await;
     assert_eq!(st, 413);
     assert_eq!(editor.get("/assets/not-a-hash").await.0, 400);
-    assert_eq!(editor.get(&format!("/assets/{}", "0".repeat(64))).await.0, 404);
+    assert_eq!(
+        editor.get(&format!("/assets/{}", "0".repeat(64))).await.0,
+        404
+    );
 }
 
 #[tokio::test]
 async fn messages_four_eyes_and_previews() {
     let (_s, admin) = setup().await;
-    assert_eq!(admin.post("/panels", panel("p1", 128, 32, "mono1", &["d1"])).await.0, 201);
+    assert_eq!(
+        admin
+            .post("/panels", panel("p1", 128, 32, "mono1", &["d1"]))
+            .await
+            .0,
+        201
+    );
     let editor = admin.with_roles("lan", &["editor"]).await;
     let approver = admin.with_roles("hung", &["approver"]).await;
     let both = admin.with_roles("solo", &["editor", "approver"]).await;
@@ -212,41 +337,118 @@ async fn messages_four_eyes_and_previews() {
     assert_eq!(m["status"], "draft");
     let id = m["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("tiem-chung"), "{id}");
-    assert_eq!(editor.post(&format!("/messages/{id}/approve"), json!({})).await.0, 403);
-    let (st, v) = approver.post(&format!("/messages/{id}/approve"), json!({})).await;
+    assert_eq!(
+        editor
+            .post(&format!("/messages/{id}/approve"), json!({}))
+            .await
+            .0,
+        403
+    );
+    let (st, v) = approver
+        .post(&format!("/messages/{id}/approve"), json!({}))
+        .await;
     assert_eq!((st, &v["status"]), (200, &json!("approved")));
     let (_, list) = editor.get("/messages?status=approved").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(editor.get("/messages?status=bogus").await.0, 400);
     // Edit → back to draft; the editor who also approves cannot approve own edit.
-    let (st, v) = both.put(&format!("/messages/{id}"), json!({"title": "Tiêm chủng", "text": "Đưa trẻ đi tiêm chủng"})).await;
+    let (st, v) = both
+        .put(
+            &format!("/messages/{id}"),
+            json!({"title": "Tiêm chủng", "text": "Đưa trẻ đi tiêm chủng"}),
+        )
+        .await;
     assert_eq!((st, &v["status"]), (200, &json!("draft")));
-    let (st, v) = both.post(&format!("/messages/{id}/approve"), json!({})).await;
+    let (st, v) = both
+        .post(&format!("/messages/{id}/approve"), json!({}))
+        .await;
     assert_eq!(st, 409, "{v}");
     assert_eq!(v["error"], "four_eyes");
     // Not even an admin may approve what the admin last edited.
-    let (_, m2) = admin.post("/messages", json!({"title": "Admin viết", "text": "Xin chào"})).await;
-    let (st, _) = admin.post(&format!("/messages/{}/approve", m2["id"].as_str().unwrap()), json!({})).await;
+    let (_, m2) = admin
+        .post(
+            "/messages",
+            json!({"title": "Admin viết", "text": "Xin chào"}),
+        )
+        .await;
+    let (st, _) = admin
+        .post(
+            &format!("/messages/{}/approve", m2["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
     assert_eq!(st, 409);
     // Bad messages.
     assert_eq!(editor.post("/messages", json!({"title": "x"})).await.0, 400);
-    assert_eq!(editor.post("/messages", json!({"title": "", "text": "a"})).await.0, 400);
-    assert_eq!(editor.post("/messages", json!({"title": "x", "image": "0".repeat(64)})).await.0, 422);
-    assert_eq!(editor.post("/messages", json!({"title": "x", "text": "a", "style": {"color": "red"}})).await.0, 400);
+    assert_eq!(
+        editor
+            .post("/messages", json!({"title": "", "text": "a"}))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        editor
+            .post("/messages", json!({"title": "x", "image": "0".repeat(64)}))
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        editor
+            .post(
+                "/messages",
+                json!({"title": "x", "text": "a", "style": {"color": "red"}})
+            )
+            .await
+            .0,
+        400
+    );
     // Preview: exactly the panel's size, page count header.
-    let r = editor.req(Method::GET, &format!("/messages/{id}/preview.png?panel=p1")).send().await.unwrap();
+    let r = editor
+        .req(Method::GET, &format!("/messages/{id}/preview.png?panel=p1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/png");
     let pages: u32 = r.headers()["x-pages"].to_str().unwrap().parse().unwrap();
     assert!(pages >= 1);
     let img = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
     assert_eq!((img.width(), img.height()), (128, 32));
-    let r = editor.req(Method::GET, &format!("/messages/{id}/preview.png?width=384&height=192&format=rgb888")).send().await.unwrap();
+    let r = editor
+        .req(
+            Method::GET,
+            &format!("/messages/{id}/preview.png?width=384&height=192&format=rgb888"),
+        )
+        .send()
+        .await
+        .unwrap();
     let img = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
     assert_eq!((img.width(), img.height()), (384, 192));
-    assert_eq!(editor.get(&format!("/messages/{id}/preview.png?panel=nope")).await.0, 422);
-    assert_eq!(editor.get(&format!("/messages/{id}/preview.png?panel=p1&page=99")).await.0, 404);
-    assert_eq!(editor.get(&format!("/messages/{id}/preview.png?width=9999&height=10&format=rgb888")).await.0, 400);
+    assert_eq!(
+        editor
+            .get(&format!("/messages/{id}/preview.png?panel=nope"))
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        editor
+            .get(&format!("/messages/{id}/preview.png?panel=p1&page=99"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        editor
+            .get(&format!(
+                "/messages/{id}/preview.png?width=9999&height=10&format=rgb888"
+            ))
+            .await
+            .0,
+        400
+    );
     assert_eq!(editor.delete(&format!("/messages/{id}")).await.0, 204);
     assert_eq!(editor.get(&format!("/messages/{id}")).await.0, 404);
 }
@@ -254,8 +456,16 @@ async fn messages_four_eyes_and_previews() {
 #[tokio::test]
 async fn campaigns_are_validated() {
     let (_s, admin) = setup().await;
-    assert_eq!(admin.post("/panels", panel("p1", 128, 32, "mono1", &["d1"])).await.0, 201);
-    let (_, m) = admin.post("/messages", json!({"title": "A", "text": "Xin chào"})).await;
+    assert_eq!(
+        admin
+            .post("/panels", panel("p1", 128, 32, "mono1", &["d1"]))
+            .await
+            .0,
+        201
+    );
+    let (_, m) = admin
+        .post("/messages", json!({"title": "A", "text": "Xin chào"}))
+        .await;
     let mid = m["id"].as_str().unwrap().to_string();
     let sched = admin.with_roles("minh", &["scheduler"]).await;
     let base = json!({"name": "Sáng", "messages": [{"id": mid, "dwell_s": 8}], "targets": ["p1"], "priority": 1});
@@ -264,15 +474,30 @@ async fn campaigns_are_validated() {
         b[k] = v;
         b
     };
-    for cron in ["0 7 * * 1-5", "0 0 7 * * Mon-Fri", "0 0 7 * * * 2026", "@daily"] {
-        let (st, v) = sched.post("/campaigns", with("cron", json!(cron)).as_object().map(|o| {
-            let mut o = o.clone();
-            o.insert("duration_s".into(), json!(3600));
-            Value::Object(o)
-        }).unwrap()).await;
+    for cron in [
+        "0 7 * * 1-5",
+        "0 0 7 * * Mon-Fri",
+        "0 0 7 * * * 2026",
+        "@daily",
+    ] {
+        let (st, v) = sched
+            .post(
+                "/campaigns",
+                with("cron", json!(cron))
+                    .as_object()
+                    .map(|o| {
+                        let mut o = o.clone();
+                        o.insert("duration_s".into(), json!(3600));
+                        Value::Object(o)
+                    })
+                    .unwrap(),
+            )
+            .await;
         assert_eq!(st, 201, "{cron}: {v}");
     }
-    let (st, c) = sched.post("/campaigns", with("start", json!("2026-01-01"))).await;
+    let (st, c) = sched
+        .post("/campaigns", with("start", json!("2026-01-01")))
+        .await;
     assert_eq!(st, 201, "{c}");
     let cid = c["id"].as_str().unwrap().to_string();
     for (body, want, why) in [
@@ -280,49 +505,116 @@ async fn campaigns_are_validated() {
         (with("cron", json!("0 7 * *")), 400, "4 fields"),
         (with("tz", json!("Mars/Olympus")), 400, "time zone"),
         (with("start", json!("2026-13-01")), 400, "month 13"),
-        (with("end", json!("2025-01-01")).as_object().map(|o| { let mut o = o.clone(); o.insert("start".into(), json!("2026-01-01")); Value::Object(o) }).unwrap(), 400, "end before start"),
+        (
+            with("end", json!("2025-01-01"))
+                .as_object()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o.insert("start".into(), json!("2026-01-01"));
+                    Value::Object(o)
+                })
+                .unwrap(),
+            400,
+            "end before start",
+        ),
         (with("targets", json!(["nope"])), 422, "unknown panel"),
-        (with("targets", json!(["group:nowhere"])), 422, "unknown group"),
+        (
+            with("targets", json!(["group:nowhere"])),
+            422,
+            "unknown group",
+        ),
         (with("targets", json!([])), 400, "no targets"),
-        (with("messages", json!([{"id": "nope", "dwell_s": 8}])), 422, "unknown message"),
-        (with("messages", json!([{"id": mid, "dwell_s": 0}])), 400, "dwell 0"),
+        (
+            with("messages", json!([{"id": "nope", "dwell_s": 8}])),
+            422,
+            "unknown message",
+        ),
+        (
+            with("messages", json!([{"id": mid, "dwell_s": 0}])),
+            400,
+            "dwell 0",
+        ),
     ] {
         let (st, v) = sched.post("/campaigns", body).await;
         assert_eq!(st, want, "{why}: {v}");
-        assert!(v["message"].as_str().is_some_and(|m| m.len() > 10), "{why}: {v}");
+        assert!(
+            v["message"].as_str().is_some_and(|m| m.len() > 10),
+            "{why}: {v}"
+        );
     }
-    let (st, _) = sched.put(&format!("/campaigns/{cid}"), with("priority", json!(5))).await;
+    let (st, _) = sched
+        .put(&format!("/campaigns/{cid}"), with("priority", json!(5)))
+        .await;
     assert_eq!(st, 200);
     let (_, got) = sched.get(&format!("/campaigns/{cid}")).await;
     assert_eq!(got["priority"], 5);
     // A message in use cannot be deleted.
     assert_eq!(admin.delete(&format!("/messages/{mid}")).await.0, 409);
-    let (st, v) = sched.post("/cron/explain", json!({"cron": "0 7 * * 1-5", "tz": "Asia/Ho_Chi_Minh"})).await;
+    let (st, v) = sched
+        .post(
+            "/cron/explain",
+            json!({"cron": "0 7 * * 1-5", "tz": "Asia/Ho_Chi_Minh"}),
+        )
+        .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["next"].as_array().unwrap().len(), 5);
-    assert!(v["next"][0].as_str().unwrap().contains("07:00:00+07:00"), "{v}");
-    assert_eq!(sched.post("/cron/explain", json!({"cron": "bad"})).await.0, 400);
+    assert!(
+        v["next"][0].as_str().unwrap().contains("07:00:00+07:00"),
+        "{v}"
+    );
+    assert_eq!(
+        sched.post("/cron/explain", json!({"cron": "bad"})).await.0,
+        400
+    );
     assert_eq!(sched.delete(&format!("/campaigns/{cid}")).await.0, 204);
 }
 
 #[tokio::test]
 async fn tokens_and_audit() {
     let (s, admin) = setup().await;
-    let (st, v) = admin.post("/tokens", json!({"name": "lan", "roles": ["editor", "editor"]})).await;
+    let (st, v) = admin
+        .post(
+            "/tokens",
+            json!({"name": "lan", "roles": ["editor", "editor"]}),
+        )
+        .await;
     assert_eq!(st, 201);
     let token = v["token"].as_str().unwrap().to_string();
     assert_eq!(v["roles"], json!(["editor"]));
     let (_, list) = admin.get("/tokens").await;
     assert!(!list.to_string().contains(&token));
-    assert_eq!(admin.post("/tokens", json!({"name": "lan", "roles": ["editor"]})).await.0, 409);
-    assert_eq!(admin.post("/tokens", json!({"name": "x", "roles": ["king"]})).await.0, 400);
+    assert_eq!(
+        admin
+            .post("/tokens", json!({"name": "lan", "roles": ["editor"]}))
+            .await
+            .0,
+        409
+    );
+    assert_eq!(
+        admin
+            .post("/tokens", json!({"name": "x", "roles": ["king"]}))
+            .await
+            .0,
+        400
+    );
     let lan = Api::new(&s, Some(&token));
     assert_eq!(lan.get("/me").await.0, 200);
     assert_eq!(admin.delete("/tokens/lan").await.0, 204);
     assert_eq!(lan.get("/me").await.0, 401);
     let (st, audit) = admin.get("/audit?limit=10").await;
     assert_eq!(st, 200);
-    let actions: Vec<String> = audit.as_array().unwrap().iter().map(|e| format!("{} {}", e["action"].as_str().unwrap(), e["kind"].as_str().unwrap())).collect();
+    let actions: Vec<String> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap(),
+                e["kind"].as_str().unwrap()
+            )
+        })
+        .collect();
     assert!(actions.contains(&"revoke token".to_string()), "{actions:?}");
     assert!(actions.contains(&"create token".to_string()), "{actions:?}");
     let stored = std::fs::read_to_string(s.data.join("secrets/tokens.json")).unwrap();
@@ -334,9 +626,16 @@ async fn sigkill_right_after_201_loses_nothing() {
     let (mut s, admin) = setup().await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        let (st, _) = admin.post("/panels", panel(&format!("k{i}"), 128, 32, "mono1", &["d"])).await;
+        let (st, _) = admin
+            .post("/panels", panel(&format!("k{i}"), 128, 32, "mono1", &["d"]))
+            .await;
         assert_eq!(st, 201);
-        let (st, m) = admin.post("/messages", json!({"title": format!("Tin {i}"), "text": "Nội dung"})).await;
+        let (st, m) = admin
+            .post(
+                "/messages",
+                json!({"title": format!("Tin {i}"), "text": "Nội dung"}),
+            )
+            .await;
         assert_eq!(st, 201);
         ids.push(m["id"].as_str().unwrap().to_string());
     }
@@ -369,7 +668,11 @@ async fn sample_data_shows_something_and_alerts_preempt() {
     .await
     .expect("a frame for the sample panel");
     assert!(now["campaign"].is_string() || now["blank"] == true, "{now}");
-    let r = admin.req(Method::GET, "/panels/p10-hai-chau-ubnd/frame.png").send().await.unwrap();
+    let r = admin
+        .req(Method::GET, "/panels/p10-hai-chau-ubnd/frame.png")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     // Alert pre-empts.
     let op = admin.with_roles("op", &["operator"]).await;
@@ -384,8 +687,24 @@ async fn sample_data_shows_something_and_alerts_preempt() {
     assert!(got.is_some(), "alert on the panel within 1 s");
     let (_, n) = admin.get("/panels/p10-hai-chau-ubnd/now").await;
     assert!(n["alert"].is_null(), "not a target: {n}");
-    assert_eq!(op.post("/alerts", json!({"text": "x", "targets": ["group:nowhere"], "duration_s": 60})).await.0, 422);
-    assert_eq!(op.post("/alerts", json!({"text": "x", "targets": ["all"], "duration_s": 0})).await.0, 400);
+    assert_eq!(
+        op.post(
+            "/alerts",
+            json!({"text": "x", "targets": ["group:nowhere"], "duration_s": 60})
+        )
+        .await
+        .0,
+        422
+    );
+    assert_eq!(
+        op.post(
+            "/alerts",
+            json!({"text": "x", "targets": ["all"], "duration_s": 0})
+        )
+        .await
+        .0,
+        400
+    );
     assert_eq!(op.delete(&format!("/alerts/{aid}")).await.0, 204);
     let back = eventually(Duration::from_secs(1), || async {
         let (_, n) = admin.get("/panels/p10-son-tra-cho/now").await;

@@ -212,7 +212,8 @@ impl Server {
                     cmd.arg("--mqtt").arg(url);
                 }
                 None => {
-                    cmd.arg("--broker-listen").arg(format!("127.0.0.1:{}", self.broker_port));
+                    cmd.arg("--broker-listen")
+                        .arg(format!("127.0.0.1:{}", self.broker_port));
                 }
             }
             for (k, v) in &self.opts.extra_env {
@@ -294,7 +295,10 @@ impl Server {
     /// SIGTERM and wait; returns the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("running");
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         c.wait().unwrap()
     }
 
@@ -328,7 +332,11 @@ impl Api {
     }
 
     pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let url = if path.starts_with("http") { path.to_string() } else { format!("{}/api/v1{}", self.base, path) };
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}/api/v1{}", self.base, path)
+        };
         let mut b = self.http.request(method, url);
         if let Some(t) = &self.token {
             b = b.bearer_auth(t);
@@ -351,7 +359,9 @@ impl Api {
 
     /// Creates a token with these roles (as the admin) and returns a client for it.
     pub async fn with_roles(&self, name: &str, roles: &[&str]) -> Api {
-        let (s, v) = self.post("/tokens", serde_json::json!({"name": name, "roles": roles})).await;
+        let (s, v) = self
+            .post("/tokens", serde_json::json!({"name": name, "roles": roles}))
+            .await;
         assert_eq!(s, 201, "{v}");
         Api {
             base: self.base.clone(),
@@ -365,7 +375,9 @@ pub async fn send(b: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
     let r = b.send().await.expect("request sent");
     let s = r.status().as_u16();
     let bytes = r.bytes().await.unwrap_or_default();
-    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+    });
     (s, v)
 }
 
