@@ -12,3 +12,6 @@ mod e2e;
 mod mqtt;
 #[path = "it/ops.rs"]
 mod ops;
+
+#[path = "it/dashboard.rs"]
+mod dashboard;

@@ -173,6 +173,7 @@ const DICT = {
     'preview.prev': 'Trang trước',
     'preview.next': 'Trang sau',
     'preview.none': 'Nhập nội dung hoặc chọn ảnh để xem trước.',
+    'preview.tooLong': 'Người đi đường có thể không đọc kịp.',
     'preview.saved': 'Bản đã lưu trên từng bảng',
     'preview.panel': 'Bảng',
     'preview.loading': 'Đang dựng hình…',
@@ -248,6 +249,8 @@ const DICT = {
     'tl.legend': 'Chú giải',
     'tl.rowLabel': 'Bảng',
     'tl.page': 'trang {n}',
+    'tl.notLoaded': 'Chưa tải phần này',
+    'tl.truncated': 'Phần gạch chéo chưa được tải (lịch quá dày); chi tiết có đến {when}.',
 
     'al.title': 'Cảnh báo khẩn cấp',
     'al.lead': 'Cảnh báo lên ngay trên các bảng được chọn, đè lên mọi lịch phát. Chỉ dùng khi có thiên tai, sự cố hoặc tình huống khẩn cấp.',
@@ -423,6 +426,7 @@ const DICT = {
     'wall.noPanels': 'No panels yet. An administrator adds them under Administration.',
     'wall.frameAlt': 'What panel {name} shows now',
     'wall.panels': '{n} panels',
+    'wall.panels.one': '{n} panel',
 
     'status.draft': 'Draft',
     'status.approved': 'Approved',
@@ -512,10 +516,12 @@ const DICT = {
     'preview.live': 'Preview on the panels',
     'preview.hint': 'Updates as you type; one image per kind of panel in use.',
     'preview.panels': '{n} panels',
+    'preview.panels.one': '{n} panel',
     'preview.page': 'Page {n}/{total}',
     'preview.prev': 'Previous page',
     'preview.next': 'Next page',
     'preview.none': 'Type some text or add an image to see a preview.',
+    'preview.tooLong': 'Passers-by may not finish reading.',
     'preview.saved': 'Saved version on each panel',
     'preview.panel': 'Panel',
     'preview.loading': 'Rendering…',
@@ -591,6 +597,8 @@ const DICT = {
     'tl.legend': 'Legend',
     'tl.rowLabel': 'Panel',
     'tl.page': 'page {n}',
+    'tl.notLoaded': 'Not loaded',
+    'tl.truncated': 'The hatched part was not loaded (a very dense schedule); details run until {when}.',
 
     'al.title': 'Emergency alerts',
     'al.lead': 'An alert appears at once on the chosen panels, above every campaign. Use it only for disasters, incidents and emergencies.',
@@ -713,6 +721,8 @@ const MAX_TEXT = 4000;
 let lang = localStorage.getItem('bangtin.lang') === 'en' ? 'en' : 'vi';
 
 function t(key, vars) {
+  // English needs a singular; Vietnamese nouns do not change with number.
+  if (vars && vars.n === 1 && DICT[lang][`${key}.one`]) key = `${key}.one`;
   let s = DICT[lang][key] ?? DICT.vi[key] ?? key;
   if (vars) s = s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? ''));
   return s;
@@ -1104,9 +1114,24 @@ function onPanelEvent(ev) {
   const prev = S.now[ev.id] || {};
   const next = { ...prev };
   for (const k of ['seq', 'message', 'campaign', 'alert', 'since', 'until']) if (k in ev) next[k] = ev[k];
+  // Events carry no `since`; a new seq means a new frame went out just now.
+  if (!('since' in ev) && ev.seq !== prev.seq) next.since = new Date().toISOString();
   S.now[ev.id] = next;
   wallHooks.update?.(ev.id);
+  // A message, campaign or alert we have not seen yet: fetch names, then redraw.
+  const unknown = (ev.message && !S.messages.some((m) => m.id === ev.message))
+    || (ev.campaign && !S.campaigns.some((c) => c.id === ev.campaign))
+    || (ev.alert && !S.alerts.some((a) => a.id === ev.alert));
+  if (unknown) refreshNames(ev.id);
 }
+
+const namesPending = new Set();
+const refreshNamesSoon = debounce(async () => {
+  await Promise.allSettled([loadMessages(), loadCampaigns(), loadAlertsQuiet()]);
+  for (const id of namesPending) wallHooks.update?.(id);
+  namesPending.clear();
+}, 250);
+function refreshNames(panelId) { namesPending.add(panelId); refreshNamesSoon(); }
 
 function onReconnect() { wallHooks.resync?.(); }
 
@@ -1184,7 +1209,8 @@ function renderShell() {
   const app = clear(document.getElementById('app'));
   document.documentElement.lang = lang;
   document.title = t('app.title');
-  const roles = S.me.roles.map((r) => t(`role.${r}`)).join(' · ');
+  // An admin may do everything; listing every role would only add noise.
+  const roles = S.me.roles.includes('admin') ? t('role.admin') : S.me.roles.map((r) => t(`role.${r}`)).join(' · ');
   app.append(
     h('a', { class: 'skip', href: '#main', onclick: (e) => { e.preventDefault(); document.getElementById('main').focus(); } }, t('skip')),
     h('header', { class: 'topbar' },
@@ -1859,7 +1885,7 @@ function makeLivePreview(bodyFn) {
       if (w) {
         let sentence = w;
         try { sentence = decodeURIComponent(w.replace(/\+/g, ' ')); } catch { /* keep raw */ }
-        c.warn.append(icon('warn'), h('span', {}, sentence));
+        c.warn.append(icon('warn'), h('span', {}, h('strong', { class: 'warn-lead' }, t('preview.tooLong')), ' ', sentence));
       }
       renderPager(c);
     } catch (e) {
@@ -1993,7 +2019,7 @@ function makeTimeline(panelsFn) {
     clear(body).append(h('p', { class: 'muted' }, t('loading')));
     clear(legend);
     if (!panels.length) { clear(body).append(emptyState(t('tl.noPanels'))); return; }
-    const rows = await Promise.all(panels.map((p) => api(`/panels/${enc(p.id)}/timeline?from=${enc(from)}&to=${enc(to)}`).catch((e) => { fail(e); return []; })));
+    const rows = await Promise.all(panels.map((p) => fetchTimeline(p.id, from, to, range === 'week' ? 3 : 4).catch((e) => { fail(e); return { bars: [], until: null }; })));
     if (my !== gen) return;
     clear(body);
     const axis = h('div', { class: 'tl-axis', 'aria-hidden': 'true' });
@@ -2011,32 +2037,81 @@ function makeTimeline(panelsFn) {
     const seen = new Map();
     const nowMs = Date.now();
     let any = false;
+    let truncated = null;
     panels.forEach((p, i) => {
       const track = h('div', { class: 'tl-track', role: 'cell' });
       if (range === 'week') for (let d = 1; d < 7; d++) track.append(h('span', { class: 'tl-daysep', style: { left: `${(d / 7) * 100}%` } }));
-      for (const seg of rows[i] || []) {
-        if (!seg.campaign && !seg.alert) continue;
-        const s = Math.max(t0, new Date(seg.start).getTime());
-        const e = Math.min(t1, new Date(seg.end).getTime());
+      const { bars, until } = rows[i];
+      for (const bar of bars) {
+        const s = Math.max(t0, bar.start);
+        const e = Math.min(t1, bar.end);
         if (e <= s) continue;
         any = true;
-        const key = seg.alert ? `alert:${seg.alert}` : seg.campaign;
-        const color = seg.alert ? '#c4261d' : campaignColor(seg.campaign);
-        const label = seg.alert ? t('tl.alert') : campaignName(seg.campaign);
-        seen.set(key, { color, label });
-        const tip = `${fmtTime(seg.start)}–${fmtTime(seg.end)} · ${label}${seg.message ? ` · ${messageTitle(seg.message)}` : ''}${seg.page ? ` (${t('tl.page', { n: seg.page })})` : ''}`;
+        const color = bar.alert ? '#c4261d' : campaignColor(bar.campaign);
+        const label = bar.alert ? t('tl.alert') : campaignName(bar.campaign);
+        seen.set(bar.key, { color, label });
+        const titles = [...bar.messages].map(messageTitle);
+        const when = range2(bar.start, bar.end, range === 'week');
+        const tip = `${when} · ${label}${titles.length ? ` · ${titles.join(', ')}` : ''}`;
         track.append(h('span', { class: 'tl-bar', style: { left: `${((s - t0) / (t1 - t0)) * 100}%`, width: `${((e - s) / (t1 - t0)) * 100}%`, background: color }, title: tip, 'aria-label': tip, tabindex: '0' },
-          seg.message ? h('span', { class: 'tl-bar-text' }, messageTitle(seg.message)) : null));
+          h('span', { class: 'tl-bar-text' }, titles.length === 1 ? titles[0] : label)));
+      }
+      if (until && until < t1) {
+        truncated = Math.min(truncated ?? until, until);
+        track.append(h('span', { class: 'tl-unknown', style: { left: `${((until - t0) / (t1 - t0)) * 100}%`, right: '0' }, title: t('tl.notLoaded') }));
       }
       if (nowMs > t0 && nowMs < t1) track.append(h('span', { class: 'tl-now', style: { left: `${((nowMs - t0) / (t1 - t0)) * 100}%` }, title: t('tl.now') }));
       grid.append(h('div', { class: 'tl-row', role: 'row', 'data-panel': p.id }, h('div', { class: 'tl-label', role: 'rowheader' }, h('span', {}, p.name), h('code', {}, p.id)), track));
     });
     body.append(grid);
     if (!any) body.append(h('p', { class: 'muted tl-empty' }, t('tl.empty')));
+    if (truncated) body.append(h('p', { class: 'muted tl-empty' }, t('tl.truncated', { when: fmtDateTime(new Date(truncated).toISOString()) })));
     for (const [, v] of seen) legend.append(h('span', { class: 'legend-item' }, h('span', { class: 'swatch', style: { background: v.color } }), v.label));
   };
   renderTabs();
   return { el, refresh };
+}
+
+/** "07:00–09:00", or with the day for the week view. */
+function range2(a, b, withDay) {
+  const f = (ms) => (withDay ? fmtDateTime(new Date(ms).toISOString()) : fmtTime(new Date(ms).toISOString()));
+  return `${f(a)}–${f(b)}`;
+}
+
+/**
+ * A panel's timeline between `from` and `to`, with consecutive slots of the
+ * same campaign (or alert) merged into one bar. The server answers slot by
+ * slot (one per page) and caps each answer, so this follows on from the last
+ * slot it got, at most `maxRequests` times; `until` says where it stopped
+ * when that was not enough.
+ */
+async function fetchTimeline(panelId, from, to, maxRequests) {
+  const end = new Date(to).getTime();
+  const bars = [];
+  let cursor = from;
+  let until = null;
+  for (let i = 0; i < maxRequests; i++) {
+    const slots = await api(`/panels/${enc(panelId)}/timeline?from=${enc(cursor)}&to=${enc(to)}`);
+    for (const s of slots) {
+      if (!s.campaign && !s.alert) continue;
+      const key = s.alert ? `alert:${s.alert}` : s.campaign;
+      const a = new Date(s.start).getTime();
+      const b = new Date(s.end).getTime();
+      const prev = bars[bars.length - 1];
+      if (prev && prev.key === key && a - prev.end <= 1000) {
+        prev.end = Math.max(prev.end, b);
+      } else {
+        bars.push({ key, campaign: s.campaign, alert: s.alert, start: a, end: b, messages: new Set() });
+      }
+      if (s.message) bars[bars.length - 1].messages.add(s.message);
+    }
+    const last = slots[slots.length - 1];
+    const reached = last ? new Date(last.end).getTime() : end;
+    if (!last || reached >= end) { until = null; break; }
+    cursor = last.end;
+    until = reached;
+  }
+  return { bars, until };
 }
 
 async function viewCampaignForm(main, id, ctx) {
@@ -2453,7 +2528,7 @@ async function viewReports(main, _args, ctx) {
               h('td', { class: 'nowrap' }, fmtDateTime(r.shown_at)),
               h('td', {}, panelName(r.panel)),
               h('td', {}, r.message ? messageTitle(r.message) : t('none')),
-              h('td', {}, r.campaign ? campaignName(r.campaign) : t('none')),
+              h('td', {}, r.alert ? h('span', { class: 'badge badge-alert' }, t('tl.alert')) : r.campaign ? campaignName(r.campaign) : t('none')),
               h('td', { class: 'num mono' }, r.seq))))))
             : emptyState(t('rep.empty')),
           plays.length > LIMIT ? h('p', { class: 'muted' }, t('rep.more', { n: LIMIT, total: plays.length })) : null));

@@ -1,0 +1,484 @@
+//! The dashboard in a real browser: headless Chromium driven by chromedriver
+//! over the W3C WebDriver JSON protocol (plain HTTP through `reqwest`),
+//! against a real `bangtin serve`.
+//!
+//! The story: an editor writes a Vietnamese message and sees its preview,
+//! a second person approves it, a scheduler puts it on a panel for the day
+//! (all-day campaign), and the panel wall shows that panel's new frame. Then
+//! the message is edited behind the wall's back and the open wall follows
+//! live (server-sent events).
+//!
+//! Chromium and chromedriver are required: without them this test fails and
+//! says how to install them; it never passes silently.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::util::{free_port, Api, Server, ADMIN_TOKEN};
+
+const INSTALL_HINT: &str =
+    "the dashboard browser test needs Chromium and chromedriver: run `apt-get install -y chromium chromium-driver` (CI installs them)";
+
+/// W3C name of the key under which an element reference travels.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn chromedriver_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("CHROMEDRIVER") {
+        return PathBuf::from(p);
+    }
+    which("chromedriver")
+        .unwrap_or_else(|| panic!("chromedriver not found on PATH: {INSTALL_HINT}"))
+}
+
+fn chromium_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("CHROME_BIN") {
+        return PathBuf::from(p);
+    }
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|n| which(n))
+        .unwrap_or_else(|| panic!("Chromium not found on PATH: {INSTALL_HINT}"))
+}
+
+/// A chromedriver process in its own process group, so that dropping it
+/// also ends the browsers it started.
+struct Chromedriver {
+    child: Child,
+    base: String,
+}
+
+impl Chromedriver {
+    async fn start(http: &reqwest::Client) -> Chromedriver {
+        use std::os::unix::process::CommandExt;
+        let bin = chromedriver_path();
+        let port = free_port();
+        let child = Command::new(&bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}; {INSTALL_HINT}", bin.display()));
+        let d = Chromedriver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = http.get(format!("{}/status", d.base)).send().await {
+                if r.status().is_success() {
+                    return d;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer on {}",
+                d.base
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let pgid = self.child.id();
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(format!("-{pgid}"))
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One browser session.
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn open(http: &reqwest::Client, driver: &Chromedriver) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1400,1000",
+            &format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium_path(), "args": args}
+        }}});
+        let r = http
+            .post(format!("{}/session", driver.base))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session request");
+        let v: Value = r.json().await.expect("new session reply");
+        let id = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("chromedriver refused a session: {v}; {INSTALL_HINT}"))
+            .to_string();
+        Browser {
+            http: http.clone(),
+            session: format!("{}/session/{id}", driver.base),
+            _profile: profile,
+        }
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut b = self.http.request(method, format!("{}{path}", self.session));
+        if let Some(body) = body {
+            b = b.json(&body);
+        }
+        let r = b.send().await.expect("webdriver request");
+        let status = r.status();
+        let v: Value = r.json().await.expect("webdriver reply");
+        assert!(status.is_success(), "webdriver {path}: {status} {v}");
+        v["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    async fn js(&self, script: &str, args: Value) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
+    async fn find(&self, css: &str) -> String {
+        self.wait_js(&format!("return !!document.querySelector({css:?})"), css)
+            .await;
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT].as_str().expect("element id").to_string()
+    }
+
+    async fn click(&self, css: &str) {
+        let el = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{el}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Types into a field the way a person does (key events, one by one).
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{el}/clear"),
+            Some(json!({})),
+        )
+        .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+        let got = self
+            .js("return arguments[0].value", json!([{ ELEMENT: el }]))
+            .await;
+        assert_eq!(got.as_str(), Some(text), "typing into {css}");
+    }
+
+    /// Polls `script` (a function body) until it returns something truthy.
+    async fn wait_js(&self, script: &str, what: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.js(script, json!([])).await;
+            let truthy = match &v {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                Value::String(s) => !s.is_empty(),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            };
+            if truthy {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let page = self
+                    .js(
+                        "return location.hash + '\\n' + document.body.innerText.slice(0, 3000)",
+                        json!([]),
+                    )
+                    .await;
+                let shot = self.screenshot("dashboard-failure.png").await;
+                panic!(
+                    "timed out waiting for {what}\nscreenshot: {}\npage:\n{}",
+                    shot.display(),
+                    page.as_str().unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    async fn screenshot(&self, name: &str) -> PathBuf {
+        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64_decode(v.as_str().unwrap_or_default());
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let path = dir.join(name);
+        let _ = std::fs::write(&path, png);
+        path
+    }
+
+    async fn sign_in(&self, base: &str, token: &str, name: &str) {
+        // A fresh document: reload the app, then the sign-in form.
+        self.goto(&format!("{base}/?signin")).await;
+        self.js(
+            "sessionStorage.clear(); location.hash = ''; return true",
+            json!([]),
+        )
+        .await;
+        self.goto(&format!("{base}/")).await;
+        self.type_into("#token", token).await;
+        self.click(".signin-card button[type=submit]").await;
+        self.wait_js(
+            &format!(
+                "const e = document.querySelector('[data-testid=me]'); return e && e.textContent === {name:?}"
+            ),
+            &format!("signed in as {name}"),
+        )
+        .await;
+    }
+
+    async fn sign_out(&self) {
+        self.click("#signout").await;
+        self.wait_js("return !!document.querySelector('#token')", "sign-in form")
+            .await;
+    }
+
+    async fn route(&self, hash: &str) {
+        self.js(&format!("location.hash = {hash:?}; return true"), json!([]))
+            .await;
+    }
+
+    async fn quit(self) {
+        let _ = self.http.delete(&self.session).send().await;
+    }
+}
+
+/// Screenshots come back base64-encoded; a small decoder keeps us off new crates.
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for v in s.bytes().filter_map(val) {
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_story_in_a_real_browser() {
+    // Fail loudly, before starting anything, when the browser is missing.
+    let _ = chromedriver_path();
+    let _ = chromium_path();
+
+    let server = Server::start();
+    let base = server.base.clone();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    let (s, v) = admin
+        .post(
+            "/panels",
+            json!({"id": "cho-dong-ba", "name": "Chợ Đông Ba", "width": 128, "height": 32,
+                   "format": "mono1", "groups": ["phu-hoa"], "color": "#ff2000"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let editor = admin.with_roles("bien-tap-vien", &["editor"]).await;
+    let approver = admin.with_roles("nguoi-duyet", &["approver"]).await;
+    let scheduler = admin.with_roles("lap-lich", &["scheduler"]).await;
+    let token = |a: &Api| a.token.clone().unwrap();
+
+    let http = reqwest::Client::new();
+    let driver = Chromedriver::start(&http).await;
+    let b = Browser::open(&http, &driver).await;
+
+    // 1. The editor writes a Vietnamese message and sees it rendered.
+    b.sign_in(&base, &token(&editor), "bien-tap-vien").await;
+    b.route("#/messages/new").await;
+    let text = "Tiêm chủng miễn phí cho trẻ em dưới 5 tuổi tại trạm y tế phường.";
+    b.type_into("input[name=title]", "Tiêm chủng mở rộng").await;
+    b.type_into("#msg-text", text).await;
+    b.wait_js(
+        "const i = document.querySelector('.preview img.preview-img'); \
+         return i && i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0",
+        "the live preview image",
+    )
+    .await;
+    let pages = b
+        .wait_js(
+            "const p = document.querySelector('.preview .page-no'); return p && p.textContent",
+            "the page counter",
+        )
+        .await;
+    assert!(
+        pages.as_str().unwrap().contains('/'),
+        "page counter: {pages}"
+    );
+    b.click("#save-message").await;
+    let hash = b
+        .wait_js(
+            "return /^#\\/messages\\/(?!new)[^/]+$/.test(location.hash) && location.hash",
+            "the saved message page",
+        )
+        .await;
+    let msg_id = hash
+        .as_str()
+        .unwrap()
+        .trim_start_matches("#/messages/")
+        .to_string();
+    let (s, m) = editor.get(&format!("/messages/{msg_id}")).await;
+    assert_eq!(s, 200, "{m}");
+    assert_eq!(m["text"], text, "the server keeps the text as typed");
+    assert_eq!(m["status"], "draft");
+    // The saved version renders for the real panel too.
+    b.wait_js(
+        "const i = [...document.querySelectorAll('.preview-card img.preview-img')].pop(); \
+         return i && i.src.startsWith('blob:') && i.naturalWidth > 0",
+        "the saved preview for panel cho-dong-ba",
+    )
+    .await;
+    b.sign_out().await;
+
+    // 2. Someone else approves it (four-eyes).
+    b.sign_in(&base, &token(&approver), "nguoi-duyet").await;
+    b.route(&format!("#/messages/{msg_id}")).await;
+    b.click(".form-actions [data-action=approve]:not([disabled])")
+        .await;
+    b.wait_js(
+        "return !!document.querySelector('.meta-box .badge-ok')",
+        "the approved badge",
+    )
+    .await;
+    let (_, m) = approver.get(&format!("/messages/{msg_id}")).await;
+    assert_eq!(m["status"], "approved");
+    assert_eq!(m["approved_by"], "nguoi-duyet");
+    b.sign_out().await;
+
+    // 3. The scheduler puts it on the panel for the day.
+    b.sign_in(&base, &token(&scheduler), "lap-lich").await;
+    b.route("#/wall").await;
+    let before = b
+        .wait_js(
+            "const t = document.querySelector('[data-panel=\"cho-dong-ba\"]'); return t && {seq: t.dataset.seq, message: t.dataset.message}",
+            "the panel's tile",
+        )
+        .await;
+    assert_eq!(before["message"], "", "nothing scheduled yet: {before}");
+    b.route("#/campaigns/new").await;
+    b.type_into(".page form .field input[type=text]", "Tuần lễ tiêm chủng")
+        .await;
+    b.click("#add-item").await;
+    b.click(&format!(".playlist select option[value=\"{msg_id}\"]"))
+        .await;
+    b.click("input[type=checkbox][value=\"cho-dong-ba\"]").await;
+    // All-day is the default timing, from today to a week ahead.
+    b.click("#save-campaign").await;
+    b.wait_js(
+        "return /^#\\/campaigns\\/(?!new)[^/]+$/.test(location.hash)",
+        "the saved campaign page",
+    )
+    .await;
+    let (_, campaigns) = scheduler.get("/campaigns").await;
+    let c = &campaigns.as_array().unwrap()[0];
+    assert_eq!(c["targets"], json!(["cho-dong-ba"]));
+    assert!(
+        c["start"].is_string() && c["cron"].is_null(),
+        "all-day campaign: {c}"
+    );
+
+    // 4. The panel wall shows the message on that panel.
+    b.route("#/wall").await;
+    b.wait_js(
+        &format!(
+            "const t = document.querySelector('[data-panel=\"cho-dong-ba\"]'); \
+             const i = t && t.querySelector('.screen img'); \
+             return t && t.dataset.message === {msg_id:?} && t.dataset.seq !== {:?} \
+               && i && i.naturalWidth > 0 && t.querySelector('.now-message').textContent === 'Tiêm chủng mở rộng'",
+            before["seq"].as_str().unwrap_or_default()
+        ),
+        "the tile to show the scheduled message",
+    )
+    .await;
+    let shown = b
+        .js(
+            "return document.querySelector('[data-panel=\"cho-dong-ba\"]').dataset.seq",
+            json!([]),
+        )
+        .await;
+
+    // 5. Live: the editor changes the message (back to draft), and the open
+    //    wall follows without a reload.
+    let (s, v) = editor
+        .put(
+            &format!("/messages/{msg_id}"),
+            json!({"title": "Tiêm chủng mở rộng", "text": "Lịch tiêm đã thay đổi."}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    b.wait_js(
+        &format!(
+            "const t = document.querySelector('[data-panel=\"cho-dong-ba\"]'); \
+             return t && t.dataset.seq !== {:?} && t.dataset.message === ''",
+            shown.as_str().unwrap_or_default()
+        ),
+        "the tile to follow the server-sent event",
+    )
+    .await;
+    b.screenshot("dashboard-wall.png").await;
+    b.quit().await;
+}
