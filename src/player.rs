@@ -290,6 +290,8 @@ pub struct PanelEvent {
     pub message: Option<Id>,
     pub campaign: Option<Id>,
     pub alert: Option<Id>,
+    /// When the current show began.
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// What a published seq stood for; acks are turned into proof of play with it.
@@ -336,6 +338,7 @@ impl Shared {
             message: n.and_then(|n| n.message.clone()),
             campaign: n.and_then(|n| n.campaign.clone()),
             alert: n.and_then(|n| n.alert.clone()),
+            since: n.map(|n| n.since),
         })
     }
 

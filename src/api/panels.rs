@@ -139,6 +139,9 @@ pub fn parse_time(r: &Req, key: &str) -> Result<Option<DateTime<Utc>>, ApiError>
     }
 }
 
+/// Most slots one timeline request computes.
+const MAX_SLOTS: usize = 20_000;
+
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct SlotView {
     start: DateTime<Utc>,
@@ -169,39 +172,64 @@ pub async fn timeline(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError>
             .cloned()
             .collect();
         let catalog = player::catalog(&snap, &ctx2.store, &ctx2.renditions);
-        schedule::timeline(&p, &compiled, &alerts, &catalog, ctx2.tz, from, to, 5000)
+        schedule::timeline(
+            &p, &compiled, &alerts, &catalog, ctx2.tz, from, to, MAX_SLOTS,
+        )
     })
     .await?;
-    let v: Vec<SlotView> = slots
-        .into_iter()
-        .map(|s| {
-            let (campaign, message, alert, page) = match s.show {
-                Show::Blank => (None, None, None, None),
-                Show::Message {
-                    campaign,
-                    message,
-                    page,
-                    ..
-                } => (
-                    Some(campaign.to_string()),
-                    Some(message.to_string()),
-                    None,
-                    Some(page),
-                ),
-                Show::Alert { alert, page, .. } => {
-                    (None, None, Some(alert.to_string()), Some(page))
-                }
-            };
-            SlotView {
-                start: s.start,
-                end: s.end,
+    // `group=campaign` merges consecutive slots of one campaign (or alert,
+    // or blank) into one: a week at a glance for the dashboard.
+    let by_campaign = match r.q("group") {
+        None => false,
+        Some("campaign") => true,
+        Some(g) => {
+            return Err(ApiError::bad_request(format!(
+                "group={g:?} is not known: use group=campaign or leave it out"
+            )))
+        }
+    };
+    let mut v: Vec<SlotView> = Vec::new();
+    for s in slots.into_iter().map(|s| {
+        let (campaign, message, alert, page) = match s.show {
+            Show::Blank => (None, None, None, None),
+            Show::Message {
                 campaign,
                 message,
-                alert,
                 page,
+                ..
+            } => (
+                Some(campaign.to_string()),
+                Some(message.to_string()),
+                None,
+                Some(page),
+            ),
+            Show::Alert { alert, page, .. } => (None, None, Some(alert.to_string()), Some(page)),
+        };
+        SlotView {
+            start: s.start,
+            end: s.end,
+            campaign,
+            message,
+            alert,
+            page,
+        }
+    }) {
+        match v.last_mut() {
+            Some(last)
+                if by_campaign
+                    && last.end == s.start
+                    && last.campaign == s.campaign
+                    && last.alert == s.alert =>
+            {
+                last.end = s.end;
+                if last.message != s.message {
+                    last.message = None;
+                }
+                last.page = None;
             }
-        })
-        .collect();
+            _ => v.push(s),
+        }
+    }
     ok(&v)
 }
 

@@ -79,7 +79,8 @@ async fn health_metrics_openapi_and_auth() {
         assert!(panel["properties"][f].is_object(), "Panel.{f} in {panel}");
     }
     assert_eq!(
-        doc["paths"]["/api/v1/campaigns"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        doc["paths"]["/api/v1/campaigns"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
         "#/components/schemas/CampaignBody"
     );
     let m = reqwest::get(s.url("/metrics"))
@@ -700,6 +701,23 @@ async fn sample_data_shows_something_and_alerts_preempt() {
     .await
     .expect("a frame for the sample panel");
     assert!(now["campaign"].is_string() || now["blank"] == true, "{now}");
+    // Timeline: the two sample messages alternate every 10 s; grouped by
+    // campaign the hour is one slot (no rush-hour campaign at 03:00 local).
+    let q = "/panels/p10-hai-chau-ubnd/timeline?from=2026-12-01T03:00:00%2B07:00&to=2026-12-01T04:00:00%2B07:00";
+    let (st, slots) = admin.get(q).await;
+    assert_eq!(st, 200, "{slots}");
+    let slots = slots.as_array().unwrap().clone();
+    assert!(slots.len() >= 300, "{}", slots.len());
+    let msgs: std::collections::BTreeSet<String> = slots
+        .iter()
+        .filter_map(|s| s["message"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert!(slots.windows(2).all(|w| w[0]["end"] == w[1]["start"]));
+    let (_, grouped) = admin.get(&format!("{q}&group=campaign")).await;
+    assert_eq!(grouped.as_array().unwrap().len(), 1, "{grouped}");
+    assert_eq!(grouped[0]["campaign"], "chuyen-doi-so-2026");
+    assert_eq!(admin.get(&format!("{q}&group=nope")).await.0, 400);
     let r = admin
         .req(Method::GET, "/panels/p10-hai-chau-ubnd/frame.png")
         .send()
