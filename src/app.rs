@@ -242,6 +242,11 @@ pub async fn run(
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
     println!("bangtin listening on http://{addr}");
+    let c2 = ctx.clone();
+    let shutdown = async move {
+        shutdown.await;
+        c2.begin_shutdown();
+    };
     warp::serve(api::routes(ctx))
         .incoming(listener)
         .graceful(shutdown)

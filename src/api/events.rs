@@ -36,7 +36,11 @@ pub fn stream(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
             }
         }
     });
-    let s = first.chain(live);
+    let mut stopping = ctx.stopping.subscribe();
+    let stop = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
+    let s = first.chain(live).take_until(stop);
     Ok(warp::sse::reply(warp::sse::keep_alive().stream(s)).into_response())
 }
 

@@ -50,6 +50,7 @@ pub struct Ctx {
     pub tz: Tz,
     pub allow_self_approval: bool,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Ctx {
@@ -74,7 +75,14 @@ impl Ctx {
             tz,
             allow_self_approval,
             failures: Mutex::new(HashMap::new()),
+            stopping: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Ends long-lived replies (event streams) so a graceful shutdown is
+    /// not held open by a dashboard tab.
+    pub fn begin_shutdown(&self) {
+        self.stopping.send_replace(true);
     }
 }
 

@@ -139,9 +139,34 @@ async fn hand_edited_schedules_apply_live_and_broken_ones_keep_the_last_good() {
     assert!(std::fs::read_to_string(&path).unwrap().contains("oops"));
 }
 
+/// SIGTERM with a dashboard's event stream open: the stream ends, the
+/// server exits 0 promptly.
 #[tokio::test]
-async fn sigterm_exits_cleanly() {
-    let mut server = Server::start();
-    let status = server.terminate();
+async fn sigterm_exits_cleanly_even_with_an_event_stream_open() {
+    let mut server = Server::start_with(ServerOpts {
+        sample_data: true,
+        ..Default::default()
+    });
+    let api = Api::new(&server, Some(ADMIN_TOKEN));
+    let mut stream = api
+        .req(reqwest::Method::GET, "/events")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let first = stream.chunk().await.unwrap().unwrap();
+    assert!(
+        String::from_utf8_lossy(&first).contains("event:panel")
+            || String::from_utf8_lossy(&first).contains("event: panel")
+    );
+    let started = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
     assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
 }
