@@ -10,3 +10,10 @@ mod util;
 mod e2e;
 #[path = "it/mqtt.rs"]
 mod mqtt;
+
+#[path = "it/faults.rs"]
+mod faults;
+#[path = "../fuzz/src/targets.rs"]
+mod fuzz_targets;
+#[path = "it/hostile.rs"]
+mod hostile;

@@ -197,15 +197,34 @@ async fn whole_path(server: &Server) {
     )
     .await;
 
-    // Deleting a panel clears its retained frame.
+    // Deleting a panel clears its retained frame. The player does that
+    // just after the 204 (asynchronously), so a subscriber arriving at once
+    // may still get the old frame: look again until none is retained.
     assert_eq!(admin.delete("/panels/p2").await.0, 204);
-    let mut gone = TestClient::connect(&url, "gone-sub", &["bangtin/panels/p2/frame"]).await;
-    let nothing = timeout(
-        Duration::from_millis(500),
-        gone.next_on("bangtin/panels/p2/frame"),
-    )
+    let mut attempt = 0;
+    let cleared = eventually(Duration::from_secs(3), || {
+        attempt += 1;
+        let url = url.clone();
+        async move {
+            let mut gone = TestClient::connect(
+                &url,
+                &format!("gone-sub-{attempt}"),
+                &["bangtin/panels/p2/frame"],
+            )
+            .await;
+            let nothing = timeout(
+                Duration::from_millis(500),
+                gone.next_on("bangtin/panels/p2/frame"),
+            )
+            .await;
+            (nothing.is_err() || nothing.unwrap().payload.is_empty()).then_some(())
+        }
+    })
     .await;
-    assert!(nothing.is_err() || nothing.unwrap().payload.is_empty());
+    assert!(
+        cleared.is_some(),
+        "the retained frame of a deleted panel is cleared"
+    );
     c1.shutdown().await;
     c2.shutdown().await;
 }
@@ -323,10 +342,14 @@ async fn a_cron_window_opens_and_closes() {
         s.flags & FLAG_BLANK == 0
     })
     .await;
-    let period = reopened.received_at - open.received_at;
+    // The first opening may be seen mid-window (the campaign can be saved
+    // while a window is open: it is active for the rest of it), so the
+    // period is measured from the close, which is always on the grid:
+    // closed at firing + 4 s, open again at firing + 10 s.
+    let gap = reopened.received_at - closed.received_at;
     assert!(
-        period > Duration::from_millis(9000) && period < Duration::from_millis(11000),
-        "period {period:?}"
+        gap > Duration::from_millis(5000) && gap < Duration::from_millis(7000),
+        "closed for {gap:?}, want 6 s"
     );
     c.shutdown().await;
 }
