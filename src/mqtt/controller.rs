@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use super::link::{jitter, publish_then_disconnect, retained, BACKOFF_MAX, BACKOFF_MIN};
 use super::{tls, topics, BrokerUrl, TlsFiles, DEFAULT_MAX_PACKET};
-use crate::domain::{Color, Id, PixelFormat};
+use crate::domain::{Color, Id, PixelFormat, MAX_PANEL_SIDE};
 use crate::frame::{self, FLAG_BLANK, FLAG_EMERGENCY, FLAG_SIGNED};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -553,9 +553,15 @@ fn png_size_matches(data: &[u8], width: u16, height: u16) -> bool {
 }
 
 /// The frame as the panel shows it: mono lit pixels in LED red, a blank
-/// frame all dark.
+/// frame all dark. `None` for frames larger than any panel the server
+/// drives ([`MAX_PANEL_SIDE`] a side): BTF1 allows 65535×65535, and a
+/// 32-byte blank or PNG header of that size would otherwise make the
+/// controller allocate 12 GiB (found by fuzzing).
 pub fn pixels(fr: &frame::Frame<'_>) -> Option<image::RgbImage> {
     let h = fr.header;
+    if h.width > MAX_PANEL_SIDE || h.height > MAX_PANEL_SIDE {
+        return None;
+    }
     let (w, hh) = (u32::from(h.width), u32::from(h.height));
     if h.flags & FLAG_BLANK != 0 {
         return Some(image::RgbImage::new(w, hh));
@@ -591,6 +597,7 @@ pub fn pixels(fr: &frame::Frame<'_>) -> Option<image::RgbImage> {
             let mut limits = image::Limits::default();
             limits.max_image_width = Some(w);
             limits.max_image_height = Some(hh);
+            limits.max_alloc = Some(64 << 20);
             reader.limits(limits);
             let img = reader.decode().ok()?.to_rgb8();
             if img.dimensions() != (w, hh) {
@@ -651,6 +658,31 @@ mod tests {
         let text = draw_half_blocks(&img);
         assert_eq!(text.lines().count(), 2);
         assert_eq!(text.matches('▀').count(), 18);
+    }
+
+    #[test]
+    fn huge_frames_are_refused_without_allocating() {
+        for (format, flags) in [
+            (PixelFormat::Png, FLAG_BLANK),
+            (PixelFormat::Png, 0),
+            (PixelFormat::Rgb888, FLAG_BLANK),
+        ] {
+            let h = frame::Header {
+                format,
+                brightness: 255,
+                width: 65535,
+                height: 65535,
+                flags,
+                seq: 1,
+                valid_until: 0,
+            };
+            // Raw formats need their full data to decode; the check must
+            // hold for what decodes (PNG and blank PNG: no data at all).
+            let bytes = frame::encode(&h, &[]);
+            if let Ok(fr) = frame::decode(&bytes) {
+                assert!(pixels(&fr).is_none(), "{format:?} {flags}");
+            }
+        }
     }
 
     #[test]
