@@ -229,6 +229,19 @@ pub async fn run(
         }
     });
 
+    // The inbound loop above sees a reconnect but not a loss (the link
+    // just goes quiet): mirror the link's state so /status and /metrics do
+    // not claim a connection during a broker outage.
+    let (m4, pub4) = (metrics.clone(), publisher.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            m4.mqtt_connected
+                .store(pub4.is_connected(), Ordering::Relaxed);
+        }
+    });
+
     let ctx = Arc::new(Ctx::new(
         store.clone(),
         tokens,

@@ -301,6 +301,9 @@ pub struct Played {
     pub message: Option<Id>,
     pub campaign: Option<Id>,
     pub alert: Option<Id>,
+    /// An ack was already turned into a proof-of-play row: a QoS 1 ack
+    /// re-sent after a broker outage must not count twice.
+    pub acked: bool,
 }
 
 /// State the player shares with the API and the inbound MQTT handler.
@@ -372,7 +375,8 @@ impl Shared {
         self.notify(panel);
     }
 
-    /// What an acknowledged seq showed, if we still remember it.
+    /// What an acknowledged seq showed, if we still remember it and it was
+    /// not acknowledged before (duplicates of a QoS 1 ack give `None`).
     pub fn played(&self, panel: &Id, seq: u32, at: DateTime<Utc>) -> Option<Played> {
         {
             let mut live = self.live.write().expect("live lock");
@@ -383,8 +387,13 @@ impl Shared {
         self.recent
             .lock()
             .expect("recent lock")
-            .get(panel)
-            .and_then(|q| q.iter().find(|p| p.seq == seq).cloned())
+            .get_mut(panel)
+            .and_then(|q| q.iter_mut().find(|p| p.seq == seq))
+            .filter(|p| !p.acked)
+            .map(|p| {
+                p.acked = true;
+                p.clone()
+            })
     }
 }
 
@@ -691,6 +700,7 @@ impl Player {
                     q.pop_front();
                 }
                 q.push_back(Played {
+                    acked: false,
                     seq,
                     message: message.clone(),
                     campaign: campaign.clone(),
@@ -1110,5 +1120,27 @@ mod tests {
             .load(std::sync::atomic::Ordering::Relaxed)
             - before;
         assert_eq!(renders, 1, "one (message, profile) render for 1001 panels");
+    }
+
+    #[test]
+    fn a_repeated_ack_counts_once() {
+        let sh = Shared::default();
+        let p = Id::parse("p1").unwrap();
+        sh.recent
+            .lock()
+            .unwrap()
+            .entry(p.clone())
+            .or_default()
+            .push_back(Played {
+                seq: 7,
+                message: None,
+                campaign: None,
+                alert: None,
+                acked: false,
+            });
+        let now = Utc::now();
+        assert_eq!(sh.played(&p, 7, now).map(|x| x.seq), Some(7));
+        assert_eq!(sh.played(&p, 7, now), None, "a duplicate ack");
+        assert_eq!(sh.played(&p, 8, now), None, "unknown seq");
     }
 }

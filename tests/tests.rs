@@ -15,3 +15,10 @@ mod ops;
 
 #[path = "it/dashboard.rs"]
 mod dashboard;
+
+#[path = "it/faults.rs"]
+mod faults;
+#[path = "../fuzz/src/targets.rs"]
+mod fuzz_targets;
+#[path = "it/hostile.rs"]
+mod hostile;

@@ -31,13 +31,8 @@ pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
         )));
     }
     let now = Utc::now();
-    let a = Alert {
-        id: Id::parse(&format!(
-            "alert-{}-{:04x}",
-            now.format("%Y%m%d-%H%M%S"),
-            rand::random::<u16>()
-        ))
-        .expect("valid id"),
+    let mut a = Alert {
+        id: alert_id(now),
         ends_at: now + Duration::seconds(i64::from(body.duration_s)),
         body,
         created_by: r.who.name.clone(),
@@ -47,9 +42,32 @@ pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     crate::store::check_targets(&ctx.store.snapshot(), &a.body.targets).map_err(ApiError::from)?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
-    let a = blocking(move || store.put_alert(a, &who)).await??;
+    // Ids are the second plus 32 random bits; two alerts in the same second
+    // could still meet: an emergency must never fail on that, so draw again.
+    let a = blocking(move || {
+        let mut tries = 0;
+        loop {
+            match store.put_alert(a.clone(), &who) {
+                Err(crate::store::StoreError::Conflict(_)) if tries < 5 => {
+                    tries += 1;
+                    a.id = alert_id(a.created_at);
+                }
+                other => return other,
+            }
+        }
+    })
+    .await??;
     let targets = target_panels(&ctx.store.snapshot(), &a.body.targets).len();
     created(&serde_json::json!({"id": a.id, "ends_at": a.ends_at, "panels": targets}))
+}
+
+fn alert_id(now: chrono::DateTime<Utc>) -> Id {
+    Id::parse(&format!(
+        "alert-{}-{:08x}",
+        now.format("%Y%m%d-%H%M%S"),
+        rand::random::<u32>()
+    ))
+    .expect("valid id")
 }
 
 pub fn target_panels(snap: &Snapshot, targets: &[Target]) -> BTreeSet<Id> {

@@ -81,3 +81,23 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_and_read_only_disks_are_507_and_503_with_a_sentence() {
+        let p = std::path::PathBuf::from("/data/x.json");
+        let full = ApiError::from(StoreError::DiskFull { path: p.clone() });
+        assert_eq!((full.status.as_u16(), full.code), (507, "disk_full"));
+        assert!(full.message.contains("nothing was saved"));
+        assert!(
+            !full.message.contains("/data"),
+            "no server paths to clients"
+        );
+        let ro = ApiError::from(StoreError::ReadOnly { path: p });
+        assert_eq!((ro.status.as_u16(), ro.code), (503, "read_only"));
+        assert!(ro.message.contains("nothing was saved"));
+    }
+}

@@ -175,7 +175,7 @@ async fn dispatch(
     remote: Option<SocketAddr>,
 ) -> Response {
     let started = Instant::now();
-    let (pattern, result) = match authenticate(&ctx, &headers, &query, remote) {
+    let (pattern, result) = match authenticate(&ctx, &headers, &tail, &query, remote) {
         Err(e) => ("(auth)", Err(e)),
         Ok(who) => {
             let segs: Vec<String> = tail
@@ -216,6 +216,7 @@ async fn dispatch(
 fn authenticate(
     ctx: &Ctx,
     headers: &HeaderMap,
+    tail: &str,
     query: &str,
     remote: Option<SocketAddr>,
 ) -> Result<Principal, ApiError> {
@@ -241,10 +242,12 @@ fn authenticate(
         })
         .map(|t| t.trim().to_string());
     // Browsers cannot set headers on EventSource; the event stream alone
-    // also takes the token from the query.
+    // also takes the token from the query. Nowhere else: a token in a URL
+    // ends up in logs, proxies and browser history.
     let token = from_header.or_else(|| {
-        req::parse_query(query)
-            .remove("access_token")
+        (tail.trim_end_matches('/') == "events")
+            .then(|| req::parse_query(query).remove("access_token"))
+            .flatten()
             .filter(|t| !t.is_empty())
     });
     let Some(token) = token else {

@@ -25,6 +25,12 @@ pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Se
 pub const JSON_LIMIT: usize = 1 << 20;
 /// Largest image upload: 20 MiB.
 pub const ASSET_LIMIT: usize = 20 << 20;
+/// A refused body up to this size is read and thrown away before the 413,
+/// for at most [`DRAIN_TIME`]: a client still sending would otherwise get
+/// a connection reset (unread bytes) instead of the answer. Larger bodies
+/// are refused at once and the connection closed.
+const DRAIN_MAX: usize = 64 << 20;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Req {
     pub method: Method,
@@ -113,7 +119,10 @@ impl Req {
             .and_then(|v| v.parse::<u64>().ok())
         {
             if len > limit as u64 {
-                self.body_unread = true;
+                match self.body.take() {
+                    Some(stream) if len <= DRAIN_MAX as u64 => self.drain(stream, 0).await,
+                    _ => self.body_unread = true,
+                }
                 return Err(too_large());
             }
         }
@@ -126,12 +135,36 @@ impl Req {
                 ApiError::bad_request(format!("the request body could not be read: {e}"))
             })?;
             if buf.len() + chunk.len() > limit {
-                self.body_unread = true;
+                self.drain(stream, buf.len() + chunk.len()).await;
                 return Err(too_large());
             }
             buf.extend_from_slice(&chunk);
         }
         Ok(buf.freeze())
+    }
+
+    /// Reads and discards the rest of a refused body, within [`DRAIN_MAX`]
+    /// bytes and [`DRAIN_TIME`]; if it does not end by then the reply
+    /// closes the connection.
+    async fn drain(&mut self, mut stream: BodyStream, mut seen: usize) {
+        let deadline = tokio::time::sleep(DRAIN_TIME);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break,
+                chunk = stream.next() => match chunk {
+                    None => return,
+                    Some(Ok(c)) => {
+                        seen += c.len();
+                        if seen > DRAIN_MAX {
+                            break;
+                        }
+                    }
+                    Some(Err(_)) => break,
+                },
+            }
+        }
+        self.body_unread = true;
     }
 
     /// Parses a JSON body (Content-Type application/json).

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use super::link::{jitter, publish_then_disconnect, retained, BACKOFF_MAX, BACKOFF_MIN};
 use super::{tls, topics, BrokerUrl, TlsFiles, DEFAULT_MAX_PACKET};
-use crate::domain::{Color, Id, PixelFormat};
+use crate::domain::{Color, Id, PixelFormat, MAX_PANEL_SIDE};
 use crate::frame::{self, FLAG_BLANK, FLAG_EMERGENCY, FLAG_SIGNED};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -193,6 +193,8 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
             shown: shown_tx.clone(),
             connected: connected.clone(),
             is_connected: false,
+            unsent_acks: Vec::new(),
+            flush_at: None,
         };
         tasks.push(tokio::spawn(c.run(eventloop, _client, stop_rx.clone())));
     }
@@ -266,7 +268,20 @@ struct Controller {
     shown: mpsc::Sender<Shown>,
     connected: Arc<AtomicUsize>,
     is_connected: bool,
+    /// Acks that were queued or in flight when the connection dropped.
+    /// rumqttc forgets them when a clean session reconnects, so they are
+    /// kept here and sent again (see [`Controller::flush_acks`]).
+    unsent_acks: Vec<bytes::Bytes>,
+    /// When to send `unsent_acks` at the latest after a reconnect.
+    flush_at: Option<Instant>,
 }
+
+/// Acks kept across a disconnection, at most (oldest dropped first).
+const MAX_UNSENT_ACKS: usize = 1024;
+/// After a reconnect, kept acks go out with the first new frame (the
+/// server is subscribed again by then: it republishes after subscribing)
+/// or after this long, whichever comes first.
+const ACK_RESEND_WAIT: Duration = Duration::from_secs(10);
 
 impl Controller {
     fn status_json(&self, online: bool) -> String {
@@ -275,6 +290,40 @@ impl Controller {
             v["seq"] = seq.into();
         }
         v.to_string()
+    }
+
+    /// Takes the acks out of the event loop's queue when the connection
+    /// drops: a clean-session reconnect would clear that queue, losing
+    /// proof of play for frames that were on the glass.
+    fn keep_unsent_acks(&mut self, el: &mut EventLoop) {
+        let topic = &self.ack_topic;
+        let kept = &mut self.unsent_acks;
+        el.pending.retain(|r| match r {
+            Request::Publish(p) if &p.topic == topic => {
+                kept.push(p.payload.clone());
+                false
+            }
+            _ => true,
+        });
+        if kept.len() > MAX_UNSENT_ACKS {
+            let extra = kept.len() - MAX_UNSENT_ACKS;
+            kept.drain(..extra);
+        }
+    }
+
+    /// Queues the kept acks again, oldest first.
+    fn flush_acks(&mut self, el: &mut EventLoop) {
+        self.flush_at = None;
+        if !self.unsent_acks.is_empty() {
+            tracing::info!(panel = %self.panel, acks = self.unsent_acks.len(), "re-sending acks from before the disconnection");
+        }
+        for payload in self.unsent_acks.drain(..) {
+            el.pending.push_back(Request::Publish(Publish::from_bytes(
+                &self.ack_topic,
+                QoS::AtLeastOnce,
+                payload,
+            )));
+        }
     }
 
     fn set_connected(&mut self, up: bool) {
@@ -300,9 +349,15 @@ impl Controller {
         let mut failures = 0u32;
         loop {
             let expiry = self.expires;
+            let flush_at = self.flush_at;
             let event = tokio::select! {
                 ev = el.poll() => ev,
                 _ = stop.changed() => break,
+                _ = async { tokio::time::sleep_until(flush_at.unwrap_or_else(Instant::now)).await },
+                    if flush_at.is_some() => {
+                    self.flush_acks(&mut el);
+                    continue;
+                }
                 _ = async { tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)).await },
                     if expiry.is_some() => {
                     self.expires = None;
@@ -325,9 +380,13 @@ impl Controller {
                     )));
                     el.pending
                         .push_front(retained(self.status_topic.clone(), self.status_json(true)));
+                    if !self.unsent_acks.is_empty() {
+                        self.flush_at = Some(Instant::now() + ACK_RESEND_WAIT);
+                    }
                 }
                 Ok(Event::Incoming(Incoming::Publish(p))) if p.topic == self.frame_topic => {
                     if let Some(seq) = self.on_frame(&p.payload).await {
+                        self.flush_acks(&mut el);
                         el.pending.push_back(Request::Publish(Publish::new(
                             &self.ack_topic,
                             QoS::AtLeastOnce,
@@ -339,6 +398,8 @@ impl Controller {
                 Err(e) => {
                     let was = self.is_connected;
                     self.set_connected(false);
+                    self.flush_at = None;
+                    self.keep_unsent_acks(&mut el);
                     failures += 1;
                     if self.log_state && (was || failures == 1) {
                         tracing::warn!(panel = %self.panel, error = %e, "controller disconnected; retrying with back-off");
@@ -492,9 +553,15 @@ fn png_size_matches(data: &[u8], width: u16, height: u16) -> bool {
 }
 
 /// The frame as the panel shows it: mono lit pixels in LED red, a blank
-/// frame all dark.
+/// frame all dark. `None` for frames larger than any panel the server
+/// drives ([`MAX_PANEL_SIDE`] a side): BTF1 allows 65535×65535, and a
+/// 32-byte blank or PNG header of that size would otherwise make the
+/// controller allocate 12 GiB (found by fuzzing).
 pub fn pixels(fr: &frame::Frame<'_>) -> Option<image::RgbImage> {
     let h = fr.header;
+    if h.width > MAX_PANEL_SIDE || h.height > MAX_PANEL_SIDE {
+        return None;
+    }
     let (w, hh) = (u32::from(h.width), u32::from(h.height));
     if h.flags & FLAG_BLANK != 0 {
         return Some(image::RgbImage::new(w, hh));
@@ -530,6 +597,7 @@ pub fn pixels(fr: &frame::Frame<'_>) -> Option<image::RgbImage> {
             let mut limits = image::Limits::default();
             limits.max_image_width = Some(w);
             limits.max_image_height = Some(hh);
+            limits.max_alloc = Some(64 << 20);
             reader.limits(limits);
             let img = reader.decode().ok()?.to_rgb8();
             if img.dimensions() != (w, hh) {
@@ -590,6 +658,31 @@ mod tests {
         let text = draw_half_blocks(&img);
         assert_eq!(text.lines().count(), 2);
         assert_eq!(text.matches('▀').count(), 18);
+    }
+
+    #[test]
+    fn huge_frames_are_refused_without_allocating() {
+        for (format, flags) in [
+            (PixelFormat::Png, FLAG_BLANK),
+            (PixelFormat::Png, 0),
+            (PixelFormat::Rgb888, FLAG_BLANK),
+        ] {
+            let h = frame::Header {
+                format,
+                brightness: 255,
+                width: 65535,
+                height: 65535,
+                flags,
+                seq: 1,
+                valid_until: 0,
+            };
+            // Raw formats need their full data to decode; the check must
+            // hold for what decodes (PNG and blank PNG: no data at all).
+            let bytes = frame::encode(&h, &[]);
+            if let Ok(fr) = frame::decode(&bytes) {
+                assert!(pixels(&fr).is_none(), "{format:?} {flags}");
+            }
+        }
     }
 
     #[test]

@@ -30,7 +30,9 @@ const REQUEST_CAPACITY: usize = 4096;
 const INFLIGHT: u16 = 200;
 const INBOUND_CAPACITY: usize = 8192;
 pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(250);
-pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// At most 4 s (2–4 s with jitter) between attempts, so frames are back on
+/// the glass within 5 s of a broker's return however long it was away.
+pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(4);
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 /// What the link reports to the player.

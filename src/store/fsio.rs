@@ -76,6 +76,27 @@ pub fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
 }
 
+/// Deletes the temp files a crash left behind while [`write_atomic`] was
+/// replacing `path` (`.{name}.{random}.tmp` next to it). Files in loaded
+/// directories are cleaned as they are read; this is for single files
+/// (`state/seq.json`, `secrets/tokens.json`) whose directory nobody lists.
+pub fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let Ok(rd) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let n = e.file_name();
+        let n = n.to_string_lossy();
+        if n.starts_with(&prefix) && is_temp_name(&n) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +116,19 @@ mod tests {
         remove_durable(&p).unwrap();
         remove_durable(&p).unwrap();
         assert!(!p.exists());
+    }
+
+    #[test]
+    fn stale_temps_of_one_file_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("seq.json");
+        write_atomic(&p, b"{}").unwrap();
+        fs::write(d.path().join(".seq.json.123.tmp"), b"{").unwrap();
+        fs::write(d.path().join(".other.json.9.tmp"), b"{").unwrap();
+        remove_stale_temps(&p);
+        assert!(!d.path().join(".seq.json.123.tmp").exists());
+        assert!(d.path().join(".other.json.9.tmp").exists(), "not ours");
+        assert_eq!(fs::read(&p).unwrap(), b"{}");
     }
 
     #[test]

@@ -876,6 +876,37 @@ mod tests {
     }
 
     #[test]
+    fn io_errors_map_to_disk_full_and_read_only() {
+        let p = Path::new("/data/content/panels/p1.json");
+        let e = |code| StoreError::io(p, io::Error::from_raw_os_error(code));
+        assert!(matches!(e(28), StoreError::DiskFull { .. }), "ENOSPC");
+        assert!(matches!(e(122), StoreError::DiskFull { .. }), "EDQUOT");
+        assert!(matches!(e(30), StoreError::ReadOnly { .. }), "EROFS");
+        assert!(matches!(e(13), StoreError::ReadOnly { .. }), "EACCES");
+        assert!(matches!(e(5), StoreError::Io { .. }), "EIO");
+    }
+
+    #[test]
+    fn a_failed_write_changes_nothing() {
+        // A directory where the file should go: the rename fails.
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path(), ok_check).unwrap();
+        std::fs::create_dir_all(s.panel_path(&Id::parse("p1").unwrap()).join("x")).unwrap();
+        assert!(s.put_panel(panel("p1"), true, "a").is_err());
+        assert!(s.snapshot().panels.is_empty());
+        assert!(
+            s.audit_tail(10).unwrap().is_empty(),
+            "no audit line for a failed write"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(d.path().join("content/panels"))
+            .unwrap()
+            .flatten()
+            .filter(|e| fsio::is_temp_name(&e.file_name().to_string_lossy()))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
     fn unknown_targets_are_refused() {
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(d.path(), ok_check).unwrap();

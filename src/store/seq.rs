@@ -23,6 +23,7 @@ pub struct SeqAllocator {
 
 impl SeqAllocator {
     pub fn open(path: PathBuf) -> io::Result<SeqAllocator> {
+        fsio::remove_stale_temps(&path);
         let marks: BTreeMap<String, u32> = match std::fs::read(&path) {
             Ok(b) => serde_json::from_slice(&b).map_err(|e| {
                 io::Error::new(

@@ -73,6 +73,7 @@ pub fn new_token() -> String {
 
 impl TokenStore {
     pub fn open(path: &Path, bootstrap_admin: Option<&str>) -> Result<TokenStore, StoreError> {
+        fsio::remove_stale_temps(path);
         let entries: Vec<Entry> = if path.exists() {
             super::read_json(path).map_err(|p| StoreError::Corrupt(vec![p]))?
         } else {

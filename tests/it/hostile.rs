@@ -1,0 +1,1062 @@
+//! Hostile input: raw HTTP bytes over a TcpStream (so every byte is ours),
+//! the fuzz corpora replayed, auth-failure rate limiting, and the audit
+//! trail's read-only API.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::fuzz_targets;
+use crate::util::{Api, Server, ADMIN_TOKEN};
+
+/// What came back on a raw connection.
+#[derive(Debug)]
+struct Raw {
+    /// None: the server closed without a status line.
+    status: Option<u16>,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// Sends `bytes`, optionally half-closes, and reads until the server closes
+/// (every request here says `Connection: close`). A read timeout is a hang.
+fn raw(port: u16, bytes: &[u8], half_close: bool) -> Raw {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    // The server may answer (and close) before reading everything we send:
+    // a write error then is not a failure, the reply is what counts.
+    let _ = s.write_all(bytes);
+    if half_close {
+        let _ = s.shutdown(Shutdown::Write);
+    }
+    let mut out = Vec::new();
+    let started = Instant::now();
+    let mut buf = [0u8; 16384];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                panic!(
+                    "server hung: no end of reply after {:?}; got so far: {:?}",
+                    started.elapsed(),
+                    String::from_utf8_lossy(&out)
+                )
+            }
+            // A reset after the reply (unread request bytes) is fine.
+            Err(_) => break,
+        }
+    }
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(out.len(), |p| p + 4);
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let status = head
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| head.strip_prefix("HTTP/1.0 "))
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse().ok());
+    let mut body = out[split..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    Raw { status, head, body }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(p) = b.windows(2).position(|w| w == b"\r\n") {
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..p]).unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        if n == 0 || b.len() < p + 2 + n {
+            break;
+        }
+        out.extend_from_slice(&b[p + 2..p + 2 + n]);
+        b = &b[(p + 4 + n).min(b.len())..];
+    }
+    out
+}
+
+/// A request with the admin token and `Connection: close`.
+fn req(method: &str, path: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nConnection: close\r\n"
+    )
+    .into_bytes();
+    for h in headers {
+        r.extend_from_slice(h.as_bytes());
+        r.extend_from_slice(b"\r\n");
+    }
+    r.extend_from_slice(b"\r\n");
+    r.extend_from_slice(body);
+    r
+}
+
+/// A JSON POST with a correct Content-Length.
+fn post_json(path: &str, body: &[u8]) -> Vec<u8> {
+    req(
+        "POST",
+        path,
+        &[
+            "Content-Type: application/json",
+            &format!("Content-Length: {}", body.len()),
+        ],
+        body,
+    )
+}
+
+/// How a case must end.
+#[derive(Debug, Clone, Copy)]
+enum Want {
+    /// One of these statuses, with the JSON error shape and a sentence.
+    Api(&'static [u16]),
+    /// Malformed HTTP that hyper refuses itself: a 4xx (its body is not
+    /// ours) or, where hyper cannot even parse a request, a closed
+    /// connection — but never a 5xx and never a hang.
+    Hyper,
+}
+
+struct Case {
+    name: &'static str,
+    bytes: Vec<u8>,
+    half_close: bool,
+    want: Want,
+}
+
+fn case(name: &'static str, bytes: Vec<u8>, want: Want) -> Case {
+    Case {
+        name,
+        bytes,
+        half_close: false,
+        want,
+    }
+}
+
+const BAD: Want = Want::Api(&[400]);
+
+fn cases() -> Vec<Case> {
+    let panel = br#"{"id":"p2","name":"Bang","width":64,"height":16,"format":"mono1"}"#;
+    let mut v = vec![
+        // Content types.
+        case(
+            "no content type",
+            req("POST", "/api/v1/panels", &["Content-Length: 2"], b"{}"),
+            Want::Api(&[415]),
+        ),
+        case(
+            "text/plain",
+            req(
+                "POST",
+                "/api/v1/panels",
+                &["Content-Type: text/plain", "Content-Length: 2"],
+                b"{}",
+            ),
+            Want::Api(&[415]),
+        ),
+        case(
+            "application/jsonx",
+            req(
+                "POST",
+                "/api/v1/panels",
+                &["Content-Type: application/jsonx", "Content-Length: 2"],
+                b"{}",
+            ),
+            Want::Api(&[415]),
+        ),
+        case(
+            "multipart form",
+            req(
+                "POST",
+                "/api/v1/messages",
+                &[
+                    "Content-Type: multipart/form-data; boundary=x",
+                    "Content-Length: 2",
+                ],
+                b"{}",
+            ),
+            Want::Api(&[415]),
+        ),
+        case(
+            "JSON sent as an image",
+            req(
+                "POST",
+                "/api/v1/assets",
+                &["Content-Type: image/png", "Content-Length: 2"],
+                b"{}",
+            ),
+            Want::Api(&[422]),
+        ),
+        case(
+            "image type not accepted",
+            req(
+                "POST",
+                "/api/v1/assets",
+                &["Content-Type: image/svg+xml", "Content-Length: 6"],
+                b"<svg/>",
+            ),
+            Want::Api(&[415]),
+        ),
+        // Bodies.
+        case("empty JSON body", post_json("/api/v1/panels", b""), BAD),
+        // Past the 1 MiB cap, sent in full before reading: the server reads
+        // and drops the rest so the client sees the 413, not a reset.
+        case(
+            "2 MiB JSON body",
+            post_json(
+                "/api/v1/panels",
+                format!("{{\"name\":\"{}\"}}", "x".repeat(2 << 20)).as_bytes(),
+            ),
+            Want::Api(&[413]),
+        ),
+        case(
+            "truncated JSON",
+            post_json("/api/v1/panels", &panel[..20]),
+            BAD,
+        ),
+        Case {
+            name: "Content-Length larger than sent, then close",
+            bytes: req(
+                "POST",
+                "/api/v1/panels",
+                &["Content-Type: application/json", "Content-Length: 1000"],
+                &panel[..30],
+            ),
+            half_close: true,
+            want: Want::Hyper,
+        },
+        case(
+            "chunked body, valid panel",
+            req(
+                "POST",
+                "/api/v1/panels",
+                &[
+                    "Content-Type: application/json",
+                    "Transfer-Encoding: chunked",
+                ],
+                &chunked(&[&panel[..10], &panel[10..]]),
+            ),
+            Want::Api(&[201]),
+        ),
+        case(
+            "chunked body, bad JSON",
+            req(
+                "POST",
+                "/api/v1/panels",
+                &[
+                    "Content-Type: application/json",
+                    "Transfer-Encoding: chunked",
+                ],
+                &chunked(&[b"{\"id\":", b"[[["]),
+            ),
+            BAD,
+        ),
+        case(
+            "chunked body, bad chunk size",
+            req(
+                "POST",
+                "/api/v1/panels",
+                &[
+                    "Content-Type: application/json",
+                    "Transfer-Encoding: chunked",
+                ],
+                b"zz\r\n{}\r\n0\r\n\r\n",
+            ),
+            Want::Hyper,
+        ),
+        case(
+            "chunk size overflowing u64",
+            req(
+                "POST",
+                "/api/v1/panels",
+                &[
+                    "Content-Type: application/json",
+                    "Transfer-Encoding: chunked",
+                ],
+                b"FFFFFFFFFFFFFFFFFFFFFF\r\n{}\r\n0\r\n\r\n",
+            ),
+            Want::Hyper,
+        ),
+        Case {
+            name: "chunked body cut off, then close",
+            bytes: req(
+                "POST",
+                "/api/v1/panels",
+                &[
+                    "Content-Type: application/json",
+                    "Transfer-Encoding: chunked",
+                ],
+                b"40\r\n{\"id\":\"p3\"",
+            ),
+            half_close: true,
+            want: Want::Hyper,
+        },
+        case(
+            "Content-Length and chunked together",
+            req(
+                "POST",
+                "/api/v1/panels",
+                &[
+                    "Content-Type: application/json",
+                    "Content-Length: 5",
+                    "Transfer-Encoding: chunked",
+                ],
+                b"2\r\n{}\r\n0\r\n\r\n",
+            ),
+            // hyper drops the Content-Length and reads the chunks: `{}` is
+            // a panel with missing fields.
+            Want::Api(&[400]),
+        ),
+        case(
+            "negative Content-Length",
+            req(
+                "POST",
+                "/api/v1/panels",
+                &["Content-Type: application/json", "Content-Length: -1"],
+                b"{}",
+            ),
+            Want::Hyper,
+        ),
+        case(
+            "two different Content-Lengths",
+            req(
+                "POST",
+                "/api/v1/panels",
+                &[
+                    "Content-Type: application/json",
+                    "Content-Length: 2",
+                    "Content-Length: 3",
+                ],
+                b"{} ",
+            ),
+            Want::Hyper,
+        ),
+        // Headers.
+        // hyper buffers up to about 400 KB of request head (its default
+        // max_buf_size): a 100 KB header is served, 1 MB is refused.
+        case(
+            "a 100 KB header (within hyper's buffer)",
+            req(
+                "GET",
+                "/api/v1/panels",
+                &[&format!("X-Big: {}", "a".repeat(100 * 1024))],
+                b"",
+            ),
+            Want::Api(&[200]),
+        ),
+        case(
+            "a 1 MB header",
+            req(
+                "GET",
+                "/api/v1/panels",
+                &[&format!("X-Big: {}", "a".repeat(1024 * 1024))],
+                b"",
+            ),
+            Want::Hyper,
+        ),
+        case(
+            "200 headers",
+            req(
+                "GET",
+                "/api/v1/panels",
+                &(0..200).map(|i| format!("X-H{i}: v")).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>(),
+                b"",
+            ),
+            Want::Hyper,
+        ),
+        case(
+            "a 100 KB path",
+            req("GET", &format!("/api/v1/panels/{}", "a".repeat(100 * 1024)), &[], b""),
+            Want::Hyper,
+        ),
+        case(
+            "a 1 MB path",
+            req("GET", &format!("/api/v1/panels/{}", "a".repeat(1024 * 1024)), &[], b""),
+            Want::Hyper,
+        ),
+        case(
+            "NUL in a header value",
+            req("GET", "/api/v1/panels", &["X-Bad: a\0b"], b""),
+            Want::Hyper,
+        ),
+        case(
+            "not HTTP at all",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n".to_vec(),
+            Want::Hyper,
+        ),
+        case(
+            "unknown method",
+            req("BREW", "/api/v1/panels", &[], b""),
+            Want::Api(&[405]),
+        ),
+        case(
+            "token with non-ASCII bytes",
+            b"GET /api/v1/panels HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xc3\xa9\xff\r\nConnection: close\r\n\r\n".to_vec(),
+            Want::Api(&[401]),
+        ),
+        // JSON shapes.
+        case(
+            "100,000 nested arrays",
+            post_json("/api/v1/panels", "[".repeat(100_000).as_bytes()),
+            BAD,
+        ),
+        case(
+            "100,000 nested objects in a field",
+            post_json(
+                "/api/v1/messages",
+                format!("{{\"title\":{}", "{\"a\":".repeat(100_000)).as_bytes(),
+            ),
+            BAD,
+        ),
+        case(
+            "nested arrays in the cron explainer",
+            post_json(
+                "/api/v1/cron/explain",
+                format!("{{\"cron\":{}", "[".repeat(50_000)).as_bytes(),
+            ),
+            BAD,
+        ),
+        case(
+            "invalid UTF-8 in a string",
+            post_json(
+                "/api/v1/panels",
+                b"{\"id\":\"p9\",\"name\":\"B\xff\xfeng\",\"width\":64,\"height\":16,\"format\":\"mono1\"}",
+            ),
+            BAD,
+        ),
+        case(
+            "UTF-8 byte order mark",
+            post_json("/api/v1/panels", &[b"\xef\xbb\xbf".as_slice(), panel].concat()),
+            BAD,
+        ),
+        case(
+            "duplicate key",
+            post_json(
+                "/api/v1/panels",
+                br#"{"id":"p4","id":"p5","name":"B","width":64,"height":16,"format":"mono1"}"#,
+            ),
+            BAD,
+        ),
+        case(
+            "JSON null body",
+            post_json("/api/v1/alerts", b"null"),
+            BAD,
+        ),
+        case(
+            "trailing garbage",
+            post_json("/api/v1/panels", &[panel.as_slice(), b"}{"].concat()),
+            BAD,
+        ),
+        // Numbers.
+        case(
+            "width 1e400",
+            post_json(
+                "/api/v1/panels",
+                br#"{"id":"p6","name":"B","width":1e400,"height":16,"format":"mono1"}"#,
+            ),
+            BAD,
+        ),
+        case(
+            "width 2^64",
+            post_json(
+                "/api/v1/panels",
+                br#"{"id":"p6","name":"B","width":18446744073709551616,"height":16,"format":"mono1"}"#,
+            ),
+            BAD,
+        ),
+        case(
+            "width 65536 (past u16)",
+            post_json(
+                "/api/v1/panels",
+                br#"{"id":"p6","name":"B","width":65536,"height":16,"format":"mono1"}"#,
+            ),
+            BAD,
+        ),
+        case(
+            "width 64.5",
+            post_json(
+                "/api/v1/panels",
+                br#"{"id":"p6","name":"B","width":64.5,"height":16,"format":"mono1"}"#,
+            ),
+            BAD,
+        ),
+        case(
+            "width as a string",
+            post_json(
+                "/api/v1/panels",
+                br#"{"id":"p6","name":"B","width":"64","height":16,"format":"mono1"}"#,
+            ),
+            BAD,
+        ),
+        case(
+            "alert duration_s -1",
+            post_json(
+                "/api/v1/alerts",
+                br#"{"text":"x","targets":["all"],"duration_s":-1}"#,
+            ),
+            BAD,
+        ),
+        case(
+            "alert duration_s 2^32",
+            post_json(
+                "/api/v1/alerts",
+                br#"{"text":"x","targets":["all"],"duration_s":4294967296}"#,
+            ),
+            BAD,
+        ),
+        case(
+            "campaign priority 2^31",
+            post_json(
+                "/api/v1/campaigns",
+                br#"{"name":"x","messages":[],"targets":["all"],"priority":2147483648}"#,
+            ),
+            BAD,
+        ),
+        case(
+            "campaign start year 300000",
+            post_json(
+                "/api/v1/campaigns",
+                br#"{"name":"x","messages":[],"targets":["all"],"priority":1,"start":"300000-01-01"}"#,
+            ),
+            BAD,
+        ),
+        case(
+            "audit limit 10^20",
+            req("GET", "/api/v1/audit?limit=100000000000000000000", &[], b""),
+            BAD,
+        ),
+        case(
+            "timeline from year 99999",
+            req(
+                "GET",
+                "/api/v1/panels/p1/timeline?from=99999-01-01T00:00:00Z",
+                &[],
+                b"",
+            ),
+            BAD,
+        ),
+        case(
+            "timeline at the end of year 9999",
+            req(
+                "GET",
+                "/api/v1/panels/p1/timeline?from=9999-12-31T00:00:00Z&to=9999-12-31T23:59:59Z",
+                &[],
+                b"",
+            ),
+            Want::Api(&[200, 400]),
+        ),
+        case(
+            "plays report over all time",
+            req(
+                "GET",
+                "/api/v1/reports/plays?from=0000-01-01T00:00:00Z&to=9999-12-31T00:00:00Z",
+                &[],
+                b"",
+            ),
+            Want::Api(&[200, 400]),
+        ),
+        case(
+            "preview 65536 wide",
+            req(
+                "GET",
+                "/api/v1/messages/m1/preview.png?width=65536&height=16&format=mono1",
+                &[],
+                b"",
+            ),
+            Want::Api(&[400, 404]),
+        ),
+    ];
+    // Ids in paths and bodies: traversal, separators, NUL, look-alikes.
+    for (name, path) in [
+        ("dot-dot", "/api/v1/panels/.."),
+        ("encoded dot-dot", "/api/v1/panels/%2e%2e"),
+        (
+            "encoded slash traversal",
+            "/api/v1/panels/..%2F..%2Fsecrets%2Ftokens",
+        ),
+        ("encoded slash", "/api/v1/campaigns/a%2Fb"),
+        ("NUL", "/api/v1/messages/a%00b"),
+        ("overlong UTF-8 dot", "/api/v1/panels/%C0%AE%C0%AE"),
+        ("Cyrillic a", "/api/v1/panels/p%D0%B0nel"),
+        ("fullwidth letters", "/api/v1/panels/%EF%BD%90%EF%BC%91"),
+        ("trailing space", "/api/v1/panels/p1%20"),
+        ("uppercase", "/api/v1/panels/P1"),
+        ("backslash", "/api/v1/alerts/..%5C..%5Cx"),
+        (
+            "asset id traversal",
+            "/api/v1/assets/..%2F..%2Fsecrets%2Ftokens.json",
+        ),
+        ("token name traversal", "/api/v1/tokens/..%2Fadmin"),
+    ] {
+        let method = if name == "token name traversal" {
+            "DELETE"
+        } else {
+            "GET"
+        };
+        v.push(case(
+            name,
+            req(method, path, &[], b""),
+            Want::Api(&[400, 404]),
+        ));
+    }
+    for (name, id) in [
+        ("body id with dot-dot", r#""../p7""#),
+        ("body id with slash", r#""a/b""#),
+        ("body id with NUL", r#""p\u0000""#),
+        ("body id Cyrillic", r#""p\u0430nel""#),
+        ("body id zero-width space", r#""p\u200b1""#),
+        ("body id 65 chars", &format!("\"{}\"", "a".repeat(65))),
+        ("body id a number", "7"),
+    ] {
+        let body = format!(r#"{{"id":{id},"name":"B","width":64,"height":16,"format":"mono1"}}"#);
+        v.push(case(
+            name,
+            post_json("/api/v1/panels", body.as_bytes()),
+            BAD,
+        ));
+    }
+    v
+}
+
+fn chunked(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in parts {
+        out.extend_from_slice(format!("{:x}\r\n", p.len()).as_bytes());
+        out.extend_from_slice(p);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+/// Every hostile request gets a 4xx with a sentence (or hyper's own 4xx),
+/// never a 5xx or a hang; nothing but the one valid panel is stored, and the
+/// server still answers afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_http_table() {
+    let s = Server::start();
+    let admin = Api::new(&s, Some(ADMIN_TOKEN));
+    let (st, _) = admin
+        .post(
+            "/panels",
+            json!({"id": "p1", "name": "Cổng", "width": 64, "height": 16, "format": "mono1"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let port = s.http_port;
+    let cases = cases();
+    let n = cases.len();
+    let results = tokio::task::spawn_blocking(move || {
+        cases
+            .into_iter()
+            .map(|c| {
+                let started = Instant::now();
+                let r = raw(port, &c.bytes, c.half_close);
+                (c.name, c.want, r, started.elapsed())
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let mut failures = Vec::new();
+    for (name, want, r, took) in &results {
+        let ok = match want {
+            Want::Api(codes) => {
+                let v = r.json();
+                r.status.is_some_and(|s| codes.contains(&s))
+                    && (r.status.is_some_and(|s| s < 300)
+                        || (v["error"].is_string()
+                            && v["message"].as_str().is_some_and(|m| m.len() > 15)))
+            }
+            Want::Hyper => r.status.is_none_or(|s| (400..500).contains(&s)),
+        };
+        if !ok {
+            failures.push(format!(
+                "{name}: want {want:?}, got {:?} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body[..r.body.len().min(300)])
+            ));
+        }
+        assert!(
+            *took < Duration::from_secs(5),
+            "{name} took {took:?}: the server should answer at once"
+        );
+    }
+    for (name, _, r, took) in &results {
+        eprintln!(
+            "{name:45} {:>4} {:>6.1} ms {}",
+            r.status.map_or("-".to_string(), |s| s.to_string()),
+            took.as_secs_f64() * 1000.0,
+            r.head.lines().next().unwrap_or("(closed, no reply)")
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // Still serving, nothing stray stored.
+    let r = reqwest::get(s.url("/healthz")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, panels) = admin.get("/panels").await;
+    let ids: Vec<&str> = panels
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["p1", "p2"], "only the valid panels were stored");
+    // content/ only: the player may be writing state/seq.json right now.
+    let stray: Vec<_> = walk(&s.data.join("content"))
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(".tmp"))
+        })
+        .collect();
+    assert!(stray.is_empty(), "temp files left: {stray:?}");
+}
+
+pub fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// 20 wrong tokens a minute from one address, then 429 with a sentence,
+/// even for a right token (so guessing learns nothing); /healthz unaffected.
+#[tokio::test]
+async fn auth_failures_are_rate_limited() {
+    let s = Server::start();
+    let wrong = Api::new(&s, Some("guess-0000"));
+    for i in 0..20 {
+        let (st, v) = wrong.get("/panels").await;
+        assert_eq!(st, 401, "attempt {i}: {v}");
+    }
+    let (st, v) = wrong.get("/panels").await;
+    assert_eq!(st, 429, "{v}");
+    assert_eq!(v["error"], "too_many_failures");
+    assert!(v["message"].as_str().unwrap().contains("wait"), "{v}");
+    let admin = Api::new(&s, Some(ADMIN_TOKEN));
+    assert_eq!(admin.get("/panels").await.0, 429);
+    assert_eq!(reqwest::get(s.url("/healthz")).await.unwrap().status(), 200);
+}
+
+/// The audit trail is read-only through the API: only GET exists, for
+/// admins; every other method is refused and the trail is unchanged.
+#[tokio::test]
+async fn audit_trail_cannot_be_rewritten() {
+    let s = Server::start();
+    let admin = Api::new(&s, Some(ADMIN_TOKEN));
+    let (_, before) = admin.get("/audit").await;
+    for m in ["PUT", "DELETE", "POST", "PATCH"] {
+        for path in ["/audit", "/audit/0", "/audit/1"] {
+            let r = admin
+                .req(reqwest::Method::from_bytes(m.as_bytes()).unwrap(), path)
+                .header("content-type", "application/json")
+                .body("[]")
+                .send()
+                .await
+                .unwrap();
+            let st = r.status().as_u16();
+            assert!(st == 405 || st == 404, "{m} {path}: {st}");
+        }
+    }
+    let (_, after) = admin.get("/audit").await;
+    assert_eq!(before, after);
+}
+
+/// Every file in `fuzz/corpus/TARGET/` through the same function the fuzzer
+/// runs: the corpora (and every crash ever found, kept there) replay here.
+#[test]
+fn fuzz_corpora_replay() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    type Target = fn(&[u8]);
+    let targets: [(&str, Target); 4] = [
+        ("frame_decode", fuzz_targets::frame_decode),
+        ("image_decode", fuzz_targets::image_decode),
+        ("domain_json", fuzz_targets::domain_json),
+        ("render_text", fuzz_targets::render_text),
+    ];
+    for (name, f) in targets {
+        let files = walk(&root.join(name));
+        assert!(
+            files.len() >= 5,
+            "fuzz/corpus/{name} has {} files: the corpus is missing",
+            files.len()
+        );
+        for p in files {
+            let bytes = std::fs::read(&p).unwrap();
+            let r = std::panic::catch_unwind(|| f(&bytes));
+            assert!(r.is_ok(), "{name}: {} panics", p.display());
+        }
+    }
+}
+
+// ---- signed frames ---------------------------------------------------
+
+/// Publishes each payload at QoS 1 from an outsider's client and waits for
+/// the broker's PUBACKs, so they are delivered before anything sent later.
+async fn publish_as_attacker(url: &str, topic: &str, payloads: Vec<Vec<u8>>) {
+    use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+    let u: bangtin::mqtt::BrokerUrl = url.parse().unwrap();
+    let mut mo = MqttOptions::new("attacker", &u.host, u.port);
+    mo.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut el) = AsyncClient::new(mo, 16);
+    let n = payloads.len();
+    for p in payloads {
+        client
+            .publish(topic, QoS::AtLeastOnce, false, p)
+            .await
+            .unwrap();
+    }
+    let mut acked = 0;
+    while acked < n {
+        match tokio::time::timeout(Duration::from_secs(5), el.poll()).await {
+            Ok(Ok(Event::Incoming(Incoming::PubAck(_)))) => acked += 1,
+            Ok(Ok(_)) => {}
+            other => panic!("attacker's publish failed: {other:?}"),
+        }
+    }
+    let _ = client.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), el.poll()).await;
+}
+
+/// `bangtin keys generate`, a server signing with it, the reference
+/// controller checking with the public key: signed frames are shown;
+/// unsigned, wrongly signed, altered, stripped and replayed frames are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_frames_shown_forgeries_rejected() {
+    use bangtin::frame::{self, FLAG_EMERGENCY, FLAG_SIGNED};
+    use bangtin::mqtt::controller::{spawn_fleet, ControllerArgs};
+    use ed25519_dalek::{Signer, Verifier};
+
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("frame-signing.pem");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
+        .args(["keys", "generate", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pub_path = key.with_extension("pub");
+    let pub_hex = std::fs::read_to_string(&pub_path).unwrap();
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(
+        &hex::decode(pub_hex.trim()).unwrap().try_into().unwrap(),
+    )
+    .unwrap();
+    // A second generate must not overwrite the key.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
+        .args(["keys", "generate", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert_eq!(std::fs::read_to_string(&pub_path).unwrap(), pub_hex);
+
+    let s = Server::start_with(crate::util::ServerOpts {
+        extra_args: vec!["--signing-key".into(), key.to_str().unwrap().into()],
+        ..Default::default()
+    });
+    let admin = Api::new(&s, Some(ADMIN_TOKEN));
+    assert_eq!(
+        admin
+            .post(
+                "/panels",
+                json!({"id": "s1", "name": "Ký số", "width": 64, "height": 16, "format": "mono1"})
+            )
+            .await
+            .0,
+        201
+    );
+    let url = s.broker_url();
+    let topic = "bangtin/panels/s1/frame";
+    let mut args = ControllerArgs::new("s1".parse().unwrap(), url.parse().unwrap());
+    args.public_key = Some(pub_path.clone());
+    let mut c = spawn_fleet(&args).unwrap();
+    let mut next_shown = async || {
+        tokio::time::timeout(Duration::from_secs(5), c.shown.recv())
+            .await
+            .expect("a frame shown within 5 s")
+            .expect("controller running")
+    };
+    let first = next_shown().await;
+    assert_ne!(first.flags & FLAG_SIGNED, 0, "signed frame shown");
+    let mut watch = crate::mqtt::TestClient::connect(&url, "watch-s1", &[topic]).await;
+    let original = watch.next_on(topic).await.payload.to_vec();
+    let f = frame::decode(&original).unwrap();
+    assert_eq!(f.header.seq, first.seq);
+    vk.verify(
+        f.signed_part(&original),
+        &ed25519_dalek::Signature::from_bytes(f.signature.unwrap()),
+    )
+    .expect("the server's signature verifies with the generated public key");
+
+    // A newer legitimate frame: an alert.
+    let (st, a) = admin
+        .post(
+            "/alerts",
+            json!({"text": "BÃO", "targets": ["s1"], "duration_s": 600}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let second = next_shown().await;
+    assert!(second.seq > first.seq && second.flags & FLAG_EMERGENCY != 0);
+    let alert_bytes = watch.next_on(topic).await.payload.to_vec();
+    assert_eq!(frame::decode(&alert_bytes).unwrap().header.seq, second.seq);
+
+    // Forgeries, each with a seq far above anything real.
+    let hi = second.seq + 1000;
+    let h = frame::Header {
+        format: bangtin::domain::PixelFormat::Mono1,
+        brightness: 255,
+        width: 64,
+        height: 16,
+        flags: FLAG_EMERGENCY,
+        seq: hi,
+        valid_until: 0,
+    };
+    let data = vec![0xffu8; 8 * 16];
+    let unsigned = frame::encode(&h, &data);
+    let other_key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let wrong_key = {
+        let mut hh = h;
+        hh.flags |= FLAG_SIGNED;
+        hh.seq = hi + 1;
+        let mut v = frame::encode(&hh, &data);
+        let sig = other_key.sign(&v);
+        v.extend_from_slice(&sig.to_bytes());
+        v
+    };
+    let altered = {
+        let mut v = alert_bytes.clone();
+        v[frame::HEADER_LEN] ^= 0xff; // a pixel
+        let len = u32::from_le_bytes(v[24..28].try_into().unwrap()) as usize;
+        let crc = frame::crc32(&v[32..32 + len]);
+        v[28..32].copy_from_slice(&crc.to_le_bytes());
+        v[12..16].copy_from_slice(&(hi + 2).to_le_bytes());
+        v
+    };
+    let seq_bumped = {
+        let mut v = alert_bytes.clone();
+        v[12..16].copy_from_slice(&(hi + 3).to_le_bytes());
+        v
+    };
+    let stripped = {
+        // Signed flag cleared and the signature cut off: a "downgrade".
+        let mut v = alert_bytes[..alert_bytes.len() - 64].to_vec();
+        let flags = u16::from_le_bytes([v[10], v[11]]) & !FLAG_SIGNED;
+        v[10..12].copy_from_slice(&flags.to_le_bytes());
+        v[12..16].copy_from_slice(&(hi + 4).to_le_bytes());
+        v
+    };
+    for (name, bytes) in [("altered", &altered), ("seq bumped", &seq_bumped)] {
+        let f = frame::decode(bytes).unwrap_or_else(|e| panic!("{name} decodes: {e}"));
+        assert!(
+            vk.verify(
+                f.signed_part(bytes),
+                &ed25519_dalek::Signature::from_bytes(f.signature.unwrap())
+            )
+            .is_err(),
+            "{name} must not verify"
+        );
+    }
+    publish_as_attacker(
+        &url,
+        topic,
+        vec![
+            unsigned,
+            wrong_key,
+            altered,
+            seq_bumped,
+            stripped,
+            original.clone(), // replay: a real, older signed frame
+        ],
+    )
+    .await;
+
+    // The next legitimate frame (alert cancelled) is the next thing shown:
+    // none of the forgeries was, and none poisoned the seq check.
+    assert_eq!(
+        admin
+            .delete(&format!("/alerts/{}", a["id"].as_str().unwrap()))
+            .await
+            .0,
+        204
+    );
+    let third = next_shown().await;
+    assert!(
+        third.seq > second.seq && third.seq < hi,
+        "a forged or replayed frame was shown: seq {} (real ones are {}..{})",
+        third.seq,
+        first.seq,
+        second.seq
+    );
+    assert_eq!(third.flags & FLAG_EMERGENCY, 0);
+    assert_ne!(third.flags & FLAG_SIGNED, 0);
+    c.shutdown().await;
+}
+
+/// The event stream needs a token like every route; only it takes the
+/// token from the query (EventSource cannot send headers), no other route.
+#[tokio::test]
+async fn query_tokens_only_for_the_event_stream() {
+    let s = Server::start();
+    let anon = Api::new(&s, None);
+    let r = anon
+        .req(reqwest::Method::GET, "/events")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = anon
+        .req(
+            reqwest::Method::GET,
+            &format!("/events?access_token={ADMIN_TOKEN}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    drop(r);
+    for path in ["/panels", "/tokens", "/audit", "/me"] {
+        let (st, v) = anon
+            .get(&format!("{path}?access_token={ADMIN_TOKEN}"))
+            .await;
+        assert_eq!(st, 401, "{path} took a token from the query: {v}");
+    }
+}
