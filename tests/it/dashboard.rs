@@ -60,14 +60,12 @@ struct Chromedriver {
 
 impl Chromedriver {
     async fn start(http: &reqwest::Client) -> Chromedriver {
-        use std::os::unix::process::CommandExt;
         let bin = chromedriver_path();
         let port = free_port();
         let child = Command::new(&bin)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}; {INSTALL_HINT}", bin.display()));
         let d = Chromedriver {
@@ -93,11 +91,18 @@ impl Chromedriver {
 
 impl Drop for Chromedriver {
     fn drop(&mut self) {
-        let pgid = self.child.id();
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg(format!("-{pgid}"))
-            .status();
+        // SIGTERM lets chromedriver close the browsers it started; then make
+        // sure. Only this pid is signalled: never a process group, since a
+        // `kill` that misreads a negative pid signals every process (-1).
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -123,6 +128,18 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--disable-dev-shm-usage",
+            // No name lookups at all: Chromium otherwise resolves Google
+            // hosts (component updates, variations) at start, and this
+            // machine's network is loopback only.
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--disable-extensions",
+            "--disable-default-apps",
+            "--disable-domain-reliability",
+            "--disable-client-side-phishing-detection",
+            "--disable-breakpad",
+            "--no-pings",
+            "--no-default-browser-check",
+            "--disable-features=OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater",
             "--window-size=1400,1000",
             &format!("--user-data-dir={}", profile.path().display()),
         ];
