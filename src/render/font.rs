@@ -172,6 +172,9 @@ pub struct Vector {
     pub ink_top: f32,
     pub ink_bottom: f32,
     cache: RwLock<HashMap<(u16, u32), Arc<Coverage>>>,
+    /// Per-character metrics: computing overhangs outlines the glyph, which
+    /// was a third of a colour text render before this cache (issue 7).
+    metrics: RwLock<HashMap<char, VMetrics>>,
 }
 
 impl Vector {
@@ -191,6 +194,7 @@ impl Vector {
             ink_top: top,
             ink_bottom: bottom,
             cache: RwLock::new(HashMap::new()),
+            metrics: RwLock::new(HashMap::new()),
         }
     }
 
@@ -198,7 +202,22 @@ impl Vector {
         self.font.glyph_id(c).0 != 0
     }
 
+    /// Metrics of `c` (the replacement character's when the face lacks it), cached.
     pub fn metrics(&self, c: char) -> VMetrics {
+        if let Some(m) = self.metrics.read().expect("metrics lock").get(&c) {
+            return *m;
+        }
+        let m = self.metrics_uncached(c);
+        let mut cache = self.metrics.write().expect("metrics lock");
+        // Bounded: a hostile text could name every code point.
+        if cache.len() >= RASTER_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(c, m);
+        m
+    }
+
+    fn metrics_uncached(&self, c: char) -> VMetrics {
         let mut id = self.font.glyph_id(c);
         if id.0 == 0 {
             id = self.font.glyph_id('\u{FFFD}');

@@ -372,10 +372,17 @@ fn compose_rgb(
         }
     }
     let ramp = color::ramp(bg, fg);
-    for (i, (px, &a)) in img.pixels_mut().zip(&mask.data).enumerate() {
-        let (x, y) = (i as u32 % w, i as u32 / w);
-        if a > 0 || in_rect(band, x, y) {
-            px.0 = ramp[usize::from(a)];
+    // Row by row: no division per pixel (issue 7 profile).
+    let row_len = (w as usize) * 3;
+    for (y, (row, mrow)) in img
+        .chunks_exact_mut(row_len.max(1))
+        .zip(mask.data.chunks_exact(w.max(1) as usize))
+        .enumerate()
+    {
+        for (x, (px, &a)) in row.chunks_exact_mut(3).zip(mrow).enumerate() {
+            if a > 0 || in_rect(band, x as u32, y as u32) {
+                px.copy_from_slice(&ramp[usize::from(a)]);
+            }
         }
     }
     if rgb565 {
