@@ -37,11 +37,6 @@ pub fn linear_u16_table() -> &'static [u16; 256] {
     })
 }
 
-/// sRGB byte → linear light 0..65535.
-pub fn to_linear_u16(v: u8) -> u16 {
-    linear_u16_table()[usize::from(v)]
-}
-
 const ENC_STEPS: usize = 4096;
 
 /// Linear light 0..1 → sRGB 0..255 as a float (not rounded, so a ditherer
