@@ -1,259 +1,130 @@
-//! Renderer throughput: text frames per profile over a corpus of ~300
-//! varied Vietnamese messages, image fitting per profile, and page data
-//! encoding. `cargo bench --bench render -- --quick`
+//! Rendering and frame encoding per panel profile (issue 7): the corpus of
+//! 300 Vietnamese messages, a photo, BTF1 encoding. Compare with
+//! `tools/baseline/compare.sh` (Pillow on the same corpus).
 
 use std::hint::black_box;
 
 use bangtin::domain::{PixelFormat, Profile, Style};
-use bangtin::render::{Content, Renderer};
+use bangtin::frame::{self, Header};
+use bangtin::render::{decode_image, Content, Renderer};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-const WORDS: &[&str] = &[
-    "thông",
-    "báo",
-    "người",
-    "dân",
-    "phường",
-    "Hải",
-    "Châu",
-    "cấm",
-    "đỗ",
-    "xe",
-    "ủy",
-    "ban",
-    "nhân",
-    "dân",
-    "quận",
-    "cắt",
-    "điện",
-    "từ",
-    "giờ",
-    "đến",
-    "ngày",
-    "tháng",
-    "năm",
-    "tiêm",
-    "chủng",
-    "vắc-xin",
-    "miễn",
-    "phí",
-    "trẻ",
-    "em",
-    "dưới",
-    "tuổi",
-    "phòng",
-    "chống",
-    "dịch",
-    "sốt",
-    "xuất",
-    "huyết",
-    "diệt",
-    "lăng",
-    "quăng",
-    "bọ",
-    "gậy",
-    "đội",
-    "mũ",
-    "bảo",
-    "hiểm",
-    "khi",
-    "tham",
-    "gia",
-    "giao",
-    "thông",
-    "nghiêm",
-    "cấm",
-    "đốt",
-    "rác",
-    "nơi",
-    "công",
-    "cộng",
-    "trung",
-    "tâm",
-    "hành",
-    "chính",
-    "tiếp",
-    "nhận",
-    "hồ",
-    "sơ",
-    "trực",
-    "tuyến",
-    "bão",
-    "số",
-    "lũ",
-    "lụt",
-    "sơ",
-    "tán",
-    "khẩn",
-    "cấp",
-    "nước",
-    "sạch",
-    "đường",
-    "Nguyễn",
-    "Văn",
-    "Linh",
-    "Bạch",
-    "Đằng",
-    "Trần",
-    "Phú",
-    "ĐẶC",
-    "BIỆT",
-    "CHÚ",
-    "Ý",
-    "bầu",
-    "cử",
-    "đại",
-    "biểu",
-    "Quốc",
-    "hội",
-    "HĐND",
-    "các",
-    "cấp",
-    "lúc",
-    "7:00",
-    "15/12/2025",
+const PROFILES: [(&str, u16, u16, PixelFormat); 3] = [
+    ("mono1-128x32", 128, 32, PixelFormat::Mono1),
+    ("rgb565-192x96", 192, 96, PixelFormat::Rgb565),
+    ("rgb888-384x192", 384, 192, PixelFormat::Rgb888),
 ];
 
-/// ~300 messages of 3 to 60 words, deterministic.
+const PHOTO: &str =
+    "content/assets/1670e596e599b6119e66ba944f2211431117f9a34600c7f09271f579f9be3714.png";
+
 fn corpus() -> Vec<String> {
-    let mut x: u32 = 0x1234_5678;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        x
-    };
-    (0..300)
-        .map(|i| {
-            let n = if i % 4 == 0 {
-                3 + next() % 5
-            } else {
-                6 + next() % 55
-            } as usize;
-            let mut s = String::new();
-            for k in 0..n {
-                if k > 0 {
-                    s.push(if next() % 23 == 0 { '\n' } else { ' ' });
-                }
-                s.push_str(WORDS[next() as usize % WORDS.len()]);
-                if next() % 11 == 0 {
-                    s.push(if next() % 2 == 0 { ',' } else { '.' });
-                }
-            }
-            s
-        })
+    include_str!("corpus/messages-vi.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
         .collect()
 }
 
-fn profiles() -> Vec<(&'static str, Profile)> {
-    vec![
-        (
-            "mono1-128x32",
-            Profile::new(128, 32, PixelFormat::Mono1).unwrap(),
-        ),
-        (
-            "rgb565-192x96",
-            Profile::new(192, 96, PixelFormat::Rgb565).unwrap(),
-        ),
-        (
-            "rgb888-384x192",
-            Profile::new(384, 192, PixelFormat::Rgb888).unwrap(),
-        ),
-    ]
+fn profile(w: u16, h: u16, f: PixelFormat) -> Profile {
+    Profile::new(w, h, f).expect("valid profile")
 }
 
+/// The whole corpus per iteration, with one long-lived renderer (its glyph
+/// cache warm, as in the server). Throughput is in messages.
 fn text(c: &mut Criterion) {
-    let r = Renderer::new();
-    let corpus = corpus();
+    let lines = corpus();
+    let renderer = Renderer::new();
     let style = Style::default();
     let mut g = c.benchmark_group("text");
-    for (name, p) in profiles() {
-        // Throughput counts messages; pages per message are printed below.
-        let pages: usize = corpus
-            .iter()
-            .map(|t| {
-                r.render(
-                    &Content {
-                        text: t,
-                        image: None,
-                        style: &style,
-                    },
-                    &p,
-                )
-                .pages
-                .len()
-            })
-            .sum();
-        eprintln!("{name}: {} messages -> {pages} pages", corpus.len());
-        g.throughput(Throughput::Elements(corpus.len() as u64));
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    for (name, w, h, f) in PROFILES {
+        let p = profile(w, h, f);
         g.bench_function(name, |b| {
             b.iter(|| {
-                for t in &corpus {
-                    black_box(r.render(
+                let mut bytes = 0;
+                for l in &lines {
+                    let r = renderer.render(
                         &Content {
-                            text: t,
+                            text: l,
                             image: None,
                             style: &style,
                         },
                         &p,
-                    ));
+                    );
+                    for page in &r.pages {
+                        bytes += page.data().len();
+                    }
                 }
+                black_box(bytes)
             })
         });
     }
     g.finish();
 }
 
-fn image_fit(c: &mut Criterion) {
-    let r = Renderer::new();
-    let img = image::RgbaImage::from_fn(1024, 768, |x, y| {
-        image::Rgba([(x / 4) as u8, (y / 3) as u8, ((x + y) / 7) as u8, 255])
-    });
+/// Photo → frame data (decode excluded): Lanczos fit in linear light,
+/// letterbox, dither / pack.
+fn image(c: &mut Criterion) {
+    let bytes = std::fs::read(PHOTO).expect("sample photo");
+    let img = decode_image(&bytes).expect("decodes").image;
+    let renderer = Renderer::new();
     let style = Style::default();
     let mut g = c.benchmark_group("image");
-    for (name, p) in profiles() {
-        g.bench_function(format!("{name}-1024x768"), |b| {
+    g.sample_size(30);
+    g.throughput(Throughput::Elements(1));
+    for (name, w, h, f) in PROFILES {
+        let p = profile(w, h, f);
+        g.bench_function(name, |b| {
             b.iter(|| {
-                black_box(r.render(
+                let r = renderer.render(
                     &Content {
                         text: "",
                         image: Some(&img),
                         style: &style,
                     },
                     &p,
-                ))
+                );
+                black_box(r.pages[0].data())
             })
         });
     }
     g.finish();
 }
 
-fn data(c: &mut Criterion) {
-    let r = Renderer::new();
-    let style = Style::default();
-    let text = "Thông báo: Phường Hải Châu cắt điện từ 7 giờ đến 11 giờ ngày 15/12.";
-    let mut g = c.benchmark_group("data");
-    let mut ps = profiles();
-    ps.push((
-        "png-256x128",
-        Profile::new(256, 128, PixelFormat::Png).unwrap(),
-    ));
-    for (name, p) in ps {
-        let page = r
-            .render(
-                &Content {
-                    text,
-                    image: None,
-                    style: &style,
-                },
-                &p,
-            )
-            .pages
-            .remove(0);
-        g.bench_function(name, |b| b.iter(|| black_box(page.data())));
+/// BTF1: CRC + header + copy (what the player does per panel, the CRC
+/// being cached per page), and the CRC alone.
+fn encode(c: &mut Criterion) {
+    let mut g = c.benchmark_group("frame");
+    for (name, w, h, f) in PROFILES {
+        let len = frame::raw_data_len(f, w, h).expect("raw format");
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let crc = frame::crc32(&data);
+        let header = Header {
+            format: f,
+            brightness: 200,
+            width: w,
+            height: h,
+            flags: 0,
+            seq: 7,
+            valid_until: 1_800_000_000,
+        };
+        g.throughput(Throughput::Bytes(len as u64));
+        g.bench_function(format!("encode-cached-crc/{name}"), |b| {
+            b.iter(|| black_box(frame::encode_with_crc(&header, &data, crc)))
+        });
+        g.bench_function(format!("crc32/{name}"), |b| {
+            b.iter(|| black_box(frame::crc32(&data)))
+        });
+        g.bench_function(format!("decode/{name}"), |b| {
+            let bytes = frame::encode(&header, &data);
+            b.iter(|| black_box(frame::decode(&bytes).map(|f| f.header.seq).ok()))
+        });
     }
     g.finish();
 }
 
-criterion_group!(benches, text, image_fit, data);
+criterion_group!(benches, text, image, encode);
 criterion_main!(benches);

@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use bangtin::config::{ServeArgs, ADMIN_TOKEN_ENV};
 use bangtin::domain::{PixelFormat, Role};
 
+mod loadtest;
+
 #[derive(Parser)]
 #[command(
     name = "bangtin",
@@ -35,6 +37,8 @@ enum Cmd {
     Controller(bangtin::mqtt::controller::ControllerArgs),
     /// Render each line of a text file for a panel profile; prints frames/s.
     Render(RenderArgs),
+    /// Load and throughput tests (issue 7): publish, image, province.
+    Loadtest(loadtest::LoadtestArgs),
     /// Frame-signing keys.
     Keys {
         #[command(subcommand)]
@@ -110,6 +114,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Cmd::Render(a)) => render(a),
         Some(Cmd::Keys { cmd }) => keys(cmd),
+        Some(Cmd::Loadtest(a)) => loadtest::run(a),
     }
 }
 

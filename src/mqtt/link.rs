@@ -22,9 +22,13 @@ use super::topics::{self, Kind};
 use super::{tls, LinkOptions, MqttError};
 use crate::domain::Id;
 
-/// Requests queued between [`Publisher`]s and the event loop: enough for a
-/// burst of one frame per panel of a large fleet without blocking the player.
-const REQUEST_CAPACITY: usize = 4096;
+/// Requests queued between [`Publisher`]s and the event loop. When it is
+/// full the player waits (back-pressure), which costs no throughput: the
+/// event loop drains the queue in batches far faster than the socket takes
+/// frames. Every queued frame is a copy (up to 1.5 MiB), so a deep queue
+/// only raises the server's peak memory: 4096 held ~80 MB at 10,000 panels
+/// (issue 7, `bangtin loadtest province`).
+const REQUEST_CAPACITY: usize = 256;
 /// Unacknowledged QoS 1 publishes in flight. Mosquitto acks in order, so a
 /// deep window keeps the socket busy (issue 7 throughput).
 const INFLIGHT: u16 = 200;

@@ -28,12 +28,13 @@ pub fn to_linear(v: u8) -> f32 {
     T.get_or_init(|| std::array::from_fn(|i| srgb_decode(i as f32 / 255.0)))[usize::from(v)]
 }
 
-/// sRGB byte → linear light 0..65535.
-pub fn to_linear_u16(v: u8) -> u16 {
+/// sRGB byte → linear light 0..65535, as a table (fetch it once per image,
+/// not once per pixel: issue 7 profile).
+pub fn linear_u16_table() -> &'static [u16; 256] {
     static T: OnceLock<[u16; 256]> = OnceLock::new();
     T.get_or_init(|| {
         std::array::from_fn(|i| (srgb_decode(i as f32 / 255.0) * 65535.0).round() as u16)
-    })[usize::from(v)]
+    })
 }
 
 const ENC_STEPS: usize = 4096;
@@ -41,16 +42,32 @@ const ENC_STEPS: usize = 4096;
 /// Linear light 0..1 → sRGB 0..255 as a float (not rounded, so a ditherer
 /// can use the fraction). Table lookup with linear interpolation.
 pub fn to_srgb_f(v: f32) -> f32 {
-    static T: OnceLock<Vec<f32>> = OnceLock::new();
-    let t = T.get_or_init(|| {
-        (0..=ENC_STEPS)
-            .map(|i| srgb_encode(i as f32 / ENC_STEPS as f32) * 255.0)
-            .collect()
-    });
-    let x = v.clamp(0.0, 1.0) * ENC_STEPS as f32;
-    let i = (x as usize).min(ENC_STEPS - 1);
-    let f = x - i as f32;
-    t[i] + (t[i + 1] - t[i]) * f
+    SrgbEncoder::get().encode(v)
+}
+
+/// [`to_srgb_f`] with its table fetched once, for per-pixel loops.
+#[derive(Clone, Copy)]
+pub struct SrgbEncoder(&'static [f32]);
+
+impl SrgbEncoder {
+    pub fn get() -> SrgbEncoder {
+        static T: OnceLock<Vec<f32>> = OnceLock::new();
+        SrgbEncoder(T.get_or_init(|| {
+            (0..=ENC_STEPS)
+                .map(|i| srgb_encode(i as f32 / ENC_STEPS as f32) * 255.0)
+                .collect()
+        }))
+    }
+
+    /// Linear light 0..1 → sRGB 0..255 (float), as [`to_srgb_f`].
+    #[inline]
+    pub fn encode(self, v: f32) -> f32 {
+        let t = self.0;
+        let x = v.clamp(0.0, 1.0) * ENC_STEPS as f32;
+        let i = (x as usize).min(ENC_STEPS - 1);
+        let f = x - i as f32;
+        t[i] + (t[i + 1] - t[i]) * f
+    }
 }
 
 pub fn to_srgb(v: f32) -> u8 {

@@ -202,6 +202,7 @@ impl Vector {
         self.font.glyph_id(c).0 != 0
     }
 
+    /// Metrics of `c` (the replacement character's when the face lacks it), cached.
     pub fn metrics(&self, c: char) -> VMetrics {
         if let Some(m) = self.metrics.read().expect("metrics lock").get(&c) {
             return *m;

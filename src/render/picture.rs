@@ -193,14 +193,15 @@ pub fn fit_linear(img: &RgbaImage, w: u32, h: u32, fit: Fit, bg: Color) -> Vec<[
         img
     };
 
+    let t = color::linear_u16_table();
     let lin: Vec<U16x4> = src_rgba
         .pixels()
         .map(|px| {
             let [r, g, b, a] = px.0;
             U16x4::new([
-                color::to_linear_u16(r),
-                color::to_linear_u16(g),
-                color::to_linear_u16(b),
+                t[usize::from(r)],
+                t[usize::from(g)],
+                t[usize::from(b)],
                 u16::from(a) * 257,
             ])
         })
@@ -216,14 +217,16 @@ pub fn fit_linear(img: &RgbaImage, w: u32, h: u32, fit: Fit, bg: Color) -> Vec<[
         .resize_typed(&src, &mut dst, &opts)
         .expect("same pixel types");
 
-    for (i, px) in dst.pixels().iter().enumerate() {
-        let (x, y) = (i as u32 % p.dw, i as u32 / p.dw);
-        let [r, g, b, a] = px.0;
-        let a = f32::from(a) / 65535.0;
-        let c = [r, g, b].map(|v| f32::from(v) / 65535.0);
-        let o = &mut out[((p.dy + y) * w + p.dx + x) as usize];
-        for ch in 0..3 {
-            o[ch] = c[ch] * a + bgl[ch] * (1.0 - a);
+    // Row by row: no division per pixel.
+    for (y, row) in dst.pixels().chunks_exact(p.dw as usize).enumerate() {
+        let start = ((p.dy + y as u32) * w + p.dx) as usize;
+        for (px, o) in row.iter().zip(&mut out[start..start + p.dw as usize]) {
+            let [r, g, b, a] = px.0;
+            let a = f32::from(a) / 65535.0;
+            let c = [r, g, b].map(|v| f32::from(v) / 65535.0);
+            for ch in 0..3 {
+                o[ch] = c[ch] * a + bgl[ch] * (1.0 - a);
+            }
         }
     }
     out
@@ -265,17 +268,19 @@ pub fn dither_mono(lin: &[[f32; 3]], w: u32, h: u32) -> Vec<bool> {
 /// Linear light → sRGB bytes; with `rgb565`, ordered-dithered onto the
 /// panel's 5-6-5 grid so gradients don't band.
 pub fn to_srgb(lin: &[[f32; 3]], w: u32, rgb565: bool) -> Vec<[u8; 3]> {
-    lin.iter()
-        .enumerate()
-        .map(|(i, px)| {
-            let s = px.map(color::to_srgb_f);
-            if rgb565 {
-                color::dither565(s, i as u32 % w, i as u32 / w)
+    let enc = color::SrgbEncoder::get();
+    let mut out = Vec::with_capacity(lin.len());
+    for (y, row) in lin.chunks(w.max(1) as usize).enumerate() {
+        for (x, px) in row.iter().enumerate() {
+            let s = px.map(|v| enc.encode(v));
+            out.push(if rgb565 {
+                color::dither565(s, x as u32, y as u32)
             } else {
                 s.map(|v| (v + 0.5) as u8)
-            }
-        })
-        .collect()
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]

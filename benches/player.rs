@@ -1,0 +1,170 @@
+//! The player after a store change, over 1,000 and 10,000 panels of the
+//! same three profiles (70% mono1 128x32, 25% rgb565 192x96, 5% rgb888
+//! 384x192): cost grows with the distinct (message, profile, page) renders,
+//! and per panel only by stamping a header on a cached page.
+//!
+//! - `nothing-changed`: a store write that changes no panel's frame
+//!   (re-decide everything, publish nothing).
+//! - `switch-cached`: the campaign switches between two messages already
+//!   rendered: every panel gets a new frame, no render.
+//! - `switch-fresh`: the campaign switches to a message just edited (new
+//!   version): 3 renders (one per profile), then every panel a new frame.
+//!
+//! The store write before each iteration (fsync) is set-up, not measured.
+
+use std::cell::{Cell, RefCell};
+use std::path::Path;
+use std::sync::Arc;
+
+use bangtin::domain::{Campaign, Id, MessageStatus};
+use bangtin::player::{Out, Player, Renditions, Shared};
+use bangtin::render::Renderer;
+use bangtin::schedule::DEFAULT_TZ;
+use bangtin::store::seq::SeqAllocator;
+use bangtin::store::Store;
+use chrono::{DateTime, Utc};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
+use serde_json::json;
+
+fn write(path: &Path, v: serde_json::Value) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
+fn message(id: &str, text: &str) -> serde_json::Value {
+    json!({"id": id, "title": id, "text": text, "style": {"color": "#ffe066"},
+           "status": "approved", "version": 1, "created_by": "a",
+           "created_at": "2026-01-01T00:00:00Z", "updated_by": "a",
+           "updated_at": "2026-01-01T00:00:00Z"})
+}
+
+fn campaign(msg: &str) -> serde_json::Value {
+    json!({"id": "c1", "name": "c1", "messages": [{"id": msg, "dwell_s": 3600}],
+           "targets": ["all"], "start": "2026-01-01", "end": "2026-12-31", "priority": 1})
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    store: Arc<Store>,
+    player: RefCell<Player>,
+}
+
+fn world(n: u32) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for i in 1..=n {
+        let (w, h, f) = match (i - 1) % 20 {
+            0..=13 => (128, 32, "mono1"),
+            14..=18 => (192, 96, "rgb565"),
+            _ => (384, 192, "rgb888"),
+        };
+        write(
+            &root.join(format!("content/panels/p{i:05}.json")),
+            json!({"id": format!("p{i:05}"), "name": "p", "width": w, "height": h,
+                   "format": f, "groups": [format!("g{}", i % 100)]}),
+        );
+    }
+    write(
+        &root.join("content/messages/m1.json"),
+        message(
+            "m1",
+            "Khai báo tạm trú trực tuyến trên ứng dụng VNeID, không cần đến trụ sở.",
+        ),
+    );
+    write(
+        &root.join("content/messages/m2.json"),
+        message(
+            "m2",
+            "Đội mũ bảo hiểm đạt chuẩn khi đi xe máy, xe đạp điện.",
+        ),
+    );
+    write(&root.join("schedules/c1.json"), campaign("m1"));
+    let store = Arc::new(Store::open(root, bangtin::app::check_campaign).unwrap());
+    let seq = SeqAllocator::open(store.state_dir().join("seq.json")).unwrap();
+    let mut player = Player::new(
+        store.clone(),
+        Arc::new(Renditions::new(Arc::new(Renderer::new()))),
+        Arc::new(Shared::default()),
+        seq,
+        DEFAULT_TZ,
+        300,
+        None,
+    );
+    player.republish_all(now(), &mut |_| {});
+    World {
+        _dir: dir,
+        store,
+        player: RefCell::new(player),
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-06-01T03:00:00Z".parse().unwrap()
+}
+
+fn set_campaign(store: &Store, msg: &str) {
+    let c: Campaign = serde_json::from_value(campaign(msg)).unwrap();
+    store.put_campaign(c, false, "bench").unwrap();
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("player");
+    g.sample_size(10);
+    for n in [1_000u32, 10_000] {
+        let w = world(n);
+        let frames = Cell::new(0u64);
+        let mut sink = |o: Out| {
+            if let Out::Frame { frame, .. } = o {
+                frames.set(frames.get() + frame.len() as u64);
+            }
+        };
+        g.bench_function(BenchmarkId::new("nothing-changed", n), |b| {
+            b.iter_batched(
+                || set_campaign(&w.store, "m1"),
+                |_| w.player.borrow_mut().on_store_change(now(), &mut sink),
+                BatchSize::PerIteration,
+            )
+        });
+        let flip = Cell::new(false);
+        g.bench_function(BenchmarkId::new("switch-cached", n), |b| {
+            b.iter_batched(
+                || {
+                    flip.set(!flip.get());
+                    set_campaign(&w.store, if flip.get() { "m2" } else { "m1" })
+                },
+                |_| w.player.borrow_mut().on_store_change(now(), &mut sink),
+                BatchSize::PerIteration,
+            )
+        });
+        let m2 = Id::parse("m2").unwrap();
+        let round = Cell::new(0u32);
+        g.bench_function(BenchmarkId::new("switch-fresh", n), |b| {
+            b.iter_batched(
+                || {
+                    set_campaign(&w.store, "m1");
+                    w.player.borrow_mut().on_store_change(now(), &mut |_| {});
+                    round.set(round.get() + 1);
+                    w.store
+                        .update_message(&m2, "bench", "update", |m| {
+                            m.body.text = Some(format!(
+                                "Đội mũ bảo hiểm đạt chuẩn khi đi xe máy (lần {}).",
+                                round.get()
+                            ));
+                            m.version += 1;
+                            m.status = MessageStatus::Approved;
+                            Ok(())
+                        })
+                        .unwrap();
+                    set_campaign(&w.store, "m2");
+                },
+                |_| w.player.borrow_mut().on_store_change(now(), &mut sink),
+                BatchSize::PerIteration,
+            )
+        });
+        assert!(frames.get() > 0);
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

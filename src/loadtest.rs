@@ -1,0 +1,860 @@
+//! `bangtin loadtest`: the figures of issue 7 that criterion cannot give.
+//!
+//! - `publish`: frames through the server's own MQTT link ([`Publisher`]),
+//!   as fast as it goes, for `tools/baseline/baseline.py publish` to time
+//!   against paho-mqtt and Mosquitto's C clients on the same broker.
+//! - `image`: photo → panel frame per profile (decode excluded), frames/s.
+//! - `province`: a real server process, a real Mosquitto and a simulated
+//!   fleet on this machine; panels created through the API, then a campaign
+//!   change and an alert, timed until every panel shows the new frame and
+//!   every ack is counted; server RSS and idle CPU from /proc.
+//!
+//! Every wait is bounded; the run stops by itself and prints its figures.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use bangtin::domain::{Id, PixelFormat, Profile, Style};
+use bangtin::frame::FLAG_EMERGENCY;
+use bangtin::mqtt::controller::{spawn_fleet, ControllerArgs};
+use bangtin::mqtt::{BrokerUrl, LinkOptions};
+
+#[derive(clap::Args)]
+pub struct LoadtestArgs {
+    #[command(subcommand)]
+    cmd: LoadCmd,
+}
+
+#[derive(clap::Subcommand)]
+enum LoadCmd {
+    /// Publish frames (QoS 1, retained) round-robin over many topics through the server's link.
+    Publish(PublishArgs),
+    /// Photo → panel frame for the three profiles; prints frames/s as JSON lines.
+    Image(ImageArgs),
+    /// The province scenario: server + Mosquitto + simulated fleet on this machine.
+    Province(ProvinceArgs),
+}
+
+#[derive(clap::Args)]
+struct PublishArgs {
+    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+    mqtt: BrokerUrl,
+    /// Topic root: frames go to ROOT/panels/tNNNN/frame.
+    #[arg(long, default_value = "bench")]
+    root: String,
+    #[arg(long, default_value_t = 1000)]
+    topics: u32,
+    #[arg(long, default_value_t = 36_864)]
+    size: usize,
+    #[arg(long, default_value_t = 20_000)]
+    count: u32,
+    /// `thread`: a plain thread hands each frame over with `block_on`, as
+    /// the player does; `async`: a task awaits each publish.
+    #[arg(long, default_value = "thread")]
+    via: String,
+    /// Stay connected this long after the last frame is queued (the broker
+    /// still has to receive them); the timing harness usually stops us first.
+    #[arg(long, default_value_t = 60)]
+    linger_s: u64,
+}
+
+#[derive(clap::Args)]
+struct ImageArgs {
+    #[arg(long)]
+    photo: PathBuf,
+    #[arg(long, default_value_t = 200)]
+    repeat: u32,
+}
+
+#[derive(clap::Args)]
+struct ProvinceArgs {
+    /// Panel counts to run, one fresh server + broker + fleet each
+    /// (70% mono1 128x32, 25% rgb565 192x96, 5% rgb888 384x192).
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    panels: Vec<u32>,
+    #[arg(long, default_value = "/usr/sbin/mosquitto")]
+    mosquitto: PathBuf,
+    /// Seconds of idleness over which the server's CPU is measured.
+    #[arg(long, default_value_t = 20)]
+    idle_s: u64,
+    /// Parallel HTTP clients creating panels.
+    #[arg(long, default_value_t = 4)]
+    http_clients: usize,
+    /// Give up on any one wait after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    wait_s: u64,
+    /// Keep the data directory and logs (printed at the end).
+    #[arg(long)]
+    keep: bool,
+}
+
+pub fn run(a: LoadtestArgs) -> anyhow::Result<()> {
+    match a.cmd {
+        LoadCmd::Publish(p) => publish(p),
+        LoadCmd::Image(i) => image(i),
+        LoadCmd::Province(p) => province(p),
+    }
+}
+
+// ------------------------------------------------------------------ publish
+
+fn publish(a: PublishArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut opts = LinkOptions::new(a.mqtt.clone());
+    opts.topic_root = a.root.clone();
+    opts.client_id = format!("bangtin-loadtest-{}", std::process::id());
+    let publisher = {
+        let _g = rt.enter();
+        bangtin::mqtt::try_connect(opts)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .0
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !publisher.is_connected() {
+        if Instant::now() > deadline {
+            bail!("no connection to {} within 10 s", a.mqtt);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let ids: Vec<Id> = (0..a.topics)
+        .map(|i| Id::parse(&format!("t{i:04}")))
+        .collect::<Result<_, _>>()?;
+    let payload = Bytes::from(
+        (0..a.size)
+            .map(|i| (i as u32).wrapping_mul(2_654_435_761) as u8)
+            .collect::<Vec<u8>>(),
+    );
+    let started = Instant::now();
+    match a.via.as_str() {
+        "thread" => {
+            let handle = rt.handle().clone();
+            let p = publisher.clone();
+            let (ids, payload) = (ids.clone(), payload.clone());
+            std::thread::spawn(move || {
+                for i in 0..a.count as usize {
+                    let r = handle.block_on(p.publish_frame(&ids[i % ids.len()], payload.clone()));
+                    if let Err(e) = r {
+                        eprintln!("publish failed: {e}");
+                        return;
+                    }
+                }
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("publisher thread panicked"))?;
+        }
+        "async" => rt.block_on(async {
+            for i in 0..a.count as usize {
+                publisher
+                    .publish_frame(&ids[i % ids.len()], payload.clone())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            anyhow::Ok(())
+        })?,
+        v => bail!("--via must be thread or async, not {v:?}"),
+    }
+    eprintln!(
+        "bangtin: {} frames queued in {:.3} s",
+        a.count,
+        started.elapsed().as_secs_f64()
+    );
+    // The link task keeps sending what is queued; the harness stops us.
+    rt.block_on(async {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(a.linger_s)) => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    });
+    Ok(())
+}
+
+// ------------------------------------------------------------------ image
+
+const PROFILES: [(&str, u16, u16); 3] = [
+    ("mono1", 128, 32),
+    ("rgb565", 192, 96),
+    ("rgb888", 384, 192),
+];
+
+fn image(a: ImageArgs) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(&a.photo).with_context(|| format!("reading {}", a.photo.display()))?;
+    let img = bangtin::render::decode_image(&bytes)?.image;
+    let renderer = bangtin::render::Renderer::new();
+    let style = Style::default();
+    for (name, w, h) in PROFILES {
+        let profile = Profile::new(w, h, name.parse::<PixelFormat>()?)?;
+        let content = bangtin::render::Content {
+            text: "",
+            image: Some(&img),
+            style: &style,
+        };
+        let _ = renderer.render(&content, &profile);
+        let started = Instant::now();
+        let mut bytes = 0usize;
+        for _ in 0..a.repeat {
+            let r = renderer.render(&content, &profile);
+            bytes += r.pages[0].data().len();
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            json!({"impl": "bangtin", "work": "image", "profile": name, "frames": a.repeat,
+                   "bytes": bytes, "seconds": secs, "fps": f64::from(a.repeat) / secs})
+        );
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ province
+
+/// Minimal blocking HTTP/1.1 client (one connection per request): enough to
+/// drive the API without pulling an HTTP client into the binary.
+struct Http {
+    addr: SocketAddr,
+    token: String,
+}
+
+impl Http {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, String)> {
+        let mut s = TcpStream::connect(self.addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            self.token,
+            body.len()
+        );
+        s.write_all(req.as_bytes())?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw)?;
+        let text = String::from_utf8_lossy(&raw);
+        let (head, rest) = text
+            .split_once("\r\n\r\n")
+            .with_context(|| format!("{method} {path}: malformed HTTP reply"))?;
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("{method} {path}: no status"))?;
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        let body = if chunked {
+            dechunk(rest)
+        } else {
+            rest.to_string()
+        };
+        Ok((status, body))
+    }
+
+    fn ok(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let (status, text) = self.call(method, path, body)?;
+        if !(200..300).contains(&status) {
+            bail!("{method} {path}: {status} {text}");
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_for_port(port: u16, within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("nothing listens on 127.0.0.1:{port} after {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Kills (SIGTERM, then SIGKILL) its process when dropped.
+struct Proc {
+    child: Child,
+    name: &'static str,
+}
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if matches!(self.child.try_wait(), Ok(None)) {
+                eprintln!("{} did not stop within 10 s; killing it", self.name);
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// utime + stime of a process, seconds (clock ticks of 100 Hz, as on Linux).
+fn cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces).
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime is field 14, stime 15 (1-based); `after` starts at field 3.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// (VmRSS, VmHWM) in MiB.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (kb("VmRSS:"), kb("VmHWM:"))
+}
+
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    seq: u32,
+    flags: u16,
+    at: Option<Instant>,
+}
+
+/// What the fleet has shown, per panel (index = panel number - 1).
+struct Glass {
+    seen: Mutex<Vec<Seen>>,
+}
+
+impl Glass {
+    /// Waits until every panel shows a frame received after `since` that
+    /// satisfies `ok`; returns the latest arrival, or how many were done.
+    fn wait_all(
+        &self,
+        since: Instant,
+        within: Duration,
+        ok: impl Fn(usize, &Seen) -> bool,
+    ) -> Result<Instant, usize> {
+        let deadline = Instant::now() + within;
+        loop {
+            {
+                let seen = self.seen.lock().expect("glass");
+                let done: Vec<Instant> = seen
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, s)| s.at.is_some_and(|t| t >= since) && ok(*i, s))
+                    .filter_map(|(_, s)| s.at)
+                    .collect();
+                if done.len() == seen.len() {
+                    return Ok(done.into_iter().max().unwrap_or(since));
+                }
+                if Instant::now() > deadline {
+                    return Err(done.len());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+fn metric(http: &Http, name: &str) -> f64 {
+    http.call("GET", "/metrics", None)
+        .ok()
+        .and_then(|(_, text)| {
+            text.lines()
+                .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// Polls `f` every 10 ms until it is true; the time it took, or `None`.
+fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if f() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+#[derive(Default, Debug, Clone)]
+struct Figures {
+    panels: u32,
+    create_s: f64,
+    fleet_ready_s: f64,
+    settle_s: f64,
+    idle_cpu_pct: f64,
+    change_reply_ms: f64,
+    change_all_frames_s: Option<f64>,
+    change_all_acks_s: Option<f64>,
+    change_plays_s: Option<f64>,
+    change_server_cpu_s: f64,
+    alert_reply_ms: f64,
+    alert_all_s: Option<f64>,
+    alert_server_cpu_s: f64,
+    renders_change: f64,
+    rss_mib: f64,
+    hwm_mib: f64,
+    mosquitto_rss_mib: f64,
+    missing: Vec<String>,
+}
+
+fn province(a: ProvinceArgs) -> anyhow::Result<()> {
+    let mut all = Vec::new();
+    for &n in &a.panels {
+        eprintln!("== province run: {n} panels");
+        let f = province_once(&a, n)?;
+        print_figures(&f);
+        all.push(f);
+    }
+    if all.len() > 1 {
+        println!("\nscaling (each row against the first):");
+        let b = &all[0];
+        for f in &all {
+            let r = |x: Option<f64>, y: Option<f64>| match (x, y) {
+                (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
+                _ => "n/a".into(),
+            };
+            println!(
+                "  {:>6} panels ({:.0}x): change-to-all-frames {}, server CPU for the change {:.2}x, renders for the change {} vs {}, RSS {:.2}x",
+                f.panels,
+                f64::from(f.panels) / f64::from(b.panels),
+                r(f.change_all_frames_s, b.change_all_frames_s),
+                f.change_server_cpu_s / b.change_server_cpu_s.max(1e-9),
+                f.renders_change,
+                b.renders_change,
+                f.rss_mib / b.rss_mib.max(1e-9),
+            );
+        }
+    }
+    for f in &all {
+        println!(
+            "{}",
+            json!({"work": "province", "panels": f.panels, "create_s": f.create_s,
+                   "fleet_ready_s": f.fleet_ready_s, "idle_cpu_pct": f.idle_cpu_pct,
+                   "change_all_frames_s": f.change_all_frames_s, "change_all_acks_s": f.change_all_acks_s,
+                   "change_plays_s": f.change_plays_s, "change_server_cpu_s": f.change_server_cpu_s,
+                   "alert_all_s": f.alert_all_s, "alert_server_cpu_s": f.alert_server_cpu_s,
+                   "renders_change": f.renders_change, "rss_mib": f.rss_mib, "hwm_mib": f.hwm_mib,
+                   "mosquitto_rss_mib": f.mosquitto_rss_mib, "missing": f.missing})
+        );
+    }
+    Ok(())
+}
+
+fn fmt_s(v: Option<f64>, target: f64) -> String {
+    match v {
+        Some(s) => format!(
+            "{s:.3} s (target {target} s: {})",
+            if s <= target { "met" } else { "MISSED" }
+        ),
+        None => "did not complete (see below)".into(),
+    }
+}
+
+fn print_figures(f: &Figures) {
+    println!("\nprovince scenario, {} panels:", f.panels);
+    println!("  panels created through the API      {:.1} s", f.create_s);
+    println!(
+        "  fleet connected, retained frames in {:.1} s",
+        f.fleet_ready_s
+    );
+    println!(
+        "  campaign change: API reply          {:.0} ms",
+        f.change_reply_ms
+    );
+    println!(
+        "    every panel has the new frame     {}",
+        fmt_s(f.change_all_frames_s, 3.0)
+    );
+    println!(
+        "    every ack counted (/metrics)      {}",
+        fmt_s(f.change_all_acks_s, 5.0)
+    );
+    println!(
+        "    every play row in the report      {}",
+        fmt_s(f.change_plays_s, 5.0)
+    );
+    println!(
+        "    server CPU for the change         {:.2} s; renders {}",
+        f.change_server_cpu_s, f.renders_change
+    );
+    println!(
+        "  alert to all: API reply            {:.0} ms",
+        f.alert_reply_ms
+    );
+    println!(
+        "    every panel shows it              {}",
+        fmt_s(f.alert_all_s, 2.0)
+    );
+    println!(
+        "    server CPU for the alert          {:.2} s",
+        f.alert_server_cpu_s
+    );
+    println!(
+        "  server RSS                          {:.1} MiB (peak {:.1} MiB; target < 200 MB: {})",
+        f.rss_mib,
+        f.hwm_mib,
+        if f.hwm_mib * 1.048_576 < 200.0 {
+            "met"
+        } else {
+            "MISSED"
+        }
+    );
+    println!(
+        "  server CPU while idle               {:.2}% of a core (target < 1%: {})",
+        f.idle_cpu_pct,
+        if f.idle_cpu_pct < 1.0 {
+            "met"
+        } else {
+            "MISSED"
+        }
+    );
+    println!(
+        "  mosquitto RSS                       {:.1} MiB",
+        f.mosquitto_rss_mib
+    );
+    for m in &f.missing {
+        println!("  ! {m}");
+    }
+}
+
+fn panel_body(i: u32, n: u32) -> Value {
+    // 70% mono1 128x32, 25% rgb565 192x96, 5% rgb888 384x192, interleaved.
+    let slot = (i - 1) % 20;
+    let (w, h, fmt) = match slot {
+        0..=13 => (128, 32, "mono1"),
+        14..=18 => (192, 96, "rgb565"),
+        _ => (384, 192, "rgb888"),
+    };
+    let _ = n;
+    json!({"id": format!("p{i:04}"), "name": format!("Bảng {i}"), "width": w, "height": h,
+           "format": fmt, "groups": [format!("xa-{}", i % 100), "tinh"]})
+}
+
+fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
+    let wait = Duration::from_secs(a.wait_s);
+    let mut fig = Figures {
+        panels: n,
+        ..Figures::default()
+    };
+    let dir = std::env::temp_dir().join(format!("bangtin-loadtest-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("data"))?;
+
+    // Mosquitto: unlimited queues, so the server's ack stream is never cut.
+    let mport = free_port()?;
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {mport} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+             max_connections -1\nmax_queued_messages 0\nmax_inflight_messages 0\n\
+             log_dest file {}\nlog_type error\nlog_type warning\n",
+            dir.join("mosquitto.log").display()
+        ),
+    )?;
+    let mosq = Proc {
+        child: Command::new(&a.mosquitto)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", a.mosquitto.display()))?,
+        name: "mosquitto",
+    };
+    wait_for_port(mport, Duration::from_secs(5))?;
+
+    // The server, as its own process (so its RSS and CPU are its own).
+    let hport = free_port()?;
+    let token = "loadtest-admin-token";
+    let log = std::fs::File::create(dir.join("server.log"))?;
+    let mut server = Proc {
+        child: Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .args(["--http", &format!("127.0.0.1:{hport}")])
+            .args(["--mqtt", &format!("mqtt://127.0.0.1:{mport}")])
+            .arg("--data")
+            .arg(dir.join("data"))
+            .env("BANGTIN_ADMIN_TOKEN", token)
+            .env("BANGTIN_ALLOW_SELF_APPROVAL", "true")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?,
+        name: "server",
+    };
+    wait_for_port(hport, Duration::from_secs(10))?;
+    let spid = server.pid();
+    let http = Arc::new(Http {
+        addr: SocketAddr::from(([127, 0, 0, 1], hport)),
+        token: token.into(),
+    });
+
+    // Two approved messages and a campaign on every panel, all day.
+    let mut msgs = Vec::new();
+    for (title, text) in [
+        (
+            "Khai báo tạm trú",
+            "Khai báo tạm trú trực tuyến trên ứng dụng VNeID, không cần đến trụ sở.",
+        ),
+        (
+            "Đội mũ bảo hiểm",
+            "Đội mũ bảo hiểm đạt chuẩn khi đi xe máy, xe đạp điện để bảo vệ tính mạng.",
+        ),
+    ] {
+        let m = http.ok(
+            "POST",
+            "/api/v1/messages",
+            Some(&json!({"title": title, "text": text, "style": {"color": "#ffe066"}})),
+        )?;
+        let id = m["id"].as_str().context("message id")?.to_string();
+        http.ok("POST", &format!("/api/v1/messages/{id}/approve"), None)?;
+        msgs.push(id);
+    }
+    let today = chrono::Utc::now().date_naive();
+    let campaign = |msg: &str| {
+        json!({"name": "Tuyên truyền", "messages": [{"id": msg, "dwell_s": 3600}],
+               "targets": ["all"], "priority": 1,
+               "start": (today - chrono::Days::new(1)).to_string(),
+               "end": (today + chrono::Days::new(1)).to_string()})
+    };
+    let c = http.ok("POST", "/api/v1/campaigns", Some(&campaign(&msgs[0])))?;
+    let cid = c["id"].as_str().context("campaign id")?.to_string();
+
+    // Panels through the API, several clients in parallel.
+    let t = Instant::now();
+    let clients = a.http_clients.max(1) as u32;
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let http = http.clone();
+                s.spawn(move || -> anyhow::Result<()> {
+                    let mut i = 1 + c;
+                    while i <= n {
+                        http.ok("POST", "/api/v1/panels", Some(&panel_body(i, n)))?;
+                        i += clients;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("HTTP client panicked"))??;
+        }
+        Ok(())
+    })?;
+    fig.create_s = t.elapsed().as_secs_f64();
+    eprintln!("   {n} panels created in {:.1} s", fig.create_s);
+
+    // The fleet, in this process.
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut args = ControllerArgs::new(
+        Id::parse("p0001")?,
+        format!("mqtt://127.0.0.1:{mport}").parse()?,
+    );
+    args.panel = None;
+    args.fleet = Some(n);
+    args.quiet = true;
+    let glass = Arc::new(Glass {
+        seen: Mutex::new(vec![Seen::default(); n as usize]),
+    });
+    let t = Instant::now();
+    let mut fleet = {
+        let _g = rt.enter();
+        spawn_fleet(&args)?
+    };
+    let (_, dummy) = tokio::sync::mpsc::channel(1);
+    let mut shown = std::mem::replace(&mut fleet.shown, dummy);
+    let g2 = glass.clone();
+    rt.spawn(async move {
+        while let Some(s) = shown.recv().await {
+            let Ok(i) = s.panel.as_str()[1..].parse::<usize>() else {
+                continue;
+            };
+            if let Some(slot) = g2.seen.lock().expect("glass").get_mut(i - 1) {
+                *slot = Seen {
+                    seq: s.seq,
+                    flags: s.flags,
+                    at: Some(s.received_at.into_std()),
+                };
+            }
+        }
+    });
+    match glass.wait_all(t, wait, |_, _| true) {
+        Ok(_) => fig.fleet_ready_s = t.elapsed().as_secs_f64(),
+        Err(k) => bail!("only {k} of {n} controllers got their frame within {wait:?}"),
+    }
+    eprintln!("   fleet ready in {:.1} s", fig.fleet_ready_s);
+
+    // Settle: every shown frame acked, then quiet.
+    let t = Instant::now();
+    let mut last = -1.0;
+    let settled = wait_until(wait, || {
+        let acks = metric(&http, "bangtin_acks_total");
+        let stable = acks == last && acks >= f64::from(n);
+        last = acks;
+        if !stable {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        stable
+    });
+    if settled.is_none() {
+        fig.missing
+            .push(format!("acks did not settle (last count {last})"));
+    }
+    fig.settle_s = t.elapsed().as_secs_f64();
+
+    // Idle CPU.
+    let c0 = cpu_s(spid);
+    let t = Instant::now();
+    std::thread::sleep(Duration::from_secs(a.idle_s));
+    fig.idle_cpu_pct = 100.0 * (cpu_s(spid) - c0) / t.elapsed().as_secs_f64();
+
+    // The campaign change.
+    let acks0 = metric(&http, "bangtin_acks_total");
+    let renders0 = metric(&http, "bangtin_renders_total");
+    let before: Vec<u32> = glass
+        .seen
+        .lock()
+        .expect("glass")
+        .iter()
+        .map(|s| s.seq)
+        .collect();
+    let wall0 = chrono::Utc::now();
+    let c0 = cpu_s(spid);
+    let t0 = Instant::now();
+    http.ok(
+        "PUT",
+        &format!("/api/v1/campaigns/{cid}"),
+        Some(&campaign(&msgs[1])),
+    )?;
+    fig.change_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
+    match glass.wait_all(t0, wait, |i, s| {
+        s.seq > before[i] && s.flags & FLAG_EMERGENCY == 0
+    }) {
+        Ok(last) => fig.change_all_frames_s = Some((last - t0).as_secs_f64()),
+        Err(k) => fig.missing.push(format!(
+            "campaign change: only {k} of {n} panels got a new frame"
+        )),
+    }
+    fig.change_all_acks_s = wait_until(wait, || {
+        metric(&http, "bangtin_acks_total") >= acks0 + f64::from(n)
+    })
+    .map(|_| t0.elapsed().as_secs_f64());
+    if fig.change_all_acks_s.is_none() {
+        fig.missing.push(format!(
+            "acks after the change: {} of {n}",
+            metric(&http, "bangtin_acks_total") - acks0
+        ));
+    }
+    let from = wall0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut rows = 0usize;
+    fig.change_plays_s = wait_until(wait, || {
+        rows = http
+            .call(
+                "GET",
+                &format!("/api/v1/reports/plays?from={from}&to=2100-01-01T00:00:00Z"),
+                None,
+            )
+            .map(|(_, b)| b.matches("\"panel\"").count())
+            .unwrap_or(0);
+        if rows < n as usize {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        rows >= n as usize
+    })
+    .map(|_| t0.elapsed().as_secs_f64());
+    if fig.change_plays_s.is_none() {
+        fig.missing
+            .push(format!("play rows after the change: {rows} of {n}"));
+    }
+    fig.change_server_cpu_s = cpu_s(spid) - c0;
+    fig.renders_change = metric(&http, "bangtin_renders_total") - renders0;
+
+    // The alert.
+    std::thread::sleep(Duration::from_secs(1));
+    let c0 = cpu_s(spid);
+    let t0 = Instant::now();
+    http.ok(
+        "POST",
+        "/api/v1/alerts",
+        Some(&json!({"text": "BÃO SỐ 9: KHÔNG RA KHƠI, GIA CỐ NHÀ CỬA", "targets": ["all"], "duration_s": 600})),
+    )?;
+    fig.alert_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
+    match glass.wait_all(t0, wait, |_, s| s.flags & FLAG_EMERGENCY != 0) {
+        Ok(last) => fig.alert_all_s = Some((last - t0).as_secs_f64()),
+        Err(k) => fig
+            .missing
+            .push(format!("alert: only {k} of {n} panels show it")),
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    fig.alert_server_cpu_s = cpu_s(spid) - c0;
+    (fig.rss_mib, fig.hwm_mib) = rss_mib(spid);
+    fig.mosquitto_rss_mib = rss_mib(mosq.pid()).0;
+
+    // Tear down: fleet, server, broker.
+    rt.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_secs(15), fleet.shutdown()).await;
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    server.stop();
+    drop(mosq);
+    if a.keep {
+        eprintln!("   kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(fig)
+}
