@@ -351,6 +351,14 @@ impl Shared {
         }
     }
 
+    /// How many of these panels report online (status messages from ids
+    /// that are not configured panels do not count).
+    pub fn online_among<'a>(&self, ids: impl Iterator<Item = &'a Id>) -> usize {
+        let live = self.live.read().expect("live lock");
+        ids.filter(|id| live.get(*id).is_some_and(|l| l.online))
+            .count()
+    }
+
     /// A controller's status message arrived.
     pub fn status(
         &self,

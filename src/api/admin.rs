@@ -88,14 +88,7 @@ pub fn status(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
         .iter()
         .map(|(p, m)| serde_json::json!({"path": p.display().to_string(), "message": m}))
         .collect();
-    let online = ctx
-        .shared
-        .live
-        .read()
-        .expect("live lock")
-        .values()
-        .filter(|l| l.online)
-        .count();
+    let online = ctx.shared.online_among(snap.panels.keys());
     ok(&serde_json::json!({
         "mqtt_connected": ctx.metrics.mqtt_connected.load(std::sync::atomic::Ordering::Relaxed),
         "panels": snap.panels.len(),

@@ -46,14 +46,7 @@ pub fn routes(
         .and(warp::path::end())
         .map(move || {
             let snap = ctx.store.snapshot();
-            let online = ctx
-                .shared
-                .live
-                .read()
-                .expect("live lock")
-                .values()
-                .filter(|l| l.online)
-                .count();
+            let online = ctx.shared.online_among(snap.panels.keys());
             let text = ctx.metrics.render(&[
                 (
                     "bangtin_panels",
