@@ -745,3 +745,177 @@ fn embedded_broker_reports_a_taken_port() {
 fn topic_names_are_shared_with_the_contract() {
     assert_eq!(topics::frame(ROOT, &id("a")), "bangtin/panels/a/frame");
 }
+
+/// Runs openssl; panics with its output on failure.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `mqtts://` against Mosquitto with a private CA: the server's link and
+/// the reference controller both verify the broker's certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_mosquitto_with_private_ca() {
+    let certs = tempfile::tempdir().unwrap();
+    let d = certs.path();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-subj",
+        "/CN=bangtin test CA",
+        "-days",
+        "2",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(d, &ca);
+    let mut req = vec!["req"];
+    req.extend(ec);
+    req.extend([
+        "-keyout",
+        "broker.key",
+        "-out",
+        "broker.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(d, &req);
+    std::fs::write(
+        d.join("ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "broker.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "broker.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ],
+    );
+    // Mosquitto started as root reads TLS files after dropping privileges.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in ["ca.crt", "broker.crt", "broker.key"] {
+        std::fs::set_permissions(d.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let m = MosquittoProcess::start(&format!(
+        "cafile {0}/ca.crt\ncertfile {0}/broker.crt\nkeyfile {0}/broker.key\n",
+        d.display()
+    ));
+    let url: BrokerUrl = format!("mqtts://127.0.0.1:{}", m.port).parse().unwrap();
+    assert_eq!(url.port, m.port);
+
+    let mut opts = LinkOptions::new(url.clone());
+    opts.tls.ca = Some(d.join("missing.crt"));
+    let err = mqtt::try_connect(opts.clone())
+        .err()
+        .expect("a missing CA file is an error");
+    assert!(err.to_string().contains("missing.crt"), "{err}");
+
+    opts.tls.ca = Some(d.join("ca.crt"));
+    let (publisher, mut inbound) = mqtt::try_connect(opts).unwrap();
+    assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
+    publisher
+        .publish_frame(&id("t1"), mono_frame(3, 0))
+        .await
+        .unwrap();
+    let mut args = ControllerArgs::new(id("t1"), url);
+    args.mqtt_ca = Some(d.join("ca.crt"));
+    let mut fleet = controller::spawn_fleet(&args).unwrap();
+    assert_eq!(next_shown(&mut fleet.shown).await.seq, 3);
+    wait_inbound(&mut inbound, "ack over TLS", |m| {
+        *m == Inbound::Ack {
+            panel: id("t1"),
+            seq: 3,
+        }
+    })
+    .await;
+    fleet.shutdown().await;
+    publisher.shutdown().await;
+}
+
+/// A fleet of simulated controllers in one process: every panel gets its
+/// frame and every ack reaches the server.
+async fn fleet_gets_every_frame(broker: &Broker, n: u32) {
+    let url = broker.url();
+    let (publisher, mut inbound) = link(&url, "bangtin-server");
+    assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
+    let mut args = ControllerArgs::new(id("x"), url.parse().unwrap());
+    args.panel = None;
+    args.fleet = Some(n);
+    args.prefix = "f".into();
+    let mut fleet = controller::spawn_fleet(&args).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while fleet.connected() < n as usize {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {n} connected",
+            fleet.connected()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for i in 1..=n {
+        publisher
+            .publish_frame(&id(&format!("f{i:04}")), mono_frame(100 + i, 0))
+            .await
+            .unwrap();
+    }
+    let mut shown = std::collections::HashSet::new();
+    while shown.len() < n as usize {
+        let s = next_shown(&mut fleet.shown).await;
+        assert_eq!(s.seq, 100 + s.panel.as_str()[1..].parse::<u32>().unwrap());
+        shown.insert(s.panel);
+    }
+    let mut acked = std::collections::HashSet::new();
+    while acked.len() < n as usize {
+        if let Inbound::Ack { panel, .. } = next_inbound(&mut inbound).await {
+            acked.insert(panel);
+        }
+    }
+    fleet.shutdown().await;
+    publisher.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_of_300_embedded() {
+    fleet_gets_every_frame(&Broker::embedded(), 300).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_of_300_mosquitto() {
+    fleet_gets_every_frame(&Broker::mosquitto(), 300).await;
+}
