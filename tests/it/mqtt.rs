@@ -866,6 +866,71 @@ async fn tls_to_mosquitto_with_private_ca() {
     .await;
     fleet.shutdown().await;
     publisher.shutdown().await;
+
+    // Client certificates: a broker that requires one refuses a link
+    // without, and takes one with a certificate signed by the CA.
+    let mut req = vec!["req"];
+    req.extend(ec);
+    req.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=bangtin-server",
+    ]);
+    openssl(d, &req);
+    std::fs::write(
+        d.join("ext-client"),
+        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext-client",
+        ],
+    );
+    let strict = MosquittoProcess::start(&format!(
+        "cafile {0}/ca.crt\ncertfile {0}/broker.crt\nkeyfile {0}/broker.key\nrequire_certificate true\n",
+        d.display()
+    ));
+    let surl: BrokerUrl = format!("mqtts://127.0.0.1:{}", strict.port)
+        .parse()
+        .unwrap();
+    let mut no_cert = LinkOptions::new(surl.clone());
+    no_cert.client_id = "no-cert".into();
+    no_cert.tls.ca = Some(d.join("ca.crt"));
+    let (p1, mut in1) = mqtt::try_connect(no_cert).unwrap();
+    assert!(
+        timeout(Duration::from_secs(2), in1.recv()).await.is_err(),
+        "a broker that requires a client certificate must refuse a link without one"
+    );
+    assert!(!p1.is_connected());
+    drop(p1);
+    let mut with_cert = LinkOptions::new(surl);
+    with_cert.client_id = "with-cert".into();
+    with_cert.tls.ca = Some(d.join("ca.crt"));
+    with_cert.tls.cert = Some(d.join("server.crt"));
+    with_cert.tls.key = Some(d.join("server.key"));
+    let (p2, mut in2) = mqtt::try_connect(with_cert).unwrap();
+    assert_eq!(next_inbound(&mut in2).await, Inbound::Connected);
+    p2.publish_frame(&id("t2"), mono_frame(4, 0)).await.unwrap();
+    p2.shutdown().await;
 }
 
 /// A fleet of simulated controllers in one process: every panel gets its
