@@ -567,3 +567,51 @@ fn odd_panels_and_odd_text_never_panic() {
     );
     assert_eq!(out.pages.len(), 1);
 }
+
+/// On a 32-px mono sign two Unifont lines fill the panel with no spare
+/// row: a descender on the upper line must never touch a stacked mark on
+/// the lower one, straight or diagonally.
+#[test]
+fn stacked_marks_never_touch_the_line_above_on_32_px() {
+    let r = Renderer::new();
+    let style = Style::default();
+    for text in [
+        "gggggggggggggggg ẪẪẪẪẪẪẪẪẪẪẪẪẪẪẪẪ",
+        "gjpqy ỵgjpqy ỵgj ẪẶỄỢẪẶỄỢẪẶỄỢẪẶỄỢ",
+        "Quy định giờ giấc ẤP ĐÌNH ỦY BAN",
+        "ygyg yg ygyg ygy ÀÁẢÃẠ ẰẮẲẴẶ ÈÉẺẼ",
+    ] {
+        let out = r.render(
+            &Content {
+                text,
+                image: None,
+                style: &style,
+            },
+            &profile(128, 32, PixelFormat::Mono1),
+        );
+        for (pi, page) in out.pages.iter().enumerate() {
+            let img = page.preview();
+            let lit =
+                |x: i64, y: u32| (0..128).contains(&x) && img.get_pixel(x as u32, y).0 != [0, 0, 0];
+            // A one-line page is centred (rows 8..24): only two-line pages
+            // have a boundary at rows 15/16.
+            let two_lines =
+                (0..128).any(|x| (0..4).any(|y| lit(x, y)) || (28..32).any(|y| lit(x, y)));
+            if !two_lines {
+                continue;
+            }
+            for x in 0..128i64 {
+                if lit(x, 16) {
+                    for dx in -1..=1 {
+                        assert!(
+                            !lit(x + dx, 15),
+                            "{text:?} page {}: touching at x={}",
+                            pi + 1,
+                            x + dx
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

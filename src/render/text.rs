@@ -566,6 +566,42 @@ pub fn draw(
             }
         }
     }
+    // With no spare row between Unifont lines, a descender (bottom cell
+    // row) can sit right on a stacked mark (top cell row) of the line
+    // below. The mark carries meaning, the descender's last row does not:
+    // where they would touch, that row of the descender is left dark.
+    if let Size::Bitmap(s) = size {
+        if leading == 0 {
+            for i in 1..n {
+                separate_lines(mask, top + (i * pitch) as i32, s as i32);
+            }
+        }
+    }
+}
+
+/// Clears the bottom cell row (`s` px) of the line above `yb` wherever it
+/// touches, straight or diagonally, ink in row `yb` of the line below.
+fn separate_lines(mask: &mut Mask, yb: i32, s: i32) {
+    let (w, h) = (mask.w as i32, mask.h as i32);
+    if yb < 1 || yb >= h {
+        return;
+    }
+    let lit = |m: &Mask, x: i32, y: i32| x >= 0 && x < w && m.data[(y * w + x) as usize] > 0;
+    let mut clear = Vec::new();
+    for x in 0..w {
+        if lit(mask, x, yb) {
+            for dx in -1..=1 {
+                if lit(mask, x + dx, yb - 1) {
+                    clear.push(x + dx);
+                }
+            }
+        }
+    }
+    for x in clear {
+        for y in (yb - s).max(0)..yb {
+            mask.data[(y * w + x) as usize] = 0;
+        }
+    }
 }
 
 fn blit_bitmap(
