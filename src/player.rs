@@ -653,7 +653,7 @@ impl Player {
             Some(u) => u.min(refresh_at),
             None => refresh_at,
         };
-        if force || changed || refresh_due {
+        let (wake, refresh_at) = if force || changed || refresh_due {
             let valid_until = if flags & frame::FLAG_BLANK != 0 {
                 0
             } else if alert.is_some() {
@@ -747,30 +747,22 @@ impl Player {
                 frame: bytes,
             });
             self.shared.notify(id);
-            self.schedule(
-                id,
-                wake,
-                &d.show,
-                page.crc,
-                flags,
-                d.brightness,
-                refresh_at,
-                profile,
-            );
+            (wake, refresh_at)
         } else {
+            // Nothing to send: keep the refresh that is already due.
             let refresh_at = prev.map(|p| p.refresh_at).unwrap_or(refresh_at);
-            let wake = wake.min(refresh_at);
-            self.schedule(
-                id,
-                wake,
-                &d.show,
-                page.crc,
-                flags,
-                d.brightness,
-                refresh_at,
-                profile,
-            );
-        }
+            (wake.min(refresh_at), refresh_at)
+        };
+        self.schedule(
+            id,
+            wake,
+            &d.show,
+            page.crc,
+            flags,
+            d.brightness,
+            refresh_at,
+            profile,
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
