@@ -21,4 +21,11 @@ export PATH="$PATH:/usr/sbin"
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked --all-features -- --test-threads="${BANGTIN_TEST_THREADS:-4}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# Unit tests (lib), the CLI's, and the integration binary; doc examples are
+# not tests here.
+cargo test --locked --lib --bins --tests -- --test-threads="${BANGTIN_TEST_THREADS:-4}" 2>&1 | tee "$log"
+passed=$(grep '^test result:' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep '^test result:' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+echo "tests: ${passed} passed, ${failed} failed"
