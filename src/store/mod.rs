@@ -542,16 +542,35 @@ impl Store {
                 tracing::error!(path = %p.path.display(), "campaign file not applied: {}", p.message);
                 s.problems.insert(p.path, p.message);
             }
-            let changed = campaigns != s.campaigns;
+            let mut edits: Vec<(&'static str, Id)> = Vec::new();
+            for (id, c) in &campaigns {
+                match s.campaigns.get(id) {
+                    None => edits.push(("create", id.clone())),
+                    Some(old) if old != c => edits.push(("update", id.clone())),
+                    Some(_) => {}
+                }
+            }
+            for id in s.campaigns.keys() {
+                if !campaigns.contains_key(id) {
+                    edits.push(("delete", id.clone()));
+                }
+            }
             s.campaigns = campaigns;
-            Ok((changed, vec![]))
+            Ok((edits, vec![]))
         });
         match result {
-            Ok(changed) => {
-                if changed {
+            Ok(edits) => {
+                if !edits.is_empty() {
                     tracing::info!("schedules/ changed on disk: campaigns reloaded");
                 }
-                changed
+                // Hand edits are changes too: they go into the audit trail.
+                for (action, id) in &edits {
+                    let mut e = entry("(file edit)", action, "campaign", id.as_str());
+                    e.detail =
+                        serde_json::json!({"path": self.campaign_path(id).display().to_string()});
+                    self.audit(e);
+                }
+                !edits.is_empty()
             }
             Err(e) => {
                 tracing::error!("reloading schedules failed: {e}");
