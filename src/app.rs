@@ -187,7 +187,7 @@ pub async fn run(
     // What the controllers say.
     let (sh, m2, tx) = (shared.clone(), metrics.clone(), player_tx.clone());
     let pub3 = publisher.clone();
-    tokio::spawn(async move {
+    let inbound_task = tokio::spawn(async move {
         while let Some(ev) = inbound.recv().await {
             match ev {
                 Inbound::Connected => {
@@ -270,6 +270,13 @@ pub async fn run(
     let _ = player_tx.send(Command::Shutdown);
     let _ = tokio::task::spawn_blocking(move || player_thread.join()).await;
     publisher.shutdown().await;
-    plays_writer.abort();
+    // The link is closed: the inbound loop ends, which closes the plays
+    // channel, and the writer saves its last batch. Bounded, so a stuck
+    // disk cannot hold the exit.
+    let _ = tokio::time::timeout(Duration::from_secs(2), inbound_task).await;
+    match tokio::time::timeout(Duration::from_secs(3), plays_writer).await {
+        Ok(_) => tracing::info!("proof of play saved; bye"),
+        Err(_) => tracing::warn!("proof of play writer did not finish in 3 s"),
+    }
     Ok(())
 }
