@@ -255,16 +255,7 @@ pub async fn run(
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
     println!("bangtin listening on http://{addr}");
-    let c2 = ctx.clone();
-    let shutdown = async move {
-        shutdown.await;
-        c2.begin_shutdown();
-    };
-    warp::serve(api::routes(ctx))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    api::serve(ctx, listener, shutdown).await;
 
     tracing::info!("shutting down: stopping the player, telling the broker we are offline");
     let _ = player_tx.send(Command::Shutdown);

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use image::RgbaImage;
 use serde::Serialize;
@@ -328,12 +328,12 @@ impl Default for Shared {
 }
 
 impl Shared {
-    pub fn event_for(&self, id: &Id) -> Option<PanelEvent> {
+    pub fn event_for(&self, id: &Id) -> PanelEvent {
         let now = self.now.read().expect("now lock");
         let live = self.live.read().expect("live lock");
         let n = now.get(id);
         let l = live.get(id).cloned().unwrap_or_default();
-        Some(PanelEvent {
+        PanelEvent {
             id: id.clone(),
             online: l.online,
             last_seen: l.last_seen,
@@ -342,13 +342,11 @@ impl Shared {
             campaign: n.and_then(|n| n.campaign.clone()),
             alert: n.and_then(|n| n.alert.clone()),
             since: n.map(|n| n.since),
-        })
+        }
     }
 
     fn notify(&self, id: &Id) {
-        if let Some(e) = self.event_for(id) {
-            let _ = self.events.send(e);
-        }
+        let _ = self.events.send(self.event_for(id));
     }
 
     /// How many of these panels report online (status messages from ids
@@ -435,6 +433,9 @@ pub struct Player {
     panels: HashMap<Id, Published>,
     heap: BinaryHeap<Reverse<(DateTime<Utc>, Id)>>,
     compiled: (u64, Arc<Vec<CompiledCampaign>>),
+    /// Alerts not cancelled, gathered once per store generation (not once
+    /// per panel); `resolve` decides which are on at an instant.
+    alerts: Arc<Vec<Alert>>,
     snap: Arc<Snapshot>,
 }
 
@@ -500,6 +501,7 @@ impl Player {
             panels: HashMap::new(),
             heap: BinaryHeap::new(),
             compiled: (u64::MAX, Arc::new(Vec::new())),
+            alerts: Arc::new(Vec::new()),
             snap,
         }
     }
@@ -510,6 +512,14 @@ impl Player {
             self.compiled = (
                 self.snap.generation,
                 Arc::new(compile_all(&self.snap, self.tz)),
+            );
+            self.alerts = Arc::new(
+                self.snap
+                    .alerts
+                    .values()
+                    .filter(|a| a.cancelled_at.is_none())
+                    .cloned()
+                    .collect(),
             );
             self.renditions.sweep(&self.snap);
         }
@@ -573,19 +583,19 @@ impl Player {
             return;
         };
         let profile = panel.profile();
-        let alerts: Vec<Alert> = self
-            .snap
-            .alerts
-            .values()
-            .filter(|a| a.active_at(now))
-            .cloned()
-            .collect();
         let catalog = StoreCatalog {
             snap: &self.snap,
             store: &self.store,
             renditions: &self.renditions,
         };
-        let d = schedule::resolve(&panel, &self.compiled.1, &alerts, &catalog, self.tz, now);
+        let d = schedule::resolve(
+            &panel,
+            &self.compiled.1,
+            &self.alerts,
+            &catalog,
+            self.tz,
+            now,
+        );
         let (rendition, page_ix, flags, valid_until, message, campaign, alert) = match &d.show {
             Show::Blank => (
                 self.renditions.blank(&profile),
@@ -866,13 +876,6 @@ pub fn preview_profile(
         p.color = c;
     }
     Ok(p)
-}
-
-/// Unix seconds to a UTC time (0 = none).
-pub fn unix_to_utc(s: u64) -> Option<DateTime<Utc>> {
-    (s != 0)
-        .then(|| Utc.timestamp_opt(s as i64, 0).single())
-        .flatten()
 }
 
 /// The catalog `resolve` and `timeline` use: approved messages, paged by

@@ -61,13 +61,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict(m) => ApiError::conflict(m),
             // References to things that do not exist are well-formed but unusable.
-            StoreError::Invalid(i)
-                if i.0.contains("does not exist")
-                    || i.0.contains("matches no panel")
-                    || i.0.contains("not an uploaded asset") =>
-            {
-                ApiError::unprocessable(i.0)
-            }
+            StoreError::UnknownRef(m) => ApiError::unprocessable(m),
             StoreError::Invalid(i) => ApiError::bad_request(i.0),
             e @ StoreError::DiskFull { .. } => {
                 tracing::error!("{e}");

@@ -19,7 +19,7 @@ pub fn stream(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
     let initial: Vec<_> = snap
         .panels
         .keys()
-        .filter_map(|id| ctx.shared.event_for(id))
+        .map(|id| ctx.shared.event_for(id))
         .collect();
     let first = stream::iter(
         initial

@@ -140,6 +140,25 @@ pub fn routes(ctx: Arc<Ctx>) -> warp::filters::BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// Serves the API and the dashboard on `listener` until `shutdown`
+/// resolves; then ends event streams and lets in-flight requests finish.
+pub async fn serve(
+    ctx: Arc<Ctx>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let c2 = ctx.clone();
+    let shutdown = async move {
+        shutdown.await;
+        c2.begin_shutdown();
+    };
+    warp::serve(routes(ctx))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+}
+
 fn boxed_body<S, B>(s: S) -> req::BodyStream
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>> + Send + Sync + 'static,

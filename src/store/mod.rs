@@ -72,6 +72,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Invalid(#[from] Invalid),
+    /// Well-formed, but names a panel, group, message or image that does
+    /// not exist.
+    #[error("{0}")]
+    UnknownRef(String),
     #[error("the disk is full: {path} could not be written; free some space and try again")]
     DiskFull { path: PathBuf },
     #[error("the data directory is read-only or not writable ({path}): nothing was changed")]
@@ -352,16 +356,13 @@ impl Store {
         );
         audit.detail = serde_json::json!({"version": msg.version, "status": msg.status});
         self.change(Some(audit), |s| {
-            if let Some(a) = &msg.body.image {
-                if !s.assets.contains_key(a) {
-                    return Err(StoreError::Invalid(Invalid::new(format!(
-                        "image {a:?} is not an uploaded asset: upload it with POST /api/v1/assets first"
-                    ))));
-                }
-            }
+            check_image(&s.assets, &msg.body.image)?;
             let exists = s.messages.contains_key(&msg.id);
             if create && exists {
-                return Err(StoreError::Conflict(format!("a message with id {:?} already exists", msg.id.as_str())));
+                return Err(StoreError::Conflict(format!(
+                    "a message with id {:?} already exists",
+                    msg.id.as_str()
+                )));
             }
             if !create && !exists {
                 return Err(not_found("message", msg.id.as_str()));
@@ -383,17 +384,14 @@ impl Store {
         let path = self.message_path(id);
         let mut audit = entry(who, action, "message", id.as_str());
         let out = self.change(None, |s| {
-            let m = s.messages.get_mut(id).ok_or_else(|| not_found("message", id.as_str()))?;
+            let m = s
+                .messages
+                .get_mut(id)
+                .ok_or_else(|| not_found("message", id.as_str()))?;
             let before = (m.version, m.status);
             edit(m)?;
             m.body.validate()?;
-            if let Some(a) = &m.body.image {
-                if !s.assets.contains_key(a) {
-                    return Err(StoreError::Invalid(Invalid::new(format!(
-                        "image {a:?} is not an uploaded asset: upload it with POST /api/v1/assets first"
-                    ))));
-                }
-            }
+            check_image(&s.assets, &m.body.image)?;
             let m = s.messages[id].clone();
             audit.detail = serde_json::json!({
                 "before": {"version": before.0, "status": before.1},
@@ -640,14 +638,24 @@ impl Store {
     }
 }
 
+/// A message's image must be an uploaded asset.
+fn check_image(assets: &BTreeMap<String, Asset>, image: &Option<String>) -> Result<(), StoreError> {
+    match image {
+        Some(a) if !assets.contains_key(a) => Err(StoreError::UnknownRef(format!(
+            "image {a:?} is not an uploaded asset: upload it with POST /api/v1/assets first"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Targets and playlist entries of a campaign must name things that exist.
 fn check_refs(s: &Snapshot, c: &Campaign) -> Result<(), StoreError> {
     for m in &c.body.messages {
         if !s.messages.contains_key(&m.id) {
-            return Err(StoreError::Invalid(Invalid::new(format!(
+            return Err(StoreError::UnknownRef(format!(
                 "campaign lists message {:?}, which does not exist: create it first or remove it from the list",
                 m.id.as_str()
-            ))));
+            )));
         }
     }
     check_targets(s, &c.body.targets)
@@ -668,10 +676,10 @@ pub fn check_targets(s: &Snapshot, targets: &[crate::domain::Target]) -> Result<
             Target::Group(g) => s.panels.values().any(|p| p.groups.iter().any(|pg| pg == g)),
         };
         if !ok {
-            return Err(StoreError::Invalid(Invalid::new(format!(
+            return Err(StoreError::UnknownRef(format!(
                 "target {t:?} matches no panel: check the panel id or group name (GET /api/v1/panels lists them)",
                 t = t.to_string()
-            ))));
+            )));
         }
     }
     Ok(())
@@ -936,7 +944,7 @@ mod tests {
         .unwrap();
         assert!(matches!(
             s.put_campaign(c, true, "a"),
-            Err(StoreError::Invalid(_))
+            Err(StoreError::UnknownRef(_))
         ));
     }
 }
