@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use bangtin::domain::{PixelFormat, Profile, Style};
 use bangtin::frame::{self, Header};
-use bangtin::render::{decode_image, Content, Renderer};
+use bangtin::render::{decode_image, Content, Picture, Renderer};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const PROFILES: [(&str, u16, u16, PixelFormat); 3] = [
@@ -69,7 +69,8 @@ fn text(c: &mut Criterion) {
 /// letterbox, dither / pack.
 fn image(c: &mut Criterion) {
     let bytes = std::fs::read(PHOTO).expect("sample photo");
-    let img = decode_image(&bytes).expect("decodes").image;
+    let decoded = decode_image(&bytes).expect("decodes").image;
+    let img = Picture::new(&decoded);
     let renderer = Renderer::new();
     let style = Style::default();
     let mut g = c.benchmark_group("image");
@@ -87,10 +88,15 @@ fn image(c: &mut Criterion) {
                     },
                     &p,
                 );
-                black_box(r.pages[0].data())
+                black_box(r.pages[0].data().len());
+                black_box(r)
             })
         });
     }
+    // Once per asset in the server (decode is separate and excluded).
+    g.bench_function("prepare (once per asset)", |b| {
+        b.iter(|| black_box(Picture::new(&decoded)))
+    });
     g.finish();
 }
 

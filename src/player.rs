@@ -20,12 +20,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use image::RgbaImage;
 use serde::Serialize;
 
 use crate::domain::{Alert, Color, Id, Message, MessageStatus, PixelFormat, Profile, Style};
 use crate::frame::{self, Header};
-use crate::render::{self, Content, Renderer};
+use crate::render::{self, Content, Picture, Renderer};
 use crate::schedule::{self, Catalog, CompiledCampaign, Show};
 use crate::store::seq::SeqAllocator;
 use crate::store::{Snapshot, Store};
@@ -77,7 +76,7 @@ enum RenderKey {
 pub struct Renditions {
     renderer: Arc<Renderer>,
     cache: Mutex<HashMap<RenderKey, Arc<Rendition>>>,
-    images: Mutex<HashMap<String, Arc<RgbaImage>>>,
+    images: Mutex<Pictures>,
     pub renders: std::sync::atomic::AtomicU64,
 }
 
@@ -89,12 +88,60 @@ pub enum RenditionError {
     BadImage { id: String, reason: String },
 }
 
+/// Prepared pictures by asset id, least recently used dropped first once
+/// they hold more than [`PICTURE_CACHE_BYTES`] (a dropped one is decoded
+/// again when needed; renders are cached separately).
+#[derive(Default)]
+struct Pictures {
+    map: HashMap<String, (Arc<Picture>, u64)>,
+    bytes: usize,
+    tick: u64,
+}
+
+/// Memory budget of the prepared-picture cache.
+pub const PICTURE_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+impl Pictures {
+    fn get(&mut self, id: &str) -> Option<Arc<Picture>> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.map.get_mut(id).map(|(p, used)| {
+            *used = tick;
+            p.clone()
+        })
+    }
+
+    fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.map.retain(|id, _| keep(id));
+        self.bytes = self.map.values().map(|(p, _)| p.bytes()).sum();
+    }
+
+    fn insert(&mut self, id: &str, pic: Arc<Picture>) {
+        self.tick += 1;
+        self.bytes += pic.bytes();
+        if let Some((old, _)) = self.map.insert(id.to_string(), (pic, self.tick)) {
+            self.bytes -= old.bytes();
+        }
+        while self.bytes > PICTURE_CACHE_BYTES && self.map.len() > 1 {
+            let oldest = self
+                .map
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+                .expect("not empty");
+            if let Some((p, _)) = self.map.remove(&oldest) {
+                self.bytes -= p.bytes();
+            }
+        }
+    }
+}
+
 impl Renditions {
     pub fn new(renderer: Arc<Renderer>) -> Renditions {
         Renditions {
             renderer,
             cache: Mutex::new(HashMap::new()),
-            images: Mutex::new(HashMap::new()),
+            images: Mutex::new(Pictures::default()),
             renders: Default::default(),
         }
     }
@@ -108,10 +155,10 @@ impl Renditions {
                 .pages
                 .into_iter()
                 .map(|page| {
-                    let data = page.data();
+                    let data = Bytes::from(page.data().into_owned());
                     PageOut {
                         crc: frame::crc32(&data),
-                        data: Bytes::from(data),
+                        data,
                         words: page.words(),
                         page,
                     }
@@ -136,10 +183,10 @@ impl Renditions {
         Ok(r)
     }
 
-    /// A decoded asset image, cached.
-    pub fn image(&self, store: &Store, id: &str) -> Result<Arc<RgbaImage>, RenditionError> {
+    /// An asset image, decoded and prepared ([`Picture`]), cached.
+    pub fn image(&self, store: &Store, id: &str) -> Result<Arc<Picture>, RenditionError> {
         if let Some(i) = self.images.lock().expect("image cache").get(id) {
-            return Ok(i.clone());
+            return Ok(i);
         }
         let (_, bytes) = store
             .read_asset(id)
@@ -148,12 +195,12 @@ impl Renditions {
             id: id.into(),
             reason: e.to_string(),
         })?;
-        let img = Arc::new(img.image);
+        let pic = Arc::new(Picture::new(&img.image));
         self.images
             .lock()
             .expect("image cache")
-            .insert(id.to_string(), img.clone());
-        Ok(img)
+            .insert(id, pic.clone());
+        Ok(pic)
     }
 
     /// Renders a message body that need not be stored (live previews).
@@ -238,7 +285,7 @@ impl Renditions {
         self.images
             .lock()
             .expect("image cache")
-            .retain(|id, _| snap.assets.contains_key(id));
+            .retain(|id| snap.assets.contains_key(id));
     }
 
     pub fn len(&self) -> usize {

@@ -50,6 +50,7 @@ pub fn image_decode(data: &[u8]) {
         return;
     }
     let renderer = renderer();
+    let picture = render::Picture::new(&d.image);
     let style = Style {
         fit: Some(match data.len() % 3 {
             0 => Fit::Contain,
@@ -67,7 +68,7 @@ pub fn image_decode(data: &[u8]) {
                 } else {
                     "Ảnh"
                 },
-                image: Some(&d.image),
+                image: Some(&picture),
                 style: &style,
             },
             &profile,

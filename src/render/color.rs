@@ -129,33 +129,74 @@ const BAYER8: [[u8; 8]; 8] = [
     [63, 31, 55, 23, 61, 29, 53, 21],
 ];
 
-/// Ordered dithering of one sRGB value (0..255 float) at pixel (x, y) to
-/// the RGB565 grid: a colour the grid holds exactly stays exactly, others
-/// alternate between the two nearest levels so gradients don't band.
-pub fn dither565(v: [f32; 3], x: u32, y: u32) -> [u8; 3] {
-    let t = (f32::from(BAYER8[(y & 7) as usize][(x & 7) as usize]) + 0.5) / 64.0;
-    // Between the two grid values around `c` (as the panel expands them),
-    // pick the upper one with probability = how far `c` is towards it.
-    let ch = |c: f32, max: u8, bits: u32| {
-        let c = c.clamp(0.0, 255.0);
-        let mut q = (c * f32::from(max) / 255.0) as u8;
-        while q < max && f32::from(expand(q + 1, bits)) <= c {
-            q += 1;
-        }
-        while q > 0 && f32::from(expand(q, bits)) > c {
-            q -= 1;
-        }
-        if q == max {
-            return expand(q, bits);
-        }
-        let (lo, hi) = (f32::from(expand(q, bits)), f32::from(expand(q + 1, bits)));
-        if (c - lo) / (hi - lo) > t {
-            expand(q + 1, bits)
-        } else {
-            expand(q, bits)
-        }
-    };
-    [ch(v[0], 31, 5), ch(v[1], 63, 6), ch(v[2], 31, 5)]
+/// Linear light 0..65535 → sRGB 0..255 in 8.8 fixed point (the fraction
+/// kept for dithering), one entry per 16-bit value.
+pub fn srgb88_table() -> &'static [u16] {
+    static T: OnceLock<Vec<u16>> = OnceLock::new();
+    T.get_or_init(|| {
+        (0..=u16::MAX)
+            .map(|v| (srgb_encode(f32::from(v) / 65535.0) * 255.0 * 256.0).round() as u16)
+            .collect()
+    })
+}
+
+/// For each 8-bit value and each channel width (5, 6 bits): the panel
+/// value (bit replication) of the largest level not above it, and the
+/// step to the next level (0 at the top level).
+fn levels_below() -> &'static [[(u8, u8); 2]; 256] {
+    static T: OnceLock<[[(u8, u8); 2]; 256]> = OnceLock::new();
+    T.get_or_init(|| {
+        std::array::from_fn(|c| {
+            let below = |max: u8, bits: u32| {
+                let q = (0..=max)
+                    .rev()
+                    .find(|&q| usize::from(expand(q, bits)) <= c)
+                    .unwrap_or(0);
+                let lo = expand(q, bits);
+                (
+                    lo,
+                    if q == max {
+                        0
+                    } else {
+                        expand(q + 1, bits) - lo
+                    },
+                )
+            };
+            [below(31, 5), below(63, 6)]
+        })
+    })
+}
+
+/// Ordered dithering of sRGB values (8.8 fixed point, 0..255) to the
+/// RGB565 grid: a colour the grid holds exactly stays exactly, others
+/// alternate between the two nearest levels by an 8×8 Bayer pattern, so
+/// gradients don't band. Holds its table, for per-pixel loops.
+#[derive(Clone, Copy)]
+pub struct Dither565(&'static [[(u8, u8); 2]; 256]);
+
+impl Dither565 {
+    pub fn get() -> Dither565 {
+        Dither565(levels_below())
+    }
+
+    #[inline]
+    pub fn px(self, v: [u16; 3], x: u32, y: u32) -> [u8; 3] {
+        let b = u32::from(BAYER8[(y & 7) as usize][(x & 7) as usize]);
+        // Between the two grid values around `c` (as the panel expands
+        // them), pick the upper one with probability = how far `c` is
+        // towards it: (c - lo) / step > (b + 0.5) / 64, in integers.
+        let t = 2 * (2 * b + 1);
+        let ch = |c: u16, which: usize| {
+            let c = u32::from(c.min(255 << 8));
+            let (lo, step) = self.0[(c >> 8) as usize][which];
+            if c - (u32::from(lo) << 8) > u32::from(step) * t && step > 0 {
+                lo + step
+            } else {
+                lo
+            }
+        };
+        [ch(v[0], 0), ch(v[1], 1), ch(v[2], 0)]
+    }
 }
 
 #[cfg(test)]
@@ -174,9 +215,9 @@ mod tests {
         for v in 0..=255u8 {
             let p = round565([v, v, v]);
             assert_eq!(round565(p), p);
-            let fp = [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])];
+            let fp = p.map(|v| u16::from(v) << 8);
             for (x, y) in [(0, 0), (3, 5), (7, 7)] {
-                assert_eq!(dither565(fp, x, y), p, "{v} at {x},{y}");
+                assert_eq!(Dither565::get().px(fp, x, y), p, "{v} at {x},{y}");
             }
         }
         assert_eq!(pack565([255, 255, 255]), 0xffff);

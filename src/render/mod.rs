@@ -18,15 +18,18 @@
 mod color;
 mod font;
 mod picture;
+mod resample;
 mod text;
 
 #[cfg(test)]
 mod tests;
 
-use image::{Rgb, RgbImage, RgbaImage};
+use std::borrow::Cow;
+
+use image::{Rgb, RgbImage};
 
 use crate::domain::{Caption, Color, PixelFormat, Profile, Style};
-pub use picture::{decode_image, DecodedImage, ImageError};
+pub use picture::{decode_image, DecodedImage, ImageError, Picture};
 use text::{Layout, Mask, Prepared, Rect};
 
 /// Words a passer-by reads per second, for the reading-time warning.
@@ -36,7 +39,7 @@ pub const READING_WORDS_PER_S: f32 = 3.0;
 #[derive(Debug, Clone, Copy)]
 pub struct Content<'a> {
     pub text: &'a str,
-    pub image: Option<&'a RgbaImage>,
+    pub image: Option<&'a Picture>,
     pub style: &'a Style,
 }
 
@@ -72,10 +75,11 @@ impl Page {
         self.words
     }
 
-    /// The BTF1 data for the profile's pixel format.
-    pub fn data(&self) -> Vec<u8> {
-        match (&self.pixels, self.format) {
-            (Pixels::Mono(bits), _) => bits.clone(),
+    /// The BTF1 data for the profile's pixel format (borrowed where the
+    /// page's pixels already are that data: mono and RGB888).
+    pub fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(match (&self.pixels, self.format) {
+            (Pixels::Mono(bits), _) => return Cow::Borrowed(bits),
             (Pixels::Rgb(img), PixelFormat::Rgb565) => {
                 let mut out = Vec::with_capacity(img.as_raw().len() / 3 * 2);
                 for px in img.pixels() {
@@ -84,8 +88,8 @@ impl Page {
                 out
             }
             (Pixels::Rgb(img), PixelFormat::Png) => png_bytes(img),
-            (Pixels::Rgb(img), _) => img.as_raw().clone(),
-        }
+            (Pixels::Rgb(img), _) => return Cow::Borrowed(img.as_raw()),
+        })
     }
 
     /// What the glass shows, at panel size: mono pages light their LEDs in
@@ -316,7 +320,7 @@ fn mono_states(style: &Style) -> (bool, bool) {
 
 fn compose_mono(
     mask: &Mask,
-    fitted: Option<&(Rect, Vec<[f32; 3]>)>,
+    fitted: Option<&(Rect, Vec<[u16; 3]>)>,
     band: Option<Rect>,
     style: &Style,
 ) -> Pixels {
@@ -355,7 +359,7 @@ fn compose_mono(
 
 fn compose_rgb(
     mask: &Mask,
-    fitted: Option<&(Rect, Vec<[f32; 3]>)>,
+    fitted: Option<&(Rect, Vec<[u16; 3]>)>,
     band: Option<Rect>,
     style: &Style,
     format: PixelFormat,
@@ -368,17 +372,21 @@ fn compose_rgb(
     // dithered onto it instead.
     let snap = |c: [u8; 3]| if rgb565 { color::round565(c) } else { c };
     let bg_px = snap(bg.0);
+    let ramp = || color::ramp(bg, fg).map(snap);
+    if fitted.is_none() && band.is_none() {
+        // Text only: every pixel is its coverage's colour (ramp[0] = bg).
+        let ramp = ramp();
+        let mut buf = Vec::with_capacity(mask.data.len() * 3);
+        for &a in &mask.data {
+            buf.extend_from_slice(&ramp[usize::from(a)]);
+        }
+        return Pixels::Rgb(RgbImage::from_raw(w, h, buf).expect("w × h × 3 bytes"));
+    }
     let mut img = RgbImage::from_pixel(w, h, Rgb(bg_px));
     let stride = w as usize * 3;
     if let Some((r, lin)) = fitted {
-        let px = picture::to_srgb(lin, r.w, rgb565);
-        let buf: &mut [u8] = &mut img;
-        for (y, row) in px.chunks_exact(r.w as usize).enumerate() {
-            let at = (r.y as usize + y) * stride + r.x as usize * 3;
-            for (d, s) in buf[at..at + row.len() * 3].chunks_exact_mut(3).zip(row) {
-                d.copy_from_slice(s);
-            }
-        }
+        let at = r.y as usize * stride + r.x as usize * 3;
+        picture::write_srgb(lin, r.w, rgb565, &mut img, at, stride);
     }
     if let Some(b) = band {
         let buf: &mut [u8] = &mut img;
@@ -389,7 +397,10 @@ fn compose_rgb(
             }
         }
     }
-    let ramp = color::ramp(bg, fg).map(snap);
+    if mask.data.iter().all(|&a| a == 0) {
+        return Pixels::Rgb(img);
+    }
+    let ramp = ramp();
     let buf: &mut [u8] = &mut img;
     for (d, &a) in buf.chunks_exact_mut(3).zip(&mask.data) {
         if a > 0 {

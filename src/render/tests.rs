@@ -102,8 +102,8 @@ fn check_golden(name: &str, img: &RgbImage) -> Option<String> {
 }
 
 /// A synthetic photo: sky gradient, sun, ground, with a soft alpha edge.
-fn test_image() -> RgbaImage {
-    RgbaImage::from_fn(320, 200, |x, y| {
+fn test_image() -> Picture {
+    Picture::new(&image::RgbaImage::from_fn(320, 200, |x, y| {
         let (fx, fy) = (x as f32 / 320.0, y as f32 / 200.0);
         let sun = ((fx - 0.7).powi(2) + (fy - 0.3).powi(2)).sqrt() < 0.12;
         let px = if sun {
@@ -115,7 +115,7 @@ fn test_image() -> RgbaImage {
         };
         let a = if x < 8 { (x * 32) as u8 } else { 255 };
         image::Rgba([px[0], px[1], px[2], a])
-    })
+    }))
 }
 
 #[test]
@@ -438,7 +438,9 @@ fn fit_modes_and_background() {
 #[test]
 fn rgb565_gradients_are_dithered_not_banded() {
     let r = Renderer::new();
-    let grad = RgbaImage::from_fn(256, 8, |x, _| image::Rgba([x as u8, x as u8, x as u8, 255]));
+    let grad = Picture::new(&image::RgbaImage::from_fn(256, 8, |x, _| {
+        image::Rgba([x as u8, x as u8, x as u8, 255])
+    }));
     let p = profile(256, 8, PixelFormat::Rgb565);
     let style = Style {
         fit: Some(Fit::Stretch),

@@ -96,6 +96,9 @@ for work in ("text", "image"):
             print(f"  text  {prof:7} python {pm:8.1f} msg/s ({py[0]['fps']:.0f} frames/s)  bangtin {bm:9.1f} msg/s ({bt[0]['fps']:.0f} frames/s)  ratio {bm/pm:6.1f}x (target 20x)")
         else:
             print(f"  image {prof:7} python {py[0]['fps']:8.1f} frames/s  bangtin {bt[0]['fps']:9.1f} frames/s  ratio {bt[0]['fps']/py[0]['fps']:6.1f}x (target 3x)")
+            if "fps_with_prepare" in bt[0]:
+                wp = bt[0]["fps_with_prepare"]
+                print(f"        {'':7} {'':26}  with the per-asset preparation redone every frame: {wp:9.1f} frames/s  ratio {wp/py[0]['fps']:6.1f}x")
 pubs = {}
 for r in rows:
     if r["work"] == "publish":
