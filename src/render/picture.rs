@@ -182,26 +182,26 @@ impl Picture {
         let t = color::linear_u16_table().map(f32::from);
         let raw: &[u8] = img.as_raw();
         let alpha = raw.chunks_exact(4).any(|px| px[3] != 255);
-        let mut data = Vec::with_capacity(raw.len() / 4 * if alpha { 4 } else { 3 });
-        if alpha {
-            for px in raw.chunks_exact(4) {
+        let n = raw.len() / 4;
+        let data = if alpha {
+            let mut data = vec![0f32; n * 4];
+            for (d, px) in data.chunks_exact_mut(4).zip(raw.chunks_exact(4)) {
                 let a = f32::from(px[3]) / 255.0;
-                data.extend_from_slice(&[
-                    t[usize::from(px[0])] * a,
-                    t[usize::from(px[1])] * a,
-                    t[usize::from(px[2])] * a,
-                    a * 65535.0,
-                ]);
+                d[0] = t[usize::from(px[0])] * a;
+                d[1] = t[usize::from(px[1])] * a;
+                d[2] = t[usize::from(px[2])] * a;
+                d[3] = a * 65535.0;
             }
+            data
         } else {
-            for px in raw.chunks_exact(4) {
-                data.extend_from_slice(&[
-                    t[usize::from(px[0])],
-                    t[usize::from(px[1])],
-                    t[usize::from(px[2])],
-                ]);
+            let mut data = vec![0f32; n * 3];
+            for (d, px) in data.chunks_exact_mut(3).zip(raw.chunks_exact(4)) {
+                d[0] = t[usize::from(px[0])];
+                d[1] = t[usize::from(px[1])];
+                d[2] = t[usize::from(px[2])];
             }
-        }
+            data
+        };
         let pic = Picture {
             width: w,
             height: h,
