@@ -111,10 +111,28 @@ pub fn round565(p: [u8; 3]) -> [u8; 3] {
     ]
 }
 
-/// 8-bit RGB (already representable, or rounded) → the RGB565 word.
-pub fn pack565(p: [u8; 3]) -> u16 {
-    let q = |v: u8, max: u32| ((u32::from(v) * max + 127) / 255) as u16;
-    (q(p[0], 31) << 11) | (q(p[1], 63) << 5) | q(p[2], 31)
+/// 8-bit RGB (already representable, or rounded) → the RGB565 word, by
+/// tables (the rounded 5- and 6-bit level of every byte, already shifted
+/// into place), fetched once for per-pixel loops.
+#[derive(Clone, Copy)]
+pub struct Pack565(&'static [[u16; 3]; 256]);
+
+impl Pack565 {
+    pub fn get() -> Pack565 {
+        static T: OnceLock<[[u16; 3]; 256]> = OnceLock::new();
+        Pack565(T.get_or_init(|| {
+            std::array::from_fn(|v| {
+                let q = |max: u32| ((v as u32 * max + 127) / 255) as u16;
+                [q(31) << 11, q(63) << 5, q(31)]
+            })
+        }))
+    }
+
+    #[inline]
+    pub fn word(self, p: [u8; 3]) -> u16 {
+        let t = self.0;
+        t[usize::from(p[0])][0] | t[usize::from(p[1])][1] | t[usize::from(p[2])][2]
+    }
 }
 
 /// 8×8 Bayer matrix, thresholds 0..63.
@@ -210,6 +228,10 @@ mod tests {
         }
     }
 
+    fn pack565(p: [u8; 3]) -> u16 {
+        Pack565::get().word(p)
+    }
+
     #[test]
     fn rgb565_grid_is_stable() {
         for v in 0..=255u8 {
@@ -219,6 +241,12 @@ mod tests {
             for (x, y) in [(0, 0), (3, 5), (7, 7)] {
                 assert_eq!(Dither565::get().px(fp, x, y), p, "{v} at {x},{y}");
             }
+        }
+        for v in 0..=255u8 {
+            let q = |max: u32| ((u32::from(v) * max + 127) / 255) as u16;
+            assert_eq!(pack565([v, 0, 0]), q(31) << 11, "{v}");
+            assert_eq!(pack565([0, v, 0]), q(63) << 5, "{v}");
+            assert_eq!(pack565([0, 0, v]), q(31), "{v}");
         }
         assert_eq!(pack565([255, 255, 255]), 0xffff);
         assert_eq!(pack565([255, 0, 0]), 0xf800);

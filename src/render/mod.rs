@@ -81,9 +81,11 @@ impl Page {
         Cow::Owned(match (&self.pixels, self.format) {
             (Pixels::Mono(bits), _) => return Cow::Borrowed(bits),
             (Pixels::Rgb(img), PixelFormat::Rgb565) => {
-                let mut out = Vec::with_capacity(img.as_raw().len() / 3 * 2);
-                for px in img.pixels() {
-                    out.extend_from_slice(&color::pack565(px.0).to_le_bytes());
+                let pack = color::Pack565::get();
+                let raw = img.as_raw();
+                let mut out = vec![0u8; raw.len() / 3 * 2];
+                for (d, px) in out.chunks_exact_mut(2).zip(raw.chunks_exact(3)) {
+                    d.copy_from_slice(&pack.word([px[0], px[1], px[2]]).to_le_bytes());
                 }
                 out
             }
@@ -376,9 +378,9 @@ fn compose_rgb(
     if fitted.is_none() && band.is_none() {
         // Text only: every pixel is its coverage's colour (ramp[0] = bg).
         let ramp = ramp();
-        let mut buf = Vec::with_capacity(mask.data.len() * 3);
-        for &a in &mask.data {
-            buf.extend_from_slice(&ramp[usize::from(a)]);
+        let mut buf = vec![0u8; mask.data.len() * 3];
+        for (d, &a) in buf.chunks_exact_mut(3).zip(&mask.data) {
+            d.copy_from_slice(&ramp[usize::from(a)]);
         }
         return Pixels::Rgb(RgbImage::from_raw(w, h, buf).expect("w × h × 3 bytes"));
     }

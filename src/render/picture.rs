@@ -465,10 +465,12 @@ mod tests {
         bytes[20..24].copy_from_slice(&100_000u32.to_be_bytes());
         let crc = crate::frame::crc32(&bytes[12..29]);
         bytes[29..33].copy_from_slice(&crc.to_be_bytes());
-        let t = std::time::Instant::now();
+        // TooLarge (not Corrupt, which running out of pixel data would
+        // give) shows the header was refused by the limits before any
+        // buffer for 10¹⁰ pixels was asked for. No timing: speed is for
+        // the benchmarks.
         let e = decode_image(&bytes).unwrap_err();
         assert!(matches!(e, ImageError::TooLarge(_)), "{e:?}");
-        assert!(t.elapsed().as_millis() < 500);
     }
 
     #[test]
