@@ -91,11 +91,22 @@ pub enum RenditionError {
 /// Prepared pictures by asset id, least recently used dropped first once
 /// they hold more than [`PICTURE_CACHE_BYTES`] (a dropped one is decoded
 /// again when needed; renders are cached separately).
-#[derive(Default)]
 struct Pictures {
     map: HashMap<String, (Arc<Picture>, u64)>,
     bytes: usize,
     tick: u64,
+    budget: usize,
+}
+
+impl Default for Pictures {
+    fn default() -> Self {
+        Pictures {
+            map: HashMap::new(),
+            bytes: 0,
+            tick: 0,
+            budget: PICTURE_CACHE_BYTES,
+        }
+    }
 }
 
 /// Memory budget of the prepared-picture cache.
@@ -122,7 +133,7 @@ impl Pictures {
         if let Some((old, _)) = self.map.insert(id.to_string(), (pic, self.tick)) {
             self.bytes -= old.bytes();
         }
-        while self.bytes > PICTURE_CACHE_BYTES && self.map.len() > 1 {
+        while self.bytes > self.budget && self.map.len() > 1 {
             let oldest = self
                 .map
                 .iter()
@@ -941,6 +952,38 @@ pub fn catalog<'a>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn picture_cache_keeps_the_recently_used_within_its_budget() {
+        let pic = |side: u32| {
+            Arc::new(Picture::new(&image::RgbaImage::from_pixel(
+                side,
+                side,
+                image::Rgba([9, 9, 9, 255]),
+            )))
+        };
+        let one = pic(10).bytes(); // 10 × 10 × 3 channels × 4 bytes
+        assert_eq!(one, 1200);
+        let mut c = Pictures {
+            budget: 3 * one,
+            ..Pictures::default()
+        };
+        c.insert("a", pic(10));
+        c.insert("b", pic(10));
+        c.insert("c", pic(10));
+        assert!(c.get("a").is_some(), "a is used again: b is now the oldest");
+        c.insert("d", pic(10));
+        assert!(c.get("b").is_none(), "least recently used dropped");
+        assert!(c.get("a").is_some() && c.get("c").is_some() && c.get("d").is_some());
+        assert_eq!(c.bytes, 3 * one);
+        // One picture over the budget on its own is still kept (it is in use).
+        c.insert("big", pic(40));
+        assert!(c.get("big").is_some());
+        assert_eq!(c.map.len(), 1);
+        assert_eq!(c.bytes, pic(40).bytes());
+        c.retain(|id| id != "big");
+        assert_eq!((c.map.len(), c.bytes), (0, 0));
+    }
+
     use super::*;
     use crate::domain::{AlertBody, Campaign, MessageBody, Panel, Target};
     use chrono::TimeZone;
