@@ -182,37 +182,36 @@ impl Picture {
         let t = color::linear_u16_table().map(f32::from);
         let raw: &[u8] = img.as_raw();
         let alpha = raw.chunks_exact(4).any(|px| px[3] != 255);
-        let n = raw.len() / 4;
-        let data = if alpha {
-            let mut data = vec![0f32; n * 4];
-            for (d, px) in data.chunks_exact_mut(4).zip(raw.chunks_exact(4)) {
-                let a = f32::from(px[3]) / 255.0;
-                d[0] = t[usize::from(px[0])] * a;
-                d[1] = t[usize::from(px[1])] * a;
-                d[2] = t[usize::from(px[2])] * a;
-                d[3] = a * 65535.0;
-            }
-            data
-        } else {
-            let mut data = vec![0f32; n * 3];
-            for (d, px) in data.chunks_exact_mut(3).zip(raw.chunks_exact(4)) {
-                d[0] = t[usize::from(px[0])];
-                d[1] = t[usize::from(px[1])];
-                d[2] = t[usize::from(px[2])];
-            }
-            data
+        let rgba = |px: &[u8]| {
+            let a = f32::from(px[3]) / 255.0;
+            [
+                t[usize::from(px[0])] * a,
+                t[usize::from(px[1])] * a,
+                t[usize::from(px[2])] * a,
+                a * 65535.0,
+            ]
         };
-        let pic = Picture {
-            width: w,
-            height: h,
+        let rgb = |px: &[u8]| {
+            [
+                t[usize::from(px[0])],
+                t[usize::from(px[1])],
+                t[usize::from(px[2])],
+            ]
+        };
+        // Bigger than PICTURE_MAX_SIDE: averaged while converting, so a
+        // full-size f32 copy of an 8192² upload (1 GiB) never exists.
+        let k = w.max(h).div_ceil(PICTURE_MAX_SIDE).max(1);
+        let data = match (alpha, k) {
+            (true, 1) => convert::<4>(raw, rgba),
+            (false, 1) => convert::<3>(raw, rgb),
+            (true, _) => convert_reduced::<4>(raw, w, h, k, rgba),
+            (false, _) => convert_reduced::<3>(raw, w, h, k, rgb),
+        };
+        Picture {
+            width: w.div_ceil(k),
+            height: h.div_ceil(k),
             alpha,
             data,
-        };
-        let k = w.max(h).div_ceil(PICTURE_MAX_SIDE);
-        if k > 1 {
-            pic.reduced(k, (0, 0, w, h))
-        } else {
-            pic
         }
     }
 
@@ -245,6 +244,49 @@ impl Picture {
             data,
         }
     }
+}
+
+/// RGBA bytes → `C` linear-light floats per pixel.
+fn convert<const C: usize>(raw: &[u8], f: impl Fn(&[u8]) -> [f32; C]) -> Vec<f32> {
+    let mut data = vec![0f32; raw.len() / 4 * C];
+    for (d, px) in data.chunks_exact_mut(C).zip(raw.chunks_exact(4)) {
+        d.copy_from_slice(&f(px));
+    }
+    data
+}
+
+/// [`convert`] and the mean of each `k`×`k` block at once (the last row
+/// and column of blocks may be partial), holding one row of sums.
+fn convert_reduced<const C: usize>(
+    raw: &[u8],
+    w: u32,
+    h: u32,
+    k: u32,
+    f: impl Fn(&[u8]) -> [f32; C],
+) -> Vec<f32> {
+    let (w, h, k) = (w as usize, h as usize, k as usize);
+    let rw = w.div_ceil(k);
+    let mut out = Vec::with_capacity(rw * h.div_ceil(k) * C);
+    let mut acc = vec![[0f32; C]; rw];
+    for by in (0..h).step_by(k) {
+        let rows = k.min(h - by);
+        acc.fill([0.0; C]);
+        for y in by..by + rows {
+            let row = &raw[y * w * 4..(y + 1) * w * 4];
+            for (a, block) in acc.iter_mut().zip(row.chunks(k * 4)) {
+                for px in block.chunks_exact(4) {
+                    for (s, v) in a.iter_mut().zip(f(px)) {
+                        *s += v;
+                    }
+                }
+            }
+        }
+        for (bx, a) in acc.iter().enumerate() {
+            let n = (rows * k.min(w - bx * k)) as f32;
+            out.extend(a.map(|v| v / n));
+        }
+    }
+    out
 }
 
 /// Mean of each `k`×`k` block of `region` in an interleaved `C`-channel
@@ -579,6 +621,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn big_uploads_are_averaged_down_once() {
+        // 4100 × 30: over 2048, so 3 × 3 blocks (the last ones partial).
+        let img = RgbaImage::from_fn(4100, 30, |x, _| {
+            let v = if x % 2 == 0 { 255 } else { 0 };
+            Rgba([v, v, v, 255])
+        });
+        let pic = Picture::new(&img);
+        assert_eq!((pic.width(), pic.height()), (1367, 10));
+        // Alternating white/black columns average in linear light: a block
+        // of 3 has 2 white + 1 black or 1 + 2, never an sRGB mid-grey.
+        let first = pic.data[0];
+        assert!((first - 65535.0 * 2.0 / 3.0).abs() < 1.0, "{first}");
+        // The last block holds 4100 - 1366 × 3 = 2 columns: x 4098 (white)
+        // and 4099 (black).
+        let last = pic.data[(1366) * 3];
+        assert!((last - 65535.0 / 2.0).abs() < 1.0, "{last}");
+        // The same from the general box average over a full-size copy.
+        let full = Picture {
+            width: 4100,
+            height: 30,
+            alpha: false,
+            data: convert::<3>(img.as_raw(), |px| {
+                let t = color::linear_u16_table();
+                [0, 1, 2].map(|c| f32::from(t[usize::from(px[c])]))
+            }),
+        };
+        let r = full.reduced(3, (0, 0, 4100, 30));
+        assert_eq!((r.width, r.height), (pic.width, pic.height));
+        assert!(r
+            .data
+            .iter()
+            .zip(&pic.data)
+            .all(|(a, b)| (a - b).abs() < 0.5));
     }
 
     #[test]
