@@ -57,6 +57,11 @@ pub struct ControllerArgs {
     /// No terminal drawing.
     #[arg(long)]
     pub quiet: bool,
+    /// Keep each panel's last accepted seq in DIR/{panel}.seq (written
+    /// atomically), so a restarted controller still refuses frames older
+    /// than the last it showed (a replayed signed frame, say).
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
 }
 
 impl ControllerArgs {
@@ -73,6 +78,7 @@ impl ControllerArgs {
             firmware: concat!("bangtin-ref/", env!("CARGO_PKG_VERSION")).into(),
             public_key: None,
             quiet: true,
+            state: None,
         }
     }
 
@@ -151,6 +157,10 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
     }
+    if let Some(dir) = &args.state {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+    }
     let single = panels.len() == 1;
     let draw = single && !args.quiet;
     let (shown_tx, shown_rx) = mpsc::channel(16_384);
@@ -178,6 +188,11 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
             mo.set_transport(t.clone());
         }
         let (_client, eventloop) = AsyncClient::new(mo, 4);
+        let state = args.state.as_ref().map(|d| d.join(format!("{panel}.seq")));
+        let floor = match &state {
+            Some(path) => read_seq(path)?,
+            None => None,
+        };
         let c = Controller {
             frame_topic: topics::frame(root, &panel),
             ack_topic: topics::ack(root, &panel),
@@ -185,6 +200,8 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
             panel,
             firmware: args.firmware.clone(),
             last_seq: None,
+            floor,
+            state,
             expires: None,
             draw,
             log_state: single,
@@ -258,7 +275,13 @@ struct Controller {
     status_topic: String,
     ack_topic: String,
     firmware: String,
+    /// The seq of the frame on the glass (since this process started).
     last_seq: Option<u32>,
+    /// The last seq accepted before a restart (`--state`): anything lower
+    /// is a replay. Equal is accepted once: the glass is dark after a boot.
+    floor: Option<u32>,
+    /// Where the last accepted seq is kept (`--state DIR`).
+    state: Option<PathBuf>,
     /// When the frame on the glass expires (its `valid_until`).
     expires: Option<Instant>,
     draw: bool,
@@ -458,11 +481,27 @@ impl Controller {
             }
             _ => {}
         }
+        if let Some(floor) = self.floor.filter(|f| h.seq < *f) {
+            tracing::warn!(panel = %self.panel, seq = h.seq, floor, "rejected a replayed frame (seq below the last shown before the restart)");
+            return None;
+        }
         if h.format == PixelFormat::Png && !png_size_matches(fr.data, h.width, h.height) {
             tracing::warn!(panel = %self.panel, seq = h.seq, "rejected a PNG frame that is not a {}x{} PNG", h.width, h.height);
             return None;
         }
         self.last_seq = Some(h.seq);
+        if let Some(path) = &self.state {
+            // Before showing: a crash right after must not forget it.
+            let path = path.clone();
+            let seq = h.seq.to_string();
+            let saved = tokio::task::spawn_blocking(move || {
+                crate::store::fsio::write_atomic(&path, seq.as_bytes())
+            })
+            .await;
+            if !matches!(saved, Ok(Ok(()))) {
+                tracing::warn!(panel = %self.panel, seq = h.seq, "could not save the last seq: {saved:?}");
+            }
+        }
         let now_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -630,6 +669,20 @@ pub fn draw_half_blocks(img: &image::RgbImage) -> String {
         s.push_str("\x1b[0m\n");
     }
     s
+}
+
+/// The seq saved by `--state`, if any.
+fn read_seq(path: &Path) -> anyhow::Result<Option<u32>> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => s.trim().parse().map(Some).with_context(|| {
+            format!(
+                "{} does not hold a seq (a number); delete it to start afresh",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
 }
 
 #[cfg(test)]

@@ -823,7 +823,7 @@ fn fuzz_corpora_replay() {
 
 /// Publishes each payload at QoS 1 from an outsider's client and waits for
 /// the broker's PUBACKs, so they are delivered before anything sent later.
-async fn publish_as_attacker(url: &str, topic: &str, payloads: Vec<Vec<u8>>) {
+async fn publish_as_attacker(url: &str, topic: &str, retain: bool, payloads: Vec<Vec<u8>>) {
     use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
     let u: bangtin::mqtt::BrokerUrl = url.parse().unwrap();
     let mut mo = MqttOptions::new("attacker", &u.host, u.port);
@@ -832,7 +832,7 @@ async fn publish_as_attacker(url: &str, topic: &str, payloads: Vec<Vec<u8>>) {
     let n = payloads.len();
     for p in payloads {
         client
-            .publish(topic, QoS::AtLeastOnce, false, p)
+            .publish(topic, QoS::AtLeastOnce, retain, p)
             .await
             .unwrap();
     }
@@ -994,6 +994,7 @@ async fn signed_frames_shown_forgeries_rejected() {
     publish_as_attacker(
         &url,
         topic,
+        false,
         vec![
             unsigned,
             wrong_key,
@@ -1024,6 +1025,90 @@ async fn signed_frames_shown_forgeries_rejected() {
     );
     assert_eq!(third.flags & FLAG_EMERGENCY, 0);
     assert_ne!(third.flags & FLAG_SIGNED, 0);
+    c.shutdown().await;
+}
+
+/// A reference controller restarted with `--state` remembers the last seq
+/// it showed: an older, genuinely signed frame left as the retained
+/// message (a replay) is refused after the restart, and the next real
+/// frame is shown. Without the state file the restarted controller would
+/// show the replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_controller_with_state_refuses_an_older_signed_frame() {
+    use bangtin::frame;
+    use bangtin::mqtt::controller::{spawn_fleet, ControllerArgs};
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("frame-signing.pem");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
+        .args(["keys", "generate", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let s = Server::start_with(crate::util::ServerOpts {
+        extra_args: vec!["--signing-key".into(), key.to_str().unwrap().into()],
+        ..Default::default()
+    });
+    let admin = Api::new(&s, Some(ADMIN_TOKEN));
+    let (st, _) = admin
+        .post(
+            "/panels",
+            json!({"id": "r1", "name": "Khởi động lại", "width": 64, "height": 16, "format": "mono1"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let url = s.broker_url();
+    let topic = "bangtin/panels/r1/frame";
+    let mut args = ControllerArgs::new("r1".parse().unwrap(), url.parse().unwrap());
+    args.public_key = Some(key.with_extension("pub"));
+    args.state = Some(dir.path().join("state"));
+    async fn next(c: &mut bangtin::mqtt::controller::Fleet) -> bangtin::mqtt::controller::Shown {
+        tokio::time::timeout(Duration::from_secs(5), c.shown.recv())
+            .await
+            .expect("a frame shown within 5 s")
+            .expect("controller running")
+    }
+
+    let mut c = spawn_fleet(&args).unwrap();
+    let first = next(&mut c).await;
+    let mut watch = crate::mqtt::TestClient::connect(&url, "watch-r1", &[topic]).await;
+    let old = watch.next_on(topic).await.payload.to_vec();
+    assert_eq!(frame::decode(&old).unwrap().header.seq, first.seq);
+    let (st, a) = admin
+        .post(
+            "/alerts",
+            json!({"text": "LŨ", "targets": ["r1"], "duration_s": 600}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let second = next(&mut c).await;
+    assert!(second.seq > first.seq);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("state/r1.seq")).unwrap(),
+        second.seq.to_string()
+    );
+    c.shutdown().await;
+
+    // While it is down, the old signed frame becomes the retained one.
+    publish_as_attacker(&url, topic, true, vec![old]).await;
+    let mut c = spawn_fleet(&args).unwrap();
+    // It is delivered on connect and refused; then a real, newer frame.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        admin
+            .delete(&format!("/alerts/{}", a["id"].as_str().unwrap()))
+            .await
+            .0,
+        204
+    );
+    let shown = next(&mut c).await;
+    assert!(
+        shown.seq > second.seq,
+        "the replayed frame (seq {}) was shown after a restart; expected one above {}",
+        shown.seq,
+        second.seq
+    );
     c.shutdown().await;
 }
 
