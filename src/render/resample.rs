@@ -1,5 +1,5 @@
-//! Lanczos3 resampling of interleaved 16-bit images (linear light), in
-//! `f32`, separable: a vertical pass over the source rows, then the
+//! Lanczos3 resampling of interleaved linear-light images (`f32` on a
+//! 0..65535 scale, out as 16-bit), separable: a vertical pass over the source rows, then the
 //! horizontal pass run as a vertical one over the transposed result. Both
 //! passes are multiply-adds over contiguous rows, which the compiler turns
 //! into SIMD; weights are computed once per output line with a sine
@@ -117,11 +117,19 @@ pub fn lanczos3<const C: usize>(
     const GROUP: usize = 8;
     let len = cols * C;
     let span = dh * C;
-    SCRATCH.with_borrow_mut(|tr| {
-        // Every element is written below; stale values never leak.
-        if tr.len() < len * dh {
-            tr.resize(len * dh, 0.0);
-        }
+    SCRATCH.with_borrow_mut(|kept| {
+        // Every element is written below; stale values never leak. A
+        // buffer bigger than SCRATCH_KEEP is used once and freed.
+        let mut once = Vec::new();
+        let tr = if len * dh <= SCRATCH_KEEP {
+            if kept.len() < len * dh {
+                kept.resize(len * dh, 0.0);
+            }
+            kept
+        } else {
+            once.resize(len * dh, 0.0);
+            &mut once
+        };
         let mut acc = vec![0f32; GROUP * len];
         for j0 in (0..dh).step_by(GROUP) {
             let g = GROUP.min(dh - j0);
@@ -199,6 +207,10 @@ fn weighted_sum<'a>(acc: &mut [f32], w: &[f32], row: impl Fn(usize) -> &'a [f32]
         }
     }
 }
+
+/// Floats of scratch a thread keeps between calls (8 MB: a 2048-wide
+/// source onto 340 rows; the usual panel sizes need far less).
+const SCRATCH_KEEP: usize = 2 * 1024 * 1024;
 
 thread_local! {
     /// The transposed intermediate image, kept per thread between calls
@@ -294,6 +306,25 @@ mod tests {
         let out = lanczos3::<4>(&srcf, 20, 10, (0.0, 0.0, 20.0, 10.0), 20, 10);
         let flat: Vec<u16> = out.iter().flatten().copied().collect();
         assert_eq!(flat, src);
+    }
+
+    #[test]
+    fn big_jobs_use_a_scratch_buffer_of_their_own() {
+        // 2048 columns × 3 channels × 400 rows > SCRATCH_KEEP floats.
+        let (sw, sh) = (2048, 400);
+        assert!(sw * 3 * sh > SCRATCH_KEEP);
+        let src: Vec<f32> = (0..sw * sh)
+            .flat_map(|i| [500.0, 20_000.0, (i % sw) as f32 * 30.0])
+            .collect();
+        let out = lanczos3::<3>(&src, sw, sh, (0.0, 0.0, sw as f64, sh as f64), 512, sh);
+        assert_eq!(out.len(), 512 * sh);
+        assert!(out.iter().all(|p| p[0] == 500 && p[1] == 20_000));
+        // The ramp survives: column i of 512 is about the mean of source
+        // columns 4i..4i+4, i.e. (4i + 1.5) × 30.
+        let want = (4.0 * 100.0 + 1.5) * 30.0;
+        assert!((f32::from(out[7 * 512 + 100][2]) - want).abs() < 2.0);
+        // And the kept buffer did not grow to that size.
+        SCRATCH.with_borrow(|kept| assert!(kept.len() <= SCRATCH_KEEP));
     }
 
     #[test]
