@@ -90,9 +90,19 @@ impl TokenStore {
     /// Re-reads the file when someone else changed it (`bangtin token add`
     /// on a running server). A broken file is reported and the tokens in
     /// memory stay as they were.
+    ///
+    /// Lock order, here as in `create`/`revoke` (→ `save`): `entries`, then
+    /// `seen`. (Taking `seen` first deadlocked against a token being
+    /// created at the same moment.)
     pub fn reload_if_changed(&self) {
-        let now = mtime(&self.path);
+        let unchanged = mtime(&self.path) == *self.seen.lock().expect("tokens lock");
+        if unchanged {
+            return;
+        }
+        let mut entries = self.entries.write().expect("tokens lock");
         let mut seen = self.seen.lock().expect("tokens lock");
+        // Again under the locks: a save may have happened meanwhile.
+        let now = mtime(&self.path);
         if now == *seen {
             return;
         }
@@ -101,8 +111,8 @@ impl TokenStore {
             return;
         }
         match super::read_json::<Vec<Entry>>(&self.path) {
-            Ok(entries) => {
-                *self.entries.write().expect("tokens lock") = entries;
+            Ok(read) => {
+                *entries = read;
                 tracing::info!(path = %self.path.display(), "token file changed on disk: reloaded");
             }
             Err(p) => tracing::error!("token file not reloaded: {p}"),
@@ -222,6 +232,44 @@ impl TokenStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Creating and revoking tokens while the file watcher reloads, from
+    /// two threads: this deadlocked once (the two took the same two locks
+    /// in opposite orders). Ends within the time limit or fails.
+    #[test]
+    fn reload_and_create_at_once_never_deadlock() {
+        let d = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(
+            TokenStore::open(&d.path().join("secrets/tokens.json"), None).unwrap(),
+        );
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let (s, stop) = (s.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    s.reload_if_changed();
+                }
+            })
+        };
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let writer = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for i in 0..300 {
+                    let name = format!("t{i}");
+                    s.create(&name, &[Role::Editor]).unwrap();
+                    s.revoke(&name).unwrap();
+                }
+                done_tx.send(()).unwrap();
+            })
+        };
+        let finished = done_rx.recv_timeout(std::time::Duration::from_secs(60));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(finished.is_ok(), "token writes and reloads deadlocked");
+        writer.join().unwrap();
+        watcher.join().unwrap();
+        assert!(s.list().is_empty());
+    }
 
     #[test]
     fn tokens_are_stored_hashed_and_revocable() {

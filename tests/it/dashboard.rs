@@ -235,6 +235,17 @@ impl Browser {
         assert_eq!(got.as_str(), Some(text), "typing into {css}");
     }
 
+    /// Chooses a file in an `<input type=file>` (as the file dialog would).
+    async fn choose_file(&self, css: &str, path: &std::path::Path) {
+        let el = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": path.to_str().expect("utf-8 path") })),
+        )
+        .await;
+    }
+
     /// Polls `script` (a function body) until it returns something truthy.
     async fn wait_js(&self, script: &str, what: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -376,6 +387,31 @@ async fn dashboard_story_in_a_real_browser() {
         "the live preview image",
     )
     .await;
+    // A picture too, through the file picker: uploaded, shown as a
+    // thumbnail, and drawn into the preview.
+    let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "content/assets/1670e596e599b6119e66ba944f2211431117f9a34600c7f09271f579f9be3714.png",
+    );
+    let before_upload = b
+        .js(
+            "return document.querySelector('.preview img.preview-img').src",
+            json!([]),
+        )
+        .await;
+    b.choose_file("#image-file", &photo).await;
+    b.wait_js(
+        "const i = document.querySelector('.image-set .thumb img'); return i && i.naturalWidth > 0",
+        "the uploaded picture's thumbnail",
+    )
+    .await;
+    b.wait_js(
+        &format!(
+            "const i = document.querySelector('.preview img.preview-img'); \
+             return i && i.src !== {before_upload} && i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0"
+        ),
+        "the preview redrawn with the picture",
+    )
+    .await;
     let pages = b
         .wait_js(
             "const p = document.querySelector('.preview .page-no'); return p && p.textContent",
@@ -401,6 +437,10 @@ async fn dashboard_story_in_a_real_browser() {
     let (s, m) = editor.get(&format!("/messages/{msg_id}")).await;
     assert_eq!(s, 200, "{m}");
     assert_eq!(m["text"], text, "the server keeps the text as typed");
+    assert_eq!(
+        m["image"], "1670e596e599b6119e66ba944f2211431117f9a34600c7f09271f579f9be3714",
+        "the picture chosen in the browser is the message's image (by its SHA-256)"
+    );
     assert_eq!(m["status"], "draft");
     // The saved version renders for the real panel too.
     b.wait_js(
