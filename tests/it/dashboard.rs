@@ -412,6 +412,7 @@ async fn dashboard_story_in_a_real_browser() {
         "the preview redrawn with the picture",
     )
     .await;
+    b.screenshot("dashboard-composer-picture.png").await;
     let pages = b
         .wait_js(
             "const p = document.querySelector('.preview .page-no'); return p && p.textContent",
