@@ -848,17 +848,10 @@ async fn publish_as_attacker(url: &str, topic: &str, retain: bool, payloads: Vec
     let _ = tokio::time::timeout(Duration::from_secs(1), el.poll()).await;
 }
 
-/// `bangtin keys generate`, a server signing with it, the reference
-/// controller checking with the public key: signed frames are shown;
-/// unsigned, wrongly signed, altered, stripped and replayed frames are not.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signed_frames_shown_forgeries_rejected() {
-    use bangtin::frame::{self, FLAG_EMERGENCY, FLAG_SIGNED};
-    use bangtin::mqtt::controller::{spawn_fleet, ControllerArgs};
-    use ed25519_dalek::{Signer, Verifier};
-
-    let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("frame-signing.pem");
+/// `bangtin keys generate --out DIR/frame-signing.pem`: the private key's
+/// path (the public key is beside it, `.pub`).
+fn generate_signing_key(dir: &std::path::Path) -> std::path::PathBuf {
+    let key = dir.join("frame-signing.pem");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
         .args(["keys", "generate", "--out"])
         .arg(&key)
@@ -869,6 +862,28 @@ async fn signed_frames_shown_forgeries_rejected() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    key
+}
+
+/// A server that signs every frame with `key`.
+fn signing_server(key: &std::path::Path) -> Server {
+    Server::start_with(crate::util::ServerOpts {
+        extra_args: vec!["--signing-key".into(), key.to_str().unwrap().into()],
+        ..Default::default()
+    })
+}
+
+/// `bangtin keys generate`, a server signing with it, the reference
+/// controller checking with the public key: signed frames are shown;
+/// unsigned, wrongly signed, altered, stripped and replayed frames are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_frames_shown_forgeries_rejected() {
+    use bangtin::frame::{self, FLAG_EMERGENCY, FLAG_SIGNED};
+    use bangtin::mqtt::controller::{spawn_fleet, ControllerArgs};
+    use ed25519_dalek::{Signer, Verifier};
+
+    let keys = tempfile::tempdir().unwrap();
+    let key = generate_signing_key(keys.path());
     let pub_path = key.with_extension("pub");
     let pub_hex = std::fs::read_to_string(&pub_path).unwrap();
     let vk = ed25519_dalek::VerifyingKey::from_bytes(
@@ -884,10 +899,7 @@ async fn signed_frames_shown_forgeries_rejected() {
     assert!(!again.status.success());
     assert_eq!(std::fs::read_to_string(&pub_path).unwrap(), pub_hex);
 
-    let s = Server::start_with(crate::util::ServerOpts {
-        extra_args: vec!["--signing-key".into(), key.to_str().unwrap().into()],
-        ..Default::default()
-    });
+    let s = signing_server(&key);
     let admin = Api::new(&s, Some(ADMIN_TOKEN));
     assert_eq!(
         admin
@@ -1039,17 +1051,8 @@ async fn restarted_controller_with_state_refuses_an_older_signed_frame() {
     use bangtin::mqtt::controller::{spawn_fleet, ControllerArgs};
 
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("frame-signing.pem");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
-        .args(["keys", "generate", "--out"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let s = Server::start_with(crate::util::ServerOpts {
-        extra_args: vec!["--signing-key".into(), key.to_str().unwrap().into()],
-        ..Default::default()
-    });
+    let key = generate_signing_key(dir.path());
+    let s = signing_server(&key);
     let admin = Api::new(&s, Some(ADMIN_TOKEN));
     let (st, _) = admin
         .post(
