@@ -140,23 +140,42 @@ pub fn routes(ctx: Arc<Ctx>) -> warp::filters::BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// How long in-flight requests may take once shutdown has begun (a
+/// stalled upload from a client on a bad link must not hold the exit).
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serves the API and the dashboard on `listener` until `shutdown`
-/// resolves; then ends event streams and lets in-flight requests finish.
+/// resolves; then ends event streams and lets in-flight requests finish,
+/// for at most [`SHUTDOWN_GRACE`].
 pub async fn serve(
     ctx: Arc<Ctx>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let c2 = ctx.clone();
+    let (begun_tx, begun_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
         c2.begin_shutdown();
+        let _ = begun_tx.send(());
     };
-    warp::serve(routes(ctx))
+    let server = warp::serve(routes(ctx))
         .incoming(listener)
         .graceful(shutdown)
-        .run()
-        .await;
+        .run();
+    let grace_over = async {
+        if begun_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = server => {}
+        () = grace_over => {
+            tracing::warn!("requests still running {SHUTDOWN_GRACE:?} after shutdown began: stopping without them");
+        }
+    }
 }
 
 fn boxed_body<S, B>(s: S) -> req::BodyStream

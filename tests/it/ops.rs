@@ -170,3 +170,39 @@ async fn sigterm_exits_cleanly_even_with_an_event_stream_open() {
         started.elapsed()
     );
 }
+
+/// A client that stalls in the middle of an upload (a bad 4G link) does
+/// not hold the server's exit: after SIGTERM in-flight requests get
+/// `SHUTDOWN_GRACE` (10 s), then the server stops without them, still
+/// telling the broker it is offline and exiting 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_does_not_wait_forever_for_a_stalled_upload() {
+    use tokio::io::AsyncWriteExt;
+    let server = Server::start();
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/assets HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
+         Content-Type: image/png\r\nContent-Length: 100000\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&[0x89, b'P', b'N', b'G']).await.unwrap();
+    tcp.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let mut server = server;
+    let status = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::task::spawn_blocking(move || server.terminate()),
+    )
+    .await
+    .expect("the server did not exit within 30 s of SIGTERM")
+    .unwrap();
+    let took = started.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(20),
+        "exit {took:?} after SIGTERM: expected the 10 s grace for the stalled upload, then the exit"
+    );
+    drop(tcp);
+}
