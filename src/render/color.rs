@@ -39,37 +39,23 @@ pub fn linear_u16_table() -> &'static [u16; 256] {
 
 const ENC_STEPS: usize = 4096;
 
-/// Linear light 0..1 → sRGB 0..255 as a float (not rounded, so a ditherer
-/// can use the fraction). Table lookup with linear interpolation.
-pub fn to_srgb_f(v: f32) -> f32 {
-    SrgbEncoder::get().encode(v)
+/// Linear light 0..1 → sRGB 0..255 as a float (not rounded). Table lookup
+/// with linear interpolation; used per colour (the text ramp), while
+/// per-pixel loops use [`srgb88_table`].
+fn to_srgb_f(v: f32) -> f32 {
+    static T: OnceLock<Vec<f32>> = OnceLock::new();
+    let t = T.get_or_init(|| {
+        (0..=ENC_STEPS)
+            .map(|i| srgb_encode(i as f32 / ENC_STEPS as f32) * 255.0)
+            .collect()
+    });
+    let x = v.clamp(0.0, 1.0) * ENC_STEPS as f32;
+    let i = (x as usize).min(ENC_STEPS - 1);
+    let f = x - i as f32;
+    t[i] + (t[i + 1] - t[i]) * f
 }
 
-/// [`to_srgb_f`] with its table fetched once, for per-pixel loops.
-#[derive(Clone, Copy)]
-pub struct SrgbEncoder(&'static [f32]);
-
-impl SrgbEncoder {
-    pub fn get() -> SrgbEncoder {
-        static T: OnceLock<Vec<f32>> = OnceLock::new();
-        SrgbEncoder(T.get_or_init(|| {
-            (0..=ENC_STEPS)
-                .map(|i| srgb_encode(i as f32 / ENC_STEPS as f32) * 255.0)
-                .collect()
-        }))
-    }
-
-    /// Linear light 0..1 → sRGB 0..255 (float), as [`to_srgb_f`].
-    #[inline]
-    pub fn encode(self, v: f32) -> f32 {
-        let t = self.0;
-        let x = v.clamp(0.0, 1.0) * ENC_STEPS as f32;
-        let i = (x as usize).min(ENC_STEPS - 1);
-        let f = x - i as f32;
-        t[i] + (t[i + 1] - t[i]) * f
-    }
-}
-
+/// Linear light 0..1 → the nearest sRGB byte.
 pub fn to_srgb(v: f32) -> u8 {
     (to_srgb_f(v) + 0.5) as u8
 }

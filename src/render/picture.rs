@@ -331,7 +331,7 @@ fn box_average<const C: usize>(
 }
 
 /// Linear light (0..65535 per channel) of an sRGB colour.
-pub fn linear_u16(c: Color) -> [u16; 3] {
+fn linear_u16(c: Color) -> [u16; 3] {
     let t = color::linear_u16_table();
     c.0.map(|v| t[usize::from(v)])
 }
