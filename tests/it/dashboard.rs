@@ -358,14 +358,12 @@ async fn dashboard_story_in_a_real_browser() {
     let server = Server::start();
     let base = server.base.clone();
     let admin = Api::new(&server, Some(ADMIN_TOKEN));
-    let (s, v) = admin
-        .post(
-            "/panels",
+    admin
+        .create_panel(
             json!({"id": "cho-dong-ba", "name": "Chợ Đông Ba", "width": 128, "height": 32,
                    "format": "mono1", "groups": ["phu-hoa"], "color": "#ff2000"}),
         )
         .await;
-    assert_eq!(s, 201, "{v}");
     let editor = admin.with_roles("bien-tap-vien", &["editor"]).await;
     let approver = admin.with_roles("nguoi-duyet", &["approver"]).await;
     let scheduler = admin.with_roles("lap-lich", &["scheduler"]).await;

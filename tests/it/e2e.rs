@@ -292,16 +292,11 @@ async fn broker_restart_republishes_within_5_s() {
 async fn a_cron_window_opens_and_closes() {
     let server = Server::start();
     let admin = Api::new(&server, Some(ADMIN_TOKEN));
-    assert_eq!(
-        admin
-            .post(
-                "/panels",
-                json!({"id": "w1", "name": "W", "width": 64, "height": 16, "format": "mono1"})
-            )
-            .await
-            .0,
-        201
-    );
+    admin
+        .create_panel(
+            json!({"id": "w1", "name": "W", "width": 64, "height": 16, "format": "mono1"}),
+        )
+        .await;
     let (_, m) = admin
         .post(
             "/messages",

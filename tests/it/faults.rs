@@ -179,13 +179,7 @@ async fn sigkill_under_write_load_loses_no_acknowledged_write() {
         .unwrap_or(5);
     let mut s = Server::start();
     let admin = Api::new(&s, Some(ADMIN_TOKEN));
-    let (st, _) = admin
-        .post(
-            "/panels",
-            json!({"id": "k-base", "name": "Gốc", "width": 64, "height": 16, "format": "mono1", "groups": ["kill"]}),
-        )
-        .await;
-    assert_eq!(st, 201);
+    admin.create_panel(json!({"id": "k-base", "name": "Gốc", "width": 64, "height": 16, "format": "mono1", "groups": ["kill"]})).await;
     let (st, m) = admin
         .post("/messages", json!({"title": "Nền", "text": "Nội dung nền"}))
         .await;
@@ -366,13 +360,7 @@ async fn broker_outage_keeps_api_up_and_loses_no_ack() {
         ..Default::default()
     });
     let admin = Api::new(&server, Some(ADMIN_TOKEN));
-    assert_eq!(
-        admin
-            .post("/panels", json!({"id": "o1", "name": "Ngã tư", "width": 64, "height": 16, "format": "mono1", "groups": ["ven-bien"]}))
-            .await
-            .0,
-        201
-    );
+    admin.create_panel(json!({"id": "o1", "name": "Ngã tư", "width": 64, "height": 16, "format": "mono1", "groups": ["ven-bien"]})).await;
     let relay = Relay::start(broker.port).await;
     let args = ControllerArgs::new(
         "o1".parse().unwrap(),
@@ -532,16 +520,11 @@ fn temp_files(dir: &Path) -> Vec<PathBuf> {
 async fn full_or_read_only_data_dir_refuses_writes_cleanly() {
     let s = Server::start();
     let admin = Api::new(&s, Some(ADMIN_TOKEN));
-    assert_eq!(
-        admin
-            .post(
-                "/panels",
-                json!({"id": "r1", "name": "Bảng", "width": 64, "height": 16, "format": "mono1"})
-            )
-            .await
-            .0,
-        201
-    );
+    admin
+        .create_panel(
+            json!({"id": "r1", "name": "Bảng", "width": 64, "height": 16, "format": "mono1"}),
+        )
+        .await;
     let (st, m) = admin
         .post("/messages", json!({"title": "Trước", "text": "Đã lưu"}))
         .await;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::fuzz_targets;
-use crate::util::{Api, Server, ADMIN_TOKEN};
+use crate::util::{succeeded, Api, Server, ADMIN_TOKEN};
 
 /// What came back on a raw connection.
 #[derive(Debug)]
@@ -652,13 +652,11 @@ fn chunked(parts: &[&[u8]]) -> Vec<u8> {
 async fn hostile_http_table() {
     let s = Server::start();
     let admin = Api::new(&s, Some(ADMIN_TOKEN));
-    let (st, _) = admin
-        .post(
-            "/panels",
+    admin
+        .create_panel(
             json!({"id": "p1", "name": "Cổng", "width": 64, "height": 16, "format": "mono1"}),
         )
         .await;
-    assert_eq!(st, 201);
     let port = s.http_port;
     let cases = cases();
     let n = cases.len();
@@ -852,15 +850,12 @@ async fn publish_as_attacker(url: &str, topic: &str, retain: bool, payloads: Vec
 /// path (the public key is beside it, `.pub`).
 fn generate_signing_key(dir: &std::path::Path) -> std::path::PathBuf {
     let key = dir.join("frame-signing.pem");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
-        .args(["keys", "generate", "--out"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
+            .args(["keys", "generate", "--out"])
+            .arg(&key)
+            .output()
+            .unwrap(),
     );
     key
 }
@@ -901,16 +896,11 @@ async fn signed_frames_shown_forgeries_rejected() {
 
     let s = signing_server(&key);
     let admin = Api::new(&s, Some(ADMIN_TOKEN));
-    assert_eq!(
-        admin
-            .post(
-                "/panels",
-                json!({"id": "s1", "name": "Ký số", "width": 64, "height": 16, "format": "mono1"})
-            )
-            .await
-            .0,
-        201
-    );
+    admin
+        .create_panel(
+            json!({"id": "s1", "name": "Ký số", "width": 64, "height": 16, "format": "mono1"}),
+        )
+        .await;
     let url = s.broker_url();
     let topic = "bangtin/panels/s1/frame";
     let mut args = ControllerArgs::new("s1".parse().unwrap(), url.parse().unwrap());
@@ -1054,13 +1044,7 @@ async fn restarted_controller_with_state_refuses_an_older_signed_frame() {
     let key = generate_signing_key(dir.path());
     let s = signing_server(&key);
     let admin = Api::new(&s, Some(ADMIN_TOKEN));
-    let (st, _) = admin
-        .post(
-            "/panels",
-            json!({"id": "r1", "name": "Khởi động lại", "width": 64, "height": 16, "format": "mono1"}),
-        )
-        .await;
-    assert_eq!(st, 201);
+    admin.create_panel(json!({"id": "r1", "name": "Khởi động lại", "width": 64, "height": 16, "format": "mono1"})).await;
     let url = s.broker_url();
     let topic = "bangtin/panels/r1/frame";
     let mut args = ControllerArgs::new("r1".parse().unwrap(), url.parse().unwrap());

@@ -6,28 +6,25 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::util::{eventually, free_port, Api, Server, ServerOpts, ADMIN_TOKEN};
+use crate::util::{eventually, free_port, succeeded, Api, Server, ServerOpts, ADMIN_TOKEN};
 
 #[tokio::test]
 async fn token_add_prints_a_working_token_once() {
     let server = Server::start();
-    let out = Command::new(env!("CARGO_BIN_EXE_bangtin"))
-        .args([
-            "token",
-            "add",
-            "--name",
-            "lan",
-            "--roles",
-            "editor,approver",
-            "--data",
-        ])
-        .arg(&server.data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        Command::new(env!("CARGO_BIN_EXE_bangtin"))
+            .args([
+                "token",
+                "add",
+                "--name",
+                "lan",
+                "--roles",
+                "editor,approver",
+                "--data",
+            ])
+            .arg(&server.data)
+            .output()
+            .unwrap(),
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(token.starts_with("bt_"), "{token}");

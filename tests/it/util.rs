@@ -108,6 +108,17 @@ impl Drop for MosquittoProcess {
 }
 
 /// Waits up to 10 s until something accepts TCP connections on the port.
+/// A finished command's output, insisting that it succeeded (its stderr
+/// is the failure message).
+pub fn succeeded(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 pub fn wait_for_port(port: u16) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -353,6 +364,13 @@ impl Api {
     pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
         send(self.req(reqwest::Method::PUT, path).json(&body)).await
     }
+    /// `POST /panels`, insisting on 201: the set-up step of many tests.
+    pub async fn create_panel(&self, body: serde_json::Value) -> serde_json::Value {
+        let (st, v) = self.post("/panels", body).await;
+        assert_eq!(st, 201, "creating a panel: {v}");
+        v
+    }
+
     pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
         send(self.req(reqwest::Method::DELETE, path)).await
     }
