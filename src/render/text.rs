@@ -325,6 +325,19 @@ pub fn wrap(
                     a = na;
                     end += 1;
                 }
+                // A web address or file number reads better broken after
+                // its punctuation ("dichvucong.gov." / "vn") than at the
+                // last grapheme that fits, if that keeps half the line.
+                if end < w.end {
+                    let after_mark = (start + 1..end).rev().find(|&i| {
+                        let g = &p.grs[i - 1];
+                        p.text[g.start as usize..g.end as usize]
+                            .starts_with(['.', '/', '-', '_', ':', '@', '?', '&', '='])
+                    });
+                    if let Some(b) = after_mark.filter(|b| 2 * (b - start) >= end - start) {
+                        end = b;
+                    }
+                }
                 let piece = Line {
                     segs: vec![(start, end)],
                     words: usize::from(first),
@@ -696,6 +709,29 @@ mod tests {
             .collect();
         assert_eq!(lens, [16, 16, 14]);
         assert_eq!(lines.iter().map(|l| l.words).sum::<usize>(), 2);
+    }
+
+    #[test]
+    fn long_addresses_break_after_their_punctuation() {
+        // 17 graphemes on a 16-glyph line: "dichvucong.gov." + "vn", not
+        // "dichvucong.gov.v" + "n".
+        let p = prep("dichvucong.gov.vn");
+        let lines = wrap(&p, None, Size::Bitmap(1), 128, 99).unwrap();
+        let text: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                l.segs
+                    .iter()
+                    .map(|s| {
+                        p.grs[s.0..s.1]
+                            .iter()
+                            .map(|g| &p.text[g.start as usize..g.end as usize])
+                            .collect::<String>()
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(text, ["dichvucong.gov.", "vn"]);
     }
 
     #[test]
