@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::util::{eventually, send, Api, Server, ServerOpts, ADMIN_TOKEN};
+use super::util::{eventually, send, Api, Server, ServerOpts, ADMIN_TOKEN};
 
 fn png(w: u32, h: u32) -> Vec<u8> {
     let img =

@@ -8,8 +8,8 @@ use bangtin::mqtt::controller::{spawn_fleet, ControllerArgs, Fleet, Shown};
 use serde_json::{json, Value};
 use tokio::time::timeout;
 
-use crate::mqtt::TestClient;
-use crate::util::{eventually, Api, MosquittoProcess, Server, ServerOpts, ADMIN_TOKEN};
+use super::mqtt::TestClient;
+use super::util::{eventually, Api, MosquittoProcess, Server, ServerOpts, ADMIN_TOKEN};
 
 fn controller(server_url: &str, panel: &str) -> Fleet {
     let args = ControllerArgs::new(panel.parse().unwrap(), server_url.parse().unwrap());

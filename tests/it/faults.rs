@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::hostile::walk;
-use crate::mqtt::TestClient;
-use crate::util::{eventually, Api, MosquittoProcess, Server, ServerOpts, ADMIN_TOKEN};
+use super::hostile::walk;
+use super::mqtt::TestClient;
+use super::util::{eventually, Api, MosquittoProcess, Server, ServerOpts, ADMIN_TOKEN};
 
 // ---- crash safety ----------------------------------------------------
 

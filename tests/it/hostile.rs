@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::fuzz_targets;
-use crate::util::{succeeded, Api, Server, ADMIN_TOKEN};
+use super::fuzz_targets;
+use super::util::{succeeded, Api, Server, ADMIN_TOKEN};
 
 /// What came back on a raw connection.
 #[derive(Debug)]
@@ -862,7 +862,7 @@ fn generate_signing_key(dir: &std::path::Path) -> std::path::PathBuf {
 
 /// A server that signs every frame with `key`.
 fn signing_server(key: &std::path::Path) -> Server {
-    Server::start_with(crate::util::ServerOpts {
+    Server::start_with(super::util::ServerOpts {
         extra_args: vec!["--signing-key".into(), key.to_str().unwrap().into()],
         ..Default::default()
     })
@@ -914,7 +914,7 @@ async fn signed_frames_shown_forgeries_rejected() {
     };
     let first = next_shown().await;
     assert_ne!(first.flags & FLAG_SIGNED, 0, "signed frame shown");
-    let mut watch = crate::mqtt::TestClient::connect(&url, "watch-s1", &[topic]).await;
+    let mut watch = super::mqtt::TestClient::connect(&url, "watch-s1", &[topic]).await;
     let original = watch.next_on(topic).await.payload.to_vec();
     let f = frame::decode(&original).unwrap();
     assert_eq!(f.header.seq, first.seq);
@@ -1059,7 +1059,7 @@ async fn restarted_controller_with_state_refuses_an_older_signed_frame() {
 
     let mut c = spawn_fleet(&args).unwrap();
     let first = next(&mut c).await;
-    let mut watch = crate::mqtt::TestClient::connect(&url, "watch-r1", &[topic]).await;
+    let mut watch = super::mqtt::TestClient::connect(&url, "watch-r1", &[topic]).await;
     let old = watch.next_on(topic).await.payload.to_vec();
     assert_eq!(frame::decode(&old).unwrap().header.seq, first.seq);
     let (st, a) = admin

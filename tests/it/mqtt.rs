@@ -12,7 +12,7 @@ use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Publish, QoS, Subscribe
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use crate::util::{free_port, MosquittoProcess};
+use super::util::{free_port, MosquittoProcess};
 
 const WAIT: Duration = Duration::from_secs(5);
 const ROOT: &str = "bangtin";

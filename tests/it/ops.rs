@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::util::{eventually, free_port, succeeded, Api, Server, ServerOpts, ADMIN_TOKEN};
+use super::util::{eventually, free_port, succeeded, Api, Server, ServerOpts, ADMIN_TOKEN};
 
 #[tokio::test]
 async fn token_add_prints_a_working_token_once() {

@@ -1,0 +1,19 @@
+//! The integration tests, one module per area, over real sockets: real
+//! server processes, real HTTP, the embedded broker and a real Mosquitto.
+//! Modules reach each other as `super::x` (`super::util` is the harness).
+
+mod util;
+
+mod api;
+mod dashboard;
+mod e2e;
+mod faults;
+mod hostile;
+mod mqtt;
+mod ops;
+
+/// The fuzz targets' bodies, compiled here too so `hostile` can replay
+/// every corpus file on the stable toolchain. They live in the fuzz crate
+/// (its own workspace, which needs libFuzzer), hence the path.
+#[path = "../../fuzz/src/targets.rs"]
+mod fuzz_targets;
