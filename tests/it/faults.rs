@@ -7,15 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bangtin::frame::FLAG_EMERGENCY;
-use bangtin::mqtt::controller::{spawn_fleet, ControllerArgs, Fleet, Shown};
 use rand::Rng;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::hostile::walk;
 use super::mqtt::TestClient;
-use super::util::{eventually, Api, MosquittoProcess, Server, ServerOpts, ADMIN_TOKEN};
+use super::util::{
+    controller, eventually, plays_query, request_in_flight, shown_until, walk, Api,
+    MosquittoProcess, Server, ServerOpts, ADMIN_TOKEN,
+};
 
 // ---- crash safety ----------------------------------------------------
 
@@ -29,102 +30,55 @@ struct Acked {
 }
 
 /// Writes until the first failure (the server is gone), recording every
-/// acknowledged write.
+/// acknowledged write. Lane 0 adds panels, lane 1 messages, the others
+/// campaigns and alerts in turn.
 async fn write_load(api: Api, lane: u32, round: u32, base: String, acked: Arc<Mutex<Vec<Acked>>>) {
     for n in 0.. {
-        let r = match (lane, n % 2) {
+        let (collection, field, body) = match (lane, n % 2) {
             (0, _) => {
                 let id = format!("k{round}-{n}");
                 let body = json!({"id": id, "name": format!("Bảng {id}"), "width": 64, "height": 16, "format": "mono1", "groups": ["kill"]});
-                api.req(reqwest::Method::POST, "/panels")
-                    .json(&body)
-                    .send()
-                    .await
-                    .map(|r| (r, format!("/panels/{id}"), "name", body["name"].clone()))
+                ("/panels", "name", body)
             }
             (1, _) => {
-                let title = format!("Tin {round}-{n}");
-                let body =
-                    json!({"title": title, "text": format!("Nội dung số {n}: tiêm chủng đầy đủ")});
-                match api
-                    .req(reqwest::Method::POST, "/messages")
-                    .json(&body)
-                    .send()
-                    .await
-                {
-                    Ok(r) if r.status().is_success() => {
-                        let v: Value = match r.json().await {
-                            Ok(v) => v,
-                            Err(_) => return, // the reply was cut: not acknowledged
-                        };
-                        acked.lock().unwrap().push(Acked {
-                            path: format!("/messages/{}", v["id"].as_str().unwrap()),
-                            field: "title",
-                            value: json!(title),
-                        });
-                        continue;
-                    }
-                    Ok(r) => panic!("message write refused: {}", r.status()),
-                    Err(_) => return,
-                }
+                let text = format!("Nội dung số {n}: tiêm chủng đầy đủ");
+                let body = json!({"title": format!("Tin {round}-{n}"), "text": text});
+                ("/messages", "title", body)
             }
             (_, 0) => {
-                let name = format!("Chiến dịch {round}-{n}");
-                let body = json!({"name": name, "messages": [{"id": base, "dwell_s": 10}], "targets": ["all"], "start": "2020-01-01", "priority": n});
-                match api
-                    .req(reqwest::Method::POST, "/campaigns")
-                    .json(&body)
-                    .send()
-                    .await
-                {
-                    Ok(r) if r.status().is_success() => {
-                        let Ok(v) = r.json::<Value>().await else {
-                            return;
-                        };
-                        acked.lock().unwrap().push(Acked {
-                            path: format!("/campaigns/{}", v["id"].as_str().unwrap()),
-                            field: "priority",
-                            value: json!(n),
-                        });
-                        continue;
-                    }
-                    Ok(r) => panic!("campaign write refused: {}", r.status()),
-                    Err(_) => return,
-                }
+                let body = json!({"name": format!("Chiến dịch {round}-{n}"), "messages": [{"id": base, "dwell_s": 10}], "targets": ["all"], "start": "2020-01-01", "priority": n});
+                ("/campaigns", "priority", body)
             }
             _ => {
-                let text = format!("Cảnh báo {round}-{n}");
-                let body = json!({"text": text, "targets": ["group:kill"], "duration_s": 600});
-                match api
-                    .req(reqwest::Method::POST, "/alerts")
-                    .json(&body)
-                    .send()
-                    .await
-                {
-                    Ok(r) if r.status().is_success() => {
-                        let Ok(v) = r.json::<Value>().await else {
-                            return;
-                        };
-                        acked.lock().unwrap().push(Acked {
-                            path: format!("/alerts/{}", v["id"].as_str().unwrap()),
-                            field: "text",
-                            value: json!(text),
-                        });
-                        continue;
-                    }
-                    Ok(r) => panic!("alert write refused: {}", r.status()),
-                    Err(_) => return,
-                }
+                let body = json!({"text": format!("Cảnh báo {round}-{n}"), "targets": ["group:kill"], "duration_s": 600});
+                ("/alerts", "text", body)
             }
         };
-        match r {
-            Ok((resp, path, field, value)) if resp.status().is_success() => {
-                // The status line is the acknowledgement.
-                acked.lock().unwrap().push(Acked { path, field, value });
-            }
-            Ok((resp, ..)) => panic!("write refused: {}", resp.status()),
-            Err(_) => return,
-        }
+        let Ok(r) = api
+            .req(reqwest::Method::POST, collection)
+            .json(&body)
+            .send()
+            .await
+        else {
+            return;
+        };
+        assert!(
+            r.status().is_success(),
+            "{collection} write refused: {}",
+            r.status()
+        );
+        // The status line is the acknowledgement. A panel's id is in the
+        // body; the others' ids are in the reply, and a reply cut short
+        // leaves nothing to look up.
+        let reply: Value = r.json().await.unwrap_or(Value::Null);
+        let Some(id) = body["id"].as_str().or(reply["id"].as_str()) else {
+            return;
+        };
+        acked.lock().unwrap().push(Acked {
+            path: format!("{collection}/{id}"),
+            field,
+            value: body[field].clone(),
+        });
     }
 }
 
@@ -180,11 +134,9 @@ async fn sigkill_under_write_load_loses_no_acknowledged_write() {
     let mut s = Server::start();
     let admin = Api::new(&s, Some(ADMIN_TOKEN));
     admin.create_panel(json!({"id": "k-base", "name": "Gốc", "width": 64, "height": 16, "format": "mono1", "groups": ["kill"]})).await;
-    let (st, m) = admin
-        .post("/messages", json!({"title": "Nền", "text": "Nội dung nền"}))
+    let base = admin
+        .create_message(json!({"title": "Nền", "text": "Nội dung nền"}))
         .await;
-    assert_eq!(st, 201);
-    let base = m["id"].as_str().unwrap().to_string();
     let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
     let mut rng = rand::thread_rng();
     let mut total_files = 0;
@@ -311,37 +263,8 @@ impl Drop for Relay {
     }
 }
 
-async fn shown_until(
-    fleet: &mut Fleet,
-    within: Duration,
-    what: &str,
-    f: impl Fn(&Shown) -> bool,
-) -> Shown {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, fleet.shown.recv()).await {
-            Ok(Some(s)) if f(&s) => return s,
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("controller stopped waiting for {what}"),
-            Err(_) => panic!("no {what} within {within:?}"),
-        }
-    }
-}
-
-fn urlenc(s: &str) -> String {
-    s.replace('+', "%2B").replace(':', "%3A")
-}
-
 async fn play_seqs(admin: &Api, panel: &str) -> Vec<u64> {
-    let from = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
-    let to = (chrono::Utc::now() + chrono::Duration::minutes(10)).to_rfc3339();
-    let (_, rows) = admin
-        .get(&format!(
-            "/reports/plays?from={}&to={}&panel={panel}",
-            urlenc(&from),
-            urlenc(&to)
-        ))
-        .await;
+    let (_, rows) = admin.get(&plays_query(panel)).await;
     rows.as_array()
         .map(|a| a.iter().filter_map(|r| r["seq"].as_u64()).collect())
         .unwrap_or_default()
@@ -362,11 +285,7 @@ async fn broker_outage_keeps_api_up_and_loses_no_ack() {
     let admin = Api::new(&server, Some(ADMIN_TOKEN));
     admin.create_panel(json!({"id": "o1", "name": "Ngã tư", "width": 64, "height": 16, "format": "mono1", "groups": ["ven-bien"]})).await;
     let relay = Relay::start(broker.port).await;
-    let args = ControllerArgs::new(
-        "o1".parse().unwrap(),
-        format!("mqtt://127.0.0.1:{}", relay.port).parse().unwrap(),
-    );
-    let mut c = spawn_fleet(&args).unwrap();
+    let mut c = controller(&format!("mqtt://127.0.0.1:{}", relay.port), "o1");
     let first = shown_until(&mut c, Duration::from_secs(10), "a first frame", |_| true).await;
     let ok = eventually(Duration::from_secs(5), || async {
         play_seqs(&admin, "o1")
@@ -379,13 +298,9 @@ async fn broker_outage_keeps_api_up_and_loses_no_ack() {
 
     // The link from the controller stalls: its next ack is held back.
     relay.hold.store(true, Ordering::Release);
-    let (st, a) = admin
-        .post(
-            "/alerts",
-            json!({"text": "BÃO SỐ 9", "targets": ["o1"], "duration_s": 600}),
-        )
+    admin
+        .send_alert(json!({"text": "BÃO SỐ 9", "targets": ["o1"], "duration_s": 600}))
         .await;
-    assert_eq!(st, 201, "{a}");
     let alert = shown_until(&mut c, Duration::from_secs(5), "the alert", |s| {
         s.flags & FLAG_EMERGENCY != 0
     })
@@ -525,11 +440,9 @@ async fn full_or_read_only_data_dir_refuses_writes_cleanly() {
             json!({"id": "r1", "name": "Bảng", "width": 64, "height": 16, "format": "mono1"}),
         )
         .await;
-    let (st, m) = admin
-        .post("/messages", json!({"title": "Trước", "text": "Đã lưu"}))
+    let mid = admin
+        .create_message(json!({"title": "Trước", "text": "Đã lưu"}))
         .await;
-    assert_eq!(st, 201);
-    let mid = m["id"].as_str().unwrap().to_string();
     let messages = s.data.join("content/messages");
     let Some(tmpfs) = Mount::tmpfs(&messages, "256k") else {
         eprintln!("SKIPPED: cannot mount here (not root?); the error mapping is covered by the unit tests store::tests::io_errors_map_to_disk_full_and_read_only and api::error::tests");
@@ -622,33 +535,16 @@ async fn sigterm_finishes_in_flight_request_and_says_offline() {
         TestClient::connect(&broker.url(), "watch-status", &["bangtin/server/status"]).await;
     let p = watch.next_on("bangtin/server/status").await;
     assert_eq!(&p.payload[..], b"online");
-    // Headers with Expect: 100-continue; the server says "100 Continue"
-    // once the handler reads the body: then the request is in flight.
+    // The request is in flight once the server reads its body.
     let body = json!({"title": "Giữa lúc tắt máy", "text": "Vẫn được lưu"}).to_string();
     let port = s.http_port;
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    {
-        use std::io::{Read, Write};
-        write!(
-            conn,
-            "POST /api/v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+    let mut conn = request_in_flight(
+        port,
+        &format!(
+            "POST /api/v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}",
             body.len()
-        )
-        .unwrap();
-        let mut got = Vec::new();
-        let mut b = [0u8; 256];
-        while !String::from_utf8_lossy(&got).contains("\r\n\r\n") {
-            let n = conn.read(&mut b).unwrap();
-            assert!(n > 0, "closed before 100 Continue");
-            got.extend_from_slice(&b[..n]);
-        }
-        assert!(
-            String::from_utf8_lossy(&got).starts_with("HTTP/1.1 100"),
-            "{got:?}"
-        );
-    }
+        ),
+    );
     let (tx, rx) = std::sync::mpsc::channel();
     let term = std::thread::spawn(move || {
         let status = s.terminate();

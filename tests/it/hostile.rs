@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::fuzz_targets;
-use super::util::{succeeded, Api, Server, ADMIN_TOKEN};
+use super::mqtt::TestClient;
+use super::util::{
+    keep_logs, logged, next_shown, succeeded, walk, Api, Server, ServerOpts, ADMIN_TOKEN,
+};
 
 /// What came back on a raw connection.
 #[derive(Debug)]
@@ -732,21 +735,6 @@ async fn hostile_http_table() {
     assert!(stray.is_empty(), "temp files left: {stray:?}");
 }
 
-pub fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 /// 20 wrong tokens a minute from one address, then 429 with a sentence,
 /// even for a right token (so guessing learns nothing); /healthz unaffected.
 #[tokio::test]
@@ -862,7 +850,7 @@ fn generate_signing_key(dir: &std::path::Path) -> std::path::PathBuf {
 
 /// A server that signs every frame with `key`.
 fn signing_server(key: &std::path::Path) -> Server {
-    Server::start_with(super::util::ServerOpts {
+    Server::start_with(ServerOpts {
         extra_args: vec!["--signing-key".into(), key.to_str().unwrap().into()],
         ..Default::default()
     })
@@ -906,15 +894,9 @@ async fn signed_frames_shown_forgeries_rejected() {
     let mut args = ControllerArgs::new("s1".parse().unwrap(), url.parse().unwrap());
     args.public_key = Some(pub_path.clone());
     let mut c = spawn_fleet(&args).unwrap();
-    let mut next_shown = async || {
-        tokio::time::timeout(Duration::from_secs(5), c.shown.recv())
-            .await
-            .expect("a frame shown within 5 s")
-            .expect("controller running")
-    };
-    let first = next_shown().await;
+    let first = next_shown(&mut c).await;
     assert_ne!(first.flags & FLAG_SIGNED, 0, "signed frame shown");
-    let mut watch = super::mqtt::TestClient::connect(&url, "watch-s1", &[topic]).await;
+    let mut watch = TestClient::connect(&url, "watch-s1", &[topic]).await;
     let original = watch.next_on(topic).await.payload.to_vec();
     let f = frame::decode(&original).unwrap();
     assert_eq!(f.header.seq, first.seq);
@@ -925,14 +907,10 @@ async fn signed_frames_shown_forgeries_rejected() {
     .expect("the server's signature verifies with the generated public key");
 
     // A newer legitimate frame: an alert.
-    let (st, a) = admin
-        .post(
-            "/alerts",
-            json!({"text": "BÃO", "targets": ["s1"], "duration_s": 600}),
-        )
+    let alert = admin
+        .send_alert(json!({"text": "BÃO", "targets": ["s1"], "duration_s": 600}))
         .await;
-    assert_eq!(st, 201);
-    let second = next_shown().await;
+    let second = next_shown(&mut c).await;
     assert!(second.seq > first.seq && second.flags & FLAG_EMERGENCY != 0);
     let alert_bytes = watch.next_on(topic).await.payload.to_vec();
     assert_eq!(frame::decode(&alert_bytes).unwrap().header.seq, second.seq);
@@ -1010,14 +988,8 @@ async fn signed_frames_shown_forgeries_rejected() {
 
     // The next legitimate frame (alert cancelled) is the next thing shown:
     // none of the forgeries was, and none poisoned the seq check.
-    assert_eq!(
-        admin
-            .delete(&format!("/alerts/{}", a["id"].as_str().unwrap()))
-            .await
-            .0,
-        204
-    );
-    let third = next_shown().await;
+    admin.cancel_alert(&alert).await;
+    let third = next_shown(&mut c).await;
     assert!(
         third.seq > second.seq && third.seq < hi,
         "a forged or replayed frame was shown: seq {} (real ones are {}..{})",
@@ -1050,26 +1022,15 @@ async fn restarted_controller_with_state_refuses_an_older_signed_frame() {
     let mut args = ControllerArgs::new("r1".parse().unwrap(), url.parse().unwrap());
     args.public_key = Some(key.with_extension("pub"));
     args.state = Some(dir.path().join("state"));
-    async fn next(c: &mut bangtin::mqtt::controller::Fleet) -> bangtin::mqtt::controller::Shown {
-        tokio::time::timeout(Duration::from_secs(5), c.shown.recv())
-            .await
-            .expect("a frame shown within 5 s")
-            .expect("controller running")
-    }
-
     let mut c = spawn_fleet(&args).unwrap();
-    let first = next(&mut c).await;
-    let mut watch = super::mqtt::TestClient::connect(&url, "watch-r1", &[topic]).await;
+    let first = next_shown(&mut c).await;
+    let mut watch = TestClient::connect(&url, "watch-r1", &[topic]).await;
     let old = watch.next_on(topic).await.payload.to_vec();
     assert_eq!(frame::decode(&old).unwrap().header.seq, first.seq);
-    let (st, a) = admin
-        .post(
-            "/alerts",
-            json!({"text": "LŨ", "targets": ["r1"], "duration_s": 600}),
-        )
+    let alert = admin
+        .send_alert(json!({"text": "LŨ", "targets": ["r1"], "duration_s": 600}))
         .await;
-    assert_eq!(st, 201);
-    let second = next(&mut c).await;
+    let second = next_shown(&mut c).await;
     assert!(second.seq > first.seq);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("state/r1.seq")).unwrap(),
@@ -1079,17 +1040,23 @@ async fn restarted_controller_with_state_refuses_an_older_signed_frame() {
 
     // While it is down, the old signed frame becomes the retained one.
     publish_as_attacker(&url, topic, true, vec![old]).await;
+    keep_logs();
     let mut c = spawn_fleet(&args).unwrap();
-    // It is delivered on connect and refused; then a real, newer frame.
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(
-        admin
-            .delete(&format!("/alerts/{}", a["id"].as_str().unwrap()))
-            .await
-            .0,
-        204
+    // It is delivered on connect and refused; only then a real, newer frame.
+    assert!(
+        logged(
+            Duration::from_secs(10),
+            &[
+                "rejected a replayed frame",
+                &format!("panel=r1 seq={}", first.seq)
+            ]
+        )
+        .await,
+        "the restarted controller did not refuse the replayed frame (seq {})",
+        first.seq
     );
-    let shown = next(&mut c).await;
+    admin.cancel_alert(&alert).await;
+    let shown = next_shown(&mut c).await;
     assert!(
         shown.seq > second.seq,
         "the replayed frame (seq {}) was shown after a restart; expected one above {}",

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use bangtin::domain::{Id, PixelFormat};
 use bangtin::frame::{self, Header};
-use bangtin::mqtt::controller::{self, ControllerArgs, Shown};
+use bangtin::mqtt::controller::{self, ControllerArgs};
 use bangtin::mqtt::{self, topics, BrokerUrl, Inbound, LinkOptions, Publisher};
 use bytes::Bytes;
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Publish, QoS, SubscribeReasonCode};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use super::util::{free_port, MosquittoProcess};
+use super::util::{free_port, next_shown, MosquittoProcess};
 
 const WAIT: Duration = Duration::from_secs(5);
 const ROOT: &str = "bangtin";
@@ -67,11 +67,13 @@ async fn wait_inbound(
     }
 }
 
-async fn next_shown(rx: &mut mpsc::Receiver<Shown>) -> Shown {
-    timeout(WAIT, rx.recv())
-        .await
-        .expect("controller showed nothing within 5 s")
-        .expect("shown channel closed")
+/// Waits for `panel`'s controller to acknowledge `seq`, skipping other events.
+async fn wait_ack(rx: &mut mpsc::Receiver<Inbound>, panel: &str, seq: u32) {
+    let want = Inbound::Ack {
+        panel: id(panel),
+        seq,
+    };
+    wait_inbound(rx, &format!("{panel}'s ack of seq {seq}"), |m| *m == want).await;
 }
 
 /// A plain MQTT client for checking what the broker holds and delivers.
@@ -188,6 +190,27 @@ impl Broker {
     }
 }
 
+/// Makes the broker-generic check `$name` two tests, `$name::embedded`
+/// and `$name::mosquitto`: the same assertions against the embedded broker
+/// and a real Mosquitto. Extra arguments follow the broker.
+macro_rules! on_both_brokers {
+    ($name:ident $(, $arg:expr)*) => {
+        mod $name {
+            use super::Broker;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                super::$name(&Broker::embedded() $(, $arg)*).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mosquitto() {
+                super::$name(&Broker::mosquitto() $(, $arg)*).await;
+            }
+        }
+    };
+}
+
 /// Publisher → retained frame for a late subscriber, byte for byte;
 /// clear_frame removes it; controllers' reports come back as Inbound; the
 /// server's status goes online, then offline on shutdown.
@@ -286,15 +309,7 @@ async fn publisher_round_trip(broker: &Broker) {
     assert_eq!(&after.next().await.payload[..], b"offline", "retained");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publisher_round_trip_embedded() {
-    publisher_round_trip(&Broker::embedded()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publisher_round_trip_mosquitto() {
-    publisher_round_trip(&Broker::mosquitto()).await;
-}
+on_both_brokers!(publisher_round_trip);
 
 /// The server's Last Will: its process dies (runtime dropped, socket closed
 /// without DISCONNECT) and the broker publishes `offline`.
@@ -332,15 +347,7 @@ async fn last_will(broker: &Broker) {
     assert_eq!(&will.payload[..], b"offline", "Last Will");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn last_will_embedded() {
-    last_will(&Broker::embedded()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn last_will_mosquitto() {
-    last_will(&Broker::mosquitto()).await;
-}
+on_both_brokers!(last_will);
 
 /// The reference controller shows, acks, rejects bad CRC and replays, and
 /// reports online/offline.
@@ -373,19 +380,13 @@ async fn controller_round_trip(broker: &Broker) {
             seq: None
         }
     );
-    let shown = next_shown(&mut fleet.shown).await;
+    let shown = next_shown(&mut fleet).await;
     assert_eq!(
         (shown.panel.as_str(), shown.seq, shown.width, shown.height),
         ("p1", 5, 16, 8)
     );
     assert_eq!(shown.format, PixelFormat::Mono1);
-    wait_inbound(&mut inbound, "ack 5", |m| {
-        *m == Inbound::Ack {
-            panel: p1.clone(),
-            seq: 5,
-        }
-    })
-    .await;
+    wait_ack(&mut inbound, "p1", 5).await;
 
     // Corrupt CRC, then a replay of an older seq, then a good frame.
     let mut bad = mono_frame(6, 0).to_vec();
@@ -408,7 +409,7 @@ async fn controller_round_trip(broker: &Broker) {
         .publish_frame(&p1, mono_frame(7, expiring_at))
         .await
         .unwrap();
-    let shown = next_shown(&mut fleet.shown).await;
+    let shown = next_shown(&mut fleet).await;
     assert_eq!(
         shown.seq, 7,
         "the corrupt frame and the replay were not shown"
@@ -450,15 +451,7 @@ async fn controller_round_trip(broker: &Broker) {
     publisher.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn controller_round_trip_embedded() {
-    controller_round_trip(&Broker::embedded()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn controller_round_trip_mosquitto() {
-    controller_round_trip(&Broker::mosquitto()).await;
-}
+on_both_brokers!(controller_round_trip);
 
 /// Mosquitto is killed and restarted on the same port: the link reconnects
 /// with back-off, announces Connected within 5 s, and publishes again.
@@ -545,14 +538,8 @@ async fn acl_confines_each_controller() {
     // p1's controller shows its own frame and acks (allowed writes).
     let args = ControllerArgs::new(id("p1"), base("p1:pw1").parse().unwrap());
     let mut fleet = controller::spawn_fleet(&args).unwrap();
-    assert_eq!(next_shown(&mut fleet.shown).await.seq, 21);
-    wait_inbound(&mut inbound, "p1's ack", |m| {
-        *m == Inbound::Ack {
-            panel: id("p1"),
-            seq: 21,
-        }
-    })
-    .await;
+    assert_eq!(next_shown(&mut fleet).await.seq, 21);
+    wait_ack(&mut inbound, "p1", 21).await;
 
     fleet.shutdown().await;
     wait_inbound(&mut inbound, "p1 offline", |m| {
@@ -593,13 +580,7 @@ async fn acl_confines_each_controller() {
         |m| matches!(m, Inbound::Status { firmware: Some(f), .. } if f == "spy"),
     )
     .await;
-    wait_inbound(&mut inbound, "p1's ack 99", |m| {
-        *m == Inbound::Ack {
-            panel: id("p1"),
-            seq: 99,
-        }
-    })
-    .await;
+    wait_ack(&mut inbound, "p1", 99).await;
     // The forged frames, published before the ack, never reached the server.
     while let Ok(p) = server_view.rx.try_recv() {
         assert_ne!(&p.payload[..], b"forged", "forged frame on {}", p.topic);
@@ -662,7 +643,7 @@ async fn embedded_broker_takes_big_frames_and_mosquitto_clients() {
         .publish_frame(&id("big"), big.clone())
         .await
         .unwrap();
-    let shown = next_shown(&mut fleet.shown).await;
+    let shown = next_shown(&mut fleet).await;
     assert_eq!((shown.width, shown.height, shown.seq), (1024, 512, 1));
     let mut late = TestClient::connect(&url, "late", &["bangtin/panels/big/frame"]).await;
     assert_eq!(
@@ -723,13 +704,7 @@ async fn embedded_broker_takes_big_frames_and_mosquitto_clients() {
         .await
         .unwrap();
     assert!(st.success());
-    wait_inbound(&mut inbound, "ack from mosquitto_pub", |m| {
-        *m == Inbound::Ack {
-            panel: id("p9"),
-            seq: 12,
-        }
-    })
-    .await;
+    wait_ack(&mut inbound, "p9", 12).await;
     fleet.shutdown().await;
     publisher.shutdown().await;
 }
@@ -741,9 +716,24 @@ fn embedded_broker_reports_a_taken_port() {
     assert!(err.to_string().contains("cannot listen"), "{err}");
 }
 
+/// The topic names are those docs/protocol.md documents (version 1).
 #[test]
-fn topic_names_are_shared_with_the_contract() {
-    assert_eq!(topics::frame(ROOT, &id("a")), "bangtin/panels/a/frame");
+fn topic_names_are_the_documented_ones() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md")).unwrap();
+    let p1 = id("p1");
+    for (got, documented) in [
+        (topics::frame(ROOT, &p1), "bangtin/panels/{panel}/frame"),
+        (topics::status(ROOT, &p1), "bangtin/panels/{panel}/status"),
+        (topics::ack(ROOT, &p1), "bangtin/panels/{panel}/ack"),
+        (topics::server_status(ROOT), "bangtin/server/status"),
+    ] {
+        assert_eq!(got, documented.replace("{panel}", "p1"));
+        assert!(
+            doc.contains(&format!("`{documented}`")),
+            "{documented} is not in docs/protocol.md"
+        );
+    }
 }
 
 /// Runs openssl; panics with its output on failure.
@@ -760,21 +750,61 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
     );
 }
 
+/// openssl req: a new P-256 key, unencrypted.
+const NEW_EC_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
+/// `NAME.key` and `NAME.crt` in `d` for common name `cn`, signed by the
+/// test CA there (`ca.crt`, `ca.key`), with the extensions `ext`
+/// (openssl's extfile syntax).
+fn issue_cert(d: &std::path::Path, name: &str, cn: &str, ext: &str) {
+    let (key, csr, crt, extfile) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.ext"),
+    );
+    let subj = format!("/CN={cn}");
+    let mut req = vec!["req"];
+    req.extend(NEW_EC_KEY);
+    req.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
+    openssl(d, &req);
+    std::fs::write(d.join(&extfile), ext).unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-extfile",
+            &extfile,
+        ],
+    );
+}
+
 /// `mqtts://` against Mosquitto with a private CA: the server's link and
 /// the reference controller both verify the broker's certificate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_to_mosquitto_with_private_ca() {
     let certs = tempfile::tempdir().unwrap();
     let d = certs.path();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
     let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
+    ca.extend(NEW_EC_KEY);
     ca.extend([
         "-keyout",
         "ca.key",
@@ -790,41 +820,11 @@ async fn tls_to_mosquitto_with_private_ca() {
         "keyUsage=critical,keyCertSign,cRLSign",
     ]);
     openssl(d, &ca);
-    let mut req = vec!["req"];
-    req.extend(ec);
-    req.extend([
-        "-keyout",
-        "broker.key",
-        "-out",
-        "broker.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    openssl(d, &req);
-    std::fs::write(
-        d.join("ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(
+    issue_cert(
         d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "broker.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "broker.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "ext",
-        ],
+        "broker",
+        "localhost",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
     );
     // Mosquitto started as root reads TLS files after dropping privileges.
     use std::os::unix::fs::PermissionsExt;
@@ -856,54 +856,18 @@ async fn tls_to_mosquitto_with_private_ca() {
     let mut args = ControllerArgs::new(id("t1"), url);
     args.mqtt_ca = Some(d.join("ca.crt"));
     let mut fleet = controller::spawn_fleet(&args).unwrap();
-    assert_eq!(next_shown(&mut fleet.shown).await.seq, 3);
-    wait_inbound(&mut inbound, "ack over TLS", |m| {
-        *m == Inbound::Ack {
-            panel: id("t1"),
-            seq: 3,
-        }
-    })
-    .await;
+    assert_eq!(next_shown(&mut fleet).await.seq, 3);
+    wait_ack(&mut inbound, "t1", 3).await;
     fleet.shutdown().await;
     publisher.shutdown().await;
 
     // Client certificates: a broker that requires one refuses a link
     // without, and takes one with a certificate signed by the CA.
-    let mut req = vec!["req"];
-    req.extend(ec);
-    req.extend([
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=bangtin-server",
-    ]);
-    openssl(d, &req);
-    std::fs::write(
-        d.join("ext-client"),
-        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(
+    issue_cert(
         d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "ext-client",
-        ],
+        "server",
+        "bangtin-server",
+        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
     );
     let strict = MosquittoProcess::start(&format!(
         "cafile {0}/ca.crt\ncertfile {0}/broker.crt\nkeyfile {0}/broker.key\nrequire_certificate true\n",
@@ -961,7 +925,7 @@ async fn fleet_gets_every_frame(broker: &Broker, n: u32) {
     }
     let mut shown = std::collections::HashSet::new();
     while shown.len() < n as usize {
-        let s = next_shown(&mut fleet.shown).await;
+        let s = next_shown(&mut fleet).await;
         assert_eq!(s.seq, 100 + s.panel.as_str()[1..].parse::<u32>().unwrap());
         shown.insert(s.panel);
     }
@@ -975,12 +939,4 @@ async fn fleet_gets_every_frame(broker: &Broker, n: u32) {
     publisher.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fleet_of_300_embedded() {
-    fleet_gets_every_frame(&Broker::embedded(), 300).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fleet_of_300_mosquitto() {
-    fleet_gets_every_frame(&Broker::mosquitto(), 300).await;
-}
+on_both_brokers!(fleet_gets_every_frame, 300);

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::util::{eventually, free_port, succeeded, Api, Server, ServerOpts, ADMIN_TOKEN};
+use super::util::{
+    eventually, free_port, request_in_flight, succeeded, Api, Server, ServerOpts, ADMIN_TOKEN,
+};
 
 #[tokio::test]
 async fn token_add_prints_a_working_token_once() {
@@ -174,18 +176,18 @@ async fn sigterm_exits_cleanly_even_with_an_event_stream_open() {
 /// telling the broker it is offline and exiting 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_does_not_wait_forever_for_a_stalled_upload() {
-    use tokio::io::AsyncWriteExt;
+    use std::io::Write;
     let server = Server::start();
-    let addr = server.base.trim_start_matches("http://").to_string();
-    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "POST /api/v1/assets HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
-         Content-Type: image/png\r\nContent-Length: 100000\r\n\r\n"
+    let mut tcp = request_in_flight(
+        server.http_port,
+        &format!(
+            "POST /api/v1/assets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
+             Content-Type: image/png\r\nContent-Length: 100000"
+        ),
     );
-    tcp.write_all(head.as_bytes()).await.unwrap();
-    tcp.write_all(&[0x89, b'P', b'N', b'G']).await.unwrap();
-    tcp.flush().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server is reading the body: send its first bytes, then stall.
+    tcp.write_all(&[0x89, b'P', b'N', b'G']).unwrap();
+    tcp.flush().unwrap();
     let started = std::time::Instant::now();
     let mut server = server;
     let status = tokio::time::timeout(

@@ -1,7 +1,15 @@
-//! Shared test harness: free loopback ports, server and broker processes.
+//! Shared test harness: free loopback ports, server and broker processes,
+//! an API client, in-process controllers, waiting on conditions.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
+
+use bangtin::mqtt::controller::{spawn_fleet, ControllerArgs, Fleet, Shown};
 
 /// A free TCP port on 127.0.0.1 (bound then released; good enough for tests).
 pub fn free_port() -> u16 {
@@ -53,15 +61,15 @@ impl MosquittoProcess {
 
     /// Starts Mosquitto and waits until it listens; false if it exited.
     fn spawn(&mut self) -> bool {
-        let mut child = std::process::Command::new("/usr/sbin/mosquitto")
+        let mut child = Command::new("/usr/sbin/mosquitto")
             .arg("-c")
             .arg(self.dir.path().join("mosquitto.conf"))
-            .stdout(std::process::Stdio::null())
+            .stdout(Stdio::null())
             .spawn()
             .expect("start /usr/sbin/mosquitto");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 self.child = Some(child);
                 return true;
             }
@@ -69,11 +77,11 @@ impl MosquittoProcess {
                 return false;
             }
             assert!(
-                std::time::Instant::now() < deadline,
+                Instant::now() < deadline,
                 "Mosquitto does not listen on 127.0.0.1:{} after 10 s",
                 self.port
             );
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -107,7 +115,6 @@ impl Drop for MosquittoProcess {
     }
 }
 
-/// Waits up to 10 s until something accepts TCP connections on the port.
 /// A finished command's output, insisting that it succeeded (its stderr
 /// is the failure message).
 pub fn succeeded(out: std::process::Output) -> std::process::Output {
@@ -119,24 +126,22 @@ pub fn succeeded(out: std::process::Output) -> std::process::Output {
     out
 }
 
+/// Waits up to 10 s until something accepts TCP connections on the port.
 pub fn wait_for_port(port: u16) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
-            std::time::Instant::now() < deadline,
+            Instant::now() < deadline,
             "nothing listens on 127.0.0.1:{port} after 10 s"
         );
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// What the server logs each time its broker link comes up (`app.rs`).
+const BROKER_LINK_UP: &str = "broker link up";
 
 /// Options for a bangtin server process.
 #[derive(Default, Clone)]
@@ -150,7 +155,8 @@ pub struct ServerOpts {
 }
 
 /// A real `bangtin serve` process on free loopback ports with its own data
-/// directory. Killed on drop.
+/// directory; started means listening and linked to its broker. Killed on
+/// drop.
 pub struct Server {
     child: Option<Child>,
     pub base: String,
@@ -206,6 +212,7 @@ impl Server {
         // Ports picked by bind-and-release can be taken by someone else
         // before the server binds them; retry a few times.
         for _ in 0..5 {
+            let links_before = self.broker_links();
             self.http_port = free_port();
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_bangtin"));
             cmd.arg("serve")
@@ -269,6 +276,7 @@ impl Server {
             if ready {
                 self.base = format!("http://127.0.0.1:{}", self.http_port);
                 self.child = Some(child);
+                self.wait_for_broker_link(links_before);
                 return;
             }
             let _ = child.kill();
@@ -282,6 +290,31 @@ impl Server {
             "bangtin did not start; its output:\n{}",
             self.log.lock().unwrap().join("\n")
         );
+    }
+
+    /// How often the server has logged that its broker link came up.
+    fn broker_links(&self) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(BROKER_LINK_UP))
+            .count()
+    }
+
+    /// Waits until the server's broker link is up. The server then
+    /// republishes every panel's frame, so a test that adds a panel before
+    /// that could see its first frame twice, with two seqs.
+    fn wait_for_broker_link(&self, links_before: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.broker_links() <= links_before {
+            assert!(
+                Instant::now() < deadline,
+                "the server's broker link did not come up within 10 s; its output:\n{}",
+                self.log.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -371,6 +404,38 @@ impl Api {
         v
     }
 
+    /// POSTs to a collection, insisting on 201; returns the new id.
+    async fn post_created(&self, collection: &str, body: serde_json::Value) -> String {
+        let (st, v) = self.post(collection, body).await;
+        assert_eq!(st, 201, "POST {collection}: {v}");
+        v["id"].as_str().expect("the new id").to_string()
+    }
+
+    /// `POST /messages`, insisting on 201; returns the new message's id.
+    pub async fn create_message(&self, body: serde_json::Value) -> String {
+        self.post_created("/messages", body).await
+    }
+
+    /// `POST /messages/{id}/approve`, insisting on 200 (so this client must
+    /// not be the message's last editor: four-eyes rule).
+    pub async fn approve(&self, id: &str) {
+        let (st, v) = self
+            .post(&format!("/messages/{id}/approve"), serde_json::json!({}))
+            .await;
+        assert_eq!(st, 200, "approving {id}: {v}");
+    }
+
+    /// `POST /alerts`, insisting on 201; returns the alert's id.
+    pub async fn send_alert(&self, body: serde_json::Value) -> String {
+        self.post_created("/alerts", body).await
+    }
+
+    /// `DELETE /alerts/{id}`, insisting on 204.
+    pub async fn cancel_alert(&self, id: &str) {
+        let (st, v) = self.delete(&format!("/alerts/{id}")).await;
+        assert_eq!(st, 204, "cancelling alert {id}: {v}");
+    }
+
     pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
         send(self.req(reqwest::Method::DELETE, path)).await
     }
@@ -415,4 +480,139 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `/reports/plays` for one panel over the 20 minutes around now (the
+/// offsets URL-encoded, as a real client must).
+pub fn plays_query(panel: &str) -> String {
+    let around = |m: i64| {
+        (chrono::Utc::now() + chrono::Duration::minutes(m))
+            .to_rfc3339()
+            .replace('+', "%2B")
+            .replace(':', "%3A")
+    };
+    format!(
+        "/reports/plays?from={}&to={}&panel={panel}",
+        around(-10),
+        around(10)
+    )
+}
+
+/// The reference controller for one panel, in this process.
+pub fn controller(broker_url: &str, panel: &str) -> Fleet {
+    let args = ControllerArgs::new(panel.parse().unwrap(), broker_url.parse().unwrap());
+    spawn_fleet(&args).unwrap()
+}
+
+/// The next frame the controller shows that satisfies `f`; panics naming
+/// `what` if none comes `within`.
+pub async fn shown_until(
+    fleet: &mut Fleet,
+    within: Duration,
+    what: &str,
+    f: impl Fn(&Shown) -> bool,
+) -> Shown {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, fleet.shown.recv()).await {
+            Ok(Some(s)) if f(&s) => return s,
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("controller stopped waiting for {what}"),
+            Err(_) => panic!("no {what} within {within:?}"),
+        }
+    }
+}
+
+/// The next frame the controller shows, within 5 s.
+pub async fn next_shown(fleet: &mut Fleet) -> Shown {
+    shown_until(fleet, Duration::from_secs(5), "frame shown", |_| true).await
+}
+
+/// Every file below `dir`, recursively.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Sends a request's head to the server on `port` with `Expect:
+/// 100-continue` and waits for the server's `100 Continue`, which hyper
+/// sends once the handler starts reading the body: from then on the
+/// request is in flight. `head` is the request line and headers without
+/// the blank line. The caller sends the body (or stalls).
+pub fn request_in_flight(port: u16, head: &str) -> TcpStream {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(conn, "{head}\r\nExpect: 100-continue\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let mut b = [0u8; 256];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = conn.read(&mut b).expect("100 Continue within 10 s");
+        assert!(n > 0, "closed before 100 Continue");
+        got.extend_from_slice(&b[..n]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    conn
+}
+
+/// Warnings and errors logged by library code running inside this test
+/// process (the in-process controllers), kept so a test can wait for an
+/// event that leaves no other trace, such as a refused frame.
+static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let line = String::from_utf8_lossy(buf).into_owned();
+        if std::env::var("BANGTIN_TEST_LOG").is_ok() {
+            eprint!("[test process] {line}");
+        }
+        LOG.lock().unwrap().push(line);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts keeping this process's warnings (idempotent; call it before
+/// starting the code whose log lines a test waits for).
+pub fn keep_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(|| LogWriter)
+            .with_ansi(false)
+            .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+            .try_init();
+    });
+}
+
+/// Waits up to `within` for a kept log line containing every one of
+/// `parts` (see [`keep_logs`]).
+pub async fn logged(within: Duration, parts: &[&str]) -> bool {
+    eventually(within, || async {
+        LOG.lock()
+            .unwrap()
+            .iter()
+            .any(|l| parts.iter().all(|p| l.contains(p)))
+            .then_some(())
+    })
+    .await
+    .is_some()
 }
