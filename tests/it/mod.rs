@@ -6,6 +6,7 @@ mod util;
 
 mod api;
 mod dashboard;
+mod docs;
 mod e2e;
 mod faults;
 mod hostile;
