@@ -1,5 +1,5 @@
-//! Rendering and frame encoding per panel profile (issue 7): the corpus of
-//! 300 Vietnamese messages, a photo, BTF1 encoding. Compare with
+//! Rendering and frame encoding per panel profile: the corpus of 300
+//! Vietnamese messages, a photo, BTF1 encoding. Compare with
 //! `tools/baseline/compare.sh` (Pillow on the same corpus).
 
 use std::hint::black_box;

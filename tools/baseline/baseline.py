@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The usual Python stack for LED panels, as a yardstick for bangtin (issue 7).
+"""The usual Python stack for LED panels, as a yardstick for bangtin
+(docs/PERFORMANCE.md).
 
 What a province would otherwise write: Pillow draws the text with DejaVu
 Sans (greedy word wrap, binary search for the largest size that fits, pages

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Python (Pillow + paho-mqtt) and bangtin on the same corpus, photo and
-# Mosquitto, in one invocation; prints the figures and the ratios (issue 7).
+# Mosquitto, in one invocation; prints the figures and the ratios
+# (docs/PERFORMANCE.md has them).
 #
 #   bash tools/baseline/compare.sh            # everything (~3 minutes)
 #   ONLY=text bash tools/baseline/compare.sh  # text | image | publish
@@ -62,7 +63,11 @@ max_queued_messages 0
 log_dest none
 EOF
   /usr/sbin/mosquitto -c "$OUT/mosquitto.conf" & echo $! > "$OUT/mosq.pid"
-  sleep 0.5
+  # Up to 5 s for Mosquitto to listen.
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+    sleep 0.05
+  done
   echo "== publish: $COUNT frames of 36,864 bytes to 1,000 topics, QoS 1, retained, Mosquitto on :$PORT; timed by a mosquitto_sub (C) receiver, $RUNS runs each"
   pub() { $PY tools/baseline/baseline.py publish --port "$PORT" --count "$COUNT" "$@" | tee -a "$OUT/results.jsonl"; }
   # Mosquitto's C library, one connection (tools/baseline/cpub.c); needs libmosquitto-dev.
