@@ -1,42 +1,102 @@
 //! Outside `/api/v1`: the dashboard (built into the binary), `/healthz`,
 //! `/metrics`, and the OpenAPI document built from the route table.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use warp::http::HeaderValue;
+use sha2::{Digest, Sha256};
+use warp::http::{HeaderValue, StatusCode};
+use warp::path::Tail;
 use warp::reply::Response;
 use warp::Filter;
 
 use super::req::bytes_reply;
 use super::{Ctx, ROUTES};
 
-const INDEX: &str = include_str!("../../web/index.html");
-const APP_JS: &str = include_str!("../../web/app.js");
-const APP_CSS: &str = include_str!("../../web/app.css");
+/// The dashboard: every file under `web/` (path there → bytes), listed by
+/// `build.rs` and built into the binary.
+static FILES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/web_files.rs"));
 
-fn asset(ct: &'static str, body: &'static str) -> Response {
-    let mut r = bytes_reply(ct, body.as_bytes().to_vec());
-    r.headers_mut()
-        .insert("cache-control", HeaderValue::from_static("no-cache"));
-    r
+/// One dashboard file, ready to serve.
+struct Asset {
+    body: &'static [u8],
+    content_type: &'static str,
+    /// A strong validator: the first 16 bytes of the file's SHA-256.
+    etag: HeaderValue,
+}
+
+static ASSETS: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
+    FILES
+        .iter()
+        .map(|&(path, body)| {
+            let etag = format!("\"{}\"", hex::encode(&Sha256::digest(body)[..16]));
+            let asset = Asset {
+                body,
+                content_type: content_type(path),
+                etag: HeaderValue::from_str(&etag).expect("hex is a valid header value"),
+            };
+            (path, asset)
+        })
+        .collect()
+});
+
+/// The content type for a dashboard file, by its extension.
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("woff2") => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Whether an `If-None-Match` header names `etag` (or is `*`).
+fn matches(if_none_match: &str, etag: &HeaderValue) -> bool {
+    let etag = etag.to_str().unwrap_or_default();
+    if_none_match
+        .split(',')
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+}
+
+/// A dashboard file, or 304 when the browser's copy is current. `no-cache`
+/// makes the browser ask every time, so an upgraded server is never hidden
+/// behind a stale module; the ETag keeps the asking cheap.
+fn asset(path: &str, if_none_match: Option<&str>) -> Option<Response> {
+    let a = ASSETS.get(path)?;
+    let mut r = if if_none_match.is_some_and(|v| matches(v, &a.etag)) {
+        let mut r = Response::default();
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        bytes_reply(a.content_type, a.body.to_vec())
+    };
+    let h = r.headers_mut();
+    h.insert("cache-control", HeaderValue::from_static("no-cache"));
+    h.insert("etag", a.etag.clone());
+    Some(r)
 }
 
 pub fn routes(
     ctx: Arc<Ctx>,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
     let get = warp::get();
-    let index = get
-        .and(warp::path::end())
-        .map(|| asset("text/html; charset=utf-8", INDEX));
-    let js = get
-        .and(warp::path("app.js"))
-        .and(warp::path::end())
-        .map(|| asset("text/javascript; charset=utf-8", APP_JS));
-    let css = get
-        .and(warp::path("app.css"))
-        .and(warp::path::end())
-        .map(|| asset("text/css; charset=utf-8", APP_CSS));
+    let files = get
+        .and(warp::path::tail())
+        .and(warp::header::optional::<String>("if-none-match"))
+        .and_then(|tail: Tail, inm: Option<String>| async move {
+            let path = match tail.as_str() {
+                "" => "index.html",
+                p => p,
+            };
+            asset(path, inm.as_deref()).ok_or_else(warp::reject::not_found)
+        });
     let health = get
         .and(warp::path("healthz"))
         .and(warp::path::end())
@@ -84,16 +144,7 @@ pub fn routes(
                 text.into_bytes(),
             )
         });
-    index
-        .or(js)
-        .unify()
-        .or(css)
-        .unify()
-        .or(health)
-        .unify()
-        .or(metrics)
-        .unify()
-        .boxed()
+    health.or(metrics).unify().or(files).unify().boxed()
 }
 
 /// OpenAPI 3 document from the route table the router is checked against,
@@ -159,4 +210,106 @@ pub fn openapi() -> Response {
         }
     });
     super::req::json(warp::http::StatusCode::OK, &doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The specifiers a module imports from (`import … from '…'`,
+    /// `export … from '…'`, `import '…'`), one statement a line or spread
+    /// over several lines.
+    fn imports(js: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut rest = js;
+        while let Some(i) = rest.find(" from '").or_else(|| rest.find("import '")) {
+            let after = &rest[i..];
+            let start = after.find('\'').expect("a quote") + 1;
+            let len = after[start..].find('\'').expect("a closing quote");
+            out.push(&after[start..start + len]);
+            rest = &after[start + len..];
+        }
+        out
+    }
+
+    /// `dir/x.js` + `../y.js` → `y.js`.
+    fn resolve(from: &str, spec: &str) -> String {
+        let mut parts: Vec<&str> = from.split('/').collect();
+        parts.pop();
+        for seg in spec.split('/') {
+            match seg {
+                "." => {}
+                ".." => {
+                    parts.pop().expect("an import above web/");
+                }
+                s => parts.push(s),
+            }
+        }
+        parts.join("/")
+    }
+
+    #[test]
+    fn the_whole_dashboard_is_embedded_with_a_content_type_each() {
+        for must in [
+            "index.html",
+            "app.js",
+            "app.css",
+            "lib/api.js",
+            "lib/i18n.js",
+        ] {
+            assert!(ASSETS.contains_key(must), "{must} is not embedded");
+        }
+        assert!(
+            !ASSETS.keys().any(|p| p.starts_with("screenshots/")),
+            "the README's screenshots are not dashboard files"
+        );
+        for (path, a) in ASSETS.iter() {
+            assert_ne!(
+                a.content_type, "application/octet-stream",
+                "web/{path}: add its extension to content_type()"
+            );
+        }
+        assert_eq!(
+            ASSETS["app.js"].content_type,
+            "text/javascript; charset=utf-8"
+        );
+    }
+
+    #[test]
+    fn every_module_import_names_an_embedded_file_on_the_same_origin() {
+        let mut checked = 0;
+        for (path, a) in ASSETS.iter().filter(|(p, _)| p.ends_with(".js")) {
+            let js = std::str::from_utf8(a.body).expect("modules are UTF-8");
+            for spec in imports(js) {
+                assert!(
+                    spec.starts_with("./") || spec.starts_with("../"),
+                    "web/{path} imports {spec:?}: only relative imports of our own files"
+                );
+                let target = resolve(path, spec);
+                assert!(
+                    ASSETS.contains_key(target.as_str()),
+                    "web/{path} imports {spec:?}, but web/{target} is not there"
+                );
+                checked += 1;
+            }
+        }
+        assert!(
+            checked > 20,
+            "only {checked} imports found: is the scan broken?"
+        );
+        // The page loads the entry and the style sheet from the server root.
+        let index = std::str::from_utf8(ASSETS["index.html"].body).unwrap();
+        assert!(index.contains(r#"<script type="module" src="/app.js">"#));
+        assert!(index.contains(r#"href="/app.css""#));
+    }
+
+    #[test]
+    fn if_none_match_lists_weak_tags_and_star() {
+        let tag = HeaderValue::from_static("\"abc\"");
+        assert!(matches("\"abc\"", &tag));
+        assert!(matches("\"x\", W/\"abc\"", &tag));
+        assert!(matches("*", &tag));
+        assert!(!matches("\"abcd\"", &tag));
+        assert!(!matches("", &tag));
+    }
 }

@@ -145,6 +145,7 @@ impl Browser {
         ];
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {"binary": chromium_path(), "args": args}
         }}});
         let r = http
@@ -286,6 +287,67 @@ impl Browser {
         let path = dir.join(name);
         let _ = std::fs::write(&path, png);
         path
+    }
+
+    /// Sizes the window so that the page itself (the viewport) is
+    /// `width`×`height`: headless Chromium still keeps room for its
+    /// toolbars, so the window is made that much taller.
+    async fn viewport(&self, width: u32, height: u32) {
+        let toolbars = self
+            .js("return window.outerHeight - window.innerHeight", json!([]))
+            .await
+            .as_u64()
+            .expect("a height");
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height as u64 + toolbars})),
+        )
+        .await;
+        self.wait_js(
+            &format!("return window.innerWidth === {width} && window.innerHeight === {height}"),
+            &format!("a {width}×{height} viewport"),
+        )
+        .await;
+    }
+
+    /// What went wrong in the page since the last call, from the browser's
+    /// log: uncaught exceptions, `console.error`, and files that did not
+    /// load (a module among them). API answers are left out: a panel with
+    /// no frame yet answers 404, and the page shows that as it should.
+    async fn page_errors(&self) -> Vec<String> {
+        let log = self
+            .cmd(
+                reqwest::Method::POST,
+                "/se/log",
+                Some(json!({"type": "browser"})),
+            )
+            .await;
+        log.as_array()
+            .expect("log entries")
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .filter(|e| {
+                !(e["source"] == "network"
+                    && e["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("/api/v1/"))
+            })
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// The error messages the page shows: error toasts (a request or a
+    /// page's code that failed) and error boxes (a page that did not load).
+    async fn shown_errors(&self) -> Vec<String> {
+        let v = self
+            .js(
+                "return [...document.querySelectorAll('.toast-error, .error-box')].map((e) => e.textContent)",
+                json!([]),
+            )
+            .await;
+        serde_json::from_value(v).expect("a list of strings")
     }
 
     async fn sign_in(&self, base: &str, token: &str, name: &str) {
@@ -537,4 +599,198 @@ async fn dashboard_story_in_a_real_browser() {
     .await;
     b.screenshot("dashboard-wall.png").await;
     b.quit().await;
+}
+
+/// Every page of the dashboard once, as an admin, at a desktop and a phone
+/// size: each must show its heading and its own content with nothing going
+/// wrong in the page (no module that failed to load, no uncaught error, no
+/// `console.error`). A screenshot of each lands in the test's temporary
+/// folder (`dashboard-pages/`), for looking at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_loads_in_a_real_browser() {
+    let _ = chromedriver_path();
+    let _ = chromium_path();
+
+    let server = Server::start();
+    let base = server.base.clone();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    for panel in [
+        json!({"id": "cho-dong-ba", "name": "Chợ Đông Ba", "width": 128, "height": 32,
+               "format": "mono1", "groups": ["phu-hoa"], "color": "#ff2000"}),
+        json!({"id": "ubnd-hai-chau", "name": "UBND Hải Châu", "width": 192, "height": 64,
+               "format": "rgb565", "groups": ["hai-chau"]}),
+    ] {
+        admin.create_panel(panel).await;
+    }
+    let approver = admin.with_roles("nguoi-duyet", &["approver"]).await;
+    let (s, m) = admin
+        .post(
+            "/messages",
+            json!({"title": "Dịch vụ công trực tuyến", "text": "Nộp hồ sơ tại dichvucong.gov.vn"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{m}");
+    let msg_id = m["id"].as_str().unwrap().to_string();
+    let (s, v) = approver
+        .post(&format!("/messages/{msg_id}/approve"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, c) = admin
+        .post(
+            "/campaigns",
+            json!({"name": "Chuyển đổi số", "messages": [{"id": msg_id, "dwell_s": 10}],
+                   "targets": ["all"], "start": "2020-01-01", "priority": 1}),
+        )
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let camp_id = c["id"].as_str().unwrap().to_string();
+    let (s, a) = admin
+        .post(
+            "/alerts",
+            json!({"text": "Triều cường: tránh đường ven sông", "targets": ["group:hai-chau"], "duration_s": 3600}),
+        )
+        .await;
+    assert_eq!(s, 201, "{a}");
+
+    // (name, route, heading, what shows that the page's own part rendered)
+    let pages = [
+        ("wall", "#/wall".to_string(), "Giám sát bảng",
+         r#"[data-panel="cho-dong-ba"] .screen img, [data-panel="cho-dong-ba"] .screen-empty:not(.screen-loading)"#.to_string()),
+        ("messages", "#/messages".into(), "Tin bài", format!(r#"tr[data-message="{msg_id}"]"#)),
+        ("compose-new", "#/messages/new".into(), "Soạn tin mới", "#msg-text".into()),
+        ("message", format!("#/messages/{msg_id}"), "Sửa tin", ".meta-box .badge-ok".into()),
+        ("campaigns", "#/campaigns".into(), "Lịch phát", r#".timeline .tl-row[data-panel="cho-dong-ba"]"#.into()),
+        ("campaign-new", "#/campaigns/new".into(), "Tạo lịch phát", "#save-campaign".into()),
+        ("campaign", format!("#/campaigns/{camp_id}"), "Sửa lịch phát", r#".timeline .tl-row[data-panel="ubnd-hai-chau"]"#.into()),
+        ("alerts", "#/alerts".into(), "Cảnh báo khẩn cấp", ".alert-item[data-alert]".into()),
+        ("reports", "#/reports".into(), "Báo cáo phát", ".page section.card + section.card".into()),
+        ("admin-panels", "#/admin/panels".into(), "Quản trị", r#"tr[data-panel="ubnd-hai-chau"]"#.into()),
+        ("admin-tokens", "#/admin/tokens".into(), "Quản trị", ".two-col table code".into()),
+        ("admin-audit", "#/admin/audit".into(), "Quản trị", ".table-dense tbody".into()),
+    ];
+
+    let http = reqwest::Client::new();
+    let driver = Chromedriver::start(&http).await;
+    let b = Browser::open(&http, &driver).await;
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-pages");
+    std::fs::create_dir_all(&shots).unwrap();
+    for (width, height) in [(1440, 900), (390, 844)] {
+        b.goto(&format!("{base}/?signin")).await;
+        b.js("sessionStorage.clear(); return true", json!([])).await;
+        b.viewport(width, height).await;
+        b.goto(&format!("{base}/")).await;
+        // Loaded means every module was fetched and run (module scripts run
+        // before the load event), so a module that failed is in the log now.
+        let errors = b.page_errors().await;
+        assert!(
+            errors.is_empty(),
+            "the sign-in page at {width}×{height}: {errors:#?}"
+        );
+        b.find("#token").await;
+        b.screenshot(&format!("dashboard-pages/{width}x{height}-signin.png"))
+            .await;
+        b.sign_in(&base, ADMIN_TOKEN, "admin").await;
+        for (name, hash, heading, ready) in &pages {
+            b.route(hash).await;
+            b.wait_js(
+                &format!(
+                    "const h = document.querySelector('main .page h1'); \
+                     return !!h && h.textContent === {heading:?} && !!document.querySelector({ready:?})"
+                ),
+                &format!("the {name} page ({hash}) at {width}×{height}"),
+            )
+            .await;
+            let mut errors = b.page_errors().await;
+            errors.extend(b.shown_errors().await);
+            assert!(
+                errors.is_empty(),
+                "the {name} page ({hash}) at {width}×{height}: {errors:#?}"
+            );
+            b.screenshot(&format!("dashboard-pages/{width}x{height}-{name}.png"))
+                .await;
+        }
+    }
+
+    // The language switch redraws the shell and the open page.
+    let heading = |text: &str| {
+        format!("const h = document.querySelector('main .page h1'); return !!h && h.textContent === {text:?}")
+    };
+    b.click(".topbar button[lang=en]").await;
+    b.wait_js(&heading("Administration"), "the page in English")
+        .await;
+    b.click(".topbar button[lang=vi]").await;
+    b.wait_js(&heading("Quản trị"), "the page in Vietnamese again")
+        .await;
+    let mut errors = b.page_errors().await;
+    errors.extend(b.shown_errors().await);
+    assert!(errors.is_empty(), "switching language: {errors:#?}");
+
+    // A token revoked while its holder works: the next request signs them
+    // out and says why.
+    b.sign_out().await;
+    b.sign_in(&base, approver.token.as_deref().unwrap(), "nguoi-duyet")
+        .await;
+    let (s, v) = admin.delete("/tokens/nguoi-duyet").await;
+    assert_eq!(s, 204, "{v}");
+    b.route("#/messages").await;
+    b.wait_js(
+        "return !!document.querySelector('#token') && [...document.querySelectorAll('.toast-error')]\
+           .some((t) => t.textContent.includes('Phiên làm việc đã hết'))",
+        "the sign-in form and the reason after the token was revoked",
+    )
+    .await;
+    let errors = b.page_errors().await;
+    assert!(
+        errors.is_empty(),
+        "after the token was revoked: {errors:#?}"
+    );
+    b.quit().await;
+}
+
+/// The dashboard's files over HTTP: each module with a JavaScript type, all
+/// of them revalidated on every load (`no-cache` with an ETag) so that an
+/// upgraded server is never hidden behind a stale copy, and a matching
+/// `If-None-Match` answered with an empty 304.
+#[tokio::test]
+async fn dashboard_files_are_served_with_their_types_and_revalidated() {
+    let server = Server::start();
+    let http = reqwest::Client::new();
+    let get = |path: &str, etag: Option<&str>| {
+        let mut r = http.get(server.url(path));
+        if let Some(etag) = etag {
+            r = r.header("if-none-match", etag);
+        }
+        r.send()
+    };
+    for (path, ty) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/app.js", "text/javascript; charset=utf-8"),
+        ("/lib/api.js", "text/javascript; charset=utf-8"),
+        ("/pages/wall.js", "text/javascript; charset=utf-8"),
+        ("/app.css", "text/css; charset=utf-8"),
+    ] {
+        let r = get(path, None).await.expect("GET");
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers().clone();
+        assert_eq!(h["content-type"], ty, "{path}");
+        assert_eq!(h["cache-control"], "no-cache", "{path}");
+        let etag = h["etag"].to_str().unwrap().to_string();
+        assert!(
+            etag.starts_with('"') && etag.len() > 10,
+            "{path}: etag {etag}"
+        );
+        assert!(!r.bytes().await.unwrap().is_empty(), "{path}");
+        let again = get(path, Some(&etag)).await.expect("GET again");
+        assert_eq!(again.status(), 304, "{path} with its own ETag");
+        assert_eq!(again.headers()["etag"], etag.as_str());
+        assert!(again.bytes().await.unwrap().is_empty());
+        let other = get(path, Some("\"an-older-version\"")).await.expect("GET");
+        assert_eq!(other.status(), 200, "{path} with another ETag");
+    }
+    let index = get("/", None).await.unwrap().text().await.unwrap();
+    assert!(index.contains(r#"<script type="module" src="/app.js">"#));
+    for missing in ["/lib/nothing.js", "/screenshots/compose.png", "/lib/"] {
+        let r = get(missing, None).await.unwrap();
+        assert_eq!(r.status(), 404, "{missing}");
+    }
 }

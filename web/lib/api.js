@@ -1,0 +1,75 @@
+// The API client: every request goes to /api/v1 on the same origin with the
+// bearer token; errors become `ApiError`s with the server's sentence; a 401
+// ends the session (the shell says how, through `whenSessionEnds`). Also the
+// loaders that refresh the shared lists in `S`.
+
+import { t } from './i18n.js';
+import { S } from './state.js';
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export async function api(path, { method = 'GET', json, body, headers = {}, accept, signal, raw = false, quiet401 = false } = {}) {
+  const hd = { Authorization: `Bearer ${S.token}`, ...headers };
+  let payload = body;
+  if (json !== undefined) {
+    hd['Content-Type'] = 'application/json';
+    payload = JSON.stringify(json);
+  }
+  if (accept) hd.Accept = accept;
+  let res;
+  try {
+    res = await fetch(`/api/v1${path}`, { method, headers: hd, body: payload, signal, cache: 'no-store' });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'network', t('err.network'));
+  }
+  if (res.status === 401 && !quiet401) {
+    sessionEnded();
+    throw new ApiError(401, 'unauthorized', t('err.session'));
+  }
+  if (!res.ok) {
+    let code = 'http';
+    let msg = '';
+    try {
+      const j = await res.json();
+      code = j.error || code;
+      msg = j.message || '';
+    } catch { /* not JSON */ }
+    throw new ApiError(res.status, code, msg || t('err.http', { status: res.status }));
+  }
+  if (raw) return res;
+  if (res.status === 204) return null;
+  const ct = res.headers.get('content-type') || '';
+  return ct.includes('json') ? res.json() : res.text();
+}
+
+export const enc = encodeURIComponent;
+
+export async function loadPanels() { S.panels = await api('/panels'); S.panels.sort((a, b) => a.name.localeCompare(b.name, 'vi')); return S.panels; }
+export async function loadMessages() { S.messages = await api('/messages'); return S.messages; }
+export async function loadCampaigns() { S.campaigns = await api('/campaigns'); return S.campaigns; }
+
+export async function loadAlertsQuiet() {
+  try { S.alerts = await api('/alerts'); } catch { S.alerts = S.alerts || []; }
+}
+
+/** Fetches an image with the bearer token and returns an object URL plus headers. */
+export async function fetchImage(path, { method = 'GET', json, signal } = {}) {
+  const res = await api(path, { method, json, signal, raw: true, accept: 'image/png' });
+  const blob = await res.blob();
+  return { url: URL.createObjectURL(blob), headers: res.headers };
+}
+
+let onSessionEnd = () => {};
+
+/** Says what to do when the server no longer accepts the token. */
+export function whenSessionEnds(fn) { onSessionEnd = fn; }
+
+/** The token was refused (401): sign out and tell the person why. */
+export function sessionEnded() { onSessionEnd(t('err.session')); }

@@ -1,0 +1,78 @@
+// Dates, times, durations and sizes as a person reads them, in Vietnam's
+// time zone and the chosen language.
+
+import { lang, locale, t } from './i18n.js';
+
+export const TZ = 'Asia/Ho_Chi_Minh';
+
+export function fmtDateTime(iso) {
+  if (!iso) return t('none');
+  const d = new Date(iso);
+  if (isNaN(d)) return iso;
+  return new Intl.DateTimeFormat(locale(), { timeZone: TZ, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' }).format(d);
+}
+
+export function fmtTime(iso) {
+  if (!iso) return t('none');
+  return new Intl.DateTimeFormat(locale(), { timeZone: TZ, hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
+}
+
+export function fmtDate(ymd) {
+  if (!ymd) return t('none');
+  const [y, m, d] = ymd.split('-').map(Number);
+  return new Intl.DateTimeFormat(locale(), { timeZone: 'UTC', day: '2-digit', month: '2-digit', year: 'numeric' }).format(new Date(Date.UTC(y, m - 1, d)));
+}
+
+export function relTime(iso) {
+  if (!iso) return t('none');
+  const diff = (new Date(iso).getTime() - Date.now()) / 1000;
+  const rtf = new Intl.RelativeTimeFormat(lang === 'vi' ? 'vi' : 'en', { numeric: 'auto' });
+  const a = Math.abs(diff);
+  if (a < 45) return rtf.format(0, 'second');
+  if (a < 3600) return rtf.format(Math.round(diff / 60), 'minute');
+  if (a < 86400) return rtf.format(Math.round(diff / 3600), 'hour');
+  return rtf.format(Math.round(diff / 86400), 'day');
+}
+
+export function fmtDuration(s) {
+  if (s == null) return t('none');
+  if (s % 3600 === 0) return `${s / 3600} ${t('unit.hour')}`;
+  if (s % 60 === 0) return `${s / 60} ${t('unit.min')}`;
+  return `${s} s`;
+}
+
+export function fmtBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Today's date in Vietnam as YYYY-MM-DD. */
+export function todayVN(offsetDays = 0) {
+  const d = new Date(Date.now() + offsetDays * 86400000);
+  return new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+}
+
+export function addDays(ymd, n) {
+  const [y, m, d] = ymd.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+}
+
+/** Midnight at the start of a Vietnamese date, as RFC 3339 with +07:00. */
+export function vnMidnight(ymd) { return `${ymd}T00:00:00+07:00`; }
+
+/** Group ids are slugs ("hai-chau"); show them as words ("Hai Chau"). */
+export function prettyGroup(g) {
+  return String(g).split('-').filter(Boolean).map((w) => w[0].toUpperCase() + w.slice(1)).join(' ');
+}
+
+/** A stable, readable colour per campaign id. */
+function hueOf(s) {
+  let x = 0;
+  for (const c of String(s)) x = (x * 31 + c.codePointAt(0)) >>> 0;
+  return (x * 137) % 360;
+}
+
+export function campaignColor(id) { return `hsl(${hueOf(id)} 55% 42%)`; }
+
+export function seenText(iso) { return iso ? t('wall.lastSeen', { when: relTime(iso) }) : t('wall.never'); }

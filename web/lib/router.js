@@ -1,0 +1,77 @@
+// Hash routing: `#/name/arg…` picks a route from the table `app.js` hands to
+// `setRoutes`, runs the previous page's clean-ups, guards unsaved changes
+// and renders the page into <main>.
+
+import { t } from './i18n.js';
+import { clear, h } from './dom.js';
+import { fail } from './components.js';
+import { S } from './state.js';
+
+let routes = [];
+let cleanups = [];
+let routeGen = 0;
+let lastHash = '';
+
+/** The route table: `{path, label, icon, show, view}` in navigation order. */
+export function setRoutes(table) { routes = table; }
+
+/** The routes the signed-in person may open, for the navigation. */
+export function visibleRoutes() { return routes.filter((r) => r.show()); }
+
+export function onCleanup(fn) { cleanups.push(fn); }
+
+export function runCleanups() {
+  for (const fn of cleanups.splice(0)) { try { fn(); } catch { /* ignore */ } }
+}
+
+function parseHash() {
+  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  return { name: parts[0] || 'wall', args: parts.slice(1) };
+}
+
+export function go(hash) {
+  if (location.hash === hash) route(true);
+  else location.hash = hash;
+}
+
+export async function route(force = false) {
+  if (!S.me) return;
+  if (!force && location.hash === lastHash) return;
+  if (S.dirty && lastHash && location.hash !== lastHash) {
+    if (!window.confirm(t('leave.confirm'))) {
+      history.replaceState(null, '', lastHash);
+      return;
+    }
+  }
+  S.dirty = false;
+  lastHash = location.hash;
+  runCleanups();
+  const { name, args } = parseHash();
+  let r = routes.find((x) => x.path === name && x.show());
+  if (!r) r = routes[0];
+  for (const a of document.querySelectorAll('.nav a')) {
+    if (a.dataset.route === r.path) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const main = document.getElementById('main');
+  const gen = ++routeGen;
+  clear(main).append(h('p', { class: 'loading' }, t('loading')));
+  const ctx = { alive: () => gen === routeGen, main };
+  try {
+    await r.view(main, args, ctx);
+  } catch (e) {
+    if (gen !== routeGen) return;
+    fail(e);
+    if (!main.querySelector('.page')) {
+      clear(main).append(h('div', { class: 'page' }, h('p', { class: 'error-box' }, e.message || t('err.load')),
+        h('button', { class: 'btn', type: 'button', onclick: () => route(true) }, t('retry'))));
+    }
+  }
+  document.getElementById('app').removeAttribute('aria-busy');
+}
+
+/** Renders the page for the current hash as if it had just been opened. */
+export function routeAfresh() {
+  lastHash = '';
+  route(true);
+}

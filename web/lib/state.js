@@ -1,0 +1,45 @@
+// What the dashboard knows: the token, who is signed in, the panels,
+// messages, campaigns and alerts last loaded, and each panel's "now" and
+// frame. Also the names and target descriptions the pages show.
+
+import { t } from './i18n.js';
+import { prettyGroup } from './format.js';
+
+export const S = {
+  token: sessionStorage.getItem('bangtin.token'),
+  me: null,
+  panels: [],
+  messages: [],
+  campaigns: [],
+  alerts: [],
+  now: {},            // panel id → `now` object (merged with live events)
+  frames: {},         // panel id → {seq, url, missing, loading}
+  live: 'off',
+  dirty: false,
+};
+
+export function can(role) {
+  const r = S.me?.roles || [];
+  return r.includes('admin') || r.includes(role);
+}
+
+function uniq(xs) { return [...new Set(xs)]; }
+
+export function allGroups() {
+  return uniq(S.panels.flatMap((p) => p.groups || [])).sort((a, b) => a.localeCompare(b, 'vi'));
+}
+
+export function messageTitle(id) { return S.messages.find((m) => m.id === id)?.title || id; }
+export function campaignName(id) { return S.campaigns.find((c) => c.id === id)?.name || id; }
+export function panelName(id) { return S.panels.find((p) => p.id === id)?.name || id; }
+
+/** Panels a list of targets ("all", "group:X", panel id) reaches. */
+export function panelsFor(targets) {
+  return S.panels.filter((p) => targets.some((tg) => tg === 'all'
+    || (tg.startsWith('group:') && (p.groups || []).includes(tg.slice(6)))
+    || tg === p.id));
+}
+
+export function describeTargets(targets) {
+  return targets.map((tg) => (tg === 'all' ? t('cf.all') : tg.startsWith('group:') ? prettyGroup(tg.slice(6)) : panelName(tg))).join(', ');
+}

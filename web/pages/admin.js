@@ -1,0 +1,21 @@
+// Administration: the tabs for panels, users and tokens, and the audit trail.
+
+import { t } from '../lib/i18n.js';
+import { clear, h } from '../lib/dom.js';
+import { adminAudit } from './admin-audit.js';
+import { adminPanels } from './admin-panels.js';
+import { adminTokens } from './admin-tokens.js';
+
+export async function viewAdmin(main, args, ctx) {
+  document.title = `${t('adm.title')} · ${t('app.title')}`;
+  const tab = ['panels', 'tokens', 'audit'].includes(args[0]) ? args[0] : 'panels';
+  const body = h('div');
+  clear(main).append(h('div', { class: 'page' },
+    h('div', { class: 'page-head' }, h('h1', {}, t('adm.title'))),
+    h('nav', { class: 'tabs', 'aria-label': t('adm.title') }, ['panels', 'tokens', 'audit'].map((k) =>
+      h('a', { href: `#/admin/${k}`, class: 'tab', 'aria-current': k === tab ? 'page' : null }, t(`adm.${k}`)))),
+    body));
+  if (tab === 'panels') await adminPanels(body, ctx);
+  else if (tab === 'tokens') await adminTokens(body, ctx);
+  else await adminAudit(body, ctx);
+}

@@ -1,0 +1,27 @@
+// Approval has no page of its own: this button stands in the message list
+// and in the composer, disabled for the message's last editor (four eyes).
+
+import { t } from '../lib/i18n.js';
+import { h, icon } from '../lib/dom.js';
+import { fail, toast } from '../lib/components.js';
+import { S } from '../lib/state.js';
+import { api, enc, loadMessages } from '../lib/api.js';
+
+export function approveButton(m, onDone, { dirty = false } = {}) {
+  const self = m.updated_by === S.me.name;
+  const note = self ? t('fourEyes') : dirty ? t('compose.saveFirst') : null;
+  const btn = h('button', {
+    type: 'button', class: 'btn btn-approve', disabled: self || dirty, 'data-action': 'approve',
+    title: note, 'aria-describedby': note ? `ap-${m.id}` : null,
+    onclick: async () => {
+      btn.disabled = true;
+      try {
+        await api(`/messages/${enc(m.id)}/approve`, { method: 'POST' });
+        toast(t('compose.approved'), 'ok');
+        await loadMessages();
+        onDone?.();
+      } catch (e) { fail(e); btn.disabled = false; }
+    },
+  }, icon('check'), t('btn.approve'));
+  return h('span', { class: 'approve-wrap' }, btn, note ? h('span', { class: 'approve-note', id: `ap-${m.id}` }, note) : null);
+}

@@ -1,0 +1,249 @@
+// The composer: write or edit a message, upload its picture, approve it,
+// with live previews beside the form.
+
+import { t } from '../lib/i18n.js';
+import { fmtBytes, fmtDateTime } from '../lib/format.js';
+import { clear, h, icon } from '../lib/dom.js';
+import { confirmDialog, fail, field, statusBadge, toast } from '../lib/components.js';
+import { S, can } from '../lib/state.js';
+import { api, enc, loadMessages, loadPanels } from '../lib/api.js';
+import { go, onCleanup } from '../lib/router.js';
+import { approveButton } from './approval.js';
+import { makeLivePreview, makeSavedPreview } from './previews.js';
+
+const MAX_TEXT = 4000;
+
+export async function viewCompose(main, id, ctx) {
+  const isNew = id === 'new';
+  await loadPanels().catch(() => {});
+  let msg = null;
+  if (!isNew) {
+    try { msg = await api(`/messages/${enc(id)}`); } catch (e) {
+      if (e.status === 404) { clear(main).append(h('div', { class: 'page' }, h('p', { class: 'error-box' }, t('compose.notFound')), h('a', { class: 'btn', href: '#/messages' }, t('btn.back')))); return; }
+      throw e;
+    }
+  }
+  if (!ctx.alive()) return;
+  const editable = can('editor');
+  document.title = `${isNew ? t('compose.new') : msg.title} · ${t('app.title')}`;
+
+  // Form state. Colours are null until the author picks one (panel default).
+  const st = {
+    title: msg?.title || '',
+    text: msg?.text || '',
+    image: msg?.image || null,
+    imageInfo: null,
+    color: msg?.style?.color || null,
+    background: msg?.style?.background || null,
+    align: msg?.style?.align || 'center',
+    fit: msg?.style?.fit || 'contain',
+    caption: msg?.style?.caption || 'below',
+  };
+  const body = () => {
+    const style = { align: st.align };
+    if (st.color) style.color = st.color;
+    if (st.background) style.background = st.background;
+    if (st.image) { style.fit = st.fit; style.caption = st.caption; }
+    const b = { title: st.title.trim(), style };
+    if (st.text.trim()) b.text = st.text;
+    if (st.image) b.image = st.image;
+    return b;
+  };
+  const saved = JSON.stringify(body());
+  const markDirty = () => { S.dirty = JSON.stringify(body()) !== saved; syncButtons(); };
+
+  // --- controls
+  const title = h('input', { type: 'text', name: 'title', value: st.title, maxlength: '200', required: true, readOnly: !editable, autocomplete: 'off' });
+  const text = h('textarea', { name: 'text', rows: '6', lang: 'vi', readOnly: !editable, spellcheck: 'false' });
+  text.value = st.text;
+  const counter = h('span', { class: 'char-count' });
+  const updCounter = () => {
+    const n = [...text.value].length;
+    counter.textContent = t('f.chars', { n, max: MAX_TEXT });
+    counter.classList.toggle('over', n > MAX_TEXT);
+  };
+  updCounter();
+
+  const imageBox = h('div', { class: 'image-box' });
+  const fileInput = h('input', { type: 'file', accept: 'image/png,image/jpeg,image/gif,image/webp', class: 'visually-hidden', id: 'image-file', tabindex: '-1' });
+  const renderImage = async () => {
+    clear(imageBox);
+    if (st.image) {
+      const thumb = h('div', { class: 'thumb' });
+      imageBox.append(h('div', { class: 'image-set' }, thumb,
+        h('div', { class: 'image-meta' },
+          st.imageInfo ? h('p', {}, t('f.imageInfo', { w: st.imageInfo.width, h: st.imageInfo.height, size: fmtBytes(st.imageInfo.bytes) })) : null,
+          h('p', { class: 'mono small' }, st.image.slice(0, 16) + '…'),
+          editable ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => { st.image = null; st.imageInfo = null; renderImage(); renderStyleExtras(); changed(); } }, icon('x'), t('f.removeImage')) : null)));
+      try {
+        const r = await api(`/assets/${enc(st.image)}`, { raw: true });
+        const url = URL.createObjectURL(await r.blob());
+        thumb.append(h('img', { src: url, alt: '' }));
+        onCleanup(() => URL.revokeObjectURL(url));
+      } catch { /* thumbnail is a nicety */ }
+    } else if (editable) {
+      const drop = h('label', { class: 'drop', for: 'image-file', tabindex: '0',
+        onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fileInput.click(); } } },
+      icon('image', 'icon icon-lg'),
+      h('span', {}, t('f.drop'), ' ', h('u', {}, t('f.pick'))),
+      h('span', { class: 'hint' }, t('f.imageTypes')));
+      for (const ev of ['dragenter', 'dragover']) drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add('drag'); });
+      for (const ev of ['dragleave', 'drop']) drop.addEventListener(ev, () => drop.classList.remove('drag'));
+      drop.addEventListener('drop', (e) => { e.preventDefault(); const f = e.dataTransfer.files[0]; if (f) upload(f); });
+      imageBox.append(drop);
+    } else {
+      imageBox.append(h('p', { class: 'muted' }, t('none')));
+    }
+  };
+  const upload = async (file) => {
+    if (!/^image\/(png|jpeg|gif|webp)$/.test(file.type)) { toast(t('f.badType')); return; }
+    clear(imageBox).append(h('p', { class: 'muted' }, t('f.uploading')));
+    try {
+      const a = await api('/assets', { method: 'POST', body: file, headers: { 'Content-Type': file.type } });
+      st.image = a.id;
+      st.imageInfo = a;
+      toast(t('f.uploaded'), 'ok');
+    } catch (e) { fail(e); }
+    renderImage();
+    renderStyleExtras();
+    changed();
+  };
+  fileInput.addEventListener('change', () => { if (fileInput.files[0]) upload(fileInput.files[0]); fileInput.value = ''; });
+
+  const colorControl = (key, label, fallback) => {
+    const input = h('input', { type: 'color', value: st[key] || fallback, disabled: !editable, 'aria-label': label });
+    const state = h('span', { class: 'color-state' });
+    const reset = h('button', { type: 'button', class: 'btn btn-link btn-small', disabled: !editable }, t('f.default'));
+    const sync = () => { state.textContent = st[key] ? st[key] : t('f.defaultColor'); reset.hidden = !st[key]; };
+    input.addEventListener('input', () => { st[key] = input.value; sync(); changed(); });
+    reset.addEventListener('click', () => { st[key] = null; input.value = fallback; sync(); changed(); });
+    sync();
+    return h('div', { class: 'field' }, h('span', { class: 'label' }, label), h('div', { class: 'color-row' }, input, state, reset));
+  };
+
+  const alignGroup = h('div', { class: 'segmented', role: 'radiogroup', 'aria-label': t('f.align') });
+  const renderAlign = () => {
+    clear(alignGroup);
+    for (const a of ['left', 'center', 'right']) {
+      alignGroup.append(h('button', { type: 'button', role: 'radio', class: 'seg', 'aria-checked': String(st.align === a), disabled: !editable,
+        onclick: () => { st.align = a; renderAlign(); changed(); } }, t(`align.${a}`)));
+    }
+  };
+  renderAlign();
+  const select = (key, options) => {
+    const s = h('select', { disabled: !editable }, options.map((o) => h('option', { value: o, selected: st[key] === o }, t(`${key}.${o}`))));
+    s.addEventListener('change', () => { st[key] = s.value; changed(); });
+    return s;
+  };
+  const extras = h('div', { class: 'style-extras' });
+  const renderStyleExtras = () => {
+    clear(extras);
+    if (!st.image) return;
+    extras.append(field(t('f.fit'), select('fit', ['contain', 'cover', 'stretch'])), field(t('f.caption'), select('caption', ['below', 'above', 'over'])));
+  };
+  renderStyleExtras();
+
+  title.addEventListener('input', () => { st.title = title.value; changed(); });
+  text.addEventListener('input', () => { st.text = text.value; updCounter(); changed(); });
+
+  // --- status and actions
+  const meta = h('div', { class: 'meta-box' });
+  const actions = h('div', { class: 'form-actions' });
+  const saveBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-message' }, isNew || msg?.status === 'draft' ? t('btn.save') : t('btn.saveChanges'));
+  const renderMeta = () => {
+    clear(meta);
+    if (!msg) return;
+    meta.append(
+      h('div', { class: 'meta-row' }, h('span', { class: 'label' }, t('meta.status')), statusBadge(msg.status)),
+      h('p', {}, t('meta.editedBy', { who: msg.updated_by, when: fmtDateTime(msg.updated_at) })),
+      msg.approved_by && msg.status === 'approved'
+        ? h('p', {}, t('meta.approvedBy', { who: msg.approved_by, when: fmtDateTime(msg.approved_at) }))
+        : h('p', { class: 'muted' }, t('meta.notApproved')));
+    if (msg.status === 'approved' && editable) meta.append(h('p', { class: 'notice' }, icon('warn'), t('compose.approvedBanner')));
+  };
+  const syncButtons = () => {
+    clear(actions);
+    if (editable) actions.append(saveBtn);
+    if (msg && can('approver') && msg.status === 'draft') actions.append(approveButton(msg, reloadMsg, { dirty: S.dirty }));
+    if (msg && editable) actions.append(h('button', { type: 'button', class: 'btn btn-danger-ghost', onclick: del }, t('btn.delete')));
+    actions.append(h('a', { class: 'btn btn-ghost', href: '#/messages' }, t('btn.back')));
+  };
+  const reloadMsg = async () => {
+    msg = await api(`/messages/${enc(msg.id)}`);
+    renderMeta();
+    syncButtons();
+    savedPreview.refresh();
+  };
+  const del = async () => {
+    const ok = await confirmDialog({ title: t('compose.deleteTitle'), body: t('compose.deleteConfirm', { title: msg.title }), ok: t('btn.delete'), danger: true });
+    if (!ok) return;
+    try {
+      await api(`/messages/${enc(msg.id)}`, { method: 'DELETE' });
+      toast(t('compose.deleted'), 'ok');
+      S.dirty = false;
+      await loadMessages();
+      go('#/messages');
+    } catch (e) { fail(e); }
+  };
+  const formErr = h('p', { class: 'field-error', role: 'alert' });
+  const form = h('form', {
+    class: 'card compose-form', novalidate: true,
+    onsubmit: async (e) => {
+      e.preventDefault();
+      formErr.textContent = '';
+      const b = body();
+      if (!b.title) { formErr.textContent = t('compose.needTitle'); title.focus(); return; }
+      if (!b.text && !b.image) { formErr.textContent = t('compose.needContent'); text.focus(); return; }
+      if (msg?.status === 'approved') {
+        const ok = await confirmDialog({ title: t('compose.approvedWarnTitle'), body: t('compose.approvedWarn'), ok: t('btn.saveChanges') });
+        if (!ok) return;
+      }
+      saveBtn.disabled = true;
+      saveBtn.textContent = t('btn.saving');
+      try {
+        const res = isNew ? await api('/messages', { method: 'POST', json: b }) : await api(`/messages/${enc(msg.id)}`, { method: 'PUT', json: b });
+        toast(t('compose.saved'), 'ok');
+        S.dirty = false;
+        await loadMessages().catch(() => {});
+        go(`#/messages/${enc(res.id || msg.id)}`);
+      } catch (ex) {
+        formErr.textContent = ex.message;
+        saveBtn.disabled = false;
+        saveBtn.textContent = t('btn.save');
+      }
+    },
+  },
+  field(t('f.title'), title, { hint: t('f.titleHint') }),
+  h('div', { class: 'field' },
+    h('div', { class: 'label-row' }, h('label', { for: 'msg-text' }, t('f.text')), counter),
+    Object.assign(text, { id: 'msg-text' }),
+    h('p', { class: 'hint' }, t('f.textHint'))),
+  h('div', { class: 'field' }, h('span', { class: 'label' }, t('f.image')), imageBox, fileInput),
+  h('fieldset', { class: 'style-set' },
+    h('legend', {}, t('f.style')),
+    h('div', { class: 'style-grid' },
+      colorControl('color', t('f.color'), '#ffb000'),
+      colorControl('background', t('f.background'), '#000000'),
+      h('div', { class: 'field' }, h('span', { class: 'label' }, t('f.align')), alignGroup)),
+    extras),
+  formErr,
+  actions);
+
+  // --- previews
+  const livePreview = editable ? makeLivePreview(body) : null;
+  const savedPreview = makeSavedPreview(() => msg);
+  const changed = () => { markDirty(); livePreview?.schedule(); };
+
+  clear(main).append(h('div', { class: 'page' },
+    h('nav', { class: 'crumbs', 'aria-label': 'breadcrumb' }, h('a', { href: '#/messages' }, t('msg.title')), ' / ', h('span', {}, isNew ? t('compose.new') : msg.title)),
+    h('div', { class: 'page-head' }, h('h1', {}, isNew ? t('compose.new') : editable ? t('compose.edit') : t('compose.view'))),
+    h('div', { class: 'compose' },
+      h('div', { class: 'compose-left' }, meta, form),
+      h('div', { class: 'compose-right' }, livePreview?.el, msg ? savedPreview.el : null))));
+  renderMeta();
+  syncButtons();
+  renderImage();
+  livePreview?.schedule(0);
+  if (msg) savedPreview.refresh();
+  if (editable && isNew) title.focus();
+}
