@@ -22,3 +22,5 @@ mod faults;
 mod fuzz_targets;
 #[path = "it/hostile.rs"]
 mod hostile;
+#[path = "it/sim/mod.rs"]
+mod sim;
