@@ -6,6 +6,7 @@
 //! - [`frame`]: the BTF1 frame format, bytes in and bytes out.
 //! - [`render`]: Vietnamese text and images to panel-true pixels.
 //! - [`schedule`]: cron and date windows, priorities, rotation; `resolve` decides what a panel shows at an instant.
+//! - [`huidu`], [`colorlight`]: the vendor controllers' protocols as sans-IO codecs (Huidu SDK 2.0 and HD2020 realtime, Colorlight 5A-75 Ethernet frames).
 //!
 //! Around it, thin adapters:
 //! - [`config`]: command line and environment, parsed once into a validated [`config::Config`].
@@ -17,9 +18,11 @@
 
 pub mod api;
 pub mod app;
+pub mod colorlight;
 pub mod config;
 pub mod domain;
 pub mod frame;
+pub mod huidu;
 pub mod mqtt;
 pub mod player;
 pub mod render;

@@ -12,6 +12,7 @@ mod faults;
 mod hostile;
 mod mqtt;
 mod ops;
+mod sim;
 
 /// The fuzz targets' bodies, compiled here too so `hostile` can replay
 /// every corpus file on the stable toolchain. They live in the fuzz crate
