@@ -17,6 +17,8 @@ mod events;
 mod messages;
 mod panels;
 mod reports;
+#[cfg(test)]
+mod tests;
 mod web;
 
 use std::collections::HashMap;
