@@ -67,7 +67,6 @@ pub fn get(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
 pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     r.require(Role::Admin)?;
     let p: Panel = r.json().await?;
-    p.validate()?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
     let p = blocking(move || store.put_panel(p, true, &who)).await??;
@@ -85,7 +84,6 @@ pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
             id.as_str()
         )));
     }
-    p.validate()?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
     let p = blocking(move || store.put_panel(p, false, &who)).await??;

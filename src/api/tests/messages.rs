@@ -206,3 +206,121 @@ async fn self_approval_when_switched_on() {
     );
     assert!(v["approved_by"].is_null(), "{v}");
 }
+
+/// An approver approves the version they reviewed: an approval naming an
+/// older version (body `{"version": N}` → 409, `If-Match: "N"` → 412)
+/// changes nothing; the current one is approved. Replies carry
+/// `ETag: "version"`.
+#[tokio::test]
+async fn approval_names_the_version_reviewed() {
+    let rig = Rig::new();
+    let editor = rig.user("lan", &[Role::Editor]);
+    let approver = rig.user("hung", &[Role::Approver]);
+    let m = editor
+        .create_message(json!({"title": "Lịch tiêm", "text": "Thứ hai"}))
+        .await;
+    let id = m["id"].as_str().unwrap().to_string();
+    let path = format!("/messages/{id}");
+    for text in ["Thứ ba", "Thứ tư"] {
+        let r = editor
+            .send(
+                editor
+                    .req("PUT", &path)
+                    .json(&json!({"title": "Lịch tiêm", "text": text})),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("etag"),
+            Some(format!("\"{}\"", r.json["version"]).as_str())
+        );
+    }
+    // The approver reads version 3.
+    let read = approver.send(approver.req("GET", &path)).await;
+    assert_eq!((read.status, &read.json["version"]), (200, &json!(3)));
+    assert_eq!(read.header("etag"), Some("\"3\""));
+    // Meanwhile the editor saves version 4.
+    let (st, v) = editor
+        .put(
+            &path,
+            json!({"title": "Lịch tiêm", "text": "Thứ năm: số liệu sai"}),
+        )
+        .await;
+    assert_eq!((st, &v["version"]), (200, &json!(4)));
+    let approve = format!("{path}/approve");
+    let (st, v) = approver.post(&approve, json!({"version": 3})).await;
+    assert_eq!((st, &v["error"]), (409, &json!("version_conflict")), "{v}");
+    let sentence = v["message"].as_str().unwrap();
+    assert!(sentence.contains("changed since"), "{sentence}");
+    assert!(sentence.contains("read it again"), "{sentence}");
+    let r = approver
+        .send(approver.req("POST", &approve).header("if-match", "\"3\""))
+        .await;
+    assert_eq!(
+        (r.status, &r.json["error"]),
+        (412, &json!("precondition_failed")),
+        "{}",
+        r.json
+    );
+    let (_, now) = approver.get(&path).await;
+    assert_eq!(
+        (&now["status"], &now["version"]),
+        (&json!("draft"), &json!(4))
+    );
+    assert!(now["approved_by"].is_null(), "{now}");
+    // Approving what is there now works, by header or by body.
+    let r = approver
+        .send(approver.req("POST", &approve).header("if-match", "\"4\""))
+        .await;
+    assert_eq!(
+        (r.status, &r.json["status"]),
+        (200, &json!("approved")),
+        "{}",
+        r.json
+    );
+    assert_eq!(r.header("etag"), Some("\"4\""));
+    let m2 = editor
+        .create_message(json!({"title": "Khác", "text": "Một"}))
+        .await;
+    let r = editor
+        .send(
+            editor
+                .req("POST", "/messages")
+                .json(&json!({"title": "Ba", "text": "Ba"})),
+        )
+        .await;
+    assert_eq!((r.status, r.header("etag")), (201, Some("\"1\"")));
+    let (st, v) = approver
+        .post(
+            &format!("/messages/{}/approve", m2["id"].as_str().unwrap()),
+            json!({"version": 1}),
+        )
+        .await;
+    assert_eq!((st, &v["status"]), (200, &json!("approved")), "{v}");
+    // A body that is not a version is a mistake, not an approval.
+    let (st, v) = approver.post(&approve, json!({"verison": 4})).await;
+    assert_eq!(st, 400, "{v}");
+}
+
+/// Ids made from one title never collide: 3,000 messages titled alike are
+/// all created, each with its own id.
+#[tokio::test]
+async fn three_thousand_messages_with_one_title() {
+    let rig = Rig::new();
+    let editor = rig.user("lan", &[Role::Editor]);
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..3000 {
+        let (st, v) = editor
+            .post(
+                "/messages",
+                json!({"title": "Thông báo", "text": format!("Tin {i}")}),
+            )
+            .await;
+        assert_eq!(st, 201, "message {i}: {v}");
+        let id = v["id"].as_str().unwrap().to_string();
+        assert!(id.starts_with("thong-bao-"), "{id}");
+        assert!(crate::domain::Id::parse(&id).is_ok(), "{id}");
+        assert!(ids.insert(id), "an id given twice");
+    }
+    assert_eq!(rig.ctx.store.snapshot().messages.len(), 3000);
+}

@@ -65,8 +65,7 @@ impl Rig {
                 copy_dir(&repo.join(d), &dir.path().join(d));
             }
         }
-        let store =
-            Arc::new(Store::open(dir.path(), crate::app::check_campaign).expect("store opens"));
+        let store = Arc::new(Store::open(dir.path()).expect("store opens"));
         let tokens = Arc::new(
             TokenStore::open(&dir.path().join("secrets/tokens.json"), Some(ADMIN_TOKEN))
                 .expect("token store opens"),
