@@ -167,7 +167,7 @@ impl<'de> Deserialize<'de> for Id {
     }
 }
 
-/// How a panel wants its pixels (CONTRACT.md section 3, byte 4).
+/// How a panel wants its pixels (docs/protocol.md: byte 4 of a frame).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PixelFormat {

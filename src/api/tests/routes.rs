@@ -2,7 +2,7 @@
 //! document, `/healthz` and `/metrics`, and the role matrix over every row
 //! of the route table.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{panel, Rig};
 use crate::api::ROUTES;
@@ -112,4 +112,64 @@ async fn role_matrix_covers_every_route() {
             }
         }
     }
+}
+
+/// The table is the router: one row per (method, path), each path
+/// parameter an `{id}` or `{name}`, and the OpenAPI document says what each
+/// row says (role, body, success status).
+#[tokio::test]
+async fn the_table_is_the_router_and_the_document() {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in ROUTES {
+        assert!(
+            seen.insert((r.method, r.path)),
+            "{} {} twice",
+            r.method,
+            r.path
+        );
+        for seg in r.path.split('/').filter(|s| s.starts_with('{')) {
+            assert!(seg == "{id}" || seg == "{name}", "{seg} in {}", r.path);
+        }
+    }
+    let rig = Rig::new();
+    let (_, doc) = rig.admin().get("/openapi.json").await;
+    for r in ROUTES {
+        let op = &doc["paths"][format!("/api/v1{}", r.path)][r.method.to_ascii_lowercase()];
+        assert_eq!(op["summary"], r.summary, "{} {}", r.method, r.path);
+        assert_eq!(op["x-role"], json!(r.role.map(|r| r.name())));
+        assert!(
+            op["responses"][r.ok.as_str()].is_object(),
+            "{} {}: {op}",
+            r.method,
+            r.path
+        );
+    }
+    let approve = &doc["paths"]["/api/v1/messages/{id}/approve"]["post"];
+    assert_eq!(approve["requestBody"]["required"], false, "{approve}");
+    assert!(approve["responses"]["200"].is_object());
+    let upload = &doc["paths"]["/api/v1/assets"]["post"]["requestBody"]["content"];
+    assert!(upload["image/webp"].is_object(), "{upload}");
+    assert!(doc["paths"]["/api/v1/messages"]["post"]["responses"]["201"].is_object());
+    assert!(doc["paths"]["/api/v1/panels/{id}"]["delete"]["responses"]["204"].is_object());
+}
+
+/// The role is checked before the handler reads anything: a caller
+/// without it gets 403 even for a body the handler would refuse.
+#[tokio::test]
+async fn the_role_is_checked_before_the_body() {
+    let rig = Rig::new();
+    let editor = rig.user("lan", &[Role::Editor]);
+    let r = editor
+        .send(
+            editor
+                .req("POST", "/panels")
+                .header("content-type", "text/plain")
+                .body("not json"),
+        )
+        .await;
+    assert_eq!((r.status, &r.json["error"]), (403, &json!("forbidden")));
+    let r = editor
+        .send(editor.req("PUT", "/campaigns/Not%20An%20Id"))
+        .await;
+    assert_eq!(r.status, 403);
 }
