@@ -16,7 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::sync::Arc;
 
-use bangtin::domain::{Campaign, Id, MessageStatus};
+use bangtin::domain::{Campaign, Id, MessageBody, Policy};
 use bangtin::player::{Out, Player, Renditions, Shared};
 use bangtin::render::Renderer;
 use bangtin::schedule::DEFAULT_TZ;
@@ -79,7 +79,7 @@ fn world(n: u32) -> World {
         ),
     );
     write(&root.join("schedules/c1.json"), campaign("m1"));
-    let store = Arc::new(Store::open(root, bangtin::app::check_campaign).unwrap());
+    let store = Arc::new(Store::open(root).unwrap());
     let seq = SeqAllocator::open(store.state_dir().join("seq.json")).unwrap();
     let mut player = Player::new(
         store.clone(),
@@ -144,16 +144,16 @@ fn bench(c: &mut Criterion) {
                     set_campaign(&w.store, "m1");
                     w.player.borrow_mut().on_store_change(now(), &mut |_| {});
                     round.set(round.get() + 1);
+                    let text = format!(
+                        "Đội mũ bảo hiểm đạt chuẩn khi đi xe máy (lần {}).",
+                        round.get()
+                    );
+                    let body: MessageBody =
+                        serde_json::from_value(serde_json::json!({"title": "m2", "text": text}))
+                            .unwrap();
+                    w.store.edit_message(&m2, body, "bench", now()).unwrap();
                     w.store
-                        .update_message(&m2, "bench", "update", |m| {
-                            m.body.text = Some(format!(
-                                "Đội mũ bảo hiểm đạt chuẩn khi đi xe máy (lần {}).",
-                                round.get()
-                            ));
-                            m.version += 1;
-                            m.status = MessageStatus::Approved;
-                            Ok(())
-                        })
+                        .approve_message(&m2, "bench-approver", None, now(), Policy::default())
                         .unwrap();
                     set_campaign(&w.store, "m2");
                 },

@@ -28,11 +28,6 @@ const SCHEDULES_POLL: Duration = Duration::from_secs(2);
 /// Proof-of-play rows are kept this long (a year and a bit, for annual reports).
 const PLAYS_RETENTION_DAYS: i64 = 400;
 
-/// The campaign check the store runs on every campaign it loads or saves.
-pub fn check_campaign(c: &crate::domain::Campaign) -> Result<(), crate::domain::Invalid> {
-    crate::schedule::compile(c).map(|_| ())
-}
-
 /// Loads the Ed25519 signing key (PKCS#8 PEM) when one is configured.
 pub fn load_signing_key(path: &std::path::Path) -> anyhow::Result<ed25519_dalek::SigningKey> {
     use ed25519_dalek::pkcs8::DecodePrivateKey;
@@ -51,8 +46,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store =
-        Arc::new(Store::open(&config.data, check_campaign).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let store = Arc::new(Store::open(&config.data)?);
     let tokens = Arc::new(
         TokenStore::open(&config.tokens_file, config.admin_token.as_deref())
             .map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -142,7 +136,7 @@ pub async fn run(
             tick.tick().await;
             let (s, t) = (s2.clone(), t2.clone());
             let _ = tokio::task::spawn_blocking(move || {
-                s.reload_schedules(check_campaign);
+                s.reload_schedules();
                 t.reload_if_changed();
             })
             .await;

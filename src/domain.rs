@@ -1,8 +1,14 @@
 //! The signage vocabulary: panels, messages, assets, campaigns, alerts, roles.
 //!
-//! Plain data with serde shapes that match CONTRACT.md section 4 and the
-//! files in `content/` and `schedules/`. This module validates values (ids,
-//! colours, sizes) but knows nothing of HTTP, MQTT, the disk or the clock.
+//! Plain data with serde shapes that match the API (docs: `/api/v1/openapi.json`)
+//! and the files in `content/` and `schedules/`. This module validates values
+//! (ids, colours, sizes) and, in [`rules`], holds the workflow's rules (four
+//! eyes, back to draft on edit, what a campaign or alert must name), but
+//! knows nothing of HTTP, MQTT, the disk or the clock.
+
+mod rules;
+
+pub use rules::{check_targets, Known, Policy, Refusal, MAX_ALERT_CHARS};
 
 use std::fmt;
 use std::str::FromStr;
@@ -80,6 +86,59 @@ impl Id {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A readable id from a title: Vietnamese letters folded to ASCII, at
+    /// most 40 characters of it, then `-` and six base-36 digits of
+    /// `entropy` (2 billion tails: ids from one title meet rarely, and the
+    /// store draws again when they do).
+    pub fn from_title(title: &str, entropy: u64) -> Id {
+        let mut slug = String::new();
+        for c in unicode_normalization::UnicodeNormalization::nfd(title.to_lowercase().as_str()) {
+            let c = match c {
+                'đ' => 'd',
+                c if c.is_ascii_alphanumeric() => c,
+                c if unicode_normalization::char::is_combining_mark(c) => continue,
+                _ => '-',
+            };
+            if c == '-' && (slug.is_empty() || slug.ends_with('-')) {
+                continue;
+            }
+            slug.push(c);
+            if slug.len() >= 40 {
+                break;
+            }
+        }
+        let slug = slug.trim_end_matches('-');
+        let tail = base36(entropy, ID_TAIL_DIGITS);
+        let s = if slug.is_empty() {
+            tail
+        } else {
+            format!("{slug}-{tail}")
+        };
+        Id::parse(&s).expect("a slug and a base-36 tail make a valid id")
+    }
+
+    /// An alert's id: the second it was sent and 32 bits of `entropy`.
+    pub fn for_alert(now: DateTime<Utc>, entropy: u32) -> Id {
+        Id::parse(&format!(
+            "alert-{}-{entropy:08x}",
+            now.format("%Y%m%d-%H%M%S")
+        ))
+        .expect("a valid alert id")
+    }
+}
+
+/// Random digits at the end of an id made from a title.
+const ID_TAIL_DIGITS: u32 = 6;
+
+/// The low `digits` base-36 digits of `n`, most significant first.
+fn base36(mut n: u64, digits: u32) -> String {
+    let mut out = vec![b'0'; digits as usize];
+    for d in out.iter_mut().rev() {
+        *d = char::from_digit((n % 36) as u32, 36).expect("base 36") as u8;
+        n /= 36;
+    }
+    String::from_utf8(out).expect("ascii digits")
 }
 
 impl fmt::Display for Id {
@@ -108,7 +167,7 @@ impl<'de> Deserialize<'de> for Id {
     }
 }
 
-/// How a panel wants its pixels (CONTRACT.md section 3, byte 4).
+/// How a panel wants its pixels (docs/protocol.md: byte 4 of a frame).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PixelFormat {
@@ -720,6 +779,22 @@ mod tests {
         ] {
             assert!(Id::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn ids_from_titles_are_readable_and_valid() {
+        let id = Id::from_title("Tiêm chủng đầy đủ cho trẻ em!", 0);
+        assert_eq!(id.as_str(), "tiem-chung-day-du-cho-tre-em-000000");
+        let tail = |e| Id::from_title("Đường", e).as_str().to_string();
+        assert_eq!(tail(35), "duong-00000z");
+        assert_eq!(tail(36u64.pow(6) - 1), "duong-zzzzzz");
+        assert_ne!(tail(1), tail(2));
+        // Long or symbol-only titles still give valid ids.
+        let long = Id::from_title(&"Thông báo ".repeat(20), u64::MAX);
+        assert!(long.as_str().len() <= 47, "{long}");
+        assert_eq!(Id::from_title("!!!", 36).as_str(), "000010");
+        let a = Id::for_alert(DateTime::from_timestamp(1_790_000_000, 0).unwrap(), 0xbeef);
+        assert_eq!(a.as_str(), "alert-20260921-141320-0000beef");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::domain::{Alert, Color, Id, Message, MessageStatus, PixelFormat, Profile, Style};
+use crate::domain::{Alert, Color, Id, Message, PixelFormat, Profile, Style};
 use crate::frame::{self, Header};
 use crate::render::{self, Content, Picture, Renderer};
 use crate::schedule::{self, Catalog, CompiledCampaign, Show};
@@ -506,7 +506,7 @@ struct StoreCatalog<'a> {
 impl Catalog for StoreCatalog<'_> {
     fn pages(&self, message: &Id, profile: &Profile) -> Option<u32> {
         let m = self.snap.messages.get(message)?;
-        if m.status != MessageStatus::Approved {
+        if !m.playable() {
             return None;
         }
         match self.renditions.message(self.store, m, profile) {
@@ -985,7 +985,7 @@ mod tests {
     }
 
     use super::*;
-    use crate::domain::{AlertBody, Campaign, MessageBody, Panel, Target};
+    use crate::domain::{AlertBody, Campaign, MessageBody, MessageStatus, Panel, Target};
     use chrono::TimeZone;
 
     struct Rig {
@@ -1025,7 +1025,7 @@ mod tests {
 
     fn rig(messages: &[(&str, bool)]) -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(dir.path(), crate::app::check_campaign).unwrap());
+        let store = Arc::new(Store::open(dir.path()).unwrap());
         let panel: Panel = serde_json::from_value(serde_json::json!({
             "id": "p1", "name": "P", "width": 64, "height": 16, "format": "mono1", "groups": ["d1"]
         }))
@@ -1033,7 +1033,7 @@ mod tests {
         store.put_panel(panel, true, "a").unwrap();
         for (id, approved) in messages {
             store
-                .put_message(message(id, &format!("Tin {id}"), *approved), true, "a")
+                .seed_message(message(id, &format!("Tin {id}"), *approved))
                 .unwrap();
         }
         let c: Campaign = serde_json::from_value(serde_json::json!({

@@ -6,12 +6,12 @@ use serde::Deserialize;
 use warp::reply::Response;
 
 use super::error::ApiError;
-use super::req::{created, no_content, ok, Req};
+use super::req::{empty, ok, Req};
 use super::{blocking, Ctx};
 use crate::domain::Role;
 use crate::store::AuditEntry;
 
-pub fn me(r: &Req) -> Result<Response, ApiError> {
+pub async fn me(_ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     ok(&r.who)
 }
 
@@ -31,7 +31,6 @@ pub struct CreatedToken {
 }
 
 pub async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    r.require(Role::Admin)?;
     let body: NewToken = r.json().await?;
     let tokens = ctx.tokens.clone();
     let (name, roles) = (body.name.clone(), body.roles.clone());
@@ -41,31 +40,28 @@ pub async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     let mut roles = body.roles;
     roles.sort();
     roles.dedup();
-    created(&CreatedToken {
+    ok(&CreatedToken {
         name: body.name,
         roles,
         token,
     })
 }
 
-pub fn list_tokens(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
-    r.require(Role::Admin)?;
+pub async fn list_tokens(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     ok(&ctx.tokens.list())
 }
 
 pub async fn revoke_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    r.require(Role::Admin)?;
     let name = r.segs[1].clone();
     let tokens = ctx.tokens.clone();
     let n = name.clone();
     blocking(move || tokens.revoke(&n)).await??;
     ctx.store
         .audit(entry(&r.who.name, "revoke", "token", &name));
-    no_content()
+    empty()
 }
 
 pub async fn audit(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    r.require(Role::Admin)?;
     let limit = match r.q("limit") {
         None => 500,
         Some(l) => l
@@ -81,7 +77,7 @@ pub async fn audit(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     ok(&rows)
 }
 
-pub fn status(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
+pub async fn status(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let problems: Vec<_> = snap
         .problems

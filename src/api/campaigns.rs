@@ -1,4 +1,5 @@
-//! Campaigns: stored records with full validation, and the cron explainer.
+//! Campaigns (the store checks them: values and references) and the cron
+//! explainer.
 
 use std::sync::Arc;
 
@@ -7,19 +8,18 @@ use serde::Deserialize;
 use warp::reply::Response;
 
 use super::error::ApiError;
-use super::messages::new_id;
-use super::req::{created, no_content, ok, Req};
+use super::req::{empty, ok, Req};
 use super::{blocking, Ctx};
-use crate::domain::{Campaign, CampaignBody, Role};
+use crate::domain::{Campaign, CampaignBody};
 use crate::schedule;
 
-pub fn list(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
+pub async fn list(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let v: Vec<&Campaign> = snap.campaigns.values().collect();
     ok(&v)
 }
 
-pub fn get(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
+pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let snap = ctx.store.snapshot();
     let c = snap.campaigns.get(&id).ok_or_else(|| {
@@ -28,54 +28,34 @@ pub fn get(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
     ok(c)
 }
 
-/// Checks a campaign as the store cannot: cron, time zone, dates, ranges.
-pub fn check(c: &Campaign) -> Result<(), crate::domain::Invalid> {
-    schedule::compile(c).map(|_| ())
-}
-
-async fn save(
-    ctx: &Arc<Ctx>,
-    r: &mut Req,
-    id: Option<crate::domain::Id>,
-) -> Result<Campaign, ApiError> {
-    r.require(Role::Scheduler)?;
+pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let body: CampaignBody = r.json().await?;
-    let create = id.is_none();
-    let c = Campaign {
-        id: id.unwrap_or_else(|| new_id(&body.name)),
-        body,
-        updated_by: Some(r.who.name.clone()),
-        updated_at: Some(Utc::now()),
-    };
-    check(&c)?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
-    Ok(blocking(move || store.put_campaign(c, create, &who)).await??)
-}
-
-pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    let c = save(ctx, r, None).await?;
-    created(&c)
+    let c = blocking(move || store.create_campaign(body, &who, Utc::now())).await??;
+    ok(&c)
 }
 
 pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
-    let c = save(ctx, r, Some(id)).await?;
+    let body: CampaignBody = r.json().await?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    let c = blocking(move || store.replace_campaign(id, body, &who, Utc::now())).await??;
     ok(&c)
 }
 
 pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    r.require(Role::Scheduler)?;
     let id = r.id(1)?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
     blocking(move || store.delete_campaign(&id, &who)).await??;
-    no_content()
+    empty()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ExplainBody {
+pub struct ExplainBody {
     cron: String,
     tz: Option<String>,
     count: Option<usize>,

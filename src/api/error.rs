@@ -4,7 +4,7 @@
 
 use warp::http::StatusCode;
 
-use crate::domain::Invalid;
+use crate::domain::{Invalid, Refusal};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +53,22 @@ impl From<Invalid> for ApiError {
     }
 }
 
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        let message = r.to_string();
+        match r {
+            Refusal::Invalid(_) => ApiError::bad_request(message),
+            // References to things that do not exist are well-formed but unusable.
+            Refusal::UnknownRef(_) => ApiError::unprocessable(message),
+            Refusal::FourEyes { .. } => ApiError::new(StatusCode::CONFLICT, "four_eyes", message),
+            // Under If-Match the handler answers 412 instead.
+            Refusal::StaleVersion { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "version_conflict", message)
+            }
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -60,9 +76,7 @@ impl From<StoreError> for ApiError {
                 ApiError::not_found(format!("no {kind} with id {id:?} exists"))
             }
             StoreError::Conflict(m) => ApiError::conflict(m),
-            // References to things that do not exist are well-formed but unusable.
-            StoreError::UnknownRef(m) => ApiError::unprocessable(m),
-            StoreError::Invalid(i) => ApiError::bad_request(i.0),
+            StoreError::Refused(r) => r.into(),
             e @ StoreError::DiskFull { .. } => {
                 tracing::error!("{e}");
                 ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", "The server's disk is full, so nothing was saved. Ask the administrator to free space, then try again.")

@@ -11,9 +11,10 @@ use warp::reply::{Reply, Response};
 use warp::sse::Event;
 
 use super::error::ApiError;
+use super::req::Req;
 use super::Ctx;
 
-pub fn stream(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
+pub async fn stream(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let rx = ctx.shared.events.subscribe();
     let snap = ctx.store.snapshot();
     let initial: Vec<_> = snap

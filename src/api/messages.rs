@@ -3,21 +3,23 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use warp::http::{HeaderValue, StatusCode};
+use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::error::ApiError;
 use super::panels::led_scale;
-use super::req::{bytes_reply, created, no_content, ok, parse_json, Req, ASSET_LIMIT, JSON_LIMIT};
+use super::req::{bytes_reply, empty, json, ok, parse_json, Req, ASSET_LIMIT, JSON_LIMIT};
 use super::{blocking, Ctx};
 use crate::domain::{
-    Asset, Color, Id, Message, MessageBody, MessageStatus, PixelFormat, Profile, Role,
+    Asset, Color, Id, Message, MessageBody, MessageStatus, PixelFormat, Policy, Profile, Refusal,
 };
 use crate::player::{preview_profile, Rendition};
 use crate::render::{self, ImageError};
+use crate::store::StoreError;
 
-pub fn list(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
+pub async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let want = match r.q("status") {
         None => None,
         Some("draft") => Some(MessageStatus::Draft),
@@ -47,134 +49,121 @@ fn find(ctx: &Ctx, r: &Req) -> Result<Message, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no message with id {:?} exists", id.as_str())))
 }
 
-pub fn get(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
-    ok(&find(ctx, r)?)
+pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    Ok(versioned(&find(ctx, r)?))
 }
 
-/// A readable id from a title: Vietnamese letters folded to ASCII, then a
-/// short random tail so two messages with one title never clash.
-pub fn new_id(title: &str) -> Id {
-    let mut slug = String::new();
-    for c in unicode_normalization::UnicodeNormalization::nfd(title.to_lowercase().as_str()) {
-        let c = match c {
-            'đ' => 'd',
-            c if c.is_ascii_alphanumeric() => c,
-            c if unicode_normalization::char::is_combining_mark(c) => continue,
-            _ => '-',
-        };
-        if c == '-' && (slug.is_empty() || slug.ends_with('-')) {
-            continue;
-        }
-        slug.push(c);
-        if slug.len() >= 40 {
-            break;
-        }
-    }
-    let slug = slug.trim_end_matches('-');
-    let tail: String = (0..4)
-        .map(|_| {
-            let n = rand::random::<u8>() % 36;
-            char::from_digit(n as u32, 36).expect("base 36")
-        })
-        .collect();
-    let s = if slug.is_empty() {
-        tail
-    } else {
-        format!("{slug}-{tail}")
-    };
-    Id::parse(&s).expect("slug is a valid id")
+/// A message as a reply, its version as the `ETag` (what an approver
+/// sends back in `If-Match` to approve exactly what they read).
+fn versioned(m: &Message) -> Response {
+    let mut resp = json(StatusCode::OK, m);
+    resp.headers_mut().insert(header::ETAG, etag(m.version));
+    resp
+}
+
+fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits and quotes")
 }
 
 pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    r.require(Role::Editor)?;
     let body: MessageBody = r.json().await?;
-    body.validate()?;
-    let now = Utc::now();
-    let m = Message {
-        id: new_id(&body.title),
-        body,
-        status: MessageStatus::Draft,
-        version: 1,
-        created_by: r.who.name.clone(),
-        created_at: now,
-        updated_by: r.who.name.clone(),
-        updated_at: now,
-        approved_by: None,
-        approved_at: None,
-    };
     let store = ctx.store.clone();
     let who = r.who.name.clone();
-    let m = blocking(move || store.put_message(m, true, &who)).await??;
-    created(&m)
+    let m = blocking(move || store.create_message(body, &who, Utc::now())).await??;
+    Ok(versioned(&m))
 }
 
 pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    r.require(Role::Editor)?;
     let id = r.id(1)?;
     let body: MessageBody = r.json().await?;
-    body.validate()?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
-    let m = blocking(move || {
-        store.update_message(&id, &who, "update", |m| {
-            m.body = body;
-            m.version += 1;
-            // Any edit needs a fresh approval.
-            m.status = MessageStatus::Draft;
-            m.approved_by = None;
-            m.approved_at = None;
-            m.updated_by = who.clone();
-            m.updated_at = Utc::now();
-            Ok(())
-        })
-    })
-    .await??;
-    ok(&m)
+    let m = blocking(move || store.edit_message(&id, body, &who, Utc::now())).await??;
+    Ok(versioned(&m))
 }
 
 pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    r.require(Role::Editor)?;
     let id = r.id(1)?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
     blocking(move || store.delete_message(&id, &who)).await??;
-    no_content()
+    empty()
+}
+
+/// The optional body of an approval: the version the approver reviewed.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    /// The `version` of the message as the approver read it; another
+    /// version is refused with 409 `version_conflict`.
+    version: Option<u64>,
+}
+
+/// `If-Match`: absent, `*` (any version), or one ETag `"N"`.
+fn if_match(r: &Req) -> Result<Option<Option<u64>>, ApiError> {
+    let Some(v) = r.headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let v = v.to_str().unwrap_or("").trim();
+    if v == "*" {
+        return Ok(Some(None));
+    }
+    v.strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|n| n.parse().ok())
+        .map(|n| Some(Some(n)))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "If-Match {v:?} is not an ETag of this message: send the ETag header of GET /api/v1/messages/ID as it came, e.g. \"3\""
+            ))
+        })
 }
 
 pub async fn approve(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    r.require(Role::Approver)?;
     let id = r.id(1)?;
+    let header = if_match(r)?;
+    let bytes = r.body(JSON_LIMIT).await?;
+    let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        parse_json::<ApproveBody>(&bytes)?.version
+    };
+    let read = match (header.flatten(), body) {
+        (Some(h), Some(b)) if h != b => {
+            return Err(ApiError::bad_request(format!(
+                "If-Match names version {h} and the body version {b}: send one of them"
+            )))
+        }
+        (h, b) => h.or(b),
+    };
     let store = ctx.store.clone();
     let who = r.who.name.clone();
-    let self_ok = ctx.allow_self_approval;
-    let m = blocking(move || {
-        store.update_message(&id, &who, "approve", |m| {
-            if m.status == MessageStatus::Approved {
-                return Ok(());
+    let policy = Policy {
+        allow_self_approval: ctx.allow_self_approval,
+    };
+    let m = blocking(move || store.approve_message(&id, &who, read, Utc::now(), policy))
+        .await?
+        .map_err(|e| match e {
+            StoreError::Refused(stale @ Refusal::StaleVersion { .. }) if header.is_some() => {
+                ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "precondition_failed",
+                    stale.to_string(),
+                )
             }
-            if m.updated_by == who && !self_ok {
-                return Err(crate::store::StoreError::Conflict(format!(
-                    "four-eyes rule: {who:?} last edited this message, so someone else must approve it"
-                )));
-            }
-            m.status = MessageStatus::Approved;
-            m.approved_by = Some(who.clone());
-            m.approved_at = Some(Utc::now());
-            Ok(())
-        })
-    })
-    .await?
-    .map_err(|e| match e {
-        crate::store::StoreError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, "four_eyes", msg),
-        e => e.into(),
-    })?;
-    ok(&serde_json::json!({"id": m.id, "status": m.status, "approved_by": m.approved_by}))
+            e => e.into(),
+        })?;
+    let mut resp = json(
+        StatusCode::OK,
+        &serde_json::json!({"id": m.id, "status": m.status, "approved_by": m.approved_by, "version": m.version}),
+    );
+    resp.headers_mut().insert(header::ETAG, etag(m.version));
+    Ok(resp)
 }
 
 // ---- assets -----------------------------------------------------------
 
 pub async fn upload_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    r.require(Role::Editor)?;
     let ct = r.content_type().unwrap_or_default();
     if !matches!(
         ct.as_str(),
@@ -216,13 +205,13 @@ pub async fn upload_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
         Ok(store.put_asset(&bytes, asset, &who)?)
     })
     .await??;
-    created(&serde_json::json!({
+    ok(&serde_json::json!({
         "id": asset.id, "width": asset.width, "height": asset.height, "bytes": asset.bytes,
         "content_type": asset.content_type
     }))
 }
 
-pub fn list_assets(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
+pub async fn list_assets(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let v: Vec<&Asset> = snap.assets.values().collect();
     ok(&v)

@@ -1,10 +1,11 @@
-//! The HTTP API (CONTRACT.md section 4) and the dashboard: the only module
-//! that names warp.
+//! The HTTP API and the dashboard: the only module that names warp.
 //!
-//! warp does the serving; routing under `/api/v1` is one `match` over
-//! (method, path segments) in [`route`], so every route, its role and its
-//! error handling can be read in one place, and the route table in
-//! [`ROUTES`] feeds the OpenAPI document and the role-matrix test.
+//! warp does the serving; under `/api/v1` a request is authenticated here
+//! and then served by the route table ([`ROUTES`], in `table.rs`), which is
+//! the router: each row says method, path, role, handler, body and reply
+//! shapes. The OpenAPI document and the role-matrix test read the same
+//! rows. One file per resource holds its handlers; they parse, call the
+//! store (which runs the domain's rules) and map errors (`error.rs`).
 
 pub mod error;
 pub mod metrics;
@@ -17,7 +18,12 @@ mod events;
 mod messages;
 mod panels;
 mod reports;
+mod table;
+#[cfg(test)]
+mod tests;
 mod web;
+
+pub use table::{path_matches, Body, Route, SchemaFn, ROUTES};
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -230,7 +236,7 @@ async fn dispatch(
                 remote,
                 body,
             );
-            let (pattern, result) = route(&ctx, &mut r).await;
+            let (pattern, result) = table::route(&ctx, &mut r).await;
             let mut resp = result.unwrap_or_else(|e| error_response(&e));
             if r.has_pending_body() {
                 resp.headers_mut().insert(
@@ -313,170 +319,4 @@ fn authenticate(
             ))
         }
     }
-}
-
-/// One row of the route table: method, path pattern, who may call it,
-/// and the Rust types of its JSON body and reply (for the OpenAPI document).
-pub struct RouteDoc {
-    pub method: &'static str,
-    pub path: &'static str,
-    /// `None` = any valid token.
-    pub role: Option<crate::domain::Role>,
-    pub request: Option<SchemaFn>,
-    pub response: Option<SchemaFn>,
-    pub summary: &'static str,
-}
-
-/// Adds a type's JSON Schema to the generator and returns a reference to it.
-pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
-
-fn schema<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    g.subschema_for::<T>()
-}
-
-use crate::domain::Alert;
-use crate::domain::Role::{Admin, Approver, Editor, Operator, Scheduler};
-use crate::domain::{AlertBody, Asset, Campaign, CampaignBody, Message, MessageBody, Panel};
-use crate::player::NowState;
-use crate::store::plays::Play;
-use crate::store::tokens::TokenInfo;
-use crate::store::AuditEntry;
-use admin::{CreatedToken, NewToken};
-use panels::{PanelView, SlotView};
-
-macro_rules! routes_table {
-    ($( $m:literal $p:literal $role:expr, $req:expr, $resp:expr, $s:literal; )*) => {
-        /// Every `/api/v1` route.
-        pub const ROUTES: &[RouteDoc] = &[ $( RouteDoc { method: $m, path: $p, role: $role, request: $req, response: $resp, summary: $s } ),* ];
-    };
-}
-
-routes_table! {
-    "GET" "/me" None, None, Some(schema::<Principal>), "who the token belongs to";
-    "POST" "/tokens" Some(Admin), Some(schema::<NewToken>), Some(schema::<CreatedToken>), "create a token (shown once)";
-    "GET" "/tokens" Some(Admin), None, Some(schema::<Vec<TokenInfo>>), "list token names and roles";
-    "DELETE" "/tokens/{name}" Some(Admin), None, None, "revoke a token";
-    "GET" "/audit" Some(Admin), None, Some(schema::<Vec<AuditEntry>>), "the audit trail, newest first";
-    "POST" "/panels" Some(Admin), Some(schema::<Panel>), Some(schema::<PanelView>), "add a panel";
-    "GET" "/panels" None, None, Some(schema::<Vec<PanelView>>), "list panels with online status";
-    "GET" "/panels/{id}" None, None, Some(schema::<PanelView>), "one panel";
-    "PUT" "/panels/{id}" Some(Admin), Some(schema::<Panel>), Some(schema::<PanelView>), "replace a panel";
-    "DELETE" "/panels/{id}" Some(Admin), None, None, "remove a panel";
-    "GET" "/panels/{id}/now" None, None, Some(schema::<NowState>), "what the panel shows now";
-    "GET" "/panels/{id}/timeline" None, None, Some(schema::<Vec<SlotView>>), "what the panel will show between from and to";
-    "GET" "/panels/{id}/frame.png" None, None, None, "the panel's current frame as PNG";
-    "POST" "/assets" Some(Editor), None, None, "upload an image";
-    "GET" "/assets" None, None, Some(schema::<Vec<Asset>>), "list images";
-    "GET" "/assets/{id}" None, None, None, "an image's original bytes";
-    "POST" "/messages" Some(Editor), Some(schema::<MessageBody>), Some(schema::<Message>), "write a message (draft)";
-    "GET" "/messages" None, None, Some(schema::<Vec<Message>>), "list messages";
-    "GET" "/messages/{id}" None, None, Some(schema::<Message>), "one message";
-    "PUT" "/messages/{id}" Some(Editor), Some(schema::<MessageBody>), Some(schema::<Message>), "replace a message (back to draft)";
-    "DELETE" "/messages/{id}" Some(Editor), None, None, "remove a message";
-    "POST" "/messages/{id}/approve" Some(Approver), None, None, "approve a message (four-eyes)";
-    "GET" "/messages/{id}/preview.png" None, None, None, "preview a message on a panel or profile";
-    "POST" "/preview" None, Some(schema::<MessageBody>), None, "preview an unsaved message body";
-    "POST" "/campaigns" Some(Scheduler), Some(schema::<CampaignBody>), Some(schema::<Campaign>), "create a campaign";
-    "GET" "/campaigns" None, None, Some(schema::<Vec<Campaign>>), "list campaigns";
-    "GET" "/campaigns/{id}" None, None, Some(schema::<Campaign>), "one campaign";
-    "PUT" "/campaigns/{id}" Some(Scheduler), Some(schema::<CampaignBody>), Some(schema::<Campaign>), "replace a campaign";
-    "DELETE" "/campaigns/{id}" Some(Scheduler), None, None, "remove a campaign";
-    "POST" "/cron/explain" None, None, None, "describe a cron expression and its next firings";
-    "POST" "/alerts" Some(Operator), Some(schema::<AlertBody>), None, "send an emergency alert";
-    "GET" "/alerts" None, None, Some(schema::<Vec<Alert>>), "list alerts";
-    "GET" "/alerts/{id}" None, None, None, "one alert with delivery figures";
-    "DELETE" "/alerts/{id}" Some(Operator), None, None, "cancel an alert";
-    "GET" "/reports/plays" None, None, Some(schema::<Vec<Play>>), "proof-of-play rows";
-    "GET" "/reports/summary" None, None, None, "plays per campaign and group";
-    "GET" "/events" None, None, None, "server-sent events: panel changes";
-    "GET" "/status" None, None, None, "server health: broker link, problems in data files";
-    "GET" "/openapi.json" None, None, None, "this API described in OpenAPI 3";
-}
-
-async fn route(ctx: &Arc<Ctx>, r: &mut Req) -> (&'static str, Result<Response, ApiError>) {
-    let segs: Vec<String> = r.segs.clone();
-    let s: Vec<&str> = segs.iter().map(|s| s.as_str()).collect();
-    let m = r.method.clone();
-    let g = m == Method::GET;
-    let p = m == Method::POST;
-    let u = m == Method::PUT;
-    let d = m == Method::DELETE;
-    match s.as_slice() {
-        ["me"] if g => ("/me", admin::me(r)),
-        ["tokens"] if p => ("/tokens", admin::create_token(ctx, r).await),
-        ["tokens"] if g => ("/tokens", admin::list_tokens(ctx, r)),
-        ["tokens", _] if d => ("/tokens/{name}", admin::revoke_token(ctx, r).await),
-        ["audit"] if g => ("/audit", admin::audit(ctx, r).await),
-        ["panels"] if p => ("/panels", panels::create(ctx, r).await),
-        ["panels"] if g => ("/panels", panels::list(ctx)),
-        ["panels", _] if g => ("/panels/{id}", panels::get(ctx, r)),
-        ["panels", _] if u => ("/panels/{id}", panels::replace(ctx, r).await),
-        ["panels", _] if d => ("/panels/{id}", panels::delete(ctx, r).await),
-        ["panels", _, "now"] if g => ("/panels/{id}/now", panels::now(ctx, r)),
-        ["panels", _, "timeline"] if g => ("/panels/{id}/timeline", panels::timeline(ctx, r).await),
-        ["panels", _, "frame.png"] if g => {
-            ("/panels/{id}/frame.png", panels::frame_png(ctx, r).await)
-        }
-        ["assets"] if p => ("/assets", messages::upload_asset(ctx, r).await),
-        ["assets"] if g => ("/assets", messages::list_assets(ctx)),
-        ["assets", _] if g => ("/assets/{id}", messages::get_asset(ctx, r).await),
-        ["messages"] if p => ("/messages", messages::create(ctx, r).await),
-        ["messages"] if g => ("/messages", messages::list(ctx, r)),
-        ["messages", _] if g => ("/messages/{id}", messages::get(ctx, r)),
-        ["messages", _] if u => ("/messages/{id}", messages::replace(ctx, r).await),
-        ["messages", _] if d => ("/messages/{id}", messages::delete(ctx, r).await),
-        ["messages", _, "approve"] if p => {
-            ("/messages/{id}/approve", messages::approve(ctx, r).await)
-        }
-        ["messages", _, "preview.png"] if g => (
-            "/messages/{id}/preview.png",
-            messages::preview_stored(ctx, r).await,
-        ),
-        ["preview"] if p => ("/preview", messages::preview_body(ctx, r).await),
-        ["campaigns"] if p => ("/campaigns", campaigns::create(ctx, r).await),
-        ["campaigns"] if g => ("/campaigns", campaigns::list(ctx)),
-        ["campaigns", _] if g => ("/campaigns/{id}", campaigns::get(ctx, r)),
-        ["campaigns", _] if u => ("/campaigns/{id}", campaigns::replace(ctx, r).await),
-        ["campaigns", _] if d => ("/campaigns/{id}", campaigns::delete(ctx, r).await),
-        ["cron", "explain"] if p => ("/cron/explain", campaigns::explain(ctx, r).await),
-        ["alerts"] if p => ("/alerts", alerts::create(ctx, r).await),
-        ["alerts"] if g => ("/alerts", alerts::list(ctx, r)),
-        ["alerts", _] if g => ("/alerts/{id}", alerts::get(ctx, r).await),
-        ["alerts", _] if d => ("/alerts/{id}", alerts::cancel(ctx, r).await),
-        ["reports", "plays"] if g => ("/reports/plays", reports::plays(ctx, r).await),
-        ["reports", "summary"] if g => ("/reports/summary", reports::summary(ctx, r).await),
-        ["events"] if g => ("/events", events::stream(ctx)),
-        ["status"] if g => ("/status", admin::status(ctx)),
-        ["openapi.json"] if g => ("/openapi.json", Ok(web::openapi())),
-        _ => {
-            let known = ROUTES.iter().any(|rd| path_matches(rd.path, &s));
-            let e = if known {
-                ApiError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    format!("{m} is not accepted here: see /api/v1/openapi.json for the methods of each address"),
-                )
-            } else {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "no_route",
-                    format!(
-                        "there is no API address /api/v1/{}: see /api/v1/openapi.json",
-                        s.join("/")
-                    ),
-                )
-            };
-            ("(none)", Err(e))
-        }
-    }
-}
-
-/// Whether a table pattern like `/panels/{id}/now` matches segments.
-pub fn path_matches(pattern: &str, segs: &[&str]) -> bool {
-    let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
-    pat.len() == segs.len()
-        && pat
-            .iter()
-            .zip(segs)
-            .all(|(p, s)| p.starts_with('{') || p == s)
 }

@@ -7,9 +7,9 @@ use serde::Serialize;
 use warp::reply::Response;
 
 use super::error::ApiError;
-use super::req::{bytes_reply, created, no_content, ok, Req};
+use super::req::{bytes_reply, empty, ok, Req};
 use super::{blocking, Ctx};
-use crate::domain::{Panel, Role};
+use crate::domain::Panel;
 use crate::player::{self, NowState};
 use crate::render;
 use crate::schedule::{self, Show};
@@ -41,7 +41,7 @@ fn view(ctx: &Ctx, p: Panel) -> PanelView {
     }
 }
 
-pub fn list(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
+pub async fn list(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let v: Vec<PanelView> = snap
         .panels
@@ -52,7 +52,7 @@ pub fn list(ctx: &Arc<Ctx>) -> Result<Response, ApiError> {
     ok(&v)
 }
 
-pub fn get(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
+pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let p = ctx
         .store
@@ -65,17 +65,14 @@ pub fn get(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
 }
 
 pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    r.require(Role::Admin)?;
     let p: Panel = r.json().await?;
-    p.validate()?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
     let p = blocking(move || store.put_panel(p, true, &who)).await??;
-    created(&view(ctx, p))
+    ok(&view(ctx, p))
 }
 
 pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    r.require(Role::Admin)?;
     let id = r.id(1)?;
     let p: Panel = r.json().await?;
     if p.id != id {
@@ -85,7 +82,6 @@ pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
             id.as_str()
         )));
     }
-    p.validate()?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
     let p = blocking(move || store.put_panel(p, false, &who)).await??;
@@ -93,12 +89,11 @@ pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
 }
 
 pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    r.require(Role::Admin)?;
     let id = r.id(1)?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
     blocking(move || store.delete_panel(&id, &who)).await??;
-    no_content()
+    empty()
 }
 
 fn known(ctx: &Ctx, r: &Req) -> Result<Panel, ApiError> {
@@ -115,7 +110,7 @@ fn now_of(ctx: &Ctx, p: &Panel) -> Option<NowState> {
     ctx.shared.now.read().expect("now lock").get(&p.id).cloned()
 }
 
-pub fn now(ctx: &Arc<Ctx>, r: &Req) -> Result<Response, ApiError> {
+pub async fn now(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let p = known(ctx, r)?;
     match now_of(ctx, &p) {
         Some(n) => ok(&n),

@@ -16,7 +16,7 @@ use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::{Reply, Response};
 
 use super::error::ApiError;
-use crate::domain::{Id, Role};
+use crate::domain::Id;
 use crate::store::tokens::Principal;
 
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send + Sync>>;
@@ -65,25 +65,6 @@ impl Req {
             remote,
             body: Some(body),
             body_unread: false,
-        }
-    }
-
-    /// Refuses the request unless the principal has `role` (admins have all).
-    pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.who.has(role) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "this needs the {} role, and {:?} has only {}: ask an administrator",
-                role.name(),
-                self.who.name,
-                self.who
-                    .roles
-                    .iter()
-                    .map(|r| r.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )))
         }
     }
 
@@ -240,18 +221,15 @@ pub fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
     r
 }
 
+/// A JSON reply. Its status on success is the route's (the table's `ok`:
+/// 200, 201 for a creation).
 pub fn ok<T: Serialize>(v: &T) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, v))
 }
 
-pub fn created<T: Serialize>(v: &T) -> Result<Response, ApiError> {
-    Ok(json(StatusCode::CREATED, v))
-}
-
-pub fn no_content() -> Result<Response, ApiError> {
-    let mut r = Vec::<u8>::new().into_response();
-    *r.status_mut() = StatusCode::NO_CONTENT;
-    Ok(r)
+/// A reply without a body (the table gives its status: 204).
+pub fn empty() -> Result<Response, ApiError> {
+    Ok(Vec::<u8>::new().into_response())
 }
 
 pub fn bytes_reply(content_type: &str, body: Vec<u8>) -> Response {

@@ -11,8 +11,9 @@ use warp::path::Tail;
 use warp::reply::Response;
 use warp::Filter;
 
-use super::req::bytes_reply;
-use super::{Ctx, ROUTES};
+use super::error::ApiError;
+use super::req::{bytes_reply, Req};
+use super::{Body, Ctx, SchemaFn, ROUTES};
 
 /// The dashboard: every file under `web/` (path there → bytes), listed by
 /// `build.rs` and built into the binary.
@@ -147,10 +148,10 @@ pub fn routes(
     health.or(metrics).unify().or(files).unify().boxed()
 }
 
-/// OpenAPI 3 document from the route table the router is checked against,
-/// with JSON Schemas generated from the Rust types the handlers parse and
-/// return, so the document cannot drift from the code.
-pub fn openapi() -> Response {
+/// OpenAPI 3 document from the route table that is the router, with JSON
+/// Schemas generated from the Rust types the handlers parse and return, so
+/// the document cannot drift from the code.
+pub async fn openapi(_ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let mut gen = schemars::generate::SchemaSettings::openapi3().into_generator();
     let mut paths = serde_json::Map::new();
     for r in ROUTES {
@@ -163,18 +164,7 @@ pub fn openapi() -> Response {
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"}}))
             .collect();
-        let ok = match r.method {
-            "POST"
-                if r.path.ends_with("/approve")
-                    || r.path.contains("explain")
-                    || r.path == "/preview" =>
-            {
-                "200"
-            }
-            "POST" => "201",
-            "DELETE" => "204",
-            _ => "200",
-        };
+        let ok = r.ok.as_str().to_string();
         let mut op = serde_json::json!({
             "summary": r.summary,
             "description": match r.role { Some(role) => format!("Needs the {} role (admins have every role).", role.name()), None => "Any valid token.".into() },
@@ -182,15 +172,24 @@ pub fn openapi() -> Response {
             "parameters": params,
             "security": [{"bearer": []}],
             "responses": {
-                ok: {"description": "success"},
+                &ok: {"description": "success"},
                 "default": {"description": "an error a person can act on", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }
         });
-        if let Some(f) = r.request {
-            op["requestBody"] = serde_json::json!({"required": true, "content": {"application/json": {"schema": f(&mut gen)}}});
+        let json_body = |required: bool, f: SchemaFn, gen: &mut schemars::SchemaGenerator| serde_json::json!({"required": required, "content": {"application/json": {"schema": f(gen)}}});
+        match r.body {
+            Body::None => {}
+            Body::Json(f) => op["requestBody"] = json_body(true, f, &mut gen),
+            Body::OptionalJson(f) => op["requestBody"] = json_body(false, f, &mut gen),
+            Body::Image => {
+                let image = serde_json::json!({"schema": {"type": "string", "format": "binary"}});
+                op["requestBody"] = serde_json::json!({"required": true, "content": {
+                    "image/png": image, "image/jpeg": image, "image/gif": image, "image/webp": image
+                }});
+            }
         }
-        if let Some(f) = r.response {
-            op["responses"][ok]["content"] =
+        if let Some(f) = r.reply {
+            op["responses"][&ok]["content"] =
                 serde_json::json!({"application/json": {"schema": f(&mut gen)}});
         }
         entry[r.method.to_ascii_lowercase()] = op;
@@ -202,14 +201,14 @@ pub fn openapi() -> Response {
     );
     let doc = serde_json::json!({
         "openapi": "3.0.3",
-        "info": {"title": "bangtin", "version": env!("CARGO_PKG_VERSION"), "description": "Government public information on LED billboards. See CONTRACT.md."},
+        "info": {"title": "bangtin", "version": env!("CARGO_PKG_VERSION"), "description": "Government public information on LED billboards."},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": schemas
         }
     });
-    super::req::json(warp::http::StatusCode::OK, &doc)
+    Ok(super::req::json(warp::http::StatusCode::OK, &doc))
 }
 
 #[cfg(test)]

@@ -18,6 +18,12 @@
 //! then the new snapshot is published and a change is signalled. So a 2xx
 //! after a write means the data is on disk, and a failed write changes
 //! nothing in memory.
+//!
+//! Every write runs the workflow's rules (`domain::rules`: four eyes, back
+//! to draft on edit, what campaigns and alerts must name) inside the write
+//! lock, against the snapshot it changes; campaigns are also checked by the
+//! schedule compiler on every save and every load of `schedules/`. No
+//! caller can skip them.
 
 pub mod fsio;
 pub mod plays;
@@ -33,7 +39,11 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::domain::{Alert, Asset, Campaign, Id, Invalid, Message, Panel};
+use crate::domain::{
+    Alert, AlertBody, Asset, Campaign, CampaignBody, Id, Invalid, Known, Message, MessageBody,
+    Panel, Policy, Refusal,
+};
+use crate::schedule;
 
 /// Everything the server knows, at one instant.
 #[derive(Debug, Clone, Default)]
@@ -70,12 +80,9 @@ pub enum StoreError {
     NotFound { kind: &'static str, id: String },
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    Invalid(#[from] Invalid),
-    /// Well-formed, but names a panel, group, message or image that does
-    /// not exist.
-    #[error("{0}")]
-    UnknownRef(String),
+    /// A workflow rule or a value check said no.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error("the disk is full: {path} could not be written; free some space and try again")]
     DiskFull { path: PathBuf },
     #[error("the data directory is read-only or not writable ({path}): nothing was changed")]
@@ -84,6 +91,12 @@ pub enum StoreError {
     Io { path: PathBuf, source: io::Error },
     #[error("the data directory has broken files:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Corrupt(Vec<FileProblem>),
+}
+
+impl From<Invalid> for StoreError {
+    fn from(e: Invalid) -> Self {
+        StoreError::Refused(e.into())
+    }
 }
 
 impl StoreError {
@@ -130,16 +143,54 @@ pub struct Store {
     schedules_seen: Mutex<Vec<(String, u64, std::time::SystemTime)>>,
 }
 
-/// Campaign checks the store cannot do itself (cron, time zones): the
-/// caller passes the schedule compiler in, so the store stays independent
-/// of the scheduling core.
-pub type CampaignCheck = fn(&Campaign) -> Result<(), Invalid>;
+impl Known for Snapshot {
+    fn has_panel(&self, id: &Id) -> bool {
+        self.panels.contains_key(id)
+    }
+    fn has_group(&self, group: &str) -> bool {
+        self.panels
+            .values()
+            .any(|p| p.groups.iter().any(|g| g == group))
+    }
+    fn has_message(&self, id: &Id) -> bool {
+        self.messages.contains_key(id)
+    }
+    fn has_asset(&self, id: &str) -> bool {
+        self.assets.contains_key(id)
+    }
+}
+
+/// A campaign's values (cron, time zone, dates, ranges), as the schedule
+/// compiler judges them: run on every save and on every load of
+/// `schedules/`. (References are checked on saves only, by
+/// [`Campaign::check_refs`]: a hand-written file may name a panel that an
+/// administrator removed, and the rest of it still plays.)
+fn check_campaign(c: &Campaign) -> Result<(), Invalid> {
+    schedule::compile(c).map(|_| ())
+}
+
+/// How often a fresh id is drawn before giving up (each draw meets an
+/// existing id with odds of about n in 2 billion).
+const ID_DRAWS: usize = 16;
+
+/// An id made from `title` that `taken` says is free.
+fn fresh_id(title: &str, taken: impl Fn(&Id) -> bool) -> Result<Id, StoreError> {
+    std::iter::repeat_with(|| Id::from_title(title, rand::random()))
+        .take(ID_DRAWS)
+        .find(|id| !taken(id))
+        .ok_or_else(|| {
+            StoreError::Conflict(
+                "no free id could be found for this title: try again, or change the title a little"
+                    .into(),
+            )
+        })
+}
 
 impl Store {
     /// Loads everything under `root`. Broken files in `content/` or `state/`
     /// stop the start with a list of every problem (path, line, column);
     /// a broken campaign in `schedules/` is reported and skipped.
-    pub fn open(root: &Path, check: CampaignCheck) -> Result<Store, StoreError> {
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
         let mut problems = Vec::new();
         let mut snap = Snapshot::default();
         for d in [
@@ -183,7 +234,7 @@ impl Store {
             &mut sched_problems,
             |id, c: &Campaign| {
                 check_id(id, &c.id)?;
-                check(c)
+                check_campaign(c)
             },
         );
         for p in sched_problems {
@@ -248,9 +299,23 @@ impl Store {
         audit: Option<AuditEntry>,
         f: impl FnOnce(&mut Snapshot) -> Result<(T, Vec<FileOp>), StoreError>,
     ) -> Result<T, StoreError> {
+        self.change_audited(|s| {
+            let (out, ops) = f(s)?;
+            Ok((out, ops, audit.into_iter().collect()))
+        })
+    }
+
+    /// [`Store::change`] where `f` also writes the audit lines, for
+    /// changes whose record depends on what `f` found (an id drawn, a
+    /// version before and after). They are appended under the same lock,
+    /// so the trail keeps the order of the changes.
+    fn change_audited<T>(
+        &self,
+        f: impl FnOnce(&mut Snapshot) -> Result<(T, Vec<FileOp>, Vec<AuditEntry>), StoreError>,
+    ) -> Result<T, StoreError> {
         let _w = self.writer.lock().expect("writer lock");
         let mut next = (*self.snapshot()).clone();
-        let (out, ops) = f(&mut next)?;
+        let (out, ops, audit) = f(&mut next)?;
         for op in ops {
             match op {
                 FileOp::Write(p, bytes) => {
@@ -259,8 +324,8 @@ impl Store {
                 FileOp::Remove(p) => fsio::remove_durable(&p).map_err(|e| StoreError::io(&p, e))?,
             }
         }
-        if let Some(a) = audit {
-            self.append_audit(&a);
+        for a in &audit {
+            self.append_audit(a);
         }
         next.generation += 1;
         let g = next.generation;
@@ -340,67 +405,116 @@ impl Store {
 
     // ---- messages -----------------------------------------------------
 
-    pub fn put_message(
+    /// Writes a new draft (`Message::new`) with an id made from its title
+    /// that no message uses, drawn under the write lock.
+    pub fn create_message(
         &self,
-        msg: Message,
-        create: bool,
+        body: MessageBody,
         who: &str,
+        now: DateTime<Utc>,
     ) -> Result<Message, StoreError> {
-        msg.body.validate()?;
-        let path = self.message_path(&msg.id);
-        let mut audit = entry(
-            who,
-            if create { "create" } else { "update" },
-            "message",
-            msg.id.as_str(),
-        );
-        audit.detail = serde_json::json!({"version": msg.version, "status": msg.status});
-        self.change(Some(audit), |s| {
-            check_image(&s.assets, &msg.body.image)?;
-            let exists = s.messages.contains_key(&msg.id);
-            if create && exists {
-                return Err(StoreError::Conflict(format!(
-                    "a message with id {:?} already exists",
-                    msg.id.as_str()
-                )));
-            }
-            if !create && !exists {
-                return Err(not_found("message", msg.id.as_str()));
-            }
-            s.messages.insert(msg.id.clone(), msg.clone());
-            Ok((msg.clone(), vec![FileOp::Write(path, pretty(&msg))]))
+        self.insert_message(None, body, who, now)
+    }
+
+    /// A new message under `id` (a fresh id from the title when `None`).
+    fn insert_message(
+        &self,
+        id: Option<Id>,
+        body: MessageBody,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Message, StoreError> {
+        self.change_audited(|s| {
+            let id = match id {
+                Some(id) if s.messages.contains_key(&id) => {
+                    return Err(StoreError::Conflict(format!(
+                        "a message with id {:?} already exists",
+                        id.as_str()
+                    )))
+                }
+                Some(id) => id,
+                None => fresh_id(&body.title, |id| s.messages.contains_key(id))?,
+            };
+            let m = Message::new(id, body, who, now, &*s)?;
+            s.messages.insert(m.id.clone(), m.clone());
+            let mut audit = entry(who, "create", "message", m.id.as_str());
+            audit.detail = serde_json::json!({"version": m.version, "status": m.status});
+            let ops = vec![FileOp::Write(self.message_path(&m.id), pretty(&m))];
+            Ok((m, ops, vec![audit]))
         })
     }
 
-    /// Applies `edit` to the stored message under the writer lock, so a
-    /// read-modify-write (edit, approve) cannot race another writer.
-    pub fn update_message(
+    /// Replaces a message's body (`Message::edit`: a new version, back to
+    /// draft).
+    pub fn edit_message(
+        &self,
+        id: &Id,
+        body: MessageBody,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Message, StoreError> {
+        self.change_message(id, who, "update", |m, known| m.edit(body, who, now, known))
+    }
+
+    /// Approves a message (`Message::approve`: four eyes unless `policy`
+    /// allows self-approval; `read` is the version the approver reviewed).
+    pub fn approve_message(
+        &self,
+        id: &Id,
+        who: &str,
+        read: Option<u64>,
+        now: DateTime<Utc>,
+        policy: Policy,
+    ) -> Result<Message, StoreError> {
+        self.change_message(id, who, "approve", |m, _| m.approve(who, read, now, policy))
+    }
+
+    /// Applies a rule to a copy of the stored message under the writer
+    /// lock, so a read-modify-write (edit, approve) cannot race another
+    /// writer, and a refusal changes nothing.
+    fn change_message(
         &self,
         id: &Id,
         who: &str,
         action: &str,
-        edit: impl FnOnce(&mut Message) -> Result<(), StoreError>,
+        rule: impl FnOnce(&mut Message, &Snapshot) -> Result<(), Refusal>,
     ) -> Result<Message, StoreError> {
-        let path = self.message_path(id);
-        let mut audit = entry(who, action, "message", id.as_str());
-        let out = self.change(None, |s| {
-            let m = s
+        self.change_audited(|s| {
+            let mut m = s
                 .messages
-                .get_mut(id)
+                .get(id)
+                .cloned()
                 .ok_or_else(|| not_found("message", id.as_str()))?;
             let before = (m.version, m.status);
-            edit(m)?;
-            m.body.validate()?;
-            check_image(&s.assets, &m.body.image)?;
-            let m = s.messages[id].clone();
+            rule(&mut m, s)?;
+            let mut audit = entry(who, action, "message", id.as_str());
             audit.detail = serde_json::json!({
                 "before": {"version": before.0, "status": before.1},
                 "after": {"version": m.version, "status": m.status},
             });
-            Ok((m.clone(), vec![FileOp::Write(path, pretty(&m))]))
-        })?;
-        self.audit(audit);
-        Ok(out)
+            s.messages.insert(id.clone(), m.clone());
+            let ops = vec![FileOp::Write(self.message_path(id), pretty(&m))];
+            Ok((m, ops, vec![audit]))
+        })
+    }
+
+    /// Writes `m` as its history would have: created by `m.created_by`
+    /// under `m.id`, then approved by `m.approved_by` if it is approved,
+    /// each step through the rules. For tests that need messages with
+    /// given ids.
+    #[cfg(test)]
+    pub fn seed_message(&self, m: Message) -> Result<Message, StoreError> {
+        let created = self.insert_message(Some(m.id), m.body, &m.created_by, m.created_at)?;
+        match m.approved_by {
+            Some(by) if m.status == crate::domain::MessageStatus::Approved => self.approve_message(
+                &created.id,
+                &by,
+                None,
+                m.approved_at.unwrap_or(m.updated_at),
+                Policy::default(),
+            ),
+            _ => Ok(created),
+        }
     }
 
     pub fn delete_message(&self, id: &Id, who: &str) -> Result<Message, StoreError> {
@@ -470,30 +584,99 @@ impl Store {
 
     // ---- campaigns ----------------------------------------------------
 
+    /// Writes a new campaign with an id made from its name that nothing
+    /// uses, drawn under the write lock.
+    pub fn create_campaign(
+        &self,
+        body: CampaignBody,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        self.save_campaign(None, body, who, now)
+    }
+
+    /// Replaces the campaign `id`.
+    pub fn replace_campaign(
+        &self,
+        id: Id,
+        body: CampaignBody,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        self.save_campaign(Some(id), body, who, now)
+    }
+
+    fn save_campaign(
+        &self,
+        id: Option<Id>,
+        body: CampaignBody,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        self.write_campaign(who, |s| {
+            let create = id.is_none();
+            let id = match id {
+                Some(id) => id,
+                None => fresh_id(&body.name, |id| {
+                    s.campaigns.contains_key(id) || s.problems.contains_key(&self.campaign_path(id))
+                })?,
+            };
+            let c = Campaign {
+                id,
+                body,
+                updated_by: Some(who.to_string()),
+                updated_at: Some(now),
+            };
+            Ok((c, create))
+        })
+    }
+
+    /// Writes a whole campaign record as given (`create`: it must be new;
+    /// otherwise it must exist), with the checks of every campaign save.
     pub fn put_campaign(
         &self,
         c: Campaign,
         create: bool,
         who: &str,
     ) -> Result<Campaign, StoreError> {
-        let path = self.campaign_path(&c.id);
-        self.change(Some(entry(who, if create { "create" } else { "update" }, "campaign", c.id.as_str())), |s| {
+        self.write_campaign(who, |_| Ok((c, create)))
+    }
+
+    /// The one campaign save: `make` gives the record and whether it is new
+    /// (under the write lock, so it may draw an id); then its values (the
+    /// schedule compiler) and references (`Campaign::check_refs`) are
+    /// checked, and a file broken by hand is never overwritten.
+    fn write_campaign(
+        &self,
+        who: &str,
+        make: impl FnOnce(&Snapshot) -> Result<(Campaign, bool), StoreError>,
+    ) -> Result<Campaign, StoreError> {
+        self.change_audited(|s| {
+            let (c, create) = make(s)?;
+            check_campaign(&c)?;
+            let path = self.campaign_path(&c.id);
             if let Some(problem) = s.problems.get(&path) {
                 return Err(StoreError::Conflict(format!(
                     "{} is broken on disk ({problem}); fix or delete the file by hand first, so no hand edit is overwritten",
                     path.display()
                 )));
             }
-            check_refs(s, &c)?;
+            c.check_refs(&*s)?;
             let exists = s.campaigns.contains_key(&c.id);
             if create && exists {
-                return Err(StoreError::Conflict(format!("a campaign with id {:?} already exists", c.id.as_str())));
+                return Err(StoreError::Conflict(format!(
+                    "a campaign with id {:?} already exists",
+                    c.id.as_str()
+                )));
             }
             if !create && !exists {
                 return Err(not_found("campaign", c.id.as_str()));
             }
             s.campaigns.insert(c.id.clone(), c.clone());
-            Ok((c.clone(), vec![FileOp::Write(path.clone(), pretty(&c))]))
+            let action = if create { "create" } else { "update" };
+            let audit = entry(who, action, "campaign", c.id.as_str());
+            let ops = vec![FileOp::Write(path, pretty(&c))];
+            Ok((c, ops, vec![audit]))
         })
     }
 
@@ -512,7 +695,7 @@ impl Store {
     /// Re-reads `schedules/` if any file changed since the last look. A
     /// broken file keeps the last good version of its campaign and is
     /// reported in [`Snapshot::problems`]. Returns whether anything changed.
-    pub fn reload_schedules(&self, check: CampaignCheck) -> bool {
+    pub fn reload_schedules(&self) -> bool {
         let fp = self.schedules_fingerprint();
         {
             let mut seen = self.schedules_seen.lock().expect("lock");
@@ -526,7 +709,7 @@ impl Store {
             let mut problems = Vec::new();
             let fresh: BTreeMap<Id, Campaign> = load_dir(&dir, &mut problems, |id, c: &Campaign| {
                 check_id(id, &c.id)?;
-                check(c)
+                check_campaign(c)
             });
             let mut campaigns = fresh;
             s.problems.retain(|p, _| !p.starts_with(&dir));
@@ -600,11 +783,41 @@ impl Store {
 
     // ---- alerts -------------------------------------------------------
 
+    /// Sends a new alert (`Alert::new`), with an id from the second and
+    /// 32 random bits, drawn again under the write lock should two alerts
+    /// meet: an emergency must never fail on that.
+    pub fn create_alert(
+        &self,
+        body: AlertBody,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Alert, StoreError> {
+        self.write_alert(who, |s| {
+            let id = std::iter::repeat_with(|| Id::for_alert(now, rand::random()))
+                .take(ID_DRAWS)
+                .find(|id| !s.alerts.contains_key(id))
+                .ok_or_else(|| {
+                    StoreError::Conflict("no free alert id: send the alert again".into())
+                })?;
+            Ok(Alert::new(id, body, who, now, s)?)
+        })
+    }
+
+    /// Writes a whole alert record as given, with the checks of every alert.
     pub fn put_alert(&self, a: Alert, who: &str) -> Result<Alert, StoreError> {
-        let path = self.alert_path(&a.id);
-        let mut audit = entry(who, "create", "alert", a.id.as_str());
-        audit.detail = serde_json::json!({"text": a.body.text, "targets": a.body.targets, "ends_at": a.ends_at});
-        self.change(Some(audit), |s| {
+        self.write_alert(who, |s| {
+            a.body.check(s)?;
+            Ok(a)
+        })
+    }
+
+    fn write_alert(
+        &self,
+        who: &str,
+        make: impl FnOnce(&Snapshot) -> Result<Alert, StoreError>,
+    ) -> Result<Alert, StoreError> {
+        self.change_audited(|s| {
+            let a = make(s)?;
             if s.alerts.contains_key(&a.id) {
                 return Err(StoreError::Conflict(format!(
                     "an alert with id {:?} already exists",
@@ -612,7 +825,10 @@ impl Store {
                 )));
             }
             s.alerts.insert(a.id.clone(), a.clone());
-            Ok((a.clone(), vec![FileOp::Write(path, pretty(&a))]))
+            let mut audit = entry(who, "create", "alert", a.id.as_str());
+            audit.detail = serde_json::json!({"text": a.body.text, "targets": a.body.targets, "ends_at": a.ends_at});
+            let ops = vec![FileOp::Write(self.alert_path(&a.id), pretty(&a))];
+            Ok((a, ops, vec![audit]))
         })
     }
 
@@ -629,60 +845,11 @@ impl Store {
                 .alerts
                 .get_mut(id)
                 .ok_or_else(|| not_found("alert", id.as_str()))?;
-            if a.cancelled_at.is_none() {
-                a.cancelled_at = Some(now);
-            }
+            a.cancel(now);
             let a = a.clone();
             Ok((a.clone(), vec![FileOp::Write(path, pretty(&a))]))
         })
     }
-}
-
-/// A message's image must be an uploaded asset.
-fn check_image(assets: &BTreeMap<String, Asset>, image: &Option<String>) -> Result<(), StoreError> {
-    match image {
-        Some(a) if !assets.contains_key(a) => Err(StoreError::UnknownRef(format!(
-            "image {a:?} is not an uploaded asset: upload it with POST /api/v1/assets first"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Targets and playlist entries of a campaign must name things that exist.
-fn check_refs(s: &Snapshot, c: &Campaign) -> Result<(), StoreError> {
-    for m in &c.body.messages {
-        if !s.messages.contains_key(&m.id) {
-            return Err(StoreError::UnknownRef(format!(
-                "campaign lists message {:?}, which does not exist: create it first or remove it from the list",
-                m.id.as_str()
-            )));
-        }
-    }
-    check_targets(s, &c.body.targets)
-}
-
-/// Every target must match something that exists now.
-pub fn check_targets(s: &Snapshot, targets: &[crate::domain::Target]) -> Result<(), StoreError> {
-    use crate::domain::Target;
-    if targets.is_empty() {
-        return Err(StoreError::Invalid(Invalid::new(
-            "targets is empty: name at least one panel id, \"group:NAME\" or \"all\"",
-        )));
-    }
-    for t in targets {
-        let ok = match t {
-            Target::All => true,
-            Target::Panel(id) => s.panels.contains_key(id),
-            Target::Group(g) => s.panels.values().any(|p| p.groups.iter().any(|pg| pg == g)),
-        };
-        if !ok {
-            return Err(StoreError::UnknownRef(format!(
-                "target {t:?} matches no panel: check the panel id or group name (GET /api/v1/panels lists them)",
-                t = t.to_string()
-            )));
-        }
-    }
-    Ok(())
 }
 
 fn entry(who: &str, action: &str, kind: &str, id: &str) -> AuditEntry {
@@ -831,10 +998,6 @@ mod tests {
     use super::*;
     use crate::domain::PixelFormat;
 
-    fn ok_check(_: &Campaign) -> Result<(), Invalid> {
-        Ok(())
-    }
-
     fn panel(id: &str) -> Panel {
         Panel {
             id: Id::parse(id).unwrap(),
@@ -848,16 +1011,45 @@ mod tests {
         }
     }
 
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).unwrap()
+    }
+
+    fn body(text: &str) -> MessageBody {
+        serde_json::from_value(serde_json::json!({"title": "Tiêm chủng", "text": text})).unwrap()
+    }
+
+    /// Campaign `id` playing message `m` on p1 all day, with `extra`
+    /// fields on top.
+    fn campaign(id: &str, m: &Id, extra: serde_json::Value) -> Campaign {
+        let mut v = serde_json::json!({
+            "id": id, "name": "x", "messages": [{"id": m, "dwell_s": 8}], "targets": ["p1"], "priority": 1
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// The message as stored on disk.
+    fn on_disk(s: &Store, id: &Id) -> Message {
+        read_json(&s.message_path(id)).unwrap()
+    }
+
+    const FOUR_EYES: Policy = Policy {
+        allow_self_approval: false,
+    };
+
     #[test]
     fn writes_survive_reopen() {
         let d = tempfile::tempdir().unwrap();
-        let s = Store::open(d.path(), ok_check).unwrap();
+        let s = Store::open(d.path()).unwrap();
         s.put_panel(panel("p1"), true, "admin").unwrap();
         assert!(matches!(
             s.put_panel(panel("p1"), true, "admin"),
             Err(StoreError::Conflict(_))
         ));
-        let s2 = Store::open(d.path(), ok_check).unwrap();
+        let s2 = Store::open(d.path()).unwrap();
         assert_eq!(s2.snapshot().panels.len(), 1);
         assert_eq!(s2.audit_tail(10).unwrap().len(), 1);
     }
@@ -865,10 +1057,10 @@ mod tests {
     #[test]
     fn broken_content_stops_the_start_with_path_and_line() {
         let d = tempfile::tempdir().unwrap();
-        Store::open(d.path(), ok_check).unwrap();
+        Store::open(d.path()).unwrap();
         let p = d.path().join("content/panels/p1.json");
         std::fs::write(&p, "{\n  \"id\": \"p1\",\n  oops\n}").unwrap();
-        let e = Store::open(d.path(), ok_check).err().unwrap();
+        let e = Store::open(d.path()).err().unwrap();
         let text = e.to_string();
         assert!(text.contains("p1.json"), "{text}");
         assert!(text.contains("line 3"), "{text}");
@@ -879,16 +1071,14 @@ mod tests {
     #[test]
     fn broken_schedule_keeps_last_good_version() {
         let d = tempfile::tempdir().unwrap();
-        let s = Store::open(d.path(), ok_check).unwrap();
+        let s = Store::open(d.path()).unwrap();
         s.put_panel(panel("p1"), true, "a").unwrap();
-        let c: Campaign = serde_json::from_value(serde_json::json!({
-            "id": "c1", "name": "x", "messages": [], "targets": ["p1"], "priority": 1
-        }))
-        .unwrap();
+        let m = s.create_message(body("Xin chào"), "lan", now()).unwrap();
+        let c = campaign("c1", &m.id, serde_json::json!({}));
         s.put_campaign(c.clone(), true, "a").unwrap();
         let path = s.campaign_path(&c.id);
         std::fs::write(&path, "{ broken").unwrap();
-        s.reload_schedules(ok_check);
+        s.reload_schedules();
         let snap = s.snapshot();
         assert_eq!(snap.campaigns.get(&c.id), Some(&c));
         assert!(snap.problems.contains_key(&path));
@@ -898,7 +1088,7 @@ mod tests {
             Err(StoreError::Conflict(_))
         ));
         std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
-        s.reload_schedules(ok_check);
+        s.reload_schedules();
         assert!(s.snapshot().problems.is_empty());
     }
 
@@ -917,7 +1107,7 @@ mod tests {
     fn a_failed_write_changes_nothing() {
         // A directory where the file should go: the rename fails.
         let d = tempfile::tempdir().unwrap();
-        let s = Store::open(d.path(), ok_check).unwrap();
+        let s = Store::open(d.path()).unwrap();
         std::fs::create_dir_all(s.panel_path(&Id::parse("p1").unwrap()).join("x")).unwrap();
         assert!(s.put_panel(panel("p1"), true, "a").is_err());
         assert!(s.snapshot().panels.is_empty());
@@ -936,15 +1126,175 @@ mod tests {
     #[test]
     fn unknown_targets_are_refused() {
         let d = tempfile::tempdir().unwrap();
-        let s = Store::open(d.path(), ok_check).unwrap();
+        let s = Store::open(d.path()).unwrap();
         s.put_panel(panel("p1"), true, "a").unwrap();
-        let c: Campaign = serde_json::from_value(serde_json::json!({
-            "id": "c1", "name": "x", "messages": [], "targets": ["group:nowhere"], "priority": 1
-        }))
-        .unwrap();
+        let m = s.create_message(body("Xin chào"), "lan", now()).unwrap();
+        let c = campaign(
+            "c1",
+            &m.id,
+            serde_json::json!({"targets": ["group:nowhere"]}),
+        );
         assert!(matches!(
             s.put_campaign(c, true, "a"),
-            Err(StoreError::UnknownRef(_))
+            Err(StoreError::Refused(Refusal::UnknownRef(_)))
         ));
+    }
+
+    #[test]
+    fn messages_are_written_through_the_rules() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        // Created: a draft at version 1, nothing playable.
+        let m = s.create_message(body("Thứ hai"), "lan", now()).unwrap();
+        assert_eq!(on_disk(&s, &m.id), m);
+        assert!(!m.playable());
+        // The last editor may not approve; nothing changes, in memory or on disk.
+        let refused = s.approve_message(&m.id, "lan", None, now(), FOUR_EYES);
+        assert!(
+            matches!(refused, Err(StoreError::Refused(Refusal::FourEyes { .. }))),
+            "{refused:?}"
+        );
+        assert_eq!(s.snapshot().messages[&m.id], m);
+        assert_eq!(on_disk(&s, &m.id), m);
+        let approved = s
+            .approve_message(&m.id, "hung", Some(1), now(), FOUR_EYES)
+            .unwrap();
+        assert!(approved.playable());
+        assert_eq!(on_disk(&s, &m.id), approved);
+        // An edit is a new version and back to draft, on disk too.
+        let edited = s.edit_message(&m.id, body("Thứ ba"), "mai", now()).unwrap();
+        assert!(!edited.playable());
+        assert_eq!((edited.version, edited.approved_by.as_ref()), (2, None));
+        assert_eq!(on_disk(&s, &m.id), edited);
+        // An approval of the version before is refused and changes nothing.
+        assert!(matches!(
+            s.approve_message(&m.id, "hung", Some(1), now(), FOUR_EYES),
+            Err(StoreError::Refused(Refusal::StaleVersion {
+                read: 1,
+                current: 2
+            }))
+        ));
+        assert_eq!(on_disk(&s, &m.id), edited);
+        // An edit naming an image that was never uploaded is refused.
+        let mut b = body("Thứ tư");
+        b.image = Some("ab".repeat(32));
+        assert!(matches!(
+            s.edit_message(&m.id, b.clone(), "mai", now()),
+            Err(StoreError::Refused(Refusal::UnknownRef(_)))
+        ));
+        assert!(matches!(
+            s.create_message(b, "mai", now()),
+            Err(StoreError::Refused(Refusal::UnknownRef(_)))
+        ));
+        assert_eq!(s.snapshot().messages.len(), 1);
+        // The audit trail says who did what to which version.
+        let audit = s.audit_tail(10).unwrap();
+        let actions: Vec<_> = audit
+            .iter()
+            .map(|a| (a.action.as_str(), a.who.as_str()))
+            .collect();
+        assert_eq!(
+            actions,
+            [("update", "mai"), ("approve", "hung"), ("create", "lan")]
+        );
+        assert_eq!(audit[0].detail["after"]["status"], "draft");
+    }
+
+    #[test]
+    fn campaigns_are_checked_on_every_save_and_load() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        s.put_panel(panel("p1"), true, "a").unwrap();
+        let m = s.create_message(body("Xin chào"), "lan", now()).unwrap();
+        // Values: the schedule compiler, on every write path.
+        let bad = campaign(
+            "c1",
+            &m.id,
+            serde_json::json!({"cron": "61 7 * * *", "duration_s": 60}),
+        );
+        assert!(matches!(
+            s.put_campaign(bad.clone(), true, "a"),
+            Err(StoreError::Refused(Refusal::Invalid(_)))
+        ));
+        assert!(matches!(
+            s.create_campaign(bad.body.clone(), "a", now()),
+            Err(StoreError::Refused(Refusal::Invalid(_)))
+        ));
+        // References.
+        let nowhere = campaign("c1", &Id::parse("nope").unwrap(), serde_json::json!({}));
+        assert!(matches!(
+            s.create_campaign(nowhere.body, "a", now()),
+            Err(StoreError::Refused(Refusal::UnknownRef(_)))
+        ));
+        assert!(s.snapshot().campaigns.is_empty());
+        let c = s
+            .create_campaign(
+                campaign("x", &m.id, serde_json::json!({})).body,
+                "minh",
+                now(),
+            )
+            .unwrap();
+        assert!(c.id.as_str().starts_with("x-"), "{}", c.id);
+        assert_eq!(c.updated_by.as_deref(), Some("minh"));
+        // A hand-written file with a bad cron is refused on reload and on open.
+        std::fs::write(
+            s.campaign_path(&Id::parse("hand").unwrap()),
+            serde_json::to_vec(&campaign(
+                "hand",
+                &m.id,
+                serde_json::json!({"cron": "61 7 * * *", "duration_s": 60}),
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        s.reload_schedules();
+        let snap = s.snapshot();
+        assert_eq!(snap.campaigns.len(), 1);
+        assert!(
+            snap.problems.keys().any(|p| p.ends_with("hand.json")),
+            "{:?}",
+            snap.problems
+        );
+        let reopened = Store::open(d.path()).unwrap();
+        assert_eq!(reopened.snapshot().campaigns.len(), 1);
+        assert_eq!(reopened.snapshot().problems.len(), 1);
+    }
+
+    #[test]
+    fn alerts_are_checked_on_every_write_path() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        s.put_panel(panel("p1"), true, "a").unwrap();
+        let b = |text: &str, target: &str| AlertBody {
+            text: text.into(),
+            targets: vec![crate::domain::Target::parse(target).unwrap()],
+            duration_s: 60,
+        };
+        assert!(matches!(
+            s.create_alert(b("x", "group:nowhere"), "op", now()),
+            Err(StoreError::Refused(Refusal::UnknownRef(_)))
+        ));
+        assert!(matches!(
+            s.create_alert(b(&"x".repeat(501), "all"), "op", now()),
+            Err(StoreError::Refused(Refusal::Invalid(_)))
+        ));
+        let a = s
+            .create_alert(b("BÃO", "group:hai-chau"), "op", now())
+            .unwrap();
+        assert!(
+            a.id.as_str().starts_with("alert-20260921-141320-"),
+            "{}",
+            a.id
+        );
+        let mut forged = a.clone();
+        forged.id = Id::parse("a2").unwrap();
+        forged.body.targets = vec![crate::domain::Target::parse("p9").unwrap()];
+        assert!(matches!(
+            s.put_alert(forged, "op"),
+            Err(StoreError::Refused(Refusal::UnknownRef(_)))
+        ));
+        assert_eq!(s.snapshot().alerts.len(), 1);
+        let cancelled = s.cancel_alert(&a.id, now(), "op").unwrap();
+        assert_eq!(cancelled.cancelled_at, Some(now()));
     }
 }

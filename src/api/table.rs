@@ -1,0 +1,337 @@
+//! The route table, which is the router: one row per `/api/v1` route with
+//! its method, path pattern, the role it needs, its handler, the shapes of
+//! its body and reply, and a summary. [`route`] finds the row, checks the
+//! role and calls the handler; the OpenAPI document (`web::openapi`) and
+//! the role-matrix test read the same rows. Nothing about a route is
+//! written anywhere else.
+//!
+//! Checks that are not a role (four eyes, a version read, ownership) are
+//! the domain's and the handlers' business.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::error::ApiError;
+use super::req::Req;
+use super::{admin, alerts, campaigns, events, messages, panels, reports, web, Ctx};
+use crate::domain::Role::{self, Admin, Approver, Editor, Operator, Scheduler};
+use crate::domain::{Alert, AlertBody, Asset, Campaign, CampaignBody, Message, MessageBody, Panel};
+use crate::player::NowState;
+use crate::store::plays::Play;
+use crate::store::tokens::{Principal, TokenInfo};
+use crate::store::AuditEntry;
+
+/// What a handler returns: a reply, or an error to send in the one shape.
+pub type Reply<'a> = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send + 'a>>;
+
+/// A handler: an `async fn(&Arc<Ctx>, &mut Req) -> Result<Response, ApiError>`
+/// seen through [`handler!`].
+pub type Handler = for<'a> fn(&'a Arc<Ctx>, &'a mut Req) -> Reply<'a>;
+
+/// Adds a type's JSON Schema to the generator and returns a reference to it.
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+fn schema<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<T>()
+}
+
+/// What a route takes as its body.
+#[derive(Clone, Copy)]
+pub enum Body {
+    None,
+    /// JSON of this shape (`Content-Type: application/json`).
+    Json(SchemaFn),
+    /// JSON of this shape, or nothing.
+    OptionalJson(SchemaFn),
+    /// The bytes of an image (`Content-Type: image/png|jpeg|gif|webp`).
+    Image,
+}
+
+/// One row of the table.
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// The role a caller needs (admins have every role); `None` = any
+    /// valid token.
+    pub role: Option<Role>,
+    pub handler: Handler,
+    pub body: Body,
+    /// The JSON of a successful reply, when it is JSON.
+    pub reply: Option<SchemaFn>,
+    /// The status of every successful reply (the handler's 2xx is
+    /// replaced by it).
+    pub ok: StatusCode,
+    pub summary: &'static str,
+}
+
+/// An async handler fn as a [`Handler`].
+macro_rules! handler {
+    ($f:path) => {{
+        fn call<'a>(ctx: &'a Arc<Ctx>, r: &'a mut Req) -> Reply<'a> {
+            Box::pin($f(ctx, r))
+        }
+        call as Handler
+    }};
+}
+
+macro_rules! table {
+    ($( ($method:ident $path:literal, $role:expr) => $handler:path {
+        body: $body:expr, reply: $reply:expr, ok: $ok:ident,
+        summary: $summary:literal,
+    } )*) => {
+        /// Every `/api/v1` route. The first row whose method and path match
+        /// a request serves it.
+        pub static ROUTES: &[Route] = &[ $( Route {
+            method: stringify!($method),
+            path: $path,
+            role: $role,
+            handler: handler!($handler),
+            body: $body,
+            reply: $reply,
+            ok: StatusCode::$ok,
+            summary: $summary,
+        } ),* ];
+    };
+}
+
+use Body::{Image, Json, OptionalJson};
+const NO_BODY: Body = Body::None;
+/// Any valid token.
+const ANY: Option<Role> = None;
+
+table! {
+    (GET "/me", ANY) => admin::me {
+        body: NO_BODY, reply: Some(schema::<Principal>), ok: OK,
+        summary: "who the token belongs to",
+    }
+    (POST "/tokens", Some(Admin)) => admin::create_token {
+        body: Json(schema::<admin::NewToken>), reply: Some(schema::<admin::CreatedToken>), ok: CREATED,
+        summary: "create a token (shown once)",
+    }
+    (GET "/tokens", Some(Admin)) => admin::list_tokens {
+        body: NO_BODY, reply: Some(schema::<Vec<TokenInfo>>), ok: OK,
+        summary: "list token names and roles",
+    }
+    (DELETE "/tokens/{name}", Some(Admin)) => admin::revoke_token {
+        body: NO_BODY, reply: None, ok: NO_CONTENT,
+        summary: "revoke a token",
+    }
+    (GET "/audit", Some(Admin)) => admin::audit {
+        body: NO_BODY, reply: Some(schema::<Vec<AuditEntry>>), ok: OK,
+        summary: "the audit trail, newest first",
+    }
+    (POST "/panels", Some(Admin)) => panels::create {
+        body: Json(schema::<Panel>), reply: Some(schema::<panels::PanelView>), ok: CREATED,
+        summary: "add a panel",
+    }
+    (GET "/panels", ANY) => panels::list {
+        body: NO_BODY, reply: Some(schema::<Vec<panels::PanelView>>), ok: OK,
+        summary: "list panels with online status",
+    }
+    (GET "/panels/{id}", ANY) => panels::get {
+        body: NO_BODY, reply: Some(schema::<panels::PanelView>), ok: OK,
+        summary: "one panel",
+    }
+    (PUT "/panels/{id}", Some(Admin)) => panels::replace {
+        body: Json(schema::<Panel>), reply: Some(schema::<panels::PanelView>), ok: OK,
+        summary: "replace a panel",
+    }
+    (DELETE "/panels/{id}", Some(Admin)) => panels::delete {
+        body: NO_BODY, reply: None, ok: NO_CONTENT,
+        summary: "remove a panel",
+    }
+    (GET "/panels/{id}/now", ANY) => panels::now {
+        body: NO_BODY, reply: Some(schema::<NowState>), ok: OK,
+        summary: "what the panel shows now",
+    }
+    (GET "/panels/{id}/timeline", ANY) => panels::timeline {
+        body: NO_BODY, reply: Some(schema::<Vec<panels::SlotView>>), ok: OK,
+        summary: "what the panel will show between from and to",
+    }
+    (GET "/panels/{id}/frame.png", ANY) => panels::frame_png {
+        body: NO_BODY, reply: None, ok: OK,
+        summary: "the panel's current frame as PNG",
+    }
+    (POST "/assets", Some(Editor)) => messages::upload_asset {
+        body: Image, reply: None, ok: CREATED,
+        summary: "upload an image",
+    }
+    (GET "/assets", ANY) => messages::list_assets {
+        body: NO_BODY, reply: Some(schema::<Vec<Asset>>), ok: OK,
+        summary: "list images",
+    }
+    (GET "/assets/{id}", ANY) => messages::get_asset {
+        body: NO_BODY, reply: None, ok: OK,
+        summary: "an image's original bytes",
+    }
+    (POST "/messages", Some(Editor)) => messages::create {
+        body: Json(schema::<MessageBody>), reply: Some(schema::<Message>), ok: CREATED,
+        summary: "write a message (draft); the reply's ETag is its version",
+    }
+    (GET "/messages", ANY) => messages::list {
+        body: NO_BODY, reply: Some(schema::<Vec<Message>>), ok: OK,
+        summary: "list messages",
+    }
+    (GET "/messages/{id}", ANY) => messages::get {
+        body: NO_BODY, reply: Some(schema::<Message>), ok: OK,
+        summary: "one message; the ETag is its version",
+    }
+    (PUT "/messages/{id}", Some(Editor)) => messages::replace {
+        body: Json(schema::<MessageBody>), reply: Some(schema::<Message>), ok: OK,
+        summary: "replace a message (back to draft, a new version)",
+    }
+    (DELETE "/messages/{id}", Some(Editor)) => messages::delete {
+        body: NO_BODY, reply: None, ok: NO_CONTENT,
+        summary: "remove a message",
+    }
+    (POST "/messages/{id}/approve", Some(Approver)) => messages::approve {
+        body: OptionalJson(schema::<messages::ApproveBody>), reply: None, ok: OK,
+        summary: "approve a message (four eyes); name the version reviewed with {\"version\": N} (409 if it changed) or If-Match: \"N\" (412)",
+    }
+    (GET "/messages/{id}/preview.png", ANY) => messages::preview_stored {
+        body: NO_BODY, reply: None, ok: OK,
+        summary: "preview a message on a panel or profile",
+    }
+    (POST "/preview", ANY) => messages::preview_body {
+        body: Json(schema::<MessageBody>), reply: None, ok: OK,
+        summary: "preview an unsaved message body",
+    }
+    (POST "/campaigns", Some(Scheduler)) => campaigns::create {
+        body: Json(schema::<CampaignBody>), reply: Some(schema::<Campaign>), ok: CREATED,
+        summary: "create a campaign",
+    }
+    (GET "/campaigns", ANY) => campaigns::list {
+        body: NO_BODY, reply: Some(schema::<Vec<Campaign>>), ok: OK,
+        summary: "list campaigns",
+    }
+    (GET "/campaigns/{id}", ANY) => campaigns::get {
+        body: NO_BODY, reply: Some(schema::<Campaign>), ok: OK,
+        summary: "one campaign",
+    }
+    (PUT "/campaigns/{id}", Some(Scheduler)) => campaigns::replace {
+        body: Json(schema::<CampaignBody>), reply: Some(schema::<Campaign>), ok: OK,
+        summary: "replace a campaign",
+    }
+    (DELETE "/campaigns/{id}", Some(Scheduler)) => campaigns::delete {
+        body: NO_BODY, reply: None, ok: NO_CONTENT,
+        summary: "remove a campaign",
+    }
+    (POST "/cron/explain", ANY) => campaigns::explain {
+        body: Json(schema::<campaigns::ExplainBody>), reply: None, ok: OK,
+        summary: "describe a cron expression and its next firings",
+    }
+    (POST "/alerts", Some(Operator)) => alerts::create {
+        body: Json(schema::<AlertBody>), reply: None, ok: CREATED,
+        summary: "send an emergency alert",
+    }
+    (GET "/alerts", ANY) => alerts::list {
+        body: NO_BODY, reply: Some(schema::<Vec<Alert>>), ok: OK,
+        summary: "list alerts",
+    }
+    (GET "/alerts/{id}", ANY) => alerts::get {
+        body: NO_BODY, reply: None, ok: OK,
+        summary: "one alert with delivery figures",
+    }
+    (DELETE "/alerts/{id}", Some(Operator)) => alerts::cancel {
+        body: NO_BODY, reply: None, ok: NO_CONTENT,
+        summary: "cancel an alert",
+    }
+    (GET "/reports/plays", ANY) => reports::plays {
+        body: NO_BODY, reply: Some(schema::<Vec<Play>>), ok: OK,
+        summary: "proof-of-play rows",
+    }
+    (GET "/reports/summary", ANY) => reports::summary {
+        body: NO_BODY, reply: None, ok: OK,
+        summary: "plays per campaign and group",
+    }
+    (GET "/events", ANY) => events::stream {
+        body: NO_BODY, reply: None, ok: OK,
+        summary: "server-sent events: panel changes",
+    }
+    (GET "/status", ANY) => admin::status {
+        body: NO_BODY, reply: None, ok: OK,
+        summary: "server health: broker link, problems in data files",
+    }
+    (GET "/openapi.json", ANY) => web::openapi {
+        body: NO_BODY, reply: None, ok: OK,
+        summary: "this API described in OpenAPI 3",
+    }
+}
+
+/// Serves a request: the row whose method and path match, if the caller
+/// has its role. Returns the row's path pattern (for metrics) with the
+/// result; an address no row has is 404, a method no row on that address
+/// has is 405.
+pub async fn route(ctx: &Arc<Ctx>, r: &mut Req) -> (&'static str, Result<Response, ApiError>) {
+    let found = {
+        let segs: Vec<&str> = r.segs.iter().map(String::as_str).collect();
+        let mut on_path = ROUTES
+            .iter()
+            .filter(|rt| path_matches(rt.path, &segs))
+            .peekable();
+        match on_path.peek() {
+            None => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_route",
+                format!(
+                    "there is no API address /api/v1/{}: see /api/v1/openapi.json",
+                    segs.join("/")
+                ),
+            )),
+            Some(_) => on_path.find(|rt| rt.method == r.method.as_str()).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!(
+                        "{} is not accepted here: see /api/v1/openapi.json for the methods of each address",
+                        r.method
+                    ),
+                )
+            }),
+        }
+    };
+    let rt = match found {
+        Ok(rt) => rt,
+        Err(e) => return ("(none)", Err(e)),
+    };
+    if let Some(role) = rt.role {
+        if let Err(e) = permit(r, role) {
+            return (rt.path, Err(e));
+        }
+    }
+    let result = (rt.handler)(ctx, r).await.map(|mut resp| {
+        if resp.status().is_success() {
+            *resp.status_mut() = rt.ok;
+        }
+        resp
+    });
+    (rt.path, result)
+}
+
+/// Refuses the request unless the caller has `role` (admins have all).
+fn permit(r: &Req, role: Role) -> Result<(), ApiError> {
+    if r.who.has(role) {
+        return Ok(());
+    }
+    let held: Vec<&str> = r.who.roles.iter().map(|r| r.name()).collect();
+    Err(ApiError::forbidden(format!(
+        "this needs the {} role, and {:?} has only {}: ask an administrator",
+        role.name(),
+        r.who.name,
+        held.join(", ")
+    )))
+}
+
+/// Whether a table pattern like `/panels/{id}/now` matches segments.
+pub fn path_matches(pattern: &str, segs: &[&str]) -> bool {
+    let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+    pat.len() == segs.len()
+        && pat
+            .iter()
+            .zip(segs)
+            .all(|(p, s)| p.starts_with('{') || p == s)
+}

@@ -1,0 +1,239 @@
+//! In-process tests of the HTTP API: requests go through the real router
+//! ([`super::routes`]) with `warp::test`, against a store in a temp
+//! directory. No process, no socket, no broker: what needs those lives in
+//! `tests/it/`.
+
+mod admin;
+mod campaigns;
+mod messages;
+mod panels;
+mod routes;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+use warp::filters::BoxedFilter;
+use warp::http::HeaderMap;
+use warp::reply::Response;
+
+use super::{metrics::Metrics, Ctx};
+use crate::domain::Role;
+use crate::player::{Renditions, Shared};
+use crate::render::Renderer;
+use crate::store::plays::Plays;
+use crate::store::tokens::TokenStore;
+use crate::store::Store;
+
+pub const ADMIN_TOKEN: &str = "rig-admin-token-0123456789";
+
+/// A server without its process: the context the handlers see, the
+/// router, and the data directory (in memory where the machine has
+/// `/dev/shm`, so fsync costs nothing and a test may write thousands of
+/// files).
+pub struct Rig {
+    pub dir: tempfile::TempDir,
+    pub ctx: Arc<Ctx>,
+    routes: BoxedFilter<(Response,)>,
+}
+
+impl Rig {
+    pub fn new() -> Rig {
+        Rig::build(false, false)
+    }
+
+    /// With the repository's sample `content/` and `schedules/`.
+    pub fn with_sample_data() -> Rig {
+        Rig::build(true, false)
+    }
+
+    /// With self-approval switched on.
+    pub fn self_approving() -> Rig {
+        Rig::build(false, true)
+    }
+
+    fn build(sample_data: bool, allow_self_approval: bool) -> Rig {
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            tempfile::tempdir_in(shm).expect("temp dir in /dev/shm")
+        } else {
+            tempfile::tempdir().expect("temp dir")
+        };
+        if sample_data {
+            let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+            for d in ["content", "schedules"] {
+                copy_dir(&repo.join(d), &dir.path().join(d));
+            }
+        }
+        let store = Arc::new(Store::open(dir.path()).expect("store opens"));
+        let tokens = Arc::new(
+            TokenStore::open(&dir.path().join("secrets/tokens.json"), Some(ADMIN_TOKEN))
+                .expect("token store opens"),
+        );
+        let plays = Arc::new(Plays::open(&store.state_dir().join("plays.redb")).expect("plays"));
+        let ctx = Arc::new(Ctx::new(
+            store,
+            tokens,
+            Arc::new(Renditions::new(Arc::new(Renderer::new()))),
+            Arc::new(Shared::default()),
+            plays,
+            Arc::new(Metrics::default()),
+            chrono_tz::Asia::Ho_Chi_Minh,
+            allow_self_approval,
+        ));
+        let routes = super::routes(ctx.clone());
+        Rig { dir, ctx, routes }
+    }
+
+    pub fn admin(&self) -> Client<'_> {
+        self.client(Some(ADMIN_TOKEN))
+    }
+
+    pub fn anonymous(&self) -> Client<'_> {
+        self.client(None)
+    }
+
+    pub fn client(&self, token: Option<&str>) -> Client<'_> {
+        Client {
+            rig: self,
+            token: token.map(str::to_string),
+        }
+    }
+
+    /// A client for a new token named `name` with these roles.
+    pub fn user(&self, name: &str, roles: &[Role]) -> Client<'_> {
+        let token = self.ctx.tokens.create(name, roles).expect("token created");
+        self.client(Some(&token))
+    }
+
+    /// A request outside `/api/v1` (dashboard, `/healthz`, `/metrics`).
+    pub async fn site(&self, path: &str) -> Reply {
+        Reply::from(
+            warp::test::request()
+                .method("GET")
+                .path(path)
+                .reply(&self.routes)
+                .await,
+        )
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// What came back: status, headers, the body and the body as JSON (or
+/// `Null` when it is not JSON).
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+    pub json: Value,
+}
+
+impl From<warp::http::Response<bytes::Bytes>> for Reply {
+    fn from(r: warp::http::Response<bytes::Bytes>) -> Reply {
+        let (parts, body) = r.into_parts();
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            json: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            body,
+        }
+    }
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Someone holding a token (or none).
+pub struct Client<'a> {
+    rig: &'a Rig,
+    token: Option<String>,
+}
+
+impl Client<'_> {
+    /// A request to `/api/v1{path}` with this client's token.
+    pub fn req(&self, method: &str, path: &str) -> warp::test::RequestBuilder {
+        let b = warp::test::request()
+            .method(method)
+            .path(&format!("/api/v1{path}"));
+        match &self.token {
+            Some(t) => b.header("authorization", format!("Bearer {t}")),
+            None => b,
+        }
+    }
+
+    pub async fn send(&self, b: warp::test::RequestBuilder) -> Reply {
+        Reply::from(b.reply(&self.rig.routes).await)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("PUT", path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call("DELETE", path, None).await
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut b = self.req(method, path);
+        if let Some(v) = body {
+            b = b.json(&v);
+        }
+        let r = self.send(b).await;
+        (r.status, r.json)
+    }
+
+    /// `POST /panels`, insisting on 201.
+    pub async fn create_panel(&self, body: Value) -> Value {
+        let (st, v) = self.post("/panels", body).await;
+        assert_eq!(st, 201, "creating a panel: {v}");
+        v
+    }
+
+    /// `POST /messages`, insisting on 201; returns the new message.
+    pub async fn create_message(&self, body: Value) -> Value {
+        let (st, v) = self.post("/messages", body).await;
+        assert_eq!(st, 201, "creating a message: {v}");
+        v
+    }
+}
+
+pub fn panel(id: &str, w: u32, h: u32, format: &str, groups: &[&str]) -> Value {
+    serde_json::json!({"id": id, "name": format!("Bảng {id}"), "width": w, "height": h, "format": format, "groups": groups})
+}
+
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let img =
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 120]));
+    crate::render::png_bytes(&img)
+}
+
+/// A valid PNG whose header claims 100000×100000 pixels: a decompression bomb.
+pub fn bomb_png() -> Vec<u8> {
+    let mut p = png(4, 4);
+    // IHDR data starts at byte 16: width, height (big-endian).
+    p[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    p[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let crc = crc32fast::hash(&p[12..29]);
+    p[29..33].copy_from_slice(&crc.to_be_bytes());
+    p
+}
