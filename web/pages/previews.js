@@ -75,7 +75,12 @@ export function makeLivePreview(bodyFn, { dwell = () => 8, onPages = () => {} } 
   const draw = async (c) => {
     const b = bodyFn();
     if (!b.text && !b.image) {
+      // Nothing to show: stop what is in flight and let the last picture go.
+      c.ctrl?.abort();
+      c.ctrl = null;
       c.img.removeAttribute('src');
+      if (c.url) URL.revokeObjectURL(c.url);
+      c.url = null;
       c.frame.classList.add('screen-idle');
       c.frame.dataset.empty = t('preview.none');
       c.pages = 1; c.page = 1; renderPager(c); c.warn.hidden = true;
