@@ -120,9 +120,7 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
-    let config = args
-        .into_config(std::env::var(ADMIN_TOKEN_ENV).ok())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = args.into_config(std::env::var(ADMIN_TOKEN_ENV).ok())?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.http)
@@ -166,14 +164,11 @@ fn token(cmd: TokenCmd) -> anyhow::Result<()> {
             let roles: Vec<Role> = roles
                 .iter()
                 .map(|r| r.trim().parse())
-                .collect::<Result<_, _>>()
-                .map_err(|e: bangtin::domain::Invalid| anyhow::anyhow!("{e}"))?;
-            let path = tokens.unwrap_or_else(|| data.join("secrets").join("tokens.json"));
+                .collect::<Result<_, bangtin::domain::Invalid>>()?;
+            let path = tokens.unwrap_or_else(|| bangtin::store::tokens_file(&data));
             let store = bangtin::store::tokens::TokenStore::open(&path, None)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let t = store
-                .create(&name, &roles)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .with_context(|| format!("reading the token file {}", path.display()))?;
+            let t = store.create(&name, &roles)?;
             eprintln!(
                 "token for {name:?} saved (hashed) in {}; it is shown only now:",
                 path.display()
@@ -197,8 +192,9 @@ fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
             let pem = key
                 .to_pkcs8_pem(LineEnding::LF)
-                .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
-            bangtin::store::fsio::write_atomic(&out, pem.as_bytes())?;
+                .context("encoding the key")?;
+            bangtin::fsio::write_atomic(&out, pem.as_bytes())
+                .with_context(|| format!("writing {}", out.display()))?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -206,7 +202,8 @@ fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             }
             let public = hex::encode(key.verifying_key().to_bytes());
             let pub_path = out.with_extension("pub");
-            bangtin::store::fsio::write_atomic(&pub_path, format!("{public}\n").as_bytes())?;
+            bangtin::fsio::write_atomic(&pub_path, format!("{public}\n").as_bytes())
+                .with_context(|| format!("writing {}", pub_path.display()))?;
             println!(
                 "private key: {} (keep it secret; pass it with --signing-key)",
                 out.display()
@@ -228,12 +225,8 @@ fn render(a: RenderArgs) -> anyhow::Result<()> {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    let format: PixelFormat = a
-        .format
-        .parse()
-        .map_err(|e: bangtin::domain::Invalid| anyhow::anyhow!("{e}"))?;
-    let profile = bangtin::domain::Profile::new(a.width, a.height, format)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let format: PixelFormat = a.format.parse()?;
+    let profile = bangtin::domain::Profile::new(a.width, a.height, format)?;
     let renderer = bangtin::render::Renderer::new();
     let style = bangtin::domain::Style::default();
     if let Some(dir) = &a.out {

@@ -10,9 +10,9 @@ use super::error::ApiError;
 use super::req::{bytes_reply, created, no_content, ok, Req};
 use super::{blocking, Ctx};
 use crate::domain::{Panel, Role};
-use crate::player::{self, NowState};
+use crate::player::NowState;
 use crate::render;
-use crate::schedule::{self, Show};
+use crate::schedule::Show;
 
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct PanelView {
@@ -161,22 +161,8 @@ pub async fn timeline(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError>
             "give from < to, at most 31 days apart",
         ));
     }
-    let ctx2 = ctx.clone();
-    let slots = blocking(move || {
-        let snap = ctx2.store.snapshot();
-        let compiled = player::compile_all(&snap, ctx2.tz);
-        let alerts: Vec<_> = snap
-            .alerts
-            .values()
-            .filter(|a| a.cancelled_at.is_none())
-            .cloned()
-            .collect();
-        let catalog = player::catalog(&snap, &ctx2.store, &ctx2.renditions);
-        schedule::timeline(
-            &p, &compiled, &alerts, &catalog, ctx2.tz, from, to, MAX_SLOTS,
-        )
-    })
-    .await?;
+    let schedules = ctx.schedules.clone();
+    let slots = blocking(move || schedules.current().timeline(&p, from, to, MAX_SLOTS)).await?;
     // `group=campaign` merges consecutive slots of one campaign (or alert,
     // or blank) into one: a week at a glance for the dashboard.
     let by_campaign = match r.q("group") {

@@ -8,10 +8,16 @@
 //! DIR/schedules/{id}.json            campaigns (hand-editable, reloaded live)
 //! DIR/state/alerts/{id}.json         emergency alerts
 //! DIR/state/audit.jsonl              audit trail, one JSON object a line
-//! DIR/state/seq.json                 per-panel frame sequence high-water marks
+//! DIR/state/seq.json                 per-panel frame sequence high-water marks (seq.rs)
+//! DIR/state/plays.redb               proof of play, an embedded database (plays.rs)
+//! DIR/secrets/tokens.json            hashed API tokens and roles (tokens.rs; --tokens moves it)
+//! .{name}.{random}.tmp               a write that never reached its rename (any
+//!                                    directory above): never data, removed on load
 //! ```
 //! JSON, pretty-printed: every operator can read it, git diffs it well, and
-//! serde_json reports the line and column of a mistake.
+//! serde_json reports the line and column of a mistake. The paths are built
+//! only here ([`Store::panel_path`] …, [`Store::seq_file`],
+//! [`Store::plays_file`], [`tokens_file`]).
 //!
 //! Readers take an immutable [`Snapshot`] (an `Arc`, cheap); writers go one
 //! at a time: the files are written durably first ([`fsio::write_atomic`]),
@@ -19,7 +25,6 @@
 //! after a write means the data is on disk, and a failed write changes
 //! nothing in memory.
 
-pub mod fsio;
 pub mod plays;
 pub mod seq;
 pub mod tokens;
@@ -34,6 +39,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::domain::{Alert, Asset, Campaign, Id, Invalid, Message, Panel};
+use crate::fsio;
 
 /// Everything the server knows, at one instant.
 #[derive(Debug, Clone, Default)]
@@ -128,6 +134,13 @@ pub struct Store {
     changes: watch::Sender<u64>,
     /// Fingerprint of `schedules/` at the last reload.
     schedules_seen: Mutex<Vec<(String, u64, std::time::SystemTime)>>,
+}
+
+/// The token file of the data directory `data` (unless `--tokens` names
+/// another): a free function, because the token file is read before, and
+/// apart from, the rest of the store.
+pub fn tokens_file(data: &Path) -> PathBuf {
+    data.join("secrets/tokens.json")
 }
 
 /// Campaign checks the store cannot do itself (cron, time zones): the
@@ -236,8 +249,13 @@ impl Store {
             ext_for(&asset.content_type)
         ))
     }
-    pub fn state_dir(&self) -> PathBuf {
-        self.root.join("state")
+    /// Per-panel frame sequence high-water marks ([`seq::SeqAllocator`]).
+    pub fn seq_file(&self) -> PathBuf {
+        self.root.join("state/seq.json")
+    }
+    /// Proof of play ([`plays::Plays`]).
+    pub fn plays_file(&self) -> PathBuf {
+        self.root.join("state/plays.redb")
     }
 
     /// Runs one change: `f` edits a copy of the snapshot and says which files

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 
-use super::fsio;
+use crate::fsio;
 
 /// How many numbers one durable write reserves per panel.
 pub const BLOCK: u32 = 1000;

@@ -3,6 +3,10 @@
 //! After [`write_atomic`] returns Ok, the new content survives a crash or
 //! SIGKILL, and a reader never sees a half-written file: it sees the old
 //! content or the new one.
+//!
+//! This module knows files, not layouts: the store (which owns the data
+//! directory), the reference controller (`--state DIR`) and the CLI (`keys
+//! generate`) pass it the paths.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -79,7 +83,7 @@ pub fn is_temp_name(name: &str) -> bool {
 /// Deletes the temp files a crash left behind while [`write_atomic`] was
 /// replacing `path` (`.{name}.{random}.tmp` next to it). Files in loaded
 /// directories are cleaned as they are read; this is for single files
-/// (`state/seq.json`, `secrets/tokens.json`) whose directory nobody lists.
+/// whose directory nobody lists.
 pub fn remove_stale_temps(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return;
