@@ -89,9 +89,13 @@ struct ProvinceArgs {
     /// Seconds of idleness over which the server's CPU is measured.
     #[arg(long, default_value_t = 20)]
     idle_s: u64,
-    /// Parallel HTTP clients creating panels.
+    /// Parallel HTTP clients creating panels (with `--create api`).
     #[arg(long, default_value_t = 4)]
     http_clients: usize,
+    /// How the panels are created: `api` (one POST /panels each, from
+    /// --http-clients clients) or `import` (one POST /panels:import).
+    #[arg(long, default_value = "api")]
+    create: String,
     /// Give up on any one wait after this many seconds.
     #[arg(long, default_value_t = 120)]
     wait_s: u64,
@@ -444,6 +448,8 @@ fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> Option<Duration>
 #[derive(Default, Debug, Clone)]
 struct Figures {
     panels: u32,
+    /// How the panels were created (`api` or `import`).
+    create: String,
     create_s: f64,
     fleet_ready_s: f64,
     settle_s: f64,
@@ -494,7 +500,7 @@ fn province(a: ProvinceArgs) -> anyhow::Result<()> {
     for f in &all {
         println!(
             "{}",
-            json!({"work": "province", "panels": f.panels, "create_s": f.create_s,
+            json!({"work": "province", "panels": f.panels, "create": f.create, "create_s": f.create_s,
                    "fleet_ready_s": f.fleet_ready_s, "idle_cpu_pct": f.idle_cpu_pct,
                    "change_all_frames_s": f.change_all_frames_s, "change_all_acks_s": f.change_all_acks_s,
                    "change_plays_s": f.change_plays_s, "change_server_cpu_s": f.change_server_cpu_s,
@@ -518,7 +524,10 @@ fn fmt_s(v: Option<f64>, target: f64) -> String {
 
 fn print_figures(f: &Figures) {
     println!("\nprovince scenario, {} panels:", f.panels);
-    println!("  panels created through the API      {:.1} s", f.create_s);
+    println!(
+        "  panels created ({:<6})               {:.2} s",
+        f.create, f.create_s
+    );
     println!(
         "  fleet connected, retained frames in {:.1} s",
         f.fleet_ready_s
@@ -616,6 +625,7 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
         dir,
         fig: Figures {
             panels: n,
+            create: a.create.clone(),
             ..Figures::default()
         },
     };
@@ -753,10 +763,32 @@ impl Run<'_> {
         Ok((server, http))
     }
 
-    /// Panels through the API, several clients in parallel.
+    /// Panels through the API, one request each from several clients in
+    /// parallel, or all in one bulk import.
     fn create_panels(&mut self, http: &Arc<Http>) -> anyhow::Result<()> {
         let n = self.n;
         let t = Instant::now();
+        match self.args.create.as_str() {
+            "api" => self.create_one_by_one(http)?,
+            "import" => {
+                let all: Vec<Value> = (1..=n).map(|i| panel_body(i, n)).collect();
+                let summary = http.ok("POST", "/api/v1/panels:import", Some(&Value::from(all)))?;
+                if summary["created"] != json!(n) {
+                    bail!("the import created {} of {n} panels", summary["created"]);
+                }
+            }
+            other => bail!("--create must be api or import, not {other:?}"),
+        }
+        self.fig.create_s = t.elapsed().as_secs_f64();
+        eprintln!(
+            "   {n} panels created ({}) in {:.1} s",
+            self.args.create, self.fig.create_s
+        );
+        Ok(())
+    }
+
+    fn create_one_by_one(&self, http: &Arc<Http>) -> anyhow::Result<()> {
+        let n = self.n;
         let clients = self.args.http_clients.max(1) as u32;
         std::thread::scope(|s| -> anyhow::Result<()> {
             let handles: Vec<_> = (0..clients)
@@ -777,10 +809,7 @@ impl Run<'_> {
                     .map_err(|_| anyhow::anyhow!("HTTP client panicked"))??;
             }
             Ok(())
-        })?;
-        self.fig.create_s = t.elapsed().as_secs_f64();
-        eprintln!("   {n} panels created in {:.1} s", self.fig.create_s);
-        Ok(())
+        })
     }
 
     /// The fleet, in this process; returns once every panel shows a frame.

@@ -33,6 +33,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TokenCmd,
     },
+    /// Panels in bulk.
+    Panels {
+        #[command(subcommand)]
+        cmd: PanelsCmd,
+    },
     /// Run a reference LED controller (or a simulated fleet).
     Controller(bangtin::mqtt::controller::ControllerArgs),
     /// Render each line of a text file for a panel profile; prints frames/s.
@@ -61,6 +66,22 @@ enum TokenCmd {
         /// Token file, if not the default.
         #[arg(long, env = "BANGTIN_TOKENS")]
         tokens: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PanelsCmd {
+    /// Create or replace the panels of FILE (.csv with a header row, or
+    /// .json: an array of panels), all or nothing, in the data directory.
+    /// Works offline: stop the server first (it holds the data in memory),
+    /// or send the file to a running server: POST /api/v1/panels:import.
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
+        data: PathBuf,
+        /// Who the audit trail names for the import.
+        #[arg(long = "as", default_value = "command line")]
+        who: String,
     },
 }
 
@@ -107,6 +128,7 @@ fn main() -> anyhow::Result<()> {
         None => serve(cli.serve),
         Some(Cmd::Serve(a)) => serve(a),
         Some(Cmd::Token { cmd }) => token(cmd),
+        Some(Cmd::Panels { cmd }) => panels(cmd),
         Some(Cmd::Controller(a)) => {
             init_logging();
             let rt = tokio::runtime::Runtime::new()?;
@@ -177,6 +199,35 @@ fn token(cmd: TokenCmd) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn panels(cmd: PanelsCmd) -> anyhow::Result<()> {
+    use bangtin::store::import::{parse_panels, ImportFormat};
+    let PanelsCmd::Import { file, data, who } = cmd;
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let format = ImportFormat::from_file_name(name)
+        .with_context(|| format!("{}: name a .csv or .json file", file.display()))?;
+    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let store = bangtin::store::Store::open(&data, bangtin::app::check_campaign)
+        .with_context(|| format!("opening the data directory {}", data.display()))?;
+    // A running server keeps the proof-of-play database open (and locked);
+    // panels written behind its back would not reach its memory.
+    bangtin::store::plays::Plays::open(&store.plays_file()).with_context(|| {
+        format!(
+            "{} looks in use: if a server runs on it, stop it first or send the file to POST /api/v1/panels:import",
+            data.display()
+        )
+    })?;
+    let panels = parse_panels(&bytes, format).with_context(|| format!("{}", file.display()))?;
+    let s = store.import_panels(panels, &who)?;
+    println!(
+        "{}: {} created, {} updated, {} unchanged",
+        file.display(),
+        s.created,
+        s.updated,
+        s.unchanged
+    );
+    Ok(())
 }
 
 fn keys(cmd: KeysCmd) -> anyhow::Result<()> {

@@ -335,6 +335,7 @@ use crate::domain::Alert;
 use crate::domain::Role::{Admin, Approver, Editor, Operator, Scheduler};
 use crate::domain::{AlertBody, Asset, Campaign, CampaignBody, Message, MessageBody, Panel};
 use crate::player::NowState;
+use crate::store::import::ImportSummary;
 use crate::store::plays::Play;
 use crate::store::tokens::TokenInfo;
 use crate::store::AuditEntry;
@@ -359,6 +360,7 @@ routes_table! {
     "GET" "/panels/{id}" None, None, Some(schema::<PanelView>), "one panel";
     "PUT" "/panels/{id}" Some(Admin), Some(schema::<Panel>), Some(schema::<PanelView>), "replace a panel";
     "DELETE" "/panels/{id}" Some(Admin), None, None, "remove a panel";
+    "POST" "/panels:import" Some(Admin), None, Some(schema::<ImportSummary>), "create or replace many panels at once (JSON array or CSV), all or nothing";
     "GET" "/panels/{id}/now" None, None, Some(schema::<NowState>), "what the panel shows now";
     "GET" "/panels/{id}/timeline" None, None, Some(schema::<Vec<SlotView>>), "what the panel will show between from and to";
     "GET" "/panels/{id}/frame.png" None, None, None, "the panel's current frame as PNG";
@@ -409,6 +411,7 @@ async fn route(ctx: &Arc<Ctx>, r: &mut Req) -> (&'static str, Result<Response, A
         ["panels", _] if g => ("/panels/{id}", panels::get(ctx, r)),
         ["panels", _] if u => ("/panels/{id}", panels::replace(ctx, r).await),
         ["panels", _] if d => ("/panels/{id}", panels::delete(ctx, r).await),
+        ["panels:import"] if p => ("/panels:import", panels::import(ctx, r).await),
         ["panels", _, "now"] if g => ("/panels/{id}/now", panels::now(ctx, r)),
         ["panels", _, "timeline"] if g => ("/panels/{id}/timeline", panels::timeline(ctx, r).await),
         ["panels", _, "frame.png"] if g => {

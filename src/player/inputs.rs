@@ -107,14 +107,15 @@ impl Schedules {
         next
     }
 
-    /// Compiles what changed since `prev`; keeps what did not.
+    /// Compiles what changed since `prev`; keeps what did not (the maps are
+    /// persistent: an untouched map is the same map).
     fn build(&self, snap: Arc<Snapshot>, prev: Option<&ScheduleInputs>) -> ScheduleInputs {
         let campaigns = match prev {
-            Some(p) if p.snapshot.campaigns == snap.campaigns => p.campaigns.clone(),
+            Some(p) if p.snapshot.campaigns.ptr_eq(&snap.campaigns) => p.campaigns.clone(),
             _ => Arc::new(compile_all(&snap, self.tz)),
         };
         let alerts = match prev {
-            Some(p) if p.snapshot.alerts == snap.alerts => p.alerts.clone(),
+            Some(p) if p.snapshot.alerts.ptr_eq(&snap.alerts) => p.alerts.clone(),
             _ => Arc::new(
                 snap.alerts
                     .values()

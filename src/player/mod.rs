@@ -14,6 +14,8 @@
 //! - [`renditions`]: the render cache ([`Renditions`]): pages per (message
 //!   version, profile), prepared pictures per asset; a thousand identical
 //!   panels cost one render.
+//! - [`affected`]: which panels a store change touches (the rest are not
+//!   re-decided).
 //! - [`inputs`]: the schedule inputs of a store snapshot ([`Schedules`]),
 //!   built once per generation and shared with the API's timeline.
 //! - [`stamp`]: seq allocation, `valid_until`, BTF1 header and signature.
@@ -21,6 +23,7 @@
 //!   recent frames for proof of play, events).
 //! - this file: the state machine and its thread.
 
+pub mod affected;
 pub mod inputs;
 pub mod live;
 pub mod renditions;
@@ -34,6 +37,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
+use self::affected::{affected, Affected};
 pub use self::inputs::{ScheduleInputs, Schedules};
 pub use self::live::{LiveStatus, NowState, PanelEvent, Played, Shared};
 pub use self::renditions::{
@@ -149,6 +153,8 @@ pub struct Player {
     inputs: Arc<ScheduleInputs>,
     panels: HashMap<Id, Published>,
     heap: BinaryHeap<Reverse<(DateTime<Utc>, Id)>>,
+    /// Panel decisions made so far (how much work passes cost).
+    decisions: u64,
 }
 
 impl Player {
@@ -163,7 +169,13 @@ impl Player {
             inputs,
             panels: HashMap::new(),
             heap: BinaryHeap::new(),
+            decisions: 0,
         }
+    }
+
+    /// How many times a panel was re-decided since the start.
+    pub fn decisions(&self) -> u64 {
+        self.decisions
     }
 
     /// The earliest instant at which some panel may change.
@@ -171,23 +183,42 @@ impl Player {
         self.heap.peek().map(|Reverse((t, _))| *t)
     }
 
-    /// The store changed: re-decide every panel, publish what changed.
+    /// The store changed: re-decide the panels the change touches (a
+    /// changed panel, the panels a changed campaign, alert or message
+    /// targets; every panel for a change aimed at `all`), publish what
+    /// changed, clear deleted panels.
     pub fn on_store_change(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
+        let before = self.inputs.snapshot.clone();
         self.inputs = self.schedules.current();
         let snap = self.inputs.snapshot.clone();
-        let gone: Vec<Id> = self
-            .panels
-            .keys()
-            .filter(|id| !snap.panels.contains_key(*id))
-            .cloned()
+        let ids: Vec<Id> = match affected(&before, &snap) {
+            Affected::All => {
+                let gone: Vec<Id> = self
+                    .panels
+                    .keys()
+                    .filter(|id| !snap.panels.contains_key(*id))
+                    .cloned()
+                    .collect();
+                gone.into_iter()
+                    .chain(snap.panels.keys().cloned())
+                    .collect()
+            }
+            Affected::Panels(ids) => ids.into_iter().collect(),
+        };
+        // New panels take their first seqs with one durable write.
+        let new: Vec<&str> = ids
+            .iter()
+            .filter(|id| !self.panels.contains_key(*id) && snap.panels.contains_key(*id))
+            .map(|id| id.as_str())
             .collect();
-        for id in gone {
-            self.panels.remove(&id);
-            self.shared.forget(&id);
-            out(Out::Clear { panel: id });
-        }
-        for id in snap.panels.keys() {
-            self.update(id, now, false, out);
+        self.stamper.reserve(&new);
+        for id in &ids {
+            if snap.panels.contains_key(id) {
+                self.update(id, now, false, out);
+            } else if self.panels.remove(id).is_some() {
+                self.shared.forget(id);
+                out(Out::Clear { panel: id.clone() });
+            }
         }
     }
 
@@ -226,6 +257,7 @@ impl Player {
             return;
         };
         let profile = panel.profile();
+        self.decisions += 1;
         let d = inputs.resolve(panel, now);
         let showing = self.showing(&inputs, &d, &profile);
         let mut next = Published {
@@ -671,5 +703,85 @@ mod tests {
             .load(std::sync::atomic::Ordering::Relaxed)
             - before;
         assert_eq!(renders, 1, "one (message, profile) render for 1001 panels");
+    }
+
+    fn panel(id: &str, groups: &[&str]) -> Panel {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "name": "P", "width": 64, "height": 16, "format": "mono1", "groups": groups
+        }))
+        .unwrap()
+    }
+
+    /// Runs `f`; returns the panels it sent something to and how many
+    /// panels it re-decided.
+    fn pass(r: &mut Rig, f: impl FnOnce(&mut Player, &mut dyn FnMut(Out))) -> (Vec<String>, u64) {
+        let before = r.player.decisions();
+        let mut sent = Vec::new();
+        f(&mut r.player, &mut |o| match o {
+            Out::Frame { panel, .. } | Out::Clear { panel } => sent.push(panel.to_string()),
+        });
+        sent.sort();
+        (sent, r.player.decisions() - before)
+    }
+
+    #[test]
+    fn a_store_change_re_decides_only_the_panels_it_touches() {
+        let mut r = rig(&[("m1", true), ("m2", true)]);
+        for i in 0..200 {
+            r.store
+                .put_panel(panel(&format!("q{i:03}"), &["g2"]), true, "a")
+                .unwrap();
+        }
+        r.store.put_panel(panel("solo", &[]), true, "a").unwrap();
+        let t0 = t(3, 0, 0);
+        let (sent, decided) = pass(&mut r, |p, o| p.republish_all(t0, o));
+        assert_eq!((sent.len(), decided), (202, 202));
+        // One more panel: only it is decided and sent its first frame.
+        r.store.put_panel(panel("new", &["g9"]), true, "a").unwrap();
+        let (sent, decided) = pass(&mut r, |p, o| p.on_store_change(t0, o));
+        assert_eq!((sent, decided), (vec!["new".to_string()], 1));
+        // A campaign on one group: its 200 panels, not the others.
+        let c: Campaign = serde_json::from_value(serde_json::json!({
+            "id": "c2", "name": "C2", "messages": [{"id": "m2", "dwell_s": 10}],
+            "targets": ["group:g2"], "start": "2026-01-01", "priority": 2
+        }))
+        .unwrap();
+        r.store.put_campaign(c, true, "a").unwrap();
+        let (sent, decided) = pass(&mut r, |p, o| p.on_store_change(t0, o));
+        assert_eq!((sent.len(), decided), (200, 200));
+        assert!(sent.iter().all(|id| id.starts_with('q')));
+        // An edit of m1, which only c1 (on p1) lists: p1 alone.
+        let m1 = Id::parse("m1").unwrap();
+        r.store
+            .update_message(&m1, "a", "update", |m| {
+                m.body.text = Some("Tin mới".into());
+                m.version += 1;
+                Ok(())
+            })
+            .unwrap();
+        let (sent, decided) = pass(&mut r, |p, o| p.on_store_change(t0, o));
+        assert_eq!((sent, decided), (vec!["p1".to_string()], 1));
+        // A deleted panel is cleared, nothing else is touched.
+        r.store
+            .delete_panel(&Id::parse("solo").unwrap(), "a")
+            .unwrap();
+        let (sent, decided) = pass(&mut r, |p, o| p.on_store_change(t0, o));
+        assert_eq!((sent, decided), (vec!["solo".to_string()], 0));
+        // An alert to all: everything.
+        let alert = Alert {
+            id: Id::parse("a1").unwrap(),
+            body: AlertBody {
+                text: "BÃO".into(),
+                targets: vec![Target::All],
+                duration_s: 60,
+            },
+            created_by: "op".into(),
+            created_at: t0,
+            ends_at: t0 + chrono::Duration::seconds(60),
+            cancelled_at: None,
+        };
+        r.store.put_alert(alert, "op").unwrap();
+        let (sent, decided) = pass(&mut r, |p, o| p.on_store_change(t0, o));
+        assert_eq!((sent.len(), decided), (202, 202));
     }
 }

@@ -10,6 +10,8 @@
 //! DIR/state/audit.jsonl              audit trail, one JSON object a line
 //! DIR/state/seq.json                 per-panel frame sequence high-water marks (seq.rs)
 //! DIR/state/plays.redb               proof of play, an embedded database (plays.rs)
+//! DIR/state/import.json              a bulk import's renames, while it commits
+//!                                    (completed at the next start after a crash)
 //! DIR/secrets/tokens.json            hashed API tokens and roles (tokens.rs; --tokens moves it)
 //! .{name}.{random}.tmp               a write that never reached its rename (any
 //!                                    directory above): never data, removed on load
@@ -25,12 +27,15 @@
 //! after a write means the data is on disk, and a failed write changes
 //! nothing in memory.
 
+pub mod import;
 pub mod plays;
 pub mod seq;
 pub mod tokens;
 
 use std::collections::BTreeMap;
 use std::io;
+
+pub use imbl::OrdMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -42,13 +47,20 @@ use crate::domain::{Alert, Asset, Campaign, Id, Invalid, Message, Panel};
 use crate::fsio;
 
 /// Everything the server knows, at one instant.
+///
+/// The maps are persistent ([`imbl::OrdMap`], a B-tree sharing its nodes
+/// between versions): a writer's copy of the snapshot costs O(1) and an
+/// insert O(log n) whatever the fleet's size, and a reader can ask which
+/// entries differ between two versions without visiting the shared parts
+/// ([`imbl::OrdMap::diff`]; the player re-decides only what a change
+/// touches). They read like `BTreeMap`s, in key order.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    pub panels: BTreeMap<Id, Panel>,
-    pub messages: BTreeMap<Id, Message>,
-    pub assets: BTreeMap<String, Asset>,
-    pub campaigns: BTreeMap<Id, Campaign>,
-    pub alerts: BTreeMap<Id, Alert>,
+    pub panels: OrdMap<Id, Panel>,
+    pub messages: OrdMap<Id, Message>,
+    pub assets: OrdMap<String, Asset>,
+    pub campaigns: OrdMap<Id, Campaign>,
+    pub alerts: OrdMap<Id, Alert>,
     /// Files that could not be used, by path, with the reason. The server
     /// keeps the last good version of such a campaign and never overwrites
     /// the broken file.
@@ -125,6 +137,11 @@ pub struct AuditEntry {
 enum FileOp {
     Write(PathBuf, Vec<u8>),
     Remove(PathBuf),
+    /// Many files as one ([`fsio::write_batch`]), committed through `journal`.
+    Batch {
+        journal: PathBuf,
+        files: Vec<(PathBuf, Vec<u8>)>,
+    },
 }
 
 pub struct Store {
@@ -134,6 +151,10 @@ pub struct Store {
     changes: watch::Sender<u64>,
     /// Fingerprint of `schedules/` at the last reload.
     schedules_seen: Mutex<Vec<(String, u64, std::time::SystemTime)>>,
+}
+
+fn import_journal(root: &Path) -> PathBuf {
+    root.join("state/import.json")
 }
 
 /// The token file of the data directory `data` (unless `--tokens` names
@@ -165,6 +186,10 @@ impl Store {
             let p = root.join(d);
             std::fs::create_dir_all(&p).map_err(|e| StoreError::io(&p, e))?;
         }
+        // Before temp files are swept: a bulk import that crashed after its
+        // commit point is completed from its journal.
+        let journal = import_journal(root);
+        fsio::finish_batch(&journal).map_err(|e| StoreError::io(&journal, e))?;
         snap.panels = load_dir(
             &root.join("content/panels"),
             &mut problems,
@@ -257,6 +282,10 @@ impl Store {
     pub fn plays_file(&self) -> PathBuf {
         self.root.join("state/plays.redb")
     }
+    /// The renames of a bulk import while it commits ([`import`]).
+    fn import_journal(&self) -> PathBuf {
+        import_journal(&self.root)
+    }
 
     /// Runs one change: `f` edits a copy of the snapshot and says which files
     /// to write; the files are written durably, then the copy becomes the
@@ -275,6 +304,9 @@ impl Store {
                     fsio::write_atomic(&p, &bytes).map_err(|e| StoreError::io(&p, e))?
                 }
                 FileOp::Remove(p) => fsio::remove_durable(&p).map_err(|e| StoreError::io(&p, e))?,
+                FileOp::Batch { journal, files } => {
+                    fsio::write_batch(&journal, &files).map_err(|e| StoreError::io(&journal, e))?
+                }
             }
         }
         if let Some(a) = audit {
@@ -542,7 +574,7 @@ impl Store {
         let dir = self.root.join("schedules");
         let result = self.change(None, |s| {
             let mut problems = Vec::new();
-            let fresh: BTreeMap<Id, Campaign> = load_dir(&dir, &mut problems, |id, c: &Campaign| {
+            let fresh: OrdMap<Id, Campaign> = load_dir(&dir, &mut problems, |id, c: &Campaign| {
                 check_id(id, &c.id)?;
                 check(c)
             });
@@ -657,7 +689,7 @@ impl Store {
 }
 
 /// A message's image must be an uploaded asset.
-fn check_image(assets: &BTreeMap<String, Asset>, image: &Option<String>) -> Result<(), StoreError> {
+fn check_image(assets: &OrdMap<String, Asset>, image: &Option<String>) -> Result<(), StoreError> {
     match image {
         Some(a) if !assets.contains_key(a) => Err(StoreError::UnknownRef(format!(
             "image {a:?} is not an uploaded asset: upload it with POST /api/v1/assets first"
@@ -751,12 +783,12 @@ pub fn ext_for(content_type: &str) -> &'static str {
 
 /// Reads every `*.json` in `dir` as a `T`; problems (with line and column)
 /// go to `problems` and the file is left untouched.
-fn load_dir<T: DeserializeOwned>(
+fn load_dir<T: DeserializeOwned + Clone>(
     dir: &Path,
     problems: &mut Vec<FileProblem>,
     check: impl Fn(&str, &T) -> Result<(), Invalid>,
-) -> BTreeMap<Id, T> {
-    let mut out = BTreeMap::new();
+) -> OrdMap<Id, T> {
+    let mut out = OrdMap::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
         return out;
     };
@@ -796,8 +828,8 @@ fn load_dir<T: DeserializeOwned>(
     out
 }
 
-fn load_assets(dir: &Path, problems: &mut Vec<FileProblem>) -> BTreeMap<String, Asset> {
-    let mut out = BTreeMap::new();
+fn load_assets(dir: &Path, problems: &mut Vec<FileProblem>) -> OrdMap<String, Asset> {
+    let mut out = OrdMap::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
         return out;
     };
