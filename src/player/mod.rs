@@ -151,6 +151,11 @@ pub struct Player {
     schedules: Arc<Schedules>,
     stamper: Stamper,
     inputs: Arc<ScheduleInputs>,
+    /// The snapshot the last store-change pass (or republish) applied to
+    /// every panel: the next pass re-decides what changed since. (A timer
+    /// pass may use newer inputs for the panels it wakes; it does not move
+    /// this.)
+    settled: Arc<crate::store::Snapshot>,
     panels: HashMap<Id, Published>,
     heap: BinaryHeap<Reverse<(DateTime<Utc>, Id)>>,
     /// Panel decisions made so far (how much work passes cost).
@@ -161,6 +166,7 @@ impl Player {
     pub fn new(parts: PlayerParts) -> Player {
         let inputs = parts.schedules.current();
         Player {
+            settled: inputs.snapshot.clone(),
             store: parts.store,
             renditions: parts.renditions,
             shared: parts.shared,
@@ -188,20 +194,13 @@ impl Player {
     /// targets; every panel for a change aimed at `all`), publish what
     /// changed, clear deleted panels.
     pub fn on_store_change(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
-        let before = self.inputs.snapshot.clone();
         self.inputs = self.schedules.current();
         let snap = self.inputs.snapshot.clone();
+        let before = std::mem::replace(&mut self.settled, snap.clone());
         let ids: Vec<Id> = match affected(&before, &snap) {
             Affected::All => {
-                let gone: Vec<Id> = self
-                    .panels
-                    .keys()
-                    .filter(|id| !snap.panels.contains_key(*id))
-                    .cloned()
-                    .collect();
-                gone.into_iter()
-                    .chain(snap.panels.keys().cloned())
-                    .collect()
+                self.clear_gone(&snap, out);
+                snap.panels.keys().cloned().collect()
             }
             Affected::Panels(ids) => ids.into_iter().collect(),
         };
@@ -215,9 +214,8 @@ impl Player {
         for id in &ids {
             if snap.panels.contains_key(id) {
                 self.update(id, now, false, out);
-            } else if self.panels.remove(id).is_some() {
-                self.shared.forget(id);
-                out(Out::Clear { panel: id.clone() });
+            } else {
+                self.withdraw(id, out);
             }
         }
     }
@@ -227,10 +225,33 @@ impl Player {
     pub fn republish_all(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
         self.inputs = self.schedules.current();
         let snap = self.inputs.snapshot.clone();
+        self.settled = snap.clone();
+        self.clear_gone(&snap, out);
         let names: Vec<&str> = snap.panels.keys().map(|i| i.as_str()).collect();
         self.stamper.reserve(&names);
         for id in snap.panels.keys() {
             self.update(id, now, true, out);
+        }
+    }
+
+    /// Withdraws the frames of panels that are no longer in `snap`.
+    fn clear_gone(&mut self, snap: &crate::store::Snapshot, out: &mut dyn FnMut(Out)) {
+        let gone: Vec<Id> = self
+            .panels
+            .keys()
+            .filter(|id| !snap.panels.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            self.withdraw(&id, out);
+        }
+    }
+
+    /// A deleted panel: its frame is withdrawn (if it was sent one).
+    fn withdraw(&mut self, id: &Id, out: &mut dyn FnMut(Out)) {
+        if self.panels.remove(id).is_some() {
+            self.shared.forget(id);
+            out(Out::Clear { panel: id.clone() });
         }
     }
 
@@ -747,6 +768,9 @@ mod tests {
         }))
         .unwrap();
         r.store.put_campaign(c, true, "a").unwrap();
+        // A timer pass that runs first must not hide the change.
+        let (sent, _) = pass(&mut r, |p, o| p.on_timer(t0, o));
+        assert!(sent.is_empty());
         let (sent, decided) = pass(&mut r, |p, o| p.on_store_change(t0, o));
         assert_eq!((sent.len(), decided), (200, 200));
         assert!(sent.iter().all(|id| id.starts_with('q')));
