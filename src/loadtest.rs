@@ -96,6 +96,10 @@ struct ProvinceArgs {
     /// --http-clients clients) or `import` (one POST /panels:import).
     #[arg(long, default_value = "api")]
     create: String,
+    /// Stop after creating the panels (no fleet, no change, no alert):
+    /// the figure for writes at fleet scale.
+    #[arg(long)]
+    create_only: bool,
     /// Give up on any one wait after this many seconds.
     #[arg(long, default_value_t = 120)]
     wait_s: u64,
@@ -450,6 +454,7 @@ struct Figures {
     panels: u32,
     /// How the panels were created (`api` or `import`).
     create: String,
+    create_only: bool,
     create_s: f64,
     fleet_ready_s: f64,
     settle_s: f64,
@@ -528,6 +533,13 @@ fn print_figures(f: &Figures) {
         "  panels created ({:<6})               {:.2} s",
         f.create, f.create_s
     );
+    if f.create_only {
+        println!(
+            "  server RSS                          {:.1} MiB (peak {:.1} MiB)",
+            f.rss_mib, f.hwm_mib
+        );
+        return;
+    }
     println!(
         "  fleet connected, retained frames in {:.1} s",
         f.fleet_ready_s
@@ -626,6 +638,7 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
         fig: Figures {
             panels: n,
             create: a.create.clone(),
+            create_only: a.create_only,
             ..Figures::default()
         },
     };
@@ -634,6 +647,13 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
     let spid = server.pid();
     let content = seed_content(&http)?;
     run.create_panels(&http)?;
+    if a.create_only {
+        (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
+        server.stop();
+        drop(mosq);
+        run.clean_up();
+        return Ok(run.fig);
+    }
     let rt = tokio::runtime::Runtime::new()?;
     let glass = Arc::new(Glass {
         seen: Mutex::new(vec![Seen::default(); n as usize]),
@@ -653,11 +673,7 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
     rt.shutdown_timeout(Duration::from_secs(2));
     server.stop();
     drop(mosq);
-    if a.keep {
-        eprintln!("   kept {}", run.dir.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&run.dir);
-    }
+    run.clean_up();
     Ok(run.fig)
 }
 
@@ -708,6 +724,14 @@ fn seed_content(http: &Http) -> anyhow::Result<Content> {
 }
 
 impl Run<'_> {
+    fn clean_up(&self) {
+        if self.args.keep {
+            eprintln!("   kept {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
     /// Mosquitto: unlimited queues, so the server's ack stream is never cut.
     fn start_mosquitto(&self) -> anyhow::Result<(Proc, u16)> {
         let mport = free_port()?;

@@ -57,6 +57,10 @@ use crate::store::Store;
 /// rather than show a stale message for ever.
 pub const REFRESH: chrono::Duration = chrono::Duration::minutes(30);
 
+/// How long the player gathers store changes before a pass (a burst of
+/// writes becomes one pass; a single change waits this much longer).
+const STORE_CHANGE_BATCH: Duration = Duration::from_millis(20);
+
 /// After a frame could not be stamped (no seq: the disk refused the
 /// high-water mark), the panel is tried again this much later.
 const RETRY: chrono::Duration = chrono::Duration::seconds(5);
@@ -457,13 +461,18 @@ pub fn spawn(
                 // Wake a hair after the instant, so `now >= until` holds.
                 match rx.recv_timeout(timeout + Duration::from_millis(2)) {
                     Ok(Command::StoreChanged) => {
-                        // Coalesce a burst of changes into one pass.
+                        // Coalesce a burst of changes (a province created
+                        // one panel at a time) into one pass: new panels'
+                        // seq marks then cost one write for the burst.
+                        let until = std::time::Instant::now() + STORE_CHANGE_BATCH;
                         let mut republish = false;
-                        while let Ok(c) = rx.try_recv() {
-                            match c {
-                                Command::Shutdown => return,
-                                Command::RepublishAll => republish = true,
-                                Command::StoreChanged => {}
+                        loop {
+                            let left = until.saturating_duration_since(std::time::Instant::now());
+                            match rx.recv_timeout(left) {
+                                Ok(Command::Shutdown) => return,
+                                Ok(Command::RepublishAll) => republish = true,
+                                Ok(Command::StoreChanged) => {}
+                                Err(_) => break,
                             }
                         }
                         if republish {
