@@ -33,6 +33,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TokenCmd,
     },
+    /// Panels in bulk.
+    Panels {
+        #[command(subcommand)]
+        cmd: PanelsCmd,
+    },
     /// Run a reference LED controller (or a simulated fleet).
     Controller(bangtin::mqtt::controller::ControllerArgs),
     /// Render each line of a text file for a panel profile; prints frames/s.
@@ -61,6 +66,22 @@ enum TokenCmd {
         /// Token file, if not the default.
         #[arg(long, env = "BANGTIN_TOKENS")]
         tokens: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PanelsCmd {
+    /// Create or replace the panels of FILE (.csv with a header row, or
+    /// .json: an array of panels), all or nothing, in the data directory.
+    /// Works offline: stop the server first (it holds the data in memory),
+    /// or send the file to a running server: POST /api/v1/panels:import.
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
+        data: PathBuf,
+        /// Who the audit trail names for the import.
+        #[arg(long = "as", default_value = "command line")]
+        who: String,
     },
 }
 
@@ -107,6 +128,7 @@ fn main() -> anyhow::Result<()> {
         None => serve(cli.serve),
         Some(Cmd::Serve(a)) => serve(a),
         Some(Cmd::Token { cmd }) => token(cmd),
+        Some(Cmd::Panels { cmd }) => panels(cmd),
         Some(Cmd::Controller(a)) => {
             init_logging();
             let rt = tokio::runtime::Runtime::new()?;
@@ -120,9 +142,7 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
-    let config = args
-        .into_config(std::env::var(ADMIN_TOKEN_ENV).ok())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = args.into_config(std::env::var(ADMIN_TOKEN_ENV).ok())?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.http)
@@ -166,14 +186,11 @@ fn token(cmd: TokenCmd) -> anyhow::Result<()> {
             let roles: Vec<Role> = roles
                 .iter()
                 .map(|r| r.trim().parse())
-                .collect::<Result<_, _>>()
-                .map_err(|e: bangtin::domain::Invalid| anyhow::anyhow!("{e}"))?;
-            let path = tokens.unwrap_or_else(|| data.join("secrets").join("tokens.json"));
+                .collect::<Result<_, bangtin::domain::Invalid>>()?;
+            let path = tokens.unwrap_or_else(|| bangtin::store::tokens_file(&data));
             let store = bangtin::store::tokens::TokenStore::open(&path, None)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let t = store
-                .create(&name, &roles)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .with_context(|| format!("reading the token file {}", path.display()))?;
+            let t = store.create(&name, &roles)?;
             eprintln!(
                 "token for {name:?} saved (hashed) in {}; it is shown only now:",
                 path.display()
@@ -182,6 +199,35 @@ fn token(cmd: TokenCmd) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn panels(cmd: PanelsCmd) -> anyhow::Result<()> {
+    use bangtin::store::import::{parse_panels, ImportFormat};
+    let PanelsCmd::Import { file, data, who } = cmd;
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let format = ImportFormat::from_file_name(name)
+        .with_context(|| format!("{}: name a .csv or .json file", file.display()))?;
+    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let store = bangtin::store::Store::open(&data)
+        .with_context(|| format!("opening the data directory {}", data.display()))?;
+    // A running server keeps the proof-of-play database open (and locked);
+    // panels written behind its back would not reach its memory.
+    bangtin::store::plays::Plays::open(&store.plays_file()).with_context(|| {
+        format!(
+            "{} looks in use: if a server runs on it, stop it first or send the file to POST /api/v1/panels:import",
+            data.display()
+        )
+    })?;
+    let panels = parse_panels(&bytes, format).with_context(|| format!("{}", file.display()))?;
+    let s = store.import_panels(panels, &who)?;
+    println!(
+        "{}: {} created, {} updated, {} unchanged",
+        file.display(),
+        s.created,
+        s.updated,
+        s.unchanged
+    );
+    Ok(())
 }
 
 fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
@@ -197,8 +243,9 @@ fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
             let pem = key
                 .to_pkcs8_pem(LineEnding::LF)
-                .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
-            bangtin::store::fsio::write_atomic(&out, pem.as_bytes())?;
+                .context("encoding the key")?;
+            bangtin::fsio::write_atomic(&out, pem.as_bytes())
+                .with_context(|| format!("writing {}", out.display()))?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -206,7 +253,8 @@ fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             }
             let public = hex::encode(key.verifying_key().to_bytes());
             let pub_path = out.with_extension("pub");
-            bangtin::store::fsio::write_atomic(&pub_path, format!("{public}\n").as_bytes())?;
+            bangtin::fsio::write_atomic(&pub_path, format!("{public}\n").as_bytes())
+                .with_context(|| format!("writing {}", pub_path.display()))?;
             println!(
                 "private key: {} (keep it secret; pass it with --signing-key)",
                 out.display()
@@ -228,12 +276,8 @@ fn render(a: RenderArgs) -> anyhow::Result<()> {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    let format: PixelFormat = a
-        .format
-        .parse()
-        .map_err(|e: bangtin::domain::Invalid| anyhow::anyhow!("{e}"))?;
-    let profile = bangtin::domain::Profile::new(a.width, a.height, format)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let format: PixelFormat = a.format.parse()?;
+    let profile = bangtin::domain::Profile::new(a.width, a.height, format)?;
     let renderer = bangtin::render::Renderer::new();
     let style = bangtin::domain::Style::default();
     if let Some(dir) = &a.out {

@@ -144,6 +144,10 @@ table! {
         body: NO_BODY, reply: None, ok: NO_CONTENT,
         summary: "remove a panel",
     }
+    (POST "/panels:import", Some(Admin)) => panels::import {
+        body: NO_BODY, reply: Some(schema::<crate::store::import::ImportSummary>), ok: OK,
+        summary: "create or replace many panels at once (a JSON array or a CSV file), all or nothing",
+    }
     (GET "/panels/{id}/now", ANY) => panels::now {
         body: NO_BODY, reply: Some(schema::<NowState>), ok: OK,
         summary: "what the panel shows now",

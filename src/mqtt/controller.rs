@@ -255,7 +255,7 @@ fn read_public_key(path: &Path) -> anyhow::Result<VerifyingKey> {
     let text = text.trim();
     if text.starts_with("-----BEGIN") {
         return VerifyingKey::from_public_key_pem(text)
-            .map_err(|e| anyhow::anyhow!("{} is not an Ed25519 public key: {e}", path.display()));
+            .with_context(|| format!("{} is not an Ed25519 public key", path.display()));
     }
     let bytes: [u8; 32] = hex::decode(text)
         .ok()
@@ -495,7 +495,7 @@ impl Controller {
             let path = path.clone();
             let seq = h.seq.to_string();
             let saved = tokio::task::spawn_blocking(move || {
-                crate::store::fsio::write_atomic(&path, seq.as_bytes())
+                crate::fsio::write_atomic(&path, seq.as_bytes())
             })
             .await;
             if !matches!(saved, Ok(Ok(()))) {

@@ -44,6 +44,10 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 pub enum Inbound {
     /// A (re)connection: republish every panel's current frame.
     Connected,
+    /// The connection was lost (the link retries with back-off and reports
+    /// [`Inbound::Connected`] when it is back). Frames published meanwhile
+    /// are refused with [`MqttError::NotConnected`].
+    Disconnected,
     /// A controller's retained status.
     Status {
         panel: Id,
@@ -182,6 +186,7 @@ pub fn try_connect(opts: LinkOptions) -> Result<(Publisher, mpsc::Receiver<Inbou
         connected: connected.clone(),
         inbound: inbound_tx,
         control: control_rx,
+        state_pending: None,
     };
     tokio::spawn(task.run());
     Ok((
@@ -203,6 +208,9 @@ struct LinkTask {
     connected: Arc<AtomicBool>,
     inbound: mpsc::Sender<Inbound>,
     control: mpsc::Receiver<oneshot::Sender<()>>,
+    /// A link-state event still waiting for room in a full inbound queue;
+    /// the next one waits for it, so the receiver sees them in order.
+    state_pending: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub(crate) fn retained(topic: String, payload: impl Into<Vec<u8>>) -> Request {
@@ -259,6 +267,7 @@ impl LinkTask {
                     failures += 1;
                     if was {
                         tracing::warn!(broker = %self.url, error = %e, "MQTT connection lost; reconnecting");
+                        self.deliver(Inbound::Disconnected);
                     } else if failures == 1
                         || failures.is_multiple_of(20)
                         || refused(&e) && failures < 3
@@ -283,22 +292,35 @@ impl LinkTask {
         }
     }
 
-    /// Never blocks the event loop: a full channel drops reports (with a
-    /// warning) except `Connected`, which is handed to a helper task.
-    fn deliver(&self, msg: Inbound) {
-        match self.inbound.try_send(msg) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(Inbound::Connected)) => {
-                let tx = self.inbound.clone();
-                tokio::spawn(async move {
-                    let _ = tx.send(Inbound::Connected).await;
-                });
+    /// Never blocks the event loop: a full channel drops controllers'
+    /// reports (with a warning); link-state events (`Connected`,
+    /// `Disconnected`) are never dropped nor reordered: when they cannot go
+    /// at once, a helper task delivers them in turn.
+    fn deliver(&mut self, mut msg: Inbound) {
+        let link_state = matches!(msg, Inbound::Connected | Inbound::Disconnected);
+        let waiting = self
+            .state_pending
+            .as_ref()
+            .is_some_and(|h| !h.is_finished());
+        if !(link_state && waiting) {
+            match self.inbound.try_send(msg) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(mpsc::error::TrySendError::Full(m)) if !link_state => {
+                    tracing::warn!(msg = ?m, "inbound MQTT queue full; report dropped");
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Full(m)) => msg = m,
             }
-            Err(mpsc::error::TrySendError::Full(msg)) => {
-                tracing::warn!(?msg, "inbound MQTT queue full; report dropped");
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
+        // A link-state event that has to wait for room, after any other.
+        let prev = self.state_pending.take();
+        let tx = self.inbound.clone();
+        self.state_pending = Some(tokio::spawn(async move {
+            if let Some(prev) = prev {
+                let _ = prev.await;
+            }
+            let _ = tx.send(msg).await;
+        }));
     }
 
     async fn shutdown(&mut self) {
@@ -446,6 +468,37 @@ mod tests {
         ] {
             assert_eq!(parse_report("bangtin", t, b), None, "{t} {b:?}");
         }
+    }
+
+    /// A broker on loopback that acknowledges every CONNECT and hangs up at
+    /// the client's next packet: the link reports the loss, then the
+    /// reconnection, each once and in order.
+    #[tokio::test]
+    async fn a_lost_connection_is_reported_then_the_reconnection() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await; // CONNECT
+                socket.write_all(&[0x20, 0x02, 0x00, 0x00]).await.unwrap(); // CONNACK
+                let _ = socket.read(&mut buf).await; // whatever comes next
+            }
+        });
+        let url = format!("mqtt://127.0.0.1:{port}").parse().unwrap();
+        let (publisher, mut inbound) = try_connect(super::super::LinkOptions::new(url)).unwrap();
+        for (want, why) in [
+            (Inbound::Connected, "first connection"),
+            (Inbound::Disconnected, "the broker hung up"),
+            (Inbound::Connected, "back after the back-off"),
+        ] {
+            let got = tokio::time::timeout(Duration::from_secs(5), inbound.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no event within 5 s: expected {why}"));
+            assert_eq!(got, Some(want), "{why}");
+        }
+        drop(publisher);
     }
 
     #[test]

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{fsio, StoreError};
+use super::StoreError;
 use crate::domain::{Id, Invalid, Role};
+use crate::fsio;
 
 /// Who is making a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]

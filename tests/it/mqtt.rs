@@ -471,6 +471,7 @@ async fn publisher_reconnects_after_broker_restart() {
         publisher.publish_frame(&id("p1"), mono_frame(1, 0)).await,
         Err(mqtt::MqttError::NotConnected)
     ));
+    assert_eq!(next_inbound(&mut inbound).await, Inbound::Disconnected);
     m.restart();
     let started = std::time::Instant::now();
     assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
