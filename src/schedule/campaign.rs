@@ -17,7 +17,7 @@
 //!
 //! Windows are half open: active at their start instant, inactive at their end.
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use super::cron::{earliest, parse_cron, CronSpec};
@@ -94,6 +94,15 @@ pub fn compile_in(c: &Campaign, default_tz: Tz) -> Result<CompiledCampaign, Inva
         return Err(Invalid::new(
             "a campaign needs at least one target: a panel id, \"group:NAME\" or \"all\"",
         ));
+    }
+    for (what, date) in [("start", b.start), ("end", b.end)] {
+        if let Some(d) = date.filter(|d| !super::YEARS.contains(&d.year())) {
+            return Err(Invalid::new(format!(
+                "{what} {d} is out of range: campaign dates run from {}-01-01 to {}-12-31",
+                super::YEARS.start(),
+                super::YEARS.end()
+            )));
+        }
     }
     if let (Some(s), Some(e)) = (b.start, b.end) {
         if s > e {

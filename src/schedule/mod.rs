@@ -46,6 +46,10 @@ use crate::domain::{Alert, Brightness, Id, Invalid, Panel, Profile};
 /// Schedules are evaluated here unless a campaign or `BANGTIN_TZ` says otherwise.
 pub const DEFAULT_TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
+/// The years campaigns may name and crons must fire in; a timeline is
+/// clipped to them (every instant in them is plain RFC 3339).
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
 /// Seconds each page of an alert stays up.
 pub const ALERT_DWELL_S: u32 = 8;
 
@@ -118,6 +122,17 @@ pub struct Slot {
 
 fn epoch() -> DateTime<Utc> {
     DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// [`YEARS`] as instants: `[2000-01-01T00:00:00Z, 2101-01-01T00:00:00Z)`.
+fn calendar() -> (DateTime<Utc>, DateTime<Utc>) {
+    let instant = |y: i32| {
+        NaiveDate::from_ymd_opt(y, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("valid date")
+            .and_utc()
+    };
+    (instant(*YEARS.start()), instant(*YEARS.end() + 1))
 }
 
 fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
@@ -372,9 +387,10 @@ fn rotate(
     }
 }
 
-/// What `panel` shows over `[from, to)`, at most `max_slots` slots, by
-/// calling [`resolve`] at each change. Consecutive slots with the same show
-/// are merged (a brightness switch alone does not start a slot).
+/// What `panel` shows over `[from, to)` clipped to [`YEARS`], at most
+/// `max_slots` slots, by calling [`resolve`] at each change. Consecutive
+/// slots with the same show are merged (a brightness switch alone does not
+/// start a slot).
 #[allow(clippy::too_many_arguments)]
 pub fn timeline(
     panel: &Panel,
@@ -386,6 +402,8 @@ pub fn timeline(
     to: DateTime<Utc>,
     max_slots: usize,
 ) -> Vec<Slot> {
+    let (first, last) = calendar();
+    let (from, to) = (from.max(first), to.min(last));
     let mut out: Vec<Slot> = Vec::new();
     let mut t = from;
     while t < to {

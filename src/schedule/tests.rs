@@ -150,28 +150,31 @@ impl World {
             }
         }
     }
-    fn timeline(&self, from: &str, to: &str) -> Vec<(String, String)> {
+    fn slots(&self, from: DateTime<Utc>, to: DateTime<Utc>, max_slots: usize) -> Vec<Slot> {
         timeline(
             &self.panel,
             &self.campaigns,
             &self.alerts,
             &self.catalog,
             DEFAULT_TZ,
-            at(from),
-            at(to),
-            1000,
+            from,
+            to,
+            max_slots,
         )
-        .into_iter()
-        .map(|s| {
-            (
-                s.start
-                    .with_timezone(&DEFAULT_TZ)
-                    .format("%H:%M:%S")
-                    .to_string(),
-                short(&s.show),
-            )
-        })
-        .collect()
+    }
+    fn timeline(&self, from: &str, to: &str) -> Vec<(String, String)> {
+        self.slots(at(from), at(to), 1000)
+            .into_iter()
+            .map(|s| {
+                (
+                    s.start
+                        .with_timezone(&DEFAULT_TZ)
+                        .format("%H:%M:%S")
+                        .to_string(),
+                    short(&s.show),
+                )
+            })
+            .collect()
     }
 }
 
@@ -728,16 +731,7 @@ fn timeline_matches_resolve() {
     )];
     let from = at("2026-03-02T08:00:00+07:00");
     let to = at("2026-03-02T08:10:00+07:00");
-    let slots = timeline(
-        &w.panel,
-        &w.campaigns,
-        &w.alerts,
-        &w.catalog,
-        DEFAULT_TZ,
-        from,
-        to,
-        10_000,
-    );
+    let slots = w.slots(from, to, 10_000);
     assert_eq!(slots.first().unwrap().start, from);
     assert_eq!(slots.last().unwrap().end, to);
     for pair in slots.windows(2) {
@@ -753,16 +747,7 @@ fn timeline_matches_resolve() {
             assert_eq!(w.at(t).show, s.show, "at {t}");
         }
     }
-    let capped = timeline(
-        &w.panel,
-        &w.campaigns,
-        &w.alerts,
-        &w.catalog,
-        DEFAULT_TZ,
-        from,
-        to,
-        3,
-    );
+    let capped = w.slots(from, to, 3);
     assert_eq!(capped.len(), 3);
     assert_eq!(capped[..], slots[..3]);
 }
@@ -916,4 +901,114 @@ fn explain_for_the_dashboard() {
     assert!(explain("0 7 * * *", "Mars/Olympus", at("2026-03-07T12:00:00Z"), 2).is_err());
     assert!(explain("nope", "UTC", at("2026-03-07T12:00:00Z"), 2).is_err());
     assert_eq!(parse_tz("UTC").unwrap(), chrono_tz::UTC);
+}
+
+/// Windows that open again before they close (a cron firing every minute
+/// for 60 s, one firing every 15 minutes for 30 minutes) cover the panel
+/// without a gap: following `until` from decision to decision never meets a
+/// blank, and every second around the firings shows the campaign.
+#[test]
+fn re_firing_windows_cover_the_panel_without_a_gap() {
+    for (cron, duration) in [
+        ("* * * * *", 60),
+        ("*/15 * * * *", 1800),
+        ("0 * * * * *", 75),
+    ] {
+        let w = World::new(
+            vec![camp(
+                "again",
+                json!({"messages":[{"id":"m1","dwell_s":10}],"cron":cron,"duration_s":duration}),
+            )],
+            cat(&[("m1", 1)]),
+        );
+        let start = at("2026-03-02T00:00:00+07:00");
+        let end = at("2026-03-03T00:00:00+07:00");
+        let mut t = start;
+        while t < end {
+            let d = w.at(t);
+            assert_eq!(short(&d.show), "again/m1 1/1", "{cron} at {t}");
+            let until = d.until.expect("something changes within a day");
+            assert!(until > t, "{cron}: until {until} at {t}");
+            t = until;
+        }
+        for minute in [0, 1, 14, 15, 16, 59, 60, 61, 719, 720, 1439] {
+            let firing = start + TimeDelta::minutes(minute);
+            for s in -3..=3 {
+                let t = firing + TimeDelta::seconds(s);
+                assert_ne!(w.at(t).show, Show::Blank, "{cron} at {t}");
+            }
+        }
+        w.check_until((0..600).map(|s| start + TimeDelta::seconds(s)));
+    }
+}
+
+#[test]
+fn a_cron_that_never_fires_is_refused() {
+    for cron in [
+        "0 0 0 1 1 * 1970",
+        "0 0 30 2 *",
+        "0 0 0 31 4 *",
+        "0 0 12 * * * 1999",
+    ] {
+        let e = compile(&body(
+            "c",
+            json!({"messages":[{"id":"m1","dwell_s":10}],"cron":cron,"duration_s":60}),
+        ))
+        .expect_err(cron)
+        .0;
+        assert!(e.contains("this cron never fires: "), "{cron}: {e}");
+    }
+    // A year in range is fine, even if it is past.
+    assert!(parse_cron("0 0 12 * * * 2024").is_ok());
+}
+
+#[test]
+fn campaign_dates_out_of_range_are_refused() {
+    for (key, date) in [
+        ("start", "-0001-01-01"),
+        ("end", "+10000-01-01"),
+        ("start", "1999-12-31"),
+        ("end", "2101-01-01"),
+    ] {
+        let v = json!({"messages":[{"id":"m1","dwell_s":10}], key: date});
+        let e = compile(&body("c", v)).expect_err(date).0;
+        assert!(e.contains("2000") && e.contains("2100"), "{date}: {e}");
+    }
+    for (key, date) in [("start", "2000-01-01"), ("end", "2100-12-31")] {
+        let v = json!({"messages":[{"id":"m1","dwell_s":10}], key: date});
+        assert!(compile(&body("c", v)).is_ok(), "{date}");
+    }
+}
+
+#[test]
+fn timeline_instants_are_always_rfc3339() {
+    let w = World::new(
+        vec![camp(
+            "always",
+            json!({"messages":[{"id":"m1","dwell_s":10}]}),
+        )],
+        cat(&[("m1", 1)]),
+    );
+    let cases = [
+        (
+            at("9999-12-31T12:00:00Z"),
+            at("9999-12-31T23:59:59Z") + TimeDelta::days(1),
+        ),
+        (
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MIN_UTC + TimeDelta::days(1),
+        ),
+        (at("2100-12-31T20:00:00Z"), at("2101-01-01T04:00:00Z")),
+    ];
+    for (from, to) in cases {
+        for s in w.slots(from, to, 100) {
+            for t in [s.start, s.end] {
+                let text = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                assert!(
+                    DateTime::parse_from_rfc3339(&text).is_ok(),
+                    "{text} from {from:?} to {to:?}"
+                );
+            }
+        }
+    }
 }
