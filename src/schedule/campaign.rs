@@ -1,12 +1,13 @@
 //! Campaign timing: validation once ([`compile`]), then cheap questions about
 //! activity windows at an instant.
 //!
-//! Windows (CONTRACT.md section 4, "Campaign timing"):
+//! Windows (the campaign timing of the API, README "Schedulers"):
 //! - **with cron**: every firing opens a window `[firing, firing + duration_s)`.
 //!   The campaign is active while any window is open. When windows overlap
 //!   (duration longer than the period), the window is the one opened by the
 //!   latest firing, which is also the one that closes last; every firing
-//!   restarts the window, and so the rotation. With `start`/`end`, only
+//!   restarts the window (the rotation goes on: see `rotation`). With
+//!   `start`/`end`, only
 //!   firings on local dates within `[start, end]` count (a window opened on
 //!   the end date may run past midnight).
 //! - **without cron**: one window from local midnight at the start of
@@ -39,16 +40,35 @@ pub struct CompiledCampaign {
 
 #[derive(Debug, Clone)]
 enum Timing {
-    Cron {
-        spec: CronSpec,
-        duration: TimeDelta,
-        first: Option<NaiveDate>,
-        last: Option<NaiveDate>,
-    },
+    Cron(Firings),
     Days {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     },
+}
+
+/// The firings of a campaign's cron in its time zone and dates, each
+/// opening a window of `duration`.
+#[derive(Debug, Clone)]
+struct Firings {
+    spec: CronSpec,
+    tz: Tz,
+    duration: TimeDelta,
+    first: Option<NaiveDate>,
+    last: Option<NaiveDate>,
+}
+
+impl Firings {
+    /// The last firing at or before `t`.
+    fn prev(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.spec
+            .prev_at_or_before_utc(self.tz, t, self.first, self.last)
+    }
+
+    /// The first firing after `t`.
+    fn next(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.spec.next_after_utc(self.tz, t, self.first, self.last)
+    }
 }
 
 /// What a campaign looks like at one instant.
@@ -122,12 +142,13 @@ pub fn compile_in(c: &Campaign, default_tz: Tz) -> Result<CompiledCampaign, Inva
                     "duration_s {d} is out of range: use 1 to {MAX_DURATION_S} seconds (31 days)"
                 )));
             }
-            Timing::Cron {
+            Timing::Cron(Firings {
                 spec: parse_cron(expr)?,
+                tz,
                 duration: TimeDelta::seconds(d as i64),
                 first: b.start,
                 last: b.end,
-            }
+            })
         }
         (Some(_), None) => {
             return Err(Invalid::new(
@@ -175,7 +196,7 @@ impl CompiledCampaign {
     /// The cron, when the campaign has one.
     pub fn cron(&self) -> Option<&CronSpec> {
         match &self.timing {
-            Timing::Cron { spec, .. } => Some(spec),
+            Timing::Cron(f) => Some(&f.spec),
             Timing::Days { .. } => None,
         }
     }
@@ -205,17 +226,49 @@ impl CompiledCampaign {
             .any(|m| catalog.pages(&m.id, profile).is_some_and(|p| p > 0))
     }
 
+    /// The stretch of activity (windows that overlap or touch, merged)
+    /// containing `t`, or else the first one starting after `t` and no later
+    /// than `horizon`. A stretch containing `t` may be reported to start
+    /// later than it did (at the latest firing at or before `t`, never after
+    /// `t`); its end is exact when it is at or before `horizon`, otherwise
+    /// only known to be after it. Costs one cron step per firing up to
+    /// `horizon`.
+    pub(crate) fn span_from(
+        &self,
+        t: DateTime<Utc>,
+        horizon: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        match &self.timing {
+            Timing::Days { start, end } => {
+                (*end > t && *start <= horizon).then_some((*start, *end))
+            }
+            Timing::Cron(f) => {
+                let mut fired = match f.prev(t) {
+                    Some(p) if p + f.duration > t => p,
+                    _ => f.next(t).filter(|n| *n <= horizon)?,
+                };
+                let start = fired;
+                let mut end = fired + f.duration;
+                while end <= horizon {
+                    match f.next(fired) {
+                        Some(n) if n <= end => {
+                            fired = n;
+                            end = n + f.duration;
+                        }
+                        _ => break,
+                    }
+                }
+                Some((start, end))
+            }
+        }
+    }
+
     pub(crate) fn state_at(&self, now: DateTime<Utc>) -> State {
         match &self.timing {
-            Timing::Cron {
-                spec,
-                duration,
-                first,
-                last,
-            } => {
-                let prev = spec.prev_at_or_before_utc(self.tz, now, *first, *last);
-                let next_fire = spec.next_after_utc(self.tz, now, *first, *last);
-                let window = prev.map(|p| (p, p + *duration)).filter(|w| now < w.1);
+            Timing::Cron(f) => {
+                let prev = f.prev(now);
+                let next_fire = f.next(now);
+                let window = prev.map(|p| (p, p + f.duration)).filter(|w| now < w.1);
                 let next = match (window, next_fire) {
                     (Some(w), Some(n)) => Some(w.1.min(n)),
                     (Some(w), None) => Some(w.1),
@@ -224,7 +277,7 @@ impl CompiledCampaign {
                 State {
                     window,
                     next,
-                    last_close: prev.map(|p| p + *duration).filter(|e| *e <= now),
+                    last_close: prev.map(|p| p + f.duration).filter(|e| *e <= now),
                 }
             }
             Timing::Days { start, end } => {
