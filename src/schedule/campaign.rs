@@ -58,7 +58,36 @@ struct Firings {
     last: Option<NaiveDate>,
 }
 
+/// A stretch of activity: `[start, end)`, and with a cron the firing
+/// that opens the next one, when it is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+}
+
 impl Firings {
+    /// The stretch opened by the firing at `fired`, merged with the windows
+    /// of the firings before its end, followed up to `horizon`.
+    fn span(&self, mut fired: DateTime<Utc>, horizon: DateTime<Utc>) -> Span {
+        let start = fired;
+        let mut end = fired + self.duration;
+        let mut next = None;
+        while end <= horizon {
+            next = self.next(fired);
+            match next {
+                Some(n) if n <= end => {
+                    fired = n;
+                    end = n + self.duration;
+                    next = None;
+                }
+                _ => break,
+            }
+        }
+        Span { start, end, next }
+    }
+
     /// The last firing at or before `t`.
     fn prev(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.spec
@@ -231,35 +260,34 @@ impl CompiledCampaign {
     /// than `horizon`. A stretch containing `t` may be reported to start
     /// later than it did (at the latest firing at or before `t`, never after
     /// `t`); its end is exact when it is at or before `horizon`, otherwise
-    /// only known to be after it. Costs one cron step per firing up to
+    /// only known to be after it. Costs a cron step per firing up to
     /// `horizon`.
-    pub(crate) fn span_from(
-        &self,
-        t: DateTime<Utc>,
-        horizon: DateTime<Utc>,
-    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    pub(crate) fn span_from(&self, t: DateTime<Utc>, horizon: DateTime<Utc>) -> Option<Span> {
         match &self.timing {
-            Timing::Days { start, end } => {
-                (*end > t && *start <= horizon).then_some((*start, *end))
-            }
-            Timing::Cron(f) => {
-                let mut fired = match f.prev(t) {
-                    Some(p) if p + f.duration > t => p,
-                    _ => f.next(t).filter(|n| *n <= horizon)?,
-                };
-                let start = fired;
-                let mut end = fired + f.duration;
-                while end <= horizon {
-                    match f.next(fired) {
-                        Some(n) if n <= end => {
-                            fired = n;
-                            end = n + f.duration;
-                        }
-                        _ => break,
-                    }
-                }
-                Some((start, end))
-            }
+            Timing::Days { start, end } => (*end > t && *start <= horizon).then_some(Span {
+                start: *start,
+                end: *end,
+                next: None,
+            }),
+            Timing::Cron(f) => match f.prev(t) {
+                Some(p) if p + f.duration > t => Some(f.span(p, horizon)),
+                _ => f
+                    .next(t)
+                    .filter(|n| *n <= horizon)
+                    .map(|n| f.span(n, horizon)),
+            },
+        }
+    }
+
+    /// The stretch after `span` (which came from [`Self::span_from`] or
+    /// here with the same `horizon`) if it starts no later than `horizon`.
+    pub(crate) fn span_after(&self, span: &Span, horizon: DateTime<Utc>) -> Option<Span> {
+        match &self.timing {
+            Timing::Days { .. } => None,
+            Timing::Cron(f) => span
+                .next
+                .filter(|n| *n <= horizon && span.end <= horizon)
+                .map(|n| f.span(n, horizon)),
         }
     }
 

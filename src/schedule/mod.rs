@@ -280,23 +280,20 @@ fn decide<'a>(
     let rotation = match walk {
         Some((kept, horizon)) => {
             if !kept.as_ref().is_some_and(|r| r.reaches(now)) {
+                let all = seen.iter().map(|s| s.c);
                 *kept = Some(Rotation::new(
-                    panel,
-                    campaigns,
-                    alerts,
-                    catalog,
-                    &profile,
-                    tz,
-                    i32::MIN,
-                    now,
-                    horizon,
+                    panel, all, alerts, catalog, &profile, tz, now, horizon,
                 ));
             }
             kept.as_mut().expect("a rotation was just made")
         }
-        None => fresh.insert(Rotation::new(
-            panel, campaigns, alerts, catalog, &profile, tz, top, now, now,
-        )),
+        None => {
+            // Lower priorities do not change what the top one plays.
+            let above = seen.iter().map(|s| s.c).filter(|c| c.priority() >= top);
+            fresh.insert(Rotation::new(
+                panel, above, alerts, catalog, &profile, tz, now, now,
+            ))
+        }
     };
     rotation.advance(now);
     // The places in the playlists are set again at midnight.

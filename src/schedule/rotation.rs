@@ -31,7 +31,7 @@ use std::ops::Range;
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-use super::campaign::CompiledCampaign;
+use super::campaign::{CompiledCampaign, Span};
 use super::cron::earliest;
 use super::{Catalog, Show};
 use crate::domain::{Alert, Panel, Profile};
@@ -42,6 +42,8 @@ struct Entry {
     message: usize,
     pages: u32,
     dwell_ms: i64,
+    /// The duration of the playable entries before it.
+    before: i64,
 }
 
 impl Entry {
@@ -53,14 +55,15 @@ impl Entry {
 struct Member<'a> {
     c: &'a CompiledCampaign,
     entries: Vec<Entry>,
-    /// `before[i]`: the duration of entries `0..i`; `before[n]` is the cycle.
-    before: Vec<i64>,
+    /// The duration of all entries.
+    cycle: i64,
     shortest: i64,
+    longest: i64,
     /// The entry on the glass, or the one that plays at the next turn.
     cursor: usize,
     /// The stretch of activity containing the walk's position, or the next
     /// one (see [`CompiledCampaign::span_from`]); `None`: no more today.
-    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    span: Option<Span>,
     active: bool,
 }
 
@@ -69,18 +72,24 @@ impl Member<'_> {
         self.entries.len()
     }
 
-    /// How long `k` turns take, starting at the cursor.
-    fn turns(&self, k: i64) -> i128 {
-        let n = self.n() as i64;
-        let cycle = self.before[self.n()] as i128;
-        let (whole, rest) = ((k / n) as i128, (k % n) as usize);
+    /// The duration of entries `0..i`, `i` up to `n`.
+    fn before(&self, i: usize) -> i64 {
+        self.entries.get(i).map_or(self.cycle, |e| e.before)
+    }
+
+    /// How long `k` turns take, starting at the cursor (saturating: only
+    /// compared with spans that fit).
+    fn turns(&self, k: i64) -> i64 {
         let (c, n) = (self.cursor, self.n());
+        let rest = (k % n as i64) as usize;
         let part = if c + rest <= n {
-            self.before[c + rest] - self.before[c]
+            self.before(c + rest) - self.before(c)
         } else {
-            self.before[n] - self.before[c] + self.before[c + rest - n]
+            self.cycle - self.before(c) + self.before(c + rest - n)
         };
-        whole * cycle + part as i128
+        (k / n as i64)
+            .saturating_mul(self.cycle)
+            .saturating_add(part)
     }
 
     fn entry_after(&self, k: i64) -> &Entry {
@@ -143,10 +152,12 @@ pub(super) struct Rotation<'a> {
     pos: DateTime<Utc>,
     /// The level on the glass at `pos`.
     top: Option<usize>,
+    /// A buffer for the active members of a level.
+    scratch: Vec<usize>,
 }
 
 /// The first instant of the local day containing `t`, and of the next day.
-pub(super) fn day_of(tz: Tz, t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+fn day_of(tz: Tz, t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     let date = t.with_timezone(&tz).date_naive();
     let midnight = |d: chrono::NaiveDate| earliest(tz, d.and_hms_opt(0, 0, 0).expect("midnight"));
     let start = midnight(date);
@@ -154,58 +165,49 @@ pub(super) fn day_of(tz: Tz, t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>)
     (start.min(t), next)
 }
 
-fn ms(x: i128) -> TimeDelta {
-    TimeDelta::milliseconds(x.clamp(0, i64::MAX as i128) as i64)
-}
-
 impl<'a> Rotation<'a> {
     /// The rotation of `panel` on the local day (in `tz`) containing `at`,
-    /// for campaigns of priority `min_priority` and up; it can be walked up
+    /// among `candidates` (campaigns targeting the panel; those of lower
+    /// priority than all the others may be left out); it can be walked up
     /// to `horizon`, at most the end of that day.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         panel: &Panel,
-        campaigns: &'a [CompiledCampaign],
+        candidates: impl Iterator<Item = &'a CompiledCampaign>,
         alerts: &[Alert],
         catalog: &dyn Catalog,
         profile: &Profile,
         tz: Tz,
-        min_priority: i32,
         at: DateTime<Utc>,
         horizon: DateTime<Utc>,
     ) -> Rotation<'a> {
         let (day, next_day) = day_of(tz, at);
         let horizon = horizon.min(next_day).max(at);
-        let mut members: Vec<Member> = campaigns
-            .iter()
-            .filter(|c| c.priority() >= min_priority && c.targets(panel))
+        let mut members: Vec<Member> = candidates
             .filter_map(|c| {
-                let entries: Vec<Entry> = c
-                    .campaign
-                    .body
-                    .messages
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, m)| {
-                        let pages = catalog.pages(&m.id, profile).filter(|p| *p > 0)?;
-                        Some(Entry {
-                            message: i,
-                            pages,
-                            dwell_ms: m.dwell_s as i64 * 1000,
-                        })
-                    })
-                    .collect();
-                let mut before = Vec::with_capacity(entries.len() + 1);
-                before.push(0);
-                for e in &entries {
-                    before.push(before.last().copied().unwrap_or(0) + e.duration());
+                let mut entries = Vec::with_capacity(c.campaign.body.messages.len());
+                let mut cycle = 0;
+                for (i, m) in c.campaign.body.messages.iter().enumerate() {
+                    let Some(pages) = catalog.pages(&m.id, profile).filter(|p| *p > 0) else {
+                        continue;
+                    };
+                    let e = Entry {
+                        message: i,
+                        pages,
+                        dwell_ms: m.dwell_s as i64 * 1000,
+                        before: cycle,
+                    };
+                    cycle += e.duration();
+                    entries.push(e);
                 }
                 let shortest = entries.iter().map(Entry::duration).min()?;
+                let longest = entries.iter().map(Entry::duration).max()?;
                 Some(Member {
                     c,
                     entries,
-                    before,
+                    cycle,
                     shortest,
+                    longest,
                     cursor: 0,
                     span: c.span_from(day, horizon),
                     active: false,
@@ -241,6 +243,7 @@ impl<'a> Rotation<'a> {
             horizon,
             pos: day,
             top: None,
+            scratch: Vec::new(),
         };
         r.start_of_day();
         r
@@ -261,24 +264,17 @@ impl<'a> Rotation<'a> {
     fn start_of_day(&mut self) {
         let epoch = DateTime::<Utc>::UNIX_EPOCH;
         for l in 0..self.levels.len() {
-            let open: Vec<usize> = self.levels[l]
-                .members
-                .clone()
-                .filter(|&m| {
-                    self.members[m]
-                        .c
-                        .window_at(self.day)
-                        .is_some_and(|w| w.0 < self.day)
-                })
-                .collect();
-            let Some(anchor) = open
-                .iter()
-                .filter_map(|&m| self.members[m].c.window_at(self.day))
-                .map(|w| w.0.max(epoch))
-                .max()
-            else {
-                continue;
-            };
+            let mut open = Vec::new();
+            let mut anchor = None;
+            for m in self.levels[l].members.clone() {
+                // A span from midnight that starts before it starts at the
+                // opening of the window open at midnight.
+                if let Some(span) = self.members[m].span.filter(|s| s.start < self.day) {
+                    open.push(m);
+                    anchor = anchor.max(Some(span.start.max(epoch)));
+                }
+            }
+            let Some(anchor) = anchor else { continue };
             if anchor < self.day {
                 self.evolve(l, &open, anchor, self.day, false);
             }
@@ -291,12 +287,12 @@ impl<'a> Rotation<'a> {
             let pos = self.pos;
             let mut next = to;
             for m in &mut self.members {
-                if m.span.is_some_and(|(_, e)| e <= pos) {
-                    m.span = m.c.span_from(pos, self.horizon);
+                while let Some(span) = m.span.filter(|s| s.end <= pos) {
+                    m.span = m.c.span_after(&span, self.horizon);
                 }
-                m.active = m.span.is_some_and(|(s, _)| s <= pos);
-                if let Some((s, e)) = m.span {
-                    next = next.min(if m.active { e } else { s });
+                m.active = m.span.is_some_and(|s| s.start <= pos);
+                if let Some(s) = m.span {
+                    next = next.min(if m.active { s.end } else { s.start });
                 }
             }
             let mut alert = false;
@@ -319,7 +315,7 @@ impl<'a> Rotation<'a> {
             for (i, l) in self.levels.iter_mut().enumerate() {
                 let Some(t) = l.on_air else { continue };
                 let m = &mut self.members[t.member];
-                let end = t.started + ms(m.entries[m.cursor].duration() as i128);
+                let end = t.started + TimeDelta::milliseconds(m.entries[m.cursor].duration());
                 let done = end <= pos;
                 if done || self.top != Some(i) || !m.active {
                     if done {
@@ -335,12 +331,16 @@ impl<'a> Rotation<'a> {
                 }
             }
             if let Some(top) = self.top {
-                let active: Vec<usize> = self.levels[top]
-                    .members
-                    .clone()
-                    .filter(|&m| self.members[m].active)
-                    .collect();
+                let mut active = std::mem::take(&mut self.scratch);
+                active.clear();
+                active.extend(
+                    self.levels[top]
+                        .members
+                        .clone()
+                        .filter(|&m| self.members[m].active),
+                );
                 self.evolve(top, &active, pos, next, pos >= to);
+                self.scratch = active;
             }
             if pos >= to {
                 break;
@@ -363,7 +363,7 @@ impl<'a> Rotation<'a> {
         let mut t = from;
         if let Some(turn) = self.levels[l].on_air {
             let m = &mut self.members[turn.member];
-            let end = turn.started + ms(m.entries[m.cursor].duration() as i128);
+            let end = turn.started + TimeDelta::milliseconds(m.entries[m.cursor].duration());
             if end > to || (end == to && !at_to) {
                 return;
             }
@@ -386,11 +386,7 @@ impl<'a> Rotation<'a> {
             None => None,
         }
         .unwrap_or(0);
-        let order: Vec<usize> = active[first..]
-            .iter()
-            .chain(&active[..first])
-            .copied()
-            .collect();
+        let order = |i: usize| active[(first + i) % active.len()];
         // Turns start on whole milliseconds from `t`: the last one to
         // start is the one running at `t + x`.
         let span = to - t;
@@ -403,17 +399,19 @@ impl<'a> Rotation<'a> {
         if x < 0 {
             return;
         }
-        let x = x as i128;
-        // Round k: every member in `order` plays its k-th entry from its cursor.
-        let elapsed = |k: i64| -> i128 { order.iter().map(|&m| self.members[m].turns(k)).sum() };
-        let shortest_round: i128 = order
-            .iter()
-            .map(|&m| self.members[m].shortest as i128)
-            .sum();
-        let (mut lo, mut hi) = (
-            0i64,
-            (x / shortest_round.max(1)).min(i64::MAX as i128 - 1) as i64 + 1,
-        );
+        // Round k: every member, in turn from `first`, plays its k-th entry
+        // from its cursor. Rounds last between the sums of the shortest and
+        // of the longest entries.
+        let elapsed = |k: i64| -> i64 {
+            active
+                .iter()
+                .fold(0i64, |sum, &m| sum.saturating_add(self.members[m].turns(k)))
+        };
+        let (shortest, longest) = active.iter().fold((0i64, 0i64), |(s, l), &m| {
+            let m = &self.members[m];
+            (s.saturating_add(m.shortest), l.saturating_add(m.longest))
+        });
+        let (mut lo, mut hi) = (x / longest.max(1), x / shortest.max(1) + 1);
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
             if elapsed(mid) <= x {
@@ -425,19 +423,19 @@ impl<'a> Rotation<'a> {
         let k = lo;
         let mut offset = elapsed(k);
         let mut j = 0;
-        for (i, &m) in order.iter().enumerate() {
-            let d = self.members[m].entry_after(k).duration() as i128;
+        for i in 0..active.len() {
+            let d = self.members[order(i)].entry_after(k).duration();
             if x < offset + d {
                 j = i;
                 break;
             }
             offset += d;
         }
-        for (i, &m) in order.iter().enumerate() {
-            self.members[m].step(if i < j { k + 1 } else { k });
+        for i in 0..active.len() {
+            self.members[order(i)].step(if i < j { k + 1 } else { k });
         }
-        let member = order[j];
-        let started = t + ms(offset);
+        let member = order(j);
+        let started = t + TimeDelta::milliseconds(offset);
         // Alone, its turns follow one another from `t`, and from before `t`
         // if its previous turn ended right there.
         let since = if active.len() == 1 {
