@@ -285,13 +285,20 @@ impl Player {
         self.decisions += 1;
         let d = inputs.resolve(panel, now);
         let showing = self.showing(&inputs, &d, &profile);
+        // A campaign frame expires at its dwell's end (+ grace): it must be
+        // replaced by then even when the next decision shows the same thing
+        // (a window that fires again while it is open).
+        let refresh_at = match showing.ends {
+            Ends::Dwell(Some(u)) => u.min(now + REFRESH),
+            _ => now + REFRESH,
+        };
         let mut next = Published {
-            wake: now + REFRESH,
+            wake: refresh_at,
             show: d.show.clone(),
             crc: showing.page().crc,
             flags: showing.flags,
             brightness: d.brightness,
-            refresh_at: now + REFRESH,
+            refresh_at,
             profile,
         };
         match self.panels.get(id) {
@@ -701,6 +708,59 @@ mod tests {
         assert!(f2.header.seq > f.header.seq);
         assert!(f2.header.valid_until > f.header.valid_until);
         assert_eq!(f2.data, f.data);
+    }
+
+    /// A window that fires again while it is open (every 15 minutes for 30)
+    /// never leaves the panel without a valid frame, and the player always
+    /// wakes before the frame on the glass expires.
+    #[test]
+    fn a_re_firing_window_keeps_a_valid_frame_on_the_glass() {
+        let mut r = rig(&[("m1", true)]);
+        let c: Campaign = serde_json::from_value(serde_json::json!({
+            "id": "c1", "name": "C", "messages": [{"id": "m1", "dwell_s": 10}], "targets": ["p1"],
+            "cron": "*/15 * * * *", "duration_s": 1800, "priority": 1
+        }))
+        .unwrap();
+        r.store.put_campaign(c, false, "a").unwrap();
+        let t0 = t(3, 0, 5);
+        let end = t0 + chrono::Duration::hours(3);
+        let mut published: Vec<(DateTime<Utc>, frame::Header)> = Vec::new();
+        let record = |published: &mut Vec<_>, at: DateTime<Utc>, out: Vec<(Id, Vec<u8>)>| {
+            for (_, bytes) in out {
+                published.push((at, frame::decode(&bytes).unwrap().header));
+            }
+        };
+        record(
+            &mut published,
+            t0,
+            frames(|o| r.player.republish_all(t0, o)),
+        );
+        let mut now = t0;
+        while now < end {
+            let wake = r.player.next_wake().unwrap();
+            let on_glass = &published.last().unwrap().1;
+            assert!(
+                (wake.timestamp() as u64) < on_glass.valid_until,
+                "at {now}: next wake {wake} is after the frame expires ({})",
+                on_glass.valid_until
+            );
+            now = wake;
+            record(&mut published, now, frames(|o| r.player.on_timer(now, o)));
+        }
+        let mut i = 0;
+        let mut s = t0;
+        while s < end {
+            while i + 1 < published.len() && published[i + 1].0 <= s {
+                i += 1;
+            }
+            let h = &published[i].1;
+            assert_eq!(h.flags & frame::FLAG_BLANK, 0, "blank at {s}");
+            assert!(
+                h.valid_until > s.timestamp() as u64,
+                "expired at {s}: {h:?}"
+            );
+            s += chrono::Duration::seconds(1);
+        }
     }
 
     #[test]
