@@ -9,6 +9,9 @@
 //! DIR/state/alerts/{id}.json         emergency alerts
 //! DIR/state/audit.jsonl              audit trail, one JSON object a line
 //! DIR/state/seq.json                 per-panel frame sequence high-water marks
+//! DIR/secrets/tokens.json            API tokens, hashed
+//! DIR/secrets/mqtt-credentials.json  embedded-broker passwords, hashed
+//! DIR/secrets/frame-signing.pem      the frame-signing key (and .pub beside it)
 //! ```
 //! JSON, pretty-printed: every operator can read it, git diffs it well, and
 //! serde_json reports the line and column of a mistake.
@@ -19,9 +22,12 @@
 //! after a write means the data is on disk, and a failed write changes
 //! nothing in memory.
 
+pub mod credentials;
 pub mod fsio;
 pub mod plays;
+pub mod secret_file;
 pub mod seq;
+pub mod signing;
 pub mod tokens;
 
 use std::collections::BTreeMap;
