@@ -13,11 +13,12 @@ use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::api::{self, metrics::Metrics, Ctx};
+use crate::api::{self, broker::BrokerSecurity, metrics::Metrics, Ctx};
 use crate::config::Config;
 use crate::mqtt::{self, Inbound, LinkOptions, TlsFiles};
 use crate::player::{self, Command, Out, Player, Renditions, Shared};
 use crate::render::Renderer;
+use crate::store::credentials::Credentials;
 use crate::store::plays::{Play, Plays};
 use crate::store::seq::SeqAllocator;
 use crate::store::tokens::TokenStore;
@@ -35,14 +36,20 @@ pub fn check_campaign(c: &crate::domain::Campaign) -> Result<(), crate::domain::
 
 /// Loads the Ed25519 signing key (PKCS#8 PEM) when one is configured.
 pub fn load_signing_key(path: &std::path::Path) -> anyhow::Result<ed25519_dalek::SigningKey> {
-    use ed25519_dalek::pkcs8::DecodePrivateKey;
-    let pem = std::fs::read_to_string(path)
-        .with_context(|| format!("reading signing key {}", path.display()))?;
-    ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not an Ed25519 private key in PKCS#8 PEM: {e}",
-            path.display()
-        )
+    crate::store::signing::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Who may use the embedded broker: a panel's controller with the
+/// password issued for it, while the panel exists, or the server principal.
+fn broker_access(store: Arc<Store>, credentials: Arc<Credentials>) -> Arc<dyn mqtt::Authenticate> {
+    Arc::new(move |user: &str, password: &str| {
+        let access = mqtt::Access::for_user(user)?;
+        if let mqtt::Access::Panel(id) = &access {
+            if !store.snapshot().panels.contains_key(id) {
+                return None;
+            }
+        }
+        credentials.verify(user, password).then_some(access)
     })
 }
 
@@ -60,11 +67,19 @@ pub async fn run(
     let plays = Arc::new(Plays::open(&store.state_dir().join("plays.redb"))?);
     let seq = SeqAllocator::open(store.state_dir().join("seq.json"))
         .context("reading frame sequence numbers")?;
-    let signer = config
-        .signing_key
-        .as_deref()
-        .map(load_signing_key)
-        .transpose()?;
+    // Frames are always signed: with --signing-key, or with the data
+    // directory's own key, created on first start.
+    let signer = match config.signing_key.as_deref() {
+        Some(path) => load_signing_key(path)?,
+        None => crate::store::signing::load_or_create(&config.data)
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let frame_key = signer.verifying_key();
+    let signer = Some(signer);
+    let credentials = Arc::new(
+        Credentials::open(&Credentials::default_path(&config.data))
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
     let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
     let shared = Arc::new(Shared::default());
     let metrics = Arc::new(Metrics::default());
@@ -75,12 +90,16 @@ pub async fn run(
             .parse()
             .map_err(|e: crate::domain::Invalid| anyhow::anyhow!("{e}"))?,
         None => {
-            mqtt::start_embedded_broker(config.broker_listen)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let broker = mqtt::start_embedded_broker(
+                config.broker_listen,
+                &config.topic_root,
+                broker_access(store.clone(), credentials.clone()),
+                metrics.mqtt.clone(),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!("embedded MQTT broker on mqtt://{}", config.broker_listen);
-            format!("mqtt://{}", config.broker_listen)
-                .parse()
-                .map_err(|e: crate::domain::Invalid| anyhow::anyhow!("{e}"))?
+            // The server's own link goes to rumqttd directly.
+            broker.internal
         }
     };
     let (publisher, mut inbound) = mqtt::try_connect(LinkOptions {
@@ -93,6 +112,7 @@ pub async fn run(
         topic_root: config.topic_root.clone(),
         client_id: format!("bangtin-server-{}", std::process::id()),
         max_packet: mqtt::DEFAULT_MAX_PACKET,
+        counters: metrics.mqtt.clone(),
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
 
@@ -242,16 +262,24 @@ pub async fn run(
         }
     });
 
-    let ctx = Arc::new(Ctx::new(
-        store.clone(),
-        tokens,
-        renditions,
-        shared,
-        plays,
-        metrics,
-        config.tz,
-        config.allow_self_approval,
-    ));
+    let reports_authenticated = config.mqtt.is_none();
+    let ctx = Arc::new(
+        Ctx::new(
+            store.clone(),
+            tokens,
+            renditions,
+            shared,
+            plays,
+            metrics,
+            config.tz,
+            config.allow_self_approval,
+        )
+        .with_broker(BrokerSecurity {
+            credentials: Some(credentials),
+            frame_key: Some(frame_key),
+            reports_authenticated,
+        }),
+    );
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
     println!("bangtin listening on http://{addr}");

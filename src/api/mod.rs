@@ -12,6 +12,7 @@ pub mod req;
 
 mod admin;
 mod alerts;
+pub mod broker;
 mod campaigns;
 mod events;
 mod messages;
@@ -49,6 +50,8 @@ pub struct Ctx {
     pub metrics: Arc<metrics::Metrics>,
     pub tz: Tz,
     pub allow_self_approval: bool,
+    /// Controllers' credentials and the frame key (see [`Ctx::with_broker`]).
+    pub broker: broker::BrokerSecurity,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -74,9 +77,17 @@ impl Ctx {
             metrics,
             tz,
             allow_self_approval,
+            broker: broker::BrokerSecurity::default(),
             failures: Mutex::new(HashMap::new()),
             stopping: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Adds what the broker routes hand out: controllers' credentials
+    /// and the frame-signing public key.
+    pub fn with_broker(mut self, broker: broker::BrokerSecurity) -> Ctx {
+        self.broker = broker;
+        self
     }
 
     /// Ends long-lived replies (event streams) so a graceful shutdown is
@@ -342,6 +353,7 @@ use crate::store::plays::Play;
 use crate::store::tokens::TokenInfo;
 use crate::store::AuditEntry;
 use admin::{CreatedToken, NewToken};
+use broker::{FrameKey, IssuedCredential};
 use panels::{PanelView, SlotView};
 
 macro_rules! routes_table {
@@ -362,6 +374,8 @@ routes_table! {
     "GET" "/panels/{id}" None, None, Some(schema::<PanelView>), "one panel";
     "PUT" "/panels/{id}" Some(Admin), Some(schema::<Panel>), Some(schema::<PanelView>), "replace a panel";
     "DELETE" "/panels/{id}" Some(Admin), None, None, "remove a panel";
+    "POST" "/panels/{id}/credential" Some(Admin), None, Some(schema::<IssuedCredential>), "issue or rotate the panel's controller credential (shown once)";
+    "GET" "/keys/frames" None, None, Some(schema::<FrameKey>), "the public key frames are signed with";
     "GET" "/panels/{id}/now" None, None, Some(schema::<NowState>), "what the panel shows now";
     "GET" "/panels/{id}/timeline" None, None, Some(schema::<Vec<SlotView>>), "what the panel will show between from and to";
     "GET" "/panels/{id}/frame.png" None, None, None, "the panel's current frame as PNG";
@@ -412,6 +426,11 @@ async fn route(ctx: &Arc<Ctx>, r: &mut Req) -> (&'static str, Result<Response, A
         ["panels", _] if g => ("/panels/{id}", panels::get(ctx, r)),
         ["panels", _] if u => ("/panels/{id}", panels::replace(ctx, r).await),
         ["panels", _] if d => ("/panels/{id}", panels::delete(ctx, r).await),
+        ["panels", _, "credential"] if p => (
+            "/panels/{id}/credential",
+            broker::issue_credential(ctx, r).await,
+        ),
+        ["keys", "frames"] if g => ("/keys/frames", broker::frame_key(ctx)),
         ["panels", _, "now"] if g => ("/panels/{id}/now", panels::now(ctx, r)),
         ["panels", _, "timeline"] if g => ("/panels/{id}/timeline", panels::timeline(ctx, r).await),
         ["panels", _, "frame.png"] if g => {
