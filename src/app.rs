@@ -18,13 +18,14 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::api::{self, metrics::Metrics, Ctx, Services};
+use crate::api::{self, broker::BrokerSecurity, metrics::Metrics, Ctx, Services};
 use crate::config::Config;
 use crate::domain::Id;
 use crate::mqtt::{self, BrokerUrl, Inbound, LinkOptions, Publisher, TlsFiles};
 use crate::player::{self, Command, FrameSettings, Out, Played, Player, PlayerParts};
 use crate::player::{Renditions, Schedules, Shared};
 use crate::render::Renderer;
+use crate::store::credentials::Credentials;
 use crate::store::plays::{Play, PlayRecorder, PlayWriter, Plays, BATCH_WINDOW};
 use crate::store::seq::SeqAllocator;
 use crate::store::tokens::TokenStore;
@@ -42,16 +43,33 @@ const INBOUND_DRAIN: Duration = Duration::from_secs(2);
 /// stuck disk must not hold the exit).
 const PLAYS_FLUSH: Duration = Duration::from_secs(3);
 
-/// Loads the Ed25519 signing key (PKCS#8 PEM) when one is configured.
+/// Loads the Ed25519 signing key (PKCS#8 PEM) named by `--signing-key`.
 pub fn load_signing_key(path: &std::path::Path) -> anyhow::Result<ed25519_dalek::SigningKey> {
-    use ed25519_dalek::pkcs8::DecodePrivateKey;
-    let pem = std::fs::read_to_string(path)
-        .with_context(|| format!("reading signing key {}", path.display()))?;
-    ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).with_context(|| {
-        format!(
-            "{} is not an Ed25519 private key in PKCS#8 PEM",
-            path.display()
-        )
+    crate::store::signing::load(path)
+        .with_context(|| format!("loading the frame-signing key {}", path.display()))
+}
+
+/// Frames are always signed: with `--signing-key`, or with the data
+/// directory's own key, created on first start.
+fn frame_signer(config: &Config) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    match config.signing_key.as_deref() {
+        Some(path) => load_signing_key(path),
+        None => crate::store::signing::load_or_create(&config.data)
+            .context("loading or creating the data directory's frame-signing key"),
+    }
+}
+
+/// Who may use the embedded broker: a panel's controller with the
+/// password issued for it, while the panel exists, or the server principal.
+fn broker_access(store: Arc<Store>, credentials: Arc<Credentials>) -> Arc<dyn mqtt::Authenticate> {
+    Arc::new(move |user: &str, password: &str| {
+        let access = mqtt::Access::for_user(user)?;
+        if let mqtt::Access::Panel(id) = &access {
+            if !store.snapshot().panels.contains_key(id) {
+                return None;
+            }
+        }
+        credentials.verify(user, password).then_some(access)
     })
 }
 
@@ -61,12 +79,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let data = open_data(&config)?;
-    let signer = config
-        .signing_key
-        .as_deref()
-        .map(load_signing_key)
-        .transpose()?;
-    let (publisher, inbound) = connect_broker(&config)?;
+    let signer = frame_signer(&config)?;
+    let frame_key = signer.verifying_key();
+    let metrics = Arc::new(Metrics::default());
+    let (publisher, inbound) = connect_broker(&config, &data, &metrics)?;
     let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
     let schedules = Arc::new(Schedules::new(
         data.store.clone(),
@@ -74,7 +90,6 @@ pub async fn run(
         config.tz,
     ));
     let shared = Arc::new(Shared::default());
-    let metrics = Arc::new(Metrics::default());
     let player = Player::new(PlayerParts {
         store: data.store.clone(),
         renditions: renditions.clone(),
@@ -83,7 +98,7 @@ pub async fn run(
         seq: data.seq,
         frames: FrameSettings {
             grace_s: config.frame_grace_s,
-            signer,
+            signer: Some(signer),
         },
     });
     let (player_tx, player_thread) = player::spawn(player, mqtt_delivery(publisher.clone()));
@@ -100,17 +115,24 @@ pub async fn run(
             plays: plays_writer.recorder(),
         },
     );
-    let ctx = Arc::new(Ctx::new(Services {
-        store: data.store,
-        tokens: data.tokens,
-        renditions,
-        shared,
-        schedules,
-        plays: data.plays,
-        metrics,
-        tz: config.tz,
-        allow_self_approval: config.allow_self_approval,
-    }));
+    let ctx = Arc::new(
+        Ctx::new(Services {
+            store: data.store,
+            tokens: data.tokens,
+            renditions,
+            shared,
+            schedules,
+            plays: data.plays,
+            metrics,
+            tz: config.tz,
+            allow_self_approval: config.allow_self_approval,
+        })
+        .with_broker(BrokerSecurity {
+            credentials: Some(data.credentials),
+            frame_key: Some(frame_key),
+            reports_authenticated: config.mqtt.is_none(),
+        }),
+    );
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
     println!("bangtin listening on http://{addr}");
@@ -133,6 +155,8 @@ struct Data {
     tokens: Arc<TokenStore>,
     plays: Arc<Plays>,
     seq: SeqAllocator,
+    /// Controllers' passwords for the embedded broker.
+    credentials: Arc<Credentials>,
 }
 
 fn open_data(config: &Config) -> anyhow::Result<Data> {
@@ -142,7 +166,10 @@ fn open_data(config: &Config) -> anyhow::Result<Data> {
         .with_context(|| format!("reading the token file {}", config.tokens_file.display()))?;
     let plays = Plays::open(&store.plays_file()).context("opening proof of play")?;
     let seq = SeqAllocator::open(store.seq_file()).context("reading frame sequence numbers")?;
+    let credentials = Credentials::open(&Credentials::default_path(&config.data))
+        .context("reading the controllers' broker credentials")?;
     Ok(Data {
+        credentials: Arc::new(credentials),
         store: Arc::new(store),
         tokens: Arc::new(tokens),
         plays: Arc::new(plays),
@@ -151,14 +178,24 @@ fn open_data(config: &Config) -> anyhow::Result<Data> {
 }
 
 /// Starts the embedded broker unless `--mqtt` names one, then the link.
-fn connect_broker(config: &Config) -> anyhow::Result<(Publisher, mpsc::Receiver<Inbound>)> {
+fn connect_broker(
+    config: &Config,
+    data: &Data,
+    metrics: &Metrics,
+) -> anyhow::Result<(Publisher, mpsc::Receiver<Inbound>)> {
     let url: BrokerUrl = match &config.mqtt {
         Some(u) => u.parse()?,
         None => {
-            mqtt::start_embedded_broker(config.broker_listen)
-                .context("starting the embedded MQTT broker")?;
+            let broker = mqtt::start_embedded_broker(
+                config.broker_listen,
+                &config.topic_root,
+                broker_access(data.store.clone(), data.credentials.clone()),
+                metrics.mqtt.clone(),
+            )
+            .context("starting the embedded MQTT broker")?;
             tracing::info!("embedded MQTT broker on mqtt://{}", config.broker_listen);
-            format!("mqtt://{}", config.broker_listen).parse()?
+            // The server's own link goes to rumqttd directly.
+            broker.internal
         }
     };
     let link = mqtt::try_connect(LinkOptions {
@@ -171,6 +208,7 @@ fn connect_broker(config: &Config) -> anyhow::Result<(Publisher, mpsc::Receiver<
         topic_root: config.topic_root.clone(),
         client_id: format!("bangtin-server-{}", std::process::id()),
         max_packet: mqtt::DEFAULT_MAX_PACKET,
+        counters: metrics.mqtt.clone(),
     })?;
     Ok(link)
 }

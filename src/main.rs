@@ -49,6 +49,24 @@ enum Cmd {
         #[command(subcommand)]
         cmd: KeysCmd,
     },
+    /// Issue (or rotate) a password for the embedded MQTT broker and print
+    /// it once: a panel's controller credential, or the server principal's.
+    Credential(CredentialArgs),
+}
+
+#[derive(clap::Args)]
+struct CredentialArgs {
+    /// The panel whose controller gets the credential (user name and
+    /// client id = panel id).
+    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    panel: Option<bangtin::domain::Id>,
+    /// The server principal (user name bangtin-server), which may use every
+    /// topic: for operators' tools.
+    #[arg(long)]
+    server: bool,
+    /// Data directory (the file is DIR/secrets/mqtt-credentials.json).
+    #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
+    data: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -91,6 +109,15 @@ enum KeysCmd {
     Generate {
         #[arg(long, default_value = "secrets/frame-signing.pem")]
         out: PathBuf,
+    },
+    /// Print the public key frames are signed with (64 hex digits), for
+    /// controllers' --public-key: the --signing-key given, else the data
+    /// directory's own key (created if the server has not yet).
+    Public {
+        #[arg(long, env = "BANGTIN_SIGNING_KEY")]
+        signing_key: Option<PathBuf>,
+        #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
+        data: PathBuf,
     },
 }
 
@@ -136,6 +163,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Cmd::Render(a)) => render(a),
         Some(Cmd::Keys { cmd }) => keys(cmd),
+        Some(Cmd::Credential(a)) => credential(a),
         Some(Cmd::Loadtest(a)) => loadtest::run(a),
     }
 }
@@ -231,30 +259,22 @@ fn panels(cmd: PanelsCmd) -> anyhow::Result<()> {
 }
 
 fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
-    use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePrivateKey};
+    use bangtin::store::signing;
     match cmd {
+        KeysCmd::Public { signing_key, data } => {
+            let key = match signing_key {
+                Some(path) => signing::load(&path),
+                None => signing::load_or_create(&data),
+            }
+            .context("loading the frame-signing key")?;
+            println!("{}", signing::public_hex(&key.verifying_key()));
+            Ok(())
+        }
         KeysCmd::Generate { out } => {
-            if out.exists() {
-                anyhow::bail!(
-                    "{} exists: move it away first, so no key is lost",
-                    out.display()
-                );
-            }
-            let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-            let pem = key
-                .to_pkcs8_pem(LineEnding::LF)
-                .context("encoding the key")?;
-            bangtin::fsio::write_atomic(&out, pem.as_bytes())
-                .with_context(|| format!("writing {}", out.display()))?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600))?;
-            }
-            let public = hex::encode(key.verifying_key().to_bytes());
-            let pub_path = out.with_extension("pub");
-            bangtin::fsio::write_atomic(&pub_path, format!("{public}\n").as_bytes())
-                .with_context(|| format!("writing {}", pub_path.display()))?;
+            let key = signing::generate(&out)
+                .with_context(|| format!("writing the key {}", out.display()))?;
+            let public = signing::public_hex(&key.verifying_key());
+            let pub_path = signing::public_path(&out);
             println!(
                 "private key: {} (keep it secret; pass it with --signing-key)",
                 out.display()
@@ -266,6 +286,27 @@ fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn credential(a: CredentialArgs) -> anyhow::Result<()> {
+    use bangtin::store::credentials::Credentials;
+    let user = match &a.panel {
+        Some(panel) => bangtin::mqtt::controller_user(panel)
+            .context("choosing the MQTT user name")?
+            .to_string(),
+        None => bangtin::mqtt::SERVER_USER.to_string(),
+    };
+    let path = Credentials::default_path(&a.data);
+    let password = Credentials::open(&path)
+        .and_then(|c| c.issue(&user))
+        .with_context(|| format!("issuing a password in {}", path.display()))?;
+    eprintln!(
+        "MQTT password for {user:?} saved (hashed) in {}, replacing any earlier one; it is shown only now. Connect with user name {user:?}{}:",
+        path.display(),
+        if a.panel.is_some() { " and the same client id" } else { "" }
+    );
+    println!("{password}");
+    Ok(())
 }
 
 fn render(a: RenderArgs) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ pub mod req;
 
 mod admin;
 mod alerts;
+pub mod broker;
 mod campaigns;
 mod events;
 mod messages;
@@ -49,6 +50,8 @@ use req::{error_response, Req};
 /// `ctx.store`) and the API's own state.
 pub struct Ctx {
     services: Services,
+    /// Controllers' credentials and the frame key (see [`Ctx::with_broker`]).
+    pub broker: broker::BrokerSecurity,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -77,9 +80,17 @@ impl Ctx {
     pub fn new(services: Services) -> Ctx {
         Ctx {
             services,
+            broker: broker::BrokerSecurity::default(),
             failures: Mutex::new(HashMap::new()),
             stopping: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Adds what the broker routes hand out: controllers' credentials
+    /// and the frame-signing public key.
+    pub fn with_broker(mut self, broker: broker::BrokerSecurity) -> Ctx {
+        self.broker = broker;
+        self
     }
 
     /// Ends long-lived replies (event streams) so a graceful shutdown is

@@ -24,6 +24,10 @@ pub struct PanelView {
     last_seen: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     firmware: Option<String>,
+    /// Whether `online` and `last_seen` come from a report the broker
+    /// authenticated as this panel's controller (the embedded broker
+    /// does); false with an external broker, whose ACL the server cannot see.
+    reports_authenticated: bool,
 }
 
 fn view(ctx: &Ctx, p: Panel) -> PanelView {
@@ -40,6 +44,7 @@ fn view(ctx: &Ctx, p: Panel) -> PanelView {
         online: live.online,
         last_seen: live.last_seen,
         firmware: live.firmware,
+        reports_authenticated: ctx.broker.reports_authenticated,
     }
 }
 

@@ -12,14 +12,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, Incoming, LastWill, MqttOptions, Outgoing,
-    Publish, QoS, Request, Subscribe, SubscribeFilter, Transport,
+    Publish, QoS, Request, Subscribe, SubscribeFilter,
 };
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::topics::{self, Kind};
-use super::{tls, LinkOptions, MqttError};
+use super::{guard, tls, Counters, LinkOptions, MqttError, MAX_REPORT};
 use crate::domain::Id;
 
 /// Requests queued between [`Publisher`]s and the event loop. When it is
@@ -119,8 +119,14 @@ impl Publisher {
     }
 }
 
-fn mqtt_options(opts: &LinkOptions) -> Result<MqttOptions, MqttError> {
-    let mut mo = MqttOptions::new(&opts.client_id, &opts.url.host, opts.url.port);
+/// rumqttc's options: it connects to the link's guard (which dials the
+/// broker, with TLS if any), not to the broker itself.
+fn mqtt_options(opts: &LinkOptions, guard: &guard::Guard) -> MqttOptions {
+    let mut mo = MqttOptions::new(
+        &guard.client_id,
+        guard.addr.ip().to_string(),
+        guard.addr.port(),
+    );
     mo.set_keep_alive(Duration::from_secs(30))
         .set_clean_session(true)
         .set_max_packet_size(opts.max_packet, opts.max_packet)
@@ -134,12 +140,7 @@ fn mqtt_options(opts: &LinkOptions) -> Result<MqttOptions, MqttError> {
     if let Some(user) = &opts.url.username {
         mo.set_credentials(user, opts.url.password.as_deref().unwrap_or(""));
     }
-    if opts.url.tls {
-        mo.set_transport(Transport::tls_with_config(
-            rumqttc::TlsConfiguration::Rustls(tls::client_config(&opts.tls)?),
-        ));
-    }
-    Ok(mo)
+    mo
 }
 
 /// Starts the link; see [`try_connect`]. A configuration error (unreadable
@@ -169,7 +170,19 @@ pub fn connect(opts: LinkOptions) -> (Publisher, mpsc::Receiver<Inbound>) {
 /// publishes `online` there on every connection, subscribes to controllers'
 /// status and ack topics, and reconnects with back-off.
 pub fn try_connect(opts: LinkOptions) -> Result<(Publisher, mpsc::Receiver<Inbound>), MqttError> {
-    let mo = mqtt_options(&opts)?;
+    let tls = match opts.url.tls {
+        true => Some(tls::client_config(&opts.tls)?),
+        false => None,
+    };
+    let guard = guard::start(
+        &opts.url.host,
+        opts.url.port,
+        tls,
+        &opts.client_id,
+        opts.max_packet,
+        opts.counters.clone(),
+    )?;
+    let mo = mqtt_options(&opts, &guard);
     let (client, mut eventloop) = AsyncClient::new(mo, REQUEST_CAPACITY);
     let mut net = eventloop.network_options();
     net.set_tcp_nodelay(true);
@@ -187,6 +200,7 @@ pub fn try_connect(opts: LinkOptions) -> Result<(Publisher, mpsc::Receiver<Inbou
         inbound: inbound_tx,
         control: control_rx,
         state_pending: None,
+        counters: opts.counters.clone(),
     };
     tokio::spawn(task.run());
     Ok((
@@ -211,6 +225,7 @@ struct LinkTask {
     /// A link-state event still waiting for room in a full inbound queue;
     /// the next one waits for it, so the receiver sees them in order.
     state_pending: Option<tokio::task::JoinHandle<()>>,
+    counters: Arc<Counters>,
 }
 
 pub(crate) fn retained(topic: String, payload: impl Into<Vec<u8>>) -> Request {
@@ -257,8 +272,13 @@ impl LinkTask {
                     self.deliver(Inbound::Connected);
                 }
                 Ok(Event::Incoming(Incoming::Publish(p))) => {
-                    if let Some(msg) = parse_report(&self.root, &p.topic, &p.payload) {
-                        self.deliver(msg);
+                    match parse_report(&self.root, &p.topic, &p.payload) {
+                        Some(msg) => self.deliver(msg),
+                        // An empty status only clears a retained one.
+                        None if p.payload.is_empty() => {}
+                        None => {
+                            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
                 Ok(_) => {}
@@ -391,12 +411,17 @@ struct AckJson {
     seq: u32,
 }
 
-/// Parses a controller's report; anything malformed is logged and dropped.
+/// Parses a controller's report; anything malformed or larger than
+/// [`MAX_REPORT`] is logged and dropped.
 pub(crate) fn parse_report(root: &str, topic: &str, payload: &[u8]) -> Option<Inbound> {
     let Some((panel, kind)) = topics::parse_inbound(root, topic) else {
         tracing::debug!(topic, "ignoring message on an unexpected topic");
         return None;
     };
+    if payload.len() > MAX_REPORT {
+        tracing::warn!(%panel, topic, bytes = payload.len(), "dropped a report of {} bytes: reports are at most {MAX_REPORT} bytes", payload.len());
+        return None;
+    }
     match kind {
         // An empty retained payload is someone clearing the status.
         Kind::Status if payload.is_empty() => None,
@@ -468,6 +493,15 @@ mod tests {
         ] {
             assert_eq!(parse_report("bangtin", t, b), None, "{t} {b:?}");
         }
+        let mut padded = br#"{"online":true,"firmware":"x"}"#.to_vec();
+        padded.resize(MAX_REPORT, b' ');
+        assert!(parse_report("bangtin", "bangtin/panels/p1/status", &padded).is_some());
+        padded.push(b' ');
+        assert_eq!(
+            parse_report("bangtin", "bangtin/panels/p1/status", &padded),
+            None,
+            "a report over {MAX_REPORT} bytes"
+        );
     }
 
     /// A broker on loopback that acknowledges every CONNECT and hangs up at

@@ -15,6 +15,8 @@
 //! DIR/secrets/tokens.json            hashed API tokens and roles (tokens.rs; --tokens moves it)
 //! .{name}.{random}.tmp               a write that never reached its rename (any
 //!                                    directory above): never data, removed on load
+//! DIR/secrets/mqtt-credentials.json  embedded-broker passwords, hashed (credentials.rs)
+//! DIR/secrets/frame-signing.pem      the frame-signing key, made on first start (signing.rs; .pub beside it)
 //! ```
 //! JSON, pretty-printed: every operator can read it, git diffs it well, and
 //! serde_json reports the line and column of a mistake. The paths are built
@@ -33,9 +35,12 @@
 //! schedule compiler on every save and every load of `schedules/`. No
 //! caller can skip them.
 
+pub mod credentials;
 pub mod import;
 pub mod plays;
+pub mod secret_file;
 pub mod seq;
+pub mod signing;
 pub mod tokens;
 
 use std::collections::BTreeMap;
@@ -53,8 +58,8 @@ use crate::domain::{
     Alert, AlertBody, Asset, Campaign, CampaignBody, Id, Invalid, Known, Message, MessageBody,
     Panel, Policy, Refusal,
 };
-use crate::schedule;
 use crate::fsio;
+use crate::schedule;
 
 /// Everything the server knows, at one instant.
 ///
@@ -219,7 +224,6 @@ fn import_journal(root: &Path) -> PathBuf {
 pub fn tokens_file(data: &Path) -> PathBuf {
     data.join("secrets/tokens.json")
 }
-
 
 impl Store {
     /// Loads everything under `root`. Broken files in `content/` or `state/`

@@ -213,4 +213,3 @@ async fn panels_import_is_all_or_nothing_with_a_report_per_row() {
     .await;
     assert_eq!(st, 403);
 }
-
