@@ -761,7 +761,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_follow_the_contract_pattern() {
+    fn ids_follow_the_documented_pattern() {
         for ok in ["a", "p10-hai-chau-01", "0", &"a".repeat(64)] {
             assert!(Id::parse(ok).is_ok(), "{ok}");
         }
@@ -833,7 +833,7 @@ mod tests {
     }
 
     #[test]
-    fn panel_json_shape_matches_contract() {
+    fn panel_json_shape_matches_the_api_document() {
         let p: Panel = serde_json::from_str(
             r##"{"id":"p1","name":"Cổng UBND","width":128,"height":32,"format":"mono1","groups":["hai-chau"],"color":"#ff2000"}"##,
         )

@@ -42,7 +42,7 @@ enum Cmd {
     Controller(bangtin::mqtt::controller::ControllerArgs),
     /// Render each line of a text file for a panel profile; prints frames/s.
     Render(RenderArgs),
-    /// Load and throughput tests (issue 7): publish, image, province.
+    /// Load and throughput tests: publish, image, province.
     Loadtest(loadtest::LoadtestArgs),
     /// Frame-signing keys.
     Keys {
