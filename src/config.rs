@@ -19,7 +19,7 @@ pub struct ServeArgs {
     /// HTTP listen address.
     #[arg(long, env = "BANGTIN_HTTP", default_value = "127.0.0.1:8080")]
     pub http: String,
-    /// External broker, mqtt://[user:pass@]host:port or mqtts://…; absent = embedded broker.
+    /// External broker, `mqtt://[user:pass@]host:port` or `mqtts://…`; absent = embedded broker.
     #[arg(long, env = "BANGTIN_MQTT")]
     pub mqtt: Option<String>,
     /// Where the embedded broker listens when no --mqtt is given.

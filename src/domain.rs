@@ -2,7 +2,7 @@
 //!
 //! Plain data with serde shapes that match the API (docs: `/api/v1/openapi.json`)
 //! and the files in `content/` and `schedules/`. This module validates values
-//! (ids, colours, sizes) and, in [`rules`], holds the workflow's rules (four
+//! (ids, colours, sizes) and, in `rules`, holds the workflow's rules (four
 //! eyes, back to draft on edit, what a campaign or alert must name), but
 //! knows nothing of HTTP, MQTT, the disk or the clock.
 

@@ -8,7 +8,7 @@
 //! - [`cron`]: cron parsing (Unix 5-field, 6/7-field, `@daily`…) and
 //!   evaluation in a time zone, including DST gaps and folds.
 //! - [`campaign`]: campaign validation ([`compile`]) and activity windows.
-//! - [`rotation`]: the equal-priority rotation, pages and dwell, replayed
+//! - `rotation`: the equal-priority rotation, pages and dwell, replayed
 //!   over the day.
 //! - this file: alerts, priorities, brightness, and [`resolve`] and
 //!   [`timeline`] themselves.
@@ -20,7 +20,7 @@
 //!    and which have at least one playable message (see [`Catalog`]), the
 //!    highest priority wins.
 //! 3. Campaigns sharing that priority take turns, message by message, in
-//!    campaign id order: with A = [A1, A2, A3] and B = [B1] the panel shows
+//!    campaign id order: with A = `[A1, A2, A3]` and B = `[B1]` the panel shows
 //!    A1 B1 A2 B1 A3 B1 A1 B1 … Each page of a message stays up for that
 //!    message's `dwell_s`. Unplayable messages are left out of the turn.
 //! 4. Each campaign keeps its own place in its playlist, which moves on only
@@ -30,7 +30,7 @@
 //!    higher priority or an alert, and from one of its own windows to the
 //!    next. A window opening lets the message on the glass finish; a
 //!    message cut short plays again, whole, at its campaign's next turn.
-//!    The places are set again at local midnight (see [`rotation`]).
+//!    The places are set again at local midnight (see `rotation`).
 //! 5. Nothing: [`Show::Blank`].
 
 pub mod campaign;
