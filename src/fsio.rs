@@ -159,6 +159,75 @@ fn sync_filesystem(near: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Most threads [`write_many`] syncs files with at once.
+const SYNC_THREADS: usize = 16;
+
+/// A file to replace with these bytes, or (`None`) to remove.
+pub type FileChange<'a> = (&'a Path, Option<&'a [u8]>);
+
+/// Replaces (`Some(bytes)`) and removes (`None`) many files, in order, as
+/// durably as [`write_atomic`] and [`remove_durable`] one by one, for
+/// about the price of one: the temp files are fsynced side by side (the
+/// filesystem's journal commits concurrent fsyncs together; one after
+/// another, each waits for its own commit), then renamed, then each
+/// directory is fsynced once. This is the store's group commit.
+///
+/// After an error no temp file is left; renames done before it stay.
+pub fn write_many(ops: &[FileChange]) -> io::Result<()> {
+    let mut staged: Vec<(PathBuf, File)> = Vec::new();
+    let result = (|| {
+        for (path, bytes) in ops {
+            let Some(bytes) = bytes else { continue };
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            let tmp = temp_path(path)?;
+            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            staged.push((tmp, f.try_clone()?));
+            f.write_all(bytes)?;
+        }
+        sync_side_by_side(staged.iter().map(|(_, f)| f).collect())?;
+        let mut dirs = std::collections::BTreeSet::new();
+        let mut tmps = staged.iter().map(|(t, _)| t);
+        for (path, bytes) in ops {
+            match bytes {
+                Some(_) => fs::rename(tmps.next().expect("one temp file per write"), path)?,
+                None => match fs::remove_file(path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                },
+            }
+            if let Some(d) = path.parent() {
+                dirs.insert(d.to_path_buf());
+            }
+        }
+        dirs.iter().try_for_each(|d| sync_dir(d))
+    })();
+    if result.is_err() {
+        for (tmp, _) in &staged {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+    result
+}
+
+/// fsyncs every file, up to [`SYNC_THREADS`] at a time.
+fn sync_side_by_side(files: Vec<&File>) -> io::Result<()> {
+    if files.len() <= 1 {
+        return files.iter().try_for_each(|f| f.sync_all());
+    }
+    let per_thread = files.len().div_ceil(SYNC_THREADS);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(per_thread)
+            .map(|chunk| s.spawn(move || chunk.iter().try_for_each(|f| f.sync_all())))
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("an fsync thread panicked"))
+    })
+}
+
 /// Leftover temp files from a crash mid-write: never the truth, safe to delete.
 pub fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
@@ -204,6 +273,50 @@ mod tests {
         remove_durable(&p).unwrap();
         remove_durable(&p).unwrap();
         assert!(!p.exists());
+    }
+
+    #[test]
+    fn many_files_are_written_and_removed_in_one_go() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("panels/a.json");
+        let b = d.path().join("messages/b.json");
+        let gone = d.path().join("panels/gone.json");
+        write_atomic(&gone, b"old").unwrap();
+        write_atomic(&a, b"old").unwrap();
+        let never = d.path().join("panels/never.json");
+        let ops: Vec<FileChange> = vec![
+            (&a, Some(b"new a")),
+            (&b, Some(b"new b")),
+            (&gone, None),
+            (&never, None),
+        ];
+        write_many(&ops).unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"new a");
+        assert_eq!(fs::read(&b).unwrap(), b"new b");
+        assert!(!gone.exists());
+        for dir in ["panels", "messages"] {
+            for e in fs::read_dir(d.path().join(dir)).unwrap() {
+                let name = e.unwrap().file_name();
+                assert!(!is_temp_name(&name.to_string_lossy()), "{name:?} left");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_write_many_leaves_no_temp_file() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.json");
+        // A directory where a file should go: its rename fails.
+        let blocked = d.path().join("blocked.json");
+        fs::create_dir_all(blocked.join("inside")).unwrap();
+        let ops: Vec<FileChange> = vec![(&blocked, Some(b"x")), (&a, Some(b"a"))];
+        assert!(write_many(&ops).is_err());
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !is_temp_name(n)), "{names:?}");
+        assert!(!a.exists());
     }
 
     #[test]
