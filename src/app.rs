@@ -178,6 +178,19 @@ pub async fn run(
         }
     });
 
+    // Signs online over time, for the reports' availability chart.
+    let (s5, sh5) = (store.clone(), shared.clone());
+    tokio::spawn(crate::store::online::sample_forever(
+        plays.clone(),
+        crate::store::online::SAMPLE_EVERY,
+        chrono::Duration::days(PLAYS_RETENTION_DAYS),
+        move || {
+            let snap = s5.snapshot();
+            let online = sh5.online_among(snap.panels.keys());
+            (online as u32, snap.panels.len() as u32)
+        },
+    ));
+
     // What the controllers say.
     let (sh, m2, tx) = (shared.clone(), metrics.clone(), player_tx.clone());
     let pub3 = publisher.clone();

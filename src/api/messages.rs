@@ -10,10 +10,13 @@ use warp::reply::Response;
 
 use super::error::ApiError;
 use super::panels::led_scale;
-use super::req::{bytes_reply, empty, json, ok, parse_json, Req, ASSET_LIMIT, JSON_LIMIT};
+use super::req::{
+    bytes_reply, empty, json, ok, parse_json, percent_decode, Req, ASSET_LIMIT, JSON_LIMIT,
+};
 use super::{blocking, Ctx};
 use crate::domain::{
-    Asset, Color, Id, Message, MessageBody, MessageStatus, PixelFormat, Policy, Profile, Refusal,
+    self, Asset, Color, Id, Message, MessageBody, MessageStatus, PixelFormat, Policy, Profile,
+    Refusal,
 };
 use crate::player::{preview_profile, Rendition};
 use crate::render::{self, ImageError};
@@ -178,6 +181,7 @@ pub async fn upload_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
             ),
         ));
     }
+    let name = upload_name(r)?;
     let bytes = r.body(ASSET_LIMIT).await?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
@@ -201,20 +205,112 @@ pub async fn upload_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
             content_type: decoded.content_type.to_string(),
             uploaded_by: who.clone(),
             uploaded_at: Utc::now(),
+            name,
         };
         Ok(store.put_asset(&bytes, asset, &who)?)
     })
     .await??;
     ok(&serde_json::json!({
         "id": asset.id, "width": asset.width, "height": asset.height, "bytes": asset.bytes,
-        "content_type": asset.content_type
+        "content_type": asset.content_type, "name": asset.name
     }))
 }
 
+/// The display name an upload carries: `?name=`, the header `X-Filename`
+/// (percent-encoded UTF-8), or the `filename*=UTF-8''…` / `filename="…"`
+/// of a `Content-Disposition` header, in that order.
+fn upload_name(r: &Req) -> Result<Option<String>, ApiError> {
+    let header = |n: &str| r.headers.get(n).and_then(|v| v.to_str().ok());
+    let from_disposition = header("content-disposition").and_then(|d| {
+        let params: Vec<(&str, &str)> = d
+            .split(';')
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .collect();
+        let find = |key: &str| params.iter().find(|(k, _)| k.eq_ignore_ascii_case(key));
+        find("filename*")
+            .and_then(|(_, v)| {
+                v.split_once("''")
+                    .map(|(_, enc)| percent_decode(enc, false))
+            })
+            .or_else(|| find("filename").map(|(_, v)| v.trim_matches('"').to_string()))
+    });
+    let raw = r
+        .q("name")
+        .map(str::to_string)
+        .or_else(|| header("x-filename").map(|v| percent_decode(v, false)))
+        .or(from_disposition);
+    Ok(raw.map(|n| domain::asset_name(&n)).transpose()?)
+}
+
+/// An image as the media library lists it: what is stored, and the
+/// messages that use it.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct AssetView {
+    #[serde(flatten)]
+    asset: Asset,
+    used_by: Vec<AssetUse>,
+}
+
+/// A message that shows an image.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct AssetUse {
+    id: Id,
+    title: String,
+    status: MessageStatus,
+}
+
+fn asset_view(snap: &crate::store::Snapshot, a: &Asset) -> AssetView {
+    AssetView {
+        asset: a.clone(),
+        used_by: snap
+            .messages
+            .values()
+            .filter(|m| m.body.image.as_deref() == Some(a.id.as_str()))
+            .map(|m| AssetUse {
+                id: m.id.clone(),
+                title: m.body.title.clone(),
+                status: m.status,
+            })
+            .collect(),
+    }
+}
+
+/// Every image, newest upload first, each with the messages that use it.
 pub async fn list_assets(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
-    let v: Vec<&Asset> = snap.assets.values().collect();
+    let mut v: Vec<AssetView> = snap.assets.values().map(|a| asset_view(&snap, a)).collect();
+    v.sort_by(|a, b| b.asset.uploaded_at.cmp(&a.asset.uploaded_at));
     ok(&v)
+}
+
+/// The body of a rename.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssetPatch {
+    /// The image's new display name, 1 to 200 characters.
+    name: String,
+}
+
+pub async fn rename_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let id = r.segs[1].clone();
+    domain::validate_asset_id(&id)?;
+    let body: AssetPatch = r.json().await?;
+    let name = domain::asset_name(&body.name)?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    let a = blocking(move || store.rename_asset(&id, name, &who)).await??;
+    ok(&asset_view(&ctx.store.snapshot(), &a))
+}
+
+/// Removes an image no message uses; 409 naming the messages otherwise.
+pub async fn delete_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let id = r.segs[1].clone();
+    domain::validate_asset_id(&id)?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    blocking(move || store.delete_asset(&id, &who)).await??;
+    empty()
 }
 
 pub async fn get_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -234,7 +330,7 @@ pub async fn get_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError
 
 /// The profile to preview on: `panel=ID`, or `width`, `height`, `format`
 /// (and optional `color`) for a panel that does not exist yet.
-fn preview_target(ctx: &Ctx, r: &Req) -> Result<Profile, ApiError> {
+pub(super) fn preview_target(ctx: &Ctx, r: &Req) -> Result<Profile, ApiError> {
     if let Some(pid) = r.q("panel") {
         let id = Id::parse(pid)?;
         let snap = ctx.store.snapshot();
@@ -257,7 +353,7 @@ fn preview_target(ctx: &Ctx, r: &Req) -> Result<Profile, ApiError> {
     Ok(preview_profile(w, h, format, color)?)
 }
 
-fn page_param(r: &Req) -> Result<usize, ApiError> {
+pub(super) fn page_param(r: &Req) -> Result<usize, ApiError> {
     match r.q("page") {
         None => Ok(1),
         Some(p) => p
@@ -289,7 +385,7 @@ fn dwell_for(ctx: &Ctx, r: &Req, msg: Option<&Id>) -> Result<u32, ApiError> {
         .unwrap_or(8))
 }
 
-fn preview_reply(
+pub(super) fn preview_reply(
     rendition: &Rendition,
     page: usize,
     led: bool,
@@ -312,15 +408,22 @@ fn preview_reply(
     let h = resp.headers_mut();
     h.insert("x-pages", HeaderValue::from(pages as u64));
     h.insert("x-words", HeaderValue::from(out.words as u64));
-    let warnings: Vec<String> = rendition
+    let (dense, warnings): (Vec<String>, Vec<String>) = rendition
         .pages
         .iter()
         .enumerate()
         .filter_map(|(i, p)| {
-            render::reading_warning(p.words, dwell).map(|w| format!("page {}: {w}", i + 1))
+            render::reading_warning(p.words, dwell)
+                .map(|w| ((i + 1).to_string(), format!("page {}: {w}", i + 1)))
         })
-        .collect();
+        .unzip();
     if !warnings.is_empty() {
+        // For programs: the pages that hold too many words, and the dwell
+        // they were judged by.
+        if let Ok(v) = HeaderValue::from_str(&dense.join(",")) {
+            h.insert("x-reading-pages", v);
+        }
+        h.insert("x-reading-dwell", HeaderValue::from(dwell));
         let text = warnings.join(" ");
         let enc: String = text
             .bytes()
@@ -338,7 +441,9 @@ fn preview_reply(
     }
     h.insert(
         "access-control-expose-headers",
-        HeaderValue::from_static("X-Pages, X-Words, X-Reading-Warning"),
+        HeaderValue::from_static(
+            "X-Pages, X-Words, X-Reading-Warning, X-Reading-Pages, X-Reading-Dwell",
+        ),
     );
     h.insert("cache-control", HeaderValue::from_static("no-store"));
     Ok(resp)

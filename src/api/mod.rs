@@ -17,6 +17,7 @@ mod campaigns;
 mod events;
 mod messages;
 mod panels;
+mod report_book;
 mod reports;
 mod table;
 #[cfg(test)]
