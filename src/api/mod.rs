@@ -16,6 +16,7 @@ mod alerts;
 pub mod broker;
 mod campaigns;
 mod events;
+mod media;
 mod messages;
 mod panels;
 mod report_book;

@@ -53,6 +53,7 @@ mod say {
         format!("by={value:?} is not known: use group or campaign")
     }
     pub const BAD_POINTS: &str = "points must be a whole number from 2 to 2000";
+    pub const BAD_LIMIT: &str = "limit must be a whole number from 1 to 100000";
 }
 
 /// The period of a report, `from <= t < to`.
@@ -330,8 +331,26 @@ fn play_view(p: Play, on_air_s: u32, names: &Names) -> PlayView {
     }
 }
 
+/// Most rows `limit=` asks for.
+const MAX_LIMIT: usize = 100_000;
+
 pub async fn plays(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    let loaded = load(ctx, r).await?;
+    // `limit=N`: only the newest N rows (a page shows a few hundred of a
+    // period that may hold millions); `X-Total-Count` says how many match.
+    let limit = match r.q("limit") {
+        None => None,
+        Some(n) => Some(
+            n.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| ApiError::bad_request(say::BAD_LIMIT))?,
+        ),
+    };
+    let mut loaded = load(ctx, r).await?;
+    let total = loaded.rows.len();
+    if let Some(n) = limit {
+        loaded.rows.drain(..total.saturating_sub(n));
+    }
     let snap = ctx.store.snapshot();
     let names = Names {
         snap: &snap,
@@ -342,6 +361,18 @@ pub async fn plays(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
         .into_iter()
         .map(|(p, s)| play_view(p, s, &names))
         .collect();
+    let mut resp = plays_reply(r, &views)?;
+    resp.headers_mut()
+        .insert("x-total-count", HeaderValue::from(total as u64));
+    resp.headers_mut().insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("X-Total-Count"),
+    );
+    Ok(resp)
+}
+
+/// The rows as JSON, or as CSV when asked for.
+fn plays_reply(r: &Req, views: &[PlayView]) -> Result<Response, ApiError> {
     if r.wants_csv() {
         // The first six columns are the original ones, in their order.
         let mut out = csv_line(&[
@@ -359,7 +390,7 @@ pub async fn plays(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
             "shown_at_local",
             "on_air_s",
         ]);
-        for v in &views {
+        for v in views {
             let p = &v.play;
             out.push_str(&csv_line(&[
                 p.panel.as_str(),

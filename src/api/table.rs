@@ -17,7 +17,7 @@ use warp::reply::Response;
 
 use super::error::ApiError;
 use super::req::Req;
-use super::{admin, alerts, broker, campaigns, events, messages, panels, reports, web, Ctx};
+use super::{admin, alerts, broker, campaigns, events, media, messages, panels, reports, web, Ctx};
 use crate::domain::Role::{self, Admin, Approver, Editor, Operator, Scheduler};
 use crate::domain::{Alert, AlertBody, Campaign, CampaignBody, Message, MessageBody, Panel};
 use crate::store::tokens::TokenInfo;
@@ -166,23 +166,23 @@ table! {
         body: NO_BODY, reply: None, ok: OK,
         summary: "the panel's current frame as PNG",
     }
-    (POST "/assets", Some(Editor)) => messages::upload_asset {
+    (POST "/assets", Some(Editor)) => media::upload_asset {
         body: Image, reply: None, ok: CREATED,
         summary: "upload an image",
     }
-    (GET "/assets", ANY) => messages::list_assets {
-        body: NO_BODY, reply: Some(schema::<Vec<messages::AssetView>>), ok: OK,
+    (GET "/assets", ANY) => media::list_assets {
+        body: NO_BODY, reply: Some(schema::<Vec<media::AssetView>>), ok: OK,
         summary: "list images with their names and the messages that use them",
     }
-    (PATCH "/assets/{id}", Some(Editor)) => messages::rename_asset {
-        body: Json(schema::<messages::AssetPatch>), reply: Some(schema::<messages::AssetView>), ok: OK,
+    (PATCH "/assets/{id}", Some(Editor)) => media::rename_asset {
+        body: Json(schema::<media::AssetPatch>), reply: Some(schema::<media::AssetView>), ok: OK,
         summary: "rename an image",
     }
-    (DELETE "/assets/{id}", Some(Editor)) => messages::delete_asset {
+    (DELETE "/assets/{id}", Some(Editor)) => media::delete_asset {
         body: NO_BODY, reply: None, ok: NO_CONTENT,
         summary: "remove an image no message uses (409 naming the messages otherwise)",
     }
-    (GET "/assets/{id}", ANY) => messages::get_asset {
+    (GET "/assets/{id}", ANY) => media::get_asset {
         body: NO_BODY, reply: None, ok: OK,
         summary: "an image's original bytes",
     }

@@ -1801,22 +1801,29 @@ async fn reports_and_media_in_a_real_browser() {
     assert_eq!(s, 201, "{c}");
     let camp = c["id"].as_str().unwrap().to_string();
     // A real controller on one panel: it acknowledges, so there are plays.
-    let _fleet = controller(&server.broker_url(), "cho-han");
+    let _fleet = controller(&admin.controller_url(&server, "cho-han").await, "cho-han");
+    let q = super::util::plays_query("cho-han");
+    let played = |key: &'static str, id: String| {
+        let (admin, q) = (&admin, &q);
+        async move {
+            super::util::eventually(Duration::from_secs(30), || async {
+                let (_, v) = admin.get(q).await;
+                let rows = v.as_array().cloned().unwrap_or_default();
+                rows.iter().any(|r| r[key] == id.as_str()).then_some(rows)
+            })
+            .await
+            .unwrap_or_else(|| panic!("the controller's play of {key} {id}"))
+        }
+    };
+    // The campaign first: an alert sent before the controller connects
+    // would be the only frame it ever sees.
+    played("campaign", camp.clone()).await;
     let alert = admin
         .send_alert(
             json!({"text": "Triều cường dâng cao", "targets": ["cho-han"], "duration_s": 60}),
         )
         .await;
-    let q = super::util::plays_query("cho-han");
-    let rows = super::util::eventually(Duration::from_secs(30), || async {
-        let (_, v) = admin.get(&q).await;
-        let rows = v.as_array().cloned().unwrap_or_default();
-        (rows.iter().any(|r| r["campaign"] == camp.as_str())
-            && rows.iter().any(|r| r["alert"] == alert.as_str()))
-        .then_some(rows)
-    })
-    .await
-    .expect("the controller's plays of the campaign and the alert");
+    let rows = played("alert", alert.clone()).await;
     admin.cancel_alert(&alert).await;
     let newest = rows.last().unwrap();
     // What the page must show for that play: Vietnam's local time.
@@ -1893,24 +1900,17 @@ async fn reports_and_media_in_a_real_browser() {
         );
         b.screenshot(&format!("dashboard-pages/{width}x{height}-reports-top.png"))
             .await;
-        b.js(
-            "document.getElementById('chart-district').scrollIntoView(); return true",
-            json!([]),
-        )
-        .await;
-        b.screenshot(&format!(
-            "dashboard-pages/{width}x{height}-reports-charts.png"
-        ))
-        .await;
-        b.js(
-            "document.getElementById('chart-alerts').scrollIntoView(); return true",
-            json!([]),
-        )
-        .await;
-        b.screenshot(&format!(
-            "dashboard-pages/{width}x{height}-reports-charts2.png"
-        ))
-        .await;
+        for (chart, shot) in [("chart-district", "charts"), ("chart-alerts", "charts2")] {
+            b.js(
+                "document.getElementById(arguments[0]).scrollIntoView(); return true",
+                json!([chart]),
+            )
+            .await;
+            b.screenshot(&format!(
+                "dashboard-pages/{width}x{height}-reports-{shot}.png"
+            ))
+            .await;
+        }
         soft.wait(
             &b,
             "return !!document.querySelector('#chart-alerts svg rect[fill=\"#0b5394\"]')",

@@ -289,7 +289,7 @@ const DICT = {
     'rep.col.seq': 'Số khung',
     'rep.total': 'Tổng cộng',
     'rep.empty': 'Không có lượt phát nào trong khoảng này.',
-    'rep.more': 'Đang hiện {n} dòng đầu trong {total}. Tải CSV để có đủ.',
+    'rep.more': 'Đang hiện {n} lượt phát mới nhất trong {total} lượt. Tải CSV để có đủ.',
     'rep.badRange': 'Ngày kết thúc phải sau hoặc trùng ngày bắt đầu.',
     'rep.downloaded': 'Đã tải tệp {file}.',
 
@@ -755,7 +755,7 @@ const DICT = {
     'rep.col.seq': 'Frame seq',
     'rep.total': 'Total',
     'rep.empty': 'No plays in this period.',
-    'rep.more': 'Showing the first {n} of {total} rows. Download the CSV for all of them.',
+    'rep.more': 'Showing the newest {n} of {total} plays. Download the CSV for all of them.',
     'rep.badRange': 'The end date must be on or after the start date.',
     'rep.downloaded': 'Downloaded {file}.',
 

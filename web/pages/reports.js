@@ -161,19 +161,26 @@ export async function viewReports(main, _args, ctx) {
     clear(out).append(h('p', { class: 'loading' }, t('loading')));
     charts.length = 0;
     try {
-      const [summary, plays, byGroup, byCampaign, online, alerts] = await Promise.all([
-        api(`/reports/summary?${q()}`), api(`/reports/plays?${q()}`),
+      // The play log shows the newest rows only; the totals come from the
+      // per-campaign figures, where every play counts once.
+      const [summary, playsRes, byGroup, byCampaign, online, alerts] = await Promise.all([
+        api(`/reports/summary?${q()}`), api(`/reports/plays?${q()}&limit=${LOG_ROWS}`, { raw: true }),
         api(`/reports/daily?${q()}&by=group`), api(`/reports/daily?${q()}&by=campaign`),
         api(`/reports/online?${period()}&points=240`), api(`/reports/alerts?${period()}`)]);
+      const plays = await playsRes.json();
       if (!ctx.alive()) return;
+      const total = {
+        plays: byCampaign.reduce((s, r) => s + r.plays, 0),
+        on_air_s: byCampaign.reduce((s, r) => s + r.on_air_s, 0),
+      };
       const days = daysBetween(a, b);
       const sub = [periodText(), scopeText()].filter(Boolean).join(' · ');
       const dayLabel = (d) => ymdToDmy(d).slice(0, 5);
       const gSeries = seriesOf(byGroup, days, (r) => groupLabel(r.key));
       const cSeries = seriesOf(byCampaign, days, (r) => campaignLabel(r.key, r.name));
       const cards = [
-        chartCard('chart-district', t('rep.chart.byGroup'), (width, titled) => (plays.length ? stackedBars({ title: t('rep.chart.byGroup'), subtitle: sub, titled, days, series: gSeries, width, dayLabel, fmt: num }) : null)),
-        chartCard('chart-campaign', t('rep.chart.byCampaign'), (width, titled) => (plays.length ? stackedBars({ title: t('rep.chart.byCampaign'), subtitle: sub, titled, days, series: cSeries, width, dayLabel, fmt: num }) : null)),
+        chartCard('chart-district', t('rep.chart.byGroup'), (width, titled) => (total.plays ? stackedBars({ title: t('rep.chart.byGroup'), subtitle: sub, titled, days, series: gSeries, width, dayLabel, fmt: num }) : null)),
+        chartCard('chart-campaign', t('rep.chart.byCampaign'), (width, titled) => (total.plays ? stackedBars({ title: t('rep.chart.byCampaign'), subtitle: sub, titled, days, series: cSeries, width, dayLabel, fmt: num }) : null)),
         chartCard('chart-online', t('rep.chart.online'), (width, titled) => (online.length ? timeLine({
           title: t('rep.chart.online'), subtitle: `${periodText()} · ${t('rep.chart.onlineSub', { n: S.panels.length })}`, titled, width,
           points: online.map((p) => ({ t: new Date(p.at).getTime(), y: p.online, min: p.min, max: p.max })),
@@ -189,8 +196,8 @@ export async function viewReports(main, _args, ctx) {
       ];
       clear(out).append(
         h('div', { class: 'charts' }, cards.map((c) => c.card)),
-        summaryCard(summary, plays),
-        logCard(plays));
+        summaryCard(summary, total),
+        logCard(plays, total.plays));
       redrawCharts();
     } catch (e) { clear(out); fail(e); }
   };
@@ -205,8 +212,8 @@ export async function viewReports(main, _args, ctx) {
   show();
 }
 
-/** Plays and time on air per district, then per campaign within it. */
-function summaryCard(summary, plays) {
+/** Plays and time on air per district, then per campaign within it; `total` counts each play once. */
+function summaryCard(summary, total) {
   const groups = new Map();
   for (const r of summary) {
     if (!groups.has(r.group)) groups.set(r.group, []);
@@ -225,19 +232,18 @@ function summaryCard(summary, plays) {
       h('td', { class: 'num' }, num(r.plays)),
       h('td', { class: 'num' }, hours(r.on_air_s)))));
   }
-  const totalS = plays.reduce((s, p) => s + (p.on_air_s || 0), 0);
   return h('section', { class: 'card' },
     h('div', { class: 'card-head' }, h('h2', {}, t('rep.summary'))),
     summary.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'table', id: 'summary-table' },
       h('thead', {}, h('tr', {}, [['rep.col.group', ''], ['rep.col.campaign', ''], ['rep.col.panels', 'num'], ['rep.col.plays', 'num'], ['rep.col.hours', 'num']].map(([k, c]) => h('th', { scope: 'col', class: c }, t(k))))),
       h('tbody', {}, rows),
-      h('tfoot', {}, h('tr', {}, h('th', { scope: 'row', colspan: '3' }, t('rep.total')), h('td', { class: 'num', id: 'rep-total-plays' }, num(plays.length)), h('td', { class: 'num' }, hours(totalS))))))
+      h('tfoot', {}, h('tr', {}, h('th', { scope: 'row', colspan: '3' }, t('rep.total')), h('td', { class: 'num', id: 'rep-total-plays' }, num(total.plays)), h('td', { class: 'num' }, hours(total.on_air_s))))))
       : emptyState(t('rep.empty')),
     summary.length ? h('p', { class: 'hint' }, t('rep.summaryHint')) : null);
 }
 
-/** The newest plays, with names and local times. */
-function logCard(plays) {
+/** The newest plays (at most LOG_ROWS of `count`), with names and local times. */
+function logCard(plays, count) {
   const newest = [...plays].sort((a, b) => String(b.shown_at).localeCompare(String(a.shown_at))).slice(0, LOG_ROWS);
   return h('section', { class: 'card' },
     h('div', { class: 'card-head' }, h('h2', {}, t('rep.plays'))),
@@ -252,5 +258,5 @@ function logCard(plays) {
         h('td', { class: 'num' }, `${num(r.on_air_s)} s`),
         h('td', { class: 'num mono' }, r.seq))))))
       : emptyState(t('rep.empty')),
-    plays.length > LOG_ROWS ? h('p', { class: 'muted' }, t('rep.more', { n: LOG_ROWS, total: plays.length })) : null);
+    count > plays.length ? h('p', { class: 'muted', id: 'rep-more' }, t('rep.more', { n: plays.length, total: count })) : null);
 }

@@ -186,7 +186,30 @@ async fn plays_carry_names_and_local_times_and_filter_by_district_campaign_panel
     );
     assert_eq!(text.lines().count(), 4, "{text}");
 
+    // A page asks for the newest rows only, and how many there are.
+    let r = admin
+        .send(admin.req("GET", &format!("/reports/plays?{DAY}&limit=2")))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        ids(&r.json),
+        [("cau-rong".into(), 7), ("bien-my-khe".into(), 9)]
+    );
+    assert_eq!(r.header("x-total-count"), Some("4"));
+    let r = admin
+        .send(admin.req(
+            "GET",
+            &format!("/reports/plays?{DAY}&group=hai-chau&limit=500"),
+        ))
+        .await;
+    assert_eq!(ids(&r.json).len(), 3);
+    assert_eq!(r.header("x-total-count"), Some("3"));
+
     for (q, why) in [
+        (
+            "from=2026-11-27&to=2026-11-27&limit=0",
+            "a limit of nothing",
+        ),
         ("from=2026-11-27", "no to"),
         ("from=27/11/2026&to=2026-11-27", "a date written dd/mm/yyyy"),
         ("from=2026-11-29&to=2026-11-27", "to before from"),
