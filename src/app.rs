@@ -3,9 +3,9 @@
 //! order. Takes its listener and its shutdown signal as arguments, so tests
 //! run it on port 0 with their own shutdown.
 //!
-//! [`run`] reads as its steps: [`open_data`], [`connect_broker`],
-//! [`start_player`], the background tasks (store changes, hand edits,
-//! proof of play, retention), the API, then [`Running::shut_down`].
+//! [`run`] reads as its steps: `open_data`, `connect_broker`,
+//! `start_player`, the background tasks (store changes, hand edits,
+//! proof of play, retention), the API, then `Running::shut_down`.
 
 use std::future::Future;
 use std::sync::atomic::Ordering;

@@ -1,7 +1,8 @@
 //! Command line and environment, parsed once into a validated [`Config`].
 //!
 //! Two stages, as in ripgrep: [`ServeArgs`] holds the raw flags and
-//! environment variables exactly as CONTRACT.md section 1 names them; then
+//! environment variables exactly as docs/api.md ("Running the server")
+//! names them; then
 //! [`ServeArgs::into_config`] checks every value and yields a [`Config`].
 //! Nothing deeper in the crate reads the environment.
 
@@ -18,7 +19,7 @@ pub struct ServeArgs {
     /// HTTP listen address.
     #[arg(long, env = "BANGTIN_HTTP", default_value = "127.0.0.1:8080")]
     pub http: String,
-    /// External broker, mqtt://[user:pass@]host:port or mqtts://…; absent = embedded broker.
+    /// External broker, `mqtt://[user:pass@]host:port` or `mqtts://…`; absent = embedded broker.
     #[arg(long, env = "BANGTIN_MQTT")]
     pub mqtt: Option<String>,
     /// Where the embedded broker listens when no --mqtt is given.
@@ -164,7 +165,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_match_the_contract() {
+    fn defaults_match_the_api_document() {
         let c = T::parse_from(["x"]).a.into_config(None).unwrap();
         assert_eq!(c.http.to_string(), "127.0.0.1:8080");
         assert_eq!(c.broker_listen.to_string(), "127.0.0.1:1883");

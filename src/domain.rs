@@ -2,7 +2,7 @@
 //!
 //! Plain data with serde shapes that match the API (docs: `/api/v1/openapi.json`)
 //! and the files in `content/` and `schedules/`. This module validates values
-//! (ids, colours, sizes) and, in [`rules`], holds the workflow's rules (four
+//! (ids, colours, sizes) and, in `rules`, holds the workflow's rules (four
 //! eyes, back to draft on edit, what a campaign or alert must name), but
 //! knows nothing of HTTP, MQTT, the disk or the clock.
 
@@ -788,7 +788,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_follow_the_contract_pattern() {
+    fn ids_follow_the_documented_pattern() {
         for ok in ["a", "p10-hai-chau-01", "0", &"a".repeat(64)] {
             assert!(Id::parse(ok).is_ok(), "{ok}");
         }
@@ -860,7 +860,7 @@ mod tests {
     }
 
     #[test]
-    fn panel_json_shape_matches_contract() {
+    fn panel_json_shape_matches_the_api_document() {
         let p: Panel = serde_json::from_str(
             r##"{"id":"p1","name":"Cổng UBND","width":128,"height":32,"format":"mono1","groups":["hai-chau"],"color":"#ff2000"}"##,
         )

@@ -1,4 +1,5 @@
-//! BTF1, the frame format controllers receive (CONTRACT.md section 3).
+//! BTF1, the frame format controllers receive (docs/protocol.md, "BTF1
+//! frame").
 //!
 //! Pure bytes in, bytes out: this module never touches a socket, a file or
 //! the clock. All integers are little-endian. The header is 32 bytes, then

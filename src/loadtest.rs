@@ -1,4 +1,5 @@
-//! `bangtin loadtest`: the figures of issue 7 that criterion cannot give.
+//! `bangtin loadtest`: the figures in docs/PERFORMANCE.md that criterion
+//! cannot give.
 //!
 //! - `publish`: frames through the server's own MQTT link ([`Publisher`]),
 //!   as fast as it goes, for `tools/baseline/baseline.py publish` to time

@@ -42,7 +42,7 @@ enum Cmd {
     Controller(bangtin::mqtt::controller::ControllerArgs),
     /// Render each line of a text file for a panel profile; prints frames/s.
     Render(RenderArgs),
-    /// Load and throughput tests (issue 7): publish, image, province.
+    /// Load and throughput tests: publish, image, province.
     Loadtest(loadtest::LoadtestArgs),
     /// Frame-signing keys.
     Keys {
@@ -107,8 +107,12 @@ enum PanelsCmd {
 enum KeysCmd {
     /// Write a new Ed25519 key pair: PRIVATE (PKCS#8 PEM, mode 600) and PRIVATE.pub (hex public key for controllers).
     Generate {
-        #[arg(long, default_value = "secrets/frame-signing.pem")]
-        out: PathBuf,
+        /// Where to write the private key; default: the data directory's
+        /// own key file (DIR/secrets/frame-signing.pem).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
+        data: PathBuf,
     },
     /// Print the public key frames are signed with (64 hex digits), for
     /// controllers' --public-key: the --signing-key given, else the data
@@ -270,7 +274,8 @@ fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             println!("{}", signing::public_hex(&key.verifying_key()));
             Ok(())
         }
-        KeysCmd::Generate { out } => {
+        KeysCmd::Generate { out, data } => {
+            let out = out.unwrap_or_else(|| signing::default_path(&data));
             let key = signing::generate(&out)
                 .with_context(|| format!("writing the key {}", out.display()))?;
             let public = signing::public_hex(&key.verifying_key());

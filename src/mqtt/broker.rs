@@ -6,7 +6,7 @@
 //! loopback port chosen at start, taking one user whose password is drawn
 //! at random for this process and never stored: the server's own link
 //! connects there directly. Everyone else — controllers, operators' tools —
-//! comes through the [`gateway`](super::gateway) on the public listener,
+//! comes through the [`gateway`] on the public listener,
 //! which checks credentials and topics and relays to rumqttd with that
 //! internal login.
 //!

@@ -33,7 +33,7 @@ pub struct ControllerArgs {
     /// Panel id, also the MQTT client id.
     #[arg(long, required_unless_present = "fleet")]
     pub panel: Option<Id>,
-    /// Broker URL: mqtt://[user[:password]@]host[:port] or mqtts://…
+    /// Broker URL: `mqtt://[user[:password]@]host[:port]` or `mqtts://…`
     #[arg(long, env = "BANGTIN_MQTT", default_value = "mqtt://127.0.0.1:1883")]
     pub mqtt: BrokerUrl,
     /// CA certificate (PEM) for mqtts://; default: the system's roots.

@@ -27,10 +27,11 @@ use crate::domain::Id;
 /// event loop drains the queue in batches far faster than the socket takes
 /// frames. Every queued frame is a copy (up to 1.5 MiB), so a deep queue
 /// only raises the server's peak memory: 4096 held ~80 MB at 10,000 panels
-/// (issue 7, `bangtin loadtest province`).
+/// (`bangtin loadtest province`, docs/PERFORMANCE.md).
 const REQUEST_CAPACITY: usize = 256;
 /// Unacknowledged QoS 1 publishes in flight. Mosquitto acks in order, so a
-/// deep window keeps the socket busy (issue 7 throughput).
+/// deep window keeps the socket busy (publish throughput in
+/// docs/PERFORMANCE.md).
 const INFLIGHT: u16 = 200;
 const INBOUND_CAPACITY: usize = 8192;
 pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(250);

@@ -1,4 +1,4 @@
-//! Topic names (CONTRACT.md section 2). The only place that spells them.
+//! Topic names (docs/protocol.md, "Topics"). The only place that spells them.
 //!
 //! A topic root may have several levels (`city/bangtin`) but no wildcards;
 //! panel ids are always [`Id`]s, so a panel level never contains `/`, `+`
@@ -77,7 +77,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_match_the_contract() {
+    fn names_match_the_protocol_document() {
         let p = Id::parse("hc-01").unwrap();
         assert_eq!(frame("bangtin", &p), "bangtin/panels/hc-01/frame");
         assert_eq!(status("bangtin", &p), "bangtin/panels/hc-01/status");

@@ -14,7 +14,7 @@
 //! - [`renditions`]: the render cache ([`Renditions`]): pages per (message
 //!   version, profile), prepared pictures per asset; a thousand identical
 //!   panels cost one render.
-//! - [`affected`]: which panels a store change touches (the rest are not
+//! - [`affected`](mod@affected): which panels a store change touches (the rest are not
 //!   re-decided).
 //! - [`inputs`]: the schedule inputs of a store snapshot ([`Schedules`]),
 //!   built once per generation and shared with the API's timeline.

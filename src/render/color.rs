@@ -29,7 +29,7 @@ pub fn to_linear(v: u8) -> f32 {
 }
 
 /// sRGB byte → linear light 0..65535, as a table (fetch it once per image,
-/// not once per pixel: issue 7 profile).
+/// not once per pixel: it showed in the image loadtest's profile).
 pub fn linear_u16_table() -> &'static [u16; 256] {
     static T: OnceLock<[u16; 256]> = OnceLock::new();
     T.get_or_init(|| {

@@ -165,7 +165,7 @@ const REDUCING_GAP: f64 = 3.0;
 
 /// A decoded image prepared for fitting: linear light as `f32` on a
 /// 0..65535 scale, interleaved RGB, or RGBA with premultiplied alpha when
-/// any pixel is not opaque; at most [`PICTURE_MAX_SIDE`] a side. Made once
+/// any pixel is not opaque; at most `PICTURE_MAX_SIDE` a side. Made once
 /// per asset and shared by every render of it (the resampler reads it
 /// as is, with no per-render conversion).
 #[derive(Debug, Clone)]

@@ -558,68 +558,91 @@ pub fn draw(
                 Align::Right => slack as i32,
             };
         match size {
-            Size::Bitmap(s) => {
-                let mut x = x0;
-                for (n, &(a, b)) in line.segs.iter().enumerate() {
-                    if n > 0 {
-                        x += 8 * s as i32;
-                    }
-                    for g in &p.grs[a..b] {
-                        let text = &p.text[g.start as usize..g.end as usize];
-                        for (ci, c) in text.chars().enumerate() {
-                            // Marks left over after NFC overlay their base's cell.
-                            let bm = if ci == 0 {
-                                bitmaps.glyph(c)
-                            } else {
-                                match bitmaps.get(c) {
-                                    Some(b) => b,
-                                    None => continue,
-                                }
-                            };
-                            blit_bitmap(mask, &bm, x, y0, s, clip);
-                        }
-                        x += i32::from(g.bitmap_adv) * s as i32;
-                    }
-                }
-            }
+            Size::Bitmap(s) => bitmap_line(p, bitmaps, line, (x0, y0), s, clip, mask),
             Size::Vector(l) => {
                 let v = vec.expect("vector face for vector sizes");
-                let vb = vbox(v, l);
-                let baseline = y0 + vb.baseline;
-                let mut pen = x0 as f32 + m.ol(first) * vb.k;
-                for (n, &(a, b)) in line.segs.iter().enumerate() {
-                    if n > 0 {
-                        pen += p.space_adv * vb.k;
-                    }
-                    for g in &p.grs[a..b] {
-                        let text = &p.text[g.start as usize..g.end as usize];
-                        for (ci, c) in text.chars().enumerate() {
-                            if ci > 0 && !v.has(c) {
-                                continue;
-                            }
-                            let gm = v.metrics(c);
-                            let cov = v.coverage(gm.id, vb.k);
-                            // Leftover marks are zero-width glyphs drawn
-                            // back from the pen after their base.
-                            let at = if ci == 0 { pen } else { pen + g.adv * vb.k };
-                            blit_coverage(mask, &cov, at.round() as i32, baseline, clip);
-                        }
-                        pen += g.adv * vb.k;
-                    }
-                }
+                let pen = x0 as f32 + m.ol(first) * vbox(v, l).k;
+                vector_line(p, v, l, line, (pen, y0), clip, mask);
             }
         }
     }
 }
 
-fn blit_bitmap(
-    mask: &mut Mask,
-    bm: &super::font::Bitmap,
-    x: i32,
-    y: i32,
+/// The clip rectangle as `(left, top, right, bottom)`, right and bottom
+/// exclusive.
+type Clip = (i32, i32, i32, i32);
+
+/// One line in a bitmap face at scale `s`, its cell's top left at `at`.
+fn bitmap_line(
+    p: &Prepared,
+    bitmaps: &BitmapFace,
+    line: &Line,
+    at: (i32, i32),
     s: u32,
-    clip: (i32, i32, i32, i32),
+    clip: Clip,
+    mask: &mut Mask,
 ) {
+    let (mut x, y0) = at;
+    for (n, &(a, b)) in line.segs.iter().enumerate() {
+        if n > 0 {
+            x += 8 * s as i32;
+        }
+        for g in &p.grs[a..b] {
+            let text = &p.text[g.start as usize..g.end as usize];
+            for (ci, c) in text.chars().enumerate() {
+                // Marks left over after NFC overlay their base's cell.
+                let bm = if ci == 0 {
+                    bitmaps.glyph(c)
+                } else {
+                    match bitmaps.get(c) {
+                        Some(b) => b,
+                        None => continue,
+                    }
+                };
+                blit_bitmap(mask, &bm, x, y0, s, clip);
+            }
+            x += i32::from(g.bitmap_adv) * s as i32;
+        }
+    }
+}
+
+/// One line in the vector face at `l` pixels, the pen starting at `at.0`
+/// and the line's box at `at.1`.
+fn vector_line(
+    p: &Prepared,
+    v: &Vector,
+    l: u32,
+    line: &Line,
+    at: (f32, i32),
+    clip: Clip,
+    mask: &mut Mask,
+) {
+    let vb = vbox(v, l);
+    let baseline = at.1 + vb.baseline;
+    let mut pen = at.0;
+    for (n, &(a, b)) in line.segs.iter().enumerate() {
+        if n > 0 {
+            pen += p.space_adv * vb.k;
+        }
+        for g in &p.grs[a..b] {
+            let text = &p.text[g.start as usize..g.end as usize];
+            for (ci, c) in text.chars().enumerate() {
+                if ci > 0 && !v.has(c) {
+                    continue;
+                }
+                let gm = v.metrics(c);
+                let cov = v.coverage(gm.id, vb.k);
+                // Leftover marks are zero-width glyphs drawn
+                // back from the pen after their base.
+                let at = if ci == 0 { pen } else { pen + g.adv * vb.k };
+                blit_coverage(mask, &cov, at.round() as i32, baseline, clip);
+            }
+            pen += g.adv * vb.k;
+        }
+    }
+}
+
+fn blit_bitmap(mask: &mut Mask, bm: &super::font::Bitmap, x: i32, y: i32, s: u32, clip: Clip) {
     let s = s as i32;
     let bw = i32::from(bm.width);
     for (r, &row) in bm.rows.iter().enumerate() {
@@ -647,13 +670,7 @@ fn blit_bitmap(
     }
 }
 
-fn blit_coverage(
-    mask: &mut Mask,
-    cov: &super::font::Coverage,
-    x: i32,
-    y: i32,
-    clip: (i32, i32, i32, i32),
-) {
+fn blit_coverage(mask: &mut Mask, cov: &super::font::Coverage, x: i32, y: i32, clip: Clip) {
     let gx = x + cov.left;
     let gy = y + cov.top;
     for r in 0..cov.height as i32 {

@@ -8,7 +8,7 @@
 //! - [`cron`]: cron parsing (Unix 5-field, 6/7-field, `@daily`…) and
 //!   evaluation in a time zone, including DST gaps and folds.
 //! - [`campaign`]: campaign validation ([`compile`]) and activity windows.
-//! - [`rotation`]: the equal-priority rotation, pages and dwell, replayed
+//! - `rotation`: the equal-priority rotation, pages and dwell, replayed
 //!   over the day.
 //! - this file: alerts, priorities, brightness, and [`resolve`] and
 //!   [`timeline`] themselves.
@@ -20,7 +20,7 @@
 //!    and which have at least one playable message (see [`Catalog`]), the
 //!    highest priority wins.
 //! 3. Campaigns sharing that priority take turns, message by message, in
-//!    campaign id order: with A = [A1, A2, A3] and B = [B1] the panel shows
+//!    campaign id order: with A = `[A1, A2, A3]` and B = `[B1]` the panel shows
 //!    A1 B1 A2 B1 A3 B1 A1 B1 … Each page of a message stays up for that
 //!    message's `dwell_s`. Unplayable messages are left out of the turn.
 //! 4. Each campaign keeps its own place in its playlist, which moves on only
@@ -30,7 +30,7 @@
 //!    higher priority or an alert, and from one of its own windows to the
 //!    next. A window opening lets the message on the glass finish; a
 //!    message cut short plays again, whole, at its campaign's next turn.
-//!    The places are set again at local midnight (see [`rotation`]).
+//!    The places are set again at local midnight (see `rotation`).
 //! 5. Nothing: [`Show::Blank`].
 
 pub mod campaign;
@@ -190,82 +190,24 @@ fn decide<'a>(
         .as_ref()
         .unwrap_or_else(|| default_brightness());
     let (brightness, switch) = brightness_at(policy, tz, now);
-    let mut until = (switch != DateTime::<Utc>::MAX_UTC).then_some(switch);
+    let until = (switch != DateTime::<Utc>::MAX_UTC).then_some(switch);
     let profile = panel.profile();
 
     // Alerts pre-empt everything.
-    let mut winner: Option<&Alert> = None;
-    let mut last_alert_end: Option<DateTime<Utc>> = None;
-    for a in alerts {
-        if a.cancelled_at.is_some() || !a.body.targets.iter().any(|t| t.matches(panel)) {
-            continue;
-        }
-        if a.active_at(now) {
-            if winner.is_none_or(|w| (a.created_at, &a.id) > (w.created_at, &w.id)) {
-                winner = Some(a);
-            }
-        } else if a.created_at > now {
-            until = min_opt(until, Some(a.created_at));
-        } else if a.ends_at <= now {
-            last_alert_end = last_alert_end.max(Some(a.ends_at));
-        }
-    }
-    if let Some(a) = winner {
-        let pages = catalog.alert_pages(a, &profile).max(1);
-        let dwell = TimeDelta::seconds(ALERT_DWELL_S as i64);
-        let (page, since, flip) = if pages == 1 {
-            (1, a.created_at, None)
-        } else {
-            let elapsed = (now - a.created_at).num_milliseconds();
-            let slot = elapsed / dwell.num_milliseconds();
-            let since = a.created_at + TimeDelta::milliseconds(slot * dwell.num_milliseconds());
-            ((slot % pages as i64) as u32 + 1, since, Some(since + dwell))
-        };
-        return Decision {
-            show: Show::Alert {
-                alert: a.id.clone(),
-                page,
-                pages,
-            },
-            since,
-            until: min_opt(min_opt(until, Some(a.ends_at)), flip),
-            brightness,
-        };
+    let alerts_now = AlertsAt::find(panel, alerts, now);
+    let until = min_opt(until, alerts_now.next_start);
+    if let Some(a) = alerts_now.winner {
+        return alert_decision(a, catalog, &profile, now, until, brightness);
     }
 
-    // Campaigns: which are open and playable, and the top priority among them.
-    struct Seen<'a> {
-        c: &'a CompiledCampaign,
-        next: Option<DateTime<Utc>>,
-        last_close: Option<DateTime<Utc>>,
-    }
-    let mut seen: Vec<Seen> = Vec::new();
-    let mut top: Option<i32> = None;
-    for c in campaigns {
-        if !c.targets(panel) {
-            continue;
-        }
-        let st = c.state_at(now);
-        if st.window.is_some() && c.has_playable(catalog, &profile) {
-            top = top.max(Some(c.priority()));
-        }
-        seen.push(Seen {
-            c,
-            next: st.next,
-            last_close: st.last_close,
-        });
-    }
-    // Only campaigns at or above the winning priority can change the answer.
-    for s in &seen {
-        if top.is_none_or(|p| s.c.priority() >= p) {
-            until = min_opt(until, s.next);
-        }
-    }
-    let Some(top) = top else {
-        let since = seen
+    let open = OpenCampaigns::find(panel, campaigns, catalog, &profile, now);
+    let mut until = min_opt(until, open.next_change());
+    let Some(top) = open.top else {
+        let since = open
+            .seen
             .iter()
             .filter_map(|s| s.last_close)
-            .chain(last_alert_end)
+            .chain(alerts_now.last_end)
             .max()
             .unwrap_or_else(epoch)
             .max(epoch());
@@ -280,7 +222,7 @@ fn decide<'a>(
     let rotation = match walk {
         Some((kept, horizon)) => {
             if !kept.as_ref().is_some_and(|r| r.reaches(now)) {
-                let all = seen.iter().map(|s| s.c);
+                let all = open.seen.iter().map(|s| s.c);
                 *kept = Some(Rotation::new(
                     panel, all, alerts, catalog, &profile, tz, now, horizon,
                 ));
@@ -289,7 +231,11 @@ fn decide<'a>(
         }
         None => {
             // Lower priorities do not change what the top one plays.
-            let above = seen.iter().map(|s| s.c).filter(|c| c.priority() >= top);
+            let above = open
+                .seen
+                .iter()
+                .map(|s| s.c)
+                .filter(|c| c.priority() >= top);
             fresh.insert(Rotation::new(
                 panel, above, alerts, catalog, &profile, tz, now, now,
             ))
@@ -312,6 +258,128 @@ fn decide<'a>(
         since: on.since,
         until: min_opt(until, on.flip),
         brightness,
+    }
+}
+
+/// The alerts that concern a panel at one instant.
+struct AlertsAt<'a> {
+    /// The newest active alert targeting the panel: it is on the glass.
+    winner: Option<&'a Alert>,
+    /// The soonest start of an alert still to come.
+    next_start: Option<DateTime<Utc>>,
+    /// The latest end of an alert that has ended.
+    last_end: Option<DateTime<Utc>>,
+}
+
+impl<'a> AlertsAt<'a> {
+    fn find(panel: &Panel, alerts: &'a [Alert], now: DateTime<Utc>) -> AlertsAt<'a> {
+        let mut found = AlertsAt {
+            winner: None,
+            next_start: None,
+            last_end: None,
+        };
+        for a in alerts {
+            if a.cancelled_at.is_some() || !a.body.targets.iter().any(|t| t.matches(panel)) {
+                continue;
+            }
+            if a.active_at(now) {
+                if found
+                    .winner
+                    .is_none_or(|w| (a.created_at, &a.id) > (w.created_at, &w.id))
+                {
+                    found.winner = Some(a);
+                }
+            } else if a.created_at > now {
+                found.next_start = min_opt(found.next_start, Some(a.created_at));
+            } else if a.ends_at <= now {
+                found.last_end = found.last_end.max(Some(a.ends_at));
+            }
+        }
+        found
+    }
+}
+
+/// An alert on the glass: its pages turn every [`ALERT_DWELL_S`] seconds
+/// from its creation.
+fn alert_decision(
+    a: &Alert,
+    catalog: &dyn Catalog,
+    profile: &Profile,
+    now: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+    brightness: u8,
+) -> Decision {
+    let pages = catalog.alert_pages(a, profile).max(1);
+    let dwell = TimeDelta::seconds(ALERT_DWELL_S as i64);
+    let (page, since, flip) = if pages == 1 {
+        (1, a.created_at, None)
+    } else {
+        let elapsed = (now - a.created_at).num_milliseconds();
+        let slot = elapsed / dwell.num_milliseconds();
+        let since = a.created_at + TimeDelta::milliseconds(slot * dwell.num_milliseconds());
+        ((slot % pages as i64) as u32 + 1, since, Some(since + dwell))
+    };
+    Decision {
+        show: Show::Alert {
+            alert: a.id.clone(),
+            page,
+            pages,
+        },
+        since,
+        until: min_opt(min_opt(until, Some(a.ends_at)), flip),
+        brightness,
+    }
+}
+
+/// A campaign targeting the panel, with the instants around `now` that
+/// matter to it.
+struct Seen<'a> {
+    c: &'a CompiledCampaign,
+    next: Option<DateTime<Utc>>,
+    last_close: Option<DateTime<Utc>>,
+}
+
+/// The campaigns targeting a panel at one instant, and the top priority
+/// among those open with something playable.
+struct OpenCampaigns<'a> {
+    seen: Vec<Seen<'a>>,
+    top: Option<i32>,
+}
+
+impl<'a> OpenCampaigns<'a> {
+    fn find(
+        panel: &Panel,
+        campaigns: &'a [CompiledCampaign],
+        catalog: &dyn Catalog,
+        profile: &Profile,
+        now: DateTime<Utc>,
+    ) -> OpenCampaigns<'a> {
+        let mut seen = Vec::new();
+        let mut top = None;
+        for c in campaigns {
+            if !c.targets(panel) {
+                continue;
+            }
+            let st = c.state_at(now);
+            if st.window.is_some() && c.has_playable(catalog, profile) {
+                top = top.max(Some(c.priority()));
+            }
+            seen.push(Seen {
+                c,
+                next: st.next,
+                last_close: st.last_close,
+            });
+        }
+        OpenCampaigns { seen, top }
+    }
+
+    /// The soonest change among campaigns that can change the answer: only
+    /// those at or above the winning priority.
+    fn next_change(&self) -> Option<DateTime<Utc>> {
+        self.seen
+            .iter()
+            .filter(|s| self.top.is_none_or(|p| s.c.priority() >= p))
+            .fold(None, |u, s| min_opt(u, s.next))
     }
 }
 

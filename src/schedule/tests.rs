@@ -1270,13 +1270,10 @@ fn share_of_voice_is_fair_beside_a_window_that_opens_every_minute() {
     w.check_until(slots.iter().take(40).map(|s| s.start));
 }
 
-/// A busy day: three campaigns sharing priority 0 (one all day, one every
-/// 7 minutes, one hourly in office hours), one of priority 2 every 20
-/// minutes, and an alert. No campaign ever skips a message: each one's
-/// turns follow its playlist, a message played again only after it was cut.
-#[test]
-fn no_campaign_skips_a_message_on_a_busy_day() {
-    let mut w = World::new(
+/// Three campaigns sharing priority 0 (one all day, one every 7 minutes,
+/// one hourly in office hours) and one of priority 2 every 20 minutes.
+fn busy_day() -> World {
+    World::new(
         vec![
             camp(
                 "day",
@@ -1316,27 +1313,11 @@ fn no_campaign_skips_a_message_on_a_busy_day() {
             .collect(),
             1,
         ),
-    );
-    w.alerts = vec![alert(
-        "storm",
-        &["all"],
-        "2026-03-02T10:00:03.250+07:00",
-        "2026-03-02T10:05:00+07:00",
-    )];
-    let slots = w.slots(
-        at("2026-03-02T06:00:00+07:00"),
-        at("2026-03-02T20:00:00+07:00"),
-        100_000,
-    );
-    let order = |m: &str| -> Vec<&str> {
-        match &m[..1] {
-            "d" => vec!["d1", "d2", "d3"],
-            "o" => vec!["o1", "o2"],
-            "f" => vec!["f1", "f2", "f3"],
-            _ => vec!["u1", "u2"],
-        }
-    };
-    // Each campaign's turns: (message, played to its end).
+    )
+}
+
+/// Each campaign's turns, in order: (message, played to its end).
+fn turns(slots: &[Slot]) -> HashMap<String, Vec<(String, bool)>> {
     let mut turns: HashMap<String, Vec<(String, bool)>> = HashMap::new();
     for (i, s) in slots.iter().enumerate() {
         assert_ne!(s.show, Show::Blank, "{s:?}");
@@ -1372,6 +1353,36 @@ fn no_campaign_skips_a_message_on_a_busy_day() {
             .or_default()
             .push((message.to_string(), whole));
     }
+    turns
+}
+
+/// A busy day: three campaigns sharing priority 0 (one all day, one every
+/// 7 minutes, one hourly in office hours), one of priority 2 every 20
+/// minutes, and an alert. No campaign ever skips a message: each one's
+/// turns follow its playlist, a message played again only after it was cut.
+#[test]
+fn no_campaign_skips_a_message_on_a_busy_day() {
+    let mut w = busy_day();
+    w.alerts = vec![alert(
+        "storm",
+        &["all"],
+        "2026-03-02T10:00:03.250+07:00",
+        "2026-03-02T10:05:00+07:00",
+    )];
+    let slots = w.slots(
+        at("2026-03-02T06:00:00+07:00"),
+        at("2026-03-02T20:00:00+07:00"),
+        100_000,
+    );
+    let order = |m: &str| -> Vec<&str> {
+        match &m[..1] {
+            "d" => vec!["d1", "d2", "d3"],
+            "o" => vec!["o1", "o2"],
+            "f" => vec!["f1", "f2", "f3"],
+            _ => vec!["u1", "u2"],
+        }
+    };
+    let turns = turns(&slots);
     assert_eq!(turns.len(), 4, "{:?}", turns.keys());
     for (campaign, list) in &turns {
         let playlist = order(&list[0].0);

@@ -144,7 +144,7 @@ impl Plays {
 pub const BATCH_WINDOW: Duration = Duration::from_millis(100);
 
 /// Writes proof-of-play rows in batches on its own thread. Cheap to feed
-/// from async code: [`PlayWriter::record`] never blocks.
+/// from async code: [`PlayRecorder::record`] never blocks.
 pub struct PlayWriter {
     rows: PlayRecorder,
     thread: std::thread::JoinHandle<()>,

@@ -10,6 +10,7 @@ mod docs;
 mod e2e;
 mod faults;
 mod hostile;
+mod layers;
 mod mqtt;
 mod ops;
 mod sim;

@@ -91,6 +91,13 @@ async fn campaigns_are_validated() {
     assert_eq!(got["priority"], 5);
     // A message in use cannot be deleted.
     assert_eq!(admin.delete(&format!("/messages/{mid}")).await.0, 409);
+    assert_eq!(sched.delete(&format!("/campaigns/{cid}")).await.0, 204);
+}
+
+#[tokio::test]
+async fn cron_explain_lists_the_next_firings() {
+    let rig = Rig::new();
+    let sched = rig.user("minh", &[Role::Scheduler]);
     let (st, v) = sched
         .post(
             "/cron/explain",
@@ -107,7 +114,6 @@ async fn campaigns_are_validated() {
         sched.post("/cron/explain", json!({"cron": "bad"})).await.0,
         400
     );
-    assert_eq!(sched.delete(&format!("/campaigns/{cid}")).await.0, 204);
 }
 
 /// Alert input: targets must match a panel, durations are bounded; the

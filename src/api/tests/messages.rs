@@ -109,7 +109,14 @@ async fn messages_four_eyes_and_previews() {
         )
         .await;
     assert_eq!(st, 409);
-    // Bad messages.
+    assert_eq!(editor.delete(&format!("/messages/{id}")).await.0, 204);
+    assert_eq!(editor.get(&format!("/messages/{id}")).await.0, 404);
+}
+
+#[tokio::test]
+async fn bad_messages_are_refused() {
+    let rig = Rig::new();
+    let editor = rig.user("lan", &[Role::Editor]);
     assert_eq!(editor.post("/messages", json!({"title": "x"})).await.0, 400);
     assert_eq!(
         editor
@@ -135,6 +142,19 @@ async fn messages_four_eyes_and_previews() {
             .0,
         400
     );
+}
+
+#[tokio::test]
+async fn previews_have_the_panel_size_and_refuse_bad_requests() {
+    let rig = Rig::new();
+    rig.admin()
+        .create_panel(panel("p1", 128, 32, "mono1", &["d1"]))
+        .await;
+    let editor = rig.user("lan", &[Role::Editor]);
+    let m = editor
+        .create_message(json!({"title": "Tiêm chủng", "text": "Tiêm chủng đầy đủ cho trẻ em"}))
+        .await;
+    let id = m["id"].as_str().unwrap().to_string();
     // Preview: exactly the panel's size, page count header.
     let r = editor
         .send(editor.req("GET", &format!("/messages/{id}/preview.png?panel=p1")))
@@ -176,8 +196,6 @@ async fn messages_four_eyes_and_previews() {
             .0,
         400
     );
-    assert_eq!(editor.delete(&format!("/messages/{id}")).await.0, 204);
-    assert_eq!(editor.get(&format!("/messages/{id}")).await.0, 404);
 }
 
 /// With self-approval switched on, the last editor may approve; the edit

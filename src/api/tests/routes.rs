@@ -26,7 +26,7 @@ async fn health_metrics_openapi_and_auth() {
     let (st, doc) = admin.get("/openapi.json").await;
     assert_eq!(st, 200);
     assert!(doc["paths"]["/api/v1/panels/{id}/now"]["get"].is_object());
-    // Schemas come from the Rust types: the panel body has the contract's fields.
+    // Schemas come from the Rust types: the panel body has the fields docs/api.md names.
     let panel = &doc["components"]["schemas"]["Panel"];
     for f in ["id", "name", "width", "height", "format", "groups", "color"] {
         assert!(panel["properties"][f].is_object(), "Panel.{f} in {panel}");
