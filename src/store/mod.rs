@@ -339,6 +339,10 @@ impl Store {
             ext_for(&asset.content_type)
         ))
     }
+    /// What is known about an image (its `Asset` record).
+    pub fn asset_meta_path(&self, id: &str) -> PathBuf {
+        self.root.join("content/assets").join(format!("{id}.json"))
+    }
     /// Per-panel frame sequence high-water marks ([`seq::SeqAllocator`]).
     pub fn seq_file(&self) -> PathBuf {
         self.root.join("state/seq.json")
@@ -624,10 +628,7 @@ impl Store {
         who: &str,
     ) -> Result<Asset, StoreError> {
         let file = self.asset_path(&asset);
-        let meta = self
-            .root
-            .join("content/assets")
-            .join(format!("{}.json", asset.id));
+        let meta = self.asset_meta_path(&asset.id);
         self.change(Some(entry(who, "upload", "asset", &asset.id)), |s| {
             if let Some(existing) = s.assets.get(&asset.id) {
                 return Ok((existing.clone(), vec![]));
@@ -684,10 +685,6 @@ impl Store {
             let file = self.asset_path(&a);
             Ok((a, vec![FileOp::Remove(meta), FileOp::Remove(file)]))
         })
-    }
-
-    fn asset_meta_path(&self, id: &str) -> PathBuf {
-        self.root.join("content/assets").join(format!("{id}.json"))
     }
 
     pub fn read_asset(&self, id: &str) -> Result<(Asset, Vec<u8>), StoreError> {
