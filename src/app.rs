@@ -106,6 +106,7 @@ pub async fn run(
     reload_hand_edits(data.store.clone(), data.tokens.clone());
     let plays_writer = PlayWriter::start(data.plays.clone(), BATCH_WINDOW);
     prune_old_plays(data.plays.clone());
+    sample_fleet_online(data.plays.clone(), data.store.clone(), shared.clone());
     let inbound_task = spawn_inbound(
         inbound,
         InboundHandler {
@@ -277,6 +278,20 @@ fn prune_old_plays(plays: Arc<Plays>) {
             }
         }
     });
+}
+
+/// Signs online over time, for the reports' availability chart.
+fn sample_fleet_online(plays: Arc<Plays>, store: Arc<Store>, shared: Arc<Shared>) {
+    tokio::spawn(crate::store::online::sample_forever(
+        plays,
+        crate::store::online::SAMPLE_EVERY,
+        chrono::Duration::days(PLAYS_RETENTION_DAYS),
+        move || {
+            let snap = store.snapshot();
+            let online = shared.online_among(snap.panels.keys());
+            (online as u32, snap.panels.len() as u32)
+        },
+    ));
 }
 
 /// What the controllers (and the link itself) say.

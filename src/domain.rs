@@ -532,6 +532,29 @@ pub fn validate_asset_id(a: &str) -> Result<(), Invalid> {
     }
 }
 
+/// Longest display name of an image, in characters.
+pub const MAX_ASSET_NAME_CHARS: usize = 200;
+
+/// An image's display name, trimmed and NFC-normalised: 1 to 200
+/// characters, no control characters, no path (only the file's own name
+/// is kept from `C:\Ảnh\bão.png` or `anh/bao.png`).
+pub fn asset_name(raw: &str) -> Result<String, Invalid> {
+    use unicode_normalization::UnicodeNormalization;
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let name: String = base.trim().nfc().collect();
+    if name.is_empty() || name.chars().count() > MAX_ASSET_NAME_CHARS {
+        return Err(Invalid::new(format!(
+            "an image name must be 1 to {MAX_ASSET_NAME_CHARS} characters"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            "an image name cannot hold control characters (line breaks, tabs)",
+        ));
+    }
+    Ok(name)
+}
+
 /// A stored message: the author's body plus workflow fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -564,6 +587,10 @@ pub struct Asset {
     pub content_type: String,
     pub uploaded_by: String,
     pub uploaded_at: DateTime<Utc>,
+    /// What people call the image (the uploaded file's name, editable);
+    /// absent on images uploaded without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Who a campaign or alert is for.

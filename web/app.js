@@ -16,11 +16,13 @@ import { viewMessages } from './pages/messages.js';
 import { viewCampaigns } from './pages/campaigns.js';
 import { viewAlerts } from './pages/alerts.js';
 import { viewReports } from './pages/reports.js';
+import { viewMedia } from './pages/media.js';
 import { viewAdmin } from './pages/admin.js';
 
 const ROUTES = [
   { path: 'wall', label: 'nav.wall', icon: 'wall', show: () => true, view: viewWall },
   { path: 'messages', label: 'nav.messages', icon: 'messages', show: () => true, view: viewMessages },
+  { path: 'media', label: 'nav.media', icon: 'image', show: () => true, view: viewMedia },
   { path: 'campaigns', label: 'nav.campaigns', icon: 'campaigns', show: () => true, view: viewCampaigns },
   { path: 'alerts', label: 'nav.alerts', icon: 'alerts', need: 'operator', show: () => can('operator'), view: viewAlerts },
   { path: 'reports', label: 'nav.reports', icon: 'reports', show: () => true, view: viewReports },

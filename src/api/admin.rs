@@ -9,10 +9,24 @@ use super::error::ApiError;
 use super::req::{empty, ok, Req};
 use super::{blocking, Ctx};
 use crate::domain::Role;
+use crate::store::tokens::Principal;
 use crate::store::AuditEntry;
 
-pub async fn me(_ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    ok(&r.who)
+/// Who the token belongs to, and the server's approval policy (whether a
+/// message's last editor may approve it), so a client shows the right
+/// approve button.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Me<'a> {
+    #[serde(flatten)]
+    who: &'a Principal,
+    allow_self_approval: bool,
+}
+
+pub async fn me(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    ok(&Me {
+        who: &r.who,
+        allow_self_approval: ctx.allow_self_approval,
+    })
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

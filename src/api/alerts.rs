@@ -10,7 +10,9 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::req::{empty, ok, Req};
 use super::{blocking, Ctx};
-use crate::domain::{Alert, AlertBody, Id, Target};
+use crate::domain::{Alert, AlertBody, Id, MessageBody, Target, MAX_ALERT_CHARS};
+use crate::player::ALERT_STYLE;
+use crate::schedule::ALERT_DWELL_S;
 use crate::store::Snapshot;
 
 pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -54,14 +56,9 @@ pub async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     ok(&v)
 }
 
-pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    let id = r.id(1)?;
-    let snap = ctx.store.snapshot();
-    let a =
-        snap.alerts.get(&id).cloned().ok_or_else(|| {
-            ApiError::not_found(format!("no alert with id {:?} exists", id.as_str()))
-        })?;
-    let targets = target_panels(&snap, &a.body.targets);
+/// The first acknowledgement of `alert` by each panel, as (panel,
+/// milliseconds after the alert was created), from proof of play.
+pub async fn first_acks(ctx: &Ctx, a: &Alert) -> Result<Vec<(Id, i64)>, ApiError> {
     let plays = ctx.plays.clone();
     let (from, to) = (
         a.created_at,
@@ -70,19 +67,41 @@ pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let rows = blocking(move || plays.query(from, to, None, 1_000_000))
         .await?
         .map_err(|e| ApiError::internal("reading proof of play", e))?;
-    let mut first: BTreeSet<(Id, i64)> = BTreeSet::new();
     let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
     for row in rows
         .iter()
-        .filter(|p| p.alert.as_deref() == Some(id.as_str()))
+        .filter(|p| p.alert.as_deref() == Some(a.id.as_str()))
     {
         if let Ok(pid) = Id::parse(&row.panel) {
             if seen.insert(pid.clone()) {
-                first.insert((pid, (row.shown_at - a.created_at).num_milliseconds()));
+                out.push((pid, (row.shown_at - a.created_at).num_milliseconds()));
             }
         }
     }
+    Ok(out)
+}
+
+pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let id = r.id(1)?;
+    let snap = ctx.store.snapshot();
+    let a =
+        snap.alerts.get(&id).cloned().ok_or_else(|| {
+            ApiError::not_found(format!("no alert with id {:?} exists", id.as_str()))
+        })?;
+    let targets = target_panels(&snap, &a.body.targets);
+    let first = first_acks(ctx, &a).await?;
+    let seen: BTreeSet<Id> = first.iter().map(|(p, _)| p.clone()).collect();
     let lat: Vec<i64> = first.iter().map(|(_, ms)| *ms).collect();
+    // Targeted panels that have not acknowledged it (yet), with their names.
+    let pending: Vec<_> = targets
+        .iter()
+        .filter(|p| !seen.contains(*p))
+        .map(|p| {
+            let name = snap.panels.get(p).map(|x| x.name.as_str()).unwrap_or("");
+            serde_json::json!({"id": p, "name": name})
+        })
+        .collect();
     ok(&serde_json::json!({
         "id": a.id, "text": a.body.text, "targets": a.body.targets, "duration_s": a.body.duration_s,
         "created_by": a.created_by, "created_at": a.created_at, "ends_at": a.ends_at,
@@ -93,8 +112,53 @@ pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
             "first_ack_ms": lat.iter().min(),
             "last_ack_ms": lat.iter().max(),
             "panels_acked": seen,
+            "pending": pending,
         }
     }))
+}
+
+/// The body of an alert preview: the alert as it would be sent; only the
+/// text is drawn (targets and duration may be left out).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewBody {
+    text: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    targets: Vec<Target>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    duration_s: Option<u32>,
+}
+
+/// An alert drawn exactly as the player draws it (its text in the alert
+/// style), on a panel or a profile given as for message previews.
+pub async fn preview(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let profile = super::messages::preview_target(ctx, r)?;
+    let page = super::messages::page_param(r)?;
+    let led = r.q("look") == Some("led");
+    let body: PreviewBody = r.json().await?;
+    let text = body.text.trim();
+    if text.is_empty() || text.chars().count() > MAX_ALERT_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "an alert's text must be 1 to {MAX_ALERT_CHARS} characters"
+        )));
+    }
+    let msg = MessageBody {
+        title: "alert".into(),
+        text: Some(text.to_string()),
+        image: None,
+        style: ALERT_STYLE,
+    };
+    let ctx2 = ctx.clone();
+    blocking(move || {
+        let rendition = ctx2
+            .renditions
+            .render_body(&ctx2.store, &msg, &profile)
+            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+        super::messages::preview_reply(&rendition, page, led, ALERT_DWELL_S)
+    })
+    .await?
 }
 
 pub async fn cancel(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {

@@ -1,6 +1,8 @@
 //! The one error shape of the HTTP API:
 //! `{"error": "short_code", "message": "a sentence a person can act on"}`.
-//! Internal causes are logged, never sent to clients.
+//! Internal causes are logged, never sent to clients. Some errors add
+//! fields a program can use instead of the sentence (`extra`, e.g. the
+//! campaigns that use a message).
 
 use warp::http::StatusCode;
 
@@ -12,6 +14,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// More fields for the error body (an object), beside `error` and
+    /// `message`.
+    pub extra: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -20,7 +25,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            extra: None,
         }
+    }
+    /// The same error with more fields in its body.
+    pub fn with(mut self, extra: serde_json::Value) -> ApiError {
+        self.extra = Some(extra);
+        self
     }
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
@@ -76,6 +87,22 @@ impl From<StoreError> for ApiError {
                 ApiError::not_found(format!("no {kind} with id {id:?} exists"))
             }
             StoreError::Conflict(m) => ApiError::conflict(m),
+            StoreError::InUse {
+                message,
+                kind,
+                users,
+            } => {
+                let list: Vec<_> = users
+                    .into_iter()
+                    .map(|(id, name)| {
+                        let label = if kind == "messages" { "title" } else { "name" };
+                        serde_json::json!({"id": id, label: name})
+                    })
+                    .collect();
+                let mut extra = serde_json::Map::new();
+                extra.insert(kind.to_string(), list.into());
+                ApiError::conflict(message).with(extra.into())
+            }
             StoreError::Refused(r) => r.into(),
             e @ StoreError::DiskFull { .. } => {
                 tracing::error!("{e}");

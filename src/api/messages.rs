@@ -1,22 +1,21 @@
-//! Messages (write, edit, approve with the four-eyes rule), images, previews.
+//! Messages (write, edit, approve with the four-eyes rule) and previews.
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::error::ApiError;
 use super::panels::led_scale;
-use super::req::{bytes_reply, empty, json, ok, parse_json, Req, ASSET_LIMIT, JSON_LIMIT};
+use super::req::{bytes_reply, empty, json, ok, parse_json, Req, JSON_LIMIT};
 use super::{blocking, Ctx};
 use crate::domain::{
-    Asset, Color, Id, Message, MessageBody, MessageStatus, PixelFormat, Policy, Profile, Refusal,
+    Color, Id, Message, MessageBody, MessageStatus, PixelFormat, Policy, Profile, Refusal,
 };
 use crate::player::{preview_profile, Rendition};
-use crate::render::{self, ImageError};
+use crate::render;
 use crate::store::StoreError;
 
 pub async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -161,80 +160,11 @@ pub async fn approve(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
     Ok(resp)
 }
 
-// ---- assets -----------------------------------------------------------
-
-pub async fn upload_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    let ct = r.content_type().unwrap_or_default();
-    if !matches!(
-        ct.as_str(),
-        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
-    ) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!(
-                "images must be sent with Content-Type image/png, image/jpeg, image/gif or image/webp (got {})",
-                if ct.is_empty() { "none" } else { &ct }
-            ),
-        ));
-    }
-    let bytes = r.body(ASSET_LIMIT).await?;
-    let store = ctx.store.clone();
-    let who = r.who.name.clone();
-    let asset = blocking(move || -> Result<Asset, ApiError> {
-        // The declared type is one we take, so bytes that do not decode
-        // are a well-formed request with an unusable image: 422.
-        let decoded = render::decode_image(&bytes).map_err(|e| match e {
-            ImageError::TooLarge(m) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image_too_large", m)
-            }
-            ImageError::Unsupported(m) | ImageError::Corrupt(m) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image_unreadable", m)
-            }
-        })?;
-        let id = hex::encode(Sha256::digest(&bytes));
-        let asset = Asset {
-            id,
-            width: decoded.width,
-            height: decoded.height,
-            bytes: bytes.len() as u64,
-            content_type: decoded.content_type.to_string(),
-            uploaded_by: who.clone(),
-            uploaded_at: Utc::now(),
-        };
-        Ok(store.put_asset(&bytes, asset, &who)?)
-    })
-    .await??;
-    ok(&serde_json::json!({
-        "id": asset.id, "width": asset.width, "height": asset.height, "bytes": asset.bytes,
-        "content_type": asset.content_type
-    }))
-}
-
-pub async fn list_assets(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
-    let snap = ctx.store.snapshot();
-    let v: Vec<&Asset> = snap.assets.values().collect();
-    ok(&v)
-}
-
-pub async fn get_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    let id = r.segs[1].clone();
-    crate::domain::validate_asset_id(&id)?;
-    let store = ctx.store.clone();
-    let (asset, bytes) = blocking(move || store.read_asset(&id)).await??;
-    let mut resp = bytes_reply(&asset.content_type, bytes);
-    resp.headers_mut().insert(
-        "cache-control",
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    Ok(resp)
-}
-
 // ---- previews -----------------------------------------------------------
 
 /// The profile to preview on: `panel=ID`, or `width`, `height`, `format`
 /// (and optional `color`) for a panel that does not exist yet.
-fn preview_target(ctx: &Ctx, r: &Req) -> Result<Profile, ApiError> {
+pub(super) fn preview_target(ctx: &Ctx, r: &Req) -> Result<Profile, ApiError> {
     if let Some(pid) = r.q("panel") {
         let id = Id::parse(pid)?;
         let snap = ctx.store.snapshot();
@@ -257,7 +187,7 @@ fn preview_target(ctx: &Ctx, r: &Req) -> Result<Profile, ApiError> {
     Ok(preview_profile(w, h, format, color)?)
 }
 
-fn page_param(r: &Req) -> Result<usize, ApiError> {
+pub(super) fn page_param(r: &Req) -> Result<usize, ApiError> {
     match r.q("page") {
         None => Ok(1),
         Some(p) => p
@@ -289,7 +219,7 @@ fn dwell_for(ctx: &Ctx, r: &Req, msg: Option<&Id>) -> Result<u32, ApiError> {
         .unwrap_or(8))
 }
 
-fn preview_reply(
+pub(super) fn preview_reply(
     rendition: &Rendition,
     page: usize,
     led: bool,
@@ -312,15 +242,22 @@ fn preview_reply(
     let h = resp.headers_mut();
     h.insert("x-pages", HeaderValue::from(pages as u64));
     h.insert("x-words", HeaderValue::from(out.words as u64));
-    let warnings: Vec<String> = rendition
+    let (dense, warnings): (Vec<String>, Vec<String>) = rendition
         .pages
         .iter()
         .enumerate()
         .filter_map(|(i, p)| {
-            render::reading_warning(p.words, dwell).map(|w| format!("page {}: {w}", i + 1))
+            render::reading_warning(p.words, dwell)
+                .map(|w| ((i + 1).to_string(), format!("page {}: {w}", i + 1)))
         })
-        .collect();
+        .unzip();
     if !warnings.is_empty() {
+        // For programs: the pages that hold too many words, and the dwell
+        // they were judged by.
+        if let Ok(v) = HeaderValue::from_str(&dense.join(",")) {
+            h.insert("x-reading-pages", v);
+        }
+        h.insert("x-reading-dwell", HeaderValue::from(dwell));
         let text = warnings.join(" ");
         let enc: String = text
             .bytes()
@@ -338,7 +275,9 @@ fn preview_reply(
     }
     h.insert(
         "access-control-expose-headers",
-        HeaderValue::from_static("X-Pages, X-Words, X-Reading-Warning"),
+        HeaderValue::from_static(
+            "X-Pages, X-Words, X-Reading-Warning, X-Reading-Pages, X-Reading-Dwell",
+        ),
     );
     h.insert("cache-control", HeaderValue::from_static("no-store"));
     Ok(resp)

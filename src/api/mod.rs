@@ -16,8 +16,10 @@ mod alerts;
 pub mod broker;
 mod campaigns;
 mod events;
+mod media;
 mod messages;
 mod panels;
+mod report_book;
 mod reports;
 mod table;
 #[cfg(test)]

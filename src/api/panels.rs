@@ -30,15 +30,19 @@ pub struct PanelView {
     reports_authenticated: bool,
 }
 
-fn view(ctx: &Ctx, p: Panel) -> PanelView {
-    let live = ctx
-        .shared
+/// What the panel's controller last reported.
+fn live_of(ctx: &Ctx, id: &crate::domain::Id) -> crate::player::LiveStatus {
+    ctx.shared
         .live
         .read()
         .expect("live lock")
-        .get(&p.id)
+        .get(id)
         .cloned()
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn view(ctx: &Ctx, p: Panel) -> PanelView {
+    let live = live_of(ctx, &p.id);
     PanelView {
         panel: p,
         online: live.online,
@@ -160,13 +164,29 @@ fn now_of(ctx: &Ctx, p: &Panel) -> Option<NowState> {
     ctx.shared.now.read().expect("now lock").get(&p.id).cloned()
 }
 
+/// What a panel shows now, with the newest frame its controller
+/// acknowledged (`acked_seq`, `acked_at`; null until one does).
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct NowView {
+    #[serde(flatten)]
+    now: NowState,
+    acked_seq: Option<u32>,
+    acked_at: Option<DateTime<Utc>>,
+}
+
 pub async fn now(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let p = known(ctx, r)?;
+    let live = live_of(ctx, &p.id);
     match now_of(ctx, &p) {
-        Some(n) => ok(&n),
+        Some(now) => ok(&NowView {
+            now,
+            acked_seq: live.acked_seq,
+            acked_at: live.acked_at,
+        }),
         None => ok(&serde_json::json!({
             "message": null, "campaign": null, "alert": null, "seq": 0,
-            "since": Utc::now(), "until": null, "blank": true
+            "since": Utc::now(), "until": null, "blank": true,
+            "acked_seq": live.acked_seq, "acked_at": live.acked_at
         })),
     }
 }

@@ -241,10 +241,13 @@ pub fn bytes_reply(content_type: &str, body: Vec<u8>) -> Response {
 }
 
 pub fn error_response(e: &ApiError) -> Response {
-    json(
-        e.status,
-        &serde_json::json!({"error": e.code, "message": e.message}),
-    )
+    let mut body = serde_json::json!({"error": e.code, "message": e.message});
+    if let (Some(serde_json::Value::Object(extra)), Some(obj)) = (&e.extra, body.as_object_mut()) {
+        for (k, v) in extra {
+            obj.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    json(e.status, &body)
 }
 
 /// Decodes `a=1&b=x%20y` (also `+` as space). Later keys win.

@@ -17,12 +17,10 @@ use warp::reply::Response;
 
 use super::error::ApiError;
 use super::req::Req;
-use super::{admin, alerts, broker, campaigns, events, messages, panels, reports, web, Ctx};
+use super::{admin, alerts, broker, campaigns, events, media, messages, panels, reports, web, Ctx};
 use crate::domain::Role::{self, Admin, Approver, Editor, Operator, Scheduler};
-use crate::domain::{Alert, AlertBody, Asset, Campaign, CampaignBody, Message, MessageBody, Panel};
-use crate::player::NowState;
-use crate::store::plays::Play;
-use crate::store::tokens::{Principal, TokenInfo};
+use crate::domain::{Alert, AlertBody, Campaign, CampaignBody, Message, MessageBody, Panel};
+use crate::store::tokens::TokenInfo;
 use crate::store::AuditEntry;
 
 /// What a handler returns: a reply, or an error to send in the one shape.
@@ -105,7 +103,7 @@ const ANY: Option<Role> = None;
 
 table! {
     (GET "/me", ANY) => admin::me {
-        body: NO_BODY, reply: Some(schema::<Principal>), ok: OK,
+        body: NO_BODY, reply: Some(schema::<admin::Me<'static>>), ok: OK,
         summary: "who the token belongs to",
     }
     (POST "/tokens", Some(Admin)) => admin::create_token {
@@ -157,7 +155,7 @@ table! {
         summary: "the public key frames are signed with",
     }
     (GET "/panels/{id}/now", ANY) => panels::now {
-        body: NO_BODY, reply: Some(schema::<NowState>), ok: OK,
+        body: NO_BODY, reply: Some(schema::<panels::NowView>), ok: OK,
         summary: "what the panel shows now",
     }
     (GET "/panels/{id}/timeline", ANY) => panels::timeline {
@@ -168,15 +166,23 @@ table! {
         body: NO_BODY, reply: None, ok: OK,
         summary: "the panel's current frame as PNG",
     }
-    (POST "/assets", Some(Editor)) => messages::upload_asset {
+    (POST "/assets", Some(Editor)) => media::upload_asset {
         body: Image, reply: None, ok: CREATED,
         summary: "upload an image",
     }
-    (GET "/assets", ANY) => messages::list_assets {
-        body: NO_BODY, reply: Some(schema::<Vec<Asset>>), ok: OK,
-        summary: "list images",
+    (GET "/assets", ANY) => media::list_assets {
+        body: NO_BODY, reply: Some(schema::<Vec<media::AssetView>>), ok: OK,
+        summary: "list images with their names and the messages that use them",
     }
-    (GET "/assets/{id}", ANY) => messages::get_asset {
+    (PATCH "/assets/{id}", Some(Editor)) => media::rename_asset {
+        body: Json(schema::<media::AssetPatch>), reply: Some(schema::<media::AssetView>), ok: OK,
+        summary: "rename an image",
+    }
+    (DELETE "/assets/{id}", Some(Editor)) => media::delete_asset {
+        body: NO_BODY, reply: None, ok: NO_CONTENT,
+        summary: "remove an image no message uses (409 naming the messages otherwise)",
+    }
+    (GET "/assets/{id}", ANY) => media::get_asset {
         body: NO_BODY, reply: None, ok: OK,
         summary: "an image's original bytes",
     }
@@ -252,13 +258,33 @@ table! {
         body: NO_BODY, reply: None, ok: NO_CONTENT,
         summary: "cancel an alert",
     }
+    (POST "/alerts/preview", ANY) => alerts::preview {
+        body: Json(schema::<alerts::PreviewBody>), reply: None, ok: OK,
+        summary: "draw an alert as the panels will show it (PNG)",
+    }
     (GET "/reports/plays", ANY) => reports::plays {
-        body: NO_BODY, reply: Some(schema::<Vec<Play>>), ok: OK,
-        summary: "proof-of-play rows",
+        body: NO_BODY, reply: Some(schema::<Vec<reports::PlayView>>), ok: OK,
+        summary: "proof-of-play rows, with names and local times",
     }
     (GET "/reports/summary", ANY) => reports::summary {
+        body: NO_BODY, reply: Some(schema::<Vec<reports::SummaryRow>>), ok: OK,
+        summary: "plays and time on air per campaign and group",
+    }
+    (GET "/reports/summary.xlsx", ANY) => reports::workbook {
         body: NO_BODY, reply: None, ok: OK,
-        summary: "plays per campaign and group",
+        summary: "the report as an Excel workbook: summary per district and campaign, then every play",
+    }
+    (GET "/reports/daily", ANY) => reports::daily {
+        body: NO_BODY, reply: Some(schema::<Vec<reports::DailyRow>>), ok: OK,
+        summary: "plays and time on air per local day, by group or by campaign",
+    }
+    (GET "/reports/online", ANY) => reports::online {
+        body: NO_BODY, reply: Some(schema::<Vec<reports::OnlinePoint>>), ok: OK,
+        summary: "signs online over time (sampled every 5 minutes)",
+    }
+    (GET "/reports/alerts", ANY) => reports::alerts {
+        body: NO_BODY, reply: Some(schema::<Vec<reports::AlertDelivery>>), ok: OK,
+        summary: "alerts created in the period and how fast each panel acknowledged them",
     }
     (GET "/events", ANY) => events::stream {
         body: NO_BODY, reply: None, ok: OK,

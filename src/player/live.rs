@@ -47,6 +47,9 @@ pub struct LiveStatus {
     pub last_seen: Option<DateTime<Utc>>,
     pub firmware: Option<String>,
     pub reported_seq: Option<u32>,
+    /// The newest frame the controller acknowledged as shown, and when.
+    pub acked_seq: Option<u32>,
+    pub acked_at: Option<DateTime<Utc>>,
 }
 
 /// A change the dashboard hears about (server-sent events).
@@ -61,6 +64,9 @@ pub struct PanelEvent {
     pub alert: Option<Id>,
     /// When the current show began.
     pub since: Option<DateTime<Utc>>,
+    /// The newest frame the controller acknowledged as shown, and when.
+    pub acked_seq: Option<u32>,
+    pub acked_at: Option<DateTime<Utc>>,
 }
 
 /// What a published seq stood for; acks are turned into proof of play with it.
@@ -111,6 +117,8 @@ impl Shared {
             campaign: n.and_then(|n| n.campaign.clone()),
             alert: n.and_then(|n| n.alert.clone()),
             since: n.map(|n| n.since),
+            acked_seq: l.acked_seq,
+            acked_at: l.acked_at,
         }
     }
 
@@ -176,14 +184,11 @@ impl Shared {
 
     /// What an acknowledged seq showed, if we still remember it and it was
     /// not acknowledged before (duplicates of a QoS 1 ack give `None`).
+    /// A new acknowledgement becomes the panel's `acked_seq` (if no newer
+    /// one came first) and is announced as a `panel` event.
     pub fn played(&self, panel: &Id, seq: u32, at: DateTime<Utc>) -> Option<Played> {
-        {
-            let mut live = self.live.write().expect("live lock");
-            let l = live.entry(panel.clone()).or_default();
-            l.online = true;
-            l.last_seen = Some(at);
-        }
-        self.recent
+        let played = self
+            .recent
             .lock()
             .expect("recent lock")
             .get_mut(panel)
@@ -192,7 +197,21 @@ impl Shared {
             .map(|p| {
                 p.acked = true;
                 p.clone()
-            })
+            });
+        {
+            let mut live = self.live.write().expect("live lock");
+            let l = live.entry(panel.clone()).or_default();
+            l.online = true;
+            l.last_seen = Some(at);
+            if played.is_some() && l.acked_seq.is_none_or(|s| s <= seq) {
+                l.acked_seq = Some(seq);
+                l.acked_at = Some(at);
+            }
+        }
+        if played.is_some() {
+            self.notify(panel);
+        }
+        played
     }
 }
 

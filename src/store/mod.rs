@@ -40,6 +40,7 @@
 mod commit;
 pub mod credentials;
 pub mod import;
+pub mod online;
 pub mod plays;
 pub mod secret_file;
 pub mod seq;
@@ -106,6 +107,14 @@ pub enum StoreError {
     NotFound { kind: &'static str, id: String },
     #[error("{0}")]
     Conflict(String),
+    /// Refused because other things use it: `users` names them (id, name),
+    /// `kind` says what they are ("campaigns", "messages").
+    #[error("{message}")]
+    InUse {
+        message: String,
+        kind: &'static str,
+        users: Vec<(String, String)>,
+    },
     /// A workflow rule or a value check said no.
     #[error(transparent)]
     Refused(#[from] Refusal),
@@ -351,6 +360,10 @@ impl Store {
             asset.id,
             ext_for(&asset.content_type)
         ))
+    }
+    /// What is known about an image (its `Asset` record).
+    pub fn asset_meta_path(&self, id: &str) -> PathBuf {
+        self.root.join("content/assets").join(format!("{id}.json"))
     }
     /// Per-panel frame sequence high-water marks ([`seq::SeqAllocator`]).
     pub fn seq_file(&self) -> PathBuf {
@@ -624,16 +637,26 @@ impl Store {
     pub fn delete_message(&self, id: &Id, who: &str) -> Result<Message, StoreError> {
         let path = self.message_path(id);
         self.change(Some(entry(who, "delete", "message", id.as_str())), |s| {
-            if let Some(c) = s
+            let users: Vec<(String, String)> = s
                 .campaigns
                 .values()
-                .find(|c| c.body.messages.iter().any(|m| &m.id == id))
-            {
-                return Err(StoreError::Conflict(format!(
-                    "message {id} is used by campaign {:?} ({}): remove it from the campaign first",
-                    c.id.as_str(),
-                    c.body.name
-                )));
+                .filter(|c| c.body.messages.iter().any(|m| &m.id == id))
+                .map(|c| (c.id.to_string(), c.body.name.clone()))
+                .collect();
+            if !users.is_empty() {
+                let names: Vec<String> = users
+                    .iter()
+                    .map(|(cid, name)| format!("{name:?} ({cid})"))
+                    .collect();
+                return Err(StoreError::InUse {
+                    message: format!(
+                        "message {id} is used by {} campaign(s): {}; remove it from them first",
+                        users.len(),
+                        names.join(", ")
+                    ),
+                    kind: "campaigns",
+                    users,
+                });
             }
             let m = s
                 .messages
@@ -654,10 +677,7 @@ impl Store {
         who: &str,
     ) -> Result<Asset, StoreError> {
         let file = self.asset_path(&asset);
-        let meta = self
-            .root
-            .join("content/assets")
-            .join(format!("{}.json", asset.id));
+        let meta = self.asset_meta_path(&asset.id);
         self.change(Some(entry(who, "upload", "asset", &asset.id)), |s| {
             if let Some(existing) = s.assets.get(&asset.id) {
                 return Ok((existing.clone(), vec![]));
@@ -671,6 +691,48 @@ impl Store {
                     FileOp::Write(meta, pretty(&asset)),
                 ],
             ))
+        })
+    }
+
+    /// Gives an image its display name (already checked by
+    /// `domain::asset_name`).
+    pub fn rename_asset(&self, id: &str, name: String, who: &str) -> Result<Asset, StoreError> {
+        let meta = self.asset_meta_path(id);
+        self.change(Some(entry(who, "rename", "asset", id)), |s| {
+            let a = s.assets.get_mut(id).ok_or_else(|| not_found("asset", id))?;
+            a.name = Some(name);
+            let a = a.clone();
+            let bytes = pretty(&a);
+            Ok((a, vec![FileOp::Write(meta, bytes)]))
+        })
+    }
+
+    /// Removes an image no message uses; refused (`InUse`, naming the
+    /// messages) while one does.
+    pub fn delete_asset(&self, id: &str, who: &str) -> Result<Asset, StoreError> {
+        let meta = self.asset_meta_path(id);
+        self.change(Some(entry(who, "delete", "asset", id)), |s| {
+            let users: Vec<(String, String)> = s
+                .messages
+                .values()
+                .filter(|m| m.body.image.as_deref() == Some(id))
+                .map(|m| (m.id.to_string(), m.body.title.clone()))
+                .collect();
+            if !users.is_empty() {
+                let titles: Vec<String> = users.iter().map(|(_, t)| format!("{t:?}")).collect();
+                return Err(StoreError::InUse {
+                    message: format!(
+                        "this image is used by {} message(s): {}; take it out of them first",
+                        users.len(),
+                        titles.join(", ")
+                    ),
+                    kind: "messages",
+                    users,
+                });
+            }
+            let a = s.assets.remove(id).ok_or_else(|| not_found("asset", id))?;
+            let file = self.asset_path(&a);
+            Ok((a, vec![FileOp::Remove(meta), FileOp::Remove(file)]))
         })
     }
 

@@ -36,12 +36,12 @@ pub struct Play {
 #[error("proof-of-play database: {0}")]
 pub struct PlaysError(String);
 
-fn err(e: impl std::fmt::Display) -> PlaysError {
+pub(super) fn err(e: impl std::fmt::Display) -> PlaysError {
     PlaysError(e.to_string())
 }
 
 pub struct Plays {
-    db: Database,
+    pub(super) db: Database,
 }
 
 impl Plays {

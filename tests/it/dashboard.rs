@@ -113,11 +113,14 @@ struct Browser {
     http: reqwest::Client,
     session: String,
     _profile: tempfile::TempDir,
+    /// Where the browser saves downloads.
+    downloads: tempfile::TempDir,
 }
 
 impl Browser {
     async fn open(http: &reqwest::Client, driver: &Chromedriver) -> Browser {
         let profile = tempfile::tempdir().unwrap();
+        let downloads = tempfile::tempdir().unwrap();
         let args = [
             "--headless",
             "--no-sandbox",
@@ -146,7 +149,11 @@ impl Browser {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:loggingPrefs": {"browser": "ALL"},
-            "goog:chromeOptions": {"binary": chromium_path(), "args": args}
+            "goog:chromeOptions": {"binary": chromium_path(), "args": args, "prefs": {
+                "download.default_directory": downloads.path(),
+                "download.prompt_for_download": false,
+                "download.directory_upgrade": true
+            }}
         }}});
         let r = http
             .post(format!("{}/session", driver.base))
@@ -163,6 +170,7 @@ impl Browser {
             http: http.clone(),
             session: format!("{}/session/{id}", driver.base),
             _profile: profile,
+            downloads,
         }
     }
 
@@ -460,6 +468,41 @@ impl Browser {
             json!([]),
         )
         .await;
+    }
+
+    /// The bytes of the file the browser downloaded as `name`, once it is
+    /// complete (within 20 s); None if it never came.
+    async fn downloaded(&self, name: &str) -> Option<Vec<u8>> {
+        let path = self.downloads.path().join(name);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let partial = std::fs::read_dir(self.downloads.path())
+                .map(|d| {
+                    d.flatten()
+                        .any(|e| e.file_name().to_string_lossy().ends_with(".crdownload"))
+                })
+                .unwrap_or(false);
+            if !partial {
+                if let Ok(b) = std::fs::read(&path) {
+                    if !b.is_empty() {
+                        return Some(b);
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        None
+    }
+
+    /// Forgets every download (the next one keeps its own name).
+    fn clear_downloads(&self) {
+        for e in std::fs::read_dir(self.downloads.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 
     async fn quit(self) {
@@ -818,6 +861,7 @@ async fn every_page_loads_in_a_real_browser() {
         ("campaign", format!("#/campaigns/{camp_id}"), "Sửa lịch phát", r#".timeline .tl-row[data-panel="ubnd-hai-chau"]"#.into()),
         ("alerts", "#/alerts".into(), "Cảnh báo khẩn cấp", ".alert-item[data-alert]".into()),
         ("reports", "#/reports".into(), "Báo cáo phát", ".page section.card + section.card".into()),
+        ("media", "#/media".into(), "Thư viện ảnh", ".media-grid".into()),
         ("admin-panels", "#/admin/panels".into(), "Quản trị", r#"tr[data-panel="ubnd-hai-chau"]"#.into()),
         ("admin-tokens", "#/admin/tokens".into(), "Quản trị", ".two-col table code".into()),
         ("admin-audit", "#/admin/audit".into(), "Quản trị", ".table-dense tbody".into()),
@@ -1702,4 +1746,369 @@ async fn operator_sends_and_stops_an_alert_on_a_phone() {
         "the page scrolls sideways after stopping the alert",
     );
     soft.finish(b, "an operator on a phone").await;
+}
+
+/// Reports and the image library in a real browser, on a desk and on a
+/// phone: names and local times instead of ids and UTC, filters, the Excel
+/// and CSV downloads (opened and read back), charts drawn and saved as
+/// PNG; images listed by name with size and use, renamed, deleted when
+/// unused and refused, in Vietnamese, when a message uses them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_and_media_in_a_real_browser() {
+    use calamine::Reader;
+
+    let _ = chromedriver_path();
+    let _ = chromium_path();
+    let server = Server::start();
+    let base = server.base.clone();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    for p in [
+        panel_in("cho-han", "Chợ Hàn", &["hai-chau"]),
+        panel_in("cau-rong", "Cầu Rồng", &["son-tra"]),
+    ] {
+        admin.create_panel(p).await;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let upload = |file: &str, name: &str| {
+        let bytes = std::fs::read(repo.join(file)).unwrap();
+        admin
+            .req(reqwest::Method::POST, "/assets")
+            .header("content-type", "image/png")
+            .header("x-filename", name)
+            .body(bytes)
+    };
+    let (s, used) = super::util::send(upload(
+        "content/assets/1670e596e599b6119e66ba944f2211431117f9a34600c7f09271f579f9be3714.png",
+        "%E1%BA%A2nh%20b%C3%A3o.png",
+    ))
+    .await;
+    assert_eq!(s, 201, "{used}");
+    let (s, spare) =
+        super::util::send(upload("docs/img/p10-hai-chau-ubnd.png", "du-phong.png")).await;
+    assert_eq!(s, 201, "{spare}");
+    let approver = admin.with_roles("nguoi-duyet", &["approver"]).await;
+    let msg = admin
+        .create_message(json!({"title": "Phòng chống bão", "text": "Chằng chống nhà cửa.", "image": used["id"]}))
+        .await;
+    approver.approve(&msg).await;
+    let (s, c) = admin
+        .post(
+            "/campaigns",
+            json!({"name": "Mùa mưa bão", "messages": [{"id": msg, "dwell_s": 600}],
+                   "targets": ["all"], "start": "2020-01-01", "priority": 1}),
+        )
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let camp = c["id"].as_str().unwrap().to_string();
+    // A real controller on one panel: it acknowledges, so there are plays.
+    let _fleet = controller(&admin.controller_url(&server, "cho-han").await, "cho-han");
+    let q = super::util::plays_query("cho-han");
+    let played = |key: &'static str, id: String| {
+        let (admin, q) = (&admin, &q);
+        async move {
+            super::util::eventually(Duration::from_secs(30), || async {
+                let (_, v) = admin.get(q).await;
+                let rows = v.as_array().cloned().unwrap_or_default();
+                rows.iter().any(|r| r[key] == id.as_str()).then_some(rows)
+            })
+            .await
+            .unwrap_or_else(|| panic!("the controller's play of {key} {id}"))
+        }
+    };
+    // The campaign first: an alert sent before the controller connects
+    // would be the only frame it ever sees.
+    played("campaign", camp.clone()).await;
+    let alert = admin
+        .send_alert(
+            json!({"text": "Triều cường dâng cao", "targets": ["cho-han"], "duration_s": 60}),
+        )
+        .await;
+    let rows = played("alert", alert.clone()).await;
+    admin.cancel_alert(&alert).await;
+    let newest = rows.last().unwrap();
+    // What the page must show for that play: Vietnam's local time.
+    let shown_at =
+        chrono::DateTime::parse_from_rfc3339(newest["shown_at"].as_str().unwrap()).unwrap();
+    let local = shown_at
+        .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap())
+        .format("%d/%m/%Y %H:%M:%S")
+        .to_string();
+
+    let http = reqwest::Client::new();
+    let driver = Chromedriver::start(&http).await;
+    let b = Browser::open(&http, &driver).await;
+    std::fs::create_dir_all(Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-pages"))
+        .unwrap();
+    let mut soft = Soft::default();
+    // The page's default period: the last seven days, in Vietnam.
+    let vn_day = |days_ago: i64| {
+        (chrono::Utc::now() - chrono::Duration::days(days_ago))
+            .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap())
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let stamp = format!("{}_{}", vn_day(6), vn_day(0));
+    for (width, height) in [(1440, 900), (390, 844)] {
+        let size = format!("{width}×{height}");
+        b.goto(&format!("{base}/?signin")).await;
+        b.js("sessionStorage.clear(); return true", json!([])).await;
+        b.viewport(width, height).await;
+        b.sign_in(&base, ADMIN_TOKEN, "admin").await;
+        b.clear_downloads();
+
+        // Reports: names and local times, charts drawn.
+        b.route("#/reports").await;
+        soft.wait(
+            &b,
+            "return !!document.querySelector('#plays-table tbody tr') && !!document.querySelector('#chart-district svg rect[fill]') \
+             && !!document.querySelector('#chart-online svg')",
+            30,
+            &format!("the reports page with its tables and charts at {size}"),
+        )
+        .await;
+        let summary = b.text("#summary-table").await;
+        soft.check(
+            summary.contains("Mùa mưa bão")
+                && summary.contains("Hai Chau")
+                && !summary.contains(&camp),
+            format!(
+                "the summary names the campaign and the district, not ids, at {size}: {summary:?}"
+            ),
+        );
+        soft.check(
+            summary.contains("Triều cường dâng cao")
+                && !summary.contains(&format!("alert:{alert}")),
+            format!("the alert is shown by its text at {size}: {summary:?}"),
+        );
+        let log = b.text("#plays-table").await;
+        soft.check(
+            log.contains("Chợ Hàn") && log.contains("Phòng chống bão") && log.contains(&local),
+            format!("the play log has names and the local time {local} at {size}: {log:.400}"),
+        );
+        soft.check(
+            !log.contains("cho-han")
+                && !log.contains(&msg)
+                && !log.contains("Z\t")
+                && !log.contains("T0")
+                && !log.contains("T1"),
+            format!("no ids or UTC instants in the play log at {size}: {log:.400}"),
+        );
+        let sideways = b.js(NO_SIDEWAYS, json!([])).await;
+        soft.check(
+            sideways == json!(true),
+            format!("the reports page scrolls sideways at {size}"),
+        );
+        b.screenshot(&format!("dashboard-pages/{width}x{height}-reports-top.png"))
+            .await;
+        for (chart, shot) in [("chart-district", "charts"), ("chart-alerts", "charts2")] {
+            b.js(
+                "document.getElementById(arguments[0]).scrollIntoView(); return true",
+                json!([chart]),
+            )
+            .await;
+            b.screenshot(&format!(
+                "dashboard-pages/{width}x{height}-reports-{shot}.png"
+            ))
+            .await;
+        }
+        soft.wait(
+            &b,
+            "return !!document.querySelector('#chart-alerts svg rect[fill=\"#0b5394\"]')",
+            5,
+            &format!("the alert delivery chart has a bar at {size}"),
+        )
+        .await;
+
+        // A chart saved as a PNG: a real picture, twice the chart's size.
+        let svg_width = b
+            .js("return +document.querySelector('#chart-district .chart-svg').getAttribute('width')", json!([]))
+            .await
+            .as_u64()
+            .unwrap_or(0);
+        b.click("#chart-district [data-action=save-png]").await;
+        let file = format!("chart-district-{stamp}.png");
+        match b.downloaded(&file).await {
+            Some(png) => {
+                let img = image::load_from_memory(&png);
+                soft.check(
+                    img.as_ref()
+                        .is_ok_and(|i| i.width() as u64 == svg_width * 2 && i.height() > 100),
+                    format!(
+                        "the saved chart is a PNG {}px wide at {size}: {:?}",
+                        svg_width * 2,
+                        img.map(|i| (i.width(), i.height()))
+                    ),
+                );
+            }
+            None => soft.check(false, format!("no {file} was downloaded at {size}")),
+        }
+
+        // The Excel workbook, read back.
+        b.type_into("#rep-unit", "Sở Thông tin và Truyền thông")
+            .await;
+        b.click("#rep-xlsx").await;
+        let file = format!("bao-cao-phat-{stamp}.xlsx");
+        match b.downloaded(&file).await {
+            Some(bytes) => match calamine::Xlsx::new(std::io::Cursor::new(bytes)) {
+                Ok(mut book) => {
+                    let names = book.sheet_names();
+                    let sheet = book.worksheet_range("Tổng hợp").ok();
+                    let detail = book.worksheet_range("Chi tiết").ok();
+                    let all = |r: &Option<calamine::Range<calamine::Data>>| {
+                        r.as_ref()
+                            .map(|r| {
+                                r.rows()
+                                    .flatten()
+                                    .map(|c| c.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join("|")
+                            })
+                            .unwrap_or_default()
+                    };
+                    let (sum, det) = (all(&sheet), all(&detail));
+                    soft.check(
+                        names == ["Tổng hợp", "Chi tiết"]
+                            && sum.contains("SỞ THÔNG TIN VÀ TRUYỀN THÔNG")
+                            && sum.contains("Mùa mưa bão")
+                            && sum.contains("Lượt phát")
+                            && det.contains("Chợ Hàn")
+                            && det.contains("Phòng chống bão"),
+                        format!("the workbook at {size}: sheets {names:?}; summary {sum:.300}; detail {det:.300}"),
+                    );
+                }
+                Err(e) => soft.check(false, format!("the workbook does not open at {size}: {e}")),
+            },
+            None => soft.check(false, format!("no {file} was downloaded at {size}")),
+        }
+        // The play log as CSV, with a byte-order mark for Excel.
+        b.click("#rep-csv-plays").await;
+        let file = format!("nhat-ky-phat-{stamp}.csv");
+        match b.downloaded(&file).await {
+            Some(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                soft.check(
+                    text.starts_with("\u{feff}panel,message,campaign,alert,seq,shown_at,")
+                        && text.contains("Chợ Hàn")
+                        && text.contains(&local),
+                    format!("the CSV at {size}: {text:.300}"),
+                );
+            }
+            None => soft.check(false, format!("no {file} was downloaded at {size}")),
+        }
+
+        // A district filter: only that district's plays.
+        b.js(
+            "const s = document.getElementById('rep-group'); s.value = 'son-tra'; \
+             s.dispatchEvent(new Event('change', {bubbles: true})); \
+             document.querySelector('.toolbar.card button[type=submit]').click(); return true",
+            json!([]),
+        )
+        .await;
+        soft.wait(
+            &b,
+            "return !document.querySelector('#plays-table') && !!document.querySelector('.page .empty')",
+            15,
+            &format!("Sơn Trà has no plays, so the filtered report is empty, at {size}"),
+        )
+        .await;
+        b.js(
+            "const s = document.getElementById('rep-group'); s.value = 'hai-chau'; \
+             document.querySelector('.toolbar.card button[type=submit]').click(); return true",
+            json!([]),
+        )
+        .await;
+        soft.wait(
+            &b,
+            "const rows = [...document.querySelectorAll('#summary-table tbody tr')]; \
+             return rows.length > 0 && rows.every((r) => r.dataset.group === 'hai-chau')",
+            15,
+            &format!("filtered by Hải Châu, every summary row is Hải Châu's, at {size}"),
+        )
+        .await;
+        b.js(
+            "sessionStorage.removeItem('bangtin.rep.group'); return true",
+            json!([]),
+        )
+        .await;
+
+        // The image library.
+        b.route("#/media").await;
+        let used_card = format!("[data-asset=\"{}\"]", used["id"].as_str().unwrap());
+        let spare_card = format!("[data-asset=\"{}\"]", spare["id"].as_str().unwrap());
+        soft.wait(
+            &b,
+            &format!("const c = document.querySelector({used_card:?}); const i = c && c.querySelector('img'); return i && i.complete && i.naturalWidth > 0"),
+            20,
+            &format!("the image library shows the picture at {size}"),
+        )
+        .await;
+        let card = b.text(&used_card).await;
+        soft.check(
+            card.contains("Ảnh bão.png")
+                && card.contains(" px")
+                && card.contains("Phòng chống bão")
+                && !card.contains(used["id"].as_str().unwrap()),
+            format!(
+                "an image card has the name, the size and the message using it at {size}: {card:?}"
+            ),
+        );
+        let sideways = b.js(NO_SIDEWAYS, json!([])).await;
+        soft.check(
+            sideways == json!(true),
+            format!("the media page scrolls sideways at {size}"),
+        );
+        b.screenshot(&format!("dashboard-pages/{width}x{height}-media.png"))
+            .await;
+        // Deleting an image a message uses: a Vietnamese refusal naming it.
+        b.click(&format!("{used_card} [data-action=delete]")).await;
+        let dlg = b
+            .wait_js(
+                "const d = document.querySelector('dialog[open]'); return d && d.innerText",
+                "a dialog",
+            )
+            .await;
+        let dlg = dlg.as_str().unwrap_or_default().to_string();
+        soft.check(
+            dlg.contains("Không xoá được ảnh đang dùng") && dlg.contains("Phòng chống bão"),
+            format!("the refusal names the message at {size}: {dlg:?}"),
+        );
+        b.screenshot(&format!(
+            "dashboard-pages/{width}x{height}-media-refusal.png"
+        ))
+        .await;
+        b.click("dialog[open] button").await;
+        if width == 1440 {
+            // Rename the spare image, then delete it.
+            b.click(&format!("{spare_card} [data-action=rename]")).await;
+            b.type_into("#media-name", "Bảng UBND Hải Châu").await;
+            b.click("dialog[open] [data-role=confirm]").await;
+            soft.wait(
+                &b,
+                &format!("const c = document.querySelector({spare_card:?}); return c && c.innerText.includes('Bảng UBND Hải Châu')"),
+                10,
+                "the renamed image",
+            )
+            .await;
+            b.click(&format!("{spare_card} [data-action=delete]")).await;
+            b.click("dialog[open] [data-role=confirm]").await;
+            soft.wait(
+                &b,
+                &format!("return !document.querySelector({spare_card:?})"),
+                10,
+                "the unused image deleted",
+            )
+            .await;
+            let (s, _) = admin
+                .get(&format!("/assets/{}", spare["id"].as_str().unwrap()))
+                .await;
+            soft.check(
+                s == 404,
+                format!("the deleted image is gone from the server: {s}"),
+            );
+        }
+        let mut errors = b.page_errors().await;
+        errors.extend(b.shown_errors().await);
+        soft.check(errors.is_empty(), format!("errors at {size}: {errors:?}"));
+    }
+    soft.finish(b, "reports and media").await;
 }

@@ -17,7 +17,8 @@ fn documented_routes(doc: &str) -> BTreeSet<String> {
         .filter_map(|l| {
             let route = &l[..l.find(['`', '[', '?'])?];
             let (method, path) = route.split_once(' ')?;
-            matches!(method, "GET" | "POST" | "PUT" | "DELETE").then(|| format!("{method} {path}"))
+            matches!(method, "GET" | "POST" | "PUT" | "PATCH" | "DELETE")
+                .then(|| format!("{method} {path}"))
         })
         .collect()
 }

@@ -7,10 +7,13 @@ import { t } from './i18n.js';
 import { S } from './state.js';
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, body = null) {
     super(message);
     this.status = status;
     this.code = code;
+    // The whole error body: some errors name what they are about (e.g. the
+    // campaigns that use a message).
+    this.body = body;
   }
 }
 
@@ -36,12 +39,13 @@ export async function api(path, { method = 'GET', json, body, headers = {}, acce
   if (!res.ok) {
     let code = 'http';
     let msg = '';
+    let j = null;
     try {
-      const j = await res.json();
+      j = await res.json();
       code = j.error || code;
       msg = j.message || '';
     } catch { /* not JSON */ }
-    throw new ApiError(res.status, code, msg || t('err.http', { status: res.status }));
+    throw new ApiError(res.status, code, msg || t('err.http', { status: res.status }), j);
   }
   if (raw) return res;
   if (res.status === 204) return null;
@@ -57,6 +61,11 @@ export async function loadCampaigns() { S.campaigns = await api('/campaigns'); r
 
 export async function loadAlertsQuiet() {
   try { S.alerts = await api('/alerts'); } catch { S.alerts = S.alerts || []; }
+}
+
+/** Uploads a file as an image asset; its file name becomes the image's name. */
+export function uploadImage(file) {
+  return api('/assets', { method: 'POST', body: file, headers: { 'Content-Type': file.type, 'X-Filename': encodeURIComponent(file.name) } });
 }
 
 /** Fetches an image with the bearer token and returns an object URL plus headers. */

@@ -102,7 +102,7 @@ function onPanelEvent(ev) {
   }
   const prev = S.now[ev.id] || {};
   const next = { ...prev };
-  for (const k of ['seq', 'message', 'campaign', 'alert', 'since', 'until']) if (k in ev) next[k] = ev[k];
+  for (const k of ['seq', 'message', 'campaign', 'alert', 'since', 'until', 'acked_seq', 'acked_at']) if (k in ev) next[k] = ev[k];
   // Events carry no `since`; a new seq means a new frame went out just now.
   if (!('since' in ev) && ev.seq !== prev.seq) next.since = new Date().toISOString();
   S.now[ev.id] = next;

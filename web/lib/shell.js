@@ -79,16 +79,7 @@ async function enter() {
 
 function signIn() { renderSignIn({ enter, switchLang }); }
 
-/**
- * Whether the server lets a message's last editor approve it. The server
- * may say so in `/me` or `/status` (`allow_self_approval`); when it says
- * nothing, `S.selfApproval` stays null and the approve button lets the
- * server decide.
- */
+/** Whether the server lets a message's last editor approve it (`GET /me` says). */
 async function loadSettings() {
-  const said = (o) => (o && typeof o.allow_self_approval === 'boolean' ? o.allow_self_approval : null);
-  S.selfApproval = said(S.me);
-  if (S.selfApproval === null) {
-    try { S.selfApproval = said(await api('/status')); } catch { /* not said */ }
-  }
+  S.selfApproval = S.me?.allow_self_approval === true;
 }

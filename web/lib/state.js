@@ -12,10 +12,9 @@ export const S = {
   messages: [],
   campaigns: [],
   alerts: [],
-  now: {},            // panel id → `now` object (merged with live events)
+  now: {},            // panel id → `now` object (merged with live events), with `acked_seq`/`acked_at`
   frames: {},         // panel id → {seq, url, missing, done, prevUrl}
-  acks: {},           // panel id → {seq, at}: the newest frame its controller confirmed
-  selfApproval: null, // the server lets a last editor approve: true, false, or null (not said)
+  selfApproval: false, // the server lets a last editor approve (GET /me)
   live: 'off',
   dirty: false,
 };
@@ -26,7 +25,7 @@ export function forgetAll() {
     if (f.url) URL.revokeObjectURL(f.url);
     if (f.prevUrl) URL.revokeObjectURL(f.prevUrl);
   }
-  Object.assign(S, { token: null, me: null, panels: [], messages: [], campaigns: [], alerts: [], now: {}, frames: {}, acks: {}, selfApproval: null, dirty: false });
+  Object.assign(S, { token: null, me: null, panels: [], messages: [], campaigns: [], alerts: [], now: {}, frames: {}, selfApproval: false, dirty: false });
 }
 
 export function can(role) {

@@ -10,12 +10,6 @@ import { S, allGroups, describeTargets, panelsFor } from '../lib/state.js';
 import { api, enc, fetchImage, loadAlertsQuiet, loadPanels } from '../lib/api.js';
 import { keepOnRedraw, keptState, onCleanup } from '../lib/router.js';
 
-/**
- * The colours the server draws alerts in (yellow on red); the preview route
- * renders message bodies, so the alert's look is asked for explicitly.
- */
-const ALERT_LOOK = { color: '#ffe000', background: '#b00000' };
-
 /** A template's blanks, "[khu vực]", that the operator must fill in. */
 const BLANK = /\[[^\]]*\]/;
 
@@ -95,9 +89,9 @@ export async function viewAlerts(main, args, ctx) {
     pvCtrl?.abort();
     const c = new AbortController();
     pvCtrl = c;
-    const q = `width=${p.width}&height=${p.height}&format=${p.format}&color=${enc(p.color || '#ff2000')}&look=led&dwell=8`;
+    // The server draws the alert exactly as the signs will show it.
     try {
-      const r = await fetchImage(`/preview?${q}`, { method: 'POST', json: { title: 'alert', text: body, style: ALERT_LOOK }, signal: c.signal });
+      const r = await fetchImage(`/alerts/preview?panel=${enc(p.id)}&look=led`, { method: 'POST', json: { text: body, targets: chosen() }, signal: c.signal });
       if (pvCtrl !== c) { URL.revokeObjectURL(r.url); return; }
       if (pvUrl) URL.revokeObjectURL(pvUrl);
       pvUrl = r.url;
@@ -229,15 +223,13 @@ function cancelButton(a, done) {
 
 /**
  * How far an alert got: the count of panels that acknowledged it, and the
- * targeted panels that have not, with when each was last heard from. The
- * API gives the acknowledged ones (`delivery.panels_acked`); the targets
- * are worked out here from the panel list, as the server does.
+ * targeted panels that have not (`delivery.pending`, from the server), with
+ * when each was last heard from.
  */
 function deliveryCard(a) {
-  const d = a.delivery || { targets: 0, acked: 0, panels_acked: [] };
+  const d = a.delivery || { targets: 0, acked: 0, pending: [] };
   const pct = d.targets ? Math.round((d.acked / d.targets) * 100) : 0;
-  const acked = new Set(d.panels_acked || []);
-  const missing = panelsFor(a.targets || []).filter((p) => !acked.has(p.id));
+  const missing = (d.pending || []).map((x) => ({ last_seen: null, online: false, ...S.panels.find((p) => p.id === x.id), id: x.id, name: x.name || x.id }));
   const over = a.cancelled_at || new Date(a.ends_at).getTime() < Date.now();
   return h('div', { class: 'delivery-card', 'data-alert': a.id },
     h('h3', {}, t('al.deliveryTitle')),

@@ -1,7 +1,7 @@
 // Approval has no page of its own: this button stands in the message list
 // and in the composer. The last editor may not approve (four eyes) unless
-// the server allows self-approval: disabled when the server says it does
-// not, and left to the server (with a note) when it does not say.
+// the server allows self-approval (`allow_self_approval` in GET /me): the
+// button is disabled, with the reason, when it does not.
 
 import { t } from '../lib/i18n.js';
 import { h, icon } from '../lib/dom.js';
@@ -12,7 +12,7 @@ import { api, enc, loadMessages } from '../lib/api.js';
 export function approveButton(m, onDone, { dirty = false } = {}) {
   const self = m.updated_by === S.me.name;
   const blocked = self && S.selfApproval === false;
-  const note = blocked ? t('fourEyes') : dirty ? t('compose.saveFirst') : self && S.selfApproval === null ? t('fourEyes.maybe') : null;
+  const note = blocked ? t('fourEyes') : dirty ? t('compose.saveFirst') : null;
   const btn = h('button', {
     type: 'button', class: 'btn btn-approve', disabled: blocked || dirty, 'data-action': 'approve',
     title: note, 'aria-describedby': note ? `ap-${m.id}` : null,

@@ -6,7 +6,7 @@ import { fmtBytes, fmtDateTime, fmtSpan } from '../lib/format.js';
 import { clear, h, icon } from '../lib/dom.js';
 import { confirmDialog, fail, field, infoDialog, statusBadge, toast } from '../lib/components.js';
 import { S, can } from '../lib/state.js';
-import { api, enc, loadCampaigns, loadMessages, loadPanels } from '../lib/api.js';
+import { api, enc, loadCampaigns, loadMessages, loadPanels, uploadImage } from '../lib/api.js';
 import { go, keepOnRedraw, keptState, onCleanup } from '../lib/router.js';
 import { approveButton } from './approval.js';
 import { LONG_PAGES, makeLivePreview, makeSavedPreview } from './previews.js';
@@ -81,12 +81,17 @@ export async function viewCompose(main, id, ctx) {
     const gen = ++imageGen;
     clear(imageBox);
     dropThumb();
+    if (st.image && !st.imageInfo) {
+      // A saved message names its image by hash: look up its name and size.
+      try { st.imageInfo = (await api('/assets')).find((a) => a.id === st.image) || null; } catch { /* shown without them */ }
+      if (gen !== imageGen || !ctx.alive()) return;
+    }
     if (st.image) {
       const thumb = h('div', { class: 'thumb' });
       imageBox.append(h('div', { class: 'image-set' }, thumb,
         h('div', { class: 'image-meta' },
-          st.imageInfo ? h('p', {}, t('f.imageInfo', { w: st.imageInfo.width, h: st.imageInfo.height, size: fmtBytes(st.imageInfo.bytes) })) : null,
-          h('p', { class: 'mono small' }, st.image.slice(0, 16) + '…'),
+          h('p', { class: 'image-name' }, st.imageInfo?.name || t('media.unnamed')),
+          st.imageInfo ? h('p', { class: 'muted small' }, t('f.imageInfo', { w: st.imageInfo.width, h: st.imageInfo.height, size: fmtBytes(st.imageInfo.bytes) })) : null,
           editable ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => { st.image = null; st.imageInfo = null; renderImage(); renderStyleExtras(); changed(); } }, icon('x'), t('f.removeImage')) : null)));
       try {
         const r = await api(`/assets/${enc(st.image)}`, { raw: true });
@@ -113,7 +118,7 @@ export async function viewCompose(main, id, ctx) {
     if (!/^image\/(png|jpeg|gif|webp)$/.test(file.type)) { toast(t('f.badType')); return; }
     clear(imageBox).append(h('p', { class: 'muted' }, t('f.uploading')));
     try {
-      const a = await api('/assets', { method: 'POST', body: file, headers: { 'Content-Type': file.type } });
+      const a = await uploadImage(file);
       st.image = a.id;
       st.imageInfo = a;
       toast(t('f.uploaded'), 'ok');
@@ -207,21 +212,19 @@ export async function viewCompose(main, id, ctx) {
     syncButtons();
     savedPreview.refresh();
   };
+  const inUse = (users) => infoDialog({
+    title: t('compose.inUseTitle'),
+    body: h('div', { class: 'in-use' },
+      h('p', {}, t('compose.inUse', { title: msg.title, n: users.length })),
+      h('ul', {}, users.map((c) => h('li', {}, h('a', { href: `#/campaigns/${enc(c.id)}`, onclick: (ev) => ev.target.closest('dialog')?.close() }, c.name)))),
+      h('p', { class: 'muted' }, t('compose.inUseHow'))),
+  });
   const del = async () => {
-    // The server refuses to delete a message a campaign lists: say which
-    // campaigns first, instead of offering a delete that will fail.
+    // A message a campaign lists cannot be deleted: name the campaigns
+    // first instead of offering a delete that will fail.
     try { await loadCampaigns(); } catch (e) { fail(e); return; }
     const users = S.campaigns.filter((c) => (c.messages || []).some((m) => m.id === msg.id));
-    if (users.length) {
-      await infoDialog({
-        title: t('compose.inUseTitle'),
-        body: h('div', { class: 'in-use' },
-          h('p', {}, t('compose.inUse', { title: msg.title, n: users.length })),
-          h('ul', {}, users.map((c) => h('li', {}, h('a', { href: `#/campaigns/${enc(c.id)}`, onclick: (e) => e.target.closest('dialog')?.close() }, c.name)))),
-          h('p', { class: 'muted' }, t('compose.inUseHow'))),
-      });
-      return;
-    }
+    if (users.length) { await inUse(users); return; }
     const ok = await confirmDialog({ title: t('compose.deleteTitle'), body: t('compose.deleteConfirm', { title: msg.title }), ok: t('btn.delete'), danger: true });
     if (!ok) return;
     try {
@@ -230,7 +233,10 @@ export async function viewCompose(main, id, ctx) {
       S.dirty = false;
       await loadMessages();
       go('#/messages');
-    } catch (e) { fail(e); }
+    } catch (e) {
+      // A campaign took it up meanwhile: the server names the campaigns.
+      if (e.status === 409 && Array.isArray(e.body?.campaigns)) await inUse(e.body.campaigns); else fail(e);
+    }
   };
   const formErr = h('p', { class: 'field-error', role: 'alert' });
   const form = h('form', {

@@ -31,9 +31,9 @@ function signName(pr) {
   return { sign: `${pr.width}×${pr.height} ${pr.format}`, panels: pr.panels.length > 3 ? t('long.andMore', { names, n: pr.panels.length - 3 }) : names };
 }
 
-/** The pages a server warning names ("page 2: …, page 5: …"). */
+/** The pages the server says hold too many words (`X-Reading-Pages: 2,5`). */
 function warnedPages(header) {
-  return [...String(header).matchAll(/page\s+(\d+)/gi)].map((m) => Number(m[1]));
+  return String(header || '').split(',').map(Number).filter((n) => n > 0);
 }
 
 /**
@@ -107,8 +107,8 @@ export function makeLivePreview(bodyFn, { dwell = () => 8, onPages = () => {} } 
       if (c.page > c.pages) { c.page = c.pages; return draw(c); }
       // Our own sentences: the pages that hold too many words (the server
       // names them), and a loop too long to read at all.
-      const w = headers.get('X-Reading-Warning');
-      const dense = w ? warnedPages(w) : [];
+      const dense = warnedPages(headers.get('X-Reading-Pages'));
+      const w = dense.length > 0;
       c.long = c.pages > LONG_PAGES || c.pages * d > LONG_LOOP_S;
       clear(c.warn);
       c.warn.hidden = !w && !c.long;

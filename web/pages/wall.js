@@ -67,26 +67,18 @@ export async function viewWall(main, _args, ctx) {
     grid));
   render();
 
-  const seqSeen = {};
   wallHooks.update = (id) => {
     const p = S.panels.find((x) => x.id === id);
     // Every tile of the panel (one per district) is redrawn from the same state.
     for (const old of grid.querySelectorAll(`[data-panel="${CSS.escape(id)}"]`)) {
       if (p) old.replaceWith(panelTile(p));
     }
-    // A new frame, or a panel heard from again: ask whether it confirmed the frame.
-    const seq = S.now[id]?.seq;
-    if (p?.last_seen && seq && S.acks[id]?.seq !== seq && seqSeen[id] !== `${seq}:${p.last_seen}`) {
-      seqSeen[id] = `${seq}:${p.last_seen}`;
-      checkAck(id, 800);
-    }
     const online = S.panels.filter((p) => p.online).length;
     counter.textContent = t('wall.count', { online, total: S.panels.length });
   };
   wallHooks.resync = async () => {
-    try { await loadPanels(); await loadNowAll(); if (ctx.alive()) { render(); checkAllAcks(); } } catch (e) { fail(e); }
+    try { await loadPanels(); await loadNowAll(); if (ctx.alive()) render(); } catch (e) { fail(e); }
   };
-  checkAllAcks();
   // Keep "seen 2 minutes ago" honest without events.
   const tick = setInterval(() => {
     for (const el of grid.querySelectorAll('[data-seen]')) el.textContent = seenText(el.dataset.seen);
@@ -109,13 +101,12 @@ async function loadNowAll() {
 /**
  * What the tile says about confirmation, from the panel's own reports: a
  * panel that never reported says so; one whose controller acknowledged
- * the frame the server sent says that it shows it; otherwise we only know
- * what was sent.
+ * the frame the server sent (`acked_seq`, from `now` and the live events)
+ * says that it shows it; otherwise we only know what was sent.
  */
 function confirmState(p, now) {
   if (!p.last_seen) return 'never';
-  const ack = S.acks[p.id];
-  if (now.seq && ack && ack.seq === now.seq) return 'shown';
+  if (now.seq && now.acked_seq === now.seq) return 'shown';
   if (!p.online) return 'lost';
   return 'waiting';
 }
@@ -143,10 +134,9 @@ function panelTile(p) {
   } else {
     sent = h('p', { class: 'now now-blank' }, h('span', { class: 'now-label' }, `${t('wall.sent')}: `), t('wall.blank'));
   }
-  const ack = S.acks[p.id];
   const confirm = {
     never: () => h('p', { class: 'confirm confirm-never' }, icon('warn'), h('span', {}, t('wall.confirmNever'))),
-    shown: () => h('p', { class: 'confirm confirm-shown' }, icon('check'), h('span', {}, t('wall.confirmShown', { t: fmtTime(ack.at) }))),
+    shown: () => h('p', { class: 'confirm confirm-shown' }, icon('check'), h('span', {}, t('wall.confirmShown', { t: fmtTime(now.acked_at) }))),
     lost: () => h('p', { class: 'confirm confirm-lost' }, icon('warn'), h('span', {}, t('wall.confirmLost'))),
     waiting: () => h('p', { class: 'confirm confirm-waiting' }, h('span', {}, t('wall.confirmWaiting'))),
   }[conf]();
@@ -204,55 +194,3 @@ function paintScreen(screen, p) {
   else if (f?.prevUrl) screen.append(h('img', { src: f.prevUrl, alt: t('wall.frameAlt', { name: p.name }), 'data-seq': f.prevSeq ?? '', class: 'stale' }));
   else screen.append(h('div', { class: 'screen-empty screen-loading' }));
 }
-
-// ---- confirmation by the controllers ------------------------------------
-//
-// The API has no "acknowledged seq" per panel yet; proof of play has one row
-// per frame a controller acknowledged, so the newest row of a panel says
-// what it confirmed. Asked once per new seq (and again a few times while
-// the answer has not come), a few panels at a time.
-
-const ackQueue = new Set();
-let ackWorkers = 0;
-const ackRetries = {};
-
-function checkAck(id, delay = 0) {
-  setTimeout(() => { ackQueue.add(id); pumpAcks(); }, delay);
-}
-
-function pumpAcks() {
-  while (ackWorkers < 4 && ackQueue.size) {
-    const id = ackQueue.values().next().value;
-    ackQueue.delete(id);
-    ackWorkers++;
-    loadAck(id).finally(() => { ackWorkers--; pumpAcks(); });
-  }
-}
-
-async function loadAck(id) {
-  const now = S.now[id];
-  const p = S.panels.find((x) => x.id === id);
-  if (!now?.seq || !p?.last_seen || !wallHooks.update) return;
-  const nowMs = Date.now();
-  const since = new Date(now.since || nowMs).getTime();
-  // Frames are sent again at least every 30 minutes, so the current seq is younger than that.
-  const from = new Date(Math.max(since - 5000, nowMs - 35 * 60000)).toISOString();
-  const to = new Date(nowMs + 60000).toISOString();
-  try {
-    const rows = await api(`/reports/plays?panel=${enc(id)}&from=${enc(from)}&to=${enc(to)}`);
-    let best = S.acks[id] || null;
-    for (const r of rows) if (!best || r.seq > best.seq) best = { seq: r.seq, at: r.shown_at };
-    const before = S.acks[id]?.seq;
-    if (best) S.acks[id] = best;
-    if (best?.seq !== before) wallHooks.update?.(id);
-    const cur = S.now[id];
-    if (cur?.seq && best?.seq !== cur.seq) {
-      const n = (ackRetries[`${id}:${cur.seq}`] || 0) + 1;
-      ackRetries[`${id}:${cur.seq}`] = n;
-      if (n <= 4) checkAck(id, 1000 * 2 ** n);
-    }
-  } catch { /* the tile keeps saying "sent" */ }
-}
-
-/** Asks for the confirmation of every panel that ever reported. */
-function checkAllAcks() { for (const p of S.panels) if (p.last_seen) checkAck(p.id); }

@@ -7,6 +7,7 @@ mod admin;
 mod campaigns;
 mod messages;
 mod panels;
+mod reports;
 mod routes;
 
 use std::path::Path;
