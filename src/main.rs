@@ -163,7 +163,10 @@ fn main() -> anyhow::Result<()> {
         Some(Cmd::Controller(a)) => {
             init_logging();
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(bangtin::mqtt::controller::run(a, shutdown_signal()))
+            rt.block_on(async move {
+                let stop = shutdown_signal()?;
+                bangtin::mqtt::controller::run(a, stop).await
+            })
         }
         Some(Cmd::Render(a)) => render(a),
         Some(Cmd::Keys { cmd }) => keys(cmd),
@@ -177,6 +180,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.into_config(std::env::var(ADMIN_TOKEN_ENV).ok())?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
+        // Before the port opens: a SIGTERM that comes as soon as the port
+        // answers must already find the handler.
+        let stop = shutdown_signal()?;
         let listener = tokio::net::TcpListener::bind(config.http)
             .await
             .with_context(|| {
@@ -185,25 +191,30 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     config.http
                 )
             })?;
-        bangtin::app::run(config, listener, shutdown_signal()).await
+        bangtin::app::run(config, listener, stop).await
     })
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this
+/// is called, not when the future is first polled.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

@@ -143,6 +143,15 @@ impl StoreError {
                 id: id.clone(),
             },
             StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+            StoreError::InUse {
+                message,
+                kind,
+                users,
+            } => StoreError::InUse {
+                message: message.clone(),
+                kind,
+                users: users.clone(),
+            },
             StoreError::Refused(r) => StoreError::Refused(r.clone()),
             StoreError::DiskFull { path } => StoreError::DiskFull { path: path.clone() },
             StoreError::ReadOnly { path } => StoreError::ReadOnly { path: path.clone() },

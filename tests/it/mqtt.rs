@@ -107,14 +107,14 @@ impl TestClient {
                 match el.poll().await {
                     Ok(Event::Incoming(Incoming::ConnAck(_))) => {
                         if filters.is_empty() {
-                            let _ = sub_tx.send(vec![]);
+                            let _ = sub_tx.send((0, vec![]));
                         }
                         for f in &filters {
                             c2.try_subscribe(f, QoS::AtLeastOnce).unwrap();
                         }
                     }
                     Ok(Event::Incoming(Incoming::SubAck(s))) => {
-                        let _ = sub_tx.send(s.return_codes);
+                        let _ = sub_tx.send((s.pkid, s.return_codes));
                     }
                     Ok(Event::Incoming(Incoming::Publish(p))) => {
                         if tx.send(p).is_err() {
@@ -126,14 +126,18 @@ impl TestClient {
                 }
             }
         });
-        let mut suback = Vec::new();
+        // SUBACKs may come in any order (MQTT orders only publish acks):
+        // put them in the order of the filters, by packet id.
+        let mut acks = Vec::new();
         for _ in 0..want {
-            let codes = timeout(WAIT, sub_rx.recv())
+            let ack = timeout(WAIT, sub_rx.recv())
                 .await
                 .expect("no CONNACK/SUBACK within 5 s")
                 .unwrap();
-            suback.extend(codes);
+            acks.push(ack);
         }
+        acks.sort_by_key(|(pkid, _)| *pkid);
+        let suback = acks.into_iter().flat_map(|(_, codes)| codes).collect();
         TestClient { client, rx, suback }
     }
 
