@@ -16,12 +16,13 @@ use tokio::sync::mpsc;
 use crate::api::{self, metrics::Metrics, Ctx};
 use crate::config::Config;
 use crate::mqtt::{self, Inbound, LinkOptions, TlsFiles};
-use crate::player::{self, Command, Out, Player, Renditions, Shared};
+use crate::player::{self, Command, Player, Renditions, Shared};
 use crate::render::Renderer;
 use crate::store::plays::{Play, Plays};
 use crate::store::seq::SeqAllocator;
 use crate::store::tokens::TokenStore;
 use crate::store::Store;
+use crate::transport::{self, MqttDelivery, Transports};
 
 /// How often `schedules/` is checked for hand edits.
 const SCHEDULES_POLL: Duration = Duration::from_secs(2);
@@ -39,6 +40,30 @@ pub fn load_signing_key(path: &std::path::Path) -> anyhow::Result<ed25519_dalek:
             path.display()
         )
     })
+}
+
+/// Delivery: every frame goes over its panel's transport (MQTT through
+/// the broker link, Huidu and HD2020 cards over TCP); vendor cards'
+/// reports become status, links and proof of play.
+async fn start_transports(
+    config: &Config,
+    store: &Arc<Store>,
+    shared: &Arc<Shared>,
+    plays: &mpsc::UnboundedSender<Play>,
+    publisher: &mqtt::Publisher,
+) -> anyhow::Result<Transports> {
+    let mqtt = MqttDelivery::new(publisher.clone(), tokio::runtime::Handle::current());
+    Transports::start(
+        store.clone(),
+        shared.clone(),
+        plays.clone(),
+        Box::new(mqtt),
+        transport::Options {
+            huidu_listen: config.huidu_listen,
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 pub async fn run(
@@ -102,20 +127,9 @@ pub async fn run(
         config.frame_grace_s,
         signer,
     );
-    let rt = tokio::runtime::Handle::current();
-    let pub2 = publisher.clone();
-    let (player_tx, player_thread) = player::spawn(player, move |out| {
-        if !pub2.is_connected() {
-            return;
-        }
-        let r = match out {
-            Out::Frame { panel, frame } => rt.block_on(pub2.publish_frame(&panel, frame)),
-            Out::Clear { panel } => rt.block_on(pub2.clear_frame(&panel)),
-        };
-        if let Err(e) = r {
-            tracing::warn!("frame not handed to the broker link: {e}");
-        }
-    });
+    let (play_tx, mut play_rx) = mpsc::unbounded_channel::<Play>();
+    let transports = start_transports(&config, &store, &shared, &play_tx, &publisher).await?;
+    let (player_tx, player_thread) = player::spawn(player, move |out| transports.route(out));
 
     // Store changes wake the player.
     let mut changes = store.subscribe();
@@ -144,7 +158,6 @@ pub async fn run(
     });
 
     // Proof of play: acks are batched into one durable write each 100 ms.
-    let (play_tx, mut play_rx) = mpsc::unbounded_channel::<Play>();
     let p2 = plays.clone();
     let plays_writer = tokio::spawn(async move {
         while let Some(first) = play_rx.recv().await {
@@ -203,14 +216,7 @@ pub async fn run(
                     let now = Utc::now();
                     match sh.played(&panel, seq, now) {
                         Some(p) => {
-                            let _ = play_tx.send(Play {
-                                panel: panel.to_string(),
-                                message: p.message.map(|m| m.to_string()),
-                                campaign: p.campaign.map(|c| c.to_string()),
-                                alert: p.alert.map(|a| a.to_string()),
-                                seq,
-                                shown_at: now,
-                            });
+                            let _ = play_tx.send(transport::play_of(&panel, p, now));
                         }
                         None => {
                             tracing::debug!(panel = %panel, seq, "ack for a frame not remembered")

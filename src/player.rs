@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::domain::{Alert, Color, Id, Message, PixelFormat, Profile, Style};
+use crate::domain::{Alert, Color, Id, Message, PixelFormat, Profile, Style, Transport};
 use crate::frame::{self, Header};
 use crate::render::{self, Content, Picture, Renderer};
 use crate::schedule::{self, Catalog, CompiledCampaign, Show};
@@ -371,6 +371,8 @@ pub struct Shared {
     pub recent: Mutex<HashMap<Id, VecDeque<Played>>>,
     pub events: tokio::sync::broadcast::Sender<PanelEvent>,
     pub frames_published: std::sync::atomic::AtomicU64,
+    /// Health of each vendor card's connection (`transport`).
+    pub links: RwLock<HashMap<Id, crate::transport::Link>>,
 }
 
 impl Default for Shared {
@@ -381,6 +383,7 @@ impl Default for Shared {
             recent: Default::default(),
             events: tokio::sync::broadcast::channel(4096).0,
             frames_published: Default::default(),
+            links: Default::default(),
         }
     }
 }
@@ -478,6 +481,9 @@ struct Published {
     brightness: u8,
     refresh_at: DateTime<Utc>,
     profile: Profile,
+    /// How the frame was delivered: a panel moved to another transport is
+    /// sent its frame again, over the new one.
+    transport: Transport,
 }
 
 pub struct Player {
@@ -715,6 +721,7 @@ impl Player {
                 || p.flags != flags
                 || p.brightness != d.brightness
                 || p.profile != profile
+                || p.transport != panel.transport
         });
         let refresh_at = now + REFRESH;
         let wake = match d.until {
@@ -745,6 +752,7 @@ impl Player {
                         d.brightness,
                         now,
                         profile,
+                        &panel.transport,
                     );
                     return;
                 }
@@ -830,6 +838,7 @@ impl Player {
             d.brightness,
             refresh_at,
             profile,
+            &panel.transport,
         );
     }
 
@@ -844,6 +853,7 @@ impl Player {
         brightness: u8,
         refresh_at: DateTime<Utc>,
         profile: Profile,
+        transport: &Transport,
     ) {
         let same_wake = self.panels.get(id).is_some_and(|p| p.wake == wake);
         self.panels.insert(
@@ -856,6 +866,7 @@ impl Player {
                 brightness,
                 refresh_at,
                 profile,
+                transport: transport.clone(),
             },
         );
         if !same_wake {
@@ -1213,6 +1224,31 @@ mod tests {
             .load(std::sync::atomic::Ordering::Relaxed)
             - before;
         assert_eq!(renders, 1, "one (message, profile) render for 1001 panels");
+    }
+
+    #[test]
+    fn a_panel_moved_to_another_transport_gets_its_frame_again() {
+        let mut r = rig(&[("m1", true)]);
+        let t0 = t(3, 0, 0);
+        assert_eq!(frames(|o| r.player.republish_all(t0, o)).len(), 1);
+        let id = Id::parse("p1").unwrap();
+        let mut p = r.store.snapshot().panels[&id].clone();
+        p.transport = Transport::Huidu {
+            device_id: "C16-19-A0001".into(),
+            address: None,
+        };
+        r.store.put_panel(p, false, "a").unwrap();
+        let out = frames(|o| {
+            r.player
+                .on_store_change(t0 + chrono::Duration::seconds(1), o)
+        });
+        assert_eq!(out.len(), 1, "the same show, over the new transport");
+        assert_eq!(out[0].0, id);
+        // Nothing else changed: nothing more.
+        assert!(frames(|o| r
+            .player
+            .on_store_change(t0 + chrono::Duration::seconds(2), o))
+        .is_empty());
     }
 
     #[test]

@@ -9,10 +9,11 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::req::{bytes_reply, empty, ok, Req};
 use super::{blocking, Ctx};
-use crate::domain::Panel;
+use crate::domain::{Panel, Transport};
 use crate::player::{self, NowState};
 use crate::render;
 use crate::schedule::{self, Show};
+use crate::transport::Link;
 
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct PanelView {
@@ -22,6 +23,21 @@ pub struct PanelView {
     last_seen: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     firmware: Option<String>,
+    /// `{"kind": "mqtt"}` for MQTT panels, whose stored form leaves it out
+    /// (the others carry it in the panel itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport: Option<Transport>,
+    /// How the sign's connection is doing.
+    link: LinkView,
+}
+
+/// A panel's connection to its sign: for MQTT panels the controller's
+/// status, for vendor cards bangtin's own connection to the card.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct LinkView {
+    kind: &'static str,
+    #[serde(flatten)]
+    link: Link,
 }
 
 fn view(ctx: &Ctx, p: Panel) -> PanelView {
@@ -33,11 +49,31 @@ fn view(ctx: &Ctx, p: Panel) -> PanelView {
         .get(&p.id)
         .cloned()
         .unwrap_or_default();
+    let link = match &p.transport {
+        Transport::Mqtt => Link {
+            connected: live.online,
+            last_seen: live.last_seen,
+            ..Link::default()
+        },
+        _ => ctx
+            .shared
+            .links
+            .read()
+            .expect("links lock")
+            .get(&p.id)
+            .cloned()
+            .unwrap_or_default(),
+    };
     PanelView {
-        panel: p,
+        transport: p.transport.is_mqtt().then_some(Transport::Mqtt),
+        link: LinkView {
+            kind: p.transport.kind(),
+            link,
+        },
         online: live.online,
         last_seen: live.last_seen,
         firmware: live.firmware,
+        panel: p,
     }
 }
 

@@ -1008,6 +1008,7 @@ mod tests {
             groups: vec!["hai-chau".into()],
             color: None,
             brightness: None,
+            transport: Default::default(),
         }
     }
 

@@ -13,6 +13,7 @@ mod hostile;
 mod mqtt;
 mod ops;
 mod sim;
+mod vendor;
 
 /// The fuzz targets' bodies, compiled here too so `hostile` can replay
 /// every corpus file on the stable toolchain. They live in the fuzz crate

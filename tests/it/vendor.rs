@@ -1,0 +1,271 @@
+//! Vendor cards end to end, through a real server process: a panel whose
+//! transport is a simulated Huidu card (bangtin dialling it, or the card
+//! dialling bangtin's listener) or HD2020 card; an approved message shows
+//! on the card's glass pixel for pixel as the panel's frame
+//! (`GET /panels/{id}/frame.png`, and the MQTT reference controller's
+//! pixels for a twin panel); alerts pre-empt; the card going away shows
+//! the panel offline and its return puts the frame back; proof of play.
+
+use std::time::{Duration, Instant};
+
+use bangtin::frame::{self, FLAG_BLANK};
+use serde_json::{json, Value};
+
+use super::mqtt::TestClient;
+use super::sim::hd2020_card::{Hd2020Card, Leds};
+use super::sim::huidu_card::{Card, CardConfig};
+use super::util::{
+    controller, eventually, free_port, plays_query, Api, Server, ServerOpts, ADMIN_TOKEN,
+};
+
+/// `frame.png` of a panel, as RGB.
+async fn frame_png(api: &Api, panel: &str) -> Vec<u8> {
+    let bytes = api
+        .req(reqwest::Method::GET, &format!("/panels/{panel}/frame.png"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    image::load_from_memory(&bytes)
+        .unwrap()
+        .to_rgb8()
+        .into_raw()
+}
+
+/// An approved message on a campaign for `targets`; returns the message id.
+pub(crate) async fn schedule(admin: &Api, targets: Value, text: &str) -> String {
+    let approver = admin
+        .with_roles(&format!("ap-{}", free_port()), &["approver"])
+        .await;
+    let id = admin
+        .create_message(json!({"title": text, "text": text}))
+        .await;
+    approver.approve(&id).await;
+    let (st, v) = admin
+        .post(
+            "/campaigns",
+            json!({"name": text, "messages": [{"id": id, "dwell_s": 60}], "targets": targets, "start": "2020-01-01", "priority": 1}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    id
+}
+
+fn lit(rgb: &[u8]) -> bool {
+    rgb.iter().any(|b| *b != 0)
+}
+
+/// Waits until the card shows a lit picture other than `not`; returns it.
+async fn card_shows_other_than(card: &Card, not: &[u8], what: &str) -> Vec<u8> {
+    card.wait_until(what, |s| {
+        s.shown
+            .as_ref()
+            .is_some_and(|p| lit(&p.rgb) && p.rgb != not)
+    })
+    .await;
+    card.with(|s| s.shown.clone().unwrap().rgb)
+}
+
+async fn panel(api: &Api, id: &str) -> Value {
+    let (st, v) = api.get(&format!("/panels/{id}")).await;
+    assert_eq!(st, 200, "{v}");
+    v
+}
+
+/// Waits until the panel reports `online` (and its link agrees).
+async fn online_is(api: &Api, id: &str, want: bool) -> Value {
+    eventually(Duration::from_secs(20), || async {
+        let v = panel(api, id).await;
+        (v["online"] == want && v["link"]["connected"] == want).then_some(v)
+    })
+    .await
+    .unwrap_or_else(|| panic!("{id} never online={want}"))
+}
+
+async fn plays_of(api: &Api, panel: &str, message: &str) {
+    let q = plays_query(panel);
+    let row = eventually(Duration::from_secs(10), || async {
+        let (_, rows) = api.get(&q).await;
+        rows.as_array()?
+            .iter()
+            .find(|r| r["message"] == json!(message))
+            .cloned()
+    })
+    .await;
+    assert!(row.is_some(), "no proof-of-play row for {panel}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bangtin_dials_a_huidu_card_and_it_shows_the_panels_frame() {
+    let card = Card::new(CardConfig::new("C16-24-DIAL1", 128, 32));
+    let addr = card.listen().await;
+    let server = Server::start();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    admin
+        .create_panel(json!({"id": "hd1", "name": "Cổng chợ", "width": 128, "height": 32, "format": "mono1", "groups": ["d1"],
+            "transport": {"kind": "huidu", "device_id": "C16-24-DIAL1", "address": addr.to_string()}}))
+        .await;
+    // Its MQTT twin: same size and colour, shown by the reference controller.
+    admin
+        .create_panel(json!({"id": "mq1", "name": "Twin", "width": 128, "height": 32, "format": "mono1", "groups": ["d1"]}))
+        .await;
+    let url = server.broker_url();
+    let mut twin = TestClient::connect(&url, "twin-sub", &["bangtin/panels/mq1/frame"]).await;
+    let reference = controller(&url, "mq1");
+
+    let v = online_is(&admin, "hd1", true).await;
+    assert_eq!(v["transport"]["kind"], "huidu", "{v}");
+    assert_eq!(v["link"]["kind"], "huidu", "{v}");
+    assert!(
+        v["link"]["device"]
+            .as_str()
+            .unwrap()
+            .contains("C16-24-DIAL1"),
+        "{v}"
+    );
+    let (_, mq) = admin.get("/panels/mq1").await;
+    assert_eq!(mq["transport"], json!({"kind": "mqtt"}), "{mq}");
+
+    let message = schedule(
+        &admin,
+        json!(["group:d1"]),
+        "Cắt điện khu phố 3 sáng Chủ nhật",
+    )
+    .await;
+    let shown = card_shows_other_than(&card, &[], "the message on the card").await;
+    assert_eq!(shown, frame_png(&admin, "hd1").await, "card ≠ frame.png");
+    // What the reference controller shows for the same panel size.
+    let twin_frame = loop {
+        let p = twin.next_on("bangtin/panels/mq1/frame").await;
+        let f = frame::decode(&p.payload).unwrap();
+        if f.header.flags & FLAG_BLANK == 0 {
+            break p.payload;
+        }
+    };
+    let reference_pixels =
+        bangtin::mqtt::controller::pixels(&frame::decode(&twin_frame).unwrap()).unwrap();
+    assert!(
+        shown == reference_pixels.into_raw(),
+        "the card shows other pixels than the reference controller"
+    );
+    plays_of(&admin, "hd1", &message).await;
+
+    // An alert pre-empts within 2 s.
+    let operator = admin.with_roles("op", &["operator"]).await;
+    let sent = Instant::now();
+    operator
+        .send_alert(json!({"text": "BÃO SỐ 5: ở trong nhà", "targets": ["hd1"], "duration_s": 600}))
+        .await;
+    let alert = card_shows_other_than(&card, &shown, "the alert on the card").await;
+    let took = sent.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "alert on the glass after {took:?}"
+    );
+    assert_eq!(alert, frame_png(&admin, "hd1").await);
+
+    // The card goes away: the panel is offline, with the reason.
+    card.power_off();
+    let v = online_is(&admin, "hd1", false).await;
+    assert!(v["link"]["last_error"].as_str().is_some(), "{v}");
+    // It comes back having lost its program: bangtin redials and puts the
+    // current frame (the alert) back.
+    card.with(|s| {
+        s.shown = None;
+        s.files.clear();
+    });
+    card.power_on();
+    let back = card_shows_other_than(&card, &[], "the frame back after the return").await;
+    assert_eq!(back, alert);
+    online_is(&admin, "hd1", true).await;
+    reference.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huidu_card_behind_nat_dials_the_listener() {
+    let port = free_port();
+    let server = Server::start_with(ServerOpts {
+        extra_args: vec!["--huidu-listen".into(), format!("127.0.0.1:{port}")],
+        ..Default::default()
+    });
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+
+    // A card nobody configured is refused with a line naming its id.
+    let stranger = Card::new(CardConfig::new("C16-UNKNOWN-9", 64, 32));
+    stranger.dial(listen).await;
+    let said = eventually(Duration::from_secs(10), || async {
+        server
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("\"C16-UNKNOWN-9\"") && l.contains("no panel has this Device ID"))
+            .then_some(())
+    })
+    .await;
+    assert!(said.is_some(), "no log line for the unknown card");
+    stranger
+        .wait_until("the unknown card let go", |s| s.closed_because.is_some())
+        .await;
+
+    admin
+        .create_panel(
+            json!({"id": "nat1", "name": "Ngã ba", "width": 64, "height": 32, "format": "rgb888",
+            "transport": {"kind": "huidu", "device_id": "C16-24-NAT01"}}),
+        )
+        .await;
+    let card = Card::new(CardConfig::new("C16-24-NAT01", 64, 32));
+    card.dial(listen).await;
+    online_is(&admin, "nat1", true).await;
+    let message = schedule(&admin, json!(["nat1"]), "Tiêm chủng đầy đủ").await;
+    let shown = card_shows_other_than(&card, &[], "the message on the card").await;
+    assert_eq!(shown, frame_png(&admin, "nat1").await);
+    plays_of(&admin, "nat1", &message).await;
+
+    // The 4G link drops: offline. The card dials again: the frame is back.
+    card.power_off();
+    online_is(&admin, "nat1", false).await;
+    card.with(|s| {
+        s.shown = None;
+        s.files.clear();
+    });
+    card.power_on();
+    card.dial(listen).await;
+    let back = card_shows_other_than(&card, &[], "the frame after the card dialled again").await;
+    assert_eq!(back, shown);
+    online_is(&admin, "nat1", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hd2020_p10_card_shows_the_mono_frame() {
+    let red = [0xff, 0x20, 0x00];
+    let card = Hd2020Card::new(Leds::Single(red));
+    let addr = card.listen().await;
+    let server = Server::start();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    admin
+        .create_panel(
+            json!({"id": "p10", "name": "P10", "width": 64, "height": 32, "format": "mono1",
+            "transport": {"kind": "hd2020", "address": addr.to_string(), "color_type": "single"}}),
+        )
+        .await;
+    let message = schedule(&admin, json!(["p10"]), "Giữ gìn vệ sinh").await;
+    let shown = eventually(Duration::from_secs(20), || async {
+        card.with(|s| s.shown.clone())
+            .filter(|(_, _, rgb)| lit(rgb))
+    })
+    .await
+    .expect("the HD2020 card shows the message");
+    assert_eq!((shown.0, shown.1), (64, 32));
+    assert!(
+        shown.2 == frame_png(&admin, "p10").await,
+        "card ≠ frame.png"
+    );
+    assert_eq!(card.with(|s| s.refused), 0);
+    let v = online_is(&admin, "p10", true).await;
+    assert_eq!(v["link"]["kind"], "hd2020");
+    plays_of(&admin, "p10", &message).await;
+}
