@@ -18,7 +18,11 @@
 //! connection's health ([`Link`]) the API shows per panel. Each card's
 //! task holds only the newest frame: a newer one replaces a frame not yet
 //! sent.
+//!
+//! [`colorlight`] is the edge agent's raw-Ethernet output, not a server
+//! transport: the agent gets its frames over MQTT.
 
+pub mod colorlight;
 pub mod hd2020;
 pub mod huidu;
 
