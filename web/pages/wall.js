@@ -9,6 +9,7 @@ import { S, allGroups, campaignName, messageTitle } from '../lib/state.js';
 import { api, enc, loadAlertsQuiet, loadCampaigns, loadMessages, loadPanels } from '../lib/api.js';
 import { wallHooks } from '../lib/events.js';
 import { onCleanup } from '../lib/router.js';
+import { linkLine } from '../lib/link.js';
 
 export async function viewWall(main, _args, ctx) {
   document.title = `${t('wall.title')} · ${t('app.title')}`;
@@ -122,6 +123,7 @@ function panelTile(p) {
       h('p', { class: 'tile-meta' }, h('code', {}, p.id), ` · ${p.width}×${p.height} · ${p.format}`,
         color ? h('span', { class: 'swatch', style: { background: color }, title: color }) : null),
       showing,
+      linkLine(p),
       h('p', { class: 'tile-seen', 'data-seen': p.last_seen || '' }, seenText(p.last_seen),
         now.since ? ` · ${t('wall.since', { t: fmtTime(now.since) })}` : '')));
 }
