@@ -9,7 +9,13 @@
 //!   change and an alert, timed until every panel shows the new frame and
 //!   every ack is counted; server RSS and idle CPU from /proc.
 //!
+//! - `huidu`: a server with many simulated Huidu cards dialling its
+//!   listener, a campaign change timed until every card shows it
+//!   ([`huidu`]).
+//!
 //! Every wait is bounded; the run stops by itself and prints its figures.
+
+mod huidu;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -42,6 +48,8 @@ enum LoadCmd {
     Image(ImageArgs),
     /// The province scenario: server + Mosquitto + simulated fleet on this machine.
     Province(ProvinceArgs),
+    /// Many simulated Huidu cards dialling one server; a campaign change.
+    Huidu(huidu::HuiduArgs),
 }
 
 #[derive(clap::Args)]
@@ -105,6 +113,7 @@ pub fn run(a: LoadtestArgs) -> anyhow::Result<()> {
         LoadCmd::Publish(p) => publish(p),
         LoadCmd::Image(i) => image(i),
         LoadCmd::Province(p) => province(p),
+        LoadCmd::Huidu(h) => huidu::run(h),
     }
 }
 
@@ -599,6 +608,66 @@ fn panel_body(i: u32, n: u32) -> Value {
            "format": fmt, "groups": [format!("xa-{}", i % 100), "tinh"]})
 }
 
+/// This binary's `bangtin serve`, its own process (so its RSS and CPU are
+/// its own), with its data in DIR/data, its log in DIR/server.log, self
+/// approval on and `args` added; and an admin client for it.
+fn start_server(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<(Proc, Arc<Http>)> {
+    let hport = free_port()?;
+    let token = "loadtest-admin-token";
+    let log = std::fs::File::create(dir.join("server.log"))?;
+    let server = Proc {
+        child: Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .args(["--http", &format!("127.0.0.1:{hport}")])
+            .args(args)
+            .arg("--data")
+            .arg(dir.join("data"))
+            .env("BANGTIN_ADMIN_TOKEN", token)
+            .env("BANGTIN_ALLOW_SELF_APPROVAL", "true")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?,
+        name: "server",
+    };
+    wait_for_port(hport, Duration::from_secs(10))?;
+    let http = Arc::new(Http {
+        addr: SocketAddr::from(([127, 0, 0, 1], hport)),
+        token: token.into(),
+    });
+    Ok((server, http))
+}
+
+/// Creates panels 1..=n through the API (`body(i)`), `clients` requests
+/// in parallel.
+fn create_panels(
+    http: &Arc<Http>,
+    n: u32,
+    clients: usize,
+    body: impl Fn(u32) -> Value + Sync,
+) -> anyhow::Result<()> {
+    let clients = clients.max(1) as u32;
+    let body = &body;
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let http = http.clone();
+                s.spawn(move || -> anyhow::Result<()> {
+                    for i in (1 + c..=n).step_by(clients as usize) {
+                        http.ok("POST", "/api/v1/panels", Some(&body(i)))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("HTTP client panicked"))??;
+        }
+        Ok(())
+    })
+}
+
 fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
     let wait = Duration::from_secs(a.wait_s);
     let mut fig = Figures {
@@ -634,30 +703,8 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
     wait_for_port(mport, Duration::from_secs(5))?;
 
     // The server, as its own process (so its RSS and CPU are its own).
-    let hport = free_port()?;
-    let token = "loadtest-admin-token";
-    let log = std::fs::File::create(dir.join("server.log"))?;
-    let mut server = Proc {
-        child: Command::new(std::env::current_exe()?)
-            .arg("serve")
-            .args(["--http", &format!("127.0.0.1:{hport}")])
-            .args(["--mqtt", &format!("mqtt://127.0.0.1:{mport}")])
-            .arg("--data")
-            .arg(dir.join("data"))
-            .env("BANGTIN_ADMIN_TOKEN", token)
-            .env("BANGTIN_ALLOW_SELF_APPROVAL", "true")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()?,
-        name: "server",
-    };
-    wait_for_port(hport, Duration::from_secs(10))?;
+    let (mut server, http) = start_server(&dir, &["--mqtt", &format!("mqtt://127.0.0.1:{mport}")])?;
     let spid = server.pid();
-    let http = Arc::new(Http {
-        addr: SocketAddr::from(([127, 0, 0, 1], hport)),
-        token: token.into(),
-    });
 
     // Two approved messages and a campaign on every panel, all day.
     let mut msgs = Vec::new();
@@ -692,27 +739,7 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
 
     // Panels through the API, several clients in parallel.
     let t = Instant::now();
-    let clients = a.http_clients.max(1) as u32;
-    std::thread::scope(|s| -> anyhow::Result<()> {
-        let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                let http = http.clone();
-                s.spawn(move || -> anyhow::Result<()> {
-                    let mut i = 1 + c;
-                    while i <= n {
-                        http.ok("POST", "/api/v1/panels", Some(&panel_body(i, n)))?;
-                        i += clients;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join()
-                .map_err(|_| anyhow::anyhow!("HTTP client panicked"))??;
-        }
-        Ok(())
-    })?;
+    create_panels(&http, n, a.http_clients, |i| panel_body(i, n))?;
     fig.create_s = t.elapsed().as_secs_f64();
     eprintln!("   {n} panels created in {:.1} s", fig.create_s);
 

@@ -287,7 +287,7 @@ impl Delivery for Hub {
 
 /// Binds the listener for cards that dial in and serves it.
 pub async fn listen(hub: &Arc<Hub>, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr).await.map_err(|e| {
+    let listener = bind(addr).map_err(|e| {
         anyhow::anyhow!(
             "cannot listen for Huidu cards on {addr}: {e} (is another program using the port?)"
         )
@@ -321,6 +321,22 @@ pub async fn listen(hub: &Arc<Hub>, addr: SocketAddr) -> anyhow::Result<SocketAd
         }
     });
     Ok(bound)
+}
+
+/// Cards waiting to be accepted. Thousands of 4G cards redial at once
+/// after a server restart; the default of 128 would drop some of their
+/// connections, leaving those cards waiting on a link the server never saw.
+const BACKLOG: u32 = 4096;
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// One panel's card.
