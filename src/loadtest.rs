@@ -97,9 +97,17 @@ struct ProvinceArgs {
     /// Seconds of idleness over which the server's CPU is measured.
     #[arg(long, default_value_t = 20)]
     idle_s: u64,
-    /// Parallel HTTP clients creating panels.
+    /// Parallel HTTP clients creating panels (with `--create api`).
     #[arg(long, default_value_t = 4)]
     http_clients: usize,
+    /// How the panels are created: `api` (one POST /panels each, from
+    /// --http-clients clients) or `import` (one POST /panels:import).
+    #[arg(long, default_value = "api")]
+    create: String,
+    /// Stop after creating the panels (no fleet, no change, no alert):
+    /// the figure for writes at fleet scale.
+    #[arg(long)]
+    create_only: bool,
     /// Give up on any one wait after this many seconds.
     #[arg(long, default_value_t = 120)]
     wait_s: u64,
@@ -126,9 +134,7 @@ fn publish(a: PublishArgs) -> anyhow::Result<()> {
     opts.client_id = format!("bangtin-loadtest-{}", std::process::id());
     let publisher = {
         let _g = rt.enter();
-        bangtin::mqtt::try_connect(opts)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .0
+        bangtin::mqtt::try_connect(opts)?.0
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !publisher.is_connected() {
@@ -167,8 +173,7 @@ fn publish(a: PublishArgs) -> anyhow::Result<()> {
             for i in 0..a.count as usize {
                 publisher
                     .publish_frame(&ids[i % ids.len()], payload.clone())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    .await?;
             }
             anyhow::Ok(())
         })?,
@@ -456,6 +461,9 @@ fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> Option<Duration>
 #[derive(Default, Debug, Clone)]
 struct Figures {
     panels: u32,
+    /// How the panels were created (`api` or `import`).
+    create: String,
+    create_only: bool,
     create_s: f64,
     fleet_ready_s: f64,
     settle_s: f64,
@@ -506,7 +514,7 @@ fn province(a: ProvinceArgs) -> anyhow::Result<()> {
     for f in &all {
         println!(
             "{}",
-            json!({"work": "province", "panels": f.panels, "create_s": f.create_s,
+            json!({"work": "province", "panels": f.panels, "create": f.create, "create_s": f.create_s,
                    "fleet_ready_s": f.fleet_ready_s, "idle_cpu_pct": f.idle_cpu_pct,
                    "change_all_frames_s": f.change_all_frames_s, "change_all_acks_s": f.change_all_acks_s,
                    "change_plays_s": f.change_plays_s, "change_server_cpu_s": f.change_server_cpu_s,
@@ -530,7 +538,17 @@ fn fmt_s(v: Option<f64>, target: f64) -> String {
 
 fn print_figures(f: &Figures) {
     println!("\nprovince scenario, {} panels:", f.panels);
-    println!("  panels created through the API      {:.1} s", f.create_s);
+    println!(
+        "  panels created ({:<6})               {:.2} s",
+        f.create, f.create_s
+    );
+    if f.create_only {
+        println!(
+            "  server RSS                          {:.1} MiB (peak {:.1} MiB)",
+            f.rss_mib, f.hwm_mib
+        );
+        return;
+    }
     println!(
         "  fleet connected, retained frames in {:.1} s",
         f.fleet_ready_s
@@ -638,76 +656,94 @@ fn start_server(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<(Proc, A
     Ok((server, http))
 }
 
-/// Creates panels 1..=n through the API (`body(i)`), `clients` requests
-/// in parallel.
-fn create_panels(
-    http: &Arc<Http>,
+/// Creates these panels with one bulk import.
+fn import_panels(http: &Http, panels: Vec<Value>) -> anyhow::Result<()> {
+    let n = panels.len();
+    let summary = http.ok("POST", "/api/v1/panels:import", Some(&Value::from(panels)))?;
+    if summary["created"] != json!(n) {
+        bail!("the import created {} of {n} panels", summary["created"]);
+    }
+    Ok(())
+}
+
+/// One province run: its processes, its client and what it measured.
+struct Run<'a> {
+    args: &'a ProvinceArgs,
     n: u32,
-    clients: usize,
-    body: impl Fn(u32) -> Value + Sync,
-) -> anyhow::Result<()> {
-    let clients = clients.max(1) as u32;
-    let body = &body;
-    std::thread::scope(|s| -> anyhow::Result<()> {
-        let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                let http = http.clone();
-                s.spawn(move || -> anyhow::Result<()> {
-                    for i in (1 + c..=n).step_by(clients as usize) {
-                        http.ok("POST", "/api/v1/panels", Some(&body(i)))?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join()
-                .map_err(|_| anyhow::anyhow!("HTTP client panicked"))??;
-        }
-        Ok(())
-    })
+    wait: Duration,
+    dir: PathBuf,
+    fig: Figures,
 }
 
 fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
-    let wait = Duration::from_secs(a.wait_s);
-    let mut fig = Figures {
-        panels: n,
-        ..Figures::default()
-    };
     let dir = std::env::temp_dir().join(format!("bangtin-loadtest-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("data"))?;
-
-    // Mosquitto: unlimited queues, so the server's ack stream is never cut.
-    let mport = free_port()?;
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "listener {mport} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-             max_connections -1\nmax_queued_messages 0\nmax_inflight_messages 0\n\
-             log_dest file {}\nlog_type error\nlog_type warning\n",
-            dir.join("mosquitto.log").display()
-        ),
-    )?;
-    let mosq = Proc {
-        child: Command::new(&a.mosquitto)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", a.mosquitto.display()))?,
-        name: "mosquitto",
+    let mut run = Run {
+        args: a,
+        n,
+        wait: Duration::from_secs(a.wait_s),
+        dir,
+        fig: Figures {
+            panels: n,
+            create: a.create.clone(),
+            create_only: a.create_only,
+            ..Figures::default()
+        },
     };
-    wait_for_port(mport, Duration::from_secs(5))?;
-
-    // The server, as its own process (so its RSS and CPU are its own).
-    let (mut server, http) = start_server(&dir, &["--mqtt", &format!("mqtt://127.0.0.1:{mport}")])?;
+    let (mosq, mport) = run.start_mosquitto()?;
+    let (mut server, http) = run.start_server(mport)?;
     let spid = server.pid();
+    let content = seed_content(&http)?;
+    run.create_panels(&http)?;
+    if a.create_only {
+        (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
+        server.stop();
+        drop(mosq);
+        run.clean_up();
+        return Ok(run.fig);
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    let glass = Arc::new(Glass {
+        seen: Mutex::new(vec![Seen::default(); n as usize]),
+    });
+    let fleet = run.start_fleet(&rt, mport, &glass)?;
+    run.settle(&http);
+    run.idle_cpu(spid);
+    run.campaign_change(&http, &glass, &content, spid)?;
+    run.alert_to_all(&http, &glass, spid)?;
+    (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
+    run.fig.mosquitto_rss_mib = rss_mib(mosq.pid()).0;
 
-    // Two approved messages and a campaign on every panel, all day.
-    let mut msgs = Vec::new();
+    // Tear down: fleet, server, broker.
+    rt.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_secs(15), fleet.shutdown()).await;
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    server.stop();
+    drop(mosq);
+    run.clean_up();
+    Ok(run.fig)
+}
+
+/// The approved messages and the campaign that shows the first on every panel.
+struct Content {
+    messages: Vec<String>,
+    campaign: String,
+}
+
+/// A campaign on every panel, all day, showing `message`.
+fn campaign_body(message: &str) -> Value {
+    let today = chrono::Utc::now().date_naive();
+    json!({"name": "Tuyên truyền", "messages": [{"id": message, "dwell_s": 3600}],
+           "targets": ["all"], "priority": 1,
+           "start": (today - chrono::Days::new(1)).to_string(),
+           "end": (today + chrono::Days::new(1)).to_string()})
+}
+
+/// Two approved messages and a campaign on every panel, all day.
+fn seed_content(http: &Http) -> anyhow::Result<Content> {
+    let mut messages = Vec::new();
     for (title, text) in [
         (
             "Khai báo tạm trú",
@@ -725,128 +761,276 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
         )?;
         let id = m["id"].as_str().context("message id")?.to_string();
         http.ok("POST", &format!("/api/v1/messages/{id}/approve"), None)?;
-        msgs.push(id);
+        messages.push(id);
     }
-    let today = chrono::Utc::now().date_naive();
-    let campaign = |msg: &str| {
-        json!({"name": "Tuyên truyền", "messages": [{"id": msg, "dwell_s": 3600}],
-               "targets": ["all"], "priority": 1,
-               "start": (today - chrono::Days::new(1)).to_string(),
-               "end": (today + chrono::Days::new(1)).to_string()})
-    };
-    let c = http.ok("POST", "/api/v1/campaigns", Some(&campaign(&msgs[0])))?;
-    let cid = c["id"].as_str().context("campaign id")?.to_string();
+    let c = http.ok(
+        "POST",
+        "/api/v1/campaigns",
+        Some(&campaign_body(&messages[0])),
+    )?;
+    let campaign = c["id"].as_str().context("campaign id")?.to_string();
+    Ok(Content { messages, campaign })
+}
 
-    // Panels through the API, several clients in parallel.
-    let t = Instant::now();
-    create_panels(&http, n, a.http_clients, |i| panel_body(i, n))?;
-    fig.create_s = t.elapsed().as_secs_f64();
-    eprintln!("   {n} panels created in {:.1} s", fig.create_s);
-
-    // The fleet, in this process.
-    let rt = tokio::runtime::Runtime::new()?;
-    let mut args = ControllerArgs::new(
-        Id::parse("p0001")?,
-        format!("mqtt://127.0.0.1:{mport}").parse()?,
-    );
-    args.panel = None;
-    args.fleet = Some(n);
-    args.quiet = true;
-    let glass = Arc::new(Glass {
-        seen: Mutex::new(vec![Seen::default(); n as usize]),
-    });
-    let t = Instant::now();
-    let mut fleet = {
-        let _g = rt.enter();
-        spawn_fleet(&args)?
-    };
-    let (_, dummy) = tokio::sync::mpsc::channel(1);
-    let mut shown = std::mem::replace(&mut fleet.shown, dummy);
-    let g2 = glass.clone();
-    rt.spawn(async move {
-        while let Some(s) = shown.recv().await {
-            let Ok(i) = s.panel.as_str()[1..].parse::<usize>() else {
-                continue;
-            };
-            if let Some(slot) = g2.seen.lock().expect("glass").get_mut(i - 1) {
-                *slot = Seen {
-                    seq: s.seq,
-                    flags: s.flags,
-                    at: Some(s.received_at.into_std()),
-                };
-            }
-        }
-    });
-    match glass.wait_all(t, wait, |_, _| true) {
-        Ok(_) => fig.fleet_ready_s = t.elapsed().as_secs_f64(),
-        Err(k) => bail!("only {k} of {n} controllers got their frame within {wait:?}"),
-    }
-    eprintln!("   fleet ready in {:.1} s", fig.fleet_ready_s);
-
-    // Settle: every shown frame acked, then quiet.
-    let t = Instant::now();
-    let mut last = -1.0;
-    let settled = wait_until(wait, || {
-        let acks = metric(&http, "bangtin_acks_total");
-        let stable = acks == last && acks >= f64::from(n);
-        last = acks;
-        if !stable {
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        stable
-    });
-    if settled.is_none() {
-        fig.missing
-            .push(format!("acks did not settle (last count {last})"));
-    }
-    fig.settle_s = t.elapsed().as_secs_f64();
-
-    // Idle CPU.
-    let c0 = cpu_s(spid);
-    let t = Instant::now();
-    std::thread::sleep(Duration::from_secs(a.idle_s));
-    fig.idle_cpu_pct = 100.0 * (cpu_s(spid) - c0) / t.elapsed().as_secs_f64();
-
-    // The campaign change.
-    let acks0 = metric(&http, "bangtin_acks_total");
-    let renders0 = metric(&http, "bangtin_renders_total");
-    let before: Vec<u32> = glass
-        .seen
-        .lock()
-        .expect("glass")
-        .iter()
-        .map(|s| s.seq)
-        .collect();
-    let wall0 = chrono::Utc::now();
-    let c0 = cpu_s(spid);
-    let t0 = Instant::now();
+/// The campaign edit every run times: the campaign now shows the second
+/// message.
+fn switch_campaign(http: &Http, content: &Content) -> anyhow::Result<()> {
     http.ok(
         "PUT",
-        &format!("/api/v1/campaigns/{cid}"),
-        Some(&campaign(&msgs[1])),
+        &format!("/api/v1/campaigns/{}", content.campaign),
+        Some(&campaign_body(&content.messages[1])),
     )?;
-    fig.change_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
-    match glass.wait_all(t0, wait, |i, s| {
-        s.seq > before[i] && s.flags & FLAG_EMERGENCY == 0
-    }) {
-        Ok(last) => fig.change_all_frames_s = Some((last - t0).as_secs_f64()),
-        Err(k) => fig.missing.push(format!(
-            "campaign change: only {k} of {n} panels got a new frame"
-        )),
+    Ok(())
+}
+
+impl Run<'_> {
+    fn clean_up(&self) {
+        if self.args.keep {
+            eprintln!("   kept {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
-    fig.change_all_acks_s = wait_until(wait, || {
-        metric(&http, "bangtin_acks_total") >= acks0 + f64::from(n)
-    })
-    .map(|_| t0.elapsed().as_secs_f64());
-    if fig.change_all_acks_s.is_none() {
-        fig.missing.push(format!(
-            "acks after the change: {} of {n}",
-            metric(&http, "bangtin_acks_total") - acks0
-        ));
+
+    /// Mosquitto: unlimited queues, so the server's ack stream is never cut.
+    fn start_mosquitto(&self) -> anyhow::Result<(Proc, u16)> {
+        let mport = free_port()?;
+        let conf = self.dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {mport} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                 max_connections -1\nmax_queued_messages 0\nmax_inflight_messages 0\n\
+                 log_dest file {}\nlog_type error\nlog_type warning\n",
+                self.dir.join("mosquitto.log").display()
+            ),
+        )?;
+        let mosq = Proc {
+            child: Command::new(&self.args.mosquitto)
+                .arg("-c")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .with_context(|| format!("starting {}", self.args.mosquitto.display()))?,
+            name: "mosquitto",
+        };
+        wait_for_port(mport, Duration::from_secs(5))?;
+        Ok((mosq, mport))
     }
-    let from = wall0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+
+    /// The server, as its own process, on the run's Mosquitto.
+    fn start_server(&self, mport: u16) -> anyhow::Result<(Proc, Arc<Http>)> {
+        start_server(&self.dir, &["--mqtt", &format!("mqtt://127.0.0.1:{mport}")])
+    }
+
+    /// Panels through the API, one request each from several clients in
+    /// parallel, or all in one bulk import.
+    fn create_panels(&mut self, http: &Arc<Http>) -> anyhow::Result<()> {
+        let n = self.n;
+        let t = Instant::now();
+        match self.args.create.as_str() {
+            "api" => self.create_one_by_one(http)?,
+            "import" => import_panels(http, (1..=n).map(|i| panel_body(i, n)).collect())?,
+            other => bail!("--create must be api or import, not {other:?}"),
+        }
+        self.fig.create_s = t.elapsed().as_secs_f64();
+        eprintln!(
+            "   {n} panels created ({}) in {:.1} s",
+            self.args.create, self.fig.create_s
+        );
+        Ok(())
+    }
+
+    fn create_one_by_one(&self, http: &Arc<Http>) -> anyhow::Result<()> {
+        let n = self.n;
+        let clients = self.args.http_clients.max(1) as u32;
+        std::thread::scope(|s| -> anyhow::Result<()> {
+            let handles: Vec<_> = (0..clients)
+                .map(|c| {
+                    let http = http.clone();
+                    s.spawn(move || -> anyhow::Result<()> {
+                        let mut i = 1 + c;
+                        while i <= n {
+                            http.ok("POST", "/api/v1/panels", Some(&panel_body(i, n)))?;
+                            i += clients;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("HTTP client panicked"))??;
+            }
+            Ok(())
+        })
+    }
+
+    /// The fleet, in this process; returns once every panel shows a frame.
+    fn start_fleet(
+        &mut self,
+        rt: &tokio::runtime::Runtime,
+        mport: u16,
+        glass: &Arc<Glass>,
+    ) -> anyhow::Result<bangtin::mqtt::controller::Fleet> {
+        let n = self.n;
+        let mut args = ControllerArgs::new(
+            Id::parse("p0001")?,
+            format!("mqtt://127.0.0.1:{mport}").parse()?,
+        );
+        args.panel = None;
+        args.fleet = Some(n);
+        args.quiet = true;
+        let t = Instant::now();
+        let mut fleet = {
+            let _g = rt.enter();
+            spawn_fleet(&args)?
+        };
+        let (_, none) = tokio::sync::mpsc::channel(1);
+        let mut shown = std::mem::replace(&mut fleet.shown, none);
+        let seen = glass.clone();
+        rt.spawn(async move {
+            while let Some(s) = shown.recv().await {
+                let Ok(i) = s.panel.as_str()[1..].parse::<usize>() else {
+                    continue;
+                };
+                if let Some(slot) = seen.seen.lock().expect("glass").get_mut(i - 1) {
+                    *slot = Seen {
+                        seq: s.seq,
+                        flags: s.flags,
+                        at: Some(s.received_at.into_std()),
+                    };
+                }
+            }
+        });
+        match glass.wait_all(t, self.wait, |_, _| true) {
+            Ok(_) => self.fig.fleet_ready_s = t.elapsed().as_secs_f64(),
+            Err(k) => bail!(
+                "only {k} of {n} controllers got their frame within {:?}",
+                self.wait
+            ),
+        }
+        eprintln!("   fleet ready in {:.1} s", self.fig.fleet_ready_s);
+        Ok(fleet)
+    }
+
+    /// Settle: every shown frame acked, then quiet.
+    fn settle(&mut self, http: &Http) {
+        let n = self.n;
+        let t = Instant::now();
+        let mut last = -1.0;
+        let settled = wait_until(self.wait, || {
+            let acks = metric(http, "bangtin_acks_total");
+            let stable = acks == last && acks >= f64::from(n);
+            last = acks;
+            if !stable {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            stable
+        });
+        if settled.is_none() {
+            self.fig
+                .missing
+                .push(format!("acks did not settle (last count {last})"));
+        }
+        self.fig.settle_s = t.elapsed().as_secs_f64();
+    }
+
+    fn idle_cpu(&mut self, spid: u32) {
+        let c0 = cpu_s(spid);
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_secs(self.args.idle_s));
+        self.fig.idle_cpu_pct = 100.0 * (cpu_s(spid) - c0) / t.elapsed().as_secs_f64();
+    }
+
+    /// One campaign edit switches every panel to the other message.
+    fn campaign_change(
+        &mut self,
+        http: &Http,
+        glass: &Glass,
+        content: &Content,
+        spid: u32,
+    ) -> anyhow::Result<()> {
+        let (n, wait) = (self.n, self.wait);
+        let acks0 = metric(http, "bangtin_acks_total");
+        let renders0 = metric(http, "bangtin_renders_total");
+        let before: Vec<u32> = glass
+            .seen
+            .lock()
+            .expect("glass")
+            .iter()
+            .map(|s| s.seq)
+            .collect();
+        let wall0 = chrono::Utc::now();
+        let c0 = cpu_s(spid);
+        let t0 = Instant::now();
+        switch_campaign(http, content)?;
+        let fig = &mut self.fig;
+        fig.change_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
+        match glass.wait_all(t0, wait, |i, s| {
+            s.seq > before[i] && s.flags & FLAG_EMERGENCY == 0
+        }) {
+            Ok(last) => fig.change_all_frames_s = Some((last - t0).as_secs_f64()),
+            Err(k) => fig.missing.push(format!(
+                "campaign change: only {k} of {n} panels got a new frame"
+            )),
+        }
+        fig.change_all_acks_s = wait_until(wait, || {
+            metric(http, "bangtin_acks_total") >= acks0 + f64::from(n)
+        })
+        .map(|_| t0.elapsed().as_secs_f64());
+        if fig.change_all_acks_s.is_none() {
+            fig.missing.push(format!(
+                "acks after the change: {} of {n}",
+                metric(http, "bangtin_acks_total") - acks0
+            ));
+        }
+        let rows = wait_for_play_rows(http, wall0, n, wait);
+        fig.change_plays_s = rows.ok().map(|_| t0.elapsed().as_secs_f64());
+        if let Err(rows) = rows {
+            fig.missing
+                .push(format!("play rows after the change: {rows} of {n}"));
+        }
+        fig.change_server_cpu_s = cpu_s(spid) - c0;
+        fig.renders_change = metric(http, "bangtin_renders_total") - renders0;
+        Ok(())
+    }
+
+    fn alert_to_all(&mut self, http: &Http, glass: &Glass, spid: u32) -> anyhow::Result<()> {
+        std::thread::sleep(Duration::from_secs(1));
+        let c0 = cpu_s(spid);
+        let t0 = Instant::now();
+        http.ok(
+            "POST",
+            "/api/v1/alerts",
+            Some(&json!({"text": "BÃO SỐ 9: KHÔNG RA KHƠI, GIA CỐ NHÀ CỬA", "targets": ["all"], "duration_s": 600})),
+        )?;
+        self.fig.alert_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
+        match glass.wait_all(t0, self.wait, |_, s| s.flags & FLAG_EMERGENCY != 0) {
+            Ok(last) => self.fig.alert_all_s = Some((last - t0).as_secs_f64()),
+            Err(k) => self
+                .fig
+                .missing
+                .push(format!("alert: only {k} of {} panels show it", self.n)),
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        self.fig.alert_server_cpu_s = cpu_s(spid) - c0;
+        Ok(())
+    }
+}
+
+/// Waits until `/reports/plays` lists `n` rows since `from`; the count seen
+/// last when it gives up.
+fn wait_for_play_rows(
+    http: &Http,
+    from: chrono::DateTime<chrono::Utc>,
+    n: u32,
+    wait: Duration,
+) -> Result<(), usize> {
+    let from = from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut rows = 0usize;
-    fig.change_plays_s = wait_until(wait, || {
+    let done = wait_until(wait, || {
         rows = http
             .call(
                 "GET",
@@ -859,47 +1043,6 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
             std::thread::sleep(Duration::from_millis(200));
         }
         rows >= n as usize
-    })
-    .map(|_| t0.elapsed().as_secs_f64());
-    if fig.change_plays_s.is_none() {
-        fig.missing
-            .push(format!("play rows after the change: {rows} of {n}"));
-    }
-    fig.change_server_cpu_s = cpu_s(spid) - c0;
-    fig.renders_change = metric(&http, "bangtin_renders_total") - renders0;
-
-    // The alert.
-    std::thread::sleep(Duration::from_secs(1));
-    let c0 = cpu_s(spid);
-    let t0 = Instant::now();
-    http.ok(
-        "POST",
-        "/api/v1/alerts",
-        Some(&json!({"text": "BÃO SỐ 9: KHÔNG RA KHƠI, GIA CỐ NHÀ CỬA", "targets": ["all"], "duration_s": 600})),
-    )?;
-    fig.alert_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
-    match glass.wait_all(t0, wait, |_, s| s.flags & FLAG_EMERGENCY != 0) {
-        Ok(last) => fig.alert_all_s = Some((last - t0).as_secs_f64()),
-        Err(k) => fig
-            .missing
-            .push(format!("alert: only {k} of {n} panels show it")),
-    }
-    std::thread::sleep(Duration::from_secs(1));
-    fig.alert_server_cpu_s = cpu_s(spid) - c0;
-    (fig.rss_mib, fig.hwm_mib) = rss_mib(spid);
-    fig.mosquitto_rss_mib = rss_mib(mosq.pid()).0;
-
-    // Tear down: fleet, server, broker.
-    rt.block_on(async {
-        let _ = tokio::time::timeout(Duration::from_secs(15), fleet.shutdown()).await;
     });
-    rt.shutdown_timeout(Duration::from_secs(2));
-    server.stop();
-    drop(mosq);
-    if a.keep {
-        eprintln!("   kept {}", dir.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    Ok(fig)
+    done.map(|_| ()).ok_or(rows)
 }

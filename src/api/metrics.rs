@@ -25,6 +25,8 @@ pub struct Metrics {
     pub mqtt_connected: AtomicBool,
     pub acks: AtomicU64,
     pub status_messages: AtomicU64,
+    /// What the MQTT edge refused or dropped.
+    pub mqtt: std::sync::Arc<crate::mqtt::Counters>,
 }
 
 impl Metrics {
@@ -101,6 +103,21 @@ impl Metrics {
                 "bangtin_status_messages_total",
                 "Controller status messages received.",
                 self.status_messages.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "bangtin_mqtt_dropped_messages_total",
+                "Messages to the server dropped unread: oversized, malformed or on a topic it does not read.",
+                self.mqtt.dropped.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "bangtin_mqtt_refused_connections_total",
+                "Connections the embedded broker refused (no or wrong credential, wrong client id).",
+                self.mqtt.refused.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "bangtin_mqtt_denied_total",
+                "Publishes and subscriptions the embedded broker's ACL denied.",
+                self.mqtt.denied.load(Ordering::Relaxed) as f64,
             ),
         ];
         for (name, help, v) in own.iter().chain(extra.iter()) {

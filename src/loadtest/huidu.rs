@@ -14,13 +14,16 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use md5::{Digest, Md5};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{create_panels, free_port, rss_mib, start_server, wait_for_port, wait_until};
+use super::{
+    free_port, import_panels, rss_mib, seed_content, start_server, switch_campaign, wait_for_port,
+    wait_until,
+};
 
 #[derive(clap::Args)]
 pub struct HuiduArgs {
@@ -84,33 +87,19 @@ pub fn run(a: HuiduArgs) -> anyhow::Result<()> {
     wait_for_port(lport, Duration::from_secs(10))?;
     let spid = server.pid();
 
-    let mut msgs = Vec::new();
-    for text in [
-        "Khai báo tạm trú trực tuyến trên VNeID",
-        "Đội mũ bảo hiểm khi đi xe máy",
-    ] {
-        let m = http.ok(
-            "POST",
-            "/api/v1/messages",
-            Some(&json!({"title": text, "text": text})),
-        )?;
-        let id = m["id"].as_str().context("message id")?.to_string();
-        http.ok("POST", &format!("/api/v1/messages/{id}/approve"), None)?;
-        msgs.push(id);
-    }
-    let campaign = |msg: &str| {
-        json!({"name": "Tuyên truyền", "messages": [{"id": msg, "dwell_s": 3600}],
-               "targets": ["all"], "priority": 1, "start": "2020-01-01"})
-    };
-    let c = http.ok("POST", "/api/v1/campaigns", Some(&campaign(&msgs[0])))?;
-    let cid = c["id"].as_str().context("campaign id")?.to_string();
+    let content = seed_content(&http)?;
 
     let t = Instant::now();
-    create_panels(&http, n, 4, |i| {
-        json!({"id": format!("h{i:05}"), "name": format!("Huidu {i}"),
-            "width": a.width, "height": a.height, "format": "mono1",
-            "transport": {"kind": "huidu", "device_id": device_id(i)}})
-    })?;
+    import_panels(
+        &http,
+        (1..=n)
+            .map(|i| {
+                json!({"id": format!("h{i:05}"), "name": format!("Huidu {i}"),
+                    "width": a.width, "height": a.height, "format": "mono1",
+                    "transport": {"kind": "huidu", "device_id": device_id(i)}})
+            })
+            .collect(),
+    )?;
     eprintln!("{n} panels created in {:.1} s", t.elapsed().as_secs_f64());
 
     let rt = tokio::runtime::Runtime::new()?;
@@ -153,11 +142,7 @@ pub fn run(a: HuiduArgs) -> anyhow::Result<()> {
         .collect();
 
     let t0 = Instant::now();
-    http.ok(
-        "PUT",
-        &format!("/api/v1/campaigns/{cid}"),
-        Some(&campaign(&msgs[1])),
-    )?;
+    switch_campaign(&http, &content)?;
     let reply = t0.elapsed();
     let done = wait_until(wait, || board.count(|f| !old.contains(f)) == n as usize);
     let all = match done {

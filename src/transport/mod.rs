@@ -68,6 +68,10 @@ pub struct Report {
 /// Where deliveries send their reports.
 pub type Reporter = mpsc::UnboundedSender<Report>;
 
+/// Where proof-of-play rows for what vendor cards confirmed go (the
+/// server's proof-of-play writer).
+pub type PlaySink = Box<dyn Fn(Play) + Send + Sync>;
+
 /// A vendor card's connection as the API shows it (`link` of a panel).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Link {
@@ -182,6 +186,8 @@ pub struct Transports {
     current: Mutex<HashMap<Id, Transport>>,
     /// The Huidu listener's address, once bound.
     pub huidu_listen: Option<SocketAddr>,
+    /// The task applying the cards' reports (it holds the play sink).
+    reports: tokio::task::JoinHandle<()>,
 }
 
 impl Transports {
@@ -190,12 +196,12 @@ impl Transports {
     pub async fn start(
         store: Arc<Store>,
         shared: Arc<Shared>,
-        plays: mpsc::UnboundedSender<Play>,
+        plays: PlaySink,
         mqtt: Box<dyn Delivery>,
         opts: Options,
     ) -> anyhow::Result<Transports> {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(apply_reports(rx, shared, plays));
+        let reports = tokio::spawn(apply_reports(rx, shared, plays));
         let rt = Handle::current();
         let huidu = Arc::new(huidu::Hub::new(
             store.clone(),
@@ -214,6 +220,7 @@ impl Transports {
             hd2020: Arc::new(hd2020::Hub::new(tx, opts.hd2020, rt)),
             current: Mutex::new(HashMap::new()),
             huidu_listen,
+            reports,
         })
     }
 
@@ -251,6 +258,12 @@ impl Transports {
         }
     }
 
+    /// A handle that stops applying the cards' reports (at shutdown, so
+    /// that the proof-of-play writer is not held open by the play sink).
+    pub fn reports_stopper(&self) -> tokio::task::AbortHandle {
+        self.reports.abort_handle()
+    }
+
     /// Cards connected now (for metrics and the load test).
     pub fn cards_online(&self) -> usize {
         self.huidu.online() + self.hd2020.online()
@@ -262,7 +275,7 @@ impl Transports {
 async fn apply_reports(
     mut rx: mpsc::UnboundedReceiver<Report>,
     shared: Arc<Shared>,
-    plays: mpsc::UnboundedSender<Play>,
+    plays: PlaySink,
 ) {
     while let Some(Report { panel, event }) = rx.recv().await {
         let now = Utc::now();
@@ -295,7 +308,7 @@ async fn apply_reports(
             LinkEvent::Failed { .. } => {}
             LinkEvent::Shown { seq } => {
                 if let Some(p) = shared.played(&panel, seq, now) {
-                    let _ = plays.send(play_of(&panel, p, now));
+                    plays(play_of(&panel, p, now));
                 }
             }
         }

@@ -52,11 +52,10 @@ async fn rig() -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let shared = Arc::new(Shared::default());
-    let (plays, _) = tokio::sync::mpsc::unbounded_channel();
     let transports = Transports::start(
         store.clone(),
         shared.clone(),
-        plays,
+        Box::new(|_| {}),
         Box::new(NoMqtt),
         transport::Options {
             huidu: short(),
