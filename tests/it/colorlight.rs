@@ -17,10 +17,10 @@ use super::vendor::schedule;
 
 /// A network namespace with one end of a veth pair in it (the other stays
 /// here, for the agent); removed on drop.
-struct Netns {
-    name: String,
-    near: String,
-    far: String,
+pub(crate) struct Netns {
+    pub name: String,
+    pub near: String,
+    pub far: String,
 }
 
 fn ip(args: &[&str]) {
@@ -37,8 +37,11 @@ fn ip(args: &[&str]) {
 }
 
 impl Netns {
-    fn new() -> Netns {
-        let id = std::process::id();
+    pub fn new() -> Netns {
+        // Unique per test in this process (interface names: 15 bytes at most).
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{}{k}", std::process::id());
         let n = Netns {
             name: format!("bangtin-cl-{id}"),
             near: format!("btcl{id}a"),
@@ -67,19 +70,27 @@ impl Drop for Netns {
     }
 }
 
+/// A child process killed when the test ends, passed or not (a leaked
+/// agent would hold the test's output open).
+pub(crate) struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Captures raw frames on `iface` inside namespace `ns` (a packet socket
 /// in a Python process started there) and decodes them as the card would:
 /// every picture latched by a display frame is sent on, with its
 /// brightness.
-fn capture(
+pub(crate) fn capture(
     ns: &str,
     iface: &str,
     width: usize,
     height: usize,
-) -> (
-    std::process::Child,
-    std::sync::mpsc::Receiver<(Vec<u8>, u8)>,
-) {
+) -> (Reaped, std::sync::mpsc::Receiver<(Vec<u8>, u8)>) {
     use super::sim::colorlight_rx::Receiver;
     use std::io::BufRead;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/sim/raw_capture.py");
@@ -103,7 +114,25 @@ fn capture(
             }
         }
     });
-    (child, rx)
+    (Reaped(child), rx)
+}
+
+/// The edge agent for `panel`, its Colorlight output on `iface`.
+pub(crate) fn agent(broker_url: &str, panel: &str, iface: &str) -> Reaped {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
+        .args([
+            "controller",
+            "--panel",
+            panel,
+            "--mqtt",
+            broker_url,
+            "--quiet",
+        ])
+        .args(["--output", &format!("colorlight:{iface}")])
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("start the agent");
+    Reaped(child)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,13 +145,8 @@ async fn the_edge_agent_drives_a_colorlight_card_on_a_veth_pair() {
         .await;
     let url = server.broker_url();
     let mut sub = TestClient::connect(&url, "cl-sub", &["bangtin/panels/cl1/frame"]).await;
-    let (mut capturing, glass) = capture(&ns.name, &ns.far, 96, 48);
-    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
-        .args(["controller", "--panel", "cl1", "--mqtt", &url, "--quiet"])
-        .args(["--output", &format!("colorlight:{}", ns.near)])
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("start the agent");
+    let (_capturing, glass) = capture(&ns.name, &ns.far, 96, 48);
+    let _agent = agent(&url, "cl1", &ns.near);
     schedule(&admin, json!(["cl1"]), "Đèn đỏ dừng lại").await;
     let frame = loop {
         let p = tokio::time::timeout(
@@ -150,10 +174,6 @@ async fn the_edge_agent_drives_a_colorlight_card_on_a_veth_pair() {
     })
     .await
     .unwrap();
-    for p in [&mut agent, &mut capturing] {
-        let _ = p.kill();
-        let _ = p.wait();
-    }
     assert_eq!(
         got,
         Some(f.header.brightness),

@@ -269,3 +269,184 @@ async fn an_hd2020_p10_card_shows_the_mono_frame() {
     assert_eq!(v["link"]["kind"], "hd2020");
     plays_of(&admin, "p10", &message).await;
 }
+
+/// What a card shows, watched from a capture thread (the Colorlight card).
+type Latest = std::sync::Arc<std::sync::Mutex<Option<(Vec<u8>, u8)>>>;
+
+/// The reference controller's picture of the panel's current frame (the
+/// PNG it wrote for that seq), once `/now` satisfies `want`; with the
+/// `/now` reply.
+async fn reference_shows(
+    api: &Api,
+    dir: &std::path::Path,
+    panel: &str,
+    want: impl Fn(&Value) -> bool,
+) -> (Vec<u8>, Value) {
+    eventually(Duration::from_secs(20), || async {
+        let (_, now) = api.get(&format!("/panels/{panel}/now")).await;
+        if !want(&now) {
+            return None;
+        }
+        let png = dir.join(format!("{panel}-{}.png", now["seq"]));
+        let img = image::open(png).ok()?.to_rgb8().into_raw();
+        Some((img, now))
+    })
+    .await
+    .unwrap_or_else(|| panic!("the reference controller never showed {panel}'s frame"))
+}
+
+/// How many pixels of two same-sized RGB pictures differ.
+fn differing(a: &[u8], b: &[u8]) -> usize {
+    assert_eq!(a.len(), b.len(), "pictures of different sizes");
+    a.chunks(3).zip(b.chunks(3)).filter(|(x, y)| x != y).count()
+}
+
+/// The four vendor outputs against bangtin's own MQTT controller, in one
+/// server: a Huidu card bangtin dials, a Huidu card dialling the listener,
+/// an HD2020 P10 card and a Colorlight 5A-75 captured on a veth pair (the
+/// edge agent's output) show the same approved Vietnamese message, and
+/// then the same alert, pixel for pixel as the reference controller; each
+/// panel is online, at its brightness, with proof of play.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_transport_shows_what_the_reference_controller_shows() {
+    const RED: [u8; 3] = [0xff, 0x20, 0x00];
+    let (w, h) = (64u32, 32u32);
+    let port = free_port();
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let server = Server::start_with(ServerOpts {
+        extra_args: vec!["--huidu-listen".into(), listen.to_string()],
+        ..Default::default()
+    });
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    let url = server.broker_url();
+    let dialled = Card::new(CardConfig::new("C16-SAME-DIAL", w, h));
+    let dialled_at = dialled.listen().await;
+    let nat = Card::new(CardConfig::new("C16-SAME-NAT", w, h));
+    let p10 = Hd2020Card::new(Leds::Single(RED));
+    let p10_at = p10.listen().await;
+    let ns = super::colorlight::Netns::new();
+
+    let panel = |id: &str, transport: Value| {
+        let mut p = json!({"id": id, "name": id, "width": w, "height": h, "format": "mono1",
+            "groups": ["so-sanh"], "brightness": {"day": 200, "night": 200}});
+        if !transport.is_null() {
+            p["transport"] = transport;
+        }
+        p
+    };
+    for p in [
+        panel("ref", Value::Null),
+        panel("cl", Value::Null),
+        panel(
+            "hdial",
+            json!({"kind": "huidu", "device_id": "C16-SAME-DIAL", "address": dialled_at.to_string()}),
+        ),
+        panel(
+            "hnat",
+            json!({"kind": "huidu", "device_id": "C16-SAME-NAT"}),
+        ),
+        panel(
+            "p10",
+            json!({"kind": "hd2020", "address": p10_at.to_string(), "color_type": "single"}),
+        ),
+    ] {
+        admin.create_panel(p).await;
+    }
+    nat.dial(listen).await;
+
+    // The reference controller, writing what it shows as PNGs.
+    let shots = tempfile::tempdir().unwrap();
+    let mut args = bangtin::mqtt::controller::ControllerArgs::new(
+        "ref".parse().unwrap(),
+        url.parse().unwrap(),
+    );
+    args.out = Some(shots.path().to_path_buf());
+    let reference = bangtin::mqtt::controller::spawn_fleet(&args).unwrap();
+    // The edge agent driving the Colorlight card, and the capture.
+    let (_capturing, glass) = super::colorlight::capture(&ns.name, &ns.far, w as usize, h as usize);
+    let colorlight: Latest = Default::default();
+    let latest = colorlight.clone();
+    std::thread::spawn(move || {
+        for shot in glass {
+            *latest.lock().unwrap() = Some(shot);
+        }
+    });
+    let _agent = super::colorlight::agent(&url, "cl", &ns.near);
+
+    let message = schedule(&admin, json!(["group:so-sanh"]), "Cấm lạng lách").await;
+    let (want, now) = reference_shows(&admin, shots.path(), "ref", |n| {
+        n["message"] == json!(message)
+    })
+    .await;
+    assert_eq!(
+        now["pages"], 1,
+        "one page, so every card shows the same one: {now}"
+    );
+    assert!(lit(&want), "the reference shows nothing");
+
+    // Everyone shows something lit (the message is the only lit thing yet).
+    let shows = |other_than: Vec<u8>| {
+        let (dialled, nat, p10, colorlight) = (&dialled, &nat, &p10, &colorlight);
+        async move {
+            let fresh = |p: &Vec<u8>| lit(p) && *p != other_than;
+            eventually(Duration::from_secs(20), || async {
+                let d = dialled.with(|s| s.shown.as_ref().map(|p| p.rgb.clone()));
+                let n = nat.with(|s| s.shown.as_ref().map(|p| p.rgb.clone()));
+                let t = p10.with(|s| s.shown.as_ref().map(|p| p.2.clone()));
+                let c = colorlight.lock().unwrap().as_ref().map(|p| p.0.clone());
+                let all = [d?, n?, t?, c?];
+                all.iter().all(fresh).then_some(all)
+            })
+            .await
+        }
+    };
+    let names = [
+        "Huidu (dialled)",
+        "Huidu (dialling in)",
+        "HD2020 P10",
+        "Colorlight",
+    ];
+    let check = |what: &str, got: Option<[Vec<u8>; 4]>, want: &[u8]| {
+        let got = got.unwrap_or_else(|| panic!("not every card showed {what}"));
+        for (name, pixels) in names.iter().zip(&got) {
+            assert_eq!(
+                differing(pixels, want),
+                0,
+                "{name} shows {what} other than the reference controller"
+            );
+        }
+    };
+    check("the message", shows(Vec::new()).await, &want);
+
+    // Online, at the panel's brightness (200 of 255: 78 % on a Huidu card,
+    // the byte itself in the Colorlight brightness packet), proof of play.
+    for id in ["ref", "cl", "hdial", "hnat", "p10"] {
+        online_is(&admin, id, true).await;
+        let (_, n) = admin.get(&format!("/panels/{id}/now")).await;
+        assert_eq!(n["brightness"], 200, "{id}: {n}");
+        plays_of(&admin, id, &message).await;
+    }
+    for card in [&dialled, &nat] {
+        assert_eq!(card.with(|s| s.brightness), Some(78));
+    }
+    assert_eq!(colorlight.lock().unwrap().as_ref().unwrap().1, 200);
+
+    // An alert: everyone within 2 s, the same pixels.
+    let operator = admin.with_roles("op", &["operator"]).await;
+    let sent = Instant::now();
+    operator
+        .send_alert(json!({"text": "BÃO SỐ 5", "targets": ["group:so-sanh"], "duration_s": 600}))
+        .await;
+    let alert = shows(want.clone()).await;
+    let took = sent.elapsed();
+    let (want_alert, now) =
+        reference_shows(&admin, shots.path(), "ref", |n| n["alert"].is_string()).await;
+    assert_eq!(now["pages"], 1, "{now}");
+    check("the alert", alert, &want_alert);
+    assert!(
+        took < Duration::from_secs(2),
+        "the alert on every card after {took:?}"
+    );
+
+    reference.shutdown().await;
+}
