@@ -279,9 +279,11 @@ async fn apply_reports(
 ) {
     while let Some(Report { panel, event }) = rx.recv().await {
         let now = Utc::now();
+        let was_connected;
         {
             let mut links = shared.links.write().expect("links lock");
             let l = links.entry(panel.clone()).or_default();
+            was_connected = l.connected;
             match &event {
                 LinkEvent::Online { device, peer } => {
                     l.connected = true;
@@ -304,7 +306,13 @@ async fn apply_reports(
             LinkEvent::Online { device, .. } => {
                 shared.status(&panel, true, Some(device), None, now);
             }
-            LinkEvent::Offline { .. } => shared.status(&panel, false, None, None, now),
+            // A card that was talking until now goes offline; one that never
+            // got through (a wrong address, a card not yet installed) keeps
+            // "never seen" rather than a last contact it never made.
+            LinkEvent::Offline { .. } if was_connected => {
+                shared.status(&panel, false, None, None, now)
+            }
+            LinkEvent::Offline { .. } => {}
             LinkEvent::Failed { .. } => {}
             LinkEvent::Shown { seq } => {
                 if let Some(p) = shared.played(&panel, seq, now) {

@@ -450,3 +450,119 @@ async fn every_transport_shows_what_the_reference_controller_shows() {
 
     reference.shutdown().await;
 }
+
+/// The dashboard says each panel's transport and how its connection is
+/// doing, on a desktop and on a phone: the panel list and the wall name
+/// the card (Huidu, HD2020, bangtin's MQTT controller) and, for a card
+/// bangtin cannot reach, the reason. Screenshots are left in the test
+/// target directory (`transports-*.png`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_each_panels_transport_and_its_health() {
+    let card = Card::new(CardConfig::new("C16-24-CHO", 128, 32));
+    let card_at = card.listen().await;
+    let p10 = Hd2020Card::new(Leds::Single([0xff, 0x20, 0x00]));
+    let p10_at = p10.listen().await;
+    // A card that is not there: nothing listens on this port.
+    let gone = format!("127.0.0.1:{}", free_port());
+    let server = Server::start();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    let sign = |id: &str, name: &str, transport: Value| {
+        let mut p = json!({"id": id, "name": name, "width": 128, "height": 32, "format": "mono1",
+            "groups": ["hai-chau"]});
+        if !transport.is_null() {
+            p["transport"] = transport;
+        }
+        p
+    };
+    for p in [
+        sign("ubnd", "UBND phường", Value::Null),
+        sign(
+            "cho-han",
+            "Cổng chợ Hàn",
+            json!({"kind": "huidu", "device_id": "C16-24-CHO", "address": card_at.to_string()}),
+        ),
+        sign(
+            "nga-ba",
+            "Ngã ba Huế",
+            json!({"kind": "huidu", "device_id": "C16-24-NGABA", "address": gone}),
+        ),
+        sign(
+            "truong",
+            "Trường tiểu học",
+            json!({"kind": "hd2020", "address": p10_at.to_string(), "color_type": "single"}),
+        ),
+    ] {
+        admin.create_panel(p).await;
+    }
+    let reference = controller(&server.broker_url(), "ubnd");
+    schedule(&admin, json!(["group:hai-chau"]), "Cắt điện khu phố 3").await;
+    online_is(&admin, "cho-han", true).await;
+    online_is(&admin, "truong", true).await;
+    eventually(Duration::from_secs(20), || async {
+        panel(&admin, "nga-ba").await["link"]["last_error"]
+            .as_str()
+            .map(str::to_string)
+    })
+    .await
+    .expect("the missing card's error");
+    // It never answered: never seen, not "lost" a moment ago.
+    let never = panel(&admin, "nga-ba").await;
+    assert!(
+        never["last_seen"].is_null() && never["online"] == false,
+        "a card that never answered has no last contact: {never}"
+    );
+
+    for (width, height) in [(1440, 900), (390, 844)] {
+        let (_driver, b) = super::dashboard::browser_at(width, height).await;
+        b.sign_in(&server.base, ADMIN_TOKEN, "admin").await;
+        for (page, row) in [("#/admin/panels", "tr"), ("#/wall", "article")] {
+            b.route(page).await;
+            b.wait_js(
+                &format!(
+                    "return document.querySelectorAll('{row}[data-panel] [data-transport]').length === 4 \
+                     && !!document.querySelector('{row}[data-panel=\"cho-han\"] [data-connected=\"true\"]') \
+                     && !!document.querySelector('{row}[data-panel=\"truong\"] [data-connected=\"true\"]')"
+                ),
+                &format!("{page}: four transport lines, the two cards connected"),
+            )
+            .await;
+            let shot = b
+                .screenshot(&format!(
+                    "transports-{width}x{height}-{}.png",
+                    page.trim_start_matches("#/").replace('/', "-")
+                ))
+                .await;
+            let line = |id: &str| format!("{row}[data-panel=\"{id}\"] .tile-link");
+            let huidu = b.text(&line("cho-han")).await;
+            assert!(
+                huidu.contains("Card Huidu") && huidu.contains("C16-24-CHO"),
+                "{page}: {huidu:?} ({})",
+                shot.display()
+            );
+            assert!(b.text(&line("truong")).await.contains("HD2020"));
+            assert!(b.text(&line("ubnd")).await.contains("MQTT"));
+            if page == "#/wall" {
+                let tile = b.text("article[data-panel=\"nga-ba\"]").await;
+                assert!(tile.contains("Chưa từng kết nối"), "{tile:?}");
+            }
+            let missing = b.text(&line("nga-ba")).await;
+            assert!(
+                missing.contains("lỗi:") && missing.contains(&gone),
+                "{page}: the unreachable card says why: {missing:?}"
+            );
+            // Nothing wider than the screen (long card errors wrap).
+            let wide = b
+                .js(
+                    "return document.documentElement.scrollWidth - window.innerWidth",
+                    json!([]),
+                )
+                .await;
+            assert!(
+                wide.as_i64().unwrap_or(1) <= 0,
+                "{page} at {width}px scrolls sideways by {wide}px ({})",
+                shot.display()
+            );
+        }
+    }
+    reference.shutdown().await;
+}
