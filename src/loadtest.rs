@@ -694,7 +694,7 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
     let (mosq, mport) = run.start_mosquitto()?;
     let (mut server, http) = run.start_server(mport)?;
     let spid = server.pid();
-    let content = seed_content(&http)?;
+    let content = seed_content(&http, PROVINCE_MESSAGES)?;
     run.create_panels(&http)?;
     if a.create_only {
         (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
@@ -741,19 +741,23 @@ fn campaign_body(message: &str) -> Value {
            "end": (today + chrono::Days::new(1)).to_string()})
 }
 
-/// Two approved messages and a campaign on every panel, all day.
-fn seed_content(http: &Http) -> anyhow::Result<Content> {
+/// The province's two messages (title, text).
+const PROVINCE_MESSAGES: [(&str, &str); 2] = [
+    (
+        "Khai báo tạm trú",
+        "Khai báo tạm trú trực tuyến trên ứng dụng VNeID, không cần đến trụ sở.",
+    ),
+    (
+        "Đội mũ bảo hiểm",
+        "Đội mũ bảo hiểm đạt chuẩn khi đi xe máy, xe đạp điện để bảo vệ tính mạng.",
+    ),
+];
+
+/// Two approved messages (title, text) and a campaign on every panel, all
+/// day, showing the first.
+fn seed_content(http: &Http, texts: [(&str, &str); 2]) -> anyhow::Result<Content> {
     let mut messages = Vec::new();
-    for (title, text) in [
-        (
-            "Khai báo tạm trú",
-            "Khai báo tạm trú trực tuyến trên ứng dụng VNeID, không cần đến trụ sở.",
-        ),
-        (
-            "Đội mũ bảo hiểm",
-            "Đội mũ bảo hiểm đạt chuẩn khi đi xe máy, xe đạp điện để bảo vệ tính mạng.",
-        ),
-    ] {
+    for (title, text) in texts {
         let m = http.ok(
             "POST",
             "/api/v1/messages",

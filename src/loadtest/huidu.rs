@@ -87,7 +87,15 @@ pub fn run(a: HuiduArgs) -> anyhow::Result<()> {
     wait_for_port(lport, Duration::from_secs(10))?;
     let spid = server.pid();
 
-    let content = seed_content(&http)?;
+    // One page each on a 128x32 sign: a card's new file means the new
+    // message, not a page turn.
+    let content = seed_content(
+        &http,
+        [
+            ("Tạm trú", "Khai báo tạm trú"),
+            ("Mũ bảo hiểm", "Đội mũ bảo hiểm"),
+        ],
+    )?;
 
     let t = Instant::now();
     import_panels(
