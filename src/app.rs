@@ -20,16 +20,16 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, broker::BrokerSecurity, metrics::Metrics, Ctx, Services};
 use crate::config::Config;
-use crate::domain::Id;
 use crate::mqtt::{self, BrokerUrl, Inbound, LinkOptions, Publisher, TlsFiles};
-use crate::player::{self, Command, FrameSettings, Out, Played, Player, PlayerParts};
+use crate::player::{self, Command, FrameSettings, Player, PlayerParts};
 use crate::player::{Renditions, Schedules, Shared};
 use crate::render::Renderer;
 use crate::store::credentials::Credentials;
-use crate::store::plays::{Play, PlayRecorder, PlayWriter, Plays, BATCH_WINDOW};
+use crate::store::plays::{PlayRecorder, PlayWriter, Plays, BATCH_WINDOW};
 use crate::store::seq::SeqAllocator;
 use crate::store::tokens::TokenStore;
 use crate::store::Store;
+use crate::transport::{self, MqttDelivery, Transports};
 
 /// How often `schedules/` is checked for hand edits.
 const SCHEDULES_POLL: Duration = Duration::from_secs(2);
@@ -101,10 +101,13 @@ pub async fn run(
             signer: Some(signer),
         },
     });
-    let (player_tx, player_thread) = player::spawn(player, mqtt_delivery(publisher.clone()));
+    let plays_writer = PlayWriter::start(data.plays.clone(), BATCH_WINDOW);
+    let transports =
+        start_transports(&config, &data.store, &shared, &plays_writer, &publisher).await?;
+    let card_reports = transports.reports_stopper();
+    let (player_tx, player_thread) = player::spawn(player, move |out| transports.route(out));
     wake_player_on_store_changes(&data.store, player_tx.clone());
     reload_hand_edits(data.store.clone(), data.tokens.clone());
-    let plays_writer = PlayWriter::start(data.plays.clone(), BATCH_WINDOW);
     prune_old_plays(data.plays.clone());
     sample_fleet_online(data.plays.clone(), data.store.clone(), shared.clone());
     let inbound_task = spawn_inbound(
@@ -143,6 +146,7 @@ pub async fn run(
         player_thread,
         publisher,
         inbound_task,
+        card_reports,
         plays_writer,
     }
     .shut_down()
@@ -214,24 +218,29 @@ fn connect_broker(
     Ok(link)
 }
 
-/// The player's output, delivered over the MQTT link (from the player's
-/// thread, so each hand-over may wait for room in the link's queue). While
-/// the link is down frames are dropped, not queued: every panel is
-/// republished when it comes back ([`Inbound::Connected`]).
-fn mqtt_delivery(publisher: Publisher) -> impl FnMut(Out) + Send + 'static {
-    let rt = tokio::runtime::Handle::current();
-    move |out| {
-        if !publisher.is_connected() {
-            return;
-        }
-        let r = match out {
-            Out::Frame { panel, frame } => rt.block_on(publisher.publish_frame(&panel, frame)),
-            Out::Clear { panel } => rt.block_on(publisher.clear_frame(&panel)),
-        };
-        if let Err(e) = r {
-            tracing::warn!("frame not handed to the broker link: {e}");
-        }
-    }
+/// Delivery: every frame goes over its panel's transport (MQTT through
+/// the broker link, Huidu and HD2020 cards over TCP); vendor cards'
+/// reports become status, links and proof of play.
+async fn start_transports(
+    config: &Config,
+    store: &Arc<Store>,
+    shared: &Arc<Shared>,
+    plays: &PlayWriter,
+    publisher: &Publisher,
+) -> anyhow::Result<Transports> {
+    let mqtt = MqttDelivery::new(publisher.clone(), tokio::runtime::Handle::current());
+    let recorder = plays.recorder();
+    Transports::start(
+        store.clone(),
+        shared.clone(),
+        Box::new(move |play| recorder.record(play)),
+        Box::new(mqtt),
+        transport::Options {
+            huidu_listen: config.huidu_listen,
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 fn wake_player_on_store_changes(store: &Store, player: std::sync::mpsc::Sender<Command>) {
@@ -326,22 +335,11 @@ impl InboundHandler {
                 m.acks.fetch_add(1, Ordering::Relaxed);
                 let now = Utc::now();
                 match self.shared.played(&panel, seq, now) {
-                    Some(p) => self.plays.record(play_row(&panel, p, now)),
+                    Some(p) => self.plays.record(transport::play_of(&panel, p, now)),
                     None => tracing::debug!(panel = %panel, seq, "ack for a frame not remembered"),
                 }
             }
         }
-    }
-}
-
-fn play_row(panel: &Id, p: Played, shown_at: chrono::DateTime<Utc>) -> Play {
-    Play {
-        panel: panel.to_string(),
-        message: p.message.map(|m| m.to_string()),
-        campaign: p.campaign.map(|c| c.to_string()),
-        alert: p.alert.map(|a| a.to_string()),
-        seq: p.seq,
-        shown_at,
     }
 }
 
@@ -359,6 +357,8 @@ struct Running {
     player_thread: std::thread::JoinHandle<()>,
     publisher: Publisher,
     inbound_task: JoinHandle<()>,
+    /// Applies vendor cards' reports; holds a proof-of-play recorder.
+    card_reports: tokio::task::AbortHandle,
     plays_writer: PlayWriter,
 }
 
@@ -374,6 +374,7 @@ impl Running {
         // The link is closed: the inbound loop ends and drops its recorder,
         // so closing the writer saves the last batch at once.
         let _ = tokio::time::timeout(INBOUND_DRAIN, self.inbound_task).await;
+        self.card_reports.abort();
         let writer = self.plays_writer;
         let flush = tokio::task::spawn_blocking(move || writer.close());
         match tokio::time::timeout(PLAYS_FLUSH, flush).await {

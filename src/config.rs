@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// Ed25519 signing key (PEM, from `bangtin keys generate`); when set every frame is signed.
     #[arg(long, env = "BANGTIN_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
+    /// Where Huidu cards that dial the server (4G, behind NAT) connect,
+    /// IP:PORT; off unless set.
+    #[arg(long, env = "BANGTIN_HUIDU_LISTEN")]
+    pub huidu_listen: Option<String>,
 }
 
 /// The bootstrap admin token comes only from the environment, never a flag
@@ -79,6 +83,7 @@ pub struct Config {
     pub mqtt_cert: Option<PathBuf>,
     pub mqtt_key: Option<PathBuf>,
     pub signing_key: Option<PathBuf>,
+    pub huidu_listen: Option<SocketAddr>,
 }
 
 fn addr(what: &str, s: &str) -> Result<SocketAddr, Invalid> {
@@ -131,6 +136,11 @@ impl ServeArgs {
                 )));
             }
         }
+        let huidu_listen = self
+            .huidu_listen
+            .as_deref()
+            .map(|a| addr("--huidu-listen", a))
+            .transpose()?;
         let tokens_file = self
             .tokens
             .unwrap_or_else(|| crate::store::tokens_file(&self.data));
@@ -149,6 +159,7 @@ impl ServeArgs {
             mqtt_cert: self.mqtt_cert,
             mqtt_key: self.mqtt_key,
             signing_key: self.signing_key,
+            huidu_listen,
         })
     }
 }
@@ -172,6 +183,16 @@ mod tests {
         assert_eq!(c.topic_root, "bangtin");
         assert_eq!(c.tz, chrono_tz::Asia::Ho_Chi_Minh);
         assert!(c.mqtt.is_none());
+        assert!(c.huidu_listen.is_none(), "no Huidu listener unless asked");
+        let c = T::parse_from(["x", "--huidu-listen", "0.0.0.0:10001"])
+            .a
+            .into_config(None)
+            .unwrap();
+        assert_eq!(c.huidu_listen.unwrap().to_string(), "0.0.0.0:10001");
+        assert!(T::parse_from(["x", "--huidu-listen", "10001"])
+            .a
+            .into_config(None)
+            .is_err());
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! knows nothing of HTTP, MQTT, the disk or the clock.
 
 mod rules;
+mod transport;
 
 pub use rules::{check_targets, Known, Policy, Refusal, MAX_ALERT_CHARS};
+pub use transport::{host_port, validate_device_id, ColorType, Transport, HUIDU_PORT};
 
 use std::fmt;
 use std::str::FromStr;
@@ -371,6 +373,9 @@ pub struct Panel {
     /// Day/night brightness policy; absent means the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brightness: Option<Brightness>,
+    /// How frames reach the sign; absent means MQTT.
+    #[serde(default, skip_serializing_if = "Transport::is_mqtt")]
+    pub transport: Transport,
 }
 
 impl Panel {
@@ -385,7 +390,7 @@ impl Panel {
         if let Some(b) = &self.brightness {
             b.switch_times()?;
         }
-        Ok(())
+        self.transport.validate(self.width, self.format)
     }
     pub fn profile(&self) -> Profile {
         Profile {

@@ -15,6 +15,7 @@
 //! - [`api`]: the only module that names warp: the HTTP API and the dashboard.
 //! - [`mqtt`]: the only module that names rumqttc/rumqttd: publisher, embedded broker, reference controller.
 //! - [`player`]: the loop that wakes at the next change, renders (cached) and publishes frames.
+//! - [`transport`]: delivery per panel: MQTT, Huidu cards (SDK 2.0, dialled or dialling in), HD2020 realtime bitmaps; the edge agent's Colorlight output.
 //! - [`app`]: wiring and graceful shutdown.
 
 pub mod api;
@@ -30,3 +31,4 @@ pub mod player;
 pub mod render;
 pub mod schedule;
 pub mod store;
+pub mod transport;

@@ -10,7 +10,13 @@
 //!   change and an alert, timed until every panel shows the new frame and
 //!   every ack is counted; server RSS and idle CPU from /proc.
 //!
+//! - `huidu`: a server with many simulated Huidu cards dialling its
+//!   listener, a campaign change timed until every card shows it
+//!   ([`huidu`]).
+//!
 //! Every wait is bounded; the run stops by itself and prints its figures.
+
+mod huidu;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -43,6 +49,8 @@ enum LoadCmd {
     Image(ImageArgs),
     /// The province scenario: server + Mosquitto + simulated fleet on this machine.
     Province(ProvinceArgs),
+    /// Many simulated Huidu cards dialling one server; a campaign change.
+    Huidu(huidu::HuiduArgs),
 }
 
 #[derive(clap::Args)]
@@ -114,6 +122,7 @@ pub fn run(a: LoadtestArgs) -> anyhow::Result<()> {
         LoadCmd::Publish(p) => publish(p),
         LoadCmd::Image(i) => image(i),
         LoadCmd::Province(p) => province(p),
+        LoadCmd::Huidu(h) => huidu::run(h),
     }
 }
 
@@ -618,6 +627,46 @@ fn panel_body(i: u32, n: u32) -> Value {
            "format": fmt, "groups": [format!("xa-{}", i % 100), "tinh"]})
 }
 
+/// This binary's `bangtin serve`, its own process (so its RSS and CPU are
+/// its own), with its data in DIR/data, its log in DIR/server.log, self
+/// approval on and `args` added; and an admin client for it.
+fn start_server(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<(Proc, Arc<Http>)> {
+    let hport = free_port()?;
+    let token = "loadtest-admin-token";
+    let log = std::fs::File::create(dir.join("server.log"))?;
+    let server = Proc {
+        child: Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .args(["--http", &format!("127.0.0.1:{hport}")])
+            .args(args)
+            .arg("--data")
+            .arg(dir.join("data"))
+            .env("BANGTIN_ADMIN_TOKEN", token)
+            .env("BANGTIN_ALLOW_SELF_APPROVAL", "true")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?,
+        name: "server",
+    };
+    wait_for_port(hport, Duration::from_secs(10))?;
+    let http = Arc::new(Http {
+        addr: SocketAddr::from(([127, 0, 0, 1], hport)),
+        token: token.into(),
+    });
+    Ok((server, http))
+}
+
+/// Creates these panels with one bulk import.
+fn import_panels(http: &Http, panels: Vec<Value>) -> anyhow::Result<()> {
+    let n = panels.len();
+    let summary = http.ok("POST", "/api/v1/panels:import", Some(&Value::from(panels)))?;
+    if summary["created"] != json!(n) {
+        bail!("the import created {} of {n} panels", summary["created"]);
+    }
+    Ok(())
+}
+
 /// One province run: its processes, its client and what it measured.
 struct Run<'a> {
     args: &'a ProvinceArgs,
@@ -646,7 +695,7 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
     let (mosq, mport) = run.start_mosquitto()?;
     let (mut server, http) = run.start_server(mport)?;
     let spid = server.pid();
-    let content = seed_content(&http)?;
+    let content = seed_content(&http, PROVINCE_MESSAGES)?;
     run.create_panels(&http)?;
     if a.create_only {
         (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
@@ -693,19 +742,23 @@ fn campaign_body(message: &str) -> Value {
            "end": (today + chrono::Days::new(1)).to_string()})
 }
 
-/// Two approved messages and a campaign on every panel, all day.
-fn seed_content(http: &Http) -> anyhow::Result<Content> {
+/// The province's two messages (title, text).
+const PROVINCE_MESSAGES: [(&str, &str); 2] = [
+    (
+        "Khai báo tạm trú",
+        "Khai báo tạm trú trực tuyến trên ứng dụng VNeID, không cần đến trụ sở.",
+    ),
+    (
+        "Đội mũ bảo hiểm",
+        "Đội mũ bảo hiểm đạt chuẩn khi đi xe máy, xe đạp điện để bảo vệ tính mạng.",
+    ),
+];
+
+/// Two approved messages (title, text) and a campaign on every panel, all
+/// day, showing the first.
+fn seed_content(http: &Http, texts: [(&str, &str); 2]) -> anyhow::Result<Content> {
     let mut messages = Vec::new();
-    for (title, text) in [
-        (
-            "Khai báo tạm trú",
-            "Khai báo tạm trú trực tuyến trên ứng dụng VNeID, không cần đến trụ sở.",
-        ),
-        (
-            "Đội mũ bảo hiểm",
-            "Đội mũ bảo hiểm đạt chuẩn khi đi xe máy, xe đạp điện để bảo vệ tính mạng.",
-        ),
-    ] {
+    for (title, text) in texts {
         let m = http.ok(
             "POST",
             "/api/v1/messages",
@@ -722,6 +775,17 @@ fn seed_content(http: &Http) -> anyhow::Result<Content> {
     )?;
     let campaign = c["id"].as_str().context("campaign id")?.to_string();
     Ok(Content { messages, campaign })
+}
+
+/// The campaign edit every run times: the campaign now shows the second
+/// message.
+fn switch_campaign(http: &Http, content: &Content) -> anyhow::Result<()> {
+    http.ok(
+        "PUT",
+        &format!("/api/v1/campaigns/{}", content.campaign),
+        Some(&campaign_body(&content.messages[1])),
+    )?;
+    Ok(())
 }
 
 impl Run<'_> {
@@ -760,32 +824,9 @@ impl Run<'_> {
         Ok((mosq, mport))
     }
 
-    /// The server, as its own process (so its RSS and CPU are its own).
+    /// The server, as its own process, on the run's Mosquitto.
     fn start_server(&self, mport: u16) -> anyhow::Result<(Proc, Arc<Http>)> {
-        let hport = free_port()?;
-        let token = "loadtest-admin-token";
-        let log = std::fs::File::create(self.dir.join("server.log"))?;
-        let server = Proc {
-            child: Command::new(std::env::current_exe()?)
-                .arg("serve")
-                .args(["--http", &format!("127.0.0.1:{hport}")])
-                .args(["--mqtt", &format!("mqtt://127.0.0.1:{mport}")])
-                .arg("--data")
-                .arg(self.dir.join("data"))
-                .env("BANGTIN_ADMIN_TOKEN", token)
-                .env("BANGTIN_ALLOW_SELF_APPROVAL", "true")
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()?,
-            name: "server",
-        };
-        wait_for_port(hport, Duration::from_secs(10))?;
-        let http = Arc::new(Http {
-            addr: SocketAddr::from(([127, 0, 0, 1], hport)),
-            token: token.into(),
-        });
-        Ok((server, http))
+        start_server(&self.dir, &["--mqtt", &format!("mqtt://127.0.0.1:{mport}")])
     }
 
     /// Panels through the API, one request each from several clients in
@@ -795,13 +836,7 @@ impl Run<'_> {
         let t = Instant::now();
         match self.args.create.as_str() {
             "api" => self.create_one_by_one(http)?,
-            "import" => {
-                let all: Vec<Value> = (1..=n).map(|i| panel_body(i, n)).collect();
-                let summary = http.ok("POST", "/api/v1/panels:import", Some(&Value::from(all)))?;
-                if summary["created"] != json!(n) {
-                    bail!("the import created {} of {n} panels", summary["created"]);
-                }
-            }
+            "import" => import_panels(http, (1..=n).map(|i| panel_body(i, n)).collect())?,
             other => bail!("--create must be api or import, not {other:?}"),
         }
         self.fig.create_s = t.elapsed().as_secs_f64();
@@ -935,11 +970,7 @@ impl Run<'_> {
         let wall0 = chrono::Utc::now();
         let c0 = cpu_s(spid);
         let t0 = Instant::now();
-        http.ok(
-            "PUT",
-            &format!("/api/v1/campaigns/{}", content.campaign),
-            Some(&campaign_body(&content.messages[1])),
-        )?;
+        switch_campaign(http, content)?;
         let fig = &mut self.fig;
         fig.change_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
         match glass.wait_all(t0, wait, |i, s| {

@@ -10,11 +10,12 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::req::{bytes_reply, empty, json, ok, Req};
 use super::{blocking, Ctx};
-use crate::domain::Panel;
+use crate::domain::{Panel, Transport};
 use crate::player::NowState;
 use crate::render;
 use crate::schedule::Show;
 use crate::store::import::{self, ImportError, ImportFormat};
+use crate::transport::Link;
 
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct PanelView {
@@ -28,6 +29,21 @@ pub struct PanelView {
     /// authenticated as this panel's controller (the embedded broker
     /// does); false with an external broker, whose ACL the server cannot see.
     reports_authenticated: bool,
+    /// `{"kind": "mqtt"}` for MQTT panels, whose stored form leaves it out
+    /// (the others carry it in the panel itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport: Option<Transport>,
+    /// How the sign's connection is doing.
+    link: LinkView,
+}
+
+/// A panel's connection to its sign: for MQTT panels the controller's
+/// status, for vendor cards bangtin's own connection to the card.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct LinkView {
+    kind: &'static str,
+    #[serde(flatten)]
+    link: Link,
 }
 
 /// What the panel's controller last reported.
@@ -43,12 +59,32 @@ fn live_of(ctx: &Ctx, id: &crate::domain::Id) -> crate::player::LiveStatus {
 
 fn view(ctx: &Ctx, p: Panel) -> PanelView {
     let live = live_of(ctx, &p.id);
+    let link = match &p.transport {
+        Transport::Mqtt => Link {
+            connected: live.online,
+            last_seen: live.last_seen,
+            ..Link::default()
+        },
+        _ => ctx
+            .shared
+            .links
+            .read()
+            .expect("links lock")
+            .get(&p.id)
+            .cloned()
+            .unwrap_or_default(),
+    };
     PanelView {
-        panel: p,
+        transport: p.transport.is_mqtt().then_some(Transport::Mqtt),
+        link: LinkView {
+            kind: p.transport.kind(),
+            link,
+        },
         online: live.online,
         last_seen: live.last_seen,
         firmware: live.firmware,
         reports_authenticated: ctx.broker.reports_authenticated,
+        panel: p,
     }
 }
 

@@ -159,6 +159,16 @@ impl Session {
         self.closed
     }
 
+    /// What the session waits for from the card, if anything.
+    pub fn waiting(&self) -> Option<&'static str> {
+        self.wait.as_ref().map(|(w, _)| w.what())
+    }
+
+    /// Bytes received that do not make a whole packet yet.
+    pub fn pending(&self) -> usize {
+        self.decoder.pending()
+    }
+
     /// True when nothing is queued or awaited.
     pub fn is_idle(&self) -> bool {
         self.wait.is_none() && self.queue.is_empty()

@@ -27,6 +27,7 @@ use super::link::{jitter, publish_then_disconnect, retained, BACKOFF_MAX, BACKOF
 use super::{tls, topics, BrokerUrl, TlsFiles, DEFAULT_MAX_PACKET};
 use crate::domain::{Color, Id, PixelFormat, MAX_PANEL_SIDE};
 use crate::frame::{self, FLAG_BLANK, FLAG_EMERGENCY, FLAG_SIGNED};
+use crate::transport::colorlight;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ControllerArgs {
@@ -64,6 +65,11 @@ pub struct ControllerArgs {
     /// --public-key: only a verified frame may move the stored seq.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// Where shown frames go, repeatable: `terminal`, `png:DIR` or
+    /// `colorlight:IFACE` (a Colorlight 5A-75 card cabled to that network
+    /// interface; one panel only, needs root or CAP_NET_RAW).
+    #[arg(long, value_name = "KIND[:ARG]")]
+    pub output: Vec<crate::transport::colorlight::Output>,
     /// For --fleet: a file of `PANEL PASSWORD` lines; each simulated
     /// controller connects with its panel id as user name and its own
     /// password. Without it, every one uses the URL's user and password.
@@ -86,6 +92,7 @@ impl ControllerArgs {
             public_key: None,
             quiet: true,
             state: None,
+            output: Vec::new(),
             credentials: None,
         }
     }
@@ -168,7 +175,9 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
     } else {
         None
     };
-    if let Some(dir) = &args.out {
+    let single = panels.len() == 1;
+    let (draw, out, colorlight) = outputs(args, single)?;
+    if let Some(dir) = &out {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
     }
@@ -176,8 +185,6 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
     }
-    let single = panels.len() == 1;
-    let draw = single && !args.quiet;
     let (shown_tx, shown_rx) = mpsc::channel(16_384);
     let (stop_tx, stop_rx) = watch::channel(false);
     let connected = Arc::new(AtomicUsize::new(0));
@@ -222,13 +229,15 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
             expires: None,
             draw,
             log_state: single,
-            out: args.out.clone(),
+            out: out.clone(),
+            colorlight: colorlight.clone(),
             key: key.clone(),
             shown: shown_tx.clone(),
             connected: connected.clone(),
             is_connected: false,
             unsent_acks: Vec::new(),
             flush_at: None,
+            size: None,
         };
         tasks.push(tokio::spawn(c.run(eventloop, _client, stop_rx.clone())));
     }
@@ -238,6 +247,37 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
         tasks,
         connected,
     })
+}
+
+/// Terminal drawing, PNG directory and Colorlight card from `--output`
+/// (or, without it, from `--quiet` and `--out`).
+fn outputs(
+    args: &ControllerArgs,
+    single: bool,
+) -> anyhow::Result<(bool, Option<PathBuf>, Option<Arc<colorlight::Card>>)> {
+    use colorlight::Output;
+    if args.output.is_empty() {
+        return Ok((single && !args.quiet, args.out.clone(), None));
+    }
+    let mut draw = false;
+    let mut out = args.out.clone();
+    let mut card = None;
+    for o in &args.output {
+        match o {
+            Output::Terminal => draw = single,
+            Output::Png(dir) => out = Some(dir.clone()),
+            Output::Colorlight(iface) => {
+                anyhow::ensure!(
+                    single,
+                    "--output colorlight:{iface} drives one card: give --panel, not --fleet"
+                );
+                card = Some(Arc::new(
+                    colorlight::Card::open(iface).map_err(|e| anyhow::anyhow!("{e}"))?,
+                ));
+            }
+        }
+    }
+    Ok((draw, out, card))
 }
 
 /// Runs the controller(s) until `shutdown` resolves, then publishes
@@ -326,6 +366,8 @@ struct Controller {
     draw: bool,
     log_state: bool,
     out: Option<PathBuf>,
+    /// A Colorlight card on a local interface (`--output colorlight:IFACE`).
+    colorlight: Option<Arc<colorlight::Card>>,
     key: Option<Arc<VerifyingKey>>,
     shown: mpsc::Sender<Shown>,
     connected: Arc<AtomicUsize>,
@@ -336,6 +378,8 @@ struct Controller {
     unsent_acks: Vec<bytes::Bytes>,
     /// When to send `unsent_acks` at the latest after a reconnect.
     flush_at: Option<Instant>,
+    /// The size of the last picture shown (to blank a Colorlight card).
+    size: Option<(u32, u32)>,
 }
 
 /// Acks kept across a disconnection, at most (oldest dropped first).
@@ -552,7 +596,7 @@ impl Controller {
         }
         self.expires = (h.valid_until != 0)
             .then(|| Instant::now() + Duration::from_secs(h.valid_until - now_unix));
-        if self.draw || self.out.is_some() {
+        if self.draw || self.out.is_some() || self.colorlight.is_some() {
             match pixels(&fr) {
                 Some(img) => self.display(&img, &h),
                 None => {
@@ -575,13 +619,20 @@ impl Controller {
     }
 
     fn blank(&self) {
+        if let (Some(card), Some((w, h))) = (&self.colorlight, self.size) {
+            card.show(&image::RgbImage::new(w, h), 0);
+        }
         if self.draw {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "[{}] blank", self.panel);
         }
     }
 
-    fn display(&self, img: &image::RgbImage, h: &frame::Header) {
+    fn display(&mut self, img: &image::RgbImage, h: &frame::Header) {
+        if let Some(card) = &self.colorlight {
+            card.show(img, h.brightness);
+            self.size = Some(img.dimensions());
+        }
         if self.draw {
             let text = draw_half_blocks(img);
             let mut out = std::io::stdout().lock();

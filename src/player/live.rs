@@ -88,6 +88,8 @@ pub struct Shared {
     pub recent: Mutex<HashMap<Id, VecDeque<Played>>>,
     pub events: tokio::sync::broadcast::Sender<PanelEvent>,
     pub frames_published: AtomicU64,
+    /// Health of each vendor card's connection (`transport`).
+    pub links: RwLock<HashMap<Id, crate::transport::Link>>,
 }
 
 impl Default for Shared {
@@ -98,6 +100,7 @@ impl Default for Shared {
             recent: Default::default(),
             events: tokio::sync::broadcast::channel(4096).0,
             frames_published: Default::default(),
+            links: Default::default(),
         }
     }
 }

@@ -46,7 +46,7 @@ pub use self::renditions::{
 };
 pub use self::stamp::FrameSettings;
 use self::stamp::{Stamp, Stamper, Validity};
-use crate::domain::{Id, Profile};
+use crate::domain::{Id, Profile, Transport};
 use crate::frame;
 use crate::schedule::{Decision, Show};
 use crate::store::seq::SeqAllocator;
@@ -93,6 +93,9 @@ struct Published {
     brightness: u8,
     refresh_at: DateTime<Utc>,
     profile: Profile,
+    /// How the frame was delivered: a panel moved to another transport is
+    /// sent its frame again, over the new one.
+    transport: Transport,
 }
 
 impl Published {
@@ -103,6 +106,7 @@ impl Published {
             && self.flags == other.flags
             && self.brightness == other.brightness
             && self.profile == other.profile
+            && self.transport == other.transport
     }
 }
 
@@ -300,6 +304,7 @@ impl Player {
             brightness: d.brightness,
             refresh_at,
             profile,
+            transport: panel.transport.clone(),
         };
         match self.panels.get(id) {
             Some(prev) if !force && now < prev.refresh_at && prev.same_frame(&next) => {
@@ -793,6 +798,31 @@ mod tests {
             .load(std::sync::atomic::Ordering::Relaxed)
             - before;
         assert_eq!(renders, 1, "one (message, profile) render for 1001 panels");
+    }
+
+    #[test]
+    fn a_panel_moved_to_another_transport_gets_its_frame_again() {
+        let mut r = rig(&[("m1", true)]);
+        let t0 = t(3, 0, 0);
+        assert_eq!(frames(|o| r.player.republish_all(t0, o)).len(), 1);
+        let id = Id::parse("p1").unwrap();
+        let mut p = r.store.snapshot().panels[&id].clone();
+        p.transport = Transport::Huidu {
+            device_id: "C16-19-A0001".into(),
+            address: None,
+        };
+        r.store.put_panel(p, false, "a").unwrap();
+        let out = frames(|o| {
+            r.player
+                .on_store_change(t0 + chrono::Duration::seconds(1), o)
+        });
+        assert_eq!(out.len(), 1, "the same show, over the new transport");
+        assert_eq!(out[0].0, id);
+        // Nothing else changed: nothing more.
+        assert!(frames(|o| r
+            .player
+            .on_store_change(t0 + chrono::Duration::seconds(2), o))
+        .is_empty());
     }
 
     fn panel(id: &str, groups: &[&str]) -> Panel {

@@ -41,6 +41,7 @@ fn panel(id: &str, groups: &[&str]) -> Panel {
         groups: groups.iter().map(|g| g.to_string()).collect(),
         color: None,
         brightness: None,
+        transport: Default::default(),
     }
 }
 

@@ -1183,6 +1183,7 @@ mod tests {
             groups: vec!["hai-chau".into()],
             color: None,
             brightness: None,
+            transport: Default::default(),
         }
     }
 

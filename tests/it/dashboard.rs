@@ -53,7 +53,7 @@ fn chromium_path() -> PathBuf {
 
 /// A chromedriver process in its own process group, so that dropping it
 /// also ends the browsers it started.
-struct Chromedriver {
+pub(crate) struct Chromedriver {
     child: Child,
     base: String,
 }
@@ -109,7 +109,7 @@ impl Drop for Chromedriver {
 }
 
 /// One browser session.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     session: String,
     _profile: tempfile::TempDir,
@@ -191,7 +191,7 @@ impl Browser {
             .await;
     }
 
-    async fn js(&self, script: &str, args: Value) -> Value {
+    pub(crate) async fn js(&self, script: &str, args: Value) -> Value {
         self.cmd(
             reqwest::Method::POST,
             "/execute/sync",
@@ -256,7 +256,7 @@ impl Browser {
     }
 
     /// Polls `script` (a function body) until it returns something truthy.
-    async fn wait_js(&self, script: &str, what: &str) -> Value {
+    pub(crate) async fn wait_js(&self, script: &str, what: &str) -> Value {
         if let Some(v) = self.try_wait(script, 30).await {
             return v;
         }
@@ -274,7 +274,7 @@ impl Browser {
         );
     }
 
-    async fn screenshot(&self, name: &str) -> PathBuf {
+    pub(crate) async fn screenshot(&self, name: &str) -> PathBuf {
         let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64_decode(v.as_str().unwrap_or_default());
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -344,7 +344,7 @@ impl Browser {
         serde_json::from_value(v).expect("a list of strings")
     }
 
-    async fn sign_in(&self, base: &str, token: &str, name: &str) {
+    pub(crate) async fn sign_in(&self, base: &str, token: &str, name: &str) {
         // A fresh document: reload the app, then the sign-in form.
         self.goto(&format!("{base}/?signin")).await;
         self.js(
@@ -370,7 +370,7 @@ impl Browser {
             .await;
     }
 
-    async fn route(&self, hash: &str) {
+    pub(crate) async fn route(&self, hash: &str) {
         self.js(&format!("location.hash = {hash:?}; return true"), json!([]))
             .await;
     }
@@ -449,7 +449,7 @@ impl Browser {
     }
 
     /// The visible text of the first element matching `css` ('' if none).
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         self.js(
             "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''",
             json!([css]),
@@ -1000,7 +1000,7 @@ async fn dashboard_files_are_served_with_their_types_and_revalidated() {
 }
 
 /// Chromium, chromedriver and a browser session at `width`×`height`.
-async fn browser_at(width: u32, height: u32) -> (Chromedriver, Browser) {
+pub(crate) async fn browser_at(width: u32, height: u32) -> (Chromedriver, Browser) {
     let http = reqwest::Client::new();
     let driver = Chromedriver::start(&http).await;
     let b = Browser::open(&http, &driver).await;

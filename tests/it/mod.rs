@@ -5,6 +5,7 @@
 mod util;
 
 mod api;
+mod colorlight;
 mod dashboard;
 mod docs;
 mod e2e;
@@ -14,6 +15,7 @@ mod layers;
 mod mqtt;
 mod ops;
 mod sim;
+mod vendor;
 
 /// The fuzz targets' bodies, compiled here too so `hostile` can replay
 /// every corpus file on the stable toolchain. They live in the fuzz crate

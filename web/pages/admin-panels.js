@@ -6,6 +6,7 @@ import { clear, h, icon } from '../lib/dom.js';
 import { badge, confirmDialog, emptyState, fail, field, toast } from '../lib/components.js';
 import { S } from '../lib/state.js';
 import { api, enc, loadPanels } from '../lib/api.js';
+import { linkLine } from '../lib/link.js';
 
 const FORMATS = ['mono1', 'rgb565', 'rgb888', 'png'];
 
@@ -24,7 +25,7 @@ export async function adminPanels(box, ctx) {
           h('td', { class: 'nowrap' }, `${p.width}×${p.height}`),
           h('td', {}, p.format, p.format === 'mono1' ? h('span', { class: 'swatch', style: { background: p.color || '#ff2000' } }) : null),
           h('td', {}, (p.groups || []).map((g) => h('span', { class: 'chip' }, prettyGroup(g)))),
-          h('td', {}, p.online ? badge(t('wall.online'), 'ok') : badge(t('wall.offline'), 'off'), h('div', { class: 'row-sub' }, seenText(p.last_seen))),
+          h('td', {}, p.online ? badge(t('wall.online'), 'ok') : badge(t('wall.offline'), 'off'), h('div', { class: 'row-sub' }, seenText(p.last_seen)), linkLine(p)),
           h('td', { class: 'actions-cell' },
             h('button', { type: 'button', class: 'btn btn-small', onclick: () => panelDialog(p, render) }, t('btn.edit')),
             h('button', {
@@ -70,6 +71,8 @@ function panelDialog(p, done) {
       };
       if (format.value === 'mono1') b.color = color.value;
       if (p?.brightness) b.brightness = p.brightness;
+      // Set through the API (docs/api.md); kept as it is when editing here.
+      if (p?.transport) b.transport = p.transport;
       try {
         if (p) await api(`/panels/${enc(p.id)}`, { method: 'PUT', json: b });
         else await api('/panels', { method: 'POST', json: b });

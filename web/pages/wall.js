@@ -9,6 +9,7 @@ import { S, allGroups, campaignName, messageTitle } from '../lib/state.js';
 import { api, enc, loadAlertsQuiet, loadCampaigns, loadMessages, loadPanels } from '../lib/api.js';
 import { wallHooks } from '../lib/events.js';
 import { onCleanup } from '../lib/router.js';
+import { linkLine } from '../lib/link.js';
 
 export async function viewWall(main, _args, ctx) {
   document.title = `${t('wall.title')} · ${t('app.title')}`;
@@ -150,6 +151,7 @@ function panelTile(p) {
         color ? h('span', { class: 'swatch', style: { background: color }, title: color }) : null),
       sent,
       confirm,
+      linkLine(p),
       h('p', { class: 'tile-seen', 'data-seen': p.last_seen || '' }, seenText(p.last_seen))));
 }
 

@@ -135,3 +135,47 @@ async fn timeline_of_the_sample_data() {
     assert_eq!(grouped[0]["campaign"], "chuyen-doi-so-2026");
     assert_eq!(admin.get(&format!("{q}&group=nope")).await.0, 400);
 }
+
+#[tokio::test]
+async fn transports_are_checked_shown_and_stored_only_when_not_mqtt() {
+    let rig = Rig::new();
+    let admin = rig.admin();
+    let v = admin
+        .create_panel(panel("plain", 64, 32, "mono1", &[]))
+        .await;
+    assert_eq!(v["transport"], json!({"kind": "mqtt"}), "{v}");
+    assert_eq!(v["link"]["kind"], "mqtt");
+    assert_eq!(v["link"]["connected"], false);
+    let mut h = panel("hd", 128, 32, "rgb888", &[]);
+    h["transport"] =
+        json!({"kind": "huidu", "device_id": "C16-19-A0001", "address": "192.168.1.50"});
+    let v = admin.create_panel(h).await;
+    assert_eq!(v["transport"]["device_id"], "C16-19-A0001", "{v}");
+    assert_eq!(v["link"]["kind"], "huidu");
+    // Stored: MQTT panels as before (no transport), vendor panels with it.
+    let stored = |id: &str| {
+        let path = rig.ctx.store.panel_path(&id.parse().unwrap());
+        std::fs::read_to_string(path).unwrap()
+    };
+    assert!(!stored("plain").contains("transport"));
+    assert!(stored("hd").contains("C16-19-A0001"));
+    for (t, why) in [
+        (json!({"kind": "huidu", "device_id": "C16 19"}), "device id"),
+        (
+            json!({"kind": "huidu", "device_id": "C16", "address": "1.2.3.4:0"}),
+            "port",
+        ),
+        (
+            json!({"kind": "hd2020", "address": "1.2.3.4:5005", "color_type": "single"}),
+            "mono1",
+        ),
+        (json!({"kind": "hd2020", "address": "1.2.3.4"}), "port"),
+        (json!({"kind": "lora"}), "unknown variant"),
+    ] {
+        let mut b = panel("bad", 128, 32, "rgb888", &[]);
+        b["transport"] = t;
+        let (st, v) = admin.post("/panels", b).await;
+        assert_eq!(st, 400, "{why}: {v}");
+        assert!(v["message"].as_str().unwrap().contains(why), "{why}: {v}");
+    }
+}

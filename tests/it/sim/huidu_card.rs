@@ -84,6 +84,9 @@ pub struct CardState {
     pub cut_upload_after: Option<usize>,
     /// Why the last connection ended.
     pub closed_because: Option<String>,
+    /// Corrupt this many uploads on arrival (a bad 4G link): the MD5 check
+    /// at the end fails and the card answers kFileContentError.
+    pub corrupt_uploads: usize,
 }
 
 /// A simulated card; clones share the state.
@@ -92,6 +95,8 @@ pub struct Card {
     pub config: CardConfig,
     state: Arc<Mutex<CardState>>,
     changed: Arc<watch::Sender<u64>>,
+    /// Switched off: connections are dropped and refused until on again.
+    off: Arc<watch::Sender<bool>>,
 }
 
 impl Card {
@@ -100,7 +105,18 @@ impl Card {
             config,
             state: Arc::default(),
             changed: Arc::new(watch::channel(0).0),
+            off: Arc::new(watch::channel(false).0),
         }
+    }
+
+    /// Power cut (or the 4G link gone): every connection drops, new ones
+    /// are closed at once.
+    pub fn power_off(&self) {
+        self.off.send_replace(true);
+    }
+
+    pub fn power_on(&self) {
+        self.off.send_replace(false);
     }
 
     pub fn with<T>(&self, f: impl FnOnce(&mut CardState) -> T) -> T {
@@ -144,8 +160,23 @@ impl Card {
         tokio::spawn(self.clone().serve(stream));
     }
 
-    /// One connection, until it closes or the card drops it.
-    pub async fn serve(self, mut stream: TcpStream) {
+    /// One connection, until it closes, the card drops it or is switched
+    /// off.
+    pub async fn serve(self, stream: TcpStream) {
+        let mut off = self.off.subscribe();
+        if *off.borrow_and_update() {
+            return;
+        }
+        let card = self.clone();
+        tokio::select! {
+            _ = card.serve_on(stream) => {}
+            _ = off.wait_for(|off| *off) => {
+                self.with(|s| s.closed_because = Some("switched off".into()));
+            }
+        }
+    }
+
+    async fn serve_on(self, mut stream: TcpStream) {
         self.with(|s| s.connections += 1);
         let mut conn = Connection::default();
         let mut buf: Vec<u8> = Vec::new();
@@ -236,7 +267,15 @@ impl Card {
                 let Some(up) = conn.upload.take() else {
                     return Step::Drop("file end without a start".into());
                 };
-                let actual = hex::encode(Md5::digest(&up.data));
+                let corrupt = self.with(|s| {
+                    let c = s.corrupt_uploads > 0;
+                    s.corrupt_uploads = s.corrupt_uploads.saturating_sub(1);
+                    c
+                });
+                let mut actual = hex::encode(Md5::digest(&up.data));
+                if corrupt {
+                    actual = hex::encode(Md5::digest(b"bits flipped on the way"));
+                }
                 let ok = actual == up.md5 && up.data.len() as u64 == up.size;
                 let status = if ok { K_SUCCESS } else { K_FILE_CONTENT_ERROR };
                 self.with(|s| {

@@ -7,6 +7,7 @@ pub mod hd2020_card;
 pub mod huidu_card;
 
 mod roundtrip;
+mod transport;
 
 /// Binds a loopback port and serves every connection with `serve`.
 pub async fn listen<F, Fut>(serve: F) -> std::net::SocketAddr

@@ -1,0 +1,751 @@
+//! Huidu full-colour cards over SDK 2.0: the sockets around
+//! [`crate::huidu::session`].
+//!
+//! One task per panel drives its card. With an `address` the task dials the
+//! card (port 10001 by default) and redials with exponential back-off and
+//! jitter; without one it waits for the card to dial the `--huidu-listen`
+//! port (cards on 4G behind NAT). An accepted socket is spoken to first by
+//! bangtin, as the vendor's remote-server demo does; the card's Device ID
+//! from `GetDeviceInfo` says which panel it is. An unknown id is refused
+//! with a log line naming the id and where to add it.
+//!
+//! Each task keeps only the newest frame. On every (re)connection it sends
+//! it again; a frame already on the glass (same picture, same brightness)
+//! is confirmed without traffic. Everything the card can do wrong (a
+//! half-written packet, a length over 9 KiB, XML that does not parse, an
+//! upload it refuses, silence, a socket that stops reading) ends in a log
+//! line, a [`LinkEvent`] and a retry after a back-off; nothing a card sends
+//! can stop the server.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::{glass, Backoff, Cards, Delivery, LinkEvent, Report, Reporter, Timing};
+use crate::domain::{host_port, Id, Panel, Transport, HUIDU_PORT};
+use crate::huidu::sdk::brightness_percent;
+use crate::huidu::session::{Event, Picture, Session};
+use crate::huidu::transfer::md5_hex;
+use crate::store::Store;
+
+/// A frame ready for a card.
+pub struct Job {
+    seq: u32,
+    picture: Picture,
+    md5: String,
+    brightness: u8,
+    /// Show this, then let the card go (the panel was deleted).
+    last: bool,
+}
+
+/// A card that dialled in and passed the handshake.
+pub struct Accepted {
+    conn: Conn,
+    device: Device,
+}
+
+#[derive(Debug, Clone)]
+struct Device {
+    id: String,
+    model: String,
+    width: u32,
+    height: u32,
+}
+
+impl Device {
+    fn describe(&self) -> String {
+        format!(
+            "Huidu {} {} {}x{}",
+            self.model, self.id, self.width, self.height
+        )
+    }
+}
+
+/// Every Huidu panel's task, and the listener's view of them.
+pub struct Hub {
+    store: Arc<Store>,
+    reports: Reporter,
+    timing: Arc<Timing>,
+    rt: Handle,
+    cards: Cards<Job>,
+    online: Arc<AtomicUsize>,
+    /// PNGs by frame content, shared by panels showing the same thing.
+    pngs: Mutex<HashMap<PngKey, Arc<Png>>>,
+    /// Unknown Device IDs already logged (a card redials every few seconds).
+    unknown: Mutex<HashMap<String, Instant>>,
+}
+
+/// A picture's CRC, width, height and the panel's LED colour.
+type PngKey = (u32, u32, u32, [u8; 3]);
+
+/// A frame's PNG file and its MD5.
+struct Png {
+    bytes: Vec<u8>,
+    md5: String,
+}
+
+/// PNGs kept for sharing between panels.
+const PNG_CACHE: usize = 256;
+/// How long a card let go of gets to show its last (dark) frame.
+const CLOSING: Duration = Duration::from_secs(10);
+/// An unknown card's id is logged again after this long.
+const UNKNOWN_RELOG: Duration = Duration::from_secs(600);
+
+impl Hub {
+    pub fn new(store: Arc<Store>, reports: Reporter, timing: Timing, rt: Handle) -> Hub {
+        Hub {
+            store,
+            reports,
+            timing: Arc::new(timing),
+            rt,
+            cards: Cards::new(),
+            online: Arc::default(),
+            pngs: Mutex::new(HashMap::new()),
+            unknown: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Cards connected now.
+    pub fn online(&self) -> usize {
+        self.online.load(Ordering::Relaxed)
+    }
+
+    fn report(&self, panel: &Id, event: LinkEvent) {
+        let _ = self.reports.send(Report {
+            panel: panel.clone(),
+            event,
+        });
+    }
+
+    /// The task for `panel` (started if needed); returns its senders.
+    fn ensure(
+        &self,
+        panel: &Id,
+        transport: &Transport,
+    ) -> (
+        watch::Sender<Option<Arc<Job>>>,
+        Option<mpsc::Sender<Accepted>>,
+    ) {
+        let Transport::Huidu { address, .. } = transport else {
+            unreachable!("the Huidu hub only gets Huidu panels")
+        };
+        self.cards.ensure(panel, transport, |jobs| {
+            let task = CardTask {
+                panel: panel.clone(),
+                reports: self.reports.clone(),
+                timing: self.timing.clone(),
+                online: self.online.clone(),
+                jobs,
+            };
+            match address {
+                Some(a) => {
+                    let a = a.clone();
+                    self.rt.spawn(task.dial(a));
+                    None
+                }
+                None => {
+                    let (tx, rx) = mpsc::channel(1);
+                    self.rt.spawn(task.wait_for_card(rx));
+                    Some(tx)
+                }
+            }
+        })
+    }
+
+    fn job(&self, panel: &Panel, frame: &[u8], last: bool) -> Result<Job, String> {
+        let (h, img) = glass(panel, frame)?;
+        let key = (
+            crate::frame::crc32(img.as_raw()),
+            img.width(),
+            img.height(),
+            panel.color.map_or([0; 3], |c| c.0),
+        );
+        let cached = self.pngs.lock().expect("png cache").get(&key).cloned();
+        let png = match cached {
+            Some(p) => p,
+            None => {
+                let png = crate::render::png_bytes(&img);
+                let md5 = md5_hex(&png);
+                let p = Arc::new(Png { bytes: png, md5 });
+                let mut c = self.pngs.lock().expect("png cache");
+                if c.len() >= PNG_CACHE {
+                    c.clear();
+                }
+                c.insert(key, p.clone());
+                p
+            }
+        };
+        Ok(Job {
+            seq: h.seq,
+            picture: Picture {
+                width: img.width(),
+                height: img.height(),
+                png: png.bytes.clone(),
+                stamp: u64::from(h.seq),
+            },
+            md5: png.md5.clone(),
+            brightness: brightness_percent(h.brightness),
+            last,
+        })
+    }
+
+    /// A card that passed the handshake on the listener: hand it to its
+    /// panel's task, or refuse it with a line an installer can act on.
+    fn attach(&self, conn: Conn, device: Device) {
+        let snap = self.store.snapshot();
+        let found = snap.panels.values().find(|p| {
+            matches!(&p.transport, Transport::Huidu { device_id, .. }
+                if device_id.eq_ignore_ascii_case(&device.id))
+        });
+        let Some(panel) = found else {
+            let mut seen = self.unknown.lock().expect("unknown lock");
+            let now = Instant::now();
+            if seen
+                .get(&device.id)
+                .is_none_or(|t| now.duration_since(*t) > UNKNOWN_RELOG)
+            {
+                if seen.len() >= 1024 {
+                    seen.clear(); // strangers do not get to fill the memory
+                }
+                seen.insert(device.id.clone(), now);
+                tracing::warn!(
+                    device_id = %device.id,
+                    peer = %conn.peer,
+                    "a Huidu card with Device ID {:?} ({} {}x{}) dialled in from {}, but no panel has this Device ID: add \"transport\": {{\"kind\": \"huidu\", \"device_id\": \"{}\"}} to its panel (dashboard: Panels, edit the sign; or PUT /api/v1/panels/ID). Connection closed; the card will dial again.",
+                    device.id, device.model, device.width, device.height, conn.peer, device.id
+                );
+            }
+            return;
+        };
+        if let Transport::Huidu {
+            address: Some(a), ..
+        } = &panel.transport
+        {
+            tracing::warn!(
+                panel = %panel.id, device_id = %device.id, peer = %conn.peer,
+                "Huidu card {} dialled in, but panel {} is set to dial it at {a}: remove the panel's transport address to let the card dial in. Connection closed.",
+                device.id, panel.id
+            );
+            return;
+        }
+        let (_, conns) = self.ensure(&panel.id, &panel.transport);
+        if let Some(conns) = conns {
+            if conns.try_send(Accepted { conn, device }).is_err() {
+                tracing::warn!(panel = %panel.id, "Huidu card dialled in twice at once; the newer connection is closed");
+            }
+        }
+    }
+}
+
+impl Delivery for Hub {
+    fn deliver(&self, panel: &Panel, frame: Bytes) {
+        match self.job(panel, &frame, false) {
+            Ok(job) => {
+                let (jobs, _) = self.ensure(&panel.id, &panel.transport);
+                jobs.send_replace(Some(Arc::new(job)));
+            }
+            Err(why) => {
+                tracing::error!(panel = %panel.id, "frame not sent to the Huidu card: {why}");
+                self.report(&panel.id, LinkEvent::Failed { why });
+            }
+        }
+    }
+
+    fn forget(&self, panel: &Id) {
+        let Some(entry) = self.cards.remove(panel) else {
+            return;
+        };
+        // Blank the sign: the last frame it got, dark.
+        let last = entry.jobs.borrow().clone();
+        if let Some(prev) = last {
+            let dark = image::RgbImage::new(prev.picture.width, prev.picture.height);
+            let png = crate::render::png_bytes(&dark);
+            entry.jobs.send_replace(Some(Arc::new(Job {
+                seq: prev.seq,
+                md5: md5_hex(&png),
+                picture: Picture {
+                    width: prev.picture.width,
+                    height: prev.picture.height,
+                    png,
+                    stamp: prev.picture.stamp + 1,
+                },
+                brightness: prev.brightness,
+                last: true,
+            })));
+        }
+    }
+}
+
+/// Binds the listener for cards that dial in and serves it.
+pub async fn listen(hub: &Arc<Hub>, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+    let listener = bind(addr).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen for Huidu cards on {addr}: {e} (is another program using the port?)"
+        )
+    })?;
+    let bound = listener.local_addr()?;
+    tracing::info!("listening for Huidu cards on {bound}");
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, peer)) => {
+                    let hub = hub.clone();
+                    tokio::spawn(async move {
+                        let _ = stream.set_nodelay(true);
+                        let mut conn = Conn::new(stream, peer.to_string(), hub.timing.clone());
+                        match conn.handshake().await {
+                            Ok(device) => hub.attach(conn, device),
+                            Err(why) => tracing::warn!(
+                                %peer,
+                                "a Huidu card connected from {peer} but the handshake failed: {why}; closed (the card will dial again)"
+                            ),
+                        }
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors, say: wait instead of spinning.
+                    tracing::warn!("accepting a Huidu card failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    });
+    Ok(bound)
+}
+
+/// Cards waiting to be accepted. Thousands of 4G cards redial at once
+/// after a server restart; the default of 128 would drop some of their
+/// connections, leaving those cards waiting on a link the server never saw.
+const BACKLOG: u32 = 4096;
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// One panel's card.
+struct CardTask {
+    panel: Id,
+    reports: Reporter,
+    timing: Arc<Timing>,
+    online: Arc<AtomicUsize>,
+    jobs: watch::Receiver<Option<Arc<Job>>>,
+}
+
+/// Why a connection ended.
+enum End {
+    /// The card or the link failed (the sentence says how).
+    Lost(String),
+    /// A newer connection from the same card took over.
+    Replaced(Box<Accepted>),
+    /// The panel is gone or moved to another transport.
+    Stop,
+}
+
+impl CardTask {
+    fn report(&self, event: LinkEvent) {
+        let _ = self.reports.send(Report {
+            panel: self.panel.clone(),
+            event,
+        });
+    }
+
+    /// Whether the panel still wants this card (the hub still has it).
+    fn wanted(&self) -> bool {
+        self.jobs.has_changed().is_ok()
+    }
+
+    /// Dial mode: connect, drive, redial with back-off.
+    async fn dial(mut self, address: String) {
+        let mut backoff = Backoff::new(self.timing.backoff_min, self.timing.backoff_max);
+        let mut last_why = String::new();
+        while self.wanted() {
+            let conn = match self.connect(&address).await {
+                Ok(c) => c,
+                Err(why) => {
+                    if why != last_why {
+                        tracing::warn!(panel = %self.panel, "Huidu card at {address}: {why}; retrying with back-off");
+                        self.report(LinkEvent::Offline { why: why.clone() });
+                        last_why = why;
+                    }
+                    self.pause(backoff.next_delay()).await;
+                    continue;
+                }
+            };
+            last_why.clear();
+            match self.drive(conn, None, &mut backoff).await {
+                End::Stop => return,
+                End::Replaced(_) => {}
+                End::Lost(why) => {
+                    tracing::warn!(panel = %self.panel, "Huidu card at {address}: {why}; redialling with back-off");
+                    self.report(LinkEvent::Offline { why: why.clone() });
+                    last_why = why;
+                }
+            }
+            self.pause(backoff.next_delay()).await;
+        }
+    }
+
+    /// Waits `d`, or less if the panel is let go.
+    async fn pause(&mut self, d: Duration) {
+        let jobs = &mut self.jobs;
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = async { while jobs.changed().await.is_ok() {} } => {}
+        }
+        // Whatever arrived meanwhile is sent on the next connection.
+        self.jobs.mark_changed();
+    }
+
+    async fn connect(&self, address: &str) -> Result<(Conn, Device), String> {
+        let (host, port) = host_port(address, Some(HUIDU_PORT)).map_err(|e| e.to_string())?;
+        let stream = match tokio::time::timeout(
+            self.timing.connect,
+            TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(format!("cannot connect to {host}:{port}: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "no answer from {host}:{port} within {} (is the card on, and is its port {port} reachable?)",
+                    span(self.timing.connect)
+                ))
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let peer = stream
+            .peer_addr()
+            .map_or_else(|_| address.to_string(), |a| a.to_string());
+        let mut conn = Conn::new(stream, peer, self.timing.clone());
+        let device = conn.handshake().await?;
+        Ok((conn, device))
+    }
+
+    /// Listen mode: drive each connection the listener hands over.
+    async fn wait_for_card(mut self, mut conns: mpsc::Receiver<Accepted>) {
+        let mut backoff = Backoff::new(self.timing.backoff_min, self.timing.backoff_max);
+        let mut next: Option<Accepted> = None;
+        loop {
+            let a = match next.take() {
+                Some(a) => a,
+                None => {
+                    let jobs = &mut self.jobs;
+                    tokio::select! {
+                        a = conns.recv() => match a {
+                            Some(a) => a,
+                            None => return,
+                        },
+                        _ = async { while jobs.changed().await.is_ok() {} } => return,
+                    }
+                }
+            };
+            self.jobs.mark_changed();
+            match self
+                .drive((a.conn, a.device), Some(&mut conns), &mut backoff)
+                .await
+            {
+                End::Stop => return,
+                End::Replaced(a) => {
+                    tracing::info!(panel = %self.panel, "Huidu card dialled in again from {}; the older connection is closed", a.conn.peer);
+                    next = Some(*a);
+                }
+                End::Lost(why) => {
+                    tracing::warn!(panel = %self.panel, "Huidu card: {why}; waiting for it to dial in again");
+                    self.report(LinkEvent::Offline { why });
+                }
+            }
+        }
+    }
+
+    /// One connection, from a finished handshake until it ends.
+    async fn drive(
+        &mut self,
+        (mut conn, device): (Conn, Device),
+        mut conns: Option<&mut mpsc::Receiver<Accepted>>,
+        backoff: &mut Backoff,
+    ) -> End {
+        tracing::info!(panel = %self.panel, peer = %conn.peer, "{} connected", device.describe());
+        self.report(LinkEvent::Online {
+            device: device.describe(),
+            peer: conn.peer.clone(),
+        });
+        self.online.fetch_add(1, Ordering::Relaxed);
+        let end = self.serve(&mut conn, &mut conns, backoff).await;
+        self.online.fetch_sub(1, Ordering::Relaxed);
+        end
+    }
+
+    async fn serve(
+        &mut self,
+        conn: &mut Conn,
+        conns: &mut Option<&mut mpsc::Receiver<Accepted>>,
+        backoff: &mut Backoff,
+    ) -> End {
+        // Pictures given to the session, oldest first, with their seq.
+        let mut given: VecDeque<(String, u32, bool)> = VecDeque::new();
+        let mut on_glass: Option<String> = None;
+        let mut brightness: Option<u8> = None;
+        let mut retry_at: Option<Instant> = None;
+        let mut last_failure = String::new();
+        // The panel was let go: only the last (blanking) frame is finished,
+        // for at most this long.
+        let mut closing: Option<Instant> = None;
+        loop {
+            if let Err(why) = conn.flush().await {
+                return End::Lost(why);
+            }
+            let listen = conns.is_some() && closing.is_none();
+            let last_in_flight = given.iter().any(|g| g.2);
+            let job_news = {
+                let jobs = &mut self.jobs;
+                let conns_rx = conns.as_deref_mut();
+                tokio::select! {
+                    r = conn.wait() => match r {
+                        Ok(events) => Some(events),
+                        Err(why) => return End::Lost(why),
+                    },
+                    r = jobs.changed(), if closing.is_none() => match r {
+                        Ok(()) => None,
+                        Err(_) if last_in_flight => {
+                            closing = Some(Instant::now() + CLOSING);
+                            continue;
+                        }
+                        Err(_) => return End::Stop,
+                    },
+                    a = async { conns_rx.expect("listen mode").recv().await }, if listen => match a {
+                        Some(a) => return End::Replaced(Box::new(a)),
+                        None if last_in_flight => {
+                            closing = Some(Instant::now() + CLOSING);
+                            continue;
+                        }
+                        None => return End::Stop,
+                    },
+                    _ = tokio::time::sleep_until(closing.unwrap_or_else(Instant::now)), if closing.is_some() => {
+                        return End::Stop;
+                    }
+                    _ = tokio::time::sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() => {
+                        retry_at = None;
+                        on_glass = None;
+                        given.clear();
+                        None
+                    }
+                }
+            };
+            match job_news {
+                None => {
+                    let Some(job) = self.jobs.borrow_and_update().clone() else {
+                        continue;
+                    };
+                    // The picture first (an alert must not wait), then the
+                    // brightness if it changed.
+                    if on_glass.as_deref() == Some(job.md5.as_str()) && given.is_empty() {
+                        // Already on the glass: nothing to send.
+                        self.report(LinkEvent::Shown { seq: job.seq });
+                        if job.last {
+                            return End::Stop;
+                        }
+                    } else if let Err(e) = conn.session.show(job.picture.clone()) {
+                        self.failed(&mut last_failure, e.to_string());
+                        retry_at = Some(Instant::now() + backoff.next_delay());
+                        continue;
+                    } else {
+                        given.push_back((job.md5.clone(), job.seq, job.last));
+                        while given.len() > 8 {
+                            given.pop_front();
+                        }
+                    }
+                    if brightness != Some(job.brightness) {
+                        conn.session.set_brightness(job.brightness);
+                        brightness = Some(job.brightness);
+                    }
+                }
+                Some(events) => {
+                    for e in events {
+                        match e {
+                            Event::Shown { md5 } => {
+                                backoff.reset();
+                                last_failure.clear();
+                                let mut stop = false;
+                                // Pictures before it were replaced unseen.
+                                if let Some(pos) = given.iter().rposition(|g| g.0 == md5) {
+                                    for (m, seq, last) in given.drain(..=pos) {
+                                        if m == md5 {
+                                            self.report(LinkEvent::Shown { seq });
+                                            stop |= last;
+                                        }
+                                    }
+                                }
+                                on_glass = Some(md5);
+                                if stop {
+                                    return End::Stop;
+                                }
+                            }
+                            Event::Applied { .. } | Event::Ready { .. } => {}
+                            Event::Failed { why } => {
+                                if conn.session.is_closed() {
+                                    return End::Lost(why.to_string());
+                                }
+                                self.failed(&mut last_failure, why.to_string());
+                                retry_at = Some(Instant::now() + backoff.next_delay());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// An operation the card refused: logged once per distinct reason,
+    /// reported, retried after the back-off.
+    fn failed(&self, last: &mut String, why: String) {
+        if *last != why {
+            tracing::warn!(panel = %self.panel, "Huidu card refused the frame: {why}; retrying with back-off");
+        }
+        self.report(LinkEvent::Failed { why: why.clone() });
+        *last = why;
+    }
+}
+
+/// `30 s`, or `800 ms` below a second.
+pub(crate) fn span(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+/// A socket and the session on it.
+pub(crate) struct Conn {
+    stream: TcpStream,
+    session: Session,
+    peer: String,
+    epoch: Instant,
+    /// The last time a byte came in or a write finished.
+    progress: Instant,
+    timing: Arc<Timing>,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn new(stream: TcpStream, peer: String, timing: Arc<Timing>) -> Conn {
+        Conn {
+            stream,
+            session: Session::new(0),
+            peer,
+            epoch: Instant::now(),
+            progress: Instant::now(),
+            timing,
+            buf: vec![0; 16 * 1024],
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Writes what the session has to send, each write bounded in time.
+    async fn flush(&mut self) -> Result<(), String> {
+        while let Some(out) = self.session.transmit() {
+            match tokio::time::timeout(self.timing.write, self.stream.write_all(&out)).await {
+                Ok(Ok(())) => self.progress = Instant::now(),
+                Ok(Err(e)) => return Err(format!("writing to the card failed: {e}")),
+                Err(_) => {
+                    return Err(format!(
+                        "the card stopped taking data: {} bytes not written within {}",
+                        out.len(),
+                        span(self.timing.write)
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for bytes, the session's next tick or a stall, whichever is
+    /// first. Cancel-safe: nothing is written here.
+    async fn wait(&mut self) -> Result<Vec<Event>, String> {
+        let wake = self.epoch + Duration::from_millis(self.session.wake_at());
+        let stall = (!self.session.is_idle()).then(|| self.progress + self.timing.answer);
+        let events = tokio::select! {
+            r = self.stream.read(&mut self.buf) => match r {
+                Ok(0) => {
+                    self.session.close();
+                    return Err(self.closed_why("the card closed the connection"));
+                }
+                Ok(n) => {
+                    self.progress = Instant::now();
+                    let now = self.now_ms();
+                    self.session.receive(&self.buf[..n], now)
+                }
+                Err(e) => return Err(format!("reading from the card failed: {e}")),
+            },
+            _ = tokio::time::sleep_until(wake) => {
+                let now = self.now_ms();
+                self.session.tick(now)
+            }
+            _ = tokio::time::sleep_until(stall.unwrap_or(wake)), if stall.is_some() => {
+                let why = self.closed_why(&format!(
+                    "the card went silent for {} while bangtin waited for {}",
+                    span(self.timing.answer),
+                    self.session.waiting().unwrap_or("its answer")
+                ));
+                self.session.close();
+                return Err(why);
+            }
+        };
+        Ok(events)
+    }
+
+    /// `what`, and a half-received packet if one is pending.
+    fn closed_why(&self, what: &str) -> String {
+        match self.session.pending() {
+            0 => what.to_string(),
+            n => format!("{what} ({n} bytes of an unfinished packet were left)"),
+        }
+    }
+
+    /// Runs the session until the card has said what it is.
+    async fn handshake(&mut self) -> Result<Device, String> {
+        loop {
+            self.flush().await?;
+            for e in self.wait().await? {
+                match e {
+                    Event::Ready {
+                        device_id,
+                        model,
+                        width,
+                        height,
+                    } => {
+                        return Ok(Device {
+                            id: device_id,
+                            model,
+                            width,
+                            height,
+                        })
+                    }
+                    Event::Failed { why } => return Err(format!("handshake failed: {why}")),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
