@@ -27,7 +27,8 @@ pub struct PanelView {
     firmware: Option<String>,
     /// Whether `online` and `last_seen` come from a report the broker
     /// authenticated as this panel's controller (the embedded broker
-    /// does); false with an external broker, whose ACL the server cannot see.
+    /// does); false with an external broker, whose ACL the server cannot
+    /// see, and for vendor cards, which name themselves by device id only.
     reports_authenticated: bool,
     /// `{"kind": "mqtt"}` for MQTT panels, whose stored form leaves it out
     /// (the others carry it in the panel itself).
@@ -83,7 +84,7 @@ fn view(ctx: &Ctx, p: Panel) -> PanelView {
         online: live.online,
         last_seen: live.last_seen,
         firmware: live.firmware,
-        reports_authenticated: ctx.broker.reports_authenticated,
+        reports_authenticated: p.transport.is_mqtt() && ctx.broker.reports_authenticated,
         panel: p,
     }
 }

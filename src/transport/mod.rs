@@ -3,7 +3,7 @@
 //!
 //! The player decides and renders; it hands every frame (BTF1 bytes) to
 //! [`Transports::route`], which looks up the panel's
-//! [`Transport`](crate::domain::Transport) and gives the frame to that
+//! [`Transport`] and gives the frame to that
 //! [`Delivery`]:
 //!
 //! - [`MqttDelivery`]: bangtin's own controllers, through the broker link,

@@ -118,6 +118,8 @@ async fn bangtin_dials_a_huidu_card_and_it_shows_the_panels_frame() {
     let v = online_is(&admin, "hd1", true).await;
     assert_eq!(v["transport"]["kind"], "huidu", "{v}");
     assert_eq!(v["link"]["kind"], "huidu", "{v}");
+    // A card names itself by device id, without a secret.
+    assert_eq!(v["reports_authenticated"], false, "{v}");
     assert!(
         v["link"]["device"]
             .as_str()
@@ -127,6 +129,7 @@ async fn bangtin_dials_a_huidu_card_and_it_shows_the_panels_frame() {
     );
     let (_, mq) = admin.get("/panels/mq1").await;
     assert_eq!(mq["transport"], json!({"kind": "mqtt"}), "{mq}");
+    assert_eq!(mq["reports_authenticated"], true, "{mq}");
 
     let message = schedule(
         &admin,
