@@ -59,7 +59,8 @@ pub async fn run(
         .as_deref()
         .map(load_signing_key)
         .transpose()?;
-    let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
+    let budget = crate::memory::Budget::new(config.memory_budget);
+    let renditions = Arc::new(Renditions::with_budget(Arc::new(Renderer::new()), &budget));
     let shared = Arc::new(Shared::default());
     let metrics = Arc::new(Metrics::default());
 
@@ -136,7 +137,7 @@ pub async fn run(
             tick.tick().await;
             let (s, t) = (s2.clone(), t2.clone());
             let _ = tokio::task::spawn_blocking(move || {
-                s.reload_schedules();
+                s.reload_hand_edits();
                 t.reload_if_changed();
             })
             .await;
@@ -180,9 +181,16 @@ pub async fn run(
 
     // What the controllers say.
     let (sh, m2, tx) = (shared.clone(), metrics.clone(), player_tx.clone());
-    let pub3 = publisher.clone();
+    let (pub3, st) = (publisher.clone(), store.clone());
     let inbound_task = tokio::spawn(async move {
         while let Some(ev) = inbound.recv().await {
+            // Nothing is kept for an id that is not a configured panel.
+            if let Inbound::Status { panel, .. } | Inbound::Ack { panel, .. } = &ev {
+                if !st.snapshot().panels.contains_key(panel) {
+                    m2.unknown_panel_messages.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            }
             match ev {
                 Inbound::Connected => {
                     m2.mqtt_connected.store(true, Ordering::Relaxed);
@@ -236,16 +244,24 @@ pub async fn run(
         }
     });
 
-    let ctx = Arc::new(Ctx::new(
-        store.clone(),
-        tokens,
-        renditions,
-        shared,
-        plays,
-        metrics,
-        config.tz,
-        config.allow_self_approval,
-    ));
+    let ctx = Arc::new(
+        Ctx::new(
+            store.clone(),
+            tokens,
+            renditions,
+            shared,
+            plays,
+            metrics,
+            config.tz,
+            config.allow_self_approval,
+        )
+        .with_limits(api::Limits {
+            max_connections: config.max_connections,
+            max_connections_per_ip: config.max_connections_per_ip,
+            header_timeout: config.header_timeout,
+            memory: budget,
+        }),
+    );
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
     println!("bangtin listening on http://{addr}");

@@ -14,6 +14,7 @@
 //! - [`api`]: the only module that names warp: the HTTP API and the dashboard.
 //! - [`mqtt`]: the only module that names rumqttc/rumqttd: publisher, embedded broker, reference controller.
 //! - [`player`]: the loop that wakes at the next change, renders (cached) and publishes frames.
+//! - [`memory`]: the memory budget's shares and a cache bounded by bytes.
 //! - [`app`]: wiring and graceful shutdown.
 
 pub mod api;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod domain;
 pub mod frame;
 pub mod huidu;
+pub mod memory;
 pub mod mqtt;
 pub mod player;
 pub mod render;

@@ -10,7 +10,9 @@
 //! async runtime.
 //!
 //! Renders are cached in [`Renditions`] by (message, version, profile), so a
-//! thousand identical panels cost one render.
+//! thousand identical panels cost one render; the cache is bounded by bytes
+//! (`memory::ByteLru`, a share of the memory budget), least recently used
+//! dropped first.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -24,6 +26,7 @@ use serde::Serialize;
 
 use crate::domain::{Alert, Color, Id, Message, PixelFormat, Profile, Style};
 use crate::frame::{self, Header};
+use crate::memory::{Budget, ByteLru, Weigh};
 use crate::render::{self, Content, Picture, Renderer};
 use crate::schedule::{self, Catalog, CompiledCampaign, Show};
 use crate::store::seq::SeqAllocator;
@@ -56,6 +59,15 @@ pub struct Rendition {
     pub pages: Vec<PageOut>,
 }
 
+impl Weigh for Rendition {
+    fn weight(&self) -> usize {
+        self.pages
+            .iter()
+            .map(|p| p.data.len() + p.page.bytes())
+            .sum()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum RenderKey {
     Message {
@@ -75,7 +87,7 @@ enum RenderKey {
 /// The render cache, shared by the player and the preview endpoints.
 pub struct Renditions {
     renderer: Arc<Renderer>,
-    cache: Mutex<HashMap<RenderKey, Arc<Rendition>>>,
+    cache: Mutex<ByteLru<RenderKey, Arc<Rendition>>>,
     images: Mutex<Pictures>,
     pub renders: std::sync::atomic::AtomicU64,
 }
@@ -148,13 +160,41 @@ impl Pictures {
 }
 
 impl Renditions {
+    /// With the shares of the default memory budget.
     pub fn new(renderer: Arc<Renderer>) -> Renditions {
+        Renditions::with_budget(renderer, &Budget::default())
+    }
+
+    /// Renders and pictures kept within their shares of `budget`.
+    pub fn with_budget(renderer: Arc<Renderer>, budget: &Budget) -> Renditions {
         Renditions {
             renderer,
-            cache: Mutex::new(HashMap::new()),
-            images: Mutex::new(Pictures::default()),
+            cache: Mutex::new(ByteLru::new(budget.renders())),
+            images: Mutex::new(Pictures {
+                budget: budget.pictures(),
+                ..Pictures::default()
+            }),
             renders: Default::default(),
         }
+    }
+
+    pub fn renderer(&self) -> &Renderer {
+        &self.renderer
+    }
+
+    /// Whether the prepared picture of asset `id` is cached (using it
+    /// then costs no decoding).
+    pub fn has_picture(&self, id: &str) -> bool {
+        self.images
+            .lock()
+            .expect("image cache")
+            .map
+            .contains_key(id)
+    }
+
+    /// Bytes the cached renders hold.
+    pub fn bytes(&self) -> usize {
+        self.cache.lock().expect("render cache").bytes()
     }
 
     fn build(&self, content: &Content<'_>, profile: &Profile) -> Rendition {

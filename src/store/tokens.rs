@@ -2,6 +2,11 @@
 //! `DIR/secrets/tokens.json`). Only a SHA-256 hash of each token is stored;
 //! a presented token is hashed and compared in constant time with every
 //! entry, so neither the file nor the timing reveals a token.
+//!
+//! Revoking a token (through the API, or by removing it from the file by
+//! hand) ends at once everything that authenticated with it and is still
+//! running: [`TokenStore::revocations`] fires, and a long-lived reply
+//! (the event stream) checks [`TokenStore::still_valid`].
 
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
@@ -20,6 +25,11 @@ use crate::domain::{Id, Invalid, Role};
 pub struct Principal {
     pub name: String,
     pub roles: Vec<Role>,
+    /// The SHA-256 of the token presented, to ask later whether it still
+    /// holds (never shown).
+    #[serde(skip)]
+    #[schemars(skip)]
+    token: [u8; 32],
 }
 
 impl Principal {
@@ -53,6 +63,8 @@ pub struct TokenStore {
     bootstrap: Option<[u8; 32]>,
     /// Modification time of the file as last read or written.
     seen: std::sync::Mutex<Option<std::time::SystemTime>>,
+    /// Bumped whenever a token may have stopped being valid.
+    revoked: tokio::sync::watch::Sender<u64>,
 }
 
 fn mtime(path: &Path) -> Option<std::time::SystemTime> {
@@ -84,7 +96,23 @@ impl TokenStore {
             entries: RwLock::new(entries),
             bootstrap: bootstrap_admin.map(digest),
             seen: std::sync::Mutex::new(mtime(path)),
+            revoked: tokio::sync::watch::channel(0).0,
         })
+    }
+
+    /// Fires whenever a token was revoked or the file changed: whoever
+    /// holds a [`Principal`] for long asks [`TokenStore::still_valid`].
+    pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revoked.subscribe()
+    }
+
+    /// Whether the token `who` authenticated with is still valid.
+    pub fn still_valid(&self, who: &Principal) -> bool {
+        self.lookup(&who.token).is_some()
+    }
+
+    fn bump(&self) {
+        self.revoked.send_modify(|g| *g += 1);
     }
 
     /// Re-reads the file when someone else changed it (`bangtin token add`
@@ -113,7 +141,9 @@ impl TokenStore {
         match super::read_json::<Vec<Entry>>(&self.path) {
             Ok(read) => {
                 *entries = read;
+                drop(entries);
                 tracing::info!(path = %self.path.display(), "token file changed on disk: reloaded");
+                self.bump();
             }
             Err(p) => tracing::error!("token file not reloaded: {p}"),
         }
@@ -121,13 +151,18 @@ impl TokenStore {
 
     /// The principal a token belongs to, if any.
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
-        let d = digest(token);
+        self.lookup(&digest(token))
+    }
+
+    fn lookup(&self, d: &[u8; 32]) -> Option<Principal> {
+        let d = *d;
         let mut found = None;
         if let Some(b) = &self.bootstrap {
             if bool::from(b.ct_eq(&d)) {
                 found = Some(Principal {
                     name: "admin".into(),
                     roles: Role::ALL.to_vec(),
+                    token: d,
                 });
             }
         }
@@ -141,6 +176,7 @@ impl TokenStore {
                 found = Some(Principal {
                     name: e.name.clone(),
                     roles: e.roles.clone(),
+                    token: d,
                 });
             }
         }
@@ -200,7 +236,8 @@ impl TokenStore {
         Ok(token)
     }
 
-    /// Revokes a token; takes effect for the next request.
+    /// Revokes a token: refused from the next request on, and whatever
+    /// it has open (event streams) ends now.
     pub fn revoke(&self, name: &str) -> Result<(), StoreError> {
         let mut entries = self.entries.write().expect("tokens lock");
         let next: Vec<Entry> = entries.iter().filter(|e| e.name != name).cloned().collect();
@@ -212,6 +249,8 @@ impl TokenStore {
         }
         self.save(&next)?;
         *entries = next;
+        drop(entries);
+        self.bump();
         Ok(())
     }
 
