@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bangtin::domain::{Campaign, Id, MessageBody, Policy};
-use bangtin::player::{Out, Player, Renditions, Shared};
+use bangtin::player::{FrameSettings, Out, Player, PlayerParts, Renditions, Schedules, Shared};
 use bangtin::render::Renderer;
 use bangtin::schedule::DEFAULT_TZ;
 use bangtin::store::seq::SeqAllocator;
@@ -80,16 +80,18 @@ fn world(n: u32) -> World {
     );
     write(&root.join("schedules/c1.json"), campaign("m1"));
     let store = Arc::new(Store::open(root).unwrap());
-    let seq = SeqAllocator::open(store.state_dir().join("seq.json")).unwrap();
-    let mut player = Player::new(
-        store.clone(),
-        Arc::new(Renditions::new(Arc::new(Renderer::new()))),
-        Arc::new(Shared::default()),
-        seq,
-        DEFAULT_TZ,
-        300,
-        None,
-    );
+    let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
+    let mut player = Player::new(PlayerParts {
+        store: store.clone(),
+        renditions: renditions.clone(),
+        shared: Arc::new(Shared::default()),
+        schedules: Arc::new(Schedules::new(store.clone(), renditions, DEFAULT_TZ)),
+        seq: SeqAllocator::open(store.seq_file()).unwrap(),
+        frames: FrameSettings {
+            grace_s: 300,
+            signer: None,
+        },
+    });
     player.republish_all(now(), &mut |_| {});
     World {
         _dir: dir,

@@ -1,11 +1,12 @@
 //! `resolve` for a province: 10,000 panels × 20 campaigns, as the player
-//! does after every store change.
+//! does after every store change; and the worst day for the rotation's
+//! replay: a campaign beside one whose window opens every minute.
 
 use std::collections::HashMap;
 use std::hint::black_box;
 
 use bangtin::domain::{Alert, AlertBody, Campaign, Id, Panel, PixelFormat, Profile, Target};
-use bangtin::schedule::{compile, resolve, Catalog, CompiledCampaign, DEFAULT_TZ};
+use bangtin::schedule::{compile, resolve, timeline, Catalog, CompiledCampaign, DEFAULT_TZ};
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -132,5 +133,80 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// A ten-message campaign all day beside one open 30 s of every minute.
+fn minutely() -> (Panel, Vec<CompiledCampaign>, Cat) {
+    let (panels, _, _, _) = world();
+    let mut catalog = HashMap::new();
+    let mut campaign = |id: &str, body: serde_json::Value| {
+        let body: bangtin::domain::CampaignBody = serde_json::from_value(body).unwrap();
+        for m in &body.messages {
+            catalog.insert(m.id.clone(), 1);
+        }
+        compile(&Campaign {
+            id: Id::parse(id).unwrap(),
+            body,
+            updated_by: None,
+            updated_at: None,
+        })
+        .unwrap()
+    };
+    let ten: Vec<_> = (0..10)
+        .map(|i| serde_json::json!({"id": format!("a{i}"), "dwell_s": 10}))
+        .collect();
+    let campaigns = vec![
+        campaign(
+            "all-day",
+            serde_json::json!({"name": "A", "messages": ten, "targets": ["all"], "priority": 0}),
+        ),
+        campaign(
+            "minutely",
+            serde_json::json!({"name": "B", "messages": [{"id": "b0", "dwell_s": 10}],
+                               "targets": ["all"], "priority": 0, "cron": "* * * * *", "duration_s": 30}),
+        ),
+    ];
+    (panels[0].clone(), campaigns, Cat(catalog))
+}
+
+fn replay(c: &mut Criterion) {
+    let (panel, campaigns, catalog) = minutely();
+    for local in ["00:10:13", "12:00:13", "23:50:13"] {
+        let now = DateTime::parse_from_rfc3339(&format!("2026-03-04T{local}+07:00"))
+            .unwrap()
+            .with_timezone(&Utc);
+        c.bench_function(
+            &format!("resolve beside a window every minute, {local}"),
+            |b| {
+                b.iter(|| {
+                    black_box(resolve(
+                        &panel,
+                        &campaigns,
+                        &[],
+                        &catalog,
+                        DEFAULT_TZ,
+                        black_box(now),
+                    ))
+                })
+            },
+        );
+    }
+    let from = DateTime::parse_from_rfc3339("2026-03-04T00:00:00+07:00")
+        .unwrap()
+        .with_timezone(&Utc);
+    c.bench_function("timeline of that day (~9,000 slots)", |b| {
+        b.iter(|| {
+            black_box(timeline(
+                &panel,
+                &campaigns,
+                &[],
+                &catalog,
+                DEFAULT_TZ,
+                from,
+                from + TimeDelta::days(1),
+                20_000,
+            ))
+        })
+    });
+}
+
+criterion_group!(benches, bench, replay);
 criterion_main!(benches);

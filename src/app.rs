@@ -2,6 +2,10 @@
 //! broker), the player thread and the HTTP server, and shuts them down in
 //! order. Takes its listener and its shutdown signal as arguments, so tests
 //! run it on port 0 with their own shutdown.
+//!
+//! [`run`] reads as its steps: [`open_data`], [`connect_broker`],
+//! [`start_player`], the background tasks (store changes, hand edits,
+//! proof of play, retention), the API, then [`Running::shut_down`].
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -12,13 +16,17 @@ use anyhow::Context;
 use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
-use crate::api::{self, metrics::Metrics, Ctx};
+use crate::api::{self, broker::BrokerSecurity, metrics::Metrics, Ctx, Services};
 use crate::config::Config;
-use crate::mqtt::{self, Inbound, LinkOptions, TlsFiles};
-use crate::player::{self, Command, Out, Player, Renditions, Shared};
+use crate::domain::Id;
+use crate::mqtt::{self, BrokerUrl, Inbound, LinkOptions, Publisher, TlsFiles};
+use crate::player::{self, Command, FrameSettings, Out, Played, Player, PlayerParts};
+use crate::player::{Renditions, Schedules, Shared};
 use crate::render::Renderer;
-use crate::store::plays::{Play, Plays};
+use crate::store::credentials::Credentials;
+use crate::store::plays::{Play, PlayRecorder, PlayWriter, Plays, BATCH_WINDOW};
 use crate::store::seq::SeqAllocator;
 use crate::store::tokens::TokenStore;
 use crate::store::Store;
@@ -27,17 +35,41 @@ use crate::store::Store;
 const SCHEDULES_POLL: Duration = Duration::from_secs(2);
 /// Proof-of-play rows are kept this long (a year and a bit, for annual reports).
 const PLAYS_RETENTION_DAYS: i64 = 400;
+/// How often rows older than the retention are removed.
+const PLAYS_PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
+/// At shutdown, how long the inbound loop may take to drain.
+const INBOUND_DRAIN: Duration = Duration::from_secs(2);
+/// At shutdown, how long saving the last proof-of-play rows may take (a
+/// stuck disk must not hold the exit).
+const PLAYS_FLUSH: Duration = Duration::from_secs(3);
 
-/// Loads the Ed25519 signing key (PKCS#8 PEM) when one is configured.
+/// Loads the Ed25519 signing key (PKCS#8 PEM) named by `--signing-key`.
 pub fn load_signing_key(path: &std::path::Path) -> anyhow::Result<ed25519_dalek::SigningKey> {
-    use ed25519_dalek::pkcs8::DecodePrivateKey;
-    let pem = std::fs::read_to_string(path)
-        .with_context(|| format!("reading signing key {}", path.display()))?;
-    ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not an Ed25519 private key in PKCS#8 PEM: {e}",
-            path.display()
-        )
+    crate::store::signing::load(path)
+        .with_context(|| format!("loading the frame-signing key {}", path.display()))
+}
+
+/// Frames are always signed: with `--signing-key`, or with the data
+/// directory's own key, created on first start.
+fn frame_signer(config: &Config) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    match config.signing_key.as_deref() {
+        Some(path) => load_signing_key(path),
+        None => crate::store::signing::load_or_create(&config.data)
+            .context("loading or creating the data directory's frame-signing key"),
+    }
+}
+
+/// Who may use the embedded broker: a panel's controller with the
+/// password issued for it, while the panel exists, or the server principal.
+fn broker_access(store: Arc<Store>, credentials: Arc<Credentials>) -> Arc<dyn mqtt::Authenticate> {
+    Arc::new(move |user: &str, password: &str| {
+        let access = mqtt::Access::for_user(user)?;
+        if let mqtt::Access::Panel(id) = &access {
+            if !store.snapshot().panels.contains_key(id) {
+                return None;
+            }
+        }
+        credentials.verify(user, password).then_some(access)
     })
 }
 
@@ -46,215 +78,62 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = Arc::new(Store::open(&config.data)?);
-    let tokens = Arc::new(
-        TokenStore::open(&config.tokens_file, config.admin_token.as_deref())
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-    );
-    let plays = Arc::new(Plays::open(&store.state_dir().join("plays.redb"))?);
-    let seq = SeqAllocator::open(store.state_dir().join("seq.json"))
-        .context("reading frame sequence numbers")?;
-    let signer = config
-        .signing_key
-        .as_deref()
-        .map(load_signing_key)
-        .transpose()?;
+    let data = open_data(&config)?;
+    let signer = frame_signer(&config)?;
+    let frame_key = signer.verifying_key();
+    let metrics = Arc::new(Metrics::default());
+    let (publisher, inbound) = connect_broker(&config, &data, &metrics)?;
     let budget = crate::memory::Budget::new(config.memory_budget);
     let renditions = Arc::new(Renditions::with_budget(Arc::new(Renderer::new()), &budget));
-    let shared = Arc::new(Shared::default());
-    let metrics = Arc::new(Metrics::default());
-
-    // The broker link.
-    let url = match &config.mqtt {
-        Some(u) => u
-            .parse()
-            .map_err(|e: crate::domain::Invalid| anyhow::anyhow!("{e}"))?,
-        None => {
-            mqtt::start_embedded_broker(config.broker_listen)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            tracing::info!("embedded MQTT broker on mqtt://{}", config.broker_listen);
-            format!("mqtt://{}", config.broker_listen)
-                .parse()
-                .map_err(|e: crate::domain::Invalid| anyhow::anyhow!("{e}"))?
-        }
-    };
-    let (publisher, mut inbound) = mqtt::try_connect(LinkOptions {
-        url,
-        tls: TlsFiles {
-            ca: config.mqtt_ca.clone(),
-            cert: config.mqtt_cert.clone(),
-            key: config.mqtt_key.clone(),
-        },
-        topic_root: config.topic_root.clone(),
-        client_id: format!("bangtin-server-{}", std::process::id()),
-        max_packet: mqtt::DEFAULT_MAX_PACKET,
-    })
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-
-    // The player, on its own thread; frames go to the broker link. While
-    // the link is down frames are not queued: every panel is republished
-    // when it comes back.
-    let player = Player::new(
-        store.clone(),
+    let schedules = Arc::new(Schedules::new(
+        data.store.clone(),
         renditions.clone(),
-        shared.clone(),
-        seq,
         config.tz,
-        config.frame_grace_s,
-        signer,
+    ));
+    let shared = Arc::new(Shared::default());
+    let player = Player::new(PlayerParts {
+        store: data.store.clone(),
+        renditions: renditions.clone(),
+        shared: shared.clone(),
+        schedules: schedules.clone(),
+        seq: data.seq,
+        frames: FrameSettings {
+            grace_s: config.frame_grace_s,
+            signer: Some(signer),
+        },
+    });
+    let (player_tx, player_thread) = player::spawn(player, mqtt_delivery(publisher.clone()));
+    wake_player_on_store_changes(&data.store, player_tx.clone());
+    reload_hand_edits(data.store.clone(), data.tokens.clone());
+    let plays_writer = PlayWriter::start(data.plays.clone(), BATCH_WINDOW);
+    prune_old_plays(data.plays.clone());
+    let inbound_task = spawn_inbound(
+        inbound,
+        InboundHandler {
+            store: data.store.clone(),
+            shared: shared.clone(),
+            metrics: metrics.clone(),
+            player: player_tx.clone(),
+            plays: plays_writer.recorder(),
+        },
     );
-    let rt = tokio::runtime::Handle::current();
-    let pub2 = publisher.clone();
-    let (player_tx, player_thread) = player::spawn(player, move |out| {
-        if !pub2.is_connected() {
-            return;
-        }
-        let r = match out {
-            Out::Frame { panel, frame } => rt.block_on(pub2.publish_frame(&panel, frame)),
-            Out::Clear { panel } => rt.block_on(pub2.clear_frame(&panel)),
-        };
-        if let Err(e) = r {
-            tracing::warn!("frame not handed to the broker link: {e}");
-        }
-    });
-
-    // Store changes wake the player.
-    let mut changes = store.subscribe();
-    let tx = player_tx.clone();
-    tokio::spawn(async move {
-        while changes.changed().await.is_ok() {
-            if tx.send(Command::StoreChanged).is_err() {
-                break;
-            }
-        }
-    });
-
-    // Hand edits in schedules/ and the token file.
-    let (s2, t2) = (store.clone(), tokens.clone());
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(SCHEDULES_POLL);
-        loop {
-            tick.tick().await;
-            let (s, t) = (s2.clone(), t2.clone());
-            let _ = tokio::task::spawn_blocking(move || {
-                s.reload_hand_edits();
-                t.reload_if_changed();
-            })
-            .await;
-        }
-    });
-
-    // Proof of play: acks are batched into one durable write each 100 ms.
-    let (play_tx, mut play_rx) = mpsc::unbounded_channel::<Play>();
-    let p2 = plays.clone();
-    let plays_writer = tokio::spawn(async move {
-        while let Some(first) = play_rx.recv().await {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let mut batch = vec![first];
-            while let Ok(p) = play_rx.try_recv() {
-                batch.push(p);
-            }
-            let p = p2.clone();
-            match tokio::task::spawn_blocking(move || p.insert(&batch)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!("proof of play not saved: {e}"),
-                Err(e) => tracing::error!("proof of play writer failed: {e}"),
-            }
-        }
-    });
-    let p3 = plays.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
-        loop {
-            tick.tick().await;
-            let p = p3.clone();
-            let cutoff = Utc::now() - chrono::Duration::days(PLAYS_RETENTION_DAYS);
-            if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || p.prune_before(cutoff)).await {
-                if n > 0 {
-                    tracing::info!(
-                        "proof of play: {n} rows older than {PLAYS_RETENTION_DAYS} days removed"
-                    );
-                }
-            }
-        }
-    });
-
-    // What the controllers say.
-    let (sh, m2, tx) = (shared.clone(), metrics.clone(), player_tx.clone());
-    let (pub3, st) = (publisher.clone(), store.clone());
-    let inbound_task = tokio::spawn(async move {
-        while let Some(ev) = inbound.recv().await {
-            // Nothing is kept for an id that is not a configured panel.
-            if let Inbound::Status { panel, .. } | Inbound::Ack { panel, .. } = &ev {
-                if !st.snapshot().panels.contains_key(panel) {
-                    m2.unknown_panel_messages.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            }
-            match ev {
-                Inbound::Connected => {
-                    m2.mqtt_connected.store(true, Ordering::Relaxed);
-                    tracing::info!("broker link up: republishing every panel's frame");
-                    let _ = tx.send(Command::RepublishAll);
-                }
-                Inbound::Status {
-                    panel,
-                    online,
-                    firmware,
-                    seq,
-                } => {
-                    m2.status_messages.fetch_add(1, Ordering::Relaxed);
-                    sh.status(&panel, online, firmware, seq, Utc::now());
-                }
-                Inbound::Ack { panel, seq } => {
-                    m2.acks.fetch_add(1, Ordering::Relaxed);
-                    let now = Utc::now();
-                    match sh.played(&panel, seq, now) {
-                        Some(p) => {
-                            let _ = play_tx.send(Play {
-                                panel: panel.to_string(),
-                                message: p.message.map(|m| m.to_string()),
-                                campaign: p.campaign.map(|c| c.to_string()),
-                                alert: p.alert.map(|a| a.to_string()),
-                                seq,
-                                shown_at: now,
-                            });
-                        }
-                        None => {
-                            tracing::debug!(panel = %panel, seq, "ack for a frame not remembered")
-                        }
-                    }
-                }
-            }
-            m2.mqtt_connected
-                .store(pub3.is_connected(), Ordering::Relaxed);
-        }
-    });
-
-    // The inbound loop above sees a reconnect but not a loss (the link
-    // just goes quiet): mirror the link's state so /status and /metrics do
-    // not claim a connection during a broker outage.
-    let (m4, pub4) = (metrics.clone(), publisher.clone());
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        loop {
-            tick.tick().await;
-            m4.mqtt_connected
-                .store(pub4.is_connected(), Ordering::Relaxed);
-        }
-    });
-
     let ctx = Arc::new(
-        Ctx::new(
-            store.clone(),
-            tokens,
+        Ctx::new(Services {
+            store: data.store,
+            tokens: data.tokens,
             renditions,
             shared,
-            plays,
+            schedules,
+            plays: data.plays,
             metrics,
-            config.tz,
-            config.allow_self_approval,
-        )
+            tz: config.tz,
+            allow_self_approval: config.allow_self_approval,
+        })
+        .with_broker(BrokerSecurity {
+            credentials: Some(data.credentials),
+            frame_key: Some(frame_key),
+            reports_authenticated: config.mqtt.is_none(),
+        })
         .with_limits(api::Limits {
             max_connections: config.max_connections,
             max_connections_per_ip: config.max_connections_per_ip,
@@ -266,18 +145,244 @@ pub async fn run(
     tracing::info!("listening on http://{addr}");
     println!("bangtin listening on http://{addr}");
     api::serve(ctx, listener, shutdown).await;
-
-    tracing::info!("shutting down: stopping the player, telling the broker we are offline");
-    let _ = player_tx.send(Command::Shutdown);
-    let _ = tokio::task::spawn_blocking(move || player_thread.join()).await;
-    publisher.shutdown().await;
-    // The link is closed: the inbound loop ends, which closes the plays
-    // channel, and the writer saves its last batch. Bounded, so a stuck
-    // disk cannot hold the exit.
-    let _ = tokio::time::timeout(Duration::from_secs(2), inbound_task).await;
-    match tokio::time::timeout(Duration::from_secs(3), plays_writer).await {
-        Ok(_) => tracing::info!("proof of play saved; bye"),
-        Err(_) => tracing::warn!("proof of play writer did not finish in 3 s"),
+    Running {
+        player_tx,
+        player_thread,
+        publisher,
+        inbound_task,
+        plays_writer,
     }
+    .shut_down()
+    .await;
     Ok(())
+}
+
+/// The data directory, opened.
+struct Data {
+    store: Arc<Store>,
+    tokens: Arc<TokenStore>,
+    plays: Arc<Plays>,
+    seq: SeqAllocator,
+    /// Controllers' passwords for the embedded broker.
+    credentials: Arc<Credentials>,
+}
+
+fn open_data(config: &Config) -> anyhow::Result<Data> {
+    let store = Store::open(&config.data)
+        .with_context(|| format!("opening the data directory {}", config.data.display()))?;
+    let tokens = TokenStore::open(&config.tokens_file, config.admin_token.as_deref())
+        .with_context(|| format!("reading the token file {}", config.tokens_file.display()))?;
+    let plays = Plays::open(&store.plays_file()).context("opening proof of play")?;
+    let seq = SeqAllocator::open(store.seq_file()).context("reading frame sequence numbers")?;
+    let credentials = Credentials::open(&Credentials::default_path(&config.data))
+        .context("reading the controllers' broker credentials")?;
+    Ok(Data {
+        credentials: Arc::new(credentials),
+        store: Arc::new(store),
+        tokens: Arc::new(tokens),
+        plays: Arc::new(plays),
+        seq,
+    })
+}
+
+/// Starts the embedded broker unless `--mqtt` names one, then the link.
+fn connect_broker(
+    config: &Config,
+    data: &Data,
+    metrics: &Metrics,
+) -> anyhow::Result<(Publisher, mpsc::Receiver<Inbound>)> {
+    let url: BrokerUrl = match &config.mqtt {
+        Some(u) => u.parse()?,
+        None => {
+            let broker = mqtt::start_embedded_broker(
+                config.broker_listen,
+                &config.topic_root,
+                broker_access(data.store.clone(), data.credentials.clone()),
+                metrics.mqtt.clone(),
+            )
+            .context("starting the embedded MQTT broker")?;
+            tracing::info!("embedded MQTT broker on mqtt://{}", config.broker_listen);
+            // The server's own link goes to rumqttd directly.
+            broker.internal
+        }
+    };
+    let link = mqtt::try_connect(LinkOptions {
+        url,
+        tls: TlsFiles {
+            ca: config.mqtt_ca.clone(),
+            cert: config.mqtt_cert.clone(),
+            key: config.mqtt_key.clone(),
+        },
+        topic_root: config.topic_root.clone(),
+        client_id: format!("bangtin-server-{}", std::process::id()),
+        max_packet: mqtt::DEFAULT_MAX_PACKET,
+        counters: metrics.mqtt.clone(),
+    })?;
+    Ok(link)
+}
+
+/// The player's output, delivered over the MQTT link (from the player's
+/// thread, so each hand-over may wait for room in the link's queue). While
+/// the link is down frames are dropped, not queued: every panel is
+/// republished when it comes back ([`Inbound::Connected`]).
+fn mqtt_delivery(publisher: Publisher) -> impl FnMut(Out) + Send + 'static {
+    let rt = tokio::runtime::Handle::current();
+    move |out| {
+        if !publisher.is_connected() {
+            return;
+        }
+        let r = match out {
+            Out::Frame { panel, frame } => rt.block_on(publisher.publish_frame(&panel, frame)),
+            Out::Clear { panel } => rt.block_on(publisher.clear_frame(&panel)),
+        };
+        if let Err(e) = r {
+            tracing::warn!("frame not handed to the broker link: {e}");
+        }
+    }
+}
+
+fn wake_player_on_store_changes(store: &Store, player: std::sync::mpsc::Sender<Command>) {
+    let mut changes = store.subscribe();
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            if player.send(Command::StoreChanged).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Hand edits in `content/panels`, `content/messages`, `schedules/` and
+/// the token file are picked up live.
+fn reload_hand_edits(store: Arc<Store>, tokens: Arc<TokenStore>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SCHEDULES_POLL);
+        loop {
+            tick.tick().await;
+            let (store, tokens) = (store.clone(), tokens.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                store.reload_hand_edits();
+                tokens.reload_if_changed();
+            })
+            .await;
+        }
+    });
+}
+
+fn prune_old_plays(plays: Arc<Plays>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PLAYS_PRUNE_EVERY);
+        loop {
+            tick.tick().await;
+            let plays = plays.clone();
+            let cutoff = Utc::now() - chrono::Duration::days(PLAYS_RETENTION_DAYS);
+            if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || plays.prune_before(cutoff)).await
+            {
+                if n > 0 {
+                    tracing::info!(
+                        "proof of play: {n} rows older than {PLAYS_RETENTION_DAYS} days removed"
+                    );
+                }
+            }
+        }
+    });
+}
+
+/// What the controllers (and the link itself) say.
+struct InboundHandler {
+    /// Only configured panels are listened to.
+    store: Arc<Store>,
+    shared: Arc<Shared>,
+    metrics: Arc<Metrics>,
+    player: std::sync::mpsc::Sender<Command>,
+    plays: PlayRecorder,
+}
+
+impl InboundHandler {
+    fn handle(&self, event: Inbound) {
+        let m = &self.metrics;
+        // Nothing is kept for an id that is not a configured panel: acks
+        // for made-up ids cost a lookup, never memory.
+        if let Inbound::Status { panel, .. } | Inbound::Ack { panel, .. } = &event {
+            if !self.store.snapshot().panels.contains_key(panel) {
+                m.unknown_panel_messages.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        match event {
+            Inbound::Connected => {
+                m.mqtt_connected.store(true, Ordering::Relaxed);
+                tracing::info!("broker link up: republishing every panel's frame");
+                let _ = self.player.send(Command::RepublishAll);
+            }
+            Inbound::Disconnected => m.mqtt_connected.store(false, Ordering::Relaxed),
+            Inbound::Status {
+                panel,
+                online,
+                firmware,
+                seq,
+            } => {
+                m.status_messages.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .status(&panel, online, firmware, seq, Utc::now());
+            }
+            Inbound::Ack { panel, seq } => {
+                m.acks.fetch_add(1, Ordering::Relaxed);
+                let now = Utc::now();
+                match self.shared.played(&panel, seq, now) {
+                    Some(p) => self.plays.record(play_row(&panel, p, now)),
+                    None => tracing::debug!(panel = %panel, seq, "ack for a frame not remembered"),
+                }
+            }
+        }
+    }
+}
+
+fn play_row(panel: &Id, p: Played, shown_at: chrono::DateTime<Utc>) -> Play {
+    Play {
+        panel: panel.to_string(),
+        message: p.message.map(|m| m.to_string()),
+        campaign: p.campaign.map(|c| c.to_string()),
+        alert: p.alert.map(|a| a.to_string()),
+        seq: p.seq,
+        shown_at,
+    }
+}
+
+fn spawn_inbound(mut inbound: mpsc::Receiver<Inbound>, handler: InboundHandler) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(event) = inbound.recv().await {
+            handler.handle(event);
+        }
+    })
+}
+
+/// What is left to stop once the HTTP server has.
+struct Running {
+    player_tx: std::sync::mpsc::Sender<Command>,
+    player_thread: std::thread::JoinHandle<()>,
+    publisher: Publisher,
+    inbound_task: JoinHandle<()>,
+    plays_writer: PlayWriter,
+}
+
+impl Running {
+    /// Stops the player, tells the broker we are offline, then saves the
+    /// last proof of play. Each wait is bounded.
+    async fn shut_down(self) {
+        tracing::info!("shutting down: stopping the player, telling the broker we are offline");
+        let _ = self.player_tx.send(Command::Shutdown);
+        let player_thread = self.player_thread;
+        let _ = tokio::task::spawn_blocking(move || player_thread.join()).await;
+        self.publisher.shutdown().await;
+        // The link is closed: the inbound loop ends and drops its recorder,
+        // so closing the writer saves the last batch at once.
+        let _ = tokio::time::timeout(INBOUND_DRAIN, self.inbound_task).await;
+        let writer = self.plays_writer;
+        let flush = tokio::task::spawn_blocking(move || writer.close());
+        match tokio::time::timeout(PLAYS_FLUSH, flush).await {
+            Ok(_) => tracing::info!("proof of play saved; bye"),
+            Err(_) => tracing::warn!("proof of play writer did not finish in {PLAYS_FLUSH:?}"),
+        }
+    }
 }

@@ -168,7 +168,7 @@ impl ServeArgs {
         }
         let tokens_file = self
             .tokens
-            .unwrap_or_else(|| self.data.join("secrets").join("tokens.json"));
+            .unwrap_or_else(|| crate::store::tokens_file(&self.data));
         Ok(Config {
             http,
             mqtt: self.mqtt,

@@ -10,6 +10,7 @@
 //!
 //! Around it, thin adapters:
 //! - [`config`]: command line and environment, parsed once into a validated [`config::Config`].
+//! - [`fsio`]: durable file writes (temp file, fsync, rename); knows no layout.
 //! - [`store`]: the only module that knows the data directory layout; atomic, fsynced writes.
 //! - [`api`]: the only module that names warp: the HTTP API and the dashboard.
 //! - [`mqtt`]: the only module that names rumqttc/rumqttd: publisher, embedded broker, reference controller.
@@ -23,6 +24,7 @@ pub mod colorlight;
 pub mod config;
 pub mod domain;
 pub mod frame;
+pub mod fsio;
 pub mod huidu;
 pub mod memory;
 pub mod mqtt;

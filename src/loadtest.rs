@@ -94,9 +94,17 @@ struct ProvinceArgs {
     /// Seconds of idleness over which the server's CPU is measured.
     #[arg(long, default_value_t = 20)]
     idle_s: u64,
-    /// Parallel HTTP clients creating panels.
+    /// Parallel HTTP clients creating panels (with `--create api`).
     #[arg(long, default_value_t = 4)]
     http_clients: usize,
+    /// How the panels are created: `api` (one POST /panels each, from
+    /// --http-clients clients) or `import` (one POST /panels:import).
+    #[arg(long, default_value = "api")]
+    create: String,
+    /// Stop after creating the panels (no fleet, no change, no alert):
+    /// the figure for writes at fleet scale.
+    #[arg(long)]
+    create_only: bool,
     /// Give up on any one wait after this many seconds.
     #[arg(long, default_value_t = 120)]
     wait_s: u64,
@@ -147,9 +155,7 @@ fn publish(a: PublishArgs) -> anyhow::Result<()> {
     opts.client_id = format!("bangtin-loadtest-{}", std::process::id());
     let publisher = {
         let _g = rt.enter();
-        bangtin::mqtt::try_connect(opts)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .0
+        bangtin::mqtt::try_connect(opts)?.0
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !publisher.is_connected() {
@@ -188,8 +194,7 @@ fn publish(a: PublishArgs) -> anyhow::Result<()> {
             for i in 0..a.count as usize {
                 publisher
                     .publish_frame(&ids[i % ids.len()], payload.clone())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    .await?;
             }
             anyhow::Ok(())
         })?,
@@ -422,6 +427,15 @@ struct Glass {
 }
 
 impl Glass {
+    fn new(n: u32) -> Glass {
+        Glass {
+            seen: Mutex::new(vec![Seen::default(); n as usize]),
+            shown: Default::default(),
+        }
+    }
+}
+
+impl Glass {
     /// Waits until every panel shows a frame received after `since` that
     /// satisfies `ok`; returns the latest arrival, or how many were done.
     fn wait_all(
@@ -479,6 +493,9 @@ fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> Option<Duration>
 #[derive(Default, Debug, Clone)]
 struct Figures {
     panels: u32,
+    /// How the panels were created (`api` or `import`).
+    create: String,
+    create_only: bool,
     create_s: f64,
     fleet_ready_s: f64,
     settle_s: f64,
@@ -529,7 +546,7 @@ fn province(a: ProvinceArgs) -> anyhow::Result<()> {
     for f in &all {
         println!(
             "{}",
-            json!({"work": "province", "panels": f.panels, "create_s": f.create_s,
+            json!({"work": "province", "panels": f.panels, "create": f.create, "create_s": f.create_s,
                    "fleet_ready_s": f.fleet_ready_s, "idle_cpu_pct": f.idle_cpu_pct,
                    "change_all_frames_s": f.change_all_frames_s, "change_all_acks_s": f.change_all_acks_s,
                    "change_plays_s": f.change_plays_s, "change_server_cpu_s": f.change_server_cpu_s,
@@ -553,7 +570,17 @@ fn fmt_s(v: Option<f64>, target: f64) -> String {
 
 fn print_figures(f: &Figures) {
     println!("\nprovince scenario, {} panels:", f.panels);
-    println!("  panels created through the API      {:.1} s", f.create_s);
+    println!(
+        "  panels created ({:<6})               {:.2} s",
+        f.create, f.create_s
+    );
+    if f.create_only {
+        println!(
+            "  server RSS                          {:.1} MiB (peak {:.1} MiB)",
+            f.rss_mib, f.hwm_mib
+        );
+        return;
+    }
     println!(
         "  fleet connected, retained frames in {:.1} s",
         f.fleet_ready_s
@@ -631,93 +658,121 @@ fn panel_body(i: u32, n: u32) -> Value {
            "format": fmt, "groups": [format!("xa-{}", i % 100), "tinh"]})
 }
 
-/// A province running on this machine: Mosquitto, the server process,
-/// two approved messages and a campaign on every panel, the fleet.
-struct Province {
+/// One province run: its processes, its client and what it measured.
+struct Run<'a> {
+    args: &'a ProvinceArgs,
+    n: u32,
+    wait: Duration,
     dir: PathBuf,
-    mosq: Proc,
-    server: Proc,
-    mport: u16,
-    http: Arc<Http>,
-    rt: tokio::runtime::Runtime,
-    fleet: bangtin::mqtt::controller::Fleet,
-    glass: Arc<Glass>,
-    msgs: Vec<String>,
-    cid: String,
+    fig: Figures,
 }
 
-fn campaign_body(msg: &str) -> Value {
+/// A province on this machine: Mosquitto, the server process, its
+/// content and panels (the fleet comes separately: [`Run::start_fleet`]).
+struct Province {
+    mosq: Proc,
+    mport: u16,
+    server: Proc,
+    http: Arc<Http>,
+    content: Content,
+}
+
+impl Province {
+    /// The server, then the broker.
+    fn stop(mut self) {
+        self.server.stop();
+        drop(self.mosq);
+    }
+}
+
+/// The fleet's runtime and the fleet, stopped in that order.
+fn stop_fleet(rt: tokio::runtime::Runtime, fleet: bangtin::mqtt::controller::Fleet) {
+    rt.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_secs(15), fleet.shutdown()).await;
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+}
+
+impl<'a> Run<'a> {
+    fn new(args: &'a ProvinceArgs, n: u32) -> anyhow::Result<Run<'a>> {
+        let dir = std::env::temp_dir().join(format!("bangtin-loadtest-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("data"))?;
+        Ok(Run {
+            args,
+            n,
+            wait: Duration::from_secs(args.wait_s),
+            dir,
+            fig: Figures {
+                panels: n,
+                create: args.create.clone(),
+                create_only: args.create_only,
+                ..Figures::default()
+            },
+        })
+    }
+
+    /// Broker, server, two approved messages and a campaign, the panels.
+    fn start_province(&mut self) -> anyhow::Result<Province> {
+        let (mosq, mport) = self.start_mosquitto()?;
+        let (server, http) = self.start_server(mport)?;
+        let content = seed_content(&http)?;
+        self.create_panels(&http)?;
+        Ok(Province {
+            mosq,
+            mport,
+            server,
+            http,
+            content,
+        })
+    }
+}
+
+fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
+    let mut run = Run::new(a, n)?;
+    let p = run.start_province()?;
+    let (http, spid) = (p.http.clone(), p.server.pid());
+    if a.create_only {
+        (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
+        p.stop();
+        run.clean_up();
+        return Ok(run.fig);
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    let glass = Arc::new(Glass::new(n));
+    let fleet = run.start_fleet(&rt, p.mport, &glass)?;
+    run.settle(&http);
+    run.idle_cpu(spid);
+    run.campaign_change(&http, &glass, &p.content, spid)?;
+    run.alert_to_all(&http, &glass, spid)?;
+    (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
+    run.fig.mosquitto_rss_mib = rss_mib(p.mosq.pid()).0;
+
+    // Tear down: fleet, server, broker.
+    stop_fleet(rt, fleet);
+    p.stop();
+    run.clean_up();
+    Ok(run.fig)
+}
+
+/// The approved messages and the campaign that shows the first on every panel.
+struct Content {
+    messages: Vec<String>,
+    campaign: String,
+}
+
+/// A campaign on every panel, all day, showing `message`.
+fn campaign_body(message: &str) -> Value {
     let today = chrono::Utc::now().date_naive();
-    json!({"name": "Tuyên truyền", "messages": [{"id": msg, "dwell_s": 3600}],
+    json!({"name": "Tuyên truyền", "messages": [{"id": message, "dwell_s": 3600}],
            "targets": ["all"], "priority": 1,
            "start": (today - chrono::Days::new(1)).to_string(),
            "end": (today + chrono::Days::new(1)).to_string()})
 }
 
-/// Starts a province of `n` panels (panels created by `http_clients`
-/// clients at once); `create_s` and `fleet_ready_s` go into `fig`.
-fn start_province(
-    mosquitto: &std::path::Path,
-    n: u32,
-    http_clients: usize,
-    wait: Duration,
-    fig: &mut Figures,
-) -> anyhow::Result<Province> {
-    let dir = std::env::temp_dir().join(format!("bangtin-loadtest-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("data"))?;
-
-    // Mosquitto: unlimited queues, so the server's ack stream is never cut.
-    let mport = free_port()?;
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "listener {mport} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-             max_connections -1\nmax_queued_messages 0\nmax_inflight_messages 0\n\
-             log_dest file {}\nlog_type error\nlog_type warning\n",
-            dir.join("mosquitto.log").display()
-        ),
-    )?;
-    let mosq = Proc {
-        child: Command::new(mosquitto)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", mosquitto.display()))?,
-        name: "mosquitto",
-    };
-    wait_for_port(mport, Duration::from_secs(5))?;
-
-    // The server, as its own process (so its RSS and CPU are its own).
-    let hport = free_port()?;
-    let token = "loadtest-admin-token";
-    let log = std::fs::File::create(dir.join("server.log"))?;
-    let server = Proc {
-        child: Command::new(std::env::current_exe()?)
-            .arg("serve")
-            .args(["--http", &format!("127.0.0.1:{hport}")])
-            .args(["--mqtt", &format!("mqtt://127.0.0.1:{mport}")])
-            .arg("--data")
-            .arg(dir.join("data"))
-            .env("BANGTIN_ADMIN_TOKEN", token)
-            .env("BANGTIN_ALLOW_SELF_APPROVAL", "true")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()?,
-        name: "server",
-    };
-    wait_for_port(hport, Duration::from_secs(10))?;
-    let http = Arc::new(Http {
-        addr: SocketAddr::from(([127, 0, 0, 1], hport)),
-        token: token.into(),
-    });
-
-    // Two approved messages and a campaign on every panel, all day.
-    let mut msgs = Vec::new();
+/// Two approved messages and a campaign on every panel, all day.
+fn seed_content(http: &Http) -> anyhow::Result<Content> {
+    let mut messages = Vec::new();
     for (title, text) in [
         (
             "Khai báo tạm trú",
@@ -735,192 +790,300 @@ fn start_province(
         )?;
         let id = m["id"].as_str().context("message id")?.to_string();
         http.ok("POST", &format!("/api/v1/messages/{id}/approve"), None)?;
-        msgs.push(id);
+        messages.push(id);
     }
-    let c = http.ok("POST", "/api/v1/campaigns", Some(&campaign_body(&msgs[0])))?;
-    let cid = c["id"].as_str().context("campaign id")?.to_string();
-
-    // Panels through the API, several clients in parallel.
-    let t = Instant::now();
-    let clients = http_clients.max(1) as u32;
-    std::thread::scope(|s| -> anyhow::Result<()> {
-        let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                let http = http.clone();
-                s.spawn(move || -> anyhow::Result<()> {
-                    let mut i = 1 + c;
-                    while i <= n {
-                        http.ok("POST", "/api/v1/panels", Some(&panel_body(i, n)))?;
-                        i += clients;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join()
-                .map_err(|_| anyhow::anyhow!("HTTP client panicked"))??;
-        }
-        Ok(())
-    })?;
-    fig.create_s = t.elapsed().as_secs_f64();
-    eprintln!("   {n} panels created in {:.1} s", fig.create_s);
-
-    // The fleet, in this process.
-    let rt = tokio::runtime::Runtime::new()?;
-    let mut args = ControllerArgs::new(
-        Id::parse("p0001")?,
-        format!("mqtt://127.0.0.1:{mport}").parse()?,
-    );
-    args.panel = None;
-    args.fleet = Some(n);
-    args.quiet = true;
-    let glass = Arc::new(Glass {
-        seen: Mutex::new(vec![Seen::default(); n as usize]),
-        shown: Default::default(),
-    });
-    let t = Instant::now();
-    let mut fleet = {
-        let _g = rt.enter();
-        spawn_fleet(&args)?
-    };
-    let (_, dummy) = tokio::sync::mpsc::channel(1);
-    let mut shown = std::mem::replace(&mut fleet.shown, dummy);
-    let g2 = glass.clone();
-    rt.spawn(async move {
-        while let Some(s) = shown.recv().await {
-            g2.shown.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Ok(i) = s.panel.as_str()[1..].parse::<usize>() else {
-                continue;
-            };
-            if let Some(slot) = g2.seen.lock().expect("glass").get_mut(i - 1) {
-                *slot = Seen {
-                    seq: s.seq,
-                    flags: s.flags,
-                    at: Some(s.received_at.into_std()),
-                };
-            }
-        }
-    });
-    match glass.wait_all(t, wait, |_, _| true) {
-        Ok(_) => fig.fleet_ready_s = t.elapsed().as_secs_f64(),
-        Err(k) => bail!("only {k} of {n} controllers got their frame within {wait:?}"),
-    }
-    eprintln!("   fleet ready in {:.1} s", fig.fleet_ready_s);
-    Ok(Province {
-        dir,
-        mosq,
-        server,
-        mport,
-        http,
-        rt,
-        fleet,
-        glass,
-        msgs,
-        cid,
-    })
-}
-
-impl Province {
-    /// Fleet, server, broker, in that order; the data directory removed
-    /// unless `keep`.
-    fn stop(self, keep: bool) {
-        let Province {
-            dir,
-            mosq,
-            mut server,
-            rt,
-            fleet,
-            ..
-        } = self;
-        rt.block_on(async {
-            let _ = tokio::time::timeout(Duration::from_secs(15), fleet.shutdown()).await;
-        });
-        rt.shutdown_timeout(Duration::from_secs(2));
-        server.stop();
-        drop(mosq);
-        if keep {
-            eprintln!("   kept {}", dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
-}
-
-fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
-    let wait = Duration::from_secs(a.wait_s);
-    let mut fig = Figures {
-        panels: n,
-        ..Figures::default()
-    };
-    let p = start_province(&a.mosquitto, n, a.http_clients, wait, &mut fig)?;
-    let (http, glass, spid) = (p.http.clone(), p.glass.clone(), p.server.pid());
-    let (msgs, cid) = (p.msgs.clone(), p.cid.clone());
-
-    // Settle: every shown frame acked, then quiet.
-    let t = Instant::now();
-    let mut last = -1.0;
-    let settled = wait_until(wait, || {
-        let acks = metric(&http, "bangtin_acks_total");
-        let stable = acks == last && acks >= f64::from(n);
-        last = acks;
-        if !stable {
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        stable
-    });
-    if settled.is_none() {
-        fig.missing
-            .push(format!("acks did not settle (last count {last})"));
-    }
-    fig.settle_s = t.elapsed().as_secs_f64();
-
-    // Idle CPU.
-    let c0 = cpu_s(spid);
-    let t = Instant::now();
-    std::thread::sleep(Duration::from_secs(a.idle_s));
-    fig.idle_cpu_pct = 100.0 * (cpu_s(spid) - c0) / t.elapsed().as_secs_f64();
-
-    // The campaign change.
-    let acks0 = metric(&http, "bangtin_acks_total");
-    let renders0 = metric(&http, "bangtin_renders_total");
-    let before: Vec<u32> = glass
-        .seen
-        .lock()
-        .expect("glass")
-        .iter()
-        .map(|s| s.seq)
-        .collect();
-    let wall0 = chrono::Utc::now();
-    let c0 = cpu_s(spid);
-    let t0 = Instant::now();
-    http.ok(
-        "PUT",
-        &format!("/api/v1/campaigns/{cid}"),
-        Some(&campaign_body(&msgs[1])),
+    let c = http.ok(
+        "POST",
+        "/api/v1/campaigns",
+        Some(&campaign_body(&messages[0])),
     )?;
-    fig.change_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
-    match glass.wait_all(t0, wait, |i, s| {
-        s.seq > before[i] && s.flags & FLAG_EMERGENCY == 0
-    }) {
-        Ok(last) => fig.change_all_frames_s = Some((last - t0).as_secs_f64()),
-        Err(k) => fig.missing.push(format!(
-            "campaign change: only {k} of {n} panels got a new frame"
-        )),
+    let campaign = c["id"].as_str().context("campaign id")?.to_string();
+    Ok(Content { messages, campaign })
+}
+
+impl Run<'_> {
+    fn clean_up(&self) {
+        if self.args.keep {
+            eprintln!("   kept {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
-    fig.change_all_acks_s = wait_until(wait, || {
-        metric(&http, "bangtin_acks_total") >= acks0 + f64::from(n)
-    })
-    .map(|_| t0.elapsed().as_secs_f64());
-    if fig.change_all_acks_s.is_none() {
-        fig.missing.push(format!(
-            "acks after the change: {} of {n}",
-            metric(&http, "bangtin_acks_total") - acks0
-        ));
+
+    /// Mosquitto: unlimited queues, so the server's ack stream is never cut.
+    fn start_mosquitto(&self) -> anyhow::Result<(Proc, u16)> {
+        let mport = free_port()?;
+        let conf = self.dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {mport} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                 max_connections -1\nmax_queued_messages 0\nmax_inflight_messages 0\n\
+                 log_dest file {}\nlog_type error\nlog_type warning\n",
+                self.dir.join("mosquitto.log").display()
+            ),
+        )?;
+        let mosq = Proc {
+            child: Command::new(&self.args.mosquitto)
+                .arg("-c")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .with_context(|| format!("starting {}", self.args.mosquitto.display()))?,
+            name: "mosquitto",
+        };
+        wait_for_port(mport, Duration::from_secs(5))?;
+        Ok((mosq, mport))
     }
-    let from = wall0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+
+    /// The server, as its own process (so its RSS and CPU are its own).
+    fn start_server(&self, mport: u16) -> anyhow::Result<(Proc, Arc<Http>)> {
+        let hport = free_port()?;
+        let token = "loadtest-admin-token";
+        let log = std::fs::File::create(self.dir.join("server.log"))?;
+        let server = Proc {
+            child: Command::new(std::env::current_exe()?)
+                .arg("serve")
+                .args(["--http", &format!("127.0.0.1:{hport}")])
+                .args(["--mqtt", &format!("mqtt://127.0.0.1:{mport}")])
+                .arg("--data")
+                .arg(self.dir.join("data"))
+                .env("BANGTIN_ADMIN_TOKEN", token)
+                .env("BANGTIN_ALLOW_SELF_APPROVAL", "true")
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()?,
+            name: "server",
+        };
+        wait_for_port(hport, Duration::from_secs(10))?;
+        let http = Arc::new(Http {
+            addr: SocketAddr::from(([127, 0, 0, 1], hport)),
+            token: token.into(),
+        });
+        Ok((server, http))
+    }
+
+    /// Panels through the API, one request each from several clients in
+    /// parallel, or all in one bulk import.
+    fn create_panels(&mut self, http: &Arc<Http>) -> anyhow::Result<()> {
+        let n = self.n;
+        let t = Instant::now();
+        match self.args.create.as_str() {
+            "api" => self.create_one_by_one(http)?,
+            "import" => {
+                let all: Vec<Value> = (1..=n).map(|i| panel_body(i, n)).collect();
+                let summary = http.ok("POST", "/api/v1/panels:import", Some(&Value::from(all)))?;
+                if summary["created"] != json!(n) {
+                    bail!("the import created {} of {n} panels", summary["created"]);
+                }
+            }
+            other => bail!("--create must be api or import, not {other:?}"),
+        }
+        self.fig.create_s = t.elapsed().as_secs_f64();
+        eprintln!(
+            "   {n} panels created ({}) in {:.1} s",
+            self.args.create, self.fig.create_s
+        );
+        Ok(())
+    }
+
+    fn create_one_by_one(&self, http: &Arc<Http>) -> anyhow::Result<()> {
+        let n = self.n;
+        let clients = self.args.http_clients.max(1) as u32;
+        std::thread::scope(|s| -> anyhow::Result<()> {
+            let handles: Vec<_> = (0..clients)
+                .map(|c| {
+                    let http = http.clone();
+                    s.spawn(move || -> anyhow::Result<()> {
+                        let mut i = 1 + c;
+                        while i <= n {
+                            http.ok("POST", "/api/v1/panels", Some(&panel_body(i, n)))?;
+                            i += clients;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("HTTP client panicked"))??;
+            }
+            Ok(())
+        })
+    }
+
+    /// The fleet, in this process; returns once every panel shows a frame.
+    fn start_fleet(
+        &mut self,
+        rt: &tokio::runtime::Runtime,
+        mport: u16,
+        glass: &Arc<Glass>,
+    ) -> anyhow::Result<bangtin::mqtt::controller::Fleet> {
+        let n = self.n;
+        let mut args = ControllerArgs::new(
+            Id::parse("p0001")?,
+            format!("mqtt://127.0.0.1:{mport}").parse()?,
+        );
+        args.panel = None;
+        args.fleet = Some(n);
+        args.quiet = true;
+        let t = Instant::now();
+        let mut fleet = {
+            let _g = rt.enter();
+            spawn_fleet(&args)?
+        };
+        let (_, none) = tokio::sync::mpsc::channel(1);
+        let mut shown = std::mem::replace(&mut fleet.shown, none);
+        let seen = glass.clone();
+        rt.spawn(async move {
+            while let Some(s) = shown.recv().await {
+                seen.shown
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Ok(i) = s.panel.as_str()[1..].parse::<usize>() else {
+                    continue;
+                };
+                if let Some(slot) = seen.seen.lock().expect("glass").get_mut(i - 1) {
+                    *slot = Seen {
+                        seq: s.seq,
+                        flags: s.flags,
+                        at: Some(s.received_at.into_std()),
+                    };
+                }
+            }
+        });
+        match glass.wait_all(t, self.wait, |_, _| true) {
+            Ok(_) => self.fig.fleet_ready_s = t.elapsed().as_secs_f64(),
+            Err(k) => bail!(
+                "only {k} of {n} controllers got their frame within {:?}",
+                self.wait
+            ),
+        }
+        eprintln!("   fleet ready in {:.1} s", self.fig.fleet_ready_s);
+        Ok(fleet)
+    }
+
+    /// Settle: every shown frame acked, then quiet.
+    fn settle(&mut self, http: &Http) {
+        let n = self.n;
+        let t = Instant::now();
+        let mut last = -1.0;
+        let settled = wait_until(self.wait, || {
+            let acks = metric(http, "bangtin_acks_total");
+            let stable = acks == last && acks >= f64::from(n);
+            last = acks;
+            if !stable {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            stable
+        });
+        if settled.is_none() {
+            self.fig
+                .missing
+                .push(format!("acks did not settle (last count {last})"));
+        }
+        self.fig.settle_s = t.elapsed().as_secs_f64();
+    }
+
+    fn idle_cpu(&mut self, spid: u32) {
+        let c0 = cpu_s(spid);
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_secs(self.args.idle_s));
+        self.fig.idle_cpu_pct = 100.0 * (cpu_s(spid) - c0) / t.elapsed().as_secs_f64();
+    }
+
+    /// One campaign edit switches every panel to the other message.
+    fn campaign_change(
+        &mut self,
+        http: &Http,
+        glass: &Glass,
+        content: &Content,
+        spid: u32,
+    ) -> anyhow::Result<()> {
+        let (n, wait) = (self.n, self.wait);
+        let acks0 = metric(http, "bangtin_acks_total");
+        let renders0 = metric(http, "bangtin_renders_total");
+        let before: Vec<u32> = glass
+            .seen
+            .lock()
+            .expect("glass")
+            .iter()
+            .map(|s| s.seq)
+            .collect();
+        let wall0 = chrono::Utc::now();
+        let c0 = cpu_s(spid);
+        let t0 = Instant::now();
+        http.ok(
+            "PUT",
+            &format!("/api/v1/campaigns/{}", content.campaign),
+            Some(&campaign_body(&content.messages[1])),
+        )?;
+        let fig = &mut self.fig;
+        fig.change_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
+        match glass.wait_all(t0, wait, |i, s| {
+            s.seq > before[i] && s.flags & FLAG_EMERGENCY == 0
+        }) {
+            Ok(last) => fig.change_all_frames_s = Some((last - t0).as_secs_f64()),
+            Err(k) => fig.missing.push(format!(
+                "campaign change: only {k} of {n} panels got a new frame"
+            )),
+        }
+        fig.change_all_acks_s = wait_until(wait, || {
+            metric(http, "bangtin_acks_total") >= acks0 + f64::from(n)
+        })
+        .map(|_| t0.elapsed().as_secs_f64());
+        if fig.change_all_acks_s.is_none() {
+            fig.missing.push(format!(
+                "acks after the change: {} of {n}",
+                metric(http, "bangtin_acks_total") - acks0
+            ));
+        }
+        let rows = wait_for_play_rows(http, wall0, n, wait);
+        fig.change_plays_s = rows.ok().map(|_| t0.elapsed().as_secs_f64());
+        if let Err(rows) = rows {
+            fig.missing
+                .push(format!("play rows after the change: {rows} of {n}"));
+        }
+        fig.change_server_cpu_s = cpu_s(spid) - c0;
+        fig.renders_change = metric(http, "bangtin_renders_total") - renders0;
+        Ok(())
+    }
+
+    fn alert_to_all(&mut self, http: &Http, glass: &Glass, spid: u32) -> anyhow::Result<()> {
+        std::thread::sleep(Duration::from_secs(1));
+        let c0 = cpu_s(spid);
+        let t0 = Instant::now();
+        http.ok(
+            "POST",
+            "/api/v1/alerts",
+            Some(&json!({"text": "BÃO SỐ 9: KHÔNG RA KHƠI, GIA CỐ NHÀ CỬA", "targets": ["all"], "duration_s": 600})),
+        )?;
+        self.fig.alert_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
+        match glass.wait_all(t0, self.wait, |_, s| s.flags & FLAG_EMERGENCY != 0) {
+            Ok(last) => self.fig.alert_all_s = Some((last - t0).as_secs_f64()),
+            Err(k) => self
+                .fig
+                .missing
+                .push(format!("alert: only {k} of {} panels show it", self.n)),
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        self.fig.alert_server_cpu_s = cpu_s(spid) - c0;
+        Ok(())
+    }
+}
+
+/// Waits until `/reports/plays` lists `n` rows since `from`; the count seen
+/// last when it gives up.
+fn wait_for_play_rows(
+    http: &Http,
+    from: chrono::DateTime<chrono::Utc>,
+    n: u32,
+    wait: Duration,
+) -> Result<(), usize> {
+    let from = from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut rows = 0usize;
-    fig.change_plays_s = wait_until(wait, || {
+    let done = wait_until(wait, || {
         rows = http
             .call(
                 "GET",
@@ -933,37 +1096,8 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
             std::thread::sleep(Duration::from_millis(200));
         }
         rows >= n as usize
-    })
-    .map(|_| t0.elapsed().as_secs_f64());
-    if fig.change_plays_s.is_none() {
-        fig.missing
-            .push(format!("play rows after the change: {rows} of {n}"));
-    }
-    fig.change_server_cpu_s = cpu_s(spid) - c0;
-    fig.renders_change = metric(&http, "bangtin_renders_total") - renders0;
-
-    // The alert.
-    std::thread::sleep(Duration::from_secs(1));
-    let c0 = cpu_s(spid);
-    let t0 = Instant::now();
-    http.ok(
-        "POST",
-        "/api/v1/alerts",
-        Some(&json!({"text": "BÃO SỐ 9: KHÔNG RA KHƠI, GIA CỐ NHÀ CỬA", "targets": ["all"], "duration_s": 600})),
-    )?;
-    fig.alert_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
-    match glass.wait_all(t0, wait, |_, s| s.flags & FLAG_EMERGENCY != 0) {
-        Ok(last) => fig.alert_all_s = Some((last - t0).as_secs_f64()),
-        Err(k) => fig
-            .missing
-            .push(format!("alert: only {k} of {n} panels show it")),
-    }
-    std::thread::sleep(Duration::from_secs(1));
-    fig.alert_server_cpu_s = cpu_s(spid) - c0;
-    (fig.rss_mib, fig.hwm_mib) = rss_mib(spid);
-    fig.mosquitto_rss_mib = rss_mib(p.mosq.pid()).0;
-    p.stop(a.keep);
-    Ok(fig)
+    });
+    done.map(|_| ()).ok_or(rows)
 }
 
 // ------------------------------------------------------------------ soak
@@ -1071,13 +1205,24 @@ fn soak(a: SoakArgs) -> anyhow::Result<()> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let wait = Duration::from_secs(a.wait_s);
     let n = a.panels;
-    let mut fig = Figures {
-        panels: n,
-        ..Figures::default()
-    };
     eprintln!("== soak: {n} panels, {} minutes", a.minutes);
-    let p = start_province(&a.mosquitto, n, 4, wait, &mut fig)?;
-    let (http, glass, spid) = (p.http.clone(), p.glass.clone(), p.server.pid());
+    let province_args = ProvinceArgs {
+        panels: vec![n],
+        mosquitto: a.mosquitto.clone(),
+        idle_s: 0,
+        http_clients: 4,
+        create: "import".into(),
+        create_only: false,
+        wait_s: a.wait_s,
+        keep: a.keep,
+    };
+    let mut run = Run::new(&province_args, n)?;
+    let p = run.start_province()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let glass = Arc::new(Glass::new(n));
+    let fleet = run.start_fleet(&rt, p.mport, &glass)?;
+    let (http, spid) = (p.http.clone(), p.server.pid());
+    let (msgs, cid) = (&p.content.messages, &p.content.campaign);
     let started = Instant::now();
     let until = started + Duration::from_secs(a.minutes * 60);
     let lat = Arc::new(Latencies::default());
@@ -1099,7 +1244,7 @@ fn soak(a: SoakArgs) -> anyhow::Result<()> {
     // Junk over MQTT: acks for made-up ids, garbage on real ids' topics,
     // and now and then a payload above the link's packet limit.
     {
-        let _g = p.rt.enter();
+        let _g = rt.enter();
         let (junk_sent, stop) = (junk_sent.clone(), stop.clone());
         let (client, mut el) = rumqttc::AsyncClient::new(
             {
@@ -1109,7 +1254,7 @@ fn soak(a: SoakArgs) -> anyhow::Result<()> {
             },
             100,
         );
-        p.rt.spawn(async move {
+        rt.spawn(async move {
             loop {
                 if el.poll().await.is_err() {
                     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -1117,7 +1262,7 @@ fn soak(a: SoakArgs) -> anyhow::Result<()> {
             }
         });
         let oversize = a.junk_oversize_kib * 1024;
-        p.rt.spawn(async move {
+        rt.spawn(async move {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
@@ -1169,7 +1314,7 @@ fn soak(a: SoakArgs) -> anyhow::Result<()> {
                 let id = serde_json::from_str::<Value>(&body).ok().and_then(|v| v["id"].as_str().map(String::from));
                 if let (201, Some(id)) = (st, id) {
                     lat.time("write", || http.call("POST", &format!("/api/v1/messages/{id}/approve"), None));
-                    lat.time("write", || http.call("PUT", &format!("/api/v1/campaigns/{}", p.cid), Some(&campaign_body(&id))));
+                    lat.time("write", || http.call("PUT", &format!("/api/v1/campaigns/{}", cid), Some(&campaign_body(&id))));
                     if let Some(gone) = old.pop() {
                         lat.time("write", || http.call("DELETE", &format!("/api/v1/messages/{gone}"), None));
                     }
@@ -1187,7 +1332,7 @@ fn soak(a: SoakArgs) -> anyhow::Result<()> {
             while Instant::now() < until {
                 i += 1;
                 let (w, h) = (64 + (i * 37) % 960, 16 + (i * 13) % 240);
-                lat.time("preview", || http.call("GET", &format!("/api/v1/messages/{}/preview.png?width={w}&height={h}&format=rgb888&color=%23{:06x}", p.msgs[0], i % 0xffffff), None));
+                lat.time("preview", || http.call("GET", &format!("/api/v1/messages/{}/preview.png?width={w}&height={h}&format=rgb888&color=%23{:06x}", msgs[0], i % 0xffffff), None));
                 lat.time("preview", || http.call("POST", &format!("/api/v1/preview?width={w}&height={h}&format=rgb565"), Some(&json!({"title": "x", "text": "Đường\n".repeat(1 + (i % 200) as usize)}))));
                 lat.time("read", || http.call("GET", "/api/v1/panels/p0001/now", None));
                 lat.time("read", || http.call("GET", "/api/v1/messages", None));
@@ -1210,7 +1355,7 @@ fn soak(a: SoakArgs) -> anyhow::Result<()> {
             }
         });
         // The slowloris.
-        let slow = s.spawn(|| p.rt.block_on(slowloris(http.addr, a.slowloris, until)));
+        let slow = s.spawn(|| rt.block_on(slowloris(http.addr, a.slowloris, until)));
         // The watch: RSS every second; every 5 s, is every sign lit?
         s.spawn(|| {
             let mut tick = 0u64;
@@ -1223,11 +1368,11 @@ fn soak(a: SoakArgs) -> anyhow::Result<()> {
                         .filter(|s| s.at.is_none() || s.flags & bangtin::frame::FLAG_BLANK != 0)
                         .count();
                     samples.fetch_add(1, Ordering::Relaxed);
-                    if dark > 0 || p.fleet.connected() < n as usize {
+                    if dark > 0 || fleet.connected() < n as usize {
                         dark_samples.fetch_add(1, Ordering::Relaxed);
                         eprintln!(
                             "   ! {dark} panels dark, {} controllers connected",
-                            p.fleet.connected()
+                            fleet.connected()
                         );
                     }
                 }
@@ -1324,6 +1469,8 @@ fn soak(a: SoakArgs) -> anyhow::Result<()> {
                "dark_samples": dark_samples.load(Ordering::Relaxed), "busy": busy,
                "connections_refused": refused, "unknown_dropped": unknown})
     );
-    p.stop(a.keep);
+    stop_fleet(rt, fleet);
+    p.stop();
+    run.clean_up();
     Ok(())
 }

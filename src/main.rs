@@ -33,6 +33,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TokenCmd,
     },
+    /// Panels in bulk.
+    Panels {
+        #[command(subcommand)]
+        cmd: PanelsCmd,
+    },
     /// Run a reference LED controller (or a simulated fleet).
     Controller(bangtin::mqtt::controller::ControllerArgs),
     /// Render each line of a text file for a panel profile; prints frames/s.
@@ -44,6 +49,24 @@ enum Cmd {
         #[command(subcommand)]
         cmd: KeysCmd,
     },
+    /// Issue (or rotate) a password for the embedded MQTT broker and print
+    /// it once: a panel's controller credential, or the server principal's.
+    Credential(CredentialArgs),
+}
+
+#[derive(clap::Args)]
+struct CredentialArgs {
+    /// The panel whose controller gets the credential (user name and
+    /// client id = panel id).
+    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    panel: Option<bangtin::domain::Id>,
+    /// The server principal (user name bangtin-server), which may use every
+    /// topic: for operators' tools.
+    #[arg(long)]
+    server: bool,
+    /// Data directory (the file is DIR/secrets/mqtt-credentials.json).
+    #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
+    data: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -65,11 +88,36 @@ enum TokenCmd {
 }
 
 #[derive(Subcommand)]
+enum PanelsCmd {
+    /// Create or replace the panels of FILE (.csv with a header row, or
+    /// .json: an array of panels), all or nothing, in the data directory.
+    /// Works offline: stop the server first (it holds the data in memory),
+    /// or send the file to a running server: POST /api/v1/panels:import.
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
+        data: PathBuf,
+        /// Who the audit trail names for the import.
+        #[arg(long = "as", default_value = "command line")]
+        who: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeysCmd {
     /// Write a new Ed25519 key pair: PRIVATE (PKCS#8 PEM, mode 600) and PRIVATE.pub (hex public key for controllers).
     Generate {
         #[arg(long, default_value = "secrets/frame-signing.pem")]
         out: PathBuf,
+    },
+    /// Print the public key frames are signed with (64 hex digits), for
+    /// controllers' --public-key: the --signing-key given, else the data
+    /// directory's own key (created if the server has not yet).
+    Public {
+        #[arg(long, env = "BANGTIN_SIGNING_KEY")]
+        signing_key: Option<PathBuf>,
+        #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
+        data: PathBuf,
     },
 }
 
@@ -107,6 +155,7 @@ fn main() -> anyhow::Result<()> {
         None => serve(cli.serve),
         Some(Cmd::Serve(a)) => serve(a),
         Some(Cmd::Token { cmd }) => token(cmd),
+        Some(Cmd::Panels { cmd }) => panels(cmd),
         Some(Cmd::Controller(a)) => {
             init_logging();
             let rt = tokio::runtime::Runtime::new()?;
@@ -114,15 +163,14 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Cmd::Render(a)) => render(a),
         Some(Cmd::Keys { cmd }) => keys(cmd),
+        Some(Cmd::Credential(a)) => credential(a),
         Some(Cmd::Loadtest(a)) => loadtest::run(a),
     }
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
-    let config = args
-        .into_config(std::env::var(ADMIN_TOKEN_ENV).ok())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = args.into_config(std::env::var(ADMIN_TOKEN_ENV).ok())?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.http)
@@ -166,14 +214,11 @@ fn token(cmd: TokenCmd) -> anyhow::Result<()> {
             let roles: Vec<Role> = roles
                 .iter()
                 .map(|r| r.trim().parse())
-                .collect::<Result<_, _>>()
-                .map_err(|e: bangtin::domain::Invalid| anyhow::anyhow!("{e}"))?;
-            let path = tokens.unwrap_or_else(|| data.join("secrets").join("tokens.json"));
+                .collect::<Result<_, bangtin::domain::Invalid>>()?;
+            let path = tokens.unwrap_or_else(|| bangtin::store::tokens_file(&data));
             let store = bangtin::store::tokens::TokenStore::open(&path, None)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let t = store
-                .create(&name, &roles)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .with_context(|| format!("reading the token file {}", path.display()))?;
+            let t = store.create(&name, &roles)?;
             eprintln!(
                 "token for {name:?} saved (hashed) in {}; it is shown only now:",
                 path.display()
@@ -184,29 +229,52 @@ fn token(cmd: TokenCmd) -> anyhow::Result<()> {
     }
 }
 
+fn panels(cmd: PanelsCmd) -> anyhow::Result<()> {
+    use bangtin::store::import::{parse_panels, ImportFormat};
+    let PanelsCmd::Import { file, data, who } = cmd;
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let format = ImportFormat::from_file_name(name)
+        .with_context(|| format!("{}: name a .csv or .json file", file.display()))?;
+    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let store = bangtin::store::Store::open(&data)
+        .with_context(|| format!("opening the data directory {}", data.display()))?;
+    // A running server keeps the proof-of-play database open (and locked);
+    // panels written behind its back would not reach its memory.
+    bangtin::store::plays::Plays::open(&store.plays_file()).with_context(|| {
+        format!(
+            "{} looks in use: if a server runs on it, stop it first or send the file to POST /api/v1/panels:import",
+            data.display()
+        )
+    })?;
+    let panels = parse_panels(&bytes, format).with_context(|| format!("{}", file.display()))?;
+    let s = store.import_panels(panels, &who)?;
+    println!(
+        "{}: {} created, {} updated, {} unchanged",
+        file.display(),
+        s.created,
+        s.updated,
+        s.unchanged
+    );
+    Ok(())
+}
+
 fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
-    use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePrivateKey};
+    use bangtin::store::signing;
     match cmd {
+        KeysCmd::Public { signing_key, data } => {
+            let key = match signing_key {
+                Some(path) => signing::load(&path),
+                None => signing::load_or_create(&data),
+            }
+            .context("loading the frame-signing key")?;
+            println!("{}", signing::public_hex(&key.verifying_key()));
+            Ok(())
+        }
         KeysCmd::Generate { out } => {
-            if out.exists() {
-                anyhow::bail!(
-                    "{} exists: move it away first, so no key is lost",
-                    out.display()
-                );
-            }
-            let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-            let pem = key
-                .to_pkcs8_pem(LineEnding::LF)
-                .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
-            bangtin::store::fsio::write_atomic(&out, pem.as_bytes())?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600))?;
-            }
-            let public = hex::encode(key.verifying_key().to_bytes());
-            let pub_path = out.with_extension("pub");
-            bangtin::store::fsio::write_atomic(&pub_path, format!("{public}\n").as_bytes())?;
+            let key = signing::generate(&out)
+                .with_context(|| format!("writing the key {}", out.display()))?;
+            let public = signing::public_hex(&key.verifying_key());
+            let pub_path = signing::public_path(&out);
             println!(
                 "private key: {} (keep it secret; pass it with --signing-key)",
                 out.display()
@@ -220,6 +288,27 @@ fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
     }
 }
 
+fn credential(a: CredentialArgs) -> anyhow::Result<()> {
+    use bangtin::store::credentials::Credentials;
+    let user = match &a.panel {
+        Some(panel) => bangtin::mqtt::controller_user(panel)
+            .context("choosing the MQTT user name")?
+            .to_string(),
+        None => bangtin::mqtt::SERVER_USER.to_string(),
+    };
+    let path = Credentials::default_path(&a.data);
+    let password = Credentials::open(&path)
+        .and_then(|c| c.issue(&user))
+        .with_context(|| format!("issuing a password in {}", path.display()))?;
+    eprintln!(
+        "MQTT password for {user:?} saved (hashed) in {}, replacing any earlier one; it is shown only now. Connect with user name {user:?}{}:",
+        path.display(),
+        if a.panel.is_some() { " and the same client id" } else { "" }
+    );
+    println!("{password}");
+    Ok(())
+}
+
 fn render(a: RenderArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&a.text_file)
         .with_context(|| format!("reading {}", a.text_file.display()))?;
@@ -228,12 +317,8 @@ fn render(a: RenderArgs) -> anyhow::Result<()> {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    let format: PixelFormat = a
-        .format
-        .parse()
-        .map_err(|e: bangtin::domain::Invalid| anyhow::anyhow!("{e}"))?;
-    let profile = bangtin::domain::Profile::new(a.width, a.height, format)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let format: PixelFormat = a.format.parse()?;
+    let profile = bangtin::domain::Profile::new(a.width, a.height, format)?;
     let renderer = bangtin::render::Renderer::new();
     let style = bangtin::domain::Style::default();
     if let Some(dir) = &a.out {

@@ -22,9 +22,9 @@ const ROUTES = [
   { path: 'wall', label: 'nav.wall', icon: 'wall', show: () => true, view: viewWall },
   { path: 'messages', label: 'nav.messages', icon: 'messages', show: () => true, view: viewMessages },
   { path: 'campaigns', label: 'nav.campaigns', icon: 'campaigns', show: () => true, view: viewCampaigns },
-  { path: 'alerts', label: 'nav.alerts', icon: 'alerts', show: () => can('operator'), view: viewAlerts },
+  { path: 'alerts', label: 'nav.alerts', icon: 'alerts', need: 'operator', show: () => can('operator'), view: viewAlerts },
   { path: 'reports', label: 'nav.reports', icon: 'reports', show: () => true, view: viewReports },
-  { path: 'admin', label: 'nav.admin', icon: 'admin', show: () => can('admin'), view: viewAdmin },
+  { path: 'admin', label: 'nav.admin', icon: 'admin', need: 'admin', show: () => can('admin'), view: viewAdmin },
 ];
 
 boot(ROUTES);

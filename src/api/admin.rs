@@ -92,6 +92,7 @@ pub async fn status(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> 
     let online = ctx.shared.online_among(snap.panels.keys());
     ok(&serde_json::json!({
         "mqtt_connected": ctx.metrics.mqtt_connected.load(std::sync::atomic::Ordering::Relaxed),
+        "controller_reports_authenticated": ctx.broker.reports_authenticated,
         "panels": snap.panels.len(),
         "panels_online": online,
         "messages": snap.messages.len(),

@@ -28,6 +28,8 @@ pub struct Metrics {
     /// Status messages and acks from ids that are not configured panels:
     /// counted, then dropped (nothing is kept per unknown id).
     pub unknown_panel_messages: AtomicU64,
+    /// What the MQTT edge refused or dropped.
+    pub mqtt: std::sync::Arc<crate::mqtt::Counters>,
 }
 
 impl Metrics {
@@ -109,6 +111,21 @@ impl Metrics {
                 "bangtin_unknown_panel_messages_total",
                 "Status messages and acks from ids that are not configured panels (dropped).",
                 self.unknown_panel_messages.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "bangtin_mqtt_dropped_messages_total",
+                "Messages to the server dropped unread: oversized, malformed or on a topic it does not read.",
+                self.mqtt.dropped.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "bangtin_mqtt_refused_connections_total",
+                "Connections the embedded broker refused (no or wrong credential, wrong client id).",
+                self.mqtt.refused.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "bangtin_mqtt_denied_total",
+                "Publishes and subscriptions the embedded broker's ACL denied.",
+                self.mqtt.denied.load(Ordering::Relaxed) as f64,
             ),
         ];
         for (name, help, v) in own.iter().chain(extra.iter()) {

@@ -15,6 +15,7 @@ pub mod req;
 
 mod admin;
 mod alerts;
+pub mod broker;
 mod campaigns;
 mod events;
 mod messages;
@@ -43,23 +44,19 @@ use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 use warp::Filter;
 
-use crate::player::{Renditions, Shared};
+use crate::player::{Renditions, Schedules, Shared};
 use crate::store::plays::Plays;
 use crate::store::tokens::{Principal, TokenStore};
 use crate::store::Store;
 use error::ApiError;
 use req::{error_response, Req};
 
-/// Everything a handler may use.
+/// Everything a handler may use: the [`Services`] (through `Deref`, so
+/// `ctx.store`) and the API's own state.
 pub struct Ctx {
-    pub store: Arc<Store>,
-    pub tokens: Arc<TokenStore>,
-    pub renditions: Arc<Renditions>,
-    pub shared: Arc<Shared>,
-    pub plays: Arc<Plays>,
-    pub metrics: Arc<metrics::Metrics>,
-    pub tz: Tz,
-    pub allow_self_approval: bool,
+    services: Services,
+    /// Controllers' credentials and the frame key (see [`Ctx::with_broker`]).
+    pub broker: broker::BrokerSecurity,
     pub limits: Limits,
     pub conns: Arc<server::Conns>,
     /// Decoding and rendering in flight, bounded by bytes.
@@ -68,33 +65,44 @@ pub struct Ctx {
     stopping: tokio::sync::watch::Sender<bool>,
 }
 
+/// What the API is built from.
+pub struct Services {
+    pub store: Arc<Store>,
+    pub tokens: Arc<TokenStore>,
+    pub renditions: Arc<Renditions>,
+    pub shared: Arc<Shared>,
+    pub schedules: Arc<Schedules>,
+    pub plays: Arc<Plays>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub tz: Tz,
+    pub allow_self_approval: bool,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
 impl Ctx {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        store: Arc<Store>,
-        tokens: Arc<TokenStore>,
-        renditions: Arc<Renditions>,
-        shared: Arc<Shared>,
-        plays: Arc<Plays>,
-        metrics: Arc<metrics::Metrics>,
-        tz: Tz,
-        allow_self_approval: bool,
-    ) -> Ctx {
+    pub fn new(services: Services) -> Ctx {
         Ctx {
-            store,
-            tokens,
-            renditions,
-            shared,
-            plays,
-            metrics,
-            tz,
-            allow_self_approval,
+            services,
+            broker: broker::BrokerSecurity::default(),
             conns: Arc::new(server::Conns::new(&Limits::default())),
             work: work::WorkGate::new(Limits::default().memory.work()),
             limits: Limits::default(),
             failures: Mutex::new(HashMap::new()),
             stopping: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Adds what the broker routes hand out: controllers' credentials
+    /// and the frame-signing public key.
+    pub fn with_broker(mut self, broker: broker::BrokerSecurity) -> Ctx {
+        self.broker = broker;
+        self
     }
 
     /// With these connection caps, timeouts and memory for work (the

@@ -4,15 +4,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::error::ApiError;
-use super::req::{empty, ok, Req};
+use super::req::{empty, json, ok, Req};
 use super::{blocking, Ctx};
 use crate::domain::Panel;
-use crate::player::{self, NowState};
+use crate::player::NowState;
 use crate::render;
-use crate::schedule::{self, Show};
+use crate::schedule::Show;
+use crate::store::import::{self, ImportError, ImportFormat};
 
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct PanelView {
@@ -22,6 +24,10 @@ pub struct PanelView {
     last_seen: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     firmware: Option<String>,
+    /// Whether `online` and `last_seen` come from a report the broker
+    /// authenticated as this panel's controller (the embedded broker
+    /// does); false with an external broker, whose ACL the server cannot see.
+    reports_authenticated: bool,
 }
 
 fn view(ctx: &Ctx, p: Panel) -> PanelView {
@@ -38,6 +44,7 @@ fn view(ctx: &Ctx, p: Panel) -> PanelView {
         online: live.online,
         last_seen: live.last_seen,
         firmware: live.firmware,
+        reports_authenticated: ctx.broker.reports_authenticated,
     }
 }
 
@@ -86,6 +93,49 @@ pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
     let who = r.who.name.clone();
     let p = blocking(move || store.put_panel(p, false, &who)).await??;
     ok(&view(ctx, p))
+}
+
+/// Largest bulk import body (10,000 panels are about 2 MB of JSON).
+const IMPORT_LIMIT: usize = 32 << 20;
+
+/// `POST /panels:import`: a JSON array or a CSV file of panels, created or
+/// replaced all at once; 422 with every bad row named, and nothing changed.
+pub async fn import(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let format = match r.content_type().as_deref() {
+        Some("application/json") => ImportFormat::Json,
+        Some("text/csv") => ImportFormat::Csv,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!(
+                    "send a JSON array with Content-Type: application/json, or a CSV file with Content-Type: text/csv (got {})",
+                    other.unwrap_or("no Content-Type")
+                ),
+            ))
+        }
+    };
+    let body = r.body(IMPORT_LIMIT).await?;
+    let store = ctx.store.clone();
+    let who = r.who.name.clone();
+    let imported = blocking(move || {
+        let panels = import::parse_panels(&body, format)?;
+        store.import_panels(panels, &who)
+    })
+    .await?;
+    match imported {
+        Ok(summary) => ok(&summary),
+        Err(ImportError::Unreadable(m)) => Err(ApiError::bad_request(m)),
+        Err(ImportError::Rows(rows)) => Ok(json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &serde_json::json!({
+                "error": "invalid_rows",
+                "message": format!("{} row(s) cannot be imported, so nothing was imported: fix them (see rows) and send the file again", rows.len()),
+                "rows": rows,
+            }),
+        )),
+        Err(ImportError::Store(e)) => Err(e.into()),
+    }
 }
 
 pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -156,22 +206,8 @@ pub async fn timeline(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError>
             "give from < to, at most 31 days apart",
         ));
     }
-    let ctx2 = ctx.clone();
-    let slots = blocking(move || {
-        let snap = ctx2.store.snapshot();
-        let compiled = player::compile_all(&snap, ctx2.tz);
-        let alerts: Vec<_> = snap
-            .alerts
-            .values()
-            .filter(|a| a.cancelled_at.is_none())
-            .cloned()
-            .collect();
-        let catalog = player::catalog(&snap, &ctx2.store, &ctx2.renditions);
-        schedule::timeline(
-            &p, &compiled, &alerts, &catalog, ctx2.tz, from, to, MAX_SLOTS,
-        )
-    })
-    .await?;
+    let schedules = ctx.schedules.clone();
+    let slots = blocking(move || schedules.current().timeline(&p, from, to, MAX_SLOTS)).await?;
     // `group=campaign` merges consecutive slots of one campaign (or alert,
     // or blank) into one: a week at a glance for the dashboard.
     let by_campaign = match r.q("group") {

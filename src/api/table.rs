@@ -17,7 +17,7 @@ use warp::reply::Response;
 
 use super::error::ApiError;
 use super::req::Req;
-use super::{admin, alerts, campaigns, events, messages, panels, reports, web, Ctx};
+use super::{admin, alerts, broker, campaigns, events, messages, panels, reports, web, Ctx};
 use crate::domain::Role::{self, Admin, Approver, Editor, Operator, Scheduler};
 use crate::domain::{Alert, AlertBody, Asset, Campaign, CampaignBody, Message, MessageBody, Panel};
 use crate::player::NowState;
@@ -143,6 +143,18 @@ table! {
     (DELETE "/panels/{id}", Some(Admin)) => panels::delete {
         body: NO_BODY, reply: None, ok: NO_CONTENT,
         summary: "remove a panel",
+    }
+    (POST "/panels:import", Some(Admin)) => panels::import {
+        body: NO_BODY, reply: Some(schema::<crate::store::import::ImportSummary>), ok: OK,
+        summary: "create or replace many panels at once (a JSON array or a CSV file), all or nothing",
+    }
+    (POST "/panels/{id}/credential", Some(Admin)) => broker::issue_credential {
+        body: NO_BODY, reply: Some(schema::<broker::IssuedCredential>), ok: CREATED,
+        summary: "issue or rotate the panel's controller credential (shown once)",
+    }
+    (GET "/keys/frames", ANY) => broker::frame_key {
+        body: NO_BODY, reply: Some(schema::<broker::FrameKey>), ok: OK,
+        summary: "the public key frames are signed with",
     }
     (GET "/panels/{id}/now", ANY) => panels::now {
         body: NO_BODY, reply: Some(schema::<NowState>), ok: OK,

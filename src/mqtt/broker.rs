@@ -2,26 +2,45 @@
 //! office or a pilot (up to a few hundred panels). Retained messages live in
 //! memory only; after a restart the server republishes every frame anyway.
 //!
+//! rumqttd authenticates but has no topic ACLs, so it listens only on a
+//! loopback port chosen at start, taking one user whose password is drawn
+//! at random for this process and never stored: the server's own link
+//! connects there directly. Everyone else — controllers, operators' tools —
+//! comes through the [`gateway`](super::gateway) on the public listener,
+//! which checks credentials and topics and relays to rumqttd with that
+//! internal login.
+//!
 //! rumqttd has no shutdown API: the broker lives until the process exits.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rand::RngCore;
+use rumqttc::mqttbytes::v4::Login;
 use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
 
-use super::{MqttError, DEFAULT_MAX_PACKET};
+use super::gateway::{self, Authenticate, Gateway};
+use super::{BrokerUrl, Counters, MqttError, FRAME_PACKET};
 
 /// Connections the router accepts: thousands of controllers and the server.
 const MAX_CONNECTIONS: usize = 20_000;
+/// The one user rumqttd knows.
+const INTERNAL_USER: &str = "bangtin-internal";
 
-fn config(listen: SocketAddr) -> Config {
+fn config(listen: SocketAddr, password: &str) -> Config {
     let connections = ConnectionSettings {
         connection_timeout_ms: 10_000,
-        // rumqttd counts the topic and 4 bytes on top of the payload.
-        max_payload_size: DEFAULT_MAX_PACKET + 1024,
+        // rumqttd's limit is on the remaining length (topic, packet id,
+        // payload): the gateway lets nothing larger through, and the
+        // server's link reads anything up to it.
+        max_payload_size: FRAME_PACKET,
         max_inflight_count: 500,
-        auth: None,
+        auth: Some(HashMap::from([(
+            INTERNAL_USER.to_string(),
+            password.to_string(),
+        )])),
         external_auth: None,
         dynamic_filters: true,
     };
@@ -53,24 +72,27 @@ fn config(listen: SocketAddr) -> Config {
     }
 }
 
-/// Starts the embedded broker on `listen` and returns once it accepts TCP
-/// connections, or with an error naming the problem (port taken, …).
-pub fn start_embedded_broker(listen: SocketAddr) -> Result<(), MqttError> {
-    if listen.port() == 0 {
-        return Err(MqttError::Broker(
-            "the embedded broker needs a fixed port (--broker-listen), not port 0".into(),
-        ));
-    }
-    // rumqttd only logs a bind failure from its own thread; find out here.
-    match TcpListener::bind(listen) {
-        Ok(l) => drop(l),
-        Err(e) => {
-            return Err(MqttError::Broker(format!(
-                "the embedded MQTT broker cannot listen on {listen}: {e}; free the port, choose another with --broker-listen, or use an external broker with --mqtt"
-            )))
-        }
-    }
-    let cfg = config(listen);
+/// A running embedded broker.
+#[derive(Debug, Clone)]
+pub struct EmbeddedBroker {
+    /// The public listener: the gateway.
+    pub listen: SocketAddr,
+    /// rumqttd itself on its loopback port, with the internal login: where
+    /// the server's own link connects. Never give it to anyone else.
+    pub internal: BrokerUrl,
+}
+
+/// Starts rumqttd on a free loopback port and returns once it accepts TCP
+/// connections.
+fn start_rumqttd(password: &str) -> Result<SocketAddr, MqttError> {
+    let fail = |e: std::io::Error| {
+        MqttError::Broker(format!("the embedded MQTT broker cannot start: {e}"))
+    };
+    // Bound and released: rumqttd binds it itself a moment later.
+    let addr = TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map_err(fail)?;
+    let cfg = config(addr, password);
     let thread = std::thread::Builder::new()
         .name("mqtt-broker".into())
         .spawn(move || {
@@ -79,32 +101,82 @@ pub fn start_embedded_broker(listen: SocketAddr) -> Result<(), MqttError> {
                 tracing::error!(error = %e, "embedded MQTT broker stopped");
             }
         })
-        .map_err(|e| MqttError::Broker(format!("cannot start the broker thread: {e}")))?;
-    let probe = if listen.ip().is_unspecified() {
-        let lo = match listen {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        };
-        SocketAddr::new(lo, listen.port())
-    } else {
-        listen
-    };
+        .map_err(fail)?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if thread.is_finished() {
-            return Err(MqttError::Broker(format!(
-                "the embedded MQTT broker stopped at once: is {listen} already in use?"
-            )));
+            return Err(MqttError::Broker(
+                "the embedded MQTT broker stopped at once".into(),
+            ));
         }
-        if TcpStream::connect_timeout(&probe, Duration::from_millis(200)).is_ok() {
-            tracing::info!(%listen, "embedded MQTT broker accepting connections");
-            return Ok(());
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(addr);
         }
         if Instant::now() > deadline {
             return Err(MqttError::Broker(format!(
-                "the embedded MQTT broker did not start listening on {listen} within 10 s"
+                "the embedded MQTT broker did not start listening on {addr} within 10 s"
             )));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Starts the embedded broker: rumqttd on a private loopback port and the
+/// gateway on `listen`, which admits whom `auth` accepts and confines each
+/// panel's controller to its own topics under `topic_root`. Returns once
+/// both accept connections, or with an error naming the problem (port
+/// taken, …). The gateway runs on the current Tokio runtime.
+pub fn start_embedded_broker(
+    listen: SocketAddr,
+    topic_root: &str,
+    auth: Arc<dyn Authenticate>,
+    counters: Arc<Counters>,
+) -> Result<EmbeddedBroker, MqttError> {
+    if listen.port() == 0 {
+        return Err(MqttError::Broker(
+            "the embedded broker needs a fixed port (--broker-listen), not port 0".into(),
+        ));
+    }
+    let public = TcpListener::bind(listen).map_err(|e| {
+        MqttError::Broker(format!(
+            "the embedded MQTT broker cannot listen on {listen}: {e}; free the port, choose another with --broker-listen, or use an external broker with --mqtt"
+        ))
+    })?;
+    let runtime = tokio::runtime::Handle::try_current()
+        .map_err(|_| MqttError::Broker("the embedded MQTT broker needs a Tokio runtime".into()))?;
+    let public = {
+        let _in = runtime.enter();
+        public
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(public))
+            .map_err(|e| MqttError::Broker(format!("the MQTT gateway cannot start: {e}")))?
+    };
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let password = hex::encode(secret);
+    let upstream = start_rumqttd(&password)?;
+    runtime.spawn(gateway::serve(
+        public,
+        Gateway {
+            root: topic_root.to_string(),
+            auth,
+            upstream,
+            internal_login: Login {
+                username: INTERNAL_USER.into(),
+                password: password.clone(),
+            },
+            counters,
+        },
+    ));
+    tracing::info!(%listen, "embedded MQTT broker accepting connections (credentials and per-panel ACL enforced)");
+    Ok(EmbeddedBroker {
+        listen,
+        internal: BrokerUrl {
+            host: upstream.ip().to_string(),
+            port: upstream.port(),
+            tls: false,
+            username: Some(INTERNAL_USER.into()),
+            password: Some(password),
+        },
+    })
 }

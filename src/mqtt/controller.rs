@@ -5,6 +5,7 @@
 //! Each simulated panel is its own small MQTT client (client id = panel id)
 //! with its own event-loop task; nothing here talks to the server directly.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -59,9 +60,15 @@ pub struct ControllerArgs {
     pub quiet: bool,
     /// Keep each panel's last accepted seq in DIR/{panel}.seq (written
     /// atomically), so a restarted controller still refuses frames older
-    /// than the last it showed (a replayed signed frame, say).
+    /// than the last it showed (a replayed signed frame, say). Needs
+    /// --public-key: only a verified frame may move the stored seq.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// For --fleet: a file of `PANEL PASSWORD` lines; each simulated
+    /// controller connects with its panel id as user name and its own
+    /// password. Without it, every one uses the URL's user and password.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
 }
 
 impl ControllerArgs {
@@ -79,6 +86,7 @@ impl ControllerArgs {
             public_key: None,
             quiet: true,
             state: None,
+            credentials: None,
         }
     }
 
@@ -138,6 +146,13 @@ impl Fleet {
 pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
     let panels = args.panels()?;
     topics::validate_root(&args.topic_root)?;
+    if args.state.is_some() && args.public_key.is_none() {
+        anyhow::bail!("{STATE_NEEDS_KEY}");
+    }
+    let passwords = match &args.credentials {
+        Some(path) => read_credentials(path)?,
+        None => HashMap::new(),
+    };
     let key = match &args.public_key {
         Some(path) => Some(Arc::new(read_public_key(path)?)),
         None => None,
@@ -181,7 +196,9 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
                 QoS::AtLeastOnce,
                 true,
             ));
-        if let Some(user) = &args.mqtt.username {
+        if let Some(password) = passwords.get(&panel) {
+            mo.set_credentials(panel.as_str(), password.as_str());
+        } else if let Some(user) = &args.mqtt.username {
             mo.set_credentials(user, args.mqtt.password.as_deref().unwrap_or(""));
         }
         if let Some(t) = &transport {
@@ -248,6 +265,28 @@ pub async fn run(args: ControllerArgs, shutdown: impl Future<Output = ()>) -> an
     Ok(())
 }
 
+/// Why `--state` is refused without `--public-key`.
+const STATE_NEEDS_KEY: &str = "--state needs --public-key: without the server's key, anyone who can publish on the frame topic could store a seq of 4294967295 and lock this controller out of every genuine frame for good; get the key with `bangtin keys public` or GET /api/v1/keys/frames";
+
+/// `PANEL PASSWORD` lines (`--credentials`); blank lines and `#` comments skipped.
+fn read_credentials(path: &Path) -> anyhow::Result<HashMap<Id, String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the credentials file {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .map(|(i, l)| {
+            let bad = || anyhow::anyhow!("{} line {}: write PANEL PASSWORD", path.display(), i + 1);
+            let (panel, password) = l.split_once(char::is_whitespace).ok_or_else(bad)?;
+            Ok((
+                Id::parse(panel).map_err(|_| bad())?,
+                password.trim().to_string(),
+            ))
+        })
+        .collect()
+}
+
 fn read_public_key(path: &Path) -> anyhow::Result<VerifyingKey> {
     use ed25519_dalek::pkcs8::DecodePublicKey;
     let text = std::fs::read_to_string(path)
@@ -255,7 +294,7 @@ fn read_public_key(path: &Path) -> anyhow::Result<VerifyingKey> {
     let text = text.trim();
     if text.starts_with("-----BEGIN") {
         return VerifyingKey::from_public_key_pem(text)
-            .map_err(|e| anyhow::anyhow!("{} is not an Ed25519 public key: {e}", path.display()));
+            .with_context(|| format!("{} is not an Ed25519 public key", path.display()));
     }
     let bytes: [u8; 32] = hex::decode(text)
         .ok()
@@ -495,7 +534,7 @@ impl Controller {
             let path = path.clone();
             let seq = h.seq.to_string();
             let saved = tokio::task::spawn_blocking(move || {
-                crate::store::fsio::write_atomic(&path, seq.as_bytes())
+                crate::fsio::write_atomic(&path, seq.as_bytes())
             })
             .await;
             if !matches!(saved, Ok(Ok(()))) {

@@ -12,14 +12,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, Incoming, LastWill, MqttOptions, Outgoing,
-    Publish, QoS, Request, Subscribe, SubscribeFilter, Transport,
+    Publish, QoS, Request, Subscribe, SubscribeFilter,
 };
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::topics::{self, Kind};
-use super::{tls, LinkOptions, MqttError};
+use super::{guard, tls, Counters, LinkOptions, MqttError, MAX_REPORT};
 use crate::domain::Id;
 
 /// Requests queued between [`Publisher`]s and the event loop. When it is
@@ -44,6 +44,10 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 pub enum Inbound {
     /// A (re)connection: republish every panel's current frame.
     Connected,
+    /// The connection was lost (the link retries with back-off and reports
+    /// [`Inbound::Connected`] when it is back). Frames published meanwhile
+    /// are refused with [`MqttError::NotConnected`].
+    Disconnected,
     /// A controller's retained status.
     Status {
         panel: Id,
@@ -115,8 +119,14 @@ impl Publisher {
     }
 }
 
-fn mqtt_options(opts: &LinkOptions) -> Result<MqttOptions, MqttError> {
-    let mut mo = MqttOptions::new(&opts.client_id, &opts.url.host, opts.url.port);
+/// rumqttc's options: it connects to the link's guard (which dials the
+/// broker, with TLS if any), not to the broker itself.
+fn mqtt_options(opts: &LinkOptions, guard: &guard::Guard) -> MqttOptions {
+    let mut mo = MqttOptions::new(
+        &guard.client_id,
+        guard.addr.ip().to_string(),
+        guard.addr.port(),
+    );
     mo.set_keep_alive(Duration::from_secs(30))
         .set_clean_session(true)
         .set_max_packet_size(opts.max_packet, opts.max_packet)
@@ -130,12 +140,7 @@ fn mqtt_options(opts: &LinkOptions) -> Result<MqttOptions, MqttError> {
     if let Some(user) = &opts.url.username {
         mo.set_credentials(user, opts.url.password.as_deref().unwrap_or(""));
     }
-    if opts.url.tls {
-        mo.set_transport(Transport::tls_with_config(
-            rumqttc::TlsConfiguration::Rustls(tls::client_config(&opts.tls)?),
-        ));
-    }
-    Ok(mo)
+    mo
 }
 
 /// Starts the link; see [`try_connect`]. A configuration error (unreadable
@@ -165,7 +170,19 @@ pub fn connect(opts: LinkOptions) -> (Publisher, mpsc::Receiver<Inbound>) {
 /// publishes `online` there on every connection, subscribes to controllers'
 /// status and ack topics, and reconnects with back-off.
 pub fn try_connect(opts: LinkOptions) -> Result<(Publisher, mpsc::Receiver<Inbound>), MqttError> {
-    let mo = mqtt_options(&opts)?;
+    let tls = match opts.url.tls {
+        true => Some(tls::client_config(&opts.tls)?),
+        false => None,
+    };
+    let guard = guard::start(
+        &opts.url.host,
+        opts.url.port,
+        tls,
+        &opts.client_id,
+        opts.max_packet,
+        opts.counters.clone(),
+    )?;
+    let mo = mqtt_options(&opts, &guard);
     let (client, mut eventloop) = AsyncClient::new(mo, REQUEST_CAPACITY);
     let mut net = eventloop.network_options();
     net.set_tcp_nodelay(true);
@@ -182,6 +199,8 @@ pub fn try_connect(opts: LinkOptions) -> Result<(Publisher, mpsc::Receiver<Inbou
         connected: connected.clone(),
         inbound: inbound_tx,
         control: control_rx,
+        state_pending: None,
+        counters: opts.counters.clone(),
     };
     tokio::spawn(task.run());
     Ok((
@@ -203,6 +222,10 @@ struct LinkTask {
     connected: Arc<AtomicBool>,
     inbound: mpsc::Sender<Inbound>,
     control: mpsc::Receiver<oneshot::Sender<()>>,
+    /// A link-state event still waiting for room in a full inbound queue;
+    /// the next one waits for it, so the receiver sees them in order.
+    state_pending: Option<tokio::task::JoinHandle<()>>,
+    counters: Arc<Counters>,
 }
 
 pub(crate) fn retained(topic: String, payload: impl Into<Vec<u8>>) -> Request {
@@ -249,8 +272,13 @@ impl LinkTask {
                     self.deliver(Inbound::Connected);
                 }
                 Ok(Event::Incoming(Incoming::Publish(p))) => {
-                    if let Some(msg) = parse_report(&self.root, &p.topic, &p.payload) {
-                        self.deliver(msg);
+                    match parse_report(&self.root, &p.topic, &p.payload) {
+                        Some(msg) => self.deliver(msg),
+                        // An empty status only clears a retained one.
+                        None if p.payload.is_empty() => {}
+                        None => {
+                            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
                 Ok(_) => {}
@@ -259,6 +287,7 @@ impl LinkTask {
                     failures += 1;
                     if was {
                         tracing::warn!(broker = %self.url, error = %e, "MQTT connection lost; reconnecting");
+                        self.deliver(Inbound::Disconnected);
                     } else if failures == 1
                         || failures.is_multiple_of(20)
                         || refused(&e) && failures < 3
@@ -283,22 +312,35 @@ impl LinkTask {
         }
     }
 
-    /// Never blocks the event loop: a full channel drops reports (with a
-    /// warning) except `Connected`, which is handed to a helper task.
-    fn deliver(&self, msg: Inbound) {
-        match self.inbound.try_send(msg) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(Inbound::Connected)) => {
-                let tx = self.inbound.clone();
-                tokio::spawn(async move {
-                    let _ = tx.send(Inbound::Connected).await;
-                });
+    /// Never blocks the event loop: a full channel drops controllers'
+    /// reports (with a warning); link-state events (`Connected`,
+    /// `Disconnected`) are never dropped nor reordered: when they cannot go
+    /// at once, a helper task delivers them in turn.
+    fn deliver(&mut self, mut msg: Inbound) {
+        let link_state = matches!(msg, Inbound::Connected | Inbound::Disconnected);
+        let waiting = self
+            .state_pending
+            .as_ref()
+            .is_some_and(|h| !h.is_finished());
+        if !(link_state && waiting) {
+            match self.inbound.try_send(msg) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(mpsc::error::TrySendError::Full(m)) if !link_state => {
+                    tracing::warn!(msg = ?m, "inbound MQTT queue full; report dropped");
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Full(m)) => msg = m,
             }
-            Err(mpsc::error::TrySendError::Full(msg)) => {
-                tracing::warn!(?msg, "inbound MQTT queue full; report dropped");
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
+        // A link-state event that has to wait for room, after any other.
+        let prev = self.state_pending.take();
+        let tx = self.inbound.clone();
+        self.state_pending = Some(tokio::spawn(async move {
+            if let Some(prev) = prev {
+                let _ = prev.await;
+            }
+            let _ = tx.send(msg).await;
+        }));
     }
 
     async fn shutdown(&mut self) {
@@ -369,12 +411,17 @@ struct AckJson {
     seq: u32,
 }
 
-/// Parses a controller's report; anything malformed is logged and dropped.
+/// Parses a controller's report; anything malformed or larger than
+/// [`MAX_REPORT`] is logged and dropped.
 pub(crate) fn parse_report(root: &str, topic: &str, payload: &[u8]) -> Option<Inbound> {
     let Some((panel, kind)) = topics::parse_inbound(root, topic) else {
         tracing::debug!(topic, "ignoring message on an unexpected topic");
         return None;
     };
+    if payload.len() > MAX_REPORT {
+        tracing::warn!(%panel, topic, bytes = payload.len(), "dropped a report of {} bytes: reports are at most {MAX_REPORT} bytes", payload.len());
+        return None;
+    }
     match kind {
         // An empty retained payload is someone clearing the status.
         Kind::Status if payload.is_empty() => None,
@@ -446,6 +493,46 @@ mod tests {
         ] {
             assert_eq!(parse_report("bangtin", t, b), None, "{t} {b:?}");
         }
+        let mut padded = br#"{"online":true,"firmware":"x"}"#.to_vec();
+        padded.resize(MAX_REPORT, b' ');
+        assert!(parse_report("bangtin", "bangtin/panels/p1/status", &padded).is_some());
+        padded.push(b' ');
+        assert_eq!(
+            parse_report("bangtin", "bangtin/panels/p1/status", &padded),
+            None,
+            "a report over {MAX_REPORT} bytes"
+        );
+    }
+
+    /// A broker on loopback that acknowledges every CONNECT and hangs up at
+    /// the client's next packet: the link reports the loss, then the
+    /// reconnection, each once and in order.
+    #[tokio::test]
+    async fn a_lost_connection_is_reported_then_the_reconnection() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await; // CONNECT
+                socket.write_all(&[0x20, 0x02, 0x00, 0x00]).await.unwrap(); // CONNACK
+                let _ = socket.read(&mut buf).await; // whatever comes next
+            }
+        });
+        let url = format!("mqtt://127.0.0.1:{port}").parse().unwrap();
+        let (publisher, mut inbound) = try_connect(super::super::LinkOptions::new(url)).unwrap();
+        for (want, why) in [
+            (Inbound::Connected, "first connection"),
+            (Inbound::Disconnected, "the broker hung up"),
+            (Inbound::Connected, "back after the back-off"),
+        ] {
+            let got = tokio::time::timeout(Duration::from_secs(5), inbound.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no event within 5 s: expected {why}"));
+            assert_eq!(got, Some(want), "{why}");
+        }
+        drop(publisher);
     }
 
     #[test]

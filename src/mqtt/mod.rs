@@ -4,31 +4,66 @@
 //! - [`link`]: the server's connection ([`connect`]): one task owns the
 //!   rumqttc event loop; [`Publisher`] handles queue frames onto it and
 //!   [`Inbound`] events come back on a channel.
-//! - [`broker`]: the embedded broker (rumqttd) used when no `--mqtt` is given.
+//! - [`broker`]: the embedded broker used when no `--mqtt` is given:
+//!   rumqttd on a private loopback port behind [`gateway`], which owns the
+//!   public listener and enforces credentials and per-panel topic ACLs.
+//! - `guard`: the relay the server's link connects through, which skips
+//!   oversized messages to the server instead of losing the connection.
+//! - `relay` and `wire`: the packet-by-packet relay both use, over
+//!   rumqttc's packet code with bounded sizes (sans-IO in `wire`).
 //! - [`controller`]: a reference LED controller, also used by tests and the
 //!   load test to simulate fleets.
 //!
 //! This module knows topics, QoS and the BTF1 frame's outer checks; it does
-//! not know panels' schedules, the store, or HTTP.
+//! not know panels' schedules, the store, or HTTP. Who may connect is
+//! asked of an [`Authenticate`] the caller provides.
 
 pub mod broker;
 pub mod controller;
+pub mod gateway;
+pub(crate) mod guard;
 pub mod link;
+pub(crate) mod relay;
 pub(crate) mod tls;
 pub mod topics;
+pub(crate) mod wire;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use crate::domain::Invalid;
 
-pub use broker::start_embedded_broker;
+pub use broker::{start_embedded_broker, EmbeddedBroker};
+pub use gateway::{controller_user, Access, Authenticate, SERVER_USER};
 pub use link::{connect, try_connect, Inbound, Publisher};
 
 /// Largest MQTT packet we send or accept: the largest panel (1024×512
 /// rgb888 = 1.5 MiB) plus header and signature fits with room to spare.
 pub const DEFAULT_MAX_PACKET: usize = 4 * 1024 * 1024;
+
+/// Largest packet the embedded broker carries (remaining length): a frame
+/// of [`DEFAULT_MAX_PACKET`] and its topic.
+pub const FRAME_PACKET: usize = DEFAULT_MAX_PACKET + 1024;
+
+/// Largest status or ack payload, bytes. A real one is under 100; the
+/// embedded broker refuses larger ones and the server drops them.
+pub const MAX_REPORT: usize = 4096;
+
+/// What the MQTT edge refused or dropped, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages to the server it could not use and dropped: oversized,
+    /// malformed, or on a topic it does not read.
+    pub dropped: AtomicU64,
+    /// Connections the embedded broker refused (no or wrong credential,
+    /// client id not the panel's, not MQTT 3.1.1, too many clients).
+    pub refused: AtomicU64,
+    /// Publishes and subscriptions the embedded broker's ACL denied.
+    pub denied: AtomicU64,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MqttError {
@@ -220,6 +255,8 @@ pub struct LinkOptions {
     pub client_id: String,
     /// Largest packet sent or accepted, bytes.
     pub max_packet: usize,
+    /// Where dropped messages are counted.
+    pub counters: Arc<Counters>,
 }
 
 impl LinkOptions {
@@ -231,6 +268,7 @@ impl LinkOptions {
             topic_root: "bangtin".into(),
             client_id: "bangtin-server".into(),
             max_packet: DEFAULT_MAX_PACKET,
+            counters: Arc::default(),
         }
     }
 }

@@ -1,15 +1,21 @@
-//! The two embedded faces and their glyph caches.
+//! The embedded faces and their glyph caches.
 //!
-//! - [`Unifont`]: GNU Unifont 8×16 / 16×16 bitmaps, parsed once from the
-//!   embedded `.hex` subset. Drawn at integer scales only, so every pixel is
-//!   either on or off: the face for mono panels and for small lines.
+//! - [`BitmapFace::unifont`]: GNU Unifont 8×16 / 16×16 bitmaps, parsed once
+//!   from the embedded `.hex` subset. Drawn at integer scales only, so every
+//!   pixel is either on or off: the face for mono panels and for small
+//!   lines. Its Vietnamese capitals use the whole 16-px cell (stacked marks
+//!   reach the top row, the dot below and descenders the bottom one).
+//! - [`BitmapFace::compact`]: the same glyphs with the top row of every
+//!   cell left dark, for lines stacked with no spare row between them (two
+//!   lines on a 32-px P10 sign): one row dark between any two lines, and no
+//!   mark lost. See [`Bitmap::compact`] for how each glyph is fitted.
 //! - [`Vector`]: DejaVu Sans Bold through ab_glyph, antialiased, for colour
 //!   panels once lines are tall enough. Rasterised coverage is cached per
 //!   (glyph, size); the cache is bounded and cleared when full, which changes
 //!   speed, never pixels.
 //!
-//! Neither face shapes text: callers hand them NFC-normalised characters,
-//! for which both fonts have precomposed Vietnamese glyphs.
+//! No face shapes text: callers hand them NFC-normalised characters, for
+//! which every face has precomposed Vietnamese glyphs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -65,18 +71,87 @@ impl Bitmap {
     pub fn is_blank(&self) -> bool {
         self.rows.iter().all(|r| *r == 0)
     }
+
+    /// This glyph for the compact face: unchanged if its top row is dark,
+    /// otherwise with one row taken out, everything above that row moved
+    /// down one and the top row left dark. Width, baseline, dot below and
+    /// descenders stay where they are, and every pixel of every mark is
+    /// kept. The row taken out is, in this order:
+    ///
+    /// 1. for a mark or symbol with no ink below the middle of the cell,
+    ///    the empty bottom row: it moves down whole;
+    /// 2. one of two or more dark rows between a mark and its letter (À:
+    ///    the acute keeps a dark row above the A);
+    /// 3. the first row of the longest run of one repeated row, the lowest
+    ///    such run on a tie (a straight stretch of the letter's stem or
+    ///    side: Ẫ keeps its tilde and circumflex and its A is a row shorter;
+    ///    lowercase ẫ loses a row of its bowl, never of its marks);
+    /// 4. otherwise the faintest row, the lowest on a tie.
+    ///
+    /// Runs starting in the top row are not shortened, so a mark is never
+    /// redrawn: Unifont's ẳ has its hook as two equal rows, and taking one
+    /// out would leave an acute.
+    pub fn compact(self) -> Bitmap {
+        if self.rows[0] == 0 {
+            return self;
+        }
+        let out = self.spare_row();
+        let mut rows = [0u16; 16];
+        rows[1..=out].copy_from_slice(&self.rows[..out]);
+        rows[out + 1..].copy_from_slice(&self.rows[out + 1..]);
+        Bitmap {
+            width: self.width,
+            rows,
+        }
+    }
+
+    /// The row [`Bitmap::compact`] takes out (1..=15).
+    fn spare_row(&self) -> usize {
+        let rows = &self.rows;
+        let lowest = (0..16).rev().find(|&r| rows[r] != 0).unwrap_or(0);
+        if lowest < 8 {
+            return 15;
+        }
+        if let Some(r) = (1..lowest).find(|&r| rows[r] == 0 && rows[r + 1] == 0) {
+            return r;
+        }
+        // Maximal runs of one lit row, (start, length), starting below row 0.
+        let mut best: Option<(usize, usize)> = None;
+        let mut start = 0;
+        for r in 1..=16 {
+            if r == 16 || rows[r] != rows[start] {
+                let len = r - start;
+                if start > 0 && rows[start] != 0 && len >= 2 && best.is_none_or(|b| len >= b.1) {
+                    best = Some((start, len));
+                }
+                start = r;
+            }
+        }
+        if let Some((r, _)) = best {
+            return r;
+        }
+        (1..16)
+            .rev()
+            .min_by_key(|&r| rows[r].count_ones())
+            .unwrap_or(15)
+    }
 }
 
-/// GNU Unifont, BMP only, indexed by code point.
-pub struct Unifont {
+/// A bitmap face, BMP only, indexed by code point: GNU Unifont as shipped,
+/// or its compact form.
+pub struct BitmapFace {
     /// 1-based index into `glyphs` per BMP code point; 0 = missing.
     index: Vec<u16>,
     glyphs: Vec<Bitmap>,
     fallback: Bitmap,
+    /// Rows at the top of the cell that no glyph lights (0 for Unifont, 1
+    /// for the compact face): line layout stacks lines by the rows below.
+    dark_top: u32,
 }
 
-impl Unifont {
-    pub fn load() -> Unifont {
+impl BitmapFace {
+    /// GNU Unifont from the embedded subset.
+    pub fn unifont() -> BitmapFace {
         let mut index = vec![0u16; 0x1_0000];
         let mut glyphs = Vec::new();
         for line in UNIFONT_HEX.lines() {
@@ -104,13 +179,14 @@ impl Unifont {
             glyphs.push(Bitmap { width, rows });
             index[cp as usize] = glyphs.len() as u16;
         }
-        let mut u = Unifont {
+        let mut u = BitmapFace {
             index,
             glyphs,
             fallback: Bitmap {
                 width: 8,
                 rows: [0; 16],
             },
+            dark_top: 0,
         };
         // A missing glyph shows as the replacement character, or a box.
         u.fallback = u
@@ -123,7 +199,34 @@ impl Unifont {
                     0x4200, 0x7E00, 0, 0, 0,
                 ],
             });
+        u.dark_top = u.count_dark_top();
         u
+    }
+
+    /// This face with every glyph made [`Bitmap::compact`]: the top row of
+    /// every cell is dark, so lines stacked 16 px apart (×scale) always have
+    /// a dark row between them.
+    pub fn compact(&self) -> BitmapFace {
+        let mut c = BitmapFace {
+            index: self.index.clone(),
+            glyphs: self.glyphs.iter().map(|g| g.compact()).collect(),
+            fallback: self.fallback.compact(),
+            dark_top: 0,
+        };
+        c.dark_top = c.count_dark_top();
+        c
+    }
+
+    fn count_dark_top(&self) -> u32 {
+        let all = || self.glyphs.iter().chain([&self.fallback]);
+        (0..16)
+            .take_while(|&r| all().all(|g| g.rows[r] == 0))
+            .count() as u32
+    }
+
+    /// Rows at the top of every cell that are dark in this face, at 1×.
+    pub fn dark_top(&self) -> u32 {
+        self.dark_top
     }
 
     pub fn get(&self, c: char) -> Option<Bitmap> {
@@ -301,7 +404,7 @@ mod tests {
 
     #[test]
     fn every_vietnamese_letter_has_a_real_unifont_glyph() {
-        let u = Unifont::load();
+        let u = BitmapFace::unifont();
         for c in vietnamese_letters() {
             let g = u.get(c).unwrap_or_else(|| panic!("Unifont lacks {c}"));
             assert!(!g.is_blank(), "{c} is blank");
@@ -323,21 +426,149 @@ mod tests {
     #[test]
     fn six_tones_give_six_bitmaps_at_1x() {
         use unicode_normalization::UnicodeNormalization;
-        let u = Unifont::load();
-        for base in VOWELS.chars() {
-            let glyphs: Vec<Bitmap> = TONES
-                .iter()
-                .map(|t| {
-                    let s: String = [base].into_iter().chain(*t).nfc().collect();
-                    u.glyph(s.chars().next().unwrap())
-                })
-                .collect();
-            for i in 0..6 {
-                for j in i + 1..6 {
-                    assert_ne!(glyphs[i], glyphs[j], "{base}: tones {i} and {j} look alike");
+        let u = BitmapFace::unifont();
+        for face in [&u, &u.compact()] {
+            for base in VOWELS.chars() {
+                let glyphs: Vec<Bitmap> = TONES
+                    .iter()
+                    .map(|t| {
+                        let s: String = [base].into_iter().chain(*t).nfc().collect();
+                        face.glyph(s.chars().next().unwrap())
+                    })
+                    .collect();
+                for i in 0..6 {
+                    for j in i + 1..6 {
+                        assert_ne!(glyphs[i], glyphs[j], "{base}: tones {i} and {j} look alike");
+                    }
                 }
             }
         }
+    }
+
+    /// Pixel groups that touch (also diagonally): a letter's body and each
+    /// mark that stands apart from it.
+    fn parts(g: &Bitmap) -> usize {
+        let lit = |r: i32, c: i32| {
+            (0..16).contains(&r)
+                && (0..i32::from(g.width)).contains(&c)
+                && g.rows[r as usize] & (0x8000 >> c) != 0
+        };
+        let mut seen = [0u16; 16];
+        let mut n = 0;
+        for r in 0..16 {
+            for c in 0..i32::from(g.width) {
+                if !lit(r, c) || seen[r as usize] & (0x8000 >> c) != 0 {
+                    continue;
+                }
+                n += 1;
+                let mut stack = vec![(r, c)];
+                seen[r as usize] |= 0x8000 >> c;
+                while let Some((r, c)) = stack.pop() {
+                    for (dr, dc) in (-1..=1).flat_map(|a| (-1..=1).map(move |b| (a, b))) {
+                        let (nr, nc) = (r + dr, c + dc);
+                        if lit(nr, nc) && seen[nr as usize] & (0x8000 >> nc) == 0 {
+                            seen[nr as usize] |= 0x8000 >> nc;
+                            stack.push((nr, nc));
+                        }
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn compact_face_leaves_the_top_row_dark() {
+        let u = BitmapFace::unifont();
+        let c = u.compact();
+        assert_eq!(c.glyphs.len(), u.glyphs.len());
+        for (a, b) in u.glyphs.iter().zip(&c.glyphs) {
+            assert_eq!(b.rows[0], 0, "{a:?}");
+            assert_eq!(a.width, b.width, "same advance");
+            if a.rows[0] == 0 {
+                assert_eq!(a, b, "a glyph that fits is left alone");
+            }
+        }
+        assert_eq!(c.fallback.rows[0], 0);
+        assert_eq!((u.dark_top(), c.dark_top()), (0, 1));
+    }
+
+    /// The compact letters are Unifont's with one spare blank row or one
+    /// repeated row taken out: every mark is kept pixel for pixel, marks
+    /// and letter touch exactly as before, and the baseline, dot below and
+    /// descenders stay on their rows.
+    #[test]
+    fn compact_letters_keep_every_mark() {
+        use unicode_normalization::UnicodeNormalization;
+        let u = BitmapFace::unifont();
+        let c = u.compact();
+        let mut changed = 0;
+        for ch in vietnamese_letters() {
+            let (a, b) = (u.glyph(ch), c.glyph(ch));
+            if a == b {
+                continue;
+            }
+            changed += 1;
+            let lowest = |g: &Bitmap| (0..16).rev().find(|&r| g.rows[r] != 0);
+            assert_eq!(lowest(&a), lowest(&b), "{ch}: baseline moved");
+            assert_eq!(parts(&a), parts(&b), "{ch}: marks merged or split");
+            let out = (1..16)
+                .find(|&r| {
+                    let mut rows = [0u16; 16];
+                    rows[1..=r].copy_from_slice(&a.rows[..r]);
+                    rows[r + 1..].copy_from_slice(&a.rows[r + 1..]);
+                    rows == b.rows
+                })
+                .unwrap_or_else(|| panic!("{ch}: not Unifont's glyph less one row"));
+            let repeated = a.rows[out] == a.rows[out + 1] || a.rows[out] == a.rows[out - 1];
+            assert!(
+                repeated,
+                "{ch}: row {out} taken out is neither spare nor repeated"
+            );
+            // Every lit row above where the plain letter starts (the marks)
+            // is there, one row lower.
+            let base = ch.nfd().next().unwrap();
+            let top = (0..16).find(|&r| u.glyph(base).rows[r] != 0).unwrap();
+            for r in 0..top {
+                assert!(
+                    a.rows[r] == 0 || b.rows[r + 1] == a.rows[r],
+                    "{ch}: mark row {r}"
+                );
+            }
+        }
+        // The capitals with marks and the lowercase with stacked marks.
+        assert_eq!(changed, 60);
+    }
+
+    #[test]
+    fn compact_rule_on_its_own() {
+        let g = |rows: &[u16]| {
+            let mut r = [0u16; 16];
+            r[..rows.len()].copy_from_slice(rows);
+            Bitmap { width: 8, rows: r }
+        };
+        // A lone mark moves down whole.
+        assert_eq!(g(&[0x1800, 0x2400]).compact(), g(&[0, 0x1800, 0x2400]));
+        // Two dark rows between mark and letter: one goes.
+        let a = g(&[
+            0x0c00, 0x3000, 0, 0, 0x1800, 0x2400, 0x4200, 0x4200, 0x7e00, 0x4200, 0x4200, 0x4200,
+            0x4200, 0x4200,
+        ]);
+        let b = g(&[
+            0, 0x0c00, 0x3000, 0, 0x1800, 0x2400, 0x4200, 0x4200, 0x7e00, 0x4200, 0x4200, 0x4200,
+            0x4200, 0x4200,
+        ]);
+        assert_eq!(a.compact(), b);
+        // Otherwise the longest repeated stretch of the letter loses a row,
+        // never the two equal rows of a mark that starts on the top row.
+        let a = g(&[
+            0x0800, 0x0800, 0x1000, 0, 0x7e00, 0x4000, 0x4000, 0x7c00, 0x4000, 0x4000, 0x4000,
+            0x7e00,
+        ]);
+        let b = g(&[
+            0, 0x0800, 0x0800, 0x1000, 0, 0x7e00, 0x4000, 0x4000, 0x7c00, 0x4000, 0x4000, 0x7e00,
+        ]);
+        assert_eq!(a.compact(), b);
     }
 
     #[test]

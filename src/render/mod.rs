@@ -6,8 +6,9 @@
 //! [`Page::preview`] is what the glass shows and [`Page::data`] is the BTF1
 //! payload.
 //!
-//! - `font`: the embedded faces (GNU Unifont bitmaps, DejaVu Sans Bold) and
-//!   the glyph cache.
+//! - `font`: the embedded faces (GNU Unifont bitmaps, their compact form
+//!   for lines stacked with no spare row, DejaVu Sans Bold) and the glyph
+//!   cache.
 //! - `text`: NFC normalisation, word wrap, size search, pagination.
 //! - `picture`: upload decoding, fitting in linear light, dithering.
 //! - `color`: sRGB/linear tables, RGB565.
@@ -125,7 +126,8 @@ impl Page {
 /// Renders messages for panels. Built once (it parses the embedded fonts)
 /// and shared; the glyph cache inside is behind a lock.
 pub struct Renderer {
-    uni: font::Unifont,
+    uni: font::BitmapFace,
+    compact: font::BitmapFace,
     vec: font::Vector,
 }
 
@@ -161,8 +163,10 @@ struct Regions {
 
 impl Renderer {
     pub fn new() -> Renderer {
+        let uni = font::BitmapFace::unifont();
         Renderer {
-            uni: font::Unifont::load(),
+            compact: uni.compact(),
+            uni,
             vec: font::Vector::load(),
         }
     }
@@ -241,6 +245,13 @@ impl Renderer {
             (r, lin)
         });
 
+        // Lines packed with no spare row take the compact face, so a mark
+        // never meets the line above.
+        let bitmaps = if layout.needs_compact(regions.text.h) {
+            &self.compact
+        } else {
+            &self.uni
+        };
         let pages = layout
             .pages
             .iter()
@@ -248,7 +259,7 @@ impl Renderer {
                 let mut mask = Mask::new(w, h);
                 text::draw(
                     &prep,
-                    &self.uni,
+                    bitmaps,
                     vec,
                     layout.size,
                     lines,

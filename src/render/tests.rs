@@ -570,7 +570,7 @@ fn odd_panels_and_odd_text_never_panic() {
     assert_eq!(out.pages.len(), 1);
 }
 
-/// On a 32-px mono sign two Unifont lines fill the panel with no spare
+/// On a 32-px mono sign two bitmap lines fill the panel with no spare
 /// row: a descender on the upper line must never touch a stacked mark on
 /// the lower one, straight or diagonally.
 #[test]
@@ -615,5 +615,179 @@ fn stacked_marks_never_touch_the_line_above_on_32_px() {
                 }
             }
         }
+    }
+}
+
+/// A mono page's lit pixels.
+struct Lit {
+    w: u32,
+    h: u32,
+    bits: Vec<u8>,
+}
+
+impl Lit {
+    fn of(page: &Page) -> Lit {
+        Lit {
+            w: page.width,
+            h: page.height,
+            bits: page.data().into_owned(),
+        }
+    }
+
+    fn at(&self, x: u32, y: u32) -> bool {
+        self.bits[(y * self.w.div_ceil(8) + x / 8) as usize] & (0x80 >> (x % 8)) != 0
+    }
+
+    fn pixels(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        (0..self.h).flat_map(move |y| {
+            (0..self.w)
+                .map(move |x| (x, y))
+                .filter(|&(x, y)| self.at(x, y))
+        })
+    }
+}
+
+/// Renders `lines` as the lines of one mono page and checks what a reader
+/// needs: (1) every pixel of each line, rendered alone in the same place
+/// (the other lines replaced by as many no-break spaces, so the layout is
+/// the same), is lit in the page: nothing of a letter is lost, least of all
+/// a mark; (2) between the ink of two neighbouring lines there is a fully
+/// dark row over the columns either line uses there.
+fn check_lines(
+    r: &Renderer,
+    lines: &[&str],
+    p: &Profile,
+    alone: &mut std::collections::HashMap<(usize, String), Lit>,
+) -> Result<(), String> {
+    let one_page = |text: &str| {
+        let out = render(r, text, p);
+        assert_eq!(out.pages.len(), 1, "{text:?} takes one page");
+        Lit::of(&out.pages[0])
+    };
+    let page = one_page(&lines.join("\n"));
+    let blank = |l: &str| "\u{a0}".repeat(l.chars().count());
+    let mut inks = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let key = (i, line.to_string());
+        if !alone.contains_key(&key) {
+            let text: Vec<String> = lines
+                .iter()
+                .enumerate()
+                .map(|(j, l)| if j == i { l.to_string() } else { blank(l) })
+                .collect();
+            alone.insert(key.clone(), one_page(&text.join("\n")));
+        }
+        let ink: Vec<(u32, u32)> = alone[&key].pixels().collect();
+        assert!(!ink.is_empty(), "{line:?} draws nothing");
+        if let Some((x, y)) = ink.iter().find(|&&(x, y)| !page.at(x, y)) {
+            return Err(format!(
+                "{lines:?} on {}×{}: pixel {x},{y} of line {} {line:?} is dark",
+                p.width,
+                p.height,
+                i + 1
+            ));
+        }
+        inks.push(ink);
+    }
+    for (i, pair) in inks.windows(2).enumerate() {
+        let bottom = pair[0].iter().map(|q| q.1).max().unwrap();
+        let top = pair[1].iter().map(|q| q.1).min().unwrap();
+        let x0 = pair.iter().flatten().map(|q| q.0).min().unwrap();
+        let x1 = pair.iter().flatten().map(|q| q.0).max().unwrap();
+        let dark_row = (bottom + 1..top).any(|y| (x0..=x1).all(|x| !page.at(x, y)));
+        if !dark_row {
+            return Err(format!(
+                "{lines:?} on {}×{}: no dark row between lines {} and {} (ink down to row {bottom}, from row {top})",
+                p.width,
+                p.height,
+                i + 1,
+                i + 2
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every Vietnamese letter (every vowel with every tone, both cases, and
+/// the consonants) over every other, as two lines on a 128×32 sign and on
+/// a 192×64 sign (two lines at 2×), and as four lines on the 192×64 sign
+/// (upper, lower, upper, lower: both orders of each pair meet). A page
+/// holds a row of one upper letter over a row of as many different lower
+/// letters, each lower letter under a copy of the upper one.
+#[test]
+fn every_letter_over_every_letter_keeps_its_marks_and_a_dark_row() {
+    let r = Renderer::new();
+    let letters = font::vietnamese_letters();
+    let small = profile(128, 32, PixelFormat::Mono1);
+    let big = profile(192, 64, PixelFormat::Mono1);
+    // Letters per line: 128 px at 1×, 192 px at 2× and at 1×.
+    let cases: [(&Profile, usize, usize); 3] = [(&small, 16, 2), (&big, 12, 2), (&big, 24, 4)];
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (r, letters) = (&r, &letters);
+                scope.spawn(move || {
+                    let mut failures = Vec::new();
+                    for &(p, per_line, n_lines) in &cases {
+                        let mut alone = Default::default();
+                        for up in letters.iter().skip(t).step_by(threads) {
+                            for lows in letters.chunks(per_line) {
+                                let low: String = lows.iter().collect();
+                                let ups: String = std::iter::repeat_n(*up, lows.len()).collect();
+                                let lines: Vec<&str> = [ups.as_str(), low.as_str()]
+                                    .into_iter()
+                                    .cycle()
+                                    .take(n_lines)
+                                    .collect();
+                                failures.extend(check_lines(r, &lines, p, &mut alone).err());
+                            }
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    let shown: Vec<&str> = failures.iter().take(12).map(String::as_str).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures, first:\n{}",
+        failures.len(),
+        shown.join("\n")
+    );
+}
+
+/// "Cấm lạng lách" (no weaving through traffic) lost the dot below Ạ to a
+/// rule that blanked the upper line's bottom row where the line below had a
+/// mark: the 128×32 sign read "CẤM LANG LÁCH".
+#[test]
+fn cam_lang_lach_keeps_its_dot_below_on_a_two_line_sign() {
+    let r = Renderer::new();
+    let p = profile(128, 32, PixelFormat::Mono1);
+    let mut cache = Default::default();
+    // The message wraps after "ĐỂ", with Ữ's tilde under the dot of Ạ.
+    let wrapped = render(&r, "CẤM LẠNG LÁCH ĐỂ GIỮ AN TOÀN", &p);
+    let lines = ["CẤM LẠNG LÁCH ĐỂ", "GIỮ AN TOÀN"];
+    assert_eq!(wrapped.pages, render(&r, &lines.join("\n"), &p).pages);
+    check_lines(&r, &lines, &p, &mut cache).unwrap();
+    check_lines(&r, &["CẤM LẠNG LÁCH", "ĐỂ GIỮ AN TOÀN"], &p, &mut cache).unwrap();
+}
+
+/// "Rượu" (alcohol) read "RƯƠU" the same way.
+#[test]
+fn ruou_keeps_its_dot_below_on_a_two_line_sign() {
+    let r = Renderer::new();
+    let p = profile(128, 32, PixelFormat::Mono1);
+    let mut cache = Default::default();
+    for lines in [
+        ["UỐNG RƯỢU BIA", "ĐỪNG LÁI XE"],
+        ["ĐÃ UỐNG RƯỢU BIA", "ĐỀ NGHỊ TUÂN THỦ"],
+    ] {
+        check_lines(&r, &lines, &p, &mut cache).unwrap();
     }
 }

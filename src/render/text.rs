@@ -29,7 +29,7 @@ fn split_words(s: &str) -> impl Iterator<Item = (usize, &str)> {
     out.into_iter()
 }
 
-use super::font::{Unifont, Vector, UNIFONT_CELL};
+use super::font::{BitmapFace, Vector, UNIFONT_CELL};
 use crate::domain::Align;
 
 /// Vector text is used only for lines at least this tall: below it Unifont
@@ -109,8 +109,9 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(raw: &str, uni: &Unifont, vec: Option<&Vector>) -> Prepared {
-        // NFC first: ab_glyph and Unifont have precomposed glyphs only.
+    pub fn new(raw: &str, uni: &BitmapFace, vec: Option<&Vector>) -> Prepared {
+        // NFC first: ab_glyph and the bitmap faces have precomposed glyphs
+        // only. Both bitmap faces have the same advances.
         let text: String = raw
             .nfc()
             .filter_map(|c| match c {
@@ -386,6 +387,34 @@ impl Layout {
     pub fn block_height(&self) -> u32 {
         self.pages.iter().map(Vec::len).max().unwrap_or(0) as u32 * self.size.line_height()
     }
+
+    /// Whether this layout, drawn in a box `h` px high, needs the compact
+    /// bitmap face: some page stacks lines with less than one cell row
+    /// (`s` px) between them, where Unifont's marks on the top row of a
+    /// cell would meet a dot below or a descender on the bottom row of the
+    /// cell above (two lines on a 32-px sign, four on a 64-px one). The
+    /// whole message then uses it, so its pages look alike.
+    pub fn needs_compact(&self, h: u32) -> bool {
+        let lh = self.size.line_height();
+        match self.size {
+            Size::Bitmap(s) => self
+                .pages
+                .iter()
+                .any(|lines| lines.len() > 1 && leading(self.size, lines.len() as u32, h, lh) < s),
+            Size::Vector(_) => false,
+        }
+    }
+}
+
+/// Dark rows between the ink boxes (`ink_h` px high) of `n` bitmap lines in
+/// a box `h` px high: the spare rows, up to two per scale step. Two keep a
+/// dot below nearer its own letter (one dark row above it) than the marks
+/// of the line below. None for vector lines (their box has its own gap).
+fn leading(size: Size, n: u32, h: u32, ink_h: u32) -> u32 {
+    match size {
+        Size::Bitmap(s) if n > 1 => (h.saturating_sub(n * ink_h) / (n - 1)).min(2 * s),
+        _ => 0,
+    }
 }
 
 /// The largest size in `sizes` (binary search) at which the text fits
@@ -467,11 +496,13 @@ pub struct Rect {
 }
 
 /// Draws `lines` into `mask`, centred vertically in `area` and aligned
-/// horizontally; nothing lands outside `clip` (normally `area`).
+/// horizontally; nothing lands outside `clip` (normally `area`). Bitmap
+/// sizes draw with `bitmaps` (Unifont, or the compact face where
+/// [`Layout::needs_compact`] says so).
 #[allow(clippy::too_many_arguments)]
 pub fn draw(
     p: &Prepared,
-    uni: &Unifont,
+    bitmaps: &BitmapFace,
     vec: Option<&Vector>,
     size: Size,
     lines: &[Line],
@@ -482,16 +513,16 @@ pub fn draw(
 ) {
     let lh = size.line_height();
     let n = lines.len() as u32;
-    // Unifont fills its 16-px cell (stacked capitals reach the top row,
-    // descenders the bottom one): spend spare rows on leading, up to one
-    // per scale step, so lines don't touch when there is room.
-    let leading = match size {
-        Size::Bitmap(s) if n > 1 => (area.h.saturating_sub(n * lh) / (n - 1)).min(s),
-        _ => 0,
+    // Lines stack by their ink box: the cell less the face's dark top rows.
+    let dark_top = match size {
+        Size::Bitmap(s) => bitmaps.dark_top() * s,
+        Size::Vector(_) => 0,
     };
-    let pitch = lh + leading;
-    let block = n * lh + n.saturating_sub(1) * leading;
-    let top = area.y as i32 + (area.h.saturating_sub(block) / 2) as i32;
+    let ink_h = lh - dark_top;
+    let leading = leading(size, n, area.h, ink_h);
+    let pitch = ink_h + leading;
+    let block = n * ink_h + n.saturating_sub(1) * leading;
+    let top = area.y as i32 + (area.h.saturating_sub(block) / 2) as i32 - dark_top as i32;
     let m = Measure {
         p,
         size,
@@ -538,9 +569,9 @@ pub fn draw(
                         for (ci, c) in text.chars().enumerate() {
                             // Marks left over after NFC overlay their base's cell.
                             let bm = if ci == 0 {
-                                uni.glyph(c)
+                                bitmaps.glyph(c)
                             } else {
-                                match uni.get(c) {
+                                match bitmaps.get(c) {
                                     Some(b) => b,
                                     None => continue,
                                 }
@@ -577,42 +608,6 @@ pub fn draw(
                     }
                 }
             }
-        }
-    }
-    // With no spare row between Unifont lines, a descender (bottom cell
-    // row) can sit right on a stacked mark (top cell row) of the line
-    // below. The mark carries meaning, the descender's last row does not:
-    // where they would touch, that row of the descender is left dark.
-    if let Size::Bitmap(s) = size {
-        if leading == 0 {
-            for i in 1..n {
-                separate_lines(mask, top + (i * pitch) as i32, s as i32);
-            }
-        }
-    }
-}
-
-/// Clears the bottom cell row (`s` px) of the line above `yb` wherever it
-/// touches, straight or diagonally, ink in row `yb` of the line below.
-fn separate_lines(mask: &mut Mask, yb: i32, s: i32) {
-    let (w, h) = (mask.w as i32, mask.h as i32);
-    if yb < 1 || yb >= h {
-        return;
-    }
-    let lit = |m: &Mask, x: i32, y: i32| x >= 0 && x < w && m.data[(y * w + x) as usize] > 0;
-    let mut clear = Vec::new();
-    for x in 0..w {
-        if lit(mask, x, yb) {
-            for dx in -1..=1 {
-                if lit(mask, x + dx, yb - 1) {
-                    clear.push(x + dx);
-                }
-            }
-        }
-    }
-    for x in clear {
-        for y in (yb - s).max(0)..yb {
-            mask.data[(y * w + x) as usize] = 0;
         }
     }
 }
@@ -685,7 +680,7 @@ mod tests {
     use super::*;
 
     fn prep(s: &str) -> Prepared {
-        Prepared::new(s, &Unifont::load(), None)
+        Prepared::new(s, &BitmapFace::unifont(), None)
     }
 
     #[test]

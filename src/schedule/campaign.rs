@@ -1,12 +1,13 @@
 //! Campaign timing: validation once ([`compile`]), then cheap questions about
 //! activity windows at an instant.
 //!
-//! Windows (CONTRACT.md section 4, "Campaign timing"):
+//! Windows (the campaign timing of the API, README "Schedulers"):
 //! - **with cron**: every firing opens a window `[firing, firing + duration_s)`.
 //!   The campaign is active while any window is open. When windows overlap
 //!   (duration longer than the period), the window is the one opened by the
 //!   latest firing, which is also the one that closes last; every firing
-//!   restarts the window, and so the rotation. With `start`/`end`, only
+//!   restarts the window (the rotation goes on: see `rotation`). With
+//!   `start`/`end`, only
 //!   firings on local dates within `[start, end]` count (a window opened on
 //!   the end date may run past midnight).
 //! - **without cron**: one window from local midnight at the start of
@@ -17,7 +18,7 @@
 //!
 //! Windows are half open: active at their start instant, inactive at their end.
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use super::cron::{earliest, parse_cron, CronSpec};
@@ -39,16 +40,64 @@ pub struct CompiledCampaign {
 
 #[derive(Debug, Clone)]
 enum Timing {
-    Cron {
-        spec: CronSpec,
-        duration: TimeDelta,
-        first: Option<NaiveDate>,
-        last: Option<NaiveDate>,
-    },
+    Cron(Firings),
     Days {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     },
+}
+
+/// The firings of a campaign's cron in its time zone and dates, each
+/// opening a window of `duration`.
+#[derive(Debug, Clone)]
+struct Firings {
+    spec: CronSpec,
+    tz: Tz,
+    duration: TimeDelta,
+    first: Option<NaiveDate>,
+    last: Option<NaiveDate>,
+}
+
+/// A stretch of activity: `[start, end)`, and with a cron the firing
+/// that opens the next one, when it is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+}
+
+impl Firings {
+    /// The stretch opened by the firing at `fired`, merged with the windows
+    /// of the firings before its end, followed up to `horizon`.
+    fn span(&self, mut fired: DateTime<Utc>, horizon: DateTime<Utc>) -> Span {
+        let start = fired;
+        let mut end = fired + self.duration;
+        let mut next = None;
+        while end <= horizon {
+            next = self.next(fired);
+            match next {
+                Some(n) if n <= end => {
+                    fired = n;
+                    end = n + self.duration;
+                    next = None;
+                }
+                _ => break,
+            }
+        }
+        Span { start, end, next }
+    }
+
+    /// The last firing at or before `t`.
+    fn prev(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.spec
+            .prev_at_or_before_utc(self.tz, t, self.first, self.last)
+    }
+
+    /// The first firing after `t`.
+    fn next(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.spec.next_after_utc(self.tz, t, self.first, self.last)
+    }
 }
 
 /// What a campaign looks like at one instant.
@@ -95,6 +144,15 @@ pub fn compile_in(c: &Campaign, default_tz: Tz) -> Result<CompiledCampaign, Inva
             "a campaign needs at least one target: a panel id, \"group:NAME\" or \"all\"",
         ));
     }
+    for (what, date) in [("start", b.start), ("end", b.end)] {
+        if let Some(d) = date.filter(|d| !super::YEARS.contains(&d.year())) {
+            return Err(Invalid::new(format!(
+                "{what} {d} is out of range: campaign dates run from {}-01-01 to {}-12-31",
+                super::YEARS.start(),
+                super::YEARS.end()
+            )));
+        }
+    }
     if let (Some(s), Some(e)) = (b.start, b.end) {
         if s > e {
             return Err(Invalid::new(format!(
@@ -113,12 +171,13 @@ pub fn compile_in(c: &Campaign, default_tz: Tz) -> Result<CompiledCampaign, Inva
                     "duration_s {d} is out of range: use 1 to {MAX_DURATION_S} seconds (31 days)"
                 )));
             }
-            Timing::Cron {
+            Timing::Cron(Firings {
                 spec: parse_cron(expr)?,
+                tz,
                 duration: TimeDelta::seconds(d as i64),
                 first: b.start,
                 last: b.end,
-            }
+            })
         }
         (Some(_), None) => {
             return Err(Invalid::new(
@@ -166,7 +225,7 @@ impl CompiledCampaign {
     /// The cron, when the campaign has one.
     pub fn cron(&self) -> Option<&CronSpec> {
         match &self.timing {
-            Timing::Cron { spec, .. } => Some(spec),
+            Timing::Cron(f) => Some(&f.spec),
             Timing::Days { .. } => None,
         }
     }
@@ -196,17 +255,48 @@ impl CompiledCampaign {
             .any(|m| catalog.pages(&m.id, profile).is_some_and(|p| p > 0))
     }
 
+    /// The stretch of activity (windows that overlap or touch, merged)
+    /// containing `t`, or else the first one starting after `t` and no later
+    /// than `horizon`. A stretch containing `t` may be reported to start
+    /// later than it did (at the latest firing at or before `t`, never after
+    /// `t`); its end is exact when it is at or before `horizon`, otherwise
+    /// only known to be after it. Costs a cron step per firing up to
+    /// `horizon`.
+    pub(crate) fn span_from(&self, t: DateTime<Utc>, horizon: DateTime<Utc>) -> Option<Span> {
+        match &self.timing {
+            Timing::Days { start, end } => (*end > t && *start <= horizon).then_some(Span {
+                start: *start,
+                end: *end,
+                next: None,
+            }),
+            Timing::Cron(f) => match f.prev(t) {
+                Some(p) if p + f.duration > t => Some(f.span(p, horizon)),
+                _ => f
+                    .next(t)
+                    .filter(|n| *n <= horizon)
+                    .map(|n| f.span(n, horizon)),
+            },
+        }
+    }
+
+    /// The stretch after `span` (which came from [`Self::span_from`] or
+    /// here with the same `horizon`) if it starts no later than `horizon`.
+    pub(crate) fn span_after(&self, span: &Span, horizon: DateTime<Utc>) -> Option<Span> {
+        match &self.timing {
+            Timing::Days { .. } => None,
+            Timing::Cron(f) => span
+                .next
+                .filter(|n| *n <= horizon && span.end <= horizon)
+                .map(|n| f.span(n, horizon)),
+        }
+    }
+
     pub(crate) fn state_at(&self, now: DateTime<Utc>) -> State {
         match &self.timing {
-            Timing::Cron {
-                spec,
-                duration,
-                first,
-                last,
-            } => {
-                let prev = spec.prev_at_or_before_utc(self.tz, now, *first, *last);
-                let next_fire = spec.next_after_utc(self.tz, now, *first, *last);
-                let window = prev.map(|p| (p, p + *duration)).filter(|w| now < w.1);
+            Timing::Cron(f) => {
+                let prev = f.prev(now);
+                let next_fire = f.next(now);
+                let window = prev.map(|p| (p, p + f.duration)).filter(|w| now < w.1);
                 let next = match (window, next_fire) {
                     (Some(w), Some(n)) => Some(w.1.min(n)),
                     (Some(w), None) => Some(w.1),
@@ -215,7 +305,7 @@ impl CompiledCampaign {
                 State {
                     window,
                     next,
-                    last_close: prev.map(|p| p + *duration).filter(|e| *e <= now),
+                    last_close: prev.map(|p| p + f.duration).filter(|e| *e <= now),
                 }
             }
             Timing::Days { start, end } => {

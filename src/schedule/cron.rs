@@ -106,7 +106,8 @@ impl fmt::Display for CronSpec {
 /// `0 0 1 * *`, `@weekly` = `0 0 * * 0`, `@daily` = `@midnight` = `0 0 * * *`,
 /// `@hourly` = `0 * * * *`. `@reboot` is refused.
 ///
-/// Expressions that can never fire (`0 0 30 2 *`) are refused too.
+/// Expressions that never fire within [`super::YEARS`] (`0 0 30 2 *`, a
+/// year before 2000) are refused too.
 pub fn parse_cron(expr: &str) -> Result<CronSpec, Invalid> {
     let text = expr.trim();
     let shown: String = text.chars().take(100).collect();
@@ -135,11 +136,16 @@ pub fn parse_cron(expr: &str) -> Result<CronSpec, Invalid> {
         text: text.to_string(),
         fields,
     };
-    let epoch = NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1)
+    let (first, last) = (*super::YEARS.start(), *super::YEARS.end());
+    let from = NaiveDate::from_ymd_opt(first, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .expect("valid date");
-    if spec.next_naive(epoch, last_date()).is_none() {
-        return Err(bad("it never fires (no date matches all its fields)"));
+    let until = NaiveDate::from_ymd_opt(last, 12, 31).expect("valid date");
+    if spec.next_naive(from, until).is_none() {
+        return Err(Invalid::new(format!(
+            "this cron never fires: no time from {first} to {last} matches all the fields of {shown:?} \
+             (check the day of the month against the month, and the year)"
+        )));
     }
     Ok(spec)
 }
@@ -951,7 +957,6 @@ mod tests {
             ("0 7 * * funday", "not a number or name"),
             ("@reboot", "@reboot"),
             ("@often", "not a known shorthand"),
-            ("0 0 30 2 *", "never fires"),
             ("0 0 7 * * 0", "not valid"),
         ] {
             let e = parse_cron(expr).expect_err(expr).0;

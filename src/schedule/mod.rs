@@ -8,8 +8,10 @@
 //! - [`cron`]: cron parsing (Unix 5-field, 6/7-field, `@daily`…) and
 //!   evaluation in a time zone, including DST gaps and folds.
 //! - [`campaign`]: campaign validation ([`compile`]) and activity windows.
-//! - this file: priorities, the equal-priority rotation, pages and dwell,
-//!   alerts, brightness.
+//! - [`rotation`]: the equal-priority rotation, pages and dwell, replayed
+//!   over the day.
+//! - this file: alerts, priorities, brightness, and [`resolve`] and
+//!   [`timeline`] themselves.
 //!
 //! # Deciding
 //! 1. The newest active alert targeting the panel wins outright; its pages
@@ -19,17 +21,21 @@
 //!    highest priority wins.
 //! 3. Campaigns sharing that priority take turns, message by message, in
 //!    campaign id order: with A = [A1, A2, A3] and B = [B1] the panel shows
-//!    A1 B1 A2 B1 A3 B1 A1 B1 … Each campaign keeps its own place in its
-//!    playlist, so a short playlist repeats while a long one advances. Each
-//!    page of a message stays up for that message's `dwell_s`. Unplayable
-//!    messages are left out of the turn.
-//! 4. The rotation is anchored at the latest window start among the sharing
-//!    campaigns (so it restarts from the top whenever one of them opens a
-//!    window), clamped to the Unix epoch for campaigns open since forever.
+//!    A1 B1 A2 B1 A3 B1 A1 B1 … Each page of a message stays up for that
+//!    message's `dwell_s`. Unplayable messages are left out of the turn.
+//! 4. Each campaign keeps its own place in its playlist, which moves on only
+//!    when one of its messages has played to its end: a short playlist
+//!    repeats while a long one advances, and a campaign continues where it
+//!    left off when another campaign's window opens or closes, after a
+//!    higher priority or an alert, and from one of its own windows to the
+//!    next. A window opening lets the message on the glass finish; a
+//!    message cut short plays again, whole, at its campaign's next turn.
+//!    The places are set again at local midnight (see [`rotation`]).
 //! 5. Nothing: [`Show::Blank`].
 
 pub mod campaign;
 pub mod cron;
+mod rotation;
 
 #[cfg(test)]
 mod tests;
@@ -41,10 +47,15 @@ use chrono_tz::Tz;
 
 pub use self::campaign::{compile, compile_in, CompiledCampaign, MAX_DURATION_S, MAX_PLAYLIST};
 pub use self::cron::{parse_cron, CronSpec};
+use self::rotation::Rotation;
 use crate::domain::{Alert, Brightness, Id, Invalid, Panel, Profile};
 
 /// Schedules are evaluated here unless a campaign or `BANGTIN_TZ` says otherwise.
 pub const DEFAULT_TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
+
+/// The years campaigns may name and crons must fire in; a timeline is
+/// clipped to them (every instant in them is plain RFC 3339).
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
 
 /// Seconds each page of an alert stays up.
 pub const ALERT_DWELL_S: u32 = 8;
@@ -93,16 +104,18 @@ pub enum Show {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub show: Show,
-    /// When the current show began: the start of the current page slot.
-    /// For a campaign it is never before the rotation's anchor; for
+    /// When the current show began: the start of the current page slot (for
+    /// a campaign alone with a single one-page message, when it came on the
+    /// glass, or the latest of its window openings before midnight); for
     /// [`Show::Blank`] it is the latest window or alert end at or before
     /// `now` (the Unix epoch if there is none).
     pub since: DateTime<Utc>,
     /// The next instant at which [`resolve`] may answer differently (page
-    /// flip, a window opening or closing on a campaign that could matter,
-    /// an alert starting or ending, a brightness switch); `None` only if
-    /// nothing will ever change. Always later than `now`, and for every `t`
-    /// in `[now, until)` `resolve` at `t` returns this same decision.
+    /// flip, a window opening, closing or firing again on a campaign that
+    /// could matter, an alert starting or ending, a brightness switch, local
+    /// midnight while a campaign plays); `None` only if nothing will ever
+    /// change. Always later than `now`, and for every `t` in `[now, until)`
+    /// `resolve` at `t` returns this same decision.
     pub until: Option<DateTime<Utc>>,
     /// 0–255, for byte 5 of the frame.
     pub brightness: u8,
@@ -118,6 +131,17 @@ pub struct Slot {
 
 fn epoch() -> DateTime<Utc> {
     DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// [`YEARS`] as instants: `[2000-01-01T00:00:00Z, 2101-01-01T00:00:00Z)`.
+fn calendar() -> (DateTime<Utc>, DateTime<Utc>) {
+    let instant = |y: i32| {
+        NaiveDate::from_ymd_opt(y, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("valid date")
+            .and_utc()
+    };
+    (instant(*YEARS.start()), instant(*YEARS.end() + 1))
 }
 
 fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
@@ -144,6 +168,22 @@ pub fn resolve(
     catalog: &dyn Catalog,
     tz: Tz,
     now: DateTime<Utc>,
+) -> Decision {
+    decide(panel, campaigns, alerts, catalog, tz, now, None)
+}
+
+/// [`resolve`], with the rotation's walk kept in `walk` between calls at
+/// increasing instants (for [`timeline`]); `None` walks afresh, and only
+/// the priorities that matter at `now`.
+#[allow(clippy::too_many_arguments)]
+fn decide<'a>(
+    panel: &Panel,
+    campaigns: &'a [CompiledCampaign],
+    alerts: &[Alert],
+    catalog: &dyn Catalog,
+    tz: Tz,
+    now: DateTime<Utc>,
+    walk: Option<(&mut Option<Rotation<'a>>, DateTime<Utc>)>,
 ) -> Decision {
     let policy = panel
         .brightness
@@ -197,7 +237,6 @@ pub fn resolve(
     struct Seen<'a> {
         c: &'a CompiledCampaign,
         next: Option<DateTime<Utc>>,
-        start: Option<DateTime<Utc>>,
         last_close: Option<DateTime<Utc>>,
     }
     let mut seen: Vec<Seen> = Vec::new();
@@ -207,17 +246,12 @@ pub fn resolve(
             continue;
         }
         let st = c.state_at(now);
-        let start = st
-            .window
-            .filter(|_| c.has_playable(catalog, &profile))
-            .map(|w| w.0);
-        if start.is_some() {
+        if st.window.is_some() && c.has_playable(catalog, &profile) {
             top = top.max(Some(c.priority()));
         }
         seen.push(Seen {
             c,
             next: st.next,
-            start,
             last_close: st.last_close,
         });
     }
@@ -242,139 +276,49 @@ pub fn resolve(
             brightness,
         };
     };
-    let mut sharing: Vec<(&CompiledCampaign, DateTime<Utc>)> = seen
-        .iter()
-        .filter(|s| s.c.priority() == top)
-        .filter_map(|s| s.start.map(|st| (s.c, st)))
-        .collect();
-    sharing.sort_by(|a, b| a.0.id().cmp(b.0.id()));
-    let anchor = sharing
-        .iter()
-        .map(|s| s.1)
-        .max()
-        .unwrap_or_else(epoch)
-        .max(epoch());
-    let turn = rotate(&sharing, catalog, &profile, anchor, now);
+    let mut fresh = None;
+    let rotation = match walk {
+        Some((kept, horizon)) => {
+            if !kept.as_ref().is_some_and(|r| r.reaches(now)) {
+                let all = seen.iter().map(|s| s.c);
+                *kept = Some(Rotation::new(
+                    panel, all, alerts, catalog, &profile, tz, now, horizon,
+                ));
+            }
+            kept.as_mut().expect("a rotation was just made")
+        }
+        None => {
+            // Lower priorities do not change what the top one plays.
+            let above = seen.iter().map(|s| s.c).filter(|c| c.priority() >= top);
+            fresh.insert(Rotation::new(
+                panel, above, alerts, catalog, &profile, tz, now, now,
+            ))
+        }
+    };
+    rotation.advance(now);
+    // The places in the playlists are set again at midnight.
+    until = min_opt(until, Some(rotation.next_day()));
+    let Some(on) = rotation.on_air() else {
+        debug_assert!(false, "an open campaign at {now} but none on the glass");
+        return Decision {
+            show: Show::Blank,
+            since: now,
+            until,
+            brightness,
+        };
+    };
     Decision {
-        show: turn.show,
-        since: turn.since,
-        until: min_opt(until, turn.flip),
+        show: on.show,
+        since: on.since,
+        until: min_opt(until, on.flip),
         brightness,
     }
 }
 
-/// One playable playlist entry.
-struct Entry {
-    message: usize,
-    pages: u32,
-    dwell_ms: i64,
-    /// Sum of the durations (pages × dwell) of the entries before it in its
-    /// campaign's playlist.
-    before: i64,
-}
-
-struct Turn {
-    show: Show,
-    since: DateTime<Utc>,
-    flip: Option<DateTime<Utc>>,
-}
-
-/// The equal-priority rotation at `now`: round `k` plays, for each campaign
-/// in order, its entry `k mod n`. Finding the round is a binary search on
-/// the round number over the closed-form elapsed time, so the cost does not
-/// grow with the time since the anchor.
-fn rotate(
-    sharing: &[(&CompiledCampaign, DateTime<Utc>)],
-    catalog: &dyn Catalog,
-    profile: &Profile,
-    anchor: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Turn {
-    let mut entries: Vec<Entry> = Vec::new();
-    // (first entry, entry count, total duration) per campaign.
-    let mut tracks: Vec<(usize, usize, i64)> = Vec::with_capacity(sharing.len());
-    for (c, _) in sharing {
-        let first = entries.len();
-        let mut total = 0i64;
-        for (i, m) in c.campaign.body.messages.iter().enumerate() {
-            if let Some(pages) = catalog.pages(&m.id, profile).filter(|p| *p > 0) {
-                let dwell_ms = m.dwell_s as i64 * 1000;
-                entries.push(Entry {
-                    message: i,
-                    pages,
-                    dwell_ms,
-                    before: total,
-                });
-                total += pages as i64 * dwell_ms;
-            }
-        }
-        tracks.push((first, entries.len() - first, total));
-    }
-    // Time spent in rounds 0..k.
-    let elapsed_before = |k: i64| -> i64 {
-        tracks
-            .iter()
-            .map(|&(first, n, total)| {
-                let n = n as i64;
-                (k / n) * total + entries[first + (k % n) as usize].before
-            })
-            .sum()
-    };
-    let x = (now - anchor).num_milliseconds().max(0);
-    let shortest_round: i64 = tracks
-        .iter()
-        .map(|&(first, n, _)| {
-            entries[first..first + n]
-                .iter()
-                .map(|e| e.pages as i64 * e.dwell_ms)
-                .min()
-                .unwrap_or(1000)
-        })
-        .sum();
-    let (mut lo, mut hi) = (0i64, x / shortest_round.max(1) + 1);
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if elapsed_before(mid) <= x {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    let k = lo;
-    let mut offset = elapsed_before(k);
-    let mut pick = None;
-    for (ci, &(first, n, _)) in tracks.iter().enumerate() {
-        let e = &entries[first + (k % n as i64) as usize];
-        let dur = e.pages as i64 * e.dwell_ms;
-        if x < offset + dur {
-            pick = Some((ci, e));
-            break;
-        }
-        offset += dur;
-    }
-    let (ci, e) = pick.expect("the round containing x has an entry containing x");
-    let page = ((x - offset) / e.dwell_ms) as u32;
-    let slot_start = offset + page as i64 * e.dwell_ms;
-    let single = tracks.len() == 1 && tracks[0].1 == 1 && e.pages == 1;
-    let c = sharing[ci].0;
-    let item = &c.campaign.body.messages[e.message];
-    let since = anchor + TimeDelta::milliseconds(slot_start);
-    Turn {
-        show: Show::Message {
-            campaign: c.id().clone(),
-            message: item.id.clone(),
-            page: page + 1,
-            pages: e.pages,
-            dwell_s: item.dwell_s,
-        },
-        since: if single { anchor } else { since },
-        flip: (!single).then(|| since + TimeDelta::milliseconds(e.dwell_ms)),
-    }
-}
-
-/// What `panel` shows over `[from, to)`, at most `max_slots` slots, by
-/// calling [`resolve`] at each change. Consecutive slots with the same show
-/// are merged (a brightness switch alone does not start a slot).
+/// What `panel` shows over `[from, to)` clipped to [`YEARS`], at most
+/// `max_slots` slots, by calling [`resolve`] at each change. Consecutive
+/// slots with the same show are merged (a brightness switch alone does not
+/// start a slot).
 #[allow(clippy::too_many_arguments)]
 pub fn timeline(
     panel: &Panel,
@@ -386,10 +330,21 @@ pub fn timeline(
     to: DateTime<Utc>,
     max_slots: usize,
 ) -> Vec<Slot> {
+    let (first, last) = calendar();
+    let (from, to) = (from.max(first), to.min(last));
     let mut out: Vec<Slot> = Vec::new();
+    let mut walk = None;
     let mut t = from;
     while t < to {
-        let d = resolve(panel, campaigns, alerts, catalog, tz, t);
+        let d = decide(
+            panel,
+            campaigns,
+            alerts,
+            catalog,
+            tz,
+            t,
+            Some((&mut walk, to)),
+        );
         let end = d.until.map_or(to, |u| u.min(to));
         match out.last_mut() {
             Some(last) if last.show == d.show && last.end == t => last.end = end,

@@ -150,28 +150,38 @@ impl World {
             }
         }
     }
-    fn timeline(&self, from: &str, to: &str) -> Vec<(String, String)> {
+    fn slots(&self, from: DateTime<Utc>, to: DateTime<Utc>, max_slots: usize) -> Vec<Slot> {
         timeline(
             &self.panel,
             &self.campaigns,
             &self.alerts,
             &self.catalog,
             DEFAULT_TZ,
-            at(from),
-            at(to),
-            1000,
+            from,
+            to,
+            max_slots,
         )
-        .into_iter()
-        .map(|s| {
-            (
-                s.start
-                    .with_timezone(&DEFAULT_TZ)
-                    .format("%H:%M:%S")
-                    .to_string(),
-                short(&s.show),
-            )
-        })
-        .collect()
+    }
+    fn timeline(&self, from: &str, to: &str) -> Vec<(String, String)> {
+        self.slots(at(from), at(to), 1000)
+            .into_iter()
+            .map(|s| {
+                (
+                    s.start
+                        .with_timezone(&DEFAULT_TZ)
+                        .format("%H:%M:%S")
+                        .to_string(),
+                    short(&s.show),
+                )
+            })
+            .collect()
+    }
+    /// The timeline as "HH:MM:SS show" lines, local time.
+    fn shows(&self, from: &str, to: &str) -> Vec<String> {
+        self.timeline(from, to)
+            .into_iter()
+            .map(|(t, s)| format!("{t} {s}"))
+            .collect()
     }
 }
 
@@ -508,8 +518,7 @@ fn uneven_playlists_keep_their_own_place() {
         cat(&[("a1", 1), ("a2", 1), ("b1", 1), ("b2", 1), ("b3", 1)]),
     );
     // Rounds: a1 b1 | a2 b2 | a1 b3 | a2 b1 | a1 b2 | a2 b3 | a1 b1 …
-    let tl = w.timeline("2026-03-02T00:00:00+07:00", "2026-03-02T00:00:16+07:00");
-    let got: Vec<String> = tl.iter().map(|(t, s)| format!("{t} {s}")).collect();
+    let got = w.shows("2026-03-02T00:00:00+07:00", "2026-03-02T00:00:16+07:00");
     assert_eq!(
         got,
         [
@@ -528,12 +537,12 @@ fn uneven_playlists_keep_their_own_place() {
 }
 
 #[test]
-fn rotation_restarts_when_a_sharing_window_opens() {
+fn a_window_opening_beside_a_message_lets_it_finish() {
     let w = World::new(
         vec![
             camp(
                 "a",
-                json!({"messages":[{"id":"a1","dwell_s":7},{"id":"a2","dwell_s":7}],"start":"2026-03-02"}),
+                json!({"messages":[{"id":"a1","dwell_s":7},{"id":"a2","dwell_s":6}],"start":"2026-03-02"}),
             ),
             camp(
                 "b",
@@ -542,14 +551,153 @@ fn rotation_restarts_when_a_sharing_window_opens() {
         ],
         cat(&[("a1", 1), ("a2", 1), ("b1", 1)]),
     );
-    w.check(&[
-        ("2026-03-02T07:00:00+07:00", "a/a1 1/1"),
-        ("2026-03-02T07:00:07+07:00", "b/b1 1/1"),
-        ("2026-03-02T07:00:17+07:00", "a/a2 1/1"),
-    ]);
+    // `a` alone cycles every 13 s from midnight: a1 runs 06:59:54–07:00:01.
+    // `b` opens at 07:00 and takes the next turn; its last turn is cut at
+    // 07:01, and `a` goes on with the message after the one it last played.
+    let got = w.shows("2026-03-02T06:59:50+07:00", "2026-03-02T07:01:20+07:00");
+    assert_eq!(
+        got,
+        [
+            "06:59:50 a/a2 1/1",
+            "06:59:54 a/a1 1/1",
+            "07:00:01 b/b1 1/1",
+            "07:00:11 a/a2 1/1",
+            "07:00:17 b/b1 1/1",
+            "07:00:27 a/a1 1/1",
+            "07:00:34 b/b1 1/1",
+            "07:00:44 a/a2 1/1",
+            "07:00:50 b/b1 1/1",
+            "07:01:00 a/a1 1/1",
+            "07:01:07 a/a2 1/1",
+            "07:01:13 a/a1 1/1",
+        ]
+    );
     // The opening of `b` at 07:00 bounds the decision before it.
     let d = w.at(at("2026-03-02T06:59:58+07:00"));
     assert_eq!(d.until, Some(at("2026-03-02T07:00:00+07:00")));
+    w.check_until((0..90).map(|i| at("2026-03-02T06:59:50+07:00") + TimeDelta::seconds(i)));
+}
+
+#[test]
+fn a_pre_empted_campaign_resumes_where_it_left_off() {
+    let mut w = World::new(
+        vec![
+            camp(
+                "low",
+                json!({"messages":[{"id":"l1","dwell_s":10},{"id":"l2","dwell_s":10},{"id":"l3","dwell_s":11}],
+                       "start":"2026-03-02"}),
+            ),
+            camp(
+                "high",
+                json!({"messages":[{"id":"h1","dwell_s":10}],"cron":"0 7 * * *","duration_s":60,"priority":5}),
+            ),
+        ],
+        cat(&[("l1", 1), ("l2", 1), ("l3", 1), ("h1", 1)]),
+    );
+    // `low` cycles every 31 s from midnight: l3 runs 06:59:52–07:00:03 and
+    // is cut at 07:00; it plays again, whole, when `high` closes.
+    let got = w.shows("2026-03-02T06:59:50+07:00", "2026-03-02T07:01:30+07:00");
+    assert_eq!(
+        got,
+        [
+            "06:59:50 low/l2 1/1",
+            "06:59:52 low/l3 1/1",
+            "07:00:00 high/h1 1/1",
+            "07:01:00 low/l3 1/1",
+            "07:01:11 low/l1 1/1",
+            "07:01:21 low/l2 1/1",
+        ]
+    );
+    // An alert pauses it the same way.
+    w.campaigns.truncate(1);
+    w.alerts = vec![alert(
+        "storm",
+        &["all"],
+        "2026-03-02T07:00:00+07:00",
+        "2026-03-02T07:01:00+07:00",
+    )];
+    let got = w.shows("2026-03-02T06:59:50+07:00", "2026-03-02T07:01:30+07:00");
+    assert_eq!(
+        got,
+        [
+            "06:59:50 low/l2 1/1",
+            "06:59:52 low/l3 1/1",
+            "07:00:00 alert storm 1/1",
+            "07:01:00 low/l3 1/1",
+            "07:01:11 low/l1 1/1",
+            "07:01:21 low/l2 1/1",
+        ]
+    );
+}
+
+#[test]
+fn a_campaign_goes_on_across_its_own_windows_and_starts_each_day_at_the_top() {
+    let w = World::new(
+        vec![camp(
+            "twice",
+            json!({"messages":[{"id":"t1","dwell_s":10},{"id":"t2","dwell_s":10},{"id":"t3","dwell_s":10}],
+                   "cron":"0 7,12 * * *","duration_s":25}),
+        )],
+        cat(&[("t1", 1), ("t2", 1), ("t3", 1)]),
+    );
+    assert_eq!(
+        w.shows("2026-03-02T07:00:00+07:00", "2026-03-02T07:00:30+07:00"),
+        [
+            "07:00:00 twice/t1 1/1",
+            "07:00:10 twice/t2 1/1",
+            "07:00:20 twice/t3 1/1",
+            "07:00:25 blank",
+        ]
+    );
+    // t3 was cut at 07:00:25: it plays again first at noon.
+    assert_eq!(
+        w.shows("2026-03-02T12:00:00+07:00", "2026-03-02T12:00:30+07:00"),
+        [
+            "12:00:00 twice/t3 1/1",
+            "12:00:10 twice/t1 1/1",
+            "12:00:20 twice/t2 1/1",
+            "12:00:25 blank",
+        ]
+    );
+    assert_eq!(
+        w.shows("2026-03-03T07:00:00+07:00", "2026-03-03T07:00:10+07:00"),
+        ["07:00:00 twice/t1 1/1"]
+    );
+}
+
+#[test]
+fn an_unbroken_rotation_runs_on_through_midnight() {
+    let w = World::new(
+        vec![
+            camp(
+                "a",
+                json!({"messages":[{"id":"a1","dwell_s":7},{"id":"a2","dwell_s":7},{"id":"a3","dwell_s":7}],
+                       "start":"2026-03-01"}),
+            ),
+            camp(
+                "b",
+                json!({"messages":[{"id":"b1","dwell_s":6}],"start":"2026-03-01"}),
+            ),
+        ],
+        cat(&[("a1", 1), ("a2", 1), ("a3", 1), ("b1", 1)]),
+    );
+    // Rounds of 13 s from midnight on the 1st: round 6646 starts at
+    // 23:59:58 and runs on past the places set again at midnight.
+    let got = w.shows("2026-03-01T23:59:40+07:00", "2026-03-02T00:00:30+07:00");
+    assert_eq!(
+        got,
+        [
+            "23:59:40 b/b1 1/1",
+            "23:59:45 a/a1 1/1",
+            "23:59:52 b/b1 1/1",
+            "23:59:58 a/a2 1/1",
+            "00:00:05 b/b1 1/1",
+            "00:00:11 a/a3 1/1",
+            "00:00:18 b/b1 1/1",
+            "00:00:24 a/a1 1/1",
+        ]
+    );
+    w.check_until((0..50).map(|i| at("2026-03-01T23:59:40+07:00") + TimeDelta::seconds(i)));
 }
 
 #[test]
@@ -728,16 +876,7 @@ fn timeline_matches_resolve() {
     )];
     let from = at("2026-03-02T08:00:00+07:00");
     let to = at("2026-03-02T08:10:00+07:00");
-    let slots = timeline(
-        &w.panel,
-        &w.campaigns,
-        &w.alerts,
-        &w.catalog,
-        DEFAULT_TZ,
-        from,
-        to,
-        10_000,
-    );
+    let slots = w.slots(from, to, 10_000);
     assert_eq!(slots.first().unwrap().start, from);
     assert_eq!(slots.last().unwrap().end, to);
     for pair in slots.windows(2) {
@@ -753,16 +892,7 @@ fn timeline_matches_resolve() {
             assert_eq!(w.at(t).show, s.show, "at {t}");
         }
     }
-    let capped = timeline(
-        &w.panel,
-        &w.campaigns,
-        &w.alerts,
-        &w.catalog,
-        DEFAULT_TZ,
-        from,
-        to,
-        3,
-    );
+    let capped = w.slots(from, to, 3);
     assert_eq!(capped.len(), 3);
     assert_eq!(capped[..], slots[..3]);
 }
@@ -916,4 +1046,353 @@ fn explain_for_the_dashboard() {
     assert!(explain("0 7 * * *", "Mars/Olympus", at("2026-03-07T12:00:00Z"), 2).is_err());
     assert!(explain("nope", "UTC", at("2026-03-07T12:00:00Z"), 2).is_err());
     assert_eq!(parse_tz("UTC").unwrap(), chrono_tz::UTC);
+}
+
+/// Windows that open again before they close (a cron firing every minute
+/// for 60 s, one firing every 15 minutes for 30 minutes) cover the panel
+/// without a gap: following `until` from decision to decision never meets a
+/// blank, and every second around the firings shows the campaign.
+#[test]
+fn re_firing_windows_cover_the_panel_without_a_gap() {
+    for (cron, duration) in [
+        ("* * * * *", 60),
+        ("*/15 * * * *", 1800),
+        ("0 * * * * *", 75),
+    ] {
+        let w = World::new(
+            vec![camp(
+                "again",
+                json!({"messages":[{"id":"m1","dwell_s":10}],"cron":cron,"duration_s":duration}),
+            )],
+            cat(&[("m1", 1)]),
+        );
+        let start = at("2026-03-02T00:00:00+07:00");
+        let end = at("2026-03-03T00:00:00+07:00");
+        let mut t = start;
+        while t < end {
+            let d = w.at(t);
+            assert_eq!(short(&d.show), "again/m1 1/1", "{cron} at {t}");
+            let until = d.until.expect("something changes within a day");
+            assert!(until > t, "{cron}: until {until} at {t}");
+            t = until;
+        }
+        for minute in [0, 1, 14, 15, 16, 59, 60, 61, 719, 720, 1439] {
+            let firing = start + TimeDelta::minutes(minute);
+            for s in -3..=3 {
+                let t = firing + TimeDelta::seconds(s);
+                assert_ne!(w.at(t).show, Show::Blank, "{cron} at {t}");
+            }
+        }
+        w.check_until((0..600).map(|s| start + TimeDelta::seconds(s)));
+    }
+}
+
+#[test]
+fn a_cron_that_never_fires_is_refused() {
+    for cron in [
+        "0 0 0 1 1 * 1970",
+        "0 0 30 2 *",
+        "0 0 0 31 4 *",
+        "0 0 12 * * * 1999",
+    ] {
+        let e = compile(&body(
+            "c",
+            json!({"messages":[{"id":"m1","dwell_s":10}],"cron":cron,"duration_s":60}),
+        ))
+        .expect_err(cron)
+        .0;
+        assert!(e.contains("this cron never fires: "), "{cron}: {e}");
+    }
+    // A year in range is fine, even if it is past.
+    assert!(parse_cron("0 0 12 * * * 2024").is_ok());
+}
+
+#[test]
+fn campaign_dates_out_of_range_are_refused() {
+    for (key, date) in [
+        ("start", "-0001-01-01"),
+        ("end", "+10000-01-01"),
+        ("start", "1999-12-31"),
+        ("end", "2101-01-01"),
+    ] {
+        let v = json!({"messages":[{"id":"m1","dwell_s":10}], key: date});
+        let e = compile(&body("c", v)).expect_err(date).0;
+        assert!(e.contains("2000") && e.contains("2100"), "{date}: {e}");
+    }
+    for (key, date) in [("start", "2000-01-01"), ("end", "2100-12-31")] {
+        let v = json!({"messages":[{"id":"m1","dwell_s":10}], key: date});
+        assert!(compile(&body("c", v)).is_ok(), "{date}");
+    }
+}
+
+#[test]
+fn timeline_instants_are_always_rfc3339() {
+    let w = World::new(
+        vec![camp(
+            "always",
+            json!({"messages":[{"id":"m1","dwell_s":10}]}),
+        )],
+        cat(&[("m1", 1)]),
+    );
+    let cases = [
+        (
+            at("9999-12-31T12:00:00Z"),
+            at("9999-12-31T23:59:59Z") + TimeDelta::days(1),
+        ),
+        (
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MIN_UTC + TimeDelta::days(1),
+        ),
+        (at("2100-12-31T20:00:00Z"), at("2101-01-01T04:00:00Z")),
+    ];
+    for (from, to) in cases {
+        for s in w.slots(from, to, 100) {
+            for t in [s.start, s.end] {
+                let text = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                assert!(
+                    DateTime::parse_from_rfc3339(&text).is_ok(),
+                    "{text} from {from:?} to {to:?}"
+                );
+            }
+        }
+    }
+}
+/// Airtime per show over `slots`, in seconds.
+fn airtime(slots: &[Slot]) -> HashMap<String, i64> {
+    let mut out = HashMap::new();
+    for s in slots {
+        *out.entry(short(&s.show)).or_insert(0) += (s.end - s.start).num_seconds();
+    }
+    out
+}
+
+/// The ten-message all-day campaign beside a campaign whose window opens
+/// every minute for 30 s: every message plays, each gets its share, and the
+/// all-day campaign's playlist runs on across the window boundaries.
+#[test]
+fn share_of_voice_is_fair_beside_a_window_that_opens_every_minute() {
+    let ten: Vec<_> = (1..=10)
+        .map(|i| json!({"id": format!("a{i}"), "dwell_s": 10}))
+        .collect();
+    let w = World::new(
+        vec![
+            camp("all-day", json!({"messages": ten, "start": "2026-03-02"})),
+            camp(
+                "minutely",
+                json!({"messages":[{"id":"b1","dwell_s":10},{"id":"b2","dwell_s":10}],
+                       "cron":"* * * * *","duration_s":30}),
+            ),
+        ],
+        Cat(
+            (1..=10)
+                .map(|i| {
+                    (
+                        ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10"][i - 1],
+                        1,
+                    )
+                })
+                .chain([("b1", 1), ("b2", 1)])
+                .collect(),
+            1,
+        ),
+    );
+    let from = at("2026-03-02T09:00:00+07:00");
+    let to = at("2026-03-02T10:00:00+07:00");
+    let slots = w.slots(from, to, 10_000);
+    assert!(slots.iter().all(|s| s.show != Show::Blank));
+    let air = airtime(&slots);
+    // Turns alternate while both are open: in each 30-s window the minutely
+    // campaign gets one or two of the three 10-s turns (the all-day one may
+    // be finishing a message when the window opens), so between a third and
+    // two thirds of its 1800 s of open windows, and both its messages play.
+    let b1 = air.get("minutely/b1 1/1").copied().unwrap_or(0);
+    let b2 = air.get("minutely/b2 1/1").copied().unwrap_or(0);
+    assert!((600..=1200).contains(&(b1 + b2)), "{air:?}");
+    assert!(b1.abs_diff(b2) <= 60, "{air:?}");
+    // The rest is the all-day campaign's, shared equally by its ten
+    // messages (± 10 %).
+    let all_day = 3600 - b1 - b2;
+    for i in 1..=10 {
+        let got = air.get(&format!("all-day/a{i} 1/1")).copied().unwrap_or(0);
+        assert!(
+            got.abs_diff(all_day / 10) * 10 <= all_day as u64 / 10,
+            "a{i} played {got} s: {air:?}"
+        );
+    }
+    // Stability: the all-day campaign's turns run a1 a2 … a10 a1 … without
+    // ever going back to a1 early; the minutely one never skips a message.
+    let turns = |campaign: &str| -> Vec<usize> {
+        slots
+            .iter()
+            .filter_map(|s| match &s.show {
+                Show::Message {
+                    campaign: c,
+                    message,
+                    ..
+                } if c.as_str() == campaign => {
+                    Some(message.as_str()[1..].parse::<usize>().unwrap())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let a = turns("all-day");
+    assert!(a.len() >= 200, "{a:?}");
+    for pair in a.windows(2) {
+        assert_eq!(pair[1], pair[0] % 10 + 1, "all-day turns: {a:?}");
+    }
+    let b = turns("minutely");
+    for pair in b.windows(2) {
+        // A turn cut by the window's close is played again next time.
+        assert!(
+            pair[1] == pair[0] || pair[1] == pair[0] % 2 + 1,
+            "minutely turns: {b:?}"
+        );
+    }
+    // While both are open they alternate: never two turns of the same
+    // campaign in a row inside one window of the minutely campaign.
+    for pair in slots.windows(2) {
+        let inside = w.campaigns[1].window_at(pair[1].start).is_some()
+            && w.campaigns[1].window_at(pair[0].start).is_some()
+            && w.campaigns[1].window_at(pair[0].start) == w.campaigns[1].window_at(pair[1].start);
+        if let (Show::Message { campaign: c0, .. }, Show::Message { campaign: c1, .. }) =
+            (&pair[0].show, &pair[1].show)
+        {
+            if inside {
+                assert_ne!(c0, c1, "{:?} then {:?}", pair[0], pair[1]);
+            }
+        }
+    }
+    // resolve agrees with the timeline at every slot.
+    for s in slots.iter().step_by(7) {
+        assert_eq!(w.at(s.start + (s.end - s.start) / 2).show, s.show, "{s:?}");
+    }
+    w.check_until(slots.iter().take(40).map(|s| s.start));
+}
+
+/// A busy day: three campaigns sharing priority 0 (one all day, one every
+/// 7 minutes, one hourly in office hours), one of priority 2 every 20
+/// minutes, and an alert. No campaign ever skips a message: each one's
+/// turns follow its playlist, a message played again only after it was cut.
+#[test]
+fn no_campaign_skips_a_message_on_a_busy_day() {
+    let mut w = World::new(
+        vec![
+            camp(
+                "day",
+                json!({"messages":[{"id":"d1","dwell_s":9},{"id":"d2","dwell_s":12},{"id":"d3","dwell_s":5}],
+                       "start":"2026-03-01"}),
+            ),
+            camp(
+                "often",
+                json!({"messages":[{"id":"o1","dwell_s":8},{"id":"o2","dwell_s":6}],
+                       "cron":"*/7 * * * *","duration_s":200}),
+            ),
+            camp(
+                "office",
+                json!({"messages":[{"id":"f1","dwell_s":15},{"id":"f2","dwell_s":4},{"id":"f3","dwell_s":7}],
+                       "cron":"0 9-17 * * *","duration_s":1800}),
+            ),
+            camp(
+                "urgent",
+                json!({"messages":[{"id":"u1","dwell_s":10},{"id":"u2","dwell_s":10}],
+                       "cron":"*/20 * * * *","duration_s":90,"priority":2}),
+            ),
+        ],
+        Cat(
+            [
+                ("d1", 1),
+                ("d2", 2),
+                ("d3", 1),
+                ("o1", 1),
+                ("o2", 3),
+                ("f1", 1),
+                ("f2", 1),
+                ("f3", 2),
+                ("u1", 1),
+                ("u2", 1),
+            ]
+            .into_iter()
+            .collect(),
+            1,
+        ),
+    );
+    w.alerts = vec![alert(
+        "storm",
+        &["all"],
+        "2026-03-02T10:00:03.250+07:00",
+        "2026-03-02T10:05:00+07:00",
+    )];
+    let slots = w.slots(
+        at("2026-03-02T06:00:00+07:00"),
+        at("2026-03-02T20:00:00+07:00"),
+        100_000,
+    );
+    let order = |m: &str| -> Vec<&str> {
+        match &m[..1] {
+            "d" => vec!["d1", "d2", "d3"],
+            "o" => vec!["o1", "o2"],
+            "f" => vec!["f1", "f2", "f3"],
+            _ => vec!["u1", "u2"],
+        }
+    };
+    // Each campaign's turns: (message, played to its end).
+    let mut turns: HashMap<String, Vec<(String, bool)>> = HashMap::new();
+    for (i, s) in slots.iter().enumerate() {
+        assert_ne!(s.show, Show::Blank, "{s:?}");
+        let Show::Message {
+            campaign,
+            message,
+            page,
+            pages,
+            dwell_s,
+        } = &s.show
+        else {
+            continue;
+        };
+        if *page != 1 {
+            continue;
+        }
+        // Played whole if its pages ran their dwell before anything else.
+        let mut end = s.end;
+        for next in &slots[i + 1..] {
+            match &next.show {
+                Show::Message {
+                    campaign: c,
+                    message: m,
+                    page: p,
+                    ..
+                } if c == campaign && m == message && *p > 1 => end = next.end,
+                _ => break,
+            }
+        }
+        let whole = end - s.start == TimeDelta::seconds(i64::from(*pages * *dwell_s));
+        turns
+            .entry(campaign.to_string())
+            .or_default()
+            .push((message.to_string(), whole));
+    }
+    assert_eq!(turns.len(), 4, "{:?}", turns.keys());
+    for (campaign, list) in &turns {
+        let playlist = order(&list[0].0);
+        for pair in list.windows(2) {
+            let (prev, whole) = (&pair[0].0, pair[0].1);
+            let at = playlist.iter().position(|m| m == prev).unwrap();
+            let want = if whole {
+                playlist[(at + 1) % playlist.len()]
+            } else {
+                prev.as_str()
+            };
+            assert_eq!(pair[1].0, want, "{campaign}: {list:?}");
+        }
+    }
+    for s in slots.iter().step_by(97) {
+        assert_eq!(w.at(s.start).show, s.show, "{s:?}");
+        assert_eq!(
+            w.at(s.end - TimeDelta::milliseconds(1)).show,
+            s.show,
+            "{s:?}"
+        );
+    }
+    w.check_until(slots.iter().step_by(331).map(|s| s.start));
 }

@@ -8,10 +8,20 @@
 //! DIR/schedules/{id}.json            campaigns (hand-editable, reloaded live)
 //! DIR/state/alerts/{id}.json         emergency alerts
 //! DIR/state/audit.jsonl              audit trail, one JSON object a line
-//! DIR/state/seq.json                 per-panel frame sequence high-water marks
+//! DIR/state/seq.json                 per-panel frame sequence high-water marks (seq.rs)
+//! DIR/state/plays.redb               proof of play, an embedded database (plays.rs)
+//! DIR/state/import.json              a bulk import's renames, while it commits
+//!                                    (completed at the next start after a crash)
+//! DIR/secrets/tokens.json            hashed API tokens and roles (tokens.rs; --tokens moves it)
+//! .{name}.{random}.tmp               a write that never reached its rename (any
+//!                                    directory above): never data, removed on load
+//! DIR/secrets/mqtt-credentials.json  embedded-broker passwords, hashed (credentials.rs)
+//! DIR/secrets/frame-signing.pem      the frame-signing key, made on first start (signing.rs; .pub beside it)
 //! ```
 //! JSON, pretty-printed: every operator can read it, git diffs it well, and
-//! serde_json reports the line and column of a mistake.
+//! serde_json reports the line and column of a mistake. The paths are built
+//! only here ([`Store::panel_path`] …, [`Store::seq_file`],
+//! [`Store::plays_file`], [`tokens_file`]).
 //!
 //! Readers take an immutable [`Snapshot`] (an `Arc`, cheap); writers go one
 //! at a time: the change's audit lines are appended and fsynced first, then
@@ -33,13 +43,18 @@
 //! schedule compiler on every save and every load of `schedules/`. No
 //! caller can skip them.
 
-pub mod fsio;
+pub mod credentials;
+pub mod import;
 pub mod plays;
+pub mod secret_file;
 pub mod seq;
+pub mod signing;
 pub mod tokens;
 
 use std::collections::BTreeMap;
 use std::io;
+
+pub use imbl::OrdMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -51,16 +66,24 @@ use crate::domain::{
     Alert, AlertBody, Asset, Campaign, CampaignBody, Id, Invalid, Known, Message, MessageBody,
     Panel, Policy, Refusal,
 };
+use crate::fsio;
 use crate::schedule;
 
 /// Everything the server knows, at one instant.
+///
+/// The maps are persistent ([`imbl::OrdMap`], a B-tree sharing its nodes
+/// between versions): a writer's copy of the snapshot costs O(1) and an
+/// insert O(log n) whatever the fleet's size, and a reader can ask which
+/// entries differ between two versions without visiting the shared parts
+/// ([`imbl::OrdMap::diff`]; the player re-decides only what a change
+/// touches). They read like `BTreeMap`s, in key order.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    pub panels: BTreeMap<Id, Panel>,
-    pub messages: BTreeMap<Id, Message>,
-    pub assets: BTreeMap<String, Asset>,
-    pub campaigns: BTreeMap<Id, Campaign>,
-    pub alerts: BTreeMap<Id, Alert>,
+    pub panels: OrdMap<Id, Panel>,
+    pub messages: OrdMap<Id, Message>,
+    pub assets: OrdMap<String, Asset>,
+    pub campaigns: OrdMap<Id, Campaign>,
+    pub alerts: OrdMap<Id, Alert>,
     /// Files that could not be used, by path. The server keeps the last
     /// good version of what such a file held and never overwrites it.
     pub problems: BTreeMap<PathBuf, FileProblem>,
@@ -153,6 +176,11 @@ pub struct AuditEntry {
 enum FileOp {
     Write(PathBuf, Vec<u8>),
     Remove(PathBuf),
+    /// Many files as one ([`fsio::write_batch`]), committed through `journal`.
+    Batch {
+        journal: PathBuf,
+        files: Vec<(PathBuf, Vec<u8>)>,
+    },
 }
 
 pub struct Store {
@@ -228,6 +256,17 @@ fn fresh_id(title: &str, taken: impl Fn(&Id) -> bool) -> Result<Id, StoreError> 
         })
 }
 
+fn import_journal(root: &Path) -> PathBuf {
+    root.join("state/import.json")
+}
+
+/// The token file of the data directory `data` (unless `--tokens` names
+/// another): a free function, because the token file is read before, and
+/// apart from, the rest of the store.
+pub fn tokens_file(data: &Path) -> PathBuf {
+    data.join("secrets/tokens.json")
+}
+
 impl Store {
     /// Loads everything under `root`. A file that cannot be used is
     /// reported in [`Snapshot::problems`] (path, line, column) and skipped:
@@ -246,6 +285,10 @@ impl Store {
             let p = root.join(d);
             std::fs::create_dir_all(&p).map_err(|e| StoreError::io(&p, e))?;
         }
+        // Before temp files are swept: a bulk import that crashed after its
+        // commit point is completed from its journal.
+        let journal = import_journal(root);
+        fsio::finish_batch(&journal).map_err(|e| StoreError::io(&journal, e))?;
         snap.panels = load_dir(&root.join("content/panels"), &mut problems, check_panel);
         snap.messages = load_dir(&root.join("content/messages"), &mut problems, check_message);
         snap.assets = load_assets(&root.join("content/assets"), &mut problems);
@@ -305,8 +348,17 @@ impl Store {
             ext_for(&asset.content_type)
         ))
     }
-    pub fn state_dir(&self) -> PathBuf {
-        self.root.join("state")
+    /// Per-panel frame sequence high-water marks ([`seq::SeqAllocator`]).
+    pub fn seq_file(&self) -> PathBuf {
+        self.root.join("state/seq.json")
+    }
+    /// Proof of play ([`plays::Plays`]).
+    pub fn plays_file(&self) -> PathBuf {
+        self.root.join("state/plays.redb")
+    }
+    /// The renames of a bulk import while it commits ([`import`]).
+    fn import_journal(&self) -> PathBuf {
+        import_journal(&self.root)
     }
 
     /// Runs one change: `f` edits a copy of the snapshot and says which files
@@ -343,6 +395,8 @@ impl Store {
                     FileOp::Remove(p) => {
                         fsio::remove_durable(&p).map_err(|e| StoreError::io(&p, e))?
                     }
+                    FileOp::Batch { journal, files } => fsio::write_batch(&journal, &files)
+                        .map_err(|e| StoreError::io(&journal, e))?,
                 }
             }
             Ok(())
@@ -845,12 +899,12 @@ impl Store {
     fn reload_dir<T: DeserializeOwned + Clone + PartialEq>(
         &self,
         dir: &Path,
-        old: &BTreeMap<Id, T>,
+        old: &OrdMap<Id, T>,
         problems: &mut BTreeMap<PathBuf, FileProblem>,
         check: impl Fn(&str, &T) -> Result<(), Invalid>,
         kind: &'static str,
         edits: &mut Vec<(&'static str, &'static str, PathBuf)>,
-    ) -> BTreeMap<Id, T> {
+    ) -> OrdMap<Id, T> {
         let mut found = Vec::new();
         let mut fresh = load_dir(dir, &mut found, check);
         problems.retain(|p, _| !p.starts_with(dir));
@@ -1023,12 +1077,12 @@ pub fn ext_for(content_type: &str) -> &'static str {
 
 /// Reads every `*.json` in `dir` as a `T`; problems (with line and column)
 /// go to `problems` and the file is left untouched.
-fn load_dir<T: DeserializeOwned>(
+fn load_dir<T: DeserializeOwned + Clone>(
     dir: &Path,
     problems: &mut Vec<FileProblem>,
     check: impl Fn(&str, &T) -> Result<(), Invalid>,
-) -> BTreeMap<Id, T> {
-    let mut out = BTreeMap::new();
+) -> OrdMap<Id, T> {
+    let mut out = OrdMap::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
         return out;
     };
@@ -1068,8 +1122,8 @@ fn load_dir<T: DeserializeOwned>(
     out
 }
 
-fn load_assets(dir: &Path, problems: &mut Vec<FileProblem>) -> BTreeMap<String, Asset> {
-    let mut out = BTreeMap::new();
+fn load_assets(dir: &Path, problems: &mut Vec<FileProblem>) -> OrdMap<String, Asset> {
+    let mut out = OrdMap::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
         return out;
     };

@@ -4,8 +4,14 @@
 //!
 //! Rows arrive in bursts (10,000 panels acknowledging one change), so they
 //! are written in batches: one durable transaction per [`Plays::insert`].
+//! [`PlayWriter`] does the batching: callers hand it rows one at a time,
+//! it gathers what arrives within [`BATCH_WINDOW`] into one transaction on
+//! its own thread, and [`PlayWriter::close`] saves what is still pending.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use redb::{Database, ReadableTableMetadata, TableDefinition};
@@ -134,6 +140,99 @@ impl Plays {
     }
 }
 
+/// How long the writer gathers rows after the first of a batch arrives.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(100);
+
+/// Writes proof-of-play rows in batches on its own thread. Cheap to feed
+/// from async code: [`PlayWriter::record`] never blocks.
+pub struct PlayWriter {
+    rows: PlayRecorder,
+    thread: std::thread::JoinHandle<()>,
+    batches: Arc<AtomicU64>,
+}
+
+impl PlayWriter {
+    /// Starts the writer thread; rows arriving within `window` of the first
+    /// row of a batch go into the same transaction.
+    pub fn start(plays: Arc<Plays>, window: Duration) -> PlayWriter {
+        let (rows, inbox) = mpsc::channel::<Play>();
+        let batches = Arc::new(AtomicU64::new(0));
+        let counter = batches.clone();
+        let thread = std::thread::Builder::new()
+            .name("plays".into())
+            .spawn(move || {
+                while let Ok(first) = inbox.recv() {
+                    let batch = gather(&inbox, first, window);
+                    match plays.insert(&batch) {
+                        Ok(()) => {
+                            counter.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            tracing::error!(rows = batch.len(), "proof of play not saved: {e}")
+                        }
+                    }
+                }
+            })
+            .expect("spawn the proof-of-play writer");
+        PlayWriter {
+            rows: PlayRecorder(rows),
+            thread,
+            batches,
+        }
+    }
+
+    /// A handle that queues rows into this writer (for other tasks).
+    pub fn recorder(&self) -> PlayRecorder {
+        self.rows.clone()
+    }
+
+    /// Transactions committed so far.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Stops taking rows and saves the pending ones at once (without waiting
+    /// out the batch window); blocks until they are on disk. Rows queued
+    /// through a [`PlayRecorder`] still alive are saved too, as soon as that
+    /// recorder is dropped.
+    pub fn close(self) {
+        drop(self.rows);
+        if self.thread.join().is_err() {
+            tracing::error!("proof-of-play writer panicked");
+        }
+    }
+}
+
+/// Queues rows into a [`PlayWriter`]; clone it freely.
+#[derive(Clone)]
+pub struct PlayRecorder(mpsc::Sender<Play>);
+
+impl PlayRecorder {
+    /// Queues one row, never blocking; it is durable within about one
+    /// batch window.
+    pub fn record(&self, play: Play) {
+        if self.0.send(play).is_err() {
+            tracing::error!("proof-of-play writer has stopped; row dropped");
+        }
+    }
+}
+
+/// `first` and whatever arrives within `window` of it; returns early when
+/// every sender is gone (shutdown: save now, do not wait).
+fn gather(inbox: &mpsc::Receiver<Play>, first: Play, window: Duration) -> Vec<Play> {
+    let deadline = Instant::now() + window;
+    let mut batch = vec![first];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match inbox.recv_timeout(left) {
+            Ok(p) => batch.push(p),
+            Err(mpsc::RecvTimeoutError::Timeout | mpsc::RecvTimeoutError::Disconnected) => {
+                return batch
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +270,34 @@ mod tests {
             p.query(t(0), t(1000), None, 100).unwrap(),
             vec![play("a", 2, 300)]
         );
+    }
+
+    #[test]
+    fn the_writer_batches_a_burst_and_saves_the_rest_on_close() {
+        let d = tempfile::tempdir().unwrap();
+        let plays = Arc::new(Plays::open(&d.path().join("plays.redb")).unwrap());
+        let writer = PlayWriter::start(plays.clone(), Duration::from_millis(200));
+        let recorder = writer.recorder();
+        for seq in 0..100 {
+            recorder.record(play("a", seq, 100));
+        }
+        let t = |s| Utc.timestamp_opt(s, 0).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while plays.query(t(0), t(1000), None, 1000).unwrap().len() < 100 {
+            assert!(Instant::now() < deadline, "burst not saved within 5 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(writer.batches(), 1, "a burst is one transaction");
+        // A long window: only closing the writer can save this row quickly.
+        let slow = PlayWriter::start(plays.clone(), Duration::from_secs(3600));
+        let late = slow.recorder();
+        late.record(play("b", 1, 200));
+        drop(late);
+        let started = Instant::now();
+        slow.close();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(plays.query(t(0), t(1000), Some("b"), 10).unwrap().len(), 1);
+        drop(recorder);
+        writer.close();
     }
 }

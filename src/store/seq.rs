@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 
-use super::fsio;
+use crate::fsio;
 
 /// How many numbers one durable write reserves per panel.
 pub const BLOCK: u32 = 1000;
@@ -55,30 +55,37 @@ impl SeqAllocator {
         Ok(n)
     }
 
-    /// Moves the mark of every listed panel up a block with one write:
-    /// used at start, when every panel is about to be republished.
+    /// Moves the mark of every listed panel that is near its mark up a
+    /// block, with one write: used before a pass that publishes to many
+    /// panels (at start, or when many panels were added). Costs nothing
+    /// for panels with headroom left; the file, when written, holds every
+    /// panel's mark.
     pub fn reserve(&mut self, panels: &[&str]) -> io::Result<()> {
-        let mut next_state = self.panels.clone();
-        let mut changed = false;
+        let mut raised: BTreeMap<&str, u32> = BTreeMap::new();
         for p in panels {
-            let e = next_state.entry(p.to_string()).or_insert((1, 0));
-            e.0 = e.0.max(1);
+            let next = self.panels.get(*p).map_or(1, |e| e.0.max(1));
+            let mark = self.panels.get(*p).map_or(0, |e| e.1);
             // Enough headroom left in this panel's block: nothing to write.
-            if e.1.saturating_sub(e.0) >= BLOCK / 2 {
+            if mark.saturating_sub(next) >= BLOCK / 2 {
                 continue;
             }
-            e.1 = e.0.checked_add(BLOCK).ok_or_else(|| {
+            let new_mark = next.checked_add(BLOCK).ok_or_else(|| {
                 io::Error::other(format!("sequence numbers for panel {p} are exhausted"))
             })?;
-            changed = true;
+            raised.insert(p, new_mark);
         }
-        if !changed {
-            self.panels = next_state;
+        if raised.is_empty() {
             return Ok(());
         }
-        let marks: BTreeMap<&String, u32> = next_state.iter().map(|(k, v)| (k, v.1)).collect();
+        let mut marks: BTreeMap<&str, u32> =
+            self.panels.iter().map(|(k, v)| (k.as_str(), v.1)).collect();
+        marks.extend(raised.iter().map(|(k, v)| (*k, *v)));
         fsio::write_atomic(&self.path, &serde_json::to_vec(&marks).expect("serializes"))?;
-        self.panels = next_state;
+        for (p, mark) in raised {
+            let e = self.panels.entry(p.to_string()).or_insert((1, 0));
+            e.0 = e.0.max(1);
+            e.1 = mark;
+        }
         Ok(())
     }
 }

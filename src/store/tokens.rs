@@ -8,16 +8,14 @@
 //! running: [`TokenStore::revocations`] fires, and a long-lived reply
 //! (the event stream) checks [`TokenStore::still_valid`].
 
-use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{fsio, StoreError};
+use super::secret_file::{digest, matches, new_secret, SecretFile};
+use super::StoreError;
 use crate::domain::{Id, Invalid, Role};
 
 /// Who is making a request.
@@ -58,44 +56,23 @@ pub struct TokenInfo {
 }
 
 pub struct TokenStore {
-    path: PathBuf,
-    entries: RwLock<Vec<Entry>>,
+    file: SecretFile<Vec<Entry>>,
     bootstrap: Option<[u8; 32]>,
-    /// Modification time of the file as last read or written.
-    seen: std::sync::Mutex<Option<std::time::SystemTime>>,
     /// Bumped whenever a token may have stopped being valid.
     revoked: tokio::sync::watch::Sender<u64>,
-}
-
-fn mtime(path: &Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
 }
 
 /// A new random token: 32 bytes from the OS generator, hex, with a prefix
 /// that makes leaked tokens easy to recognise in logs and code.
 pub fn new_token() -> String {
-    let mut b = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    format!("bt_{}", hex::encode(b))
+    format!("bt_{}", new_secret())
 }
 
 impl TokenStore {
     pub fn open(path: &Path, bootstrap_admin: Option<&str>) -> Result<TokenStore, StoreError> {
-        fsio::remove_stale_temps(path);
-        let entries: Vec<Entry> = if path.exists() {
-            super::read_json(path).map_err(|p| StoreError::Corrupt(vec![p]))?
-        } else {
-            Vec::new()
-        };
         Ok(TokenStore {
-            path: path.to_path_buf(),
-            entries: RwLock::new(entries),
+            file: SecretFile::open(path, "token file")?,
             bootstrap: bootstrap_admin.map(digest),
-            seen: std::sync::Mutex::new(mtime(path)),
             revoked: tokio::sync::watch::channel(0).0,
         })
     }
@@ -118,34 +95,9 @@ impl TokenStore {
     /// Re-reads the file when someone else changed it (`bangtin token add`
     /// on a running server). A broken file is reported and the tokens in
     /// memory stay as they were.
-    ///
-    /// Lock order, here as in `create`/`revoke` (→ `save`): `entries`, then
-    /// `seen`. (Taking `seen` first deadlocked against a token being
-    /// created at the same moment.)
     pub fn reload_if_changed(&self) {
-        let unchanged = mtime(&self.path) == *self.seen.lock().expect("tokens lock");
-        if unchanged {
-            return;
-        }
-        let mut entries = self.entries.write().expect("tokens lock");
-        let mut seen = self.seen.lock().expect("tokens lock");
-        // Again under the locks: a save may have happened meanwhile.
-        let now = mtime(&self.path);
-        if now == *seen {
-            return;
-        }
-        *seen = now;
-        if now.is_none() {
-            return;
-        }
-        match super::read_json::<Vec<Entry>>(&self.path) {
-            Ok(read) => {
-                *entries = read;
-                drop(entries);
-                tracing::info!(path = %self.path.display(), "token file changed on disk: reloaded");
-                self.bump();
-            }
-            Err(p) => tracing::error!("token file not reloaded: {p}"),
+        if self.file.reload_if_changed() {
+            self.bump();
         }
     }
 
@@ -166,13 +118,9 @@ impl TokenStore {
                 });
             }
         }
-        for e in self.entries.read().expect("tokens lock").iter() {
-            let mut stored = [0u8; 32];
-            if hex::decode_to_slice(&e.sha256, &mut stored).is_err() {
-                continue;
-            }
+        for e in self.file.read().iter() {
             // Compare with every entry; no early exit.
-            if bool::from(stored.ct_eq(&d)) && found.is_none() {
+            if matches(&e.sha256, &d) && found.is_none() {
                 found = Some(Principal {
                     name: e.name.clone(),
                     roles: e.roles.clone(),
@@ -184,9 +132,8 @@ impl TokenStore {
     }
 
     pub fn list(&self) -> Vec<TokenInfo> {
-        self.entries
+        self.file
             .read()
-            .expect("tokens lock")
             .iter()
             .map(|e| TokenInfo {
                 name: e.name.clone(),
@@ -214,56 +161,43 @@ impl TokenStore {
                 "the name \"admin\" is taken by BANGTIN_ADMIN_TOKEN: choose another name".into(),
             ));
         }
-        let mut entries = self.entries.write().expect("tokens lock");
-        if entries.iter().any(|e| e.name == name) {
-            return Err(StoreError::Conflict(format!(
-                "a token named {name:?} exists: revoke it first or choose another name"
-            )));
-        }
         let token = new_token();
         let mut roles = roles.to_vec();
         roles.sort();
         roles.dedup();
-        let mut next = entries.clone();
-        next.push(Entry {
+        let entry = Entry {
             name: name.to_string(),
             roles,
             sha256: hex::encode(digest(&token)),
             created_at: Utc::now(),
-        });
-        self.save(&next)?;
-        *entries = next;
+        };
+        self.file.update(|entries| {
+            if entries.iter().any(|e| e.name == name) {
+                return Err(StoreError::Conflict(format!(
+                    "a token named {name:?} exists: revoke it first or choose another name"
+                )));
+            }
+            entries.push(entry);
+            Ok(())
+        })?;
         Ok(token)
     }
 
     /// Revokes a token: refused from the next request on, and whatever
     /// it has open (event streams) ends now.
     pub fn revoke(&self, name: &str) -> Result<(), StoreError> {
-        let mut entries = self.entries.write().expect("tokens lock");
-        let next: Vec<Entry> = entries.iter().filter(|e| e.name != name).cloned().collect();
-        if next.len() == entries.len() {
-            return Err(StoreError::NotFound {
-                kind: "token",
-                id: name.to_string(),
-            });
-        }
-        self.save(&next)?;
-        *entries = next;
-        drop(entries);
+        self.file.update(|entries| {
+            let before = entries.len();
+            entries.retain(|e| e.name != name);
+            if entries.len() == before {
+                return Err(StoreError::NotFound {
+                    kind: "token",
+                    id: name.to_string(),
+                });
+            }
+            Ok(())
+        })?;
         self.bump();
-        Ok(())
-    }
-
-    fn save(&self, entries: &[Entry]) -> Result<(), StoreError> {
-        let mut bytes = serde_json::to_vec_pretty(entries).expect("serializes");
-        bytes.push(b'\n');
-        fsio::write_atomic(&self.path, &bytes).map_err(|e| StoreError::io(&self.path, e))?;
-        *self.seen.lock().expect("tokens lock") = mtime(&self.path);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o600));
-        }
         Ok(())
     }
 }

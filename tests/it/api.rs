@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::util::{eventually, Api, Server, ServerOpts, ADMIN_TOKEN};
+use super::util::{eventually, send, Api, Server, ServerOpts, ADMIN_TOKEN};
 
 /// Sends raw request bytes and returns the status code of the reply.
 fn raw_status(base: &str, head: &str) -> u16 {
@@ -140,4 +140,76 @@ async fn sample_data_shows_something_and_alerts_preempt() {
     let (st, a) = admin.get(&format!("/alerts/{aid}")).await;
     assert_eq!(st, 200);
     assert_eq!(a["delivery"]["targets"], 2);
+}
+/// Bulk import: 200 with counts and frames for the new panels; a file with
+/// bad rows is refused whole (422) with each bad row named, and changes
+/// nothing.
+#[tokio::test]
+async fn panels_import_is_all_or_nothing_with_a_report_per_row() {
+    let (_s, admin) = setup().await;
+    let import = |ct: &str, body: String| {
+        admin
+            .req(Method::POST, "/panels:import")
+            .header("content-type", ct)
+            .body(body)
+    };
+    let csv = "id,name,width,height,format,groups\n\
+               b1,Bảng 1,128,32,mono1,xa-1;tinh\n\
+               b2,Bảng 2,192,96,rgb565,tinh\n";
+    let (st, v) = send(import("text/csv", csv.into())).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v, json!({"created": 2, "updated": 0, "unchanged": 0}));
+    let shown = eventually(Duration::from_secs(5), || async {
+        let (_, now) = admin.get("/panels/b2/now").await;
+        (now["seq"].as_u64() > Some(0)).then_some(now)
+    })
+    .await;
+    assert!(shown.is_some(), "an imported panel gets its frame");
+
+    let mut wide = panel("b1", 64, 16, "mono1", &[]);
+    wide["name"] = json!("Đổi tên");
+    let rows = json!([
+        panel("b3", 128, 32, "mono1", &[]),
+        wide,
+        panel("b4", 0, 16, "mono1", &[]),
+        panel("b3", 128, 32, "mono1", &[]),
+    ]);
+    let (st, v) = send(import("application/json", rows.to_string())).await;
+    assert_eq!(st, 422, "{v}");
+    assert_eq!(v["error"], "invalid_rows");
+    let named: Vec<(u64, &str)> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["row"].as_u64().unwrap(), r["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(named, vec![(3, "b4"), (4, "b3")], "{v}");
+    assert!(
+        v["rows"][1]["message"].as_str().unwrap().contains("row 1"),
+        "{v}"
+    );
+    let (_, list) = admin.get("/panels").await;
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["b1", "b2"], "nothing imported");
+    assert_eq!(list[0]["width"], 128, "b1 unchanged");
+
+    let (st, v) = send(import("text/plain", csv.into())).await;
+    assert_eq!(st, 415, "{v}");
+    let (st, v) = send(import("application/json", "{\"id\": 1}".into())).await;
+    assert_eq!(st, 400, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("JSON array"), "{v}");
+    let editor = admin.with_roles("ed", &["editor"]).await;
+    let (st, _) = send(
+        editor
+            .req(Method::POST, "/panels:import")
+            .header("content-type", "text/csv")
+            .body(csv),
+    )
+    .await;
+    assert_eq!(st, 403);
 }

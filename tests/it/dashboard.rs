@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::util::{free_port, Api, Server, ADMIN_TOKEN};
+use super::util::{controller, free_port, Api, Server, ServerOpts, ADMIN_TOKEN};
 
 const INSTALL_HINT: &str =
     "the dashboard browser test needs Chromium and chromedriver: run `apt-get install -y chromium chromium-driver` (CI installs them)";
@@ -249,35 +249,21 @@ impl Browser {
 
     /// Polls `script` (a function body) until it returns something truthy.
     async fn wait_js(&self, script: &str, what: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let v = self.js(script, json!([])).await;
-            let truthy = match &v {
-                Value::Null => false,
-                Value::Bool(b) => *b,
-                Value::String(s) => !s.is_empty(),
-                Value::Number(n) => n.as_f64() != Some(0.0),
-                _ => true,
-            };
-            if truthy {
-                return v;
-            }
-            if Instant::now() > deadline {
-                let page = self
-                    .js(
-                        "return location.hash + '\\n' + document.body.innerText.slice(0, 3000)",
-                        json!([]),
-                    )
-                    .await;
-                let shot = self.screenshot("dashboard-failure.png").await;
-                panic!(
-                    "timed out waiting for {what}\nscreenshot: {}\npage:\n{}",
-                    shot.display(),
-                    page.as_str().unwrap_or_default()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(150)).await;
+        if let Some(v) = self.try_wait(script, 30).await {
+            return v;
         }
+        let page = self
+            .js(
+                "return location.hash + '\\n' + document.body.innerText.slice(0, 3000)",
+                json!([]),
+            )
+            .await;
+        let shot = self.screenshot("dashboard-failure.png").await;
+        panic!(
+            "timed out waiting for {what}\nscreenshot: {}\npage:\n{}",
+            shot.display(),
+            page.as_str().unwrap_or_default()
+        );
     }
 
     async fn screenshot(&self, name: &str) -> PathBuf {
@@ -381,10 +367,178 @@ impl Browser {
             .await;
     }
 
+    /// Runs `script` (a function body whose last argument is the callback)
+    /// and waits for its answer: for promises, e.g. importing a module.
+    async fn js_async(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Like `wait_js`, but gives up after `secs` and answers None instead
+    /// of failing: for checks collected by `Soft`.
+    async fn try_wait(&self, script: &str, secs: u64) -> Option<Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.js(script, json!([])).await;
+            let truthy = match &v {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                Value::String(s) => !s.is_empty(),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            };
+            if truthy {
+                return Some(v);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// Clicks `css` once it is there (within `secs`); false when it never
+    /// came or the click did not land (the element covered or disabled).
+    async fn try_click(&self, css: &str, secs: u64) -> bool {
+        if self
+            .try_wait(&format!("return !!document.querySelector({css:?})"), secs)
+            .await
+            .is_none()
+        {
+            return false;
+        }
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        let el = v[ELEMENT].as_str().expect("element id").to_string();
+        let r = self
+            .http
+            .post(format!("{}/element/{el}/click", self.session))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("webdriver request");
+        r.status().is_success()
+    }
+
+    /// Sets a field's value as if typed, in one go (for long texts).
+    async fn set_value(&self, css: &str, text: &str) {
+        self.find(css).await;
+        self.js(
+            "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+             e.dispatchEvent(new Event('input', {bubbles: true})); return true",
+            json!([css, text]),
+        )
+        .await;
+    }
+
+    /// The visible text of the first element matching `css` ('' if none).
+    async fn text(&self, css: &str) -> String {
+        self.js(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''",
+            json!([css]),
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// Routes away from a form with unsaved changes, answering its
+    /// "leave this page?" question with yes.
+    async fn leave_to(&self, hash: &str) {
+        self.js(
+            &format!("window.confirm = () => true; location.hash = {hash:?}; return true"),
+            json!([]),
+        )
+        .await;
+    }
+
     async fn quit(self) {
         let _ = self.http.delete(&self.session).send().await;
     }
 }
+
+/// Checks that record what failed and go on, so that one run names every
+/// check that fails (a dashboard that lacks a feature fails all of its
+/// checks, not only the first); `done` fails the test listing them all.
+#[derive(Default)]
+struct Soft {
+    failed: Vec<String>,
+}
+
+impl Soft {
+    fn check(&mut self, ok: bool, what: impl Into<String>) {
+        if !ok {
+            let what = what.into();
+            eprintln!("CHECK FAILED: {what}");
+            self.failed.push(what);
+        }
+    }
+
+    /// Waits up to `secs` for `script` to be truthy; records `what` if not.
+    async fn wait(&mut self, b: &Browser, script: &str, secs: u64, what: &str) -> Option<Value> {
+        let v = b.try_wait(script, secs).await;
+        if v.is_none() {
+            let page = b
+                .js(
+                    "return location.hash + ' | ' + document.body.innerText.slice(0, 600).replace(/\\s+/g, ' ')",
+                    json!([]),
+                )
+                .await;
+            self.check(
+                false,
+                format!("{what} (page: {})", page.as_str().unwrap_or_default()),
+            );
+        }
+        v
+    }
+
+    /// Also fails on errors in the page, closes the browser, and fails the
+    /// test if any check failed.
+    async fn finish(mut self, b: Browser, test: &str) {
+        let errors = b.page_errors().await;
+        self.check(errors.is_empty(), format!("page errors: {errors:?}"));
+        b.quit().await;
+        self.done(test);
+    }
+
+    fn done(self, test: &str) {
+        assert!(
+            self.failed.is_empty(),
+            "{test}: {} check(s) failed:\n- {}",
+            self.failed.len(),
+            self.failed.join("\n- ")
+        );
+    }
+}
+
+/// No page-wide sideways scrolling: the document and <main> are as wide as the window.
+const NO_SIDEWAYS: &str =
+    "const d = document.scrollingElement; const m = document.getElementById('main'); \
+     return d.scrollWidth <= window.innerWidth && (!m || m.scrollWidth <= m.clientWidth + 1)";
+
+/// No toast lies over a button, link or field: at the centre of each
+/// control in view (in the window, and in <main>'s visible part when it is
+/// in <main>), the topmost element is not part of a toast.
+const TOASTS_COVER_NOTHING: &str = "const covered = []; const main = document.getElementById('main'); \
+     const mr = main && main.getBoundingClientRect(); \
+     for (const e of document.querySelectorAll('button, a[href], input, select, textarea')) { \
+       if (e.closest('.toast')) continue; const r = e.getBoundingClientRect(); \
+       if (!r.width || !r.height) continue; const x = r.left + r.width / 2, y = r.top + r.height / 2; \
+       if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) continue; \
+       if (mr && main.contains(e) && (y < mr.top || y >= mr.bottom)) continue; \
+       const top = document.elementFromPoint(x, y); \
+       if (top && top.closest('.toast')) covered.push(e.textContent.trim() || e.id || e.tagName); } \
+     return covered";
 
 /// Screenshots come back base64-encoded; a small decoder keeps us off new crates.
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -706,6 +860,12 @@ async fn every_page_loads_in_a_real_browser() {
                 errors.is_empty(),
                 "the {name} page ({hash}) at {width}×{height}: {errors:#?}"
             );
+            // Wide tables scroll in their own box, never the whole page.
+            assert_eq!(
+                b.js(NO_SIDEWAYS, json!([])).await,
+                json!(true),
+                "the {name} page ({hash}) scrolls sideways at {width}×{height}"
+            );
             b.screenshot(&format!("dashboard-pages/{width}x{height}-{name}.png"))
                 .await;
         }
@@ -793,4 +953,753 @@ async fn dashboard_files_are_served_with_their_types_and_revalidated() {
         let r = get(missing, None).await.unwrap();
         assert_eq!(r.status(), 404, "{missing}");
     }
+}
+
+/// Chromium, chromedriver and a browser session at `width`×`height`.
+async fn browser_at(width: u32, height: u32) -> (Chromedriver, Browser) {
+    let http = reqwest::Client::new();
+    let driver = Chromedriver::start(&http).await;
+    let b = Browser::open(&http, &driver).await;
+    b.viewport(width, height).await;
+    (driver, b)
+}
+
+/// A 128×32 single-colour panel (a P10 sign) in these districts.
+fn panel_in(id: &str, name: &str, groups: &[&str]) -> Value {
+    json!({"id": id, "name": name, "width": 128, "height": 32, "format": "mono1",
+           "groups": groups, "color": "#ff2000"})
+}
+
+/// The panel wall tells what the server sent apart from what a sign
+/// confirmed: a panel that never connected says so (no "showing" over a
+/// picture "as passers-by see it"), a panel whose controller acknowledged
+/// its frame says that, "last contact" reads as a time, not a command; and
+/// a panel in two districts shows the same, new frame in both of its tiles
+/// when an emergency alert reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wall_tells_sent_from_confirmed_in_a_real_browser() {
+    let _ = chromedriver_path();
+    let _ = chromium_path();
+    let server = Server::start();
+    let base = server.base.clone();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    for p in [
+        panel_in("hai-khu", "Ngã ba Huế", &["hai-chau", "thanh-khe"]),
+        panel_in("chua-ket-noi", "Cầu Rồng", &["son-tra"]),
+        panel_in("co-dieu-khien", "Công viên 29/3", &["son-tra"]),
+    ] {
+        admin.create_panel(p).await;
+    }
+    // A real controller for one panel only: it reports and acknowledges.
+    let _fleet = controller(&server.broker_url(), "co-dieu-khien");
+    let approver = admin.with_roles("nguoi-duyet", &["approver"]).await;
+    let msg = admin
+        .create_message(json!({"title": "Phân loại rác", "text": "Phân loại rác tại nguồn."}))
+        .await;
+    approver.approve(&msg).await;
+    let (s, v) = admin
+        .post(
+            "/campaigns",
+            json!({"name": "Môi trường", "messages": [{"id": msg, "dwell_s": 600}],
+                   "targets": ["all"], "start": "2020-01-01", "priority": 1}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+
+    let (_driver, b) = browser_at(1440, 900).await;
+    b.sign_in(&base, ADMIN_TOKEN, "admin").await;
+    b.route("#/wall").await;
+    b.wait_js(
+        &format!(
+            "const t = document.querySelector('[data-panel=\"chua-ket-noi\"]'); return t && t.dataset.message === {msg:?}"
+        ),
+        "the wall with the campaign's message sent to every panel",
+    )
+    .await;
+    let mut soft = Soft::default();
+    let lead = b.text("main .page .lead").await;
+    soft.check(
+        !lead.contains("đúng như người đi đường"),
+        format!("the wall's lead claims the pictures are what passers-by see: {lead:?}"),
+    );
+    let never = b.text("[data-panel=\"chua-ket-noi\"]").await;
+    soft.check(
+        never.contains("Chưa từng kết nối") && !never.contains("Đang phát"),
+        format!("a panel that never connected says so, not \"Đang phát\": {never:?}"),
+    );
+    soft.wait(
+        &b,
+        "const t = document.querySelector('[data-panel=\"co-dieu-khien\"]'); \
+         return t && t.innerText.includes('Biển xác nhận đang hiển thị')",
+        30,
+        "the panel with a controller says its sign confirmed the frame",
+    )
+    .await;
+    let page = b.text("main").await;
+    soft.check(
+        !page.contains("Liên lạc bây giờ"),
+        "\"Liên lạc bây giờ\" reads as a command; last contact is a time",
+    );
+    b.screenshot("dashboard-pages/wall-confirmed.png").await;
+
+    // Both tiles of the two-district panel show a frame; then an alert for
+    // one of its districts reaches it.
+    let frames = "const ts = [...document.querySelectorAll('[data-panel=\"hai-khu\"]')]; \
+         const is = ts.map((t) => t.querySelector('.screen img')); \
+         return ts.length === 2 && is.every((i) => i && i.complete && i.naturalWidth > 0) && is.map((i) => i.src)";
+    let before = b
+        .wait_js(frames, "both tiles of the two-district panel with a frame")
+        .await;
+    let alert = admin
+        // Several pages: they turn every 8 s, each a new frame of an alert
+        // the wall already knows.
+        .send_alert(json!({"text": "Triều cường dâng cao: tránh đường ven sông Hàn từ 17 giờ đến 21 giờ", "targets": ["group:hai-chau"], "duration_s": 600}))
+        .await;
+    let first = b
+        .wait_js(
+            &format!(
+                "const t = document.querySelector('#d-hai-chau ~ .tiles [data-panel=\"hai-khu\"]'); \
+                 const i = t && t.querySelector('.screen img'); \
+                 return t && t.classList.contains('tile-alert') && i && i.complete && i.naturalWidth > 0 \
+                   && !{before}.includes(i.src) && i.src"
+            ),
+            "the alert's frame on the panel's Hải Châu tile",
+        )
+        .await;
+    let same = format!(
+        "const ts = [...document.querySelectorAll('[data-panel=\"hai-khu\"]')]; \
+         return ts.length === 2 && ts.every((t) => t.classList.contains('tile-alert') \
+           && t.querySelector('.screen img')?.src === {first})"
+    );
+    let both = soft
+        .wait(
+            &b,
+            &same,
+            10,
+            "the panel's other tile (Thanh Khê) shows the same, new frame under the alert caption",
+        )
+        .await;
+    if both.is_some() {
+        // After the alert's page has turned, the two tiles still agree, all
+        // the time (sampled for 3 s), and show the new page.
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        let pair = "const ts = [...document.querySelectorAll('[data-panel=\"hai-khu\"]')]; \
+                    return ts.map((t) => t.querySelector('.screen img')?.src || '')";
+        let mut agreed = 0;
+        let mut turned = false;
+        for _ in 0..10 {
+            let v = b.js(pair, json!([])).await;
+            agreed += usize::from(v[0] == v[1]);
+            turned |= v[0] != first;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        soft.check(
+            agreed == 10 && turned,
+            format!("after a page turn both tiles show the same frame: agreed {agreed}/10 samples, page turned: {turned}"),
+        );
+    }
+    b.screenshot("dashboard-pages/wall-alert.png").await;
+    admin.cancel_alert(&alert).await;
+    soft.finish(b, "the panel wall").await;
+}
+
+/// Forms keep what was typed and say in Vietnamese what is wrong; lists
+/// show whole words; what the server would refuse is caught first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_keep_work_and_explain_in_a_real_browser() {
+    let _ = chromedriver_path();
+    let _ = chromium_path();
+    let server = Server::start_with(ServerOpts {
+        extra_args: vec!["--allow-self-approval".into()],
+        ..Default::default()
+    });
+    let base = server.base.clone();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    admin
+        .create_panel(panel_in("cho-dong-ba", "Chợ Đông Ba", &["phu-hoa"]))
+        .await;
+    let long_text = "Người dân khi đến làm thủ tục hành chính tại bộ phận một cửa vui lòng mang theo căn cước công dân và các giấy tờ liên quan để được giải quyết nhanh chóng.";
+    let used = admin
+        .create_message(json!({"title": "Thủ tục một cửa", "text": long_text}))
+        .await;
+    let (s, c) = admin
+        .post(
+            "/campaigns",
+            json!({"name": "Chuyển đổi số", "messages": [{"id": used, "dwell_s": 10}],
+                   "targets": ["all"], "start": "2020-01-01", "end": "2099-12-31", "priority": 5}),
+        )
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let camp = c["id"].as_str().unwrap().to_string();
+    let (s, c) = admin
+        .post(
+            "/campaigns",
+            json!({"name": "Không hẹn ngày kết thúc", "messages": [{"id": used, "dwell_s": 10}],
+                   "targets": ["all"], "start": "2020-01-01", "priority": 1}),
+        )
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let open_ended = c["id"].as_str().unwrap().to_string();
+
+    let (_driver, b) = browser_at(1440, 900).await;
+    b.sign_in(&base, ADMIN_TOKEN, "admin").await;
+    let mut soft = Soft::default();
+
+    // The audit trail lists its rows (not "[object HTMLTableRowElement]"), also filtered.
+    b.route("#/admin/audit").await;
+    b.find(".table-dense tbody").await;
+    for (filter, what) in [
+        ("", "the audit trail"),
+        ("cho-dong-ba", "the audit trail filtered"),
+    ] {
+        b.set_value(".toolbar input[type=search]", filter).await;
+        soft.wait(
+            &b,
+            &format!(
+                "const tb = document.querySelector('.table-dense tbody'); \
+                 const rows = [...tb.children].filter((r) => r.tagName === 'TR' && r.cells.length === 6); \
+                 return !tb.textContent.includes('[object') && rows.length > 0 \
+                   && rows.every((r) => r.textContent.includes({filter:?}))"
+            ),
+            5,
+            &format!("{what} shows rows of six cells"),
+        )
+        .await;
+    }
+
+    // A long text's snippet is cut at a word, with "…".
+    b.route("#/messages").await;
+    let sub = b
+        .wait_js(
+            &format!("const e = document.querySelector('tr[data-message=\"{used}\"] .row-sub'); return e && e.textContent"),
+            "the message's row",
+        )
+        .await;
+    let sub = sub.as_str().unwrap_or_default().trim().to_string();
+    let cut_at_word = sub.strip_suffix('…').is_some_and(|head| {
+        long_text.starts_with(head.trim_end())
+            && long_text[head.trim_end().len()..].starts_with([' ', ','])
+    });
+    soft.check(
+        cut_at_word,
+        format!("snippet cut at a word with …: {sub:?}"),
+    );
+
+    // Deleting a message a campaign uses: the campaigns are named first, no delete offered.
+    b.route(&format!("#/messages/{used}")).await;
+    b.click(".form-actions .btn-danger-ghost").await;
+    let dlg = b
+        .wait_js(
+            "const d = document.querySelector('dialog[open]'); return d && d.innerText",
+            "a dialog",
+        )
+        .await;
+    let dlg = dlg.as_str().unwrap_or_default().to_string();
+    let offers_delete = b
+        .js(
+            "return !!document.querySelector('dialog[open] [data-role=confirm]')",
+            json!([]),
+        )
+        .await;
+    soft.check(
+        dlg.contains("Chuyển đổi số") && offers_delete == json!(false),
+        format!("the dialog names the campaign using the message and offers no delete: {dlg:?}"),
+    );
+    b.click("dialog[open] button").await;
+
+    // Self-approval on at the server: the last editor may approve.
+    let mine = admin
+        .create_message(json!({"title": "Tự duyệt", "text": "Văn phòng một người."}))
+        .await;
+    b.route(&format!("#/messages/{mine}")).await;
+    b.wait_js(
+        "return document.querySelector('input[name=title]')?.value === 'Tự duyệt'",
+        "the composer for the admin's own message",
+    )
+    .await;
+    b.find(".form-actions [data-action=approve]").await;
+    let clicked = b
+        .try_click(".form-actions [data-action=approve]:not([disabled])", 3)
+        .await;
+    soft.check(
+        clicked,
+        "the approve button is enabled for the last editor when self-approval is on",
+    );
+    if clicked {
+        b.try_wait("return !!document.querySelector('.meta-box .badge-ok')", 10)
+            .await;
+        let (_, m) = admin.get(&format!("/messages/{mine}")).await;
+        soft.check(
+            m["status"] == "approved",
+            format!("approved by its editor: {m}"),
+        );
+    }
+
+    // A save that fails keeps the button's own label ("Lưu thay đổi").
+    let doomed = admin
+        .create_message(json!({"title": "Sắp bị xoá", "text": "Tin này bị xoá trong lúc sửa."}))
+        .await;
+    let (s, v) = admin
+        .post(&format!("/messages/{doomed}/approve"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    b.route(&format!("#/messages/{doomed}")).await;
+    b.wait_js(
+        "const e = document.querySelector('#save-message'); return e && e.textContent === 'Lưu thay đổi' \
+           && document.querySelector('input[name=title]').value === 'Sắp bị xoá'",
+        "the approved message's save button",
+    )
+    .await;
+    let (s, v) = admin.delete(&format!("/messages/{doomed}")).await;
+    assert_eq!(s, 204, "{v}");
+    b.type_into("input[name=title]", "Sắp bị xoá (sửa)").await;
+    b.click("#save-message").await;
+    b.click("dialog[open] [data-role=confirm]").await;
+    b.wait_js(
+        "const e = document.querySelector('.compose-form .field-error'); return e && e.textContent",
+        "the failed save's error",
+    )
+    .await;
+    let label = b.text("#save-message").await;
+    soft.check(
+        label == "Lưu thay đổi",
+        format!("after a failed save the button reads {label:?}"),
+    );
+
+    // A new message: the language switch keeps the draft.
+    b.leave_to("#/messages/new").await;
+    b.type_into("input[name=title]", "Nháp chưa lưu").await;
+    b.type_into("#msg-text", "Một bản nháp chưa lưu.").await;
+    b.click(".topbar button[lang=en]").await;
+    b.wait_js(
+        "const h = document.querySelector('main .page h1'); return h && h.textContent === 'New message'",
+        "the composer in English",
+    )
+    .await;
+    let kept = b
+        .js(
+            "return [document.querySelector('input[name=title]').value, document.querySelector('#msg-text').value]",
+            json!([]),
+        )
+        .await;
+    soft.check(
+        kept == json!(["Nháp chưa lưu", "Một bản nháp chưa lưu."]),
+        format!("the draft after switching language: {kept}"),
+    );
+    b.click(".topbar button[lang=vi]").await;
+    b.wait_js(
+        "const h = document.querySelector('main .page h1'); return h && h.textContent === 'Soạn tin mới'",
+        "the composer in Vietnamese again",
+    )
+    .await;
+
+    // 3,990 characters on a P10 (128×32) sign: the composer says how many pages, on which sign.
+    let huge: String = "Thông báo lịch tiêm chủng. "
+        .repeat(148)
+        .chars()
+        .take(3990)
+        .collect();
+    b.set_value("#msg-text", &huge).await;
+    let warning = soft
+        .wait(
+            &b,
+            "const w = document.querySelector('#long-warning'); \
+             return w && !w.hidden && w.offsetParent && w.innerText",
+            30,
+            "a warning beside the text that the message makes many pages",
+        )
+        .await;
+    if let Some(w) = warning {
+        let w = w.as_str().unwrap_or_default();
+        // The page count the preview of that sign gives ("Trang 1/N").
+        let pages: u32 = b
+            .wait_js(
+                "const p = document.querySelector('.preview .page-no'); \
+                 const n = p && +p.textContent.split('/')[1]; return n > 1 && n",
+                "the preview's page count",
+            )
+            .await
+            .as_u64()
+            .unwrap_or(0) as u32;
+        soft.check(
+            pages > 6
+                && w.contains("128×32")
+                && w.contains("Chợ Đông Ba")
+                && w.contains(&format!("{pages} trang")),
+            format!("the warning names the sign and its {pages} pages: {w:?}"),
+        );
+    }
+    b.screenshot("dashboard-pages/compose-too-long.png").await;
+    b.set_value("#msg-text", "").await;
+    b.set_value("input[name=title]", "").await;
+
+    // Thumbnails: an object URL lives only while its picture is on the page.
+    b.js(
+        "window.__live = new Set(); const c = URL.createObjectURL, r = URL.revokeObjectURL; \
+         URL.createObjectURL = (o) => { const u = c(o); window.__live.add(u); return u; }; \
+         URL.revokeObjectURL = (u) => { window.__live.delete(u); r(u); }; return true",
+        json!([]),
+    )
+    .await;
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "content/assets/1670e596e599b6119e66ba944f2211431117f9a34600c7f09271f579f9be3714.png",
+    );
+    for _ in 0..2 {
+        b.choose_file("#image-file", &photo).await;
+        b.wait_js(
+            "const i = document.querySelector('.image-set .thumb img'); return i && i.naturalWidth > 0",
+            "the thumbnail",
+        )
+        .await;
+        b.click(".image-meta button").await;
+        b.wait_js(
+            "return !document.querySelector('.image-set')",
+            "the picture removed",
+        )
+        .await;
+    }
+    let leaked = b
+        .try_wait(
+            "const used = new Set([...document.querySelectorAll('img')].map((i) => i.src)); \
+             const l = [...window.__live].filter((u) => !used.has(u)); return l.length === 0 || null",
+            5,
+        )
+        .await;
+    soft.check(
+        leaked.is_some(),
+        "object URLs of removed thumbnails are let go",
+    );
+
+    // Campaign form: an empty name gets a sentence; an emptied page time or
+    // priority is caught, never sent as 0; an open-ended campaign stays open.
+    b.leave_to("#/campaigns/new").await;
+    b.click("#save-campaign").await;
+    let err = b
+        .wait_js(
+            "const e = document.querySelector('.page form .field-error'); return e && e.textContent",
+            "the form's error",
+        )
+        .await;
+    soft.check(
+        err.as_str().unwrap_or_default().contains("Hãy đặt tên"),
+        format!("an empty campaign name is explained: {err}"),
+    );
+    for (input, says, what) in [
+        (".playlist input[type=number]", "giây mỗi trang", "dwell_s"),
+        (
+            "#camp-priority, .page form input[type=number][step='1']",
+            "mức ưu tiên",
+            "priority",
+        ),
+    ] {
+        b.leave_to("#/campaigns").await;
+        b.find("#new-campaign").await;
+        b.route(&format!("#/campaigns/{camp}")).await;
+        b.wait_js(
+            "return document.querySelector('.page form .field input[type=text]')?.value === 'Chuyển đổi số'",
+            "the campaign's form",
+        )
+        .await;
+        b.set_value(input, "").await;
+        b.click("#save-campaign").await;
+        let e = b
+            .try_wait(
+                "const e = document.querySelector('.page form .field-error'); return e && e.textContent",
+                10,
+            )
+            .await
+            .unwrap_or_default();
+        let (_, c) = admin.get(&format!("/campaigns/{camp}")).await;
+        let unchanged = if what == "dwell_s" {
+            c["messages"][0]["dwell_s"] == 10
+        } else {
+            c["priority"] == 5
+        };
+        soft.check(
+            e.as_str().unwrap_or_default().contains(says) && unchanged,
+            format!("an emptied {what} is explained ({e}) and not saved: {c}"),
+        );
+    }
+    b.leave_to(&format!("#/campaigns/{open_ended}")).await;
+    b.wait_js(
+        "return document.querySelector('.page form .field input[type=text]')?.value === 'Không hẹn ngày kết thúc'",
+        "the open-ended campaign's form",
+    )
+    .await;
+    b.click("#save-campaign").await;
+    b.wait_js(
+        "return [...document.querySelectorAll('.toast-ok')].some((t) => t.textContent.includes('Đã lưu lịch phát'))",
+        "the campaign saved",
+    )
+    .await;
+    let (_, c) = admin.get(&format!("/campaigns/{open_ended}")).await;
+    soft.check(
+        c["end"].is_null(),
+        format!("an open-ended campaign saved unchanged stays open-ended: {c}"),
+    );
+
+    // A colour panel made in the panel dialog stores no LED colour.
+    b.route("#/admin/panels").await;
+    b.click(".card-head .btn-primary").await;
+    b.type_into("dialog[open] input.mono", "bang-mau").await;
+    b.type_into(
+        "dialog[open] .form-grid .field:nth-child(2) input",
+        "Bảng màu",
+    )
+    .await;
+    b.js(
+        "const s = document.querySelector('dialog[open] select'); s.value = 'rgb565'; \
+         s.dispatchEvent(new Event('change', {bubbles: true})); return true",
+        json!([]),
+    )
+    .await;
+    b.click("dialog[open] button[type=submit]").await;
+    b.wait_js(
+        "return !document.querySelector('dialog[open]')",
+        "the panel saved",
+    )
+    .await;
+    let (s, p) = admin.get("/panels/bang-mau").await;
+    soft.check(
+        s == 200 && p.get("color").is_none(),
+        format!("an rgb565 panel has no colour: {p}"),
+    );
+
+    // Report dates are written dd/mm/yyyy, like every date shown.
+    b.route("#/reports").await;
+    b.find(".toolbar.card").await;
+    let dates = b
+        .js(
+            "return [...document.querySelectorAll('.toolbar.card input:not([aria-hidden=true])')].map((i) => [i.type, i.value])",
+            json!([]),
+        )
+        .await;
+    let dmy = |v: &Value| {
+        let s = v[1].as_str().unwrap_or_default();
+        s.len() == 10 && s.as_bytes()[2] == b'/' && s.as_bytes()[5] == b'/'
+    };
+    let list = dates.as_array().cloned().unwrap_or_default();
+    soft.check(
+        list.len() == 2 && list.iter().all(|v| v[0] == "text" && dmy(v)),
+        format!("report dates as dd/mm/yyyy: {dates}"),
+    );
+    b.screenshot("dashboard-pages/reports-dates.png").await;
+
+    // Signing out leaves nothing of the previous person's lists in memory.
+    b.sign_out().await;
+    let left = b
+        .js_async(
+            "const done = arguments[arguments.length - 1]; import('/lib/state.js').then(({ S }) => \
+             done([S.panels.length, S.messages.length, S.campaigns.length, S.alerts.length, Object.keys(S.now).length]))",
+        )
+        .await;
+    soft.check(
+        left == json!([0, 0, 0, 0, 0]),
+        format!("lists after sign-out: {left}"),
+    );
+
+    soft.finish(b, "forms").await;
+}
+
+/// An operator on a phone (390×844): reaches "Cảnh báo khẩn" without
+/// sideways scrolling, is told why Administration is closed to them, fills
+/// an alert from a template, previews it on the smallest sign chosen,
+/// targets a single panel, sends it, sees which panels have not
+/// acknowledged it, and stops it; toasts never cover a control.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_sends_and_stops_an_alert_on_a_phone() {
+    let _ = chromedriver_path();
+    let _ = chromium_path();
+    let server = Server::start();
+    let base = server.base.clone();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    admin
+        .create_panel(panel_in("cho-dong-ba", "Chợ Đông Ba", &["phu-hoa"]))
+        .await;
+    admin
+        .create_panel(
+            json!({"id": "ubnd-hai-chau", "name": "UBND Hải Châu", "width": 192, "height": 64,
+                             "format": "rgb565", "groups": ["hai-chau"]}),
+        )
+        .await;
+    let operator = admin.with_roles("truc-ban", &["operator"]).await;
+
+    let (_driver, b) = browser_at(390, 844).await;
+    b.sign_in(&base, operator.token.as_deref().unwrap(), "truc-ban")
+        .await;
+    let mut soft = Soft::default();
+    let reach = b
+        .js(
+            "const a = document.querySelector('.nav a[data-route=alerts]'); const r = a.getBoundingClientRect(); \
+             const n = document.querySelector('.nav'); \
+             return r.left >= 0 && r.right <= innerWidth && r.top >= 0 && r.bottom <= innerHeight \
+               && n.scrollWidth <= n.clientWidth + 1",
+            json!([]),
+        )
+        .await;
+    soft.check(
+        reach == json!(true),
+        "\"Cảnh báo khẩn\" is in view in the phone's navigation, no sideways scrolling",
+    );
+    soft.check(
+        b.js(NO_SIDEWAYS, json!([])).await == json!(true),
+        "the wall scrolls sideways on a phone",
+    );
+
+    // Administration is closed to an operator, and the page says so.
+    b.route("#/admin").await;
+    soft.wait(
+        &b,
+        "const h = document.querySelector('main .page h1'); \
+         return h && h.textContent === 'Bạn không có quyền xem trang này' && document.querySelector('main').innerText.includes('Quản trị')",
+        10,
+        "#/admin tells an operator they have no access and which role it needs",
+    )
+    .await;
+    b.screenshot("dashboard-pages/390x844-no-access.png").await;
+
+    b.click(".nav a[data-route=alerts]").await;
+    b.find("#send-alert").await;
+    if b.try_click("[data-template=storm]", 5).await {
+        let v = b
+            .js(
+                "return document.querySelector('.alert-form textarea').value",
+                json!([]),
+            )
+            .await;
+        soft.check(
+            v.as_str().unwrap_or_default().starts_with("CẢNH BÁO BÃO"),
+            format!("the storm template: {v}"),
+        );
+    } else {
+        soft.check(false, "a template button for storms (Bão)");
+        b.type_into(".alert-form textarea", "CẢNH BÁO BÃO: [khu vực]")
+            .await;
+    }
+    let single = b.try_click("details.panel-targets summary", 5).await
+        && b.try_click(".targets input[value=\"cho-dong-ba\"]", 5)
+            .await;
+    soft.check(single, "a single panel can be chosen as the alert's target");
+    if !single {
+        b.click(".targets input[value=\"group:phu-hoa\"]").await;
+    }
+    soft.wait(
+        &b,
+        "const i = document.querySelector('.alert-preview img'); const h = document.querySelector('.alert-preview .preview-head'); \
+         return i && i.complete && i.naturalWidth > 0 && h && h.textContent.includes('128×32')",
+        20,
+        "a preview of the alert on the smallest chosen sign (128×32)",
+    )
+    .await;
+    b.click("#al-arm").await;
+    b.click("#send-alert").await;
+    soft.wait(
+        &b,
+        "const e = document.querySelector('.alert-form .field-error'); return e && e.textContent.includes('ngoặc vuông')",
+        5,
+        "a template's blanks must be filled before sending",
+    )
+    .await;
+    b.try_click("dialog[open] button[value=cancel]", 1).await;
+    b.type_into(
+        ".alert-form textarea",
+        "CẢNH BÁO BÃO: Bão đổ bộ vào phường Phú Hòa từ 18 giờ hôm nay. Người dân ở trong nhà.",
+    )
+    .await;
+    soft.check(
+        b.js(NO_SIDEWAYS, json!([])).await == json!(true),
+        "the alert form scrolls sideways on a phone",
+    );
+    b.screenshot("dashboard-pages/390x844-alert-form.png").await;
+    b.click("#send-alert").await;
+    b.click("dialog[open] [data-role=confirm]").await;
+    let sent = b
+        .wait_js(
+            "const a = document.querySelector('.alert-item[data-alert]'); return a && a.dataset.alert",
+            "the alert in the active list",
+        )
+        .await;
+    let alert_id = sent.as_str().unwrap().to_string();
+    let (_, a) = admin.get(&format!("/alerts/{alert_id}")).await;
+    if single {
+        soft.check(
+            a["targets"] == json!(["cho-dong-ba"]),
+            format!("targets: {}", a["targets"]),
+        );
+    }
+
+    // A toast, with a button just above the bottom of the screen: the toast
+    // covers no control and can be dismissed.
+    b.js(
+        "document.querySelector('#send-alert').scrollIntoView({block: 'end'}); return true",
+        json!([]),
+    )
+    .await;
+    b.js_async(
+        "const done = arguments[arguments.length - 1]; \
+         import('/lib/components.js').then(({ toast }) => { toast('Kiểm tra vị trí thông báo.', 'ok'); done(true); })",
+    )
+    .await;
+    b.find(".toast").await;
+    let covered = b.js(TOASTS_COVER_NOTHING, json!([])).await;
+    soft.check(
+        covered == json!([]),
+        format!("toasts cover these controls: {covered}"),
+    );
+    b.screenshot("dashboard-pages/390x844-toast.png").await;
+    let toasts = b
+        .js(
+            "return document.querySelectorAll('.toast').length",
+            json!([]),
+        )
+        .await;
+    let closed = b.try_click(".toast:last-child .toast-close", 3).await
+        && b.try_wait(
+            &format!("return document.querySelectorAll('.toast').length < {toasts}"),
+            3,
+        )
+        .await
+        .is_some();
+    soft.check(closed, "a toast is dismissed with its close button");
+
+    // The alert's delivery: which targeted panels have not acknowledged.
+    if b.try_click(&format!(".alert-item[data-alert=\"{alert_id}\"] a"), 5)
+        .await
+    {
+        soft.wait(
+            &b,
+            "return !!document.querySelector('.unacked li[data-panel=\"cho-dong-ba\"]')",
+            10,
+            "the alert's detail lists the panel that has not acknowledged it",
+        )
+        .await;
+        soft.check(
+            b.js(NO_SIDEWAYS, json!([])).await == json!(true),
+            "the alert's detail scrolls sideways on a phone",
+        );
+        b.screenshot("dashboard-pages/390x844-alert-detail.png")
+            .await;
+    } else {
+        soft.check(false, "the active alert links to its delivery detail");
+    }
+    // Stop it, from the phone.
+    if !b.try_click("[data-action=cancel-alert]", 3).await {
+        b.route("#/alerts").await;
+        b.click(".alert-item[data-alert] button").await;
+    }
+    b.click("dialog[open] [data-role=confirm]").await;
+    let stopped = super::util::eventually(Duration::from_secs(10), || async {
+        let (_, a) = admin.get(&format!("/alerts/{alert_id}")).await;
+        a["cancelled_at"].is_string().then_some(())
+    })
+    .await;
+    assert!(
+        stopped.is_some(),
+        "the operator stopped the alert from the phone"
+    );
+    soft.check(
+        b.js(NO_SIDEWAYS, json!([])).await == json!(true),
+        "the page scrolls sideways after stopping the alert",
+    );
+    soft.finish(b, "an operator on a phone").await;
 }

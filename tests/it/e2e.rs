@@ -32,8 +32,8 @@ async fn whole_path(server: &Server) {
     let admin = Api::new(server, Some(ADMIN_TOKEN));
     let (editor, approver, scheduler, operator) = setup_content(&admin).await;
     let url = server.broker_url();
-    let mut c1 = controller(&url, "p1");
-    let mut c2 = controller(&url, "p2");
+    let mut c1 = controller(&admin.controller_url(server, "p1").await, "p1");
+    let mut c2 = controller(&admin.controller_url(server, "p2").await, "p2");
     // Nothing scheduled: blank frames.
     shown_until(&mut c1, Duration::from_secs(10), "blank frame on p1", |s| {
         s.flags & FLAG_BLANK != 0
@@ -255,8 +255,9 @@ async fn broker_restart_republishes_within_5_s() {
 async fn a_cron_window_opens_and_closes() {
     let server = Server::start();
     let admin = Api::new(&server, Some(ADMIN_TOKEN));
-    admin
-        .create_panel(
+    let url = admin
+        .create_panel_with_controller(
+            &server,
             json!({"id": "w1", "name": "W", "width": 64, "height": 16, "format": "mono1"}),
         )
         .await;
@@ -265,7 +266,7 @@ async fn a_cron_window_opens_and_closes() {
         .await;
     let approver = admin.with_roles("ap", &["approver"]).await;
     approver.approve(&id).await;
-    let mut c = controller(&server.broker_url(), "w1");
+    let mut c = controller(&url, "w1");
     let (st, v) = admin
         .post(
             "/campaigns",

@@ -1,6 +1,8 @@
 //! Hostile input: raw HTTP bytes over a TcpStream (so every byte is ours),
-//! the fuzz corpora replayed, auth-failure rate limiting, and the audit
-//! trail's read-only API.
+//! the fuzz corpora replayed, auth-failure rate limiting, the audit
+//! trail's read-only API, forged and replayed frames, and outsiders on the
+//! broker (anonymous clients, one controller reaching for another's panel,
+//! oversized reports).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -12,7 +14,8 @@ use serde_json::{json, Value};
 use super::fuzz_targets;
 use super::mqtt::TestClient;
 use super::util::{
-    keep_logs, logged, next_shown, succeeded, walk, Api, Server, ServerOpts, ADMIN_TOKEN,
+    controller, eventually, keep_logs, logged, next_shown, plays_query, succeeded, try_publish,
+    walk, Api, MosquittoProcess, Server, ServerOpts, ADMIN_TOKEN,
 };
 
 /// What came back on a raw connection.
@@ -809,11 +812,17 @@ fn fuzz_corpora_replay() {
 
 /// Publishes each payload at QoS 1 from an outsider's client and waits for
 /// the broker's PUBACKs, so they are delivered before anything sent later.
+/// The outsider of a loosely configured broker: on the embedded broker,
+/// which admits no outsider, it uses the credential in `url` (the server
+/// principal's).
 async fn publish_as_attacker(url: &str, topic: &str, retain: bool, payloads: Vec<Vec<u8>>) {
     use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
     let u: bangtin::mqtt::BrokerUrl = url.parse().unwrap();
     let mut mo = MqttOptions::new("attacker", &u.host, u.port);
     mo.set_max_packet_size(1 << 20, 1 << 20);
+    if let Some(user) = &u.username {
+        mo.set_credentials(user, u.password.clone().unwrap_or_default());
+    }
     let (client, mut el) = AsyncClient::new(mo, 16);
     let n = payloads.len();
     for p in payloads {
@@ -891,7 +900,8 @@ async fn signed_frames_shown_forgeries_rejected() {
         .await;
     let url = s.broker_url();
     let topic = "bangtin/panels/s1/frame";
-    let mut args = ControllerArgs::new("s1".parse().unwrap(), url.parse().unwrap());
+    let ctl_url = admin.controller_url(&s, "s1").await;
+    let mut args = ControllerArgs::new("s1".parse().unwrap(), ctl_url.parse().unwrap());
     args.public_key = Some(pub_path.clone());
     let mut c = spawn_fleet(&args).unwrap();
     let first = next_shown(&mut c).await;
@@ -1019,7 +1029,8 @@ async fn restarted_controller_with_state_refuses_an_older_signed_frame() {
     admin.create_panel(json!({"id": "r1", "name": "Khởi động lại", "width": 64, "height": 16, "format": "mono1"})).await;
     let url = s.broker_url();
     let topic = "bangtin/panels/r1/frame";
-    let mut args = ControllerArgs::new("r1".parse().unwrap(), url.parse().unwrap());
+    let ctl_url = admin.controller_url(&s, "r1").await;
+    let mut args = ControllerArgs::new("r1".parse().unwrap(), ctl_url.parse().unwrap());
     args.public_key = Some(key.with_extension("pub"));
     args.state = Some(dir.path().join("state"));
     let mut c = spawn_fleet(&args).unwrap();
@@ -1098,6 +1109,468 @@ async fn query_tokens_only_for_the_event_stream() {
             .await;
         assert_eq!(st, 401, "{path} took a token from the query: {v}");
     }
+}
+
+// ---- outsiders on the broker -----------------------------------------
+
+/// A payload just over 4 MiB: the embedded broker used to take it on a
+/// status topic, and the server's client refused it, reconnecting and
+/// dropping about five times a second.
+const OVER_4_MIB: usize = 4 * 1024 * 1024 + 512;
+
+/// The server's broker link stays up for 3 s without coming up again, and
+/// `/status` says it is connected.
+async fn assert_link_steady(s: &Server, admin: &Api, after: &str) {
+    let before = s.broker_links();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ups = s.broker_links() - before;
+    assert_eq!(
+        ups, 0,
+        "after {after}: the server's broker link was cut and came up again {ups} times in 3 s"
+    );
+    let (_, status) = admin.get("/status").await;
+    assert_eq!(status["mqtt_connected"], true, "after {after}: {status}");
+}
+
+/// A controller connecting with `url` shows `panel`'s frame, and its ack
+/// becomes a proof-of-play row.
+async fn shows_and_acks(admin: &Api, url: &str, panel: &str) {
+    let mut c = controller(url, panel);
+    let shown = next_shown(&mut c).await;
+    let q = plays_query(panel);
+    let counted = eventually(Duration::from_secs(10), || async {
+        let (_, rows) = admin.get(&q).await;
+        rows.as_array()?
+            .iter()
+            .any(|r| r["seq"] == shown.seq)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        counted.is_some(),
+        "{panel}'s ack of seq {} did not become proof of play",
+        shown.seq
+    );
+    c.shutdown().await;
+}
+
+/// A retained message just over 4 MiB on a panel's status topic of the
+/// default embedded broker, anonymously or from that panel's own
+/// controller: refused, and the server's link stays up (it used to be cut
+/// five times a second, losing acks and republishing every panel each
+/// time). A genuine controller's frame and ack still go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_status_does_not_cut_the_server_off_the_embedded_broker() {
+    let s = Server::start();
+    let admin = Api::new(&s, Some(ADMIN_TOKEN));
+    let topic = "bangtin/panels/x1/status";
+    let big = vec![b' '; OVER_4_MIB];
+    let anonymous = try_publish(&s.anonymous_broker_url(), "x1", topic, true, big.clone()).await;
+    assert_link_steady(&s, &admin, "an anonymous 4 MiB status").await;
+    assert!(
+        anonymous.is_err(),
+        "the embedded broker took a 4 MiB status from an anonymous client"
+    );
+    let url = admin
+        .create_panel_with_controller(
+            &s,
+            json!({"id": "x1", "name": "Cổng", "width": 64, "height": 16, "format": "mono1"}),
+        )
+        .await;
+    let own = try_publish(&url, "x1", topic, true, big).await;
+    assert!(
+        own.is_err(),
+        "the embedded broker took a 4 MiB status from x1's controller"
+    );
+    assert_link_steady(&s, &admin, "x1's controller sent a 4 MiB status").await;
+    shows_and_acks(&admin, &url, "x1").await;
+}
+
+/// The same oversized status on a loosely configured Mosquitto (anonymous
+/// clients, 8 MiB packets), which delivers it to the server: the server
+/// drops it, keeps its link, says so in its log and in
+/// `bangtin_mqtt_dropped_messages_total`, and acks keep counting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_status_from_a_loose_mosquitto_is_dropped_and_said() {
+    let broker = MosquittoProcess::start("");
+    let s = Server::start_with(ServerOpts {
+        mqtt: Some(broker.url()),
+        ..Default::default()
+    });
+    let admin = Api::new(&s, Some(ADMIN_TOKEN));
+    let topic = "bangtin/panels/x1/status";
+    try_publish(
+        &broker.url(),
+        "attacker",
+        topic,
+        true,
+        vec![b' '; OVER_4_MIB],
+    )
+    .await
+    .expect("this Mosquitto takes 4 MiB messages");
+    assert_link_steady(&s, &admin, "a 4 MiB retained status on Mosquitto").await;
+    let said = eventually(Duration::from_secs(5), || async {
+        s.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("dropped") && l.contains(topic))
+            .then_some(())
+    })
+    .await;
+    assert!(said.is_some(), "no log line names the dropped message");
+    let metrics = reqwest::get(s.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dropped: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("bangtin_mqtt_dropped_messages_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no dropped-messages counter in /metrics:\n{metrics}"));
+    assert!(dropped >= 1.0, "{metrics}");
+    let url = admin
+        .create_panel_with_controller(
+            &s,
+            json!({"id": "x1", "name": "Cổng", "width": 64, "height": 16, "format": "mono1"}),
+        )
+        .await;
+    shows_and_acks(&admin, &url, "x1").await;
+}
+
+/// Reads what the broker at `port` answers to `bytes`, until it closes or
+/// is silent for 3 s.
+fn raw_mqtt(port: u16, bytes: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let _ = s.write_all(bytes);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+/// With the default embedded broker an anonymous client gets nothing: its
+/// CONNECT is refused with return code 5 (as Mosquitto answers), and what
+/// it sends after it in the same write (a subscription to everything, a
+/// frame, an ack, a status) goes nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_clients_get_nothing_from_the_embedded_broker() {
+    use bytes::BytesMut;
+    use rumqttc::{Connect, Publish, QoS, Subscribe};
+
+    let s = Server::start();
+    let admin = Api::new(&s, Some(ADMIN_TOKEN));
+    admin
+        .create_panel(
+            json!({"id": "a1", "name": "Chợ", "width": 64, "height": 16, "format": "mono1"}),
+        )
+        .await;
+    let seq = eventually(Duration::from_secs(5), || async {
+        let (_, now) = admin.get("/panels/a1/now").await;
+        now["seq"].as_u64().filter(|s| *s > 0)
+    })
+    .await
+    .expect("a1's first frame");
+    let topic = "bangtin/panels/a1/frame";
+    let forged = bangtin::frame::encode(
+        &bangtin::frame::Header {
+            format: bangtin::domain::PixelFormat::Mono1,
+            brightness: 255,
+            width: 64,
+            height: 16,
+            flags: bangtin::frame::FLAG_EMERGENCY,
+            seq: u32::MAX - 1,
+            valid_until: 0,
+        },
+        &[0xff; 8 * 16],
+    );
+    let mut out = BytesMut::new();
+    Connect::new("a1").write(&mut out).unwrap();
+    let mut sub = Subscribe::new("bangtin/#", QoS::AtLeastOnce);
+    sub.pkid = 1;
+    sub.write(&mut out).unwrap();
+    let reports = [
+        (topic, true, forged),
+        (
+            "bangtin/panels/a1/ack",
+            false,
+            format!(r#"{{"seq":{seq}}}"#).into_bytes(),
+        ),
+        (
+            "bangtin/panels/a1/status",
+            true,
+            br#"{"online":true,"firmware":"evil"}"#.to_vec(),
+        ),
+    ];
+    for (i, (t, retain, payload)) in reports.into_iter().enumerate() {
+        let mut p = Publish::new(t, QoS::AtLeastOnce, payload);
+        p.retain = retain;
+        p.pkid = 2 + i as u16;
+        p.write(&mut out).unwrap();
+    }
+    let port = s.broker_port;
+    let reply = tokio::task::spawn_blocking(move || raw_mqtt(port, &out))
+        .await
+        .unwrap();
+    assert_eq!(
+        reply,
+        [0x20, 0x02, 0x00, 0x05],
+        "an anonymous CONNECT must be refused (return code 5) with nothing after it; got {reply:02x?}"
+    );
+    let mut watch = TestClient::connect(&s.broker_url(), "watch-a1", &[topic]).await;
+    let retained = watch.next_on(topic).await;
+    let f = bangtin::frame::decode(&retained.payload).expect("a frame");
+    assert_ne!(f.header.seq, u32::MAX - 1, "the forged frame is retained");
+    let (_, rows) = admin.get(&plays_query("a1")).await;
+    assert_eq!(rows, json!([]), "an anonymous ack became proof of play");
+    let (_, panel) = admin.get("/panels/a1").await;
+    assert_eq!(panel["online"], false, "{panel}");
+    assert!(panel["firmware"].is_null(), "{panel}");
+}
+
+/// Each controller has its own credential (`POST /panels/{id}/credential`,
+/// admins only, shown once). With panel a's, a controller shows a's frames
+/// and its acks count; it cannot read b's frame (SUBACK 0x80), publish a
+/// frame, report for b, or connect as b; a rotated credential shuts the
+/// old one out, also from a connection that is open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_credential_reaches_only_its_own_panel() {
+    use rumqttc::SubscribeReasonCode;
+
+    let s = Server::start();
+    let admin = Api::new(&s, Some(ADMIN_TOKEN));
+    let a_url = admin
+        .create_panel_with_controller(
+            &s,
+            json!({"id": "a", "name": "A", "width": 64, "height": 16, "format": "mono1"}),
+        )
+        .await;
+    admin
+        .create_panel(json!({"id": "b", "name": "B", "width": 64, "height": 16, "format": "mono1"}))
+        .await;
+    let editor = admin.with_roles("lan", &["editor"]).await;
+    let (st, v) = editor.post("/panels/b/credential", json!({})).await;
+    assert_eq!(st, 403, "only admins issue controller credentials: {v}");
+    let (st, v) = admin.post("/panels/nope/credential", json!({})).await;
+    assert_eq!(st, 404, "{v}");
+    shows_and_acks(&admin, &a_url, "a").await;
+
+    // A controller of a's, as "a", reaching for b.
+    let mut spy = TestClient::connect(
+        &a_url,
+        "a",
+        &[
+            "bangtin/panels/b/frame",
+            "bangtin/#",
+            "bangtin/panels/a/frame",
+        ],
+    )
+    .await;
+    assert_eq!(
+        spy.suback,
+        [
+            SubscribeReasonCode::Failure,
+            SubscribeReasonCode::Failure,
+            SubscribeReasonCode::Success(rumqttc::QoS::AtLeastOnce)
+        ]
+    );
+    assert_eq!(spy.next().await.topic, "bangtin/panels/a/frame");
+    let (_, b_now) = admin.get("/panels/b/now").await;
+    let b_seq = b_now["seq"].as_u64().unwrap();
+    spy.publish("bangtin/panels/a/frame", true, "forged").await;
+    spy.publish("bangtin/panels/b/frame", true, "forged").await;
+    spy.publish(
+        "bangtin/panels/b/ack",
+        false,
+        format!(r#"{{"seq":{b_seq}}}"#),
+    )
+    .await;
+    spy.publish(
+        "bangtin/panels/b/status",
+        true,
+        r#"{"online":true,"firmware":"spy"}"#,
+    )
+    .await;
+    // Its own status still goes through: the barrier for what it sent before.
+    spy.publish(
+        "bangtin/panels/a/status",
+        true,
+        r#"{"online":true,"firmware":"spy-a"}"#,
+    )
+    .await;
+    let own = eventually(Duration::from_secs(5), || async {
+        let (_, p) = admin.get("/panels/a").await;
+        (p["firmware"] == "spy-a").then_some(())
+    })
+    .await;
+    assert!(own.is_some(), "a's own status did not arrive");
+    let (_, rows) = admin.get(&plays_query("b")).await;
+    assert_eq!(rows, json!([]), "a's controller made proof of play for b");
+    let (_, b) = admin.get("/panels/b").await;
+    assert_eq!(b["online"], false, "a's controller reported for b: {b}");
+    let mut watch = TestClient::connect(
+        &s.broker_url(),
+        "watch",
+        &["bangtin/panels/a/frame", "bangtin/panels/b/frame"],
+    )
+    .await;
+    for _ in 0..2 {
+        let p = watch.next().await;
+        assert!(
+            bangtin::frame::decode(&p.payload).is_ok(),
+            "a forged frame is retained on {}",
+            p.topic
+        );
+    }
+
+    // Not as b, not with a wrong password.
+    let b_as_a = a_url.replace("mqtt://a:", "mqtt://b:");
+    assert!(
+        try_publish(&a_url, "b", "bangtin/panels/b/ack", false, b"{}".to_vec())
+            .await
+            .is_err()
+    );
+    assert!(
+        try_publish(&b_as_a, "b", "bangtin/panels/b/ack", false, b"{}".to_vec())
+            .await
+            .is_err()
+    );
+
+    // Rotation: the open connection with the old password is closed, a new
+    // one is refused, the new password works.
+    let old = controller(&a_url, "a");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while old.connected() == 0 {
+        assert!(Instant::now() < deadline, "a's controller did not connect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let new_url = admin.controller_url(&s, "a").await;
+    assert_ne!(new_url, a_url);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while old.connected() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a connection with a rotated credential stays open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    old.shutdown().await;
+    assert!(
+        try_publish(&a_url, "a", "bangtin/panels/a/ack", false, b"{}".to_vec())
+            .await
+            .is_err()
+    );
+    shows_and_acks(&admin, &new_url, "a").await;
+}
+
+/// The reference controller's `--state` floor moves only on a verified
+/// frame. `--state` without the server's public key is refused (anyone who
+/// can publish on the frame topic could otherwise raise the floor for
+/// good); with the key, fetched from `GET /keys/frames` (the server signs
+/// by default), an unsigned frame with seq u32::MAX left retained on a
+/// loose broker changes nothing, and after a restart genuine frames are
+/// shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_top_seq_frame_cannot_lock_out_a_controller_with_state() {
+    use bangtin::frame::{self, FLAG_SIGNED};
+    use bangtin::mqtt::controller::{spawn_fleet, ControllerArgs};
+
+    let broker = MosquittoProcess::start("");
+    let s = Server::start_with(ServerOpts {
+        mqtt: Some(broker.url()),
+        ..Default::default()
+    });
+    let admin = Api::new(&s, Some(ADMIN_TOKEN));
+    let url = admin
+        .create_panel_with_controller(
+            &s,
+            json!({"id": "f1", "name": "Floor", "width": 64, "height": 16, "format": "mono1"}),
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = ControllerArgs::new("f1".parse().unwrap(), url.parse().unwrap());
+    args.state = Some(dir.path().join("state"));
+    let refused = spawn_fleet(&args)
+        .err()
+        .expect("--state without --public-key must be refused");
+    assert!(refused.to_string().contains("--public-key"), "{refused}");
+
+    let (st, key) = admin.get("/keys/frames").await;
+    assert_eq!(st, 200, "{key}");
+    let printed = succeeded(
+        std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
+            .args(["keys", "public", "--data"])
+            .arg(&s.data)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        String::from_utf8(printed.stdout).unwrap().trim(),
+        key["public_key"],
+        "`bangtin keys public` prints the key the API publishes"
+    );
+    let key_file = dir.path().join("server.pub");
+    std::fs::write(&key_file, key["public_key"].as_str().expect("hex key")).unwrap();
+    args.public_key = Some(key_file);
+    keep_logs();
+    let mut c = spawn_fleet(&args).unwrap();
+    let first = next_shown(&mut c).await;
+    assert_ne!(first.flags & FLAG_SIGNED, 0, "frames are signed by default");
+    let floor = dir.path().join("state/f1.seq");
+    assert_eq!(
+        std::fs::read_to_string(&floor).unwrap(),
+        first.seq.to_string()
+    );
+
+    let forged = frame::encode(
+        &frame::Header {
+            format: bangtin::domain::PixelFormat::Mono1,
+            brightness: 255,
+            width: 64,
+            height: 16,
+            flags: 0,
+            seq: u32::MAX,
+            valid_until: 0,
+        },
+        &[0xff; 8 * 16],
+    );
+    publish_as_attacker(&broker.url(), "bangtin/panels/f1/frame", true, vec![forged]).await;
+    assert!(
+        logged(
+            Duration::from_secs(5),
+            &["without a valid signature", "panel=f1", "seq=4294967295"]
+        )
+        .await,
+        "the unsigned frame was not refused"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&floor).unwrap(),
+        first.seq.to_string(),
+        "an unsigned frame moved the floor"
+    );
+    c.shutdown().await;
+
+    let mut c = spawn_fleet(&args).unwrap();
+    let alert = admin
+        .send_alert(json!({"text": "LŨ", "targets": ["f1"], "duration_s": 600}))
+        .await;
+    let shown = next_shown(&mut c).await;
+    assert!(
+        shown.seq > first.seq && shown.seq < u32::MAX,
+        "after a restart the controller showed seq {} (genuine frames are above {})",
+        shown.seq,
+        first.seq
+    );
+    admin.cancel_alert(&alert).await;
+    c.shutdown().await;
 }
 
 // ---- revocation, audit, memory, slowloris ------------------------------

@@ -6,13 +6,17 @@ use std::time::Duration;
 use bangtin::domain::{Id, PixelFormat};
 use bangtin::frame::{self, Header};
 use bangtin::mqtt::controller::{self, ControllerArgs};
-use bangtin::mqtt::{self, topics, BrokerUrl, Inbound, LinkOptions, Publisher};
+use bangtin::mqtt::{
+    self, topics, Access, Authenticate, BrokerUrl, Counters, EmbeddedBroker, Inbound, LinkOptions,
+    Publisher, SERVER_USER,
+};
 use bytes::Bytes;
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Publish, QoS, SubscribeReasonCode};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use super::util::{free_port, next_shown, MosquittoProcess};
+use super::util::{free_port, next_shown, try_publish, MosquittoProcess};
 
 const WAIT: Duration = Duration::from_secs(5);
 const ROOT: &str = "bangtin";
@@ -80,7 +84,7 @@ async fn wait_ack(rx: &mut mpsc::Receiver<Inbound>, panel: &str, seq: u32) {
 pub(crate) struct TestClient {
     client: AsyncClient,
     rx: mpsc::UnboundedReceiver<Publish>,
-    suback: Vec<SubscribeReasonCode>,
+    pub(crate) suback: Vec<SubscribeReasonCode>,
 }
 
 impl TestClient {
@@ -133,7 +137,7 @@ impl TestClient {
         TestClient { client, rx, suback }
     }
 
-    async fn next(&mut self) -> Publish {
+    pub(crate) async fn next(&mut self) -> Publish {
         timeout(WAIT, self.rx.recv())
             .await
             .expect("no message within 5 s")
@@ -154,7 +158,7 @@ impl TestClient {
         }
     }
 
-    async fn publish(&self, topic: &str, retain: bool, payload: impl Into<Vec<u8>>) {
+    pub(crate) async fn publish(&self, topic: &str, retain: bool, payload: impl Into<Vec<u8>>) {
         self.client
             .publish(topic, QoS::AtLeastOnce, retain, payload)
             .await
@@ -163,17 +167,37 @@ impl TestClient {
 }
 
 enum Broker {
-    Embedded(u16),
+    Embedded(EmbeddedBroker),
     Mosquitto(MosquittoProcess),
+}
+
+/// The password the embedded brokers of these tests take from `user`.
+fn password_of(user: &str) -> String {
+    format!("pw-{user}")
+}
+
+/// Admits the server principal and every panel's controller with
+/// [`password_of`] their user name.
+fn test_access() -> Arc<dyn Authenticate> {
+    Arc::new(|user: &str, password: &str| {
+        (password == password_of(user))
+            .then(|| Access::for_user(user))
+            .flatten()
+    })
 }
 
 impl Broker {
     fn embedded() -> Broker {
+        Broker::embedded_counting(Arc::default())
+    }
+    /// An embedded broker whose refusals and denials go to `counters`.
+    fn embedded_counting(counters: Arc<Counters>) -> Broker {
         // A free port can be taken again before the broker binds it.
         for _ in 0..5 {
             let port = free_port();
-            match mqtt::start_embedded_broker(([127, 0, 0, 1], port).into()) {
-                Ok(()) => return Broker::Embedded(port),
+            let listen = ([127, 0, 0, 1], port).into();
+            match mqtt::start_embedded_broker(listen, ROOT, test_access(), counters.clone()) {
+                Ok(b) => return Broker::Embedded(b),
                 Err(e) => eprintln!("retrying: {e}"),
             }
         }
@@ -182,9 +206,36 @@ impl Broker {
     fn mosquitto() -> Broker {
         Broker::Mosquitto(MosquittoProcess::start(""))
     }
-    fn url(&self) -> String {
+    /// With `user`'s credential (a test Mosquitto takes anyone).
+    fn url_as(&self, user: &str) -> String {
         match self {
-            Broker::Embedded(p) => format!("mqtt://127.0.0.1:{p}"),
+            Broker::Embedded(b) => format!(
+                "mqtt://{user}:{}@127.0.0.1:{}",
+                password_of(user),
+                b.listen.port()
+            ),
+            Broker::Mosquitto(m) => m.url(),
+        }
+    }
+    /// Full access: the server principal on the embedded broker.
+    fn url(&self) -> String {
+        self.url_as(SERVER_USER)
+    }
+    /// Where a panel's controller connects, with its credential.
+    fn controller_url(&self, panel: &str) -> BrokerUrl {
+        self.url_as(panel).parse().unwrap()
+    }
+    /// Where the server's own link connects (rumqttd itself, embedded).
+    fn link_url(&self) -> String {
+        match self {
+            Broker::Embedded(b) => {
+                let u = &b.internal;
+                let (user, pass) = (
+                    u.username.as_deref().unwrap(),
+                    u.password.as_deref().unwrap(),
+                );
+                format!("mqtt://{user}:{pass}@{}:{}", u.host, u.port)
+            }
             Broker::Mosquitto(m) => m.url(),
         }
     }
@@ -217,7 +268,7 @@ macro_rules! on_both_brokers {
 async fn publisher_round_trip(broker: &Broker) {
     let url = broker.url();
     let mut watcher = TestClient::connect(&url, "watcher", &["bangtin/#"]).await;
-    let (publisher, mut inbound) = link(&url, "bangtin-server");
+    let (publisher, mut inbound) = link(&broker.link_url(), "bangtin-server");
     assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
     assert!(publisher.is_connected());
     let online = watcher.next_on("bangtin/server/status").await;
@@ -259,7 +310,7 @@ async fn publisher_round_trip(broker: &Broker) {
     );
 
     // Reports: malformed ones are dropped, the next good one arrives.
-    let ctl = TestClient::connect(&url, "p7", &[]).await;
+    let ctl = TestClient::connect(&broker.url_as("p7"), "p7", &[]).await;
     ctl.publish("bangtin/panels/p7/status", true, "not json")
         .await;
     ctl.publish("bangtin/panels/BAD/ack", false, r#"{"seq":1}"#)
@@ -314,9 +365,9 @@ on_both_brokers!(publisher_round_trip);
 /// The server's Last Will: its process dies (runtime dropped, socket closed
 /// without DISCONNECT) and the broker publishes `offline`.
 async fn last_will(broker: &Broker) {
-    let url = broker.url();
-    let mut watcher = TestClient::connect(&url, "watcher", &["bangtin/server/status"]).await;
-    let url2 = url.clone();
+    let mut watcher =
+        TestClient::connect(&broker.url(), "watcher", &["bangtin/server/status"]).await;
+    let url2 = broker.link_url();
     let (up_tx, up_rx) = std::sync::mpsc::channel();
     let (die_tx, die_rx) = std::sync::mpsc::channel::<()>();
     let server = std::thread::spawn(move || {
@@ -352,8 +403,7 @@ on_both_brokers!(last_will);
 /// The reference controller shows, acks, rejects bad CRC and replays, and
 /// reports online/offline.
 async fn controller_round_trip(broker: &Broker) {
-    let url = broker.url();
-    let (publisher, mut inbound) = link(&url, "bangtin-server");
+    let (publisher, mut inbound) = link(&broker.link_url(), "bangtin-server");
     assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
     let p1 = id("p1");
     // A frame waiting before the controller boots: it gets it retained.
@@ -362,7 +412,7 @@ async fn controller_round_trip(broker: &Broker) {
         .await
         .unwrap();
     let out = tempfile::tempdir().unwrap();
-    let mut args = ControllerArgs::new(p1.clone(), url.parse().unwrap());
+    let mut args = ControllerArgs::new(p1.clone(), broker.controller_url("p1"));
     args.firmware = "ref-test".into();
     args.out = Some(out.path().to_path_buf());
     let mut fleet = controller::spawn_fleet(&args).unwrap();
@@ -471,6 +521,7 @@ async fn publisher_reconnects_after_broker_restart() {
         publisher.publish_frame(&id("p1"), mono_frame(1, 0)).await,
         Err(mqtt::MqttError::NotConnected)
     ));
+    assert_eq!(next_inbound(&mut inbound).await, Inbound::Disconnected);
     m.restart();
     let started = std::time::Instant::now();
     assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
@@ -497,33 +548,44 @@ async fn acl_confines_each_controller() {
     let dir = tempfile::tempdir().unwrap();
     let pw = dir.path().join("passwd");
     std::fs::write(&pw, "").unwrap();
-    for (user, pass) in [("server", "s3rv"), ("p1", "pw1"), ("p2", "pw2")] {
+    for (user, pass) in [
+        ("bangtin-server", "s3rv"),
+        ("bangtin-ops", "0ps"),
+        ("p1", "pw1"),
+        ("p2", "pw2"),
+    ] {
         let st = std::process::Command::new("mosquitto_passwd")
             .args(["-b", pw.to_str().unwrap(), user, pass])
             .status()
             .unwrap();
         assert!(st.success());
     }
+    // The ACL docs/protocol.md gives, as it is written there.
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md")).unwrap();
+    let acl_text = doc
+        .split("`/etc/mosquitto/bangtin.acl`:\n\n```\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/protocol.md shows bangtin.acl");
+    assert!(
+        acl_text.contains("pattern write bangtin/panels/%u/ack"),
+        "{acl_text}"
+    );
     let acl = dir.path().join("acl");
-    std::fs::write(
-        &acl,
-        "user server\ntopic readwrite bangtin/#\n\n\
-         pattern read bangtin/panels/%c/frame\n\
-         pattern write bangtin/panels/%c/status\n\
-         pattern write bangtin/panels/%c/ack\n",
-    )
-    .unwrap();
+    std::fs::write(&acl, acl_text).unwrap();
     let m = MosquittoProcess::start(&format!(
         "allow_anonymous false\npassword_file {}\nacl_file {}\n",
         pw.display(),
         acl.display()
     ));
     let base = |cred: &str| format!("mqtt://{cred}@127.0.0.1:{}", m.port);
-    let server_url = base("server:s3rv");
+    let server_url = base("bangtin-server:s3rv");
+    let ops_url = base("bangtin-ops:0ps");
     let (publisher, mut inbound) = link(&server_url, "bangtin-server");
     assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
     let mut server_view =
-        TestClient::connect(&server_url, "server-view", &["bangtin/panels/+/frame"]).await;
+        TestClient::connect(&ops_url, "server-view", &["bangtin/panels/+/frame"]).await;
     let (f1, f2) = (mono_frame(21, 0), mono_frame(22, 0));
     publisher
         .publish_frame(&id("p1"), f1.clone())
@@ -547,7 +609,6 @@ async fn acl_confines_each_controller() {
     })
     .await;
 
-    // The ACL keys on the client id, so the spy is "p1" itself.
     // p1 cannot read p2's frame.
     let mut spy = TestClient::connect(
         &base("p1:pw1"),
@@ -597,7 +658,7 @@ async fn acl_confines_each_controller() {
             seq: 100
         }
     );
-    let mut check = TestClient::connect(&server_url, "check", &["bangtin/panels/+/frame"]).await;
+    let mut check = TestClient::connect(&ops_url, "check", &["bangtin/panels/+/frame"]).await;
     let mut got = [check.next().await, check.next().await];
     got.sort_by(|a, b| a.topic.cmp(&b.topic));
     assert_eq!(
@@ -613,11 +674,12 @@ async fn acl_confines_each_controller() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_broker_takes_big_frames_and_mosquitto_clients() {
     let broker = Broker::embedded();
-    let Broker::Embedded(port) = broker else {
+    let Broker::Embedded(embedded) = &broker else {
         unreachable!()
     };
+    let port = embedded.listen.port();
     let url = broker.url();
-    let (publisher, mut inbound) = link(&url, "bangtin-server");
+    let (publisher, mut inbound) = link(&broker.link_url(), "bangtin-server");
     assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
 
     let h = Header {
@@ -632,7 +694,7 @@ async fn embedded_broker_takes_big_frames_and_mosquitto_clients() {
     let data: Vec<u8> = (0..1024 * 512 * 3).map(|i: u32| (i % 251) as u8).collect();
     let big = Bytes::from(frame::encode(&h, &data));
     assert!(big.len() > 1_500_000);
-    let mut args = ControllerArgs::new(id("big"), url.parse().unwrap());
+    let mut args = ControllerArgs::new(id("big"), broker.controller_url("big"));
     args.quiet = true;
     let mut fleet = controller::spawn_fleet(&args).unwrap();
     wait_inbound(&mut inbound, "big online", |m| {
@@ -652,7 +714,8 @@ async fn embedded_broker_takes_big_frames_and_mosquitto_clients() {
         "1.5 MiB retained, byte for byte"
     );
 
-    // mosquitto_sub reads a retained frame from the embedded broker.
+    // mosquitto_sub (as the server principal) reads a retained frame from
+    // the embedded broker.
     let small = mono_frame(3, 0);
     publisher
         .publish_frame(&id("p1"), small.clone())
@@ -666,6 +729,10 @@ async fn embedded_broker_takes_big_frames_and_mosquitto_clients() {
             "127.0.0.1",
             "-p",
             &port.to_string(),
+            "-u",
+            SERVER_USER,
+            "-P",
+            &password_of(SERVER_USER),
             "-t",
             "bangtin/panels/p1/frame",
             "-C",
@@ -686,13 +753,19 @@ async fn embedded_broker_takes_big_frames_and_mosquitto_clients() {
     );
     assert_eq!(out.stdout, small.to_vec());
 
-    // mosquitto_pub reports as a controller would.
+    // mosquitto_pub reports as a controller would, with its credential.
     let st = tokio::process::Command::new("mosquitto_pub")
         .args([
             "-h",
             "127.0.0.1",
             "-p",
             &port.to_string(),
+            "-i",
+            "p9",
+            "-u",
+            "p9",
+            "-P",
+            &password_of("p9"),
             "-t",
             "bangtin/panels/p9/ack",
             "-q",
@@ -712,7 +785,13 @@ async fn embedded_broker_takes_big_frames_and_mosquitto_clients() {
 #[test]
 fn embedded_broker_reports_a_taken_port() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let err = mqtt::start_embedded_broker(taken.local_addr().unwrap()).unwrap_err();
+    let err = mqtt::start_embedded_broker(
+        taken.local_addr().unwrap(),
+        ROOT,
+        test_access(),
+        Arc::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("cannot listen"), "{err}");
 }
 
@@ -900,13 +979,20 @@ async fn tls_to_mosquitto_with_private_ca() {
 /// A fleet of simulated controllers in one process: every panel gets its
 /// frame and every ack reaches the server.
 async fn fleet_gets_every_frame(broker: &Broker, n: u32) {
-    let url = broker.url();
-    let (publisher, mut inbound) = link(&url, "bangtin-server");
+    let (publisher, mut inbound) = link(&broker.link_url(), "bangtin-server");
     assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
-    let mut args = ControllerArgs::new(id("x"), url.parse().unwrap());
+    let mut args = ControllerArgs::new(id("x"), broker.controller_url("x"));
     args.panel = None;
     args.fleet = Some(n);
     args.prefix = "f".into();
+    // Each simulated controller with its own credential.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("credentials");
+    let lines: String = (1..=n)
+        .map(|i| format!("f{i:04} {}\n", password_of(&format!("f{i:04}"))))
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    args.credentials = Some(file);
     let mut fleet = controller::spawn_fleet(&args).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while fleet.connected() < n as usize {
@@ -940,3 +1026,129 @@ async fn fleet_gets_every_frame(broker: &Broker, n: u32) {
 }
 
 on_both_brokers!(fleet_gets_every_frame, 300);
+
+/// A retained status just over 4 MiB (the largest packet both brokers
+/// here carry): the link skips it unread, counts it, and stays connected;
+/// the next good report arrives. It used to cut the link five times a
+/// second, for as long as the message stayed retained.
+async fn oversized_report_is_skipped_and_the_link_stays(broker: &Broker) {
+    let counters = Arc::new(Counters::default());
+    let mut opts = LinkOptions::new(broker.link_url().parse().unwrap());
+    opts.client_id = "bangtin-server".into();
+    opts.counters = counters.clone();
+    let (publisher, mut inbound) = mqtt::connect(opts);
+    assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
+    let big = vec![b' '; 4 * 1024 * 1024 + 512];
+    let attacker = TestClient::connect(&broker.url(), "attacker", &[]).await;
+    attacker
+        .publish("bangtin/panels/p9/status", true, big)
+        .await;
+    attacker
+        .publish(
+            "bangtin/panels/p9/status",
+            false,
+            r#"{"online":true,"firmware":"after"}"#,
+        )
+        .await;
+    let after = wait_inbound(
+        &mut inbound,
+        "the status after the big one",
+        |m| matches!(m, Inbound::Status { firmware: Some(f), .. } if f == "after"),
+    )
+    .await;
+    assert!(matches!(after, Inbound::Status { online: true, .. }));
+    assert_eq!(
+        counters.dropped.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert!(
+        timeout(Duration::from_secs(2), inbound.recv())
+            .await
+            .is_err(),
+        "the link was cut and came up again"
+    );
+    assert!(publisher.is_connected());
+    // Not retained any more, for the next test on this broker.
+    attacker.publish("bangtin/panels/p9/status", true, "").await;
+    publisher.shutdown().await;
+}
+
+on_both_brokers!(oversized_report_is_skipped_and_the_link_stays);
+
+/// The embedded broker's gateway counts what it refuses: an anonymous
+/// client (CONNACK 5), a controller with another panel's client id
+/// (CONNACK 2), a controller's publish outside its topics (acknowledged
+/// and dropped), and it ends a controller's connection on a packet over
+/// 8 KiB, which never reaches the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_refuses_denies_and_counts() {
+    use rumqttc::{ConnectReturnCode, ConnectionError, Event, Incoming};
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let counters = Arc::new(Counters::default());
+    let broker = Broker::embedded_counting(counters.clone());
+    let (publisher, mut inbound) = link(&broker.link_url(), "bangtin-server");
+    assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
+    let first_connack = |url: String, client_id: &'static str| async move {
+        let u: BrokerUrl = url.parse().unwrap();
+        let mut mo = MqttOptions::new(client_id, &u.host, u.port);
+        if let Some(user) = &u.username {
+            mo.set_credentials(user, u.password.clone().unwrap_or_default());
+        }
+        let (_c, mut el) = AsyncClient::new(mo, 4);
+        loop {
+            match timeout(WAIT, el.poll()).await.expect("an answer") {
+                Ok(Event::Incoming(Incoming::ConnAck(_))) => return Ok(()),
+                Ok(_) => {}
+                Err(ConnectionError::ConnectionRefused(code)) => return Err(code),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    let anonymous = broker
+        .url()
+        .replace(&format!("{SERVER_USER}:{}@", password_of(SERVER_USER)), "");
+    assert_eq!(
+        first_connack(anonymous, "p1").await,
+        Err(ConnectReturnCode::NotAuthorized)
+    );
+    assert_eq!(
+        first_connack(broker.url_as("p1"), "p2").await,
+        Err(ConnectReturnCode::BadClientId)
+    );
+    assert_eq!(first_connack(broker.url_as("p1"), "p1").await, Ok(()));
+    assert_eq!(counters.refused.load(Relaxed), 2);
+
+    let p1 = TestClient::connect(&broker.url_as("p1"), "p1", &[]).await;
+    p1.publish("bangtin/panels/p2/ack", false, r#"{"seq":1}"#)
+        .await;
+    p1.publish("bangtin/panels/p1/ack", false, r#"{"seq":2}"#)
+        .await;
+    wait_ack(&mut inbound, "p1", 2).await;
+    assert_eq!(counters.denied.load(Relaxed), 1);
+    let cut = try_publish(
+        &broker.url_as("p1"),
+        "p1",
+        "bangtin/panels/p1/status",
+        true,
+        vec![b' '; 9000],
+    )
+    .await;
+    assert!(
+        cut.is_err(),
+        "a 9000-byte packet from a controller was taken"
+    );
+    p1.publish("bangtin/panels/p1/ack", false, r#"{"seq":3}"#)
+        .await;
+    wait_ack(&mut inbound, "p1", 3).await;
+    let no_big = timeout(Duration::from_millis(500), async {
+        loop {
+            if let Some(Inbound::Status { .. }) = inbound.recv().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(no_big.is_err(), "the 9000-byte status reached the server");
+    publisher.shutdown().await;
+}

@@ -166,6 +166,8 @@ pub struct Server {
     _tmp: Option<tempfile::TempDir>,
     opts: ServerOpts,
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The embedded broker's server credential, issued on first use.
+    server_password: std::sync::OnceLock<String>,
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -203,6 +205,7 @@ impl Server {
             _tmp: Some(tmp),
             opts,
             log: Default::default(),
+            server_password: Default::default(),
         };
         s.spawn();
         s
@@ -293,7 +296,7 @@ impl Server {
     }
 
     /// How often the server has logged that its broker link came up.
-    fn broker_links(&self) -> usize {
+    pub fn broker_links(&self) -> usize {
         self.log
             .lock()
             .unwrap()
@@ -342,11 +345,33 @@ impl Server {
         (kb("VmRSS:"), kb("VmHWM:"))
     }
 
-    pub fn broker_url(&self) -> String {
+    /// The broker as a client without credentials reaches it.
+    pub fn anonymous_broker_url(&self) -> String {
         self.opts
             .mqtt
             .clone()
             .unwrap_or_else(|| format!("mqtt://127.0.0.1:{}", self.broker_port))
+    }
+
+    /// A broker URL with full access, for watching every topic (and for
+    /// playing an outsider on a loosely configured broker): the embedded
+    /// broker's server credential (`bangtin credential --server`, issued
+    /// once per server), or the external broker's URL as given.
+    pub fn broker_url(&self) -> String {
+        if self.opts.mqtt.is_some() {
+            return self.anonymous_broker_url();
+        }
+        let password = self.server_password.get_or_init(|| {
+            let out = succeeded(
+                Command::new(env!("CARGO_BIN_EXE_bangtin"))
+                    .args(["credential", "--server", "--data"])
+                    .arg(&self.data)
+                    .output()
+                    .expect("run bangtin credential"),
+            );
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        });
+        with_credentials(&self.anonymous_broker_url(), SERVER_MQTT_USER, password)
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -423,6 +448,34 @@ impl Api {
         let (st, v) = self.post("/panels", body).await;
         assert_eq!(st, 201, "creating a panel: {v}");
         v
+    }
+
+    /// `POST /panels/{id}/credential`, insisting on 201: the broker URL
+    /// that panel's controller connects with (user name = client id =
+    /// panel id, the password issued).
+    pub async fn controller_url(&self, server: &Server, panel: &str) -> String {
+        let (st, v) = self
+            .post(
+                &format!("/panels/{panel}/credential"),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(st, 201, "issuing {panel}'s controller credential: {v}");
+        assert_eq!(v["username"], panel, "{v}");
+        let password = v["password"].as_str().expect("the password");
+        with_credentials(&server.anonymous_broker_url(), panel, password)
+    }
+
+    /// Creates a panel and its controller's credential: the set-up step of
+    /// every test with a controller. Returns the controller's broker URL.
+    pub async fn create_panel_with_controller(
+        &self,
+        server: &Server,
+        body: serde_json::Value,
+    ) -> String {
+        let panel = self.create_panel(body).await;
+        let id = panel["id"].as_str().expect("the panel's id").to_string();
+        self.controller_url(server, &id).await
     }
 
     /// POSTs to a collection, insisting on 201; returns the new id.
@@ -517,6 +570,54 @@ pub fn plays_query(panel: &str) -> String {
         around(-10),
         around(10)
     )
+}
+
+/// The user name of the embedded broker's server credential.
+pub const SERVER_MQTT_USER: &str = "bangtin-server";
+
+/// `mqtt://host:port` with `user:password@` put in.
+pub fn with_credentials(url: &str, user: &str, password: &str) -> String {
+    let rest = url.strip_prefix("mqtt://").expect("an mqtt:// URL");
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("mqtt://{user}:{password}@{rest}")
+}
+
+/// Connects to `url` (credentials from the URL) as `client_id` and
+/// publishes one QoS 1 message: Ok once the broker acknowledged it,
+/// otherwise what happened instead (the connection refused or cut).
+pub async fn try_publish(
+    url: &str,
+    client_id: &str,
+    topic: &str,
+    retain: bool,
+    payload: Vec<u8>,
+) -> Result<(), String> {
+    use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+    let u: bangtin::mqtt::BrokerUrl = url.parse().unwrap();
+    let mut mo = MqttOptions::new(client_id, &u.host, u.port);
+    mo.set_max_packet_size(8 << 20, 8 << 20);
+    if let Some(user) = &u.username {
+        mo.set_credentials(user, u.password.clone().unwrap_or_default());
+    }
+    let (client, mut el) = AsyncClient::new(mo, 4);
+    client
+        .publish(topic, QoS::AtLeastOnce, retain, payload)
+        .await
+        .unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match el.poll().await {
+                Ok(Event::Incoming(Incoming::PubAck(_))) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| Err("no PUBACK within 10 s".into()));
+    let _ = client.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), el.poll()).await;
+    outcome
 }
 
 /// The reference controller for one panel, in this process.

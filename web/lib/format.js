@@ -28,7 +28,7 @@ export function relTime(iso) {
   const diff = (new Date(iso).getTime() - Date.now()) / 1000;
   const rtf = new Intl.RelativeTimeFormat(lang === 'vi' ? 'vi' : 'en', { numeric: 'auto' });
   const a = Math.abs(diff);
-  if (a < 45) return rtf.format(0, 'second');
+  if (a < 45) return t('time.justNow');
   if (a < 3600) return rtf.format(Math.round(diff / 60), 'minute');
   if (a < 86400) return rtf.format(Math.round(diff / 3600), 'hour');
   return rtf.format(Math.round(diff / 86400), 'day');
@@ -75,4 +75,39 @@ function hueOf(s) {
 
 export function campaignColor(id) { return `hsl(${hueOf(id)} 55% 42%)`; }
 
-export function seenText(iso) { return iso ? t('wall.lastSeen', { when: relTime(iso) }) : t('wall.never'); }
+export function seenText(iso) { return iso ? t('wall.lastSeen', { when: relTime(iso) }) : t('wall.neverSeen'); }
+
+/** The first `max` characters of `text`, cut at a word boundary, with "…" when cut. */
+export function snippet(text, max = 90) {
+  const s = String(text || '').replace(/\s+/g, ' ').trim();
+  const chars = [...s];
+  if (chars.length <= max) return s;
+  const head = chars.slice(0, max + 1).join('');
+  const cut = head.lastIndexOf(' ');
+  const words = (cut > max / 2 ? head.slice(0, cut) : chars.slice(0, max).join('')).replace(/[\s,.;:!?–-]+$/u, '');
+  return `${words}…`;
+}
+
+/** YYYY-MM-DD → dd/mm/yyyy, the way dates are written in Vietnam (and shown here in both languages). */
+export function ymdToDmy(ymd) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd || '');
+  return m ? `${m[3]}/${m[2]}/${m[1]}` : '';
+}
+
+/** dd/mm/yyyy (also d/m/yyyy, with '.' or '-') → YYYY-MM-DD, or null if it is not a real date. */
+export function dmyToYmd(text) {
+  const m = /^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$/.exec(text || '');
+  if (!m) return null;
+  const [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const dt = new Date(Date.UTC(y, mo - 1, d));
+  if (dt.getUTCFullYear() !== y || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d) return null;
+  return dt.toISOString().slice(0, 10);
+}
+
+/** Seconds as "17 phút 44 giây" / "17 min 44 s". */
+export function fmtSpan(s) {
+  const m = Math.floor(s / 60);
+  const r = Math.round(s % 60);
+  if (!m) return t('span.s', { s: r });
+  return r ? t('span.ms', { m, s: r }) : t('span.m', { m });
+}

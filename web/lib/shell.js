@@ -3,11 +3,11 @@
 
 import { lang, t, toggleLang } from './i18n.js';
 import { clear, h, icon, logo } from './dom.js';
-import { toast } from './components.js';
-import { S } from './state.js';
+import { toast, toastRegion } from './components.js';
+import { S, forgetAll } from './state.js';
 import { api, loadCampaigns, loadMessages, loadPanels, whenSessionEnds } from './api.js';
 import { setLive, startEvents, stopEvents } from './events.js';
-import { route, routeAfresh, runCleanups, setRoutes, visibleRoutes } from './router.js';
+import { redraw, route, routeAfresh, runCleanups, setRoutes, visibleRoutes } from './router.js';
 import { renderSignIn } from '../pages/signin.js';
 
 function renderShell() {
@@ -25,29 +25,29 @@ function renderShell() {
         h('div', { class: 'who' }, h('span', { class: 'who-name', 'data-testid': 'me' }, S.me.name), h('span', { class: 'who-roles' }, roles)),
         h('button', { class: 'btn btn-ghost btn-small', type: 'button', lang: lang === 'vi' ? 'en' : 'vi', 'aria-label': t('lang.switchLabel'), onclick: switchLang }, t('lang.switch')),
         h('button', { class: 'btn btn-ghost btn-small', type: 'button', id: 'signout', onclick: () => signOut(t('signedOut'), 'info') }, icon('signout'), h('span', {}, t('signout'))))),
+    // On a phone the links wrap onto rows instead of scrolling sideways,
+    // the operator's emergency alerts first.
     h('nav', { class: 'nav', 'aria-label': t('nav.label') },
       h('ul', {}, visibleRoutes().map((r) =>
-        h('li', {}, h('a', { href: `#/${r.path}`, 'data-route': r.path, class: r.path === 'alerts' ? 'nav-alert' : '' }, icon(r.icon), h('span', {}, t(r.label))))))),
+        h('li', { class: r.path === 'alerts' ? 'nav-key' : '' }, h('a', { href: `#/${r.path}`, 'data-route': r.path, class: r.path === 'alerts' ? 'nav-alert' : '' }, icon(r.icon), h('span', {}, t(r.label))))))),
+    toastRegion(),
     h('main', { id: 'main', class: 'main', tabindex: '-1' }));
   setLive(S.live === 'off' ? 'connecting' : S.live);
 }
 
+/** Redraws everything in the other language; an unsaved form stays as it was. */
 function switchLang() {
   toggleLang();
-  if (S.me) { renderShell(); route(true); } else signIn();
+  if (S.me) { renderShell(); redraw(); } else signIn();
 }
 
 function signOut(message, kind = 'error') {
   const wasIn = !!S.token;
-  S.token = null;
-  S.me = null;
-  S.dirty = false;
   sessionStorage.removeItem('bangtin.token');
   stopEvents();
   runCleanups();
-  for (const f of Object.values(S.frames)) if (f.url) URL.revokeObjectURL(f.url);
-  S.frames = {};
-  S.now = {};
+  // Nothing the previous person loaded stays in memory.
+  forgetAll();
   signIn();
   if (wasIn && message) toast(message, kind);
 }
@@ -72,9 +72,23 @@ export async function boot(table) {
 async function enter() {
   renderShell();
   // Names for messages and campaigns are needed on several pages.
-  await Promise.allSettled([loadPanels(), loadMessages(), loadCampaigns()]);
+  await Promise.allSettled([loadPanels(), loadMessages(), loadCampaigns(), loadSettings()]);
   startEvents();
   routeAfresh();
 }
 
 function signIn() { renderSignIn({ enter, switchLang }); }
+
+/**
+ * Whether the server lets a message's last editor approve it. The server
+ * may say so in `/me` or `/status` (`allow_self_approval`); when it says
+ * nothing, `S.selfApproval` stays null and the approve button lets the
+ * server decide.
+ */
+async function loadSettings() {
+  const said = (o) => (o && typeof o.allow_self_approval === 'boolean' ? o.allow_self_approval : null);
+  S.selfApproval = said(S.me);
+  if (S.selfApproval === null) {
+    try { S.selfApproval = said(await api('/status')); } catch { /* not said */ }
+  }
+}

@@ -13,10 +13,21 @@ export const S = {
   campaigns: [],
   alerts: [],
   now: {},            // panel id → `now` object (merged with live events)
-  frames: {},         // panel id → {seq, url, missing, loading}
+  frames: {},         // panel id → {seq, url, missing, done, prevUrl}
+  acks: {},           // panel id → {seq, at}: the newest frame its controller confirmed
+  selfApproval: null, // the server lets a last editor approve: true, false, or null (not said)
   live: 'off',
   dirty: false,
 };
+
+/** Forgets everything the previous person loaded (sign-out). */
+export function forgetAll() {
+  for (const f of Object.values(S.frames)) {
+    if (f.url) URL.revokeObjectURL(f.url);
+    if (f.prevUrl) URL.revokeObjectURL(f.prevUrl);
+  }
+  Object.assign(S, { token: null, me: null, panels: [], messages: [], campaigns: [], alerts: [], now: {}, frames: {}, acks: {}, selfApproval: null, dirty: false });
+}
 
 export function can(role) {
   const r = S.me?.roles || [];

@@ -2,7 +2,7 @@
 
 import { t } from '../lib/i18n.js';
 import { fmtDateTime } from '../lib/format.js';
-import { clear, debounce, h } from '../lib/dom.js';
+import { append, clear, debounce, h } from '../lib/dom.js';
 import { emptyState, field } from '../lib/components.js';
 import { api } from '../lib/api.js';
 
@@ -13,13 +13,16 @@ export async function adminAudit(box, ctx) {
   const tbody = h('tbody');
   const render = () => {
     const q = filter.value.trim().toLowerCase();
-    clear(tbody).append(rows.filter((r) => !q || JSON.stringify(r).toLowerCase().includes(q)).map((r) => h('tr', {},
+    // `append` (not Element.append) takes a list: rows, not "[object …]".
+    const shown = rows.filter((r) => !q || JSON.stringify(r).toLowerCase().includes(q));
+    append(clear(tbody), shown.length ? shown.map((r) => h('tr', { 'data-audit': r.id ?? '' },
       h('td', { class: 'nowrap' }, fmtDateTime(r.at)),
       h('td', {}, r.who),
       h('td', {}, h('span', { class: 'chip' }, r.action)),
       h('td', {}, r.kind),
       h('td', {}, h('code', {}, r.id ?? '')),
-      h('td', { class: 'detail' }, typeof r.detail === 'string' ? r.detail : r.detail == null ? '' : JSON.stringify(r.detail)))));
+      h('td', { class: 'detail' }, typeof r.detail === 'string' ? r.detail : r.detail == null ? '' : JSON.stringify(r.detail))))
+      : [h('tr', {}, h('td', { colspan: '6', class: 'muted' }, t('aud.noMatch')))]);
   };
   filter.addEventListener('input', debounce(render, 150));
   clear(box).append(

@@ -44,9 +44,15 @@ function panelDialog(p, done) {
   const name = h('input', { type: 'text', value: p?.name || '', required: true, autocomplete: 'off' });
   const width = h('input', { type: 'number', min: '8', max: '1024', value: p?.width || 128, class: 'num-input' });
   const height = h('input', { type: 'number', min: '8', max: '1024', value: p?.height || 32, class: 'num-input' });
-  const format = h('select', {}, FORMATS.map((f) => h('option', { value: f, selected: (p?.format || 'mono1') === f }, t(`fmt.${f}`))));
+  const format = h('select', { id: 'panel-format' }, FORMATS.map((f) => h('option', { value: f, selected: (p?.format || 'mono1') === f }, t(`fmt.${f}`))));
   const groups = h('input', { type: 'text', value: (p?.groups || []).join(', '), autocomplete: 'off' });
-  const color = h('input', { type: 'color', value: p?.color || '#ff2000' });
+  // The LED colour means something only for single-colour (mono1) panels:
+  // asked, and sent, only for them.
+  const color = h('input', { type: 'color', value: p?.color || '#ff2000', id: 'panel-color' });
+  const colorField = field(t('p.color'), color, { hint: t('p.colorHint') });
+  const syncColor = () => { colorField.hidden = format.value !== 'mono1'; };
+  format.addEventListener('change', syncColor);
+  syncColor();
   const err = h('p', { class: 'field-error', role: 'alert' });
   const dlg = h('dialog', { class: 'dialog dialog-wide', 'aria-labelledby': 'pd-title' });
   const form = h('form', {
@@ -61,8 +67,8 @@ function panelDialog(p, done) {
         height: parseInt(height.value, 10),
         format: format.value,
         groups: groups.value.split(',').map((x) => x.trim()).filter(Boolean),
-        color: color.value,
       };
+      if (format.value === 'mono1') b.color = color.value;
       if (p?.brightness) b.brightness = p.brightness;
       try {
         if (p) await api(`/panels/${enc(p.id)}`, { method: 'PUT', json: b });
@@ -81,7 +87,7 @@ function panelDialog(p, done) {
     field(t('p.width'), width),
     field(t('p.height'), height),
     field(t('p.format'), format),
-    field(t('p.color'), color),
+    colorField,
     field(t('p.groups'), groups, { hint: t('p.groupsHint'), cls: 'span-2' })),
   err,
   h('div', { class: 'actions' },

@@ -1,5 +1,7 @@
 // Approval has no page of its own: this button stands in the message list
-// and in the composer, disabled for the message's last editor (four eyes).
+// and in the composer. The last editor may not approve (four eyes) unless
+// the server allows self-approval: disabled when the server says it does
+// not, and left to the server (with a note) when it does not say.
 
 import { t } from '../lib/i18n.js';
 import { h, icon } from '../lib/dom.js';
@@ -9,9 +11,10 @@ import { api, enc, loadMessages } from '../lib/api.js';
 
 export function approveButton(m, onDone, { dirty = false } = {}) {
   const self = m.updated_by === S.me.name;
-  const note = self ? t('fourEyes') : dirty ? t('compose.saveFirst') : null;
+  const blocked = self && S.selfApproval === false;
+  const note = blocked ? t('fourEyes') : dirty ? t('compose.saveFirst') : self && S.selfApproval === null ? t('fourEyes.maybe') : null;
   const btn = h('button', {
-    type: 'button', class: 'btn btn-approve', disabled: self || dirty, 'data-action': 'approve',
+    type: 'button', class: 'btn btn-approve', disabled: blocked || dirty, 'data-action': 'approve',
     title: note, 'aria-describedby': note ? `ap-${m.id}` : null,
     onclick: async () => {
       btn.disabled = true;
@@ -20,7 +23,10 @@ export function approveButton(m, onDone, { dirty = false } = {}) {
         toast(t('compose.approved'), 'ok');
         await loadMessages();
         onDone?.();
-      } catch (e) { fail(e); btn.disabled = false; }
+      } catch (e) {
+        if (e.code === 'four_eyes') { S.selfApproval = false; toast(t('fourEyes.refused')); onDone?.(); } else fail(e);
+        btn.disabled = false;
+      }
     },
   }, icon('check'), t('btn.approve'));
   return h('span', { class: 'approve-wrap' }, btn, note ? h('span', { class: 'approve-note', id: `ap-${m.id}` }, note) : null);

@@ -2,20 +2,20 @@
 // with live previews beside the form.
 
 import { t } from '../lib/i18n.js';
-import { fmtBytes, fmtDateTime } from '../lib/format.js';
+import { fmtBytes, fmtDateTime, fmtSpan } from '../lib/format.js';
 import { clear, h, icon } from '../lib/dom.js';
-import { confirmDialog, fail, field, statusBadge, toast } from '../lib/components.js';
+import { confirmDialog, fail, field, infoDialog, statusBadge, toast } from '../lib/components.js';
 import { S, can } from '../lib/state.js';
-import { api, enc, loadMessages, loadPanels } from '../lib/api.js';
-import { go, onCleanup } from '../lib/router.js';
+import { api, enc, loadCampaigns, loadMessages, loadPanels } from '../lib/api.js';
+import { go, keepOnRedraw, keptState, onCleanup } from '../lib/router.js';
 import { approveButton } from './approval.js';
-import { makeLivePreview, makeSavedPreview } from './previews.js';
+import { LONG_PAGES, makeLivePreview, makeSavedPreview } from './previews.js';
 
 const MAX_TEXT = 4000;
 
 export async function viewCompose(main, id, ctx) {
   const isNew = id === 'new';
-  await loadPanels().catch(() => {});
+  await Promise.all([loadPanels().catch(() => {}), loadCampaigns().catch(() => {})]);
   let msg = null;
   if (!isNew) {
     try { msg = await api(`/messages/${enc(id)}`); } catch (e) {
@@ -28,7 +28,7 @@ export async function viewCompose(main, id, ctx) {
   document.title = `${isNew ? t('compose.new') : msg.title} · ${t('app.title')}`;
 
   // Form state. Colours are null until the author picks one (panel default).
-  const st = {
+  const base = {
     title: msg?.title || '',
     text: msg?.text || '',
     image: msg?.image || null,
@@ -39,17 +39,22 @@ export async function viewCompose(main, id, ctx) {
     fit: msg?.style?.fit || 'contain',
     caption: msg?.style?.caption || 'below',
   };
-  const body = () => {
-    const style = { align: st.align };
-    if (st.color) style.color = st.color;
-    if (st.background) style.background = st.background;
-    if (st.image) { style.fit = st.fit; style.caption = st.caption; }
-    const b = { title: st.title.trim(), style };
-    if (st.text.trim()) b.text = st.text;
-    if (st.image) b.image = st.image;
+  const st = { ...base };
+  const body = (f = st) => {
+    const style = { align: f.align };
+    if (f.color) style.color = f.color;
+    if (f.background) style.background = f.background;
+    if (f.image) { style.fit = f.fit; style.caption = f.caption; }
+    const b = { title: f.title.trim(), style };
+    if (f.text.trim()) b.text = f.text;
+    if (f.image) b.image = f.image;
     return b;
   };
-  const saved = JSON.stringify(body());
+  const saved = JSON.stringify(body(base));
+  // A redraw in place (the language switch) hands back what was typed.
+  const kept = keptState();
+  if (kept) { Object.assign(st, kept); S.dirty = JSON.stringify(body()) !== saved; }
+  keepOnRedraw(() => ({ ...st }));
   const markDirty = () => { S.dirty = JSON.stringify(body()) !== saved; syncButtons(); };
 
   // --- controls
@@ -65,9 +70,17 @@ export async function viewCompose(main, id, ctx) {
   updCounter();
 
   const imageBox = h('div', { class: 'image-box' });
+  // One thumbnail at a time: its object URL is let go when it is replaced,
+  // removed, or the page is left.
+  let thumbUrl = null;
+  const dropThumb = () => { if (thumbUrl) URL.revokeObjectURL(thumbUrl); thumbUrl = null; };
+  onCleanup(dropThumb);
   const fileInput = h('input', { type: 'file', accept: 'image/png,image/jpeg,image/gif,image/webp', class: 'visually-hidden', id: 'image-file', tabindex: '-1' });
+  let imageGen = 0;
   const renderImage = async () => {
+    const gen = ++imageGen;
     clear(imageBox);
+    dropThumb();
     if (st.image) {
       const thumb = h('div', { class: 'thumb' });
       imageBox.append(h('div', { class: 'image-set' }, thumb,
@@ -77,9 +90,10 @@ export async function viewCompose(main, id, ctx) {
           editable ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => { st.image = null; st.imageInfo = null; renderImage(); renderStyleExtras(); changed(); } }, icon('x'), t('f.removeImage')) : null)));
       try {
         const r = await api(`/assets/${enc(st.image)}`, { raw: true });
-        const url = URL.createObjectURL(await r.blob());
-        thumb.append(h('img', { src: url, alt: '' }));
-        onCleanup(() => URL.revokeObjectURL(url));
+        const blob = await r.blob();
+        if (gen !== imageGen || !ctx.alive()) return;
+        thumbUrl = URL.createObjectURL(blob);
+        thumb.append(h('img', { src: thumbUrl, alt: t('f.thumbAlt') }));
       } catch { /* thumbnail is a nicety */ }
     } else if (editable) {
       const drop = h('label', { class: 'drop', for: 'image-file', tabindex: '0',
@@ -146,10 +160,29 @@ export async function viewCompose(main, id, ctx) {
   title.addEventListener('input', () => { st.title = title.value; changed(); });
   text.addEventListener('input', () => { st.text = text.value; updCounter(); changed(); });
 
+  // --- too many pages: said beside the text, naming each kind of sign
+  const longBox = h('div', { class: 'long-warning', id: 'long-warning', role: 'alert', hidden: true });
+  // Reading time is judged by the shortest page time of the campaigns that
+  // play this message, else the 8 seconds a page gets by default.
+  const dwellFor = () => {
+    const ds = msg ? S.campaigns.flatMap((c) => (c.messages || []).filter((m) => m.id === msg.id).map((m) => m.dwell_s)) : [];
+    return ds.length ? Math.min(...ds) : 8;
+  };
+  function showLong(list) {
+    clear(longBox);
+    longBox.hidden = !list.length;
+    if (!list.length) return;
+    longBox.append(h('p', { class: 'long-lead' }, icon('warn'), h('strong', {}, t('long.title'))),
+      h('ul', {}, list.map((x) => h('li', { 'data-profile': x.key },
+        t('long.item', { sign: x.sign, panels: x.panels, pages: x.pages, time: fmtSpan(x.pages * x.dwell), dwell: x.dwell })))),
+      h('p', { class: 'hint' }, t('long.how', { max: LONG_PAGES })));
+  }
+
   // --- status and actions
   const meta = h('div', { class: 'meta-box' });
   const actions = h('div', { class: 'form-actions' });
-  const saveBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-message' }, isNew || msg?.status === 'draft' ? t('btn.save') : t('btn.saveChanges'));
+  const saveLabel = isNew || msg?.status === 'draft' ? t('btn.save') : t('btn.saveChanges');
+  const saveBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-message' }, saveLabel);
   const renderMeta = () => {
     clear(meta);
     if (!msg) return;
@@ -175,6 +208,20 @@ export async function viewCompose(main, id, ctx) {
     savedPreview.refresh();
   };
   const del = async () => {
+    // The server refuses to delete a message a campaign lists: say which
+    // campaigns first, instead of offering a delete that will fail.
+    try { await loadCampaigns(); } catch (e) { fail(e); return; }
+    const users = S.campaigns.filter((c) => (c.messages || []).some((m) => m.id === msg.id));
+    if (users.length) {
+      await infoDialog({
+        title: t('compose.inUseTitle'),
+        body: h('div', { class: 'in-use' },
+          h('p', {}, t('compose.inUse', { title: msg.title, n: users.length })),
+          h('ul', {}, users.map((c) => h('li', {}, h('a', { href: `#/campaigns/${enc(c.id)}`, onclick: (e) => e.target.closest('dialog')?.close() }, c.name)))),
+          h('p', { class: 'muted' }, t('compose.inUseHow'))),
+      });
+      return;
+    }
     const ok = await confirmDialog({ title: t('compose.deleteTitle'), body: t('compose.deleteConfirm', { title: msg.title }), ok: t('btn.delete'), danger: true });
     if (!ok) return;
     try {
@@ -209,7 +256,7 @@ export async function viewCompose(main, id, ctx) {
       } catch (ex) {
         formErr.textContent = ex.message;
         saveBtn.disabled = false;
-        saveBtn.textContent = t('btn.save');
+        saveBtn.textContent = saveLabel;
       }
     },
   },
@@ -217,7 +264,8 @@ export async function viewCompose(main, id, ctx) {
   h('div', { class: 'field' },
     h('div', { class: 'label-row' }, h('label', { for: 'msg-text' }, t('f.text')), counter),
     Object.assign(text, { id: 'msg-text' }),
-    h('p', { class: 'hint' }, t('f.textHint'))),
+    h('p', { class: 'hint' }, t('f.textHint')),
+    longBox),
   h('div', { class: 'field' }, h('span', { class: 'label' }, t('f.image')), imageBox, fileInput),
   h('fieldset', { class: 'style-set' },
     h('legend', {}, t('f.style')),
@@ -230,12 +278,12 @@ export async function viewCompose(main, id, ctx) {
   actions);
 
   // --- previews
-  const livePreview = editable ? makeLivePreview(body) : null;
+  const livePreview = editable ? makeLivePreview(body, { dwell: dwellFor, onPages: showLong }) : null;
   const savedPreview = makeSavedPreview(() => msg);
   const changed = () => { markDirty(); livePreview?.schedule(); };
 
   clear(main).append(h('div', { class: 'page' },
-    h('nav', { class: 'crumbs', 'aria-label': 'breadcrumb' }, h('a', { href: '#/messages' }, t('msg.title')), ' / ', h('span', {}, isNew ? t('compose.new') : msg.title)),
+    h('nav', { class: 'crumbs', 'aria-label': t('crumbs') }, h('a', { href: '#/messages' }, t('msg.title')), ' / ', h('span', {}, isNew ? t('compose.new') : msg.title)),
     h('div', { class: 'page-head' }, h('h1', {}, isNew ? t('compose.new') : editable ? t('compose.edit') : t('compose.view'))),
     h('div', { class: 'compose' },
       h('div', { class: 'compose-left' }, meta, form),

@@ -1,7 +1,7 @@
 // The message list, filtered by status; `#/messages/{id}` opens the composer.
 
 import { t } from '../lib/i18n.js';
-import { fmtDateTime } from '../lib/format.js';
+import { fmtDateTime, snippet } from '../lib/format.js';
 import { clear, debounce, h, icon } from '../lib/dom.js';
 import { emptyState, field, statusBadge } from '../lib/components.js';
 import { S, can } from '../lib/state.js';
@@ -52,7 +52,7 @@ export async function viewMessages(main, args, ctx) {
 function messageRow(m, refresh) {
   return h('tr', { 'data-message': m.id },
     h('td', {}, h('a', { href: `#/messages/${enc(m.id)}`, class: 'row-title' }, m.title),
-      h('div', { class: 'row-sub' }, (m.text || '').slice(0, 90), m.image ? h('span', { class: 'chip' }, icon('image'), t('msg.image')) : null)),
+      h('div', { class: 'row-sub' }, h('span', { class: 'snippet' }, snippet(m.text, 90)), m.image ? h('span', { class: 'chip' }, icon('image'), t('msg.image')) : null)),
     h('td', {}, statusBadge(m.status)),
     h('td', {}, m.updated_by || t('none')),
     h('td', {}, m.approved_by || t('none')),

@@ -5,6 +5,7 @@ import { t } from '../lib/i18n.js';
 import { clear, debounce, h, icon } from '../lib/dom.js';
 import { emptyState, fail, field } from '../lib/components.js';
 import { S } from '../lib/state.js';
+import { fmtSpan } from '../lib/format.js';
 import { enc, fetchImage } from '../lib/api.js';
 import { onCleanup } from '../lib/router.js';
 
@@ -20,8 +21,27 @@ function profiles() {
   return [...map.values()].sort((a, b) => b.panels.length - a.panels.length);
 }
 
-/** Live preview: one card per panel profile, re-rendered 300 ms after the last keystroke. */
-export function makeLivePreview(bodyFn) {
+/** More pages than this on a sign, or a loop longer than LONG_LOOP_S, is too long to read. */
+export const LONG_PAGES = 6;
+const LONG_LOOP_S = 60;
+
+/** "128×32 mono1" and the names of the panels of that kind, for sentences. */
+function signName(pr) {
+  const names = pr.panels.slice(0, 3).map((p) => p.name).join(', ');
+  return { sign: `${pr.width}×${pr.height} ${pr.format}`, panels: pr.panels.length > 3 ? t('long.andMore', { names, n: pr.panels.length - 3 }) : names };
+}
+
+/** The pages a server warning names ("page 2: …, page 5: …"). */
+function warnedPages(header) {
+  return [...String(header).matchAll(/page\s+(\d+)/gi)].map((m) => Number(m[1]));
+}
+
+/**
+ * Live preview: one card per panel profile, re-rendered 300 ms after the
+ * last keystroke. `dwell()` is the seconds a page stays up; `onPages(list)`
+ * hears, after each round, the profiles on which the message runs too long.
+ */
+export function makeLivePreview(bodyFn, { dwell = () => 8, onPages = () => {} } = {}) {
   const el = h('section', { class: 'card preview-card', 'aria-labelledby': 'pv-title' },
     h('h2', { id: 'pv-title' }, t('preview.live')), h('p', { class: 'hint' }, t('preview.hint')));
   const list = h('div', { class: 'previews' });
@@ -32,7 +52,7 @@ export function makeLivePreview(bodyFn) {
     const frame = h('div', { class: 'screen screen-preview', style: { aspectRatio: `${pr.width} / ${pr.height}` } }, img);
     const pager = h('div', { class: 'pager' });
     const warn = h('p', { class: 'reading-warning', role: 'status', hidden: true });
-    const card = { pr, page: 1, pages: 1, img, frame, pager, warn, ctrl: null, url: null };
+    const card = { pr, page: 1, pages: 1, img, frame, pager, warn, ctrl: null, url: null, long: false };
     card.el = h('div', { class: 'preview', 'data-profile': pr.key },
       h('div', { class: 'preview-head' },
         h('span', { class: 'preview-size' }, `${pr.width}×${pr.height}`),
@@ -55,10 +75,16 @@ export function makeLivePreview(bodyFn) {
   const draw = async (c) => {
     const b = bodyFn();
     if (!b.text && !b.image) {
+      // Nothing to show: stop what is in flight and let the last picture go.
+      c.ctrl?.abort();
+      c.ctrl = null;
       c.img.removeAttribute('src');
+      if (c.url) URL.revokeObjectURL(c.url);
+      c.url = null;
       c.frame.classList.add('screen-idle');
       c.frame.dataset.empty = t('preview.none');
       c.pages = 1; c.page = 1; renderPager(c); c.warn.hidden = true;
+      c.long = false; report();
       return;
     }
     c.frame.classList.remove('screen-idle');
@@ -67,7 +93,8 @@ export function makeLivePreview(bodyFn) {
     c.ctrl = ctrl;
     c.frame.classList.add('busy');
     const { pr } = c;
-    const q = `width=${pr.width}&height=${pr.height}&format=${pr.format}&color=${enc(pr.color)}&page=${c.page}&look=led`;
+    const d = dwell();
+    const q = `width=${pr.width}&height=${pr.height}&format=${pr.format}&color=${enc(pr.color)}&page=${c.page}&look=led&dwell=${d}`;
     try {
       const b2 = { ...b, title: b.title || '-' };
       const { url, headers } = await fetchImage(`/preview?${q}`, { method: 'POST', json: b2, signal: ctrl.signal });
@@ -78,15 +105,18 @@ export function makeLivePreview(bodyFn) {
       c.img.alt = t('preview.alt', { size: `${pr.width}×${pr.height}`, n: c.page });
       c.pages = Math.max(1, parseInt(headers.get('X-Pages') || '1', 10) || 1);
       if (c.page > c.pages) { c.page = c.pages; return draw(c); }
+      // Our own sentences: the pages that hold too many words (the server
+      // names them), and a loop too long to read at all.
       const w = headers.get('X-Reading-Warning');
-      c.warn.hidden = !w;
+      const dense = w ? warnedPages(w) : [];
+      c.long = c.pages > LONG_PAGES || c.pages * d > LONG_LOOP_S;
       clear(c.warn);
-      if (w) {
-        let sentence = w;
-        try { sentence = decodeURIComponent(w.replace(/\+/g, ' ')); } catch { /* keep raw */ }
-        c.warn.append(icon('warn'), h('span', {}, h('strong', { class: 'warn-lead' }, t('preview.tooLong')), ' ', sentence));
-      }
+      c.warn.hidden = !w && !c.long;
+      if (c.long) c.warn.append(icon('warn'), h('span', {}, h('strong', { class: 'warn-lead' }, t('long.card', { pages: c.pages, time: fmtSpan(c.pages * d) }))));
+      else if (w) c.warn.append(icon('warn'), h('span', {}, h('strong', { class: 'warn-lead' }, t('preview.tooLong')), ' ', dense.length ? t('preview.densePages', { pages: dense.join(', '), dwell: d }) : t('preview.dense', { dwell: d })));
+      c.warn.classList.toggle('reading-long', c.long);
       renderPager(c);
+      report();
     } catch (e) {
       if (e.name === 'AbortError') return;
       c.warn.hidden = false;
@@ -96,6 +126,7 @@ export function makeLivePreview(bodyFn) {
       if (c.ctrl === ctrl) c.frame.classList.remove('busy');
     }
   };
+  const report = () => onPages(cards.filter((c) => c.long).map((c) => ({ key: c.pr.key, ...signName(c.pr), pages: c.pages, dwell: dwell() })));
   const run = () => { for (const c of cards) draw(c); };
   const deb = debounce(run, 300);
   onCleanup(() => { deb.cancel(); for (const c of cards) { c.ctrl?.abort(); if (c.url) URL.revokeObjectURL(c.url); } });

@@ -4,7 +4,7 @@
 import { locale, t } from '../lib/i18n.js';
 import { addDays, campaignColor, fmtDateTime, prettyGroup, todayVN, vnMidnight } from '../lib/format.js';
 import { clear, h, icon } from '../lib/dom.js';
-import { emptyState, fail, field, toast } from '../lib/components.js';
+import { dateInput, emptyState, fail, field, toast } from '../lib/components.js';
 import { campaignName, messageTitle, panelName } from '../lib/state.js';
 import { api, enc, loadCampaigns, loadMessages, loadPanels } from '../lib/api.js';
 
@@ -12,11 +12,15 @@ export async function viewReports(main, _args, ctx) {
   document.title = `${t('rep.title')} · ${t('app.title')}`;
   await Promise.all([loadPanels().catch(() => {}), loadMessages().catch(() => {}), loadCampaigns().catch(() => {})]);
   if (!ctx.alive()) return;
-  const fromIn = h('input', { type: 'date', value: sessionStorage.getItem('bangtin.rep.from') || todayVN(-6) });
-  const toIn = h('input', { type: 'date', value: sessionStorage.getItem('bangtin.rep.to') || todayVN() });
+  // Dates typed and shown as dd/mm/yyyy, like every date on the dashboard.
+  const fromIn = dateInput(sessionStorage.getItem('bangtin.rep.from') || todayVN(-6));
+  const toIn = dateInput(sessionStorage.getItem('bangtin.rep.to') || todayVN());
+  fromIn.id = 'rep-from';
+  toIn.id = 'rep-to';
+  const day = (input) => input.ymd();
   const err = h('p', { class: 'field-error', role: 'alert' });
   const out = h('div');
-  const range = () => ({ from: vnMidnight(fromIn.value), to: vnMidnight(addDays(toIn.value, 1)) });
+  const range = () => ({ from: vnMidnight(day(fromIn)), to: vnMidnight(addDays(day(toIn), 1)) });
   const q = () => { const r = range(); return `from=${enc(r.from)}&to=${enc(r.to)}`; };
 
   const csv = async (kind, btn) => {
@@ -24,7 +28,7 @@ export async function viewReports(main, _args, ctx) {
     try {
       const res = await api(`/reports/${kind}?${q()}`, { raw: true, accept: 'text/csv' });
       const blob = await res.blob();
-      const file = `bangtin-${kind}-${fromIn.value}_${toIn.value}.csv`;
+      const file = `bangtin-${kind}-${day(fromIn)}_${day(toIn)}.csv`;
       const url = URL.createObjectURL(blob);
       const a = h('a', { href: url, download: file, hidden: true });
       document.body.append(a);
@@ -41,9 +45,11 @@ export async function viewReports(main, _args, ctx) {
 
   const show = async () => {
     err.textContent = '';
-    if (!fromIn.value || !toIn.value || toIn.value < fromIn.value) { err.textContent = t('rep.badRange'); return; }
-    sessionStorage.setItem('bangtin.rep.from', fromIn.value);
-    sessionStorage.setItem('bangtin.rep.to', toIn.value);
+    const [a, b] = [day(fromIn), day(toIn)];
+    if (!a || !b) { err.textContent = t('rep.badDate'); (a ? toIn : fromIn).focus(); return; }
+    if (b < a) { err.textContent = t('rep.badRange'); return; }
+    sessionStorage.setItem('bangtin.rep.from', a);
+    sessionStorage.setItem('bangtin.rep.to', b);
     clear(out).append(h('p', { class: 'loading' }, t('loading')));
     try {
       const [summary, plays] = await Promise.all([api(`/reports/summary?${q()}`), api(`/reports/plays?${q()}`)]);
@@ -80,7 +86,7 @@ export async function viewReports(main, _args, ctx) {
   clear(main).append(h('div', { class: 'page' },
     h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, t('rep.title')), h('p', { class: 'lead' }, t('rep.lead')))),
     h('form', { class: 'toolbar card', onsubmit: (e) => { e.preventDefault(); show(); } },
-      field(t('rep.from'), fromIn), field(t('rep.to'), toIn),
+      field(t('rep.from'), fromIn, { hint: t('date.hint') }), field(t('rep.to'), toIn, { hint: t('date.hint') }),
       h('div', { class: 'field field-button' }, h('button', { type: 'submit', class: 'btn btn-primary' }, t('rep.show')))),
     err, out));
   show();

@@ -2,7 +2,7 @@
 
 import { lang, t } from '../lib/i18n.js';
 import { clear, h, logo } from '../lib/dom.js';
-import { field } from '../lib/components.js';
+import { field, toastRegion } from '../lib/components.js';
 import { S } from '../lib/state.js';
 import { api } from '../lib/api.js';
 
@@ -47,6 +47,6 @@ export function renderSignIn({ enter, switchLang }) {
   submit,
   h('p', { class: 'hint' }, t('signin.note')),
   h('button', { class: 'btn btn-link', type: 'button', lang: lang === 'vi' ? 'en' : 'vi', onclick: switchLang }, t('lang.switch')));
-  app.append(h('div', { class: 'signin' }, form));
+  app.append(h('div', { class: 'signin' }, toastRegion(), form));
   input.focus();
 }

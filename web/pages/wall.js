@@ -3,7 +3,7 @@
 
 import { t } from '../lib/i18n.js';
 import { fmtTime, prettyGroup, seenText } from '../lib/format.js';
-import { clear, debounce, h } from '../lib/dom.js';
+import { clear, debounce, h, icon } from '../lib/dom.js';
 import { badge, emptyState, fail, field } from '../lib/components.js';
 import { S, allGroups, campaignName, messageTitle } from '../lib/state.js';
 import { api, enc, loadAlertsQuiet, loadCampaigns, loadMessages, loadPanels } from '../lib/api.js';
@@ -67,17 +67,26 @@ export async function viewWall(main, _args, ctx) {
     grid));
   render();
 
+  const seqSeen = {};
   wallHooks.update = (id) => {
+    const p = S.panels.find((x) => x.id === id);
+    // Every tile of the panel (one per district) is redrawn from the same state.
     for (const old of grid.querySelectorAll(`[data-panel="${CSS.escape(id)}"]`)) {
-      const p = S.panels.find((x) => x.id === id);
       if (p) old.replaceWith(panelTile(p));
+    }
+    // A new frame, or a panel heard from again: ask whether it confirmed the frame.
+    const seq = S.now[id]?.seq;
+    if (p?.last_seen && seq && S.acks[id]?.seq !== seq && seqSeen[id] !== `${seq}:${p.last_seen}`) {
+      seqSeen[id] = `${seq}:${p.last_seen}`;
+      checkAck(id, 800);
     }
     const online = S.panels.filter((p) => p.online).length;
     counter.textContent = t('wall.count', { online, total: S.panels.length });
   };
   wallHooks.resync = async () => {
-    try { await loadPanels(); await loadNowAll(); if (ctx.alive()) render(); } catch (e) { fail(e); }
+    try { await loadPanels(); await loadNowAll(); if (ctx.alive()) { render(); checkAllAcks(); } } catch (e) { fail(e); }
   };
+  checkAllAcks();
   // Keep "seen 2 minutes ago" honest without events.
   const tick = setInterval(() => {
     for (const el of grid.querySelectorAll('[data-seen]')) el.textContent = seenText(el.dataset.seen);
@@ -97,70 +106,153 @@ async function loadNowAll() {
   await Promise.all(Array.from({ length: Math.min(6, ids.length) }, worker));
 }
 
-function panelTile(p) {
-  const now = S.now[p.id] || {};
-  const screen = h('div', { class: 'screen', style: { aspectRatio: `${p.width} / ${p.height}` } });
-  fillScreen(screen, p, now.seq);
-  let showing;
-  if (now.alert) {
-    const al = S.alerts.find((a) => a.id === now.alert);
-    showing = h('p', { class: 'now now-alert' }, h('strong', {}, t('wall.alert')), ' ', al?.text || now.alert);
-  } else if (now.message) {
-    showing = h('p', { class: 'now' }, h('span', { class: 'now-label' }, `${t('wall.showing')}: `),
-      h('strong', { class: 'now-message', 'data-message': now.message }, messageTitle(now.message)),
-      now.campaign ? h('span', { class: 'now-campaign' }, ` · ${campaignName(now.campaign)}`) : null);
-  } else {
-    showing = h('p', { class: 'now now-blank' }, t('wall.blank'));
-  }
-  const color = p.format === 'mono1' ? (p.color || '#ff2000') : null;
-  return h('article', { class: `tile${now.alert ? ' tile-alert' : ''}${p.online ? '' : ' tile-offline'}`, 'data-panel': p.id, 'data-seq': now.seq ?? '', 'data-message': now.message || '' },
-    screen,
-    h('div', { class: 'tile-body' },
-      h('div', { class: 'tile-head' },
-        h('h3', {}, p.name),
-        p.online ? badge(t('wall.online'), 'ok') : badge(t('wall.offline'), 'off')),
-      h('p', { class: 'tile-meta' }, h('code', {}, p.id), ` · ${p.width}×${p.height} · ${p.format}`,
-        color ? h('span', { class: 'swatch', style: { background: color }, title: color }) : null),
-      showing,
-      h('p', { class: 'tile-seen', 'data-seen': p.last_seen || '' }, seenText(p.last_seen),
-        now.since ? ` · ${t('wall.since', { t: fmtTime(now.since) })}` : '')));
+/**
+ * What the tile says about confirmation, from the panel's own reports: a
+ * panel that never reported says so; one whose controller acknowledged
+ * the frame the server sent says that it shows it; otherwise we only know
+ * what was sent.
+ */
+function confirmState(p, now) {
+  if (!p.last_seen) return 'never';
+  const ack = S.acks[p.id];
+  if (now.seq && ack && ack.seq === now.seq) return 'shown';
+  if (!p.online) return 'lost';
+  return 'waiting';
 }
 
-/** Puts the panel's current frame (LED look) into `screen`, fetching it once per seq. */
-function fillScreen(screen, p, seq) {
-  const f = S.frames[p.id];
-  const placeholder = () => h('div', { class: 'screen-empty' }, t('wall.noFrame'));
-  const show = () => {
-    clear(screen);
-    const cur = S.frames[p.id];
-    if (cur?.url) screen.append(h('img', { src: cur.url, alt: t('wall.frameAlt', { name: p.name }), 'data-seq': cur.seq ?? '' }));
-    else if (cur?.missing) screen.append(placeholder());
-    else screen.append(h('div', { class: 'screen-empty screen-loading' }));
-  };
-  if (f && f.seq === seq && (f.url || f.missing)) { show(); return; }
-  show();
-  if (f?.loading === seq) { f.waiters.push(screen); return; }
-  const entry = { seq, loading: seq, waiters: [screen], url: f?.url, missing: f?.missing };
-  S.frames[p.id] = entry;
-  api(`/panels/${enc(p.id)}/frame.png?look=led&t=${enc(seq ?? Date.now())}`, { raw: true, accept: 'image/png' })
-    .then((r) => r.blob())
-    .then((blob) => {
-      if (S.frames[p.id] !== entry) return;
-      if (f?.url) URL.revokeObjectURL(f.url);
-      entry.url = URL.createObjectURL(blob);
-      entry.missing = false;
-    })
-    .catch((e) => {
-      if (S.frames[p.id] !== entry) return;
-      if (e.status === 404) { entry.missing = true; if (entry.url) URL.revokeObjectURL(entry.url); entry.url = null; }
-    })
-    .finally(() => {
-      if (S.frames[p.id] !== entry) return;
-      entry.loading = null;
-      for (const s of entry.waiters.splice(0)) if (s.isConnected) {
-        clear(s);
-        if (entry.url) s.append(h('img', { src: entry.url, alt: t('wall.frameAlt', { name: p.name }), 'data-seq': seq ?? '' }));
-        else s.append(placeholder());
-      }
-    });
+/** " · từ 07:00": since when the server has been sending this. */
+function sinceText(now) {
+  return now.since && now.seq ? h('span', { class: 'now-since' }, ` · ${t('wall.since', { t: fmtTime(now.since) })}`) : null;
 }
+
+function panelTile(p) {
+  const now = S.now[p.id] || {};
+  const conf = confirmState(p, now);
+  const screen = h('div', { class: 'screen', style: { aspectRatio: `${p.width} / ${p.height}` } });
+  fillScreen(screen, p, now.seq);
+  const ribbon = h('span', { class: `screen-ribbon ribbon-${conf}` }, conf === 'shown' ? t('wall.ribbonShown') : t('wall.ribbonSent'));
+  let sent;
+  if (now.alert) {
+    const al = S.alerts.find((a) => a.id === now.alert);
+    sent = h('p', { class: 'now now-alert' }, h('span', { class: 'now-label' }, `${t('wall.sent')}: `), h('strong', {}, t('wall.alert')), ' ', al?.text || now.alert, sinceText(now));
+  } else if (now.message) {
+    sent = h('p', { class: 'now' }, h('span', { class: 'now-label' }, `${t('wall.sent')}: `),
+      h('strong', { class: 'now-message', 'data-message': now.message }, messageTitle(now.message)),
+      now.campaign ? h('span', { class: 'now-campaign' }, ` · ${campaignName(now.campaign)}`) : null,
+      sinceText(now));
+  } else {
+    sent = h('p', { class: 'now now-blank' }, h('span', { class: 'now-label' }, `${t('wall.sent')}: `), t('wall.blank'));
+  }
+  const ack = S.acks[p.id];
+  const confirm = {
+    never: () => h('p', { class: 'confirm confirm-never' }, icon('warn'), h('span', {}, t('wall.confirmNever'))),
+    shown: () => h('p', { class: 'confirm confirm-shown' }, icon('check'), h('span', {}, t('wall.confirmShown', { t: fmtTime(ack.at) }))),
+    lost: () => h('p', { class: 'confirm confirm-lost' }, icon('warn'), h('span', {}, t('wall.confirmLost'))),
+    waiting: () => h('p', { class: 'confirm confirm-waiting' }, h('span', {}, t('wall.confirmWaiting'))),
+  }[conf]();
+  const status = !p.last_seen ? badge(t('wall.neverConnected'), 'off') : p.online ? badge(t('wall.online'), 'ok') : badge(t('wall.offline'), 'off');
+  const color = p.format === 'mono1' ? (p.color || '#ff2000') : null;
+  return h('article', { class: `tile${now.alert ? ' tile-alert' : ''}${p.online ? '' : ' tile-offline'}`, 'data-panel': p.id, 'data-seq': now.seq ?? '', 'data-message': now.message || '', 'data-confirm': conf },
+    h('div', { class: 'screen-box' }, screen, ribbon),
+    h('div', { class: 'tile-body' },
+      h('div', { class: 'tile-head' }, h('h3', {}, p.name), status),
+      h('p', { class: 'tile-meta' }, h('code', {}, p.id), ` · ${p.width}×${p.height} · ${p.format}`,
+        color ? h('span', { class: 'swatch', style: { background: color }, title: color }) : null),
+      sent,
+      confirm,
+      h('p', { class: 'tile-seen', 'data-seen': p.last_seen || '' }, seenText(p.last_seen))));
+}
+
+/**
+ * Puts the panel's current frame (LED look) into `screen`. Each seq is
+ * fetched once, whatever the number of tiles the panel has (one per
+ * district); when it arrives, every tile of the panel showing that seq is
+ * painted from the same image.
+ */
+function fillScreen(screen, p, seq) {
+  screen.dataset.frameOf = p.id;
+  screen.dataset.seq = seq ?? '';
+  let f = S.frames[p.id];
+  if (!f || f.seq !== seq) {
+    const prev = f;
+    f = { seq, url: null, missing: false, done: false, prevUrl: prev ? (prev.done ? prev.url : prev.prevUrl) : null, prevSeq: prev ? (prev.done ? prev.seq : prev.prevSeq) : null };
+    // The old entry's picture now belongs to the new one (shown until the new one arrives).
+    if (prev && prev.done && prev.prevUrl) URL.revokeObjectURL(prev.prevUrl);
+    S.frames[p.id] = f;
+    const entry = f;
+    api(`/panels/${enc(p.id)}/frame.png?look=led&t=${enc(seq ?? Date.now())}`, { raw: true, accept: 'image/png' })
+      .then((r) => r.blob())
+      .then((blob) => { entry.url = URL.createObjectURL(blob); })
+      .catch((e) => { if (e.status === 404) entry.missing = true; })
+      .finally(() => {
+        entry.done = true;
+        if (S.frames[p.id] !== entry) { if (entry.url) URL.revokeObjectURL(entry.url); return; }
+        if (entry.prevUrl && (entry.url || entry.missing)) { URL.revokeObjectURL(entry.prevUrl); entry.prevUrl = null; }
+        for (const s of document.querySelectorAll(`.screen[data-frame-of="${CSS.escape(p.id)}"]`)) {
+          if (s.dataset.seq === String(seq ?? '')) paintScreen(s, p);
+        }
+      });
+  }
+  paintScreen(screen, p);
+}
+
+function paintScreen(screen, p) {
+  const f = S.frames[p.id];
+  clear(screen);
+  if (f?.done && f.url) screen.append(h('img', { src: f.url, alt: t('wall.frameAlt', { name: p.name }), 'data-seq': f.seq ?? '' }));
+  else if (f?.done && f.missing) screen.append(h('div', { class: 'screen-empty' }, t('wall.noFrame')));
+  else if (f?.prevUrl) screen.append(h('img', { src: f.prevUrl, alt: t('wall.frameAlt', { name: p.name }), 'data-seq': f.prevSeq ?? '', class: 'stale' }));
+  else screen.append(h('div', { class: 'screen-empty screen-loading' }));
+}
+
+// ---- confirmation by the controllers ------------------------------------
+//
+// The API has no "acknowledged seq" per panel yet; proof of play has one row
+// per frame a controller acknowledged, so the newest row of a panel says
+// what it confirmed. Asked once per new seq (and again a few times while
+// the answer has not come), a few panels at a time.
+
+const ackQueue = new Set();
+let ackWorkers = 0;
+const ackRetries = {};
+
+function checkAck(id, delay = 0) {
+  setTimeout(() => { ackQueue.add(id); pumpAcks(); }, delay);
+}
+
+function pumpAcks() {
+  while (ackWorkers < 4 && ackQueue.size) {
+    const id = ackQueue.values().next().value;
+    ackQueue.delete(id);
+    ackWorkers++;
+    loadAck(id).finally(() => { ackWorkers--; pumpAcks(); });
+  }
+}
+
+async function loadAck(id) {
+  const now = S.now[id];
+  const p = S.panels.find((x) => x.id === id);
+  if (!now?.seq || !p?.last_seen || !wallHooks.update) return;
+  const nowMs = Date.now();
+  const since = new Date(now.since || nowMs).getTime();
+  // Frames are sent again at least every 30 minutes, so the current seq is younger than that.
+  const from = new Date(Math.max(since - 5000, nowMs - 35 * 60000)).toISOString();
+  const to = new Date(nowMs + 60000).toISOString();
+  try {
+    const rows = await api(`/reports/plays?panel=${enc(id)}&from=${enc(from)}&to=${enc(to)}`);
+    let best = S.acks[id] || null;
+    for (const r of rows) if (!best || r.seq > best.seq) best = { seq: r.seq, at: r.shown_at };
+    const before = S.acks[id]?.seq;
+    if (best) S.acks[id] = best;
+    if (best?.seq !== before) wallHooks.update?.(id);
+    const cur = S.now[id];
+    if (cur?.seq && best?.seq !== cur.seq) {
+      const n = (ackRetries[`${id}:${cur.seq}`] || 0) + 1;
+      ackRetries[`${id}:${cur.seq}`] = n;
+      if (n <= 4) checkAck(id, 1000 * 2 ** n);
+    }
+  } catch { /* the tile keeps saying "sent" */ }
+}
+
+/** Asks for the confirmation of every panel that ever reported. */
+function checkAllAcks() { for (const p of S.panels) if (p.last_seen) checkAck(p.id); }

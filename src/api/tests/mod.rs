@@ -18,9 +18,9 @@ use warp::filters::BoxedFilter;
 use warp::http::HeaderMap;
 use warp::reply::Response;
 
-use super::{metrics::Metrics, Ctx};
+use super::{metrics::Metrics, Ctx, Services};
 use crate::domain::Role;
-use crate::player::{Renditions, Shared};
+use crate::player::{Renditions, Schedules, Shared};
 use crate::render::Renderer;
 use crate::store::plays::Plays;
 use crate::store::tokens::TokenStore;
@@ -71,17 +71,20 @@ impl Rig {
             TokenStore::open(&dir.path().join("secrets/tokens.json"), Some(ADMIN_TOKEN))
                 .expect("token store opens"),
         );
-        let plays = Arc::new(Plays::open(&store.state_dir().join("plays.redb")).expect("plays"));
-        let ctx = Arc::new(Ctx::new(
+        let plays = Arc::new(Plays::open(&store.plays_file()).expect("plays"));
+        let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
+        let tz = chrono_tz::Asia::Ho_Chi_Minh;
+        let ctx = Arc::new(Ctx::new(Services {
+            schedules: Arc::new(Schedules::new(store.clone(), renditions.clone(), tz)),
             store,
             tokens,
-            Arc::new(Renditions::new(Arc::new(Renderer::new()))),
-            Arc::new(Shared::default()),
+            renditions,
+            shared: Arc::new(Shared::default()),
             plays,
-            Arc::new(Metrics::default()),
-            chrono_tz::Asia::Ho_Chi_Minh,
+            metrics: Arc::new(Metrics::default()),
+            tz,
             allow_self_approval,
-        ));
+        }));
         let routes = super::routes(ctx.clone());
         Rig { dir, ctx, routes }
     }

@@ -1,0 +1,293 @@
+//! Durable file writes: temp file, fsync, rename, fsync the directory.
+//!
+//! After [`write_atomic`] returns Ok, the new content survives a crash or
+//! SIGKILL, and a reader never sees a half-written file: it sees the old
+//! content or the new one.
+//!
+//! This module knows files, not layouts: the store (which owns the data
+//! directory), the reference controller (`--state DIR`) and the CLI (`keys
+//! generate`) pass it the paths.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Replaces `path` with `bytes` atomically and durably.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
+    fs::create_dir_all(dir)?;
+    let tmp = temp_path(path)?;
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A fresh temp file name next to `path`: `.{name}.{random}.tmp`.
+fn temp_path(path: &Path) -> io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    Ok(dir.join(format!(".{name}.{}.tmp", rand::random::<u32>())))
+}
+
+/// Removes `path` durably; a missing file is not an error.
+pub fn remove_durable(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Makes a directory's entries (creations, renames, removals) durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Appends lines and fsyncs them (the audit trail: a line that must not
+/// be lost). Returns the file's length before, for [`truncate_durable`]
+/// to take them back.
+pub fn append_lines(path: &Path, lines: &[String]) -> io::Result<u64> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let existed = path.exists();
+    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    let before = f.metadata()?.len();
+    let mut buf = Vec::new();
+    for line in lines {
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+    }
+    let written = f.write_all(&buf).and_then(|()| f.sync_data());
+    if let Err(e) = written {
+        // Leave no partial line behind.
+        let _ = f.set_len(before).and_then(|()| f.sync_data());
+        return Err(e);
+    }
+    if !existed {
+        if let Some(dir) = path.parent() {
+            sync_dir(dir)?;
+        }
+    }
+    Ok(before)
+}
+
+/// Cuts `path` back to `len` bytes, durably.
+pub fn truncate_durable(path: &Path, len: u64) -> io::Result<()> {
+    let f = OpenOptions::new().write(true).open(path)?;
+    f.set_len(len)?;
+    f.sync_data()
+}
+
+/// Writes many files as one: after Ok, all of them are durable; after an
+/// error or a crash, either none of them changed or, if the crash came
+/// after the commit point, [`finish_batch`] on the same `journal` (run at
+/// the next start) completes all of them.
+///
+/// Cost: one syncfs for the lot instead of an fsync per file (on a busy
+/// disk an fsync each is milliseconds; 10,000 of them are a minute):
+/// temp files are written unsynced, the filesystem is synced once, then
+/// `journal` (the list of renames) is written atomically — the commit
+/// point — and the renames are done, made durable and the journal removed.
+pub fn write_batch(journal: &Path, files: &[(PathBuf, Vec<u8>)]) -> io::Result<()> {
+    let mut renames: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(files.len());
+    let staged = (|| {
+        for (path, bytes) in files {
+            let tmp = temp_path(path)?;
+            renames.push((tmp.clone(), path.clone()));
+            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            f.write_all(bytes)?;
+        }
+        sync_filesystem(journal)?;
+        let list = serde_json::to_vec(&renames).map_err(io::Error::other)?;
+        write_atomic(journal, &list)
+    })();
+    if let Err(e) = staged {
+        for (tmp, _) in &renames {
+            let _ = fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    apply_renames(journal, &renames)
+}
+
+/// Completes a [`write_batch`] that crashed after its commit point; does
+/// nothing when `journal` does not exist. Run it before anything removes
+/// leftover temp files.
+pub fn finish_batch(journal: &Path) -> io::Result<()> {
+    let list = match fs::read(journal) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let renames: Vec<(PathBuf, PathBuf)> = serde_json::from_slice(&list).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {e}", journal.display()),
+        )
+    })?;
+    // Renames done before the crash have no temp file left: skip them.
+    let pending: Vec<(PathBuf, PathBuf)> =
+        renames.into_iter().filter(|(t, _)| t.exists()).collect();
+    apply_renames(journal, &pending)
+}
+
+fn apply_renames(journal: &Path, renames: &[(PathBuf, PathBuf)]) -> io::Result<()> {
+    let mut dirs = std::collections::BTreeSet::new();
+    for (tmp, path) in renames {
+        fs::rename(tmp, path)?;
+        if let Some(d) = path.parent() {
+            dirs.insert(d.to_path_buf());
+        }
+    }
+    for d in dirs {
+        sync_dir(&d)?;
+    }
+    remove_durable(journal)
+}
+
+/// Flushes everything written to the filesystem that holds `near` (or its
+/// directory) to disk.
+fn sync_filesystem(near: &Path) -> io::Result<()> {
+    let dir = near
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
+    fs::create_dir_all(dir)?;
+    rustix::fs::syncfs(File::open(dir)?)?;
+    Ok(())
+}
+
+/// Leftover temp files from a crash mid-write: never the truth, safe to delete.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
+}
+
+/// Deletes the temp files a crash left behind while [`write_atomic`] was
+/// replacing `path` (`.{name}.{random}.tmp` next to it). Files in loaded
+/// directories are cleaned as they are read; this is for single files
+/// whose directory nobody lists.
+pub fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let Ok(rd) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let n = e.file_name();
+        let n = n.to_string_lossy();
+        if n.starts_with(&prefix) && is_temp_name(&n) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_replaces_and_leaves_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sub/a.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(p.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1);
+        remove_durable(&p).unwrap();
+        remove_durable(&p).unwrap();
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn stale_temps_of_one_file_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("seq.json");
+        write_atomic(&p, b"{}").unwrap();
+        fs::write(d.path().join(".seq.json.123.tmp"), b"{").unwrap();
+        fs::write(d.path().join(".other.json.9.tmp"), b"{").unwrap();
+        remove_stale_temps(&p);
+        assert!(!d.path().join(".seq.json.123.tmp").exists());
+        assert!(d.path().join(".other.json.9.tmp").exists(), "not ours");
+        assert_eq!(fs::read(&p).unwrap(), b"{}");
+    }
+
+    #[test]
+    fn append_adds_lines_and_truncate_takes_them_back() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("log.jsonl");
+        assert_eq!(append_lines(&p, &["a".into()]).unwrap(), 0);
+        let before = append_lines(&p, &["b".into(), "c".into()]).unwrap();
+        assert_eq!(before, 2);
+        assert_eq!(fs::read_to_string(&p).unwrap(), "a\nb\nc\n");
+        truncate_durable(&p, before).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "a\n");
+        assert!(is_temp_name(".a.json.123.tmp"));
+        assert!(!is_temp_name("a.json"));
+    }
+
+    #[test]
+    fn a_batch_is_all_or_nothing_and_completes_after_its_commit_point() {
+        let d = tempfile::tempdir().unwrap();
+        let journal = d.path().join("state/batch.json");
+        let files: Vec<(PathBuf, Vec<u8>)> = (0..5)
+            .map(|i| (d.path().join(format!("p/{i}.json")), vec![b'0' + i]))
+            .collect();
+        fs::create_dir_all(d.path().join("p")).unwrap();
+        write_batch(&journal, &files).unwrap();
+        assert_eq!(fs::read(d.path().join("p/3.json")).unwrap(), b"3");
+        assert!(!journal.exists());
+        // A file that cannot be written (its directory is missing): nothing
+        // changes, no temp file is left.
+        let mut bad = files.clone();
+        bad[0].1 = b"new".to_vec();
+        bad.push((d.path().join("missing/x.json"), b"x".to_vec()));
+        assert!(write_batch(&journal, &bad).is_err());
+        assert_eq!(fs::read(d.path().join("p/0.json")).unwrap(), b"0");
+        let names: Vec<_> = fs::read_dir(d.path().join("p"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 5, "no temp file left: {names:?}");
+        // A crash after the commit point: the journal and temp files are
+        // there, one rename done; the next start finishes the rest.
+        let t0 = d.path().join("p/.0.json.1.tmp");
+        let t1 = d.path().join("p/.1.json.2.tmp");
+        fs::write(&t1, b"one").unwrap();
+        fs::write(d.path().join("p/0.json"), b"zero").unwrap();
+        let list = vec![
+            (t0, d.path().join("p/0.json")),
+            (t1, d.path().join("p/1.json")),
+        ];
+        write_atomic(&journal, &serde_json::to_vec(&list).unwrap()).unwrap();
+        finish_batch(&journal).unwrap();
+        assert_eq!(fs::read(d.path().join("p/0.json")).unwrap(), b"zero");
+        assert_eq!(fs::read(d.path().join("p/1.json")).unwrap(), b"one");
+        assert!(!journal.exists());
+        finish_batch(&journal).unwrap();
+    }
+}

@@ -1,0 +1,97 @@
+//! Turning a rendered page into a frame for one panel: the next seq (never
+//! reused, across restarts), `valid_until`, the BTF1 header around the
+//! cached page and CRC, and the Ed25519 signature when a key is set.
+
+use std::io;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use super::renditions::PageOut;
+use crate::domain::{Id, Profile};
+use crate::frame::{self, Header};
+use crate::store::seq::SeqAllocator;
+
+/// How frames are stamped, from the configuration.
+pub struct FrameSettings {
+    /// Seconds a controller keeps showing a frame past its planned end when
+    /// it hears nothing more (then it blanks).
+    pub grace_s: u32,
+    /// When set, every frame is signed.
+    pub signer: Option<ed25519_dalek::SigningKey>,
+}
+
+/// When a frame stops being valid, as decided for it.
+pub(super) enum Validity {
+    /// A blank frame: valid until replaced (`valid_until` 0).
+    Forever,
+    /// An alert: valid exactly until the alert ends, no grace.
+    Until(DateTime<Utc>),
+    /// A message: until the end of its dwell (or the next refresh, if
+    /// sooner), plus the grace margin.
+    Planned(DateTime<Utc>),
+}
+
+pub(super) struct Stamper {
+    seq: SeqAllocator,
+    settings: FrameSettings,
+}
+
+/// What goes into one frame's header besides the seq.
+pub(super) struct Stamp<'a> {
+    pub profile: &'a Profile,
+    pub brightness: u8,
+    pub flags: u16,
+    pub valid_until: u64,
+    pub page: &'a PageOut,
+}
+
+impl Stamper {
+    pub fn new(seq: SeqAllocator, settings: FrameSettings) -> Stamper {
+        Stamper { seq, settings }
+    }
+
+    /// Unix seconds for the header's `valid_until`.
+    pub fn valid_until(&self, v: Validity) -> u64 {
+        let secs = match v {
+            Validity::Forever => return 0,
+            Validity::Until(t) => t.timestamp(),
+            Validity::Planned(t) => t.timestamp() + i64::from(self.settings.grace_s),
+        };
+        secs.max(0) as u64
+    }
+
+    /// Reserves seqs for many panels with one durable write (before a
+    /// pass that publishes to all of them).
+    pub fn reserve(&mut self, panels: &[&str]) {
+        if let Err(e) = self.seq.reserve(panels) {
+            tracing::error!("cannot reserve frame sequence numbers: {e}");
+        }
+    }
+
+    /// The next seq of `panel` and the frame's bytes.
+    pub fn stamp(&mut self, panel: &Id, s: Stamp<'_>) -> io::Result<(u32, Bytes)> {
+        let seq = self.seq.next(panel.as_str())?;
+        let mut header = Header {
+            format: s.profile.format,
+            brightness: s.brightness,
+            width: s.profile.width,
+            height: s.profile.height,
+            flags: s.flags,
+            seq,
+            valid_until: s.valid_until,
+        };
+        let bytes = match &self.settings.signer {
+            None => Bytes::from(frame::encode_with_crc(&header, &s.page.data, s.page.crc)),
+            Some(key) => {
+                use ed25519_dalek::Signer;
+                header.flags |= frame::FLAG_SIGNED;
+                let mut v = frame::encode_with_crc(&header, &s.page.data, s.page.crc);
+                let sig = key.sign(&v);
+                v.extend_from_slice(&sig.to_bytes());
+                Bytes::from(v)
+            }
+        };
+        Ok((seq, bytes))
+    }
+}

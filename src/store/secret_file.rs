@@ -1,0 +1,130 @@
+//! A small JSON file of hashed secrets under `DIR/secrets/` (API tokens,
+//! broker passwords). Only SHA-256 hashes are stored: the secrets are 32
+//! random bytes, so there is nothing to guess and a slow password hash
+//! would protect nothing. The file is re-read when another process
+//! changes it (a CLI command beside a running server) and written
+//! atomically, mode 600.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::time::SystemTime;
+
+use rand::RngCore;
+use serde::{de::DeserializeOwned, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::StoreError;
+use crate::fsio;
+
+/// 32 random bytes from the OS generator, hex.
+pub fn new_secret() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+pub fn digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Whether `stored` (hex) is `digest`, compared in constant time.
+pub fn matches(stored: &str, digest: &[u8; 32]) -> bool {
+    let mut s = [0u8; 32];
+    hex::decode_to_slice(stored, &mut s).is_ok() && bool::from(s.ct_eq(digest))
+}
+
+pub struct SecretFile<T> {
+    path: PathBuf,
+    /// Named in log lines: "token file", "MQTT credentials".
+    what: &'static str,
+    entries: RwLock<T>,
+    /// Modification time of the file as last read or written.
+    seen: Mutex<Option<SystemTime>>,
+}
+
+fn mtime(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+impl<T: Serialize + DeserializeOwned + Default + Clone> SecretFile<T> {
+    /// Reads the file, or starts empty if there is none; a broken file is
+    /// an error naming its line and column.
+    pub fn open(path: &Path, what: &'static str) -> Result<SecretFile<T>, StoreError> {
+        fsio::remove_stale_temps(path);
+        let entries = if path.exists() {
+            super::read_json(path).map_err(|p| StoreError::Corrupt(vec![p]))?
+        } else {
+            T::default()
+        };
+        Ok(SecretFile {
+            path: path.to_path_buf(),
+            what,
+            entries: RwLock::new(entries),
+            seen: Mutex::new(mtime(path)),
+        })
+    }
+
+    /// Re-reads the file when someone else changed it. A broken file is
+    /// reported and the entries in memory stay as they were. Returns
+    /// whether the entries were replaced.
+    ///
+    /// Lock order, here as in [`SecretFile::update`]: `entries`, then
+    /// `seen`. (Taking `seen` first deadlocked against a write at the
+    /// same moment.)
+    pub fn reload_if_changed(&self) -> bool {
+        let unchanged = mtime(&self.path) == *self.seen.lock().expect("secrets lock");
+        if unchanged {
+            return false;
+        }
+        let mut entries = self.entries.write().expect("secrets lock");
+        let mut seen = self.seen.lock().expect("secrets lock");
+        // Again under the locks: a write may have happened meanwhile.
+        let now = mtime(&self.path);
+        if now == *seen {
+            return false;
+        }
+        *seen = now;
+        if now.is_none() {
+            return false;
+        }
+        match super::read_json(&self.path) {
+            Ok(read) => {
+                *entries = read;
+                tracing::info!(path = %self.path.display(), "{} changed on disk: reloaded", self.what);
+                true
+            }
+            Err(p) => {
+                tracing::error!("{} not reloaded: {p}", self.what);
+                false
+            }
+        }
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, T> {
+        self.entries.read().expect("secrets lock")
+    }
+
+    /// Applies `change` to a copy of the entries, writes the copy durably,
+    /// then makes it current. Nothing changes if `change` or the write
+    /// fails.
+    pub fn update<R>(
+        &self,
+        change: impl FnOnce(&mut T) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut entries = self.entries.write().expect("secrets lock");
+        let mut next = entries.clone();
+        let r = change(&mut next)?;
+        let mut bytes = serde_json::to_vec_pretty(&next).expect("serializes");
+        bytes.push(b'\n');
+        fsio::write_atomic(&self.path, &bytes).map_err(|e| StoreError::io(&self.path, e))?;
+        *self.seen.lock().expect("secrets lock") = mtime(&self.path);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o600));
+        }
+        *entries = next;
+        Ok(r)
+    }
+}
