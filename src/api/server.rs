@@ -5,8 +5,14 @@
 //! (slowloris) holds a file descriptor each until the process has none
 //! left and `/healthz` stops answering. Here:
 //! - every connection is counted, overall and per client address (an IPv6
-//!   client by its /64, which one host usually has whole); past either cap
-//!   a connection gets a `503` with a sentence and is closed at once;
+//!   client by its /64, which one host usually has whole); past the
+//!   per-address cap a connection gets a `503` with a sentence and is
+//!   closed at once;
+//! - at the overall cap, the connection that has waited longest without
+//!   sending a whole request head is closed to make room for the new one
+//!   (only if there is none is the new one refused): half-sent requests
+//!   from many addresses cannot lock out `/healthz`, the dashboard or an
+//!   event stream, which have sent theirs;
 //! - a request head, and on a kept-alive connection the next one, must
 //!   arrive within [`Limits::header_timeout`] (hyper's
 //!   `header_read_timeout`), or the connection is closed;
@@ -17,7 +23,7 @@
 //! Only HTTP/1.1 is spoken: browsers use HTTP/2 only over TLS, and
 //! HTTP/2 prior knowledge would add a preface read that has no time limit.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -84,17 +90,36 @@ pub struct Conns {
     max_per_client: usize,
     total: AtomicUsize,
     per_client: Mutex<HashMap<IpAddr, usize>>,
+    /// Connections that have not sent a whole request head yet, by
+    /// admission number (oldest first), each with the means to close it.
+    waiting: Mutex<BTreeMap<u64, tokio::sync::oneshot::Sender<()>>>,
+    admitted: AtomicU64,
     refused: AtomicU64,
+    evicted: AtomicU64,
 }
 
 /// One admitted connection; counted until dropped.
 struct Slot {
     conns: Arc<Conns>,
     client: IpAddr,
+    /// Its admission number.
+    id: u64,
+}
+
+impl Slot {
+    /// Its first request head has arrived: no longer closed to make room.
+    fn started(&self) {
+        self.conns
+            .waiting
+            .lock()
+            .expect("connections lock")
+            .remove(&self.id);
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.started();
         self.conns.total.fetch_sub(1, Ordering::Relaxed);
         let mut per = self.conns.per_client.lock().expect("connections lock");
         if let Some(n) = per.get_mut(&self.client) {
@@ -129,24 +154,54 @@ impl Conns {
             max_per_client: limits.max_connections_per_ip.max(1),
             total: AtomicUsize::new(0),
             per_client: Mutex::new(HashMap::new()),
+            waiting: Mutex::new(BTreeMap::new()),
+            admitted: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
         }
     }
 
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+    /// A slot for a connection from `ip`, and what fires when it is to be
+    /// closed to make room; `None` past a cap.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<(Slot, tokio::sync::oneshot::Receiver<()>)> {
         let client = client_key(ip);
         let mut per = self.per_client.lock().expect("connections lock");
         let mine = per.get(&client).copied().unwrap_or(0);
-        if mine >= self.max_per_client || self.total.load(Ordering::Relaxed) >= self.max_total {
+        let full = self.total.load(Ordering::Relaxed) >= self.max_total;
+        if mine >= self.max_per_client || (full && !self.evict_one()) {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         per.insert(client, mine + 1);
         self.total.fetch_add(1, Ordering::Relaxed);
-        Some(Slot {
+        let id = self.admitted.fetch_add(1, Ordering::Relaxed);
+        let (close, closed) = tokio::sync::oneshot::channel();
+        self.waiting
+            .lock()
+            .expect("connections lock")
+            .insert(id, close);
+        let slot = Slot {
             conns: self.clone(),
             client,
-        })
+            id,
+        };
+        Some((slot, closed))
+    }
+
+    /// Closes the connection that has waited longest for its first
+    /// request head; false if every connection has sent one. (Its slot is
+    /// freed as its task ends, so the count may pass the cap by the
+    /// evictions still under way.)
+    fn evict_one(&self) -> bool {
+        let oldest = self.waiting.lock().expect("connections lock").pop_first();
+        match oldest {
+            Some((_, close)) => {
+                let _ = close.send(());
+                self.evicted.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Connections open now.
@@ -157,6 +212,11 @@ impl Conns {
     /// Connections refused at a cap since the start.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed before their first request head to make room.
+    pub fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
     }
 }
 
@@ -171,11 +231,13 @@ fn refuse(stream: TcpStream) {
     let _ = stream.try_write(reply.as_bytes());
 }
 
-/// warp's filter as a hyper service that knows the client's address.
-#[derive(Clone)]
+/// warp's filter as a hyper service that knows the client's address
+/// (and tells the connection's slot when its first request has come).
 struct WithPeer<S> {
     inner: S,
     peer: SocketAddr,
+    slot: Slot,
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl<S> hyper::service::Service<warp::http::Request<Incoming>> for WithPeer<S>
@@ -187,6 +249,9 @@ where
     type Future = S::Future;
 
     fn call(&self, mut req: warp::http::Request<Incoming>) -> Self::Future {
+        if !self.started.swap(true, Ordering::Relaxed) {
+            self.slot.started();
+        }
         req.extensions_mut().insert(Peer(self.peer));
         self.inner.clone().call(req)
     }
@@ -238,7 +303,7 @@ pub async fn serve(
                     }
                 },
             };
-            let Some(slot) = conns.admit(peer.ip()) else {
+            let Some((slot, make_room)) = conns.admit(peer.ip()) else {
                 refuse(stream);
                 continue;
             };
@@ -251,13 +316,20 @@ pub async fn serve(
                     WithPeer {
                         inner: service.clone(),
                         peer,
+                        slot,
+                        started: Default::default(),
                     },
                 );
             let conn = graceful.watch(conn);
             tokio::spawn(async move {
-                let _slot = slot;
-                if let Err(e) = conn.await {
-                    tracing::debug!(%peer, "connection ended: {e}");
+                // Dropping the connection closes it and frees its slot.
+                tokio::select! {
+                    r = conn => if let Err(e) = r {
+                        tracing::debug!(%peer, "connection ended: {e}");
+                    },
+                    Ok(()) = make_room => {
+                        tracing::debug!(%peer, "closed before its first request to make room");
+                    }
                 }
             });
         }
@@ -292,11 +364,19 @@ mod tests {
         }));
         let a: IpAddr = "127.0.0.1".parse().unwrap();
         let b: IpAddr = "127.0.0.2".parse().unwrap();
-        let held: Vec<Slot> = (0..3).map(|_| conns.admit(a).unwrap()).collect();
+        let held: Vec<_> = (0..3).map(|_| conns.admit(a).unwrap()).collect();
+        for (slot, _) in &held {
+            slot.started();
+        }
         assert!(conns.admit(a).is_none(), "a fourth from one address");
         let b1 = conns.admit(b).unwrap();
         let b2 = conns.admit(b).unwrap();
-        assert!(conns.admit(b).is_none(), "a sixth in all");
+        b1.0.started();
+        b2.0.started();
+        assert!(
+            conns.admit(b).is_none(),
+            "a sixth in all, every one started"
+        );
         assert_eq!((conns.open(), conns.refused()), (5, 2));
         drop(b1);
         assert!(conns.admit(b).is_some(), "a slot freed is usable again");
@@ -305,6 +385,30 @@ mod tests {
         drop(b2);
         let clients = conns.per_client.lock().unwrap().len();
         assert_eq!(clients, 0, "no entry kept for a gone client");
+        assert!(conns.waiting.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn at_the_overall_cap_the_oldest_without_a_request_makes_room() {
+        let conns = Arc::new(Conns::new(&Limits {
+            max_connections: 3,
+            max_connections_per_ip: 3,
+            ..Limits::default()
+        }));
+        let ip = |i: u8| IpAddr::from([127, 0, 0, i]);
+        let (served, mut served_rx) = conns.admit(ip(1)).unwrap();
+        served.started();
+        let (_slow1, mut slow1_rx) = conns.admit(ip(2)).unwrap();
+        let (_slow2, mut slow2_rx) = conns.admit(ip(3)).unwrap();
+        // Full: a newcomer closes the oldest that never sent a head.
+        let (_new, _) = conns.admit(ip(4)).expect("room made");
+        assert_eq!(slow1_rx.try_recv(), Ok(()), "the oldest waiting is closed");
+        assert!(slow2_rx.try_recv().is_err(), "only one");
+        assert!(
+            served_rx.try_recv().is_err(),
+            "a started one is never closed"
+        );
+        assert_eq!((conns.evicted(), conns.refused()), (1, 0));
     }
 
     #[test]

@@ -164,6 +164,11 @@ pub fn routes(
                     ctx.conns.refused() as f64,
                 ),
                 (
+                    "bangtin_http_connections_evicted_total",
+                    "HTTP connections closed before their first request head to make room at the overall cap.",
+                    ctx.conns.evicted() as f64,
+                ),
+                (
                     "bangtin_data_problems",
                     "Data files that could not be used.",
                     snap.problems.len() as f64,
