@@ -123,8 +123,10 @@ struct SoakArgs {
     panels: u32,
     #[arg(long, default_value = "/usr/sbin/mosquitto")]
     mosquitto: PathBuf,
-    /// Half-sent requests the slowloris keeps open (from 127.0.0.2).
-    #[arg(long, default_value_t = 300)]
+    /// Half-sent requests the slowloris keeps open, 200 from each address
+    /// from 127.0.2.1 on (past the server's overall cap of 4,096 by default,
+    /// so it has to close the oldest to make room).
+    #[arg(long, default_value_t = 5000)]
     slowloris: usize,
     /// Size of the oversized MQTT junk, KiB (above the link's 4 MiB packet limit by default).
     #[arg(long, default_value_t = 5 * 1024)]
@@ -1167,16 +1169,18 @@ fn upload(http: &Http, png: &[u8]) -> anyhow::Result<(u16, String)> {
     Ok((status, text.into_owned()))
 }
 
-/// Keeps `n` half-sent request heads open from 127.0.0.2 (a client of
-/// its own: the per-address cap applies to it, not to the other load),
-/// opening new ones as the server closes them; returns how many it opened.
+/// Keeps `n` half-sent request heads open, 200 from each address from
+/// 127.0.2.1 on (addresses of their own: the other load comes from
+/// 127.0.0.1), opening new ones as the server closes them; returns how
+/// many it opened.
 async fn slowloris(addr: SocketAddr, n: usize, until: Instant) -> u64 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut open = tokio::task::JoinSet::new();
     let mut opened = 0u64;
-    let connect = || async {
+    let connect = |i: u64| async move {
         let sock = tokio::net::TcpSocket::new_v4().ok()?;
-        sock.bind(SocketAddr::from(([127, 0, 0, 2], 0))).ok()?;
+        let from = [127, 0, 2 + (i / 200 / 250) as u8, 1 + (i / 200 % 250) as u8];
+        sock.bind(SocketAddr::from((from, 0))).ok()?;
         tokio::time::timeout(Duration::from_secs(1), sock.connect(addr))
             .await
             .ok()?
@@ -1184,7 +1188,9 @@ async fn slowloris(addr: SocketAddr, n: usize, until: Instant) -> u64 {
     };
     while Instant::now() < until {
         while open.len() < n {
-            let Some(mut c) = connect().await else { break };
+            let Some(mut c) = connect(opened % n as u64).await else {
+                break;
+            };
             let _ = c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
             opened += 1;
             open.spawn(async move {
@@ -1410,6 +1416,7 @@ fn soak(a: SoakArgs) -> anyhow::Result<()> {
     let (rss_now, hwm) = rss_mib(spid);
     let busy = metric(&http, "bangtin_work_busy_total");
     let refused = metric(&http, "bangtin_http_connections_refused_total");
+    let evicted = metric(&http, "bangtin_http_connections_evicted_total");
     let unknown = metric(&http, "bangtin_unknown_panel_messages_total");
     let calls = std::mem::take(&mut *lat.calls.lock().expect("latencies"));
     let mut by_kind: std::collections::BTreeMap<&str, Vec<Duration>> = Default::default();
@@ -1451,7 +1458,7 @@ fn soak(a: SoakArgs) -> anyhow::Result<()> {
         samples.load(Ordering::Relaxed)
     );
     println!(
-        "  503 busy {busy}, connections refused at a cap {refused}, junk MQTT sent {}, made-up ids dropped {unknown}",
+        "  503 busy {busy}, connections refused at a cap {refused}, half-sent closed to make room {evicted}, junk MQTT sent {}, made-up ids dropped {unknown}",
         junk_sent.load(Ordering::Relaxed)
     );
     let p99 = |k: &str| {
@@ -1467,7 +1474,8 @@ fn soak(a: SoakArgs) -> anyhow::Result<()> {
                           "preview": p99("preview"), "upload": p99("upload")},
                "calls": calls.len(), "frames_shown": shown, "acks": acked, "lost_acks": lost,
                "dark_samples": dark_samples.load(Ordering::Relaxed), "busy": busy,
-               "connections_refused": refused, "unknown_dropped": unknown})
+               "connections_refused": refused, "connections_evicted": evicted,
+               "unknown_dropped": unknown})
     );
     stop_fleet(rt, fleet);
     p.stop();

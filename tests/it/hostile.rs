@@ -2019,20 +2019,27 @@ async fn slowloris_is_capped_and_timed_out_while_healthz_answers() {
 }
 
 /// `GET path` from 127.0.0.3 on a connection of its own is answered 200
-/// within 2 s; how long it took.
+/// within 5 s, connecting included (under a flood the listen queue can be
+/// full, and the kernel retries a SYN after 1 s, then 2 s); how long it
+/// took.
 async fn answers_200(addr: std::net::SocketAddr, path: &str) -> Duration {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let started = Instant::now();
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.bind(([127, 0, 0, 3], 0).into()).unwrap();
-    let mut c = sock.connect(addr).await.expect("connect from 127.0.0.3");
-    let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    c.write_all(head.as_bytes()).await.unwrap();
-    let mut reply = Vec::new();
-    tokio::time::timeout(Duration::from_secs(2), c.read_to_end(&mut reply))
+    let ask = async {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(([127, 0, 0, 3], 0).into()).unwrap();
+        let mut c = sock.connect(addr).await.expect("connect from 127.0.0.3");
+        let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        c.write_all(head.as_bytes()).await.unwrap();
+        let mut reply = Vec::new();
+        c.read_to_end(&mut reply)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        reply
+    };
+    let reply = tokio::time::timeout(Duration::from_secs(5), ask)
         .await
-        .unwrap_or_else(|_| panic!("{path} answered within 2 s"))
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
+        .unwrap_or_else(|_| panic!("{path} answered within 5 s"));
     assert!(
         reply.starts_with(b"HTTP/1.1 200"),
         "{path}: {}",
@@ -2062,7 +2069,8 @@ async fn metric(s: &Server, name: &str) -> f64 {
 /// descriptors for everything it runs), each reopened as the server
 /// closes it, with the server's defaults (4,096 connections overall, 10 s
 /// header timeout). Meanwhile `/healthz` and the dashboard are asked
-/// again and again from another address: every answer is 200 within 2 s.
+/// again and again from another address: every answer is 200 within 5 s
+/// (measured: slowest 1.0 s alone, 3.1 s beside another test).
 /// Before, the overall cap filled with half-sent heads and every newcomer,
 /// `/healthz` included, got 503 until those timed out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
