@@ -2352,3 +2352,55 @@ async fn headers_validation_and_hand_edits() {
         "{status}"
     );
 }
+
+/// A request body that stalls after its first bytes. Without a token it is
+/// never waited for: 401 at once and the connection closed. With one it
+/// must keep up 8 KiB/s on average after its first 15 s, or it gets 408
+/// `too_slow` with a sentence and the connection is closed. Before: the
+/// server waited for the rest of the body for ever.
+#[tokio::test]
+async fn a_stalled_request_body_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start();
+    let addr = format!("127.0.0.1:{}", s.http_port);
+    let stall = |token: Option<&'static str>| {
+        let addr = addr.clone();
+        async move {
+            let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let auth = token
+                .map(|t| format!("Authorization: Bearer {t}\r\n"))
+                .unwrap_or_default();
+            let head = format!(
+                "POST /api/v1/messages HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"title\": "
+            );
+            c.write_all(head.as_bytes()).await.unwrap();
+            let started = Instant::now();
+            let mut reply = Vec::new();
+            let read = tokio::time::timeout(Duration::from_secs(40), c.read_to_end(&mut reply));
+            assert!(read.await.is_ok(), "the connection is closed within 40 s");
+            (
+                started.elapsed(),
+                String::from_utf8_lossy(&reply).into_owned(),
+            )
+        }
+    };
+    let ((anon_took, anon), (took, authed)) = tokio::join!(stall(None), stall(Some(ADMIN_TOKEN)));
+    assert!(anon.starts_with("HTTP/1.1 401"), "{anon}");
+    assert!(
+        anon_took < Duration::from_secs(2),
+        "401 after {anon_took:?}"
+    );
+    assert!(authed.starts_with("HTTP/1.1 408"), "{authed}");
+    assert!(
+        authed.contains("too_slow") && authed.contains("too slowly"),
+        "{authed}"
+    );
+    assert!(
+        took >= Duration::from_secs(14) && took < Duration::from_secs(30),
+        "408 after {took:?}"
+    );
+    assert_eq!(
+        Api::new(&s, Some(ADMIN_TOKEN)).get("/messages").await.1,
+        json!([])
+    );
+}
