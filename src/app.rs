@@ -83,7 +83,8 @@ pub async fn run(
     let frame_key = signer.verifying_key();
     let metrics = Arc::new(Metrics::default());
     let (publisher, inbound) = connect_broker(&config, &data, &metrics)?;
-    let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
+    let budget = crate::memory::Budget::new(config.memory_budget);
+    let renditions = Arc::new(Renditions::with_budget(Arc::new(Renderer::new()), &budget));
     let schedules = Arc::new(Schedules::new(
         data.store.clone(),
         renditions.clone(),
@@ -113,6 +114,7 @@ pub async fn run(
     let inbound_task = spawn_inbound(
         inbound,
         InboundHandler {
+            store: data.store.clone(),
             shared: shared.clone(),
             metrics: metrics.clone(),
             player: player_tx.clone(),
@@ -135,6 +137,12 @@ pub async fn run(
             credentials: Some(data.credentials),
             frame_key: Some(frame_key),
             reports_authenticated: config.mqtt.is_none(),
+        })
+        .with_limits(api::Limits {
+            max_connections: config.max_connections,
+            max_connections_per_ip: config.max_connections_per_ip,
+            header_timeout: config.header_timeout,
+            memory: budget,
         }),
     );
     let addr = listener.local_addr()?;
@@ -254,7 +262,8 @@ fn wake_player_on_store_changes(store: &Store, player: std::sync::mpsc::Sender<C
     });
 }
 
-/// Hand edits in `schedules/` and the token file are picked up live.
+/// Hand edits in `content/panels`, `content/messages`, `schedules/` and
+/// the token file are picked up live.
 fn reload_hand_edits(store: Arc<Store>, tokens: Arc<TokenStore>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SCHEDULES_POLL);
@@ -262,7 +271,7 @@ fn reload_hand_edits(store: Arc<Store>, tokens: Arc<TokenStore>) {
             tick.tick().await;
             let (store, tokens) = (store.clone(), tokens.clone());
             let _ = tokio::task::spawn_blocking(move || {
-                store.reload_schedules();
+                store.reload_hand_edits();
                 tokens.reload_if_changed();
             })
             .await;
@@ -305,6 +314,8 @@ fn sample_fleet_online(plays: Arc<Plays>, store: Arc<Store>, shared: Arc<Shared>
 
 /// What the controllers (and the link itself) say.
 struct InboundHandler {
+    /// Only configured panels are listened to.
+    store: Arc<Store>,
     shared: Arc<Shared>,
     metrics: Arc<Metrics>,
     player: std::sync::mpsc::Sender<Command>,
@@ -314,6 +325,14 @@ struct InboundHandler {
 impl InboundHandler {
     fn handle(&self, event: Inbound) {
         let m = &self.metrics;
+        // Nothing is kept for an id that is not a configured panel: acks
+        // for made-up ids cost a lookup, never memory.
+        if let Inbound::Status { panel, .. } | Inbound::Ack { panel, .. } = &event {
+            if !self.store.snapshot().panels.contains_key(panel) {
+                m.unknown_panel_messages.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
         match event {
             Inbound::Connected => {
                 m.mqtt_connected.store(true, Ordering::Relaxed);

@@ -60,6 +60,20 @@ pub struct ServeArgs {
     /// IP:PORT; off unless set.
     #[arg(long, env = "BANGTIN_HUIDU_LISTEN")]
     pub huidu_listen: Option<String>,
+    /// Memory the server may use: MiB, or with a unit (512M, 1G). Caches
+    /// and image work are bounded by shares of it.
+    #[arg(long, env = "BANGTIN_MEMORY_BUDGET", default_value = "512M")]
+    pub memory_budget: String,
+    /// Open HTTP connections allowed, all clients together.
+    #[arg(long, env = "BANGTIN_MAX_CONNECTIONS", default_value_t = crate::api::server::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Open HTTP connections allowed from one client address (IPv6: one /64).
+    #[arg(long, env = "BANGTIN_MAX_CONNECTIONS_PER_IP", default_value_t = crate::api::server::DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    pub max_connections_per_ip: usize,
+    /// Seconds a client has to send a request's headers (also the most a
+    /// kept-alive connection stays idle).
+    #[arg(long, env = "BANGTIN_HEADER_TIMEOUT_S", default_value_t = crate::api::server::DEFAULT_HEADER_TIMEOUT.as_secs())]
+    pub header_timeout_s: u64,
 }
 
 /// The bootstrap admin token comes only from the environment, never a flag
@@ -84,6 +98,11 @@ pub struct Config {
     pub mqtt_key: Option<PathBuf>,
     pub signing_key: Option<PathBuf>,
     pub huidu_listen: Option<SocketAddr>,
+    /// Bytes (see `memory::Budget`).
+    pub memory_budget: u64,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub header_timeout: std::time::Duration,
 }
 
 fn addr(what: &str, s: &str) -> Result<SocketAddr, Invalid> {
@@ -141,6 +160,23 @@ impl ServeArgs {
             .as_deref()
             .map(|a| addr("--huidu-listen", a))
             .transpose()?;
+        let memory_budget = crate::memory::parse_size(&self.memory_budget)
+            .filter(|b| *b >= crate::memory::MIN_BUDGET)
+            .ok_or_else(|| {
+                Invalid::new(format!(
+                    "--memory-budget {:?} is not a size of at least {} MiB: write e.g. 512M or 1G",
+                    self.memory_budget,
+                    crate::memory::MIN_BUDGET >> 20
+                ))
+            })?;
+        if self.max_connections == 0 || self.max_connections_per_ip == 0 {
+            return Err(Invalid::new(
+                "--max-connections and --max-connections-per-ip must be at least 1",
+            ));
+        }
+        if !(1..=3600).contains(&self.header_timeout_s) {
+            return Err(Invalid::new("--header-timeout-s must be 1 to 3600 seconds"));
+        }
         let tokens_file = self
             .tokens
             .unwrap_or_else(|| crate::store::tokens_file(&self.data));
@@ -160,6 +196,10 @@ impl ServeArgs {
             mqtt_key: self.mqtt_key,
             signing_key: self.signing_key,
             huidu_listen,
+            memory_budget,
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_s),
         })
     }
 }
@@ -193,6 +233,14 @@ mod tests {
             .a
             .into_config(None)
             .is_err());
+        assert_eq!(c.memory_budget, 512 << 20);
+        assert_eq!((c.max_connections, c.max_connections_per_ip), (4096, 256));
+        assert_eq!(c.header_timeout.as_secs(), 10);
+        let c = T::parse_from(["x", "--memory-budget", "1G"])
+            .a
+            .into_config(None)
+            .unwrap();
+        assert_eq!(c.memory_budget, 1 << 30);
     }
 
     #[test]
@@ -215,5 +263,11 @@ mod tests {
             .a
             .into_config(Some("short".into()))
             .is_err());
+        for bad in ["64M", "lots"] {
+            let e = T::parse_from(["x", "--memory-budget", bad])
+                .a
+                .into_config(None);
+            assert!(e.unwrap_err().0.contains("512M"), "{bad}");
+        }
     }
 }

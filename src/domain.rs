@@ -388,7 +388,13 @@ impl Panel {
             validate_group(g)?;
         }
         if let Some(b) = &self.brightness {
-            b.switch_times()?;
+            let (day, night) = b.switch_times()?;
+            if day == night {
+                return Err(Invalid::new(format!(
+                    "brightness day_starts and night_starts are both {}: the panel would never switch; give two different times, e.g. 06:00 and 18:00",
+                    b.day_starts
+                )));
+            }
         }
         self.transport.validate(self.width, self.format)
     }
@@ -877,6 +883,20 @@ mod tests {
         )
         .unwrap();
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn day_and_night_must_start_at_different_times() {
+        let p = |day: &str, night: &str| -> Panel {
+            serde_json::from_value(serde_json::json!({
+                "id": "p1", "name": "x", "width": 64, "height": 16, "format": "mono1",
+                "brightness": {"day": 200, "night": 40, "day_starts": day, "night_starts": night}
+            }))
+            .unwrap()
+        };
+        assert!(p("06:00", "18:00").validate().is_ok());
+        let e = p("07:30", "07:30").validate().unwrap_err();
+        assert!(e.0.contains("both 07:30"), "{}", e.0);
     }
 }
 

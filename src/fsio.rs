@@ -61,24 +61,40 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Appends one line and fsyncs it (audit trail, logs that must not lose a line).
-pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
+/// Appends lines and fsyncs them (the audit trail: a line that must not
+/// be lost). Returns the file's length before, for [`truncate_durable`]
+/// to take them back.
+pub fn append_lines(path: &Path, lines: &[String]) -> io::Result<u64> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
     let existed = path.exists();
     let mut f = OpenOptions::new().create(true).append(true).open(path)?;
-    let mut buf = Vec::with_capacity(line.len() + 1);
-    buf.extend_from_slice(line.as_bytes());
-    buf.push(b'\n');
-    f.write_all(&buf)?;
-    f.sync_data()?;
+    let before = f.metadata()?.len();
+    let mut buf = Vec::new();
+    for line in lines {
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+    }
+    let written = f.write_all(&buf).and_then(|()| f.sync_data());
+    if let Err(e) = written {
+        // Leave no partial line behind.
+        let _ = f.set_len(before).and_then(|()| f.sync_data());
+        return Err(e);
+    }
     if !existed {
         if let Some(dir) = path.parent() {
             sync_dir(dir)?;
         }
     }
-    Ok(())
+    Ok(before)
+}
+
+/// Cuts `path` back to `len` bytes, durably.
+pub fn truncate_durable(path: &Path, len: u64) -> io::Result<()> {
+    let f = OpenOptions::new().write(true).open(path)?;
+    f.set_len(len)?;
+    f.sync_data()
 }
 
 /// Writes many files as one: after Ok, all of them are durable; after an
@@ -333,12 +349,15 @@ mod tests {
     }
 
     #[test]
-    fn append_adds_lines() {
+    fn append_adds_lines_and_truncate_takes_them_back() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("log.jsonl");
-        append_line(&p, "a").unwrap();
-        append_line(&p, "b").unwrap();
-        assert_eq!(fs::read_to_string(&p).unwrap(), "a\nb\n");
+        assert_eq!(append_lines(&p, &["a".into()]).unwrap(), 0);
+        let before = append_lines(&p, &["b".into(), "c".into()]).unwrap();
+        assert_eq!(before, 2);
+        assert_eq!(fs::read_to_string(&p).unwrap(), "a\nb\nc\n");
+        truncate_durable(&p, before).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "a\n");
         assert!(is_temp_name(".a.json.123.tmp"));
         assert!(!is_temp_name("a.json"));
     }

@@ -16,6 +16,7 @@
 //! - [`mqtt`]: the only module that names rumqttc/rumqttd: publisher, embedded broker, reference controller.
 //! - [`player`]: the loop that wakes at the next change, renders (cached) and publishes frames.
 //! - [`transport`]: delivery per panel: MQTT, Huidu cards (SDK 2.0, dialled or dialling in), HD2020 realtime bitmaps; the edge agent's Colorlight output.
+//! - [`memory`]: the memory budget's shares and a cache bounded by bytes.
 //! - [`app`]: wiring and graceful shutdown.
 
 pub mod api;
@@ -26,6 +27,7 @@ pub mod domain;
 pub mod frame;
 pub mod fsio;
 pub mod huidu;
+pub mod memory;
 pub mod mqtt;
 pub mod player;
 pub mod render;

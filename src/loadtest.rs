@@ -9,6 +9,9 @@
 //!   fleet on this machine; panels created through the API, then a campaign
 //!   change and an alert, timed until every panel shows the new frame and
 //!   every ack is counted; server RSS and idle CPU from /proc.
+//! - `soak`: the province scenario under everything at once for minutes
+//!   (mixed API writes, previews, uploads, junk MQTT, a slowloris):
+//!   server RSS (max), API latency (p99), lost acks, every sign lit.
 //!
 //! - `huidu`: a server with many simulated Huidu cards dialling its
 //!   listener, a campaign change timed until every card shows it
@@ -51,6 +54,8 @@ enum LoadCmd {
     Province(ProvinceArgs),
     /// Many simulated Huidu cards dialling one server; a campaign change.
     Huidu(huidu::HuiduArgs),
+    /// The province scenario under attack and load for minutes (run by hand).
+    Soak(SoakArgs),
 }
 
 #[derive(clap::Args)]
@@ -117,12 +122,39 @@ struct ProvinceArgs {
     keep: bool,
 }
 
+#[derive(clap::Args)]
+struct SoakArgs {
+    /// How long the load runs.
+    #[arg(long, default_value_t = 10)]
+    minutes: u64,
+    /// Panels in the fleet (same mix as `province`).
+    #[arg(long, default_value_t = 1000)]
+    panels: u32,
+    #[arg(long, default_value = "/usr/sbin/mosquitto")]
+    mosquitto: PathBuf,
+    /// Half-sent requests the slowloris keeps open, 200 from each address
+    /// from 127.0.2.1 on (past the server's overall cap of 4,096 by default,
+    /// so it has to close the oldest to make room).
+    #[arg(long, default_value_t = 5000)]
+    slowloris: usize,
+    /// Size of the oversized MQTT junk, KiB (above the link's 4 MiB packet limit by default).
+    #[arg(long, default_value_t = 5 * 1024)]
+    junk_oversize_kib: usize,
+    /// Give up on any one wait after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    wait_s: u64,
+    /// Keep the data directory and logs (printed at the end).
+    #[arg(long)]
+    keep: bool,
+}
+
 pub fn run(a: LoadtestArgs) -> anyhow::Result<()> {
     match a.cmd {
         LoadCmd::Publish(p) => publish(p),
         LoadCmd::Image(i) => image(i),
         LoadCmd::Province(p) => province(p),
         LoadCmd::Huidu(h) => huidu::run(h),
+        LoadCmd::Soak(s) => soak(s),
     }
 }
 
@@ -402,6 +434,17 @@ struct Seen {
 /// What the fleet has shown, per panel (index = panel number - 1).
 struct Glass {
     seen: Mutex<Vec<Seen>>,
+    /// Frames shown (each one acked by its controller).
+    shown: std::sync::atomic::AtomicU64,
+}
+
+impl Glass {
+    fn new(n: u32) -> Glass {
+        Glass {
+            seen: Mutex::new(vec![Seen::default(); n as usize]),
+            shown: Default::default(),
+        }
+    }
 }
 
 impl Glass {
@@ -676,53 +719,90 @@ struct Run<'a> {
     fig: Figures,
 }
 
-fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
-    let dir = std::env::temp_dir().join(format!("bangtin-loadtest-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("data"))?;
-    let mut run = Run {
-        args: a,
-        n,
-        wait: Duration::from_secs(a.wait_s),
-        dir,
-        fig: Figures {
-            panels: n,
-            create: a.create.clone(),
-            create_only: a.create_only,
-            ..Figures::default()
-        },
-    };
-    let (mosq, mport) = run.start_mosquitto()?;
-    let (mut server, http) = run.start_server(mport)?;
-    let spid = server.pid();
-    let content = seed_content(&http, PROVINCE_MESSAGES)?;
-    run.create_panels(&http)?;
-    if a.create_only {
-        (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
-        server.stop();
-        drop(mosq);
-        run.clean_up();
-        return Ok(run.fig);
-    }
-    let rt = tokio::runtime::Runtime::new()?;
-    let glass = Arc::new(Glass {
-        seen: Mutex::new(vec![Seen::default(); n as usize]),
-    });
-    let fleet = run.start_fleet(&rt, mport, &glass)?;
-    run.settle(&http);
-    run.idle_cpu(spid);
-    run.campaign_change(&http, &glass, &content, spid)?;
-    run.alert_to_all(&http, &glass, spid)?;
-    (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
-    run.fig.mosquitto_rss_mib = rss_mib(mosq.pid()).0;
+/// A province on this machine: Mosquitto, the server process, its
+/// content and panels (the fleet comes separately: [`Run::start_fleet`]).
+struct Province {
+    mosq: Proc,
+    mport: u16,
+    server: Proc,
+    http: Arc<Http>,
+    content: Content,
+}
 
-    // Tear down: fleet, server, broker.
+impl Province {
+    /// The server, then the broker.
+    fn stop(mut self) {
+        self.server.stop();
+        drop(self.mosq);
+    }
+}
+
+/// The fleet's runtime and the fleet, stopped in that order.
+fn stop_fleet(rt: tokio::runtime::Runtime, fleet: bangtin::mqtt::controller::Fleet) {
     rt.block_on(async {
         let _ = tokio::time::timeout(Duration::from_secs(15), fleet.shutdown()).await;
     });
     rt.shutdown_timeout(Duration::from_secs(2));
-    server.stop();
-    drop(mosq);
+}
+
+impl<'a> Run<'a> {
+    fn new(args: &'a ProvinceArgs, n: u32) -> anyhow::Result<Run<'a>> {
+        let dir = std::env::temp_dir().join(format!("bangtin-loadtest-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("data"))?;
+        Ok(Run {
+            args,
+            n,
+            wait: Duration::from_secs(args.wait_s),
+            dir,
+            fig: Figures {
+                panels: n,
+                create: args.create.clone(),
+                create_only: args.create_only,
+                ..Figures::default()
+            },
+        })
+    }
+
+    /// Broker, server, two approved messages and a campaign, the panels.
+    fn start_province(&mut self) -> anyhow::Result<Province> {
+        let (mosq, mport) = self.start_mosquitto()?;
+        let (server, http) = self.start_server(mport)?;
+        let content = seed_content(&http, PROVINCE_MESSAGES)?;
+        self.create_panels(&http)?;
+        Ok(Province {
+            mosq,
+            mport,
+            server,
+            http,
+            content,
+        })
+    }
+}
+
+fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
+    let mut run = Run::new(a, n)?;
+    let p = run.start_province()?;
+    let (http, spid) = (p.http.clone(), p.server.pid());
+    if a.create_only {
+        (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
+        p.stop();
+        run.clean_up();
+        return Ok(run.fig);
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    let glass = Arc::new(Glass::new(n));
+    let fleet = run.start_fleet(&rt, p.mport, &glass)?;
+    run.settle(&http);
+    run.idle_cpu(spid);
+    run.campaign_change(&http, &glass, &p.content, spid)?;
+    run.alert_to_all(&http, &glass, spid)?;
+    (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
+    run.fig.mosquitto_rss_mib = rss_mib(p.mosq.pid()).0;
+
+    // Tear down: fleet, server, broker.
+    stop_fleet(rt, fleet);
+    p.stop();
     run.clean_up();
     Ok(run.fig)
 }
@@ -897,6 +977,8 @@ impl Run<'_> {
         let seen = glass.clone();
         rt.spawn(async move {
             while let Some(s) = shown.recv().await {
+                seen.shown
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Ok(i) = s.panel.as_str()[1..].parse::<usize>() else {
                     continue;
                 };
@@ -1050,4 +1132,385 @@ fn wait_for_play_rows(
         rows >= n as usize
     });
     done.map(|_| ()).ok_or(rows)
+}
+
+// ------------------------------------------------------------------ soak
+
+/// API call latencies by kind.
+#[derive(Default)]
+struct Latencies {
+    calls: Mutex<Vec<(&'static str, u16, Duration)>>,
+}
+
+impl Latencies {
+    /// Times one call; a transport error counts as status 0.
+    fn time(
+        &self,
+        kind: &'static str,
+        f: impl FnOnce() -> anyhow::Result<(u16, String)>,
+    ) -> (u16, String) {
+        let t = Instant::now();
+        let r = f().unwrap_or((0, String::new()));
+        self.calls
+            .lock()
+            .expect("latencies")
+            .push((kind, r.0, t.elapsed()));
+        r
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// A noisy PNG no two of which are alike (a new asset each time).
+fn noise_png(w: u32, h: u32, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let img = image::RgbImage::from_fn(w, h, |_, _| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        image::Rgb([x as u8, (x >> 8) as u8, (x >> 16) as u8])
+    });
+    bangtin::render::png_bytes(&img)
+}
+
+/// An HTTP call with a raw body (uploads).
+fn upload(http: &Http, png: &[u8]) -> anyhow::Result<(u16, String)> {
+    let mut s = TcpStream::connect(http.addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let head = format!(
+        "POST /api/v1/assets HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        http.addr,
+        http.token,
+        png.len()
+    );
+    s.write_all(head.as_bytes())?;
+    s.write_all(png)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no status")?;
+    Ok((status, text.into_owned()))
+}
+
+/// Keeps `n` half-sent request heads open, 200 from each address from
+/// 127.0.2.1 on (addresses of their own: the other load comes from
+/// 127.0.0.1), opening new ones as the server closes them; returns how
+/// many it opened.
+async fn slowloris(addr: SocketAddr, n: usize, until: Instant) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut open = tokio::task::JoinSet::new();
+    let mut opened = 0u64;
+    let connect = |i: u64| async move {
+        let sock = tokio::net::TcpSocket::new_v4().ok()?;
+        let from = [127, 0, 2 + (i / 200 / 250) as u8, 1 + (i / 200 % 250) as u8];
+        sock.bind(SocketAddr::from((from, 0))).ok()?;
+        tokio::time::timeout(Duration::from_secs(1), sock.connect(addr))
+            .await
+            .ok()?
+            .ok()
+    };
+    while Instant::now() < until {
+        while open.len() < n {
+            let Some(mut c) = connect(opened % n as u64).await else {
+                break;
+            };
+            let _ = c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
+            opened += 1;
+            open.spawn(async move {
+                let mut b = [0u8; 256];
+                while matches!(c.read(&mut b).await, Ok(k) if k > 0) {}
+            });
+        }
+        tokio::select! {
+            _ = open.join_next() => {}
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
+    open.abort_all();
+    opened
+}
+
+fn soak(a: SoakArgs) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let wait = Duration::from_secs(a.wait_s);
+    let n = a.panels;
+    eprintln!("== soak: {n} panels, {} minutes", a.minutes);
+    let province_args = ProvinceArgs {
+        panels: vec![n],
+        mosquitto: a.mosquitto.clone(),
+        idle_s: 0,
+        http_clients: 4,
+        create: "import".into(),
+        create_only: false,
+        wait_s: a.wait_s,
+        keep: a.keep,
+    };
+    let mut run = Run::new(&province_args, n)?;
+    let p = run.start_province()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let glass = Arc::new(Glass::new(n));
+    let fleet = run.start_fleet(&rt, p.mport, &glass)?;
+    let (http, spid) = (p.http.clone(), p.server.pid());
+    let (msgs, cid) = (&p.content.messages, &p.content.campaign);
+    let started = Instant::now();
+    let until = started + Duration::from_secs(a.minutes * 60);
+    let lat = Arc::new(Latencies::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let rss_max = Arc::new(AtomicU64::new(0));
+    let dark_samples = Arc::new(AtomicU64::new(0));
+    let samples = Arc::new(AtomicU64::new(0));
+    let junk_sent = Arc::new(AtomicU64::new(0));
+
+    // An image too large for the memory budget: refused from its header.
+    let huge = {
+        let img = image::ImageBuffer::<image::Rgba<u16>, Vec<u16>>::new(8192, 4096);
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgba16(img)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)?;
+        out
+    };
+
+    // Junk over MQTT: acks for made-up ids, garbage on real ids' topics,
+    // and now and then a payload above the link's packet limit.
+    {
+        let _g = rt.enter();
+        let (junk_sent, stop) = (junk_sent.clone(), stop.clone());
+        let (client, mut el) = rumqttc::AsyncClient::new(
+            {
+                let mut o = rumqttc::MqttOptions::new("soak-junk", "127.0.0.1", p.mport);
+                o.set_max_packet_size(64 << 20, 64 << 20);
+                o
+            },
+            100,
+        );
+        rt.spawn(async move {
+            loop {
+                if el.poll().await.is_err() {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        });
+        let oversize = a.junk_oversize_kib * 1024;
+        rt.spawn(async move {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let (topic, payload) = match i % 4 {
+                    0 => (
+                        format!("bangtin/panels/made-up-{i}/ack"),
+                        br#"{"seq":1}"#.to_vec(),
+                    ),
+                    1 => (
+                        format!("bangtin/panels/made-up-{i}/status"),
+                        br#"{"online":true}"#.to_vec(),
+                    ),
+                    2 => (
+                        format!("bangtin/panels/p{:04}/ack", 1 + i % u64::from(n)),
+                        b"\xff\x00garbage{".to_vec(),
+                    ),
+                    _ if i % 2000 == 3 => (
+                        "bangtin/panels/p0001/status".to_string(),
+                        vec![b'x'; oversize],
+                    ),
+                    _ => (
+                        format!("bangtin/panels/p{:04}/status", 1 + i % u64::from(n)),
+                        b"not json".to_vec(),
+                    ),
+                };
+                if client
+                    .publish(topic, rumqttc::QoS::AtMostOnce, false, payload)
+                    .await
+                    .is_ok()
+                {
+                    junk_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+    }
+
+    std::thread::scope(|s| {
+        // Writes: a new message, approved, put on the campaign; the one
+        // before deleted; now and then an alert on one commune.
+        s.spawn(|| {
+            let mut i = 0u64;
+            let mut old: Vec<String> = Vec::new();
+            while Instant::now() < until {
+                i += 1;
+                let (st, body) = lat.time("write", || {
+                    http.call("POST", "/api/v1/messages", Some(&json!({"title": format!("Tin {i}"), "text": format!("Thông báo số {i}: lịch tiêm chủng tuần này tại trạm y tế xã.")})))
+                });
+                let id = serde_json::from_str::<Value>(&body).ok().and_then(|v| v["id"].as_str().map(String::from));
+                if let (201, Some(id)) = (st, id) {
+                    lat.time("write", || http.call("POST", &format!("/api/v1/messages/{id}/approve"), None));
+                    lat.time("write", || http.call("PUT", &format!("/api/v1/campaigns/{}", cid), Some(&campaign_body(&id))));
+                    if let Some(gone) = old.pop() {
+                        lat.time("write", || http.call("DELETE", &format!("/api/v1/messages/{gone}"), None));
+                    }
+                    old.push(id);
+                }
+                if i.is_multiple_of(30) {
+                    lat.time("write", || http.call("POST", "/api/v1/alerts", Some(&json!({"text": "NƯỚC LÊN: KHÔNG QUA NGẦM", "targets": ["group:xa-1"], "duration_s": 20}))));
+                }
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        });
+        // Reads and previews on made-up profiles.
+        s.spawn(|| {
+            let mut i = 0u64;
+            while Instant::now() < until {
+                i += 1;
+                let (w, h) = (64 + (i * 37) % 960, 16 + (i * 13) % 240);
+                lat.time("preview", || http.call("GET", &format!("/api/v1/messages/{}/preview.png?width={w}&height={h}&format=rgb888&color=%23{:06x}", msgs[0], i % 0xffffff), None));
+                lat.time("preview", || http.call("POST", &format!("/api/v1/preview?width={w}&height={h}&format=rgb565"), Some(&json!({"title": "x", "text": "Đường\n".repeat(1 + (i % 200) as usize)}))));
+                lat.time("read", || http.call("GET", "/api/v1/panels/p0001/now", None));
+                lat.time("read", || http.call("GET", "/api/v1/messages", None));
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        // Uploads: a new photo-like image each second, and every tenth an
+        // image too large for the budget.
+        s.spawn(|| {
+            let mut i = 0u64;
+            while Instant::now() < until {
+                i += 1;
+                let png = if i.is_multiple_of(10) {
+                    huge.clone()
+                } else {
+                    noise_png(640, 480, i)
+                };
+                lat.time("upload", || upload(&http, &png));
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+        // The slowloris.
+        let slow = s.spawn(|| rt.block_on(slowloris(http.addr, a.slowloris, until)));
+        // The watch: RSS every second; every 5 s, is every sign lit?
+        s.spawn(|| {
+            let mut tick = 0u64;
+            while Instant::now() < until {
+                rss_max.fetch_max((rss_mib(spid).0 * 1024.0) as u64, Ordering::Relaxed);
+                if tick.is_multiple_of(5) {
+                    let seen = glass.seen.lock().expect("glass");
+                    let dark = seen
+                        .iter()
+                        .filter(|s| s.at.is_none() || s.flags & bangtin::frame::FLAG_BLANK != 0)
+                        .count();
+                    samples.fetch_add(1, Ordering::Relaxed);
+                    if dark > 0 || fleet.connected() < n as usize {
+                        dark_samples.fetch_add(1, Ordering::Relaxed);
+                        eprintln!(
+                            "   ! {dark} panels dark, {} controllers connected",
+                            fleet.connected()
+                        );
+                    }
+                }
+                if tick.is_multiple_of(60) {
+                    eprintln!(
+                        "   {:>3} min: RSS {:.0} MiB, {} API calls",
+                        tick / 60,
+                        rss_mib(spid).0,
+                        lat.calls.lock().expect("latencies").len()
+                    );
+                }
+                tick += 1;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+        let opened = slow.join().unwrap_or(0);
+        eprintln!("   slowloris opened {opened} half-sent requests");
+    });
+    stop.store(true, Ordering::Relaxed);
+
+    // Every frame shown is acked: wait for the count to settle.
+    let mut last = -1.0;
+    wait_until(wait, || {
+        let acks = metric(&http, "bangtin_acks_total");
+        let done = acks == last && acks >= glass.shown.load(Ordering::Relaxed) as f64;
+        last = acks;
+        if !done {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        done
+    });
+    let shown = glass.shown.load(Ordering::Relaxed);
+    let acked = metric(&http, "bangtin_acks_total");
+    let lost = (shown as f64 - acked).max(0.0);
+    let (rss_now, hwm) = rss_mib(spid);
+    let busy = metric(&http, "bangtin_work_busy_total");
+    let refused = metric(&http, "bangtin_http_connections_refused_total");
+    let evicted = metric(&http, "bangtin_http_connections_evicted_total");
+    let unknown = metric(&http, "bangtin_unknown_panel_messages_total");
+    let calls = std::mem::take(&mut *lat.calls.lock().expect("latencies"));
+    let mut by_kind: std::collections::BTreeMap<&str, Vec<Duration>> = Default::default();
+    let mut statuses: std::collections::BTreeMap<(&str, u16), u64> = Default::default();
+    for (kind, st, d) in &calls {
+        by_kind.entry(*kind).or_default().push(*d);
+        by_kind.entry("all").or_default().push(*d);
+        *statuses.entry((*kind, *st)).or_default() += 1;
+    }
+    println!("\nsoak, {n} panels, {} minutes:", a.minutes);
+    println!(
+        "  server RSS: max {:.0} MiB sampled, peak (VmHWM) {hwm:.0} MiB, at the end {rss_now:.0} MiB (budget 512 MiB)",
+        rss_max.load(Ordering::Relaxed) as f64 / 1024.0
+    );
+    for (kind, v) in &mut by_kind {
+        v.sort();
+        println!(
+            "  {kind:>8}: {:>6} calls, p50 {:>7.1} ms, p99 {:>7.1} ms, max {:>7.1} ms",
+            v.len(),
+            percentile(v, 0.5).as_secs_f64() * 1e3,
+            percentile(v, 0.99).as_secs_f64() * 1e3,
+            v.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+        );
+    }
+    let st: Vec<String> = statuses
+        .iter()
+        .map(|((k, s), c)| format!("{k} {s}: {c}"))
+        .collect();
+    println!("  statuses: {}", st.join(", "));
+    println!("  frames shown {shown}, acks counted {acked}, lost {lost}");
+    println!(
+        "  every sign lit: {} ({} of {} samples with a dark sign or a controller off)",
+        if dark_samples.load(Ordering::Relaxed) == 0 {
+            "yes"
+        } else {
+            "NO"
+        },
+        dark_samples.load(Ordering::Relaxed),
+        samples.load(Ordering::Relaxed)
+    );
+    println!(
+        "  503 busy {busy}, connections refused at a cap {refused}, half-sent closed to make room {evicted}, junk MQTT sent {}, made-up ids dropped {unknown}",
+        junk_sent.load(Ordering::Relaxed)
+    );
+    let p99 = |k: &str| {
+        by_kind
+            .get(k)
+            .map(|v| percentile(v, 0.99).as_secs_f64() * 1e3)
+    };
+    println!(
+        "{}",
+        json!({"work": "soak", "panels": n, "minutes": a.minutes,
+               "rss_max_mib": rss_max.load(Ordering::Relaxed) as f64 / 1024.0, "hwm_mib": hwm,
+               "p99_ms": {"all": p99("all"), "write": p99("write"), "read": p99("read"),
+                          "preview": p99("preview"), "upload": p99("upload")},
+               "calls": calls.len(), "frames_shown": shown, "acks": acked, "lost_acks": lost,
+               "dark_samples": dark_samples.load(Ordering::Relaxed), "busy": busy,
+               "connections_refused": refused, "connections_evicted": evicted,
+               "unknown_dropped": unknown})
+    );
+    stop_fleet(rt, fleet);
+    p.stop();
+    run.clean_up();
+    Ok(())
 }

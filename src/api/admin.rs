@@ -46,11 +46,10 @@ pub struct CreatedToken {
 
 pub async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let body: NewToken = r.json().await?;
-    let tokens = ctx.tokens.clone();
+    let (tokens, store) = (ctx.tokens.clone(), ctx.store.clone());
     let (name, roles) = (body.name.clone(), body.roles.clone());
-    let token = blocking(move || tokens.create(&name, &roles)).await??;
-    ctx.store
-        .audit(entry(&r.who.name, "create", "token", &body.name));
+    let line = entry(&r.who.name, "create", "token", &body.name);
+    let token = blocking(move || store.audited(line, || tokens.create(&name, &roles))).await??;
     let mut roles = body.roles;
     roles.sort();
     roles.dedup();
@@ -67,11 +66,9 @@ pub async fn list_tokens(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiEr
 
 pub async fn revoke_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let name = r.segs[1].clone();
-    let tokens = ctx.tokens.clone();
-    let n = name.clone();
-    blocking(move || tokens.revoke(&n)).await??;
-    ctx.store
-        .audit(entry(&r.who.name, "revoke", "token", &name));
+    let (tokens, store) = (ctx.tokens.clone(), ctx.store.clone());
+    let line = entry(&r.who.name, "revoke", "token", &name);
+    blocking(move || store.audited(line, || tokens.revoke(&name))).await??;
     empty()
 }
 
@@ -95,8 +92,16 @@ pub async fn status(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> 
     let snap = ctx.store.snapshot();
     let problems: Vec<_> = snap
         .problems
-        .iter()
-        .map(|(p, m)| serde_json::json!({"path": p.display().to_string(), "message": m}))
+        .values()
+        .map(|p| {
+            serde_json::json!({
+                "path": p.path.display().to_string(),
+                "file": ctx.store.relative(&p.path),
+                "message": p.message,
+                "line": p.line,
+                "column": p.column,
+            })
+        })
         .collect();
     let online = ctx.shared.online_among(snap.panels.keys());
     ok(&serde_json::json!({

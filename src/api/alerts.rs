@@ -150,15 +150,19 @@ pub async fn preview(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
         image: None,
         style: ALERT_STYLE,
     };
-    let ctx2 = ctx.clone();
-    blocking(move || {
-        let rendition = ctx2
-            .renditions
-            .render_body(&ctx2.store, &msg, &profile)
-            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-        super::messages::preview_reply(&rendition, page, led, ALERT_DWELL_S)
-    })
-    .await?
+    super::messages::preview(
+        ctx,
+        super::messages::Preview {
+            body: msg,
+            cached: None,
+            profile,
+            page,
+            led,
+            dwell: ALERT_DWELL_S,
+            inm: super::messages::inm(r),
+        },
+    )
+    .await
 }
 
 pub async fn cancel(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {

@@ -59,13 +59,10 @@ pub async fn issue_credential(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, A
         ));
     };
     let user = crate::mqtt::controller_user(&id)?.to_string();
-    let password = blocking(move || credentials.issue(&user)).await??;
-    ctx.store.audit(super::admin::entry(
-        &r.who.name,
-        "issue",
-        "controller-credential",
-        id.as_str(),
-    ));
+    let line = super::admin::entry(&r.who.name, "issue", "controller-credential", id.as_str());
+    let store = ctx.store.clone();
+    // The line is durable before the password is issued.
+    let password = blocking(move || store.audited(line, || credentials.issue(&user))).await??;
     ok(&IssuedCredential {
         panel: id.clone(),
         username: id.clone(),

@@ -1,6 +1,7 @@
 //! Server-sent events for the dashboard's live panel wall: one `panel`
 //! event per panel at connect, then one whenever a panel gets a new frame
-//! or reports its status.
+//! or reports its status. A stream ends when the server shuts down and the
+//! moment its token is revoked.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use super::error::ApiError;
 use super::req::Req;
 use super::Ctx;
 
-pub async fn stream(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+pub async fn stream(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let rx = ctx.shared.events.subscribe();
     let snap = ctx.store.snapshot();
     let initial: Vec<_> = snap
@@ -38,8 +39,24 @@ pub async fn stream(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> 
         }
     });
     let mut stopping = ctx.stopping.subscribe();
-    let stop = async move {
+    let shutdown = async move {
         let _ = stopping.wait_for(|s| *s).await;
+    };
+    let (tokens, who) = (ctx.tokens.clone(), r.who.clone());
+    let mut revocations = tokens.revocations();
+    let revoked = async move {
+        // Subscribed before this check, so no revocation slips between.
+        while tokens.still_valid(&who) {
+            if revocations.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = revoked => {}
+        }
     };
     let s = first.chain(live).take_until(stop);
     Ok(warp::sse::reply(warp::sse::keep_alive().stream(s)).into_response())

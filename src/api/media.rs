@@ -7,11 +7,13 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use warp::http::{HeaderValue, StatusCode};
+use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::error::ApiError;
+use super::messages::{if_none_match, inm, not_modified, private};
 use super::req::{bytes_reply, empty, ok, percent_decode, Req, ASSET_LIMIT};
+use super::work::mib;
 use super::{blocking, Ctx};
 use crate::domain::{self, Asset, Id, MessageStatus};
 use crate::render::{self, ImageError};
@@ -34,19 +36,14 @@ pub async fn upload_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     }
     let name = upload_name(r)?;
     let bytes = r.body(ASSET_LIMIT).await?;
+    // Room for the decoding, weighed from the header before any pixel.
+    let cost = render::decode_cost(&bytes).map_err(image_refused)?;
+    let room = ctx.work.admit(cost, decode_too_large).await?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
     let asset = blocking(move || -> Result<Asset, ApiError> {
-        // The declared type is one we take, so bytes that do not decode
-        // are a well-formed request with an unusable image: 422.
-        let decoded = render::decode_image(&bytes).map_err(|e| match e {
-            ImageError::TooLarge(m) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image_too_large", m)
-            }
-            ImageError::Unsupported(m) | ImageError::Corrupt(m) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image_unreadable", m)
-            }
-        })?;
+        let _room = room;
+        let decoded = render::decode_image(&bytes).map_err(image_refused)?;
         let id = hex::encode(Sha256::digest(&bytes));
         let asset = Asset {
             id,
@@ -65,6 +62,33 @@ pub async fn upload_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
         "id": asset.id, "width": asset.width, "height": asset.height, "bytes": asset.bytes,
         "content_type": asset.content_type, "name": asset.name
     }))
+}
+
+/// The declared type is one we take, so bytes that do not decode are a
+/// well-formed request with an unusable image: 422.
+pub(super) fn image_refused(e: ImageError) -> ApiError {
+    match e {
+        ImageError::TooLarge(m) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image_too_large", m)
+        }
+        ImageError::Unsupported(m) | ImageError::Corrupt(m) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "image_unreadable", m)
+        }
+    }
+}
+
+/// An image whose decoding alone needs more than the whole work share of
+/// the memory budget.
+pub(super) fn decode_too_large(need: u64, room: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "image_too_large",
+        format!(
+            "decoding this image takes about {} MiB of memory, more than this server allows for images ({} MiB, half of --memory-budget): scale it down or save it with 8 bits per channel, then upload it again",
+            mib(need),
+            mib(room)
+        ),
+    )
 }
 
 /// The display name an upload carries: `?name=`, the header `X-Filename`
@@ -168,11 +192,12 @@ pub async fn get_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError
     let id = r.segs[1].clone();
     domain::validate_asset_id(&id)?;
     let store = ctx.store.clone();
+    // The id is the SHA-256 of the bytes: a strong validator for free.
+    let tag = format!("\"{id}\"");
+    let known = ctx.store.snapshot().assets.contains_key(&id);
+    if known && if_none_match(inm(r).as_deref(), &tag) {
+        return Ok(not_modified(&tag));
+    }
     let (asset, bytes) = blocking(move || store.read_asset(&id)).await??;
-    let mut resp = bytes_reply(&asset.content_type, bytes);
-    resp.headers_mut().insert(
-        "cache-control",
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    Ok(resp)
+    Ok(private(bytes_reply(&asset.content_type, bytes), &tag))
 }

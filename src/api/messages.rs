@@ -4,18 +4,21 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::error::ApiError;
+use super::media::{decode_too_large, image_refused};
 use super::panels::led_scale;
 use super::req::{bytes_reply, empty, json, ok, parse_json, Req, JSON_LIMIT};
+use super::work::{mib, Room};
 use super::{blocking, Ctx};
 use crate::domain::{
     Color, Id, Message, MessageBody, MessageStatus, PixelFormat, Policy, Profile, Refusal,
 };
 use crate::player::{preview_profile, Rendition};
-use crate::render;
+use crate::render::{self, Content};
 use crate::store::StoreError;
 
 pub async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -160,6 +163,53 @@ pub async fn approve(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
     Ok(resp)
 }
 
+// ---- caching ------------------------------------------------------------
+
+/// The request's `If-None-Match`, if any.
+pub fn inm(r: &Req) -> Option<String> {
+    r.headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Whether an `If-None-Match` value names `tag` (or is `*`).
+pub(super) fn if_none_match(inm: Option<&str>, tag: &str) -> bool {
+    inm.is_some_and(|v| super::web::matches(v, tag))
+}
+
+/// An authenticated reply only the client itself may keep, revalidated
+/// each time with its ETag (never `public`: a shared cache must not hand
+/// it to someone without a token).
+pub fn private(mut resp: Response, tag: &str) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    if let Ok(v) = HeaderValue::from_str(tag) {
+        h.insert(header::ETAG, v);
+    }
+    resp
+}
+
+/// `304 Not Modified` for `tag` (its status is kept: 3xx is not a success
+/// the route table replaces).
+pub fn not_modified(tag: &str) -> Response {
+    let mut r = private(Response::default(), tag);
+    *r.status_mut() = StatusCode::NOT_MODIFIED;
+    r
+}
+
+/// A PNG made for this request, with a validator from its bytes.
+pub fn png_reply(inm: Option<&str>, png: Vec<u8>) -> Response {
+    let tag = format!("\"{}\"", hex::encode(&Sha256::digest(&png)[..16]));
+    if if_none_match(inm, &tag) {
+        return not_modified(&tag);
+    }
+    private(bytes_reply("image/png", png), &tag)
+}
+
 // ---- previews -----------------------------------------------------------
 
 /// The profile to preview on: `panel=ID`, or `width`, `height`, `format`
@@ -219,11 +269,14 @@ fn dwell_for(ctx: &Ctx, r: &Req, msg: Option<&Id>) -> Result<u32, ApiError> {
         .unwrap_or(8))
 }
 
-pub(super) fn preview_reply(
+/// A page of a rendition as PNG, with the page count, words and reading
+/// warnings in headers.
+fn preview_reply(
     rendition: &Rendition,
     page: usize,
     led: bool,
     dwell: u32,
+    inm: Option<&str>,
 ) -> Result<Response, ApiError> {
     let pages = rendition.pages.len();
     if page > pages {
@@ -238,7 +291,7 @@ pub(super) fn preview_reply(
     } else {
         render::png_bytes(&img)
     };
-    let mut resp = bytes_reply("image/png", png);
+    let mut resp = png_reply(inm, png);
     let h = resp.headers_mut();
     h.insert("x-pages", HeaderValue::from(pages as u64));
     h.insert("x-words", HeaderValue::from(out.words as u64));
@@ -279,25 +332,125 @@ pub(super) fn preview_reply(
             "X-Pages, X-Words, X-Reading-Warning, X-Reading-Pages, X-Reading-Dwell",
         ),
     );
-    h.insert("cache-control", HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+/// What to preview and how.
+pub(super) struct Preview {
+    pub(super) body: MessageBody,
+    /// A stored message on a configured panel's profile: rendered through
+    /// the player's cache (bounded), as the panel would get it. Anything
+    /// else is rendered for this request only and not kept.
+    pub(super) cached: Option<Message>,
+    pub(super) profile: Profile,
+    pub(super) page: usize,
+    pub(super) led: bool,
+    pub(super) dwell: u32,
+    pub(super) inm: Option<String>,
+}
+
+/// Memory a render holds at its peak: every page (text mask, pixels,
+/// frame data), the image fitted to the panel, and one page as PNG (with
+/// its LED look, up to 8× a side).
+fn render_cost(p: &Profile, pages: usize, led: bool, image: bool) -> u64 {
+    let px = u64::from(p.width) * u64::from(p.height);
+    let scale = if led {
+        u64::from((640 / u32::from(p.width).max(1)).clamp(1, 8))
+    } else {
+        1
+    };
+    let fitted = if image { px * 16 } else { 0 };
+    pages as u64 * px * 8 + fitted + px * 3 * (1 + 2 * scale * scale)
+}
+
+/// Renders a preview within the memory budget: the image is decoded (if
+/// it is not prepared already) under room for its decoding, the pages are
+/// counted from the layout, then the render runs under room for them.
+pub(super) async fn preview(ctx: &Arc<Ctx>, p: Preview) -> Result<Response, ApiError> {
+    let unusable = |e: crate::player::RenditionError| ApiError::unprocessable(e.to_string());
+    if let Some(id) = p
+        .body
+        .image
+        .clone()
+        .filter(|id| !ctx.renditions.has_picture(id))
+    {
+        let store = ctx.store.clone();
+        let i2 = id.clone();
+        let cost = blocking(move || -> Result<u64, ApiError> {
+            let (_, bytes) = store.read_asset(&i2)?;
+            render::decode_cost(&bytes).map_err(image_refused)
+        })
+        .await??;
+        let room = ctx.work.admit(cost, decode_too_large).await?;
+        let c = ctx.clone();
+        blocking(move || {
+            let _room = room;
+            c.renditions.image(&c.store, &id).map(|_| ())
+        })
+        .await?
+        .map_err(unusable)?;
+    }
+    let (c, body) = (ctx.clone(), p.body.clone());
+    let profile = p.profile;
+    let pages = blocking(move || -> Result<usize, ApiError> {
+        let pic = match &body.image {
+            Some(id) => Some(c.renditions.image(&c.store, id).map_err(unusable)?),
+            None => None,
+        };
+        let content = Content {
+            text: body.text.as_deref().unwrap_or(""),
+            image: pic.as_deref(),
+            style: &body.style,
+        };
+        Ok(c.renditions.renderer().pages(&content, &profile))
+    })
+    .await??;
+    let cost = render_cost(&profile, pages, p.led, p.body.image.is_some());
+    let room: Room = ctx
+        .work
+        .admit(cost, |need, room| {
+            ApiError::unprocessable(format!(
+                "this preview takes about {} MiB of memory ({pages} pages of {}×{}), more than this server allows for images and previews ({} MiB, half of --memory-budget): shorten the text or preview it on a smaller panel",
+                mib(need),
+                profile.width,
+                profile.height,
+                mib(room)
+            ))
+        })
+        .await?;
+    let c = ctx.clone();
+    blocking(move || {
+        let _room = room;
+        let rendition = match &p.cached {
+            Some(m) => c.renditions.message(&c.store, m, &p.profile),
+            None => c
+                .renditions
+                .render_body(&c.store, &p.body, &p.profile)
+                .map(Arc::new),
+        }
+        .map_err(unusable)?;
+        preview_reply(&rendition, p.page, p.led, p.dwell, p.inm.as_deref())
+    })
+    .await?
 }
 
 pub async fn preview_stored(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let m = find(ctx, r)?;
     let profile = preview_target(ctx, r)?;
-    let page = page_param(r)?;
-    let dwell = dwell_for(ctx, r, Some(&m.id))?;
-    let led = r.q("look") == Some("led");
-    let ctx2 = ctx.clone();
-    blocking(move || {
-        let rendition = ctx2
-            .renditions
-            .message(&ctx2.store, &m, &profile)
-            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-        preview_reply(&rendition, page, led, dwell)
-    })
-    .await?
+    let on_panel = r.q("panel").is_some();
+    preview(
+        ctx,
+        Preview {
+            body: m.body.clone(),
+            page: page_param(r)?,
+            dwell: dwell_for(ctx, r, Some(&m.id))?,
+            led: r.q("look") == Some("led"),
+            inm: inm(r),
+            cached: on_panel.then_some(m),
+            profile,
+        },
+    )
+    .await
 }
 
 pub async fn preview_body(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -313,13 +466,17 @@ pub async fn preview_body(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     if body.text.as_deref().unwrap_or("").chars().count() > crate::domain::MAX_TEXT_CHARS {
         return Err(ApiError::bad_request("the text is too long to preview"));
     }
-    let ctx2 = ctx.clone();
-    blocking(move || {
-        let rendition = ctx2
-            .renditions
-            .render_body(&ctx2.store, &body, &profile)
-            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-        preview_reply(&rendition, page, led, dwell)
-    })
-    .await?
+    preview(
+        ctx,
+        Preview {
+            body,
+            cached: None,
+            profile,
+            page,
+            led,
+            dwell,
+            inm: inm(r),
+        },
+    )
+    .await
 }

@@ -25,6 +25,9 @@ pub struct Metrics {
     pub mqtt_connected: AtomicBool,
     pub acks: AtomicU64,
     pub status_messages: AtomicU64,
+    /// Status messages and acks from ids that are not configured panels:
+    /// counted, then dropped (nothing is kept per unknown id).
+    pub unknown_panel_messages: AtomicU64,
     /// What the MQTT edge refused or dropped.
     pub mqtt: std::sync::Arc<crate::mqtt::Counters>,
 }
@@ -103,6 +106,11 @@ impl Metrics {
                 "bangtin_status_messages_total",
                 "Controller status messages received.",
                 self.status_messages.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "bangtin_unknown_panel_messages_total",
+                "Status messages and acks from ids that are not configured panels (dropped).",
+                self.unknown_panel_messages.load(Ordering::Relaxed) as f64,
             ),
             (
                 "bangtin_mqtt_dropped_messages_total",

@@ -6,6 +6,8 @@
 //! shapes. The OpenAPI document and the role-matrix test read the same
 //! rows. One file per resource holds its handlers; they parse, call the
 //! store (which runs the domain's rules) and map errors (`error.rs`).
+//! `server.rs` accepts connections (caps, header timeout, graceful
+//! shutdown); `work.rs` bounds decoding and rendering by bytes.
 
 pub mod error;
 pub mod metrics;
@@ -21,11 +23,14 @@ mod messages;
 mod panels;
 mod report_book;
 mod reports;
+pub mod server;
 mod table;
 #[cfg(test)]
 mod tests;
 mod web;
+pub mod work;
 
+pub use server::{serve, Limits, SHUTDOWN_GRACE};
 pub use table::{path_matches, Body, Route, SchemaFn, ROUTES};
 
 use std::collections::HashMap;
@@ -37,7 +42,7 @@ use std::time::Instant;
 use bytes::Buf;
 use chrono_tz::Tz;
 use futures_util::StreamExt;
-use warp::http::{header, HeaderMap, Method, StatusCode};
+use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 use warp::Filter;
 
@@ -54,6 +59,10 @@ pub struct Ctx {
     services: Services,
     /// Controllers' credentials and the frame key (see [`Ctx::with_broker`]).
     pub broker: broker::BrokerSecurity,
+    pub limits: Limits,
+    pub conns: Arc<server::Conns>,
+    /// Decoding and rendering in flight, bounded by bytes.
+    pub work: work::WorkGate,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -83,6 +92,9 @@ impl Ctx {
         Ctx {
             services,
             broker: broker::BrokerSecurity::default(),
+            conns: Arc::new(server::Conns::new(&Limits::default())),
+            work: work::WorkGate::new(Limits::default().memory.work()),
+            limits: Limits::default(),
             failures: Mutex::new(HashMap::new()),
             stopping: tokio::sync::watch::channel(false).0,
         }
@@ -95,6 +107,15 @@ impl Ctx {
         self
     }
 
+    /// With these connection caps, timeouts and memory for work (the
+    /// defaults otherwise).
+    pub fn with_limits(mut self, limits: Limits) -> Ctx {
+        self.conns = Arc::new(server::Conns::new(&limits));
+        self.work = work::WorkGate::new(limits.memory.work());
+        self.limits = limits;
+        self
+    }
+
     /// Ends long-lived replies (event streams) so a graceful shutdown is
     /// not held open by a dashboard tab.
     pub fn begin_shutdown(&self) {
@@ -104,6 +125,8 @@ impl Ctx {
 
 /// Failed authentications allowed per client address per minute.
 const AUTH_FAILURES_PER_MIN: u32 = 20;
+/// Addresses with failures remembered before the old ones are forgotten.
+const FAILURES_KEPT: usize = 10_000;
 
 /// Runs blocking work (disk writes with fsync, rendering) off the runtime.
 pub async fn blocking<T: Send + 'static>(
@@ -124,7 +147,7 @@ pub fn routes(ctx: Arc<Ctx>) -> warp::filters::BoxedFilter<(Response,)> {
         .and(warp::header::headers_cloned())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::body::stream().map(boxed_body))
-        .and(warp::addr::remote())
+        .and(server::peer())
         .then(
             move |tail: warp::path::Tail,
                   method,
@@ -153,45 +176,27 @@ pub fn routes(ctx: Arc<Ctx>) -> warp::filters::BoxedFilter<(Response,)> {
         .unify()
         .recover(|rej: warp::Rejection| async move { Ok::<_, Infallible>(rejection(rej)) })
         .unify()
+        .map(secure)
         .boxed()
 }
 
-/// How long in-flight requests may take once shutdown has begun (a
-/// stalled upload from a client on a bad link must not hold the exit).
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+/// What the dashboard may load and do: its own scripts, styles, images
+/// (also `data:` for the icon and `blob:` for previews fetched with the
+/// token) and API; no inline script, no plugins, never inside a frame.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Serves the API and the dashboard on `listener` until `shutdown`
-/// resolves; then ends event streams and lets in-flight requests finish,
-/// for at most [`SHUTDOWN_GRACE`].
-pub async fn serve(
-    ctx: Arc<Ctx>,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) {
-    let c2 = ctx.clone();
-    let (begun_tx, begun_rx) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        shutdown.await;
-        c2.begin_shutdown();
-        let _ = begun_tx.send(());
-    };
-    let server = warp::serve(routes(ctx))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run();
-    let grace_over = async {
-        if begun_rx.await.is_ok() {
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = server => {}
-        () = grace_over => {
-            tracing::warn!("requests still running {SHUTDOWN_GRACE:?} after shutdown began: stopping without them");
-        }
+/// Security headers on every reply.
+fn secure(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", CONTENT_SECURITY_POLICY),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
     }
+    r
 }
 
 fn boxed_body<S, B>(s: S) -> req::BodyStream
@@ -274,7 +279,7 @@ fn authenticate(
     query: &str,
     remote: Option<SocketAddr>,
 ) -> Result<Principal, ApiError> {
-    let ip = remote.map(|r| r.ip());
+    let ip = remote.map(|r| server::client_key(r.ip()));
     if let Some(ip) = ip {
         let f = ctx.failures.lock().expect("failures lock");
         if let Some((n, since)) = f.get(&ip) {
@@ -316,6 +321,11 @@ fn authenticate(
         None => {
             if let Some(ip) = ip {
                 let mut f = ctx.failures.lock().expect("failures lock");
+                if f.len() >= FAILURES_KEPT {
+                    // Many addresses failing at once: forget those whose
+                    // minute is over, so the map stays bounded.
+                    f.retain(|_, (_, since)| since.elapsed().as_secs() < 60);
+                }
                 let e = f.entry(ip).or_insert((0, Instant::now()));
                 if e.1.elapsed().as_secs() >= 60 {
                     *e = (0, Instant::now());

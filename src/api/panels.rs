@@ -8,7 +8,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::error::ApiError;
-use super::req::{bytes_reply, empty, json, ok, Req};
+use super::req::{empty, json, ok, Req};
 use super::{blocking, Ctx};
 use crate::domain::{Panel, Transport};
 use crate::player::NowState;
@@ -330,6 +330,7 @@ pub async fn frame_png(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError
         ))
     })?;
     let led = r.q("look") == Some("led");
+    let inm = super::messages::inm(r);
     let png = blocking(move || {
         let rendition = n.rendition.as_ref()?;
         let ix = (n.page.max(1) as usize - 1).min(rendition.pages.len().saturating_sub(1));
@@ -342,12 +343,7 @@ pub async fn frame_png(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError
     })
     .await?
     .ok_or_else(|| ApiError::not_found("nothing is rendered for this panel yet"))?;
-    let mut resp = bytes_reply("image/png", png);
-    resp.headers_mut().insert(
-        "cache-control",
-        warp::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(resp)
+    Ok(super::messages::png_reply(inm.as_deref(), png))
 }
 
 /// LED-look previews aim at roughly 640 px wide.

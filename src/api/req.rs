@@ -1,7 +1,9 @@
 //! A request as the handlers see it, and the reply helpers.
 //!
 //! Bodies are read here with a hard cap, whether or not the client sent a
-//! Content-Length (a chunked upload cannot sneak past the limit), and JSON
+//! Content-Length (a chunked upload cannot sneak past the limit), and at
+//! a minimum rate (a client trickling a body cannot hold a connection and
+//! a handler for ever: [`BODY_GRACE`], [`BODY_MIN_RATE`]), and JSON
 //! is parsed here so every syntax or shape mistake becomes a 400 with the
 //! line, column and field serde reports.
 
@@ -31,6 +33,17 @@ pub const ASSET_LIMIT: usize = 20 << 20;
 /// are refused at once and the connection closed.
 const DRAIN_MAX: usize = 64 << 20;
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+/// A body may take this long, plus its size at [`BODY_MIN_RATE`]; past
+/// that it is refused with 408 and the connection closed.
+pub const BODY_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+/// Bytes per second a body must average after [`BODY_GRACE`] (64 kbit/s:
+/// a 20 MiB image over a poor mobile link still arrives).
+pub const BODY_MIN_RATE: u64 = 8 * 1024;
+
+/// When a body of which `received` bytes came since `started` is too late.
+fn body_deadline(started: tokio::time::Instant, received: usize) -> tokio::time::Instant {
+    started + BODY_GRACE + std::time::Duration::from_millis(received as u64 * 1000 / BODY_MIN_RATE)
+}
 
 pub struct Req {
     pub method: Method,
@@ -111,7 +124,22 @@ impl Req {
             return Ok(Bytes::new());
         };
         let mut buf = BytesMut::new();
-        while let Some(chunk) = stream.next().await {
+        let started = tokio::time::Instant::now();
+        loop {
+            let next = tokio::time::timeout_at(body_deadline(started, buf.len()), stream.next());
+            let Ok(next) = next.await else {
+                self.body_unread = true;
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "too_slow",
+                    format!(
+                        "the request body arrived too slowly (after {} s, less than {} KiB a second): check the connection and send it again",
+                        BODY_GRACE.as_secs(),
+                        BODY_MIN_RATE / 1024
+                    ),
+                ));
+            };
+            let Some(chunk) = next else { break };
             let chunk = chunk.map_err(|e| {
                 ApiError::bad_request(format!("the request body could not be read: {e}"))
             })?;
@@ -247,7 +275,12 @@ pub fn error_response(e: &ApiError) -> Response {
             obj.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    json(e.status, &body)
+    let mut r = json(e.status, &body);
+    if e.code == "busy" {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    }
+    r
 }
 
 /// Decodes `a=1&b=x%20y` (also `+` as space). Later keys win.

@@ -58,8 +58,7 @@ fn content_type(path: &str) -> &'static str {
 }
 
 /// Whether an `If-None-Match` header names `etag` (or is `*`).
-fn matches(if_none_match: &str, etag: &HeaderValue) -> bool {
-    let etag = etag.to_str().unwrap_or_default();
+pub(super) fn matches(if_none_match: &str, etag: &str) -> bool {
     if_none_match
         .split(',')
         .map(|t| t.trim())
@@ -71,7 +70,7 @@ fn matches(if_none_match: &str, etag: &HeaderValue) -> bool {
 /// behind a stale module; the ETag keeps the asking cheap.
 fn asset(path: &str, if_none_match: Option<&str>) -> Option<Response> {
     let a = ASSETS.get(path)?;
-    let mut r = if if_none_match.is_some_and(|v| matches(v, &a.etag)) {
+    let mut r = if if_none_match.is_some_and(|v| matches(v, a.etag.to_str().unwrap_or_default())) {
         let mut r = Response::default();
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
@@ -133,6 +132,41 @@ pub fn routes(
                     "bangtin_render_cache_entries",
                     "Rendered (message, profile) entries cached.",
                     ctx.renditions.len() as f64,
+                ),
+                (
+                    "bangtin_render_cache_bytes",
+                    "Bytes held by cached renders (bounded by a share of the memory budget).",
+                    ctx.renditions.bytes() as f64,
+                ),
+                (
+                    "bangtin_memory_budget_bytes",
+                    "The memory budget (--memory-budget).",
+                    ctx.limits.memory.total() as f64,
+                ),
+                (
+                    "bangtin_work_bytes",
+                    "Bytes reserved now by decoding and rendering in flight.",
+                    ctx.work.in_use() as f64,
+                ),
+                (
+                    "bangtin_work_busy_total",
+                    "Requests refused with 503 busy: no room in the memory budget.",
+                    ctx.work.busy() as f64,
+                ),
+                (
+                    "bangtin_http_connections",
+                    "HTTP connections open.",
+                    ctx.conns.open() as f64,
+                ),
+                (
+                    "bangtin_http_connections_refused_total",
+                    "HTTP connections refused at a connection cap.",
+                    ctx.conns.refused() as f64,
+                ),
+                (
+                    "bangtin_http_connections_evicted_total",
+                    "HTTP connections closed before their first request head to make room at the overall cap.",
+                    ctx.conns.evicted() as f64,
                 ),
                 (
                     "bangtin_data_problems",
@@ -304,11 +338,11 @@ mod tests {
 
     #[test]
     fn if_none_match_lists_weak_tags_and_star() {
-        let tag = HeaderValue::from_static("\"abc\"");
-        assert!(matches("\"abc\"", &tag));
-        assert!(matches("\"x\", W/\"abc\"", &tag));
-        assert!(matches("*", &tag));
-        assert!(!matches("\"abcd\"", &tag));
-        assert!(!matches("", &tag));
+        let tag = "\"abc\"";
+        assert!(matches("\"abc\"", tag));
+        assert!(matches("\"x\", W/\"abc\"", tag));
+        assert!(matches("*", tag));
+        assert!(!matches("\"abcd\"", tag));
+        assert!(!matches("", tag));
     }
 }

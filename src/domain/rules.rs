@@ -146,12 +146,31 @@ impl Message {
     }
 }
 
-/// Every target must match something that exists now.
+/// Most targets a campaign or an alert may list (groups name more).
+pub const MAX_TARGETS: usize = 1000;
+
+/// Every target must match something that exists now, once, and there
+/// are at most `MAX_TARGETS`.
 pub fn check_targets(targets: &[Target], known: &impl Known) -> Result<(), Refusal> {
     if targets.is_empty() {
         return Err(Invalid::new(
             "targets is empty: name at least one panel id, \"group:NAME\" or \"all\"",
         )
+        .into());
+    }
+    if targets.len() > MAX_TARGETS {
+        return Err(Invalid::new(format!(
+            "{} targets are more than {MAX_TARGETS}: name panels by \"group:NAME\" (or \"all\") instead of one by one",
+            targets.len()
+        ))
+        .into());
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(t) = targets.iter().find(|t| !seen.insert(*t)) {
+        return Err(Invalid::new(format!(
+            "target {:?} is listed twice: name each panel or group once",
+            t.to_string()
+        ))
         .into());
     }
     for t in targets {
@@ -471,6 +490,8 @@ mod tests {
             (a("x", &["all"], 0), "no duration"),
             (a("x", &["all"], MAX_ALERT_S + 1), "too long"),
             (a("x", &[], 60), "no targets"),
+            (a("x", &["p1", "all", "p1"], 60), "a duplicate"),
+            (a("x", &vec!["all"; 10_000], 60), "10,000 duplicates"),
         ] {
             assert!(
                 matches!(body.check(&World), Err(Refusal::Invalid(_))),

@@ -2,6 +2,9 @@
 //! (message version, profile) and shared by every panel of that profile,
 //! by the player and by the preview endpoints; and the prepared-picture
 //! cache under it (decoded, linear-light images within a memory budget).
+//! Both are bounded by bytes, shares of the server's memory budget
+//! ([`crate::memory::Budget`]), least recently used dropped first: no
+//! query string (sizes, colours) can grow them without bound.
 //!
 //! Knows the store only to read an asset's bytes; knows nothing of
 //! schedules, seqs or delivery.
@@ -14,6 +17,7 @@ use bytes::Bytes;
 
 use crate::domain::{Alert, Color, Id, Message, MessageBody, PixelFormat, Profile, Style};
 use crate::frame;
+use crate::memory::{Budget, ByteLru, Weigh};
 use crate::render::{self, Content, Picture, Renderer};
 use crate::store::{Snapshot, Store};
 
@@ -39,6 +43,15 @@ pub struct Rendition {
     pub pages: Vec<PageOut>,
 }
 
+impl Weigh for Rendition {
+    fn weight(&self) -> usize {
+        self.pages
+            .iter()
+            .map(|p| p.data.len() + p.page.bytes())
+            .sum()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum RenderKey {
     Message {
@@ -58,7 +71,7 @@ enum RenderKey {
 /// The render cache, shared by the player and the preview endpoints.
 pub struct Renditions {
     renderer: Arc<Renderer>,
-    cache: Mutex<HashMap<RenderKey, Arc<Rendition>>>,
+    cache: Mutex<ByteLru<RenderKey, Arc<Rendition>>>,
     images: Mutex<Pictures>,
     pub renders: AtomicU64,
 }
@@ -131,13 +144,41 @@ impl Pictures {
 }
 
 impl Renditions {
+    /// With the shares of the default memory budget.
     pub fn new(renderer: Arc<Renderer>) -> Renditions {
+        Renditions::with_budget(renderer, &Budget::default())
+    }
+
+    /// Renders and pictures kept within their shares of `budget`.
+    pub fn with_budget(renderer: Arc<Renderer>, budget: &Budget) -> Renditions {
         Renditions {
             renderer,
-            cache: Mutex::new(HashMap::new()),
-            images: Mutex::new(Pictures::default()),
+            cache: Mutex::new(ByteLru::new(budget.renders())),
+            images: Mutex::new(Pictures {
+                budget: budget.pictures(),
+                ..Pictures::default()
+            }),
             renders: Default::default(),
         }
+    }
+
+    pub fn renderer(&self) -> &Renderer {
+        &self.renderer
+    }
+
+    /// Whether the prepared picture of asset `id` is cached (using it
+    /// then costs no decoding).
+    pub fn has_picture(&self, id: &str) -> bool {
+        self.images
+            .lock()
+            .expect("image cache")
+            .map
+            .contains_key(id)
+    }
+
+    /// Bytes the cached renders hold.
+    pub fn bytes(&self) -> usize {
+        self.cache.lock().expect("render cache").bytes()
     }
 
     fn build(&self, content: &Content<'_>, profile: &Profile) -> Rendition {
@@ -165,8 +206,8 @@ impl Renditions {
         key: RenderKey,
         make: impl FnOnce() -> Result<Rendition, RenditionError>,
     ) -> Result<Arc<Rendition>, RenditionError> {
-        if let Some(r) = self.cache.lock().expect("render cache").get(&key) {
-            return Ok(r.clone());
+        if let Some(r) = self.cache.lock().expect("render cache").get(&key).cloned() {
+            return Ok(r);
         }
         let r = Arc::new(make()?);
         self.cache

@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use image::{Rgb, RgbImage};
 
 use crate::domain::{Caption, Color, PixelFormat, Profile, Style};
-pub use picture::{decode_image, DecodedImage, ImageError, Picture};
+pub use picture::{decode_cost, decode_image, picture_cost, DecodedImage, ImageError, Picture};
 use text::{Layout, Mask, Prepared, Rect};
 
 /// Words a passer-by reads per second, for the reading-time warning.
@@ -74,6 +74,14 @@ impl Page {
     /// Words of text on this page (for the reading-time warning).
     pub fn words(&self) -> usize {
         self.words
+    }
+
+    /// Bytes its pixels hold (for caches bounded by bytes).
+    pub fn bytes(&self) -> usize {
+        match &self.pixels {
+            Pixels::Mono(bits) => bits.len(),
+            Pixels::Rgb(img) => img.as_raw().len(),
+        }
     }
 
     /// The BTF1 data for the profile's pixel format (borrowed where the
@@ -163,23 +171,34 @@ impl Renderer {
         }
     }
 
-    /// Pure and deterministic: same input, same pixels.
-    pub fn render(&self, content: &Content<'_>, profile: &Profile) -> Rendered {
-        // Profile fields are public; a zero side would be no panel at all.
+    /// How many pages `render` will make, from the layout alone (no pixel
+    /// is drawn): what a caller that bounds memory needs to know first.
+    pub fn pages(&self, content: &Content<'_>, profile: &Profile) -> usize {
         let (w, h) = (
             u32::from(profile.width).max(1),
             u32::from(profile.height).max(1),
         );
         let mono = profile.format == PixelFormat::Mono1;
-        let style = content.style;
         let vec = (!mono).then_some(&self.vec);
         let prep = Prepared::new(content.text, &self.uni, vec);
-        let full = Rect { x: 0, y: 0, w, h };
+        self.layout(content, &prep, mono, w, h).1.pages.len()
+    }
 
-        let (regions, layout) = match content.image {
+    /// Where the image and the text go, and the text's lines and pages.
+    fn layout(
+        &self,
+        content: &Content<'_>,
+        prep: &Prepared,
+        mono: bool,
+        w: u32,
+        h: u32,
+    ) -> (Regions, text::Layout) {
+        let vec = (!mono).then_some(&self.vec);
+        let full = Rect { x: 0, y: 0, w, h };
+        match content.image {
             None => {
                 let sizes = text::candidate_sizes(mono, max_line(h));
-                let layout = text::fit(&prep, vec, &sizes, w, h);
+                let layout = text::fit(prep, vec, &sizes, w, h);
                 (
                     Regions {
                         image: None,
@@ -195,10 +214,24 @@ impl Renderer {
                     text: full,
                     band: None,
                 },
-                text::fit(&prep, vec, &[text::Size::Bitmap(1)], w, h),
+                text::fit(prep, vec, &[text::Size::Bitmap(1)], w, h),
             ),
-            Some(_) => self.caption(&prep, mono, w, h, style.caption.unwrap_or_default()),
-        };
+            Some(_) => self.caption(prep, mono, w, h, content.style.caption.unwrap_or_default()),
+        }
+    }
+
+    /// Pure and deterministic: same input, same pixels.
+    pub fn render(&self, content: &Content<'_>, profile: &Profile) -> Rendered {
+        // Profile fields are public; a zero side would be no panel at all.
+        let (w, h) = (
+            u32::from(profile.width).max(1),
+            u32::from(profile.height).max(1),
+        );
+        let mono = profile.format == PixelFormat::Mono1;
+        let style = content.style;
+        let vec = (!mono).then_some(&self.vec);
+        let prep = Prepared::new(content.text, &self.uni, vec);
+        let (regions, layout) = self.layout(content, &prep, mono, w, h);
 
         // The image is fitted once and shared by every page.
         let fitted = content.image.zip(regions.image).map(|(img, r)| {

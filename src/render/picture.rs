@@ -38,6 +38,57 @@ pub struct DecodedImage {
 /// Dimensions and allocations are limited before any pixel is decoded, so
 /// a decompression bomb fails fast with [`ImageError::TooLarge`].
 pub fn decode_image(bytes: &[u8]) -> Result<DecodedImage, ImageError> {
+    let (format, content_type) = sniff(bytes)?;
+    let mut decoder = decoder(bytes, format)?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(map_error)?;
+    img.apply_orientation(orientation);
+    let image = img.into_rgba8();
+    let (width, height) = image.dimensions();
+    if width == 0 || height == 0 {
+        return Err(ImageError::Corrupt("the image has no pixels".into()));
+    }
+    Ok(DecodedImage {
+        image,
+        content_type,
+        width,
+        height,
+    })
+}
+
+/// The most memory [`decode_image`] and then [`Picture::new`] will hold
+/// at once for these bytes, from the image's header alone: nothing is
+/// decoded, so a caller can wait for that much room first. Refuses what
+/// `decode_image` would refuse by its header (format, size limits).
+pub fn decode_cost(bytes: &[u8]) -> Result<u64, ImageError> {
+    let (format, _) = sniff(bytes)?;
+    let mut decoder = decoder(bytes, format)?;
+    let (w, h) = decoder.dimensions();
+    let native = decoder.total_bytes();
+    let turned = decoder
+        .orientation()
+        .is_ok_and(|o| o != image::metadata::Orientation::NoTransforms);
+    let rgba = u64::from(w) * u64::from(h) * 4;
+    let converted = if decoder.color_type() == image::ColorType::Rgba8 {
+        0
+    } else {
+        rgba
+    };
+    // The decoded pixels (twice while a turn is applied) and their RGBA
+    // copy, then the prepared picture made from that copy.
+    Ok(native * (1 + u64::from(turned)) + converted + picture_cost(w, h))
+}
+
+/// Bytes a [`Picture`] of a `w`×`h` image holds at most.
+pub fn picture_cost(w: u32, h: u32) -> u64 {
+    let k = w.max(h).div_ceil(PICTURE_MAX_SIDE).max(1);
+    u64::from(w.div_ceil(k)) * u64::from(h.div_ceil(k)) * 4 * 4
+}
+
+/// The format of the bytes and its content type, if it is one we take.
+fn sniff(bytes: &[u8]) -> Result<(ImageFormat, &'static str), ImageError> {
     let format = image::guess_format(bytes).map_err(|_| {
         ImageError::Unsupported(
             "the file is not a PNG, JPEG, GIF or WebP image: upload one of those".into(),
@@ -59,29 +110,19 @@ pub fn decode_image(bytes: &[u8]) -> Result<DecodedImage, ImageError> {
             )));
         }
     };
+    Ok((format, content_type))
+}
+
+/// A decoder for the bytes, with the size and allocation limits set (it
+/// has read the header, nothing more).
+fn decoder(bytes: &[u8], format: ImageFormat) -> Result<impl ImageDecoder + '_, ImageError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
     limits.max_alloc = Some(MAX_IMAGE_ALLOC);
     reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(map_error)?;
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(map_error)?;
-    img.apply_orientation(orientation);
-    let image = img.into_rgba8();
-    let (width, height) = image.dimensions();
-    if width == 0 || height == 0 {
-        return Err(ImageError::Corrupt("the image has no pixels".into()));
-    }
-    Ok(DecodedImage {
-        image,
-        content_type,
-        width,
-        height,
-    })
+    reader.into_decoder().map_err(map_error)
 }
 
 fn map_error(e: image::ImageError) -> ImageError {
@@ -513,6 +554,33 @@ mod tests {
         // the benchmarks.
         let e = decode_image(&bytes).unwrap_err();
         assert!(matches!(e, ImageError::TooLarge(_)), "{e:?}");
+        let e = decode_cost(&bytes).unwrap_err();
+        assert!(matches!(e, ImageError::TooLarge(_)), "{e:?}");
+    }
+
+    /// What decoding will hold, from the header: the pixels as stored, the
+    /// RGBA copy (none when they are RGBA already) and the picture.
+    #[test]
+    fn decode_cost_is_read_from_the_header() {
+        let rgba8 = png(&RgbaImage::new(100, 50));
+        let px = 100 * 50;
+        assert_eq!(decode_cost(&rgba8).unwrap(), px * 4 + px * 16);
+        let mut rgb16 = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut rgb16)
+            .write_image(
+                &vec![0u8; 100 * 50 * 6],
+                100,
+                50,
+                image::ExtendedColorType::Rgb16,
+            )
+            .unwrap();
+        assert_eq!(decode_cost(&rgb16).unwrap(), px * 6 + px * 4 + px * 16);
+        // The picture is at most 2048 a side.
+        assert_eq!(picture_cost(8192, 4096), 2048 * 1024 * 16);
+        assert!(matches!(
+            decode_cost(b"not an image"),
+            Err(ImageError::Unsupported(_))
+        ));
     }
 
     #[test]

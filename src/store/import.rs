@@ -257,7 +257,7 @@ impl Store {
             return Err(ImportError::Rows(problems));
         }
         let journal = self.import_journal();
-        let summary = self.change(None, |s| {
+        self.change_audited(|s| {
             let mut summary = ImportSummary::default();
             let mut files = Vec::new();
             for (_, p) in rows {
@@ -272,12 +272,13 @@ impl Store {
                 files.push((self.panel_path(&p.id), pretty(&p)));
                 s.panels.insert(p.id.clone(), p);
             }
-            Ok((summary, vec![FileOp::Batch { journal, files }]))
-        })?;
-        let mut audit = entry(who, "import", "panel", "(bulk)");
-        audit.detail = json!(summary);
-        self.audit(audit);
-        Ok(summary)
+            // The line names what the import did, and is durable before
+            // the files are.
+            let mut audit = entry(who, "import", "panel", "(bulk)");
+            audit.detail = json!(summary);
+            Ok((summary, vec![FileOp::Batch { journal, files }], vec![audit]))
+        })
+        .map_err(ImportError::from)
     }
 }
 

@@ -25,11 +25,20 @@
 //!
 //! Readers take an immutable [`Snapshot`] (an `Arc`, cheap). A writer's
 //! change is checked against the snapshot ahead of the published one (with
-//! every change still waiting for the disk), then written durably with the
-//! changes queued beside it in one round of fsyncs (group commit, in
-//! `commit`), then the new snapshot is published and a change is
-//! signalled. So a 2xx after a write means the data is on disk, and a
-//! failed write changes nothing in memory.
+//! every change still waiting for the disk); then the changes queued beside
+//! it are written together (group commit, in `commit`): their audit lines
+//! appended and fsynced first, then their files in one round of fsyncs
+//! ([`fsio::write_many`]); then the new snapshot is published and a change
+//! is signalled. So a 2xx after a write means the data and its audit line
+//! are on disk; if the audit lines cannot be written nothing is changed,
+//! and if the files cannot be written the lines are taken back and nothing
+//! changes in memory.
+//!
+//! `content/panels`, `content/messages` and `schedules/` may be edited by
+//! hand on a running server: [`Store::reload_hand_edits`] applies what
+//! changed. A file that cannot be used (on reload or at start) is reported
+//! in [`Snapshot::problems`] with its line and column; the last good
+//! version stays in use, and no API write replaces the broken file.
 //!
 //! Every write runs the workflow's rules (`domain::rules`: four eyes, back
 //! to draft on edit, what campaigns and alerts must name) inside the write
@@ -80,10 +89,9 @@ pub struct Snapshot {
     pub assets: OrdMap<String, Asset>,
     pub campaigns: OrdMap<Id, Campaign>,
     pub alerts: OrdMap<Id, Alert>,
-    /// Files that could not be used, by path, with the reason. The server
-    /// keeps the last good version of such a campaign and never overwrites
-    /// the broken file.
-    pub problems: BTreeMap<PathBuf, String>,
+    /// Files that could not be used, by path. The server keeps the last
+    /// good version of what such a file held and never overwrites it.
+    pub problems: BTreeMap<PathBuf, FileProblem>,
     /// Bumped on every change.
     pub generation: u64,
 }
@@ -93,6 +101,20 @@ pub struct Snapshot {
 pub struct FileProblem {
     pub path: PathBuf,
     pub message: String,
+    /// Where a JSON mistake is (1-based), when the file did not parse.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl FileProblem {
+    fn new(path: PathBuf, message: impl Into<String>) -> FileProblem {
+        FileProblem {
+            path,
+            message: message.into(),
+            line: None,
+            column: None,
+        }
+    }
 }
 
 impl std::fmt::Display for FileProblem {
@@ -207,9 +229,12 @@ pub struct Store {
     snap: RwLock<Arc<Snapshot>>,
     commit: commit::GroupCommit,
     changes: watch::Sender<u64>,
-    /// Fingerprint of `schedules/` at the last reload.
-    schedules_seen: Mutex<Vec<(String, u64, std::time::SystemTime)>>,
+    /// Fingerprint of the hand-editable directories at the last reload.
+    hand_edits_seen: Mutex<Vec<(String, u64, std::time::SystemTime)>>,
 }
+
+/// The directories people may edit by hand on a running server.
+const HAND_EDITED: [&str; 3] = ["content/panels", "content/messages", "schedules"];
 
 impl Known for Snapshot {
     fn has_panel(&self, id: &Id) -> bool {
@@ -235,6 +260,24 @@ impl Known for Snapshot {
 /// administrator removed, and the rest of it still plays.)
 fn check_campaign(c: &Campaign) -> Result<(), Invalid> {
     schedule::compile(c).map(|_| ())
+}
+
+/// The checks a panel file passes on every load.
+fn check_panel(id: &str, p: &Panel) -> Result<(), Invalid> {
+    check_id(id, &p.id)?;
+    p.validate()
+}
+
+/// The checks a message file passes on every load.
+fn check_message(id: &str, m: &Message) -> Result<(), Invalid> {
+    check_id(id, &m.id)?;
+    m.body.validate()
+}
+
+/// The checks a campaign file passes on every load.
+fn check_campaign_file(id: &str, c: &Campaign) -> Result<(), Invalid> {
+    check_id(id, &c.id)?;
+    check_campaign(c)
 }
 
 /// How often a fresh id is drawn before giving up (each draw meets an
@@ -266,9 +309,10 @@ pub fn tokens_file(data: &Path) -> PathBuf {
 }
 
 impl Store {
-    /// Loads everything under `root`. Broken files in `content/` or `state/`
-    /// stop the start with a list of every problem (path, line, column);
-    /// a broken campaign in `schedules/` is reported and skipped.
+    /// Loads everything under `root`. A file that cannot be used is
+    /// reported in [`Snapshot::problems`] (path, line, column) and skipped:
+    /// one broken file never keeps the other panels dark. Fails only when
+    /// the directories cannot be created.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         let mut problems = Vec::new();
         let mut snap = Snapshot::default();
@@ -286,43 +330,18 @@ impl Store {
         // commit point is completed from its journal.
         let journal = import_journal(root);
         fsio::finish_batch(&journal).map_err(|e| StoreError::io(&journal, e))?;
-        snap.panels = load_dir(
-            &root.join("content/panels"),
-            &mut problems,
-            |id, p: &Panel| {
-                check_id(id, &p.id)?;
-                p.validate()
-            },
-        );
-        snap.messages = load_dir(
-            &root.join("content/messages"),
-            &mut problems,
-            |id, m: &Message| {
-                check_id(id, &m.id)?;
-                m.body.validate()
-            },
-        );
+        snap.panels = load_dir(&root.join("content/panels"), &mut problems, check_panel);
+        snap.messages = load_dir(&root.join("content/messages"), &mut problems, check_message);
         snap.assets = load_assets(&root.join("content/assets"), &mut problems);
         snap.alerts = load_dir(
             &root.join("state/alerts"),
             &mut problems,
             |id, a: &Alert| check_id(id, &a.id),
         );
-        if !problems.is_empty() {
-            return Err(StoreError::Corrupt(problems));
-        }
-        let mut sched_problems = Vec::new();
-        snap.campaigns = load_dir(
-            &root.join("schedules"),
-            &mut sched_problems,
-            |id, c: &Campaign| {
-                check_id(id, &c.id)?;
-                check_campaign(c)
-            },
-        );
-        for p in sched_problems {
-            tracing::error!(path = %p.path.display(), "campaign file skipped: {}", p.message);
-            snap.problems.insert(p.path, p.message);
+        snap.campaigns = load_dir(&root.join("schedules"), &mut problems, check_campaign_file);
+        for p in problems {
+            tracing::error!(path = %p.path.display(), "file skipped: {}", p.message);
+            snap.problems.insert(p.path.clone(), p);
         }
         let (changes, _) = watch::channel(0);
         let store = Store {
@@ -330,9 +349,9 @@ impl Store {
             snap: RwLock::new(Arc::new(snap)),
             commit: commit::GroupCommit::default(),
             changes,
-            schedules_seen: Mutex::new(Vec::new()),
+            hand_edits_seen: Mutex::new(Vec::new()),
         };
-        *store.schedules_seen.lock().expect("lock") = store.schedules_fingerprint();
+        *store.hand_edits_seen.lock().expect("lock") = store.hand_edits_fingerprint();
         Ok(store)
     }
 
@@ -422,10 +441,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes a batch of staged changes durably: several files in one
-    /// round of fsyncs ([`fsio::write_many`]), a lone file or a bulk
-    /// import as before; then their audit lines, in order.
+    /// Writes a batch of staged changes durably: their audit lines first
+    /// ([`Store::write_audited`]), then several files in one round of
+    /// fsyncs ([`fsio::write_many`]), a lone file or a bulk import as
+    /// before.
     fn write_batch(&self, batch: &[commit::Staged]) -> Result<(), StoreError> {
+        let audit: Vec<AuditEntry> = batch.iter().flat_map(|s| s.audit.clone()).collect();
+        self.write_audited(&audit, || self.write_files(batch))
+    }
+
+    fn write_files(&self, batch: &[commit::Staged]) -> Result<(), StoreError> {
         let ops: Vec<&FileOp> = batch.iter().flat_map(|s| &s.ops).collect();
         let many: Option<Vec<fsio::FileChange>> = ops
             .iter()
@@ -454,29 +479,61 @@ impl Store {
                 }
             }
         }
-        for a in batch.iter().flat_map(|s| &s.audit) {
-            self.append_audit(a);
-        }
         Ok(())
     }
 
-    fn append_audit(&self, a: &AuditEntry) {
-        let path = self.root.join("state/audit.jsonl");
-        let line = serde_json::to_string(a).expect("audit entry serializes");
-        if let Err(e) = fsio::append_line(&path, &line) {
-            tracing::error!(path = %path.display(), "audit trail append failed: {e}");
+    /// The audit lines first, durably, then `apply`: a change on disk
+    /// always has its line before it. When the lines cannot be written
+    /// `apply` does not run; when `apply` fails the lines are taken back.
+    /// (Only a crash between the two leaves a line whose change is not
+    /// there; never the reverse.) Call with the writer lock held.
+    fn write_audited<T>(
+        &self,
+        audit: &[AuditEntry],
+        apply: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if audit.is_empty() {
+            return apply();
         }
+        let path = self.audit_path();
+        let lines: Vec<String> = audit
+            .iter()
+            .map(|a| serde_json::to_string(a).expect("audit entry serializes"))
+            .collect();
+        let before = fsio::append_lines(&path, &lines).map_err(|e| StoreError::io(&path, e))?;
+        apply().inspect_err(|_| {
+            if let Err(e) = fsio::truncate_durable(&path, before) {
+                tracing::error!(path = %path.display(), "an audit line of a change that failed could not be taken back: {e}");
+            }
+        })
     }
 
-    /// Records an event that changes no stored file (e.g. a token revoked).
-    pub fn audit(&self, a: AuditEntry) {
+    fn audit_path(&self) -> PathBuf {
+        self.root.join("state/audit.jsonl")
+    }
+
+    /// Runs a change kept outside the store (a token created or revoked)
+    /// with its audit line, as every store change: the line first; if it
+    /// cannot be written `change` does not run, if `change` fails the line
+    /// is taken back.
+    pub fn audited<T>(
+        &self,
+        a: AuditEntry,
+        change: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let _w = self.commit.lock_writer();
-        self.append_audit(&a);
+        self.write_audited(&[a], change)
+    }
+
+    /// Records what already happened (hand edits found on disk).
+    fn audit(&self, a: AuditEntry) -> Result<(), StoreError> {
+        let _w = self.commit.lock_writer();
+        self.write_audited(&[a], || Ok(()))
     }
 
     /// The newest `limit` audit entries, newest first.
     pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        let path = self.root.join("state/audit.jsonl");
+        let path = self.audit_path();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
@@ -502,6 +559,7 @@ impl Store {
             panel.id.as_str(),
         );
         self.change(Some(audit), |s| {
+            self.not_broken(s, &path)?;
             let exists = s.panels.contains_key(&panel.id);
             if create && exists {
                 return Err(StoreError::Conflict(format!(
@@ -525,6 +583,7 @@ impl Store {
                 .panels
                 .remove(id)
                 .ok_or_else(|| not_found("panel", id.as_str()))?;
+            s.problems.remove(&path);
             Ok((p, vec![FileOp::Remove(path)]))
         })
     }
@@ -559,8 +618,11 @@ impl Store {
                     )))
                 }
                 Some(id) => id,
-                None => fresh_id(&body.title, |id| s.messages.contains_key(id))?,
+                None => fresh_id(&body.title, |id| {
+                    s.messages.contains_key(id) || s.problems.contains_key(&self.message_path(id))
+                })?,
             };
+            self.not_broken(s, &self.message_path(&id))?;
             let m = Message::new(id, body, who, now, &*s)?;
             s.messages.insert(m.id.clone(), m.clone());
             let mut audit = entry(who, "create", "message", m.id.as_str());
@@ -606,6 +668,7 @@ impl Store {
         rule: impl FnOnce(&mut Message, &Snapshot) -> Result<(), Refusal>,
     ) -> Result<Message, StoreError> {
         self.change_audited(|s| {
+            self.not_broken(s, &self.message_path(id))?;
             let mut m = s
                 .messages
                 .get(id)
@@ -671,6 +734,7 @@ impl Store {
                 .messages
                 .remove(id)
                 .ok_or_else(|| not_found("message", id.as_str()))?;
+            s.problems.remove(&path);
             Ok((m, vec![FileOp::Remove(path)]))
         })
     }
@@ -830,12 +894,7 @@ impl Store {
             let (c, create) = make(s)?;
             check_campaign(&c)?;
             let path = self.campaign_path(&c.id);
-            if let Some(problem) = s.problems.get(&path) {
-                return Err(StoreError::Conflict(format!(
-                    "{} is broken on disk ({problem}); fix or delete the file by hand first, so no hand edit is overwritten",
-                    path.display()
-                )));
-            }
+            self.not_broken(s, &path)?;
             c.check_refs(&*s)?;
             let exists = s.campaigns.contains_key(&c.id);
             if create && exists {
@@ -867,77 +926,143 @@ impl Store {
         })
     }
 
-    /// Re-reads `schedules/` if any file changed since the last look. A
-    /// broken file keeps the last good version of its campaign and is
-    /// reported in [`Snapshot::problems`]. Returns whether anything changed.
-    pub fn reload_schedules(&self) -> bool {
-        let fp = self.schedules_fingerprint();
+    /// Refuses to write over `path` while it holds a hand edit that could
+    /// not be used: the person who made it would lose it unawares.
+    fn not_broken(&self, s: &Snapshot, path: &Path) -> Result<(), StoreError> {
+        match s.problems.get(path) {
+            None => Ok(()),
+            Some(p) => Err(StoreError::Conflict(format!(
+                "{} was edited by hand and cannot be used ({}); it is not overwritten, so the edit is not lost: fix the file or delete it, then try again",
+                self.relative(path),
+                p.message
+            ))),
+        }
+    }
+
+    /// `path` as seen from the data directory, for sentences.
+    pub fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
+    /// Re-reads `content/panels`, `content/messages` and `schedules/` if
+    /// any file there changed since the last look. A file that cannot be
+    /// used keeps the last good version of what it held and is reported in
+    /// [`Snapshot::problems`]. Every change found is audited as a file
+    /// edit. Returns whether anything changed.
+    pub fn reload_hand_edits(&self) -> bool {
+        let fp = self.hand_edits_fingerprint();
         {
-            let mut seen = self.schedules_seen.lock().expect("lock");
+            let mut seen = self.hand_edits_seen.lock().expect("lock");
             if *seen == fp {
                 return false;
             }
             *seen = fp;
         }
-        let dir = self.root.join("schedules");
         let result = self.change(None, |s| {
-            let mut problems = Vec::new();
-            let fresh: OrdMap<Id, Campaign> = load_dir(&dir, &mut problems, |id, c: &Campaign| {
-                check_id(id, &c.id)?;
-                check_campaign(c)
-            });
-            let mut campaigns = fresh;
-            s.problems.retain(|p, _| !p.starts_with(&dir));
-            for p in problems {
-                // Keep the last good version of a campaign whose file broke.
-                if let Some(id) = p.path.file_stem().and_then(|n| n.to_str()).and_then(|n| Id::parse(n).ok()) {
-                    if let Some(old) = s.campaigns.get(&id) {
-                        campaigns.insert(id, old.clone());
-                    }
-                }
-                tracing::error!(path = %p.path.display(), "campaign file not applied: {}", p.message);
-                s.problems.insert(p.path, p.message);
-            }
-            let mut edits: Vec<(&'static str, Id)> = Vec::new();
-            for (id, c) in &campaigns {
-                match s.campaigns.get(id) {
-                    None => edits.push(("create", id.clone())),
-                    Some(old) if old != c => edits.push(("update", id.clone())),
-                    Some(_) => {}
-                }
-            }
-            for id in s.campaigns.keys() {
-                if !campaigns.contains_key(id) {
-                    edits.push(("delete", id.clone()));
-                }
-            }
-            s.campaigns = campaigns;
+            let mut edits = Vec::new();
+            let dir = self.root.join("content/panels");
+            s.panels = self.reload_dir(
+                &dir,
+                &s.panels,
+                &mut s.problems,
+                check_panel,
+                "panel",
+                &mut edits,
+            );
+            let dir = self.root.join("content/messages");
+            s.messages = self.reload_dir(
+                &dir,
+                &s.messages,
+                &mut s.problems,
+                check_message,
+                "message",
+                &mut edits,
+            );
+            let dir = self.root.join("schedules");
+            s.campaigns = self.reload_dir(
+                &dir,
+                &s.campaigns,
+                &mut s.problems,
+                check_campaign_file,
+                "campaign",
+                &mut edits,
+            );
             Ok((edits, vec![]))
         });
         match result {
             Ok(edits) => {
-                if !edits.is_empty() {
-                    tracing::info!("schedules/ changed on disk: campaigns reloaded");
-                }
-                // Hand edits are changes too: they go into the audit trail.
-                for (action, id) in &edits {
-                    let mut e = entry("(file edit)", action, "campaign", id.as_str());
-                    e.detail =
-                        serde_json::json!({"path": self.campaign_path(id).display().to_string()});
-                    self.audit(e);
+                for (action, kind, path) in &edits {
+                    tracing::info!(path = %path.display(), "{kind} file changed on disk: {action}");
+                    // The file system is where the change happened; the
+                    // trail still says what changed.
+                    let id = path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy())
+                        .unwrap_or_default();
+                    let mut e = entry("(file edit)", action, kind, &id);
+                    e.detail = serde_json::json!({"path": self.relative(path)});
+                    if let Err(err) = self.audit(e) {
+                        tracing::error!("hand edit of {} not audited: {err}", path.display());
+                    }
                 }
                 !edits.is_empty()
             }
             Err(e) => {
-                tracing::error!("reloading schedules failed: {e}");
+                tracing::error!("reloading hand edits failed: {e}");
                 false
             }
         }
     }
 
-    fn schedules_fingerprint(&self) -> Vec<(String, u64, std::time::SystemTime)> {
+    /// What `dir` holds now, with the last good version (from `old`) of
+    /// every file that cannot be used; its problems replace the old ones.
+    fn reload_dir<T: DeserializeOwned + Clone + PartialEq>(
+        &self,
+        dir: &Path,
+        old: &OrdMap<Id, T>,
+        problems: &mut BTreeMap<PathBuf, FileProblem>,
+        check: impl Fn(&str, &T) -> Result<(), Invalid>,
+        kind: &'static str,
+        edits: &mut Vec<(&'static str, &'static str, PathBuf)>,
+    ) -> OrdMap<Id, T> {
+        let mut found = Vec::new();
+        let mut fresh = load_dir(dir, &mut found, check);
+        problems.retain(|p, _| !p.starts_with(dir));
+        for p in found {
+            let id = p
+                .path
+                .file_stem()
+                .and_then(|n| n.to_str())
+                .and_then(|n| Id::parse(n).ok());
+            if let Some(good) = id.and_then(|id| old.get(&id).map(|v| (id, v))) {
+                fresh.insert(good.0, good.1.clone());
+            }
+            tracing::error!(path = %p.path.display(), "{kind} file not applied: {}", p.message);
+            problems.insert(p.path.clone(), p);
+        }
+        let path = |id: &Id| dir.join(format!("{id}.json"));
+        for (id, v) in &fresh {
+            match old.get(id) {
+                None => edits.push(("create", kind, path(id))),
+                Some(o) if o != v => edits.push(("update", kind, path(id))),
+                Some(_) => {}
+            }
+        }
+        for id in old.keys().filter(|id| !fresh.contains_key(*id)) {
+            edits.push(("delete", kind, path(id)));
+        }
+        fresh
+    }
+
+    fn hand_edits_fingerprint(&self) -> Vec<(String, u64, std::time::SystemTime)> {
         let mut v = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(self.root.join("schedules")) {
+        for d in HAND_EDITED {
+            let Ok(rd) = std::fs::read_dir(self.root.join(d)) else {
+                continue;
+            };
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
                 if !name.ends_with(".json") || fsio::is_temp_name(&name) {
@@ -945,7 +1070,7 @@ impl Store {
                 }
                 if let Ok(md) = e.metadata() {
                     v.push((
-                        name,
+                        format!("{d}/{name}"),
                         md.len(),
                         md.modified().unwrap_or(std::time::UNIX_EPOCH),
                     ));
@@ -1100,10 +1225,10 @@ fn load_dir<T: DeserializeOwned + Clone>(
         let id = match Id::parse(stem) {
             Ok(id) => id,
             Err(e) => {
-                problems.push(FileProblem {
+                problems.push(FileProblem::new(
                     path,
-                    message: format!("the file name is not a valid id: {e}"),
-                });
+                    format!("the file name is not a valid id: {e}"),
+                ));
                 continue;
             }
         };
@@ -1112,7 +1237,7 @@ fn load_dir<T: DeserializeOwned + Clone>(
                 Ok(()) => {
                     out.insert(id, v);
                 }
-                Err(e) => problems.push(FileProblem { path, message: e.0 }),
+                Err(e) => problems.push(FileProblem::new(path, e.0)),
             },
             Err(p) => problems.push(p),
         }
@@ -1141,16 +1266,16 @@ fn load_assets(dir: &Path, problems: &mut Vec<FileProblem>) -> OrdMap<String, As
                 if file.exists() {
                     out.insert(a.id.clone(), a);
                 } else {
-                    problems.push(FileProblem {
+                    problems.push(FileProblem::new(
                         path,
-                        message: format!("the image file {} is missing", file.display()),
-                    });
+                        format!("the image file {} is missing", file.display()),
+                    ));
                 }
             }
-            Ok(_) => problems.push(FileProblem {
+            Ok(_) => problems.push(FileProblem::new(
                 path,
-                message: "the file name does not match the asset id inside".into(),
-            }),
+                "the file name does not match the asset id inside",
+            )),
             Err(p) => problems.push(p),
         }
     }
@@ -1158,13 +1283,13 @@ fn load_assets(dir: &Path, problems: &mut Vec<FileProblem>) -> OrdMap<String, As
 }
 
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, FileProblem> {
-    let bytes = std::fs::read(path).map_err(|e| FileProblem {
-        path: path.into(),
-        message: format!("cannot read: {e}"),
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| FileProblem::new(path.into(), format!("cannot read: {e}")))?;
     serde_json::from_slice(&bytes).map_err(|e| FileProblem {
         path: path.into(),
         message: format!("line {}, column {}: {}", e.line(), e.column(), e),
+        line: Some(e.line()),
+        column: Some(e.column()),
     })
 }
 
@@ -1256,18 +1381,135 @@ mod tests {
         assert_eq!(again.audit_tail(1000).unwrap().len(), 200);
     }
 
+    /// A broken panel file used to stop the start, so every sign went dark
+    /// at its frames' expiry. It is reported and skipped instead; the other
+    /// panels are served.
     #[test]
-    fn broken_content_stops_the_start_with_path_and_line() {
+    fn broken_content_is_reported_with_line_and_column_and_the_rest_served() {
         let d = tempfile::tempdir().unwrap();
-        Store::open(d.path()).unwrap();
+        let s = Store::open(d.path()).unwrap();
+        s.put_panel(panel("p2"), true, "a").unwrap();
         let p = d.path().join("content/panels/p1.json");
         std::fs::write(&p, "{\n  \"id\": \"p1\",\n  oops\n}").unwrap();
-        let e = Store::open(d.path()).err().unwrap();
-        let text = e.to_string();
-        assert!(text.contains("p1.json"), "{text}");
-        assert!(text.contains("line 3"), "{text}");
-        // Never overwritten.
+        let m = d.path().join("content/messages/m1.json");
+        std::fs::write(&m, "[").unwrap();
+        let s = Store::open(d.path()).expect("starts despite broken files");
+        let snap = s.snapshot();
+        assert_eq!(
+            snap.panels.keys().map(Id::as_str).collect::<Vec<_>>(),
+            ["p2"]
+        );
+        let problem = &snap.problems[&p];
+        assert_eq!((problem.line, problem.column), (Some(3), Some(3)));
+        assert!(problem.message.contains("line 3"), "{}", problem.message);
+        assert!(snap.problems.contains_key(&m));
+        // Never overwritten, not even by a write through the API.
+        let refused = s.put_panel(panel("p1"), true, "a");
+        match refused {
+            Err(StoreError::Conflict(text)) => {
+                assert!(text.contains("content/panels/p1.json"), "{text}")
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(std::fs::read_to_string(&p).unwrap().contains("oops"));
+    }
+
+    /// Hand edits of content/ apply live like schedules/; a broken one
+    /// keeps the last good version, is reported, and is not overwritten by
+    /// an API write; fixing it clears the report.
+    #[test]
+    fn hand_edits_of_content_apply_live_and_broken_ones_keep_the_last_good() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let good = s.put_panel(panel("p1"), true, "a").unwrap();
+        let m = s.create_message(body("Xin chào"), "lan", now()).unwrap();
+        let path = s.panel_path(&good.id);
+        let mut edited = good.clone();
+        edited.name = "Chợ Hàn".into();
+        std::fs::write(&path, pretty(&edited)).unwrap();
+        assert!(s.reload_hand_edits());
+        assert_eq!(s.snapshot().panels[&good.id].name, "Chợ Hàn");
+        let audit = s.audit_tail(1).unwrap();
+        assert_eq!(
+            (audit[0].who.as_str(), audit[0].action.as_str()),
+            ("(file edit)", "update")
+        );
+        // Broken: the last good version stays, the problem is reported.
+        std::fs::write(&path, "{ \"id\": \"p1\", ").unwrap();
+        s.reload_hand_edits();
+        let snap = s.snapshot();
+        assert_eq!(snap.panels[&good.id].name, "Chợ Hàn");
+        assert!(snap.problems[&path].line.is_some());
+        assert!(matches!(
+            s.put_panel(good.clone(), false, "a"),
+            Err(StoreError::Conflict(_))
+        ));
+        let mpath = s.message_path(&m.id);
+        std::fs::write(&mpath, "{}").unwrap();
+        s.reload_hand_edits();
+        assert_eq!(s.snapshot().messages[&m.id], m, "the last good message");
+        assert!(matches!(
+            s.edit_message(&m.id, body("Thứ hai"), "lan", now()),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.approve_message(&m.id, "hung", None, now(), FOUR_EYES),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(std::fs::read_to_string(&mpath).unwrap(), "{}");
+        // Fixed by hand: applied, and the report goes.
+        std::fs::write(&path, pretty(&good)).unwrap();
+        std::fs::write(&mpath, pretty(&m)).unwrap();
+        s.reload_hand_edits();
+        let snap = s.snapshot();
+        assert!(snap.problems.is_empty(), "{:?}", snap.problems);
+        assert_eq!(snap.panels[&good.id], good);
+        s.put_panel(good, false, "a").unwrap();
+    }
+
+    /// A change is not acknowledged without its audit line: when the line
+    /// cannot be written nothing is changed (in memory or on disk); when
+    /// the change's files cannot be written the line is taken back.
+    #[test]
+    fn no_change_without_its_audit_line() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        s.put_panel(panel("p1"), true, "a").unwrap();
+        let trail = d.path().join("state/audit.jsonl");
+        let before = std::fs::read(&trail).unwrap();
+        // The trail cannot be appended to (a directory in its place).
+        let aside = d.path().join("state/audit.aside");
+        std::fs::rename(&trail, &aside).unwrap();
+        std::fs::create_dir(&trail).unwrap();
+        let refused = s.create_message(body("Xin chào"), "lan", now());
+        assert!(refused.is_err(), "{refused:?}");
+        assert!(s.snapshot().messages.is_empty());
+        assert_eq!(
+            walk_json(&d.path().join("content/messages")),
+            0,
+            "no file written"
+        );
+        assert!(s.put_panel(panel("p2"), true, "a").is_err());
+        assert!(!s.panel_path(&Id::parse("p2").unwrap()).exists());
+        let tokens = s.audited(entry("a", "revoke", "token", "lan"), || Ok(()));
+        assert!(tokens.is_err(), "a token change is refused too");
+        std::fs::remove_dir(&trail).unwrap();
+        std::fs::rename(&aside, &trail).unwrap();
+        // The files cannot be written: the line is taken back.
+        std::fs::create_dir_all(s.panel_path(&Id::parse("p3").unwrap()).join("x")).unwrap();
+        assert!(s.put_panel(panel("p3"), true, "a").is_err());
+        assert_eq!(
+            std::fs::read(&trail).unwrap(),
+            before,
+            "no line for a change that failed"
+        );
+        // And with a trail that works, each change has its line.
+        s.create_message(body("Xin chào"), "lan", now()).unwrap();
+        assert_eq!(s.audit_tail(10).unwrap().len(), 2);
+    }
+
+    fn walk_json(dir: &Path) -> usize {
+        std::fs::read_dir(dir).map(|rd| rd.count()).unwrap_or(0)
     }
 
     #[test]
@@ -1280,7 +1522,7 @@ mod tests {
         s.put_campaign(c.clone(), true, "a").unwrap();
         let path = s.campaign_path(&c.id);
         std::fs::write(&path, "{ broken").unwrap();
-        s.reload_schedules();
+        s.reload_hand_edits();
         let snap = s.snapshot();
         assert_eq!(snap.campaigns.get(&c.id), Some(&c));
         assert!(snap.problems.contains_key(&path));
@@ -1290,7 +1532,7 @@ mod tests {
             Err(StoreError::Conflict(_))
         ));
         std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
-        s.reload_schedules();
+        s.reload_hand_edits();
         assert!(s.snapshot().problems.is_empty());
     }
 
@@ -1449,7 +1691,7 @@ mod tests {
             .unwrap(),
         )
         .unwrap();
-        s.reload_schedules();
+        s.reload_hand_edits();
         let snap = s.snapshot();
         assert_eq!(snap.campaigns.len(), 1);
         assert!(

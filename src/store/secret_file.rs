@@ -66,33 +66,38 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SecretFile<T> {
     }
 
     /// Re-reads the file when someone else changed it. A broken file is
-    /// reported and the entries in memory stay as they were.
+    /// reported and the entries in memory stay as they were. Returns
+    /// whether the entries were replaced.
     ///
     /// Lock order, here as in [`SecretFile::update`]: `entries`, then
     /// `seen`. (Taking `seen` first deadlocked against a write at the
     /// same moment.)
-    pub fn reload_if_changed(&self) {
+    pub fn reload_if_changed(&self) -> bool {
         let unchanged = mtime(&self.path) == *self.seen.lock().expect("secrets lock");
         if unchanged {
-            return;
+            return false;
         }
         let mut entries = self.entries.write().expect("secrets lock");
         let mut seen = self.seen.lock().expect("secrets lock");
         // Again under the locks: a write may have happened meanwhile.
         let now = mtime(&self.path);
         if now == *seen {
-            return;
+            return false;
         }
         *seen = now;
         if now.is_none() {
-            return;
+            return false;
         }
         match super::read_json(&self.path) {
             Ok(read) => {
                 *entries = read;
                 tracing::info!(path = %self.path.display(), "{} changed on disk: reloaded", self.what);
+                true
             }
-            Err(p) => tracing::error!("{} not reloaded: {p}", self.what),
+            Err(p) => {
+                tracing::error!("{} not reloaded: {p}", self.what);
+                false
+            }
         }
     }
 

@@ -24,12 +24,8 @@ pub fn public_path(path: &Path) -> PathBuf {
 
 /// Reads a PKCS#8 PEM private key.
 pub fn load(path: &Path) -> Result<SigningKey, StoreError> {
-    let problem = |message: String| {
-        StoreError::Corrupt(vec![FileProblem {
-            path: path.into(),
-            message,
-        }])
-    };
+    let problem =
+        |message: String| StoreError::Corrupt(vec![FileProblem::new(path.into(), message)]);
     let pem = std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read: {e}")))?;
     SigningKey::from_pkcs8_pem(&pem)
         .map_err(|e| problem(format!("not an Ed25519 private key in PKCS#8 PEM: {e}")))

@@ -2,6 +2,11 @@
 //! `DIR/secrets/tokens.json`). Only a SHA-256 hash of each token is stored;
 //! a presented token is hashed and compared in constant time with every
 //! entry, so neither the file nor the timing reveals a token.
+//!
+//! Revoking a token (through the API, or by removing it from the file by
+//! hand) ends at once everything that authenticated with it and is still
+//! running: [`TokenStore::revocations`] fires, and a long-lived reply
+//! (the event stream) checks [`TokenStore::still_valid`].
 
 use std::path::Path;
 
@@ -18,6 +23,11 @@ use crate::domain::{Id, Invalid, Role};
 pub struct Principal {
     pub name: String,
     pub roles: Vec<Role>,
+    /// The SHA-256 of the token presented, to ask later whether it still
+    /// holds (never shown).
+    #[serde(skip)]
+    #[schemars(skip)]
+    token: [u8; 32],
 }
 
 impl Principal {
@@ -48,6 +58,8 @@ pub struct TokenInfo {
 pub struct TokenStore {
     file: SecretFile<Vec<Entry>>,
     bootstrap: Option<[u8; 32]>,
+    /// Bumped whenever a token may have stopped being valid.
+    revoked: tokio::sync::watch::Sender<u64>,
 }
 
 /// A new random token: 32 bytes from the OS generator, hex, with a prefix
@@ -61,25 +73,48 @@ impl TokenStore {
         Ok(TokenStore {
             file: SecretFile::open(path, "token file")?,
             bootstrap: bootstrap_admin.map(digest),
+            revoked: tokio::sync::watch::channel(0).0,
         })
+    }
+
+    /// Fires whenever a token was revoked or the file changed: whoever
+    /// holds a [`Principal`] for long asks [`TokenStore::still_valid`].
+    pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revoked.subscribe()
+    }
+
+    /// Whether the token `who` authenticated with is still valid.
+    pub fn still_valid(&self, who: &Principal) -> bool {
+        self.lookup(&who.token).is_some()
+    }
+
+    fn bump(&self) {
+        self.revoked.send_modify(|g| *g += 1);
     }
 
     /// Re-reads the file when someone else changed it (`bangtin token add`
     /// on a running server). A broken file is reported and the tokens in
     /// memory stay as they were.
     pub fn reload_if_changed(&self) {
-        self.file.reload_if_changed();
+        if self.file.reload_if_changed() {
+            self.bump();
+        }
     }
 
     /// The principal a token belongs to, if any.
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
-        let d = digest(token);
+        self.lookup(&digest(token))
+    }
+
+    fn lookup(&self, d: &[u8; 32]) -> Option<Principal> {
+        let d = *d;
         let mut found = None;
         if let Some(b) = &self.bootstrap {
             if bool::from(b.ct_eq(&d)) {
                 found = Some(Principal {
                     name: "admin".into(),
                     roles: Role::ALL.to_vec(),
+                    token: d,
                 });
             }
         }
@@ -89,6 +124,7 @@ impl TokenStore {
                 found = Some(Principal {
                     name: e.name.clone(),
                     roles: e.roles.clone(),
+                    token: d,
                 });
             }
         }
@@ -147,7 +183,8 @@ impl TokenStore {
         Ok(token)
     }
 
-    /// Revokes a token; takes effect for the next request.
+    /// Revokes a token: refused from the next request on, and whatever
+    /// it has open (event streams) ends now.
     pub fn revoke(&self, name: &str) -> Result<(), StoreError> {
         self.file.update(|entries| {
             let before = entries.len();
@@ -159,7 +196,9 @@ impl TokenStore {
                 });
             }
             Ok(())
-        })
+        })?;
+        self.bump();
+        Ok(())
     }
 }
 

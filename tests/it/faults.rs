@@ -363,7 +363,7 @@ async fn broker_outage_keeps_api_up_and_loses_no_ack() {
 
 /// A mount that is undone on drop (lazy unmount, so a failing test does
 /// not leave it behind).
-struct Mount(PathBuf);
+pub(super) struct Mount(PathBuf);
 
 impl Mount {
     fn run(args: &[&str]) -> bool {
@@ -386,7 +386,7 @@ impl Mount {
         .then(|| Mount(at.into()))
     }
 
-    fn read_only(at: &Path) -> Option<Mount> {
+    pub(super) fn read_only(at: &Path) -> Option<Mount> {
         let p = at.to_str()?;
         if !Mount::run(&["--bind", p, p]) {
             return None;

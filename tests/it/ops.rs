@@ -1,14 +1,12 @@
-//! Operating the server: the CLI, broken files at start, hand-edited
-//! schedules applied live.
+//! Operating the server: the CLI, broken files at start, hand edits of
+//! content/ and schedules/ applied live.
 
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
 
-use super::util::{
-    eventually, free_port, request_in_flight, succeeded, Api, Server, ServerOpts, ADMIN_TOKEN,
-};
+use super::util::{eventually, request_in_flight, succeeded, Api, Server, ServerOpts, ADMIN_TOKEN};
 
 #[tokio::test]
 async fn token_add_prints_a_working_token_once() {
@@ -53,32 +51,89 @@ async fn token_add_prints_a_working_token_once() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown role"));
 }
 
-#[test]
-fn a_broken_content_file_stops_the_start_with_path_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let panels = dir.path().join("content/panels");
-    std::fs::create_dir_all(&panels).unwrap();
-    std::fs::write(
-        panels.join("p1.json"),
-        "{\n  \"id\": \"p1\",\n  \"name\": \"x\"\n  \"width\": 1\n}\n",
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_bangtin"))
-        .arg("--data")
-        .arg(dir.path())
-        .arg("--http")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .arg("--broker-listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("p1.json") && err.contains("line 4"), "{err}");
-    // Never overwritten.
-    assert!(std::fs::read_to_string(panels.join("p1.json"))
-        .unwrap()
-        .contains("\"name\": \"x\"\n"));
+/// content/ is watched like schedules/: a hand edit of a panel applies
+/// live; a panel file broken by hand is reported in `/status` (file, line,
+/// column), its last good version stays, and a PUT does not overwrite it
+/// (409 naming the file). After a restart with the file still broken the
+/// server starts, reports it and serves the other panels; fixing the file
+/// applies live. (A broken file used to stop the start, so every sign went
+/// dark at its frames' expiry, and content/ was read only at start.)
+#[tokio::test]
+async fn a_broken_content_file_is_reported_and_never_darkens_the_rest() {
+    let mut server = Server::start();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    for id in ["p1", "p2"] {
+        admin
+            .create_panel(
+                json!({"id": id, "name": "Bảng", "width": 64, "height": 16, "format": "mono1"}),
+            )
+            .await;
+    }
+    let path = server.data.join("content/panels/p1.json");
+    let good = std::fs::read(&path).unwrap();
+    let mut edited: serde_json::Value = serde_json::from_slice(&good).unwrap();
+    edited["name"] = json!("Sửa tay");
+    std::fs::write(&path, serde_json::to_vec_pretty(&edited).unwrap()).unwrap();
+    let name = |admin: Api| async move { admin.get("/panels/p1").await.1["name"].clone() };
+    let applied = eventually(Duration::from_secs(6), || async {
+        (name(admin.clone()).await == "Sửa tay").then_some(())
+    })
+    .await;
+    assert!(applied.is_some(), "a hand edit of content/ applies live");
+    let broken = "{\n  \"id\": \"p1\",\n  \"name\": \"x\"\n  \"width\": 1\n}\n";
+    std::fs::write(&path, broken).unwrap();
+    let problem = |admin: Api| async move {
+        let (_, v) = admin.get("/status").await;
+        v["problems"]
+            .as_array()?
+            .iter()
+            .find(|p| p["file"] == "content/panels/p1.json")
+            .cloned()
+    };
+    let reported = eventually(Duration::from_secs(6), || problem(admin.clone()))
+        .await
+        .expect("the broken file is reported");
+    assert_eq!(reported["line"], 4, "{reported}");
+    assert!(reported["column"].is_u64(), "{reported}");
+    assert_eq!(
+        name(admin.clone()).await,
+        "Sửa tay",
+        "the last good version stays"
+    );
+    let (st, v) = admin.put("/panels/p1", edited.clone()).await;
+    assert_eq!(st, 409, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("content/panels/p1.json"),
+        "{v}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        broken,
+        "not overwritten"
+    );
+
+    server.restart();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    assert!(
+        problem(admin.clone()).await.is_some(),
+        "reported after a restart"
+    );
+    let (_, panels) = admin.get("/panels").await;
+    assert_eq!(
+        panels.as_array().unwrap().len(),
+        1,
+        "the other panel is served: {panels}"
+    );
+    std::fs::write(&path, &good).unwrap();
+    let fixed = eventually(Duration::from_secs(6), || async {
+        let gone = problem(admin.clone()).await.is_none();
+        (gone && admin.get("/panels/p1").await.0 == 200).then_some(())
+    })
+    .await;
+    assert!(fixed.is_some(), "the fixed file applies live");
 }
 
 #[test]

@@ -324,6 +324,27 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// The server's resident memory now and at its peak (VmRSS, VmHWM),
+    /// MiB, from /proc.
+    pub fn rss_mib(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kb = |key: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .expect("a VmRSS/VmHWM line")
+                / 1024.0
+        };
+        (kb("VmRSS:"), kb("VmHWM:"))
+    }
+
     /// The broker as a client without credentials reaches it.
     pub fn anonymous_broker_url(&self) -> String {
         self.opts

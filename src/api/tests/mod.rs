@@ -5,6 +5,7 @@
 
 mod admin;
 mod campaigns;
+mod hardening;
 mod messages;
 mod panels;
 mod reports;
