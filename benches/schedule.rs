@@ -32,6 +32,8 @@ fn world() -> (Vec<Panel>, Vec<CompiledCampaign>, Vec<Alert>, Cat) {
             groups: vec![format!("ward-{}", i % 50), format!("district-{}", i % 7)],
             color: None,
             brightness: None,
+            location: None,
+            units: Vec::new(),
         })
         .collect();
     let crons = [

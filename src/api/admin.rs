@@ -93,6 +93,7 @@ pub async fn status(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> 
         "messages": snap.messages.len(),
         "campaigns": snap.campaigns.len(),
         "problems": problems,
+        "cap": super::cap::status(ctx),
     }))
 }
 

@@ -15,9 +15,11 @@ mod admin;
 mod alerts;
 pub mod broker;
 mod campaigns;
+pub mod cap;
 mod events;
 mod messages;
 mod panels;
+mod public;
 mod reports;
 mod table;
 #[cfg(test)]
@@ -67,6 +69,8 @@ pub struct Services {
     pub metrics: Arc<metrics::Metrics>,
     pub tz: Tz,
     pub allow_self_approval: bool,
+    /// CAP configuration and the polled feeds' health.
+    pub feeds: Arc<crate::feeds::Feeds>,
 }
 
 impl std::ops::Deref for Ctx {
@@ -147,7 +151,9 @@ pub fn routes(ctx: Arc<Ctx>) -> warp::filters::BoxedFilter<(Response,)> {
         )
         .boxed();
     let site = web::routes(ctx.clone());
-    api.or(site)
+    api.or(public::routes(ctx.clone()))
+        .unify()
+        .or(site)
         .unify()
         .recover(|rej: warp::Rejection| async move { Ok::<_, Infallible>(rejection(rej)) })
         .unify()

@@ -41,6 +41,8 @@ fn panel(id: &str, groups: &[&str]) -> Panel {
         groups: groups.iter().map(|g| g.to_string()).collect(),
         color: None,
         brightness: None,
+        location: None,
+        units: Vec::new(),
     }
 }
 

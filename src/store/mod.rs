@@ -10,6 +10,9 @@
 //! DIR/state/audit.jsonl              audit trail, one JSON object a line
 //! DIR/state/seq.json                 per-panel frame sequence high-water marks (seq.rs)
 //! DIR/state/plays.redb               proof of play, an embedded database (plays.rs)
+//! DIR/cap.json                      CAP feeds, rules, templates, risk levels (cap.rs; hand-edited, reloaded live)
+//! DIR/state/cap/warnings/{id}.json   official warnings received and what was done (cap.rs)
+//! DIR/state/cap/documents/{sha256}.xml  every CAP document as received, verbatim (cap.rs)
 //! DIR/state/import.json              a bulk import's renames, while it commits
 //!                                    (completed at the next start after a crash)
 //! DIR/secrets/tokens.json            hashed API tokens and roles (tokens.rs; --tokens moves it)
@@ -35,6 +38,7 @@
 //! schedule compiler on every save and every load of `schedules/`. No
 //! caller can skip them.
 
+pub mod cap;
 pub mod credentials;
 pub mod import;
 pub mod plays;
@@ -76,6 +80,8 @@ pub struct Snapshot {
     pub assets: OrdMap<String, Asset>,
     pub campaigns: OrdMap<Id, Campaign>,
     pub alerts: OrdMap<Id, Alert>,
+    /// Official warnings received (CAP), by [`crate::cap::key`].
+    pub cap: OrdMap<Id, crate::cap::Warning>,
     /// Files that could not be used, by path, with the reason. The server
     /// keeps the last good version of such a campaign and never overwrites
     /// the broken file.
@@ -238,6 +244,8 @@ impl Store {
             "content/assets",
             "schedules",
             "state/alerts",
+            cap::WARNINGS_DIR,
+            cap::DOCUMENTS_DIR,
         ] {
             let p = root.join(d);
             std::fs::create_dir_all(&p).map_err(|e| StoreError::io(&p, e))?;
@@ -267,6 +275,11 @@ impl Store {
             &root.join("state/alerts"),
             &mut problems,
             |id, a: &Alert| check_id(id, &a.id),
+        );
+        snap.cap = load_dir(
+            &root.join(cap::WARNINGS_DIR),
+            &mut problems,
+            |id, w: &crate::cap::Warning| check_id(id, &w.id),
         );
         if !problems.is_empty() {
             return Err(StoreError::Corrupt(problems));
@@ -1063,6 +1076,8 @@ mod tests {
             groups: vec!["hai-chau".into()],
             color: None,
             brightness: None,
+            location: None,
+            units: Vec::new(),
         }
     }
 

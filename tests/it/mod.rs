@@ -5,6 +5,7 @@
 mod util;
 
 mod api;
+mod cap;
 mod dashboard;
 mod docs;
 mod e2e;
