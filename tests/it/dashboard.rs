@@ -53,7 +53,7 @@ fn chromium_path() -> PathBuf {
 
 /// A chromedriver process in its own process group, so that dropping it
 /// also ends the browsers it started.
-struct Chromedriver {
+pub(super) struct Chromedriver {
     child: Child,
     base: String,
 }
@@ -109,7 +109,7 @@ impl Drop for Chromedriver {
 }
 
 /// One browser session.
-struct Browser {
+pub(super) struct Browser {
     http: reqwest::Client,
     session: String,
     _profile: tempfile::TempDir,
@@ -178,12 +178,12 @@ impl Browser {
         v["value"].clone()
     }
 
-    async fn goto(&self, url: &str) {
+    pub(super) async fn goto(&self, url: &str) {
         self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
             .await;
     }
 
-    async fn js(&self, script: &str, args: Value) -> Value {
+    pub(super) async fn js(&self, script: &str, args: Value) -> Value {
         self.cmd(
             reqwest::Method::POST,
             "/execute/sync",
@@ -205,7 +205,7 @@ impl Browser {
         v[ELEMENT].as_str().expect("element id").to_string()
     }
 
-    async fn click(&self, css: &str) {
+    pub(super) async fn click(&self, css: &str) {
         let el = self.find(css).await;
         self.cmd(
             reqwest::Method::POST,
@@ -248,7 +248,7 @@ impl Browser {
     }
 
     /// Polls `script` (a function body) until it returns something truthy.
-    async fn wait_js(&self, script: &str, what: &str) -> Value {
+    pub(super) async fn wait_js(&self, script: &str, what: &str) -> Value {
         if let Some(v) = self.try_wait(script, 30).await {
             return v;
         }
@@ -266,7 +266,7 @@ impl Browser {
         );
     }
 
-    async fn screenshot(&self, name: &str) -> PathBuf {
+    pub(super) async fn screenshot(&self, name: &str) -> PathBuf {
         let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64_decode(v.as_str().unwrap_or_default());
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -301,7 +301,7 @@ impl Browser {
     /// log: uncaught exceptions, `console.error`, and files that did not
     /// load (a module among them). API answers are left out: a panel with
     /// no frame yet answers 404, and the page shows that as it should.
-    async fn page_errors(&self) -> Vec<String> {
+    pub(super) async fn page_errors(&self) -> Vec<String> {
         let log = self
             .cmd(
                 reqwest::Method::POST,
@@ -336,7 +336,7 @@ impl Browser {
         serde_json::from_value(v).expect("a list of strings")
     }
 
-    async fn sign_in(&self, base: &str, token: &str, name: &str) {
+    pub(super) async fn sign_in(&self, base: &str, token: &str, name: &str) {
         // A fresh document: reload the app, then the sign-in form.
         self.goto(&format!("{base}/?signin")).await;
         self.js(
@@ -362,7 +362,7 @@ impl Browser {
             .await;
     }
 
-    async fn route(&self, hash: &str) {
+    pub(super) async fn route(&self, hash: &str) {
         self.js(&format!("location.hash = {hash:?}; return true"), json!([]))
             .await;
     }
@@ -380,7 +380,7 @@ impl Browser {
 
     /// Like `wait_js`, but gives up after `secs` and answers None instead
     /// of failing: for checks collected by `Soft`.
-    async fn try_wait(&self, script: &str, secs: u64) -> Option<Value> {
+    pub(super) async fn try_wait(&self, script: &str, secs: u64) -> Option<Value> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let v = self.js(script, json!([])).await;
@@ -430,7 +430,7 @@ impl Browser {
     }
 
     /// Sets a field's value as if typed, in one go (for long texts).
-    async fn set_value(&self, css: &str, text: &str) {
+    pub(super) async fn set_value(&self, css: &str, text: &str) {
         self.find(css).await;
         self.js(
             "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
@@ -441,7 +441,7 @@ impl Browser {
     }
 
     /// The visible text of the first element matching `css` ('' if none).
-    async fn text(&self, css: &str) -> String {
+    pub(super) async fn text(&self, css: &str) -> String {
         self.js(
             "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''",
             json!([css]),
@@ -462,7 +462,7 @@ impl Browser {
         .await;
     }
 
-    async fn quit(self) {
+    pub(super) async fn quit(self) {
         let _ = self.http.delete(&self.session).send().await;
     }
 }
@@ -956,7 +956,7 @@ async fn dashboard_files_are_served_with_their_types_and_revalidated() {
 }
 
 /// Chromium, chromedriver and a browser session at `width`×`height`.
-async fn browser_at(width: u32, height: u32) -> (Chromedriver, Browser) {
+pub(super) async fn browser_at(width: u32, height: u32) -> (Chromedriver, Browser) {
     let http = reqwest::Client::new();
     let driver = Chromedriver::start(&http).await;
     let b = Browser::open(&http, &driver).await;

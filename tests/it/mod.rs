@@ -6,6 +6,7 @@ mod util;
 
 mod api;
 mod cap;
+mod cap_dashboard;
 mod dashboard;
 mod docs;
 mod e2e;
