@@ -25,11 +25,12 @@ export async function viewInbox(main, args, ctx) {
   const health = h('div', { class: 'cap-health' });
   let warnings = [];
   let status = null;
-  let pvUrl = null;
+  let pvUrls = [];
   // Each drawing of the detail is a generation: a preview or a delivery
   // that comes back after a newer drawing began is thrown away.
   let drawn = 0;
-  onCleanup(() => { drawn += 1; if (pvUrl) URL.revokeObjectURL(pvUrl); });
+  const dropPreviews = () => { for (const u of pvUrls) URL.revokeObjectURL(u); pvUrls = []; };
+  onCleanup(() => { drawn += 1; dropPreviews(); });
 
   const load = async () => {
     const [w, st] = await Promise.all([api('/cap'), api('/cap/feeds'), loadPanels()]);
@@ -70,27 +71,43 @@ export async function viewInbox(main, args, ctx) {
     }
   };
 
-  const preview = async (w, frame, head, gen) => {
+  /**
+   * The text on each kind of sign the warning reaches (size, format,
+   * colour), smallest first, with its page count: the reading-time check.
+   */
+  const previews = async (w, box, gen) => {
     const text = w.phases?.find((p) => p.wording === 'during')?.text || w.phases?.[0]?.text;
     const reach = S.panels.filter((p) => w.panels.includes(p.id));
-    if (!text || !reach.length) { frame.classList.add('screen-idle'); frame.dataset.empty = text ? t('cap.noPanels') : t('cap.noText'); return; }
-    const p = [...reach].sort((a, b) => a.width * a.height - b.width * b.height)[0];
-    head.textContent = t('al.previewOn', { name: p.name, size: `${p.width}×${p.height}`, n: reach.length });
-    frame.style.aspectRatio = `${p.width} / ${p.height}`;
-    const q = `width=${p.width}&height=${p.height}&format=${p.format}&color=${enc(p.color || '#ff2000')}&look=led&dwell=8`;
-    try {
-      const r = await fetchImage(`/preview?${q}`, { method: 'POST', json: { title: 'cap', text, style: ALERT_LOOK } });
-      if (gen !== drawn) { URL.revokeObjectURL(r.url); return; }
-      if (pvUrl) URL.revokeObjectURL(pvUrl);
-      pvUrl = r.url;
-      frame.querySelector('img').src = pvUrl;
-      frame.classList.remove('screen-idle');
-    } catch (e) { frame.dataset.empty = e.message; }
+    if (!text || !reach.length) { box.append(h('div', { class: 'screen screen-preview screen-idle', 'data-empty': text ? t('cap.noPanels') : t('cap.noText') })); return; }
+    const kinds = new Map();
+    for (const p of reach) {
+      const k = `${p.width}x${p.height}:${p.format}:${p.color || '#ff2000'}`;
+      if (!kinds.has(k)) kinds.set(k, { p, n: 0 });
+      kinds.get(k).n += 1;
+    }
+    const list = [...kinds.values()].sort((a, b) => a.p.width * a.p.height - b.p.width * b.p.height).slice(0, 4);
+    for (const { p, n } of list) {
+      const img = h('img', { class: 'preview-img', alt: t('cap.previewAlt') });
+      const frame = h('div', { class: 'screen screen-preview screen-idle', style: { aspectRatio: `${p.width} / ${p.height}` } }, img);
+      const head = h('p', { class: 'muted preview-head' }, t('cap.previewKind', { size: `${p.width}×${p.height}`, format: p.format, n }));
+      box.append(head, frame);
+      const q = `width=${p.width}&height=${p.height}&format=${p.format}&color=${enc(p.color || '#ff2000')}&look=led&dwell=8`;
+      try {
+        const r = await fetchImage(`/preview?${q}`, { method: 'POST', json: { title: 'cap', text, style: ALERT_LOOK } });
+        if (gen !== drawn) { URL.revokeObjectURL(r.url); return; }
+        pvUrls.push(r.url);
+        img.src = r.url;
+        frame.classList.remove('screen-idle');
+        const pages = Math.max(1, parseInt(r.headers.get('X-Pages') || '1', 10) || 1);
+        head.append(' · ', t('al.previewPages', { n: pages, s: pages * 8 }));
+      } catch (e) { frame.dataset.empty = e.message; }
+    }
   };
 
   const renderDetail = async () => {
     drawn += 1;
     const gen = drawn;
+    dropPreviews();
     clear(detail);
     const w = warnings.find((x) => x.id === selected) || warnings[0];
     if (!w) return;
@@ -103,9 +120,7 @@ export async function viewInbox(main, args, ctx) {
       areas: w.areas, tiles: status?.map_tiles, title: t('cap.mapTitle'),
       label: (p) => `${p.name} (${p.id}) – ${inside.has(p.id) ? t('cap.inside') : t('cap.outside')}`,
     });
-    const pvImg = h('img', { class: 'preview-img', alt: t('cap.previewAlt') });
-    const pvFrame = h('div', { class: 'screen screen-preview screen-idle' }, pvImg);
-    const pvHead = h('p', { class: 'muted preview-head' });
+    const pvBox = h('div', { class: 'cap-previews' });
     const byGroup = Object.entries(w.by_group || {}).sort(([a], [b]) => a.localeCompare(b, 'vi'));
     const actions = h('div', { class: 'cap-actions' });
     if (w.state === 'held' && !w.expired && can('operator')) {
@@ -154,10 +169,10 @@ export async function viewInbox(main, args, ctx) {
           h('h3', {}, t('cap.matched', { n: w.panels.length })),
           byGroup.length ? h('ul', { class: 'cap-groups' }, byGroup.map(([g, ids]) => h('li', {}, h('strong', {}, g === '-' ? t('wall.ungrouped') : prettyGroup(g)), ` (${ids.length}): `,
             ids.map((id) => S.panels.find((p) => p.id === id)?.name || id).join(', ')))) : emptyState(t('cap.noPanels')),
-          h('h3', {}, t('cap.preview')), pvHead, pvFrame,
+          h('h3', {}, t('cap.preview')), pvBox,
           (w.phases || []).length > 1 ? h('ol', { class: 'cap-phases' }, w.phases.map((p) => h('li', {}, h('strong', {}, t(`cap.wording.${p.wording}`)), ` ${fmtDateTime(p.from)} – ${fmtDateTime(p.until)}: `, p.text))) : null)),
       actions, delivery));
-    preview(w, pvFrame, pvHead, gen);
+    previews(w, pvBox, gen);
     if (w.alerts?.length) {
       try {
         const d = (await api(`/cap/${enc(w.id)}`)).delivery;
