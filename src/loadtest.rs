@@ -417,17 +417,29 @@ impl Glass {
         within: Duration,
         ok: impl Fn(usize, &Seen) -> bool,
     ) -> Result<Instant, usize> {
+        self.wait_some(since, within, |_| true, ok)
+    }
+
+    /// [`Glass::wait_all`] over the panels `which` names (by index).
+    fn wait_some(
+        &self,
+        since: Instant,
+        within: Duration,
+        which: impl Fn(usize) -> bool,
+        ok: impl Fn(usize, &Seen) -> bool,
+    ) -> Result<Instant, usize> {
         let deadline = Instant::now() + within;
         loop {
             {
                 let seen = self.seen.lock().expect("glass");
+                let wanted = (0..seen.len()).filter(|i| which(*i)).count();
                 let done: Vec<Instant> = seen
                     .iter()
                     .enumerate()
-                    .filter(|(i, s)| s.at.is_some_and(|t| t >= since) && ok(*i, s))
+                    .filter(|(i, s)| which(*i) && s.at.is_some_and(|t| t >= since) && ok(*i, s))
                     .filter_map(|(_, s)| s.at)
                     .collect();
-                if done.len() == seen.len() {
+                if done.len() == wanted {
                     return Ok(done.into_iter().max().unwrap_or(since));
                 }
                 if Instant::now() > deadline {
@@ -485,6 +497,10 @@ struct Figures {
     cap_panels: u64,
     cap_all_s: Option<f64>,
     cap_server_cpu_s: f64,
+    cap_half_reply_ms: f64,
+    cap_half_panels: u64,
+    cap_half_all_s: Option<f64>,
+    cap_half_server_cpu_s: f64,
     renders_change: f64,
     rss_mib: f64,
     hwm_mib: f64,
@@ -529,7 +545,9 @@ fn province(a: ProvinceArgs) -> anyhow::Result<()> {
                    "change_plays_s": f.change_plays_s, "change_server_cpu_s": f.change_server_cpu_s,
                    "alert_all_s": f.alert_all_s, "alert_server_cpu_s": f.alert_server_cpu_s,
                    "cap_reply_ms": f.cap_reply_ms, "cap_panels": f.cap_panels, "cap_all_s": f.cap_all_s,
-                   "cap_server_cpu_s": f.cap_server_cpu_s,
+                   "cap_server_cpu_s": f.cap_server_cpu_s, "cap_half_reply_ms": f.cap_half_reply_ms,
+                   "cap_half_panels": f.cap_half_panels, "cap_half_all_s": f.cap_half_all_s,
+                   "cap_half_server_cpu_s": f.cap_half_server_cpu_s,
                    "renders_change": f.renders_change, "rss_mib": f.rss_mib, "hwm_mib": f.hwm_mib,
                    "mosquitto_rss_mib": f.mosquitto_rss_mib, "missing": f.missing})
         );
@@ -607,6 +625,18 @@ fn print_figures(f: &Figures) {
     println!(
         "    server CPU for the warning        {:.2} s",
         f.cap_server_cpu_s
+    );
+    println!(
+        "  CAP warning, 15 of 30 districts:   reply {:.0} ms, {} panels matched",
+        f.cap_half_reply_ms, f.cap_half_panels
+    );
+    println!(
+        "    every matched panel shows it      {}",
+        fmt_s(f.cap_half_all_s, 2.0)
+    );
+    println!(
+        "    server CPU for the warning        {:.2} s",
+        f.cap_half_server_cpu_s
     );
     println!(
         "  server RSS                          {:.1} MiB (peak {:.1} MiB; target < 200 MB: {})",
@@ -1028,14 +1058,18 @@ impl Run<'_> {
     }
 }
 
-/// An official warning for the whole province (unit code 40), as a
-/// forecasting agency writes it, deployed by an auto rule.
-fn cap_document(now: chrono::DateTime<chrono::Utc>) -> String {
+/// An official warning for the units `codes` (the province is 40, its
+/// districts 412–441), as a forecasting agency writes it.
+fn cap_document(now: chrono::DateTime<chrono::Utc>, codes: &[u32]) -> String {
+    let geocodes: String = codes
+        .iter()
+        .map(|c| format!("<geocode><valueName>MaDVHC</valueName><value>{c}</value></geocode>"))
+        .collect();
     let t = |d: chrono::DateTime<chrono::Utc>| d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
-  <identifier>LOADTEST-{}</identifier>
+  <identifier>LOADTEST-{}-{}</identifier>
   <sender>canhbao@nchmf.gov.vn</sender>
   <sent>{}</sent>
   <status>Actual</status>
@@ -1052,27 +1086,63 @@ fn cap_document(now: chrono::DateTime<chrono::Utc>) -> String {
     <headline>Bão số 10 đổ bộ Nghệ An, gió giật cấp 15</headline>
     <instruction>Ở trong nhà kiên cố, không ra biển</instruction>
     <area>
-      <areaDesc>Tỉnh Nghệ An</areaDesc>
-      <geocode><valueName>MaDVHC</valueName><value>40</value></geocode>
+      <areaDesc>Nghệ An</areaDesc>
+      {geocodes}
     </area>
   </info>
 </alert>
 "#,
         now.timestamp_millis(),
+        codes.len(),
         t(now),
         t(now + chrono::Duration::hours(6))
     )
 }
 
 impl Run<'_> {
-    /// A CAP warning posted as a forecasting agency's system would: from
-    /// its arrival until every matched panel shows a new emergency frame.
+    /// Official warnings posted as a forecasting agency's system would,
+    /// each timed from its arrival until every matched panel shows a new
+    /// emergency frame: the whole province (unit code 40: every panel,
+    /// aimed at `all`), then 15 of its 30 districts (half the panels, in
+    /// no group of their own: aimed at each panel by id).
     fn cap_warning(&mut self, http: &Http, glass: &Glass, spid: u32) -> anyhow::Result<()> {
         std::fs::write(
             self.dir.join("data/cap.json"),
             json!({"rule_sets": {"default": [{"name": "storms", "event": ["Bão"], "action": "auto"}]}}).to_string(),
         )?;
         std::thread::sleep(Duration::from_secs(1));
+        let province = self.cap_step(http, glass, spid, &[40], |_| true)?;
+        (
+            self.fig.cap_reply_ms,
+            self.fig.cap_panels,
+            self.fig.cap_all_s,
+            self.fig.cap_server_cpu_s,
+        ) = province;
+        std::thread::sleep(Duration::from_secs(1));
+        let districts: Vec<u32> = (412..427).collect();
+        // Panel p{i} (index i-1) stands in district 412 + i % 30.
+        let half = self.cap_step(http, glass, spid, &districts, |idx| {
+            (idx as u32 + 1) % 30 < 15
+        })?;
+        (
+            self.fig.cap_half_reply_ms,
+            self.fig.cap_half_panels,
+            self.fig.cap_half_all_s,
+            self.fig.cap_half_server_cpu_s,
+        ) = half;
+        Ok(())
+    }
+
+    /// One warning for `codes`: (reply ms, panels matched, seconds to the
+    /// last matched panel, server CPU seconds).
+    fn cap_step(
+        &mut self,
+        http: &Http,
+        glass: &Glass,
+        spid: u32,
+        codes: &[u32],
+        matched: impl Fn(usize) -> bool,
+    ) -> anyhow::Result<(f64, u64, Option<f64>, f64)> {
         let before: Vec<u32> = glass
             .seen
             .lock()
@@ -1080,29 +1150,30 @@ impl Run<'_> {
             .iter()
             .map(|s| s.seq)
             .collect();
-        let doc = cap_document(chrono::Utc::now());
+        let doc = cap_document(chrono::Utc::now(), codes);
         let c0 = cpu_s(spid);
         let t0 = Instant::now();
         let (status, body) =
             http.call_with("POST", "/api/v1/cap", "application/cap+xml", doc.as_bytes())?;
-        self.fig.cap_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let reply_ms = t0.elapsed().as_secs_f64() * 1e3;
         let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         if status != 200 || v["state"] != "deployed" {
             bail!("POST /api/v1/cap: {status} {body}");
         }
-        self.fig.cap_panels = v["panels"].as_u64().unwrap_or(0);
-        match glass.wait_all(t0, self.wait, |i, s| {
+        let panels = v["panels"].as_u64().unwrap_or(0);
+        let all = match glass.wait_some(t0, self.wait, &matched, |i, s| {
             s.seq > before[i] && s.flags & FLAG_EMERGENCY != 0
         }) {
-            Ok(last) => self.fig.cap_all_s = Some((last - t0).as_secs_f64()),
-            Err(k) => self.fig.missing.push(format!(
-                "CAP warning: only {k} of {} panels show it",
-                self.n
-            )),
-        }
+            Ok(last) => Some((last - t0).as_secs_f64()),
+            Err(k) => {
+                self.fig.missing.push(format!(
+                    "CAP warning for {codes:?}: only {k} of {panels} panels show it"
+                ));
+                None
+            }
+        };
         std::thread::sleep(Duration::from_secs(1));
-        self.fig.cap_server_cpu_s = cpu_s(spid) - c0;
-        Ok(())
+        Ok((reply_ms, panels, all, cpu_s(spid) - c0))
     }
 }
 
