@@ -449,3 +449,53 @@ pub fn cover(matched: &BTreeSet<&Id>, s: &Snapshot) -> Vec<Target> {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_cap_json_keeps_the_last_good_one_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = ConfigFile::open(dir.path());
+        assert_eq!(*f.current(), CapConfig::default(), "no file: the defaults");
+        assert_eq!(f.problem(), None);
+        let good = r#"{"rule_sets": {"default": [{"action": "auto"}]}}"#;
+        std::fs::write(f.path(), good).unwrap();
+        assert_eq!(
+            f.current().rule_set("default").unwrap()[0].action,
+            cap::Action::Auto
+        );
+        // A mistake of syntax, then of meaning: the good one stays in force.
+        std::fs::write(
+            f.path(),
+            r#"{"rule_sets": {"default": [{"action": "auto"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f.current().rule_set("default").unwrap()[0].action,
+            cap::Action::Auto
+        );
+        assert!(f.problem().unwrap().contains("line 1"), "{:?}", f.problem());
+        std::fs::write(
+            f.path(),
+            r#"{"post": {"rules": "missing-set"}, "feeds": []}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f.current().rule_set("default").unwrap()[0].action,
+            cap::Action::Auto
+        );
+        assert!(
+            f.problem().unwrap().contains("\"missing-set\""),
+            "{:?}",
+            f.problem()
+        );
+        std::fs::write(f.path(), good.replace("auto", "log")).unwrap();
+        assert_eq!(
+            f.current().rule_set("default").unwrap()[0].action,
+            cap::Action::Log
+        );
+        assert_eq!(f.problem(), None);
+    }
+}
