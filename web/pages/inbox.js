@@ -17,6 +17,15 @@ import { drawMap } from '../lib/map.js';
 const ALERT_LOOK = { color: '#ffe000', background: '#b00000' };
 const STATE_KIND = { held: 'warn', deployed: 'danger', dismissed: 'off', logged: 'off', cancelled: 'off', replaced: 'off', expired: 'off' };
 
+/** The deciding rule as the server names it, in the page's language. */
+function ruleText(rule) {
+  const n = /^rule (\d+)$/.exec(rule || '');
+  if (n) return t('cap.ruleN', { n: n[1] });
+  if (rule === 'no rule matched') return t('cap.noRule');
+  if (rule === 'no <info>') return t('cap.noInfo');
+  return rule;
+}
+
 export async function viewInbox(main, args, ctx) {
   document.title = `${t('cap.title')} · ${t('app.title')}`;
   let selected = args[0] || null;
@@ -158,7 +167,7 @@ export async function viewInbox(main, args, ctx) {
         h('dt', {}, t('cap.levels')), h('dd', {}, [info.severity, info.urgency, info.certainty].filter(Boolean).join(' · ')),
         h('dt', {}, t('cap.when')), h('dd', {}, info.onset ? t('cap.onset', { when: fmtDateTime(info.onset) }) : '', info.onset ? ' · ' : '', info.expires ? t('cap.expires', { when: fmtDateTime(info.expires) }) : t('cap.noExpiry')),
         h('dt', {}, t('cap.area')), h('dd', {}, (w.areas || []).map((a) => a.desc).join('; ') || '—'),
-        h('dt', {}, t('cap.decision')), h('dd', {}, w.rule, w.decided_by ? ` · ${t('cap.by', { who: w.decided_by })}` : ''),
+        h('dt', {}, t('cap.decision')), h('dd', {}, ruleText(w.rule), w.decided_by ? ` · ${t('cap.by', { who: w.decided_by })}` : ''),
         h('dt', {}, t('cap.source')), h('dd', {}, w.source, ' · ', h('a', { href: `/api/v1/cap/${enc(w.id)}/document`, 'data-doc': w.id, onclick: (e) => { e.preventDefault(); openDocument(w.id); } }, t('cap.document')))),
       (w.notes || []).length ? h('ul', { class: 'cap-notes' }, w.notes.map((n) => h('li', {}, n))) : null,
       h('div', { class: 'cap-cols' },
