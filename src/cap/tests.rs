@@ -267,10 +267,17 @@ fn severity_maps_to_the_configured_risk_levels() {
 }
 
 #[test]
-fn tests_and_exercises_are_logged_only() {
+fn tests_exercises_and_restricted_warnings_are_logged_only() {
     let drill = STORM.replace("<status>Actual</status>", "<status>Exercise</status>");
     let (w, _) = record(receive(&drill, &auto(), &[], &[], now()).unwrap());
     assert_eq!((w.action, w.state), (Action::Log, State::Logged));
+    let restricted = STORM.replace(
+        "<scope>Public</scope>",
+        "<scope>Restricted</scope><restriction>Ban chỉ huy PCTT</restriction>",
+    );
+    let (w, _) = record(receive(&restricted, &auto(), &[], &[], now()).unwrap());
+    assert_eq!((w.action, w.state), (Action::Log, State::Logged));
+    assert!(w.notes[0].contains("scope Restricted"), "{:?}", w.notes);
 }
 
 #[test]

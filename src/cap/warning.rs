@@ -320,6 +320,13 @@ pub fn decide<'p>(
         notes.push(format!("status {}: kept for the record only", doc.status));
         action = Action::Log;
         state = State::Logged;
+    } else if doc.scope != "Public" && doc.msg_type != MsgType::Cancel {
+        notes.push(format!(
+            "scope {}: not meant for the public, so not for the signs",
+            doc.scope
+        ));
+        action = Action::Log;
+        state = State::Logged;
     } else if matches!(
         doc.msg_type,
         MsgType::Cancel | MsgType::Ack | MsgType::Error
