@@ -33,6 +33,8 @@ fn world() -> (Vec<Panel>, Vec<CompiledCampaign>, Vec<Alert>, Cat) {
             color: None,
             brightness: None,
             transport: Default::default(),
+            location: None,
+            units: Vec::new(),
         })
         .collect();
     let crons = [

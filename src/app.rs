@@ -5,7 +5,7 @@
 //!
 //! [`run`] reads as its steps: `open_data`, `connect_broker`,
 //! `start_player`, the background tasks (store changes, hand edits,
-//! proof of play, retention), the API, then `Running::shut_down`.
+//! proof of play, retention, CAP feeds), the API, then `Running::shut_down`.
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -20,10 +20,12 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, broker::BrokerSecurity, metrics::Metrics, Ctx, Services};
 use crate::config::Config;
+use crate::feeds::Feeds;
 use crate::mqtt::{self, BrokerUrl, Inbound, LinkOptions, Publisher, TlsFiles};
 use crate::player::{self, Command, FrameSettings, Player, PlayerParts};
 use crate::player::{Renditions, Schedules, Shared};
 use crate::render::Renderer;
+use crate::store::cap::ConfigFile;
 use crate::store::credentials::Credentials;
 use crate::store::plays::{PlayRecorder, PlayWriter, Plays, BATCH_WINDOW};
 use crate::store::seq::SeqAllocator;
@@ -121,6 +123,8 @@ pub async fn run(
             plays: plays_writer.recorder(),
         },
     );
+    let feeds = Arc::new(Feeds::new(ConfigFile::open(&config.data)));
+    feeds.clone().spawn(data.store.clone(), config.tz);
     let ctx = Arc::new(
         Ctx::new(Services {
             store: data.store,
@@ -132,6 +136,7 @@ pub async fn run(
             metrics,
             tz: config.tz,
             allow_self_approval: config.allow_self_approval,
+            feeds,
         })
         .with_broker(BrokerSecurity {
             credentials: Some(data.credentials),

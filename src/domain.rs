@@ -376,6 +376,48 @@ pub struct Panel {
     /// How frames reach the sign; absent means MQTT.
     #[serde(default, skip_serializing_if = "Transport::is_mqtt")]
     pub transport: Transport,
+    /// Where the panel stands (WGS 84), for warnings drawn as polygons
+    /// and circles, and the map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// The administrative units the panel stands in (Vietnam's official
+    /// unit codes: province, district, commune), for warnings addressed
+    /// by unit code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub units: Vec<String>,
+}
+
+/// A point on the map, in degrees (WGS 84).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+impl Location {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if !(-90.0..=90.0).contains(&self.lat) || !(-180.0..=180.0).contains(&self.lon) {
+            return Err(Invalid::new(format!(
+                "location {},{} is not on Earth: lat is -90 to 90 and lon -180 to 180 degrees, e.g. {{\"lat\": 18.67, \"lon\": 105.69}}",
+                self.lat, self.lon
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An administrative unit code: 1 to 8 digits (province "40", district
+/// "412", commune "16681").
+pub fn validate_unit(u: &str) -> Result<(), Invalid> {
+    if (1..=8).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(Invalid::new(format!(
+            "unit {:?} is not an administrative unit code: use the official code's digits, e.g. \"40\", \"412\" or \"16681\"",
+            u.chars().take(40).collect::<String>()
+        )))
+    }
 }
 
 impl Panel {
@@ -395,6 +437,15 @@ impl Panel {
                     b.day_starts
                 )));
             }
+        }
+        if let Some(l) = &self.location {
+            l.validate()?;
+        }
+        if self.units.len() > 16 {
+            return Err(Invalid::new("a panel stands in at most 16 units"));
+        }
+        for u in &self.units {
+            validate_unit(u)?;
         }
         self.transport.validate(self.width, self.format)
     }
@@ -758,15 +809,18 @@ pub enum Role {
     Scheduler,
     Operator,
     Admin,
+    /// A machine that delivers official warnings (`POST /api/v1/cap`).
+    Feed,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Editor,
         Role::Approver,
         Role::Scheduler,
         Role::Operator,
         Role::Admin,
+        Role::Feed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -776,6 +830,7 @@ impl Role {
             Role::Scheduler => "scheduler",
             Role::Operator => "operator",
             Role::Admin => "admin",
+            Role::Feed => "feed",
         }
     }
 }
@@ -788,7 +843,7 @@ impl FromStr for Role {
             .find(|r| r.name() == s)
             .ok_or_else(|| {
                 Invalid::new(format!(
-                    "unknown role {s:?}: use editor, approver, scheduler, operator or admin"
+                    "unknown role {s:?}: use editor, approver, scheduler, operator, admin or feed"
                 ))
             })
     }

@@ -6,6 +6,7 @@
 //! - [`frame`]: the BTF1 frame format, bytes in and bytes out.
 //! - [`render`]: Vietnamese text and images to panel-true pixels.
 //! - [`schedule`]: cron and date windows, priorities, rotation; `resolve` decides what a panel shows at an instant.
+//! - [`cap`]: official warnings (CAP 1.0–1.2): screening, parsing, area matching, rules, wording.
 //! - [`huidu`], [`colorlight`]: the vendor controllers' protocols as sans-IO codecs (Huidu SDK 2.0 and HD2020 realtime, Colorlight 5A-75 Ethernet frames).
 //!
 //! Around it, thin adapters:
@@ -14,6 +15,7 @@
 //! - [`store`]: the only module that knows the data directory layout; atomic, fsynced writes.
 //! - [`api`]: the only module that names warp: the HTTP API and the dashboard.
 //! - [`mqtt`]: the only module that names rumqttc/rumqttd: publisher, embedded broker, reference controller.
+//! - [`feeds`]: polls the CAP sources (conditional GET, back-off, health).
 //! - [`player`]: the loop that wakes at the next change, renders (cached) and publishes frames.
 //! - [`transport`]: delivery per panel: MQTT, Huidu cards (SDK 2.0, dialled or dialling in), HD2020 realtime bitmaps; the edge agent's Colorlight output.
 //! - [`memory`]: the memory budget's shares and a cache bounded by bytes.
@@ -21,9 +23,11 @@
 
 pub mod api;
 pub mod app;
+pub mod cap;
 pub mod colorlight;
 pub mod config;
 pub mod domain;
+pub mod feeds;
 pub mod frame;
 pub mod fsio;
 pub mod huidu;

@@ -8,7 +8,9 @@
 //! - `province`: a real server process, a real Mosquitto and a simulated
 //!   fleet on this machine; panels created through the API, then a campaign
 //!   change and an alert, timed until every panel shows the new frame and
-//!   every ack is counted; server RSS and idle CPU from /proc.
+//!   every ack is counted; then an official warning (CAP 1.2) for the
+//!   province under an auto-deploy rule, timed from its arrival until every
+//!   matched panel shows it; server RSS and idle CPU from /proc.
 //! - `soak`: the province scenario under everything at once for minutes
 //!   (mixed API writes, previews, uploads, junk MQTT, a slowloris):
 //!   server RSS (max), API latency (p99), lost acks, every sign lit.
@@ -295,16 +297,28 @@ impl Http {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<(u16, String)> {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        self.call_with(method, path, "application/json", body.as_bytes())
+    }
+
+    /// A request with a body of any type.
+    fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> anyhow::Result<(u16, String)> {
         let mut s = TcpStream::connect(self.addr)?;
         s.set_read_timeout(Some(Duration::from_secs(60)))?;
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.addr,
             self.token,
             body.len()
         );
-        s.write_all(req.as_bytes())?;
+        s.write_all(head.as_bytes())?;
+        s.write_all(body)?;
         let mut raw = Vec::new();
         s.read_to_end(&mut raw)?;
         let text = String::from_utf8_lossy(&raw);
@@ -316,10 +330,10 @@ impl Http {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .with_context(|| format!("{method} {path}: no status"))?;
-        let chunked = head
+        let body = if head
             .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked");
-        let body = if chunked {
+            .contains("transfer-encoding: chunked")
+        {
             dechunk(rest)
         } else {
             rest.to_string()
@@ -456,17 +470,29 @@ impl Glass {
         within: Duration,
         ok: impl Fn(usize, &Seen) -> bool,
     ) -> Result<Instant, usize> {
+        self.wait_some(since, within, |_| true, ok)
+    }
+
+    /// [`Glass::wait_all`] over the panels `which` names (by index).
+    fn wait_some(
+        &self,
+        since: Instant,
+        within: Duration,
+        which: impl Fn(usize) -> bool,
+        ok: impl Fn(usize, &Seen) -> bool,
+    ) -> Result<Instant, usize> {
         let deadline = Instant::now() + within;
         loop {
             {
                 let seen = self.seen.lock().expect("glass");
+                let wanted = (0..seen.len()).filter(|i| which(*i)).count();
                 let done: Vec<Instant> = seen
                     .iter()
                     .enumerate()
-                    .filter(|(i, s)| s.at.is_some_and(|t| t >= since) && ok(*i, s))
+                    .filter(|(i, s)| which(*i) && s.at.is_some_and(|t| t >= since) && ok(*i, s))
                     .filter_map(|(_, s)| s.at)
                     .collect();
-                if done.len() == seen.len() {
+                if done.len() == wanted {
                     return Ok(done.into_iter().max().unwrap_or(since));
                 }
                 if Instant::now() > deadline {
@@ -520,6 +546,14 @@ struct Figures {
     alert_reply_ms: f64,
     alert_all_s: Option<f64>,
     alert_server_cpu_s: f64,
+    cap_reply_ms: f64,
+    cap_panels: u64,
+    cap_all_s: Option<f64>,
+    cap_server_cpu_s: f64,
+    cap_half_reply_ms: f64,
+    cap_half_panels: u64,
+    cap_half_all_s: Option<f64>,
+    cap_half_server_cpu_s: f64,
     renders_change: f64,
     rss_mib: f64,
     hwm_mib: f64,
@@ -563,6 +597,10 @@ fn province(a: ProvinceArgs) -> anyhow::Result<()> {
                    "change_all_frames_s": f.change_all_frames_s, "change_all_acks_s": f.change_all_acks_s,
                    "change_plays_s": f.change_plays_s, "change_server_cpu_s": f.change_server_cpu_s,
                    "alert_all_s": f.alert_all_s, "alert_server_cpu_s": f.alert_server_cpu_s,
+                   "cap_reply_ms": f.cap_reply_ms, "cap_panels": f.cap_panels, "cap_all_s": f.cap_all_s,
+                   "cap_server_cpu_s": f.cap_server_cpu_s, "cap_half_reply_ms": f.cap_half_reply_ms,
+                   "cap_half_panels": f.cap_half_panels, "cap_half_all_s": f.cap_half_all_s,
+                   "cap_half_server_cpu_s": f.cap_half_server_cpu_s,
                    "renders_change": f.renders_change, "rss_mib": f.rss_mib, "hwm_mib": f.hwm_mib,
                    "mosquitto_rss_mib": f.mosquitto_rss_mib, "missing": f.missing})
         );
@@ -630,6 +668,30 @@ fn print_figures(f: &Figures) {
         f.alert_server_cpu_s
     );
     println!(
+        "  CAP warning (auto rule): reply      {:.0} ms, {} panels matched",
+        f.cap_reply_ms, f.cap_panels
+    );
+    println!(
+        "    every matched panel shows it      {}",
+        fmt_s(f.cap_all_s, 2.0)
+    );
+    println!(
+        "    server CPU for the warning        {:.2} s",
+        f.cap_server_cpu_s
+    );
+    println!(
+        "  CAP warning, 15 of 30 districts:   reply {:.0} ms, {} panels matched",
+        f.cap_half_reply_ms, f.cap_half_panels
+    );
+    println!(
+        "    every matched panel shows it      {}",
+        fmt_s(f.cap_half_all_s, 2.0)
+    );
+    println!(
+        "    server CPU for the warning        {:.2} s",
+        f.cap_half_server_cpu_s
+    );
+    println!(
         "  server RSS                          {:.1} MiB (peak {:.1} MiB; target < 200 MB: {})",
         f.rss_mib,
         f.hwm_mib,
@@ -666,8 +728,10 @@ fn panel_body(i: u32, n: u32) -> Value {
         _ => (384, 192, "rgb888"),
     };
     let _ = n;
+    // Nghệ An (40), thirty districts (412–441), a commune code each.
     json!({"id": format!("p{i:04}"), "name": format!("Bảng {i}"), "width": w, "height": h,
-           "format": fmt, "groups": [format!("xa-{}", i % 100), "tinh"]})
+           "format": fmt, "groups": [format!("xa-{}", i % 100), "tinh"],
+           "units": ["40", (412 + i % 30).to_string(), (16000 + i % 1000).to_string()]})
 }
 
 /// This binary's `bangtin serve`, its own process (so its RSS and CPU are
@@ -797,6 +861,7 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
     run.idle_cpu(spid);
     run.campaign_change(&http, &glass, &p.content, spid)?;
     run.alert_to_all(&http, &glass, spid)?;
+    run.cap_warning(&http, &glass, spid)?;
     (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
     run.fig.mosquitto_rss_mib = rss_mib(p.mosq.pid()).0;
 
@@ -1104,6 +1169,125 @@ impl Run<'_> {
         std::thread::sleep(Duration::from_secs(1));
         self.fig.alert_server_cpu_s = cpu_s(spid) - c0;
         Ok(())
+    }
+}
+
+/// An official warning for the units `codes` (the province is 40, its
+/// districts 412–441), as a forecasting agency writes it.
+fn cap_document(now: chrono::DateTime<chrono::Utc>, codes: &[u32]) -> String {
+    let geocodes: String = codes
+        .iter()
+        .map(|c| format!("<geocode><valueName>MaDVHC</valueName><value>{c}</value></geocode>"))
+        .collect();
+    let t = |d: chrono::DateTime<chrono::Utc>| d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>LOADTEST-{}-{}</identifier>
+  <sender>canhbao@nchmf.gov.vn</sender>
+  <sent>{}</sent>
+  <status>Actual</status>
+  <msgType>Alert</msgType>
+  <scope>Public</scope>
+  <info>
+    <language>vi-VN</language>
+    <category>Met</category>
+    <event>Bão</event>
+    <urgency>Immediate</urgency>
+    <severity>Extreme</severity>
+    <certainty>Observed</certainty>
+    <expires>{}</expires>
+    <headline>Bão số 10 đổ bộ Nghệ An, gió giật cấp 15</headline>
+    <instruction>Ở trong nhà kiên cố, không ra biển</instruction>
+    <area>
+      <areaDesc>Nghệ An</areaDesc>
+      {geocodes}
+    </area>
+  </info>
+</alert>
+"#,
+        now.timestamp_millis(),
+        codes.len(),
+        t(now),
+        t(now + chrono::Duration::hours(6))
+    )
+}
+
+impl Run<'_> {
+    /// Official warnings posted as a forecasting agency's system would,
+    /// each timed from its arrival until every matched panel shows a new
+    /// emergency frame: the whole province (unit code 40: every panel,
+    /// aimed at `all`), then 15 of its 30 districts (half the panels, in
+    /// no group of their own: aimed at each panel by id).
+    fn cap_warning(&mut self, http: &Http, glass: &Glass, spid: u32) -> anyhow::Result<()> {
+        std::fs::write(
+            self.dir.join("data/cap.json"),
+            json!({"rule_sets": {"default": [{"name": "storms", "event": ["Bão"], "action": "auto"}]}}).to_string(),
+        )?;
+        std::thread::sleep(Duration::from_secs(1));
+        let province = self.cap_step(http, glass, spid, &[40], |_| true)?;
+        (
+            self.fig.cap_reply_ms,
+            self.fig.cap_panels,
+            self.fig.cap_all_s,
+            self.fig.cap_server_cpu_s,
+        ) = province;
+        std::thread::sleep(Duration::from_secs(1));
+        let districts: Vec<u32> = (412..427).collect();
+        // Panel p{i} (index i-1) stands in district 412 + i % 30.
+        let half = self.cap_step(http, glass, spid, &districts, |idx| {
+            (idx as u32 + 1) % 30 < 15
+        })?;
+        (
+            self.fig.cap_half_reply_ms,
+            self.fig.cap_half_panels,
+            self.fig.cap_half_all_s,
+            self.fig.cap_half_server_cpu_s,
+        ) = half;
+        Ok(())
+    }
+
+    /// One warning for `codes`: (reply ms, panels matched, seconds to the
+    /// last matched panel, server CPU seconds).
+    fn cap_step(
+        &mut self,
+        http: &Http,
+        glass: &Glass,
+        spid: u32,
+        codes: &[u32],
+        matched: impl Fn(usize) -> bool,
+    ) -> anyhow::Result<(f64, u64, Option<f64>, f64)> {
+        let before: Vec<u32> = glass
+            .seen
+            .lock()
+            .expect("glass")
+            .iter()
+            .map(|s| s.seq)
+            .collect();
+        let doc = cap_document(chrono::Utc::now(), codes);
+        let c0 = cpu_s(spid);
+        let t0 = Instant::now();
+        let (status, body) =
+            http.call_with("POST", "/api/v1/cap", "application/cap+xml", doc.as_bytes())?;
+        let reply_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if status != 200 || v["state"] != "deployed" {
+            bail!("POST /api/v1/cap: {status} {body}");
+        }
+        let panels = v["panels"].as_u64().unwrap_or(0);
+        let all = match glass.wait_some(t0, self.wait, &matched, |i, s| {
+            s.seq > before[i] && s.flags & FLAG_EMERGENCY != 0
+        }) {
+            Ok(last) => Some((last - t0).as_secs_f64()),
+            Err(k) => {
+                self.fig.missing.push(format!(
+                    "CAP warning for {codes:?}: only {k} of {panels} panels show it"
+                ));
+                None
+            }
+        };
+        std::thread::sleep(Duration::from_secs(1));
+        Ok((reply_ms, panels, all, cpu_s(spid) - c0))
     }
 }
 

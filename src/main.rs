@@ -75,7 +75,7 @@ enum TokenCmd {
     Add {
         #[arg(long)]
         name: String,
-        /// Comma-separated: editor, approver, scheduler, operator, admin.
+        /// Comma-separated: editor, approver, scheduler, operator, admin, feed.
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
         /// Data directory (the token file is DIR/secrets/tokens.json).

@@ -15,6 +15,7 @@ import { viewWall } from './pages/wall.js';
 import { viewMessages } from './pages/messages.js';
 import { viewCampaigns } from './pages/campaigns.js';
 import { viewAlerts } from './pages/alerts.js';
+import { viewInbox } from './pages/inbox.js';
 import { viewReports } from './pages/reports.js';
 import { viewMedia } from './pages/media.js';
 import { viewAdmin } from './pages/admin.js';
@@ -25,6 +26,7 @@ const ROUTES = [
   { path: 'media', label: 'nav.media', icon: 'image', show: () => true, view: viewMedia },
   { path: 'campaigns', label: 'nav.campaigns', icon: 'campaigns', show: () => true, view: viewCampaigns },
   { path: 'alerts', label: 'nav.alerts', icon: 'alerts', need: 'operator', show: () => can('operator'), view: viewAlerts },
+  { path: 'inbox', label: 'nav.inbox', icon: 'inbox', show: () => true, view: viewInbox },
   { path: 'reports', label: 'nav.reports', icon: 'reports', show: () => true, view: viewReports },
   { path: 'admin', label: 'nav.admin', icon: 'admin', need: 'admin', show: () => can('admin'), view: viewAdmin },
 ];

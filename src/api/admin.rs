@@ -112,6 +112,7 @@ pub async fn status(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> 
         "messages": snap.messages.len(),
         "campaigns": snap.campaigns.len(),
         "problems": problems,
+        "cap": super::cap::status(ctx),
     }))
 }
 

@@ -17,10 +17,12 @@ mod admin;
 mod alerts;
 pub mod broker;
 mod campaigns;
+pub mod cap;
 mod events;
 mod media;
 mod messages;
 mod panels;
+mod public;
 mod report_book;
 mod reports;
 pub mod server;
@@ -78,6 +80,8 @@ pub struct Services {
     pub metrics: Arc<metrics::Metrics>,
     pub tz: Tz,
     pub allow_self_approval: bool,
+    /// CAP configuration and the polled feeds' health.
+    pub feeds: Arc<crate::feeds::Feeds>,
 }
 
 impl std::ops::Deref for Ctx {
@@ -172,7 +176,9 @@ pub fn routes(ctx: Arc<Ctx>) -> warp::filters::BoxedFilter<(Response,)> {
         )
         .boxed();
     let site = web::routes(ctx.clone());
-    api.or(site)
+    api.or(public::routes(ctx.clone()))
+        .unify()
+        .or(site)
         .unify()
         .recover(|rej: warp::Rejection| async move { Ok::<_, Infallible>(rejection(rej)) })
         .unify()

@@ -17,8 +17,10 @@ use warp::reply::Response;
 
 use super::error::ApiError;
 use super::req::Req;
-use super::{admin, alerts, broker, campaigns, events, media, messages, panels, reports, web, Ctx};
-use crate::domain::Role::{self, Admin, Approver, Editor, Operator, Scheduler};
+use super::{
+    admin, alerts, broker, campaigns, cap, events, media, messages, panels, reports, web, Ctx,
+};
+use crate::domain::Role::{self, Admin, Approver, Editor, Feed, Operator, Scheduler};
 use crate::domain::{Alert, AlertBody, Campaign, CampaignBody, Message, MessageBody, Panel};
 use crate::store::tokens::TokenInfo;
 use crate::store::AuditEntry;
@@ -47,6 +49,8 @@ pub enum Body {
     OptionalJson(SchemaFn),
     /// The bytes of an image (`Content-Type: image/png|jpeg|gif|webp`).
     Image,
+    /// A CAP document (`Content-Type: application/cap+xml`).
+    CapXml,
 }
 
 /// One row of the table.
@@ -96,7 +100,7 @@ macro_rules! table {
     };
 }
 
-use Body::{Image, Json, OptionalJson};
+use Body::{CapXml, Image, Json, OptionalJson};
 const NO_BODY: Body = Body::None;
 /// Any valid token.
 const ANY: Option<Role> = None;
@@ -261,6 +265,34 @@ table! {
     (POST "/alerts/preview", ANY) => alerts::preview {
         body: Json(schema::<alerts::PreviewBody>), reply: None, ok: OK,
         summary: "draw an alert as the panels will show it (PNG)",
+    }
+    (POST "/cap", Some(Feed)) => cap::receive {
+        body: CapXml, reply: Some(schema::<cap::Received>), ok: OK,
+        summary: "receive an official warning (CAP 1.2 document); the rules deploy, hold or log it",
+    }
+    (GET "/cap", ANY) => cap::list {
+        body: NO_BODY, reply: Some(schema::<Vec<cap::WarningView>>), ok: OK,
+        summary: "official warnings received, newest first (state=held|deployed|…, limit)",
+    }
+    (GET "/cap/feeds", ANY) => cap::feeds {
+        body: NO_BODY, reply: None, ok: OK,
+        summary: "polled CAP feeds' health and the CAP configuration's state",
+    }
+    (GET "/cap/{id}", ANY) => cap::get {
+        body: NO_BODY, reply: None, ok: OK,
+        summary: "one warning with its delivery figures",
+    }
+    (GET "/cap/{id}/document", ANY) => cap::document {
+        body: NO_BODY, reply: None, ok: OK,
+        summary: "the warning's CAP document, verbatim as received",
+    }
+    (POST "/cap/{id}/deploy", Some(Operator)) => cap::deploy {
+        body: OptionalJson(schema::<cap::DeployBody>), reply: Some(schema::<cap::WarningView>), ok: OK,
+        summary: "deploy a held warning as an alert (optionally with the operator's own text)",
+    }
+    (POST "/cap/{id}/dismiss", Some(Operator)) => cap::dismiss {
+        body: NO_BODY, reply: Some(schema::<cap::WarningView>), ok: OK,
+        summary: "dismiss a held warning",
     }
     (GET "/reports/plays", ANY) => reports::plays {
         body: NO_BODY, reply: Some(schema::<Vec<reports::PlayView>>), ok: OK,

@@ -221,6 +221,12 @@ pub async fn openapi(_ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError
                     "image/png": image, "image/jpeg": image, "image/gif": image, "image/webp": image
                 }});
             }
+            Body::CapXml => {
+                let xml = serde_json::json!({"schema": {"type": "string", "description": "a CAP 1.2 (or 1.1, 1.0) document"}});
+                op["requestBody"] = serde_json::json!({"required": true, "content": {
+                    "application/cap+xml": xml, "application/xml": xml
+                }});
+            }
         }
         if let Some(f) = r.reply {
             op["responses"][&ok]["content"] =

@@ -42,6 +42,8 @@ fn panel(id: &str, groups: &[&str]) -> Panel {
         color: None,
         brightness: None,
         transport: Default::default(),
+        location: None,
+        units: Vec::new(),
     }
 }
 

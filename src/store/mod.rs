@@ -10,6 +10,9 @@
 //! DIR/state/audit.jsonl              audit trail, one JSON object a line
 //! DIR/state/seq.json                 per-panel frame sequence high-water marks (seq.rs)
 //! DIR/state/plays.redb               proof of play, an embedded database (plays.rs)
+//! DIR/cap.json                      CAP feeds, rules, templates, risk levels (cap.rs; hand-edited, reloaded live)
+//! DIR/state/cap/warnings/{id}.json   official warnings received and what was done (cap.rs)
+//! DIR/state/cap/documents/{sha256}.xml  every CAP document as received, verbatim (cap.rs)
 //! DIR/state/import.json              a bulk import's renames, while it commits
 //!                                    (completed at the next start after a crash)
 //! DIR/secrets/tokens.json            hashed API tokens and roles (tokens.rs; --tokens moves it)
@@ -46,6 +49,7 @@
 //! schedule compiler on every save and every load of `schedules/`. No
 //! caller can skip them.
 
+pub mod cap;
 mod commit;
 pub mod credentials;
 pub mod import;
@@ -89,6 +93,8 @@ pub struct Snapshot {
     pub assets: OrdMap<String, Asset>,
     pub campaigns: OrdMap<Id, Campaign>,
     pub alerts: OrdMap<Id, Alert>,
+    /// Official warnings received (CAP), by [`crate::cap::key`].
+    pub cap: OrdMap<Id, crate::cap::Warning>,
     /// Files that could not be used, by path. The server keeps the last
     /// good version of what such a file held and never overwrites it.
     pub problems: BTreeMap<PathBuf, FileProblem>,
@@ -322,6 +328,8 @@ impl Store {
             "content/assets",
             "schedules",
             "state/alerts",
+            cap::WARNINGS_DIR,
+            cap::DOCUMENTS_DIR,
         ] {
             let p = root.join(d);
             std::fs::create_dir_all(&p).map_err(|e| StoreError::io(&p, e))?;
@@ -337,6 +345,11 @@ impl Store {
             &root.join("state/alerts"),
             &mut problems,
             |id, a: &Alert| check_id(id, &a.id),
+        );
+        snap.cap = load_dir(
+            &root.join(cap::WARNINGS_DIR),
+            &mut problems,
+            |id, w: &crate::cap::Warning| check_id(id, &w.id),
         );
         snap.campaigns = load_dir(&root.join("schedules"), &mut problems, check_campaign_file);
         for p in problems {
@@ -1309,6 +1322,8 @@ mod tests {
             color: None,
             brightness: None,
             transport: Default::default(),
+            location: None,
+            units: Vec::new(),
         }
     }
 

@@ -186,7 +186,7 @@ impl Browser {
         v["value"].clone()
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
             .await;
     }
@@ -213,7 +213,7 @@ impl Browser {
         v[ELEMENT].as_str().expect("element id").to_string()
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let el = self.find(css).await;
         self.cmd(
             reqwest::Method::POST,
@@ -309,7 +309,7 @@ impl Browser {
     /// log: uncaught exceptions, `console.error`, and files that did not
     /// load (a module among them). API answers are left out: a panel with
     /// no frame yet answers 404, and the page shows that as it should.
-    async fn page_errors(&self) -> Vec<String> {
+    pub(crate) async fn page_errors(&self) -> Vec<String> {
         let log = self
             .cmd(
                 reqwest::Method::POST,
@@ -388,7 +388,7 @@ impl Browser {
 
     /// Like `wait_js`, but gives up after `secs` and answers None instead
     /// of failing: for checks collected by `Soft`.
-    async fn try_wait(&self, script: &str, secs: u64) -> Option<Value> {
+    pub(crate) async fn try_wait(&self, script: &str, secs: u64) -> Option<Value> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let v = self.js(script, json!([])).await;
@@ -438,7 +438,7 @@ impl Browser {
     }
 
     /// Sets a field's value as if typed, in one go (for long texts).
-    async fn set_value(&self, css: &str, text: &str) {
+    pub(crate) async fn set_value(&self, css: &str, text: &str) {
         self.find(css).await;
         self.js(
             "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
@@ -505,7 +505,7 @@ impl Browser {
         }
     }
 
-    async fn quit(self) {
+    pub(crate) async fn quit(self) {
         let _ = self.http.delete(&self.session).send().await;
     }
 }

@@ -5,6 +5,8 @@
 mod util;
 
 mod api;
+mod cap;
+mod cap_dashboard;
 mod colorlight;
 mod dashboard;
 mod docs;

@@ -10,6 +10,7 @@ import { api, enc, loadAlertsQuiet, loadCampaigns, loadMessages, loadPanels } fr
 import { wallHooks } from '../lib/events.js';
 import { onCleanup } from '../lib/router.js';
 import { linkLine } from '../lib/link.js';
+import { wallMap } from '../lib/map.js';
 
 export async function viewWall(main, _args, ctx) {
   document.title = `${t('wall.title')} · ${t('app.title')}`;
@@ -24,6 +25,10 @@ export async function viewWall(main, _args, ctx) {
     allGroups().map((x) => h('option', { value: x, selected: x === g }, prettyGroup(x))));
   const counter = h('p', { class: 'counter', 'aria-live': 'polite' });
   const grid = h('div', { class: 'wall' });
+  const mapBox = h('div', { class: 'wall-map' });
+  const mapToggle = h('details', { class: 'card wall-map-card', open: sessionStorage.getItem('bangtin.wall.map') === '1' },
+    h('summary', {}, t('wall.mapShow')), mapBox);
+  mapToggle.addEventListener('toggle', () => { sessionStorage.setItem('bangtin.wall.map', mapToggle.open ? '1' : ''); if (mapToggle.open) wallMap(mapBox, S.panels, S.now); });
 
   const render = () => {
     const text = search.value.trim().toLowerCase();
@@ -44,6 +49,7 @@ export async function viewWall(main, _args, ctx) {
         sections.get(x).push(p);
       }
     }
+    if (mapToggle.open) wallMap(mapBox, match.filter((p) => !dg || p.groups?.includes(dg)), S.now);
     if (!sections.size) { grid.append(emptyState(t('wall.empty'))); return; }
     const keys = [...sections.keys()].sort((a, b) => (a === '') - (b === '') || a.localeCompare(b, 'vi'));
     for (const k of keys) {
@@ -65,6 +71,7 @@ export async function viewWall(main, _args, ctx) {
     h('div', { class: 'toolbar' },
       field(t('wall.search'), search, { cls: 'grow' }),
       field(t('wall.district'), district)),
+    mapToggle,
     grid));
   render();
 

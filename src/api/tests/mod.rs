@@ -5,6 +5,7 @@
 
 mod admin;
 mod campaigns;
+mod cap;
 mod hardening;
 mod messages;
 mod panels;
@@ -75,6 +76,9 @@ impl Rig {
         let plays = Arc::new(Plays::open(&store.plays_file()).expect("plays"));
         let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
         let tz = chrono_tz::Asia::Ho_Chi_Minh;
+        let feeds = Arc::new(crate::feeds::Feeds::new(
+            crate::store::cap::ConfigFile::open(dir.path()),
+        ));
         let ctx = Arc::new(Ctx::new(Services {
             schedules: Arc::new(Schedules::new(store.clone(), renditions.clone(), tz)),
             store,
@@ -85,6 +89,7 @@ impl Rig {
             metrics: Arc::new(Metrics::default()),
             tz,
             allow_self_approval,
+            feeds,
         }));
         let routes = super::routes(ctx.clone());
         Rig { dir, ctx, routes }

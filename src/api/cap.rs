@@ -1,0 +1,246 @@
+//! Official warnings (CAP): documents posted by a `feed` token, the
+//! inbox the dashboard shows, and an operator's one click (deploy or
+//! dismiss) on a held warning. The decisions are `cap`'s and the store's;
+//! these handlers parse, call and map errors.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::error::ApiError;
+use super::req::{bytes_reply, ok, Req};
+use super::{blocking, Ctx};
+use crate::cap::{xml::MAX_DOC_BYTES, CapError, State, Warning};
+use crate::domain::Id;
+use crate::store::cap::{CapFailure, Source};
+use crate::store::Snapshot;
+
+/// Content types a CAP document may be posted with.
+const CAP_TYPES: [&str; 3] = ["application/cap+xml", "application/xml", "text/xml"];
+
+/// The reply to a posted document.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Received {
+    pub id: Id,
+    /// The identifier was received before: nothing changed.
+    pub duplicate: bool,
+    pub state: State,
+    pub panels: usize,
+    pub alerts: Vec<Id>,
+    /// Earlier warnings this document ended.
+    pub ended: Vec<Id>,
+    pub notes: Vec<String>,
+}
+
+pub async fn receive(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    match r.content_type().as_deref() {
+        Some(t) if CAP_TYPES.contains(&t) => {}
+        other => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!(
+                    "send a CAP document with Content-Type: application/cap+xml (not {})",
+                    other.unwrap_or("none")
+                ),
+            ))
+        }
+    }
+    let bytes = r.body(MAX_DOC_BYTES).await?;
+    let config = ctx.feeds.config.current();
+    let source = Source::post(&config, &r.who.name);
+    let (store, tz) = (ctx.store.clone(), ctx.tz);
+    let receipt = blocking(move || store.receive_cap(&bytes, &source, &config, tz, Utc::now()))
+        .await?
+        .map_err(failure)?;
+    let w = &receipt.warning;
+    ok(&Received {
+        id: w.id.clone(),
+        duplicate: receipt.duplicate,
+        state: w.state,
+        panels: w.panels.len(),
+        alerts: w.alerts.clone(),
+        ended: receipt.ended.clone(),
+        notes: w.notes.clone(),
+    })
+}
+
+/// A refused document: 403 for a sender off the allowlist, 413 for a
+/// document too large, 400 for the rest.
+pub fn failure(f: CapFailure) -> ApiError {
+    match f {
+        CapFailure::Store(e) => e.into(),
+        CapFailure::Refused(e) => {
+            let (status, code) = match &e {
+                CapError::Sender(_) => (StatusCode::FORBIDDEN, "sender_not_allowed"),
+                CapError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+                CapError::Dtd | CapError::Entity(_) => (StatusCode::BAD_REQUEST, "xml_refused"),
+                _ => (StatusCode::BAD_REQUEST, "invalid_cap"),
+            };
+            ApiError::new(status, code, e.to_string())
+        }
+    }
+}
+
+/// A warning as the inbox lists it.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct WarningView {
+    #[serde(flatten)]
+    pub warning: Warning,
+    /// Whether one of its alerts is on the signs now.
+    pub live: bool,
+    /// Whether it is past its expiry.
+    pub expired: bool,
+    /// The matched panels by district (group; `-` for none).
+    pub by_group: BTreeMap<String, Vec<Id>>,
+}
+
+fn view(snap: &Snapshot, w: &Warning, now: DateTime<Utc>) -> WarningView {
+    let live = w
+        .alerts
+        .iter()
+        .filter_map(|a| snap.alerts.get(a))
+        .any(|a| a.active_at(now));
+    let mut by_group: BTreeMap<String, Vec<Id>> = BTreeMap::new();
+    for id in &w.panels {
+        let groups = snap
+            .panels
+            .get(id)
+            .map(|p| p.groups.clone())
+            .unwrap_or_default();
+        let first = groups.first().cloned().unwrap_or_else(|| "-".into());
+        by_group.entry(first).or_default().push(id.clone());
+    }
+    WarningView {
+        warning: w.clone(),
+        live,
+        expired: w.lapsed(now),
+        by_group,
+    }
+}
+
+pub async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let snap = ctx.store.snapshot();
+    let now = Utc::now();
+    let state = r.q("state").map(str::to_string);
+    let mut v: Vec<WarningView> = snap
+        .cap
+        .values()
+        .filter(|w| {
+            state
+                .as_deref()
+                .is_none_or(|s| crate::cap::warning::state_name(w.state) == s)
+        })
+        .map(|w| view(&snap, w, now))
+        .collect();
+    v.sort_by_key(|w| std::cmp::Reverse(w.warning.received_at));
+    v.truncate(r.q("limit").and_then(|l| l.parse().ok()).unwrap_or(200));
+    ok(&v)
+}
+
+pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let id = r.id(1)?;
+    let snap = ctx.store.snapshot();
+    let w = found(&snap, &id)?;
+    let v = view(&snap, &w, Utc::now());
+    // Delivery: panels that acknowledged a frame of one of its alerts.
+    let plays = ctx.plays.clone();
+    let alerts: BTreeSet<String> = w.alerts.iter().map(|a| a.to_string()).collect();
+    let from = w.received_at;
+    let to = w
+        .alerts
+        .iter()
+        .filter_map(|a| snap.alerts.get(a))
+        .map(|a| a.ends_at)
+        .max()
+        .unwrap_or(from)
+        .max(from)
+        + Duration::minutes(1);
+    let rows = blocking(move || plays.query(from, to, None, 1_000_000))
+        .await?
+        .map_err(|e| ApiError::internal("reading proof of play", e))?;
+    let mut acked: BTreeMap<String, i64> = BTreeMap::new();
+    for row in rows
+        .iter()
+        .filter(|p| p.alert.as_ref().is_some_and(|a| alerts.contains(a)))
+    {
+        acked
+            .entry(row.panel.clone())
+            .or_insert((row.shown_at - w.received_at).num_milliseconds());
+    }
+    let ms: Vec<i64> = acked.values().copied().collect();
+    ok(&serde_json::json!({
+        "warning": v,
+        "delivery": {
+            "targets": w.panels.len(),
+            "acked": acked.len(),
+            "first_ack_ms": ms.iter().min(),
+            "last_ack_ms": ms.iter().max(),
+            "panels_acked": acked.keys().collect::<Vec<_>>(),
+        }
+    }))
+}
+
+pub async fn document(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let id = r.id(1)?;
+    let w = found(&ctx.store.snapshot(), &id)?;
+    let store = ctx.store.clone();
+    let bytes = blocking(move || store.cap_document(&w.document)).await??;
+    Ok(bytes_reply("application/cap+xml; charset=utf-8", bytes))
+}
+
+/// What an operator may send with a deploy: their own Vietnamese text.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployBody {
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+pub async fn deploy(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let id = r.id(1)?;
+    let body: DeployBody = if r.content_type().is_some() {
+        r.json().await?
+    } else {
+        DeployBody::default()
+    };
+    let config = ctx.feeds.config.current();
+    let (store, who) = (ctx.store.clone(), r.who.name.clone());
+    let w = blocking(move || store.deploy_cap(&id, &who, body.text, &config, Utc::now())).await??;
+    ok(&view(&ctx.store.snapshot(), &w, Utc::now()))
+}
+
+pub async fn dismiss(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let id = r.id(1)?;
+    let (store, who) = (ctx.store.clone(), r.who.name.clone());
+    let w = blocking(move || store.dismiss_cap(&id, &who, Utc::now())).await??;
+    ok(&view(&ctx.store.snapshot(), &w, Utc::now()))
+}
+
+/// The feeds' health and the configuration's state (also in `/status`).
+pub async fn feeds(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+    ok(&status(ctx))
+}
+
+/// The CAP part of `/status`: each feed's health, the configuration file's
+/// problem if any, and the map tiles the dashboard may use.
+pub fn status(ctx: &Ctx) -> serde_json::Value {
+    let config = ctx.feeds.config.current();
+    serde_json::json!({
+        "config_problem": ctx.feeds.config.problem(),
+        "feeds": ctx.feeds.health(&config),
+        "held": ctx.store.snapshot().cap.values().filter(|w| w.state == State::Held && !w.lapsed(Utc::now())).count(),
+        "map_tiles": config.map_tiles,
+    })
+}
+
+fn found(snap: &Snapshot, id: &Id) -> Result<Warning, ApiError> {
+    snap.cap
+        .get(id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no warning with id {:?} exists", id.as_str())))
+}
