@@ -191,15 +191,21 @@ pub fn routes(ctx: Arc<Ctx>) -> warp::filters::BoxedFilter<(Response,)> {
 /// token) and API; no inline script, no plugins, never inside a frame.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Security headers on every reply.
+/// Security headers on every reply. A reply that sets its own policy
+/// (the public page meant to be framed by other sites) keeps it, and then
+/// gets no `X-Frame-Options`, which would forbid what its policy allows.
 fn secure(mut r: Response) -> Response {
     let h = r.headers_mut();
+    let own_policy = h.contains_key("content-security-policy");
     for (name, value) in [
         ("content-security-policy", CONTENT_SECURITY_POLICY),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "no-referrer"),
     ] {
+        if own_policy && matches!(name, "content-security-policy" | "x-frame-options") {
+            continue;
+        }
         h.insert(name, HeaderValue::from_static(value));
     }
     r

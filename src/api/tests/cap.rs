@@ -382,4 +382,6 @@ async fn alerts_and_running_messages_are_public_as_cap_feeds_and_a_page() {
         .header("content-security-policy")
         .unwrap()
         .contains("frame-ancestors *"));
+    assert_eq!(page.header("x-frame-options"), None, "framing allowed");
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
 }
