@@ -80,7 +80,8 @@ fn inside(core: &[&str], needles: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The pure core: rules, frames, pixels, time windows, vendor codecs.
+/// The pure core: rules, frames, pixels, time windows, vendor codecs,
+/// official warnings.
 const CORE: &[&str] = &[
     "domain",
     "frame.rs",
@@ -88,6 +89,7 @@ const CORE: &[&str] = &[
     "schedule/",
     "huidu/",
     "colorlight.rs",
+    "cap/",
 ];
 
 #[test]
