@@ -212,7 +212,7 @@ fn connect_broker(
             )
             .context("starting the embedded MQTT broker")?;
             tracing::info!("embedded MQTT broker on mqtt://{}", config.broker_listen);
-            // The server's own link goes to rumqttd directly.
+            // The server's own link goes to rumqttd, past the gateway (its guard still applies).
             broker.internal
         }
     };
@@ -342,7 +342,7 @@ impl InboundHandler {
             Inbound::Connected => {
                 m.mqtt_connected.store(true, Ordering::Relaxed);
                 tracing::info!("broker link up: republishing every panel's frame");
-                let _ = self.player.send(Command::RepublishAll);
+                let _ = self.player.send(Command::BrokerReconnected);
             }
             Inbound::Disconnected => m.mqtt_connected.store(false, Ordering::Relaxed),
             Inbound::Status {

@@ -472,6 +472,21 @@ pub fn validate_group(g: &str) -> Result<(), Invalid> {
     })
 }
 
+/// A group's id read as words, until groups get display names of their
+/// own: "hai-chau" → "Hai Chau".
+pub fn group_label(g: &str) -> String {
+    g.split('-')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Horizontal alignment of text lines.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,

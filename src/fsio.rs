@@ -14,13 +14,27 @@ use std::path::{Path, PathBuf};
 
 /// Replaces `path` with `bytes` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, bytes, &OpenOptions::new())
+}
+
+/// [`write_atomic`] for a secret (a key, password hashes): readable by
+/// the owner only from its first byte on, also after a crash (the temp
+/// file is created with mode 600; on other systems, as `write_atomic`).
+pub fn write_secret(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    write_atomic_with(path, bytes, &options)
+}
+
+fn write_atomic_with(path: &Path, bytes: &[u8], options: &OpenOptions) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
     fs::create_dir_all(dir)?;
     let tmp = temp_path(path)?;
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut f = options.clone().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
@@ -333,6 +347,19 @@ mod tests {
             .collect();
         assert!(names.iter().all(|n| !is_temp_name(n)), "{names:?}");
         assert!(!a.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_is_never_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("secrets/key.pem");
+        write_atomic(&p, b"public once").unwrap();
+        write_secret(&p, b"secret").unwrap();
+        let mode = fs::metadata(&p).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(fs::read(&p).unwrap(), b"secret");
     }
 
     #[test]

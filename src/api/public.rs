@@ -186,24 +186,11 @@ fn describe_targets(targets: &[Target]) -> String {
         .iter()
         .map(|t| match t {
             Target::All => "Toàn tỉnh".to_string(),
-            Target::Group(g) => pretty_group(g),
+            Target::Group(g) => crate::domain::group_label(g),
             Target::Panel(p) => p.to_string(),
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A group slug as a name: "hai-chau" → "Hai Chau".
-fn pretty_group(g: &str) -> String {
-    g.split('-')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_uppercase().chain(c).collect())
-                .unwrap_or_default()
-        })
-        .collect::<Vec<String>>()
-        .join(" ")
 }
 
 /// Whether a target list reaches a panel of `district` (or anything, when
@@ -234,7 +221,7 @@ fn running_messages<'a>(
         let b = &c.body;
         let tz_c =
             b.tz.as_deref()
-                .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
+                .and_then(|z| crate::schedule::parse_tz(z).ok())
                 .unwrap_or(tz);
         let today = if tz_c == tz {
             today
@@ -270,7 +257,7 @@ fn messages_feed(ctx: &Ctx, h: &HeaderMap, district: Option<String>, f: Format) 
     let now = Utc::now();
     let msgs = running_messages(&snap, district.as_deref(), ctx.tz, now);
     let title = match &district {
-        Some(d) => format!("Thông tin tuyên truyền – {}", pretty_group(d)),
+        Some(d) => format!("Thông tin tuyên truyền – {}", crate::domain::group_label(d)),
         None => "Thông tin tuyên truyền".to_string(),
     };
     let q = district
@@ -330,7 +317,9 @@ fn board(ctx: &Ctx, district: Option<String>) -> Response {
     let now = Utc::now();
     let d = district.as_deref();
     let e = |s: &str| escape(s).into_owned();
-    let place = d.map(pretty_group).unwrap_or_else(|| "Toàn tỉnh".into());
+    let place = d
+        .map(crate::domain::group_label)
+        .unwrap_or_else(|| "Toàn tỉnh".into());
     let alerts: Vec<&Alert> = recent_alerts(&snap, now)
         .into_iter()
         .filter(|a| a.active_at(now) && reaches(&snap, &a.body.targets, d))

@@ -202,18 +202,7 @@ impl Names<'_> {
 
 /// A group's name for people: `hai-chau` → `Hai Chau`; none for `(none)`.
 fn group_name(g: &str) -> Option<String> {
-    (g != NONE_KEY).then(|| {
-        g.split('-')
-            .filter(|w| !w.is_empty())
-            .map(|w| {
-                let mut c = w.chars();
-                c.next()
-                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
-                    .unwrap_or_default()
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    })
+    (g != NONE_KEY).then(|| crate::domain::group_label(g))
 }
 
 /// Seconds each row's frame stayed on the glass: until the same panel's

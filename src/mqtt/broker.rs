@@ -5,7 +5,7 @@
 //! rumqttd authenticates but has no topic ACLs, so it listens only on a
 //! loopback port chosen at start, taking one user whose password is drawn
 //! at random for this process and never stored: the server's own link
-//! connects there directly. Everyone else — controllers, operators' tools —
+//! connects there (through its size guard, not the gateway). Everyone else — controllers, operators' tools —
 //! comes through the [`gateway`] on the public listener,
 //! which checks credentials and topics and relays to rumqttd with that
 //! internal login.

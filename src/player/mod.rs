@@ -242,6 +242,26 @@ impl Player {
         }
     }
 
+    /// After the broker link came back: the frames of the panels it
+    /// carries (MQTT), each with a new seq. Vendor cards have their own
+    /// connections; sending them the same picture again would only record
+    /// a play that did not happen.
+    pub fn republish_mqtt(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
+        self.on_store_change(now, out);
+        let snap = self.settled.clone();
+        let mqtt: Vec<&Id> = snap
+            .panels
+            .values()
+            .filter(|p| p.transport.is_mqtt())
+            .map(|p| &p.id)
+            .collect();
+        let names: Vec<&str> = mqtt.iter().map(|i| i.as_str()).collect();
+        self.stamper.reserve(&names);
+        for id in mqtt {
+            self.update(id, now, true, out);
+        }
+    }
+
     /// Withdraws the frames of panels that are no longer in `snap`.
     fn clear_gone(&mut self, snap: &crate::store::Snapshot, out: &mut dyn FnMut(Out)) {
         let gone: Vec<Id> = self
@@ -395,6 +415,7 @@ impl Player {
                 flags: showing.flags,
                 valid_until,
                 page: showing.page(),
+                signed: next.transport.is_mqtt(),
             },
         )?;
         let (page, pages) = match &d.show {
@@ -446,7 +467,8 @@ impl Player {
 /// Messages into the player thread.
 pub enum Command {
     StoreChanged,
-    RepublishAll,
+    /// The broker link is back: MQTT panels get their frames again.
+    BrokerReconnected,
     Shutdown,
 }
 
@@ -482,18 +504,18 @@ pub fn spawn(
                             let left = until.saturating_duration_since(std::time::Instant::now());
                             match rx.recv_timeout(left) {
                                 Ok(Command::Shutdown) => return,
-                                Ok(Command::RepublishAll) => republish = true,
+                                Ok(Command::BrokerReconnected) => republish = true,
                                 Ok(Command::StoreChanged) => {}
                                 Err(_) => break,
                             }
                         }
                         if republish {
-                            player.republish_all(Utc::now(), &mut sink);
+                            player.republish_mqtt(Utc::now(), &mut sink);
                         } else {
                             player.on_store_change(Utc::now(), &mut sink);
                         }
                     }
-                    Ok(Command::RepublishAll) => player.republish_all(Utc::now(), &mut sink),
+                    Ok(Command::BrokerReconnected) => player.republish_mqtt(Utc::now(), &mut sink),
                     Ok(Command::Shutdown)
                     | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
@@ -823,6 +845,34 @@ mod tests {
             .player
             .on_store_change(t0 + chrono::Duration::seconds(2), o))
         .is_empty());
+    }
+
+    /// A broker reconnect re-sends MQTT panels' frames only: a vendor
+    /// card already showing its picture would record a play for nothing.
+    #[test]
+    fn a_broker_reconnect_resends_only_mqtt_panels() {
+        let mut r = rig(&[("m1", true)]);
+        let t0 = t(3, 0, 0);
+        let mut card = panel("card", &[]);
+        card.transport = Transport::Huidu {
+            device_id: "C16-19-A0001".into(),
+            address: None,
+        };
+        r.store.put_panel(card, true, "a").unwrap();
+        let c1 = Id::parse("c1").unwrap();
+        let mut body = r.store.snapshot().campaigns[&c1].body.clone();
+        body.targets = vec![
+            crate::domain::Target::parse("p1").unwrap(),
+            crate::domain::Target::parse("card").unwrap(),
+        ];
+        r.store.replace_campaign(c1, body, "a", t0).unwrap();
+        assert_eq!(frames(|o| r.player.republish_all(t0, o)).len(), 2);
+        let out = frames(|o| {
+            r.player
+                .republish_mqtt(t0 + chrono::Duration::seconds(1), o)
+        });
+        let ids: Vec<&str> = out.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["p1"]);
     }
 
     fn panel(id: &str, groups: &[&str]) -> Panel {

@@ -44,6 +44,9 @@ pub(super) struct Stamp<'a> {
     pub flags: u16,
     pub valid_until: u64,
     pub page: &'a PageOut,
+    /// Whether a controller verifies it (MQTT); vendor cards take only the
+    /// pixels, so their frames are not signed.
+    pub signed: bool,
 }
 
 impl Stamper {
@@ -81,7 +84,7 @@ impl Stamper {
             seq,
             valid_until: s.valid_until,
         };
-        let bytes = match &self.settings.signer {
+        let bytes = match self.settings.signer.as_ref().filter(|_| s.signed) {
             None => Bytes::from(frame::encode_with_crc(&header, &s.page.data, s.page.crc)),
             Some(key) => {
                 use ed25519_dalek::Signer;

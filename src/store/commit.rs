@@ -26,7 +26,8 @@ pub(super) struct GroupCommit {
 #[derive(Default)]
 struct Pending {
     /// The published snapshot with every queued change applied; `None`
-    /// when it equals the published one.
+    /// when no change was staged since the last failure or quiet moment
+    /// (then the published one is the base).
     ahead: Option<Snapshot>,
     queued: Vec<Staged>,
 }
@@ -110,6 +111,34 @@ impl GroupCommit {
         }
     }
 
+    /// Runs `f` on the published snapshot while no change waits for the
+    /// disk (none being written, none queued), holding both locks, and
+    /// publishes its snapshot when it says something changed. `None` when
+    /// changes are waiting: try again later. For a change found on disk
+    /// (hand edits), which must not be weighed against changes that have
+    /// not reached the disk yet.
+    pub(super) fn when_quiet<T>(
+        &self,
+        published: impl FnOnce() -> Arc<Snapshot>,
+        f: impl FnOnce(&mut Snapshot) -> Result<(T, bool), StoreError>,
+        publish: impl FnOnce(Snapshot),
+    ) -> Option<Result<T, StoreError>> {
+        let _w = self.lock_writer();
+        let mut p = self.pending.lock().expect("pending lock");
+        if !p.queued.is_empty() {
+            return None;
+        }
+        p.ahead = None;
+        let mut next = (*published()).clone();
+        Some(f(&mut next).map(|(out, changed)| {
+            if changed {
+                next.generation += 1;
+                publish(next);
+            }
+            out
+        }))
+    }
+
     /// The lock every disk write of the store holds: batches, and what is
     /// written outside them (a lone audit line).
     pub(super) fn lock_writer(&self) -> MutexGuard<'_, ()> {
@@ -178,5 +207,29 @@ mod tests {
         let third = staged(&g, &base, 0);
         g.finish(third, |_| Ok(()), |s| assert_eq!(s.generation, 1))
             .unwrap();
+    }
+
+    /// A change found on disk is applied only while nothing waits for the
+    /// disk: against a queued change it would undo it.
+    #[test]
+    fn changes_found_on_disk_wait_for_a_quiet_moment() {
+        let g = GroupCommit::default();
+        let base = Arc::new(Snapshot::default());
+        let queued = staged(&g, &base, 0);
+        let r = g.when_quiet(|| base.clone(), |_| Ok(((), true)), |_| panic!());
+        assert!(r.is_none(), "a change is queued");
+        g.finish(queued, |_| Ok(()), |_| {}).unwrap();
+        let mut published = None;
+        let r = g.when_quiet(
+            || base.clone(),
+            |s| Ok((s.generation, true)),
+            |s| published = Some(s.generation),
+        );
+        assert_eq!(
+            r.unwrap().unwrap(),
+            0,
+            "weighed against the published snapshot"
+        );
+        assert_eq!(published, Some(1));
     }
 }

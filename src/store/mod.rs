@@ -445,13 +445,16 @@ impl Store {
         self.commit.finish(
             ticket,
             |batch| self.write_batch(batch),
-            |next| {
-                let g = next.generation;
-                *self.snap.write().expect("snapshot lock") = Arc::new(next);
-                self.changes.send_replace(g);
-            },
+            |next| self.publish(next),
         )?;
         Ok(out)
+    }
+
+    /// Makes `next` the snapshot readers get, and says so.
+    fn publish(&self, next: Snapshot) {
+        let g = next.generation;
+        *self.snap.write().expect("snapshot lock") = Arc::new(next);
+        self.changes.send_replace(g);
     }
 
     /// Writes a batch of staged changes durably: their audit lines first
@@ -463,36 +466,32 @@ impl Store {
         self.write_audited(&audit, || self.write_files(batch))
     }
 
+    /// The batch's files, in order: plain writes and removals together in
+    /// one round of fsyncs ([`fsio::write_many`]), a bulk import through
+    /// its journal ([`fsio::write_batch`]).
     fn write_files(&self, batch: &[commit::Staged]) -> Result<(), StoreError> {
-        let ops: Vec<&FileOp> = batch.iter().flat_map(|s| &s.ops).collect();
-        let many: Option<Vec<fsio::FileChange>> = ops
-            .iter()
-            .map(|op| match op {
-                FileOp::Write(p, bytes) => Some((p.as_path(), Some(bytes.as_slice()))),
-                FileOp::Remove(p) => Some((p.as_path(), None)),
-                FileOp::Batch { .. } => None,
-            })
-            .collect();
-        match many {
-            Some(files) if files.len() > 1 => {
-                fsio::write_many(&files).map_err(|e| StoreError::io(files[0].0, e))?
+        let flush = |files: &mut Vec<fsio::FileChange>| -> Result<(), StoreError> {
+            if let Some(&(first, _)) = files.first() {
+                fsio::write_many(files).map_err(|e| StoreError::io(first, e))?;
             }
-            _ => {
-                for op in ops {
-                    match op {
-                        FileOp::Write(p, bytes) => {
-                            fsio::write_atomic(p, bytes).map_err(|e| StoreError::io(p, e))?
-                        }
-                        FileOp::Remove(p) => {
-                            fsio::remove_durable(p).map_err(|e| StoreError::io(p, e))?
-                        }
-                        FileOp::Batch { journal, files } => fsio::write_batch(journal, files)
-                            .map_err(|e| StoreError::io(journal, e))?,
-                    }
+            files.clear();
+            Ok(())
+        };
+        let mut files: Vec<fsio::FileChange> = Vec::new();
+        for op in batch.iter().flat_map(|s| &s.ops) {
+            match op {
+                FileOp::Write(p, bytes) => files.push((p.as_path(), Some(bytes.as_slice()))),
+                FileOp::Remove(p) => files.push((p.as_path(), None)),
+                FileOp::Batch {
+                    journal,
+                    files: all,
+                } => {
+                    flush(&mut files)?;
+                    fsio::write_batch(journal, all).map_err(|e| StoreError::io(journal, e))?
                 }
             }
         }
-        Ok(())
+        flush(&mut files)
     }
 
     /// The audit lines first, durably, then `apply`: a change on disk
@@ -538,7 +537,7 @@ impl Store {
         self.write_audited(&[a], change)
     }
 
-    /// Records what already happened (hand edits found on disk).
+    /// Records what already happened (a refused CAP document).
     fn audit(&self, a: AuditEntry) -> Result<(), StoreError> {
         let _w = self.commit.lock_writer();
         self.write_audited(&[a], || Ok(()))
@@ -967,66 +966,80 @@ impl Store {
     /// edit. Returns whether anything changed.
     pub fn reload_hand_edits(&self) -> bool {
         let fp = self.hand_edits_fingerprint();
-        {
-            let mut seen = self.hand_edits_seen.lock().expect("lock");
-            if *seen == fp {
-                return false;
-            }
-            *seen = fp;
+        if *self.hand_edits_seen.lock().expect("lock") == fp {
+            return false;
         }
-        let result = self.change(None, |s| {
-            let mut edits = Vec::new();
-            let dir = self.root.join("content/panels");
-            s.panels = self.reload_dir(
-                &dir,
-                &s.panels,
-                &mut s.problems,
-                check_panel,
-                "panel",
-                &mut edits,
-            );
-            let dir = self.root.join("content/messages");
-            s.messages = self.reload_dir(
-                &dir,
-                &s.messages,
-                &mut s.problems,
-                check_message,
-                "message",
-                &mut edits,
-            );
-            let dir = self.root.join("schedules");
-            s.campaigns = self.reload_dir(
-                &dir,
-                &s.campaigns,
-                &mut s.problems,
-                check_campaign_file,
-                "campaign",
-                &mut edits,
-            );
-            Ok((edits, vec![]))
-        });
-        match result {
-            Ok(edits) => {
-                for (action, kind, path) in &edits {
-                    tracing::info!(path = %path.display(), "{kind} file changed on disk: {action}");
-                    // The file system is where the change happened; the
-                    // trail still says what changed.
-                    let id = path
-                        .file_stem()
-                        .map(|s| s.to_string_lossy())
-                        .unwrap_or_default();
-                    let mut e = entry("(file edit)", action, kind, &id);
-                    e.detail = serde_json::json!({"path": self.relative(path)});
-                    if let Err(err) = self.audit(e) {
-                        tracing::error!("hand edit of {} not audited: {err}", path.display());
-                    }
-                }
-                !edits.is_empty()
+        let outcome = self.commit.when_quiet(
+            || self.snapshot(),
+            |s| {
+                let problems_before = s.problems.clone();
+                let mut edits = Vec::new();
+                let dir = self.root.join("content/panels");
+                s.panels = self.reload_dir(
+                    &dir,
+                    &s.panels,
+                    &mut s.problems,
+                    check_panel,
+                    "panel",
+                    &mut edits,
+                );
+                let dir = self.root.join("content/messages");
+                s.messages = self.reload_dir(
+                    &dir,
+                    &s.messages,
+                    &mut s.problems,
+                    check_message,
+                    "message",
+                    &mut edits,
+                );
+                let dir = self.root.join("schedules");
+                s.campaigns = self.reload_dir(
+                    &dir,
+                    &s.campaigns,
+                    &mut s.problems,
+                    check_campaign_file,
+                    "campaign",
+                    &mut edits,
+                );
+                self.audit_hand_edits(&edits);
+                let changed = !edits.is_empty() || s.problems != problems_before;
+                Ok((!edits.is_empty(), changed))
+            },
+            |next| self.publish(next),
+        );
+        match outcome {
+            // Changes are on their way to the disk: look again next time.
+            None => false,
+            Some(Ok(edited)) => {
+                *self.hand_edits_seen.lock().expect("lock") = fp;
+                edited
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 tracing::error!("reloading hand edits failed: {e}");
                 false
             }
+        }
+    }
+
+    /// The trail of what changed on disk, in one durable append. The file
+    /// system is where the change happened; the trail still says what
+    /// changed. Call with the writer lock held.
+    fn audit_hand_edits(&self, edits: &[(&'static str, &'static str, PathBuf)]) {
+        let entries: Vec<AuditEntry> = edits
+            .iter()
+            .map(|(action, kind, path)| {
+                tracing::info!(path = %path.display(), "{kind} file changed on disk: {action}");
+                let id = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy())
+                    .unwrap_or_default();
+                let mut e = entry("(file edit)", action, kind, &id);
+                e.detail = serde_json::json!({"path": self.relative(path)});
+                e
+            })
+            .collect();
+        if let Err(err) = self.write_audited(&entries, || Ok(())) {
+            tracing::error!("hand edits not audited: {err}");
         }
     }
 
@@ -1056,18 +1069,23 @@ impl Store {
             tracing::error!(path = %p.path.display(), "{kind} file not applied: {}", p.message);
             problems.insert(p.path.clone(), p);
         }
+        // Start from `old` and change only what differs, so the maps keep
+        // sharing what did not change (the player's diff skips it).
         let path = |id: &Id| dir.join(format!("{id}.json"));
+        let mut out = old.clone();
         for (id, v) in &fresh {
             match old.get(id) {
                 None => edits.push(("create", kind, path(id))),
                 Some(o) if o != v => edits.push(("update", kind, path(id))),
-                Some(_) => {}
+                Some(_) => continue,
             }
+            out.insert(id.clone(), v.clone());
         }
         for id in old.keys().filter(|id| !fresh.contains_key(*id)) {
             edits.push(("delete", kind, path(id)));
+            out.remove(id);
         }
-        fresh
+        out
     }
 
     fn hand_edits_fingerprint(&self) -> Vec<(String, u64, std::time::SystemTime)> {

@@ -117,13 +117,8 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SecretFile<T> {
         let r = change(&mut next)?;
         let mut bytes = serde_json::to_vec_pretty(&next).expect("serializes");
         bytes.push(b'\n');
-        fsio::write_atomic(&self.path, &bytes).map_err(|e| StoreError::io(&self.path, e))?;
+        fsio::write_secret(&self.path, &bytes).map_err(|e| StoreError::io(&self.path, e))?;
         *self.seen.lock().expect("secrets lock") = mtime(&self.path);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o600));
-        }
         *entries = next;
         Ok(r)
     }

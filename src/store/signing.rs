@@ -44,13 +44,7 @@ pub fn generate(path: &Path) -> Result<SigningKey, StoreError> {
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
         .expect("an Ed25519 key encodes");
-    fsio::write_atomic(path, pem.as_bytes()).map_err(|e| StoreError::io(path, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| StoreError::io(path, e))?;
-    }
+    fsio::write_secret(path, pem.as_bytes()).map_err(|e| StoreError::io(path, e))?;
     let public = public_path(path);
     let hex = format!("{}\n", public_hex(&key.verifying_key()));
     fsio::write_atomic(&public, hex.as_bytes()).map_err(|e| StoreError::io(&public, e))?;
