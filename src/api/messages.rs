@@ -202,11 +202,24 @@ pub fn not_modified(tag: &str) -> Response {
 }
 
 /// A PNG made for this request, with a validator from its bytes.
-pub fn png_reply(inm: Option<&str>, png: Vec<u8>) -> Response {
-    let tag = format!("\"{}\"", hex::encode(&Sha256::digest(&png)[..16]));
+/// A page as a PNG (`led`: with the LED look), tagged by its pixels, so a
+/// client that has it already is answered before anything is scaled or
+/// encoded.
+pub fn page_png(img: &image::RgbImage, led: bool, inm: Option<&str>) -> Response {
+    let mut h = Sha256::new();
+    h.update(img.width().to_le_bytes());
+    h.update(img.height().to_le_bytes());
+    h.update([u8::from(led)]);
+    h.update(img.as_raw());
+    let tag = format!("\"{}\"", hex::encode(&h.finalize()[..16]));
     if if_none_match(inm, &tag) {
         return not_modified(&tag);
     }
+    let png = if led {
+        render::png_bytes(&render::led_look(img, led_scale(img.width())))
+    } else {
+        render::png_bytes(img)
+    };
     private(bytes_reply("image/png", png), &tag)
 }
 
@@ -285,13 +298,7 @@ fn preview_reply(
         )));
     }
     let out = &rendition.pages[page - 1];
-    let img = out.page.preview();
-    let png = if led {
-        render::png_bytes(&render::led_look(&img, led_scale(&img)))
-    } else {
-        render::png_bytes(&img)
-    };
-    let mut resp = png_reply(inm, png);
+    let mut resp = page_png(&out.page.preview(), led, inm);
     let h = resp.headers_mut();
     h.insert("x-pages", HeaderValue::from(pages as u64));
     h.insert("x-words", HeaderValue::from(out.words as u64));
@@ -354,13 +361,20 @@ pub(super) struct Preview {
 /// its LED look, up to 8× a side).
 fn render_cost(p: &Profile, pages: usize, led: bool, image: bool) -> u64 {
     let px = u64::from(p.width) * u64::from(p.height);
+    let fitted = if image { px * 16 } else { 0 };
+    pages as u64 * px * 8 + fitted + look_cost(p, led)
+}
+
+/// Bytes to draw one page as a PNG: the RGB page, and for the LED look
+/// its scaled copy and that copy's encoding.
+pub(super) fn look_cost(p: &Profile, led: bool) -> u64 {
+    let px = u64::from(p.width) * u64::from(p.height);
     let scale = if led {
-        u64::from((640 / u32::from(p.width).max(1)).clamp(1, 8))
+        u64::from(led_scale(u32::from(p.width)))
     } else {
         1
     };
-    let fitted = if image { px * 16 } else { 0 };
-    pages as u64 * px * 8 + fitted + px * 3 * (1 + 2 * scale * scale)
+    px * 3 * (1 + 2 * scale * scale)
 }
 
 /// Renders a preview within the memory budget: the image is decoded (if

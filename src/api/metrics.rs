@@ -129,7 +129,17 @@ impl Metrics {
             ),
         ];
         for (name, help, v) in own.iter().chain(extra.iter()) {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+            // Prometheus' naming rule: a `_total` is a counter (rate() and
+            // increase() then handle restarts); anything else can go down.
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
         }
         out
     }

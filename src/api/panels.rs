@@ -12,7 +12,6 @@ use super::req::{empty, json, ok, Req};
 use super::{blocking, Ctx};
 use crate::domain::{Panel, Transport};
 use crate::player::NowState;
-use crate::render;
 use crate::schedule::Show;
 use crate::store::import::{self, ImportError, ImportFormat};
 use crate::transport::Link;
@@ -331,22 +330,20 @@ pub async fn frame_png(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError
     })?;
     let led = r.q("look") == Some("led");
     let inm = super::messages::inm(r);
-    let png = blocking(move || {
+    let cost = super::messages::look_cost(&p.profile(), led);
+    let room = ctx.work.admit(cost, |_, _| super::work::busy()).await?;
+    blocking(move || {
+        let _room = room;
         let rendition = n.rendition.as_ref()?;
         let ix = (n.page.max(1) as usize - 1).min(rendition.pages.len().saturating_sub(1));
         let img = rendition.pages[ix].page.preview();
-        Some(if led {
-            render::png_bytes(&render::led_look(&img, led_scale(&img)))
-        } else {
-            render::png_bytes(&img)
-        })
+        Some(super::messages::page_png(&img, led, inm.as_deref()))
     })
     .await?
-    .ok_or_else(|| ApiError::not_found("nothing is rendered for this panel yet"))?;
-    Ok(super::messages::png_reply(inm.as_deref(), png))
+    .ok_or_else(|| ApiError::not_found("nothing is rendered for this panel yet"))
 }
 
-/// LED-look previews aim at roughly 640 px wide.
-pub fn led_scale(img: &image::RgbImage) -> u32 {
-    (640 / img.width().max(1)).clamp(1, 8)
+/// LED-look previews of a page `width` pixels wide aim at roughly 640 px.
+pub fn led_scale(width: u32) -> u32 {
+    (640 / width.max(1)).clamp(1, 8)
 }

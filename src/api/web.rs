@@ -119,6 +119,11 @@ pub fn routes(
                     online as f64,
                 ),
                 (
+                    "bangtin_vendor_links_connected",
+                    "Panels driven by a vendor transport (Huidu, HD2020, Colorlight agent) whose card is connected now.",
+                    ctx.shared.links_connected() as f64,
+                ),
+                (
                     "bangtin_frames_published_total",
                     "Frames handed to the broker link.",
                     ctx.shared.frames_published.load(Ordering::Relaxed) as f64,

@@ -2,7 +2,8 @@
 //! entries link to CAP documents, or an RSS channel whose items do. Only
 //! the links are read; DTDs are refused as for CAP documents.
 
-use quick_xml::events::Event;
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::{BytesRef, Event};
 use quick_xml::Reader;
 
 use super::CapError;
@@ -51,7 +52,11 @@ pub fn read(bytes: &[u8]) -> Result<Polled, CapError> {
                     e.attributes()
                         .flatten()
                         .find(|a| a.key.as_ref() == k)
-                        .map(|a| a.value.to_string())
+                        .and_then(|a| {
+                            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                .ok()
+                                .map(|v| v.into_owned())
+                        })
                 };
                 let in_entry = stack.iter().any(|s| s == "entry" || s == "item");
                 if in_entry && (name == "link" || name == "enclosure") {
@@ -64,12 +69,11 @@ pub fn read(bytes: &[u8]) -> Result<Polled, CapError> {
                     stack.push(name);
                 }
             }
-            Event::Text(t)
-                if stack.last().is_some_and(|s| s == "link")
-                    && stack.iter().any(|s| s == "item") =>
-            {
+            Event::Text(t) if in_item_link(&stack) => {
                 item_link.push_str(t.xml_content(quick_xml::XmlVersion::Implicit1_0).trim());
             }
+            // `&amp;` in a link's text comes as its own event, between texts.
+            Event::GeneralRef(r) if in_item_link(&stack) => item_link.push_str(&entity(&r)?),
             Event::End(_) => {
                 let name = stack.pop().unwrap_or_default();
                 if name == "link" && !item_link.is_empty() {
@@ -90,6 +94,29 @@ pub fn read(bytes: &[u8]) -> Result<Polled, CapError> {
         }
     }
     Ok(Polled::Index(links))
+}
+
+/// Inside an RSS item's `<link>` element.
+fn in_item_link(stack: &[String]) -> bool {
+    stack.last().is_some_and(|s| s == "link") && stack.iter().any(|s| s == "item")
+}
+
+/// The text a predefined entity or a character reference stands for; any
+/// other entity needs a DTD, which feeds may not have.
+fn entity(r: &BytesRef) -> Result<String, CapError> {
+    let bad = || {
+        CapError::Xml(format!(
+            "the feed uses an unknown entity &{};",
+            r.xml10_content()
+        ))
+    };
+    match r.resolve_char_ref() {
+        Ok(Some(c)) => Ok(c.to_string()),
+        Ok(None) => resolve_predefined_entity(&r.xml10_content())
+            .map(str::to_string)
+            .ok_or_else(bad),
+        Err(_) => Err(bad()),
+    }
 }
 
 fn local(name: &str) -> String {
@@ -114,6 +141,19 @@ mod tests {
         assert_eq!(
             read(rss.as_bytes()).unwrap(),
             Polled::Index(vec!["https://x/cap/a.xml".into()])
+        );
+        // Escaped query strings come back as the URL they stand for, from
+        // an attribute and from element text alike.
+        let atom = r#"<feed><entry><link href="/cap?a=1&amp;b=2"/></entry></feed>"#;
+        let rss =
+            r#"<rss><channel><item><link>/cap?a=1&amp;b=2&#38;c=3</link></item></channel></rss>"#;
+        assert_eq!(
+            read(atom.as_bytes()).unwrap(),
+            Polled::Index(vec!["/cap?a=1&b=2".into()])
+        );
+        assert_eq!(
+            read(rss.as_bytes()).unwrap(),
+            Polled::Index(vec!["/cap?a=1&b=2&c=3".into()])
         );
         let doc = r#"<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"/>"#;
         assert_eq!(read(doc.as_bytes()).unwrap(), Polled::Document);

@@ -235,9 +235,16 @@ pub struct Store {
     snap: RwLock<Arc<Snapshot>>,
     commit: commit::GroupCommit,
     changes: watch::Sender<u64>,
-    /// Fingerprint of the hand-editable directories at the last reload.
-    hand_edits_seen: Mutex<Vec<(String, u64, std::time::SystemTime)>>,
+    /// Size and modification time of each file in the hand-editable
+    /// directories as last seen: at the last reload, or as the store
+    /// itself last wrote it (so its own writes are not mistaken for hand
+    /// edits and do not make the next look re-read every file).
+    hand_edits_seen: Mutex<Fingerprint>,
 }
+
+/// Hand-editable files by path relative to the data directory: size and
+/// modification time.
+type Fingerprint = BTreeMap<String, (u64, std::time::SystemTime)>;
 
 /// The directories people may edit by hand on a running server.
 const HAND_EDITED: [&str; 3] = ["content/panels", "content/messages", "schedules"];
@@ -362,7 +369,7 @@ impl Store {
             snap: RwLock::new(Arc::new(snap)),
             commit: commit::GroupCommit::default(),
             changes,
-            hand_edits_seen: Mutex::new(Vec::new()),
+            hand_edits_seen: Mutex::new(Fingerprint::new()),
         };
         *store.hand_edits_seen.lock().expect("lock") = store.hand_edits_fingerprint();
         Ok(store)
@@ -463,7 +470,42 @@ impl Store {
     /// before.
     fn write_batch(&self, batch: &[commit::Staged]) -> Result<(), StoreError> {
         let audit: Vec<AuditEntry> = batch.iter().flat_map(|s| s.audit.clone()).collect();
-        self.write_audited(&audit, || self.write_files(batch))
+        self.write_audited(&audit, || self.write_files(batch))?;
+        self.note_own_writes(batch);
+        Ok(())
+    }
+
+    /// Records what the store just wrote in the hand-edit fingerprint, so
+    /// the next look finds only what people changed.
+    fn note_own_writes(&self, batch: &[commit::Staged]) {
+        let paths = batch.iter().flat_map(|s| &s.ops).flat_map(|op| match op {
+            FileOp::Write(p, _) | FileOp::Remove(p) => vec![p],
+            FileOp::Batch { files, .. } => files.iter().map(|(p, _)| p).collect(),
+        });
+        let mut seen = self.hand_edits_seen.lock().expect("lock");
+        for path in paths {
+            let Some(key) = self.hand_edit_key(path) else {
+                continue;
+            };
+            match std::fs::metadata(path) {
+                Ok(md) => {
+                    let mtime = md.modified().unwrap_or(std::time::UNIX_EPOCH);
+                    seen.insert(key, (md.len(), mtime));
+                }
+                Err(_) => {
+                    seen.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// `path`'s fingerprint key when it is a file people may edit by hand.
+    fn hand_edit_key(&self, path: &Path) -> Option<String> {
+        let rel = path.strip_prefix(&self.root).ok()?;
+        let dir = rel.parent()?.to_str()?;
+        let name = rel.file_name()?.to_str()?;
+        (HAND_EDITED.contains(&dir) && name.ends_with(".json") && !fsio::is_temp_name(name))
+            .then(|| format!("{dir}/{name}"))
     }
 
     /// The batch's files, in order: plain writes and removals together in
@@ -1088,8 +1130,8 @@ impl Store {
         out
     }
 
-    fn hand_edits_fingerprint(&self) -> Vec<(String, u64, std::time::SystemTime)> {
-        let mut v = Vec::new();
+    fn hand_edits_fingerprint(&self) -> Fingerprint {
+        let mut v = Fingerprint::new();
         for d in HAND_EDITED {
             let Ok(rd) = std::fs::read_dir(self.root.join(d)) else {
                 continue;
@@ -1100,15 +1142,11 @@ impl Store {
                     continue;
                 }
                 if let Ok(md) = e.metadata() {
-                    v.push((
-                        format!("{d}/{name}"),
-                        md.len(),
-                        md.modified().unwrap_or(std::time::UNIX_EPOCH),
-                    ));
+                    let mtime = md.modified().unwrap_or(std::time::UNIX_EPOCH);
+                    v.insert(format!("{d}/{name}"), (md.len(), mtime));
                 }
             }
         }
-        v.sort();
         v
     }
 
@@ -1498,6 +1536,30 @@ mod tests {
         assert!(snap.problems.is_empty(), "{:?}", snap.problems);
         assert_eq!(snap.panels[&good.id], good);
         s.put_panel(good, false, "a").unwrap();
+    }
+
+    /// The store's own writes are not hand edits: after them the next look
+    /// finds nothing to re-read (with 10,000 panels, re-reading every file
+    /// after each API write is seconds of work), and a hand edit made after
+    /// them is still found.
+    #[test]
+    fn own_writes_are_not_taken_for_hand_edits() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let p = s.put_panel(panel("p1"), true, "a").unwrap();
+        let m = s.create_message(body("Xin chào"), "lan", now()).unwrap();
+        s.put_panel(panel("p2"), true, "a").unwrap();
+        s.delete_panel(&Id::parse("p2").unwrap(), "a").unwrap();
+        let unchanged = || *s.hand_edits_seen.lock().unwrap() == s.hand_edits_fingerprint();
+        assert!(unchanged(), "own writes look like hand edits");
+        let mut edited = p.clone();
+        edited.name = "Chợ Vinh".into();
+        std::fs::write(s.panel_path(&p.id), pretty(&edited)).unwrap();
+        assert!(!unchanged());
+        assert!(s.reload_hand_edits());
+        assert_eq!(s.snapshot().panels[&p.id].name, "Chợ Vinh");
+        assert_eq!(s.snapshot().messages[&m.id], m);
+        assert!(unchanged());
     }
 
     /// A change is not acknowledged without its audit line: when the line

@@ -9,7 +9,6 @@
 //! card or a lost connection is logged, reported and retried over a new
 //! connection after a back-off.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -34,7 +33,6 @@ pub struct Hub {
     timing: Arc<Timing>,
     rt: Handle,
     cards: Cards<Job>,
-    online: Arc<AtomicUsize>,
 }
 
 impl Hub {
@@ -44,13 +42,7 @@ impl Hub {
             timing: Arc::new(timing),
             rt,
             cards: Cards::new(),
-            online: Arc::default(),
         }
-    }
-
-    /// Cards that took their last frame.
-    pub fn online(&self) -> usize {
-        self.online.load(Ordering::Relaxed)
     }
 }
 
@@ -97,7 +89,6 @@ impl Delivery for Hub {
                 address: address.clone(),
                 reports: self.reports.clone(),
                 timing: self.timing.clone(),
-                online: self.online.clone(),
                 jobs,
                 is_online: false,
             };
@@ -119,7 +110,6 @@ struct CardTask {
     address: String,
     reports: Reporter,
     timing: Arc<Timing>,
-    online: Arc<AtomicUsize>,
     jobs: watch::Receiver<Option<Arc<Job>>>,
     is_online: bool,
 }
@@ -135,11 +125,6 @@ impl CardTask {
     fn set_online(&mut self, up: bool, event: LinkEvent) {
         if up != self.is_online {
             self.is_online = up;
-            if up {
-                self.online.fetch_add(1, Ordering::Relaxed);
-            } else {
-                self.online.fetch_sub(1, Ordering::Relaxed);
-            }
             self.report(event);
         }
     }
@@ -204,9 +189,7 @@ impl CardTask {
                 }
             }
         }
-        if self.is_online {
-            self.online.fetch_sub(1, Ordering::Relaxed);
-        }
+        if self.is_online {}
     }
 
     async fn connect(&self) -> Result<TcpStream, String> {

@@ -19,7 +19,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,7 +31,7 @@ use tokio::time::Instant;
 
 use super::{glass, Backoff, Cards, Delivery, LinkEvent, Report, Reporter, Timing};
 use crate::domain::{host_port, Id, Panel, Transport, HUIDU_PORT};
-use crate::huidu::sdk::brightness_percent;
+use crate::huidu::sdk::{self, brightness_percent};
 use crate::huidu::session::{Event, Picture, Session};
 use crate::huidu::transfer::md5_hex;
 use crate::store::Store;
@@ -77,7 +76,6 @@ pub struct Hub {
     timing: Arc<Timing>,
     rt: Handle,
     cards: Cards<Job>,
-    online: Arc<AtomicUsize>,
     /// PNGs by frame content, shared by panels showing the same thing.
     pngs: Mutex<HashMap<PngKey, Arc<Png>>>,
     /// Unknown Device IDs already logged (a card redials every few seconds).
@@ -108,15 +106,9 @@ impl Hub {
             timing: Arc::new(timing),
             rt,
             cards: Cards::new(),
-            online: Arc::default(),
             pngs: Mutex::new(HashMap::new()),
             unknown: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// Cards connected now.
-    pub fn online(&self) -> usize {
-        self.online.load(Ordering::Relaxed)
     }
 
     fn report(&self, panel: &Id, event: LinkEvent) {
@@ -143,7 +135,6 @@ impl Hub {
                 panel: panel.clone(),
                 reports: self.reports.clone(),
                 timing: self.timing.clone(),
-                online: self.online.clone(),
                 jobs,
             };
             match address {
@@ -344,7 +335,6 @@ struct CardTask {
     panel: Id,
     reports: Reporter,
     timing: Arc<Timing>,
-    online: Arc<AtomicUsize>,
     jobs: watch::Receiver<Option<Arc<Job>>>,
 }
 
@@ -487,10 +477,11 @@ impl CardTask {
             device: device.describe(),
             peer: conn.peer.clone(),
         });
-        self.online.fetch_add(1, Ordering::Relaxed);
-        let end = self.serve(&mut conn, &mut conns, backoff).await;
-        self.online.fetch_sub(1, Ordering::Relaxed);
-        end
+        // A card keeps its own clock (its status and logs carry it, and a
+        // program with times would run by it): set it at every connection.
+        let vietnam = chrono::Utc::now().naive_utc() + chrono::Duration::hours(7);
+        conn.session.sync_time(vietnam, sdk::TIMEZONE_VIETNAM);
+        self.serve(&mut conn, &mut conns, backoff).await
     }
 
     async fn serve(

@@ -184,8 +184,6 @@ pub struct Transports {
     hd2020: Arc<hd2020::Hub>,
     /// The transport each panel's last frame went over.
     current: Mutex<HashMap<Id, Transport>>,
-    /// The Huidu listener's address, once bound.
-    pub huidu_listen: Option<SocketAddr>,
     /// The task applying the cards' reports (it holds the play sink).
     reports: tokio::task::JoinHandle<()>,
 }
@@ -209,17 +207,15 @@ impl Transports {
             opts.huidu,
             rt.clone(),
         ));
-        let huidu_listen = match opts.huidu_listen {
-            Some(addr) => Some(huidu::listen(&huidu, addr).await?),
-            None => None,
-        };
+        if let Some(addr) = opts.huidu_listen {
+            huidu::listen(&huidu, addr).await?;
+        }
         Ok(Transports {
             store,
             mqtt,
             huidu,
             hd2020: Arc::new(hd2020::Hub::new(tx, opts.hd2020, rt)),
             current: Mutex::new(HashMap::new()),
-            huidu_listen,
             reports,
         })
     }
@@ -262,11 +258,6 @@ impl Transports {
     /// that the proof-of-play writer is not held open by the play sink).
     pub fn reports_stopper(&self) -> tokio::task::AbortHandle {
         self.reports.abort_handle()
-    }
-
-    /// Cards connected now (for metrics and the load test).
-    pub fn cards_online(&self) -> usize {
-        self.huidu.online() + self.hd2020.online()
     }
 }
 

@@ -139,6 +139,17 @@ async fn bangtin_dials_a_huidu_card_and_it_shows_the_panels_frame() {
     .await;
     let shown = card_shows_other_than(&card, &[], "the message on the card").await;
     assert_eq!(shown, frame_png(&admin, "hd1").await, "card ≠ frame.png");
+    // The card's clock was set to Vietnam's time on connecting.
+    let (time, zone) = card
+        .with(|s| s.clock.clone())
+        .expect("the card's clock was never set");
+    let set = chrono::NaiveDateTime::parse_from_str(&time, "%Y-%m-%d %H:%M:%S").unwrap();
+    let vietnam = chrono::Utc::now().naive_utc() + chrono::Duration::hours(7);
+    assert!(
+        (vietnam - set).num_seconds().abs() < 60,
+        "card clock {time}"
+    );
+    assert!(zone.contains("Hanoi"), "{zone}");
     // What the reference controller shows for the same panel size.
     let twin_frame = loop {
         let p = twin.next_on("bangtin/panels/mq1/frame").await;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{bomb_png, panel, png, Rig};
+use super::{bomb_png, panel, png, Client, Rig};
 use crate::domain::Role;
 
 #[tokio::test]
@@ -144,17 +144,23 @@ async fn bad_messages_are_refused() {
     );
 }
 
-#[tokio::test]
-async fn previews_have_the_panel_size_and_refuse_bad_requests() {
-    let rig = Rig::new();
+/// A 128×32 mono panel p1 and an editor's draft saying `text`.
+async fn draft_on_p1<'a>(rig: &'a Rig, text: &str) -> (Client<'a>, String) {
     rig.admin()
         .create_panel(panel("p1", 128, 32, "mono1", &["d1"]))
         .await;
     let editor = rig.user("lan", &[Role::Editor]);
     let m = editor
-        .create_message(json!({"title": "Tiêm chủng", "text": "Tiêm chủng đầy đủ cho trẻ em"}))
+        .create_message(json!({"title": "Tiêm chủng", "text": text}))
         .await;
     let id = m["id"].as_str().unwrap().to_string();
+    (editor, id)
+}
+
+#[tokio::test]
+async fn previews_have_the_panel_size_and_refuse_bad_requests() {
+    let rig = Rig::new();
+    let (editor, id) = draft_on_p1(&rig, "Tiêm chủng đầy đủ cho trẻ em").await;
     // Preview: exactly the panel's size, page count header.
     let r = editor
         .send(editor.req("GET", &format!("/messages/{id}/preview.png?panel=p1")))
@@ -341,4 +347,39 @@ async fn three_thousand_messages_with_one_title() {
         assert!(ids.insert(id), "an id given twice");
     }
     assert_eq!(rig.ctx.store.snapshot().messages.len(), 3000);
+}
+
+/// A preview is tagged by its pixels and look: a client that has it gets
+/// an empty 304, the LED look is another picture, and an edit that changes
+/// the pixels changes the tag.
+#[tokio::test]
+async fn previews_revalidate_by_their_pixels() {
+    let rig = Rig::new();
+    let (editor, id) = draft_on_p1(&rig, "Tiêm chủng đầy đủ").await;
+    let path = |look: &str| format!("/messages/{id}/preview.png?panel=p1{look}");
+    let fetch = |p: String, tag: Option<String>| {
+        let mut b = editor.req("GET", &p);
+        if let Some(t) = tag {
+            b = b.header("if-none-match", t);
+        }
+        editor.send(b)
+    };
+    let first = fetch(path(""), None).await;
+    let tag = first.header("etag").unwrap().to_string();
+    let again = fetch(path(""), Some(tag.clone())).await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let led = fetch(path("&look=led"), Some(tag.clone())).await;
+    assert_eq!(led.status, 200, "the LED look is another picture");
+    assert_ne!(led.header("etag").unwrap(), tag);
+    let (status, _) = editor
+        .put(
+            &format!("/messages/{id}"),
+            json!({"title": "Tiêm chủng", "text": "Tiêm chủng mũi hai"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let edited = fetch(path(""), Some(tag.clone())).await;
+    assert_eq!(edited.status, 200, "the edit changed the pixels");
+    assert_ne!(edited.header("etag").unwrap(), tag);
 }
