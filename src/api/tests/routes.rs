@@ -39,6 +39,13 @@ async fn health_metrics_openapi_and_auth() {
     let m = rig.site("/metrics").await;
     let text = String::from_utf8_lossy(&m.body);
     assert!(text.contains("bangtin_http_requests_total"), "{text}");
+    // Every `_total` series is a counter, whatever module owns it.
+    for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let mut words = line.split_whitespace().skip(2);
+        let (name, kind) = (words.next().unwrap(), words.next().unwrap());
+        assert_eq!(name.ends_with("_total"), kind == "counter", "{line}");
+    }
+    assert!(text.contains("\nbangtin_vendor_links_connected 0\n"), "{text}");
     let (st, v) = admin.get("/no/such/thing").await;
     assert_eq!((st, &v["error"]), (404, &Value::from("no_route")));
     let r = admin.send(admin.req("PATCH", "/panels")).await;
