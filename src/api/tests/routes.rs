@@ -45,7 +45,10 @@ async fn health_metrics_openapi_and_auth() {
         let (name, kind) = (words.next().unwrap(), words.next().unwrap());
         assert_eq!(name.ends_with("_total"), kind == "counter", "{line}");
     }
-    assert!(text.contains("\nbangtin_vendor_links_connected 0\n"), "{text}");
+    assert!(
+        text.contains("\nbangtin_vendor_links_connected 0\n"),
+        "{text}"
+    );
     let (st, v) = admin.get("/no/such/thing").await;
     assert_eq!((st, &v["error"]), (404, &Value::from("no_route")));
     let r = admin.send(admin.req("PATCH", "/panels")).await;
