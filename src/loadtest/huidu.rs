@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 
 use super::{
     free_port, import_panels, rss_mib, seed_content, start_server, switch_campaign, wait_for_port,
-    wait_until,
+    wait_until, Content, Http, Proc,
 };
 
 #[derive(clap::Args)]
@@ -57,6 +57,12 @@ impl Board {
             .count()
     }
 
+    /// The files the cards show now.
+    fn files(&self) -> HashSet<String> {
+        let shown = self.shown.lock().expect("board");
+        shown.iter().flatten().map(|(f, _)| f.clone()).collect()
+    }
+
     /// The latest time a card began showing a file satisfying `f`.
     fn last(&self, f: impl Fn(&str) -> bool) -> Option<Instant> {
         self.shown
@@ -74,57 +80,10 @@ pub fn run(a: HuiduArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("bangtin-loadtest-huidu-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("data"))?;
-    let (bport, lport) = (free_port()?, free_port()?);
-    let (mut server, http) = start_server(
-        &dir,
-        &[
-            "--broker-listen",
-            &format!("127.0.0.1:{bport}"),
-            "--huidu-listen",
-            &format!("127.0.0.1:{lport}"),
-        ],
-    )?;
-    wait_for_port(lport, Duration::from_secs(10))?;
+    let (mut server, http, lport, content) = start(&dir, &a)?;
     let spid = server.pid();
-
-    // One page each on a 128x32 sign: a card's new file means the new
-    // message, not a page turn.
-    let content = seed_content(
-        &http,
-        [
-            ("Tạm trú", "Khai báo tạm trú"),
-            ("Mũ bảo hiểm", "Đội mũ bảo hiểm"),
-        ],
-    )?;
-
-    let t = Instant::now();
-    import_panels(
-        &http,
-        (1..=n)
-            .map(|i| {
-                json!({"id": format!("h{i:05}"), "name": format!("Huidu {i}"),
-                    "width": a.width, "height": a.height, "format": "mono1",
-                    "transport": {"kind": "huidu", "device_id": device_id(i)}})
-            })
-            .collect(),
-    )?;
-    eprintln!("{n} panels created in {:.1} s", t.elapsed().as_secs_f64());
-
     let rt = tokio::runtime::Runtime::new()?;
-    let board = Arc::new(Board {
-        shown: Mutex::new(vec![None; n as usize]),
-        connected: Default::default(),
-    });
-    let listen = SocketAddr::from(([127, 0, 0, 1], lport));
-    for i in 1..=n {
-        let card = SimCard {
-            index: i,
-            width: a.width.into(),
-            height: a.height.into(),
-            board: board.clone(),
-        };
-        rt.spawn(card.run(listen));
-    }
+    let board = spawn_cards(&rt, &a, SocketAddr::from(([127, 0, 0, 1], lport)));
     let first = wait_until(wait, || board.count(|_| true) == n as usize);
     let Some(first) = first else {
         bail!(
@@ -140,14 +99,7 @@ pub fn run(a: HuiduArgs) -> anyhow::Result<()> {
     );
     std::thread::sleep(Duration::from_secs(2));
     let (rss_before, _) = rss_mib(spid);
-    let old: HashSet<String> = board
-        .shown
-        .lock()
-        .expect("board")
-        .iter()
-        .flatten()
-        .map(|(f, _)| f.clone())
-        .collect();
+    let old = board.files();
 
     let t0 = Instant::now();
     switch_campaign(&http, &content)?;
@@ -182,6 +134,65 @@ pub fn run(a: HuiduArgs) -> anyhow::Result<()> {
         bail!("only {ok} of {n} cards showed the new frame within {wait:?}");
     }
     Ok(())
+}
+
+/// The server with a Huidu listener, its content, and the cards' panels.
+fn start(dir: &std::path::Path, a: &HuiduArgs) -> anyhow::Result<(Proc, Arc<Http>, u16, Content)> {
+    let (bport, lport) = (free_port()?, free_port()?);
+    let (server, http) = start_server(
+        dir,
+        &[
+            "--broker-listen",
+            &format!("127.0.0.1:{bport}"),
+            "--huidu-listen",
+            &format!("127.0.0.1:{lport}"),
+        ],
+    )?;
+    wait_for_port(lport, Duration::from_secs(10))?;
+    // One page each on a 128x32 sign: a card's new file means the new
+    // message, not a page turn.
+    let content = seed_content(
+        &http,
+        [
+            ("Tạm trú", "Khai báo tạm trú"),
+            ("Mũ bảo hiểm", "Đội mũ bảo hiểm"),
+        ],
+    )?;
+    let t = Instant::now();
+    import_panels(
+        &http,
+        (1..=a.cards)
+            .map(|i| {
+                json!({"id": format!("h{i:05}"), "name": format!("Huidu {i}"),
+                    "width": a.width, "height": a.height, "format": "mono1",
+                    "transport": {"kind": "huidu", "device_id": device_id(i)}})
+            })
+            .collect(),
+    )?;
+    eprintln!(
+        "{} panels created in {:.1} s",
+        a.cards,
+        t.elapsed().as_secs_f64()
+    );
+    Ok((server, http, lport, content))
+}
+
+/// The simulated cards, each dialling `listen`.
+fn spawn_cards(rt: &tokio::runtime::Runtime, a: &HuiduArgs, listen: SocketAddr) -> Arc<Board> {
+    let board = Arc::new(Board {
+        shown: Mutex::new(vec![None; a.cards as usize]),
+        connected: Default::default(),
+    });
+    for i in 1..=a.cards {
+        let card = SimCard {
+            index: i,
+            width: a.width.into(),
+            height: a.height.into(),
+            board: board.clone(),
+        };
+        rt.spawn(card.run(listen));
+    }
+    board
 }
 
 fn device_id(i: u32) -> String {

@@ -490,21 +490,13 @@ impl CardTask {
         conns: &mut Option<&mut mpsc::Receiver<Accepted>>,
         backoff: &mut Backoff,
     ) -> End {
-        // Pictures given to the session, oldest first, with their seq.
-        let mut given: VecDeque<(String, u32, bool)> = VecDeque::new();
-        let mut on_glass: Option<String> = None;
-        let mut brightness: Option<u8> = None;
-        let mut retry_at: Option<Instant> = None;
-        let mut last_failure = String::new();
-        // The panel was let go: only the last (blanking) frame is finished,
-        // for at most this long.
-        let mut closing: Option<Instant> = None;
+        let mut st = Served::default();
         loop {
             if let Err(why) = conn.flush().await {
                 return End::Lost(why);
             }
-            let listen = conns.is_some() && closing.is_none();
-            let last_in_flight = given.iter().any(|g| g.2);
+            let listen = conns.is_some() && st.closing.is_none();
+            let last_in_flight = st.given.iter().any(|g| g.2);
             let job_news = {
                 let jobs = &mut self.jobs;
                 let conns_rx = conns.as_deref_mut();
@@ -513,10 +505,10 @@ impl CardTask {
                         Ok(events) => Some(events),
                         Err(why) => return End::Lost(why),
                     },
-                    r = jobs.changed(), if closing.is_none() => match r {
+                    r = jobs.changed(), if st.closing.is_none() => match r {
                         Ok(()) => None,
                         Err(_) if last_in_flight => {
-                            closing = Some(Instant::now() + CLOSING);
+                            st.closing = Some(Instant::now() + CLOSING);
                             continue;
                         }
                         Err(_) => return End::Stop,
@@ -524,84 +516,98 @@ impl CardTask {
                     a = async { conns_rx.expect("listen mode").recv().await }, if listen => match a {
                         Some(a) => return End::Replaced(Box::new(a)),
                         None if last_in_flight => {
-                            closing = Some(Instant::now() + CLOSING);
+                            st.closing = Some(Instant::now() + CLOSING);
                             continue;
                         }
                         None => return End::Stop,
                     },
-                    _ = tokio::time::sleep_until(closing.unwrap_or_else(Instant::now)), if closing.is_some() => {
+                    _ = tokio::time::sleep_until(st.closing.unwrap_or_else(Instant::now)), if st.closing.is_some() => {
                         return End::Stop;
                     }
-                    _ = tokio::time::sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() => {
-                        retry_at = None;
-                        on_glass = None;
-                        given.clear();
+                    _ = tokio::time::sleep_until(st.retry_at.unwrap_or_else(Instant::now)), if st.retry_at.is_some() => {
+                        st.retry_at = None;
+                        st.on_glass = None;
+                        st.given.clear();
                         None
                     }
                 }
             };
-            match job_news {
-                None => {
-                    let Some(job) = self.jobs.borrow_and_update().clone() else {
-                        continue;
-                    };
-                    // The picture first (an alert must not wait), then the
-                    // brightness if it changed.
-                    if on_glass.as_deref() == Some(job.md5.as_str()) && given.is_empty() {
-                        // Already on the glass: nothing to send.
-                        self.report(LinkEvent::Shown { seq: job.seq });
-                        if job.last {
-                            return End::Stop;
-                        }
-                    } else if let Err(e) = conn.session.show(job.picture.clone()) {
-                        self.failed(&mut last_failure, e.to_string());
-                        retry_at = Some(Instant::now() + backoff.next_delay());
-                        continue;
-                    } else {
-                        given.push_back((job.md5.clone(), job.seq, job.last));
-                        while given.len() > 8 {
-                            given.pop_front();
+            let end = match job_news {
+                None => self.next_job(&mut st, conn, backoff),
+                Some(events) => self.card_said(&mut st, events, conn, backoff),
+            };
+            if let Some(end) = end {
+                return end;
+            }
+        }
+    }
+
+    /// Gives the card the newest job: the picture first (an alert must not
+    /// wait), then the brightness if it changed.
+    fn next_job(&mut self, st: &mut Served, conn: &mut Conn, backoff: &mut Backoff) -> Option<End> {
+        let job = self.jobs.borrow_and_update().clone()?;
+        if st.on_glass.as_deref() == Some(job.md5.as_str()) && st.given.is_empty() {
+            // Already on the glass: nothing to send.
+            self.report(LinkEvent::Shown { seq: job.seq });
+            if job.last {
+                return Some(End::Stop);
+            }
+        } else if let Err(e) = conn.session.show(job.picture.clone()) {
+            self.failed(&mut st.last_failure, e.to_string());
+            st.retry_at = Some(Instant::now() + backoff.next_delay());
+            return None;
+        } else {
+            st.given.push_back((job.md5.clone(), job.seq, job.last));
+            while st.given.len() > 8 {
+                st.given.pop_front();
+            }
+        }
+        if st.brightness != Some(job.brightness) {
+            conn.session.set_brightness(job.brightness);
+            st.brightness = Some(job.brightness);
+        }
+        None
+    }
+
+    /// What the card reported: a picture on its glass (and those given
+    /// before it, replaced unseen), or a refusal to retry after back-off.
+    fn card_said(
+        &mut self,
+        st: &mut Served,
+        events: Vec<Event>,
+        conn: &mut Conn,
+        backoff: &mut Backoff,
+    ) -> Option<End> {
+        for e in events {
+            match e {
+                Event::Shown { md5 } => {
+                    backoff.reset();
+                    st.last_failure.clear();
+                    let mut stop = false;
+                    if let Some(pos) = st.given.iter().rposition(|g| g.0 == md5) {
+                        for (m, seq, last) in st.given.drain(..=pos) {
+                            if m == md5 {
+                                self.report(LinkEvent::Shown { seq });
+                                stop |= last;
+                            }
                         }
                     }
-                    if brightness != Some(job.brightness) {
-                        conn.session.set_brightness(job.brightness);
-                        brightness = Some(job.brightness);
+                    st.on_glass = Some(md5);
+                    if stop {
+                        return Some(End::Stop);
                     }
                 }
-                Some(events) => {
-                    for e in events {
-                        match e {
-                            Event::Shown { md5 } => {
-                                backoff.reset();
-                                last_failure.clear();
-                                let mut stop = false;
-                                // Pictures before it were replaced unseen.
-                                if let Some(pos) = given.iter().rposition(|g| g.0 == md5) {
-                                    for (m, seq, last) in given.drain(..=pos) {
-                                        if m == md5 {
-                                            self.report(LinkEvent::Shown { seq });
-                                            stop |= last;
-                                        }
-                                    }
-                                }
-                                on_glass = Some(md5);
-                                if stop {
-                                    return End::Stop;
-                                }
-                            }
-                            Event::Applied { .. } | Event::Ready { .. } => {}
-                            Event::Failed { why } => {
-                                if conn.session.is_closed() {
-                                    return End::Lost(why.to_string());
-                                }
-                                self.failed(&mut last_failure, why.to_string());
-                                retry_at = Some(Instant::now() + backoff.next_delay());
-                            }
-                        }
+                Event::Applied { .. } | Event::Ready { .. } => {}
+                Event::Failed { why } => {
+                    if conn.session.is_closed() {
+                        return Some(End::Lost(why.to_string()));
                     }
+                    self.failed(&mut st.last_failure, why.to_string());
+                    st.retry_at = Some(Instant::now() + backoff.next_delay());
                 }
             }
         }
+        None
     }
 
     /// An operation the card refused: logged once per distinct reason,
@@ -613,6 +619,21 @@ impl CardTask {
         self.report(LinkEvent::Failed { why: why.clone() });
         *last = why;
     }
+}
+
+/// What one connection's loop knows about the card.
+#[derive(Default)]
+struct Served {
+    /// Pictures given to the session, oldest first: md5, seq, and whether
+    /// it is the last (blanking) one.
+    given: VecDeque<(String, u32, bool)>,
+    on_glass: Option<String>,
+    brightness: Option<u8>,
+    retry_at: Option<Instant>,
+    last_failure: String,
+    /// The panel was let go: only the last (blanking) frame is finished,
+    /// for at most this long.
+    closing: Option<Instant>,
 }
 
 /// `30 s`, or `800 ms` below a second.
