@@ -38,3 +38,4 @@ pub mod render;
 pub mod schedule;
 pub mod store;
 pub mod transport;
+mod xml_text;

@@ -104,87 +104,91 @@ pub fn routes(
     let metrics = get
         .and(warp::path("metrics"))
         .and(warp::path::end())
-        .map(move || {
-            let snap = ctx.store.snapshot();
-            let online = ctx.shared.online_among(snap.panels.keys());
-            let text = ctx.metrics.render(&[
-                (
-                    "bangtin_panels",
-                    "Panels configured.",
-                    snap.panels.len() as f64,
-                ),
-                (
-                    "bangtin_panels_online",
-                    "Panels whose controller reports online.",
-                    online as f64,
-                ),
-                (
-                    "bangtin_vendor_links_connected",
-                    "Panels driven by a vendor transport (Huidu, HD2020, Colorlight agent) whose card is connected now.",
-                    ctx.shared.links_connected() as f64,
-                ),
-                (
-                    "bangtin_frames_published_total",
-                    "Frames handed to the broker link.",
-                    ctx.shared.frames_published.load(Ordering::Relaxed) as f64,
-                ),
-                (
-                    "bangtin_renders_total",
-                    "Message renders (cache misses).",
-                    ctx.renditions.renders.load(Ordering::Relaxed) as f64,
-                ),
-                (
-                    "bangtin_render_cache_entries",
-                    "Rendered (message, profile) entries cached.",
-                    ctx.renditions.len() as f64,
-                ),
-                (
-                    "bangtin_render_cache_bytes",
-                    "Bytes held by cached renders (bounded by a share of the memory budget).",
-                    ctx.renditions.bytes() as f64,
-                ),
-                (
-                    "bangtin_memory_budget_bytes",
-                    "The memory budget (--memory-budget).",
-                    ctx.limits.memory.total() as f64,
-                ),
-                (
-                    "bangtin_work_bytes",
-                    "Bytes reserved now by decoding and rendering in flight.",
-                    ctx.work.in_use() as f64,
-                ),
-                (
-                    "bangtin_work_busy_total",
-                    "Requests refused with 503 busy: no room in the memory budget.",
-                    ctx.work.busy() as f64,
-                ),
-                (
-                    "bangtin_http_connections",
-                    "HTTP connections open.",
-                    ctx.conns.open() as f64,
-                ),
-                (
-                    "bangtin_http_connections_refused_total",
-                    "HTTP connections refused at a connection cap.",
-                    ctx.conns.refused() as f64,
-                ),
-                (
-                    "bangtin_http_connections_evicted_total",
-                    "HTTP connections closed before their first request head to make room at the overall cap.",
-                    ctx.conns.evicted() as f64,
-                ),
-                (
-                    "bangtin_data_problems",
-                    "Data files that could not be used.",
-                    snap.problems.len() as f64,
-                ),
-            ]);
-            bytes_reply(
-                "text/plain; version=0.0.4; charset=utf-8",
-                text.into_bytes(),
-            )
-        });
+        .map(move || metrics_page(&ctx));
     health.or(metrics).unify().or(files).unify().boxed()
+}
+
+/// `/metrics`: the request counters and the fleet's gauges, in
+/// Prometheus' text format.
+fn metrics_page(ctx: &Ctx) -> Response {
+    let snap = ctx.store.snapshot();
+    let online = ctx.shared.online_among(snap.panels.keys());
+    let text = ctx.metrics.render(&[
+        (
+            "bangtin_panels",
+            "Panels configured.",
+            snap.panels.len() as f64,
+        ),
+        (
+            "bangtin_panels_online",
+            "Panels whose controller reports online.",
+            online as f64,
+        ),
+        (
+            "bangtin_vendor_links_connected",
+            "Panels driven by a vendor transport (Huidu, HD2020, Colorlight agent) whose card is connected now.",
+            ctx.shared.links_connected() as f64,
+        ),
+        (
+            "bangtin_frames_published_total",
+            "Frames handed to the broker link.",
+            ctx.shared.frames_published.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "bangtin_renders_total",
+            "Message renders (cache misses).",
+            ctx.renditions.renders.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "bangtin_render_cache_entries",
+            "Rendered (message, profile) entries cached.",
+            ctx.renditions.len() as f64,
+        ),
+        (
+            "bangtin_render_cache_bytes",
+            "Bytes held by cached renders (bounded by a share of the memory budget).",
+            ctx.renditions.bytes() as f64,
+        ),
+        (
+            "bangtin_memory_budget_bytes",
+            "The memory budget (--memory-budget).",
+            ctx.limits.memory.total() as f64,
+        ),
+        (
+            "bangtin_work_bytes",
+            "Bytes reserved now by decoding and rendering in flight.",
+            ctx.work.in_use() as f64,
+        ),
+        (
+            "bangtin_work_busy_total",
+            "Requests refused with 503 busy: no room in the memory budget.",
+            ctx.work.busy() as f64,
+        ),
+        (
+            "bangtin_http_connections",
+            "HTTP connections open.",
+            ctx.conns.open() as f64,
+        ),
+        (
+            "bangtin_http_connections_refused_total",
+            "HTTP connections refused at a connection cap.",
+            ctx.conns.refused() as f64,
+        ),
+        (
+            "bangtin_http_connections_evicted_total",
+            "HTTP connections closed before their first request head to make room at the overall cap.",
+            ctx.conns.evicted() as f64,
+        ),
+        (
+            "bangtin_data_problems",
+            "Data files that could not be used.",
+            snap.problems.len() as f64,
+        ),
+    ]);
+    bytes_reply(
+        "text/plain; version=0.0.4; charset=utf-8",
+        text.into_bytes(),
+    )
 }
 
 /// OpenAPI 3 document from the route table that is the router, with JSON

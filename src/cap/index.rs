@@ -2,8 +2,7 @@
 //! entries link to CAP documents, or an RSS channel whose items do. Only
 //! the links are read; DTDs are refused as for CAP documents.
 
-use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::events::{BytesRef, Event};
+use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use super::CapError;
@@ -73,7 +72,15 @@ pub fn read(bytes: &[u8]) -> Result<Polled, CapError> {
                 item_link.push_str(t.xml_content(quick_xml::XmlVersion::Implicit1_0).trim());
             }
             // `&amp;` in a link's text comes as its own event, between texts.
-            Event::GeneralRef(r) if in_item_link(&stack) => item_link.push_str(&entity(&r)?),
+            Event::GeneralRef(r) if in_item_link(&stack) => {
+                let text = crate::xml_text::resolve(&r).ok_or_else(|| {
+                    CapError::Xml(format!(
+                        "the feed uses an unknown entity &{};",
+                        r.xml10_content()
+                    ))
+                })?;
+                item_link.push_str(&text);
+            }
             Event::End(_) => {
                 let name = stack.pop().unwrap_or_default();
                 if name == "link" && !item_link.is_empty() {
@@ -99,24 +106,6 @@ pub fn read(bytes: &[u8]) -> Result<Polled, CapError> {
 /// Inside an RSS item's `<link>` element.
 fn in_item_link(stack: &[String]) -> bool {
     stack.last().is_some_and(|s| s == "link") && stack.iter().any(|s| s == "item")
-}
-
-/// The text a predefined entity or a character reference stands for; any
-/// other entity needs a DTD, which feeds may not have.
-fn entity(r: &BytesRef) -> Result<String, CapError> {
-    let bad = || {
-        CapError::Xml(format!(
-            "the feed uses an unknown entity &{};",
-            r.xml10_content()
-        ))
-    };
-    match r.resolve_char_ref() {
-        Ok(Some(c)) => Ok(c.to_string()),
-        Ok(None) => resolve_predefined_entity(&r.xml10_content())
-            .map(str::to_string)
-            .ok_or_else(bad),
-        Err(_) => Err(bad()),
-    }
 }
 
 fn local(name: &str) -> String {

@@ -116,7 +116,6 @@ pub fn parse(xml: &[u8]) -> Result<Document, Error> {
     let mut reader = Reader::from_str(text);
     let mut stack: Vec<String> = Vec::new();
     let mut doc: Option<Document> = None;
-    let mut seen_root = false;
     loop {
         let event = reader.read_event().map_err(xml_err)?;
         let (start, empty) = match &event {
@@ -126,41 +125,7 @@ pub fn parse(xml: &[u8]) -> Result<Document, Error> {
         };
         if let Some(e) = start {
             let name = name_of(e)?;
-            let attrs = attrs_of(e)?;
-            let get = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-            match stack.len() {
-                0 => {
-                    if seen_root || name != "sdk" {
-                        return Err(Error::Xml(format!("unexpected root element <{name}>")));
-                    }
-                    seen_root = true;
-                    doc = Some(Document {
-                        guid: get("guid").unwrap_or_default(),
-                        direction: String::new(),
-                        method: String::new(),
-                        result: None,
-                        elements: Vec::new(),
-                    });
-                }
-                1 => {
-                    let d = doc.as_mut().expect("root seen");
-                    if !d.direction.is_empty() || (name != "in" && name != "out") {
-                        return Err(Error::Xml(format!("unexpected element <{name}> in <sdk>")));
-                    }
-                    d.method = get("method").unwrap_or_default();
-                    d.result = get("result");
-                    d.direction = name.clone();
-                }
-                depth => {
-                    let d = doc.as_mut().expect("root seen");
-                    d.elements.push(Element {
-                        depth: depth - 1,
-                        name: name.clone(),
-                        attrs,
-                        text: String::new(),
-                    });
-                }
-            }
+            open_element(&mut doc, stack.len(), &name, attrs_of(e)?)?;
             if !empty {
                 stack.push(name);
             }
@@ -183,21 +148,9 @@ pub fn parse(xml: &[u8]) -> Result<Document, Error> {
                 push_text(&mut doc, &s);
             }
             Event::GeneralRef(r) => {
-                let resolved = if r.is_char_ref() {
-                    r.resolve_char_ref().map_err(xml_err)?
-                } else {
-                    match r.as_ref() {
-                        "amp" => Some('&'),
-                        "lt" => Some('<'),
-                        "gt" => Some('>'),
-                        "apos" => Some('\''),
-                        "quot" => Some('"'),
-                        _ => return Err(Error::Xml("unknown entity reference".into())),
-                    }
-                };
-                if let Some(c) = resolved {
-                    push_text(&mut doc, c.encode_utf8(&mut [0; 4]));
-                }
+                let text = crate::xml_text::resolve(&r)
+                    .ok_or_else(|| Error::Xml("unknown entity reference".into()))?;
+                push_text(&mut doc, &text);
             }
             Event::DocType(_) => return Err(Error::XmlDtd),
             Event::Eof => break,
@@ -212,6 +165,45 @@ pub fn parse(xml: &[u8]) -> Result<Document, Error> {
         return Err(Error::Xml("no <in> or <out> element".into()));
     }
     Ok(doc)
+}
+
+/// An element opening at `depth`: the root `<sdk guid>`, then one `<in>`
+/// or `<out>` naming the method, then the command's own elements.
+fn open_element(
+    doc: &mut Option<Document>,
+    depth: usize,
+    name: &str,
+    attrs: Vec<(String, String)>,
+) -> Result<(), Error> {
+    let get = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    match (depth, doc.as_mut()) {
+        (0, None) if name == "sdk" => {
+            *doc = Some(Document {
+                guid: get("guid").unwrap_or_default(),
+                direction: String::new(),
+                method: String::new(),
+                result: None,
+                elements: Vec::new(),
+            });
+        }
+        (0, _) => return Err(Error::Xml(format!("unexpected root element <{name}>"))),
+        (1, Some(d)) => {
+            if !d.direction.is_empty() || (name != "in" && name != "out") {
+                return Err(Error::Xml(format!("unexpected element <{name}> in <sdk>")));
+            }
+            d.method = get("method").unwrap_or_default();
+            d.result = get("result");
+            d.direction = name.to_string();
+        }
+        (depth, Some(d)) => d.elements.push(Element {
+            depth: depth - 1,
+            name: name.to_string(),
+            attrs,
+            text: String::new(),
+        }),
+        (_, None) => return Err(Error::Xml("no <sdk> element".into())),
+    }
+    Ok(())
 }
 
 fn push_text(doc: &mut Option<Document>, s: &str) {

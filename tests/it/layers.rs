@@ -88,6 +88,7 @@ const CORE: &[&str] = &[
     "huidu/",
     "colorlight.rs",
     "cap/",
+    "xml_text.rs",
 ];
 
 #[test]
