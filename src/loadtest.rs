@@ -676,30 +676,7 @@ fn print_figures(f: &Figures) {
         "    server CPU for the alert          {:.2} s",
         f.alert_server_cpu_s
     );
-    println!(
-        "  CAP warning (auto rule): reply      {:.0} ms, {} panels matched",
-        f.cap_reply_ms, f.cap_panels
-    );
-    println!(
-        "    every matched panel shows it      {}",
-        fmt_s(f.cap_all_s, 2.0)
-    );
-    println!(
-        "    server CPU for the warning        {:.2} s",
-        f.cap_server_cpu_s
-    );
-    println!(
-        "  CAP warning, 15 of 30 districts:   reply {:.0} ms, {} panels matched",
-        f.cap_half_reply_ms, f.cap_half_panels
-    );
-    println!(
-        "    every matched panel shows it      {}",
-        fmt_s(f.cap_half_all_s, 2.0)
-    );
-    println!(
-        "    server CPU for the warning        {:.2} s",
-        f.cap_half_server_cpu_s
-    );
+    print_cap_figures(f);
     println!(
         "  server RSS                          {:.1} MiB (peak {:.1} MiB; target < 200 MB: {})",
         f.rss_mib,
@@ -726,6 +703,34 @@ fn print_figures(f: &Figures) {
     for m in &f.missing {
         println!("  ! {m}");
     }
+}
+
+/// The two CAP warnings' lines of [`print_figures`].
+fn print_cap_figures(f: &Figures) {
+    println!(
+        "  CAP warning (auto rule): reply      {:.0} ms, {} panels matched",
+        f.cap_reply_ms, f.cap_panels
+    );
+    println!(
+        "    every matched panel shows it      {}",
+        fmt_s(f.cap_all_s, 2.0)
+    );
+    println!(
+        "    server CPU for the warning        {:.2} s",
+        f.cap_server_cpu_s
+    );
+    println!(
+        "  CAP warning, 15 of 30 districts:   reply {:.0} ms, {} panels matched",
+        f.cap_half_reply_ms, f.cap_half_panels
+    );
+    println!(
+        "    every matched panel shows it      {}",
+        fmt_s(f.cap_half_all_s, 2.0)
+    );
+    println!(
+        "    server CPU for the warning        {:.2} s",
+        f.cap_half_server_cpu_s
+    );
 }
 
 fn panel_body(i: u32, n: u32) -> Value {

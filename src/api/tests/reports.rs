@@ -10,7 +10,7 @@ use calamine::{Data, Reader, Xlsx};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
 
-use super::{panel, png, Rig};
+use super::{panel, png, Client, Reply, Rig};
 use crate::domain::{Id, Profile};
 use crate::player::Played;
 use crate::store::online::OnlineSample;
@@ -100,6 +100,20 @@ async fn fixture() -> Fixture {
 
 const DAY: &str = "from=2026-11-27&to=2026-11-27";
 
+/// (panel, seq) of each play row.
+fn ids(v: &Value) -> Vec<(String, u64)> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["panel"].as_str().unwrap().to_string(),
+                r["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn plays_carry_names_and_local_times_and_filter_by_district_campaign_panel() {
     let f = fixture().await;
@@ -128,18 +142,6 @@ async fn plays_carry_names_and_local_times_and_filter_by_district_campaign_panel
         .unwrap();
     assert_eq!(alert_row["alert_text"], "Triều cường dâng cao");
 
-    let ids = |v: &Value| -> Vec<(String, u64)> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                (
-                    r["panel"].as_str().unwrap().to_string(),
-                    r["seq"].as_u64().unwrap(),
-                )
-            })
-            .collect()
-    };
     let (_, v) = admin
         .get(&format!("/reports/plays?{DAY}&group=son-tra"))
         .await;
@@ -161,7 +163,12 @@ async fn plays_carry_names_and_local_times_and_filter_by_district_campaign_panel
         .get("/reports/plays?from=2026-11-27T08:00:00%2B07:00&to=2026-11-27T09:00:00%2B07:00")
         .await;
     assert_eq!(ids(&v), [("cau-rong".into(), 7)]);
+}
 
+#[tokio::test]
+async fn plays_export_as_csv_come_in_pages_and_refuse_bad_queries() {
+    let f = fixture().await;
+    let admin = f.rig.admin();
     // CSV: the original columns first, then names and local times.
     let r = admin
         .send(
@@ -663,20 +670,28 @@ async fn a_refused_delete_names_every_campaign_that_uses_the_message() {
     );
 }
 
+/// Uploads a PNG as `admin`, with an optional naming header and query.
+async fn upload(
+    admin: &Client<'_>,
+    bytes: Vec<u8>,
+    header: Option<(&'static str, &'static str)>,
+    query: &str,
+) -> Reply {
+    let mut b = admin
+        .req("POST", &format!("/assets{query}"))
+        .header("content-type", "image/png")
+        .body(bytes);
+    if let Some((k, v)) = header {
+        b = b.header(k, v);
+    }
+    admin.send(b).await
+}
+
 #[tokio::test]
-async fn the_media_library_names_images_and_guards_those_in_use() {
+async fn uploads_are_named_from_their_headers_or_query() {
     let rig = Rig::new();
     let admin = rig.admin();
-    let upload = |bytes: Vec<u8>, header: Option<(&'static str, &'static str)>, query: &str| {
-        let mut b = admin
-            .req("POST", &format!("/assets{query}"))
-            .header("content-type", "image/png")
-            .body(bytes);
-        if let Some((k, v)) = header {
-            b = b.header(k, v);
-        }
-        admin.send(b)
-    };
+    let upload = |bytes, header, query| upload(&admin, bytes, header, query);
     // X-Filename, percent-encoded UTF-8 (as the dashboard sends it).
     let r = upload(
         png(20, 10),
@@ -686,7 +701,6 @@ async fn the_media_library_names_images_and_guards_those_in_use() {
     .await;
     assert_eq!(r.status, 201, "{}", r.json);
     assert_eq!(r.json["name"], "Ảnh bão số 9.png");
-    let used = r.json["id"].as_str().unwrap().to_string();
     // Content-Disposition (RFC 6266 filename*), with a path that is dropped.
     let r = upload(
         png(30, 10),
@@ -698,12 +712,19 @@ async fn the_media_library_names_images_and_guards_those_in_use() {
     )
     .await;
     assert_eq!(r.json["name"], "lũ.png", "{}", r.json);
-    let unused = r.json["id"].as_str().unwrap().to_string();
     let r = upload(png(40, 10), None, "?name=Ch%E1%BB%A3%20H%C3%A0n").await;
     assert_eq!(r.json["name"], "Chợ Hàn");
     let r = upload(png(50, 10), None, "?name=%0A").await;
     assert_eq!(r.status, 400, "{}", r.json);
+}
 
+#[tokio::test]
+async fn the_media_library_lists_where_images_are_used_and_guards_those_in_use() {
+    let rig = Rig::new();
+    let admin = rig.admin();
+    let name = |r: Reply| r.json["id"].as_str().unwrap().to_string();
+    let used = name(upload(&admin, png(20, 10), None, "?name=B%C3%A3o").await);
+    let unused = name(upload(&admin, png(30, 10), None, "?name=L%C5%A9").await);
     let m = admin
         .create_message(json!({"title": "Tin có ảnh", "image": used}))
         .await;
