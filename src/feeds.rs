@@ -23,7 +23,7 @@ use crate::store::cap::{CapFailure, ConfigFile, Source};
 use crate::store::Store;
 
 /// Longest wait between two polls of a failing source.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// How long one request may take, connection included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest index accepted.
@@ -35,7 +35,7 @@ const TICK: Duration = Duration::from_millis(250);
 
 /// A feed's health, as `/status` shows it.
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
-pub struct Health {
+pub(crate) struct Health {
     pub name: String,
     pub url: String,
     pub ok: bool,
@@ -70,13 +70,13 @@ struct Memory {
 }
 
 /// The CAP configuration file and the feeds' state.
-pub struct Feeds {
+pub(crate) struct Feeds {
     pub config: ConfigFile,
     state: Mutex<BTreeMap<String, (Health, Memory)>>,
 }
 
 impl Feeds {
-    pub fn new(config: ConfigFile) -> Feeds {
+    pub(crate) fn new(config: ConfigFile) -> Feeds {
         Feeds {
             config,
             state: Mutex::new(BTreeMap::new()),
@@ -84,7 +84,7 @@ impl Feeds {
     }
 
     /// Each configured feed's health (a feed not yet polled shows so).
-    pub fn health(&self, config: &CapConfig) -> Vec<Health> {
+    pub(crate) fn health(&self, config: &CapConfig) -> Vec<Health> {
         let st = self.state.lock().expect("feeds lock");
         config
             .feeds
@@ -102,7 +102,7 @@ impl Feeds {
     }
 
     /// Polls every configured feed when it is due, until the runtime ends.
-    pub fn spawn(self: Arc<Self>, store: Arc<Store>, tz: Tz) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn spawn(self: Arc<Self>, store: Arc<Store>, tz: Tz) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let client = match client() {
                 Ok(c) => c,
@@ -336,7 +336,7 @@ struct Outcome {
 
 /// The wait after `failures` failures in a row: the interval doubled each
 /// time, at most [`MAX_BACKOFF`].
-pub fn backoff(interval_s: u32, failures: u32) -> Duration {
+pub(crate) fn backoff(interval_s: u32, failures: u32) -> Duration {
     let base = u64::from(interval_s.max(1));
     let factor = 1u64 << failures.min(20);
     Duration::from_secs(base.saturating_mul(factor)).min(MAX_BACKOFF)

@@ -13,14 +13,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// Replaces `path` with `bytes` atomically and durably.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic_with(path, bytes, &OpenOptions::new())
 }
 
 /// [`write_atomic`] for a secret (a key, password hashes): readable by
 /// the owner only from its first byte on, also after a crash (the temp
 /// file is created with mode 600; on other systems, as `write_atomic`).
-pub fn write_secret(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut options = OpenOptions::new();
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
@@ -58,7 +58,7 @@ fn temp_path(path: &Path) -> io::Result<PathBuf> {
 }
 
 /// Removes `path` durably; a missing file is not an error.
-pub fn remove_durable(path: &Path) -> io::Result<()> {
+pub(crate) fn remove_durable(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -71,14 +71,14 @@ pub fn remove_durable(path: &Path) -> io::Result<()> {
 }
 
 /// Makes a directory's entries (creations, renames, removals) durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 /// Appends lines and fsyncs them (the audit trail: a line that must not
 /// be lost). Returns the file's length before, for [`truncate_durable`]
 /// to take them back.
-pub fn append_lines(path: &Path, lines: &[String]) -> io::Result<u64> {
+pub(crate) fn append_lines(path: &Path, lines: &[String]) -> io::Result<u64> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
@@ -105,7 +105,7 @@ pub fn append_lines(path: &Path, lines: &[String]) -> io::Result<u64> {
 }
 
 /// Cuts `path` back to `len` bytes, durably.
-pub fn truncate_durable(path: &Path, len: u64) -> io::Result<()> {
+pub(crate) fn truncate_durable(path: &Path, len: u64) -> io::Result<()> {
     let f = OpenOptions::new().write(true).open(path)?;
     f.set_len(len)?;
     f.sync_data()
@@ -121,7 +121,7 @@ pub fn truncate_durable(path: &Path, len: u64) -> io::Result<()> {
 /// temp files are written unsynced, the filesystem is synced once, then
 /// `journal` (the list of renames) is written atomically — the commit
 /// point — and the renames are done, made durable and the journal removed.
-pub fn write_batch(journal: &Path, files: &[(PathBuf, Vec<u8>)]) -> io::Result<()> {
+pub(crate) fn write_batch(journal: &Path, files: &[(PathBuf, Vec<u8>)]) -> io::Result<()> {
     let mut renames: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(files.len());
     let staged = (|| {
         for (path, bytes) in files {
@@ -146,7 +146,7 @@ pub fn write_batch(journal: &Path, files: &[(PathBuf, Vec<u8>)]) -> io::Result<(
 /// Completes a [`write_batch`] that crashed after its commit point; does
 /// nothing when `journal` does not exist. Run it before anything removes
 /// leftover temp files.
-pub fn finish_batch(journal: &Path) -> io::Result<()> {
+pub(crate) fn finish_batch(journal: &Path) -> io::Result<()> {
     let list = match fs::read(journal) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -193,7 +193,7 @@ fn sync_filesystem(near: &Path) -> io::Result<()> {
 const SYNC_THREADS: usize = 16;
 
 /// A file to replace with these bytes, or (`None`) to remove.
-pub type FileChange<'a> = (&'a Path, Option<&'a [u8]>);
+pub(crate) type FileChange<'a> = (&'a Path, Option<&'a [u8]>);
 
 /// Replaces (`Some(bytes)`) and removes (`None`) many files, in order, as
 /// durably as [`write_atomic`] and [`remove_durable`] one by one, for
@@ -203,7 +203,7 @@ pub type FileChange<'a> = (&'a Path, Option<&'a [u8]>);
 /// directory is fsynced once. This is the store's group commit.
 ///
 /// After an error no temp file is left; renames done before it stay.
-pub fn write_many(ops: &[FileChange]) -> io::Result<()> {
+pub(crate) fn write_many(ops: &[FileChange]) -> io::Result<()> {
     let mut staged: Vec<(PathBuf, File)> = Vec::new();
     let result = (|| {
         for (path, bytes) in ops {
@@ -259,7 +259,7 @@ fn sync_side_by_side(files: Vec<&File>) -> io::Result<()> {
 }
 
 /// Leftover temp files from a crash mid-write: never the truth, safe to delete.
-pub fn is_temp_name(name: &str) -> bool {
+pub(crate) fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
 }
 
@@ -267,7 +267,7 @@ pub fn is_temp_name(name: &str) -> bool {
 /// replacing `path` (`.{name}.{random}.tmp` next to it). Files in loaded
 /// directories are cleaned as they are read; this is for single files
 /// whose directory nobody lists.
-pub fn remove_stale_temps(path: &Path) {
+pub(crate) fn remove_stale_temps(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return;
     };

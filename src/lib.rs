@@ -21,17 +21,18 @@
 //! - [`memory`]: the memory budget's shares and a cache bounded by bytes.
 //! - [`app`]: wiring and graceful shutdown.
 
-pub mod api;
+#![warn(unreachable_pub)]
+pub(crate) mod api;
 pub mod app;
-pub mod cap;
+pub(crate) mod cap;
 pub mod colorlight;
 pub mod config;
 pub mod domain;
-pub mod feeds;
+pub(crate) mod feeds;
 pub mod frame;
-pub mod fsio;
+pub(crate) mod fsio;
 pub mod huidu;
-pub mod memory;
+pub(crate) mod memory;
 pub mod mqtt;
 pub mod player;
 pub mod render;

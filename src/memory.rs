@@ -17,9 +17,9 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 /// The default budget: 512 MiB.
-pub const DEFAULT_BUDGET: u64 = 512 << 20;
+pub(crate) const DEFAULT_BUDGET: u64 = 512 << 20;
 /// Below this the process itself does not fit.
-pub const MIN_BUDGET: u64 = 128 << 20;
+pub(crate) const MIN_BUDGET: u64 = 128 << 20;
 
 /// The memory budget and its shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl Budget {
 
 /// Parses a size as people write it: `512` (MiB), `512M`, `512MB`,
 /// `1G`, `1GiB`.
-pub fn parse_size(s: &str) -> Option<u64> {
+pub(crate) fn parse_size(s: &str) -> Option<u64> {
     let t = s.trim().to_ascii_lowercase();
     let digits = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &t[digits.len()..];
@@ -72,7 +72,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
 }
 
 /// Something that knows about how many bytes it holds.
-pub trait Weigh {
+pub(crate) trait Weigh {
     fn weight(&self) -> usize;
 }
 
@@ -86,7 +86,7 @@ impl<T: Weigh> Weigh for Arc<T> {
 /// add up to more than its budget. The entry inserted last is always
 /// kept, even alone over the budget (it is in use); it goes first at the
 /// next insertion.
-pub struct ByteLru<K, V> {
+pub(crate) struct ByteLru<K, V> {
     map: HashMap<K, (V, u64, usize)>,
     /// Use tick → key, oldest first.
     order: BTreeMap<u64, K>,
@@ -96,7 +96,7 @@ pub struct ByteLru<K, V> {
 }
 
 impl<K: Clone + Eq + Hash, V: Weigh> ByteLru<K, V> {
-    pub fn new(budget: usize) -> Self {
+    pub(crate) fn new(budget: usize) -> Self {
         ByteLru {
             map: HashMap::new(),
             order: BTreeMap::new(),
@@ -107,7 +107,7 @@ impl<K: Clone + Eq + Hash, V: Weigh> ByteLru<K, V> {
     }
 
     /// The entry for `k`, now the most recently used.
-    pub fn get(&mut self, k: &K) -> Option<&V> {
+    pub(crate) fn get(&mut self, k: &K) -> Option<&V> {
         self.tick += 1;
         let tick = self.tick;
         let (v, used, _) = self.map.get_mut(k)?;
@@ -120,7 +120,7 @@ impl<K: Clone + Eq + Hash, V: Weigh> ByteLru<K, V> {
         Some(v)
     }
 
-    pub fn insert(&mut self, k: K, v: V) {
+    pub(crate) fn insert(&mut self, k: K, v: V) {
         self.tick += 1;
         let w = v.weight();
         if let Some((_, used, old_w)) = self.map.insert(k.clone(), (v, self.tick, w)) {
@@ -137,7 +137,7 @@ impl<K: Clone + Eq + Hash, V: Weigh> ByteLru<K, V> {
         }
     }
 
-    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
         let order = &mut self.order;
         let bytes = &mut self.bytes;
         self.map.retain(|k, (v, used, w)| {
@@ -150,16 +150,12 @@ impl<K: Clone + Eq + Hash, V: Weigh> ByteLru<K, V> {
         });
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
     /// The sum of the entries' weights.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 }
@@ -196,7 +192,7 @@ mod tests {
         c.insert("e", W(1));
         assert_eq!((c.len(), c.bytes()), (1, 1));
         c.retain(|k, _| *k != "e");
-        assert!(c.is_empty());
+        assert_eq!(c.len(), 0);
         assert_eq!(c.bytes(), 0);
     }
 

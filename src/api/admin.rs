@@ -16,13 +16,13 @@ use crate::store::AuditEntry;
 /// message's last editor may approve it), so a client shows the right
 /// approve button.
 #[derive(serde::Serialize, schemars::JsonSchema)]
-pub struct Me<'a> {
+pub(super) struct Me<'a> {
     #[serde(flatten)]
     who: &'a Principal,
     allow_self_approval: bool,
 }
 
-pub async fn me(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn me(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     ok(&Me {
         who: &r.who,
         allow_self_approval: ctx.allow_self_approval,
@@ -31,20 +31,20 @@ pub async fn me(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewToken {
+pub(super) struct NewToken {
     name: String,
     roles: Vec<Role>,
 }
 
 /// The reply to `POST /tokens`: the only time the token is shown.
 #[derive(serde::Serialize, schemars::JsonSchema)]
-pub struct CreatedToken {
+pub(super) struct CreatedToken {
     name: String,
     roles: Vec<Role>,
     token: String,
 }
 
-pub async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let body: NewToken = r.json().await?;
     let (tokens, store) = (ctx.tokens.clone(), ctx.store.clone());
     let (name, roles) = (body.name.clone(), body.roles.clone());
@@ -60,11 +60,11 @@ pub async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     })
 }
 
-pub async fn list_tokens(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn list_tokens(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     ok(&ctx.tokens.list())
 }
 
-pub async fn revoke_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn revoke_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let name = r.segs[1].clone();
     let (tokens, store) = (ctx.tokens.clone(), ctx.store.clone());
     let line = entry(&r.who.name, "revoke", "token", &name);
@@ -72,7 +72,7 @@ pub async fn revoke_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     empty()
 }
 
-pub async fn audit(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn audit(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let limit = match r.q("limit") {
         None => 500,
         Some(l) => l
@@ -88,7 +88,7 @@ pub async fn audit(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     ok(&rows)
 }
 
-pub async fn status(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn status(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let problems: Vec<_> = snap
         .problems
@@ -116,7 +116,7 @@ pub async fn status(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> 
     }))
 }
 
-pub fn entry(who: &str, action: &str, kind: &str, id: &str) -> AuditEntry {
+pub(super) fn entry(who: &str, action: &str, kind: &str, id: &str) -> AuditEntry {
     AuditEntry {
         at: chrono::Utc::now(),
         who: who.into(),

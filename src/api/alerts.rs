@@ -15,7 +15,7 @@ use crate::player::ALERT_STYLE;
 use crate::schedule::ALERT_DWELL_S;
 use crate::store::Snapshot;
 
-pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let body: AlertBody = r.json().await?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
@@ -24,7 +24,7 @@ pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     ok(&serde_json::json!({"id": a.id, "ends_at": a.ends_at, "panels": targets}))
 }
 
-pub fn target_panels(snap: &Snapshot, targets: &[Target]) -> BTreeSet<Id> {
+pub(super) fn target_panels(snap: &Snapshot, targets: &[Target]) -> BTreeSet<Id> {
     snap.panels
         .values()
         .filter(|p| targets.iter().any(|t| t.matches(p)))
@@ -39,7 +39,7 @@ struct AlertView<'a> {
     active: bool,
 }
 
-pub async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let now = Utc::now();
     let only_active = r.q("active") == Some("true");
@@ -58,7 +58,7 @@ pub async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
 
 /// The first acknowledgement of `alert` by each panel, as (panel,
 /// milliseconds after the alert was created), from proof of play.
-pub async fn first_acks(ctx: &Ctx, a: &Alert) -> Result<Vec<(Id, i64)>, ApiError> {
+pub(super) async fn first_acks(ctx: &Ctx, a: &Alert) -> Result<Vec<(Id, i64)>, ApiError> {
     let plays = ctx.plays.clone();
     let (from, to) = (
         a.created_at,
@@ -82,7 +82,7 @@ pub async fn first_acks(ctx: &Ctx, a: &Alert) -> Result<Vec<(Id, i64)>, ApiError
     Ok(out)
 }
 
-pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let snap = ctx.store.snapshot();
     let a =
@@ -121,7 +121,7 @@ pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
 /// text is drawn (targets and duration may be left out).
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PreviewBody {
+pub(super) struct PreviewBody {
     text: String,
     #[serde(default)]
     #[allow(dead_code)]
@@ -133,7 +133,7 @@ pub struct PreviewBody {
 
 /// An alert drawn exactly as the player draws it (its text in the alert
 /// style), on a panel or a profile given as for message previews.
-pub async fn preview(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn preview(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let profile = super::messages::preview_target(ctx, r)?;
     let page = super::messages::page_param(r)?;
     let led = r.q("look") == Some("led");
@@ -165,7 +165,7 @@ pub async fn preview(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
     .await
 }
 
-pub async fn cancel(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn cancel(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();

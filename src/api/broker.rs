@@ -15,7 +15,7 @@ use crate::store::credentials::Credentials;
 
 /// How the server treats its broker, set at start.
 #[derive(Clone, Default)]
-pub struct BrokerSecurity {
+pub(crate) struct BrokerSecurity {
     /// Controllers' broker passwords.
     pub credentials: Option<Arc<Credentials>>,
     /// The key frames are verified with.
@@ -28,7 +28,7 @@ pub struct BrokerSecurity {
 /// The reply to `POST /panels/{id}/credential`: the only time the
 /// password is shown.
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct IssuedCredential {
+pub(crate) struct IssuedCredential {
     panel: Id,
     /// The MQTT user name; also the client id the controller must use.
     username: Id,
@@ -38,7 +38,7 @@ pub struct IssuedCredential {
 
 /// `GET /keys/frames`.
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct FrameKey {
+pub(crate) struct FrameKey {
     algorithm: &'static str,
     /// 64 hex digits, as `bangtin controller --public-key` takes it.
     public_key: String,
@@ -46,7 +46,7 @@ pub struct FrameKey {
     pem: String,
 }
 
-pub async fn issue_credential(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(crate) async fn issue_credential(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     if !ctx.store.snapshot().panels.contains_key(&id) {
         return Err(ApiError::not_found(format!(
@@ -71,7 +71,7 @@ pub async fn issue_credential(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, A
     })
 }
 
-pub async fn frame_key(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+pub(crate) async fn frame_key(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let Some(key) = &ctx.broker.frame_key else {
         return Err(ApiError::not_found("this server does not sign its frames"));
     };

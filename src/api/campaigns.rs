@@ -13,13 +13,13 @@ use super::{blocking, Ctx};
 use crate::domain::{Campaign, CampaignBody};
 use crate::schedule;
 
-pub async fn list(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn list(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let v: Vec<&Campaign> = snap.campaigns.values().collect();
     ok(&v)
 }
 
-pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let snap = ctx.store.snapshot();
     let c = snap.campaigns.get(&id).ok_or_else(|| {
@@ -28,7 +28,7 @@ pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     ok(c)
 }
 
-pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let body: CampaignBody = r.json().await?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
@@ -36,7 +36,7 @@ pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     ok(&c)
 }
 
-pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let body: CampaignBody = r.json().await?;
     let store = ctx.store.clone();
@@ -45,7 +45,7 @@ pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
     ok(&c)
 }
 
-pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
@@ -55,13 +55,13 @@ pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ExplainBody {
+pub(super) struct ExplainBody {
     cron: String,
     tz: Option<String>,
     count: Option<usize>,
 }
 
-pub async fn explain(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn explain(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let b: ExplainBody = r.json().await?;
     let tz = b.tz.unwrap_or_else(|| ctx.tz.name().to_string());
     let n = b.count.unwrap_or(5).clamp(1, 50);

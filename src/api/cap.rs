@@ -24,7 +24,7 @@ const CAP_TYPES: [&str; 3] = ["application/cap+xml", "application/xml", "text/xm
 
 /// The reply to a posted document.
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct Received {
+pub(crate) struct Received {
     pub id: Id,
     /// The identifier was received before: nothing changed.
     pub duplicate: bool,
@@ -36,7 +36,7 @@ pub struct Received {
     pub notes: Vec<String>,
 }
 
-pub async fn receive(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(crate) async fn receive(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     match r.content_type().as_deref() {
         Some(t) if CAP_TYPES.contains(&t) => {}
         other => {
@@ -71,7 +71,7 @@ pub async fn receive(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
 
 /// A refused document: 403 for a sender off the allowlist, 413 for a
 /// document too large, 400 for the rest.
-pub fn failure(f: CapFailure) -> ApiError {
+pub(crate) fn failure(f: CapFailure) -> ApiError {
     match f {
         CapFailure::Store(e) => e.into(),
         CapFailure::Refused(e) => {
@@ -88,7 +88,7 @@ pub fn failure(f: CapFailure) -> ApiError {
 
 /// A warning as the inbox lists it.
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct WarningView {
+pub(crate) struct WarningView {
     #[serde(flatten)]
     pub warning: Warning,
     /// Whether one of its alerts is on the signs now.
@@ -123,7 +123,7 @@ fn view(snap: &Snapshot, w: &Warning, now: DateTime<Utc>) -> WarningView {
     }
 }
 
-pub async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(crate) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let now = Utc::now();
     let state = r.q("state").map(str::to_string);
@@ -142,7 +142,7 @@ pub async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     ok(&v)
 }
 
-pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(crate) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let snap = ctx.store.snapshot();
     let w = found(&snap, &id)?;
@@ -185,7 +185,7 @@ pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     }))
 }
 
-pub async fn document(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(crate) async fn document(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let w = found(&ctx.store.snapshot(), &id)?;
     let store = ctx.store.clone();
@@ -196,12 +196,12 @@ pub async fn document(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError>
 /// What an operator may send with a deploy: their own Vietnamese text.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DeployBody {
+pub(crate) struct DeployBody {
     #[serde(default)]
     pub text: Option<String>,
 }
 
-pub async fn deploy(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(crate) async fn deploy(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let body: DeployBody = if r.content_type().is_some() {
         r.json().await?
@@ -214,7 +214,7 @@ pub async fn deploy(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     ok(&view(&ctx.store.snapshot(), &w, Utc::now()))
 }
 
-pub async fn dismiss(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(crate) async fn dismiss(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let (store, who) = (ctx.store.clone(), r.who.name.clone());
     let w = blocking(move || store.dismiss_cap(&id, &who, Utc::now())).await??;
@@ -222,13 +222,13 @@ pub async fn dismiss(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
 }
 
 /// The feeds' health and the configuration's state (also in `/status`).
-pub async fn feeds(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+pub(crate) async fn feeds(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     ok(&status(ctx))
 }
 
 /// The CAP part of `/status`: each feed's health, the configuration file's
 /// problem if any, and the map tiles the dashboard may use.
-pub fn status(ctx: &Ctx) -> serde_json::Value {
+pub(crate) fn status(ctx: &Ctx) -> serde_json::Value {
     let config = ctx.feeds.config.current();
     serde_json::json!({
         "config_problem": ctx.feeds.config.problem(),

@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::req::Req;
 use super::Ctx;
 
-pub async fn stream(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn stream(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let rx = ctx.shared.events.subscribe();
     let snap = ctx.store.snapshot();
     let initial: Vec<_> = snap

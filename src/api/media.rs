@@ -19,7 +19,7 @@ use crate::domain::{self, Asset, Id, MessageStatus};
 use crate::render::{self, ImageError};
 use crate::store::Snapshot;
 
-pub async fn upload_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn upload_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let ct = r.content_type().unwrap_or_default();
     if !matches!(
         ct.as_str(),
@@ -121,7 +121,7 @@ fn upload_name(r: &Req) -> Result<Option<String>, ApiError> {
 /// An image as the media library lists it: what is stored, and the
 /// messages that use it.
 #[derive(serde::Serialize, schemars::JsonSchema)]
-pub struct AssetView {
+pub(super) struct AssetView {
     #[serde(flatten)]
     asset: Asset,
     used_by: Vec<AssetUse>,
@@ -129,7 +129,7 @@ pub struct AssetView {
 
 /// A message that shows an image.
 #[derive(serde::Serialize, schemars::JsonSchema)]
-pub struct AssetUse {
+pub(super) struct AssetUse {
     id: Id,
     title: String,
     status: MessageStatus,
@@ -152,7 +152,7 @@ fn asset_view(snap: &Snapshot, a: &Asset) -> AssetView {
 }
 
 /// Every image, newest upload first, each with the messages that use it.
-pub async fn list_assets(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn list_assets(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let mut v: Vec<AssetView> = snap.assets.values().map(|a| asset_view(&snap, a)).collect();
     v.sort_by_key(|a| std::cmp::Reverse(a.asset.uploaded_at));
@@ -162,12 +162,12 @@ pub async fn list_assets(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiEr
 /// The body of a rename.
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AssetPatch {
+pub(super) struct AssetPatch {
     /// The image's new display name, 1 to 200 characters.
     name: String,
 }
 
-pub async fn rename_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn rename_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.segs[1].clone();
     domain::validate_asset_id(&id)?;
     let body: AssetPatch = r.json().await?;
@@ -179,7 +179,7 @@ pub async fn rename_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
 }
 
 /// Removes an image no message uses; 409 naming the messages otherwise.
-pub async fn delete_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn delete_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.segs[1].clone();
     domain::validate_asset_id(&id)?;
     let store = ctx.store.clone();
@@ -188,7 +188,7 @@ pub async fn delete_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     empty()
 }
 
-pub async fn get_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn get_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.segs[1].clone();
     domain::validate_asset_id(&id)?;
     let store = ctx.store.clone();

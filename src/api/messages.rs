@@ -21,7 +21,7 @@ use crate::player::{preview_profile, Rendition};
 use crate::render::{self, Content};
 use crate::store::StoreError;
 
-pub async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let want = match r.q("status") {
         None => None,
         Some("draft") => Some(MessageStatus::Draft),
@@ -51,7 +51,7 @@ fn find(ctx: &Ctx, r: &Req) -> Result<Message, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no message with id {:?} exists", id.as_str())))
 }
 
-pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     Ok(versioned(&find(ctx, r)?))
 }
 
@@ -67,7 +67,7 @@ fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("digits and quotes")
 }
 
-pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let body: MessageBody = r.json().await?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
@@ -75,7 +75,7 @@ pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     Ok(versioned(&m))
 }
 
-pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let body: MessageBody = r.json().await?;
     let store = ctx.store.clone();
@@ -84,7 +84,7 @@ pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
     Ok(versioned(&m))
 }
 
-pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
@@ -95,7 +95,7 @@ pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
 /// The optional body of an approval: the version the approver reviewed.
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ApproveBody {
+pub(super) struct ApproveBody {
     /// The `version` of the message as the approver read it; another
     /// version is refused with 409 `version_conflict`.
     version: Option<u64>,
@@ -121,7 +121,7 @@ fn if_match(r: &Req) -> Result<Option<Option<u64>>, ApiError> {
         })
 }
 
-pub async fn approve(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn approve(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let header = if_match(r)?;
     let bytes = r.body(JSON_LIMIT).await?;
@@ -166,7 +166,7 @@ pub async fn approve(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
 // ---- caching ------------------------------------------------------------
 
 /// The request's `If-None-Match`, if any.
-pub fn inm(r: &Req) -> Option<String> {
+pub(super) fn inm(r: &Req) -> Option<String> {
     r.headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -181,7 +181,7 @@ pub(super) fn if_none_match(inm: Option<&str>, tag: &str) -> bool {
 /// An authenticated reply only the client itself may keep, revalidated
 /// each time with its ETag (never `public`: a shared cache must not hand
 /// it to someone without a token).
-pub fn private(mut resp: Response, tag: &str) -> Response {
+pub(super) fn private(mut resp: Response, tag: &str) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::CACHE_CONTROL,
@@ -195,7 +195,7 @@ pub fn private(mut resp: Response, tag: &str) -> Response {
 
 /// `304 Not Modified` for `tag` (its status is kept: 3xx is not a success
 /// the route table replaces).
-pub fn not_modified(tag: &str) -> Response {
+pub(super) fn not_modified(tag: &str) -> Response {
     let mut r = private(Response::default(), tag);
     *r.status_mut() = StatusCode::NOT_MODIFIED;
     r
@@ -205,7 +205,7 @@ pub fn not_modified(tag: &str) -> Response {
 /// A page as a PNG (`led`: with the LED look), tagged by its pixels, so a
 /// client that has it already is answered before anything is scaled or
 /// encoded.
-pub fn page_png(img: &image::RgbImage, led: bool, inm: Option<&str>) -> Response {
+pub(super) fn page_png(img: &image::RgbImage, led: bool, inm: Option<&str>) -> Response {
     let mut h = Sha256::new();
     h.update(img.width().to_le_bytes());
     h.update(img.height().to_le_bytes());
@@ -448,7 +448,7 @@ pub(super) async fn preview(ctx: &Arc<Ctx>, p: Preview) -> Result<Response, ApiE
     .await?
 }
 
-pub async fn preview_stored(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn preview_stored(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let m = find(ctx, r)?;
     let profile = preview_target(ctx, r)?;
     let on_panel = r.q("panel").is_some();
@@ -467,7 +467,7 @@ pub async fn preview_stored(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
     .await
 }
 
-pub async fn preview_body(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn preview_body(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let profile = preview_target(ctx, r)?;
     let page = page_param(r)?;
     let dwell = dwell_for(ctx, r, None)?;

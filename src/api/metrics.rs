@@ -19,7 +19,7 @@ struct Hist {
 }
 
 #[derive(Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
     latency: Mutex<BTreeMap<&'static str, Hist>>,
     pub mqtt_connected: AtomicBool,
@@ -33,7 +33,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn observe_http(&self, method: &str, route: &'static str, status: u16, took: Duration) {
+    pub(crate) fn observe_http(
+        &self,
+        method: &str,
+        route: &'static str,
+        status: u16,
+        took: Duration,
+    ) {
         *self
             .requests
             .lock()
@@ -53,7 +59,7 @@ impl Metrics {
     }
 
     /// The exposition text; `extra` adds gauges owned by others.
-    pub fn render(&self, extra: &[(&str, &str, f64)]) -> String {
+    pub(crate) fn render(&self, extra: &[(&str, &str, f64)]) -> String {
         let mut out = String::new();
         out.push_str("# HELP bangtin_http_requests_total HTTP API requests by method, route and status.\n# TYPE bangtin_http_requests_total counter\n");
         for ((m, r, s), n) in self.requests.lock().expect("metrics lock").iter() {

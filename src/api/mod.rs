@@ -9,15 +9,15 @@
 //! `server.rs` accepts connections (caps, header timeout, graceful
 //! shutdown); `work.rs` bounds decoding and rendering by bytes.
 
-pub mod error;
-pub mod metrics;
-pub mod req;
+pub(crate) mod error;
+pub(crate) mod metrics;
+pub(crate) mod req;
 
 mod admin;
 mod alerts;
-pub mod broker;
+pub(crate) mod broker;
 mod campaigns;
-pub mod cap;
+pub(crate) mod cap;
 mod events;
 mod media;
 mod messages;
@@ -25,15 +25,15 @@ mod panels;
 mod public;
 mod report_book;
 mod reports;
-pub mod server;
+pub(crate) mod server;
 mod table;
 #[cfg(test)]
 mod tests;
 mod web;
-pub mod work;
+pub(crate) mod work;
 
-pub use server::{serve, Limits, SHUTDOWN_GRACE};
-pub use table::{path_matches, Body, Route, SchemaFn, ROUTES};
+pub(crate) use server::{serve, Limits};
+pub(crate) use table::{Body, SchemaFn, ROUTES};
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -57,7 +57,7 @@ use req::{error_response, Req};
 
 /// Everything a handler may use: the [`Services`] (through `Deref`, so
 /// `ctx.store`) and the API's own state.
-pub struct Ctx {
+pub(crate) struct Ctx {
     services: Services,
     /// Controllers' credentials and the frame key (see [`Ctx::with_broker`]).
     pub broker: broker::BrokerSecurity,
@@ -70,7 +70,7 @@ pub struct Ctx {
 }
 
 /// What the API is built from.
-pub struct Services {
+pub(crate) struct Services {
     pub store: Arc<Store>,
     pub tokens: Arc<TokenStore>,
     pub renditions: Arc<Renditions>,
@@ -92,7 +92,7 @@ impl std::ops::Deref for Ctx {
 }
 
 impl Ctx {
-    pub fn new(services: Services) -> Ctx {
+    pub(crate) fn new(services: Services) -> Ctx {
         Ctx {
             services,
             broker: broker::BrokerSecurity::default(),
@@ -106,14 +106,14 @@ impl Ctx {
 
     /// Adds what the broker routes hand out: controllers' credentials
     /// and the frame-signing public key.
-    pub fn with_broker(mut self, broker: broker::BrokerSecurity) -> Ctx {
+    pub(crate) fn with_broker(mut self, broker: broker::BrokerSecurity) -> Ctx {
         self.broker = broker;
         self
     }
 
     /// With these connection caps, timeouts and memory for work (the
     /// defaults otherwise).
-    pub fn with_limits(mut self, limits: Limits) -> Ctx {
+    pub(crate) fn with_limits(mut self, limits: Limits) -> Ctx {
         self.conns = Arc::new(server::Conns::new(&limits));
         self.work = work::WorkGate::new(limits.memory.work());
         self.limits = limits;
@@ -122,7 +122,7 @@ impl Ctx {
 
     /// Ends long-lived replies (event streams) so a graceful shutdown is
     /// not held open by a dashboard tab.
-    pub fn begin_shutdown(&self) {
+    pub(crate) fn begin_shutdown(&self) {
         self.stopping.send_replace(true);
     }
 }
@@ -133,7 +133,7 @@ const AUTH_FAILURES_PER_MIN: u32 = 20;
 const FAILURES_KEPT: usize = 10_000;
 
 /// Runs blocking work (disk writes with fsync, rendering) off the runtime.
-pub async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -142,7 +142,7 @@ pub async fn blocking<T: Send + 'static>(
 }
 
 /// All routes: `/api/v1/…`, `/healthz`, `/metrics`, the dashboard.
-pub fn routes(ctx: Arc<Ctx>) -> warp::filters::BoxedFilter<(Response,)> {
+pub(crate) fn routes(ctx: Arc<Ctx>) -> warp::filters::BoxedFilter<(Response,)> {
     let c = ctx.clone();
     let api = warp::path("api")
         .and(warp::path("v1"))
@@ -189,7 +189,7 @@ pub fn routes(ctx: Arc<Ctx>) -> warp::filters::BoxedFilter<(Response,)> {
 /// What the dashboard may load and do: its own scripts, styles, images
 /// (also `data:` for the icon and `blob:` for previews fetched with the
 /// token) and API; no inline script, no plugins, never inside a frame.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Security headers on every reply. A reply that sets its own policy
 /// (the public page meant to be framed by other sites) keeps it, and then
@@ -260,7 +260,6 @@ async fn dispatch(
                 req::parse_query(&query),
                 headers,
                 who,
-                remote,
                 body,
             );
             let (pattern, result) = table::route(&ctx, &mut r).await;

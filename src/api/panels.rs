@@ -17,7 +17,7 @@ use crate::store::import::{self, ImportError, ImportFormat};
 use crate::transport::Link;
 
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct PanelView {
+pub(super) struct PanelView {
     #[serde(flatten)]
     panel: Panel,
     online: bool,
@@ -40,7 +40,7 @@ pub struct PanelView {
 /// A panel's connection to its sign: for MQTT panels the controller's
 /// status, for vendor cards bangtin's own connection to the card.
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct LinkView {
+pub(super) struct LinkView {
     kind: &'static str,
     #[serde(flatten)]
     link: Link,
@@ -88,7 +88,7 @@ fn view(ctx: &Ctx, p: Panel) -> PanelView {
     }
 }
 
-pub async fn list(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn list(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let v: Vec<PanelView> = snap
         .panels
@@ -99,7 +99,7 @@ pub async fn list(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     ok(&v)
 }
 
-pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let p = ctx
         .store
@@ -111,7 +111,7 @@ pub async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     ok(&view(ctx, p))
 }
 
-pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let p: Panel = r.json().await?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
@@ -119,7 +119,7 @@ pub async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     ok(&view(ctx, p))
 }
 
-pub async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let p: Panel = r.json().await?;
     if p.id != id {
@@ -140,7 +140,7 @@ const IMPORT_LIMIT: usize = 32 << 20;
 
 /// `POST /panels:import`: a JSON array or a CSV file of panels, created or
 /// replaced all at once; 422 with every bad row named, and nothing changed.
-pub async fn import(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn import(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let format = match r.content_type().as_deref() {
         Some("application/json") => ImportFormat::Json,
         Some("text/csv") => ImportFormat::Csv,
@@ -178,7 +178,7 @@ pub async fn import(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     }
 }
 
-pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let store = ctx.store.clone();
     let who = r.who.name.clone();
@@ -203,14 +203,14 @@ fn now_of(ctx: &Ctx, p: &Panel) -> Option<NowState> {
 /// What a panel shows now, with the newest frame its controller
 /// acknowledged (`acked_seq`, `acked_at`; null until one does).
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct NowView {
+pub(super) struct NowView {
     #[serde(flatten)]
     now: NowState,
     acked_seq: Option<u32>,
     acked_at: Option<DateTime<Utc>>,
 }
 
-pub async fn now(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn now(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let p = known(ctx, r)?;
     let live = live_of(ctx, &p.id);
     match now_of(ctx, &p) {
@@ -227,7 +227,7 @@ pub async fn now(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     }
 }
 
-pub fn parse_time(r: &Req, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub(super) fn parse_time(r: &Req, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     match r.q(key) {
         None => Ok(None),
         Some(s) => DateTime::parse_from_rfc3339(s)
@@ -244,7 +244,7 @@ pub fn parse_time(r: &Req, key: &str) -> Result<Option<DateTime<Utc>>, ApiError>
 const MAX_SLOTS: usize = 20_000;
 
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct SlotView {
+pub(super) struct SlotView {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     campaign: Option<String>,
@@ -253,7 +253,7 @@ pub struct SlotView {
     page: Option<u32>,
 }
 
-pub async fn timeline(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn timeline(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let p = known(ctx, r)?;
     let from = parse_time(r, "from")?.unwrap_or_else(Utc::now);
     let to = parse_time(r, "to")?.unwrap_or(from + Duration::days(1));
@@ -320,7 +320,7 @@ pub async fn timeline(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError>
     ok(&v)
 }
 
-pub async fn frame_png(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn frame_png(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let p = known(ctx, r)?;
     let n = now_of(ctx, &p).ok_or_else(|| {
         ApiError::not_found(format!(
@@ -344,6 +344,6 @@ pub async fn frame_png(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError
 }
 
 /// LED-look previews of a page `width` pixels wide aim at roughly 640 px.
-pub fn led_scale(width: u32) -> u32 {
+pub(super) fn led_scale(width: u32) -> u32 {
     (640 / width.max(1)).clamp(1, 8)
 }

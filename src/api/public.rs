@@ -31,7 +31,7 @@ const ALERTS_KEPT: i64 = 24;
 /// How often the embeddable page reloads itself, seconds.
 const BOARD_REFRESH_S: u32 = 60;
 
-pub fn routes(
+pub(super) fn routes(
     ctx: Arc<Ctx>,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
     let base = warp::get()

@@ -13,18 +13,19 @@ use rust_xlsxwriter::{
     DocProperties, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
 
-pub const CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub(super) const CONTENT_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Labels the workbook and the report handler share.
-pub const NO_DISTRICT: &str = "Không thuộc khu vực nào";
-pub const NO_CAMPAIGN: &str = "Không có lịch phát (màn hình trống)";
-pub const ALERT_PREFIX: &str = "Cảnh báo khẩn: ";
-pub const TOTAL: &str = "TỔNG CỘNG";
+pub(super) const NO_DISTRICT: &str = "Không thuộc khu vực nào";
+pub(super) const NO_CAMPAIGN: &str = "Không có lịch phát (màn hình trống)";
+pub(super) const ALERT_PREFIX: &str = "Cảnh báo khẩn: ";
+pub(super) const TOTAL: &str = "TỔNG CỘNG";
 
-pub const SUMMARY_SHEET: &str = "Tổng hợp";
-pub const DETAIL_SHEET: &str = "Chi tiết";
+pub(super) const SUMMARY_SHEET: &str = "Tổng hợp";
+pub(super) const DETAIL_SHEET: &str = "Chi tiết";
 /// The headers of the summary table and of the detail sheet.
-pub const SUMMARY_HEADERS: [&str; 6] = [
+pub(super) const SUMMARY_HEADERS: [&str; 6] = [
     "STT",
     "Khu vực",
     "Lịch phát / cảnh báo",
@@ -32,7 +33,7 @@ pub const SUMMARY_HEADERS: [&str; 6] = [
     "Lượt phát",
     "Thời lượng phát (giờ)",
 ];
-pub const DETAIL_HEADERS: [&str; 9] = [
+pub(super) const DETAIL_HEADERS: [&str; 9] = [
     "STT",
     "Thời điểm",
     "Bảng",
@@ -46,7 +47,7 @@ pub const DETAIL_HEADERS: [&str; 9] = [
 
 /// One row of figures.
 #[derive(Debug, Clone)]
-pub struct Line {
+pub(super) struct Line {
     pub label: String,
     pub panels: usize,
     pub plays: u64,
@@ -54,13 +55,13 @@ pub struct Line {
 }
 
 /// A district: its total, then one line per campaign.
-pub struct Section {
+pub(super) struct Section {
     pub total: Line,
     pub lines: Vec<Line>,
 }
 
 /// One play on the detail sheet, in local time.
-pub struct Play {
+pub(super) struct Play {
     pub at: NaiveDateTime,
     pub panel_name: String,
     pub panel: String,
@@ -71,7 +72,7 @@ pub struct Play {
     pub on_air_s: u32,
 }
 
-pub struct Book {
+pub(super) struct Book {
     /// The office the report is from ("UBND TỈNH …"); may be empty.
     pub unit: String,
     /// The period, local time, `to` exclusive.
@@ -95,7 +96,7 @@ fn dmy(t: NaiveDateTime) -> String {
 
 /// "Từ ngày 01/11/2026 đến ngày 30/11/2026", with the times when the
 /// period does not run from midnight to midnight.
-pub fn period_text(from: NaiveDateTime, to: NaiveDateTime) -> String {
+pub(super) fn period_text(from: NaiveDateTime, to: NaiveDateTime) -> String {
     let midnight = |t: NaiveDateTime| t.time() == chrono::NaiveTime::MIN;
     if midnight(from) && midnight(to) {
         let last = to - chrono::Duration::days(1);
@@ -365,7 +366,7 @@ fn detail_sheet(ws: &mut Worksheet, b: &Book, f: &Formats) -> Result<(), XlsxErr
 }
 
 /// The workbook's bytes.
-pub fn write(b: &Book) -> Result<Vec<u8>, XlsxError> {
+pub(super) fn write(b: &Book) -> Result<Vec<u8>, XlsxError> {
     let f = Formats::new();
     let mut wb = Workbook::new();
     wb.set_properties(

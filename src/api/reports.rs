@@ -41,19 +41,19 @@ const MAX_POINTS: usize = 2000;
 
 /// The sentences of this module's refusals.
 mod say {
-    pub const NEED_PERIOD: &str =
+    pub(super) const NEED_PERIOD: &str =
         "give the period as from= and to=: RFC 3339 instants (2026-11-27T07:00:00+07:00, the + URL-encoded as %2B) or dates (2026-11-27)";
-    pub const TO_BEFORE_FROM: &str = "to is before from: give the earlier instant as from";
-    pub fn bad_bound(key: &str, value: &str) -> String {
+    pub(super) const TO_BEFORE_FROM: &str = "to is before from: give the earlier instant as from";
+    pub(super) fn bad_bound(key: &str, value: &str) -> String {
         format!(
             "{key}={value:?} is neither an RFC 3339 instant nor a date: write e.g. 2026-11-27T07:00:00+07:00 (URL-encode the + as %2B) or 2026-11-27"
         )
     }
-    pub fn bad_by(value: &str) -> String {
+    pub(super) fn bad_by(value: &str) -> String {
         format!("by={value:?} is not known: use group or campaign")
     }
-    pub const BAD_POINTS: &str = "points must be a whole number from 2 to 2000";
-    pub const BAD_LIMIT: &str = "limit must be a whole number from 1 to 100000";
+    pub(super) const BAD_POINTS: &str = "points must be a whole number from 2 to 2000";
+    pub(super) const BAD_LIMIT: &str = "limit must be a whole number from 1 to 100000";
 }
 
 /// The period of a report, `from <= t < to`.
@@ -287,7 +287,7 @@ fn csv_reply(out: String) -> Result<Response, ApiError> {
 
 /// A proof-of-play row with names and the local time.
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct PlayView {
+pub(super) struct PlayView {
     #[serde(flatten)]
     play: Play,
     panel_name: Option<String>,
@@ -323,7 +323,7 @@ fn play_view(p: Play, on_air_s: u32, names: &Names) -> PlayView {
 /// Most rows `limit=` asks for.
 const MAX_LIMIT: usize = 100_000;
 
-pub async fn plays(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn plays(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     // `limit=N`: only the newest N rows (a page shows a few hundred of a
     // period that may hold millions); `X-Total-Count` says how many match.
     let limit = match r.q("limit") {
@@ -404,7 +404,7 @@ fn plays_reply(r: &Req, views: &[PlayView]) -> Result<Response, ApiError> {
 
 /// Plays per (campaign, group), with names and time on air.
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct SummaryRow {
+pub(super) struct SummaryRow {
     /// A campaign id, `alert:ID`, or `(none)`.
     campaign: String,
     /// A group, or `(none)`.
@@ -448,7 +448,7 @@ fn sums(loaded: &Loaded, names: &Names) -> BTreeMap<(String, String), Sum> {
     sums
 }
 
-pub async fn summary(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn summary(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let loaded = load(ctx, r).await?;
     let snap = ctx.store.snapshot();
     let names = Names {
@@ -495,7 +495,7 @@ pub async fn summary(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> 
 
 /// Plays and time on air on one local day, for one group or campaign.
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct DailyRow {
+pub(super) struct DailyRow {
     /// The day in the server's time zone, `YYYY-MM-DD`.
     date: NaiveDate,
     /// The group, or the campaign key.
@@ -505,7 +505,7 @@ pub struct DailyRow {
     on_air_s: u64,
 }
 
-pub async fn daily(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn daily(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let by_campaign = match r.q("by").unwrap_or("group") {
         "group" => false,
         "campaign" => true,
@@ -548,7 +548,7 @@ pub async fn daily(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
 
 /// Signs online over a stretch of time (a bucket of samples).
 #[derive(Debug, PartialEq, Serialize, schemars::JsonSchema)]
-pub struct OnlinePoint {
+pub(super) struct OnlinePoint {
     /// The first sample's instant in the bucket.
     at: DateTime<Utc>,
     /// Panels online, averaged over the bucket's samples (rounded).
@@ -591,7 +591,7 @@ fn buckets(
         .collect()
 }
 
-pub async fn online(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn online(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let p = period(r, ctx.tz)?;
     let points = match r.q("points") {
         None => 288,
@@ -624,7 +624,7 @@ pub async fn online(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
 
 /// An alert created in the period and how fast the panels showed it.
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct AlertDelivery {
+pub(super) struct AlertDelivery {
     id: Id,
     text: String,
     created_at: DateTime<Utc>,
@@ -646,7 +646,7 @@ pub struct AlertDelivery {
 
 /// One panel's first acknowledgement of an alert.
 #[derive(Serialize, schemars::JsonSchema)]
-pub struct PanelAck {
+pub(super) struct PanelAck {
     id: Id,
     name: Option<String>,
     ms: i64,
@@ -661,7 +661,7 @@ fn percentile(sorted: &[i64], q: f64) -> Option<i64> {
     Some(sorted[rank - 1])
 }
 
-pub async fn alerts(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn alerts(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let p = period(r, ctx.tz)?;
     let snap = ctx.store.snapshot();
     let names = Names {
@@ -707,7 +707,7 @@ pub async fn alerts(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
 /// The report as an Excel workbook: a summary sheet per district and
 /// campaign (plays, panels, hours on air) under a title, the period and the
 /// unit (`unit=`, the office's name), then a sheet with every play.
-pub async fn workbook(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn workbook(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let loaded = load(ctx, r).await?;
     let snap = ctx.store.snapshot();
     let names = Names {

@@ -8,7 +8,6 @@
 //! line, column and field serde reports.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::pin::Pin;
 
 use bytes::{Bytes, BytesMut};
@@ -21,12 +20,12 @@ use super::error::ApiError;
 use crate::domain::Id;
 use crate::store::tokens::Principal;
 
-pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send + Sync>>;
+pub(crate) type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send + Sync>>;
 
 /// Largest JSON body: 1 MiB is far more than any message or campaign needs.
-pub const JSON_LIMIT: usize = 1 << 20;
+pub(crate) const JSON_LIMIT: usize = 1 << 20;
 /// Largest image upload: 20 MiB.
-pub const ASSET_LIMIT: usize = 20 << 20;
+pub(crate) const ASSET_LIMIT: usize = 20 << 20;
 /// A refused body up to this size is read and thrown away before the 413,
 /// for at most [`DRAIN_TIME`]: a client still sending would otherwise get
 /// a connection reset (unread bytes) instead of the answer. Larger bodies
@@ -35,23 +34,22 @@ const DRAIN_MAX: usize = 64 << 20;
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 /// A body may take this long, plus its size at [`BODY_MIN_RATE`]; past
 /// that it is refused with 408 and the connection closed.
-pub const BODY_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+pub(crate) const BODY_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
 /// Bytes per second a body must average after [`BODY_GRACE`] (64 kbit/s:
 /// a 20 MiB image over a poor mobile link still arrives).
-pub const BODY_MIN_RATE: u64 = 8 * 1024;
+pub(crate) const BODY_MIN_RATE: u64 = 8 * 1024;
 
 /// When a body of which `received` bytes came since `started` is too late.
 fn body_deadline(started: tokio::time::Instant, received: usize) -> tokio::time::Instant {
     started + BODY_GRACE + std::time::Duration::from_millis(received as u64 * 1000 / BODY_MIN_RATE)
 }
 
-pub struct Req {
+pub(crate) struct Req {
     pub method: Method,
     pub segs: Vec<String>,
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
     pub who: Principal,
-    pub remote: Option<SocketAddr>,
     body: Option<BodyStream>,
     /// Set when the body was not read to its end (refused as too large):
     /// the reply then closes the connection, so no client reuses a
@@ -60,13 +58,12 @@ pub struct Req {
 }
 
 impl Req {
-    pub fn new(
+    pub(crate) fn new(
         method: Method,
         segs: Vec<String>,
         query: HashMap<String, String>,
         headers: HeaderMap,
         who: Principal,
-        remote: Option<SocketAddr>,
         body: BodyStream,
     ) -> Req {
         Req {
@@ -75,13 +72,12 @@ impl Req {
             query,
             headers,
             who,
-            remote,
             body: Some(body),
             body_unread: false,
         }
     }
 
-    pub fn content_type(&self) -> Option<String> {
+    pub(crate) fn content_type(&self) -> Option<String> {
         self.headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -95,7 +91,7 @@ impl Req {
     }
 
     /// The whole body, refused with 413 past `limit` bytes.
-    pub async fn body(&mut self, limit: usize) -> Result<Bytes, ApiError> {
+    pub(crate) async fn body(&mut self, limit: usize) -> Result<Bytes, ApiError> {
         let too_large = || {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -177,7 +173,7 @@ impl Req {
     }
 
     /// Parses a JSON body (Content-Type application/json).
-    pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+    pub(crate) async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
         match self.content_type().as_deref() {
             Some("application/json") => {}
             other => {
@@ -196,7 +192,7 @@ impl Req {
     }
 
     /// Whether a body was sent that nobody read to its end.
-    pub fn has_pending_body(&self) -> bool {
+    pub(crate) fn has_pending_body(&self) -> bool {
         self.body_unread
             || (self.body.is_some()
                 && (self.headers.contains_key(header::TRANSFER_ENCODING)
@@ -206,18 +202,18 @@ impl Req {
                         .is_some_and(|v| v.as_bytes() != b"0")))
     }
 
-    pub fn q(&self, key: &str) -> Option<&str> {
+    pub(crate) fn q(&self, key: &str) -> Option<&str> {
         self.query.get(key).map(|s| s.as_str())
     }
 
     /// Path segment `i` as an id, 400 if it is not one.
-    pub fn id(&self, i: usize) -> Result<Id, ApiError> {
+    pub(crate) fn id(&self, i: usize) -> Result<Id, ApiError> {
         Ok(Id::parse(
             self.segs.get(i).map(|s| s.as_str()).unwrap_or(""),
         )?)
     }
 
-    pub fn wants_csv(&self) -> bool {
+    pub(crate) fn wants_csv(&self) -> bool {
         self.headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -226,7 +222,7 @@ impl Req {
     }
 }
 
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         let what = match e.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
@@ -238,7 +234,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-pub fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
+pub(crate) fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
     let body = serde_json::to_vec(v).expect("replies serialize");
     let mut r = body.into_response();
     *r.status_mut() = status;
@@ -251,16 +247,16 @@ pub fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
 
 /// A JSON reply. Its status on success is the route's (the table's `ok`:
 /// 200, 201 for a creation).
-pub fn ok<T: Serialize>(v: &T) -> Result<Response, ApiError> {
+pub(crate) fn ok<T: Serialize>(v: &T) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, v))
 }
 
 /// A reply without a body (the table gives its status: 204).
-pub fn empty() -> Result<Response, ApiError> {
+pub(crate) fn empty() -> Result<Response, ApiError> {
     Ok(Vec::<u8>::new().into_response())
 }
 
-pub fn bytes_reply(content_type: &str, body: Vec<u8>) -> Response {
+pub(crate) fn bytes_reply(content_type: &str, body: Vec<u8>) -> Response {
     let mut r = body.into_response();
     if let Ok(v) = HeaderValue::from_str(content_type) {
         r.headers_mut().insert(header::CONTENT_TYPE, v);
@@ -268,7 +264,7 @@ pub fn bytes_reply(content_type: &str, body: Vec<u8>) -> Response {
     r
 }
 
-pub fn error_response(e: &ApiError) -> Response {
+pub(crate) fn error_response(e: &ApiError) -> Response {
     let mut body = serde_json::json!({"error": e.code, "message": e.message});
     if let (Some(serde_json::Value::Object(extra)), Some(obj)) = (&e.extra, body.as_object_mut()) {
         for (k, v) in extra {
@@ -284,7 +280,7 @@ pub fn error_response(e: &ApiError) -> Response {
 }
 
 /// Decodes `a=1&b=x%20y` (also `+` as space). Later keys win.
-pub fn parse_query(raw: &str) -> HashMap<String, String> {
+pub(crate) fn parse_query(raw: &str) -> HashMap<String, String> {
     raw.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -296,7 +292,7 @@ pub fn parse_query(raw: &str) -> HashMap<String, String> {
 
 /// Percent-decoding; invalid escapes are kept literally, invalid UTF-8 is
 /// replaced (then refused by the id check).
-pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
+pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

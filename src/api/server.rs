@@ -41,19 +41,19 @@ use warp::Filter;
 use super::{routes, Ctx};
 
 /// Default cap on open connections, all clients together.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// Default cap on open connections from one client address.
-pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
+pub(crate) const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
 /// Default time a client has to send a request head.
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long in-flight requests may take once shutdown has begun (a
 /// stalled upload from a client on a bad link must not hold the exit).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// What the HTTP side may hold at once.
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub header_timeout: Duration,
@@ -75,17 +75,17 @@ impl Default for Limits {
 /// The client address as the accept loop saw it, put into every request
 /// (warp's own is private to `warp::serve`).
 #[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
+pub(crate) struct Peer(pub SocketAddr);
 
 /// The remote address: ours, or warp's (`warp::test` sets that one).
-pub fn peer() -> impl Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Clone {
+pub(crate) fn peer() -> impl Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Clone {
     warp::ext::optional::<Peer>()
         .and(warp::addr::remote())
         .map(|p: Option<Peer>, r: Option<SocketAddr>| p.map(|p| p.0).or(r))
 }
 
 /// Open connections, overall and per client.
-pub struct Conns {
+pub(crate) struct Conns {
     max_total: usize,
     max_per_client: usize,
     total: AtomicUsize,
@@ -148,7 +148,7 @@ pub(super) fn client_key(ip: IpAddr) -> IpAddr {
 }
 
 impl Conns {
-    pub fn new(limits: &Limits) -> Conns {
+    pub(crate) fn new(limits: &Limits) -> Conns {
         Conns {
             max_total: limits.max_connections.max(1),
             max_per_client: limits.max_connections_per_ip.max(1),
@@ -205,17 +205,17 @@ impl Conns {
     }
 
     /// Connections open now.
-    pub fn open(&self) -> usize {
+    pub(crate) fn open(&self) -> usize {
         self.total.load(Ordering::Relaxed)
     }
 
     /// Connections refused at a cap since the start.
-    pub fn refused(&self) -> u64 {
+    pub(crate) fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
     }
 
     /// Connections closed before their first request head to make room.
-    pub fn evicted(&self) -> u64 {
+    pub(crate) fn evicted(&self) -> u64 {
         self.evicted.load(Ordering::Relaxed)
     }
 }
@@ -270,7 +270,7 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 /// Serves the API and the dashboard on `listener` until `shutdown`
 /// resolves; then ends event streams and lets in-flight requests finish,
 /// for at most [`SHUTDOWN_GRACE`].
-pub async fn serve(
+pub(crate) async fn serve(
     ctx: Arc<Ctx>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,

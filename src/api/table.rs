@@ -26,14 +26,14 @@ use crate::store::tokens::TokenInfo;
 use crate::store::AuditEntry;
 
 /// What a handler returns: a reply, or an error to send in the one shape.
-pub type Reply<'a> = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send + 'a>>;
+pub(super) type Reply<'a> = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send + 'a>>;
 
 /// A handler: an `async fn(&Arc<Ctx>, &mut Req) -> Result<Response, ApiError>`
-/// seen through [`handler!`].
-pub type Handler = for<'a> fn(&'a Arc<Ctx>, &'a mut Req) -> Reply<'a>;
+/// seen through `handler!`.
+pub(super) type Handler = for<'a> fn(&'a Arc<Ctx>, &'a mut Req) -> Reply<'a>;
 
 /// Adds a type's JSON Schema to the generator and returns a reference to it.
-pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+pub(crate) type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
 
 fn schema<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
     g.subschema_for::<T>()
@@ -41,7 +41,7 @@ fn schema<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemar
 
 /// What a route takes as its body.
 #[derive(Clone, Copy)]
-pub enum Body {
+pub(crate) enum Body {
     None,
     /// JSON of this shape (`Content-Type: application/json`).
     Json(SchemaFn),
@@ -54,7 +54,7 @@ pub enum Body {
 }
 
 /// One row of the table.
-pub struct Route {
+pub(crate) struct Route {
     pub method: &'static str,
     pub path: &'static str,
     /// The role a caller needs (admins have every role); `None` = any
@@ -87,7 +87,7 @@ macro_rules! table {
     } )*) => {
         /// Every `/api/v1` route. The first row whose method and path match
         /// a request serves it.
-        pub static ROUTES: &[Route] = &[ $( Route {
+        pub(crate) static ROUTES: &[Route] = &[ $( Route {
             method: stringify!($method),
             path: $path,
             role: $role,
@@ -336,7 +336,10 @@ table! {
 /// has its role. Returns the row's path pattern (for metrics) with the
 /// result; an address no row has is 404, a method no row on that address
 /// has is 405.
-pub async fn route(ctx: &Arc<Ctx>, r: &mut Req) -> (&'static str, Result<Response, ApiError>) {
+pub(super) async fn route(
+    ctx: &Arc<Ctx>,
+    r: &mut Req,
+) -> (&'static str, Result<Response, ApiError>) {
     let found = {
         let segs: Vec<&str> = r.segs.iter().map(String::as_str).collect();
         let mut on_path = ROUTES
@@ -397,7 +400,7 @@ fn permit(r: &Req, role: Role) -> Result<(), ApiError> {
 }
 
 /// Whether a table pattern like `/panels/{id}/now` matches segments.
-pub fn path_matches(pattern: &str, segs: &[&str]) -> bool {
+pub(crate) fn path_matches(pattern: &str, segs: &[&str]) -> bool {
     let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
     pat.len() == segs.len()
         && pat

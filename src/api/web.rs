@@ -83,7 +83,7 @@ fn asset(path: &str, if_none_match: Option<&str>) -> Option<Response> {
     Some(r)
 }
 
-pub fn routes(
+pub(super) fn routes(
     ctx: Arc<Ctx>,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
     let get = warp::get();
@@ -194,7 +194,7 @@ fn metrics_page(ctx: &Ctx) -> Response {
 /// OpenAPI 3 document from the route table that is the router, with JSON
 /// Schemas generated from the Rust types the handlers parse and return, so
 /// the document cannot drift from the code.
-pub async fn openapi(_ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn openapi(_ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let mut gen = schemars::generate::SchemaSettings::openapi3().into_generator();
     let mut paths = serde_json::Map::new();
     for r in ROUTES {

@@ -15,12 +15,12 @@ use warp::http::StatusCode;
 use super::error::ApiError;
 
 /// How long a request waits for room before `503 busy`.
-pub const WAIT: Duration = Duration::from_secs(2);
+pub(crate) const WAIT: Duration = Duration::from_secs(2);
 
 /// The semaphore counts KiB, so any budget fits its `u32` permits.
 const UNIT: u64 = 1024;
 
-pub struct WorkGate {
+pub(crate) struct WorkGate {
     sem: Arc<Semaphore>,
     capacity: u32,
     busy: AtomicU64,
@@ -29,10 +29,10 @@ pub struct WorkGate {
 /// Room held for one request's decoding or rendering; released when
 /// dropped (move it into the blocking task that does the work, so a
 /// client that hangs up does not release it early).
-pub struct Room(#[allow(dead_code)] OwnedSemaphorePermit);
+pub(crate) struct Room(#[allow(dead_code)] OwnedSemaphorePermit);
 
 impl WorkGate {
-    pub fn new(bytes: u64) -> WorkGate {
+    pub(crate) fn new(bytes: u64) -> WorkGate {
         let capacity = (bytes / UNIT).clamp(1, u64::from(u32::MAX >> 3)) as u32;
         WorkGate {
             sem: Arc::new(Semaphore::new(capacity as usize)),
@@ -42,23 +42,23 @@ impl WorkGate {
     }
 
     /// The whole gate, bytes.
-    pub fn capacity(&self) -> u64 {
+    pub(crate) fn capacity(&self) -> u64 {
         u64::from(self.capacity) * UNIT
     }
 
     /// Bytes held by requests now.
-    pub fn in_use(&self) -> u64 {
+    pub(crate) fn in_use(&self) -> u64 {
         (u64::from(self.capacity) - self.sem.available_permits() as u64) * UNIT
     }
 
     /// Requests refused as busy since the start.
-    pub fn busy(&self) -> u64 {
+    pub(crate) fn busy(&self) -> u64 {
         self.busy.load(Ordering::Relaxed)
     }
 
     /// Room for `bytes`, waiting at most [`WAIT`]. More than the whole
     /// gate is refused at once with `too_large(bytes, capacity)`.
-    pub async fn admit(
+    pub(crate) async fn admit(
         &self,
         bytes: u64,
         too_large: impl FnOnce(u64, u64) -> ApiError,
@@ -78,7 +78,7 @@ impl WorkGate {
 }
 
 /// `503 busy`, with a sentence (and `Retry-After` in the reply).
-pub fn busy() -> ApiError {
+pub(crate) fn busy() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "busy",
@@ -87,7 +87,7 @@ pub fn busy() -> ApiError {
 }
 
 /// Whole MiB, rounded up, for sentences.
-pub fn mib(bytes: u64) -> u64 {
+pub(crate) fn mib(bytes: u64) -> u64 {
     bytes.div_ceil(1 << 20)
 }
 

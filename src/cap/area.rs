@@ -14,7 +14,7 @@ use crate::domain::{Location, Panel};
 const EARTH_KM: f64 = 6371.0088;
 
 /// Whether `p` lies inside the closed ring `ring` (first point = last).
-pub fn in_polygon(p: &Point, ring: &[Point]) -> bool {
+pub(crate) fn in_polygon(p: &Point, ring: &[Point]) -> bool {
     let mut inside = false;
     let n = ring.len();
     if n < 4 {
@@ -35,7 +35,7 @@ pub fn in_polygon(p: &Point, ring: &[Point]) -> bool {
 }
 
 /// Great-circle distance in km (haversine).
-pub fn distance_km(a: &Point, b: &Point) -> f64 {
+pub(crate) fn distance_km(a: &Point, b: &Point) -> f64 {
     let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
     let dla = la2 - la1;
     let dlo = (b.lon - a.lon).to_radians();
@@ -45,7 +45,7 @@ pub fn distance_km(a: &Point, b: &Point) -> f64 {
 
 /// Whether the panel stands in `area`. `unit_names` are the `<geocode>`
 /// value names read as Vietnam's administrative unit codes.
-pub fn panel_in_area(panel: &Panel, area: &Area, unit_names: &[String]) -> bool {
+pub(crate) fn panel_in_area(panel: &Panel, area: &Area, unit_names: &[String]) -> bool {
     let by_unit = area.geocodes.iter().any(|g| {
         unit_names.iter().any(|n| n.eq_ignore_ascii_case(&g.name))
             && panel.units.iter().any(|u| u == &g.value)
@@ -58,7 +58,7 @@ pub fn panel_in_area(panel: &Panel, area: &Area, unit_names: &[String]) -> bool 
 }
 
 /// Whether a location is inside one of the area's shapes.
-pub fn location_in_area(l: &Location, area: &Area) -> bool {
+pub(crate) fn location_in_area(l: &Location, area: &Area) -> bool {
     let p = Point {
         lat: l.lat,
         lon: l.lon,

@@ -208,7 +208,7 @@ impl Default for CapConfig {
 }
 
 /// The placeholders a template may use.
-pub const PLACEHOLDERS: [&str; 10] = [
+pub(crate) const PLACEHOLDERS: [&str; 10] = [
     "headline",
     "event",
     "area",
@@ -222,7 +222,7 @@ pub const PLACEHOLDERS: [&str; 10] = [
 ];
 
 /// Shortest poll interval accepted.
-pub const MIN_INTERVAL_S: u32 = 1;
+pub(crate) const MIN_INTERVAL_S: u32 = 1;
 
 impl CapConfig {
     /// Everything a file can get wrong, as one sentence.
@@ -336,7 +336,7 @@ fn check_placeholders(text: &str) -> Result<(), Invalid> {
 }
 
 /// `text` with each `{name}` replaced by `value(name)`.
-pub fn fill(text: &str, value: impl Fn(&str) -> String) -> String {
+pub(crate) fn fill(text: &str, value: impl Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(open) = rest.find('{') {

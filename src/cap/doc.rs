@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{xml, CapError};
 
 /// The years a date in a CAP document may fall in (as for schedules).
-pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+pub(crate) const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
 
 /// What kind of message a document is (CAP `msgType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -109,7 +109,7 @@ impl Info {
 
 /// A reference to an earlier message (`sender,identifier,sent`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Reference {
+pub(crate) struct Reference {
     pub sender: String,
     pub identifier: String,
     pub sent: DateTime<Utc>,
@@ -117,7 +117,7 @@ pub struct Reference {
 
 /// A CAP document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Document {
+pub(crate) struct Document {
     pub identifier: String,
     pub sender: String,
     pub sent: DateTime<Utc>,
@@ -133,7 +133,7 @@ pub struct Document {
 }
 
 /// Screens (`xml::screen`) and parses a CAP 1.0–1.2 document.
-pub fn parse(bytes: &[u8]) -> Result<Document, CapError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Document, CapError> {
     let text = xml::screen(bytes)?;
     let parsed = text
         .parse::<oasiscap::Alert>()

@@ -9,7 +9,7 @@ use super::CapError;
 
 /// What a polled URL returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Polled {
+pub(crate) enum Polled {
     /// A CAP document itself.
     Document,
     /// An index: the entries' links, in the order given.
@@ -19,7 +19,7 @@ pub enum Polled {
 /// Tells a CAP document from an ATOM/RSS index and reads the index's
 /// links (ATOM: each entry's `<link href>`, preferring one typed
 /// `application/cap+xml`; RSS: each item's `<link>` or enclosure).
-pub fn read(bytes: &[u8]) -> Result<Polled, CapError> {
+pub(crate) fn read(bytes: &[u8]) -> Result<Polled, CapError> {
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes))
         .map_err(|e| CapError::Xml(format!("the feed is not UTF-8 ({e})")))?;
     let mut reader = Reader::from_str(text);

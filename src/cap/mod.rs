@@ -9,20 +9,20 @@
 //! and records and turns deployed warnings into alerts, `feeds` polls the
 //! sources, `api::cap` takes posted documents and the operator's clicks.
 
-pub mod area;
-pub mod config;
-pub mod doc;
-pub mod index;
-pub mod out;
-pub mod warning;
-pub mod xml;
+pub(crate) mod area;
+pub(crate) mod config;
+pub(crate) mod doc;
+pub(crate) mod index;
+pub(crate) mod out;
+pub(crate) mod warning;
+pub(crate) mod xml;
 
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use config::{Action, CapConfig};
-pub use doc::{parse, Document, MsgType};
-pub use warning::{decide, key, Decision, Intake, Phase, State, TextSource, Warning};
+pub(crate) use config::CapConfig;
+pub(crate) use doc::{parse, MsgType};
+pub(crate) use warning::{decide, Decision, Intake, State, Warning};
 
 /// Why a document was refused. Each text is a sentence for the sender's
 /// operator; nothing was changed.

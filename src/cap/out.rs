@@ -11,7 +11,7 @@ use super::Warning;
 use crate::domain::Alert;
 
 /// Who bangtin is in the documents it publishes.
-pub struct Publisher<'a> {
+pub(crate) struct Publisher<'a> {
     /// CAP `<sender>` (no spaces or commas), e.g. `bangtin@ubnd.nghean.gov.vn`.
     pub sender: &'a str,
     /// CAP `<senderName>`, e.g. the communications office's name.
@@ -22,7 +22,7 @@ pub struct Publisher<'a> {
 }
 
 /// What is known of where an alert applies.
-pub struct Where<'a> {
+pub(crate) struct Where<'a> {
     /// The areas' description (district names, or the warning's own).
     pub desc: String,
     /// Administrative unit codes of the panels it reaches.
@@ -32,7 +32,7 @@ pub struct Where<'a> {
 }
 
 /// The CAP identifier of an alert (and of its cancellation).
-pub fn identifier(a: &Alert) -> String {
+pub(crate) fn identifier(a: &Alert) -> String {
     format!("bangtin-{}", a.id)
 }
 
@@ -48,7 +48,7 @@ fn el(out: &mut String, indent: &str, name: &str, value: &str) {
 
 /// The alert as a CAP 1.2 document: `Alert` while it is on, `Cancel`
 /// (referencing the alert) once an operator or a Cancel ended it.
-pub fn alert_document(a: &Alert, at: &Where<'_>, p: &Publisher<'_>) -> String {
+pub(crate) fn alert_document(a: &Alert, at: &Where<'_>, p: &Publisher<'_>) -> String {
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">\n");
     let i = "  ";
     let id = identifier(a);
@@ -175,7 +175,7 @@ pub fn alert_document(a: &Alert, at: &Where<'_>, p: &Publisher<'_>) -> String {
 
 /// An ATOM feed of alerts, newest first: each entry links to its CAP
 /// document (`{base}/alerts/{id}.xml`, typed `application/cap+xml`).
-pub fn alerts_atom(alerts: &[&Alert], p: &Publisher<'_>, updated: DateTime<Utc>) -> String {
+pub(crate) fn alerts_atom(alerts: &[&Alert], p: &Publisher<'_>, updated: DateTime<Utc>) -> String {
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
     el(&mut x, "  ", "id", &format!("{}/alerts.atom", p.base));
     el(

@@ -1,6 +1,7 @@
 //! The CAP core against documents written as a forecasting agency writes
 //! them (`tests/fixtures/cap/`), with the time as an argument.
 
+use super::warning::TextSource;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::config::{Action, CapConfig};
@@ -14,7 +15,7 @@ fn now() -> DateTime<Utc> {
 }
 
 /// A fixture with its times filled in relative to `now`.
-pub fn fixture(text: &str, now: DateTime<Utc>) -> String {
+pub(crate) fn fixture(text: &str, now: DateTime<Utc>) -> String {
     let t = |d: DateTime<Utc>| {
         d.with_timezone(&TZ)
             .format("%Y-%m-%dT%H:%M:%S%:z")
@@ -27,13 +28,13 @@ pub fn fixture(text: &str, now: DateTime<Utc>) -> String {
         .replace("$PAST", &t(now - Duration::hours(1)))
 }
 
-pub const STORM: &str = include_str!("../../tests/fixtures/cap/storm-vi.xml");
-pub const UPDATE: &str = include_str!("../../tests/fixtures/cap/storm-update.xml");
-pub const CANCEL: &str = include_str!("../../tests/fixtures/cap/storm-cancel.xml");
-pub const RAIN: &str = include_str!("../../tests/fixtures/cap/rain-polygon-vi.xml");
-pub const FLOOD: &str = include_str!("../../tests/fixtures/cap/flood-en.xml");
-pub const EXPIRED: &str = include_str!("../../tests/fixtures/cap/expired.xml");
-pub const STRANGER: &str = include_str!("../../tests/fixtures/cap/stranger.xml");
+pub(crate) const STORM: &str = include_str!("../../tests/fixtures/cap/storm-vi.xml");
+pub(crate) const UPDATE: &str = include_str!("../../tests/fixtures/cap/storm-update.xml");
+pub(crate) const CANCEL: &str = include_str!("../../tests/fixtures/cap/storm-cancel.xml");
+pub(crate) const RAIN: &str = include_str!("../../tests/fixtures/cap/rain-polygon-vi.xml");
+pub(crate) const FLOOD: &str = include_str!("../../tests/fixtures/cap/flood-en.xml");
+pub(crate) const EXPIRED: &str = include_str!("../../tests/fixtures/cap/expired.xml");
+pub(crate) const STRANGER: &str = include_str!("../../tests/fixtures/cap/stranger.xml");
 
 fn panel(id: &str, units: &[&str], at: Option<(f64, f64)>) -> Panel {
     let mut p: Panel = serde_json::from_value(serde_json::json!({
@@ -47,7 +48,7 @@ fn panel(id: &str, units: &[&str], at: Option<(f64, f64)>) -> Panel {
 
 /// Nghệ An: Vinh (412), Cửa Lò (413), Nghi Lộc (429, two panels west of
 /// 105.65° E and two east of it), Diễn Châu (434, no location).
-pub fn province() -> Vec<Panel> {
+pub(crate) fn province() -> Vec<Panel> {
     vec![
         panel("vinh-1", &["40", "412", "16681"], Some((18.67, 105.69))),
         panel("vinh-2", &["40", "412"], Some((18.68, 105.67))),
@@ -334,7 +335,7 @@ fn refused(what: &str, text: &str, ok: impl Fn(&CapError) -> bool) {
 }
 
 /// The billion-laughs document: ten levels of ten-fold entities.
-pub fn billion_laughs() -> String {
+pub(crate) fn billion_laughs() -> String {
     let mut dtd = String::from("<!ENTITY lol0 \"lol\">");
     for i in 1..10 {
         dtd.push_str(&format!(

@@ -200,7 +200,7 @@ fn refuse(s: &str) -> Refusal {
     Refusal::Invalid(crate::domain::Invalid::new(s))
 }
 
-pub fn state_name(s: State) -> &'static str {
+pub(crate) fn state_name(s: State) -> &'static str {
     match s {
         State::Held => "held",
         State::Deployed => "deployed",
@@ -214,13 +214,13 @@ pub fn state_name(s: State) -> &'static str {
 
 /// The record id of the message `identifier` from `sender`: CAP makes the
 /// pair unique, so a repeated document finds its record.
-pub fn key(sender: &str, identifier: &str) -> Id {
+pub(crate) fn key(sender: &str, identifier: &str) -> Id {
     let h = Sha256::digest(format!("{sender}\n{identifier}").as_bytes());
     Id::parse(&format!("cap-{}", &hex::encode(h)[..20])).expect("a valid id")
 }
 
 /// Where a document came from and how it is to be judged.
-pub struct Intake<'a> {
+pub(crate) struct Intake<'a> {
     pub config: &'a CapConfig,
     /// The rule set's name.
     pub rules: &'a str,
@@ -233,7 +233,7 @@ pub struct Intake<'a> {
 
 /// What a document changes.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// The sender sent this identifier before: nothing changes.
     Duplicate(Id),
     /// A new record; `end` are earlier warnings it ends, with their new
@@ -246,7 +246,7 @@ pub enum Decision {
 
 /// Decides what a parsed document does, given the panels and the earlier
 /// warnings (`known`).
-pub fn decide<'p>(
+pub(crate) fn decide<'p>(
     doc: &Document,
     document_sha: &str,
     intake: &Intake<'_>,
@@ -420,7 +420,7 @@ fn rule_for(rules: &[Rule], i: &Info) -> (String, Action) {
 }
 
 /// The risk level: the document's own parameter, else the severity map.
-pub fn risk_level(config: &CapConfig, i: &Info) -> Option<u8> {
+pub(crate) fn risk_level(config: &CapConfig, i: &Info) -> Option<u8> {
     let own = config
         .risk_parameter
         .as_deref()

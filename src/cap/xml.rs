@@ -12,20 +12,20 @@ use super::CapError;
 
 /// Largest CAP document accepted, in bytes. Real warnings are a few KiB;
 /// embedded resources (`<derefUri>`) can make them larger, not this large.
-pub const MAX_DOC_BYTES: usize = 2 << 20;
+pub(crate) const MAX_DOC_BYTES: usize = 2 << 20;
 
 /// Deepest element nesting accepted (a CAP document is five deep).
 const MAX_DEPTH: usize = 32;
 
 /// The namespaces of CAP 1.0, 1.1 and 1.2.
-pub const NAMESPACES: [&str; 3] = [
+pub(crate) const NAMESPACES: [&str; 3] = [
     "http://www.incident.com/cap/1.0",
     "urn:oasis:names:tc:emergency:cap:1.1",
     "urn:oasis:names:tc:emergency:cap:1.2",
 ];
 
 /// The document as text, once it has passed the screen.
-pub fn screen(bytes: &[u8]) -> Result<&str, CapError> {
+pub(crate) fn screen(bytes: &[u8]) -> Result<&str, CapError> {
     if bytes.len() > MAX_DOC_BYTES {
         return Err(CapError::TooLarge {
             limit: MAX_DOC_BYTES,

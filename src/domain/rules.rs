@@ -147,7 +147,7 @@ impl Message {
 }
 
 /// Most targets a campaign or an alert may list (groups name more).
-pub const MAX_TARGETS: usize = 1000;
+pub(super) const MAX_TARGETS: usize = 1000;
 
 /// Every target must match something that exists now, once, and there
 /// are at most `MAX_TARGETS`.

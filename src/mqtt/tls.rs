@@ -34,7 +34,7 @@ fn certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, MqttEr
 
 /// Builds the client configuration: the given CA (or the system's roots),
 /// and a client certificate when both `cert` and `key` are given.
-pub fn client_config(files: &TlsFiles) -> Result<Arc<ClientConfig>, MqttError> {
+pub(crate) fn client_config(files: &TlsFiles) -> Result<Arc<ClientConfig>, MqttError> {
     let mut roots = RootCertStore::empty();
     match &files.ca {
         Some(ca) => {

@@ -12,7 +12,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 /// What came off the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Item {
+pub(crate) enum Item {
     Packet(Packet),
     /// A PUBLISH over the bound, skipped (see [`Codec::skipping_large_publishes`]).
     Skipped(Skipped),
@@ -20,7 +20,7 @@ pub enum Item {
 
 /// What is known of a skipped PUBLISH.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     pub topic: String,
     pub qos: QoS,
     /// 0 for QoS 0.
@@ -30,7 +30,7 @@ pub struct Skipped {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum WireError {
+pub(crate) enum WireError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("malformed MQTT packet: {0}")]
@@ -41,7 +41,7 @@ pub enum WireError {
 
 /// Decodes packets of at most `limit` bytes (remaining length); encodes any.
 #[derive(Debug, Clone)]
-pub struct Codec {
+pub(crate) struct Codec {
     limit: usize,
     skip_large_publishes: bool,
     /// Bytes of a skipped packet still to discard.
@@ -51,7 +51,7 @@ pub struct Codec {
 impl Codec {
     /// A larger packet is an error (the connection should end), as with
     /// Mosquitto's `max_packet_size`.
-    pub fn new(limit: usize) -> Codec {
+    pub(crate) fn new(limit: usize) -> Codec {
         Codec {
             limit,
             skip_large_publishes: false,
@@ -61,14 +61,14 @@ impl Codec {
 
     /// A larger PUBLISH is skipped and reported as [`Item::Skipped`]; any
     /// other larger packet is still an error.
-    pub fn skipping_large_publishes(limit: usize) -> Codec {
+    pub(crate) fn skipping_large_publishes(limit: usize) -> Codec {
         Codec {
             skip_large_publishes: true,
             ..Codec::new(limit)
         }
     }
 
-    pub fn set_limit(&mut self, limit: usize) {
+    pub(crate) fn set_limit(&mut self, limit: usize) {
         self.limit = limit;
     }
 

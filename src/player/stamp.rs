@@ -50,12 +50,12 @@ pub(super) struct Stamp<'a> {
 }
 
 impl Stamper {
-    pub fn new(seq: SeqAllocator, settings: FrameSettings) -> Stamper {
+    pub(super) fn new(seq: SeqAllocator, settings: FrameSettings) -> Stamper {
         Stamper { seq, settings }
     }
 
     /// Unix seconds for the header's `valid_until`.
-    pub fn valid_until(&self, v: Validity) -> u64 {
+    pub(super) fn valid_until(&self, v: Validity) -> u64 {
         let secs = match v {
             Validity::Forever => return 0,
             Validity::Until(t) => t.timestamp(),
@@ -66,14 +66,14 @@ impl Stamper {
 
     /// Reserves seqs for many panels with one durable write (before a
     /// pass that publishes to all of them).
-    pub fn reserve(&mut self, panels: &[&str]) {
+    pub(super) fn reserve(&mut self, panels: &[&str]) {
         if let Err(e) = self.seq.reserve(panels) {
             tracing::error!("cannot reserve frame sequence numbers: {e}");
         }
     }
 
     /// The next seq of `panel` and the frame's bytes.
-    pub fn stamp(&mut self, panel: &Id, s: Stamp<'_>) -> io::Result<(u32, Bytes)> {
+    pub(super) fn stamp(&mut self, panel: &Id, s: Stamp<'_>) -> io::Result<(u32, Bytes)> {
         let seq = self.seq.next(panel.as_str())?;
         let mut header = Header {
             format: s.profile.format,

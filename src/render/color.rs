@@ -23,14 +23,14 @@ fn srgb_encode(v: f32) -> f32 {
 }
 
 /// sRGB byte → linear light 0..1.
-pub fn to_linear(v: u8) -> f32 {
+pub(super) fn to_linear(v: u8) -> f32 {
     static T: OnceLock<[f32; 256]> = OnceLock::new();
     T.get_or_init(|| std::array::from_fn(|i| srgb_decode(i as f32 / 255.0)))[usize::from(v)]
 }
 
 /// sRGB byte → linear light 0..65535, as a table (fetch it once per image,
 /// not once per pixel: it showed in the image loadtest's profile).
-pub fn linear_u16_table() -> &'static [u16; 256] {
+pub(super) fn linear_u16_table() -> &'static [u16; 256] {
     static T: OnceLock<[u16; 256]> = OnceLock::new();
     T.get_or_init(|| {
         std::array::from_fn(|i| (srgb_decode(i as f32 / 255.0) * 65535.0).round() as u16)
@@ -56,19 +56,19 @@ fn to_srgb_f(v: f32) -> f32 {
 }
 
 /// Linear light 0..1 → the nearest sRGB byte.
-pub fn to_srgb(v: f32) -> u8 {
+pub(super) fn to_srgb(v: f32) -> u8 {
     (to_srgb_f(v) + 0.5) as u8
 }
 
 /// Relative luminance (linear light) of an sRGB colour.
-pub fn luminance(c: Color) -> f32 {
+pub(super) fn luminance(c: Color) -> f32 {
     let [r, g, b] = c.0;
     0.2126 * to_linear(r) + 0.7152 * to_linear(g) + 0.0722 * to_linear(b)
 }
 
 /// The 256 colours between `bg` (coverage 0) and `fg` (coverage 255), mixed
 /// in linear light: antialiased text on a solid band needs nothing else.
-pub fn ramp(bg: Color, fg: Color) -> [[u8; 3]; 256] {
+pub(super) fn ramp(bg: Color, fg: Color) -> [[u8; 3]; 256] {
     std::array::from_fn(|a| {
         let t = a as f32 / 255.0;
         std::array::from_fn(|i| {
@@ -88,7 +88,7 @@ fn expand(q: u8, bits: u32) -> u8 {
 }
 
 /// Nearest colour an RGB565 panel can show, as 8-bit RGB.
-pub fn round565(p: [u8; 3]) -> [u8; 3] {
+pub(super) fn round565(p: [u8; 3]) -> [u8; 3] {
     let q = |v: u8, max: u32| ((u32::from(v) * max + 127) / 255) as u8;
     [
         expand(q(p[0], 31), 5),
@@ -101,10 +101,10 @@ pub fn round565(p: [u8; 3]) -> [u8; 3] {
 /// tables (the rounded 5- and 6-bit level of every byte, already shifted
 /// into place), fetched once for per-pixel loops.
 #[derive(Clone, Copy)]
-pub struct Pack565(&'static [[u16; 3]; 256]);
+pub(super) struct Pack565(&'static [[u16; 3]; 256]);
 
 impl Pack565 {
-    pub fn get() -> Pack565 {
+    pub(super) fn get() -> Pack565 {
         static T: OnceLock<[[u16; 3]; 256]> = OnceLock::new();
         Pack565(T.get_or_init(|| {
             std::array::from_fn(|v| {
@@ -115,7 +115,7 @@ impl Pack565 {
     }
 
     #[inline]
-    pub fn word(self, p: [u8; 3]) -> u16 {
+    pub(super) fn word(self, p: [u8; 3]) -> u16 {
         let t = self.0;
         t[usize::from(p[0])][0] | t[usize::from(p[1])][1] | t[usize::from(p[2])][2]
     }
@@ -135,7 +135,7 @@ const BAYER8: [[u8; 8]; 8] = [
 
 /// Linear light 0..65535 → sRGB 0..255 in 8.8 fixed point (the fraction
 /// kept for dithering), one entry per 16-bit value.
-pub fn srgb88_table() -> &'static [u16] {
+pub(super) fn srgb88_table() -> &'static [u16] {
     static T: OnceLock<Vec<u16>> = OnceLock::new();
     T.get_or_init(|| {
         (0..=u16::MAX)
@@ -176,15 +176,15 @@ fn levels_below() -> &'static [[(u8, u8); 2]; 256] {
 /// alternate between the two nearest levels by an 8×8 Bayer pattern, so
 /// gradients don't band. Holds its table, for per-pixel loops.
 #[derive(Clone, Copy)]
-pub struct Dither565(&'static [[(u8, u8); 2]; 256]);
+pub(super) struct Dither565(&'static [[(u8, u8); 2]; 256]);
 
 impl Dither565 {
-    pub fn get() -> Dither565 {
+    pub(super) fn get() -> Dither565 {
         Dither565(levels_below())
     }
 
     #[inline]
-    pub fn px(self, v: [u16; 3], x: u32, y: u32) -> [u8; 3] {
+    pub(super) fn px(self, v: [u16; 3], x: u32, y: u32) -> [u8; 3] {
         let b = u32::from(BAYER8[(y & 7) as usize][(x & 7) as usize]);
         // Between the two grid values around `c` (as the panel expands
         // them), pick the upper one with probability = how far `c` is

@@ -26,11 +26,11 @@ const UNIFONT_HEX: &str = include_str!("../../assets/fonts/unifont-vi.hex");
 const DEJAVU_BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
 
 /// Height of a Unifont cell at 1×, in pixels.
-pub const UNIFONT_CELL: u32 = 16;
+pub(super) const UNIFONT_CELL: u32 = 16;
 
 /// Every letter of the Vietnamese alphabet with every tone, both cases:
 /// the 12 vowels × 6 tones × 2 cases, đ/Đ and the plain consonants.
-pub fn vietnamese_letters() -> Vec<char> {
+pub(super) fn vietnamese_letters() -> Vec<char> {
     use unicode_normalization::UnicodeNormalization;
     let mut out = Vec::new();
     for base in VOWELS.chars() {
@@ -47,9 +47,9 @@ pub fn vietnamese_letters() -> Vec<char> {
 }
 
 /// The 12 Vietnamese vowels, lower and upper case.
-pub const VOWELS: &str = "aăâeêioôơuưyAĂÂEÊIOÔƠUƯY";
+pub(super) const VOWELS: &str = "aăâeêioôơuưyAĂÂEÊIOÔƠUƯY";
 /// Level, grave, acute, hook above, tilde, dot below (as combining marks).
-pub const TONES: [Option<char>; 6] = [
+pub(super) const TONES: [Option<char>; 6] = [
     None,
     Some('\u{300}'),
     Some('\u{301}'),
@@ -60,7 +60,7 @@ pub const TONES: [Option<char>; 6] = [
 
 /// One Unifont glyph: 16 rows, bit 15 = leftmost pixel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bitmap {
+pub(super) struct Bitmap {
     /// 8 or 16.
     pub width: u8,
     pub rows: [u16; 16],
@@ -68,7 +68,7 @@ pub struct Bitmap {
 
 impl Bitmap {
     #[cfg(test)]
-    pub fn is_blank(&self) -> bool {
+    pub(super) fn is_blank(&self) -> bool {
         self.rows.iter().all(|r| *r == 0)
     }
 
@@ -91,7 +91,7 @@ impl Bitmap {
     /// Runs starting in the top row are not shortened, so a mark is never
     /// redrawn: Unifont's ẳ has its hook as two equal rows, and taking one
     /// out would leave an acute.
-    pub fn compact(self) -> Bitmap {
+    pub(super) fn compact(self) -> Bitmap {
         if self.rows[0] == 0 {
             return self;
         }
@@ -139,7 +139,7 @@ impl Bitmap {
 
 /// A bitmap face, BMP only, indexed by code point: GNU Unifont as shipped,
 /// or its compact form.
-pub struct BitmapFace {
+pub(super) struct BitmapFace {
     /// 1-based index into `glyphs` per BMP code point; 0 = missing.
     index: Vec<u16>,
     glyphs: Vec<Bitmap>,
@@ -151,7 +151,7 @@ pub struct BitmapFace {
 
 impl BitmapFace {
     /// GNU Unifont from the embedded subset.
-    pub fn unifont() -> BitmapFace {
+    pub(super) fn unifont() -> BitmapFace {
         let mut index = vec![0u16; 0x1_0000];
         let mut glyphs = Vec::new();
         for line in UNIFONT_HEX.lines() {
@@ -206,7 +206,7 @@ impl BitmapFace {
     /// This face with every glyph made [`Bitmap::compact`]: the top row of
     /// every cell is dark, so lines stacked 16 px apart (×scale) always have
     /// a dark row between them.
-    pub fn compact(&self) -> BitmapFace {
+    pub(super) fn compact(&self) -> BitmapFace {
         let mut c = BitmapFace {
             index: self.index.clone(),
             glyphs: self.glyphs.iter().map(|g| g.compact()).collect(),
@@ -225,24 +225,24 @@ impl BitmapFace {
     }
 
     /// Rows at the top of every cell that are dark in this face, at 1×.
-    pub fn dark_top(&self) -> u32 {
+    pub(super) fn dark_top(&self) -> u32 {
         self.dark_top
     }
 
-    pub fn get(&self, c: char) -> Option<Bitmap> {
+    pub(super) fn get(&self, c: char) -> Option<Bitmap> {
         let i = *self.index.get(c as usize)?;
         (i > 0).then(|| self.glyphs[usize::from(i) - 1])
     }
 
     /// The glyph for `c`, or the replacement glyph.
-    pub fn glyph(&self, c: char) -> Bitmap {
+    pub(super) fn glyph(&self, c: char) -> Bitmap {
         self.get(c).unwrap_or(self.fallback)
     }
 }
 
 /// Metrics of one character in the vector face, in font units (y up).
 #[derive(Debug, Clone, Copy)]
-pub struct VMetrics {
+pub(super) struct VMetrics {
     pub id: GlyphId,
     pub advance: f32,
     /// Ink left of the pen position (>= 0).
@@ -254,7 +254,7 @@ pub struct VMetrics {
 /// Antialiased coverage of one glyph at one size, placed relative to the
 /// pen position on the baseline.
 #[derive(Debug)]
-pub struct Coverage {
+pub(super) struct Coverage {
     pub left: i32,
     pub top: i32,
     pub width: u32,
@@ -267,7 +267,7 @@ pub struct Coverage {
 const RASTER_CACHE_MAX: usize = 8192;
 
 /// DejaVu Sans Bold with a coverage cache.
-pub struct Vector {
+pub(super) struct Vector {
     font: FontRef<'static>,
     /// Highest ink above the baseline and lowest below (positive), in font
     /// units, over every Vietnamese letter and printable ASCII: the line box
@@ -281,7 +281,7 @@ pub struct Vector {
 }
 
 impl Vector {
-    pub fn load() -> Vector {
+    pub(super) fn load() -> Vector {
         let font = FontRef::try_from_slice(DEJAVU_BOLD).expect("embedded DejaVu Sans Bold parses");
         let mut top: f32 = font.ascent_unscaled();
         let mut bottom: f32 = -font.descent_unscaled();
@@ -301,12 +301,12 @@ impl Vector {
         }
     }
 
-    pub fn has(&self, c: char) -> bool {
+    pub(super) fn has(&self, c: char) -> bool {
         self.font.glyph_id(c).0 != 0
     }
 
     /// Metrics of `c` (the replacement character's when the face lacks it), cached.
-    pub fn metrics(&self, c: char) -> VMetrics {
+    pub(super) fn metrics(&self, c: char) -> VMetrics {
         if let Some(m) = self.metrics.read().expect("metrics lock").get(&c) {
             return *m;
         }
@@ -346,7 +346,7 @@ impl Vector {
     }
 
     /// Coverage of glyph `id` at `k` px per unit, cached.
-    pub fn coverage(&self, id: GlyphId, k: f32) -> Arc<Coverage> {
+    pub(super) fn coverage(&self, id: GlyphId, k: f32) -> Arc<Coverage> {
         let key = (id.0, k.to_bits());
         if let Some(c) = self.cache.read().expect("glyph cache lock").get(&key) {
             return Arc::clone(c);

@@ -10,9 +10,9 @@ use super::{color, resample};
 use crate::domain::{Color, Fit};
 
 /// Largest accepted image side, px.
-pub const MAX_IMAGE_SIDE: u32 = 8192;
+pub(super) const MAX_IMAGE_SIDE: u32 = 8192;
 /// Largest allocation a decoder may make, bytes.
-pub const MAX_IMAGE_ALLOC: u64 = 256 * 1024 * 1024;
+pub(super) const MAX_IMAGE_ALLOC: u64 = 256 * 1024 * 1024;
 
 /// Why an uploaded image was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -195,7 +195,7 @@ fn place(sw: u32, sh: u32, w: u32, h: u32, fit: Fit) -> Placement {
 /// linear light) down to this once, when the picture is prepared. Twice
 /// the largest panel side, so even a full-panel fit still gets a real
 /// Lanczos pass.
-pub const PICTURE_MAX_SIDE: u32 = 2048;
+pub(super) const PICTURE_MAX_SIDE: u32 = 2048;
 
 /// Before Lanczos, a source more than `REDUCING_GAP` times bigger than
 /// the target is box-averaged by an integer factor (as Pillow's
@@ -380,7 +380,7 @@ fn linear_u16(c: Color) -> [u16; 3] {
 /// Fits `pic` into `w`×`h` and composites it over `bg`, in linear light
 /// (0..65535 per channel), row-major. Lanczos3 (after an integer box
 /// reduction when the source is more than [`REDUCING_GAP`] times bigger).
-pub fn fit_linear(pic: &Picture, w: u32, h: u32, fit: Fit, bg: Color) -> Vec<[u16; 3]> {
+pub(super) fn fit_linear(pic: &Picture, w: u32, h: u32, fit: Fit, bg: Color) -> Vec<[u16; 3]> {
     fit_with_gap(pic, w, h, fit, bg, REDUCING_GAP)
 }
 
@@ -437,7 +437,7 @@ fn fit_with_gap(pic: &Picture, w: u32, h: u32, fit: Fit, bg: Color, gap: f64) ->
 /// Floyd–Steinberg error diffusion (serpentine) on linear luminance:
 /// `true` = LED lit. Average brightness is kept, so photos stay readable
 /// on a 1-bit panel.
-pub fn dither_mono(lin: &[[u16; 3]], w: u32, h: u32) -> Vec<bool> {
+pub(super) fn dither_mono(lin: &[[u16; 3]], w: u32, h: u32) -> Vec<bool> {
     let (w, h) = (w as usize, h as usize);
     let mut cur: Vec<f32> = vec![0.0; w + 2];
     let mut next: Vec<f32> = vec![0.0; w + 2];
@@ -471,7 +471,7 @@ pub fn dither_mono(lin: &[[u16; 3]], w: u32, h: u32) -> Vec<bool> {
 /// Linear light → sRGB bytes, written into `dst` rows (`stride` bytes
 /// apart) with the area's top-left pixel at byte `at`; with `rgb565`,
 /// ordered-dithered onto the panel's 5-6-5 grid so gradients don't band.
-pub fn write_srgb(
+pub(super) fn write_srgb(
     lin: &[[u16; 3]],
     w: u32,
     rgb565: bool,

@@ -93,7 +93,7 @@ fn lanczos_row(x0: f64, step: f64, out: &mut [f64]) {
 
 /// Resamples the `crop` (x, y, w, h; fractional) of an interleaved
 /// `C`-channel image (values 0..65535) `sw`×`sh` to `dw`×`dh`. Output interleaved, row-major.
-pub fn lanczos3<const C: usize>(
+pub(super) fn lanczos3<const C: usize>(
     src: &[f32],
     sw: usize,
     sh: usize,

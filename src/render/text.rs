@@ -34,18 +34,18 @@ use crate::domain::Align;
 
 /// Vector text is used only for lines at least this tall: below it Unifont
 /// at 1× (16 px) is crisper than antialiased DejaVu.
-pub const VECTOR_MIN_LINE: u32 = 24;
+pub(super) const VECTOR_MIN_LINE: u32 = 24;
 
 /// A text size: Unifont at an integer scale, or DejaVu Sans Bold in a line
 /// of a given height.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Size {
+pub(super) enum Size {
     Bitmap(u32),
     Vector(u32),
 }
 
 impl Size {
-    pub fn line_height(self) -> u32 {
+    pub(super) fn line_height(self) -> u32 {
         match self {
             Size::Bitmap(s) => UNIFONT_CELL * s,
             Size::Vector(l) => l,
@@ -100,7 +100,7 @@ struct Word {
 }
 
 /// Normalised text, split into paragraphs, words and graphemes, measured.
-pub struct Prepared {
+pub(super) struct Prepared {
     text: String,
     grs: Vec<Gr>,
     words: Vec<Word>,
@@ -109,7 +109,7 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(raw: &str, uni: &BitmapFace, vec: Option<&Vector>) -> Prepared {
+    pub(super) fn new(raw: &str, uni: &BitmapFace, vec: Option<&Vector>) -> Prepared {
         // NFC first: ab_glyph and the bitmap faces have precomposed glyphs
         // only. Both bitmap faces have the same advances.
         let text: String = raw
@@ -174,18 +174,18 @@ impl Prepared {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.words.is_empty()
     }
 
     #[cfg(test)]
-    pub fn word_count(&self) -> usize {
+    pub(super) fn word_count(&self) -> usize {
         self.words.len()
     }
 
     /// Every word, as text (for tests).
     #[cfg(test)]
-    pub fn word_texts(&self) -> Vec<&str> {
+    pub(super) fn word_texts(&self) -> Vec<&str> {
         self.words
             .iter()
             .map(|w| {
@@ -199,7 +199,7 @@ impl Prepared {
 
 /// A laid-out line: grapheme ranges joined by single spaces.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Line {
+pub(super) struct Line {
     pub segs: Vec<(usize, usize)>,
     /// Words that start on this line.
     pub words: usize,
@@ -258,7 +258,7 @@ fn scale_k(vec: Option<&Vector>, size: Size) -> f32 {
 
 /// Greedy word wrap into lines at most `max_w` px wide. Returns `None` as
 /// soon as more than `max_lines` lines are needed.
-pub fn wrap(
+pub(super) fn wrap(
     p: &Prepared,
     vec: Option<&Vector>,
     size: Size,
@@ -361,7 +361,7 @@ pub fn wrap(
 /// The sizes text may use on a panel, smallest first, up to a line of
 /// `max_line` px. Mono panels get Unifont only (1-bit glyphs stay clean);
 /// colour panels switch to DejaVu from [`VECTOR_MIN_LINE`] up.
-pub fn candidate_sizes(mono: bool, max_line: u32) -> Vec<Size> {
+pub(super) fn candidate_sizes(mono: bool, max_line: u32) -> Vec<Size> {
     let mut v = vec![Size::Bitmap(1)];
     if mono {
         let mut s = 2;
@@ -377,14 +377,14 @@ pub fn candidate_sizes(mono: bool, max_line: u32) -> Vec<Size> {
 
 /// Text placed for drawing: one size, lines grouped in pages.
 #[derive(Debug, Clone)]
-pub struct Layout {
+pub(super) struct Layout {
     pub size: Size,
     pub pages: Vec<Vec<Line>>,
 }
 
 impl Layout {
     /// Height of the tallest page's text block, px.
-    pub fn block_height(&self) -> u32 {
+    pub(super) fn block_height(&self) -> u32 {
         self.pages.iter().map(Vec::len).max().unwrap_or(0) as u32 * self.size.line_height()
     }
 
@@ -394,7 +394,7 @@ impl Layout {
     /// cell would meet a dot below or a descender on the bottom row of the
     /// cell above (two lines on a 32-px sign, four on a 64-px one). The
     /// whole message then uses it, so its pages look alike.
-    pub fn needs_compact(&self, h: u32) -> bool {
+    pub(super) fn needs_compact(&self, h: u32) -> bool {
         let lh = self.size.line_height();
         match self.size {
             Size::Bitmap(s) => self
@@ -420,7 +420,7 @@ fn leading(size: Size, n: u32, h: u32, ink_h: u32) -> u32 {
 /// The largest size in `sizes` (binary search) at which the text fits
 /// `w`×`h` on one page; when even the smallest doesn't fit, the smallest
 /// size split into pages, never smaller and never clipped.
-pub fn fit(p: &Prepared, vec: Option<&Vector>, sizes: &[Size], w: u32, h: u32) -> Layout {
+pub(super) fn fit(p: &Prepared, vec: Option<&Vector>, sizes: &[Size], w: u32, h: u32) -> Layout {
     if p.is_empty() {
         return Layout {
             size: sizes[0],
@@ -470,14 +470,14 @@ pub fn fit(p: &Prepared, vec: Option<&Vector>, sizes: &[Size], w: u32, h: u32) -
 }
 
 /// An 8-bit coverage mask the size of the panel.
-pub struct Mask {
+pub(super) struct Mask {
     pub w: u32,
     pub h: u32,
     pub data: Vec<u8>,
 }
 
 impl Mask {
-    pub fn new(w: u32, h: u32) -> Mask {
+    pub(super) fn new(w: u32, h: u32) -> Mask {
         Mask {
             w,
             h,
@@ -488,7 +488,7 @@ impl Mask {
 
 /// A rectangle of the panel, px.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rect {
+pub(super) struct Rect {
     pub x: u32,
     pub y: u32,
     pub w: u32,
@@ -500,7 +500,7 @@ pub struct Rect {
 /// sizes draw with `bitmaps` (Unifont, or the compact face where
 /// [`Layout::needs_compact`] says so).
 #[allow(clippy::too_many_arguments)]
-pub fn draw(
+pub(super) fn draw(
     p: &Prepared,
     bitmaps: &BitmapFace,
     vec: Option<&Vector>,

@@ -171,7 +171,7 @@ impl<'a> Rotation<'a> {
     /// priority than all the others may be left out); it can be walked up
     /// to `horizon`, at most the end of that day.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(super) fn new(
         panel: &Panel,
         candidates: impl Iterator<Item = &'a CompiledCampaign>,
         alerts: &[Alert],
@@ -250,12 +250,12 @@ impl<'a> Rotation<'a> {
     }
 
     /// Whether [`Rotation::advance`] can reach `t`.
-    pub fn reaches(&self, t: DateTime<Utc>) -> bool {
+    pub(super) fn reaches(&self, t: DateTime<Utc>) -> bool {
         self.pos <= t && t <= self.horizon && t < self.next_day
     }
 
     /// The first instant of the next day: the places are set again there.
-    pub fn next_day(&self) -> DateTime<Utc> {
+    pub(super) fn next_day(&self) -> DateTime<Utc> {
         self.next_day
     }
 
@@ -282,7 +282,7 @@ impl<'a> Rotation<'a> {
     }
 
     /// Walks to `to` (which [`Rotation::reaches`]).
-    pub fn advance(&mut self, to: DateTime<Utc>) {
+    pub(super) fn advance(&mut self, to: DateTime<Utc>) {
         loop {
             let pos = self.pos;
             let mut next = to;
@@ -453,7 +453,7 @@ impl<'a> Rotation<'a> {
 
     /// What is on the glass at the instant the walk has reached, if a
     /// campaign is.
-    pub fn on_air(&self) -> Option<OnAir> {
+    pub(super) fn on_air(&self) -> Option<OnAir> {
         let level = &self.levels[self.top?];
         let turn = level.on_air?;
         let m = &self.members[turn.member];

@@ -468,7 +468,7 @@ mod tests {
         std::fs::write(f.path(), good).unwrap();
         assert_eq!(
             f.current().rule_set("default").unwrap()[0].action,
-            cap::Action::Auto
+            cap::config::Action::Auto
         );
         // A mistake of syntax, then of meaning: the good one stays in force.
         std::fs::write(
@@ -478,7 +478,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             f.current().rule_set("default").unwrap()[0].action,
-            cap::Action::Auto
+            cap::config::Action::Auto
         );
         assert!(f.problem().unwrap().contains("line 1"), "{:?}", f.problem());
         std::fs::write(
@@ -488,7 +488,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             f.current().rule_set("default").unwrap()[0].action,
-            cap::Action::Auto
+            cap::config::Action::Auto
         );
         assert!(
             f.problem().unwrap().contains("\"missing-set\""),
@@ -498,7 +498,7 @@ mod tests {
         std::fs::write(f.path(), good.replace("auto", "log")).unwrap();
         assert_eq!(
             f.current().rule_set("default").unwrap()[0].action,
-            cap::Action::Log
+            cap::config::Action::Log
         );
         assert_eq!(f.problem(), None);
     }

@@ -93,7 +93,7 @@ pub struct Snapshot {
     pub assets: OrdMap<String, Asset>,
     pub campaigns: OrdMap<Id, Campaign>,
     pub alerts: OrdMap<Id, Alert>,
-    /// Official warnings received (CAP), by [`crate::cap::key`].
+    /// Official warnings received (CAP), by [`crate::cap::warning::key`].
     pub cap: OrdMap<Id, crate::cap::Warning>,
     /// Files that could not be used, by path. The server keeps the last
     /// good version of what such a file held and never overwrites it.

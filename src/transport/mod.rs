@@ -355,7 +355,7 @@ pub(crate) struct CardEntry<J> {
 }
 
 impl<J> Cards<J> {
-    pub fn new() -> Cards<J> {
+    pub(crate) fn new() -> Cards<J> {
         Cards {
             map: Mutex::new(HashMap::new()),
         }
@@ -364,7 +364,7 @@ impl<J> Cards<J> {
     /// The entry for `panel`, made (with `spawn`) if it is missing or was
     /// made for another transport. Returns the job sender and the extra
     /// channel.
-    pub fn ensure(
+    pub(crate) fn ensure(
         &self,
         panel: &Id,
         transport: &Transport,
@@ -392,7 +392,7 @@ impl<J> Cards<J> {
 
     /// Removes the panel's entry; its task finishes the last job given
     /// (if any) and ends.
-    pub fn remove(&self, panel: &Id) -> Option<CardEntry<J>> {
+    pub(crate) fn remove(&self, panel: &Id) -> Option<CardEntry<J>> {
         self.map.lock().expect("cards lock").remove(panel)
     }
 }
@@ -406,7 +406,7 @@ pub(crate) struct Backoff {
 }
 
 impl Backoff {
-    pub fn new(min: Duration, max: Duration) -> Backoff {
+    pub(crate) fn new(min: Duration, max: Duration) -> Backoff {
         Backoff {
             min,
             max,
@@ -415,7 +415,7 @@ impl Backoff {
     }
 
     /// The next delay, in [d/2, d), d doubling up to `max`.
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         use rand::Rng;
         let d = self.next;
         self.next = (self.next * 2).min(self.max);
@@ -423,7 +423,7 @@ impl Backoff {
         half + half.mul_f64(rand::thread_rng().gen::<f64>())
     }
 
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.next = self.min;
     }
 }

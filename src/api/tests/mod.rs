@@ -28,30 +28,30 @@ use crate::store::plays::Plays;
 use crate::store::tokens::TokenStore;
 use crate::store::Store;
 
-pub const ADMIN_TOKEN: &str = "rig-admin-token-0123456789";
+pub(super) const ADMIN_TOKEN: &str = "rig-admin-token-0123456789";
 
 /// A server without its process: the context the handlers see, the
 /// router, and the data directory (in memory where the machine has
 /// `/dev/shm`, so fsync costs nothing and a test may write thousands of
 /// files).
-pub struct Rig {
+pub(super) struct Rig {
     pub dir: tempfile::TempDir,
     pub ctx: Arc<Ctx>,
     routes: BoxedFilter<(Response,)>,
 }
 
 impl Rig {
-    pub fn new() -> Rig {
+    pub(super) fn new() -> Rig {
         Rig::build(false, false)
     }
 
     /// With the repository's sample `content/` and `schedules/`.
-    pub fn with_sample_data() -> Rig {
+    pub(super) fn with_sample_data() -> Rig {
         Rig::build(true, false)
     }
 
     /// With self-approval switched on.
-    pub fn self_approving() -> Rig {
+    pub(super) fn self_approving() -> Rig {
         Rig::build(false, true)
     }
 
@@ -95,15 +95,15 @@ impl Rig {
         Rig { dir, ctx, routes }
     }
 
-    pub fn admin(&self) -> Client<'_> {
+    pub(super) fn admin(&self) -> Client<'_> {
         self.client(Some(ADMIN_TOKEN))
     }
 
-    pub fn anonymous(&self) -> Client<'_> {
+    pub(super) fn anonymous(&self) -> Client<'_> {
         self.client(None)
     }
 
-    pub fn client(&self, token: Option<&str>) -> Client<'_> {
+    pub(super) fn client(&self, token: Option<&str>) -> Client<'_> {
         Client {
             rig: self,
             token: token.map(str::to_string),
@@ -111,13 +111,13 @@ impl Rig {
     }
 
     /// A client for a new token named `name` with these roles.
-    pub fn user(&self, name: &str, roles: &[Role]) -> Client<'_> {
+    pub(super) fn user(&self, name: &str, roles: &[Role]) -> Client<'_> {
         let token = self.ctx.tokens.create(name, roles).expect("token created");
         self.client(Some(&token))
     }
 
     /// A request outside `/api/v1` (dashboard, `/healthz`, `/metrics`).
-    pub async fn site(&self, path: &str) -> Reply {
+    pub(super) async fn site(&self, path: &str) -> Reply {
         Reply::from(
             warp::test::request()
                 .method("GET")
@@ -143,7 +143,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// What came back: status, headers, the body and the body as JSON (or
 /// `Null` when it is not JSON).
-pub struct Reply {
+pub(super) struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: bytes::Bytes,
@@ -163,20 +163,20 @@ impl From<warp::http::Response<bytes::Bytes>> for Reply {
 }
 
 impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
 /// Someone holding a token (or none).
-pub struct Client<'a> {
+pub(super) struct Client<'a> {
     rig: &'a Rig,
     token: Option<String>,
 }
 
 impl Client<'_> {
     /// A request to `/api/v1{path}` with this client's token.
-    pub fn req(&self, method: &str, path: &str) -> warp::test::RequestBuilder {
+    pub(super) fn req(&self, method: &str, path: &str) -> warp::test::RequestBuilder {
         let b = warp::test::request()
             .method(method)
             .path(&format!("/api/v1{path}"));
@@ -186,20 +186,20 @@ impl Client<'_> {
         }
     }
 
-    pub async fn send(&self, b: warp::test::RequestBuilder) -> Reply {
+    pub(super) async fn send(&self, b: warp::test::RequestBuilder) -> Reply {
         Reply::from(b.reply(&self.rig.routes).await)
     }
 
-    pub async fn get(&self, path: &str) -> (u16, Value) {
+    pub(super) async fn get(&self, path: &str) -> (u16, Value) {
         self.call("GET", path, None).await
     }
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+    pub(super) async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.call("POST", path, Some(body)).await
     }
-    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+    pub(super) async fn put(&self, path: &str, body: Value) -> (u16, Value) {
         self.call("PUT", path, Some(body)).await
     }
-    pub async fn delete(&self, path: &str) -> (u16, Value) {
+    pub(super) async fn delete(&self, path: &str) -> (u16, Value) {
         self.call("DELETE", path, None).await
     }
 
@@ -213,32 +213,32 @@ impl Client<'_> {
     }
 
     /// `POST /panels`, insisting on 201.
-    pub async fn create_panel(&self, body: Value) -> Value {
+    pub(super) async fn create_panel(&self, body: Value) -> Value {
         let (st, v) = self.post("/panels", body).await;
         assert_eq!(st, 201, "creating a panel: {v}");
         v
     }
 
     /// `POST /messages`, insisting on 201; returns the new message.
-    pub async fn create_message(&self, body: Value) -> Value {
+    pub(super) async fn create_message(&self, body: Value) -> Value {
         let (st, v) = self.post("/messages", body).await;
         assert_eq!(st, 201, "creating a message: {v}");
         v
     }
 }
 
-pub fn panel(id: &str, w: u32, h: u32, format: &str, groups: &[&str]) -> Value {
+pub(super) fn panel(id: &str, w: u32, h: u32, format: &str, groups: &[&str]) -> Value {
     serde_json::json!({"id": id, "name": format!("Bảng {id}"), "width": w, "height": h, "format": format, "groups": groups})
 }
 
-pub fn png(w: u32, h: u32) -> Vec<u8> {
+pub(super) fn png(w: u32, h: u32) -> Vec<u8> {
     let img =
         image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 120]));
     crate::render::png_bytes(&img)
 }
 
 /// A valid PNG whose header claims 100000×100000 pixels: a decompression bomb.
-pub fn bomb_png() -> Vec<u8> {
+pub(super) fn bomb_png() -> Vec<u8> {
     let mut p = png(4, 4);
     // IHDR data starts at byte 16: width, height (big-endian).
     p[16..20].copy_from_slice(&100_000u32.to_be_bytes());
