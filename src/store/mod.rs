@@ -9,6 +9,7 @@
 //! DIR/state/alerts/{id}.json         emergency alerts
 //! DIR/state/audit.jsonl              audit trail, one JSON object a line
 //! DIR/state/seq.json                 per-panel frame sequence high-water marks (seq.rs)
+//! DIR/state/seq.log                  marks raised since seq.json was written, one line each (seq.rs)
 //! DIR/state/plays.redb               proof of play, an embedded database (plays.rs)
 //! DIR/cap.json                      CAP feeds, rules, templates, risk levels (cap.rs; hand-edited, reloaded live)
 //! DIR/state/cap/warnings/{id}.json   official warnings received and what was done (cap.rs)

@@ -1,30 +1,58 @@
 //! Frame sequence numbers: strictly increasing per panel, across restarts.
 //!
-//! Each panel has a reserved high-water mark persisted in `state/seq.json`.
-//! Numbers are handed out below it from memory; when a panel reaches its
-//! mark, the mark moves up a block and is written durably *before* the
-//! number is used. After a crash the server starts every panel at its mark,
-//! skipping at most one block, never reusing a number.
+//! Each panel has a reserved high-water mark. Numbers are handed out below
+//! it from memory; when a panel reaches its mark, the mark moves up a block
+//! and is written durably *before* the number is used. After a crash the
+//! server starts every panel at its mark, skipping at most one block,
+//! never reusing a number.
+//!
+//! Marks live in two files: `state/seq.json`, every panel's mark, and
+//! `state/seq.log` beside it, marks raised since, one JSON line each
+//! (`{"p":"panel","m":2001}`), appended and fsynced. A new panel costs one
+//! short line, not a rewrite of every panel's mark (with 10,000 panels the
+//! file is a few hundred KB). When the log grows past twice the panels
+//! (at least [`COMPACT_MIN`] lines), `seq.json` is rewritten whole and the
+//! log emptied. Reading applies the log over `seq.json`, keeping the
+//! highest mark, so a crash between the two steps loses nothing; a torn
+//! last line (a crash mid-append) was never acknowledged and is skipped.
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use crate::fsio;
 
 /// How many numbers one durable write reserves per panel.
 pub const BLOCK: u32 = 1000;
 
+/// The log is folded into `seq.json` once it has this many lines (or twice
+/// as many as there are panels, whichever is more).
+pub const COMPACT_MIN: usize = 1024;
+
+/// Frame sequence numbers for every panel (see the module documentation).
 pub struct SeqAllocator {
     path: PathBuf,
+    log: PathBuf,
+    /// Lines in the log now.
+    log_lines: usize,
     /// Per panel: (next number to hand out, reserved high-water mark).
     panels: BTreeMap<String, (u32, u32)>,
 }
 
+/// One line of the log: a panel's new mark.
+#[derive(Serialize, Deserialize)]
+struct Raised<'a> {
+    p: &'a str,
+    m: u32,
+}
+
 impl SeqAllocator {
+    /// Reads the marks in `path` (`seq.json`) and the log beside it.
     pub fn open(path: PathBuf) -> io::Result<SeqAllocator> {
         fsio::remove_stale_temps(&path);
-        let marks: BTreeMap<String, u32> = match std::fs::read(&path) {
+        let mut marks: BTreeMap<String, u32> = match std::fs::read(&path) {
             Ok(b) => serde_json::from_slice(&b).map_err(|e| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -39,11 +67,18 @@ impl SeqAllocator {
             Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(e),
         };
+        let log = path.with_extension("log");
+        let log_lines = replay(&log, &mut marks)?;
         let panels = marks.into_iter().map(|(k, m)| (k, (m, m))).collect();
-        Ok(SeqAllocator { path, panels })
+        Ok(SeqAllocator {
+            path,
+            log,
+            log_lines,
+            panels,
+        })
     }
 
-    /// The next sequence number for `panel`. May write `seq.json` first.
+    /// The next sequence number for `panel`. May write its new mark first.
     pub fn next(&mut self, panel: &str) -> io::Result<u32> {
         let (next, mark) = *self.panels.get(panel).unwrap_or(&(1, 0));
         if next >= mark {
@@ -56,10 +91,9 @@ impl SeqAllocator {
     }
 
     /// Moves the mark of every listed panel that is near its mark up a
-    /// block, with one write: used before a pass that publishes to many
-    /// panels (at start, or when many panels were added). Costs nothing
-    /// for panels with headroom left; the file, when written, holds every
-    /// panel's mark.
+    /// block, with one durable write: used before a pass that publishes to
+    /// many panels (at start, or when many panels were added). Costs
+    /// nothing for panels with headroom left.
     pub fn reserve(&mut self, panels: &[&str]) -> io::Result<()> {
         let mut raised: BTreeMap<&str, u32> = BTreeMap::new();
         for p in panels {
@@ -77,10 +111,17 @@ impl SeqAllocator {
         if raised.is_empty() {
             return Ok(());
         }
-        let mut marks: BTreeMap<&str, u32> =
-            self.panels.iter().map(|(k, v)| (k.as_str(), v.1)).collect();
-        marks.extend(raised.iter().map(|(k, v)| (*k, *v)));
-        fsio::write_atomic(&self.path, &serde_json::to_vec(&marks).expect("serializes"))?;
+        let limit = COMPACT_MIN.max(2 * self.panels.len());
+        if self.log_lines + raised.len() > limit {
+            self.compact(&raised)?;
+        } else {
+            let lines: Vec<String> = raised
+                .iter()
+                .map(|(p, m)| serde_json::to_string(&Raised { p, m: *m }).expect("serializes"))
+                .collect();
+            fsio::append_lines(&self.log, &lines)?;
+            self.log_lines += lines.len();
+        }
         for (p, mark) in raised {
             let e = self.panels.entry(p.to_string()).or_insert((1, 0));
             e.0 = e.0.max(1);
@@ -88,6 +129,51 @@ impl SeqAllocator {
         }
         Ok(())
     }
+
+    /// Writes every mark (with `raised` applied) to `seq.json`, then
+    /// empties the log.
+    fn compact(&mut self, raised: &BTreeMap<&str, u32>) -> io::Result<()> {
+        let mut marks: BTreeMap<&str, u32> =
+            self.panels.iter().map(|(k, v)| (k.as_str(), v.1)).collect();
+        marks.extend(raised.iter().map(|(k, v)| (*k, *v)));
+        fsio::write_atomic(&self.path, &serde_json::to_vec(&marks).expect("serializes"))?;
+        if self.log_lines > 0 {
+            fsio::truncate_durable(&self.log, 0)?;
+        }
+        self.log_lines = 0;
+        Ok(())
+    }
+}
+
+/// Applies the log at `log` over `marks` (the highest mark wins); returns
+/// its line count. Only the last line may be unreadable (torn by a crash
+/// mid-append, so never acknowledged): it is skipped.
+fn replay(log: &Path, marks: &mut BTreeMap<String, u32>) -> io::Result<usize> {
+    let text = match std::fs::read(log) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let lines: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_slice::<Raised>(line) {
+            Ok(r) => {
+                let m = marks.entry(r.p.to_string()).or_insert(0);
+                *m = (*m).max(r.m);
+            }
+            Err(_) if i + 1 == lines.len() && !text.ends_with(b"\n") => {}
+            Err(e) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: line {}: {e}", log.display(), i + 1),
+                ))
+            }
+        }
+    }
+    Ok(lines.len())
 }
 
 #[cfg(test)]
@@ -111,6 +197,58 @@ mod tests {
         let n = b.next("p1").unwrap();
         assert!(n > last, "{n} > {last}");
         assert!(b.next("p2").unwrap() > 1);
+    }
+
+    /// A new panel costs one appended line, not a rewrite of every
+    /// panel's mark; reopening applies the log; a torn last line is
+    /// skipped; past the limit the log is folded into `seq.json`.
+    #[test]
+    fn new_panels_append_to_the_log_and_it_is_folded_in() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("seq.json");
+        let log = d.path().join("seq.log");
+        let mut a = SeqAllocator::open(path.clone()).unwrap();
+        a.reserve(&["a", "b"]).unwrap();
+        let whole = std::fs::read(&path).ok();
+        for i in 0..100 {
+            assert_eq!(a.next(&format!("p{i}")).unwrap(), 1);
+        }
+        assert_eq!(
+            std::fs::read(&path).ok(),
+            whole,
+            "seq.json rewritten per panel"
+        );
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(text.lines().count(), 102);
+        assert_eq!(text.lines().nth(2).unwrap(), r#"{"p":"p0","m":1001}"#);
+        // A crash mid-append leaves a torn line: it was never acknowledged.
+        std::fs::write(&log, format!("{text}{{\"p\":\"p5\",\"m\":99")).unwrap();
+        let mut b = SeqAllocator::open(path.clone()).unwrap();
+        assert!(b.next("p7").unwrap() > 1, "the log's mark applies");
+        assert!(b.next("a").unwrap() > 1);
+        // A bad line before the end is not a crash's doing: refuse it.
+        std::fs::write(&log, format!("garbage\n{text}")).unwrap();
+        assert!(SeqAllocator::open(path.clone()).is_err());
+        std::fs::write(&log, &text).unwrap();
+        // Panels that keep using numbers raise their marks again and again:
+        // past the limit the log is folded into seq.json and emptied.
+        let mut c = SeqAllocator::open(path.clone()).unwrap();
+        let names: Vec<String> = (0..100).map(|i| format!("p{i}")).collect();
+        let mut last = vec![0; names.len()];
+        let rounds = (COMPACT_MIN / names.len() + 2) * BLOCK as usize / 2;
+        for _ in 0..rounds {
+            for (i, name) in names.iter().enumerate() {
+                let n = c.next(name).unwrap();
+                assert!(n > last[i]);
+                last[i] = n;
+            }
+        }
+        let lines = std::fs::read_to_string(&log).unwrap().lines().count();
+        assert!(lines < COMPACT_MIN, "{lines} lines: never folded in");
+        let mut again = SeqAllocator::open(path).unwrap();
+        for (i, name) in names.iter().enumerate() {
+            assert!(again.next(name).unwrap() > last[i], "{name}");
+        }
     }
 
     #[test]

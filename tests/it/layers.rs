@@ -153,6 +153,7 @@ fn only_store_spells_the_data_layout() {
             "\"secrets/",
             "\"schedules/",
             "seq.json",
+            "seq.log",
             "plays.redb",
             "tokens.json",
             "audit.jsonl",
