@@ -21,6 +21,7 @@
 //! - [`memory`]: the memory budget's shares and a cache bounded by bytes.
 //! - [`app`]: wiring and graceful shutdown.
 
+pub mod alarms;
 pub mod api;
 pub mod app;
 pub mod cap;

@@ -173,7 +173,7 @@ pub fn routes(
                     "Data files that could not be used.",
                     snap.problems.len() as f64,
                 ),
-            ]);
+            ]) + &ctx.alarms.metrics_text();
             bytes_reply(
                 "text/plain; version=0.0.4; charset=utf-8",
                 text.into_bytes(),

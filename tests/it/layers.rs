@@ -88,6 +88,9 @@ const CORE: &[&str] = &[
     "huidu/",
     "colorlight.rs",
     "cap/",
+    "alarms/core.rs",
+    "alarms/config.rs",
+    "alarms/text.rs",
 ];
 
 #[test]
