@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use warp::Filter;
 
-use super::util::{controller, eventually, free_port, succeeded, Api, Server, ADMIN_TOKEN};
+use super::util::{
+    controller, eventually, free_port, succeeded, try_publish, Api, Server, ADMIN_TOKEN,
+};
 
 const SMTP_USER: &str = "canh-bao";
 const SMTP_PASSWORD: &str = "mat-khau-thu";
@@ -456,5 +458,61 @@ async fn quiet_hours_hold_non_urgent_alarms_for_the_digest() {
     assert!(
         held.contains(&("nha-van-hoa", true)) && held.contains(&("tram-y-te", false)),
         "{held:?}"
+    );
+}
+
+/// A controller that reports online but never acknowledges the frame it
+/// is sent raises the `unconfirmed` alarm (not `offline`) and counts as
+/// stale on /metrics.
+#[tokio::test]
+async fn a_controller_that_never_confirms_its_frame_raises_unconfirmed() {
+    let server = Server::start();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    let url = admin
+        .create_panel_with_controller(
+            &server,
+            json!({"id": "xa-nghi-phu", "name": "UBND xã Nghi Phú", "width": 64, "height": 16, "format": "mono1"}),
+        )
+        .await;
+    let (st, v) = admin
+        .put(
+            "/alarms/config",
+            json!({"unconfirmed_after_s": 1, "recover_after_s": 60}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    // Says it is online (retained, no Last Will), then says nothing more.
+    try_publish(
+        &url,
+        "xa-nghi-phu",
+        "bangtin/panels/xa-nghi-phu/status",
+        true,
+        br#"{"online":true}"#.to_vec(),
+    )
+    .await
+    .expect("the status is published");
+    let open = eventually(Duration::from_secs(20), || async {
+        let (_, l) = admin.get("/alarms").await;
+        let open = l["open"].as_array().cloned().unwrap_or_default();
+        (!open.is_empty()).then_some(open)
+    })
+    .await
+    .expect("an alarm for the silent controller");
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["kind"], "unconfirmed", "{open:?}");
+    assert!(
+        online(&admin, "xa-nghi-phu").await,
+        "it is online all along"
+    );
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("bangtin_panels_stale 1"), "{metrics}");
+    assert!(
+        metrics.contains("bangtin_alarms_open{kind=\"unconfirmed\"} 1"),
+        "{metrics}"
     );
 }

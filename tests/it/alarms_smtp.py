@@ -12,14 +12,14 @@ import email
 import email.policy
 import json
 import ssl
+import logging
 import sys
-import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-# aiosmtpd warns about its own use of a deprecated attribute.
-warnings.simplefilter("ignore", DeprecationWarning)
+# aiosmtpd logs a warning about its own use of a deprecated attribute.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 port, cert, key, user, password = sys.argv[1:6]
 tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
