@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::alarms::{notify::Notifier, Alarms};
 use crate::api::{self, broker::BrokerSecurity, metrics::Metrics, Ctx, Services};
 use crate::config::Config;
 use crate::feeds::Feeds;
@@ -25,6 +26,7 @@ use crate::mqtt::{self, BrokerUrl, Inbound, LinkOptions, Publisher, TlsFiles};
 use crate::player::{self, Command, FrameSettings, Player, PlayerParts};
 use crate::player::{Renditions, Schedules, Shared};
 use crate::render::Renderer;
+use crate::store::alarms::AlarmStore;
 use crate::store::cap::ConfigFile;
 use crate::store::credentials::Credentials;
 use crate::store::plays::{PlayRecorder, PlayWriter, Plays, BATCH_WINDOW};
@@ -123,6 +125,7 @@ pub async fn run(
             plays: plays_writer.recorder(),
         },
     );
+    let alarms = start_alarms(&config, &data.store, &shared, &metrics);
     let feeds = Arc::new(Feeds::new(ConfigFile::open(&config.data)));
     feeds.clone().spawn(data.store.clone(), config.tz);
     let ctx = Arc::new(
@@ -143,6 +146,7 @@ pub async fn run(
             frame_key: Some(frame_key),
             reports_authenticated: config.mqtt.is_none(),
         })
+        .with_alarms(alarms)
         .with_limits(api::Limits {
             max_connections: config.max_connections,
             max_connections_per_ip: config.max_connections_per_ip,
@@ -315,6 +319,26 @@ fn sample_fleet_online(plays: Arc<Plays>, store: Arc<Store>, shared: Arc<Shared>
             (online as u32, snap.panels.len() as u32)
         },
     ));
+}
+
+/// Fleet alarms: the monitor looks at every panel each second; notices
+/// go to the webhook and by e-mail.
+fn start_alarms(
+    config: &Config,
+    store: &Arc<Store>,
+    shared: &Arc<Shared>,
+    metrics: &Arc<Metrics>,
+) -> Arc<Alarms> {
+    let files = Arc::new(AlarmStore::open(&config.data));
+    let notifier = Notifier::start(files.clone(), config.tz);
+    let alarms = Arc::new(Alarms::new(files, notifier, config.tz));
+    let m = metrics.clone();
+    alarms
+        .clone()
+        .spawn(store.clone(), shared.clone(), move || {
+            m.mqtt_connected.load(Ordering::Relaxed)
+        });
+    alarms
 }
 
 /// What the controllers (and the link itself) say.

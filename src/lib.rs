@@ -18,10 +18,12 @@
 //! - [`feeds`]: polls the CAP sources (conditional GET, back-off, health).
 //! - [`player`]: the loop that wakes at the next change, renders (cached) and publishes frames.
 //! - [`transport`]: delivery per panel: MQTT, Huidu cards (SDK 2.0, dialled or dialling in), HD2020 realtime bitmaps; the edge agent's Colorlight output.
+//! - [`alarms`]: fleet alarms (a sign offline or not confirming its frames): a pure state machine per panel, and webhook and e-mail delivery.
 //! - [`memory`]: the memory budget's shares and a cache bounded by bytes.
 //! - [`app`]: wiring and graceful shutdown.
 
 #![warn(unreachable_pub)]
+pub(crate) mod alarms;
 pub(crate) mod api;
 pub mod app;
 pub(crate) mod cap;

@@ -13,6 +13,9 @@ command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 # The Colorlight test: a network namespace, a veth pair, a raw capture.
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# The alarm tests' SMTP server (aiosmtpd) and their self-signed certificate.
+python3 -c 'import aiosmtpd' 2>/dev/null || /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   SUDO=""

@@ -19,6 +19,7 @@ import { viewInbox } from './pages/inbox.js';
 import { viewReports } from './pages/reports.js';
 import { viewMedia } from './pages/media.js';
 import { viewAdmin } from './pages/admin.js';
+import { viewAlarms, watchAlarms } from './pages/alarms.js';
 
 const ROUTES = [
   { path: 'wall', label: 'nav.wall', icon: 'wall', show: () => true, view: viewWall },
@@ -26,9 +27,11 @@ const ROUTES = [
   { path: 'media', label: 'nav.media', icon: 'image', show: () => true, view: viewMedia },
   { path: 'campaigns', label: 'nav.campaigns', icon: 'campaigns', show: () => true, view: viewCampaigns },
   { path: 'alerts', label: 'nav.alerts', icon: 'alerts', need: 'operator', show: () => can('operator'), view: viewAlerts },
+  { path: 'alarms', label: 'nav.alarms', icon: 'warn', show: () => true, view: viewAlarms },
   { path: 'inbox', label: 'nav.inbox', icon: 'inbox', show: () => true, view: viewInbox },
   { path: 'reports', label: 'nav.reports', icon: 'reports', show: () => true, view: viewReports },
   { path: 'admin', label: 'nav.admin', icon: 'admin', need: 'admin', show: () => can('admin'), view: viewAdmin },
 ];
 
 boot(ROUTES);
+watchAlarms();

@@ -14,6 +14,7 @@ pub(crate) mod metrics;
 pub(crate) mod req;
 
 mod admin;
+mod alarms;
 mod alerts;
 pub(crate) mod broker;
 mod campaigns;
@@ -67,6 +68,8 @@ pub(crate) struct Ctx {
     pub work: work::WorkGate,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
     stopping: tokio::sync::watch::Sender<bool>,
+    /// Fleet alarms (see [`Ctx::with_alarms`]; idle by default).
+    pub alarms: Arc<crate::alarms::Alarms>,
 }
 
 /// What the API is built from.
@@ -93,7 +96,15 @@ impl std::ops::Deref for Ctx {
 
 impl Ctx {
     pub(crate) fn new(services: Services) -> Ctx {
+        let alarms = Arc::new(crate::alarms::Alarms::new(
+            Arc::new(crate::store::alarms::AlarmStore::open(
+                services.store.root(),
+            )),
+            crate::alarms::notify::Notifier::idle(),
+            services.tz,
+        ));
         Ctx {
+            alarms,
             services,
             broker: broker::BrokerSecurity::default(),
             conns: Arc::new(server::Conns::new(&Limits::default())),
@@ -108,6 +119,12 @@ impl Ctx {
     /// and the frame-signing public key.
     pub(crate) fn with_broker(mut self, broker: broker::BrokerSecurity) -> Ctx {
         self.broker = broker;
+        self
+    }
+
+    /// With the running alarm monitor.
+    pub(crate) fn with_alarms(mut self, alarms: Arc<crate::alarms::Alarms>) -> Ctx {
+        self.alarms = alarms;
         self
     }
 

@@ -18,7 +18,8 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::req::Req;
 use super::{
-    admin, alerts, broker, campaigns, cap, events, media, messages, panels, reports, web, Ctx,
+    admin, alarms, alerts, broker, campaigns, cap, events, media, messages, panels, reports, web,
+    Ctx,
 };
 use crate::domain::Role::{self, Admin, Approver, Editor, Feed, Operator, Scheduler};
 use crate::domain::{Alert, AlertBody, Campaign, CampaignBody, Message, MessageBody, Panel};
@@ -317,6 +318,22 @@ table! {
     (GET "/reports/alerts", ANY) => reports::alerts {
         body: NO_BODY, reply: Some(schema::<Vec<reports::AlertDelivery>>), ok: OK,
         summary: "alerts created in the period and how fast each panel acknowledged them",
+    }
+    (GET "/alarms", ANY) => alarms::list {
+        body: NO_BODY, reply: Some(schema::<alarms::AlarmList>), ok: OK,
+        summary: "fleet alarms: open incidents, then the latest closed (`?closed=N`)",
+    }
+    (POST "/alarms/{id}/acknowledge", Some(Operator)) => alarms::acknowledge {
+        body: NO_BODY, reply: Some(schema::<crate::store::alarms::Incident>), ok: OK,
+        summary: "acknowledge an alarm (who and when are recorded; the first acknowledgement stays)",
+    }
+    (GET "/alarms/config", Some(Admin)) => alarms::get_config {
+        body: NO_BODY, reply: Some(schema::<alarms::ConfigView>), ok: OK,
+        summary: "alarm settings: thresholds, recipients, webhook, quiet hours, digest (secrets never shown)",
+    }
+    (PUT "/alarms/config", Some(Admin)) => alarms::put_config {
+        body: Json(schema::<crate::alarms::config::AlarmConfig>), reply: Some(schema::<alarms::ConfigView>), ok: OK,
+        summary: "replace the alarm settings (a secret left out is kept; an empty one is cleared)",
     }
     (GET "/events", ANY) => events::stream {
         body: NO_BODY, reply: None, ok: OK,

@@ -184,7 +184,7 @@ fn metrics_page(ctx: &Ctx) -> Response {
             "Data files that could not be used.",
             snap.problems.len() as f64,
         ),
-    ]);
+    ]) + &ctx.alarms.metrics_text();
     bytes_reply(
         "text/plain; version=0.0.4; charset=utf-8",
         text.into_bytes(),

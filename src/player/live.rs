@@ -90,6 +90,9 @@ pub struct Shared {
     pub frames_published: AtomicU64,
     /// Health of each vendor card's connection (`transport`).
     pub links: RwLock<HashMap<Id, crate::transport::Link>>,
+    /// Per panel, when the oldest frame still waiting for its
+    /// acknowledgement was sent (the alarms' "not confirming").
+    unacked: Mutex<HashMap<Id, DateTime<Utc>>>,
 }
 
 impl Default for Shared {
@@ -101,6 +104,7 @@ impl Default for Shared {
             events: tokio::sync::broadcast::channel(4096).0,
             frames_published: Default::default(),
             links: Default::default(),
+            unacked: Default::default(),
         }
     }
 }
@@ -142,11 +146,27 @@ impl Shared {
             .insert(panel.clone(), now);
         self.frames_published
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.unacked
+            .lock()
+            .expect("unacked lock")
+            .entry(panel.clone())
+            .or_insert_with(Utc::now);
+    }
+
+    /// When the oldest frame sent to `panel` and not yet acknowledged was
+    /// sent; `None` if every frame was acknowledged.
+    pub fn unacked_since(&self, panel: &Id) -> Option<DateTime<Utc>> {
+        self.unacked
+            .lock()
+            .expect("unacked lock")
+            .get(panel)
+            .copied()
     }
 
     /// The panel was deleted: it shows nothing of ours any more.
     pub(super) fn forget(&self, panel: &Id) {
         self.now.write().expect("now lock").remove(panel);
+        self.unacked.lock().expect("unacked lock").remove(panel);
     }
 
     pub(super) fn notify(&self, id: &Id) {
@@ -196,17 +216,29 @@ impl Shared {
     /// A new acknowledgement becomes the panel's `acked_seq` (if no newer
     /// one came first) and is announced as a `panel` event.
     pub fn played(&self, panel: &Id, seq: u32, at: DateTime<Utc>) -> Option<Played> {
-        let played = self
-            .recent
-            .lock()
-            .expect("recent lock")
-            .get_mut(panel)
-            .and_then(|q| q.iter_mut().find(|p| p.seq == seq))
-            .filter(|p| !p.acked)
-            .map(|p| {
-                p.acked = true;
-                p.clone()
-            });
+        let (played, newest) = {
+            let mut recent = self.recent.lock().expect("recent lock");
+            let q = recent.get_mut(panel);
+            let newest = q.as_ref().and_then(|q| q.back()).map(|p| p.seq);
+            let played = q
+                .and_then(|q| q.iter_mut().find(|p| p.seq == seq))
+                .filter(|p| !p.acked)
+                .map(|p| {
+                    p.acked = true;
+                    p.clone()
+                });
+            (played, newest)
+        };
+        if played.is_some() {
+            // Confirmed up to the newest frame: nothing waits; behind it:
+            // the controller is confirming, the clock starts again.
+            let mut unacked = self.unacked.lock().expect("unacked lock");
+            if newest.is_some_and(|n| n <= seq) {
+                unacked.remove(panel);
+            } else {
+                unacked.insert(panel.clone(), at);
+            }
+        }
         {
             let mut live = self.live.write().expect("live lock");
             let l = live.entry(panel.clone()).or_default();

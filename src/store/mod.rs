@@ -21,6 +21,8 @@
 //!                                    directory above): never data, removed on load
 //! DIR/secrets/mqtt-credentials.json  embedded-broker passwords, hashed (credentials.rs)
 //! DIR/secrets/frame-signing.pem      the frame-signing key, made on first start (signing.rs; .pub beside it)
+//! DIR/secrets/alarms.json            alarm settings: thresholds, recipients, webhook, quiet hours (alarms.rs; mode 600)
+//! DIR/state/alarms.json              alarm incidents and acknowledgements (alarms.rs)
 //! ```
 //! JSON, pretty-printed: every operator can read it, git diffs it well, and
 //! serde_json reports the line and column of a mistake. The paths are built
@@ -50,6 +52,7 @@
 //! schedule compiler on every save and every load of `schedules/`. No
 //! caller can skip them.
 
+pub mod alarms;
 pub mod cap;
 mod commit;
 pub mod credentials;

@@ -4,6 +4,8 @@
 
 mod util;
 
+mod alarms;
+mod alarms_dashboard;
 mod api;
 mod cap;
 mod cap_dashboard;

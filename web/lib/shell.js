@@ -30,6 +30,7 @@ function renderShell() {
     h('nav', { class: 'nav', 'aria-label': t('nav.label') },
       h('ul', {}, visibleRoutes().map((r) =>
         h('li', { class: r.path === 'alerts' ? 'nav-key' : '' }, h('a', { href: `#/${r.path}`, 'data-route': r.path, class: r.path === 'alerts' ? 'nav-alert' : '' }, icon(r.icon), h('span', {}, t(r.label))))))),
+    h('div', { id: 'alarm-banner', class: 'alarm-banner', role: 'alert', hidden: true }),
     toastRegion(),
     h('main', { id: 'main', class: 'main', tabindex: '-1' }));
   setLive(S.live === 'off' ? 'connecting' : S.live);

@@ -1,0 +1,481 @@
+//! The alarm state machine, pure: what the edge observed of each panel at
+//! an instant goes in, raised and recovered incidents come out. No clock,
+//! no disk, no network; the time is an argument.
+//!
+//! Each panel has one condition per [`Kind`]. An *outage* begins when the
+//! condition first holds and ends only once it has been clear for the
+//! minimum recovery time (`recover_after`, the hysteresis): a link that
+//! drops again before that is the same outage. An incident is raised once
+//! an outage has lasted the kind's threshold, and recovered once, when the
+//! outage ends. So a flapping link fires once and recovers once.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Id;
+
+/// What is wrong with a panel.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The controller does not report online (or never did).
+    Offline,
+    /// The controller is online but has not acknowledged a frame sent to it.
+    Unconfirmed,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Offline, Kind::Unconfirmed];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Offline => "offline",
+            Kind::Unconfirmed => "unconfirmed",
+        }
+    }
+}
+
+/// The limits in force for one panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    /// How long an outage lasts before it is an alarm.
+    pub offline_after: Duration,
+    /// How long a frame may wait for its acknowledgement.
+    pub unconfirmed_after: Duration,
+    /// How long a condition must stay clear before the outage is over.
+    pub recover_after: Duration,
+}
+
+/// What the edge saw of one panel at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Observation {
+    /// The controller reports online.
+    pub online: bool,
+    /// When the controller was last heard from (for an offline controller,
+    /// when it went offline); `None` if never.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// When the oldest frame still waiting for its acknowledgement was
+    /// sent; `None` if every frame sent was acknowledged.
+    pub unacked_since: Option<DateTime<Utc>>,
+}
+
+/// An incident opened or closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Transition {
+    /// The outage that began at `since` has lasted the threshold.
+    Raised {
+        panel: Id,
+        kind: Kind,
+        since: DateTime<Utc>,
+    },
+    /// The outage that began at `since` ended at `at` (the condition has
+    /// been clear since then, for the minimum recovery time).
+    Recovered {
+        panel: Id,
+        kind: Kind,
+        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Condition {
+    /// The outage in progress began here.
+    outage_since: Option<DateTime<Utc>>,
+    /// The condition has been clear since here (within an outage).
+    clear_since: Option<DateTime<Utc>>,
+    /// An incident is open for this outage.
+    raised: bool,
+}
+
+impl Condition {
+    /// One step: `bad_since` is when the condition began (`None`: clear
+    /// now). Returns whether an incident is raised (`Some(true)`) or
+    /// recovered (`Some(false)`), with the outage's start.
+    fn step(
+        &mut self,
+        now: DateTime<Utc>,
+        bad_since: Option<DateTime<Utc>>,
+        after: Duration,
+        recover_after: Duration,
+    ) -> Option<(bool, DateTime<Utc>, DateTime<Utc>)> {
+        match bad_since {
+            Some(began) => {
+                self.clear_since = None;
+                let since = *self.outage_since.get_or_insert(began.min(now));
+                if !self.raised && now - since >= after {
+                    self.raised = true;
+                    return Some((true, since, now));
+                }
+                None
+            }
+            None => {
+                let since = self.outage_since?;
+                let clear = *self.clear_since.get_or_insert(now);
+                if now - clear < recover_after {
+                    return None;
+                }
+                let was_raised = self.raised;
+                *self = Condition::default();
+                was_raised.then_some((false, since, clear))
+            }
+        }
+    }
+
+    fn is_raised(&self) -> bool {
+        self.raised
+    }
+}
+
+/// Every panel's conditions.
+#[derive(Debug, Default)]
+pub(crate) struct Tracker {
+    panels: HashMap<Id, [Condition; 2]>,
+}
+
+fn slot(kind: Kind) -> usize {
+    match kind {
+        Kind::Offline => 0,
+        Kind::Unconfirmed => 1,
+    }
+}
+
+impl Tracker {
+    /// An incident left open by an earlier run: it is not raised again.
+    pub(crate) fn resume(&mut self, panel: &Id, kind: Kind, since: DateTime<Utc>) {
+        let c = &mut self.panels.entry(panel.clone()).or_default()[slot(kind)];
+        c.outage_since = Some(since);
+        c.raised = true;
+    }
+
+    /// One panel observed at `now`. An offline controller is an offline
+    /// condition only (its missing acknowledgements are not a second
+    /// alarm).
+    pub(crate) fn observe(
+        &mut self,
+        now: DateTime<Utc>,
+        panel: &Id,
+        seen: Observation,
+        limits: &Thresholds,
+        out: &mut Vec<Transition>,
+    ) {
+        let conds = self.panels.entry(panel.clone()).or_default();
+        let offline = (!seen.online).then(|| seen.last_seen.unwrap_or(now));
+        let unconfirmed = seen
+            .unacked_since
+            .filter(|sent| seen.online && now - *sent >= limits.unconfirmed_after);
+        for (kind, bad, after) in [
+            (Kind::Offline, offline, limits.offline_after),
+            (Kind::Unconfirmed, unconfirmed, Duration::zero()),
+        ] {
+            if let Some((raised, since, at)) =
+                conds[slot(kind)].step(now, bad, after, limits.recover_after)
+            {
+                out.push(if raised {
+                    Transition::Raised {
+                        panel: panel.clone(),
+                        kind,
+                        since,
+                    }
+                } else {
+                    Transition::Recovered {
+                        panel: panel.clone(),
+                        kind,
+                        since,
+                        at,
+                    }
+                });
+            }
+        }
+    }
+
+    /// Panels no longer configured are forgotten; returns their open
+    /// incidents' kinds (closed without a notice: there is no sign to
+    /// repair).
+    pub(crate) fn retain(&mut self, keep: impl Fn(&Id) -> bool) -> Vec<(Id, Kind)> {
+        let mut gone = Vec::new();
+        self.panels.retain(|id, conds| {
+            if keep(id) {
+                return true;
+            }
+            for kind in Kind::ALL {
+                if conds[slot(kind)].is_raised() {
+                    gone.push((id.clone(), kind));
+                }
+            }
+            false
+        });
+        gone
+    }
+}
+
+/// A daily span of local time (may wrap past midnight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+impl Span {
+    pub fn contains(&self, t: NaiveTime) -> bool {
+        if self.start <= self.end {
+            self.start <= t && t < self.end
+        } else {
+            t >= self.start || t < self.end
+        }
+    }
+}
+
+/// Whether a notice goes out now or waits for the digest: urgent alarms
+/// always go; others wait during quiet hours.
+pub(crate) fn held<Z: TimeZone>(
+    urgent: bool,
+    quiet: Option<Span>,
+    now: DateTime<Utc>,
+    tz: &Z,
+) -> bool {
+    !urgent && quiet.is_some_and(|q| q.contains(now.with_timezone(tz).time()))
+}
+
+/// Whether the daily digest is due: the latest local `at` at or before
+/// `now` is after the previous digest.
+pub(crate) fn digest_due<Z: TimeZone>(
+    last: DateTime<Utc>,
+    now: DateTime<Utc>,
+    at: NaiveTime,
+    tz: &Z,
+) -> bool {
+    let local = now.with_timezone(tz);
+    let mut day = local.date_naive();
+    if local.time() < at {
+        day = day.pred_opt().unwrap_or(day);
+    }
+    match tz.from_local_datetime(&day.and_time(at)).earliest() {
+        Some(occurrence) => occurrence.with_timezone(&Utc) > last,
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    fn limits() -> Thresholds {
+        Thresholds {
+            offline_after: Duration::seconds(600),
+            unconfirmed_after: Duration::seconds(120),
+            recover_after: Duration::seconds(300),
+        }
+    }
+
+    fn online(up: bool, last_seen: i64) -> Observation {
+        Observation {
+            online: up,
+            last_seen: Some(t(last_seen)),
+            unacked_since: None,
+        }
+    }
+
+    /// Steps one panel through `(second, observation)` pairs, every 10 s
+    /// between them, and returns what happened.
+    fn run(steps: &[(i64, Observation)], until: i64) -> Vec<Transition> {
+        let mut tr = Tracker::default();
+        let p = Id::parse("p1").unwrap();
+        let mut out = Vec::new();
+        let mut current = steps[0].1;
+        let mut next = steps.iter().peekable();
+        let mut s = 0;
+        while s <= until {
+            while next.peek().is_some_and(|(at, _)| *at <= s) {
+                current = next.next().unwrap().1;
+            }
+            tr.observe(t(s), &p, current, &limits(), &mut out);
+            s += 10;
+        }
+        out
+    }
+
+    fn kinds(out: &[Transition]) -> Vec<&'static str> {
+        out.iter()
+            .map(|x| match x {
+                Transition::Raised { kind, .. } => match kind {
+                    Kind::Offline => "raised offline",
+                    Kind::Unconfirmed => "raised unconfirmed",
+                },
+                Transition::Recovered { kind, .. } => match kind {
+                    Kind::Offline => "recovered offline",
+                    Kind::Unconfirmed => "recovered unconfirmed",
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_outage_longer_than_the_threshold_fires_once_and_recovers_once() {
+        let out = run(
+            &[
+                (0, online(true, 0)),
+                (100, online(false, 100)),
+                (1000, online(true, 1000)),
+            ],
+            2000,
+        );
+        assert_eq!(kinds(&out), ["raised offline", "recovered offline"]);
+        assert_eq!(
+            out[0],
+            Transition::Raised {
+                panel: Id::parse("p1").unwrap(),
+                kind: Kind::Offline,
+                since: t(100)
+            },
+            "raised at 700 s for the outage that began at 100 s"
+        );
+        match &out[1] {
+            Transition::Recovered { since, at, .. } => {
+                assert_eq!((*since, *at), (t(100), t(1000)));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_short_outage_raises_nothing() {
+        let out = run(
+            &[
+                (0, online(true, 0)),
+                (100, online(false, 100)),
+                (500, online(true, 500)),
+            ],
+            2000,
+        );
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn a_flapping_link_fires_once_and_recovers_once() {
+        // Down at 100, then up for 60 s and down for 60 s for an hour:
+        // never clear for the 300 s recovery time, so one outage.
+        let mut steps = vec![(0, online(true, 0))];
+        let mut s = 100;
+        while s < 3700 {
+            steps.push((s, online(false, s)));
+            steps.push((s + 60, online(true, s + 60)));
+            s += 120;
+        }
+        steps.push((3700, online(true, 3700)));
+        let out = run(&steps, 5000);
+        assert_eq!(
+            kinds(&out),
+            ["raised offline", "recovered offline"],
+            "{out:?}"
+        );
+        match &out[1] {
+            Transition::Recovered { since, at, .. } => {
+                assert_eq!(*since, t(100));
+                assert!(*at >= t(3580), "recovered at the last return: {at}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_never_seen_controller_is_an_outage_from_the_first_look() {
+        let never = Observation::default();
+        let out = run(&[(0, never)], 590);
+        assert!(out.is_empty());
+        let out = run(&[(0, never)], 600);
+        assert_eq!(kinds(&out), ["raised offline"]);
+    }
+
+    #[test]
+    fn frames_not_confirmed_within_the_threshold_raise_unconfirmed() {
+        let waiting = |sent: i64| Observation {
+            online: true,
+            last_seen: Some(t(0)),
+            unacked_since: Some(t(sent)),
+        };
+        // Every frame acknowledged quickly: nothing, however often.
+        let mut steps = vec![];
+        for s in (0..2000).step_by(60) {
+            steps.push((s, waiting(s)));
+            steps.push((s + 20, online(true, s + 20)));
+        }
+        assert!(run(&steps, 2000).is_empty());
+        // A frame sent at 100 never acknowledged: raised at 220, once.
+        let out = run(&[(0, online(true, 0)), (100, waiting(100))], 2000);
+        assert_eq!(kinds(&out), ["raised unconfirmed"]);
+        // Going offline is the offline alarm's business.
+        let gone = Observation {
+            online: false,
+            ..waiting(100)
+        };
+        let out = run(&[(0, online(true, 0)), (100, gone)], 650);
+        assert_eq!(kinds(&out), ["raised offline"]);
+    }
+
+    #[test]
+    fn a_resumed_incident_is_not_raised_again() {
+        let mut tr = Tracker::default();
+        let p = Id::parse("p1").unwrap();
+        tr.resume(&p, Kind::Offline, t(0));
+        let mut out = Vec::new();
+        tr.observe(t(1000), &p, online(false, 0), &limits(), &mut out);
+        assert!(out.is_empty());
+        tr.observe(t(1010), &p, online(true, 1010), &limits(), &mut out);
+        tr.observe(t(1400), &p, online(true, 1400), &limits(), &mut out);
+        assert_eq!(kinds(&out), ["recovered offline"]);
+        assert_eq!(tr.retain(|_| false), vec![]);
+    }
+
+    #[test]
+    fn quiet_hours_hold_only_non_urgent_notices() {
+        let tz = chrono_tz::Asia::Ho_Chi_Minh;
+        let quiet = Some(Span {
+            start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(6, 0, 0).unwrap(),
+        });
+        // 16:00 UTC = 23:00 in Vietnam; 05:00 UTC = 12:00.
+        let night = "2027-01-10T16:00:00Z".parse().unwrap();
+        let noon = "2027-01-10T05:00:00Z".parse().unwrap();
+        assert!(held(false, quiet, night, &tz));
+        assert!(!held(true, quiet, night, &tz), "urgent goes out");
+        assert!(!held(false, quiet, noon, &tz));
+        assert!(!held(false, None, night, &tz));
+    }
+
+    #[test]
+    fn the_digest_is_due_once_a_day_at_its_local_time() {
+        let tz = chrono_tz::Asia::Ho_Chi_Minh;
+        let at = NaiveTime::from_hms_opt(7, 0, 0).unwrap();
+        let utc = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // 07:00 in Vietnam is 00:00 UTC.
+        let last = utc("2027-01-10T00:00:05Z");
+        assert!(!digest_due(last, utc("2027-01-10T23:59:59Z"), at, &tz));
+        assert!(digest_due(last, utc("2027-01-11T00:00:00Z"), at, &tz));
+        assert!(digest_due(last, utc("2027-01-12T08:00:00Z"), at, &tz));
+        assert!(!digest_due(
+            utc("2027-01-11T00:00:01Z"),
+            utc("2027-01-11T12:00:00Z"),
+            at,
+            &tz
+        ));
+    }
+}
