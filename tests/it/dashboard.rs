@@ -2189,14 +2189,27 @@ async fn places_and_server_sentences_in_the_readers_language_in_a_real_browser()
         "Triều cường dâng cao: tránh đường ven sông từ 17 giờ",
     )
     .await;
-    b.click("#al-arm").await;
-    b.click("#send-alert").await;
-    let dlg = b
-        .wait_js(
-            "const d = document.querySelector('dialog[open]'); return d && d.innerText",
-            "the alert's confirmation",
+    // The page may be drawn again as panels report (the arming is not
+    // kept then): arm and send until the confirmation opens.
+    let mut dlg = Value::Null;
+    for _ in 0..4 {
+        b.js(
+            "const a = document.getElementById('al-arm'); if (!a.checked) a.click(); return true",
+            json!([]),
         )
         .await;
+        b.click("#send-alert").await;
+        if let Some(v) = b
+            .try_wait(
+                "const d = document.querySelector('dialog[open]'); return d && d.innerText",
+                5,
+            )
+            .await
+        {
+            dlg = v;
+            break;
+        }
+    }
     soft.check(
         dlg.as_str().unwrap_or_default().contains("ở Sơn Trà"),
         format!("the confirmation says \"…ở Sơn Trà\": {dlg}"),
