@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn bad_values_are_refused_with_a_sentence() {
         let e = T::parse_from(["x", "--http", "nope"]).a.into_config(None);
-        assert!(e.unwrap_err().0.contains("IP:PORT"));
+        assert!(e.unwrap_err().to_string().contains("IP:PORT"));
         assert!(T::parse_from(["x", "--tz", "Mars/Base"])
             .a
             .into_config(None)
@@ -267,7 +267,7 @@ mod tests {
             let e = T::parse_from(["x", "--memory-budget", bad])
                 .a
                 .into_config(None);
-            assert!(e.unwrap_err().0.contains("512M"), "{bad}");
+            assert!(e.unwrap_err().to_string().contains("512M"), "{bad}");
         }
     }
 }

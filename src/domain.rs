@@ -15,6 +15,7 @@ pub use transport::{host_port, validate_device_id, ColorType, Transport, HUIDU_P
 use std::fmt;
 use std::str::FromStr;
 
+use crate::i18n::{Reason, Text};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -52,13 +53,14 @@ pub const MAX_PANEL_SIDE: u16 = 1024;
 /// Smallest panel side: a single P10 module is 32×16.
 pub const MIN_PANEL_SIDE: u16 = 8;
 
-/// Why a value was refused. The message is a sentence a person can act on.
+/// Why a value was refused: a reason from the message catalogue (a
+/// sentence a person can act on, in their language).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct Invalid(pub String);
+pub struct Invalid(pub Text);
 
 impl Invalid {
-    pub fn new(msg: impl Into<String>) -> Self {
+    pub fn new(msg: impl Into<Text>) -> Self {
         Invalid(msg.into())
     }
 }
@@ -80,9 +82,7 @@ impl Id {
             Ok(Id(s.to_string()))
         } else {
             let shown: String = s.chars().take(80).collect();
-            Err(Invalid(format!(
-                "{shown:?} is not a valid id: use 1 to 64 lowercase letters a-z, digits and '-', starting with a letter or digit"
-            )))
+            Err(Invalid::new(Reason::InvalidId { shown }))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -216,9 +216,9 @@ impl FromStr for PixelFormat {
             "rgb888" => PixelFormat::Rgb888,
             "png" => PixelFormat::Png,
             _ => {
-                return Err(Invalid::new(format!(
-                    "unknown pixel format {s:?}: use mono1, rgb565, rgb888 or png"
-                )))
+                return Err(Invalid::new(Reason::UnknownPixelFormat {
+                    shown: s.chars().take(40).collect(),
+                }))
             }
         })
     }
@@ -237,9 +237,9 @@ impl Color {
 
     pub fn parse(s: &str) -> Result<Color, Invalid> {
         let bad = || {
-            Invalid::new(format!(
-                "{s:?} is not a colour: write it as #rrggbb, e.g. #ff2000"
-            ))
+            Invalid::new(Reason::NotAColour {
+                shown: s.chars().take(40).collect(),
+            })
         };
         let hex = s.strip_prefix('#').ok_or_else(bad)?;
         if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -283,9 +283,12 @@ impl Profile {
     pub fn new(width: u16, height: u16, format: PixelFormat) -> Result<Profile, Invalid> {
         for (name, v) in [("width", width), ("height", height)] {
             if !(MIN_PANEL_SIDE..=MAX_PANEL_SIDE).contains(&v) {
-                return Err(Invalid::new(format!(
-                    "panel {name} {v} is out of range: use {MIN_PANEL_SIDE} to {MAX_PANEL_SIDE} pixels"
-                )));
+                return Err(Invalid::new(Reason::PanelSide {
+                    side: name,
+                    value: v,
+                    lo: MIN_PANEL_SIDE,
+                    hi: MAX_PANEL_SIDE,
+                }));
             }
         }
         Ok(Profile {
@@ -337,9 +340,10 @@ impl Brightness {
     pub fn switch_times(&self) -> Result<(HourMinute, HourMinute), Invalid> {
         fn hm(s: &str, what: &str) -> Result<(u32, u32), Invalid> {
             let bad = || {
-                Invalid::new(format!(
-                    "brightness {what} {s:?} is not a time: write HH:MM, e.g. 06:00"
-                ))
+                Invalid::new(Reason::NotATime {
+                    which: what.to_string(),
+                    shown: s.chars().take(40).collect(),
+                })
             };
             let (h, m) = s.split_once(':').ok_or_else(bad)?;
             let h: u32 = h.parse().map_err(|_| bad())?;
@@ -398,10 +402,10 @@ pub struct Location {
 impl Location {
     pub fn validate(&self) -> Result<(), Invalid> {
         if !(-90.0..=90.0).contains(&self.lat) || !(-180.0..=180.0).contains(&self.lon) {
-            return Err(Invalid::new(format!(
-                "location {},{} is not on Earth: lat is -90 to 90 and lon -180 to 180 degrees, e.g. {{\"lat\": 18.67, \"lon\": 105.69}}",
-                self.lat, self.lon
-            )));
+            return Err(Invalid::new(Reason::NotOnEarth {
+                lat: self.lat.to_string(),
+                lon: self.lon.to_string(),
+            }));
         }
         Ok(())
     }
@@ -413,10 +417,9 @@ pub fn validate_unit(u: &str) -> Result<(), Invalid> {
     if (1..=8).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(Invalid::new(format!(
-            "unit {:?} is not an administrative unit code: use the official code's digits, e.g. \"40\", \"412\" or \"16681\"",
-            u.chars().take(40).collect::<String>()
-        )))
+        Err(Invalid::new(Reason::InvalidUnit {
+            shown: u.chars().take(40).collect(),
+        }))
     }
 }
 
@@ -424,7 +427,7 @@ impl Panel {
     pub fn validate(&self) -> Result<(), Invalid> {
         Profile::new(self.width, self.height, self.format)?;
         if self.name.trim().is_empty() || self.name.chars().count() > 200 {
-            return Err(Invalid::new("panel name must be 1 to 200 characters"));
+            return Err(Invalid::new(Reason::PanelName));
         }
         for g in &self.groups {
             validate_group(g)?;
@@ -432,17 +435,16 @@ impl Panel {
         if let Some(b) = &self.brightness {
             let (day, night) = b.switch_times()?;
             if day == night {
-                return Err(Invalid::new(format!(
-                    "brightness day_starts and night_starts are both {}: the panel would never switch; give two different times, e.g. 06:00 and 18:00",
-                    b.day_starts
-                )));
+                return Err(Invalid::new(Reason::SameBrightnessTimes {
+                    at: b.day_starts.clone(),
+                }));
             }
         }
         if let Some(l) = &self.location {
             l.validate()?;
         }
         if self.units.len() > 16 {
-            return Err(Invalid::new("a panel stands in at most 16 units"));
+            return Err(Invalid::new(Reason::TooManyUnits));
         }
         for u in &self.units {
             validate_unit(u)?;
@@ -462,13 +464,48 @@ impl Panel {
     }
 }
 
+/// Longest display name of a group.
+pub const MAX_GROUP_NAME_CHARS: usize = 100;
+
+/// A group of panels (a district, ward or corridor): its id is the slug
+/// panels and targets name (`group:tp-vinh`); its name is what people read,
+/// with diacritics ("Thành phố Vinh").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub id: Id,
+    pub name: String,
+}
+
+impl Group {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        validate_group(self.id.as_str())?;
+        validate_group_name(&self.name).map(|_| ())
+    }
+}
+
+/// A group's display name, trimmed: 1 to [`MAX_GROUP_NAME_CHARS`]
+/// characters, no control characters.
+pub fn validate_group_name(name: &str) -> Result<String, Invalid> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_GROUP_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(Invalid::new(Reason::GroupName {
+            max: MAX_GROUP_NAME_CHARS,
+        }));
+    }
+    Ok(name.to_string())
+}
+
 /// Group names (districts, wards, corridors) follow the id pattern so that
 /// `group:NAME` targets are unambiguous.
 pub fn validate_group(g: &str) -> Result<(), Invalid> {
     Id::parse(g).map(|_| ()).map_err(|_| {
-        Invalid::new(format!(
-            "group {g:?} is not valid: use lowercase letters, digits and '-', e.g. \"hai-chau\""
-        ))
+        Invalid::new(Reason::InvalidGroup {
+            shown: g.chars().take(80).collect(),
+        })
     })
 }
 
@@ -574,18 +611,16 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 impl MessageBody {
     pub fn validate(&self) -> Result<(), Invalid> {
         if self.title.trim().is_empty() || self.title.chars().count() > 200 {
-            return Err(Invalid::new("message title must be 1 to 200 characters"));
+            return Err(Invalid::new(Reason::MessageTitle));
         }
         let text = self.text.as_deref().unwrap_or("");
         if text.trim().is_empty() && self.image.is_none() {
-            return Err(Invalid::new(
-                "a message needs text, an image, or both: give \"text\" or \"image\" (an asset id)",
-            ));
+            return Err(Invalid::new(Reason::MessageEmpty));
         }
         if text.chars().count() > MAX_TEXT_CHARS {
-            return Err(Invalid::new(format!(
-                "message text is longer than {MAX_TEXT_CHARS} characters: split it into several messages"
-            )));
+            return Err(Invalid::new(Reason::MessageTooLong {
+                max: MAX_TEXT_CHARS,
+            }));
         }
         if let Some(a) = &self.image {
             validate_asset_id(a)?;
@@ -602,10 +637,9 @@ pub fn validate_asset_id(a: &str) -> Result<(), Invalid> {
     {
         Ok(())
     } else {
-        Err(Invalid::new(format!(
-            "{:?} is not an asset id: asset ids are the 64 hex characters returned by POST /api/v1/assets",
-            a.chars().take(80).collect::<String>()
-        )))
+        Err(Invalid::new(Reason::InvalidAssetId {
+            shown: a.chars().take(80).collect(),
+        }))
     }
 }
 
@@ -620,14 +654,12 @@ pub fn asset_name(raw: &str) -> Result<String, Invalid> {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
     let name: String = base.trim().nfc().collect();
     if name.is_empty() || name.chars().count() > MAX_ASSET_NAME_CHARS {
-        return Err(Invalid::new(format!(
-            "an image name must be 1 to {MAX_ASSET_NAME_CHARS} characters"
-        )));
+        return Err(Invalid::new(Reason::ImageName {
+            max: MAX_ASSET_NAME_CHARS,
+        }));
     }
     if name.chars().any(char::is_control) {
-        return Err(Invalid::new(
-            "an image name cannot hold control characters (line breaks, tabs)",
-        ));
+        return Err(Invalid::new(Reason::ImageNameControl));
     }
     Ok(name)
 }
@@ -687,10 +719,9 @@ impl Target {
             Ok(Target::Group(g.to_string()))
         } else {
             Id::parse(s).map(Target::Panel).map_err(|_| {
-                Invalid::new(format!(
-                    "target {:?} is not valid: use a panel id, \"group:NAME\" or \"all\"",
-                    s.chars().take(80).collect::<String>()
-                ))
+                Invalid::new(Reason::InvalidTarget {
+                    shown: s.chars().take(80).collect(),
+                })
             })
         }
     }
@@ -857,9 +888,9 @@ impl FromStr for Role {
             .into_iter()
             .find(|r| r.name() == s)
             .ok_or_else(|| {
-                Invalid::new(format!(
-                    "unknown role {s:?}: use editor, approver, scheduler, operator, admin or feed"
-                ))
+                Invalid::new(Reason::UnknownRole {
+                    shown: s.chars().take(40).collect(),
+                })
             })
     }
 }
@@ -966,7 +997,7 @@ mod tests {
         };
         assert!(p("06:00", "18:00").validate().is_ok());
         let e = p("07:30", "07:30").validate().unwrap_err();
-        assert!(e.0.contains("both 07:30"), "{}", e.0);
+        assert!(e.to_string().contains("both 07:30"), "{e}");
     }
 }
 

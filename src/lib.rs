@@ -7,6 +7,7 @@
 //! - [`render`]: Vietnamese text and images to panel-true pixels.
 //! - [`schedule`]: cron and date windows, priorities, rotation; `resolve` decides what a panel shows at an instant.
 //! - [`cap`]: official warnings (CAP 1.0–1.2): screening, parsing, area matching, rules, wording.
+//! - [`i18n`]: the message catalogue: every sentence a person reads, in Vietnamese (default) and English; search folding.
 //! - [`huidu`], [`colorlight`]: the vendor controllers' protocols as sans-IO codecs (Huidu SDK 2.0 and HD2020 realtime, Colorlight 5A-75 Ethernet frames).
 //!
 //! Around it, thin adapters:
@@ -34,6 +35,7 @@ pub(crate) mod feeds;
 pub mod frame;
 pub(crate) mod fsio;
 pub mod huidu;
+pub(crate) mod i18n;
 pub(crate) mod memory;
 pub mod mqtt;
 pub mod player;

@@ -79,9 +79,7 @@ pub(super) async fn audit(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=100_000).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request("limit must be a whole number from 1 to 100000")
-            })?,
+            .ok_or_else(|| ApiError::bad_request(crate::i18n::Reason::BadLimit))?,
     };
     let store = ctx.store.clone();
     let rows = blocking(move || store.audit_tail(limit)).await??;

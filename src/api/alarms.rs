@@ -39,7 +39,7 @@ pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
             .parse::<usize>()
             .ok()
             .filter(|n| *n <= 2000)
-            .ok_or_else(|| ApiError::bad_request("closed must be a whole number from 0 to 2000"))?,
+            .ok_or_else(|| ApiError::bad_request(crate::i18n::Reason::BadClosedCount))?,
     };
     let snap = ctx.store.snapshot();
     let view = |i: &Incident| IncidentView {
@@ -72,9 +72,9 @@ pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
 }
 
 pub(super) async fn acknowledge(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    let id: u64 = r.segs[1].parse().map_err(|_| {
-        ApiError::bad_request("an alarm's id is a whole number, as GET /alarms lists it")
-    })?;
+    let id: u64 = r.segs[1]
+        .parse()
+        .map_err(|_| ApiError::bad_request(crate::i18n::Reason::BadAlarmId))?;
     let (alarms, store, who) = (
         ctx.alarms.store.clone(),
         ctx.store.clone(),

@@ -85,10 +85,12 @@ pub(super) async fn first_acks(ctx: &Ctx, a: &Alert) -> Result<Vec<(Id, i64)>, A
 pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let snap = ctx.store.snapshot();
-    let a =
-        snap.alerts.get(&id).cloned().ok_or_else(|| {
-            ApiError::not_found(format!("no alert with id {:?} exists", id.as_str()))
-        })?;
+    let a = snap.alerts.get(&id).cloned().ok_or_else(|| {
+        ApiError::not_found(crate::i18n::Reason::NotFound {
+            kind: crate::i18n::Kind::Alert,
+            id: id.as_str().to_string(),
+        })
+    })?;
     let targets = target_panels(&snap, &a.body.targets);
     let first = first_acks(ctx, &a).await?;
     let seen: BTreeSet<Id> = first.iter().map(|(p, _)| p.clone()).collect();
@@ -140,9 +142,9 @@ pub(super) async fn preview(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
     let body: PreviewBody = r.json().await?;
     let text = body.text.trim();
     if text.is_empty() || text.chars().count() > MAX_ALERT_CHARS {
-        return Err(ApiError::bad_request(format!(
-            "an alert's text must be 1 to {MAX_ALERT_CHARS} characters"
-        )));
+        return Err(ApiError::bad_request(crate::i18n::Reason::AlertText {
+            max: MAX_ALERT_CHARS,
+        }));
     }
     let msg = MessageBody {
         title: "alert".into(),
@@ -160,6 +162,7 @@ pub(super) async fn preview(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
             led,
             dwell: ALERT_DWELL_S,
             inm: super::messages::inm(r),
+            lang: r.lang(),
         },
     )
     .await

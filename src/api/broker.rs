@@ -49,13 +49,14 @@ pub(crate) struct FrameKey {
 pub(crate) async fn issue_credential(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     if !ctx.store.snapshot().panels.contains_key(&id) {
-        return Err(ApiError::not_found(format!(
-            "there is no panel {id}: add it first, then issue its controller's credential"
-        )));
+        return Err(ApiError::not_found(crate::i18n::Reason::NotFound {
+            kind: crate::i18n::Kind::Panel,
+            id: id.to_string(),
+        }));
     }
     let Some(credentials) = ctx.broker.credentials.clone() else {
         return Err(ApiError::not_found(
-            "this server keeps no broker credentials",
+            crate::i18n::Reason::NoBrokerCredentials,
         ));
     };
     let user = crate::mqtt::controller_user(&id)?.to_string();
@@ -73,7 +74,7 @@ pub(crate) async fn issue_credential(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Resp
 
 pub(crate) async fn frame_key(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
     let Some(key) = &ctx.broker.frame_key else {
-        return Err(ApiError::not_found("this server does not sign its frames"));
+        return Err(ApiError::not_found(crate::i18n::Reason::NotSigning));
     };
     ok(&FrameKey {
         algorithm: "Ed25519",

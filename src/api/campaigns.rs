@@ -23,7 +23,10 @@ pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErro
     let id = r.id(1)?;
     let snap = ctx.store.snapshot();
     let c = snap.campaigns.get(&id).ok_or_else(|| {
-        ApiError::not_found(format!("no campaign with id {:?} exists", id.as_str()))
+        ApiError::not_found(crate::i18n::Reason::NotFound {
+            kind: crate::i18n::Kind::Campaign,
+            id: id.as_str().to_string(),
+        })
     })?;
     ok(c)
 }
@@ -66,5 +69,6 @@ pub(super) async fn explain(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
     let tz = b.tz.unwrap_or_else(|| ctx.tz.name().to_string());
     let n = b.count.unwrap_or(5).clamp(1, 50);
     let (description, next) = schedule::explain(&b.cron, &tz, Utc::now(), n)?;
+    let description = format!("{} ({tz})", description.render(r.lang()));
     ok(&serde_json::json!({"cron": b.cron, "tz": tz, "description": description, "next": next}))
 }

@@ -43,10 +43,9 @@ pub(crate) async fn receive(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                format!(
-                    "send a CAP document with Content-Type: application/cap+xml (not {})",
-                    other.unwrap_or("none")
-                ),
+                crate::i18n::Reason::NotCap {
+                    got: other.unwrap_or("-").to_string(),
+                },
             ))
         }
     }
@@ -239,8 +238,10 @@ pub(crate) fn status(ctx: &Ctx) -> serde_json::Value {
 }
 
 fn found(snap: &Snapshot, id: &Id) -> Result<Warning, ApiError> {
-    snap.cap
-        .get(id)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("no warning with id {:?} exists", id.as_str())))
+    snap.cap.get(id).cloned().ok_or_else(|| {
+        ApiError::not_found(crate::i18n::Reason::NotFound {
+            kind: crate::i18n::Kind::Warning,
+            id: id.as_str().to_string(),
+        })
+    })
 }

@@ -1,5 +1,7 @@
 //! The one error shape of the HTTP API:
 //! `{"error": "short_code", "message": "a sentence a person can act on"}`.
+//! The sentence is a catalogue reason ([`crate::i18n`]) rendered in the
+//! language the request prefers (`Accept-Language`; Vietnamese by default).
 //! Internal causes are logged, never sent to clients. Some errors add
 //! fields a program can use instead of the sentence (`extra`, e.g. the
 //! campaigns that use a message).
@@ -7,13 +9,14 @@
 use warp::http::StatusCode;
 
 use crate::domain::{Invalid, Refusal};
+use crate::i18n::{Kind, Reason, Text};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
-    pub message: String,
+    pub message: Text,
     /// More fields for the error body (an object), beside `error` and
     /// `message`.
     pub extra: Option<serde_json::Value>,
@@ -23,7 +26,7 @@ impl ApiError {
     pub(crate) fn new(
         status: StatusCode,
         code: &'static str,
-        message: impl Into<String>,
+        message: impl Into<Text>,
     ) -> ApiError {
         ApiError {
             status,
@@ -37,19 +40,19 @@ impl ApiError {
         self.extra = Some(extra);
         self
     }
-    pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
+    pub(crate) fn bad_request(message: impl Into<Text>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
     }
-    pub(crate) fn unprocessable(message: impl Into<String>) -> ApiError {
+    pub(crate) fn unprocessable(message: impl Into<Text>) -> ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", message)
     }
-    pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
+    pub(crate) fn not_found(message: impl Into<Text>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
-    pub(crate) fn forbidden(message: impl Into<String>) -> ApiError {
+    pub(crate) fn forbidden(message: impl Into<Text>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
-    pub(crate) fn conflict(message: impl Into<String>) -> ApiError {
+    pub(crate) fn conflict(message: impl Into<Text>) -> ApiError {
         ApiError::new(StatusCode::CONFLICT, "conflict", message)
     }
     pub(crate) fn internal(context: &str, cause: impl std::fmt::Display) -> ApiError {
@@ -57,7 +60,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            format!("{context} failed on the server; the error is logged. Try again, and tell the administrator if it persists."),
+            Reason::Internal,
         )
     }
 }
@@ -70,7 +73,16 @@ impl From<Invalid> for ApiError {
 
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
-        let message = r.to_string();
+        let message = match &r {
+            Refusal::Invalid(i) => i.0.clone(),
+            Refusal::UnknownRef(t) => t.clone(),
+            Refusal::FourEyes { by } => Reason::FourEyes { by: by.clone() }.into(),
+            Refusal::StaleVersion { read, current } => Reason::StaleVersion {
+                read: *read,
+                current: *current,
+            }
+            .into(),
+        };
         match r {
             Refusal::Invalid(_) => ApiError::bad_request(message),
             // References to things that do not exist are well-formed but unusable.
@@ -87,9 +99,10 @@ impl From<Refusal> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { kind, id } => {
-                ApiError::not_found(format!("no {kind} with id {id:?} exists"))
-            }
+            StoreError::NotFound { kind, id } => ApiError::not_found(Reason::NotFound {
+                kind: Kind::from_word(kind),
+                id,
+            }),
             StoreError::Conflict(m) => ApiError::conflict(m),
             StoreError::InUse {
                 message,
@@ -110,11 +123,19 @@ impl From<StoreError> for ApiError {
             StoreError::Refused(r) => r.into(),
             e @ StoreError::DiskFull { .. } => {
                 tracing::error!("{e}");
-                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", "The server's disk is full, so nothing was saved. Ask the administrator to free space, then try again.")
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "disk_full",
+                    Reason::DiskFull,
+                )
             }
             e @ StoreError::ReadOnly { .. } => {
                 tracing::error!("{e}");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "read_only", "The server cannot write its data directory right now, so nothing was saved. Ask the administrator to check the disk, then try again.")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "read_only",
+                    Reason::ReadOnly,
+                )
             }
             e @ (StoreError::Io { .. } | StoreError::Corrupt(_)) => ApiError::internal("saving", e),
         }
@@ -130,13 +151,11 @@ mod tests {
         let p = std::path::PathBuf::from("/data/x.json");
         let full = ApiError::from(StoreError::DiskFull { path: p.clone() });
         assert_eq!((full.status.as_u16(), full.code), (507, "disk_full"));
-        assert!(full.message.contains("nothing was saved"));
-        assert!(
-            !full.message.contains("/data"),
-            "no server paths to clients"
-        );
+        let en = |e: &ApiError| e.message.render(crate::i18n::Lang::En);
+        assert!(en(&full).contains("nothing was saved"));
+        assert!(!en(&full).contains("/data"), "no server paths to clients");
         let ro = ApiError::from(StoreError::ReadOnly { path: p });
         assert_eq!((ro.status.as_u16(), ro.code), (503, "read_only"));
-        assert!(ro.message.contains("nothing was saved"));
+        assert!(en(&ro).contains("nothing was saved"));
     }
 }

@@ -28,10 +28,13 @@ pub(super) async fn upload_asset(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            format!(
-                "images must be sent with Content-Type image/png, image/jpeg, image/gif or image/webp (got {})",
-                if ct.is_empty() { "none" } else { &ct }
-            ),
+            crate::i18n::Reason::NotAnImageType {
+                got: if ct.is_empty() {
+                    "-".into()
+                } else {
+                    ct.chars().take(60).collect()
+                },
+            },
         ));
     }
     let name = upload_name(r)?;
@@ -83,11 +86,10 @@ pub(super) fn decode_too_large(need: u64, room: u64) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "image_too_large",
-        format!(
-            "decoding this image takes about {} MiB of memory, more than this server allows for images ({} MiB, half of --memory-budget): scale it down or save it with 8 bits per channel, then upload it again",
-            mib(need),
-            mib(room)
-        ),
+        crate::i18n::Reason::ImageTooBig {
+            mib: mib(need),
+            room: mib(room),
+        },
     )
 }
 

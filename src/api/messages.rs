@@ -27,9 +27,11 @@ pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
         Some("draft") => Some(MessageStatus::Draft),
         Some("approved") => Some(MessageStatus::Approved),
         Some(s) => {
-            return Err(ApiError::bad_request(format!(
-                "status={s:?} is not known: use draft or approved"
-            )))
+            return Err(ApiError::bad_request(
+                crate::i18n::Reason::UnknownStatusFilter {
+                    shown: s.to_string(),
+                },
+            ))
         }
     };
     let snap = ctx.store.snapshot();
@@ -48,7 +50,12 @@ fn find(ctx: &Ctx, r: &Req) -> Result<Message, ApiError> {
         .messages
         .get(&id)
         .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("no message with id {:?} exists", id.as_str())))
+        .ok_or_else(|| {
+            ApiError::not_found(crate::i18n::Reason::NotFound {
+                kind: crate::i18n::Kind::Message,
+                id: id.as_str().to_string(),
+            })
+        })
 }
 
 pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -115,9 +122,9 @@ fn if_match(r: &Req) -> Result<Option<Option<u64>>, ApiError> {
         .and_then(|n| n.parse().ok())
         .map(|n| Some(Some(n)))
         .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "If-Match {v:?} is not an ETag of this message: send the ETag header of GET /api/v1/messages/ID as it came, e.g. \"3\""
-            ))
+            ApiError::bad_request(crate::i18n::Reason::BadIfMatch {
+                shown: v.to_string(),
+            })
         })
 }
 
@@ -132,9 +139,10 @@ pub(super) async fn approve(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
     };
     let read = match (header.flatten(), body) {
         (Some(h), Some(b)) if h != b => {
-            return Err(ApiError::bad_request(format!(
-                "If-Match names version {h} and the body version {b}: send one of them"
-            )))
+            return Err(ApiError::bad_request(crate::i18n::Reason::TwoVersions {
+                header: h,
+                body: b,
+            }))
         }
         (h, b) => h.or(b),
     };
@@ -150,7 +158,15 @@ pub(super) async fn approve(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
                 ApiError::new(
                     StatusCode::PRECONDITION_FAILED,
                     "precondition_failed",
-                    stale.to_string(),
+                    match stale {
+                        crate::domain::Refusal::StaleVersion { read, current } => {
+                            crate::i18n::Text::from(crate::i18n::Reason::StaleVersion {
+                                read,
+                                current,
+                            })
+                        }
+                        other => crate::i18n::Text::Plain(other.to_string()),
+                    },
                 )
             }
             e => e.into(),
@@ -232,17 +248,22 @@ pub(super) fn preview_target(ctx: &Ctx, r: &Req) -> Result<Profile, ApiError> {
         let id = Id::parse(pid)?;
         let snap = ctx.store.snapshot();
         let p = snap.panels.get(&id).ok_or_else(|| {
-            ApiError::unprocessable(format!(
-                "no panel with id {pid:?} exists: check GET /api/v1/panels"
-            ))
+            ApiError::unprocessable(crate::i18n::Reason::NotFound {
+                kind: crate::i18n::Kind::Panel,
+                id: pid.to_string(),
+            })
         })?;
         return Ok(p.profile());
     }
     let num = |k: &str| -> Result<u16, ApiError> {
         r.q(k)
-            .ok_or_else(|| ApiError::bad_request("give panel=ID, or width, height and format for a panel that does not exist yet"))?
+            .ok_or_else(|| ApiError::bad_request(crate::i18n::Reason::PreviewTarget))?
             .parse()
-            .map_err(|_| ApiError::bad_request(format!("{k} must be a whole number of pixels")))
+            .map_err(|_| {
+                ApiError::bad_request(crate::i18n::Reason::WholePixels {
+                    what: k.to_string(),
+                })
+            })
     };
     let (w, h) = (num("width")?, num("height")?);
     let format: PixelFormat = r.q("format").unwrap_or("rgb888").parse()?;
@@ -257,7 +278,7 @@ pub(super) fn page_param(r: &Req) -> Result<usize, ApiError> {
             .parse::<usize>()
             .ok()
             .filter(|n| *n >= 1)
-            .ok_or_else(|| ApiError::bad_request("page must be a whole number from 1")),
+            .ok_or_else(|| ApiError::bad_request(crate::i18n::Reason::BadPage)),
     }
 }
 
@@ -265,9 +286,11 @@ pub(super) fn page_param(r: &Req) -> Result<usize, ApiError> {
 /// campaigns that play this message, else 8 s.
 fn dwell_for(ctx: &Ctx, r: &Req, msg: Option<&Id>) -> Result<u32, ApiError> {
     if let Some(d) = r.q("dwell") {
-        return d.parse().ok().filter(|d| *d >= 1).ok_or_else(|| {
-            ApiError::bad_request("dwell must be a whole number of seconds from 1")
-        });
+        return d
+            .parse()
+            .ok()
+            .filter(|d| *d >= 1)
+            .ok_or_else(|| ApiError::bad_request(crate::i18n::Reason::BadDwell));
     }
     let snap = ctx.store.snapshot();
     Ok(msg
@@ -284,18 +307,14 @@ fn dwell_for(ctx: &Ctx, r: &Req, msg: Option<&Id>) -> Result<u32, ApiError> {
 
 /// A page of a rendition as PNG, with the page count, words and reading
 /// warnings in headers.
-fn preview_reply(
-    rendition: &Rendition,
-    page: usize,
-    led: bool,
-    dwell: u32,
-    inm: Option<&str>,
-) -> Result<Response, ApiError> {
+fn preview_reply(rendition: &Rendition, p: &Preview) -> Result<Response, ApiError> {
+    let (page, led, dwell, inm, lang) = (p.page, p.led, p.dwell, p.inm.as_deref(), p.lang);
     let pages = rendition.pages.len();
     if page > pages {
-        return Err(ApiError::not_found(format!(
-            "page {page} does not exist: this message has {pages} page(s) on this panel"
-        )));
+        return Err(ApiError::not_found(crate::i18n::Reason::NoSuchPage {
+            page,
+            pages,
+        }));
     }
     let out = &rendition.pages[page - 1];
     let mut resp = page_png(&out.page.preview(), led, inm);
@@ -307,8 +326,8 @@ fn preview_reply(
         .iter()
         .enumerate()
         .filter_map(|(i, p)| {
-            render::reading_warning(p.words, dwell)
-                .map(|w| ((i + 1).to_string(), format!("page {}: {w}", i + 1)))
+            render::reading_warning(i + 1, p.words, dwell)
+                .map(|w| ((i + 1).to_string(), w.render(lang)))
         })
         .unzip();
     if !warnings.is_empty() {
@@ -354,6 +373,8 @@ pub(super) struct Preview {
     pub(super) led: bool,
     pub(super) dwell: u32,
     pub(super) inm: Option<String>,
+    /// The language of the reading warning.
+    pub(super) lang: crate::i18n::Lang,
 }
 
 /// Memory a render holds at its peak: every page (text mask, pixels,
@@ -423,13 +444,13 @@ pub(super) async fn preview(ctx: &Arc<Ctx>, p: Preview) -> Result<Response, ApiE
     let room: Room = ctx
         .work
         .admit(cost, |need, room| {
-            ApiError::unprocessable(format!(
-                "this preview takes about {} MiB of memory ({pages} pages of {}×{}), more than this server allows for images and previews ({} MiB, half of --memory-budget): shorten the text or preview it on a smaller panel",
-                mib(need),
-                profile.width,
-                profile.height,
-                mib(room)
-            ))
+            ApiError::unprocessable(crate::i18n::Reason::PreviewTooBig {
+                mib: mib(need),
+                pages,
+                width: profile.width,
+                height: profile.height,
+                room: mib(room),
+            })
         })
         .await?;
     let c = ctx.clone();
@@ -443,7 +464,7 @@ pub(super) async fn preview(ctx: &Arc<Ctx>, p: Preview) -> Result<Response, ApiE
                 .map(Arc::new),
         }
         .map_err(unusable)?;
-        preview_reply(&rendition, p.page, p.led, p.dwell, p.inm.as_deref())
+        preview_reply(&rendition, &p)
     })
     .await?
 }
@@ -460,6 +481,7 @@ pub(super) async fn preview_stored(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Respon
             dwell: dwell_for(ctx, r, Some(&m.id))?,
             led: r.q("look") == Some("led"),
             inm: inm(r),
+            lang: r.lang(),
             cached: on_panel.then_some(m),
             profile,
         },
@@ -478,7 +500,7 @@ pub(super) async fn preview_body(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response
         body.title = "preview".into();
     }
     if body.text.as_deref().unwrap_or("").chars().count() > crate::domain::MAX_TEXT_CHARS {
-        return Err(ApiError::bad_request("the text is too long to preview"));
+        return Err(ApiError::bad_request(crate::i18n::Reason::TooLongToPreview));
     }
     preview(
         ctx,
@@ -490,6 +512,7 @@ pub(super) async fn preview_body(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response
             led,
             dwell,
             inm: inm(r),
+            lang: r.lang(),
         },
     )
     .await

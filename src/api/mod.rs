@@ -20,6 +20,7 @@ pub(crate) mod broker;
 mod campaigns;
 pub(crate) mod cap;
 mod events;
+mod groups;
 mod media;
 mod messages;
 mod panels;
@@ -49,6 +50,7 @@ use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 use warp::Filter;
 
+use crate::i18n::{Lang, Reason};
 use crate::player::{Renditions, Schedules, Shared};
 use crate::store::plays::Plays;
 use crate::store::tokens::{Principal, TokenStore};
@@ -238,19 +240,17 @@ where
 
 fn rejection(rej: warp::Rejection) -> Response {
     let e = if rej.is_not_found() {
-        ApiError::not_found(
-            "there is nothing at this address: the API lives under /api/v1, the dashboard at /",
-        )
+        ApiError::not_found(Reason::NoRoute)
     } else if rej.find::<warp::reject::MethodNotAllowed>().is_some() {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            "this address does not accept that method",
+            Reason::MethodNotAllowed,
         )
     } else {
-        ApiError::bad_request(format!("the request could not be handled: {rej:?}"))
+        ApiError::bad_request(Reason::Unhandled(format!("{rej:?}")))
     };
-    error_response(&e)
+    error_response(&e, Lang::default())
 }
 
 async fn dispatch(
@@ -263,6 +263,11 @@ async fn dispatch(
     remote: Option<SocketAddr>,
 ) -> Response {
     let started = Instant::now();
+    let lang = Lang::from_accept_language(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     let (pattern, result) = match authenticate(&ctx, &headers, &tail, &query, remote) {
         Err(e) => ("(auth)", Err(e)),
         Ok(who) => {
@@ -280,7 +285,7 @@ async fn dispatch(
                 body,
             );
             let (pattern, result) = table::route(&ctx, &mut r).await;
-            let mut resp = result.unwrap_or_else(|e| error_response(&e));
+            let mut resp = result.unwrap_or_else(|e| error_response(&e, lang));
             if r.has_pending_body() {
                 resp.headers_mut().insert(
                     header::CONNECTION,
@@ -290,7 +295,7 @@ async fn dispatch(
             (pattern, Ok(resp))
         }
     };
-    let resp = result.unwrap_or_else(|e| error_response(&e));
+    let resp = result.unwrap_or_else(|e| error_response(&e, lang));
     ctx.metrics.observe_http(
         method.as_str(),
         pattern,
@@ -315,7 +320,7 @@ fn authenticate(
                 return Err(ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_failures",
-                    "too many requests with a wrong token from this address: wait a minute, then use a valid token",
+                    Reason::TooManyFailures,
                 ));
             }
         }
@@ -341,7 +346,7 @@ fn authenticate(
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "send your token in the header Authorization: Bearer TOKEN",
+            Reason::NoToken,
         ));
     };
     match ctx.tokens.authenticate(&token) {
@@ -363,7 +368,7 @@ fn authenticate(
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "this token is unknown or was revoked: ask an administrator for a valid one",
+                Reason::UnknownToken,
             ))
         }
     }

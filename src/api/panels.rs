@@ -107,7 +107,12 @@ pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErro
         .panels
         .get(&id)
         .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("no panel with id {:?} exists", id.as_str())))?;
+        .ok_or_else(|| {
+            ApiError::not_found(crate::i18n::Reason::NotFound {
+                kind: crate::i18n::Kind::Panel,
+                id: id.to_string(),
+            })
+        })?;
     ok(&view(ctx, p))
 }
 
@@ -123,11 +128,10 @@ pub(super) async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
     let id = r.id(1)?;
     let p: Panel = r.json().await?;
     if p.id != id {
-        return Err(ApiError::bad_request(format!(
-            "the body's id {:?} differs from the address's {:?}: a panel's id cannot change; create a new panel instead",
-            p.id.as_str(),
-            id.as_str()
-        )));
+        return Err(ApiError::bad_request(crate::i18n::Reason::IdMismatch {
+            body: p.id.to_string(),
+            path: id.to_string(),
+        }));
     }
     let store = ctx.store.clone();
     let who = r.who.name.clone();
@@ -148,10 +152,9 @@ pub(super) async fn import(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                format!(
-                    "send a JSON array with Content-Type: application/json, or a CSV file with Content-Type: text/csv (got {})",
-                    other.unwrap_or("no Content-Type")
-                ),
+                crate::i18n::Reason::NotJsonOrCsv {
+                    got: other.unwrap_or("-").to_string(),
+                },
             ))
         }
     };
@@ -193,7 +196,12 @@ fn known(ctx: &Ctx, r: &Req) -> Result<Panel, ApiError> {
         .panels
         .get(&id)
         .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("no panel with id {:?} exists", id.as_str())))
+        .ok_or_else(|| {
+            ApiError::not_found(crate::i18n::Reason::NotFound {
+                kind: crate::i18n::Kind::Panel,
+                id: id.to_string(),
+            })
+        })
 }
 
 fn now_of(ctx: &Ctx, p: &Panel) -> Option<NowState> {
@@ -233,9 +241,10 @@ pub(super) fn parse_time(r: &Req, key: &str) -> Result<Option<DateTime<Utc>>, Ap
         Some(s) => DateTime::parse_from_rfc3339(s)
             .map(|t| Some(t.with_timezone(&Utc)))
             .map_err(|_| {
-                ApiError::bad_request(format!(
-                    "{key}={s:?} is not an RFC 3339 time: write e.g. 2026-11-27T07:00:00+07:00 (URL-encode the + as %2B)"
-                ))
+                ApiError::bad_request(crate::i18n::Reason::NotATimestamp {
+                    key: key.to_string(),
+                    shown: s.chars().take(60).collect(),
+                })
             }),
     }
 }
@@ -258,9 +267,7 @@ pub(super) async fn timeline(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
     let from = parse_time(r, "from")?.unwrap_or_else(Utc::now);
     let to = parse_time(r, "to")?.unwrap_or(from + Duration::days(1));
     if to <= from || to - from > Duration::days(31) {
-        return Err(ApiError::bad_request(
-            "give from < to, at most 31 days apart",
-        ));
+        return Err(ApiError::bad_request(crate::i18n::Reason::BadSpan));
     }
     let schedules = ctx.schedules.clone();
     let slots = blocking(move || schedules.current().timeline(&p, from, to, MAX_SLOTS)).await?;
@@ -270,9 +277,11 @@ pub(super) async fn timeline(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
         None => false,
         Some("campaign") => true,
         Some(g) => {
-            return Err(ApiError::bad_request(format!(
-                "group={g:?} is not known: use group=campaign or leave it out"
-            )))
+            return Err(ApiError::bad_request(
+                crate::i18n::Reason::UnknownGrouping {
+                    shown: g.chars().take(40).collect(),
+                },
+            ))
         }
     };
     let mut v: Vec<SlotView> = Vec::new();
@@ -323,10 +332,9 @@ pub(super) async fn timeline(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
 pub(super) async fn frame_png(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let p = known(ctx, r)?;
     let n = now_of(ctx, &p).ok_or_else(|| {
-        ApiError::not_found(format!(
-            "panel {:?} has not been sent a frame yet",
-            p.id.as_str()
-        ))
+        ApiError::not_found(crate::i18n::Reason::NoFrameYet {
+            panel: p.id.to_string(),
+        })
     })?;
     let led = r.q("look") == Some("led");
     let inm = super::messages::inm(r);
@@ -340,7 +348,11 @@ pub(super) async fn frame_png(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, A
         Some(super::messages::page_png(&img, led, inm.as_deref()))
     })
     .await?
-    .ok_or_else(|| ApiError::not_found("nothing is rendered for this panel yet"))
+    .ok_or_else(|| {
+        ApiError::not_found(crate::i18n::Reason::NoFrameYet {
+            panel: p.id.to_string(),
+        })
+    })
 }
 
 /// LED-look previews of a page `width` pixels wide aim at roughly 640 px.

@@ -167,7 +167,7 @@ fn alert_doc(ctx: &Ctx, h: &HeaderMap, file: &str) -> Response {
     }
     let desc = match warning.and_then(|w| w.info.as_ref()) {
         Some(i) if !i.area_desc().is_empty() => i.area_desc(),
-        _ => describe_targets(&a.body.targets),
+        _ => describe_targets(&snap, &a.body.targets),
     };
     let at = Where {
         desc,
@@ -181,13 +181,16 @@ fn alert_doc(ctx: &Ctx, h: &HeaderMap, file: &str) -> Response {
     ))
 }
 
-fn describe_targets(targets: &[Target]) -> String {
+fn describe_targets(snap: &Snapshot, targets: &[Target]) -> String {
     targets
         .iter()
         .map(|t| match t {
             Target::All => "Toàn tỉnh".to_string(),
-            Target::Group(g) => crate::domain::group_label(g),
-            Target::Panel(p) => p.to_string(),
+            Target::Group(g) => snap.group_name(g),
+            Target::Panel(p) => snap
+                .panels
+                .get(p)
+                .map_or_else(|| p.to_string(), |p| p.name.clone()),
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -257,7 +260,7 @@ fn messages_feed(ctx: &Ctx, h: &HeaderMap, district: Option<String>, f: Format) 
     let now = Utc::now();
     let msgs = running_messages(&snap, district.as_deref(), ctx.tz, now);
     let title = match &district {
-        Some(d) => format!("Thông tin tuyên truyền – {}", crate::domain::group_label(d)),
+        Some(d) => format!("Thông tin tuyên truyền – {}", snap.group_name(d)),
         None => "Thông tin tuyên truyền".to_string(),
     };
     let q = district
@@ -318,7 +321,7 @@ fn board(ctx: &Ctx, district: Option<String>) -> Response {
     let d = district.as_deref();
     let e = |s: &str| escape(s).into_owned();
     let place = d
-        .map(crate::domain::group_label)
+        .map(|d| snap.group_name(d))
         .unwrap_or_else(|| "Toàn tỉnh".into());
     let alerts: Vec<&Alert> = recent_alerts(&snap, now)
         .into_iter()

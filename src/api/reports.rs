@@ -200,9 +200,10 @@ impl Names<'_> {
     }
 }
 
-/// A group's name for people: `hai-chau` → `Hai Chau`; none for `(none)`.
-fn group_name(g: &str) -> Option<String> {
-    (g != NONE_KEY).then(|| crate::domain::group_label(g))
+/// A group's name for people (its display name, "Thành phố Vinh"); none
+/// for `(none)`.
+fn group_name(snap: &Snapshot, g: &str) -> Option<String> {
+    (g != NONE_KEY).then(|| snap.group_name(g))
 }
 
 /// Seconds each row's frame stayed on the glass: until the same panel's
@@ -459,7 +460,7 @@ pub(super) async fn summary(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
         .into_iter()
         .map(|((campaign, group), s)| SummaryRow {
             campaign_name: names.campaign_name(&campaign),
-            group_name: group_name(&group),
+            group_name: group_name(names.snap, &group),
             campaign,
             group,
             plays: s.plays,
@@ -536,7 +537,7 @@ pub(super) async fn daily(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
             name: if by_campaign {
                 names.campaign_name(&key)
             } else {
-                group_name(&key)
+                group_name(names.snap, &key)
             },
             key,
             plays: s.plays,
@@ -715,7 +716,8 @@ pub(super) async fn workbook(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
         tz: ctx.tz,
     };
     let label = |key: &str| campaign_label(key, &names);
-    let district = |g: &str| group_name(g).unwrap_or_else(|| report_book::NO_DISTRICT.into());
+    let district =
+        |g: &str| group_name(&snap, g).unwrap_or_else(|| report_book::NO_DISTRICT.into());
 
     // Per district: its campaigns, and the district's own totals.
     let mut districts: BTreeMap<String, (Sum, Vec<report_book::Line>)> = BTreeMap::new();
@@ -929,7 +931,13 @@ mod tests {
 
     #[test]
     fn group_names_read_as_words() {
-        assert_eq!(group_name("hai-chau").as_deref(), Some("Hai Chau"));
-        assert_eq!(group_name(NONE_KEY), None);
+        let mut snap = Snapshot::default();
+        assert_eq!(group_name(&snap, "hai-chau").as_deref(), Some("Hai Chau"));
+        let id = crate::domain::Id::parse("hai-chau").unwrap();
+        let name = "Hải Châu".to_string();
+        snap.groups
+            .insert(id.clone(), crate::domain::Group { id, name });
+        assert_eq!(group_name(&snap, "hai-chau").as_deref(), Some("Hải Châu"));
+        assert_eq!(group_name(&snap, NONE_KEY), None);
     }
 }

@@ -18,6 +18,7 @@ use warp::reply::{Reply, Response};
 
 use super::error::ApiError;
 use crate::domain::Id;
+use crate::i18n::Reason;
 use crate::store::tokens::Principal;
 
 pub(crate) type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send + Sync>>;
@@ -96,10 +97,7 @@ impl Req {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
-                format!(
-                    "the request body is larger than {} KiB: send less",
-                    limit / 1024
-                ),
+                Reason::BodyTooLarge { kib: limit / 1024 },
             )
         };
         if let Some(len) = self
@@ -128,16 +126,17 @@ impl Req {
                 return Err(ApiError::new(
                     StatusCode::REQUEST_TIMEOUT,
                     "too_slow",
-                    format!(
-                        "the request body arrived too slowly (after {} s, less than {} KiB a second): check the connection and send it again",
-                        BODY_GRACE.as_secs(),
-                        BODY_MIN_RATE / 1024
-                    ),
+                    Reason::BodyTooSlow {
+                        after_s: BODY_GRACE.as_secs(),
+                        kib_per_s: BODY_MIN_RATE / 1024,
+                    },
                 ));
             };
             let Some(chunk) = next else { break };
             let chunk = chunk.map_err(|e| {
-                ApiError::bad_request(format!("the request body could not be read: {e}"))
+                ApiError::bad_request(Reason::BodyUnreadable {
+                    detail: e.to_string(),
+                })
             })?;
             if buf.len() + chunk.len() > limit {
                 self.drain(stream, buf.len() + chunk.len()).await;
@@ -180,10 +179,9 @@ impl Req {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported_media_type",
-                    format!(
-                        "send JSON with the header Content-Type: application/json (got {})",
-                        other.unwrap_or("no Content-Type")
-                    ),
+                    Reason::NotJson {
+                        got: other.unwrap_or("-").to_string(),
+                    },
                 ))
             }
         }
@@ -200,6 +198,16 @@ impl Req {
                         .headers
                         .get(header::CONTENT_LENGTH)
                         .is_some_and(|v| v.as_bytes() != b"0")))
+    }
+
+    /// The language the caller reads (`Accept-Language`, Vietnamese by
+    /// default).
+    pub(crate) fn lang(&self) -> crate::i18n::Lang {
+        crate::i18n::Lang::from_accept_language(
+            self.headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        )
     }
 
     pub(crate) fn q(&self, key: &str) -> Option<&str> {
@@ -224,13 +232,14 @@ impl Req {
 
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "is not valid JSON"
-            }
-            _ => "has a wrong or missing field",
-        };
-        ApiError::bad_request(format!("the request body {what}: {e}"))
+        let syntax = matches!(
+            e.classify(),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+        );
+        ApiError::bad_request(Reason::BadJson {
+            syntax,
+            detail: e.to_string(),
+        })
     })
 }
 
@@ -264,14 +273,19 @@ pub(crate) fn bytes_reply(content_type: &str, body: Vec<u8>) -> Response {
     r
 }
 
-pub(crate) fn error_response(e: &ApiError) -> Response {
-    let mut body = serde_json::json!({"error": e.code, "message": e.message});
+/// The error in its one JSON shape, its sentence in `lang`.
+pub(crate) fn error_response(e: &ApiError, lang: crate::i18n::Lang) -> Response {
+    let mut body = serde_json::json!({"error": e.code, "message": e.message.render(lang)});
     if let (Some(serde_json::Value::Object(extra)), Some(obj)) = (&e.extra, body.as_object_mut()) {
         for (k, v) in extra {
             obj.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
     let mut r = json(e.status, &body);
+    r.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
     if e.code == "busy" {
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));

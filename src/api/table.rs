@@ -18,11 +18,12 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::req::Req;
 use super::{
-    admin, alarms, alerts, broker, campaigns, cap, events, media, messages, panels, reports, web,
-    Ctx,
+    admin, alarms, alerts, broker, campaigns, cap, events, groups, media, messages, panels,
+    reports, web, Ctx,
 };
 use crate::domain::Role::{self, Admin, Approver, Editor, Feed, Operator, Scheduler};
 use crate::domain::{Alert, AlertBody, Campaign, CampaignBody, Message, MessageBody, Panel};
+use crate::i18n::Reason;
 use crate::store::tokens::TokenInfo;
 use crate::store::AuditEntry;
 
@@ -130,6 +131,18 @@ table! {
     (POST "/panels", Some(Admin)) => panels::create {
         body: Json(schema::<Panel>), reply: Some(schema::<panels::PanelView>), ok: CREATED,
         summary: "add a panel",
+    }
+    (GET "/groups", ANY) => groups::list {
+        body: NO_BODY, reply: Some(schema::<Vec<groups::GroupView>>), ok: OK,
+        summary: "list groups (districts) with display names and panel counts; q= searches ignoring diacritics",
+    }
+    (POST "/groups", Some(Admin)) => groups::create {
+        body: Json(schema::<crate::domain::Group>), reply: Some(schema::<crate::domain::Group>), ok: CREATED,
+        summary: "give a group its display name",
+    }
+    (PATCH "/groups/{id}", Some(Admin)) => groups::rename {
+        body: Json(schema::<groups::GroupPatch>), reply: Some(schema::<crate::domain::Group>), ok: OK,
+        summary: "rename a group (panels keep its id)",
     }
     (GET "/panels", ANY) => panels::list {
         body: NO_BODY, reply: Some(schema::<Vec<panels::PanelView>>), ok: OK,
@@ -367,21 +380,21 @@ pub(super) async fn route(
             None => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "no_route",
-                format!(
-                    "there is no API address /api/v1/{}: see /api/v1/openapi.json",
-                    segs.join("/")
-                ),
+                Reason::NoApiRoute {
+                    path: segs.join("/"),
+                },
             )),
-            Some(_) => on_path.find(|rt| rt.method == r.method.as_str()).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    format!(
-                        "{} is not accepted here: see /api/v1/openapi.json for the methods of each address",
-                        r.method
-                    ),
-                )
-            }),
+            Some(_) => on_path
+                .find(|rt| rt.method == r.method.as_str())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method_not_allowed",
+                        Reason::MethodNotAccepted {
+                            method: r.method.to_string(),
+                        },
+                    )
+                }),
         }
     };
     let rt = match found {
@@ -408,12 +421,11 @@ fn permit(r: &Req, role: Role) -> Result<(), ApiError> {
         return Ok(());
     }
     let held: Vec<&str> = r.who.roles.iter().map(|r| r.name()).collect();
-    Err(ApiError::forbidden(format!(
-        "this needs the {} role, and {:?} has only {}: ask an administrator",
-        role.name(),
-        r.who.name,
-        held.join(", ")
-    )))
+    Err(ApiError::forbidden(Reason::NeedsRole {
+        role: role.name(),
+        who: r.who.name.clone(),
+        held: held.join(", "),
+    }))
 }
 
 /// Whether a table pattern like `/panels/{id}/now` matches segments.

@@ -82,7 +82,7 @@ pub(crate) fn busy() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "busy",
-        "The server is using all the memory it may spend on images and previews for other requests right now, so this one was not started. Try again in a few seconds.",
+        crate::i18n::Reason::Busy,
     )
 }
 
@@ -127,6 +127,6 @@ mod tests {
             .await
             .err()
             .unwrap();
-        assert_eq!(e.message, "11 > 10");
+        assert_eq!(e.message.to_string(), "11 > 10");
     }
 }

@@ -373,7 +373,7 @@ mod tests {
     fn mistakes_are_named() {
         let bad = |json: serde_json::Value| {
             let c: CapConfig = serde_json::from_value(json).unwrap();
-            c.validate().unwrap_err().0
+            c.validate().unwrap_err().0.to_string()
         };
         let e = bad(serde_json::json!({"templates": [{"events": ["Bão"], "during": "{headlin}"}]}));
         assert!(e.contains("unknown placeholder {headlin}"), "{e}");

@@ -13,6 +13,7 @@ use super::{
     Alert, AlertBody, Campaign, Id, Invalid, Message, MessageBody, MessageStatus, Target,
     MAX_ALERT_S,
 };
+use crate::i18n::{Reason, Text};
 
 /// Why a change was refused. Each variant's text is a sentence a person
 /// can act on; the API picks the status from the variant.
@@ -24,7 +25,7 @@ pub enum Refusal {
     /// Well-formed, but names a panel, group, message or image that does
     /// not exist.
     #[error("{0}")]
-    UnknownRef(String),
+    UnknownRef(Text),
     /// The four-eyes rule: the last editor may not approve.
     #[error("four-eyes rule: {by:?} last edited this message, so someone else must approve it")]
     FourEyes { by: String },
@@ -57,9 +58,9 @@ impl MessageBody {
     pub fn check(&self, known: &impl Known) -> Result<(), Refusal> {
         self.validate()?;
         match &self.image {
-            Some(a) if !known.has_asset(a) => Err(Refusal::UnknownRef(format!(
-                "image {a:?} is not an uploaded asset: upload it with POST /api/v1/assets first"
-            ))),
+            Some(a) if !known.has_asset(a) => Err(Refusal::UnknownRef(
+                Reason::UnknownImage { id: a.clone() }.into(),
+            )),
             _ => Ok(()),
         }
     }
@@ -153,24 +154,20 @@ pub(super) const MAX_TARGETS: usize = 1000;
 /// are at most `MAX_TARGETS`.
 pub fn check_targets(targets: &[Target], known: &impl Known) -> Result<(), Refusal> {
     if targets.is_empty() {
-        return Err(Invalid::new(
-            "targets is empty: name at least one panel id, \"group:NAME\" or \"all\"",
-        )
-        .into());
+        return Err(Invalid::new(Reason::NoTargets).into());
     }
     if targets.len() > MAX_TARGETS {
-        return Err(Invalid::new(format!(
-            "{} targets are more than {MAX_TARGETS}: name panels by \"group:NAME\" (or \"all\") instead of one by one",
-            targets.len()
-        ))
+        return Err(Invalid::new(Reason::TooManyTargets {
+            n: targets.len(),
+            max: MAX_TARGETS,
+        })
         .into());
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(t) = targets.iter().find(|t| !seen.insert(*t)) {
-        return Err(Invalid::new(format!(
-            "target {:?} is listed twice: name each panel or group once",
-            t.to_string()
-        ))
+        return Err(Invalid::new(Reason::TargetTwice {
+            target: t.to_string(),
+        })
         .into());
     }
     for t in targets {
@@ -180,10 +177,12 @@ pub fn check_targets(targets: &[Target], known: &impl Known) -> Result<(), Refus
             Target::Group(g) => known.has_group(g),
         };
         if !exists {
-            return Err(Refusal::UnknownRef(format!(
-                "target {:?} matches no panel: check the panel id or group name (GET /api/v1/panels lists them)",
-                t.to_string()
-            )));
+            return Err(Refusal::UnknownRef(
+                Reason::UnknownTarget {
+                    target: t.to_string(),
+                }
+                .into(),
+            ));
         }
     }
     Ok(())
@@ -200,10 +199,12 @@ impl Campaign {
             .iter()
             .find(|m| !known.has_message(&m.id))
         {
-            return Err(Refusal::UnknownRef(format!(
-                "campaign lists message {:?}, which does not exist: create it first or remove it from the list",
-                m.id.as_str()
-            )));
+            return Err(Refusal::UnknownRef(
+                Reason::UnknownCampaignMessage {
+                    id: m.id.to_string(),
+                }
+                .into(),
+            ));
         }
         check_targets(&self.body.targets, known)
     }
@@ -217,16 +218,13 @@ impl AlertBody {
     pub fn check(&self, known: &impl Known) -> Result<(), Refusal> {
         let n = self.text.trim().chars().count();
         if n == 0 || n > MAX_ALERT_CHARS {
-            return Err(Invalid::new(format!(
-                "alert text must be 1 to {MAX_ALERT_CHARS} characters"
-            ))
+            return Err(Invalid::new(Reason::AlertText {
+                max: MAX_ALERT_CHARS,
+            })
             .into());
         }
         if self.duration_s == 0 || self.duration_s > MAX_ALERT_S {
-            return Err(Invalid::new(format!(
-                "duration_s must be 1 to {MAX_ALERT_S} seconds (three days); send a new alert to extend"
-            ))
-            .into());
+            return Err(Invalid::new(Reason::AlertDuration { max: MAX_ALERT_S }).into());
         }
         check_targets(&self.targets, known)
     }

@@ -85,15 +85,12 @@ impl Transport {
             Transport::Hd2020 { address, .. } => {
                 host_port(address, None)?;
                 if !width.is_multiple_of(8) {
-                    return Err(Invalid::new(format!(
-                        "an HD2020 card needs a panel width that is a multiple of 8, not {width}: set the width to the sign's (e.g. 64, 128, 192)"
-                    )));
+                    return Err(Invalid::new(crate::i18n::Reason::Hd2020Width { width }));
                 }
                 if format != PixelFormat::Mono1 {
-                    return Err(Invalid::new(format!(
-                        "an HD2020 card lights each LED on or off: give the panel the format mono1, not {}",
-                        format.name()
-                    )));
+                    return Err(Invalid::new(crate::i18n::Reason::Hd2020Mono {
+                        format: format.name(),
+                    }));
                 }
                 Ok(())
             }
@@ -111,10 +108,10 @@ pub fn validate_device_id(id: &str) -> Result<(), Invalid> {
     if ok {
         Ok(())
     } else {
-        Err(Invalid::new(format!(
-            "device id {:?} is not valid: copy the card's Device ID from HDPlayer (letters, digits, '-', '_' or '.', at most {MAX_DEVICE_ID}), e.g. C16-19-A0001",
-            id.chars().take(80).collect::<String>()
-        )))
+        Err(Invalid::new(crate::i18n::Reason::BadDeviceId {
+            shown: id.chars().take(80).collect(),
+            max: MAX_DEVICE_ID,
+        }))
     }
 }
 
@@ -245,7 +242,7 @@ mod tests {
         );
         assert_eq!(host_port("[::1]:7", None).unwrap(), ("::1".into(), 7));
         let e = host_port("1.2.3.4", None).unwrap_err();
-        assert!(e.0.contains("port is missing"), "{e}");
+        assert!(e.to_string().contains("port is missing"), "{e}");
 
         let hd = |a: &str| Transport::Hd2020 {
             address: a.into(),
@@ -256,7 +253,7 @@ mod tests {
         let e = hd("10.1.1.1:5005")
             .validate(60, PixelFormat::Mono1)
             .unwrap_err();
-        assert!(e.0.contains("multiple of 8"), "{e}");
+        assert!(e.to_string().contains("multiple of 8"), "{e}");
         assert!(hd("10.1.1.1:5005")
             .validate(64, PixelFormat::Rgb888)
             .is_err());

@@ -515,15 +515,18 @@ pub fn led_look(img: &RgbImage, scale: u32) -> RgbImage {
     })
 }
 
-/// A sentence (English) when a page holds more words than a passer-by can
-/// read in `dwell_s` seconds at [`READING_WORDS_PER_S`].
-pub fn reading_warning(words: usize, dwell_s: u32) -> Option<String> {
+/// Why page `page` is too dense, when it holds more words than a
+/// passer-by can read in `dwell_s` seconds at [`READING_WORDS_PER_S`].
+pub fn reading_warning(page: usize, words: usize, dwell_s: u32) -> Option<crate::i18n::Reason> {
     let readable = dwell_s as f32 * READING_WORDS_PER_S;
     if words as f32 <= readable {
         return None;
     }
     let need = (words as f32 / READING_WORDS_PER_S).ceil() as u32;
-    Some(format!(
-        "This page has {words} words, which take about {need} s to read, but it is shown for only {dwell_s} s: raise the dwell time to at least {need} s or shorten the text."
-    ))
+    Some(crate::i18n::Reason::ReadingTooFast {
+        page,
+        words,
+        need,
+        dwell: dwell_s,
+    })
 }

@@ -490,10 +490,12 @@ fn mono_text_contrasts_with_a_light_background() {
 
 #[test]
 fn reading_warning_names_the_numbers() {
-    assert_eq!(reading_warning(9, 3), None);
-    let w = reading_warning(20, 4).unwrap();
+    assert_eq!(reading_warning(1, 9, 3), None);
+    let w = reading_warning(2, 20, 4)
+        .unwrap()
+        .render(crate::i18n::Lang::En);
     assert!(
-        w.contains("20 words") && w.contains("7 s") && w.contains("4 s"),
+        w.contains("page 2") && w.contains("20 words") && w.contains("7 s") && w.contains("4 s"),
         "{w}"
     );
 }

@@ -24,6 +24,7 @@ use chrono_tz::Tz;
 use super::cron::{earliest, parse_cron, CronSpec};
 use super::{parse_tz, Catalog, DEFAULT_TZ};
 use crate::domain::{Campaign, Id, Invalid, Panel, Profile, MAX_DWELL_S};
+use crate::i18n::Reason;
 
 /// Most messages in one campaign's playlist.
 pub const MAX_PLAYLIST: usize = 100;
@@ -123,41 +124,42 @@ pub fn compile_in(c: &Campaign, default_tz: Tz) -> Result<CompiledCampaign, Inva
     let b = &c.body;
     let name_len = b.name.trim().chars().count();
     if name_len == 0 || b.name.chars().count() > 200 {
-        return Err(Invalid::new("campaign name must be 1 to 200 characters"));
+        return Err(Invalid::new(Reason::CampaignName));
     }
     if b.messages.is_empty() || b.messages.len() > MAX_PLAYLIST {
-        return Err(Invalid::new(format!(
-            "a campaign plays 1 to {MAX_PLAYLIST} messages; this one lists {}",
-            b.messages.len()
-        )));
+        return Err(Invalid::new(Reason::PlaylistLength {
+            max: MAX_PLAYLIST,
+            n: b.messages.len(),
+        }));
     }
     for m in &b.messages {
         if !(1..=MAX_DWELL_S).contains(&m.dwell_s) {
-            return Err(Invalid::new(format!(
-                "dwell_s {} for message {} is out of range: use 1 to {MAX_DWELL_S} seconds",
-                m.dwell_s, m.id
-            )));
+            return Err(Invalid::new(Reason::DwellRange {
+                dwell: m.dwell_s,
+                message: m.id.to_string(),
+                max: MAX_DWELL_S,
+            }));
         }
     }
     if b.targets.is_empty() {
-        return Err(Invalid::new(
-            "a campaign needs at least one target: a panel id, \"group:NAME\" or \"all\"",
-        ));
+        return Err(Invalid::new(Reason::CampaignNoTargets));
     }
     for (what, date) in [("start", b.start), ("end", b.end)] {
         if let Some(d) = date.filter(|d| !super::YEARS.contains(&d.year())) {
-            return Err(Invalid::new(format!(
-                "{what} {d} is out of range: campaign dates run from {}-01-01 to {}-12-31",
-                super::YEARS.start(),
-                super::YEARS.end()
-            )));
+            return Err(Invalid::new(Reason::DateRange {
+                end: what == "end",
+                date: d.to_string(),
+                first: *super::YEARS.start(),
+                last: *super::YEARS.end(),
+            }));
         }
     }
     if let (Some(s), Some(e)) = (b.start, b.end) {
         if s > e {
-            return Err(Invalid::new(format!(
-                "start {s} is after end {e}: the dates are inclusive, so a one-day campaign has start = end"
-            )));
+            return Err(Invalid::new(Reason::StartAfterEnd {
+                start: s.to_string(),
+                end: e.to_string(),
+            }));
         }
     }
     let tz = match &b.tz {
@@ -167,9 +169,10 @@ pub fn compile_in(c: &Campaign, default_tz: Tz) -> Result<CompiledCampaign, Inva
     let timing = match (&b.cron, b.duration_s) {
         (Some(expr), Some(d)) => {
             if !(1..=MAX_DURATION_S).contains(&d) {
-                return Err(Invalid::new(format!(
-                    "duration_s {d} is out of range: use 1 to {MAX_DURATION_S} seconds (31 days)"
-                )));
+                return Err(Invalid::new(Reason::DurationRange {
+                    duration: d,
+                    max: MAX_DURATION_S,
+                }));
             }
             Timing::Cron(Firings {
                 spec: parse_cron(expr)?,
@@ -179,18 +182,12 @@ pub fn compile_in(c: &Campaign, default_tz: Tz) -> Result<CompiledCampaign, Inva
                 last: b.end,
             })
         }
-        (Some(_), None) => {
-            return Err(Invalid::new(
-                "a campaign with a cron needs duration_s: how many seconds it stays on after each firing (1 to 2678400)",
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(Invalid::new(
-                "duration_s only applies with a cron: add a cron, or remove duration_s to run all day from start to end",
-            ))
-        }
+        (Some(_), None) => return Err(Invalid::new(Reason::CronNeedsDuration)),
+        (None, Some(_)) => return Err(Invalid::new(Reason::DurationNeedsCron)),
         (None, None) => Timing::Days {
-            start: b.start.map_or(DateTime::<Utc>::MIN_UTC, |d| midnight(tz, d)),
+            start: b
+                .start
+                .map_or(DateTime::<Utc>::MIN_UTC, |d| midnight(tz, d)),
             end: b
                 .end
                 .and_then(|d| d.succ_opt())

@@ -38,14 +38,8 @@ use chrono::{
 use chrono_tz::Tz;
 
 use crate::domain::Invalid;
-
-/// Shown in every parse error, so the person fixing the expression sees
-/// what would have been accepted.
-const FORMS: &str = "accepted forms: 5 fields \"minute hour day-of-month month day-of-week\" \
-as in crontab, e.g. \"0 7 * * 1-5\" (weekdays 0-7 or sun-sat, 0 and 7 = Sunday); \
-6 or 7 fields with seconds first and an optional year, e.g. \"0 0 7 * * Mon-Fri\" \
-(there numeric weekdays are 1 = Sunday … 7 = Saturday, so prefer names); \
-or @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly";
+use crate::i18n::catalogue::{CronField, CronUnit, Run};
+use crate::i18n::{CronPart, CronText, CronWhy, Lang, Reason};
 
 /// The calendar the search walks. The `cron` crate's years stop at 2100;
 /// nothing here is scheduled before 1970.
@@ -111,7 +105,12 @@ impl fmt::Display for CronSpec {
 pub fn parse_cron(expr: &str) -> Result<CronSpec, Invalid> {
     let text = expr.trim();
     let shown: String = text.chars().take(100).collect();
-    let bad = |why: &str| Invalid::new(format!("cron {shown:?} is not valid: {why}; {FORMS}"));
+    let bad = |why: CronWhy| {
+        Invalid::new(Reason::InvalidCron {
+            shown: shown.clone(),
+            why,
+        })
+    };
     let fields = if let Some(word) = text.strip_prefix('@') {
         let unix = match word.to_ascii_lowercase().as_str() {
             "yearly" | "annually" => "0 0 1 1 *",
@@ -119,17 +118,21 @@ pub fn parse_cron(expr: &str) -> Result<CronSpec, Invalid> {
             "weekly" => "0 0 * * 0",
             "daily" | "midnight" => "0 0 * * *",
             "hourly" => "0 * * * *",
-            "reboot" => return Err(bad("@reboot has no meaning for a campaign")),
-            _ => return Err(bad(&format!("@{word} is not a known shorthand"))),
+            "reboot" => return Err(bad(CronWhy::Reboot)),
+            _ => {
+                return Err(bad(CronWhy::UnknownShorthand(
+                    word.chars().take(40).collect(),
+                )))
+            }
         };
-        parse_unix(&unix.split_whitespace().collect::<Vec<_>>()).map_err(|e| bad(&e))?
+        parse_unix(&unix.split_whitespace().collect::<Vec<_>>()).map_err(bad)?
     } else {
         let parts: Vec<&str> = text.split_whitespace().collect();
         match parts.len() {
-            0 => return Err(bad("it is empty")),
-            5 => parse_unix(&parts).map_err(|e| bad(&e))?,
-            6 | 7 => parse_crate(text).map_err(|e| bad(&e))?,
-            n => return Err(bad(&format!("it has {n} fields"))),
+            0 => return Err(bad(CronWhy::Empty)),
+            5 => parse_unix(&parts).map_err(bad)?,
+            6 | 7 => parse_crate(text).map_err(bad)?,
+            n => return Err(bad(CronWhy::FieldCount(n))),
         }
     };
     let spec = CronSpec {
@@ -142,10 +145,7 @@ pub fn parse_cron(expr: &str) -> Result<CronSpec, Invalid> {
         .expect("valid date");
     let until = NaiveDate::from_ymd_opt(last, 12, 31).expect("valid date");
     if spec.next_naive(from, until).is_none() {
-        return Err(Invalid::new(format!(
-            "this cron never fires: no time from {first} to {last} matches all the fields of {shown:?} \
-             (check the day of the month against the month, and the year)"
-        )));
+        return Err(Invalid::new(Reason::CronNeverFires { shown, first, last }));
     }
     Ok(spec)
 }
@@ -163,12 +163,12 @@ const MONTH_NAMES: [&str; 12] = [
 ];
 const DOW_NAMES: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
-fn parse_unix(parts: &[&str]) -> Result<Fields, String> {
-    let min = unix_field(parts[0], "minute", 0, 59, &[], 0)?;
-    let hour = unix_field(parts[1], "hour", 0, 23, &[], 0)?;
-    let dom = unix_field(parts[2], "day-of-month", 1, 31, &[], 0)?;
-    let month = unix_field(parts[3], "month", 1, 12, &MONTH_NAMES, 1)?;
-    let mut dow = unix_field(parts[4], "day-of-week", 0, 7, &DOW_NAMES, 0)?;
+fn parse_unix(parts: &[&str]) -> Result<Fields, CronWhy> {
+    let min = unix_field(parts[0], CronField::Minute, 0, 59, &[], 0)?;
+    let hour = unix_field(parts[1], CronField::Hour, 0, 23, &[], 0)?;
+    let dom = unix_field(parts[2], CronField::DayOfMonth, 1, 31, &[], 0)?;
+    let month = unix_field(parts[3], CronField::Month, 1, 12, &MONTH_NAMES, 1)?;
+    let mut dow = unix_field(parts[4], CronField::DayOfWeek, 0, 7, &DOW_NAMES, 0)?;
     if dow & (1 << 7) != 0 {
         dow = (dow | 1) & 0x7f;
     }
@@ -187,18 +187,23 @@ fn parse_unix(parts: &[&str]) -> Result<Fields, String> {
 /// One field of the Unix form as a bit set.
 fn unix_field(
     text: &str,
-    what: &str,
+    field: CronField,
     lo: u32,
     hi: u32,
     names: &[&str],
     name_base: u32,
-) -> Result<u64, String> {
-    let value = |s: &str| -> Result<u32, String> {
+) -> Result<u64, CronWhy> {
+    let shown = || text.chars().take(40).collect::<String>();
+    let value = |s: &str| -> Result<u32, CronWhy> {
         if let Ok(v) = s.parse::<u32>() {
             if v < lo || v > hi {
-                return Err(format!(
-                    "{what} field {text:?}: {v} is out of range {lo}-{hi}"
-                ));
+                return Err(CronWhy::OutOfRange {
+                    field,
+                    text: shown(),
+                    value: v,
+                    lo,
+                    hi,
+                });
             }
             return Ok(v);
         }
@@ -207,15 +212,25 @@ fn unix_field(
             .iter()
             .position(|n| *n == lower)
             .map(|i| i as u32 + name_base)
-            .ok_or_else(|| format!("{what} field {text:?}: {s:?} is not a number or name"))
+            .ok_or_else(|| CronWhy::NotANumber {
+                field,
+                text: shown(),
+                item: s.chars().take(40).collect(),
+            })
     };
     let mut bits = 0u64;
     for item in text.split(',') {
         let (range, step) = match item.split_once('/') {
             Some((r, s)) => {
-                let step: u32 = s.parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
-                    format!("{what} field {text:?}: step {s:?} must be 1 or more")
-                })?;
+                let step: u32 =
+                    s.parse()
+                        .ok()
+                        .filter(|&n| n >= 1)
+                        .ok_or_else(|| CronWhy::BadStep {
+                            field,
+                            text: shown(),
+                            step: s.chars().take(40).collect(),
+                        })?;
                 (r, Some(step))
             }
             None => (item, None),
@@ -229,9 +244,11 @@ fn unix_field(
             (a, if step.is_some() { hi } else { a })
         };
         if a > b {
-            return Err(format!(
-                "{what} field {text:?}: range {range:?} runs backwards"
-            ));
+            return Err(CronWhy::Backwards {
+                field,
+                text: shown(),
+                range: range.chars().take(40).collect(),
+            });
         }
         let step = step.unwrap_or(1);
         let mut v = a;
@@ -243,11 +260,11 @@ fn unix_field(
     Ok(bits)
 }
 
-fn parse_crate(text: &str) -> Result<Fields, String> {
+fn parse_crate(text: &str) -> Result<Fields, CronWhy> {
     use cron::TimeUnitSpec;
     let s: cron::Schedule = text
         .parse()
-        .map_err(|e: cron::error::Error| e.to_string())?;
+        .map_err(|e: cron::error::Error| CronWhy::Library(e.to_string()))?;
     fn bits(spec: &impl TimeUnitSpec, shift: u32) -> u64 {
         spec.iter().fold(0, |m, v| m | 1 << (v - shift))
     }
@@ -589,8 +606,14 @@ impl CronSpec {
     }
 
     /// A description in English for people, e.g. "at 07:00 on Monday to
-    /// Friday" or "every 15 minutes".
+    /// Friday" or "every 15 minutes" (the logs' and tests' form).
     pub fn describe(&self) -> String {
+        self.description().render(Lang::En)
+    }
+
+    /// What the expression means, phrase by phrase, for the catalogue to
+    /// put in a person's language.
+    pub fn description(&self) -> CronText {
         let f = &self.fields;
         let mut out = Vec::new();
         let secs = bits_of(f.sec, 0, 59);
@@ -607,98 +630,54 @@ impl CronSpec {
                     }
                 })
                 .collect();
-            out.push(format!("at {}", join_and(&times)));
+            out.push(CronPart::At(times));
         } else {
             if secs != [0] {
-                out.push(unit_phrase(&secs, 0, 59, "second"));
+                out.push(unit_phrase(&secs, 0, 59, CronUnit::Second));
             }
             if !(secs.len() > 1 && mins.len() == 60) {
                 if mins.len() == 1 && secs == [0] {
-                    out.push(format!("at minute {}", mins[0]));
+                    out.push(CronPart::AtMinute(mins[0]));
                 } else {
-                    out.push(unit_phrase(&mins, 0, 59, "minute"));
+                    out.push(unit_phrase(&mins, 0, 59, CronUnit::Minute));
                 }
             }
             if hours.len() < 24 {
-                let hs: Vec<u32> = hours.clone();
-                match step_of(&hs, 0, 23) {
-                    Some(step) if step > 1 => out.push(format!("every {step} hours")),
-                    _ => out.push(format!(
-                        "during hour {}",
-                        join_and(&runs(&hs, |h| format!("{h:02}")))
-                    )),
+                match step_of(&hours, 0, 23) {
+                    Some(step) if step > 1 => out.push(CronPart::EveryHours(step)),
+                    _ => out.push(CronPart::DuringHours(runs(&hours))),
                 }
             }
         }
         let dom_all = f.dom == 0xffff_fffe;
         let dow_all = f.dow == 0x7f;
-        let doms = bits_of(f.dom, 1, 31);
-        let dom_text = || {
-            format!(
-                "on day {} of the month",
-                join_and(&runs(&doms, |d| d.to_string()))
-            )
-        };
-        let dow_text = || {
-            // Monday first, as people in Vietnam write the week.
-            let order: Vec<u32> = (0..7u32)
+        let doms = runs(&bits_of(f.dom, 1, 31));
+        // Monday first (0), as people in Vietnam write the week.
+        let dows = runs(
+            &(0..7u32)
                 .filter(|i| f.dow >> ((i + 1) % 7) & 1 == 1)
-                .collect();
-            format!(
-                "on {}",
-                join_and(&runs(&order, |i| WEEKDAYS[i as usize].to_string()))
-            )
-        };
+                .collect::<Vec<_>>(),
+        );
         match (dom_all, dow_all) {
             (true, true) => {}
-            (false, true) => out.push(dom_text()),
-            (true, false) => out.push(dow_text()),
-            (false, false) if f.dom_or_dow => {
-                out.push(format!("{} or {}", dom_text(), dow_text()));
-            }
-            (false, false) => out.push(format!("{} if it falls {}", dom_text(), dow_text())),
+            (false, true) => out.push(CronPart::OnDays(doms)),
+            (true, false) => out.push(CronPart::OnWeekdays(dows)),
+            (false, false) if f.dom_or_dow => out.push(CronPart::DaysOrWeekdays(doms, dows)),
+            (false, false) => out.push(CronPart::DaysIfWeekdays(doms, dows)),
         }
         if f.month != 0x1ffe {
-            let months = bits_of(f.month, 1, 12);
-            out.push(format!(
-                "in {}",
-                join_and(&runs(&months, |m| MONTHS[m as usize - 1].to_string()))
-            ));
+            out.push(CronPart::InMonths(runs(&bits_of(f.month, 1, 12))));
         }
         if let Some(y) = &f.years {
             let years: Vec<u32> = (0..YEAR_BITS as u32)
                 .filter(|i| y[*i as usize / 64] >> (i % 64) & 1 == 1)
                 .map(|i| i + FIRST_YEAR as u32)
                 .collect();
-            out.push(format!("in {}", join_and(&runs(&years, |y| y.to_string()))));
+            out.push(CronPart::InYears(runs(&years)));
         }
-        out.join(" ")
+        CronText { parts: out }
     }
 }
-
-const WEEKDAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
 
 fn bits_of(mask: u64, lo: u32, hi: u32) -> Vec<u32> {
     (lo..=hi).filter(|v| mask >> v & 1 == 1).collect()
@@ -714,16 +693,15 @@ fn step_of(vals: &[u32], lo: u32, hi: u32) -> Option<u32> {
     (expected == vals).then_some(step)
 }
 
-fn unit_phrase(vals: &[u32], lo: u32, hi: u32, unit: &str) -> String {
+fn unit_phrase(vals: &[u32], lo: u32, hi: u32, unit: CronUnit) -> CronPart {
     match step_of(vals, lo, hi) {
-        Some(1) => format!("every {unit}"),
-        Some(step) => format!("every {step} {unit}s"),
-        None => format!("at {unit} {}", join_and(&runs(vals, |v| v.to_string()))),
+        Some(step) => CronPart::Every(step, unit),
+        None => CronPart::AtUnit(unit, runs(vals)),
     }
 }
 
-/// Consecutive values as "a to b", others one by one.
-fn runs(vals: &[u32], name: impl Fn(u32) -> String) -> Vec<String> {
+/// Three or more consecutive values as a run, others one by one.
+fn runs(vals: &[u32]) -> Vec<Run> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < vals.len() {
@@ -732,23 +710,13 @@ fn runs(vals: &[u32], name: impl Fn(u32) -> String) -> Vec<String> {
             j += 1;
         }
         if j >= i + 2 {
-            out.push(format!("{} to {}", name(vals[i]), name(vals[j])));
+            out.push(Run::Range(vals[i], vals[j]));
         } else {
-            for v in &vals[i..=j] {
-                out.push(name(*v));
-            }
+            out.extend(vals[i..=j].iter().map(|v| Run::One(*v)));
         }
         i = j + 1;
     }
     out
-}
-
-fn join_and(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
 }
 
 #[cfg(test)]
@@ -962,7 +930,7 @@ mod tests {
             ("@often", "not a known shorthand"),
             ("0 0 7 * * 0", "not valid"),
         ] {
-            let e = parse_cron(expr).expect_err(expr).0;
+            let e = parse_cron(expr).expect_err(expr).0.to_string();
             assert!(e.contains(says), "{expr:?}: {e}");
             assert!(e.contains("accepted forms"), "{expr:?}: {e}");
         }

@@ -63,10 +63,9 @@ pub const ALERT_DWELL_S: u32 = 8;
 /// Parses an IANA time zone name such as `Asia/Ho_Chi_Minh`.
 pub fn parse_tz(name: &str) -> Result<Tz, Invalid> {
     name.trim().parse::<Tz>().map_err(|_| {
-        Invalid::new(format!(
-            "unknown time zone {:?}: use an IANA name such as \"Asia/Ho_Chi_Minh\" or \"Europe/Berlin\"",
-            name.chars().take(80).collect::<String>()
-        ))
+        Invalid::new(crate::i18n::Reason::UnknownTimeZone {
+            shown: name.chars().take(80).collect(),
+        })
     })
 }
 
@@ -477,14 +476,14 @@ fn local_instant(tz: Tz, date: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
     cron::earliest(tz, date.and_hms_opt(h, m, 0).expect("validated time"))
 }
 
-/// For the dashboard: a description of `expr` and its next `n` firings
+/// For the dashboard: what `expr` means and its next `n` firings
 /// (at most 1000) after `now` in time zone `tz`.
 pub fn explain(
     expr: &str,
     tz: &str,
     now: DateTime<Utc>,
     n: usize,
-) -> Result<(String, Vec<DateTime<FixedOffset>>), Invalid> {
+) -> Result<(crate::i18n::CronText, Vec<DateTime<FixedOffset>>), Invalid> {
     let spec = parse_cron(expr)?;
     let zone = parse_tz(tz)?;
     let mut out = Vec::with_capacity(n.min(1000));
@@ -498,5 +497,5 @@ pub fn explain(
             None => break,
         }
     }
-    Ok((format!("{} ({})", spec.describe(), zone.name()), out))
+    Ok((spec.description(), out))
 }

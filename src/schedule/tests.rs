@@ -1002,7 +1002,10 @@ fn compile_refuses_with_reasons() {
         for (k, val) in patch.as_object().unwrap() {
             v[k] = val.clone();
         }
-        let e = compile(&body("c", v.clone())).expect_err(&v.to_string()).0;
+        let e = compile(&body("c", v.clone()))
+            .expect_err(&v.to_string())
+            .0
+            .to_string();
         assert!(e.contains(says), "{v}: {e}");
     }
     let many: Vec<_> = (0..101)
@@ -1028,7 +1031,14 @@ fn explain_for_the_dashboard() {
         3,
     )
     .unwrap();
-    assert_eq!(text, "at 07:00 on Monday to Friday (Asia/Ho_Chi_Minh)");
+    assert_eq!(
+        text.render(crate::i18n::Lang::En),
+        "at 07:00 on Monday to Friday"
+    );
+    assert_eq!(
+        text.render(crate::i18n::Lang::Vi),
+        "lúc 07:00 từ thứ Hai đến thứ Sáu"
+    );
     let shown: Vec<String> = next.iter().map(|t| t.to_rfc3339()).collect();
     assert_eq!(
         shown,
@@ -1103,7 +1113,8 @@ fn a_cron_that_never_fires_is_refused() {
             json!({"messages":[{"id":"m1","dwell_s":10}],"cron":cron,"duration_s":60}),
         ))
         .expect_err(cron)
-        .0;
+        .0
+        .to_string();
         assert!(e.contains("this cron never fires: "), "{cron}: {e}");
     }
     // A year in range is fine, even if it is past.
@@ -1119,7 +1130,7 @@ fn campaign_dates_out_of_range_are_refused() {
         ("end", "2101-01-01"),
     ] {
         let v = json!({"messages":[{"id":"m1","dwell_s":10}], key: date});
-        let e = compile(&body("c", v)).expect_err(date).0;
+        let e = compile(&body("c", v)).expect_err(date).0.to_string();
         assert!(e.contains("2000") && e.contains("2100"), "{date}: {e}");
     }
     for (key, date) in [("start", "2000-01-01"), ("end", "2100-12-31")] {

@@ -164,7 +164,7 @@ impl AlarmStore {
 
     /// Checks and writes new settings (mode 600), then puts them in force.
     pub fn set_config(&self, c: AlarmConfig) -> Result<AlarmConfig, StoreError> {
-        c.check().map_err(crate::domain::Invalid)?;
+        c.check().map_err(crate::domain::Invalid::new)?;
         let mut st = self.config.lock().expect("alarm config lock");
         let mut bytes = serde_json::to_vec_pretty(&c).expect("serializes");
         bytes.push(b'\n');

@@ -98,7 +98,7 @@ impl ConfigFile {
             return Ok(CapConfig::default());
         }
         let c: CapConfig = super::read_json(&self.path).map_err(|p| p.message)?;
-        c.validate().map_err(|e| e.0)?;
+        c.validate().map_err(|e| e.0.to_string())?;
         Ok(c)
     }
 }
@@ -293,7 +293,7 @@ impl Store {
     ) -> Result<Warning, StoreError> {
         self.change_audited(|s| {
             let mut w = s.cap.get(id).cloned().ok_or_else(|| not_found("warning", id.as_str()))?;
-            w.check_held(now).map_err(|r| StoreError::Conflict(r.to_string()))?;
+            w.check_held(now).map_err(|r| StoreError::conflict(r.to_string()))?;
             w.deploy(who, text, now, config.default_duration_s)?;
             let mut ops = Vec::new();
             let mut audit = Vec::new();
@@ -326,7 +326,7 @@ impl Store {
                 .cloned()
                 .ok_or_else(|| not_found("warning", id.as_str()))?;
             w.dismiss(who, now)
-                .map_err(|r| StoreError::Conflict(r.to_string()))?;
+                .map_err(|r| StoreError::conflict(r.to_string()))?;
             s.cap.insert(w.id.clone(), w.clone());
             let ops = vec![FileOp::Write(self.warning_path(&w.id), pretty(&w))];
             Ok((w, ops, vec![entry(who, "dismiss", "cap", id.as_str())]))
@@ -388,9 +388,7 @@ impl Store {
             let id = std::iter::repeat_with(|| Id::for_alert(p.from, rand::random()))
                 .take(ID_DRAWS)
                 .find(|id| !s.alerts.contains_key(id))
-                .ok_or_else(|| {
-                    StoreError::Conflict("no free alert id: send the warning again".into())
-                })?;
+                .ok_or_else(|| StoreError::conflict(crate::i18n::Reason::NoFreeAlertId))?;
             let body = AlertBody {
                 text: p.text.clone(),
                 targets: targets.clone(),

@@ -196,7 +196,7 @@ mod tests {
             |batch| {
                 assert_eq!(batch.len(), 1);
                 second = Some(staged(&g, &base, 1));
-                Err(StoreError::Conflict("disk said no".into()))
+                Err(StoreError::conflict("disk said no"))
             },
             |_| panic!("nothing is published"),
         );

@@ -219,7 +219,7 @@ fn check_rows(panels: &[(usize, Panel)]) -> Vec<RowProblem> {
     for (row, p) in panels {
         let row = *row;
         let problem = match (p.validate(), first.get(&p.id)) {
-            (Err(e), _) => Some(e.0),
+            (Err(e), _) => Some(e.0.to_string()),
             (Ok(()), Some(earlier)) => Some(format!(
                 "the id {} is also on row {earlier}: give each panel once",
                 p.id

@@ -3,6 +3,7 @@
 //! ```text
 //! DIR/content/panels/{id}.json       panels
 //! DIR/content/messages/{id}.json     messages (body + workflow fields)
+//! DIR/content/groups/{id}.json       groups' display names ("Thành phố Vinh" for tp-vinh)
 //! DIR/content/assets/{sha256}.{ext}  uploaded images, named by content hash
 //! DIR/content/assets/{sha256}.json   what we know about each image
 //! DIR/schedules/{id}.json            campaigns (hand-editable, reloaded live)
@@ -40,7 +41,7 @@
 //! and if the files cannot be written the lines are taken back and nothing
 //! changes in memory.
 //!
-//! `content/panels`, `content/messages` and `schedules/` may be edited by
+//! `content/panels`, `content/messages`, `content/groups` and `schedules/` may be edited by
 //! hand on a running server: [`Store::reload_hand_edits`] applies what
 //! changed. A file that cannot be used (on reload or at start) is reported
 //! in [`Snapshot::problems`] with its line and column; the last good
@@ -76,10 +77,11 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::domain::{
-    Alert, AlertBody, Asset, Campaign, CampaignBody, Id, Invalid, Known, Message, MessageBody,
-    Panel, Policy, Refusal,
+    Alert, AlertBody, Asset, Campaign, CampaignBody, Group, Id, Invalid, Known, Message,
+    MessageBody, Panel, Policy, Refusal,
 };
 use crate::fsio;
+use crate::i18n::{Kind, Reason, Text};
 use crate::schedule;
 
 /// Everything the server knows, at one instant.
@@ -99,6 +101,9 @@ pub struct Snapshot {
     pub alerts: OrdMap<Id, Alert>,
     /// Official warnings received (CAP), by [`crate::cap::warning::key`].
     pub cap: OrdMap<Id, crate::cap::Warning>,
+    /// Groups' display names. A group panels name without an entry here
+    /// is shown by its id.
+    pub groups: OrdMap<Id, Group>,
     /// Files that could not be used, by path. The server keeps the last
     /// good version of what such a file held and never overwrites it.
     pub problems: BTreeMap<PathBuf, FileProblem>,
@@ -138,12 +143,12 @@ pub enum StoreError {
     #[error("no {kind} with id {id:?}")]
     NotFound { kind: &'static str, id: String },
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Text),
     /// Refused because other things use it: `users` names them (id, name),
     /// `kind` says what they are ("campaigns", "messages").
     #[error("{message}")]
     InUse {
-        message: String,
+        message: Text,
         kind: &'static str,
         users: Vec<(String, String)>,
     },
@@ -167,6 +172,10 @@ impl From<Invalid> for StoreError {
 }
 
 impl StoreError {
+    /// A conflict with the data as it is.
+    pub fn conflict(why: impl Into<Text>) -> StoreError {
+        StoreError::Conflict(why.into())
+    }
     /// The same error once more, for every writer of a failed batch.
     fn again(&self) -> StoreError {
         match self {
@@ -251,7 +260,40 @@ pub struct Store {
 type Fingerprint = BTreeMap<String, (u64, std::time::SystemTime)>;
 
 /// The directories people may edit by hand on a running server.
-const HAND_EDITED: [&str; 3] = ["content/panels", "content/messages", "schedules"];
+const HAND_EDITED: [&str; 4] = [
+    "content/panels",
+    "content/messages",
+    "content/groups",
+    "schedules",
+];
+
+impl Snapshot {
+    /// What people read for group `id`: its display name, else its id read
+    /// as words.
+    pub fn group_name(&self, id: &str) -> String {
+        Id::parse(id)
+            .ok()
+            .and_then(|i| self.groups.get(&i))
+            .map_or_else(|| crate::domain::group_label(id), |g| g.name.clone())
+    }
+
+    /// Every group: those with a display name and those panels name, by
+    /// id, each with its name and how many panels are in it.
+    pub fn group_list(&self) -> Vec<(String, String, usize)> {
+        let mut count: BTreeMap<String, usize> =
+            self.groups.keys().map(|id| (id.to_string(), 0)).collect();
+        for p in self.panels.values() {
+            for g in &p.groups {
+                *count.entry(g.clone()).or_default() += 1;
+            }
+        }
+        count
+            .into_iter()
+            .map(|(id, n)| (self.group_name(&id), id, n))
+            .map(|(name, id, n)| (id, name, n))
+            .collect()
+    }
+}
 
 impl Known for Snapshot {
     fn has_panel(&self, id: &Id) -> bool {
@@ -285,6 +327,12 @@ fn check_panel(id: &str, p: &Panel) -> Result<(), Invalid> {
     p.validate()
 }
 
+/// The checks a group file passes on every load.
+fn check_group(id: &str, g: &Group) -> Result<(), Invalid> {
+    check_id(id, &g.id)?;
+    g.validate()
+}
+
 /// The checks a message file passes on every load.
 fn check_message(id: &str, m: &Message) -> Result<(), Invalid> {
     check_id(id, &m.id)?;
@@ -306,12 +354,7 @@ fn fresh_id(title: &str, taken: impl Fn(&Id) -> bool) -> Result<Id, StoreError> 
     std::iter::repeat_with(|| Id::from_title(title, rand::random()))
         .take(ID_DRAWS)
         .find(|id| !taken(id))
-        .ok_or_else(|| {
-            StoreError::Conflict(
-                "no free id could be found for this title: try again, or change the title a little"
-                    .into(),
-            )
-        })
+        .ok_or_else(|| StoreError::Conflict(Reason::NoFreeId.into()))
 }
 
 fn import_journal(root: &Path) -> PathBuf {
@@ -336,6 +379,7 @@ impl Store {
         for d in [
             "content/panels",
             "content/messages",
+            "content/groups",
             "content/assets",
             "schedules",
             "state/alerts",
@@ -351,6 +395,7 @@ impl Store {
         fsio::finish_batch(&journal).map_err(|e| StoreError::io(&journal, e))?;
         snap.panels = load_dir(&root.join("content/panels"), &mut problems, check_panel);
         snap.messages = load_dir(&root.join("content/messages"), &mut problems, check_message);
+        snap.groups = load_dir(&root.join("content/groups"), &mut problems, check_group);
         snap.assets = load_assets(&root.join("content/assets"), &mut problems);
         snap.alerts = load_dir(
             &root.join("state/alerts"),
@@ -394,6 +439,9 @@ impl Store {
 
     pub fn panel_path(&self, id: &Id) -> PathBuf {
         self.root.join("content/panels").join(format!("{id}.json"))
+    }
+    pub fn group_path(&self, id: &Id) -> PathBuf {
+        self.root.join("content/groups").join(format!("{id}.json"))
     }
     pub fn message_path(&self, id: &Id) -> PathBuf {
         self.root
@@ -620,11 +668,10 @@ impl Store {
             self.not_broken(s, &path)?;
             let exists = s.panels.contains_key(&panel.id);
             if create && exists {
-                return Err(StoreError::Conflict(format!(
-                    "a panel with id {:?} already exists: choose another id or PUT /api/v1/panels/{} to change it",
-                    panel.id.as_str(),
-                    panel.id
-                )));
+                return Err(StoreError::conflict(Reason::IdTaken {
+                    kind: Kind::Panel,
+                    id: panel.id.to_string(),
+                }));
             }
             if !create && !exists {
                 return Err(not_found("panel", panel.id.as_str()));
@@ -670,10 +717,10 @@ impl Store {
         self.change_audited(|s| {
             let id = match id {
                 Some(id) if s.messages.contains_key(&id) => {
-                    return Err(StoreError::Conflict(format!(
-                        "a message with id {:?} already exists",
-                        id.as_str()
-                    )))
+                    return Err(StoreError::conflict(Reason::IdTaken {
+                        kind: Kind::Message,
+                        id: id.to_string(),
+                    }))
                 }
                 Some(id) => id,
                 None => fresh_id(&body.title, |id| {
@@ -774,16 +821,13 @@ impl Store {
                 .map(|c| (c.id.to_string(), c.body.name.clone()))
                 .collect();
             if !users.is_empty() {
-                let names: Vec<String> = users
-                    .iter()
-                    .map(|(cid, name)| format!("{name:?} ({cid})"))
-                    .collect();
+                let names: Vec<String> = users.iter().map(|(_, name)| name.clone()).collect();
                 return Err(StoreError::InUse {
-                    message: format!(
-                        "message {id} is used by {} campaign(s): {}; remove it from them first",
-                        users.len(),
-                        names.join(", ")
-                    ),
+                    message: Reason::MessageInUse {
+                        id: id.to_string(),
+                        campaigns: names,
+                    }
+                    .into(),
                     kind: "campaigns",
                     users,
                 });
@@ -850,13 +894,9 @@ impl Store {
                 .map(|m| (m.id.to_string(), m.body.title.clone()))
                 .collect();
             if !users.is_empty() {
-                let titles: Vec<String> = users.iter().map(|(_, t)| format!("{t:?}")).collect();
+                let titles: Vec<String> = users.iter().map(|(_, t)| t.clone()).collect();
                 return Err(StoreError::InUse {
-                    message: format!(
-                        "this image is used by {} message(s): {}; take it out of them first",
-                        users.len(),
-                        titles.join(", ")
-                    ),
+                    message: Reason::ImageInUse { messages: titles }.into(),
                     kind: "messages",
                     users,
                 });
@@ -956,10 +996,10 @@ impl Store {
             c.check_refs(&*s)?;
             let exists = s.campaigns.contains_key(&c.id);
             if create && exists {
-                return Err(StoreError::Conflict(format!(
-                    "a campaign with id {:?} already exists",
-                    c.id.as_str()
-                )));
+                return Err(StoreError::conflict(Reason::IdTaken {
+                    kind: Kind::Campaign,
+                    id: c.id.to_string(),
+                }));
             }
             if !create && !exists {
                 return Err(not_found("campaign", c.id.as_str()));
@@ -989,11 +1029,10 @@ impl Store {
     fn not_broken(&self, s: &Snapshot, path: &Path) -> Result<(), StoreError> {
         match s.problems.get(path) {
             None => Ok(()),
-            Some(p) => Err(StoreError::Conflict(format!(
-                "{} was edited by hand and cannot be used ({}); it is not overwritten, so the edit is not lost: fix the file or delete it, then try again",
-                self.relative(path),
-                p.message
-            ))),
+            Some(p) => Err(StoreError::conflict(Reason::BrokenFile {
+                file: self.relative(path),
+                problem: p.message.clone(),
+            })),
         }
     }
 
@@ -1036,6 +1075,15 @@ impl Store {
                     &mut s.problems,
                     check_message,
                     "message",
+                    &mut edits,
+                );
+                let dir = self.root.join("content/groups");
+                s.groups = self.reload_dir(
+                    &dir,
+                    &s.groups,
+                    &mut s.problems,
+                    check_group,
+                    "group",
                     &mut edits,
                 );
                 let dir = self.root.join("schedules");
@@ -1154,6 +1202,45 @@ impl Store {
         v
     }
 
+    // ---- groups -------------------------------------------------------
+
+    /// Gives a group its display name; refused when it has one already
+    /// (rename it instead).
+    pub fn create_group(&self, g: Group, who: &str) -> Result<Group, StoreError> {
+        g.validate()?;
+        let g = Group {
+            name: crate::domain::validate_group_name(&g.name)?,
+            ..g
+        };
+        let path = self.group_path(&g.id);
+        self.change(Some(entry(who, "create", "group", g.id.as_str())), |s| {
+            if s.groups.contains_key(&g.id) {
+                return Err(StoreError::conflict(Reason::GroupExists {
+                    id: g.id.to_string(),
+                }));
+            }
+            self.not_broken(s, &path)?;
+            s.groups.insert(g.id.clone(), g.clone());
+            Ok((g.clone(), vec![FileOp::Write(path, pretty(&g))]))
+        })
+    }
+
+    /// Renames a group: panels and targets keep its id.
+    pub fn rename_group(&self, id: &Id, name: &str, who: &str) -> Result<Group, StoreError> {
+        let name = crate::domain::validate_group_name(name)?;
+        let path = self.group_path(id);
+        self.change(Some(entry(who, "rename", "group", id.as_str())), |s| {
+            self.not_broken(s, &path)?;
+            let g = s
+                .groups
+                .get_mut(id)
+                .ok_or_else(|| not_found("group", id.as_str()))?;
+            g.name = name;
+            let g = g.clone();
+            Ok((g.clone(), vec![FileOp::Write(path, pretty(&g))]))
+        })
+    }
+
     // ---- alerts -------------------------------------------------------
 
     /// Sends a new alert (`Alert::new`), with an id from the second and
@@ -1169,9 +1256,7 @@ impl Store {
             let id = std::iter::repeat_with(|| Id::for_alert(now, rand::random()))
                 .take(ID_DRAWS)
                 .find(|id| !s.alerts.contains_key(id))
-                .ok_or_else(|| {
-                    StoreError::Conflict("no free alert id: send the alert again".into())
-                })?;
+                .ok_or_else(|| StoreError::conflict(Reason::NoFreeAlertId))?;
             Ok(Alert::new(id, body, who, now, s)?)
         })
     }
@@ -1192,10 +1277,10 @@ impl Store {
         self.change_audited(|s| {
             let a = make(s)?;
             if s.alerts.contains_key(&a.id) {
-                return Err(StoreError::Conflict(format!(
-                    "an alert with id {:?} already exists",
-                    a.id.as_str()
-                )));
+                return Err(StoreError::conflict(Reason::IdTaken {
+                    kind: Kind::Alert,
+                    id: a.id.to_string(),
+                }));
             }
             s.alerts.insert(a.id.clone(), a.clone());
             let mut audit = entry(who, "create", "alert", a.id.as_str());
@@ -1253,10 +1338,10 @@ fn check_id(file_id: &str, inner: &Id) -> Result<(), Invalid> {
     if inner.as_str() == file_id {
         Ok(())
     } else {
-        Err(Invalid::new(format!(
-            "the file is named {file_id:?} but its \"id\" is {:?}: make them the same",
-            inner.as_str()
-        )))
+        Err(Invalid::new(Reason::FileIdMismatch {
+            file: file_id.to_string(),
+            inner: inner.to_string(),
+        }))
     }
 }
 
@@ -1310,7 +1395,7 @@ fn load_dir<T: DeserializeOwned + Clone>(
                 Ok(()) => {
                     out.insert(id, v);
                 }
-                Err(e) => problems.push(FileProblem::new(path, e.0)),
+                Err(e) => problems.push(FileProblem::new(path, e.0.to_string())),
             },
             Err(p) => problems.push(p),
         }
@@ -1482,7 +1567,10 @@ mod tests {
         let refused = s.put_panel(panel("p1"), true, "a");
         match refused {
             Err(StoreError::Conflict(text)) => {
-                assert!(text.contains("content/panels/p1.json"), "{text}")
+                assert!(
+                    text.to_string().contains("content/panels/p1.json"),
+                    "{text}"
+                )
             }
             other => panic!("{other:?}"),
         }

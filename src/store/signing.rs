@@ -35,7 +35,7 @@ pub fn load(path: &Path) -> Result<SigningKey, StoreError> {
 /// replace an existing key, so none is lost.
 pub fn generate(path: &Path) -> Result<SigningKey, StoreError> {
     if path.exists() {
-        return Err(StoreError::Conflict(format!(
+        return Err(StoreError::conflict(format!(
             "{} exists: move it away first, so no key is lost",
             path.display()
         )));

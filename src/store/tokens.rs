@@ -146,20 +146,15 @@ impl TokenStore {
     /// Creates a token for a new name; returns the token (shown once).
     pub fn create(&self, name: &str, roles: &[Role]) -> Result<String, StoreError> {
         Id::parse(name).map_err(|_| {
-            Invalid::new(format!(
-                "token name {name:?} is not valid: use 1 to 64 lowercase letters, digits and '-', e.g. \"lan-editor\""
-            ))
+            Invalid::new(crate::i18n::Reason::InvalidTokenName {
+                shown: name.chars().take(80).collect(),
+            })
         })?;
         if roles.is_empty() {
-            return Err(Invalid::new(
-                "roles is empty: give at least one of editor, approver, scheduler, operator, admin",
-            )
-            .into());
+            return Err(Invalid::new(crate::i18n::Reason::NoRoles).into());
         }
         if name == "admin" && self.bootstrap.is_some() {
-            return Err(StoreError::Conflict(
-                "the name \"admin\" is taken by BANGTIN_ADMIN_TOKEN: choose another name".into(),
-            ));
+            return Err(StoreError::conflict(crate::i18n::Reason::AdminNameReserved));
         }
         let token = new_token();
         let mut roles = roles.to_vec();
@@ -173,9 +168,9 @@ impl TokenStore {
         };
         self.file.update(|entries| {
             if entries.iter().any(|e| e.name == name) {
-                return Err(StoreError::Conflict(format!(
-                    "a token named {name:?} exists: revoke it first or choose another name"
-                )));
+                return Err(StoreError::conflict(crate::i18n::Reason::TokenNameTaken {
+                    name: name.to_string(),
+                }));
             }
             entries.push(entry);
             Ok(())

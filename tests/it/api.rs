@@ -105,14 +105,14 @@ async fn sample_data_shows_something_and_alerts_preempt() {
     assert_eq!(panels.as_array().unwrap().len(), 5);
     // The all-day digital-transformation campaign runs on every panel.
     let now = eventually(Duration::from_secs(10), || async {
-        let (_, n) = admin.get("/panels/p10-hai-chau-ubnd/now").await;
+        let (_, n) = admin.get("/panels/p10-vinh-ubnd-hung-dung/now").await;
         (n["seq"].as_u64().unwrap_or(0) > 0).then_some(n)
     })
     .await
     .expect("a frame for the sample panel");
     assert!(now["campaign"].is_string() || now["blank"] == true, "{now}");
     let r = admin
-        .req(Method::GET, "/panels/p10-hai-chau-ubnd/frame.png")
+        .req(Method::GET, "/panels/p10-vinh-ubnd-hung-dung/frame.png")
         .send()
         .await
         .unwrap();
@@ -123,16 +123,16 @@ async fn sample_data_shows_something_and_alerts_preempt() {
     assert_eq!(st, 201, "{a}");
     let aid = a["id"].as_str().unwrap().to_string();
     let got = eventually(Duration::from_secs(1), || async {
-        let (_, n) = admin.get("/panels/p10-son-tra-cho/now").await;
+        let (_, n) = admin.get("/panels/p10-cua-lo-cho/now").await;
         (n["alert"].as_str() == Some(aid.as_str())).then_some(())
     })
     .await;
     assert!(got.is_some(), "alert on the panel within 1 s");
-    let (_, n) = admin.get("/panels/p10-hai-chau-ubnd/now").await;
+    let (_, n) = admin.get("/panels/p10-vinh-ubnd-hung-dung/now").await;
     assert!(n["alert"].is_null(), "not a target: {n}");
     assert_eq!(op.delete(&format!("/alerts/{aid}")).await.0, 204);
     let back = eventually(Duration::from_secs(1), || async {
-        let (_, n) = admin.get("/panels/p10-son-tra-cho/now").await;
+        let (_, n) = admin.get("/panels/p10-cua-lo-cho/now").await;
         n["alert"].is_null().then_some(())
     })
     .await;

@@ -218,7 +218,7 @@ async fn broker_restart_republishes_within_5_s() {
         ..Default::default()
     });
     let url = broker.url();
-    let topic = "bangtin/panels/p10-hai-chau-ubnd/frame";
+    let topic = "bangtin/panels/p10-vinh-ubnd-hung-dung/frame";
     let mut first = TestClient::connect(&url, "watch-1", &[topic]).await;
     let before = frame::decode(&first.next_on(topic).await.payload)
         .unwrap()

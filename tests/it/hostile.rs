@@ -2374,7 +2374,7 @@ async fn a_stalled_request_body_is_cut_off() {
                 .map(|t| format!("Authorization: Bearer {t}\r\n"))
                 .unwrap_or_default();
             let head = format!(
-                "POST /api/v1/messages HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"title\": "
+                "POST /api/v1/messages HTTP/1.1\r\nHost: x\r\n{auth}Accept-Language: en\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"title\": "
             );
             c.write_all(head.as_bytes()).await.unwrap();
             let started = Instant::now();

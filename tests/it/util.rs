@@ -427,7 +427,12 @@ impl Api {
         } else {
             format!("{}/api/v1{}", self.base, path)
         };
-        let mut b = self.http.request(method, url);
+        // The tests read the server's English sentences (Vietnamese is
+        // the default, tested in the dashboard's walk).
+        let mut b = self
+            .http
+            .request(method, url)
+            .header("accept-language", "en");
         if let Some(t) = &self.token {
             b = b.bearer_auth(t);
         }

@@ -3,8 +3,9 @@
 // ends the session (the shell says how, through `whenSessionEnds`). Also the
 // loaders that refresh the shared lists in `S`.
 
-import { t } from './i18n.js';
+import { t, lang } from './i18n.js';
 import { S } from './state.js';
+import { setGroupNames } from './format.js';
 
 class ApiError extends Error {
   constructor(status, code, message, body = null) {
@@ -18,7 +19,9 @@ class ApiError extends Error {
 }
 
 export async function api(path, { method = 'GET', json, body, headers = {}, accept, signal, raw = false, quiet401 = false } = {}) {
-  const hd = { Authorization: `Bearer ${S.token}`, ...headers };
+  // The server writes its sentences (errors, cron descriptions) in the
+  // language the dashboard shows.
+  const hd = { Authorization: `Bearer ${S.token}`, 'Accept-Language': lang, ...headers };
   let payload = body;
   if (json !== undefined) {
     hd['Content-Type'] = 'application/json';
@@ -55,7 +58,13 @@ export async function api(path, { method = 'GET', json, body, headers = {}, acce
 
 export const enc = encodeURIComponent;
 
-export async function loadPanels() { S.panels = await api('/panels'); S.panels.sort((a, b) => a.name.localeCompare(b.name, 'vi')); return S.panels; }
+export async function loadPanels() {
+  const [panels, groups] = await Promise.all([api('/panels'), api('/groups').catch(() => null)]);
+  S.panels = panels;
+  S.panels.sort((a, b) => a.name.localeCompare(b.name, 'vi'));
+  if (groups) setGroupNames(groups);
+  return S.panels;
+}
 export async function loadMessages() { S.messages = await api('/messages'); return S.messages; }
 export async function loadCampaigns() { S.campaigns = await api('/campaigns'); return S.campaigns; }
 

@@ -19,15 +19,29 @@ export function toastRegion() {
   return region;
 }
 
+// An error stays until the person closes it; a confirmation goes after
+// 5 s, or when the person opens another page (`clearPageToasts`).
 export function toast(message, kind = 'error') {
   const box = toastRegion();
-  const el = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' },
+  const el = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status', 'data-born': String(Date.now()) },
     h('span', { class: 'toast-text' }, message),
     h('button', { class: 'toast-close', type: 'button', 'aria-label': t('btn.close'), onclick: () => el.remove() }, icon('x')));
   box.append(el);
   // A few at a time: the newest ones; older ones give way.
   while (box.children.length > MAX_TOASTS) box.firstChild.remove();
-  setTimeout(() => el.remove(), kind === 'error' ? 9000 : 5000);
+  if (kind !== 'error') setTimeout(() => el.remove(), 5000);
+}
+
+/**
+ * On opening another page: confirmations of the page left go; one shown
+ * as the navigation began (saved, then opened) stays; errors stay until
+ * closed.
+ */
+export function clearPageToasts() {
+  const now = Date.now();
+  for (const el of [...toastRegion().children]) {
+    if (!el.classList.contains('toast-error') && now - Number(el.dataset.born || 0) > 1000) el.remove();
+  }
 }
 
 /** Shows an API error unless it was a cancelled request or a 401 (handled by the sign-out). */

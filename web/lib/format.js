@@ -62,8 +62,28 @@ export function addDays(ymd, n) {
 export function vnMidnight(ymd) { return `${ymd}T00:00:00+07:00`; }
 
 /** Group ids are slugs ("hai-chau"); show them as words ("Hai Chau"). */
+// Groups' display names ("Thành phố Vinh" for tp-vinh), from GET /groups.
+const groupNames = new Map();
+
+/** Remembers the display names of `list` ([{id, name}]). */
+export function setGroupNames(list) {
+  groupNames.clear();
+  for (const g of list) groupNames.set(g.id, g.name);
+}
+
+/** What people read for a group: its display name, else its id as words. */
 export function prettyGroup(g) {
-  return String(g).split('-').filter(Boolean).map((w) => w[0].toUpperCase() + w.slice(1)).join(' ');
+  return groupNames.get(g) || String(g).split('-').filter(Boolean).map((w) => w[0].toUpperCase() + w.slice(1)).join(' ');
+}
+
+/** `s` folded for search: lower case, Vietnamese marks dropped, đ as d. */
+export function fold(s) {
+  return String(s ?? '').toLowerCase().normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/đ/g, 'd');
+}
+
+/** Whether `hay` contains `needle`, ignoring case and diacritics ("son tra" finds "Sơn Trà"). */
+export function matches(hay, needle) {
+  return fold(hay).includes(fold(needle));
 }
 
 /** A stable, readable colour per campaign id. */

@@ -4,7 +4,7 @@
 
 import { t } from './i18n.js';
 import { clear, h, icon } from './dom.js';
-import { fail } from './components.js';
+import { clearPageToasts, fail } from './components.js';
 import { S } from './state.js';
 
 let routes = [];
@@ -66,12 +66,16 @@ export async function route(force = false) {
     }
   }
   S.dirty = false;
+  if (lastHash && lastHash !== location.hash) clearPageToasts();
   lastHash = location.hash;
   runCleanups();
   const { name, args } = parseHash();
   let r = routes.find((x) => x.path === name);
   const denied = r && !r.show() ? r : null;
   if (!r || denied) r = denied ? null : routes[0];
+  // A link followed: the phone's menu folds up again.
+  const nav = document.querySelector('.nav');
+  if (nav) { nav.classList.remove('open'); nav.querySelector('.nav-toggle')?.setAttribute('aria-expanded', 'false'); }
   for (const a of document.querySelectorAll('.nav a')) {
     if (r && a.dataset.route === r.path) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');

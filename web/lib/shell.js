@@ -25,10 +25,18 @@ function renderShell() {
         h('div', { class: 'who' }, h('span', { class: 'who-name', 'data-testid': 'me' }, S.me.name), h('span', { class: 'who-roles' }, roles)),
         h('button', { class: 'btn btn-ghost btn-small', type: 'button', lang: lang === 'vi' ? 'en' : 'vi', 'aria-label': t('lang.switchLabel'), onclick: switchLang }, t('lang.switch')),
         h('button', { class: 'btn btn-ghost btn-small', type: 'button', id: 'signout', onclick: () => signOut(t('signedOut'), 'info') }, icon('signout'), h('span', {}, t('signout'))))),
-    // On a phone the links wrap onto rows instead of scrolling sideways,
-    // the operator's emergency alerts first.
+    // On a phone one row: the emergency alerts, the page open now and a
+    // menu button that unfolds the other links (never sideways scrolling).
     h('nav', { class: 'nav', 'aria-label': t('nav.label') },
-      h('ul', {}, visibleRoutes().map((r) =>
+      h('button', {
+        type: 'button', class: 'btn btn-ghost btn-small nav-toggle', 'aria-expanded': 'false', 'aria-controls': 'nav-list',
+        onclick: (e) => {
+          const nav = e.currentTarget.closest('.nav');
+          const open = nav.classList.toggle('open');
+          e.currentTarget.setAttribute('aria-expanded', String(open));
+        },
+      }, icon('menu'), h('span', {}, t('nav.menu'))),
+      h('ul', { id: 'nav-list' }, visibleRoutes().map((r) =>
         h('li', { class: r.path === 'alerts' ? 'nav-key' : '' }, h('a', { href: `#/${r.path}`, 'data-route': r.path, class: r.path === 'alerts' ? 'nav-alert' : '' }, icon(r.icon), h('span', {}, t(r.label))))))),
     h('div', { id: 'alarm-banner', class: 'alarm-banner', role: 'alert', hidden: true }),
     toastRegion(),

@@ -36,7 +36,7 @@ export function can(role) {
 function uniq(xs) { return [...new Set(xs)]; }
 
 export function allGroups() {
-  return uniq(S.panels.flatMap((p) => p.groups || [])).sort((a, b) => a.localeCompare(b, 'vi'));
+  return uniq(S.panels.flatMap((p) => p.groups || [])).sort((a, b) => prettyGroup(a).localeCompare(prettyGroup(b), 'vi'));
 }
 
 export function messageTitle(id) { return S.messages.find((m) => m.id === id)?.title || id; }

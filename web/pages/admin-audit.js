@@ -1,7 +1,7 @@
 // Administration: the audit trail, filtered as you type.
 
 import { t } from '../lib/i18n.js';
-import { fmtDateTime } from '../lib/format.js';
+import { fmtDateTime, matches } from '../lib/format.js';
 import { append, clear, debounce, h } from '../lib/dom.js';
 import { emptyState, field } from '../lib/components.js';
 import { api } from '../lib/api.js';
@@ -12,9 +12,9 @@ export async function adminAudit(box, ctx) {
   const filter = h('input', { type: 'search', autocomplete: 'off' });
   const tbody = h('tbody');
   const render = () => {
-    const q = filter.value.trim().toLowerCase();
+    const q = filter.value.trim();
     // `append` (not Element.append) takes a list: rows, not "[object …]".
-    const shown = rows.filter((r) => !q || JSON.stringify(r).toLowerCase().includes(q));
+    const shown = rows.filter((r) => !q || matches(JSON.stringify(r), q));
     append(clear(tbody), shown.length ? shown.map((r) => h('tr', { 'data-audit': r.id ?? '' },
       h('td', { class: 'nowrap' }, fmtDateTime(r.at)),
       h('td', {}, r.who),

@@ -1,7 +1,7 @@
 // The message list, filtered by status; `#/messages/{id}` opens the composer.
 
 import { t } from '../lib/i18n.js';
-import { fmtDateTime, snippet } from '../lib/format.js';
+import { fmtDateTime, matches, snippet } from '../lib/format.js';
 import { clear, debounce, h, icon } from '../lib/dom.js';
 import { emptyState, field, statusBadge } from '../lib/components.js';
 import { S, can } from '../lib/state.js';
@@ -27,9 +27,9 @@ export async function viewMessages(main, args, ctx) {
     }
   };
   const render = () => {
-    const q = search.value.trim().toLowerCase();
+    const q = search.value.trim();
     const list = S.messages
-      .filter((m) => (!filter || m.status === filter) && (!q || m.title.toLowerCase().includes(q) || (m.text || '').toLowerCase().includes(q)))
+      .filter((m) => (!filter || m.status === filter) && (!q || matches(m.title, q) || matches(m.text || '', q)))
       .sort((a, b) => String(b.updated_at).localeCompare(String(a.updated_at)));
     clear(body);
     if (!S.messages.length) { body.append(emptyState(t('msg.empty'))); return; }

@@ -2,7 +2,7 @@
 // district, following live events.
 
 import { t } from '../lib/i18n.js';
-import { fmtTime, prettyGroup, seenText } from '../lib/format.js';
+import { fmtTime, matches, prettyGroup, seenText } from '../lib/format.js';
 import { clear, debounce, h, icon } from '../lib/dom.js';
 import { badge, emptyState, fail, field } from '../lib/components.js';
 import { S, allGroups, campaignName, messageTitle } from '../lib/state.js';
@@ -31,11 +31,14 @@ export async function viewWall(main, _args, ctx) {
   mapToggle.addEventListener('toggle', () => { sessionStorage.setItem('bangtin.wall.map', mapToggle.open ? '1' : ''); if (mapToggle.open) wallMap(mapBox, S.panels, S.now); });
 
   const render = () => {
-    const text = search.value.trim().toLowerCase();
+    const text = search.value.trim();
     const dg = district.value;
     sessionStorage.setItem('bangtin.wall.q', search.value);
     sessionStorage.setItem('bangtin.wall.g', dg);
-    const match = S.panels.filter((p) => !text || p.name.toLowerCase().includes(text) || p.id.includes(text));
+    // Diacritics and case aside: "son tra" finds "Sơn Trà", by the panel's
+    // name, id or the name of a district it is in.
+    const match = S.panels.filter((p) => !text || matches(p.name, text) || matches(p.id, text)
+      || (p.groups || []).some((g) => matches(prettyGroup(g), text)));
     const online = S.panels.filter((p) => p.online).length;
     counter.textContent = t('wall.count', { online, total: S.panels.length });
     clear(grid);

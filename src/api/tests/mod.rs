@@ -7,6 +7,7 @@ mod admin;
 mod campaigns;
 mod cap;
 mod hardening;
+mod i18n;
 mod messages;
 mod panels;
 mod reports;
@@ -177,9 +178,12 @@ pub(super) struct Client<'a> {
 impl Client<'_> {
     /// A request to `/api/v1{path}` with this client's token.
     pub(super) fn req(&self, method: &str, path: &str) -> warp::test::RequestBuilder {
+        // The tests read the English sentences; Vietnamese, the default,
+        // has tests of its own (`i18n.rs`).
         let b = warp::test::request()
             .method(method)
-            .path(&format!("/api/v1{path}"));
+            .path(&format!("/api/v1{path}"))
+            .header("accept-language", "en");
         match &self.token {
             Some(t) => b.header("authorization", format!("Bearer {t}")),
             None => b,

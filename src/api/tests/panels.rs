@@ -119,7 +119,7 @@ async fn broken_bodies_and_path_tricks_are_refused() {
 async fn timeline_of_the_sample_data() {
     let rig = Rig::with_sample_data();
     let admin = rig.admin();
-    let q = "/panels/p10-hai-chau-ubnd/timeline?from=2026-12-01T03:00:00%2B07:00&to=2026-12-01T04:00:00%2B07:00";
+    let q = "/panels/p10-vinh-ubnd-hung-dung/timeline?from=2026-12-01T03:00:00%2B07:00&to=2026-12-01T04:00:00%2B07:00";
     let (st, slots) = admin.get(q).await;
     assert_eq!(st, 200, "{slots}");
     let slots = slots.as_array().unwrap().clone();
@@ -128,7 +128,7 @@ async fn timeline_of_the_sample_data() {
         .iter()
         .filter_map(|s| s["message"].as_str().map(str::to_string))
         .collect();
-    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert_eq!(msgs.len(), 3, "{msgs:?}");
     assert!(slots.windows(2).all(|w| w[0]["end"] == w[1]["start"]));
     let (_, grouped) = admin.get(&format!("{q}&group=campaign")).await;
     assert_eq!(grouped.as_array().unwrap().len(), 1, "{grouped}");

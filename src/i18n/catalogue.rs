@@ -1,0 +1,1644 @@
+//! The message catalogue: every reason the server gives, in Vietnamese and
+//! English, side by side. One `match` per type, no wildcard arm, so a new
+//! reason cannot compile without both sentences.
+
+use super::Lang;
+
+/// What kind of record an id names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Panel,
+    Message,
+    Campaign,
+    Alert,
+    Asset,
+    Token,
+    Group,
+    Warning,
+    Document,
+    Record,
+}
+
+impl Kind {
+    /// The kind the store names with `word`.
+    pub fn from_word(word: &str) -> Kind {
+        match word {
+            "panel" => Kind::Panel,
+            "message" => Kind::Message,
+            "campaign" => Kind::Campaign,
+            "alert" => Kind::Alert,
+            "asset" => Kind::Asset,
+            "token" => Kind::Token,
+            "group" => Kind::Group,
+            "warning" => Kind::Warning,
+            "document" => Kind::Document,
+            _ => Kind::Record,
+        }
+    }
+    fn name(self, lang: Lang) -> &'static str {
+        let (vi, en) = match self {
+            Kind::Panel => ("bảng", "panel"),
+            Kind::Message => ("tin", "message"),
+            Kind::Campaign => ("lịch phát", "campaign"),
+            Kind::Alert => ("cảnh báo", "alert"),
+            Kind::Asset => ("hình ảnh", "image"),
+            Kind::Token => ("mã truy cập", "token"),
+            Kind::Group => ("địa bàn", "group"),
+            Kind::Warning => ("bản tin cảnh báo CAP", "warning"),
+            Kind::Document => ("tài liệu CAP", "document"),
+            Kind::Record => ("bản ghi", "record"),
+        };
+        pick(lang, vi, en)
+    }
+}
+
+fn pick<T>(lang: Lang, vi: T, en: T) -> T {
+    match lang {
+        Lang::Vi => vi,
+        Lang::En => en,
+    }
+}
+
+/// A field of a cron expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CronField {
+    Minute,
+    Hour,
+    DayOfMonth,
+    Month,
+    DayOfWeek,
+}
+
+impl CronField {
+    fn name(self, lang: Lang) -> &'static str {
+        let (vi, en) = match self {
+            CronField::Minute => ("phút", "minute"),
+            CronField::Hour => ("giờ", "hour"),
+            CronField::DayOfMonth => ("ngày trong tháng", "day-of-month"),
+            CronField::Month => ("tháng", "month"),
+            CronField::DayOfWeek => ("thứ trong tuần", "day-of-week"),
+        };
+        pick(lang, vi, en)
+    }
+}
+
+/// Why a cron expression was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CronWhy {
+    Reboot,
+    UnknownShorthand(String),
+    Empty,
+    FieldCount(usize),
+    OutOfRange {
+        field: CronField,
+        text: String,
+        value: u32,
+        lo: u32,
+        hi: u32,
+    },
+    NotANumber {
+        field: CronField,
+        text: String,
+        item: String,
+    },
+    BadStep {
+        field: CronField,
+        text: String,
+        step: String,
+    },
+    Backwards {
+        field: CronField,
+        text: String,
+        range: String,
+    },
+    /// The `cron` crate's own words about a 6/7-field expression.
+    Library(String),
+}
+
+impl CronWhy {
+    fn render(&self, lang: Lang) -> String {
+        let l = lang;
+        match self {
+            CronWhy::Reboot => pick(
+                l,
+                "@reboot không có ý nghĩa với một lịch phát".into(),
+                "@reboot has no meaning for a campaign".into(),
+            ),
+            CronWhy::UnknownShorthand(w) => pick(
+                l,
+                format!("@{w} không phải dạng viết tắt đã biết"),
+                format!("@{w} is not a known shorthand"),
+            ),
+            CronWhy::Empty => pick(l, "biểu thức trống".into(), "it is empty".into()),
+            CronWhy::FieldCount(n) => pick(
+                l,
+                format!("biểu thức có {n} trường"),
+                format!("it has {n} fields"),
+            ),
+            CronWhy::OutOfRange {
+                field,
+                text,
+                value,
+                lo,
+                hi,
+            } => pick(
+                l,
+                format!(
+                    "trường {} {text:?}: {value} nằm ngoài khoảng {lo}–{hi}",
+                    field.name(l)
+                ),
+                format!(
+                    "{} field {text:?}: {value} is out of range {lo}-{hi}",
+                    field.name(l)
+                ),
+            ),
+            CronWhy::NotANumber { field, text, item } => pick(
+                l,
+                format!(
+                    "trường {} {text:?}: {item:?} không phải số hay tên",
+                    field.name(l)
+                ),
+                format!(
+                    "{} field {text:?}: {item:?} is not a number or name",
+                    field.name(l)
+                ),
+            ),
+            CronWhy::BadStep { field, text, step } => pick(
+                l,
+                format!(
+                    "trường {} {text:?}: bước {step:?} phải từ 1 trở lên",
+                    field.name(l)
+                ),
+                format!(
+                    "{} field {text:?}: step {step:?} must be 1 or more",
+                    field.name(l)
+                ),
+            ),
+            CronWhy::Backwards { field, text, range } => pick(
+                l,
+                format!(
+                    "trường {} {text:?}: khoảng {range:?} bị ngược (số đầu lớn hơn số cuối)",
+                    field.name(l)
+                ),
+                format!(
+                    "{} field {text:?}: range {range:?} runs backwards",
+                    field.name(l)
+                ),
+            ),
+            CronWhy::Library(detail) => pick(
+                l,
+                format!("không đọc được biểu thức ({detail})"),
+                detail.clone(),
+            ),
+        }
+    }
+}
+
+/// A number or a run of numbers in a cron description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Run {
+    One(u32),
+    Range(u32, u32),
+}
+
+/// Seconds or minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CronUnit {
+    Second,
+    Minute,
+}
+
+/// One phrase of a cron description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CronPart {
+    /// At these times of day ("07:00", "07:00:30").
+    At(Vec<String>),
+    AtMinute(u32),
+    /// Every `step` units (1: every unit).
+    Every(u32, CronUnit),
+    AtUnit(CronUnit, Vec<Run>),
+    EveryHours(u32),
+    DuringHours(Vec<Run>),
+    /// Days of the month.
+    OnDays(Vec<Run>),
+    /// Weekdays, 0 = Monday … 6 = Sunday.
+    OnWeekdays(Vec<Run>),
+    /// On these days of the month, or on these weekdays.
+    DaysOrWeekdays(Vec<Run>, Vec<Run>),
+    /// On these days of the month when they fall on these weekdays.
+    DaysIfWeekdays(Vec<Run>, Vec<Run>),
+    /// Months, 1 = January.
+    InMonths(Vec<Run>),
+    InYears(Vec<Run>),
+}
+
+/// What a cron expression means, in phrases, and its time zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronText {
+    pub parts: Vec<CronPart>,
+}
+
+const WEEKDAYS_VI: [&str; 7] = [
+    "thứ Hai",
+    "thứ Ba",
+    "thứ Tư",
+    "thứ Năm",
+    "thứ Sáu",
+    "thứ Bảy",
+    "Chủ nhật",
+];
+const WEEKDAYS_EN: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+fn join_and(items: &[String], lang: Lang) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} {} {last}", rest.join(", "), pick(lang, "và", "and")),
+    }
+}
+
+fn runs(list: &[Run], lang: Lang, name: impl Fn(u32) -> String) -> String {
+    let items: Vec<String> = list
+        .iter()
+        .map(|r| match r {
+            Run::One(v) => name(*v),
+            Run::Range(a, b) => format!("{} {} {}", name(*a), pick(lang, "đến", "to"), name(*b)),
+        })
+        .collect();
+    join_and(&items, lang)
+}
+
+impl CronText {
+    pub fn render(&self, lang: Lang) -> String {
+        let l = lang;
+        let num = |v: u32| v.to_string();
+        let two = |v: u32| format!("{v:02}");
+        let weekdays = |list: &[Run]| {
+            runs(list, l, |i| {
+                pick(l, WEEKDAYS_VI, WEEKDAYS_EN)[i as usize].to_string()
+            })
+        };
+        let days = |list: &[Run]| {
+            pick(
+                l,
+                format!("vào ngày {} hằng tháng", runs(list, l, num)),
+                format!("on day {} of the month", runs(list, l, num)),
+            )
+        };
+        let unit = |u: CronUnit| match u {
+            CronUnit::Second => pick(l, "giây", "second"),
+            CronUnit::Minute => pick(l, "phút", "minute"),
+        };
+        let parts: Vec<String> = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                CronPart::At(times) => {
+                    format!("{} {}", pick(l, "lúc", "at"), join_and(times, l))
+                }
+                CronPart::AtMinute(m) => pick(l, format!("vào phút {m}"), format!("at minute {m}")),
+                CronPart::Every(1, u) => pick(
+                    l,
+                    format!("mỗi {}", unit(*u)),
+                    format!("every {}", unit(*u)),
+                ),
+                CronPart::Every(step, u) => pick(
+                    l,
+                    format!("mỗi {step} {}", unit(*u)),
+                    format!("every {step} {}s", unit(*u)),
+                ),
+                CronPart::AtUnit(u, list) => pick(
+                    l,
+                    format!("vào {} {}", unit(*u), runs(list, l, num)),
+                    format!("at {} {}", unit(*u), runs(list, l, num)),
+                ),
+                CronPart::EveryHours(step) => {
+                    pick(l, format!("mỗi {step} giờ"), format!("every {step} hours"))
+                }
+                CronPart::DuringHours(list) => pick(
+                    l,
+                    format!("trong giờ {}", runs(list, l, two)),
+                    format!("during hour {}", runs(list, l, two)),
+                ),
+                CronPart::OnDays(list) => days(list),
+                CronPart::OnWeekdays(list) => {
+                    let vi = match list.as_slice() {
+                        [Run::Range(..)] => "từ",
+                        _ => "vào",
+                    };
+                    pick(
+                        l,
+                        format!("{vi} {}", weekdays(list)),
+                        format!("on {}", weekdays(list)),
+                    )
+                }
+                CronPart::DaysOrWeekdays(d, w) => pick(
+                    l,
+                    format!("{} hoặc vào {}", days(d), weekdays(w)),
+                    format!("{} or on {}", days(d), weekdays(w)),
+                ),
+                CronPart::DaysIfWeekdays(d, w) => pick(
+                    l,
+                    format!("{} nếu ngày đó là {}", days(d), weekdays(w)),
+                    format!("{} if it falls on {}", days(d), weekdays(w)),
+                ),
+                CronPart::InMonths(list) => pick(
+                    l,
+                    format!("trong {}", runs(list, l, |m| format!("tháng {m}"))),
+                    format!(
+                        "in {}",
+                        runs(list, l, |m| MONTHS_EN[m as usize - 1].to_string())
+                    ),
+                ),
+                CronPart::InYears(list) => pick(
+                    l,
+                    format!("trong năm {}", runs(list, l, num)),
+                    format!("in {}", runs(list, l, num)),
+                ),
+            })
+            .collect();
+        parts.join(" ")
+    }
+}
+
+/// Every reason the server gives a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    // The edge: addresses, sign-in.
+    NoRoute,
+    MethodNotAllowed,
+    Unhandled(String),
+    TooManyFailures,
+    NoToken,
+    UnknownToken,
+    // Storage.
+    NotFound {
+        kind: Kind,
+        id: String,
+    },
+    Internal,
+    DiskFull,
+    ReadOnly,
+    // Workflow.
+    FourEyes {
+        by: String,
+    },
+    StaleVersion {
+        read: u64,
+        current: u64,
+    },
+    MessageInUse {
+        id: String,
+        campaigns: Vec<String>,
+    },
+    ImageInUse {
+        messages: Vec<String>,
+    },
+    // Values.
+    InvalidId {
+        shown: String,
+    },
+    InvalidGroup {
+        shown: String,
+    },
+    InvalidTokenName {
+        shown: String,
+    },
+    NoRoles,
+    UnknownRole {
+        shown: String,
+    },
+    UnknownPixelFormat {
+        shown: String,
+    },
+    NotAColour {
+        shown: String,
+    },
+    PanelSide {
+        side: &'static str,
+        value: u16,
+        lo: u16,
+        hi: u16,
+    },
+    NotATime {
+        which: String,
+        shown: String,
+    },
+    NotOnEarth {
+        lat: String,
+        lon: String,
+    },
+    InvalidUnit {
+        shown: String,
+    },
+    PanelName,
+    SameBrightnessTimes {
+        at: String,
+    },
+    TooManyUnits,
+    MessageTitle,
+    MessageEmpty,
+    MessageTooLong {
+        max: usize,
+    },
+    InvalidAssetId {
+        shown: String,
+    },
+    ImageName {
+        max: usize,
+    },
+    ImageNameControl,
+    InvalidTarget {
+        shown: String,
+    },
+    NoTargets,
+    TooManyTargets {
+        n: usize,
+        max: usize,
+    },
+    TargetTwice {
+        target: String,
+    },
+    UnknownTarget {
+        target: String,
+    },
+    UnknownImage {
+        id: String,
+    },
+    UnknownCampaignMessage {
+        id: String,
+    },
+    AlertText {
+        max: usize,
+    },
+    AlertDuration {
+        max: u32,
+    },
+    InvalidCron {
+        shown: String,
+        why: CronWhy,
+    },
+    UnknownTimeZone {
+        shown: String,
+    },
+    CronNeverFires {
+        shown: String,
+        first: i32,
+        last: i32,
+    },
+    // Previews.
+    TooLongToPreview,
+    BadDwell,
+    ReadingTooFast {
+        page: usize,
+        words: usize,
+        need: u32,
+        dwell: u32,
+    },
+    NoApiRoute {
+        path: String,
+    },
+    MethodNotAccepted {
+        method: String,
+    },
+    NeedsRole {
+        role: &'static str,
+        who: String,
+        held: String,
+    },
+    BodyTooLarge {
+        kib: usize,
+    },
+    BodyTooSlow {
+        after_s: u64,
+        kib_per_s: u64,
+    },
+    BodyUnreadable {
+        detail: String,
+    },
+    NotJson {
+        got: String,
+    },
+    BadJson {
+        syntax: bool,
+        detail: String,
+    },
+    CampaignName,
+    PlaylistLength {
+        max: usize,
+        n: usize,
+    },
+    DwellRange {
+        dwell: u32,
+        message: String,
+        max: u32,
+    },
+    DateRange {
+        end: bool,
+        date: String,
+        first: i32,
+        last: i32,
+    },
+    StartAfterEnd {
+        start: String,
+        end: String,
+    },
+    DurationRange {
+        duration: u32,
+        max: u32,
+    },
+    CronNeedsDuration,
+    DurationNeedsCron,
+    CampaignNoTargets,
+    UnknownStatusFilter {
+        shown: String,
+    },
+    BadIfMatch {
+        shown: String,
+    },
+    TwoVersions {
+        header: u64,
+        body: u64,
+    },
+    PreviewTarget,
+    WholePixels {
+        what: String,
+    },
+    BadPage,
+    NoSuchPage {
+        page: usize,
+        pages: usize,
+    },
+    PreviewTooBig {
+        mib: u64,
+        pages: usize,
+        width: u16,
+        height: u16,
+        room: u64,
+    },
+    ImageTooBig {
+        mib: u64,
+        room: u64,
+    },
+    IdMismatch {
+        body: String,
+        path: String,
+    },
+    NotJsonOrCsv {
+        got: String,
+    },
+    NotATimestamp {
+        key: String,
+        shown: String,
+    },
+    BadSpan,
+    UnknownGrouping {
+        shown: String,
+    },
+    NoFrameYet {
+        panel: String,
+    },
+    /// `closed=` of the alarm list is not 0–2000.
+    BadClosedCount,
+    /// An alarm id that is not a whole number.
+    BadAlarmId,
+    NotAnImageType {
+        got: String,
+    },
+    BadLimit,
+    NotCap {
+        got: String,
+    },
+    Busy,
+    IdTaken {
+        kind: Kind,
+        id: String,
+    },
+    BrokenFile {
+        file: String,
+        problem: String,
+    },
+    NoFreeId,
+    NoFreeAlertId,
+    FileIdMismatch {
+        file: String,
+        inner: String,
+    },
+    TokenNameTaken {
+        name: String,
+    },
+    AdminNameReserved,
+    NotSigning,
+    NoBrokerCredentials,
+    Hd2020Width {
+        width: u16,
+    },
+    Hd2020Mono {
+        format: &'static str,
+    },
+    BadDeviceId {
+        shown: String,
+        max: usize,
+    },
+    // Groups.
+    GroupName {
+        max: usize,
+    },
+    GroupExists {
+        id: String,
+    },
+}
+
+fn quoted(list: &[String]) -> String {
+    list.iter()
+        .map(|s| format!("\u{201c}{s}\u{201d}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Reason {
+    /// The sentence in `lang`.
+    pub fn render(&self, lang: Lang) -> String {
+        let l = lang;
+        let (vi, en): (String, String) = match self {
+            Reason::NoRoute => (
+                "Không có gì ở địa chỉ này: API nằm dưới /api/v1, bảng điều khiển ở /.".into(),
+                "there is nothing at this address: the API lives under /api/v1, the dashboard at /".into(),
+            ),
+            Reason::MethodNotAllowed => (
+                "Địa chỉ này không nhận phương thức đó.".into(),
+                "this address does not accept that method".into(),
+            ),
+            Reason::Unhandled(d) => (
+                format!("Không xử lý được yêu cầu ({d})."),
+                format!("the request could not be handled: {d}"),
+            ),
+            Reason::TooManyFailures => (
+                "Có quá nhiều yêu cầu với mã truy cập sai từ địa chỉ này: hãy chờ một phút rồi dùng mã đúng.".into(),
+                "too many requests with a wrong token from this address: wait a minute, then use a valid token".into(),
+            ),
+            Reason::NoToken => (
+                "Hãy đăng nhập: gửi mã truy cập trong tiêu đề Authorization: Bearer MÃ.".into(),
+                "send your token in the header Authorization: Bearer TOKEN".into(),
+            ),
+            Reason::UnknownToken => (
+                "Mã truy cập này không tồn tại hoặc đã bị thu hồi: hãy xin quản trị viên một mã hợp lệ.".into(),
+                "this token is unknown or was revoked: ask an administrator for a valid one".into(),
+            ),
+            Reason::NotFound { kind, id } => (
+                format!("Không có {} nào mang mã \u{201c}{id}\u{201d}: có thể nó đã bị xoá; hãy tải lại danh sách.", kind.name(Lang::Vi)),
+                format!("no {} with id {id:?} exists", kind.name(Lang::En)),
+            ),
+            Reason::Internal => (
+                "Máy chủ gặp lỗi khi xử lý và đã ghi lại lỗi. Hãy thử lại; nếu vẫn lỗi, báo cho quản trị viên.".into(),
+                "the request failed on the server; the error is logged. Try again, and tell the administrator if it persists.".into(),
+            ),
+            Reason::DiskFull => (
+                "Ổ đĩa của máy chủ đã đầy nên chưa lưu được gì. Hãy nhờ quản trị viên giải phóng dung lượng rồi thử lại.".into(),
+                "The server's disk is full, so nothing was saved. Ask the administrator to free space, then try again.".into(),
+            ),
+            Reason::ReadOnly => (
+                "Máy chủ hiện không ghi được thư mục dữ liệu nên chưa lưu được gì. Hãy nhờ quản trị viên kiểm tra ổ đĩa rồi thử lại.".into(),
+                "The server cannot write its data directory right now, so nothing was saved. Ask the administrator to check the disk, then try again.".into(),
+            ),
+            Reason::FourEyes { by } => (
+                format!("Nguyên tắc bốn mắt: \u{201c}{by}\u{201d} là người sửa tin này lần cuối, nên một người khác phải duyệt."),
+                format!("four-eyes rule: {by:?} last edited this message, so someone else must approve it"),
+            ),
+            Reason::StaleVersion { read, current } => (
+                format!("Tin đã thay đổi từ lúc bạn đọc: bạn đã xem phiên bản {read}, nay là phiên bản {current}. Hãy đọc lại và duyệt nội dung hiện tại."),
+                format!("this message changed since you read it: you reviewed version {read} and it is now version {current}; read it again and approve what it says now"),
+            ),
+            Reason::MessageInUse { id, campaigns } => (
+                format!("Tin {id} đang được dùng trong {} lịch phát: {}. Hãy bỏ tin khỏi các lịch phát đó trước khi xoá.", campaigns.len(), quoted(campaigns)),
+                format!("message {id} is used by {} campaign(s): {}; remove it from them first", campaigns.len(), quoted(campaigns)),
+            ),
+            Reason::ImageInUse { messages } => (
+                format!("Hình ảnh này đang được dùng trong {} tin: {}. Hãy bỏ hình khỏi các tin đó trước.", messages.len(), quoted(messages)),
+                format!("this image is used by {} message(s): {}; take it out of them first", messages.len(), quoted(messages)),
+            ),
+            Reason::InvalidId { shown } => (
+                format!("\u{201c}{shown}\u{201d} không phải mã hợp lệ: dùng 1 đến 64 ký tự gồm chữ thường a–z không dấu, chữ số và dấu '-', bắt đầu bằng chữ hoặc số."),
+                format!("{shown:?} is not a valid id: use 1 to 64 lowercase letters a-z, digits and '-', starting with a letter or digit"),
+            ),
+            Reason::InvalidGroup { shown } => (
+                format!("Mã địa bàn \u{201c}{shown}\u{201d} không hợp lệ: dùng chữ thường không dấu, chữ số và dấu '-', ví dụ \u{201c}tp-vinh\u{201d}; tên có dấu đặt ở tên hiển thị."),
+                format!("group {shown:?} is not valid: use lowercase letters, digits and '-', e.g. \"tp-vinh\"; put the name with diacritics in its display name"),
+            ),
+            Reason::InvalidTokenName { shown } => (
+                format!("Tên mã truy cập \u{201c}{shown}\u{201d} không hợp lệ: dùng 1 đến 64 ký tự gồm chữ thường không dấu, chữ số và dấu '-', ví dụ \u{201c}lan-bien-tap\u{201d}."),
+                format!("token name {shown:?} is not valid: use 1 to 64 lowercase letters, digits and '-', e.g. \"lan-editor\""),
+            ),
+            Reason::NoRoles => (
+                "Chưa chọn vai trò: hãy chọn ít nhất một trong biên tập, duyệt, lập lịch, vận hành, quản trị.".into(),
+                "roles is empty: give at least one of editor, approver, scheduler, operator, admin".into(),
+            ),
+            Reason::UnknownRole { shown } => (
+                format!("Không có vai trò \u{201c}{shown}\u{201d}: dùng editor, approver, scheduler, operator, admin hoặc feed."),
+                format!("unknown role {shown:?}: use editor, approver, scheduler, operator, admin or feed"),
+            ),
+            Reason::UnknownPixelFormat { shown } => (
+                format!("Không có định dạng điểm ảnh \u{201c}{shown}\u{201d}: dùng mono1, rgb565, rgb888 hoặc png."),
+                format!("unknown pixel format {shown:?}: use mono1, rgb565, rgb888 or png"),
+            ),
+            Reason::NotAColour { shown } => (
+                format!("\u{201c}{shown}\u{201d} không phải mã màu: viết dạng #rrggbb, ví dụ #ff2000."),
+                format!("{shown:?} is not a colour: write it as #rrggbb, e.g. #ff2000"),
+            ),
+            Reason::PanelSide { side, value, lo, hi } => (
+                format!("{} bảng {value} nằm ngoài khoảng cho phép: dùng từ {lo} đến {hi} điểm ảnh.", if *side == "width" { "Chiều rộng" } else { "Chiều cao" }),
+                format!("panel {side} {value} is out of range: use {lo} to {hi} pixels"),
+            ),
+            Reason::NotATime { which, shown } => (
+                format!("Giờ {} \u{201c}{shown}\u{201d} không phải thời điểm: viết dạng HH:MM, ví dụ 06:00.", if which == "day_starts" { "bắt đầu ban ngày" } else { "bắt đầu ban đêm" }),
+                format!("brightness {which} {shown:?} is not a time: write HH:MM, e.g. 06:00"),
+            ),
+            Reason::NotOnEarth { lat, lon } => (
+                format!("Vị trí {lat},{lon} không nằm trên Trái Đất: vĩ độ từ -90 đến 90 và kinh độ từ -180 đến 180, ví dụ {{\"lat\": 18.67, \"lon\": 105.69}}."),
+                format!("location {lat},{lon} is not on Earth: lat is -90 to 90 and lon -180 to 180 degrees, e.g. {{\"lat\": 18.67, \"lon\": 105.69}}"),
+            ),
+            Reason::InvalidUnit { shown } => (
+                format!("\u{201c}{shown}\u{201d} không phải mã đơn vị hành chính: dùng các chữ số của mã chính thức, ví dụ \"40\", \"412\" hoặc \"16681\"."),
+                format!("unit {shown:?} is not an administrative unit code: use the official code's digits, e.g. \"40\", \"412\" or \"16681\""),
+            ),
+            Reason::PanelName => (
+                "Tên bảng phải có từ 1 đến 200 ký tự.".into(),
+                "panel name must be 1 to 200 characters".into(),
+            ),
+            Reason::SameBrightnessTimes { at } => (
+                format!("Giờ bắt đầu ban ngày và ban đêm đều là {at}: bảng sẽ không bao giờ đổi độ sáng; hãy cho hai giờ khác nhau, ví dụ 06:00 và 18:00."),
+                format!("brightness day_starts and night_starts are both {at}: the panel would never switch; give two different times, e.g. 06:00 and 18:00"),
+            ),
+            Reason::TooManyUnits => (
+                "Một bảng thuộc tối đa 16 đơn vị hành chính.".into(),
+                "a panel stands in at most 16 units".into(),
+            ),
+            Reason::MessageTitle => (
+                "Tiêu đề tin phải có từ 1 đến 200 ký tự.".into(),
+                "message title must be 1 to 200 characters".into(),
+            ),
+            Reason::MessageEmpty => (
+                "Tin cần có nội dung chữ, hình ảnh, hoặc cả hai: hãy nhập nội dung hoặc chọn hình.".into(),
+                "a message needs text, an image, or both: give \"text\" or \"image\" (an asset id)".into(),
+            ),
+            Reason::MessageTooLong { max } => (
+                format!("Nội dung tin dài quá {max} ký tự: hãy tách thành nhiều tin."),
+                format!("message text is longer than {max} characters: split it into several messages"),
+            ),
+            Reason::InvalidAssetId { shown } => (
+                format!("\u{201c}{shown}\u{201d} không phải mã hình ảnh: mã hình là 64 ký tự hex do POST /api/v1/assets trả về; hãy chọn lại hình trong thư viện."),
+                format!("{shown:?} is not an asset id: asset ids are the 64 hex characters returned by POST /api/v1/assets"),
+            ),
+            Reason::ImageName { max } => (
+                format!("Tên hình ảnh phải có từ 1 đến {max} ký tự."),
+                format!("an image name must be 1 to {max} characters"),
+            ),
+            Reason::ImageNameControl => (
+                "Tên hình ảnh không được chứa ký tự điều khiển (xuống dòng, tab).".into(),
+                "an image name cannot hold control characters (line breaks, tabs)".into(),
+            ),
+            Reason::InvalidTarget { shown } => (
+                format!("Nơi phát \u{201c}{shown}\u{201d} không hợp lệ: dùng mã bảng, \"group:MÃ-ĐỊA-BÀN\" hoặc \"all\"."),
+                format!("target {shown:?} is not valid: use a panel id, \"group:NAME\" or \"all\""),
+            ),
+            Reason::NoTargets => (
+                "Chưa chọn nơi phát: hãy chọn ít nhất một bảng, một địa bàn hoặc tất cả.".into(),
+                "targets is empty: name at least one panel id, \"group:NAME\" or \"all\"".into(),
+            ),
+            Reason::TooManyTargets { n, max } => (
+                format!("{n} nơi phát là quá {max}: hãy chọn theo địa bàn (hoặc tất cả) thay vì từng bảng."),
+                format!("{n} targets are more than {max}: name panels by \"group:NAME\" (or \"all\") instead of one by one"),
+            ),
+            Reason::TargetTwice { target } => (
+                format!("Nơi phát \u{201c}{target}\u{201d} bị chọn hai lần: mỗi bảng hay địa bàn chỉ chọn một lần."),
+                format!("target {target:?} is listed twice: name each panel or group once"),
+            ),
+            Reason::UnknownTarget { target } => (
+                format!("Nơi phát \u{201c}{target}\u{201d} không ứng với bảng nào: hãy kiểm tra mã bảng hoặc địa bàn (danh sách ở trang Bảng)."),
+                format!("target {target:?} matches no panel: check the panel id or group name (GET /api/v1/panels lists them)"),
+            ),
+            Reason::UnknownImage { id } => (
+                format!("Hình \u{201c}{id}\u{201d} chưa được tải lên: hãy tải hình lên thư viện trước."),
+                format!("image {id:?} is not an uploaded asset: upload it with POST /api/v1/assets first"),
+            ),
+            Reason::UnknownCampaignMessage { id } => (
+                format!("Lịch phát có tin \u{201c}{id}\u{201d} nhưng tin này không tồn tại: hãy tạo tin trước hoặc bỏ nó khỏi danh sách."),
+                format!("campaign lists message {id:?}, which does not exist: create it first or remove it from the list"),
+            ),
+            Reason::AlertText { max } => (
+                format!("Nội dung cảnh báo phải có từ 1 đến {max} ký tự."),
+                format!("alert text must be 1 to {max} characters"),
+            ),
+            Reason::AlertDuration { max } => (
+                format!("Thời lượng cảnh báo phải từ 1 đến {max} giây (ba ngày); muốn kéo dài, hãy gửi cảnh báo mới."),
+                format!("duration_s must be 1 to {max} seconds (three days); send a new alert to extend"),
+            ),
+            Reason::InvalidCron { shown, why } => (
+                format!(
+                    "Lịch lặp \u{201c}{shown}\u{201d} không hợp lệ: {}. Các dạng được nhận: 5 trường \u{201c}phút giờ ngày tháng thứ\u{201d} như crontab, ví dụ \u{201c}0 7 * * 1-5\u{201d} (thứ viết 0–7 hoặc sun–sat, 0 và 7 là Chủ nhật); 6 hoặc 7 trường với giây đứng đầu và năm tuỳ chọn, ví dụ \u{201c}0 0 7 * * Mon-Fri\u{201d} (ở dạng này 1 = Chủ nhật … 7 = thứ Bảy, nên dùng tên); hoặc @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly.",
+                    why.render(Lang::Vi)
+                ),
+                format!(
+                    "cron {shown:?} is not valid: {}; accepted forms: 5 fields \"minute hour day-of-month month day-of-week\" as in crontab, e.g. \"0 7 * * 1-5\" (weekdays 0-7 or sun-sat, 0 and 7 = Sunday); 6 or 7 fields with seconds first and an optional year, e.g. \"0 0 7 * * Mon-Fri\" (there numeric weekdays are 1 = Sunday … 7 = Saturday, so prefer names); or @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly",
+                    why.render(Lang::En)
+                ),
+            ),
+            Reason::UnknownTimeZone { shown } => (
+                format!("Không có múi giờ \u{201c}{shown}\u{201d}: dùng tên IANA như \u{201c}Asia/Ho_Chi_Minh\u{201d}."),
+                format!("unknown time zone {shown:?}: use an IANA name such as \"Asia/Ho_Chi_Minh\" or \"Europe/Berlin\""),
+            ),
+            Reason::CronNeverFires { shown, first, last } => (
+                format!("Lịch lặp \u{201c}{shown}\u{201d} không bao giờ chạy: không có thời điểm nào từ năm {first} đến {last} khớp mọi trường (hãy đối chiếu ngày với tháng, và năm)."),
+                format!("this cron never fires: no time from {first} to {last} matches all the fields of {shown:?} (check the day of the month against the month, and the year)"),
+            ),
+            Reason::TooLongToPreview => (
+                "Nội dung quá dài để xem trước: hãy rút gọn hoặc tách thành nhiều tin.".into(),
+                "the text is too long to preview: shorten it or split it into several messages".into(),
+            ),
+            Reason::BadDwell => (
+                "Thời gian hiển thị (dwell) phải là số giây nguyên từ 1 trở lên.".into(),
+                "dwell must be a whole number of seconds from 1".into(),
+            ),
+            Reason::ReadingTooFast { page, words, need, dwell } => (
+                format!("Trang {page} có {words} chữ, cần khoảng {need} giây để đọc, nhưng mỗi trang chỉ hiện {dwell} giây: người qua đường sẽ không đọc kịp. Hãy rút gọn nội dung, hoặc tách thành nhiều tin ngắn hơn."),
+                format!("On page {page}: it has {words} words, which take about {need} s to read, but each page shows for only {dwell} s: passers-by will not finish it. Shorten the text, or split it into several shorter messages."),
+            ),
+            Reason::NoApiRoute { path } => (
+                format!("Không có địa chỉ API /api/v1/{path}: xem /api/v1/openapi.json."),
+                format!("there is no API address /api/v1/{path}: see /api/v1/openapi.json"),
+            ),
+            Reason::MethodNotAccepted { method } => (
+                format!("Địa chỉ này không nhận {method}: xem /api/v1/openapi.json để biết phương thức của từng địa chỉ."),
+                format!("{method} is not accepted here: see /api/v1/openapi.json for the methods of each address"),
+            ),
+            Reason::NeedsRole { role, who, held } => (
+                format!("Việc này cần vai trò {role}, nhưng \u{201c}{who}\u{201d} chỉ có {held}: hãy đề nghị quản trị viên cấp quyền."),
+                format!("this needs the {role} role, and {who:?} has only {held}: ask an administrator"),
+            ),
+            Reason::BodyTooLarge { kib } => (
+                format!("Dữ liệu gửi lên lớn hơn {kib} KiB: hãy gửi ít hơn."),
+                format!("the request body is larger than {kib} KiB: send less"),
+            ),
+            Reason::BodyTooSlow { after_s, kib_per_s } => (
+                format!("Dữ liệu đến quá chậm (sau {after_s} giây, dưới {kib_per_s} KiB mỗi giây): hãy kiểm tra kết nối rồi gửi lại."),
+                format!("the request body arrived too slowly (after {after_s} s, less than {kib_per_s} KiB a second): check the connection and send it again"),
+            ),
+            Reason::BodyUnreadable { detail } => (
+                format!("Không đọc được dữ liệu gửi lên ({detail}): hãy gửi lại."),
+                format!("the request body could not be read: {detail}"),
+            ),
+            Reason::NotJson { got } => (
+                format!("Hãy gửi JSON với tiêu đề Content-Type: application/json (đã nhận {got})."),
+                format!("send JSON with the header Content-Type: application/json (got {got})"),
+            ),
+            Reason::BadJson { syntax: true, detail } => (
+                format!("Dữ liệu gửi lên không phải JSON hợp lệ ({detail})."),
+                format!("the request body is not valid JSON: {detail}"),
+            ),
+            Reason::BadJson { syntax: false, detail } => (
+                format!("Dữ liệu gửi lên có trường sai hoặc thiếu ({detail})."),
+                format!("the request body has a wrong or missing field: {detail}"),
+            ),
+            Reason::CampaignName => (
+                "Hãy đặt tên lịch phát (1 đến 200 ký tự), ví dụ \u{201c}Đề án 06 – tháng 12\u{201d}.".into(),
+                "campaign name must be 1 to 200 characters".into(),
+            ),
+            Reason::PlaylistLength { max, n } => (
+                format!("Một lịch phát có từ 1 đến {max} tin; lịch này có {n}."),
+                format!("a campaign plays 1 to {max} messages; this one lists {n}"),
+            ),
+            Reason::DwellRange { dwell, message, max } => (
+                format!("Thời gian hiển thị {dwell} giây của tin {message} nằm ngoài khoảng cho phép: dùng từ 1 đến {max} giây."),
+                format!("dwell_s {dwell} for message {message} is out of range: use 1 to {max} seconds"),
+            ),
+            Reason::DateRange { end, date, first, last } => (
+                format!("Ngày {} {date} nằm ngoài khoảng cho phép: ngày của lịch phát từ {first}-01-01 đến {last}-12-31.", if *end { "kết thúc" } else { "bắt đầu" }),
+                format!("{} {date} is out of range: campaign dates run from {first}-01-01 to {last}-12-31", if *end { "end" } else { "start" }),
+            ),
+            Reason::StartAfterEnd { start, end } => (
+                format!("Ngày bắt đầu {start} sau ngày kết thúc {end}: hai ngày đều được tính, nên lịch phát một ngày có ngày bắt đầu bằng ngày kết thúc."),
+                format!("start {start} is after end {end}: the dates are inclusive, so a one-day campaign has start = end"),
+            ),
+            Reason::DurationRange { duration, max } => (
+                format!("Thời lượng {duration} giây nằm ngoài khoảng cho phép: dùng từ 1 đến {max} giây (31 ngày)."),
+                format!("duration_s {duration} is out of range: use 1 to {max} seconds (31 days)"),
+            ),
+            Reason::CronNeedsDuration => (
+                "Lịch phát có lịch lặp cần thời lượng: số giây phát sau mỗi lần lặp (1 đến 2678400).".into(),
+                "a campaign with a cron needs duration_s: how many seconds it stays on after each firing (1 to 2678400)".into(),
+            ),
+            Reason::DurationNeedsCron => (
+                "Thời lượng chỉ dùng cùng lịch lặp: hãy thêm lịch lặp, hoặc bỏ thời lượng để phát cả ngày từ ngày bắt đầu đến ngày kết thúc.".into(),
+                "duration_s only applies with a cron: add a cron, or remove duration_s to run all day from start to end".into(),
+            ),
+            Reason::UnknownStatusFilter { shown } => (
+                format!("Không có trạng thái \u{201c}{shown}\u{201d}: dùng draft (bản nháp) hoặc approved (đã duyệt)."),
+                format!("status={shown:?} is not known: use draft or approved"),
+            ),
+            Reason::BadIfMatch { shown } => (
+                format!("If-Match \u{201c}{shown}\u{201d} không phải ETag của tin này: gửi nguyên tiêu đề ETag của GET /api/v1/messages/MÃ, ví dụ \"3\"."),
+                format!("If-Match {shown:?} is not an ETag of this message: send the ETag header of GET /api/v1/messages/ID as it came, e.g. \"3\""),
+            ),
+            Reason::TwoVersions { header, body } => (
+                format!("If-Match ghi phiên bản {header} còn nội dung gửi ghi phiên bản {body}: chỉ gửi một trong hai."),
+                format!("If-Match names version {header} and the body version {body}: send one of them"),
+            ),
+            Reason::PreviewTarget => (
+                "Hãy chọn bảng (panel=MÃ), hoặc cho chiều rộng, chiều cao và định dạng của bảng chưa có.".into(),
+                "give panel=ID, or width, height and format for a panel that does not exist yet".into(),
+            ),
+            Reason::WholePixels { what } => (
+                format!("{what} phải là số điểm ảnh nguyên."),
+                format!("{what} must be a whole number of pixels"),
+            ),
+            Reason::BadPage => (
+                "Số trang phải là số nguyên từ 1 trở lên.".into(),
+                "page must be a whole number from 1".into(),
+            ),
+            Reason::NoSuchPage { page, pages } => (
+                format!("Không có trang {page}: trên bảng này tin có {pages} trang."),
+                format!("page {page} does not exist: this message has {pages} page(s) on this panel"),
+            ),
+            Reason::PreviewTooBig { mib, pages, width, height, room } => (
+                format!("Bản xem trước này cần khoảng {mib} MiB bộ nhớ ({pages} trang {width}×{height}), quá mức máy chủ dành cho hình ảnh và xem trước ({room} MiB): hãy rút gọn nội dung hoặc xem trước trên bảng nhỏ hơn."),
+                format!("this preview takes about {mib} MiB of memory ({pages} pages of {width}×{height}), more than this server allows for images and previews ({room} MiB, half of --memory-budget): shorten the text or preview it on a smaller panel"),
+            ),
+            Reason::ImageTooBig { mib, room } => (
+                format!("Giải mã hình này cần khoảng {mib} MiB bộ nhớ, quá mức máy chủ dành cho hình ảnh ({room} MiB): hãy thu nhỏ hình hoặc lưu với 8 bit mỗi kênh màu rồi tải lên lại."),
+                format!("decoding this image takes about {mib} MiB of memory, more than this server allows for images ({room} MiB, half of --memory-budget): scale it down or save it with 8 bits per channel, then upload it again"),
+            ),
+            Reason::IdMismatch { body, path } => (
+                format!("Mã trong nội dung (\u{201c}{body}\u{201d}) khác mã trong địa chỉ (\u{201c}{path}\u{201d}): không đổi được mã bảng; hãy tạo bảng mới."),
+                format!("the body's id {body:?} differs from the address's {path:?}: a panel's id cannot change; create a new panel instead"),
+            ),
+            Reason::NotJsonOrCsv { got } => (
+                format!("Hãy gửi mảng JSON (Content-Type: application/json) hoặc tệp CSV (Content-Type: text/csv); đã nhận {got}."),
+                format!("send a JSON array with Content-Type: application/json, or a CSV file with Content-Type: text/csv (got {got})"),
+            ),
+            Reason::NotATimestamp { key, shown } => (
+                format!("{key}=\u{201c}{shown}\u{201d} không phải thời điểm RFC 3339: viết ví dụ 2026-11-27T07:00:00+07:00 (mã hoá dấu + thành %2B)."),
+                format!("{key}={shown:?} is not an RFC 3339 time: write e.g. 2026-11-27T07:00:00+07:00 (URL-encode the + as %2B)"),
+            ),
+            Reason::BadSpan => (
+                "Thời điểm đầu phải trước thời điểm cuối, cách nhau tối đa 31 ngày.".into(),
+                "give from < to, at most 31 days apart".into(),
+            ),
+            Reason::UnknownGrouping { shown } => (
+                format!("Không có cách gộp \u{201c}{shown}\u{201d}: dùng group=campaign hoặc bỏ đi."),
+                format!("group={shown:?} is not known: use group=campaign or leave it out"),
+            ),
+            Reason::BadClosedCount => (
+                "Số sự cố đã kết thúc (closed) phải là số nguyên từ 0 đến 2000.".into(),
+                "closed must be a whole number from 0 to 2000".into(),
+            ),
+            Reason::BadAlarmId => (
+                "Mã sự cố là một số nguyên, như danh sách sự cố (GET /alarms) ghi.".into(),
+                "an alarm's id is a whole number, as GET /alarms lists it".into(),
+            ),
+            Reason::NoFrameYet { panel } => (
+                format!("Bảng \u{201c}{panel}\u{201d} chưa được gửi hình nào."),
+                format!("panel {panel:?} has not been sent a frame yet"),
+            ),
+            Reason::NotAnImageType { got } => (
+                format!("Hình phải gửi với Content-Type image/png, image/jpeg, image/gif hoặc image/webp (đã nhận {got}): hãy chọn tệp PNG, JPEG, GIF hoặc WebP."),
+                format!("images must be sent with Content-Type image/png, image/jpeg, image/gif or image/webp (got {got})"),
+            ),
+            Reason::BadLimit => (
+                "Giới hạn phải là số nguyên từ 1 đến 100000.".into(),
+                "limit must be a whole number from 1 to 100000".into(),
+            ),
+            Reason::NotCap { got } => (
+                format!("Hãy gửi tài liệu CAP với Content-Type: application/cap+xml (không phải {got})."),
+                format!("send a CAP document with Content-Type: application/cap+xml (not {got})"),
+            ),
+            Reason::Busy => (
+                "Máy chủ đang dùng hết bộ nhớ dành cho hình ảnh và xem trước cho các yêu cầu khác nên chưa làm yêu cầu này. Hãy thử lại sau vài giây.".into(),
+                "The server is using all the memory it may spend on images and previews for other requests right now, so this one was not started. Try again in a few seconds.".into(),
+            ),
+            Reason::IdTaken { kind, id } => (
+                format!("Đã có {} mang mã \u{201c}{id}\u{201d}: hãy chọn mã khác.", kind.name(Lang::Vi)),
+                format!("a {} with id {id:?} already exists: choose another id", kind.name(Lang::En)),
+            ),
+            Reason::BrokenFile { file, problem } => (
+                format!("Tệp {file} đã bị sửa tay và không dùng được ({problem}); máy chủ không ghi đè để không mất phần đã sửa: hãy sửa hoặc xoá tệp rồi thử lại."),
+                format!("{file} was edited by hand and cannot be used ({problem}); it is not overwritten, so the edit is not lost: fix the file or delete it, then try again"),
+            ),
+            Reason::NoFreeId => (
+                "Không tìm được mã trống cho tiêu đề này: hãy thử lại, hoặc đổi tiêu đề một chút.".into(),
+                "no free id could be found for this title: try again, or change the title a little".into(),
+            ),
+            Reason::NoFreeAlertId => (
+                "Không tìm được mã trống cho cảnh báo: hãy gửi lại.".into(),
+                "no free alert id: send the alert again".into(),
+            ),
+            Reason::FileIdMismatch { file, inner } => (
+                format!("Tệp tên \u{201c}{file}\u{201d} nhưng trường \"id\" là \u{201c}{inner}\u{201d}: hãy để hai giá trị giống nhau."),
+                format!("the file is named {file:?} but its \"id\" is {inner:?}: make them the same"),
+            ),
+            Reason::TokenNameTaken { name } => (
+                format!("Đã có mã truy cập tên \u{201c}{name}\u{201d}: hãy thu hồi mã đó trước hoặc chọn tên khác."),
+                format!("a token named {name:?} exists: revoke it first or choose another name"),
+            ),
+            Reason::AdminNameReserved => (
+                "Tên \u{201c}admin\u{201d} đã dành cho BANGTIN_ADMIN_TOKEN: hãy chọn tên khác.".into(),
+                "the name \"admin\" is taken by BANGTIN_ADMIN_TOKEN: choose another name".into(),
+            ),
+            Reason::NotSigning => (
+                "Máy chủ này không ký các khung hình.".into(),
+                "this server does not sign its frames".into(),
+            ),
+            Reason::NoBrokerCredentials => (
+                "Máy chủ này không giữ mật khẩu MQTT cho bộ điều khiển (dùng broker ngoài).".into(),
+                "this server keeps no broker credentials".into(),
+            ),
+            Reason::Hd2020Width { width } => (
+                format!("Thẻ HD2020 cần chiều rộng bảng là bội số của 8, không phải {width}: đặt đúng chiều rộng của biển (ví dụ 64, 128, 192)."),
+                format!("an HD2020 card needs a panel width that is a multiple of 8, not {width}: set the width to the sign's (e.g. 64, 128, 192)"),
+            ),
+            Reason::Hd2020Mono { format } => (
+                format!("Thẻ HD2020 chỉ bật hoặc tắt từng điểm LED: đặt định dạng bảng là mono1, không phải {format}."),
+                format!("an HD2020 card lights each LED on or off: give the panel the format mono1, not {format}"),
+            ),
+            Reason::BadDeviceId { shown, max } => (
+                format!("Mã thiết bị \u{201c}{shown}\u{201d} không hợp lệ: hãy chép Device ID của thẻ từ HDPlayer (chữ, số, '-', '_' hoặc '.', tối đa {max} ký tự), ví dụ C16-19-A0001."),
+                format!("device id {shown:?} is not valid: copy the card's Device ID from HDPlayer (letters, digits, '-', '_' or '.', at most {max}), e.g. C16-19-A0001"),
+            ),
+            Reason::CampaignNoTargets => (
+                "Lịch phát cần ít nhất một nơi phát: một bảng, một địa bàn hoặc tất cả.".into(),
+                "a campaign needs at least one target: a panel id, \"group:NAME\" or \"all\"".into(),
+            ),
+            Reason::GroupName { max } => (
+                format!("Tên hiển thị của địa bàn phải có từ 1 đến {max} ký tự, ví dụ \u{201c}Thành phố Vinh\u{201d}."),
+                format!("a group's display name must be 1 to {max} characters, e.g. \"Thành phố Vinh\""),
+            ),
+            Reason::GroupExists { id } => (
+                format!("Địa bàn \u{201c}{id}\u{201d} đã có: hãy đổi tên địa bàn đó thay vì tạo mới."),
+                format!("group {id:?} exists already: rename it instead of creating it"),
+            ),
+        };
+        pick(l, vi, en)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One value of every reason. The `match` has no wildcard: a new
+    /// variant does not compile until it is listed here, and then the
+    /// test checks its two sentences.
+    fn every_reason() -> Vec<Reason> {
+        let s = || "x".to_string();
+        let all = vec![
+            Reason::NoRoute,
+            Reason::MethodNotAllowed,
+            Reason::Unhandled(s()),
+            Reason::TooManyFailures,
+            Reason::NoToken,
+            Reason::UnknownToken,
+            Reason::NotFound {
+                kind: Kind::Panel,
+                id: s(),
+            },
+            Reason::Internal,
+            Reason::DiskFull,
+            Reason::ReadOnly,
+            Reason::FourEyes { by: s() },
+            Reason::StaleVersion {
+                read: 1,
+                current: 2,
+            },
+            Reason::MessageInUse {
+                id: s(),
+                campaigns: vec![s()],
+            },
+            Reason::ImageInUse {
+                messages: vec![s()],
+            },
+            Reason::InvalidId { shown: s() },
+            Reason::InvalidGroup { shown: s() },
+            Reason::InvalidTokenName { shown: s() },
+            Reason::NoRoles,
+            Reason::UnknownRole { shown: s() },
+            Reason::UnknownPixelFormat { shown: s() },
+            Reason::NotAColour { shown: s() },
+            Reason::PanelSide {
+                side: "width",
+                value: 1,
+                lo: 8,
+                hi: 1024,
+            },
+            Reason::NotATime {
+                which: "day_starts".into(),
+                shown: s(),
+            },
+            Reason::NotOnEarth {
+                lat: "99".into(),
+                lon: "0".into(),
+            },
+            Reason::InvalidUnit { shown: s() },
+            Reason::PanelName,
+            Reason::SameBrightnessTimes { at: s() },
+            Reason::TooManyUnits,
+            Reason::MessageTitle,
+            Reason::MessageEmpty,
+            Reason::MessageTooLong { max: 4000 },
+            Reason::InvalidAssetId { shown: s() },
+            Reason::ImageName { max: 200 },
+            Reason::ImageNameControl,
+            Reason::InvalidTarget { shown: s() },
+            Reason::NoTargets,
+            Reason::TooManyTargets { n: 2, max: 1 },
+            Reason::TargetTwice { target: s() },
+            Reason::UnknownTarget { target: s() },
+            Reason::UnknownImage { id: s() },
+            Reason::UnknownCampaignMessage { id: s() },
+            Reason::AlertText { max: 500 },
+            Reason::AlertDuration { max: 1 },
+            Reason::InvalidCron {
+                shown: s(),
+                why: CronWhy::Empty,
+            },
+            Reason::UnknownTimeZone { shown: s() },
+            Reason::CronNeverFires {
+                shown: s(),
+                first: 2000,
+                last: 2100,
+            },
+            Reason::TooLongToPreview,
+            Reason::BadDwell,
+            Reason::ReadingTooFast {
+                page: 1,
+                words: 9,
+                need: 4,
+                dwell: 2,
+            },
+            Reason::NoApiRoute { path: s() },
+            Reason::MethodNotAccepted { method: s() },
+            Reason::NeedsRole {
+                role: "admin",
+                who: s(),
+                held: s(),
+            },
+            Reason::BodyTooLarge { kib: 1 },
+            Reason::BodyTooSlow {
+                after_s: 1,
+                kib_per_s: 1,
+            },
+            Reason::BodyUnreadable { detail: s() },
+            Reason::NotJson { got: s() },
+            Reason::BadJson {
+                syntax: true,
+                detail: s(),
+            },
+            Reason::CampaignName,
+            Reason::PlaylistLength { max: 1, n: 2 },
+            Reason::DwellRange {
+                dwell: 0,
+                message: s(),
+                max: 1,
+            },
+            Reason::DateRange {
+                end: true,
+                date: s(),
+                first: 2000,
+                last: 2100,
+            },
+            Reason::StartAfterEnd {
+                start: s(),
+                end: s(),
+            },
+            Reason::DurationRange {
+                duration: 0,
+                max: 1,
+            },
+            Reason::CronNeedsDuration,
+            Reason::DurationNeedsCron,
+            Reason::UnknownStatusFilter { shown: s() },
+            Reason::BadIfMatch { shown: s() },
+            Reason::TwoVersions { header: 1, body: 2 },
+            Reason::PreviewTarget,
+            Reason::WholePixels { what: s() },
+            Reason::BadPage,
+            Reason::NoSuchPage { page: 2, pages: 1 },
+            Reason::PreviewTooBig {
+                mib: 1,
+                pages: 1,
+                width: 1,
+                height: 1,
+                room: 1,
+            },
+            Reason::ImageTooBig { mib: 1, room: 1 },
+            Reason::IdMismatch {
+                body: s(),
+                path: s(),
+            },
+            Reason::NotJsonOrCsv { got: s() },
+            Reason::NotATimestamp {
+                key: s(),
+                shown: s(),
+            },
+            Reason::BadSpan,
+            Reason::UnknownGrouping { shown: s() },
+            Reason::NoFrameYet { panel: s() },
+            Reason::BadClosedCount,
+            Reason::BadAlarmId,
+            Reason::NotAnImageType { got: s() },
+            Reason::BadLimit,
+            Reason::NotCap { got: s() },
+            Reason::Busy,
+            Reason::IdTaken {
+                kind: Kind::Message,
+                id: s(),
+            },
+            Reason::BrokenFile {
+                file: s(),
+                problem: s(),
+            },
+            Reason::NoFreeId,
+            Reason::NoFreeAlertId,
+            Reason::FileIdMismatch {
+                file: s(),
+                inner: s(),
+            },
+            Reason::TokenNameTaken { name: s() },
+            Reason::AdminNameReserved,
+            Reason::NotSigning,
+            Reason::NoBrokerCredentials,
+            Reason::Hd2020Width { width: 1 },
+            Reason::Hd2020Mono { format: "rgb888" },
+            Reason::BadDeviceId { shown: s(), max: 1 },
+            Reason::CampaignNoTargets,
+            Reason::GroupName { max: 100 },
+            Reason::GroupExists { id: s() },
+        ];
+        for r in &all {
+            // Exhaustive on purpose: add the new reason to the list above.
+            match r {
+                Reason::NoRoute
+                | Reason::MethodNotAllowed
+                | Reason::Unhandled(_)
+                | Reason::TooManyFailures
+                | Reason::NoToken
+                | Reason::UnknownToken
+                | Reason::NotFound { .. }
+                | Reason::Internal
+                | Reason::DiskFull
+                | Reason::ReadOnly
+                | Reason::FourEyes { .. }
+                | Reason::StaleVersion { .. }
+                | Reason::MessageInUse { .. }
+                | Reason::ImageInUse { .. }
+                | Reason::InvalidId { .. }
+                | Reason::InvalidGroup { .. }
+                | Reason::InvalidTokenName { .. }
+                | Reason::NoRoles
+                | Reason::UnknownRole { .. }
+                | Reason::UnknownPixelFormat { .. }
+                | Reason::NotAColour { .. }
+                | Reason::PanelSide { .. }
+                | Reason::NotATime { .. }
+                | Reason::NotOnEarth { .. }
+                | Reason::InvalidUnit { .. }
+                | Reason::PanelName
+                | Reason::SameBrightnessTimes { .. }
+                | Reason::TooManyUnits
+                | Reason::MessageTitle
+                | Reason::MessageEmpty
+                | Reason::MessageTooLong { .. }
+                | Reason::InvalidAssetId { .. }
+                | Reason::ImageName { .. }
+                | Reason::ImageNameControl
+                | Reason::InvalidTarget { .. }
+                | Reason::NoTargets
+                | Reason::TooManyTargets { .. }
+                | Reason::TargetTwice { .. }
+                | Reason::UnknownTarget { .. }
+                | Reason::UnknownImage { .. }
+                | Reason::UnknownCampaignMessage { .. }
+                | Reason::AlertText { .. }
+                | Reason::AlertDuration { .. }
+                | Reason::InvalidCron { .. }
+                | Reason::UnknownTimeZone { .. }
+                | Reason::CronNeverFires { .. }
+                | Reason::TooLongToPreview
+                | Reason::BadDwell
+                | Reason::ReadingTooFast { .. }
+                | Reason::NoApiRoute { .. }
+                | Reason::MethodNotAccepted { .. }
+                | Reason::NeedsRole { .. }
+                | Reason::BodyTooLarge { .. }
+                | Reason::BodyTooSlow { .. }
+                | Reason::BodyUnreadable { .. }
+                | Reason::NotJson { .. }
+                | Reason::BadJson { .. }
+                | Reason::CampaignName
+                | Reason::PlaylistLength { .. }
+                | Reason::DwellRange { .. }
+                | Reason::DateRange { .. }
+                | Reason::StartAfterEnd { .. }
+                | Reason::DurationRange { .. }
+                | Reason::CronNeedsDuration
+                | Reason::DurationNeedsCron
+                | Reason::UnknownStatusFilter { .. }
+                | Reason::BadIfMatch { .. }
+                | Reason::TwoVersions { .. }
+                | Reason::PreviewTarget
+                | Reason::WholePixels { .. }
+                | Reason::BadPage
+                | Reason::NoSuchPage { .. }
+                | Reason::PreviewTooBig { .. }
+                | Reason::ImageTooBig { .. }
+                | Reason::IdMismatch { .. }
+                | Reason::NotJsonOrCsv { .. }
+                | Reason::NotATimestamp { .. }
+                | Reason::BadSpan
+                | Reason::UnknownGrouping { .. }
+                | Reason::NoFrameYet { .. }
+                | Reason::BadClosedCount
+                | Reason::BadAlarmId
+                | Reason::NotAnImageType { .. }
+                | Reason::BadLimit
+                | Reason::NotCap { .. }
+                | Reason::Busy
+                | Reason::IdTaken { .. }
+                | Reason::BrokenFile { .. }
+                | Reason::NoFreeId
+                | Reason::NoFreeAlertId
+                | Reason::FileIdMismatch { .. }
+                | Reason::TokenNameTaken { .. }
+                | Reason::AdminNameReserved
+                | Reason::NotSigning
+                | Reason::NoBrokerCredentials
+                | Reason::Hd2020Width { .. }
+                | Reason::Hd2020Mono { .. }
+                | Reason::BadDeviceId { .. }
+                | Reason::CampaignNoTargets
+                | Reason::GroupName { .. }
+                | Reason::GroupExists { .. } => {}
+            }
+        }
+        all
+    }
+
+    /// Letters only Vietnamese writes (marks and đ): a sentence with none
+    /// of them was not translated.
+    fn looks_vietnamese(s: &str) -> bool {
+        s.chars().any(|c| {
+            "ạảãàáâậầấẩẫăắằặẳẵđêềếệểễôồốộổỗơờớợởỡưừứựửữìíịỉĩòóọỏõùúụủũỳýỵỷỹèéẹẻẽ"
+                .contains(c.to_lowercase().next().unwrap_or(c))
+        })
+    }
+
+    #[test]
+    fn every_reason_has_a_vietnamese_and_an_english_sentence() {
+        let reasons = every_reason();
+        let mut seen = std::collections::HashSet::new();
+        for r in &reasons {
+            let (vi, en) = (r.render(Lang::Vi), r.render(Lang::En));
+            assert!(looks_vietnamese(&vi), "{r:?} in Vietnamese: {vi}");
+            assert!(
+                !looks_vietnamese(&en.replace("Thành phố Vinh", "")),
+                "{r:?} in English: {en}"
+            );
+            assert_ne!(vi, en, "{r:?}");
+            assert!(!vi.contains("dwell time") && !vi.contains("raise"), "{vi}");
+            assert!(seen.insert(std::mem::discriminant(r)), "{r:?} listed twice");
+        }
+    }
+
+    #[test]
+    fn the_reading_warning_says_what_an_editor_can_do() {
+        let r = Reason::ReadingTooFast {
+            page: 3,
+            words: 12,
+            need: 6,
+            dwell: 4,
+        };
+        for lang in [Lang::Vi, Lang::En] {
+            let s = r.render(lang);
+            assert!(!s.to_lowercase().contains("dwell"), "{s}");
+            assert!(
+                s.contains("12") && s.contains('6') && s.contains('4'),
+                "{s}"
+            );
+        }
+        assert!(r.render(Lang::Vi).contains("rút gọn"));
+        assert!(r.render(Lang::En).contains("Shorten"));
+    }
+
+    #[test]
+    fn every_cron_phrase_and_refusal_reads_in_both_languages() {
+        use CronPart::*;
+        let r = |a, b| Run::Range(a, b);
+        let text = CronText {
+            parts: vec![
+                At(vec!["07:00".into(), "19:00".into()]),
+                AtMinute(0),
+                Every(1, CronUnit::Minute),
+                Every(15, CronUnit::Second),
+                AtUnit(CronUnit::Minute, vec![Run::One(5)]),
+                EveryHours(2),
+                DuringHours(vec![r(8, 17)]),
+                OnDays(vec![Run::One(1), Run::One(15)]),
+                OnWeekdays(vec![r(0, 4)]),
+                DaysOrWeekdays(vec![Run::One(1)], vec![Run::One(0)]),
+                DaysIfWeekdays(vec![Run::One(13)], vec![Run::One(4)]),
+                InMonths(vec![r(6, 8)]),
+                InYears(vec![Run::One(2028)]),
+            ],
+        };
+        let vi = text.render(Lang::Vi);
+        assert!(
+            vi.contains("từ thứ Hai đến thứ Sáu") || vi.contains("thứ Hai đến thứ Sáu"),
+            "{vi}"
+        );
+        assert!(vi.contains("lúc 07:00 và 19:00"), "{vi}");
+        assert!(vi.contains("tháng 6 đến tháng 8"), "{vi}");
+        let en = text.render(Lang::En);
+        assert!(
+            en.contains("Monday to Friday") && en.contains("June to August"),
+            "{en}"
+        );
+        let field = CronField::Minute;
+        for why in [
+            CronWhy::Reboot,
+            CronWhy::UnknownShorthand("x".into()),
+            CronWhy::Empty,
+            CronWhy::FieldCount(3),
+            CronWhy::OutOfRange {
+                field,
+                text: "x".into(),
+                value: 1,
+                lo: 0,
+                hi: 0,
+            },
+            CronWhy::NotANumber {
+                field,
+                text: "x".into(),
+                item: "y".into(),
+            },
+            CronWhy::BadStep {
+                field,
+                text: "x".into(),
+                step: "0".into(),
+            },
+            CronWhy::Backwards {
+                field,
+                text: "x".into(),
+                range: "5-1".into(),
+            },
+            CronWhy::Library("x".into()),
+        ] {
+            assert_ne!(why.render(Lang::Vi), why.render(Lang::En));
+        }
+    }
+}
+
+/// Where sentences outside the catalogue are still made: a scan of `src/`
+/// for an error built from a string literal or `format!`. The numbers
+/// only go down: a new sentence belongs in [`Reason`].
+#[cfg(test)]
+mod scan {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    /// Calls that turn their argument into a sentence a person reads.
+    const MAKERS: &[&str] = &[
+        "Invalid::new(",
+        "ApiError::bad_request(",
+        "ApiError::unprocessable(",
+        "ApiError::not_found(",
+        "ApiError::forbidden(",
+        "ApiError::conflict(",
+        "ApiError::new(",
+        "StoreError::conflict(",
+        "StoreError::Conflict(",
+        "Refusal::UnknownRef(",
+    ];
+
+    /// Files and how many plain sentences they still make. Lower a number
+    /// when you move sentences into the catalogue; never raise one.
+    const LEFT: &[(&str, usize)] = &[
+        ("src/cap/config.rs", 15),
+        ("src/config.rs", 8),
+        ("src/domain/transport.rs", 1),
+        ("src/mqtt/gateway.rs", 1),
+        ("src/mqtt/mod.rs", 1),
+        ("src/mqtt/topics.rs", 1),
+        ("src/store/signing.rs", 1),
+        ("src/transport/colorlight.rs", 1),
+    ];
+
+    fn plain_sentences(code: &str) -> usize {
+        let mut n = 0;
+        for maker in MAKERS {
+            for (at, _) in code.match_indices(maker) {
+                let mut rest = code[at + maker.len()..].trim_start();
+                if *maker == "ApiError::new(" {
+                    // Skip the status and the code.
+                    let mut commas = 0;
+                    let mut i = 0;
+                    for (j, c) in rest.char_indices() {
+                        if c == ',' {
+                            commas += 1;
+                            if commas == 2 {
+                                i = j + 1;
+                                break;
+                            }
+                        }
+                    }
+                    rest = rest[i..].trim_start();
+                }
+                if rest.starts_with('"') || rest.starts_with("format!(") {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    fn walk(dir: &Path, out: &mut BTreeMap<String, usize>) {
+        for e in std::fs::read_dir(dir).expect("src/ is readable") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                if !p.ends_with("i18n") && !p.ends_with("tests") {
+                    walk(&p, out);
+                }
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let code = std::fs::read_to_string(&p).expect("a source file");
+                // Unit tests build errors of their own.
+                let code = code.split("#[cfg(test)]\nmod ").next().unwrap_or("");
+                let n = plain_sentences(code);
+                if n > 0 {
+                    let name = p.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&p);
+                    out.insert(name.display().to_string(), n);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_scanner_sees_a_plain_sentence() {
+        assert_eq!(plain_sentences(r#"ApiError::bad_request("no")"#), 1);
+        assert_eq!(plain_sentences(r#"Invalid::new(format!("{x} no"))"#), 1);
+        assert_eq!(
+            plain_sentences(r#"ApiError::new(StatusCode::GONE, "gone", "it went")"#),
+            1
+        );
+        assert_eq!(
+            plain_sentences(r#"ApiError::new(StatusCode::GONE, "gone", Reason::NoRoute)"#),
+            0
+        );
+        assert_eq!(plain_sentences("Invalid::new(Reason::PanelName)"), 0);
+    }
+
+    #[test]
+    fn plain_sentences_do_not_grow() {
+        let mut found = BTreeMap::new();
+        walk(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        let left: BTreeMap<String, usize> = LEFT.iter().map(|(f, n)| (f.to_string(), *n)).collect();
+        let mut wrong = Vec::new();
+        for (file, n) in &found {
+            let allowed = left.get(file).copied().unwrap_or(0);
+            if *n > allowed {
+                wrong.push(format!(
+                    "{file}: {n} sentences outside the catalogue (allowed {allowed}): put new ones in i18n::Reason"
+                ));
+            } else if *n < allowed {
+                wrong.push(format!("{file}: now {n}, lower LEFT from {allowed}"));
+            }
+        }
+        for (file, n) in &left {
+            if !found.contains_key(file) {
+                wrong.push(format!("{file}: now 0, remove it from LEFT (was {n})"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+}
