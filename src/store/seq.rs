@@ -6,6 +6,8 @@
 //! number is used. After a crash the server starts every panel at its mark,
 //! skipping at most one block, never reusing a number.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
@@ -15,6 +17,8 @@ use crate::fsio;
 /// How many numbers one durable write reserves per panel.
 pub const BLOCK: u32 = 1000;
 
+/// Hands out each panel's frame sequence numbers, persisting a reserved
+/// high-water mark per panel in `state/seq.json`.
 pub struct SeqAllocator {
     path: PathBuf,
     /// Per panel: (next number to hand out, reserved high-water mark).
@@ -22,6 +26,9 @@ pub struct SeqAllocator {
 }
 
 impl SeqAllocator {
+    /// Reads the marks at `path` (no file yet = none): each panel listed
+    /// resumes at its mark, any other starts at 1. A file that does not parse
+    /// is an `InvalidData` error naming line and column.
     pub fn open(path: PathBuf) -> io::Result<SeqAllocator> {
         fsio::remove_stale_temps(&path);
         let marks: BTreeMap<String, u32> = match std::fs::read(&path) {
