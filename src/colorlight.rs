@@ -16,10 +16,17 @@
 //!
 //! Pure: bytes out; the caller writes them to an `AF_PACKET` socket.
 
+#![warn(missing_docs)]
+
+/// Destination MAC the 5A-75 listens on, `11:22:33:44:55:66` (PanelPlayer).
 pub const RECEIVER_MAC: [u8; 6] = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66];
+/// Source MAC the card expects, `22:22:33:44:55:66` (PanelPlayer).
 pub const SENDER_MAC: [u8; 6] = [0x22, 0x22, 0x33, 0x44, 0x55, 0x66];
+/// Packet type of the display frame that latches the rows received.
 pub const TYPE_DISPLAY: u8 = 0x01;
+/// Packet type of the optional brightness / colour-balance frame.
 pub const TYPE_BRIGHTNESS: u8 = 0x0a;
+/// Packet type of one row's (or row piece's) image data.
 pub const TYPE_ROW: u8 = 0x55;
 /// Pixels per row packet, so a frame stays within 1500 bytes of payload.
 pub const MAX_ROW_PIXELS: usize = 497;
@@ -33,7 +40,9 @@ pub const DISPLAY_DELAY_MS: u64 = 5;
 /// Source and destination addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Macs {
+    /// Destination MAC, the receiver card's.
     pub dst: [u8; 6],
+    /// Source MAC, the sender's.
     pub src: [u8; 6],
 }
 
@@ -46,13 +55,19 @@ impl Default for Macs {
     }
 }
 
+/// Why a picture cannot be encoded for the card.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
+    /// The pixel buffer is not `width` × `height` × 3 bytes (or is empty).
     #[error("the frame has {got} bytes but {width}x{height} RGB888 needs {need}")]
     Size {
+        /// Picture width in pixels.
         width: u16,
+        /// Picture height in pixels.
         height: u16,
+        /// Bytes RGB888 at that size needs.
         need: usize,
+        /// Bytes given.
         got: usize,
     },
 }
@@ -61,7 +76,9 @@ pub enum Error {
 /// [`DISPLAY_DELAY_MS`]) the display frame that latches them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frames {
+    /// The image-data frames, top row first, in sending order.
     pub rows: Vec<Vec<u8>>,
+    /// The display frame, to send at least [`DISPLAY_DELAY_MS`] after the last row.
     pub display: Vec<u8>,
 }
 

@@ -6,6 +6,8 @@
 //! [`ServeArgs::into_config`] checks every value and yields a [`Config`].
 //! Nothing deeper in the crate reads the environment.
 
+#![warn(missing_docs)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -83,25 +85,45 @@ pub const ADMIN_TOKEN_ENV: &str = "BANGTIN_ADMIN_TOKEN";
 /// Validated configuration for `serve`.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// HTTP listen address (`--http`).
     pub http: SocketAddr,
+    /// External broker URL, `mqtt://` or `mqtts://`; `None` = run the embedded broker.
     pub mqtt: Option<String>,
+    /// Where the embedded broker listens when [`Config::mqtt`] is `None`.
     pub broker_listen: SocketAddr,
+    /// The data directory; only `store` knows its layout.
     pub data: PathBuf,
+    /// First level(s) of every MQTT topic, checked by [`validate_topic_root`].
     pub topic_root: String,
+    /// Time zone for schedules and brightness unless a campaign names its own.
     pub tz: Tz,
+    /// The token file (hashed tokens with roles); `--tokens` or DIR/secrets/tokens.json.
     pub tokens_file: PathBuf,
+    /// Bootstrap admin token from [`ADMIN_TOKEN_ENV`], at least 8 characters;
+    /// `None` if unset or empty.
     pub admin_token: Option<String>,
+    /// Whether the last editor of a message may approve it too.
     pub allow_self_approval: bool,
+    /// Seconds a controller keeps a frame past its planned end without news from the server.
     pub frame_grace_s: u32,
+    /// CA certificate (PEM) for an `mqtts://` broker.
     pub mqtt_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for an `mqtts://` broker.
     pub mqtt_cert: Option<PathBuf>,
+    /// Client key (PEM) for an `mqtts://` broker.
     pub mqtt_key: Option<PathBuf>,
+    /// Ed25519 signing key (PEM); when set every frame is signed.
     pub signing_key: Option<PathBuf>,
+    /// Listener for Huidu cards that dial in (4G, behind NAT); `None` = off.
     pub huidu_listen: Option<SocketAddr>,
     /// Bytes (see `memory::Budget`).
     pub memory_budget: u64,
+    /// Open HTTP connections allowed, all clients together (at least 1).
     pub max_connections: usize,
+    /// Open HTTP connections allowed from one client address, IPv6 by /64 (at least 1).
     pub max_connections_per_ip: usize,
+    /// Time a client has to send a request's headers, also the longest
+    /// keep-alive idle (1 s to 1 h).
     pub header_timeout: std::time::Duration,
 }
 
@@ -130,6 +152,9 @@ pub fn validate_topic_root(root: &str) -> Result<(), Invalid> {
 }
 
 impl ServeArgs {
+    /// Checks every value and yields the configuration; `admin_token` is
+    /// [`ADMIN_TOKEN_ENV`]'s value. An [`Invalid`] names the flag and how to
+    /// fix it.
     pub fn into_config(self, admin_token: Option<String>) -> Result<Config, Invalid> {
         let http = addr("--http", &self.http)?;
         let broker_listen = addr("--broker-listen", &self.broker_listen)?;

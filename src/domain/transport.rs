@@ -5,6 +5,8 @@
 //! Values only: an address is checked for its shape (host and port), never
 //! resolved or dialled here.
 
+#![warn(missing_docs)]
+
 use serde::{Deserialize, Serialize};
 
 use super::{Invalid, PixelFormat};
@@ -51,13 +53,17 @@ pub enum Transport {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum ColorType {
+    /// One LED colour (most P10 signs): a pixel is on or off.
     #[default]
     Single,
+    /// Red and green LEDs.
     Dual,
+    /// Red, green and blue LEDs, one bit each.
     Full,
 }
 
 impl Transport {
+    /// Whether frames go over MQTT to a bangtin controller (the default, omitted in JSON).
     pub fn is_mqtt(&self) -> bool {
         matches!(self, Transport::Mqtt)
     }

@@ -16,6 +16,8 @@
 //! `docs/controllers.md` says where each fact comes from and which ones are
 //! not confirmed on hardware.
 
+#![warn(missing_docs)]
+
 pub mod packet;
 pub mod realtime;
 pub mod sdk;
@@ -34,51 +36,136 @@ use crate::frame::Frame;
 /// for the technician reading the panel's status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
+    /// A packet's length field exceeds [`packet::MAX_PACKET`].
     #[error("the card sent a packet of {len} bytes, more than the {max} allowed; the connection is dropped")]
-    Oversized { len: usize, max: usize },
+    Oversized {
+        /// The length field, in bytes (header included).
+        len: usize,
+        /// The largest packet accepted, in bytes.
+        max: usize,
+    },
+    /// A packet's length field is below the 4-byte header it counts.
     #[error("the card sent a packet whose length field says {len}, less than its own 4-byte header; the connection is dropped")]
-    Undersized { len: usize },
+    Undersized {
+        /// The length field, in bytes.
+        len: usize,
+    },
+    /// A packet or reply is shorter than its fixed fields.
     #[error("a {what} packet needs at least {need} bytes but has {got}")]
     Truncated {
+        /// Which packet was being read (e.g. "version answer").
         what: &'static str,
+        /// Bytes the fields read so far require, header included.
         need: usize,
+        /// Bytes the packet has, header included.
         got: usize,
     },
+    /// The card answered with another command code than the one awaited.
     #[error("expected {expected} from the card, got command 0x{got:04x}")]
-    Unexpected { expected: &'static str, got: u16 },
+    Unexpected {
+        /// What was awaited, in words.
+        expected: &'static str,
+        /// The command code received (see [`packet::cmd`]).
+        got: u16,
+    },
+    /// An XML fragment does not continue where the previous one ended, or
+    /// runs past the announced total.
     #[error(
         "an XML fragment does not fit: offset {offset} + {len} bytes against a total of {total}"
     )]
-    Fragment { total: u32, offset: u32, len: usize },
+    Fragment {
+        /// The document's announced size, in bytes.
+        total: u32,
+        /// Where the fragment says it starts, in bytes.
+        offset: u32,
+        /// The fragment's XML bytes.
+        len: usize,
+    },
+    /// An XML document announces more than [`packet::MAX_XML`] bytes.
     #[error("an XML command of {total} bytes is larger than the {max} allowed")]
-    XmlTooLong { total: usize, max: usize },
+    XmlTooLong {
+        /// The announced size, in bytes.
+        total: usize,
+        /// The largest document reassembled, in bytes.
+        max: usize,
+    },
+    /// The XML parser's complaint about a document.
     #[error("the XML is not well formed: {0}")]
     Xml(String),
+    /// The XML declares a DOCTYPE or entities (refused: entity expansion
+    /// attacks).
     #[error("the XML carries a DOCTYPE or entity declaration, which is refused")]
     XmlDtd,
+    /// An SDK answer lacks an element or attribute bangtin needs.
     #[error("the card's reply to {method} lacks {what}")]
-    Missing { method: String, what: &'static str },
+    Missing {
+        /// The SDK method answered (e.g. `GetDeviceInfo`).
+        method: String,
+        /// What is missing, in words.
+        what: &'static str,
+    },
+    /// An SDK answer's `result` is not `kSuccess`.
     #[error("the card refused {method}: {result}")]
-    Refused { method: String, result: String },
+    Refused {
+        /// The SDK method refused.
+        method: String,
+        /// The card's `result` attribute, as sent (a vendor status name).
+        result: String,
+    },
+    /// The card sent `kErrorAnswer` with a status code.
     #[error("the card answered with error {code} ({})", error_name(*.code))]
-    Card { code: u16 },
+    Card {
+        /// Huidu status code (see [`error_name`]).
+        code: u16,
+    },
+    /// The card refused a file transfer step.
     #[error("the card refused the file {name}: status {status} ({})", error_name(*.status))]
-    File { name: String, status: u16 },
+    File {
+        /// The file's name on the card.
+        name: String,
+        /// Huidu status code (see [`error_name`]).
+        status: u16,
+    },
+    /// The card claims to hold more of a file than the file has, so the
+    /// upload cannot resume.
     #[error("the card says it already holds {exist} bytes of {name}, which has only {size}")]
-    Resume { name: String, exist: u64, size: u64 },
+    Resume {
+        /// The file's name on the card.
+        name: String,
+        /// Bytes the card says it already has.
+        exist: u64,
+        /// The file's size, in bytes.
+        size: u64,
+    },
+    /// The card's screen is not the panel's size, so the picture would be
+    /// cropped or padded.
     #[error("the card reports {card_width}x{card_height} but the frame is {width}x{height}; set the panel's size to the card's screen size in HDPlayer")]
     SizeMismatch {
+        /// Frame width, in pixels.
         width: u32,
+        /// Frame height, in pixels.
         height: u32,
+        /// Screen width the card reports in `GetDeviceInfo`, in pixels.
         card_width: u32,
+        /// Screen height the card reports in `GetDeviceInfo`, in pixels.
         card_height: u32,
     },
+    /// An awaited answer did not come in time.
     #[error("the card did not answer {waiting} within {secs} s")]
-    Timeout { waiting: &'static str, secs: u64 },
+    Timeout {
+        /// What was awaited, in words.
+        waiting: &'static str,
+        /// The time allowed, in seconds.
+        secs: u64,
+    },
+    /// The session or connection is closed; nothing more can be sent.
     #[error("the connection to the card is closed")]
     Closed,
+    /// The BTF1 frame cannot be turned into what the card takes (short data,
+    /// PNG that does not decode or is the wrong size).
     #[error("the frame cannot be sent to this card: {0}")]
     Frame(String),
+    /// An HD2020 realtime packet or reply is malformed or refused.
     #[error("HD2020 packet: {0}")]
     Hd2020(String),
 }

@@ -7,6 +7,8 @@
 //! hostile, and the caller drops the connection. [`Reassembler`] joins the
 //! fragments of an XML command (`total:u32le, offset:u32le, chunk`).
 
+#![warn(missing_docs)]
+
 use super::Error;
 
 /// The 4-byte `len, cmd` header.
@@ -25,20 +27,34 @@ pub const MAX_XML: usize = 1 << 20;
 
 /// Command codes (vendor names `kTcpHeartbeatAsk` … `kFileEndAnswer`).
 pub mod cmd {
+    /// `kTcpHeartbeatAsk`: sent when the link is idle; empty payload.
     pub const HEARTBEAT_ASK: u16 = 0x005f;
+    /// `kTcpHeartbeatAnswer`: the reply to a heartbeat.
     pub const HEARTBEAT_ANSWER: u16 = 0x0060;
+    /// `kErrorAnswer`: a u16le Huidu status code instead of the awaited answer.
     pub const ERROR_ANSWER: u16 = 0x2000;
+    /// `kSDKServiceAsk`: the first packet, the client's transport version (u32le).
     pub const SERVICE_ASK: u16 = 0x2001;
+    /// `kSDKServiceAnswer`: the card's transport version (u32le), maybe a u16le status.
     pub const SERVICE_ANSWER: u16 = 0x2002;
+    /// `kSDKCmdAsk`: one fragment of an XML command.
     pub const SDK_ASK: u16 = 0x2003;
+    /// `kSDKCmdAnswer`: one fragment of the card's XML answer.
     pub const SDK_ANSWER: u16 = 0x2004;
     /// Sent by cards with GPS on their own; never awaited.
     pub const GPS_INFO_ANSWER: u16 = 0x3007;
+    /// `kFileStartAsk`: md5, size, type and name of a file about to be sent.
     pub const FILE_START_ASK: u16 = 0x8001;
+    /// `kFileStartAnswer`: status and the bytes of the file the card already holds.
     pub const FILE_START_ANSWER: u16 = 0x8002;
+    /// `kFileContentAsk`: a chunk of the file's bytes; not answered.
     pub const FILE_CONTENT_ASK: u16 = 0x8003;
+    /// `kFileContentAnswer`: named by the vendor, but cards do not answer
+    /// content packets; never awaited.
     pub const FILE_CONTENT_ANSWER: u16 = 0x8004;
+    /// `kFileEndAsk`: the whole file is sent (empty payload).
     pub const FILE_END_ASK: u16 = 0x8005;
+    /// `kFileEndAnswer`: status after the file is written (0, or 1 `kWriteFinish`).
     pub const FILE_END_ANSWER: u16 = 0x8006;
 }
 
@@ -50,11 +66,14 @@ pub const TCP_VERSION: u32 = 0x0100_0005;
 /// One packet: a command code and its payload (without the header).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet {
+    /// Command code, one of [`cmd`].
     pub cmd: u16,
+    /// The payload after the 4-byte header.
     pub payload: Vec<u8>,
 }
 
 impl Packet {
+    /// A packet of command `cmd` carrying `payload`.
     pub fn new(cmd: u16, payload: Vec<u8>) -> Packet {
         Packet { cmd, payload }
     }
@@ -87,10 +106,12 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// An empty decoder.
     pub fn new() -> Decoder {
         Decoder::default()
     }
 
+    /// Appends bytes as read from the socket.
     pub fn push(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
     }
@@ -187,11 +208,14 @@ pub fn version_ask(version: u32) -> Packet {
 /// send it (the vendor demo expects 10 bytes), a status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VersionAnswer {
+    /// The card's transport version (e.g. `0x0100_0005`).
     pub version: u32,
+    /// A u16le status, sent by cards that send a 10-byte answer.
     pub status: Option<u16>,
 }
 
 impl VersionAnswer {
+    /// Reads a `kSDKServiceAnswer`; any other command is [`Error::Unexpected`].
     pub fn decode(p: &Packet) -> Result<VersionAnswer, Error> {
         expect(p, cmd::SERVICE_ANSWER, "the version answer")?;
         let mut f = Fields::new("version answer", &p.payload);
@@ -204,6 +228,7 @@ impl VersionAnswer {
         Ok(VersionAnswer { version, status })
     }
 
+    /// The packet a card (or a simulator) sends.
     pub fn encode(&self) -> Packet {
         let mut payload = self.version.to_le_bytes().to_vec();
         if let Some(s) = self.status {
@@ -233,12 +258,16 @@ pub(crate) fn expect(p: &Packet, want: u16, expected: &'static str) -> Result<()
 /// One fragment of an XML command or answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fragment<'a> {
+    /// Size of the whole XML document, in bytes (u32le).
     pub total: u32,
+    /// Where this chunk starts in the document, in bytes (u32le).
     pub offset: u32,
+    /// The chunk's XML bytes.
     pub chunk: &'a [u8],
 }
 
 impl<'a> Fragment<'a> {
+    /// Reads a fragment's `total, offset` header; the rest is the chunk.
     pub fn decode(p: &'a Packet) -> Result<Fragment<'a>, Error> {
         let mut f = Fields::new("XML fragment", &p.payload);
         let total = f.u32()?;
@@ -277,6 +306,7 @@ pub struct Reassembler {
 }
 
 impl Reassembler {
+    /// An empty reassembler, awaiting the first fragment.
     pub fn new() -> Reassembler {
         Reassembler::default()
     }

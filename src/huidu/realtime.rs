@@ -24,24 +24,34 @@
 //! setup" (0x12/0x13) that project sends before areas larger than 64×32 on
 //! full-colour cards, and its "program" upload (0x13, 0x02–0x04).
 
+#![warn(missing_docs)]
+
 use image::RgbImage;
 
 use super::Error;
 
+/// The two bytes every "HT" packet starts with.
 pub const MAGIC: &[u8; 2] = b"HT";
+/// The two bytes every 31-byte "HR" reply starts with.
 pub const REPLY_MAGIC: &[u8; 2] = b"HR";
+/// Header bytes in front of the payload (27, also written at offset 3).
 pub const HEADER_LEN: usize = 27;
 /// Checksum (2) and end byte (1).
 pub const TRAILER_LEN: usize = 3;
+/// The last byte of every packet and reply.
 pub const END: u8 = 0xaa;
+/// Length of the card's "HR" reply, in bytes.
 pub const REPLY_LEN: usize = 31;
 /// Largest packet built (a 1024-byte chunk plus its prefix and framing).
 pub const MAX_PACKET: usize = HEADER_LEN + 5 + 1024 + TRAILER_LEN;
 
 /// Command bytes.
 pub mod cmd {
+    /// Start of a realtime area.
     pub const AREA_START: u8 = 0x18;
+    /// One chunk of the area's data (1024 bytes, 512 when the area is larger).
     pub const AREA_DATA: u8 = 0x19;
+    /// End of a realtime area.
     pub const AREA_END: u8 = 0x1a;
 }
 
@@ -57,6 +67,7 @@ pub enum ColorType {
 }
 
 impl ColorType {
+    /// Bitmap planes per pixel row: 2 (red, green) for single/dual-colour cards, 3 for full colour.
     pub fn planes(self) -> usize {
         match self {
             ColorType::Single | ColorType::Dual => 2,
@@ -74,12 +85,16 @@ fn sum16(bytes: &[u8]) -> u16 {
 /// An "HT" packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HtPacket {
+    /// Command byte, at offset 6 (see [`cmd`]).
     pub cmd: u8,
+    /// Sequence byte, at offset 26.
     pub seq: u8,
+    /// The bytes between the 27-byte header and the checksum.
     pub payload: Vec<u8>,
 }
 
 impl HtPacket {
+    /// The packet on the wire: header, payload, u16 big-endian byte sum of all before it, `0xAA`.
     pub fn encode(&self) -> Vec<u8> {
         let total = HEADER_LEN + self.payload.len() + TRAILER_LEN;
         let mut out = vec![0u8; HEADER_LEN];
@@ -130,15 +145,20 @@ impl HtPacket {
 /// The card's 31-byte "HR" answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
+    /// The card's 16-byte device id, at offset 2.
     pub device_id: [u8; 16],
+    /// The command byte answered, at offset 20.
     pub cmd: u8,
+    /// Status at offset 21: 0 = accepted.
     pub status: u8,
+    /// Card type at offset 26 (47, 87, 93 are HD-E63 variants).
     pub card_type: u8,
     /// Bytes whose meaning is not known, kept so a reply re-encodes exactly.
     pub other: [u8; 7],
 }
 
 impl Reply {
+    /// Reads a 31-byte reply, checking magic, end byte and checksum.
     pub fn decode(b: &[u8]) -> Result<Reply, Error> {
         if b.len() != REPLY_LEN || &b[..2] != REPLY_MAGIC || b[30] != END {
             return Err(Error::Hd2020("not an HR reply".into()));
@@ -157,6 +177,7 @@ impl Reply {
         })
     }
 
+    /// The 31 bytes on the wire, checksum recomputed.
     pub fn encode(&self) -> Vec<u8> {
         let mut b = vec![0u8; REPLY_LEN];
         b[..2].copy_from_slice(REPLY_MAGIC);
@@ -308,6 +329,7 @@ pub struct AreaSend {
 }
 
 impl AreaSend {
+    /// An upload of `packets` (as built for one area), nothing sent yet.
     pub fn new(packets: Vec<HtPacket>) -> AreaSend {
         AreaSend {
             packets,
@@ -358,6 +380,7 @@ impl AreaSend {
         Ok(self.is_done())
     }
 
+    /// Whether every packet was sent and acknowledged.
     pub fn is_done(&self) -> bool {
         self.awaiting.is_none() && self.next >= self.packets.len()
     }

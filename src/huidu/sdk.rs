@@ -10,6 +10,8 @@
 //! five predefined entities and character references are accepted, so no
 //! entity expansion can happen.
 
+#![warn(missing_docs)]
+
 use chrono::NaiveDateTime;
 use quick_xml::events::{BytesDecl, BytesStart, Event};
 use quick_xml::{Reader, Writer, XmlVersion};
@@ -27,14 +29,18 @@ pub const SUCCESS: &str = "kSuccess";
 /// depth below `<out>` (1 = direct child) and its attributes, unescaped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element {
+    /// Nesting below `<out>`/`<in>`: 1 = direct child.
     pub depth: usize,
+    /// Element name, e.g. `screen`.
     pub name: String,
+    /// Attributes as `(name, value)` in document order, values unescaped.
     pub attrs: Vec<(String, String)>,
     /// Text directly inside the element, unescaped and trimmed.
     pub text: String,
 }
 
 impl Element {
+    /// The value of attribute `name`, if present.
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
@@ -46,12 +52,15 @@ impl Element {
 /// A parsed SDK document (a reply, or for a card a request).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
+    /// The session guid from the `<sdk guid>` attribute.
     pub guid: String,
     /// `in` for a request, `out` for a reply.
     pub direction: String,
+    /// The `method` attribute, e.g. `GetDeviceInfo`.
     pub method: String,
     /// `result` of a reply; `None` on a request.
     pub result: Option<String>,
+    /// Every element below `<in>`/`<out>`, in document order.
     pub elements: Vec<Element>,
 }
 
@@ -271,9 +280,13 @@ pub fn get_device_info(guid: &str) -> Vec<u8> {
 /// What bangtin needs to know about a card.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceInfo {
+    /// The card's id, from `<device id>` in `GetDeviceInfo`.
     pub id: String,
+    /// Card model from `<device model>`; empty if the card omits it.
     pub model: String,
+    /// Screen width in pixels, from `<screen width>`.
     pub width: u32,
+    /// Screen height in pixels, from `<screen height>`.
     pub height: u32,
 }
 
@@ -307,7 +320,9 @@ impl DeviceInfo {
 /// A program of one full-screen area showing one uploaded image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageProgram {
+    /// Area and screen width in pixels (the panel's, equal to the card's screen).
     pub width: u32,
+    /// Area and screen height in pixels.
     pub height: u32,
     /// Name of the uploaded file on the card.
     pub file: String,

@@ -19,6 +19,8 @@
 //! returns. It never touches a socket or reads the clock: `now_ms` is any
 //! monotonic millisecond count the caller keeps.
 
+#![warn(missing_docs)]
+
 use std::collections::VecDeque;
 
 use chrono::NaiveDateTime;
@@ -38,25 +40,41 @@ pub const SILENCE_MS: u64 = 90_000;
 pub enum Event {
     /// Handshake done: what the card says it is.
     Ready {
+        /// The card's id, from `GetDeviceInfo`.
         device_id: String,
+        /// The card's model, from `GetDeviceInfo` (may be empty).
         model: String,
+        /// The card's screen width in pixels.
         width: u32,
+        /// The card's screen height in pixels.
         height: u32,
     },
     /// The card accepted the program showing this picture (by MD5).
-    Shown { md5: String },
+    Shown {
+        /// The shown PNG's MD5, 32 lower-case hex characters.
+        md5: String,
+    },
     /// The card accepted a setting (`SetLuminancePloy`, `SetTimeInfo`).
-    Applied { method: &'static str },
+    Applied {
+        /// The SDK method the card accepted.
+        method: &'static str,
+    },
     /// An operation failed. If [`Session::is_closed`] is now true the
     /// connection is unusable and must be dropped.
-    Failed { why: Error },
+    Failed {
+        /// What went wrong, in the technician's words.
+        why: Error,
+    },
 }
 
 /// A frame for the card: a PNG of exactly the card's screen size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Picture {
+    /// Width in pixels; must equal the card's screen width.
     pub width: u32,
+    /// Height in pixels; must equal the card's screen height.
     pub height: u32,
+    /// The PNG file's bytes (see [`super::png_for_frame`]).
     pub png: Vec<u8>,
     /// A number that grows with each frame (the BTF1 seq), used as the
     /// program's `timeStamps`.
@@ -155,6 +173,8 @@ impl Session {
         &self.guid
     }
 
+    /// Whether the connection is unusable (closed, or failed hard) and must
+    /// be dropped.
     pub fn is_closed(&self) -> bool {
         self.closed
     }

@@ -12,6 +12,8 @@
 //! When the card already holds the whole file it skips straight to step 4,
 //! as the vendor's C++ library does.
 
+#![warn(missing_docs)]
+
 use md5::{Digest, Md5};
 
 use super::packet::{cmd, expect, Fields, Packet, CHUNK};
@@ -21,11 +23,17 @@ use super::Error;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u16)]
 pub enum FileKind {
+    /// A picture (bangtin sends PNG).
     Image = 0,
+    /// A video clip.
     Video = 1,
+    /// A font file.
     Font = 2,
+    /// Card firmware.
     Firmware = 3,
+    /// FPGA configuration.
     FpgaConfig = 4,
+    /// Card settings file.
     SettingConfig = 5,
 }
 
@@ -37,13 +45,18 @@ pub fn md5_hex(data: &[u8]) -> String {
 /// The `FileStartAsk` fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileStart {
+    /// MD5 of the file as 32 lower-case hex characters (sent NUL-terminated, 33 bytes).
     pub md5: String,
+    /// File size in bytes (i64le on the wire).
     pub size: u64,
+    /// `HFileType` code (i16le), e.g. [`FileKind::Image`] as u16.
     pub kind: u16,
+    /// File name on the card, UTF-8 (sent NUL-terminated).
     pub name: String,
 }
 
 impl FileStart {
+    /// The `kFileStartAsk` packet.
     pub fn encode(&self) -> Packet {
         let mut p = Vec::with_capacity(33 + 8 + 2 + self.name.len() + 1);
         let mut md5 = [0u8; 33];
@@ -57,6 +70,7 @@ impl FileStart {
         Packet::new(cmd::FILE_START_ASK, p)
     }
 
+    /// Reads a `kFileStartAsk` (what a card or simulator receives).
     pub fn decode(p: &Packet) -> Result<FileStart, Error> {
         expect(p, cmd::FILE_START_ASK, "a file start")?;
         if p.payload.len() < 33 {
@@ -88,22 +102,26 @@ fn until_nul(b: &[u8]) -> String {
 /// `FileStartAnswer` / `FileEndAnswer` fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileAnswer {
+    /// Huidu status code, 0 = `kSuccess` (see [`super::error_name`]).
     pub status: u16,
     /// Bytes the card already holds (start answer only).
     pub exist: u64,
 }
 
 impl FileAnswer {
+    /// The `kFileStartAnswer` packet: status and `exist`.
     pub fn encode_start(&self) -> Packet {
         let mut p = self.status.to_le_bytes().to_vec();
         p.extend_from_slice(&self.exist.to_le_bytes());
         Packet::new(cmd::FILE_START_ANSWER, p)
     }
 
+    /// The `kFileEndAnswer` packet: status only.
     pub fn encode_end(&self) -> Packet {
         Packet::new(cmd::FILE_END_ANSWER, self.status.to_le_bytes().to_vec())
     }
 
+    /// Reads a `kFileStartAnswer`; a refusal may lack the size (`exist` is then 0).
     pub fn decode_start(p: &Packet) -> Result<FileAnswer, Error> {
         expect(p, cmd::FILE_START_ANSWER, "the file start answer")?;
         let mut f = Fields::new("file start answer", &p.payload);
@@ -117,6 +135,7 @@ impl FileAnswer {
         Ok(FileAnswer { status, exist })
     }
 
+    /// Reads a `kFileEndAnswer`; `exist` is 0.
     pub fn decode_end(p: &Packet) -> Result<FileAnswer, Error> {
         expect(p, cmd::FILE_END_ANSWER, "the file end answer")?;
         let status = Fields::new("file end answer", &p.payload).u16()?;
@@ -136,8 +155,11 @@ pub enum UploadState {
     Starting,
     /// Content and `FileEndAsk` sent; waiting for `FileEndAnswer`.
     Ending {
+        /// Offset, in bytes, the content was sent from (0 unless the card
+        /// already held part of the file).
         resumed_at: u64,
     },
+    /// The card accepted the file (`FileEndAnswer` status 0 or `kWriteFinish`).
     Done,
 }
 
@@ -152,6 +174,7 @@ pub struct Upload {
 }
 
 impl Upload {
+    /// A new upload of `data` named `name` on the card; the MD5 is computed here.
     pub fn new(name: impl Into<String>, data: Vec<u8>, kind: FileKind) -> Upload {
         let md5 = md5_hex(&data);
         Upload {
@@ -163,14 +186,17 @@ impl Upload {
         }
     }
 
+    /// The file's name on the card.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The file's MD5 as 32 lower-case hex characters.
     pub fn md5(&self) -> &str {
         &self.md5
     }
 
+    /// Where the upload stands.
     pub fn state(&self) -> UploadState {
         self.state
     }

@@ -5,6 +5,8 @@
 //! exponential back-off and jitter between attempts instead, and logs state
 //! changes (connected, lost, refused) rather than every retry.
 
+#![warn(missing_docs)]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,13 +53,23 @@ pub enum Inbound {
     Disconnected,
     /// A controller's retained status.
     Status {
+        /// The panel, from the topic `{root}/panels/{panel}/status`.
         panel: Id,
+        /// `false` from the controller's Last Will or a clean goodbye.
         online: bool,
+        /// The controller's firmware version as it reports it, cut to 100
+        /// characters.
         firmware: Option<String>,
+        /// Seq of the last frame the controller shows; `None` if none yet.
         seq: Option<u32>,
     },
     /// A controller shows the frame with this seq (proof of play).
-    Ack { panel: Id, seq: u32 },
+    Ack {
+        /// The panel, from the topic `{root}/panels/{panel}/ack`.
+        panel: Id,
+        /// The BTF1 seq of the frame now shown.
+        seq: u32,
+    },
 }
 
 /// A cheap handle onto the link task.
@@ -115,6 +127,9 @@ impl Publisher {
         }
     }
 
+    /// Whether the broker accepted the current connection (CONNACK seen and
+    /// not lost since); publishes fail with [`MqttError::NotConnected`]
+    /// while it is false.
     pub fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)
     }

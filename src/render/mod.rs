@@ -16,6 +16,8 @@
 //! This module is pure: it never reads the clock, the disk or the network
 //! (fonts are compiled in), and the same input always gives the same pixels.
 
+#![warn(missing_docs)]
+
 mod color;
 mod font;
 mod picture;
@@ -39,14 +41,19 @@ pub const READING_WORDS_PER_S: f32 = 3.0;
 /// What to render: text (may be empty), an optional image, and the style.
 #[derive(Debug, Clone, Copy)]
 pub struct Content<'a> {
+    /// The message text, in any Unicode normalisation form (normalised to NFC
+    /// before shaping); may be empty.
     pub text: &'a str,
+    /// The prepared image to show, if any.
     pub image: Option<&'a Picture>,
+    /// Text and background colours, alignment, image fit and caption placement.
     pub style: &'a Style,
 }
 
 /// The pages of one message on one panel; always at least one.
 #[derive(Debug, Clone)]
 pub struct Rendered {
+    /// The pages in showing order.
     pub pages: Vec<Page>,
 }
 
@@ -162,6 +169,8 @@ struct Regions {
 }
 
 impl Renderer {
+    /// Parses the embedded fonts and starts an empty glyph cache; costly, so
+    /// build one and share it.
     pub fn new() -> Renderer {
         let uni = font::BitmapFace::unifont();
         Renderer {

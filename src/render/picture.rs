@@ -2,6 +2,8 @@
 //! light, and reduction to what the panel can show (1-bit error diffusion,
 //! RGB565 ordered dithering).
 
+#![warn(missing_docs)]
+
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbaImage};
@@ -17,10 +19,14 @@ pub(super) const MAX_IMAGE_ALLOC: u64 = 256 * 1024 * 1024;
 /// Why an uploaded image was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImageError {
+    /// Not PNG, JPEG, GIF or WebP, or a feature the decoder lacks; the sentence
+    /// says what to upload instead.
     #[error("{0}")]
     Unsupported(String),
+    /// Over 8192 pixels a side, or over the decoder's 256 MiB allocation limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The bytes do not decode (truncated or damaged) or hold no pixels.
     #[error("{0}")]
     Corrupt(String),
 }
@@ -28,9 +34,13 @@ pub enum ImageError {
 /// An upload decoded to RGBA, upright (EXIF orientation applied).
 #[derive(Debug, Clone)]
 pub struct DecodedImage {
+    /// The pixels, 8-bit sRGB with straight alpha, upright.
     pub image: RgbaImage,
+    /// MIME type sniffed from the bytes: `image/png`, `image/jpeg`, `image/gif` or `image/webp`.
     pub content_type: &'static str,
+    /// Width in pixels, after the EXIF orientation.
     pub width: u32,
+    /// Height in pixels, after the EXIF orientation.
     pub height: u32,
 }
 
@@ -218,6 +228,8 @@ pub struct Picture {
 }
 
 impl Picture {
+    /// Prepares a decoded image: linear light, premultiplied alpha if any pixel
+    /// is not opaque, box-averaged down to at most 2048 px a side.
     pub fn new(img: &RgbaImage) -> Picture {
         let (w, h) = img.dimensions();
         let t = color::linear_u16_table().map(f32::from);
@@ -256,10 +268,12 @@ impl Picture {
         }
     }
 
+    /// Width in pixels, after any reduction to 2048 px a side.
     pub fn width(&self) -> u32 {
         self.width
     }
 
+    /// Height in pixels, after any reduction to 2048 px a side.
     pub fn height(&self) -> u32 {
         self.height
     }

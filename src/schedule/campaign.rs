@@ -18,6 +18,8 @@
 //!
 //! Windows are half open: active at their start instant, inactive at their end.
 
+#![warn(missing_docs)]
+
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
@@ -34,6 +36,7 @@ pub const MAX_DURATION_S: u32 = 31 * 86_400;
 /// A validated campaign, ready to evaluate.
 #[derive(Debug, Clone)]
 pub struct CompiledCampaign {
+    /// The campaign as stored, already validated.
     pub campaign: Campaign,
     tz: Tz,
     timing: Timing,
@@ -206,10 +209,13 @@ fn midnight(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
 }
 
 impl CompiledCampaign {
+    /// The campaign's id.
     pub fn id(&self) -> &Id {
         &self.campaign.id
     }
 
+    /// The campaign's priority: among campaigns whose windows are open on
+    /// a panel, the highest wins; equal ones take turns.
     pub fn priority(&self) -> i32 {
         self.campaign.body.priority
     }
@@ -227,6 +233,8 @@ impl CompiledCampaign {
         }
     }
 
+    /// Whether any of the campaign's targets (every panel, a group, or one
+    /// panel) takes in `panel`.
     pub fn targets(&self, panel: &Panel) -> bool {
         self.campaign.body.targets.iter().any(|t| t.matches(panel))
     }

@@ -29,6 +29,8 @@
 //!
 //! This module never reads the clock: every query takes its instant.
 
+#![warn(missing_docs)]
+
 use std::fmt;
 
 use chrono::{

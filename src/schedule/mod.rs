@@ -33,6 +33,8 @@
 //!    The places are set again at local midnight (see `rotation`).
 //! 5. Nothing: [`Show::Blank`].
 
+#![warn(missing_docs)]
+
 pub mod campaign;
 pub mod cron;
 mod rotation;
@@ -82,19 +84,28 @@ pub trait Catalog {
 /// What a panel shows at an instant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Show {
+    /// Nothing: no alert and no campaign with a playable message.
     Blank,
+    /// A page of a campaign's message.
     Message {
+        /// The campaign whose turn it is.
         campaign: Id,
+        /// The message on the glass.
         message: Id,
-        /// 1-based.
+        /// The page shown, 1-based.
         page: u32,
+        /// The message's page count on this panel's profile.
         pages: u32,
+        /// Seconds each page of the message stays up.
         dwell_s: u32,
     },
+    /// A page of an alert, which overrides every campaign.
     Alert {
+        /// The alert shown.
         alert: Id,
-        /// 1-based.
+        /// The page shown, 1-based.
         page: u32,
+        /// The alert's page count on this panel's profile.
         pages: u32,
     },
 }
@@ -102,6 +113,7 @@ pub enum Show {
 /// The answer of [`resolve`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// What the panel shows.
     pub show: Show,
     /// When the current show began: the start of the current page slot (for
     /// a campaign alone with a single one-page message, when it came on the
@@ -123,8 +135,11 @@ pub struct Decision {
 /// One stretch of a [`timeline`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
+    /// When the stretch begins (inclusive).
     pub start: DateTime<Utc>,
+    /// When the stretch ends (exclusive).
     pub end: DateTime<Utc>,
+    /// What the panel shows throughout it.
     pub show: Show,
 }
 

@@ -8,6 +8,8 @@
 //! neither), `day_starts`, `night_starts` (`HH:MM`). Row 1 is the first
 //! panel (the line after the header; the first element of a JSON array).
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -19,7 +21,9 @@ use crate::domain::{Id, Panel};
 /// What the import body is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportFormat {
+    /// A JSON array of panels, each in the shape of `POST /api/v1/panels`.
     Json,
+    /// CSV with a header row naming the columns.
     Csv,
 }
 
@@ -44,6 +48,7 @@ pub struct RowProblem {
     pub row: usize,
     /// The row's id, when it has one.
     pub id: Option<String>,
+    /// What is wrong with the row, in a sentence the operator can act on.
     pub message: String,
 }
 
@@ -59,12 +64,15 @@ impl std::fmt::Display for RowProblem {
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ImportSummary {
+    /// Panels that did not exist before.
     pub created: usize,
+    /// Existing panels replaced by a changed row.
     pub updated: usize,
     /// Rows identical to the stored panel: nothing written for them.
     pub unchanged: usize,
 }
 
+/// Why an import did not happen; nothing was written.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The body as a whole cannot be read (not a JSON array, no CSV header…).
@@ -73,6 +81,7 @@ pub enum ImportError {
     /// Some rows are wrong; nothing was imported.
     #[error("{} row(s) cannot be imported, so nothing was imported: fix them and import the file again\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Rows(Vec<RowProblem>),
+    /// Writing the panels failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

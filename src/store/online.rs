@@ -4,6 +4,8 @@
 //! so the reports can draw availability. One row per sample: at one every
 //! five minutes, 400 days are about 115,000 rows (a few MB).
 
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,8 +24,11 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(300);
 /// One sample: at `at`, `online` of `panels` configured panels reported online.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct OnlineSample {
+    /// When the sample was taken, UTC (stored to the millisecond).
     pub at: DateTime<Utc>,
+    /// Panels that reported online then.
     pub online: u32,
+    /// Panels configured then.
     pub panels: u32,
 }
 

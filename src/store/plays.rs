@@ -8,6 +8,8 @@
 //! it gathers what arrives within [`BATCH_WINDOW`] into one transaction on
 //! its own thread, and [`PlayWriter::close`] saves what is still pending.
 
+#![warn(missing_docs)]
+
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -21,17 +23,27 @@ use serde::Serialize;
 /// report is one range scan. Value: (message, campaign, alert), "" = none.
 const PLAYS: TableDefinition<(u64, &str, u32), (&str, &str, &str)> = TableDefinition::new("plays");
 
+/// One proof-of-play row: a sign confirmed it shows a frame (a controller's
+/// MQTT ack, or a vendor card's answer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Play {
+    /// Id of the panel that showed the frame.
     pub panel: String,
+    /// Id of the message shown; `None` for a frame of none (e.g. an alert).
     pub message: Option<String>,
+    /// Id of the campaign the message was shown for; `None` outside campaigns.
     pub campaign: Option<String>,
+    /// Id of the alert, for alert frames; omitted in JSON otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
+    /// The frame's BTF1 seq, as the sign confirmed it.
     pub seq: u32,
+    /// When the server learned the sign shows the frame, UTC (stored to the
+    /// millisecond).
     pub shown_at: DateTime<Utc>,
 }
 
+/// The proof-of-play database failed (open, read, write or commit); the text is redb's.
 #[derive(Debug, thiserror::Error)]
 #[error("proof-of-play database: {0}")]
 pub struct PlaysError(String);
@@ -40,11 +52,13 @@ pub(super) fn err(e: impl std::fmt::Display) -> PlaysError {
     PlaysError(e.to_string())
 }
 
+/// The proof-of-play database at `state/plays.redb`.
 pub struct Plays {
     pub(super) db: Database,
 }
 
 impl Plays {
+    /// Opens (creating it and its directory if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Plays, PlaysError> {
         if let Some(d) = path.parent() {
             std::fs::create_dir_all(d).map_err(err)?;

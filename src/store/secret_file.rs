@@ -5,6 +5,8 @@
 //! changes it (a CLI command beside a running server) and written
 //! atomically, mode 600.
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::SystemTime;
@@ -24,6 +26,7 @@ pub fn new_secret() -> String {
     hex::encode(b)
 }
 
+/// SHA-256 of a secret (a token or password): what the file stores, in hex.
 pub fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
@@ -34,6 +37,8 @@ pub fn matches(stored: &str, digest: &[u8; 32]) -> bool {
     hex::decode_to_slice(stored, &mut s).is_ok() && bool::from(s.ct_eq(digest))
 }
 
+/// A JSON file of secrets' hashes (tokens, MQTT credentials), held in memory,
+/// re-read when changed on disk and written durably on update.
 pub struct SecretFile<T> {
     path: PathBuf,
     /// Named in log lines: "token file", "MQTT credentials".
@@ -101,6 +106,7 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SecretFile<T> {
         }
     }
 
+    /// The entries in memory, read-locked; drop the guard soon.
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         self.entries.read().expect("secrets lock")
     }

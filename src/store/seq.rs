@@ -16,6 +16,8 @@
 //! highest mark, so a crash between the two steps loses nothing; a torn
 //! last line (a crash mid-append) was never acknowledged and is skipped.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -49,7 +51,10 @@ struct Raised<'a> {
 }
 
 impl SeqAllocator {
-    /// Reads the marks in `path` (`seq.json`) and the log beside it.
+    /// Reads the marks in `path` (`seq.json`; no file yet = none) and the
+    /// log beside it: each panel listed resumes at its mark, any other
+    /// starts at 1. A file that does not parse is an `InvalidData` error
+    /// naming the line.
     pub fn open(path: PathBuf) -> io::Result<SeqAllocator> {
         fsio::remove_stale_temps(&path);
         let mut marks: BTreeMap<String, u32> = match std::fs::read(&path) {

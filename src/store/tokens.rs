@@ -8,6 +8,8 @@
 //! running: [`TokenStore::revocations`] fires, and a long-lived reply
 //! (the event stream) checks [`TokenStore::still_valid`].
 
+#![warn(missing_docs)]
+
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -21,7 +23,9 @@ use crate::domain::{Id, Invalid, Role};
 /// Who is making a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Principal {
+    /// The token's name (the person or system it was issued to); `admin` for the bootstrap token.
     pub name: String,
+    /// The roles the token grants.
     pub roles: Vec<Role>,
     /// The SHA-256 of the token presented, to ask later whether it still
     /// holds (never shown).
@@ -50,11 +54,15 @@ struct Entry {
 /// What `GET /tokens` shows: never the token or its hash.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TokenInfo {
+    /// The token's name (the person or system it was issued to).
     pub name: String,
+    /// The roles the token grants.
     pub roles: Vec<Role>,
+    /// When the token was created, UTC.
     pub created_at: DateTime<Utc>,
 }
 
+/// The token file, held in memory and checked against for every request.
 pub struct TokenStore {
     file: SecretFile<Vec<Entry>>,
     bootstrap: Option<[u8; 32]>,
@@ -69,6 +77,9 @@ pub fn new_token() -> String {
 }
 
 impl TokenStore {
+    /// Reads the token file at `path` (none yet = no tokens);
+    /// `bootstrap_admin`, if given, is a token that is admin without being in
+    /// the file. A file that does not parse is [`StoreError::Corrupt`].
     pub fn open(path: &Path, bootstrap_admin: Option<&str>) -> Result<TokenStore, StoreError> {
         Ok(TokenStore {
             file: SecretFile::open(path, "token file")?,
@@ -131,6 +142,7 @@ impl TokenStore {
         found
     }
 
+    /// Every token in the file, in file order, without secrets (the bootstrap token is not listed).
     pub fn list(&self) -> Vec<TokenInfo> {
         self.file
             .read()
