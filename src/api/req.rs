@@ -178,6 +178,20 @@ impl Req {
 
     /// Parses a JSON body (Content-Type application/json).
     pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let bytes = self.json_bytes().await?;
+        parse_json(&bytes)
+    }
+
+    /// Parses the JSON body and keeps it for the handler, which reads it
+    /// again (the scope gate looks at a body's targets first).
+    pub async fn peek_json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let bytes = self.json_bytes().await?;
+        let kept: Result<Bytes, warp::Error> = Ok(bytes.clone());
+        self.body = Some(Box::pin(futures_util::stream::iter([kept])));
+        parse_json(&bytes)
+    }
+
+    async fn json_bytes(&mut self) -> Result<Bytes, ApiError> {
         match self.content_type().as_deref() {
             Some("application/json") => {}
             other => {
@@ -191,8 +205,7 @@ impl Req {
                 ))
             }
         }
-        let bytes = self.body(JSON_LIMIT).await?;
-        parse_json(&bytes)
+        self.body(JSON_LIMIT).await
     }
 
     /// Whether a body was sent that nobody read to its end.

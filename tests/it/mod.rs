@@ -4,6 +4,7 @@
 
 mod util;
 
+mod accounts;
 mod api;
 mod cap;
 mod cap_dashboard;
