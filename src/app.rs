@@ -112,7 +112,11 @@ pub async fn run(
     let card_reports = transports.reports_stopper();
     let (player_tx, player_thread) = player::spawn(player, move |out| transports.route(out));
     wake_player_on_store_changes(&data.store, player_tx.clone());
-    reload_hand_edits(data.store.clone(), data.tokens.clone());
+    reload_hand_edits(
+        data.store.clone(),
+        data.tokens.clone(),
+        data.accounts.clone(),
+    );
     prune_old_plays(data.plays.clone());
     sample_fleet_online(data.plays.clone(), data.store.clone(), shared.clone());
     let inbound_task = spawn_inbound(
@@ -132,6 +136,7 @@ pub async fn run(
         Ctx::new(Services {
             store: data.store,
             tokens: data.tokens,
+            accounts: data.accounts,
             renditions,
             shared,
             schedules,
@@ -175,6 +180,7 @@ pub async fn run(
 struct Data {
     store: Arc<Store>,
     tokens: Arc<TokenStore>,
+    accounts: Arc<crate::auth::Accounts>,
     plays: Arc<Plays>,
     seq: SeqAllocator,
     /// Controllers' passwords for the embedded broker.
@@ -186,6 +192,9 @@ fn open_data(config: &Config) -> anyhow::Result<Data> {
         .with_context(|| format!("opening the data directory {}", config.data.display()))?;
     let tokens = TokenStore::open(&config.tokens_file, config.admin_token.as_deref())
         .with_context(|| format!("reading the token file {}", config.tokens_file.display()))?;
+    let users = crate::store::users::users_file(&config.data);
+    let accounts = crate::auth::Accounts::open(&users)
+        .with_context(|| format!("reading the staff accounts {}", users.display()))?;
     let plays = Plays::open(&store.plays_file()).context("opening proof of play")?;
     let seq = SeqAllocator::open(store.seq_file()).context("reading frame sequence numbers")?;
     let credentials = Credentials::open(&Credentials::default_path(&config.data))
@@ -194,6 +203,7 @@ fn open_data(config: &Config) -> anyhow::Result<Data> {
         credentials: Arc::new(credentials),
         store: Arc::new(store),
         tokens: Arc::new(tokens),
+        accounts: Arc::new(accounts),
         plays: Arc::new(plays),
         seq,
     })
@@ -273,15 +283,23 @@ fn wake_player_on_store_changes(store: &Store, player: std::sync::mpsc::Sender<C
 
 /// Hand edits in `content/panels`, `content/messages`, `schedules/` and
 /// the token file are picked up live.
-fn reload_hand_edits(store: Arc<Store>, tokens: Arc<TokenStore>) {
+fn reload_hand_edits(
+    store: Arc<Store>,
+    tokens: Arc<TokenStore>,
+    accounts: Arc<crate::auth::Accounts>,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SCHEDULES_POLL);
         loop {
             tick.tick().await;
-            let (store, tokens) = (store.clone(), tokens.clone());
+            let (store, tokens, accounts) = (store.clone(), tokens.clone(), accounts.clone());
             let _ = tokio::task::spawn_blocking(move || {
                 store.reload_hand_edits();
                 tokens.reload_if_changed();
+                if accounts.users().reload_if_changed() {
+                    // Roles may have changed or accounts gone.
+                    tokens.notify_revoked();
+                }
             })
             .await;
         }

@@ -14,6 +14,7 @@
 //! - [`config`]: command line and environment, parsed once into a validated [`config::Config`].
 //! - [`fsio`]: durable file writes (temp file, fsync, rename); knows no layout.
 //! - [`store`]: the only module that knows the data directory layout; atomic, fsynced writes.
+//! - [`auth`]: staff accounts' passwords (Argon2id), signed-in sessions, sign-in throttling; time is an argument.
 //! - [`api`]: the only module that names warp: the HTTP API and the dashboard.
 //! - [`mqtt`]: the only module that names rumqttc/rumqttd: publisher, embedded broker, reference controller.
 //! - [`feeds`]: polls the CAP sources (conditional GET, back-off, health).
@@ -27,6 +28,7 @@
 pub(crate) mod alarms;
 pub(crate) mod api;
 pub mod app;
+pub(crate) mod auth;
 pub(crate) mod cap;
 pub mod colorlight;
 pub mod config;

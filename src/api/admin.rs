@@ -34,6 +34,12 @@ pub(super) async fn me(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError
 pub(super) struct NewToken {
     name: String,
     roles: Vec<Role>,
+    /// Refused from this instant on (RFC 3339); leave out for no expiry.
+    #[serde(default)]
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The groups the roles hold for; leave out for the whole province.
+    #[serde(default)]
+    scope: Option<Vec<crate::domain::Id>>,
 }
 
 /// The reply to `POST /tokens`: the only time the token is shown.
@@ -42,14 +48,29 @@ pub(super) struct CreatedToken {
     name: String,
     roles: Vec<Role>,
     token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<Vec<crate::domain::Id>>,
 }
 
 pub(super) async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let body: NewToken = r.json().await?;
+    let en = super::session::english(&r.headers);
+    if body.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
+        return Err(ApiError::bad_request(crate::auth::Text::ExpiryPast.say(en)));
+    }
+    crate::auth::check_scope(&body.scope).map_err(|t| ApiError::bad_request(t.say(en)))?;
     let (tokens, store) = (ctx.tokens.clone(), ctx.store.clone());
     let (name, roles) = (body.name.clone(), body.roles.clone());
+    let limits = crate::store::tokens::Limits {
+        expires_at: body.expires_at,
+        scope: body.scope.clone(),
+    };
     let line = entry(&r.who.name, "create", "token", &body.name);
-    let token = blocking(move || store.audited(line, || tokens.create(&name, &roles))).await??;
+    let token =
+        blocking(move || store.audited(line, || tokens.create_limited(&name, &roles, limits)))
+            .await??;
     let mut roles = body.roles;
     roles.sort();
     roles.dedup();
@@ -57,6 +78,8 @@ pub(super) async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response
         name: body.name,
         roles,
         token,
+        expires_at: body.expires_at,
+        scope: body.scope,
     })
 }
 
@@ -83,6 +106,20 @@ pub(super) async fn audit(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     };
     let store = ctx.store.clone();
     let rows = blocking(move || store.audit_tail(limit)).await??;
+    // Each line names the person: a staff account's display name beside
+    // its user name.
+    let users = ctx.accounts.users();
+    let rows: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|row| {
+            let name = users.get(&row.who).map(|u| u.display_name);
+            let mut v = serde_json::to_value(&row).expect("audit entry serializes");
+            if let (Some(n), Some(o)) = (name, v.as_object_mut()) {
+                o.insert("who_name".into(), n.into());
+            }
+            v
+        })
+        .collect();
     ok(&rows)
 }
 

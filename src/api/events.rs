@@ -42,11 +42,11 @@ pub(super) async fn stream(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
     let shutdown = async move {
         let _ = stopping.wait_for(|s| *s).await;
     };
-    let (tokens, who) = (ctx.tokens.clone(), r.who.clone());
-    let mut revocations = tokens.revocations();
+    let (holder, who) = (ctx.clone(), r.who.clone());
+    let mut revocations = ctx.tokens.revocations();
     let revoked = async move {
         // Subscribed before this check, so no revocation slips between.
-        while tokens.still_valid(&who) {
+        while holder.still_valid(&who) {
             if revocations.changed().await.is_err() {
                 std::future::pending::<()>().await;
             }

@@ -27,10 +27,13 @@ mod panels;
 mod public;
 mod report_book;
 mod reports;
+mod scope;
 pub(crate) mod server;
+mod session;
 mod table;
 #[cfg(test)]
 mod tests;
+mod users;
 mod web;
 pub(crate) mod work;
 
@@ -53,7 +56,7 @@ use warp::Filter;
 use crate::i18n::{Lang, Reason};
 use crate::player::{Renditions, Schedules, Shared};
 use crate::store::plays::Plays;
-use crate::store::tokens::{Principal, TokenStore};
+use crate::store::tokens::{Principal, TokenRefusal, TokenStore, Via};
 use crate::store::Store;
 use error::ApiError;
 use req::{error_response, Req};
@@ -78,6 +81,8 @@ pub(crate) struct Ctx {
 pub(crate) struct Services {
     pub store: Arc<Store>,
     pub tokens: Arc<TokenStore>,
+    /// Staff accounts and their signed-in sessions.
+    pub accounts: Arc<crate::auth::Accounts>,
     pub renditions: Arc<Renditions>,
     pub shared: Arc<Shared>,
     pub schedules: Arc<Schedules>,
@@ -137,6 +142,16 @@ impl Ctx {
         self.work = work::WorkGate::new(limits.memory.work());
         self.limits = limits;
         self
+    }
+
+    /// Whether whoever `who` authenticated with still holds (a token not
+    /// revoked, a session not ended): asked by long replies.
+    pub(crate) fn still_valid(&self, who: &Principal) -> bool {
+        match who.via {
+            Via::Token(_) => self.tokens.still_valid(who),
+            Via::Session(key) => self.accounts.alive(&key, chrono::Utc::now()),
+            Via::Nobody => false,
+        }
     }
 
     /// Ends long-lived replies (event streams) so a graceful shutdown is
@@ -268,7 +283,7 @@ async fn dispatch(
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     );
-    let (pattern, result) = match authenticate(&ctx, &headers, &tail, &query, remote) {
+    let (pattern, result) = match authenticate(&ctx, &method, &headers, &tail, &query, remote) {
         Err(e) => ("(auth)", Err(e)),
         Ok(who) => {
             let segs: Vec<String> = tail
@@ -282,6 +297,7 @@ async fn dispatch(
                 req::parse_query(&query),
                 headers,
                 who,
+                remote,
                 body,
             );
             let (pattern, result) = table::route(&ctx, &mut r).await;
@@ -307,11 +323,15 @@ async fn dispatch(
 
 fn authenticate(
     ctx: &Ctx,
+    method: &Method,
     headers: &HeaderMap,
     tail: &str,
     query: &str,
     remote: Option<SocketAddr>,
 ) -> Result<Principal, ApiError> {
+    if table::is_public(method, tail) {
+        return Ok(Principal::nobody());
+    }
     let ip = remote.map(|r| server::client_key(r.ip()));
     if let Some(ip) = ip {
         let f = ctx.failures.lock().expect("failures lock");
@@ -343,15 +363,18 @@ fn authenticate(
             .filter(|t| !t.is_empty())
     });
     let Some(token) = token else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            Reason::NoToken,
-        ));
+        // No token: a person signed in with a session cookie, if any.
+        let none = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", Reason::NoToken);
+        return session::authenticate(ctx, method, headers, tail, none);
     };
-    match ctx.tokens.authenticate(&token) {
-        Some(p) => Ok(p),
-        None => {
+    match ctx.tokens.check(&token, chrono::Utc::now()) {
+        Ok(p) => Ok(p),
+        Err(TokenRefusal::Expired(at)) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "token_expired",
+            crate::auth::Text::TokenExpired { at }.say(session::english(headers)),
+        )),
+        Err(TokenRefusal::Unknown) => {
             if let Some(ip) = ip {
                 let mut f = ctx.failures.lock().expect("failures lock");
                 if f.len() >= FAILURES_KEPT {

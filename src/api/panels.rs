@@ -88,11 +88,12 @@ fn view(ctx: &Ctx, p: Panel) -> PanelView {
     }
 }
 
-pub(super) async fn list(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let v: Vec<PanelView> = snap
         .panels
         .values()
+        .filter(|p| super::scope::visible(&r.who, p))
         .cloned()
         .map(|p| view(ctx, p))
         .collect();

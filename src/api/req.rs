@@ -8,6 +8,7 @@
 //! line, column and field serde reports.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::pin::Pin;
 
 use bytes::{Bytes, BytesMut};
@@ -51,6 +52,8 @@ pub(crate) struct Req {
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
     pub who: Principal,
+    /// The client's address (per-address sign-in limits).
+    pub remote: Option<SocketAddr>,
     body: Option<BodyStream>,
     /// Set when the body was not read to its end (refused as too large):
     /// the reply then closes the connection, so no client reuses a
@@ -65,6 +68,7 @@ impl Req {
         query: HashMap<String, String>,
         headers: HeaderMap,
         who: Principal,
+        remote: Option<SocketAddr>,
         body: BodyStream,
     ) -> Req {
         Req {
@@ -73,6 +77,7 @@ impl Req {
             query,
             headers,
             who,
+            remote,
             body: Some(body),
             body_unread: false,
         }
@@ -173,6 +178,20 @@ impl Req {
 
     /// Parses a JSON body (Content-Type application/json).
     pub(crate) async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let bytes = self.json_bytes().await?;
+        parse_json(&bytes)
+    }
+
+    /// Parses the JSON body and keeps it for the handler, which reads it
+    /// again (the scope gate looks at a body's targets first).
+    pub(crate) async fn peek_json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let bytes = self.json_bytes().await?;
+        let kept: Result<Bytes, warp::Error> = Ok(bytes.clone());
+        self.body = Some(Box::pin(futures_util::stream::iter([kept])));
+        parse_json(&bytes)
+    }
+
+    async fn json_bytes(&mut self) -> Result<Bytes, ApiError> {
         match self.content_type().as_deref() {
             Some("application/json") => {}
             other => {
@@ -185,8 +204,7 @@ impl Req {
                 ))
             }
         }
-        let bytes = self.body(JSON_LIMIT).await?;
-        parse_json(&bytes)
+        self.body(JSON_LIMIT).await
     }
 
     /// Whether a body was sent that nobody read to its end.

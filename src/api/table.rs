@@ -6,7 +6,8 @@
 //! written anywhere else.
 //!
 //! Checks that are not a role (four eyes, a version read, ownership) are
-//! the domain's and the handlers' business.
+//! the domain's and the handlers' business, but for districts: a scoped
+//! principal's targets are checked by `scope::gate`, called here.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,7 +20,7 @@ use super::error::ApiError;
 use super::req::Req;
 use super::{
     admin, alarms, alerts, broker, campaigns, cap, events, groups, media, messages, panels,
-    reports, web, Ctx,
+    reports, session, users, web, Ctx,
 };
 use crate::domain::Role::{self, Admin, Approver, Editor, Feed, Operator, Scheduler};
 use crate::domain::{Alert, AlertBody, Campaign, CampaignBody, Message, MessageBody, Panel};
@@ -107,7 +108,63 @@ const NO_BODY: Body = Body::None;
 /// Any valid token.
 const ANY: Option<Role> = None;
 
+/// Routes anyone may call, without a token or session: signing in.
+const PUBLIC: &[(&str, &str)] = &[("POST", "session")];
+
+/// Whether `method` on `tail` (the path after `/api/v1/`) needs no
+/// credentials.
+pub(super) fn is_public(method: &warp::http::Method, tail: &str) -> bool {
+    let tail = tail.trim_matches('/');
+    PUBLIC
+        .iter()
+        .any(|(m, p)| *m == method.as_str() && *p == tail)
+}
+
 table! {
+    (POST "/session", ANY) => session::sign_in {
+        body: Json(schema::<session::SignIn>), reply: Some(schema::<session::SessionView>), ok: CREATED,
+        summary: "sign in with a user name and password: sets the session cookie; the reply's csrf goes in X-CSRF-Token on every change (open to all; 401 wrong, 429 wait, 423 locked from this address)",
+    }
+    (GET "/session", ANY) => session::current {
+        body: NO_BODY, reply: Some(schema::<session::SessionView>), ok: OK,
+        summary: "the signed-in session with its CSRF token (400 for a token)",
+    }
+    (DELETE "/session", ANY) => session::sign_out {
+        body: NO_BODY, reply: None, ok: NO_CONTENT,
+        summary: "sign out: ends this session and clears the cookie",
+    }
+    (DELETE "/sessions", ANY) => session::sign_out_everywhere {
+        body: NO_BODY, reply: None, ok: NO_CONTENT,
+        summary: "sign out everywhere: ends every session of the signed-in person",
+    }
+    (PUT "/session/password", ANY) => session::change_password {
+        body: Json(schema::<session::PasswordChange>), reply: None, ok: NO_CONTENT,
+        summary: "change one's own password ({\"current\", \"new\"}); the person's other sessions end",
+    }
+    (POST "/users", Some(Admin)) => users::create {
+        body: Json(schema::<crate::auth::NewUser>), reply: Some(schema::<crate::store::users::UserInfo>), ok: CREATED,
+        summary: "create a staff account with a first password the person must change",
+    }
+    (GET "/users", Some(Admin)) => users::list {
+        body: NO_BODY, reply: Some(schema::<Vec<crate::store::users::UserInfo>>), ok: OK,
+        summary: "list staff accounts (never a password)",
+    }
+    (PATCH "/users/{name}", Some(Admin)) => users::update {
+        body: Json(schema::<crate::auth::UserPatch>), reply: Some(schema::<crate::store::users::UserInfo>), ok: OK,
+        summary: "change an account's display name, roles or scope",
+    }
+    (DELETE "/users/{name}", Some(Admin)) => users::delete {
+        body: NO_BODY, reply: None, ok: NO_CONTENT,
+        summary: "remove an account; its sessions end",
+    }
+    (POST "/users/{name}/password", Some(Admin)) => users::reset_password {
+        body: Json(schema::<users::Reset>), reply: None, ok: NO_CONTENT,
+        summary: "reset an account's password: the person must change it, every session ends, any lock ends",
+    }
+    (DELETE "/users/{name}/sessions", Some(Admin)) => users::sign_out_everywhere {
+        body: NO_BODY, reply: None, ok: NO_CONTENT,
+        summary: "sign a person out everywhere",
+    }
     (GET "/me", ANY) => admin::me {
         body: NO_BODY, reply: Some(schema::<admin::Me<'static>>), ok: OK,
         summary: "who the token belongs to",
@@ -405,6 +462,10 @@ pub(super) async fn route(
         if let Err(e) = permit(r, role) {
             return (rt.path, Err(e));
         }
+    }
+    // Districts: the one place a scoped principal's targets are checked.
+    if let Err(e) = super::scope::gate(ctx, r, rt.path).await {
+        return (rt.path, Err(e));
     }
     let result = (rt.handler)(ctx, r).await.map(|mut resp| {
         if resp.status().is_success() {

@@ -16,6 +16,7 @@ pub enum Kind {
     Group,
     Warning,
     Document,
+    Account,
     Record,
 }
 
@@ -32,6 +33,7 @@ impl Kind {
             "group" => Kind::Group,
             "warning" => Kind::Warning,
             "document" => Kind::Document,
+            "account" => Kind::Account,
             _ => Kind::Record,
         }
     }
@@ -46,6 +48,7 @@ impl Kind {
             Kind::Group => ("địa bàn", "group"),
             Kind::Warning => ("bản tin cảnh báo CAP", "warning"),
             Kind::Document => ("tài liệu CAP", "document"),
+            Kind::Account => ("tài khoản", "account"),
             Kind::Record => ("bản ghi", "record"),
         };
         pick(lang, vi, en)
@@ -620,6 +623,14 @@ pub enum Reason {
     NoFrameYet {
         panel: String,
     },
+    /// A new account's user name is a token's name already.
+    AccountNameIsAToken {
+        name: String,
+    },
+    /// A new account's user name is taken.
+    AccountExists {
+        name: String,
+    },
     /// `closed=` of the alarm list is not 0–2000.
     BadClosedCount,
     /// An alarm id that is not a whole number.
@@ -700,8 +711,8 @@ impl Reason {
                 "too many requests with a wrong token from this address: wait a minute, then use a valid token".into(),
             ),
             Reason::NoToken => (
-                "Hãy đăng nhập: gửi mã truy cập trong tiêu đề Authorization: Bearer MÃ.".into(),
-                "send your token in the header Authorization: Bearer TOKEN".into(),
+                "Hãy đăng nhập bằng tên và mật khẩu (POST /api/v1/session), hoặc gửi mã truy cập trong tiêu đề Authorization: Bearer MÃ.".into(),
+                "send your token in the header Authorization: Bearer TOKEN, or sign in with POST /api/v1/session".into(),
             ),
             Reason::UnknownToken => (
                 "Mã truy cập này không tồn tại hoặc đã bị thu hồi: hãy xin quản trị viên một mã hợp lệ.".into(),
@@ -1009,6 +1020,14 @@ impl Reason {
                 format!("Không có cách gộp \u{201c}{shown}\u{201d}: dùng group=campaign hoặc bỏ đi."),
                 format!("group={shown:?} is not known: use group=campaign or leave it out"),
             ),
+            Reason::AccountNameIsAToken { name } => (
+                format!("Đã có mã truy cập tên \u{201c}{name}\u{201d}: hãy đặt tên đăng nhập khác để nhật ký thao tác phân biệt được hai bên."),
+                format!("a token is named {name:?}: give the person another user name, so the audit trail tells them apart"),
+            ),
+            Reason::AccountExists { name } => (
+                format!("Đã có tài khoản tên \u{201c}{name}\u{201d}: hãy chọn tên đăng nhập khác."),
+                format!("an account named {name:?} exists: choose another user name"),
+            ),
             Reason::BadClosedCount => (
                 "Số sự cố đã kết thúc (closed) phải là số nguyên từ 0 đến 2000.".into(),
                 "closed must be a whole number from 0 to 2000".into(),
@@ -1265,6 +1284,8 @@ mod tests {
             Reason::NoFrameYet { panel: s() },
             Reason::BadClosedCount,
             Reason::BadAlarmId,
+            Reason::AccountNameIsAToken { name: s() },
+            Reason::AccountExists { name: s() },
             Reason::NotAnImageType { got: s() },
             Reason::BadLimit,
             Reason::NotCap { got: s() },
@@ -1379,6 +1400,8 @@ mod tests {
                 | Reason::NoFrameYet { .. }
                 | Reason::BadClosedCount
                 | Reason::BadAlarmId
+                | Reason::AccountNameIsAToken { .. }
+                | Reason::AccountExists { .. }
                 | Reason::NotAnImageType { .. }
                 | Reason::BadLimit
                 | Reason::NotCap { .. }

@@ -18,6 +18,7 @@
 //! DIR/state/import.json              a bulk import's renames, while it commits
 //!                                    (completed at the next start after a crash)
 //! DIR/secrets/tokens.json            hashed API tokens and roles (tokens.rs; --tokens moves it)
+//! DIR/secrets/users.json             staff accounts, passwords as Argon2id hashes (users.rs)
 //! .{name}.{random}.tmp               a write that never reached its rename (any
 //!                                    directory above): never data, removed on load
 //! DIR/secrets/mqtt-credentials.json  embedded-broker passwords, hashed (credentials.rs)
@@ -64,6 +65,7 @@ pub mod secret_file;
 pub mod seq;
 pub mod signing;
 pub mod tokens;
+pub mod users;
 
 use std::collections::BTreeMap;
 use std::io;

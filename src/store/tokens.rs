@@ -20,18 +20,39 @@ use super::secret_file::{digest, matches, new_secret, SecretFile};
 use super::StoreError;
 use crate::domain::{Id, Invalid, Role};
 
-/// Who is making a request.
+/// Who is making a request: a machine's token or a signed-in person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Principal {
     /// The token's name (the person or system it was issued to); `admin` for the bootstrap token.
     pub name: String,
     /// The roles the token grants.
     pub roles: Vec<Role>,
-    /// The SHA-256 of the token presented, to ask later whether it still
-    /// holds (never shown).
+    /// A person's name as written ("Nguyễn Thị Lan"); tokens have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// The groups the roles hold for; `None` = the whole province.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<Id>>,
+    /// A person who must change the password an administrator set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub must_change_password: bool,
+    /// How the caller authenticated (never shown).
     #[serde(skip)]
     #[schemars(skip)]
-    token: [u8; 32],
+    pub via: Via,
+}
+
+/// What a request authenticated with: the SHA-256 of the token or of the
+/// session id, to ask later whether it still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Via {
+    /// Nothing: the few routes open to anyone (signing in).
+    #[default]
+    Nobody,
+    /// A bearer token, by the SHA-256 of the token.
+    Token([u8; 32]),
+    /// A signed-in person's session cookie, by the SHA-256 of the session id.
+    Session([u8; 32]),
 }
 
 impl Principal {
@@ -39,7 +60,61 @@ impl Principal {
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role) || self.roles.contains(&Role::Admin)
     }
+
+    /// Nobody yet: a caller of a route open to all (signing in).
+    pub fn nobody() -> Principal {
+        Principal {
+            name: String::new(),
+            roles: Vec::new(),
+            display_name: None,
+            scope: None,
+            must_change_password: false,
+            via: Via::Nobody,
+        }
+    }
+
+    /// A signed-in person.
+    pub fn person(
+        username: &str,
+        display_name: &str,
+        roles: Vec<Role>,
+        scope: Option<Vec<Id>>,
+        must_change_password: bool,
+        session: [u8; 32],
+    ) -> Principal {
+        Principal {
+            name: username.to_string(),
+            roles,
+            display_name: Some(display_name.to_string()),
+            scope,
+            must_change_password,
+            via: Via::Session(session),
+        }
+    }
+
+    fn token(name: &str, roles: Vec<Role>, scope: Option<Vec<Id>>, d: [u8; 32]) -> Principal {
+        Principal {
+            name: name.to_string(),
+            roles,
+            display_name: None,
+            scope,
+            must_change_password: false,
+            via: Via::Token(d),
+        }
+    }
 }
+
+/// Why a presented token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// No token with this hash exists (never issued, or revoked).
+    Unknown,
+    /// The token existed but expired at this instant.
+    Expired(DateTime<Utc>),
+}
+
+/// How long a last-used time may lag before it is written to the file.
+const LAST_USED_WRITE: chrono::Duration = chrono::Duration::hours(1);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +124,16 @@ struct Entry {
     /// Hex SHA-256 of the token.
     sha256: String,
     created_at: DateTime<Utc>,
+    /// Refused from this instant on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<DateTime<Utc>>,
+    /// Groups the roles hold for; absent = the whole province.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<Vec<Id>>,
+    /// Written at most every [`LAST_USED_WRITE`]; the exact time is in
+    /// memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_used_at: Option<DateTime<Utc>>,
 }
 
 /// What `GET /tokens` shows: never the token or its hash.
@@ -60,12 +145,33 @@ pub struct TokenInfo {
     pub roles: Vec<Role>,
     /// When the token was created, UTC.
     pub created_at: DateTime<Utc>,
+    /// Refused from this instant on; absent = never expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Group ids the roles hold for; absent = the whole province.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<Id>>,
+    /// When the token was last used, to the hour (the exact time is kept
+    /// in memory only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A new token's limits: an expiry and the groups its roles hold for.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// Refused from this instant on; `None` = never expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Group ids the roles hold for; `None` = the whole province.
+    pub scope: Option<Vec<Id>>,
 }
 
 /// The token file, held in memory and checked against for every request.
 pub struct TokenStore {
     file: SecretFile<Vec<Entry>>,
     bootstrap: Option<[u8; 32]>,
+    /// Each token's last use, exactly (the file has it to the hour).
+    used: std::sync::Mutex<std::collections::HashMap<String, DateTime<Utc>>>,
     /// Bumped whenever a token may have stopped being valid.
     revoked: tokio::sync::watch::Sender<u64>,
 }
@@ -84,6 +190,7 @@ impl TokenStore {
         Ok(TokenStore {
             file: SecretFile::open(path, "token file")?,
             bootstrap: bootstrap_admin.map(digest),
+            used: Default::default(),
             revoked: tokio::sync::watch::channel(0).0,
         })
     }
@@ -96,7 +203,16 @@ impl TokenStore {
 
     /// Whether the token `who` authenticated with is still valid.
     pub fn still_valid(&self, who: &Principal) -> bool {
-        self.lookup(&who.token).is_some()
+        match who.via {
+            Via::Token(d) => self.lookup(&d, Utc::now()).is_ok(),
+            Via::Session(_) | Via::Nobody => false,
+        }
+    }
+
+    /// Tells long replies to ask again whether their caller still holds
+    /// (a session ended, a token was revoked).
+    pub fn notify_revoked(&self) {
+        self.bump();
     }
 
     fn bump(&self) {
@@ -112,34 +228,66 @@ impl TokenStore {
         }
     }
 
-    /// The principal a token belongs to, if any.
+    /// The principal a token belongs to, if any (and not expired).
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
-        self.lookup(&digest(token))
+        self.check(token, Utc::now()).ok()
     }
 
-    fn lookup(&self, d: &[u8; 32]) -> Option<Principal> {
+    /// The principal a token belongs to at `now`, or why not. Notes the
+    /// token's use.
+    pub fn check(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, TokenRefusal> {
+        let p = self.lookup(&digest(token), now)?;
+        self.note_use(&p.name, now);
+        Ok(p)
+    }
+
+    fn note_use(&self, name: &str, now: DateTime<Utc>) {
+        self.used
+            .lock()
+            .expect("used lock")
+            .insert(name.to_string(), now);
+        let stale = self
+            .file
+            .read()
+            .iter()
+            .find(|e| e.name == name)
+            .is_some_and(|e| e.last_used_at.is_none_or(|t| now - t >= LAST_USED_WRITE));
+        if stale {
+            let written = self.file.update(|entries| {
+                if let Some(e) = entries.iter_mut().find(|e| e.name == name) {
+                    e.last_used_at = Some(now);
+                }
+                Ok(())
+            });
+            if let Err(e) = written {
+                tracing::warn!("a token's last use could not be written: {e}");
+            }
+        }
+    }
+
+    fn lookup(&self, d: &[u8; 32], now: DateTime<Utc>) -> Result<Principal, TokenRefusal> {
         let d = *d;
         let mut found = None;
         if let Some(b) = &self.bootstrap {
             if bool::from(b.ct_eq(&d)) {
-                found = Some(Principal {
-                    name: "admin".into(),
-                    roles: Role::ALL.to_vec(),
-                    token: d,
-                });
+                found = Some(Ok(Principal::token("admin", Role::ALL.to_vec(), None, d)));
             }
         }
         for e in self.file.read().iter() {
             // Compare with every entry; no early exit.
             if matches(&e.sha256, &d) && found.is_none() {
-                found = Some(Principal {
-                    name: e.name.clone(),
-                    roles: e.roles.clone(),
-                    token: d,
+                found = Some(match e.expires_at {
+                    Some(at) if at <= now => Err(TokenRefusal::Expired(at)),
+                    _ => Ok(Principal::token(
+                        &e.name,
+                        e.roles.clone(),
+                        e.scope.clone(),
+                        d,
+                    )),
                 });
             }
         }
-        found
+        found.unwrap_or(Err(TokenRefusal::Unknown))
     }
 
     /// Every token in the file, in file order, without secrets (the bootstrap token is not listed).
@@ -151,12 +299,31 @@ impl TokenStore {
                 name: e.name.clone(),
                 roles: e.roles.clone(),
                 created_at: e.created_at,
+                expires_at: e.expires_at,
+                scope: e.scope.clone(),
+                last_used_at: self
+                    .used
+                    .lock()
+                    .expect("used lock")
+                    .get(&e.name)
+                    .copied()
+                    .or(e.last_used_at),
             })
             .collect()
     }
 
     /// Creates a token for a new name; returns the token (shown once).
     pub fn create(&self, name: &str, roles: &[Role]) -> Result<String, StoreError> {
+        self.create_limited(name, roles, Limits::default())
+    }
+
+    /// Creates a token with an expiry and a scope; returns the token.
+    pub fn create_limited(
+        &self,
+        name: &str,
+        roles: &[Role],
+        limits: Limits,
+    ) -> Result<String, StoreError> {
         Id::parse(name).map_err(|_| {
             Invalid::new(crate::i18n::Reason::InvalidTokenName {
                 shown: name.chars().take(80).collect(),
@@ -177,6 +344,9 @@ impl TokenStore {
             roles,
             sha256: hex::encode(digest(&token)),
             created_at: Utc::now(),
+            expires_at: limits.expires_at,
+            scope: limits.scope,
+            last_used_at: None,
         };
         self.file.update(|entries| {
             if entries.iter().any(|e| e.name == name) {
@@ -271,5 +441,36 @@ mod tests {
         s2.revoke("lan").unwrap();
         assert!(s2.authenticate(&t).is_none());
         assert!(s2.revoke("lan").is_err());
+    }
+
+    #[test]
+    fn an_expired_token_is_refused_and_last_use_is_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("secrets/tokens.json");
+        let s = TokenStore::open(&path, None).unwrap();
+        let now = Utc::now();
+        let t = s
+            .create_limited(
+                "feed",
+                &[Role::Feed],
+                Limits {
+                    expires_at: Some(now + chrono::Duration::hours(1)),
+                    scope: Some(vec![Id::parse("cua-lo").unwrap()]),
+                },
+            )
+            .unwrap();
+        let p = s.check(&t, now).unwrap();
+        assert_eq!(p.scope, Some(vec![Id::parse("cua-lo").unwrap()]));
+        let info = &s.list()[0];
+        assert_eq!(info.last_used_at, Some(now));
+        let later = now + chrono::Duration::hours(1);
+        assert_eq!(
+            s.check(&t, later),
+            Err(TokenRefusal::Expired(now + chrono::Duration::hours(1)))
+        );
+        assert_eq!(s.check("bt_unknown", now), Err(TokenRefusal::Unknown));
+        // The last use reached the file, so a restart still shows it.
+        let s2 = TokenStore::open(&path, None).unwrap();
+        assert!(s2.list()[0].last_used_at.is_some());
     }
 }

@@ -353,8 +353,19 @@ impl Browser {
         )
         .await;
         self.goto(&format!("{base}/")).await;
+        // The token form is folded under the password form.
+        self.wait_js(
+            "return !!document.querySelector('details.signin-token')",
+            "the sign-in form",
+        )
+        .await;
+        self.js(
+            "document.querySelector('details.signin-token').open = true; return true",
+            json!([]),
+        )
+        .await;
         self.type_into("#token", token).await;
-        self.click(".signin-card button[type=submit]").await;
+        self.click("#signin-token button[type=submit]").await;
         self.wait_js(
             &format!(
                 "const e = document.querySelector('[data-testid=me]'); return e && e.textContent === {name:?}"

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod accounts;
 mod alarms;
 mod alarms_dashboard;
 mod api;

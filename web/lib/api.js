@@ -1,5 +1,6 @@
 // The API client: every request goes to /api/v1 on the same origin with the
-// bearer token; errors become `ApiError`s with the server's sentence; a 401
+// bearer token, or (signed in with a password) with the session cookie and,
+// on every change, the session's CSRF token; errors become `ApiError`s with the server's sentence; a 401
 // ends the session (the shell says how, through `whenSessionEnds`). Also the
 // loaders that refresh the shared lists in `S`.
 
@@ -21,7 +22,9 @@ class ApiError extends Error {
 export async function api(path, { method = 'GET', json, body, headers = {}, accept, signal, raw = false, quiet401 = false } = {}) {
   // The server writes its sentences (errors, cron descriptions) in the
   // language the dashboard shows.
-  const hd = { Authorization: `Bearer ${S.token}`, 'Accept-Language': lang, ...headers };
+  const hd = { 'Accept-Language': lang, ...headers };
+  if (S.token) hd.Authorization = `Bearer ${S.token}`;
+  else if (S.csrf && method !== 'GET' && method !== 'HEAD') hd['X-CSRF-Token'] = S.csrf;
   let payload = body;
   if (json !== undefined) {
     hd['Content-Type'] = 'application/json';
@@ -30,7 +33,7 @@ export async function api(path, { method = 'GET', json, body, headers = {}, acce
   if (accept) hd.Accept = accept;
   let res;
   try {
-    res = await fetch(`/api/v1${path}`, { method, headers: hd, body: payload, signal, cache: 'no-store' });
+    res = await fetch(`/api/v1${path}`, { method, headers: hd, body: payload, signal, cache: 'no-store', credentials: 'same-origin' });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', t('err.network'));

@@ -29,13 +29,14 @@ export function startEvents() {
   (async () => {
     let delay = 1000;
     let first = true;
-    while (gen === eventsGen && S.token) {
+    while (gen === eventsGen && (S.token || S.csrf)) {
       const ctrl = new AbortController();
       eventsCtrl = ctrl;
       setLive(first ? 'connecting' : 'retry');
       try {
         const res = await fetch('/api/v1/events', {
-          headers: { Authorization: `Bearer ${S.token}`, Accept: 'text/event-stream' },
+          headers: S.token ? { Authorization: `Bearer ${S.token}`, Accept: 'text/event-stream' } : { Accept: 'text/event-stream' },
+          credentials: 'same-origin',
           signal: ctrl.signal,
           cache: 'no-store',
         });

@@ -22,7 +22,7 @@ function renderShell() {
       h('div', { class: 'brand' }, logo(), h('div', {}, h('div', { class: 'brand-name' }, t('app.title')), h('div', { class: 'brand-sub' }, t('app.subtitle')))),
       h('div', { class: 'topbar-right' },
         h('span', { id: 'live', class: `live live-${S.live}`, role: 'status' }, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), h('span', { class: 'live-text' }, '')),
-        h('div', { class: 'who' }, h('span', { class: 'who-name', 'data-testid': 'me' }, S.me.name), h('span', { class: 'who-roles' }, roles)),
+        h('div', { class: 'who' }, h('span', { class: 'who-name', 'data-testid': 'me' }, S.me.display_name || S.me.name), h('span', { class: 'who-roles' }, roles)),
         h('button', { class: 'btn btn-ghost btn-small', type: 'button', lang: lang === 'vi' ? 'en' : 'vi', 'aria-label': t('lang.switchLabel'), onclick: switchLang }, t('lang.switch')),
         h('button', { class: 'btn btn-ghost btn-small', type: 'button', id: 'signout', onclick: () => signOut(t('signedOut'), 'info') }, icon('signout'), h('span', {}, t('signout'))))),
     // On a phone one row: the emergency alerts, the page open now and a
@@ -51,7 +51,9 @@ function switchLang() {
 }
 
 function signOut(message, kind = 'error') {
-  const wasIn = !!S.token;
+  const wasIn = !!(S.token || S.csrf);
+  // A password session ends on the server too (the cookie is cleared).
+  if (S.csrf) api('/session', { method: 'DELETE', quiet401: true }).catch(() => {});
   sessionStorage.removeItem('bangtin.token');
   stopEvents();
   runCleanups();
@@ -73,6 +75,15 @@ export async function boot(table) {
       S.token = null;
       sessionStorage.removeItem('bangtin.token');
     }
+  } else {
+    // Signed in with a password before this reload: the cookie is still
+    // there; the session tells its CSRF token.
+    try {
+      const s = await api('/session', { quiet401: true });
+      S.csrf = s.csrf;
+      S.me = await api('/me', { quiet401: true });
+      if (S.me.must_change_password) { S.me = null; renderSignIn({ enter, switchLang, change: true }); return; }
+    } catch { S.csrf = null; S.me = null; }
   }
   if (S.me) await enter();
   else signIn();

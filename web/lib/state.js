@@ -7,6 +7,7 @@ import { prettyGroup } from './format.js';
 
 export const S = {
   token: sessionStorage.getItem('bangtin.token'),
+  csrf: null,         // signed in with a password: the session's CSRF token (the cookie is HttpOnly)
   me: null,
   panels: [],
   messages: [],
@@ -25,8 +26,11 @@ export function forgetAll() {
     if (f.url) URL.revokeObjectURL(f.url);
     if (f.prevUrl) URL.revokeObjectURL(f.prevUrl);
   }
-  Object.assign(S, { token: null, me: null, panels: [], messages: [], campaigns: [], alerts: [], now: {}, frames: {}, selfApproval: false, dirty: false });
+  Object.assign(S, { token: null, csrf: null, me: null, panels: [], messages: [], campaigns: [], alerts: [], now: {}, frames: {}, selfApproval: false, dirty: false });
 }
+
+/** Whether someone is signed in, with a token or a password. */
+export function signedIn() { return !!(S.token || S.csrf); }
 
 export function can(role) {
   const r = S.me?.roles || [];
@@ -35,9 +39,17 @@ export function can(role) {
 
 function uniq(xs) { return [...new Set(xs)]; }
 
+/** The groups of the panels loaded; for someone whose roles hold for some
+ * districts only (`scope`), only those: the server refuses the rest. */
 export function allGroups() {
-  return uniq(S.panels.flatMap((p) => p.groups || [])).sort((a, b) => prettyGroup(a).localeCompare(prettyGroup(b), 'vi'));
+  const scope = S.me?.scope;
+  return uniq(S.panels.flatMap((p) => p.groups || []))
+    .filter((g) => !scope || scope.includes(g))
+    .sort((a, b) => prettyGroup(a).localeCompare(prettyGroup(b), 'vi'));
 }
+
+/** Whether the signed-in person may aim at "all panels" (province-wide). */
+export function provinceWide() { return !S.me?.scope; }
 
 export function messageTitle(id) { return S.messages.find((m) => m.id === id)?.title || id; }
 export function campaignName(id) { return S.campaigns.find((c) => c.id === id)?.name || id; }

@@ -6,7 +6,7 @@ import { ALERT_TEMPLATES, t } from '../lib/i18n.js';
 import { fmtDateTime, prettyGroup, seenText } from '../lib/format.js';
 import { clear, debounce, h, icon } from '../lib/dom.js';
 import { badge, confirmDialog, emptyState, fail, field, toast } from '../lib/components.js';
-import { S, allGroups, describeTargets, panelsFor } from '../lib/state.js';
+import { S, allGroups, describeTargets, panelsFor, provinceWide } from '../lib/state.js';
 import { api, enc, fetchImage, loadAlertsQuiet, loadPanels } from '../lib/api.js';
 import { keepOnRedraw, keptState, onCleanup } from '../lib/router.js';
 
@@ -55,7 +55,7 @@ export async function viewAlerts(main, args, ctx) {
       input.addEventListener('change', () => { if (input.checked) targets.add(value); else targets.delete(value); renderTargets(); previewSoon(); });
       return h('label', { class: 'check' }, input, h('span', {}, label), h('span', { class: 'muted check-extra' }, extra));
     };
-    tbox.append(cb('all', t('al.all'), ` (${S.panels.length})`),
+    tbox.append(provinceWide() ? cb('all', t('al.all'), ` (${S.panels.length})`) : null,
       groups.length ? h('fieldset', { class: 'sub' }, h('legend', {}, t('cf.groups')),
         h('div', { class: 'check-grid' }, groups.map((g) => cb(`group:${g}`, prettyGroup(g), ` (${S.panels.filter((p) => p.groups?.includes(g)).length})`)))) : null,
       h('details', { class: 'sub panel-targets', open: [...targets].some((x) => x !== 'all' && !x.startsWith('group:')) },

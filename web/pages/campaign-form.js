@@ -4,7 +4,7 @@ import { t } from '../lib/i18n.js';
 import { TZ, addDays, fmtDateTime, prettyGroup, todayVN } from '../lib/format.js';
 import { clear, debounce, h, icon } from '../lib/dom.js';
 import { confirmDialog, dateInput, fail, field, statusBadge, toast } from '../lib/components.js';
-import { S, allGroups, can, panelsFor } from '../lib/state.js';
+import { S, allGroups, can, panelsFor, provinceWide } from '../lib/state.js';
 import { api, enc, loadCampaigns, loadMessages, loadPanels } from '../lib/api.js';
 import { go, keepOnRedraw, keptState, onCleanup } from '../lib/router.js';
 import { makeTimeline } from './timeline.js';
@@ -86,7 +86,7 @@ export async function viewCampaignForm(main, id, ctx) {
       input.addEventListener('change', () => { if (input.checked) st.targets.add(value); else st.targets.delete(value); dirty(); renderTargets(); });
       return h('label', { class: 'check' }, input, h('span', {}, label), extra ? h('span', { class: 'muted check-extra' }, extra) : null);
     };
-    targetsBox.append(cb('all', t('cf.all'), ` (${S.panels.length})`));
+    if (provinceWide()) targetsBox.append(cb('all', t('cf.all'), ` (${S.panels.length})`));
     const groups = allGroups();
     if (groups.length) targetsBox.append(h('fieldset', { class: 'sub' }, h('legend', {}, t('cf.groups')),
       h('div', { class: 'check-grid' }, groups.map((g) => cb(`group:${g}`, prettyGroup(g), ` (${S.panels.filter((p) => p.groups?.includes(g)).length})`)))));

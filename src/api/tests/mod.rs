@@ -3,6 +3,7 @@
 //! directory. No process, no socket, no broker: what needs those lives in
 //! `tests/it/`.
 
+mod accounts;
 mod admin;
 mod campaigns;
 mod cap;
@@ -12,6 +13,7 @@ mod messages;
 mod panels;
 mod reports;
 mod routes;
+mod scopes;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -74,6 +76,10 @@ impl Rig {
             TokenStore::open(&dir.path().join("secrets/tokens.json"), Some(ADMIN_TOKEN))
                 .expect("token store opens"),
         );
+        let accounts = Arc::new(
+            crate::auth::Accounts::open(&crate::store::users::users_file(dir.path()))
+                .expect("accounts open"),
+        );
         let plays = Arc::new(Plays::open(&store.plays_file()).expect("plays"));
         let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
         let tz = chrono_tz::Asia::Ho_Chi_Minh;
@@ -84,6 +90,7 @@ impl Rig {
             schedules: Arc::new(Schedules::new(store.clone(), renditions.clone(), tz)),
             store,
             tokens,
+            accounts,
             renditions,
             shared: Arc::new(Shared::default()),
             plays,
@@ -108,7 +115,62 @@ impl Rig {
         Client {
             rig: self,
             token: token.map(str::to_string),
+            session: None,
         }
+    }
+
+    /// A staff account `name` with these roles and scope, created by the
+    /// admin, signed in with a password and past its first password
+    /// change: a client that sends the session cookie and CSRF token.
+    pub(super) async fn person(
+        &self,
+        name: &str,
+        roles: &[Role],
+        scope: Option<&[&str]>,
+    ) -> Client<'_> {
+        let (st, v) = self
+            .admin()
+            .post(
+                "/users",
+                serde_json::json!({"username": name, "display_name": format!("Cán bộ {name}"),
+                    "roles": roles, "scope": scope, "password": "mật khẩu đầu tiên"}),
+            )
+            .await;
+        assert_eq!(st, 201, "creating {name}: {v}");
+        let c = self
+            .sign_in(name, "mật khẩu đầu tiên")
+            .await
+            .unwrap_or_else(|r| panic!("{name} signs in: {} {}", r.status, r.json));
+        let (st, v) = c
+            .put(
+                "/session/password",
+                serde_json::json!({"current": "mật khẩu đầu tiên", "new": "mật khẩu riêng của tôi"}),
+            )
+            .await;
+        assert_eq!(st, 204, "changing the first password: {v}");
+        c
+    }
+
+    /// `POST /session`: a client with the session, or the refusal.
+    pub(super) async fn sign_in(&self, name: &str, password: &str) -> Result<Client<'_>, Reply> {
+        let r = Reply::from(
+            warp::test::request()
+                .method("POST")
+                .path("/api/v1/session")
+                .remote_addr(([127, 0, 0, 1], 40000).into())
+                .json(&serde_json::json!({"username": name, "password": password}))
+                .reply(&self.routes)
+                .await,
+        );
+        if r.status != 201 {
+            return Err(r);
+        }
+        let id = session_cookie(&r).expect("a session cookie");
+        Ok(Client {
+            rig: self,
+            token: None,
+            session: Some((id, r.json["csrf"].as_str().unwrap().to_string())),
+        })
     }
 
     /// A client for a new token named `name` with these roles.
@@ -144,6 +206,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// What came back: status, headers, the body and the body as JSON (or
 /// `Null` when it is not JSON).
+#[derive(Debug)]
 pub(super) struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
@@ -169,10 +232,22 @@ impl Reply {
     }
 }
 
-/// Someone holding a token (or none).
+/// The value of the `bangtin_session` cookie a reply sets.
+pub(super) fn session_cookie(r: &Reply) -> Option<String> {
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("bangtin_session="))
+        .map(|c| c.split(';').next().unwrap_or("").to_string())
+}
+
+/// Someone holding a token, a signed-in session (cookie and CSRF token),
+/// or nothing.
 pub(super) struct Client<'a> {
     rig: &'a Rig,
     token: Option<String>,
+    pub session: Option<(String, String)>,
 }
 
 impl Client<'_> {
@@ -184,6 +259,12 @@ impl Client<'_> {
             .method(method)
             .path(&format!("/api/v1{path}"))
             .header("accept-language", "en");
+        let b = match &self.session {
+            Some((id, csrf)) => b
+                .header("cookie", format!("bangtin_session={id}"))
+                .header("x-csrf-token", csrf),
+            None => b,
+        };
         match &self.token {
             Some(t) => b.header("authorization", format!("Bearer {t}")),
             None => b,

@@ -1,0 +1,122 @@
+//! Districts as scopes, enforced here and only here (the router calls
+//! [`gate`] after the role check, before any handler): a principal whose
+//! roles hold for some groups may only aim campaigns and alerts inside
+//! them (`auth::scope`), only change campaigns and alerts that stay
+//! inside them, only edit messages whose campaigns stay inside them,
+//! only approve messages that some campaign places there and none places
+//! elsewhere, and only read the panels inside them (others answer 404, as
+//! if they did not exist; the panel list is filtered by
+//! [`visible`]). Province-wide principals (no scope) pass untouched.
+//! A refusal is 403 `outside_scope` with a sentence naming the target.
+
+use std::sync::Arc;
+
+use warp::http::StatusCode;
+
+use super::error::ApiError;
+use super::req::Req;
+use super::session::english;
+use super::Ctx;
+use crate::auth::scope::{panel_inside, targets_inside};
+use crate::auth::Text;
+use crate::domain::{AlertBody, CampaignBody, Id, Panel, Target};
+use crate::i18n::{Kind, Reason};
+use crate::store::tokens::Principal;
+use crate::store::Snapshot;
+
+/// Whether `who` may see `panel`.
+pub(super) fn visible(who: &Principal, panel: &Panel) -> bool {
+    who.scope.as_ref().is_none_or(|s| panel_inside(s, panel))
+}
+
+/// The targets of every campaign that plays message `id`.
+fn campaigns_of(snap: &Snapshot, id: &Id) -> Vec<Target> {
+    snap.campaigns
+        .values()
+        .filter(|c| c.body.messages.iter().any(|m| &m.id == id))
+        .flat_map(|c| c.body.targets.iter().cloned())
+        .collect()
+}
+
+pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), ApiError> {
+    let Some(scope) = r.who.scope.clone() else {
+        return Ok(());
+    };
+    let en = english(&r.headers);
+    let refuse = |t: Text| ApiError::new(StatusCode::FORBIDDEN, "outside_scope", t.say(en));
+    let snap = ctx.store.snapshot();
+    let find = |id: &Id| snap.panels.get(id);
+    let inside = |targets: &[Target]| targets_inside(&scope, targets, find).map_err(refuse);
+    // An id that is not one, or names nothing, is the handler's to answer.
+    let id = r.segs.get(1).and_then(|s| Id::parse(s).ok());
+    let method = r.method.as_str().to_string();
+    match (method.as_str(), path) {
+        ("POST", "/campaigns") => {
+            let body: CampaignBody = r.peek_json().await?;
+            inside(&body.targets)
+        }
+        ("PUT", "/campaigns/{id}") => {
+            if let Some(c) = id.and_then(|id| snap.campaigns.get(&id)) {
+                inside(&c.body.targets)?;
+            }
+            let body: CampaignBody = r.peek_json().await?;
+            inside(&body.targets)
+        }
+        ("DELETE", "/campaigns/{id}") => match id.and_then(|id| snap.campaigns.get(&id)) {
+            Some(c) => inside(&c.body.targets),
+            None => Ok(()),
+        },
+        ("POST", "/alerts") => {
+            let body: AlertBody = r.peek_json().await?;
+            inside(&body.targets)
+        }
+        ("DELETE", "/alerts/{id}") => match id.and_then(|id| snap.alerts.get(&id)) {
+            Some(a) => inside(&a.body.targets),
+            None => Ok(()),
+        },
+        ("PUT" | "DELETE", "/messages/{id}") => match id {
+            // An edit takes a message off the air everywhere it runs.
+            Some(id) if snap.messages.contains_key(&id) => inside(&campaigns_of(&snap, &id)),
+            _ => Ok(()),
+        },
+        ("POST", "/messages/{id}/approve") => match id {
+            Some(id) if snap.messages.contains_key(&id) => {
+                let targets = campaigns_of(&snap, &id);
+                let groups = scope.iter().map(Id::as_str).collect::<Vec<_>>().join(", ");
+                if targets.is_empty() || targets_inside(&scope, &targets, find).is_err() {
+                    return Err(refuse(Text::ApprovalOutsideScope { scope: groups }));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        },
+        // Official warnings are the province's: deployed by province-wide
+        // operators.
+        ("POST", "/cap/{id}/deploy" | "/cap/{id}/dismiss")
+            if id.as_ref().is_some_and(|id| snap.cap.contains_key(id)) =>
+        {
+            Err(refuse(Text::NotInScope {
+                what: if en {
+                    "An official warning"
+                } else {
+                    "Cảnh báo chính thức"
+                }
+                .into(),
+            }))
+        }
+        (
+            "GET",
+            "/panels/{id}"
+            | "/panels/{id}/now"
+            | "/panels/{id}/timeline"
+            | "/panels/{id}/frame.png",
+        ) => match id.and_then(|id| snap.panels.get(&id)) {
+            Some(p) if !panel_inside(&scope, p) => Err(ApiError::not_found(Reason::NotFound {
+                kind: Kind::Panel,
+                id: p.id.to_string(),
+            })),
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,73 @@
+//! Districts as scopes: a principal's roles hold for the whole province
+//! (`None`) or for a set of groups. A panel is inside a scope when one of
+//! its groups is; a target is inside when everything it can reach is:
+//! `all` never is (for a scoped principal), `group:X` when X is in the
+//! scope, a panel id when that panel is inside. Pure: the panels are an
+//! argument. The API applies it in one gate (`api::scope`).
+
+use crate::domain::{Id, Panel, Target};
+
+use super::text::Text;
+
+/// Whether `panel` is inside `scope`.
+pub(crate) fn panel_inside(scope: &[Id], panel: &Panel) -> bool {
+    panel
+        .groups
+        .iter()
+        .any(|g| scope.iter().any(|s| s.as_str() == g))
+}
+
+/// Whether every target is inside `scope`; the first that is not, as the
+/// sentence to show. A panel id no panel has is left to the store's
+/// check (which refuses unknown references).
+pub(crate) fn targets_inside<'a>(
+    scope: &[Id],
+    targets: &[Target],
+    panel: impl Fn(&Id) -> Option<&'a Panel>,
+) -> Result<(), Text> {
+    let groups = || scope.iter().map(Id::as_str).collect::<Vec<_>>().join(", ");
+    for t in targets {
+        let inside = match t {
+            Target::All => false,
+            Target::Group(g) => scope.iter().any(|s| s.as_str() == g),
+            Target::Panel(id) => panel(id).is_none_or(|p| panel_inside(scope, p)),
+        };
+        if !inside {
+            return Err(Text::OutsideScope {
+                target: t.to_string(),
+                scope: groups(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panel(id: &str, groups: &[&str]) -> Panel {
+        serde_json::from_value(
+            serde_json::json!({"id": id, "name": id, "width": 64, "height": 32,
+            "format": "mono1", "groups": groups}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_target_is_inside_only_when_all_it_reaches_is() {
+        let scope = vec![Id::parse("cua-lo").unwrap()];
+        let panels = [
+            panel("cl-1", &["cua-lo", "ven-bien"]),
+            panel("vinh-1", &["vinh"]),
+        ];
+        let find = |id: &Id| panels.iter().find(|p| &p.id == id);
+        let t = |s: &str| Target::parse(s).unwrap();
+        assert!(targets_inside(&scope, &[t("group:cua-lo"), t("cl-1")], find).is_ok());
+        for escape in ["all", "group:vinh", "group:ven-bien", "vinh-1"] {
+            let e = targets_inside(&scope, &[t("group:cua-lo"), t(escape)], find).unwrap_err();
+            assert!(e.say(true).contains(escape), "{escape}: {}", e.say(true));
+        }
+        assert!(panel_inside(&scope, &panels[0]) && !panel_inside(&scope, &panels[1]));
+    }
+}

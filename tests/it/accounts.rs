@@ -1,0 +1,254 @@
+//! Staff accounts in a real browser over real HTTP (headless Chromium, as
+//! in `dashboard`): a district editor signs in with a password, must
+//! first choose their own, sees only the district's panels, writes a
+//! message; the provincial approver signs in with a password and approves
+//! it; a cookie that was signed out stays refused. Screenshots at
+//! 1440×900 and 390×844 go to the target's tmp directory
+//! (`accounts-*.png`).
+
+use serde_json::{json, Value};
+
+use super::dashboard::{browser_at, Browser};
+use super::util::{Api, Server, ADMIN_TOKEN};
+
+fn panel_in(id: &str, name: &str, group: &str) -> Value {
+    json!({"id": id, "name": name, "width": 128, "height": 32, "format": "mono1",
+           "groups": [group], "color": "#ff2000"})
+}
+
+async fn account(admin: &Api, username: &str, name: &str, roles: &[&str], scope: Option<&[&str]>) {
+    let (st, v) = admin
+        .post(
+            "/users",
+            json!({"username": username, "display_name": name, "roles": roles, "scope": scope,
+                   "password": "mật khẩu đầu tiên"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+}
+
+/// Signs in with a password in the browser, changes the first password,
+/// and waits for the shell to name the person.
+async fn sign_in_with_password(
+    b: &Browser,
+    base: &str,
+    username: &str,
+    name: &str,
+    shot: Option<&str>,
+) {
+    b.goto(&format!("{base}/?signin")).await;
+    b.js(
+        "sessionStorage.clear(); location.hash = ''; return true",
+        json!([]),
+    )
+    .await;
+    b.goto(&format!("{base}/")).await;
+    b.set_value("#username", username).await;
+    b.set_value("#password", "mật khẩu đầu tiên").await;
+    if let Some(s) = shot {
+        b.screenshot(&format!("accounts-signin-{s}.png")).await;
+    }
+    b.click("#signin-password button[type=submit]").await;
+    b.wait_js(
+        "return !!document.querySelector('#change-password')",
+        "the password change form",
+    )
+    .await;
+    b.set_value("#current-password", "mật khẩu đầu tiên").await;
+    b.set_value("#new-password", "một câu dễ nhớ của tôi").await;
+    b.set_value("#new-password-again", "một câu dễ nhớ của tôi")
+        .await;
+    if let Some(s) = shot {
+        b.screenshot(&format!("accounts-change-{s}.png")).await;
+    }
+    b.click("#change-password button[type=submit]").await;
+    b.wait_js(
+        &format!("const e = document.querySelector('[data-testid=me]'); return !!e && e.textContent === {name:?}"),
+        &format!("signed in as {name}"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_editor_and_the_provincial_approver_work_with_passwords() {
+    let server = Server::start();
+    let base = server.base.clone();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    admin
+        .create_panel(panel_in("cua-lo-1", "Bãi biển Cửa Lò", "cua-lo"))
+        .await;
+    admin
+        .create_panel(panel_in("vinh-1", "Quảng trường Hồ Chí Minh", "vinh"))
+        .await;
+    account(
+        &admin,
+        "lan-cualo",
+        "Nguyễn Thị Lan",
+        &["editor"],
+        Some(&["cua-lo"]),
+    )
+    .await;
+    account(&admin, "hung-tinh", "Trần Văn Hùng", &["approver"], None).await;
+
+    for (w, h) in [(1440, 900), (390, 844)] {
+        let (_driver, b) = browser_at(w, h).await;
+        let size = format!("{w}x{h}");
+        // The district editor: password, own password, only Cửa Lò's panels.
+        sign_in_with_password(&b, &base, "lan-cualo", "Nguyễn Thị Lan", Some(&size)).await;
+        b.route("#/wall").await;
+        b.wait_js(
+            "return document.querySelector('main').innerText.includes('Bãi biển Cửa Lò')",
+            "the district's panel on the wall",
+        )
+        .await;
+        let wall = b.text("main").await;
+        assert!(
+            !wall.contains("Quảng trường Hồ Chí Minh"),
+            "another district's panel is shown: {wall}"
+        );
+        b.screenshot(&format!("accounts-wall-{size}.png")).await;
+        // Writes a message.
+        b.route("#/messages/new").await;
+        b.set_value("input[name=title]", &format!("Đề án 06 {size}"))
+            .await;
+        b.set_value(
+            "#msg-text",
+            "Kích hoạt định danh điện tử mức 2 tại công an phường.",
+        )
+        .await;
+        b.click("#save-message").await;
+        let hash = b
+            .wait_js(
+                "return /^#\\/messages\\/(?!new)[^/]+$/.test(location.hash) && location.hash",
+                "the saved message page",
+            )
+            .await;
+        let id = hash
+            .as_str()
+            .unwrap()
+            .trim_start_matches("#/messages/")
+            .to_string();
+        let (_, m) = admin.get(&format!("/messages/{id}")).await;
+        assert_eq!(
+            (&m["created_by"], &m["status"]),
+            (&json!("lan-cualo"), &json!("draft"))
+        );
+        // The audit trail names her.
+        let (_, audit) = admin.get("/audit").await;
+        assert!(
+            audit
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["kind"] == "message" && l["who_name"] == "Nguyễn Thị Lan"),
+            "{audit}"
+        );
+        // Signing out ends the session on the server too.
+        b.click("#signout").await;
+        b.wait_js(
+            "return !!document.querySelector('#username')",
+            "the sign-in form",
+        )
+        .await;
+
+        // The provincial approver approves it.
+        sign_in_with_password(&b, &base, "hung-tinh", "Trần Văn Hùng", None).await;
+        b.route(&format!("#/messages/{id}")).await;
+        b.click("[data-action=approve]").await;
+        let mut approved = false;
+        for _ in 0..100 {
+            let (_, m) = admin.get(&format!("/messages/{id}")).await;
+            if m["status"] == "approved" {
+                assert_eq!(m["approved_by"], "hung-tinh");
+                approved = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(approved, "the approver's click approved the message");
+        let errors = b.page_errors().await;
+        assert!(errors.is_empty(), "{errors:#?}");
+        b.click("#signout").await;
+        b.wait_js(
+            "return !!document.querySelector('#username')",
+            "the sign-in form",
+        )
+        .await;
+        // Accounts are the admin's next time: reset them for the other size.
+        for u in ["lan-cualo", "hung-tinh"] {
+            let r = admin
+                .req(reqwest::Method::POST, &format!("/users/{u}/password"))
+                .json(&json!({"password": "mật khẩu đầu tiên"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 204);
+        }
+        b.quit().await;
+    }
+}
+
+/// Over real HTTP: the cookie works, a signed-out cookie replayed (as a
+/// thief would) is refused, and a change without the CSRF token too.
+#[tokio::test]
+async fn a_stolen_cookie_after_sign_out_is_refused_over_http() {
+    let server = Server::start();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    account(&admin, "lan", "Nguyễn Thị Lan", &["editor"], None).await;
+    let http = reqwest::Client::new();
+    let r = http
+        .post(server.url("/api/v1/session"))
+        .json(&json!({"username": "lan", "password": "mật khẩu đầu tiên"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let v: Value = r.json().await.unwrap();
+    let csrf = v["csrf"].as_str().unwrap().to_string();
+    let with =
+        |m: reqwest::Method, p: &str| http.request(m, server.url(p)).header("cookie", &cookie);
+    let r = with(reqwest::Method::PUT, "/api/v1/session/password")
+        .json(&json!({"current": "mật khẩu đầu tiên", "new": "mật khẩu mới của Lan"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "no CSRF token");
+    let r = with(reqwest::Method::PUT, "/api/v1/session/password")
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"current": "mật khẩu đầu tiên", "new": "mật khẩu mới của Lan"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        with(reqwest::Method::GET, "/api/v1/panels")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = with(reqwest::Method::DELETE, "/api/v1/session")
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = with(reqwest::Method::GET, "/api/v1/panels")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "session_ended");
+}
