@@ -26,6 +26,7 @@ mod public;
 mod report_book;
 mod reports;
 pub mod server;
+mod snapshots;
 mod table;
 #[cfg(test)]
 mod tests;

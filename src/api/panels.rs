@@ -187,7 +187,7 @@ pub async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     empty()
 }
 
-fn known(ctx: &Ctx, r: &Req) -> Result<Panel, ApiError> {
+pub(super) fn known(ctx: &Ctx, r: &Req) -> Result<Panel, ApiError> {
     let id = r.id(1)?;
     ctx.store
         .snapshot()
