@@ -33,6 +33,7 @@ use crate::store::plays::{PlayRecorder, PlayWriter, Plays, BATCH_WINDOW};
 use crate::store::seq::SeqAllocator;
 use crate::store::tokens::TokenStore;
 use crate::store::Store;
+use crate::transport::compress::Compressor;
 use crate::transport::{self, MqttDelivery, Transports};
 
 /// How often `schedules/` is checked for hand edits.
@@ -95,6 +96,7 @@ pub async fn run(
         config.tz,
     ));
     let shared = Arc::new(Shared::default());
+    let compressor = Compressor::new(shared.clone(), Some(signer.clone()));
     let player = Player::new(PlayerParts {
         store: data.store.clone(),
         renditions: renditions.clone(),
@@ -107,8 +109,15 @@ pub async fn run(
         },
     });
     let plays_writer = PlayWriter::start(data.plays.clone(), BATCH_WINDOW);
-    let transports =
-        start_transports(&config, &data.store, &shared, &plays_writer, &publisher).await?;
+    let transports = start_transports(
+        &config,
+        &data.store,
+        &shared,
+        &plays_writer,
+        &publisher,
+        compressor,
+    )
+    .await?;
     let card_reports = transports.reports_stopper();
     let (player_tx, player_thread) = player::spawn(player, move |out| transports.route(out));
     wake_player_on_store_changes(&data.store, player_tx.clone());
@@ -119,6 +128,7 @@ pub async fn run(
     );
     prune_old_plays(data.plays.clone());
     sample_fleet_online(data.plays.clone(), data.store.clone(), shared.clone());
+    forward_snapshot_requests(&shared, &publisher);
     let inbound_task = spawn_inbound(
         inbound,
         InboundHandler {
@@ -254,8 +264,10 @@ async fn start_transports(
     shared: &Arc<Shared>,
     plays: &PlayWriter,
     publisher: &Publisher,
+    compressor: Compressor,
 ) -> anyhow::Result<Transports> {
-    let mqtt = MqttDelivery::new(publisher.clone(), tokio::runtime::Handle::current());
+    let mqtt = MqttDelivery::new(publisher.clone(), tokio::runtime::Handle::current())
+        .with_compression(compressor);
     let recorder = plays.recorder();
     Transports::start(
         store.clone(),
@@ -374,7 +386,10 @@ impl InboundHandler {
         let m = &self.metrics;
         // Nothing is kept for an id that is not a configured panel: acks
         // for made-up ids cost a lookup, never memory.
-        if let Inbound::Status { panel, .. } | Inbound::Ack { panel, .. } = &event {
+        if let Inbound::Status { panel, .. }
+        | Inbound::Ack { panel, .. }
+        | Inbound::Snapshot { panel, .. } = &event
+        {
             if !self.store.snapshot().panels.contains_key(panel) {
                 m.unknown_panel_messages.fetch_add(1, Ordering::Relaxed);
                 return;
@@ -392,21 +407,52 @@ impl InboundHandler {
                 online,
                 firmware,
                 seq,
+                accepts,
             } => {
                 m.status_messages.fetch_add(1, Ordering::Relaxed);
                 self.shared
                     .status(&panel, online, firmware, seq, Utc::now());
+                if online && self.shared.decodes(&panel, accepts, seq) {
+                    let _ = self.player.send(Command::Resend(panel));
+                }
             }
-            Inbound::Ack { panel, seq } => {
+            Inbound::Ack { panel, seq, crc } => {
                 m.acks.fetch_add(1, Ordering::Relaxed);
                 let now = Utc::now();
-                match self.shared.played(&panel, seq, now) {
-                    Some(p) => self.plays.record(transport::play_of(&panel, p, now)),
+                match self.shared.played(&panel, seq, crc, now) {
+                    Some(a) => self.plays.record(transport::play_of(&panel, a)),
                     None => tracing::debug!(panel = %panel, seq, "ack for a frame not remembered"),
                 }
             }
+            Inbound::Snapshot { panel, frame } => {
+                self.shared.snapshot_arrived(&panel, frame, Utc::now());
+            }
         }
     }
+}
+
+/// Publishes the API's snapshot requests on the panels' request topics.
+fn forward_snapshot_requests(shared: &Shared, publisher: &Publisher) {
+    let mut asked = shared.snapshot_requests.subscribe();
+    let publisher = publisher.clone();
+    tokio::spawn(async move {
+        loop {
+            match asked.recv().await {
+                Ok(panel) => {
+                    if let Err(e) = publisher.request_snapshot(&panel).await {
+                        tracing::warn!(%panel, error = %e, "snapshot request not sent");
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        dropped = n,
+                        "snapshot requests came faster than they were sent"
+                    );
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
 }
 
 fn spawn_inbound(mut inbound: mpsc::Receiver<Inbound>, handler: InboundHandler) -> JoinHandle<()> {

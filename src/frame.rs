@@ -35,6 +35,8 @@ pub struct Header {
 pub struct Frame<'a> {
     pub header: Header,
     pub data: &'a [u8],
+    /// The header's CRC-32 of `data` (checked): what a verified ack names.
+    pub crc: u32,
     pub signature: Option<&'a [u8; SIGNATURE_LEN]>,
 }
 
@@ -118,6 +120,27 @@ pub fn encode_with_crc(h: &Header, data: &[u8], crc: u32) -> Vec<u8> {
     out
 }
 
+/// The header's fields at bytes 4..24 (format, brightness, size, flags,
+/// seq, valid_until), which BTZ1 (`codec`) lays out the same way. `bytes`
+/// holds at least [`HEADER_LEN`] bytes.
+pub fn header_fields(bytes: &[u8]) -> Result<Header, DecodeError> {
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+    let format = PixelFormat::from_code(bytes[4]).ok_or(DecodeError::BadFormat(bytes[4]))?;
+    let (width, height) = (u16_at(6), u16_at(8));
+    if width == 0 || height == 0 {
+        return Err(DecodeError::BadSize { width, height });
+    }
+    Ok(Header {
+        format,
+        brightness: bytes[5],
+        width,
+        height,
+        flags: u16_at(10),
+        seq: u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")),
+        valid_until: u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes")),
+    })
+}
+
 /// Parses and checks a frame: magic, format, size, length, CRC, and for raw
 /// formats that the data is exactly the panel's size. Never panics.
 pub fn decode(bytes: &[u8]) -> Result<Frame<'_>, DecodeError> {
@@ -127,24 +150,15 @@ pub fn decode(bytes: &[u8]) -> Result<Frame<'_>, DecodeError> {
     if &bytes[0..4] != MAGIC {
         return Err(DecodeError::BadMagic);
     }
-    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
     let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
-    let format = PixelFormat::from_code(bytes[4]).ok_or(DecodeError::BadFormat(bytes[4]))?;
-    let width = u16_at(6);
-    let height = u16_at(8);
-    if width == 0 || height == 0 {
-        return Err(DecodeError::BadSize { width, height });
-    }
-    let flags = u16_at(10);
-    let header = Header {
+    let header = header_fields(bytes)?;
+    let Header {
         format,
-        brightness: bytes[5],
         width,
         height,
         flags,
-        seq: u32_at(12),
-        valid_until: u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes")),
-    };
+        ..
+    } = header;
     let declared = u32_at(24) as usize;
     let rest = &bytes[HEADER_LEN..];
     if rest.len() < declared {
@@ -193,8 +207,23 @@ pub fn decode(bytes: &[u8]) -> Result<Frame<'_>, DecodeError> {
     Ok(Frame {
         header,
         data,
+        crc: actual,
         signature,
     })
+}
+
+/// `hexdump -C`-style lines (offset, 16 bytes), as docs/protocol.md
+/// shows frames; for the tests that check those examples.
+#[cfg(test)]
+pub(crate) fn hex_dump(bytes: &[u8]) -> String {
+    bytes
+        .chunks(16)
+        .enumerate()
+        .map(|(i, c)| {
+            let hex: Vec<String> = c.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{:08x}  {}\n", i * 16, hex.join(" "))
+        })
+        .collect()
 }
 
 #[cfg(test)]

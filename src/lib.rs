@@ -4,6 +4,7 @@
 //! The pure core knows nothing of HTTP, MQTT, the disk or the clock:
 //! - [`domain`]: the vocabulary (panels, messages, campaigns, alerts, roles) and value validation.
 //! - [`frame`]: the BTF1 frame format, bytes in and bytes out.
+//! - [`codec`]: BTZ1, the compressed frames controllers may opt into (run-length, deflate, deltas), and a decoder of fixed memory.
 //! - [`render`]: Vietnamese text and images to panel-true pixels.
 //! - [`schedule`]: cron and date windows, priorities, rotation; `resolve` decides what a panel shows at an instant.
 //! - [`cap`]: official warnings (CAP 1.0–1.2): screening, parsing, area matching, rules, wording.
@@ -30,6 +31,7 @@ pub(crate) mod api;
 pub mod app;
 pub(crate) mod auth;
 pub(crate) mod cap;
+pub mod codec;
 pub mod colorlight;
 pub mod config;
 pub mod domain;

@@ -30,6 +30,7 @@ mod reports;
 mod scope;
 pub(crate) mod server;
 mod session;
+mod snapshots;
 mod table;
 #[cfg(test)]
 mod tests;

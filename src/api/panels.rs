@@ -190,7 +190,7 @@ pub(super) async fn delete(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
     empty()
 }
 
-fn known(ctx: &Ctx, r: &Req) -> Result<Panel, ApiError> {
+pub(super) fn known(ctx: &Ctx, r: &Req) -> Result<Panel, ApiError> {
     let id = r.id(1)?;
     ctx.store
         .snapshot()

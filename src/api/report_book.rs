@@ -25,15 +25,16 @@ pub(super) const TOTAL: &str = "TỔNG CỘNG";
 pub(super) const SUMMARY_SHEET: &str = "Tổng hợp";
 pub(super) const DETAIL_SHEET: &str = "Chi tiết";
 /// The headers of the summary table and of the detail sheet.
-pub(super) const SUMMARY_HEADERS: [&str; 6] = [
+pub(super) const SUMMARY_HEADERS: [&str; 7] = [
     "STT",
     "Khu vực",
     "Lịch phát / cảnh báo",
     "Số bảng",
     "Lượt phát",
     "Thời lượng phát (giờ)",
+    "Trong đó đã xác minh",
 ];
-pub(super) const DETAIL_HEADERS: [&str; 9] = [
+pub(super) const DETAIL_HEADERS: [&str; 10] = [
     "STT",
     "Thời điểm",
     "Bảng",
@@ -43,7 +44,11 @@ pub(super) const DETAIL_HEADERS: [&str; 9] = [
     "Lịch phát / cảnh báo",
     "Số khung",
     "Thời lượng (giây)",
+    "Xác minh",
 ];
+/// The detail sheet's "Xác minh" column: verified (yes) or not yet.
+pub(super) const VERIFIED_YES: &str = "Có";
+pub(super) const VERIFIED_NO: &str = "Chưa";
 
 /// One row of figures.
 #[derive(Debug, Clone)]
@@ -51,6 +56,8 @@ pub(super) struct Line {
     pub label: String,
     pub panels: usize,
     pub plays: u64,
+    /// Of `plays`, those whose ack named the CRC of the frame sent.
+    pub verified: u64,
     pub on_air_s: u64,
 }
 
@@ -70,6 +77,7 @@ pub(super) struct Play {
     pub campaign: String,
     pub seq: u32,
     pub on_air_s: u32,
+    pub verified: bool,
 }
 
 pub(super) struct Book {
@@ -224,6 +232,7 @@ fn figures(
     ws.write_number_with_format(row, 3, l.panels as f64, count_fmt)?;
     ws.write_number_with_format(row, 4, l.plays as f64, count_fmt)?;
     ws.write_number_with_format(row, 5, hours(l.on_air_s), hours_fmt)?;
+    ws.write_number_with_format(row, 6, l.verified as f64, count_fmt)?;
     Ok(())
 }
 
@@ -239,6 +248,7 @@ fn summary_sheet(ws: &mut Worksheet, b: &Book, f: &Formats) -> Result<(), XlsxEr
         (3, 10.0),
         (4, 13.0),
         (5, 14.0),
+        (6, 14.0),
     ] {
         ws.set_column_width(col, width)?;
     }
@@ -248,23 +258,23 @@ fn summary_sheet(ws: &mut Worksheet, b: &Book, f: &Formats) -> Result<(), XlsxEr
         b.unit.to_uppercase()
     };
     ws.merge_range(0, 0, 0, 2, &unit, &f.unit)?;
-    ws.merge_range(0, 3, 0, 5, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", &f.motto)?;
-    ws.merge_range(1, 3, 1, 5, "Độc lập - Tự do - Hạnh phúc", &f.motto_sub)?;
+    ws.merge_range(0, 3, 0, 6, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", &f.motto)?;
+    ws.merge_range(1, 3, 1, 6, "Độc lập - Tự do - Hạnh phúc", &f.motto_sub)?;
     ws.merge_range(
         3,
         0,
         3,
-        5,
+        6,
         "BÁO CÁO KẾT QUẢ PHÁT THÔNG TIN TRÊN BẢNG ĐIỆN TỬ",
         &f.title,
     )?;
-    ws.merge_range(4, 0, 4, 5, &period_text(b.from, b.to), &f.period)?;
+    ws.merge_range(4, 0, 4, 6, &period_text(b.from, b.to), &f.period)?;
     let scope = if b.scope.is_empty() {
         "Phạm vi: tất cả các bảng".to_string()
     } else {
         format!("Phạm vi: {}", b.scope.join("; "))
     };
-    ws.merge_range(5, 0, 5, 5, &scope, &f.period)?;
+    ws.merge_range(5, 0, 5, 6, &scope, &f.period)?;
 
     let head = 7;
     for (col, h) in SUMMARY_HEADERS.iter().enumerate() {
@@ -296,6 +306,9 @@ fn summary_sheet(ws: &mut Worksheet, b: &Book, f: &Formats) -> Result<(), XlsxEr
          Thời lượng phát tính từ lúc bảng xác nhận đến khi bảng hiển thị trang kế tiếp, tối đa 35 phút. \
          Một bảng thuộc nhiều khu vực được tính ở mỗi khu vực; dòng tổng cộng tính mỗi lượt một lần."
             .to_string(),
+        "Lượt đã xác minh: bảng xác nhận đúng số khung và mã kiểm tra (CRC) của trang tin mà hệ thống đã gửi cho chính bảng đó. \
+         Các lượt còn lại (bộ điều khiển đời cũ chỉ báo số khung, thẻ điều khiển của hãng khác) được tính nhưng chưa xác minh."
+            .to_string(),
         format!(
             "Số liệu trích xuất lúc {} từ hệ thống bảng tin điện tử (giờ Việt Nam).",
             b.made_at.format("%H:%M ngày %d/%m/%Y")
@@ -308,7 +321,7 @@ fn summary_sheet(ws: &mut Worksheet, b: &Book, f: &Formats) -> Result<(), XlsxEr
         );
     }
     for n in notes {
-        ws.merge_range(row, 0, row, 5, &n, &f.note)?;
+        ws.merge_range(row, 0, row, 6, &n, &f.note)?;
         ws.set_row_height(row, 48)?;
         row += 1;
     }
@@ -329,10 +342,11 @@ fn detail_sheet(ws: &mut Worksheet, b: &Book, f: &Formats) -> Result<(), XlsxErr
         (6, 32.0),
         (7, 10.0),
         (8, 12.0),
+        (9, 10.0),
     ] {
         ws.set_column_width(col, width)?;
     }
-    ws.merge_range(0, 0, 0, 8, "CHI TIẾT CÁC LƯỢT PHÁT", &f.title)?;
+    ws.merge_range(0, 0, 0, 9, "CHI TIẾT CÁC LƯỢT PHÁT", &f.title)?;
     let mut sub = period_text(b.from, b.to);
     if b.detail.len() < b.detail_total {
         sub.push_str(&format!(
@@ -341,7 +355,7 @@ fn detail_sheet(ws: &mut Worksheet, b: &Book, f: &Formats) -> Result<(), XlsxErr
             b.detail_total
         ));
     }
-    ws.merge_range(1, 0, 1, 8, &sub, &f.period)?;
+    ws.merge_range(1, 0, 1, 9, &sub, &f.period)?;
     let head = 3;
     for (col, h) in DETAIL_HEADERS.iter().enumerate() {
         ws.write_string_with_format(head, col as u16, *h, &f.header)?;
@@ -357,9 +371,15 @@ fn detail_sheet(ws: &mut Worksheet, b: &Book, f: &Formats) -> Result<(), XlsxErr
         ws.write_string_with_format(row, 6, &p.campaign, &f.cell)?;
         ws.write_number_with_format(row, 7, p.seq, &f.center)?;
         ws.write_number_with_format(row, 8, p.on_air_s, &f.count)?;
+        let verified = if p.verified {
+            VERIFIED_YES
+        } else {
+            VERIFIED_NO
+        };
+        ws.write_string_with_format(row, 9, verified, &f.center)?;
     }
     let last = head + b.detail.len() as u32;
-    ws.autofilter(head, 0, last.max(head), 8)?;
+    ws.autofilter(head, 0, last.max(head), 9)?;
     ws.set_freeze_panes(head + 1, 0)?;
     ws.set_repeat_rows(head, head)?;
     Ok(())

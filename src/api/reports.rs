@@ -379,6 +379,7 @@ fn plays_reply(r: &Req, views: &[PlayView]) -> Result<Response, ApiError> {
             "alert_text",
             "shown_at_local",
             "on_air_s",
+            "verified",
         ]);
         for v in views {
             let p = &v.play;
@@ -396,6 +397,7 @@ fn plays_reply(r: &Req, views: &[PlayView]) -> Result<Response, ApiError> {
                 v.alert_text.as_deref().unwrap_or(""),
                 v.shown_at_local.as_str(),
                 v.on_air_s.to_string().as_str(),
+                if p.verified { "true" } else { "false" },
             ]));
         }
         return csv_reply(out);
@@ -417,18 +419,23 @@ pub(super) struct SummaryRow {
     panels: usize,
     /// Seconds on air, added up over the plays.
     on_air_s: u64,
+    /// Of `plays`, those whose ack named the CRC of the frame sent.
+    verified_plays: u64,
 }
 
 #[derive(Default)]
 struct Sum {
     plays: u64,
+    verified: u64,
     on_air_s: u64,
     panels: BTreeSet<String>,
 }
 
 impl Sum {
-    fn add(&mut self, panel: &str, secs: u32) {
+    fn add(&mut self, p: &Play, secs: u32) {
+        let panel = p.panel.as_str();
         self.plays += 1;
+        self.verified += u64::from(p.verified);
         self.on_air_s += u64::from(secs);
         self.panels.insert(panel.to_string());
     }
@@ -441,9 +448,7 @@ fn sums(loaded: &Loaded, names: &Names) -> BTreeMap<(String, String), Sum> {
     for (p, secs) in &loaded.rows {
         let campaign = campaign_key(p);
         for g in loaded.filter.groups_of(&p.panel, names) {
-            sums.entry((campaign.clone(), g))
-                .or_default()
-                .add(&p.panel, *secs);
+            sums.entry((campaign.clone(), g)).or_default().add(p, *secs);
         }
     }
     sums
@@ -466,6 +471,7 @@ pub(super) async fn summary(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
             plays: s.plays,
             panels: s.panels.len(),
             on_air_s: s.on_air_s,
+            verified_plays: s.verified,
         })
         .collect();
     if r.wants_csv() {
@@ -477,6 +483,7 @@ pub(super) async fn summary(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
             "group_name",
             "panels",
             "on_air_s",
+            "verified_plays",
         ]);
         for s in &rows {
             out.push_str(&csv_line(&[
@@ -487,6 +494,7 @@ pub(super) async fn summary(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
                 s.group_name.as_deref().unwrap_or(""),
                 s.panels.to_string().as_str(),
                 s.on_air_s.to_string().as_str(),
+                s.verified_plays.to_string().as_str(),
             ]));
         }
         return csv_reply(out);
@@ -504,6 +512,8 @@ pub(super) struct DailyRow {
     name: Option<String>,
     plays: u64,
     on_air_s: u64,
+    /// Of `plays`, those whose ack named the CRC of the frame sent.
+    verified_plays: u64,
 }
 
 pub(super) async fn daily(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -527,7 +537,7 @@ pub(super) async fn daily(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
             loaded.filter.groups_of(&p.panel, &names)
         };
         for k in keys {
-            days.entry((date, k)).or_default().add(&p.panel, *secs);
+            days.entry((date, k)).or_default().add(p, *secs);
         }
     }
     let rows: Vec<DailyRow> = days
@@ -542,6 +552,7 @@ pub(super) async fn daily(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
             key,
             plays: s.plays,
             on_air_s: s.on_air_s,
+            verified_plays: s.verified,
         })
         .collect();
     ok(&rows)
@@ -723,9 +734,9 @@ pub(super) async fn workbook(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
     let mut districts: BTreeMap<String, (Sum, Vec<report_book::Line>)> = BTreeMap::new();
     let mut total = Sum::default();
     for (p, secs) in &loaded.rows {
-        total.add(&p.panel, *secs);
+        total.add(p, *secs);
         for g in loaded.filter.groups_of(&p.panel, &names) {
-            districts.entry(g).or_default().0.add(&p.panel, *secs);
+            districts.entry(g).or_default().0.add(p, *secs);
         }
     }
     for ((campaign, group), s) in sums(&loaded, &names) {
@@ -734,6 +745,7 @@ pub(super) async fn workbook(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
                 label: label(&campaign),
                 panels: s.panels.len(),
                 plays: s.plays,
+                verified: s.verified,
                 on_air_s: s.on_air_s,
             });
         }
@@ -742,6 +754,7 @@ pub(super) async fn workbook(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
         label: name,
         panels: s.panels.len(),
         plays: s.plays,
+        verified: s.verified,
         on_air_s: s.on_air_s,
     };
     let mut sections: Vec<report_book::Section> = districts
@@ -784,6 +797,7 @@ pub(super) async fn workbook(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
             campaign: label(&campaign_key(p)),
             seq: p.seq,
             on_air_s: *secs,
+            verified: p.verified,
         })
         .collect();
 
@@ -871,6 +885,7 @@ mod tests {
             alert: None,
             seq: 1,
             shown_at: Utc.timestamp_opt(at, 0).unwrap(),
+            verified: false,
         }
     }
 

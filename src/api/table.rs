@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::req::Req;
 use super::{
     admin, alarms, alerts, broker, campaigns, cap, events, groups, media, messages, panels,
-    reports, session, users, web, Ctx,
+    reports, session, snapshots, users, web, Ctx,
 };
 use crate::domain::Role::{self, Admin, Approver, Editor, Feed, Operator, Scheduler};
 use crate::domain::{Alert, AlertBody, Campaign, CampaignBody, Message, MessageBody, Panel};
@@ -240,6 +240,18 @@ table! {
     (GET "/panels/{id}/frame.png", ANY) => panels::frame_png {
         body: NO_BODY, reply: None, ok: OK,
         summary: "the panel's current frame as PNG",
+    }
+    (POST "/panels/{id}/snapshot", ANY) => snapshots::request {
+        body: NO_BODY, reply: Some(schema::<snapshots::Requested>), ok: ACCEPTED,
+        summary: "ask the panel's controller for a snapshot of what its glass shows",
+    }
+    (GET "/panels/{id}/snapshot", ANY) => snapshots::get {
+        body: NO_BODY, reply: Some(schema::<snapshots::SnapshotView>), ok: OK,
+        summary: "the latest snapshot the panel's controller sent, beside what the server sends",
+    }
+    (GET "/panels/{id}/snapshot.png", ANY) => snapshots::png {
+        body: NO_BODY, reply: None, ok: OK,
+        summary: "the latest snapshot of the panel's glass as PNG",
     }
     (POST "/assets", Some(Editor)) => media::upload_asset {
         body: Image, reply: None, ok: CREATED,

@@ -631,6 +631,10 @@ pub enum Reason {
     AccountExists {
         name: String,
     },
+    /// A snapshot asked of a panel a vendor card drives.
+    SnapshotNotMqtt,
+    /// No snapshot has come from the panel yet.
+    NoSnapshotYet,
     /// `closed=` of the alarm list is not 0–2000.
     BadClosedCount,
     /// An alarm id that is not a whole number.
@@ -1028,6 +1032,14 @@ impl Reason {
                 format!("Đã có tài khoản tên \u{201c}{name}\u{201d}: hãy chọn tên đăng nhập khác."),
                 format!("an account named {name:?} exists: choose another user name"),
             ),
+            Reason::SnapshotNotMqtt => (
+                "Bảng này nối qua thẻ điều khiển của hãng khác (không qua MQTT): chưa xem được ảnh thực tế từ bảng.".into(),
+                "This panel is driven by a vendor card, not over MQTT: it cannot send a snapshot.".into(),
+            ),
+            Reason::NoSnapshotYet => (
+                "Bảng chưa gửi ảnh thực tế nào: bấm \"Xem thực tế\" rồi chờ vài giây (bảng phải đang trực tuyến).".into(),
+                "The panel has sent no snapshot yet: ask for one and wait a few seconds (the panel must be online).".into(),
+            ),
             Reason::BadClosedCount => (
                 "Số sự cố đã kết thúc (closed) phải là số nguyên từ 0 đến 2000.".into(),
                 "closed must be a whole number from 0 to 2000".into(),
@@ -1284,6 +1296,8 @@ mod tests {
             Reason::NoFrameYet { panel: s() },
             Reason::BadClosedCount,
             Reason::BadAlarmId,
+            Reason::SnapshotNotMqtt,
+            Reason::NoSnapshotYet,
             Reason::AccountNameIsAToken { name: s() },
             Reason::AccountExists { name: s() },
             Reason::NotAnImageType { got: s() },
@@ -1400,6 +1414,8 @@ mod tests {
                 | Reason::NoFrameYet { .. }
                 | Reason::BadClosedCount
                 | Reason::BadAlarmId
+                | Reason::SnapshotNotMqtt
+                | Reason::NoSnapshotYet
                 | Reason::AccountNameIsAToken { .. }
                 | Reason::AccountExists { .. }
                 | Reason::NotAnImageType { .. }

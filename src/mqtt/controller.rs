@@ -17,14 +17,15 @@ use anyhow::Context;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use rumqttc::{
     AsyncClient, Event, EventLoop, Incoming, LastWill, MqttOptions, Publish, QoS, Request,
-    Subscribe, Transport,
+    Subscribe, SubscribeFilter, Transport,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::link::{jitter, publish_then_disconnect, retained, BACKOFF_MAX, BACKOFF_MIN};
-use super::{tls, topics, BrokerUrl, TlsFiles, DEFAULT_MAX_PACKET};
+use super::{tls, topics, BrokerUrl, TlsFiles, DEFAULT_MAX_PACKET, MAX_SNAPSHOT};
+use crate::codec;
 use crate::domain::{Color, Id, PixelFormat, MAX_PANEL_SIDE};
 use crate::frame::{self, FLAG_BLANK, FLAG_EMERGENCY, FLAG_SIGNED};
 use crate::transport::colorlight;
@@ -75,6 +76,10 @@ pub struct ControllerArgs {
     /// password. Without it, every one uses the URL's user and password.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
+    /// Say in the status that this controller decodes compressed frames
+    /// (BTZ1: run-length, deflate, deltas); the server then sends them.
+    #[arg(long)]
+    pub accept_compressed: bool,
 }
 
 impl ControllerArgs {
@@ -94,6 +99,7 @@ impl ControllerArgs {
             state: None,
             output: Vec::new(),
             credentials: None,
+            accept_compressed: false,
         }
     }
 
@@ -122,6 +128,10 @@ pub struct Shown {
     pub height: u16,
     pub format: PixelFormat,
     pub received_at: Instant,
+    /// How it came: 0 for BTF1, else the BTZ1 encoding byte.
+    pub encoding: u8,
+    /// Its size on the wire, bytes.
+    pub wire_bytes: usize,
 }
 
 /// Running controllers. Drop `shown` or read it: a full channel holds the
@@ -219,6 +229,15 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
         };
         let c = Controller {
             frame_topic: topics::frame(root, &panel),
+            snapshot_request_topic: topics::snapshot_request(root, &panel),
+            snapshot_topic: topics::snapshot(root, &panel),
+            glass: None,
+            dark: true,
+            decoder: args
+                .accept_compressed
+                .then(|| Box::new(codec::Decoder::default())),
+            status_due: false,
+            held: Default::default(),
             ack_topic: topics::ack(root, &panel),
             status_topic: status,
             panel,
@@ -351,6 +370,18 @@ fn read_public_key(path: &Path) -> anyhow::Result<VerifyingKey> {
 struct Controller {
     panel: Id,
     frame_topic: String,
+    snapshot_request_topic: String,
+    snapshot_topic: String,
+    /// The last frame shown, as received (for snapshots), and whether the
+    /// glass went dark since (expired, or the panel was removed).
+    glass: Option<bytes::Bytes>,
+    dark: bool,
+    /// With `--accept-compressed`: the BTZ1 decoder (its fixed state),
+    /// and the last frames shown, which deltas may name.
+    decoder: Option<Box<codec::Decoder>>,
+    held: std::collections::VecDeque<bytes::Bytes>,
+    /// Publish the status again (a delta came for a frame not held).
+    status_due: bool,
     status_topic: String,
     ack_topic: String,
     firmware: String,
@@ -395,7 +426,58 @@ impl Controller {
         if let Some(seq) = self.last_seq {
             v["seq"] = seq.into();
         }
+        if self.decoder.is_some() {
+            v["accepts"] = serde_json::json!(["btz1-rle", "btz1-deflate", "btz1-delta"]);
+        }
         v.to_string()
+    }
+
+    /// A BTZ1 frame, checked (signature with a key) and decoded against
+    /// the last frame shown, as the BTF1 frame it stands for (unsigned:
+    /// its signature was checked here). `None` (logged) if refused.
+    fn expand(&mut self, bytes: &[u8]) -> Option<bytes::Bytes> {
+        let decoder = self.decoder.as_mut()?;
+        let p = match codec::parse(bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(panel = %self.panel, error = %e, "rejected a malformed compressed frame");
+                return None;
+            }
+        };
+        let h = p.header.frame;
+        if let Some(key) = &self.key {
+            let ok = p.signature.is_some_and(|sig| {
+                key.verify(p.signed_part(bytes), &Signature::from_bytes(sig))
+                    .is_ok()
+            });
+            if !ok {
+                tracing::warn!(panel = %self.panel, seq = h.seq, "rejected a compressed frame without a valid signature");
+                return None;
+            }
+        }
+        if h.width > MAX_PANEL_SIDE || h.height > MAX_PANEL_SIDE {
+            tracing::warn!(panel = %self.panel, seq = h.seq, "rejected a compressed frame larger than any panel");
+            return None;
+        }
+        let base = self
+            .held
+            .iter()
+            .filter_map(|b| frame::decode(b).ok())
+            .find(|b| b.header.seq == p.header.base_seq);
+        let base = base.as_ref().map(|b| (b.header.seq, b.data));
+        let mut scratch = vec![0u8; frame::raw_data_len(h.format, h.width, h.height)?];
+        if let Err(e) = decoder.decode(&p, base, &mut scratch) {
+            tracing::warn!(panel = %self.panel, seq = h.seq, error = %e, "rejected a compressed frame that does not decode");
+            // A delta against a frame not held: the status says which one
+            // is, and the server sends the frame in full.
+            self.status_due |= matches!(e, codec::CodecError::NoBase { .. });
+            return None;
+        }
+        let raw = frame::Header {
+            flags: h.flags & !FLAG_SIGNED,
+            ..h
+        };
+        Some(frame::encode(&raw, &scratch).into())
     }
 
     /// Takes the acks out of the event loop's queue when the connection
@@ -469,6 +551,7 @@ impl Controller {
                     self.expires = None;
                     tracing::info!(panel = %self.panel, seq = ?self.last_seq, "frame expired (valid_until passed); blanking");
                     self.blank();
+                    self.dark = true;
                     continue;
                 }
             };
@@ -480,10 +563,14 @@ impl Controller {
                     if self.log_state {
                         tracing::info!(panel = %self.panel, "controller connected");
                     }
-                    el.pending.push_front(Request::Subscribe(Subscribe::new(
-                        &self.frame_topic,
-                        QoS::AtLeastOnce,
-                    )));
+                    el.pending
+                        .push_front(Request::Subscribe(Subscribe::new_many([
+                            SubscribeFilter::new(self.frame_topic.clone(), QoS::AtLeastOnce),
+                            SubscribeFilter::new(
+                                self.snapshot_request_topic.clone(),
+                                QoS::AtLeastOnce,
+                            ),
+                        ])));
                     el.pending
                         .push_front(retained(self.status_topic.clone(), self.status_json(true)));
                     if !self.unsent_acks.is_empty() {
@@ -491,13 +578,53 @@ impl Controller {
                     }
                 }
                 Ok(Event::Incoming(Incoming::Publish(p))) if p.topic == self.frame_topic => {
-                    if let Some(seq) = self.on_frame(&p.payload).await {
+                    let (raw, encoding) = match p.payload.starts_with(codec::MAGIC) {
+                        true => (
+                            self.expand(&p.payload),
+                            p.payload.get(32).copied().unwrap_or(0),
+                        ),
+                        false => (Some(p.payload.clone()), 0),
+                    };
+                    let shown = match raw {
+                        Some(raw) => self.on_frame(&raw, (encoding, p.payload.len())).await,
+                        None => None,
+                    };
+                    if std::mem::take(&mut self.status_due) {
+                        el.pending
+                            .push_back(retained(self.status_topic.clone(), self.status_json(true)));
+                    }
+                    if let Some((seq, crc)) = shown {
                         self.flush_acks(&mut el);
                         el.pending.push_back(Request::Publish(Publish::new(
                             &self.ack_topic,
                             QoS::AtLeastOnce,
-                            format!(r#"{{"seq":{seq}}}"#),
+                            ack_json(seq, crc),
                         )));
+                    }
+                }
+                Ok(Event::Incoming(Incoming::Publish(p)))
+                    if p.topic == self.snapshot_request_topic =>
+                {
+                    let (glass, dark) = (self.glass.clone(), self.dark);
+                    let made =
+                        tokio::task::spawn_blocking(move || snapshot(glass.as_deref(), dark))
+                            .await
+                            .ok()
+                            .flatten();
+                    match made {
+                        Some(bytes) if bytes.len() <= MAX_SNAPSHOT => {
+                            el.pending.push_back(Request::Publish(Publish::new(
+                                &self.snapshot_topic,
+                                QoS::AtLeastOnce,
+                                bytes,
+                            )))
+                        }
+                        Some(bytes) => {
+                            tracing::warn!(panel = %self.panel, bytes = bytes.len(), "snapshot larger than {MAX_SNAPSHOT} bytes; not sent")
+                        }
+                        None => {
+                            tracing::info!(panel = %self.panel, "snapshot asked for, but nothing was ever shown")
+                        }
                     }
                 }
                 Ok(_) => {}
@@ -528,13 +655,18 @@ impl Controller {
         }
     }
 
-    /// Validates and shows a frame; returns the seq to acknowledge.
-    async fn on_frame(&mut self, bytes: &[u8]) -> Option<u32> {
+    /// Validates and shows a frame; returns the seq to acknowledge and the
+    /// CRC-32 of the pixel data now on the glass.
+    /// `wire`: how the frame came (BTZ1 encoding byte or 0, bytes on the
+    /// wire); a decoded BTZ1 frame's signature was checked already.
+    async fn on_frame(&mut self, bytes: &bytes::Bytes, wire: (u8, usize)) -> Option<(u32, u32)> {
+        let checked = wire.0 != 0;
         let received_at = Instant::now();
         if bytes.is_empty() {
             tracing::info!(panel = %self.panel, "frame cleared (panel removed from the server); blanking");
             self.expires = None;
             self.blank();
+            self.dark = true;
             return None;
         }
         let fr = match frame::decode(bytes) {
@@ -545,7 +677,7 @@ impl Controller {
             }
         };
         let h = fr.header;
-        if let Some(key) = &self.key {
+        if let Some(key) = self.key.as_ref().filter(|_| !checked) {
             let ok = fr.signature.is_some_and(|sig| {
                 key.verify(fr.signed_part(bytes), &Signature::from_bytes(sig))
                     .is_ok()
@@ -592,6 +724,7 @@ impl Controller {
             tracing::warn!(panel = %self.panel, seq = h.seq, "frame arrived already expired; blanking");
             self.expires = None;
             self.blank();
+            self.dark = true;
             return None;
         }
         self.expires = (h.valid_until != 0)
@@ -613,9 +746,19 @@ impl Controller {
             height: h.height,
             format: h.format,
             received_at,
+            encoding: wire.0,
+            wire_bytes: wire.1,
         };
         let _ = self.shown.send(shown).await;
-        Some(h.seq)
+        self.glass = Some(bytes.clone());
+        self.dark = false;
+        if self.decoder.is_some() {
+            if self.held.len() >= codec::HELD {
+                self.held.pop_front();
+            }
+            self.held.push_back(bytes.clone());
+        }
+        Some((h.seq, fr.crc))
     }
 
     fn blank(&self) {
@@ -669,6 +812,38 @@ impl Controller {
             });
         }
     }
+}
+
+/// A version-2 ack: the seq and the CRC-32 of the data on the glass (a
+/// version-1 ack was `{"seq":N}`).
+fn ack_json(seq: u32, crc: u32) -> String {
+    format!(r#"{{"seq":{seq},"crc":{crc}}}"#)
+}
+
+/// What the glass shows, as the snapshot topic carries it: a BTF1 frame
+/// with the shown frame's header (seq, brightness, flags, valid_until),
+/// unsigned, whose data is a PNG of the pixels as lit. A dark glass after
+/// a frame was shown is that frame's header with the blank flag and a
+/// black PNG; `None` when nothing was ever shown.
+pub fn snapshot(glass: Option<&[u8]>, dark: bool) -> Option<Vec<u8>> {
+    let bytes = glass?;
+    let fr = frame::decode(bytes).ok()?;
+    let mut flags = fr.header.flags & !FLAG_SIGNED;
+    let img = if dark {
+        flags |= FLAG_BLANK;
+        let (w, h) = (u32::from(fr.header.width), u32::from(fr.header.height));
+        (w <= u32::from(MAX_PANEL_SIDE) && h <= u32::from(MAX_PANEL_SIDE))
+            .then(|| image::RgbImage::new(w, h))?
+    } else {
+        pixels(&fr)?
+    };
+    let png = crate::render::png_bytes(&img);
+    let header = frame::Header {
+        format: PixelFormat::Png,
+        flags,
+        ..fr.header
+    };
+    Some(frame::encode(&header, &png))
 }
 
 /// Checks a PNG's IHDR size without decoding it.
@@ -856,15 +1031,44 @@ mod tests {
             valid_until: 1_767_225_600,
         };
         let bytes = frame::encode(&h, &[0xff, 0xff, 0x80, 0x01, 0x80, 0x01, 0xff, 0xff]);
-        let dump: String = bytes
-            .chunks(16)
-            .enumerate()
-            .map(|(i, c)| {
-                let hex: Vec<String> = c.iter().map(|b| format!("{b:02x}")).collect();
-                format!("{:08x}  {}\n", i * 16, hex.join(" "))
-            })
-            .collect();
+        let dump = frame::hex_dump(&bytes);
         let doc = include_str!("../../docs/protocol.md");
         assert!(doc.contains(&dump), "docs/protocol.md should show:\n{dump}");
+        // Its verified ack, as the document spells it.
+        let crc = frame::decode(&bytes).unwrap().crc;
+        assert_eq!(crc, 0xa032_6024);
+        let ack = ack_json(42, crc);
+        assert!(
+            doc.contains(&format!("{ack}\n")),
+            "docs/protocol.md should show {ack}"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_is_a_btf1_png_of_the_glass_with_its_header() {
+        let h = frame::Header {
+            format: PixelFormat::Mono1,
+            brightness: 200,
+            width: 16,
+            height: 4,
+            flags: FLAG_SIGNED,
+            seq: 42,
+            valid_until: 1_767_225_600,
+        };
+        let mut bytes = frame::encode(&h, &[0xff, 0xff, 0x80, 0x01, 0x80, 0x01, 0xff, 0xff]);
+        bytes.extend_from_slice(&[0u8; 64]);
+        assert_eq!(snapshot(None, true), None, "nothing ever shown");
+        for dark in [false, true] {
+            let snap = snapshot(Some(&bytes), dark).unwrap();
+            let fr = frame::decode(&snap).unwrap();
+            assert_eq!(fr.header.format, PixelFormat::Png);
+            assert_eq!((fr.header.seq, fr.header.brightness), (42, 200));
+            assert_eq!(fr.header.flags & FLAG_SIGNED, 0, "a snapshot is unsigned");
+            assert_eq!(fr.header.flags & FLAG_BLANK != 0, dark);
+            let img = image::load_from_memory(fr.data).unwrap().to_rgb8();
+            assert_eq!(img.dimensions(), (16, 4));
+            let lit = img.pixels().filter(|p| p.0 != [0, 0, 0]).count();
+            assert_eq!(lit, if dark { 0 } else { 16 + 16 + 2 + 2 }, "dark {dark}");
+        }
     }
 }

@@ -9,16 +9,17 @@
 //!   as Mosquitto answers) and the connection is closed. A controller's
 //!   user name and client id are both its panel id (CONNACK 2 otherwise);
 //!   its Last Will may only be its own status.
-//! - **A controller** reads only `{root}/panels/{id}/frame` (any other
-//!   filter gets SUBACK 0x80) and writes only its own `status` and `ack`,
-//!   at most [`MAX_REPORT`] bytes, QoS 0 or 1. Any other publish is
-//!   dropped and logged — acknowledged at QoS 1, as Mosquitto 2.0 does with
-//!   an ACL denial on MQTT 3.1.1 — and the connection stays. A packet over
-//!   8 KiB ends it (as Mosquitto's `max_packet_size` does).
+//! - **A controller** reads only `{root}/panels/{id}/frame` and
+//!   `…/{id}/snapshot/request` (any other filter gets SUBACK 0x80) and
+//!   writes only its own `status` and `ack`, at most [`MAX_REPORT`] bytes,
+//!   and `snapshot`, at most [`MAX_SNAPSHOT`], QoS 0 or 1. Any other
+//!   publish is dropped and logged — acknowledged at QoS 1, as Mosquitto
+//!   2.0 does with an ACL denial on MQTT 3.1.1 — and the connection stays.
+//!   A packet over 64 KiB ends it (as Mosquitto's `max_packet_size` does).
 //! - **The server principal** ([`SERVER_USER`]) may do everything.
 //! - Every credential is checked again every few seconds: a rotated or
 //!   revoked one, or a deleted panel, ends its connections.
-//! - Bounded: at most 20,000 connections; packets from controllers 8 KiB,
+//! - Bounded: at most 20,000 connections; packets from controllers 64 KiB,
 //!   from the server principal a frame.
 
 use std::collections::HashMap;
@@ -39,15 +40,15 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use super::relay::{relay, Policy, Verdict};
 use super::wire::{Codec, Item};
-use super::{topics, Counters, FRAME_PACKET, MAX_REPORT};
+use super::{topics, Counters, FRAME_PACKET, MAX_REPORT, MAX_SNAPSHOT};
 use crate::domain::Id;
 
 /// The user name of the server principal, which may do everything.
 pub const SERVER_USER: &str = "bangtin-server";
 
-/// A controller's packets: reports of at most [`MAX_REPORT`] bytes and its
-/// subscription, with room to spare.
-const CONTROLLER_PACKET: usize = 8 * 1024;
+/// A controller's packets: a snapshot of at most [`MAX_SNAPSHOT`] bytes
+/// with its topic, reports and subscriptions, with room to spare.
+const CONTROLLER_PACKET: usize = 64 * 1024;
 /// A CONNECT: client id, user name, password and a Last Will of a report's size.
 const CONNECT_PACKET: usize = 8 * 1024;
 const CONNECT_WAIT: Duration = Duration::from_secs(10);
@@ -107,32 +108,41 @@ where
 #[derive(Debug, Clone)]
 struct Acl {
     frame: String,
+    snapshot_request: String,
     status: String,
     ack: String,
+    snapshot: String,
 }
 
 impl Acl {
     fn new(root: &str, panel: &Id) -> Acl {
         Acl {
             frame: topics::frame(root, panel),
+            snapshot_request: topics::snapshot_request(root, panel),
             status: topics::status(root, panel),
             ack: topics::ack(root, panel),
+            snapshot: topics::snapshot(root, panel),
         }
     }
 
     fn may_subscribe(&self, filter: &str) -> bool {
-        filter == self.frame
+        filter == self.frame || filter == self.snapshot_request
     }
 
     /// Why a report may not be published, if it may not.
     fn refuse_report(&self, topic: &str, qos: QoS, len: usize) -> Option<String> {
-        if topic != self.status && topic != self.ack {
-            Some(format!("it may not publish on {topic}"))
-        } else if qos == QoS::ExactlyOnce {
+        let limit = if topic == self.status || topic == self.ack {
+            MAX_REPORT
+        } else if topic == self.snapshot {
+            MAX_SNAPSHOT
+        } else {
+            return Some(format!("it may not publish on {topic}"));
+        };
+        if qos == QoS::ExactlyOnce {
             Some("reports are sent at QoS 0 or 1".into())
-        } else if len > MAX_REPORT {
+        } else if len > limit {
             Some(format!(
-                "a report of {len} bytes on {topic} (at most {MAX_REPORT})"
+                "a report of {len} bytes on {topic} (at most {limit})"
             ))
         } else {
             None
@@ -140,8 +150,11 @@ impl Acl {
     }
 
     fn refuse_will(&self, w: &LastWill) -> Option<String> {
-        self.refuse_report(&w.topic, w.qos, w.message.len())
-            .map(|why| format!("its Last Will: {why}"))
+        let why = match w.topic == self.status {
+            true => self.refuse_report(&w.topic, w.qos, w.message.len()),
+            false => Some(format!("it may only be its status, not {}", w.topic)),
+        };
+        why.map(|why| format!("its Last Will: {why}"))
     }
 }
 
@@ -357,7 +370,10 @@ impl Rules {
         for f in s.filters.iter().filter(|f| !acl.may_subscribe(&f.path)) {
             self.denied(
                 "subscription",
-                &format!("{} (a controller reads only {})", f.path, acl.frame),
+                &format!(
+                    "{} (a controller reads only {} and {})",
+                    f.path, acl.frame, acl.snapshot_request
+                ),
             );
         }
         if !allowed.contains(&true) {

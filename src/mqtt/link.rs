@@ -21,7 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::topics::{self, Kind};
-use super::{guard, tls, Counters, LinkOptions, MqttError, MAX_REPORT};
+use super::{guard, tls, Counters, LinkOptions, MqttError};
+use crate::codec::Accepts;
 use crate::domain::Id;
 
 /// Requests queued between [`Publisher`]s and the event loop. When it is
@@ -62,13 +63,27 @@ pub enum Inbound {
         firmware: Option<String>,
         /// Seq of the last frame the controller shows; `None` if none yet.
         seq: Option<u32>,
+        /// The compressed formats it decodes (`"accepts"`; none from a
+        /// version-1 controller).
+        accepts: Accepts,
     },
-    /// A controller shows the frame with this seq (proof of play).
+    /// A controller shows the frame with this seq (proof of play), and
+    /// names the CRC-32 of its pixel data (acks of version 1 name none).
     Ack {
         /// The panel, from the topic `{root}/panels/{panel}/ack`.
         panel: Id,
         /// The BTF1 seq of the frame now shown.
         seq: u32,
+        /// The CRC-32 of the shown frame's pixel data, if the ack names it.
+        crc: Option<u32>,
+    },
+    /// What a controller's glass shows, answering a snapshot request: a
+    /// BTF1 frame (checked by `frame::decode`) whose data is a PNG.
+    Snapshot {
+        /// The panel, from the topic `{root}/panels/{panel}/snapshot`.
+        panel: Id,
+        /// The frame as received.
+        frame: Bytes,
     },
 }
 
@@ -97,6 +112,26 @@ impl Publisher {
             });
         }
         self.send(topic, frame).await
+    }
+
+    /// Asks a panel's controller what its glass shows (QoS 1, not
+    /// retained: a controller offline now is not asked later).
+    pub async fn request_snapshot(&self, panel: &Id) -> Result<(), MqttError> {
+        if self.control.is_closed() {
+            return Err(MqttError::Closed);
+        }
+        if !self.is_connected() {
+            return Err(MqttError::NotConnected);
+        }
+        self.client
+            .publish_bytes(
+                topics::snapshot_request(&self.root, panel),
+                QoS::AtLeastOnce,
+                false,
+                Bytes::new(),
+            )
+            .await
+            .map_err(|_| MqttError::Closed)
     }
 
     /// Removes a panel's retained frame (the panel was deleted).
@@ -281,6 +316,7 @@ impl LinkTask {
                         .push_front(Request::Subscribe(Subscribe::new_many([
                             SubscribeFilter::new(topics::status_filter(root), QoS::AtLeastOnce),
                             SubscribeFilter::new(topics::ack_filter(root), QoS::AtLeastOnce),
+                            SubscribeFilter::new(topics::snapshot_filter(root), QoS::AtLeastOnce),
                         ])));
                     self.eventloop
                         .pending
@@ -420,22 +456,27 @@ struct StatusJson {
     firmware: Option<String>,
     #[serde(default)]
     seq: Option<u32>,
+    #[serde(default)]
+    accepts: Vec<String>,
 }
 
 #[derive(Deserialize)]
 struct AckJson {
     seq: u32,
+    #[serde(default)]
+    crc: Option<u32>,
 }
 
 /// Parses a controller's report; anything malformed or larger than
-/// [`MAX_REPORT`] is logged and dropped.
+/// its topic's limit ([`super::report_limit`]) is logged and dropped.
 pub(crate) fn parse_report(root: &str, topic: &str, payload: &[u8]) -> Option<Inbound> {
     let Some((panel, kind)) = topics::parse_inbound(root, topic) else {
         tracing::debug!(topic, "ignoring message on an unexpected topic");
         return None;
     };
-    if payload.len() > MAX_REPORT {
-        tracing::warn!(%panel, topic, bytes = payload.len(), "dropped a report of {} bytes: reports are at most {MAX_REPORT} bytes", payload.len());
+    let limit = super::report_limit(kind);
+    if payload.len() > limit {
+        tracing::warn!(%panel, topic, bytes = payload.len(), "dropped a report of {} bytes: reports here are at most {limit} bytes", payload.len());
         return None;
     }
     match kind {
@@ -447,6 +488,7 @@ pub(crate) fn parse_report(root: &str, topic: &str, payload: &[u8]) -> Option<In
                 online: s.online,
                 firmware: s.firmware.map(|f| f.chars().take(100).collect()),
                 seq: s.seq,
+                accepts: Accepts::from_names(s.accepts.iter().map(String::as_str)),
             }),
             Err(e) => {
                 tracing::warn!(%panel, error = %e, "malformed status from controller; dropped");
@@ -454,9 +496,29 @@ pub(crate) fn parse_report(root: &str, topic: &str, payload: &[u8]) -> Option<In
             }
         },
         Kind::Ack => match serde_json::from_slice::<AckJson>(payload) {
-            Ok(a) => Some(Inbound::Ack { panel, seq: a.seq }),
+            Ok(a) => Some(Inbound::Ack {
+                panel,
+                seq: a.seq,
+                crc: a.crc,
+            }),
             Err(e) => {
                 tracing::warn!(%panel, error = %e, "malformed ack from controller; dropped");
+                None
+            }
+        },
+        Kind::Snapshot => match crate::frame::decode(payload) {
+            Ok(f) if f.header.format == crate::domain::PixelFormat::Png => {
+                Some(Inbound::Snapshot {
+                    panel,
+                    frame: Bytes::copy_from_slice(payload),
+                })
+            }
+            Ok(f) => {
+                tracing::warn!(%panel, format = f.header.format.name(), "a snapshot must hold a PNG; dropped");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(%panel, error = %e, "malformed snapshot from controller; dropped");
                 None
             }
         },
@@ -466,6 +528,7 @@ pub(crate) fn parse_report(root: &str, topic: &str, payload: &[u8]) -> Option<In
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mqtt::MAX_REPORT;
 
     #[test]
     fn reports_parse_and_garbage_is_dropped() {
@@ -480,7 +543,8 @@ mod tests {
                 panel: p.clone(),
                 online: true,
                 firmware: Some("1.2".into()),
-                seq: Some(7)
+                seq: Some(7),
+                accepts: Accepts::default()
             })
         );
         assert_eq!(
@@ -493,15 +557,33 @@ mod tests {
                 panel: p.clone(),
                 online: false,
                 firmware: None,
-                seq: None
+                seq: None,
+                accepts: Accepts::default()
             })
         );
         assert_eq!(
             parse_report("bangtin", "bangtin/panels/p1/ack", br#"{"seq":42}"#),
-            Some(Inbound::Ack { panel: p, seq: 42 })
+            Some(Inbound::Ack {
+                panel: p.clone(),
+                seq: 42,
+                crc: None
+            })
+        );
+        assert_eq!(
+            parse_report(
+                "bangtin",
+                "bangtin/panels/p1/ack",
+                br#"{"seq":42,"crc":2687655972}"#
+            ),
+            Some(Inbound::Ack {
+                panel: p.clone(),
+                seq: 42,
+                crc: Some(0xa032_6024)
+            })
         );
         for (t, b) in [
             ("bangtin/panels/p1/ack", &b"{\"seq\":-1}"[..]),
+            ("bangtin/panels/p1/ack", b"{\"seq\":1,\"crc\":\"a0326024\"}"),
             ("bangtin/panels/p1/ack", b"\xff\xfe"),
             ("bangtin/panels/p1/status", b"online"),
             ("bangtin/panels/p1/status", b""),
@@ -509,6 +591,24 @@ mod tests {
         ] {
             assert_eq!(parse_report("bangtin", t, b), None, "{t} {b:?}");
         }
+        assert_eq!(
+            parse_report(
+                "bangtin",
+                "bangtin/panels/p1/status",
+                br#"{"online":true,"accepts":["btz1-rle","btz1-delta","zip"]}"#
+            ),
+            Some(Inbound::Status {
+                panel: p.clone(),
+                online: true,
+                firmware: None,
+                seq: None,
+                accepts: Accepts {
+                    rle: true,
+                    deflate: false,
+                    delta: true
+                }
+            })
+        );
         let mut padded = br#"{"online":true,"firmware":"x"}"#.to_vec();
         padded.resize(MAX_REPORT, b' ');
         assert!(parse_report("bangtin", "bangtin/panels/p1/status", &padded).is_some());

@@ -52,6 +52,18 @@ pub const FRAME_PACKET: usize = DEFAULT_MAX_PACKET + 1024;
 /// embedded broker refuses larger ones and the server drops them.
 pub const MAX_REPORT: usize = 4096;
 
+/// Largest snapshot a controller may publish: a BTF1 frame holding a PNG
+/// of its glass. Under the server link's 64 KiB skip limit with its topic.
+pub const MAX_SNAPSHOT: usize = 60 * 1024;
+
+/// The most a controller may publish on `kind`'s topic.
+pub fn report_limit(kind: topics::Kind) -> usize {
+    match kind {
+        topics::Kind::Status | topics::Kind::Ack => MAX_REPORT,
+        topics::Kind::Snapshot => MAX_SNAPSHOT,
+    }
+}
+
 /// What the MQTT edge refused or dropped, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct Counters {

@@ -13,6 +13,8 @@ pub enum Kind {
     Status,
     /// `{root}/panels/{panel}/ack`, proof of play.
     Ack,
+    /// `{root}/panels/{panel}/snapshot`, what the glass shows, on request.
+    Snapshot,
 }
 
 /// Checks a topic root: non-empty, no wildcards, no empty levels, no NUL.
@@ -45,6 +47,17 @@ pub fn ack(root: &str, panel: &Id) -> String {
     format!("{root}/panels/{panel}/ack")
 }
 
+/// Where the server asks a controller for a snapshot of its glass (not
+/// retained: a request is an event).
+pub fn snapshot_request(root: &str, panel: &Id) -> String {
+    format!("{root}/panels/{panel}/snapshot/request")
+}
+
+/// Where a controller answers with what its glass shows.
+pub fn snapshot(root: &str, panel: &Id) -> String {
+    format!("{root}/panels/{panel}/snapshot")
+}
+
 /// The server's own `online` / `offline` (retained, Last Will).
 pub fn server_status(root: &str) -> String {
     format!("{root}/server/status")
@@ -59,6 +72,10 @@ pub fn ack_filter(root: &str) -> String {
     format!("{root}/panels/+/ack")
 }
 
+pub fn snapshot_filter(root: &str) -> String {
+    format!("{root}/panels/+/snapshot")
+}
+
 /// Splits an inbound topic into panel and kind. `None` for anything else,
 /// including panel levels that are not valid ids.
 pub fn parse_inbound(root: &str, topic: &str) -> Option<(Id, Kind)> {
@@ -67,6 +84,7 @@ pub fn parse_inbound(root: &str, topic: &str) -> Option<(Id, Kind)> {
     let kind = match kind {
         "status" => Kind::Status,
         "ack" => Kind::Ack,
+        "snapshot" => Kind::Snapshot,
         _ => return None,
     };
     Some((Id::parse(panel).ok()?, kind))
@@ -83,6 +101,11 @@ mod tests {
         assert_eq!(status("bangtin", &p), "bangtin/panels/hc-01/status");
         assert_eq!(ack("bangtin", &p), "bangtin/panels/hc-01/ack");
         assert_eq!(server_status("bangtin"), "bangtin/server/status");
+        assert_eq!(
+            snapshot_request("bangtin", &p),
+            "bangtin/panels/hc-01/snapshot/request"
+        );
+        assert_eq!(snapshot("bangtin", &p), "bangtin/panels/hc-01/snapshot");
     }
 
     #[test]
@@ -105,6 +128,7 @@ mod tests {
             "other/panels/p1/status",
             "bangtin/server/status",
             "bangtin/panels/-a/ack",
+            "bangtin/panels/p1/snapshot/request",
         ] {
             assert_eq!(parse_inbound("bangtin", bad), None, "{bad}");
         }

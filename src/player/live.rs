@@ -18,6 +18,23 @@ use crate::domain::{Id, Profile};
 
 /// How many published seqs per panel are remembered for matching acks.
 const RECENT: usize = 32;
+/// Snapshots kept, in bytes: the most recently received first; a panel's
+/// next request replaces its own.
+pub const SNAPSHOT_BUDGET: usize = 8 * 1024 * 1024;
+
+/// What a controller's glass showed, as it answered a snapshot request:
+/// a BTF1 frame whose data is a PNG (docs/protocol.md, "Snapshots").
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub frame: bytes::Bytes,
+    pub received_at: DateTime<Utc>,
+}
+
+impl crate::memory::Weigh for Snapshot {
+    fn weight(&self) -> usize {
+        self.frame.len() + 64
+    }
+}
 
 /// What a panel shows now, as `GET /panels/{id}/now` reports it.
 #[derive(Clone, Serialize, schemars::JsonSchema)]
@@ -50,6 +67,14 @@ pub struct LiveStatus {
     /// The newest frame the controller acknowledged as shown, and when.
     pub acked_seq: Option<u32>,
     pub acked_at: Option<DateTime<Utc>>,
+    /// The compressed formats its controller decodes (from its status).
+    #[serde(skip)]
+    pub accepts: crate::codec::Accepts,
+    /// The frames the controller last proved it holds, oldest first, at
+    /// most `codec::HELD`: its status's seq, then each verified ack. A
+    /// delta is sent only against one of them.
+    #[serde(skip)]
+    pub held: Vec<u32>,
 }
 
 /// A change the dashboard hears about (server-sent events).
@@ -70,15 +95,31 @@ pub struct PanelEvent {
 }
 
 /// What a published seq stood for; acks are turned into proof of play with it.
+/// About 100 bytes each, [`RECENT`] per panel: 32 MB for 10,000 panels at
+/// most, and only for panels that were sent frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Played {
     pub seq: u32,
+    /// CRC-32 of the pixel data sent (the frame header's CRC): a verified
+    /// ack names it.
+    pub crc: u32,
     pub message: Option<Id>,
     pub campaign: Option<Id>,
     pub alert: Option<Id>,
-    /// An ack was already turned into a proof-of-play row: a QoS 1 ack
-    /// re-sent after a broker outage must not count twice.
-    pub acked: bool,
+    /// When an ack was turned into a proof-of-play row, and whether it was
+    /// verified: a QoS 1 ack re-sent after a broker outage must not count
+    /// twice, and a verified ack after an unverified one only marks that
+    /// same row verified.
+    pub acked: Option<(DateTime<Utc>, bool)>,
+}
+
+/// An ack turned into proof of play: what it showed, when, and whether the
+/// controller named the CRC of the frame the server sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acked {
+    pub played: Played,
+    pub shown_at: DateTime<Utc>,
+    pub verified: bool,
 }
 
 /// State the player shares with the API and the inbound MQTT handler.
@@ -93,6 +134,11 @@ pub struct Shared {
     /// Per panel, when the oldest frame still waiting for its
     /// acknowledgement was sent (the alarms' "not confirming").
     unacked: Mutex<HashMap<Id, DateTime<Utc>>>,
+    /// The latest snapshot per panel, within [`SNAPSHOT_BUDGET`].
+    pub(crate) snapshots: Mutex<crate::memory::ByteLru<Id, Snapshot>>,
+    /// Panels whose controllers the API asked for a snapshot; the MQTT
+    /// edge publishes the requests.
+    pub snapshot_requests: tokio::sync::broadcast::Sender<Id>,
 }
 
 impl Default for Shared {
@@ -105,6 +151,8 @@ impl Default for Shared {
             frames_published: Default::default(),
             links: Default::default(),
             unacked: Default::default(),
+            snapshots: Mutex::new(crate::memory::ByteLru::new(SNAPSHOT_BUDGET)),
+            snapshot_requests: tokio::sync::broadcast::channel(256).0,
         }
     }
 }
@@ -187,6 +235,63 @@ impl Shared {
             .count()
     }
 
+    /// What a controller's status says it decodes and holds. Returns
+    /// whether it decodes deltas but does not hold the frame the server
+    /// sends now (it came back from a reboot): that frame must be sent
+    /// again, in full.
+    pub fn decodes(&self, panel: &Id, accepts: crate::codec::Accepts, seq: Option<u32>) -> bool {
+        {
+            let mut live = self.live.write().expect("live lock");
+            let l = live.entry(panel.clone()).or_default();
+            l.accepts = accepts;
+            l.held = seq.into_iter().collect();
+        }
+        let sent = self.now.read().expect("now lock").get(panel).map(|n| n.seq);
+        accepts.delta && sent.is_some() && sent != seq
+    }
+
+    /// What compressing a frame for `panel` needs: what its controller
+    /// decodes, and the seqs of the frames it holds.
+    pub fn coding_of(&self, panel: &Id) -> (crate::codec::Accepts, Vec<u32>) {
+        self.live
+            .read()
+            .expect("live lock")
+            .get(panel)
+            .map_or_else(Default::default, |l| (l.accepts, l.held.clone()))
+    }
+
+    /// A controller answered a snapshot request.
+    pub fn snapshot_arrived(&self, panel: &Id, frame: bytes::Bytes, at: DateTime<Utc>) {
+        self.snapshots.lock().expect("snapshots lock").insert(
+            panel.clone(),
+            Snapshot {
+                frame,
+                received_at: at,
+            },
+        );
+    }
+
+    /// The latest snapshot of a panel's glass, if one is kept.
+    pub fn snapshot_of(&self, panel: &Id) -> Option<Snapshot> {
+        self.snapshots
+            .lock()
+            .expect("snapshots lock")
+            .get(panel)
+            .cloned()
+    }
+
+    /// What the server sent a panel with this seq, if it is still
+    /// remembered: its CRC, to compare with a snapshot.
+    pub fn sent_crc(&self, panel: &Id, seq: u32) -> Option<u32> {
+        self.recent
+            .lock()
+            .expect("recent lock")
+            .get(panel)?
+            .iter()
+            .find(|p| p.seq == seq)
+            .map(|p| p.crc)
+    }
+
     /// A controller's status message arrived.
     pub fn status(
         &self,
@@ -213,23 +318,43 @@ impl Shared {
 
     /// What an acknowledged seq showed, if we still remember it and it was
     /// not acknowledged before (duplicates of a QoS 1 ack give `None`).
+    /// `crc` is what the controller says is on the glass (version-1 acks
+    /// name none): the play is verified only when it equals the CRC of the
+    /// frame sent with that seq. A verified ack after an unverified one
+    /// gives the first row again (same `shown_at`), now verified, so it
+    /// overwrites that row instead of counting twice.
     /// A new acknowledgement becomes the panel's `acked_seq` (if no newer
     /// one came first) and is announced as a `panel` event.
-    pub fn played(&self, panel: &Id, seq: u32, at: DateTime<Utc>) -> Option<Played> {
-        let (played, newest) = {
+    pub fn played(
+        &self,
+        panel: &Id,
+        seq: u32,
+        crc: Option<u32>,
+        at: DateTime<Utc>,
+    ) -> Option<Acked> {
+        let (acked, newest) = {
             let mut recent = self.recent.lock().expect("recent lock");
             let q = recent.get_mut(panel);
             let newest = q.as_ref().and_then(|q| q.back()).map(|p| p.seq);
-            let played = q
+            let acked = q
                 .and_then(|q| q.iter_mut().find(|p| p.seq == seq))
-                .filter(|p| !p.acked)
-                .map(|p| {
-                    p.acked = true;
-                    p.clone()
+                .and_then(|p| {
+                    let verified = crc == Some(p.crc);
+                    let shown_at = match p.acked {
+                        None => at,
+                        Some((first, false)) if verified => first,
+                        Some(_) => return None,
+                    };
+                    p.acked = Some((shown_at, verified));
+                    Some(Acked {
+                        played: p.clone(),
+                        shown_at,
+                        verified,
+                    })
                 });
-            (played, newest)
+            (acked, newest)
         };
-        if played.is_some() {
+        if acked.is_some() {
             // Confirmed up to the newest frame: nothing waits; behind it:
             // the controller is confirming, the clock starts again.
             let mut unacked = self.unacked.lock().expect("unacked lock");
@@ -244,15 +369,21 @@ impl Shared {
             let l = live.entry(panel.clone()).or_default();
             l.online = true;
             l.last_seen = Some(at);
-            if played.is_some() && l.acked_seq.is_none_or(|s| s <= seq) {
+            if acked.as_ref().is_some_and(|a| a.verified) {
+                if l.held.len() >= crate::codec::HELD {
+                    l.held.remove(0);
+                }
+                l.held.push(seq);
+            }
+            if acked.is_some() && l.acked_seq.is_none_or(|s| s <= seq) {
                 l.acked_seq = Some(seq);
                 l.acked_at = Some(at);
             }
         }
-        if played.is_some() {
+        if acked.is_some() {
             self.notify(panel);
         }
-        played
+        acked
     }
 }
 
@@ -260,25 +391,56 @@ impl Shared {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_repeated_ack_counts_once() {
-        let sh = Shared::default();
-        let p = Id::parse("p1").unwrap();
+    fn sent(sh: &Shared, p: &Id, seq: u32, crc: u32) {
         sh.recent
             .lock()
             .unwrap()
             .entry(p.clone())
             .or_default()
             .push_back(Played {
-                seq: 7,
+                seq,
+                crc,
                 message: None,
                 campaign: None,
                 alert: None,
-                acked: false,
+                acked: None,
             });
+    }
+
+    #[test]
+    fn a_repeated_ack_counts_once() {
+        let sh = Shared::default();
+        let p = Id::parse("p1").unwrap();
+        sent(&sh, &p, 7, 0xabcd);
         let now = Utc::now();
-        assert_eq!(sh.played(&p, 7, now).map(|x| x.seq), Some(7));
-        assert_eq!(sh.played(&p, 7, now), None, "a duplicate ack");
-        assert_eq!(sh.played(&p, 8, now), None, "unknown seq");
+        let first = sh.played(&p, 7, Some(0xabcd), now).unwrap();
+        assert!(first.verified);
+        assert_eq!(first.played.seq, 7);
+        assert_eq!(sh.played(&p, 7, Some(0xabcd), now), None, "a duplicate ack");
+        assert_eq!(sh.played(&p, 7, None, now), None, "a duplicate v1 ack");
+        assert_eq!(sh.played(&p, 8, Some(1), now), None, "unknown seq");
+    }
+
+    #[test]
+    fn only_the_sent_crc_verifies_and_a_late_proof_upgrades_the_same_row() {
+        let sh = Shared::default();
+        let p = Id::parse("p1").unwrap();
+        sent(&sh, &p, 7, 0xabcd);
+        let t0 = Utc::now();
+        let t1 = t0 + chrono::Duration::seconds(3);
+        let v1 = sh.played(&p, 7, None, t0).unwrap();
+        assert!(!v1.verified, "a version-1 ack names no CRC");
+        assert_eq!(
+            sh.played(&p, 7, Some(0x1234), t1),
+            None,
+            "a wrong CRC adds nothing"
+        );
+        let proof = sh.played(&p, 7, Some(0xabcd), t1).unwrap();
+        assert!(proof.verified);
+        assert_eq!(proof.shown_at, t0, "the same row, now verified");
+        assert_eq!(sh.played(&p, 7, Some(0xabcd), t1), None);
+        sent(&sh, &p, 8, 0x5555);
+        let wrong = sh.played(&p, 8, Some(0x1234), t1).unwrap();
+        assert!(!wrong.verified, "a CRC that is not the one sent");
     }
 }

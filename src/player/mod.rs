@@ -39,7 +39,7 @@ use chrono::{DateTime, Utc};
 
 use self::affected::{affected, Affected};
 pub use self::inputs::{ScheduleInputs, Schedules};
-pub use self::live::{LiveStatus, NowState, PanelEvent, Played, Shared};
+pub use self::live::{Acked, LiveStatus, NowState, PanelEvent, Played, Shared};
 pub use self::renditions::{
     preview_profile, PageOut, Rendition, RenditionError, Renditions, ALERT_STYLE,
     PICTURE_CACHE_BYTES,
@@ -262,6 +262,13 @@ impl Player {
         }
     }
 
+    /// One panel's frame again, with a new seq ([`Command::Resend`]).
+    pub fn resend(&mut self, id: &Id, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
+        if self.panels.contains_key(id) {
+            self.update(id, now, true, out);
+        }
+    }
+
     /// Withdraws the frames of panels that are no longer in `snap`.
     fn clear_gone(&mut self, snap: &crate::store::Snapshot, out: &mut dyn FnMut(Out)) {
         let gone: Vec<Id> = self
@@ -425,10 +432,11 @@ impl Player {
         let o = &showing.origin;
         let played = Played {
             seq,
+            crc: showing.page().crc,
             message: o.message.clone(),
             campaign: o.campaign.clone(),
             alert: o.alert.clone(),
-            acked: false,
+            acked: None,
         };
         let now = NowState {
             message: o.message.clone(),
@@ -469,6 +477,10 @@ pub enum Command {
     StoreChanged,
     /// The broker link is back: MQTT panels get their frames again.
     BrokerReconnected,
+    /// A controller that decodes deltas came back without the frame the
+    /// server last sent it (a reboot): its frame again, with a new seq
+    /// (and, having no base, coded in full).
+    Resend(Id),
     Shutdown,
 }
 
@@ -506,6 +518,9 @@ pub fn spawn(
                                 Ok(Command::Shutdown) => return,
                                 Ok(Command::BrokerReconnected) => republish = true,
                                 Ok(Command::StoreChanged) => {}
+                                Ok(Command::Resend(id)) => {
+                                    player.resend(&id, Utc::now(), &mut sink)
+                                }
                                 Err(_) => break,
                             }
                         }
@@ -516,6 +531,7 @@ pub fn spawn(
                         }
                     }
                     Ok(Command::BrokerReconnected) => player.republish_mqtt(Utc::now(), &mut sink),
+                    Ok(Command::Resend(id)) => player.resend(&id, Utc::now(), &mut sink),
                     Ok(Command::Shutdown)
                     | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {

@@ -22,6 +22,10 @@ use serde::Serialize;
 /// Key: (shown_at in ms since the epoch, panel, seq) — time first, so a
 /// report is one range scan. Value: (message, campaign, alert), "" = none.
 const PLAYS: TableDefinition<(u64, &str, u32), (&str, &str, &str)> = TableDefinition::new("plays");
+/// The keys of [`PLAYS`] rows whose ack named the CRC of the frame sent
+/// (verified proof of play). A table of its own, so databases written
+/// before acks named a CRC open unchanged: their rows are unverified.
+const VERIFIED: TableDefinition<(u64, &str, u32), ()> = TableDefinition::new("plays_verified");
 
 /// One proof-of-play row: a sign confirmed it shows a frame (a controller's
 /// MQTT ack, or a vendor card's answer).
@@ -41,6 +45,10 @@ pub struct Play {
     /// When the server learned the sign shows the frame, UTC (stored to the
     /// millisecond).
     pub shown_at: DateTime<Utc>,
+    /// The controller's ack named the seq and the CRC of a frame the server
+    /// sent to this panel; unverified plays (version-1 acks naming only the
+    /// seq, vendor cards) are counted apart.
+    pub verified: bool,
 }
 
 /// The proof-of-play database failed (open, read, write or commit); the text is redb's.
@@ -66,6 +74,7 @@ impl Plays {
         let db = Database::create(path).map_err(err)?;
         let tx = db.begin_write().map_err(err)?;
         tx.open_table(PLAYS).map_err(err)?;
+        tx.open_table(VERIFIED).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(Plays { db })
     }
@@ -78,10 +87,17 @@ impl Plays {
         let tx = self.db.begin_write().map_err(err)?;
         {
             let mut t = tx.open_table(PLAYS).map_err(err)?;
+            let mut v = tx.open_table(VERIFIED).map_err(err)?;
             for r in rows {
                 let ms = r.shown_at.timestamp_millis().max(0) as u64;
+                let key = (ms, r.panel.as_str(), r.seq);
+                // A verified ack after an unverified one comes as the same
+                // row: it only adds the mark, never a second play.
+                if r.verified {
+                    v.insert(key, ()).map_err(err)?;
+                }
                 t.insert(
-                    (ms, r.panel.as_str(), r.seq),
+                    key,
                     (
                         r.message.as_deref().unwrap_or(""),
                         r.campaign.as_deref().unwrap_or(""),
@@ -105,6 +121,7 @@ impl Plays {
     ) -> Result<Vec<Play>, PlaysError> {
         let tx = self.db.begin_read().map_err(err)?;
         let t = tx.open_table(PLAYS).map_err(err)?;
+        let v = tx.open_table(VERIFIED).map_err(err)?;
         let lo = from.timestamp_millis().max(0) as u64;
         let hi = to.timestamp_millis().max(0) as u64;
         let mut out = Vec::new();
@@ -112,12 +129,13 @@ impl Plays {
             return Ok(out);
         }
         for row in t.range((lo, "", 0)..(hi, "", 0)).map_err(err)? {
-            let (k, v) = row.map_err(err)?;
+            let (k, row_value) = row.map_err(err)?;
             let (ms, p, seq) = k.value();
             if panel.is_some_and(|want| want != p) {
                 continue;
             }
-            let (m, c, a) = v.value();
+            let verified = v.get((ms, p, seq)).map_err(err)?.is_some();
+            let (m, c, a) = row_value.value();
             let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
             out.push(Play {
                 panel: p.to_string(),
@@ -129,6 +147,7 @@ impl Plays {
                     .timestamp_millis_opt(ms as i64)
                     .single()
                     .unwrap_or_default(),
+                verified,
             });
             if out.len() >= limit {
                 break;
@@ -148,6 +167,9 @@ impl Plays {
             t.retain_in((0u64, "", 0u32)..(hi, "", 0u32), |_, _| false)
                 .map_err(err)?;
             n = before - t.len().map_err(err)?;
+            let mut v = tx.open_table(VERIFIED).map_err(err)?;
+            v.retain_in((0u64, "", 0u32)..(hi, "", 0u32), |_, _| false)
+                .map_err(err)?;
         }
         tx.commit().map_err(err)?;
         Ok(n)
@@ -259,7 +281,29 @@ mod tests {
             alert: None,
             seq,
             shown_at: Utc.timestamp_opt(at, 0).unwrap(),
+            verified: false,
         }
+    }
+
+    #[test]
+    fn verified_marks_persist_and_upgrade_the_same_row() {
+        let d = tempfile::tempdir().unwrap();
+        let p = Plays::open(&d.path().join("plays.redb")).unwrap();
+        let t = |s| Utc.timestamp_opt(s, 0).unwrap();
+        p.insert(&[play("a", 1, 100), play("a", 2, 200)]).unwrap();
+        let mut proof = play("a", 1, 100);
+        proof.verified = true;
+        p.insert(&[proof.clone()]).unwrap();
+        let rows = p.query(t(0), t(1000), None, 100).unwrap();
+        assert_eq!(rows.len(), 2, "the upgrade is the same row");
+        assert_eq!(rows[0], proof);
+        assert!(!rows[1].verified);
+        assert_eq!(p.prune_before(t(150)).unwrap(), 1);
+        p.insert(&[play("a", 1, 100)]).unwrap();
+        assert!(
+            !p.query(t(0), t(150), None, 10).unwrap()[0].verified,
+            "pruning removed the mark with its row"
+        );
     }
 
     #[test]

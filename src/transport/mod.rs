@@ -23,6 +23,7 @@
 //! transport: the agent gets its frames over MQTT.
 
 pub mod colorlight;
+pub mod compress;
 pub mod hd2020;
 pub mod huidu;
 
@@ -41,7 +42,7 @@ use tokio::sync::{mpsc, watch};
 use crate::domain::{Color, Id, Panel, Transport};
 use crate::frame::{self, FLAG_BLANK};
 use crate::mqtt::Publisher;
-use crate::player::{Out, Played, Shared};
+use crate::player::{Acked, Out, Shared};
 use crate::store::plays::Play;
 use crate::store::Store;
 
@@ -109,11 +110,23 @@ pub trait Delivery: Send + Sync {
 pub struct MqttDelivery {
     publisher: Publisher,
     rt: Handle,
+    /// Recodes frames for controllers that decode BTZ1.
+    compressor: Option<compress::Compressor>,
 }
 
 impl MqttDelivery {
     pub fn new(publisher: Publisher, rt: Handle) -> MqttDelivery {
-        MqttDelivery { publisher, rt }
+        MqttDelivery {
+            publisher,
+            rt,
+            compressor: None,
+        }
+    }
+
+    /// Sends BTZ1 to the controllers that say they decode it.
+    pub fn with_compression(mut self, c: compress::Compressor) -> MqttDelivery {
+        self.compressor = Some(c);
+        self
     }
 }
 
@@ -122,6 +135,10 @@ impl Delivery for MqttDelivery {
         if !self.publisher.is_connected() {
             return;
         }
+        let frame = match &self.compressor {
+            Some(c) => c.recode(&panel.id, frame),
+            None => frame,
+        };
         if let Err(e) = self
             .rt
             .block_on(self.publisher.publish_frame(&panel.id, frame))
@@ -306,8 +323,9 @@ async fn apply_reports(
             LinkEvent::Offline { .. } => {}
             LinkEvent::Failed { .. } => {}
             LinkEvent::Shown { seq } => {
-                if let Some(p) = shared.played(&panel, seq, now) {
-                    plays(play_of(&panel, p, now));
+                // A card names no CRC: its plays count as unverified.
+                if let Some(a) = shared.played(&panel, seq, None, now) {
+                    plays(play_of(&panel, a));
                 }
             }
         }
@@ -316,14 +334,16 @@ async fn apply_reports(
 
 /// The proof-of-play row for a frame a sign confirmed (MQTT ack or a
 /// vendor card's `Shown`).
-pub fn play_of(panel: &Id, p: Played, shown_at: DateTime<Utc>) -> Play {
+pub fn play_of(panel: &Id, a: Acked) -> Play {
+    let p = a.played;
     Play {
         panel: panel.to_string(),
         message: p.message.map(|m| m.to_string()),
         campaign: p.campaign.map(|c| c.to_string()),
         alert: p.alert.map(|a| a.to_string()),
         seq: p.seq,
-        shown_at,
+        shown_at: a.shown_at,
+        verified: a.verified,
     }
 }
 

@@ -100,6 +100,10 @@ async fn whole_path(server: &Server) {
     .await
     .expect("a proof-of-play row");
     assert_eq!(row["campaign"], json!(campaign));
+    assert_eq!(
+        row["verified"], true,
+        "the reference controller names the CRC: {row}"
+    );
     let csv = admin
         .req(reqwest::Method::GET, &q)
         .header("accept", "text/csv")

@@ -11,6 +11,7 @@ mod api;
 mod cap;
 mod cap_dashboard;
 mod colorlight;
+mod compressed;
 mod dashboard;
 mod docs;
 mod e2e;
@@ -19,9 +20,14 @@ mod hostile;
 mod layers;
 mod mqtt;
 mod ops;
+mod proof;
 mod sim;
 mod vendor;
 
+/// One day of the sample schedule coded as BTZ1, shared with
+/// `benches/codec.rs`.
+#[path = "../../benches/support/codec_day.rs"]
+mod codec_day;
 /// The fuzz targets' bodies, compiled here too so `hostile` can replay
 /// every corpus file on the stable toolchain. They live in the fuzz crate
 /// (its own workspace, which needs libFuzzer), hence the path.

@@ -73,11 +73,13 @@ async fn wait_inbound(
 
 /// Waits for `panel`'s controller to acknowledge `seq`, skipping other events.
 async fn wait_ack(rx: &mut mpsc::Receiver<Inbound>, panel: &str, seq: u32) {
-    let want = Inbound::Ack {
-        panel: id(panel),
-        seq,
-    };
-    wait_inbound(rx, &format!("{panel}'s ack of seq {seq}"), |m| *m == want).await;
+    let want = id(panel);
+    wait_inbound(
+        rx,
+        &format!("{panel}'s ack of seq {seq}"),
+        |m| matches!(m, Inbound::Ack { panel, seq: s, .. } if *panel == want && *s == seq),
+    )
+    .await;
 }
 
 /// A plain MQTT client for checking what the broker holds and delivers.
@@ -342,11 +344,13 @@ async fn publisher_round_trip(broker: &Broker) {
                 panel: id("p7"),
                 online: true,
                 firmware: Some("fw 2.1".into()),
-                seq: Some(9)
+                seq: Some(9),
+                accepts: Default::default()
             },
             Inbound::Ack {
                 panel: id("p7"),
-                seq: 4_000_000_000
+                seq: 4_000_000_000,
+                crc: None
             },
         ]
     );
@@ -431,7 +435,8 @@ async fn controller_round_trip(broker: &Broker) {
             panel: p1.clone(),
             online: true,
             firmware: Some("ref-test".into()),
-            seq: None
+            seq: None,
+            accepts: Default::default()
         }
     );
     let shown = next_shown(&mut fleet).await;
@@ -459,10 +464,9 @@ async fn controller_round_trip(broker: &Broker) {
         .unwrap()
         .as_secs()
         + 3600;
-    publisher
-        .publish_frame(&p1, mono_frame(7, expiring_at))
-        .await
-        .unwrap();
+    let seven = mono_frame(7, expiring_at);
+    let seven_crc = frame::decode(&seven).unwrap().crc;
+    publisher.publish_frame(&p1, seven).await.unwrap();
     let shown = next_shown(&mut fleet).await;
     assert_eq!(
         shown.seq, 7,
@@ -472,9 +476,10 @@ async fn controller_round_trip(broker: &Broker) {
         next_inbound(&mut inbound).await,
         Inbound::Ack {
             panel: p1.clone(),
-            seq: 7
+            seq: 7,
+            crc: Some(seven_crc)
         },
-        "no ack for rejected frames"
+        "no ack for rejected frames; the ack names the CRC of what is shown"
     );
     let png = out.path().join("p1-7.png");
     let deadline = std::time::Instant::now() + WAIT;
@@ -498,7 +503,8 @@ async fn controller_round_trip(broker: &Broker) {
             panel: p1.clone(),
             online: false,
             firmware: Some("ref-test".into()),
-            seq: Some(7)
+            seq: Some(7),
+            accepts: Default::default()
         }
     );
     publisher.clear_frame(&p1).await.unwrap();
@@ -659,7 +665,8 @@ async fn acl_confines_each_controller() {
         next_inbound(&mut inbound).await,
         Inbound::Ack {
             panel: id("p1"),
-            seq: 100
+            seq: 100,
+            crc: None
         }
     );
     let mut check = TestClient::connect(&ops_url, "check", &["bangtin/panels/+/frame"]).await;
@@ -1083,7 +1090,7 @@ on_both_brokers!(oversized_report_is_skipped_and_the_link_stays);
 /// client (CONNACK 5), a controller with another panel's client id
 /// (CONNACK 2), a controller's publish outside its topics (acknowledged
 /// and dropped), and it ends a controller's connection on a packet over
-/// 8 KiB, which never reaches the server.
+/// 64 KiB, which never reaches the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_refuses_denies_and_counts() {
     use rumqttc::{ConnectReturnCode, ConnectionError, Event, Incoming};
@@ -1135,12 +1142,12 @@ async fn the_gateway_refuses_denies_and_counts() {
         "p1",
         "bangtin/panels/p1/status",
         true,
-        vec![b' '; 9000],
+        vec![b' '; 70_000],
     )
     .await;
     assert!(
         cut.is_err(),
-        "a 9000-byte packet from a controller was taken"
+        "a 70,000-byte packet from a controller was taken"
     );
     p1.publish("bangtin/panels/p1/ack", false, r#"{"seq":3}"#)
         .await;
@@ -1153,6 +1160,6 @@ async fn the_gateway_refuses_denies_and_counts() {
         }
     })
     .await;
-    assert!(no_big.is_err(), "the 9000-byte status reached the server");
+    assert!(no_big.is_err(), "the 70,000-byte status reached the server");
     publisher.shutdown().await;
 }

@@ -11,6 +11,7 @@ import { wallHooks } from '../lib/events.js';
 import { onCleanup } from '../lib/router.js';
 import { linkLine } from '../lib/link.js';
 import { wallMap } from '../lib/map.js';
+import { snapshotBox } from '../lib/snapshot.js';
 
 export async function viewWall(main, _args, ctx) {
   document.title = `${t('wall.title')} · ${t('app.title')}`;
@@ -162,6 +163,7 @@ function panelTile(p) {
       sent,
       confirm,
       linkLine(p),
+      p.transport?.kind === 'mqtt' ? snapshotBox(p) : null,
       h('p', { class: 'tile-seen', 'data-seen': p.last_seen || '' }, seenText(p.last_seen))));
 }
 

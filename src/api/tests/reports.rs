@@ -73,6 +73,7 @@ async fn fixture() -> Fixture {
         alert: alert.map(str::to_string),
         seq,
         shown_at: utc(at),
+        verified: seq % 2 == 1,
     };
     let (morning, evening) = (campaigns[0].clone(), campaigns[1].clone());
     rig.ctx
@@ -136,6 +137,9 @@ async fn plays_carry_names_and_local_times_and_filter_by_district_campaign_panel
     assert_eq!(first["shown_at_local"], "27/11/2026 00:30:00");
     // On air until the panel's next frame, ten minutes later.
     assert_eq!(first["on_air_s"], 600);
+    // Verified and unverified plays are told apart (odd seqs verified here).
+    assert_eq!(first["verified"], false);
+    assert_eq!(rows[1]["verified"], true, "{:?}", rows[1]);
     let alert_row = rows
         .iter()
         .find(|r| r["alert"] == f.alert.as_str())
@@ -247,6 +251,7 @@ async fn summary_and_daily_sum_per_district_and_campaign_with_names() {
     };
     let m = row(&f.morning, "hai-chau");
     assert_eq!(m["plays"], 2, "{m}");
+    assert_eq!(m["verified_plays"], 1, "seq 7 verified, seq 2 not: {m}");
     assert_eq!(m["panels"], 2);
     assert_eq!(m["campaign_name"], "Buổi sáng");
     assert_eq!(m["group_name"], "Hai Chau");
@@ -281,6 +286,7 @@ async fn summary_and_daily_sum_per_district_and_campaign_with_names() {
         .find(|r| r["key"] == "hai-chau")
         .unwrap();
     assert_eq!(hai_chau["plays"], 3, "{g}");
+    assert_eq!(hai_chau["verified_plays"], 2, "{g}");
     assert_eq!(
         admin.get(&format!("/reports/daily?{DAY}&by=week")).await.0,
         400
@@ -318,7 +324,7 @@ async fn the_workbook_opens_with_a_summary_per_district_and_the_detail() {
         "BÁO CÁO KẾT QUẢ PHÁT THÔNG TIN TRÊN BẢNG ĐIỆN TỬ"
     );
     assert_eq!(text(cell(4, 0)), "Ngày 27/11/2026");
-    let headers: Vec<String> = (0..6).map(|c| text(cell(7, c))).collect();
+    let headers: Vec<String> = (0..7).map(|c| text(cell(7, c))).collect();
     assert_eq!(headers, crate::api::report_book::SUMMARY_HEADERS);
     // Districts in order with their totals, each campaign under them.
     let rows: Vec<Vec<String>> = (8..14)
@@ -326,6 +332,7 @@ async fn the_workbook_opens_with_a_summary_per_district_and_the_detail() {
         .collect();
     assert_eq!(rows[0][..3], ["I", "Hai Chau", "Cộng khu vực"]);
     assert_eq!(rows[0][3..5], ["2", "3"], "Hải Châu: 2 panels, 3 plays");
+    assert_eq!(text(cell(8, 6)), "2", "Hải Châu: 2 of its plays verified");
     assert_eq!(rows[1][2..5], ["Buổi sáng", "2", "2"]);
     assert_eq!(rows[2][2..5], ["Buổi tối", "1", "1"]);
     assert_eq!(rows[3][..2], ["II", "Son Tra"]);
@@ -333,6 +340,7 @@ async fn the_workbook_opens_with_a_summary_per_district_and_the_detail() {
         .find(|r| text(cell(*r, 1)) == "TỔNG CỘNG")
         .expect("a total row");
     assert_eq!(text(cell(total_row, 4)), "4", "every play once");
+    assert_eq!(text(cell(total_row, 6)), "3", "of which verified");
     // Hours on air: 10 minutes, then three frames at the 35-minute cap.
     match cell(total_row, 5) {
         Data::Float(h) => assert!((h - 6900.0 / 3600.0).abs() < 1e-9, "{h}"),
@@ -341,7 +349,7 @@ async fn the_workbook_opens_with_a_summary_per_district_and_the_detail() {
 
     let detail = book.worksheet_range("Chi tiết").unwrap();
     let d = |row: u32, col: u32| detail.get_value((row, col)).cloned().unwrap_or(Data::Empty);
-    let headers: Vec<String> = (0..9).map(|c| text(d(3, c))).collect();
+    let headers: Vec<String> = (0..10).map(|c| text(d(3, c))).collect();
     assert_eq!(headers, crate::api::report_book::DETAIL_HEADERS);
     assert_eq!(
         detail.height(),
@@ -368,6 +376,8 @@ async fn the_workbook_opens_with_a_summary_per_district_and_the_detail() {
     assert_eq!(text(d(4, 2)), "Chợ Hàn");
     assert_eq!(text(d(4, 5)), "Phòng chống sốt xuất huyết");
     assert_eq!(text(d(4, 6)), "Buổi sáng");
+    assert_eq!(text(d(4, 9)), "Chưa", "seq 2: not verified");
+    assert_eq!(text(d(5, 9)), "Có", "seq 3: verified");
     assert_eq!(text(d(7, 6)), "Cảnh báo khẩn: Triều cường dâng cao");
 }
 
@@ -450,6 +460,7 @@ async fn alerts_name_their_pending_panels_and_report_delivery_times() {
         alert: Some(id.clone()),
         seq: 1,
         shown_at: created + chrono::Duration::milliseconds(ms),
+        verified: true,
     };
     rig.ctx
         .plays
@@ -515,14 +526,15 @@ async fn an_acknowledgement_is_announced_and_shown_in_now() {
         .or_default()
         .push_back(Played {
             seq: 41,
+            crc: 0,
             message: None,
             campaign: None,
             alert: None,
-            acked: false,
+            acked: None,
         });
     let mut events = shared.events.subscribe();
     let at = Utc.with_ymd_and_hms(2026, 11, 27, 1, 2, 3).unwrap();
-    assert!(shared.played(&id, 41, at).is_some());
+    assert!(shared.played(&id, 41, None, at).is_some());
     let ev = events
         .try_recv()
         .expect("a panel event on the acknowledgement");
@@ -533,7 +545,7 @@ async fn an_acknowledgement_is_announced_and_shown_in_now() {
     );
     assert_eq!(ev["acked_at"], "2026-11-27T01:02:03Z");
     // A duplicate (QoS 1 re-delivery) is neither a play nor an event.
-    assert!(shared.played(&id, 41, at).is_none());
+    assert!(shared.played(&id, 41, None, at).is_none());
     assert!(events.try_recv().is_err());
     let (_, now) = admin.get("/panels/p1/now").await;
     assert_eq!(

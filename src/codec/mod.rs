@@ -1,0 +1,298 @@
+//! BTZ1, the compressed frame a controller may opt into (docs/protocol.md,
+//! "Compressed frames"): a raw frame's pixels, run-length coded ([`rle`])
+//! or deflated (RFC 1951, `miniz_oxide`), optionally as the XOR against
+//! the frame on the glass (a delta).
+//!
+//! Pure bytes in, bytes out, like `frame.rs`. The encoder allocates freely
+//! (it runs on the server); the decoder ([`Decoder`]) is the reference for
+//! controllers on microcontrollers: it writes only into two buffers of the
+//! frame's size that the caller owns, with a fixed-size inflate state, and
+//! never allocates.
+
+pub mod rle;
+
+use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
+use miniz_oxide::inflate::TINFLStatus;
+
+use crate::frame::{self, raw_data_len, FLAG_SIGNED, SIGNATURE_LEN};
+
+pub const MAGIC: &[u8; 4] = b"BTZ1";
+pub const HEADER_LEN: usize = 40;
+
+/// How the data is coded (header byte 32).
+pub const ENC_RLE: u8 = 1;
+pub const ENC_DEFLATE: u8 = 2;
+/// Bit 7 of the encoding: the coded bytes are the XOR of the new pixels
+/// with those of the frame `base_seq`, one the controller showed lately.
+pub const ENC_DELTA: u8 = 0x80;
+/// How many of the frames it showed last a controller that decodes deltas
+/// keeps (their pixels): a delta may name any of them. A rotation of up
+/// to this many pages costs a delta of nothing but runs of zeros.
+pub const HELD: usize = 16;
+
+/// What a controller says it decodes, in its status (`"accepts"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Accepts {
+    pub rle: bool,
+    pub deflate: bool,
+    pub delta: bool,
+}
+
+impl Accepts {
+    /// From the status's `"accepts"` names; unknown names are ignored.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Accepts {
+        let mut a = Accepts::default();
+        for n in names {
+            match n {
+                "btz1-rle" => a.rle = true,
+                "btz1-deflate" => a.deflate = true,
+                "btz1-delta" => a.delta = true,
+                _ => {}
+            }
+        }
+        a
+    }
+
+    pub fn any(&self) -> bool {
+        self.rle || self.deflate
+    }
+}
+
+/// A BTZ1 header. `crc` is the CRC-32 of the decoded pixel data: the same
+/// CRC a raw BTF1 frame of those pixels carries, and the one a verified ack
+/// names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub frame: frame::Header,
+    pub crc: u32,
+    pub encoding: u8,
+    pub base_seq: u32,
+}
+
+/// The smallest BTZ1 coding of `data` (a raw frame's pixels) that the
+/// controller accepts, or `None` when none is smaller than the raw frame.
+/// `bases` are frames the controller holds (seq, pixels): a delta is tried
+/// against the one most like `data` (fewest differing bytes).
+pub fn encode_best(
+    h: &frame::Header,
+    data: &[u8],
+    accepts: Accepts,
+    bases: &[(u32, &[u8])],
+) -> Option<Vec<u8>> {
+    raw_data_len(h.format, h.width, h.height).filter(|n| *n == data.len())?;
+    let crc = frame::crc32(data);
+    let differing = |b: &[u8]| b.iter().zip(data).filter(|(x, y)| x != y).count();
+    let closest = bases
+        .iter()
+        .filter(|(_, b)| accepts.delta && b.len() == data.len())
+        .min_by_key(|(_, b)| differing(b));
+    let diff: Option<(u32, Vec<u8>)> =
+        closest.map(|(seq, b)| (*seq, b.iter().zip(data).map(|(x, y)| x ^ y).collect()));
+    let mut best: Option<(u8, u32, Vec<u8>)> = None;
+    let mut consider = |encoding: u8, base_seq: u32, coded: Vec<u8>| {
+        if best.as_ref().is_none_or(|b| coded.len() < b.2.len()) {
+            best = Some((encoding, base_seq, coded));
+        }
+    };
+    let sources = std::iter::once((0u8, 0u32, data))
+        .chain(diff.as_ref().map(|(s, d)| (ENC_DELTA, *s, d.as_slice())));
+    for (delta, base_seq, bytes) in sources {
+        if accepts.rle {
+            consider(ENC_RLE | delta, base_seq, rle::encode(bytes));
+        }
+        if accepts.deflate {
+            consider(
+                ENC_DEFLATE | delta,
+                base_seq,
+                miniz_oxide::deflate::compress_to_vec(bytes, 9),
+            );
+        }
+    }
+    let (encoding, base_seq, coded) = best?;
+    if HEADER_LEN + coded.len() >= frame::HEADER_LEN + data.len() {
+        return None;
+    }
+    let header = Header {
+        frame: *h,
+        crc,
+        encoding,
+        base_seq,
+    };
+    let mut out = Vec::with_capacity(HEADER_LEN + coded.len() + SIGNATURE_LEN);
+    out.extend_from_slice(&encode_header(&header, coded.len()));
+    out.extend_from_slice(&coded);
+    Some(out)
+}
+
+pub fn encode_header(h: &Header, data_len: usize) -> [u8; HEADER_LEN] {
+    let mut out = [0u8; HEADER_LEN];
+    let f = frame::encode_header(&h.frame, data_len, h.crc);
+    out[..frame::HEADER_LEN].copy_from_slice(&f);
+    out[0..4].copy_from_slice(MAGIC);
+    out[32] = h.encoding;
+    out[36..40].copy_from_slice(&h.base_seq.to_le_bytes());
+    out
+}
+
+/// Why a BTZ1 frame was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    #[error("not a BTZ1 frame: {0}")]
+    Layout(&'static str),
+    #[error("BTZ1 carries raw pixels only, not {0}")]
+    Format(&'static str),
+    #[error("unknown encoding {0:#04x}")]
+    Encoding(u8),
+    #[error("the frame needs {need} bytes of buffer, {have} given")]
+    Buffer { need: usize, have: usize },
+    #[error("a delta against seq {base} needs that frame on the glass")]
+    NoBase { base: u32 },
+    #[error("the coded data does not decode to exactly the frame's pixels")]
+    Data,
+    #[error("CRC mismatch after decoding: header says {expected:08x}, pixels have {actual:08x}")]
+    Crc { expected: u32, actual: u32 },
+}
+
+/// A parsed BTZ1 frame; `data` and `signature` borrow from the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed<'a> {
+    pub header: Header,
+    pub data: &'a [u8],
+    pub signature: Option<&'a [u8; SIGNATURE_LEN]>,
+}
+
+impl Parsed<'_> {
+    /// The bytes a signature covers: header and data.
+    pub fn signed_part<'b>(&self, whole: &'b [u8]) -> &'b [u8] {
+        &whole[..HEADER_LEN + self.data.len()]
+    }
+}
+
+/// Checks the layout (magic, format, size, length, signature's place).
+/// The data is checked by decoding it ([`Decoder::decode`]).
+pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>, CodecError> {
+    if bytes.len() < HEADER_LEN {
+        return Err(CodecError::Layout("shorter than the 40-byte header"));
+    }
+    if &bytes[0..4] != MAGIC {
+        return Err(CodecError::Layout("no BTZ1 magic"));
+    }
+    let u32_at =
+        |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let fields =
+        frame::header_fields(bytes).map_err(|_| CodecError::Layout("bad pixel format or size"))?;
+    if raw_data_len(fields.format, fields.width, fields.height).is_none() {
+        return Err(CodecError::Format(fields.format.name()));
+    }
+    let encoding = bytes[32];
+    if !matches!(encoding & !ENC_DELTA, ENC_RLE | ENC_DEFLATE) {
+        return Err(CodecError::Encoding(encoding));
+    }
+    if bytes[33..36] != [0, 0, 0] {
+        return Err(CodecError::Layout("reserved bytes 33-35 are not zero"));
+    }
+    let flags = fields.flags;
+    let header = Header {
+        frame: fields,
+        crc: u32_at(28),
+        encoding,
+        base_seq: u32_at(36),
+    };
+    let len = u32_at(24) as usize;
+    let rest = &bytes[HEADER_LEN..];
+    let sig_len = if flags & FLAG_SIGNED != 0 {
+        SIGNATURE_LEN
+    } else {
+        0
+    };
+    if rest.len() != len.saturating_add(sig_len) || len > rest.len() {
+        return Err(CodecError::Layout(
+            "length does not match the bytes that follow",
+        ));
+    }
+    let (data, after) = rest.split_at(len);
+    let signature =
+        (sig_len > 0).then(|| <&[u8; SIGNATURE_LEN]>::try_from(after).expect("64 bytes"));
+    Ok(Parsed {
+        header,
+        data,
+        signature,
+    })
+}
+
+/// The reference decoder: a fixed-size inflate state (about 11 KB),
+/// reused frame after frame. Decoding takes the base a delta names (one of
+/// the [`HELD`] frames the controller keeps) and a scratch buffer, each
+/// exactly the frame's pixel size, and allocates nothing: a controller's
+/// memory is its frame buffers and this.
+pub struct Decoder {
+    inflate: DecompressorOxide,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder {
+            inflate: DecompressorOxide::new(),
+        }
+    }
+}
+
+impl Decoder {
+    /// Decodes `p` into `scratch`. For a delta, `base` must be the frame
+    /// its base seq names (seq, pixels), as the controller keeps it; it is
+    /// not changed, so a refused frame leaves the glass as it was. On
+    /// success the new pixels are in `scratch`.
+    pub fn decode(
+        &mut self,
+        p: &Parsed<'_>,
+        base: Option<(u32, &[u8])>,
+        scratch: &mut [u8],
+    ) -> Result<(), CodecError> {
+        let h = &p.header;
+        let f = &h.frame;
+        let need = raw_data_len(f.format, f.width, f.height).unwrap_or(usize::MAX);
+        if scratch.len() != need {
+            return Err(CodecError::Buffer {
+                need,
+                have: scratch.len(),
+            });
+        }
+        let delta = h.encoding & ENC_DELTA != 0;
+        let glass = match base {
+            Some((seq, b)) if seq == h.base_seq && b.len() == need => b,
+            _ if delta => return Err(CodecError::NoBase { base: h.base_seq }),
+            _ => &[],
+        };
+        match h.encoding & !ENC_DELTA {
+            ENC_RLE => rle::decode_into(p.data, scratch, false).map_err(|_| CodecError::Data)?,
+            ENC_DEFLATE => self.inflate_into(p.data, scratch)?,
+            other => return Err(CodecError::Encoding(other)),
+        }
+        if delta {
+            for (s, g) in scratch.iter_mut().zip(glass) {
+                *s ^= g;
+            }
+        }
+        let actual = frame::crc32(scratch);
+        if actual != h.crc {
+            return Err(CodecError::Crc {
+                expected: h.crc,
+                actual,
+            });
+        }
+        Ok(())
+    }
+
+    fn inflate_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<(), CodecError> {
+        self.inflate.init();
+        let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+        let (status, read, written) = decompress(&mut self.inflate, data, out, 0, flags);
+        match status {
+            TINFLStatus::Done if read == data.len() && written == out.len() => Ok(()),
+            _ => Err(CodecError::Data),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

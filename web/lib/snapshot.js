@@ -1,0 +1,55 @@
+// "What the sign really shows": asks a panel's controller for a snapshot
+// of its glass and shows it beside the frame the server sent.
+
+import { t } from './i18n.js';
+import { fmtTime } from './format.js';
+import { clear, h } from './dom.js';
+import { api, enc, fetchImage } from './api.js';
+
+const WAIT_MS = 15000;
+const POLL_MS = 500;
+
+/** A <details> for a tile: opening it asks the controller for a snapshot. */
+export function snapshotBox(p) {
+  const body = h('div', { class: 'snapshot-body' });
+  const box = h('details', { class: 'snapshot', 'data-snapshot-of': p.id },
+    h('summary', {}, t('snap.show')), body);
+  box.addEventListener('toggle', () => { if (box.open) load(p, body); });
+  return box;
+}
+
+async function load(p, body) {
+  clear(body).append(h('p', { class: 'muted' }, t('snap.asking')));
+  const id = enc(p.id);
+  try {
+    const asked = await api(`/panels/${id}/snapshot`, { method: 'POST' });
+    const since = Date.parse(asked.requested_at);
+    const deadline = Date.now() + WAIT_MS;
+    let snap = null;
+    while (Date.now() < deadline) {
+      try {
+        const s = await api(`/panels/${id}/snapshot`);
+        if (Date.parse(s.received_at) >= since) { snap = s; break; }
+      } catch (e) { if (e.status !== 404) throw e; }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    if (!snap) { clear(body).append(h('p', { class: 'confirm confirm-lost' }, t('snap.noAnswer'))); return; }
+    const [glass, sent] = await Promise.all([
+      fetchImage(`/panels/${id}/snapshot.png?t=${enc(snap.received_at)}`),
+      fetchImage(`/panels/${id}/frame.png?t=${enc(snap.sent_seq ?? '')}`).catch(() => null),
+    ]);
+    const same = snap.sent_seq != null && snap.seq === snap.sent_seq;
+    clear(body).append(
+      h('div', { class: 'snapshot-pair' },
+        h('figure', {},
+          sent ? h('img', { src: sent.url, alt: t('snap.sentAlt', { name: p.name }), class: 'pixelated' }) : h('div', { class: 'screen-empty' }, t('wall.noFrame')),
+          h('figcaption', {}, t('snap.sent', { seq: snap.sent_seq ?? '—' }))),
+        h('figure', {},
+          h('img', { src: glass.url, alt: t('snap.glassAlt', { name: p.name }), class: 'pixelated', 'data-seq': snap.seq }),
+          h('figcaption', {}, t(snap.blank ? 'snap.glassDark' : 'snap.glass', { seq: snap.seq, t: fmtTime(snap.received_at) })))),
+      h('p', { class: `confirm ${same ? 'confirm-shown' : 'confirm-waiting'}` },
+        t(same ? 'snap.same' : snap.seq_was_sent ? 'snap.older' : 'snap.unknown')));
+  } catch (e) {
+    clear(body).append(h('p', { class: 'confirm confirm-lost' }, e.message || String(e)));
+  }
+}
