@@ -477,10 +477,6 @@ impl CardTask {
             device: device.describe(),
             peer: conn.peer.clone(),
         });
-        // A card keeps its own clock (its status and logs carry it, and a
-        // program with times would run by it): set it at every connection.
-        let vietnam = chrono::Utc::now().naive_utc() + chrono::Duration::hours(7);
-        conn.session.sync_time(vietnam, sdk::TIMEZONE_VIETNAM);
         self.serve(&mut conn, &mut conns, backoff).await
     }
 
@@ -566,6 +562,14 @@ impl CardTask {
             conn.session.set_brightness(job.brightness);
             st.brightness = Some(job.brightness);
         }
+        // A card keeps its own clock (its status and logs carry it, and a
+        // program with times would run by it): set once per connection,
+        // after the picture, which must never wait for it.
+        if !st.clock_set {
+            let vietnam = chrono::Utc::now().naive_utc() + chrono::Duration::hours(7);
+            conn.session.sync_time(vietnam, sdk::TIMEZONE_VIETNAM);
+            st.clock_set = true;
+        }
         None
     }
 
@@ -629,6 +633,8 @@ struct Served {
     given: VecDeque<(String, u32, bool)>,
     on_glass: Option<String>,
     brightness: Option<u8>,
+    /// The card's clock was set on this connection.
+    clock_set: bool,
     retry_at: Option<Instant>,
     last_failure: String,
     /// The panel was let go: only the last (blanking) frame is finished,
