@@ -11,6 +11,7 @@
 //! Chromium and chromedriver are required: without them this test fails and
 //! says how to install them; it never passes silently.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -66,6 +67,7 @@ impl Chromedriver {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}; {INSTALL_HINT}", bin.display()));
         let d = Chromedriver {
@@ -92,18 +94,23 @@ impl Chromedriver {
 impl Drop for Chromedriver {
     fn drop(&mut self) {
         // SIGTERM lets chromedriver close the browsers it started; then make
-        // sure. Only this pid is signalled: never a process group, since a
-        // `kill` that misreads a negative pid signals every process (-1).
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
+        // sure. Chromium outlives a chromedriver that is only told to stop
+        // (its processes were left running, reparented to init, using CPU
+        // for the rest of the suite), so the whole process group that
+        // chromedriver leads goes: `kill -- -PGID`, the `--` so the
+        // negative number is read as a group, never as an option or -1.
+        let pid = self.child.id();
+        assert!(pid > 1, "a real child's pid");
+        let group = format!("-{pid}");
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
     }
 }
