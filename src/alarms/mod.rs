@@ -35,7 +35,6 @@ pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The fleet as last looked at, for `/metrics`.
 #[derive(Debug, Default)]
 pub(crate) struct Fleet {
-    pub online: AtomicU64,
     /// Online, but a frame has waited longer than its threshold for its
     /// acknowledgement.
     pub stale: AtomicU64,
@@ -172,7 +171,7 @@ impl Alarms {
             let showing = shared.now.read().expect("now lock");
             let mut tracker = self.tracker.lock().expect("alarm tracker lock");
             gone = tracker.retain(|id| snap.panels.contains_key(id));
-            let (mut online, mut stale) = (0, 0);
+            let mut stale = 0;
             for p in snap.panels.values() {
                 let l = live.get(&p.id);
                 let limits = cfg.limits_for(p);
@@ -185,14 +184,12 @@ impl Alarms {
                         None
                     },
                 };
-                if seen.online {
-                    online += 1;
-                    if seen
+                if seen.online
+                    && seen
                         .unacked_since
                         .is_some_and(|t| now - t >= limits.thresholds.unconfirmed_after)
-                    {
-                        stale += 1;
-                    }
+                {
+                    stale += 1;
                 }
                 let n = out.len();
                 tracker.observe(now, &p.id, seen, &limits.thresholds, &mut out);
@@ -202,7 +199,6 @@ impl Alarms {
                     urgent.insert(p.id.clone(), limits.urgent || alerting);
                 }
             }
-            self.fleet.online.store(online, Ordering::Relaxed);
             self.fleet.stale.store(stale, Ordering::Relaxed);
         }
         let held_now = |urgent: bool| self::core::held(urgent, cfg.quiet(), now, &self.tz);

@@ -38,7 +38,7 @@ pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
         Some(l) => l
             .parse::<usize>()
             .ok()
-            .filter(|n| *n <= 2000)
+            .filter(|n| *n <= crate::store::alarms::KEEP_CLOSED)
             .ok_or_else(|| ApiError::bad_request(crate::i18n::Reason::BadClosedCount))?,
     };
     let snap = ctx.store.snapshot();

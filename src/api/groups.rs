@@ -33,14 +33,17 @@ pub(super) struct GroupPatch {
 /// filters by name or id, ignoring case and diacritics ("son tra" finds
 /// "Sơn Trà").
 pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    let q = r.q("q").unwrap_or("").trim().to_string();
+    // Folded once: the same search for every group.
+    let q = crate::i18n::fold(r.q("q").unwrap_or("").trim());
     let list: Vec<GroupView> = ctx
         .store
         .snapshot()
         .group_list()
         .into_iter()
         .filter(|(id, name, _)| {
-            q.is_empty() || crate::i18n::matches(name, &q) || crate::i18n::matches(id, &q)
+            q.is_empty()
+                || crate::i18n::fold(name).contains(&q)
+                || crate::i18n::fold(id).contains(&q)
         })
         .map(|(id, name, panels)| GroupView { id, name, panels })
         .collect();

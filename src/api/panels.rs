@@ -332,28 +332,24 @@ pub(super) async fn timeline(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
 
 pub(super) async fn frame_png(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let p = known(ctx, r)?;
-    let n = now_of(ctx, &p).ok_or_else(|| {
+    let no_frame = || {
         ApiError::not_found(crate::i18n::Reason::NoFrameYet {
             panel: p.id.to_string(),
         })
-    })?;
+    };
+    let n = now_of(ctx, &p).ok_or_else(no_frame)?;
+    let rendition = n.rendition.clone().ok_or_else(no_frame)?;
     let led = r.q("look") == Some("led");
     let inm = super::messages::inm(r);
     let cost = super::messages::look_cost(&p.profile(), led);
     let room = ctx.work.admit(cost, |_, _| super::work::busy()).await?;
     blocking(move || {
         let _room = room;
-        let rendition = n.rendition.as_ref()?;
         let ix = (n.page.max(1) as usize - 1).min(rendition.pages.len().saturating_sub(1));
         let img = rendition.pages[ix].page.preview();
-        Some(super::messages::page_png(&img, led, inm.as_deref()))
+        super::messages::page_png(&img, led, inm.as_deref())
     })
-    .await?
-    .ok_or_else(|| {
-        ApiError::not_found(crate::i18n::Reason::NoFrameYet {
-            panel: p.id.to_string(),
-        })
-    })
+    .await
 }
 
 /// LED-look previews of a page `width` pixels wide aim at roughly 640 px.

@@ -16,7 +16,8 @@ use crate::domain::{Id, Panel};
 use crate::frame::{self, FLAG_BLANK};
 use crate::i18n::Reason;
 
-/// The sentences of this module, Vietnamese (sent) with their English.
+/// The panel named in the path, if a controller of ours drives it over
+/// MQTT (only those answer a snapshot request).
 fn mqtt_panel(ctx: &Ctx, r: &Req) -> Result<Panel, ApiError> {
     let p = super::panels::known(ctx, r)?;
     if !p.transport.is_mqtt() {

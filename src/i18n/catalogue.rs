@@ -17,6 +17,7 @@ pub enum Kind {
     Warning,
     Document,
     Account,
+    Alarm,
     Record,
 }
 
@@ -34,6 +35,7 @@ impl Kind {
             "warning" => Kind::Warning,
             "document" => Kind::Document,
             "account" => Kind::Account,
+            "alarm" => Kind::Alarm,
             _ => Kind::Record,
         }
     }
@@ -49,6 +51,7 @@ impl Kind {
             Kind::Warning => ("bản tin cảnh báo CAP", "warning"),
             Kind::Document => ("tài liệu CAP", "document"),
             Kind::Account => ("tài khoản", "account"),
+            Kind::Alarm => ("sự cố", "alarm"),
             Kind::Record => ("bản ghi", "record"),
         };
         pick(lang, vi, en)

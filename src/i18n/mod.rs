@@ -113,14 +113,13 @@ pub(crate) fn fold(s: &str) -> String {
         .collect()
 }
 
-/// Whether `haystack` contains `needle`, both folded.
-pub(crate) fn matches(haystack: &str, needle: &str) -> bool {
-    fold(haystack).contains(&fold(needle))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn matches(haystack: &str, needle: &str) -> bool {
+        fold(haystack).contains(&fold(needle))
+    }
 
     #[test]
     fn accept_language_honours_q_values_and_defaults_to_vietnamese() {

@@ -221,14 +221,14 @@ impl Shared {
         let _ = self.events.send(self.event_for(id));
     }
 
-    /// How many of these panels report online (status messages from ids
-    /// that are not configured panels do not count).
     /// Vendor transports' links connected now.
     pub fn links_connected(&self) -> usize {
         let links = self.links.read().expect("links lock");
         links.values().filter(|l| l.connected).count()
     }
 
+    /// How many of these panels report online (status messages from ids
+    /// that are not configured panels do not count).
     pub fn online_among<'a>(&self, ids: impl Iterator<Item = &'a Id>) -> usize {
         let live = self.live.read().expect("live lock");
         ids.filter(|id| live.get(*id).is_some_and(|l| l.online))

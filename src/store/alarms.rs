@@ -26,7 +26,7 @@ use crate::fsio;
 const CONFIG_FILE: &str = "secrets/alarms.json";
 const LOG_FILE: &str = "state/alarms.json";
 /// Closed incidents kept (the oldest are dropped first; open ones always stay).
-const KEEP_CLOSED: usize = 2000;
+pub(crate) const KEEP_CLOSED: usize = 2000;
 
 /// One outage of one panel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -166,12 +166,7 @@ impl AlarmStore {
     pub fn set_config(&self, c: AlarmConfig) -> Result<AlarmConfig, StoreError> {
         c.check().map_err(crate::domain::Invalid::new)?;
         let mut st = self.config.lock().expect("alarm config lock");
-        let mut bytes = serde_json::to_vec_pretty(&c).expect("serializes");
-        bytes.push(b'\n');
-        if let Some(dir) = self.config_path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
-        }
-        fsio::write_secret(&self.config_path, &bytes)
+        fsio::write_secret(&self.config_path, &super::pretty(&c))
             .map_err(|e| StoreError::io(&self.config_path, e))?;
         st.seen = stamp(&self.config_path);
         st.config = c.clone();
@@ -210,12 +205,7 @@ impl AlarmStore {
                 }
             });
         }
-        let mut bytes = serde_json::to_vec_pretty(&next).expect("serializes");
-        bytes.push(b'\n');
-        if let Some(dir) = self.log_path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
-        }
-        fsio::write_atomic(&self.log_path, &bytes)
+        fsio::write_atomic(&self.log_path, &super::pretty(&next))
             .map_err(|e| StoreError::io(&self.log_path, e))?;
         *log = next;
         Ok(r)

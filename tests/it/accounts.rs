@@ -116,18 +116,7 @@ async fn a_district_editor_and_the_provincial_approver_work_with_passwords() {
             "Kích hoạt định danh điện tử mức 2 tại công an phường.",
         )
         .await;
-        b.click("#save-message").await;
-        let hash = b
-            .wait_js(
-                "return /^#\\/messages\\/(?!new)[^/]+$/.test(location.hash) && location.hash",
-                "the saved message page",
-            )
-            .await;
-        let id = hash
-            .as_str()
-            .unwrap()
-            .trim_start_matches("#/messages/")
-            .to_string();
+        let id = b.save_message().await;
         let (_, m) = admin.get(&format!("/messages/{id}")).await;
         assert_eq!(
             (&m["created_by"], &m["status"]),

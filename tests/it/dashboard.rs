@@ -262,6 +262,22 @@ impl Browser {
         .await;
     }
 
+    /// Saves the message open in the composer; returns its id once the page
+    /// has moved to the saved message.
+    pub(crate) async fn save_message(&self) -> String {
+        self.click("#save-message").await;
+        let hash = self
+            .wait_js(
+                "return /^#\\/messages\\/(?!new)[^/]+$/.test(location.hash) && location.hash",
+                "the saved message page",
+            )
+            .await;
+        hash.as_str()
+            .unwrap()
+            .trim_start_matches("#/messages/")
+            .to_string()
+    }
+
     /// Polls `script` (a function body) until it returns something truthy.
     pub(crate) async fn wait_js(&self, script: &str, what: &str) -> Value {
         if let Some(v) = self.try_wait(script, 30).await {
@@ -698,18 +714,7 @@ async fn dashboard_story_in_a_real_browser() {
         pages.as_str().unwrap().contains('/'),
         "page counter: {pages}"
     );
-    b.click("#save-message").await;
-    let hash = b
-        .wait_js(
-            "return /^#\\/messages\\/(?!new)[^/]+$/.test(location.hash) && location.hash",
-            "the saved message page",
-        )
-        .await;
-    let msg_id = hash
-        .as_str()
-        .unwrap()
-        .trim_start_matches("#/messages/")
-        .to_string();
+    let msg_id = b.save_message().await;
     let (s, m) = editor.get(&format!("/messages/{msg_id}")).await;
     assert_eq!(s, 200, "{m}");
     assert_eq!(m["text"], text, "the server keeps the text as typed");
