@@ -308,6 +308,7 @@ fn reload_hand_edits(
             let _ = tokio::task::spawn_blocking(move || {
                 store.reload_hand_edits();
                 tokens.reload_if_changed();
+                tokens.write_last_used();
                 if accounts.users().reload_if_changed() {
                     // Roles may have changed or accounts gone.
                     tokens.notify_revoked();

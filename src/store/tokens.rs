@@ -229,7 +229,8 @@ impl TokenStore {
     }
 
     /// The principal a token belongs to, if any (and not expired).
-    pub fn authenticate(&self, token: &str) -> Option<Principal> {
+    #[cfg(test)]
+    pub(crate) fn authenticate(&self, token: &str) -> Option<Principal> {
         self.check(token, Utc::now()).ok()
     }
 
@@ -241,27 +242,37 @@ impl TokenStore {
         Ok(p)
     }
 
+    /// Notes a use in memory only: a lookup never waits for the disk.
+    /// [`TokenStore::write_last_used`] puts it in the file later.
     fn note_use(&self, name: &str, now: DateTime<Utc>) {
         self.used
             .lock()
             .expect("used lock")
             .insert(name.to_string(), now);
-        let stale = self
-            .file
-            .read()
-            .iter()
-            .find(|e| e.name == name)
-            .is_some_and(|e| e.last_used_at.is_none_or(|t| now - t >= LAST_USED_WRITE));
-        if stale {
-            let written = self.file.update(|entries| {
-                if let Some(e) = entries.iter_mut().find(|e| e.name == name) {
-                    e.last_used_at = Some(now);
+    }
+
+    /// Writes the last-used times that lag the file by
+    /// [`LAST_USED_WRITE`] or more, in one write. Called from the blocking
+    /// reload loop, never on a request's path.
+    pub fn write_last_used(&self) {
+        let used = self.used.lock().expect("used lock").clone();
+        let stale = |e: &Entry| {
+            used.get(&e.name)
+                .is_some_and(|&t| e.last_used_at.is_none_or(|w| t - w >= LAST_USED_WRITE))
+        };
+        if !self.file.read().iter().any(stale) {
+            return;
+        }
+        let written = self.file.update(|entries| {
+            for e in entries.iter_mut() {
+                if stale(e) {
+                    e.last_used_at = used.get(&e.name).copied();
                 }
-                Ok(())
-            });
-            if let Err(e) = written {
-                tracing::warn!("a token's last use could not be written: {e}");
             }
+            Ok(())
+        });
+        if let Err(e) = written {
+            tracing::warn!("a token's last use could not be written: {e}");
         }
     }
 
@@ -292,6 +303,7 @@ impl TokenStore {
 
     /// Every token in the file, in file order, without secrets (the bootstrap token is not listed).
     pub fn list(&self) -> Vec<TokenInfo> {
+        let used = self.used.lock().expect("used lock");
         self.file
             .read()
             .iter()
@@ -301,13 +313,7 @@ impl TokenStore {
                 created_at: e.created_at,
                 expires_at: e.expires_at,
                 scope: e.scope.clone(),
-                last_used_at: self
-                    .used
-                    .lock()
-                    .expect("used lock")
-                    .get(&e.name)
-                    .copied()
-                    .or(e.last_used_at),
+                last_used_at: used.get(&e.name).copied().or(e.last_used_at),
             })
             .collect()
     }
@@ -469,7 +475,12 @@ mod tests {
             Err(TokenRefusal::Expired(now + chrono::Duration::hours(1)))
         );
         assert_eq!(s.check("bt_unknown", now), Err(TokenRefusal::Unknown));
-        // The last use reached the file, so a restart still shows it.
+        // The last use reaches the file on the reload loop's write, so a
+        // restart still shows it.
+        assert!(TokenStore::open(&path, None).unwrap().list()[0]
+            .last_used_at
+            .is_none());
+        s.write_last_used();
         let s2 = TokenStore::open(&path, None).unwrap();
         assert!(s2.list()[0].last_used_at.is_some());
     }
