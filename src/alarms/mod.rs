@@ -22,12 +22,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use self::config::AlarmConfig;
 use self::core::{Kind, Observation, Tracker, Transition};
 use self::notify::{Event, Named, Notice, Notifier};
 use crate::domain::Id;
 use crate::player::Shared;
-use crate::store::alarms::{AlarmStore, Incident};
-use crate::store::Store;
+use crate::store::alarms::{AlarmLog, AlarmStore, Incident};
+use crate::store::{Snapshot, Store};
 
 /// How often the fleet is looked at.
 pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -159,58 +160,15 @@ impl Alarms {
         });
     }
 
-    /// One look at the fleet at `now`.
+    /// One look at the fleet at `now`: observe every panel, record what
+    /// changed, send the notices.
     pub(crate) fn check(&self, store: &Store, shared: &Shared, link_up: bool, now: DateTime<Utc>) {
         let cfg = self.store.config();
         let snap = store.snapshot();
-        let mut out = Vec::new();
-        let mut urgent = HashMap::new();
-        let gone;
-        {
-            let live = shared.live.read().expect("live lock");
-            let showing = shared.now.read().expect("now lock");
-            let mut tracker = self.tracker.lock().expect("alarm tracker lock");
-            gone = tracker.retain(|id| snap.panels.contains_key(id));
-            let mut stale = 0;
-            for p in snap.panels.values() {
-                let l = live.get(&p.id);
-                let limits = cfg.limits_for(p);
-                let seen = Observation {
-                    online: l.is_some_and(|l| l.online),
-                    last_seen: l.and_then(|l| l.last_seen),
-                    unacked_since: if link_up {
-                        shared.unacked_since(&p.id)
-                    } else {
-                        None
-                    },
-                };
-                if seen.online
-                    && seen
-                        .unacked_since
-                        .is_some_and(|t| now - t >= limits.thresholds.unconfirmed_after)
-                {
-                    stale += 1;
-                }
-                let n = out.len();
-                tracker.observe(now, &p.id, seen, &limits.thresholds, &mut out);
-                if out.len() > n {
-                    // Urgent if so configured, or if the sign carries an alert now.
-                    let alerting = showing.get(&p.id).is_some_and(|s| s.alert.is_some());
-                    urgent.insert(p.id.clone(), limits.urgent || alerting);
-                }
-            }
-            self.fleet.stale.store(stale, Ordering::Relaxed);
-        }
-        let held_now = |urgent: bool| self::core::held(urgent, cfg.quiet(), now, &self.tz);
-        let name = |id: &Id| {
-            snap.panels
-                .get(id)
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| id.to_string())
-        };
+        let seen = self.observe(&snap, shared, &cfg, link_up, now);
         let digest_due = |last| self::core::digest_due(last, now, cfg.digest_time(), &self.tz);
-        let quiet_tick = out.is_empty()
-            && gone.is_empty()
+        let quiet_tick = seen.transitions.is_empty()
+            && seen.gone.is_empty()
             && self
                 .store
                 .with_log(|l| l.last_digest)
@@ -218,100 +176,200 @@ impl Alarms {
         if quiet_tick {
             return;
         }
-        let notices = self.store.update(|log| {
-            let mut notices = Vec::new();
-            for t in &out {
-                match t {
-                    Transition::Raised { panel, kind, since } => {
-                        let urgent = urgent.get(panel).copied().unwrap_or(false);
-                        log.next_id += 1;
-                        let i = Incident {
-                            id: log.next_id,
-                            panel: panel.clone(),
-                            kind: *kind,
-                            urgent,
-                            since: *since,
-                            raised_at: now,
-                            recovered_at: None,
-                            removed: false,
-                            held: held_now(urgent),
-                            digested: false,
-                            acked_by: None,
-                            acked_at: None,
-                        };
-                        self.fleet.raised[match kind {
-                            Kind::Offline => 0,
-                            Kind::Unconfirmed => 1,
-                        }]
-                        .fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(panel = %panel, kind = kind.name(), "alarm raised");
-                        if !i.held {
-                            notices.push((Event::Alarm, i.clone()));
-                        }
-                        log.incidents.push(i);
-                    }
-                    Transition::Recovered {
-                        panel, kind, at, ..
-                    } => {
-                        if let Some(i) = open_incident(&mut log.incidents, panel, *kind) {
-                            i.recovered_at = Some(*at);
-                            tracing::info!(panel = %panel, kind = kind.name(), "alarm recovered");
-                            // A held alarm's recovery is for the digest too.
-                            if !i.held && !held_now(i.urgent) {
-                                notices.push((Event::Recovery, i.clone()));
-                            } else {
-                                i.held = true;
-                            }
-                        }
-                    }
-                }
-            }
-            for (panel, kind) in &gone {
-                if let Some(i) = open_incident(&mut log.incidents, panel, *kind) {
-                    i.recovered_at = Some(now);
-                    i.removed = true;
-                }
-            }
-            let mut digest = Vec::new();
-            match log.last_digest {
-                None => log.last_digest = Some(now),
-                Some(last) if digest_due(last) => {
-                    log.last_digest = Some(now);
-                    for i in log.incidents.iter_mut() {
-                        if !i.urgent && !i.digested && !i.removed {
-                            i.digested = true;
-                            digest.push(i.clone());
-                        }
-                    }
-                }
-                Some(_) => {}
-            }
+        let held_now = |urgent: bool| self::core::held(urgent, cfg.quiet(), now, &self.tz);
+        let recorded = self.store.update(|log| {
+            let notices = self.record(log, &seen, now, held_now);
+            let digest = take_digest(log, now, digest_due);
             Ok((notices, digest))
         });
-        match notices {
-            Ok((notices, digest)) => {
-                let named = |i: Incident| Named {
-                    panel_name: name(&i.panel),
-                    incident: i,
-                };
-                for (event, i) in notices {
-                    self.notifier.send(Notice {
-                        event,
-                        sent_at: now,
-                        incidents: vec![named(i)],
-                    });
-                }
-                if !digest.is_empty() {
-                    self.notifier.send(Notice {
-                        event: Event::Digest,
-                        sent_at: now,
-                        incidents: digest.into_iter().map(named).collect(),
-                    });
-                }
-            }
+        match recorded {
+            Ok((notices, digest)) => self.send(&snap, notices, digest, now),
             Err(e) => tracing::error!("alarm incidents not saved: {e}"),
         }
     }
+
+    /// Steps the tracker with every panel's live state.
+    fn observe(
+        &self,
+        snap: &Snapshot,
+        shared: &Shared,
+        cfg: &AlarmConfig,
+        link_up: bool,
+        now: DateTime<Utc>,
+    ) -> Seen {
+        let mut seen = Seen::default();
+        let live = shared.live.read().expect("live lock");
+        let showing = shared.now.read().expect("now lock");
+        let mut tracker = self.tracker.lock().expect("alarm tracker lock");
+        seen.gone = tracker.retain(|id| snap.panels.contains_key(id));
+        let mut stale = 0;
+        for p in snap.panels.values() {
+            let l = live.get(&p.id);
+            let limits = cfg.limits_for(p);
+            let observed = Observation {
+                online: l.is_some_and(|l| l.online),
+                last_seen: l.and_then(|l| l.last_seen),
+                unacked_since: if link_up {
+                    shared.unacked_since(&p.id)
+                } else {
+                    None
+                },
+            };
+            if observed.online
+                && observed
+                    .unacked_since
+                    .is_some_and(|t| now - t >= limits.thresholds.unconfirmed_after)
+            {
+                stale += 1;
+            }
+            let n = seen.transitions.len();
+            tracker.observe(
+                now,
+                &p.id,
+                observed,
+                &limits.thresholds,
+                &mut seen.transitions,
+            );
+            if seen.transitions.len() > n {
+                // Urgent if so configured, or if the sign carries an alert now.
+                let alerting = showing.get(&p.id).is_some_and(|s| s.alert.is_some());
+                seen.urgent.insert(p.id.clone(), limits.urgent || alerting);
+            }
+        }
+        self.fleet.stale.store(stale, Ordering::Relaxed);
+        seen
+    }
+
+    /// Opens and closes incidents in the log for what was seen; returns
+    /// the notices to send now (held ones wait for the digest).
+    fn record(
+        &self,
+        log: &mut AlarmLog,
+        seen: &Seen,
+        now: DateTime<Utc>,
+        held_now: impl Fn(bool) -> bool,
+    ) -> Vec<(Event, Incident)> {
+        let mut notices = Vec::new();
+        for t in &seen.transitions {
+            match t {
+                Transition::Raised { panel, kind, since } => {
+                    let urgent = seen.urgent.get(panel).copied().unwrap_or(false);
+                    log.next_id += 1;
+                    let i = Incident {
+                        id: log.next_id,
+                        panel: panel.clone(),
+                        kind: *kind,
+                        urgent,
+                        since: *since,
+                        raised_at: now,
+                        recovered_at: None,
+                        removed: false,
+                        held: held_now(urgent),
+                        digested: false,
+                        acked_by: None,
+                        acked_at: None,
+                    };
+                    self.fleet.raised[match kind {
+                        Kind::Offline => 0,
+                        Kind::Unconfirmed => 1,
+                    }]
+                    .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(panel = %panel, kind = kind.name(), "alarm raised");
+                    if !i.held {
+                        notices.push((Event::Alarm, i.clone()));
+                    }
+                    log.incidents.push(i);
+                }
+                Transition::Recovered {
+                    panel, kind, at, ..
+                } => {
+                    if let Some(i) = open_incident(&mut log.incidents, panel, *kind) {
+                        i.recovered_at = Some(*at);
+                        tracing::info!(panel = %panel, kind = kind.name(), "alarm recovered");
+                        // A held alarm's recovery is for the digest too.
+                        if !i.held && !held_now(i.urgent) {
+                            notices.push((Event::Recovery, i.clone()));
+                        } else {
+                            i.held = true;
+                        }
+                    }
+                }
+            }
+        }
+        for (panel, kind) in &seen.gone {
+            if let Some(i) = open_incident(&mut log.incidents, panel, *kind) {
+                i.recovered_at = Some(now);
+                i.removed = true;
+            }
+        }
+        notices
+    }
+
+    /// Hands the notices and the digest to the notifier, with panel names.
+    fn send(
+        &self,
+        snap: &Snapshot,
+        notices: Vec<(Event, Incident)>,
+        digest: Vec<Incident>,
+        now: DateTime<Utc>,
+    ) {
+        let named = |i: Incident| Named {
+            panel_name: snap
+                .panels
+                .get(&i.panel)
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| i.panel.to_string()),
+            incident: i,
+        };
+        for (event, i) in notices {
+            self.notifier.send(Notice {
+                event,
+                sent_at: now,
+                incidents: vec![named(i)],
+            });
+        }
+        if !digest.is_empty() {
+            self.notifier.send(Notice {
+                event: Event::Digest,
+                sent_at: now,
+                incidents: digest.into_iter().map(named).collect(),
+            });
+        }
+    }
+}
+
+/// What one look at the fleet found.
+#[derive(Default)]
+struct Seen {
+    transitions: Vec<Transition>,
+    /// Per panel with a transition: whether its incident is urgent.
+    urgent: HashMap<Id, bool>,
+    /// Conditions of panels that no longer exist.
+    gone: Vec<(Id, Kind)>,
+}
+
+/// The non-urgent incidents not yet in a digest, when one is due (the
+/// first look only starts the clock).
+fn take_digest(
+    log: &mut AlarmLog,
+    now: DateTime<Utc>,
+    due: impl Fn(DateTime<Utc>) -> bool,
+) -> Vec<Incident> {
+    let mut digest = Vec::new();
+    match log.last_digest {
+        None => log.last_digest = Some(now),
+        Some(last) if due(last) => {
+            log.last_digest = Some(now);
+            for i in log.incidents.iter_mut() {
+                if !i.urgent && !i.digested && !i.removed {
+                    i.digested = true;
+                    digest.push(i.clone());
+                }
+            }
+        }
+        Some(_) => {}
+    }
+    digest
 }
 
 fn open_incident<'a>(

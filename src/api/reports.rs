@@ -726,107 +726,16 @@ pub(super) async fn workbook(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
         snap: &snap,
         tz: ctx.tz,
     };
-    let label = |key: &str| campaign_label(key, &names);
-    let district =
-        |g: &str| group_name(&snap, g).unwrap_or_else(|| report_book::NO_DISTRICT.into());
-
-    // Per district: its campaigns, and the district's own totals.
-    let mut districts: BTreeMap<String, (Sum, Vec<report_book::Line>)> = BTreeMap::new();
-    let mut total = Sum::default();
-    for (p, secs) in &loaded.rows {
-        total.add(p, *secs);
-        for g in loaded.filter.groups_of(&p.panel, &names) {
-            districts.entry(g).or_default().0.add(p, *secs);
-        }
-    }
-    for ((campaign, group), s) in sums(&loaded, &names) {
-        if let Some(d) = districts.get_mut(&group) {
-            d.1.push(report_book::Line {
-                label: label(&campaign),
-                panels: s.panels.len(),
-                plays: s.plays,
-                verified: s.verified,
-                on_air_s: s.on_air_s,
-            });
-        }
-    }
-    let line = |name: String, s: &Sum| report_book::Line {
-        label: name,
-        panels: s.panels.len(),
-        plays: s.plays,
-        verified: s.verified,
-        on_air_s: s.on_air_s,
-    };
-    let mut sections: Vec<report_book::Section> = districts
-        .iter()
-        .map(|(g, (s, lines))| {
-            let mut lines = lines.clone();
-            lines.sort_by(|a, b| b.plays.cmp(&a.plays).then(a.label.cmp(&b.label)));
-            report_book::Section {
-                total: line(district(g), s),
-                lines,
-            }
-        })
-        .collect();
-    // Districts by name, the panels in none last.
-    sections.sort_by_key(|s| {
-        (
-            s.total.label == report_book::NO_DISTRICT,
-            s.total.label.clone(),
-        )
-    });
-
-    let detail: Vec<report_book::Play> = loaded
-        .rows
-        .iter()
-        .take(BOOK_DETAIL_ROWS)
-        .map(|(p, secs)| report_book::Play {
-            at: names.local(p.shown_at),
-            panel_name: names.panel_name(&p.panel).unwrap_or_default(),
-            panel: p.panel.clone(),
-            districts: names
-                .groups(&p.panel)
-                .iter()
-                .map(|g| district(g))
-                .collect::<Vec<_>>()
-                .join(", "),
-            message: names
-                .message_title(p.message.as_deref())
-                .or_else(|| p.message.clone())
-                .unwrap_or_default(),
-            campaign: label(&campaign_key(p)),
-            seq: p.seq,
-            on_air_s: *secs,
-            verified: p.verified,
-        })
-        .collect();
-
-    let mut scope = Vec::new();
-    if let Some(g) = &loaded.filter.group {
-        scope.push(format!("khu vực {}", district(g)));
-    }
-    if let Some(c) = &loaded.filter.campaign {
-        scope.push(if c == "alerts" {
-            "các cảnh báo khẩn".to_string()
-        } else {
-            format!("lịch phát {}", label(c))
-        });
-    }
-    if let Some(p) = &loaded.filter.panel {
-        scope.push(format!(
-            "bảng {}",
-            names
-                .panel_name(p.as_str())
-                .unwrap_or_else(|| p.to_string())
-        ));
-    }
+    let (sections, total) = book_sections(&loaded, &names);
+    let detail = book_detail(&loaded, &names);
+    let scope = book_scope(&loaded.filter, &names);
     let book = report_book::Book {
         unit: r.q("unit").unwrap_or("").trim().to_string(),
         from: names.local(loaded.period.from),
         to: names.local(loaded.period.to),
         scope,
         sections,
-        total: line(report_book::TOTAL.into(), &total),
+        total,
         detail,
         detail_total: loaded.rows.len(),
         cut_short: loaded.truncated,
@@ -847,6 +756,108 @@ pub(super) async fn workbook(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
         resp.headers_mut().insert("content-disposition", v);
     }
     Ok(resp)
+}
+
+/// A district's name as the workbook shows it.
+fn district_name(names: &Names, g: &str) -> String {
+    group_name(names.snap, g).unwrap_or_else(|| report_book::NO_DISTRICT.into())
+}
+
+fn book_line(label: String, s: &Sum) -> report_book::Line {
+    report_book::Line {
+        label,
+        panels: s.panels.len(),
+        plays: s.plays,
+        verified: s.verified,
+        on_air_s: s.on_air_s,
+    }
+}
+
+/// Per district its campaigns (most plays first) and its own totals,
+/// districts by name and the panels in none last; and the grand total.
+fn book_sections(loaded: &Loaded, names: &Names) -> (Vec<report_book::Section>, report_book::Line) {
+    let mut districts: BTreeMap<String, (Sum, Vec<report_book::Line>)> = BTreeMap::new();
+    let mut total = Sum::default();
+    for (p, secs) in &loaded.rows {
+        total.add(p, *secs);
+        for g in loaded.filter.groups_of(&p.panel, names) {
+            districts.entry(g).or_default().0.add(p, *secs);
+        }
+    }
+    for ((campaign, group), s) in sums(loaded, names) {
+        if let Some(d) = districts.get_mut(&group) {
+            d.1.push(book_line(campaign_label(&campaign, names), &s));
+        }
+    }
+    let mut sections: Vec<report_book::Section> = districts
+        .into_iter()
+        .map(|(g, (s, mut lines))| {
+            lines.sort_by(|a, b| b.plays.cmp(&a.plays).then(a.label.cmp(&b.label)));
+            report_book::Section {
+                total: book_line(district_name(names, &g), &s),
+                lines,
+            }
+        })
+        .collect();
+    sections.sort_by_key(|s| {
+        (
+            s.total.label == report_book::NO_DISTRICT,
+            s.total.label.clone(),
+        )
+    });
+    (sections, book_line(report_book::TOTAL.into(), &total))
+}
+
+/// The workbook's sheet of single plays (the first [`BOOK_DETAIL_ROWS`]).
+fn book_detail(loaded: &Loaded, names: &Names) -> Vec<report_book::Play> {
+    loaded
+        .rows
+        .iter()
+        .take(BOOK_DETAIL_ROWS)
+        .map(|(p, secs)| report_book::Play {
+            at: names.local(p.shown_at),
+            panel_name: names.panel_name(&p.panel).unwrap_or_default(),
+            panel: p.panel.clone(),
+            districts: names
+                .groups(&p.panel)
+                .iter()
+                .map(|g| district_name(names, g))
+                .collect::<Vec<_>>()
+                .join(", "),
+            message: names
+                .message_title(p.message.as_deref())
+                .or_else(|| p.message.clone())
+                .unwrap_or_default(),
+            campaign: campaign_label(&campaign_key(p), names),
+            seq: p.seq,
+            on_air_s: *secs,
+            verified: p.verified,
+        })
+        .collect()
+}
+
+/// What the report was narrowed to, as the title block says it.
+fn book_scope(filter: &Filter, names: &Names) -> Vec<String> {
+    let mut scope = Vec::new();
+    if let Some(g) = &filter.group {
+        scope.push(format!("khu vực {}", district_name(names, g)));
+    }
+    if let Some(c) = &filter.campaign {
+        scope.push(if c == "alerts" {
+            "các cảnh báo khẩn".to_string()
+        } else {
+            format!("lịch phát {}", campaign_label(c, names))
+        });
+    }
+    if let Some(p) = &filter.panel {
+        scope.push(format!(
+            "bảng {}",
+            names
+                .panel_name(p.as_str())
+                .unwrap_or_else(|| p.to_string())
+        ));
+    }
+    scope
 }
 
 /// A campaign key as a person reads it in the workbook.

@@ -162,71 +162,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Document, CapError> {
             "an {msg_type:?} must name the message it changes in <references>"
         )));
     }
-    let mut infos = Vec::new();
-    for i in a.info {
-        let opt = |d: Option<oasiscap::DateTime>, what: &str| d.map(|d| utc(d, what)).transpose();
-        infos.push(Info {
-            language: i.language.as_option_str().unwrap_or("en-US").to_string(),
-            categories: i.categories.iter().map(|c| format!("{c:?}")).collect(),
-            event: i.event.trim().to_string(),
-            urgency: format!("{:?}", i.urgency),
-            severity: format!("{:?}", i.severity),
-            certainty: format!("{:?}", i.certainty),
-            effective: opt(i.effective, "effective")?,
-            onset: opt(i.onset, "onset")?,
-            expires: opt(i.expires, "expires")?,
-            sender_name: i.sender_name,
-            headline: i.headline,
-            description: i.description,
-            instruction: i.instruction,
-            parameters: i
-                .parameters
-                .iter()
-                .map(|(n, v)| Geocode {
-                    name: n.to_string(),
-                    value: v.to_string(),
-                })
-                .collect(),
-            areas: i
-                .areas
-                .iter()
-                .map(|ar| Area {
-                    desc: ar.description.trim().to_string(),
-                    polygons: ar
-                        .polygons
-                        .iter()
-                        .map(|p| {
-                            p.iter()
-                                .map(|pt| Point {
-                                    lat: pt.latitude(),
-                                    lon: pt.longitude(),
-                                })
-                                .collect()
-                        })
-                        .collect(),
-                    circles: ar
-                        .circles
-                        .iter()
-                        .map(|c| Circle {
-                            center: Point {
-                                lat: c.center.latitude(),
-                                lon: c.center.longitude(),
-                            },
-                            radius_km: c.radius,
-                        })
-                        .collect(),
-                    geocodes: ar
-                        .geocode
-                        .iter()
-                        .map(|(n, v)| Geocode {
-                            name: n.trim().to_string(),
-                            value: v.trim().to_string(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-        });
-    }
+    let infos = a.info.into_iter().map(info).collect::<Result<_, _>>()?;
     Ok(Document {
         identifier: a.identifier.as_str().to_string(),
         sender: a.sender.as_str().to_string(),
@@ -238,6 +174,67 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Document, CapError> {
         note: a.note,
         infos,
     })
+}
+
+/// One `<info>` block, its times checked.
+fn info(i: oasiscap::v1dot2::Info) -> Result<Info, CapError> {
+    let opt = |d: Option<oasiscap::DateTime>, what: &str| d.map(|d| utc(d, what)).transpose();
+    Ok(Info {
+        language: i.language.as_option_str().unwrap_or("en-US").to_string(),
+        categories: i.categories.iter().map(|c| format!("{c:?}")).collect(),
+        event: i.event.trim().to_string(),
+        urgency: format!("{:?}", i.urgency),
+        severity: format!("{:?}", i.severity),
+        certainty: format!("{:?}", i.certainty),
+        effective: opt(i.effective, "effective")?,
+        onset: opt(i.onset, "onset")?,
+        expires: opt(i.expires, "expires")?,
+        parameters: i
+            .parameters
+            .iter()
+            .map(|(n, v)| Geocode {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+        areas: i.areas.iter().map(area).collect(),
+        sender_name: i.sender_name,
+        headline: i.headline,
+        description: i.description,
+        instruction: i.instruction,
+    })
+}
+
+/// One `<area>`: its description, shapes and geocodes.
+fn area(ar: &oasiscap::v1dot2::Area) -> Area {
+    let point = |pt: &oasiscap::geo::Point| Point {
+        lat: pt.latitude(),
+        lon: pt.longitude(),
+    };
+    Area {
+        desc: ar.description.trim().to_string(),
+        polygons: ar
+            .polygons
+            .iter()
+            .map(|p| p.iter().map(point).collect())
+            .collect(),
+        circles: ar
+            .circles
+            .iter()
+            .map(|c| Circle {
+                center: point(&c.center),
+                radius_km: c.radius,
+            })
+            .collect(),
+        geocodes: ar
+            .geocode
+            .iter()
+            .map(|(n, v)| Geocode {
+                name: n.trim().to_string(),
+                value: v.trim().to_string(),
+            })
+            .collect(),
+    }
 }
 
 /// A CAP time in UTC, refused outside [`YEARS`].

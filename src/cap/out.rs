@@ -50,75 +50,69 @@ fn el(out: &mut String, indent: &str, name: &str, value: &str) {
 /// (referencing the alert) once an operator or a Cancel ended it.
 pub(crate) fn alert_document(a: &Alert, at: &Where<'_>, p: &Publisher<'_>) -> String {
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">\n");
+    alert_head(&mut x, a, p);
+    x.push_str("  <info>\n");
+    alert_info(&mut x, a, at, p);
+    x.push_str("    <area>\n");
+    alert_area(&mut x, at);
+    x.push_str("    </area>\n  </info>\n</alert>\n");
+    x
+}
+
+/// The `<alert>` elements before `<info>`.
+fn alert_head(x: &mut String, a: &Alert, p: &Publisher<'_>) {
     let i = "  ";
     let id = identifier(a);
-    match a.cancelled_at {
-        Some(c) => {
-            el(&mut x, i, "identifier", &format!("{id}-cancel"));
-            el(&mut x, i, "sender", p.sender);
-            el(&mut x, i, "sent", &time(c, p.tz));
-            el(&mut x, i, "status", "Actual");
-            el(&mut x, i, "msgType", "Cancel");
-            el(&mut x, i, "scope", "Public");
-            el(
-                &mut x,
-                i,
-                "references",
-                &format!("{},{id},{}", p.sender, time(a.created_at, p.tz)),
-            );
-        }
-        None => {
-            el(&mut x, i, "identifier", &id);
-            el(&mut x, i, "sender", p.sender);
-            el(&mut x, i, "sent", &time(a.created_at, p.tz));
-            el(&mut x, i, "status", "Actual");
-            el(&mut x, i, "msgType", "Alert");
-            el(&mut x, i, "scope", "Public");
-        }
+    let (identifier, sent, msg_type) = match a.cancelled_at {
+        Some(c) => (format!("{id}-cancel"), c, "Cancel"),
+        None => (id.clone(), a.created_at, "Alert"),
+    };
+    el(x, i, "identifier", &identifier);
+    el(x, i, "sender", p.sender);
+    el(x, i, "sent", &time(sent, p.tz));
+    el(x, i, "status", "Actual");
+    el(x, i, "msgType", msg_type);
+    el(x, i, "scope", "Public");
+    if a.cancelled_at.is_some() {
+        el(
+            x,
+            i,
+            "references",
+            &format!("{},{id},{}", p.sender, time(a.created_at, p.tz)),
+        );
     }
+}
+
+/// The `<info>` elements before `<area>`: the warning's own category,
+/// event and grading where the alert came from one, else defaults.
+fn alert_info(x: &mut String, a: &Alert, at: &Where<'_>, p: &Publisher<'_>) {
     let info = at.warning.and_then(|w| w.info.as_ref());
     let ii = "    ";
-    x.push_str("  <info>\n");
-    el(&mut x, ii, "language", "vi-VN");
+    el(x, ii, "language", "vi-VN");
     let cats = info
         .map(|i| i.categories.clone())
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| vec!["Safety".into()]);
     for c in cats {
-        el(&mut x, ii, "category", &c);
+        el(x, ii, "category", &c);
     }
-    el(
-        &mut x,
-        ii,
-        "event",
-        info.map(|i| i.event.as_str()).unwrap_or("Cảnh báo khẩn"),
-    );
-    el(
-        &mut x,
-        ii,
-        "urgency",
-        info.map(|i| i.urgency.as_str()).unwrap_or("Immediate"),
-    );
-    el(
-        &mut x,
-        ii,
-        "severity",
-        info.map(|i| i.severity.as_str()).unwrap_or("Unknown"),
-    );
-    el(
-        &mut x,
-        ii,
-        "certainty",
-        info.map(|i| i.certainty.as_str()).unwrap_or("Unknown"),
-    );
-    el(&mut x, ii, "effective", &time(a.created_at, p.tz));
-    el(&mut x, ii, "expires", &time(a.ends_at, p.tz));
-    el(&mut x, ii, "senderName", p.sender_name);
+    let graded = [
+        ("event", info.map(|i| i.event.as_str()), "Cảnh báo khẩn"),
+        ("urgency", info.map(|i| i.urgency.as_str()), "Immediate"),
+        ("severity", info.map(|i| i.severity.as_str()), "Unknown"),
+        ("certainty", info.map(|i| i.certainty.as_str()), "Unknown"),
+    ];
+    for (name, value, default) in graded {
+        el(x, ii, name, value.unwrap_or(default));
+    }
+    el(x, ii, "effective", &time(a.created_at, p.tz));
+    el(x, ii, "expires", &time(a.ends_at, p.tz));
+    el(x, ii, "senderName", p.sender_name);
     let headline: String = a.body.text.chars().take(160).collect();
-    el(&mut x, ii, "headline", &headline);
-    el(&mut x, ii, "description", &a.body.text);
+    el(x, ii, "headline", &headline);
+    el(x, ii, "description", &a.body.text);
     if let Some(ins) = info.and_then(|i| i.instruction.as_deref()) {
-        el(&mut x, ii, "instruction", ins);
+        el(x, ii, "instruction", ins);
     }
     if let Some(w) = at.warning {
         x.push_str(&format!(
@@ -136,31 +130,33 @@ pub(crate) fn alert_document(a: &Alert, at: &Where<'_>, p: &Publisher<'_>) -> St
             ));
         }
     }
-    x.push_str("    <area>\n");
+}
+
+/// The `<area>` elements: the description, the warning's shapes, and the
+/// administrative unit codes of the panels reached.
+fn alert_area(x: &mut String, at: &Where<'_>) {
     let iii = "      ";
     el(
-        &mut x,
+        x,
         iii,
         "areaDesc",
         if at.desc.is_empty() { "—" } else { &at.desc },
     );
-    if let Some(w) = at.warning {
-        for area in &w.areas {
-            for ring in &area.polygons {
-                let pts: Vec<String> = ring
-                    .iter()
-                    .map(|p| format!("{},{}", p.lat, p.lon))
-                    .collect();
-                el(&mut x, iii, "polygon", &pts.join(" "));
-            }
-            for c in &area.circles {
-                el(
-                    &mut x,
-                    iii,
-                    "circle",
-                    &format!("{},{} {}", c.center.lat, c.center.lon, c.radius_km),
-                );
-            }
+    for area in at.warning.iter().flat_map(|w| &w.areas) {
+        for ring in &area.polygons {
+            let pts: Vec<String> = ring
+                .iter()
+                .map(|p| format!("{},{}", p.lat, p.lon))
+                .collect();
+            el(x, iii, "polygon", &pts.join(" "));
+        }
+        for c in &area.circles {
+            el(
+                x,
+                iii,
+                "circle",
+                &format!("{},{} {}", c.center.lat, c.center.lon, c.radius_km),
+            );
         }
     }
     for u in &at.units {
@@ -169,8 +165,6 @@ pub(crate) fn alert_document(a: &Alert, at: &Where<'_>, p: &Publisher<'_>) -> St
             escape(u)
         ));
     }
-    x.push_str("    </area>\n  </info>\n</alert>\n");
-    x
 }
 
 /// An ATOM feed of alerts, newest first: each entry links to its CAP

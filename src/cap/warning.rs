@@ -283,88 +283,30 @@ pub(crate) fn decide<'p>(
         .collect();
     matched.sort();
     let risk = info.as_ref().and_then(|i| risk_level(config, i));
-    let (rule, mut action) = match &info {
+    let (rule, action) = match &info {
         Some(i) => rule_for(config.rule_set(intake.rules).unwrap_or(&[]), i),
         None => ("no <info>".to_string(), Action::Log),
     };
-    // Earlier warnings this one names: only the sender's own.
-    let mut references = Vec::new();
-    for r in &doc.references {
-        if r.sender != doc.sender {
-            notes.push(format!(
-                "the reference to {} from {} was ignored: a sender may only change its own warnings",
-                r.identifier, r.sender
-            ));
-            continue;
-        }
-        let rid = key(&r.sender, &r.identifier);
-        if known(&rid).is_some() {
-            references.push(rid);
-        } else {
-            notes.push(format!(
-                "the referenced warning {} was never received",
-                r.identifier
-            ));
-        }
-    }
+    let references = own_references(doc, known, &mut notes);
     let (text_source, phases) = match &info {
         Some(i) => wording(config, i, doc, risk, intake.tz, now),
         None => (TextSource::None, vec![]),
     };
-    let mut state = match action {
-        Action::Auto => State::Deployed,
-        Action::Hold => State::Held,
-        Action::Log => State::Logged,
-    };
-    if doc.status != "Actual" {
-        notes.push(format!("status {}: kept for the record only", doc.status));
-        action = Action::Log;
-        state = State::Logged;
-    } else if doc.scope != "Public" && doc.msg_type != MsgType::Cancel {
-        notes.push(format!(
-            "scope {}: not meant for the public, so not for the signs",
-            doc.scope
-        ));
-        action = Action::Log;
-        state = State::Logged;
-    } else if matches!(
-        doc.msg_type,
-        MsgType::Cancel | MsgType::Ack | MsgType::Error
-    ) {
-        action = Action::Log;
-        state = State::Logged;
-    } else if info
+    let expired = info
         .as_ref()
         .and_then(|i| i.expires)
-        .is_some_and(|e| e <= now)
-    {
-        notes.push("it had expired when it arrived".into());
-        state = State::Expired;
-    } else if matched.is_empty() && state != State::Logged {
-        notes.push("no panel stands in its area".into());
-        state = State::Logged;
-    } else if phases.is_empty() && state == State::Deployed {
-        notes.push("no Vietnamese text (no Vietnamese <info>, no template for the event): held for an operator to write it".into());
-        state = State::Held;
-    }
-    // What an Update or Cancel ends now. A held Update leaves the live
-    // warning up until an operator deploys the update.
-    let end_state = match doc.msg_type {
-        MsgType::Cancel if doc.status == "Actual" => Some(State::Cancelled),
-        MsgType::Update if doc.status == "Actual" && state != State::Held => Some(State::Replaced),
-        _ => None,
-    };
-    let mut end: Vec<(Id, State)> = Vec::new();
-    if let Some(s) = end_state {
-        end = references.iter().map(|r| (r.clone(), s)).collect();
-    } else if doc.msg_type == MsgType::Update {
-        // Held earlier warnings are stale either way.
-        end = references
-            .iter()
-            .filter(|r| known(r).is_some_and(|w| w.state == State::Held))
-            .map(|r| (r.clone(), State::Replaced))
-            .collect();
-    }
+        .is_some_and(|e| e <= now);
+    let (action, state) = settle(
+        doc,
+        action,
+        Outlook {
+            expired,
+            no_panel: matched.is_empty(),
+            no_text: phases.is_empty(),
+        },
+        &mut notes,
+    );
+    let end = ends(doc, state, &references, known);
     let warning = Warning {
         id,
         sender: doc.sender.clone(),
@@ -395,6 +337,113 @@ pub(crate) fn decide<'p>(
         warning: Box::new(warning),
         end,
     })
+}
+
+/// The earlier warnings a document names that it may change: only the
+/// sender's own, and only those received. Each one skipped is noted.
+fn own_references(
+    doc: &Document,
+    known: &dyn Fn(&Id) -> Option<Warning>,
+    notes: &mut Vec<String>,
+) -> Vec<Id> {
+    let mut references = Vec::new();
+    for r in &doc.references {
+        if r.sender != doc.sender {
+            notes.push(format!(
+                "the reference to {} from {} was ignored: a sender may only change its own warnings",
+                r.identifier, r.sender
+            ));
+            continue;
+        }
+        let rid = key(&r.sender, &r.identifier);
+        if known(&rid).is_some() {
+            references.push(rid);
+        } else {
+            notes.push(format!(
+                "the referenced warning {} was never received",
+                r.identifier
+            ));
+        }
+    }
+    references
+}
+
+/// What, besides its rule, keeps a warning off the signs.
+struct Outlook {
+    /// It had expired when it arrived.
+    expired: bool,
+    /// No panel stands in its area.
+    no_panel: bool,
+    /// No Vietnamese wording could be made.
+    no_text: bool,
+}
+
+/// The action and state a document ends in: its rule's, unless its
+/// status, scope, type or [`Outlook`] says otherwise (noted).
+fn settle(
+    doc: &Document,
+    action: Action,
+    outlook: Outlook,
+    notes: &mut Vec<String>,
+) -> (Action, State) {
+    let state = match action {
+        Action::Auto => State::Deployed,
+        Action::Hold => State::Held,
+        Action::Log => State::Logged,
+    };
+    if doc.status != "Actual" {
+        notes.push(format!("status {}: kept for the record only", doc.status));
+        (Action::Log, State::Logged)
+    } else if doc.scope != "Public" && doc.msg_type != MsgType::Cancel {
+        notes.push(format!(
+            "scope {}: not meant for the public, so not for the signs",
+            doc.scope
+        ));
+        (Action::Log, State::Logged)
+    } else if matches!(
+        doc.msg_type,
+        MsgType::Cancel | MsgType::Ack | MsgType::Error
+    ) {
+        (Action::Log, State::Logged)
+    } else if outlook.expired {
+        notes.push("it had expired when it arrived".into());
+        (action, State::Expired)
+    } else if outlook.no_panel && state != State::Logged {
+        notes.push("no panel stands in its area".into());
+        (action, State::Logged)
+    } else if outlook.no_text && state == State::Deployed {
+        notes.push("no Vietnamese text (no Vietnamese <info>, no template for the event): held for an operator to write it".into());
+        (action, State::Held)
+    } else {
+        (action, state)
+    }
+}
+
+/// The earlier warnings a document ends, with their new state. A held
+/// Update leaves the live warning up until an operator deploys the
+/// update; held earlier warnings are stale either way.
+fn ends(
+    doc: &Document,
+    state: State,
+    references: &[Id],
+    known: &dyn Fn(&Id) -> Option<Warning>,
+) -> Vec<(Id, State)> {
+    let end_state = match doc.msg_type {
+        MsgType::Cancel if doc.status == "Actual" => Some(State::Cancelled),
+        MsgType::Update if doc.status == "Actual" && state != State::Held => Some(State::Replaced),
+        _ => None,
+    };
+    if let Some(s) = end_state {
+        references.iter().map(|r| (r.clone(), s)).collect()
+    } else if doc.msg_type == MsgType::Update {
+        references
+            .iter()
+            .filter(|r| known(r).is_some_and(|w| w.state == State::Held))
+            .map(|r| (r.clone(), State::Replaced))
+            .collect()
+    } else {
+        Vec::new()
+    }
 }
 
 /// The first rule of the set that matches, and its action; a warning no

@@ -230,55 +230,68 @@ impl Store {
                     ))
                 }
                 Decision::Record { warning, end } => {
-                    let mut warning = *warning;
-                    let mut ops = Vec::new();
-                    let mut audit = Vec::new();
-                    let mut ended = Vec::new();
-                    for (old, state) in end {
-                        if self.end_warning(
-                            s,
-                            &old,
-                            state,
-                            Some(&warning.id),
-                            now,
-                            &source.name,
-                            &mut ops,
-                            &mut audit,
-                        ) {
-                            ended.push(old);
-                        }
-                    }
-                    if warning.state == State::Deployed {
-                        let by = format!("cap:{}", source.name);
-                        self.deploy_phases(s, &mut warning, &by, &mut ops, &mut audit)?;
-                    }
-                    let mut a = entry(&source.name, "receive", "cap", warning.id.as_str());
-                    a.detail = serde_json::json!({
-                        "identifier": warning.identifier, "sender": warning.sender,
-                        "msg_type": warning.msg_type, "document": sha, "rule": warning.rule,
-                        "action": warning.action, "state": warning.state,
-                        "panels": warning.panels.len(), "alerts": warning.alerts,
-                        "ended": ended, "notes": warning.notes,
-                    });
-                    audit.insert(0, a);
-                    s.cap.insert(warning.id.clone(), warning.clone());
-                    ops.push(FileOp::Write(
-                        self.warning_path(&warning.id),
-                        pretty(&warning),
-                    ));
-                    Ok((
-                        Receipt {
-                            warning,
-                            duplicate: false,
-                            ended,
-                        },
-                        ops,
-                        audit,
-                    ))
+                    self.record_warning(s, *warning, end, &sha, &source.name, now)
                 }
             }
         })?;
         Ok(r)
+    }
+
+    /// Applies a new warning: ends the earlier ones it names, deploys it
+    /// if its rule says so, and writes it, audited.
+    fn record_warning(
+        &self,
+        s: &mut Snapshot,
+        mut warning: Warning,
+        end: Vec<(Id, State)>,
+        sha: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Receipt, Vec<FileOp>, Vec<super::AuditEntry>), StoreError> {
+        let mut ops = Vec::new();
+        let mut audit = Vec::new();
+        let mut ended = Vec::new();
+        for (old, state) in end {
+            if self.end_warning(
+                s,
+                &old,
+                state,
+                Some(&warning.id),
+                now,
+                source,
+                &mut ops,
+                &mut audit,
+            ) {
+                ended.push(old);
+            }
+        }
+        if warning.state == State::Deployed {
+            let by = format!("cap:{source}");
+            self.deploy_phases(s, &mut warning, &by, &mut ops, &mut audit)?;
+        }
+        let mut a = entry(source, "receive", "cap", warning.id.as_str());
+        a.detail = serde_json::json!({
+            "identifier": warning.identifier, "sender": warning.sender,
+            "msg_type": warning.msg_type, "document": sha, "rule": warning.rule,
+            "action": warning.action, "state": warning.state,
+            "panels": warning.panels.len(), "alerts": warning.alerts,
+            "ended": ended, "notes": warning.notes,
+        });
+        audit.insert(0, a);
+        s.cap.insert(warning.id.clone(), warning.clone());
+        ops.push(FileOp::Write(
+            self.warning_path(&warning.id),
+            pretty(&warning),
+        ));
+        Ok((
+            Receipt {
+                warning,
+                duplicate: false,
+                ended,
+            },
+            ops,
+            audit,
+        ))
     }
 
     /// An operator deploys a held warning (with their own text, if given).
