@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use chrono_tz::Tz;
 
 use crate::domain::Invalid;
+use crate::i18n::{Lang, Reason};
 
 /// Raw `bangtin serve` flags; each has an environment variable too.
 #[derive(clap::Args, Debug, Clone)]
@@ -93,7 +94,7 @@ pub struct Config {
     pub broker_listen: SocketAddr,
     /// The data directory; only `store` knows its layout.
     pub data: PathBuf,
-    /// First level(s) of every MQTT topic, checked by [`validate_topic_root`].
+    /// First level(s) of every MQTT topic, checked by [`crate::mqtt::topics::validate_root`].
     pub topic_root: String,
     /// Time zone for schedules and brightness unless a campaign names its own.
     pub tz: Tz,
@@ -129,26 +130,11 @@ pub struct Config {
 
 fn addr(what: &str, s: &str) -> Result<SocketAddr, Invalid> {
     s.parse().map_err(|_| {
-        Invalid::new(format!(
-            "{what} {s:?} is not an address: write IP:PORT, e.g. 127.0.0.1:8080"
-        ))
+        Invalid::new(Reason::NotAnAddress {
+            flag: what.to_string(),
+            shown: s.chars().take(80).collect(),
+        })
     })
-}
-
-/// Topic roots are one or more plain topic levels: no wildcards, no empty levels.
-pub fn validate_topic_root(root: &str) -> Result<(), Invalid> {
-    let ok = !root.is_empty()
-        && root.len() <= 100
-        && root
-            .split('/')
-            .all(|l| !l.is_empty() && !l.contains(['+', '#', '\0']));
-    if ok {
-        Ok(())
-    } else {
-        Err(Invalid::new(format!(
-            "topic root {root:?} is not valid: use plain topic levels like \"bangtin\" or \"province/bangtin\", without + # or empty levels"
-        )))
-    }
 }
 
 impl ServeArgs {
@@ -158,26 +144,21 @@ impl ServeArgs {
     pub fn into_config(self, admin_token: Option<String>) -> Result<Config, Invalid> {
         let http = addr("--http", &self.http)?;
         let broker_listen = addr("--broker-listen", &self.broker_listen)?;
-        validate_topic_root(&self.topic_root)?;
+        crate::mqtt::topics::validate_root(&self.topic_root)?;
         let tz: Tz = self.tz.parse().map_err(|_| {
-            Invalid::new(format!(
-                "time zone {:?} is unknown: use an IANA name such as Asia/Ho_Chi_Minh",
-                self.tz
-            ))
+            Invalid::new(Reason::UnknownTimeZone {
+                shown: self.tz.chars().take(80).collect(),
+            })
         })?;
         if let Some(m) = &self.mqtt {
-            if !(m.starts_with("mqtt://") || m.starts_with("mqtts://")) {
-                return Err(Invalid::new(format!(
-                    "--mqtt {m:?} is not a broker URL: write mqtt://host:port or mqtts://host:port"
-                )));
-            }
+            m.parse::<crate::mqtt::BrokerUrl>()?;
         }
         let admin_token = admin_token.filter(|t| !t.is_empty());
         if let Some(t) = &admin_token {
             if t.len() < 8 {
-                return Err(Invalid::new(format!(
-                    "{ADMIN_TOKEN_ENV} is shorter than 8 characters: choose a longer secret"
-                )));
+                return Err(Invalid::new(Reason::AdminTokenShort {
+                    env: ADMIN_TOKEN_ENV.to_string(),
+                }));
             }
         }
         let huidu_listen = self
@@ -188,19 +169,16 @@ impl ServeArgs {
         let memory_budget = crate::memory::parse_size(&self.memory_budget)
             .filter(|b| *b >= crate::memory::MIN_BUDGET)
             .ok_or_else(|| {
-                Invalid::new(format!(
-                    "--memory-budget {:?} is not a size of at least {} MiB: write e.g. 512M or 1G",
-                    self.memory_budget,
-                    crate::memory::MIN_BUDGET >> 20
-                ))
+                Invalid::new(Reason::MemoryBudget {
+                    shown: self.memory_budget.chars().take(40).collect(),
+                    min_mib: crate::memory::MIN_BUDGET >> 20,
+                })
             })?;
         if self.max_connections == 0 || self.max_connections_per_ip == 0 {
-            return Err(Invalid::new(
-                "--max-connections and --max-connections-per-ip must be at least 1",
-            ));
+            return Err(Invalid::new(Reason::MaxConnections));
         }
         if !(1..=3600).contains(&self.header_timeout_s) {
-            return Err(Invalid::new("--header-timeout-s must be 1 to 3600 seconds"));
+            return Err(Invalid::new(Reason::HeaderTimeout));
         }
         let tokens_file = self
             .tokens
@@ -226,6 +204,28 @@ impl ServeArgs {
             max_connections_per_ip: self.max_connections_per_ip,
             header_timeout: std::time::Duration::from_secs(self.header_timeout_s),
         })
+    }
+}
+
+/// A refusal as the person at the terminal reads it: a sentence from the
+/// catalogue in their locale's language ([`Lang::from_locale`]), anything
+/// else (an I/O failure, say) as `anyhow` prints it, in English.
+pub fn terminal_refusal(e: &anyhow::Error) -> String {
+    use crate::domain::Refusal;
+    use crate::store::StoreError;
+    let text = e.downcast_ref::<Invalid>().map(|i| &i.0).or_else(|| {
+        match e.downcast_ref::<StoreError>()? {
+            StoreError::Conflict(t) | StoreError::Refused(Refusal::UnknownRef(t)) => Some(t),
+            StoreError::Refused(Refusal::Invalid(i)) => Some(&i.0),
+            _ => None,
+        }
+    });
+    match text {
+        Some(t) => match Lang::from_locale(|v| std::env::var(v).ok()) {
+            Lang::Vi => format!("Lỗi: {}", t.render(Lang::Vi)),
+            Lang::En => format!("Error: {}", t.render(Lang::En)),
+        },
+        None => format!("Error: {e:?}"),
     }
 }
 

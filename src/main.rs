@@ -177,9 +177,18 @@ fn few_malloc_arenas() {
     eprintln!("note: could not restart with MALLOC_ARENA_MAX=2 ({err}); going on without");
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     few_malloc_arenas();
-    let cli = Cli::parse();
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", bangtin::config::terminal_refusal(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => serve(cli.serve),
         Some(Cmd::Serve(a)) => serve(a),

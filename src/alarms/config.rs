@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::core::{Span, Thresholds};
 use super::text::Lang;
-use crate::domain::Panel;
+use crate::domain::{Invalid, Panel};
+use crate::i18n::Reason;
 
 /// Ten minutes, the default offline threshold.
 pub(crate) const DEFAULT_AFTER_S: u64 = 600;
@@ -142,14 +143,16 @@ pub struct PanelLimits {
 
 impl AlarmConfig {
     /// A sentence naming the first wrong value.
-    pub fn check(&self) -> Result<(), String> {
-        let secs = |name: &str, v: u64| {
+    pub fn check(&self) -> Result<(), Invalid> {
+        let secs = |field: &str, v: u64| {
             if (1..=MAX_S).contains(&v) {
                 Ok(())
             } else {
-                Err(format!(
-                    "{name} must be between 1 and {MAX_S} seconds, not {v}"
-                ))
+                Err(Invalid::new(Reason::AlarmSeconds {
+                    field: field.to_string(),
+                    max: MAX_S,
+                    value: v,
+                }))
             }
         };
         secs("offline_after_s", self.offline_after_s)?;
@@ -169,37 +172,36 @@ impl AlarmConfig {
         }
         if let Some(w) = &self.webhook {
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
-                return Err(format!(
-                    "webhook.url must start with http:// or https://, not {:?}",
-                    w.url
-                ));
+                return Err(Invalid::new(Reason::AlarmWebhookUrl {
+                    shown: w.url.chars().take(200).collect(),
+                }));
             }
         }
         if let Some(e) = &self.email {
             if e.host.trim().is_empty() {
-                return Err("email.host is empty: name the SMTP server".into());
+                return Err(Invalid::new(Reason::AlarmEmailHost));
             }
             if e.to.is_empty() {
-                return Err("email.to is empty: name at least one recipient".into());
+                return Err(Invalid::new(Reason::AlarmEmailTo));
             }
-            for a in e.to.iter().chain([&e.from]) {
-                if !a.contains('@') {
-                    return Err(format!("{a:?} is not an e-mail address"));
-                }
-            }
-        }
-        if let Some(q) = &self.quiet_hours {
-            for (field, v) in [("quiet_hours.start", &q.start), ("quiet_hours.end", &q.end)] {
-                if parse_time(v).is_none() {
-                    return Err(format!("{field} must be a local time HH:MM, not {v:?}"));
-                }
+            if let Some(a) = e.to.iter().chain([&e.from]).find(|a| !a.contains('@')) {
+                return Err(Invalid::new(Reason::NotAnEmail {
+                    shown: a.chars().take(120).collect(),
+                }));
             }
         }
-        if parse_time(&self.digest_at).is_none() {
-            return Err(format!(
-                "digest_at must be a local time HH:MM, not {:?}",
-                self.digest_at
-            ));
+        let times = self
+            .quiet_hours
+            .iter()
+            .flat_map(|q| [("quiet_hours.start", &q.start), ("quiet_hours.end", &q.end)])
+            .chain([("digest_at", &self.digest_at)]);
+        for (field, v) in times {
+            if parse_time(v).is_none() {
+                return Err(Invalid::new(Reason::LocalTime {
+                    field: field.to_string(),
+                    shown: v.chars().take(40).collect(),
+                }));
+            }
         }
         Ok(())
     }
@@ -328,13 +330,21 @@ mod tests {
             offline_after_s: 0,
             ..Default::default()
         };
-        assert!(c.check().unwrap_err().contains("offline_after_s"));
+        assert!(c
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("offline_after_s"));
         c.offline_after_s = 60;
         c.quiet_hours = Some(QuietHours {
             start: "25:00".into(),
             end: "06:00".into(),
         });
-        assert!(c.check().unwrap_err().contains("quiet_hours.start"));
+        assert!(c
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("quiet_hours.start"));
     }
 
     #[test]

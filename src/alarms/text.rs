@@ -2,18 +2,10 @@
 //! English side by side, in this one place.
 
 use chrono::{DateTime, Utc};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 use super::core::Kind;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    #[default]
-    Vi,
-    En,
-}
+pub(crate) use crate::i18n::Lang;
 
 /// What a notice is about, with the names already looked up.
 #[derive(Debug, Clone)]

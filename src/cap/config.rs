@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Id, Invalid, MAX_ALERT_S};
+use crate::i18n::Reason;
 
 /// What a rule decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -230,84 +231,84 @@ impl CapConfig {
         let mut names = std::collections::BTreeSet::new();
         for f in &self.feeds {
             if !names.insert(f.name.as_str()) {
-                return Err(Invalid::new(format!(
-                    "two feeds are named {:?}: give each its own name",
-                    f.name.as_str()
-                )));
+                return Err(Invalid::new(Reason::CapFeedTwice {
+                    name: f.name.to_string(),
+                }));
             }
             if !(f.url.starts_with("http://") || f.url.starts_with("https://")) {
-                return Err(Invalid::new(format!(
-                    "feed {:?}: url {:?} must start with http:// or https://",
-                    f.name.as_str(),
-                    f.url
-                )));
+                return Err(Invalid::new(Reason::CapFeedUrl {
+                    feed: f.name.to_string(),
+                    url: f.url.chars().take(200).collect(),
+                }));
             }
             if f.interval_s < MIN_INTERVAL_S {
-                return Err(Invalid::new(format!(
-                    "feed {:?}: interval_s must be at least {MIN_INTERVAL_S}",
-                    f.name.as_str()
-                )));
+                return Err(Invalid::new(Reason::CapFeedInterval {
+                    feed: f.name.to_string(),
+                    min: MIN_INTERVAL_S,
+                }));
             }
-            self.rule_set(&f.rules)
-                .map_err(|e| Invalid::new(format!("feed {:?}: {}", f.name.as_str(), e.0)))?;
+            self.known_rule_set(&f.rules, Some(f.name.as_str()))?;
         }
-        self.rule_set(&self.post.rules)
-            .map_err(|e| Invalid::new(format!("post: {}", e.0)))?;
+        self.known_rule_set(&self.post.rules, None)?;
         for (i, t) in self.templates.iter().enumerate() {
             if t.events.is_empty() {
-                return Err(Invalid::new(format!(
-                    "template {}: name at least one event in \"events\"",
-                    i + 1
-                )));
+                return Err(Invalid::new(Reason::CapTemplateNoEvents { n: i + 1 }));
             }
             for text in [Some(&t.during), t.before.as_ref(), t.after.as_ref()]
                 .into_iter()
                 .flatten()
             {
-                check_placeholders(text).map_err(|e| {
-                    Invalid::new(format!("template {} ({}): {}", i + 1, t.events[0], e.0))
-                })?;
+                check_placeholders(text, i + 1, &t.events[0])?;
             }
             if t.after.is_some() && (t.after_s == 0 || t.after_s > MAX_ALERT_S) {
-                return Err(Invalid::new(format!(
-                    "template {} ({}): \"after\" needs after_s, 1 to {MAX_ALERT_S} seconds",
-                    i + 1,
-                    t.events[0]
-                )));
+                return Err(Invalid::new(Reason::CapTemplateAfter {
+                    n: i + 1,
+                    event: t.events[0].clone(),
+                    max: MAX_ALERT_S,
+                }));
             }
         }
         for (sev, level) in &self.risk_levels {
             if !(1..=5).contains(level) {
-                return Err(Invalid::new(format!(
-                    "risk_levels: {sev} → {level}: risk levels are 1 to 5"
-                )));
+                return Err(Invalid::new(Reason::CapRiskLevel {
+                    severity: sev.clone(),
+                    level: *level,
+                }));
             }
         }
         if self.default_duration_s == 0 || self.default_duration_s > MAX_ALERT_S {
-            return Err(Invalid::new(format!(
-                "default_duration_s must be 1 to {MAX_ALERT_S}"
-            )));
+            return Err(Invalid::new(Reason::CapDefaultDuration {
+                max: MAX_ALERT_S,
+            }));
         }
         let s = &self.publish.sender;
         if s.is_empty() || s.contains([' ', ',', '<', '&']) {
-            return Err(Invalid::new("publish.sender must be one word without spaces or commas, e.g. bangtin@stttt.nghean.gov.vn"));
+            return Err(Invalid::new(Reason::CapSender));
         }
         if let Some(t) = &self.map_tiles {
             if !(t.starts_with("https://") || t.starts_with("http://") || t.starts_with('/'))
                 || !["{z}", "{x}", "{y}"].iter().all(|p| t.contains(p))
             {
-                return Err(Invalid::new(
-                    "map_tiles must be an http(s) or /path URL with {z}, {x} and {y}",
-                ));
+                return Err(Invalid::new(Reason::CapMapTiles));
             }
         }
         Ok(())
     }
 
-    pub fn rule_set(&self, name: &str) -> Result<&[Rule], Invalid> {
-        self.rule_sets.get(name).map(Vec::as_slice).ok_or_else(|| {
-            Invalid::new(format!("rule set {name:?} is not defined in \"rule_sets\""))
-        })
+    /// The rules of the set `name`, if it is defined.
+    pub fn rule_set(&self, name: &str) -> Option<&[Rule]> {
+        self.rule_sets.get(name).map(Vec::as_slice)
+    }
+
+    /// Refuses a rule set name that is not defined (`feed` names who uses it).
+    fn known_rule_set(&self, name: &str, feed: Option<&str>) -> Result<(), Invalid> {
+        match self.rule_set(name) {
+            Some(_) => Ok(()),
+            None => Err(Invalid::new(Reason::UnknownRuleSet {
+                name: name.to_string(),
+                feed: feed.map(str::to_string),
+            })),
+        }
     }
 
     pub fn feed(&self, name: &str) -> Option<&Feed> {
@@ -315,20 +316,26 @@ impl CapConfig {
     }
 }
 
-/// Refuses `{name}` placeholders that are not in [`PLACEHOLDERS`].
-fn check_placeholders(text: &str) -> Result<(), Invalid> {
+/// Refuses `{name}` placeholders that are not in [`PLACEHOLDERS`], in
+/// template `n` (for `event`).
+fn check_placeholders(text: &str, n: usize, event: &str) -> Result<(), Invalid> {
     let mut rest = text;
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
         let Some(close) = after.find('}') else {
-            return Err(Invalid::new("a '{' is not closed by '}'"));
+            return Err(Invalid::new(Reason::CapTemplateUnclosed {
+                n,
+                event: event.to_string(),
+            }));
         };
         let name = &after[..close];
         if !PLACEHOLDERS.contains(&name) {
-            return Err(Invalid::new(format!(
-                "unknown placeholder {{{name}}}: use {}",
-                PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
-            )));
+            return Err(Invalid::new(Reason::CapTemplatePlaceholder {
+                n,
+                event: event.to_string(),
+                name: name.chars().take(40).collect(),
+                known: PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", "),
+            }));
         }
         rest = &after[close + 1..];
     }

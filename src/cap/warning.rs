@@ -284,7 +284,7 @@ pub(crate) fn decide<'p>(
     matched.sort();
     let risk = info.as_ref().and_then(|i| risk_level(config, i));
     let (rule, action) = match &info {
-        Some(i) => rule_for(config.rule_set(intake.rules).unwrap_or(&[]), i),
+        Some(i) => rule_for(config.rule_set(intake.rules).unwrap_or_default(), i),
         None => ("no <info>".to_string(), Action::Log),
     };
     let references = own_references(doc, known, &mut notes);

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Invalid, PixelFormat};
+use crate::i18n::AddressWhy;
 
 /// The Huidu SDK port a card listens on (vendor library default).
 pub const HUIDU_PORT: u16 = 10001;
@@ -124,27 +125,24 @@ pub fn validate_device_id(id: &str) -> Result<(), Invalid> {
 /// Splits `host:port` (IPv6 in brackets); `default` fills a missing port.
 /// The host is an IP address or a DNS name; nothing is resolved.
 pub fn host_port(s: &str, default: Option<u16>) -> Result<(String, u16), Invalid> {
-    let bad = |why: &str| {
-        let example = match default {
-            Some(p) => format!("192.168.1.50:{p} or 192.168.1.50 (port {p})"),
-            None => "192.168.1.50:5005".into(),
-        };
-        Invalid::new(format!(
-            "address {:?} is not usable: {why}; write host:port, e.g. {example}",
-            s.chars().take(80).collect::<String>()
-        ))
+    let bad = |why: AddressWhy| {
+        Invalid::new(crate::i18n::Reason::BadHostPort {
+            shown: s.chars().take(80).collect(),
+            why,
+            default_port: default,
+        })
     };
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let (h, after) = rest
             .split_once(']')
-            .ok_or_else(|| bad("the IPv6 address has no closing ]"))?;
+            .ok_or_else(|| bad(AddressWhy::Ipv6Unclosed))?;
         if h.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(bad("the part in [ ] is not an IPv6 address"));
+            return Err(bad(AddressWhy::NotIpv6));
         }
         match after.strip_prefix(':') {
             Some(p) => (h, Some(p)),
             None if after.is_empty() => (h, None),
-            None => return Err(bad("only :port may follow the ]")),
+            None => return Err(bad(AddressWhy::AfterIpv6)),
         }
     } else {
         match s.rsplit_once(':') {
@@ -155,9 +153,9 @@ pub fn host_port(s: &str, default: Option<u16>) -> Result<(String, u16), Invalid
     let port = match port {
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => n,
-            _ => return Err(bad("the port must be a number from 1 to 65535")),
+            _ => return Err(bad(AddressWhy::BadPort)),
         },
-        None => default.ok_or_else(|| bad("the port is missing"))?,
+        None => default.ok_or_else(|| bad(AddressWhy::PortMissing))?,
     };
     let is_name = !host.is_empty()
         && host.len() <= 253
@@ -169,7 +167,7 @@ pub fn host_port(s: &str, default: Option<u16>) -> Result<(String, u16), Invalid
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     if !(is_name || s.starts_with('[')) {
-        return Err(bad("the host is neither an IP address nor a DNS name"));
+        return Err(bad(AddressWhy::NotAHost));
     }
     Ok((host.to_string(), port))
 }

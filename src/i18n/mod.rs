@@ -11,10 +11,21 @@
 
 pub(crate) mod catalogue;
 
-pub(crate) use catalogue::{CronPart, CronText, CronWhy, Kind, Reason};
+pub(crate) use catalogue::{AddressWhy, CronPart, CronText, CronWhy, Kind, Reason};
 
-/// A language the server speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A language the server speaks (in settings files: `"vi"`, `"en"`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Lang {
     #[default]
     Vi,
@@ -44,6 +55,20 @@ impl Lang {
             }
         }
         best.map_or(Lang::Vi, |(_, l)| l)
+    }
+
+    /// The language of the command line, from `BANGTIN_LANG`, then the
+    /// POSIX locale variables in their order of precedence (`LC_ALL`,
+    /// `LC_MESSAGES`, `LANG`): English for `en…`, Vietnamese otherwise
+    /// (also for `C` and `POSIX`, which say nothing of a language).
+    pub fn from_locale(var: impl Fn(&str) -> Option<String>) -> Lang {
+        let set = ["BANGTIN_LANG", "LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .find_map(|v| var(v).filter(|s| !s.is_empty()));
+        match set {
+            Some(s) if s.to_ascii_lowercase().starts_with("en") => Lang::En,
+            _ => Lang::Vi,
+        }
     }
 
     /// The tag for `Content-Language`.
@@ -79,7 +104,8 @@ impl Text {
     }
 }
 
-/// Logs and the command line read English.
+/// Logs read English; the command line renders its refusals itself in
+/// [`Lang::from_locale`].
 impl std::fmt::Display for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.render(Lang::En))
@@ -116,6 +142,33 @@ pub(crate) fn fold(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_speaks_the_locales_language_and_vietnamese_otherwise() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(Lang::from_locale(env(&[])), Lang::Vi);
+        assert_eq!(Lang::from_locale(env(&[("LANG", "C.UTF-8")])), Lang::Vi);
+        assert_eq!(Lang::from_locale(env(&[("LANG", "en_US.UTF-8")])), Lang::En);
+        assert_eq!(
+            Lang::from_locale(env(&[("LANG", "en_US.UTF-8"), ("LC_ALL", "vi_VN.UTF-8")])),
+            Lang::Vi
+        );
+        assert_eq!(
+            Lang::from_locale(env(&[("LANG", "vi_VN"), ("BANGTIN_LANG", "en")])),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::from_locale(env(&[("LC_ALL", ""), ("LANG", "en_GB")])),
+            Lang::En
+        );
+    }
 
     fn matches(haystack: &str, needle: &str) -> bool {
         fold(haystack).contains(&fold(needle))

@@ -83,9 +83,11 @@ impl Access {
 /// principal's (every topic).
 pub fn controller_user(panel: &Id) -> Result<&str, crate::domain::Invalid> {
     if panel.as_str() == SERVER_USER {
-        return Err(crate::domain::Invalid::new(format!(
-            "a panel named {SERVER_USER:?} cannot have a controller credential: that user name is the server principal's; rename the panel"
-        )));
+        return Err(crate::domain::Invalid::new(
+            crate::i18n::Reason::ServerUserPanel {
+                user: SERVER_USER.to_string(),
+            },
+        ));
     }
     Ok(panel.as_str())
 }

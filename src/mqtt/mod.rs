@@ -35,6 +35,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use crate::domain::Invalid;
+use crate::i18n::AddressWhy;
 
 pub use broker::{start_embedded_broker, EmbeddedBroker};
 pub use gateway::{controller_user, Access, Authenticate, SERVER_USER};
@@ -137,21 +138,23 @@ impl FromStr for BrokerUrl {
     type Err = Invalid;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = |why: &str| {
-            Invalid::new(format!(
-                "MQTT URL {:?} is not usable: {why}; write it as mqtt://[user[:password]@]host[:port] or mqtts://…",
-                redact(s)
-            ))
+        let bad = |why: AddressWhy| {
+            Invalid::new(crate::i18n::Reason::BadMqttUrl {
+                shown: redact(s),
+                why,
+            })
         };
-        let (scheme, rest) = s.split_once("://").ok_or_else(|| bad("it has no scheme"))?;
+        let (scheme, rest) = s
+            .split_once("://")
+            .ok_or_else(|| bad(AddressWhy::NoScheme))?;
         let (tls, default_port) = match scheme.to_ascii_lowercase().as_str() {
             "mqtt" | "tcp" => (false, 1883),
             "mqtts" | "ssl" => (true, 8883),
-            _ => return Err(bad("the scheme must be mqtt or mqtts")),
+            _ => return Err(bad(AddressWhy::NotMqttScheme)),
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains(['/', '?', '#']) {
-            return Err(bad("a path, query or fragment is not allowed"));
+            return Err(bad(AddressWhy::PathNotAllowed));
         }
         let (userinfo, hostport) = match rest.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
@@ -164,15 +167,12 @@ impl FromStr for BrokerUrl {
                     Some((user, pass)) => (user, Some(pass)),
                     None => (u, None),
                 };
-                let user =
-                    percent_decode(user).ok_or_else(|| bad("the user name has a bad %-escape"))?;
+                let user = percent_decode(user).ok_or_else(|| bad(AddressWhy::BadUserEscape))?;
                 if user.is_empty() {
-                    return Err(bad("the user name is empty"));
+                    return Err(bad(AddressWhy::EmptyUser));
                 }
                 let pass = pass
-                    .map(|p| {
-                        percent_decode(p).ok_or_else(|| bad("the password has a bad %-escape"))
-                    })
+                    .map(|p| percent_decode(p).ok_or_else(|| bad(AddressWhy::BadPasswordEscape)))
                     .transpose()?;
                 (Some(user), pass)
             }
@@ -180,12 +180,12 @@ impl FromStr for BrokerUrl {
         let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
             let (host, after) = v6
                 .split_once(']')
-                .ok_or_else(|| bad("an IPv6 address lacks its closing ']'"))?;
+                .ok_or_else(|| bad(AddressWhy::Ipv6Unclosed))?;
             let port = match after {
                 "" => None,
                 p => Some(
                     p.strip_prefix(':')
-                        .ok_or_else(|| bad("junk after the IPv6 address"))?,
+                        .ok_or_else(|| bad(AddressWhy::AfterIpv6))?,
                 ),
             };
             (host, port)
@@ -196,16 +196,16 @@ impl FromStr for BrokerUrl {
             }
         };
         if host.is_empty() {
-            return Err(bad("the host is missing"));
+            return Err(bad(AddressWhy::HostMissing));
         }
         if host.contains(|c: char| c.is_whitespace() || c == '%') {
-            return Err(bad("the host contains spaces or '%'"));
+            return Err(bad(AddressWhy::HostBadChars));
         }
         let port = match port {
             None => default_port,
             Some(p) => match p.parse::<u16>() {
                 Ok(n) if n > 0 => n,
-                _ => return Err(bad("the port must be a number from 1 to 65535")),
+                _ => return Err(bad(AddressWhy::BadPort)),
             },
         };
         Ok(BrokerUrl {

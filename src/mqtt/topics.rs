@@ -26,9 +26,9 @@ pub fn validate_root(root: &str) -> Result<(), Invalid> {
     if ok {
         Ok(())
     } else {
-        Err(Invalid::new(format!(
-            "topic root {root:?} is not usable: use one or more non-empty levels separated by '/', without '+' or '#', e.g. \"bangtin\""
-        )))
+        Err(Invalid::new(crate::i18n::Reason::BadTopicRoot {
+            shown: root.chars().take(80).collect(),
+        }))
     }
 }
 

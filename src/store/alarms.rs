@@ -136,7 +136,7 @@ impl AlarmStore {
             if seen.is_some() {
                 let read = super::read_json::<AlarmConfig>(&self.config_path)
                     .map_err(|p| p.to_string())
-                    .and_then(|c| c.check().map(|_| c));
+                    .and_then(|c| c.check().map(|_| c).map_err(|e| e.to_string()));
                 match read {
                     Ok(c) => {
                         st.config = c;
@@ -164,7 +164,7 @@ impl AlarmStore {
 
     /// Checks and writes new settings (mode 600), then puts them in force.
     pub fn set_config(&self, c: AlarmConfig) -> Result<AlarmConfig, StoreError> {
-        c.check().map_err(crate::domain::Invalid::new)?;
+        c.check()?;
         let mut st = self.config.lock().expect("alarm config lock");
         fsio::write_secret(&self.config_path, &super::pretty(&c))
             .map_err(|e| StoreError::io(&self.config_path, e))?;

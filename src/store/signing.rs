@@ -35,10 +35,9 @@ pub fn load(path: &Path) -> Result<SigningKey, StoreError> {
 /// replace an existing key, so none is lost.
 pub fn generate(path: &Path) -> Result<SigningKey, StoreError> {
     if path.exists() {
-        return Err(StoreError::conflict(format!(
-            "{} exists: move it away first, so no key is lost",
-            path.display()
-        )));
+        return Err(StoreError::conflict(crate::i18n::Reason::KeyExists {
+            path: path.display().to_string(),
+        }));
     }
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let pem = key

@@ -49,9 +49,9 @@ impl FromStr for Output {
             {
                 Ok(Output::Colorlight(iface.into()))
             }
-            _ => Err(Invalid::new(format!(
-                "--output {s:?} is not known: use terminal, png:DIR or colorlight:IFACE (the network interface cabled to the card, e.g. colorlight:eth1)"
-            ))),
+            _ => Err(Invalid::new(crate::i18n::Reason::UnknownOutput {
+                shown: s.chars().take(80).collect(),
+            })),
         }
     }
 }

@@ -45,6 +45,8 @@ async fn token_add_prints_a_working_token_once() {
     let bad = Command::new(env!("CARGO_BIN_EXE_bangtin"))
         .args(["token", "add", "--name", "x", "--roles", "king", "--data"])
         .arg(&server.data)
+        .env_remove("LC_ALL")
+        .env("LANG", "en_US.UTF-8")
         .output()
         .unwrap();
     assert!(!bad.status.success());
@@ -136,14 +138,37 @@ async fn a_broken_content_file_is_reported_and_never_darkens_the_rest() {
     assert!(fixed.is_some(), "the fixed file applies live");
 }
 
+/// A bad flag is refused with a sentence, in Vietnamese unless the
+/// locale is English.
 #[test]
 fn bad_configuration_is_refused_with_a_sentence() {
-    let out = Command::new(env!("CARGO_BIN_EXE_bangtin"))
-        .args(["--http", "not-an-address"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("IP:PORT"));
+    let refused = |args: &[&str], lang: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bangtin"));
+        c.args(args)
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("BANGTIN_LANG");
+        match lang {
+            Some(l) => c.env("LANG", l),
+            None => c.env_remove("LANG"),
+        };
+        let out = c.output().unwrap();
+        assert!(!out.status.success(), "{args:?} is refused");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let vi = refused(&["--http", "not-an-address"], None);
+    assert!(vi.contains("Lỗi:") && vi.contains("IP:CỔNG"), "{vi}");
+    let en = refused(&["--http", "not-an-address"], Some("en_US.UTF-8"));
+    assert!(en.contains("Error:") && en.contains("IP:PORT"), "{en}");
+    for (args, vi_part) in [
+        (&["--tz", "Asia/Hanoi_x"][..], "múi giờ"),
+        (&["--mqtt", "http://broker"][..], "mqtt://"),
+        (&["--topic-root", "a/+/b"][..], "Gốc chủ đề"),
+        (&["--memory-budget", "1K"][..], "dung lượng"),
+    ] {
+        let said = refused(args, Some("C.UTF-8"));
+        assert!(said.contains(vi_part), "{args:?}: {said}");
+    }
 }
 
 #[tokio::test]
