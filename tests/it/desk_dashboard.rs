@@ -175,6 +175,13 @@ async fn an_editor_is_rejected_with_a_comment_fixes_it_and_the_approver_approves
             .await;
         assert_eq!(marks[0], "\"+\"", "{marks}");
         assert!(!marks[1].as_str().unwrap().is_empty(), "{marks}");
+        // The history: both versions, the first with its rejection.
+        b.click(&format!("{item} [data-action=history]")).await;
+        b.wait_js(
+            &format!("const v = document.querySelector(\"{item} .desk-versions li[data-version='1']\"); return !!v && v.innerText.includes({comment:?}) && !!document.querySelector(\"{item} .desk-versions li[data-version='2']\")"),
+            "the version history with the rejection",
+        )
+        .await;
         b.screenshot(&format!("desk-diff-{size}.png")).await;
         b.click(&format!("{item} [data-action=approve]")).await;
         message_until(&admin, &id, "approved", |m| {
