@@ -9,6 +9,8 @@
 mod rules;
 mod transport;
 
+pub mod diff;
+
 pub use rules::{check_targets, Known, Policy, Refusal, MAX_ALERT_CHARS};
 pub use transport::{host_port, validate_device_id, ColorType, Transport, HUIDU_PORT};
 
@@ -602,6 +604,14 @@ pub struct MessageBody {
     pub image: Option<String>,
     #[serde(default)]
     pub style: Style,
+    /// The first instant the message may reach a panel (RFC 3339); absent:
+    /// from its approval on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<DateTime<Utc>>,
+    /// The instant the message leaves every panel for good (RFC 3339);
+    /// absent: no end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<DateTime<Utc>>,
 }
 
 /// Longest message text we accept, in characters. A sign is read in
@@ -625,7 +635,28 @@ impl MessageBody {
         if let Some(a) = &self.image {
             validate_asset_id(a)?;
         }
+        if let (Some(from), Some(until)) = (self.valid_from, self.valid_until) {
+            if from >= until {
+                return Err(Invalid::new(Reason::ValidityWindow));
+            }
+        }
         Ok(())
+    }
+
+    /// Whether `now` is inside the validity window (`valid_from`
+    /// inclusive, `valid_until` exclusive).
+    pub fn valid_at(&self, now: DateTime<Utc>) -> bool {
+        self.valid_from.is_none_or(|f| f <= now) && self.valid_until.is_none_or(|u| now < u)
+    }
+
+    /// The first edge of the validity window after `now`, if any: when
+    /// [`MessageBody::valid_at`] may answer differently.
+    pub fn next_validity_edge(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        [self.valid_from, self.valid_until]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t > now)
+            .min()
     }
 }
 
@@ -683,6 +714,77 @@ pub struct Message {
     pub approved_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_at: Option<DateTime<Utc>>,
+    /// The version that was last approved, kept through later edits (the
+    /// approval desk diffs the edit in front of the approver against it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_approved: Option<u64>,
+    /// Why an approver sent this version back; cleared by the next edit,
+    /// which puts the message back in the approval queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<Rejection>,
+}
+
+/// An approver's "not like this": who, when, which version and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    /// The version rejected.
+    pub version: u64,
+    /// What the author should change (1 to [`MAX_COMMENT_CHARS`]
+    /// characters, NFC).
+    pub comment: String,
+}
+
+/// One version of a message as it was written: its body, who wrote it
+/// and when, and what an approver said of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageVersion {
+    pub version: u64,
+    #[serde(flatten)]
+    pub body: MessageBody,
+    /// Who wrote this version.
+    pub by: String,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<Rejection>,
+}
+
+impl Message {
+    /// The message's current version as a history entry.
+    pub fn as_version(&self) -> MessageVersion {
+        MessageVersion {
+            version: self.version,
+            body: self.body.clone(),
+            by: self.updated_by.clone(),
+            at: self.updated_at,
+            approved_by: self.approved_by.clone(),
+            approved_at: self.approved_at,
+            rejection: self.rejection.clone(),
+        }
+    }
+}
+
+/// Longest rejection comment, in characters.
+pub const MAX_COMMENT_CHARS: usize = 1000;
+
+/// A rejection comment, trimmed and NFC-normalised: 1 to
+/// [`MAX_COMMENT_CHARS`] characters.
+pub fn reject_comment(raw: &str) -> Result<String, Invalid> {
+    use unicode_normalization::UnicodeNormalization;
+    let c: String = raw.trim().nfc().collect();
+    if c.is_empty() || c.chars().count() > MAX_COMMENT_CHARS {
+        return Err(Invalid::new(Reason::RejectComment {
+            max: MAX_COMMENT_CHARS,
+        }));
+    }
+    Ok(c)
 }
 
 /// Stored facts about an uploaded image.
@@ -965,6 +1067,8 @@ mod tests {
             text: None,
             image: None,
             style: Style::default(),
+            valid_from: None,
+            valid_until: None,
         };
         assert!(m.validate().is_err());
         m.text = Some("Xin chào".into());

@@ -20,10 +20,12 @@ import { viewReports } from './pages/reports.js';
 import { viewMedia } from './pages/media.js';
 import { viewAdmin } from './pages/admin.js';
 import { viewAlarms, watchAlarms } from './pages/alarms.js';
+import { viewDesk } from './pages/desk.js';
 
 const ROUTES = [
   { path: 'wall', label: 'nav.wall', icon: 'wall', show: () => true, view: viewWall },
   { path: 'messages', label: 'nav.messages', icon: 'messages', show: () => true, view: viewMessages },
+  { path: 'desk', label: 'nav.desk', icon: 'check', need: 'approver', show: () => can('approver'), view: viewDesk },
   { path: 'media', label: 'nav.media', icon: 'image', show: () => true, view: viewMedia },
   { path: 'campaigns', label: 'nav.campaigns', icon: 'campaigns', show: () => true, view: viewCampaigns },
   { path: 'alerts', label: 'nav.alerts', icon: 'alerts', need: 'operator', show: () => can('operator'), view: viewAlerts },

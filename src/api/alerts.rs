@@ -151,6 +151,8 @@ pub(super) async fn preview(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
         text: Some(text.to_string()),
         image: None,
         style: ALERT_STYLE,
+        valid_from: None,
+        valid_until: None,
     };
     super::messages::preview(
         ctx,

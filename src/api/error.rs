@@ -82,6 +82,7 @@ impl From<Refusal> for ApiError {
                 current: *current,
             }
             .into(),
+            Refusal::NotWaiting { id } => Reason::NotWaitingForApproval { id: id.clone() }.into(),
         };
         match r {
             Refusal::Invalid(_) => ApiError::bad_request(message),
@@ -91,6 +92,9 @@ impl From<Refusal> for ApiError {
             // Under If-Match the handler answers 412 instead.
             Refusal::StaleVersion { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "version_conflict", message)
+            }
+            Refusal::NotWaiting { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "not_waiting", message)
             }
         }
     }

@@ -19,6 +19,7 @@ mod alerts;
 pub(crate) mod broker;
 mod campaigns;
 pub(crate) mod cap;
+mod desk;
 mod events;
 mod groups;
 mod media;

@@ -211,7 +211,8 @@ fn reaches(snap: &Snapshot, targets: &[Target], district: Option<&str>) -> bool 
 }
 
 /// Approved messages of the campaigns whose dates include today and that
-/// reach `district`, newest approval first, each once.
+/// reach `district`, inside their validity window, newest approval first,
+/// each once.
 fn running_messages<'a>(
     snap: &'a Snapshot,
     district: Option<&str>,
@@ -242,7 +243,11 @@ fn running_messages<'a>(
     let mut v: Vec<&Message> = ids
         .iter()
         .filter_map(|id| snap.messages.get(id))
-        .filter(|m| m.playable() && m.body.text.as_deref().is_some_and(|t| !t.trim().is_empty()))
+        .filter(|m| {
+            m.playable()
+                && m.body.valid_at(now)
+                && m.body.text.as_deref().is_some_and(|t| !t.trim().is_empty())
+        })
         .collect();
     v.sort_by_key(|m| std::cmp::Reverse(m.approved_at.unwrap_or(m.updated_at)));
     v

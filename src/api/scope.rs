@@ -3,8 +3,9 @@
 //! roles hold for some groups may only aim campaigns and alerts inside
 //! them (`auth::scope`), only change campaigns and alerts that stay
 //! inside them, only edit messages whose campaigns stay inside them,
-//! only approve messages that some campaign places there and none places
-//! elsewhere, and only read the panels inside them (others answer 404, as
+//! only approve (or reject) messages that some campaign places there and
+//! none places elsewhere ([`may_approve`], which also filters the approval
+//! queue), and only read the panels inside them (others answer 404, as
 //! if they did not exist; the panel list is filtered by
 //! [`visible`]). Province-wide principals (no scope) pass untouched.
 //! A refusal is 403 `outside_scope` with a sentence naming the target.
@@ -36,6 +37,17 @@ fn campaigns_of(snap: &Snapshot, id: &Id) -> Vec<Target> {
         .filter(|c| c.body.messages.iter().any(|m| &m.id == id))
         .flat_map(|c| c.body.targets.iter().cloned())
         .collect()
+}
+
+/// Whether `who` may approve (or reject) message `id` as far as districts
+/// go: province-wide principals any message; a scoped one only a message
+/// that some campaign places inside the scope and none places elsewhere.
+pub(super) fn may_approve(snap: &Snapshot, who: &Principal, id: &Id) -> bool {
+    let Some(scope) = &who.scope else {
+        return true;
+    };
+    let targets = campaigns_of(snap, id);
+    !targets.is_empty() && targets_inside(scope, &targets, |p| snap.panels.get(p)).is_ok()
 }
 
 pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), ApiError> {
@@ -79,11 +91,10 @@ pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), 
             Some(id) if snap.messages.contains_key(&id) => inside(&campaigns_of(&snap, &id)),
             _ => Ok(()),
         },
-        ("POST", "/messages/{id}/approve") => match id {
+        ("POST", "/messages/{id}/approve" | "/messages/{id}/reject") => match id {
             Some(id) if snap.messages.contains_key(&id) => {
-                let targets = campaigns_of(&snap, &id);
                 let groups = scope.iter().map(Id::as_str).collect::<Vec<_>>().join(", ");
-                if targets.is_empty() || targets_inside(&scope, &targets, find).is_err() {
+                if !may_approve(&snap, &r.who, &id) {
                     return Err(refuse(Text::ApprovalOutsideScope { scope: groups }));
                 }
                 Ok(())

@@ -19,11 +19,13 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::req::Req;
 use super::{
-    admin, alarms, alerts, broker, campaigns, cap, events, groups, media, messages, panels,
+    admin, alarms, alerts, broker, campaigns, cap, desk, events, groups, media, messages, panels,
     reports, session, snapshots, users, web, Ctx,
 };
 use crate::domain::Role::{self, Admin, Approver, Editor, Feed, Operator, Scheduler};
-use crate::domain::{Alert, AlertBody, Campaign, CampaignBody, Message, MessageBody, Panel};
+use crate::domain::{
+    Alert, AlertBody, Campaign, CampaignBody, Message, MessageBody, MessageVersion, Panel,
+};
 use crate::i18n::Reason;
 use crate::store::tokens::TokenInfo;
 use crate::store::AuditEntry;
@@ -296,6 +298,26 @@ table! {
     (POST "/messages/{id}/approve", Some(Approver)) => messages::approve {
         body: OptionalJson(schema::<messages::ApproveBody>), reply: None, ok: OK,
         summary: "approve a message (four eyes); name the version reviewed with {\"version\": N} (409 if it changed) or If-Match: \"N\" (412)",
+    }
+    (POST "/messages/{id}/reject", Some(Approver)) => desk::reject {
+        body: Json(schema::<desk::RejectBody>), reply: Some(schema::<Message>), ok: OK,
+        summary: "send a message waiting for approval back to its author with {\"comment\"} (1 to 1000 characters; optional \"version\" read, 409 if it changed; 409 not_waiting once approved); an edit puts it back in the queue",
+    }
+    (GET "/messages/{id}/versions", ANY) => desk::versions {
+        body: NO_BODY, reply: Some(schema::<Vec<MessageVersion>>), ok: OK,
+        summary: "every kept version of a message, newest first, with who wrote it, when, and who approved or rejected it (the last 50 and the last approved)",
+    }
+    (GET "/messages/{id}/diff", ANY) => desk::diff {
+        body: NO_BODY, reply: Some(schema::<desk::Diff>), ok: OK,
+        summary: "word-level diff of the current version against the last approved one, or for a message never approved the last rejected one (from: null when there is none)",
+    }
+    (GET "/desk", Some(Approver)) => desk::queue {
+        body: NO_BODY, reply: Some(schema::<Vec<desk::QueueItem>>), ok: OK,
+        summary: "the approval queue: messages waiting for approval that the caller may approve (district scopes), newest first, with who wrote them and the campaigns and places they will run in",
+    }
+    (GET "/notifications", ANY) => desk::notifications {
+        body: NO_BODY, reply: Some(schema::<Vec<desk::Notice>>), ok: OK,
+        summary: "the caller's notifications, newest first (at most 50): own messages rejected (with the comment) or approved, and for approvers the messages waiting for them",
     }
     (GET "/messages/{id}/preview.png", ANY) => messages::preview_stored {
         body: NO_BODY, reply: None, ok: OK,

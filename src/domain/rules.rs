@@ -32,6 +32,9 @@ pub enum Refusal {
     /// The approver reviewed another version than the one stored now.
     #[error("this message changed since you read it: you reviewed version {read} and it is now version {current}; read it again and approve what it says now")]
     StaleVersion { read: u64, current: u64 },
+    /// Only a message waiting for approval can be rejected.
+    #[error("message {id:?} is approved, not waiting for approval")]
+    NotWaiting { id: String },
 }
 
 /// What a rule needs to know about the rest of the data: whether the
@@ -87,6 +90,8 @@ impl Message {
             updated_at: now,
             approved_by: None,
             approved_at: None,
+            last_approved: None,
+            rejection: None,
         })
     }
 
@@ -106,6 +111,7 @@ impl Message {
         self.status = MessageStatus::Draft;
         self.approved_by = None;
         self.approved_at = None;
+        self.rejection = None;
         self.updated_by = by.to_string();
         self.updated_at = now;
         Ok(())
@@ -123,12 +129,7 @@ impl Message {
         now: DateTime<Utc>,
         policy: Policy,
     ) -> Result<(), Refusal> {
-        if let Some(read) = read.filter(|r| *r != self.version) {
-            return Err(Refusal::StaleVersion {
-                read,
-                current: self.version,
-            });
-        }
+        self.check_read(read)?;
         if self.status == MessageStatus::Approved {
             return Ok(());
         }
@@ -138,7 +139,54 @@ impl Message {
         self.status = MessageStatus::Approved;
         self.approved_by = Some(by.to_string());
         self.approved_at = Some(now);
+        self.last_approved = Some(self.version);
+        self.rejection = None;
         Ok(())
+    }
+
+    /// Sends the message back to its author with `comment` (see
+    /// [`super::reject_comment`]). Only a draft can be rejected; `read`
+    /// is the version the approver reviewed, as for approving. The message
+    /// stays a draft, out of the approval queue, until it is edited.
+    /// Rejecting again replaces the comment. A refusal changes nothing.
+    pub fn reject(
+        &mut self,
+        by: &str,
+        read: Option<u64>,
+        comment: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
+        self.check_read(read)?;
+        if self.status == MessageStatus::Approved {
+            return Err(Refusal::NotWaiting {
+                id: self.id.to_string(),
+            });
+        }
+        let comment = super::reject_comment(comment)?;
+        self.rejection = Some(super::Rejection {
+            by: by.to_string(),
+            at: now,
+            version: self.version,
+            comment,
+        });
+        Ok(())
+    }
+
+    /// Refuses when the approver says they read another version than the
+    /// one stored now.
+    fn check_read(&self, read: Option<u64>) -> Result<(), Refusal> {
+        match read.filter(|r| *r != self.version) {
+            Some(read) => Err(Refusal::StaleVersion {
+                read,
+                current: self.version,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the message waits for an approver: a draft not sent back.
+    pub fn waiting(&self) -> bool {
+        self.status == MessageStatus::Draft && self.rejection.is_none()
     }
 
     /// Whether the message may reach a panel: only approved messages do.
@@ -290,6 +338,8 @@ mod tests {
             text: Some(text.into()),
             image: None,
             style: Style::default(),
+            valid_from: None,
+            valid_until: None,
         }
     }
 
@@ -349,6 +399,76 @@ mod tests {
             Err(Refusal::UnknownRef(_))
         ));
         assert_eq!(m, before);
+    }
+
+    #[test]
+    fn a_rejection_keeps_the_comment_until_the_next_edit() {
+        let mut m = draft("lan");
+        assert!(m.waiting());
+        // A comment is required, and bounded.
+        for bad in ["", "   ", &"x".repeat(1001)] {
+            assert!(matches!(
+                m.reject("hung", None, bad, t(1)),
+                Err(Refusal::Invalid(_))
+            ));
+        }
+        assert_eq!(
+            m.reject("hung", Some(7), "Sửa ngày", t(1)),
+            Err(Refusal::StaleVersion {
+                read: 7,
+                current: 1
+            })
+        );
+        assert!(m.waiting(), "a refused rejection changes nothing");
+        m.reject("hung", Some(1), "  Sửa ngày họp thành thứ Hai. ", t(1))
+            .unwrap();
+        let r = m.rejection.clone().unwrap();
+        assert_eq!(
+            (r.by.as_str(), r.at, r.version, r.comment.as_str()),
+            ("hung", t(1), 1, "Sửa ngày họp thành thứ Hai.")
+        );
+        assert!(!m.waiting() && !m.playable());
+        // The author's edit puts it back in the queue.
+        m.edit(body("Thứ hai, 7 giờ"), "lan", t(2), &World).unwrap();
+        assert!(m.waiting() && m.rejection.is_none());
+        assert_eq!(m.version, 2);
+        m.approve("hung", Some(2), t(3), FOUR_EYES).unwrap();
+        assert_eq!(m.last_approved, Some(2));
+        // An approved message is not waiting: nothing to reject.
+        assert!(matches!(
+            m.reject("hung", None, "muộn", t(4)),
+            Err(Refusal::NotWaiting { .. })
+        ));
+        // The last approved version is kept through the next edit.
+        m.edit(body("Thứ ba"), "lan", t(5), &World).unwrap();
+        assert_eq!((m.version, m.last_approved), (3, Some(2)));
+    }
+
+    #[test]
+    fn a_validity_window_is_checked_and_bounds_playing_time() {
+        let mut b = body("Hạn nộp hồ sơ");
+        b.valid_from = Some(t(100));
+        b.valid_until = Some(t(100));
+        assert!(b.validate().is_err(), "an empty window is refused");
+        b.valid_until = Some(t(200));
+        b.validate().unwrap();
+        assert!(!b.valid_at(t(99)) && b.valid_at(t(100)) && b.valid_at(t(199)));
+        assert!(!b.valid_at(t(200)), "valid_until is exclusive");
+        assert_eq!(b.next_validity_edge(t(0)), Some(t(100)));
+        assert_eq!(b.next_validity_edge(t(100)), Some(t(200)));
+        assert_eq!(b.next_validity_edge(t(200)), None);
+        // Old files and bodies without a window: always valid.
+        let old: MessageBody =
+            serde_json::from_value(serde_json::json!({"title": "t", "text": "x"})).unwrap();
+        assert!(old.valid_at(t(0)) && old.next_validity_edge(t(0)).is_none());
+        let with: MessageBody = serde_json::from_value(serde_json::json!({
+            "title": "t", "text": "x", "valid_until": "2026-12-01T07:00:00+07:00"
+        }))
+        .unwrap();
+        assert_eq!(
+            with.valid_until.unwrap().to_rfc3339(),
+            "2026-12-01T00:00:00+00:00"
+        );
     }
 
     #[test]

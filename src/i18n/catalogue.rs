@@ -469,6 +469,13 @@ pub enum Reason {
     MessageTooLong {
         max: usize,
     },
+    ValidityWindow,
+    RejectComment {
+        max: usize,
+    },
+    NotWaitingForApproval {
+        id: String,
+    },
     InvalidAssetId {
         shown: String,
     },
@@ -986,6 +993,18 @@ impl Reason {
                 "Tin cần có nội dung chữ, hình ảnh, hoặc cả hai: hãy nhập nội dung hoặc chọn hình.".into(),
                 "a message needs text, an image, or both: give \"text\" or \"image\" (an asset id)".into(),
             ),
+            Reason::ValidityWindow => (
+                "Thời hạn hiệu lực không hợp lệ: \u{201c}hiệu lực từ\u{201d} phải trước \u{201c}hiệu lực đến\u{201d}.".into(),
+                "the validity window is empty: valid_from must be before valid_until".into(),
+            ),
+            Reason::RejectComment { max } => (
+                format!("Khi trả lại tin, hãy ghi lý do (từ 1 đến {max} ký tự) để người viết biết cần sửa gì."),
+                format!("a rejection needs a comment of 1 to {max} characters telling the author what to change"),
+            ),
+            Reason::NotWaitingForApproval { id } => (
+                format!("Tin \u{201c}{id}\u{201d} đã được duyệt, không còn chờ duyệt: chỉ trả lại được tin đang chờ duyệt; hãy sửa tin nếu cần gỡ nội dung."),
+                format!("message {id:?} is approved, not waiting for approval: only a message waiting for approval can be rejected; edit it to take it back"),
+            ),
             Reason::MessageTooLong { max } => (
                 format!("Nội dung tin dài quá {max} ký tự: hãy tách thành nhiều tin."),
                 format!("message text is longer than {max} characters: split it into several messages"),
@@ -1495,6 +1514,9 @@ mod tests {
             Reason::MessageTitle,
             Reason::MessageEmpty,
             Reason::MessageTooLong { max: 4000 },
+            Reason::ValidityWindow,
+            Reason::RejectComment { max: 1000 },
+            Reason::NotWaitingForApproval { id: s() },
             Reason::InvalidAssetId { shown: s() },
             Reason::ImageName { max: 200 },
             Reason::ImageNameControl,
@@ -1729,6 +1751,9 @@ mod tests {
                 | Reason::MessageTitle
                 | Reason::MessageEmpty
                 | Reason::MessageTooLong { .. }
+                | Reason::ValidityWindow
+                | Reason::RejectComment { .. }
+                | Reason::NotWaitingForApproval { .. }
                 | Reason::InvalidAssetId { .. }
                 | Reason::ImageName { .. }
                 | Reason::ImageNameControl

@@ -1,6 +1,6 @@
 //! What `resolve` and `timeline` need besides a panel and an instant: the
 //! compiled campaigns, the live (not cancelled) alerts and the catalog of
-//! approved messages with their page counts. Built once per store snapshot
+//! approved messages with their page counts and validity windows. Built once per store snapshot
 //! generation ([`Schedules::current`]) and shared, as an `Arc`, by the
 //! player and the API's timeline.
 
@@ -70,6 +70,12 @@ impl Catalog for ScheduleInputs {
     }
     fn alert_pages(&self, alert: &Alert, profile: &Profile) -> u32 {
         self.renditions.alert(alert, profile).pages.len() as u32
+    }
+    fn window(&self, message: &Id) -> schedule::Window {
+        self.snapshot
+            .messages
+            .get(message)
+            .map_or((None, None), |m| (m.body.valid_from, m.body.valid_until))
     }
 }
 

@@ -572,6 +572,8 @@ mod tests {
                 text: Some(text.into()),
                 image: None,
                 style: Style::default(),
+                valid_from: None,
+                valid_until: None,
             },
             status: if approved {
                 MessageStatus::Approved
@@ -585,6 +587,8 @@ mod tests {
             updated_at: now,
             approved_by: approved.then(|| "b".into()),
             approved_at: approved.then_some(now),
+            last_approved: None,
+            rejection: None,
         }
     }
 

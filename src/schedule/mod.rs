@@ -32,6 +32,11 @@
 //!    message cut short plays again, whole, at its campaign's next turn.
 //!    The places are set again at local midnight (see `rotation`).
 //! 5. Nothing: [`Show::Blank`].
+//!
+//! A message outside its validity window (`valid_from`, `valid_until`,
+//! [`Catalog::window`]) counts as unplayable at that instant, and no
+//! decision lasts past the next edge of such a window: the panel changes
+//! there without any write.
 
 #![warn(missing_docs)]
 
@@ -79,6 +84,66 @@ pub trait Catalog {
     fn pages(&self, message: &Id, profile: &Profile) -> Option<u32>;
     /// How many pages `alert` has on panels of `profile` (0 is read as 1).
     fn alert_pages(&self, alert: &Alert, profile: &Profile) -> u32;
+    /// The validity window of `message`: `valid_from` (inclusive) and
+    /// `valid_until` (exclusive); `None` for an open side. Outside it the
+    /// message is not playable, whatever [`Catalog::pages`] says.
+    fn window(&self, message: &Id) -> Window {
+        let _ = message;
+        (None, None)
+    }
+}
+
+/// A message's validity window: from (inclusive), until (exclusive).
+pub type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// Whether `now` is inside `window`.
+fn within(window: Window, now: DateTime<Utc>) -> bool {
+    window.0.is_none_or(|f| f <= now) && window.1.is_none_or(|u| now < u)
+}
+
+/// The catalog as it stands at one instant: a message outside its
+/// validity window has no pages, so it is skipped like an unapproved one.
+struct ValidAt<'c> {
+    inner: &'c dyn Catalog,
+    now: DateTime<Utc>,
+}
+
+impl Catalog for ValidAt<'_> {
+    fn pages(&self, message: &Id, profile: &Profile) -> Option<u32> {
+        if within(self.inner.window(message), self.now) {
+            self.inner.pages(message, profile)
+        } else {
+            None
+        }
+    }
+    fn alert_pages(&self, alert: &Alert, profile: &Profile) -> u32 {
+        self.inner.alert_pages(alert, profile)
+    }
+    fn window(&self, message: &Id) -> Window {
+        self.inner.window(message)
+    }
+}
+
+/// The first edge of a validity window after `now` among the messages of
+/// the campaigns targeting `panel`: the answer may change there without
+/// any write, so a decision never lasts past it.
+fn validity_edge(
+    panel: &Panel,
+    campaigns: &[CompiledCampaign],
+    catalog: &dyn Catalog,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    campaigns
+        .iter()
+        .filter(|c| c.targets(panel))
+        .flat_map(|c| c.campaign.body.messages.iter())
+        .flat_map(|m| {
+            let (from, until) = catalog.window(&m.id);
+            [from, until]
+        })
+        .flatten()
+        .filter(|t| *t > now)
+        .min()
 }
 
 /// What a panel shows at an instant.
@@ -203,6 +268,11 @@ fn decide<'a>(
         .brightness
         .as_ref()
         .unwrap_or_else(|| default_brightness());
+    let valid = ValidAt {
+        inner: catalog,
+        now,
+    };
+    let catalog: &dyn Catalog = &valid;
     let (brightness, switch) = brightness_at(policy, tz, now);
     let until = (switch != DateTime::<Utc>::MAX_UTC).then_some(switch);
     let profile = panel.profile();
@@ -215,6 +285,7 @@ fn decide<'a>(
     }
 
     let open = OpenCampaigns::find(panel, campaigns, catalog, &profile, now);
+    let until = min_opt(until, validity_edge(panel, campaigns, catalog, now));
     let mut until = min_opt(until, open.next_change());
     let Some(top) = open.top else {
         let since = open
@@ -417,7 +488,14 @@ pub fn timeline(
     let mut out: Vec<Slot> = Vec::new();
     let mut walk = None;
     let mut t = from;
+    // A rotation is walked only up to the next validity edge: past it the
+    // playable messages differ, and it is made afresh.
+    let mut edge = validity_edge(panel, campaigns, catalog, t);
     while t < to {
+        if edge.is_some_and(|e| t >= e) {
+            walk = None;
+            edge = validity_edge(panel, campaigns, catalog, t);
+        }
         let d = decide(
             panel,
             campaigns,

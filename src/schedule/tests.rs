@@ -8,8 +8,13 @@ use serde_json::json;
 use super::*;
 use crate::domain::{AlertBody, Campaign, CampaignBody, PixelFormat, Target};
 
-/// Messages and their page counts; absent = missing or unapproved.
-struct Cat(HashMap<&'static str, u32>, u32);
+/// Messages and their page counts; absent = missing or unapproved. The
+/// third field holds validity windows (none: always valid).
+struct Cat(
+    HashMap<&'static str, u32>,
+    u32,
+    HashMap<&'static str, Window>,
+);
 
 impl Catalog for Cat {
     fn pages(&self, message: &Id, _: &Profile) -> Option<u32> {
@@ -18,10 +23,16 @@ impl Catalog for Cat {
     fn alert_pages(&self, _: &Alert, _: &Profile) -> u32 {
         self.1
     }
+    fn window(&self, message: &Id) -> Window {
+        self.2
+            .get(message.as_str())
+            .copied()
+            .unwrap_or((None, None))
+    }
 }
 
 fn cat(pages: &[(&'static str, u32)]) -> Cat {
-    Cat(pages.iter().copied().collect(), 1)
+    Cat(pages.iter().copied().collect(), 1, HashMap::new())
 }
 
 /// An instant from RFC 3339; `+07:00` is Vietnam.
@@ -413,7 +424,11 @@ fn unplayable_messages_are_skipped() {
                                {"id":"zero","dwell_s":10},{"id":"m2","dwell_s":20}],
                    "start":"2026-03-02"}),
         )],
-        Cat([("m1", 1), ("m2", 1), ("zero", 0)].into_iter().collect(), 1),
+        Cat(
+            [("m1", 1), ("m2", 1), ("zero", 0)].into_iter().collect(),
+            1,
+            HashMap::new(),
+        ),
     );
     w.check(&[
         ("2026-03-02T00:00:00+07:00", "mixed/m1 1/1"),
@@ -710,7 +725,7 @@ fn alerts_preempt_and_lapse() {
             "base",
             json!({"messages":[{"id":"m1","dwell_s":10}],"start":"2026-03-02"}),
         )],
-        Cat([("m1", 1)].into_iter().collect(), 3),
+        Cat([("m1", 1)].into_iter().collect(), 3, HashMap::new()),
     );
     w.alerts = vec![
         alert(
@@ -834,7 +849,11 @@ fn until_is_honest_over_sampled_instants() {
                 json!({"messages":[{"id":"m2","dwell_s":17}],"cron":"0 0 22 * * *","duration_s":28800,"priority":2}),
             ),
         ],
-        Cat([("m1", 2), ("m2", 1), ("m3", 4)].into_iter().collect(), 2),
+        Cat(
+            [("m1", 2), ("m2", 1), ("m3", 4)].into_iter().collect(),
+            2,
+            HashMap::new(),
+        ),
     );
     w.alerts = vec![alert(
         "a",
@@ -1208,6 +1227,7 @@ fn share_of_voice_is_fair_beside_a_window_that_opens_every_minute() {
                 .chain([("b1", 1), ("b2", 1)])
                 .collect(),
             1,
+            HashMap::new(),
         ),
     );
     let from = at("2026-03-02T09:00:00+07:00");
@@ -1326,6 +1346,7 @@ fn busy_day() -> World {
             .into_iter()
             .collect(),
             1,
+            HashMap::new(),
         ),
     )
 }
@@ -1420,4 +1441,73 @@ fn no_campaign_skips_a_message_on_a_busy_day() {
         );
     }
     w.check_until(slots.iter().step_by(331).map(|s| s.start));
+}
+
+#[test]
+fn a_message_plays_only_inside_its_validity_window() {
+    // m1 is valid 08:00–09:00 local; m2 always. One all-day campaign.
+    let mut c = cat(&[("m1", 1), ("m2", 1)]);
+    c.2.insert(
+        "m1",
+        (
+            Some(at("2026-03-02T08:00:00+07:00")),
+            Some(at("2026-03-02T09:00:00+07:00")),
+        ),
+    );
+    let w = World::new(
+        vec![camp(
+            "day",
+            json!({"messages":[{"id":"m1","dwell_s":10},{"id":"m2","dwell_s":10}],
+                   "start":"2026-03-02","end":"2026-03-02"}),
+        )],
+        c,
+    );
+    // Before and after the window only m2 plays, and the decision made
+    // just before an edge ends at that edge.
+    w.check(&[
+        ("2026-03-02T07:59:59+07:00", "day/m2 1/1"),
+        ("2026-03-02T09:00:00+07:00", "day/m2 1/1"),
+        ("2026-03-02T09:30:00+07:00", "day/m2 1/1"),
+    ]);
+    assert_eq!(
+        w.at(at("2026-03-02T07:59:59+07:00")).until,
+        Some(at("2026-03-02T08:00:00+07:00"))
+    );
+    let inside = w.at(at("2026-03-02T08:59:55+07:00"));
+    assert_eq!(inside.until, Some(at("2026-03-02T09:00:00+07:00")));
+    // Inside, the two take turns every 10 s.
+    let shows: Vec<String> = w.shows("2026-03-02T08:00:00+07:00", "2026-03-02T08:00:30+07:00");
+    assert!(
+        shows.iter().any(|s| s.ends_with("day/m1 1/1"))
+            && shows.iter().any(|s| s.ends_with("day/m2 1/1")),
+        "{shows:?}"
+    );
+    // The timeline never shows m1 outside 08:00–09:00.
+    for s in w.slots(
+        at("2026-03-02T07:00:00+07:00"),
+        at("2026-03-02T10:00:00+07:00"),
+        10_000,
+    ) {
+        if short(&s.show) == "day/m1 1/1" {
+            assert!(
+                s.start >= at("2026-03-02T08:00:00+07:00")
+                    && s.end <= at("2026-03-02T09:00:00+07:00"),
+                "{s:?}"
+            );
+        }
+    }
+    // A message alone whose window has passed leaves the panel blank.
+    let mut c = cat(&[("m1", 1)]);
+    c.2.insert("m1", (None, Some(at("2026-03-02T09:00:00+07:00"))));
+    let alone = World::new(
+        vec![camp(
+            "day",
+            json!({"messages":[{"id":"m1","dwell_s":10}],"start":"2026-03-02"}),
+        )],
+        c,
+    );
+    let before = alone.at(at("2026-03-02T08:30:00+07:00"));
+    assert_eq!(short(&before.show), "day/m1 1/1");
+    assert_eq!(before.until, Some(at("2026-03-02T09:00:00+07:00")));
+    assert_eq!(alone.show("2026-03-02T09:00:00+07:00"), "blank");
 }

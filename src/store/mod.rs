@@ -3,6 +3,7 @@
 //! ```text
 //! DIR/content/panels/{id}.json       panels
 //! DIR/content/messages/{id}.json     messages (body + workflow fields)
+//! DIR/state/versions/{id}/{n}.json   every version of a message, the last 50 and the last approved (versions.rs)
 //! DIR/content/groups/{id}.json       groups' display names ("Thành phố Vinh" for tp-vinh)
 //! DIR/content/assets/{sha256}.{ext}  uploaded images, named by content hash
 //! DIR/content/assets/{sha256}.json   what we know about each image
@@ -66,6 +67,7 @@ pub mod seq;
 pub mod signing;
 pub mod tokens;
 pub mod users;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -734,7 +736,8 @@ impl Store {
             s.messages.insert(m.id.clone(), m.clone());
             let mut audit = entry(who, "create", "message", m.id.as_str());
             audit.detail = serde_json::json!({"version": m.version, "status": m.status});
-            let ops = vec![FileOp::Write(self.message_path(&m.id), pretty(&m))];
+            let mut ops = vec![FileOp::Write(self.message_path(&m.id), pretty(&m))];
+            ops.extend(self.version_ops(&m, None));
             Ok((m, ops, vec![audit]))
         })
     }
@@ -781,15 +784,12 @@ impl Store {
                 .get(id)
                 .cloned()
                 .ok_or_else(|| not_found("message", id.as_str()))?;
-            let before = (m.version, m.status);
+            let before = m.clone();
             rule(&mut m, s)?;
-            let mut audit = entry(who, action, "message", id.as_str());
-            audit.detail = serde_json::json!({
-                "before": {"version": before.0, "status": before.1},
-                "after": {"version": m.version, "status": m.status},
-            });
+            let audit = versions::message_audit(who, action, &before, &m);
             s.messages.insert(id.clone(), m.clone());
-            let ops = vec![FileOp::Write(self.message_path(id), pretty(&m))];
+            let mut ops = vec![FileOp::Write(self.message_path(id), pretty(&m))];
+            ops.extend(self.version_ops(&m, before.last_approved));
             Ok((m, ops, vec![audit]))
         })
     }
@@ -839,7 +839,9 @@ impl Store {
                 .remove(id)
                 .ok_or_else(|| not_found("message", id.as_str()))?;
             s.problems.remove(&path);
-            Ok((m, vec![FileOp::Remove(path)]))
+            let mut ops = vec![FileOp::Remove(path)];
+            ops.extend(self.forget_versions(id));
+            Ok((m, ops))
         })
     }
 

@@ -16,7 +16,13 @@ fn panel_in(id: &str, name: &str, group: &str) -> Value {
            "groups": [group], "color": "#ff2000"})
 }
 
-async fn account(admin: &Api, username: &str, name: &str, roles: &[&str], scope: Option<&[&str]>) {
+pub(super) async fn account(
+    admin: &Api,
+    username: &str,
+    name: &str,
+    roles: &[&str],
+    scope: Option<&[&str]>,
+) {
     let (st, v) = admin
         .post(
             "/users",
@@ -29,7 +35,7 @@ async fn account(admin: &Api, username: &str, name: &str, roles: &[&str], scope:
 
 /// Signs in with a password in the browser, changes the first password,
 /// and waits for the shell to name the person.
-async fn sign_in_with_password(
+pub(super) async fn sign_in_with_password(
     b: &Browser,
     base: &str,
     username: &str,

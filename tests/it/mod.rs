@@ -13,6 +13,8 @@ mod cap_dashboard;
 mod colorlight;
 mod compressed;
 mod dashboard;
+mod desk;
+mod desk_dashboard;
 mod docs;
 mod e2e;
 mod faults;

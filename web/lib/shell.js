@@ -9,6 +9,7 @@ import { api, loadCampaigns, loadMessages, loadPanels, whenSessionEnds } from '.
 import { setLive, startEvents, stopEvents } from './events.js';
 import { redraw, route, routeAfresh, runCleanups, setRoutes, visibleRoutes } from './router.js';
 import { renderSignIn } from '../pages/signin.js';
+import { notifyButton, stopNotifications } from './notify.js';
 
 function renderShell() {
   const app = clear(document.getElementById('app'));
@@ -22,6 +23,7 @@ function renderShell() {
       h('div', { class: 'brand' }, logo(), h('div', {}, h('div', { class: 'brand-name' }, t('app.title')), h('div', { class: 'brand-sub' }, t('app.subtitle')))),
       h('div', { class: 'topbar-right' },
         h('span', { id: 'live', class: `live live-${S.live}`, role: 'status' }, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), h('span', { class: 'live-text' }, '')),
+        notifyButton(),
         h('div', { class: 'who' }, h('span', { class: 'who-name', 'data-testid': 'me' }, S.me.display_name || S.me.name), h('span', { class: 'who-roles' }, roles)),
         h('button', { class: 'btn btn-ghost btn-small', type: 'button', lang: lang === 'vi' ? 'en' : 'vi', 'aria-label': t('lang.switchLabel'), onclick: switchLang }, t('lang.switch')),
         h('button', { class: 'btn btn-ghost btn-small', type: 'button', id: 'signout', onclick: () => signOut(t('signedOut'), 'info') }, icon('signout'), h('span', {}, t('signout'))))),
@@ -56,6 +58,7 @@ function signOut(message, kind = 'error') {
   if (S.csrf) api('/session', { method: 'DELETE', quiet401: true }).catch(() => {});
   sessionStorage.removeItem('bangtin.token');
   stopEvents();
+  stopNotifications();
   runCleanups();
   // Nothing the previous person loaded stays in memory.
   forgetAll();

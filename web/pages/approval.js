@@ -1,5 +1,5 @@
-// Approval has no page of its own: this button stands in the message list
-// and in the composer. The last editor may not approve (four eyes) unless
+// The approve button, in the message list, the composer and the approval
+// desk (desk.js). The last editor may not approve (four eyes) unless
 // the server allows self-approval (`allow_self_approval` in GET /me): the
 // button is disabled, with the reason, when it does not.
 

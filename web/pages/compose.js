@@ -13,6 +13,13 @@ import { LONG_PAGES, makeLivePreview, makeSavedPreview } from './previews.js';
 
 const MAX_TEXT = 4000;
 
+/** An RFC 3339 instant as a `datetime-local` value in Vietnam time (UTC+7, no DST). */
+function toLocalInput(iso) {
+  if (!iso) return '';
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? '' : new Date(ms + 7 * 3600e3).toISOString().slice(0, 16);
+}
+
 export async function viewCompose(main, id, ctx) {
   const isNew = id === 'new';
   await Promise.all([loadPanels().catch(() => {}), loadCampaigns().catch(() => {})]);
@@ -38,6 +45,8 @@ export async function viewCompose(main, id, ctx) {
     align: msg?.style?.align || 'center',
     fit: msg?.style?.fit || 'contain',
     caption: msg?.style?.caption || 'below',
+    validFrom: toLocalInput(msg?.valid_from),
+    validUntil: toLocalInput(msg?.valid_until),
   };
   const st = { ...base };
   const body = (f = st) => {
@@ -48,6 +57,8 @@ export async function viewCompose(main, id, ctx) {
     const b = { title: f.title.trim(), style };
     if (f.text.trim()) b.text = f.text;
     if (f.image) b.image = f.image;
+    if (f.validFrom) b.valid_from = `${f.validFrom}:00+07:00`;
+    if (f.validUntil) b.valid_until = `${f.validUntil}:00+07:00`;
     return b;
   };
   const saved = JSON.stringify(body(base));
@@ -68,6 +79,16 @@ export async function viewCompose(main, id, ctx) {
     counter.classList.toggle('over', n > MAX_TEXT);
   };
   updCounter();
+  const validInput = (key, id) => {
+    const el = h('input', { type: 'datetime-local', id, name: id, value: st[key], readOnly: !editable });
+    el.addEventListener('input', () => { st[key] = el.value; changed(); });
+    return el;
+  };
+  const validBox = h('div', { class: 'field' },
+    h('div', { class: 'valid-grid' },
+      field(t('f.validFrom'), validInput('validFrom', 'valid-from')),
+      field(t('f.validUntil'), validInput('validUntil', 'valid-until'))),
+    h('p', { class: 'hint' }, t('f.validHint')));
 
   const imageBox = h('div', { class: 'image-box' });
   // One thumbnail at a time: its object URL is let go when it is replaced,
@@ -198,6 +219,13 @@ export async function viewCompose(main, id, ctx) {
         ? h('p', {}, t('meta.approvedBy', { who: msg.approved_by, when: fmtDateTime(msg.approved_at) }))
         : h('p', { class: 'muted' }, t('meta.notApproved')));
     if (msg.status === 'approved' && editable) meta.append(h('p', { class: 'notice' }, icon('warn'), t('compose.approvedBanner')));
+    if (msg.rejection) {
+      const r = msg.rejection;
+      meta.append(h('div', { class: 'notice rejection-box', id: 'rejection-note', role: 'status' }, icon('warn'),
+        h('div', {}, h('p', {}, t('compose.rejectedBanner', { who: r.by, n: r.version, when: fmtDateTime(r.at) })),
+          h('blockquote', { 'data-testid': 'rejection-comment' }, r.comment),
+          editable ? h('p', {}, t('compose.rejectedHow')) : null)));
+    }
   };
   const syncButtons = () => {
     clear(actions);
@@ -273,6 +301,7 @@ export async function viewCompose(main, id, ctx) {
     h('p', { class: 'hint' }, t('f.textHint')),
     longBox),
   h('div', { class: 'field' }, h('span', { class: 'label' }, t('f.image')), imageBox, fileInput),
+  validBox,
   h('fieldset', { class: 'style-set' },
     h('legend', {}, t('f.style')),
     h('div', { class: 'style-grid' },

@@ -53,7 +53,7 @@ function messageRow(m, refresh) {
   return h('tr', { 'data-message': m.id },
     h('td', {}, h('a', { href: `#/messages/${enc(m.id)}`, class: 'row-title' }, m.title),
       h('div', { class: 'row-sub' }, h('span', { class: 'snippet' }, snippet(m.text, 90)), m.image ? h('span', { class: 'chip' }, icon('image'), t('msg.image')) : null)),
-    h('td', {}, statusBadge(m.status)),
+    h('td', {}, statusBadge(m.status), m.rejection ? h('span', { class: 'badge badge-warn', title: m.rejection.comment }, t('status.rejected')) : null),
     h('td', {}, m.updated_by || t('none')),
     h('td', {}, m.approved_by || t('none')),
     h('td', { class: 'nowrap' }, fmtDateTime(m.updated_at)),

@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod campaigns;
 mod cap;
+mod desk;
 mod hardening;
 mod i18n;
 mod messages;
