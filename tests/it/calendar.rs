@@ -1,5 +1,5 @@
-//! Districts over a real event stream, and the calendar: a district's
-//! live wall hears only its own panels.
+//! Districts over a real event stream (a district's live wall hears only
+//! its own panels), and the calendar page in a real browser.
 
 use std::time::Duration;
 
@@ -68,4 +68,163 @@ async fn a_district_event_stream_carries_only_the_district() {
         !heard.contains("vinh-1") && !heard.contains(&vinh),
         "another district's panel in the district's stream:\n{heard}"
     );
+}
+
+/// The Monday after today in Vietnam.
+fn next_monday() -> chrono::NaiveDate {
+    use chrono::Datelike;
+    let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
+    today + chrono::Days::new(7 - u64::from(today.weekday().num_days_from_monday()))
+}
+
+/// No part of the page scrolls sideways.
+const NO_SIDEWAYS: &str = "return document.documentElement.scrollWidth <= innerWidth + 1";
+
+/// The calendar page in a real browser (headless Chromium, as in
+/// `dashboard`), at 1440×900 and 390×844: next week shows a campaign,
+/// flags its conflict with another on the same panel and says which wins;
+/// navigation goes forward and back; the campaign list gives each
+/// campaign's status; and the panel time picker says what the panel shows
+/// next Monday at 07:00. Screenshots go to the target's tmp directory
+/// (`calendar-*.png`).
+#[tokio::test]
+async fn the_calendar_shows_next_week_its_conflict_and_next_monday_at_seven() {
+    use super::dashboard::browser_at;
+    let server = Server::start();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    for (id, name, group) in [
+        ("vinh-1", "Quảng trường Hồ Chí Minh", "vinh"),
+        ("cua-lo-1", "Bãi biển Cửa Lò", "cua-lo"),
+    ] {
+        admin
+            .create_panel(json!({"id": id, "name": name, "width": 128, "height": 32,
+                "format": "mono1", "groups": [group]}))
+            .await;
+    }
+    let approver = admin.with_roles("duyet", &["approver"]).await;
+    let mut msgs = Vec::new();
+    for title in ["Định danh mức 2", "Thanh toán không tiền mặt"] {
+        let id = admin
+            .create_message(json!({"title": title, "text": format!("{title} — Đề án 06")}))
+            .await;
+        approver.approve(&id).await;
+        msgs.push(id);
+    }
+    let monday = next_monday();
+    let post = |body: serde_json::Value| {
+        let admin = admin.clone();
+        async move {
+            let (st, v) = admin.post("/campaigns", body).await;
+            assert_eq!(st, 201, "{v}");
+            v["id"].as_str().unwrap().to_string()
+        }
+    };
+    let id06 = post(
+        json!({"name": "Đề án 06 buổi sáng", "messages": [{"id": msgs[0], "dwell_s": 10}],
+        "targets": ["group:cua-lo"], "cron": "0 7 * * 1", "duration_s": 7200, "priority": 10}),
+    )
+    .await;
+    let cash = post(
+        json!({"name": "Không dùng tiền mặt", "messages": [{"id": msgs[1], "dwell_s": 10}],
+        "targets": ["all"], "start": monday.to_string(),
+        "end": (monday + chrono::Days::new(6)).to_string(), "priority": 5}),
+    )
+    .await;
+
+    for (w, h) in [(1440, 900), (390, 844)] {
+        let (_driver, b) = browser_at(w, h).await;
+        b.sign_in(&server.base, ADMIN_TOKEN, "admin").await;
+        b.route("#/calendar").await;
+        b.wait_js(
+            "return document.querySelectorAll('.cal-month .cal-day').length === 42",
+            "the month grid",
+        )
+        .await;
+        b.click("#cal-week").await;
+        let this_week = b
+            .wait_js(
+                "const p = document.querySelector('#cal-period'); \
+                 return document.querySelectorAll('.cal-week .cal-day').length === 7 && p.textContent",
+                "the week grid",
+            )
+            .await;
+        b.click("#cal-next").await;
+        let monday_cell = format!("[data-day='{monday}']");
+        b.wait_js(
+            &format!(
+                "return !!document.querySelector(\"{monday_cell} .cal-chip-conflict[data-campaign='{id06}'] [data-flag=conflict]\") \
+                 && !!document.querySelector(\"{monday_cell} [data-campaign='{cash}']\")"
+            ),
+            "next Monday with both campaigns, flagged",
+        )
+        .await;
+        let chip = b
+            .text(&format!("{monday_cell} [data-campaign='{id06}']"))
+            .await;
+        assert!(
+            chip.contains("07:00") && chip.contains("Đề án 06"),
+            "{chip}"
+        );
+        let conflicts = b.text("#cal-conflicts").await;
+        assert!(
+            conflicts.contains(
+                "“Đề án 06 buổi sáng” (ưu tiên 10) thắng “Không dùng tiền mặt” (ưu tiên 5)"
+            ),
+            "{conflicts}"
+        );
+        let status = b
+            .text(&format!("#cal-campaigns tr[data-campaign='{cash}']"))
+            .await;
+        assert!(status.contains("Sắp chạy"), "{status}");
+        b.js(
+            "document.querySelector('#cal-conflicts').scrollIntoView(); return true",
+            json!([]),
+        )
+        .await;
+        if w > 1000 {
+            b.js(
+                "document.querySelector('#main').scrollTop = 0; return true",
+                json!([]),
+            )
+            .await;
+        }
+        b.screenshot(&format!("calendar-week-{w}x{h}.png")).await;
+        // Back to this week.
+        b.click("#cal-prev").await;
+        b.wait_js(
+            &format!("return document.querySelector('#cal-period').textContent === {this_week}"),
+            "this week again",
+        )
+        .await;
+        // What the Cửa Lò panel shows next Monday at 07:00.
+        b.js(
+            "const s = document.querySelector('#at-panel'); s.value = 'cua-lo-1'; \
+             s.dispatchEvent(new Event('change', {bubbles: true})); return true",
+            json!([]),
+        )
+        .await;
+        b.set_value("#at-time", &format!("{monday}T07:00")).await;
+        b.click("#at-go").await;
+        b.wait_js(
+            "return document.querySelector('#at-result [data-show=message]')?.innerText || false",
+            "the answer for next Monday 07:00",
+        )
+        .await;
+        let said = b.text("#at-result").await;
+        assert!(
+            said.contains("“Định danh mức 2”")
+                && said.contains("“Đề án 06 buổi sáng”")
+                && said.contains("07:00"),
+            "{said}"
+        );
+        assert_eq!(b.js(NO_SIDEWAYS, json!([])).await, json!(true), "{w}×{h}");
+        b.js(
+            "document.querySelector('#at-result').scrollIntoView(); return true",
+            json!([]),
+        )
+        .await;
+        b.screenshot(&format!("calendar-at-{w}x{h}.png")).await;
+        assert_eq!(b.page_errors().await, Vec::<String>::new());
+        b.quit().await;
+    }
 }
