@@ -196,11 +196,13 @@ async fn the_calendar_shows_next_week_its_conflict_and_next_monday_at_seven() {
             "this week again",
         )
         .await;
-        // What the Cửa Lò panel shows next Monday at 07:00.
-        b.js(
-            "const s = document.querySelector('#at-panel'); s.value = 'cua-lo-1'; \
-             s.dispatchEvent(new Event('change', {bubbles: true})); return true",
-            json!([]),
+        // What the Cửa Lò panel shows next Monday at 07:00, from its tile
+        // on the panel wall.
+        b.route("#/wall").await;
+        b.click(".tile[data-panel='cua-lo-1'] a[data-at]").await;
+        b.wait_js(
+            "return document.querySelector('#at-panel')?.value === 'cua-lo-1'",
+            "the picker open on the panel",
         )
         .await;
         b.set_value("#at-time", &format!("{monday}T07:00")).await;

@@ -111,7 +111,7 @@ export async function viewCalendar(main, args, ctx) {
       grid),
     conflicts,
     campaigns,
-    atPicker()));
+    atPicker(args[0])));
   let gen = 0;
   const refresh = async () => {
     const my = ++gen;
@@ -134,6 +134,11 @@ export async function viewCalendar(main, args, ctx) {
     drawCampaigns(campaigns, cal);
   };
   renderTabs();
+  if (args[0]) {
+    const at = document.getElementById('at-time');
+    at?.scrollIntoView({ block: 'center' });
+    at?.focus();
+  }
   await refresh();
 }
 
@@ -229,9 +234,10 @@ function drawCampaigns(section, cal) {
       : emptyState(t('cal.noCampaigns')));
 }
 
-/** "What will this panel show at…": a panel, a local date and time. */
-function atPicker() {
-  const panel = h('select', { id: 'at-panel' }, S.panels.map((p) => h('option', { value: p.id }, `${p.name} (${p.id})`)));
+/** "What will this panel show at…": a panel (`chosen`, from the panel
+ * wall's link `#/calendar/{panel}`), a local date and time. */
+function atPicker(chosen) {
+  const panel = h('select', { id: 'at-panel' }, S.panels.map((p) => h('option', { value: p.id, selected: p.id === chosen }, `${p.name} (${p.id})`)));
   const when = h('input', { id: 'at-time', type: 'datetime-local', value: nextMondaySeven(), step: '60' });
   const out = h('div', { id: 'at-result', class: 'at-result', role: 'status', 'aria-live': 'polite' });
   const ask = async (e) => {
