@@ -15,7 +15,7 @@
 //! (`ScheduleInputs::resolve`, which the live player calls): the campaign,
 //! message and page, or the alert still on at that instant.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -37,6 +37,12 @@ pub(super) const MAX_DAYS: i64 = 62;
 /// The most occurrences one calendar answer carries.
 pub(super) const MAX_OCCURRENCES: usize = 2000;
 
+/// Most conflicts one calendar answer lists (`conflicts_truncated` says
+/// when there were more).
+pub(super) const MAX_CONFLICTS: usize = 5000;
+/// Most panel ids a conflict names (`panel_count` counts them all).
+const CONFLICT_PANELS: usize = 10;
+
 /// A campaign and where it stands now.
 #[derive(Serialize, schemars::JsonSchema)]
 pub(super) struct CampaignPhase {
@@ -48,7 +54,8 @@ pub(super) struct CampaignPhase {
     /// When an upcoming campaign's next window opens.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_start: Option<DateTime<Utc>>,
-    /// The panels it reaches that the viewer may see.
+    targets: Vec<Target>,
+    /// The panels it reaches that the viewer may see (within `group`).
     panels: Vec<Id>,
 }
 
@@ -61,7 +68,8 @@ pub(super) struct Conflict {
     /// The overlap, `[start, end)`.
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-    /// The panels both reach.
+    /// How many panels both reach, and the first of them.
+    panel_count: usize,
     panels: Vec<Id>,
     /// For the occurrence that lists it: `wins` (its priority is higher,
     /// the other is not shown there meanwhile), `yields` (lower: it is not
@@ -69,18 +77,21 @@ pub(super) struct Conflict {
     outcome: &'static str,
 }
 
-/// One stretch of a campaign's activity.
+/// One stretch of a campaign's activity; its panels are the campaign's
+/// (in `campaigns`).
 #[derive(Serialize, schemars::JsonSchema)]
 pub(super) struct Occurrence {
     campaign: Id,
     name: String,
     priority: i32,
     targets: Vec<Target>,
-    /// The panels it reaches that the viewer may see (within `group`).
-    panels: Vec<Id>,
+    panel_count: usize,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     conflicts: Vec<Conflict>,
+    /// The campaign's place in `campaigns`.
+    #[serde(skip)]
+    of: usize,
 }
 
 /// The answer of `GET /calendar`.
@@ -91,6 +102,9 @@ pub(super) struct Calendar {
     now: DateTime<Utc>,
     campaigns: Vec<CampaignPhase>,
     occurrences: Vec<Occurrence>,
+    /// Whether more than [`MAX_CONFLICTS`] conflicts were found (the
+    /// first are listed).
+    conflicts_truncated: bool,
 }
 
 pub(super) async fn calendar(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -108,21 +122,23 @@ pub(super) async fn calendar(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
         let inputs = schedules.current();
         let snap = &inputs.snapshot;
         let scoped = who.scope.is_some() || group.is_some();
+        // The panels the viewer may see here, numbered for the bit sets.
+        let seen: Vec<&crate::domain::Panel> = snap
+            .panels
+            .values()
+            .filter(|p| super::scope::visible(&who, p))
+            .filter(|p| {
+                group
+                    .as_ref()
+                    .is_none_or(|g| p.groups.iter().any(|x| x == g.as_str()))
+            })
+            .collect();
         let mut campaigns = Vec::new();
+        let mut reach: Vec<PanelSet> = Vec::new();
         let mut occurrences = Vec::new();
         for c in inputs.campaigns.iter() {
-            let panels: Vec<Id> = snap
-                .panels
-                .values()
-                .filter(|p| c.targets(p) && super::scope::visible(&who, p))
-                .filter(|p| {
-                    group
-                        .as_ref()
-                        .is_none_or(|g| p.groups.iter().any(|x| x == g.as_str()))
-                })
-                .map(|p| p.id.clone())
-                .collect();
-            if scoped && panels.is_empty() {
+            let set = PanelSet::of(seen.iter().map(|p| c.targets(p)));
+            if scoped && set.count == 0 {
                 continue;
             }
             let (status, next_start) = match c.phase_at(now) {
@@ -137,10 +153,11 @@ pub(super) async fn calendar(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
                     name: c.campaign.body.name.clone(),
                     priority: c.priority(),
                     targets: c.campaign.body.targets.clone(),
-                    panels: panels.clone(),
+                    panel_count: set.count,
                     start,
                     end,
                     conflicts: Vec::new(),
+                    of: campaigns.len(),
                 });
             }
             campaigns.push(CampaignPhase {
@@ -149,8 +166,10 @@ pub(super) async fn calendar(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
                 priority: c.priority(),
                 status,
                 next_start,
-                panels,
+                targets: c.campaign.body.targets.clone(),
+                panels: set.ids(&seen, usize::MAX),
             });
+            reach.push(set);
         }
         if occurrences.len() > MAX_OCCURRENCES {
             return Err(ApiError::bad_request(Reason::CalendarTooMany {
@@ -158,56 +177,110 @@ pub(super) async fn calendar(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
             }));
         }
         occurrences.sort_by(|a, b| (a.start, &a.campaign).cmp(&(b.start, &b.campaign)));
-        flag_conflicts(&mut occurrences);
+        let conflicts_truncated = flag_conflicts(&mut occurrences, &reach, &seen);
         Ok(Calendar {
             from,
             to,
             now,
             campaigns,
             occurrences,
+            conflicts_truncated,
         })
     })
     .await??;
     ok(&cal)
 }
 
+/// A set of the viewer's panels (by their place in its list), as bits.
+struct PanelSet {
+    bits: Vec<u64>,
+    count: usize,
+}
+
+impl PanelSet {
+    fn of(member: impl Iterator<Item = bool>) -> PanelSet {
+        let mut bits: Vec<u64> = Vec::new();
+        for (i, m) in member.enumerate() {
+            if i % 64 == 0 {
+                bits.push(0);
+            }
+            if m {
+                bits[i / 64] |= 1u64 << (i % 64);
+            }
+        }
+        let count = bits.iter().map(|w| w.count_ones() as usize).sum();
+        PanelSet { bits, count }
+    }
+
+    fn and(&self, other: &PanelSet) -> PanelSet {
+        let bits: Vec<u64> = self
+            .bits
+            .iter()
+            .zip(&other.bits)
+            .map(|(a, b)| a & b)
+            .collect();
+        let count = bits.iter().map(|w| w.count_ones() as usize).sum();
+        PanelSet { bits, count }
+    }
+
+    /// The ids of the first `max` members.
+    fn ids(&self, panels: &[&crate::domain::Panel], max: usize) -> Vec<Id> {
+        (0..panels.len())
+            .filter(|i| self.bits[i / 64] & (1u64 << (i % 64)) != 0)
+            .take(max)
+            .map(|i| panels[i].id.clone())
+            .collect()
+    }
+}
+
 /// Fills each occurrence's `conflicts` from the others (sorted by start):
-/// another campaign, an overlapping stretch and a panel in common.
-fn flag_conflicts(occ: &mut [Occurrence]) {
+/// another campaign, an overlapping stretch and a panel in common. At
+/// most [`MAX_CONFLICTS`]; true when there were more.
+fn flag_conflicts(
+    occ: &mut [Occurrence],
+    reach: &[PanelSet],
+    panels: &[&crate::domain::Panel],
+) -> bool {
     let mut found: BTreeMap<usize, Vec<Conflict>> = BTreeMap::new();
-    for i in 0..occ.len() {
+    let mut shared_of: HashMap<(usize, usize), (usize, Vec<Id>)> = HashMap::new();
+    let (mut listed, mut truncated) = (0, false);
+    'all: for i in 0..occ.len() {
         let a = &occ[i];
-        let a_panels: BTreeSet<&Id> = a.panels.iter().collect();
         for (j, b) in occ.iter().enumerate().skip(i + 1) {
             if b.start >= a.end {
                 break;
             }
-            if b.campaign == a.campaign {
+            if b.of == a.of {
                 continue;
             }
-            let shared: Vec<Id> = b
-                .panels
-                .iter()
-                .filter(|p| a_panels.contains(p))
-                .cloned()
-                .collect();
-            if shared.is_empty() {
+            let (count, shared) = shared_of
+                .entry((a.of.min(b.of), a.of.max(b.of)))
+                .or_insert_with(|| {
+                    let both = reach[a.of].and(&reach[b.of]);
+                    (both.count, both.ids(panels, CONFLICT_PANELS))
+                });
+            if *count == 0 {
                 continue;
             }
+            if listed + 2 > MAX_CONFLICTS {
+                truncated = true;
+                break 'all;
+            }
+            listed += 2;
             let (start, end) = (a.start.max(b.start), a.end.min(b.end));
-            let outcome = |me: i32, other: i32| match me.cmp(&other) {
-                std::cmp::Ordering::Greater => "wins",
-                std::cmp::Ordering::Less => "yields",
-                std::cmp::Ordering::Equal => "shares",
-            };
             let against = |x: &Occurrence, me: i32| Conflict {
                 campaign: x.campaign.clone(),
                 name: x.name.clone(),
                 priority: x.priority,
                 start,
                 end,
+                panel_count: *count,
                 panels: shared.clone(),
-                outcome: outcome(me, x.priority),
+                outcome: match me.cmp(&x.priority) {
+                    std::cmp::Ordering::Greater => "wins",
+                    std::cmp::Ordering::Less => "yields",
+                    std::cmp::Ordering::Equal => "shares",
+                },
             };
             found.entry(i).or_default().push(against(b, a.priority));
             found.entry(j).or_default().push(against(a, b.priority));
@@ -216,6 +289,7 @@ fn flag_conflicts(occ: &mut [Occurrence]) {
     for (i, c) in found {
         occ[i].conflicts = c;
     }
+    truncated
 }
 
 /// What a panel shows at an instant, by the live player's rule.

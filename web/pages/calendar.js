@@ -210,14 +210,15 @@ function drawConflicts(section, cal) {
       seen.add(key);
       const when = `${fmtDateTime(c.start)} – ${fmtTime(c.end)}`;
       const text = c.outcome === 'wins'
-        ? t('cal.wins', { a: o.name, pa: o.priority, b: c.name, pb: c.priority, n: c.panels.length })
-        : t('cal.shares', { a: o.name, b: c.name, p: o.priority, n: c.panels.length });
+        ? t('cal.wins', { a: o.name, pa: o.priority, b: c.name, pb: c.priority, n: c.panel_count })
+        : t('cal.shares', { a: o.name, b: c.name, p: o.priority, n: c.panel_count });
       rows.push(h('li', { class: 'cal-conflict-row', 'data-conflict': `${o.campaign} ${c.campaign}` },
         icon('warn'), h('span', {}, h('strong', {}, when), ' · ', text)));
     }
   }
   clear(section).append(h('h2', { id: 'cal-conflicts-title' }, t('cal.conflicts')),
-    rows.length ? h('ul', { id: 'cal-conflicts', class: 'cal-conflicts' }, rows) : emptyState(t('cal.noConflicts')));
+    rows.length ? h('ul', { id: 'cal-conflicts', class: 'cal-conflicts' }, rows) : emptyState(t('cal.noConflicts')),
+    cal.conflicts_truncated ? h('p', { class: 'muted' }, t('cal.conflictsTruncated')) : null);
 }
 
 function drawCampaigns(section, cal) {
