@@ -220,6 +220,11 @@ async fn the_calendar_shows_next_week_its_conflict_and_next_monday_at_seven() {
             "{said}"
         );
         assert_eq!(b.js(NO_SIDEWAYS, json!([])).await, json!(true), "{w}×{h}");
+        let page = b.text("main").await;
+        assert!(
+            !page.contains("null") && !page.contains("undefined"),
+            "{page}"
+        );
         b.js(
             "document.querySelector('#at-result').scrollIntoView(); return true",
             json!([]),

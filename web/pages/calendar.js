@@ -6,7 +6,7 @@
 
 import { locale, t } from '../lib/i18n.js';
 import { TZ, addDays, campaignColor, fmtDateTime, fmtTime, prettyGroup, todayVN, vnMidnight } from '../lib/format.js';
-import { clear, h, icon } from '../lib/dom.js';
+import { append, clear, h, icon } from '../lib/dom.js';
 import { badge, emptyState, fail, field } from '../lib/components.js';
 import { S, allGroups } from '../lib/state.js';
 import { api, enc, loadPanels } from '../lib/api.js';
@@ -216,9 +216,9 @@ function drawConflicts(section, cal) {
         icon('warn'), h('span', {}, h('strong', {}, when), ' · ', text)));
     }
   }
-  clear(section).append(h('h2', { id: 'cal-conflicts-title' }, t('cal.conflicts')),
+  append(clear(section), [h('h2', { id: 'cal-conflicts-title' }, t('cal.conflicts')),
     rows.length ? h('ul', { id: 'cal-conflicts', class: 'cal-conflicts' }, rows) : emptyState(t('cal.noConflicts')),
-    cal.conflicts_truncated ? h('p', { class: 'muted' }, t('cal.conflictsTruncated')) : null);
+    cal.conflicts_truncated ? h('p', { class: 'muted' }, t('cal.conflictsTruncated')) : null]);
 }
 
 function drawCampaigns(section, cal) {
@@ -254,8 +254,8 @@ function atPicker(chosen) {
         : v.show === 'alert'
           ? t('at.alert', { at, text: v.alert_text || v.alert })
           : t('at.blank', { at });
-      clear(out).append(h('p', { class: `at-line at-${v.show}`, 'data-show': v.show }, line),
-        v.until ? h('p', { class: 'muted' }, t('at.until', { when: fmtDateTime(v.until) })) : null);
+      append(clear(out), [h('p', { class: `at-line at-${v.show}`, 'data-show': v.show }, line),
+        v.until ? h('p', { class: 'muted' }, t('at.until', { when: fmtDateTime(v.until) })) : null]);
     } catch (err) {
       clear(out);
       fail(err);
