@@ -14,6 +14,7 @@ import { boot } from './lib/shell.js';
 import { viewWall } from './pages/wall.js';
 import { viewMessages } from './pages/messages.js';
 import { viewCampaigns } from './pages/campaigns.js';
+import { viewCalendar } from './pages/calendar.js';
 import { viewAlerts } from './pages/alerts.js';
 import { viewInbox } from './pages/inbox.js';
 import { viewReports } from './pages/reports.js';
@@ -28,6 +29,7 @@ const ROUTES = [
   { path: 'desk', label: 'nav.desk', icon: 'check', need: 'approver', show: () => can('approver'), view: viewDesk },
   { path: 'media', label: 'nav.media', icon: 'image', show: () => true, view: viewMedia },
   { path: 'campaigns', label: 'nav.campaigns', icon: 'campaigns', show: () => true, view: viewCampaigns },
+  { path: 'calendar', label: 'nav.calendar', icon: 'calendar', show: () => true, view: viewCalendar },
   { path: 'alerts', label: 'nav.alerts', icon: 'alerts', need: 'operator', show: () => can('operator'), view: viewAlerts },
   { path: 'alarms', label: 'nav.alarms', icon: 'warn', show: () => true, view: viewAlarms },
   { path: 'inbox', label: 'nav.inbox', icon: 'inbox', show: () => true, view: viewInbox },

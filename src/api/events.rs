@@ -1,7 +1,9 @@
 //! Server-sent events for the dashboard's live panel wall: one `panel`
 //! event per panel at connect, then one whenever a panel gets a new frame
-//! or reports its status. A stream ends when the server shuts down and the
-//! moment its token is revoked.
+//! or reports its status. A district's staff get only their district's
+//! panels (`scope::sees`, checked per event against the current panels). A
+//! stream ends when the server shuts down and the moment its token is
+//! revoked.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -21,6 +23,7 @@ pub(super) async fn stream(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
     let initial: Vec<_> = snap
         .panels
         .keys()
+        .filter(|id| super::scope::sees(&r.who, &snap, id))
         .map(|id| ctx.shared.event_for(id))
         .collect();
     let first = stream::iter(
@@ -28,13 +31,23 @@ pub(super) async fn stream(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
             .into_iter()
             .map(|e| Ok::<_, Infallible>(to_event(&e))),
     );
-    let live = stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(e) => return Some((Ok::<_, Infallible>(to_event(&e)), rx)),
-                // A slow reader skips what it missed; the next events catch up.
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
+    let (store, viewer) = (ctx.store.clone(), r.who.clone());
+    let live = stream::unfold(rx, move |mut rx| {
+        let (store, viewer) = (store.clone(), viewer.clone());
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e)
+                        if viewer.scope.is_none()
+                            || super::scope::sees(&viewer, &store.snapshot(), &e.id) =>
+                    {
+                        return Some((Ok::<_, Infallible>(to_event(&e)), rx))
+                    }
+                    Ok(_) => continue,
+                    // A slow reader skips what it missed; the next events catch up.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
             }
         }
     });

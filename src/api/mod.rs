@@ -17,6 +17,7 @@ mod admin;
 mod alarms;
 mod alerts;
 pub(crate) mod broker;
+mod calendar;
 mod campaigns;
 pub(crate) mod cap;
 mod desk;

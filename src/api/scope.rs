@@ -5,9 +5,12 @@
 //! inside them, only edit messages whose campaigns stay inside them,
 //! only approve (or reject) messages that some campaign places there and
 //! none places elsewhere ([`may_approve`], which also filters the approval
-//! queue), and only read the panels inside them (others answer 404, as
-//! if they did not exist; the panel list is filtered by
-//! [`visible`]). Province-wide principals (no scope) pass untouched.
+//! queue), only deploy or dismiss official warnings whose panels all lie
+//! inside them, and only read the panels inside them: every
+//! `/panels/{id}…` address and every preview `?panel=` of another panel
+//! answers 404, as if it did not exist; the panel list is filtered by
+//! [`visible`], the event stream and the calendar by [`sees`].
+//! Province-wide principals (no scope) pass untouched.
 //! A refusal is 403 `outside_scope` with a sentence naming the target.
 
 use std::sync::Arc;
@@ -28,6 +31,24 @@ use crate::store::Snapshot;
 /// Whether `who` may see `panel`.
 pub(super) fn visible(who: &Principal, panel: &Panel) -> bool {
     who.scope.as_ref().is_none_or(|s| panel_inside(s, panel))
+}
+
+/// Whether `who` may see the panel named `id` (a scoped principal sees
+/// no panel the store does not have): the event stream's filter.
+pub(super) fn sees(who: &Principal, snap: &Snapshot, id: &Id) -> bool {
+    who.scope.is_none() || snap.panels.get(id).is_some_and(|p| visible(who, p))
+}
+
+/// 404 for a panel outside `scope`, as if it did not exist; an unknown
+/// panel is the handler's to answer.
+fn unseen(scope: &[Id], snap: &Snapshot, id: Option<&Id>) -> Result<(), ApiError> {
+    match id.and_then(|id| snap.panels.get(id)) {
+        Some(p) if !panel_inside(scope, p) => Err(ApiError::not_found(Reason::NotFound {
+            kind: Kind::Panel,
+            id: p.id.to_string(),
+        })),
+        _ => Ok(()),
+    }
 }
 
 /// The targets of every campaign that plays message `id`.
@@ -101,33 +122,39 @@ pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), 
             }
             _ => Ok(()),
         },
-        // Official warnings are the province's: deployed by province-wide
-        // operators.
-        ("POST", "/cap/{id}/deploy" | "/cap/{id}/dismiss")
-            if id.as_ref().is_some_and(|id| snap.cap.contains_key(id)) =>
-        {
-            Err(refuse(Text::NotInScope {
-                what: if en {
-                    "An official warning"
-                } else {
-                    "Cảnh báo chính thức"
+        // An official warning: deployed or dismissed by an operator of the
+        // district when every panel it reaches (and every panel of the
+        // warnings an update replaces) lies inside it.
+        ("POST", "/cap/{id}/deploy" | "/cap/{id}/dismiss") => {
+            match id.as_ref().and_then(|id| snap.cap.get(id)) {
+                Some(w) => {
+                    let mut panels: Vec<&Id> = w.panels.iter().collect();
+                    for old in &w.references {
+                        panels.extend(snap.cap.get(old).into_iter().flat_map(|o| &o.panels));
+                    }
+                    let outside = panels.iter().find(|p| {
+                        snap.panels
+                            .get(**p)
+                            .is_none_or(|p| !panel_inside(&scope, p))
+                    });
+                    match (panels.is_empty(), outside) {
+                        (false, None) => Ok(()),
+                        (_, outside) => Err(refuse(Text::WarningOutsideScope {
+                            panel: outside.map(|p| p.to_string()),
+                            scope: scope.iter().map(Id::as_str).collect::<Vec<_>>().join(", "),
+                        })),
+                    }
                 }
-                .into(),
-            }))
+                None => Ok(()),
+            }
         }
-        (
-            "GET",
-            "/panels/{id}"
-            | "/panels/{id}/now"
-            | "/panels/{id}/timeline"
-            | "/panels/{id}/frame.png",
-        ) => match id.and_then(|id| snap.panels.get(&id)) {
-            Some(p) if !panel_inside(&scope, p) => Err(ApiError::not_found(Reason::NotFound {
-                kind: Kind::Panel,
-                id: p.id.to_string(),
-            })),
-            _ => Ok(()),
-        },
+        // Every panel address, and previews on a panel (`?panel=`): a
+        // panel outside the scope is answered as if it did not exist.
+        (_, p) if p.starts_with("/panels/{id}") => unseen(&scope, &snap, id.as_ref()),
+        ("GET" | "POST", "/messages/{id}/preview.png" | "/preview" | "/alerts/preview") => {
+            let on = r.q("panel").and_then(|s| Id::parse(s).ok());
+            unseen(&scope, &snap, on.as_ref())
+        }
         _ => Ok(()),
     }
 }

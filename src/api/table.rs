@@ -19,8 +19,8 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::req::Req;
 use super::{
-    admin, alarms, alerts, broker, campaigns, cap, desk, events, groups, media, messages, panels,
-    reports, session, snapshots, users, web, Ctx,
+    admin, alarms, alerts, broker, calendar, campaigns, cap, desk, events, groups, media, messages,
+    panels, reports, session, snapshots, users, web, Ctx,
 };
 use crate::domain::Role::{self, Admin, Approver, Editor, Feed, Operator, Scheduler};
 use crate::domain::{
@@ -243,6 +243,10 @@ table! {
         body: NO_BODY, reply: None, ok: OK,
         summary: "the panel's current frame as PNG",
     }
+    (GET "/panels/{id}/at", ANY) => calendar::panel_at {
+        body: NO_BODY, reply: Some(schema::<calendar::AtView>), ok: OK,
+        summary: "what the panel will show at t (RFC 3339), by the live player's rules, alerts included",
+    }
     (POST "/panels/{id}/snapshot", ANY) => snapshots::request {
         body: NO_BODY, reply: Some(schema::<snapshots::Requested>), ok: ACCEPTED,
         summary: "ask the panel's controller for a snapshot of what its glass shows",
@@ -346,6 +350,10 @@ table! {
     (DELETE "/campaigns/{id}", Some(Scheduler)) => campaigns::delete {
         body: NO_BODY, reply: None, ok: NO_CONTENT,
         summary: "remove a campaign",
+    }
+    (GET "/calendar", ANY) => calendar::calendar {
+        body: NO_BODY, reply: Some(schema::<calendar::Calendar>), ok: OK,
+        summary: "campaign occurrences between from and to (at most 62 days, 2000 occurrences), with panels, priorities and conflicts, and each campaign's status; group= for one group",
     }
     (POST "/cron/explain", ANY) => campaigns::explain {
         body: Json(schema::<campaigns::ExplainBody>), reply: None, ok: OK,

@@ -9,22 +9,38 @@ pub(crate) enum Text {
     PasswordLong,
     PasswordIsUsername,
     WrongCredentials,
-    Wait { seconds: i64 },
-    Locked { minutes: i64 },
+    Wait {
+        seconds: i64,
+    },
+    Locked {
+        minutes: i64,
+    },
     SessionEnded,
     CsrfMissing,
     MustChangePassword,
     CurrentPasswordWrong,
     NotASession,
-    TokenExpired { at: DateTime<Utc> },
-    UsernameInvalid { given: String },
+    TokenExpired {
+        at: DateTime<Utc>,
+    },
+    UsernameInvalid {
+        given: String,
+    },
     DisplayNameInvalid,
     RolesEmpty,
     ScopeEmpty,
     ExpiryPast,
-    OutsideScope { target: String, scope: String },
-    ApprovalOutsideScope { scope: String },
-    NotInScope { what: String },
+    OutsideScope {
+        target: String,
+        scope: String,
+    },
+    ApprovalOutsideScope {
+        scope: String,
+    },
+    WarningOutsideScope {
+        panel: Option<String>,
+        scope: String,
+    },
 }
 
 impl Text {
@@ -108,9 +124,13 @@ impl Text {
                 format!("Tin này sẽ chạy ngoài phạm vi của bạn ({scope}), hoặc chưa có chiến dịch nào đặt nó vào phạm vi đó: người duyệt cấp tỉnh mới duyệt được."),
                 format!("This message runs outside your scope ({scope}), or no campaign places it there yet: a province-wide approver must approve it."),
             ),
-            NotInScope { what } => (
-                format!("{what} nằm ngoài phạm vi của bạn: chỉ người có quyền toàn tỉnh mới làm được việc này."),
-                format!("{what} is outside your scope: only someone with province-wide rights can do this."),
+            WarningOutsideScope { panel: Some(panel), scope } => (
+                format!("Cảnh báo này đến cả bảng {panel:?}, nằm ngoài phạm vi của bạn ({scope}): chỉ người trực cấp tỉnh mới triển khai hoặc bỏ qua được."),
+                format!("This warning reaches the panel {panel:?}, outside your scope ({scope}): only a province-wide operator can deploy or dismiss it."),
+            ),
+            WarningOutsideScope { panel: None, scope } => (
+                format!("Cảnh báo này không đến bảng nào trong phạm vi của bạn ({scope}): chỉ người trực cấp tỉnh mới triển khai hoặc bỏ qua được."),
+                format!("This warning reaches no panel inside your scope ({scope}): only a province-wide operator can deploy or dismiss it."),
             ),
         };
         if en {

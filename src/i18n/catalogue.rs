@@ -627,6 +627,14 @@ pub enum Reason {
         shown: String,
     },
     BadSpan,
+    /// A calendar asked for a span that is empty or too long.
+    CalendarSpan {
+        max_days: i64,
+    },
+    /// A calendar span with more occurrences than one answer carries.
+    CalendarTooMany {
+        max: usize,
+    },
     UnknownGrouping {
         shown: String,
     },
@@ -1207,6 +1215,14 @@ impl Reason {
                 "Thời điểm đầu phải trước thời điểm cuối, cách nhau tối đa 31 ngày.".into(),
                 "give from < to, at most 31 days apart".into(),
             ),
+            Reason::CalendarSpan { max_days } => (
+                format!("Lịch cần from trước to, cách nhau tối đa {max_days} ngày: hãy xem từng tháng hoặc từng tuần."),
+                format!("the calendar needs from before to, at most {max_days} days apart: look at one month or one week at a time"),
+            ),
+            Reason::CalendarTooMany { max } => (
+                format!("Khoảng thời gian này có hơn {max} lượt chạy: hãy xem một khoảng ngắn hơn hoặc chọn một nhóm (group=)."),
+                format!("this span has more than {max} occurrences: look at a shorter span or one group (group=)"),
+            ),
             Reason::UnknownGrouping { shown } => (
                 format!("Không có cách gộp \u{201c}{shown}\u{201d}: dùng group=campaign hoặc bỏ đi."),
                 format!("group={shown:?} is not known: use group=campaign or leave it out"),
@@ -1613,6 +1629,8 @@ mod tests {
                 shown: s(),
             },
             Reason::BadSpan,
+            Reason::CalendarSpan { max_days: 62 },
+            Reason::CalendarTooMany { max: 2000 },
             Reason::UnknownGrouping { shown: s() },
             Reason::NoFrameYet { panel: s() },
             Reason::BadClosedCount,
@@ -1801,6 +1819,8 @@ mod tests {
                 | Reason::NotJsonOrCsv { .. }
                 | Reason::NotATimestamp { .. }
                 | Reason::BadSpan
+                | Reason::CalendarSpan { .. }
+                | Reason::CalendarTooMany { .. }
                 | Reason::UnknownGrouping { .. }
                 | Reason::NoFrameYet { .. }
                 | Reason::BadClosedCount

@@ -104,6 +104,20 @@ impl Firings {
     }
 }
 
+/// Where a campaign stands at an instant ([`CompiledCampaign::phase_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No window is open, and one will open at `next`.
+    Upcoming {
+        /// When the next window opens.
+        next: DateTime<Utc>,
+    },
+    /// A window is open.
+    Running,
+    /// No window is open and none ever will.
+    Ended,
+}
+
 /// What a campaign looks like at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct State {
@@ -249,6 +263,35 @@ impl CompiledCampaign {
     /// window.
     pub fn next_boundary_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.state_at(now).next
+    }
+
+    /// The campaign's stretches of activity (windows that overlap or touch,
+    /// merged) that overlap `[from, to)`, in order, at most `max` of them.
+    /// The first may be reported to start later than it did and the last
+    /// to end earlier (see [`Self::span_from`]): clip both to the span.
+    pub fn windows(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        max: usize,
+    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let mut out = Vec::new();
+        let mut span = self.span_from(from, to);
+        while let Some(s) = span.filter(|s| s.start < to && out.len() < max) {
+            out.push((s.start, s.end));
+            span = self.span_after(&s, to);
+        }
+        out
+    }
+
+    /// Whether the campaign runs at `now`, will run later, or has ended.
+    pub fn phase_at(&self, now: DateTime<Utc>) -> Phase {
+        let state = self.state_at(now);
+        match (state.window, state.next) {
+            (Some(_), _) => Phase::Running,
+            (None, Some(next)) => Phase::Upcoming { next },
+            (None, None) => Phase::Ended,
+        }
     }
 
     /// Whether at least one message can be shown on `profile`.

@@ -1510,4 +1510,55 @@ fn a_message_plays_only_inside_its_validity_window() {
     assert_eq!(short(&before.show), "day/m1 1/1");
     assert_eq!(before.until, Some(at("2026-03-02T09:00:00+07:00")));
     assert_eq!(alone.show("2026-03-02T09:00:00+07:00"), "blank");
+/// `windows` lists the stretches a span overlaps (the calendar's
+/// occurrences), at most `max`; `phase_at` says upcoming, running or ended.
+#[test]
+fn windows_in_a_span_and_the_phase_of_a_campaign() {
+    let morning = camp(
+        "morning",
+        json!({"messages":[{"id":"m1","dwell_s":10}],"cron":"0 7 * * *","duration_s":3600,
+               "start":"2026-03-02","end":"2026-03-04"}),
+    );
+    let w = |h: u32, d: u32| {
+        (
+            at(&format!("2026-03-0{d}T{h:02}:00:00+07:00")),
+            at(&format!("2026-03-0{d}T{:02}:00:00+07:00", h + 1)),
+        )
+    };
+    // The span opens inside the first window; the dates stop the third.
+    let all = morning.windows(
+        at("2026-03-02T07:30:00+07:00"),
+        at("2026-03-09T00:00:00+07:00"),
+        10,
+    );
+    assert_eq!(all, vec![w(7, 2), w(7, 3), w(7, 4)]);
+    let two = morning.windows(
+        at("2026-03-01T00:00:00+07:00"),
+        at("2026-03-09T00:00:00+07:00"),
+        2,
+    );
+    assert_eq!(two, vec![w(7, 2), w(7, 3)]);
+    // A span ending as a window opens does not take it in.
+    assert!(morning
+        .windows(
+            at("2026-03-02T08:00:00+07:00"),
+            at("2026-03-03T07:00:00+07:00"),
+            10
+        )
+        .is_empty());
+    use super::campaign::Phase;
+    assert_eq!(
+        morning.phase_at(at("2026-03-01T12:00:00+07:00")),
+        Phase::Upcoming {
+            next: at("2026-03-02T07:00:00+07:00")
+        }
+    );
+    assert_eq!(
+        morning.phase_at(at("2026-03-03T07:59:00+07:00")),
+        Phase::Running
+    );
+    assert_eq!(
+        morning.phase_at(at("2026-03-04T08:00:00+07:00")),
+        Phase::Ended
+    );
 }

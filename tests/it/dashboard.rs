@@ -882,6 +882,7 @@ async fn every_page_loads_in_a_real_browser() {
         ("campaigns", "#/campaigns".into(), "Lịch phát", r#".timeline .tl-row[data-panel="cho-dong-ba"]"#.into()),
         ("campaign-new", "#/campaigns/new".into(), "Tạo lịch phát", "#save-campaign".into()),
         ("campaign", format!("#/campaigns/{camp_id}"), "Sửa lịch phát", r#".timeline .tl-row[data-panel="ubnd-hai-chau"]"#.into()),
+        ("calendar", "#/calendar".into(), "Lịch", r#".cal-grid .cal-day [data-campaign]"#.into()),
         ("alerts", "#/alerts".into(), "Cảnh báo khẩn cấp", ".alert-item[data-alert]".into()),
         ("reports", "#/reports".into(), "Báo cáo phát", ".page section.card + section.card".into()),
         ("media", "#/media".into(), "Thư viện ảnh", ".media-grid".into()),

@@ -163,6 +163,7 @@ function panelTile(p) {
       sent,
       confirm,
       linkLine(p),
+      h('p', { class: 'tile-at' }, h('a', { href: `#/calendar/${enc(p.id)}`, 'data-at': p.id }, icon('calendar'), h('span', {}, t('wall.atLink')))),
       p.transport?.kind === 'mqtt' ? snapshotBox(p) : null,
       h('p', { class: 'tile-seen', 'data-seen': p.last_seen || '' }, seenText(p.last_seen))));
 }

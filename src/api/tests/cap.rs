@@ -385,3 +385,57 @@ async fn alerts_and_running_messages_are_public_as_cap_feeds_and_a_page() {
     assert_eq!(page.header("x-frame-options"), None, "framing allowed");
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
 }
+
+/// A district's operator deploys or dismisses a held warning when every
+/// panel it reaches lies inside the district, and is refused (403
+/// `outside_scope`, naming a panel outside) when one does not. Before,
+/// every district operator was refused, even for their own district.
+#[tokio::test]
+async fn a_district_operator_handles_the_warnings_of_the_district() {
+    let rig = rig(auto_storms()).await;
+    // One panel the rain reaches is also on the coast road.
+    let (_, mut west2) = rig.admin().get("/panels/nghiloc-west-2").await;
+    west2["groups"] = json!(["nghiloc", "ven-bien"]);
+    for k in [
+        "online",
+        "last_seen",
+        "reports_authenticated",
+        "link",
+        "transport",
+    ] {
+        west2.as_object_mut().unwrap().remove(k);
+    }
+    let (st, v) = rig.admin().put("/panels/nghiloc-west-2", west2).await;
+    assert_eq!(st, 200, "{v}");
+    let feed = rig.user("nchmf", &[Role::Feed]);
+    let rain = post_cap(&feed, doc(RAIN)).await;
+    assert_eq!(rain.json["state"], "held", "{}", rain.json);
+    let id = rain.json["id"].as_str().unwrap().to_string();
+    let refused = |v: &Value, panel: &str| {
+        assert_eq!(v["error"], "outside_scope", "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(panel),
+            "names {panel}: {v}"
+        );
+    };
+    // Elsewhere, or only part of the way inside: refused.
+    for (name, scope, outside) in [
+        ("vinh-op", "vinh", "nghiloc-west-1"),
+        ("coast-op", "ven-bien", "nghiloc-west-1"),
+    ] {
+        let op = rig.person(name, &[Role::Operator], Some(&[scope])).await;
+        for action in ["deploy", "dismiss"] {
+            let (st, v) = op.post(&format!("/cap/{id}/{action}"), json!({})).await;
+            assert_eq!(st, 403, "{name} {action}: {v}");
+            refused(&v, outside);
+        }
+    }
+    let (_, w) = rig.admin().get(&format!("/cap/{id}")).await;
+    assert_eq!(w["warning"]["state"], "held", "nothing was decided");
+    // Every panel inside: the district's operator deploys it.
+    let op = rig
+        .person("nghiloc-op", &[Role::Operator], Some(&["nghiloc"]))
+        .await;
+    let (st, v) = op.post(&format!("/cap/{id}/deploy"), json!({})).await;
+    assert_eq!((st, v["state"].as_str()), (200, Some("deployed")), "{v}");
+}

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod admin;
+mod calendar;
 mod campaigns;
 mod cap;
 mod desk;

@@ -20,6 +20,16 @@ async fn province(rig: &Rig) {
         .await;
 }
 
+/// The province and one message (a draft); the message's id.
+async fn province_with_message(rig: &Rig) -> String {
+    province(rig).await;
+    let m = rig
+        .admin()
+        .create_message(json!({"title": "Đề án 06", "text": "Định danh điện tử mức 2"}))
+        .await;
+    m["id"].as_str().unwrap().to_string()
+}
+
 fn campaign(msg: &str, targets: Value) -> Value {
     json!({"name": "Đề án 06", "messages": [{"id": msg, "dwell_s": 10}], "targets": targets,
            "cron": "0 7 * * *", "duration_s": 3600, "priority": 10})
@@ -76,12 +86,7 @@ async fn a_district_sees_only_its_panels() {
 #[tokio::test]
 async fn campaigns_and_alerts_cannot_escape_the_district() {
     let rig = Rig::new();
-    province(&rig).await;
-    let m = rig
-        .admin()
-        .create_message(json!({"title": "Đề án 06", "text": "Định danh điện tử mức 2"}))
-        .await;
-    let msg = m["id"].as_str().unwrap();
+    let msg = &province_with_message(&rig).await;
     let sched = rig
         .person("lich", &[Role::Scheduler], Some(&["cua-lo"]))
         .await;
@@ -225,4 +230,79 @@ async fn a_district_approver_approves_only_what_runs_inside_the_district() {
         .post(&format!("/messages/{wide}/approve"), json!({}))
         .await;
     assert_eq!(st, 200, "the provincial approver may");
+}
+
+/// The role × route × scope matrix for panels: every row of the route
+/// table addressed at `/panels/{id}…`, and every preview on a panel
+/// (`?panel=`), answers a district's staff (holding every role, for their
+/// district only) about another district's panel exactly as about a panel
+/// that does not exist; inside the district the same addresses answer.
+/// Before, snapshots and previews of other districts' panels were served.
+#[tokio::test]
+async fn every_panel_address_and_preview_hides_other_districts() {
+    let rig = Rig::new();
+    let msg = &province_with_message(&rig).await;
+    let lan = rig.person("lan", &Role::ALL, Some(&["cua-lo"])).await;
+    let mut addresses: Vec<(&str, String, Option<Value>)> = crate::api::table::ROUTES
+        .iter()
+        .filter(|r| r.path.starts_with("/panels/{id}"))
+        .map(|r| (r.method, r.path.to_string(), None))
+        .collect();
+    assert!(addresses.len() >= 8, "{}", addresses.len());
+    let preview = json!({"title": "Thử", "text": "Xem trước"});
+    addresses.extend([
+        (
+            "GET",
+            format!("/messages/{msg}/preview.png?panel={{id}}"),
+            None,
+        ),
+        ("POST", "/preview?panel={id}".to_string(), Some(preview)),
+        (
+            "POST",
+            "/alerts/preview?panel={id}".to_string(),
+            Some(json!({"text": "Bão số 3"})),
+        ),
+    ]);
+    for (method, path, body) in &addresses {
+        let call = |id: &str| {
+            // Replacing a panel takes a whole panel.
+            let body = match (*method, path.as_str()) {
+                ("PUT", "/panels/{id}") => panel(id, 128, 32, "mono1", &["cua-lo"]),
+                _ => body.clone().unwrap_or(json!({})),
+            };
+            lan.send(
+                lan.req(method, &path.replace("{id}", id))
+                    .header("content-type", "application/json")
+                    .body(body.to_string()),
+            )
+        };
+        let (hidden, missing) = (call("vinh-1").await, call("zz-missing").await);
+        assert_eq!(
+            (hidden.status, &hidden.json["error"]),
+            (404, &json!("not_found")),
+            "{method} {path}: {}",
+            hidden.json
+        );
+        assert_eq!(
+            hidden.json["message"].as_str().unwrap(),
+            missing.json["message"]
+                .as_str()
+                .unwrap()
+                .replace("zz-missing", "vinh-1"),
+            "{method} {path}"
+        );
+    }
+    // Inside the district the previews and reads answer.
+    for (method, path, body) in &addresses[addresses.len() - 3..] {
+        let b = lan
+            .req(method, &path.replace("{id}", "cua-lo-1"))
+            .header("content-type", "application/json")
+            .body(body.as_ref().map_or("{}".to_string(), Value::to_string));
+        assert_eq!(lan.send(b).await.status, 200, "{method} {path}");
+    }
+    for path in ["/panels/cua-lo-1/now", "/panels/cua-lo-1/timeline"] {
+        assert_eq!(lan.get(path).await.0, 200, "{path}");
+    }
+    // Nothing of the hidden panel changed.
+    assert_eq!(rig.admin().get("/panels/vinh-1").await.0, 200);
 }
