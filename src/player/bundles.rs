@@ -20,6 +20,11 @@ use crate::schedule::{self, Decision};
 /// again: the writes of that span make one bundle per panel.
 pub const SETTLE: Duration = Duration::seconds(2);
 
+/// Bundles made in one pass at most: the rest wait for the next pass
+/// (at once), so that page turns due meanwhile are not held up behind a
+/// whole fleet's bundles (one takes tens of milliseconds).
+const PER_PASS: usize = 32;
+
 /// Slots a bundle may hold at most (a day of 2-second pages is 43,200).
 const MAX_SLOTS: usize = 100_000;
 
@@ -84,7 +89,10 @@ impl Player {
         let Some(horizon) = self.bundles.horizon else {
             return;
         };
-        while let Some(id) = self.bundles.pop(now) {
+        for _ in 0..PER_PASS {
+            let Some(id) = self.bundles.pop(now) else {
+                break;
+            };
             if let Some(bytes) = self.bundle(&id, now) {
                 out(Out::Bundle {
                     panel: id.clone(),

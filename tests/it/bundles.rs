@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bangtin::bundle::{self, Bundle};
-use bangtin::frame::FLAG_BLANK;
+use bangtin::frame::{FLAG_BLANK, FLAG_EMERGENCY};
 use bangtin::mqtt::controller::{spawn_fleet, ControllerArgs, Fleet, Shown};
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::{Signer, SigningKey};
@@ -205,32 +205,53 @@ fn crc_at(b: &Bundle, t: u64) -> u32 {
         .map_or(0, |i| b.pages[i as usize].crc)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cut_off_controller_plays_its_bundle_then_blanks_at_its_end() {
-    let Rig {
-        server,
-        admin,
-        url,
-        key,
-        _dir,
-    } = rig("p1", 12).await;
-    let relay = Relay::start(server.broker_port).await;
-    let via_relay = url.replace(
-        &format!(":{}", server.broker_port),
+/// A controller for `panel` connected through a [`Relay`], the rotation
+/// on, and the controller's status once it holds a bundle made after it.
+struct Offline {
+    relay: Relay,
+    seen: Arc<Mutex<Seen>>,
+    _watcher: AsyncClient,
+    c: Fleet,
+    status: serde_json::Value,
+}
+
+async fn rotating_behind_a_relay(rig: &Rig, panel: &str) -> Offline {
+    let relay = Relay::start(rig.server.broker_port).await;
+    let via_relay = rig.url.replace(
+        &format!(":{}", rig.server.broker_port),
         &format!(":{}", relay.port),
     );
-    let (seen, _watcher) = watch(&server, "p1").await;
-    let mut c = controller(&via_relay, "p1", &key);
+    let (seen, watcher) = watch(&rig.server, panel).await;
+    let c = controller(&via_relay, panel, &rig.key);
     let before = now_ms();
-    rotation(&admin).await;
-    // On the glass from the server, and a bundle made after the campaign
-    // (the store change, then SETTLE) held by the controller.
-    shown_until(&mut c, WAIT, "the rotation from the server", |s| {
-        s.flags & FLAG_BLANK == 0 && !s.from_bundle
-    })
-    .await;
+    rotation(&rig.admin).await;
+    // A bundle made after the campaign (the store change, then SETTLE)
+    // held by the controller.
     let status = status_where(&seen, "a bundle made after the campaign", |v| {
         held_issued_at(v).is_some_and(|t| t > before)
+    })
+    .await;
+    Offline {
+        relay,
+        seen,
+        _watcher: watcher,
+        c,
+        status,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_controller_plays_its_bundle_then_blanks_at_its_end() {
+    let rig = rig("p1", 12).await;
+    let Offline {
+        relay,
+        seen,
+        _watcher,
+        mut c,
+        status,
+    } = rotating_behind_a_relay(&rig, "p1").await;
+    shown_until(&mut c, WAIT, "the rotation from the server", |s| {
+        s.flags & FLAG_BLANK == 0 && !s.from_bundle
     })
     .await;
     // Cut now, with at least 3 s of the bundle left to play.
@@ -392,5 +413,51 @@ async fn forged_foreign_and_expired_bundles_are_refused_and_newer_ones_replace()
     })
     .await;
     assert!(s.get("bundle_refused").is_none(), "{s}");
+    c.shutdown().await;
+}
+
+/// An alert frame on the glass when the link goes keeps the glass until
+/// its own end; only then does the bundle play.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_on_the_glass_outlasts_the_cut_then_the_bundle_plays() {
+    let rig = rig("p3", 600).await;
+    // (Everything kept: the relay and the watcher until the end.)
+    let Offline {
+        relay,
+        mut c,
+        seen: _seen,
+        _watcher,
+        status: _,
+    } = rotating_behind_a_relay(&rig, "p3").await;
+    let id = rig
+        .admin
+        .send_alert(json!({"text": "Bão số 3", "targets": ["all"], "duration_s": 5}))
+        .await;
+    let (_, a) = rig.admin.get(&format!("/alerts/{id}")).await;
+    let ends: chrono::DateTime<chrono::Utc> = a["ends_at"].as_str().unwrap().parse().unwrap();
+    // The frame's valid_until: the alert's end, in whole seconds.
+    let valid_until_ms = ends.timestamp() as u64 * 1000;
+    let alert = shown_until(&mut c, WAIT, "the alert frame", |s| {
+        s.flags & FLAG_EMERGENCY != 0 && !s.from_bundle
+    })
+    .await;
+    relay.cut();
+    let cut_at = now_ms();
+    let next = shown_until(&mut c, WAIT, "the bundle after the alert", |s| {
+        s.at_unix_ms >= cut_at
+    })
+    .await;
+    assert!(next.from_bundle, "{next:?}");
+    assert!(
+        next.at_unix_ms >= alert.at_unix_ms + 3_000,
+        "the alert (5 s, shown at {}) left the glass at {}",
+        alert.at_unix_ms,
+        next.at_unix_ms
+    );
+    assert!(
+        next.at_unix_ms + 50 >= valid_until_ms && next.at_unix_ms < valid_until_ms + 1_000,
+        "the bundle took over at {}, the alert frame ended at {valid_until_ms}",
+        next.at_unix_ms
+    );
     c.shutdown().await;
 }
