@@ -533,6 +533,11 @@ impl Controller {
             return;
         }
         self.expires = None;
+        if now < b.head.issued_at {
+            // This clock is behind the server's: wait for the bundle's start.
+            self.play_at = Some(Instant::now() + Duration::from_millis(b.head.issued_at - now));
+            return;
+        }
         let Some(p) = b.at(now) else {
             tracing::info!(panel = %self.panel, "offline bundle ended; blanking");
             self.bundle = None;
