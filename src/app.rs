@@ -97,7 +97,7 @@ pub async fn run(
     ));
     let shared = Arc::new(Shared::default());
     let compressor = Compressor::new(shared.clone(), Some(signer.clone()));
-    let player = Player::new(PlayerParts {
+    let mut player = Player::new(PlayerParts {
         store: data.store.clone(),
         renditions: renditions.clone(),
         shared: shared.clone(),
@@ -108,6 +108,10 @@ pub async fn run(
             signer: Some(signer),
         },
     });
+    player.set_bundle_horizon(
+        (config.bundle_horizon_s > 0)
+            .then(|| chrono::Duration::seconds(config.bundle_horizon_s.into())),
+    );
     let plays_writer = PlayWriter::start(data.plays.clone(), BATCH_WINDOW);
     let transports = start_transports(
         &config,

@@ -47,6 +47,12 @@ pub struct ServeArgs {
     /// hears nothing more from the server (then it blanks).
     #[arg(long, env = "BANGTIN_FRAME_GRACE_S", default_value_t = 300)]
     pub frame_grace_s: u32,
+    /// Seconds of the schedule each MQTT panel is sent ahead as a signed
+    /// offline bundle (played by a controller that loses the broker);
+    /// 0 = no bundles. At most 7 days.
+    #[arg(long, env = "BANGTIN_BUNDLE_HORIZON_S", default_value_t = 21_600,
+          value_parser = clap::value_parser!(u32).range(0..=604_800))]
+    pub bundle_horizon_s: u32,
     /// CA certificate (PEM) for an mqtts:// broker.
     #[arg(long, env = "BANGTIN_MQTT_CA")]
     pub mqtt_ca: Option<PathBuf>,
@@ -107,6 +113,8 @@ pub struct Config {
     pub allow_self_approval: bool,
     /// Seconds a controller keeps a frame past its planned end without news from the server.
     pub frame_grace_s: u32,
+    /// Seconds of schedule in each panel's offline bundle; 0 = none.
+    pub bundle_horizon_s: u32,
     /// CA certificate (PEM) for an `mqtts://` broker.
     pub mqtt_ca: Option<PathBuf>,
     /// Client certificate (PEM) for an `mqtts://` broker.
@@ -194,6 +202,7 @@ impl ServeArgs {
             admin_token,
             allow_self_approval: self.allow_self_approval,
             frame_grace_s: self.frame_grace_s,
+            bundle_horizon_s: self.bundle_horizon_s,
             mqtt_ca: self.mqtt_ca,
             mqtt_cert: self.mqtt_cert,
             mqtt_key: self.mqtt_key,

@@ -124,6 +124,21 @@ pub fn encode_best(
     Some(out)
 }
 
+/// The smallest coding of a page's pixels the controller accepts
+/// (encoding, coded bytes), or `None` when none is smaller than `data`:
+/// [`encode_best`] without a header or a delta, for a bundle's pages.
+pub fn encode_page(data: &[u8], accepts: Accepts) -> Option<(u8, Vec<u8>)> {
+    let rle = accepts.rle.then(|| (ENC_RLE, rle::encode(data)));
+    let deflate = accepts
+        .deflate
+        .then(|| (ENC_DEFLATE, miniz_oxide::deflate::compress_to_vec(data, 9)));
+    [rle, deflate]
+        .into_iter()
+        .flatten()
+        .filter(|(_, coded)| coded.len() < data.len())
+        .min_by_key(|(_, coded)| coded.len())
+}
+
 pub fn encode_header(h: &Header, data_len: usize) -> [u8; HEADER_LEN] {
     let mut out = [0u8; HEADER_LEN];
     let f = frame::encode_header(&h.frame, data_len, h.crc);
@@ -263,11 +278,7 @@ impl Decoder {
             _ if delta => return Err(CodecError::NoBase { base: h.base_seq }),
             _ => &[],
         };
-        match h.encoding & !ENC_DELTA {
-            ENC_RLE => rle::decode_into(p.data, scratch, false).map_err(|_| CodecError::Data)?,
-            ENC_DEFLATE => self.inflate_into(p.data, scratch)?,
-            other => return Err(CodecError::Encoding(other)),
-        }
+        self.expand(h.encoding & !ENC_DELTA, p.data, scratch)?;
         if delta {
             for (s, g) in scratch.iter_mut().zip(glass) {
                 *s ^= g;
@@ -281,6 +292,17 @@ impl Decoder {
             });
         }
         Ok(())
+    }
+
+    /// Decodes `data`, coded with `encoding` ([`ENC_RLE`] or
+    /// [`ENC_DEFLATE`], no delta), into exactly `out`: anything shorter or
+    /// longer is [`CodecError::Data`]. Also what a bundle's pages use.
+    pub fn expand(&mut self, encoding: u8, data: &[u8], out: &mut [u8]) -> Result<(), CodecError> {
+        match encoding {
+            ENC_RLE => rle::decode_into(data, out, false).map_err(|_| CodecError::Data),
+            ENC_DEFLATE => self.inflate_into(data, out),
+            other => Err(CodecError::Encoding(other)),
+        }
     }
 
     fn inflate_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<(), CodecError> {

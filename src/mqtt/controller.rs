@@ -25,6 +25,7 @@ use tokio::time::Instant;
 
 use super::link::{jitter, publish_then_disconnect, retained, BACKOFF_MAX, BACKOFF_MIN};
 use super::{tls, topics, BrokerUrl, TlsFiles, DEFAULT_MAX_PACKET, MAX_SNAPSHOT};
+use crate::bundle::{self, Bundle, Refusal};
 use crate::codec;
 use crate::domain::{Color, Id, PixelFormat, MAX_PANEL_SIDE};
 use crate::frame::{self, FLAG_BLANK, FLAG_EMERGENCY, FLAG_SIGNED};
@@ -130,8 +131,15 @@ pub struct Shown {
     pub received_at: Instant,
     /// How it came: 0 for BTF1, else the BTZ1 encoding byte.
     pub encoding: u8,
-    /// Its size on the wire, bytes.
+    /// Its size on the wire, bytes (0 for a page of the bundle).
     pub wire_bytes: usize,
+    /// CRC-32 of the pixel data on the glass (0 when blank by a bundle).
+    pub crc: u32,
+    /// Played from the offline bundle (the broker link is down); its seq
+    /// is then 0.
+    pub from_bundle: bool,
+    /// When it went on the glass, Unix milliseconds.
+    pub at_unix_ms: u64,
 }
 
 /// Running controllers. Drop `shown` or read it: a full channel holds the
@@ -229,6 +237,11 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
         };
         let c = Controller {
             frame_topic: topics::frame(root, &panel),
+            bundle_topic: topics::bundle(root, &panel),
+            bundle: None,
+            bundle_refused: None,
+            on_bundle: None,
+            play_at: None,
             snapshot_request_topic: topics::snapshot_request(root, &panel),
             snapshot_topic: topics::snapshot(root, &panel),
             glass: None,
@@ -257,6 +270,7 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
             unsent_acks: Vec::new(),
             flush_at: None,
             size: None,
+            bundle_decoder: None,
         };
         tasks.push(tokio::spawn(c.run(eventloop, _client, stop_rx.clone())));
     }
@@ -370,6 +384,16 @@ fn read_public_key(path: &Path) -> anyhow::Result<VerifyingKey> {
 struct Controller {
     panel: Id,
     frame_topic: String,
+    bundle_topic: String,
+    /// The latest valid offline bundle, replaced whole by a newer one.
+    bundle: Option<Arc<Bundle>>,
+    /// Why the last bundle offered was refused (for the status).
+    bundle_refused: Option<&'static str>,
+    /// What of the bundle is on the glass (page, flags, brightness),
+    /// while it plays.
+    on_bundle: Option<(Option<u16>, u16, u8)>,
+    /// When the bundle's next change is due, while it plays.
+    play_at: Option<Instant>,
     snapshot_request_topic: String,
     snapshot_topic: String,
     /// The last frame shown, as received (for snapshots), and whether the
@@ -411,6 +435,8 @@ struct Controller {
     flush_at: Option<Instant>,
     /// The size of the last picture shown (to blank a Colorlight card).
     size: Option<(u32, u32)>,
+    /// Decodes the bundle's coded pages (made on first use).
+    bundle_decoder: Option<Box<codec::Decoder>>,
 }
 
 /// Acks kept across a disconnection, at most (oldest dropped first).
@@ -429,7 +455,189 @@ impl Controller {
         if self.decoder.is_some() {
             v["accepts"] = serde_json::json!(["btz1-rle", "btz1-deflate", "btz1-delta"]);
         }
+        if let Some(b) = &self.bundle {
+            v["bundle"] =
+                serde_json::json!({"issued_at": b.head.issued_at, "expires_at": b.head.expires_at});
+        }
+        if let Some(why) = self.bundle_refused {
+            v["bundle_refused"] = why.into();
+        }
         v.to_string()
+    }
+
+    /// A bundle from the server: checked ([`bundle::accept`]), then kept
+    /// in place of the one held unless that one is newer. An empty
+    /// payload (the panel was deleted) drops it. The status then says
+    /// which bundle is held and why the last one offered was refused.
+    fn on_bundle_message(&mut self, bytes: &[u8]) {
+        self.status_due = true;
+        if bytes.is_empty() {
+            self.bundle = None;
+            return;
+        }
+        let size = self
+            .glass
+            .as_deref()
+            .and_then(|g| frame::decode(g).ok())
+            .map(|f| (f.header.width, f.header.height));
+        let checked = bundle::accept(
+            bytes,
+            self.key.as_deref(),
+            self.panel.as_str(),
+            size,
+            unix_ms(),
+        )
+        .and_then(|b| match &self.bundle {
+            Some(held) if held.head.issued_at > b.head.issued_at => Err(Refusal::Older),
+            _ => Ok(b),
+        });
+        match checked {
+            Ok(b) => {
+                if self.bundle.as_ref().is_some_and(|h| **h == b) {
+                    self.status_due = false;
+                    return;
+                }
+                tracing::info!(panel = %self.panel, pages = b.pages.len(), expires_at = b.head.expires_at, "offline bundle kept");
+                self.bundle = Some(Arc::new(b));
+                self.bundle_refused = None;
+            }
+            Err(e) => {
+                tracing::warn!(panel = %self.panel, error = %e, "refused an offline bundle");
+                self.bundle_refused = Some(e.code());
+            }
+        }
+    }
+
+    /// With the broker link down: what the bundle shows now goes on the
+    /// glass, and the next change is armed. An alert frame still valid on
+    /// the glass keeps it until its own end; when the bundle ends (or
+    /// there is none and the frame on the glass expires) the glass blanks.
+    async fn play_bundle(&mut self) {
+        self.play_at = None;
+        if self.is_connected {
+            return;
+        }
+        let Some(b) = self.bundle.clone() else {
+            return;
+        };
+        let now = unix_ms();
+        let alert_until = self.expires.filter(|e| {
+            *e > Instant::now()
+                && self.on_bundle.is_none()
+                && !self.dark
+                && self.glass_flags() & FLAG_EMERGENCY != 0
+        });
+        if let Some(until) = alert_until {
+            self.expires = None;
+            self.play_at = Some(until);
+            return;
+        }
+        self.expires = None;
+        if now < b.head.issued_at {
+            // This clock is behind the server's: wait for the bundle's start.
+            self.play_at = Some(Instant::now() + Duration::from_millis(b.head.issued_at - now));
+            return;
+        }
+        let Some(p) = b.at(now) else {
+            tracing::info!(panel = %self.panel, "offline bundle ended; blanking");
+            self.bundle = None;
+            if !self.dark {
+                self.show_from_bundle(&b, None, 0, 0).await;
+            }
+            self.on_bundle = None;
+            return;
+        };
+        self.play_at = Some(Instant::now() + Duration::from_millis(p.next.saturating_sub(now)));
+        if self.on_bundle == Some((p.page, p.flags, p.brightness)) {
+            return;
+        }
+        self.on_bundle = Some((p.page, p.flags, p.brightness));
+        self.show_from_bundle(&b, p.page, p.flags, p.brightness)
+            .await;
+    }
+
+    /// The flags of the frame on the glass.
+    fn glass_flags(&self) -> u16 {
+        self.glass
+            .as_deref()
+            .and_then(|g| frame::decode(g).ok())
+            .map_or(0, |f| f.header.flags)
+    }
+
+    /// Puts a page of the bundle (or, `None`, nothing) on the glass, as
+    /// an unsigned BTF1 frame with seq 0 (what a snapshot then shows).
+    async fn show_from_bundle(
+        &mut self,
+        b: &Bundle,
+        page: Option<u16>,
+        flags: u16,
+        brightness: u8,
+    ) {
+        let mut data = Vec::new();
+        let decoded = match page {
+            Some(i) => b.pixels(
+                i,
+                self.bundle_decoder.get_or_insert_with(Default::default),
+                &mut data,
+            ),
+            None => Ok(()),
+        };
+        if let Err(e) = decoded {
+            tracing::warn!(panel = %self.panel, page = ?page, error = %e, "a page of the offline bundle does not decode; blanking");
+            data.clear();
+        }
+        let bh = &b.head;
+        let blank = data.is_empty();
+        // Dark glass: all zeros, as mono1 on a PNG panel (PNG has no raw size).
+        let format = match bh.format {
+            PixelFormat::Png if blank => PixelFormat::Mono1,
+            f => f,
+        };
+        if blank {
+            data = vec![0; frame::raw_data_len(format, bh.width, bh.height).unwrap_or(0)];
+        }
+        let h = frame::Header {
+            format,
+            brightness,
+            width: bh.width,
+            height: bh.height,
+            flags: if blank {
+                FLAG_BLANK
+            } else {
+                flags & !FLAG_SIGNED
+            },
+            seq: 0,
+            valid_until: 0,
+        };
+        let bytes = bytes::Bytes::from(frame::encode(&h, &data));
+        let Ok(fr) = frame::decode(&bytes) else {
+            return;
+        };
+        let crc = if blank { 0 } else { fr.crc };
+        if blank {
+            self.blank();
+        } else if self.draw || self.out.is_some() || self.colorlight.is_some() {
+            if let Some(img) = pixels(&fr) {
+                self.display(&img, &h);
+            }
+        }
+        let shown = Shown {
+            panel: self.panel.clone(),
+            seq: 0,
+            flags: h.flags,
+            width: h.width,
+            height: h.height,
+            format: h.format,
+            received_at: Instant::now(),
+            encoding: 0,
+            wire_bytes: 0,
+            crc,
+            from_bundle: true,
+            at_unix_ms: unix_ms(),
+        };
+        let _ = self.shown.send(shown).await;
+        self.dark = blank;
+        self.glass = Some(bytes);
     }
 
     /// A BTZ1 frame, checked (signature with a key) and decoded against
@@ -538,9 +746,15 @@ impl Controller {
         loop {
             let expiry = self.expires;
             let flush_at = self.flush_at;
+            let play_at = self.play_at;
             let event = tokio::select! {
                 ev = el.poll() => ev,
                 _ = stop.changed() => break,
+                _ = async { tokio::time::sleep_until(play_at.unwrap_or_else(Instant::now)).await },
+                    if play_at.is_some() => {
+                    self.play_bundle().await;
+                    continue;
+                }
                 _ = async { tokio::time::sleep_until(flush_at.unwrap_or_else(Instant::now)).await },
                     if flush_at.is_some() => {
                     self.flush_acks(&mut el);
@@ -549,6 +763,10 @@ impl Controller {
                 _ = async { tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)).await },
                     if expiry.is_some() => {
                     self.expires = None;
+                    if !self.is_connected && self.bundle.is_some() {
+                        self.play_bundle().await;
+                        continue;
+                    }
                     tracing::info!(panel = %self.panel, seq = ?self.last_seq, "frame expired (valid_until passed); blanking");
                     self.blank();
                     self.dark = true;
@@ -560,12 +778,15 @@ impl Controller {
                     backoff = BACKOFF_MIN;
                     failures = 0;
                     self.set_connected(true);
+                    // The frames rule again; the retained one is on its way.
+                    self.play_at = None;
                     if self.log_state {
                         tracing::info!(panel = %self.panel, "controller connected");
                     }
                     el.pending
                         .push_front(Request::Subscribe(Subscribe::new_many([
                             SubscribeFilter::new(self.frame_topic.clone(), QoS::AtLeastOnce),
+                            SubscribeFilter::new(self.bundle_topic.clone(), QoS::AtLeastOnce),
                             SubscribeFilter::new(
                                 self.snapshot_request_topic.clone(),
                                 QoS::AtLeastOnce,
@@ -600,6 +821,13 @@ impl Controller {
                             QoS::AtLeastOnce,
                             ack_json(seq, crc),
                         )));
+                    }
+                }
+                Ok(Event::Incoming(Incoming::Publish(p))) if p.topic == self.bundle_topic => {
+                    self.on_bundle_message(&p.payload);
+                    if std::mem::take(&mut self.status_due) {
+                        el.pending
+                            .push_back(retained(self.status_topic.clone(), self.status_json(true)));
                     }
                 }
                 Ok(Event::Incoming(Incoming::Publish(p)))
@@ -641,9 +869,21 @@ impl Controller {
                     }
                     let delay = jitter(backoff);
                     backoff = (backoff * 2).min(BACKOFF_MAX);
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = stop.changed() => break,
+                    if was {
+                        self.play_bundle().await;
+                    }
+                    let retry_at = Instant::now() + delay;
+                    let stopped = loop {
+                        let play_at = self.play_at;
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(retry_at) => break false,
+                            _ = async { tokio::time::sleep_until(play_at.unwrap_or_else(Instant::now)).await },
+                                if play_at.is_some() => self.play_bundle().await,
+                            _ = stop.changed() => break true,
+                        }
+                    };
+                    if stopped {
+                        break;
                     }
                 }
             }
@@ -689,7 +929,7 @@ impl Controller {
         }
         match self.last_seq {
             // The retained frame again after a reconnect: already shown.
-            Some(last) if h.seq == last => return None,
+            Some(last) if h.seq == last && self.on_bundle.is_none() => return None,
             Some(last) if h.seq < last => {
                 tracing::warn!(panel = %self.panel, seq = h.seq, last, "rejected a replayed frame (seq not above the last shown)");
                 return None;
@@ -717,9 +957,9 @@ impl Controller {
                 tracing::warn!(panel = %self.panel, seq = h.seq, "could not save the last seq: {saved:?}");
             }
         }
-        let now_unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        self.on_bundle = None;
+        self.play_at = None;
+        let now_unix = unix_ms() / 1000;
         if h.valid_until != 0 && h.valid_until <= now_unix {
             tracing::warn!(panel = %self.panel, seq = h.seq, "frame arrived already expired; blanking");
             self.expires = None;
@@ -748,6 +988,9 @@ impl Controller {
             received_at,
             encoding: wire.0,
             wire_bytes: wire.1,
+            crc: fr.crc,
+            from_bundle: false,
+            at_unix_ms: unix_ms(),
         };
         let _ = self.shown.send(shown).await;
         self.glass = Some(bytes.clone());
@@ -812,6 +1055,13 @@ impl Controller {
             });
         }
     }
+}
+
+/// The wall clock, Unix milliseconds (a controller plays its bundle by it).
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A version-2 ack: the seq and the CRC-32 of the data on the glass (a

@@ -9,8 +9,9 @@
 //!   as Mosquitto answers) and the connection is closed. A controller's
 //!   user name and client id are both its panel id (CONNACK 2 otherwise);
 //!   its Last Will may only be its own status.
-//! - **A controller** reads only `{root}/panels/{id}/frame` and
-//!   `…/{id}/snapshot/request` (any other filter gets SUBACK 0x80) and
+//! - **A controller** reads only `{root}/panels/{id}/frame`,
+//!   `…/{id}/bundle` and `…/{id}/snapshot/request` (any other filter gets
+//!   SUBACK 0x80) and
 //!   writes only its own `status` and `ack`, at most [`MAX_REPORT`] bytes,
 //!   and `snapshot`, at most [`MAX_SNAPSHOT`], QoS 0 or 1. Any other
 //!   publish is dropped and logged — acknowledged at QoS 1, as Mosquitto
@@ -110,6 +111,7 @@ where
 #[derive(Debug, Clone)]
 struct Acl {
     frame: String,
+    bundle: String,
     snapshot_request: String,
     status: String,
     ack: String,
@@ -120,6 +122,7 @@ impl Acl {
     fn new(root: &str, panel: &Id) -> Acl {
         Acl {
             frame: topics::frame(root, panel),
+            bundle: topics::bundle(root, panel),
             snapshot_request: topics::snapshot_request(root, panel),
             status: topics::status(root, panel),
             ack: topics::ack(root, panel),
@@ -128,7 +131,7 @@ impl Acl {
     }
 
     fn may_subscribe(&self, filter: &str) -> bool {
-        filter == self.frame || filter == self.snapshot_request
+        filter == self.frame || filter == self.bundle || filter == self.snapshot_request
     }
 
     /// Why a report may not be published, if it may not.
@@ -373,8 +376,8 @@ impl Rules {
             self.denied(
                 "subscription",
                 &format!(
-                    "{} (a controller reads only {} and {})",
-                    f.path, acl.frame, acl.snapshot_request
+                    "{} (a controller reads only {}, {} and {})",
+                    f.path, acl.frame, acl.bundle, acl.snapshot_request
                 ),
             );
         }

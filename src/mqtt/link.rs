@@ -103,15 +103,8 @@ impl Publisher {
     /// it returns [`MqttError::NotConnected`]: the player republishes every
     /// panel on the next [`Inbound::Connected`].
     pub async fn publish_frame(&self, panel: &Id, frame: Bytes) -> Result<(), MqttError> {
-        let topic = topics::frame(&self.root, panel);
-        let size = frame.len() + topic.len() + 16;
-        if size > self.max_packet {
-            return Err(MqttError::TooLarge {
-                size,
-                limit: self.max_packet,
-            });
-        }
-        self.send(topic, frame).await
+        self.send_within_limit(topics::frame(&self.root, panel), frame)
+            .await
     }
 
     /// Asks a panel's controller what its glass shows (QoS 1, not
@@ -134,9 +127,31 @@ impl Publisher {
             .map_err(|_| MqttError::Closed)
     }
 
-    /// Removes a panel's retained frame (the panel was deleted).
+    /// Publishes a panel's offline bundle, QoS 1, retained, beside its
+    /// frame (the same rules as [`Publisher::publish_frame`]).
+    pub async fn publish_bundle(&self, panel: &Id, bundle: Bytes) -> Result<(), MqttError> {
+        self.send_within_limit(topics::bundle(&self.root, panel), bundle)
+            .await
+    }
+
+    /// [`Publisher::send`], refusing a packet over the broker's limit.
+    async fn send_within_limit(&self, topic: String, payload: Bytes) -> Result<(), MqttError> {
+        let size = payload.len() + topic.len() + 16;
+        if size > self.max_packet {
+            return Err(MqttError::TooLarge {
+                size,
+                limit: self.max_packet,
+            });
+        }
+        self.send(topic, payload).await
+    }
+
+    /// Removes a panel's retained frame and bundle (the panel was deleted
+    /// or moved to another transport).
     pub async fn clear_frame(&self, panel: &Id) -> Result<(), MqttError> {
         self.send(topics::frame(&self.root, panel), Bytes::new())
+            .await?;
+        self.send(topics::bundle(&self.root, panel), Bytes::new())
             .await
     }
 

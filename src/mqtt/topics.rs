@@ -37,6 +37,11 @@ pub fn frame(root: &str, panel: &Id) -> String {
     format!("{root}/panels/{panel}/frame")
 }
 
+/// Where the server publishes a panel's offline bundle (retained).
+pub fn bundle(root: &str, panel: &Id) -> String {
+    format!("{root}/panels/{panel}/bundle")
+}
+
 /// Where a controller publishes whether it is online (retained, Last Will).
 pub fn status(root: &str, panel: &Id) -> String {
     format!("{root}/panels/{panel}/status")

@@ -18,12 +18,14 @@
 //!   re-decided).
 //! - [`inputs`]: the schedule inputs of a store snapshot ([`Schedules`]),
 //!   built once per generation and shared with the API's timeline.
+//! - [`bundles`]: each MQTT panel's offline bundle, from its timeline.
 //! - [`stamp`]: seq allocation, `valid_until`, BTF1 header and signature.
 //! - [`live`]: the state the API reads ([`Shared`]: now, live status,
 //!   recent frames for proof of play, events).
 //! - this file: the state machine and its thread.
 
 pub mod affected;
+pub mod bundles;
 pub mod inputs;
 pub mod live;
 pub mod renditions;
@@ -72,6 +74,9 @@ pub enum Out {
     Frame { panel: Id, frame: Bytes },
     /// The panel was deleted: withdraw its frame.
     Clear { panel: Id },
+    /// The panel's offline bundle (BTB1, [`crate::bundle`]); MQTT panels
+    /// only.
+    Bundle { panel: Id, bundle: Bytes },
 }
 
 /// What the player is built from.
@@ -168,6 +173,8 @@ pub struct Player {
     heap: BinaryHeap<Reverse<(DateTime<Utc>, Id)>>,
     /// Panel decisions made so far (how much work passes cost).
     decisions: u64,
+    /// When each panel's next offline bundle is due.
+    bundles: bundles::Due,
 }
 
 impl Player {
@@ -184,6 +191,7 @@ impl Player {
             panels: HashMap::new(),
             heap: BinaryHeap::new(),
             decisions: 0,
+            bundles: bundles::Due::default(),
         }
     }
 
@@ -194,7 +202,11 @@ impl Player {
 
     /// The earliest instant at which some panel may change.
     pub fn next_wake(&self) -> Option<DateTime<Utc>> {
-        self.heap.peek().map(|Reverse((t, _))| *t)
+        let frames = self.heap.peek().map(|Reverse((t, _))| *t);
+        match (frames, self.bundles.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The store changed: re-decide the panels the change touches (a
@@ -222,6 +234,7 @@ impl Player {
         for id in &ids {
             if snap.panels.contains_key(id) {
                 self.update(id, now, false, out);
+                self.bundles.mark(id, now + bundles::SETTLE);
             } else {
                 self.withdraw(id, out);
             }
@@ -239,7 +252,9 @@ impl Player {
         self.stamper.reserve(&names);
         for id in snap.panels.keys() {
             self.update(id, now, true, out);
+            self.bundles.mark(id, now);
         }
+        self.flush_bundles(now, out);
     }
 
     /// After the broker link came back: the frames of the panels it
@@ -259,7 +274,9 @@ impl Player {
         self.stamper.reserve(&names);
         for id in mqtt {
             self.update(id, now, true, out);
+            self.bundles.mark(id, now);
         }
+        self.flush_bundles(now, out);
     }
 
     /// One panel's frame again, with a new seq ([`Command::Resend`]).
@@ -284,6 +301,7 @@ impl Player {
 
     /// A deleted panel: its frame is withdrawn (if it was sent one).
     fn withdraw(&mut self, id: &Id, out: &mut dyn FnMut(Out)) {
+        self.bundles.forget(id);
         if self.panels.remove(id).is_some() {
             self.shared.forget(id);
             out(Out::Clear { panel: id.clone() });
@@ -303,6 +321,7 @@ impl Player {
                 self.update(&id, now, false, out);
             }
         }
+        self.flush_bundles(now, out);
     }
 
     /// Re-decides one panel; publishes when its frame changed, when its
@@ -640,6 +659,7 @@ mod tests {
         f(&mut |o| match o {
             Out::Frame { panel, frame } => out.push((panel, frame.to_vec())),
             Out::Clear { panel } => out.push((panel, Vec::new())),
+            Out::Bundle { .. } => {}
         });
         out
     }
@@ -909,6 +929,7 @@ mod tests {
         let mut sent = Vec::new();
         f(&mut r.player, &mut |o| match o {
             Out::Frame { panel, .. } | Out::Clear { panel } => sent.push(panel.to_string()),
+            Out::Bundle { .. } => {}
         });
         sent.sort();
         (sent, r.player.decisions() - before)

@@ -54,6 +54,11 @@ impl Stamper {
         Stamper { seq, settings }
     }
 
+    /// The key frames (and bundles) are signed with, if any.
+    pub(super) fn signer(&self) -> Option<&ed25519_dalek::SigningKey> {
+        self.settings.signer.as_ref()
+    }
+
     /// Unix seconds for the header's `valid_until`.
     pub(super) fn valid_until(&self, v: Validity) -> u64 {
         let secs = match v {

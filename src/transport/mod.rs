@@ -102,6 +102,9 @@ pub trait Delivery: Send + Sync {
     /// The panel was deleted or moved to another transport: blank its sign
     /// (best effort) and stop driving it.
     fn forget(&self, panel: &Id);
+    /// The panel's newest offline bundle (BTB1); only controllers on the
+    /// broker take one.
+    fn deliver_bundle(&self, _panel: &Panel, _bundle: Bytes) {}
 }
 
 /// bangtin's own controllers: the frame is published retained on the
@@ -144,6 +147,18 @@ impl Delivery for MqttDelivery {
             .block_on(self.publisher.publish_frame(&panel.id, frame))
         {
             tracing::warn!("frame not handed to the broker link: {e}");
+        }
+    }
+
+    fn deliver_bundle(&self, panel: &Panel, bundle: Bytes) {
+        if !self.publisher.is_connected() {
+            return;
+        }
+        if let Err(e) = self
+            .rt
+            .block_on(self.publisher.publish_bundle(&panel.id, bundle))
+        {
+            tracing::warn!("bundle not handed to the broker link: {e}");
         }
     }
 
@@ -263,6 +278,14 @@ impl Transports {
                     self.by(&before).forget(&panel);
                 }
                 self.by(&p.transport).deliver(&p, frame);
+            }
+            Out::Bundle { panel, bundle } => {
+                let Some(p) = self.store.snapshot().panels.get(&panel).cloned() else {
+                    return;
+                };
+                if p.transport.is_mqtt() {
+                    self.mqtt.deliver_bundle(&p, bundle);
+                }
             }
             Out::Clear { panel } => {
                 let before = self.current.lock().expect("transports lock").remove(&panel);

@@ -84,6 +84,8 @@ const CORE: &[&str] = &[
     "domain",
     "frame.rs",
     "codec/",
+    "bundle.rs",
+    "bundle/",
     "render/",
     "schedule/",
     "huidu/",
