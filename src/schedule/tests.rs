@@ -1510,6 +1510,8 @@ fn a_message_plays_only_inside_its_validity_window() {
     assert_eq!(short(&before.show), "day/m1 1/1");
     assert_eq!(before.until, Some(at("2026-03-02T09:00:00+07:00")));
     assert_eq!(alone.show("2026-03-02T09:00:00+07:00"), "blank");
+}
+
 /// `windows` lists the stretches a span overlaps (the calendar's
 /// occurrences), at most `max`; `phase_at` says upcoming, running or ended.
 #[test]
