@@ -417,7 +417,11 @@ impl InboundHandler {
                 m.status_messages.fetch_add(1, Ordering::Relaxed);
                 self.shared
                     .status(&panel, online, firmware, seq, Utc::now());
-                if online && self.shared.decodes(&panel, accepts, seq) {
+                let owed = self.shared.decodes(&panel, accepts, seq);
+                if online && owed.bundle {
+                    let _ = self.player.send(Command::Bundle(panel.clone()));
+                }
+                if online && owed.full_frame {
                     let _ = self.player.send(Command::Resend(panel));
                 }
             }

@@ -20,6 +20,7 @@ const ALL: Accepts = Accepts {
     rle: true,
     deflate: true,
     delta: true,
+    bundle: false,
 };
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -18,6 +18,7 @@ const RAW: Accepts = Accepts {
     rle: false,
     deflate: false,
     delta: false,
+    bundle: false,
 };
 
 /// Two 16x4 pages: an outline and a filled block.

@@ -36,6 +36,9 @@ pub struct Accepts {
     pub rle: bool,
     pub deflate: bool,
     pub delta: bool,
+    /// It plays offline bundles (`btb1`, [`crate::bundle`]): only such a
+    /// controller is sent one.
+    pub bundle: bool,
 }
 
 impl Accepts {
@@ -47,6 +50,7 @@ impl Accepts {
                 "btz1-rle" => a.rle = true,
                 "btz1-deflate" => a.deflate = true,
                 "btz1-delta" => a.delta = true,
+                "btb1" => a.bundle = true,
                 _ => {}
             }
         }

@@ -5,6 +5,7 @@ const ALL: Accepts = Accepts {
     rle: true,
     deflate: true,
     delta: true,
+    bundle: false,
 };
 
 /// Each coding alone.
@@ -13,11 +14,13 @@ const ONE_EACH: [Accepts; 2] = [
         rle: true,
         deflate: false,
         delta: false,
+        bundle: false,
     },
     Accepts {
         rle: false,
         deflate: true,
         delta: false,
+        bundle: false,
     },
 ];
 

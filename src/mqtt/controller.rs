@@ -452,9 +452,11 @@ impl Controller {
         if let Some(seq) = self.last_seq {
             v["seq"] = seq.into();
         }
-        if self.decoder.is_some() {
-            v["accepts"] = serde_json::json!(["btz1-rle", "btz1-deflate", "btz1-delta"]);
-        }
+        v["accepts"] = if self.decoder.is_some() {
+            serde_json::json!(["btz1-rle", "btz1-deflate", "btz1-delta", "btb1"])
+        } else {
+            serde_json::json!(["btb1"])
+        };
         if let Some(b) = &self.bundle {
             v["bundle"] =
                 serde_json::json!({"issued_at": b.head.issued_at, "expires_at": b.head.expires_at});

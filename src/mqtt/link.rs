@@ -620,7 +620,8 @@ mod tests {
                 accepts: Accepts {
                     rle: true,
                     deflate: false,
-                    delta: true
+                    delta: true,
+                    bundle: false
                 }
             })
         );

@@ -84,6 +84,12 @@ impl Player {
         self.bundles.horizon = horizon.filter(|h| *h > Duration::zero());
     }
 
+    /// A controller said it plays bundles: its bundle is due now.
+    pub fn bundle_wanted(&mut self, id: &Id, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
+        self.bundles.mark(id, now);
+        self.flush_bundles(now, out);
+    }
+
     /// Sends the bundles due at `now`.
     pub(super) fn flush_bundles(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
         let Some(horizon) = self.bundles.horizon else {
@@ -107,9 +113,15 @@ impl Player {
     /// horizon: the player's timeline for it (the schedule's own
     /// [`timeline`](crate::schedule::timeline)), each slot's page as the
     /// player would show it, and the brightness switches of that span.
-    /// `None` without a horizon, or for a panel that is gone or not on MQTT.
+    /// `None` without a horizon, for a panel that is gone or not on MQTT,
+    /// and for one whose controller has not said it plays bundles (`btb1`
+    /// in its status's `accepts`): a controller that knows only frames is
+    /// not sent what it would ignore, and the broker keeps no bundle for it.
     pub fn bundle(&self, id: &Id, now: DateTime<Utc>) -> Option<Bytes> {
         let horizon = self.bundles.horizon?;
+        if !self.shared.plays_bundles(id) {
+            return None;
+        }
         let inputs = self.inputs.clone();
         let panel = inputs
             .snapshot

@@ -157,6 +157,17 @@ impl Default for Shared {
     }
 }
 
+/// What a controller's status makes the server send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Owed {
+    /// It decodes deltas but does not hold the frame the server sends now
+    /// (it came back from a reboot): that frame again, in full.
+    pub full_frame: bool,
+    /// It now says it plays offline bundles and did not before (a new
+    /// controller, or the server started): its bundle, now.
+    pub bundle: bool,
+}
+
 impl Shared {
     pub fn event_for(&self, id: &Id) -> PanelEvent {
         let now = self.now.read().expect("now lock");
@@ -235,19 +246,31 @@ impl Shared {
             .count()
     }
 
-    /// What a controller's status says it decodes and holds. Returns
-    /// whether it decodes deltas but does not hold the frame the server
-    /// sends now (it came back from a reboot): that frame must be sent
-    /// again, in full.
-    pub fn decodes(&self, panel: &Id, accepts: crate::codec::Accepts, seq: Option<u32>) -> bool {
-        {
+    /// What a controller's status says it decodes and holds, and what
+    /// the server owes it for that.
+    pub fn decodes(&self, panel: &Id, accepts: crate::codec::Accepts, seq: Option<u32>) -> Owed {
+        let had_bundles = {
             let mut live = self.live.write().expect("live lock");
             let l = live.entry(panel.clone()).or_default();
+            let had = l.accepts.bundle;
             l.accepts = accepts;
             l.held = seq.into_iter().collect();
-        }
+            had
+        };
         let sent = self.now.read().expect("now lock").get(panel).map(|n| n.seq);
-        accepts.delta && sent.is_some() && sent != seq
+        Owed {
+            full_frame: accepts.delta && sent.is_some() && sent != seq,
+            bundle: accepts.bundle && !had_bundles,
+        }
+    }
+
+    /// Whether `panel`'s controller said it plays offline bundles.
+    pub fn plays_bundles(&self, panel: &Id) -> bool {
+        self.live
+            .read()
+            .expect("live lock")
+            .get(panel)
+            .is_some_and(|l| l.accepts.bundle)
     }
 
     /// What compressing a frame for `panel` needs: what its controller

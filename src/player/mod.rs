@@ -500,6 +500,8 @@ pub enum Command {
     /// server last sent it (a reboot): its frame again, with a new seq
     /// (and, having no base, coded in full).
     Resend(Id),
+    /// A controller said it plays offline bundles: its bundle, now.
+    Bundle(Id),
     Shutdown,
 }
 
@@ -540,6 +542,9 @@ pub fn spawn(
                                 Ok(Command::Resend(id)) => {
                                     player.resend(&id, Utc::now(), &mut sink)
                                 }
+                                Ok(Command::Bundle(id)) => {
+                                    player.bundle_wanted(&id, Utc::now(), &mut sink)
+                                }
                                 Err(_) => break,
                             }
                         }
@@ -551,6 +556,7 @@ pub fn spawn(
                     }
                     Ok(Command::BrokerReconnected) => player.republish_mqtt(Utc::now(), &mut sink),
                     Ok(Command::Resend(id)) => player.resend(&id, Utc::now(), &mut sink),
+                    Ok(Command::Bundle(id)) => player.bundle_wanted(&id, Utc::now(), &mut sink),
                     Ok(Command::Shutdown)
                     | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {

@@ -425,6 +425,7 @@ impl Store {
             hand_edits_seen: Mutex::new(Fingerprint::new()),
         };
         *store.hand_edits_seen.lock().expect("lock") = store.hand_edits_fingerprint();
+        store.remove_version_temps();
         Ok(store)
     }
 

@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 
 use super::{entry, not_found, pretty, FileOp, Store, StoreError};
 use crate::domain::{Id, Message, MessageVersion};
+use crate::fsio;
 
 /// How many versions of a message are kept (besides the last approved).
 pub const KEEP_VERSIONS: u64 = 50;
@@ -37,6 +38,24 @@ impl Store {
 
     fn versions_dir(&self, id: &Id) -> PathBuf {
         self.root.join("state/versions").join(id.as_str())
+    }
+
+    /// Deletes what a crash left of version writes that never reached
+    /// their rename (nobody lists these directories at start).
+    pub(super) fn remove_version_temps(&self) {
+        let Ok(messages) = std::fs::read_dir(self.root.join("state/versions")) else {
+            return;
+        };
+        for dir in messages.flatten() {
+            let Ok(files) = std::fs::read_dir(dir.path()) else {
+                continue;
+            };
+            for f in files.flatten() {
+                if fsio::is_temp_name(&f.file_name().to_string_lossy()) {
+                    let _ = std::fs::remove_file(f.path());
+                }
+            }
+        }
     }
 
     /// The file operations that record `m`'s current version, and drop
@@ -224,5 +243,19 @@ mod tests {
                 .as_deref(),
             Some("hung")
         );
+    }
+
+    /// A version write cut short by a crash leaves a temp file: the next
+    /// start deletes it, and keeps the versions.
+    #[test]
+    fn a_crashed_version_write_leaves_no_temp_after_a_restart() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("state/versions/tin-1");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("1.json"), b"{}").unwrap();
+        std::fs::write(dir.join(".2.json.123.tmp"), b"{").unwrap();
+        let _s = Store::open(d.path()).unwrap();
+        assert!(!dir.join(".2.json.123.tmp").exists());
+        assert!(dir.join("1.json").exists());
     }
 }

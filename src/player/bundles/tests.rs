@@ -55,6 +55,10 @@ fn sample(horizon: Duration) -> Rig {
         },
     });
     player.set_bundle_horizon(Some(horizon));
+    // Every controller of the sample says it plays bundles.
+    for id in store.snapshot().panels.keys() {
+        shared.decodes(id, BUNDLES, None);
+    }
     Rig {
         _dir: dir,
         store,
@@ -63,6 +67,14 @@ fn sample(horizon: Duration) -> Rig {
         key,
     }
 }
+
+/// What a controller that plays bundles and decodes nothing else says.
+const BUNDLES: Accepts = Accepts {
+    rle: false,
+    deflate: false,
+    delta: false,
+    bundle: true,
+};
 
 /// 06:00 in Vietnam on a weekday: the rush-hour campaign opens.
 fn morning() -> DateTime<Utc> {
@@ -187,7 +199,14 @@ fn bundles_are_coalesced_and_renewed_at_half_life() {
 fn size(panel: &str, hours: i64, accepts: Accepts) -> usize {
     let id = Id::parse(panel).unwrap();
     let mut r = sample(Duration::hours(hours));
-    r.shared.decodes(&id, accepts, None);
+    r.shared.decodes(
+        &id,
+        Accepts {
+            bundle: true,
+            ..accepts
+        },
+        None,
+    );
     let now = morning() - Duration::hours(1);
     r.player.republish_all(now, &mut |_| {});
     let bytes = r.player.bundle(&id, now).unwrap();
@@ -220,4 +239,30 @@ fn a_p10_six_hour_bundle_is_under_20_kb() {
             );
         }
     }
+}
+
+/// A controller that has not said `btb1` is sent no bundle, not even on a
+/// republication; its first status that says it owes it one, at once;
+/// the same status again owes nothing more.
+#[test]
+fn only_a_controller_that_plays_bundles_is_sent_one() {
+    let mut r = sample(Duration::hours(6));
+    let id = Id::parse("p10-vinh-ubnd-hung-dung").unwrap();
+    let frames_only = Accepts {
+        bundle: false,
+        ..BUNDLES
+    };
+    r.shared.decodes(&id, frames_only, None);
+    let now = morning();
+    let first = bundles(|o| r.player.republish_all(now, o));
+    assert!(!first.is_empty(), "the others get theirs");
+    assert!(first.iter().all(|(p, _)| *p != id), "not this one");
+    assert!(r.player.bundle(&id, now).is_none());
+    let owed = r.shared.decodes(&id, BUNDLES, None);
+    assert!(owed.bundle, "{owed:?}");
+    let later = now + Duration::seconds(5);
+    let sent = bundles(|o| r.player.bundle_wanted(&id, later, o));
+    assert_eq!(sent.len(), 1);
+    open(&r, id.as_str(), &sent[0].1, later);
+    assert!(!r.shared.decodes(&id, BUNDLES, None).bundle, "owed once");
 }
