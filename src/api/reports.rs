@@ -251,10 +251,15 @@ async fn load(ctx: &Arc<Ctx>, r: &Req) -> Result<Loaded, ApiError> {
         snap: &snap,
         tz: ctx.tz,
     };
+    // A district's staff count the plays of their own panels only.
+    let seen = |p: &Play| {
+        r.who.scope.is_none()
+            || Id::parse(&p.panel).is_ok_and(|id| super::scope::sees(&r.who, &snap, &id))
+    };
     let rows = rows
         .into_iter()
         .zip(secs)
-        .filter(|(p, _)| filter.keeps(p, &names))
+        .filter(|(p, _)| filter.keeps(p, &names) && seen(p))
         .collect();
     Ok(Loaded {
         period,
@@ -680,15 +685,25 @@ pub(super) async fn alerts(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
         snap: &snap,
         tz: ctx.tz,
     };
+    // A district's staff see the alerts that reached their panels, and
+    // only those panels' acknowledgements.
+    let sees = |id: &Id| super::scope::sees(&r.who, &snap, id);
     let mut list: Vec<_> = snap
         .alerts
         .values()
         .filter(|a| p.from <= a.created_at && a.created_at < p.to)
+        .filter(|a| {
+            r.who.scope.is_none()
+                || alerts::target_panels(&snap, &a.body.targets)
+                    .iter()
+                    .any(|id| sees(id))
+        })
         .collect();
     list.sort_by_key(|a| a.created_at);
     let mut out = Vec::new();
     for a in list {
         let mut acks = alerts::first_acks(ctx, a).await?;
+        acks.retain(|(id, _)| sees(id));
         acks.sort_by_key(|(_, ms)| *ms);
         let ms: Vec<i64> = acks.iter().map(|(_, ms)| *ms).collect();
         out.push(AlertDelivery {
@@ -697,7 +712,10 @@ pub(super) async fn alerts(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
             created_at: a.created_at,
             created_at_local: names.local_text(a.created_at),
             cancelled_at: a.cancelled_at,
-            targets: alerts::target_panels(&snap, &a.body.targets).len(),
+            targets: alerts::target_panels(&snap, &a.body.targets)
+                .iter()
+                .filter(|id| sees(id))
+                .count(),
             acked: acks.len(),
             first_ack_ms: ms.first().copied(),
             median_ms: percentile(&ms, 0.5),

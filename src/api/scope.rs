@@ -9,7 +9,8 @@
 //! inside them, and only read the panels inside them: every
 //! `/panels/{id}…` address and every preview `?panel=` of another panel
 //! answers 404, as if it did not exist; the panel list is filtered by
-//! [`visible`], the event stream and the calendar by [`sees`].
+//! [`visible`], the event stream, the calendar and the reports (plays,
+//! summaries, alert deliveries) by [`sees`].
 //! Province-wide principals (no scope) pass untouched.
 //! A refusal is 403 `outside_scope` with a sentence naming the target.
 
@@ -151,7 +152,9 @@ pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), 
         // Every panel address, and previews on a panel (`?panel=`): a
         // panel outside the scope is answered as if it did not exist.
         (_, p) if p.starts_with("/panels/{id}") => unseen(&scope, &snap, id.as_ref()),
-        ("GET" | "POST", "/messages/{id}/preview.png" | "/preview" | "/alerts/preview") => {
+        ("GET" | "POST", "/messages/{id}/preview.png" | "/preview" | "/alerts/preview")
+        | ("GET", "/reports/plays" | "/reports/summary" | "/reports/summary.xlsx")
+        | ("GET", "/reports/daily") => {
             let on = r.q("panel").and_then(|s| Id::parse(s).ok());
             unseen(&scope, &snap, on.as_ref())
         }

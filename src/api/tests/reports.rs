@@ -810,3 +810,58 @@ async fn the_media_library_lists_where_images_are_used_and_guards_those_in_use()
         Some("Bão số 9 (bản đẹp)")
     );
 }
+
+/// A district's staff count the plays and alert deliveries of their own
+/// panels only; a report on another district's panel answers 404 as the
+/// panel itself does.
+#[tokio::test]
+async fn a_district_reports_on_its_own_panels() {
+    let f = fixture().await;
+    let hoa = f
+        .rig
+        .person("hoa", &[crate::domain::Role::Editor], Some(&["son-tra"]))
+        .await;
+    let (st, rows) = hoa.get(&format!("/reports/plays?{DAY}")).await;
+    assert_eq!(st, 200, "{rows}");
+    let mut got = ids(&rows);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![("bien-my-khe".into(), 9), ("cau-rong".into(), 7)],
+        "cho-han is Hải Châu's only"
+    );
+    let (st, v) = hoa
+        .get(&format!("/reports/plays?{DAY}&panel=cho-han"))
+        .await;
+    assert_eq!(st, 404, "{v}");
+    let (st, summary) = hoa.get(&format!("/reports/summary?{DAY}")).await;
+    assert_eq!(st, 200, "{summary}");
+    let plays_in = |group: &str| -> u64 {
+        summary
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["group"] == group)
+            .map(|r| r["plays"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(plays_in("son-tra"), 2, "{summary}");
+    // cau-rong is in Hải Châu too: its play counts there; cho-han's two
+    // plays do not.
+    assert_eq!(plays_in("hai-chau"), 1, "{summary}");
+    let an = f
+        .rig
+        .person("an", &[crate::domain::Role::Editor], Some(&["hai-chau"]))
+        .await;
+    let (st, alerts) = an
+        .get("/reports/alerts?from=2020-01-01&to=2100-01-01")
+        .await;
+    assert_eq!(st, 200, "{alerts}");
+    assert_eq!(
+        alerts.as_array().unwrap().len(),
+        1,
+        "the Sơn Trà alert reached cau-rong, which Hải Châu shares: {alerts}"
+    );
+    assert_eq!(alerts[0]["targets"], 1, "cau-rong only: {alerts}");
+    assert_eq!(f.alert, alerts[0]["id"].as_str().unwrap());
+}
