@@ -696,7 +696,7 @@ pub(super) async fn alerts(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
             r.who.scope.is_none()
                 || alerts::target_panels(&snap, &a.body.targets)
                     .iter()
-                    .any(|id| sees(id))
+                    .any(&sees)
         })
         .collect();
     list.sort_by_key(|a| a.created_at);
