@@ -687,6 +687,19 @@ pub enum Reason {
     GroupExists {
         id: String,
     },
+    // Broker configuration (`bangtin broker-config`).
+    BrokerConfigValue {
+        field: String,
+        shown: String,
+    },
+    DistrictTwice {
+        group: String,
+    },
+    PanelInTwoDistricts {
+        panel: String,
+        first: String,
+        second: String,
+    },
 }
 
 fn quoted(list: &[String]) -> String {
@@ -1131,6 +1144,18 @@ impl Reason {
                 format!("Địa bàn \u{201c}{id}\u{201d} đã có: hãy đổi tên địa bàn đó thay vì tạo mới."),
                 format!("group {id:?} exists already: rename it instead of creating it"),
             ),
+            Reason::BrokerConfigValue { field, shown } => (
+                format!("Giá trị {field} \u{201c}{shown}\u{201d} không dùng được trong cấu hình Mosquitto: hãy ghi liền, không có khoảng trắng hay xuống dòng, ví dụ \u{201c}10.0.0.1\u{201d}."),
+                format!("{field} {shown:?} cannot go into a Mosquitto configuration: write it without spaces or line breaks, e.g. \"10.0.0.1\""),
+            ),
+            Reason::DistrictTwice { group } => (
+                format!("Địa bàn \u{201c}{group}\u{201d} có hai máy chủ MQTT cấp huyện trong tệp tỉnh: mỗi địa bàn chỉ một, hãy xoá mục thừa."),
+                format!("district {group:?} is listed twice in the province file: give each district one broker and remove the other entry"),
+            ),
+            Reason::PanelInTwoDistricts { panel, first, second } => (
+                format!("Bảng \u{201c}{panel}\u{201d} thuộc cả hai địa bàn \u{201c}{first}\u{201d} và \u{201c}{second}\u{201d}, mỗi địa bàn có máy chủ MQTT riêng: hãy bỏ bảng khỏi một trong hai địa bàn."),
+                format!("panel {panel:?} is in two districts' groups, {first:?} and {second:?}, each with a broker of its own: take it out of one of them"),
+            ),
         };
         pick(l, vi, en)
     }
@@ -1331,6 +1356,16 @@ mod tests {
             Reason::CampaignNoTargets,
             Reason::GroupName { max: 100 },
             Reason::GroupExists { id: s() },
+            Reason::BrokerConfigValue {
+                field: s(),
+                shown: s(),
+            },
+            Reason::DistrictTwice { group: s() },
+            Reason::PanelInTwoDistricts {
+                panel: s(),
+                first: s(),
+                second: s(),
+            },
         ];
         for r in &all {
             // Exhaustive on purpose: add the new reason to the list above.
@@ -1439,7 +1474,10 @@ mod tests {
                 | Reason::BadDeviceId { .. }
                 | Reason::CampaignNoTargets
                 | Reason::GroupName { .. }
-                | Reason::GroupExists { .. } => {}
+                | Reason::GroupExists { .. }
+                | Reason::BrokerConfigValue { .. }
+                | Reason::DistrictTwice { .. }
+                | Reason::PanelInTwoDistricts { .. } => {}
             }
         }
         all
