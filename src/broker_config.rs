@@ -287,7 +287,7 @@ pub fn render(
             .map(String::as_str)
             .expect("a password for every user of Plan::users")
     };
-    let largest = layout.districts.iter().map(Vec::len).max().unwrap_or(0);
+    let total: usize = layout.districts.iter().map(Vec::len).sum();
     let mut files = Vec::new();
     for (i, b) in brokers.iter().enumerate() {
         let dir = b
@@ -301,10 +301,11 @@ pub fn render(
             .clone()
             .unwrap_or_else(|| format!("{dir}/data"));
         // The province queues frames for a district whose uplink is down
-        // (the newest is also retained); a district queues its signs'
-        // reports, several per panel, until the uplink is back.
+        // (the newest is also retained) and the whole fleet's acks for the
+        // server; a district queues its signs' reports, several per panel,
+        // until the uplink is back.
         let queue = if i == 0 {
-            (4 * largest).max(4 * b.panels.len())
+            4 * (total + b.panels.len())
         } else {
             8 * b.panels.len()
         }
