@@ -4,7 +4,7 @@
 //! Pure: text from data. The province file ([`Plan`]) names the
 //! provincial broker and one district broker per district group; the
 //! panels come from the data directory; passwords and salts are
-//! arguments. [`write`] is the edge that reads the files, draws the
+//! arguments. [`write`](mod@write) is the edge that reads the files, draws the
 //! secrets and writes the result (`bangtin broker-config`).
 //!
 //! What it produces, per broker: `mosquitto.conf`, `passwd` (Mosquitto's

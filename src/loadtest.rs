@@ -837,13 +837,15 @@ impl Province {
     }
 }
 
-/// Records what `fleet` shows on `glass` (`index`: a panel id's place
-/// in the fleet, 0-based).
+/// A panel id's place in the fleet, 0-based.
+type Indexer = Arc<dyn Fn(&str) -> Option<usize> + Send + Sync>;
+
+/// Records what `fleet` shows on `glass`.
 fn record(
     rt: &tokio::runtime::Runtime,
     fleet: &mut bangtin::mqtt::controller::Fleet,
     glass: &Arc<Glass>,
-    index: Arc<dyn Fn(&str) -> Option<usize> + Send + Sync>,
+    index: Indexer,
 ) {
     let (_, none) = tokio::sync::mpsc::channel(1);
     let mut shown = std::mem::replace(&mut fleet.shown, none);

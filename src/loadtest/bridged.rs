@@ -155,7 +155,7 @@ pub(super) fn fleet_args(
 }
 
 /// How to find a shown panel's fleet index in a bridged run.
-pub(super) fn indexer(n: u32, k: u32) -> Arc<dyn Fn(&str) -> Option<usize> + Send + Sync> {
+pub(super) fn indexer(n: u32, k: u32) -> super::Indexer {
     Arc::new(move |id| index(id, n, k))
 }
 
