@@ -60,6 +60,11 @@ enum LoadCmd {
     Huidu(huidu::HuiduArgs),
     /// The province scenario under attack and load for minutes (run by hand).
     Soak(SoakArgs),
+    /// One district's simulated fleet, for `province --districts`: its own
+    /// process (so its sockets count against its own file limit); prints
+    /// what each controller shows, one line each, until stdin closes.
+    #[command(hide = true)]
+    DistrictFleet(bridged::FleetArgs),
 }
 
 #[derive(clap::Args)]
@@ -165,6 +170,7 @@ pub fn run(a: LoadtestArgs) -> anyhow::Result<()> {
         LoadCmd::Province(p) => province(p),
         LoadCmd::Huidu(h) => huidu::run(h),
         LoadCmd::Soak(s) => soak::soak(s),
+        LoadCmd::DistrictFleet(f) => bridged::fleet(f),
     }
 }
 
@@ -943,10 +949,10 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
     }
     let rt = tokio::runtime::Runtime::new()?;
     let glass = Arc::new(Glass::new(n));
-    let fleets = if p.districts.is_empty() {
-        vec![run.start_fleet(&rt, p.mport, &glass)?]
+    let (fleet, children) = if p.districts.is_empty() {
+        (Some(run.start_fleet(&rt, p.mport, &glass)?), Vec::new())
     } else {
-        run.start_district_fleets(&rt, &p.districts, &glass)?
+        (None, run.start_district_fleets(&p.districts, &glass)?)
     };
     run.settle(&http);
     run.idle_cpu(spid);
@@ -963,14 +969,11 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
         .collect();
 
     // Tear down: fleet, server, brokers.
-    let mut fleets = fleets;
-    let first = fleets.remove(0);
-    rt.block_on(async {
-        for fleet in fleets {
-            let _ = tokio::time::timeout(Duration::from_secs(15), fleet.shutdown()).await;
-        }
-    });
-    stop_fleet(rt, first);
+    drop(children);
+    match fleet {
+        Some(fleet) => stop_fleet(rt, fleet),
+        None => rt.shutdown_timeout(Duration::from_secs(2)),
+    }
     p.stop();
     run.clean_up();
     Ok(run.fig)
@@ -1151,27 +1154,33 @@ impl Run<'_> {
         Ok(fleet)
     }
 
-    /// One fleet per district broker (`--districts`), in this process;
-    /// returns once every panel shows a frame.
+    /// One fleet process per district broker (`--districts`), each
+    /// reporting what it shows onto `glass`; returns once every panel
+    /// shows a frame.
     fn start_district_fleets(
         &mut self,
-        rt: &tokio::runtime::Runtime,
         districts: &[bridged::District],
         glass: &Arc<Glass>,
-    ) -> anyhow::Result<Vec<bangtin::mqtt::controller::Fleet>> {
+    ) -> anyhow::Result<Vec<Proc>> {
         let t = Instant::now();
-        let index = bridged::indexer(self.n, districts.len() as u32);
-        let mut fleets = Vec::new();
-        for d in districts {
-            let mut fleet = {
-                let _g = rt.enter();
-                spawn_fleet(&bridged::fleet_args(d)?)?
-            };
-            record(rt, &mut fleet, glass, index.clone());
-            fleets.push(fleet);
+        let mut children = Vec::new();
+        for (d, district) in districts.iter().enumerate() {
+            let first = bridged::index(
+                &format!("{}0001", district.prefix),
+                self.n,
+                districts.len() as u32,
+            )
+            .context("a district's first panel")?;
+            children.push(bridged::spawn_fleet(
+                district,
+                d,
+                first,
+                glass.clone(),
+                &self.dir,
+            )?);
         }
         self.fleet_ready(glass, t)?;
-        Ok(fleets)
+        Ok(children)
     }
 
     /// Waits until every panel shows a frame (since `t`, the fleet's start).

@@ -4,7 +4,11 @@
 //! code (docs/DEPLOYMENT.md). The server talks to the provincial broker;
 //! district k's panels (`d{k}-0001`…) are a contiguous block of the
 //! fleet, in group `huyen-{k}`, and connect to their district's broker
-//! with their own passwords.
+//! with their own passwords. Each district's fleet is its own process
+//! (`loadtest district-fleet`, hidden), so 50,000 sockets fit under a
+//! file limit of 20,000 per process; it reports each frame shown with its
+//! wall-clock time, which lands on the run's `Glass` as an in-process
+//! fleet's does.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -137,26 +141,124 @@ fn start_one(mosquitto: &Path, dir: &Path, port: u16) -> anyhow::Result<Proc> {
     Ok(proc)
 }
 
-/// The controllers of one district, against its broker with their own
-/// passwords (in this process).
-pub(super) fn fleet_args(
-    d: &District,
-) -> anyhow::Result<bangtin::mqtt::controller::ControllerArgs> {
-    let mut args = bangtin::mqtt::controller::ControllerArgs::new(
-        bangtin::domain::Id::parse(&format!("{}0001", d.prefix))?,
-        format!("mqtt://127.0.0.1:{}", d.port).parse()?,
-    );
-    args.panel = None;
-    args.fleet = Some(d.panels);
-    args.prefix = d.prefix.clone();
-    args.credentials = Some(d.credentials.clone());
-    args.quiet = true;
-    Ok(args)
+/// `loadtest district-fleet`: one district's controllers.
+#[derive(clap::Args)]
+pub(super) struct FleetArgs {
+    /// The district broker's port on 127.0.0.1.
+    #[arg(long)]
+    port: u16,
+    /// Panel ids are PREFIX0001…
+    #[arg(long)]
+    prefix: String,
+    #[arg(long)]
+    panels: u32,
+    /// `PANEL PASSWORD` lines.
+    #[arg(long)]
+    credentials: PathBuf,
 }
 
-/// How to find a shown panel's fleet index in a bridged run.
-pub(super) fn indexer(n: u32, k: u32) -> super::Indexer {
-    Arc::new(move |id| index(id, n, k))
+/// Runs one district's fleet and prints `NUMBER SEQ FLAGS UNIX_MICROS`
+/// for every frame shown (NUMBER: the panel's number in the district),
+/// until stdin closes.
+pub(super) fn fleet(a: FleetArgs) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let mut args = bangtin::mqtt::controller::ControllerArgs::new(
+        bangtin::domain::Id::parse(&format!("{}0001", a.prefix))?,
+        format!("mqtt://127.0.0.1:{}", a.port).parse()?,
+    );
+    args.panel = None;
+    args.fleet = Some(a.panels);
+    args.prefix = a.prefix.clone();
+    args.credentials = Some(a.credentials.clone());
+    args.quiet = true;
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut fleet = {
+        let _g = rt.enter();
+        bangtin::mqtt::controller::spawn_fleet(&args)?
+    };
+    let (_, none) = tokio::sync::mpsc::channel(1);
+    let mut shown = std::mem::replace(&mut fleet.shown, none);
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut b = [0u8; 64];
+        while std::io::stdin().read(&mut b).is_ok_and(|n| n > 0) {}
+        let _ = stop.send(());
+    });
+    rt.block_on(async {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                s = shown.recv() => {
+                    let Some(s) = s else { break };
+                    let number: u32 = s.panel.as_str()[a.prefix.len()..].parse()?;
+                    let wall = std::time::SystemTime::now() - s.received_at.elapsed();
+                    let micros = wall.duration_since(std::time::UNIX_EPOCH)?.as_micros();
+                    writeln!(out, "{number} {} {} {micros}", s.seq, s.flags)?;
+                    if shown.is_empty() {
+                        out.flush()?;
+                    }
+                }
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(15), fleet.shutdown()).await;
+        anyhow::Ok(())
+    })
+}
+
+/// Starts district `d`'s fleet process; what it shows lands on `glass`
+/// (its panels from index `first` on). Its log goes to DIR/fleet-{d}.log.
+pub(super) fn spawn_fleet(
+    district: &District,
+    d: usize,
+    first: usize,
+    glass: Arc<super::Glass>,
+    dir: &Path,
+) -> anyhow::Result<Proc> {
+    use std::io::BufRead;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["loadtest", "district-fleet", "--port"])
+        .arg(district.port.to_string())
+        .args(["--prefix", &district.prefix, "--panels"])
+        .arg(district.panels.to_string())
+        .arg("--credentials")
+        .arg(&district.credentials)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join(format!("fleet-{d}.log")))?)
+        .spawn()?;
+    let stdout = child.stdout.take().context("the fleet's stdout")?;
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let f: Vec<u128> = line.split(' ').filter_map(|v| v.parse().ok()).collect();
+            let [number, seq, flags, micros] = f[..] else {
+                continue;
+            };
+            let wall = std::time::UNIX_EPOCH + Duration::from_micros(micros as u64);
+            let ago = std::time::SystemTime::now()
+                .duration_since(wall)
+                .unwrap_or_default();
+            let at = std::time::Instant::now().checked_sub(ago);
+            glass
+                .shown
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let i = first + number as usize - 1;
+            if let Some(slot) = glass.seen.lock().expect("glass").get_mut(i) {
+                *slot = super::Seen {
+                    seq: seq as u32,
+                    flags: flags as u16,
+                    at,
+                };
+            }
+        }
+    });
+    Ok(Proc {
+        child,
+        name: "district fleet",
+    })
 }
 
 #[cfg(test)]
