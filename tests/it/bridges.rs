@@ -244,23 +244,35 @@ async fn three_bridged_brokers_deliver_and_heal_without_a_lost_ack() {
     )
     .unwrap();
     let out = tmp.path().join("brokers");
-    let made = succeeded(
-        Command::new(bin)
-            .arg("broker-config")
-            .arg("--province")
-            .arg(&plan)
-            .arg("--data")
-            .arg(&data)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap(),
-    );
-    let said = String::from_utf8(made.stdout).unwrap();
+    let generate = || {
+        let made = succeeded(
+            Command::new(bin)
+                .arg("broker-config")
+                .arg("--province")
+                .arg(&plan)
+                .arg("--data")
+                .arg(&data)
+                .arg("--out")
+                .arg(&out)
+                .output()
+                .unwrap(),
+        );
+        String::from_utf8(made.stdout).unwrap()
+    };
+    let said = generate();
     assert!(
-        said.contains("province: 1 panels") && said.contains("tp-vinh: 2 panels"),
+        said.contains("province: 1 panels")
+            && said.contains("tp-vinh: 2 panels")
+            && said.contains("(8 new passwords"),
         "{said}"
     );
+    // A second run keeps every password (new salts in the hashes).
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+    let (secrets, vinh_passwd) = (read("secrets.json"), read("tp-vinh/passwd"));
+    let said = generate();
+    assert!(said.contains("(0 new passwords"), "{said}");
+    assert_eq!(read("secrets.json"), secrets);
+    assert_ne!(read("tp-vinh/passwd"), vinh_passwd);
     let env = std::fs::read_to_string(out.join("bangtin.env")).unwrap();
     let server_url = env
         .lines()
