@@ -30,6 +30,7 @@ pub(crate) mod alarms;
 pub(crate) mod api;
 pub mod app;
 pub(crate) mod auth;
+pub mod broker_config;
 pub mod bundle;
 pub(crate) mod cap;
 pub mod codec;

@@ -52,6 +52,25 @@ enum Cmd {
     /// Issue (or rotate) a password for the embedded MQTT broker and print
     /// it once: a panel's controller credential, or the server principal's.
     Credential(CredentialArgs),
+    /// Write Mosquitto's configuration for a provincial broker and one
+    /// bridged broker per district (docs/DEPLOYMENT.md): mosquitto.conf,
+    /// passwd and acl per broker, the controllers' passwords, bangtin.env.
+    BrokerConfig(BrokerConfigArgs),
+}
+
+#[derive(clap::Args)]
+struct BrokerConfigArgs {
+    /// The province file (JSON): the provincial broker and one broker per
+    /// district group.
+    #[arg(long, value_name = "FILE")]
+    province: PathBuf,
+    /// Where each broker's files go (OUT/province, OUT/{group}), with
+    /// OUT/secrets.json, every password, kept for the next run.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Data directory: the panels and their groups.
+    #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
+    data: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -206,7 +225,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::Keys { cmd }) => keys(cmd),
         Some(Cmd::Credential(a)) => credential(a),
         Some(Cmd::Loadtest(a)) => loadtest::run(a),
+        Some(Cmd::BrokerConfig(a)) => broker_config(a),
     }
+}
+
+fn broker_config(a: BrokerConfigArgs) -> anyhow::Result<()> {
+    let store = bangtin::store::Store::open(&a.data)
+        .with_context(|| format!("opening the data directory {}", a.data.display()))?;
+    let snapshot = store.snapshot();
+    let s = bangtin::broker_config::write::run(&a.province, snapshot.panels.values(), &a.out)?;
+    for (name, panels) in &s.brokers {
+        println!("{name}: {panels} panels");
+    }
+    println!(
+        "{} files in {} ({} new passwords; the others kept from secrets.json)",
+        s.files.len(),
+        a.out.display(),
+        s.new_users
+    );
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -799,6 +799,19 @@ pub enum Reason {
         field: String,
         shown: String,
     },
+    // Broker configuration (`bangtin broker-config`).
+    BrokerConfigValue {
+        field: String,
+        shown: String,
+    },
+    DistrictTwice {
+        group: String,
+    },
+    PanelInTwoDistricts {
+        panel: String,
+        first: String,
+        second: String,
+    },
 }
 
 /// What is wrong with an address or a broker URL.
@@ -1462,6 +1475,18 @@ impl Reason {
                 "map_tiles phải là địa chỉ http(s) hoặc /đường-dẫn có đủ {z}, {x} và {y}.".into(),
                 "map_tiles must be an http(s) or /path URL with {z}, {x} and {y}".into(),
             ),
+            Reason::BrokerConfigValue { field, shown } => (
+                format!("Giá trị {field} \u{201c}{shown}\u{201d} không dùng được trong cấu hình Mosquitto: hãy ghi liền, không có khoảng trắng hay xuống dòng, ví dụ \u{201c}10.0.0.1\u{201d}."),
+                format!("{field} {shown:?} cannot go into a Mosquitto configuration: write it without spaces or line breaks, e.g. \"10.0.0.1\""),
+            ),
+            Reason::DistrictTwice { group } => (
+                format!("Địa bàn \u{201c}{group}\u{201d} có hai máy chủ MQTT cấp huyện trong tệp tỉnh: mỗi địa bàn chỉ một, hãy xoá mục thừa."),
+                format!("district {group:?} is listed twice in the province file: give each district one broker and remove the other entry"),
+            ),
+            Reason::PanelInTwoDistricts { panel, first, second } => (
+                format!("Bảng \u{201c}{panel}\u{201d} thuộc cả hai địa bàn \u{201c}{first}\u{201d} và \u{201c}{second}\u{201d}, mỗi địa bàn có máy chủ MQTT riêng: hãy bỏ bảng khỏi một trong hai địa bàn."),
+                format!("panel {panel:?} is in two districts' groups, {first:?} and {second:?}, each with a broker of its own: take it out of one of them"),
+            ),
         };
         pick(l, vi, en)
     }
@@ -1734,6 +1759,16 @@ mod tests {
                 field: s(),
                 shown: s(),
             },
+            Reason::BrokerConfigValue {
+                field: s(),
+                shown: s(),
+            },
+            Reason::DistrictTwice { group: s() },
+            Reason::PanelInTwoDistricts {
+                panel: s(),
+                first: s(),
+                second: s(),
+            },
         ];
         for r in &all {
             // Exhaustive on purpose: add the new reason to the list above.
@@ -1877,6 +1912,9 @@ mod tests {
                 | Reason::AlarmEmailTo
                 | Reason::NotAnEmail { .. }
                 | Reason::LocalTime { .. } => {}
+                Reason::BrokerConfigValue { .. }
+                | Reason::DistrictTwice { .. }
+                | Reason::PanelInTwoDistricts { .. } => {}
             }
         }
         all

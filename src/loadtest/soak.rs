@@ -27,6 +27,7 @@ pub(super) fn soak(a: SoakArgs) -> anyhow::Result<()> {
         create_only: false,
         wait_s: a.wait_s,
         keep: a.keep,
+        districts: 0,
     };
     let mut run = Run::new(&province_args, n)?;
     let p = run.start_province()?;

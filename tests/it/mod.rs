@@ -8,6 +8,7 @@ mod accounts;
 mod alarms;
 mod alarms_dashboard;
 mod api;
+mod bridges;
 mod bundles;
 mod calendar;
 mod cap;
