@@ -226,11 +226,25 @@ async fn rotating_behind_a_relay(rig: &Rig, panel: &str) -> Offline {
     let before = now_ms();
     rotation(&rig.admin).await;
     // A bundle made after the campaign (the store change, then SETTLE)
-    // held by the controller.
-    let status = status_where(&seen, "a bundle made after the campaign", |v| {
-        held_issued_at(v).is_some_and(|t| t > before)
+    // held by the controller: one with the rotation's two pages (the
+    // controller's first status is owed a bundle at once, which may come
+    // before the campaign).
+    let status = eventually(WAIT, || {
+        let s = seen.lock().unwrap();
+        let rotating = |t: u64| {
+            s.bundles
+                .get(&t)
+                .and_then(|b| bundle::decode(b).ok())
+                .is_some_and(|d| d.bundle.pages.len() == 2)
+        };
+        let held = s
+            .status
+            .clone()
+            .filter(|v| held_issued_at(v).is_some_and(|t| t > before && rotating(t)));
+        async move { held }
     })
-    .await;
+    .await
+    .unwrap_or_else(|| panic!("no status with a bundle of the rotation"));
     Offline {
         relay,
         seen,

@@ -72,8 +72,20 @@ async fn an_editor_is_rejected_with_a_comment_fixes_it_and_the_approver_approves
         account(&admin, &approver, &hung, &["approver"], None).await;
         let (_driver, b) = browser_at(w, h).await;
 
-        // The district editor writes a message; a campaign places it in Cửa Lò.
+        // The district editor sees only Cửa Lò's panels, and writes a
+        // message; a campaign places it in Cửa Lò.
         sign_in_with_password(&b, &base, &editor, &lan, None).await;
+        b.route("#/wall").await;
+        b.wait_js(
+            "return document.querySelector('main').innerText.includes('Bãi biển Cửa Lò')",
+            "the district's panel on the wall",
+        )
+        .await;
+        let wall = b.text("main").await;
+        assert!(
+            !wall.contains("Quảng trường"),
+            "another district's panel is shown: {wall}"
+        );
         b.route("#/messages/new").await;
         b.set_value("input[name=title]", &format!("Đề án 06 ({size})"))
             .await;
@@ -91,6 +103,7 @@ async fn an_editor_is_rejected_with_a_comment_fixes_it_and_the_approver_approves
             )
             .await;
         assert_eq!(st, 201, "{c}");
+        let campaign = c["id"].as_str().unwrap().to_string();
         sign_out(&b).await;
 
         // The provincial approver rejects it with a comment.
@@ -190,6 +203,35 @@ async fn an_editor_is_rejected_with_a_comment_fixes_it_and_the_approver_approves
         .await;
         let errors = b.page_errors().await;
         assert!(errors.is_empty(), "{errors:#?}");
+        sign_out(&b).await;
+
+        // The editor's calendar shows the campaign next week.
+        sign_in_again(&b, &base, &editor, &lan).await;
+        b.route("#/calendar").await;
+        b.wait_js(
+            "return document.querySelectorAll('.cal-month .cal-day').length === 42",
+            "the month grid",
+        )
+        .await;
+        b.click("#cal-week").await;
+        let this_week = b
+            .wait_js(
+                "const p = document.querySelector('#cal-period'); \
+                 return document.querySelectorAll('.cal-week .cal-day').length === 7 && p.textContent",
+                "the week grid",
+            )
+            .await;
+        b.click("#cal-next").await;
+        b.wait_js(
+            &format!(
+                "const p = document.querySelector('#cal-period'); \
+                 return p.textContent !== {this_week} \
+                 && document.querySelectorAll(\".cal-week [data-campaign='{campaign}']\").length === 7"
+            ),
+            "the approved message's campaign on every day of next week",
+        )
+        .await;
+        b.screenshot(&format!("desk-calendar-{size}.png")).await;
         sign_out(&b).await;
         b.quit().await;
     }

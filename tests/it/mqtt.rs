@@ -18,6 +18,15 @@ use tokio::time::timeout;
 
 use super::util::{free_port, next_shown, try_publish, MosquittoProcess};
 
+/// What the reference controller says it takes: bundles (`btb1`), and no
+/// BTZ1 coding unless started with a decoder.
+const PLAYS_BUNDLES: bangtin::codec::Accepts = bangtin::codec::Accepts {
+    rle: false,
+    deflate: false,
+    delta: false,
+    bundle: true,
+};
+
 const WAIT: Duration = Duration::from_secs(5);
 const ROOT: &str = "bangtin";
 
@@ -436,7 +445,7 @@ async fn controller_round_trip(broker: &Broker) {
             online: true,
             firmware: Some("ref-test".into()),
             seq: None,
-            accepts: Default::default()
+            accepts: PLAYS_BUNDLES
         }
     );
     let shown = next_shown(&mut fleet).await;
@@ -504,7 +513,7 @@ async fn controller_round_trip(broker: &Broker) {
             online: false,
             firmware: Some("ref-test".into()),
             seq: Some(7),
-            accepts: Default::default()
+            accepts: PLAYS_BUNDLES
         }
     );
     publisher.clear_frame(&p1).await.unwrap();
