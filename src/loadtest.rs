@@ -112,6 +112,11 @@ struct ProvinceArgs {
     /// Seconds of idleness over which the server's CPU is measured.
     #[arg(long, default_value_t = 20)]
     idle_s: u64,
+    /// The fleet plays offline bundles (says `btb1`): the server makes,
+    /// signs and publishes one per panel, and the broker keeps them.
+    /// Without it the fleet plays frames only, as version-1 controllers.
+    #[arg(long)]
+    bundles: bool,
     /// Parallel HTTP clients creating panels (with `--create api`).
     #[arg(long, default_value_t = 4)]
     http_clients: usize,
@@ -1139,6 +1144,7 @@ impl Run<'_> {
         args.panel = None;
         args.fleet = Some(n);
         args.quiet = true;
+        args.no_bundles = !self.args.bundles;
         let t = Instant::now();
         let mut fleet = {
             let _g = rt.enter();

@@ -201,13 +201,18 @@ pub(super) const MAX_TARGETS: usize = 1000;
 /// Every target must match something that exists now, once, and there
 /// are at most `MAX_TARGETS`.
 pub fn check_targets(targets: &[Target], known: &impl Known) -> Result<(), Refusal> {
+    check_targets_within(targets, known, MAX_TARGETS)
+}
+
+/// [`check_targets`] with at most `max` targets.
+fn check_targets_within(targets: &[Target], known: &impl Known, max: usize) -> Result<(), Refusal> {
     if targets.is_empty() {
         return Err(Invalid::new(Reason::NoTargets).into());
     }
-    if targets.len() > MAX_TARGETS {
+    if targets.len() > max {
         return Err(Invalid::new(Reason::TooManyTargets {
             n: targets.len(),
-            max: MAX_TARGETS,
+            max,
         })
         .into());
     }
@@ -264,6 +269,11 @@ pub const MAX_ALERT_CHARS: usize = 500;
 impl AlertBody {
     /// Text read at a glance, a bounded duration, targets that exist.
     pub fn check(&self, known: &impl Known) -> Result<(), Refusal> {
+        self.check_within(known, MAX_TARGETS)
+    }
+
+    /// [`AlertBody::check`] with at most `max_targets` targets.
+    fn check_within(&self, known: &impl Known, max_targets: usize) -> Result<(), Refusal> {
         let n = self.text.trim().chars().count();
         if n == 0 || n > MAX_ALERT_CHARS {
             return Err(Invalid::new(Reason::AlertText {
@@ -274,7 +284,7 @@ impl AlertBody {
         if self.duration_s == 0 || self.duration_s > MAX_ALERT_S {
             return Err(Invalid::new(Reason::AlertDuration { max: MAX_ALERT_S }).into());
         }
-        check_targets(&self.targets, known)
+        check_targets_within(&self.targets, known, max_targets)
     }
 }
 
@@ -288,14 +298,34 @@ impl Alert {
         known: &impl Known,
     ) -> Result<Alert, Refusal> {
         body.check(known)?;
-        Ok(Alert {
+        Ok(Alert::checked(id, body, by, now))
+    }
+
+    /// An alert the server makes from an official warning. Its targets
+    /// are the districts and panels the warning's area holds, as many as
+    /// there are: the limit on listed targets bounds what a person sends
+    /// through the API, not the panels a storm covers. Everything else is
+    /// checked as for [`Alert::new`].
+    pub fn for_warning(
+        id: Id,
+        body: AlertBody,
+        by: &str,
+        now: DateTime<Utc>,
+        known: &impl Known,
+    ) -> Result<Alert, Refusal> {
+        body.check_within(known, usize::MAX)?;
+        Ok(Alert::checked(id, body, by, now))
+    }
+
+    fn checked(id: Id, body: AlertBody, by: &str, now: DateTime<Utc>) -> Alert {
+        Alert {
             id,
             ends_at: now + Duration::seconds(i64::from(body.duration_s)),
             body,
             created_by: by.to_string(),
             created_at: now,
             cancelled_at: None,
-        })
+        }
     }
 
     /// Cancels the alert (the first cancellation's time is kept).
@@ -350,6 +380,45 @@ mod tests {
     const FOUR_EYES: Policy = Policy {
         allow_self_approval: false,
     };
+
+    /// A person lists at most MAX_TARGETS targets; an alert the server
+    /// makes from an official warning lists as many as its area holds,
+    /// each still one that exists, once.
+    #[test]
+    fn a_warnings_alert_may_list_more_targets_than_a_person() {
+        struct Province;
+        impl Known for Province {
+            fn has_panel(&self, id: &Id) -> bool {
+                id.as_str().starts_with('p')
+            }
+            fn has_group(&self, _: &str) -> bool {
+                false
+            }
+            fn has_message(&self, _: &Id) -> bool {
+                false
+            }
+            fn has_asset(&self, _: &str) -> bool {
+                false
+            }
+        }
+        let many = AlertBody {
+            text: "Bão số 5".into(),
+            targets: (0..=MAX_TARGETS)
+                .map(|i| Target::Panel(Id::parse(&format!("p{i}")).unwrap()))
+                .collect(),
+            duration_s: 600,
+        };
+        let id = || Id::parse("a1").unwrap();
+        assert!(matches!(
+            Alert::new(id(), many.clone(), "lan", t(0), &Province),
+            Err(Refusal::Invalid(_))
+        ));
+        let a = Alert::for_warning(id(), many.clone(), "cap:nchmf", t(0), &Province).unwrap();
+        assert_eq!(a.body.targets.len(), MAX_TARGETS + 1);
+        let mut twice = many;
+        twice.targets.push(Target::Panel(Id::parse("p0").unwrap()));
+        assert!(Alert::for_warning(id(), twice, "cap:nchmf", t(0), &Province).is_err());
+    }
 
     #[test]
     fn a_new_message_is_a_draft_and_not_playable() {

@@ -171,6 +171,8 @@ pub(super) fn fleet(a: FleetArgs) -> anyhow::Result<()> {
     args.prefix = a.prefix.clone();
     args.credentials = Some(a.credentials.clone());
     args.quiet = true;
+    // Frames only, as the one-broker fleet without --bundles.
+    args.no_bundles = true;
     let rt = tokio::runtime::Runtime::new()?;
     let mut fleet = {
         let _g = rt.enter();

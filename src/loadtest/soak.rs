@@ -28,6 +28,7 @@ pub(super) fn soak(a: SoakArgs) -> anyhow::Result<()> {
         wait_s: a.wait_s,
         keep: a.keep,
         districts: 0,
+        bundles: false,
     };
     let mut run = Run::new(&province_args, n)?;
     let p = run.start_province()?;

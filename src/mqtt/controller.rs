@@ -81,6 +81,10 @@ pub struct ControllerArgs {
     /// (BTZ1: run-length, deflate, deltas); the server then sends them.
     #[arg(long)]
     pub accept_compressed: bool,
+    /// Play frames only, as a version-1 controller: say nothing of
+    /// offline bundles (`btb1`), so the server sends none.
+    #[arg(long)]
+    pub no_bundles: bool,
 }
 
 impl ControllerArgs {
@@ -101,6 +105,7 @@ impl ControllerArgs {
             output: Vec::new(),
             credentials: None,
             accept_compressed: false,
+            no_bundles: false,
         }
     }
 
@@ -249,6 +254,7 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
             decoder: args
                 .accept_compressed
                 .then(|| Box::new(codec::Decoder::default())),
+            plays_bundles: !args.no_bundles,
             status_due: false,
             held: Default::default(),
             ack_topic: topics::ack(root, &panel),
@@ -403,6 +409,8 @@ struct Controller {
     /// With `--accept-compressed`: the BTZ1 decoder (its fixed state),
     /// and the last frames shown, which deltas may name.
     decoder: Option<Box<codec::Decoder>>,
+    /// Says `btb1` and takes bundles (not with `--no-bundles`).
+    plays_bundles: bool,
     held: std::collections::VecDeque<bytes::Bytes>,
     /// Publish the status again (a delta came for a frame not held).
     status_due: bool,
@@ -452,11 +460,16 @@ impl Controller {
         if let Some(seq) = self.last_seq {
             v["seq"] = seq.into();
         }
-        v["accepts"] = if self.decoder.is_some() {
-            serde_json::json!(["btz1-rle", "btz1-deflate", "btz1-delta", "btb1"])
-        } else {
-            serde_json::json!(["btb1"])
-        };
+        let mut accepts = Vec::new();
+        if self.decoder.is_some() {
+            accepts.extend(["btz1-rle", "btz1-deflate", "btz1-delta"]);
+        }
+        if self.plays_bundles {
+            accepts.push("btb1");
+        }
+        if !accepts.is_empty() {
+            v["accepts"] = accepts.into();
+        }
         if let Some(b) = &self.bundle {
             v["bundle"] =
                 serde_json::json!({"issued_at": b.head.issued_at, "expires_at": b.head.expires_at});
@@ -785,15 +798,18 @@ impl Controller {
                     if self.log_state {
                         tracing::info!(panel = %self.panel, "controller connected");
                     }
+                    let mut topics = vec![
+                        SubscribeFilter::new(self.frame_topic.clone(), QoS::AtLeastOnce),
+                        SubscribeFilter::new(self.snapshot_request_topic.clone(), QoS::AtLeastOnce),
+                    ];
+                    if self.plays_bundles {
+                        topics.push(SubscribeFilter::new(
+                            self.bundle_topic.clone(),
+                            QoS::AtLeastOnce,
+                        ));
+                    }
                     el.pending
-                        .push_front(Request::Subscribe(Subscribe::new_many([
-                            SubscribeFilter::new(self.frame_topic.clone(), QoS::AtLeastOnce),
-                            SubscribeFilter::new(self.bundle_topic.clone(), QoS::AtLeastOnce),
-                            SubscribeFilter::new(
-                                self.snapshot_request_topic.clone(),
-                                QoS::AtLeastOnce,
-                            ),
-                        ])));
+                        .push_front(Request::Subscribe(Subscribe::new_many(topics)));
                     el.pending
                         .push_front(retained(self.status_topic.clone(), self.status_json(true)));
                     if !self.unsent_acks.is_empty() {

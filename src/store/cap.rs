@@ -407,7 +407,7 @@ impl Store {
                 targets: targets.clone(),
                 duration_s: (p.until - p.from).num_seconds().max(1) as u32,
             };
-            let a = Alert::new(id, body, who, p.from, &*s)?;
+            let a = Alert::for_warning(id, body, who, p.from, &*s)?;
             let mut e = entry(who, "create", "alert", a.id.as_str());
             e.detail = serde_json::json!({"text": a.body.text, "targets": a.body.targets, "from": a.created_at, "ends_at": a.ends_at, "warning": w.id});
             audit.push(e);
