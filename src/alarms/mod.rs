@@ -49,6 +49,9 @@ pub(crate) struct Alarms {
     notifier: Notifier,
     pub fleet: Fleet,
     tz: chrono_tz::Tz,
+    /// The store generation the tracker was last pruned at: deleted
+    /// panels are looked for only when the store changed.
+    pruned_at: AtomicU64,
 }
 
 impl Alarms {
@@ -65,6 +68,7 @@ impl Alarms {
             notifier,
             fleet: Fleet::default(),
             tz,
+            pruned_at: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -201,7 +205,9 @@ impl Alarms {
         let live = shared.live.read().expect("live lock");
         let showing = shared.now.read().expect("now lock");
         let mut tracker = self.tracker.lock().expect("alarm tracker lock");
-        seen.gone = tracker.retain(|id| snap.panels.contains_key(id));
+        if self.pruned_at.swap(snap.generation, Ordering::Relaxed) != snap.generation {
+            seen.gone = tracker.retain(|id| snap.panels.contains_key(id));
+        }
         let mut stale = 0;
         for p in snap.panels.values() {
             let l = live.get(&p.id);
