@@ -252,20 +252,15 @@ pub fn render(
         ),
         ops.clone(),
     ];
+    let (reads, writes) = topics::every_controller(root);
     for d in &plan.districts {
-        let any = Id::parse("x").expect("a valid id");
-        let wild = |t: String| t.replace("/panels/x/", "/panels/+/");
-        province_users.push((
-            bridge_user(&d.group),
-            vec![
-                format!("topic read {}", wild(topics::frame(root, &any))),
-                format!("topic read {}", wild(topics::snapshot_request(root, &any))),
-                format!("topic write {}", wild(topics::status(root, &any))),
-                format!("topic write {}", wild(topics::ack(root, &any))),
-                format!("topic write {}", wild(topics::snapshot(root, &any))),
-                format!("topic write {}", notification_topic(root, &d.group)),
-            ],
+        let mut lines: Vec<String> = reads.iter().map(|t| format!("topic read {t}")).collect();
+        lines.extend(writes.iter().map(|t| format!("topic write {t}")));
+        lines.push(format!(
+            "topic write {}",
+            notification_topic(root, &d.group)
         ));
+        province_users.push((bridge_user(&d.group), lines));
     }
     let mut brokers = vec![Broker {
         name: "province".into(),
@@ -364,21 +359,19 @@ pub fn render(
         });
 
         let mut acl = String::from(
-            "# Written by `bangtin broker-config`. Each panel (user name = panel id)\n# reads only its own frame and snapshot requests and writes only its own\n# status, ack and snapshot.\n",
+            "# Written by `bangtin broker-config`. Each panel (user name = panel id)\n# reads only its own frame, bundle and snapshot requests and writes only\n# its own status, ack and snapshot.\n",
         );
         for (user, lines) in &b.others {
             let _ = writeln!(acl, "\nuser {user}\n{}", lines.join("\n"));
         }
         for p in b.panels {
-            let _ = writeln!(
-                acl,
-                "\nuser {p}\ntopic read {}\ntopic read {}\ntopic write {}\ntopic write {}\ntopic write {}",
-                topics::frame(root, p),
-                topics::snapshot_request(root, p),
-                topics::status(root, p),
-                topics::ack(root, p),
-                topics::snapshot(root, p),
-            );
+            let _ = write!(acl, "\nuser {p}\n");
+            for t in topics::controller_reads(root, p) {
+                let _ = writeln!(acl, "topic read {t}");
+            }
+            for t in topics::controller_writes(root, p) {
+                let _ = writeln!(acl, "topic write {t}");
+            }
         }
         files.push(File {
             path: format!("{}/acl", b.name),
@@ -443,29 +436,17 @@ fn bridge_section(conf: &mut String, plan: &Plan, d: &District, panels: &[Id], p
         "\n# The uplink to the provincial broker. Messages wait on both sides while\n# it is down (cleansession false: a persistent session), and this broker\n# keeps serving its signs their retained frames meanwhile.\nconnection {user}\naddress {addr}\nbridge_protocol_version mqttv311\n# Tell the provincial broker this is a bridge: it then keeps the retain\n# flag of what it forwards (frames stay retained here) and sends nothing\n# back the way it came.\ntry_private true\ncleansession false\nremote_clientid {user}\nlocal_clientid {user}.local\nremote_username {user}\nremote_password {password}\nkeepalive_interval 20\nstart_type automatic\n# Reconnect after 1 s, backing off (with jitter) to at most 15 s.\nrestart_timeout 1 15\nnotifications true\nnotification_topic {}\n\n# Up: every report this district's signs publish.",
         notification_topic(root, &d.group)
     );
-    let any = Id::parse("x").expect("a valid id");
-    for t in [
-        topics::status(root, &any),
-        topics::ack(root, &any),
-        topics::snapshot(root, &any),
-    ] {
-        let _ = writeln!(
-            conf,
-            "topic {} out 1",
-            t.replace("/panels/x/", "/panels/+/")
-        );
+    for t in topics::every_controller(root).1 {
+        let _ = writeln!(conf, "topic {t} out 1");
     }
     let _ = writeln!(
         conf,
-        "# Down: this district's panels' frames and snapshot requests only."
+        "# Down: this district's panels' frames, bundles and snapshot requests only."
     );
     for panel in panels {
-        let _ = writeln!(
-            conf,
-            "topic {} in 1\ntopic {} in 1",
-            topics::frame(root, panel),
-            topics::snapshot_request(root, panel)
-        );
+        for t in topics::controller_reads(root, panel) {
+            let _ = writeln!(conf, "topic {t} in 1");
+        }
     }
 }
 
@@ -629,6 +610,7 @@ mod tests {
             "topic bangtin/panels/+/ack out 1",
             "topic bangtin/panels/+/snapshot out 1",
             "topic bangtin/panels/a1/frame in 1",
+            "topic bangtin/panels/a1/bundle in 1",
             "topic bangtin/panels/a1/snapshot/request in 1",
         ] {
             assert!(conf.contains(line), "{line:?} missing from\n{conf}");
@@ -660,7 +642,7 @@ mod tests {
         );
         let acl = &f["tp-vinh/acl"].text;
         assert!(acl.contains(
-            "\nuser a1\ntopic read bangtin/panels/a1/frame\ntopic read bangtin/panels/a1/snapshot/request\ntopic write bangtin/panels/a1/status\ntopic write bangtin/panels/a1/ack\ntopic write bangtin/panels/a1/snapshot\n"
+            "\nuser a1\ntopic read bangtin/panels/a1/frame\ntopic read bangtin/panels/a1/bundle\ntopic read bangtin/panels/a1/snapshot/request\ntopic write bangtin/panels/a1/status\ntopic write bangtin/panels/a1/ack\ntopic write bangtin/panels/a1/snapshot\n"
         ), "{acl}");
         assert!(acl.contains("\nuser bangtin-ops\ntopic read bangtin/#\n"));
         assert!(
@@ -671,7 +653,7 @@ mod tests {
         assert!(province.contains("\nuser bangtin-server\ntopic readwrite bangtin/#\n"));
         assert!(province.contains("\nuser c1\ntopic read bangtin/panels/c1/frame\n"));
         assert!(province.contains(
-            "\nuser bridge.tp-vinh\ntopic read bangtin/panels/+/frame\ntopic read bangtin/panels/+/snapshot/request\ntopic write bangtin/panels/+/status\ntopic write bangtin/panels/+/ack\ntopic write bangtin/panels/+/snapshot\ntopic write bangtin/bridges/tp-vinh/state\n"
+            "\nuser bridge.tp-vinh\ntopic read bangtin/panels/+/frame\ntopic read bangtin/panels/+/bundle\ntopic read bangtin/panels/+/snapshot/request\ntopic write bangtin/panels/+/status\ntopic write bangtin/panels/+/ack\ntopic write bangtin/panels/+/snapshot\ntopic write bangtin/bridges/tp-vinh/state\n"
         ), "{province}");
         // Users: each broker knows only its own panels.
         let users = |path: &str| {

@@ -110,9 +110,8 @@ where
 /// The topics one panel's controller may use.
 #[derive(Debug, Clone)]
 struct Acl {
-    frame: String,
-    bundle: String,
-    snapshot_request: String,
+    /// [`topics::controller_reads`].
+    reads: [String; 3],
     status: String,
     ack: String,
     snapshot: String,
@@ -121,9 +120,7 @@ struct Acl {
 impl Acl {
     fn new(root: &str, panel: &Id) -> Acl {
         Acl {
-            frame: topics::frame(root, panel),
-            bundle: topics::bundle(root, panel),
-            snapshot_request: topics::snapshot_request(root, panel),
+            reads: topics::controller_reads(root, panel),
             status: topics::status(root, panel),
             ack: topics::ack(root, panel),
             snapshot: topics::snapshot(root, panel),
@@ -131,7 +128,7 @@ impl Acl {
     }
 
     fn may_subscribe(&self, filter: &str) -> bool {
-        filter == self.frame || filter == self.bundle || filter == self.snapshot_request
+        self.reads.iter().any(|t| t == filter)
     }
 
     /// Why a report may not be published, if it may not.
@@ -376,8 +373,9 @@ impl Rules {
             self.denied(
                 "subscription",
                 &format!(
-                    "{} (a controller reads only {}, {} and {})",
-                    f.path, acl.frame, acl.bundle, acl.snapshot_request
+                    "{} (a controller reads only {})",
+                    f.path,
+                    acl.reads.join(", ")
                 ),
             );
         }

@@ -63,6 +63,35 @@ pub fn snapshot(root: &str, panel: &Id) -> String {
     format!("{root}/panels/{panel}/snapshot")
 }
 
+/// Every topic a panel's controller reads (subscribes to): its frame, its
+/// offline bundle, its snapshot requests. The embedded broker's ACL and
+/// `bangtin broker-config`'s Mosquitto ACL and bridges are built from this
+/// one list.
+pub fn controller_reads(root: &str, panel: &Id) -> [String; 3] {
+    [
+        frame(root, panel),
+        bundle(root, panel),
+        snapshot_request(root, panel),
+    ]
+}
+
+/// Every topic a panel's controller writes: status, acks, snapshots.
+pub fn controller_writes(root: &str, panel: &Id) -> [String; 3] {
+    [status(root, panel), ack(root, panel), snapshot(root, panel)]
+}
+
+/// [`controller_reads`] and [`controller_writes`] for every panel at once
+/// (the panel level a `+`).
+pub fn every_controller(root: &str) -> ([String; 3], [String; 3]) {
+    // `+` is not an id: build one panel's topics and put `+` in its level.
+    let x = Id::parse("x").expect("a valid id");
+    let any = |t: String| t.replacen("/panels/x/", "/panels/+/", 1);
+    (
+        controller_reads(root, &x).map(any),
+        controller_writes(root, &x).map(any),
+    )
+}
+
 /// The server's own `online` / `offline` (retained, Last Will).
 pub fn server_status(root: &str) -> String {
     format!("{root}/server/status")

@@ -132,8 +132,10 @@ impl Link {
     }
 }
 
-/// The seqs of the non-blank frames each controller showed, by panel
-/// (each one acked; a frame shown again after a restart is one play).
+/// The seqs of the non-blank frames from the server each controller
+/// showed, by panel (each one acked; a frame shown again after a restart
+/// is one play). Pages a sign plays from its offline bundle while its
+/// link is down are not frames and are never acked.
 type Shown = Arc<Mutex<BTreeMap<String, BTreeSet<u32>>>>;
 
 /// A controller and the task recording what it shows.
@@ -151,7 +153,7 @@ impl Sign {
         let shown = shown.clone();
         let reader = tokio::spawn(async move {
             while let Some(s) = rx.recv().await {
-                if s.flags & FLAG_BLANK == 0 {
+                if s.flags & FLAG_BLANK == 0 && !s.from_bundle {
                     shown
                         .lock()
                         .unwrap()
