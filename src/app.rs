@@ -164,13 +164,13 @@ pub async fn run(
             tz: config.tz,
             allow_self_approval: config.allow_self_approval,
             feeds,
+            alarms,
         })
         .with_broker(BrokerSecurity {
             credentials: Some(data.credentials),
             frame_key: Some(frame_key),
             reports_authenticated: config.mqtt.is_none(),
         })
-        .with_alarms(alarms)
         .with_limits(api::Limits {
             max_connections: config.max_connections,
             max_connections_per_ip: config.max_connections_per_ip,

@@ -153,11 +153,7 @@ impl ServeArgs {
         let http = addr("--http", &self.http)?;
         let broker_listen = addr("--broker-listen", &self.broker_listen)?;
         crate::mqtt::topics::validate_root(&self.topic_root)?;
-        let tz: Tz = self.tz.parse().map_err(|_| {
-            Invalid::new(Reason::UnknownTimeZone {
-                shown: self.tz.chars().take(80).collect(),
-            })
-        })?;
+        let tz: Tz = crate::schedule::parse_tz(&self.tz)?;
         if let Some(m) = &self.mqtt {
             m.parse::<crate::mqtt::BrokerUrl>()?;
         }

@@ -212,6 +212,14 @@ pub fn decode(bytes: &[u8]) -> Result<Frame<'_>, DecodeError> {
     })
 }
 
+/// Signs `bytes` (a frame, BTZ1 frame or bundle up to its signature)
+/// with Ed25519 and appends the 64-byte signature.
+pub fn append_signature(bytes: &mut Vec<u8>, key: &ed25519_dalek::SigningKey) {
+    use ed25519_dalek::Signer;
+    let sig = key.sign(bytes);
+    bytes.extend_from_slice(&sig.to_bytes());
+}
+
 /// `hexdump -C`-style lines (offset, 16 bytes), as docs/protocol.md
 /// shows frames; for the tests that check those examples.
 #[cfg(test)]

@@ -147,17 +147,20 @@ pub(crate) struct Tracker {
     panels: HashMap<Id, [Condition; 2]>,
 }
 
-fn slot(kind: Kind) -> usize {
-    match kind {
-        Kind::Offline => 0,
-        Kind::Unconfirmed => 1,
+impl Kind {
+    /// Its place in per-kind arrays (`Kind::ALL` order).
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Kind::Offline => 0,
+            Kind::Unconfirmed => 1,
+        }
     }
 }
 
 impl Tracker {
     /// An incident left open by an earlier run: it is not raised again.
     pub(crate) fn resume(&mut self, panel: &Id, kind: Kind, since: DateTime<Utc>) {
-        let c = &mut self.panels.entry(panel.clone()).or_default()[slot(kind)];
+        let c = &mut self.panels.entry(panel.clone()).or_default()[kind.index()];
         c.outage_since = Some(since);
         c.raised = true;
     }
@@ -183,7 +186,7 @@ impl Tracker {
             (Kind::Unconfirmed, unconfirmed, Duration::zero()),
         ] {
             if let Some((raised, since, at)) =
-                conds[slot(kind)].step(now, bad, after, limits.recover_after)
+                conds[kind.index()].step(now, bad, after, limits.recover_after)
             {
                 out.push(if raised {
                     Transition::Raised {
@@ -213,7 +216,7 @@ impl Tracker {
                 return true;
             }
             for kind in Kind::ALL {
-                if conds[slot(kind)].is_raised() {
+                if conds[kind.index()].is_raised() {
                     gone.push((id.clone(), kind));
                 }
             }

@@ -203,7 +203,6 @@ impl Alarms {
     ) -> Seen {
         let mut seen = Seen::default();
         let live = shared.live.read().expect("live lock");
-        let showing = shared.now.read().expect("now lock");
         let mut tracker = self.tracker.lock().expect("alarm tracker lock");
         if self.pruned_at.swap(snap.generation, Ordering::Relaxed) != snap.generation {
             seen.gone = tracker.retain(|id| snap.panels.contains_key(id));
@@ -237,12 +236,20 @@ impl Alarms {
                 &mut seen.transitions,
             );
             if seen.transitions.len() > n {
-                // Urgent if so configured, or if the sign carries an alert now.
-                let alerting = showing.get(&p.id).is_some_and(|s| s.alert.is_some());
-                seen.urgent.insert(p.id.clone(), limits.urgent || alerting);
+                seen.urgent.insert(p.id.clone(), limits.urgent);
             }
         }
+        drop((live, tracker));
         self.fleet.stale.store(stale, Ordering::Relaxed);
+        // Also urgent: a sign that carries an alert now (looked up for the
+        // few panels whose state changed, not held over the walk: the
+        // player's publish path writes this map).
+        if !seen.urgent.is_empty() {
+            let showing = shared.now.read().expect("now lock");
+            for (id, urgent) in seen.urgent.iter_mut() {
+                *urgent |= showing.get(id).is_some_and(|s| s.alert.is_some());
+            }
+        }
         seen
     }
 
@@ -275,11 +282,7 @@ impl Alarms {
                         acked_by: None,
                         acked_at: None,
                     };
-                    self.fleet.raised[match kind {
-                        Kind::Offline => 0,
-                        Kind::Unconfirmed => 1,
-                    }]
-                    .fetch_add(1, Ordering::Relaxed);
+                    self.fleet.raised[kind.index()].fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(panel = %panel, kind = kind.name(), "alarm raised");
                     if !i.held {
                         notices.push((Event::Alarm, i.clone()));
@@ -320,11 +323,7 @@ impl Alarms {
         now: DateTime<Utc>,
     ) {
         let named = |i: Incident| Named {
-            panel_name: snap
-                .panels
-                .get(&i.panel)
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| i.panel.to_string()),
+            panel_name: snap.panel_name(&i.panel),
             incident: i,
         };
         for (event, i) in notices {

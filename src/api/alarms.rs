@@ -43,11 +43,7 @@ pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
     };
     let snap = ctx.store.snapshot();
     let view = |i: &Incident| IncidentView {
-        panel_name: snap
-            .panels
-            .get(&i.panel)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| i.panel.to_string()),
+        panel_name: snap.panel_name(&i.panel),
         incident: i.clone(),
     };
     let (open, closed) = ctx.alarms.store.with_log(|log| {

@@ -14,11 +14,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use warp::http::{header, StatusCode};
 use warp::reply::Response;
 
 use super::error::ApiError;
-use super::req::{json, ok, Req};
+use super::req::{ok, Req};
 use super::{blocking, Ctx};
 use crate::domain::diff::{self, DiffPart};
 use crate::domain::{Id, Message, MessageBody, MessageVersion, Role};
@@ -69,10 +68,7 @@ fn placements(snap: &Snapshot, id: &Id) -> Vec<Placement> {
                     let name = match t {
                         crate::domain::Target::All => "all".to_string(),
                         crate::domain::Target::Group(g) => snap.group_name(g),
-                        crate::domain::Target::Panel(p) => snap
-                            .panels
-                            .get(p)
-                            .map_or_else(|| p.to_string(), |p| p.name.clone()),
+                        crate::domain::Target::Panel(p) => snap.panel_name(p),
                     };
                     Place {
                         target: t.to_string(),
@@ -100,12 +96,14 @@ fn queue_for<'a>(snap: &'a Snapshot, who: &Principal) -> Vec<&'a Message> {
 
 pub(super) async fn queue(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
-    let self_ok = ctx.allow_self_approval;
+    let policy = crate::domain::Policy {
+        allow_self_approval: ctx.allow_self_approval,
+    };
     let items: Vec<QueueItem> = queue_for(&snap, &r.who)
         .into_iter()
         .map(|m| QueueItem {
             placements: placements(&snap, &m.id),
-            can_approve: self_ok || m.updated_by != r.who.name,
+            can_approve: m.may_be_approved_by(&r.who.name, policy),
             message: m.clone(),
         })
         .collect();
@@ -132,11 +130,7 @@ pub(super) async fn reject(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
     let m =
         blocking(move || store.reject_message(&id, &who, body.version, &body.comment, Utc::now()))
             .await??;
-    let mut resp = json(StatusCode::OK, &m);
-    if let Ok(v) = header::HeaderValue::from_str(&format!("\"{}\"", m.version)) {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-    Ok(resp)
+    Ok(super::messages::versioned(&m))
 }
 
 pub(super) async fn versions(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {

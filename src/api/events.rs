@@ -31,9 +31,8 @@ pub(super) async fn stream(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
             .into_iter()
             .map(|e| Ok::<_, Infallible>(to_event(&e))),
     );
-    let (store, viewer) = (ctx.store.clone(), r.who.clone());
-    let live = stream::unfold(rx, move |mut rx| {
-        let (store, viewer) = (store.clone(), viewer.clone());
+    let state = (rx, ctx.store.clone(), r.who.clone());
+    let live = stream::unfold(state, |(mut rx, store, viewer)| {
         async move {
             loop {
                 match rx.recv().await {
@@ -41,7 +40,7 @@ pub(super) async fn stream(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
                         if viewer.scope.is_none()
                             || super::scope::sees(&viewer, &store.snapshot(), &e.id) =>
                     {
-                        return Some((Ok::<_, Infallible>(to_event(&e)), rx))
+                        return Some((Ok::<_, Infallible>(to_event(&e)), (rx, store, viewer)))
                     }
                     Ok(_) => continue,
                     // A slow reader skips what it missed; the next events catch up.

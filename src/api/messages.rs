@@ -64,7 +64,7 @@ pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErro
 
 /// A message as a reply, its version as the `ETag` (what an approver
 /// sends back in `If-Match` to approve exactly what they read).
-fn versioned(m: &Message) -> Response {
+pub(super) fn versioned(m: &Message) -> Response {
     let mut resp = json(StatusCode::OK, m);
     resp.headers_mut().insert(header::ETAG, etag(m.version));
     resp
@@ -155,19 +155,11 @@ pub(super) async fn approve(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
         .await?
         .map_err(|e| match e {
             StoreError::Refused(stale @ Refusal::StaleVersion { .. }) if header.is_some() => {
-                ApiError::new(
-                    StatusCode::PRECONDITION_FAILED,
-                    "precondition_failed",
-                    match stale {
-                        crate::domain::Refusal::StaleVersion { read, current } => {
-                            crate::i18n::Text::from(crate::i18n::Reason::StaleVersion {
-                                read,
-                                current,
-                            })
-                        }
-                        other => crate::i18n::Text::Plain(other.to_string()),
-                    },
-                )
+                ApiError {
+                    status: StatusCode::PRECONDITION_FAILED,
+                    code: "precondition_failed",
+                    ..ApiError::from(stale)
+                }
             }
             e => e.into(),
         })?;

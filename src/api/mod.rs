@@ -35,7 +35,7 @@ mod session;
 mod snapshots;
 mod table;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod users;
 mod web;
 pub(crate) mod work;
@@ -76,8 +76,6 @@ pub(crate) struct Ctx {
     pub work: work::WorkGate,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
     stopping: tokio::sync::watch::Sender<bool>,
-    /// Fleet alarms (see [`Ctx::with_alarms`]; idle by default).
-    pub alarms: Arc<crate::alarms::Alarms>,
 }
 
 /// What the API is built from.
@@ -95,6 +93,9 @@ pub(crate) struct Services {
     pub allow_self_approval: bool,
     /// CAP configuration and the polled feeds' health.
     pub feeds: Arc<crate::feeds::Feeds>,
+    /// Fleet alarms: the monitor's own (one alarm store on the data
+    /// directory's files).
+    pub alarms: Arc<crate::alarms::Alarms>,
 }
 
 impl std::ops::Deref for Ctx {
@@ -106,15 +107,7 @@ impl std::ops::Deref for Ctx {
 
 impl Ctx {
     pub(crate) fn new(services: Services) -> Ctx {
-        let alarms = Arc::new(crate::alarms::Alarms::new(
-            Arc::new(crate::store::alarms::AlarmStore::open(
-                services.store.root(),
-            )),
-            crate::alarms::notify::Notifier::idle(),
-            services.tz,
-        ));
         Ctx {
-            alarms,
             services,
             broker: broker::BrokerSecurity::default(),
             conns: Arc::new(server::Conns::new(&Limits::default())),
@@ -129,12 +122,6 @@ impl Ctx {
     /// and the frame-signing public key.
     pub(crate) fn with_broker(mut self, broker: broker::BrokerSecurity) -> Ctx {
         self.broker = broker;
-        self
-    }
-
-    /// With the running alarm monitor.
-    pub(crate) fn with_alarms(mut self, alarms: Arc<crate::alarms::Alarms>) -> Ctx {
-        self.alarms = alarms;
         self
     }
 

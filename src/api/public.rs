@@ -187,10 +187,7 @@ fn describe_targets(snap: &Snapshot, targets: &[Target]) -> String {
         .map(|t| match t {
             Target::All => "Toàn tỉnh".to_string(),
             Target::Group(g) => snap.group_name(g),
-            Target::Panel(p) => snap
-                .panels
-                .get(p)
-                .map_or_else(|| p.to_string(), |p| p.name.clone()),
+            Target::Panel(p) => snap.panel_name(p),
         })
         .collect::<Vec<_>>()
         .join(", ")

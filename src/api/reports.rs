@@ -9,7 +9,7 @@
 //! the end of that day). Play reports also take the filters `panel`,
 //! `group` and `campaign`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -53,7 +53,6 @@ mod say {
         format!("by={value:?} is not known: use group or campaign")
     }
     pub(super) const BAD_POINTS: &str = "points must be a whole number from 2 to 2000";
-    pub(super) const BAD_LIMIT: &str = "limit must be a whole number from 1 to 100000";
 }
 
 /// The period of a report, `from <= t < to`.
@@ -252,14 +251,18 @@ async fn load(ctx: &Arc<Ctx>, r: &Req) -> Result<Loaded, ApiError> {
         tz: ctx.tz,
     };
     // A district's staff count the plays of their own panels only.
-    let seen = |p: &Play| {
-        r.who.scope.is_none()
-            || Id::parse(&p.panel).is_ok_and(|id| super::scope::sees(&r.who, &snap, &id))
-    };
+    let theirs: Option<HashSet<&str>> = r.who.scope.as_ref().map(|_| {
+        snap.panels
+            .values()
+            .filter(|p| super::scope::visible(&r.who, p))
+            .map(|p| p.id.as_str())
+            .collect()
+    });
     let rows = rows
         .into_iter()
         .zip(secs)
-        .filter(|(p, _)| filter.keeps(p, &names) && seen(p))
+        .filter(|(p, _)| filter.keeps(p, &names))
+        .filter(|(p, _)| theirs.as_ref().is_none_or(|t| t.contains(p.panel.as_str())))
         .collect();
     Ok(Loaded {
         period,
@@ -338,7 +341,7 @@ pub(super) async fn plays(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
             n.parse::<usize>()
                 .ok()
                 .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| ApiError::bad_request(say::BAD_LIMIT))?,
+                .ok_or_else(|| ApiError::bad_request(crate::i18n::Reason::BadLimit))?,
         ),
     };
     let mut loaded = load(ctx, r).await?;

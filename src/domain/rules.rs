@@ -122,6 +122,12 @@ impl Message {
     /// approves text they have not seen. The last editor may not approve
     /// (unless the policy allows it). Approving an approved message changes
     /// nothing. A refusal changes nothing.
+    /// The four-eyes rule: someone other than its last editor approves,
+    /// unless the policy allows approving one's own edit.
+    pub fn may_be_approved_by(&self, by: &str, policy: Policy) -> bool {
+        self.updated_by != by || policy.allow_self_approval
+    }
+
     pub fn approve(
         &mut self,
         by: &str,
@@ -133,7 +139,7 @@ impl Message {
         if self.status == MessageStatus::Approved {
             return Ok(());
         }
-        if self.updated_by == by && !policy.allow_self_approval {
+        if !self.may_be_approved_by(by, policy) {
             return Err(Refusal::FourEyes { by: by.to_string() });
         }
         self.status = MessageStatus::Approved;

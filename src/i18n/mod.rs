@@ -95,13 +95,6 @@ impl Text {
             Text::Plain(s) => s.clone(),
         }
     }
-    /// The reason, when it is one.
-    pub fn reason(&self) -> Option<&Reason> {
-        match self {
-            Text::Says(r) => Some(r),
-            Text::Plain(_) => None,
-        }
-    }
 }
 
 /// Logs read English; the command line renders its refusals itself in

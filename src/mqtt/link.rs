@@ -110,21 +110,12 @@ impl Publisher {
     /// Asks a panel's controller what its glass shows (QoS 1, not
     /// retained: a controller offline now is not asked later).
     pub async fn request_snapshot(&self, panel: &Id) -> Result<(), MqttError> {
-        if self.control.is_closed() {
-            return Err(MqttError::Closed);
-        }
-        if !self.is_connected() {
-            return Err(MqttError::NotConnected);
-        }
-        self.client
-            .publish_bytes(
-                topics::snapshot_request(&self.root, panel),
-                QoS::AtLeastOnce,
-                false,
-                Bytes::new(),
-            )
-            .await
-            .map_err(|_| MqttError::Closed)
+        self.send(
+            topics::snapshot_request(&self.root, panel),
+            Bytes::new(),
+            false,
+        )
+        .await
     }
 
     /// Publishes a panel's offline bundle, QoS 1, retained, beside its
@@ -143,19 +134,20 @@ impl Publisher {
                 limit: self.max_packet,
             });
         }
-        self.send(topic, payload).await
+        self.send(topic, payload, true).await
     }
 
     /// Removes a panel's retained frame and bundle (the panel was deleted
     /// or moved to another transport).
     pub async fn clear_frame(&self, panel: &Id) -> Result<(), MqttError> {
-        self.send(topics::frame(&self.root, panel), Bytes::new())
+        self.send(topics::frame(&self.root, panel), Bytes::new(), true)
             .await?;
-        self.send(topics::bundle(&self.root, panel), Bytes::new())
+        self.send(topics::bundle(&self.root, panel), Bytes::new(), true)
             .await
     }
 
-    async fn send(&self, topic: String, payload: Bytes) -> Result<(), MqttError> {
+    /// Publishes at QoS 1 while the link is up.
+    async fn send(&self, topic: String, payload: Bytes, retain: bool) -> Result<(), MqttError> {
         if self.control.is_closed() {
             return Err(MqttError::Closed);
         }
@@ -163,7 +155,7 @@ impl Publisher {
             return Err(MqttError::NotConnected);
         }
         self.client
-            .publish_bytes(topic, QoS::AtLeastOnce, true, payload)
+            .publish_bytes(topic, QoS::AtLeastOnce, retain, payload)
             .await
             .map_err(|_| MqttError::Closed)
     }

@@ -84,6 +84,14 @@ impl Player {
         self.bundles.horizon = horizon.filter(|h| *h > Duration::zero());
     }
 
+    /// `id`'s bundle is due at `t`, if its controller plays bundles (the
+    /// others never enter the queue).
+    pub(super) fn bundle_due(&mut self, id: &Id, t: DateTime<Utc>) {
+        if self.bundles.horizon.is_some() && self.shared.plays_bundles(id) {
+            self.bundles.mark(id, t);
+        }
+    }
+
     /// A controller said it plays bundles: its bundle is due now.
     pub fn bundle_wanted(&mut self, id: &Id, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
         self.bundles.mark(id, now);
@@ -153,7 +161,7 @@ impl Player {
                     .then(|| (&showing.page().data[..], showing.page().crc)),
             })
             .collect();
-        let policy = panel.brightness.clone().unwrap_or_default();
+        let policy = panel.brightness_policy();
         let mut switches = Vec::new();
         let mut t = now;
         while t < end {
@@ -174,9 +182,7 @@ impl Player {
         let signer = self.stamper.signer();
         let mut bytes = bundle::encode(&b, signer.is_some());
         if let Some(key) = signer {
-            use ed25519_dalek::Signer;
-            let sig = key.sign(&bytes);
-            bytes.extend_from_slice(&sig.to_bytes());
+            crate::frame::append_signature(&mut bytes, key);
         }
         Some(Bytes::from(bytes))
     }

@@ -280,7 +280,15 @@ impl Shared {
             .read()
             .expect("live lock")
             .get(panel)
-            .map_or_else(Default::default, |l| (l.accepts, l.held.clone()))
+            .map_or_else(Default::default, |l| {
+                // The frames it holds matter only as delta bases.
+                let held = if l.accepts.delta {
+                    l.held.clone()
+                } else {
+                    Vec::new()
+                };
+                (l.accepts, held)
+            })
     }
 
     /// A controller answered a snapshot request.
@@ -392,7 +400,8 @@ impl Shared {
             let l = live.entry(panel.clone()).or_default();
             l.online = true;
             l.last_seen = Some(at);
-            if acked.as_ref().is_some_and(|a| a.verified) {
+            // What it holds matters only as a delta base.
+            if l.accepts.delta && acked.as_ref().is_some_and(|a| a.verified) {
                 if l.held.len() >= crate::codec::HELD {
                     l.held.remove(0);
                 }

@@ -234,7 +234,7 @@ impl Player {
         for id in &ids {
             if snap.panels.contains_key(id) {
                 self.update(id, now, false, out);
-                self.bundles.mark(id, now + bundles::SETTLE);
+                self.bundle_due(id, now + bundles::SETTLE);
             } else {
                 self.withdraw(id, out);
             }
@@ -252,7 +252,7 @@ impl Player {
         self.stamper.reserve(&names);
         for id in snap.panels.keys() {
             self.update(id, now, true, out);
-            self.bundles.mark(id, now);
+            self.bundle_due(id, now);
         }
         self.flush_bundles(now, out);
     }
@@ -274,7 +274,7 @@ impl Player {
         self.stamper.reserve(&names);
         for id in mqtt {
             self.update(id, now, true, out);
-            self.bundles.mark(id, now);
+            self.bundle_due(id, now);
         }
         self.flush_bundles(now, out);
     }

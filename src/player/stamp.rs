@@ -92,11 +92,9 @@ impl Stamper {
         let bytes = match self.settings.signer.as_ref().filter(|_| s.signed) {
             None => Bytes::from(frame::encode_with_crc(&header, &s.page.data, s.page.crc)),
             Some(key) => {
-                use ed25519_dalek::Signer;
                 header.flags |= frame::FLAG_SIGNED;
                 let mut v = frame::encode_with_crc(&header, &s.page.data, s.page.crc);
-                let sig = key.sign(&v);
-                v.extend_from_slice(&sig.to_bytes());
+                frame::append_signature(&mut v, key);
                 Bytes::from(v)
             }
         };

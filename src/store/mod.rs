@@ -281,6 +281,13 @@ impl Snapshot {
             .map_or_else(|| crate::domain::group_label(id), |g| g.name.clone())
     }
 
+    /// What people read for panel `id`: its name, else its id.
+    pub fn panel_name(&self, id: &Id) -> String {
+        self.panels
+            .get(id)
+            .map_or_else(|| id.to_string(), |p| p.name.clone())
+    }
+
     /// Every group: those with a display name and those panels name, by
     /// id, each with its name and how many panels are in it.
     pub fn group_list(&self) -> Vec<(String, String, usize)> {

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 
 use crate::codec;
 use crate::domain::Id;
@@ -71,8 +71,7 @@ impl Compressor {
         let signed = f.header.flags & FLAG_SIGNED != 0;
         let out = match (coded, &self.signer) {
             (Some(mut z), Some(key)) if signed => {
-                let sig = key.sign(&z);
-                z.extend_from_slice(&sig.to_bytes());
+                frame::append_signature(&mut z, key);
                 Bytes::from(z)
             }
             (Some(z), _) if !signed => Bytes::from(z),

@@ -189,7 +189,6 @@ impl CardTask {
                 }
             }
         }
-        if self.is_online {}
     }
 
     async fn connect(&self) -> Result<TcpStream, String> {

@@ -280,11 +280,9 @@ impl Transports {
                 self.by(&p.transport).deliver(&p, frame);
             }
             Out::Bundle { panel, bundle } => {
-                let Some(p) = self.store.snapshot().panels.get(&panel).cloned() else {
-                    return;
-                };
-                if p.transport.is_mqtt() {
-                    self.mqtt.deliver_bundle(&p, bundle);
+                let snap = self.store.snapshot();
+                if let Some(p) = snap.panels.get(&panel).filter(|p| p.transport.is_mqtt()) {
+                    self.mqtt.deliver_bundle(p, bundle);
                 }
             }
             Out::Clear { panel } => {

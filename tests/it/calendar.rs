@@ -28,6 +28,27 @@ async fn read_until(
 /// A district editor's `/events` carries the district's panels only, at
 /// connect and after; the province's stream carries both. Before, every
 /// panel's events went to everyone.
+/// Opens the calendar, month then week, and steps to next week; returns
+/// this week's label (as JSON) to tell the two apart.
+pub(super) async fn next_week(b: &super::dashboard::Browser) -> serde_json::Value {
+    b.route("#/calendar").await;
+    b.wait_js(
+        "return document.querySelectorAll('.cal-month .cal-day').length === 42",
+        "the month grid",
+    )
+    .await;
+    b.click("#cal-week").await;
+    let this_week = b
+        .wait_js(
+            "const p = document.querySelector('#cal-period'); \
+             return document.querySelectorAll('.cal-week .cal-day').length === 7 && p.textContent",
+            "the week grid",
+        )
+        .await;
+    b.click("#cal-next").await;
+    this_week
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_district_event_stream_carries_only_the_district() {
     let server = Server::start();
@@ -134,21 +155,7 @@ async fn the_calendar_shows_next_week_its_conflict_and_next_monday_at_seven() {
     for (w, h) in [(1440, 900), (390, 844)] {
         let (_driver, b) = browser_at(w, h).await;
         b.sign_in(&server.base, ADMIN_TOKEN, "admin").await;
-        b.route("#/calendar").await;
-        b.wait_js(
-            "return document.querySelectorAll('.cal-month .cal-day').length === 42",
-            "the month grid",
-        )
-        .await;
-        b.click("#cal-week").await;
-        let this_week = b
-            .wait_js(
-                "const p = document.querySelector('#cal-period'); \
-                 return document.querySelectorAll('.cal-week .cal-day').length === 7 && p.textContent",
-                "the week grid",
-            )
-            .await;
-        b.click("#cal-next").await;
+        let this_week = next_week(&b).await;
         let monday_cell = format!("[data-day='{monday}']");
         b.wait_js(
             &format!(

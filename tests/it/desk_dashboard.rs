@@ -207,21 +207,7 @@ async fn an_editor_is_rejected_with_a_comment_fixes_it_and_the_approver_approves
 
         // The editor's calendar shows the campaign next week.
         sign_in_again(&b, &base, &editor, &lan).await;
-        b.route("#/calendar").await;
-        b.wait_js(
-            "return document.querySelectorAll('.cal-month .cal-day').length === 42",
-            "the month grid",
-        )
-        .await;
-        b.click("#cal-week").await;
-        let this_week = b
-            .wait_js(
-                "const p = document.querySelector('#cal-period'); \
-                 return document.querySelectorAll('.cal-week .cal-day').length === 7 && p.textContent",
-                "the week grid",
-            )
-            .await;
-        b.click("#cal-next").await;
+        let this_week = super::calendar::next_week(&b).await;
         b.wait_js(
             &format!(
                 "const p = document.querySelector('#cal-period'); \

@@ -42,11 +42,9 @@ async fn token_add_prints_a_working_token_once() {
     }
     let me = me.expect("the new token works on the running server");
     assert_eq!(me["roles"], json!(["editor", "approver"]));
-    let bad = Command::new(env!("CARGO_BIN_EXE_bangtin"))
+    let bad = cli(Some("en_US.UTF-8"))
         .args(["token", "add", "--name", "x", "--roles", "king", "--data"])
         .arg(&server.data)
-        .env_remove("LC_ALL")
-        .env("LANG", "en_US.UTF-8")
         .output()
         .unwrap();
     assert!(!bad.status.success());
@@ -138,21 +136,25 @@ async fn a_broken_content_file_is_reported_and_never_darkens_the_rest() {
     assert!(fixed.is_some(), "the fixed file applies live");
 }
 
+/// The binary, its language chosen by `LANG` alone (`None`: unset).
+fn cli(lang: Option<&str>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bangtin"));
+    c.env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("BANGTIN_LANG");
+    match lang {
+        Some(l) => c.env("LANG", l),
+        None => c.env_remove("LANG"),
+    };
+    c
+}
+
 /// A bad flag is refused with a sentence, in Vietnamese unless the
 /// locale is English.
 #[test]
 fn bad_configuration_is_refused_with_a_sentence() {
     let refused = |args: &[&str], lang: Option<&str>| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_bangtin"));
-        c.args(args)
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env_remove("BANGTIN_LANG");
-        match lang {
-            Some(l) => c.env("LANG", l),
-            None => c.env_remove("LANG"),
-        };
-        let out = c.output().unwrap();
+        let out = cli(lang).args(args).output().unwrap();
         assert!(!out.status.success(), "{args:?} is refused");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };

@@ -88,6 +88,11 @@ impl Rig {
         let feeds = Arc::new(crate::feeds::Feeds::new(
             crate::store::cap::ConfigFile::open(dir.path()),
         ));
+        let alarms = Arc::new(crate::alarms::Alarms::new(
+            Arc::new(crate::store::alarms::AlarmStore::open(dir.path())),
+            crate::alarms::notify::Notifier::idle(),
+            tz,
+        ));
         let ctx = Arc::new(Ctx::new(Services {
             schedules: Arc::new(Schedules::new(store.clone(), renditions.clone(), tz)),
             store,
@@ -100,6 +105,7 @@ impl Rig {
             tz,
             allow_self_approval,
             feeds,
+            alarms,
         }));
         let routes = super::routes(ctx.clone());
         Rig { dir, ctx, routes }
@@ -193,7 +199,9 @@ impl Rig {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copies a directory tree (the repository's sample data into a test's
+/// data directory).
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();

@@ -2,6 +2,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::*;
+use crate::api::tests::copy_dir;
 use crate::bundle::{self as b, Bundle};
 use crate::codec::Accepts;
 use crate::player::{FrameSettings, PlayerParts, Renditions, Schedules, Shared};
@@ -15,18 +16,6 @@ struct Rig {
     shared: Arc<Shared>,
     player: Player,
     key: ed25519_dalek::SigningKey,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 /// A player over the repository's sample province (content/, schedules/).
