@@ -281,7 +281,36 @@ async fn a_cut_link_alarms_once_and_recovers_once_through_mail_and_webhook() {
 
     // The link is cut.
     fleet.shutdown().await;
-    let alarm = mail_titled(&smtp, "CẢNH BÁO", Duration::from_secs(30)).await;
+    let alarm = match eventually(Duration::from_secs(30), || {
+        let m = smtp
+            .mails()
+            .into_iter()
+            .find(|m| m["subject"].as_str().unwrap_or("").contains("CẢNH BÁO"));
+        async move { m }
+    })
+    .await
+    {
+        Some(m) => m,
+        None => {
+            // Say where it stopped: raised or not, delivered or failed.
+            let (_, alarms) = admin.get("/alarms").await;
+            let (_, panel) = admin.get("/panels/cho-vinh").await;
+            let metrics = reqwest::get(server.url("/metrics"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let deliveries: Vec<&str> = metrics
+                .lines()
+                .filter(|l| l.starts_with("bangtin_alarm"))
+                .collect();
+            panic!(
+                "no alarm e-mail within 30 s; mails {:?}; alarms {alarms}; panel {panel}; {deliveries:#?}",
+                subjects(&smtp)
+            )
+        }
+    };
     assert!(
         alarm["subject"].as_str().unwrap().contains("Chợ Vinh"),
         "{alarm}"
