@@ -660,6 +660,28 @@ pub enum Reason {
     NotAnImageType {
         got: String,
     },
+    /// Bytes that are none of the image formats we take.
+    NotAnImageFile,
+    /// An image format we recognise but do not take (`format`: "TIFF").
+    ImageFormatRefused {
+        format: String,
+    },
+    /// Over the largest side an upload may have, px.
+    ImageTooManyPixels {
+        max: u32,
+    },
+    /// The decoder lacks a feature the image uses (`detail`: the decoder's words).
+    ImageFeature {
+        detail: String,
+    },
+    /// The bytes do not decode (`detail`: the decoder's words).
+    ImageDamaged {
+        detail: String,
+    },
+    /// The image decodes to no pixels.
+    ImageEmpty,
+    /// A PNG palette that is not whole RGB triples.
+    ImagePaletteTorn,
     BadLimit,
     NotCap {
         got: String,
@@ -1272,6 +1294,34 @@ impl Reason {
                 format!("Hình phải gửi với Content-Type image/png, image/jpeg, image/gif hoặc image/webp (đã nhận {got}): hãy chọn tệp PNG, JPEG, GIF hoặc WebP."),
                 format!("images must be sent with Content-Type image/png, image/jpeg, image/gif or image/webp (got {got})"),
             ),
+            Reason::NotAnImageFile => (
+                "Tệp này không phải hình PNG, JPEG, GIF hay WebP: hãy tải lên một trong các dạng đó.".into(),
+                "the file is not a PNG, JPEG, GIF or WebP image: upload one of those".into(),
+            ),
+            Reason::ImageFormatRefused { format } => (
+                format!("Không nhận hình {format}: hãy tải lên PNG, JPEG, GIF hoặc WebP."),
+                format!("{format} images are not accepted: upload PNG, JPEG, GIF or WebP"),
+            ),
+            Reason::ImageTooManyPixels { max } => (
+                format!("Hình quá lớn: chỉ nhận tối đa {max}×{max} điểm ảnh; hãy thu nhỏ rồi tải lên lại."),
+                format!("the image is too large: at most {max}×{max} pixels are accepted; scale it down and upload it again"),
+            ),
+            Reason::ImageFeature { detail } => (
+                format!("Hình dùng một tính năng không giải mã được ({detail}): hãy lưu lại thành PNG hoặc JPEG thông thường."),
+                format!("this image uses a feature that cannot be decoded ({detail}): save it again as a plain PNG or JPEG"),
+            ),
+            Reason::ImageDamaged { detail } => (
+                format!("Không giải mã được hình ({detail}): tệp có thể bị cắt cụt hoặc hỏng; hãy xuất lại rồi tải lên."),
+                format!("the image could not be decoded ({detail}): the file may be truncated or damaged; export it again"),
+            ),
+            Reason::ImageEmpty => (
+                "Hình không có điểm ảnh nào: hãy chọn một hình khác.".into(),
+                "the image has no pixels: choose another image".into(),
+            ),
+            Reason::ImagePaletteTorn => (
+                "Bảng màu (PLTE) của tệp PNG không gồm trọn các bộ ba màu: tệp bị hỏng; hãy xuất lại rồi tải lên.".into(),
+                "the PNG's palette (PLTE) is not whole colour triples: the file is damaged; export it again".into(),
+            ),
             Reason::BadLimit => (
                 "Giới hạn phải là số nguyên từ 1 đến 100000.".into(),
                 "limit must be a whole number from 1 to 100000".into(),
@@ -1665,6 +1715,13 @@ mod tests {
             Reason::AccountNameIsAToken { name: s() },
             Reason::AccountExists { name: s() },
             Reason::NotAnImageType { got: s() },
+            Reason::NotAnImageFile,
+            Reason::ImageFormatRefused { format: s() },
+            Reason::ImageTooManyPixels { max: 1 },
+            Reason::ImageFeature { detail: s() },
+            Reason::ImageDamaged { detail: s() },
+            Reason::ImageEmpty,
+            Reason::ImagePaletteTorn,
             Reason::BadLimit,
             Reason::NotCap { got: s() },
             Reason::Busy,
@@ -1865,6 +1922,13 @@ mod tests {
                 | Reason::AccountNameIsAToken { .. }
                 | Reason::AccountExists { .. }
                 | Reason::NotAnImageType { .. }
+                | Reason::NotAnImageFile
+                | Reason::ImageFormatRefused { .. }
+                | Reason::ImageTooManyPixels { .. }
+                | Reason::ImageFeature { .. }
+                | Reason::ImageDamaged { .. }
+                | Reason::ImageEmpty
+                | Reason::ImagePaletteTorn
                 | Reason::BadLimit
                 | Reason::NotCap { .. }
                 | Reason::Busy

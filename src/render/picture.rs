@@ -10,6 +10,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbaIm
 
 use super::{color, resample};
 use crate::domain::{Color, Fit};
+use crate::i18n::{Reason, Text};
 
 /// Largest accepted image side, px.
 pub(super) const MAX_IMAGE_SIDE: u32 = 8192;
@@ -22,13 +23,13 @@ pub enum ImageError {
     /// Not PNG, JPEG, GIF or WebP, or a feature the decoder lacks; the sentence
     /// says what to upload instead.
     #[error("{0}")]
-    Unsupported(String),
+    Unsupported(Text),
     /// Over 8192 pixels a side, or over the decoder's 256 MiB allocation limit.
     #[error("{0}")]
-    TooLarge(String),
+    TooLarge(Text),
     /// The bytes do not decode (truncated or damaged) or hold no pixels.
     #[error("{0}")]
-    Corrupt(String),
+    Corrupt(Text),
 }
 
 /// An upload decoded to RGBA, upright (EXIF orientation applied).
@@ -58,7 +59,7 @@ pub fn decode_image(bytes: &[u8]) -> Result<DecodedImage, ImageError> {
     let image = img.into_rgba8();
     let (width, height) = image.dimensions();
     if width == 0 || height == 0 {
-        return Err(ImageError::Corrupt("the image has no pixels".into()));
+        return Err(ImageError::Corrupt(Reason::ImageEmpty.into()));
     }
     Ok(DecodedImage {
         image,
@@ -99,25 +100,22 @@ pub fn picture_cost(w: u32, h: u32) -> u64 {
 
 /// The format of the bytes and its content type, if it is one we take.
 fn sniff(bytes: &[u8]) -> Result<(ImageFormat, &'static str), ImageError> {
-    let format = image::guess_format(bytes).map_err(|_| {
-        ImageError::Unsupported(
-            "the file is not a PNG, JPEG, GIF or WebP image: upload one of those".into(),
-        )
-    })?;
+    let format = image::guess_format(bytes)
+        .map_err(|_| ImageError::Unsupported(Reason::NotAnImageFile.into()))?;
     let content_type = match format {
         ImageFormat::Png => "image/png",
         ImageFormat::Jpeg => "image/jpeg",
         ImageFormat::Gif => "image/gif",
         ImageFormat::WebP => "image/webp",
         other => {
-            return Err(ImageError::Unsupported(format!(
-                "{} images are not accepted: upload PNG, JPEG, GIF or WebP",
-                other
-                    .extensions_str()
-                    .first()
-                    .unwrap_or(&"these")
-                    .to_uppercase()
-            )));
+            let format = other
+                .extensions_str()
+                .first()
+                .unwrap_or(&"?")
+                .to_uppercase();
+            return Err(ImageError::Unsupported(
+                Reason::ImageFormatRefused { format }.into(),
+            ));
         }
     };
     Ok((format, content_type))
@@ -132,20 +130,53 @@ fn decoder(bytes: &[u8], format: ImageFormat) -> Result<impl ImageDecoder + '_, 
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
     limits.max_alloc = Some(MAX_IMAGE_ALLOC);
     reader.limits(limits);
+    if format == ImageFormat::Png {
+        check_png_palette(bytes)?;
+    }
     reader.into_decoder().map_err(map_error)
+}
+
+/// Refuses a PNG whose PLTE chunk is not whole RGB triples (the PNG
+/// specification, 11.2.3). The png crate (0.18.1) checks only the chunk's
+/// range and then panics expanding such a palette, so the chunks are
+/// walked here first: headers only, nothing is decompressed.
+fn check_png_palette(bytes: &[u8]) -> Result<(), ImageError> {
+    let mut rest = bytes.get(8..).unwrap_or_default();
+    while let (Some(len), Some(kind)) = (rest.get(0..4), rest.get(4..8)) {
+        let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        if kind == b"PLTE" && !len.is_multiple_of(3) {
+            return Err(ImageError::Corrupt(Reason::ImagePaletteTorn.into()));
+        }
+        // Length, type, data, CRC; a chunk running past the end ends the walk
+        // and leaves the truncation to the decoder.
+        rest = len
+            .checked_add(12)
+            .and_then(|end| rest.get(end..))
+            .unwrap_or_default();
+    }
+    Ok(())
 }
 
 fn map_error(e: image::ImageError) -> ImageError {
     match e {
-        image::ImageError::Limits(_) => ImageError::TooLarge(format!(
-            "the image is too large: at most {MAX_IMAGE_SIDE}×{MAX_IMAGE_SIDE} pixels are accepted; scale it down and upload it again"
-        )),
-        image::ImageError::Unsupported(u) => ImageError::Unsupported(format!(
-            "this image uses a feature that cannot be decoded ({u}): save it again as a plain PNG or JPEG"
-        )),
-        other => ImageError::Corrupt(format!(
-            "the image could not be decoded ({other}): the file may be truncated or damaged; export it again"
-        )),
+        image::ImageError::Limits(_) => ImageError::TooLarge(
+            Reason::ImageTooManyPixels {
+                max: MAX_IMAGE_SIDE,
+            }
+            .into(),
+        ),
+        image::ImageError::Unsupported(u) => ImageError::Unsupported(
+            Reason::ImageFeature {
+                detail: u.to_string(),
+            }
+            .into(),
+        ),
+        other => ImageError::Corrupt(
+            Reason::ImageDamaged {
+                detail: other.to_string(),
+            }
+            .into(),
+        ),
     }
 }
 
@@ -537,6 +568,17 @@ mod tests {
         let d = decode_image(&png(&img)).unwrap();
         assert_eq!((d.width, d.height, d.content_type), (5, 3, "image/png"));
         assert_eq!(d.image, img);
+    }
+
+    #[test]
+    fn a_palette_of_torn_triples_is_refused_not_a_panic() {
+        // A 2×2 palette PNG, every CRC right, whose PLTE chunk is 49 bytes
+        // (not whole RGB triples), with a tRNS chunk: the png crate (0.18.1)
+        // panics expanding it. The image_decode fuzz target found the shape.
+        let bytes = include_bytes!("../../tests/fixtures/torn-palette.png");
+        let e = decode_image(bytes).unwrap_err();
+        assert!(matches!(e, ImageError::Corrupt(_)), "{e:?}");
+        assert!(matches!(decode_cost(bytes), Err(ImageError::Corrupt(_))));
     }
 
     #[test]

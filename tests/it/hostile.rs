@@ -209,6 +209,17 @@ fn cases() -> Vec<Case> {
             ),
             Want::Api(&[422]),
         ),
+        // Every CRC right, a PLTE of 49 bytes: the png crate panics on it.
+        case(
+            "PNG whose palette is not whole colour triples",
+            req(
+                "POST",
+                "/api/v1/assets",
+                &["Content-Type: image/png", "Content-Length: 144"],
+                include_bytes!("../fixtures/torn-palette.png"),
+            ),
+            Want::Api(&[422]),
+        ),
         case(
             "image type not accepted",
             req(
