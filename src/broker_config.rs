@@ -16,6 +16,12 @@
 //! snapshot requests only (frames down), and carries every report its
 //! signs publish up (status, acks, snapshots), with a persistent session
 //! on both sides so messages wait while the uplink is down.
+//!
+//! With `"tls": true` in the province file every listener is TLS and every
+//! bridge verifies the provincial broker: [`render`] is handed the
+//! province's CA certificate and each broker's certificate and key
+//! ([`Certificates`], made by the edge) and writes them beside the
+//! configuration.
 
 pub mod write;
 
@@ -51,6 +57,13 @@ pub struct Plan {
     pub province: Place,
     #[serde(default)]
     pub districts: Vec<District>,
+    /// Every listener speaks TLS (its port is then a TLS port, 8883 by
+    /// convention) and every client verifies the broker against the
+    /// province's CA: what a province whose signs reach their brokers over
+    /// the internet (4G) needs, so that passwords and frames never cross
+    /// it in clear.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 fn default_root() -> String {
@@ -197,6 +210,22 @@ impl Plan {
     }
 }
 
+/// The PEM texts of a TLS province ([`Plan::tls`]): the CA certificate
+/// every client trusts and each broker's own certificate and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificates {
+    /// The province's CA certificate.
+    pub ca: String,
+    /// Per broker, in [`render`]'s order (the province, then each district
+    /// of the plan): its certificate (issued by the CA, naming its `host`)
+    /// and its private key.
+    pub brokers: Vec<(String, String)>,
+}
+
+/// The CA certificate's file under the output directory (the edge keeps
+/// its key beside it); clients and the server are given this file.
+pub const CA_FILE: &str = "ca/ca.pem";
+
 /// A file to write, relative to the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
@@ -231,16 +260,31 @@ struct Broker<'a> {
 /// Everything to write: per broker `mosquitto.conf`, `passwd`, `acl` and
 /// `controllers.txt`, and `bangtin.env` (the server's `BANGTIN_MQTT`).
 /// `out` is where the files land (the default `config_dir`);
-/// `passwords` must hold every user of [`Plan::users`]; `salt` draws a
+/// `passwords` must hold every user of [`Plan::users`]; `certs` one
+/// certificate per broker when the plan asks for TLS; `salt` draws a
 /// fresh salt per hash.
 pub fn render(
     plan: &Plan,
     layout: &Layout,
     out: &str,
     passwords: &BTreeMap<String, String>,
+    certs: Option<&Certificates>,
     salt: &mut dyn FnMut() -> [u8; SALT_LEN],
 ) -> Result<Vec<File>, Invalid> {
     plan.check()?;
+    let certs = match (plan.tls, certs) {
+        (true, Some(c)) => {
+            assert_eq!(
+                c.brokers.len(),
+                1 + plan.districts.len(),
+                "a certificate per broker"
+            );
+            Some(c)
+        }
+        (true, None) => panic!("a TLS plan is rendered with its certificates"),
+        (false, _) => None,
+    };
+    let scheme = if certs.is_some() { "mqtts" } else { "mqtt" };
     check_value("out", out)?;
     let root = &plan.topic_root;
     let all = format!("{root}/#");
@@ -329,14 +373,39 @@ pub fn render(
             "listener {}{bind}\n# A client id is its user name: nobody takes over a panel's session.\nuse_username_as_clientid true",
             b.place.port
         );
+        if let Some(c) = certs {
+            let _ = writeln!(
+                conf,
+                "# TLS: clients verify this certificate (it names {}) against ca.pem.\ncertfile {dir}/server.pem\nkeyfile {dir}/server.key",
+                b.place.host
+            );
+            let (cert, key) = &c.brokers[i];
+            files.push(File {
+                path: format!("{}/ca.pem", b.name),
+                text: c.ca.clone(),
+                secret: false,
+            });
+            files.push(File {
+                path: format!("{}/server.pem", b.name),
+                text: cert.clone(),
+                secret: false,
+            });
+            files.push(File {
+                path: format!("{}/server.key", b.name),
+                text: key.clone(),
+                secret: true,
+            });
+        }
         if i > 0 {
             let d = &plan.districts[i - 1];
+            let cafile = certs.map(|_| format!("{dir}/ca.pem"));
             bridge_section(
                 &mut conf,
                 plan,
                 d,
                 b.panels,
                 password(&bridge_user(&d.group)),
+                cafile.as_deref(),
             );
         }
         files.push(File {
@@ -379,8 +448,13 @@ pub fn render(
             secret: false,
         });
 
+        let trust = if certs.is_some() {
+            ", trusting ca.pem (`--mqtt-ca`)"
+        } else {
+            ""
+        };
         let mut creds = format!(
-            "# PANEL PASSWORD for the controllers of {} (mqtt://{}:{}); `bangtin controller --credentials` reads this form.\n",
+            "# PANEL PASSWORD for the controllers of {} ({scheme}://{}:{}{trust}); `bangtin controller --credentials` reads this form.\n",
             b.name, b.place.host, b.place.port
         );
         for p in b.panels {
@@ -392,14 +466,22 @@ pub fn render(
             secret: true,
         });
     }
+    let mut env = format!(
+        "BANGTIN_MQTT={scheme}://{SERVER_USER}:{}@{}:{}\nBANGTIN_TOPIC_ROOT={root}\n",
+        password(SERVER_USER),
+        host_in_url(&plan.province.host),
+        plan.province.port
+    );
+    if certs.is_some() {
+        let _ = writeln!(
+            env,
+            "BANGTIN_MQTT_CA={}/{CA_FILE}",
+            out.trim_end_matches('/')
+        );
+    }
     files.push(File {
         path: "bangtin.env".into(),
-        text: format!(
-            "BANGTIN_MQTT=mqtt://{SERVER_USER}:{}@{}:{}\nBANGTIN_TOPIC_ROOT={root}\n",
-            password(SERVER_USER),
-            host_in_url(&plan.province.host),
-            plan.province.port
-        ),
+        text: env,
         secret: true,
     });
     Ok(files)
@@ -420,8 +502,16 @@ fn host_in_url(host: &str) -> String {
 }
 
 /// A district's `connection` section: frames and snapshot requests of its
-/// own panels in, every report out, a persistent session both sides.
-fn bridge_section(conf: &mut String, plan: &Plan, d: &District, panels: &[Id], password: &str) {
+/// own panels in, every report out, a persistent session both sides; over
+/// TLS, verifying the provincial broker against `cafile`.
+fn bridge_section(
+    conf: &mut String,
+    plan: &Plan,
+    d: &District,
+    panels: &[Id],
+    password: &str,
+    cafile: Option<&str>,
+) {
     let root = &plan.topic_root;
     let user = bridge_user(&d.group);
     let p = &plan.province;
@@ -433,9 +523,15 @@ fn bridge_section(conf: &mut String, plan: &Plan, d: &District, panels: &[Id], p
     };
     let _ = writeln!(
         conf,
-        "\n# The uplink to the provincial broker. Messages wait on both sides while\n# it is down (cleansession false: a persistent session), and this broker\n# keeps serving its signs their retained frames meanwhile.\nconnection {user}\naddress {addr}\nbridge_protocol_version mqttv311\n# Tell the provincial broker this is a bridge: it then keeps the retain\n# flag of what it forwards (frames stay retained here) and sends nothing\n# back the way it came.\ntry_private true\ncleansession false\nremote_clientid {user}\nlocal_clientid {user}.local\nremote_username {user}\nremote_password {password}\nkeepalive_interval 20\nstart_type automatic\n# Reconnect after 1 s, backing off (with jitter) to at most 15 s.\nrestart_timeout 1 15\nnotifications true\nnotification_topic {}\n\n# Up: every report this district's signs publish.",
+        "\n# The uplink to the provincial broker. Messages wait on both sides while\n# it is down (cleansession false: a persistent session), and this broker\n# keeps serving its signs their retained frames meanwhile.\nconnection {user}\naddress {addr}\nbridge_protocol_version mqttv311\n# Tell the provincial broker this is a bridge: it then keeps the retain\n# flag of what it forwards (frames stay retained here) and sends nothing\n# back the way it came.\ntry_private true\ncleansession false\nremote_clientid {user}\nlocal_clientid {user}.local\nremote_username {user}\nremote_password {password}\nkeepalive_interval 20\nstart_type automatic\n# Reconnect after 1 s, backing off (with jitter) to at most 15 s.\nrestart_timeout 1 15\nnotifications true\nnotification_topic {}",
         notification_topic(root, &d.group)
     );
+    if let Some(ca) = cafile {
+        // Mosquitto then checks the provincial broker's certificate and
+        // that it names the address dialled (bridge_insecure stays false).
+        let _ = writeln!(conf, "# The uplink is TLS.\nbridge_cafile {ca}");
+    }
+    let _ = writeln!(conf, "\n# Up: every report this district's signs publish.");
     for t in topics::every_controller(root).1 {
         let _ = writeln!(conf, "topic {t} out 1");
     }
@@ -496,8 +592,14 @@ mod tests {
     fn files(plan: &Plan, panels: &[Panel]) -> BTreeMap<String, File> {
         let layout = plan.assign(panels).unwrap();
         let pw = passwords(plan, &layout);
+        let certs = Certificates {
+            ca: "CA".into(),
+            brokers: (0..=plan.districts.len())
+                .map(|i| (format!("CERT-{i}"), format!("KEY-{i}")))
+                .collect(),
+        };
         let mut n = 0u8;
-        render(plan, &layout, "/out", &pw, &mut || {
+        render(plan, &layout, "/out", &pw, Some(&certs), &mut || {
             n += 1;
             [n; SALT_LEN]
         })
@@ -583,6 +685,45 @@ mod tests {
             r#"{"province": {"host": "h"}, "districts": [{"group": "g", "broker": {"host": "d"}, "prot": 1}]}"#
         )
         .is_err());
+    }
+
+    /// With TLS each listener names its certificate and key, each bridge
+    /// verifies the province against the CA, and the server and the
+    /// controllers are told to dial mqtts and trust the CA.
+    #[test]
+    fn a_tls_province_verifies_every_broker() {
+        let mut plan = plan();
+        let plain = files(&plan, &[panel("a1", &["tp-vinh"])]);
+        assert!(!plain["province/mosquitto.conf"].text.contains("certfile"));
+        assert!(!plain.contains_key("province/server.key"));
+        plan.tls = true;
+        let f = files(&plan, &[panel("a1", &["tp-vinh"]), panel("c1", &[])]);
+        let vinh = &f["tp-vinh/mosquitto.conf"].text;
+        for line in [
+            "listener 1883\n",
+            "certfile /out/tp-vinh/server.pem\nkeyfile /out/tp-vinh/server.key\n",
+            "address 10.0.0.1:1884\n",
+            "bridge_cafile /out/tp-vinh/ca.pem\n",
+        ] {
+            assert!(vinh.contains(line), "{line:?} missing from\n{vinh}");
+        }
+        let province = &f["province/mosquitto.conf"].text;
+        assert!(province.contains("certfile /out/province/server.pem\n"));
+        assert!(!province.contains("bridge_cafile"));
+        // The province first, then the districts in the plan's order.
+        assert_eq!(f["province/server.pem"].text, "CERT-0");
+        assert_eq!(f["tp-vinh/server.pem"].text, "CERT-1");
+        assert_eq!(f["cua-lo/server.key"].text, "KEY-2");
+        assert!(f["cua-lo/server.key"].secret);
+        assert!(!f["cua-lo/server.pem"].secret);
+        assert_eq!(f["cua-lo/ca.pem"].text, "CA");
+        assert_eq!(
+            f["bangtin.env"].text,
+            "BANGTIN_MQTT=mqtts://bangtin-server:pw-bangtin-server@10.0.0.1:1884\nBANGTIN_TOPIC_ROOT=bangtin\nBANGTIN_MQTT_CA=/out/ca/ca.pem\n"
+        );
+        assert!(f["province/controllers.txt"]
+            .text
+            .contains("(mqtts://10.0.0.1:1884, trusting ca.pem (`--mqtt-ca`))"));
     }
 
     #[test]

@@ -454,3 +454,143 @@ async fn three_bridged_brokers_deliver_and_heal_without_a_lost_ack() {
         s.stop().await;
     }
 }
+
+/// A province over TLS (`"tls": true`): `broker-config` keeps one CA and
+/// issues each broker a certificate; the server dials the provincial
+/// broker with `mqtts` trusting the CA, the bridge verifies it, a sign on
+/// the district broker too; frames go down and acks come back. A sign
+/// that trusts another CA never connects. A second run keeps the CA and
+/// issues new certificates, which the brokers then serve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_province_bridges_and_verifies() {
+    let bin = env!("CARGO_BIN_EXE_bangtin");
+    let tmp = tempfile::tempdir().unwrap();
+    let (province_port, vinh_port) = (free_port(), free_port());
+    let panels = [
+        json!({"id": "v1", "name": "v1", "width": 64, "height": 16, "format": "mono1", "groups": ["tp-vinh"]}),
+        json!({"id": "n1", "name": "n1", "width": 64, "height": 16, "format": "mono1", "groups": []}),
+    ];
+    let import = tmp.path().join("panels.json");
+    std::fs::write(&import, serde_json::to_vec(&panels).unwrap()).unwrap();
+    let data = tmp.path().join("data");
+    succeeded(
+        Command::new(bin)
+            .args(["panels", "import"])
+            .arg(&import)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap(),
+    );
+    let place = |port: u16| json!({"host": "127.0.0.1", "port": port, "bind": "127.0.0.1"});
+    let write_plan = |path: &Path| {
+        std::fs::write(
+            path,
+            json!({"tls": true, "province": place(province_port),
+                   "districts": [{"group": "tp-vinh", "broker": place(vinh_port)}]})
+            .to_string(),
+        )
+        .unwrap()
+    };
+    let plan = tmp.path().join("province.json");
+    write_plan(&plan);
+    let generate = |out: &Path| {
+        let made = succeeded(
+            Command::new(bin)
+                .arg("broker-config")
+                .arg("--province")
+                .arg(&plan)
+                .arg("--data")
+                .arg(&data)
+                .arg("--out")
+                .arg(out)
+                .output()
+                .unwrap(),
+        );
+        String::from_utf8(made.stdout).unwrap()
+    };
+    let out = tmp.path().join("brokers");
+    let said = generate(&out);
+    assert!(said.contains("certificate is valid until"), "{said}");
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+    let (ca, cert) = (read("ca/ca.pem"), read("tp-vinh/server.pem"));
+    generate(&out);
+    assert_eq!(read("ca/ca.pem"), ca, "the CA stays");
+    assert_eq!(read("tp-vinh/ca.pem"), ca);
+    assert_ne!(read("tp-vinh/server.pem"), cert, "a new certificate");
+    // Another province's CA, for the sign that must not connect.
+    let other = tmp.path().join("other");
+    generate(&other);
+
+    let env = read("bangtin.env");
+    let var = |name: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_string()
+    };
+    let server_url = var("BANGTIN_MQTT");
+    assert!(server_url.starts_with("mqtts://"), "{env}");
+    assert_eq!(
+        var("BANGTIN_MQTT_CA"),
+        out.join("ca/ca.pem").display().to_string()
+    );
+    let _province = Mosquitto::start(&out.join("province"), province_port);
+    let _vinh = Mosquitto::start(&out.join("tp-vinh"), vinh_port);
+    let server = Server::start_with(ServerOpts {
+        mqtt: Some(server_url),
+        extra_env: vec![("BANGTIN_MQTT_CA".into(), var("BANGTIN_MQTT_CA"))],
+        ..Default::default()
+    });
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    for p in &panels {
+        admin.create_panel(p.clone()).await;
+    }
+    let approver = admin.with_roles("duyet", &["approver"]).await;
+    let m = admin
+        .create_message(json!({"title": "Tin", "text": "Thông báo qua TLS"}))
+        .await;
+    approver.approve(&m).await;
+    let (st, c) = admin
+        .post(
+            "/campaigns",
+            json!({"name": "Toàn tỉnh", "messages": [{"id": m, "dwell_s": 3600}], "targets": ["all"], "start": "2020-01-01", "priority": 1}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+
+    let password = |broker: &str, panel: &str| {
+        let list = read(&format!("{broker}/controllers.txt"));
+        assert!(list.contains("mqtts://"), "{list}");
+        list.lines()
+            .find_map(|l| l.strip_prefix(&format!("{panel} ")).map(str::to_string))
+            .unwrap()
+    };
+    let sign = |broker: &str, port: u16, panel: &str, ca: PathBuf| {
+        let url = with_credentials(
+            &format!("mqtts://127.0.0.1:{port}"),
+            panel,
+            &password(broker, panel),
+        );
+        let mut args = bangtin::mqtt::controller::ControllerArgs::new(
+            panel.parse().unwrap(),
+            url.parse().unwrap(),
+        );
+        args.mqtt_ca = Some(ca);
+        bangtin::mqtt::controller::spawn_fleet(&args).unwrap()
+    };
+    let mut wrong = sign("tp-vinh", vinh_port, "v1", other.join("ca/ca.pem"));
+    let v1 = sign("tp-vinh", vinh_port, "v1", out.join("tp-vinh/ca.pem"));
+    let n1 = sign("province", province_port, "n1", out.join("ca/ca.pem"));
+    all_confirmed(&admin, &["v1", "n1"], &[], "frames over TLS").await;
+    assert_eq!(wrong.connected(), 0, "a sign trusting another CA connected");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), wrong.shown.recv())
+            .await
+            .is_err(),
+        "a sign trusting another CA was served a frame"
+    );
+    for f in [wrong, v1, n1] {
+        f.shutdown().await;
+    }
+}

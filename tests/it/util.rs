@@ -580,11 +580,11 @@ pub fn plays_query(panel: &str) -> String {
 /// The user name of the embedded broker's server credential.
 pub const SERVER_MQTT_USER: &str = "bangtin-server";
 
-/// `mqtt://host:port` with `user:password@` put in.
+/// `mqtt://host:port` (or `mqtts://`) with `user:password@` put in.
 pub fn with_credentials(url: &str, user: &str, password: &str) -> String {
-    let rest = url.strip_prefix("mqtt://").expect("an mqtt:// URL");
+    let (scheme, rest) = url.split_once("://").expect("an mqtt:// URL");
     let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    format!("mqtt://{user}:{password}@{rest}")
+    format!("{scheme}://{user}:{password}@{rest}")
 }
 
 /// Connects to `url` (credentials from the URL) as `client_id` and
