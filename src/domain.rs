@@ -617,7 +617,8 @@ pub enum Caption {
 /// How a message is drawn; every field absent means the renderer's default.
 #[serde(deny_unknown_fields)]
 pub struct Style {
-    /// Text colour (colour panels); absent: white, or the LEDs' colour on mono.
+    /// Text colour; absent: white. On mono panels only its lightness
+    /// counts (lit or dark).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<Color>,
     /// Background colour; absent: black.
@@ -640,7 +641,8 @@ pub struct Style {
 pub enum MessageStatus {
     /// Written or edited, waiting for an approver; never shown on a panel.
     Draft,
-    /// Approved by someone other than its last editor; campaigns may play it.
+    /// Approved (by someone other than its last editor, unless
+    /// self-approval is on); campaigns may play it.
     Approved,
 }
 
@@ -960,16 +962,19 @@ pub const MAX_DWELL_S: u32 = 86_400;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignBody {
-    /// What staff call the campaign.
+    /// What staff call the campaign, 1 to 200 characters.
     pub name: String,
-    /// The playlist, played in turn while the campaign runs.
+    /// The playlist (1 to 100 messages), played in turn while the
+    /// campaign runs.
     pub messages: Vec<PlaylistItem>,
     /// The panels it plays on; each must match at least one panel.
     pub targets: Vec<Target>,
-    /// When windows open (cron, 5 to 7 fields or `@daily`…); absent: all day on every date.
+    /// When windows open (cron, 5 to 7 fields or `@daily`…); absent:
+    /// active all day from `start` to `end`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
-    /// How long each cron window stays open, seconds (with `cron`).
+    /// How long each cron window stays open, seconds, 1 to 2,678,400 (31
+    /// days); required with `cron`, refused without.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<u32>,
     /// First local date it runs; absent: no start.
@@ -1068,7 +1073,8 @@ pub enum Role {
     Scheduler,
     /// Sends and cancels alerts; deploys official warnings.
     Operator,
-    /// Everything: panels, tokens, accounts, settings.
+    /// Everything the others may, and panels, tokens, accounts and the
+    /// audit trail.
     Admin,
     /// A machine that delivers official warnings (`POST /api/v1/cap`).
     Feed,

@@ -49,7 +49,8 @@ pub struct NowState {
     pub alert: Option<Id>,
     /// The seq of the frame last sent to the panel.
     pub seq: u32,
-    /// When the current show began (the window or alert's start).
+    /// When what shows began (for a blank panel: when the last window or
+    /// alert ended).
     pub since: DateTime<Utc>,
     /// When the decision changes next; absent: nothing planned.
     pub until: Option<DateTime<Utc>>,
