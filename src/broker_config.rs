@@ -52,9 +52,13 @@ const MIN_QUEUE: usize = 1000;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
+    /// First level(s) of every topic, as the server's `--topic-root`
+    /// (default `bangtin`).
     #[serde(default = "default_root")]
     pub topic_root: String,
+    /// The provincial broker: bangtin's own, and the bridges' other end.
     pub province: Place,
+    /// One broker per district group; none: one broker for the province.
     #[serde(default)]
     pub districts: Vec<District>,
     /// Every listener speaks TLS (its port is then a TLS port, 8883 by
@@ -81,6 +85,7 @@ pub struct Place {
     /// The address clients dial: bangtin and the district bridges for the
     /// provincial broker, the signs for a district's.
     pub host: String,
+    /// The port clients dial and it listens on (default 1883).
     #[serde(default = "default_port")]
     pub port: u16,
     /// The listener's address; absent: every interface.
@@ -100,7 +105,9 @@ pub struct Place {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct District {
+    /// The group whose panels connect to this broker.
     pub group: Id,
+    /// The district broker (`"broker"` in the file).
     #[serde(rename = "broker")]
     pub place: Place,
 }
@@ -229,7 +236,9 @@ pub const CA_FILE: &str = "ca/ca.pem";
 /// A file to write, relative to the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
+    /// Where, relative to the output directory (`province/acl`, …).
     pub path: String,
+    /// What it holds.
     pub text: String,
     /// Holds passwords or their hashes: written readable by its owner only.
     pub secret: bool,
@@ -272,6 +281,7 @@ pub fn render(
     salt: &mut dyn FnMut() -> [u8; SALT_LEN],
 ) -> Result<Vec<File>, Invalid> {
     plan.check()?;
+    check_value("out", out)?;
     let certs = match (plan.tls, certs) {
         (true, Some(c)) => {
             assert_eq!(
@@ -284,8 +294,102 @@ pub fn render(
         (true, None) => panic!("a TLS plan is rendered with its certificates"),
         (false, _) => None,
     };
-    let scheme = if certs.is_some() { "mqtts" } else { "mqtt" };
-    check_value("out", out)?;
+    let root = &plan.topic_root;
+    let brokers = brokers(plan, layout);
+    let total: usize = layout.districts.iter().map(Vec::len).sum();
+    let mut files = Vec::new();
+    for (i, b) in brokers.iter().enumerate() {
+        // The first broker is the province's; the others are districts'.
+        let district = i.checked_sub(1).map(|d| &plan.districts[d]);
+        let conf = Conf {
+            out,
+            total,
+            tls: certs.is_some(),
+        };
+        files.push(mosquitto_conf(plan, b, district, conf, passwords));
+        files.push(passwd_file(b, passwords, salt));
+        files.push(acl_file(root, b));
+        files.push(controllers_file(b, passwords, certs.is_some()));
+        if let Some(c) = certs {
+            files.extend(tls_files(b, &c.ca, &c.brokers[i]));
+        }
+    }
+    files.push(env_file(plan, out, passwords, certs.is_some()));
+    Ok(files)
+}
+
+/// What every broker's `mosquitto.conf` needs to know besides the broker.
+#[derive(Clone, Copy)]
+struct Conf<'a> {
+    /// Where the files land (the default `config_dir`).
+    out: &'a str,
+    /// Panels in every district together.
+    total: usize,
+    /// Listeners and bridges over TLS.
+    tls: bool,
+}
+
+/// `mqtts` over TLS, else `mqtt`.
+fn scheme(tls: bool) -> &'static str {
+    if tls {
+        "mqtts"
+    } else {
+        "mqtt"
+    }
+}
+
+/// The server's `bangtin.env`: where it dials the provincial broker (and,
+/// over TLS, the CA it trusts).
+fn env_file(plan: &Plan, out: &str, passwords: &BTreeMap<String, String>, tls: bool) -> File {
+    let mut env = format!(
+        "BANGTIN_MQTT={}://{SERVER_USER}:{}@{}:{}\nBANGTIN_TOPIC_ROOT={}\n",
+        scheme(tls),
+        password(passwords, SERVER_USER),
+        host_in_url(&plan.province.host),
+        plan.province.port,
+        plan.topic_root
+    );
+    if tls {
+        let _ = writeln!(
+            env,
+            "BANGTIN_MQTT_CA={}/{CA_FILE}",
+            out.trim_end_matches('/')
+        );
+    }
+    File {
+        path: "bangtin.env".into(),
+        text: env,
+        secret: true,
+    }
+}
+
+/// A TLS broker's `ca.pem`, `server.pem` and `server.key` (the key
+/// readable by its owner only).
+fn tls_files(b: &Broker<'_>, ca: &str, (cert, key): &(String, String)) -> [File; 3] {
+    let file = |name: &str, text: &str, secret| File {
+        path: format!("{}/{name}", b.name),
+        text: text.to_string(),
+        secret,
+    };
+    [
+        file("ca.pem", ca, false),
+        file("server.pem", cert, false),
+        file("server.key", key, true),
+    ]
+}
+
+/// `user`'s password, which [`render`]'s caller must hold.
+fn password<'a>(passwords: &'a BTreeMap<String, String>, user: &str) -> &'a str {
+    passwords
+        .get(user)
+        .map(String::as_str)
+        .expect("a password for every user of Plan::users")
+}
+
+/// The province's broker first, then one per district, each with its
+/// panels and its other users: the server, the operators, and on the
+/// province's the districts' bridges.
+fn brokers<'a>(plan: &Plan, layout: &'a Layout) -> Vec<Broker<'a>> {
     let root = &plan.topic_root;
     let all = format!("{root}/#");
     let ops = (OPS_USER.to_string(), vec![format!("topic read {all}")]);
@@ -320,171 +424,160 @@ pub fn render(
             others: vec![ops.clone()],
         });
     }
-    let password = |user: &str| -> &str {
-        passwords
-            .get(user)
-            .map(String::as_str)
-            .expect("a password for every user of Plan::users")
+    brokers
+}
+
+/// A broker's `mosquitto.conf`: listener, limits, persistence and, for a
+/// district's (`district`), its bridge to the province. `total` is the
+/// number of panels in districts (the province queues for all of them).
+fn mosquitto_conf(
+    plan: &Plan,
+    b: &Broker<'_>,
+    district: Option<&District>,
+    Conf { out, total, tls }: Conf<'_>,
+    passwords: &BTreeMap<String, String>,
+) -> File {
+    let dir = b
+        .place
+        .config_dir
+        .clone()
+        .unwrap_or_else(|| format!("{}/{}", out.trim_end_matches('/'), b.name));
+    let data = b
+        .place
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| format!("{dir}/data"));
+    // The province queues frames for a district whose uplink is down
+    // (the newest is also retained) and the whole fleet's acks for the
+    // server; a district queues its signs' reports, several per panel,
+    // until the uplink is back.
+    let queue = if district.is_none() {
+        4 * (total + b.panels.len())
+    } else {
+        8 * b.panels.len()
+    }
+    .max(MIN_QUEUE);
+    let mut conf = String::new();
+    let role = if district.is_none() {
+        "the provincial broker: bangtin connects here, district brokers bridge in"
+    } else {
+        "a district broker: its signs connect here; it bridges to the provincial broker"
     };
-    let total: usize = layout.districts.iter().map(Vec::len).sum();
-    let mut files = Vec::new();
-    for (i, b) in brokers.iter().enumerate() {
-        let dir = b
-            .place
-            .config_dir
-            .clone()
-            .unwrap_or_else(|| format!("{}/{}", out.trim_end_matches('/'), b.name));
-        let data = b
-            .place
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| format!("{dir}/data"));
-        // The province queues frames for a district whose uplink is down
-        // (the newest is also retained) and the whole fleet's acks for the
-        // server; a district queues its signs' reports, several per panel,
-        // until the uplink is back.
-        let queue = if i == 0 {
-            4 * (total + b.panels.len())
-        } else {
-            8 * b.panels.len()
-        }
-        .max(MIN_QUEUE);
-        let mut conf = String::new();
-        let role = if i == 0 {
-            "the provincial broker: bangtin connects here, district brokers bridge in"
-        } else {
-            "a district broker: its signs connect here; it bridges to the provincial broker"
-        };
-        let _ = writeln!(
-            conf,
-            "# Written by `bangtin broker-config`: {role}.\n# Change the province file and run it again rather than editing this.\n"
-        );
-        let _ = writeln!(
-            conf,
-            "per_listener_settings false\nallow_anonymous false\npassword_file {dir}/passwd\nacl_file {dir}/acl\n\n# Frames up to 1024x512 rgb888 plus header and signature; larger\n# packets disconnect their sender.\nmax_packet_size {MAX_PACKET}\n# Messages held per client while it is away (a bridge's whole district).\nmax_queued_messages {queue}\nmax_inflight_messages 100\n\n# Retained frames and statuses, and the bridges' sessions, survive a\n# restart.\npersistence true\npersistence_location {data}/\nautosave_interval 30\n"
-        );
-        let bind = b
-            .place
-            .bind
-            .as_deref()
-            .map_or(String::new(), |a| format!(" {a}"));
-        let _ = writeln!(
-            conf,
-            "listener {}{bind}\n# A client id is its user name: nobody takes over a panel's session.\nuse_username_as_clientid true",
-            b.place.port
-        );
-        if let Some(c) = certs {
-            let _ = writeln!(
-                conf,
-                "# TLS: clients verify this certificate (it names {}) against ca.pem.\ncertfile {dir}/server.pem\nkeyfile {dir}/server.key",
-                b.place.host
-            );
-            let (cert, key) = &c.brokers[i];
-            files.push(File {
-                path: format!("{}/ca.pem", b.name),
-                text: c.ca.clone(),
-                secret: false,
-            });
-            files.push(File {
-                path: format!("{}/server.pem", b.name),
-                text: cert.clone(),
-                secret: false,
-            });
-            files.push(File {
-                path: format!("{}/server.key", b.name),
-                text: key.clone(),
-                secret: true,
-            });
-        }
-        if i > 0 {
-            let d = &plan.districts[i - 1];
-            let cafile = certs.map(|_| format!("{dir}/ca.pem"));
-            bridge_section(
-                &mut conf,
-                plan,
-                d,
-                b.panels,
-                password(&bridge_user(&d.group)),
-                cafile.as_deref(),
-            );
-        }
-        files.push(File {
-            path: format!("{}/mosquitto.conf", b.name),
-            text: conf,
-            // A district's holds its bridge's password.
-            secret: i > 0,
-        });
-
-        let mut users: Vec<&str> = b.others.iter().map(|(u, _)| u.as_str()).collect();
-        users.extend(b.panels.iter().map(Id::as_str));
-        let mut passwd = String::new();
-        for u in &users {
-            let _ = writeln!(passwd, "{u}:{}", mosquitto_hash(password(u), &salt()));
-        }
-        files.push(File {
-            path: format!("{}/passwd", b.name),
-            text: passwd,
-            secret: true,
-        });
-
-        let mut acl = String::from(
-            "# Written by `bangtin broker-config`. Each panel (user name = panel id)\n# reads only its own frame, bundle and snapshot requests and writes only\n# its own status, ack and snapshot.\n",
-        );
-        for (user, lines) in &b.others {
-            let _ = writeln!(acl, "\nuser {user}\n{}", lines.join("\n"));
-        }
-        for p in b.panels {
-            let _ = write!(acl, "\nuser {p}\n");
-            for t in topics::controller_reads(root, p) {
-                let _ = writeln!(acl, "topic read {t}");
-            }
-            for t in topics::controller_writes(root, p) {
-                let _ = writeln!(acl, "topic write {t}");
-            }
-        }
-        files.push(File {
-            path: format!("{}/acl", b.name),
-            text: acl,
-            secret: false,
-        });
-
-        let trust = if certs.is_some() {
-            ", trusting ca.pem (`--mqtt-ca`)"
-        } else {
-            ""
-        };
-        let mut creds = format!(
-            "# PANEL PASSWORD for the controllers of {} ({scheme}://{}:{}{trust}); `bangtin controller --credentials` reads this form.\n",
-            b.name, b.place.host, b.place.port
-        );
-        for p in b.panels {
-            let _ = writeln!(creds, "{p} {}", password(p.as_str()));
-        }
-        files.push(File {
-            path: format!("{}/controllers.txt", b.name),
-            text: creds,
-            secret: true,
-        });
-    }
-    let mut env = format!(
-        "BANGTIN_MQTT={scheme}://{SERVER_USER}:{}@{}:{}\nBANGTIN_TOPIC_ROOT={root}\n",
-        password(SERVER_USER),
-        host_in_url(&plan.province.host),
-        plan.province.port
+    let _ = writeln!(
+        conf,
+        "# Written by `bangtin broker-config`: {role}.\n# Change the province file and run it again rather than editing this.\n"
     );
-    if certs.is_some() {
+    let _ = writeln!(
+        conf,
+        "per_listener_settings false\nallow_anonymous false\npassword_file {dir}/passwd\nacl_file {dir}/acl\n\n# Frames up to 1024x512 rgb888 plus header and signature; larger\n# packets disconnect their sender.\nmax_packet_size {MAX_PACKET}\n# Messages held per client while it is away (a bridge's whole district).\nmax_queued_messages {queue}\nmax_inflight_messages 100\n\n# Retained frames and statuses, and the bridges' sessions, survive a\n# restart.\npersistence true\npersistence_location {data}/\nautosave_interval 30\n"
+    );
+    let bind = b
+        .place
+        .bind
+        .as_deref()
+        .map_or(String::new(), |a| format!(" {a}"));
+    let _ = writeln!(
+        conf,
+        "listener {}{bind}\n# A client id is its user name: nobody takes over a panel's session.\nuse_username_as_clientid true",
+        b.place.port
+    );
+    if tls {
         let _ = writeln!(
-            env,
-            "BANGTIN_MQTT_CA={}/{CA_FILE}",
-            out.trim_end_matches('/')
+            conf,
+            "# TLS: clients verify this certificate (it names {}) against ca.pem.\ncertfile {dir}/server.pem\nkeyfile {dir}/server.key",
+            b.place.host
         );
     }
-    files.push(File {
-        path: "bangtin.env".into(),
-        text: env,
+    if let Some(d) = district {
+        let cafile = tls.then(|| format!("{dir}/ca.pem"));
+        bridge_section(
+            &mut conf,
+            plan,
+            d,
+            b.panels,
+            password(passwords, &bridge_user(&d.group)),
+            cafile.as_deref(),
+        );
+    }
+    File {
+        path: format!("{}/mosquitto.conf", b.name),
+        text: conf,
+        // A district's holds its bridge's password.
+        secret: district.is_some(),
+    }
+}
+
+/// A broker's `passwd`: every user's password hashed with a fresh salt.
+fn passwd_file(
+    b: &Broker<'_>,
+    passwords: &BTreeMap<String, String>,
+    salt: &mut dyn FnMut() -> [u8; SALT_LEN],
+) -> File {
+    let mut users: Vec<&str> = b.others.iter().map(|(u, _)| u.as_str()).collect();
+    users.extend(b.panels.iter().map(Id::as_str));
+    let mut passwd = String::new();
+    for u in &users {
+        let _ = writeln!(
+            passwd,
+            "{u}:{}",
+            mosquitto_hash(password(passwords, u), &salt())
+        );
+    }
+    File {
+        path: format!("{}/passwd", b.name),
+        text: passwd,
         secret: true,
-    });
-    Ok(files)
+    }
+}
+
+/// A broker's `acl`: its other users' lines, then a block per panel from
+/// [`topics::controller_reads`] and [`topics::controller_writes`].
+fn acl_file(root: &str, b: &Broker<'_>) -> File {
+    let mut acl = String::from(
+        "# Written by `bangtin broker-config`. Each panel (user name = panel id)\n# reads only its own frame, bundle and snapshot requests and writes only\n# its own status, ack and snapshot.\n",
+    );
+    for (user, lines) in &b.others {
+        let _ = writeln!(acl, "\nuser {user}\n{}", lines.join("\n"));
+    }
+    for p in b.panels {
+        let _ = write!(acl, "\nuser {p}\n");
+        for t in topics::controller_reads(root, p) {
+            let _ = writeln!(acl, "topic read {t}");
+        }
+        for t in topics::controller_writes(root, p) {
+            let _ = writeln!(acl, "topic write {t}");
+        }
+    }
+    File {
+        path: format!("{}/acl", b.name),
+        text: acl,
+        secret: false,
+    }
+}
+
+/// A broker's `controllers.txt`: `PANEL PASSWORD` lines, as `bangtin
+/// controller --credentials` reads them.
+fn controllers_file(b: &Broker<'_>, passwords: &BTreeMap<String, String>, tls: bool) -> File {
+    let trust = if tls {
+        ", trusting ca.pem (`--mqtt-ca`)"
+    } else {
+        ""
+    };
+    let mut creds = format!(
+        "# PANEL PASSWORD for the controllers of {} ({}://{}:{}{trust}); `bangtin controller --credentials` reads this form.\n",
+        b.name,
+        scheme(tls),
+        b.place.host,
+        b.place.port
+    );
+    for p in b.panels {
+        let _ = writeln!(creds, "{p} {}", password(passwords, p.as_str()));
+    }
+    File {
+        path: format!("{}/controllers.txt", b.name),
+        text: creds,
+        secret: true,
+    }
 }
 
 /// Where a district's bridge says whether it is up (`1`) or down (`0`),

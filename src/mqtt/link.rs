@@ -5,8 +5,6 @@
 //! exponential back-off and jitter between attempts instead, and logs state
 //! changes (connected, lost, refused) rather than every retry.
 
-#![warn(missing_docs)]
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -50,19 +50,35 @@ use crate::store::Store;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkEvent {
     /// Connected and talking; `device` says what the card reported.
-    Online { device: String, peer: String },
+    Online {
+        /// What the card says it is (model, id, size).
+        device: String,
+        /// The card's address.
+        peer: String,
+    },
     /// The connection is gone (and why); the delivery retries.
-    Offline { why: String },
+    Offline {
+        /// What went wrong, for the technician.
+        why: String,
+    },
     /// The frame with this seq is on the glass (proof of play).
-    Shown { seq: u32 },
+    Shown {
+        /// The frame's seq.
+        seq: u32,
+    },
     /// An operation failed but the connection stays; it is retried.
-    Failed { why: String },
+    Failed {
+        /// What failed, for the technician.
+        why: String,
+    },
 }
 
 /// One report, for one panel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
+    /// The panel the card drives.
     pub panel: Id,
+    /// What happened.
     pub event: LinkEvent,
 }
 
@@ -82,6 +98,7 @@ pub struct Link {
     pub last_seen: Option<DateTime<Utc>>,
     /// Why the last connection or operation failed, for the technician.
     pub last_error: Option<String>,
+    /// When the last error happened.
     pub last_error_at: Option<DateTime<Utc>>,
     /// What the card reported (model, id, size).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,6 +135,7 @@ pub struct MqttDelivery {
 }
 
 impl MqttDelivery {
+    /// Delivery over `publisher`; the player's thread waits on `rt` for each publish.
     pub fn new(publisher: Publisher, rt: Handle) -> MqttDelivery {
         MqttDelivery {
             publisher,
@@ -184,6 +202,7 @@ pub struct Timing {
     pub write: Duration,
     /// Back-off between attempts (redial, or retrying a refused frame).
     pub backoff_min: Duration,
+    /// The longest wait between attempts (the back-off doubles up to it).
     pub backoff_max: Duration,
 }
 
@@ -204,7 +223,9 @@ impl Default for Timing {
 pub struct Options {
     /// Where Huidu cards behind NAT dial in; `None`: no listener.
     pub huidu_listen: Option<SocketAddr>,
+    /// Time-outs and back-off for Huidu cards.
     pub huidu: Timing,
+    /// Time-outs and back-off for HD2020 cards.
     pub hd2020: Timing,
 }
 
