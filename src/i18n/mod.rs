@@ -11,7 +11,7 @@
 
 pub(crate) mod catalogue;
 
-pub(crate) use catalogue::{AddressWhy, CronPart, CronText, CronWhy, Kind, Reason};
+pub(crate) use catalogue::{AddressWhy, CapNote, CronPart, CronText, CronWhy, Kind, Reason};
 
 /// A language the server speaks (in settings files: `"vi"`, `"en"`).
 #[derive(

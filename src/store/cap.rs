@@ -97,7 +97,7 @@ impl ConfigFile {
         if !self.path.exists() {
             return Ok(CapConfig::default());
         }
-        let c: CapConfig = super::read_json(&self.path).map_err(|p| p.message)?;
+        let c: CapConfig = super::read_json(&self.path).map_err(|p| p.message.to_string())?;
         c.validate().map_err(|e| e.0.to_string())?;
         Ok(c)
     }

@@ -41,6 +41,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::domain::{Color, Id, Panel, Transport};
 use crate::frame::{self, FLAG_BLANK};
+use crate::i18n::{Reason, Text};
 use crate::mqtt::Publisher;
 use crate::player::{Acked, Out, Shared};
 use crate::store::plays::Play;
@@ -52,11 +53,11 @@ pub enum LinkEvent {
     /// Connected and talking; `device` says what the card reported.
     Online { device: String, peer: String },
     /// The connection is gone (and why); the delivery retries.
-    Offline { why: String },
+    Offline { why: Text },
     /// The frame with this seq is on the glass (proof of play).
     Shown { seq: u32 },
     /// An operation failed but the connection stays; it is retried.
-    Failed { why: String },
+    Failed { why: Text },
 }
 
 /// One report, for one panel.
@@ -73,7 +74,8 @@ pub type Reporter = mpsc::UnboundedSender<Report>;
 /// server's proof-of-play writer).
 pub type PlaySink = Box<dyn Fn(Play) + Send + Sync>;
 
-/// A vendor card's connection as the API shows it (`link` of a panel).
+/// A vendor card's connection as the API shows it (`link` of a panel);
+/// `last_error` is rendered in the reader's language by the API.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Link {
     /// Connected and past the handshake.
@@ -81,7 +83,9 @@ pub struct Link {
     /// The last time the card said anything.
     pub last_seen: Option<DateTime<Utc>>,
     /// Why the last connection or operation failed, for the technician.
-    pub last_error: Option<String>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub last_error: Option<Text>,
     pub last_error_at: Option<DateTime<Utc>>,
     /// What the card reported (model, id, size).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -370,8 +374,12 @@ pub fn play_of(panel: &Id, a: Acked) -> Play {
 
 /// What a frame looks like on a card's glass, at panel size: mono frames
 /// lit in the panel's LED colour, blank frames dark.
-pub fn glass(panel: &Panel, bytes: &[u8]) -> Result<(frame::Header, RgbImage), String> {
-    let f = frame::decode(bytes).map_err(|e| format!("the frame does not decode: {e}"))?;
+pub fn glass(panel: &Panel, bytes: &[u8]) -> Result<(frame::Header, RgbImage), Text> {
+    let f = frame::decode(bytes).map_err(|e| {
+        Text::from(Reason::FrameNotForCard {
+            detail: e.to_string(),
+        })
+    })?;
     let h = f.header;
     if h.flags & FLAG_BLANK != 0 {
         return Ok((h, RgbImage::new(h.width.into(), h.height.into())));
@@ -379,7 +387,7 @@ pub fn glass(panel: &Panel, bytes: &[u8]) -> Result<(frame::Header, RgbImage), S
     let led = panel.color.unwrap_or(Color::LED_RED);
     crate::huidu::glass(&f, led)
         .map(|g| (h, g))
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.reason().into())
 }
 
 /// The registry of per-panel card tasks a vendor hub keeps: each task gets
