@@ -21,6 +21,7 @@ mod desk_dashboard;
 mod docs;
 mod e2e;
 mod faults;
+mod groups_dashboard;
 mod hostile;
 mod layers;
 mod mqtt;
