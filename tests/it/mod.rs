@@ -27,6 +27,7 @@ mod layers;
 mod mqtt;
 mod ops;
 mod proof;
+mod sentences_dashboard;
 mod sim;
 mod vendor;
 
