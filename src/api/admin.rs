@@ -146,7 +146,7 @@ pub(super) async fn status(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
         "messages": snap.messages.len(),
         "campaigns": snap.campaigns.len(),
         "problems": problems,
-        "cap": super::cap::status(ctx),
+        "cap": super::cap::status(ctx, r.lang()),
     }))
 }
 

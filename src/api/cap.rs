@@ -237,16 +237,16 @@ pub(crate) async fn dismiss(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
 }
 
 /// The feeds' health and the configuration's state (also in `/status`).
-pub(crate) async fn feeds(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
-    ok(&status(ctx))
+pub(crate) async fn feeds(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    ok(&status(ctx, r.lang()))
 }
 
 /// The CAP part of `/status`: each feed's health, the configuration file's
 /// problem if any, and the map tiles the dashboard may use.
-pub(crate) fn status(ctx: &Ctx) -> serde_json::Value {
+pub(crate) fn status(ctx: &Ctx, lang: Lang) -> serde_json::Value {
     let config = ctx.feeds.config.current();
     serde_json::json!({
-        "config_problem": ctx.feeds.config.problem(),
+        "config_problem": ctx.feeds.config.problem().map(|t| t.render(lang)),
         "feeds": ctx.feeds.health(&config),
         "held": ctx.store.snapshot().cap.values().filter(|w| w.state == State::Held && !w.lapsed(Utc::now())).count(),
         "map_tiles": config.map_tiles,
