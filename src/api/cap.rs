@@ -247,7 +247,7 @@ pub(crate) fn status(ctx: &Ctx, lang: Lang) -> serde_json::Value {
     let config = ctx.feeds.config.current();
     serde_json::json!({
         "config_problem": ctx.feeds.config.problem().map(|t| t.render(lang)),
-        "feeds": ctx.feeds.health(&config),
+        "feeds": ctx.feeds.health(&config, lang),
         "held": ctx.store.snapshot().cap.values().filter(|w| w.state == State::Held && !w.lapsed(Utc::now())).count(),
         "map_tiles": config.map_tiles,
     })
