@@ -265,9 +265,7 @@ impl Feeds {
             rules: feed.rules.clone(),
         };
         let mut out = Outcome::default();
-        let links = match index::read(&body).map_err(|e| Reason::FeedUnreadable {
-            detail: e.to_string(),
-        })? {
+        let links = match index::read(&body).map_err(|e| e.reason())? {
             Polled::Document => {
                 self.hand_over(job, body, &source, &mut out).await?;
                 BTreeSet::new()

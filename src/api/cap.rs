@@ -81,7 +81,7 @@ pub(crate) fn failure(f: CapFailure) -> ApiError {
                 CapError::Dtd | CapError::Entity(_) => (StatusCode::BAD_REQUEST, "xml_refused"),
                 _ => (StatusCode::BAD_REQUEST, "invalid_cap"),
             };
-            ApiError::new(status, code, e.to_string())
+            ApiError::new(status, code, e.reason())
         }
     }
 }

@@ -898,6 +898,36 @@ pub enum Reason {
     CapLapsed,
     CapNoText,
     CapNothingToDeploy,
+    /// A CAP document over the size limit.
+    CapTooLarge {
+        kib: usize,
+    },
+    /// Not well-formed XML (`detail`: the parser's words).
+    CapNotXml {
+        detail: String,
+    },
+    CapDtd,
+    CapEntity {
+        name: String,
+    },
+    /// Not a CAP document (`detail`: what it is instead).
+    CapNotCap {
+        detail: String,
+    },
+    CapNamespace {
+        ns: String,
+    },
+    /// Not valid CAP (`detail`: the reader's words).
+    CapInvalid {
+        detail: String,
+    },
+    CapDate {
+        field: String,
+        value: String,
+    },
+    CapSenderRefused {
+        sender: String,
+    },
     /// A CAP feed's URL does not parse.
     FeedBadUrl {
         detail: String,
@@ -920,10 +950,6 @@ pub enum Reason {
         kib: usize,
     },
     FeedReadFailed {
-        detail: String,
-    },
-    /// What a feed sent is neither a CAP document nor an index of them.
-    FeedUnreadable {
         detail: String,
     },
     FeedNotStored {
@@ -2000,13 +2026,45 @@ impl Reason {
                 format!("Đọc câu trả lời của nguồn cảnh báo không thành ({detail})."),
                 format!("reading the answer failed: {detail}"),
             ),
-            Reason::FeedUnreadable { detail } => (
-                format!("Nội dung nguồn cảnh báo gửi không đọc được ({detail})."),
-                format!("{detail}"),
-            ),
             Reason::FeedNotStored { detail } => (
                 format!("Không lưu được bản tin cảnh báo ({detail}): báo cho quản trị viên."),
                 format!("the document could not be stored: {detail}"),
+            ),
+            Reason::CapTooLarge { kib } => (
+                format!("Bản tin lớn hơn {kib} KiB: một cảnh báo CAP chỉ vài KiB."),
+                format!("the document is larger than {kib} KiB: a CAP warning is a few KiB"),
+            ),
+            Reason::CapNotXml { detail } => (
+                format!("Bản tin không phải XML hợp lệ ({detail})."),
+                format!("the document is not well-formed XML: {detail}"),
+            ),
+            Reason::CapDtd => (
+                "Bản tin khai báo DTD (<!DOCTYPE>): bản tin CAP không có DTD, và DTD có thể mang thực thể nguy hiểm nên bị từ chối.".into(),
+                "the document declares a DTD (<!DOCTYPE>): CAP documents have none, and DTDs carry entity expansion and external entities, so it is refused".into(),
+            ),
+            Reason::CapEntity { name } => (
+                format!("Bản tin dùng thực thể &{name}; mà CAP không định nghĩa: chỉ nhận &amp; &lt; &gt; &apos; &quot; và mã ký tự."),
+                format!("the document uses the entity &{name}; which CAP does not define: only &amp; &lt; &gt; &apos; &quot; and character references are accepted"),
+            ),
+            Reason::CapNotCap { detail } => (
+                format!("{detail}: hãy gửi bản tin CAP 1.2 (<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">)."),
+                format!("{detail}: send a CAP 1.2 document (<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">)"),
+            ),
+            Reason::CapNamespace { ns } => (
+                format!("Không gian tên \u{201c}{ns}\u{201d} của phần tử gốc không phải CAP: dùng urn:oasis:names:tc:emergency:cap:1.2 (cũng đọc được 1.1 và 1.0)."),
+                format!("the root element's namespace {ns:?} is not CAP: use urn:oasis:names:tc:emergency:cap:1.2 (1.1 and 1.0 are also read)"),
+            ),
+            Reason::CapInvalid { detail } => (
+                format!("Bản tin không đúng chuẩn CAP ({detail})."),
+                format!("the document is not valid CAP: {detail}"),
+            ),
+            Reason::CapDate { field, value } => (
+                format!("Ngày {field} {value} nằm ngoài khoảng cho phép: ngày phải trong các năm 2000–2100."),
+                format!("the {field} date {value} is out of range: dates must fall in 2000–2100"),
+            ),
+            Reason::CapSenderRefused { sender } => (
+                format!("Nơi gửi \u{201c}{sender}\u{201d} không có trong danh sách được phép của nguồn này: thêm vào \"senders\" trong cap.json nếu cần nhận."),
+                format!("sender {sender:?} is not on this source's allowlist: add it to \"senders\" in cap.json if it should be accepted"),
             ),
             Reason::CapNothingToDeploy => (
                 "Không có bảng nào trong vùng của cảnh báo này nên không có gì để triển khai.".into(),
@@ -2509,6 +2567,18 @@ mod tests {
             Reason::CapLapsed,
             Reason::CapNoText,
             Reason::CapNothingToDeploy,
+            Reason::CapTooLarge { kib: 2048 },
+            Reason::CapNotXml { detail: s() },
+            Reason::CapDtd,
+            Reason::CapEntity { name: s() },
+            Reason::CapNotCap { detail: s() },
+            Reason::CapNamespace { ns: s() },
+            Reason::CapInvalid { detail: s() },
+            Reason::CapDate {
+                field: s(),
+                value: s(),
+            },
+            Reason::CapSenderRefused { sender: s() },
             Reason::FeedBadUrl { detail: s() },
             Reason::FeedNoAnswer {
                 url: Some(s()),
@@ -2524,7 +2594,6 @@ mod tests {
             },
             Reason::FeedTooBig { kib: 4 },
             Reason::FeedReadFailed { detail: s() },
-            Reason::FeedUnreadable { detail: s() },
             Reason::FeedNotStored { detail: s() },
             Reason::ImportNotJsonArray {
                 line: 1,
@@ -2798,13 +2867,21 @@ mod tests {
                 | Reason::CapLapsed
                 | Reason::CapNoText
                 | Reason::CapNothingToDeploy
+                | Reason::CapTooLarge { .. }
+                | Reason::CapNotXml { .. }
+                | Reason::CapDtd
+                | Reason::CapEntity { .. }
+                | Reason::CapNotCap { .. }
+                | Reason::CapNamespace { .. }
+                | Reason::CapInvalid { .. }
+                | Reason::CapDate { .. }
+                | Reason::CapSenderRefused { .. }
                 | Reason::FeedBadUrl { .. }
                 | Reason::FeedNoAnswer { .. }
                 | Reason::FeedStatus { .. }
                 | Reason::FeedEntryLink { .. }
                 | Reason::FeedTooBig { .. }
                 | Reason::FeedReadFailed { .. }
-                | Reason::FeedUnreadable { .. }
                 | Reason::FeedNotStored { .. }
                 | Reason::ImportNotJsonArray { .. }
                 | Reason::CsvHeaderUnreadable { .. }
