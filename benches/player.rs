@@ -17,10 +17,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bangtin::domain::{Campaign, Id, MessageBody, Policy};
-use bangtin::player::{FrameSettings, Out, Player, PlayerParts, Renditions, Schedules, Shared};
-use bangtin::render::Renderer;
+use bangtin::player::{Out, Player, PlayerParts};
 use bangtin::schedule::DEFAULT_TZ;
-use bangtin::store::seq::SeqAllocator;
 use bangtin::store::Store;
 use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
@@ -80,18 +78,7 @@ fn world(n: u32) -> World {
     );
     write(&root.join("schedules/c1.json"), campaign("m1"));
     let store = Arc::new(Store::open(root).unwrap());
-    let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
-    let mut player = Player::new(PlayerParts {
-        store: store.clone(),
-        renditions: renditions.clone(),
-        shared: Arc::new(Shared::default()),
-        schedules: Arc::new(Schedules::new(store.clone(), renditions, DEFAULT_TZ)),
-        seq: SeqAllocator::open(store.seq_file()).unwrap(),
-        frames: FrameSettings {
-            grace_s: 300,
-            signer: None,
-        },
-    });
+    let mut player = Player::new(PlayerParts::over_store(store.clone(), DEFAULT_TZ, None).unwrap());
     player.republish_all(now(), &mut |_| {});
     World {
         _dir: dir,

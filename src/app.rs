@@ -4,8 +4,9 @@
 //! run it on port 0 with their own shutdown.
 //!
 //! [`run`] reads as its steps: `open_data`, `connect_broker`,
-//! `start_player`, the background tasks (store changes, hand edits,
-//! proof of play, retention, CAP feeds), the API, then `Running::shut_down`.
+//! `start_player`, `start_background_tasks` (store changes, hand edits,
+//! retention, the online count), the inbound handler, alarms and CAP
+//! feeds, `api_context` and the API, then `Running::shut_down`.
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -83,16 +84,80 @@ fn broker_access(store: Arc<Store>, credentials: Arc<Credentials>) -> Arc<dyn mq
     })
 }
 
+/// Runs the server on `listener` until `shutdown` resolves, then stops
+/// in order; an error is a start-up that could not complete.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let data = open_data(&config)?;
+    let (data, seq) = open_data(&config)?;
     let signer = frame_signer(&config)?;
-    let frame_key = signer.verifying_key();
     let metrics = Arc::new(Metrics::default());
     let (publisher, inbound) = connect_broker(&config, &data, &metrics)?;
+    let playing = start_player(&config, &data, seq, signer, &publisher).await?;
+    start_background_tasks(&data, &playing, &publisher);
+    let inbound_task = spawn_inbound(
+        inbound,
+        InboundHandler {
+            store: data.store.clone(),
+            shared: playing.shared.clone(),
+            metrics: metrics.clone(),
+            player: playing.player_tx.clone(),
+            plays: playing.plays_writer.recorder(),
+        },
+    );
+    let alarms = start_alarms(&config, &data.store, &playing.shared, &metrics);
+    let feeds = Arc::new(Feeds::new(ConfigFile::open(&config.data)));
+    feeds.clone().spawn(data.store.clone(), config.tz);
+    let ctx = api_context(&config, data, &playing, metrics, alarms, feeds);
+    let addr = listener.local_addr()?;
+    tracing::info!("listening on http://{addr}");
+    println!("bangtin listening on http://{addr}");
+    api::serve(ctx, listener, shutdown).await;
+    Running {
+        player_tx: playing.player_tx,
+        player_thread: playing.player_thread,
+        publisher,
+        inbound_task,
+        card_reports: playing.card_reports,
+        plays_writer: playing.plays_writer,
+    }
+    .shut_down()
+    .await;
+    Ok(())
+}
+
+/// The player's thread and what it shares with the API and the
+/// background tasks.
+struct Playing {
+    /// The render cache (pages per message version and profile).
+    renditions: Arc<Renditions>,
+    /// The schedule inputs per store generation, shared with the timeline.
+    schedules: Arc<Schedules>,
+    /// The live state the API reads.
+    shared: Arc<Shared>,
+    /// The memory budget the caches and the API's gate share.
+    budget: crate::memory::Budget,
+    /// The public half of the key frames are signed with.
+    frame_key: ed25519_dalek::VerifyingKey,
+    player_tx: std::sync::mpsc::Sender<Command>,
+    player_thread: std::thread::JoinHandle<()>,
+    /// Applies vendor cards' reports; holds a proof-of-play recorder.
+    card_reports: tokio::task::AbortHandle,
+    plays_writer: PlayWriter,
+}
+
+/// The player on its own thread, its frames signed and delivered over
+/// each panel's transport (`start_transports`).
+async fn start_player(
+    config: &Config,
+    data: &Data,
+    seq: SeqAllocator,
+    signer: ed25519_dalek::SigningKey,
+    publisher: &Publisher,
+) -> anyhow::Result<Playing> {
+    let frame_key = signer.verifying_key();
     let budget = crate::memory::Budget::new(config.memory_budget);
     let renditions = Arc::new(Renditions::with_budget(Arc::new(Renderer::new()), &budget));
     let schedules = Arc::new(Schedules::new(
@@ -107,7 +172,7 @@ pub async fn run(
         renditions: renditions.clone(),
         shared: shared.clone(),
         schedules: schedules.clone(),
-        seq: data.seq,
+        seq,
         frames: FrameSettings {
             grace_s: config.frame_grace_s,
             signer: Some(signer),
@@ -119,46 +184,66 @@ pub async fn run(
     );
     let plays_writer = PlayWriter::start(data.plays.clone(), BATCH_WINDOW);
     let transports = start_transports(
-        &config,
+        config,
         &data.store,
         &shared,
         &plays_writer,
-        &publisher,
+        publisher,
         compressor,
     )
     .await?;
     let card_reports = transports.reports_stopper();
     let (player_tx, player_thread) = player::spawn(player, move |out| transports.route(out));
-    wake_player_on_store_changes(&data.store, player_tx.clone());
+    Ok(Playing {
+        renditions,
+        schedules,
+        shared,
+        budget,
+        frame_key,
+        player_tx,
+        player_thread,
+        card_reports,
+        plays_writer,
+    })
+}
+
+/// Store changes wake the player; hand edits reload; old proof of play
+/// is pruned; the fleet's online count is sampled; snapshot requests go
+/// out over the broker link.
+fn start_background_tasks(data: &Data, playing: &Playing, publisher: &Publisher) {
+    wake_player_on_store_changes(&data.store, playing.player_tx.clone());
     reload_hand_edits(
         data.store.clone(),
         data.tokens.clone(),
         data.accounts.clone(),
     );
     prune_old_plays(data.plays.clone());
-    sample_fleet_online(data.plays.clone(), data.store.clone(), shared.clone());
-    forward_snapshot_requests(&shared, &publisher);
-    let inbound_task = spawn_inbound(
-        inbound,
-        InboundHandler {
-            store: data.store.clone(),
-            shared: shared.clone(),
-            metrics: metrics.clone(),
-            player: player_tx.clone(),
-            plays: plays_writer.recorder(),
-        },
+    sample_fleet_online(
+        data.plays.clone(),
+        data.store.clone(),
+        playing.shared.clone(),
     );
-    let alarms = start_alarms(&config, &data.store, &shared, &metrics);
-    let feeds = Arc::new(Feeds::new(ConfigFile::open(&config.data)));
-    feeds.clone().spawn(data.store.clone(), config.tz);
-    let ctx = Arc::new(
+    forward_snapshot_requests(&playing.shared, publisher);
+}
+
+/// What the HTTP API serves from: the data, the player's shared state,
+/// the broker's security and the connection limits.
+fn api_context(
+    config: &Config,
+    data: Data,
+    playing: &Playing,
+    metrics: Arc<Metrics>,
+    alarms: Arc<Alarms>,
+    feeds: Arc<Feeds>,
+) -> Arc<Ctx> {
+    Arc::new(
         Ctx::new(Services {
             store: data.store,
             tokens: data.tokens,
             accounts: data.accounts,
-            renditions,
-            shared,
-            schedules,
+            renditions: playing.renditions.clone(),
+            shared: playing.shared.clone(),
+            schedules: playing.schedules.clone(),
             plays: data.plays,
             metrics,
             tz: config.tz,
@@ -168,31 +253,16 @@ pub async fn run(
         })
         .with_broker(BrokerSecurity {
             credentials: Some(data.credentials),
-            frame_key: Some(frame_key),
+            frame_key: Some(playing.frame_key),
             reports_authenticated: config.mqtt.is_none(),
         })
         .with_limits(api::Limits {
             max_connections: config.max_connections,
             max_connections_per_ip: config.max_connections_per_ip,
             header_timeout: config.header_timeout,
-            memory: budget,
+            memory: playing.budget,
         }),
-    );
-    let addr = listener.local_addr()?;
-    tracing::info!("listening on http://{addr}");
-    println!("bangtin listening on http://{addr}");
-    api::serve(ctx, listener, shutdown).await;
-    Running {
-        player_tx,
-        player_thread,
-        publisher,
-        inbound_task,
-        card_reports,
-        plays_writer,
-    }
-    .shut_down()
-    .await;
-    Ok(())
+    )
 }
 
 /// The data directory, opened.
@@ -201,12 +271,13 @@ struct Data {
     tokens: Arc<TokenStore>,
     accounts: Arc<crate::auth::Accounts>,
     plays: Arc<Plays>,
-    seq: SeqAllocator,
     /// Controllers' passwords for the embedded broker.
     credentials: Arc<Credentials>,
 }
 
-fn open_data(config: &Config) -> anyhow::Result<Data> {
+/// The data directory opened, and the frame seqs' high-water marks
+/// (moved into the player).
+fn open_data(config: &Config) -> anyhow::Result<(Data, SeqAllocator)> {
     let store = Store::open(&config.data)
         .with_context(|| format!("opening the data directory {}", config.data.display()))?;
     let tokens = TokenStore::open(&config.tokens_file, config.admin_token.as_deref())
@@ -218,14 +289,14 @@ fn open_data(config: &Config) -> anyhow::Result<Data> {
     let seq = SeqAllocator::open(store.seq_file()).context("reading frame sequence numbers")?;
     let credentials = Credentials::open(&Credentials::default_path(&config.data))
         .context("reading the controllers' broker credentials")?;
-    Ok(Data {
+    let data = Data {
         credentials: Arc::new(credentials),
         store: Arc::new(store),
         tokens: Arc::new(tokens),
         accounts: Arc::new(accounts),
         plays: Arc::new(plays),
-        seq,
-    })
+    };
+    Ok((data, seq))
 }
 
 /// Starts the embedded broker unless `--mqtt` names one, then the link.

@@ -16,6 +16,12 @@
 //! snapshot requests only (frames down), and carries every report its
 //! signs publish up (status, acks, snapshots), with a persistent session
 //! on both sides so messages wait while the uplink is down.
+//!
+//! With `"tls": true` in the province file every listener is TLS and every
+//! bridge verifies the provincial broker: [`render`] is handed the
+//! province's CA certificate and each broker's certificate and key
+//! ([`Certificates`], made by the edge) and writes them beside the
+//! configuration.
 
 pub mod write;
 
@@ -46,11 +52,22 @@ const MIN_QUEUE: usize = 1000;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
+    /// First level(s) of every topic, as the server's `--topic-root`
+    /// (default `bangtin`).
     #[serde(default = "default_root")]
     pub topic_root: String,
+    /// The provincial broker: bangtin's own, and the bridges' other end.
     pub province: Place,
+    /// One broker per district group; none: one broker for the province.
     #[serde(default)]
     pub districts: Vec<District>,
+    /// Every listener speaks TLS (its port is then a TLS port, 8883 by
+    /// convention) and every client verifies the broker against the
+    /// province's CA: what a province whose signs reach their brokers over
+    /// the internet (4G) needs, so that passwords and frames never cross
+    /// it in clear.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 fn default_root() -> String {
@@ -68,6 +85,7 @@ pub struct Place {
     /// The address clients dial: bangtin and the district bridges for the
     /// provincial broker, the signs for a district's.
     pub host: String,
+    /// The port clients dial and it listens on (default 1883).
     #[serde(default = "default_port")]
     pub port: u16,
     /// The listener's address; absent: every interface.
@@ -87,7 +105,9 @@ pub struct Place {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct District {
+    /// The group whose panels connect to this broker.
     pub group: Id,
+    /// The district broker (`"broker"` in the file).
     #[serde(rename = "broker")]
     pub place: Place,
 }
@@ -197,10 +217,28 @@ impl Plan {
     }
 }
 
+/// The PEM texts of a TLS province ([`Plan::tls`]): the CA certificate
+/// every client trusts and each broker's own certificate and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificates {
+    /// The province's CA certificate.
+    pub ca: String,
+    /// Per broker, in [`render`]'s order (the province, then each district
+    /// of the plan): its certificate (issued by the CA, naming its `host`)
+    /// and its private key.
+    pub brokers: Vec<(String, String)>,
+}
+
+/// The CA certificate's file under the output directory (the edge keeps
+/// its key beside it); clients and the server are given this file.
+pub const CA_FILE: &str = "ca/ca.pem";
+
 /// A file to write, relative to the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
+    /// Where, relative to the output directory (`province/acl`, …).
     pub path: String,
+    /// What it holds.
     pub text: String,
     /// Holds passwords or their hashes: written readable by its owner only.
     pub secret: bool,
@@ -231,17 +269,127 @@ struct Broker<'a> {
 /// Everything to write: per broker `mosquitto.conf`, `passwd`, `acl` and
 /// `controllers.txt`, and `bangtin.env` (the server's `BANGTIN_MQTT`).
 /// `out` is where the files land (the default `config_dir`);
-/// `passwords` must hold every user of [`Plan::users`]; `salt` draws a
+/// `passwords` must hold every user of [`Plan::users`]; `certs` one
+/// certificate per broker when the plan asks for TLS; `salt` draws a
 /// fresh salt per hash.
 pub fn render(
     plan: &Plan,
     layout: &Layout,
     out: &str,
     passwords: &BTreeMap<String, String>,
+    certs: Option<&Certificates>,
     salt: &mut dyn FnMut() -> [u8; SALT_LEN],
 ) -> Result<Vec<File>, Invalid> {
     plan.check()?;
     check_value("out", out)?;
+    let certs = match (plan.tls, certs) {
+        (true, Some(c)) => {
+            assert_eq!(
+                c.brokers.len(),
+                1 + plan.districts.len(),
+                "a certificate per broker"
+            );
+            Some(c)
+        }
+        (true, None) => panic!("a TLS plan is rendered with its certificates"),
+        (false, _) => None,
+    };
+    let root = &plan.topic_root;
+    let brokers = brokers(plan, layout);
+    let total: usize = layout.districts.iter().map(Vec::len).sum();
+    let mut files = Vec::new();
+    for (i, b) in brokers.iter().enumerate() {
+        // The first broker is the province's; the others are districts'.
+        let district = i.checked_sub(1).map(|d| &plan.districts[d]);
+        let conf = Conf {
+            out,
+            total,
+            tls: certs.is_some(),
+        };
+        files.push(mosquitto_conf(plan, b, district, conf, passwords));
+        files.push(passwd_file(b, passwords, salt));
+        files.push(acl_file(root, b));
+        files.push(controllers_file(b, passwords, certs.is_some()));
+        if let Some(c) = certs {
+            files.extend(tls_files(b, &c.ca, &c.brokers[i]));
+        }
+    }
+    files.push(env_file(plan, out, passwords, certs.is_some()));
+    Ok(files)
+}
+
+/// What every broker's `mosquitto.conf` needs to know besides the broker.
+#[derive(Clone, Copy)]
+struct Conf<'a> {
+    /// Where the files land (the default `config_dir`).
+    out: &'a str,
+    /// Panels in every district together.
+    total: usize,
+    /// Listeners and bridges over TLS.
+    tls: bool,
+}
+
+/// `mqtts` over TLS, else `mqtt`.
+fn scheme(tls: bool) -> &'static str {
+    if tls {
+        "mqtts"
+    } else {
+        "mqtt"
+    }
+}
+
+/// The server's `bangtin.env`: where it dials the provincial broker (and,
+/// over TLS, the CA it trusts).
+fn env_file(plan: &Plan, out: &str, passwords: &BTreeMap<String, String>, tls: bool) -> File {
+    let mut env = format!(
+        "BANGTIN_MQTT={}://{SERVER_USER}:{}@{}:{}\nBANGTIN_TOPIC_ROOT={}\n",
+        scheme(tls),
+        password(passwords, SERVER_USER),
+        host_in_url(&plan.province.host),
+        plan.province.port,
+        plan.topic_root
+    );
+    if tls {
+        let _ = writeln!(
+            env,
+            "BANGTIN_MQTT_CA={}/{CA_FILE}",
+            out.trim_end_matches('/')
+        );
+    }
+    File {
+        path: "bangtin.env".into(),
+        text: env,
+        secret: true,
+    }
+}
+
+/// A TLS broker's `ca.pem`, `server.pem` and `server.key` (the key
+/// readable by its owner only).
+fn tls_files(b: &Broker<'_>, ca: &str, (cert, key): &(String, String)) -> [File; 3] {
+    let file = |name: &str, text: &str, secret| File {
+        path: format!("{}/{name}", b.name),
+        text: text.to_string(),
+        secret,
+    };
+    [
+        file("ca.pem", ca, false),
+        file("server.pem", cert, false),
+        file("server.key", key, true),
+    ]
+}
+
+/// `user`'s password, which [`render`]'s caller must hold.
+fn password<'a>(passwords: &'a BTreeMap<String, String>, user: &str) -> &'a str {
+    passwords
+        .get(user)
+        .map(String::as_str)
+        .expect("a password for every user of Plan::users")
+}
+
+/// The province's broker first, then one per district, each with its
+/// panels and its other users: the server, the operators, and on the
+/// province's the districts' bridges.
+fn brokers<'a>(plan: &Plan, layout: &'a Layout) -> Vec<Broker<'a>> {
     let root = &plan.topic_root;
     let all = format!("{root}/#");
     let ops = (OPS_USER.to_string(), vec![format!("topic read {all}")]);
@@ -276,133 +424,160 @@ pub fn render(
             others: vec![ops.clone()],
         });
     }
-    let password = |user: &str| -> &str {
-        passwords
-            .get(user)
-            .map(String::as_str)
-            .expect("a password for every user of Plan::users")
-    };
-    let total: usize = layout.districts.iter().map(Vec::len).sum();
-    let mut files = Vec::new();
-    for (i, b) in brokers.iter().enumerate() {
-        let dir = b
-            .place
-            .config_dir
-            .clone()
-            .unwrap_or_else(|| format!("{}/{}", out.trim_end_matches('/'), b.name));
-        let data = b
-            .place
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| format!("{dir}/data"));
-        // The province queues frames for a district whose uplink is down
-        // (the newest is also retained) and the whole fleet's acks for the
-        // server; a district queues its signs' reports, several per panel,
-        // until the uplink is back.
-        let queue = if i == 0 {
-            4 * (total + b.panels.len())
-        } else {
-            8 * b.panels.len()
-        }
-        .max(MIN_QUEUE);
-        let mut conf = String::new();
-        let role = if i == 0 {
-            "the provincial broker: bangtin connects here, district brokers bridge in"
-        } else {
-            "a district broker: its signs connect here; it bridges to the provincial broker"
-        };
-        let _ = writeln!(
-            conf,
-            "# Written by `bangtin broker-config`: {role}.\n# Change the province file and run it again rather than editing this.\n"
-        );
-        let _ = writeln!(
-            conf,
-            "per_listener_settings false\nallow_anonymous false\npassword_file {dir}/passwd\nacl_file {dir}/acl\n\n# Frames up to 1024x512 rgb888 plus header and signature; larger\n# packets disconnect their sender.\nmax_packet_size {MAX_PACKET}\n# Messages held per client while it is away (a bridge's whole district).\nmax_queued_messages {queue}\nmax_inflight_messages 100\n\n# Retained frames and statuses, and the bridges' sessions, survive a\n# restart.\npersistence true\npersistence_location {data}/\nautosave_interval 30\n"
-        );
-        let bind = b
-            .place
-            .bind
-            .as_deref()
-            .map_or(String::new(), |a| format!(" {a}"));
-        let _ = writeln!(
-            conf,
-            "listener {}{bind}\n# A client id is its user name: nobody takes over a panel's session.\nuse_username_as_clientid true",
-            b.place.port
-        );
-        if i > 0 {
-            let d = &plan.districts[i - 1];
-            bridge_section(
-                &mut conf,
-                plan,
-                d,
-                b.panels,
-                password(&bridge_user(&d.group)),
-            );
-        }
-        files.push(File {
-            path: format!("{}/mosquitto.conf", b.name),
-            text: conf,
-            // A district's holds its bridge's password.
-            secret: i > 0,
-        });
+    brokers
+}
 
-        let mut users: Vec<&str> = b.others.iter().map(|(u, _)| u.as_str()).collect();
-        users.extend(b.panels.iter().map(Id::as_str));
-        let mut passwd = String::new();
-        for u in &users {
-            let _ = writeln!(passwd, "{u}:{}", mosquitto_hash(password(u), &salt()));
-        }
-        files.push(File {
-            path: format!("{}/passwd", b.name),
-            text: passwd,
-            secret: true,
-        });
-
-        let mut acl = String::from(
-            "# Written by `bangtin broker-config`. Each panel (user name = panel id)\n# reads only its own frame, bundle and snapshot requests and writes only\n# its own status, ack and snapshot.\n",
-        );
-        for (user, lines) in &b.others {
-            let _ = writeln!(acl, "\nuser {user}\n{}", lines.join("\n"));
-        }
-        for p in b.panels {
-            let _ = write!(acl, "\nuser {p}\n");
-            for t in topics::controller_reads(root, p) {
-                let _ = writeln!(acl, "topic read {t}");
-            }
-            for t in topics::controller_writes(root, p) {
-                let _ = writeln!(acl, "topic write {t}");
-            }
-        }
-        files.push(File {
-            path: format!("{}/acl", b.name),
-            text: acl,
-            secret: false,
-        });
-
-        let mut creds = format!(
-            "# PANEL PASSWORD for the controllers of {} (mqtt://{}:{}); `bangtin controller --credentials` reads this form.\n",
-            b.name, b.place.host, b.place.port
-        );
-        for p in b.panels {
-            let _ = writeln!(creds, "{p} {}", password(p.as_str()));
-        }
-        files.push(File {
-            path: format!("{}/controllers.txt", b.name),
-            text: creds,
-            secret: true,
-        });
+/// A broker's `mosquitto.conf`: listener, limits, persistence and, for a
+/// district's (`district`), its bridge to the province. `total` is the
+/// number of panels in districts (the province queues for all of them).
+fn mosquitto_conf(
+    plan: &Plan,
+    b: &Broker<'_>,
+    district: Option<&District>,
+    Conf { out, total, tls }: Conf<'_>,
+    passwords: &BTreeMap<String, String>,
+) -> File {
+    let dir = b
+        .place
+        .config_dir
+        .clone()
+        .unwrap_or_else(|| format!("{}/{}", out.trim_end_matches('/'), b.name));
+    let data = b
+        .place
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| format!("{dir}/data"));
+    // The province queues frames for a district whose uplink is down
+    // (the newest is also retained) and the whole fleet's acks for the
+    // server; a district queues its signs' reports, several per panel,
+    // until the uplink is back.
+    let queue = if district.is_none() {
+        4 * (total + b.panels.len())
+    } else {
+        8 * b.panels.len()
     }
-    files.push(File {
-        path: "bangtin.env".into(),
-        text: format!(
-            "BANGTIN_MQTT=mqtt://{SERVER_USER}:{}@{}:{}\nBANGTIN_TOPIC_ROOT={root}\n",
-            password(SERVER_USER),
-            host_in_url(&plan.province.host),
-            plan.province.port
-        ),
+    .max(MIN_QUEUE);
+    let mut conf = String::new();
+    let role = if district.is_none() {
+        "the provincial broker: bangtin connects here, district brokers bridge in"
+    } else {
+        "a district broker: its signs connect here; it bridges to the provincial broker"
+    };
+    let _ = writeln!(
+        conf,
+        "# Written by `bangtin broker-config`: {role}.\n# Change the province file and run it again rather than editing this.\n"
+    );
+    let _ = writeln!(
+        conf,
+        "per_listener_settings false\nallow_anonymous false\npassword_file {dir}/passwd\nacl_file {dir}/acl\n\n# Frames up to 1024x512 rgb888 plus header and signature; larger\n# packets disconnect their sender.\nmax_packet_size {MAX_PACKET}\n# Messages held per client while it is away (a bridge's whole district).\nmax_queued_messages {queue}\nmax_inflight_messages 100\n\n# Retained frames and statuses, and the bridges' sessions, survive a\n# restart.\npersistence true\npersistence_location {data}/\nautosave_interval 30\n"
+    );
+    let bind = b
+        .place
+        .bind
+        .as_deref()
+        .map_or(String::new(), |a| format!(" {a}"));
+    let _ = writeln!(
+        conf,
+        "listener {}{bind}\n# A client id is its user name: nobody takes over a panel's session.\nuse_username_as_clientid true",
+        b.place.port
+    );
+    if tls {
+        let _ = writeln!(
+            conf,
+            "# TLS: clients verify this certificate (it names {}) against ca.pem.\ncertfile {dir}/server.pem\nkeyfile {dir}/server.key",
+            b.place.host
+        );
+    }
+    if let Some(d) = district {
+        let cafile = tls.then(|| format!("{dir}/ca.pem"));
+        bridge_section(
+            &mut conf,
+            plan,
+            d,
+            b.panels,
+            password(passwords, &bridge_user(&d.group)),
+            cafile.as_deref(),
+        );
+    }
+    File {
+        path: format!("{}/mosquitto.conf", b.name),
+        text: conf,
+        // A district's holds its bridge's password.
+        secret: district.is_some(),
+    }
+}
+
+/// A broker's `passwd`: every user's password hashed with a fresh salt.
+fn passwd_file(
+    b: &Broker<'_>,
+    passwords: &BTreeMap<String, String>,
+    salt: &mut dyn FnMut() -> [u8; SALT_LEN],
+) -> File {
+    let mut users: Vec<&str> = b.others.iter().map(|(u, _)| u.as_str()).collect();
+    users.extend(b.panels.iter().map(Id::as_str));
+    let mut passwd = String::new();
+    for u in &users {
+        let _ = writeln!(
+            passwd,
+            "{u}:{}",
+            mosquitto_hash(password(passwords, u), &salt())
+        );
+    }
+    File {
+        path: format!("{}/passwd", b.name),
+        text: passwd,
         secret: true,
-    });
-    Ok(files)
+    }
+}
+
+/// A broker's `acl`: its other users' lines, then a block per panel from
+/// [`topics::controller_reads`] and [`topics::controller_writes`].
+fn acl_file(root: &str, b: &Broker<'_>) -> File {
+    let mut acl = String::from(
+        "# Written by `bangtin broker-config`. Each panel (user name = panel id)\n# reads only its own frame, bundle and snapshot requests and writes only\n# its own status, ack and snapshot.\n",
+    );
+    for (user, lines) in &b.others {
+        let _ = writeln!(acl, "\nuser {user}\n{}", lines.join("\n"));
+    }
+    for p in b.panels {
+        let _ = write!(acl, "\nuser {p}\n");
+        for t in topics::controller_reads(root, p) {
+            let _ = writeln!(acl, "topic read {t}");
+        }
+        for t in topics::controller_writes(root, p) {
+            let _ = writeln!(acl, "topic write {t}");
+        }
+    }
+    File {
+        path: format!("{}/acl", b.name),
+        text: acl,
+        secret: false,
+    }
+}
+
+/// A broker's `controllers.txt`: `PANEL PASSWORD` lines, as `bangtin
+/// controller --credentials` reads them.
+fn controllers_file(b: &Broker<'_>, passwords: &BTreeMap<String, String>, tls: bool) -> File {
+    let trust = if tls {
+        ", trusting ca.pem (`--mqtt-ca`)"
+    } else {
+        ""
+    };
+    let mut creds = format!(
+        "# PANEL PASSWORD for the controllers of {} ({}://{}:{}{trust}); `bangtin controller --credentials` reads this form.\n",
+        b.name,
+        scheme(tls),
+        b.place.host,
+        b.place.port
+    );
+    for p in b.panels {
+        let _ = writeln!(creds, "{p} {}", password(passwords, p.as_str()));
+    }
+    File {
+        path: format!("{}/controllers.txt", b.name),
+        text: creds,
+        secret: true,
+    }
 }
 
 /// Where a district's bridge says whether it is up (`1`) or down (`0`),
@@ -420,8 +595,16 @@ fn host_in_url(host: &str) -> String {
 }
 
 /// A district's `connection` section: frames and snapshot requests of its
-/// own panels in, every report out, a persistent session both sides.
-fn bridge_section(conf: &mut String, plan: &Plan, d: &District, panels: &[Id], password: &str) {
+/// own panels in, every report out, a persistent session both sides; over
+/// TLS, verifying the provincial broker against `cafile`.
+fn bridge_section(
+    conf: &mut String,
+    plan: &Plan,
+    d: &District,
+    panels: &[Id],
+    password: &str,
+    cafile: Option<&str>,
+) {
     let root = &plan.topic_root;
     let user = bridge_user(&d.group);
     let p = &plan.province;
@@ -433,9 +616,15 @@ fn bridge_section(conf: &mut String, plan: &Plan, d: &District, panels: &[Id], p
     };
     let _ = writeln!(
         conf,
-        "\n# The uplink to the provincial broker. Messages wait on both sides while\n# it is down (cleansession false: a persistent session), and this broker\n# keeps serving its signs their retained frames meanwhile.\nconnection {user}\naddress {addr}\nbridge_protocol_version mqttv311\n# Tell the provincial broker this is a bridge: it then keeps the retain\n# flag of what it forwards (frames stay retained here) and sends nothing\n# back the way it came.\ntry_private true\ncleansession false\nremote_clientid {user}\nlocal_clientid {user}.local\nremote_username {user}\nremote_password {password}\nkeepalive_interval 20\nstart_type automatic\n# Reconnect after 1 s, backing off (with jitter) to at most 15 s.\nrestart_timeout 1 15\nnotifications true\nnotification_topic {}\n\n# Up: every report this district's signs publish.",
+        "\n# The uplink to the provincial broker. Messages wait on both sides while\n# it is down (cleansession false: a persistent session), and this broker\n# keeps serving its signs their retained frames meanwhile.\nconnection {user}\naddress {addr}\nbridge_protocol_version mqttv311\n# Tell the provincial broker this is a bridge: it then keeps the retain\n# flag of what it forwards (frames stay retained here) and sends nothing\n# back the way it came.\ntry_private true\ncleansession false\nremote_clientid {user}\nlocal_clientid {user}.local\nremote_username {user}\nremote_password {password}\nkeepalive_interval 20\nstart_type automatic\n# Reconnect after 1 s, backing off (with jitter) to at most 15 s.\nrestart_timeout 1 15\nnotifications true\nnotification_topic {}",
         notification_topic(root, &d.group)
     );
+    if let Some(ca) = cafile {
+        // Mosquitto then checks the provincial broker's certificate and
+        // that it names the address dialled (bridge_insecure stays false).
+        let _ = writeln!(conf, "# The uplink is TLS.\nbridge_cafile {ca}");
+    }
+    let _ = writeln!(conf, "\n# Up: every report this district's signs publish.");
     for t in topics::every_controller(root).1 {
         let _ = writeln!(conf, "topic {t} out 1");
     }
@@ -496,8 +685,14 @@ mod tests {
     fn files(plan: &Plan, panels: &[Panel]) -> BTreeMap<String, File> {
         let layout = plan.assign(panels).unwrap();
         let pw = passwords(plan, &layout);
+        let certs = Certificates {
+            ca: "CA".into(),
+            brokers: (0..=plan.districts.len())
+                .map(|i| (format!("CERT-{i}"), format!("KEY-{i}")))
+                .collect(),
+        };
         let mut n = 0u8;
-        render(plan, &layout, "/out", &pw, &mut || {
+        render(plan, &layout, "/out", &pw, Some(&certs), &mut || {
             n += 1;
             [n; SALT_LEN]
         })
@@ -583,6 +778,45 @@ mod tests {
             r#"{"province": {"host": "h"}, "districts": [{"group": "g", "broker": {"host": "d"}, "prot": 1}]}"#
         )
         .is_err());
+    }
+
+    /// With TLS each listener names its certificate and key, each bridge
+    /// verifies the province against the CA, and the server and the
+    /// controllers are told to dial mqtts and trust the CA.
+    #[test]
+    fn a_tls_province_verifies_every_broker() {
+        let mut plan = plan();
+        let plain = files(&plan, &[panel("a1", &["tp-vinh"])]);
+        assert!(!plain["province/mosquitto.conf"].text.contains("certfile"));
+        assert!(!plain.contains_key("province/server.key"));
+        plan.tls = true;
+        let f = files(&plan, &[panel("a1", &["tp-vinh"]), panel("c1", &[])]);
+        let vinh = &f["tp-vinh/mosquitto.conf"].text;
+        for line in [
+            "listener 1883\n",
+            "certfile /out/tp-vinh/server.pem\nkeyfile /out/tp-vinh/server.key\n",
+            "address 10.0.0.1:1884\n",
+            "bridge_cafile /out/tp-vinh/ca.pem\n",
+        ] {
+            assert!(vinh.contains(line), "{line:?} missing from\n{vinh}");
+        }
+        let province = &f["province/mosquitto.conf"].text;
+        assert!(province.contains("certfile /out/province/server.pem\n"));
+        assert!(!province.contains("bridge_cafile"));
+        // The province first, then the districts in the plan's order.
+        assert_eq!(f["province/server.pem"].text, "CERT-0");
+        assert_eq!(f["tp-vinh/server.pem"].text, "CERT-1");
+        assert_eq!(f["cua-lo/server.key"].text, "KEY-2");
+        assert!(f["cua-lo/server.key"].secret);
+        assert!(!f["cua-lo/server.pem"].secret);
+        assert_eq!(f["cua-lo/ca.pem"].text, "CA");
+        assert_eq!(
+            f["bangtin.env"].text,
+            "BANGTIN_MQTT=mqtts://bangtin-server:pw-bangtin-server@10.0.0.1:1884\nBANGTIN_TOPIC_ROOT=bangtin\nBANGTIN_MQTT_CA=/out/ca/ca.pem\n"
+        );
+        assert!(f["province/controllers.txt"]
+            .text
+            .contains("(mqtts://10.0.0.1:1884, trusting ca.pem (`--mqtt-ca`))"));
     }
 
     #[test]

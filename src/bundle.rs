@@ -19,7 +19,9 @@ use crate::codec::{self, Accepts, CodecError, ENC_DEFLATE, ENC_RLE};
 use crate::domain::PixelFormat;
 use crate::frame::{self, FLAG_SIGNED, SIGNATURE_LEN};
 
+/// The first four bytes of every bundle.
 pub const MAGIC: &[u8; 4] = b"BTB1";
+/// Bytes before the body (panel id excluded).
 pub const HEADER_LEN: usize = 32;
 /// A page stored as the panel's raw pixels (or a PNG file, for PNG panels).
 pub const ENC_RAW: u8 = 0;
@@ -31,19 +33,26 @@ pub const MAX_SPAN_MS: u64 = u32::MAX as u64;
 /// Whose bundle it is, its size and its span (the header).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
+    /// The panel id the bundle is for (checked by [`accept`]).
     pub panel: String,
+    /// How its pages' pixels are laid out.
     pub format: PixelFormat,
+    /// Pixels across.
     pub width: u16,
+    /// Pixels down.
     pub height: u16,
     /// Unix milliseconds: when the server made it, and when it ends.
     pub issued_at: u64,
+    /// Unix milliseconds after which the controller blanks instead.
     pub expires_at: u64,
 }
 
 /// A decoded bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bundle {
+    /// Whose bundle, its size and span.
     pub head: Head,
+    /// The distinct pages the steps name by index.
     pub pages: Vec<Page>,
     /// In time order, not overlapping; where none applies the panel is blank.
     pub segments: Vec<Segment>,
@@ -58,6 +67,7 @@ pub struct Page {
     pub encoding: u8,
     /// CRC-32 of the decoded pixels (the CRC a BTF1 frame of them carries).
     pub crc: u32,
+    /// The page's bytes in its encoding.
     pub data: Vec<u8>,
 }
 
@@ -66,24 +76,31 @@ pub struct Page {
 /// from `start`; the last turn may be cut short by `end`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
+    /// Milliseconds after `issued_at` the segment starts.
     pub start: u32,
+    /// Milliseconds after `issued_at` the segment ends (exclusive, after `start`).
     pub end: u32,
     /// BTF1 flags of its frames (bit 0: an alert).
     pub flags: u16,
+    /// The rotation: at least one step.
     pub steps: Vec<Step>,
 }
 
+/// One turn of a rotation: a page and how long it stays up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
     /// Index into [`Bundle::pages`].
     pub page: u16,
+    /// How long the page stays up, milliseconds (above 0).
     pub dwell_ms: u32,
 }
 
 /// From `at` (milliseconds after `issued_at`) the brightness is `level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Switch {
+    /// Milliseconds after `issued_at`.
     pub at: u32,
+    /// The brightness from then on, 0–255.
     pub level: u8,
 }
 
@@ -92,7 +109,9 @@ pub struct Switch {
 pub struct Playing {
     /// The page, or `None`: blank.
     pub page: Option<u16>,
+    /// BTF1 flags of the frame shown (bit 0: an alert; blank when `page` is `None`).
     pub flags: u16,
+    /// The brightness at that instant, 0–255.
     pub brightness: u8,
     /// Unix milliseconds of the next change (a page turn, a segment's
     /// start or end, a brightness switch, the bundle's end).
@@ -102,8 +121,10 @@ pub struct Playing {
 /// Why bytes are not a well-formed bundle.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BundleError {
+    /// The layout is off: what is wrong, in words.
     #[error("not a BTB1 bundle: {0}")]
     Layout(&'static str),
+    /// The header names no pixel format (the code given).
     #[error("unknown pixel format code {0}")]
     Format(u8),
 }
@@ -112,16 +133,22 @@ pub enum BundleError {
 /// says.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// Not a well-formed bundle.
     #[error("malformed bundle: {0}")]
     Malformed(#[from] BundleError),
+    /// Unsigned, or signed with another key, while the controller has one.
     #[error("the bundle's signature does not verify with the server's key")]
     Signature,
+    /// Made for another panel (the id it names).
     #[error("the bundle is for panel {0}")]
     Panel(String),
+    /// Its `expires_at` (Unix ms) has passed.
     #[error("the bundle ended at {0} (Unix ms)")]
     Expired(u64),
+    /// Made for another size (the width and height it names).
     #[error("the bundle is for a {0}x{1} panel")]
     Size(u16, u16),
+    /// Issued before the bundle the controller already holds.
     #[error("a newer bundle is held")]
     Older,
 }
@@ -145,7 +172,9 @@ impl Refusal {
 pub struct Slot<'a> {
     /// Unix milliseconds, `[start, end)`.
     pub start: u64,
+    /// Unix milliseconds, exclusive.
     pub end: u64,
+    /// BTF1 flags of the frame shown (bit 0: an alert).
     pub flags: u16,
     /// The pixels shown and their CRC-32; `None`: blank.
     pub pixels: Option<(&'a [u8], u32)>,
@@ -444,9 +473,11 @@ impl<'a> Reader<'a> {
 /// A parsed bundle and its signature (when the signed flag is set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed<'a> {
+    /// The bundle as read.
     pub bundle: Bundle,
     /// The bytes a signature covers: header, panel id and body.
     pub signed_part: &'a [u8],
+    /// The signature after the body, when the signed flag is set (not verified here).
     pub signature: Option<&'a [u8; SIGNATURE_LEN]>,
 }
 
@@ -493,63 +524,9 @@ pub fn decode(bytes: &[u8]) -> Result<Parsed<'_>, BundleError> {
     if zero != 0 {
         return Err(Layout("reserved bytes are not zero"));
     }
-    let raw = frame::raw_data_len(format, width, height);
-    let mut pages = Vec::with_capacity(n_pages.into());
-    for _ in 0..n_pages {
-        let head = r.take(4)?;
-        let (encoding, crc, len) = (head[0], r.u32()?, r.u32()? as usize);
-        if head[1..] != [0, 0, 0] {
-            return Err(Layout("reserved bytes are not zero"));
-        }
-        match (encoding, raw) {
-            (ENC_RAW, Some(n)) if n != len => {
-                return Err(Layout("a raw page is not the panel's size"))
-            }
-            (ENC_RAW, _) => {}
-            (ENC_RLE | ENC_DEFLATE, Some(_)) => {}
-            _ => return Err(Layout("unknown page encoding")),
-        }
-        let data = r.take(len)?.to_vec();
-        pages.push(Page {
-            encoding,
-            crc,
-            data,
-        });
-    }
-    let mut segments: Vec<Segment> = Vec::with_capacity(n_segments.into());
-    for _ in 0..n_segments {
-        let (start, end, flags, n) = (r.u32()?, r.u32()?, r.u16()?, r.u16()?);
-        let after = segments.last().map_or(0, |s| s.end);
-        if start < after || start >= end || end > span || n == 0 {
-            return Err(Layout("segments out of order, empty or outside the bundle"));
-        }
-        let mut steps = Vec::with_capacity(n.into());
-        for _ in 0..n {
-            let (page, dwell_ms) = (r.u16()?, r.u32()?);
-            if page >= n_pages || dwell_ms == 0 {
-                return Err(Layout("a step names no page or lasts no time"));
-            }
-            steps.push(Step { page, dwell_ms });
-        }
-        segments.push(Segment {
-            start,
-            end,
-            flags,
-            steps,
-        });
-    }
-    let mut brightness: Vec<Switch> = Vec::with_capacity(n_switches.into());
-    for _ in 0..n_switches {
-        let (at, level) = (r.u32()?, r.u8()?);
-        let ordered = match brightness.last() {
-            None => at == 0,
-            Some(prev) => at > prev.at && at < span,
-        };
-        if !ordered {
-            return Err(Layout("brightness switches out of order"));
-        }
-        brightness.push(Switch { at, level });
-    }
+    let pages = read_pages(&mut r, n_pages, frame::raw_data_len(format, width, height))?;
+    let segments = read_segments(&mut r, n_segments, n_pages, span)?;
+    let brightness = read_switches(&mut r, n_switches, span)?;
     if r.at != end {
         return Err(Layout("bytes left over in the body"));
     }
@@ -572,6 +549,87 @@ pub fn decode(bytes: &[u8]) -> Result<Parsed<'_>, BundleError> {
         signed_part: &bytes[..end],
         signature,
     })
+}
+
+/// The body's `n` pages: a known encoding, reserved bytes zero, a raw
+/// page exactly `raw` bytes (the panel's size).
+fn read_pages(r: &mut Reader<'_>, n: u16, raw: Option<usize>) -> Result<Vec<Page>, BundleError> {
+    use BundleError::Layout;
+    let mut pages = Vec::with_capacity(n.into());
+    for _ in 0..n {
+        let head = r.take(4)?;
+        let (encoding, crc, len) = (head[0], r.u32()?, r.u32()? as usize);
+        if head[1..] != [0, 0, 0] {
+            return Err(Layout("reserved bytes are not zero"));
+        }
+        match (encoding, raw) {
+            (ENC_RAW, Some(n)) if n != len => {
+                return Err(Layout("a raw page is not the panel's size"))
+            }
+            (ENC_RAW, _) => {}
+            (ENC_RLE | ENC_DEFLATE, Some(_)) => {}
+            _ => return Err(Layout("unknown page encoding")),
+        }
+        let data = r.take(len)?.to_vec();
+        pages.push(Page {
+            encoding,
+            crc,
+            data,
+        });
+    }
+    Ok(pages)
+}
+
+/// The body's `n` segments: in order, not empty, inside the bundle's
+/// `span` (ms), each step naming one of the `n_pages` pages and lasting.
+fn read_segments(
+    r: &mut Reader<'_>,
+    n: u16,
+    n_pages: u16,
+    span: u32,
+) -> Result<Vec<Segment>, BundleError> {
+    use BundleError::Layout;
+    let mut segments: Vec<Segment> = Vec::with_capacity(n.into());
+    for _ in 0..n {
+        let (start, end, flags, n) = (r.u32()?, r.u32()?, r.u16()?, r.u16()?);
+        let after = segments.last().map_or(0, |s| s.end);
+        if start < after || start >= end || end > span || n == 0 {
+            return Err(Layout("segments out of order, empty or outside the bundle"));
+        }
+        let mut steps = Vec::with_capacity(n.into());
+        for _ in 0..n {
+            let (page, dwell_ms) = (r.u16()?, r.u32()?);
+            if page >= n_pages || dwell_ms == 0 {
+                return Err(Layout("a step names no page or lasts no time"));
+            }
+            steps.push(Step { page, dwell_ms });
+        }
+        segments.push(Segment {
+            start,
+            end,
+            flags,
+            steps,
+        });
+    }
+    Ok(segments)
+}
+
+/// The body's `n` brightness switches: the first at 0, then strictly
+/// later ones inside the bundle's `span` (ms).
+fn read_switches(r: &mut Reader<'_>, n: u16, span: u32) -> Result<Vec<Switch>, BundleError> {
+    let mut brightness: Vec<Switch> = Vec::with_capacity(n.into());
+    for _ in 0..n {
+        let (at, level) = (r.u32()?, r.u8()?);
+        let ordered = match brightness.last() {
+            None => at == 0,
+            Some(prev) => at > prev.at && at < span,
+        };
+        if !ordered {
+            return Err(BundleError::Layout("brightness switches out of order"));
+        }
+        brightness.push(Switch { at, level });
+    }
+    Ok(brightness)
 }
 
 /// What a controller checks before it keeps a bundle, in order: the

@@ -16,8 +16,6 @@
 //!
 //! Pure: bytes out; the caller writes them to an `AF_PACKET` socket.
 
-#![warn(missing_docs)]
-
 /// Destination MAC the 5A-75 listens on, `11:22:33:44:55:66` (PanelPlayer).
 pub const RECEIVER_MAC: [u8; 6] = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66];
 /// Source MAC the card expects, `22:22:33:44:55:66` (PanelPlayer).

@@ -6,8 +6,6 @@
 //! [`ServeArgs::into_config`] checks every value and yields a [`Config`].
 //! Nothing deeper in the crate reads the environment.
 
-#![warn(missing_docs)]
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -62,6 +62,7 @@ pub const MIN_PANEL_SIDE: u16 = 8;
 pub struct Invalid(pub Text);
 
 impl Invalid {
+    /// A refusal with this reason or sentence.
     pub fn new(msg: impl Into<Text>) -> Self {
         Invalid(msg.into())
     }
@@ -74,6 +75,7 @@ impl Invalid {
 pub struct Id(String);
 
 impl Id {
+    /// Checks `s` against the id rule; refused with the text shown (at most 80 characters).
     pub fn parse(s: &str) -> Result<Id, Invalid> {
         let ok = !s.is_empty()
             && s.len() <= 64
@@ -87,6 +89,7 @@ impl Id {
             Err(Invalid::new(Reason::InvalidId { shown }))
         }
     }
+    /// The id as written (already valid).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -175,13 +178,18 @@ impl<'de> Deserialize<'de> for Id {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PixelFormat {
+    /// One bit per pixel, rows padded to whole bytes: lit or dark.
     Mono1,
+    /// 16 bits per pixel, little-endian 5-6-5.
     Rgb565,
+    /// 24 bits per pixel, red, green, blue.
     Rgb888,
+    /// A PNG file of the panel's size (controllers that decode PNG).
     Png,
 }
 
 impl PixelFormat {
+    /// The format's code in byte 4 of a BTF1 header (1–4).
     pub fn code(self) -> u8 {
         match self {
             PixelFormat::Mono1 => 1,
@@ -190,6 +198,7 @@ impl PixelFormat {
             PixelFormat::Png => 4,
         }
     }
+    /// The format a header's byte 4 names; `None` for an unknown code.
     pub fn from_code(c: u8) -> Option<PixelFormat> {
         Some(match c {
             1 => PixelFormat::Mono1,
@@ -199,6 +208,7 @@ impl PixelFormat {
             _ => return None,
         })
     }
+    /// The format's name in JSON and on the command line (`mono1`, …).
     pub fn name(self) -> &'static str {
         match self {
             PixelFormat::Mono1 => "mono1",
@@ -231,12 +241,16 @@ impl FromStr for PixelFormat {
 pub struct Color(pub [u8; 3]);
 
 impl Color {
+    /// All three channels full: what a colour panel lights for plain text.
     pub const WHITE: Color = Color([255, 255, 255]);
+    /// All channels off: the default background.
     pub const BLACK: Color = Color([0, 0, 0]);
     /// The usual red of a P10 sign, used when a mono panel names no colour.
     pub const LED_RED: Color = Color([0xff, 0x20, 0x00]);
+    /// Amber (#ffb000), the other usual colour of mono LED modules.
     pub const AMBER: Color = Color([0xff, 0xb0, 0x00]);
 
+    /// Parses `#rrggbb` (either case); refused with the text shown.
     pub fn parse(s: &str) -> Result<Color, Invalid> {
         let bad = || {
             Invalid::new(Reason::NotAColour {
@@ -276,13 +290,19 @@ impl<'de> Deserialize<'de> for Color {
 /// mono panels, the colour its LEDs light in (used only in previews).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Profile {
+    /// Pixels across, `MIN_PANEL_SIDE`–`MAX_PANEL_SIDE`.
     pub width: u16,
+    /// Pixels down, `MIN_PANEL_SIDE`–`MAX_PANEL_SIDE`.
     pub height: u16,
+    /// How the panel wants its pixels.
     pub format: PixelFormat,
+    /// The colour a mono panel's LEDs light in (previews only).
     pub color: Color,
 }
 
 impl Profile {
+    /// A profile of that size and format, in the usual LED red; refused when a
+    /// side is out of range.
     pub fn new(width: u16, height: u16, format: PixelFormat) -> Result<Profile, Invalid> {
         for (name, v) in [("width", width), ("height", height)] {
             if !(MIN_PANEL_SIDE..=MAX_PANEL_SIDE).contains(&v) {
@@ -312,10 +332,14 @@ pub type HourMinute = (u32, u32);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Brightness {
+    /// Brightness from `day_starts` on, 0–255.
     pub day: u8,
+    /// Brightness from `night_starts` on, 0–255.
     pub night: u8,
+    /// Local time `HH:MM` the day level starts (default 06:00).
     #[serde(default = "default_day_starts")]
     pub day_starts: String,
+    /// Local time `HH:MM` the night level starts (default 18:00).
     #[serde(default = "default_night_starts")]
     pub night_starts: String,
 }
@@ -367,11 +391,17 @@ impl Brightness {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Panel {
+    /// The panel's id: its file name, MQTT topic level and client id.
     pub id: Id,
+    /// What people call the panel, 1 to 200 characters.
     pub name: String,
+    /// Pixels across.
     pub width: u16,
+    /// Pixels down.
     pub height: u16,
+    /// How the sign wants its pixels.
     pub format: PixelFormat,
+    /// The groups (districts, wards, corridors) the panel belongs to; targets name them.
     #[serde(default)]
     pub groups: Vec<String>,
     /// Colour of a mono panel's LEDs, for previews.
@@ -398,11 +428,14 @@ pub struct Panel {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Location {
+    /// Latitude, −90 to 90 degrees.
     pub lat: f64,
+    /// Longitude, −180 to 180 degrees.
     pub lon: f64,
 }
 
 impl Location {
+    /// Refuses a point off the globe's ranges.
     pub fn validate(&self) -> Result<(), Invalid> {
         if !(-90.0..=90.0).contains(&self.lat) || !(-180.0..=180.0).contains(&self.lon) {
             return Err(Invalid::new(Reason::NotOnEarth {
@@ -427,6 +460,8 @@ pub fn validate_unit(u: &str) -> Result<(), Invalid> {
 }
 
 impl Panel {
+    /// Checks every field: size and format, name, groups, brightness times,
+    /// location, unit codes, transport.
     pub fn validate(&self) -> Result<(), Invalid> {
         Profile::new(self.width, self.height, self.format)?;
         if self.name.trim().is_empty() || self.name.chars().count() > 200 {
@@ -454,6 +489,7 @@ impl Panel {
         }
         self.transport.validate(self.width, self.format)
     }
+    /// What the renderer needs of the panel (mono panels without a colour light red).
     pub fn profile(&self) -> Profile {
         Profile {
             width: self.width,
@@ -462,6 +498,7 @@ impl Panel {
             color: self.color.unwrap_or(Color::LED_RED),
         }
     }
+    /// The panel's brightness policy, or the default when it names none.
     pub fn brightness_policy(&self) -> Brightness {
         self.brightness.clone().unwrap_or_default()
     }
@@ -476,11 +513,14 @@ pub const MAX_GROUP_NAME_CHARS: usize = 100;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
+    /// The slug panels and targets name (`group:ID`).
     pub id: Id,
+    /// The name people read, with diacritics.
     pub name: String,
 }
 
 impl Group {
+    /// Checks the id as a group id and the display name.
     pub fn validate(&self) -> Result<(), Invalid> {
         validate_group(self.id.as_str())?;
         validate_group_name(&self.name).map(|_| ())
@@ -533,9 +573,12 @@ pub fn group_label(g: &str) -> String {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Align {
+    /// Lines start at the left edge.
     Left,
+    /// Lines centred (the default).
     #[default]
     Center,
+    /// Lines end at the right edge.
     Right,
 }
 
@@ -572,24 +615,35 @@ pub enum Caption {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
+/// How a message is drawn; every field absent means the renderer's default.
 #[serde(deny_unknown_fields)]
 pub struct Style {
+    /// Text colour; absent: white. On mono panels only its lightness
+    /// counts (lit or dark).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<Color>,
+    /// Background colour; absent: black.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background: Option<Color>,
+    /// Alignment of text lines; absent: centred.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub align: Option<Align>,
+    /// How an image fills the panel; absent: contain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fit: Option<Fit>,
+    /// Where text goes beside an image; absent: below.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<Caption>,
 }
 
+/// Where a message stands in the four-eyes workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageStatus {
+    /// Written or edited, waiting for an approver; never shown on a panel.
     Draft,
+    /// Approved (by someone other than its last editor, unless
+    /// self-approval is on); campaigns may play it.
     Approved,
 }
 
@@ -597,12 +651,15 @@ pub enum MessageStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
+    /// What staff call the message, 1 to 200 characters (not drawn).
     pub title: String,
+    /// The text drawn on the panel, up to `MAX_TEXT_CHARS` characters; needs text or an image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Asset id (content hash) of an image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// How it is drawn.
     #[serde(default)]
     pub style: Style,
     /// The first instant the message may reach a panel (RFC 3339); absent:
@@ -620,6 +677,7 @@ pub struct MessageBody {
 pub const MAX_TEXT_CHARS: usize = 4000;
 
 impl MessageBody {
+    /// Checks title, text or image, text length, the image's id and the validity window.
     pub fn validate(&self) -> Result<(), Invalid> {
         if self.title.trim().is_empty() || self.title.chars().count() > 200 {
             return Err(Invalid::new(Reason::MessageTitle));
@@ -700,19 +758,27 @@ pub fn asset_name(raw: &str) -> Result<String, Invalid> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Message {
+    /// The message's id.
     pub id: Id,
+    /// What its author wrote (flattened into the same JSON object).
     #[serde(flatten)]
     pub body: MessageBody,
+    /// Draft or approved: only approved messages reach a panel.
     pub status: MessageStatus,
     /// Bumped on every edit; part of the render cache key.
     pub version: u64,
+    /// Who wrote the first version.
     pub created_by: String,
+    /// When the first version was written.
     pub created_at: DateTime<Utc>,
     /// The last principal who wrote the message (four-eyes rule).
     pub updated_by: String,
+    /// When the current version was written.
     pub updated_at: DateTime<Utc>,
+    /// Who approved the current version (absent while a draft).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_by: Option<String>,
+    /// When the current version was approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_at: Option<DateTime<Utc>>,
     /// The version that was last approved, kept through later edits (the
@@ -729,7 +795,9 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rejection {
+    /// Who sent the version back.
     pub by: String,
+    /// When it was sent back.
     pub at: DateTime<Utc>,
     /// The version rejected.
     pub version: u64,
@@ -743,16 +811,22 @@ pub struct Rejection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageVersion {
+    /// The version's number, from 1.
     pub version: u64,
+    /// The body as that version had it.
     #[serde(flatten)]
     pub body: MessageBody,
     /// Who wrote this version.
     pub by: String,
+    /// When this version was written.
     pub at: DateTime<Utc>,
+    /// Who approved this version, if anyone did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_by: Option<String>,
+    /// When this version was approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_at: Option<DateTime<Utc>>,
+    /// Why this version was sent back, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejection: Option<Rejection>,
 }
@@ -792,12 +866,19 @@ pub fn reject_comment(raw: &str) -> Result<String, Invalid> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Asset {
+    /// Lowercase hex SHA-256 of the file's bytes (its file name in the store).
     pub id: String,
+    /// Pixels across.
     pub width: u32,
+    /// Pixels down.
     pub height: u32,
+    /// Size of the uploaded file, bytes.
     pub bytes: u64,
+    /// The file's media type (`image/png`, `image/jpeg`, …).
     pub content_type: String,
+    /// Who uploaded it.
     pub uploaded_by: String,
+    /// When it was uploaded.
     pub uploaded_at: DateTime<Utc>,
     /// What people call the image (the uploaded file's name, editable);
     /// absent on images uploaded without one.
@@ -808,12 +889,16 @@ pub struct Asset {
 /// Who a campaign or alert is for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
+    /// Every panel (`all`).
     All,
+    /// The panels of one group (`group:ID`).
     Group(String),
+    /// One panel, by its id.
     Panel(Id),
 }
 
 impl Target {
+    /// Parses `all`, `group:ID` or a panel id; refused with the text shown.
     pub fn parse(s: &str) -> Result<Target, Invalid> {
         if s == "all" {
             Ok(Target::All)
@@ -828,6 +913,7 @@ impl Target {
             })
         }
     }
+    /// Whether the target names `panel` (itself, one of its groups, or all).
     pub fn matches(&self, panel: &Panel) -> bool {
         match self {
             Target::All => true,
@@ -865,7 +951,9 @@ impl<'de> Deserialize<'de> for Target {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaylistItem {
+    /// The message's id.
     pub id: Id,
+    /// Seconds each page of the message stays up, 1 to `MAX_DWELL_S`.
     pub dwell_s: u32,
 }
 
@@ -876,18 +964,30 @@ pub const MAX_DWELL_S: u32 = 86_400;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignBody {
+    /// What staff call the campaign, 1 to 200 characters.
     pub name: String,
+    /// The playlist (1 to 100 messages), played in turn while the
+    /// campaign runs.
     pub messages: Vec<PlaylistItem>,
+    /// The panels it plays on; each must match at least one panel.
     pub targets: Vec<Target>,
+    /// When windows open (cron, 5 to 7 fields or `@daily`…); absent:
+    /// active all day from `start` to `end`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
+    /// How long each cron window stays open, seconds, 1 to 2,678,400 (31
+    /// days); required with `cron`, refused without.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<u32>,
+    /// First local date it runs; absent: no start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<NaiveDate>,
+    /// Last local date it runs (inclusive); absent: no end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<NaiveDate>,
+    /// Higher wins a panel; campaigns of equal priority take turns.
     pub priority: i32,
+    /// IANA zone of its dates and cron; absent: the server's (`--tz`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tz: Option<String>,
 }
@@ -896,11 +996,15 @@ pub struct CampaignBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Campaign {
+    /// The campaign's id (its file name in `schedules/`).
     pub id: Id,
+    /// What the scheduler wrote (flattened into the same JSON object).
     #[serde(flatten)]
     pub body: CampaignBody,
+    /// Who saved it last (absent in hand-written files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<String>,
+    /// When it was saved last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -908,11 +1012,15 @@ pub struct Campaign {
 /// Longest emergency alert: three days (a typhoon's passage).
 pub const MAX_ALERT_S: u32 = 3 * 86_400;
 
+/// The part of an alert an operator writes (the POST body).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertBody {
+    /// The text drawn, 1 to 500 characters.
     pub text: String,
+    /// The panels it pre-empts, as for campaigns.
     pub targets: Vec<Target>,
+    /// How long it stays on, seconds, 1 to `MAX_ALERT_S`.
     pub duration_s: u32,
 }
 
@@ -920,11 +1028,16 @@ pub struct AlertBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Alert {
+    /// The alert's id.
     pub id: Id,
+    /// What the operator wrote (flattened into the same JSON object).
     #[serde(flatten)]
     pub body: AlertBody,
+    /// Who sent it (for an official warning, whoever or whatever deployed it).
     pub created_by: String,
+    /// When it went on: the start of its time on the glass.
     pub created_at: DateTime<Utc>,
+    /// When it lapses: `created_at` plus `duration_s`.
     pub ends_at: DateTime<Utc>,
     /// Set when an operator cancels the alert before it lapses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -954,16 +1067,23 @@ impl Alert {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Writes, edits and deletes messages; uploads images.
     Editor,
+    /// Approves messages, or sends them back with a comment.
     Approver,
+    /// Creates, replaces and deletes campaigns.
     Scheduler,
+    /// Sends and cancels alerts; deploys official warnings.
     Operator,
+    /// Everything the others may, and panels, tokens, accounts and the
+    /// audit trail.
     Admin,
     /// A machine that delivers official warnings (`POST /api/v1/cap`).
     Feed,
 }
 
 impl Role {
+    /// Every role, in the order the API lists them.
     pub const ALL: [Role; 6] = [
         Role::Editor,
         Role::Approver,
@@ -973,6 +1093,7 @@ impl Role {
         Role::Feed,
     ];
 
+    /// The role's name in JSON and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Role::Editor => "editor",

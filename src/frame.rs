@@ -8,23 +8,36 @@
 
 use crate::domain::PixelFormat;
 
+/// The first four bytes of every frame.
 pub const MAGIC: &[u8; 4] = b"BTF1";
+/// Bytes before the pixel data.
 pub const HEADER_LEN: usize = 32;
+/// Bytes of the Ed25519 signature after the data, when the signed flag is set.
 pub const SIGNATURE_LEN: usize = 64;
 
+/// An alert: shown above every campaign (controllers may mark it).
 pub const FLAG_EMERGENCY: u16 = 1 << 0;
+/// Nothing to show: the controller darkens the panel (the data is zeros).
 pub const FLAG_BLANK: u16 = 1 << 1;
+/// A 64-byte Ed25519 signature follows the data.
 pub const FLAG_SIGNED: u16 = 1 << 2;
 
 /// The fixed-size part of a frame, without the data's length and CRC (those
 /// are derived from the data when encoding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
+    /// How the data encodes the pixels (byte 4).
     pub format: PixelFormat,
+    /// The panel's brightness while this frame shows, 0–255 (byte 5).
     pub brightness: u8,
+    /// Pixels across.
     pub width: u16,
+    /// Pixels down.
     pub height: u16,
+    /// `FLAG_EMERGENCY`, `FLAG_BLANK`, `FLAG_SIGNED`; other bits zero.
     pub flags: u16,
+    /// The panel's frame counter: only grows, across server restarts; a
+    /// controller refuses one not above the last it showed.
     pub seq: u32,
     /// Unix seconds after which the controller blanks the frame; 0 = never.
     pub valid_until: u64,
@@ -33,10 +46,14 @@ pub struct Header {
 /// A decoded frame. `data` borrows from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame<'a> {
+    /// The header as read.
     pub header: Header,
+    /// The pixel data, its length and CRC checked.
     pub data: &'a [u8],
     /// The header's CRC-32 of `data` (checked): what a verified ack names.
     pub crc: u32,
+    /// The signature after the data, when the signed flag is set (not
+    /// verified here: the key is the caller's).
     pub signature: Option<&'a [u8; SIGNATURE_LEN]>,
 }
 
@@ -47,28 +64,60 @@ impl Frame<'_> {
     }
 }
 
+/// Why bytes are not a BTF1 frame.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    /// Fewer bytes than the header (the count given).
     #[error("frame is {0} bytes, shorter than the 32-byte header")]
     TooShort(usize),
+    /// The first four bytes are not `BTF1`.
     #[error("frame does not start with the BTF1 magic")]
     BadMagic,
+    /// Byte 4 names no pixel format (the code given).
     #[error("unknown pixel format code {0}")]
     BadFormat(u8),
+    /// A side of zero pixels.
     #[error("frame size {width}x{height} is not allowed (each side 1 to 65535)")]
-    BadSize { width: u16, height: u16 },
+    BadSize {
+        /// Pixels across, as the header says.
+        width: u16,
+        /// Pixels down, as the header says.
+        height: u16,
+    },
+    /// The header's data length runs past the bytes received.
     #[error("header says {declared} data bytes, but {available} follow")]
-    Truncated { declared: usize, available: usize },
+    Truncated {
+        /// Data bytes the header declares.
+        declared: usize,
+        /// Bytes after the header.
+        available: usize,
+    },
+    /// Bytes after the data (and the signature, when signed).
     #[error("{extra} unexpected bytes after the data")]
-    Trailing { extra: usize },
+    Trailing {
+        /// How many.
+        extra: usize,
+    },
+    /// The data does not match the header's CRC-32.
     #[error("CRC mismatch: header says {expected:08x}, data has {actual:08x}")]
-    Crc { expected: u32, actual: u32 },
+    Crc {
+        /// The CRC in the header.
+        expected: u32,
+        /// The CRC of the data received.
+        actual: u32,
+    },
+    /// Raw data not of the size its format and the panel's size need.
     #[error("{format} data for {width}x{height} must be {expected} bytes, got {actual}")]
     DataSize {
+        /// The pixel format's name.
         format: &'static str,
+        /// Pixels across.
         width: u16,
+        /// Pixels down.
         height: u16,
+        /// Bytes the format needs at that size.
         expected: usize,
+        /// Bytes received.
         actual: usize,
     },
 }
@@ -113,6 +162,7 @@ pub fn encode(h: &Header, data: &[u8]) -> Vec<u8> {
     encode_with_crc(h, data, crc32(data))
 }
 
+/// [`encode`] with the data's CRC-32 already known (a cached page's).
 pub fn encode_with_crc(h: &Header, data: &[u8], crc: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + data.len() + SIGNATURE_LEN);
     out.extend_from_slice(&encode_header(h, data.len(), crc));

@@ -26,6 +26,7 @@
 //! - [`app`]: wiring and graceful shutdown.
 
 #![warn(unreachable_pub)]
+#![warn(missing_docs)]
 pub(crate) mod alarms;
 pub(crate) mod api;
 pub mod app;

@@ -481,6 +481,12 @@ impl Glass {
 }
 
 impl Glass {
+    /// The seq each panel shows now (0 before its first frame).
+    fn seqs(&self) -> Vec<u32> {
+        let seen = self.seen.lock().expect("glass");
+        seen.iter().map(|s| s.seq).collect()
+    }
+
     /// Panels showing nothing yet, or a blank frame.
     fn dark(&self) -> usize {
         let seen = self.seen.lock().expect("glass");
@@ -1243,13 +1249,7 @@ impl Run<'_> {
         let (n, wait) = (self.n, self.wait);
         let acks0 = metric(http, "bangtin_acks_total");
         let renders0 = metric(http, "bangtin_renders_total");
-        let before: Vec<u32> = glass
-            .seen
-            .lock()
-            .expect("glass")
-            .iter()
-            .map(|s| s.seq)
-            .collect();
+        let before = glass.seqs();
         let wall0 = chrono::Utc::now();
         let c0 = cpu_s(spid);
         let t0 = Instant::now();
@@ -1403,13 +1403,7 @@ impl Run<'_> {
         codes: &[u32],
         matched: impl Fn(usize) -> bool,
     ) -> anyhow::Result<(f64, u64, Option<f64>, f64)> {
-        let before: Vec<u32> = glass
-            .seen
-            .lock()
-            .expect("glass")
-            .iter()
-            .map(|s| s.seq)
-            .collect();
+        let before = glass.seqs();
         let doc = cap_document(chrono::Utc::now(), codes);
         let c0 = cpu_s(spid);
         let t0 = Instant::now();

@@ -243,6 +243,12 @@ fn broker_config(a: BrokerConfigArgs) -> anyhow::Result<()> {
         a.out.display(),
         s.new_users
     );
+    if let Some(until) = s.certificates_until {
+        println!(
+            "TLS: every broker's certificate is valid until {until}; run this again before then (the CA in {}/ca stays)",
+            a.out.display()
+        );
+    }
     Ok(())
 }
 

@@ -9,10 +9,8 @@ use std::sync::Arc;
 
 use bangtin::codec::{self, Accepts};
 use bangtin::frame::{self, SIGNATURE_LEN};
-use bangtin::player::{FrameSettings, Out, Player, PlayerParts, Renditions, Schedules, Shared};
-use bangtin::render::Renderer;
+use bangtin::player::{Out, Player, PlayerParts};
 use bangtin::schedule::DEFAULT_TZ;
-use bangtin::store::seq::SeqAllocator;
 use bangtin::store::Store;
 use chrono::{DateTime, Duration, Utc};
 
@@ -72,18 +70,7 @@ pub fn day(hours: i64) -> HashMap<String, PanelDay> {
     copy_dir(&repo.join("content"), &dir.path().join("content"));
     copy_dir(&repo.join("schedules"), &dir.path().join("schedules"));
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
-    let mut player = Player::new(PlayerParts {
-        store: store.clone(),
-        renditions: renditions.clone(),
-        shared: Arc::new(Shared::default()),
-        schedules: Arc::new(Schedules::new(store.clone(), renditions, DEFAULT_TZ)),
-        seq: SeqAllocator::open(store.seq_file()).unwrap(),
-        frames: FrameSettings {
-            grace_s: 300,
-            signer: None,
-        },
-    });
+    let mut player = Player::new(PlayerParts::over_store(store.clone(), DEFAULT_TZ, None).unwrap());
     let mut panels: HashMap<String, PanelDay> = HashMap::new();
     let mut sink = |o: Out| {
         let Out::Frame { panel, frame } = o else {

@@ -165,6 +165,15 @@ impl Tracker {
         c.raised = true;
     }
 
+    /// Whether observing `panel` as `seen` would change nothing: it is
+    /// online, every frame sent to it was acknowledged, and no condition
+    /// of it is open or recovering. The monitor skips such panels (most
+    /// of a healthy fleet, every second) without working out their
+    /// thresholds.
+    pub(crate) fn is_quiet(&self, panel: &Id, seen: &Observation) -> bool {
+        seen.online && seen.unacked_since.is_none() && !self.panels.contains_key(panel)
+    }
+
     /// One panel observed at `now`. An offline controller is an offline
     /// condition only (its missing acknowledgements are not a second
     /// alarm).
@@ -203,6 +212,10 @@ impl Tracker {
                     }
                 });
             }
+        }
+        // Only panels with something to follow are kept.
+        if conds.iter().all(|c| *c == Condition::default()) {
+            self.panels.remove(panel);
         }
     }
 
@@ -310,7 +323,10 @@ mod tests {
             while next.peek().is_some_and(|(at, _)| *at <= s) {
                 current = next.next().unwrap().1;
             }
-            tr.observe(t(s), &p, current, &limits(), &mut out);
+            // As the monitor does: quiet panels are skipped.
+            if !tr.is_quiet(&p, &current) {
+                tr.observe(t(s), &p, current, &limits(), &mut out);
+            }
             s += 10;
         }
         out
@@ -357,6 +373,35 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The monitor skips quiet panels; a panel is quiet only once nothing
+    /// of it is left to follow, so skipping it never loses a recovery.
+    #[test]
+    fn a_panel_is_quiet_again_only_after_its_recovery() {
+        let mut tr = Tracker::default();
+        let p = Id::parse("p1").unwrap();
+        let mut out = Vec::new();
+        assert!(tr.is_quiet(&p, &online(true, 0)));
+        assert!(
+            !tr.is_quiet(&p, &online(false, 0)),
+            "offline is never quiet"
+        );
+        let waiting = Observation {
+            unacked_since: Some(t(0)),
+            ..online(true, 0)
+        };
+        assert!(!tr.is_quiet(&p, &waiting), "a frame waits for its ack");
+        tr.observe(t(0), &p, online(false, 0), &limits(), &mut out);
+        tr.observe(t(600), &p, online(false, 0), &limits(), &mut out);
+        assert_eq!(kinds(&out), ["raised offline"]);
+        // Back online, within the recovery time: still followed.
+        tr.observe(t(610), &p, online(true, 610), &limits(), &mut out);
+        assert!(!tr.is_quiet(&p, &online(true, 610)));
+        tr.observe(t(610 + 300), &p, online(true, 610), &limits(), &mut out);
+        assert_eq!(kinds(&out), ["raised offline", "recovered offline"]);
+        assert!(tr.is_quiet(&p, &online(true, 610)), "recovered: forgotten");
+        assert!(tr.panels.is_empty());
     }
 
     #[test]

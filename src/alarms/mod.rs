@@ -210,7 +210,6 @@ impl Alarms {
         let mut stale = 0;
         for p in snap.panels.values() {
             let l = live.get(&p.id);
-            let limits = cfg.limits_for(p);
             let observed = Observation {
                 online: l.is_some_and(|l| l.online),
                 last_seen: l.and_then(|l| l.last_seen),
@@ -220,6 +219,10 @@ impl Alarms {
                     None
                 },
             };
+            if tracker.is_quiet(&p.id, &observed) {
+                continue;
+            }
+            let limits = cfg.limits_for(p);
             if observed.online
                 && observed
                     .unacked_since

@@ -105,19 +105,7 @@ pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
 }
 
 pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    let id = r.id(1)?;
-    let p = ctx
-        .store
-        .snapshot()
-        .panels
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::not_found(crate::i18n::Reason::NotFound {
-                kind: crate::i18n::Kind::Panel,
-                id: id.to_string(),
-            })
-        })?;
+    let p = known(ctx, r)?;
     ok(&view(ctx, p, r.lang()))
 }
 

@@ -16,11 +16,15 @@ use miniz_oxide::inflate::TINFLStatus;
 
 use crate::frame::{self, raw_data_len, FLAG_SIGNED, SIGNATURE_LEN};
 
+/// The first four bytes of every compressed frame.
 pub const MAGIC: &[u8; 4] = b"BTZ1";
+/// Bytes before the coded data: BTF1's 32, then encoding, three zero
+/// bytes and the delta's base seq.
 pub const HEADER_LEN: usize = 40;
 
-/// How the data is coded (header byte 32).
+/// How the data is coded (header byte 32): run-length.
 pub const ENC_RLE: u8 = 1;
+/// Raw deflate (RFC 1951, no zlib or gzip wrapper).
 pub const ENC_DEFLATE: u8 = 2;
 /// Bit 7 of the encoding: the coded bytes are the XOR of the new pixels
 /// with those of the frame `base_seq`, one the controller showed lately.
@@ -33,8 +37,11 @@ pub const HELD: usize = 16;
 /// What a controller says it decodes, in its status (`"accepts"`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Accepts {
+    /// Run-length coded frames (`btz1-rle`).
     pub rle: bool,
+    /// Deflated frames (`btz1-deflate`).
     pub deflate: bool,
+    /// Deltas against a frame it holds (`btz1-delta`).
     pub delta: bool,
     /// It plays offline bundles (`btb1`, [`crate::bundle`]): only such a
     /// controller is sent one.
@@ -57,6 +64,8 @@ impl Accepts {
         a
     }
 
+    /// Whether it decodes BTZ1 at all (a delta is coded by run-length or
+    /// deflate, so those two decide).
     pub fn any(&self) -> bool {
         self.rle || self.deflate
     }
@@ -67,9 +76,13 @@ impl Accepts {
 /// names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
+    /// The BTF1 header of the frame it stands for.
     pub frame: frame::Header,
+    /// CRC-32 of the decoded pixels.
     pub crc: u32,
+    /// [`ENC_RLE`] or [`ENC_DEFLATE`], with [`ENC_DELTA`] for a delta.
     pub encoding: u8,
+    /// The seq of the frame a delta is against (0 when not a delta).
     pub base_seq: u32,
 }
 
@@ -143,6 +156,7 @@ pub fn encode_page(data: &[u8], accepts: Accepts) -> Option<(u8, Vec<u8>)> {
         .min_by_key(|(_, coded)| coded.len())
 }
 
+/// Writes the 40-byte header for `data_len` bytes of coded data.
 pub fn encode_header(h: &Header, data_len: usize) -> [u8; HEADER_LEN] {
     let mut out = [0u8; HEADER_LEN];
     let f = frame::encode_header(&h.frame, data_len, h.crc);
@@ -156,27 +170,51 @@ pub fn encode_header(h: &Header, data_len: usize) -> [u8; HEADER_LEN] {
 /// Why a BTZ1 frame was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
+    /// The layout is off: what is wrong, in words.
     #[error("not a BTZ1 frame: {0}")]
     Layout(&'static str),
+    /// A PNG frame (the format named): BTZ1 codes raw pixels only.
     #[error("BTZ1 carries raw pixels only, not {0}")]
     Format(&'static str),
+    /// Header byte 32 names no known coding.
     #[error("unknown encoding {0:#04x}")]
     Encoding(u8),
+    /// The caller's buffer is not the frame's raw size.
     #[error("the frame needs {need} bytes of buffer, {have} given")]
-    Buffer { need: usize, have: usize },
+    Buffer {
+        /// Bytes the frame's pixels take.
+        need: usize,
+        /// Bytes the caller gave.
+        have: usize,
+    },
+    /// A delta against a frame the controller does not hold.
     #[error("a delta against seq {base} needs that frame on the glass")]
-    NoBase { base: u32 },
+    NoBase {
+        /// The seq the delta names.
+        base: u32,
+    },
+    /// The coded data ends early, runs over, or is not valid coding.
     #[error("the coded data does not decode to exactly the frame's pixels")]
     Data,
+    /// The decoded pixels do not match the header's CRC-32.
     #[error("CRC mismatch after decoding: header says {expected:08x}, pixels have {actual:08x}")]
-    Crc { expected: u32, actual: u32 },
+    Crc {
+        /// The CRC in the header.
+        expected: u32,
+        /// The CRC of the pixels decoded.
+        actual: u32,
+    },
 }
 
 /// A parsed BTZ1 frame; `data` and `signature` borrow from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed<'a> {
+    /// The header as read.
     pub header: Header,
+    /// The coded data.
     pub data: &'a [u8],
+    /// The signature after the data, when the signed flag is set (not
+    /// verified here).
     pub signature: Option<&'a [u8; SIGNATURE_LEN]>,
 }
 

@@ -27,7 +27,9 @@ pub enum DiffOp {
 /// A run of words with one fate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DiffPart {
+    /// In both texts, or only in one.
     pub op: DiffOp,
+    /// The words and the spaces between them, as written (NFC).
     pub text: String,
 }
 

@@ -28,22 +28,36 @@ pub enum Refusal {
     UnknownRef(Text),
     /// The four-eyes rule: the last editor may not approve.
     #[error("four-eyes rule: {by:?} last edited this message, so someone else must approve it")]
-    FourEyes { by: String },
+    FourEyes {
+        /// The approver, who is also the last editor.
+        by: String,
+    },
     /// The approver reviewed another version than the one stored now.
     #[error("this message changed since you read it: you reviewed version {read} and it is now version {current}; read it again and approve what it says now")]
-    StaleVersion { read: u64, current: u64 },
+    StaleVersion {
+        /// The version the approver reviewed.
+        read: u64,
+        /// The version stored now.
+        current: u64,
+    },
     /// Only a message waiting for approval can be rejected.
     #[error("message {id:?} is approved, not waiting for approval")]
-    NotWaiting { id: String },
+    NotWaiting {
+        /// The message.
+        id: String,
+    },
 }
 
 /// What a rule needs to know about the rest of the data: whether the
 /// things a record names exist. The store answers from its snapshot.
 pub trait Known {
+    /// Whether a panel has this id.
     fn has_panel(&self, id: &Id) -> bool;
     /// Whether some panel is in this group.
     fn has_group(&self, group: &str) -> bool;
+    /// Whether a message has this id.
     fn has_message(&self, id: &Id) -> bool;
+    /// Whether an uploaded image has this asset id.
     fn has_asset(&self, id: &str) -> bool;
 }
 
@@ -128,6 +142,10 @@ impl Message {
         self.updated_by != by || policy.allow_self_approval
     }
 
+    /// Approves the message as `by`, at `now`: refused when `read` (the
+    /// version reviewed, if the approver named one) is not the version
+    /// stored, or by the four-eyes rule under `policy`. Approving an
+    /// approved message changes nothing. A refusal changes nothing.
     pub fn approve(
         &mut self,
         by: &str,

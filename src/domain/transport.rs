@@ -5,8 +5,6 @@
 //! Values only: an address is checked for its shape (host and port), never
 //! resolved or dialled here.
 
-#![warn(missing_docs)]
-
 use serde::{Deserialize, Serialize};
 
 use super::{Invalid, PixelFormat};

@@ -16,8 +16,6 @@
 //! `docs/controllers.md` says where each fact comes from and which ones are
 //! not confirmed on hardware.
 
-#![warn(missing_docs)]
-
 pub mod packet;
 pub mod realtime;
 pub mod sdk;

@@ -7,8 +7,6 @@
 //! hostile, and the caller drops the connection. [`Reassembler`] joins the
 //! fragments of an XML command (`total:u32le, offset:u32le, chunk`).
 
-#![warn(missing_docs)]
-
 use super::Error;
 
 /// The 4-byte `len, cmd` header.

@@ -24,8 +24,6 @@
 //! setup" (0x12/0x13) that project sends before areas larger than 64×32 on
 //! full-colour cards, and its "program" upload (0x13, 0x02–0x04).
 
-#![warn(missing_docs)]
-
 use image::RgbImage;
 
 use super::Error;

@@ -10,8 +10,6 @@
 //! five predefined entities and character references are accepted, so no
 //! entity expansion can happen.
 
-#![warn(missing_docs)]
-
 use chrono::NaiveDateTime;
 use quick_xml::events::{BytesDecl, BytesStart, Event};
 use quick_xml::{Reader, Writer, XmlVersion};

@@ -19,8 +19,6 @@
 //! returns. It never touches a socket or reads the clock: `now_ms` is any
 //! monotonic millisecond count the caller keeps.
 
-#![warn(missing_docs)]
-
 use std::collections::VecDeque;
 
 use chrono::NaiveDateTime;

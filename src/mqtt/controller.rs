@@ -31,6 +31,7 @@ use crate::domain::{Color, Id, PixelFormat, MAX_PANEL_SIDE};
 use crate::frame::{self, FLAG_BLANK, FLAG_EMERGENCY, FLAG_SIGNED};
 use crate::transport::colorlight;
 
+/// `bangtin controller`: the reference controller's flags.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ControllerArgs {
     /// Panel id, also the MQTT client id.
@@ -42,6 +43,7 @@ pub struct ControllerArgs {
     /// CA certificate (PEM) for mqtts://; default: the system's roots.
     #[arg(long)]
     pub mqtt_ca: Option<PathBuf>,
+    /// First level(s) of every MQTT topic, as the server's.
     #[arg(long, env = "BANGTIN_TOPIC_ROOT", default_value = "bangtin")]
     pub topic_root: String,
     /// Write each shown frame as DIR/{panel}-{seq}.png.
@@ -50,8 +52,10 @@ pub struct ControllerArgs {
     /// Simulate N controllers PREFIX0001..PREFIXnnnn in one process.
     #[arg(long, value_name = "N", conflicts_with = "panel")]
     pub fleet: Option<u32>,
+    /// For --fleet: the panel ids' prefix, before four digits.
     #[arg(long, default_value = "p")]
     pub prefix: String,
+    /// The firmware the status names.
     #[arg(long, default_value = concat!("bangtin-ref/", env!("CARGO_PKG_VERSION")))]
     pub firmware: String,
     /// The server's Ed25519 public key (PEM, or 64 hex digits): when given,
@@ -127,12 +131,19 @@ impl ControllerArgs {
 /// A frame put on the glass (including blank frames).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shown {
+    /// The controller's panel.
     pub panel: Id,
+    /// The frame's seq (0 for a page of the bundle).
     pub seq: u32,
+    /// Its BTF1 flags.
     pub flags: u16,
+    /// Pixels across.
     pub width: u16,
+    /// Pixels down.
     pub height: u16,
+    /// Its pixel format.
     pub format: PixelFormat,
+    /// When the message carrying it arrived (or the bundle's page turned).
     pub received_at: Instant,
     /// How it came: 0 for BTF1, else the BTZ1 encoding byte.
     pub encoding: u8,
@@ -150,6 +161,7 @@ pub struct Shown {
 /// Running controllers. Drop `shown` or read it: a full channel holds the
 /// controllers back, as a slow display would.
 pub struct Fleet {
+    /// Every frame any of them put on the glass, in order per controller.
     pub shown: mpsc::Receiver<Shown>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -175,110 +187,15 @@ impl Fleet {
 /// Starts one controller per panel of `args` (needs a Tokio runtime).
 pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
     let panels = args.panels()?;
-    topics::validate_root(&args.topic_root)?;
-    if args.state.is_some() && args.public_key.is_none() {
-        anyhow::bail!("{STATE_NEEDS_KEY}");
-    }
-    let passwords = match &args.credentials {
-        Some(path) => read_credentials(path)?,
-        None => HashMap::new(),
-    };
-    let key = match &args.public_key {
-        Some(path) => Some(Arc::new(read_public_key(path)?)),
-        None => None,
-    };
-    let transport = if args.mqtt.tls {
-        let files = TlsFiles {
-            ca: args.mqtt_ca.clone(),
-            ..TlsFiles::default()
-        };
-        Some(Transport::tls_with_config(
-            rumqttc::TlsConfiguration::Rustls(tls::client_config(&files)?),
-        ))
-    } else {
-        None
-    };
-    let single = panels.len() == 1;
-    let (draw, out, colorlight) = outputs(args, single)?;
-    if let Some(dir) = &out {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
-    }
-    if let Some(dir) = &args.state {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
-    }
+    let setup = FleetSetup::prepare(args, panels.len() == 1)?;
     let (shown_tx, shown_rx) = mpsc::channel(16_384);
     let (stop_tx, stop_rx) = watch::channel(false);
     let connected = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::with_capacity(panels.len());
     for panel in panels {
-        let root = &args.topic_root;
-        let mut mo = MqttOptions::new(panel.as_str(), &args.mqtt.host, args.mqtt.port);
-        let status = topics::status(root, &panel);
-        mo.set_keep_alive(Duration::from_secs(30))
-            .set_clean_session(true)
-            .set_max_packet_size(DEFAULT_MAX_PACKET, 64 * 1024)
-            .set_inflight(10)
-            .set_last_will(LastWill::new(
-                &status,
-                r#"{"online":false}"#,
-                QoS::AtLeastOnce,
-                true,
-            ));
-        if let Some(password) = passwords.get(&panel) {
-            mo.set_credentials(panel.as_str(), password.as_str());
-        } else if let Some(user) = &args.mqtt.username {
-            mo.set_credentials(user, args.mqtt.password.as_deref().unwrap_or(""));
-        }
-        if let Some(t) = &transport {
-            mo.set_transport(t.clone());
-        }
-        let (_client, eventloop) = AsyncClient::new(mo, 4);
-        let state = args.state.as_ref().map(|d| d.join(format!("{panel}.seq")));
-        let floor = match &state {
-            Some(path) => read_seq(path)?,
-            None => None,
-        };
-        let c = Controller {
-            frame_topic: topics::frame(root, &panel),
-            bundle_topic: topics::bundle(root, &panel),
-            bundle: None,
-            bundle_refused: None,
-            on_bundle: None,
-            play_at: None,
-            snapshot_request_topic: topics::snapshot_request(root, &panel),
-            snapshot_topic: topics::snapshot(root, &panel),
-            glass: None,
-            dark: true,
-            decoder: args
-                .accept_compressed
-                .then(|| Box::new(codec::Decoder::default())),
-            plays_bundles: !args.no_bundles,
-            status_due: false,
-            held: Default::default(),
-            ack_topic: topics::ack(root, &panel),
-            status_topic: status,
-            panel,
-            firmware: args.firmware.clone(),
-            last_seq: None,
-            floor,
-            state,
-            expires: None,
-            draw,
-            log_state: single,
-            out: out.clone(),
-            colorlight: colorlight.clone(),
-            key: key.clone(),
-            shown: shown_tx.clone(),
-            connected: connected.clone(),
-            is_connected: false,
-            unsent_acks: Vec::new(),
-            flush_at: None,
-            size: None,
-            bundle_decoder: None,
-        };
-        tasks.push(tokio::spawn(c.run(eventloop, _client, stop_rx.clone())));
+        let (client, eventloop) = AsyncClient::new(setup.mqtt_options(args, &panel), 4);
+        let c = Controller::new(args, &setup, panel, shown_tx.clone(), connected.clone())?;
+        tasks.push(tokio::spawn(c.run(eventloop, client, stop_rx.clone())));
     }
     Ok(Fleet {
         shown: shown_rx,
@@ -286,6 +203,98 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
         tasks,
         connected,
     })
+}
+
+/// What every controller of a fleet shares, read and checked once from
+/// the arguments before the first one starts.
+struct FleetSetup {
+    /// Each panel's own broker password (`--credentials`).
+    passwords: HashMap<Id, String>,
+    /// The server's key, when frames must be signed.
+    key: Option<Arc<VerifyingKey>>,
+    /// TLS for `mqtts://`; `None` for plain TCP.
+    transport: Option<Transport>,
+    /// Draw on the terminal (one panel only).
+    draw: bool,
+    /// Where shown frames are written as PNG.
+    out: Option<PathBuf>,
+    /// A Colorlight card cabled to this machine (one panel only).
+    colorlight: Option<Arc<colorlight::Card>>,
+    /// One panel: its connection is logged.
+    single: bool,
+}
+
+impl FleetSetup {
+    /// Checks the arguments, reads the files they name and creates the
+    /// output and state directories.
+    fn prepare(args: &ControllerArgs, single: bool) -> anyhow::Result<FleetSetup> {
+        topics::validate_root(&args.topic_root)?;
+        if args.state.is_some() && args.public_key.is_none() {
+            anyhow::bail!("{STATE_NEEDS_KEY}");
+        }
+        let passwords = match &args.credentials {
+            Some(path) => read_credentials(path)?,
+            None => HashMap::new(),
+        };
+        let key = match &args.public_key {
+            Some(path) => Some(Arc::new(read_public_key(path)?)),
+            None => None,
+        };
+        let transport = if args.mqtt.tls {
+            let files = TlsFiles {
+                ca: args.mqtt_ca.clone(),
+                ..TlsFiles::default()
+            };
+            Some(Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(tls::client_config(&files)?),
+            ))
+        } else {
+            None
+        };
+        let (draw, out, colorlight) = outputs(args, single)?;
+        if let Some(dir) = &out {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
+        }
+        if let Some(dir) = &args.state {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+        }
+        Ok(FleetSetup {
+            passwords,
+            key,
+            transport,
+            draw,
+            out,
+            colorlight,
+            single,
+        })
+    }
+
+    /// One controller's MQTT session: client id the panel, a retained
+    /// `{"online":false}` as its will, its own password when it has one.
+    fn mqtt_options(&self, args: &ControllerArgs, panel: &Id) -> MqttOptions {
+        let mut mo = MqttOptions::new(panel.as_str(), &args.mqtt.host, args.mqtt.port);
+        mo.set_keep_alive(Duration::from_secs(30))
+            .set_clean_session(true)
+            .set_max_packet_size(DEFAULT_MAX_PACKET, 64 * 1024)
+            .set_inflight(10)
+            .set_last_will(LastWill::new(
+                topics::status(&args.topic_root, panel),
+                r#"{"online":false}"#,
+                QoS::AtLeastOnce,
+                true,
+            ));
+        if let Some(password) = self.passwords.get(panel) {
+            mo.set_credentials(panel.as_str(), password.as_str());
+        } else if let Some(user) = &args.mqtt.username {
+            mo.set_credentials(user, args.mqtt.password.as_deref().unwrap_or(""));
+        }
+        if let Some(t) = &self.transport {
+            mo.set_transport(t.clone());
+        }
+        mo
+    }
 }
 
 /// Terminal drawing, PNG directory and Colorlight card from `--output`
@@ -454,7 +463,89 @@ const MAX_UNSENT_ACKS: usize = 1024;
 /// or after this long, whichever comes first.
 const ACK_RESEND_WAIT: Duration = Duration::from_secs(10);
 
+/// The reconnection back-off: doubling from `BACKOFF_MIN` up to
+/// `BACKOFF_MAX`, with jitter; back to the start on every ConnAck.
+struct Retry {
+    /// The next wait before jitter.
+    backoff: Duration,
+    /// Failed attempts since the last connection (the first is logged).
+    failures: u32,
+}
+
+impl Default for Retry {
+    fn default() -> Retry {
+        Retry {
+            backoff: BACKOFF_MIN,
+            failures: 0,
+        }
+    }
+}
+
+impl Retry {
+    /// The wait before the next attempt; doubles the one after.
+    fn next_delay(&mut self) -> Duration {
+        let delay = jitter(self.backoff);
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        delay
+    }
+}
+
 impl Controller {
+    /// A controller for `panel` with a dark glass, its stored seq (with
+    /// `--state`) as the floor below which frames are replays.
+    fn new(
+        args: &ControllerArgs,
+        setup: &FleetSetup,
+        panel: Id,
+        shown: mpsc::Sender<Shown>,
+        connected: Arc<AtomicUsize>,
+    ) -> anyhow::Result<Controller> {
+        let root = &args.topic_root;
+        let state = args.state.as_ref().map(|d| d.join(format!("{panel}.seq")));
+        let floor = match &state {
+            Some(path) => read_seq(path)?,
+            None => None,
+        };
+        Ok(Controller {
+            frame_topic: topics::frame(root, &panel),
+            bundle_topic: topics::bundle(root, &panel),
+            bundle: None,
+            bundle_refused: None,
+            on_bundle: None,
+            play_at: None,
+            snapshot_request_topic: topics::snapshot_request(root, &panel),
+            snapshot_topic: topics::snapshot(root, &panel),
+            glass: None,
+            dark: true,
+            decoder: args
+                .accept_compressed
+                .then(|| Box::new(codec::Decoder::default())),
+            plays_bundles: !args.no_bundles,
+            status_due: false,
+            held: Default::default(),
+            ack_topic: topics::ack(root, &panel),
+            status_topic: topics::status(root, &panel),
+            panel,
+            firmware: args.firmware.clone(),
+            last_seq: None,
+            floor,
+            state,
+            expires: None,
+            draw: setup.draw,
+            log_state: setup.single,
+            out: setup.out.clone(),
+            colorlight: setup.colorlight.clone(),
+            key: setup.key.clone(),
+            shown,
+            connected,
+            is_connected: false,
+            unsent_acks: Vec::new(),
+            flush_at: None,
+            size: None,
+            bundle_decoder: None,
+        })
+    }
+
     fn status_json(&self, online: bool) -> String {
         let mut v = serde_json::json!({"online": online, "firmware": self.firmware});
         if let Some(seq) = self.last_seq {
@@ -756,8 +847,7 @@ impl Controller {
         _client: AsyncClient,
         mut stop: watch::Receiver<bool>,
     ) {
-        let mut backoff = BACKOFF_MIN;
-        let mut failures = 0u32;
+        let mut retry = Retry::default();
         loop {
             let expiry = self.expires;
             let flush_at = self.flush_at;
@@ -777,130 +867,19 @@ impl Controller {
                 }
                 _ = async { tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)).await },
                     if expiry.is_some() => {
-                    self.expires = None;
-                    if !self.is_connected && self.bundle.is_some() {
-                        self.play_bundle().await;
-                        continue;
-                    }
-                    tracing::info!(panel = %self.panel, seq = ?self.last_seq, "frame expired (valid_until passed); blanking");
-                    self.blank();
-                    self.dark = true;
+                    self.on_expiry().await;
                     continue;
                 }
             };
             match event {
                 Ok(Event::Incoming(Incoming::ConnAck(_))) => {
-                    backoff = BACKOFF_MIN;
-                    failures = 0;
-                    self.set_connected(true);
-                    // The frames rule again; the retained one is on its way.
-                    self.play_at = None;
-                    if self.log_state {
-                        tracing::info!(panel = %self.panel, "controller connected");
-                    }
-                    let mut topics = vec![
-                        SubscribeFilter::new(self.frame_topic.clone(), QoS::AtLeastOnce),
-                        SubscribeFilter::new(self.snapshot_request_topic.clone(), QoS::AtLeastOnce),
-                    ];
-                    if self.plays_bundles {
-                        topics.push(SubscribeFilter::new(
-                            self.bundle_topic.clone(),
-                            QoS::AtLeastOnce,
-                        ));
-                    }
-                    el.pending
-                        .push_front(Request::Subscribe(Subscribe::new_many(topics)));
-                    el.pending
-                        .push_front(retained(self.status_topic.clone(), self.status_json(true)));
-                    if !self.unsent_acks.is_empty() {
-                        self.flush_at = Some(Instant::now() + ACK_RESEND_WAIT);
-                    }
+                    retry = Retry::default();
+                    self.on_connected(&mut el);
                 }
-                Ok(Event::Incoming(Incoming::Publish(p))) if p.topic == self.frame_topic => {
-                    let (raw, encoding) = match p.payload.starts_with(codec::MAGIC) {
-                        true => (
-                            self.expand(&p.payload),
-                            p.payload.get(32).copied().unwrap_or(0),
-                        ),
-                        false => (Some(p.payload.clone()), 0),
-                    };
-                    let shown = match raw {
-                        Some(raw) => self.on_frame(&raw, (encoding, p.payload.len())).await,
-                        None => None,
-                    };
-                    if std::mem::take(&mut self.status_due) {
-                        el.pending
-                            .push_back(retained(self.status_topic.clone(), self.status_json(true)));
-                    }
-                    if let Some((seq, crc)) = shown {
-                        self.flush_acks(&mut el);
-                        el.pending.push_back(Request::Publish(Publish::new(
-                            &self.ack_topic,
-                            QoS::AtLeastOnce,
-                            ack_json(seq, crc),
-                        )));
-                    }
-                }
-                Ok(Event::Incoming(Incoming::Publish(p))) if p.topic == self.bundle_topic => {
-                    self.on_bundle_message(&p.payload);
-                    if std::mem::take(&mut self.status_due) {
-                        el.pending
-                            .push_back(retained(self.status_topic.clone(), self.status_json(true)));
-                    }
-                }
-                Ok(Event::Incoming(Incoming::Publish(p)))
-                    if p.topic == self.snapshot_request_topic =>
-                {
-                    let (glass, dark) = (self.glass.clone(), self.dark);
-                    let made =
-                        tokio::task::spawn_blocking(move || snapshot(glass.as_deref(), dark))
-                            .await
-                            .ok()
-                            .flatten();
-                    match made {
-                        Some(bytes) if bytes.len() <= MAX_SNAPSHOT => {
-                            el.pending.push_back(Request::Publish(Publish::new(
-                                &self.snapshot_topic,
-                                QoS::AtLeastOnce,
-                                bytes,
-                            )))
-                        }
-                        Some(bytes) => {
-                            tracing::warn!(panel = %self.panel, bytes = bytes.len(), "snapshot larger than {MAX_SNAPSHOT} bytes; not sent")
-                        }
-                        None => {
-                            tracing::info!(panel = %self.panel, "snapshot asked for, but nothing was ever shown")
-                        }
-                    }
-                }
+                Ok(Event::Incoming(Incoming::Publish(p))) => self.on_publish(&mut el, &p).await,
                 Ok(_) => {}
                 Err(e) => {
-                    let was = self.is_connected;
-                    self.set_connected(false);
-                    self.flush_at = None;
-                    self.keep_unsent_acks(&mut el);
-                    failures += 1;
-                    if self.log_state && (was || failures == 1) {
-                        tracing::warn!(panel = %self.panel, error = %e, "controller disconnected; retrying with back-off");
-                    } else {
-                        tracing::debug!(panel = %self.panel, error = %e, "controller connect failed");
-                    }
-                    let delay = jitter(backoff);
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                    if was {
-                        self.play_bundle().await;
-                    }
-                    let retry_at = Instant::now() + delay;
-                    let stopped = loop {
-                        let play_at = self.play_at;
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(retry_at) => break false,
-                            _ = async { tokio::time::sleep_until(play_at.unwrap_or_else(Instant::now)).await },
-                                if play_at.is_some() => self.play_bundle().await,
-                            _ = stop.changed() => break true,
-                        }
-                    };
-                    if stopped {
+                    if self.on_link_lost(&mut el, &e, &mut retry, &mut stop).await {
                         break;
                     }
                 }
@@ -913,76 +892,166 @@ impl Controller {
         }
     }
 
+    /// The frame on the glass passed its `valid_until`: the glass goes
+    /// dark, or, with the broker link down, the offline bundle plays.
+    async fn on_expiry(&mut self) {
+        self.expires = None;
+        if !self.is_connected && self.bundle.is_some() {
+            self.play_bundle().await;
+            return;
+        }
+        tracing::info!(panel = %self.panel, seq = ?self.last_seq, "frame expired (valid_until passed); blanking");
+        self.go_dark();
+    }
+
+    /// Connected: subscribe, say online in the retained status, and plan
+    /// the resending of the acks kept from before.
+    fn on_connected(&mut self, el: &mut EventLoop) {
+        self.set_connected(true);
+        // The frames rule again; the retained one is on its way.
+        self.play_at = None;
+        if self.log_state {
+            tracing::info!(panel = %self.panel, "controller connected");
+        }
+        let mut topics = vec![
+            SubscribeFilter::new(self.frame_topic.clone(), QoS::AtLeastOnce),
+            SubscribeFilter::new(self.snapshot_request_topic.clone(), QoS::AtLeastOnce),
+        ];
+        if self.plays_bundles {
+            topics.push(SubscribeFilter::new(
+                self.bundle_topic.clone(),
+                QoS::AtLeastOnce,
+            ));
+        }
+        el.pending
+            .push_front(Request::Subscribe(Subscribe::new_many(topics)));
+        el.pending
+            .push_front(retained(self.status_topic.clone(), self.status_json(true)));
+        if !self.unsent_acks.is_empty() {
+            self.flush_at = Some(Instant::now() + ACK_RESEND_WAIT);
+        }
+    }
+
+    /// A message on one of the subscribed topics: a frame, a bundle or a
+    /// snapshot request.
+    async fn on_publish(&mut self, el: &mut EventLoop, p: &Publish) {
+        if p.topic == self.frame_topic {
+            self.on_frame_message(el, &p.payload).await;
+        } else if p.topic == self.bundle_topic {
+            self.on_bundle_message(&p.payload);
+            self.publish_status_if_due(el);
+        } else if p.topic == self.snapshot_request_topic {
+            self.answer_snapshot(el).await;
+        }
+    }
+
+    /// A frame (BTF1, or BTZ1 expanded first) shown and acknowledged.
+    async fn on_frame_message(&mut self, el: &mut EventLoop, payload: &bytes::Bytes) {
+        let (raw, encoding) = match payload.starts_with(codec::MAGIC) {
+            true => (self.expand(payload), payload.get(32).copied().unwrap_or(0)),
+            false => (Some(payload.clone()), 0),
+        };
+        let shown = match raw {
+            Some(raw) => self.on_frame(&raw, (encoding, payload.len())).await,
+            None => None,
+        };
+        self.publish_status_if_due(el);
+        if let Some((seq, crc)) = shown {
+            self.flush_acks(el);
+            el.pending.push_back(Request::Publish(Publish::new(
+                &self.ack_topic,
+                QoS::AtLeastOnce,
+                ack_json(seq, crc),
+            )));
+        }
+    }
+
+    /// Publishes the retained status again when something asked for it.
+    fn publish_status_if_due(&mut self, el: &mut EventLoop) {
+        if std::mem::take(&mut self.status_due) {
+            el.pending
+                .push_back(retained(self.status_topic.clone(), self.status_json(true)));
+        }
+    }
+
+    /// Answers `snapshot/request` with a PNG of the glass (made off the
+    /// runtime), if something was ever shown and it fits.
+    async fn answer_snapshot(&mut self, el: &mut EventLoop) {
+        let (glass, dark) = (self.glass.clone(), self.dark);
+        let made = tokio::task::spawn_blocking(move || snapshot(glass.as_deref(), dark))
+            .await
+            .ok()
+            .flatten();
+        match made {
+            Some(bytes) if bytes.len() <= MAX_SNAPSHOT => el.pending.push_back(Request::Publish(
+                Publish::new(&self.snapshot_topic, QoS::AtLeastOnce, bytes),
+            )),
+            Some(bytes) => {
+                tracing::warn!(panel = %self.panel, bytes = bytes.len(), "snapshot larger than {MAX_SNAPSHOT} bytes; not sent")
+            }
+            None => {
+                tracing::info!(panel = %self.panel, "snapshot asked for, but nothing was ever shown")
+            }
+        }
+    }
+
+    /// The broker link failed: keep the unsent acks, play the bundle, and
+    /// wait out the back-off (playing the bundle's changes meanwhile).
+    /// True when `stop` came during the wait.
+    async fn on_link_lost(
+        &mut self,
+        el: &mut EventLoop,
+        e: &rumqttc::ConnectionError,
+        retry: &mut Retry,
+        stop: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let was = self.is_connected;
+        self.set_connected(false);
+        self.flush_at = None;
+        self.keep_unsent_acks(el);
+        retry.failures += 1;
+        if self.log_state && (was || retry.failures == 1) {
+            tracing::warn!(panel = %self.panel, error = %e, "controller disconnected; retrying with back-off");
+        } else {
+            tracing::debug!(panel = %self.panel, error = %e, "controller connect failed");
+        }
+        let delay = retry.next_delay();
+        if was {
+            self.play_bundle().await;
+        }
+        let retry_at = Instant::now() + delay;
+        loop {
+            let play_at = self.play_at;
+            tokio::select! {
+                _ = tokio::time::sleep_until(retry_at) => return false,
+                _ = async { tokio::time::sleep_until(play_at.unwrap_or_else(Instant::now)).await },
+                    if play_at.is_some() => self.play_bundle().await,
+                _ = stop.changed() => return true,
+            }
+        }
+    }
+
     /// Validates and shows a frame; returns the seq to acknowledge and the
     /// CRC-32 of the pixel data now on the glass.
     /// `wire`: how the frame came (BTZ1 encoding byte or 0, bytes on the
     /// wire); a decoded BTZ1 frame's signature was checked already.
     async fn on_frame(&mut self, bytes: &bytes::Bytes, wire: (u8, usize)) -> Option<(u32, u32)> {
-        let checked = wire.0 != 0;
         let received_at = Instant::now();
         if bytes.is_empty() {
             tracing::info!(panel = %self.panel, "frame cleared (panel removed from the server); blanking");
-            self.expires = None;
-            self.blank();
-            self.dark = true;
+            self.go_dark();
             return None;
         }
-        let fr = match frame::decode(bytes) {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::warn!(panel = %self.panel, error = %e, "rejected a malformed frame");
-                return None;
-            }
-        };
+        let fr = self.admit(bytes, wire.0 != 0)?;
         let h = fr.header;
-        if let Some(key) = self.key.as_ref().filter(|_| !checked) {
-            let ok = fr.signature.is_some_and(|sig| {
-                key.verify(fr.signed_part(bytes), &Signature::from_bytes(sig))
-                    .is_ok()
-            });
-            if !ok {
-                tracing::warn!(panel = %self.panel, seq = h.seq, signed = h.flags & FLAG_SIGNED != 0, "rejected a frame without a valid signature");
-                return None;
-            }
-        }
-        match self.last_seq {
-            // The retained frame again after a reconnect: already shown.
-            Some(last) if h.seq == last && self.on_bundle.is_none() => return None,
-            Some(last) if h.seq < last => {
-                tracing::warn!(panel = %self.panel, seq = h.seq, last, "rejected a replayed frame (seq not above the last shown)");
-                return None;
-            }
-            _ => {}
-        }
-        if let Some(floor) = self.floor.filter(|f| h.seq < *f) {
-            tracing::warn!(panel = %self.panel, seq = h.seq, floor, "rejected a replayed frame (seq below the last shown before the restart)");
-            return None;
-        }
-        if h.format == PixelFormat::Png && !png_size_matches(fr.data, h.width, h.height) {
-            tracing::warn!(panel = %self.panel, seq = h.seq, "rejected a PNG frame that is not a {}x{} PNG", h.width, h.height);
-            return None;
-        }
         self.last_seq = Some(h.seq);
-        if let Some(path) = &self.state {
-            // Before showing: a crash right after must not forget it.
-            let path = path.clone();
-            let seq = h.seq.to_string();
-            let saved = tokio::task::spawn_blocking(move || {
-                crate::fsio::write_atomic(&path, seq.as_bytes())
-            })
-            .await;
-            if !matches!(saved, Ok(Ok(()))) {
-                tracing::warn!(panel = %self.panel, seq = h.seq, "could not save the last seq: {saved:?}");
-            }
-        }
+        self.save_seq(h.seq).await;
         self.on_bundle = None;
         self.play_at = None;
         let now_unix = unix_ms() / 1000;
         if h.valid_until != 0 && h.valid_until <= now_unix {
             tracing::warn!(panel = %self.panel, seq = h.seq, "frame arrived already expired; blanking");
-            self.expires = None;
-            self.blank();
-            self.dark = true;
+            self.go_dark();
             return None;
         }
         self.expires = (h.valid_until != 0)
@@ -1020,6 +1089,72 @@ impl Controller {
             self.held.push_back(bytes.clone());
         }
         Some((h.seq, fr.crc))
+    }
+
+    /// The frame decoded, if it may be shown: well formed, signed with
+    /// the server's key (unless `checked` already), its seq above the
+    /// last shown and not below the floor, a PNG of its stated size.
+    /// `None` (logged) if refused.
+    fn admit<'a>(&self, bytes: &'a [u8], checked: bool) -> Option<frame::Frame<'a>> {
+        let fr = match frame::decode(bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(panel = %self.panel, error = %e, "rejected a malformed frame");
+                return None;
+            }
+        };
+        let h = fr.header;
+        if let Some(key) = self.key.as_ref().filter(|_| !checked) {
+            let ok = fr.signature.is_some_and(|sig| {
+                key.verify(fr.signed_part(bytes), &Signature::from_bytes(sig))
+                    .is_ok()
+            });
+            if !ok {
+                tracing::warn!(panel = %self.panel, seq = h.seq, signed = h.flags & FLAG_SIGNED != 0, "rejected a frame without a valid signature");
+                return None;
+            }
+        }
+        match self.last_seq {
+            // The retained frame again after a reconnect: already shown.
+            Some(last) if h.seq == last && self.on_bundle.is_none() => return None,
+            Some(last) if h.seq < last => {
+                tracing::warn!(panel = %self.panel, seq = h.seq, last, "rejected a replayed frame (seq not above the last shown)");
+                return None;
+            }
+            _ => {}
+        }
+        if let Some(floor) = self.floor.filter(|f| h.seq < *f) {
+            tracing::warn!(panel = %self.panel, seq = h.seq, floor, "rejected a replayed frame (seq below the last shown before the restart)");
+            return None;
+        }
+        if h.format == PixelFormat::Png && !png_size_matches(fr.data, h.width, h.height) {
+            tracing::warn!(panel = %self.panel, seq = h.seq, "rejected a PNG frame that is not a {}x{} PNG", h.width, h.height);
+            return None;
+        }
+        Some(fr)
+    }
+
+    /// With `--state`: keeps `seq` on disk before the frame is shown, so
+    /// a crash right after must not forget it (a failure is logged).
+    async fn save_seq(&self, seq: u32) {
+        let Some(path) = &self.state else {
+            return;
+        };
+        let path = path.clone();
+        let text = seq.to_string();
+        let saved =
+            tokio::task::spawn_blocking(move || crate::fsio::write_atomic(&path, text.as_bytes()))
+                .await;
+        if !matches!(saved, Ok(Ok(()))) {
+            tracing::warn!(panel = %self.panel, seq, "could not save the last seq: {saved:?}");
+        }
+    }
+
+    /// Blanks the glass and forgets the expiry: nothing is shown.
+    fn go_dark(&mut self) {
+        self.expires = None;
+        self.blank();
+        self.dark = true;
     }
 
     fn blank(&self) {

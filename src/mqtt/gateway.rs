@@ -95,6 +95,7 @@ pub fn controller_user(panel: &Id) -> Result<&str, crate::domain::Invalid> {
 
 /// Checks a CONNECT's user name and password.
 pub trait Authenticate: Send + Sync + 'static {
+    /// What `user` may do when `password` is right; `None` refuses the CONNECT.
     fn authenticate(&self, user: &str, password: &str) -> Option<Access>;
 }
 

@@ -5,8 +5,6 @@
 //! exponential back-off and jitter between attempts instead, and logs state
 //! changes (connected, lost, refused) rather than every retry.
 
-#![warn(missing_docs)]
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -407,7 +405,7 @@ impl LinkTask {
         if self.connected.load(Ordering::Acquire) {
             let offline = retained(topics::server_status(&self.root), "offline");
             if !publish_then_disconnect(&mut self.eventloop, offline).await {
-                tracing::warn!("broker did not acknowledge the offline status within 2 s");
+                tracing::warn!("broker did not acknowledge the offline status within 2 s: closing without DISCONNECT, so it publishes the Last Will");
             }
             tracing::info!("MQTT link closed");
         }
@@ -417,7 +415,10 @@ impl LinkTask {
 
 /// Sends `last` ahead of anything queued, waits up to 2 s for its PUBACK,
 /// then disconnects cleanly (so the broker discards the Last Will). Returns
-/// whether the ack arrived.
+/// whether the ack arrived; when it did not, there is no DISCONNECT: the
+/// caller drops the event loop, and the broker publishes the Last Will
+/// (the same offline status), so a last status lost under load never
+/// leaves the client "online" for good.
 pub(crate) async fn publish_then_disconnect(eventloop: &mut EventLoop, last: Request) -> bool {
     eventloop.pending.push_front(last);
     let deadline = Instant::now() + SHUTDOWN_WAIT;
@@ -433,6 +434,12 @@ pub(crate) async fn publish_then_disconnect(eventloop: &mut EventLoop, last: Req
             Err(_) => break false,
         }
     };
+    if !acked {
+        // Leave the Will to the broker: it says the same, and it is
+        // published for a connection that ends without a DISCONNECT. The
+        // caller drops the event loop, which closes the socket.
+        return false;
+    }
     eventloop
         .pending
         .push_front(Request::Disconnect(rumqttc::Disconnect));
@@ -536,6 +543,62 @@ pub(crate) fn parse_report(root: &str, topic: &str, payload: &[u8]) -> Option<In
 mod tests {
     use super::*;
     use crate::mqtt::MAX_REPORT;
+
+    /// The MQTT control packet types in `bytes` (the high nibble of each
+    /// fixed header), walking the remaining lengths.
+    fn packet_types(bytes: &[u8]) -> Vec<u8> {
+        let mut types = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            types.push(bytes[i] >> 4);
+            let (mut len, mut shift, mut j) = (0usize, 0, i + 1);
+            while let Some(b) = bytes.get(j) {
+                len |= usize::from(b & 0x7f) << shift;
+                shift += 7;
+                j += 1;
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+            i = j + len;
+        }
+        types
+    }
+
+    /// A broker that takes the last status but never acknowledges it (it
+    /// is overloaded, or the link is half dead): a clean DISCONNECT would
+    /// make it drop the Last Will, and the status that never arrived
+    /// would leave the client "online" for good. The connection is closed
+    /// without one instead, so the broker publishes the Will.
+    #[tokio::test]
+    async fn an_unacknowledged_last_status_leaves_the_will_to_the_broker() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let broker = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap();
+            assert_eq!(packet_types(&buf[..n]), [1], "CONNECT first");
+            s.write_all(&[0x20, 0x02, 0x00, 0x00]).await.unwrap();
+            let mut rest = Vec::new();
+            while let Ok(n @ 1..) = s.read(&mut buf).await {
+                rest.extend_from_slice(&buf[..n]);
+            }
+            rest
+        });
+        let (_client, mut el) = AsyncClient::new(MqttOptions::new("t", "127.0.0.1", port), 4);
+        while !matches!(el.poll().await, Ok(Event::Incoming(Incoming::ConnAck(_)))) {}
+        let acked = publish_then_disconnect(&mut el, retained("s".into(), "off")).await;
+        assert!(!acked, "this broker never acknowledges");
+        drop(el);
+        let rest = broker.await.unwrap();
+        assert_eq!(
+            packet_types(&rest),
+            [3],
+            "the status was sent (PUBLISH), and no DISCONNECT (14) after it"
+        );
+    }
 
     #[test]
     fn reports_parse_and_garbage_is_dropped() {

@@ -78,6 +78,7 @@ pub struct Counters {
     pub denied: AtomicU64,
 }
 
+/// Why the broker link or the embedded broker could not do something.
 #[derive(Debug, thiserror::Error)]
 pub enum MqttError {
     /// The link is between connections; the player republishes every
@@ -87,10 +88,19 @@ pub enum MqttError {
     /// [`Publisher::shutdown`] ran, or the link task ended.
     #[error("the MQTT link is shut down")]
     Closed,
+    /// A payload over the link's packet limit: not sent.
     #[error("frame of {size} bytes is larger than the MQTT packet limit of {limit} bytes")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The payload's size, bytes.
+        size: usize,
+        /// The link's largest packet, bytes.
+        limit: usize,
+    },
+    /// The TLS files could not be read or used (the sentence says which).
     #[error("{0}")]
     Tls(String),
+    /// The embedded broker could not start or is misconfigured (the
+    /// sentence says why).
     #[error("{0}")]
     Broker(String),
 }
@@ -99,10 +109,15 @@ pub enum MqttError {
 /// `mqtts://…` (port 8883). User and password are percent-decoded.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BrokerUrl {
+    /// Host name or IP address.
     pub host: String,
+    /// TCP port (1883 or 8883 unless given).
     pub port: u16,
+    /// `mqtts://`: TLS on the connection.
     pub tls: bool,
+    /// The user name to connect with, if any.
     pub username: Option<String>,
+    /// Its password (never printed by `Debug` or `Display`).
     pub password: Option<String>,
 }
 
@@ -253,17 +268,24 @@ fn percent_decode(s: &str) -> Option<String> {
 /// `cert` and `key` together enable client-certificate authentication.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsFiles {
+    /// The CA certificate(s) the broker's certificate must chain to.
     pub ca: Option<PathBuf>,
+    /// This client's certificate chain.
     pub cert: Option<PathBuf>,
+    /// This client's private key.
     pub key: Option<PathBuf>,
 }
 
 /// Everything the server's link needs.
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
+    /// The broker to connect to.
     pub url: BrokerUrl,
+    /// TLS files, for `mqtts://`.
     pub tls: TlsFiles,
+    /// The first level of every topic (`bangtin`).
     pub topic_root: String,
+    /// The link's MQTT client id (unique per server process).
     pub client_id: String,
     /// Largest packet sent or accepted, bytes.
     pub max_packet: usize,

@@ -102,10 +102,12 @@ pub fn status_filter(root: &str) -> String {
     format!("{root}/panels/+/status")
 }
 
+/// The filter for every panel's acks.
 pub fn ack_filter(root: &str) -> String {
     format!("{root}/panels/+/ack")
 }
 
+/// The filter for every panel's snapshots.
 pub fn snapshot_filter(root: &str) -> String {
     format!("{root}/panels/+/snapshot")
 }

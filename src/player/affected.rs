@@ -23,6 +23,8 @@ pub enum Affected {
     Panels(BTreeSet<Id>),
 }
 
+/// The panels whose decisions may differ between `before` and `after` (the rule
+/// is in the module's header).
 pub fn affected(before: &Snapshot, after: &Snapshot) -> Affected {
     let mut panels: BTreeSet<Id> = before
         .panels

@@ -16,11 +16,13 @@ use crate::store::{Snapshot, Store};
 
 /// The schedule inputs of one snapshot.
 pub struct ScheduleInputs {
+    /// The store snapshot they were built from.
     pub snapshot: Arc<Snapshot>,
     /// Every campaign that compiles (the store refused the others).
     pub campaigns: Arc<Vec<CompiledCampaign>>,
     /// Alerts not cancelled; `resolve` decides which are on at an instant.
     pub alerts: Arc<Vec<Alert>>,
+    /// The server's time zone (campaigns without their own).
     pub tz: Tz,
     store: Arc<Store>,
     renditions: Arc<Renditions>,
@@ -88,6 +90,8 @@ pub struct Schedules {
 }
 
 impl Schedules {
+    /// Nothing built yet: the inputs of a generation are built when first asked
+    /// for ([`Schedules::current`]).
     pub fn new(store: Arc<Store>, renditions: Arc<Renditions>, tz: Tz) -> Schedules {
         Schedules {
             store,

@@ -26,7 +26,9 @@ pub const SNAPSHOT_BUDGET: usize = 8 * 1024 * 1024;
 /// a BTF1 frame whose data is a PNG (docs/protocol.md, "Snapshots").
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// The BTF1 frame the controller sent (its data a PNG of the glass).
     pub frame: bytes::Bytes,
+    /// When the server received it.
     pub received_at: DateTime<Utc>,
 }
 
@@ -39,20 +41,33 @@ impl crate::memory::Weigh for Snapshot {
 /// What a panel shows now, as `GET /panels/{id}/now` reports it.
 #[derive(Clone, Serialize, schemars::JsonSchema)]
 pub struct NowState {
+    /// The message on the glass; absent when an alert or nothing shows.
     pub message: Option<Id>,
+    /// The campaign that put the message there.
     pub campaign: Option<Id>,
+    /// The alert on the glass, if one pre-empts the campaigns.
     pub alert: Option<Id>,
+    /// The seq of the frame last sent to the panel.
     pub seq: u32,
+    /// When what shows began (for a blank panel: when the last window or
+    /// alert ended).
     pub since: DateTime<Utc>,
+    /// When the decision changes next; absent: nothing planned.
     pub until: Option<DateTime<Utc>>,
+    /// The page shown, from 1.
     pub page: u32,
+    /// How many pages the message or alert has.
     pub pages: u32,
+    /// The brightness sent with the frame, 0–255.
     pub brightness: u8,
+    /// Whether the panel was sent a blank frame (nothing to show).
     pub blank: bool,
     /// Unix seconds after which the controller blanks, as sent in the frame.
     pub valid_until: u64,
+    /// The panel's profile the frame was rendered for.
     #[serde(skip)]
     pub profile: Profile,
+    /// The rendered pages the frame came from (for `frame.png`).
     #[serde(skip)]
     pub rendition: Option<Arc<Rendition>>,
 }
@@ -60,12 +75,17 @@ pub struct NowState {
 /// Last status a controller reported.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LiveStatus {
+    /// Whether the controller's last status said online (its will says offline).
     pub online: bool,
+    /// When anything was last heard from the controller.
     pub last_seen: Option<DateTime<Utc>>,
+    /// The firmware its status names.
     pub firmware: Option<String>,
+    /// The seq its status says is on the glass.
     pub reported_seq: Option<u32>,
     /// The newest frame the controller acknowledged as shown, and when.
     pub acked_seq: Option<u32>,
+    /// When that acknowledgement came.
     pub acked_at: Option<DateTime<Utc>>,
     /// The compressed formats its controller decodes (from its status).
     #[serde(skip)]
@@ -80,17 +100,25 @@ pub struct LiveStatus {
 /// A change the dashboard hears about (server-sent events).
 #[derive(Debug, Clone, Serialize)]
 pub struct PanelEvent {
+    /// The panel.
     pub id: Id,
+    /// Whether its controller is online.
     pub online: bool,
+    /// When its controller was last heard from.
     pub last_seen: Option<DateTime<Utc>>,
+    /// The seq of the frame last sent.
     pub seq: u32,
+    /// The message on the glass, if any.
     pub message: Option<Id>,
+    /// The campaign that put it there.
     pub campaign: Option<Id>,
+    /// The alert on the glass, if any.
     pub alert: Option<Id>,
     /// When the current show began.
     pub since: Option<DateTime<Utc>>,
     /// The newest frame the controller acknowledged as shown, and when.
     pub acked_seq: Option<u32>,
+    /// When that acknowledgement came.
     pub acked_at: Option<DateTime<Utc>>,
 }
 
@@ -99,12 +127,16 @@ pub struct PanelEvent {
 /// most, and only for panels that were sent frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Played {
+    /// The seq the frame was published with.
     pub seq: u32,
     /// CRC-32 of the pixel data sent (the frame header's CRC): a verified
     /// ack names it.
     pub crc: u32,
+    /// The message the frame showed, if any.
     pub message: Option<Id>,
+    /// The campaign that put it there.
     pub campaign: Option<Id>,
+    /// The alert the frame showed, if any.
     pub alert: Option<Id>,
     /// When an ack was turned into a proof-of-play row, and whether it was
     /// verified: a QoS 1 ack re-sent after a broker outage must not count
@@ -117,17 +149,25 @@ pub struct Played {
 /// controller named the CRC of the frame the server sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acked {
+    /// The frame the ack named.
     pub played: Played,
+    /// When it went on the glass: the arrival of the first ack for it.
     pub shown_at: DateTime<Utc>,
+    /// Whether the ack named the CRC the server sent (a verified play).
     pub verified: bool,
 }
 
 /// State the player shares with the API and the inbound MQTT handler.
 pub struct Shared {
+    /// What each panel shows now; written by the player.
     pub now: RwLock<HashMap<Id, NowState>>,
+    /// What each controller last reported; written by the inbound handler.
     pub live: RwLock<HashMap<Id, LiveStatus>>,
+    /// The last [`RECENT`] frames sent to each panel, for matching acks.
     pub recent: Mutex<HashMap<Id, VecDeque<Played>>>,
+    /// Change events for the dashboard's event stream.
     pub events: tokio::sync::broadcast::Sender<PanelEvent>,
+    /// Frames handed to the delivery (the `/metrics` counter).
     pub frames_published: AtomicU64,
     /// Health of each vendor card's connection (`transport`).
     pub links: RwLock<HashMap<Id, crate::transport::Link>>,
@@ -169,6 +209,7 @@ pub struct Owed {
 }
 
 impl Shared {
+    /// The dashboard's event for `id`: its live status and what it shows now.
     pub fn event_for(&self, id: &Id) -> PanelEvent {
         let now = self.now.read().expect("now lock");
         let live = self.live.read().expect("live lock");

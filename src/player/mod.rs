@@ -71,22 +71,67 @@ const RETRY: chrono::Duration = chrono::Duration::seconds(5);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Out {
     /// Deliver this BTF1 frame to the panel (it replaces the previous one).
-    Frame { panel: Id, frame: Bytes },
+    Frame {
+        /// The panel.
+        panel: Id,
+        /// The signed BTF1 frame.
+        frame: Bytes,
+    },
     /// The panel was deleted: withdraw its frame.
-    Clear { panel: Id },
+    Clear {
+        /// The panel that is gone.
+        panel: Id,
+    },
     /// The panel's offline bundle (BTB1, [`crate::bundle`]); MQTT panels
     /// only.
-    Bundle { panel: Id, bundle: Bytes },
+    Bundle {
+        /// The panel.
+        panel: Id,
+        /// The signed BTB1 bundle.
+        bundle: Bytes,
+    },
 }
 
 /// What the player is built from.
 pub struct PlayerParts {
+    /// The data the player decides from; it follows the store's changes.
     pub store: Arc<Store>,
+    /// The render cache (shared with the API's previews).
     pub renditions: Arc<Renditions>,
+    /// The live state the API reads, written by the player.
     pub shared: Arc<Shared>,
+    /// The schedule inputs per store generation (shared with the timeline).
     pub schedules: Arc<Schedules>,
+    /// Each panel's next seq, persisted before use.
     pub seq: SeqAllocator,
+    /// How frames are stamped and signed.
     pub frames: FrameSettings,
+}
+
+impl PlayerParts {
+    /// The parts of a player over `store` alone, as benches, tests and
+    /// tools run one without the server around it: a render cache without
+    /// a memory budget, schedules in `tz`, fresh live state, the store's
+    /// seq high-water marks, and 300 s of grace; frames signed with
+    /// `signer` when given.
+    pub fn over_store(
+        store: Arc<Store>,
+        tz: chrono_tz::Tz,
+        signer: Option<ed25519_dalek::SigningKey>,
+    ) -> std::io::Result<PlayerParts> {
+        let renditions = Arc::new(Renditions::new(Arc::new(crate::render::Renderer::new())));
+        Ok(PlayerParts {
+            schedules: Arc::new(Schedules::new(store.clone(), renditions.clone(), tz)),
+            seq: SeqAllocator::open(store.seq_file())?,
+            store,
+            renditions,
+            shared: Arc::new(Shared::default()),
+            frames: FrameSettings {
+                grace_s: 300,
+                signer,
+            },
+        })
+    }
 }
 
 /// What was last sent to a panel, and when to look at it again.
@@ -157,6 +202,8 @@ impl Showing {
     }
 }
 
+/// The state machine: what every panel was last sent, when to look at it again,
+/// and the frames and bundles it makes.
 pub struct Player {
     store: Arc<Store>,
     renditions: Arc<Renditions>,
@@ -178,6 +225,7 @@ pub struct Player {
 }
 
 impl Player {
+    /// A player over `parts`, with nothing published yet (call `republish_all` to start).
     pub fn new(parts: PlayerParts) -> Player {
         let inputs = parts.schedules.current();
         Player {
@@ -493,6 +541,7 @@ impl Player {
 
 /// Messages into the player thread.
 pub enum Command {
+    /// The store changed: re-decide the panels the change touches.
     StoreChanged,
     /// The broker link is back: MQTT panels get their frames again.
     BrokerReconnected,
@@ -502,6 +551,7 @@ pub enum Command {
     Resend(Id),
     /// A controller said it plays offline bundles: its bundle, now.
     Bundle(Id),
+    /// Stop the thread (after the pass under way).
     Shutdown,
 }
 
@@ -575,7 +625,6 @@ mod tests {
     use crate::domain::{
         Alert, AlertBody, Campaign, Message, MessageBody, MessageStatus, Panel, Style, Target,
     };
-    use crate::render::Renderer;
     use chrono::TimeZone;
 
     struct Rig {
@@ -637,22 +686,9 @@ mod tests {
         }))
         .unwrap();
         store.put_campaign(c, true, "a").unwrap();
-        let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
-        let player = Player::new(PlayerParts {
-            store: store.clone(),
-            renditions: renditions.clone(),
-            shared: Arc::new(Shared::default()),
-            schedules: Arc::new(Schedules::new(
-                store.clone(),
-                renditions,
-                chrono_tz::Asia::Ho_Chi_Minh,
-            )),
-            seq: SeqAllocator::open(store.seq_file()).unwrap(),
-            frames: FrameSettings {
-                grace_s: 300,
-                signer: None,
-            },
-        });
+        let player = Player::new(
+            PlayerParts::over_store(store.clone(), chrono_tz::Asia::Ho_Chi_Minh, None).unwrap(),
+        );
         Rig {
             _dir: dir,
             store,

@@ -32,14 +32,19 @@ pub const ALERT_STYLE: Style = Style {
 
 /// One rendered page, ready to stamp into frames.
 pub struct PageOut {
+    /// The page as drawn (its pixels, for previews and `frame.png`).
     pub page: render::Page,
+    /// The page packed in the panel's pixel format: a frame's data.
     pub data: Bytes,
+    /// CRC-32 of `data` (the frame header's CRC).
     pub crc: u32,
+    /// Words of text on the page (for the reading-time warning).
     pub words: usize,
 }
 
 /// All pages of one message on one profile.
 pub struct Rendition {
+    /// The pages, in order; at least one (a blank message is one dark page).
     pub pages: Vec<PageOut>,
 }
 
@@ -73,15 +78,24 @@ pub struct Renditions {
     renderer: Arc<Renderer>,
     cache: Mutex<ByteLru<RenderKey, Arc<Rendition>>>,
     images: Mutex<Pictures>,
+    /// Renders made (cache misses), for `/metrics`.
     pub renders: AtomicU64,
 }
 
+/// Why a message cannot be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum RenditionError {
+    /// The message names an image the store does not have (its id).
     #[error("image {0} is missing from the store")]
     MissingImage(String),
+    /// The image's file does not decode as a picture.
     #[error("image {id} cannot be used: {reason}")]
-    BadImage { id: String, reason: String },
+    BadImage {
+        /// The image's asset id.
+        id: String,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 /// Prepared pictures by asset id, least recently used dropped first once
@@ -162,6 +176,7 @@ impl Renditions {
         }
     }
 
+    /// The renderer behind the cache (fonts and faces loaded once).
     pub fn renderer(&self) -> &Renderer {
         &self.renderer
     }
@@ -258,6 +273,7 @@ impl Renditions {
         ))
     }
 
+    /// The pages of `msg`'s current version on `profile`, cached by (id, version, profile).
     pub fn message(
         &self,
         store: &Store,
@@ -272,6 +288,7 @@ impl Renditions {
         self.cached(key, || self.render_body(store, &msg.body, profile))
     }
 
+    /// The pages of `alert` in the alert style on `profile`, cached by (id, profile).
     pub fn alert(&self, alert: &Alert, profile: &Profile) -> Arc<Rendition> {
         let key = RenderKey::Alert {
             id: alert.id.clone(),
@@ -290,6 +307,7 @@ impl Renditions {
         .expect("alerts have no image")
     }
 
+    /// One dark page for `profile` (what a panel with nothing to show is sent).
     pub fn blank(&self, profile: &Profile) -> Arc<Rendition> {
         self.cached(RenderKey::Blank { profile: *profile }, || {
             Ok(self.build(
@@ -322,10 +340,12 @@ impl Renditions {
             .retain(|id| snap.assets.contains_key(id));
     }
 
+    /// Renders cached.
     pub fn len(&self) -> usize {
         self.cache.lock().expect("render cache").len()
     }
 
+    /// Whether no render is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

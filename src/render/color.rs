@@ -2,8 +2,6 @@
 //! ordered dithering. Blends and resampling happen in linear light; the
 //! tables here make that cheap.
 
-#![warn(missing_docs)]
-
 use std::sync::OnceLock;
 
 use crate::domain::Color;

@@ -17,8 +17,6 @@
 //! No face shapes text: callers hand them NFC-normalised characters, for
 //! which every face has precomposed Vietnamese glyphs.
 
-#![warn(missing_docs)]
-
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 

@@ -16,8 +16,6 @@
 //! This module is pure: it never reads the clock, the disk or the network
 //! (fonts are compiled in), and the same input always gives the same pixels.
 
-#![warn(missing_docs)]
-
 mod color;
 mod font;
 mod picture;

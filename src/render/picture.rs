@@ -2,8 +2,6 @@
 //! light, and reduction to what the panel can show (1-bit error diffusion,
 //! RGB565 ordered dithering).
 
-#![warn(missing_docs)]
-
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbaImage};

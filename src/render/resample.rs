@@ -5,8 +5,6 @@
 //! into SIMD; weights are computed once per output line with a sine
 //! recurrence instead of two `sin` calls per tap.
 
-#![warn(missing_docs)]
-
 /// Lanczos window half-width.
 const SUPPORT: f64 = 3.0;
 

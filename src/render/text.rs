@@ -7,8 +7,6 @@
 //! colours or pixel formats: the output is coverage (0 = background,
 //! 255 = ink) which the caller turns into panel pixels.
 
-#![warn(missing_docs)]
-
 use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 

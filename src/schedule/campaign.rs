@@ -18,8 +18,6 @@
 //!
 //! Windows are half open: active at their start instant, inactive at their end.
 
-#![warn(missing_docs)]
-
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 

@@ -29,8 +29,6 @@
 //!
 //! This module never reads the clock: every query takes its instant.
 
-#![warn(missing_docs)]
-
 use std::fmt;
 
 use chrono::{
@@ -368,7 +366,8 @@ impl Fields {
         days & valid
     }
 
-    /// First time of day at or after `from` that fires.
+    /// First time of day at or after `from` that fires (the mirror of
+    /// `prev_tod`, deliberately kept apart).
     fn next_tod(&self, (h0, m0, s0): Tod) -> Option<Tod> {
         let first_s = next_bit(self.sec, 0)?;
         let first_m = next_bit(self.min, 0)?;
@@ -390,7 +389,8 @@ impl Fields {
         Some((h, first_m, first_s))
     }
 
-    /// Last time of day at or before `upto` that fires.
+    /// Last time of day at or before `upto` that fires (the mirror of
+    /// `next_tod`).
     fn prev_tod(&self, (h0, m0, s0): Tod) -> Option<Tod> {
         let last_s = prev_bit(self.sec, 59)?;
         let last_m = prev_bit(self.min, 59)?;
@@ -483,6 +483,7 @@ impl CronSpec {
     }
 
     /// First firing after `t` whose local date is within `[first, last]`.
+    /// Deliberately the mirror of `prev_at_or_before_utc`.
     pub(crate) fn next_after_utc(
         &self,
         tz: Tz,
@@ -508,6 +509,7 @@ impl CronSpec {
     }
 
     /// Last firing at or before `t` whose local date is within `[first, last]`.
+    /// Deliberately the mirror of `next_after_utc`.
     pub(crate) fn prev_at_or_before_utc(
         &self,
         tz: Tz,
@@ -541,6 +543,8 @@ impl CronSpec {
     }
 
     /// First matching local time at or after `from`, on or before `last`.
+    /// Deliberately the mirror of `prev_naive` (forward instead of back):
+    /// the two walks are kept side by side, not folded into one.
     fn next_naive(&self, from: NaiveDateTime, last: NaiveDate) -> Option<NaiveDateTime> {
         let f = &self.fields;
         let mut date = from.date();
@@ -573,6 +577,7 @@ impl CronSpec {
     }
 
     /// Last matching local time at or before `upto`, on or after `first`.
+    /// Deliberately the mirror of `next_naive`.
     fn prev_naive(&self, upto: NaiveDateTime, first: NaiveDate) -> Option<NaiveDateTime> {
         let f = &self.fields;
         let mut date = upto.date();

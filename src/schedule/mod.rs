@@ -38,8 +38,6 @@
 //! decision lasts past the next edge of such a window: the panel changes
 //! there without any write.
 
-#![warn(missing_docs)]
-
 pub mod campaign;
 pub mod cron;
 mod rotation;

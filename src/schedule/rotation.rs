@@ -26,8 +26,6 @@
 //! Bounding the replay to a day keeps its cost to a few thousand steps for
 //! a campaign beside a window that opens every minute.
 
-#![warn(missing_docs)]
-
 use std::ops::Range;
 
 use chrono::{DateTime, TimeDelta, Utc};

@@ -1202,12 +1202,13 @@ fn airtime(slots: &[Slot]) -> HashMap<String, i64> {
 /// The ten-message all-day campaign beside a campaign whose window opens
 /// every minute for 30 s: every message plays, each gets its share, and the
 /// all-day campaign's playlist runs on across the window boundaries.
-#[test]
-fn share_of_voice_is_fair_beside_a_window_that_opens_every_minute() {
+/// Ten messages all day from 2026-03-02, and two in a window that opens
+/// every minute for 30 s.
+fn all_day_beside_minutely() -> World {
     let ten: Vec<_> = (1..=10)
         .map(|i| json!({"id": format!("a{i}"), "dwell_s": 10}))
         .collect();
-    let w = World::new(
+    World::new(
         vec![
             camp("all-day", json!({"messages": ten, "start": "2026-03-02"})),
             camp(
@@ -1229,7 +1230,28 @@ fn share_of_voice_is_fair_beside_a_window_that_opens_every_minute() {
             1,
             HashMap::new(),
         ),
-    );
+    )
+}
+
+/// The numbers of the messages a campaign's turns show, in order
+/// (`a7` → 7).
+fn message_turns(slots: &[Slot], campaign: &str) -> Vec<usize> {
+    slots
+        .iter()
+        .filter_map(|s| match &s.show {
+            Show::Message {
+                campaign: c,
+                message,
+                ..
+            } if c.as_str() == campaign => Some(message.as_str()[1..].parse::<usize>().unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn share_of_voice_is_fair_beside_a_window_that_opens_every_minute() {
+    let w = all_day_beside_minutely();
     let from = at("2026-03-02T09:00:00+07:00");
     let to = at("2026-03-02T10:00:00+07:00");
     let slots = w.slots(from, to, 10_000);
@@ -1255,27 +1277,12 @@ fn share_of_voice_is_fair_beside_a_window_that_opens_every_minute() {
     }
     // Stability: the all-day campaign's turns run a1 a2 … a10 a1 … without
     // ever going back to a1 early; the minutely one never skips a message.
-    let turns = |campaign: &str| -> Vec<usize> {
-        slots
-            .iter()
-            .filter_map(|s| match &s.show {
-                Show::Message {
-                    campaign: c,
-                    message,
-                    ..
-                } if c.as_str() == campaign => {
-                    Some(message.as_str()[1..].parse::<usize>().unwrap())
-                }
-                _ => None,
-            })
-            .collect()
-    };
-    let a = turns("all-day");
+    let a = message_turns(&slots, "all-day");
     assert!(a.len() >= 200, "{a:?}");
     for pair in a.windows(2) {
         assert_eq!(pair[1], pair[0] % 10 + 1, "all-day turns: {a:?}");
     }
-    let b = turns("minutely");
+    let b = message_turns(&slots, "minutely");
     for pair in b.windows(2) {
         // A turn cut by the window's close is played again next time.
         assert!(

@@ -32,8 +32,11 @@ pub(crate) const KEEP_CLOSED: usize = 2000;
 /// One outage of one panel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Incident {
+    /// Numbered from 1 in the order raised; never reused.
     pub id: u64,
+    /// The panel that is out.
     pub panel: Id,
+    /// What is wrong: offline, or not confirming its frames.
     pub kind: Kind,
     /// Delivered during quiet hours too.
     pub urgent: bool,
@@ -54,21 +57,26 @@ pub struct Incident {
     /// Already listed in a digest.
     #[serde(default)]
     pub digested: bool,
+    /// Who acknowledged the alarm, if anyone did.
     #[serde(default)]
     pub acked_by: Option<String>,
+    /// When it was acknowledged.
     #[serde(default)]
     pub acked_at: Option<DateTime<Utc>>,
 }
 
 impl Incident {
+    /// Whether the outage goes on (it has not recovered).
     pub fn is_open(&self) -> bool {
         self.recovered_at.is_none()
     }
 }
 
+/// `state/alarms.json`: every incident kept, and the digest's bookkeeping.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AlarmLog {
+    /// The last id given (the next incident gets one more).
     pub next_id: u64,
     /// When the last digest was made (set at first start, so a new server
     /// does not send one at once).
@@ -83,6 +91,8 @@ struct ConfigState {
     problem: Option<Text>,
 }
 
+/// The alarms' settings (`secrets/alarms.json`, reloaded when it changes) and
+/// their incident log (`state/alarms.json`), written durably.
 pub struct AlarmStore {
     config_path: PathBuf,
     log_path: PathBuf,

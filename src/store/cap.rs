@@ -49,6 +49,7 @@ struct ConfigState {
 }
 
 impl ConfigFile {
+    /// The file under the data directory `data`, read now (missing: the defaults).
     pub fn open(data: &Path) -> ConfigFile {
         let f = ConfigFile {
             path: data.join(CONFIG_FILE),
@@ -62,6 +63,7 @@ impl ConfigFile {
         f
     }
 
+    /// Where the file is.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -129,8 +131,10 @@ impl Source {
 /// Why a document changed nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum CapFailure {
+    /// The document or the operator's click was refused (the reason says why).
     #[error(transparent)]
     Refused(#[from] CapError),
+    /// The store could not record it.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -138,6 +142,7 @@ pub enum CapFailure {
 /// What a received document did.
 #[derive(Debug, Clone)]
 pub struct Receipt {
+    /// The warning as recorded.
     pub warning: Warning,
     /// The identifier was received before: nothing changed.
     pub duplicate: bool,

@@ -35,6 +35,7 @@ impl Credentials {
         data.join("secrets").join("mqtt-credentials.json")
     }
 
+    /// Opens the file at `path` (an absent file: no credentials yet).
     pub fn open(path: &Path) -> Result<Credentials, StoreError> {
         SecretFile::open(path, "MQTT credentials").map(Credentials)
     }

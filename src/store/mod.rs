@@ -98,10 +98,15 @@ use crate::schedule;
 /// touches). They read like `BTreeMap`s, in key order.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
+    /// Every panel, by id (`content/panels/`).
     pub panels: OrdMap<Id, Panel>,
+    /// Every message, by id (`content/messages/`).
     pub messages: OrdMap<Id, Message>,
+    /// Every uploaded image, by asset id (`content/assets/`).
     pub assets: OrdMap<String, Asset>,
+    /// Every campaign, by id (`schedules/`).
     pub campaigns: OrdMap<Id, Campaign>,
+    /// Every alert, cancelled and lapsed ones too, by id (`state/alerts/`).
     pub alerts: OrdMap<Id, Alert>,
     /// Official warnings received (CAP), by [`crate::cap::warning::key`].
     pub cap: OrdMap<Id, crate::cap::Warning>,
@@ -118,11 +123,13 @@ pub struct Snapshot {
 /// A file that could not be read or parsed, with where the mistake is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileProblem {
+    /// The file.
     pub path: PathBuf,
-    /// What is wrong (rendered in the reader's language).
+    /// What is wrong with it (rendered in the reader's language).
     pub message: Text,
     /// Where a JSON mistake is (1-based), when the file did not parse.
     pub line: Option<usize>,
+    /// The column of that mistake (1-based).
     pub column: Option<usize>,
 }
 
@@ -143,29 +150,56 @@ impl std::fmt::Display for FileProblem {
     }
 }
 
+/// Why the store refused or failed a read or a write; a write that fails changes nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No record of that kind has the id.
     #[error("no {kind} with id {id:?}")]
-    NotFound { kind: &'static str, id: String },
+    NotFound {
+        /// What was looked for (`panel`, `message`, …).
+        kind: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// The change does not fit the data as it is (an id taken, a broken file in
+    /// the way): the sentence says which.
     #[error("{0}")]
     Conflict(Text),
     /// Refused because other things use it: `users` names them (id, name),
     /// `kind` says what they are ("campaigns", "messages").
     #[error("{message}")]
     InUse {
+        /// The sentence a person reads.
         message: Text,
+        /// What the users are ("campaigns", "messages").
         kind: &'static str,
+        /// Each user's id and name.
         users: Vec<(String, String)>,
     },
     /// A workflow rule or a value check said no.
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// The disk (or the quota) is full.
     #[error("the disk is full: {path} could not be written; free some space and try again")]
-    DiskFull { path: PathBuf },
+    DiskFull {
+        /// The file that could not be written.
+        path: PathBuf,
+    },
+    /// The data directory cannot be written to.
     #[error("the data directory is read-only or not writable ({path}): nothing was changed")]
-    ReadOnly { path: PathBuf },
+    ReadOnly {
+        /// The file that could not be written.
+        path: PathBuf,
+    },
+    /// Any other I/O failure.
     #[error("writing {path} failed: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// Files of the data directory that could not be used at start.
     #[error("the data directory has broken files:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Corrupt(Vec<FileProblem>),
 }
@@ -209,6 +243,8 @@ impl StoreError {
         }
     }
 
+    /// The error for an I/O failure on `path`: a full disk and a read-only
+    /// directory are told apart from the rest.
     pub fn io(path: &Path, e: io::Error) -> StoreError {
         // ENOSPC = 28, EROFS = 30, EDQUOT = 122 on Linux.
         match (e.raw_os_error(), e.kind()) {
@@ -227,10 +263,15 @@ impl StoreError {
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
+    /// When the change was made.
     pub at: DateTime<Utc>,
+    /// The principal who made it.
     pub who: String,
+    /// What was done (`create`, `update`, `delete`, `approve`, …).
     pub action: String,
+    /// What kind of record (`panel`, `message`, …).
     pub kind: String,
+    /// The record's id.
     pub id: String,
     /// Before → after, or other facts worth keeping (e.g. the status change).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
@@ -248,6 +289,8 @@ enum FileOp {
     },
 }
 
+/// The data directory: the current snapshot in memory, and every change written
+/// durably (with its audit line) before it is published.
 pub struct Store {
     root: PathBuf,
     snap: RwLock<Arc<Snapshot>>,
@@ -437,10 +480,12 @@ impl Store {
         Ok(store)
     }
 
+    /// The data directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// The current snapshot (cheap: an `Arc`); later changes never alter it.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snap.read().expect("snapshot lock").clone()
     }
@@ -450,23 +495,29 @@ impl Store {
         self.changes.subscribe()
     }
 
+    /// Where a panel's file is.
     pub fn panel_path(&self, id: &Id) -> PathBuf {
         self.root.join("content/panels").join(format!("{id}.json"))
     }
+    /// Where a group's file is.
     pub fn group_path(&self, id: &Id) -> PathBuf {
         self.root.join("content/groups").join(format!("{id}.json"))
     }
+    /// Where a message's file is.
     pub fn message_path(&self, id: &Id) -> PathBuf {
         self.root
             .join("content/messages")
             .join(format!("{id}.json"))
     }
+    /// Where a campaign's file is.
     pub fn campaign_path(&self, id: &Id) -> PathBuf {
         self.root.join("schedules").join(format!("{id}.json"))
     }
+    /// Where an alert's file is.
     pub fn alert_path(&self, id: &Id) -> PathBuf {
         self.root.join("state/alerts").join(format!("{id}.json"))
     }
+    /// Where an image's bytes are (its extension from its content type).
     pub fn asset_path(&self, asset: &Asset) -> PathBuf {
         self.root.join("content/assets").join(format!(
             "{}.{}",
@@ -668,6 +719,8 @@ impl Store {
 
     // ---- panels -------------------------------------------------------
 
+    /// Creates (`create`) or replaces a panel, as `who`; refused if the id is
+    /// taken (or, replacing, unknown) or its file is a broken hand edit.
     pub fn put_panel(&self, panel: Panel, create: bool, who: &str) -> Result<Panel, StoreError> {
         panel.validate()?;
         let path = self.panel_path(&panel.id);
@@ -694,6 +747,7 @@ impl Store {
         })
     }
 
+    /// Deletes a panel, as `who`; returns what it was.
     pub fn delete_panel(&self, id: &Id, who: &str) -> Result<Panel, StoreError> {
         let path = self.panel_path(id);
         self.change(Some(entry(who, "delete", "panel", id.as_str())), |s| {
@@ -822,6 +876,7 @@ impl Store {
         }
     }
 
+    /// Deletes a message, as `who`; refused while a campaign lists it (the campaigns are named).
     pub fn delete_message(&self, id: &Id, who: &str) -> Result<Message, StoreError> {
         let path = self.message_path(id);
         self.change(Some(entry(who, "delete", "message", id.as_str())), |s| {
@@ -920,6 +975,7 @@ impl Store {
         })
     }
 
+    /// An image's facts and its bytes, read from disk.
     pub fn read_asset(&self, id: &str) -> Result<(Asset, Vec<u8>), StoreError> {
         let asset = self
             .snapshot()
@@ -1025,6 +1081,7 @@ impl Store {
         })
     }
 
+    /// Deletes a campaign, as `who`; returns what it was.
     pub fn delete_campaign(&self, id: &Id, who: &str) -> Result<Campaign, StoreError> {
         let path = self.campaign_path(id);
         self.change(Some(entry(who, "delete", "campaign", id.as_str())), |s| {
@@ -1454,6 +1511,7 @@ fn load_assets(dir: &Path, problems: &mut Vec<FileProblem>) -> OrdMap<String, As
     out
 }
 
+/// Reads and parses a JSON file; a parse error says its line and column.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, FileProblem> {
     let bytes = std::fs::read(path).map_err(|e| {
         FileProblem::new(

@@ -22,6 +22,7 @@ pub struct User {
     pub username: String,
     /// The person's name as it is written: "Nguyễn Thị Lan".
     pub display_name: String,
+    /// What the person may do.
     pub roles: Vec<Role>,
     /// The groups (districts) the roles hold for; absent = the whole
     /// province.
@@ -33,7 +34,9 @@ pub struct User {
     /// choose their own before anything else.
     #[serde(default)]
     pub must_change_password: bool,
+    /// When the account was made.
     pub created_at: DateTime<Utc>,
+    /// When the password last changed (absent: never since the account was made).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_changed_at: Option<DateTime<Utc>>,
 }
@@ -41,13 +44,20 @@ pub struct User {
 /// What `GET /users` shows: never the password's hash.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct UserInfo {
+    /// Sign-in name.
     pub username: String,
+    /// The person's name as it is written.
     pub display_name: String,
+    /// What the person may do.
     pub roles: Vec<Role>,
+    /// The groups the roles hold for; absent: the whole province.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<Vec<Id>>,
+    /// The person must choose a new password before anything else.
     pub must_change_password: bool,
+    /// When the account was made.
     pub created_at: DateTime<Utc>,
+    /// When the password last changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_changed_at: Option<DateTime<Utc>>,
 }
@@ -71,11 +81,13 @@ pub fn users_file(data: &Path) -> std::path::PathBuf {
     data.join("secrets/users.json")
 }
 
+/// The staff accounts (`secrets/users.json`, mode 600), written durably.
 pub struct UserStore {
     file: SecretFile<Vec<User>>,
 }
 
 impl UserStore {
+    /// Opens the file at `path` (an absent file: no accounts yet).
     pub fn open(path: &Path) -> Result<UserStore, StoreError> {
         Ok(UserStore {
             file: SecretFile::open(path, "users file")?,
@@ -88,6 +100,7 @@ impl UserStore {
         self.file.reload_if_changed()
     }
 
+    /// The account named `username`, if there is one.
     pub fn get(&self, username: &str) -> Option<User> {
         self.file
             .read()
@@ -96,6 +109,7 @@ impl UserStore {
             .cloned()
     }
 
+    /// Every account, without password hashes, in the file's order.
     pub fn list(&self) -> Vec<UserInfo> {
         self.file.read().iter().map(UserInfo::from).collect()
     }
@@ -130,6 +144,7 @@ impl UserStore {
         )
     }
 
+    /// Deletes the account; `NotFound` if there is none.
     pub fn delete(&self, username: &str) -> Result<(), StoreError> {
         self.file.update(|users| {
             let before = users.len();

@@ -29,6 +29,8 @@ impl Weigh for Sent {
     }
 }
 
+/// Recodes each frame for its panel's controller as the smallest BTZ1 it
+/// decodes, remembering what was sent for later deltas.
 pub struct Compressor {
     shared: Arc<Shared>,
     signer: Option<SigningKey>,
@@ -37,6 +39,7 @@ pub struct Compressor {
 }
 
 impl Compressor {
+    /// A compressor reading what controllers decode and hold from `shared`, signing with `signer`.
     pub fn new(shared: Arc<Shared>, signer: Option<SigningKey>) -> Compressor {
         Compressor {
             shared,

@@ -37,6 +37,7 @@ pub struct Hub {
 }
 
 impl Hub {
+    /// A hub with no cards yet; their tasks run on `rt` and report on `reports`.
     pub fn new(reports: Reporter, timing: Timing, rt: Handle) -> Hub {
         Hub {
             reports,

@@ -100,6 +100,7 @@ const CLOSING: Duration = Duration::from_secs(10);
 const UNKNOWN_RELOG: Duration = Duration::from_secs(600);
 
 impl Hub {
+    /// A hub with no cards yet: panels from `store`, tasks on `rt`, reports on `reports`.
     pub fn new(store: Arc<Store>, reports: Reporter, timing: Timing, rt: Handle) -> Hub {
         Hub {
             store,

@@ -51,19 +51,35 @@ use crate::store::Store;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkEvent {
     /// Connected and talking; `device` says what the card reported.
-    Online { device: String, peer: String },
+    Online {
+        /// What the card says it is (model, id, size).
+        device: String,
+        /// The card's address.
+        peer: String,
+    },
     /// The connection is gone (and why); the delivery retries.
-    Offline { why: Text },
+    Offline {
+        /// What went wrong, for the technician.
+        why: Text,
+    },
     /// The frame with this seq is on the glass (proof of play).
-    Shown { seq: u32 },
+    Shown {
+        /// The frame's seq.
+        seq: u32,
+    },
     /// An operation failed but the connection stays; it is retried.
-    Failed { why: Text },
+    Failed {
+        /// What failed, for the technician.
+        why: Text,
+    },
 }
 
 /// One report, for one panel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
+    /// The panel the card drives.
     pub panel: Id,
+    /// What happened.
     pub event: LinkEvent,
 }
 
@@ -86,6 +102,7 @@ pub struct Link {
     #[serde(skip)]
     #[schemars(skip)]
     pub last_error: Option<Text>,
+    /// When the last error happened.
     pub last_error_at: Option<DateTime<Utc>>,
     /// What the card reported (model, id, size).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -122,6 +139,7 @@ pub struct MqttDelivery {
 }
 
 impl MqttDelivery {
+    /// Delivery over `publisher`; the player's thread waits on `rt` for each publish.
     pub fn new(publisher: Publisher, rt: Handle) -> MqttDelivery {
         MqttDelivery {
             publisher,
@@ -188,6 +206,7 @@ pub struct Timing {
     pub write: Duration,
     /// Back-off between attempts (redial, or retrying a refused frame).
     pub backoff_min: Duration,
+    /// The longest wait between attempts (the back-off doubles up to it).
     pub backoff_max: Duration,
 }
 
@@ -208,7 +227,9 @@ impl Default for Timing {
 pub struct Options {
     /// Where Huidu cards behind NAT dial in; `None`: no listener.
     pub huidu_listen: Option<SocketAddr>,
+    /// Time-outs and back-off for Huidu cards.
     pub huidu: Timing,
+    /// Time-outs and back-off for HD2020 cards.
     pub hd2020: Timing,
 }
 

@@ -8,10 +8,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::dashboard::browser_at;
+use super::dashboard::{browser_at, NO_SIDEWAYS};
 use super::util::{eventually, Api, Server, ADMIN_TOKEN};
-
-const NO_SIDEWAYS: &str = "return document.documentElement.scrollWidth <= innerWidth + 1";
 
 #[tokio::test]
 async fn the_banner_and_the_alarm_list_show_dark_signs_and_take_an_acknowledgement() {

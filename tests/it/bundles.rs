@@ -15,54 +15,10 @@ use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::{Signer, SigningKey};
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
 
-use super::util::{eventually, shown_until, Api, Server, ServerOpts, ADMIN_TOKEN};
+use super::util::{eventually, shown_until, Api, Relay, Server, ServerOpts, ADMIN_TOKEN};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-/// A TCP relay between a controller and the broker that can be cut: every
-/// connection through it closed, and new ones refused.
-struct Relay {
-    port: u16,
-    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl Relay {
-    async fn start(upstream: u16) -> Relay {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = l.local_addr().unwrap().port();
-        let tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Default::default();
-        let t2 = tasks.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((down, _)) = l.accept().await {
-                let conn = tokio::spawn(async move {
-                    let mut down = down;
-                    if let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)).await {
-                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
-                    }
-                });
-                t2.lock().unwrap().push(conn);
-            }
-        });
-        tasks.lock().unwrap().push(accept);
-        Relay { port, tasks }
-    }
-
-    /// Closes every connection and stops listening: the controller's link
-    /// is down and stays down.
-    fn cut(&self) {
-        for t in self.tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.cut();
-    }
-}
 
 /// What the server principal sees of one panel: its latest status and
 /// every bundle published, by issued_at.

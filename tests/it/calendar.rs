@@ -98,9 +98,6 @@ fn next_monday() -> chrono::NaiveDate {
     today + chrono::Days::new(7 - u64::from(today.weekday().num_days_from_monday()))
 }
 
-/// No part of the page scrolls sideways.
-const NO_SIDEWAYS: &str = "return document.documentElement.scrollWidth <= innerWidth + 1";
-
 /// The calendar page in a real browser (headless Chromium, as in
 /// `dashboard`), at 1440×900 and 390×844: next week shows a campaign,
 /// flags its conflict with another on the same panel and says which wins;
@@ -110,7 +107,7 @@ const NO_SIDEWAYS: &str = "return document.documentElement.scrollWidth <= innerW
 /// (`calendar-*.png`).
 #[tokio::test]
 async fn the_calendar_shows_next_week_its_conflict_and_next_monday_at_seven() {
-    use super::dashboard::browser_at;
+    use super::dashboard::{browser_at, NO_SIDEWAYS};
     let server = Server::start();
     let admin = Api::new(&server, Some(ADMIN_TOKEN));
     for (id, name, group) in [

@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::cap::fixture;
-use super::dashboard::browser_at;
+use super::dashboard::{browser_at, NO_SIDEWAYS};
 use super::util::{eventually, Api, Server, ADMIN_TOKEN};
 
 async fn post_cap(server: &Server, doc: String) -> Value {
@@ -26,9 +26,6 @@ async fn post_cap(server: &Server, doc: String) -> Value {
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
-
-/// No part of the page scrolls sideways.
-const NO_SIDEWAYS: &str = "return document.documentElement.scrollWidth <= innerWidth + 1";
 
 #[tokio::test]
 async fn the_inbox_draws_the_area_and_deploys_with_one_click() {

@@ -599,7 +599,7 @@ impl Soft {
 }
 
 /// No page-wide sideways scrolling: the document and <main> are as wide as the window.
-const NO_SIDEWAYS: &str =
+pub(super) const NO_SIDEWAYS: &str =
     "const d = document.scrollingElement; const m = document.getElementById('main'); \
      return d.scrollWidth <= window.innerWidth && (!m || m.scrollWidth <= m.clientWidth + 1)";
 

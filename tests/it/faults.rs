@@ -2,20 +2,18 @@
 //! connected, a full or read-only data directory, SIGTERM.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bangtin::frame::FLAG_EMERGENCY;
 use rand::Rng;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use super::mqtt::TestClient;
 use super::util::{
     controller, eventually, plays_query, request_in_flight, shown_until, walk, Api,
-    MosquittoProcess, Server, ServerOpts, ADMIN_TOKEN,
+    MosquittoProcess, Relay, Server, ServerOpts, ADMIN_TOKEN,
 };
 
 // ---- crash safety ----------------------------------------------------
@@ -189,79 +187,6 @@ async fn sigkill_under_write_load_loses_no_acknowledged_write() {
 }
 
 // ---- broker outage ---------------------------------------------------
-
-/// A TCP relay between controllers and the broker that can hold back what
-/// the controllers send (as a congested or dying link does), and drops
-/// every connection when the broker goes away.
-struct Relay {
-    port: u16,
-    hold: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Relay {
-    async fn start(upstream: u16) -> Relay {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = l.local_addr().unwrap().port();
-        let hold = Arc::new(AtomicBool::new(false));
-        let h2 = hold.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((down, _)) = l.accept().await else {
-                    return;
-                };
-                let hold = h2.clone();
-                tokio::spawn(async move {
-                    let Ok(up) = TcpStream::connect(("127.0.0.1", upstream)).await else {
-                        return;
-                    };
-                    let (mut dr, mut dw) = down.into_split();
-                    let (mut ur, mut uw) = up.into_split();
-                    let c2u = async {
-                        let mut buf = vec![0u8; 65536];
-                        let mut held = Vec::new();
-                        loop {
-                            let n = match dr.read(&mut buf).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => n,
-                            };
-                            if hold.load(Ordering::Acquire) {
-                                held.extend_from_slice(&buf[..n]);
-                                continue;
-                            }
-                            held.extend_from_slice(&buf[..n]);
-                            if uw.write_all(&held).await.is_err() {
-                                return;
-                            }
-                            held.clear();
-                        }
-                    };
-                    let u2c = async {
-                        let mut buf = vec![0u8; 65536];
-                        loop {
-                            let n = match ur.read(&mut buf).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => n,
-                            };
-                            if dw.write_all(&buf[..n]).await.is_err() {
-                                return;
-                            }
-                        }
-                    };
-                    // Either side gone: drop both (and whatever was held).
-                    tokio::select! { _ = c2u => {}, _ = u2c => {} }
-                });
-            }
-        });
-        Relay { port, hold, task }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 async fn play_seqs(admin: &Api, panel: &str) -> Vec<u64> {
     let (_, rows) = admin.get(&plays_query(panel)).await;

@@ -21,10 +21,13 @@ pub fn free_port() -> u16 {
 }
 
 /// A Mosquitto broker on a free loopback port, with a generated config in
-/// its own temp dir; killed on drop. `restart` keeps the port.
+/// its own temp dir (or on a configuration given); killed on drop.
+/// `restart` keeps the port.
 pub struct MosquittoProcess {
     pub port: u16,
-    pub dir: tempfile::TempDir,
+    conf: PathBuf,
+    /// The generated configuration's directory, removed on drop.
+    _dir: Option<tempfile::TempDir>,
     child: Option<std::process::Child>,
 }
 
@@ -32,7 +35,6 @@ impl MosquittoProcess {
     /// `extra_conf` lines are appended to the listener block (e.g.
     /// `password_file`, `acl_file`, `allow_anonymous false`).
     pub fn start(extra_conf: &str) -> MosquittoProcess {
-        let mut dir = tempfile::tempdir().expect("temp dir");
         let allow = if extra_conf.contains("allow_anonymous") {
             ""
         } else {
@@ -41,29 +43,43 @@ impl MosquittoProcess {
         // A port from free_port() can be taken again before Mosquitto binds
         // it (another test's outgoing connection): try a few.
         for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("temp dir");
             let port = free_port();
             let conf = format!(
                 "per_listener_settings false\nlistener {port} 127.0.0.1\n{allow}max_packet_size 8388608\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n{extra_conf}\n"
             );
-            std::fs::write(dir.path().join("mosquitto.conf"), conf).expect("write config");
+            let path = dir.path().join("mosquitto.conf");
+            std::fs::write(&path, conf).expect("write config");
             let mut m = MosquittoProcess {
                 port,
-                dir,
+                conf: path,
+                _dir: Some(dir),
                 child: None,
             };
             if m.spawn() {
                 return m;
             }
-            dir = std::mem::replace(&mut m.dir, tempfile::tempdir().expect("temp dir"));
         }
         panic!("Mosquitto did not start on any of 5 free ports");
+    }
+
+    /// Mosquitto on the configuration `conf` (which listens on `port`).
+    pub fn on_conf(conf: PathBuf, port: u16) -> MosquittoProcess {
+        let mut m = MosquittoProcess {
+            port,
+            conf,
+            _dir: None,
+            child: None,
+        };
+        assert!(m.spawn(), "Mosquitto exited on {}", m.conf.display());
+        m
     }
 
     /// Starts Mosquitto and waits until it listens; false if it exited.
     fn spawn(&mut self) -> bool {
         let mut child = Command::new("/usr/sbin/mosquitto")
             .arg("-c")
-            .arg(self.dir.path().join("mosquitto.conf"))
+            .arg(&self.conf)
             .stdout(Stdio::null())
             .spawn()
             .expect("start /usr/sbin/mosquitto");
@@ -93,8 +109,19 @@ impl MosquittoProcess {
         }
     }
 
-    /// Starts it again on the same port (retained messages are gone:
-    /// persistence is off).
+    /// SIGTERM, as a service manager stops it: Mosquitto saves its
+    /// persistence file (retained messages, bridge sessions) on the way out.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port (with `start`'s configuration,
+    /// retained messages are gone: persistence is off).
     pub fn restart(&mut self) {
         self.kill();
         assert!(
@@ -113,6 +140,97 @@ impl Drop for MosquittoProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A TCP relay on loopback between controllers and a broker, for link
+/// faults: `hold` keeps back what the controllers send (as a congested or
+/// dying link does; sent on once cleared), `cut` closes every connection
+/// and stops listening (the link is down and stays down). Either side
+/// closing drops both (and whatever was held). Cut on drop.
+pub struct Relay {
+    pub port: u16,
+    pub hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tasks: std::sync::Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    pub async fn start(upstream: u16) -> Relay {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let relay = Relay {
+            port,
+            hold: Default::default(),
+            tasks: Default::default(),
+        };
+        let (hold, tasks) = (relay.hold.clone(), relay.tasks.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((down, _)) = l.accept().await {
+                let conn = tokio::spawn(relay_one(down, upstream, hold.clone()));
+                tasks.lock().unwrap().push(conn);
+            }
+        });
+        relay.tasks.lock().unwrap().push(accept);
+        relay
+    }
+
+    /// Closes every connection and stops listening.
+    pub fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+/// One controller's connection through the relay.
+async fn relay_one(
+    down: tokio::net::TcpStream,
+    upstream: u16,
+    hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(up) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else {
+        return;
+    };
+    let (mut dr, mut dw) = down.into_split();
+    let (mut ur, mut uw) = up.into_split();
+    let c2u = async {
+        let mut buf = vec![0u8; 65536];
+        let mut held = Vec::new();
+        loop {
+            let n = match dr.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            held.extend_from_slice(&buf[..n]);
+            if hold.load(Ordering::Acquire) {
+                continue;
+            }
+            if uw.write_all(&held).await.is_err() {
+                return;
+            }
+            held.clear();
+        }
+    };
+    let u2c = async {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let n = match ur.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if dw.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! { _ = c2u => {}, _ = u2c => {} }
 }
 
 /// A finished command's output, insisting that it succeeded (its stderr
@@ -580,11 +698,11 @@ pub fn plays_query(panel: &str) -> String {
 /// The user name of the embedded broker's server credential.
 pub const SERVER_MQTT_USER: &str = "bangtin-server";
 
-/// `mqtt://host:port` with `user:password@` put in.
+/// `mqtt://host:port` (or `mqtts://`) with `user:password@` put in.
 pub fn with_credentials(url: &str, user: &str, password: &str) -> String {
-    let rest = url.strip_prefix("mqtt://").expect("an mqtt:// URL");
+    let (scheme, rest) = url.split_once("://").expect("an mqtt:// URL");
     let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    format!("mqtt://{user}:{password}@{rest}")
+    format!("{scheme}://{user}:{password}@{rest}")
 }
 
 /// Connects to `url` (credentials from the URL) as `client_id` and

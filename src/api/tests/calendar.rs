@@ -58,38 +58,80 @@ async fn campaign(c: &Client<'_>, body: Value) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
-#[tokio::test]
-async fn the_calendar_shows_occurrences_conflicts_and_status_within_bounds() {
-    let rig = Rig::self_approving();
-    let admin = rig.admin();
-    let (id06, cash) = panels_and_messages(&admin, &["vinh", "cua-lo"]).await;
+/// The campaigns the calendar test reads, and the week it asks about.
+struct Week {
+    /// Mondays 07:00–09:00 on Cửa Lò, priority 10.
+    a: String,
+    /// All of next week everywhere, priority 5.
+    b: String,
+    /// Vinh only, last year.
+    ended: String,
+    /// This week on Vinh.
+    running: String,
+    /// The message of B, ended and running.
+    cash: String,
+    monday: NaiveDate,
+    /// `/calendar?from=…&to=…` for next week.
+    path: String,
+}
+
+async fn four_campaigns(admin: &Client<'_>) -> Week {
+    let (id06, cash) = panels_and_messages(admin, &["vinh", "cua-lo"]).await;
     let monday = next_monday();
     let day = |d: NaiveDate| d.to_string();
-    // Mondays 07:00–09:00 on Cửa Lò, priority 10.
     let a = campaign(
-        &admin,
+        admin,
         json!({"name": "Đề án 06", "messages": [{"id": id06, "dwell_s": 10}],
         "targets": ["group:cua-lo"], "cron": "0 7 * * 1", "duration_s": 7200, "priority": 10}),
     )
     .await;
-    // All of next week everywhere, priority 5.
-    let b = campaign(&admin, json!({"name": "Không tiền mặt", "messages": [{"id": cash, "dwell_s": 10}],
+    let b = campaign(admin, json!({"name": "Không tiền mặt", "messages": [{"id": cash, "dwell_s": 10}],
         "targets": ["all"], "start": day(monday), "end": day(monday + Days::new(6)), "priority": 5})).await;
-    // Vinh only, last year: ended; and this week on Vinh: running.
     let today = Utc::now()
         .with_timezone(&crate::schedule::DEFAULT_TZ)
         .date_naive();
-    let ended = campaign(&admin, json!({"name": "Cũ", "messages": [{"id": cash, "dwell_s": 10}],
+    let ended = campaign(admin, json!({"name": "Cũ", "messages": [{"id": cash, "dwell_s": 10}],
         "targets": ["group:vinh"], "start": day(today - Days::new(400)), "end": day(today - Days::new(300)), "priority": 1})).await;
-    let running = campaign(&admin, json!({"name": "Đang chạy", "messages": [{"id": cash, "dwell_s": 10}],
+    let running = campaign(admin, json!({"name": "Đang chạy", "messages": [{"id": cash, "dwell_s": 10}],
         "targets": ["vinh-1"], "start": day(today - Days::new(1)), "end": day(today + Days::new(1)), "priority": 1})).await;
-
-    let week = format!(
+    let path = format!(
         "/calendar?from={}&to={}",
         q(&vn(monday, 0, 0)),
         q(&vn(monday + Days::new(7), 0, 0))
     );
-    let (st, cal) = admin.get(&week).await;
+    Week {
+        a,
+        b,
+        ended,
+        running,
+        cash,
+        monday,
+        path,
+    }
+}
+
+/// A campaign's entry in a calendar answer.
+fn campaign_in(cal: &Value, id: &str) -> Option<Value> {
+    cal["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .cloned()
+}
+
+/// The panels a campaign reaches in a calendar answer.
+fn panels(cal: &Value, id: &str) -> Option<Value> {
+    campaign_in(cal, id).map(|c| c["panels"].clone())
+}
+
+#[tokio::test]
+async fn the_calendar_shows_occurrences_conflicts_and_status_within_bounds() {
+    let rig = Rig::self_approving();
+    let admin = rig.admin();
+    let w = four_campaigns(&admin).await;
+    let Week { a, b, monday, .. } = &w;
+    let (st, cal) = admin.get(&w.path).await;
     assert_eq!(st, 200, "{cal}");
     let occ = cal["occurrences"].as_array().unwrap();
     let of = |id: &str| {
@@ -97,22 +139,13 @@ async fn the_calendar_shows_occurrences_conflicts_and_status_within_bounds() {
             .filter(|o| o["campaign"] == id)
             .collect::<Vec<_>>()
     };
-    let (oa, ob) = (of(&a), of(&b));
+    let (oa, ob) = (of(a), of(b));
     assert_eq!((oa.len(), ob.len()), (1, 1), "{cal}");
     let instant = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
-    assert_eq!(instant(&oa[0]["start"]), instant(&json!(vn(monday, 7, 0))));
-    assert_eq!(instant(&oa[0]["end"]), instant(&json!(vn(monday, 9, 0))));
-    let campaign_in = |cal: &Value, id: &str| {
-        cal["campaigns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .cloned()
-    };
-    let panels = |cal: &Value, id: &str| campaign_in(cal, id).map(|c| c["panels"].clone());
-    assert_eq!(panels(&cal, &a), Some(json!(["cua-lo-1"])));
-    assert_eq!(panels(&cal, &b), Some(json!(["cua-lo-1", "vinh-1"])));
+    assert_eq!(instant(&oa[0]["start"]), instant(&json!(vn(*monday, 7, 0))));
+    assert_eq!(instant(&oa[0]["end"]), instant(&json!(vn(*monday, 9, 0))));
+    assert_eq!(panels(&cal, a), Some(json!(["cua-lo-1"])));
+    assert_eq!(panels(&cal, b), Some(json!(["cua-lo-1", "vinh-1"])));
     assert_eq!(
         (oa[0]["panel_count"].as_u64(), ob[0]["panel_count"].as_u64()),
         (Some(1), Some(2))
@@ -125,15 +158,20 @@ async fn the_calendar_shows_occurrences_conflicts_and_status_within_bounds() {
     assert_eq!(ob[0]["conflicts"][0]["campaign"], json!(a));
     assert_eq!(ob[0]["conflicts"][0]["outcome"], "yields");
     let status = |id: &str| campaign_in(&cal, id).map(|c| c["status"].clone());
-    assert_eq!(status(&b), Some(json!("upcoming")));
-    assert_eq!(status(&ended), Some(json!("ended")));
-    assert_eq!(status(&running), Some(json!("running")));
+    assert_eq!(status(b), Some(json!("upcoming")));
+    assert_eq!(status(&w.ended), Some(json!("ended")));
+    assert_eq!(status(&w.running), Some(json!("running")));
+    a_district_and_a_group_see_their_panels(&rig, &admin, &w).await;
+    the_bounds_hold(&admin, &w).await;
+}
 
-    // A district's scheduler sees Cửa Lò's panels only.
+/// A district's scheduler sees Cửa Lò's panels only; `group=` keeps one
+/// group's panels.
+async fn a_district_and_a_group_see_their_panels(rig: &Rig, admin: &Client<'_>, w: &Week) {
     let lich = rig
         .person("lich", &[Role::Scheduler], Some(&["cua-lo"]))
         .await;
-    let (_, mine) = lich.get(&week).await;
+    let (_, mine) = lich.get(&w.path).await;
     let ids: Vec<&str> = mine["campaigns"]
         .as_array()
         .unwrap()
@@ -141,36 +179,43 @@ async fn the_calendar_shows_occurrences_conflicts_and_status_within_bounds() {
         .map(|c| c["id"].as_str().unwrap())
         .collect();
     assert!(
-        ids.contains(&a.as_str()) && ids.contains(&b.as_str()),
+        ids.contains(&w.a.as_str()) && ids.contains(&w.b.as_str()),
         "{mine}"
     );
-    assert!(!ids.contains(&running.as_str()) && !ids.contains(&ended.as_str()));
+    assert!(!ids.contains(&w.running.as_str()) && !ids.contains(&w.ended.as_str()));
     assert!(!mine.to_string().contains("vinh-1"), "{mine}");
-    // group= keeps one group's panels.
-    let (_, vinh) = admin.get(&format!("{week}&group=vinh")).await;
+    let (_, vinh) = admin.get(&format!("{}&group=vinh", w.path)).await;
     let vinh_occ = vinh["occurrences"].as_array().unwrap();
-    assert!(vinh_occ.iter().all(|o| o["campaign"] != json!(a)), "{vinh}");
-    assert!(vinh_occ.iter().any(|o| o["campaign"] == json!(b)), "{vinh}");
-    assert_eq!(panels(&vinh, &b), Some(json!(["vinh-1"])));
-    assert_eq!(panels(&vinh, &a), None);
+    assert!(
+        vinh_occ.iter().all(|o| o["campaign"] != json!(w.a)),
+        "{vinh}"
+    );
+    assert!(
+        vinh_occ.iter().any(|o| o["campaign"] == json!(w.b)),
+        "{vinh}"
+    );
+    assert_eq!(panels(&vinh, &w.b), Some(json!(["vinh-1"])));
+    assert_eq!(panels(&vinh, &w.a), None);
+}
 
-    // Bounds: a span too long, and too many occurrences.
+/// Bounds: a span too long, and too many occurrences.
+async fn the_bounds_hold(admin: &Client<'_>, w: &Week) {
     let (st, v) = admin
         .get(&format!(
             "/calendar?from={}&to={}",
-            q(&vn(monday, 0, 0)),
-            q(&vn(monday + Days::new(63), 0, 0))
+            q(&vn(w.monday, 0, 0)),
+            q(&vn(w.monday + Days::new(63), 0, 0))
         ))
         .await;
     assert_eq!(st, 400, "{v}");
     assert!(v["message"].as_str().unwrap().contains("62 days"), "{v}");
     campaign(
-        &admin,
-        json!({"name": "Dày đặc", "messages": [{"id": cash, "dwell_s": 10}],
+        admin,
+        json!({"name": "Dày đặc", "messages": [{"id": w.cash, "dwell_s": 10}],
         "targets": ["vinh-1"], "cron": "*/2 * * * *", "duration_s": 60, "priority": 1}),
     )
     .await;
-    let (st, v) = admin.get(&week).await;
+    let (st, v) = admin.get(&w.path).await;
     assert_eq!(st, 400, "{v}");
     assert!(
         v["message"].as_str().unwrap().contains("more than 2000"),

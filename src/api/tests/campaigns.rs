@@ -10,13 +10,12 @@ use crate::domain::Role;
 async fn campaigns_are_validated() {
     let rig = Rig::new();
     let admin = rig.admin();
-    admin
-        .create_panel(panel("p1", 128, 32, "mono1", &["d1"]))
+    let mid = admin
+        .panel_and_message(
+            panel("p1", 128, 32, "mono1", &["d1"]),
+            json!({"title": "A", "text": "Xin chào"}),
+        )
         .await;
-    let m = admin
-        .create_message(json!({"title": "A", "text": "Xin chào"}))
-        .await;
-    let mid = m["id"].as_str().unwrap().to_string();
     let sched = rig.user("minh", &[Role::Scheduler]);
     let base = json!({"name": "Sáng", "messages": [{"id": mid, "dwell_s": 8}], "targets": ["p1"], "priority": 1});
     let with = |pairs: &[(&str, Value)]| {

@@ -114,13 +114,13 @@ async fn authenticated_images_are_private_with_a_validator() {
 async fn duplicate_targets_and_equal_switch_times_are_refused() {
     let rig = Rig::new();
     let admin = rig.admin();
-    admin
-        .create_panel(panel("p1", 64, 16, "mono1", &["d1"]))
+    let id = admin
+        .panel_and_message(
+            panel("p1", 64, 16, "mono1", &["d1"]),
+            json!({"title": "A", "text": "Xin chào"}),
+        )
         .await;
-    let m = admin
-        .create_message(json!({"title": "A", "text": "Xin chào"}))
-        .await;
-    let base = json!({"name": "x", "messages": [{"id": m["id"], "dwell_s": 8}], "priority": 1});
+    let base = json!({"name": "x", "messages": [{"id": id, "dwell_s": 8}], "priority": 1});
     let many: Vec<String> = (0..1001).map(|i| format!("p{i}")).collect();
     for (targets, want) in [
         (json!(vec!["p1"; 10_000]), "1000"),

@@ -116,13 +116,12 @@ async fn a_cron_is_explained_and_refused_in_the_readers_language() {
 async fn a_refused_delete_names_its_campaigns_in_vietnamese() {
     let rig = Rig::new();
     let admin = rig.admin();
-    admin
-        .create_panel(panel("p1", 128, 32, "mono1", &["d1"]))
+    let id = admin
+        .panel_and_message(
+            panel("p1", 128, 32, "mono1", &["d1"]),
+            json!({"title": "Đề án 06", "text": "VNeID mức độ 2"}),
+        )
         .await;
-    let m = admin
-        .create_message(json!({"title": "Đề án 06", "text": "VNeID mức độ 2"}))
-        .await;
-    let id = m["id"].as_str().unwrap().to_string();
     let (st, v) = admin
         .post(
             "/campaigns",

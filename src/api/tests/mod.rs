@@ -320,6 +320,14 @@ impl Client<'_> {
         assert_eq!(st, 201, "creating a message: {v}");
         v
     }
+
+    /// A panel, then a message (each insisting on 201); returns the
+    /// message's id.
+    pub(super) async fn panel_and_message(&self, panel: Value, message: Value) -> String {
+        self.create_panel(panel).await;
+        let m = self.create_message(message).await;
+        m["id"].as_str().expect("a message id").to_string()
+    }
 }
 
 pub(super) fn panel(id: &str, w: u32, h: u32, format: &str, groups: &[&str]) -> Value {

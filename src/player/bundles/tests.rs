@@ -5,9 +5,7 @@ use super::*;
 use crate::api::tests::copy_dir;
 use crate::bundle::{self as b, Bundle};
 use crate::codec::Accepts;
-use crate::player::{FrameSettings, PlayerParts, Renditions, Schedules, Shared};
-use crate::render::Renderer;
-use crate::store::seq::SeqAllocator;
+use crate::player::{PlayerParts, Shared};
 use crate::store::Store;
 
 struct Rig {
@@ -25,24 +23,15 @@ fn sample(horizon: Duration) -> Rig {
     copy_dir(&repo.join("content"), &dir.path().join("content"));
     copy_dir(&repo.join("schedules"), &dir.path().join("schedules"));
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    let renditions = Arc::new(Renditions::new(Arc::new(Renderer::new())));
-    let shared = Arc::new(Shared::default());
     let key = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);
-    let mut player = Player::new(PlayerParts {
-        store: store.clone(),
-        renditions: renditions.clone(),
-        shared: shared.clone(),
-        schedules: Arc::new(Schedules::new(
-            store.clone(),
-            renditions,
-            crate::schedule::DEFAULT_TZ,
-        )),
-        seq: SeqAllocator::open(store.seq_file()).unwrap(),
-        frames: FrameSettings {
-            grace_s: 300,
-            signer: Some(key.clone()),
-        },
-    });
+    let parts = PlayerParts::over_store(
+        store.clone(),
+        crate::schedule::DEFAULT_TZ,
+        Some(key.clone()),
+    )
+    .unwrap();
+    let shared = parts.shared.clone();
+    let mut player = Player::new(parts);
     player.set_bundle_horizon(Some(horizon));
     // Every controller of the sample says it plays bundles.
     for id in store.snapshot().panels.keys() {
