@@ -215,7 +215,25 @@ impl ServeArgs {
 /// else (an I/O failure, say) as `anyhow` prints it, in English.
 pub fn terminal_refusal(e: &anyhow::Error) -> String {
     use crate::domain::Refusal;
+    use crate::store::import::ImportError;
     use crate::store::StoreError;
+    let lang = Lang::from_locale(|v| std::env::var(v).ok());
+    if let Some(i) = e.downcast_ref::<ImportError>() {
+        // The file the rows are in, when the caller named it.
+        let file = e
+            .chain()
+            .next()
+            .map(|c| c.to_string())
+            .filter(|c| *c != i.to_string());
+        let said = match file {
+            Some(f) => format!("{f}: {}", i.render(lang)),
+            None => i.render(lang),
+        };
+        return match lang {
+            Lang::Vi => format!("Lỗi: {said}"),
+            Lang::En => format!("Error: {said}"),
+        };
+    }
     let text = e.downcast_ref::<Invalid>().map(|i| &i.0).or_else(|| {
         match e.downcast_ref::<StoreError>()? {
             StoreError::Conflict(t) | StoreError::Refused(Refusal::UnknownRef(t)) => Some(t),
@@ -224,7 +242,7 @@ pub fn terminal_refusal(e: &anyhow::Error) -> String {
         }
     });
     match text {
-        Some(t) => match Lang::from_locale(|v| std::env::var(v).ok()) {
+        Some(t) => match lang {
             Lang::Vi => format!("Lỗi: {}", t.render(Lang::Vi)),
             Lang::En => format!("Error: {}", t.render(Lang::En)),
         },

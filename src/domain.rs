@@ -170,7 +170,7 @@ impl Serialize for Id {
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Id::parse(&s).map_err(serde::de::Error::custom)
+        Id::parse(&s).map_err(|e| serde::de::Error::custom(crate::i18n::refused_while_reading(e)))
     }
 }
 
@@ -281,7 +281,8 @@ impl Serialize for Color {
 impl<'de> Deserialize<'de> for Color {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Color::parse(&s).map_err(serde::de::Error::custom)
+        Color::parse(&s)
+            .map_err(|e| serde::de::Error::custom(crate::i18n::refused_while_reading(e)))
     }
 }
 
@@ -941,7 +942,8 @@ impl Serialize for Target {
 impl<'de> Deserialize<'de> for Target {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Target::parse(&s).map_err(serde::de::Error::custom)
+        Target::parse(&s)
+            .map_err(|e| serde::de::Error::custom(crate::i18n::refused_while_reading(e)))
     }
 }
 

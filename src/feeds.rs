@@ -19,6 +19,7 @@ use crate::cap::config::Feed;
 use crate::cap::index::{self, Polled};
 use crate::cap::xml::MAX_DOC_BYTES;
 use crate::cap::CapConfig;
+use crate::i18n::{Lang, Reason, Text};
 use crate::store::cap::{CapFailure, ConfigFile, Source};
 use crate::store::Store;
 
@@ -43,8 +44,13 @@ pub(crate) struct Health {
     pub last_poll_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_ok_at: Option<DateTime<Utc>>,
+    /// Why the last poll failed, in the reader's language ([`Health::why`]
+    /// rendered by [`Feeds::health`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub why: Option<Text>,
     /// Failures in a row (the back-off doubles with each).
     pub failures: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,14 +90,17 @@ impl Feeds {
     }
 
     /// Each configured feed's health (a feed not yet polled shows so).
-    pub(crate) fn health(&self, config: &CapConfig) -> Vec<Health> {
+    pub(crate) fn health(&self, config: &CapConfig, lang: Lang) -> Vec<Health> {
         let st = self.state.lock().expect("feeds lock");
         config
             .feeds
             .iter()
             .map(|f| {
                 st.get(f.name.as_str())
-                    .map(|(h, _)| h.clone())
+                    .map(|(h, _)| Health {
+                        last_error: h.why.as_ref().map(|t| t.render(lang)),
+                        ..h.clone()
+                    })
                     .unwrap_or_else(|| Health {
                         name: f.name.to_string(),
                         url: f.url.clone(),
@@ -180,7 +189,7 @@ impl Feeds {
             Ok(outcome) => {
                 h.ok = true;
                 h.last_ok_at = Some(now);
-                h.last_error = None;
+                h.why = None;
                 h.failures = 0;
                 match outcome.body {
                     None => h.not_modified += 1,
@@ -197,7 +206,7 @@ impl Feeds {
             Err(e) => {
                 tracing::warn!(feed = %feed.name, "CAP feed poll failed: {e}");
                 h.ok = false;
-                h.last_error = Some(e);
+                h.why = Some(e);
                 h.failures = h.failures.saturating_add(1);
                 backoff(feed.interval_s, h.failures)
             }
@@ -213,10 +222,11 @@ impl Feeds {
         etag: Option<String>,
         modified: Option<String>,
         seen: &BTreeSet<String>,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, Text> {
         let (client, feed) = (&job.client, &job.feed);
-        let base =
-            reqwest::Url::parse(&feed.url).map_err(|e| format!("the url is not valid: {e}"))?;
+        let base = reqwest::Url::parse(&feed.url).map_err(|e| Reason::FeedBadUrl {
+            detail: e.to_string(),
+        })?;
         let mut req = client.get(base.clone());
         if let Some(e) = &etag {
             req = req.header(reqwest::header::IF_NONE_MATCH, e);
@@ -224,15 +234,19 @@ impl Feeds {
         if let Some(m) = &modified {
             req = req.header(reqwest::header::IF_MODIFIED_SINCE, m);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| format!("the source did not answer: {}", error_chain(&e)))?;
+        let resp = req.send().await.map_err(|e| Reason::FeedNoAnswer {
+            url: None,
+            detail: error_chain(&e),
+        })?;
         if resp.status() == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(Outcome::default());
         }
         if !resp.status().is_success() {
-            return Err(format!("the source answered {}", resp.status()));
+            return Err(Reason::FeedStatus {
+                url: None,
+                status: resp.status().to_string(),
+            }
+            .into());
         }
         let header = |n: reqwest::header::HeaderName| {
             resp.headers()
@@ -251,7 +265,7 @@ impl Feeds {
             rules: feed.rules.clone(),
         };
         let mut out = Outcome::default();
-        let links = match index::read(&body).map_err(|e| e.to_string())? {
+        let links = match index::read(&body).map_err(|e| e.reason())? {
             Polled::Document => {
                 self.hand_over(job, body, &source, &mut out).await?;
                 BTreeSet::new()
@@ -259,18 +273,27 @@ impl Feeds {
             Polled::Index(links) => {
                 let mut all = BTreeSet::new();
                 for link in links.into_iter().take(MAX_ENTRIES) {
-                    let url = base
-                        .join(&link)
-                        .map_err(|e| format!("the entry link {link:?} is not valid: {e}"))?;
+                    let url = base.join(&link).map_err(|e| Reason::FeedEntryLink {
+                        link: link.clone(),
+                        detail: e.to_string(),
+                    })?;
                     let key = url.to_string();
                     if !seen.contains(&key) {
-                        let resp = client
-                            .get(url)
-                            .send()
-                            .await
-                            .map_err(|e| format!("{key}: {}", error_chain(&e)))?;
+                        let resp =
+                            client
+                                .get(url)
+                                .send()
+                                .await
+                                .map_err(|e| Reason::FeedNoAnswer {
+                                    url: Some(key.clone()),
+                                    detail: error_chain(&e),
+                                })?;
                         if !resp.status().is_success() {
-                            return Err(format!("{key}: the source answered {}", resp.status()));
+                            return Err(Reason::FeedStatus {
+                                url: Some(key),
+                                status: resp.status().to_string(),
+                            }
+                            .into());
                         }
                         let doc = read_capped(resp, MAX_DOC_BYTES).await?;
                         self.hand_over(job, doc, &source, &mut out).await?;
@@ -292,7 +315,7 @@ impl Feeds {
         doc: bytes::Bytes,
         source: &Source,
         out: &mut Outcome,
-    ) -> Result<(), String> {
+    ) -> Result<(), Text> {
         let (store, source, config, tz) = (
             job.store.clone(),
             source.clone(),
@@ -303,7 +326,9 @@ impl Feeds {
             store.receive_cap(&doc, &source, &config, tz, Utc::now())
         })
         .await
-        .map_err(|e| format!("receiving a document failed: {e}"))?;
+        .map_err(|e| Reason::FeedNotStored {
+            detail: e.to_string(),
+        })?;
         out.documents += 1;
         match r {
             Ok(_) => Ok(()),
@@ -312,7 +337,10 @@ impl Feeds {
                 out.refused += 1;
                 Ok(())
             }
-            Err(CapFailure::Store(e)) => Err(format!("the document could not be stored: {e}")),
+            Err(CapFailure::Store(e)) => Err(Reason::FeedNotStored {
+                detail: e.to_string(),
+            }
+            .into()),
         }
     }
 }
@@ -356,18 +384,17 @@ fn client() -> reqwest::Result<reqwest::Client> {
 }
 
 /// The body, refused past `limit` bytes.
-async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<bytes::Bytes, String> {
+async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<bytes::Bytes, Text> {
+    let too_big = || Text::from(Reason::FeedTooBig { kib: limit / 1024 });
     if resp.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(format!("the source sent more than {} KiB", limit / 1024));
+        return Err(too_big());
     }
     let mut buf = bytes::BytesMut::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| format!("reading the answer failed: {}", error_chain(&e)))?
-    {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| Reason::FeedReadFailed {
+        detail: error_chain(&e),
+    })? {
         if buf.len() + chunk.len() > limit {
-            return Err(format!("the source sent more than {} KiB", limit / 1024));
+            return Err(too_big());
         }
         buf.extend_from_slice(&chunk);
     }

@@ -56,11 +56,10 @@ pub(super) struct CreatedToken {
 
 pub(super) async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let body: NewToken = r.json().await?;
-    let en = super::session::english(&r.headers);
     if body.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
-        return Err(ApiError::bad_request(crate::auth::Text::ExpiryPast.say(en)));
+        return Err(ApiError::bad_request(crate::i18n::Reason::ExpiryPast));
     }
-    crate::auth::check_scope(&body.scope).map_err(|t| ApiError::bad_request(t.say(en)))?;
+    crate::auth::check_scope(&body.scope).map_err(ApiError::bad_request)?;
     let (tokens, store) = (ctx.tokens.clone(), ctx.store.clone());
     let (name, roles) = (body.name.clone(), body.roles.clone());
     let limits = crate::store::tokens::Limits {
@@ -123,7 +122,7 @@ pub(super) async fn audit(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     ok(&rows)
 }
 
-pub(super) async fn status(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn status(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let problems: Vec<_> = snap
         .problems
@@ -132,7 +131,7 @@ pub(super) async fn status(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, Api
             serde_json::json!({
                 "path": p.path.display().to_string(),
                 "file": ctx.store.relative(&p.path),
-                "message": p.message,
+                "message": p.message.render(r.lang()),
                 "line": p.line,
                 "column": p.column,
             })
@@ -147,7 +146,7 @@ pub(super) async fn status(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, Api
         "messages": snap.messages.len(),
         "campaigns": snap.campaigns.len(),
         "problems": problems,
-        "cap": super::cap::status(ctx),
+        "cap": super::cap::status(ctx, r.lang()),
     }))
 }
 

@@ -92,18 +92,22 @@ pub(super) struct ConfigView {
     problem: Option<String>,
 }
 
-fn config_view(c: &AlarmConfig, problem: Option<String>) -> ConfigView {
+fn config_view(
+    c: &AlarmConfig,
+    problem: Option<crate::i18n::Text>,
+    lang: crate::i18n::Lang,
+) -> ConfigView {
     ConfigView {
         config: c.without_secrets(),
         webhook_secret_set: c.webhook.as_ref().is_some_and(|w| w.secret.is_some()),
         email_password_set: c.email.as_ref().is_some_and(|e| e.password.is_some()),
-        problem,
+        problem: problem.map(|t| t.render(lang)),
     }
 }
 
-pub(super) async fn get_config(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
+pub(super) async fn get_config(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let s = &ctx.alarms.store;
-    ok(&config_view(&s.config(), s.problem()))
+    ok(&config_view(&s.config(), s.problem(), r.lang()))
 }
 
 pub(super) async fn put_config(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -115,5 +119,5 @@ pub(super) async fn put_config(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, 
         store.audited(line, || alarms.set_config(full))
     })
     .await??;
-    ok(&config_view(&saved, None))
+    ok(&config_view(&saved, None, r.lang()))
 }

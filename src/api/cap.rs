@@ -16,6 +16,7 @@ use super::req::{bytes_reply, ok, Req};
 use super::{blocking, Ctx};
 use crate::cap::{xml::MAX_DOC_BYTES, CapError, State, Warning};
 use crate::domain::Id;
+use crate::i18n::{Lang, Reason};
 use crate::store::cap::{CapFailure, Source};
 use crate::store::Snapshot;
 
@@ -64,7 +65,7 @@ pub(crate) async fn receive(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
         panels: w.panels.len(),
         alerts: w.alerts.clone(),
         ended: receipt.ended.clone(),
-        notes: w.notes.clone(),
+        notes: notes(w, r.lang()),
     })
 }
 
@@ -80,7 +81,7 @@ pub(crate) fn failure(f: CapFailure) -> ApiError {
                 CapError::Dtd | CapError::Entity(_) => (StatusCode::BAD_REQUEST, "xml_refused"),
                 _ => (StatusCode::BAD_REQUEST, "invalid_cap"),
             };
-            ApiError::new(status, code, e.to_string())
+            ApiError::new(status, code, e.reason())
         }
     }
 }
@@ -96,9 +97,21 @@ pub(crate) struct WarningView {
     pub expired: bool,
     /// The matched panels by district (group; `-` for none).
     pub by_group: BTreeMap<String, Vec<Id>>,
+    /// Why the rules decided as they did, in the reader's language (the
+    /// warning keeps them typed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
-fn view(snap: &Snapshot, w: &Warning, now: DateTime<Utc>) -> WarningView {
+/// A warning's notes as sentences in `lang`.
+fn notes(w: &Warning, lang: Lang) -> Vec<String> {
+    w.notes
+        .iter()
+        .map(|n| Reason::CapNote(n.clone()).render(lang))
+        .collect()
+}
+
+fn view(snap: &Snapshot, w: &Warning, now: DateTime<Utc>, lang: Lang) -> WarningView {
     let live = w
         .alerts
         .iter()
@@ -114,11 +127,14 @@ fn view(snap: &Snapshot, w: &Warning, now: DateTime<Utc>) -> WarningView {
         let first = groups.first().cloned().unwrap_or_else(|| "-".into());
         by_group.entry(first).or_default().push(id.clone());
     }
+    let mut warning = w.clone();
+    warning.notes.clear();
     WarningView {
-        warning: w.clone(),
+        warning,
         live,
         expired: w.lapsed(now),
         by_group,
+        notes: notes(w, lang),
     }
 }
 
@@ -134,7 +150,7 @@ pub(crate) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
                 .as_deref()
                 .is_none_or(|s| crate::cap::warning::state_name(w.state) == s)
         })
-        .map(|w| view(&snap, w, now))
+        .map(|w| view(&snap, w, now, r.lang()))
         .collect();
     v.sort_by_key(|w| std::cmp::Reverse(w.warning.received_at));
     v.truncate(r.q("limit").and_then(|l| l.parse().ok()).unwrap_or(200));
@@ -145,7 +161,7 @@ pub(crate) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErro
     let id = r.id(1)?;
     let snap = ctx.store.snapshot();
     let w = found(&snap, &id)?;
-    let v = view(&snap, &w, Utc::now());
+    let v = view(&snap, &w, Utc::now(), r.lang());
     // Delivery: panels that acknowledged a frame of one of its alerts.
     let plays = ctx.plays.clone();
     let alerts: BTreeSet<String> = w.alerts.iter().map(|a| a.to_string()).collect();
@@ -210,28 +226,28 @@ pub(crate) async fn deploy(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
     let config = ctx.feeds.config.current();
     let (store, who) = (ctx.store.clone(), r.who.name.clone());
     let w = blocking(move || store.deploy_cap(&id, &who, body.text, &config, Utc::now())).await??;
-    ok(&view(&ctx.store.snapshot(), &w, Utc::now()))
+    ok(&view(&ctx.store.snapshot(), &w, Utc::now(), r.lang()))
 }
 
 pub(crate) async fn dismiss(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let (store, who) = (ctx.store.clone(), r.who.name.clone());
     let w = blocking(move || store.dismiss_cap(&id, &who, Utc::now())).await??;
-    ok(&view(&ctx.store.snapshot(), &w, Utc::now()))
+    ok(&view(&ctx.store.snapshot(), &w, Utc::now(), r.lang()))
 }
 
 /// The feeds' health and the configuration's state (also in `/status`).
-pub(crate) async fn feeds(ctx: &Arc<Ctx>, _r: &mut Req) -> Result<Response, ApiError> {
-    ok(&status(ctx))
+pub(crate) async fn feeds(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    ok(&status(ctx, r.lang()))
 }
 
 /// The CAP part of `/status`: each feed's health, the configuration file's
 /// problem if any, and the map tiles the dashboard may use.
-pub(crate) fn status(ctx: &Ctx) -> serde_json::Value {
+pub(crate) fn status(ctx: &Ctx, lang: Lang) -> serde_json::Value {
     let config = ctx.feeds.config.current();
     serde_json::json!({
-        "config_problem": ctx.feeds.config.problem(),
-        "feeds": ctx.feeds.health(&config),
+        "config_problem": ctx.feeds.config.problem().map(|t| t.render(lang)),
+        "feeds": ctx.feeds.health(&config, lang),
         "held": ctx.store.snapshot().cap.values().filter(|w| w.state == State::Held && !w.lapsed(Utc::now())).count(),
         "map_tiles": config.map_tiles,
     })

@@ -362,7 +362,7 @@ fn authenticate(
         Err(TokenRefusal::Expired(at)) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "token_expired",
-            crate::auth::Text::TokenExpired { at }.say(session::english(headers)),
+            Reason::TokenExpired { at },
         )),
         Err(TokenRefusal::Unknown) => {
             if let Some(ip) = ip {

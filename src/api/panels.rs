@@ -44,6 +44,9 @@ pub(super) struct LinkView {
     kind: &'static str,
     #[serde(flatten)]
     link: Link,
+    /// Why the last connection or operation failed, in the reader's
+    /// language, for the technician.
+    last_error: Option<String>,
 }
 
 /// What the panel's controller last reported.
@@ -57,7 +60,7 @@ fn live_of(ctx: &Ctx, id: &crate::domain::Id) -> crate::player::LiveStatus {
         .unwrap_or_default()
 }
 
-fn view(ctx: &Ctx, p: Panel) -> PanelView {
+fn view(ctx: &Ctx, p: Panel, lang: crate::i18n::Lang) -> PanelView {
     let live = live_of(ctx, &p.id);
     let link = match &p.transport {
         Transport::Mqtt => Link {
@@ -78,6 +81,7 @@ fn view(ctx: &Ctx, p: Panel) -> PanelView {
         transport: p.transport.is_mqtt().then_some(Transport::Mqtt),
         link: LinkView {
             kind: p.transport.kind(),
+            last_error: link.last_error.as_ref().map(|t| t.render(lang)),
             link,
         },
         online: live.online,
@@ -95,14 +99,14 @@ pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
         .values()
         .filter(|p| super::scope::visible(&r.who, p))
         .cloned()
-        .map(|p| view(ctx, p))
+        .map(|p| view(ctx, p, r.lang()))
         .collect();
     ok(&v)
 }
 
 pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let p = known(ctx, r)?;
-    ok(&view(ctx, p))
+    ok(&view(ctx, p, r.lang()))
 }
 
 pub(super) async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -110,7 +114,7 @@ pub(super) async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
     let store = ctx.store.clone();
     let who = r.who.name.clone();
     let p = blocking(move || store.put_panel(p, true, &who)).await??;
-    ok(&view(ctx, p))
+    ok(&view(ctx, p, r.lang()))
 }
 
 pub(super) async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -125,7 +129,7 @@ pub(super) async fn replace(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
     let store = ctx.store.clone();
     let who = r.who.name.clone();
     let p = blocking(move || store.put_panel(p, false, &who)).await??;
-    ok(&view(ctx, p))
+    ok(&view(ctx, p, r.lang()))
 }
 
 /// Largest bulk import body (10,000 panels are about 2 MB of JSON).
@@ -158,14 +162,21 @@ pub(super) async fn import(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
     match imported {
         Ok(summary) => ok(&summary),
         Err(ImportError::Unreadable(m)) => Err(ApiError::bad_request(m)),
-        Err(ImportError::Rows(rows)) => Ok(json(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &serde_json::json!({
-                "error": "invalid_rows",
-                "message": format!("{} row(s) cannot be imported, so nothing was imported: fix them (see rows) and send the file again", rows.len()),
-                "rows": rows,
-            }),
-        )),
+        Err(ImportError::Rows(rows)) => {
+            let lang = r.lang();
+            let each: Vec<_> = rows
+                .iter()
+                .map(|p| serde_json::json!({"row": p.row, "id": p.id, "message": p.message.render(lang)}))
+                .collect();
+            Ok(json(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &serde_json::json!({
+                    "error": "invalid_rows",
+                    "message": crate::i18n::Reason::ImportRows { n: rows.len() }.render(lang),
+                    "rows": each,
+                }),
+            ))
+        }
         Err(ImportError::Store(e)) => Err(e.into()),
     }
 }

@@ -22,6 +22,7 @@ use super::error::ApiError;
 use super::req::{bytes_reply, ok, Req};
 use super::{alerts, blocking, report_book, Ctx};
 use crate::domain::Id;
+use crate::i18n::Reason;
 use crate::store::online::OnlineSample;
 use crate::store::plays::Play;
 use crate::store::Snapshot;
@@ -39,22 +40,6 @@ const NONE_KEY: &str = "(none)";
 /// Most points of the signs-online series.
 const MAX_POINTS: usize = 2000;
 
-/// The sentences of this module's refusals.
-mod say {
-    pub(super) const NEED_PERIOD: &str =
-        "give the period as from= and to=: RFC 3339 instants (2026-11-27T07:00:00+07:00, the + URL-encoded as %2B) or dates (2026-11-27)";
-    pub(super) const TO_BEFORE_FROM: &str = "to is before from: give the earlier instant as from";
-    pub(super) fn bad_bound(key: &str, value: &str) -> String {
-        format!(
-            "{key}={value:?} is neither an RFC 3339 instant nor a date: write e.g. 2026-11-27T07:00:00+07:00 (URL-encode the + as %2B) or 2026-11-27"
-        )
-    }
-    pub(super) fn bad_by(value: &str) -> String {
-        format!("by={value:?} is not known: use group or campaign")
-    }
-    pub(super) const BAD_POINTS: &str = "points must be a whole number from 2 to 2000";
-}
-
 /// The period of a report, `from <= t < to`.
 #[derive(Debug, Clone, Copy)]
 struct Period {
@@ -65,15 +50,25 @@ struct Period {
 fn bound(r: &Req, key: &str, tz: Tz, end: bool) -> Result<DateTime<Utc>, ApiError> {
     let s = r
         .q(key)
-        .ok_or_else(|| ApiError::bad_request(say::NEED_PERIOD))?;
+        .ok_or_else(|| ApiError::bad_request(Reason::ReportNeedPeriod))?;
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
     let day = NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .ok()
         .and_then(|d| if end { d.succ_opt() } else { Some(d) })
-        .ok_or_else(|| ApiError::bad_request(say::bad_bound(key, s)))?;
-    local_midnight(tz, day).ok_or_else(|| ApiError::bad_request(say::bad_bound(key, s)))
+        .ok_or_else(|| {
+            ApiError::bad_request(Reason::ReportBadBound {
+                key: key.into(),
+                value: s.into(),
+            })
+        })?;
+    local_midnight(tz, day).ok_or_else(|| {
+        ApiError::bad_request(Reason::ReportBadBound {
+            key: key.into(),
+            value: s.into(),
+        })
+    })
 }
 
 fn local_midnight(tz: Tz, day: NaiveDate) -> Option<DateTime<Utc>> {
@@ -86,7 +81,7 @@ fn period(r: &Req, tz: Tz) -> Result<Period, ApiError> {
     let from = bound(r, "from", tz, false)?;
     let to = bound(r, "to", tz, true)?;
     if to < from {
-        return Err(ApiError::bad_request(say::TO_BEFORE_FROM));
+        return Err(ApiError::bad_request(Reason::ReportToBeforeFrom));
     }
     Ok(Period { from, to })
 }
@@ -528,7 +523,11 @@ pub(super) async fn daily(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     let by_campaign = match r.q("by").unwrap_or("group") {
         "group" => false,
         "campaign" => true,
-        other => return Err(ApiError::bad_request(say::bad_by(other))),
+        other => {
+            return Err(ApiError::bad_request(Reason::ReportBadBy {
+                value: other.into(),
+            }))
+        }
     };
     let loaded = load(ctx, r).await?;
     let snap = ctx.store.snapshot();
@@ -619,7 +618,7 @@ pub(super) async fn online(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
             .parse::<usize>()
             .ok()
             .filter(|n| (2..=MAX_POINTS).contains(n))
-            .ok_or_else(|| ApiError::bad_request(say::BAD_POINTS))?,
+            .ok_or_else(|| ApiError::bad_request(Reason::ReportBadPoints))?,
     };
     let plays = ctx.plays.clone();
     let samples = blocking(move || plays.online_between(p.from, p.to, MAX_ROWS))

@@ -249,7 +249,14 @@ impl Req {
 }
 
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Nothing left over from an earlier body read on this thread.
+    let _ = crate::i18n::take_refused("");
     serde_json::from_slice(bytes).map_err(|e| {
+        // A value refused by its own check (an id, a colour, a target)
+        // says why in the reader's language, not in serde's words.
+        if let Some(why) = crate::i18n::take_refused(&e.to_string()) {
+            return ApiError::bad_request(why);
+        }
         let syntax = matches!(
             e.classify(),
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof

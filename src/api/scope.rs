@@ -20,10 +20,8 @@ use warp::http::StatusCode;
 
 use super::error::ApiError;
 use super::req::Req;
-use super::session::english;
 use super::Ctx;
 use crate::auth::scope::{panel_inside, targets_inside};
-use crate::auth::Text;
 use crate::domain::{AlertBody, CampaignBody, Id, Panel, Target};
 use crate::i18n::{Kind, Reason};
 use crate::store::tokens::Principal;
@@ -76,8 +74,7 @@ pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), 
     let Some(scope) = r.who.scope.clone() else {
         return Ok(());
     };
-    let en = english(&r.headers);
-    let refuse = |t: Text| ApiError::new(StatusCode::FORBIDDEN, "outside_scope", t.say(en));
+    let refuse = |t: Reason| ApiError::new(StatusCode::FORBIDDEN, "outside_scope", t);
     let snap = ctx.store.snapshot();
     let find = |id: &Id| snap.panels.get(id);
     let inside = |targets: &[Target]| targets_inside(&scope, targets, find).map_err(refuse);
@@ -117,7 +114,7 @@ pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), 
             Some(id) if snap.messages.contains_key(&id) => {
                 let groups = scope.iter().map(Id::as_str).collect::<Vec<_>>().join(", ");
                 if !may_approve(&snap, &r.who, &id) {
-                    return Err(refuse(Text::ApprovalOutsideScope { scope: groups }));
+                    return Err(refuse(Reason::ApprovalOutsideScope { scope: groups }));
                 }
                 Ok(())
             }
@@ -140,7 +137,7 @@ pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), 
                     });
                     match (panels.is_empty(), outside) {
                         (false, None) => Ok(()),
-                        (_, outside) => Err(refuse(Text::WarningOutsideScope {
+                        (_, outside) => Err(refuse(Reason::WarningOutsideScope {
                             panel: outside.map(|p| p.to_string()),
                             scope: scope.iter().map(Id::as_str).collect::<Vec<_>>().join(", "),
                         })),

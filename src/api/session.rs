@@ -26,8 +26,9 @@ use super::error::ApiError;
 use super::req::{error_response, json, Req};
 use super::{admin, blocking, Ctx};
 use crate::auth::throttle::Hold;
-use crate::auth::{sessions, SignInError, Text};
+use crate::auth::{sessions, SignInError};
 use crate::domain::{Id, Role};
+use crate::i18n::Reason;
 use crate::store::secret_file::digest;
 use crate::store::tokens::{Principal, Via};
 
@@ -50,15 +51,6 @@ fn lang(headers: &HeaderMap) -> crate::i18n::Lang {
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     )
-}
-
-/// Whether the reader prefers English.
-pub(super) fn english(headers: &HeaderMap) -> bool {
-    lang(headers) == crate::i18n::Lang::En
-}
-
-fn say(headers: &HeaderMap, t: Text) -> String {
-    t.say(english(headers))
 }
 
 /// The session id in the request's cookies, if any.
@@ -88,7 +80,7 @@ pub(super) fn authenticate(
         return Err(no_credentials);
     };
     let Some((s, user)) = ctx.accounts.session(&id, Utc::now()) else {
-        return Err(session_ended(headers));
+        return Err(session_ended());
     };
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
@@ -100,7 +92,7 @@ pub(super) fn authenticate(
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "csrf",
-                say(headers, Text::CsrfMissing),
+                Reason::CsrfMissing,
             ));
         }
     }
@@ -113,7 +105,7 @@ pub(super) fn authenticate(
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "password_change_required",
-            say(headers, Text::MustChangePassword),
+            Reason::MustChangePassword,
         ));
     }
     Ok(Principal::person(
@@ -162,11 +154,11 @@ impl SessionView {
     }
 }
 
-fn session_ended(headers: &HeaderMap) -> ApiError {
+fn session_ended() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "session_ended",
-        say(headers, Text::SessionEnded),
+        Reason::SessionEnded,
     )
 }
 
@@ -221,7 +213,7 @@ pub(super) async fn sign_in(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "wrong_credentials",
-                say(&r.headers, Text::WrongCredentials),
+                Reason::WrongCredentials,
             ))
         }
         Err(SignInError::Held(h)) => {
@@ -230,17 +222,14 @@ pub(super) async fn sign_in(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
                 Hold::Wait { .. } => ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_failures",
-                    say(&r.headers, Text::Wait { seconds: secs }),
+                    Reason::PasswordWait { seconds: secs },
                 ),
                 Hold::Locked { .. } => ApiError::new(
                     StatusCode::LOCKED,
                     "locked",
-                    say(
-                        &r.headers,
-                        Text::Locked {
-                            minutes: (secs + 59) / 60,
-                        },
-                    ),
+                    Reason::AccountLocked {
+                        minutes: (secs + 59) / 60,
+                    },
                 ),
             };
             return Ok(with_retry_after(e, secs, &r.headers));
@@ -263,14 +252,14 @@ pub(super) async fn sign_in(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
 fn session_id(r: &Req) -> Result<String, ApiError> {
     match (r.who.via, cookie(&r.headers)) {
         (Via::Session(_), Some(id)) => Ok(id),
-        _ => Err(ApiError::bad_request(say(&r.headers, Text::NotASession))),
+        _ => Err(ApiError::bad_request(Reason::NotASession)),
     }
 }
 
 pub(super) async fn current(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = session_id(r)?;
     let Some((s, user)) = ctx.accounts.session(&id, Utc::now()) else {
-        return Err(session_ended(&r.headers));
+        return Err(session_ended());
     };
     Ok(json(StatusCode::OK, &SessionView::of(user, &s)))
 }
@@ -316,14 +305,10 @@ pub(super) async fn change_password(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Respo
     };
     let phc = match prepared {
         Ok(phc) => phc,
-        Err(t @ Text::CurrentPasswordWrong) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "wrong_password",
-                say(&r.headers, t),
-            ))
+        Err(t @ Reason::CurrentPasswordWrong) => {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong_password", t))
         }
-        Err(t) => return Err(ApiError::bad_request(say(&r.headers, t))),
+        Err(t) => return Err(ApiError::bad_request(t)),
     };
     let line = admin::entry(&name, "change-password", "account", &name);
     let now = Utc::now();

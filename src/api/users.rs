@@ -10,20 +10,15 @@ use warp::reply::Response;
 
 use super::error::ApiError;
 use super::req::{empty, ok, Req};
-use super::session::english;
 use super::{admin, blocking, Ctx};
-use crate::auth::{check_scope, check_user, password, NewUser, Text, UserPatch};
+use crate::auth::{check_scope, check_user, password, NewUser, UserPatch};
 use crate::i18n::{Kind, Reason};
-
-fn refused(r: &Req, t: Text) -> ApiError {
-    ApiError::bad_request(t.say(english(&r.headers)))
-}
 
 pub(super) async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let body: NewUser = r.json().await?;
-    check_user(&body.username, &body.display_name, &body.roles).map_err(|t| refused(r, t))?;
-    check_scope(&body.scope).map_err(|t| refused(r, t))?;
-    password::acceptable(&body.password, &body.username).map_err(|t| refused(r, t))?;
+    check_user(&body.username, &body.display_name, &body.roles).map_err(ApiError::bad_request)?;
+    check_scope(&body.scope).map_err(ApiError::bad_request)?;
+    password::acceptable(&body.password, &body.username).map_err(ApiError::bad_request)?;
     if ctx.tokens.list().iter().any(|t| t.name == body.username) {
         return Err(ApiError::conflict(Reason::AccountNameIsAToken {
             name: body.username.clone(),
@@ -61,9 +56,9 @@ pub(super) async fn update(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
             .unwrap_or(&current.display_name),
         patch.roles.as_deref().unwrap_or(&current.roles),
     )
-    .map_err(|t| refused(r, t))?;
+    .map_err(ApiError::bad_request)?;
     if let Some(s) = &patch.scope {
-        check_scope(s).map_err(|t| refused(r, t))?;
+        check_scope(s).map_err(ApiError::bad_request)?;
     }
     let (accounts, store) = (ctx.accounts.clone(), ctx.store.clone());
     let line = admin::entry(&r.who.name, "update", "account", &name);
@@ -81,7 +76,7 @@ pub(super) struct Reset {
 pub(super) async fn reset_password(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let name = r.segs[1].clone();
     let body: Reset = r.json().await?;
-    password::acceptable(&body.password, &name).map_err(|t| refused(r, t))?;
+    password::acceptable(&body.password, &name).map_err(ApiError::bad_request)?;
     let (accounts, store) = (ctx.accounts.clone(), ctx.store.clone());
     let line = admin::entry(&r.who.name, "reset-password", "account", &name);
     let now = Utc::now();

@@ -2,7 +2,7 @@
 //! and who is signed in. `password` hashes (Argon2id), `sessions` keeps
 //! the signed-in sessions in memory with their timeouts and CSRF tokens,
 //! `throttle` slows and locks repeated failures (its module text says why
-//! per account *and* per account and address), `text` holds every
+//! per account *and* per account and address), the catalogue (`i18n::Reason`) holds every
 //! sentence in Vietnamese and English. The accounts themselves are stored
 //! by `store::users`. Time is an argument everywhere here; the API passes
 //! the clock.
@@ -10,7 +10,6 @@
 pub(crate) mod password;
 pub(crate) mod scope;
 pub(crate) mod sessions;
-pub(crate) mod text;
 pub(crate) mod throttle;
 
 use std::net::IpAddr;
@@ -20,10 +19,10 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{Id, Role};
+use crate::i18n::Reason;
 use crate::store::users::{User, UserInfo, UserStore};
 use crate::store::StoreError;
 pub(crate) use sessions::Session;
-pub(crate) use text::Text;
 use throttle::{Hold, Throttle};
 
 /// Why a sign-in failed.
@@ -74,25 +73,25 @@ mod serde_with_none {
 }
 
 /// The checks of an account's values, before anything is hashed or stored.
-pub(crate) fn check_user(username: &str, display_name: &str, roles: &[Role]) -> Result<(), Text> {
+pub(crate) fn check_user(username: &str, display_name: &str, roles: &[Role]) -> Result<(), Reason> {
     if Id::parse(username).is_err() {
-        return Err(Text::UsernameInvalid {
+        return Err(Reason::UsernameInvalid {
             given: username.to_string(),
         });
     }
     let n = display_name.trim().chars().count();
     if n == 0 || n > 100 {
-        return Err(Text::DisplayNameInvalid);
+        return Err(Reason::DisplayNameInvalid);
     }
     if roles.is_empty() {
-        return Err(Text::RolesEmpty);
+        return Err(Reason::NoRoles);
     }
     Ok(())
 }
 
-pub(crate) fn check_scope(scope: &Option<Vec<Id>>) -> Result<(), Text> {
+pub(crate) fn check_scope(scope: &Option<Vec<Id>>) -> Result<(), Reason> {
     match scope {
-        Some(s) if s.is_empty() => Err(Text::ScopeEmpty),
+        Some(s) if s.is_empty() => Err(Reason::ScopeEmpty),
         _ => Ok(()),
     }
 }
@@ -205,12 +204,12 @@ impl Accounts {
         username: &str,
         current: &str,
         new: &str,
-    ) -> Result<String, Text> {
+    ) -> Result<String, Reason> {
         let Some(user) = self.users.get(username) else {
-            return Err(Text::SessionEnded);
+            return Err(Reason::SessionEnded);
         };
         if !password::verify(&user.password, current) {
-            return Err(Text::CurrentPasswordWrong);
+            return Err(Reason::CurrentPasswordWrong);
         }
         password::acceptable(new, username)?;
         Ok(password::hash(new))
@@ -349,7 +348,7 @@ mod tests {
         let (other, _, _) = a.sign_in("lan", "mật khẩu đầu tiên", ip, t0()).unwrap();
         assert_eq!(
             a.prepare_own_password("lan", "sai", "mật khẩu của Lan"),
-            Err(Text::CurrentPasswordWrong)
+            Err(Reason::CurrentPasswordWrong)
         );
         let phc = a
             .prepare_own_password("lan", "mật khẩu đầu tiên", "mật khẩu của Lan")

@@ -6,7 +6,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use rand::RngCore;
 
-use super::text::Text;
+use crate::i18n::Reason;
 
 /// Shortest password accepted.
 pub(crate) const MIN_LEN: usize = 10;
@@ -38,16 +38,16 @@ pub(crate) fn verify(phc: &str, password: &str) -> bool {
 
 /// Whether `password` may be chosen by `username`: long enough, not
 /// absurdly long, not the user name.
-pub(crate) fn acceptable(password: &str, username: &str) -> Result<(), Text> {
+pub(crate) fn acceptable(password: &str, username: &str) -> Result<(), Reason> {
     let n = password.chars().count();
     if n < MIN_LEN {
-        return Err(Text::PasswordShort);
+        return Err(Reason::PasswordShort { min: MIN_LEN });
     }
     if n > MAX_LEN {
-        return Err(Text::PasswordLong);
+        return Err(Reason::PasswordLong { max: MAX_LEN });
     }
     if password.trim().eq_ignore_ascii_case(username) {
-        return Err(Text::PasswordIsUsername);
+        return Err(Reason::PasswordIsUsername);
     }
     Ok(())
 }
@@ -69,14 +69,17 @@ mod tests {
 
     #[test]
     fn the_rule_refuses_short_long_and_username_passwords() {
-        assert_eq!(acceptable("ngắn", "lan"), Err(Text::PasswordShort));
+        assert_eq!(
+            acceptable("ngắn", "lan"),
+            Err(Reason::PasswordShort { min: MIN_LEN })
+        );
         assert_eq!(
             acceptable(&"x".repeat(MAX_LEN + 1), "lan"),
-            Err(Text::PasswordLong)
+            Err(Reason::PasswordLong { max: MAX_LEN })
         );
         assert_eq!(
             acceptable("Lan-Haichau", "lan-haichau"),
-            Err(Text::PasswordIsUsername)
+            Err(Reason::PasswordIsUsername)
         );
         assert!(acceptable("một mật khẩu tốt", "lan").is_ok());
     }

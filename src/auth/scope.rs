@@ -7,7 +7,7 @@
 
 use crate::domain::{Id, Panel, Target};
 
-use super::text::Text;
+use crate::i18n::Reason;
 
 /// Whether `panel` is inside `scope`.
 pub(crate) fn panel_inside(scope: &[Id], panel: &Panel) -> bool {
@@ -24,7 +24,7 @@ pub(crate) fn targets_inside<'a>(
     scope: &[Id],
     targets: &[Target],
     panel: impl Fn(&Id) -> Option<&'a Panel>,
-) -> Result<(), Text> {
+) -> Result<(), Reason> {
     let groups = || scope.iter().map(Id::as_str).collect::<Vec<_>>().join(", ");
     for t in targets {
         let inside = match t {
@@ -33,7 +33,7 @@ pub(crate) fn targets_inside<'a>(
             Target::Panel(id) => panel(id).is_none_or(|p| panel_inside(scope, p)),
         };
         if !inside {
-            return Err(Text::OutsideScope {
+            return Err(Reason::OutsideScope {
                 target: t.to_string(),
                 scope: groups(),
             });
@@ -66,7 +66,11 @@ mod tests {
         assert!(targets_inside(&scope, &[t("group:cua-lo"), t("cl-1")], find).is_ok());
         for escape in ["all", "group:vinh", "group:ven-bien", "vinh-1"] {
             let e = targets_inside(&scope, &[t("group:cua-lo"), t(escape)], find).unwrap_err();
-            assert!(e.say(true).contains(escape), "{escape}: {}", e.say(true));
+            assert!(
+                e.render(crate::i18n::Lang::En).contains(escape),
+                "{escape}: {}",
+                e.render(crate::i18n::Lang::En)
+            );
         }
         assert!(panel_inside(&scope, &panels[0]) && !panel_inside(&scope, &panels[1]));
     }

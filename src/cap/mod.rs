@@ -49,3 +49,32 @@ pub enum CapError {
     #[error("sender {0:?} is not on this source's allowlist: add it to \"senders\" in cap.json if it should be accepted")]
     Sender(String),
 }
+
+impl CapError {
+    /// The refusal from the catalogue, for the reader's language.
+    pub fn reason(&self) -> crate::i18n::Reason {
+        use crate::i18n::Reason;
+        match self {
+            CapError::TooLarge { limit } => Reason::CapTooLarge { kib: limit / 1024 },
+            CapError::Xml(detail) => Reason::CapNotXml {
+                detail: detail.clone(),
+            },
+            CapError::Dtd => Reason::CapDtd,
+            CapError::Entity(name) => Reason::CapEntity { name: name.clone() },
+            CapError::NotCap(detail) => Reason::CapNotCap {
+                detail: detail.clone(),
+            },
+            CapError::Namespace(ns) => Reason::CapNamespace { ns: ns.clone() },
+            CapError::Invalid(detail) => Reason::CapInvalid {
+                detail: detail.clone(),
+            },
+            CapError::Date { field, value } => Reason::CapDate {
+                field: field.clone(),
+                value: value.clone(),
+            },
+            CapError::Sender(sender) => Reason::CapSenderRefused {
+                sender: sender.clone(),
+            },
+        }
+    }
+}

@@ -15,6 +15,7 @@ use super::config::{fill, Action, CapConfig, Rule};
 use super::doc::{Area, Document, Info, MsgType};
 use super::CapError;
 use crate::domain::{Id, Panel, Refusal, MAX_ALERT_CHARS, MAX_ALERT_S};
+use crate::i18n::{CapNote, Reason};
 
 /// Where a warning stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -103,9 +104,14 @@ pub struct Warning {
     pub decided_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<DateTime<Utc>>,
-    /// Why, in sentences (no panel in the area, no Vietnamese text, …).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    /// Why (no panel in the area, no Vietnamese text, …): typed, so that
+    /// each reader gets the sentences in their language.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "CapNote::read_list"
+    )]
+    pub notes: Vec<CapNote>,
 }
 
 impl Warning {
@@ -132,9 +138,7 @@ impl Warning {
     ) -> Result<(), Refusal> {
         self.check_held(now)?;
         if self.panels.is_empty() {
-            return Err(refuse(
-                "no panel stands in this warning's area, so there is nothing to deploy",
-            ));
+            return Err(refuse(Reason::CapNothingToDeploy));
         }
         if let Some(t) = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) {
             let until = self
@@ -149,9 +153,7 @@ impl Warning {
             self.text_source = TextSource::Operator;
         }
         if self.phases.is_empty() {
-            return Err(refuse(
-                "this warning has no Vietnamese text: write the text to show (\"text\") or add a template for its event in cap.json",
-            ));
+            return Err(refuse(Reason::CapNoText));
         }
         self.phases.retain(|p| p.until > now);
         for p in &mut self.phases {
@@ -166,10 +168,9 @@ impl Warning {
     /// An operator's click: do not deploy this held warning.
     pub fn dismiss(&mut self, by: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
         if self.state != State::Held {
-            return Err(refuse(&format!(
-                "this warning is {}, not held: only a held warning can be deployed or dismissed",
-                state_name(self.state)
-            )));
+            return Err(refuse(Reason::CapNotHeld {
+                state: state_name(self.state).into(),
+            }));
         }
         self.state = State::Dismissed;
         self.decided_by = Some(by.to_string());
@@ -182,22 +183,19 @@ impl Warning {
     /// time ran out).
     pub fn check_held(&self, now: DateTime<Utc>) -> Result<(), Refusal> {
         if self.state != State::Held {
-            return Err(refuse(&format!(
-                "this warning is {}, not held: only a held warning can be deployed",
-                state_name(self.state)
-            )));
+            return Err(refuse(Reason::CapNotHeld {
+                state: state_name(self.state).into(),
+            }));
         }
         if self.lapsed(now) {
-            return Err(refuse(
-                "this warning has expired: it can no longer be deployed",
-            ));
+            return Err(refuse(Reason::CapLapsed));
         }
         Ok(())
     }
 }
 
-fn refuse(s: &str) -> Refusal {
-    Refusal::Invalid(crate::domain::Invalid::new(s))
+fn refuse(why: Reason) -> Refusal {
+    Refusal::Invalid(crate::domain::Invalid::new(why))
 }
 
 pub(crate) fn state_name(s: State) -> &'static str {
@@ -344,25 +342,24 @@ pub(crate) fn decide<'p>(
 fn own_references(
     doc: &Document,
     known: &dyn Fn(&Id) -> Option<Warning>,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<CapNote>,
 ) -> Vec<Id> {
     let mut references = Vec::new();
     for r in &doc.references {
         if r.sender != doc.sender {
-            notes.push(format!(
-                "the reference to {} from {} was ignored: a sender may only change its own warnings",
-                r.identifier, r.sender
-            ));
+            notes.push(CapNote::ForeignReference {
+                identifier: r.identifier.clone(),
+                sender: r.sender.clone(),
+            });
             continue;
         }
         let rid = key(&r.sender, &r.identifier);
         if known(&rid).is_some() {
             references.push(rid);
         } else {
-            notes.push(format!(
-                "the referenced warning {} was never received",
-                r.identifier
-            ));
+            notes.push(CapNote::UnknownReference {
+                identifier: r.identifier.clone(),
+            });
         }
     }
     references
@@ -384,7 +381,7 @@ fn settle(
     doc: &Document,
     action: Action,
     outlook: Outlook,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<CapNote>,
 ) -> (Action, State) {
     let state = match action {
         Action::Auto => State::Deployed,
@@ -392,13 +389,14 @@ fn settle(
         Action::Log => State::Logged,
     };
     if doc.status != "Actual" {
-        notes.push(format!("status {}: kept for the record only", doc.status));
+        notes.push(CapNote::NotActual {
+            status: doc.status.clone(),
+        });
         (Action::Log, State::Logged)
     } else if doc.scope != "Public" && doc.msg_type != MsgType::Cancel {
-        notes.push(format!(
-            "scope {}: not meant for the public, so not for the signs",
-            doc.scope
-        ));
+        notes.push(CapNote::NotPublic {
+            scope: doc.scope.clone(),
+        });
         (Action::Log, State::Logged)
     } else if matches!(
         doc.msg_type,
@@ -406,13 +404,13 @@ fn settle(
     ) {
         (Action::Log, State::Logged)
     } else if outlook.expired {
-        notes.push("it had expired when it arrived".into());
+        notes.push(CapNote::Expired);
         (action, State::Expired)
     } else if outlook.no_panel && state != State::Logged {
-        notes.push("no panel stands in its area".into());
+        notes.push(CapNote::NoPanel);
         (action, State::Logged)
     } else if outlook.no_text && state == State::Deployed {
-        notes.push("no Vietnamese text (no Vietnamese <info>, no template for the event): held for an operator to write it".into());
+        notes.push(CapNote::NoText);
         (action, State::Held)
     } else {
         (action, state)

@@ -168,6 +168,52 @@ pub enum Error {
     Hd2020(String),
 }
 
+impl Error {
+    /// The sentence a technician reads on the wall, from the catalogue:
+    /// what the card did and what to do; a broken packet keeps the
+    /// decoder's words as its detail.
+    pub fn reason(&self) -> crate::i18n::Reason {
+        use crate::i18n::Reason;
+        match self {
+            Error::Refused { method, result } => Reason::CardRefused {
+                method: method.clone(),
+                result: result.clone(),
+            },
+            Error::Card { code } => Reason::CardStatus {
+                code: *code,
+                name: error_name(*code).into(),
+            },
+            Error::File { name, status } => Reason::CardFileRefused {
+                file: name.clone(),
+                status: *status,
+                name: error_name(*status).into(),
+            },
+            Error::SizeMismatch {
+                width,
+                height,
+                card_width,
+                card_height,
+            } => Reason::CardSize {
+                width: *width,
+                height: *height,
+                card_width: *card_width,
+                card_height: *card_height,
+            },
+            Error::Timeout { waiting, secs } => Reason::CardTimeout {
+                waiting: (*waiting).into(),
+                secs: *secs,
+            },
+            Error::Closed => Reason::CardClosed,
+            Error::Frame(detail) => Reason::FrameNotForCard {
+                detail: detail.clone(),
+            },
+            other => Reason::CardProtocol {
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
 /// Huidu's status codes (`kSuccess` = 0 …), as named in the vendor SDKs.
 const ERROR_NAMES: &[&str] = &[
     "kSuccess",

@@ -2,7 +2,7 @@
 //! English, side by side. One `match` per type, no wildcard arm, so a new
 //! reason cannot compile without both sentences.
 
-use super::Lang;
+use super::{Lang, Text};
 
 /// What kind of record an id names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -693,7 +693,7 @@ pub enum Reason {
     },
     BrokenFile {
         file: String,
-        problem: String,
+        problem: Text,
     },
     NoFreeId,
     NoFreeAlertId,
@@ -834,6 +834,354 @@ pub enum Reason {
         first: String,
         second: String,
     },
+    /// A new password under the shortest allowed.
+    PasswordShort {
+        min: usize,
+    },
+    PasswordLong {
+        max: usize,
+    },
+    PasswordIsUsername,
+    WrongCredentials,
+    /// Wrong passwords: the next try must wait.
+    PasswordWait {
+        seconds: i64,
+    },
+    AccountLocked {
+        minutes: i64,
+    },
+    SessionEnded,
+    CsrfMissing,
+    MustChangePassword,
+    CurrentPasswordWrong,
+    NotASession,
+    TokenExpired {
+        at: chrono::DateTime<chrono::Utc>,
+    },
+    UsernameInvalid {
+        given: String,
+    },
+    DisplayNameInvalid,
+    ScopeEmpty,
+    ExpiryPast,
+    OutsideScope {
+        target: String,
+        scope: String,
+    },
+    ApprovalOutsideScope {
+        scope: String,
+    },
+    /// A warning reaches `panel` outside the operator's scope (`None`:
+    /// no panel inside it).
+    WarningOutsideScope {
+        panel: Option<String>,
+        scope: String,
+    },
+    /// A report without its period.
+    ReportNeedPeriod,
+    ReportToBeforeFrom,
+    ReportBadBound {
+        key: String,
+        value: String,
+    },
+    ReportBadBy {
+        value: String,
+    },
+    ReportBadPoints,
+    /// Why the rules decided what they did about a CAP document.
+    CapNote(CapNote),
+    /// Only a held warning can be deployed or dismissed (`state`: its
+    /// state's name, `held`, `deployed`, …).
+    CapNotHeld {
+        state: String,
+    },
+    CapLapsed,
+    CapNoText,
+    CapNothingToDeploy,
+    /// A CAP document over the size limit.
+    CapTooLarge {
+        kib: usize,
+    },
+    /// Not well-formed XML (`detail`: the parser's words).
+    CapNotXml {
+        detail: String,
+    },
+    CapDtd,
+    CapEntity {
+        name: String,
+    },
+    /// Not a CAP document (`detail`: what it is instead).
+    CapNotCap {
+        detail: String,
+    },
+    CapNamespace {
+        ns: String,
+    },
+    /// Not valid CAP (`detail`: the reader's words).
+    CapInvalid {
+        detail: String,
+    },
+    CapDate {
+        field: String,
+        value: String,
+    },
+    CapSenderRefused {
+        sender: String,
+    },
+    /// A CAP feed's URL does not parse.
+    FeedBadUrl {
+        detail: String,
+    },
+    /// A CAP feed (or one of its entries, `url`) did not answer.
+    FeedNoAnswer {
+        url: Option<String>,
+        detail: String,
+    },
+    /// A CAP feed (or one of its entries, `url`) answered an HTTP error.
+    FeedStatus {
+        url: Option<String>,
+        status: String,
+    },
+    FeedEntryLink {
+        link: String,
+        detail: String,
+    },
+    FeedTooBig {
+        kib: usize,
+    },
+    FeedReadFailed {
+        detail: String,
+    },
+    FeedNotStored {
+        detail: String,
+    },
+    ImportNotJsonArray {
+        line: usize,
+        column: usize,
+        detail: String,
+    },
+    CsvHeaderUnreadable {
+        detail: String,
+    },
+    CsvUnknownColumn {
+        shown: String,
+        columns: String,
+    },
+    CsvMissingColumn {
+        missing: String,
+        required: String,
+    },
+    CsvLineUnreadable {
+        detail: String,
+    },
+    CsvNotANumber {
+        column: String,
+        max: u64,
+        cell: String,
+    },
+    /// A row that does not read as a panel (`detail`: the JSON reader's words).
+    RowNotAPanel {
+        detail: String,
+    },
+    RowIdTwice {
+        id: String,
+        earlier: usize,
+    },
+    /// Some rows of an import are wrong, so nothing was imported.
+    ImportRows {
+        n: usize,
+    },
+    /// One row of an import and what is wrong with it (the command line's line).
+    ImportRow {
+        row: usize,
+        id: Option<String>,
+        why: Box<Text>,
+    },
+    /// A data file that cannot be read (`detail`: the system's words).
+    FileUnreadable {
+        detail: String,
+    },
+    /// A data file whose JSON does not parse, and where.
+    FileJson {
+        line: usize,
+        column: usize,
+        detail: String,
+    },
+    FileNameNotId {
+        name: String,
+    },
+    ImageFileMissing {
+        file: String,
+    },
+    AssetIdMismatch,
+    NotASigningKey {
+        detail: String,
+    },
+    /// A vendor card's address that does not read (`why`: the check's reason).
+    LinkAddress {
+        why: Box<Text>,
+    },
+    LinkCannotConnect {
+        addr: String,
+        detail: String,
+    },
+    LinkNoAnswer {
+        addr: String,
+        within: String,
+    },
+    LinkWriteFailed {
+        detail: String,
+    },
+    /// The card stopped taking data (`bytes` not written, when known).
+    LinkStalledWrite {
+        bytes: Option<usize>,
+        within: String,
+    },
+    /// The card closed the connection (`left`: bytes of an unfinished packet).
+    LinkClosedByCard {
+        left: usize,
+    },
+    LinkReadFailed {
+        detail: String,
+    },
+    /// The card said nothing for `within` while bangtin waited (`left`:
+    /// bytes of an unfinished packet; `waiting`: what for, when known).
+    LinkSilent {
+        within: String,
+        waiting: Option<String>,
+        left: usize,
+    },
+    LinkHandshake {
+        why: Box<Text>,
+    },
+    /// The frame cannot be made into what the card takes.
+    FrameNotForCard {
+        detail: String,
+    },
+    /// A card's status code (`name`: the vendor's name for it).
+    CardStatus {
+        code: u16,
+        name: String,
+    },
+    CardRefused {
+        method: String,
+        result: String,
+    },
+    CardFileRefused {
+        file: String,
+        status: u16,
+        name: String,
+    },
+    CardSize {
+        width: u32,
+        height: u32,
+        card_width: u32,
+        card_height: u32,
+    },
+    CardTimeout {
+        waiting: String,
+        secs: u64,
+    },
+    CardClosed,
+    /// The card broke the protocol (`detail`: the decoder's words).
+    CardProtocol {
+        detail: String,
+    },
+}
+
+/// Why the CAP rules decided what they did about a document, kept with
+/// the warning (typed, so that the inbox reads it in its own language).
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(tag = "note", rename_all = "snake_case")]
+pub enum CapNote {
+    /// A reference to another sender's warning, ignored.
+    ForeignReference { identifier: String, sender: String },
+    /// A reference to a warning never received.
+    UnknownReference { identifier: String },
+    /// A status other than `Actual`: kept for the record only.
+    NotActual { status: String },
+    /// A scope other than `Public`: not for the signs.
+    NotPublic { scope: String },
+    /// It had expired when it arrived.
+    Expired,
+    /// No panel stands in its area.
+    NoPanel,
+    /// No Vietnamese text could be made: held for an operator.
+    NoText,
+    /// A note recorded as a sentence, before notes were typed.
+    Recorded { text: String },
+}
+
+impl CapNote {
+    /// Notes stored as sentences (older warning files) read as `Recorded`.
+    pub(crate) fn read_list<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<CapNote>, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Typed(CapNote),
+            Sentence(String),
+        }
+        let list: Vec<Wire> = serde::Deserialize::deserialize(d)?;
+        Ok(list
+            .into_iter()
+            .map(|w| match w {
+                Wire::Typed(n) => n,
+                Wire::Sentence(text) => CapNote::Recorded { text },
+            })
+            .collect())
+    }
+
+    fn render_both(&self) -> (String, String) {
+        match self {
+            CapNote::ForeignReference { identifier, sender } => (
+                format!("Đã bỏ qua tham chiếu tới {identifier} của {sender}: mỗi nơi gửi chỉ được thay đổi cảnh báo của chính mình."),
+                format!("the reference to {identifier} from {sender} was ignored: a sender may only change its own warnings"),
+            ),
+            CapNote::UnknownReference { identifier } => (
+                format!("Chưa từng nhận cảnh báo được tham chiếu {identifier}."),
+                format!("the referenced warning {identifier} was never received"),
+            ),
+            CapNote::NotActual { status } => (
+                format!("Trạng thái {status}: chỉ lưu để đối chiếu, không đưa lên bảng."),
+                format!("status {status}: kept for the record only"),
+            ),
+            CapNote::NotPublic { scope } => (
+                format!("Phạm vi {scope}: không dành cho công chúng nên không đưa lên bảng."),
+                format!("scope {scope}: not meant for the public, so not for the signs"),
+            ),
+            CapNote::Expired => (
+                "Cảnh báo đã hết hạn khi đến nơi.".into(),
+                "it had expired when it arrived".into(),
+            ),
+            CapNote::NoPanel => (
+                "Không có bảng nào trong vùng cảnh báo.".into(),
+                "no panel stands in its area".into(),
+            ),
+            CapNote::NoText => (
+                "Chưa có nội dung tiếng Việt (không có <info> tiếng Việt, không có mẫu câu cho loại sự kiện): chờ người trực viết nội dung.".into(),
+                "no Vietnamese text (no Vietnamese <info>, no template for the event): held for an operator to write it".into(),
+            ),
+            CapNote::Recorded { text } => (format!("Ghi chú: {text}"), text.clone()),
+        }
+    }
+}
+
+/// A CAP warning's state (`held`, `deployed`, …) in Vietnamese.
+fn cap_state_vi(state: &str) -> &str {
+    match state {
+        "held" => "đang chờ duyệt",
+        "deployed" => "đã triển khai",
+        "dismissed" => "đã bỏ qua",
+        "logged" => "chỉ được ghi lại",
+        "cancelled" => "đã bị huỷ",
+        "replaced" => "đã được thay thế",
+        "expired" => "đã hết hạn",
+        other => other,
+    }
 }
 
 /// What is wrong with an address or a broker URL.
@@ -1339,8 +1687,8 @@ impl Reason {
                 format!("a {} with id {id:?} already exists: choose another id", kind.name(Lang::En)),
             ),
             Reason::BrokenFile { file, problem } => (
-                format!("Tệp {file} đã bị sửa tay và không dùng được ({problem}); máy chủ không ghi đè để không mất phần đã sửa: hãy sửa hoặc xoá tệp rồi thử lại."),
-                format!("{file} was edited by hand and cannot be used ({problem}); it is not overwritten, so the edit is not lost: fix the file or delete it, then try again"),
+                format!("Tệp {file} đã bị sửa tay và không dùng được ({}); máy chủ không ghi đè để không mất phần đã sửa: hãy sửa hoặc xoá tệp rồi thử lại.", problem.render(Lang::Vi).trim_end_matches('.')),
+                format!("{file} was edited by hand and cannot be used ({}); it is not overwritten, so the edit is not lost: fix the file or delete it, then try again", problem.render(Lang::En)),
             ),
             Reason::NoFreeId => (
                 "Không tìm được mã trống cho tiêu đề này: hãy thử lại, hoặc đổi tiêu đề một chút.".into(),
@@ -1537,6 +1885,345 @@ impl Reason {
                 format!("Bảng \u{201c}{panel}\u{201d} thuộc cả hai địa bàn \u{201c}{first}\u{201d} và \u{201c}{second}\u{201d}, mỗi địa bàn có máy chủ MQTT riêng: hãy bỏ bảng khỏi một trong hai địa bàn."),
                 format!("panel {panel:?} is in two districts' groups, {first:?} and {second:?}, each with a broker of its own: take it out of one of them"),
             ),
+            Reason::PasswordShort { min } => (
+                format!("Mật khẩu quá ngắn: cần ít nhất {min} ký tự."),
+                format!("The password is too short: use at least {min} characters."),
+            ),
+            Reason::PasswordLong { max } => (
+                format!("Mật khẩu quá dài: tối đa {max} ký tự."),
+                format!("The password is too long: use at most {max} characters."),
+            ),
+            Reason::PasswordIsUsername => (
+                "Mật khẩu không được trùng tên đăng nhập: hãy chọn mật khẩu khác.".into(),
+                "The password must not be the user name: choose another.".into(),
+            ),
+            Reason::WrongCredentials => (
+                "Tên đăng nhập hoặc mật khẩu không đúng.".into(),
+                "The user name or password is wrong.".into(),
+            ),
+            Reason::PasswordWait { seconds } => (
+                format!("Đã nhập sai nhiều lần: hãy đợi {seconds} giây rồi thử lại."),
+                format!("Too many wrong passwords: wait {seconds} seconds, then try again."),
+            ),
+            Reason::AccountLocked { minutes } => (
+                format!("Tài khoản tạm khoá từ địa chỉ này vì nhập sai quá nhiều lần: thử lại sau {minutes} phút hoặc nhờ quản trị viên đặt lại mật khẩu."),
+                format!("This account is locked from this address after too many wrong passwords: try again in {minutes} minutes, or ask an administrator to reset the password."),
+            ),
+            Reason::SessionEnded => (
+                "Phiên đăng nhập đã hết hạn hoặc đã đăng xuất: hãy đăng nhập lại.".into(),
+                "Your session expired or was signed out: sign in again.".into(),
+            ),
+            Reason::CsrfMissing => (
+                "Thiếu hoặc sai mã chống giả mạo (X-CSRF-Token): hãy tải lại trang rồi thử lại.".into(),
+                "The anti-forgery token (X-CSRF-Token) is missing or wrong: reload the page and try again.".into(),
+            ),
+            Reason::MustChangePassword => (
+                "Hãy đổi mật khẩu do quản trị viên đặt trước khi làm việc khác (PUT /api/v1/session/password).".into(),
+                "Change the password your administrator set before doing anything else (PUT /api/v1/session/password).".into(),
+            ),
+            Reason::CurrentPasswordWrong => (
+                "Mật khẩu hiện tại không đúng.".into(),
+                "The current password is wrong.".into(),
+            ),
+            Reason::NotASession => (
+                "Yêu cầu này dùng mã truy cập, không phải phiên đăng nhập: muốn thôi dùng mã thì nhờ quản trị viên thu hồi.".into(),
+                "This request used a token, not a signed-in session: to stop a token, ask an administrator to revoke it.".into(),
+            ),
+            Reason::TokenExpired { at } => (
+                format!("Mã truy cập này đã hết hạn lúc {} (UTC): nhờ quản trị viên cấp mã mới.", at.format("%Y-%m-%d %H:%M")),
+                format!("This token expired at {} UTC: ask an administrator for a new one.", at.format("%Y-%m-%d %H:%M")),
+            ),
+            Reason::UsernameInvalid { given } => (
+                format!("Tên đăng nhập {given:?} không hợp lệ: dùng 1–64 chữ thường không dấu, số và '-', ví dụ \"lan-haichau\"."),
+                format!("The user name {given:?} is not valid: use 1 to 64 lowercase letters without marks, digits and '-', e.g. \"lan-haichau\"."),
+            ),
+            Reason::DisplayNameInvalid => (
+                "Hãy nhập họ tên (1–100 ký tự), ví dụ \"Nguyễn Thị Lan\".".into(),
+                "Give the person's name (1 to 100 characters), e.g. \"Nguyễn Thị Lan\".".into(),
+            ),
+            Reason::ScopeEmpty => (
+                "Phạm vi rỗng: bỏ trường scope để cấp toàn tỉnh, hoặc liệt kê ít nhất một nhóm.".into(),
+                "The scope is empty: leave scope out for the whole province, or list at least one group.".into(),
+            ),
+            Reason::ExpiryPast => (
+                "Thời hạn đã qua: chọn một thời điểm trong tương lai.".into(),
+                "The expiry is in the past: choose a time in the future.".into(),
+            ),
+            Reason::OutsideScope { target, scope } => (
+                format!("Đích {target:?} nằm ngoài phạm vi của bạn ({scope}): chỉ chọn nhóm và bảng trong phạm vi đó."),
+                format!("The target {target:?} is outside your scope ({scope}): choose only groups and panels inside it."),
+            ),
+            Reason::ApprovalOutsideScope { scope } => (
+                format!("Tin này sẽ chạy ngoài phạm vi của bạn ({scope}), hoặc chưa có chiến dịch nào đặt nó vào phạm vi đó: người duyệt cấp tỉnh mới duyệt được."),
+                format!("This message runs outside your scope ({scope}), or no campaign places it there yet: a province-wide approver must approve it."),
+            ),
+            Reason::WarningOutsideScope { panel: Some(panel), scope } => (
+                format!("Cảnh báo này đến cả bảng {panel:?}, nằm ngoài phạm vi của bạn ({scope}): chỉ người trực cấp tỉnh mới triển khai hoặc bỏ qua được."),
+                format!("This warning reaches the panel {panel:?}, outside your scope ({scope}): only a province-wide operator can deploy or dismiss it."),
+            ),
+            Reason::WarningOutsideScope { panel: None, scope } => (
+                format!("Cảnh báo này không đến bảng nào trong phạm vi của bạn ({scope}): chỉ người trực cấp tỉnh mới triển khai hoặc bỏ qua được."),
+                format!("This warning reaches no panel inside your scope ({scope}): only a province-wide operator can deploy or dismiss it."),
+            ),
+            Reason::ReportNeedPeriod => (
+                "Hãy cho khoảng thời gian bằng from= và to=: ngày (2026-11-27) hoặc thời điểm RFC 3339 (2026-11-27T07:00:00+07:00, dấu + viết là %2B).".into(),
+                "give the period as from= and to=: RFC 3339 instants (2026-11-27T07:00:00+07:00, the + URL-encoded as %2B) or dates (2026-11-27)".into(),
+            ),
+            Reason::ReportToBeforeFrom => (
+                "Ngày kết thúc (to) trước ngày bắt đầu (from): hãy cho thời điểm sớm hơn vào from.".into(),
+                "to is before from: give the earlier instant as from".into(),
+            ),
+            Reason::ReportBadBound { key, value } => (
+                format!("{key}=\u{201c}{value}\u{201d} không phải ngày hay thời điểm RFC 3339: viết ví dụ 2026-11-27 hoặc 2026-11-27T07:00:00+07:00 (dấu + viết là %2B)."),
+                format!("{key}={value:?} is neither an RFC 3339 instant nor a date: write e.g. 2026-11-27T07:00:00+07:00 (URL-encode the + as %2B) or 2026-11-27"),
+            ),
+            Reason::ReportBadBy { value } => (
+                format!("by=\u{201c}{value}\u{201d} không dùng được: dùng group (theo khu vực) hoặc campaign (theo lịch phát)."),
+                format!("by={value:?} is not known: use group or campaign"),
+            ),
+            Reason::ReportBadPoints => (
+                "points phải là số nguyên từ 2 đến 2000.".into(),
+                "points must be a whole number from 2 to 2000".into(),
+            ),
+            Reason::CapNote(n) => n.render_both(),
+            Reason::CapNotHeld { state } => (
+                format!("Cảnh báo này {}, không còn chờ: chỉ cảnh báo đang chờ mới triển khai hoặc bỏ qua được.", cap_state_vi(state)),
+                format!("this warning is {state}, not held: only a held warning can be deployed or dismissed"),
+            ),
+            Reason::CapLapsed => (
+                "Cảnh báo này đã hết hạn: không triển khai được nữa.".into(),
+                "this warning has expired: it can no longer be deployed".into(),
+            ),
+            Reason::FeedBadUrl { detail } => (
+                format!("Địa chỉ nguồn cảnh báo không hợp lệ ({detail}): sửa url trong cap.json."),
+                format!("the url is not valid: {detail}"),
+            ),
+            Reason::FeedNoAnswer { url: None, detail } => (
+                format!("Nguồn cảnh báo không trả lời ({detail}); máy chủ sẽ thử lại."),
+                format!("the source did not answer: {detail}"),
+            ),
+            Reason::FeedNoAnswer { url: Some(url), detail } => (
+                format!("{url}: không trả lời ({detail}); máy chủ sẽ thử lại."),
+                format!("{url}: {detail}"),
+            ),
+            Reason::FeedStatus { url: None, status } => (
+                format!("Nguồn cảnh báo trả lời {status}; máy chủ sẽ thử lại."),
+                format!("the source answered {status}"),
+            ),
+            Reason::FeedStatus { url: Some(url), status } => (
+                format!("{url}: nguồn cảnh báo trả lời {status}; máy chủ sẽ thử lại."),
+                format!("{url}: the source answered {status}"),
+            ),
+            Reason::FeedEntryLink { link, detail } => (
+                format!("Liên kết \u{201c}{link}\u{201d} trong danh mục không hợp lệ ({detail})."),
+                format!("the entry link {link:?} is not valid: {detail}"),
+            ),
+            Reason::FeedTooBig { kib } => (
+                format!("Nguồn cảnh báo gửi quá {kib} KiB nên không được đọc."),
+                format!("the source sent more than {kib} KiB"),
+            ),
+            Reason::FeedReadFailed { detail } => (
+                format!("Đọc câu trả lời của nguồn cảnh báo không thành ({detail})."),
+                format!("reading the answer failed: {detail}"),
+            ),
+            Reason::FeedNotStored { detail } => (
+                format!("Không lưu được bản tin cảnh báo ({detail}): báo cho quản trị viên."),
+                format!("the document could not be stored: {detail}"),
+            ),
+            Reason::CapTooLarge { kib } => (
+                format!("Bản tin lớn hơn {kib} KiB: một cảnh báo CAP chỉ vài KiB."),
+                format!("the document is larger than {kib} KiB: a CAP warning is a few KiB"),
+            ),
+            Reason::CapNotXml { detail } => (
+                format!("Bản tin không phải XML hợp lệ ({detail})."),
+                format!("the document is not well-formed XML: {detail}"),
+            ),
+            Reason::CapDtd => (
+                "Bản tin khai báo DTD (<!DOCTYPE>): bản tin CAP không có DTD, và DTD có thể mang thực thể nguy hiểm nên bị từ chối.".into(),
+                "the document declares a DTD (<!DOCTYPE>): CAP documents have none, and DTDs carry entity expansion and external entities, so it is refused".into(),
+            ),
+            Reason::CapEntity { name } => (
+                format!("Bản tin dùng thực thể &{name}; mà CAP không định nghĩa: chỉ nhận &amp; &lt; &gt; &apos; &quot; và mã ký tự."),
+                format!("the document uses the entity &{name}; which CAP does not define: only &amp; &lt; &gt; &apos; &quot; and character references are accepted"),
+            ),
+            Reason::CapNotCap { detail } => (
+                format!("{detail}: hãy gửi bản tin CAP 1.2 (<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">)."),
+                format!("{detail}: send a CAP 1.2 document (<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">)"),
+            ),
+            Reason::CapNamespace { ns } => (
+                format!("Không gian tên \u{201c}{ns}\u{201d} của phần tử gốc không phải CAP: dùng urn:oasis:names:tc:emergency:cap:1.2 (cũng đọc được 1.1 và 1.0)."),
+                format!("the root element's namespace {ns:?} is not CAP: use urn:oasis:names:tc:emergency:cap:1.2 (1.1 and 1.0 are also read)"),
+            ),
+            Reason::CapInvalid { detail } => (
+                format!("Bản tin không đúng chuẩn CAP ({detail})."),
+                format!("the document is not valid CAP: {detail}"),
+            ),
+            Reason::CapDate { field, value } => (
+                format!("Ngày {field} {value} nằm ngoài khoảng cho phép: ngày phải trong các năm 2000–2100."),
+                format!("the {field} date {value} is out of range: dates must fall in 2000–2100"),
+            ),
+            Reason::CapSenderRefused { sender } => (
+                format!("Nơi gửi \u{201c}{sender}\u{201d} không có trong danh sách được phép của nguồn này: thêm vào \"senders\" trong cap.json nếu cần nhận."),
+                format!("sender {sender:?} is not on this source's allowlist: add it to \"senders\" in cap.json if it should be accepted"),
+            ),
+            Reason::CapNothingToDeploy => (
+                "Không có bảng nào trong vùng của cảnh báo này nên không có gì để triển khai.".into(),
+                "no panel stands in this warning's area, so there is nothing to deploy".into(),
+            ),
+            Reason::CapNoText => (
+                "Cảnh báo này chưa có nội dung tiếng Việt: hãy viết nội dung hiển thị (\"text\") hoặc thêm mẫu câu cho loại sự kiện này trong cap.json.".into(),
+                "this warning has no Vietnamese text: write the text to show (\"text\") or add a template for its event in cap.json".into(),
+            ),
+            Reason::ImportNotJsonArray { line, column, detail } => (
+                format!("Nội dung không phải một mảng JSON các bảng (dòng {line}, cột {column}: {detail})."),
+                format!("the body is not a JSON array of panels (line {line}, column {column}: {detail})"),
+            ),
+            Reason::CsvHeaderUnreadable { detail } => (
+                format!("Không đọc được dòng tiêu đề của tệp CSV ({detail})."),
+                format!("the CSV header cannot be read: {detail}"),
+            ),
+            Reason::CsvUnknownColumn { shown, columns } => (
+                format!("Tệp CSV có cột \u{201c}{shown}\u{201d} không dùng được: các cột là {columns}."),
+                format!("the CSV column {shown:?} is not known: the columns are {columns}"),
+            ),
+            Reason::CsvMissingColumn { missing, required } => (
+                format!("Dòng tiêu đề CSV thiếu cột \u{201c}{missing}\u{201d}: bắt buộc phải có {required}."),
+                format!("the CSV header lacks the column {missing:?}: {required} are required"),
+            ),
+            Reason::CsvLineUnreadable { detail } => (
+                format!("Không đọc được dòng CSV này ({detail})."),
+                format!("this CSV line cannot be read: {detail}"),
+            ),
+            Reason::CsvNotANumber { column, max, cell } => (
+                format!("Cột {column} phải là số nguyên từ 0 đến {max}, không phải \u{201c}{cell}\u{201d}."),
+                format!("{column} must be a whole number from 0 to {max}, not {cell:?}"),
+            ),
+            Reason::RowNotAPanel { detail } => (
+                format!("Dòng này không đọc được thành một bảng ({detail})."),
+                format!("this row is not a panel: {detail}"),
+            ),
+            Reason::RowIdTwice { id, earlier } => (
+                format!("Mã {id} đã có ở dòng {earlier}: mỗi bảng chỉ ghi một lần."),
+                format!("the id {id} is also on row {earlier}: give each panel once"),
+            ),
+            Reason::ImportRows { n } => (
+                format!("{n} dòng không nhập được nên chưa nhập bảng nào: hãy sửa các dòng đó (xem rows) rồi gửi lại tệp."),
+                format!("{n} row(s) cannot be imported, so nothing was imported: fix them (see rows) and send the file again"),
+            ),
+            Reason::ImportRow { row, id, why } => {
+                let at = |word: &str| match id {
+                    Some(id) => format!("{word} {row} ({id})"),
+                    None => format!("{word} {row}"),
+                };
+                (
+                    format!("{}: {}", at("Dòng"), why.render(Lang::Vi)),
+                    format!("{}: {}", at("row"), why.render(Lang::En)),
+                )
+            }
+            Reason::FileUnreadable { detail } => (
+                format!("Không đọc được tệp ({detail})."),
+                format!("cannot read: {detail}"),
+            ),
+            Reason::FileJson { line, column, detail } => (
+                format!("Dòng {line}, cột {column}: tệp JSON có lỗi ({detail})."),
+                format!("line {line}, column {column}: {detail}"),
+            ),
+            Reason::FileNameNotId { name } => (
+                format!("Tên tệp \u{201c}{name}\u{201d} không phải mã hợp lệ: dùng chữ thường không dấu, chữ số và dấu '-'."),
+                format!("the file name {name:?} is not a valid id: use lowercase letters, digits and '-'"),
+            ),
+            Reason::ImageFileMissing { file } => (
+                format!("Thiếu tệp hình ảnh {file}."),
+                format!("the image file {file} is missing"),
+            ),
+            Reason::AssetIdMismatch => (
+                "Tên tệp không khớp với mã hình ảnh ghi bên trong.".into(),
+                "the file name does not match the asset id inside".into(),
+            ),
+            Reason::NotASigningKey { detail } => (
+                format!("Đây không phải khoá riêng Ed25519 dạng PKCS#8 PEM ({detail})."),
+                format!("not an Ed25519 private key in PKCS#8 PEM: {detail}"),
+            ),
+            Reason::LinkAddress { why } => (
+                format!("Địa chỉ của thẻ điều khiển không dùng được: {}", why.render(Lang::Vi)),
+                format!("the card's address is not usable: {}", why.render(Lang::En)),
+            ),
+            Reason::LinkCannotConnect { addr, detail } => (
+                format!("Không kết nối được tới {addr} ({detail}): kiểm tra thẻ đã bật, địa chỉ và cổng đúng."),
+                format!("cannot connect to {addr}: {detail}"),
+            ),
+            Reason::LinkNoAnswer { addr, within } => (
+                format!("{addr} không trả lời trong {within}: thẻ có bật không, cổng của nó có thông tới máy chủ không?"),
+                format!("no answer from {addr} within {within} (is the card on, and is its port reachable?)"),
+            ),
+            Reason::LinkWriteFailed { detail } => (
+                format!("Gửi dữ liệu tới thẻ không thành ({detail})."),
+                format!("writing to the card failed: {detail}"),
+            ),
+            Reason::LinkStalledWrite { bytes: Some(b), within } => (
+                format!("Thẻ ngừng nhận dữ liệu: {b} byte chưa gửi được trong {within}."),
+                format!("the card stopped taking data: {b} bytes not written within {within}"),
+            ),
+            Reason::LinkStalledWrite { bytes: None, within } => (
+                format!("Thẻ không nhận dữ liệu trong {within}."),
+                format!("the card took no data for {within}"),
+            ),
+            Reason::LinkClosedByCard { left: 0 } => (
+                "Thẻ đã đóng kết nối.".into(),
+                "the card closed the connection".into(),
+            ),
+            Reason::LinkClosedByCard { left } => (
+                format!("Thẻ đã đóng kết nối (còn {left} byte của một gói chưa nhận xong)."),
+                format!("the card closed the connection ({left} bytes of an unfinished packet were left)"),
+            ),
+            Reason::LinkReadFailed { detail } => (
+                format!("Đọc dữ liệu từ thẻ không thành ({detail})."),
+                format!("reading from the card failed: {detail}"),
+            ),
+            Reason::LinkSilent { within, waiting, left } => {
+                let rest_vi = if *left > 0 { format!(" (còn {left} byte của một gói chưa nhận xong)") } else { String::new() };
+                let rest_en = if *left > 0 { format!(" ({left} bytes of an unfinished packet were left)") } else { String::new() };
+                (
+                    format!("Thẻ im lặng {within} trong khi máy chủ chờ trả lời{}{rest_vi}.", waiting.as_ref().map(|w| format!(" ({w})")).unwrap_or_default()),
+                    format!("the card went silent for {within} while bangtin waited for {}{rest_en}", waiting.as_deref().unwrap_or("its answer")),
+                )
+            }
+            Reason::LinkHandshake { why } => (
+                format!("Bắt tay với thẻ không thành: {}", why.render(Lang::Vi)),
+                format!("handshake failed: {}", why.render(Lang::En)),
+            ),
+            Reason::FrameNotForCard { detail } => (
+                format!("Không chuyển được khung hình sang dạng thẻ này nhận ({detail})."),
+                format!("the frame cannot be sent to this card: {detail}"),
+            ),
+            Reason::CardStatus { code, name } => (
+                format!("Thẻ báo lỗi {code} ({name})."),
+                format!("the card answered with error {code} ({name})"),
+            ),
+            Reason::CardRefused { method, result } => (
+                format!("Thẻ từ chối lệnh {method}: {result}."),
+                format!("the card refused {method}: {result}"),
+            ),
+            Reason::CardFileRefused { file, status, name } => (
+                format!("Thẻ từ chối tệp {file}: mã {status} ({name})."),
+                format!("the card refused the file {file}: status {status} ({name})"),
+            ),
+            Reason::CardSize { width, height, card_width, card_height } => (
+                format!("Thẻ báo màn hình {card_width}×{card_height} nhưng khung hình là {width}×{height}: hãy đặt kích thước bảng bằng kích thước màn hình của thẻ trong HDPlayer."),
+                format!("the card reports {card_width}x{card_height} but the frame is {width}x{height}; set the panel's size to the card's screen size in HDPlayer"),
+            ),
+            Reason::CardTimeout { waiting, secs } => (
+                format!("Thẻ không trả lời trong {secs} giây (đang chờ: {waiting})."),
+                format!("the card did not answer {waiting} within {secs} s"),
+            ),
+            Reason::CardClosed => (
+                "Kết nối tới thẻ đã đóng.".into(),
+                "the connection to the card is closed".into(),
+            ),
+            Reason::CardProtocol { detail } => (
+                format!("Thẻ trả lời sai giao thức ({detail}); kết nối được mở lại."),
+                format!("the card broke the protocol: {detail}"),
+            ),
         };
         pick(l, vi, en)
     }
@@ -1731,7 +2418,7 @@ mod tests {
             },
             Reason::BrokenFile {
                 file: s(),
-                problem: s(),
+                problem: Reason::AssetIdMismatch.into(),
             },
             Reason::NoFreeId,
             Reason::NoFreeAlertId,
@@ -1826,6 +2513,178 @@ mod tests {
                 first: s(),
                 second: s(),
             },
+            Reason::PasswordShort { min: 10 },
+            Reason::PasswordLong { max: 10 },
+            Reason::PasswordIsUsername,
+            Reason::WrongCredentials,
+            Reason::PasswordWait { seconds: 5 },
+            Reason::AccountLocked { minutes: 15 },
+            Reason::SessionEnded,
+            Reason::CsrfMissing,
+            Reason::MustChangePassword,
+            Reason::CurrentPasswordWrong,
+            Reason::NotASession,
+            Reason::TokenExpired {
+                at: chrono::DateTime::UNIX_EPOCH,
+            },
+            Reason::UsernameInvalid { given: s() },
+            Reason::DisplayNameInvalid,
+            Reason::ScopeEmpty,
+            Reason::ExpiryPast,
+            Reason::OutsideScope {
+                target: s(),
+                scope: s(),
+            },
+            Reason::ApprovalOutsideScope { scope: s() },
+            Reason::WarningOutsideScope {
+                panel: Some(s()),
+                scope: s(),
+            },
+            Reason::ReportNeedPeriod,
+            Reason::ReportToBeforeFrom,
+            Reason::ReportBadBound {
+                key: s(),
+                value: s(),
+            },
+            Reason::ReportBadBy { value: s() },
+            Reason::ReportBadPoints,
+            Reason::CapNote(CapNote::ForeignReference {
+                identifier: s(),
+                sender: s(),
+            }),
+            Reason::CapNote(CapNote::UnknownReference { identifier: s() }),
+            Reason::CapNote(CapNote::NotActual { status: s() }),
+            Reason::CapNote(CapNote::NotPublic { scope: s() }),
+            Reason::CapNote(CapNote::Expired),
+            Reason::CapNote(CapNote::NoPanel),
+            Reason::CapNote(CapNote::NoText),
+            Reason::CapNote(CapNote::Recorded {
+                text: "the old words".into(),
+            }),
+            Reason::CapNotHeld {
+                state: "deployed".into(),
+            },
+            Reason::CapLapsed,
+            Reason::CapNoText,
+            Reason::CapNothingToDeploy,
+            Reason::CapTooLarge { kib: 2048 },
+            Reason::CapNotXml { detail: s() },
+            Reason::CapDtd,
+            Reason::CapEntity { name: s() },
+            Reason::CapNotCap { detail: s() },
+            Reason::CapNamespace { ns: s() },
+            Reason::CapInvalid { detail: s() },
+            Reason::CapDate {
+                field: s(),
+                value: s(),
+            },
+            Reason::CapSenderRefused { sender: s() },
+            Reason::FeedBadUrl { detail: s() },
+            Reason::FeedNoAnswer {
+                url: Some(s()),
+                detail: s(),
+            },
+            Reason::FeedStatus {
+                url: None,
+                status: s(),
+            },
+            Reason::FeedEntryLink {
+                link: s(),
+                detail: s(),
+            },
+            Reason::FeedTooBig { kib: 4 },
+            Reason::FeedReadFailed { detail: s() },
+            Reason::FeedNotStored { detail: s() },
+            Reason::ImportNotJsonArray {
+                line: 1,
+                column: 2,
+                detail: s(),
+            },
+            Reason::CsvHeaderUnreadable { detail: s() },
+            Reason::CsvUnknownColumn {
+                shown: s(),
+                columns: s(),
+            },
+            Reason::CsvMissingColumn {
+                missing: s(),
+                required: s(),
+            },
+            Reason::CsvLineUnreadable { detail: s() },
+            Reason::CsvNotANumber {
+                column: s(),
+                max: 255,
+                cell: s(),
+            },
+            Reason::RowNotAPanel { detail: s() },
+            Reason::RowIdTwice {
+                id: s(),
+                earlier: 1,
+            },
+            Reason::ImportRows { n: 2 },
+            Reason::ImportRow {
+                row: 1,
+                id: Some(s()),
+                why: Box::new(Reason::ScopeEmpty.into()),
+            },
+            Reason::FileUnreadable { detail: s() },
+            Reason::FileJson {
+                line: 3,
+                column: 4,
+                detail: s(),
+            },
+            Reason::FileNameNotId { name: s() },
+            Reason::ImageFileMissing { file: s() },
+            Reason::AssetIdMismatch,
+            Reason::NotASigningKey { detail: s() },
+            Reason::LinkAddress {
+                why: Box::new(Reason::ScopeEmpty.into()),
+            },
+            Reason::LinkCannotConnect {
+                addr: s(),
+                detail: s(),
+            },
+            Reason::LinkNoAnswer {
+                addr: s(),
+                within: s(),
+            },
+            Reason::LinkWriteFailed { detail: s() },
+            Reason::LinkStalledWrite {
+                bytes: Some(3),
+                within: s(),
+            },
+            Reason::LinkClosedByCard { left: 4 },
+            Reason::LinkReadFailed { detail: s() },
+            Reason::LinkSilent {
+                within: s(),
+                waiting: Some(s()),
+                left: 0,
+            },
+            Reason::LinkHandshake {
+                why: Box::new(Reason::CardClosed.into()),
+            },
+            Reason::FrameNotForCard { detail: s() },
+            Reason::CardStatus { code: 3, name: s() },
+            Reason::CardRefused {
+                method: s(),
+                result: s(),
+            },
+            Reason::CardFileRefused {
+                file: s(),
+                status: 3,
+                name: s(),
+            },
+            Reason::CardSize {
+                width: 1,
+                height: 2,
+                card_width: 3,
+                card_height: 4,
+            },
+            Reason::CardTimeout {
+                waiting: s(),
+                secs: 30,
+            },
+            Reason::CardClosed,
+            Reason::CardProtocol { detail: s() },
         ];
         for r in &all {
             // Exhaustive on purpose: add the new reason to the list above.
@@ -1979,6 +2838,84 @@ mod tests {
                 Reason::BrokerConfigValue { .. }
                 | Reason::DistrictTwice { .. }
                 | Reason::PanelInTwoDistricts { .. } => {}
+                Reason::PasswordShort { .. }
+                | Reason::PasswordLong { .. }
+                | Reason::PasswordIsUsername
+                | Reason::WrongCredentials
+                | Reason::PasswordWait { .. }
+                | Reason::AccountLocked { .. }
+                | Reason::SessionEnded
+                | Reason::CsrfMissing
+                | Reason::MustChangePassword
+                | Reason::CurrentPasswordWrong
+                | Reason::NotASession
+                | Reason::TokenExpired { .. }
+                | Reason::UsernameInvalid { .. }
+                | Reason::DisplayNameInvalid
+                | Reason::ScopeEmpty
+                | Reason::ExpiryPast
+                | Reason::OutsideScope { .. }
+                | Reason::ApprovalOutsideScope { .. }
+                | Reason::WarningOutsideScope { .. }
+                | Reason::ReportNeedPeriod
+                | Reason::ReportToBeforeFrom
+                | Reason::ReportBadBound { .. }
+                | Reason::ReportBadBy { .. }
+                | Reason::ReportBadPoints
+                | Reason::CapNote(_)
+                | Reason::CapNotHeld { .. }
+                | Reason::CapLapsed
+                | Reason::CapNoText
+                | Reason::CapNothingToDeploy
+                | Reason::CapTooLarge { .. }
+                | Reason::CapNotXml { .. }
+                | Reason::CapDtd
+                | Reason::CapEntity { .. }
+                | Reason::CapNotCap { .. }
+                | Reason::CapNamespace { .. }
+                | Reason::CapInvalid { .. }
+                | Reason::CapDate { .. }
+                | Reason::CapSenderRefused { .. }
+                | Reason::FeedBadUrl { .. }
+                | Reason::FeedNoAnswer { .. }
+                | Reason::FeedStatus { .. }
+                | Reason::FeedEntryLink { .. }
+                | Reason::FeedTooBig { .. }
+                | Reason::FeedReadFailed { .. }
+                | Reason::FeedNotStored { .. }
+                | Reason::ImportNotJsonArray { .. }
+                | Reason::CsvHeaderUnreadable { .. }
+                | Reason::CsvUnknownColumn { .. }
+                | Reason::CsvMissingColumn { .. }
+                | Reason::CsvLineUnreadable { .. }
+                | Reason::CsvNotANumber { .. }
+                | Reason::RowNotAPanel { .. }
+                | Reason::RowIdTwice { .. }
+                | Reason::ImportRows { .. }
+                | Reason::ImportRow { .. }
+                | Reason::FileUnreadable { .. }
+                | Reason::FileJson { .. }
+                | Reason::FileNameNotId { .. }
+                | Reason::ImageFileMissing { .. }
+                | Reason::AssetIdMismatch
+                | Reason::NotASigningKey { .. }
+                | Reason::LinkAddress { .. }
+                | Reason::LinkCannotConnect { .. }
+                | Reason::LinkNoAnswer { .. }
+                | Reason::LinkWriteFailed { .. }
+                | Reason::LinkStalledWrite { .. }
+                | Reason::LinkClosedByCard { .. }
+                | Reason::LinkReadFailed { .. }
+                | Reason::LinkSilent { .. }
+                | Reason::LinkHandshake { .. }
+                | Reason::FrameNotForCard { .. }
+                | Reason::CardStatus { .. }
+                | Reason::CardRefused { .. }
+                | Reason::CardFileRefused { .. }
+                | Reason::CardSize { .. }
+                | Reason::CardTimeout { .. }
+                | Reason::CardClosed
+                | Reason::CardProtocol { .. } => {}
             }
         }
         all
@@ -2001,12 +2938,17 @@ mod tests {
             let (vi, en) = (r.render(Lang::Vi), r.render(Lang::En));
             assert!(looks_vietnamese(&vi), "{r:?} in Vietnamese: {vi}");
             assert!(
-                !looks_vietnamese(&en.replace("Thành phố Vinh", "")),
+                !looks_vietnamese(
+                    &en.replace("Thành phố Vinh", "")
+                        .replace("Nguyễn Thị Lan", "")
+                ),
                 "{r:?} in English: {en}"
             );
             assert_ne!(vi, en, "{r:?}");
             assert!(!vi.contains("dwell time") && !vi.contains("raise"), "{vi}");
-            assert!(seen.insert(std::mem::discriminant(r)), "{r:?} listed twice");
+            // Every note is listed under the one `CapNote` reason.
+            let once = matches!(r, Reason::CapNote(_)) || seen.insert(std::mem::discriminant(r));
+            assert!(once, "{r:?} listed twice");
         }
     }
 
@@ -2106,51 +3048,128 @@ mod scan {
     use std::collections::BTreeMap;
     use std::path::Path;
 
-    /// Calls that turn their argument into a sentence a person reads.
-    const MAKERS: &[&str] = &[
-        "Invalid::new(",
-        "ApiError::bad_request(",
-        "ApiError::unprocessable(",
-        "ApiError::not_found(",
-        "ApiError::forbidden(",
-        "ApiError::conflict(",
-        "ApiError::new(",
-        "StoreError::conflict(",
-        "StoreError::Conflict(",
-        "Refusal::UnknownRef(",
+    /// Calls that turn their argument into a sentence a person reads, and
+    /// how many arguments come before the sentence.
+    const MAKERS: &[(&str, usize)] = &[
+        ("Invalid::new(", 0),
+        ("ApiError::bad_request(", 0),
+        ("ApiError::unprocessable(", 0),
+        ("ApiError::not_found(", 0),
+        ("ApiError::forbidden(", 0),
+        ("ApiError::conflict(", 0),
+        ("ApiError::new(", 2),
+        ("StoreError::conflict(", 0),
+        ("StoreError::Conflict(", 0),
+        ("Refusal::UnknownRef(", 0),
     ];
 
-    /// Files and how many plain sentences they still make. Lower a number
-    /// when you move sentences into the catalogue; never raise one.
-    const LEFT: &[(&str, usize)] = &[];
+    /// Shapes that make a sentence without a maker: notes and problems
+    /// pushed onto a list, a `String` field or an `Err` built from an
+    /// English literal (a link's `why`, a row's `message`, a file's
+    /// problem). Counted only when the literal reads as English, so a
+    /// path, a key or a number formatted the same way is left alone.
+    const SHAPES: &[(&str, usize)] = &[
+        ("notes.push(", 0),
+        ("problems.push(", 0),
+        (".push(", 0),
+        ("refuse(", 0),
+        ("problem(", 0),
+        ("FileProblem::new(", 1),
+        ("Unreadable(", 0),
+        ("Lost(", 0),
+        ("why: ", 0),
+        ("message: ", 0),
+        ("last_error: ", 0),
+        ("Err(", 0),
+    ];
+
+    /// English words no Vietnamese sentence uses: two of them make a
+    /// literal an English sentence.
+    const ENGLISH: &[&str] = &[
+        "the", "is", "are", "was", "be", "not", "no", "of", "a", "an", "to", "from", "with",
+        "cannot", "must", "it", "its", "this", "for", "has", "have", "only", "and", "or", "by",
+        "on", "at",
+    ];
+
+    fn english(literal: &str) -> bool {
+        literal
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| ENGLISH.contains(&w.to_ascii_lowercase().as_str()))
+            .count()
+            >= 2
+    }
+
+    /// After `skip` top-level commas of `rest`, the start of the argument.
+    fn after_args(rest: &str, skip: usize) -> &str {
+        if skip == 0 {
+            return rest;
+        }
+        let mut commas = 0;
+        for (j, c) in rest.char_indices() {
+            if c == ',' {
+                commas += 1;
+                if commas == skip {
+                    return rest[j + 1..].trim_start();
+                }
+            }
+        }
+        ""
+    }
+
+    /// The string literal an argument starts with (`"…"`, `format!("…"`,
+    /// `Some(format!("…"`), if any.
+    fn literal(arg: &str) -> Option<&str> {
+        let mut a = arg;
+        for prefix in ["Some(", "format!(", "String::from(", "Text::from("] {
+            a = a.strip_prefix(prefix).map_or(a, str::trim_start);
+        }
+        let body = a.strip_prefix('"')?;
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => return Some(&body[..i]),
+                _ => escaped = false,
+            }
+        }
+        None
+    }
 
     fn plain_sentences(code: &str) -> usize {
         let mut n = 0;
-        for maker in MAKERS {
+        for (maker, skip) in MAKERS {
             for (at, _) in code.match_indices(maker) {
-                let mut rest = code[at + maker.len()..].trim_start();
-                if *maker == "ApiError::new(" {
-                    // Skip the status and the code.
-                    let mut commas = 0;
-                    let mut i = 0;
-                    for (j, c) in rest.char_indices() {
-                        if c == ',' {
-                            commas += 1;
-                            if commas == 2 {
-                                i = j + 1;
-                                break;
-                            }
-                        }
-                    }
-                    rest = rest[i..].trim_start();
-                }
+                let rest = after_args(code[at + maker.len()..].trim_start(), *skip);
                 if rest.starts_with('"') || rest.starts_with("format!(") {
+                    n += 1;
+                }
+            }
+        }
+        for (shape, skip) in SHAPES {
+            for (at, _) in code.match_indices(shape) {
+                // `.push(` also matches inside `notes.push(`: counted once.
+                if *shape == ".push("
+                    && (code[..at].ends_with("notes") || code[..at].ends_with("problems"))
+                {
+                    continue;
+                }
+                let rest = after_args(code[at + shape.len()..].trim_start(), *skip);
+                if literal(rest).is_some_and(english) {
                     n += 1;
                 }
             }
         }
         n
     }
+
+    /// Files and how many plain sentences they still make. Lower a number
+    /// when you move sentences into the catalogue; never raise one.
+    const LEFT: &[(&str, usize)] = &[
+        // The load test's own console report, for developers.
+        ("src/loadtest.rs", 5),
+        // The edge agent's raw-Ethernet output: its log, not the wall.
+        ("src/transport/colorlight.rs", 3),
+    ];
 
     fn walk(dir: &Path, out: &mut BTreeMap<String, usize>) {
         for e in std::fs::read_dir(dir).expect("src/ is readable") {
@@ -2159,7 +3178,7 @@ mod scan {
                 if !p.ends_with("i18n") && !p.ends_with("tests") {
                     walk(&p, out);
                 }
-            } else if p.extension().is_some_and(|x| x == "rs") {
+            } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("tests.rs") {
                 let code = std::fs::read_to_string(&p).expect("a source file");
                 // Unit tests build errors of their own.
                 let code = code.split("#[cfg(test)]\nmod ").next().unwrap_or("");
@@ -2185,6 +3204,50 @@ mod scan {
             0
         );
         assert_eq!(plain_sentences("Invalid::new(Reason::PanelName)"), 0);
+        // The shapes that slipped past the makers.
+        assert_eq!(
+            plain_sentences(r#"notes.push(format!("status {}: kept for the record only", s));"#),
+            1
+        );
+        assert_eq!(
+            plain_sentences(r#"notes.push("no panel stands in its area".into());"#),
+            1
+        );
+        assert_eq!(
+            plain_sentences(
+                r#"problems.push(FileProblem::new(path, format!("the image file {} is missing", f)));"#
+            ),
+            1
+        );
+        assert_eq!(
+            plain_sentences(r#"Err(e) => return Err(format!("writing to the card failed: {e}")),"#),
+            1
+        );
+        assert_eq!(
+            plain_sentences(
+                r#"ImportError::Unreadable(format!("the CSV header cannot be read: {e}"))"#
+            ),
+            1
+        );
+        assert_eq!(
+            plain_sentences(
+                r#"self.report(LinkEvent::Offline { why: format!("no answer from {a} within {t}") });"#
+            ),
+            1
+        );
+        assert_eq!(
+            plain_sentences(
+                r#"RowProblem { row, id, message: format!("the id {} is also on row {n}", id) }"#
+            ),
+            1
+        );
+        // Keys, paths and Vietnamese are not English sentences.
+        assert_eq!(plain_sentences(r#"out.push(format!("{a}:{b}"));"#), 0);
+        assert_eq!(
+            plain_sentences(r#"scope.push(format!("khu vực {}", name));"#),
+            0
+        );
+        assert_eq!(plain_sentences(r#"Err(format!("{}.json", id))"#), 0);
     }
 
     #[test]

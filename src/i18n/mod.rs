@@ -11,7 +11,7 @@
 
 pub(crate) mod catalogue;
 
-pub(crate) use catalogue::{AddressWhy, CronPart, CronText, CronWhy, Kind, Reason};
+pub(crate) use catalogue::{AddressWhy, CapNote, CronPart, CronText, CronWhy, Kind, Reason};
 
 /// A language the server speaks (in settings files: `"vi"`, `"en"`).
 #[derive(
@@ -121,6 +121,29 @@ impl From<&str> for Text {
     }
 }
 
+thread_local! {
+    /// The reason the last value was refused while JSON was read on this
+    /// thread: serde carries only a string, so the edge takes the reason
+    /// back from here to render it in the reader's language.
+    static REFUSED: std::cell::RefCell<Option<Text>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps why a value (an id, a colour, a target) was refused while JSON
+/// was read, and gives the refusal back for serde's error string.
+pub(crate) fn refused_while_reading(e: crate::domain::Invalid) -> crate::domain::Invalid {
+    REFUSED.with(|r| *r.borrow_mut() = Some(e.0.clone()));
+    e
+}
+
+/// The refusal kept by [`refused_while_reading`] if serde's error
+/// `said` is that refusal's (its English sentence), else `None`; the slot
+/// is emptied either way.
+pub(crate) fn take_refused(said: &str) -> Option<Text> {
+    REFUSED
+        .with(|r| r.borrow_mut().take())
+        .filter(|t| said.contains(&t.render(Lang::En)))
+}
+
 /// `s` folded for search: lower case, Vietnamese marks dropped, đ as d,
 /// so "son tra" finds "Sơn Trà" and "nghi loc" finds "Nghi Lộc".
 pub(crate) fn fold(s: &str) -> String {
@@ -181,6 +204,21 @@ mod tests {
         assert_eq!(l(Some("fr, en;q=0.5")), Lang::En);
         assert_eq!(l(Some("en;q=bogus")), Lang::Vi);
         assert_eq!(l(Some("EN-gb")), Lang::En);
+    }
+
+    #[test]
+    fn a_value_refused_while_reading_json_keeps_its_reason() {
+        let body = r#"{"id": "Hải Châu", "name": "Hải Châu"}"#.as_bytes();
+        let e = serde_json::from_slice::<crate::domain::Group>(body).unwrap_err();
+        let why = take_refused(&e.to_string()).expect("the id's own reason");
+        assert!(
+            why.render(Lang::Vi).contains("không phải mã hợp lệ"),
+            "{why:?}"
+        );
+        // Taken once; and never for an error that is not its own.
+        assert_eq!(take_refused(&e.to_string()), None);
+        let _ = serde_json::from_slice::<crate::domain::Group>(body);
+        assert_eq!(take_refused("expected value at line 1 column 1"), None);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::alarms::config::AlarmConfig;
 use crate::alarms::core::Kind;
 use crate::domain::Id;
 use crate::fsio;
+use crate::i18n::Text;
 
 const CONFIG_FILE: &str = "secrets/alarms.json";
 const LOG_FILE: &str = "state/alarms.json";
@@ -87,7 +88,7 @@ pub struct AlarmLog {
 struct ConfigState {
     seen: Option<(u64, std::time::SystemTime)>,
     config: AlarmConfig,
-    problem: Option<String>,
+    problem: Option<Text>,
 }
 
 /// The alarms' settings (`secrets/alarms.json`, reloaded when it changes) and
@@ -145,8 +146,8 @@ impl AlarmStore {
             st.seen = seen;
             if seen.is_some() {
                 let read = super::read_json::<AlarmConfig>(&self.config_path)
-                    .map_err(|p| p.to_string())
-                    .and_then(|c| c.check().map(|_| c).map_err(|e| e.to_string()));
+                    .map_err(|p| p.message)
+                    .and_then(|c| c.check().map(|_| c).map_err(|e| e.0));
                 match read {
                     Ok(c) => {
                         st.config = c;
@@ -163,7 +164,7 @@ impl AlarmStore {
     }
 
     /// Why the settings file is not in force, if it is not.
-    pub fn problem(&self) -> Option<String> {
+    pub fn problem(&self) -> Option<Text> {
         self.config();
         self.config
             .lock()

@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use super::{entry, not_found, pretty, FileOp, Snapshot, Store, StoreError, ID_DRAWS};
 use crate::cap::{self, CapConfig, CapError, Decision, Intake, State, Warning};
 use crate::domain::{Alert, AlertBody, Id, Invalid, Target};
+use crate::i18n::Text;
 
 /// Warning records, under the data directory.
 pub const WARNINGS_DIR: &str = "state/cap/warnings";
@@ -44,7 +45,7 @@ pub struct ConfigFile {
 struct ConfigState {
     seen: Option<(u64, std::time::SystemTime)>,
     config: Arc<CapConfig>,
-    problem: Option<String>,
+    problem: Option<Text>,
 }
 
 impl ConfigFile {
@@ -90,17 +91,17 @@ impl ConfigFile {
     }
 
     /// Why the file on disk is not in force, if it is not.
-    pub fn problem(&self) -> Option<String> {
+    pub fn problem(&self) -> Option<Text> {
         self.current();
         self.state.lock().expect("cap config lock").problem.clone()
     }
 
-    fn load(&self) -> Result<CapConfig, String> {
+    fn load(&self) -> Result<CapConfig, Text> {
         if !self.path.exists() {
             return Ok(CapConfig::default());
         }
         let c: CapConfig = super::read_json(&self.path).map_err(|p| p.message)?;
-        c.validate().map_err(|e| e.0.to_string())?;
+        c.validate().map_err(|e| e.0)?;
         Ok(c)
     }
 }
@@ -496,7 +497,11 @@ mod tests {
             f.current().rule_set("default").unwrap()[0].action,
             cap::config::Action::Auto
         );
-        assert!(f.problem().unwrap().contains("line 1"), "{:?}", f.problem());
+        assert!(
+            f.problem().unwrap().to_string().contains("line 1"),
+            "{:?}",
+            f.problem()
+        );
         std::fs::write(
             f.path(),
             r#"{"post": {"rules": "missing-set"}, "feeds": []}"#,
@@ -507,7 +512,7 @@ mod tests {
             cap::config::Action::Auto
         );
         assert!(
-            f.problem().unwrap().contains("\"missing-set\""),
+            f.problem().unwrap().to_string().contains("\"missing-set\""),
             "{:?}",
             f.problem()
         );

@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::{entry, pretty, FileOp, Store, StoreError};
 use crate::domain::{Id, Panel};
+use crate::i18n::{Lang, Reason, Text};
 
 /// What the import body is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,22 +43,31 @@ impl ImportFormat {
 }
 
 /// One row that cannot be imported, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowProblem {
     /// 1-based: the first panel of the file is row 1.
     pub row: usize,
     /// The row's id, when it has one.
     pub id: Option<String>,
-    /// What is wrong with the row, in a sentence the operator can act on.
-    pub message: String,
+    /// What is wrong with the row (rendered in the reader's language).
+    pub message: Text,
+}
+
+impl RowProblem {
+    /// The row and its problem, as one line in `lang`.
+    pub fn render(&self, lang: Lang) -> String {
+        Reason::ImportRow {
+            row: self.row,
+            id: self.id.clone(),
+            why: Box::new(self.message.clone()),
+        }
+        .render(lang)
+    }
 }
 
 impl std::fmt::Display for RowProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.id {
-            Some(id) => write!(f, "row {} ({id}): {}", self.row, self.message),
-            None => write!(f, "row {}: {}", self.row, self.message),
-        }
+        f.write_str(&self.render(Lang::En))
     }
 }
 
@@ -77,13 +87,35 @@ pub struct ImportSummary {
 pub enum ImportError {
     /// The body as a whole cannot be read (not a JSON array, no CSV header…).
     #[error("{0}")]
-    Unreadable(String),
+    Unreadable(Text),
     /// Some rows are wrong; nothing was imported.
-    #[error("{} row(s) cannot be imported, so nothing was imported: fix them and import the file again\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    #[error("{}", rows_text(.0, Lang::En))]
     Rows(Vec<RowProblem>),
     /// Writing the panels failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ImportError {
+    /// What went wrong, in `lang` (the command line's language); a store
+    /// failure reads as the store says it.
+    pub fn render(&self, lang: Lang) -> String {
+        match self {
+            ImportError::Unreadable(t) => t.render(lang),
+            ImportError::Rows(rows) => rows_text(rows, lang),
+            ImportError::Store(e) => e.to_string(),
+        }
+    }
+}
+
+/// "N rows cannot be imported…", then one line per row.
+fn rows_text(rows: &[RowProblem], lang: Lang) -> String {
+    let mut out = Reason::ImportRows { n: rows.len() }.render(lang);
+    for p in rows {
+        out.push_str("\n  ");
+        out.push_str(&p.render(lang));
+    }
+    out
 }
 
 const CSV_COLUMNS: &str =
@@ -100,7 +132,13 @@ pub fn parse_panels(bytes: &[u8], format: ImportFormat) -> Result<Vec<Panel>, Im
     let mut problems = Vec::new();
     for (i, (id, row)) in rows.into_iter().enumerate() {
         let row_no = i + 1;
-        let panel = row.and_then(|v| serde_json::from_value::<Panel>(v).map_err(|e| e.to_string()));
+        let panel = row.and_then(|v| {
+            serde_json::from_value::<Panel>(v).map_err(|e| {
+                Text::from(Reason::RowNotAPanel {
+                    detail: e.to_string(),
+                })
+            })
+        });
         match panel {
             Ok(p) => panels.push((row_no, p)),
             Err(message) => problems.push(RowProblem {
@@ -120,15 +158,18 @@ pub fn parse_panels(bytes: &[u8], format: ImportFormat) -> Result<Vec<Panel>, Im
 }
 
 /// Each row's id (when it has one) and its JSON, or why it has none.
-type Rows = Vec<(Option<String>, Result<Value, String>)>;
+type Rows = Vec<(Option<String>, Result<Value, Text>)>;
 
 fn json_rows(bytes: &[u8]) -> Result<Rows, ImportError> {
     let values: Vec<Value> = serde_json::from_slice(bytes).map_err(|e| {
-        ImportError::Unreadable(format!(
-            "the body is not a JSON array of panels (line {}, column {}: {e})",
-            e.line(),
-            e.column()
-        ))
+        ImportError::Unreadable(
+            Reason::ImportNotJsonArray {
+                line: e.line(),
+                column: e.column(),
+                detail: e.to_string(),
+            }
+            .into(),
+        )
     })?;
     Ok(values
         .into_iter()
@@ -145,7 +186,14 @@ fn csv_rows(bytes: &[u8]) -> Result<Rows, ImportError> {
         .from_reader(bytes);
     let header: Vec<String> = reader
         .headers()
-        .map_err(|e| ImportError::Unreadable(format!("the CSV header cannot be read: {e}")))?
+        .map_err(|e| {
+            ImportError::Unreadable(
+                Reason::CsvHeaderUnreadable {
+                    detail: e.to_string(),
+                }
+                .into(),
+            )
+        })?
         .iter()
         .map(|h| h.to_ascii_lowercase())
         .collect();
@@ -153,18 +201,25 @@ fn csv_rows(bytes: &[u8]) -> Result<Rows, ImportError> {
         .iter()
         .find(|h| !CSV_COLUMNS.split(", ").any(|c| c == *h))
     {
-        return Err(ImportError::Unreadable(format!(
-            "the CSV column {unknown:?} is not known: the columns are {CSV_COLUMNS}"
-        )));
+        return Err(ImportError::Unreadable(
+            Reason::CsvUnknownColumn {
+                shown: unknown.clone(),
+                columns: CSV_COLUMNS.into(),
+            }
+            .into(),
+        ));
     }
     if let Some(missing) = CSV_REQUIRED
         .iter()
         .find(|c| !header.iter().any(|h| h == *c))
     {
-        return Err(ImportError::Unreadable(format!(
-            "the CSV header lacks the column {missing:?}: {} are required",
-            CSV_REQUIRED.join(", ")
-        )));
+        return Err(ImportError::Unreadable(
+            Reason::CsvMissingColumn {
+                missing: missing.to_string(),
+                required: CSV_REQUIRED.join(", "),
+            }
+            .into(),
+        ));
     }
     let id_column = header.iter().position(|h| h == "id");
     Ok(reader
@@ -174,13 +229,19 @@ fn csv_rows(bytes: &[u8]) -> Result<Rows, ImportError> {
                 let id = id_column.and_then(|i| record.get(i)).map(str::to_string);
                 (id, csv_panel(&header, &record))
             }
-            Err(e) => (None, Err(format!("this CSV line cannot be read: {e}"))),
+            Err(e) => (
+                None,
+                Err(Reason::CsvLineUnreadable {
+                    detail: e.to_string(),
+                }
+                .into()),
+            ),
         })
         .collect())
 }
 
 /// One CSV record as the JSON a panel is read from.
-fn csv_panel(header: &[String], record: &csv::StringRecord) -> Result<Value, String> {
+fn csv_panel(header: &[String], record: &csv::StringRecord) -> Result<Value, Text> {
     let mut panel = Map::new();
     let mut brightness = Map::new();
     for (column, cell) in header.iter().zip(record.iter()) {
@@ -192,7 +253,11 @@ fn csv_panel(header: &[String], record: &csv::StringRecord) -> Result<Value, Str
                 .ok()
                 .filter(|n| *n <= max)
                 .ok_or_else(|| {
-                    format!("{column} must be a whole number from 0 to {max}, not {cell:?}")
+                    Text::from(Reason::CsvNotANumber {
+                        column: column.clone(),
+                        max,
+                        cell: cell.to_string(),
+                    })
                 })
         };
         match column.as_str() {
@@ -228,11 +293,11 @@ fn check_rows(panels: &[(usize, Panel)]) -> Vec<RowProblem> {
     for (row, p) in panels {
         let row = *row;
         let problem = match (p.validate(), first.get(&p.id)) {
-            (Err(e), _) => Some(e.0.to_string()),
-            (Ok(()), Some(earlier)) => Some(format!(
-                "the id {} is also on row {earlier}: give each panel once",
-                p.id
-            )),
+            (Err(e), _) => Some(e.0),
+            (Ok(()), Some(earlier)) => Some(Text::from(Reason::RowIdTwice {
+                id: p.id.to_string(),
+                earlier: *earlier,
+            })),
             (Ok(()), None) => None,
         };
         first.entry(&p.id).or_insert(row);
@@ -357,16 +422,23 @@ mod tests {
         let want = [(2, "p2"), (4, "p1"), (5, "p5")].map(|(r, id)| (r, id.to_string()));
         assert_eq!(named, want, "{rows:?}");
         assert!(
-            rows[0].message.contains("width must be a whole number"),
+            rows[0]
+                .message
+                .render(Lang::En)
+                .contains("width must be a whole number"),
             "{}",
-            rows[0].message
+            rows[0].message.render(Lang::En)
         );
         assert!(
-            rows[1].message.contains("also on row 1"),
+            rows[1].message.render(Lang::En).contains("also on row 1"),
             "{}",
-            rows[1].message
+            rows[1].message.render(Lang::En)
         );
-        assert!(rows[2].message.contains("name"), "{}", rows[2].message);
+        assert!(
+            rows[2].message.render(Lang::En).contains("name"),
+            "{}",
+            rows[2].message.render(Lang::En)
+        );
         // The store checks too: a duplicate and an empty name.
         let mut panels = parse_panels(GOOD.as_bytes(), ImportFormat::Csv).unwrap();
         let mut dup = panels[0].clone();
@@ -384,9 +456,9 @@ mod tests {
             .collect();
         assert_eq!(named, vec![(3, "p1".to_string()), (4, "p5".to_string())]);
         assert!(
-            rows[0].message.contains("also on row 1"),
+            rows[0].message.render(Lang::En).contains("also on row 1"),
             "{}",
-            rows[0].message
+            rows[0].message.render(Lang::En)
         );
         assert!(s.snapshot().panels.is_empty(), "nothing in memory");
         assert!(s.audit_tail(10).unwrap().is_empty(), "nothing audited");

@@ -125,8 +125,8 @@ pub struct Snapshot {
 pub struct FileProblem {
     /// The file.
     pub path: PathBuf,
-    /// What is wrong with it, in words.
-    pub message: String,
+    /// What is wrong with it (rendered in the reader's language).
+    pub message: Text,
     /// Where a JSON mistake is (1-based), when the file did not parse.
     pub line: Option<usize>,
     /// The column of that mistake (1-based).
@@ -134,7 +134,7 @@ pub struct FileProblem {
 }
 
 impl FileProblem {
-    fn new(path: PathBuf, message: impl Into<String>) -> FileProblem {
+    fn new(path: PathBuf, message: impl Into<Text>) -> FileProblem {
         FileProblem {
             path,
             message: message.into(),
@@ -1452,10 +1452,12 @@ fn load_dir<T: DeserializeOwned + Clone>(
         };
         let id = match Id::parse(stem) {
             Ok(id) => id,
-            Err(e) => {
+            Err(_) => {
                 problems.push(FileProblem::new(
                     path,
-                    format!("the file name is not a valid id: {e}"),
+                    Reason::FileNameNotId {
+                        name: stem.to_string(),
+                    },
                 ));
                 continue;
             }
@@ -1465,7 +1467,7 @@ fn load_dir<T: DeserializeOwned + Clone>(
                 Ok(()) => {
                     out.insert(id, v);
                 }
-                Err(e) => problems.push(FileProblem::new(path, e.0.to_string())),
+                Err(e) => problems.push(FileProblem::new(path, e.0)),
             },
             Err(p) => problems.push(p),
         }
@@ -1496,14 +1498,13 @@ fn load_assets(dir: &Path, problems: &mut Vec<FileProblem>) -> OrdMap<String, As
                 } else {
                     problems.push(FileProblem::new(
                         path,
-                        format!("the image file {} is missing", file.display()),
+                        Reason::ImageFileMissing {
+                            file: file.display().to_string(),
+                        },
                     ));
                 }
             }
-            Ok(_) => problems.push(FileProblem::new(
-                path,
-                "the file name does not match the asset id inside",
-            )),
+            Ok(_) => problems.push(FileProblem::new(path, Reason::AssetIdMismatch)),
             Err(p) => problems.push(p),
         }
     }
@@ -1512,11 +1513,22 @@ fn load_assets(dir: &Path, problems: &mut Vec<FileProblem>) -> OrdMap<String, As
 
 /// Reads and parses a JSON file; a parse error says its line and column.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, FileProblem> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| FileProblem::new(path.into(), format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        FileProblem::new(
+            path.into(),
+            Reason::FileUnreadable {
+                detail: e.to_string(),
+            },
+        )
+    })?;
     serde_json::from_slice(&bytes).map_err(|e| FileProblem {
         path: path.into(),
-        message: format!("line {}, column {}: {}", e.line(), e.column(), e),
+        message: Reason::FileJson {
+            line: e.line(),
+            column: e.column(),
+            detail: e.to_string(),
+        }
+        .into(),
         line: Some(e.line()),
         column: Some(e.column()),
     })
@@ -1632,7 +1644,11 @@ mod tests {
         );
         let problem = &snap.problems[&p];
         assert_eq!((problem.line, problem.column), (Some(3), Some(3)));
-        assert!(problem.message.contains("line 3"), "{}", problem.message);
+        assert!(
+            problem.message.to_string().contains("line 3"),
+            "{}",
+            problem.message
+        );
         assert!(snap.problems.contains_key(&m));
         // Never overwritten, not even by a write through the API.
         let refused = s.put_panel(panel("p1"), true, "a");

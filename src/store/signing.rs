@@ -11,6 +11,7 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
 use super::{fsio, FileProblem, StoreError};
+use crate::i18n::Reason;
 
 /// The key's place under a data directory.
 pub fn default_path(data: &Path) -> PathBuf {
@@ -24,11 +25,17 @@ pub fn public_path(path: &Path) -> PathBuf {
 
 /// Reads a PKCS#8 PEM private key.
 pub fn load(path: &Path) -> Result<SigningKey, StoreError> {
-    let problem =
-        |message: String| StoreError::Corrupt(vec![FileProblem::new(path.into(), message)]);
-    let pem = std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read: {e}")))?;
-    SigningKey::from_pkcs8_pem(&pem)
-        .map_err(|e| problem(format!("not an Ed25519 private key in PKCS#8 PEM: {e}")))
+    let problem = |why: Reason| StoreError::Corrupt(vec![FileProblem::new(path.into(), why)]);
+    let pem = std::fs::read_to_string(path).map_err(|e| {
+        problem(Reason::FileUnreadable {
+            detail: e.to_string(),
+        })
+    })?;
+    SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
+        problem(Reason::NotASigningKey {
+            detail: e.to_string(),
+        })
+    })
 }
 
 /// Writes a new key pair at `path` (and [`public_path`]); refuses to

@@ -9,6 +9,7 @@
 //! card or a lost connection is logged, reported and retried over a new
 //! connection after a back-off.
 
+use crate::i18n::{Reason, Text};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -71,7 +72,7 @@ impl Delivery for Hub {
                     seq: h.seq,
                     packets,
                 })
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.reason().into())
         });
         let job = match job {
             Ok(j) => j,
@@ -133,7 +134,7 @@ impl CardTask {
     async fn run(mut self) {
         let mut backoff = Backoff::new(self.timing.backoff_min, self.timing.backoff_max);
         let mut conn: Option<TcpStream> = None;
-        let mut last_why = String::new();
+        let mut last_why: Option<Text> = None;
         loop {
             // The newest frame; when the connection is idle, notice the
             // card closing it.
@@ -164,15 +165,15 @@ impl CardTask {
                 Ok((c, card)) => {
                     conn = Some(c);
                     backoff.reset();
-                    last_why.clear();
+                    last_why = None;
                     let peer = self.address.clone();
                     self.set_online(true, LinkEvent::Online { device: card, peer });
                     self.report(LinkEvent::Shown { seq: job.seq });
                 }
                 Err(why) => {
-                    if why != last_why {
+                    if last_why.as_ref() != Some(&why) {
                         tracing::warn!(panel = %self.panel, "HD2020 card at {}: {why}; retrying with back-off", self.address);
-                        last_why = why.clone();
+                        last_why = Some(why.clone());
                     }
                     if self.is_online {
                         self.set_online(false, LinkEvent::Offline { why });
@@ -192,8 +193,9 @@ impl CardTask {
         }
     }
 
-    async fn connect(&self) -> Result<TcpStream, String> {
-        let (host, port) = host_port(&self.address, None).map_err(|e| e.to_string())?;
+    async fn connect(&self) -> Result<TcpStream, Text> {
+        let (host, port) = host_port(&self.address, None)
+            .map_err(|e| Text::from(Reason::LinkAddress { why: Box::new(e.0) }))?;
         match tokio::time::timeout(
             self.timing.connect,
             TcpStream::connect((host.as_str(), port)),
@@ -204,17 +206,22 @@ impl CardTask {
                 let _ = s.set_nodelay(true);
                 Ok(s)
             }
-            Ok(Err(e)) => Err(format!("cannot connect to {host}:{port}: {e}")),
-            Err(_) => Err(format!(
-                "no answer from {host}:{port} within {} (is the card on and reachable?)",
-                super::huidu::span(self.timing.connect)
-            )),
+            Ok(Err(e)) => Err(Reason::LinkCannotConnect {
+                addr: format!("{host}:{port}"),
+                detail: e.to_string(),
+            }
+            .into()),
+            Err(_) => Err(Reason::LinkNoAnswer {
+                addr: format!("{host}:{port}"),
+                within: super::huidu::span(self.timing.connect),
+            }
+            .into()),
         }
     }
 
     /// Sends one area, a packet at a time; returns the connection and the
     /// card's description.
-    async fn send(&self, mut s: TcpStream, job: &Job) -> Result<(TcpStream, String), String> {
+    async fn send(&self, mut s: TcpStream, job: &Job) -> Result<(TcpStream, String), Text> {
         let mut area = AreaSend::new(job.packets.clone());
         let mut buf = [0u8; 512];
         let wait = super::huidu::span(self.timing.answer);
@@ -222,22 +229,41 @@ impl CardTask {
             if let Some(p) = area.transmit() {
                 match tokio::time::timeout(self.timing.write, s.write_all(&p)).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(e)) => return Err(format!("writing to the card failed: {e}")),
+                    Ok(Err(e)) => {
+                        return Err(Reason::LinkWriteFailed {
+                            detail: e.to_string(),
+                        }
+                        .into())
+                    }
                     Err(_) => {
-                        return Err(format!(
-                            "the card took no data for {}",
-                            super::huidu::span(self.timing.write)
-                        ))
+                        return Err(Reason::LinkStalledWrite {
+                            bytes: None,
+                            within: super::huidu::span(self.timing.write),
+                        }
+                        .into())
                     }
                 }
             }
             let n = match tokio::time::timeout(self.timing.answer, s.read(&mut buf)).await {
-                Ok(Ok(0)) => return Err("the card closed the connection".into()),
+                Ok(Ok(0)) => return Err(Reason::LinkClosedByCard { left: 0 }.into()),
                 Ok(Ok(n)) => n,
-                Ok(Err(e)) => return Err(format!("reading from the card failed: {e}")),
-                Err(_) => return Err(format!("the card did not answer within {wait}")),
+                Ok(Err(e)) => {
+                    return Err(Reason::LinkReadFailed {
+                        detail: e.to_string(),
+                    }
+                    .into())
+                }
+                Err(_) => {
+                    return Err(Reason::LinkSilent {
+                        within: wait,
+                        waiting: None,
+                        left: 0,
+                    }
+                    .into())
+                }
             };
-            area.receive(&buf[..n]).map_err(|e| e.to_string())?;
+            area.receive(&buf[..n])
+                .map_err(|e| Text::from(e.reason()))?;
         }
         let card = area.card().map_or_else(
             || "HD2020 card".to_string(),

@@ -34,6 +34,7 @@ use crate::domain::{host_port, Id, Panel, Transport, HUIDU_PORT};
 use crate::huidu::sdk::{self, brightness_percent};
 use crate::huidu::session::{Event, Picture, Session};
 use crate::huidu::transfer::md5_hex;
+use crate::i18n::{Reason, Text};
 use crate::store::Store;
 
 /// A frame ready for a card.
@@ -153,7 +154,7 @@ impl Hub {
         })
     }
 
-    fn job(&self, panel: &Panel, frame: &[u8], last: bool) -> Result<Job, String> {
+    fn job(&self, panel: &Panel, frame: &[u8], last: bool) -> Result<Job, Text> {
         let (h, img) = glass(panel, frame)?;
         let key = (
             crate::frame::crc32(img.as_raw()),
@@ -341,8 +342,8 @@ struct CardTask {
 
 /// Why a connection ended.
 enum End {
-    /// The card or the link failed (the sentence says how).
-    Lost(String),
+    /// The card or the link failed (the reason says how).
+    Lost(Text),
     /// A newer connection from the same card took over.
     Replaced(Box<Accepted>),
     /// The panel is gone or moved to another transport.
@@ -365,28 +366,28 @@ impl CardTask {
     /// Dial mode: connect, drive, redial with back-off.
     async fn dial(mut self, address: String) {
         let mut backoff = Backoff::new(self.timing.backoff_min, self.timing.backoff_max);
-        let mut last_why = String::new();
+        let mut last_why: Option<Text> = None;
         while self.wanted() {
             let conn = match self.connect(&address).await {
                 Ok(c) => c,
                 Err(why) => {
-                    if why != last_why {
+                    if last_why.as_ref() != Some(&why) {
                         tracing::warn!(panel = %self.panel, "Huidu card at {address}: {why}; retrying with back-off");
                         self.report(LinkEvent::Offline { why: why.clone() });
-                        last_why = why;
+                        last_why = Some(why);
                     }
                     self.pause(backoff.next_delay()).await;
                     continue;
                 }
             };
-            last_why.clear();
+            last_why = None;
             match self.drive(conn, None, &mut backoff).await {
                 End::Stop => return,
                 End::Replaced(_) => {}
                 End::Lost(why) => {
                     tracing::warn!(panel = %self.panel, "Huidu card at {address}: {why}; redialling with back-off");
                     self.report(LinkEvent::Offline { why: why.clone() });
-                    last_why = why;
+                    last_why = Some(why);
                 }
             }
             self.pause(backoff.next_delay()).await;
@@ -404,8 +405,9 @@ impl CardTask {
         self.jobs.mark_changed();
     }
 
-    async fn connect(&self, address: &str) -> Result<(Conn, Device), String> {
-        let (host, port) = host_port(address, Some(HUIDU_PORT)).map_err(|e| e.to_string())?;
+    async fn connect(&self, address: &str) -> Result<(Conn, Device), Text> {
+        let (host, port) = host_port(address, Some(HUIDU_PORT))
+            .map_err(|e| Text::from(Reason::LinkAddress { why: Box::new(e.0) }))?;
         let stream = match tokio::time::timeout(
             self.timing.connect,
             TcpStream::connect((host.as_str(), port)),
@@ -413,12 +415,19 @@ impl CardTask {
         .await
         {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(format!("cannot connect to {host}:{port}: {e}")),
+            Ok(Err(e)) => {
+                return Err(Reason::LinkCannotConnect {
+                    addr: format!("{host}:{port}"),
+                    detail: e.to_string(),
+                }
+                .into())
+            }
             Err(_) => {
-                return Err(format!(
-                    "no answer from {host}:{port} within {} (is the card on, and is its port {port} reachable?)",
-                    span(self.timing.connect)
-                ))
+                return Err(Reason::LinkNoAnswer {
+                    addr: format!("{host}:{port}"),
+                    within: span(self.timing.connect),
+                }
+                .into())
             }
         };
         let _ = stream.set_nodelay(true);
@@ -550,7 +559,7 @@ impl CardTask {
                 return Some(End::Stop);
             }
         } else if let Err(e) = conn.session.show(job.picture.clone()) {
-            self.failed(&mut st.last_failure, e.to_string());
+            self.failed(&mut st.last_failure, e.reason().into());
             st.retry_at = Some(Instant::now() + backoff.next_delay());
             return None;
         } else {
@@ -587,7 +596,7 @@ impl CardTask {
             match e {
                 Event::Shown { md5 } => {
                     backoff.reset();
-                    st.last_failure.clear();
+                    st.last_failure = None;
                     let mut stop = false;
                     if let Some(pos) = st.given.iter().rposition(|g| g.0 == md5) {
                         for (m, seq, last) in st.given.drain(..=pos) {
@@ -605,9 +614,9 @@ impl CardTask {
                 Event::Applied { .. } | Event::Ready { .. } => {}
                 Event::Failed { why } => {
                     if conn.session.is_closed() {
-                        return Some(End::Lost(why.to_string()));
+                        return Some(End::Lost(why.reason().into()));
                     }
-                    self.failed(&mut st.last_failure, why.to_string());
+                    self.failed(&mut st.last_failure, why.reason().into());
                     st.retry_at = Some(Instant::now() + backoff.next_delay());
                 }
             }
@@ -617,12 +626,12 @@ impl CardTask {
 
     /// An operation the card refused: logged once per distinct reason,
     /// reported, retried after the back-off.
-    fn failed(&self, last: &mut String, why: String) {
-        if *last != why {
+    fn failed(&self, last: &mut Option<Text>, why: Text) {
+        if last.as_ref() != Some(&why) {
             tracing::warn!(panel = %self.panel, "Huidu card refused the frame: {why}; retrying with back-off");
         }
         self.report(LinkEvent::Failed { why: why.clone() });
-        *last = why;
+        *last = Some(why);
     }
 }
 
@@ -637,7 +646,7 @@ struct Served {
     /// The card's clock was set on this connection.
     clock_set: bool,
     retry_at: Option<Instant>,
-    last_failure: String,
+    last_failure: Option<Text>,
     /// The panel was let go: only the last (blanking) frame is finished,
     /// for at most this long.
     closing: Option<Instant>,
@@ -682,17 +691,22 @@ impl Conn {
     }
 
     /// Writes what the session has to send, each write bounded in time.
-    async fn flush(&mut self) -> Result<(), String> {
+    async fn flush(&mut self) -> Result<(), Text> {
         while let Some(out) = self.session.transmit() {
             match tokio::time::timeout(self.timing.write, self.stream.write_all(&out)).await {
                 Ok(Ok(())) => self.progress = Instant::now(),
-                Ok(Err(e)) => return Err(format!("writing to the card failed: {e}")),
+                Ok(Err(e)) => {
+                    return Err(Reason::LinkWriteFailed {
+                        detail: e.to_string(),
+                    }
+                    .into())
+                }
                 Err(_) => {
-                    return Err(format!(
-                        "the card stopped taking data: {} bytes not written within {}",
-                        out.len(),
-                        span(self.timing.write)
-                    ))
+                    return Err(Reason::LinkStalledWrite {
+                        bytes: Some(out.len()),
+                        within: span(self.timing.write),
+                    }
+                    .into())
                 }
             }
         }
@@ -701,49 +715,49 @@ impl Conn {
 
     /// Waits for bytes, the session's next tick or a stall, whichever is
     /// first. Cancel-safe: nothing is written here.
-    async fn wait(&mut self) -> Result<Vec<Event>, String> {
+    async fn wait(&mut self) -> Result<Vec<Event>, Text> {
         let wake = self.epoch + Duration::from_millis(self.session.wake_at());
         let stall = (!self.session.is_idle()).then(|| self.progress + self.timing.answer);
         let events = tokio::select! {
             r = self.stream.read(&mut self.buf) => match r {
                 Ok(0) => {
                     self.session.close();
-                    return Err(self.closed_why("the card closed the connection"));
+                    return Err(Reason::LinkClosedByCard {
+                        left: self.session.pending(),
+                    }
+                    .into());
                 }
                 Ok(n) => {
                     self.progress = Instant::now();
                     let now = self.now_ms();
                     self.session.receive(&self.buf[..n], now)
                 }
-                Err(e) => return Err(format!("reading from the card failed: {e}")),
+                Err(e) => {
+                    return Err(Reason::LinkReadFailed {
+                        detail: e.to_string(),
+                    }
+                    .into())
+                }
             },
             _ = tokio::time::sleep_until(wake) => {
                 let now = self.now_ms();
                 self.session.tick(now)
             }
             _ = tokio::time::sleep_until(stall.unwrap_or(wake)), if stall.is_some() => {
-                let why = self.closed_why(&format!(
-                    "the card went silent for {} while bangtin waited for {}",
-                    span(self.timing.answer),
-                    self.session.waiting().unwrap_or("its answer")
-                ));
+                let why = Reason::LinkSilent {
+                    within: span(self.timing.answer),
+                    waiting: self.session.waiting().map(str::to_string),
+                    left: self.session.pending(),
+                };
                 self.session.close();
-                return Err(why);
+                return Err(why.into());
             }
         };
         Ok(events)
     }
 
-    /// `what`, and a half-received packet if one is pending.
-    fn closed_why(&self, what: &str) -> String {
-        match self.session.pending() {
-            0 => what.to_string(),
-            n => format!("{what} ({n} bytes of an unfinished packet were left)"),
-        }
-    }
-
     /// Runs the session until the card has said what it is.
-    async fn handshake(&mut self) -> Result<Device, String> {
+    async fn handshake(&mut self) -> Result<Device, Text> {
         loop {
             self.flush().await?;
             for e in self.wait().await? {
@@ -761,7 +775,12 @@ impl Conn {
                             height,
                         })
                     }
-                    Event::Failed { why } => return Err(format!("handshake failed: {why}")),
+                    Event::Failed { why } => {
+                        return Err(Reason::LinkHandshake {
+                            why: Box::new(why.reason().into()),
+                        }
+                        .into())
+                    }
                     _ => {}
                 }
             }

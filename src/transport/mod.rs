@@ -41,6 +41,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::domain::{Color, Id, Panel, Transport};
 use crate::frame::{self, FLAG_BLANK};
+use crate::i18n::{Reason, Text};
 use crate::mqtt::Publisher;
 use crate::player::{Acked, Out, Shared};
 use crate::store::plays::Play;
@@ -59,7 +60,7 @@ pub enum LinkEvent {
     /// The connection is gone (and why); the delivery retries.
     Offline {
         /// What went wrong, for the technician.
-        why: String,
+        why: Text,
     },
     /// The frame with this seq is on the glass (proof of play).
     Shown {
@@ -69,7 +70,7 @@ pub enum LinkEvent {
     /// An operation failed but the connection stays; it is retried.
     Failed {
         /// What failed, for the technician.
-        why: String,
+        why: Text,
     },
 }
 
@@ -89,7 +90,8 @@ pub type Reporter = mpsc::UnboundedSender<Report>;
 /// server's proof-of-play writer).
 pub type PlaySink = Box<dyn Fn(Play) + Send + Sync>;
 
-/// A vendor card's connection as the API shows it (`link` of a panel).
+/// A vendor card's connection as the API shows it (`link` of a panel);
+/// `last_error` is rendered in the reader's language by the API.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Link {
     /// Connected and past the handshake.
@@ -97,7 +99,9 @@ pub struct Link {
     /// The last time the card said anything.
     pub last_seen: Option<DateTime<Utc>>,
     /// Why the last connection or operation failed, for the technician.
-    pub last_error: Option<String>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub last_error: Option<Text>,
     /// When the last error happened.
     pub last_error_at: Option<DateTime<Utc>>,
     /// What the card reported (model, id, size).
@@ -391,8 +395,12 @@ pub fn play_of(panel: &Id, a: Acked) -> Play {
 
 /// What a frame looks like on a card's glass, at panel size: mono frames
 /// lit in the panel's LED colour, blank frames dark.
-pub fn glass(panel: &Panel, bytes: &[u8]) -> Result<(frame::Header, RgbImage), String> {
-    let f = frame::decode(bytes).map_err(|e| format!("the frame does not decode: {e}"))?;
+pub fn glass(panel: &Panel, bytes: &[u8]) -> Result<(frame::Header, RgbImage), Text> {
+    let f = frame::decode(bytes).map_err(|e| {
+        Text::from(Reason::FrameNotForCard {
+            detail: e.to_string(),
+        })
+    })?;
     let h = f.header;
     if h.flags & FLAG_BLANK != 0 {
         return Ok((h, RgbImage::new(h.width.into(), h.height.into())));
@@ -400,7 +408,7 @@ pub fn glass(panel: &Panel, bytes: &[u8]) -> Result<(frame::Header, RgbImage), S
     let led = panel.color.unwrap_or(Color::LED_RED);
     crate::huidu::glass(&f, led)
         .map(|g| (h, g))
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.reason().into())
 }
 
 /// The registry of per-panel card tasks a vendor hub keeps: each task gets

@@ -21,11 +21,13 @@ mod desk_dashboard;
 mod docs;
 mod e2e;
 mod faults;
+mod groups_dashboard;
 mod hostile;
 mod layers;
 mod mqtt;
 mod ops;
 mod proof;
+mod sentences_dashboard;
 mod sim;
 mod vendor;
 

@@ -1,112 +1,16 @@
 // Fleet alarms: the banner above every page while any incident is open,
 // the alarm list (acknowledge, with who and when) and, for admins, the
 // settings (thresholds, quiet hours, digest, webhook, e-mail).
-// Every string of this page is in STRINGS, Vietnamese first.
+// Every string of this page is in lib/i18n.js, under `alm.`.
 
-import { lang } from '../lib/i18n.js';
+import { t } from '../lib/i18n.js';
 import { clear, h, icon } from '../lib/dom.js';
 import { emptyState, fail, field, toast } from '../lib/components.js';
 import { fmtDateTime, fmtDuration } from '../lib/format.js';
 import { S, can } from '../lib/state.js';
 import { api } from '../lib/api.js';
 
-const STRINGS = {
-  vi: {
-    title: 'Sự cố bảng',
-    banner: '{n} bảng đang gặp sự cố',
-    bannerLink: 'Xem danh sách sự cố',
-    open: 'Đang mở',
-    closed: 'Đã khôi phục gần đây',
-    none: 'Không có cảnh báo nào đang mở. Mọi bảng đều hoạt động.',
-    noneClosed: 'Chưa có sự cố nào được ghi.',
-    'kind.offline': 'Mất kết nối',
-    'kind.unconfirmed': 'Không xác nhận khung hình',
-    panel: 'Bảng',
-    kind: 'Loại',
-    since: 'Từ lúc',
-    lasted: 'Thời gian',
-    ack: 'Xác nhận',
-    acked: 'Đã xác nhận: {who}, {when}',
-    ackDone: 'Đã xác nhận cảnh báo của {name}.',
-    urgent: 'Khẩn',
-    held: 'Giữ lại cho bản tổng hợp',
-    recovered: 'Khôi phục lúc',
-    removed: 'Bảng đã bị xoá',
-    settings: 'Cài đặt cảnh báo',
-    offlineAfter: 'Báo khi mất kết nối quá (phút)',
-    unconfirmedAfter: 'Báo khi không xác nhận khung hình quá (phút)',
-    recoverAfter: 'Coi là khôi phục sau khi ổn định (phút)',
-    recoverHint: 'Đường truyền chập chờn trong thời gian này vẫn là một sự cố: chỉ một cảnh báo, một thông báo khôi phục.',
-    quietStart: 'Giờ yên lặng từ',
-    quietEnd: 'đến',
-    quietHint: 'Trong giờ yên lặng, cảnh báo không khẩn được giữ lại cho bản tổng hợp; cảnh báo khẩn vẫn gửi ngay. Để trống: không có giờ yên lặng.',
-    digestAt: 'Gửi bản tổng hợp hằng ngày lúc',
-    webhookUrl: 'Địa chỉ webhook',
-    webhookSecret: 'Khoá ký webhook (HMAC-SHA256)',
-    secretSet: 'Đã đặt; để trống để giữ nguyên.',
-    smtpHost: 'Máy chủ SMTP',
-    smtpPort: 'Cổng',
-    smtpSecurity: 'Mã hoá',
-    smtpUser: 'Tên đăng nhập SMTP',
-    smtpPassword: 'Mật khẩu SMTP',
-    from: 'Người gửi',
-    to: 'Người nhận (mỗi dòng một địa chỉ)',
-    mailLang: 'Ngôn ngữ thư',
-    save: 'Lưu cài đặt',
-    saved: 'Đã lưu cài đặt cảnh báo.',
-    problem: 'Tệp cài đặt trên đĩa có lỗi và chưa được áp dụng: {problem}',
-  },
-  en: {
-    title: 'Sign alarms',
-    banner: '{n} signs are in trouble',
-    bannerLink: 'See the alarm list',
-    open: 'Open',
-    closed: 'Recently recovered',
-    none: 'No alarm is open. Every sign is working.',
-    noneClosed: 'No incident recorded yet.',
-    'kind.offline': 'Offline',
-    'kind.unconfirmed': 'Not confirming frames',
-    panel: 'Sign',
-    kind: 'Kind',
-    since: 'Since',
-    lasted: 'Lasted',
-    ack: 'Acknowledge',
-    acked: 'Acknowledged: {who}, {when}',
-    ackDone: 'Alarm of {name} acknowledged.',
-    urgent: 'Urgent',
-    held: 'Held for the digest',
-    recovered: 'Recovered at',
-    removed: 'Sign deleted',
-    settings: 'Alarm settings',
-    offlineAfter: 'Alarm when offline longer than (minutes)',
-    unconfirmedAfter: 'Alarm when frames unconfirmed longer than (minutes)',
-    recoverAfter: 'Recovered once stable for (minutes)',
-    recoverHint: 'A link that flaps within this time is still one incident: one alarm, one recovery notice.',
-    quietStart: 'Quiet hours from',
-    quietEnd: 'to',
-    quietHint: 'During quiet hours non-urgent alarms are held for the digest; urgent ones still go at once. Empty: no quiet hours.',
-    digestAt: 'Send the daily digest at',
-    webhookUrl: 'Webhook address',
-    webhookSecret: 'Webhook signing key (HMAC-SHA256)',
-    secretSet: 'Set; leave empty to keep it.',
-    smtpHost: 'SMTP server',
-    smtpPort: 'Port',
-    smtpSecurity: 'Encryption',
-    smtpUser: 'SMTP user name',
-    smtpPassword: 'SMTP password',
-    from: 'Sender',
-    to: 'Recipients (one address a line)',
-    mailLang: 'Mail language',
-    save: 'Save settings',
-    saved: 'Alarm settings saved.',
-    problem: 'The settings file on disk has a mistake and is not in force: {problem}',
-  },
-};
-
-function tr(key, vars = {}) {
-  const s = STRINGS[lang]?.[key] ?? STRINGS.vi[key] ?? key;
-  return s.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? '');
-}
+function tr(key, vars) { return t(`alm.${key}`, vars); }
 
 const POLL_MS = 10000;
 let polling = null;

@@ -120,7 +120,7 @@ impl Rig {
     /// Waits until the panel's last error contains every one of `parts`.
     async fn error_with(&self, id: &str, parts: &[&str]) -> String {
         eventually(Duration::from_secs(10), || async {
-            let e = self.link(id).last_error?;
+            let e = self.link(id).last_error?.to_string();
             parts.iter().all(|p| e.contains(p)).then_some(e)
         })
         .await
