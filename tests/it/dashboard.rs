@@ -1709,6 +1709,13 @@ async fn operator_sends_and_stops_an_alert_on_a_phone() {
     )
     .await;
     b.find(".toast").await;
+    // Where the toast comes to rest: it slides in from 8 px lower (a
+    // transform, drawn over whatever is there for 0.2 s).
+    b.js_async(
+        "const done = arguments[arguments.length - 1]; \
+         Promise.all(document.getAnimations().map(a => a.finished)).then(() => done(true))",
+    )
+    .await;
     let covered = b.js(TOASTS_COVER_NOTHING, json!([])).await;
     soft.check(
         covered == json!([]),
