@@ -130,6 +130,7 @@ pub async fn run(
     let card_reports = transports.reports_stopper();
     let (player_tx, player_thread) = player::spawn(player, move |out| transports.route(out));
     wake_player_on_store_changes(&data.store, player_tx.clone());
+    follow_other_servers(&data.store)?;
     reload_hand_edits(
         data.store.clone(),
         data.tokens.clone(),
@@ -207,8 +208,16 @@ struct Data {
 }
 
 fn open_data(config: &Config) -> anyhow::Result<Data> {
-    let store = Store::open(&config.data)
-        .with_context(|| format!("opening the data directory {}", config.data.display()))?;
+    let store = match &config.store {
+        None => Store::open(&config.data)
+            .with_context(|| format!("opening the data directory {}", config.data.display()))?,
+        Some(url) => {
+            let store = Store::open_postgres(url, &config.data)
+                .with_context(|| format!("opening the store {}", crate::store::pg::redact(url)))?;
+            tracing::info!("store: {}", crate::store::pg::redact(url));
+            store
+        }
+    };
     let tokens = TokenStore::open(&config.tokens_file, config.admin_token.as_deref())
         .with_context(|| format!("reading the token file {}", config.tokens_file.display()))?;
     let users = crate::store::users::users_file(&config.data);
@@ -332,6 +341,45 @@ fn reload_hand_edits(
             .await;
         }
     });
+}
+
+/// On the PostgreSQL store: reads it again when another server changed
+/// it (its notification), and every [`crate::store::PG_REREAD`] in case a
+/// notification was lost. Ends with the store.
+fn follow_other_servers(store: &Arc<Store>) -> anyhow::Result<()> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let Some(db) = store.postgres() else {
+        return Ok(());
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let me = db.instance.clone();
+    db.listen(move |from| from == Some(me.as_str()) || tx.send(()).is_ok())
+        .context("listening for other servers' changes")?;
+    let store = Arc::downgrade(store);
+    std::thread::Builder::new()
+        .name("store-reread".into())
+        .spawn(move || loop {
+            if let Err(RecvTimeoutError::Disconnected) = rx.recv_timeout(crate::store::PG_REREAD) {
+                return;
+            }
+            while rx.try_recv().is_ok() {}
+            loop {
+                let Some(store) = store.upgrade() else {
+                    return;
+                };
+                match store.reread() {
+                    Ok(Some(_)) => break,
+                    // This server's own changes are on their way: soon.
+                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                    Err(e) => {
+                        tracing::warn!("reading the store again: {e}");
+                        break;
+                    }
+                }
+            }
+        })
+        .context("starting the store's reader")?;
+    Ok(())
 }
 
 fn prune_old_plays(plays: Arc<Plays>) {

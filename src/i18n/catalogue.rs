@@ -696,6 +696,10 @@ pub enum Reason {
         problem: String,
     },
     NoFreeId,
+    /// Another server on the same PostgreSQL store changed the data first.
+    ChangedElsewhere,
+    /// `--store` is not a PostgreSQL URL.
+    BadStoreUrl,
     NoFreeAlertId,
     FileIdMismatch {
         file: String,
@@ -1346,6 +1350,14 @@ impl Reason {
                 "Không tìm được mã trống cho tiêu đề này: hãy thử lại, hoặc đổi tiêu đề một chút.".into(),
                 "no free id could be found for this title: try again, or change the title a little".into(),
             ),
+            Reason::ChangedElsewhere => (
+                "Một máy chủ khác vừa thay đổi dữ liệu này: hãy tải lại và thử lại.".into(),
+                "another server changed this data a moment ago: reload and try again".into(),
+            ),
+            Reason::BadStoreUrl => (
+                "--store phải là địa chỉ PostgreSQL, ví dụ postgres://bangtin@db.local/bangtin; bỏ trống để dùng các tệp trong --data.".into(),
+                "--store must be a PostgreSQL URL, e.g. postgres://bangtin@db.local/bangtin; leave it out to keep the files under --data".into(),
+            ),
             Reason::NoFreeAlertId => (
                 "Không tìm được mã trống cho cảnh báo: hãy gửi lại.".into(),
                 "no free alert id: send the alert again".into(),
@@ -1734,6 +1746,8 @@ mod tests {
                 problem: s(),
             },
             Reason::NoFreeId,
+            Reason::ChangedElsewhere,
+            Reason::BadStoreUrl,
             Reason::NoFreeAlertId,
             Reason::FileIdMismatch {
                 file: s(),
@@ -1935,6 +1949,8 @@ mod tests {
                 | Reason::IdTaken { .. }
                 | Reason::BrokenFile { .. }
                 | Reason::NoFreeId
+                | Reason::ChangedElsewhere
+                | Reason::BadStoreUrl
                 | Reason::NoFreeAlertId
                 | Reason::FileIdMismatch { .. }
                 | Reason::TokenNameTaken { .. }

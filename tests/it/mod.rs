@@ -25,6 +25,8 @@ mod hostile;
 mod layers;
 mod mqtt;
 mod ops;
+mod pg;
+mod postgres;
 mod proof;
 mod sim;
 mod vendor;
