@@ -31,6 +31,7 @@ use crate::store::cap::ConfigFile;
 use crate::store::credentials::Credentials;
 use crate::store::plays::{PlayRecorder, PlayWriter, Plays, BATCH_WINDOW};
 use crate::store::seq::SeqAllocator;
+use crate::store::shared_files::SharedFiles;
 use crate::store::tokens::TokenStore;
 use crate::store::Store;
 use crate::transport::compress::Compressor;
@@ -135,6 +136,7 @@ pub async fn run(
         data.store.clone(),
         data.tokens.clone(),
         data.accounts.clone(),
+        data.shared.clone(),
     );
     prune_old_plays(data.plays.clone());
     sample_fleet_online(data.plays.clone(), data.store.clone(), shared.clone());
@@ -205,6 +207,8 @@ struct Data {
     seq: SeqAllocator,
     /// Controllers' passwords for the embedded broker.
     credentials: Arc<Credentials>,
+    /// On the PostgreSQL store: the files both servers keep alike.
+    shared: Option<Arc<SharedFiles>>,
 }
 
 fn open_data(config: &Config) -> anyhow::Result<Data> {
@@ -218,13 +222,18 @@ fn open_data(config: &Config) -> anyhow::Result<Data> {
             store
         }
     };
+    let shared = share_files(config, &store)?;
     let tokens = TokenStore::open(&config.tokens_file, config.admin_token.as_deref())
         .with_context(|| format!("reading the token file {}", config.tokens_file.display()))?;
     let users = crate::store::users::users_file(&config.data);
     let accounts = crate::auth::Accounts::open(&users)
         .with_context(|| format!("reading the staff accounts {}", users.display()))?;
     let plays = Plays::open(&store.plays_file()).context("opening proof of play")?;
-    let seq = SeqAllocator::open(store.seq_file()).context("reading frame sequence numbers")?;
+    let seq = match store.postgres() {
+        None => SeqAllocator::open(store.seq_file()),
+        Some(db) => SeqAllocator::open_postgres(db.clone()),
+    }
+    .context("reading frame sequence numbers")?;
     let credentials = Credentials::open(&Credentials::default_path(&config.data))
         .context("reading the controllers' broker credentials")?;
     Ok(Data {
@@ -234,7 +243,29 @@ fn open_data(config: &Config) -> anyhow::Result<Data> {
         accounts: Arc::new(accounts),
         plays: Arc::new(plays),
         seq,
+        shared,
     })
+}
+
+/// On the PostgreSQL store: the files both servers keep alike, taken from
+/// the database (or offered to it) before anyone reads them; the frame
+/// signing key is made first if there is none, so that two servers
+/// starting together agree on one.
+fn share_files(config: &Config, store: &Store) -> anyhow::Result<Option<Arc<SharedFiles>>> {
+    let Some(db) = store.postgres() else {
+        return Ok(None);
+    };
+    let shared = SharedFiles::new(
+        db.clone(),
+        crate::store::shared_files::default_files(&config.data, &config.tokens_file),
+    );
+    shared.start().context("taking the shared files")?;
+    if config.signing_key.is_none() {
+        crate::store::signing::load_or_create(&config.data)
+            .context("loading or creating the data directory's frame-signing key")?;
+        shared.start().context("taking the shared files")?;
+    }
+    Ok(Some(Arc::new(shared)))
 }
 
 /// Starts the embedded broker unless `--mqtt` names one, then the link.
@@ -317,6 +348,7 @@ fn reload_hand_edits(
     store: Arc<Store>,
     tokens: Arc<TokenStore>,
     accounts: Arc<crate::auth::Accounts>,
+    shared: Option<Arc<SharedFiles>>,
 ) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SCHEDULES_POLL);
@@ -327,9 +359,13 @@ fn reload_hand_edits(
             let every = 1 + store.snapshot().panels.len() / PANELS_PER_POLL;
             let files_due = polls.is_multiple_of(every);
             let (store, tokens, accounts) = (store.clone(), tokens.clone(), accounts.clone());
+            let shared = shared.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 if files_due {
                     store.reload_hand_edits();
+                }
+                if let Some(Err(e)) = shared.map(|s| s.sync()) {
+                    tracing::warn!("keeping the shared files alike: {e}");
                 }
                 tokens.reload_if_changed();
                 tokens.write_last_used();

@@ -65,6 +65,7 @@ pub mod pg;
 pub mod plays;
 pub mod secret_file;
 pub mod seq;
+pub mod shared_files;
 pub mod signing;
 pub mod tokens;
 pub mod users;

@@ -60,6 +60,9 @@ pub struct Everything {
     pub blobs: Vec<(String, String)>,
 }
 
+/// A shared file's bytes and their SHA-256.
+pub type SharedFile = (Vec<u8>, Vec<u8>);
+
 /// One row change of a commit.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Row {
@@ -301,6 +304,104 @@ impl Postgres {
             )
             .await
             .map(|_| ())
+        })
+    }
+
+    /// Every panel's reserved sequence mark ([`super::seq`]).
+    pub fn seq_marks(&self) -> Result<Vec<(String, u32)>, StoreError> {
+        let rows = self.with(async |c| c.query("SELECT panel, mark FROM seq_marks", &[]).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let m: i64 = r.get(1);
+                (r.get(0), u32::try_from(m).unwrap_or(u32::MAX))
+            })
+            .collect())
+    }
+
+    /// Raises panels' marks (never lowers one), in one statement.
+    pub fn raise_seq_marks(&self, marks: &[(&str, u32)]) -> Result<(), StoreError> {
+        let panels: Vec<&str> = marks.iter().map(|(p, _)| *p).collect();
+        let values: Vec<i64> = marks.iter().map(|(_, m)| i64::from(*m)).collect();
+        self.with(async |c| {
+            c.execute(
+                "INSERT INTO seq_marks (panel, mark) SELECT * FROM unnest($1::text[], $2::bigint[]) \
+                 ON CONFLICT (panel) DO UPDATE SET mark = GREATEST(seq_marks.mark, EXCLUDED.mark)",
+                &[&panels, &values],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    /// A shared file's bytes and SHA-256 ([`super::shared_files`]).
+    pub fn shared_file(&self, name: &str) -> Result<Option<SharedFile>, StoreError> {
+        self.with(async |c| {
+            Ok(c.query_opt(
+                "SELECT bytes, sha FROM shared_files WHERE name = $1",
+                &[&name],
+            )
+            .await?
+            .map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    /// The SHA-256 of every shared file.
+    pub fn shared_shas(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.with(async |c| {
+            Ok(c.query("SELECT name, sha FROM shared_files", &[])
+                .await?
+                .into_iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })
+    }
+
+    /// Offers a shared file: kept only if there is none (the first server
+    /// to offer it wins).
+    pub fn offer_shared_file(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        sha: &[u8],
+    ) -> Result<(), StoreError> {
+        self.with(async |c| {
+            c.execute(
+                "INSERT INTO shared_files (name, bytes, sha) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&name, &bytes, &sha],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    /// Replaces a shared file if it is still the version `was` (its
+    /// SHA-256; `None`: there is none); whether it did.
+    pub fn replace_shared_file(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        sha: &[u8],
+        was: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        self.with(async |c| {
+            let n = match was {
+                Some(was) => {
+                    c.execute(
+                        "UPDATE shared_files SET bytes = $2, sha = $3 WHERE name = $1 AND sha = $4",
+                        &[&name, &bytes, &sha, &was],
+                    )
+                    .await?
+                }
+                None => {
+                    c.execute(
+                        "INSERT INTO shared_files (name, bytes, sha) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                        &[&name, &bytes, &sha],
+                    )
+                    .await?
+                }
+            };
+            Ok(n == 1)
         })
     }
 

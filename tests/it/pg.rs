@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use bangtin::domain::{Asset, Panel};
+use bangtin::store::seq::SeqAllocator;
 use bangtin::store::{Store, StoreError};
 
 use super::postgres::Postgres;
@@ -126,4 +127,48 @@ async fn a_change_through_one_server_is_served_by_the_other() {
         seen.expect("server b serves the panel made through a")["name"],
         "Bảng p9"
     );
+
+    // A token made on a is taken on b (the shared token file).
+    let editor = api_a.with_roles("bien-tap", &["editor"]).await;
+    let on_b = Api {
+        base: api_b.base.clone(),
+        ..editor
+    };
+    // (Awaited on b's token file, not by trying the token: failed tries
+    // from one address are throttled.)
+    let tokens_b = b.data.join("secrets/tokens.json");
+    let taken = eventually(Duration::from_secs(10), || async {
+        let text = std::fs::read_to_string(&tokens_b).unwrap_or_default();
+        text.contains("bien-tap").then_some(())
+    })
+    .await;
+    assert!(taken.is_some(), "server b takes a token made on server a");
+    let served = eventually(Duration::from_secs(5), || async {
+        (on_b.get("/panels").await.0 == 200).then_some(())
+    });
+    assert!(served.await.is_some(), "server b lets the token in");
+
+    // One frame-signing key for both: a controller checks every frame
+    // against one public key, whichever server is leader.
+    let key = |s: &Server| std::fs::read(s.data.join("secrets/frame-signing.pub")).unwrap();
+    assert_eq!(key(&a), key(&b));
+}
+
+/// Sequence numbers kept in PostgreSQL: a server that opens them after
+/// another (a takeover) starts every panel above anything the other could
+/// have handed out.
+#[test]
+fn sequence_numbers_continue_above_the_last_server() {
+    let pg = Postgres::shared();
+    let url = pg.database("seq");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_postgres(&url, dir.path()).unwrap();
+    let db = store.postgres().unwrap().clone();
+    let mut first = SeqAllocator::open_postgres(db.clone()).unwrap();
+    let used: Vec<u32> = (0..3).map(|_| first.next("p1").unwrap()).collect();
+    assert_eq!(used, [1, 2, 3]);
+    let mut next = SeqAllocator::open_postgres(db).unwrap();
+    let n = next.next("p1").unwrap();
+    assert!(n > 3, "{n} is above what the first server used");
+    assert_eq!(next.next("p2").unwrap(), 1, "a new panel starts at 1");
 }
