@@ -700,6 +700,12 @@ pub enum Reason {
     ChangedElsewhere,
     /// `--store` is not a PostgreSQL URL.
     BadStoreUrl,
+    /// `store migrate` into a database that holds a store already.
+    StoreNotEmpty,
+    /// `store migrate` out into a directory that has files.
+    ExportNotEmpty {
+        dir: String,
+    },
     NoFreeAlertId,
     FileIdMismatch {
         file: String,
@@ -1358,6 +1364,14 @@ impl Reason {
                 "--store phải là địa chỉ PostgreSQL, ví dụ postgres://bangtin@db.local/bangtin; bỏ trống để dùng các tệp trong --data.".into(),
                 "--store must be a PostgreSQL URL, e.g. postgres://bangtin@db.local/bangtin; leave it out to keep the files under --data".into(),
             ),
+            Reason::StoreNotEmpty => (
+                "Cơ sở dữ liệu này đã có dữ liệu: hãy chuyển vào một cơ sở dữ liệu trống.".into(),
+                "this database holds a store already: migrate into an empty database".into(),
+            ),
+            Reason::ExportNotEmpty { dir } => (
+                format!("Thư mục {dir} đã có tệp: hãy xuất ra một thư mục trống."),
+                format!("{dir} has files already: export into an empty directory"),
+            ),
             Reason::NoFreeAlertId => (
                 "Không tìm được mã trống cho cảnh báo: hãy gửi lại.".into(),
                 "no free alert id: send the alert again".into(),
@@ -1748,6 +1762,8 @@ mod tests {
             Reason::NoFreeId,
             Reason::ChangedElsewhere,
             Reason::BadStoreUrl,
+            Reason::StoreNotEmpty,
+            Reason::ExportNotEmpty { dir: s() },
             Reason::NoFreeAlertId,
             Reason::FileIdMismatch {
                 file: s(),
@@ -1951,6 +1967,8 @@ mod tests {
                 | Reason::NoFreeId
                 | Reason::ChangedElsewhere
                 | Reason::BadStoreUrl
+                | Reason::StoreNotEmpty
+                | Reason::ExportNotEmpty { .. }
                 | Reason::NoFreeAlertId
                 | Reason::FileIdMismatch { .. }
                 | Reason::TokenNameTaken { .. }

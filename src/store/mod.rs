@@ -60,6 +60,7 @@ pub mod cap;
 mod commit;
 pub mod credentials;
 pub mod import;
+pub mod migrate;
 pub mod online;
 pub mod pg;
 pub mod plays;

@@ -405,6 +405,33 @@ impl Postgres {
         })
     }
 
+    /// Every blob, with its bytes: (kind, name, bytes).
+    pub fn blobs(&self) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
+        self.with(async |c| {
+            Ok(c.query(
+                "SELECT kind, name, bytes FROM blobs ORDER BY kind, name",
+                &[],
+            )
+            .await?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+        })
+    }
+
+    /// The whole audit trail, oldest first.
+    pub fn audit_all(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = self.with(async |c| c.query("SELECT entry FROM audit ORDER BY n", &[]).await)?;
+        rows.into_iter()
+            .map(|r| {
+                serde_json::from_value(r.get(0)).map_err(|e| StoreError::Io {
+                    path: "audit".into(),
+                    source: e.into(),
+                })
+            })
+            .collect()
+    }
+
     /// The newest `limit` audit entries, newest first.
     pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = self.with(async |c| {

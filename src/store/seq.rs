@@ -110,6 +110,11 @@ impl SeqAllocator {
         })
     }
 
+    /// Every panel's reserved mark, by panel.
+    pub fn marks(&self) -> Vec<(String, u32)> {
+        self.panels.iter().map(|(p, e)| (p.clone(), e.1)).collect()
+    }
+
     /// The next sequence number for `panel`. May write its new mark first.
     pub fn next(&mut self, panel: &str) -> io::Result<u32> {
         let (next, mark) = *self.panels.get(panel).unwrap_or(&(1, 0));

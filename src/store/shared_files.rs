@@ -81,6 +81,31 @@ impl SharedFiles {
         Ok(())
     }
 
+    /// Offers every file this server has (`bangtin store migrate`); how
+    /// many it had.
+    pub fn offer_all(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for (name, path) in &self.files {
+            if let Ok(bytes) = std::fs::read(path) {
+                self.db.offer_shared_file(name, &bytes, &sha(&bytes))?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Writes here every file the database has; how many.
+    pub fn take_all(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for (name, path) in &self.files {
+            if let Some((bytes, _)) = self.db.shared_file(name)? {
+                self.write_here(name, path, &bytes)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Sends the files changed here, takes those changed there. A file
     /// changed on both sides since the last sync is taken from there (the
     /// change here is lost, and logged): most such changes are the token
