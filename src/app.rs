@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -29,6 +29,7 @@ use crate::render::Renderer;
 use crate::store::alarms::AlarmStore;
 use crate::store::cap::ConfigFile;
 use crate::store::credentials::Credentials;
+use crate::store::pg::Leadership;
 use crate::store::plays::{PlayRecorder, PlayWriter, Plays, BATCH_WINDOW};
 use crate::store::seq::SeqAllocator;
 use crate::store::shared_files::SharedFiles;
@@ -129,7 +130,14 @@ pub async fn run(
     )
     .await?;
     let card_reports = transports.reports_stopper();
-    let (player_tx, player_thread) = player::spawn(player, move |out| transports.route(out));
+    // On the PostgreSQL store only the leader's frames go out.
+    let gate = data.lead.clone();
+    let (player_tx, player_thread) = player::spawn(player, move |out| {
+        if gate.as_ref().is_none_or(|l| l.leading()) {
+            transports.route(out)
+        }
+    });
+    campaign_for_the_lead(&data.store, data.lead.as_ref(), player_tx.clone())?;
     wake_player_on_store_changes(&data.store, player_tx.clone());
     follow_other_servers(&data.store)?;
     reload_hand_edits(
@@ -209,6 +217,9 @@ struct Data {
     credentials: Arc<Credentials>,
     /// On the PostgreSQL store: the files both servers keep alike.
     shared: Option<Arc<SharedFiles>>,
+    /// On the PostgreSQL store: whether this server leads (runs the
+    /// player's output and publishes).
+    lead: Option<Arc<Leadership>>,
 }
 
 fn open_data(config: &Config) -> anyhow::Result<Data> {
@@ -229,9 +240,12 @@ fn open_data(config: &Config) -> anyhow::Result<Data> {
     let accounts = crate::auth::Accounts::open(&users)
         .with_context(|| format!("reading the staff accounts {}", users.display()))?;
     let plays = Plays::open(&store.plays_file()).context("opening proof of play")?;
-    let seq = match store.postgres() {
-        None => SeqAllocator::open(store.seq_file()),
-        Some(db) => SeqAllocator::open_postgres(db.clone()),
+    let lead = store.postgres().map(|_| Arc::new(Leadership::default()));
+    let seq = match (store.postgres(), &lead) {
+        (Some(db), Some(lead)) => {
+            SeqAllocator::open_postgres(db.clone()).map(|s| s.following(lead.clone()))
+        }
+        _ => SeqAllocator::open(store.seq_file()),
     }
     .context("reading frame sequence numbers")?;
     let credentials = Credentials::open(&Credentials::default_path(&config.data))
@@ -244,6 +258,7 @@ fn open_data(config: &Config) -> anyhow::Result<Data> {
         plays: Arc::new(plays),
         seq,
         shared,
+        lead,
     })
 }
 
@@ -377,6 +392,27 @@ fn reload_hand_edits(
             .await;
         }
     });
+}
+
+/// On the PostgreSQL store: tries for the lead; on each takeover the
+/// player sends every panel its frame again (its sequence numbers read
+/// again above the last leader's).
+fn campaign_for_the_lead(
+    store: &Store,
+    lead: Option<&Arc<Leadership>>,
+    player: std::sync::mpsc::Sender<Command>,
+) -> anyhow::Result<()> {
+    let (Some(db), Some(lead)) = (store.postgres(), lead) else {
+        return Ok(());
+    };
+    let player = Mutex::new(player);
+    db.campaign(lead.clone(), move |_epoch| {
+        let _ = player
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(Command::BrokerReconnected);
+    })
+    .context("trying for the lead")
 }
 
 /// On the PostgreSQL store: reads it again when another server changed

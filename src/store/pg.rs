@@ -199,6 +199,15 @@ impl Postgres {
         redact(&self.url)
     }
 
+    /// [`campaign`] for the lead on this database.
+    pub fn campaign(
+        &self,
+        state: std::sync::Arc<Leadership>,
+        gained: impl Fn(i64) + Send + 'static,
+    ) -> std::io::Result<()> {
+        campaign(&self.url, state, gained)
+    }
+
     /// [`listen`] to this database.
     pub fn listen(
         &self,
@@ -629,31 +638,39 @@ pub fn listen(
     changed: impl Fn(Option<&str>) -> bool + Send + 'static,
 ) -> std::io::Result<()> {
     let url = url.to_string();
+    on_own_thread("postgres-listen", move || async move {
+        loop {
+            match listen_once(&url, &changed).await {
+                Ok(false) => return,
+                Ok(true) => {}
+                Err(e) => tracing::warn!(
+                    "listening for other servers' changes ({}): {e}",
+                    redact(&url)
+                ),
+            }
+            if !changed(None) {
+                return;
+            }
+            tokio::time::sleep(retry).await;
+        }
+    })
+}
+
+/// Runs `work` on a thread of its own, on a runtime of its own.
+fn on_own_thread<F: std::future::Future<Output = ()>>(
+    name: &str,
+    work: impl FnOnce() -> F + Send + 'static,
+) -> std::io::Result<()> {
     std::thread::Builder::new()
-        .name("postgres-listen".into())
+        .name(name.into())
         .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                loop {
-                    match listen_once(&url, &changed).await {
-                        Ok(false) => return,
-                        Ok(true) => {}
-                        Err(e) => tracing::warn!(
-                            "listening for other servers' changes ({}): {e}",
-                            redact(&url)
-                        ),
-                    }
-                    if !changed(None) {
-                        return;
-                    }
-                    tokio::time::sleep(retry).await;
-                }
-            });
+            {
+                Ok(rt) => rt.block_on(work()),
+                Err(e) => tracing::error!("no runtime for the database connection: {e}"),
+            }
         })
         .map(|_| ())
 }
@@ -701,6 +718,104 @@ async fn listen_once(
     match pump.await {
         Ok(Err(e)) => Err(e),
         _ => Ok(true),
+    }
+}
+
+/// The advisory lock the leader holds on a connection of its own.
+const LEADER_LOCK: i64 = 0x6261_6e67_7469_6e02;
+
+/// Whether this server leads (runs the player and publishes), and the
+/// epoch it took the lead in: exactly one server at a time holds the
+/// advisory lock [`LEADER_LOCK`] on a dedicated connection ([`campaign`]).
+#[derive(Debug, Default)]
+pub struct Leadership {
+    leading: std::sync::atomic::AtomicBool,
+    epoch: std::sync::atomic::AtomicI64,
+}
+
+impl Leadership {
+    /// True while this server holds the lock on a live connection.
+    pub fn leading(&self) -> bool {
+        self.leading.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The epoch of this server's last takeover (0: never led).
+    pub fn epoch(&self) -> i64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// How often a server tries for the lead, and checks the connection
+/// that holds it.
+const LEADER_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Tries for the lead at `url` until this server gets it, on a thread and
+/// a connection of its own; on each takeover raises the epoch in the
+/// database, sets `state` and calls `gained` with the new epoch. The
+/// connection is checked every second: when it fails or does not answer
+/// within two, the lead is given up at once (PostgreSQL frees the lock of
+/// a closed connection, so another server takes over), and tried for
+/// again.
+pub fn campaign(
+    url: &str,
+    state: std::sync::Arc<Leadership>,
+    gained: impl Fn(i64) + Send + 'static,
+) -> std::io::Result<()> {
+    let url = url.to_string();
+    on_own_thread("postgres-leader", move || async move {
+        loop {
+            if let Err(e) = lead_once(&url, &state, &gained).await {
+                tracing::warn!("the lead ({}): {e}", redact(&url));
+            }
+            if state
+                .leading
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                tracing::error!("no longer the leader: publishing stopped");
+            }
+            tokio::time::sleep(LEADER_POLL).await;
+        }
+    })
+}
+
+/// One connection's worth of [`campaign`]: returns when it fails.
+async fn lead_once(
+    url: &str,
+    state: &Leadership,
+    gained: &impl Fn(i64),
+) -> Result<(), tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
+    let conn = tokio::spawn(conn);
+    loop {
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
+            .await?
+            .get(0);
+        if got {
+            break;
+        }
+        tokio::time::sleep(LEADER_POLL).await;
+    }
+    let epoch: i64 = client
+        .query_one("UPDATE leader SET epoch = epoch + 1 RETURNING epoch", &[])
+        .await?
+        .get(0);
+    state
+        .epoch
+        .store(epoch, std::sync::atomic::Ordering::SeqCst);
+    state
+        .leading
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    tracing::info!(epoch, "leader: this server runs the player and publishes");
+    gained(epoch);
+    loop {
+        tokio::time::sleep(LEADER_POLL).await;
+        let alive = tokio::time::timeout(2 * LEADER_POLL, client.simple_query("SELECT 1")).await;
+        match alive {
+            Ok(Ok(_)) if !conn.is_finished() => {}
+            Ok(Err(e)) => return Err(e),
+            _ => return Ok(()),
+        }
     }
 }
 

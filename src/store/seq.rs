@@ -44,6 +44,10 @@ pub const COMPACT_MIN: usize = 1024;
 pub struct SeqAllocator {
     /// Where the marks are kept instead of the files, on PostgreSQL.
     db: Option<std::sync::Arc<super::pg::Postgres>>,
+    /// On PostgreSQL: the lead, and the epoch the marks were read in.
+    /// After a takeover the marks are read again before the next number,
+    /// so the new leader starts above the old one's numbers.
+    lead: Option<(std::sync::Arc<super::pg::Leadership>, i64)>,
     path: PathBuf,
     log: PathBuf,
     /// Lines in the log now.
@@ -86,6 +90,7 @@ impl SeqAllocator {
         let panels = marks.into_iter().map(|(k, m)| (k, (m, m))).collect();
         Ok(SeqAllocator {
             db: None,
+            lead: None,
             path,
             log,
             log_lines,
@@ -103,11 +108,39 @@ impl SeqAllocator {
             .collect();
         Ok(SeqAllocator {
             db: Some(db),
+            lead: None,
             path: PathBuf::new(),
             log: PathBuf::new(),
             log_lines: 0,
             panels,
         })
+    }
+
+    /// Follows `lead`: after each takeover the marks are read again.
+    pub fn following(mut self, lead: std::sync::Arc<super::pg::Leadership>) -> SeqAllocator {
+        let epoch = lead.epoch();
+        self.lead = Some((lead, epoch));
+        self
+    }
+
+    /// Reads the marks again when this server took the lead since they
+    /// were read: every panel resumes at its mark.
+    fn catch_up(&mut self) -> io::Result<()> {
+        let (Some(db), Some((lead, read_in))) = (&self.db, &mut self.lead) else {
+            return Ok(());
+        };
+        let now = lead.epoch();
+        if now == *read_in {
+            return Ok(());
+        }
+        self.panels = db
+            .seq_marks()
+            .map_err(io::Error::other)?
+            .into_iter()
+            .map(|(p, m)| (p, (m, m)))
+            .collect();
+        *read_in = now;
+        Ok(())
     }
 
     /// Every panel's reserved mark, by panel.
@@ -117,6 +150,7 @@ impl SeqAllocator {
 
     /// The next sequence number for `panel`. May write its new mark first.
     pub fn next(&mut self, panel: &str) -> io::Result<u32> {
+        self.catch_up()?;
         let (next, mark) = *self.panels.get(panel).unwrap_or(&(1, 0));
         if next >= mark {
             self.reserve(&[panel])?;
@@ -132,6 +166,7 @@ impl SeqAllocator {
     /// many panels (at start, or when many panels were added). Costs
     /// nothing for panels with headroom left.
     pub fn reserve(&mut self, panels: &[&str]) -> io::Result<()> {
+        self.catch_up()?;
         let mut raised: BTreeMap<&str, u32> = BTreeMap::new();
         for p in panels {
             let next = self.panels.get(*p).map_or(1, |e| e.0.max(1));

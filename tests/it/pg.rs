@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use bangtin::domain::{Asset, Panel};
+use bangtin::store::pg::Leadership;
 use bangtin::store::seq::SeqAllocator;
 use bangtin::store::{Store, StoreError};
 
@@ -167,10 +168,39 @@ fn sequence_numbers_continue_above_the_last_server() {
     let mut first = SeqAllocator::open_postgres(db.clone()).unwrap();
     let used: Vec<u32> = (0..3).map(|_| first.next("p1").unwrap()).collect();
     assert_eq!(used, [1, 2, 3]);
-    let mut next = SeqAllocator::open_postgres(db).unwrap();
+    let mut next = SeqAllocator::open_postgres(db.clone()).unwrap();
     let n = next.next("p1").unwrap();
     assert!(n > 3, "{n} is above what the first server used");
     assert_eq!(next.next("p2").unwrap(), 1, "a new panel starts at 1");
+
+    // A follower's allocator hands out numbers too (its player runs; its
+    // frames are not sent). The leader goes on past the follower's block;
+    // when the follower takes the lead it reads the marks again and
+    // starts above everything the leader used.
+    let lead = std::sync::Arc::new(Leadership::default());
+    let mut follower = SeqAllocator::open_postgres(db.clone())
+        .unwrap()
+        .following(lead.clone());
+    let mut leader = SeqAllocator::open_postgres(db.clone()).unwrap();
+    let low = follower.next("p3").unwrap();
+    let used = (0..2500).map(|_| leader.next("p3").unwrap()).max().unwrap();
+    assert_eq!(
+        follower.next("p3").unwrap(),
+        low + 1,
+        "no lead yet: its own block"
+    );
+    db.campaign(lead.clone(), |_| {}).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !lead.leading() {
+        assert!(std::time::Instant::now() < deadline, "the lead is taken");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(lead.epoch() >= 1);
+    let n = follower.next("p3").unwrap();
+    assert!(
+        n > used,
+        "after the takeover {n} is above the leader's {used}"
+    );
 }
 
 /// `bangtin store migrate`: a data directory into PostgreSQL and back out
@@ -284,4 +314,111 @@ fn a_data_directory_goes_into_postgres_and_back_unchanged() {
             .marks()
     };
     assert_eq!(marks(&from), marks(&back));
+}
+
+/// Two servers on one store and one broker, writes through both, and the
+/// leader killed (SIGKILL): the other takes the lead and publishes within
+/// 10 s, above every sequence number the controller has shown, and every
+/// write either server acknowledged is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_server_takes_over_when_the_leader_dies() {
+    use super::util::{controller, shown_until, MosquittoProcess};
+    let pg = Postgres::shared();
+    let url = pg.database("failover");
+    let broker = MosquittoProcess::start("");
+    let opts = ServerOpts {
+        mqtt: Some(broker.url()),
+        extra_args: vec!["--store".into(), url],
+        ..Default::default()
+    };
+    let leads = |s: &Server| {
+        s.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("leader: this server"))
+    };
+    let mut a = Server::start_with(opts.clone());
+    let led = eventually(Duration::from_secs(10), || async {
+        leads(&a).then_some(())
+    })
+    .await;
+    assert!(led.is_some(), "the first server takes the lead");
+    let b = Server::start_with(opts);
+    let (api_a, api_b) = (
+        Api::new(&a, Some(ADMIN_TOKEN)),
+        Api::new(&b, Some(ADMIN_TOKEN)),
+    );
+    api_a
+        .create_panel(
+            json!({"id": "p1", "name": "Bảng p1", "width": 64, "height": 16,
+            "format": "mono1", "groups": ["d1"]}),
+        )
+        .await;
+    let mut sign = controller(&broker.url(), "p1");
+    api_a
+        .send_alert(json!({"text": "Bão số 3", "targets": ["all"], "duration_s": 3600}))
+        .await;
+    let first = shown_until(
+        &mut sign,
+        Duration::from_secs(10),
+        "a frame from the leader",
+        |_| true,
+    )
+    .await;
+    assert!(!leads(&b), "one leader at a time");
+
+    // Writes through both servers, before, during and after the kill.
+    let load = {
+        let (api_a, api_b) = (api_a.clone(), api_b.clone());
+        tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0..40 {
+                let api = if i % 2 == 0 { &api_a } else { &api_b };
+                // A refused connection (the killed server) is no
+                // acknowledgement; only a 201 is.
+                let sent = api
+                    .req(reqwest::Method::POST, "/messages")
+                    .json(&json!({"title": format!("Tin {i}"), "text": "Mưa lớn"}))
+                    .send()
+                    .await;
+                if let Ok(r) = sent {
+                    if r.status() == 201 {
+                        let v: Value = r.json().await.unwrap();
+                        acked.push(v["id"].as_str().unwrap().to_string());
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            acked
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut highest = first.seq;
+    while let Ok(s) = sign.shown.try_recv() {
+        highest = highest.max(s.seq);
+    }
+    a.kill9();
+    let killed = tokio::time::Instant::now();
+    let next = shown_until(
+        &mut sign,
+        Duration::from_secs(10),
+        "a frame from the new leader",
+        |s| s.received_at > killed,
+    )
+    .await;
+    assert!(next.received_at - killed < Duration::from_secs(10));
+    assert!(leads(&b), "the other server took the lead");
+    assert!(
+        next.seq > highest,
+        "the new leader's seq {} is above the old one's {highest}",
+        next.seq,
+    );
+
+    let acked = load.await.unwrap();
+    assert!(acked.len() >= 10, "writes went through: {}", acked.len());
+    for id in &acked {
+        let (st, _) = api_b.get(&format!("/messages/{id}")).await;
+        assert_eq!(st, 200, "acknowledged message {id} is there");
+    }
 }
