@@ -312,7 +312,12 @@ fn connect_broker(
             key: config.mqtt_key.clone(),
         },
         topic_root: config.topic_root.clone(),
-        client_id: format!("bangtin-server-{}", std::process::id()),
+        // Two servers on one store share one broker: their process ids
+        // may be alike (containers), so theirs also carry the instance.
+        client_id: match data.store.postgres() {
+            None => format!("bangtin-server-{}", std::process::id()),
+            Some(db) => format!("bangtin-server-{}-{}", std::process::id(), db.instance),
+        },
         max_packet: mqtt::DEFAULT_MAX_PACKET,
         counters: metrics.mqtt.clone(),
     })?;
