@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -30,8 +30,10 @@ use crate::render::Renderer;
 use crate::store::alarms::AlarmStore;
 use crate::store::cap::ConfigFile;
 use crate::store::credentials::Credentials;
+use crate::store::pg::Leadership;
 use crate::store::plays::{PlayRecorder, PlayWriter, Plays, BATCH_WINDOW};
 use crate::store::seq::SeqAllocator;
+use crate::store::shared_files::SharedFiles;
 use crate::store::tokens::TokenStore;
 use crate::store::Store;
 use crate::transport::compress::Compressor;
@@ -96,7 +98,7 @@ pub async fn run(
     let metrics = Arc::new(Metrics::default());
     let (publisher, inbound) = connect_broker(&config, &data, &metrics)?;
     let playing = start_player(&config, &data, seq, signer, &publisher).await?;
-    start_background_tasks(&data, &playing, &publisher);
+    start_background_tasks(&data, &playing, &publisher)?;
     let inbound_task = spawn_inbound(
         inbound,
         InboundHandler {
@@ -193,7 +195,14 @@ async fn start_player(
     )
     .await?;
     let card_reports = transports.reports_stopper();
-    let (player_tx, player_thread) = player::spawn(player, move |out| transports.route(out));
+    // On the PostgreSQL store only the leader's frames go out.
+    let gate = data.lead.clone();
+    let (player_tx, player_thread) = player::spawn(player, move |out| {
+        if gate.as_ref().is_none_or(|l| l.leading()) {
+            transports.route(out)
+        }
+    });
+    campaign_for_the_lead(&data.store, data.lead.as_ref(), player_tx.clone())?;
     Ok(Playing {
         renditions,
         schedules,
@@ -210,12 +219,18 @@ async fn start_player(
 /// Store changes wake the player; hand edits reload; old proof of play
 /// is pruned; the fleet's online count is sampled; snapshot requests go
 /// out over the broker link.
-fn start_background_tasks(data: &Data, playing: &Playing, publisher: &Publisher) {
+fn start_background_tasks(
+    data: &Data,
+    playing: &Playing,
+    publisher: &Publisher,
+) -> anyhow::Result<()> {
     wake_player_on_store_changes(&data.store, playing.player_tx.clone());
+    follow_other_servers(&data.store)?;
     reload_hand_edits(
         data.store.clone(),
         data.tokens.clone(),
         data.accounts.clone(),
+        data.shared.clone(),
     );
     prune_old_plays(data.plays.clone());
     sample_fleet_online(
@@ -224,6 +239,7 @@ fn start_background_tasks(data: &Data, playing: &Playing, publisher: &Publisher)
         playing.shared.clone(),
     );
     forward_snapshot_requests(&playing.shared, publisher);
+    Ok(())
 }
 
 /// What the HTTP API serves from: the data, the player's shared state,
@@ -273,20 +289,41 @@ struct Data {
     plays: Arc<Plays>,
     /// Controllers' passwords for the embedded broker.
     credentials: Arc<Credentials>,
+    /// On the PostgreSQL store: the files both servers keep alike.
+    shared: Option<Arc<SharedFiles>>,
+    /// On the PostgreSQL store: whether this server leads (runs the
+    /// player's output and publishes).
+    lead: Option<Arc<Leadership>>,
 }
 
-/// The data directory opened, and the frame seqs' high-water marks
-/// (moved into the player).
+/// The data directory (or the PostgreSQL store) opened, and the frame
+/// seqs' high-water marks (moved into the player).
 fn open_data(config: &Config) -> anyhow::Result<(Data, SeqAllocator)> {
-    let store = Store::open(&config.data)
-        .with_context(|| format!("opening the data directory {}", config.data.display()))?;
+    let store = match &config.store {
+        None => Store::open(&config.data)
+            .with_context(|| format!("opening the data directory {}", config.data.display()))?,
+        Some(url) => {
+            let store = Store::open_postgres(url, &config.data)
+                .with_context(|| format!("opening the store {}", crate::store::pg::redact(url)))?;
+            tracing::info!("store: {}", crate::store::pg::redact(url));
+            store
+        }
+    };
+    let shared = share_files(config, &store)?;
     let tokens = TokenStore::open(&config.tokens_file, config.admin_token.as_deref())
         .with_context(|| format!("reading the token file {}", config.tokens_file.display()))?;
     let users = crate::store::users::users_file(&config.data);
     let accounts = crate::auth::Accounts::open(&users)
         .with_context(|| format!("reading the staff accounts {}", users.display()))?;
     let plays = Plays::open(&store.plays_file()).context("opening proof of play")?;
-    let seq = SeqAllocator::open(store.seq_file()).context("reading frame sequence numbers")?;
+    let lead = store.postgres().map(|_| Arc::new(Leadership::default()));
+    let seq = match (store.postgres(), &lead) {
+        (Some(db), Some(lead)) => {
+            SeqAllocator::open_postgres(db.clone()).map(|s| s.following(lead.clone()))
+        }
+        _ => SeqAllocator::open(store.seq_file()),
+    }
+    .context("reading frame sequence numbers")?;
     let credentials = Credentials::open(&Credentials::default_path(&config.data))
         .context("reading the controllers' broker credentials")?;
     let data = Data {
@@ -295,8 +332,31 @@ fn open_data(config: &Config) -> anyhow::Result<(Data, SeqAllocator)> {
         tokens: Arc::new(tokens),
         accounts: Arc::new(accounts),
         plays: Arc::new(plays),
+        shared,
+        lead,
     };
     Ok((data, seq))
+}
+
+/// On the PostgreSQL store: the files both servers keep alike, taken from
+/// the database (or offered to it) before anyone reads them; the frame
+/// signing key is made first if there is none, so that two servers
+/// starting together agree on one.
+fn share_files(config: &Config, store: &Store) -> anyhow::Result<Option<Arc<SharedFiles>>> {
+    let Some(db) = store.postgres() else {
+        return Ok(None);
+    };
+    let shared = SharedFiles::new(
+        db.clone(),
+        crate::store::shared_files::default_files(&config.data, &config.tokens_file),
+    );
+    shared.start().context("taking the shared files")?;
+    if config.signing_key.is_none() {
+        crate::store::signing::load_or_create(&config.data)
+            .context("loading or creating the data directory's frame-signing key")?;
+        shared.start().context("taking the shared files")?;
+    }
+    Ok(Some(Arc::new(shared)))
 }
 
 /// Starts the embedded broker unless `--mqtt` names one, then the link.
@@ -328,7 +388,12 @@ fn connect_broker(
             key: config.mqtt_key.clone(),
         },
         topic_root: config.topic_root.clone(),
-        client_id: format!("bangtin-server-{}", std::process::id()),
+        // Two servers on one store share one broker: their process ids
+        // may be alike (containers), so theirs also carry the instance.
+        client_id: match data.store.postgres() {
+            None => format!("bangtin-server-{}", std::process::id()),
+            Some(db) => format!("bangtin-server-{}-{}", std::process::id(), db.instance),
+        },
         max_packet: mqtt::DEFAULT_MAX_PACKET,
         counters: metrics.mqtt.clone(),
     })?;
@@ -379,6 +444,7 @@ fn reload_hand_edits(
     store: Arc<Store>,
     tokens: Arc<TokenStore>,
     accounts: Arc<crate::auth::Accounts>,
+    shared: Option<Arc<SharedFiles>>,
 ) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SCHEDULES_POLL);
@@ -389,9 +455,13 @@ fn reload_hand_edits(
             let every = 1 + store.snapshot().panels.len() / PANELS_PER_POLL;
             let files_due = polls.is_multiple_of(every);
             let (store, tokens, accounts) = (store.clone(), tokens.clone(), accounts.clone());
+            let shared = shared.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 if files_due {
                     store.reload_hand_edits();
+                }
+                if let Some(Err(e)) = shared.map(|s| s.sync()) {
+                    tracing::warn!("keeping the shared files alike: {e}");
                 }
                 tokens.reload_if_changed();
                 tokens.write_last_used();
@@ -403,6 +473,66 @@ fn reload_hand_edits(
             .await;
         }
     });
+}
+
+/// On the PostgreSQL store: tries for the lead; on each takeover the
+/// player sends every panel its frame again (its sequence numbers read
+/// again above the last leader's).
+fn campaign_for_the_lead(
+    store: &Store,
+    lead: Option<&Arc<Leadership>>,
+    player: std::sync::mpsc::Sender<Command>,
+) -> anyhow::Result<()> {
+    let (Some(db), Some(lead)) = (store.postgres(), lead) else {
+        return Ok(());
+    };
+    let player = Mutex::new(player);
+    db.campaign(lead.clone(), move |_epoch| {
+        let _ = player
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(Command::BrokerReconnected);
+    })
+    .context("trying for the lead")
+}
+
+/// On the PostgreSQL store: reads it again when another server changed
+/// it (its notification), and every [`crate::store::PG_REREAD`] in case a
+/// notification was lost. Ends with the store.
+fn follow_other_servers(store: &Arc<Store>) -> anyhow::Result<()> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let Some(db) = store.postgres() else {
+        return Ok(());
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let me = db.instance.clone();
+    db.listen(move |from| from == Some(me.as_str()) || tx.send(()).is_ok())
+        .context("listening for other servers' changes")?;
+    let store = Arc::downgrade(store);
+    std::thread::Builder::new()
+        .name("store-reread".into())
+        .spawn(move || loop {
+            if let Err(RecvTimeoutError::Disconnected) = rx.recv_timeout(crate::store::PG_REREAD) {
+                return;
+            }
+            while rx.try_recv().is_ok() {}
+            loop {
+                let Some(store) = store.upgrade() else {
+                    return;
+                };
+                match store.reread() {
+                    Ok(Some(_)) => break,
+                    // This server's own changes are on their way: soon.
+                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                    Err(e) => {
+                        tracing::warn!("reading the store again: {e}");
+                        break;
+                    }
+                }
+            }
+        })
+        .context("starting the store's reader")?;
+    Ok(())
 }
 
 fn prune_old_plays(plays: Arc<Plays>) {

@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Data directory: content in DIR/content, campaigns in DIR/schedules.
     #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
     pub data: PathBuf,
+    /// Where the store is kept: absent = the files under --data;
+    /// `postgres://user[:pass]@host[:port]/db` = PostgreSQL, which two servers may share.
+    #[arg(long, env = "BANGTIN_STORE")]
+    pub store: Option<String>,
     /// First level of every MQTT topic.
     #[arg(long, env = "BANGTIN_TOPIC_ROOT", default_value = "bangtin")]
     pub topic_root: String,
@@ -98,6 +102,8 @@ pub struct Config {
     pub broker_listen: SocketAddr,
     /// The data directory; only `store` knows its layout.
     pub data: PathBuf,
+    /// The PostgreSQL store's URL (`--store`); `None` = the files under [`Config::data`].
+    pub store: Option<String>,
     /// First level(s) of every MQTT topic, checked by [`crate::mqtt::topics::validate_root`].
     pub topic_root: String,
     /// Time zone for schedules and brightness unless a campaign names its own.
@@ -182,6 +188,11 @@ impl ServeArgs {
         if !(1..=3600).contains(&self.header_timeout_s) {
             return Err(Invalid::new(Reason::HeaderTimeout));
         }
+        if let Some(url) = &self.store {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(Invalid::new(Reason::BadStoreUrl));
+            }
+        }
         let tokens_file = self
             .tokens
             .unwrap_or_else(|| crate::store::tokens_file(&self.data));
@@ -190,6 +201,7 @@ impl ServeArgs {
             mqtt: self.mqtt,
             broker_listen,
             data: self.data,
+            store: self.store,
             topic_root: self.topic_root,
             tz,
             tokens_file,

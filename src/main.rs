@@ -56,6 +56,29 @@ enum Cmd {
     /// bridged broker per district (docs/DEPLOYMENT.md): mosquitto.conf,
     /// passwd and acl per broker, the controllers' passwords, bangtin.env.
     BrokerConfig(BrokerConfigArgs),
+    /// The store: move a data directory into PostgreSQL and back.
+    Store {
+        #[command(subcommand)]
+        cmd: StoreCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCmd {
+    /// Move a data directory into an empty PostgreSQL store (--to), or a
+    /// PostgreSQL store out into an empty directory (--from): documents,
+    /// images, the audit trail, sequence marks and the shared files.
+    Migrate {
+        /// The data directory: read with --to, written with --from.
+        #[arg(long, env = "BANGTIN_DATA", default_value = ".")]
+        data: PathBuf,
+        /// Into this PostgreSQL store (postgres://…).
+        #[arg(long, conflicts_with = "from", required_unless_present = "from")]
+        to: Option<String>,
+        /// Out of this PostgreSQL store (postgres://…).
+        #[arg(long)]
+        from: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -226,6 +249,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::Credential(a)) => credential(a),
         Some(Cmd::Loadtest(a)) => loadtest::run(a),
         Some(Cmd::BrokerConfig(a)) => broker_config(a),
+        Some(Cmd::Store { cmd }) => store(cmd),
     }
 }
 
@@ -346,6 +370,23 @@ fn panels(cmd: PanelsCmd) -> anyhow::Result<()> {
         s.created,
         s.updated,
         s.unchanged
+    );
+    Ok(())
+}
+
+fn store(cmd: StoreCmd) -> anyhow::Result<()> {
+    use bangtin::store::{migrate, pg::redact};
+    let StoreCmd::Migrate { data, to, from } = cmd;
+    let moved = match (to, from) {
+        (Some(url), _) => migrate::into_postgres(&data, &url)
+            .with_context(|| format!("moving {} into {}", data.display(), redact(&url)))?,
+        (None, Some(url)) => migrate::out_of_postgres(&url, &data)
+            .with_context(|| format!("moving {} out into {}", redact(&url), data.display()))?,
+        (None, None) => unreachable!("clap requires --to or --from"),
+    };
+    println!(
+        "{} documents, {} images and CAP documents, {} audit entries, {} sequence marks, {} shared files",
+        moved.documents, moved.blobs, moved.audit, moved.seq_marks, moved.shared
     );
     Ok(())
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what the tests
 # need (Mosquitto for the broker tests, Chromium + ChromeDriver for the
-# dashboard test), then checks formatting and lints and runs every test.
+# dashboard test, PostgreSQL for the PostgreSQL store's), then checks formatting and lints and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,9 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # The alarm tests' SMTP server (aiosmtpd) and their self-signed certificate.
 python3 -c 'import aiosmtpd' 2>/dev/null || /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The PostgreSQL store's tests start their own cluster (initdb, postgres,
+# psql; as the postgres user through setpriv when run as root).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   SUDO=""

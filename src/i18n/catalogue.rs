@@ -696,6 +696,16 @@ pub enum Reason {
         problem: Text,
     },
     NoFreeId,
+    /// Another server on the same PostgreSQL store changed the data first.
+    ChangedElsewhere,
+    /// `--store` is not a PostgreSQL URL.
+    BadStoreUrl,
+    /// `store migrate` into a database that holds a store already.
+    StoreNotEmpty,
+    /// `store migrate` out into a directory that has files.
+    ExportNotEmpty {
+        dir: String,
+    },
     NoFreeAlertId,
     FileIdMismatch {
         file: String,
@@ -1694,6 +1704,22 @@ impl Reason {
                 "Không tìm được mã trống cho tiêu đề này: hãy thử lại, hoặc đổi tiêu đề một chút.".into(),
                 "no free id could be found for this title: try again, or change the title a little".into(),
             ),
+            Reason::ChangedElsewhere => (
+                "Một máy chủ khác vừa thay đổi dữ liệu này: hãy tải lại và thử lại.".into(),
+                "another server changed this data a moment ago: reload and try again".into(),
+            ),
+            Reason::BadStoreUrl => (
+                "--store phải là địa chỉ PostgreSQL, ví dụ postgres://bangtin@db.local/bangtin; bỏ trống để dùng các tệp trong --data.".into(),
+                "--store must be a PostgreSQL URL, e.g. postgres://bangtin@db.local/bangtin; leave it out to keep the files under --data".into(),
+            ),
+            Reason::StoreNotEmpty => (
+                "Cơ sở dữ liệu này đã có dữ liệu: hãy chuyển vào một cơ sở dữ liệu trống.".into(),
+                "this database holds a store already: migrate into an empty database".into(),
+            ),
+            Reason::ExportNotEmpty { dir } => (
+                format!("Thư mục {dir} đã có tệp: hãy xuất ra một thư mục trống."),
+                format!("{dir} has files already: export into an empty directory"),
+            ),
             Reason::NoFreeAlertId => (
                 "Không tìm được mã trống cho cảnh báo: hãy gửi lại.".into(),
                 "no free alert id: send the alert again".into(),
@@ -2421,6 +2447,10 @@ mod tests {
                 problem: Reason::AssetIdMismatch.into(),
             },
             Reason::NoFreeId,
+            Reason::ChangedElsewhere,
+            Reason::BadStoreUrl,
+            Reason::StoreNotEmpty,
+            Reason::ExportNotEmpty { dir: s() },
             Reason::NoFreeAlertId,
             Reason::FileIdMismatch {
                 file: s(),
@@ -2794,6 +2824,10 @@ mod tests {
                 | Reason::IdTaken { .. }
                 | Reason::BrokenFile { .. }
                 | Reason::NoFreeId
+                | Reason::ChangedElsewhere
+                | Reason::BadStoreUrl
+                | Reason::StoreNotEmpty
+                | Reason::ExportNotEmpty { .. }
                 | Reason::NoFreeAlertId
                 | Reason::FileIdMismatch { .. }
                 | Reason::TokenNameTaken { .. }

@@ -163,6 +163,10 @@ impl Store {
     pub fn archive_cap(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let sha = hex::encode(Sha256::digest(bytes));
         let path = self.document_path(&sha);
+        if let Some((db, (kind, name))) = self.postgres().zip(super::pg::key(&self.root, &path)) {
+            db.put_blob(&kind, &name, bytes)?;
+            return Ok(sha);
+        }
         if !path.exists() {
             crate::fsio::write_atomic(&path, bytes).map_err(|e| StoreError::io(&path, e))?;
         }
@@ -175,6 +179,9 @@ impl Store {
             return Err(not_found("document", sha));
         }
         let path = self.document_path(sha);
+        if let Some(bytes) = self.row_of(&path).map_err(|_| not_found("document", sha))? {
+            return Ok(bytes);
+        }
         std::fs::read(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => not_found("document", sha),
             _ => StoreError::io(&path, e),

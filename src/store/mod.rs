@@ -60,10 +60,13 @@ pub mod cap;
 mod commit;
 pub mod credentials;
 pub mod import;
+pub mod migrate;
 pub mod online;
+pub mod pg;
 pub mod plays;
 pub mod secret_file;
 pub mod seq;
+pub mod shared_files;
 pub mod signing;
 pub mod tokens;
 pub mod users;
@@ -293,6 +296,8 @@ enum FileOp {
 /// durably (with its audit line) before it is published.
 pub struct Store {
     root: PathBuf,
+    /// Where changes are kept: the data directory's files, or PostgreSQL.
+    backend: Backend,
     snap: RwLock<Arc<Snapshot>>,
     commit: commit::GroupCommit,
     changes: watch::Sender<u64>,
@@ -302,6 +307,25 @@ pub struct Store {
     /// edits and do not make the next look re-read every file).
     hand_edits_seen: Mutex<Fingerprint>,
 }
+
+/// Where the store keeps its changes.
+enum Backend {
+    /// The data directory (the layout above).
+    Files,
+    /// PostgreSQL ([`pg`]): the same files as rows. `version` is the
+    /// database version the published snapshot (with every change this
+    /// server committed) stands at; `stale` says a commit found another
+    /// server's change first.
+    Postgres {
+        db: Arc<pg::Postgres>,
+        version: std::sync::atomic::AtomicI64,
+        stale: std::sync::atomic::AtomicBool,
+    },
+}
+
+/// How often a server on PostgreSQL reads the whole store again, in case
+/// a notification of another server's change was lost.
+pub const PG_REREAD: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Hand-editable files by path relative to the data directory: size and
 /// modification time.
@@ -448,36 +472,100 @@ impl Store {
         // commit point is completed from its journal.
         let journal = import_journal(root);
         fsio::finish_batch(&journal).map_err(|e| StoreError::io(&journal, e))?;
-        snap.panels = load_dir(&root.join("content/panels"), &mut problems, check_panel);
-        snap.messages = load_dir(&root.join("content/messages"), &mut problems, check_message);
-        snap.groups = load_dir(&root.join("content/groups"), &mut problems, check_group);
-        snap.assets = load_assets(&root.join("content/assets"), &mut problems);
-        snap.alerts = load_dir(
-            &root.join("state/alerts"),
-            &mut problems,
-            |id, a: &Alert| check_id(id, &a.id),
-        );
-        snap.cap = load_dir(
-            &root.join(cap::WARNINGS_DIR),
-            &mut problems,
-            |id, w: &crate::cap::Warning| check_id(id, &w.id),
-        );
-        snap.campaigns = load_dir(&root.join("schedules"), &mut problems, check_campaign_file);
+        load_all(&Source::Files(root), &mut snap, &mut problems);
         for p in problems {
             tracing::error!(path = %p.path.display(), "file skipped: {}", p.message);
             snap.problems.insert(p.path.clone(), p);
         }
+        Ok(Store::with_snapshot(root, Backend::Files, snap))
+    }
+
+    /// Opens the store kept in PostgreSQL at `url` ([`pg`]); `root` is
+    /// this server's own data directory (its secrets, proof of play, frame
+    /// sequence numbers), whose layout names the rows.
+    pub fn open_postgres(url: &str, root: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(root).map_err(|e| StoreError::io(root, e))?;
+        let db = Arc::new(pg::Postgres::open(url)?);
+        let all = db.read_everything()?;
+        let mut snap = Snapshot::default();
+        let mut problems = Vec::new();
+        load_all(&Source::Rows(root, &all), &mut snap, &mut problems);
+        for p in problems {
+            tracing::error!(path = %p.path.display(), "row skipped: {}", p.message);
+            snap.problems.insert(p.path.clone(), p);
+        }
+        let backend = Backend::Postgres {
+            db,
+            version: all.version.into(),
+            stale: false.into(),
+        };
+        Ok(Store::with_snapshot(root, backend, snap))
+    }
+
+    /// The database this store is kept in, when it is PostgreSQL.
+    pub fn postgres(&self) -> Option<&Arc<pg::Postgres>> {
+        match &self.backend {
+            Backend::Postgres { db, .. } => Some(db),
+            Backend::Files => None,
+        }
+    }
+
+    /// Reads the store in PostgreSQL again when another server changed it
+    /// (see [`pg::listen`]); whether the snapshot changed, or `None` while
+    /// this server's own changes wait for the database (try again soon).
+    /// Nothing to do on the file store.
+    pub fn reread(&self) -> Result<Option<bool>, StoreError> {
+        let Backend::Postgres { db, version, .. } = &self.backend else {
+            return Ok(Some(false));
+        };
+        let outcome = self.commit.when_quiet(
+            || self.snapshot(),
+            |s| {
+                let all = db.read_everything()?;
+                if all.version == version.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Ok((false, false));
+                }
+                let mut fresh = Snapshot::default();
+                let mut problems = Vec::new();
+                load_all(&Source::Rows(&self.root, &all), &mut fresh, &mut problems);
+                fresh
+                    .problems
+                    .extend(problems.into_iter().map(|p| (p.path.clone(), p)));
+                let changed = [
+                    merge(&mut s.panels, fresh.panels),
+                    merge(&mut s.messages, fresh.messages),
+                    merge(&mut s.assets, fresh.assets),
+                    merge(&mut s.campaigns, fresh.campaigns),
+                    merge(&mut s.alerts, fresh.alerts),
+                    merge(&mut s.cap, fresh.cap),
+                    merge(&mut s.groups, fresh.groups),
+                    std::mem::replace(&mut s.problems, fresh.problems) != s.problems,
+                ]
+                .contains(&true);
+                version.store(all.version, std::sync::atomic::Ordering::SeqCst);
+                Ok((changed, changed))
+            },
+            |next| self.publish(next),
+        );
+        outcome.transpose()
+    }
+
+    fn with_snapshot(root: &Path, backend: Backend, snap: Snapshot) -> Store {
         let (changes, _) = watch::channel(0);
+        let files = matches!(backend, Backend::Files);
         let store = Store {
             root: root.to_path_buf(),
+            backend,
             snap: RwLock::new(Arc::new(snap)),
             commit: commit::GroupCommit::default(),
             changes,
             hand_edits_seen: Mutex::new(Fingerprint::new()),
         };
-        *store.hand_edits_seen.lock().expect("lock") = store.hand_edits_fingerprint();
-        store.remove_version_temps();
-        Ok(store)
+        if files {
+            *store.hand_edits_seen.lock().expect("lock") = store.hand_edits_fingerprint();
+            store.remove_version_temps();
+        }
+        store
     }
 
     /// The data directory.
@@ -565,11 +653,21 @@ impl Store {
         f: impl FnOnce(&mut Snapshot) -> Result<(T, Vec<FileOp>, Vec<AuditEntry>), StoreError>,
     ) -> Result<T, StoreError> {
         let (out, ticket) = self.commit.stage(|| self.snapshot(), f)?;
-        self.commit.finish(
+        let done = self.commit.finish(
             ticket,
             |batch| self.write_batch(batch),
             |next| self.publish(next),
-        )?;
+        );
+        if let Backend::Postgres { stale, .. } = &self.backend {
+            // Another server's change came first: read it now, so that the
+            // caller's next try is weighed against it.
+            if stale.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                if let Err(e) = self.reread() {
+                    tracing::error!("reading the store again failed: {e}");
+                }
+            }
+        }
+        done?;
         Ok(out)
     }
 
@@ -586,6 +684,22 @@ impl Store {
     /// before.
     fn write_batch(&self, batch: &[commit::Staged]) -> Result<(), StoreError> {
         let audit: Vec<AuditEntry> = batch.iter().flat_map(|s| s.audit.clone()).collect();
+        if let Backend::Postgres { db, version, stale } = &self.backend {
+            let ops: Vec<&FileOp> = batch.iter().flat_map(|s| &s.ops).collect();
+            let rows = pg::rows(&self.root, &ops)?;
+            let expected = version.load(std::sync::atomic::Ordering::SeqCst);
+            return match db.commit(expected, &rows, &audit) {
+                Ok(v) => {
+                    version.store(v, std::sync::atomic::Ordering::SeqCst);
+                    Ok(())
+                }
+                Err(pg::CommitError::Stale) => {
+                    stale.store(true, std::sync::atomic::Ordering::SeqCst);
+                    Err(StoreError::conflict(Reason::ChangedElsewhere))
+                }
+                Err(pg::CommitError::Failed(e)) => Err(e),
+            };
+        }
         self.write_audited(&audit, || self.write_files(batch))?;
         self.note_own_writes(batch);
         Ok(())
@@ -665,6 +779,16 @@ impl Store {
         if audit.is_empty() {
             return apply();
         }
+        if let Backend::Postgres { db, .. } = &self.backend {
+            let rows = db.append_audit(audit)?;
+            return apply().inspect_err(|_| {
+                if let Err(e) = db.remove_audit(&rows) {
+                    tracing::error!(
+                        "an audit row of a change that failed could not be taken back: {e}"
+                    );
+                }
+            });
+        }
         let path = self.audit_path();
         let lines: Vec<String> = audit
             .iter()
@@ -703,6 +827,9 @@ impl Store {
 
     /// The newest `limit` audit entries, newest first.
     pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        if let Backend::Postgres { db, .. } = &self.backend {
+            return db.audit_tail(limit);
+        }
         let path = self.audit_path();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -984,8 +1111,55 @@ impl Store {
             .cloned()
             .ok_or_else(|| not_found("asset", id))?;
         let path = self.asset_path(&asset);
-        let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+        let bytes = match self.row_of(&path)? {
+            Some(bytes) => bytes,
+            None => std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?,
+        };
         Ok((asset, bytes))
+    }
+
+    /// The JSON documents in `dir` (a directory of the layout), by name
+    /// without `.json`, with their bytes: the files, or the rows.
+    pub(super) fn documents_in(&self, dir: &Path) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        if let Backend::Postgres { db, .. } = &self.backend {
+            let kind = pg::key(&self.root, &dir.join("-"))
+                .map(|(kind, _)| kind)
+                .ok_or_else(|| not_found("file", &self.relative(dir)))?;
+            return Ok(db
+                .documents(&kind)?
+                .into_iter()
+                .map(|(id, body)| (id, body.into_bytes()))
+                .collect());
+        }
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(dir, e)),
+        };
+        Ok(rd
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if fsio::is_temp_name(&name) {
+                    return None;
+                }
+                let stem = name.strip_suffix(".json")?.to_string();
+                Some((stem, std::fs::read(e.path()).ok()?))
+            })
+            .collect())
+    }
+
+    /// The bytes of the file at `path` as a row of the PostgreSQL store
+    /// (`None` on the file store): found or `NotFound`.
+    fn row_of(&self, path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+        let Backend::Postgres { db, .. } = &self.backend else {
+            return Ok(None);
+        };
+        let (kind, name) =
+            pg::key(&self.root, path).ok_or_else(|| not_found("file", &self.relative(path)))?;
+        db.blob(&kind, &name)?
+            .map(Some)
+            .ok_or_else(|| not_found("file", &name))
     }
 
     // ---- campaigns ----------------------------------------------------
@@ -1120,6 +1294,11 @@ impl Store {
     /// [`Snapshot::problems`]. Every change found is audited as a file
     /// edit. Returns whether anything changed.
     pub fn reload_hand_edits(&self) -> bool {
+        if !matches!(self.backend, Backend::Files) {
+            // The rows have no hand edits; other servers' changes come
+            // through [`Store::reread`].
+            return false;
+        }
         let fp = self.hand_edits_fingerprint();
         if *self.hand_edits_seen.lock().expect("lock") == fp {
             return false;
@@ -1426,6 +1605,102 @@ pub fn ext_for(content_type: &str) -> &'static str {
     }
 }
 
+/// Where a snapshot is read from: the data directory's files, or the rows
+/// of the PostgreSQL store (named as the files they stand for, under the
+/// server's data directory).
+enum Source<'a> {
+    Files(&'a Path),
+    Rows(&'a Path, &'a pg::Everything),
+}
+
+/// Reads every kind of document from `source` into `snap`.
+fn load_all(source: &Source, snap: &mut Snapshot, problems: &mut Vec<FileProblem>) {
+    snap.panels = load_kind(source, "content/panels", problems, check_panel);
+    snap.messages = load_kind(source, "content/messages", problems, check_message);
+    snap.groups = load_kind(source, "content/groups", problems, check_group);
+    snap.assets = match source {
+        Source::Files(root) => load_assets(&root.join("content/assets"), problems),
+        Source::Rows(root, all) => {
+            let dir = root.join("content/assets");
+            let blobs: std::collections::BTreeSet<&str> = all
+                .blobs
+                .iter()
+                .filter(|(k, _)| k == "content/assets")
+                .map(|(_, n)| n.as_str())
+                .collect();
+            let metas = rows_of(root, all, "content/assets");
+            load_asset_records(&dir, metas, problems, |name| blobs.contains(name))
+        }
+    };
+    snap.alerts = load_kind(source, "state/alerts", problems, |id, a: &Alert| {
+        check_id(id, &a.id)
+    });
+    snap.cap = load_kind(
+        source,
+        cap::WARNINGS_DIR,
+        problems,
+        |id, w: &crate::cap::Warning| check_id(id, &w.id),
+    );
+    snap.campaigns = load_kind(source, "schedules", problems, check_campaign_file);
+}
+
+/// The documents of `kind` from `source`.
+fn load_kind<T: DeserializeOwned + Clone>(
+    source: &Source,
+    kind: &str,
+    problems: &mut Vec<FileProblem>,
+    check: impl Fn(&str, &T) -> Result<(), Invalid>,
+) -> OrdMap<Id, T> {
+    match source {
+        Source::Files(root) => load_dir(&root.join(kind), problems, check),
+        Source::Rows(root, all) => load_json(rows_of(root, all, kind), problems, check),
+    }
+}
+
+/// A document read from somewhere: its path (for problems), its id (the
+/// file name without `.json`) and its bytes.
+type Doc = (PathBuf, String, Result<Vec<u8>, FileProblem>);
+
+/// The rows of `kind`, as the files they stand for.
+fn rows_of<'a>(
+    root: &'a Path,
+    all: &'a pg::Everything,
+    kind: &'a str,
+) -> impl Iterator<Item = Doc> + 'a {
+    all.documents
+        .iter()
+        .filter(move |(k, _, _)| k == kind)
+        .map(move |(_, id, body)| {
+            let path = root.join(kind).join(format!("{id}.json"));
+            (path, id.clone(), Ok(body.clone().into_bytes()))
+        })
+}
+
+/// `old` made equal to `fresh`, changing only what differs (the maps keep
+/// sharing the rest, which the player's diff skips); whether it changed.
+fn merge<K: Ord + Clone, V: Clone + PartialEq>(
+    old: &mut OrdMap<K, V>,
+    fresh: OrdMap<K, V>,
+) -> bool {
+    let mut changed = false;
+    for (k, v) in &fresh {
+        if old.get(k) != Some(v) {
+            old.insert(k.clone(), v.clone());
+            changed = true;
+        }
+    }
+    let gone: Vec<K> = old
+        .keys()
+        .filter(|k| !fresh.contains_key(*k))
+        .cloned()
+        .collect();
+    for k in gone {
+        old.remove(&k);
+        changed = true;
+    }
+    changed
+}
+
 /// Reads every `*.json` in `dir` as a `T`; problems (with line and column)
 /// go to `problems` and the file is left untouched.
 fn load_dir<T: DeserializeOwned + Clone>(
@@ -1433,24 +1708,41 @@ fn load_dir<T: DeserializeOwned + Clone>(
     problems: &mut Vec<FileProblem>,
     check: impl Fn(&str, &T) -> Result<(), Invalid>,
 ) -> OrdMap<Id, T> {
-    let mut out = OrdMap::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    let mut entries: Vec<_> = rd.flatten().collect();
+    load_json(json_files(dir), problems, check)
+}
+
+/// The `*.json` files of `dir`, by name, read; what a crash left of a
+/// write (a temp file) is removed.
+fn json_files(dir: &Path) -> impl Iterator<Item = Doc> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().collect())
+        .unwrap_or_default();
     entries.sort_by_key(|e| e.file_name());
-    for e in entries {
+    entries.into_iter().filter_map(|e| {
         let name = e.file_name().to_string_lossy().into_owned();
         let path = e.path();
         if fsio::is_temp_name(&name) {
             // A write that never reached its rename: not data, and ours.
             let _ = std::fs::remove_file(&path);
-            continue;
+            return None;
         }
-        let Some(stem) = name.strip_suffix(".json") else {
-            continue;
-        };
-        let id = match Id::parse(stem) {
+        let stem = name.strip_suffix(".json")?.to_string();
+        let bytes = std::fs::read(&path)
+            .map_err(|e| FileProblem::new(path.clone(), format!("cannot read: {e}")));
+        Some((path, stem, bytes))
+    })
+}
+
+/// Parses each document as a `T`; problems (with line and column) go to
+/// `problems` and the document is left out.
+fn load_json<T: DeserializeOwned + Clone>(
+    docs: impl Iterator<Item = Doc>,
+    problems: &mut Vec<FileProblem>,
+    check: impl Fn(&str, &T) -> Result<(), Invalid>,
+) -> OrdMap<Id, T> {
+    let mut out = OrdMap::new();
+    for (path, stem, bytes) in docs {
+        let id = match Id::parse(&stem) {
             Ok(id) => id,
             Err(_) => {
                 problems.push(FileProblem::new(
@@ -1462,8 +1754,8 @@ fn load_dir<T: DeserializeOwned + Clone>(
                 continue;
             }
         };
-        match read_json::<T>(&path) {
-            Ok(v) => match check(stem, &v) {
+        match bytes.and_then(|b| parse_json::<T>(&path, &b)) {
+            Ok(v) => match check(&stem, &v) {
                 Ok(()) => {
                     out.insert(id, v);
                 }
@@ -1476,30 +1768,31 @@ fn load_dir<T: DeserializeOwned + Clone>(
 }
 
 fn load_assets(dir: &Path, problems: &mut Vec<FileProblem>) -> OrdMap<String, Asset> {
+    load_asset_records(dir, json_files(dir), problems, |name| {
+        dir.join(name).exists()
+    })
+}
+
+/// The images whose record (`{sha256}.json`) reads and whose file
+/// (`exists`, by file name) is there.
+fn load_asset_records(
+    dir: &Path,
+    records: impl Iterator<Item = Doc>,
+    problems: &mut Vec<FileProblem>,
+    exists: impl Fn(&str) -> bool,
+) -> OrdMap<String, Asset> {
     let mut out = OrdMap::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let path = e.path();
-        if fsio::is_temp_name(&name) {
-            let _ = std::fs::remove_file(&path);
-            continue;
-        }
-        let Some(stem) = name.strip_suffix(".json") else {
-            continue;
-        };
-        match read_json::<Asset>(&path) {
+    for (path, stem, bytes) in records {
+        match bytes.and_then(|b| parse_json::<Asset>(&path, &b)) {
             Ok(a) if a.id == stem => {
-                let file = dir.join(format!("{}.{}", a.id, ext_for(&a.content_type)));
-                if file.exists() {
+                let name = format!("{}.{}", a.id, ext_for(&a.content_type));
+                if exists(&name) {
                     out.insert(a.id.clone(), a);
                 } else {
                     problems.push(FileProblem::new(
                         path,
                         Reason::ImageFileMissing {
-                            file: file.display().to_string(),
+                            file: dir.join(name).display().to_string(),
                         },
                     ));
                 }
@@ -1521,7 +1814,12 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, FileProblem> {
             },
         )
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| FileProblem {
+    parse_json(path, &bytes)
+}
+
+/// `bytes` (the file at `path`) as a `T`, or where the mistake is.
+fn parse_json<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, FileProblem> {
+    serde_json::from_slice(bytes).map_err(|e| FileProblem {
         path: path.into(),
         message: Reason::FileJson {
             line: e.line(),

@@ -15,6 +15,13 @@
 //! log emptied. Reading applies the log over `seq.json`, keeping the
 //! highest mark, so a crash between the two steps loses nothing; a torn
 //! last line (a crash mid-append) was never acknowledged and is skipped.
+//!
+//! On the PostgreSQL store the marks are rows instead
+//! ([`SeqAllocator::open_postgres`]), raised in one statement before a
+//! number above them is used: the server that takes over as leader opens
+//! them then, and starts every panel above anything the leader before it
+//! could have handed out, so a controller never sees a lower number after
+//! a failover.
 
 #![warn(missing_docs)]
 
@@ -35,6 +42,12 @@ pub const COMPACT_MIN: usize = 1024;
 
 /// Frame sequence numbers for every panel (see the module documentation).
 pub struct SeqAllocator {
+    /// Where the marks are kept instead of the files, on PostgreSQL.
+    db: Option<std::sync::Arc<super::pg::Postgres>>,
+    /// On PostgreSQL: the lead, and the epoch the marks were read in.
+    /// After a takeover the marks are read again before the next number,
+    /// so the new leader starts above the old one's numbers.
+    lead: Option<(std::sync::Arc<super::pg::Leadership>, i64)>,
     path: PathBuf,
     log: PathBuf,
     /// Lines in the log now.
@@ -76,6 +89,8 @@ impl SeqAllocator {
         let log_lines = replay(&log, &mut marks)?;
         let panels = marks.into_iter().map(|(k, m)| (k, (m, m))).collect();
         Ok(SeqAllocator {
+            db: None,
+            lead: None,
             path,
             log,
             log_lines,
@@ -83,8 +98,59 @@ impl SeqAllocator {
         })
     }
 
+    /// Reads the marks kept in PostgreSQL: each panel resumes at its mark.
+    pub fn open_postgres(db: std::sync::Arc<super::pg::Postgres>) -> io::Result<SeqAllocator> {
+        let panels = db
+            .seq_marks()
+            .map_err(io::Error::other)?
+            .into_iter()
+            .map(|(p, m)| (p, (m, m)))
+            .collect();
+        Ok(SeqAllocator {
+            db: Some(db),
+            lead: None,
+            path: PathBuf::new(),
+            log: PathBuf::new(),
+            log_lines: 0,
+            panels,
+        })
+    }
+
+    /// Follows `lead`: after each takeover the marks are read again.
+    pub fn following(mut self, lead: std::sync::Arc<super::pg::Leadership>) -> SeqAllocator {
+        let epoch = lead.epoch();
+        self.lead = Some((lead, epoch));
+        self
+    }
+
+    /// Reads the marks again when this server took the lead since they
+    /// were read: every panel resumes at its mark.
+    fn catch_up(&mut self) -> io::Result<()> {
+        let (Some(db), Some((lead, read_in))) = (&self.db, &mut self.lead) else {
+            return Ok(());
+        };
+        let now = lead.epoch();
+        if now == *read_in {
+            return Ok(());
+        }
+        self.panels = db
+            .seq_marks()
+            .map_err(io::Error::other)?
+            .into_iter()
+            .map(|(p, m)| (p, (m, m)))
+            .collect();
+        *read_in = now;
+        Ok(())
+    }
+
+    /// Every panel's reserved mark, by panel.
+    pub fn marks(&self) -> Vec<(String, u32)> {
+        self.panels.iter().map(|(p, e)| (p.clone(), e.1)).collect()
+    }
+
     /// The next sequence number for `panel`. May write its new mark first.
     pub fn next(&mut self, panel: &str) -> io::Result<u32> {
+        self.catch_up()?;
         let (next, mark) = *self.panels.get(panel).unwrap_or(&(1, 0));
         if next >= mark {
             self.reserve(&[panel])?;
@@ -100,6 +166,7 @@ impl SeqAllocator {
     /// many panels (at start, or when many panels were added). Costs
     /// nothing for panels with headroom left.
     pub fn reserve(&mut self, panels: &[&str]) -> io::Result<()> {
+        self.catch_up()?;
         let mut raised: BTreeMap<&str, u32> = BTreeMap::new();
         for p in panels {
             let next = self.panels.get(*p).map_or(1, |e| e.0.max(1));
@@ -116,9 +183,26 @@ impl SeqAllocator {
         if raised.is_empty() {
             return Ok(());
         }
+        if let Some(db) = &self.db {
+            let marks: Vec<(&str, u32)> = raised.iter().map(|(p, m)| (*p, *m)).collect();
+            db.raise_seq_marks(&marks).map_err(io::Error::other)?;
+        } else {
+            self.write_marks(&raised)?;
+        }
+        for (p, mark) in raised {
+            let e = self.panels.entry(p.to_string()).or_insert((1, 0));
+            e.0 = e.0.max(1);
+            e.1 = mark;
+        }
+        Ok(())
+    }
+
+    /// Writes raised marks to the log, or folds the log into `seq.json`
+    /// when it is long.
+    fn write_marks(&mut self, raised: &BTreeMap<&str, u32>) -> io::Result<()> {
         let limit = COMPACT_MIN.max(2 * self.panels.len());
         if self.log_lines + raised.len() > limit {
-            self.compact(&raised)?;
+            self.compact(raised)?;
         } else {
             let lines: Vec<String> = raised
                 .iter()
@@ -126,11 +210,6 @@ impl SeqAllocator {
                 .collect();
             fsio::append_lines(&self.log, &lines)?;
             self.log_lines += lines.len();
-        }
-        for (p, mark) in raised {
-            let e = self.panels.entry(p.to_string()).or_insert((1, 0));
-            e.0 = e.0.max(1);
-            e.1 = mark;
         }
         Ok(())
     }

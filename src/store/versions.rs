@@ -87,13 +87,17 @@ impl Store {
 
     /// The removal of every kept version of message `id` (it is deleted).
     pub(super) fn forget_versions(&self, id: &Id) -> Vec<FileOp> {
-        let Ok(rd) = std::fs::read_dir(self.versions_dir(id)) else {
-            return Vec::new();
-        };
-        rd.flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-            .map(|e| FileOp::Remove(e.path()))
-            .collect()
+        let dir = self.versions_dir(id);
+        match self.documents_in(&dir) {
+            Ok(docs) => docs
+                .into_iter()
+                .map(|(n, _)| FileOp::Remove(dir.join(format!("{n}.json"))))
+                .collect(),
+            Err(e) => {
+                tracing::error!("the versions of {id} are left behind: {e}");
+                Vec::new()
+            }
+        }
     }
 
     /// The kept versions of message `id`, newest first: at most
@@ -106,20 +110,15 @@ impl Store {
             .get(id)
             .cloned()
             .ok_or_else(|| not_found("message", id.as_str()))?;
-        let mut out: Vec<MessageVersion> = match std::fs::read_dir(self.versions_dir(id)) {
-            Ok(rd) => rd
-                .flatten()
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let n: u64 = name.strip_suffix(".json")?.parse().ok()?;
-                    let v: MessageVersion =
-                        serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
-                    (v.version == n && n < m.version).then_some(v)
-                })
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(StoreError::io(&self.versions_dir(id), e)),
-        };
+        let mut out: Vec<MessageVersion> = self
+            .documents_in(&self.versions_dir(id))?
+            .into_iter()
+            .filter_map(|(name, bytes)| {
+                let n: u64 = name.parse().ok()?;
+                let v: MessageVersion = serde_json::from_slice(&bytes).ok()?;
+                (v.version == n && n < m.version).then_some(v)
+            })
+            .collect();
         out.push(m.as_version());
         out.sort_by_key(|v| std::cmp::Reverse(v.version));
         let oldest_kept = m.version.saturating_sub(KEEP_VERSIONS - 1);

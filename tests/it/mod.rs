@@ -26,6 +26,8 @@ mod hostile;
 mod layers;
 mod mqtt;
 mod ops;
+mod pg;
+mod postgres;
 mod proof;
 mod sentences_dashboard;
 mod sim;

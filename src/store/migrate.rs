@@ -1,0 +1,214 @@
+//! `bangtin store migrate`: a file-store data directory into PostgreSQL
+//! ([`into_postgres`]) and back out ([`out_of_postgres`]); the files stay
+//! the git-able export of a store kept in PostgreSQL.
+//!
+//! What moves: every document of the layout (content, schedules, alerts,
+//! message versions, CAP warnings) as a row, images and CAP documents as
+//! blobs, the audit trail, the frame sequence marks and the shared files
+//! ([`super::shared_files`]). What stays with a server: proof of play
+//! (`state/plays.redb`), alarm incidents, a bulk import's journal.
+//!
+//! The way back writes each document as the store writes it (its own type,
+//! pretty-printed): a file the store wrote comes back byte for byte; a
+//! file edited by hand comes back with the same content in the store's
+//! layout and key order (PostgreSQL's jsonb keeps values, not spacing or
+//! key order). `seq.json` comes back with its log folded in.
+
+use std::path::{Path, PathBuf};
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use super::pg::{Postgres, Row};
+use super::seq::SeqAllocator;
+use super::{pretty, AuditEntry, StoreError};
+use crate::fsio;
+
+/// The directories whose files are documents and blobs.
+const MOVED: [&str; 5] = [
+    "content",
+    "schedules",
+    "state/alerts",
+    "state/versions",
+    "state/cap",
+];
+
+/// What a migration moved.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Moved {
+    /// JSON documents (panels, messages, campaigns, alerts, versions, …).
+    pub documents: usize,
+    /// Binary files (images, CAP documents).
+    pub blobs: usize,
+    /// Audit lines.
+    pub audit: usize,
+    /// Panels' frame-seq high-water marks.
+    pub seq_marks: usize,
+    /// Files both servers share (tokens, accounts, keys, settings).
+    pub shared: usize,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |e| StoreError::io(path, e)
+}
+
+/// Every regular file under `dir`, temp files left out.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), StoreError> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::io(dir, e)),
+    };
+    let mut entries: Vec<_> = rd.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if !fsio::is_temp_name(&e.file_name().to_string_lossy()) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Moves the data directory `root` into the empty store at `url`.
+pub fn into_postgres(root: &Path, url: &str) -> Result<Moved, StoreError> {
+    let db = std::sync::Arc::new(Postgres::open(url)?);
+    let all = db.read_everything()?;
+    if !all.documents.is_empty() || !all.blobs.is_empty() {
+        return Err(StoreError::conflict(crate::i18n::Reason::StoreNotEmpty));
+    }
+    let mut files = Vec::new();
+    for d in MOVED {
+        walk(&root.join(d), &mut files)?;
+    }
+    let ops: Vec<super::FileOp> = files
+        .iter()
+        .map(|p| {
+            Ok(super::FileOp::Write(
+                p.clone(),
+                std::fs::read(p).map_err(io(p))?,
+            ))
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let refs: Vec<&super::FileOp> = ops.iter().collect();
+    let rows = super::pg::rows(root, &refs)?;
+    let audit_path = root.join("state/audit.jsonl");
+    let audit: Vec<AuditEntry> = match std::fs::read_to_string(&audit_path) {
+        Ok(text) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                super::parse_json(&audit_path, l.as_bytes())
+                    .map_err(|p| StoreError::Corrupt(vec![p]))
+            })
+            .collect::<Result<_, _>>()?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(StoreError::io(&audit_path, e)),
+    };
+    db.commit(all.version, &rows, &audit).map_err(|e| match e {
+        super::pg::CommitError::Stale => StoreError::conflict(crate::i18n::Reason::StoreNotEmpty),
+        super::pg::CommitError::Failed(e) => e,
+    })?;
+    let seq_path = root.join("state/seq.json");
+    let marks = SeqAllocator::open(seq_path.clone())
+        .map_err(io(&seq_path))?
+        .marks();
+    let refs: Vec<(&str, u32)> = marks.iter().map(|(p, m)| (p.as_str(), *m)).collect();
+    db.raise_seq_marks(&refs)?;
+    let shared = super::shared_files::SharedFiles::new(
+        db.clone(),
+        super::shared_files::default_files(root, &super::tokens_file(root)),
+    );
+    let offered = shared.offer_all()?;
+    Ok(Moved {
+        documents: rows
+            .iter()
+            .filter(|r| matches!(r, Row::Document { .. }))
+            .count(),
+        blobs: rows
+            .iter()
+            .filter(|r| matches!(r, Row::Blob { .. }))
+            .count(),
+        audit: audit.len(),
+        seq_marks: marks.len(),
+        shared: offered,
+    })
+}
+
+/// A document as the store writes it: through its own type where the
+/// directory names one, else as it is.
+fn as_the_store_writes(kind: &str, body: &str) -> Result<Vec<u8>, serde_json::Error> {
+    fn typed<T: DeserializeOwned + Serialize>(body: &str) -> Result<Vec<u8>, serde_json::Error> {
+        Ok(pretty(&serde_json::from_str::<T>(body)?))
+    }
+    use crate::domain::{Alert, Asset, Campaign, Group, Message, MessageVersion, Panel};
+    match kind {
+        "content/panels" => typed::<Panel>(body),
+        "content/messages" => typed::<Message>(body),
+        "content/groups" => typed::<Group>(body),
+        "content/assets" => typed::<Asset>(body),
+        "schedules" => typed::<Campaign>(body),
+        "state/alerts" => typed::<Alert>(body),
+        super::cap::WARNINGS_DIR => typed::<crate::cap::Warning>(body),
+        k if k.starts_with("state/versions/") => typed::<MessageVersion>(body),
+        _ => typed::<serde_json::Value>(body),
+    }
+}
+
+/// Writes the store at `url` out as the data directory `root`, which must
+/// be empty or not exist yet.
+pub fn out_of_postgres(url: &str, root: &Path) -> Result<Moved, StoreError> {
+    if std::fs::read_dir(root).is_ok_and(|mut rd| rd.next().is_some()) {
+        return Err(StoreError::conflict(crate::i18n::Reason::ExportNotEmpty {
+            dir: root.display().to_string(),
+        }));
+    }
+    let db = std::sync::Arc::new(Postgres::open(url)?);
+    let all = db.read_everything()?;
+    let mut moved = Moved::default();
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    for (kind, id, body) in &all.documents {
+        let path = root.join(kind).join(format!("{id}.json"));
+        let bytes = as_the_store_writes(kind, body).map_err(|e| StoreError::Io {
+            path: path.clone(),
+            source: e.into(),
+        })?;
+        files.push((path, bytes));
+        moved.documents += 1;
+    }
+    for (kind, name, bytes) in db.blobs()? {
+        files.push((root.join(kind).join(name), bytes));
+        moved.blobs += 1;
+    }
+    let audit = db.audit_all()?;
+    if !audit.is_empty() {
+        let mut text = String::new();
+        for a in &audit {
+            text.push_str(&serde_json::to_string(a).expect("audit entry serializes"));
+            text.push('\n');
+        }
+        files.push((root.join("state/audit.jsonl"), text.into_bytes()));
+        moved.audit = audit.len();
+    }
+    let marks: std::collections::BTreeMap<String, u32> = db.seq_marks()?.into_iter().collect();
+    if !marks.is_empty() {
+        moved.seq_marks = marks.len();
+        files.push((
+            root.join("state/seq.json"),
+            serde_json::to_vec(&marks).expect("serializes"),
+        ));
+    }
+    for (path, bytes) in &files {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        fsio::write_atomic(path, bytes).map_err(io(path))?;
+    }
+    let shared = super::shared_files::SharedFiles::new(
+        db.clone(),
+        super::shared_files::default_files(root, &super::tokens_file(root)),
+    );
+    moved.shared = shared.take_all()?;
+    Ok(moved)
+}

@@ -1,0 +1,173 @@
+//! Files that each server keeps in its own data directory but that two
+//! servers on one PostgreSQL store must keep alike: the token file, the
+//! staff accounts, the alarm settings, the frame-signing key (controllers
+//! check every frame against one public key, whichever server is leader),
+//! the embedded broker's credentials and `cap.json`. Their owners (the
+//! token store, the accounts …) read and write them as ever, and re-read
+//! them when they change on disk; this module carries each file's bytes
+//! through the table `shared_files` ([`super::pg`]).
+//!
+//! At start the database's copy wins; a file that only this server has is
+//! offered, and the first server to offer it wins (two servers starting
+//! together end with the same signing key). Then, every few seconds
+//! ([`SharedFiles::sync`]): a file changed here is sent, a file changed
+//! there is written here. Two changes of one file on both servers within
+//! one interval: the later sync wins (these are rare, administrative
+//! changes). What stays per server: sessions (in memory: a sign-in holds
+//! on the server that made it), alarm incidents, proof of play.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use super::pg::Postgres;
+use super::StoreError;
+
+/// The shared files of one server: by name (the path under the data
+/// directory, the same on every server), where this server keeps it.
+pub struct SharedFiles {
+    db: Arc<Postgres>,
+    files: Vec<(String, PathBuf)>,
+    /// The SHA-256 of each file as last carried either way.
+    seen: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+/// The files two servers share, by name, under the data directory `data`
+/// (`tokens`: the token file, which `--tokens` may put elsewhere).
+pub fn default_files(data: &std::path::Path, tokens: &std::path::Path) -> Vec<(String, PathBuf)> {
+    let mut files = vec![("secrets/tokens.json".to_string(), tokens.to_path_buf())];
+    for name in [
+        "secrets/users.json",
+        "secrets/alarms.json",
+        "secrets/mqtt-credentials.json",
+        "secrets/frame-signing.pem",
+        "secrets/frame-signing.pub",
+        "cap.json",
+    ] {
+        files.push((name.to_string(), data.join(name)));
+    }
+    files
+}
+
+fn sha(bytes: &[u8]) -> Vec<u8> {
+    Sha256::digest(bytes).to_vec()
+}
+
+impl SharedFiles {
+    /// Files (name in the database, path here) to keep alike through `db`.
+    pub fn new(db: Arc<Postgres>, files: Vec<(String, PathBuf)>) -> SharedFiles {
+        SharedFiles {
+            db,
+            files,
+            seen: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// At start: takes the database's copy of each file; offers the files
+    /// it lacks (the first offer wins) and takes the winner.
+    pub fn start(&self) -> Result<(), StoreError> {
+        for (name, path) in &self.files {
+            if self.db.shared_file(name)?.is_none() {
+                if let Ok(bytes) = std::fs::read(path) {
+                    self.db.offer_shared_file(name, &bytes, &sha(&bytes))?;
+                }
+            }
+            if let Some((bytes, digest)) = self.db.shared_file(name)? {
+                self.write_here(name, path, &bytes)?;
+                self.seen().insert(name.clone(), digest);
+            }
+        }
+        Ok(())
+    }
+
+    /// Offers every file this server has (`bangtin store migrate`); how
+    /// many it had.
+    pub fn offer_all(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for (name, path) in &self.files {
+            if let Ok(bytes) = std::fs::read(path) {
+                self.db.offer_shared_file(name, &bytes, &sha(&bytes))?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Writes here every file the database has; how many.
+    pub fn take_all(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for (name, path) in &self.files {
+            if let Some((bytes, _)) = self.db.shared_file(name)? {
+                self.write_here(name, path, &bytes)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Sends the files changed here, takes those changed there. A file
+    /// changed on both sides since the last sync is taken from there (the
+    /// change here is lost, and logged): most such changes are the token
+    /// file's last-used times, which each server writes on its own.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let there: BTreeMap<String, Vec<u8>> = self.db.shared_shas()?.into_iter().collect();
+        for (name, path) in &self.files {
+            let seen = self.seen().get(name).cloned();
+            let changed_there = there.get(name).is_some_and(|d| Some(d) != seen.as_ref());
+            let here = std::fs::read(path).ok().filter(|b| Some(sha(b)) != seen);
+            if let Some(bytes) = &here {
+                let digest = sha(bytes);
+                if !changed_there
+                    && self
+                        .db
+                        .replace_shared_file(name, bytes, &digest, seen.as_deref())?
+                {
+                    tracing::info!(file = name, "sent to the shared store");
+                    self.seen().insert(name.clone(), digest);
+                    continue;
+                }
+                tracing::warn!(
+                    file = name,
+                    "changed here and on another server: the other's is kept"
+                );
+            }
+            if changed_there || here.is_some() {
+                if let Some((bytes, digest)) = self.db.shared_file(name)? {
+                    self.write_here(name, path, &bytes)?;
+                    self.seen().insert(name.clone(), digest);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes `bytes` to `path` unless it holds them already; files under
+    /// `secrets/` readable by their owner only.
+    fn write_here(
+        &self,
+        name: &str,
+        path: &std::path::Path,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        if std::fs::read(path).ok().as_deref() == Some(bytes) {
+            return Ok(());
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        }
+        let written = if name.starts_with("secrets/") && !name.ends_with(".pub") {
+            crate::fsio::write_secret(path, bytes)
+        } else {
+            crate::fsio::write_atomic(path, bytes)
+        };
+        written.map_err(|e| StoreError::io(path, e))?;
+        tracing::info!(file = name, "taken from the shared store");
+        Ok(())
+    }
+}

@@ -1,0 +1,424 @@
+//! The store on PostgreSQL (`--store postgres://…`): the cluster is the
+//! harness's own ([`super::postgres`]), on loopback, one database a test.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use bangtin::domain::{Asset, Panel};
+use bangtin::store::pg::Leadership;
+use bangtin::store::seq::SeqAllocator;
+use bangtin::store::{Store, StoreError};
+
+use super::postgres::Postgres;
+use super::util::{eventually, Api, Server, ServerOpts, ADMIN_TOKEN};
+
+fn panel(id: &str) -> Panel {
+    serde_json::from_value(json!({"id": id, "name": format!("Bảng {id}"), "width": 64,
+        "height": 16, "format": "mono1", "groups": ["d1"]}))
+    .unwrap()
+}
+
+/// Two stores on one database, as two servers have: each sees the other's
+/// changes once it reads the store again, never writes over a change it
+/// has not seen, and everything acknowledged is there for a third.
+#[test]
+fn two_stores_share_one_database() {
+    let pg = Postgres::shared();
+    let url = pg.database("two_stores");
+    let (da, db_, dc) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = Store::open_postgres(&url, da.path()).unwrap();
+    let b = Store::open_postgres(&url, db_.path()).unwrap();
+
+    a.put_panel(panel("p1"), true, "an").unwrap();
+    assert!(b.snapshot().panels.is_empty(), "b has not read it yet");
+    assert_eq!(b.reread().unwrap(), Some(true));
+    assert!(b.snapshot().panels.contains_key(&panel("p1").id));
+    assert_eq!(b.reread().unwrap(), Some(false), "nothing new");
+
+    // b writes without having seen a's second change: refused, and then
+    // b has read it, so that its next try is weighed against it.
+    a.put_panel(panel("p2"), true, "an").unwrap();
+    let stale = b.put_panel(panel("p2"), true, "binh");
+    assert!(
+        matches!(&stale, Err(StoreError::Conflict(_))),
+        "a stale write is refused: {stale:?}"
+    );
+    assert!(b.snapshot().panels.contains_key(&panel("p2").id));
+    let again = b.put_panel(panel("p2"), true, "binh");
+    assert!(
+        matches!(&again, Err(StoreError::Conflict(_))),
+        "now refused as taken: {again:?}"
+    );
+    b.put_panel(panel("p3"), true, "binh").unwrap();
+
+    // An image: its bytes are a row too.
+    let bytes = b"\x89PNG not really".to_vec();
+    let asset: Asset = serde_json::from_value(json!({"id": "ab12", "content_type": "image/png",
+        "width": 1, "height": 1, "bytes": 0, "uploaded_by": "binh",
+        "uploaded_at": "2026-11-30T05:00:00Z"}))
+    .unwrap();
+    b.put_asset(&bytes, asset, "binh").unwrap();
+    assert_eq!(a.reread().unwrap(), Some(true));
+    assert_eq!(a.read_asset("ab12").unwrap().1, bytes);
+
+    // The audit trail is one, in commit order, whoever wrote.
+    let trail: Vec<(String, String)> = a
+        .audit_tail(10)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.who, e.id))
+        .collect();
+    assert_eq!(
+        trail,
+        vec![
+            ("binh".to_string(), "ab12".to_string()),
+            ("binh".into(), "p3".into()),
+            ("an".into(), "p2".into()),
+            ("an".into(), "p1".into()),
+        ]
+    );
+
+    // A third server starting now has everything acknowledged.
+    let c = Store::open_postgres(&url, dc.path()).unwrap();
+    let ids: Vec<String> = c.snapshot().panels.keys().map(|i| i.to_string()).collect();
+    assert_eq!(ids, ["p1", "p2", "p3"]);
+    assert_eq!(c.read_asset("ab12").unwrap().1, bytes);
+    assert!(
+        !da.path().join("content/panels/p1.json").exists(),
+        "nothing is written as files"
+    );
+}
+
+/// Two server processes on one store: a change made through one is
+/// served by the other within a few seconds (its notification, not the
+/// periodic read every 30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_one_server_is_served_by_the_other() {
+    let pg = Postgres::shared();
+    let url = pg.database("two_servers");
+    let opts = ServerOpts {
+        extra_args: vec!["--store".into(), url],
+        ..Default::default()
+    };
+    let a = Server::start_with(opts.clone());
+    let b = Server::start_with(opts);
+    let (api_a, api_b) = (
+        Api::new(&a, Some(ADMIN_TOKEN)),
+        Api::new(&b, Some(ADMIN_TOKEN)),
+    );
+    let (st, _) = api_b.get("/panels/p9").await;
+    assert_eq!(st, 404);
+    api_a
+        .create_panel(
+            json!({"id": "p9", "name": "Bảng p9", "width": 64, "height": 16,
+            "format": "mono1", "groups": ["d1"]}),
+        )
+        .await;
+    let seen = eventually(Duration::from_secs(10), || async {
+        let (st, v): (u16, Value) = api_b.get("/panels/p9").await;
+        (st == 200).then_some(v)
+    })
+    .await;
+    assert_eq!(
+        seen.expect("server b serves the panel made through a")["name"],
+        "Bảng p9"
+    );
+
+    // A token made on a is taken on b (the shared token file).
+    let editor = api_a.with_roles("bien-tap", &["editor"]).await;
+    let on_b = Api {
+        base: api_b.base.clone(),
+        ..editor
+    };
+    // (Awaited on b's token file, not by trying the token: failed tries
+    // from one address are throttled.)
+    let tokens_b = b.data.join("secrets/tokens.json");
+    let taken = eventually(Duration::from_secs(10), || async {
+        let text = std::fs::read_to_string(&tokens_b).unwrap_or_default();
+        text.contains("bien-tap").then_some(())
+    })
+    .await;
+    assert!(taken.is_some(), "server b takes a token made on server a");
+    let served = eventually(Duration::from_secs(5), || async {
+        (on_b.get("/panels").await.0 == 200).then_some(())
+    });
+    assert!(served.await.is_some(), "server b lets the token in");
+
+    // One frame-signing key for both: a controller checks every frame
+    // against one public key, whichever server is leader.
+    let key = |s: &Server| std::fs::read(s.data.join("secrets/frame-signing.pub")).unwrap();
+    assert_eq!(key(&a), key(&b));
+}
+
+/// Sequence numbers kept in PostgreSQL: a server that opens them after
+/// another (a takeover) starts every panel above anything the other could
+/// have handed out.
+#[test]
+fn sequence_numbers_continue_above_the_last_server() {
+    let pg = Postgres::shared();
+    let url = pg.database("seq");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_postgres(&url, dir.path()).unwrap();
+    let db = store.postgres().unwrap().clone();
+    let mut first = SeqAllocator::open_postgres(db.clone()).unwrap();
+    let used: Vec<u32> = (0..3).map(|_| first.next("p1").unwrap()).collect();
+    assert_eq!(used, [1, 2, 3]);
+    let mut next = SeqAllocator::open_postgres(db.clone()).unwrap();
+    let n = next.next("p1").unwrap();
+    assert!(n > 3, "{n} is above what the first server used");
+    assert_eq!(next.next("p2").unwrap(), 1, "a new panel starts at 1");
+
+    // A follower's allocator hands out numbers too (its player runs; its
+    // frames are not sent). The leader goes on past the follower's block;
+    // when the follower takes the lead it reads the marks again and
+    // starts above everything the leader used.
+    let lead = std::sync::Arc::new(Leadership::default());
+    let mut follower = SeqAllocator::open_postgres(db.clone())
+        .unwrap()
+        .following(lead.clone());
+    let mut leader = SeqAllocator::open_postgres(db.clone()).unwrap();
+    let low = follower.next("p3").unwrap();
+    let used = (0..2500).map(|_| leader.next("p3").unwrap()).max().unwrap();
+    assert_eq!(
+        follower.next("p3").unwrap(),
+        low + 1,
+        "no lead yet: its own block"
+    );
+    db.campaign(lead.clone(), |_| {}).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !lead.leading() {
+        assert!(std::time::Instant::now() < deadline, "the lead is taken");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(lead.epoch() >= 1);
+    let n = follower.next("p3").unwrap();
+    assert!(
+        n > used,
+        "after the takeover {n} is above the leader's {used}"
+    );
+}
+
+/// `bangtin store migrate`: a data directory into PostgreSQL and back out
+/// again. Every file the store wrote comes back byte for byte; a file
+/// edited by hand comes back with the same content, written as the store
+/// writes it; the sequence marks come back as one `seq.json`.
+#[test]
+fn a_data_directory_goes_into_postgres_and_back_unchanged() {
+    let pg = Postgres::shared();
+    let url = pg.database("migrate");
+    let (from, back) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    {
+        let s = Store::open(from.path()).unwrap();
+        s.put_panel(panel("p1"), true, "an").unwrap();
+        s.put_panel(panel("p2"), true, "an").unwrap();
+        s.create_group(
+            serde_json::from_value(json!({"id": "d1", "name": "Quận Một"})).unwrap(),
+            "an",
+        )
+        .unwrap();
+        let body = |t: &str| serde_json::from_value(json!({"title": t, "text": t})).unwrap();
+        let m = s
+            .create_message(body("Bão số 3"), "an", chrono::Utc::now())
+            .unwrap();
+        s.edit_message(&m.id, body("Bão số 3, cấp 12"), "an", chrono::Utc::now())
+            .unwrap();
+        let asset: Asset =
+            serde_json::from_value(json!({"id": "cd34", "content_type": "image/png",
+            "width": 1, "height": 1, "bytes": 0, "uploaded_by": "an",
+            "uploaded_at": "2026-11-30T05:00:00Z"}))
+            .unwrap();
+        s.put_asset(b"\x89PNG bytes", asset, "an").unwrap();
+        let mut seq = SeqAllocator::open(s.seq_file()).unwrap();
+        seq.next("p1").unwrap();
+    }
+    std::fs::create_dir_all(from.path().join("secrets")).unwrap();
+    std::fs::write(from.path().join("secrets/users.json"), "[]\n").unwrap();
+    let hand = from.path().join("content/panels/p3.json");
+    std::fs::write(
+        &hand,
+        r#"{"id":"p3","name":"Bảng p3","width":64,"height":16,"format":"mono1","groups":["d1"]}"#,
+    )
+    .unwrap();
+
+    let migrate = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
+            .args(["store", "migrate"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let data = |d: &tempfile::TempDir| d.path().to_str().unwrap().to_string();
+    let said = migrate(&["--data", &data(&from), "--to", &url]);
+    assert!(said.starts_with("8 documents, 1 images"), "{said}");
+    // Not twice into one database.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
+        .args(["store", "migrate", "--data", &data(&from), "--to", &url])
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "a second migration is refused");
+    migrate(&["--from", &url, "--data", &data(&back)]);
+
+    let mut files = Vec::new();
+    for f in super::util::walk(from.path()) {
+        let rel = f.strip_prefix(from.path()).unwrap().to_path_buf();
+        let name = rel.to_string_lossy().into_owned();
+        if name.starts_with("state/seq.") || name == "content/panels/p3.json" {
+            continue;
+        }
+        let there = std::fs::read(back.path().join(&rel))
+            .unwrap_or_else(|e| panic!("{name} did not come back: {e}"));
+        assert!(std::fs::read(&f).unwrap() == there, "{name} differs");
+        files.push(name);
+    }
+    for expected in [
+        "content/panels/p1.json",
+        "content/groups/d1.json",
+        "state/audit.jsonl",
+        "content/assets/cd34.png",
+        "secrets/users.json",
+    ] {
+        assert!(
+            files.iter().any(|f| f == expected),
+            "{expected} was compared: {files:?}"
+        );
+    }
+    assert!(
+        files.iter().any(|f| f.starts_with("state/versions/")),
+        "{files:?}"
+    );
+    let read =
+        |p: &std::path::Path| serde_json::from_slice::<Value>(&std::fs::read(p).unwrap()).unwrap();
+    let hand_back = back.path().join("content/panels/p3.json");
+    assert_eq!(
+        read(&hand),
+        read(&hand_back),
+        "a hand-edited file keeps its content"
+    );
+    assert!(std::fs::read_to_string(&hand_back)
+        .unwrap()
+        .starts_with("{\n  \"id\": \"p3\""));
+    let marks = |d: &tempfile::TempDir| {
+        SeqAllocator::open(d.path().join("state/seq.json"))
+            .unwrap()
+            .marks()
+    };
+    assert_eq!(marks(&from), marks(&back));
+}
+
+/// Two servers on one store and one broker, writes through both, and the
+/// leader killed (SIGKILL): the other takes the lead and publishes within
+/// 10 s, above every sequence number the controller has shown, and every
+/// write either server acknowledged is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_server_takes_over_when_the_leader_dies() {
+    use super::util::{controller, shown_until, MosquittoProcess};
+    let pg = Postgres::shared();
+    let url = pg.database("failover");
+    let broker = MosquittoProcess::start("");
+    let opts = ServerOpts {
+        mqtt: Some(broker.url()),
+        extra_args: vec!["--store".into(), url],
+        ..Default::default()
+    };
+    let leads = |s: &Server| {
+        s.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("leader: this server"))
+    };
+    let mut a = Server::start_with(opts.clone());
+    let led = eventually(Duration::from_secs(10), || async {
+        leads(&a).then_some(())
+    })
+    .await;
+    assert!(led.is_some(), "the first server takes the lead");
+    let b = Server::start_with(opts);
+    let (api_a, api_b) = (
+        Api::new(&a, Some(ADMIN_TOKEN)),
+        Api::new(&b, Some(ADMIN_TOKEN)),
+    );
+    api_a
+        .create_panel(
+            json!({"id": "p1", "name": "Bảng p1", "width": 64, "height": 16,
+            "format": "mono1", "groups": ["d1"]}),
+        )
+        .await;
+    let mut sign = controller(&broker.url(), "p1");
+    api_a
+        .send_alert(json!({"text": "Bão số 3", "targets": ["all"], "duration_s": 3600}))
+        .await;
+    let first = shown_until(
+        &mut sign,
+        Duration::from_secs(10),
+        "a frame from the leader",
+        |_| true,
+    )
+    .await;
+    assert!(!leads(&b), "one leader at a time");
+
+    // Writes through both servers, before, during and after the kill.
+    let load = {
+        let (api_a, api_b) = (api_a.clone(), api_b.clone());
+        tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0..40 {
+                let api = if i % 2 == 0 { &api_a } else { &api_b };
+                // A refused connection (the killed server) is no
+                // acknowledgement; only a 201 is.
+                let sent = api
+                    .req(reqwest::Method::POST, "/messages")
+                    .json(&json!({"title": format!("Tin {i}"), "text": "Mưa lớn"}))
+                    .send()
+                    .await;
+                if let Ok(r) = sent {
+                    if r.status() == 201 {
+                        let v: Value = r.json().await.unwrap();
+                        acked.push(v["id"].as_str().unwrap().to_string());
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            acked
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut highest = first.seq;
+    while let Ok(s) = sign.shown.try_recv() {
+        highest = highest.max(s.seq);
+    }
+    a.kill9();
+    let killed = tokio::time::Instant::now();
+    let next = shown_until(
+        &mut sign,
+        Duration::from_secs(10),
+        "a frame from the new leader",
+        |s| s.received_at > killed,
+    )
+    .await;
+    assert!(next.received_at - killed < Duration::from_secs(10));
+    assert!(leads(&b), "the other server took the lead");
+    assert!(
+        next.seq > highest,
+        "the new leader's seq {} is above the old one's {highest}",
+        next.seq,
+    );
+
+    let acked = load.await.unwrap();
+    assert!(acked.len() >= 10, "writes went through: {}", acked.len());
+    for id in &acked {
+        let (st, _) = api_b.get(&format!("/messages/{id}")).await;
+        assert_eq!(st, 200, "acknowledged message {id} is there");
+    }
+}
