@@ -119,16 +119,32 @@ pub fn db_error(url: &str, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
-/// `url` without a password, for messages and logs.
+/// `url` without a password, for messages and logs: rebuilt from what
+/// the driver reads in it (user, hosts, port, database), so a password
+/// in any form it takes (`user:pass@`, `?password=…`, `password=…` in a
+/// key-value string) is left out; an address that does not parse is not
+/// echoed at all.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let user = &url[s + 3..at];
-            let user = user.split(':').next().unwrap_or("");
-            format!("{}://{user}@{}", &url[..s], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
+    let Ok(c) = url.parse::<tokio_postgres::Config>() else {
+        return "postgres://… (an address that does not parse)".into();
+    };
+    let hosts: Vec<String> = c
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            #[allow(unreachable_patterns)]
+            other => format!("{other:?}"),
+        })
+        .collect();
+    let port = c
+        .get_ports()
+        .first()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    let user = c.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    let db = c.get_dbname().unwrap_or("");
+    format!("postgres://{user}{}{port}/{db}", hosts.join(","))
 }
 
 /// Connects to `url` on a thread of its own (the connection lives there
@@ -764,6 +780,9 @@ impl Leadership {
 /// How often a server tries for the lead, and checks the connection
 /// that holds it.
 const LEADER_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long the lead's session may sit idle before the database ends it
+/// (and frees the lock): a few of its once-a-second checks missed.
+const LEADER_IDLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Tries for the lead at `url` until this server gets it, on a thread and
 /// a connection of its own; on each takeover raises the epoch in the
@@ -802,6 +821,23 @@ async fn lead_once(
 ) -> Result<(), tokio_postgres::Error> {
     let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
     let conn = tokio::spawn(conn);
+    // The lock lives as long as this session. If the link goes silent (a
+    // partition: nothing closes the socket), the database would keep the
+    // session, and the lock, until TCP keep-alive gives up (two hours by
+    // default): no server could lead. This session asks something every
+    // second, so the database may end it after a few idle seconds instead
+    // (PostgreSQL 14 and newer).
+    if let Err(e) = client
+        .simple_query(&format!(
+            "SET idle_session_timeout = '{}ms'",
+            LEADER_IDLE_LIMIT.as_millis()
+        ))
+        .await
+    {
+        tracing::warn!(
+            "the lead's session cannot end itself when idle (PostgreSQL before 14?): {e}"
+        );
+    }
     loop {
         let got: bool = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
@@ -884,6 +920,19 @@ mod tests {
             redact("postgres://bangtin:s3cret@db:5432/bangtin"),
             "postgres://bangtin@db:5432/bangtin"
         );
-        assert_eq!(redact("postgres://db/x"), "postgres://db/x");
+        assert_eq!(redact("postgres://db/x"), "postgres://db:5432/x");
+        for with_password in [
+            "postgres://db/bangtin?password=s3cret",
+            "postgresql://bangtin@db/bangtin?password=s3cret&sslmode=disable",
+            "host=db user=bangtin password=s3cret dbname=bangtin",
+            "postgres://bangtin:s3cret@",
+        ] {
+            let shown = redact(with_password);
+            assert!(!shown.contains("s3cret"), "{with_password} → {shown}");
+        }
+        assert_eq!(
+            redact("host=db user=bangtin password=s3cret dbname=bangtin"),
+            "postgres://bangtin@db/bangtin"
+        );
     }
 }

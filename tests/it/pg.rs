@@ -422,3 +422,47 @@ async fn the_other_server_takes_over_when_the_leader_dies() {
         assert_eq!(st, 200, "acknowledged message {id} is there");
     }
 }
+
+/// A leader whose link to the database goes silent (a partition: the
+/// socket stays open, nothing more arrives) loses the lock within
+/// seconds, so another server can lead; without that the database keeps
+/// the session and its lock until TCP keep-alive gives up (hours).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_the_database_lets_another_lead() {
+    let pg = Postgres::shared();
+    let url = pg.database("silent_leader");
+    let dir = tempfile::tempdir().unwrap();
+    // The schema (the leader row) is made by the store.
+    let _store = Store::open_postgres(&url, dir.path()).unwrap();
+    let relay = super::util::Relay::start(pg.port).await;
+    let relayed = url.replace(&format!(":{}/", pg.port), &format!(":{}/", relay.port));
+    assert_ne!(relayed, url);
+
+    let first = std::sync::Arc::new(Leadership::default());
+    bangtin::store::pg::campaign(&relayed, first.clone(), |_| {}).unwrap();
+    eventually(Duration::from_secs(10), || async {
+        first.leading().then_some(())
+    })
+    .await
+    .expect("the first server leads");
+    let second = std::sync::Arc::new(Leadership::default());
+    bangtin::store::pg::campaign(&url, second.clone(), |_| {}).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!second.leading(), "one leader at a time");
+
+    // The first server's link goes silent.
+    relay.hold.store(true, std::sync::atomic::Ordering::SeqCst);
+    let took = std::time::Instant::now();
+    let led = eventually(Duration::from_secs(20), || async {
+        second.leading().then_some(())
+    })
+    .await;
+    assert!(led.is_some(), "the second server never led");
+    assert!(!first.leading(), "the cut-off server stopped leading");
+    eprintln!("the other server led {:?} after the cut", took.elapsed());
+    assert!(
+        took.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        took.elapsed()
+    );
+}
