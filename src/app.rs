@@ -109,9 +109,11 @@ pub async fn run(
             plays: playing.plays_writer.recorder(),
         },
     );
-    let alarms = start_alarms(&config, &data.store, &playing.shared, &metrics);
+    let alarms = start_alarms(&config, &data, &playing.shared, &metrics);
     let feeds = Arc::new(Feeds::new(ConfigFile::open(&config.data)));
-    feeds.clone().spawn(data.store.clone(), config.tz);
+    feeds
+        .clone()
+        .spawn(data.store.clone(), config.tz, leading(data.lead.clone()));
     let ctx = api_context(&config, data, &playing, metrics, alarms, feeds);
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
@@ -196,9 +198,9 @@ async fn start_player(
     .await?;
     let card_reports = transports.reports_stopper();
     // On the PostgreSQL store only the leader's frames go out.
-    let gate = data.lead.clone();
+    let gate = leading(data.lead.clone());
     let (player_tx, player_thread) = player::spawn(player, move |out| {
-        if gate.as_ref().is_none_or(|l| l.leading()) {
+        if gate() {
             transports.route(out)
         }
     });
@@ -491,7 +493,7 @@ fn campaign_for_the_lead(
         let _ = player
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .send(Command::BrokerReconnected);
+            .send(Command::TookLead);
     })
     .context("trying for the lead")
 }
@@ -572,7 +574,7 @@ fn sample_fleet_online(plays: Arc<Plays>, store: Arc<Store>, shared: Arc<Shared>
 /// go to the webhook and by e-mail.
 fn start_alarms(
     config: &Config,
-    store: &Arc<Store>,
+    data: &Data,
     shared: &Arc<Shared>,
     metrics: &Arc<Metrics>,
 ) -> Arc<Alarms> {
@@ -580,12 +582,19 @@ fn start_alarms(
     let notifier = Notifier::start(files.clone(), config.tz);
     let alarms = Arc::new(Alarms::new(files, notifier, config.tz));
     let m = metrics.clone();
+    alarms.clone().spawn(
+        data.store.clone(),
+        shared.clone(),
+        move || m.mqtt_connected.load(Ordering::Relaxed),
+        leading(data.lead.clone()),
+    );
     alarms
-        .clone()
-        .spawn(store.clone(), shared.clone(), move || {
-            m.mqtt_connected.load(Ordering::Relaxed)
-        });
-    alarms
+}
+
+/// Whether this server acts for the fleet: always on the file store, on
+/// the PostgreSQL store while it holds the lead.
+fn leading(lead: Option<Arc<Leadership>>) -> impl Fn() -> bool + Send + 'static {
+    move || lead.as_ref().is_none_or(|l| l.leading())
 }
 
 /// What the controllers (and the link itself) say.

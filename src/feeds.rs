@@ -111,7 +111,12 @@ impl Feeds {
     }
 
     /// Polls every configured feed when it is due, until the runtime ends.
-    pub(crate) fn spawn(self: Arc<Self>, store: Arc<Store>, tz: Tz) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn spawn(
+        self: Arc<Self>,
+        store: Arc<Store>,
+        tz: Tz,
+        leading: impl Fn() -> bool + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let client = match client() {
                 Ok(c) => c,
@@ -125,6 +130,11 @@ impl Feeds {
             let mut tick = tokio::time::interval(TICK);
             loop {
                 tick.tick().await;
+                // Two servers on one store: only the leader polls, so a
+                // warning is taken in once.
+                if !leading() {
+                    continue;
+                }
                 let config = self.config.current();
                 for feed in self.due(&config) {
                     let me = self.clone();

@@ -143,18 +143,25 @@ impl Alarms {
 
     /// Looks at the fleet every [`CHECK_EVERY`]. `link_up` says whether the
     /// server's broker link is up (while it is down, missing
-    /// acknowledgements say nothing about the controllers).
+    /// acknowledgements say nothing about the controllers); `leading`
+    /// whether this server is the one that publishes (two servers on one
+    /// store: only the leader watches the fleet and sends notices, so
+    /// each incident is told once).
     pub(crate) fn spawn(
         self: Arc<Self>,
         store: Arc<Store>,
         shared: Arc<Shared>,
         link_up: impl Fn() -> bool + Send + 'static,
+        leading: impl Fn() -> bool + Send + 'static,
     ) {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(CHECK_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                if !leading() {
+                    continue;
+                }
                 let (me, store, shared, up) =
                     (self.clone(), store.clone(), shared.clone(), link_up());
                 let _ =

@@ -545,6 +545,10 @@ pub enum Command {
     StoreChanged,
     /// The broker link is back: MQTT panels get their frames again.
     BrokerReconnected,
+    /// This server took the lead (two servers on one PostgreSQL store):
+    /// every panel, vendor cards too, gets its frame again. What it
+    /// decided while following went nowhere.
+    TookLead,
     /// A controller that decodes deltas came back without the frame the
     /// server last sent it (a reboot): its frame again, with a new seq
     /// (and, having no base, coded in full).
@@ -582,12 +586,13 @@ pub fn spawn(
                         // one panel at a time) into one pass: new panels'
                         // seq marks then cost one write for the burst.
                         let until = std::time::Instant::now() + STORE_CHANGE_BATCH;
-                        let mut republish = false;
+                        let (mut republish, mut everyone) = (false, false);
                         loop {
                             let left = until.saturating_duration_since(std::time::Instant::now());
                             match rx.recv_timeout(left) {
                                 Ok(Command::Shutdown) => return,
                                 Ok(Command::BrokerReconnected) => republish = true,
+                                Ok(Command::TookLead) => everyone = true,
                                 Ok(Command::StoreChanged) => {}
                                 Ok(Command::Resend(id)) => {
                                     player.resend(&id, Utc::now(), &mut sink)
@@ -598,13 +603,16 @@ pub fn spawn(
                                 Err(_) => break,
                             }
                         }
-                        if republish {
+                        if everyone {
+                            player.republish_all(Utc::now(), &mut sink);
+                        } else if republish {
                             player.republish_mqtt(Utc::now(), &mut sink);
                         } else {
                             player.on_store_change(Utc::now(), &mut sink);
                         }
                     }
                     Ok(Command::BrokerReconnected) => player.republish_mqtt(Utc::now(), &mut sink),
+                    Ok(Command::TookLead) => player.republish_all(Utc::now(), &mut sink),
                     Ok(Command::Resend(id)) => player.resend(&id, Utc::now(), &mut sink),
                     Ok(Command::Bundle(id)) => player.bundle_wanted(&id, Utc::now(), &mut sink),
                     Ok(Command::Shutdown)
