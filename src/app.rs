@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -488,12 +488,8 @@ fn campaign_for_the_lead(
     let (Some(db), Some(lead)) = (store.postgres(), lead) else {
         return Ok(());
     };
-    let player = Mutex::new(player);
     db.campaign(lead.clone(), move |_epoch| {
-        let _ = player
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(Command::TookLead);
+        let _ = player.send(Command::TookLead);
     })
     .context("trying for the lead")
 }

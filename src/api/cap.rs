@@ -16,7 +16,7 @@ use super::req::{bytes_reply, ok, Req};
 use super::{blocking, Ctx};
 use crate::cap::{xml::MAX_DOC_BYTES, CapError, State, Warning};
 use crate::domain::Id;
-use crate::i18n::{Lang, Reason};
+use crate::i18n::Lang;
 use crate::store::cap::{CapFailure, Source};
 use crate::store::Snapshot;
 
@@ -105,10 +105,7 @@ pub(crate) struct WarningView {
 
 /// A warning's notes as sentences in `lang`.
 fn notes(w: &Warning, lang: Lang) -> Vec<String> {
-    w.notes
-        .iter()
-        .map(|n| Reason::CapNote(n.clone()).render(lang))
-        .collect()
+    w.notes.iter().map(|n| n.render(lang)).collect()
 }
 
 fn view(snap: &Snapshot, w: &Warning, now: DateTime<Utc>, lang: Lang) -> WarningView {
@@ -141,6 +138,7 @@ fn view(snap: &Snapshot, w: &Warning, now: DateTime<Utc>, lang: Lang) -> Warning
 pub(crate) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
     let now = Utc::now();
+    let lang = r.lang();
     let state = r.q("state").map(str::to_string);
     let mut v: Vec<WarningView> = snap
         .cap
@@ -150,7 +148,7 @@ pub(crate) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
                 .as_deref()
                 .is_none_or(|s| crate::cap::warning::state_name(w.state) == s)
         })
-        .map(|w| view(&snap, w, now, r.lang()))
+        .map(|w| view(&snap, w, now, lang))
         .collect();
     v.sort_by_key(|w| std::cmp::Reverse(w.warning.received_at));
     v.truncate(r.q("limit").and_then(|l| l.parse().ok()).unwrap_or(200));

@@ -94,12 +94,13 @@ fn view(ctx: &Ctx, p: Panel, lang: crate::i18n::Lang) -> PanelView {
 
 pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
+    let lang = r.lang();
     let v: Vec<PanelView> = snap
         .panels
         .values()
         .filter(|p| super::scope::visible(&r.who, p))
         .cloned()
-        .map(|p| view(ctx, p, r.lang()))
+        .map(|p| view(ctx, p, lang))
         .collect();
     ok(&v)
 }

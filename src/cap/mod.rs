@@ -24,31 +24,38 @@ pub(crate) use config::CapConfig;
 pub(crate) use doc::{parse, MsgType};
 pub(crate) use warning::{decide, Decision, Intake, State, Warning};
 
-/// Why a document was refused. Each text is a sentence for the sender's
-/// operator; nothing was changed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a document was refused; nothing was changed. Its sentence is the
+/// catalogue's ([`CapError::reason`]); `Display` writes the English one
+/// (for logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CapError {
-    #[error("the document is larger than {} KiB: a CAP warning is a few KiB", limit / 1024)]
+    /// Over `limit` bytes.
     TooLarge { limit: usize },
-    #[error("the document is not well-formed XML: {0}")]
+    /// Not well-formed XML (the parser's words).
     Xml(String),
-    #[error("the document declares a DTD (<!DOCTYPE>): CAP documents have none, and DTDs carry entity expansion and external entities, so it is refused")]
+    /// A `<!DOCTYPE>`: CAP has none, and DTDs carry entity expansion.
     Dtd,
-    #[error("the document uses the entity &{0}; which CAP does not define: only &amp; &lt; &gt; &apos; &quot; and character references are accepted")]
+    /// An entity CAP does not define (its name).
     Entity(String),
-    #[error(
-        "{0}: send a CAP 1.2 document (<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">)"
-    )]
+    /// Not a CAP `<alert>` (what was found).
     NotCap(String),
-    #[error("the root element's namespace {0:?} is not CAP: use urn:oasis:names:tc:emergency:cap:1.2 (1.1 and 1.0 are also read)")]
+    /// The root element's namespace is not CAP's.
     Namespace(String),
-    #[error("the document is not valid CAP: {0}")]
+    /// Not valid CAP (what is wrong).
     Invalid(String),
-    #[error("the {field} date {value} is out of range: dates must fall in 2000–2100")]
+    /// A date outside 2000–2100.
     Date { field: String, value: String },
-    #[error("sender {0:?} is not on this source's allowlist: add it to \"senders\" in cap.json if it should be accepted")]
+    /// A sender off the source's allowlist.
     Sender(String),
 }
+
+impl std::fmt::Display for CapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason().render(crate::i18n::Lang::En))
+    }
+}
+
+impl std::error::Error for CapError {}
 
 impl CapError {
     /// The refusal from the catalogue, for the reader's language.

@@ -1125,6 +1125,12 @@ pub enum CapNote {
 }
 
 impl CapNote {
+    /// The note in `lang`.
+    pub(crate) fn render(&self, lang: Lang) -> String {
+        let (vi, en) = self.render_both();
+        pick(lang, vi, en)
+    }
+
     /// Notes stored as sentences (older warning files) read as `Recorded`.
     pub(crate) fn read_list<'de, D: serde::Deserializer<'de>>(
         d: D,

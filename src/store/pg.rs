@@ -133,7 +133,6 @@ pub fn redact(url: &str) -> String {
         .iter()
         .map(|h| match h {
             tokio_postgres::config::Host::Tcp(name) => name.clone(),
-            #[allow(unreachable_patterns)]
             other => format!("{other:?}"),
         })
         .collect();

@@ -295,12 +295,7 @@ async fn a_cut_link_alarms_once_and_recovers_once_through_mail_and_webhook() {
             // Say where it stopped: raised or not, delivered or failed.
             let (_, alarms) = admin.get("/alarms").await;
             let (_, panel) = admin.get("/panels/cho-vinh").await;
-            let metrics = reqwest::get(server.url("/metrics"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let metrics = server.metrics().await;
             let deliveries: Vec<&str> = metrics
                 .lines()
                 .filter(|l| l.starts_with("bangtin_alarm"))
@@ -351,12 +346,7 @@ async fn a_cut_link_alarms_once_and_recovers_once_through_mail_and_webhook() {
     let me = admin.get("/me").await.1;
     assert_eq!(acked["acked_by"], me["name"]);
     assert!(acked["acked_at"].is_string(), "{acked}");
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("bangtin_alarms_open{kind=\"offline\"} 1"),
         "{metrics}"
@@ -533,12 +523,7 @@ async fn a_controller_that_never_confirms_its_frame_raises_unconfirmed() {
         online(&admin, "xa-nghi-phu").await,
         "it is online all along"
     );
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(metrics.contains("bangtin_panels_stale 1"), "{metrics}");
     assert!(
         metrics.contains("bangtin_alarms_open{kind=\"unconfirmed\"} 1"),

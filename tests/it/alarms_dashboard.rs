@@ -11,6 +11,20 @@ use serde_json::json;
 use super::dashboard::{browser_at, NO_SIDEWAYS};
 use super::util::{eventually, Api, Server, ADMIN_TOKEN};
 
+/// Alarms raised after a second offline; waits until `open` are open.
+pub(super) async fn alarms_soon(api: &Api, open: usize) {
+    let (st, v) = api
+        .put("/alarms/config", json!({"offline_after_s": 1}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    eventually(Duration::from_secs(20), || async {
+        let (_, l) = api.get("/alarms").await;
+        (l["open"].as_array().map(Vec::len) == Some(open)).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("{open} alarm(s) open"));
+}
+
 #[tokio::test]
 async fn the_banner_and_the_alarm_list_show_dark_signs_and_take_an_acknowledgement() {
     let server = Server::start();
@@ -25,16 +39,7 @@ async fn the_banner_and_the_alarm_list_show_dark_signs_and_take_an_acknowledgeme
         .await;
     }
     // Neither controller ever connects.
-    let (st, v) = api
-        .put("/alarms/config", json!({"offline_after_s": 1}))
-        .await;
-    assert_eq!(st, 200, "{v}");
-    eventually(Duration::from_secs(20), || async {
-        let (_, l) = api.get("/alarms").await;
-        (l["open"].as_array().map(Vec::len) == Some(2)).then_some(())
-    })
-    .await
-    .expect("two alarms open");
+    alarms_soon(&api, 2).await;
 
     let (_driver, b) = browser_at(1440, 900).await;
     b.sign_in(&server.base, ADMIN_TOKEN, "admin").await;

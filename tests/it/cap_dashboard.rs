@@ -14,7 +14,7 @@ use super::cap::fixture;
 use super::dashboard::{browser_at, NO_SIDEWAYS};
 use super::util::{eventually, Api, Server, ADMIN_TOKEN};
 
-async fn post_cap(server: &Server, doc: String) -> Value {
+pub(super) async fn post_cap(server: &Server, doc: String) -> Value {
     let r = reqwest::Client::new()
         .post(server.url("/api/v1/cap"))
         .bearer_auth(ADMIN_TOKEN)
@@ -25,6 +25,19 @@ async fn post_cap(server: &Server, doc: String) -> Value {
         .unwrap();
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
+}
+
+/// The CAP rules: a storm (Bão) goes out at once, anything else waits.
+pub(super) fn storms_go_out_at_once(server: &Server) {
+    std::fs::write(
+        server.data.join("cap.json"),
+        json!({"rule_sets": {"default": [
+            {"name": "bão: phát ngay", "event": ["Bão"], "action": "auto"},
+            {"action": "hold"}
+        ]}})
+        .to_string(),
+    )
+    .unwrap();
 }
 
 #[tokio::test]
@@ -83,15 +96,7 @@ async fn the_inbox_draws_the_area_and_deploys_with_one_click() {
         }))
         .await;
     }
-    std::fs::write(
-        server.data.join("cap.json"),
-        json!({"rule_sets": {"default": [
-            {"name": "bão: phát ngay", "event": ["Bão"], "action": "auto"},
-            {"action": "hold"}
-        ]}})
-        .to_string(),
-    )
-    .unwrap();
+    storms_go_out_at_once(&server);
     let storm = post_cap(&server, fixture("storm-vi", Utc::now())).await;
     assert_eq!(storm["state"], "deployed", "{storm}");
     let rain = post_cap(&server, fixture("rain-polygon-vi", Utc::now())).await;

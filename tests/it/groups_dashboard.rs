@@ -8,13 +8,23 @@
 
 use serde_json::json;
 
-use super::dashboard::browser_at;
+use super::dashboard::{browser_at, Browser, NO_SIDEWAYS};
 use super::util::{Api, Server, ADMIN_TOKEN};
-
-const NO_SIDEWAYS: &str = "return document.documentElement.scrollWidth <= innerWidth + 1";
 
 /// The ids of the groups listed, in order.
 const LISTED: &str = "return [...document.querySelectorAll('[data-page=groups] tr[data-group]')].map((r) => r.dataset.group).join(',')";
+
+/// Types `query` in the search box and waits until the ids listed (`l`,
+/// joined by commas) satisfy `when`.
+async fn search(b: &Browser, query: &str, when: &str, what: &str) {
+    b.set_value("[data-page=groups] input[name=group-search]", query)
+        .await;
+    b.wait_js(
+        &format!("const l = (() => {{ {LISTED} }})(); return {when}"),
+        what,
+    )
+    .await;
+}
 
 #[tokio::test]
 async fn the_groups_screen_lists_creates_renames_and_finds_without_diacritics() {
@@ -92,27 +102,21 @@ async fn the_groups_screen_lists_creates_renames_and_finds_without_diacritics() 
     assert_eq!(groups[0]["panels"], 2, "panels keep the group: {groups}");
 
     // The search ignores case and diacritics.
-    b.set_value("[data-page=groups] input[name=group-search]", "son tra")
-        .await;
-    b.wait_js(
-        &format!("const l = (() => {{ {LISTED} }})(); return l === 'son-tra'"),
+    search(
+        &b,
+        "son tra",
+        "l === 'son-tra'",
         "only Sơn Trà for \"son tra\"",
     )
     .await;
-    b.set_value("[data-page=groups] input[name=group-search]", "THANH PHO")
-        .await;
-    b.wait_js(
-        &format!("const l = (() => {{ {LISTED} }})(); return l === 'tp-vinh'"),
+    search(
+        &b,
+        "THANH PHO",
+        "l === 'tp-vinh'",
         "only Thành phố Vinh for \"THANH PHO\"",
     )
     .await;
-    b.set_value("[data-page=groups] input[name=group-search]", "")
-        .await;
-    b.wait_js(
-        &format!("const l = (() => {{ {LISTED} }})(); return l.split(',').length === 3"),
-        "every district again",
-    )
-    .await;
+    search(&b, "", "l.split(',').length === 3", "every district again").await;
 
     // A refusal from the server, in Vietnamese.
     b.set_value("#new-group input[name=group-name]", "Hải Châu")

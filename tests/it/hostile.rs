@@ -2064,12 +2064,7 @@ async fn answers_200(addr: std::net::SocketAddr, path: &str) -> Duration {
 
 /// A value from `/metrics`.
 async fn metric(s: &Server, name: &str) -> f64 {
-    let text = reqwest::get(s.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .unwrap_or_else(|| panic!("{name} in /metrics"))

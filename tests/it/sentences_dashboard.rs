@@ -7,16 +7,12 @@
 //! of the server's and the reverse. Screenshots are kept in the target's
 //! tmp directory (`sentences-*.png`).
 
-use std::time::Duration;
-
 use chrono::Utc;
 use serde_json::json;
 
 use super::cap::fixture;
-use super::dashboard::{browser_at, Browser};
-use super::util::{eventually, free_port, Api, Server, ADMIN_TOKEN};
-
-const NO_SIDEWAYS: &str = "return document.documentElement.scrollWidth <= innerWidth + 1";
+use super::dashboard::{browser_at, Browser, NO_SIDEWAYS};
+use super::util::{free_port, Api, Server, ADMIN_TOKEN};
 
 /// The text of `css` once it contains `want`.
 async fn text_with(b: &Browser, css: &str, want: &str) -> String {
@@ -120,36 +116,10 @@ async fn the_servers_sentences_come_in_the_dashboards_language() {
         "transport": {"kind": "hd2020", "address": format!("127.0.0.1:{nobody}"), "color_type": "single"}
     }))
     .await;
-    let (st, v) = api
-        .put("/alarms/config", json!({"offline_after_s": 1}))
-        .await;
-    assert_eq!(st, 200, "{v}");
-    eventually(Duration::from_secs(20), || async {
-        let (_, l) = api.get("/alarms").await;
-        (l["open"].as_array().map(Vec::len) == Some(1)).then_some(())
-    })
-    .await
-    .expect("the card's alarm");
+    super::alarms_dashboard::alarms_soon(&api, 1).await;
     // A storm warning whose area holds no sign: kept, with a note saying so.
-    std::fs::write(
-        server.data.join("cap.json"),
-        json!({"rule_sets": {"default": [
-            {"name": "bão: phát ngay", "event": ["Bão"], "action": "auto"},
-            {"action": "hold"}
-        ]}})
-        .to_string(),
-    )
-    .unwrap();
-    let r = reqwest::Client::new()
-        .post(server.url("/api/v1/cap"))
-        .bearer_auth(ADMIN_TOKEN)
-        .header("content-type", "application/cap+xml")
-        .body(fixture("storm-vi", Utc::now()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let storm: serde_json::Value = r.json().await.unwrap();
+    super::cap_dashboard::storms_go_out_at_once(&server);
+    let storm = super::cap_dashboard::post_cap(&server, fixture("storm-vi", Utc::now())).await;
     let notes = storm["notes"].as_array().expect("notes").clone();
     // No Accept-Language: Vietnamese.
     assert_eq!(

@@ -442,6 +442,16 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
+    /// The Prometheus text of `/metrics` (no token needed).
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// The server process's id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
