@@ -21,6 +21,8 @@ pub(crate) struct Netns {
     pub name: String,
     pub near: String,
     pub far: String,
+    /// Held from the pair's making to its deletion: no browser runs then.
+    _network: super::util::NetworkUse,
 }
 
 fn ip(args: &[&str]) {
@@ -42,7 +44,9 @@ impl Netns {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = format!("{}{k}", std::process::id());
+        let network = super::util::NetworkUse::change();
         let n = Netns {
+            _network: network,
             name: format!("bangtin-cl-{id}"),
             near: format!("btcl{id}a"),
             far: format!("btcl{id}b"),

@@ -57,11 +57,14 @@ fn chromium_path() -> PathBuf {
 pub(crate) struct Chromedriver {
     child: Child,
     base: String,
+    /// Held while the browsers run (dropped after the Drop below ends them).
+    _network: super::util::NetworkUse,
 }
 
 impl Chromedriver {
     async fn start(http: &reqwest::Client) -> Chromedriver {
         let bin = chromedriver_path();
+        let network = super::util::NetworkUse::browse();
         let port = free_port();
         let child = Command::new(&bin)
             .arg(format!("--port={port}"))
@@ -73,6 +76,7 @@ impl Chromedriver {
         let d = Chromedriver {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            _network: network,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

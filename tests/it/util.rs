@@ -871,3 +871,54 @@ pub async fn logged(within: Duration, parts: &[&str]) -> bool {
     .await
     .is_some()
 }
+
+/// Who uses the box's network, for the one pair that cannot share it: a
+/// browser fails every request in flight with `ERR_NETWORK_CHANGED` when an
+/// interface comes or goes on the box, and the Colorlight tests make and
+/// delete a veth pair. Browsers share the network (any number at once, the
+/// same test may hold two); a test that changes it waits until no browser
+/// runs and keeps the next from starting until its interfaces are gone.
+pub(crate) struct NetworkUse {
+    changes: bool,
+}
+
+static NETWORK: (Mutex<(usize, bool)>, std::sync::Condvar) =
+    (Mutex::new((0, false)), std::sync::Condvar::new());
+
+impl NetworkUse {
+    /// For a browser: waits while a test is changing the network.
+    pub(crate) fn browse() -> NetworkUse {
+        let (lock, changed) = &NETWORK;
+        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while state.1 {
+            state = changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.0 += 1;
+        NetworkUse { changes: false }
+    }
+
+    /// For a test that adds or deletes interfaces: waits until no browser
+    /// runs (nor another such test).
+    pub(crate) fn change() -> NetworkUse {
+        let (lock, changed) = &NETWORK;
+        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while state.0 > 0 || state.1 {
+            state = changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.1 = true;
+        NetworkUse { changes: true }
+    }
+}
+
+impl Drop for NetworkUse {
+    fn drop(&mut self) {
+        let (lock, changed) = &NETWORK;
+        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.changes {
+            state.1 = false;
+        } else {
+            state.0 -= 1;
+        }
+        changed.notify_all();
+    }
+}
