@@ -36,8 +36,9 @@
 //! change is checked against the snapshot ahead of the published one (with
 //! every change still waiting for the disk); then the changes queued beside
 //! it are written together (group commit, in `commit`): their audit lines
-//! appended and fsynced first, then their files in one round of fsyncs
-//! ([`fsio::write_many`]); then the new snapshot is published and a change
+//! appended, their files written to temp copies, all fsynced in one round
+//! and only then renamed into place ([`fsio::write_many_logged`]: a file
+//! is never changed before its line is on disk); then the new snapshot is published and a change
 //! is signalled. So a 2xx after a write means the data and its audit line
 //! are on disk; if the audit lines cannot be written nothing is changed,
 //! and if the files cannot be written the lines are taken back and nothing
@@ -678,10 +679,10 @@ impl Store {
         self.changes.send_replace(g);
     }
 
-    /// Writes a batch of staged changes durably: their audit lines first
-    /// ([`Store::write_audited`]), then several files in one round of
-    /// fsyncs ([`fsio::write_many`]), a lone file or a bulk import as
-    /// before.
+    /// Writes a batch of staged changes durably: their audit lines and
+    /// files fsynced in one round before any rename
+    /// ([`fsio::write_many_logged`]); a bulk import's lines first
+    /// ([`Store::write_audited`]), then its journal.
     fn write_batch(&self, batch: &[commit::Staged]) -> Result<(), StoreError> {
         let audit: Vec<AuditEntry> = batch.iter().flat_map(|s| s.audit.clone()).collect();
         if let Backend::Postgres { db, version, stale } = &self.backend {
@@ -700,7 +701,16 @@ impl Store {
                 Err(pg::CommitError::Failed(e)) => Err(e),
             };
         }
-        self.write_audited(&audit, || self.write_files(batch))?;
+        match plain_changes(batch) {
+            // The usual batch: its audit lines flushed beside its files.
+            Some(files) if !audit.is_empty() => {
+                let path = self.audit_path();
+                let at = files.first().map_or(path.as_path(), |&(p, _)| p);
+                fsio::write_many_logged(&path, &audit_lines(&audit), &files)
+                    .map_err(|e| StoreError::io(at, e))?;
+            }
+            _ => self.write_audited(&audit, || self.write_files(batch))?,
+        }
         self.note_own_writes(batch);
         Ok(())
     }
@@ -790,11 +800,8 @@ impl Store {
             });
         }
         let path = self.audit_path();
-        let lines: Vec<String> = audit
-            .iter()
-            .map(|a| serde_json::to_string(a).expect("audit entry serializes"))
-            .collect();
-        let before = fsio::append_lines(&path, &lines).map_err(|e| StoreError::io(&path, e))?;
+        let before =
+            fsio::append_lines(&path, &audit_lines(audit)).map_err(|e| StoreError::io(&path, e))?;
         apply().inspect_err(|_| {
             if let Err(e) = fsio::truncate_durable(&path, before) {
                 tracing::error!(path = %path.display(), "an audit line of a change that failed could not be taken back: {e}");
@@ -1830,6 +1837,28 @@ fn parse_json<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, FileP
         line: Some(e.line()),
         column: Some(e.column()),
     })
+}
+
+/// The audit trail's lines for `audit`, one JSON object each.
+fn audit_lines(audit: &[AuditEntry]) -> Vec<String> {
+    audit
+        .iter()
+        .map(|a| serde_json::to_string(a).expect("audit entry serializes"))
+        .collect()
+}
+
+/// The batch's file changes in order, or `None` when it holds a bulk
+/// import (which goes through its own journal).
+fn plain_changes(batch: &[commit::Staged]) -> Option<Vec<fsio::FileChange<'_>>> {
+    batch
+        .iter()
+        .flat_map(|s| &s.ops)
+        .map(|op| match op {
+            FileOp::Write(p, bytes) => Some((p.as_path(), Some(bytes.as_slice()))),
+            FileOp::Remove(p) => Some((p.as_path(), None)),
+            FileOp::Batch { .. } => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
