@@ -115,7 +115,7 @@ pub fn into_postgres(root: &Path, url: &str) -> Result<Moved, StoreError> {
         .map_err(io(&seq_path))?
         .marks();
     let refs: Vec<(&str, u32)> = marks.iter().map(|(p, m)| (p.as_str(), *m)).collect();
-    db.raise_seq_marks(&refs)?;
+    db.raise_seq_marks(&refs, None)?;
     let shared = super::shared_files::SharedFiles::new(
         db.clone(),
         super::shared_files::default_files(root, &super::tokens_file(root)),

@@ -359,18 +359,41 @@ impl Postgres {
             .collect())
     }
 
-    /// Raises panels' marks (never lowers one), in one statement.
-    pub fn raise_seq_marks(&self, marks: &[(&str, u32)]) -> Result<(), StoreError> {
+    /// Raises panels' marks (never lowers one), in one statement. With
+    /// `epoch`, only while the database's leader epoch is still that one:
+    /// the leader row is read `FOR SHARE`, so a takeover (which raises the
+    /// epoch) waits for this to commit and then reads these marks, or this
+    /// sees the new epoch and reserves nothing. A server deposed without
+    /// knowing it (a partition) can therefore never reserve numbers the
+    /// new leader also hands out: every frame of a later epoch has a
+    /// higher seq than any frame of an earlier one. Returns whether the
+    /// marks were raised.
+    pub fn raise_seq_marks(
+        &self,
+        marks: &[(&str, u32)],
+        epoch: Option<i64>,
+    ) -> Result<bool, StoreError> {
         let panels: Vec<&str> = marks.iter().map(|(p, _)| *p).collect();
         let values: Vec<i64> = marks.iter().map(|(_, m)| i64::from(*m)).collect();
         self.with(async |c| {
-            c.execute(
+            let tx = c.transaction().await?;
+            if let Some(epoch) = epoch {
+                let now: i64 = tx
+                    .query_one("SELECT epoch FROM leader FOR SHARE", &[])
+                    .await?
+                    .get(0);
+                if now != epoch {
+                    return Ok(false);
+                }
+            }
+            tx.execute(
                 "INSERT INTO seq_marks (panel, mark) SELECT * FROM unnest($1::text[], $2::bigint[]) \
                  ON CONFLICT (panel) DO UPDATE SET mark = GREATEST(seq_marks.mark, EXCLUDED.mark)",
                 &[&panels, &values],
             )
-            .await
-            .map(|_| ())
+            .await?;
+            tx.commit().await?;
+            Ok(true)
         })
     }
 

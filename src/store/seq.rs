@@ -21,7 +21,11 @@
 //! number above them is used: the server that takes over as leader opens
 //! them then, and starts every panel above anything the leader before it
 //! could have handed out, so a controller never sees a lower number after
-//! a failover.
+//! a failover. A leader reserves only under its own epoch
+//! ([`super::pg::Postgres::raise_seq_marks`]): one deposed without knowing
+//! it cannot reserve numbers the next leader uses, so the seq orders the
+//! leaders' frames (epoch by epoch) for every controller, version 1 ones
+//! included. A follower reserves nothing (its frames are never sent).
 
 #![warn(missing_docs)]
 
@@ -185,7 +189,24 @@ impl SeqAllocator {
         }
         if let Some(db) = &self.db {
             let marks: Vec<(&str, u32)> = raised.iter().map(|(p, m)| (*p, *m)).collect();
-            db.raise_seq_marks(&marks).map_err(io::Error::other)?;
+            match &self.lead {
+                // A follower's frames are never sent: its numbers need no
+                // reservation, and it reads the marks again when it leads.
+                Some((lead, _)) if !lead.leading() => {}
+                Some((_, epoch)) => {
+                    if !db
+                        .raise_seq_marks(&marks, Some(*epoch))
+                        .map_err(io::Error::other)?
+                    {
+                        return Err(io::Error::other(format!(
+                            "no longer the leader (epoch {epoch} is over): no sequence numbers reserved"
+                        )));
+                    }
+                }
+                None => {
+                    db.raise_seq_marks(&marks, None).map_err(io::Error::other)?;
+                }
+            }
         } else {
             self.write_marks(&raised)?;
         }

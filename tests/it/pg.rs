@@ -203,6 +203,74 @@ fn sequence_numbers_continue_above_the_last_server() {
     );
 }
 
+/// A leader deposed without knowing it (its link to the database was slow
+/// or cut while another server took over) cannot reserve sequence numbers
+/// after the takeover: every number a later leader hands out stays above
+/// every number this one can still use, so a controller's seq rule also
+/// refuses the deposed leader's frames. A follower reserves nothing.
+#[test]
+fn a_deposed_leader_reserves_no_numbers_the_next_one_uses() {
+    let pg = Postgres::shared();
+    let url = pg.database("deposed");
+    let name = url.rsplit('/').next().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_postgres(&url, dir.path()).unwrap();
+    let db = store.postgres().unwrap().clone();
+    let mark = || {
+        pg.sql(
+            &name,
+            "SELECT coalesce(max(mark), 0) FROM seq_marks WHERE panel = 'p1'",
+        )
+    };
+
+    let follower_lead = std::sync::Arc::new(Leadership::default());
+    let mut follower = SeqAllocator::open_postgres(db.clone())
+        .unwrap()
+        .following(follower_lead);
+    assert_eq!(follower.next("p1").unwrap(), 1);
+    assert_eq!(mark(), "0", "a follower reserved numbers");
+
+    let lead = std::sync::Arc::new(Leadership::default());
+    db.campaign(lead.clone(), |_| {}).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !lead.leading() {
+        assert!(std::time::Instant::now() < deadline, "the lead is taken");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut leader = SeqAllocator::open_postgres(db.clone())
+        .unwrap()
+        .following(lead.clone());
+    let used = leader.next("p1").unwrap();
+    let reserved = mark();
+    assert_ne!(reserved, "0", "the leader reserves its block");
+
+    // Another server takes over: the epoch moves on while this one still
+    // holds its lock and believes it leads.
+    pg.sql(&name, "UPDATE leader SET epoch = epoch + 1");
+    assert!(lead.leading());
+    let mut last = used;
+    let refused = loop {
+        match leader.next("p1") {
+            Ok(n) => last = n,
+            Err(e) => break e,
+        }
+        assert!(
+            last < used + 2 * bangtin::store::seq::BLOCK,
+            "never refused"
+        );
+    };
+    assert!(refused.to_string().contains("epoch"), "{refused}");
+    assert_eq!(mark(), reserved, "the deposed leader raised its mark");
+    let next_leader = SeqAllocator::open_postgres(db.clone())
+        .unwrap()
+        .next("p1")
+        .unwrap();
+    assert!(
+        next_leader > last,
+        "{next_leader} is above the deposed leader's {last}"
+    );
+}
+
 /// `bangtin store migrate`: a data directory into PostgreSQL and back out
 /// again. Every file the store wrote comes back byte for byte; a file
 /// edited by hand comes back with the same content, written as the store
