@@ -313,7 +313,7 @@ impl Browser {
     /// Sizes the window so that the page itself (the viewport) is
     /// `width`×`height`: headless Chromium still keeps room for its
     /// toolbars, so the window is made that much taller.
-    async fn viewport(&self, width: u32, height: u32) {
+    pub(crate) async fn viewport(&self, width: u32, height: u32) {
         let toolbars = self
             .js("return window.outerHeight - window.innerHeight", json!([]))
             .await

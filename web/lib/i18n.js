@@ -445,6 +445,7 @@ const DICT = {
 
     'err.network': 'Không kết nối được máy chủ. Kiểm tra mạng rồi thử lại.',
     'err.session': 'Phiên làm việc đã hết hoặc mã đã bị thu hồi. Vui lòng đăng nhập lại.',
+    'err.sessionIdle': 'Phiên làm việc đã kết thúc vì một thời gian không có thao tác nào. Vui lòng đăng nhập lại.',
     'err.http': 'Máy chủ trả lỗi {status}.',
     'err.load': 'Không tải được dữ liệu.',
     'toasts.label': 'Thông báo',
@@ -1176,6 +1177,7 @@ const DICT = {
 
     'err.network': 'Cannot reach the server. Check the network and try again.',
     'err.session': 'Your session ended or your token was revoked. Please sign in again.',
+    'err.sessionIdle': 'Your session ended because the page was left unused for a while. Please sign in again.',
     'err.http': 'The server answered {status}.',
     'err.load': 'Could not load the data.',
     'toasts.label': 'Notifications',
