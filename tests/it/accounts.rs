@@ -16,6 +16,16 @@ fn panel_in(id: &str, name: &str, group: &str) -> Value {
            "groups": [group], "color": "#ff2000"})
 }
 
+/// A panel in Cửa Lò and one in Vinh.
+async fn two_districts(admin: &Api) {
+    admin
+        .create_panel(panel_in("cua-lo-1", "Bãi biển Cửa Lò", "cua-lo"))
+        .await;
+    admin
+        .create_panel(panel_in("vinh-1", "Quảng trường Hồ Chí Minh", "vinh"))
+        .await;
+}
+
 pub(super) async fn account(
     admin: &Api,
     username: &str,
@@ -80,12 +90,7 @@ async fn a_district_editor_and_the_provincial_approver_work_with_passwords() {
     let server = Server::start();
     let base = server.base.clone();
     let admin = Api::new(&server, Some(ADMIN_TOKEN));
-    admin
-        .create_panel(panel_in("cua-lo-1", "Bãi biển Cửa Lò", "cua-lo"))
-        .await;
-    admin
-        .create_panel(panel_in("vinh-1", "Quảng trường Hồ Chí Minh", "vinh"))
-        .await;
+    two_districts(&admin).await;
     account(
         &admin,
         "lan-cualo",
@@ -390,4 +395,71 @@ async fn a_dashboard_tab_left_alone_ends_on_the_sign_in_page() {
     let errors = b.page_errors().await;
     assert!(errors.is_empty(), "{errors:#?}");
     b.quit().await;
+}
+
+/// The tokens tab (headless Chromium, 1440×900 and 390×844): an
+/// administrator issues a token with an expiry date and a district, and
+/// the list shows each token's scope, expiry and last use (one used
+/// through the API, the new one not yet). Screenshots
+/// `accounts-tokens-{size}.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_tab_sets_expiry_and_scope_and_lists_last_use() {
+    use super::dashboard::NO_SIDEWAYS;
+    let server = Server::start();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    two_districts(&admin).await;
+    let robot = admin.with_roles("bao-cao", &["operator"]).await;
+    assert_eq!(robot.get("/panels").await.0, 200);
+
+    for (w, h) in [(1440, 900), (390, 844)] {
+        let (_driver, b) = browser_at(w, h).await;
+        b.sign_in(&server.base, ADMIN_TOKEN, "admin").await;
+        b.route("#/admin/tokens").await;
+        let name = format!("lan-cualo-{w}");
+        b.set_value("#token-form input.mono", &name).await;
+        b.set_value("#token-expires", "2027-06-30").await;
+        b.click("#token-scope input[value=cua-lo]").await;
+        b.click("#token-form button[type=submit]").await;
+        b.wait_js(
+            &format!("return !!document.querySelector(\"tr[data-token='{name}']\")"),
+            "the new token in the list",
+        )
+        .await;
+        let (_, list) = admin.get("/tokens").await;
+        let made = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name.as_str())
+            .unwrap();
+        assert_eq!(made["expires_at"], "2027-06-29T17:00:00Z", "{made}");
+        assert_eq!(made["scope"], json!(["cua-lo"]), "{made}");
+        assert_eq!(made["roles"], json!(["editor"]), "{made}");
+        let cell =
+            |token: &str, col: &str| format!("tr[data-token='{token}'] td[data-col='{col}']");
+        let expires = b.text(&cell(&name, "expires")).await;
+        assert!(
+            expires.contains("30/06/2027") && expires.contains("00:00"),
+            "{expires}"
+        );
+        assert_eq!(b.text(&cell(&name, "scope")).await, "Cua Lo");
+        assert_eq!(b.text(&cell(&name, "last-used")).await, "Chưa dùng");
+        assert_eq!(b.text(&cell("bao-cao", "scope")).await, "Toàn tỉnh");
+        assert_eq!(b.text(&cell("bao-cao", "expires")).await, "Không hết hạn");
+        let used = b.text(&cell("bao-cao", "last-used")).await;
+        assert!(
+            used.len() == "30/11/2026 09:00".len() && used.contains('/'),
+            "the operator's token was used: {used:?}"
+        );
+        assert_eq!(b.js(NO_SIDEWAYS, json!([])).await, json!(true), "{w}×{h}");
+        b.js(
+            "document.querySelector(\"tr[data-token='bao-cao']\").scrollIntoView(); return true",
+            json!([]),
+        )
+        .await;
+        b.screenshot(&format!("accounts-tokens-{w}x{h}.png")).await;
+        let errors = b.page_errors().await;
+        assert!(errors.is_empty(), "{errors:#?}");
+        b.quit().await;
+    }
 }

@@ -891,7 +891,7 @@ async fn every_page_loads_in_a_real_browser() {
         ("reports", "#/reports".into(), "Báo cáo phát", ".page section.card + section.card".into()),
         ("media", "#/media".into(), "Thư viện ảnh", ".media-grid".into()),
         ("admin-panels", "#/admin/panels".into(), "Quản trị", r#"tr[data-panel="ubnd-hai-chau"]"#.into()),
-        ("admin-tokens", "#/admin/tokens".into(), "Quản trị", ".two-col table code".into()),
+        ("admin-tokens", "#/admin/tokens".into(), "Quản trị", "#token-list table code".into()),
         ("admin-audit", "#/admin/audit".into(), "Quản trị", ".table-dense tbody".into()),
     ];
 
