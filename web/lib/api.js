@@ -89,8 +89,8 @@ export function uploadImage(file) {
 }
 
 /** Fetches an image with the bearer token and returns an object URL plus headers. */
-export async function fetchImage(path, { method = 'GET', json, signal } = {}) {
-  const res = await api(path, { method, json, signal, raw: true, accept: 'image/png' });
+export async function fetchImage(path, { method = 'GET', json, signal, background = false } = {}) {
+  const res = await api(path, { method, json, signal, background, raw: true, accept: 'image/png' });
   const blob = await res.blob();
   return { url: URL.createObjectURL(blob), headers: res.headers };
 }
