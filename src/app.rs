@@ -316,7 +316,8 @@ fn open_data(config: &Config) -> anyhow::Result<(Data, SeqAllocator)> {
         .with_context(|| format!("reading the token file {}", config.tokens_file.display()))?;
     let users = crate::store::users::users_file(&config.data);
     let accounts = crate::auth::Accounts::open(&users)
-        .with_context(|| format!("reading the staff accounts {}", users.display()))?;
+        .with_context(|| format!("reading the staff accounts {}", users.display()))?
+        .with_idle(config.session_idle);
     let plays = Plays::open(&store.plays_file()).context("opening proof of play")?;
     let lead = store.postgres().map(|_| Arc::new(Leadership::default()));
     let seq = match (store.postgres(), &lead) {

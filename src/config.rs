@@ -85,6 +85,11 @@ pub struct ServeArgs {
     /// kept-alive connection stays idle).
     #[arg(long, env = "BANGTIN_HEADER_TIMEOUT_S", default_value_t = crate::api::server::DEFAULT_HEADER_TIMEOUT.as_secs())]
     pub header_timeout_s: u64,
+    /// Seconds a signed-in session lasts without a request of its person's
+    /// (a page's own polling does not count); at most 12 hours.
+    #[arg(long, env = "BANGTIN_SESSION_IDLE_S", default_value_t = 1800,
+          value_parser = clap::value_parser!(u32).range(1..=43_200))]
+    pub session_idle_s: u32,
 }
 
 /// The bootstrap admin token comes only from the environment, never a flag
@@ -138,6 +143,8 @@ pub struct Config {
     /// Time a client has to send a request's headers, also the longest
     /// keep-alive idle (1 s to 1 h).
     pub header_timeout: std::time::Duration,
+    /// How long a signed-in session lasts without a request of its person's.
+    pub session_idle: chrono::Duration,
 }
 
 fn addr(what: &str, s: &str) -> Result<SocketAddr, Invalid> {
@@ -218,6 +225,7 @@ impl ServeArgs {
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
             header_timeout: std::time::Duration::from_secs(self.header_timeout_s),
+            session_idle: chrono::Duration::seconds(self.session_idle_s.into()),
         })
     }
 }

@@ -140,6 +140,13 @@ pub(super) async fn versions(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Ap
     ok(&v)
 }
 
+pub(super) async fn deleted(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
+    let id = r.id(1)?;
+    let store = ctx.store.clone();
+    let v = blocking(move || store.deleted_versions(&id)).await??;
+    ok(&v)
+}
+
 /// What a diff is taken against.
 #[derive(Serialize, schemars::JsonSchema, Clone, Copy)]
 #[serde(rename_all = "lowercase")]

@@ -9,6 +9,12 @@
 //! with them cannot be forged that way and need none. A person whose
 //! password an administrator set may only change it (and sign out).
 //!
+//! A request with `X-Bangtin-Background: 1` is one the page made by
+//! itself (polling, the event stream): it is authenticated like any
+//! other but does not restart the session's idle clock, so a tab left
+//! open still ends; once it has, every request is refused with 401
+//! `session_idle`.
+//!
 //! Sign-in starts a new session every time and ends any session the
 //! request presented, so a session id planted before sign-in (fixation)
 //! never becomes a signed-in one.
@@ -34,6 +40,8 @@ use crate::store::tokens::{Principal, Via};
 
 pub(super) const COOKIE: &str = "bangtin_session";
 pub(super) const CSRF_HEADER: &str = "x-csrf-token";
+/// Marks a request the page made by itself, not its person.
+pub(super) const BACKGROUND_HEADER: &str = "x-bangtin-background";
 
 /// Routes a person who must change the password may still use.
 const BEFORE_PASSWORD_CHANGE: &[(&str, &str)] = &[
@@ -79,9 +87,7 @@ pub(super) fn authenticate(
     let Some(id) = cookie(headers) else {
         return Err(no_credentials);
     };
-    let Some((s, user)) = ctx.accounts.session(&id, Utc::now()) else {
-        return Err(session_ended());
-    };
+    let (s, user) = live(ctx, &id, headers)?;
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
         let sent = headers
@@ -154,12 +160,34 @@ impl SessionView {
     }
 }
 
-fn session_ended() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "session_ended",
-        Reason::SessionEnded,
-    )
+/// Whether the page made this request by itself (`X-Bangtin-Background: 1`).
+fn background(headers: &HeaderMap) -> bool {
+    headers
+        .get(BACKGROUND_HEADER)
+        .is_some_and(|v| v.as_bytes() == b"1")
+}
+
+/// The live session with cookie id `id` and its account, its idle clock
+/// restarted unless the request is a background one; or 401 saying why.
+fn live(
+    ctx: &Ctx,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(crate::auth::Session, crate::store::users::User), ApiError> {
+    ctx.accounts
+        .session(id, Utc::now(), !background(headers))
+        .map_err(|e| match e {
+            sessions::Ended::Idle => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "session_idle",
+                Reason::SessionIdle,
+            ),
+            sessions::Ended::Gone => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "session_ended",
+                Reason::SessionEnded,
+            ),
+        })
 }
 
 fn set_cookie(resp: &mut Response, value: &str, max_age: i64, secure: bool) {
@@ -258,9 +286,7 @@ fn session_id(r: &Req) -> Result<String, ApiError> {
 
 pub(super) async fn current(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = session_id(r)?;
-    let Some((s, user)) = ctx.accounts.session(&id, Utc::now()) else {
-        return Err(session_ended());
-    };
+    let (s, user) = live(ctx, &id, &r.headers)?;
     Ok(json(StatusCode::OK, &SessionView::of(user, &s)))
 }
 

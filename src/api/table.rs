@@ -28,6 +28,7 @@ use crate::domain::{
 };
 use crate::i18n::Reason;
 use crate::store::tokens::TokenInfo;
+use crate::store::versions::DeletedHistory;
 use crate::store::AuditEntry;
 
 /// What a handler returns: a reply, or an error to send in the one shape.
@@ -309,7 +310,11 @@ table! {
     }
     (GET "/messages/{id}/versions", ANY) => desk::versions {
         body: NO_BODY, reply: Some(schema::<Vec<MessageVersion>>), ok: OK,
-        summary: "every kept version of a message, newest first, with who wrote it, when, and who approved or rejected it (the last 50 and the last approved)",
+        summary: "every version of a message, newest first, with who wrote it, when, and who approved or rejected it",
+    }
+    (GET "/messages/{id}/deleted", Some(Admin)) => desk::deleted {
+        body: NO_BODY, reply: Some(schema::<Vec<DeletedHistory>>), ok: OK,
+        summary: "the histories of deleted messages that had this id, the latest deletion first: who deleted each and when, and every version it had (empty when none was deleted)",
     }
     (GET "/messages/{id}/diff", ANY) => desk::diff {
         body: NO_BODY, reply: Some(schema::<desk::Diff>), ok: OK,

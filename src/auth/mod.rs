@@ -117,6 +117,13 @@ impl Accounts {
         })
     }
 
+    /// Sessions that begin from now on end after `idle` without a request
+    /// of their person's (the server's `--session-idle-s`).
+    pub(crate) fn with_idle(self, idle: chrono::Duration) -> Accounts {
+        *self.sessions.lock().expect("sessions lock") = Sessions::with_idle(idle);
+        self
+    }
+
     /// Changes the sign-in throttle's numbers (tests shorten the delay).
     #[cfg(test)]
     pub(crate) fn set_throttle_policy(&self, p: throttle::Policy) {
@@ -168,16 +175,22 @@ impl Accounts {
     }
 
     /// The live session with this cookie id and its account (the idle
-    /// clock restarts). `None` when it expired, was signed out, or the
-    /// account is gone.
-    pub(crate) fn session(&self, id: &str, now: DateTime<Utc>) -> Option<(Session, User)> {
+    /// clock restarts when the request is the person's own, `activity`).
+    /// [`sessions::Ended`] says why not: idle, or signed out, expired or
+    /// the account gone.
+    pub(crate) fn session(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        activity: bool,
+    ) -> Result<(Session, User), sessions::Ended> {
         let s = self
             .sessions
             .lock()
             .expect("sessions lock")
-            .touch(id, now)?;
-        let u = self.users.get(&s.username)?;
-        Some((s, u))
+            .touch(id, now, activity)?;
+        let u = self.users.get(&s.username).ok_or(sessions::Ended::Gone)?;
+        Ok((s, u))
     }
 
     /// Whether the session whose id has this digest is still live.
@@ -343,7 +356,7 @@ mod tests {
         ));
         let (id, s, u) = a.sign_in("Lan", "mật khẩu đầu tiên", ip, t0()).unwrap();
         assert!(u.must_change_password);
-        assert_eq!(a.session(&id, t0()).unwrap().0.csrf, s.csrf);
+        assert_eq!(a.session(&id, t0(), true).unwrap().0.csrf, s.csrf);
         // Changing the password ends the other sessions, keeps this one.
         let (other, _, _) = a.sign_in("lan", "mật khẩu đầu tiên", ip, t0()).unwrap();
         assert_eq!(
@@ -354,12 +367,12 @@ mod tests {
             .prepare_own_password("lan", "mật khẩu đầu tiên", "mật khẩu của Lan")
             .unwrap();
         a.set_password("lan", phc, false, Some(&id), t0()).unwrap();
-        assert!(a.session(&other, t0()).is_none());
-        assert!(!a.session(&id, t0()).unwrap().1.must_change_password);
+        assert!(a.session(&other, t0(), true).is_err());
+        assert!(!a.session(&id, t0(), true).unwrap().1.must_change_password);
         // A reset ends every session and asks for a change again.
         a.set_password("lan", password::hash("mật khẩu mới tạm"), true, None, t0())
             .unwrap();
-        assert!(a.session(&id, t0()).is_none());
+        assert!(a.session(&id, t0(), true).is_err());
         let reopened = Accounts::open(&path).unwrap();
         let (_, _, u) = reopened
             .sign_in("lan", "mật khẩu mới tạm", ip, t0())

@@ -3,6 +3,12 @@
 //! bytes; only its SHA-256 is kept, so it is looked up, never compared
 //! byte by byte. Each session has its own CSRF token. Time is an
 //! argument.
+//!
+//! Only a person's own requests restart the idle clock: what a dashboard
+//! asks for by itself (polling, the event stream) is marked background
+//! and leaves it alone, so a tab left open still ends. A session that
+//! ended for inactivity is remembered as such until its absolute end, so
+//! every later request can say why (not just that it ended).
 
 use std::collections::HashMap;
 
@@ -10,7 +16,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::store::secret_file::{digest, new_secret};
 
-/// A session ends after this long without a request…
+/// A session ends after this long without a request of its person's
+/// (the default; the server may set another, [`Sessions::with_idle`])…
 pub(crate) const IDLE: Duration = Duration::minutes(30);
 /// …and this long after sign-in, however busy.
 pub(crate) const ABSOLUTE: Duration = Duration::hours(12);
@@ -25,21 +32,47 @@ pub(crate) struct Session {
     pub csrf: String,
     pub created: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    /// How long it lasts without a request of its person's.
+    pub idle: Duration,
 }
 
 impl Session {
     /// When it ends if nothing more happens.
     pub(crate) fn expires(&self) -> DateTime<Utc> {
-        (self.last_seen + IDLE).min(self.created + ABSOLUTE)
+        (self.last_seen + self.idle).min(self.created + ABSOLUTE)
     }
 }
 
-#[derive(Default)]
+/// Why a cookie no longer signs anyone in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// Its person did nothing for the idle time.
+    Idle,
+    /// Signed out, past the absolute limit, or never a session.
+    Gone,
+}
+
 pub(crate) struct Sessions {
     by_id: HashMap<[u8; 32], Session>,
+    idle: Duration,
+}
+
+impl Default for Sessions {
+    fn default() -> Sessions {
+        Sessions::with_idle(IDLE)
+    }
 }
 
 impl Sessions {
+    /// No sessions yet; each new one ends after `idle` without a request
+    /// of its person's.
+    pub(crate) fn with_idle(idle: Duration) -> Sessions {
+        Sessions {
+            by_id: HashMap::new(),
+            idle,
+        }
+    }
+
     /// A new session for `username`: (the cookie's id, the session).
     pub(crate) fn begin(&mut self, username: &str, now: DateTime<Utc>) -> (String, Session) {
         if self.by_id.len() >= KEPT {
@@ -62,22 +95,35 @@ impl Sessions {
             csrf: new_secret(),
             created: now,
             last_seen: now,
+            idle: self.idle,
         };
         self.by_id.insert(digest(&id), s.clone());
         (id, s)
     }
 
-    /// The live session with this cookie id (its idle clock restarted),
-    /// or `None`; an expired one is forgotten.
-    pub(crate) fn touch(&mut self, id: &str, now: DateTime<Utc>) -> Option<Session> {
+    /// The live session with this cookie id, its idle clock restarted
+    /// when the request is the person's own (`activity`), not one the
+    /// page made by itself. One past its absolute end is forgotten; one
+    /// that went idle is kept until then, to say so.
+    pub(crate) fn touch(
+        &mut self,
+        id: &str,
+        now: DateTime<Utc>,
+        activity: bool,
+    ) -> Result<Session, Ended> {
         let key = digest(id);
-        let s = self.by_id.get_mut(&key)?;
-        if s.expires() <= now {
+        let s = self.by_id.get_mut(&key).ok_or(Ended::Gone)?;
+        if s.created + ABSOLUTE <= now {
             self.by_id.remove(&key);
-            return None;
+            return Err(Ended::Gone);
         }
-        s.last_seen = now;
-        Some(s.clone())
+        if s.expires() <= now {
+            return Err(Ended::Idle);
+        }
+        if activity {
+            s.last_seen = now;
+        }
+        Ok(s.clone())
     }
 
     /// Whether the session with this id digest is still live (for long
@@ -120,16 +166,59 @@ mod tests {
         let mut now = t0();
         while now + Duration::minutes(20) < t0() + ABSOLUTE {
             now += Duration::minutes(20);
-            assert!(ss.touch(&id, now).is_some(), "alive at {now}");
+            assert!(ss.touch(&id, now, true).is_ok(), "alive at {now}");
         }
-        assert!(ss.touch(&id, t0() + ABSOLUTE).is_none(), "absolute timeout");
-        let (id, _) = ss.begin("lan", t0());
-        assert!(ss.touch(&id, t0() + IDLE - Duration::seconds(1)).is_some());
         assert!(
-            ss.touch(&id, t0() + IDLE * 2).is_none(),
+            ss.touch(&id, t0() + ABSOLUTE, true).is_err(),
+            "absolute timeout"
+        );
+        let (id, _) = ss.begin("lan", t0());
+        assert!(ss
+            .touch(&id, t0() + IDLE - Duration::seconds(1), true)
+            .is_ok());
+        assert!(
+            ss.touch(&id, t0() + IDLE * 2, true).is_err(),
             "idle timeout (30 min after the last request)"
         );
-        assert!(ss.touch("made-up-by-an-attacker", t0()).is_none());
+        assert!(ss.touch("made-up-by-an-attacker", t0(), true).is_err());
+    }
+
+    #[test]
+    fn only_the_persons_own_requests_keep_a_session_alive() {
+        let mut ss = Sessions::with_idle(Duration::minutes(10));
+        let (id, _) = ss.begin("lan", t0());
+        // The page polls every 30 s by itself: the idle clock runs on.
+        let mut now = t0();
+        while now + Duration::seconds(30) < t0() + Duration::minutes(10) {
+            now += Duration::seconds(30);
+            assert!(ss.touch(&id, now, false).is_ok(), "alive at {now}");
+        }
+        let idle_end = t0() + Duration::minutes(10);
+        assert_eq!(ss.touch(&id, idle_end, false).unwrap_err(), Ended::Idle);
+        // It says so to every later request, a click too, until its
+        // absolute end; then it is forgotten.
+        let later = idle_end + Duration::minutes(5);
+        assert_eq!(ss.touch(&id, later, true).unwrap_err(), Ended::Idle);
+        assert_eq!(
+            ss.touch(&id, t0() + ABSOLUTE, true).unwrap_err(),
+            Ended::Gone
+        );
+        assert!(ss.by_id.is_empty());
+        // A click restarts the clock; background requests after it do not.
+        let (id, _) = ss.begin("lan", t0());
+        let click = t0() + Duration::minutes(9);
+        assert!(ss.touch(&id, click, true).is_ok());
+        let poll = click + Duration::minutes(9);
+        assert!(
+            ss.touch(&id, poll, false).is_ok(),
+            "9 minutes after the click"
+        );
+        assert_eq!(
+            ss.touch(&id, click + Duration::minutes(10), false)
+                .unwrap_err(),
+            Ended::Idle
+        );
+        assert_eq!(ss.touch("made-up", t0(), true).unwrap_err(), Ended::Gone);
     }
 
     #[test]
@@ -139,11 +228,11 @@ mod tests {
         let (b, _) = ss.begin("lan", t0());
         let (c, _) = ss.begin("hoa", t0());
         assert_eq!(ss.end_all("lan", Some(&b)), 1);
-        assert!(ss.touch(&a, t0()).is_none());
-        assert!(ss.touch(&b, t0()).is_some(), "the one kept");
-        assert!(ss.touch(&c, t0()).is_some(), "someone else's");
+        assert!(ss.touch(&a, t0(), true).is_err());
+        assert!(ss.touch(&b, t0(), true).is_ok(), "the one kept");
+        assert!(ss.touch(&c, t0(), true).is_ok(), "someone else's");
         assert_eq!(ss.end_all("lan", None), 1);
-        assert!(ss.touch(&b, t0()).is_none());
+        assert!(ss.touch(&b, t0(), true).is_err());
         for _ in 0..PER_PERSON + 5 {
             ss.begin("hoa", t0());
         }

@@ -861,6 +861,7 @@ pub enum Reason {
         minutes: i64,
     },
     SessionEnded,
+    SessionIdle,
     CsrfMissing,
     MustChangePassword,
     CurrentPasswordWrong,
@@ -1945,6 +1946,10 @@ impl Reason {
                 "Phiên đăng nhập đã hết hạn hoặc đã đăng xuất: hãy đăng nhập lại.".into(),
                 "Your session expired or was signed out: sign in again.".into(),
             ),
+            Reason::SessionIdle => (
+                "Phiên đăng nhập đã kết thúc vì lâu không thao tác: hãy đăng nhập lại.".into(),
+                "Your session ended after a while without activity: sign in again.".into(),
+            ),
             Reason::CsrfMissing => (
                 "Thiếu hoặc sai mã chống giả mạo (X-CSRF-Token): hãy tải lại trang rồi thử lại.".into(),
                 "The anti-forgery token (X-CSRF-Token) is missing or wrong: reload the page and try again.".into(),
@@ -2556,6 +2561,7 @@ mod tests {
             Reason::PasswordWait { seconds: 5 },
             Reason::AccountLocked { minutes: 15 },
             Reason::SessionEnded,
+            Reason::SessionIdle,
             Reason::CsrfMissing,
             Reason::MustChangePassword,
             Reason::CurrentPasswordWrong,
@@ -2885,6 +2891,7 @@ mod tests {
                 | Reason::PasswordWait { .. }
                 | Reason::AccountLocked { .. }
                 | Reason::SessionEnded
+                | Reason::SessionIdle
                 | Reason::CsrfMissing
                 | Reason::MustChangePassword
                 | Reason::CurrentPasswordWrong

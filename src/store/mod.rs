@@ -934,7 +934,7 @@ impl Store {
             let mut audit = entry(who, "create", "message", m.id.as_str());
             audit.detail = serde_json::json!({"version": m.version, "status": m.status});
             let mut ops = vec![FileOp::Write(self.message_path(&m.id), pretty(&m))];
-            ops.extend(self.version_ops(&m, None));
+            ops.extend(self.version_ops(&m));
             Ok((m, ops, vec![audit]))
         })
     }
@@ -986,7 +986,7 @@ impl Store {
             let audit = versions::message_audit(who, action, &before, &m);
             s.messages.insert(id.clone(), m.clone());
             let mut ops = vec![FileOp::Write(self.message_path(id), pretty(&m))];
-            ops.extend(self.version_ops(&m, before.last_approved));
+            ops.extend(self.version_ops(&m));
             Ok((m, ops, vec![audit]))
         })
     }
@@ -1013,7 +1013,9 @@ impl Store {
     /// Deletes a message, as `who`; refused while a campaign lists it (the campaigns are named).
     pub fn delete_message(&self, id: &Id, who: &str) -> Result<Message, StoreError> {
         let path = self.message_path(id);
-        self.change(Some(entry(who, "delete", "message", id.as_str())), |s| {
+        let line = entry(who, "delete", "message", id.as_str());
+        let at = line.at;
+        self.change(Some(line), |s| {
             let users: Vec<(String, String)> = s
                 .campaigns
                 .values()
@@ -1037,8 +1039,9 @@ impl Store {
                 .remove(id)
                 .ok_or_else(|| not_found("message", id.as_str()))?;
             s.problems.remove(&path);
-            let mut ops = vec![FileOp::Remove(path)];
-            ops.extend(self.forget_versions(id));
+            // The history is kept first, the message goes last.
+            let mut ops = self.archive_versions(&m, who, at);
+            ops.push(FileOp::Remove(path));
             Ok((m, ops))
         })
     }

@@ -12,23 +12,45 @@
 //! hand, never read back first, so changes queued together cannot lose one
 //! another's versions.
 //!
-//! At most [`KEEP_VERSIONS`] versions of a message are kept, and the last
-//! approved one beside them: an edit removes the version that falls out of
-//! the window, unless it is the last approved (the approval desk diffs
-//! against it). The message file stays the authority for the current
-//! version: a crash between the two files, or a data directory from before
-//! versions were kept, shows the current version from the message itself.
+//! Every version is kept, for as long as the message: versions are small
+//! text, stay on disk, and are read only when someone asks for a
+//! message's history (never held in memory). A deleted message's history
+//! is kept too, for administrators, in one file per deletion:
+//!
+//! ```text
+//! DIR/state/deleted-versions/{message id}/{deleted at, ms}.json
+//! ```
+//!
+//! ([`DeletedHistory`]; a new message may take the id again and starts
+//! its own history at version 1). The message file stays the authority
+//! for the current version: a crash between the two files, or a data
+//! directory from before versions were kept, shows the current version
+//! from the message itself.
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::{entry, not_found, pretty, FileOp, Store, StoreError};
 use crate::domain::{Id, Message, MessageVersion};
 use crate::fsio;
 
-/// How many versions of a message are kept (besides the last approved).
-pub const KEEP_VERSIONS: u64 = 50;
+/// The whole history of a message that was deleted, kept for
+/// administrators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeletedHistory {
+    /// The message's id (a later message may have taken it again).
+    pub id: Id,
+    /// Who deleted it.
+    pub deleted_by: String,
+    /// When.
+    pub deleted_at: DateTime<Utc>,
+    /// Every version it had, newest first (the first is the message as it
+    /// stood when it was deleted).
+    pub versions: Vec<MessageVersion>,
+}
 
 impl Store {
     /// Where version `n` of message `id` is kept.
@@ -40,12 +62,17 @@ impl Store {
         self.root.join("state/versions").join(id.as_str())
     }
 
+    fn deleted_dir(&self, id: &Id) -> PathBuf {
+        self.root.join("state/deleted-versions").join(id.as_str())
+    }
+
     /// Deletes what a crash left of version writes that never reached
     /// their rename (nobody lists these directories at start).
     pub(super) fn remove_version_temps(&self) {
-        let Ok(messages) = std::fs::read_dir(self.root.join("state/versions")) else {
-            return;
-        };
+        let messages = ["state/versions", "state/deleted-versions"]
+            .into_iter()
+            .filter_map(|d| std::fs::read_dir(self.root.join(d)).ok())
+            .flatten();
         for dir in messages.flatten() {
             let Ok(files) = std::fs::read_dir(dir.path()) else {
                 continue;
@@ -58,51 +85,49 @@ impl Store {
         }
     }
 
-    /// The file operations that record `m`'s current version, and drop
-    /// what falls out of the kept window. `last_approved_before` is the
-    /// message's last approved version before this change.
-    pub(super) fn version_ops(
-        &self,
-        m: &Message,
-        last_approved_before: Option<u64>,
-    ) -> Vec<FileOp> {
-        let mut ops = vec![FileOp::Write(
+    /// The file operation that records `m`'s current version.
+    pub(super) fn version_ops(&self, m: &Message) -> Vec<FileOp> {
+        vec![FileOp::Write(
             self.version_path(&m.id, m.version),
             pretty(&m.as_version()),
-        )];
-        let oldest_kept = m.version.saturating_sub(KEEP_VERSIONS - 1).max(1);
-        let dropped = [
-            // Out of the window with this version …
-            m.version.checked_sub(KEEP_VERSIONS),
-            // … or no longer the last approved, and out of it already.
-            last_approved_before.filter(|a| Some(*a) != m.last_approved),
-        ];
-        for v in dropped.into_iter().flatten() {
-            if v >= 1 && v < oldest_kept && Some(v) != m.last_approved {
-                ops.push(FileOp::Remove(self.version_path(&m.id, v)));
+        )]
+    }
+
+    /// Message `m` is deleted by `who` at `at`: its whole history goes
+    /// into one [`DeletedHistory`] file, and its version files go.
+    pub(super) fn archive_versions(
+        &self,
+        m: &Message,
+        who: &str,
+        at: DateTime<Utc>,
+    ) -> Vec<FileOp> {
+        let dir = self.versions_dir(&m.id);
+        let docs = match self.documents_in(&dir) {
+            Ok(docs) => docs,
+            Err(e) => {
+                tracing::error!("the versions of {} are left behind: {e}", m.id);
+                return Vec::new();
             }
-        }
+        };
+        let mut ops: Vec<FileOp> = docs
+            .iter()
+            .map(|(n, _)| FileOp::Remove(dir.join(format!("{n}.json"))))
+            .collect();
+        let history = DeletedHistory {
+            id: m.id.clone(),
+            deleted_by: who.to_string(),
+            deleted_at: at,
+            versions: with_current(m, docs),
+        };
+        let file = self
+            .deleted_dir(&m.id)
+            .join(format!("{}.json", at.timestamp_millis()));
+        ops.insert(0, FileOp::Write(file, pretty(&history)));
         ops
     }
 
-    /// The removal of every kept version of message `id` (it is deleted).
-    pub(super) fn forget_versions(&self, id: &Id) -> Vec<FileOp> {
-        let dir = self.versions_dir(id);
-        match self.documents_in(&dir) {
-            Ok(docs) => docs
-                .into_iter()
-                .map(|(n, _)| FileOp::Remove(dir.join(format!("{n}.json"))))
-                .collect(),
-            Err(e) => {
-                tracing::error!("the versions of {id} are left behind: {e}");
-                Vec::new()
-            }
-        }
-    }
-
-    /// The kept versions of message `id`, newest first: at most
-    /// [`KEEP_VERSIONS`] and the last approved one. The current version
-    /// is always the message as it stands.
+    /// Every version of message `id`, newest first, read from disk for
+    /// this request; the first is always the message as it stands.
     pub fn message_versions(&self, id: &Id) -> Result<Vec<MessageVersion>, StoreError> {
         let m = self
             .snapshot()
@@ -110,28 +135,27 @@ impl Store {
             .get(id)
             .cloned()
             .ok_or_else(|| not_found("message", id.as_str()))?;
-        let mut out: Vec<MessageVersion> = self
-            .documents_in(&self.versions_dir(id))?
-            .into_iter()
-            .filter_map(|(name, bytes)| {
-                let n: u64 = name.parse().ok()?;
-                let v: MessageVersion = serde_json::from_slice(&bytes).ok()?;
-                (v.version == n && n < m.version).then_some(v)
-            })
-            .collect();
-        out.push(m.as_version());
-        out.sort_by_key(|v| std::cmp::Reverse(v.version));
-        let oldest_kept = m.version.saturating_sub(KEEP_VERSIONS - 1);
-        out.retain(|v| v.version >= oldest_kept || Some(v.version) == m.last_approved);
-        Ok(out)
+        Ok(with_current(&m, self.documents_in(&self.versions_dir(id))?))
     }
 
-    /// One kept version of message `id`, if it is kept.
+    /// Version `n` of message `id`, if it has one.
     pub fn message_version(&self, id: &Id, n: u64) -> Result<Option<MessageVersion>, StoreError> {
         Ok(self
             .message_versions(id)?
             .into_iter()
             .find(|v| v.version == n))
+    }
+
+    /// The histories of the deleted messages that had id `id`, the latest
+    /// deletion first (empty when none was deleted).
+    pub fn deleted_versions(&self, id: &Id) -> Result<Vec<DeletedHistory>, StoreError> {
+        let mut out: Vec<DeletedHistory> = self
+            .documents_in(&self.deleted_dir(id))?
+            .into_iter()
+            .filter_map(|(_, bytes)| serde_json::from_slice(&bytes).ok())
+            .collect();
+        out.sort_by_key(|h| std::cmp::Reverse(h.deleted_at));
+        Ok(out)
     }
 
     /// Sends a message back to its author with a comment
@@ -146,6 +170,22 @@ impl Store {
     ) -> Result<Message, StoreError> {
         self.change_message(id, who, "reject", |m, _| m.reject(who, read, comment, now))
     }
+}
+
+/// The versions on disk (`docs`, as [`Store::documents_in`] reads them)
+/// before `m`'s own, and `m`'s current version, newest first.
+fn with_current(m: &Message, docs: Vec<(String, Vec<u8>)>) -> Vec<MessageVersion> {
+    let mut out: Vec<MessageVersion> = docs
+        .into_iter()
+        .filter_map(|(name, bytes)| {
+            let n: u64 = name.parse().ok()?;
+            let v: MessageVersion = serde_json::from_slice(&bytes).ok()?;
+            (v.version == n && n < m.version).then_some(v)
+        })
+        .collect();
+    out.push(m.as_version());
+    out.sort_by_key(|v| std::cmp::Reverse(v.version));
+    out
 }
 
 /// The audit entry of a message change, with its version and status
@@ -197,7 +237,7 @@ mod tests {
     }
 
     #[test]
-    fn versions_and_rejections_survive_a_reopen_and_stay_bounded() {
+    fn every_version_and_rejection_survives_a_reopen_and_a_deletion() {
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(d.path()).unwrap();
         let m = s.create_message(body("bản 1"), "lan", t(0)).unwrap();
@@ -213,34 +253,50 @@ mod tests {
         assert_eq!(v[0].approved_by.as_deref(), Some("hung"));
         assert_eq!(v[1].rejection.as_ref().unwrap().comment, "Sửa giờ");
         assert_eq!((v[1].by.as_str(), v[1].at), ("lan", t(0)));
-        // Many edits later: the last KEEP_VERSIONS and the last approved.
-        for i in 3..=60 {
+        // Many edits and a new approval later: every version, with who and when.
+        for i in 3..=80 {
             s.edit_message(&m.id, body(&format!("bản {i}")), "lan", t(i))
                 .unwrap();
         }
-        let kept: Vec<u64> = s
-            .message_versions(&m.id)
-            .unwrap()
-            .iter()
-            .map(|v| v.version)
-            .collect();
-        let mut want: Vec<u64> = (11..=60).rev().collect();
-        want.push(2);
-        assert_eq!(kept, want);
-        let mut on_disk = vec![2];
-        on_disk.extend(11..=60);
-        assert_eq!(kept_on_disk(&s, &m.id), on_disk);
-        // A new approval lets the old approved version go.
-        s.approve_message(&m.id, "hung", None, t(61), Policy::default())
+        s.approve_message(&m.id, "hung", None, t(81), Policy::default())
             .unwrap();
-        assert_eq!(kept_on_disk(&s, &m.id), (11..=60).collect::<Vec<_>>());
+        let kept = s.message_versions(&m.id).unwrap();
         assert_eq!(
-            s.message_version(&m.id, 60)
-                .unwrap()
-                .unwrap()
-                .approved_by
-                .as_deref(),
-            Some("hung")
+            kept.iter().map(|v| v.version).collect::<Vec<_>>(),
+            (1..=80).rev().collect::<Vec<_>>()
+        );
+        assert_eq!((kept[77].by.as_str(), kept[77].at), ("lan", t(3)));
+        assert_eq!(kept_on_disk(&s, &m.id), (1..=80).collect::<Vec<_>>());
+        assert_eq!(
+            s.message_version(&m.id, 2).unwrap().unwrap().approved_by,
+            Some("hung".into())
+        );
+        // Deleted: the whole history moves to one file for administrators,
+        // and a new message under the same id starts its own.
+        assert!(s.deleted_versions(&m.id).unwrap().is_empty());
+        s.delete_message(&m.id, "admin").unwrap();
+        assert!(s.message_versions(&m.id).is_err());
+        let again = s
+            .insert_message(Some(m.id.clone()), body("tin mới"), "mai", t(90))
+            .unwrap();
+        assert_eq!(s.message_versions(&again.id).unwrap().len(), 1);
+        drop(s);
+        let s = Store::open(d.path()).unwrap();
+        let gone = s.deleted_versions(&m.id).unwrap();
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].deleted_by, "admin");
+        assert_eq!(
+            gone[0]
+                .versions
+                .iter()
+                .map(|v| v.version)
+                .collect::<Vec<_>>(),
+            (1..=80).rev().collect::<Vec<_>>()
+        );
+        assert_eq!(gone[0].versions[0].approved_by.as_deref(), Some("hung"));
+        assert_eq!(
+            gone[0].versions[79].rejection.as_ref().unwrap().comment,
+            "Sửa giờ"
         );
     }
 

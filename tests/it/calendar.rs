@@ -169,6 +169,25 @@ async fn the_calendar_shows_next_week_its_conflict_and_next_monday_at_seven() {
             chip.contains("07:00") && chip.contains("Đề án 06"),
             "{chip}"
         );
+        // The two campaigns on that day are told apart by colour and
+        // pattern, not by their names alone.
+        let looks = b
+            .js(
+                "return arguments[0].map((id) => { \
+                   const s = document.querySelector(`${arguments[1]} [data-campaign='${id}'] .swatch`); \
+                   return [getComputedStyle(s).backgroundColor, [...s.classList].find((c) => c.startsWith('cal-pat-'))]; })",
+                json!([[id06, cash], monday_cell]),
+            )
+            .await;
+        let (a, c) = (&looks[0], &looks[1]);
+        assert!(
+            a[0].as_str().is_some_and(|s| s.starts_with("rgb")) && a[0] != c[0],
+            "two campaigns, two colours: {looks}"
+        );
+        assert!(
+            a[1].is_string() && a[1] != c[1],
+            "two campaigns, two patterns: {looks}"
+        );
         let conflicts = b.text("#cal-conflicts").await;
         assert!(
             conflicts.contains(

@@ -313,7 +313,7 @@ impl Browser {
     /// Sizes the window so that the page itself (the viewport) is
     /// `width`×`height`: headless Chromium still keeps room for its
     /// toolbars, so the window is made that much taller.
-    async fn viewport(&self, width: u32, height: u32) {
+    pub(crate) async fn viewport(&self, width: u32, height: u32) {
         let toolbars = self
             .js("return window.outerHeight - window.innerHeight", json!([]))
             .await
@@ -891,7 +891,7 @@ async fn every_page_loads_in_a_real_browser() {
         ("reports", "#/reports".into(), "Báo cáo phát", ".page section.card + section.card".into()),
         ("media", "#/media".into(), "Thư viện ảnh", ".media-grid".into()),
         ("admin-panels", "#/admin/panels".into(), "Quản trị", r#"tr[data-panel="ubnd-hai-chau"]"#.into()),
-        ("admin-tokens", "#/admin/tokens".into(), "Quản trị", ".two-col table code".into()),
+        ("admin-tokens", "#/admin/tokens".into(), "Quản trị", "#token-list table code".into()),
         ("admin-audit", "#/admin/audit".into(), "Quản trị", ".table-dense tbody".into()),
     ];
 

@@ -1,7 +1,10 @@
 // The API client: every request goes to /api/v1 on the same origin with the
 // bearer token, or (signed in with a password) with the session cookie and,
 // on every change, the session's CSRF token; errors become `ApiError`s with the server's sentence; a 401
-// ends the session (the shell says how, through `whenSessionEnds`). Also the
+// ends the session (the shell says how, through `whenSessionEnds`). What the
+// page asks for by itself (polling, the event stream) goes with `background`:
+// the header `X-Bangtin-Background: 1` tells the server it is not the
+// person's doing, so it does not keep an unattended tab signed in. Also the
 // loaders that refresh the shared lists in `S`.
 
 import { t, lang } from './i18n.js';
@@ -19,10 +22,13 @@ class ApiError extends Error {
   }
 }
 
-export async function api(path, { method = 'GET', json, body, headers = {}, accept, signal, raw = false, quiet401 = false } = {}) {
+/** The header that marks a request the page made by itself. */
+export const BACKGROUND = { 'X-Bangtin-Background': '1' };
+
+export async function api(path, { method = 'GET', json, body, headers = {}, accept, signal, raw = false, quiet401 = false, background = false } = {}) {
   // The server writes its sentences (errors, cron descriptions) in the
   // language the dashboard shows.
-  const hd = { 'Accept-Language': lang, ...headers };
+  const hd = { 'Accept-Language': lang, ...(background ? BACKGROUND : {}), ...headers };
   if (S.token) hd.Authorization = `Bearer ${S.token}`;
   else if (S.csrf && method !== 'GET' && method !== 'HEAD') hd['X-CSRF-Token'] = S.csrf;
   let payload = body;
@@ -39,8 +45,9 @@ export async function api(path, { method = 'GET', json, body, headers = {}, acce
     throw new ApiError(0, 'network', t('err.network'));
   }
   if (res.status === 401 && !quiet401) {
-    sessionEnded();
-    throw new ApiError(401, 'unauthorized', t('err.session'));
+    const code = await errorCode(res);
+    sessionEnded(code);
+    throw new ApiError(401, code || 'unauthorized', t('err.session'));
   }
   if (!res.ok) {
     let code = 'http';
@@ -61,18 +68,19 @@ export async function api(path, { method = 'GET', json, body, headers = {}, acce
 
 export const enc = encodeURIComponent;
 
-export async function loadPanels() {
-  const [panels, groups] = await Promise.all([api('/panels'), api('/groups').catch(() => null)]);
+// The loaders take `background` when the page, not its person, asks.
+export async function loadPanels(background = false) {
+  const [panels, groups] = await Promise.all([api('/panels', { background }), api('/groups', { background }).catch(() => null)]);
   S.panels = panels;
   S.panels.sort((a, b) => a.name.localeCompare(b.name, 'vi'));
   if (groups) setGroupNames(groups);
   return S.panels;
 }
-export async function loadMessages() { S.messages = await api('/messages'); return S.messages; }
-export async function loadCampaigns() { S.campaigns = await api('/campaigns'); return S.campaigns; }
+export async function loadMessages(background = false) { S.messages = await api('/messages', { background }); return S.messages; }
+export async function loadCampaigns(background = false) { S.campaigns = await api('/campaigns', { background }); return S.campaigns; }
 
-export async function loadAlertsQuiet() {
-  try { S.alerts = await api('/alerts'); } catch { S.alerts = S.alerts || []; }
+export async function loadAlertsQuiet(background = false) {
+  try { S.alerts = await api('/alerts', { background }); } catch { S.alerts = S.alerts || []; }
 }
 
 /** Uploads a file as an image asset; its file name becomes the image's name. */
@@ -81,10 +89,15 @@ export function uploadImage(file) {
 }
 
 /** Fetches an image with the bearer token and returns an object URL plus headers. */
-export async function fetchImage(path, { method = 'GET', json, signal } = {}) {
-  const res = await api(path, { method, json, signal, raw: true, accept: 'image/png' });
+export async function fetchImage(path, { method = 'GET', json, signal, background = false } = {}) {
+  const res = await api(path, { method, json, signal, background, raw: true, accept: 'image/png' });
   const blob = await res.blob();
   return { url: URL.createObjectURL(blob), headers: res.headers };
+}
+
+/** The `error` code of a refusal's JSON body, if it has one (read from a copy). */
+export async function errorCode(res) {
+  try { return (await res.clone().json()).error || ''; } catch { return ''; }
 }
 
 let onSessionEnd = () => {};
@@ -92,5 +105,12 @@ let onSessionEnd = () => {};
 /** Says what to do when the server no longer accepts the token. */
 export function whenSessionEnds(fn) { onSessionEnd = fn; }
 
-/** The token was refused (401): sign out and tell the person why. */
-export function sessionEnded() { onSessionEnd(t('err.session')); }
+/**
+ * The token or session was refused (401): sign out and tell the person why;
+ * `code` is the server's error code (`session_idle`: nobody used the page
+ * for the idle time, said on the sign-in page itself).
+ */
+export function sessionEnded(code = '') {
+  if (code === 'session_idle') onSessionEnd(t('err.sessionIdle'), 'error', true);
+  else onSessionEnd(t('err.session'));
+}

@@ -5,7 +5,7 @@
 import { t } from './i18n.js';
 import { debounce } from './dom.js';
 import { S } from './state.js';
-import { loadAlertsQuiet, loadCampaigns, loadMessages, sessionEnded } from './api.js';
+import { BACKGROUND, errorCode, loadAlertsQuiet, loadCampaigns, loadMessages, sessionEnded } from './api.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,12 +35,12 @@ export function startEvents() {
       setLive(first ? 'connecting' : 'retry');
       try {
         const res = await fetch('/api/v1/events', {
-          headers: S.token ? { Authorization: `Bearer ${S.token}`, Accept: 'text/event-stream' } : { Accept: 'text/event-stream' },
+          headers: { ...BACKGROUND, Accept: 'text/event-stream', ...(S.token ? { Authorization: `Bearer ${S.token}` } : {}) },
           credentials: 'same-origin',
           signal: ctrl.signal,
           cache: 'no-store',
         });
-        if (res.status === 401) { sessionEnded(); return; }
+        if (res.status === 401) { sessionEnded(await errorCode(res)); return; }
         if (!res.ok || !res.body) throw new Error(`events: ${res.status}`);
         setLive('on');
         if (!first) onReconnect();
@@ -117,7 +117,7 @@ function onPanelEvent(ev) {
 
 const namesPending = new Set();
 const refreshNamesSoon = debounce(async () => {
-  await Promise.allSettled([loadMessages(), loadCampaigns(), loadAlertsQuiet()]);
+  await Promise.allSettled([loadMessages(true), loadCampaigns(true), loadAlertsQuiet(true)]);
   for (const id of namesPending) wallHooks.update?.(id);
   namesPending.clear();
 }, 250);

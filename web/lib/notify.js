@@ -2,8 +2,9 @@
 // the list was last opened, and the list itself (GET /notifications: own
 // messages sent back with a comment or approved, and for approvers the
 // messages waiting for them). The list is asked for when the header is
-// drawn, on every page change, and every 30 s; what was seen is kept per
-// person in localStorage.
+// drawn, on every page change, and every 30 s (as background requests: they
+// do not keep an unattended tab signed in); what was seen is kept per person
+// in localStorage.
 
 import { t } from './i18n.js';
 import { fmtDateTime } from './format.js';
@@ -50,7 +51,7 @@ function close() { if (panel) panel.hidden = true; btn?.setAttribute('aria-expan
 /** Asks the server for the list again and redraws the bell. */
 export async function refreshNotifications() {
   if (!S.me) return;
-  try { items = await api('/notifications', { quiet401: true }); } catch { return; }
+  try { items = await api('/notifications', { background: true }); } catch { return; }
   draw();
 }
 

@@ -52,7 +52,10 @@ function switchLang() {
   if (S.me) { renderShell(); redraw(); } else signIn();
 }
 
-function signOut(message, kind = 'error') {
+/** Said on the sign-in page until the next sign-in (why the session ended). */
+let notice = '';
+
+function signOut(message, kind = 'error', onSignInPage = false) {
   const wasIn = !!(S.token || S.csrf);
   // A password session ends on the server too (the cookie is cleared).
   if (S.csrf) api('/session', { method: 'DELETE', quiet401: true }).catch(() => {});
@@ -62,8 +65,9 @@ function signOut(message, kind = 'error') {
   runCleanups();
   // Nothing the previous person loaded stays in memory.
   forgetAll();
+  if (onSignInPage) notice = message;
   signIn();
-  if (wasIn && message) toast(message, kind);
+  if (wasIn && message && !onSignInPage) toast(message, kind);
 }
 
 export async function boot(table) {
@@ -86,13 +90,18 @@ export async function boot(table) {
       S.csrf = s.csrf;
       S.me = await api('/me', { quiet401: true });
       if (S.me.must_change_password) { S.me = null; renderSignIn({ enter, switchLang, change: true }); return; }
-    } catch { S.csrf = null; S.me = null; }
+    } catch (e) {
+      S.csrf = null;
+      S.me = null;
+      if (e.code === 'session_idle') notice = t('err.sessionIdle');
+    }
   }
   if (S.me) await enter();
   else signIn();
 }
 
 async function enter() {
+  notice = '';
   renderShell();
   // Names for messages and campaigns are needed on several pages.
   await Promise.allSettled([loadPanels(), loadMessages(), loadCampaigns(), loadSettings()]);
@@ -100,7 +109,7 @@ async function enter() {
   routeAfresh();
 }
 
-function signIn() { renderSignIn({ enter, switchLang }); }
+function signIn() { renderSignIn({ enter, switchLang, notice }); }
 
 /** Whether the server lets a message's last editor approve it (`GET /me` says). */
 async function loadSettings() {

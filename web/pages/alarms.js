@@ -20,7 +20,7 @@ export function watchAlarms() {
   if (polling) return;
   const tick = async () => {
     if (S.me) {
-      try { showBanner((await api('/alarms?closed=0')).open); } catch { /* the next tick tries again */ }
+      try { showBanner((await api('/alarms?closed=0', { background: true })).open); } catch { /* the next tick tries again */ }
     } else showBanner([]);
   };
   polling = setInterval(tick, POLL_MS);

@@ -142,7 +142,7 @@ export async function viewAlerts(main, args, ctx) {
 
   const poll = async (id, started) => {
     try {
-      const a = await api(`/alerts/${enc(id)}`);
+      const a = await api(`/alerts/${enc(id)}`, { background: true });
       if (!ctx.alive()) return;
       clear(delivery).append(deliveryCard(a));
       const d = a.delivery || { targets: 0, acked: 0 };
@@ -203,7 +203,7 @@ export async function viewAlerts(main, args, ctx) {
     h('div', { class: 'two-col alerts-cols' }, h('div', {}, form, delivery), h('section', { class: 'card' }, activeBox))));
   renderActive();
   preview();
-  const refresh = setInterval(async () => { await loadAlertsQuiet(); if (ctx.alive()) renderActive(); }, 15000);
+  const refresh = setInterval(async () => { await loadAlertsQuiet(true); if (ctx.alive()) renderActive(); }, 15000);
   onCleanup(() => clearInterval(refresh));
 }
 

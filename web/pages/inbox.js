@@ -41,8 +41,10 @@ export async function viewInbox(main, args, ctx) {
   const dropPreviews = () => { for (const u of pvUrls) URL.revokeObjectURL(u); pvUrls = []; };
   onCleanup(() => { drawn += 1; dropPreviews(); });
 
-  const load = async () => {
-    const [w, st] = await Promise.all([api('/cap'), api('/cap/feeds'), loadPanels()]);
+  // `background`: the 10-second refresh, not the person (it does not keep
+  // an unattended tab signed in).
+  const load = async (background = false) => {
+    const [w, st] = await Promise.all([api('/cap', { background }), api('/cap/feeds', { background }), loadPanels(background)]);
     warnings = w;
     status = st;
   };
@@ -84,7 +86,7 @@ export async function viewInbox(main, args, ctx) {
    * The text on each kind of sign the warning reaches (size, format,
    * colour), smallest first, with its page count: the reading-time check.
    */
-  const previews = async (w, box, gen) => {
+  const previews = async (w, box, gen, background) => {
     const text = w.phases?.find((p) => p.wording === 'during')?.text || w.phases?.[0]?.text;
     const reach = S.panels.filter((p) => w.panels.includes(p.id));
     if (!text || !reach.length) { box.append(h('div', { class: 'screen screen-preview screen-idle', 'data-empty': text ? t('cap.noPanels') : t('cap.noText') })); return; }
@@ -102,7 +104,7 @@ export async function viewInbox(main, args, ctx) {
       box.append(head, frame);
       const q = `width=${p.width}&height=${p.height}&format=${p.format}&color=${enc(p.color || '#ff2000')}&look=led&dwell=8`;
       try {
-        const r = await fetchImage(`/preview?${q}`, { method: 'POST', json: { title: 'cap', text, style: ALERT_LOOK } });
+        const r = await fetchImage(`/preview?${q}`, { method: 'POST', json: { title: 'cap', text, style: ALERT_LOOK }, background });
         if (gen !== drawn) { URL.revokeObjectURL(r.url); return; }
         pvUrls.push(r.url);
         img.src = r.url;
@@ -113,7 +115,7 @@ export async function viewInbox(main, args, ctx) {
     }
   };
 
-  const renderDetail = async () => {
+  const renderDetail = async (background = false) => {
     drawn += 1;
     const gen = drawn;
     dropPreviews();
@@ -181,10 +183,10 @@ export async function viewInbox(main, args, ctx) {
           h('h3', {}, t('cap.preview')), pvBox,
           (w.phases || []).length > 1 ? h('ol', { class: 'cap-phases' }, w.phases.map((p) => h('li', {}, h('strong', {}, t(`cap.wording.${p.wording}`)), ` ${fmtDateTime(p.from)} – ${fmtDateTime(p.until)}: `, p.text))) : null)),
       actions, delivery));
-    previews(w, pvBox, gen);
+    previews(w, pvBox, gen, background);
     if (w.alerts?.length) {
       try {
-        const d = (await api(`/cap/${enc(w.id)}`)).delivery;
+        const d = (await api(`/cap/${enc(w.id)}`, { background })).delivery;
         if (!ctx.alive() || gen !== drawn) return;
         const pct = d.targets ? Math.round((d.acked / d.targets) * 100) : 0;
         clear(delivery).append(h('h3', {}, t('al.deliveryTitle')),
@@ -206,17 +208,17 @@ export async function viewInbox(main, args, ctx) {
   };
 
   let loading = null;
-  const refresh = async () => {
+  const refresh = async (background = false) => {
     if (loading) return loading;
-    loading = reload().finally(() => { loading = null; });
+    loading = reload(background).finally(() => { loading = null; });
     return loading;
   };
-  const reload = async () => {
-    await load();
+  const reload = async (background) => {
+    await load(background);
     if (!ctx.alive()) return;
     renderHealth();
     renderList();
-    await renderDetail();
+    await renderDetail(background);
   };
 
   clear(main).append(h('div', { class: 'page' },
@@ -224,6 +226,6 @@ export async function viewInbox(main, args, ctx) {
     health,
     h('div', { class: 'two-col cap-cols-main' }, h('section', { class: 'card', 'aria-label': t('cap.listLabel') }, list), detail)));
   await refresh();
-  const timer = setInterval(() => { refresh().catch(() => {}); }, 10000);
+  const timer = setInterval(() => { refresh(true).catch(() => {}); }, 10000);
   onCleanup(() => clearInterval(timer));
 }

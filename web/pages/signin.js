@@ -26,7 +26,7 @@ async function signedIn(enter) {
   await enter();
 }
 
-export function renderSignIn({ enter, switchLang, change = false }) {
+export function renderSignIn({ enter, switchLang, change = false, notice = '' }) {
   if (change) { renderChange({ enter, switchLang }); return; }
   const user = h('input', { id: 'username', name: 'username', type: 'text', autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', required: true });
   const pass = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
@@ -64,6 +64,7 @@ export function renderSignIn({ enter, switchLang, change = false }) {
   submit);
   page(switchLang,
     h('h1', {}, t('signin.title')),
+    notice ? h('p', { class: 'signin-notice', id: 'signin-notice', role: 'status' }, notice) : null,
     h('p', { class: 'lead' }, t('signin.leadPassword')),
     form,
     tokenForm(enter));

@@ -89,7 +89,8 @@ export async function viewWall(main, _args, ctx) {
     counter.textContent = t('wall.count', { online, total: S.panels.length });
   };
   wallHooks.resync = async () => {
-    try { await loadPanels(); await loadNowAll(); if (ctx.alive()) render(); } catch (e) { fail(e); }
+    // After the event stream reconnects: the page's doing, not the person's.
+    try { await loadPanels(true); await loadNowAll(true); if (ctx.alive()) render(); } catch (e) { fail(e); }
   };
   // Keep "seen 2 minutes ago" honest without events.
   const tick = setInterval(() => {
@@ -98,13 +99,13 @@ export async function viewWall(main, _args, ctx) {
   onCleanup(() => { clearInterval(tick); wallHooks.update = null; wallHooks.resync = null; });
 }
 
-async function loadNowAll() {
+async function loadNowAll(background = false) {
   const ids = S.panels.map((p) => p.id);
   let i = 0;
   const worker = async () => {
     while (i < ids.length) {
       const id = ids[i++];
-      try { S.now[id] = await api(`/panels/${enc(id)}/now`); } catch (e) { if (e.status === 401) throw e; }
+      try { S.now[id] = await api(`/panels/${enc(id)}/now`, { background }); } catch (e) { if (e.status === 401) throw e; }
     }
   };
   await Promise.all(Array.from({ length: Math.min(6, ids.length) }, worker));

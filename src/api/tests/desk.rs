@@ -52,3 +52,41 @@ async fn a_message_past_its_window_leaves_the_public_feeds() {
         "an expired message is public: {text}"
     );
 }
+
+/// Every version stays, and a deleted message's whole history stays
+/// readable by administrators (only them), with who deleted it.
+#[tokio::test]
+async fn a_deleted_messages_history_is_kept_for_administrators() {
+    let rig = Rig::new();
+    let ed = rig.user("lan", &[Role::Editor]);
+    let m = ed
+        .create_message(json!({"title": "Đề án 06", "text": "bản 1"}))
+        .await;
+    let id = m["id"].as_str().unwrap().to_string();
+    for i in 2..=60 {
+        let (st, v) = ed
+            .put(
+                &format!("/messages/{id}"),
+                json!({"title": "Đề án 06", "text": format!("bản {i}")}),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let (_, all) = ed.get(&format!("/messages/{id}/versions")).await;
+    assert_eq!(all.as_array().unwrap().len(), 60, "every version is kept");
+    assert_eq!(all[59]["text"], "bản 1");
+    let (st, _) = rig.admin().delete(&format!("/messages/{id}")).await;
+    assert_eq!(st, 204);
+    assert_eq!(ed.get(&format!("/messages/{id}/deleted")).await.0, 403);
+    let (st, gone) = rig.admin().get(&format!("/messages/{id}/deleted")).await;
+    assert_eq!(st, 200, "{gone}");
+    assert_eq!(gone[0]["deleted_by"], "admin");
+    let versions = gone[0]["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 60);
+    assert_eq!(
+        (&versions[59]["text"], &versions[59]["by"]),
+        (&json!("bản 1"), &json!("lan"))
+    );
+    let (st, none) = rig.admin().get("/messages/never-was/deleted").await;
+    assert_eq!((st, none), (200, json!([])));
+}
