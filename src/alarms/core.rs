@@ -267,6 +267,68 @@ pub(crate) fn held<Z: TimeZone>(
     !urgent && quiet.is_some_and(|q| q.contains(now.with_timezone(tz).time()))
 }
 
+/// How far an incident's notices have gone. The rule, so that a duty
+/// officer is told of every alarm and of every recovery, once:
+///
+/// - an alarm raised outside quiet hours (or urgent) is sent at once; one
+///   raised in quiet hours is *held* for the next digest;
+/// - a recovery of an alarm nobody was told of yet (held, not yet in a
+///   digest) sends nothing: the digest lists the incident once, raised and
+///   recovered (a recovery alone would name an alarm nobody heard of);
+/// - a recovery of an alarm already told (sent at once, or listed open by
+///   a digest) is sent at once outside quiet hours; in quiet hours it waits
+///   for the next digest, which lists it recovered;
+/// - the digest lists every non-urgent incident not yet in one, and those
+///   whose recovery waits for it.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct Told {
+    /// Its alarm notice was held for the digest (quiet hours).
+    #[serde(default)]
+    pub held: bool,
+    /// Already listed in a digest.
+    #[serde(default)]
+    pub digested: bool,
+    /// Its recovery notice waits for the next digest (it recovered in
+    /// quiet hours after its alarm had been told).
+    #[serde(default)]
+    pub recovery_held: bool,
+}
+
+impl Told {
+    /// An incident raised; `quiet`: quiet hours hold its notice now
+    /// ([`held`]). Its alarm notice goes out now unless [`Told::held`].
+    pub(crate) fn raised(quiet: bool) -> Told {
+        Told {
+            held: quiet,
+            ..Told::default()
+        }
+    }
+
+    /// Its outage ended; `quiet` as for [`Told::raised`]. Returns whether
+    /// the recovery notice goes out now; if not, the next digest tells it.
+    pub(crate) fn recovered(&mut self, quiet: bool) -> bool {
+        if self.held && !self.digested {
+            // Nobody was told of the alarm: the digest lists both.
+            return false;
+        }
+        self.recovery_held = quiet;
+        !quiet
+    }
+
+    /// Whether the next digest lists it (for a non-urgent incident).
+    pub(crate) fn for_digest(&self) -> bool {
+        !self.digested || self.recovery_held
+    }
+
+    /// Listed by a digest: its alarm, and its recovery if it had one.
+    pub(crate) fn in_digest(&mut self) {
+        self.digested = true;
+        self.recovery_held = false;
+    }
+}
+
 /// Whether the daily digest is due: the latest local `at` at or before
 /// `now` is after the previous digest.
 pub(crate) fn digest_due<Z: TimeZone>(
@@ -507,6 +569,58 @@ mod tests {
         assert!(!held(true, quiet, night, &tz), "urgent goes out");
         assert!(!held(false, quiet, noon, &tz));
         assert!(!held(false, None, night, &tz));
+    }
+
+    /// What each step of an incident tells: `A` alarm now, `R` recovery
+    /// now, `-` nothing now, `D` listed by a digest; steps are `r`/`R`
+    /// raised outside/inside quiet hours, `c`/`C` recovered outside/inside,
+    /// `d` a digest.
+    fn tell(steps: &str) -> String {
+        let mut told = Told::default();
+        let mut out = String::new();
+        for s in steps.chars() {
+            out.push(match s {
+                'r' | 'R' => {
+                    told = Told::raised(s == 'R');
+                    if told.held {
+                        '-'
+                    } else {
+                        'A'
+                    }
+                }
+                'c' | 'C' if told.recovered(s == 'C') => 'R',
+                'c' | 'C' => '-',
+                'd' if told.for_digest() => {
+                    told.in_digest();
+                    'D'
+                }
+                'd' => '-',
+                other => panic!("step {other}"),
+            });
+        }
+        out
+    }
+
+    /// Every alarm and every recovery is told once: at once outside quiet
+    /// hours, else by the next digest; a recovery never before its alarm.
+    #[test]
+    fn every_alarm_and_every_recovery_is_told_once() {
+        // Day: alarm and recovery at once; the digest sums the incident up.
+        assert_eq!(tell("rcdd"), "ARD-");
+        // Held at night, digested open, recovered by day: sent at once.
+        assert_eq!(tell("Rdcd"), "-DR-");
+        // Held at night, digested open, recovered at night: next digest.
+        assert_eq!(tell("RdCdd"), "-D-D-");
+        // Told by day, digested open, recovered at night: next digest.
+        assert_eq!(tell("rdCdd"), "AD-D-");
+        // Held and recovered before anyone was told (at night, or by day
+        // before the digest): the digest lists it once, raised and
+        // recovered.
+        assert_eq!(tell("RCdd"), "--D-");
+        assert_eq!(tell("Rcdd"), "--D-");
+        // Told by day, recovered at night before any digest: the digest
+        // lists it recovered.
+        assert_eq!(tell("rCdd"), "A-D-");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use self::config::AlarmConfig;
-use self::core::{Kind, Observation, Tracker, Transition};
+use self::core::{Kind, Observation, Told, Tracker, Transition};
 use self::notify::{Event, Named, Notice, Notifier};
 use crate::domain::Id;
 use crate::player::Shared;
@@ -189,7 +189,7 @@ impl Alarms {
         }
         let held_now = |urgent: bool| self::core::held(urgent, cfg.quiet(), now, &self.tz);
         let recorded = self.store.update(|log| {
-            let notices = self.record(log, &seen, now, held_now);
+            let notices = record(&self.fleet, log, &seen, now, held_now);
             let digest = take_digest(log, now, digest_due);
             Ok((notices, digest))
         });
@@ -263,67 +263,6 @@ impl Alarms {
         seen
     }
 
-    /// Opens and closes incidents in the log for what was seen; returns
-    /// the notices to send now (held ones wait for the digest).
-    fn record(
-        &self,
-        log: &mut AlarmLog,
-        seen: &Seen,
-        now: DateTime<Utc>,
-        held_now: impl Fn(bool) -> bool,
-    ) -> Vec<(Event, Incident)> {
-        let mut notices = Vec::new();
-        for t in &seen.transitions {
-            match t {
-                Transition::Raised { panel, kind, since } => {
-                    let urgent = seen.urgent.get(panel).copied().unwrap_or(false);
-                    log.next_id += 1;
-                    let i = Incident {
-                        id: log.next_id,
-                        panel: panel.clone(),
-                        kind: *kind,
-                        urgent,
-                        since: *since,
-                        raised_at: now,
-                        recovered_at: None,
-                        removed: false,
-                        held: held_now(urgent),
-                        digested: false,
-                        acked_by: None,
-                        acked_at: None,
-                    };
-                    self.fleet.raised[kind.index()].fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(panel = %panel, kind = kind.name(), "alarm raised");
-                    if !i.held {
-                        notices.push((Event::Alarm, i.clone()));
-                    }
-                    log.incidents.push(i);
-                }
-                Transition::Recovered {
-                    panel, kind, at, ..
-                } => {
-                    if let Some(i) = open_incident(&mut log.incidents, panel, *kind) {
-                        i.recovered_at = Some(*at);
-                        tracing::info!(panel = %panel, kind = kind.name(), "alarm recovered");
-                        // A held alarm's recovery is for the digest too.
-                        if !i.held && !held_now(i.urgent) {
-                            notices.push((Event::Recovery, i.clone()));
-                        } else {
-                            i.held = true;
-                        }
-                    }
-                }
-            }
-        }
-        for (panel, kind) in &seen.gone {
-            if let Some(i) = open_incident(&mut log.incidents, panel, *kind) {
-                i.recovered_at = Some(now);
-                i.removed = true;
-            }
-        }
-        notices
-    }
-
     /// Hands the notices and the digest to the notifier, with panel names.
     fn send(
         &self,
@@ -363,8 +302,66 @@ struct Seen {
     gone: Vec<(Id, Kind)>,
 }
 
-/// The non-urgent incidents not yet in a digest, when one is due (the
-/// first look only starts the clock).
+/// Opens and closes incidents in the log for what was seen; returns
+/// the notices to send now (held ones wait for the digest).
+fn record(
+    fleet: &Fleet,
+    log: &mut AlarmLog,
+    seen: &Seen,
+    now: DateTime<Utc>,
+    held_now: impl Fn(bool) -> bool,
+) -> Vec<(Event, Incident)> {
+    let mut notices = Vec::new();
+    for t in &seen.transitions {
+        match t {
+            Transition::Raised { panel, kind, since } => {
+                let urgent = seen.urgent.get(panel).copied().unwrap_or(false);
+                log.next_id += 1;
+                let i = Incident {
+                    id: log.next_id,
+                    panel: panel.clone(),
+                    kind: *kind,
+                    urgent,
+                    since: *since,
+                    raised_at: now,
+                    recovered_at: None,
+                    removed: false,
+                    told: Told::raised(held_now(urgent)),
+                    acked_by: None,
+                    acked_at: None,
+                };
+                fleet.raised[kind.index()].fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(panel = %panel, kind = kind.name(), "alarm raised");
+                if !i.told.held {
+                    notices.push((Event::Alarm, i.clone()));
+                }
+                log.incidents.push(i);
+            }
+            Transition::Recovered {
+                panel, kind, at, ..
+            } => {
+                if let Some(i) = open_incident(&mut log.incidents, panel, *kind) {
+                    i.recovered_at = Some(*at);
+                    tracing::info!(panel = %panel, kind = kind.name(), "alarm recovered");
+                    if i.told.recovered(held_now(i.urgent)) {
+                        notices.push((Event::Recovery, i.clone()));
+                    }
+                }
+            }
+        }
+    }
+    for (panel, kind) in &seen.gone {
+        if let Some(i) = open_incident(&mut log.incidents, panel, *kind) {
+            i.recovered_at = Some(now);
+            i.removed = true;
+        }
+    }
+    notices
+}
+
+/// The non-urgent incidents not yet in a digest, and those whose recovery
+/// waits for one ([`Told::for_digest`]), when one is due (the first look
+/// only starts the clock).
 fn take_digest(
     log: &mut AlarmLog,
     now: DateTime<Utc>,
@@ -376,8 +373,8 @@ fn take_digest(
         Some(last) if due(last) => {
             log.last_digest = Some(now);
             for i in log.incidents.iter_mut() {
-                if !i.urgent && !i.digested && !i.removed {
-                    i.digested = true;
+                if !i.urgent && !i.removed && i.told.for_digest() {
+                    i.told.in_digest();
                     digest.push(i.clone());
                 }
             }
@@ -396,4 +393,147 @@ fn open_incident<'a>(
         .iter_mut()
         .rev()
         .find(|i| i.is_open() && &i.panel == panel && i.kind == kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDateTime, NaiveTime, TimeZone};
+
+    use super::core::Span;
+    use super::*;
+
+    /// The monitor's bookkeeping over a timeline in Việt Nam time, quiet
+    /// hours 22:00–06:00 and the digest at 07:00, without the fleet and
+    /// the notifier: what goes out at each step.
+    struct Desk {
+        log: AlarmLog,
+        fleet: Fleet,
+    }
+
+    impl Desk {
+        fn new(last_digest: &str) -> Desk {
+            let log = AlarmLog {
+                last_digest: Some(local(last_digest)),
+                ..AlarmLog::default()
+            };
+            Desk {
+                log,
+                fleet: Fleet::default(),
+            }
+        }
+
+        /// At local `when`, `raised` panels' outages reach the threshold
+        /// (`!` before the id: urgent) and `recovered` ones end; returns
+        /// the notices that go out, as `alarm p1`, `recovery p1`,
+        /// `digest: p1 open, p2 recovered`.
+        fn at(&mut self, when: &str, raised: &[&str], recovered: &[&str]) -> Vec<String> {
+            let (now, tz) = (local(when), chrono_tz::Asia::Ho_Chi_Minh);
+            let mut seen = Seen::default();
+            for p in raised {
+                let id = Id::parse(p.trim_start_matches('!')).unwrap();
+                seen.urgent.insert(id.clone(), p.starts_with('!'));
+                let (kind, since) = (Kind::Offline, now);
+                seen.transitions.push(Transition::Raised {
+                    panel: id,
+                    kind,
+                    since,
+                });
+            }
+            for p in recovered {
+                let (panel, kind) = (Id::parse(p).unwrap(), Kind::Offline);
+                let (since, at) = (now, now);
+                seen.transitions.push(Transition::Recovered {
+                    panel,
+                    kind,
+                    since,
+                    at,
+                });
+            }
+            let quiet = Some(Span {
+                start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+                end: NaiveTime::from_hms_opt(6, 0, 0).unwrap(),
+            });
+            let held_now = |urgent| self::core::held(urgent, quiet, now, &tz);
+            let notices = record(&self.fleet, &mut self.log, &seen, now, held_now);
+            let seven = NaiveTime::from_hms_opt(7, 0, 0).unwrap();
+            let digest = take_digest(&mut self.log, now, |last| {
+                self::core::digest_due(last, now, seven, &tz)
+            });
+            let mut out: Vec<String> = notices
+                .iter()
+                .map(|(e, i)| format!("{e:?} {}", i.panel).to_lowercase())
+                .collect();
+            if !digest.is_empty() {
+                let lines: Vec<String> = digest
+                    .iter()
+                    .map(|i| {
+                        let state = if i.is_open() { "open" } else { "recovered" };
+                        format!("{} {state}", i.panel)
+                    })
+                    .collect();
+                out.push(format!("digest: {}", lines.join(", ")));
+            }
+            out
+        }
+    }
+
+    fn local(s: &str) -> DateTime<Utc> {
+        let t = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let at = chrono_tz::Asia::Ho_Chi_Minh.from_local_datetime(&t);
+        at.unwrap().with_timezone(&Utc)
+    }
+
+    const NONE: [&str; 0] = [];
+
+    /// The bug this guards: an alarm held at night, listed open by the
+    /// morning digest, that recovered later was told to nobody.
+    #[test]
+    fn a_held_alarm_listed_open_by_the_digest_has_its_recovery_sent() {
+        let mut d = Desk::new("2027-01-10 12:00");
+        assert_eq!(d.at("2027-01-10 23:00", &["p1"], &NONE), NONE);
+        assert_eq!(d.at("2027-01-11 07:00", &NONE, &NONE), ["digest: p1 open"]);
+        assert_eq!(d.at("2027-01-11 09:00", &NONE, &["p1"]), ["recovery p1"]);
+        assert_eq!(d.at("2027-01-12 07:00", &NONE, &NONE), NONE, "told once");
+    }
+
+    /// An alarm told (live, then in a digest) that recovers at night: the
+    /// recovery waits for the next digest, which lists it.
+    #[test]
+    fn a_recovery_at_night_of_an_alarm_told_goes_in_the_next_digest() {
+        let mut d = Desk::new("2027-01-10 12:00");
+        assert_eq!(d.at("2027-01-10 14:00", &["p1"], &NONE), ["alarm p1"]);
+        assert_eq!(d.at("2027-01-11 07:00", &NONE, &NONE), ["digest: p1 open"]);
+        assert_eq!(d.at("2027-01-11 23:00", &NONE, &["p1"]), NONE, "held");
+        assert_eq!(
+            d.at("2027-01-12 07:00", &NONE, &NONE),
+            ["digest: p1 recovered"]
+        );
+        assert_eq!(d.at("2027-01-13 07:00", &NONE, &NONE), NONE);
+    }
+
+    /// Raised and recovered before anyone was told (at night, or the
+    /// recovery after quiet hours but before the digest): no notice of
+    /// either, the digest lists it once as raised and recovered.
+    #[test]
+    fn an_alarm_never_told_is_listed_raised_and_recovered_by_the_digest() {
+        let mut d = Desk::new("2027-01-10 12:00");
+        assert_eq!(d.at("2027-01-10 23:00", &["p1", "p2"], &NONE), NONE);
+        assert_eq!(d.at("2027-01-11 02:00", &NONE, &["p1"]), NONE);
+        assert_eq!(d.at("2027-01-11 06:30", &NONE, &["p2"]), NONE);
+        assert_eq!(
+            d.at("2027-01-11 07:00", &NONE, &NONE),
+            ["digest: p1 recovered, p2 recovered"]
+        );
+        assert_eq!(d.at("2027-01-12 07:00", &NONE, &NONE), NONE);
+    }
+
+    /// Urgent alarms and their recoveries go at once, quiet hours or not,
+    /// and are not in the digest.
+    #[test]
+    fn urgent_alarms_and_their_recoveries_go_at_once() {
+        let mut d = Desk::new("2027-01-10 12:00");
+        assert_eq!(d.at("2027-01-10 23:00", &["!p1"], &NONE), ["alarm p1"]);
+        assert_eq!(d.at("2027-01-11 02:00", &NONE, &["p1"]), ["recovery p1"]);
+        assert_eq!(d.at("2027-01-11 07:00", &NONE, &NONE), NONE);
+    }
 }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use crate::alarms::config::AlarmConfig;
-use crate::alarms::core::Kind;
+use crate::alarms::core::{Kind, Told};
 use crate::domain::Id;
 use crate::fsio;
 use crate::i18n::Text;
@@ -51,12 +51,9 @@ pub struct Incident {
     /// Closed because the panel was deleted (no recovery notice).
     #[serde(default)]
     pub removed: bool,
-    /// Its alarm notice was held for the digest (quiet hours).
-    #[serde(default)]
-    pub held: bool,
-    /// Already listed in a digest.
-    #[serde(default)]
-    pub digested: bool,
+    /// What has been told of it and what waits for the digest.
+    #[serde(flatten)]
+    pub told: Told,
     /// Who acknowledged the alarm, if anyone did.
     #[serde(default)]
     pub acked_by: Option<String>,
@@ -69,6 +66,26 @@ impl Incident {
     /// Whether the outage goes on (it has not recovered).
     pub fn is_open(&self) -> bool {
         self.recovered_at.is_none()
+    }
+}
+
+#[cfg(test)]
+impl Incident {
+    /// An open, non-urgent `offline` incident of panel `p1` raised at `at`.
+    pub(crate) fn sample(id: u64, at: DateTime<Utc>) -> Incident {
+        Incident {
+            id,
+            panel: Id::parse("p1").expect("an id"),
+            kind: Kind::Offline,
+            urgent: false,
+            since: at,
+            raised_at: at,
+            recovered_at: None,
+            removed: false,
+            told: Told::default(),
+            acked_by: None,
+            acked_at: None,
+        }
     }
 }
 
@@ -283,20 +300,7 @@ mod tests {
         let s = AlarmStore::open(dir.path());
         let at = Utc::now();
         s.update(|log| {
-            log.incidents.push(Incident {
-                id: 1,
-                panel: Id::parse("p1").unwrap(),
-                kind: Kind::Offline,
-                urgent: false,
-                since: at,
-                raised_at: at,
-                recovered_at: None,
-                removed: false,
-                held: false,
-                digested: false,
-                acked_by: None,
-                acked_at: None,
-            });
+            log.incidents.push(Incident::sample(1, at));
             Ok(())
         })
         .unwrap();

@@ -237,11 +237,20 @@ async fn online(api: &Api, panel: &str) -> bool {
     api.get(&format!("/panels/{panel}")).await.1["online"] == json!(true)
 }
 
+/// `/metrics` counts `n` panels online (the gauge is read at each scrape).
+async fn assert_online(server: &Server, n: usize) {
+    let metrics = server.metrics().await;
+    let line = format!("\nbangtin_panels_online {n}\n");
+    assert!(metrics.contains(&line), "{line:?} in {metrics}");
+}
+
 /// A controller whose link is cut raises one alarm (one e-mail over
 /// STARTTLS with AUTH, one signed webhook, retried after a 500); the link
 /// flapping (up for less than the recovery time, down again) is the same
 /// incident; once it stays up, one recovery notice. The alarm is
-/// acknowledged with who and when; /metrics counts it while it is open.
+/// acknowledged with who and when; /metrics counts it while it is open,
+/// and counts the panel online before the cut, offline during it and
+/// online again after.
 #[tokio::test]
 async fn a_cut_link_alarms_once_and_recovers_once_through_mail_and_webhook() {
     let smtp = Smtp::start();
@@ -278,6 +287,7 @@ async fn a_cut_link_alarms_once_and_recovers_once_through_mail_and_webhook() {
     })
     .await
     .expect("the controller comes online");
+    assert_online(&server, 1).await;
 
     // The link is cut.
     fleet.shutdown().await;
@@ -360,6 +370,7 @@ async fn a_cut_link_alarms_once_and_recovers_once_through_mail_and_webhook() {
         "counters are counters: {metrics}"
     );
     assert!(metrics.contains("bangtin_panels_stale 0"), "{metrics}");
+    assert!(metrics.contains("\nbangtin_panels_online 0\n"), "{metrics}");
 
     // Flapping: up briefly, down again, three times.
     for _ in 0..3 {
@@ -375,6 +386,7 @@ async fn a_cut_link_alarms_once_and_recovers_once_through_mail_and_webhook() {
     let _fleet = controller(&url, "cho-vinh");
     mail_titled(&smtp, "Đã khôi phục", Duration::from_secs(30)).await;
     hook.wait_for("recovery", Duration::from_secs(15)).await;
+    assert_online(&server, 1).await;
     let (_, list) = admin.get("/alarms").await;
     assert_eq!(list["open"], json!([]), "{list}");
     let closed = list["closed"].as_array().unwrap();

@@ -31,6 +31,7 @@ mod postgres;
 mod proof;
 mod sentences_dashboard;
 mod sim;
+mod snapshot_dashboard;
 mod vendor;
 
 /// One day of the sample schedule coded as BTZ1, shared with

@@ -18,6 +18,17 @@ export function snapshotBox(p) {
   return box;
 }
 
+/**
+ * A tile redrawn by a live event (an ack, the snapshot's own arrival)
+ * keeps its open snapshot box: the box in `from`, if open, takes the
+ * place of the closed one in `to`, with what it shows or is loading.
+ */
+export function keepSnapshot(from, to) {
+  const open = from.querySelector('details.snapshot[open]');
+  const fresh = open && to.querySelector('details.snapshot');
+  if (fresh) fresh.replaceWith(open);
+}
+
 async function load(p, body) {
   clear(body).append(h('p', { class: 'muted' }, t('snap.asking')));
   const id = enc(p.id);

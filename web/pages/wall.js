@@ -11,7 +11,7 @@ import { wallHooks } from '../lib/events.js';
 import { onCleanup } from '../lib/router.js';
 import { linkLine } from '../lib/link.js';
 import { wallMap } from '../lib/map.js';
-import { snapshotBox } from '../lib/snapshot.js';
+import { keepSnapshot, snapshotBox } from '../lib/snapshot.js';
 
 export async function viewWall(main, _args, ctx) {
   document.title = `${t('wall.title')} · ${t('app.title')}`;
@@ -83,7 +83,10 @@ export async function viewWall(main, _args, ctx) {
     const p = S.panels.find((x) => x.id === id);
     // Every tile of the panel (one per district) is redrawn from the same state.
     for (const old of grid.querySelectorAll(`[data-panel="${CSS.escape(id)}"]`)) {
-      if (p) old.replaceWith(panelTile(p));
+      if (!p) continue;
+      const tile = panelTile(p);
+      keepSnapshot(old, tile);
+      old.replaceWith(tile);
     }
     const online = S.panels.filter((p) => p.online).length;
     counter.textContent = t('wall.count', { online, total: S.panels.length });
