@@ -29,13 +29,17 @@ const PAIR: &str = "const box = document.querySelector('details[data-snapshot-of
 /// images and the note, and leaves the box in the middle of the screen.
 async fn open_snapshot_box(b: &Browser) -> Value {
     b.route("#/wall").await;
+    // Clicked from inside the page, where finding and clicking are one
+    // step: a live event may redraw the tile between a WebDriver find and
+    // its click (a stale element), never under a person's finger.
     b.wait_js(
-        "return !!document.querySelector('details[data-snapshot-of=\"cho-vinh\"] summary')",
-        "the wall tile's snapshot box",
+        "const box = document.querySelector('details[data-snapshot-of=\"cho-vinh\"]');
+         if (!box) return null;
+         if (!box.open) box.querySelector('summary').click();
+         return box.open || null;",
+        "the wall tile's snapshot box, open",
     )
     .await;
-    b.click("details[data-snapshot-of=\"cho-vinh\"] summary")
-        .await;
     let pair = b
         .wait_js(PAIR, "the frame sent and the snapshot, both loaded")
         .await;
