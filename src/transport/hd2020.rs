@@ -13,7 +13,7 @@ use crate::i18n::{Reason, Text};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
@@ -227,22 +227,7 @@ impl CardTask {
         let wait = super::huidu::span(self.timing.answer);
         while !area.is_done() {
             if let Some(p) = area.transmit() {
-                match tokio::time::timeout(self.timing.write, s.write_all(&p)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        return Err(Reason::LinkWriteFailed {
-                            detail: e.to_string(),
-                        }
-                        .into())
-                    }
-                    Err(_) => {
-                        return Err(Reason::LinkStalledWrite {
-                            bytes: None,
-                            within: super::huidu::span(self.timing.write),
-                        }
-                        .into())
-                    }
-                }
+                super::huidu::write_within(&mut s, &p, self.timing.write, None).await?;
             }
             let n = match tokio::time::timeout(self.timing.answer, s.read(&mut buf)).await {
                 Ok(Ok(0)) => return Err(Reason::LinkClosedByCard { left: 0 }.into()),

@@ -652,6 +652,28 @@ struct Served {
     closing: Option<Instant>,
 }
 
+/// Writes `bytes` to a card within `within`, or says why not (`shown`:
+/// the size to name in a stall, when it helps the reader).
+pub(crate) async fn write_within(
+    s: &mut (impl tokio::io::AsyncWrite + Unpin),
+    bytes: &[u8],
+    within: Duration,
+    shown: Option<usize>,
+) -> Result<(), Text> {
+    match tokio::time::timeout(within, s.write_all(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Reason::LinkWriteFailed {
+            detail: e.to_string(),
+        }
+        .into()),
+        Err(_) => Err(Reason::LinkStalledWrite {
+            bytes: shown,
+            within: span(within),
+        }
+        .into()),
+    }
+}
+
 /// `30 s`, or `800 ms` below a second.
 pub(crate) fn span(d: Duration) -> String {
     if d >= Duration::from_secs(1) {
@@ -693,22 +715,8 @@ impl Conn {
     /// Writes what the session has to send, each write bounded in time.
     async fn flush(&mut self) -> Result<(), Text> {
         while let Some(out) = self.session.transmit() {
-            match tokio::time::timeout(self.timing.write, self.stream.write_all(&out)).await {
-                Ok(Ok(())) => self.progress = Instant::now(),
-                Ok(Err(e)) => {
-                    return Err(Reason::LinkWriteFailed {
-                        detail: e.to_string(),
-                    }
-                    .into())
-                }
-                Err(_) => {
-                    return Err(Reason::LinkStalledWrite {
-                        bytes: Some(out.len()),
-                        within: span(self.timing.write),
-                    }
-                    .into())
-                }
-            }
+            write_within(&mut self.stream, &out, self.timing.write, Some(out.len())).await?;
+            self.progress = Instant::now();
         }
         Ok(())
     }
