@@ -115,6 +115,9 @@ pub struct Source {
     pub senders: Vec<String>,
     /// The rule set.
     pub rules: String,
+    /// The groups a scoped feed token holds for: its warnings match the
+    /// panels inside them only. `None`: the whole province.
+    pub scope: Option<Vec<Id>>,
 }
 
 impl Source {
@@ -124,6 +127,7 @@ impl Source {
             name: format!("post:{who}"),
             senders: config.post.senders.clone(),
             rules: config.post.rules.clone(),
+            scope: None,
         }
     }
 }
@@ -223,7 +227,10 @@ impl Store {
             now,
         };
         let r = self.change_audited(|s| {
-            let decision = cap::decide(&doc, &sha, &intake, s.panels.values(), &|id: &Id| {
+            let panels = s.panels.values().filter(|p| {
+                (source.scope.as_deref()).is_none_or(|sc| crate::auth::scope::panel_inside(sc, p))
+            });
+            let decision = cap::decide(&doc, &sha, &intake, panels, &|id: &Id| {
                 s.cap.get(id).cloned()
             })
             .map_err(|e| StoreError::from(Invalid::new(e.to_string())))?;
