@@ -16,7 +16,10 @@
 //! deliveries) by [`sees`], campaigns and alerts by [`concerns`] and
 //! [`shown`]. The admin role never has a scope (`auth::scope`), so the
 //! admin-only writes (accounts, tokens, panels) need no check here.
-//! Province-wide principals (no scope) pass untouched.
+//! Province-wide principals (no scope) pass untouched, but for one rule
+//! that holds for every scheduler: an approval covers the approver's
+//! scope, so no campaign runs a message a district's approver approved
+//! outside that district ([`approvals_cover`], 409).
 //! A refusal is 403 `outside_scope` with a sentence naming the target.
 
 use std::sync::Arc;
@@ -151,7 +154,48 @@ pub(super) fn may_approve(ctx: &Ctx, snap: &Snapshot, who: &Principal, id: &Id) 
         && targets_inside(scope, &targets, |p| snap.panels.get(p)).is_ok()
 }
 
+/// Refuses a campaign that would run a message approved by a district's
+/// approver outside that district, whoever schedules it: an approval
+/// covers where the approver may approve (the approver's scope as it
+/// stands; none for a province-wide or removed one).
+fn approvals_cover(ctx: &Ctx, snap: &Snapshot, body: &CampaignBody) -> Result<(), ApiError> {
+    for item in &body.messages {
+        let Some(m) = snap.messages.get(&item.id) else {
+            continue;
+        };
+        let Some(by) = &m.approved_by else {
+            continue;
+        };
+        let Some(scope) = scope_of(ctx, by) else {
+            continue;
+        };
+        if let Err(Reason::OutsideScope { target, .. }) =
+            targets_inside(&scope, &body.targets, |p| snap.panels.get(p))
+        {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "approval_outside_scope",
+                Reason::ApprovalCoversLess {
+                    message: m.id.to_string(),
+                    approver: by.clone(),
+                    scope: joined(&scope),
+                    target,
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), ApiError> {
+    if matches!(
+        (r.method.as_str(), path),
+        ("POST", "/campaigns") | ("PUT", "/campaigns/{id}")
+    ) && r.content_type().as_deref() == Some("application/json")
+    {
+        let body: CampaignBody = r.peek_json().await?;
+        approvals_cover(ctx, &ctx.store.snapshot(), &body)?;
+    }
     let Some(scope) = r.who.scope.clone() else {
         return Ok(());
     };

@@ -901,6 +901,14 @@ pub enum Reason {
         author: String,
         scope: String,
     },
+    /// A campaign that would run `message`, approved by a district's
+    /// `approver`, at `target` outside that district.
+    ApprovalCoversLess {
+        message: String,
+        approver: String,
+        scope: String,
+        target: String,
+    },
     /// A report without its period.
     ReportNeedPeriod,
     ReportToBeforeFrom,
@@ -2023,6 +2031,10 @@ impl Reason {
                 format!("Tin này do {author:?} soạn, thuộc phạm vi khác hoặc toàn tỉnh: cán bộ của phạm vi {scope} chỉ xem được, không sửa, xoá, duyệt hay từ chối."),
                 format!("This message was written by {author:?}, for another area or the whole province: staff of {scope} may read it but not change, delete, approve or reject it."),
             ),
+            Reason::ApprovalCoversLess { message, approver, scope, target } => (
+                format!("Tin {message:?} được {approver:?} duyệt cho phạm vi {scope}; đích {target:?} nằm ngoài phạm vi đó: cần người duyệt cấp tỉnh (hoặc của nơi đó) duyệt tin trước khi chạy ở đây."),
+                format!("The message {message:?} was approved by {approver:?} for {scope} only; the target {target:?} is outside it: a province-wide approver (or one of that area) must approve the message before it runs there."),
+            ),
             Reason::ReportNeedPeriod => (
                 "Hãy cho khoảng thời gian bằng from= và to=: ngày (2026-11-27) hoặc thời điểm RFC 3339 (2026-11-27T07:00:00+07:00, dấu + viết là %2B).".into(),
                 "give the period as from= and to=: RFC 3339 instants (2026-11-27T07:00:00+07:00, the + URL-encoded as %2B) or dates (2026-11-27)".into(),
@@ -2608,6 +2620,12 @@ mod tests {
                 author: s(),
                 scope: s(),
             },
+            Reason::ApprovalCoversLess {
+                message: s(),
+                approver: s(),
+                scope: s(),
+                target: s(),
+            },
             Reason::ReportNeedPeriod,
             Reason::ReportToBeforeFrom,
             Reason::ReportBadBound {
@@ -2932,6 +2950,7 @@ mod tests {
                 | Reason::AdminScoped
                 | Reason::AdminScopeIgnored { .. }
                 | Reason::MessageOutsideScope { .. }
+                | Reason::ApprovalCoversLess { .. }
                 | Reason::ReportNeedPeriod
                 | Reason::ReportToBeforeFrom
                 | Reason::ReportBadBound { .. }

@@ -312,3 +312,71 @@ async fn a_scoped_feed_reaches_its_scope_only() {
         assert_eq!(alert.is_some(), !targets.is_null(), "{}", r.json);
     }
 }
+
+/// An approval covers the approver's district: once a Cửa Lò approver
+/// approves a Cửa Lò editor's message, nobody (a Vinh scheduler, nor the
+/// province's) runs it in Vinh until a province-wide approver approves
+/// it; inside Cửa Lò it runs. Before, the Cửa Lò approval let it run
+/// anywhere.
+#[tokio::test]
+async fn an_approval_covers_the_approvers_district() {
+    let rig = Rig::new();
+    two_districts(&rig).await;
+    let lan = rig.person("lan", &[Role::Editor], Some(&["cua-lo"])).await;
+    let duyet = rig
+        .person("duyet", &[Role::Approver], Some(&["cua-lo"]))
+        .await;
+    let lich = rig
+        .person("lich", &[Role::Scheduler], Some(&["cua-lo"]))
+        .await;
+    let vinh = rig
+        .person("vinh-lich", &[Role::Scheduler], Some(&["vinh"]))
+        .await;
+    let msg = message(&lan, "Thanh toán không dùng tiền mặt").await;
+    let (st, c) = lich
+        .post("/campaigns", campaign(&msg, json!(["group:cua-lo"])))
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let (st, v) = duyet
+        .post(&format!("/messages/{msg}/approve"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let province = rig.person("tinh-lich", &[Role::Scheduler], None).await;
+    for (who, targets) in [
+        (&vinh, json!(["group:vinh"])),
+        (&province, json!(["all"])),
+        (&province, json!(["vinh-1"])),
+    ] {
+        let (st, v) = who.post("/campaigns", campaign(&msg, targets)).await;
+        assert_eq!(
+            (st, &v["error"]),
+            (409, &json!("approval_outside_scope")),
+            "{v}"
+        );
+        assert!(v["message"].as_str().unwrap().contains("duyet"), "{v}");
+    }
+    // Widening the Cửa Lò campaign is the same escape.
+    let id = c["id"].as_str().unwrap();
+    let (st, v) = province
+        .put(
+            &format!("/campaigns/{id}"),
+            campaign(&msg, json!(["group:cua-lo", "vinh-1"])),
+        )
+        .await;
+    assert_eq!(st, 409, "{v}");
+    // A province-wide approval covers the province.
+    let tinh = rig.person("tinh", &[Role::Approver], None).await;
+    lan.put(
+        &format!("/messages/{msg}"),
+        json!({"title": "Thanh toán số", "text": "Không dùng tiền mặt"}),
+    )
+    .await;
+    let (st, v) = tinh
+        .post(&format!("/messages/{msg}/approve"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = vinh
+        .post("/campaigns", campaign(&msg, json!(["group:vinh"])))
+        .await;
+    assert_eq!(st, 201, "{v}");
+}
