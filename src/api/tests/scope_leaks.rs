@@ -380,3 +380,31 @@ async fn an_approval_covers_the_approvers_district() {
         .await;
     assert_eq!(st, 201, "{v}");
 }
+
+/// A scoped feed token cannot end another area's warning: its Update of
+/// the province's storm (the same sender, naming it) ends nothing, and
+/// the storm's alert stays on the Vinh signs. Before, the Cửa Lò token's
+/// Update ended the province-wide storm.
+#[tokio::test]
+async fn a_scoped_feed_ends_no_warning_beyond_its_scope() {
+    use super::cap::{auto_storms, doc, post_cap, rig};
+    use crate::cap::tests::{STORM, UPDATE};
+    let rig = rig(auto_storms()).await;
+    let admin = rig.admin();
+    let province = rig.user("nchmf", &[Role::Feed]);
+    let storm = post_cap(&province, doc(STORM)).await;
+    assert_eq!(storm.json["panels"], 3, "{}", storm.json);
+    let alert = storm.json["alerts"][0].as_str().unwrap().to_string();
+    let (_, t) = admin
+        .post(
+            "/tokens",
+            json!({"name": "feed-cualo", "roles": ["feed"], "scope": ["cualo"]}),
+        )
+        .await;
+    let cualo = rig.client(t["token"].as_str());
+    let update = post_cap(&cualo, doc(UPDATE)).await;
+    assert_eq!(update.status, 200, "{}", update.json);
+    assert_eq!(update.json["ended"], json!([]), "{}", update.json);
+    let (_, a) = admin.get(&format!("/alerts/{alert}")).await;
+    assert_eq!(a["active"], true, "{a}");
+}
