@@ -273,6 +273,7 @@ impl Feeds {
             name: format!("feed:{}", feed.name),
             senders: feed.senders.clone(),
             rules: feed.rules.clone(),
+            scope: None,
         };
         let mut out = Outcome::default();
         let links = match index::read(&body).map_err(|e| e.reason())? {

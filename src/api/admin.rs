@@ -60,6 +60,8 @@ pub(super) async fn create_token(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response
         return Err(ApiError::bad_request(crate::i18n::Reason::ExpiryPast));
     }
     crate::auth::check_scope(&body.scope).map_err(ApiError::bad_request)?;
+    crate::auth::scope::admin_province_wide(&body.roles, &body.scope)
+        .map_err(ApiError::unprocessable)?;
     let (tokens, store) = (ctx.tokens.clone(), ctx.store.clone());
     let (name, roles) = (body.name.clone(), body.roles.clone());
     let limits = crate::store::tokens::Limits {
@@ -122,11 +124,16 @@ pub(super) async fn audit(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     ok(&rows)
 }
 
+/// Server health. A district's staff count their own panels and the
+/// campaigns that concern them, and see no problems in data files (a
+/// file's name can name another district's panel).
 pub(super) async fn status(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
+    let province = r.who.scope.is_none();
     let problems: Vec<_> = snap
         .problems
         .values()
+        .filter(|_| province)
         .map(|p| {
             serde_json::json!({
                 "path": p.path.display().to_string(),
@@ -137,14 +144,25 @@ pub(super) async fn status(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
             })
         })
         .collect();
-    let online = ctx.shared.online_among(snap.panels.keys());
+    let panels: Vec<&crate::domain::Id> = snap
+        .panels
+        .values()
+        .filter(|p| super::scope::visible(&r.who, p))
+        .map(|p| &p.id)
+        .collect();
+    let online = ctx.shared.online_among(panels.iter().copied());
+    let campaigns = snap
+        .campaigns
+        .values()
+        .filter(|c| super::scope::concerns(&r.who, &snap, &c.body.targets))
+        .count();
     ok(&serde_json::json!({
         "mqtt_connected": ctx.metrics.mqtt_connected.load(std::sync::atomic::Ordering::Relaxed),
         "controller_reports_authenticated": ctx.broker.reports_authenticated,
-        "panels": snap.panels.len(),
+        "panels": panels.len(),
         "panels_online": online,
         "messages": snap.messages.len(),
-        "campaigns": snap.campaigns.len(),
+        "campaigns": campaigns,
         "problems": problems,
         "cap": super::cap::status(ctx, r.lang()),
     }))

@@ -46,11 +46,14 @@ pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
         panel_name: snap.panel_name(&i.panel),
         incident: i.clone(),
     };
+    // A district's staff see the incidents of their own panels only.
+    let theirs = |i: &&Incident| super::scope::sees(&r.who, &snap, &i.panel);
     let (open, closed) = ctx.alarms.store.with_log(|log| {
         let open: Vec<_> = log
             .incidents
             .iter()
             .rev()
+            .filter(theirs)
             .filter(|i| i.is_open())
             .map(view)
             .collect();
@@ -58,6 +61,7 @@ pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
             .incidents
             .iter()
             .rev()
+            .filter(theirs)
             .filter(|i| !i.is_open())
             .take(limit)
             .map(view)

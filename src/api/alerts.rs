@@ -13,6 +13,7 @@ use super::{blocking, Ctx};
 use crate::domain::{Alert, AlertBody, Id, MessageBody, Target, MAX_ALERT_CHARS};
 use crate::player::ALERT_STYLE;
 use crate::schedule::ALERT_DWELL_S;
+use crate::store::tokens::Principal;
 use crate::store::Snapshot;
 
 pub(super) async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -33,10 +34,18 @@ pub(super) fn target_panels(snap: &Snapshot, targets: &[Target]) -> BTreeSet<Id>
 }
 
 #[derive(Serialize)]
-struct AlertView<'a> {
+struct AlertView {
     #[serde(flatten)]
-    alert: &'a Alert,
+    alert: Alert,
     active: bool,
+}
+
+/// `a` as `who` reads it: the panels of other districts left out of its
+/// targets.
+fn shown_alert(who: &Principal, snap: &Snapshot, a: &Alert) -> Alert {
+    let mut a = a.clone();
+    a.body.targets = super::scope::shown(who, snap, &a.body.targets);
+    a
 }
 
 pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -46,8 +55,9 @@ pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
     let mut v: Vec<AlertView> = snap
         .alerts
         .values()
+        .filter(|a| super::scope::concerns(&r.who, &snap, &a.body.targets))
         .map(|a| AlertView {
-            alert: a,
+            alert: shown_alert(&r.who, &snap, a),
             active: a.active_at(now),
         })
         .filter(|v| !only_active || v.active)
@@ -85,14 +95,23 @@ pub(super) async fn first_acks(ctx: &Ctx, a: &Alert) -> Result<Vec<(Id, i64)>, A
 pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let snap = ctx.store.snapshot();
-    let a = snap.alerts.get(&id).cloned().ok_or_else(|| {
-        ApiError::not_found(crate::i18n::Reason::NotFound {
-            kind: crate::i18n::Kind::Alert,
-            id: id.as_str().to_string(),
-        })
-    })?;
-    let targets = target_panels(&snap, &a.body.targets);
-    let first = first_acks(ctx, &a).await?;
+    // Another district's alert answers 404, as if it did not exist.
+    let mut a = snap
+        .alerts
+        .get(&id)
+        .filter(|a| super::scope::concerns(&r.who, &snap, &a.body.targets))
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(crate::i18n::Reason::NotFound {
+                kind: crate::i18n::Kind::Alert,
+                id: id.as_str().to_string(),
+            })
+        })?;
+    a = shown_alert(&r.who, &snap, &a);
+    let mut targets = target_panels(&snap, &a.body.targets);
+    targets.retain(|p| super::scope::sees(&r.who, &snap, p));
+    let mut first = first_acks(ctx, &a).await?;
+    first.retain(|(p, _)| targets.contains(p));
     let seen: BTreeSet<Id> = first.iter().map(|(p, _)| p.clone()).collect();
     let lat: Vec<i64> = first.iter().map(|(_, ms)| *ms).collect();
     // Targeted panels that have not acknowledged it (yet), with their names.

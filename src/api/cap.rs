@@ -18,6 +18,7 @@ use crate::cap::{xml::MAX_DOC_BYTES, CapError, State, Warning};
 use crate::domain::Id;
 use crate::i18n::Lang;
 use crate::store::cap::{CapFailure, Source};
+use crate::store::tokens::Principal;
 use crate::store::Snapshot;
 
 /// Content types a CAP document may be posted with.
@@ -52,7 +53,9 @@ pub(crate) async fn receive(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
     }
     let bytes = r.body(MAX_DOC_BYTES).await?;
     let config = ctx.feeds.config.current();
-    let source = Source::post(&config, &r.who.name);
+    let mut source = Source::post(&config, &r.who.name);
+    // A scoped feed token's warnings reach the panels of its scope only.
+    source.scope = r.who.scope.clone();
     let (store, tz) = (ctx.store.clone(), ctx.tz);
     let receipt = blocking(move || store.receive_cap(&bytes, &source, &config, tz, Utc::now()))
         .await?
@@ -108,7 +111,23 @@ fn notes(w: &Warning, lang: Lang) -> Vec<String> {
     w.notes.iter().map(|n| n.render(lang)).collect()
 }
 
-fn view(snap: &Snapshot, w: &Warning, now: DateTime<Utc>, lang: Lang) -> WarningView {
+/// Whether `who` may read warning `w`: province-wide principals every
+/// one, a district's staff those that reach one of their panels.
+pub(crate) fn seen_by(who: &Principal, snap: &Snapshot, w: &Warning) -> bool {
+    who.scope.is_none() || w.panels.iter().any(|p| super::scope::sees(who, snap, p))
+}
+
+/// `w` as `who` reads it: the panels of other districts left out.
+fn view(
+    who: &Principal,
+    snap: &Snapshot,
+    w: &Warning,
+    now: DateTime<Utc>,
+    lang: Lang,
+) -> WarningView {
+    let mut w = w.clone();
+    w.panels.retain(|p| super::scope::sees(who, snap, p));
+    let w = &w;
     let live = w
         .alerts
         .iter()
@@ -148,7 +167,8 @@ pub(crate) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
                 .as_deref()
                 .is_none_or(|s| crate::cap::warning::state_name(w.state) == s)
         })
-        .map(|w| view(&snap, w, now, lang))
+        .filter(|w| seen_by(&r.who, &snap, w))
+        .map(|w| view(&r.who, &snap, w, now, lang))
         .collect();
     v.sort_by_key(|w| std::cmp::Reverse(w.warning.received_at));
     v.truncate(r.q("limit").and_then(|l| l.parse().ok()).unwrap_or(200));
@@ -158,8 +178,9 @@ pub(crate) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
 pub(crate) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let snap = ctx.store.snapshot();
-    let w = found(&snap, &id)?;
-    let v = view(&snap, &w, Utc::now(), r.lang());
+    let mut w = found(&snap, &id)?;
+    w.panels.retain(|p| super::scope::sees(&r.who, &snap, p));
+    let v = view(&r.who, &snap, &w, Utc::now(), r.lang());
     // Delivery: panels that acknowledged a frame of one of its alerts.
     let plays = ctx.plays.clone();
     let alerts: BTreeSet<String> = w.alerts.iter().map(|a| a.to_string()).collect();
@@ -180,6 +201,7 @@ pub(crate) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErro
     for row in rows
         .iter()
         .filter(|p| p.alert.as_ref().is_some_and(|a| alerts.contains(a)))
+        .filter(|p| r.who.scope.is_none() || w.panels.iter().any(|x| x.as_str() == p.panel))
     {
         acked
             .entry(row.panel.clone())
@@ -224,14 +246,25 @@ pub(crate) async fn deploy(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
     let config = ctx.feeds.config.current();
     let (store, who) = (ctx.store.clone(), r.who.name.clone());
     let w = blocking(move || store.deploy_cap(&id, &who, body.text, &config, Utc::now())).await??;
-    ok(&view(&ctx.store.snapshot(), &w, Utc::now(), r.lang()))
+    decided(ctx, r, &w)
+}
+
+/// The reply to an operator's decision: the warning as they read it.
+fn decided(ctx: &Ctx, r: &Req, w: &Warning) -> Result<Response, ApiError> {
+    ok(&view(
+        &r.who,
+        &ctx.store.snapshot(),
+        w,
+        Utc::now(),
+        r.lang(),
+    ))
 }
 
 pub(crate) async fn dismiss(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let (store, who) = (ctx.store.clone(), r.who.name.clone());
     let w = blocking(move || store.dismiss_cap(&id, &who, Utc::now())).await??;
-    ok(&view(&ctx.store.snapshot(), &w, Utc::now(), r.lang()))
+    decided(ctx, r, &w)
 }
 
 /// The feeds' health and the configuration's state (also in `/status`).

@@ -81,14 +81,14 @@ fn placements(snap: &Snapshot, id: &Id) -> Vec<Placement> {
 }
 
 /// The messages `who` may approve that wait for approval, newest first.
-fn queue_for<'a>(snap: &'a Snapshot, who: &Principal) -> Vec<&'a Message> {
+fn queue_for<'a>(ctx: &Ctx, snap: &'a Snapshot, who: &Principal) -> Vec<&'a Message> {
     if !who.has(Role::Approver) {
         return Vec::new();
     }
     let mut v: Vec<&Message> = snap
         .messages
         .values()
-        .filter(|m| m.waiting() && super::scope::may_approve(snap, who, &m.id))
+        .filter(|m| m.waiting() && super::scope::may_approve(ctx, snap, who, &m.id))
         .collect();
     v.sort_by_key(|m| std::cmp::Reverse(m.updated_at));
     v
@@ -99,7 +99,7 @@ pub(super) async fn queue(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     let policy = crate::domain::Policy {
         allow_self_approval: ctx.allow_self_approval,
     };
-    let items: Vec<QueueItem> = queue_for(&snap, &r.who)
+    let items: Vec<QueueItem> = queue_for(ctx, &snap, &r.who)
         .into_iter()
         .map(|m| QueueItem {
             placements: placements(&snap, &m.id),
@@ -272,7 +272,7 @@ pub(super) struct Notice {
 const MAX_NOTICES: usize = 50;
 
 /// `who`'s notifications, newest first.
-fn notices(snap: &Snapshot, who: &Principal) -> Vec<Notice> {
+fn notices(ctx: &Ctx, snap: &Snapshot, who: &Principal) -> Vec<Notice> {
     let mut out: Vec<Notice> = Vec::new();
     for m in snap.messages.values() {
         let mine = m.created_by == who.name || m.updated_by == who.name;
@@ -299,7 +299,7 @@ fn notices(snap: &Snapshot, who: &Principal) -> Vec<Notice> {
         }
     }
     out.extend(
-        queue_for(snap, who)
+        queue_for(ctx, snap, who)
             .into_iter()
             .filter(|m| m.updated_by != who.name)
             .map(|m| Notice {
@@ -318,5 +318,5 @@ fn notices(snap: &Snapshot, who: &Principal) -> Vec<Notice> {
 }
 
 pub(super) async fn notifications(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
-    ok(&notices(&ctx.store.snapshot(), &r.who))
+    ok(&notices(ctx, &ctx.store.snapshot(), &r.who))
 }

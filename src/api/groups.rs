@@ -35,9 +35,21 @@ pub(super) struct GroupPatch {
 pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     // Folded once: the same search for every group.
     let q = crate::i18n::fold(r.q("q").unwrap_or("").trim());
-    let list: Vec<GroupView> = ctx
-        .store
-        .snapshot()
+    let snap = ctx.store.snapshot();
+    // A district's staff: the groups of their scope and of the panels
+    // they see, counting only those panels.
+    let counted = |id: &str, n: usize| {
+        let Some(scope) = &r.who.scope else {
+            return Some(n);
+        };
+        let n = snap
+            .panels
+            .values()
+            .filter(|p| super::scope::visible(&r.who, p) && p.groups.iter().any(|g| g == id))
+            .count();
+        (n > 0 || scope.iter().any(|s| s.as_str() == id)).then_some(n)
+    };
+    let list: Vec<GroupView> = snap
         .group_list()
         .into_iter()
         .filter(|(id, name, _)| {
@@ -45,7 +57,7 @@ pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
                 || crate::i18n::fold(name).contains(&q)
                 || crate::i18n::fold(id).contains(&q)
         })
-        .map(|(id, name, panels)| GroupView { id, name, panels })
+        .filter_map(|(id, name, n)| counted(&id, n).map(|panels| GroupView { id, name, panels }))
         .collect();
     ok(&list)
 }

@@ -624,18 +624,29 @@ pub(super) async fn online(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
     let samples = blocking(move || plays.online_between(p.from, p.to, MAX_ROWS))
         .await?
         .map_err(|e| ApiError::internal("reading the fleet samples", e))?;
-    let mut out = buckets(&samples, p.from, p.to, points);
+    // The samples count the whole fleet: a district's staff get none of
+    // them, only the present counted over their own panels.
+    let mut out = match r.who.scope {
+        None => buckets(&samples, p.from, p.to, points),
+        Some(_) => Vec::new(),
+    };
     // The fleet as it is now ends a period that reaches the present.
     let now = Utc::now();
     if p.from <= now && now < p.to {
         let snap = ctx.store.snapshot();
-        let online = ctx.shared.online_among(snap.panels.keys()) as u32;
+        let theirs: Vec<&Id> = snap
+            .panels
+            .values()
+            .filter(|p| super::scope::visible(&r.who, p))
+            .map(|p| &p.id)
+            .collect();
+        let online = ctx.shared.online_among(theirs.iter().copied()) as u32;
         out.push(OnlinePoint {
             at: now,
             online,
             min: online,
             max: online,
-            panels: snap.panels.len() as u32,
+            panels: theirs.len() as u32,
         });
     }
     ok(&out)

@@ -2,16 +2,24 @@
 //! [`gate`] after the role check, before any handler): a principal whose
 //! roles hold for some groups may only aim campaigns and alerts inside
 //! them (`auth::scope`), only change campaigns and alerts that stay
-//! inside them, only edit messages whose campaigns stay inside them,
-//! only approve (or reject) messages that some campaign places there and
-//! none places elsewhere ([`may_approve`], which also filters the approval
+//! inside them, only edit messages written inside them ([`scope_of`] the
+//! author) whose campaigns stay inside them, only approve (or reject)
+//! such messages once some campaign places them there and none places
+//! them elsewhere ([`may_approve`], which also filters the approval
 //! queue), only deploy or dismiss official warnings whose panels all lie
-//! inside them, and only read the panels inside them: every
-//! `/panels/{id}…` address and every preview `?panel=` of another panel
-//! answers 404, as if it did not exist; the panel list is filtered by
-//! [`visible`], the event stream, the calendar and the reports (plays,
-//! summaries, alert deliveries) by [`sees`].
-//! Province-wide principals (no scope) pass untouched.
+//! inside them, only acknowledge alarms of their panels, and only read
+//! the panels inside them: every `/panels/{id}…` address and every
+//! preview `?panel=` of another panel answers 404, as if it did not
+//! exist, and so do another district's warnings; the panel list, alarms,
+//! status and group counts are filtered by [`visible`] and [`sees`], the
+//! event stream, the calendar and the reports (plays, summaries, alert
+//! deliveries) by [`sees`], campaigns and alerts by [`concerns`] and
+//! [`shown`]. The admin role never has a scope (`auth::scope`), so the
+//! admin-only writes (accounts, tokens, panels) need no check here.
+//! Province-wide principals (no scope) pass untouched, but for one rule
+//! that holds for every scheduler: an approval covers the approver's
+//! scope, so no campaign runs a message a district's approver approved
+//! outside that district ([`approvals_cover`], 409).
 //! A refusal is 403 `outside_scope` with a sentence naming the target.
 
 use std::sync::Arc;
@@ -22,7 +30,7 @@ use super::error::ApiError;
 use super::req::Req;
 use super::Ctx;
 use crate::auth::scope::{panel_inside, targets_inside};
-use crate::domain::{AlertBody, CampaignBody, Id, Panel, Target};
+use crate::domain::{AlertBody, CampaignBody, Id, Message, Panel, Target};
 use crate::i18n::{Kind, Reason};
 use crate::store::tokens::Principal;
 use crate::store::Snapshot;
@@ -36,6 +44,34 @@ pub(super) fn visible(who: &Principal, panel: &Panel) -> bool {
 /// no panel the store does not have): the event stream's filter.
 pub(super) fn sees(who: &Principal, snap: &Snapshot, id: &Id) -> bool {
     who.scope.is_none() || snap.panels.get(id).is_some_and(|p| visible(who, p))
+}
+
+/// Whether `targets` concern `who`: province-wide principals everything;
+/// a scoped one targets that stay inside the scope or reach a panel it
+/// may see (a province campaign that plays on its panels). The lists of
+/// campaigns and alerts, and their addresses, show only these.
+pub(super) fn concerns(who: &Principal, snap: &Snapshot, targets: &[Target]) -> bool {
+    let Some(scope) = &who.scope else {
+        return true;
+    };
+    targets_inside(scope, targets, |p| snap.panels.get(p)).is_ok()
+        || snap
+            .panels
+            .values()
+            .any(|p| panel_inside(scope, p) && targets.iter().any(|t| t.matches(p)))
+}
+
+/// `targets` as `who` reads them: a panel it may not see is left out
+/// (its id would name another district's sign).
+pub(super) fn shown(who: &Principal, snap: &Snapshot, targets: &[Target]) -> Vec<Target> {
+    targets
+        .iter()
+        .filter(|t| match t {
+            Target::Panel(id) => sees(who, snap, id),
+            _ => true,
+        })
+        .cloned()
+        .collect()
 }
 
 /// 404 for a panel outside `scope`, as if it did not exist; an unknown
@@ -59,18 +95,107 @@ fn campaigns_of(snap: &Snapshot, id: &Id) -> Vec<Target> {
         .collect()
 }
 
+/// The scope of the account or token named `name`, as it stands: `None`
+/// for a province-wide one, and for a name that is neither (the
+/// bootstrap admin, a removed account), so what they wrote stays
+/// province-wide.
+pub(super) fn scope_of(ctx: &Ctx, name: &str) -> Option<Vec<Id>> {
+    match ctx.accounts.users().get(name) {
+        Some(u) => u.scope,
+        None => ctx
+            .tokens
+            .list()
+            .into_iter()
+            .find(|t| t.name == name)
+            .and_then(|t| t.scope),
+    }
+}
+
+/// Whether a message written by `author` belongs inside `scope`: its
+/// author's scope lies within it. A province-wide author's message is
+/// nobody's district's.
+fn written_inside(ctx: &Ctx, scope: &[Id], author: &str) -> bool {
+    scope_of(ctx, author).is_some_and(|a| a.iter().all(|g| scope.contains(g)))
+}
+
+/// Refuses a change to message `m` by a principal scoped to `scope` when
+/// its author is not inside the scope.
+fn mine(ctx: &Ctx, scope: &[Id], m: &Message) -> Result<(), ApiError> {
+    if written_inside(ctx, scope, &m.created_by) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "outside_scope",
+        Reason::MessageOutsideScope {
+            author: m.created_by.clone(),
+            scope: joined(scope),
+        },
+    ))
+}
+
+fn joined(scope: &[Id]) -> String {
+    scope.iter().map(Id::as_str).collect::<Vec<_>>().join(", ")
+}
+
 /// Whether `who` may approve (or reject) message `id` as far as districts
 /// go: province-wide principals any message; a scoped one only a message
-/// that some campaign places inside the scope and none places elsewhere.
-pub(super) fn may_approve(snap: &Snapshot, who: &Principal, id: &Id) -> bool {
+/// written inside the scope that some campaign places inside the scope
+/// and none places elsewhere.
+pub(super) fn may_approve(ctx: &Ctx, snap: &Snapshot, who: &Principal, id: &Id) -> bool {
     let Some(scope) = &who.scope else {
         return true;
     };
     let targets = campaigns_of(snap, id);
-    !targets.is_empty() && targets_inside(scope, &targets, |p| snap.panels.get(p)).is_ok()
+    snap.messages
+        .get(id)
+        .is_some_and(|m| written_inside(ctx, scope, &m.created_by))
+        && !targets.is_empty()
+        && targets_inside(scope, &targets, |p| snap.panels.get(p)).is_ok()
+}
+
+/// Refuses a campaign that would run a message approved by a district's
+/// approver outside that district, whoever schedules it: an approval
+/// covers where the approver may approve (the approver's scope as it
+/// stands; none for a province-wide or removed one).
+fn approvals_cover(ctx: &Ctx, snap: &Snapshot, body: &CampaignBody) -> Result<(), ApiError> {
+    for item in &body.messages {
+        let Some(m) = snap.messages.get(&item.id) else {
+            continue;
+        };
+        let Some(by) = &m.approved_by else {
+            continue;
+        };
+        let Some(scope) = scope_of(ctx, by) else {
+            continue;
+        };
+        if let Err(Reason::OutsideScope { target, .. }) =
+            targets_inside(&scope, &body.targets, |p| snap.panels.get(p))
+        {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "approval_outside_scope",
+                Reason::ApprovalCoversLess {
+                    message: m.id.to_string(),
+                    approver: by.clone(),
+                    scope: joined(&scope),
+                    target,
+                },
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), ApiError> {
+    if matches!(
+        (r.method.as_str(), path),
+        ("POST", "/campaigns") | ("PUT", "/campaigns/{id}")
+    ) && r.content_type().as_deref() == Some("application/json")
+    {
+        let body: CampaignBody = r.peek_json().await?;
+        approvals_cover(ctx, &ctx.store.snapshot(), &body)?;
+    }
     let Some(scope) = r.who.scope.clone() else {
         return Ok(());
     };
@@ -105,47 +230,6 @@ pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), 
             Some(a) => inside(&a.body.targets),
             None => Ok(()),
         },
-        ("PUT" | "DELETE", "/messages/{id}") => match id {
-            // An edit takes a message off the air everywhere it runs.
-            Some(id) if snap.messages.contains_key(&id) => inside(&campaigns_of(&snap, &id)),
-            _ => Ok(()),
-        },
-        ("POST", "/messages/{id}/approve" | "/messages/{id}/reject") => match id {
-            Some(id) if snap.messages.contains_key(&id) => {
-                let groups = scope.iter().map(Id::as_str).collect::<Vec<_>>().join(", ");
-                if !may_approve(&snap, &r.who, &id) {
-                    return Err(refuse(Reason::ApprovalOutsideScope { scope: groups }));
-                }
-                Ok(())
-            }
-            _ => Ok(()),
-        },
-        // An official warning: deployed or dismissed by an operator of the
-        // district when every panel it reaches (and every panel of the
-        // warnings an update replaces) lies inside it.
-        ("POST", "/cap/{id}/deploy" | "/cap/{id}/dismiss") => {
-            match id.as_ref().and_then(|id| snap.cap.get(id)) {
-                Some(w) => {
-                    let mut panels: Vec<&Id> = w.panels.iter().collect();
-                    for old in &w.references {
-                        panels.extend(snap.cap.get(old).into_iter().flat_map(|o| &o.panels));
-                    }
-                    let outside = panels.iter().find(|p| {
-                        snap.panels
-                            .get(**p)
-                            .is_none_or(|p| !panel_inside(&scope, p))
-                    });
-                    match (panels.is_empty(), outside) {
-                        (false, None) => Ok(()),
-                        (_, outside) => Err(refuse(Reason::WarningOutsideScope {
-                            panel: outside.map(|p| p.to_string()),
-                            scope: scope.iter().map(Id::as_str).collect::<Vec<_>>().join(", "),
-                        })),
-                    }
-                }
-                None => Ok(()),
-            }
-        }
         // Every panel address, and previews on a panel (`?panel=`): a
         // panel outside the scope is answered as if it did not exist.
         (_, p) if p.starts_with("/panels/{id}") => unseen(&scope, &snap, id.as_ref()),
@@ -155,6 +239,101 @@ pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), 
             let on = r.q("panel").and_then(|s| Id::parse(s).ok());
             unseen(&scope, &snap, on.as_ref())
         }
+        (m, p) => stored(ctx, r, &scope, &snap, id, (m, p)),
+    }
+}
+
+/// The gate's arms about what is stored (messages, official warnings,
+/// alarms): their scope is theirs, no body to read.
+fn stored(
+    ctx: &Ctx,
+    r: &Req,
+    scope: &[Id],
+    snap: &Snapshot,
+    id: Option<Id>,
+    route: (&str, &str),
+) -> Result<(), ApiError> {
+    let refuse = |t: Reason| ApiError::new(StatusCode::FORBIDDEN, "outside_scope", t);
+    match route {
+        // A message is its author's district's; an edit takes it off the
+        // air everywhere it runs.
+        ("PUT" | "DELETE", "/messages/{id}") => match id.and_then(|id| snap.messages.get(&id)) {
+            Some(m) => {
+                mine(ctx, scope, m)?;
+                targets_inside(scope, &campaigns_of(snap, &m.id), |p| snap.panels.get(p))
+                    .map_err(refuse)
+            }
+            None => Ok(()),
+        },
+        ("POST", "/messages/{id}/approve" | "/messages/{id}/reject") => {
+            match id.and_then(|id| snap.messages.get(&id)) {
+                Some(m) => {
+                    mine(ctx, scope, m)?;
+                    if !may_approve(ctx, snap, &r.who, &m.id) {
+                        let scope = joined(scope);
+                        return Err(refuse(Reason::ApprovalOutsideScope { scope }));
+                    }
+                    Ok(())
+                }
+                None => Ok(()),
+            }
+        }
+        // An official warning: deployed or dismissed by an operator of the
+        // district when every panel it reaches (and every panel of the
+        // warnings an update replaces) lies inside it.
+        ("POST", "/cap/{id}/deploy" | "/cap/{id}/dismiss") => {
+            match id.as_ref().and_then(|id| snap.cap.get(id)) {
+                Some(w) => warning_inside(scope, snap, w).map_err(refuse),
+                None => Ok(()),
+            }
+        }
+        // An alarm is its panel's: acknowledged inside the scope only.
+        ("POST", "/alarms/{id}/acknowledge") => {
+            let n = r.segs.get(1).and_then(|s| s.parse::<u64>().ok());
+            let panel = ctx.alarms.store.with_log(|log| {
+                let i = log.incidents.iter().find(|i| Some(i.id) == n);
+                i.map(|i| i.panel.clone())
+            });
+            match panel {
+                Some(p) if !sees(&r.who, snap, &p) => Err(refuse(Reason::OutsideScope {
+                    target: p.to_string(),
+                    scope: joined(scope),
+                })),
+                _ => Ok(()),
+            }
+        }
+        // A warning that reaches none of the scope's panels is not theirs
+        // to read: 404, as for a panel.
+        ("GET", "/cap/{id}" | "/cap/{id}/document") => {
+            match id.as_ref().and_then(|id| snap.cap.get(id)) {
+                Some(w) if !super::cap::seen_by(&r.who, snap, w) => {
+                    Err(ApiError::not_found(Reason::NotFound {
+                        kind: Kind::Warning,
+                        id: w.id.to_string(),
+                    }))
+                }
+                _ => Ok(()),
+            }
+        }
         _ => Ok(()),
+    }
+}
+
+/// Whether every panel warning `w` reaches (and every panel of the
+/// warnings it replaces) lies inside `scope`, and there is one.
+fn warning_inside(scope: &[Id], snap: &Snapshot, w: &crate::cap::Warning) -> Result<(), Reason> {
+    let mut panels: Vec<&Id> = w.panels.iter().collect();
+    for old in &w.references {
+        panels.extend(snap.cap.get(old).into_iter().flat_map(|o| &o.panels));
+    }
+    let outside = panels
+        .iter()
+        .find(|p| snap.panels.get(**p).is_none_or(|p| !panel_inside(scope, p)));
+    match (panels.is_empty(), outside) {
+        (false, None) => Ok(()),
+        (_, outside) => Err(Reason::WarningOutsideScope {
+            panel: outside.map(|p| p.to_string()),
+            scope: joined(scope),
+        }),
     }
 }

@@ -528,6 +528,11 @@ fn permit(r: &Req, role: Role) -> Result<(), ApiError> {
     if r.who.has(role) {
         return Ok(());
     }
+    if r.who.admin_scoped() {
+        return Err(ApiError::forbidden(Reason::AdminScopeIgnored {
+            who: r.who.name.clone(),
+        }));
+    }
     let held: Vec<&str> = r.who.roles.iter().map(|r| r.name()).collect();
     Err(ApiError::forbidden(Reason::NeedsRole {
         role: role.name(),

@@ -11,6 +11,7 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::req::{empty, ok, Req};
 use super::{admin, blocking, Ctx};
+use crate::auth::scope::admin_province_wide;
 use crate::auth::{check_scope, check_user, password, NewUser, UserPatch};
 use crate::i18n::{Kind, Reason};
 
@@ -18,6 +19,7 @@ pub(super) async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
     let body: NewUser = r.json().await?;
     check_user(&body.username, &body.display_name, &body.roles).map_err(ApiError::bad_request)?;
     check_scope(&body.scope).map_err(ApiError::bad_request)?;
+    admin_province_wide(&body.roles, &body.scope).map_err(ApiError::unprocessable)?;
     password::acceptable(&body.password, &body.username).map_err(ApiError::bad_request)?;
     if ctx.tokens.list().iter().any(|t| t.name == body.username) {
         return Err(ApiError::conflict(Reason::AccountNameIsAToken {
@@ -60,6 +62,13 @@ pub(super) async fn update(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
     if let Some(s) = &patch.scope {
         check_scope(s).map_err(ApiError::bad_request)?;
     }
+    // The account as it would be: an admin role added to a scoped account
+    // is refused as much as a scope given to an admin.
+    admin_province_wide(
+        patch.roles.as_deref().unwrap_or(&current.roles),
+        patch.scope.as_ref().unwrap_or(&current.scope),
+    )
+    .map_err(ApiError::unprocessable)?;
     let (accounts, store) = (ctx.accounts.clone(), ctx.store.clone());
     let line = admin::entry(&r.who.name, "update", "account", &name);
     let info = blocking(move || store.audited(line, || accounts.update(&name, patch))).await??;

@@ -5,9 +5,19 @@
 //! scope, a panel id when that panel is inside. Pure: the panels are an
 //! argument. The API applies it in one gate (`api::scope`).
 
-use crate::domain::{Id, Panel, Target};
+use crate::domain::{Id, Panel, Role, Target};
 
 use crate::i18n::Reason;
+
+/// Refuses the admin role with a scope: an administrator manages
+/// accounts, tokens and panels, which have no district, so the role
+/// holds for the whole province or not at all.
+pub(crate) fn admin_province_wide(roles: &[Role], scope: &Option<Vec<Id>>) -> Result<(), Reason> {
+    if scope.is_some() && roles.contains(&Role::Admin) {
+        return Err(Reason::AdminScoped);
+    }
+    Ok(())
+}
 
 /// Whether `panel` is inside `scope`.
 pub(crate) fn panel_inside(scope: &[Id], panel: &Panel) -> bool {
@@ -73,5 +83,16 @@ mod tests {
             );
         }
         assert!(panel_inside(&scope, &panels[0]) && !panel_inside(&scope, &panels[1]));
+    }
+
+    #[test]
+    fn the_admin_role_is_province_wide_only() {
+        let district = Some(vec![Id::parse("cua-lo").unwrap()]);
+        assert_eq!(
+            admin_province_wide(&[Role::Editor, Role::Admin], &district),
+            Err(Reason::AdminScoped)
+        );
+        assert!(admin_province_wide(&[Role::Admin], &None).is_ok());
+        assert!(admin_province_wide(&[Role::Editor, Role::Approver], &district).is_ok());
     }
 }

@@ -888,6 +888,28 @@ pub enum Reason {
         panel: Option<String>,
         scope: String,
     },
+    /// An account or token given the admin role with a scope: admins are
+    /// province-wide.
+    AdminScoped,
+    /// A stored admin with a scope (made before scopes were refused on
+    /// admins): its admin role is not honoured.
+    AdminScopeIgnored {
+        who: String,
+    },
+    /// A message whose author is outside the caller's scope (or
+    /// province-wide): read-only to district staff.
+    MessageOutsideScope {
+        author: String,
+        scope: String,
+    },
+    /// A campaign that would run `message`, approved by a district's
+    /// `approver`, at `target` outside that district.
+    ApprovalCoversLess {
+        message: String,
+        approver: String,
+        scope: String,
+        target: String,
+    },
     /// A report without its period.
     ReportNeedPeriod,
     ReportToBeforeFrom,
@@ -2002,6 +2024,22 @@ impl Reason {
                 format!("Cảnh báo này không đến bảng nào trong phạm vi của bạn ({scope}): chỉ người trực cấp tỉnh mới triển khai hoặc bỏ qua được."),
                 format!("This warning reaches no panel inside your scope ({scope}): only a province-wide operator can deploy or dismiss it."),
             ),
+            Reason::AdminScoped => (
+                "Vai trò admin luôn có hiệu lực trên toàn tỉnh: bỏ phạm vi (scope), hoặc bỏ vai trò admin và giữ phạm vi.".into(),
+                "The admin role always holds for the whole province: leave out the scope, or leave out the admin role and keep the scope.".into(),
+            ),
+            Reason::AdminScopeIgnored { who } => (
+                format!("Vai trò admin của {who:?} không có hiệu lực vì nó bị giới hạn trong một phạm vi: một quản trị viên cấp tỉnh cần bỏ phạm vi hoặc bỏ vai trò admin."),
+                format!("The admin role of {who:?} does not hold because it is limited to a scope: a province-wide administrator must remove the scope or the admin role."),
+            ),
+            Reason::MessageOutsideScope { author, scope } => (
+                format!("Tin này do {author:?} soạn, thuộc phạm vi khác hoặc toàn tỉnh: cán bộ của phạm vi {scope} chỉ xem được, không sửa, xoá, duyệt hay từ chối."),
+                format!("This message was written by {author:?}, for another area or the whole province: staff of {scope} may read it but not change, delete, approve or reject it."),
+            ),
+            Reason::ApprovalCoversLess { message, approver, scope, target } => (
+                format!("Tin {message:?} được {approver:?} duyệt cho phạm vi {scope}; đích {target:?} nằm ngoài phạm vi đó: cần người duyệt cấp tỉnh (hoặc của nơi đó) duyệt tin trước khi chạy ở đây."),
+                format!("The message {message:?} was approved by {approver:?} for {scope} only; the target {target:?} is outside it: a province-wide approver (or one of that area) must approve the message before it runs there."),
+            ),
             Reason::ReportNeedPeriod => (
                 "Hãy cho khoảng thời gian bằng from= và to=: ngày (2026-11-27) hoặc thời điểm RFC 3339 (2026-11-27T07:00:00+07:00, dấu + viết là %2B).".into(),
                 "give the period as from= and to=: RFC 3339 instants (2026-11-27T07:00:00+07:00, the + URL-encoded as %2B) or dates (2026-11-27)".into(),
@@ -2582,6 +2620,18 @@ mod tests {
                 panel: Some(s()),
                 scope: s(),
             },
+            Reason::AdminScoped,
+            Reason::AdminScopeIgnored { who: s() },
+            Reason::MessageOutsideScope {
+                author: s(),
+                scope: s(),
+            },
+            Reason::ApprovalCoversLess {
+                message: s(),
+                approver: s(),
+                scope: s(),
+                target: s(),
+            },
             Reason::ReportNeedPeriod,
             Reason::ReportToBeforeFrom,
             Reason::ReportBadBound {
@@ -2904,6 +2954,10 @@ mod tests {
                 | Reason::OutsideScope { .. }
                 | Reason::ApprovalOutsideScope { .. }
                 | Reason::WarningOutsideScope { .. }
+                | Reason::AdminScoped
+                | Reason::AdminScopeIgnored { .. }
+                | Reason::MessageOutsideScope { .. }
+                | Reason::ApprovalCoversLess { .. }
                 | Reason::ReportNeedPeriod
                 | Reason::ReportToBeforeFrom
                 | Reason::ReportBadBound { .. }

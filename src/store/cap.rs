@@ -115,6 +115,11 @@ pub struct Source {
     pub senders: Vec<String>,
     /// The rule set.
     pub rules: String,
+    /// The groups a scoped feed token holds for: its warnings match the
+    /// panels inside them only, and end (as updates or cancels) only
+    /// warnings whose panels all lie inside them. `None`: the whole
+    /// province.
+    pub scope: Option<Vec<Id>>,
 }
 
 impl Source {
@@ -124,6 +129,7 @@ impl Source {
             name: format!("post:{who}"),
             senders: config.post.senders.clone(),
             rules: config.post.rules.clone(),
+            scope: None,
         }
     }
 }
@@ -222,11 +228,25 @@ impl Store {
             tz,
             now,
         };
+        let own = cap::warning::key(&doc.sender, &doc.identifier);
         let r = self.change_audited(|s| {
-            let decision = cap::decide(&doc, &sha, &intake, s.panels.values(), &|id: &Id| {
-                s.cap.get(id).cloned()
-            })
-            .map_err(|e| StoreError::from(Invalid::new(e.to_string())))?;
+            // A scoped token: its scope's panels only, and it ends (by
+            // reference) only warnings whose panels all lie inside it.
+            let inside = |p: &Id| {
+                (source.scope.as_deref()).is_none_or(|sc| {
+                    s.panels
+                        .get(p)
+                        .is_some_and(|p| crate::auth::scope::panel_inside(sc, p))
+                })
+            };
+            let panels = s.panels.values().filter(|p| inside(&p.id));
+            let known = |id: &Id| {
+                let w = s.cap.get(id);
+                w.filter(|w| id == &own || w.panels.iter().all(inside))
+                    .cloned()
+            };
+            let decision = cap::decide(&doc, &sha, &intake, panels, &known)
+                .map_err(|e| StoreError::from(Invalid::new(e.to_string())))?;
             match decision {
                 Decision::Duplicate(id) => {
                     let w = s.cap.get(&id).cloned().expect("a duplicate is known");

@@ -56,9 +56,19 @@ pub enum Via {
 }
 
 impl Principal {
-    /// Admins may do everything.
+    /// Admins may do everything. The admin role holds only province-wide:
+    /// an admin with a scope (stored before scopes were refused on admins)
+    /// is not one, and keeps its other roles inside the scope.
     pub fn has(&self, role: Role) -> bool {
+        if self.admin_scoped() {
+            return role != Role::Admin && self.roles.contains(&role);
+        }
         self.roles.contains(&role) || self.roles.contains(&Role::Admin)
+    }
+
+    /// The admin role held with a scope: not honoured (see [`Self::has`]).
+    pub fn admin_scoped(&self) -> bool {
+        self.scope.is_some() && self.roles.contains(&Role::Admin)
     }
 
     /// Nobody yet: a caller of a route open to all (signing in).

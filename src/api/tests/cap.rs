@@ -12,7 +12,7 @@ use crate::domain::Role;
 
 /// A rig with the test province's panels (districts as groups) and
 /// `cap.json` as given.
-async fn rig(cap_json: Value) -> Rig {
+pub(super) async fn rig(cap_json: Value) -> Rig {
     let rig = Rig::new();
     std::fs::write(
         rig.dir.path().join("cap.json"),
@@ -29,7 +29,7 @@ async fn rig(cap_json: Value) -> Rig {
     rig
 }
 
-fn auto_storms() -> Value {
+pub(super) fn auto_storms() -> Value {
     json!({
         "post": {"senders": ["canhbao@nchmf.gov.vn", "alerts@vndma.gov.vn"]},
         "rule_sets": {"default": [
@@ -39,7 +39,7 @@ fn auto_storms() -> Value {
     })
 }
 
-async fn post_cap(c: &Client<'_>, body: impl Into<Vec<u8>>) -> Reply {
+pub(super) async fn post_cap(c: &Client<'_>, body: impl Into<Vec<u8>>) -> Reply {
     c.send(
         c.req("POST", "/cap")
             .header("content-type", "application/cap+xml")
@@ -48,7 +48,7 @@ async fn post_cap(c: &Client<'_>, body: impl Into<Vec<u8>>) -> Reply {
     .await
 }
 
-fn doc(text: &str) -> String {
+pub(super) fn doc(text: &str) -> String {
     fixture(text, Utc::now())
 }
 

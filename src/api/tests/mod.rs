@@ -15,6 +15,7 @@ mod messages;
 mod panels;
 mod reports;
 mod routes;
+mod scope_leaks;
 mod scopes;
 
 use std::path::Path;
@@ -328,6 +329,32 @@ impl Client<'_> {
         let m = self.create_message(message).await;
         m["id"].as_str().expect("a message id").to_string()
     }
+}
+
+/// Raises an offline alarm numbered `id` on `panel`, as the monitor would.
+pub(super) fn raise_alarm(rig: &Rig, id: u64, panel: &str) {
+    let at = chrono::Utc::now();
+    rig.ctx
+        .alarms
+        .store
+        .update(|log| {
+            log.incidents.push(crate::store::alarms::Incident {
+                id,
+                panel: crate::domain::Id::parse(panel).unwrap(),
+                kind: crate::alarms::core::Kind::Offline,
+                urgent: false,
+                since: at,
+                raised_at: at,
+                recovered_at: None,
+                removed: false,
+                held: false,
+                digested: false,
+                acked_by: None,
+                acked_at: None,
+            });
+            Ok(())
+        })
+        .unwrap();
 }
 
 pub(super) fn panel(id: &str, w: u32, h: u32, format: &str, groups: &[&str]) -> Value {
