@@ -338,20 +338,9 @@ pub(super) fn raise_alarm(rig: &Rig, id: u64, panel: &str) {
         .alarms
         .store
         .update(|log| {
-            log.incidents.push(crate::store::alarms::Incident {
-                id,
-                panel: crate::domain::Id::parse(panel).unwrap(),
-                kind: crate::alarms::core::Kind::Offline,
-                urgent: false,
-                since: at,
-                raised_at: at,
-                recovered_at: None,
-                removed: false,
-                held: false,
-                digested: false,
-                acked_by: None,
-                acked_at: None,
-            });
+            let mut incident = crate::store::alarms::Incident::sample(id, at);
+            incident.panel = crate::domain::Id::parse(panel).unwrap();
+            log.incidents.push(incident);
             Ok(())
         })
         .unwrap();
