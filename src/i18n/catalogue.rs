@@ -389,519 +389,1124 @@ impl CronText {
     }
 }
 
-/// Every reason the server gives a person.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reason {
+/// Declares [`Reason`] and its sentences as one table: a row is a
+/// variant (its fields named, with their types) and the expression that
+/// gives its `(Vietnamese, English)` pair, with the fields and the
+/// language (`$l`) in scope. A new reason is one row; the compiler keeps
+/// the table whole.
+macro_rules! reasons {
+    ($l:ident; $(
+        $(#[$meta:meta])*
+        $variant:ident
+        $( ( $($tname:ident : $tty:ty),+ $(,)? ) )?
+        $( { $( $(#[$fmeta:meta])* $fname:ident : $fty:ty ),+ $(,)? } )?
+        => $body:expr
+    ),+ $(,)?) => {
+        /// Every reason the server gives a person.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Reason {
+            $(
+                $(#[$meta])*
+                $variant $( ( $($tty),+ ) )? $( { $( $(#[$fmeta])* $fname: $fty ),+ } )?,
+            )+
+        }
+
+        impl Reason {
+            /// The `(Vietnamese, English)` sentences, as the table says.
+            #[allow(unused_variables)]
+            fn sentences(&self, $l: Lang) -> (String, String) {
+                match self {
+                    $( Reason::$variant $( ( $($tname),+ ) )? $( { $($fname),+ } )? => $body, )+
+                }
+            }
+
+            /// The variant's name, for the test that every reason is tried.
+            #[cfg_attr(not(test), allow(dead_code))]
+            fn variant_name(&self) -> &'static str {
+                match self {
+                    $( Reason::$variant { .. } => stringify!($variant), )+
+                }
+            }
+
+            /// Every variant's name.
+            #[cfg_attr(not(test), allow(dead_code))]
+            const VARIANTS: &'static [&'static str] = &[$( stringify!($variant) ),+];
+        }
+    };
+}
+
+reasons! { l;
     // The edge: addresses, sign-in.
-    NoRoute,
-    MethodNotAllowed,
-    Unhandled(String),
-    TooManyFailures,
-    NoToken,
-    UnknownToken,
+    NoRoute => (
+        "Không có gì ở địa chỉ này: API nằm dưới /api/v1, bảng điều khiển ở /.".into(),
+        "there is nothing at this address: the API lives under /api/v1, the dashboard at /".into(),
+    ),
+    MethodNotAllowed => (
+        "Địa chỉ này không nhận phương thức đó.".into(),
+        "this address does not accept that method".into(),
+    ),
+    Unhandled(d: String) => (
+        format!("Không xử lý được yêu cầu ({d})."),
+        format!("the request could not be handled: {d}"),
+    ),
+    TooManyFailures => (
+        "Có quá nhiều yêu cầu với mã truy cập sai từ địa chỉ này: hãy chờ một phút rồi dùng mã đúng.".into(),
+        "too many requests with a wrong token from this address: wait a minute, then use a valid token".into(),
+    ),
+    NoToken => (
+        "Hãy đăng nhập bằng tên và mật khẩu (POST /api/v1/session), hoặc gửi mã truy cập trong tiêu đề Authorization: Bearer MÃ.".into(),
+        "send your token in the header Authorization: Bearer TOKEN, or sign in with POST /api/v1/session".into(),
+    ),
+    UnknownToken => (
+        "Mã truy cập này không tồn tại hoặc đã bị thu hồi: hãy xin quản trị viên một mã hợp lệ.".into(),
+        "this token is unknown or was revoked: ask an administrator for a valid one".into(),
+    ),
     // Storage.
     NotFound {
         kind: Kind,
         id: String,
-    },
-    Internal,
-    DiskFull,
-    ReadOnly,
+    } => (
+        format!("Không có {} nào mang mã \u{201c}{id}\u{201d}: có thể nó đã bị xoá; hãy tải lại danh sách.", kind.name(Lang::Vi)),
+        format!("no {} with id {id:?} exists", kind.name(Lang::En)),
+    ),
+    Internal => (
+        "Máy chủ gặp lỗi khi xử lý và đã ghi lại lỗi. Hãy thử lại; nếu vẫn lỗi, báo cho quản trị viên.".into(),
+        "the request failed on the server; the error is logged. Try again, and tell the administrator if it persists.".into(),
+    ),
+    DiskFull => (
+        "Ổ đĩa của máy chủ đã đầy nên chưa lưu được gì. Hãy nhờ quản trị viên giải phóng dung lượng rồi thử lại.".into(),
+        "The server's disk is full, so nothing was saved. Ask the administrator to free space, then try again.".into(),
+    ),
+    ReadOnly => (
+        "Máy chủ hiện không ghi được thư mục dữ liệu nên chưa lưu được gì. Hãy nhờ quản trị viên kiểm tra ổ đĩa rồi thử lại.".into(),
+        "The server cannot write its data directory right now, so nothing was saved. Ask the administrator to check the disk, then try again.".into(),
+    ),
     // Workflow.
     FourEyes {
         by: String,
-    },
+    } => (
+        format!("Nguyên tắc bốn mắt: \u{201c}{by}\u{201d} là người sửa tin này lần cuối, nên một người khác phải duyệt."),
+        format!("four-eyes rule: {by:?} last edited this message, so someone else must approve it"),
+    ),
     StaleVersion {
         read: u64,
         current: u64,
-    },
+    } => (
+        format!("Tin đã thay đổi từ lúc bạn đọc: bạn đã xem phiên bản {read}, nay là phiên bản {current}. Hãy đọc lại và duyệt nội dung hiện tại."),
+        format!("this message changed since you read it: you reviewed version {read} and it is now version {current}; read it again and approve what it says now"),
+    ),
     MessageInUse {
         id: String,
         campaigns: Vec<String>,
-    },
+    } => (
+        format!("Tin {id} đang được dùng trong {} lịch phát: {}. Hãy bỏ tin khỏi các lịch phát đó trước khi xoá.", campaigns.len(), quoted(campaigns)),
+        format!("message {id} is used by {} campaign(s): {}; remove it from them first", campaigns.len(), quoted(campaigns)),
+    ),
     ImageInUse {
         messages: Vec<String>,
-    },
+    } => (
+        format!("Hình ảnh này đang được dùng trong {} tin: {}. Hãy bỏ hình khỏi các tin đó trước.", messages.len(), quoted(messages)),
+        format!("this image is used by {} message(s): {}; take it out of them first", messages.len(), quoted(messages)),
+    ),
     // Values.
     InvalidId {
         shown: String,
-    },
+    } => (
+        format!("\u{201c}{shown}\u{201d} không phải mã hợp lệ: dùng 1 đến 64 ký tự gồm chữ thường a–z không dấu, chữ số và dấu '-', bắt đầu bằng chữ hoặc số."),
+        format!("{shown:?} is not a valid id: use 1 to 64 lowercase letters a-z, digits and '-', starting with a letter or digit"),
+    ),
     InvalidGroup {
         shown: String,
-    },
+    } => (
+        format!("Mã địa bàn \u{201c}{shown}\u{201d} không hợp lệ: dùng chữ thường không dấu, chữ số và dấu '-', ví dụ \u{201c}tp-vinh\u{201d}; tên có dấu đặt ở tên hiển thị."),
+        format!("group {shown:?} is not valid: use lowercase letters, digits and '-', e.g. \"tp-vinh\"; put the name with diacritics in its display name"),
+    ),
     InvalidTokenName {
         shown: String,
-    },
-    NoRoles,
+    } => (
+        format!("Tên mã truy cập \u{201c}{shown}\u{201d} không hợp lệ: dùng 1 đến 64 ký tự gồm chữ thường không dấu, chữ số và dấu '-', ví dụ \u{201c}lan-bien-tap\u{201d}."),
+        format!("token name {shown:?} is not valid: use 1 to 64 lowercase letters, digits and '-', e.g. \"lan-editor\""),
+    ),
+    NoRoles => (
+        "Chưa chọn vai trò: hãy chọn ít nhất một trong biên tập, duyệt, lập lịch, vận hành, quản trị.".into(),
+        "roles is empty: give at least one of editor, approver, scheduler, operator, admin".into(),
+    ),
     UnknownRole {
         shown: String,
-    },
+    } => (
+        format!("Không có vai trò \u{201c}{shown}\u{201d}: dùng editor, approver, scheduler, operator, admin hoặc feed."),
+        format!("unknown role {shown:?}: use editor, approver, scheduler, operator, admin or feed"),
+    ),
     UnknownPixelFormat {
         shown: String,
-    },
+    } => (
+        format!("Không có định dạng điểm ảnh \u{201c}{shown}\u{201d}: dùng mono1, rgb565, rgb888 hoặc png."),
+        format!("unknown pixel format {shown:?}: use mono1, rgb565, rgb888 or png"),
+    ),
     NotAColour {
         shown: String,
-    },
+    } => (
+        format!("\u{201c}{shown}\u{201d} không phải mã màu: viết dạng #rrggbb, ví dụ #ff2000."),
+        format!("{shown:?} is not a colour: write it as #rrggbb, e.g. #ff2000"),
+    ),
     PanelSide {
         side: &'static str,
         value: u16,
         lo: u16,
         hi: u16,
-    },
+    } => (
+        format!("{} bảng {value} nằm ngoài khoảng cho phép: dùng từ {lo} đến {hi} điểm ảnh.", if *side == "width" { "Chiều rộng" } else { "Chiều cao" }),
+        format!("panel {side} {value} is out of range: use {lo} to {hi} pixels"),
+    ),
     NotATime {
         which: String,
         shown: String,
-    },
+    } => (
+        format!("Giờ {} \u{201c}{shown}\u{201d} không phải thời điểm: viết dạng HH:MM, ví dụ 06:00.", if which == "day_starts" { "bắt đầu ban ngày" } else { "bắt đầu ban đêm" }),
+        format!("brightness {which} {shown:?} is not a time: write HH:MM, e.g. 06:00"),
+    ),
     NotOnEarth {
         lat: String,
         lon: String,
-    },
+    } => (
+        format!("Vị trí {lat},{lon} không nằm trên Trái Đất: vĩ độ từ -90 đến 90 và kinh độ từ -180 đến 180, ví dụ {{\"lat\": 18.67, \"lon\": 105.69}}."),
+        format!("location {lat},{lon} is not on Earth: lat is -90 to 90 and lon -180 to 180 degrees, e.g. {{\"lat\": 18.67, \"lon\": 105.69}}"),
+    ),
     InvalidUnit {
         shown: String,
-    },
-    PanelName,
+    } => (
+        format!("\u{201c}{shown}\u{201d} không phải mã đơn vị hành chính: dùng các chữ số của mã chính thức, ví dụ \"40\", \"412\" hoặc \"16681\"."),
+        format!("unit {shown:?} is not an administrative unit code: use the official code's digits, e.g. \"40\", \"412\" or \"16681\""),
+    ),
+    PanelName => (
+        "Tên bảng phải có từ 1 đến 200 ký tự.".into(),
+        "panel name must be 1 to 200 characters".into(),
+    ),
     SameBrightnessTimes {
         at: String,
-    },
-    TooManyUnits,
-    MessageTitle,
-    MessageEmpty,
+    } => (
+        format!("Giờ bắt đầu ban ngày và ban đêm đều là {at}: bảng sẽ không bao giờ đổi độ sáng; hãy cho hai giờ khác nhau, ví dụ 06:00 và 18:00."),
+        format!("brightness day_starts and night_starts are both {at}: the panel would never switch; give two different times, e.g. 06:00 and 18:00"),
+    ),
+    TooManyUnits => (
+        "Một bảng thuộc tối đa 16 đơn vị hành chính.".into(),
+        "a panel stands in at most 16 units".into(),
+    ),
+    MessageTitle => (
+        "Tiêu đề tin phải có từ 1 đến 200 ký tự.".into(),
+        "message title must be 1 to 200 characters".into(),
+    ),
+    MessageEmpty => (
+        "Tin cần có nội dung chữ, hình ảnh, hoặc cả hai: hãy nhập nội dung hoặc chọn hình.".into(),
+        "a message needs text, an image, or both: give \"text\" or \"image\" (an asset id)".into(),
+    ),
     MessageTooLong {
         max: usize,
-    },
-    ValidityWindow,
+    } => (
+        format!("Nội dung tin dài quá {max} ký tự: hãy tách thành nhiều tin."),
+        format!("message text is longer than {max} characters: split it into several messages"),
+    ),
+    ValidityWindow => (
+        "Thời hạn hiệu lực không hợp lệ: \u{201c}hiệu lực từ\u{201d} phải trước \u{201c}hiệu lực đến\u{201d}.".into(),
+        "the validity window is empty: valid_from must be before valid_until".into(),
+    ),
     RejectComment {
         max: usize,
-    },
+    } => (
+        format!("Khi trả lại tin, hãy ghi lý do (từ 1 đến {max} ký tự) để người viết biết cần sửa gì."),
+        format!("a rejection needs a comment of 1 to {max} characters telling the author what to change"),
+    ),
     NotWaitingForApproval {
         id: String,
-    },
+    } => (
+        format!("Tin \u{201c}{id}\u{201d} đã được duyệt, không còn chờ duyệt: chỉ trả lại được tin đang chờ duyệt; hãy sửa tin nếu cần gỡ nội dung."),
+        format!("message {id:?} is approved, not waiting for approval: only a message waiting for approval can be rejected; edit it to take it back"),
+    ),
     InvalidAssetId {
         shown: String,
-    },
+    } => (
+        format!("\u{201c}{shown}\u{201d} không phải mã hình ảnh: mã hình là 64 ký tự hex do POST /api/v1/assets trả về; hãy chọn lại hình trong thư viện."),
+        format!("{shown:?} is not an asset id: asset ids are the 64 hex characters returned by POST /api/v1/assets"),
+    ),
     ImageName {
         max: usize,
-    },
-    ImageNameControl,
+    } => (
+        format!("Tên hình ảnh phải có từ 1 đến {max} ký tự."),
+        format!("an image name must be 1 to {max} characters"),
+    ),
+    ImageNameControl => (
+        "Tên hình ảnh không được chứa ký tự điều khiển (xuống dòng, tab).".into(),
+        "an image name cannot hold control characters (line breaks, tabs)".into(),
+    ),
     InvalidTarget {
         shown: String,
-    },
-    NoTargets,
+    } => (
+        format!("Nơi phát \u{201c}{shown}\u{201d} không hợp lệ: dùng mã bảng, \"group:MÃ-ĐỊA-BÀN\" hoặc \"all\"."),
+        format!("target {shown:?} is not valid: use a panel id, \"group:NAME\" or \"all\""),
+    ),
+    NoTargets => (
+        "Chưa chọn nơi phát: hãy chọn ít nhất một bảng, một địa bàn hoặc tất cả.".into(),
+        "targets is empty: name at least one panel id, \"group:NAME\" or \"all\"".into(),
+    ),
     TooManyTargets {
         n: usize,
         max: usize,
-    },
+    } => (
+        format!("{n} nơi phát là quá {max}: hãy chọn theo địa bàn (hoặc tất cả) thay vì từng bảng."),
+        format!("{n} targets are more than {max}: name panels by \"group:NAME\" (or \"all\") instead of one by one"),
+    ),
     TargetTwice {
         target: String,
-    },
+    } => (
+        format!("Nơi phát \u{201c}{target}\u{201d} bị chọn hai lần: mỗi bảng hay địa bàn chỉ chọn một lần."),
+        format!("target {target:?} is listed twice: name each panel or group once"),
+    ),
     UnknownTarget {
         target: String,
-    },
+    } => (
+        format!("Nơi phát \u{201c}{target}\u{201d} không ứng với bảng nào: hãy kiểm tra mã bảng hoặc địa bàn (danh sách ở trang Bảng)."),
+        format!("target {target:?} matches no panel: check the panel id or group name (GET /api/v1/panels lists them)"),
+    ),
     UnknownImage {
         id: String,
-    },
+    } => (
+        format!("Hình \u{201c}{id}\u{201d} chưa được tải lên: hãy tải hình lên thư viện trước."),
+        format!("image {id:?} is not an uploaded asset: upload it with POST /api/v1/assets first"),
+    ),
     UnknownCampaignMessage {
         id: String,
-    },
+    } => (
+        format!("Lịch phát có tin \u{201c}{id}\u{201d} nhưng tin này không tồn tại: hãy tạo tin trước hoặc bỏ nó khỏi danh sách."),
+        format!("campaign lists message {id:?}, which does not exist: create it first or remove it from the list"),
+    ),
     AlertText {
         max: usize,
-    },
+    } => (
+        format!("Nội dung cảnh báo phải có từ 1 đến {max} ký tự."),
+        format!("alert text must be 1 to {max} characters"),
+    ),
     AlertDuration {
         max: u32,
-    },
+    } => (
+        format!("Thời lượng cảnh báo phải từ 1 đến {max} giây (ba ngày); muốn kéo dài, hãy gửi cảnh báo mới."),
+        format!("duration_s must be 1 to {max} seconds (three days); send a new alert to extend"),
+    ),
     InvalidCron {
         shown: String,
         why: CronWhy,
-    },
+    } => (
+        format!(
+            "Lịch lặp \u{201c}{shown}\u{201d} không hợp lệ: {}. Các dạng được nhận: 5 trường \u{201c}phút giờ ngày tháng thứ\u{201d} như crontab, ví dụ \u{201c}0 7 * * 1-5\u{201d} (thứ viết 0–7 hoặc sun–sat, 0 và 7 là Chủ nhật); 6 hoặc 7 trường với giây đứng đầu và năm tuỳ chọn, ví dụ \u{201c}0 0 7 * * Mon-Fri\u{201d} (ở dạng này 1 = Chủ nhật … 7 = thứ Bảy, nên dùng tên); hoặc @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly.",
+            why.render(Lang::Vi)
+        ),
+        format!(
+            "cron {shown:?} is not valid: {}; accepted forms: 5 fields \"minute hour day-of-month month day-of-week\" as in crontab, e.g. \"0 7 * * 1-5\" (weekdays 0-7 or sun-sat, 0 and 7 = Sunday); 6 or 7 fields with seconds first and an optional year, e.g. \"0 0 7 * * Mon-Fri\" (there numeric weekdays are 1 = Sunday … 7 = Saturday, so prefer names); or @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly",
+            why.render(Lang::En)
+        ),
+    ),
     UnknownTimeZone {
         shown: String,
-    },
+    } => (
+        format!("Không có múi giờ \u{201c}{shown}\u{201d}: dùng tên IANA như \u{201c}Asia/Ho_Chi_Minh\u{201d}."),
+        format!("unknown time zone {shown:?}: use an IANA name such as \"Asia/Ho_Chi_Minh\" or \"Europe/Berlin\""),
+    ),
     CronNeverFires {
         shown: String,
         first: i32,
         last: i32,
-    },
+    } => (
+        format!("Lịch lặp \u{201c}{shown}\u{201d} không bao giờ chạy: không có thời điểm nào từ năm {first} đến {last} khớp mọi trường (hãy đối chiếu ngày với tháng, và năm)."),
+        format!("this cron never fires: no time from {first} to {last} matches all the fields of {shown:?} (check the day of the month against the month, and the year)"),
+    ),
     // Previews.
-    TooLongToPreview,
-    BadDwell,
+    TooLongToPreview => (
+        "Nội dung quá dài để xem trước: hãy rút gọn hoặc tách thành nhiều tin.".into(),
+        "the text is too long to preview: shorten it or split it into several messages".into(),
+    ),
+    BadDwell => (
+        "Thời gian hiển thị (dwell) phải là số giây nguyên từ 1 trở lên.".into(),
+        "dwell must be a whole number of seconds from 1".into(),
+    ),
     ReadingTooFast {
         page: usize,
         words: usize,
         need: u32,
         dwell: u32,
-    },
+    } => (
+        format!("Trang {page} có {words} chữ, cần khoảng {need} giây để đọc, nhưng mỗi trang chỉ hiện {dwell} giây: người qua đường sẽ không đọc kịp. Hãy rút gọn nội dung, hoặc tách thành nhiều tin ngắn hơn."),
+        format!("On page {page}: it has {words} words, which take about {need} s to read, but each page shows for only {dwell} s: passers-by will not finish it. Shorten the text, or split it into several shorter messages."),
+    ),
     NoApiRoute {
         path: String,
-    },
+    } => (
+        format!("Không có địa chỉ API /api/v1/{path}: xem /api/v1/openapi.json."),
+        format!("there is no API address /api/v1/{path}: see /api/v1/openapi.json"),
+    ),
     MethodNotAccepted {
         method: String,
-    },
+    } => (
+        format!("Địa chỉ này không nhận {method}: xem /api/v1/openapi.json để biết phương thức của từng địa chỉ."),
+        format!("{method} is not accepted here: see /api/v1/openapi.json for the methods of each address"),
+    ),
     NeedsRole {
         role: &'static str,
         who: String,
         held: String,
-    },
+    } => (
+        format!("Việc này cần vai trò {role}, nhưng \u{201c}{who}\u{201d} chỉ có {held}: hãy đề nghị quản trị viên cấp quyền."),
+        format!("this needs the {role} role, and {who:?} has only {held}: ask an administrator"),
+    ),
     BodyTooLarge {
         kib: usize,
-    },
+    } => (
+        format!("Dữ liệu gửi lên lớn hơn {kib} KiB: hãy gửi ít hơn."),
+        format!("the request body is larger than {kib} KiB: send less"),
+    ),
     BodyTooSlow {
         after_s: u64,
         kib_per_s: u64,
-    },
+    } => (
+        format!("Dữ liệu đến quá chậm (sau {after_s} giây, dưới {kib_per_s} KiB mỗi giây): hãy kiểm tra kết nối rồi gửi lại."),
+        format!("the request body arrived too slowly (after {after_s} s, less than {kib_per_s} KiB a second): check the connection and send it again"),
+    ),
     BodyUnreadable {
         detail: String,
-    },
+    } => (
+        format!("Không đọc được dữ liệu gửi lên ({detail}): hãy gửi lại."),
+        format!("the request body could not be read: {detail}"),
+    ),
     NotJson {
         got: String,
-    },
+    } => (
+        format!("Hãy gửi JSON với tiêu đề Content-Type: application/json (đã nhận {got})."),
+        format!("send JSON with the header Content-Type: application/json (got {got})"),
+    ),
     BadJson {
         syntax: bool,
         detail: String,
+    } => match (syntax, detail) {
+        (true, detail) => (
+            format!("Dữ liệu gửi lên không phải JSON hợp lệ ({detail})."),
+            format!("the request body is not valid JSON: {detail}"),
+        ),
+        (false, detail) => (
+            format!("Dữ liệu gửi lên có trường sai hoặc thiếu ({detail})."),
+            format!("the request body has a wrong or missing field: {detail}"),
+        ),
     },
-    CampaignName,
+    CampaignName => (
+        "Hãy đặt tên lịch phát (1 đến 200 ký tự), ví dụ \u{201c}Đề án 06 – tháng 12\u{201d}.".into(),
+        "campaign name must be 1 to 200 characters".into(),
+    ),
     PlaylistLength {
         max: usize,
         n: usize,
-    },
+    } => (
+        format!("Một lịch phát có từ 1 đến {max} tin; lịch này có {n}."),
+        format!("a campaign plays 1 to {max} messages; this one lists {n}"),
+    ),
     DwellRange {
         dwell: u32,
         message: String,
         max: u32,
-    },
+    } => (
+        format!("Thời gian hiển thị {dwell} giây của tin {message} nằm ngoài khoảng cho phép: dùng từ 1 đến {max} giây."),
+        format!("dwell_s {dwell} for message {message} is out of range: use 1 to {max} seconds"),
+    ),
     DateRange {
         end: bool,
         date: String,
         first: i32,
         last: i32,
-    },
+    } => (
+        format!("Ngày {} {date} nằm ngoài khoảng cho phép: ngày của lịch phát từ {first}-01-01 đến {last}-12-31.", if *end { "kết thúc" } else { "bắt đầu" }),
+        format!("{} {date} is out of range: campaign dates run from {first}-01-01 to {last}-12-31", if *end { "end" } else { "start" }),
+    ),
     StartAfterEnd {
         start: String,
         end: String,
-    },
+    } => (
+        format!("Ngày bắt đầu {start} sau ngày kết thúc {end}: hai ngày đều được tính, nên lịch phát một ngày có ngày bắt đầu bằng ngày kết thúc."),
+        format!("start {start} is after end {end}: the dates are inclusive, so a one-day campaign has start = end"),
+    ),
     DurationRange {
         duration: u32,
         max: u32,
-    },
-    CronNeedsDuration,
-    DurationNeedsCron,
-    CampaignNoTargets,
+    } => (
+        format!("Thời lượng {duration} giây nằm ngoài khoảng cho phép: dùng từ 1 đến {max} giây (31 ngày)."),
+        format!("duration_s {duration} is out of range: use 1 to {max} seconds (31 days)"),
+    ),
+    CronNeedsDuration => (
+        "Lịch phát có lịch lặp cần thời lượng: số giây phát sau mỗi lần lặp (1 đến 2678400).".into(),
+        "a campaign with a cron needs duration_s: how many seconds it stays on after each firing (1 to 2678400)".into(),
+    ),
+    DurationNeedsCron => (
+        "Thời lượng chỉ dùng cùng lịch lặp: hãy thêm lịch lặp, hoặc bỏ thời lượng để phát cả ngày từ ngày bắt đầu đến ngày kết thúc.".into(),
+        "duration_s only applies with a cron: add a cron, or remove duration_s to run all day from start to end".into(),
+    ),
+    CampaignNoTargets => (
+        "Lịch phát cần ít nhất một nơi phát: một bảng, một địa bàn hoặc tất cả.".into(),
+        "a campaign needs at least one target: a panel id, \"group:NAME\" or \"all\"".into(),
+    ),
     UnknownStatusFilter {
         shown: String,
-    },
+    } => (
+        format!("Không có trạng thái \u{201c}{shown}\u{201d}: dùng draft (bản nháp) hoặc approved (đã duyệt)."),
+        format!("status={shown:?} is not known: use draft or approved"),
+    ),
     BadIfMatch {
         shown: String,
-    },
+    } => (
+        format!("If-Match \u{201c}{shown}\u{201d} không phải ETag của tin này: gửi nguyên tiêu đề ETag của GET /api/v1/messages/MÃ, ví dụ \"3\"."),
+        format!("If-Match {shown:?} is not an ETag of this message: send the ETag header of GET /api/v1/messages/ID as it came, e.g. \"3\""),
+    ),
     TwoVersions {
         header: u64,
         body: u64,
-    },
-    PreviewTarget,
+    } => (
+        format!("If-Match ghi phiên bản {header} còn nội dung gửi ghi phiên bản {body}: chỉ gửi một trong hai."),
+        format!("If-Match names version {header} and the body version {body}: send one of them"),
+    ),
+    PreviewTarget => (
+        "Hãy chọn bảng (panel=MÃ), hoặc cho chiều rộng, chiều cao và định dạng của bảng chưa có.".into(),
+        "give panel=ID, or width, height and format for a panel that does not exist yet".into(),
+    ),
     WholePixels {
         what: String,
-    },
-    BadPage,
+    } => (
+        format!("{what} phải là số điểm ảnh nguyên."),
+        format!("{what} must be a whole number of pixels"),
+    ),
+    BadPage => (
+        "Số trang phải là số nguyên từ 1 trở lên.".into(),
+        "page must be a whole number from 1".into(),
+    ),
     NoSuchPage {
         page: usize,
         pages: usize,
-    },
+    } => (
+        format!("Không có trang {page}: trên bảng này tin có {pages} trang."),
+        format!("page {page} does not exist: this message has {pages} page(s) on this panel"),
+    ),
     PreviewTooBig {
         mib: u64,
         pages: usize,
         width: u16,
         height: u16,
         room: u64,
-    },
+    } => (
+        format!("Bản xem trước này cần khoảng {mib} MiB bộ nhớ ({pages} trang {width}×{height}), quá mức máy chủ dành cho hình ảnh và xem trước ({room} MiB): hãy rút gọn nội dung hoặc xem trước trên bảng nhỏ hơn."),
+        format!("this preview takes about {mib} MiB of memory ({pages} pages of {width}×{height}), more than this server allows for images and previews ({room} MiB, half of --memory-budget): shorten the text or preview it on a smaller panel"),
+    ),
     ImageTooBig {
         mib: u64,
         room: u64,
-    },
+    } => (
+        format!("Giải mã hình này cần khoảng {mib} MiB bộ nhớ, quá mức máy chủ dành cho hình ảnh ({room} MiB): hãy thu nhỏ hình hoặc lưu với 8 bit mỗi kênh màu rồi tải lên lại."),
+        format!("decoding this image takes about {mib} MiB of memory, more than this server allows for images ({room} MiB, half of --memory-budget): scale it down or save it with 8 bits per channel, then upload it again"),
+    ),
     IdMismatch {
         body: String,
         path: String,
-    },
+    } => (
+        format!("Mã trong nội dung (\u{201c}{body}\u{201d}) khác mã trong địa chỉ (\u{201c}{path}\u{201d}): không đổi được mã bảng; hãy tạo bảng mới."),
+        format!("the body's id {body:?} differs from the address's {path:?}: a panel's id cannot change; create a new panel instead"),
+    ),
     NotJsonOrCsv {
         got: String,
-    },
+    } => (
+        format!("Hãy gửi mảng JSON (Content-Type: application/json) hoặc tệp CSV (Content-Type: text/csv); đã nhận {got}."),
+        format!("send a JSON array with Content-Type: application/json, or a CSV file with Content-Type: text/csv (got {got})"),
+    ),
     NotATimestamp {
         key: String,
         shown: String,
-    },
-    BadSpan,
+    } => (
+        format!("{key}=\u{201c}{shown}\u{201d} không phải thời điểm RFC 3339: viết ví dụ 2026-11-27T07:00:00+07:00 (mã hoá dấu + thành %2B)."),
+        format!("{key}={shown:?} is not an RFC 3339 time: write e.g. 2026-11-27T07:00:00+07:00 (URL-encode the + as %2B)"),
+    ),
+    BadSpan => (
+        "Thời điểm đầu phải trước thời điểm cuối, cách nhau tối đa 31 ngày.".into(),
+        "give from < to, at most 31 days apart".into(),
+    ),
     /// A calendar asked for a span that is empty or too long.
     CalendarSpan {
         max_days: i64,
-    },
+    } => (
+        format!("Lịch cần from trước to, cách nhau tối đa {max_days} ngày: hãy xem từng tháng hoặc từng tuần."),
+        format!("the calendar needs from before to, at most {max_days} days apart: look at one month or one week at a time"),
+    ),
     /// A calendar span with more occurrences than one answer carries.
     CalendarTooMany {
         max: usize,
-    },
+    } => (
+        format!("Khoảng thời gian này có hơn {max} lượt chạy: hãy xem một khoảng ngắn hơn hoặc chọn một nhóm (group=)."),
+        format!("this span has more than {max} occurrences: look at a shorter span or one group (group=)"),
+    ),
     UnknownGrouping {
         shown: String,
-    },
+    } => (
+        format!("Không có cách gộp \u{201c}{shown}\u{201d}: dùng group=campaign hoặc bỏ đi."),
+        format!("group={shown:?} is not known: use group=campaign or leave it out"),
+    ),
     NoFrameYet {
         panel: String,
-    },
+    } => (
+        format!("Bảng \u{201c}{panel}\u{201d} chưa được gửi hình nào."),
+        format!("panel {panel:?} has not been sent a frame yet"),
+    ),
     /// A new account's user name is a token's name already.
     AccountNameIsAToken {
         name: String,
-    },
+    } => (
+        format!("Đã có mã truy cập tên \u{201c}{name}\u{201d}: hãy đặt tên đăng nhập khác để nhật ký thao tác phân biệt được hai bên."),
+        format!("a token is named {name:?}: give the person another user name, so the audit trail tells them apart"),
+    ),
     /// A new account's user name is taken.
     AccountExists {
         name: String,
-    },
+    } => (
+        format!("Đã có tài khoản tên \u{201c}{name}\u{201d}: hãy chọn tên đăng nhập khác."),
+        format!("an account named {name:?} exists: choose another user name"),
+    ),
     /// A snapshot asked of a panel a vendor card drives.
-    SnapshotNotMqtt,
+    SnapshotNotMqtt => (
+        "Bảng này nối qua thẻ điều khiển của hãng khác (không qua MQTT): chưa xem được ảnh thực tế từ bảng.".into(),
+        "This panel is driven by a vendor card, not over MQTT: it cannot send a snapshot.".into(),
+    ),
     /// No snapshot has come from the panel yet.
-    NoSnapshotYet,
+    NoSnapshotYet => (
+        "Bảng chưa gửi ảnh thực tế nào: bấm \"Xem thực tế\" rồi chờ vài giây (bảng phải đang trực tuyến).".into(),
+        "The panel has sent no snapshot yet: ask for one and wait a few seconds (the panel must be online).".into(),
+    ),
     /// `closed=` of the alarm list is not 0–2000.
-    BadClosedCount,
+    BadClosedCount => (
+        "Số sự cố đã kết thúc (closed) phải là số nguyên từ 0 đến 2000.".into(),
+        "closed must be a whole number from 0 to 2000".into(),
+    ),
     /// An alarm id that is not a whole number.
-    BadAlarmId,
+    BadAlarmId => (
+        "Mã sự cố là một số nguyên, như danh sách sự cố (GET /alarms) ghi.".into(),
+        "an alarm's id is a whole number, as GET /alarms lists it".into(),
+    ),
     NotAnImageType {
         got: String,
-    },
+    } => (
+        format!("Hình phải gửi với Content-Type image/png, image/jpeg, image/gif hoặc image/webp (đã nhận {got}): hãy chọn tệp PNG, JPEG, GIF hoặc WebP."),
+        format!("images must be sent with Content-Type image/png, image/jpeg, image/gif or image/webp (got {got})"),
+    ),
     /// Bytes that are none of the image formats we take.
-    NotAnImageFile,
+    NotAnImageFile => (
+        "Tệp này không phải hình PNG, JPEG, GIF hay WebP: hãy tải lên một trong các dạng đó.".into(),
+        "the file is not a PNG, JPEG, GIF or WebP image: upload one of those".into(),
+    ),
     /// An image format we recognise but do not take (`format`: "TIFF").
     ImageFormatRefused {
         format: String,
-    },
+    } => (
+        format!("Không nhận hình {format}: hãy tải lên PNG, JPEG, GIF hoặc WebP."),
+        format!("{format} images are not accepted: upload PNG, JPEG, GIF or WebP"),
+    ),
     /// Over the largest side an upload may have, px.
     ImageTooManyPixels {
         max: u32,
-    },
+    } => (
+        format!("Hình quá lớn: chỉ nhận tối đa {max}×{max} điểm ảnh; hãy thu nhỏ rồi tải lên lại."),
+        format!("the image is too large: at most {max}×{max} pixels are accepted; scale it down and upload it again"),
+    ),
     /// The decoder lacks a feature the image uses (`detail`: the decoder's words).
     ImageFeature {
         detail: String,
-    },
+    } => (
+        format!("Hình dùng một tính năng không giải mã được ({detail}): hãy lưu lại thành PNG hoặc JPEG thông thường."),
+        format!("this image uses a feature that cannot be decoded ({detail}): save it again as a plain PNG or JPEG"),
+    ),
     /// The bytes do not decode (`detail`: the decoder's words).
     ImageDamaged {
         detail: String,
-    },
+    } => (
+        format!("Không giải mã được hình ({detail}): tệp có thể bị cắt cụt hoặc hỏng; hãy xuất lại rồi tải lên."),
+        format!("the image could not be decoded ({detail}): the file may be truncated or damaged; export it again"),
+    ),
     /// The image decodes to no pixels.
-    ImageEmpty,
+    ImageEmpty => (
+        "Hình không có điểm ảnh nào: hãy chọn một hình khác.".into(),
+        "the image has no pixels: choose another image".into(),
+    ),
     /// A PNG palette that is not whole RGB triples.
-    ImagePaletteTorn,
-    BadLimit,
+    ImagePaletteTorn => (
+        "Bảng màu (PLTE) của tệp PNG không gồm trọn các bộ ba màu: tệp bị hỏng; hãy xuất lại rồi tải lên.".into(),
+        "the PNG's palette (PLTE) is not whole colour triples: the file is damaged; export it again".into(),
+    ),
+    BadLimit => (
+        "Giới hạn phải là số nguyên từ 1 đến 100000.".into(),
+        "limit must be a whole number from 1 to 100000".into(),
+    ),
     NotCap {
         got: String,
-    },
-    Busy,
+    } => (
+        format!("Hãy gửi tài liệu CAP với Content-Type: application/cap+xml (không phải {got})."),
+        format!("send a CAP document with Content-Type: application/cap+xml (not {got})"),
+    ),
+    Busy => (
+        "Máy chủ đang dùng hết bộ nhớ dành cho hình ảnh và xem trước cho các yêu cầu khác nên chưa làm yêu cầu này. Hãy thử lại sau vài giây.".into(),
+        "The server is using all the memory it may spend on images and previews for other requests right now, so this one was not started. Try again in a few seconds.".into(),
+    ),
     IdTaken {
         kind: Kind,
         id: String,
-    },
+    } => (
+        format!("Đã có {} mang mã \u{201c}{id}\u{201d}: hãy chọn mã khác.", kind.name(Lang::Vi)),
+        format!("a {} with id {id:?} already exists: choose another id", kind.name(Lang::En)),
+    ),
     BrokenFile {
         file: String,
         problem: Text,
-    },
-    NoFreeId,
+    } => (
+        format!("Tệp {file} đã bị sửa tay và không dùng được ({}); máy chủ không ghi đè để không mất phần đã sửa: hãy sửa hoặc xoá tệp rồi thử lại.", problem.render(Lang::Vi).trim_end_matches('.')),
+        format!("{file} was edited by hand and cannot be used ({}); it is not overwritten, so the edit is not lost: fix the file or delete it, then try again", problem.render(Lang::En)),
+    ),
+    NoFreeId => (
+        "Không tìm được mã trống cho tiêu đề này: hãy thử lại, hoặc đổi tiêu đề một chút.".into(),
+        "no free id could be found for this title: try again, or change the title a little".into(),
+    ),
     /// Another server on the same PostgreSQL store changed the data first.
-    ChangedElsewhere,
+    ChangedElsewhere => (
+        "Một máy chủ khác vừa thay đổi dữ liệu này: hãy tải lại và thử lại.".into(),
+        "another server changed this data a moment ago: reload and try again".into(),
+    ),
     /// `--store` is not a PostgreSQL URL.
-    BadStoreUrl,
+    BadStoreUrl => (
+        "--store phải là địa chỉ PostgreSQL, ví dụ postgres://bangtin@db.local/bangtin; bỏ trống để dùng các tệp trong --data.".into(),
+        "--store must be a PostgreSQL URL, e.g. postgres://bangtin@db.local/bangtin; leave it out to keep the files under --data".into(),
+    ),
     /// `store migrate` into a database that holds a store already.
-    StoreNotEmpty,
+    StoreNotEmpty => (
+        "Cơ sở dữ liệu này đã có dữ liệu: hãy chuyển vào một cơ sở dữ liệu trống.".into(),
+        "this database holds a store already: migrate into an empty database".into(),
+    ),
     /// `store migrate` out into a directory that has files.
     ExportNotEmpty {
         dir: String,
-    },
-    NoFreeAlertId,
+    } => (
+        format!("Thư mục {dir} đã có tệp: hãy xuất ra một thư mục trống."),
+        format!("{dir} has files already: export into an empty directory"),
+    ),
+    NoFreeAlertId => (
+        "Không tìm được mã trống cho cảnh báo: hãy gửi lại.".into(),
+        "no free alert id: send the alert again".into(),
+    ),
     FileIdMismatch {
         file: String,
         inner: String,
-    },
+    } => (
+        format!("Tệp tên \u{201c}{file}\u{201d} nhưng trường \"id\" là \u{201c}{inner}\u{201d}: hãy để hai giá trị giống nhau."),
+        format!("the file is named {file:?} but its \"id\" is {inner:?}: make them the same"),
+    ),
     TokenNameTaken {
         name: String,
-    },
-    AdminNameReserved,
-    NotSigning,
-    NoBrokerCredentials,
+    } => (
+        format!("Đã có mã truy cập tên \u{201c}{name}\u{201d}: hãy thu hồi mã đó trước hoặc chọn tên khác."),
+        format!("a token named {name:?} exists: revoke it first or choose another name"),
+    ),
+    AdminNameReserved => (
+        "Tên \u{201c}admin\u{201d} đã dành cho BANGTIN_ADMIN_TOKEN: hãy chọn tên khác.".into(),
+        "the name \"admin\" is taken by BANGTIN_ADMIN_TOKEN: choose another name".into(),
+    ),
+    NotSigning => (
+        "Máy chủ này không ký các khung hình.".into(),
+        "this server does not sign its frames".into(),
+    ),
+    NoBrokerCredentials => (
+        "Máy chủ này không giữ mật khẩu MQTT cho bộ điều khiển (dùng broker ngoài).".into(),
+        "this server keeps no broker credentials".into(),
+    ),
     Hd2020Width {
         width: u16,
-    },
+    } => (
+        format!("Thẻ HD2020 cần chiều rộng bảng là bội số của 8, không phải {width}: đặt đúng chiều rộng của biển (ví dụ 64, 128, 192)."),
+        format!("an HD2020 card needs a panel width that is a multiple of 8, not {width}: set the width to the sign's (e.g. 64, 128, 192)"),
+    ),
     Hd2020Mono {
         format: &'static str,
-    },
+    } => (
+        format!("Thẻ HD2020 chỉ bật hoặc tắt từng điểm LED: đặt định dạng bảng là mono1, không phải {format}."),
+        format!("an HD2020 card lights each LED on or off: give the panel the format mono1, not {format}"),
+    ),
     BadDeviceId {
         shown: String,
         max: usize,
-    },
+    } => (
+        format!("Mã thiết bị \u{201c}{shown}\u{201d} không hợp lệ: hãy chép Device ID của thẻ từ HDPlayer (chữ, số, '-', '_' hoặc '.', tối đa {max} ký tự), ví dụ C16-19-A0001."),
+        format!("device id {shown:?} is not valid: copy the card's Device ID from HDPlayer (letters, digits, '-', '_' or '.', at most {max}), e.g. C16-19-A0001"),
+    ),
     // Groups.
     GroupName {
         max: usize,
-    },
+    } => (
+        format!("Tên hiển thị của địa bàn phải có từ 1 đến {max} ký tự, ví dụ \u{201c}Thành phố Vinh\u{201d}."),
+        format!("a group's display name must be 1 to {max} characters, e.g. \"Thành phố Vinh\""),
+    ),
     GroupExists {
         id: String,
-    },
+    } => (
+        format!("Địa bàn \u{201c}{id}\u{201d} đã có: hãy đổi tên địa bàn đó thay vì tạo mới."),
+        format!("group {id:?} exists already: rename it instead of creating it"),
+    ),
     // Server settings and addresses.
     NotAnAddress {
         flag: String,
         shown: String,
-    },
+    } => (
+        format!("{flag} \u{201c}{shown}\u{201d} không phải địa chỉ: hãy viết IP:CỔNG, ví dụ 127.0.0.1:8080."),
+        format!("{flag} {shown:?} is not an address: write IP:PORT, e.g. 127.0.0.1:8080"),
+    ),
     BadTopicRoot {
         shown: String,
-    },
+    } => (
+        format!("Gốc chủ đề \u{201c}{shown}\u{201d} không dùng được: hãy dùng một hay nhiều cấp không rỗng ngăn bằng '/', không có '+' hay '#', ví dụ \u{201c}bangtin\u{201d}."),
+        format!("topic root {shown:?} is not usable: use one or more non-empty levels separated by '/', without '+' or '#', e.g. \"bangtin\""),
+    ),
     BadMqttUrl {
         shown: String,
         why: AddressWhy,
-    },
+    } => (
+        format!("Địa chỉ MQTT \u{201c}{shown}\u{201d} không dùng được: {}; hãy viết mqtt://[người-dùng[:mật-khẩu]@]máy[:cổng] hoặc mqtts://…", why.render(Lang::Vi)),
+        format!("MQTT URL {shown:?} is not usable: {}; write it as mqtt://[user[:password]@]host[:port] or mqtts://…", why.render(Lang::En)),
+    ),
     BadHostPort {
         shown: String,
         why: AddressWhy,
         default_port: Option<u16>,
+    } => {
+        let (ex_vi, ex_en) = match default_port {
+            Some(p) => (
+                format!("192.168.1.50:{p} hoặc 192.168.1.50 (cổng {p})"),
+                format!("192.168.1.50:{p} or 192.168.1.50 (port {p})"),
+            ),
+            None => ("192.168.1.50:5005".to_string(), "192.168.1.50:5005".to_string()),
+        };
+        (
+            format!("Địa chỉ \u{201c}{shown}\u{201d} không dùng được: {}; hãy viết máy:cổng, ví dụ {ex_vi}.", why.render(Lang::Vi)),
+            format!("address {shown:?} is not usable: {}; write host:port, e.g. {ex_en}", why.render(Lang::En)),
+        )
     },
     AdminTokenShort {
         env: String,
-    },
+    } => (
+        format!("{env} ngắn hơn 8 ký tự: hãy chọn một mã bí mật dài hơn."),
+        format!("{env} is shorter than 8 characters: choose a longer secret"),
+    ),
     MemoryBudget {
         shown: String,
         min_mib: u64,
-    },
-    MaxConnections,
-    HeaderTimeout,
+    } => (
+        format!("--memory-budget \u{201c}{shown}\u{201d} không phải dung lượng từ {min_mib} MiB trở lên: hãy viết ví dụ 512M hoặc 1G."),
+        format!("--memory-budget {shown:?} is not a size of at least {min_mib} MiB: write e.g. 512M or 1G"),
+    ),
+    MaxConnections => (
+        "--max-connections và --max-connections-per-ip phải từ 1 trở lên.".into(),
+        "--max-connections and --max-connections-per-ip must be at least 1".into(),
+    ),
+    HeaderTimeout => (
+        "--header-timeout-s phải từ 1 đến 3600 giây.".into(),
+        "--header-timeout-s must be 1 to 3600 seconds".into(),
+    ),
     ServerUserPanel {
         user: String,
-    },
+    } => (
+        format!("Bảng tên \u{201c}{user}\u{201d} không thể có thông tin đăng nhập bộ điều khiển: tên người dùng đó là của máy chủ; hãy đổi tên bảng."),
+        format!("a panel named {user:?} cannot have a controller credential: that user name is the server principal's; rename the panel"),
+    ),
     UnknownOutput {
         shown: String,
-    },
+    } => (
+        format!("--output \u{201c}{shown}\u{201d} không được hỗ trợ: dùng terminal, png:THƯ-MỤC hoặc colorlight:GIAO-DIỆN (cổng mạng nối với card, ví dụ colorlight:eth1)."),
+        format!("--output {shown:?} is not known: use terminal, png:DIR or colorlight:IFACE (the network interface cabled to the card, e.g. colorlight:eth1)"),
+    ),
     // CAP settings.
     CapFeedTwice {
         name: String,
-    },
+    } => (
+        format!("Có hai nguồn tin cùng tên \u{201c}{name}\u{201d}: hãy đặt cho mỗi nguồn một tên riêng."),
+        format!("two feeds are named {name:?}: give each its own name"),
+    ),
     CapFeedUrl {
         feed: String,
         url: String,
-    },
+    } => (
+        format!("Nguồn tin \u{201c}{feed}\u{201d}: địa chỉ \u{201c}{url}\u{201d} phải bắt đầu bằng http:// hoặc https://."),
+        format!("feed {feed:?}: url {url:?} must start with http:// or https://"),
+    ),
     CapFeedInterval {
         feed: String,
         min: u32,
-    },
+    } => (
+        format!("Nguồn tin \u{201c}{feed}\u{201d}: interval_s phải từ {min} trở lên."),
+        format!("feed {feed:?}: interval_s must be at least {min}"),
+    ),
     UnknownRuleSet {
         name: String,
         /// The feed that names it; `None` for documents posted to the API.
         feed: Option<String>,
+    } => match feed {
+        Some(feed) => (
+            format!("Nguồn tin \u{201c}{feed}\u{201d} dùng bộ quy tắc \u{201c}{name}\u{201d} chưa được định nghĩa trong \u{201c}rule_sets\u{201d}."),
+            format!("feed {feed:?}: rule set {name:?} is not defined in \"rule_sets\""),
+        ),
+        None => (
+            format!("post: bộ quy tắc \u{201c}{name}\u{201d} chưa được định nghĩa trong \u{201c}rule_sets\u{201d}."),
+            format!("post: rule set {name:?} is not defined in \"rule_sets\""),
+        ),
     },
     CapTemplateNoEvents {
         n: usize,
-    },
+    } => (
+        format!("Mẫu câu {n}: hãy ghi ít nhất một sự kiện trong \u{201c}events\u{201d}."),
+        format!("template {n}: name at least one event in \"events\""),
+    ),
     CapTemplateUnclosed {
         n: usize,
         event: String,
-    },
+    } => (
+        format!("Mẫu câu {n} ({event}): có dấu '{{' không được đóng bằng '}}'."),
+        format!("template {n} ({event}): a '{{' is not closed by '}}'"),
+    ),
     CapTemplatePlaceholder {
         n: usize,
         event: String,
         name: String,
         known: String,
-    },
+    } => (
+        format!("Mẫu câu {n} ({event}): không có chỗ điền {{{name}}}; hãy dùng {known}."),
+        format!("template {n} ({event}): unknown placeholder {{{name}}}: use {known}"),
+    ),
     CapTemplateAfter {
         n: usize,
         event: String,
         max: u32,
-    },
+    } => (
+        format!("Mẫu câu {n} ({event}): \u{201c}after\u{201d} cần after_s, từ 1 đến {max} giây."),
+        format!("template {n} ({event}): \"after\" needs after_s, 1 to {max} seconds"),
+    ),
     CapRiskLevel {
         severity: String,
         level: u8,
-    },
+    } => (
+        format!("risk_levels: {severity} → {level}: cấp độ rủi ro chỉ từ 1 đến 5."),
+        format!("risk_levels: {severity} → {level}: risk levels are 1 to 5"),
+    ),
     CapDefaultDuration {
         max: u32,
-    },
-    CapSender,
-    CapMapTiles,
+    } => (
+        format!("default_duration_s phải từ 1 đến {max}."),
+        format!("default_duration_s must be 1 to {max}"),
+    ),
+    CapSender => (
+        "publish.sender phải là một từ, không có dấu cách hay dấu phẩy, ví dụ bangtin@stttt.nghean.gov.vn.".into(),
+        "publish.sender must be one word without spaces or commas, e.g. bangtin@stttt.nghean.gov.vn".into(),
+    ),
+    CapMapTiles => (
+        "map_tiles phải là địa chỉ http(s) hoặc /đường-dẫn có đủ {z}, {x} và {y}.".into(),
+        "map_tiles must be an http(s) or /path URL with {z}, {x} and {y}".into(),
+    ),
     KeyExists {
         path: String,
-    },
+    } => (
+        format!("{path} đã có: hãy chuyển nó đi chỗ khác trước, để không mất khóa nào."),
+        format!("{path} exists: move it away first, so no key is lost"),
+    ),
     // Alarm settings.
     AlarmSeconds {
         field: String,
         max: u64,
         value: u64,
-    },
+    } => (
+        format!("{field} phải từ 1 đến {max} giây, không phải {value}."),
+        format!("{field} must be between 1 and {max} seconds, not {value}"),
+    ),
     AlarmWebhookUrl {
         shown: String,
-    },
-    AlarmEmailHost,
-    AlarmEmailTo,
+    } => (
+        format!("webhook.url phải bắt đầu bằng http:// hoặc https://, không phải \u{201c}{shown}\u{201d}."),
+        format!("webhook.url must start with http:// or https://, not {shown:?}"),
+    ),
+    AlarmEmailHost => (
+        "email.host để trống: hãy ghi tên máy chủ SMTP.".into(),
+        "email.host is empty: name the SMTP server".into(),
+    ),
+    AlarmEmailTo => (
+        "email.to để trống: hãy ghi ít nhất một người nhận.".into(),
+        "email.to is empty: name at least one recipient".into(),
+    ),
     NotAnEmail {
         shown: String,
-    },
+    } => (
+        format!("\u{201c}{shown}\u{201d} không phải địa chỉ thư điện tử."),
+        format!("{shown:?} is not an e-mail address"),
+    ),
     LocalTime {
         field: String,
         shown: String,
-    },
+    } => (
+        format!("{field} phải là giờ địa phương dạng GG:PP, không phải \u{201c}{shown}\u{201d}."),
+        format!("{field} must be a local time HH:MM, not {shown:?}"),
+    ),
     // Broker configuration (`bangtin broker-config`).
     BrokerConfigValue {
         field: String,
         shown: String,
-    },
+    } => (
+        format!("Giá trị {field} \u{201c}{shown}\u{201d} không dùng được trong cấu hình Mosquitto: hãy ghi liền, không có khoảng trắng hay xuống dòng, ví dụ \u{201c}10.0.0.1\u{201d}."),
+        format!("{field} {shown:?} cannot go into a Mosquitto configuration: write it without spaces or line breaks, e.g. \"10.0.0.1\""),
+    ),
     DistrictTwice {
         group: String,
-    },
+    } => (
+        format!("Địa bàn \u{201c}{group}\u{201d} có hai máy chủ MQTT cấp huyện trong tệp tỉnh: mỗi địa bàn chỉ một, hãy xoá mục thừa."),
+        format!("district {group:?} is listed twice in the province file: give each district one broker and remove the other entry"),
+    ),
     PanelInTwoDistricts {
         panel: String,
         first: String,
         second: String,
-    },
+    } => (
+        format!("Bảng \u{201c}{panel}\u{201d} thuộc cả hai địa bàn \u{201c}{first}\u{201d} và \u{201c}{second}\u{201d}, mỗi địa bàn có máy chủ MQTT riêng: hãy bỏ bảng khỏi một trong hai địa bàn."),
+        format!("panel {panel:?} is in two districts' groups, {first:?} and {second:?}, each with a broker of its own: take it out of one of them"),
+    ),
     /// A new password under the shortest allowed.
     PasswordShort {
         min: usize,
-    },
+    } => (
+        format!("Mật khẩu quá ngắn: cần ít nhất {min} ký tự."),
+        format!("The password is too short: use at least {min} characters."),
+    ),
     PasswordLong {
         max: usize,
-    },
-    PasswordIsUsername,
-    WrongCredentials,
+    } => (
+        format!("Mật khẩu quá dài: tối đa {max} ký tự."),
+        format!("The password is too long: use at most {max} characters."),
+    ),
+    PasswordIsUsername => (
+        "Mật khẩu không được trùng tên đăng nhập: hãy chọn mật khẩu khác.".into(),
+        "The password must not be the user name: choose another.".into(),
+    ),
+    WrongCredentials => (
+        "Tên đăng nhập hoặc mật khẩu không đúng.".into(),
+        "The user name or password is wrong.".into(),
+    ),
     /// Wrong passwords: the next try must wait.
     PasswordWait {
         seconds: i64,
-    },
+    } => (
+        format!("Đã nhập sai nhiều lần: hãy đợi {seconds} giây rồi thử lại."),
+        format!("Too many wrong passwords: wait {seconds} seconds, then try again."),
+    ),
     AccountLocked {
         minutes: i64,
-    },
-    SessionEnded,
-    SessionIdle,
-    CsrfMissing,
-    MustChangePassword,
-    CurrentPasswordWrong,
-    NotASession,
+    } => (
+        format!("Tài khoản tạm khoá từ địa chỉ này vì nhập sai quá nhiều lần: thử lại sau {minutes} phút hoặc nhờ quản trị viên đặt lại mật khẩu."),
+        format!("This account is locked from this address after too many wrong passwords: try again in {minutes} minutes, or ask an administrator to reset the password."),
+    ),
+    SessionEnded => (
+        "Phiên đăng nhập đã hết hạn hoặc đã đăng xuất: hãy đăng nhập lại.".into(),
+        "Your session expired or was signed out: sign in again.".into(),
+    ),
+    SessionIdle => (
+        "Phiên đăng nhập đã kết thúc vì lâu không thao tác: hãy đăng nhập lại.".into(),
+        "Your session ended after a while without activity: sign in again.".into(),
+    ),
+    CsrfMissing => (
+        "Thiếu hoặc sai mã chống giả mạo (X-CSRF-Token): hãy tải lại trang rồi thử lại.".into(),
+        "The anti-forgery token (X-CSRF-Token) is missing or wrong: reload the page and try again.".into(),
+    ),
+    MustChangePassword => (
+        "Hãy đổi mật khẩu do quản trị viên đặt trước khi làm việc khác (PUT /api/v1/session/password).".into(),
+        "Change the password your administrator set before doing anything else (PUT /api/v1/session/password).".into(),
+    ),
+    CurrentPasswordWrong => (
+        "Mật khẩu hiện tại không đúng.".into(),
+        "The current password is wrong.".into(),
+    ),
+    NotASession => (
+        "Yêu cầu này dùng mã truy cập, không phải phiên đăng nhập: muốn thôi dùng mã thì nhờ quản trị viên thu hồi.".into(),
+        "This request used a token, not a signed-in session: to stop a token, ask an administrator to revoke it.".into(),
+    ),
     TokenExpired {
         at: chrono::DateTime<chrono::Utc>,
-    },
+    } => (
+        format!("Mã truy cập này đã hết hạn lúc {} (UTC): nhờ quản trị viên cấp mã mới.", at.format("%Y-%m-%d %H:%M")),
+        format!("This token expired at {} UTC: ask an administrator for a new one.", at.format("%Y-%m-%d %H:%M")),
+    ),
     UsernameInvalid {
         given: String,
-    },
-    DisplayNameInvalid,
-    ScopeEmpty,
-    ExpiryPast,
+    } => (
+        format!("Tên đăng nhập {given:?} không hợp lệ: dùng 1–64 chữ thường không dấu, số và '-', ví dụ \"lan-haichau\"."),
+        format!("The user name {given:?} is not valid: use 1 to 64 lowercase letters without marks, digits and '-', e.g. \"lan-haichau\"."),
+    ),
+    DisplayNameInvalid => (
+        "Hãy nhập họ tên (1–100 ký tự), ví dụ \"Nguyễn Thị Lan\".".into(),
+        "Give the person's name (1 to 100 characters), e.g. \"Nguyễn Thị Lan\".".into(),
+    ),
+    ScopeEmpty => (
+        "Phạm vi rỗng: bỏ trường scope để cấp toàn tỉnh, hoặc liệt kê ít nhất một nhóm.".into(),
+        "The scope is empty: leave scope out for the whole province, or list at least one group.".into(),
+    ),
+    ExpiryPast => (
+        "Thời hạn đã qua: chọn một thời điểm trong tương lai.".into(),
+        "The expiry is in the past: choose a time in the future.".into(),
+    ),
     OutsideScope {
         target: String,
         scope: String,
-    },
+    } => (
+        format!("Đích {target:?} nằm ngoài phạm vi của bạn ({scope}): chỉ chọn nhóm và bảng trong phạm vi đó."),
+        format!("The target {target:?} is outside your scope ({scope}): choose only groups and panels inside it."),
+    ),
     ApprovalOutsideScope {
         scope: String,
-    },
+    } => (
+        format!("Tin này sẽ chạy ngoài phạm vi của bạn ({scope}), hoặc chưa có chiến dịch nào đặt nó vào phạm vi đó: người duyệt cấp tỉnh mới duyệt được."),
+        format!("This message runs outside your scope ({scope}), or no campaign places it there yet: a province-wide approver must approve it."),
+    ),
     /// A warning reaches `panel` outside the operator's scope (`None`:
     /// no panel inside it).
     WarningOutsideScope {
         panel: Option<String>,
         scope: String,
+    } => match (panel, scope) {
+        (Some(panel), scope) => (
+            format!("Cảnh báo này đến cả bảng {panel:?}, nằm ngoài phạm vi của bạn ({scope}): chỉ người trực cấp tỉnh mới triển khai hoặc bỏ qua được."),
+            format!("This warning reaches the panel {panel:?}, outside your scope ({scope}): only a province-wide operator can deploy or dismiss it."),
+        ),
+        (None, scope) => (
+            format!("Cảnh báo này không đến bảng nào trong phạm vi của bạn ({scope}): chỉ người trực cấp tỉnh mới triển khai hoặc bỏ qua được."),
+            format!("This warning reaches no panel inside your scope ({scope}): only a province-wide operator can deploy or dismiss it."),
+        ),
     },
     /// An account or token given the admin role with a scope: admins are
     /// province-wide.
-    AdminScoped,
+    AdminScoped => (
+        "Vai trò admin luôn có hiệu lực trên toàn tỉnh: bỏ phạm vi (scope), hoặc bỏ vai trò admin và giữ phạm vi.".into(),
+        "The admin role always holds for the whole province: leave out the scope, or leave out the admin role and keep the scope.".into(),
+    ),
     /// A stored admin with a scope (made before scopes were refused on
     /// admins): its admin role is not honoured.
     AdminScopeIgnored {
         who: String,
-    },
+    } => (
+        format!("Vai trò admin của {who:?} không có hiệu lực vì nó bị giới hạn trong một phạm vi: một quản trị viên cấp tỉnh cần bỏ phạm vi hoặc bỏ vai trò admin."),
+        format!("The admin role of {who:?} does not hold because it is limited to a scope: a province-wide administrator must remove the scope or the admin role."),
+    ),
     /// A message whose author is outside the caller's scope (or
     /// province-wide): read-only to district staff.
     MessageOutsideScope {
         author: String,
         scope: String,
-    },
+    } => (
+        format!("Tin này do {author:?} soạn, thuộc phạm vi khác hoặc toàn tỉnh: cán bộ của phạm vi {scope} chỉ xem được, không sửa, xoá, duyệt hay từ chối."),
+        format!("This message was written by {author:?}, for another area or the whole province: staff of {scope} may read it but not change, delete, approve or reject it."),
+    ),
     /// A campaign that would run `message`, approved by a district's
     /// `approver`, at `target` outside that district.
     ApprovalCoversLess {
@@ -909,217 +1514,428 @@ pub enum Reason {
         approver: String,
         scope: String,
         target: String,
-    },
+    } => (
+        format!("Tin {message:?} được {approver:?} duyệt cho phạm vi {scope}; đích {target:?} nằm ngoài phạm vi đó: cần người duyệt cấp tỉnh (hoặc của nơi đó) duyệt tin trước khi chạy ở đây."),
+        format!("The message {message:?} was approved by {approver:?} for {scope} only; the target {target:?} is outside it: a province-wide approver (or one of that area) must approve the message before it runs there."),
+    ),
     /// A report without its period.
-    ReportNeedPeriod,
-    ReportToBeforeFrom,
+    ReportNeedPeriod => (
+        "Hãy cho khoảng thời gian bằng from= và to=: ngày (2026-11-27) hoặc thời điểm RFC 3339 (2026-11-27T07:00:00+07:00, dấu + viết là %2B).".into(),
+        "give the period as from= and to=: RFC 3339 instants (2026-11-27T07:00:00+07:00, the + URL-encoded as %2B) or dates (2026-11-27)".into(),
+    ),
+    ReportToBeforeFrom => (
+        "Ngày kết thúc (to) trước ngày bắt đầu (from): hãy cho thời điểm sớm hơn vào from.".into(),
+        "to is before from: give the earlier instant as from".into(),
+    ),
     ReportBadBound {
         key: String,
         value: String,
-    },
+    } => (
+        format!("{key}=\u{201c}{value}\u{201d} không phải ngày hay thời điểm RFC 3339: viết ví dụ 2026-11-27 hoặc 2026-11-27T07:00:00+07:00 (dấu + viết là %2B)."),
+        format!("{key}={value:?} is neither an RFC 3339 instant nor a date: write e.g. 2026-11-27T07:00:00+07:00 (URL-encode the + as %2B) or 2026-11-27"),
+    ),
     ReportBadBy {
         value: String,
-    },
-    ReportBadPoints,
+    } => (
+        format!("by=\u{201c}{value}\u{201d} không dùng được: dùng group (theo khu vực) hoặc campaign (theo lịch phát)."),
+        format!("by={value:?} is not known: use group or campaign"),
+    ),
+    ReportBadPoints => (
+        "points phải là số nguyên từ 2 đến 2000.".into(),
+        "points must be a whole number from 2 to 2000".into(),
+    ),
     /// Why the rules decided what they did about a CAP document.
-    CapNote(CapNote),
+    CapNote(n: CapNote) => n.render_both(),
     /// Only a held warning can be deployed or dismissed (`state`: its
     /// state's name, `held`, `deployed`, …).
     CapNotHeld {
         state: String,
-    },
-    CapLapsed,
-    CapNoText,
-    CapNothingToDeploy,
+    } => (
+        format!("Cảnh báo này {}, không còn chờ: chỉ cảnh báo đang chờ mới triển khai hoặc bỏ qua được.", cap_state_vi(state)),
+        format!("this warning is {state}, not held: only a held warning can be deployed or dismissed"),
+    ),
+    CapLapsed => (
+        "Cảnh báo này đã hết hạn: không triển khai được nữa.".into(),
+        "this warning has expired: it can no longer be deployed".into(),
+    ),
+    CapNoText => (
+        "Cảnh báo này chưa có nội dung tiếng Việt: hãy viết nội dung hiển thị (\"text\") hoặc thêm mẫu câu cho loại sự kiện này trong cap.json.".into(),
+        "this warning has no Vietnamese text: write the text to show (\"text\") or add a template for its event in cap.json".into(),
+    ),
+    CapNothingToDeploy => (
+        "Không có bảng nào trong vùng của cảnh báo này nên không có gì để triển khai.".into(),
+        "no panel stands in this warning's area, so there is nothing to deploy".into(),
+    ),
     /// A CAP document over the size limit.
     CapTooLarge {
         kib: usize,
-    },
+    } => (
+        format!("Bản tin lớn hơn {kib} KiB: một cảnh báo CAP chỉ vài KiB."),
+        format!("the document is larger than {kib} KiB: a CAP warning is a few KiB"),
+    ),
     /// Not well-formed XML (`detail`: the parser's words).
     CapNotXml {
         detail: String,
-    },
-    CapDtd,
+    } => (
+        format!("Bản tin không phải XML hợp lệ ({detail})."),
+        format!("the document is not well-formed XML: {detail}"),
+    ),
+    CapDtd => (
+        "Bản tin khai báo DTD (<!DOCTYPE>): bản tin CAP không có DTD, và DTD có thể mang thực thể nguy hiểm nên bị từ chối.".into(),
+        "the document declares a DTD (<!DOCTYPE>): CAP documents have none, and DTDs carry entity expansion and external entities, so it is refused".into(),
+    ),
     CapEntity {
         name: String,
-    },
+    } => (
+        format!("Bản tin dùng thực thể &{name}; mà CAP không định nghĩa: chỉ nhận &amp; &lt; &gt; &apos; &quot; và mã ký tự."),
+        format!("the document uses the entity &{name}; which CAP does not define: only &amp; &lt; &gt; &apos; &quot; and character references are accepted"),
+    ),
     /// Not a CAP document (`detail`: what it is instead).
     CapNotCap {
         detail: String,
-    },
+    } => (
+        format!("{detail}: hãy gửi bản tin CAP 1.2 (<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">)."),
+        format!("{detail}: send a CAP 1.2 document (<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">)"),
+    ),
     CapNamespace {
         ns: String,
-    },
+    } => (
+        format!("Không gian tên \u{201c}{ns}\u{201d} của phần tử gốc không phải CAP: dùng urn:oasis:names:tc:emergency:cap:1.2 (cũng đọc được 1.1 và 1.0)."),
+        format!("the root element's namespace {ns:?} is not CAP: use urn:oasis:names:tc:emergency:cap:1.2 (1.1 and 1.0 are also read)"),
+    ),
     /// Not valid CAP (`detail`: the reader's words).
     CapInvalid {
         detail: String,
-    },
+    } => (
+        format!("Bản tin không đúng chuẩn CAP ({detail})."),
+        format!("the document is not valid CAP: {detail}"),
+    ),
     CapDate {
         field: String,
         value: String,
-    },
+    } => (
+        format!("Ngày {field} {value} nằm ngoài khoảng cho phép: ngày phải trong các năm 2000–2100."),
+        format!("the {field} date {value} is out of range: dates must fall in 2000–2100"),
+    ),
     CapSenderRefused {
         sender: String,
-    },
+    } => (
+        format!("Nơi gửi \u{201c}{sender}\u{201d} không có trong danh sách được phép của nguồn này: thêm vào \"senders\" trong cap.json nếu cần nhận."),
+        format!("sender {sender:?} is not on this source's allowlist: add it to \"senders\" in cap.json if it should be accepted"),
+    ),
     /// A CAP feed's URL does not parse.
     FeedBadUrl {
         detail: String,
-    },
+    } => (
+        format!("Địa chỉ nguồn cảnh báo không hợp lệ ({detail}): sửa url trong cap.json."),
+        format!("the url is not valid: {detail}"),
+    ),
     /// A CAP feed (or one of its entries, `url`) did not answer.
     FeedNoAnswer {
         url: Option<String>,
         detail: String,
+    } => match (url, detail) {
+        (None, detail) => (
+            format!("Nguồn cảnh báo không trả lời ({detail}); máy chủ sẽ thử lại."),
+            format!("the source did not answer: {detail}"),
+        ),
+        (Some(url), detail) => (
+            format!("{url}: không trả lời ({detail}); máy chủ sẽ thử lại."),
+            format!("{url}: {detail}"),
+        ),
     },
     /// A CAP feed (or one of its entries, `url`) answered an HTTP error.
     FeedStatus {
         url: Option<String>,
         status: String,
+    } => match (url, status) {
+        (None, status) => (
+            format!("Nguồn cảnh báo trả lời {status}; máy chủ sẽ thử lại."),
+            format!("the source answered {status}"),
+        ),
+        (Some(url), status) => (
+            format!("{url}: nguồn cảnh báo trả lời {status}; máy chủ sẽ thử lại."),
+            format!("{url}: the source answered {status}"),
+        ),
     },
     FeedEntryLink {
         link: String,
         detail: String,
-    },
+    } => (
+        format!("Liên kết \u{201c}{link}\u{201d} trong danh mục không hợp lệ ({detail})."),
+        format!("the entry link {link:?} is not valid: {detail}"),
+    ),
     FeedTooBig {
         kib: usize,
-    },
+    } => (
+        format!("Nguồn cảnh báo gửi quá {kib} KiB nên không được đọc."),
+        format!("the source sent more than {kib} KiB"),
+    ),
     FeedReadFailed {
         detail: String,
-    },
+    } => (
+        format!("Đọc câu trả lời của nguồn cảnh báo không thành ({detail})."),
+        format!("reading the answer failed: {detail}"),
+    ),
     FeedNotStored {
         detail: String,
-    },
+    } => (
+        format!("Không lưu được bản tin cảnh báo ({detail}): báo cho quản trị viên."),
+        format!("the document could not be stored: {detail}"),
+    ),
     ImportNotJsonArray {
         line: usize,
         column: usize,
         detail: String,
-    },
+    } => (
+        format!("Nội dung không phải một mảng JSON các bảng (dòng {line}, cột {column}: {detail})."),
+        format!("the body is not a JSON array of panels (line {line}, column {column}: {detail})"),
+    ),
     CsvHeaderUnreadable {
         detail: String,
-    },
+    } => (
+        format!("Không đọc được dòng tiêu đề của tệp CSV ({detail})."),
+        format!("the CSV header cannot be read: {detail}"),
+    ),
     CsvUnknownColumn {
         shown: String,
         columns: String,
-    },
+    } => (
+        format!("Tệp CSV có cột \u{201c}{shown}\u{201d} không dùng được: các cột là {columns}."),
+        format!("the CSV column {shown:?} is not known: the columns are {columns}"),
+    ),
     CsvMissingColumn {
         missing: String,
         required: String,
-    },
+    } => (
+        format!("Dòng tiêu đề CSV thiếu cột \u{201c}{missing}\u{201d}: bắt buộc phải có {required}."),
+        format!("the CSV header lacks the column {missing:?}: {required} are required"),
+    ),
     CsvLineUnreadable {
         detail: String,
-    },
+    } => (
+        format!("Không đọc được dòng CSV này ({detail})."),
+        format!("this CSV line cannot be read: {detail}"),
+    ),
     CsvNotANumber {
         column: String,
         max: u64,
         cell: String,
-    },
+    } => (
+        format!("Cột {column} phải là số nguyên từ 0 đến {max}, không phải \u{201c}{cell}\u{201d}."),
+        format!("{column} must be a whole number from 0 to {max}, not {cell:?}"),
+    ),
     /// A row that does not read as a panel (`detail`: the JSON reader's words).
     RowNotAPanel {
         detail: String,
-    },
+    } => (
+        format!("Dòng này không đọc được thành một bảng ({detail})."),
+        format!("this row is not a panel: {detail}"),
+    ),
     RowIdTwice {
         id: String,
         earlier: usize,
-    },
+    } => (
+        format!("Mã {id} đã có ở dòng {earlier}: mỗi bảng chỉ ghi một lần."),
+        format!("the id {id} is also on row {earlier}: give each panel once"),
+    ),
     /// Some rows of an import are wrong, so nothing was imported.
     ImportRows {
         n: usize,
-    },
+    } => (
+        format!("{n} dòng không nhập được nên chưa nhập bảng nào: hãy sửa các dòng đó (xem rows) rồi gửi lại tệp."),
+        format!("{n} row(s) cannot be imported, so nothing was imported: fix them (see rows) and send the file again"),
+    ),
     /// One row of an import and what is wrong with it (the command line's line).
     ImportRow {
         row: usize,
         id: Option<String>,
         why: Box<Text>,
+    } => {
+        let at = |word: &str| match id {
+            Some(id) => format!("{word} {row} ({id})"),
+            None => format!("{word} {row}"),
+        };
+        (
+            format!("{}: {}", at("Dòng"), why.render(Lang::Vi)),
+            format!("{}: {}", at("row"), why.render(Lang::En)),
+        )
     },
     /// A data file that cannot be read (`detail`: the system's words).
     FileUnreadable {
         detail: String,
-    },
+    } => (
+        format!("Không đọc được tệp ({detail})."),
+        format!("cannot read: {detail}"),
+    ),
     /// A data file whose JSON does not parse, and where.
     FileJson {
         line: usize,
         column: usize,
         detail: String,
-    },
+    } => (
+        format!("Dòng {line}, cột {column}: tệp JSON có lỗi ({detail})."),
+        format!("line {line}, column {column}: {detail}"),
+    ),
     FileNameNotId {
         name: String,
-    },
+    } => (
+        format!("Tên tệp \u{201c}{name}\u{201d} không phải mã hợp lệ: dùng chữ thường không dấu, chữ số và dấu '-'."),
+        format!("the file name {name:?} is not a valid id: use lowercase letters, digits and '-'"),
+    ),
     ImageFileMissing {
         file: String,
-    },
-    AssetIdMismatch,
+    } => (
+        format!("Thiếu tệp hình ảnh {file}."),
+        format!("the image file {file} is missing"),
+    ),
+    AssetIdMismatch => (
+        "Tên tệp không khớp với mã hình ảnh ghi bên trong.".into(),
+        "the file name does not match the asset id inside".into(),
+    ),
     NotASigningKey {
         detail: String,
-    },
+    } => (
+        format!("Đây không phải khoá riêng Ed25519 dạng PKCS#8 PEM ({detail})."),
+        format!("not an Ed25519 private key in PKCS#8 PEM: {detail}"),
+    ),
     /// A vendor card's address that does not read (`why`: the check's reason).
     LinkAddress {
         why: Box<Text>,
-    },
+    } => (
+        format!("Địa chỉ của thẻ điều khiển không dùng được: {}", why.render(Lang::Vi)),
+        format!("the card's address is not usable: {}", why.render(Lang::En)),
+    ),
     LinkCannotConnect {
         addr: String,
         detail: String,
-    },
+    } => (
+        format!("Không kết nối được tới {addr} ({detail}): kiểm tra thẻ đã bật, địa chỉ và cổng đúng."),
+        format!("cannot connect to {addr}: {detail}"),
+    ),
     LinkNoAnswer {
         addr: String,
         within: String,
-    },
+    } => (
+        format!("{addr} không trả lời trong {within}: thẻ có bật không, cổng của nó có thông tới máy chủ không?"),
+        format!("no answer from {addr} within {within} (is the card on, and is its port reachable?)"),
+    ),
     LinkWriteFailed {
         detail: String,
-    },
+    } => (
+        format!("Gửi dữ liệu tới thẻ không thành ({detail})."),
+        format!("writing to the card failed: {detail}"),
+    ),
     /// The card stopped taking data (`bytes` not written, when known).
     LinkStalledWrite {
         bytes: Option<usize>,
         within: String,
+    } => match (bytes, within) {
+        (Some(b), within) => (
+            format!("Thẻ ngừng nhận dữ liệu: {b} byte chưa gửi được trong {within}."),
+            format!("the card stopped taking data: {b} bytes not written within {within}"),
+        ),
+        (None, within) => (
+            format!("Thẻ không nhận dữ liệu trong {within}."),
+            format!("the card took no data for {within}"),
+        ),
     },
     /// The card closed the connection (`left`: bytes of an unfinished packet).
     LinkClosedByCard {
         left: usize,
+    } => match left {
+        0 => (
+            "Thẻ đã đóng kết nối.".into(),
+            "the card closed the connection".into(),
+        ),
+        left => (
+            format!("Thẻ đã đóng kết nối (còn {left} byte của một gói chưa nhận xong)."),
+            format!("the card closed the connection ({left} bytes of an unfinished packet were left)"),
+        ),
     },
     LinkReadFailed {
         detail: String,
-    },
+    } => (
+        format!("Đọc dữ liệu từ thẻ không thành ({detail})."),
+        format!("reading from the card failed: {detail}"),
+    ),
     /// The card said nothing for `within` while bangtin waited (`left`:
     /// bytes of an unfinished packet; `waiting`: what for, when known).
     LinkSilent {
         within: String,
         waiting: Option<String>,
         left: usize,
+    } => {
+        let rest_vi = if *left > 0 { format!(" (còn {left} byte của một gói chưa nhận xong)") } else { String::new() };
+        let rest_en = if *left > 0 { format!(" ({left} bytes of an unfinished packet were left)") } else { String::new() };
+        (
+            format!("Thẻ im lặng {within} trong khi máy chủ chờ trả lời{}{rest_vi}.", waiting.as_ref().map(|w| format!(" ({w})")).unwrap_or_default()),
+            format!("the card went silent for {within} while bangtin waited for {}{rest_en}", waiting.as_deref().unwrap_or("its answer")),
+        )
     },
     LinkHandshake {
         why: Box<Text>,
-    },
+    } => (
+        format!("Bắt tay với thẻ không thành: {}", why.render(Lang::Vi)),
+        format!("handshake failed: {}", why.render(Lang::En)),
+    ),
     /// The frame cannot be made into what the card takes.
     FrameNotForCard {
         detail: String,
-    },
+    } => (
+        format!("Không chuyển được khung hình sang dạng thẻ này nhận ({detail})."),
+        format!("the frame cannot be sent to this card: {detail}"),
+    ),
     /// A card's status code (`name`: the vendor's name for it).
     CardStatus {
         code: u16,
         name: String,
-    },
+    } => (
+        format!("Thẻ báo lỗi {code} ({name})."),
+        format!("the card answered with error {code} ({name})"),
+    ),
     CardRefused {
         method: String,
         result: String,
-    },
+    } => (
+        format!("Thẻ từ chối lệnh {method}: {result}."),
+        format!("the card refused {method}: {result}"),
+    ),
     CardFileRefused {
         file: String,
         status: u16,
         name: String,
-    },
+    } => (
+        format!("Thẻ từ chối tệp {file}: mã {status} ({name})."),
+        format!("the card refused the file {file}: status {status} ({name})"),
+    ),
     CardSize {
         width: u32,
         height: u32,
         card_width: u32,
         card_height: u32,
-    },
+    } => (
+        format!("Thẻ báo màn hình {card_width}×{card_height} nhưng khung hình là {width}×{height}: hãy đặt kích thước bảng bằng kích thước màn hình của thẻ trong HDPlayer."),
+        format!("the card reports {card_width}x{card_height} but the frame is {width}x{height}; set the panel's size to the card's screen size in HDPlayer"),
+    ),
     CardTimeout {
         waiting: String,
         secs: u64,
-    },
-    CardClosed,
+    } => (
+        format!("Thẻ không trả lời trong {secs} giây (đang chờ: {waiting})."),
+        format!("the card did not answer {waiting} within {secs} s"),
+    ),
+    CardClosed => (
+        "Kết nối tới thẻ đã đóng.".into(),
+        "the connection to the card is closed".into(),
+    ),
     /// The card broke the protocol (`detail`: the decoder's words).
     CardProtocol {
         detail: String,
-    },
+    } => (
+        format!("Thẻ trả lời sai giao thức ({detail}); kết nối được mở lại."),
+        format!("the card broke the protocol: {detail}"),
+    ),
 }
 
 /// Why the CAP rules decided what they did about a document, kept with
@@ -1301,1006 +2117,8 @@ fn quoted(list: &[String]) -> String {
 impl Reason {
     /// The sentence in `lang`.
     pub fn render(&self, lang: Lang) -> String {
-        let l = lang;
-        let (vi, en): (String, String) = match self {
-            Reason::NoRoute => (
-                "Không có gì ở địa chỉ này: API nằm dưới /api/v1, bảng điều khiển ở /.".into(),
-                "there is nothing at this address: the API lives under /api/v1, the dashboard at /".into(),
-            ),
-            Reason::MethodNotAllowed => (
-                "Địa chỉ này không nhận phương thức đó.".into(),
-                "this address does not accept that method".into(),
-            ),
-            Reason::Unhandled(d) => (
-                format!("Không xử lý được yêu cầu ({d})."),
-                format!("the request could not be handled: {d}"),
-            ),
-            Reason::TooManyFailures => (
-                "Có quá nhiều yêu cầu với mã truy cập sai từ địa chỉ này: hãy chờ một phút rồi dùng mã đúng.".into(),
-                "too many requests with a wrong token from this address: wait a minute, then use a valid token".into(),
-            ),
-            Reason::NoToken => (
-                "Hãy đăng nhập bằng tên và mật khẩu (POST /api/v1/session), hoặc gửi mã truy cập trong tiêu đề Authorization: Bearer MÃ.".into(),
-                "send your token in the header Authorization: Bearer TOKEN, or sign in with POST /api/v1/session".into(),
-            ),
-            Reason::UnknownToken => (
-                "Mã truy cập này không tồn tại hoặc đã bị thu hồi: hãy xin quản trị viên một mã hợp lệ.".into(),
-                "this token is unknown or was revoked: ask an administrator for a valid one".into(),
-            ),
-            Reason::NotFound { kind, id } => (
-                format!("Không có {} nào mang mã \u{201c}{id}\u{201d}: có thể nó đã bị xoá; hãy tải lại danh sách.", kind.name(Lang::Vi)),
-                format!("no {} with id {id:?} exists", kind.name(Lang::En)),
-            ),
-            Reason::Internal => (
-                "Máy chủ gặp lỗi khi xử lý và đã ghi lại lỗi. Hãy thử lại; nếu vẫn lỗi, báo cho quản trị viên.".into(),
-                "the request failed on the server; the error is logged. Try again, and tell the administrator if it persists.".into(),
-            ),
-            Reason::DiskFull => (
-                "Ổ đĩa của máy chủ đã đầy nên chưa lưu được gì. Hãy nhờ quản trị viên giải phóng dung lượng rồi thử lại.".into(),
-                "The server's disk is full, so nothing was saved. Ask the administrator to free space, then try again.".into(),
-            ),
-            Reason::ReadOnly => (
-                "Máy chủ hiện không ghi được thư mục dữ liệu nên chưa lưu được gì. Hãy nhờ quản trị viên kiểm tra ổ đĩa rồi thử lại.".into(),
-                "The server cannot write its data directory right now, so nothing was saved. Ask the administrator to check the disk, then try again.".into(),
-            ),
-            Reason::FourEyes { by } => (
-                format!("Nguyên tắc bốn mắt: \u{201c}{by}\u{201d} là người sửa tin này lần cuối, nên một người khác phải duyệt."),
-                format!("four-eyes rule: {by:?} last edited this message, so someone else must approve it"),
-            ),
-            Reason::StaleVersion { read, current } => (
-                format!("Tin đã thay đổi từ lúc bạn đọc: bạn đã xem phiên bản {read}, nay là phiên bản {current}. Hãy đọc lại và duyệt nội dung hiện tại."),
-                format!("this message changed since you read it: you reviewed version {read} and it is now version {current}; read it again and approve what it says now"),
-            ),
-            Reason::MessageInUse { id, campaigns } => (
-                format!("Tin {id} đang được dùng trong {} lịch phát: {}. Hãy bỏ tin khỏi các lịch phát đó trước khi xoá.", campaigns.len(), quoted(campaigns)),
-                format!("message {id} is used by {} campaign(s): {}; remove it from them first", campaigns.len(), quoted(campaigns)),
-            ),
-            Reason::ImageInUse { messages } => (
-                format!("Hình ảnh này đang được dùng trong {} tin: {}. Hãy bỏ hình khỏi các tin đó trước.", messages.len(), quoted(messages)),
-                format!("this image is used by {} message(s): {}; take it out of them first", messages.len(), quoted(messages)),
-            ),
-            Reason::InvalidId { shown } => (
-                format!("\u{201c}{shown}\u{201d} không phải mã hợp lệ: dùng 1 đến 64 ký tự gồm chữ thường a–z không dấu, chữ số và dấu '-', bắt đầu bằng chữ hoặc số."),
-                format!("{shown:?} is not a valid id: use 1 to 64 lowercase letters a-z, digits and '-', starting with a letter or digit"),
-            ),
-            Reason::InvalidGroup { shown } => (
-                format!("Mã địa bàn \u{201c}{shown}\u{201d} không hợp lệ: dùng chữ thường không dấu, chữ số và dấu '-', ví dụ \u{201c}tp-vinh\u{201d}; tên có dấu đặt ở tên hiển thị."),
-                format!("group {shown:?} is not valid: use lowercase letters, digits and '-', e.g. \"tp-vinh\"; put the name with diacritics in its display name"),
-            ),
-            Reason::InvalidTokenName { shown } => (
-                format!("Tên mã truy cập \u{201c}{shown}\u{201d} không hợp lệ: dùng 1 đến 64 ký tự gồm chữ thường không dấu, chữ số và dấu '-', ví dụ \u{201c}lan-bien-tap\u{201d}."),
-                format!("token name {shown:?} is not valid: use 1 to 64 lowercase letters, digits and '-', e.g. \"lan-editor\""),
-            ),
-            Reason::NoRoles => (
-                "Chưa chọn vai trò: hãy chọn ít nhất một trong biên tập, duyệt, lập lịch, vận hành, quản trị.".into(),
-                "roles is empty: give at least one of editor, approver, scheduler, operator, admin".into(),
-            ),
-            Reason::UnknownRole { shown } => (
-                format!("Không có vai trò \u{201c}{shown}\u{201d}: dùng editor, approver, scheduler, operator, admin hoặc feed."),
-                format!("unknown role {shown:?}: use editor, approver, scheduler, operator, admin or feed"),
-            ),
-            Reason::UnknownPixelFormat { shown } => (
-                format!("Không có định dạng điểm ảnh \u{201c}{shown}\u{201d}: dùng mono1, rgb565, rgb888 hoặc png."),
-                format!("unknown pixel format {shown:?}: use mono1, rgb565, rgb888 or png"),
-            ),
-            Reason::NotAColour { shown } => (
-                format!("\u{201c}{shown}\u{201d} không phải mã màu: viết dạng #rrggbb, ví dụ #ff2000."),
-                format!("{shown:?} is not a colour: write it as #rrggbb, e.g. #ff2000"),
-            ),
-            Reason::PanelSide { side, value, lo, hi } => (
-                format!("{} bảng {value} nằm ngoài khoảng cho phép: dùng từ {lo} đến {hi} điểm ảnh.", if *side == "width" { "Chiều rộng" } else { "Chiều cao" }),
-                format!("panel {side} {value} is out of range: use {lo} to {hi} pixels"),
-            ),
-            Reason::NotATime { which, shown } => (
-                format!("Giờ {} \u{201c}{shown}\u{201d} không phải thời điểm: viết dạng HH:MM, ví dụ 06:00.", if which == "day_starts" { "bắt đầu ban ngày" } else { "bắt đầu ban đêm" }),
-                format!("brightness {which} {shown:?} is not a time: write HH:MM, e.g. 06:00"),
-            ),
-            Reason::NotOnEarth { lat, lon } => (
-                format!("Vị trí {lat},{lon} không nằm trên Trái Đất: vĩ độ từ -90 đến 90 và kinh độ từ -180 đến 180, ví dụ {{\"lat\": 18.67, \"lon\": 105.69}}."),
-                format!("location {lat},{lon} is not on Earth: lat is -90 to 90 and lon -180 to 180 degrees, e.g. {{\"lat\": 18.67, \"lon\": 105.69}}"),
-            ),
-            Reason::InvalidUnit { shown } => (
-                format!("\u{201c}{shown}\u{201d} không phải mã đơn vị hành chính: dùng các chữ số của mã chính thức, ví dụ \"40\", \"412\" hoặc \"16681\"."),
-                format!("unit {shown:?} is not an administrative unit code: use the official code's digits, e.g. \"40\", \"412\" or \"16681\""),
-            ),
-            Reason::PanelName => (
-                "Tên bảng phải có từ 1 đến 200 ký tự.".into(),
-                "panel name must be 1 to 200 characters".into(),
-            ),
-            Reason::SameBrightnessTimes { at } => (
-                format!("Giờ bắt đầu ban ngày và ban đêm đều là {at}: bảng sẽ không bao giờ đổi độ sáng; hãy cho hai giờ khác nhau, ví dụ 06:00 và 18:00."),
-                format!("brightness day_starts and night_starts are both {at}: the panel would never switch; give two different times, e.g. 06:00 and 18:00"),
-            ),
-            Reason::TooManyUnits => (
-                "Một bảng thuộc tối đa 16 đơn vị hành chính.".into(),
-                "a panel stands in at most 16 units".into(),
-            ),
-            Reason::MessageTitle => (
-                "Tiêu đề tin phải có từ 1 đến 200 ký tự.".into(),
-                "message title must be 1 to 200 characters".into(),
-            ),
-            Reason::MessageEmpty => (
-                "Tin cần có nội dung chữ, hình ảnh, hoặc cả hai: hãy nhập nội dung hoặc chọn hình.".into(),
-                "a message needs text, an image, or both: give \"text\" or \"image\" (an asset id)".into(),
-            ),
-            Reason::ValidityWindow => (
-                "Thời hạn hiệu lực không hợp lệ: \u{201c}hiệu lực từ\u{201d} phải trước \u{201c}hiệu lực đến\u{201d}.".into(),
-                "the validity window is empty: valid_from must be before valid_until".into(),
-            ),
-            Reason::RejectComment { max } => (
-                format!("Khi trả lại tin, hãy ghi lý do (từ 1 đến {max} ký tự) để người viết biết cần sửa gì."),
-                format!("a rejection needs a comment of 1 to {max} characters telling the author what to change"),
-            ),
-            Reason::NotWaitingForApproval { id } => (
-                format!("Tin \u{201c}{id}\u{201d} đã được duyệt, không còn chờ duyệt: chỉ trả lại được tin đang chờ duyệt; hãy sửa tin nếu cần gỡ nội dung."),
-                format!("message {id:?} is approved, not waiting for approval: only a message waiting for approval can be rejected; edit it to take it back"),
-            ),
-            Reason::MessageTooLong { max } => (
-                format!("Nội dung tin dài quá {max} ký tự: hãy tách thành nhiều tin."),
-                format!("message text is longer than {max} characters: split it into several messages"),
-            ),
-            Reason::InvalidAssetId { shown } => (
-                format!("\u{201c}{shown}\u{201d} không phải mã hình ảnh: mã hình là 64 ký tự hex do POST /api/v1/assets trả về; hãy chọn lại hình trong thư viện."),
-                format!("{shown:?} is not an asset id: asset ids are the 64 hex characters returned by POST /api/v1/assets"),
-            ),
-            Reason::ImageName { max } => (
-                format!("Tên hình ảnh phải có từ 1 đến {max} ký tự."),
-                format!("an image name must be 1 to {max} characters"),
-            ),
-            Reason::ImageNameControl => (
-                "Tên hình ảnh không được chứa ký tự điều khiển (xuống dòng, tab).".into(),
-                "an image name cannot hold control characters (line breaks, tabs)".into(),
-            ),
-            Reason::InvalidTarget { shown } => (
-                format!("Nơi phát \u{201c}{shown}\u{201d} không hợp lệ: dùng mã bảng, \"group:MÃ-ĐỊA-BÀN\" hoặc \"all\"."),
-                format!("target {shown:?} is not valid: use a panel id, \"group:NAME\" or \"all\""),
-            ),
-            Reason::NoTargets => (
-                "Chưa chọn nơi phát: hãy chọn ít nhất một bảng, một địa bàn hoặc tất cả.".into(),
-                "targets is empty: name at least one panel id, \"group:NAME\" or \"all\"".into(),
-            ),
-            Reason::TooManyTargets { n, max } => (
-                format!("{n} nơi phát là quá {max}: hãy chọn theo địa bàn (hoặc tất cả) thay vì từng bảng."),
-                format!("{n} targets are more than {max}: name panels by \"group:NAME\" (or \"all\") instead of one by one"),
-            ),
-            Reason::TargetTwice { target } => (
-                format!("Nơi phát \u{201c}{target}\u{201d} bị chọn hai lần: mỗi bảng hay địa bàn chỉ chọn một lần."),
-                format!("target {target:?} is listed twice: name each panel or group once"),
-            ),
-            Reason::UnknownTarget { target } => (
-                format!("Nơi phát \u{201c}{target}\u{201d} không ứng với bảng nào: hãy kiểm tra mã bảng hoặc địa bàn (danh sách ở trang Bảng)."),
-                format!("target {target:?} matches no panel: check the panel id or group name (GET /api/v1/panels lists them)"),
-            ),
-            Reason::UnknownImage { id } => (
-                format!("Hình \u{201c}{id}\u{201d} chưa được tải lên: hãy tải hình lên thư viện trước."),
-                format!("image {id:?} is not an uploaded asset: upload it with POST /api/v1/assets first"),
-            ),
-            Reason::UnknownCampaignMessage { id } => (
-                format!("Lịch phát có tin \u{201c}{id}\u{201d} nhưng tin này không tồn tại: hãy tạo tin trước hoặc bỏ nó khỏi danh sách."),
-                format!("campaign lists message {id:?}, which does not exist: create it first or remove it from the list"),
-            ),
-            Reason::AlertText { max } => (
-                format!("Nội dung cảnh báo phải có từ 1 đến {max} ký tự."),
-                format!("alert text must be 1 to {max} characters"),
-            ),
-            Reason::AlertDuration { max } => (
-                format!("Thời lượng cảnh báo phải từ 1 đến {max} giây (ba ngày); muốn kéo dài, hãy gửi cảnh báo mới."),
-                format!("duration_s must be 1 to {max} seconds (three days); send a new alert to extend"),
-            ),
-            Reason::InvalidCron { shown, why } => (
-                format!(
-                    "Lịch lặp \u{201c}{shown}\u{201d} không hợp lệ: {}. Các dạng được nhận: 5 trường \u{201c}phút giờ ngày tháng thứ\u{201d} như crontab, ví dụ \u{201c}0 7 * * 1-5\u{201d} (thứ viết 0–7 hoặc sun–sat, 0 và 7 là Chủ nhật); 6 hoặc 7 trường với giây đứng đầu và năm tuỳ chọn, ví dụ \u{201c}0 0 7 * * Mon-Fri\u{201d} (ở dạng này 1 = Chủ nhật … 7 = thứ Bảy, nên dùng tên); hoặc @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly.",
-                    why.render(Lang::Vi)
-                ),
-                format!(
-                    "cron {shown:?} is not valid: {}; accepted forms: 5 fields \"minute hour day-of-month month day-of-week\" as in crontab, e.g. \"0 7 * * 1-5\" (weekdays 0-7 or sun-sat, 0 and 7 = Sunday); 6 or 7 fields with seconds first and an optional year, e.g. \"0 0 7 * * Mon-Fri\" (there numeric weekdays are 1 = Sunday … 7 = Saturday, so prefer names); or @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly",
-                    why.render(Lang::En)
-                ),
-            ),
-            Reason::UnknownTimeZone { shown } => (
-                format!("Không có múi giờ \u{201c}{shown}\u{201d}: dùng tên IANA như \u{201c}Asia/Ho_Chi_Minh\u{201d}."),
-                format!("unknown time zone {shown:?}: use an IANA name such as \"Asia/Ho_Chi_Minh\" or \"Europe/Berlin\""),
-            ),
-            Reason::CronNeverFires { shown, first, last } => (
-                format!("Lịch lặp \u{201c}{shown}\u{201d} không bao giờ chạy: không có thời điểm nào từ năm {first} đến {last} khớp mọi trường (hãy đối chiếu ngày với tháng, và năm)."),
-                format!("this cron never fires: no time from {first} to {last} matches all the fields of {shown:?} (check the day of the month against the month, and the year)"),
-            ),
-            Reason::TooLongToPreview => (
-                "Nội dung quá dài để xem trước: hãy rút gọn hoặc tách thành nhiều tin.".into(),
-                "the text is too long to preview: shorten it or split it into several messages".into(),
-            ),
-            Reason::BadDwell => (
-                "Thời gian hiển thị (dwell) phải là số giây nguyên từ 1 trở lên.".into(),
-                "dwell must be a whole number of seconds from 1".into(),
-            ),
-            Reason::ReadingTooFast { page, words, need, dwell } => (
-                format!("Trang {page} có {words} chữ, cần khoảng {need} giây để đọc, nhưng mỗi trang chỉ hiện {dwell} giây: người qua đường sẽ không đọc kịp. Hãy rút gọn nội dung, hoặc tách thành nhiều tin ngắn hơn."),
-                format!("On page {page}: it has {words} words, which take about {need} s to read, but each page shows for only {dwell} s: passers-by will not finish it. Shorten the text, or split it into several shorter messages."),
-            ),
-            Reason::NoApiRoute { path } => (
-                format!("Không có địa chỉ API /api/v1/{path}: xem /api/v1/openapi.json."),
-                format!("there is no API address /api/v1/{path}: see /api/v1/openapi.json"),
-            ),
-            Reason::MethodNotAccepted { method } => (
-                format!("Địa chỉ này không nhận {method}: xem /api/v1/openapi.json để biết phương thức của từng địa chỉ."),
-                format!("{method} is not accepted here: see /api/v1/openapi.json for the methods of each address"),
-            ),
-            Reason::NeedsRole { role, who, held } => (
-                format!("Việc này cần vai trò {role}, nhưng \u{201c}{who}\u{201d} chỉ có {held}: hãy đề nghị quản trị viên cấp quyền."),
-                format!("this needs the {role} role, and {who:?} has only {held}: ask an administrator"),
-            ),
-            Reason::BodyTooLarge { kib } => (
-                format!("Dữ liệu gửi lên lớn hơn {kib} KiB: hãy gửi ít hơn."),
-                format!("the request body is larger than {kib} KiB: send less"),
-            ),
-            Reason::BodyTooSlow { after_s, kib_per_s } => (
-                format!("Dữ liệu đến quá chậm (sau {after_s} giây, dưới {kib_per_s} KiB mỗi giây): hãy kiểm tra kết nối rồi gửi lại."),
-                format!("the request body arrived too slowly (after {after_s} s, less than {kib_per_s} KiB a second): check the connection and send it again"),
-            ),
-            Reason::BodyUnreadable { detail } => (
-                format!("Không đọc được dữ liệu gửi lên ({detail}): hãy gửi lại."),
-                format!("the request body could not be read: {detail}"),
-            ),
-            Reason::NotJson { got } => (
-                format!("Hãy gửi JSON với tiêu đề Content-Type: application/json (đã nhận {got})."),
-                format!("send JSON with the header Content-Type: application/json (got {got})"),
-            ),
-            Reason::BadJson { syntax: true, detail } => (
-                format!("Dữ liệu gửi lên không phải JSON hợp lệ ({detail})."),
-                format!("the request body is not valid JSON: {detail}"),
-            ),
-            Reason::BadJson { syntax: false, detail } => (
-                format!("Dữ liệu gửi lên có trường sai hoặc thiếu ({detail})."),
-                format!("the request body has a wrong or missing field: {detail}"),
-            ),
-            Reason::CampaignName => (
-                "Hãy đặt tên lịch phát (1 đến 200 ký tự), ví dụ \u{201c}Đề án 06 – tháng 12\u{201d}.".into(),
-                "campaign name must be 1 to 200 characters".into(),
-            ),
-            Reason::PlaylistLength { max, n } => (
-                format!("Một lịch phát có từ 1 đến {max} tin; lịch này có {n}."),
-                format!("a campaign plays 1 to {max} messages; this one lists {n}"),
-            ),
-            Reason::DwellRange { dwell, message, max } => (
-                format!("Thời gian hiển thị {dwell} giây của tin {message} nằm ngoài khoảng cho phép: dùng từ 1 đến {max} giây."),
-                format!("dwell_s {dwell} for message {message} is out of range: use 1 to {max} seconds"),
-            ),
-            Reason::DateRange { end, date, first, last } => (
-                format!("Ngày {} {date} nằm ngoài khoảng cho phép: ngày của lịch phát từ {first}-01-01 đến {last}-12-31.", if *end { "kết thúc" } else { "bắt đầu" }),
-                format!("{} {date} is out of range: campaign dates run from {first}-01-01 to {last}-12-31", if *end { "end" } else { "start" }),
-            ),
-            Reason::StartAfterEnd { start, end } => (
-                format!("Ngày bắt đầu {start} sau ngày kết thúc {end}: hai ngày đều được tính, nên lịch phát một ngày có ngày bắt đầu bằng ngày kết thúc."),
-                format!("start {start} is after end {end}: the dates are inclusive, so a one-day campaign has start = end"),
-            ),
-            Reason::DurationRange { duration, max } => (
-                format!("Thời lượng {duration} giây nằm ngoài khoảng cho phép: dùng từ 1 đến {max} giây (31 ngày)."),
-                format!("duration_s {duration} is out of range: use 1 to {max} seconds (31 days)"),
-            ),
-            Reason::CronNeedsDuration => (
-                "Lịch phát có lịch lặp cần thời lượng: số giây phát sau mỗi lần lặp (1 đến 2678400).".into(),
-                "a campaign with a cron needs duration_s: how many seconds it stays on after each firing (1 to 2678400)".into(),
-            ),
-            Reason::DurationNeedsCron => (
-                "Thời lượng chỉ dùng cùng lịch lặp: hãy thêm lịch lặp, hoặc bỏ thời lượng để phát cả ngày từ ngày bắt đầu đến ngày kết thúc.".into(),
-                "duration_s only applies with a cron: add a cron, or remove duration_s to run all day from start to end".into(),
-            ),
-            Reason::UnknownStatusFilter { shown } => (
-                format!("Không có trạng thái \u{201c}{shown}\u{201d}: dùng draft (bản nháp) hoặc approved (đã duyệt)."),
-                format!("status={shown:?} is not known: use draft or approved"),
-            ),
-            Reason::BadIfMatch { shown } => (
-                format!("If-Match \u{201c}{shown}\u{201d} không phải ETag của tin này: gửi nguyên tiêu đề ETag của GET /api/v1/messages/MÃ, ví dụ \"3\"."),
-                format!("If-Match {shown:?} is not an ETag of this message: send the ETag header of GET /api/v1/messages/ID as it came, e.g. \"3\""),
-            ),
-            Reason::TwoVersions { header, body } => (
-                format!("If-Match ghi phiên bản {header} còn nội dung gửi ghi phiên bản {body}: chỉ gửi một trong hai."),
-                format!("If-Match names version {header} and the body version {body}: send one of them"),
-            ),
-            Reason::PreviewTarget => (
-                "Hãy chọn bảng (panel=MÃ), hoặc cho chiều rộng, chiều cao và định dạng của bảng chưa có.".into(),
-                "give panel=ID, or width, height and format for a panel that does not exist yet".into(),
-            ),
-            Reason::WholePixels { what } => (
-                format!("{what} phải là số điểm ảnh nguyên."),
-                format!("{what} must be a whole number of pixels"),
-            ),
-            Reason::BadPage => (
-                "Số trang phải là số nguyên từ 1 trở lên.".into(),
-                "page must be a whole number from 1".into(),
-            ),
-            Reason::NoSuchPage { page, pages } => (
-                format!("Không có trang {page}: trên bảng này tin có {pages} trang."),
-                format!("page {page} does not exist: this message has {pages} page(s) on this panel"),
-            ),
-            Reason::PreviewTooBig { mib, pages, width, height, room } => (
-                format!("Bản xem trước này cần khoảng {mib} MiB bộ nhớ ({pages} trang {width}×{height}), quá mức máy chủ dành cho hình ảnh và xem trước ({room} MiB): hãy rút gọn nội dung hoặc xem trước trên bảng nhỏ hơn."),
-                format!("this preview takes about {mib} MiB of memory ({pages} pages of {width}×{height}), more than this server allows for images and previews ({room} MiB, half of --memory-budget): shorten the text or preview it on a smaller panel"),
-            ),
-            Reason::ImageTooBig { mib, room } => (
-                format!("Giải mã hình này cần khoảng {mib} MiB bộ nhớ, quá mức máy chủ dành cho hình ảnh ({room} MiB): hãy thu nhỏ hình hoặc lưu với 8 bit mỗi kênh màu rồi tải lên lại."),
-                format!("decoding this image takes about {mib} MiB of memory, more than this server allows for images ({room} MiB, half of --memory-budget): scale it down or save it with 8 bits per channel, then upload it again"),
-            ),
-            Reason::IdMismatch { body, path } => (
-                format!("Mã trong nội dung (\u{201c}{body}\u{201d}) khác mã trong địa chỉ (\u{201c}{path}\u{201d}): không đổi được mã bảng; hãy tạo bảng mới."),
-                format!("the body's id {body:?} differs from the address's {path:?}: a panel's id cannot change; create a new panel instead"),
-            ),
-            Reason::NotJsonOrCsv { got } => (
-                format!("Hãy gửi mảng JSON (Content-Type: application/json) hoặc tệp CSV (Content-Type: text/csv); đã nhận {got}."),
-                format!("send a JSON array with Content-Type: application/json, or a CSV file with Content-Type: text/csv (got {got})"),
-            ),
-            Reason::NotATimestamp { key, shown } => (
-                format!("{key}=\u{201c}{shown}\u{201d} không phải thời điểm RFC 3339: viết ví dụ 2026-11-27T07:00:00+07:00 (mã hoá dấu + thành %2B)."),
-                format!("{key}={shown:?} is not an RFC 3339 time: write e.g. 2026-11-27T07:00:00+07:00 (URL-encode the + as %2B)"),
-            ),
-            Reason::BadSpan => (
-                "Thời điểm đầu phải trước thời điểm cuối, cách nhau tối đa 31 ngày.".into(),
-                "give from < to, at most 31 days apart".into(),
-            ),
-            Reason::CalendarSpan { max_days } => (
-                format!("Lịch cần from trước to, cách nhau tối đa {max_days} ngày: hãy xem từng tháng hoặc từng tuần."),
-                format!("the calendar needs from before to, at most {max_days} days apart: look at one month or one week at a time"),
-            ),
-            Reason::CalendarTooMany { max } => (
-                format!("Khoảng thời gian này có hơn {max} lượt chạy: hãy xem một khoảng ngắn hơn hoặc chọn một nhóm (group=)."),
-                format!("this span has more than {max} occurrences: look at a shorter span or one group (group=)"),
-            ),
-            Reason::UnknownGrouping { shown } => (
-                format!("Không có cách gộp \u{201c}{shown}\u{201d}: dùng group=campaign hoặc bỏ đi."),
-                format!("group={shown:?} is not known: use group=campaign or leave it out"),
-            ),
-            Reason::AccountNameIsAToken { name } => (
-                format!("Đã có mã truy cập tên \u{201c}{name}\u{201d}: hãy đặt tên đăng nhập khác để nhật ký thao tác phân biệt được hai bên."),
-                format!("a token is named {name:?}: give the person another user name, so the audit trail tells them apart"),
-            ),
-            Reason::AccountExists { name } => (
-                format!("Đã có tài khoản tên \u{201c}{name}\u{201d}: hãy chọn tên đăng nhập khác."),
-                format!("an account named {name:?} exists: choose another user name"),
-            ),
-            Reason::SnapshotNotMqtt => (
-                "Bảng này nối qua thẻ điều khiển của hãng khác (không qua MQTT): chưa xem được ảnh thực tế từ bảng.".into(),
-                "This panel is driven by a vendor card, not over MQTT: it cannot send a snapshot.".into(),
-            ),
-            Reason::NoSnapshotYet => (
-                "Bảng chưa gửi ảnh thực tế nào: bấm \"Xem thực tế\" rồi chờ vài giây (bảng phải đang trực tuyến).".into(),
-                "The panel has sent no snapshot yet: ask for one and wait a few seconds (the panel must be online).".into(),
-            ),
-            Reason::BadClosedCount => (
-                "Số sự cố đã kết thúc (closed) phải là số nguyên từ 0 đến 2000.".into(),
-                "closed must be a whole number from 0 to 2000".into(),
-            ),
-            Reason::BadAlarmId => (
-                "Mã sự cố là một số nguyên, như danh sách sự cố (GET /alarms) ghi.".into(),
-                "an alarm's id is a whole number, as GET /alarms lists it".into(),
-            ),
-            Reason::NoFrameYet { panel } => (
-                format!("Bảng \u{201c}{panel}\u{201d} chưa được gửi hình nào."),
-                format!("panel {panel:?} has not been sent a frame yet"),
-            ),
-            Reason::NotAnImageType { got } => (
-                format!("Hình phải gửi với Content-Type image/png, image/jpeg, image/gif hoặc image/webp (đã nhận {got}): hãy chọn tệp PNG, JPEG, GIF hoặc WebP."),
-                format!("images must be sent with Content-Type image/png, image/jpeg, image/gif or image/webp (got {got})"),
-            ),
-            Reason::NotAnImageFile => (
-                "Tệp này không phải hình PNG, JPEG, GIF hay WebP: hãy tải lên một trong các dạng đó.".into(),
-                "the file is not a PNG, JPEG, GIF or WebP image: upload one of those".into(),
-            ),
-            Reason::ImageFormatRefused { format } => (
-                format!("Không nhận hình {format}: hãy tải lên PNG, JPEG, GIF hoặc WebP."),
-                format!("{format} images are not accepted: upload PNG, JPEG, GIF or WebP"),
-            ),
-            Reason::ImageTooManyPixels { max } => (
-                format!("Hình quá lớn: chỉ nhận tối đa {max}×{max} điểm ảnh; hãy thu nhỏ rồi tải lên lại."),
-                format!("the image is too large: at most {max}×{max} pixels are accepted; scale it down and upload it again"),
-            ),
-            Reason::ImageFeature { detail } => (
-                format!("Hình dùng một tính năng không giải mã được ({detail}): hãy lưu lại thành PNG hoặc JPEG thông thường."),
-                format!("this image uses a feature that cannot be decoded ({detail}): save it again as a plain PNG or JPEG"),
-            ),
-            Reason::ImageDamaged { detail } => (
-                format!("Không giải mã được hình ({detail}): tệp có thể bị cắt cụt hoặc hỏng; hãy xuất lại rồi tải lên."),
-                format!("the image could not be decoded ({detail}): the file may be truncated or damaged; export it again"),
-            ),
-            Reason::ImageEmpty => (
-                "Hình không có điểm ảnh nào: hãy chọn một hình khác.".into(),
-                "the image has no pixels: choose another image".into(),
-            ),
-            Reason::ImagePaletteTorn => (
-                "Bảng màu (PLTE) của tệp PNG không gồm trọn các bộ ba màu: tệp bị hỏng; hãy xuất lại rồi tải lên.".into(),
-                "the PNG's palette (PLTE) is not whole colour triples: the file is damaged; export it again".into(),
-            ),
-            Reason::BadLimit => (
-                "Giới hạn phải là số nguyên từ 1 đến 100000.".into(),
-                "limit must be a whole number from 1 to 100000".into(),
-            ),
-            Reason::NotCap { got } => (
-                format!("Hãy gửi tài liệu CAP với Content-Type: application/cap+xml (không phải {got})."),
-                format!("send a CAP document with Content-Type: application/cap+xml (not {got})"),
-            ),
-            Reason::Busy => (
-                "Máy chủ đang dùng hết bộ nhớ dành cho hình ảnh và xem trước cho các yêu cầu khác nên chưa làm yêu cầu này. Hãy thử lại sau vài giây.".into(),
-                "The server is using all the memory it may spend on images and previews for other requests right now, so this one was not started. Try again in a few seconds.".into(),
-            ),
-            Reason::IdTaken { kind, id } => (
-                format!("Đã có {} mang mã \u{201c}{id}\u{201d}: hãy chọn mã khác.", kind.name(Lang::Vi)),
-                format!("a {} with id {id:?} already exists: choose another id", kind.name(Lang::En)),
-            ),
-            Reason::BrokenFile { file, problem } => (
-                format!("Tệp {file} đã bị sửa tay và không dùng được ({}); máy chủ không ghi đè để không mất phần đã sửa: hãy sửa hoặc xoá tệp rồi thử lại.", problem.render(Lang::Vi).trim_end_matches('.')),
-                format!("{file} was edited by hand and cannot be used ({}); it is not overwritten, so the edit is not lost: fix the file or delete it, then try again", problem.render(Lang::En)),
-            ),
-            Reason::NoFreeId => (
-                "Không tìm được mã trống cho tiêu đề này: hãy thử lại, hoặc đổi tiêu đề một chút.".into(),
-                "no free id could be found for this title: try again, or change the title a little".into(),
-            ),
-            Reason::ChangedElsewhere => (
-                "Một máy chủ khác vừa thay đổi dữ liệu này: hãy tải lại và thử lại.".into(),
-                "another server changed this data a moment ago: reload and try again".into(),
-            ),
-            Reason::BadStoreUrl => (
-                "--store phải là địa chỉ PostgreSQL, ví dụ postgres://bangtin@db.local/bangtin; bỏ trống để dùng các tệp trong --data.".into(),
-                "--store must be a PostgreSQL URL, e.g. postgres://bangtin@db.local/bangtin; leave it out to keep the files under --data".into(),
-            ),
-            Reason::StoreNotEmpty => (
-                "Cơ sở dữ liệu này đã có dữ liệu: hãy chuyển vào một cơ sở dữ liệu trống.".into(),
-                "this database holds a store already: migrate into an empty database".into(),
-            ),
-            Reason::ExportNotEmpty { dir } => (
-                format!("Thư mục {dir} đã có tệp: hãy xuất ra một thư mục trống."),
-                format!("{dir} has files already: export into an empty directory"),
-            ),
-            Reason::NoFreeAlertId => (
-                "Không tìm được mã trống cho cảnh báo: hãy gửi lại.".into(),
-                "no free alert id: send the alert again".into(),
-            ),
-            Reason::FileIdMismatch { file, inner } => (
-                format!("Tệp tên \u{201c}{file}\u{201d} nhưng trường \"id\" là \u{201c}{inner}\u{201d}: hãy để hai giá trị giống nhau."),
-                format!("the file is named {file:?} but its \"id\" is {inner:?}: make them the same"),
-            ),
-            Reason::TokenNameTaken { name } => (
-                format!("Đã có mã truy cập tên \u{201c}{name}\u{201d}: hãy thu hồi mã đó trước hoặc chọn tên khác."),
-                format!("a token named {name:?} exists: revoke it first or choose another name"),
-            ),
-            Reason::AdminNameReserved => (
-                "Tên \u{201c}admin\u{201d} đã dành cho BANGTIN_ADMIN_TOKEN: hãy chọn tên khác.".into(),
-                "the name \"admin\" is taken by BANGTIN_ADMIN_TOKEN: choose another name".into(),
-            ),
-            Reason::NotSigning => (
-                "Máy chủ này không ký các khung hình.".into(),
-                "this server does not sign its frames".into(),
-            ),
-            Reason::NoBrokerCredentials => (
-                "Máy chủ này không giữ mật khẩu MQTT cho bộ điều khiển (dùng broker ngoài).".into(),
-                "this server keeps no broker credentials".into(),
-            ),
-            Reason::Hd2020Width { width } => (
-                format!("Thẻ HD2020 cần chiều rộng bảng là bội số của 8, không phải {width}: đặt đúng chiều rộng của biển (ví dụ 64, 128, 192)."),
-                format!("an HD2020 card needs a panel width that is a multiple of 8, not {width}: set the width to the sign's (e.g. 64, 128, 192)"),
-            ),
-            Reason::Hd2020Mono { format } => (
-                format!("Thẻ HD2020 chỉ bật hoặc tắt từng điểm LED: đặt định dạng bảng là mono1, không phải {format}."),
-                format!("an HD2020 card lights each LED on or off: give the panel the format mono1, not {format}"),
-            ),
-            Reason::BadDeviceId { shown, max } => (
-                format!("Mã thiết bị \u{201c}{shown}\u{201d} không hợp lệ: hãy chép Device ID của thẻ từ HDPlayer (chữ, số, '-', '_' hoặc '.', tối đa {max} ký tự), ví dụ C16-19-A0001."),
-                format!("device id {shown:?} is not valid: copy the card's Device ID from HDPlayer (letters, digits, '-', '_' or '.', at most {max}), e.g. C16-19-A0001"),
-            ),
-            Reason::CampaignNoTargets => (
-                "Lịch phát cần ít nhất một nơi phát: một bảng, một địa bàn hoặc tất cả.".into(),
-                "a campaign needs at least one target: a panel id, \"group:NAME\" or \"all\"".into(),
-            ),
-            Reason::GroupName { max } => (
-                format!("Tên hiển thị của địa bàn phải có từ 1 đến {max} ký tự, ví dụ \u{201c}Thành phố Vinh\u{201d}."),
-                format!("a group's display name must be 1 to {max} characters, e.g. \"Thành phố Vinh\""),
-            ),
-            Reason::GroupExists { id } => (
-                format!("Địa bàn \u{201c}{id}\u{201d} đã có: hãy đổi tên địa bàn đó thay vì tạo mới."),
-                format!("group {id:?} exists already: rename it instead of creating it"),
-            ),
-            Reason::NotAnAddress { flag, shown } => (
-                format!("{flag} \u{201c}{shown}\u{201d} không phải địa chỉ: hãy viết IP:CỔNG, ví dụ 127.0.0.1:8080."),
-                format!("{flag} {shown:?} is not an address: write IP:PORT, e.g. 127.0.0.1:8080"),
-            ),
-            Reason::BadTopicRoot { shown } => (
-                format!("Gốc chủ đề \u{201c}{shown}\u{201d} không dùng được: hãy dùng một hay nhiều cấp không rỗng ngăn bằng '/', không có '+' hay '#', ví dụ \u{201c}bangtin\u{201d}."),
-                format!("topic root {shown:?} is not usable: use one or more non-empty levels separated by '/', without '+' or '#', e.g. \"bangtin\""),
-            ),
-            Reason::BadMqttUrl { shown, why } => (
-                format!("Địa chỉ MQTT \u{201c}{shown}\u{201d} không dùng được: {}; hãy viết mqtt://[người-dùng[:mật-khẩu]@]máy[:cổng] hoặc mqtts://…", why.render(Lang::Vi)),
-                format!("MQTT URL {shown:?} is not usable: {}; write it as mqtt://[user[:password]@]host[:port] or mqtts://…", why.render(Lang::En)),
-            ),
-            Reason::BadHostPort { shown, why, default_port } => {
-                let (ex_vi, ex_en) = match default_port {
-                    Some(p) => (
-                        format!("192.168.1.50:{p} hoặc 192.168.1.50 (cổng {p})"),
-                        format!("192.168.1.50:{p} or 192.168.1.50 (port {p})"),
-                    ),
-                    None => ("192.168.1.50:5005".to_string(), "192.168.1.50:5005".to_string()),
-                };
-                (
-                    format!("Địa chỉ \u{201c}{shown}\u{201d} không dùng được: {}; hãy viết máy:cổng, ví dụ {ex_vi}.", why.render(Lang::Vi)),
-                    format!("address {shown:?} is not usable: {}; write host:port, e.g. {ex_en}", why.render(Lang::En)),
-                )
-            }
-            Reason::AdminTokenShort { env } => (
-                format!("{env} ngắn hơn 8 ký tự: hãy chọn một mã bí mật dài hơn."),
-                format!("{env} is shorter than 8 characters: choose a longer secret"),
-            ),
-            Reason::MemoryBudget { shown, min_mib } => (
-                format!("--memory-budget \u{201c}{shown}\u{201d} không phải dung lượng từ {min_mib} MiB trở lên: hãy viết ví dụ 512M hoặc 1G."),
-                format!("--memory-budget {shown:?} is not a size of at least {min_mib} MiB: write e.g. 512M or 1G"),
-            ),
-            Reason::MaxConnections => (
-                "--max-connections và --max-connections-per-ip phải từ 1 trở lên.".into(),
-                "--max-connections and --max-connections-per-ip must be at least 1".into(),
-            ),
-            Reason::HeaderTimeout => (
-                "--header-timeout-s phải từ 1 đến 3600 giây.".into(),
-                "--header-timeout-s must be 1 to 3600 seconds".into(),
-            ),
-            Reason::ServerUserPanel { user } => (
-                format!("Bảng tên \u{201c}{user}\u{201d} không thể có thông tin đăng nhập bộ điều khiển: tên người dùng đó là của máy chủ; hãy đổi tên bảng."),
-                format!("a panel named {user:?} cannot have a controller credential: that user name is the server principal's; rename the panel"),
-            ),
-            Reason::UnknownOutput { shown } => (
-                format!("--output \u{201c}{shown}\u{201d} không được hỗ trợ: dùng terminal, png:THƯ-MỤC hoặc colorlight:GIAO-DIỆN (cổng mạng nối với card, ví dụ colorlight:eth1)."),
-                format!("--output {shown:?} is not known: use terminal, png:DIR or colorlight:IFACE (the network interface cabled to the card, e.g. colorlight:eth1)"),
-            ),
-            Reason::CapFeedTwice { name } => (
-                format!("Có hai nguồn tin cùng tên \u{201c}{name}\u{201d}: hãy đặt cho mỗi nguồn một tên riêng."),
-                format!("two feeds are named {name:?}: give each its own name"),
-            ),
-            Reason::CapFeedUrl { feed, url } => (
-                format!("Nguồn tin \u{201c}{feed}\u{201d}: địa chỉ \u{201c}{url}\u{201d} phải bắt đầu bằng http:// hoặc https://."),
-                format!("feed {feed:?}: url {url:?} must start with http:// or https://"),
-            ),
-            Reason::CapFeedInterval { feed, min } => (
-                format!("Nguồn tin \u{201c}{feed}\u{201d}: interval_s phải từ {min} trở lên."),
-                format!("feed {feed:?}: interval_s must be at least {min}"),
-            ),
-            Reason::UnknownRuleSet { name, feed } => match feed {
-                Some(feed) => (
-                    format!("Nguồn tin \u{201c}{feed}\u{201d} dùng bộ quy tắc \u{201c}{name}\u{201d} chưa được định nghĩa trong \u{201c}rule_sets\u{201d}."),
-                    format!("feed {feed:?}: rule set {name:?} is not defined in \"rule_sets\""),
-                ),
-                None => (
-                    format!("post: bộ quy tắc \u{201c}{name}\u{201d} chưa được định nghĩa trong \u{201c}rule_sets\u{201d}."),
-                    format!("post: rule set {name:?} is not defined in \"rule_sets\""),
-                ),
-            },
-            Reason::CapTemplateNoEvents { n } => (
-                format!("Mẫu câu {n}: hãy ghi ít nhất một sự kiện trong \u{201c}events\u{201d}."),
-                format!("template {n}: name at least one event in \"events\""),
-            ),
-            Reason::CapTemplateUnclosed { n, event } => (
-                format!("Mẫu câu {n} ({event}): có dấu '{{' không được đóng bằng '}}'."),
-                format!("template {n} ({event}): a '{{' is not closed by '}}'"),
-            ),
-            Reason::CapTemplatePlaceholder { n, event, name, known } => (
-                format!("Mẫu câu {n} ({event}): không có chỗ điền {{{name}}}; hãy dùng {known}."),
-                format!("template {n} ({event}): unknown placeholder {{{name}}}: use {known}"),
-            ),
-            Reason::CapTemplateAfter { n, event, max } => (
-                format!("Mẫu câu {n} ({event}): \u{201c}after\u{201d} cần after_s, từ 1 đến {max} giây."),
-                format!("template {n} ({event}): \"after\" needs after_s, 1 to {max} seconds"),
-            ),
-            Reason::CapRiskLevel { severity, level } => (
-                format!("risk_levels: {severity} → {level}: cấp độ rủi ro chỉ từ 1 đến 5."),
-                format!("risk_levels: {severity} → {level}: risk levels are 1 to 5"),
-            ),
-            Reason::CapDefaultDuration { max } => (
-                format!("default_duration_s phải từ 1 đến {max}."),
-                format!("default_duration_s must be 1 to {max}"),
-            ),
-            Reason::CapSender => (
-                "publish.sender phải là một từ, không có dấu cách hay dấu phẩy, ví dụ bangtin@stttt.nghean.gov.vn.".into(),
-                "publish.sender must be one word without spaces or commas, e.g. bangtin@stttt.nghean.gov.vn".into(),
-            ),
-            Reason::AlarmSeconds { field, max, value } => (
-                format!("{field} phải từ 1 đến {max} giây, không phải {value}."),
-                format!("{field} must be between 1 and {max} seconds, not {value}"),
-            ),
-            Reason::AlarmWebhookUrl { shown } => (
-                format!("webhook.url phải bắt đầu bằng http:// hoặc https://, không phải \u{201c}{shown}\u{201d}."),
-                format!("webhook.url must start with http:// or https://, not {shown:?}"),
-            ),
-            Reason::AlarmEmailHost => (
-                "email.host để trống: hãy ghi tên máy chủ SMTP.".into(),
-                "email.host is empty: name the SMTP server".into(),
-            ),
-            Reason::AlarmEmailTo => (
-                "email.to để trống: hãy ghi ít nhất một người nhận.".into(),
-                "email.to is empty: name at least one recipient".into(),
-            ),
-            Reason::NotAnEmail { shown } => (
-                format!("\u{201c}{shown}\u{201d} không phải địa chỉ thư điện tử."),
-                format!("{shown:?} is not an e-mail address"),
-            ),
-            Reason::LocalTime { field, shown } => (
-                format!("{field} phải là giờ địa phương dạng GG:PP, không phải \u{201c}{shown}\u{201d}."),
-                format!("{field} must be a local time HH:MM, not {shown:?}"),
-            ),
-            Reason::KeyExists { path } => (
-                format!("{path} đã có: hãy chuyển nó đi chỗ khác trước, để không mất khóa nào."),
-                format!("{path} exists: move it away first, so no key is lost"),
-            ),
-            Reason::CapMapTiles => (
-                "map_tiles phải là địa chỉ http(s) hoặc /đường-dẫn có đủ {z}, {x} và {y}.".into(),
-                "map_tiles must be an http(s) or /path URL with {z}, {x} and {y}".into(),
-            ),
-            Reason::BrokerConfigValue { field, shown } => (
-                format!("Giá trị {field} \u{201c}{shown}\u{201d} không dùng được trong cấu hình Mosquitto: hãy ghi liền, không có khoảng trắng hay xuống dòng, ví dụ \u{201c}10.0.0.1\u{201d}."),
-                format!("{field} {shown:?} cannot go into a Mosquitto configuration: write it without spaces or line breaks, e.g. \"10.0.0.1\""),
-            ),
-            Reason::DistrictTwice { group } => (
-                format!("Địa bàn \u{201c}{group}\u{201d} có hai máy chủ MQTT cấp huyện trong tệp tỉnh: mỗi địa bàn chỉ một, hãy xoá mục thừa."),
-                format!("district {group:?} is listed twice in the province file: give each district one broker and remove the other entry"),
-            ),
-            Reason::PanelInTwoDistricts { panel, first, second } => (
-                format!("Bảng \u{201c}{panel}\u{201d} thuộc cả hai địa bàn \u{201c}{first}\u{201d} và \u{201c}{second}\u{201d}, mỗi địa bàn có máy chủ MQTT riêng: hãy bỏ bảng khỏi một trong hai địa bàn."),
-                format!("panel {panel:?} is in two districts' groups, {first:?} and {second:?}, each with a broker of its own: take it out of one of them"),
-            ),
-            Reason::PasswordShort { min } => (
-                format!("Mật khẩu quá ngắn: cần ít nhất {min} ký tự."),
-                format!("The password is too short: use at least {min} characters."),
-            ),
-            Reason::PasswordLong { max } => (
-                format!("Mật khẩu quá dài: tối đa {max} ký tự."),
-                format!("The password is too long: use at most {max} characters."),
-            ),
-            Reason::PasswordIsUsername => (
-                "Mật khẩu không được trùng tên đăng nhập: hãy chọn mật khẩu khác.".into(),
-                "The password must not be the user name: choose another.".into(),
-            ),
-            Reason::WrongCredentials => (
-                "Tên đăng nhập hoặc mật khẩu không đúng.".into(),
-                "The user name or password is wrong.".into(),
-            ),
-            Reason::PasswordWait { seconds } => (
-                format!("Đã nhập sai nhiều lần: hãy đợi {seconds} giây rồi thử lại."),
-                format!("Too many wrong passwords: wait {seconds} seconds, then try again."),
-            ),
-            Reason::AccountLocked { minutes } => (
-                format!("Tài khoản tạm khoá từ địa chỉ này vì nhập sai quá nhiều lần: thử lại sau {minutes} phút hoặc nhờ quản trị viên đặt lại mật khẩu."),
-                format!("This account is locked from this address after too many wrong passwords: try again in {minutes} minutes, or ask an administrator to reset the password."),
-            ),
-            Reason::SessionEnded => (
-                "Phiên đăng nhập đã hết hạn hoặc đã đăng xuất: hãy đăng nhập lại.".into(),
-                "Your session expired or was signed out: sign in again.".into(),
-            ),
-            Reason::SessionIdle => (
-                "Phiên đăng nhập đã kết thúc vì lâu không thao tác: hãy đăng nhập lại.".into(),
-                "Your session ended after a while without activity: sign in again.".into(),
-            ),
-            Reason::CsrfMissing => (
-                "Thiếu hoặc sai mã chống giả mạo (X-CSRF-Token): hãy tải lại trang rồi thử lại.".into(),
-                "The anti-forgery token (X-CSRF-Token) is missing or wrong: reload the page and try again.".into(),
-            ),
-            Reason::MustChangePassword => (
-                "Hãy đổi mật khẩu do quản trị viên đặt trước khi làm việc khác (PUT /api/v1/session/password).".into(),
-                "Change the password your administrator set before doing anything else (PUT /api/v1/session/password).".into(),
-            ),
-            Reason::CurrentPasswordWrong => (
-                "Mật khẩu hiện tại không đúng.".into(),
-                "The current password is wrong.".into(),
-            ),
-            Reason::NotASession => (
-                "Yêu cầu này dùng mã truy cập, không phải phiên đăng nhập: muốn thôi dùng mã thì nhờ quản trị viên thu hồi.".into(),
-                "This request used a token, not a signed-in session: to stop a token, ask an administrator to revoke it.".into(),
-            ),
-            Reason::TokenExpired { at } => (
-                format!("Mã truy cập này đã hết hạn lúc {} (UTC): nhờ quản trị viên cấp mã mới.", at.format("%Y-%m-%d %H:%M")),
-                format!("This token expired at {} UTC: ask an administrator for a new one.", at.format("%Y-%m-%d %H:%M")),
-            ),
-            Reason::UsernameInvalid { given } => (
-                format!("Tên đăng nhập {given:?} không hợp lệ: dùng 1–64 chữ thường không dấu, số và '-', ví dụ \"lan-haichau\"."),
-                format!("The user name {given:?} is not valid: use 1 to 64 lowercase letters without marks, digits and '-', e.g. \"lan-haichau\"."),
-            ),
-            Reason::DisplayNameInvalid => (
-                "Hãy nhập họ tên (1–100 ký tự), ví dụ \"Nguyễn Thị Lan\".".into(),
-                "Give the person's name (1 to 100 characters), e.g. \"Nguyễn Thị Lan\".".into(),
-            ),
-            Reason::ScopeEmpty => (
-                "Phạm vi rỗng: bỏ trường scope để cấp toàn tỉnh, hoặc liệt kê ít nhất một nhóm.".into(),
-                "The scope is empty: leave scope out for the whole province, or list at least one group.".into(),
-            ),
-            Reason::ExpiryPast => (
-                "Thời hạn đã qua: chọn một thời điểm trong tương lai.".into(),
-                "The expiry is in the past: choose a time in the future.".into(),
-            ),
-            Reason::OutsideScope { target, scope } => (
-                format!("Đích {target:?} nằm ngoài phạm vi của bạn ({scope}): chỉ chọn nhóm và bảng trong phạm vi đó."),
-                format!("The target {target:?} is outside your scope ({scope}): choose only groups and panels inside it."),
-            ),
-            Reason::ApprovalOutsideScope { scope } => (
-                format!("Tin này sẽ chạy ngoài phạm vi của bạn ({scope}), hoặc chưa có chiến dịch nào đặt nó vào phạm vi đó: người duyệt cấp tỉnh mới duyệt được."),
-                format!("This message runs outside your scope ({scope}), or no campaign places it there yet: a province-wide approver must approve it."),
-            ),
-            Reason::WarningOutsideScope { panel: Some(panel), scope } => (
-                format!("Cảnh báo này đến cả bảng {panel:?}, nằm ngoài phạm vi của bạn ({scope}): chỉ người trực cấp tỉnh mới triển khai hoặc bỏ qua được."),
-                format!("This warning reaches the panel {panel:?}, outside your scope ({scope}): only a province-wide operator can deploy or dismiss it."),
-            ),
-            Reason::WarningOutsideScope { panel: None, scope } => (
-                format!("Cảnh báo này không đến bảng nào trong phạm vi của bạn ({scope}): chỉ người trực cấp tỉnh mới triển khai hoặc bỏ qua được."),
-                format!("This warning reaches no panel inside your scope ({scope}): only a province-wide operator can deploy or dismiss it."),
-            ),
-            Reason::AdminScoped => (
-                "Vai trò admin luôn có hiệu lực trên toàn tỉnh: bỏ phạm vi (scope), hoặc bỏ vai trò admin và giữ phạm vi.".into(),
-                "The admin role always holds for the whole province: leave out the scope, or leave out the admin role and keep the scope.".into(),
-            ),
-            Reason::AdminScopeIgnored { who } => (
-                format!("Vai trò admin của {who:?} không có hiệu lực vì nó bị giới hạn trong một phạm vi: một quản trị viên cấp tỉnh cần bỏ phạm vi hoặc bỏ vai trò admin."),
-                format!("The admin role of {who:?} does not hold because it is limited to a scope: a province-wide administrator must remove the scope or the admin role."),
-            ),
-            Reason::MessageOutsideScope { author, scope } => (
-                format!("Tin này do {author:?} soạn, thuộc phạm vi khác hoặc toàn tỉnh: cán bộ của phạm vi {scope} chỉ xem được, không sửa, xoá, duyệt hay từ chối."),
-                format!("This message was written by {author:?}, for another area or the whole province: staff of {scope} may read it but not change, delete, approve or reject it."),
-            ),
-            Reason::ApprovalCoversLess { message, approver, scope, target } => (
-                format!("Tin {message:?} được {approver:?} duyệt cho phạm vi {scope}; đích {target:?} nằm ngoài phạm vi đó: cần người duyệt cấp tỉnh (hoặc của nơi đó) duyệt tin trước khi chạy ở đây."),
-                format!("The message {message:?} was approved by {approver:?} for {scope} only; the target {target:?} is outside it: a province-wide approver (or one of that area) must approve the message before it runs there."),
-            ),
-            Reason::ReportNeedPeriod => (
-                "Hãy cho khoảng thời gian bằng from= và to=: ngày (2026-11-27) hoặc thời điểm RFC 3339 (2026-11-27T07:00:00+07:00, dấu + viết là %2B).".into(),
-                "give the period as from= and to=: RFC 3339 instants (2026-11-27T07:00:00+07:00, the + URL-encoded as %2B) or dates (2026-11-27)".into(),
-            ),
-            Reason::ReportToBeforeFrom => (
-                "Ngày kết thúc (to) trước ngày bắt đầu (from): hãy cho thời điểm sớm hơn vào from.".into(),
-                "to is before from: give the earlier instant as from".into(),
-            ),
-            Reason::ReportBadBound { key, value } => (
-                format!("{key}=\u{201c}{value}\u{201d} không phải ngày hay thời điểm RFC 3339: viết ví dụ 2026-11-27 hoặc 2026-11-27T07:00:00+07:00 (dấu + viết là %2B)."),
-                format!("{key}={value:?} is neither an RFC 3339 instant nor a date: write e.g. 2026-11-27T07:00:00+07:00 (URL-encode the + as %2B) or 2026-11-27"),
-            ),
-            Reason::ReportBadBy { value } => (
-                format!("by=\u{201c}{value}\u{201d} không dùng được: dùng group (theo khu vực) hoặc campaign (theo lịch phát)."),
-                format!("by={value:?} is not known: use group or campaign"),
-            ),
-            Reason::ReportBadPoints => (
-                "points phải là số nguyên từ 2 đến 2000.".into(),
-                "points must be a whole number from 2 to 2000".into(),
-            ),
-            Reason::CapNote(n) => n.render_both(),
-            Reason::CapNotHeld { state } => (
-                format!("Cảnh báo này {}, không còn chờ: chỉ cảnh báo đang chờ mới triển khai hoặc bỏ qua được.", cap_state_vi(state)),
-                format!("this warning is {state}, not held: only a held warning can be deployed or dismissed"),
-            ),
-            Reason::CapLapsed => (
-                "Cảnh báo này đã hết hạn: không triển khai được nữa.".into(),
-                "this warning has expired: it can no longer be deployed".into(),
-            ),
-            Reason::FeedBadUrl { detail } => (
-                format!("Địa chỉ nguồn cảnh báo không hợp lệ ({detail}): sửa url trong cap.json."),
-                format!("the url is not valid: {detail}"),
-            ),
-            Reason::FeedNoAnswer { url: None, detail } => (
-                format!("Nguồn cảnh báo không trả lời ({detail}); máy chủ sẽ thử lại."),
-                format!("the source did not answer: {detail}"),
-            ),
-            Reason::FeedNoAnswer { url: Some(url), detail } => (
-                format!("{url}: không trả lời ({detail}); máy chủ sẽ thử lại."),
-                format!("{url}: {detail}"),
-            ),
-            Reason::FeedStatus { url: None, status } => (
-                format!("Nguồn cảnh báo trả lời {status}; máy chủ sẽ thử lại."),
-                format!("the source answered {status}"),
-            ),
-            Reason::FeedStatus { url: Some(url), status } => (
-                format!("{url}: nguồn cảnh báo trả lời {status}; máy chủ sẽ thử lại."),
-                format!("{url}: the source answered {status}"),
-            ),
-            Reason::FeedEntryLink { link, detail } => (
-                format!("Liên kết \u{201c}{link}\u{201d} trong danh mục không hợp lệ ({detail})."),
-                format!("the entry link {link:?} is not valid: {detail}"),
-            ),
-            Reason::FeedTooBig { kib } => (
-                format!("Nguồn cảnh báo gửi quá {kib} KiB nên không được đọc."),
-                format!("the source sent more than {kib} KiB"),
-            ),
-            Reason::FeedReadFailed { detail } => (
-                format!("Đọc câu trả lời của nguồn cảnh báo không thành ({detail})."),
-                format!("reading the answer failed: {detail}"),
-            ),
-            Reason::FeedNotStored { detail } => (
-                format!("Không lưu được bản tin cảnh báo ({detail}): báo cho quản trị viên."),
-                format!("the document could not be stored: {detail}"),
-            ),
-            Reason::CapTooLarge { kib } => (
-                format!("Bản tin lớn hơn {kib} KiB: một cảnh báo CAP chỉ vài KiB."),
-                format!("the document is larger than {kib} KiB: a CAP warning is a few KiB"),
-            ),
-            Reason::CapNotXml { detail } => (
-                format!("Bản tin không phải XML hợp lệ ({detail})."),
-                format!("the document is not well-formed XML: {detail}"),
-            ),
-            Reason::CapDtd => (
-                "Bản tin khai báo DTD (<!DOCTYPE>): bản tin CAP không có DTD, và DTD có thể mang thực thể nguy hiểm nên bị từ chối.".into(),
-                "the document declares a DTD (<!DOCTYPE>): CAP documents have none, and DTDs carry entity expansion and external entities, so it is refused".into(),
-            ),
-            Reason::CapEntity { name } => (
-                format!("Bản tin dùng thực thể &{name}; mà CAP không định nghĩa: chỉ nhận &amp; &lt; &gt; &apos; &quot; và mã ký tự."),
-                format!("the document uses the entity &{name}; which CAP does not define: only &amp; &lt; &gt; &apos; &quot; and character references are accepted"),
-            ),
-            Reason::CapNotCap { detail } => (
-                format!("{detail}: hãy gửi bản tin CAP 1.2 (<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">)."),
-                format!("{detail}: send a CAP 1.2 document (<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">)"),
-            ),
-            Reason::CapNamespace { ns } => (
-                format!("Không gian tên \u{201c}{ns}\u{201d} của phần tử gốc không phải CAP: dùng urn:oasis:names:tc:emergency:cap:1.2 (cũng đọc được 1.1 và 1.0)."),
-                format!("the root element's namespace {ns:?} is not CAP: use urn:oasis:names:tc:emergency:cap:1.2 (1.1 and 1.0 are also read)"),
-            ),
-            Reason::CapInvalid { detail } => (
-                format!("Bản tin không đúng chuẩn CAP ({detail})."),
-                format!("the document is not valid CAP: {detail}"),
-            ),
-            Reason::CapDate { field, value } => (
-                format!("Ngày {field} {value} nằm ngoài khoảng cho phép: ngày phải trong các năm 2000–2100."),
-                format!("the {field} date {value} is out of range: dates must fall in 2000–2100"),
-            ),
-            Reason::CapSenderRefused { sender } => (
-                format!("Nơi gửi \u{201c}{sender}\u{201d} không có trong danh sách được phép của nguồn này: thêm vào \"senders\" trong cap.json nếu cần nhận."),
-                format!("sender {sender:?} is not on this source's allowlist: add it to \"senders\" in cap.json if it should be accepted"),
-            ),
-            Reason::CapNothingToDeploy => (
-                "Không có bảng nào trong vùng của cảnh báo này nên không có gì để triển khai.".into(),
-                "no panel stands in this warning's area, so there is nothing to deploy".into(),
-            ),
-            Reason::CapNoText => (
-                "Cảnh báo này chưa có nội dung tiếng Việt: hãy viết nội dung hiển thị (\"text\") hoặc thêm mẫu câu cho loại sự kiện này trong cap.json.".into(),
-                "this warning has no Vietnamese text: write the text to show (\"text\") or add a template for its event in cap.json".into(),
-            ),
-            Reason::ImportNotJsonArray { line, column, detail } => (
-                format!("Nội dung không phải một mảng JSON các bảng (dòng {line}, cột {column}: {detail})."),
-                format!("the body is not a JSON array of panels (line {line}, column {column}: {detail})"),
-            ),
-            Reason::CsvHeaderUnreadable { detail } => (
-                format!("Không đọc được dòng tiêu đề của tệp CSV ({detail})."),
-                format!("the CSV header cannot be read: {detail}"),
-            ),
-            Reason::CsvUnknownColumn { shown, columns } => (
-                format!("Tệp CSV có cột \u{201c}{shown}\u{201d} không dùng được: các cột là {columns}."),
-                format!("the CSV column {shown:?} is not known: the columns are {columns}"),
-            ),
-            Reason::CsvMissingColumn { missing, required } => (
-                format!("Dòng tiêu đề CSV thiếu cột \u{201c}{missing}\u{201d}: bắt buộc phải có {required}."),
-                format!("the CSV header lacks the column {missing:?}: {required} are required"),
-            ),
-            Reason::CsvLineUnreadable { detail } => (
-                format!("Không đọc được dòng CSV này ({detail})."),
-                format!("this CSV line cannot be read: {detail}"),
-            ),
-            Reason::CsvNotANumber { column, max, cell } => (
-                format!("Cột {column} phải là số nguyên từ 0 đến {max}, không phải \u{201c}{cell}\u{201d}."),
-                format!("{column} must be a whole number from 0 to {max}, not {cell:?}"),
-            ),
-            Reason::RowNotAPanel { detail } => (
-                format!("Dòng này không đọc được thành một bảng ({detail})."),
-                format!("this row is not a panel: {detail}"),
-            ),
-            Reason::RowIdTwice { id, earlier } => (
-                format!("Mã {id} đã có ở dòng {earlier}: mỗi bảng chỉ ghi một lần."),
-                format!("the id {id} is also on row {earlier}: give each panel once"),
-            ),
-            Reason::ImportRows { n } => (
-                format!("{n} dòng không nhập được nên chưa nhập bảng nào: hãy sửa các dòng đó (xem rows) rồi gửi lại tệp."),
-                format!("{n} row(s) cannot be imported, so nothing was imported: fix them (see rows) and send the file again"),
-            ),
-            Reason::ImportRow { row, id, why } => {
-                let at = |word: &str| match id {
-                    Some(id) => format!("{word} {row} ({id})"),
-                    None => format!("{word} {row}"),
-                };
-                (
-                    format!("{}: {}", at("Dòng"), why.render(Lang::Vi)),
-                    format!("{}: {}", at("row"), why.render(Lang::En)),
-                )
-            }
-            Reason::FileUnreadable { detail } => (
-                format!("Không đọc được tệp ({detail})."),
-                format!("cannot read: {detail}"),
-            ),
-            Reason::FileJson { line, column, detail } => (
-                format!("Dòng {line}, cột {column}: tệp JSON có lỗi ({detail})."),
-                format!("line {line}, column {column}: {detail}"),
-            ),
-            Reason::FileNameNotId { name } => (
-                format!("Tên tệp \u{201c}{name}\u{201d} không phải mã hợp lệ: dùng chữ thường không dấu, chữ số và dấu '-'."),
-                format!("the file name {name:?} is not a valid id: use lowercase letters, digits and '-'"),
-            ),
-            Reason::ImageFileMissing { file } => (
-                format!("Thiếu tệp hình ảnh {file}."),
-                format!("the image file {file} is missing"),
-            ),
-            Reason::AssetIdMismatch => (
-                "Tên tệp không khớp với mã hình ảnh ghi bên trong.".into(),
-                "the file name does not match the asset id inside".into(),
-            ),
-            Reason::NotASigningKey { detail } => (
-                format!("Đây không phải khoá riêng Ed25519 dạng PKCS#8 PEM ({detail})."),
-                format!("not an Ed25519 private key in PKCS#8 PEM: {detail}"),
-            ),
-            Reason::LinkAddress { why } => (
-                format!("Địa chỉ của thẻ điều khiển không dùng được: {}", why.render(Lang::Vi)),
-                format!("the card's address is not usable: {}", why.render(Lang::En)),
-            ),
-            Reason::LinkCannotConnect { addr, detail } => (
-                format!("Không kết nối được tới {addr} ({detail}): kiểm tra thẻ đã bật, địa chỉ và cổng đúng."),
-                format!("cannot connect to {addr}: {detail}"),
-            ),
-            Reason::LinkNoAnswer { addr, within } => (
-                format!("{addr} không trả lời trong {within}: thẻ có bật không, cổng của nó có thông tới máy chủ không?"),
-                format!("no answer from {addr} within {within} (is the card on, and is its port reachable?)"),
-            ),
-            Reason::LinkWriteFailed { detail } => (
-                format!("Gửi dữ liệu tới thẻ không thành ({detail})."),
-                format!("writing to the card failed: {detail}"),
-            ),
-            Reason::LinkStalledWrite { bytes: Some(b), within } => (
-                format!("Thẻ ngừng nhận dữ liệu: {b} byte chưa gửi được trong {within}."),
-                format!("the card stopped taking data: {b} bytes not written within {within}"),
-            ),
-            Reason::LinkStalledWrite { bytes: None, within } => (
-                format!("Thẻ không nhận dữ liệu trong {within}."),
-                format!("the card took no data for {within}"),
-            ),
-            Reason::LinkClosedByCard { left: 0 } => (
-                "Thẻ đã đóng kết nối.".into(),
-                "the card closed the connection".into(),
-            ),
-            Reason::LinkClosedByCard { left } => (
-                format!("Thẻ đã đóng kết nối (còn {left} byte của một gói chưa nhận xong)."),
-                format!("the card closed the connection ({left} bytes of an unfinished packet were left)"),
-            ),
-            Reason::LinkReadFailed { detail } => (
-                format!("Đọc dữ liệu từ thẻ không thành ({detail})."),
-                format!("reading from the card failed: {detail}"),
-            ),
-            Reason::LinkSilent { within, waiting, left } => {
-                let rest_vi = if *left > 0 { format!(" (còn {left} byte của một gói chưa nhận xong)") } else { String::new() };
-                let rest_en = if *left > 0 { format!(" ({left} bytes of an unfinished packet were left)") } else { String::new() };
-                (
-                    format!("Thẻ im lặng {within} trong khi máy chủ chờ trả lời{}{rest_vi}.", waiting.as_ref().map(|w| format!(" ({w})")).unwrap_or_default()),
-                    format!("the card went silent for {within} while bangtin waited for {}{rest_en}", waiting.as_deref().unwrap_or("its answer")),
-                )
-            }
-            Reason::LinkHandshake { why } => (
-                format!("Bắt tay với thẻ không thành: {}", why.render(Lang::Vi)),
-                format!("handshake failed: {}", why.render(Lang::En)),
-            ),
-            Reason::FrameNotForCard { detail } => (
-                format!("Không chuyển được khung hình sang dạng thẻ này nhận ({detail})."),
-                format!("the frame cannot be sent to this card: {detail}"),
-            ),
-            Reason::CardStatus { code, name } => (
-                format!("Thẻ báo lỗi {code} ({name})."),
-                format!("the card answered with error {code} ({name})"),
-            ),
-            Reason::CardRefused { method, result } => (
-                format!("Thẻ từ chối lệnh {method}: {result}."),
-                format!("the card refused {method}: {result}"),
-            ),
-            Reason::CardFileRefused { file, status, name } => (
-                format!("Thẻ từ chối tệp {file}: mã {status} ({name})."),
-                format!("the card refused the file {file}: status {status} ({name})"),
-            ),
-            Reason::CardSize { width, height, card_width, card_height } => (
-                format!("Thẻ báo màn hình {card_width}×{card_height} nhưng khung hình là {width}×{height}: hãy đặt kích thước bảng bằng kích thước màn hình của thẻ trong HDPlayer."),
-                format!("the card reports {card_width}x{card_height} but the frame is {width}x{height}; set the panel's size to the card's screen size in HDPlayer"),
-            ),
-            Reason::CardTimeout { waiting, secs } => (
-                format!("Thẻ không trả lời trong {secs} giây (đang chờ: {waiting})."),
-                format!("the card did not answer {waiting} within {secs} s"),
-            ),
-            Reason::CardClosed => (
-                "Kết nối tới thẻ đã đóng.".into(),
-                "the connection to the card is closed".into(),
-            ),
-            Reason::CardProtocol { detail } => (
-                format!("Thẻ trả lời sai giao thức ({detail}); kết nối được mở lại."),
-                format!("the card broke the protocol: {detail}"),
-            ),
-        };
-        pick(l, vi, en)
+        let (vi, en) = self.sentences(lang);
+        pick(lang, vi, en)
     }
 }
 
@@ -2312,8 +2130,32 @@ mod tests {
     /// variant does not compile until it is listed here, and then the
     /// test checks its two sentences.
     fn every_reason() -> Vec<Reason> {
+        let all = [
+            reasons_1(),
+            reasons_2(),
+            reasons_3(),
+            reasons_4(),
+            reasons_5(),
+            reasons_6(),
+        ]
+        .concat();
+        let tried: std::collections::HashSet<&str> = all.iter().map(Reason::variant_name).collect();
+        let untried: Vec<&str> = Reason::VARIANTS
+            .iter()
+            .copied()
+            .filter(|v| !tried.contains(v))
+            .collect();
+        assert!(
+            untried.is_empty(),
+            "add these reasons to a list below: {untried:?}"
+        );
+        all
+    }
+
+    /// Reasons to try, part 1 of [`every_reason`].
+    fn reasons_1() -> Vec<Reason> {
         let s = || "x".to_string();
-        let all = vec![
+        vec![
             Reason::NoRoute,
             Reason::MethodNotAllowed,
             Reason::Unhandled(s()),
@@ -2394,6 +2236,13 @@ mod tests {
             },
             Reason::TooLongToPreview,
             Reason::BadDwell,
+        ]
+    }
+
+    /// Reasons to try, part 2 of [`every_reason`].
+    fn reasons_2() -> Vec<Reason> {
+        let s = || "x".to_string();
+        vec![
             Reason::ReadingTooFast {
                 page: 1,
                 words: 9,
@@ -2474,6 +2323,13 @@ mod tests {
             Reason::BadAlarmId,
             Reason::SnapshotNotMqtt,
             Reason::NoSnapshotYet,
+        ]
+    }
+
+    /// Reasons to try, part 3 of [`every_reason`].
+    fn reasons_3() -> Vec<Reason> {
+        let s = || "x".to_string();
+        vec![
             Reason::AccountNameIsAToken { name: s() },
             Reason::AccountExists { name: s() },
             Reason::NotAnImageType { got: s() },
@@ -2550,6 +2406,13 @@ mod tests {
             },
             Reason::CapTemplateNoEvents { n: 1 },
             Reason::CapTemplateUnclosed { n: 1, event: s() },
+        ]
+    }
+
+    /// Reasons to try, part 4 of [`every_reason`].
+    fn reasons_4() -> Vec<Reason> {
+        let s = || "x".to_string();
+        vec![
             Reason::CapTemplatePlaceholder {
                 n: 1,
                 event: s(),
@@ -2626,6 +2489,13 @@ mod tests {
                 author: s(),
                 scope: s(),
             },
+        ]
+    }
+
+    /// Reasons to try, part 5 of [`every_reason`].
+    fn reasons_5() -> Vec<Reason> {
+        let s = || "x".to_string();
+        vec![
             Reason::ApprovalCoversLess {
                 message: s(),
                 approver: s(),
@@ -2702,6 +2572,13 @@ mod tests {
                 required: s(),
             },
             Reason::CsvLineUnreadable { detail: s() },
+        ]
+    }
+
+    /// Reasons to try, part 6 of [`every_reason`].
+    fn reasons_6() -> Vec<Reason> {
+        let s = || "x".to_string();
+        vec![
             Reason::CsvNotANumber {
                 column: s(),
                 max: 255,
@@ -2777,249 +2654,7 @@ mod tests {
             },
             Reason::CardClosed,
             Reason::CardProtocol { detail: s() },
-        ];
-        for r in &all {
-            // Exhaustive on purpose: add the new reason to the list above.
-            match r {
-                Reason::NoRoute
-                | Reason::MethodNotAllowed
-                | Reason::Unhandled(_)
-                | Reason::TooManyFailures
-                | Reason::NoToken
-                | Reason::UnknownToken
-                | Reason::NotFound { .. }
-                | Reason::Internal
-                | Reason::DiskFull
-                | Reason::ReadOnly
-                | Reason::FourEyes { .. }
-                | Reason::StaleVersion { .. }
-                | Reason::MessageInUse { .. }
-                | Reason::ImageInUse { .. }
-                | Reason::InvalidId { .. }
-                | Reason::InvalidGroup { .. }
-                | Reason::InvalidTokenName { .. }
-                | Reason::NoRoles
-                | Reason::UnknownRole { .. }
-                | Reason::UnknownPixelFormat { .. }
-                | Reason::NotAColour { .. }
-                | Reason::PanelSide { .. }
-                | Reason::NotATime { .. }
-                | Reason::NotOnEarth { .. }
-                | Reason::InvalidUnit { .. }
-                | Reason::PanelName
-                | Reason::SameBrightnessTimes { .. }
-                | Reason::TooManyUnits
-                | Reason::MessageTitle
-                | Reason::MessageEmpty
-                | Reason::MessageTooLong { .. }
-                | Reason::ValidityWindow
-                | Reason::RejectComment { .. }
-                | Reason::NotWaitingForApproval { .. }
-                | Reason::InvalidAssetId { .. }
-                | Reason::ImageName { .. }
-                | Reason::ImageNameControl
-                | Reason::InvalidTarget { .. }
-                | Reason::NoTargets
-                | Reason::TooManyTargets { .. }
-                | Reason::TargetTwice { .. }
-                | Reason::UnknownTarget { .. }
-                | Reason::UnknownImage { .. }
-                | Reason::UnknownCampaignMessage { .. }
-                | Reason::AlertText { .. }
-                | Reason::AlertDuration { .. }
-                | Reason::InvalidCron { .. }
-                | Reason::UnknownTimeZone { .. }
-                | Reason::CronNeverFires { .. }
-                | Reason::TooLongToPreview
-                | Reason::BadDwell
-                | Reason::ReadingTooFast { .. }
-                | Reason::NoApiRoute { .. }
-                | Reason::MethodNotAccepted { .. }
-                | Reason::NeedsRole { .. }
-                | Reason::BodyTooLarge { .. }
-                | Reason::BodyTooSlow { .. }
-                | Reason::BodyUnreadable { .. }
-                | Reason::NotJson { .. }
-                | Reason::BadJson { .. }
-                | Reason::CampaignName
-                | Reason::PlaylistLength { .. }
-                | Reason::DwellRange { .. }
-                | Reason::DateRange { .. }
-                | Reason::StartAfterEnd { .. }
-                | Reason::DurationRange { .. }
-                | Reason::CronNeedsDuration
-                | Reason::DurationNeedsCron
-                | Reason::UnknownStatusFilter { .. }
-                | Reason::BadIfMatch { .. }
-                | Reason::TwoVersions { .. }
-                | Reason::PreviewTarget
-                | Reason::WholePixels { .. }
-                | Reason::BadPage
-                | Reason::NoSuchPage { .. }
-                | Reason::PreviewTooBig { .. }
-                | Reason::ImageTooBig { .. }
-                | Reason::IdMismatch { .. }
-                | Reason::NotJsonOrCsv { .. }
-                | Reason::NotATimestamp { .. }
-                | Reason::BadSpan
-                | Reason::CalendarSpan { .. }
-                | Reason::CalendarTooMany { .. }
-                | Reason::UnknownGrouping { .. }
-                | Reason::NoFrameYet { .. }
-                | Reason::BadClosedCount
-                | Reason::BadAlarmId
-                | Reason::SnapshotNotMqtt
-                | Reason::NoSnapshotYet
-                | Reason::AccountNameIsAToken { .. }
-                | Reason::AccountExists { .. }
-                | Reason::NotAnImageType { .. }
-                | Reason::NotAnImageFile
-                | Reason::ImageFormatRefused { .. }
-                | Reason::ImageTooManyPixels { .. }
-                | Reason::ImageFeature { .. }
-                | Reason::ImageDamaged { .. }
-                | Reason::ImageEmpty
-                | Reason::ImagePaletteTorn
-                | Reason::BadLimit
-                | Reason::NotCap { .. }
-                | Reason::Busy
-                | Reason::IdTaken { .. }
-                | Reason::BrokenFile { .. }
-                | Reason::NoFreeId
-                | Reason::ChangedElsewhere
-                | Reason::BadStoreUrl
-                | Reason::StoreNotEmpty
-                | Reason::ExportNotEmpty { .. }
-                | Reason::NoFreeAlertId
-                | Reason::FileIdMismatch { .. }
-                | Reason::TokenNameTaken { .. }
-                | Reason::AdminNameReserved
-                | Reason::NotSigning
-                | Reason::NoBrokerCredentials
-                | Reason::Hd2020Width { .. }
-                | Reason::Hd2020Mono { .. }
-                | Reason::BadDeviceId { .. }
-                | Reason::CampaignNoTargets
-                | Reason::GroupName { .. }
-                | Reason::GroupExists { .. }
-                | Reason::NotAnAddress { .. }
-                | Reason::BadTopicRoot { .. }
-                | Reason::BadMqttUrl { .. }
-                | Reason::BadHostPort { .. }
-                | Reason::AdminTokenShort { .. }
-                | Reason::MemoryBudget { .. }
-                | Reason::MaxConnections
-                | Reason::HeaderTimeout
-                | Reason::ServerUserPanel { .. }
-                | Reason::UnknownOutput { .. }
-                | Reason::CapFeedTwice { .. }
-                | Reason::CapFeedUrl { .. }
-                | Reason::CapFeedInterval { .. }
-                | Reason::UnknownRuleSet { .. }
-                | Reason::CapTemplateNoEvents { .. }
-                | Reason::CapTemplateUnclosed { .. }
-                | Reason::CapTemplatePlaceholder { .. }
-                | Reason::CapTemplateAfter { .. }
-                | Reason::CapRiskLevel { .. }
-                | Reason::CapDefaultDuration { .. }
-                | Reason::CapSender
-                | Reason::CapMapTiles
-                | Reason::KeyExists { .. }
-                | Reason::AlarmSeconds { .. }
-                | Reason::AlarmWebhookUrl { .. }
-                | Reason::AlarmEmailHost
-                | Reason::AlarmEmailTo
-                | Reason::NotAnEmail { .. }
-                | Reason::LocalTime { .. } => {}
-                Reason::BrokerConfigValue { .. }
-                | Reason::DistrictTwice { .. }
-                | Reason::PanelInTwoDistricts { .. } => {}
-                Reason::PasswordShort { .. }
-                | Reason::PasswordLong { .. }
-                | Reason::PasswordIsUsername
-                | Reason::WrongCredentials
-                | Reason::PasswordWait { .. }
-                | Reason::AccountLocked { .. }
-                | Reason::SessionEnded
-                | Reason::SessionIdle
-                | Reason::CsrfMissing
-                | Reason::MustChangePassword
-                | Reason::CurrentPasswordWrong
-                | Reason::NotASession
-                | Reason::TokenExpired { .. }
-                | Reason::UsernameInvalid { .. }
-                | Reason::DisplayNameInvalid
-                | Reason::ScopeEmpty
-                | Reason::ExpiryPast
-                | Reason::OutsideScope { .. }
-                | Reason::ApprovalOutsideScope { .. }
-                | Reason::WarningOutsideScope { .. }
-                | Reason::AdminScoped
-                | Reason::AdminScopeIgnored { .. }
-                | Reason::MessageOutsideScope { .. }
-                | Reason::ApprovalCoversLess { .. }
-                | Reason::ReportNeedPeriod
-                | Reason::ReportToBeforeFrom
-                | Reason::ReportBadBound { .. }
-                | Reason::ReportBadBy { .. }
-                | Reason::ReportBadPoints
-                | Reason::CapNote(_)
-                | Reason::CapNotHeld { .. }
-                | Reason::CapLapsed
-                | Reason::CapNoText
-                | Reason::CapNothingToDeploy
-                | Reason::CapTooLarge { .. }
-                | Reason::CapNotXml { .. }
-                | Reason::CapDtd
-                | Reason::CapEntity { .. }
-                | Reason::CapNotCap { .. }
-                | Reason::CapNamespace { .. }
-                | Reason::CapInvalid { .. }
-                | Reason::CapDate { .. }
-                | Reason::CapSenderRefused { .. }
-                | Reason::FeedBadUrl { .. }
-                | Reason::FeedNoAnswer { .. }
-                | Reason::FeedStatus { .. }
-                | Reason::FeedEntryLink { .. }
-                | Reason::FeedTooBig { .. }
-                | Reason::FeedReadFailed { .. }
-                | Reason::FeedNotStored { .. }
-                | Reason::ImportNotJsonArray { .. }
-                | Reason::CsvHeaderUnreadable { .. }
-                | Reason::CsvUnknownColumn { .. }
-                | Reason::CsvMissingColumn { .. }
-                | Reason::CsvLineUnreadable { .. }
-                | Reason::CsvNotANumber { .. }
-                | Reason::RowNotAPanel { .. }
-                | Reason::RowIdTwice { .. }
-                | Reason::ImportRows { .. }
-                | Reason::ImportRow { .. }
-                | Reason::FileUnreadable { .. }
-                | Reason::FileJson { .. }
-                | Reason::FileNameNotId { .. }
-                | Reason::ImageFileMissing { .. }
-                | Reason::AssetIdMismatch
-                | Reason::NotASigningKey { .. }
-                | Reason::LinkAddress { .. }
-                | Reason::LinkCannotConnect { .. }
-                | Reason::LinkNoAnswer { .. }
-                | Reason::LinkWriteFailed { .. }
-                | Reason::LinkStalledWrite { .. }
-                | Reason::LinkClosedByCard { .. }
-                | Reason::LinkReadFailed { .. }
-                | Reason::LinkSilent { .. }
-                | Reason::LinkHandshake { .. }
-                | Reason::FrameNotForCard { .. }
-                | Reason::CardStatus { .. }
-                | Reason::CardRefused { .. }
-                | Reason::CardFileRefused { .. }
-                | Reason::CardSize { .. }
-                | Reason::CardTimeout { .. }
-                | Reason::CardClosed
-                | Reason::CardProtocol { .. } => {}
-            }
-        }
-        all
+        ]
     }
 
     /// Letters only Vietnamese writes (marks and đ): a sentence with none
