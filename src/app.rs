@@ -279,6 +279,7 @@ fn api_context(
             max_connections_per_ip: config.max_connections_per_ip,
             header_timeout: config.header_timeout,
             memory: playing.budget,
+            trusted_proxies: config.trusted_proxies.clone(),
         }),
     )
 }

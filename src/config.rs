@@ -90,6 +90,16 @@ pub struct ServeArgs {
     #[arg(long, env = "BANGTIN_SESSION_IDLE_S", default_value_t = 1800,
           value_parser = clap::value_parser!(u32).range(1..=43_200))]
     pub session_idle_s: u32,
+    /// Reverse proxies (their addresses) whose `X-Forwarded-For` names the
+    /// client: sign-in limits then count the person's own address, and a
+    /// proxy's connections are capped only by `--max-connections`.
+    /// Repeat the flag, or give a comma-separated list.
+    #[arg(
+        long = "trusted-proxy",
+        env = "BANGTIN_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The bootstrap admin token comes only from the environment, never a flag
@@ -145,6 +155,8 @@ pub struct Config {
     pub header_timeout: std::time::Duration,
     /// How long a signed-in session lasts without a request of its person's.
     pub session_idle: chrono::Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn addr(what: &str, s: &str) -> Result<SocketAddr, Invalid> {
@@ -189,6 +201,18 @@ impl ServeArgs {
                     min_mib: crate::memory::MIN_BUDGET >> 20,
                 })
             })?;
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|a| {
+                a.trim().parse().map_err(|_| {
+                    Invalid::new(Reason::NotAnAddress {
+                        flag: "--trusted-proxy".to_string(),
+                        shown: a.chars().take(80).collect(),
+                    })
+                })
+            })
+            .collect::<Result<Vec<std::net::IpAddr>, Invalid>>()?;
         if self.max_connections == 0 || self.max_connections_per_ip == 0 {
             return Err(Invalid::new(Reason::MaxConnections));
         }
@@ -226,6 +250,7 @@ impl ServeArgs {
             max_connections_per_ip: self.max_connections_per_ip,
             header_timeout: std::time::Duration::from_secs(self.header_timeout_s),
             session_idle: chrono::Duration::seconds(self.session_idle_s.into()),
+            trusted_proxies,
         })
     }
 }
@@ -279,6 +304,31 @@ mod tests {
     struct T {
         #[command(flatten)]
         a: ServeArgs,
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses() {
+        let c = T::parse_from(["x"]).a.into_config(None).unwrap();
+        assert!(
+            c.trusted_proxies.is_empty(),
+            "no proxy trusted unless named"
+        );
+        let c = T::parse_from([
+            "x",
+            "--trusted-proxy",
+            "127.0.0.1,::1",
+            "--trusted-proxy",
+            "10.0.0.2",
+        ])
+        .a
+        .into_config(None)
+        .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        let e = T::parse_from(["x", "--trusted-proxy", "proxy.local"])
+            .a
+            .into_config(None)
+            .unwrap_err();
+        assert!(format!("{e:?}").contains("trusted-proxy"), "{e:?}");
     }
 
     #[test]

@@ -273,7 +273,11 @@ async fn dispatch(
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     );
-    let (pattern, result) = match authenticate(&ctx, &method, &headers, &tail, &query, remote) {
+    let client = remote.map(|r| {
+        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        server::client_ip(r.ip(), forwarded, &ctx.limits.trusted_proxies)
+    });
+    let (pattern, result) = match authenticate(&ctx, &method, &headers, &tail, &query, client) {
         Err(e) => ("(auth)", Err(e)),
         Ok(who) => {
             let segs: Vec<String> = tail
@@ -287,7 +291,7 @@ async fn dispatch(
                 req::parse_query(&query),
                 headers,
                 who,
-                remote,
+                client,
                 body,
             );
             let (pattern, result) = table::route(&ctx, &mut r).await;
@@ -317,12 +321,12 @@ fn authenticate(
     headers: &HeaderMap,
     tail: &str,
     query: &str,
-    remote: Option<SocketAddr>,
+    client: Option<IpAddr>,
 ) -> Result<Principal, ApiError> {
     if table::is_public(method, tail) {
         return Ok(Principal::nobody());
     }
-    let ip = remote.map(|r| server::client_key(r.ip()));
+    let ip = client.map(server::client_key);
     if let Some(ip) = ip {
         let f = ctx.failures.lock().expect("failures lock");
         if let Some((n, since)) = f.get(&ip) {

@@ -8,7 +8,6 @@
 //! line, column and field serde reports.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::pin::Pin;
 
 use bytes::{Bytes, BytesMut};
@@ -52,8 +51,9 @@ pub(crate) struct Req {
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
     pub who: Principal,
-    /// The client's address (per-address sign-in limits).
-    pub remote: Option<SocketAddr>,
+    /// The client's address (per-address sign-in limits): the peer's, or
+    /// the one a trusted proxy forwarded ([`super::server::client_ip`]).
+    pub client: Option<std::net::IpAddr>,
     body: Option<BodyStream>,
     /// Set when the body was not read to its end (refused as too large):
     /// the reply then closes the connection, so no client reuses a
@@ -68,7 +68,7 @@ impl Req {
         query: HashMap<String, String>,
         headers: HeaderMap,
         who: Principal,
-        remote: Option<SocketAddr>,
+        client: Option<std::net::IpAddr>,
         body: BodyStream,
     ) -> Req {
         Req {
@@ -77,7 +77,7 @@ impl Req {
             query,
             headers,
             who,
-            remote,
+            client,
             body: Some(body),
             body_unread: false,
         }

@@ -59,6 +59,9 @@ pub(crate) struct Limits {
     pub header_timeout: Duration,
     /// The memory budget; decoding and rendering get its work share.
     pub memory: crate::memory::Budget,
+    /// Reverse proxies whose `X-Forwarded-For` is believed ([`client_ip`]);
+    /// their connections count only against `max_connections`.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Limits {
@@ -68,6 +71,7 @@ impl Default for Limits {
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             memory: crate::memory::Budget::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -88,6 +92,8 @@ pub(crate) fn peer() -> impl Filter<Extract = (Option<SocketAddr>,), Error = Inf
 pub(crate) struct Conns {
     max_total: usize,
     max_per_client: usize,
+    /// Reverse proxies: no per-client cap (their clients are many).
+    trusted: Vec<IpAddr>,
     total: AtomicUsize,
     per_client: Mutex<HashMap<IpAddr, usize>>,
     /// Connections that have not sent a whole request head yet, by
@@ -131,6 +137,37 @@ impl Drop for Slot {
     }
 }
 
+/// The client a request comes from: the peer, or, when the peer is a
+/// trusted reverse proxy, the last address in `X-Forwarded-For` that is
+/// not one (proxies append the address they saw, so the addresses left of
+/// the first untrusted one were written by the client and prove nothing).
+/// A malformed entry stops the walk at the proxy before it.
+pub(crate) fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.contains(&unmapped(*ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for hop in forwarded_for.unwrap_or("").rsplit(',') {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// An IPv4 address mapped into IPv6, as IPv4.
+fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
 /// The address a cap counts against: an IPv4 address (also when mapped
 /// into IPv6), or an IPv6 address's /64.
 pub(super) fn client_key(ip: IpAddr) -> IpAddr {
@@ -152,6 +189,11 @@ impl Conns {
         Conns {
             max_total: limits.max_connections.max(1),
             max_per_client: limits.max_connections_per_ip.max(1),
+            trusted: limits
+                .trusted_proxies
+                .iter()
+                .map(|ip| unmapped(*ip))
+                .collect(),
             total: AtomicUsize::new(0),
             per_client: Mutex::new(HashMap::new()),
             waiting: Mutex::new(BTreeMap::new()),
@@ -168,7 +210,8 @@ impl Conns {
         let mut per = self.per_client.lock().expect("connections lock");
         let mine = per.get(&client).copied().unwrap_or(0);
         let full = self.total.load(Ordering::Relaxed) >= self.max_total;
-        if mine >= self.max_per_client || (full && !self.evict_one()) {
+        let capped = mine >= self.max_per_client && !self.trusted.contains(&unmapped(ip));
+        if capped || (full && !self.evict_one()) {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return None;
         }
@@ -417,5 +460,71 @@ mod tests {
         assert_eq!(k("2001:db8:1:2:aaaa::1"), k("2001:db8:1:2:bbbb::9"));
         assert_ne!(k("2001:db8:1:2::1"), k("2001:db8:1:3::1"));
         assert_eq!(k("::ffff:10.0.0.7"), k("10.0.0.7"));
+    }
+
+    #[test]
+    fn the_client_is_the_last_untrusted_forwarded_hop_of_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxies = [ip("127.0.0.9"), ip("127.0.0.8")];
+        // An untrusted peer: its header is ignored.
+        assert_eq!(
+            client_ip(ip("127.0.0.5"), Some("127.0.0.7"), &proxies),
+            ip("127.0.0.5")
+        );
+        // A trusted one: the address it saw, the one it appended last.
+        assert_eq!(
+            client_ip(ip("127.0.0.9"), Some("127.0.0.7"), &proxies),
+            ip("127.0.0.7")
+        );
+        assert_eq!(
+            client_ip(ip("127.0.0.9"), Some("127.0.0.1, 127.0.0.7"), &proxies),
+            ip("127.0.0.7"),
+            "what the client wrote itself is left of it"
+        );
+        // Through two trusted proxies; an IPv4-mapped peer.
+        assert_eq!(
+            client_ip(
+                ip("::ffff:127.0.0.9"),
+                Some("127.0.0.7, 127.0.0.8"),
+                &proxies
+            ),
+            ip("127.0.0.7")
+        );
+        // No header, or a malformed hop: the last trusted address.
+        assert_eq!(client_ip(ip("127.0.0.9"), None, &proxies), ip("127.0.0.9"));
+        assert_eq!(
+            client_ip(ip("127.0.0.9"), Some("x, 127.0.0.8"), &proxies),
+            ip("127.0.0.8")
+        );
+    }
+
+    #[test]
+    fn a_trusted_proxy_is_capped_only_in_all() {
+        let proxy: IpAddr = "127.0.0.9".parse().unwrap();
+        let conns = Arc::new(Conns::new(&Limits {
+            max_connections: 10,
+            max_connections_per_ip: 2,
+            trusted_proxies: vec![proxy],
+            ..Limits::default()
+        }));
+        let held: Vec<_> = (0..10)
+            .map(|_| {
+                let (slot, closed) = conns.admit(proxy).expect("past the per-client cap");
+                slot.started();
+                (slot, closed)
+            })
+            .collect();
+        assert!(conns.admit(proxy).is_none(), "the overall cap still holds");
+        assert!(
+            conns.admit("127.0.0.5".parse().unwrap()).is_none(),
+            "and for everyone"
+        );
+        drop(held);
+        let other: IpAddr = "127.0.0.5".parse().unwrap();
+        let _two: Vec<_> = (0..2).map(|_| conns.admit(other).unwrap()).collect();
+        assert!(
+            conns.admit(other).is_none(),
+            "others keep the per-client cap"
+        );
     }
 }

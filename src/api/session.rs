@@ -228,8 +228,8 @@ pub(super) async fn sign_in(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, Api
         }
     }
     let ip = r
-        .remote
-        .map(|a| super::server::client_key(a.ip()))
+        .client
+        .map(super::server::client_key)
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let now = Utc::now();
     let accounts = ctx.accounts.clone();

@@ -336,3 +336,54 @@ async fn tokens_expire_and_show_their_last_use() {
         .create_panel(panel("p1", 128, 32, "mono1", &["vinh"]))
         .await;
 }
+
+/// Behind a trusted reverse proxy (the peer 127.0.0.9 here), the lock
+/// counts the address the proxy forwards: one person's wrong passwords
+/// lock that account from that person's address only, as without a proxy,
+/// not from the proxy (everyone). An untrusted peer's `X-Forwarded-For`
+/// is ignored: it cannot pick the address it is counted under.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_lock_counts_the_forwarded_address() {
+    let trusted = crate::api::Limits {
+        trusted_proxies: vec!["127.0.0.9".parse().unwrap()],
+        ..crate::api::Limits::default()
+    };
+    let rig = Rig::new().with_limits(trusted);
+    new_account(&rig, "lan", &["editor"]).await;
+    rig.ctx.accounts.set_throttle_policy(Policy {
+        max_delay_s: 0,
+        ..Policy::default()
+    });
+    let wrong = json!({"username": "lan", "password": "đoán mò"});
+    let right = json!({"username": "lan", "password": "mật khẩu đầu tiên"});
+    let from = |a: &'static str| [("x-forwarded-for", a)];
+    for _ in 0..10 {
+        post_session(&rig, wrong.clone(), &from("127.0.0.20")).await;
+    }
+    let r = post_session(&rig, right.clone(), &from("127.0.0.20")).await;
+    assert_eq!((r.status, &r.json["error"]), (423, &json!("locked")));
+    // Lan at her own desk, through the same proxy, signs in.
+    let r = post_session(&rig, right.clone(), &from("127.0.0.21")).await;
+    assert_eq!(
+        r.status, 201,
+        "the proxy's other clients are not locked out: {}",
+        r.json
+    );
+    // A client-written hop left of the proxy's entry proves nothing.
+    let r = post_session(&rig, right.clone(), &from("127.0.0.21, 127.0.0.20")).await;
+    assert_eq!((r.status, &r.json["error"]), (423, &json!("locked")));
+
+    // Without the proxy trusted, the header is ignored: everyone through
+    // 127.0.0.9 is one address, and a header cannot dodge its lock.
+    let rig = Rig::new();
+    new_account(&rig, "lan", &["editor"]).await;
+    rig.ctx.accounts.set_throttle_policy(Policy {
+        max_delay_s: 0,
+        ..Policy::default()
+    });
+    for _ in 0..10 {
+        post_session(&rig, wrong.clone(), &from("127.0.0.20")).await;
+    }
+    let r = post_session(&rig, right.clone(), &from("127.0.0.21")).await;
+    assert_eq!((r.status, &r.json["error"]), (423, &json!("locked")));
+}

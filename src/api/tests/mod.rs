@@ -112,6 +112,19 @@ impl Rig {
         Rig { dir, ctx, routes }
     }
 
+    /// The same rig with other HTTP limits (e.g. trusted proxies).
+    pub(super) fn with_limits(self, limits: super::Limits) -> Rig {
+        let Rig { dir, ctx, routes } = self;
+        drop(routes);
+        let ctx = Arc::try_unwrap(ctx)
+            .ok()
+            .expect("only the rig holds its context")
+            .with_limits(limits);
+        let ctx = Arc::new(ctx);
+        let routes = super::routes(ctx.clone());
+        Rig { dir, ctx, routes }
+    }
+
     pub(super) fn admin(&self) -> Client<'_> {
         self.client(Some(ADMIN_TOKEN))
     }
