@@ -318,7 +318,7 @@ mod tests {
             "--trusted-proxy",
             "127.0.0.1,::1",
             "--trusted-proxy",
-            "10.0.0.2",
+            "127.0.0.2",
         ])
         .a
         .into_config(None)
