@@ -128,6 +128,11 @@ struct ProvinceArgs {
     /// the figure for writes at fleet scale.
     #[arg(long)]
     create_only: bool,
+    /// With `--create api`, each client keeps its connection open between
+    /// requests (HTTP/1.1 keep-alive, as browsers and scripts' HTTP
+    /// libraries do) instead of a new connection per request.
+    #[arg(long)]
+    keep_alive: bool,
     /// Give up on any one wait after this many seconds.
     #[arg(long, default_value_t = 120)]
     wait_s: u64,
@@ -307,6 +312,105 @@ fn image(a: ImageArgs) -> anyhow::Result<()> {
 struct Http {
     addr: SocketAddr,
     token: String,
+}
+
+/// One client's kept-alive HTTP/1.1 connection to the API (reopened when
+/// the server closes it between requests).
+struct KeptAlive<'a> {
+    http: &'a Http,
+    conn: Option<std::io::BufReader<TcpStream>>,
+}
+
+impl KeptAlive<'_> {
+    /// `POST path` with a JSON body; fails unless the answer is 2xx.
+    fn post(&mut self, path: &str, body: &Value) -> anyhow::Result<()> {
+        let body = body.to_string();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.http.addr,
+            self.http.token,
+            body.len()
+        );
+        let reused = self.conn.is_some();
+        let sent = self.send(&head, &body);
+        if sent.is_err() && reused {
+            // The server closed the idle connection: nothing was read, so
+            // nothing was done; a new connection sends it once.
+            self.conn = None;
+            self.send(&head, &body)?;
+        } else {
+            sent?;
+        }
+        let (status, close, text) = self.answer()?;
+        if close {
+            self.conn = None;
+        }
+        if !(200..300).contains(&status) {
+            bail!("POST {path}: {status} {text}");
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, head: &str, body: &str) -> anyhow::Result<()> {
+        if self.conn.is_none() {
+            let s = TcpStream::connect(self.http.addr)?;
+            s.set_read_timeout(Some(Duration::from_secs(60)))?;
+            s.set_nodelay(true)?;
+            self.conn = Some(std::io::BufReader::new(s));
+        }
+        let s = self.conn.as_mut().expect("connected above").get_mut();
+        s.write_all(head.as_bytes())?;
+        s.write_all(body.as_bytes())?;
+        Ok(())
+    }
+
+    /// The status, whether the server closes the connection, and the body
+    /// (by `Content-Length`; a chunked body is read to its last chunk).
+    fn answer(&mut self) -> anyhow::Result<(u16, bool, String)> {
+        use std::io::BufRead;
+        let r = self.conn.as_mut().expect("a request was sent");
+        let mut line = String::new();
+        r.read_line(&mut line)?;
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("malformed HTTP status line {line:?}"))?;
+        let (mut length, mut chunked, mut close) = (0usize, false, false);
+        loop {
+            line.clear();
+            if r.read_line(&mut line)? == 0 {
+                bail!("the connection closed inside a reply's head");
+            }
+            let h = line.trim_end().to_ascii_lowercase();
+            if h.is_empty() {
+                break;
+            }
+            if let Some(v) = h.strip_prefix("content-length:") {
+                length = v.trim().parse()?;
+            }
+            chunked |= h.starts_with("transfer-encoding:") && h.contains("chunked");
+            close |= h.starts_with("connection:") && h.contains("close");
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                line.clear();
+                r.read_line(&mut line)?;
+                let n = usize::from_str_radix(line.trim(), 16)?;
+                let mut chunk = vec![0; n + 2];
+                r.read_exact(&mut chunk)?;
+                body.extend_from_slice(&chunk[..n]);
+                if n == 0 {
+                    break;
+                }
+            }
+        } else {
+            body.resize(length, 0);
+            r.read_exact(&mut body)?;
+        }
+        Ok((status, close, String::from_utf8_lossy(&body).into_owned()))
+    }
 }
 
 impl Http {
@@ -1118,9 +1222,18 @@ impl Run<'_> {
                 .map(|c| {
                     let http = http.clone();
                     s.spawn(move || -> anyhow::Result<()> {
+                        let mut kept = KeptAlive {
+                            http: &http,
+                            conn: None,
+                        };
                         let mut i = 1 + c;
                         while i <= n {
-                            http.ok("POST", "/api/v1/panels", Some(&self.panel_body(i)))?;
+                            let body = self.panel_body(i);
+                            if self.args.keep_alive {
+                                kept.post("/api/v1/panels", &body)?;
+                            } else {
+                                http.ok("POST", "/api/v1/panels", Some(&body))?;
+                            }
                             i += clients;
                         }
                         Ok(())

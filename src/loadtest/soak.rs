@@ -25,6 +25,7 @@ pub(super) fn soak(a: SoakArgs) -> anyhow::Result<()> {
         http_clients: 4,
         create: "import".into(),
         create_only: false,
+        keep_alive: false,
         wait_s: a.wait_s,
         keep: a.keep,
         districts: 0,
