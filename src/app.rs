@@ -197,7 +197,10 @@ async fn start_player(
     )
     .await?;
     let card_reports = transports.reports_stopper();
-    // On the PostgreSQL store only the leader's frames go out.
+    let transports = Arc::new(transports);
+    // On the PostgreSQL store only the leader's frames go out, and a
+    // server that stops leading lets its vendor cards go.
+    stand_down_when_deposed(data.lead.clone(), transports.clone());
     let gate = leading(data.lead.clone());
     let (player_tx, player_thread) = player::spawn(player, move |out| {
         if gate() {
@@ -591,6 +594,25 @@ fn start_alarms(
 
 /// Whether this server acts for the fleet: always on the file store, on
 /// the PostgreSQL store while it holds the lead.
+/// On the PostgreSQL store: once a second, while this server does not
+/// lead, lets go of any vendor card it still drives
+/// ([`Transports::stand_down`]; a frame routed just before the lead was
+/// lost is let go the next second).
+fn stand_down_when_deposed(lead: Option<Arc<Leadership>>, transports: Arc<Transports>) {
+    let Some(lead) = lead else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if !lead.leading() {
+                transports.stand_down();
+            }
+        }
+    });
+}
+
 fn leading(lead: Option<Arc<Leadership>>) -> impl Fn() -> bool + Send + 'static {
     move || lead.as_ref().is_none_or(|l| l.leading())
 }

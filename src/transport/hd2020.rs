@@ -105,6 +105,10 @@ impl Delivery for Hub {
         // bitmap (HD2020 realtime has no documented "clear").
         self.cards.remove(panel);
     }
+
+    fn release_all(&self) {
+        self.cards.clear();
+    }
 }
 
 struct CardTask {

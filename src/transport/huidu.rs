@@ -276,6 +276,10 @@ impl Delivery for Hub {
             })));
         }
     }
+
+    fn release_all(&self) {
+        self.cards.clear();
+    }
 }
 
 /// Binds the listener for cards that dial in and serves it.

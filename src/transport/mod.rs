@@ -126,6 +126,11 @@ pub trait Delivery: Send + Sync {
     /// The panel's newest offline bundle (BTB1); only controllers on the
     /// broker take one.
     fn deliver_bundle(&self, _panel: &Panel, _bundle: Bytes) {}
+    /// This server stopped leading: stop driving every sign, without
+    /// blanking it (the new leader drives it now; a connection kept here
+    /// would resend this server's last picture when the card reconnects,
+    /// and a card that takes one connection would refuse the leader's).
+    fn release_all(&self) {}
 }
 
 /// bangtin's own controllers: the frame is published retained on the
@@ -317,6 +322,18 @@ impl Transports {
         }
     }
 
+    /// This server stopped leading (two servers on PostgreSQL): every
+    /// vendor card is let go without blanking ([`Delivery::release_all`]);
+    /// the player sends every panel again if it leads again. Cheap when
+    /// there is nothing to let go, so it may be called every second.
+    pub fn stand_down(&self) {
+        let had = std::mem::take(&mut *self.current.lock().expect("transports lock"));
+        if had.values().any(|t| !t.is_mqtt()) {
+            self.huidu.release_all();
+            self.hd2020.release_all();
+        }
+    }
+
     /// A handle that stops applying the cards' reports (at shutdown, so
     /// that the proof-of-play writer is not held open by the play sink).
     pub fn reports_stopper(&self) -> tokio::task::AbortHandle {
@@ -464,6 +481,11 @@ impl<J> Cards<J> {
     /// (if any) and ends.
     pub(crate) fn remove(&self, panel: &Id) -> Option<CardEntry<J>> {
         self.map.lock().expect("cards lock").remove(panel)
+    }
+
+    /// Removes every entry: each task finishes the job in hand and ends.
+    pub(crate) fn clear(&self) {
+        self.map.lock().expect("cards lock").clear();
     }
 }
 

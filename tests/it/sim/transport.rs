@@ -335,3 +335,41 @@ async fn hold_unread(s: TcpStream) {
     tokio::time::sleep(Duration::from_secs(20)).await;
     drop(s);
 }
+
+/// A server that stops leading (two servers on PostgreSQL) lets its cards
+/// go without blanking them: its connection closes, the glass keeps its
+/// picture, and nobody dials the card again (a task kept here would redial
+/// it and resend this server's last picture over the new leader's). When
+/// it leads again the player routes the panel and the card is driven.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_leading_lets_its_cards_go_without_blanking_them() {
+    let mut r = rig().await;
+    let card = Card::new(CardConfig::new("C16-LEAD", 64, 32));
+    let addr = card.listen().await;
+    r.panel("lead", "C16-LEAD", addr);
+    r.frame("lead");
+    card.wait_until("the frame on the glass", |s| s.shown.is_some())
+        .await;
+    let shown = card.with(|s| s.shown.clone());
+    let dialled = card.with(|s| s.connections);
+
+    r.transports.stand_down();
+    card.wait_until("the deposed server's connection closed", |s| {
+        s.closed_because.is_some()
+    })
+    .await;
+    let redialled = eventually(Duration::from_secs(3), || async {
+        (card.with(|s| s.connections) > dialled).then_some(())
+    })
+    .await;
+    assert!(redialled.is_none(), "the card was dialled again");
+    assert_eq!(
+        card.with(|s| s.shown.clone()),
+        shown,
+        "the sign was blanked"
+    );
+
+    r.frame("lead");
+    card.wait_until("driven again", |s| s.connections > dialled)
+        .await;
+}
