@@ -607,7 +607,7 @@ fn stand_down_when_deposed(lead: Option<Arc<Leadership>>, transports: Arc<Transp
         loop {
             tick.tick().await;
             if !lead.leading() {
-                transports.stand_down();
+                transports.stand_down(|| !lead.leading());
             }
         }
     });

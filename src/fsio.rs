@@ -126,16 +126,21 @@ pub(crate) fn write_many_logged(
     ops: &[FileChange],
 ) -> io::Result<()> {
     let (f, before, existed) = append_unsynced(log, lines)?;
+    let mut changed = false;
     let result = if existed {
-        write_many_with(ops, Some(&f))
+        write_many_with(ops, Some(&f), &mut changed)
     } else {
         // A new log's name must be durable before any change it records.
         f.sync_data()
             .and_then(|()| log.parent().map_or(Ok(()), sync_dir))
-            .and_then(|()| write_many(ops))
+            .and_then(|()| write_many_with(ops, None, &mut changed))
     };
-    if result.is_err() {
-        let _ = f.set_len(before).and_then(|()| f.sync_data());
+    // Lines are taken back only while no file changed: a change on disk
+    // keeps its line even when the write as a whole failed.
+    if result.is_err() && !changed {
+        if let Err(e) = f.set_len(before).and_then(|()| f.sync_data()) {
+            tracing::error!(path = %log.display(), "lines of a write that failed could not be taken back: {e}");
+        }
     }
     result
 }
@@ -240,11 +245,12 @@ pub(crate) type FileChange<'a> = (&'a Path, Option<&'a [u8]>);
 ///
 /// After an error no temp file is left; renames done before it stay.
 pub(crate) fn write_many(ops: &[FileChange]) -> io::Result<()> {
-    write_many_with(ops, None)
+    write_many_with(ops, None, &mut false)
 }
 
-/// [`write_many`], `also` fsynced beside the temp files.
-fn write_many_with(ops: &[FileChange], also: Option<&File>) -> io::Result<()> {
+/// [`write_many`], `also` fsynced beside the temp files; `changed` is set
+/// once the first file is renamed or removed.
+fn write_many_with(ops: &[FileChange], also: Option<&File>, changed: &mut bool) -> io::Result<()> {
     let mut staged: Vec<(PathBuf, File)> = Vec::new();
     let result = (|| {
         for (path, bytes) in ops {
@@ -268,6 +274,7 @@ fn write_many_with(ops: &[FileChange], also: Option<&File>) -> io::Result<()> {
                     _ => {}
                 },
             }
+            *changed = true;
             if let Some(d) = path.parent() {
                 dirs.insert(d.to_path_buf());
             }
@@ -451,6 +458,12 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert!(names.iter().all(|n| !is_temp_name(n)), "{names:?}");
+        // One that fails after a file was renamed keeps its line: the
+        // change on disk is never without it.
+        let ops: Vec<FileChange> = vec![(&a, Some(b"3")), (&blocked, Some(b"x"))];
+        assert!(write_many_logged(&log, &["four".into()], &ops).is_err());
+        assert_eq!(fs::read(&a).unwrap(), b"3");
+        assert_eq!(fs::read_to_string(&log).unwrap(), "one\ntwo\nfour\n");
     }
 
     #[test]

@@ -332,16 +332,24 @@ impl KeptAlive<'_> {
             body.len()
         );
         let reused = self.conn.is_some();
-        let sent = self.send(&head, &body);
-        if sent.is_err() && reused {
-            // The server closed the idle connection: nothing was read, so
-            // nothing was done; a new connection sends it once.
-            self.conn = None;
-            self.send(&head, &body)?;
-        } else {
-            sent?;
-        }
-        let (status, close, text) = self.answer()?;
+        let first = match self.send(&head, &body) {
+            Ok(()) => self.answer()?,
+            Err(_) if reused => None,
+            Err(e) => return Err(e),
+        };
+        let (status, close, text) = match first {
+            Some(reply) => reply,
+            // The server had closed the idle connection: the request was
+            // not taken (no byte of a reply came back); a new connection
+            // sends it once.
+            None if reused => {
+                self.conn = None;
+                self.send(&head, &body)?;
+                self.answer()?
+                    .context("the server closed a new connection without a reply")?
+            }
+            None => bail!("POST {path}: the server closed the connection without a reply"),
+        };
         if close {
             self.conn = None;
         }
@@ -365,12 +373,15 @@ impl KeptAlive<'_> {
     }
 
     /// The status, whether the server closes the connection, and the body
-    /// (by `Content-Length`; a chunked body is read to its last chunk).
-    fn answer(&mut self) -> anyhow::Result<(u16, bool, String)> {
+    /// (by `Content-Length`; a chunked body is read to its last chunk);
+    /// `None` when the connection was closed before any byte of a reply.
+    fn answer(&mut self) -> anyhow::Result<Option<(u16, bool, String)>> {
         use std::io::BufRead;
         let r = self.conn.as_mut().expect("a request was sent");
         let mut line = String::new();
-        r.read_line(&mut line)?;
+        if r.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
         let status: u16 = line
             .split(' ')
             .nth(1)
@@ -409,7 +420,11 @@ impl KeptAlive<'_> {
             body.resize(length, 0);
             r.read_exact(&mut body)?;
         }
-        Ok((status, close, String::from_utf8_lossy(&body).into_owned()))
+        Ok(Some((
+            status,
+            close,
+            String::from_utf8_lossy(&body).into_owned(),
+        )))
     }
 }
 

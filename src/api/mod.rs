@@ -274,8 +274,8 @@ async fn dispatch(
             .and_then(|v| v.to_str().ok()),
     );
     let client = remote.map(|r| {
-        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        server::client_ip(r.ip(), forwarded, &ctx.limits.trusted_proxies)
+        let forwarded = server::forwarded_for(&headers);
+        server::client_ip(r.ip(), Some(&forwarded), &ctx.limits.trusted_proxies)
     });
     let (pattern, result) = match authenticate(&ctx, &method, &headers, &tail, &query, client) {
         Err(e) => ("(auth)", Err(e)),

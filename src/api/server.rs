@@ -143,7 +143,7 @@ impl Drop for Slot {
 /// the first untrusted one were written by the client and prove nothing).
 /// A malformed entry stops the walk at the proxy before it.
 pub(crate) fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.contains(&unmapped(*ip));
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| unmapped(*t) == unmapped(*ip));
     if !is_trusted(&peer) {
         return peer;
     }
@@ -158,6 +158,18 @@ pub(crate) fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[Ip
         }
     }
     client
+}
+
+/// Every `X-Forwarded-For` line, in order, as one list: a proxy may add
+/// its own line after the client's instead of extending it, and the last
+/// hop is in the last line.
+pub(crate) fn forwarded_for(headers: &warp::http::HeaderMap) -> String {
+    let lines: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    lines.join(",")
 }
 
 /// An IPv4 address mapped into IPv6, as IPv4.
@@ -490,11 +502,34 @@ mod tests {
             ),
             ip("127.0.0.7")
         );
+        // A proxy given as an IPv4-mapped address is the same proxy.
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.9"),
+                Some("127.0.0.7"),
+                &[ip("::ffff:127.0.0.9")]
+            ),
+            ip("127.0.0.7")
+        );
         // No header, or a malformed hop: the last trusted address.
         assert_eq!(client_ip(ip("127.0.0.9"), None, &proxies), ip("127.0.0.9"));
         assert_eq!(
             client_ip(ip("127.0.0.9"), Some("x, 127.0.0.8"), &proxies),
             ip("127.0.0.8")
+        );
+    }
+
+    #[test]
+    fn every_forwarded_line_counts_the_last_one_last() {
+        let mut h = warp::http::HeaderMap::new();
+        h.append("x-forwarded-for", "127.0.0.21".parse().unwrap());
+        h.append("x-forwarded-for", "127.0.0.20".parse().unwrap());
+        let proxies = ["127.0.0.9".parse().unwrap()];
+        let peer = "127.0.0.9".parse().unwrap();
+        assert_eq!(
+            client_ip(peer, Some(&forwarded_for(&h)), &proxies),
+            "127.0.0.20".parse::<IpAddr>().unwrap(),
+            "the proxy's own line, not the client's"
         );
     }
 

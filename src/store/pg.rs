@@ -874,12 +874,15 @@ async fn lead_once(
         .query_one("UPDATE leader SET epoch = epoch + 1 RETURNING epoch", &[])
         .await?
         .get(0);
-    state
-        .epoch
-        .store(epoch, std::sync::atomic::Ordering::SeqCst);
+    // Leading before the new epoch shows: a sequence allocator that sees
+    // the epoch must also see the lead, or it would take itself for a
+    // follower and hand out numbers it never reserved.
     state
         .leading
         .store(true, std::sync::atomic::Ordering::SeqCst);
+    state
+        .epoch
+        .store(epoch, std::sync::atomic::Ordering::SeqCst);
     tracing::info!(epoch, "leader: this server runs the player and publishes");
     gained(epoch);
     loop {

@@ -322,16 +322,20 @@ impl Transports {
         }
     }
 
-    /// This server stopped leading (two servers on PostgreSQL): every
-    /// vendor card is let go without blanking ([`Delivery::release_all`]);
-    /// the player sends every panel again if it leads again. Cheap when
-    /// there is nothing to let go, so it may be called every second.
-    pub fn stand_down(&self) {
-        let had = std::mem::take(&mut *self.current.lock().expect("transports lock"));
-        if had.values().any(|t| !t.is_mqtt()) {
-            self.huidu.release_all();
-            self.hd2020.release_all();
+    /// This server does not lead (two servers on PostgreSQL): every
+    /// vendor card is let go without blanking ([`Delivery::release_all`]),
+    /// those it drove and those that dialled in; the player sends every
+    /// panel again when it leads again. `deposed` is asked again under the
+    /// lock [`Transports::route`] takes, so a frame routed after the lead
+    /// came back is never let go. Cheap, so it may run every second.
+    pub fn stand_down(&self, deposed: impl Fn() -> bool) {
+        let mut current = self.current.lock().expect("transports lock");
+        if !deposed() {
+            return;
         }
+        current.clear();
+        self.huidu.release_all();
+        self.hd2020.release_all();
     }
 
     /// A handle that stops applying the cards' reports (at shutdown, so

@@ -353,7 +353,7 @@ async fn a_server_that_stops_leading_lets_its_cards_go_without_blanking_them() {
     let shown = card.with(|s| s.shown.clone());
     let dialled = card.with(|s| s.connections);
 
-    r.transports.stand_down();
+    r.transports.stand_down(|| true);
     card.wait_until("the deposed server's connection closed", |s| {
         s.closed_because.is_some()
     })
