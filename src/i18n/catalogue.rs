@@ -2126,9 +2126,9 @@ impl Reason {
 mod tests {
     use super::*;
 
-    /// One value of every reason. The `match` has no wildcard: a new
-    /// variant does not compile until it is listed here, and then the
-    /// test checks its two sentences.
+    /// One value of every reason, from the lists below. A variant of the
+    /// table left out of them fails here, by name ([`Reason::VARIANTS`]),
+    /// and once listed the tests check its two sentences.
     fn every_reason() -> Vec<Reason> {
         let all = [
             reasons_1(),
