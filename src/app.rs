@@ -592,8 +592,6 @@ fn start_alarms(
     alarms
 }
 
-/// Whether this server acts for the fleet: always on the file store, on
-/// the PostgreSQL store while it holds the lead.
 /// On the PostgreSQL store: once a second, while this server does not
 /// lead, lets go of any vendor card it still drives
 /// ([`Transports::stand_down`]; a frame routed just before the lead was
@@ -613,6 +611,8 @@ fn stand_down_when_deposed(lead: Option<Arc<Leadership>>, transports: Arc<Transp
     });
 }
 
+/// Whether this server acts for the fleet: always on the file store, on
+/// the PostgreSQL store while it holds the lead.
 fn leading(lead: Option<Arc<Leadership>>) -> impl Fn() -> bool + Send + 'static {
     move || lead.as_ref().is_none_or(|l| l.leading())
 }

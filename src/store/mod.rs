@@ -3,7 +3,8 @@
 //! ```text
 //! DIR/content/panels/{id}.json       panels
 //! DIR/content/messages/{id}.json     messages (body + workflow fields)
-//! DIR/state/versions/{id}/{n}.json   every version of a message, the last 50 and the last approved (versions.rs)
+//! DIR/state/versions/{id}/{n}.json   every version of a message (versions.rs)
+//! DIR/state/deleted-versions/{id}/{ms}.json  a deleted message's whole history, for admins (versions.rs)
 //! DIR/content/groups/{id}.json       groups' display names ("Thành phố Vinh" for tp-vinh)
 //! DIR/content/assets/{sha256}.{ext}  uploaded images, named by content hash
 //! DIR/content/assets/{sha256}.json   what we know about each image
@@ -519,6 +520,11 @@ impl Store {
         let Backend::Postgres { db, version, .. } = &self.backend else {
             return Ok(Some(false));
         };
+        // One row first: the whole store is read (under the writer lock)
+        // only when another server has moved the version since.
+        if db.version()? == version.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(Some(false));
+        }
         let outcome = self.commit.when_quiet(
             || self.snapshot(),
             |s| {

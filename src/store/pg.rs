@@ -225,11 +225,6 @@ impl Postgres {
         })
     }
 
-    /// The URL without its password.
-    pub fn name(&self) -> String {
-        redact(&self.url)
-    }
-
     /// [`campaign`] for the lead on this database.
     pub fn campaign(
         &self,
@@ -428,14 +423,7 @@ impl Postgres {
         bytes: &[u8],
         sha: &[u8],
     ) -> Result<(), StoreError> {
-        self.with(async |c| {
-            c.execute(
-                "INSERT INTO shared_files (name, bytes, sha) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                &[&name, &bytes, &sha],
-            )
-            .await
-            .map(|_| ())
-        })
+        self.replace_shared_file(name, bytes, sha, None).map(drop)
     }
 
     /// Replaces a shared file if it is still the version `was` (its
