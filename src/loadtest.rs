@@ -325,12 +325,9 @@ impl KeptAlive<'_> {
     /// `POST path` with a JSON body; fails unless the answer is 2xx.
     fn post(&mut self, path: &str, body: &Value) -> anyhow::Result<()> {
         let body = body.to_string();
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            self.http.addr,
-            self.http.token,
-            body.len()
-        );
+        let head = self
+            .http
+            .head("POST", path, "application/json", body.len(), false);
         let reused = self.conn.is_some();
         let first = match self.send(&head, &body) {
             Ok(()) => self.answer()?,
@@ -429,6 +426,24 @@ impl KeptAlive<'_> {
 }
 
 impl Http {
+    /// A request's head, asking the server to close the connection after
+    /// it or not.
+    fn head(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        length: usize,
+        close: bool,
+    ) -> String {
+        format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n{}\r\n",
+            self.addr,
+            self.token,
+            if close { "Connection: close\r\n" } else { "" }
+        )
+    }
+
     fn call(
         &self,
         method: &str,
@@ -449,12 +464,7 @@ impl Http {
     ) -> anyhow::Result<(u16, String)> {
         let mut s = TcpStream::connect(self.addr)?;
         s.set_read_timeout(Some(Duration::from_secs(60)))?;
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            self.addr,
-            self.token,
-            body.len()
-        );
+        let head = self.head(method, path, content_type, body.len(), true);
         s.write_all(head.as_bytes())?;
         s.write_all(body)?;
         let mut raw = Vec::new();

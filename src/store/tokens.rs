@@ -68,7 +68,7 @@ impl Principal {
 
     /// The admin role held with a scope: not honoured (see [`Self::has`]).
     pub fn admin_scoped(&self) -> bool {
-        self.scope.is_some() && self.roles.contains(&Role::Admin)
+        crate::auth::scope::admin_province_wide(&self.roles, &self.scope).is_err()
     }
 
     /// Nobody yet: a caller of a route open to all (signing in).
