@@ -36,7 +36,6 @@ use crate::store::seq::SeqAllocator;
 use crate::store::shared_files::SharedFiles;
 use crate::store::tokens::TokenStore;
 use crate::store::Store;
-use crate::transport::compress::Compressor;
 use crate::transport::{self, MqttDelivery, Transports};
 
 /// How often `schedules/` is checked for hand edits.
@@ -170,7 +169,6 @@ async fn start_player(
         config.tz,
     ));
     let shared = Arc::new(Shared::default());
-    let compressor = Compressor::new(shared.clone(), Some(signer.clone()));
     let mut player = Player::new(PlayerParts {
         store: data.store.clone(),
         renditions: renditions.clone(),
@@ -187,15 +185,8 @@ async fn start_player(
             .then(|| chrono::Duration::seconds(config.bundle_horizon_s.into())),
     );
     let plays_writer = PlayWriter::start(data.plays.clone(), BATCH_WINDOW);
-    let transports = start_transports(
-        config,
-        &data.store,
-        &shared,
-        &plays_writer,
-        publisher,
-        compressor,
-    )
-    .await?;
+    let transports =
+        start_transports(config, &data.store, &shared, &plays_writer, publisher).await?;
     let card_reports = transports.reports_stopper();
     let transports = Arc::new(transports);
     // On the PostgreSQL store only the leader's frames go out, and a
@@ -416,10 +407,8 @@ async fn start_transports(
     shared: &Arc<Shared>,
     plays: &PlayWriter,
     publisher: &Publisher,
-    compressor: Compressor,
 ) -> anyhow::Result<Transports> {
-    let mqtt = MqttDelivery::new(publisher.clone(), tokio::runtime::Handle::current())
-        .with_compression(compressor);
+    let mqtt = MqttDelivery::new(publisher.clone(), tokio::runtime::Handle::current());
     let recorder = plays.recorder();
     Transports::start(
         store.clone(),

@@ -117,6 +117,12 @@ struct ProvinceArgs {
     /// Without it the fleet plays frames only, as version-1 controllers.
     #[arg(long)]
     bundles: bool,
+    /// The fleet decodes compressed frames (says `btz1-rle`,
+    /// `btz1-deflate` and `btz1-delta`, as controllers on 3G/4G links
+    /// should): the server sends each panel the smallest coding.
+    /// Without it every frame is BTF1, as version-1 controllers get.
+    #[arg(long)]
+    compressed: bool,
     /// Parallel HTTP clients creating panels (with `--create api`).
     #[arg(long, default_value_t = 4)]
     http_clients: usize,
@@ -624,6 +630,22 @@ impl Glass {
             .count()
     }
 
+    /// When half, nine in ten and 99 in 100 of the panels showed their
+    /// latest frame, in seconds after `since` (taken right after a wait
+    /// that every panel passed).
+    fn spread(&self, since: Instant) -> [f64; 3] {
+        let mut t: Vec<f64> = {
+            let seen = self.seen.lock().expect("glass");
+            seen.iter()
+                .filter_map(|s| s.at.filter(|t| *t >= since))
+                .map(|t| (t - since).as_secs_f64())
+                .collect()
+        };
+        t.sort_by(f64::total_cmp);
+        let at = |q: f64| t.get(((t.len() as f64 * q) as usize).min(t.len().saturating_sub(1)));
+        [0.5, 0.9, 0.99].map(|q| at(q).copied().unwrap_or(f64::NAN))
+    }
+
     /// Waits until every panel shows a frame received after `since` that
     /// satisfies `ok`; returns the latest arrival, or how many were done.
     fn wait_all(
@@ -702,11 +724,15 @@ struct Figures {
     idle_cpu_pct: f64,
     change_reply_ms: f64,
     change_all_frames_s: Option<f64>,
+    /// Half, nine in ten and 99 in 100 panels showed the change by then (s).
+    change_spread_s: [f64; 3],
     change_all_acks_s: Option<f64>,
     change_plays_s: Option<f64>,
     change_server_cpu_s: f64,
     alert_reply_ms: f64,
     alert_all_s: Option<f64>,
+    /// As `change_spread_s`, for the alert.
+    alert_spread_s: [f64; 3],
     alert_server_cpu_s: f64,
     cap_reply_ms: f64,
     cap_panels: u64,
@@ -757,9 +783,9 @@ fn province(a: ProvinceArgs) -> anyhow::Result<()> {
     for f in &all {
         println!(
             "{}",
-            json!({"work": "province", "panels": f.panels, "create": f.create, "create_s": f.create_s,
+            json!({"work": "province", "panels": f.panels, "compressed": a.compressed, "create": f.create, "create_s": f.create_s,
                    "fleet_ready_s": f.fleet_ready_s, "idle_cpu_pct": f.idle_cpu_pct,
-                   "change_all_frames_s": f.change_all_frames_s, "change_all_acks_s": f.change_all_acks_s,
+                   "change_all_frames_s": f.change_all_frames_s, "change_spread_s": f.change_spread_s, "alert_spread_s": f.alert_spread_s, "change_all_acks_s": f.change_all_acks_s,
                    "change_plays_s": f.change_plays_s, "change_server_cpu_s": f.change_server_cpu_s,
                    "alert_all_s": f.alert_all_s, "alert_server_cpu_s": f.alert_server_cpu_s,
                    "cap_reply_ms": f.cap_reply_ms, "cap_panels": f.cap_panels, "cap_all_s": f.cap_all_s,
@@ -810,6 +836,10 @@ fn print_figures(f: &Figures) {
         fmt_s(f.change_all_frames_s, 3.0)
     );
     println!(
+        "      half / 90% / 99% of the panels  {:.3} / {:.3} / {:.3} s",
+        f.change_spread_s[0], f.change_spread_s[1], f.change_spread_s[2]
+    );
+    println!(
         "    every ack counted (/metrics)      {}",
         fmt_s(f.change_all_acks_s, 5.0)
     );
@@ -828,6 +858,10 @@ fn print_figures(f: &Figures) {
     println!(
         "    every panel shows it              {}",
         fmt_s(f.alert_all_s, 2.0)
+    );
+    println!(
+        "      half / 90% / 99% of the panels  {:.3} / {:.3} / {:.3} s",
+        f.alert_spread_s[0], f.alert_spread_s[1], f.alert_spread_s[2]
     );
     println!(
         "    server CPU for the alert          {:.2} s",
@@ -1289,6 +1323,7 @@ impl Run<'_> {
         args.fleet = Some(n);
         args.quiet = true;
         args.no_bundles = !self.args.bundles;
+        args.accept_compressed = self.args.compressed;
         let t = Instant::now();
         let mut fleet = {
             let _g = rt.enter();
@@ -1327,6 +1362,7 @@ impl Run<'_> {
                 first,
                 glass.clone(),
                 &self.dir,
+                self.args.compressed,
             )?);
         }
         self.fleet_ready(glass, t)?;
@@ -1397,7 +1433,10 @@ impl Run<'_> {
         match glass.wait_all(t0, wait, |i, s| {
             s.seq > before[i] && s.flags & FLAG_EMERGENCY == 0
         }) {
-            Ok(last) => fig.change_all_frames_s = Some((last - t0).as_secs_f64()),
+            Ok(last) => {
+                fig.change_all_frames_s = Some((last - t0).as_secs_f64());
+                fig.change_spread_s = glass.spread(t0);
+            }
             Err(k) => fig.missing.push(format!(
                 "campaign change: only {k} of {n} panels got a new frame"
             )),
@@ -1434,7 +1473,10 @@ impl Run<'_> {
         )?;
         self.fig.alert_reply_ms = t0.elapsed().as_secs_f64() * 1e3;
         match glass.wait_all(t0, self.wait, |_, s| s.flags & FLAG_EMERGENCY != 0) {
-            Ok(last) => self.fig.alert_all_s = Some((last - t0).as_secs_f64()),
+            Ok(last) => {
+                self.fig.alert_all_s = Some((last - t0).as_secs_f64());
+                self.fig.alert_spread_s = glass.spread(t0);
+            }
             Err(k) => self
                 .fig
                 .missing

@@ -35,7 +35,7 @@ pub const ENC_DELTA: u8 = 0x80;
 pub const HELD: usize = 16;
 
 /// What a controller says it decodes, in its status (`"accepts"`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Accepts {
     /// Run-length coded frames (`btz1-rle`).
     pub rle: bool,
@@ -97,36 +97,64 @@ pub fn encode_best(
     bases: &[(u32, &[u8])],
 ) -> Option<Vec<u8>> {
     raw_data_len(h.format, h.width, h.height).filter(|n| *n == data.len())?;
-    let crc = frame::crc32(data);
-    let differing = |b: &[u8]| b.iter().zip(data).filter(|(x, y)| x != y).count();
     let closest = bases
         .iter()
         .filter(|(_, b)| accepts.delta && b.len() == data.len())
-        .min_by_key(|(_, b)| differing(b));
-    let diff: Option<(u32, Vec<u8>)> =
-        closest.map(|(seq, b)| (*seq, b.iter().zip(data).map(|(x, y)| x ^ y).collect()));
-    let mut best: Option<(u8, u32, Vec<u8>)> = None;
-    let mut consider = |encoding: u8, base_seq: u32, coded: Vec<u8>| {
-        if best.as_ref().is_none_or(|b| coded.len() < b.2.len()) {
-            best = Some((encoding, base_seq, coded));
+        .min_by_key(|(_, b)| differing(b, data));
+    let full = code(data, None, accepts).map(|c| (0, c));
+    let delta = closest.and_then(|(seq, b)| code(data, Some(b), accepts).map(|c| (*seq, c)));
+    let (base_seq, (encoding, coded)) = [full, delta]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(_, (_, c))| c.len())?;
+    assemble(h, frame::crc32(data), encoding, base_seq, &coded)
+}
+
+/// How many bytes of `a` and `b` differ (a delta between them is mostly
+/// zeros when few do).
+pub fn differing(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).filter(|(x, y)| x != y).count()
+}
+
+/// The smallest coding the controller accepts of `data` alone (`base`
+/// `None`) or of its XOR with `base` (a delta: the encoding then has
+/// [`ENC_DELTA`] set): (encoding, coded bytes), or `None` when it accepts
+/// no coding or `base` is not `data`'s size.
+pub fn code(data: &[u8], base: Option<&[u8]>, accepts: Accepts) -> Option<(u8, Vec<u8>)> {
+    let xored: Vec<u8>;
+    let (delta, bytes) = match base {
+        None => (0, data),
+        Some(b) if accepts.delta && b.len() == data.len() => {
+            xored = b.iter().zip(data).map(|(x, y)| x ^ y).collect();
+            (ENC_DELTA, xored.as_slice())
         }
+        Some(_) => return None,
     };
-    let sources = std::iter::once((0u8, 0u32, data))
-        .chain(diff.as_ref().map(|(s, d)| (ENC_DELTA, *s, d.as_slice())));
-    for (delta, base_seq, bytes) in sources {
-        if accepts.rle {
-            consider(ENC_RLE | delta, base_seq, rle::encode(bytes));
-        }
-        if accepts.deflate {
-            consider(
-                ENC_DEFLATE | delta,
-                base_seq,
-                miniz_oxide::deflate::compress_to_vec(bytes, 9),
-            );
-        }
-    }
-    let (encoding, base_seq, coded) = best?;
-    if HEADER_LEN + coded.len() >= frame::HEADER_LEN + data.len() {
+    let rle = accepts.rle.then(|| (ENC_RLE | delta, rle::encode(bytes)));
+    let deflate = accepts.deflate.then(|| {
+        (
+            ENC_DEFLATE | delta,
+            miniz_oxide::deflate::compress_to_vec(bytes, 9),
+        )
+    });
+    [rle, deflate]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(_, coded)| coded.len())
+}
+
+/// The BTZ1 frame (header and `coded`, room left for a signature) for the
+/// frame whose header is `h` and whose pixels have CRC `crc`, or `None`
+/// when it is not smaller than the raw BTF1 frame would be.
+pub fn assemble(
+    h: &frame::Header,
+    crc: u32,
+    encoding: u8,
+    base_seq: u32,
+    coded: &[u8],
+) -> Option<Vec<u8>> {
+    let raw = raw_data_len(h.format, h.width, h.height)?;
+    if HEADER_LEN + coded.len() >= frame::HEADER_LEN + raw {
         return None;
     }
     let header = Header {
@@ -137,7 +165,7 @@ pub fn encode_best(
     };
     let mut out = Vec::with_capacity(HEADER_LEN + coded.len() + SIGNATURE_LEN);
     out.extend_from_slice(&encode_header(&header, coded.len()));
-    out.extend_from_slice(&coded);
+    out.extend_from_slice(coded);
     Some(out)
 }
 
@@ -145,15 +173,7 @@ pub fn encode_best(
 /// (encoding, coded bytes), or `None` when none is smaller than `data`:
 /// [`encode_best`] without a header or a delta, for a bundle's pages.
 pub fn encode_page(data: &[u8], accepts: Accepts) -> Option<(u8, Vec<u8>)> {
-    let rle = accepts.rle.then(|| (ENC_RLE, rle::encode(data)));
-    let deflate = accepts
-        .deflate
-        .then(|| (ENC_DEFLATE, miniz_oxide::deflate::compress_to_vec(data, 9)));
-    [rle, deflate]
-        .into_iter()
-        .flatten()
-        .filter(|(_, coded)| coded.len() < data.len())
-        .min_by_key(|(_, coded)| coded.len())
+    code(data, None, accepts).filter(|(_, coded)| coded.len() < data.len())
 }
 
 /// Writes the 40-byte header for `data_len` bytes of coded data.

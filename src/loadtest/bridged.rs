@@ -155,6 +155,9 @@ pub(super) struct FleetArgs {
     /// `PANEL PASSWORD` lines.
     #[arg(long)]
     credentials: PathBuf,
+    /// The controllers decode compressed frames (`province --compressed`).
+    #[arg(long)]
+    compressed: bool,
 }
 
 /// Runs one district's fleet and prints `NUMBER SEQ FLAGS UNIX_MICROS`
@@ -173,6 +176,7 @@ pub(super) fn fleet(a: FleetArgs) -> anyhow::Result<()> {
     args.quiet = true;
     // Frames only, as the one-broker fleet without --bundles.
     args.no_bundles = true;
+    args.accept_compressed = a.compressed;
     let rt = tokio::runtime::Runtime::new()?;
     let mut fleet = {
         let _g = rt.enter();
@@ -210,12 +214,14 @@ pub(super) fn fleet(a: FleetArgs) -> anyhow::Result<()> {
 
 /// Starts district `d`'s fleet process; what it shows lands on `glass`
 /// (its panels from index `first` on). Its log goes to DIR/fleet-{d}.log.
+/// `compressed`: its controllers decode BTZ1.
 pub(super) fn spawn_fleet(
     district: &District,
     d: usize,
     first: usize,
     glass: Arc<super::Glass>,
     dir: &Path,
+    compressed: bool,
 ) -> anyhow::Result<Proc> {
     use std::io::BufRead;
     let mut child = Command::new(std::env::current_exe()?)
@@ -225,6 +231,7 @@ pub(super) fn spawn_fleet(
         .arg(district.panels.to_string())
         .arg("--credentials")
         .arg(&district.credentials)
+        .args(compressed.then_some("--compressed"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(dir.join(format!("fleet-{d}.log")))?)

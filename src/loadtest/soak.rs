@@ -30,6 +30,7 @@ pub(super) fn soak(a: SoakArgs) -> anyhow::Result<()> {
         keep: a.keep,
         districts: 0,
         bundles: false,
+        compressed: false,
     };
     let mut run = Run::new(&province_args, n)?;
     let p = run.start_province()?;

@@ -184,6 +184,13 @@ impl Fleet {
     }
 }
 
+/// Seconds a controller waits for the broker to accept its connection.
+/// rumqttc's 5 s is short when a district's signs all come back at once
+/// (after a broker restart or a cut uplink): a controller that gives up
+/// dials again and takes over its own half-made session, which costs the
+/// broker the work twice, so a storm of reconnections feeds itself.
+const CONNECT_TIMEOUT_S: u64 = 20;
+
 /// Starts one controller per panel of `args` (needs a Tokio runtime).
 pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
     let panels = args.panels()?;
@@ -193,7 +200,10 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
     let connected = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::with_capacity(panels.len());
     for panel in panels {
-        let (client, eventloop) = AsyncClient::new(setup.mqtt_options(args, &panel), 4);
+        let (client, mut eventloop) = AsyncClient::new(setup.mqtt_options(args, &panel), 4);
+        let mut net = eventloop.network_options();
+        net.set_connection_timeout(CONNECT_TIMEOUT_S);
+        eventloop.set_network_options(net);
         let c = Controller::new(args, &setup, panel, shown_tx.clone(), connected.clone())?;
         tasks.push(tokio::spawn(c.run(eventloop, client, stop_rx.clone())));
     }

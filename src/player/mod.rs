@@ -20,12 +20,14 @@
 //!   built once per generation and shared with the API's timeline.
 //! - [`bundles`]: each MQTT panel's offline bundle, from its timeline.
 //! - [`stamp`]: seq allocation, `valid_until`, BTF1 header and signature.
+//! - [`compress`]: the BTZ1 coding of a frame for a controller that opted in, made once per page.
 //! - [`live`]: the state the API reads ([`Shared`]: now, live status,
 //!   recent frames for proof of play, events).
 //! - this file: the state machine and its thread.
 
 pub mod affected;
 pub mod bundles;
+pub mod compress;
 pub mod inputs;
 pub mod live;
 pub mod renditions;
@@ -228,13 +230,14 @@ impl Player {
     /// A player over `parts`, with nothing published yet (call `republish_all` to start).
     pub fn new(parts: PlayerParts) -> Player {
         let inputs = parts.schedules.current();
+        let coder = compress::Compressor::new(parts.shared.clone());
         Player {
             settled: inputs.snapshot.clone(),
             store: parts.store,
             renditions: parts.renditions,
             shared: parts.shared,
             schedules: parts.schedules,
-            stamper: Stamper::new(parts.seq, parts.frames),
+            stamper: Stamper::new(parts.seq, parts.frames, coder),
             inputs,
             panels: HashMap::new(),
             heap: BinaryHeap::new(),

@@ -1,12 +1,15 @@
 //! Turning a rendered page into a frame for one panel: the next seq (never
 //! reused, across restarts), `valid_until`, the BTF1 header around the
-//! cached page and CRC, and the Ed25519 signature when a key is set.
+//! cached page and CRC — or the BTZ1 coding a controller that opted in
+//! decodes ([`Compressor`]) — and the Ed25519 signature when a key is set
+//! (once, over the bytes that go out).
 
 use std::io;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
+use super::compress::Compressor;
 use super::renditions::PageOut;
 use crate::domain::{Id, Profile};
 use crate::frame::{self, Header};
@@ -35,6 +38,7 @@ pub(super) enum Validity {
 pub(super) struct Stamper {
     seq: SeqAllocator,
     settings: FrameSettings,
+    coder: Compressor,
 }
 
 /// What goes into one frame's header besides the seq.
@@ -44,14 +48,19 @@ pub(super) struct Stamp<'a> {
     pub flags: u16,
     pub valid_until: u64,
     pub page: &'a PageOut,
-    /// Whether a controller verifies it (MQTT); vendor cards take only the
-    /// pixels, so their frames are not signed.
+    /// Whether it goes to a controller on the broker (MQTT), which checks
+    /// the signature and may decode BTZ1; vendor cards take only the
+    /// pixels, so their frames are BTF1, not signed.
     pub signed: bool,
 }
 
 impl Stamper {
-    pub(super) fn new(seq: SeqAllocator, settings: FrameSettings) -> Stamper {
-        Stamper { seq, settings }
+    pub(super) fn new(seq: SeqAllocator, settings: FrameSettings, coder: Compressor) -> Stamper {
+        Stamper {
+            seq,
+            settings,
+            coder,
+        }
     }
 
     /// The key frames (and bundles) are signed with, if any.
@@ -89,15 +98,20 @@ impl Stamper {
             seq,
             valid_until: s.valid_until,
         };
-        let bytes = match self.settings.signer.as_ref().filter(|_| s.signed) {
-            None => Bytes::from(frame::encode_with_crc(&header, &s.page.data, s.page.crc)),
-            Some(key) => {
-                header.flags |= frame::FLAG_SIGNED;
-                let mut v = frame::encode_with_crc(&header, &s.page.data, s.page.crc);
-                frame::append_signature(&mut v, key);
-                Bytes::from(v)
-            }
-        };
+        let key = self.settings.signer.as_ref().filter(|_| s.signed);
+        if key.is_some() {
+            header.flags |= frame::FLAG_SIGNED;
+        }
+        let coded = s
+            .signed
+            .then(|| self.coder.code(panel, &header, &s.page.data, s.page.crc))
+            .flatten();
+        let mut v =
+            coded.unwrap_or_else(|| frame::encode_with_crc(&header, &s.page.data, s.page.crc));
+        if let Some(key) = key {
+            frame::append_signature(&mut v, key);
+        }
+        let bytes = Bytes::from(v);
         Ok((seq, bytes))
     }
 }

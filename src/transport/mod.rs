@@ -23,7 +23,6 @@
 //! transport: the agent gets its frames over MQTT.
 
 pub mod colorlight;
-pub mod compress;
 pub mod hd2020;
 pub mod huidu;
 
@@ -139,24 +138,12 @@ pub trait Delivery: Send + Sync {
 pub struct MqttDelivery {
     publisher: Publisher,
     rt: Handle,
-    /// Recodes frames for controllers that decode BTZ1.
-    compressor: Option<compress::Compressor>,
 }
 
 impl MqttDelivery {
     /// Delivery over `publisher`; the player's thread waits on `rt` for each publish.
     pub fn new(publisher: Publisher, rt: Handle) -> MqttDelivery {
-        MqttDelivery {
-            publisher,
-            rt,
-            compressor: None,
-        }
-    }
-
-    /// Sends BTZ1 to the controllers that say they decode it.
-    pub fn with_compression(mut self, c: compress::Compressor) -> MqttDelivery {
-        self.compressor = Some(c);
-        self
+        MqttDelivery { publisher, rt }
     }
 }
 
@@ -165,10 +152,6 @@ impl Delivery for MqttDelivery {
         if !self.publisher.is_connected() {
             return;
         }
-        let frame = match &self.compressor {
-            Some(c) => c.recode(&panel.id, frame),
-            None => frame,
-        };
         if let Err(e) = self
             .rt
             .block_on(self.publisher.publish_frame(&panel.id, frame))
