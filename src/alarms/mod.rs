@@ -372,7 +372,7 @@ fn take_digest(
     due: impl Fn(DateTime<Utc>) -> Option<self::core::Digest>,
 ) -> Vec<Incident> {
     let mut digest = Vec::new();
-    match log.last_digest.map(|last| due(last)) {
+    match log.last_digest.map(due) {
         None => log.last_digest = Some(now),
         Some(Some(kind)) => {
             log.last_digest = Some(now);
