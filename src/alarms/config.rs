@@ -38,7 +38,8 @@ pub struct AlarmConfig {
     pub webhook: Option<Webhook>,
     pub email: Option<Email>,
     /// Local times `HH:MM` (or `HH:MM:SS`); non-urgent notices are held
-    /// for the digest while inside. May wrap past midnight.
+    /// while inside, until the end or the digest, whichever comes first.
+    /// May wrap past midnight.
     pub quiet_hours: Option<QuietHours>,
     /// Local time of the daily digest of non-urgent alarms.
     pub digest_at: String,

@@ -279,7 +279,10 @@ pub(crate) fn held<Z: TimeZone>(
 ///   a digest) is sent at once outside quiet hours; in quiet hours it waits
 ///   for the next digest, which lists it recovered;
 /// - the digest lists every non-urgent incident not yet in one, and those
-///   whose recovery waits for it.
+///   whose recovery waits for it;
+/// - what quiet hours held does not wait for a digest time set after
+///   their end: their end sends it ([`due_digest`]), and the daily digest
+///   then lists only the rest.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
 )]
@@ -322,10 +325,50 @@ impl Told {
         !self.digested || self.recovery_held
     }
 
+    /// Whether quiet hours hold a notice of it that nobody has had yet:
+    /// its alarm (held, not yet in a digest) or its recovery. The end of
+    /// quiet hours sends these ([`Digest::Held`]).
+    pub(crate) fn held_back(&self) -> bool {
+        (self.held && !self.digested) || self.recovery_held
+    }
+
     /// Listed by a digest: its alarm, and its recovery if it had one.
     pub(crate) fn in_digest(&mut self) {
         self.digested = true;
         self.recovery_held = false;
+    }
+}
+
+/// A digest due now, and what it lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Digest {
+    /// The daily digest at `digest_at`: every non-urgent incident not yet
+    /// in a digest, and the recoveries that wait for one.
+    Daily,
+    /// The end of quiet hours, before the digest time: only the notices
+    /// quiet hours held ([`Told::held_back`]).
+    Held,
+}
+
+/// Which digest is due at `now`, the previous one (of either kind) having
+/// gone at `last`. The rule a duty officer wants: what quiet hours held
+/// goes out when they end or at the digest time, whichever comes first,
+/// so a digest set after the end of quiet hours never keeps a held alarm
+/// waiting. The daily digest is due once its local time `at` has passed
+/// since `last`; otherwise the held notices, once the end of `quiet` has.
+pub(crate) fn due_digest<Z: TimeZone>(
+    last: DateTime<Utc>,
+    now: DateTime<Utc>,
+    at: NaiveTime,
+    quiet: Option<Span>,
+    tz: &Z,
+) -> Option<Digest> {
+    if digest_due(last, now, at, tz) {
+        Some(Digest::Daily)
+    } else if quiet.is_some_and(|q| digest_due(last, now, q.end, tz)) {
+        Some(Digest::Held)
+    } else {
+        None
     }
 }
 
@@ -621,6 +664,67 @@ mod tests {
         // Told by day, recovered at night before any digest: the digest
         // lists it recovered.
         assert_eq!(tell("rCdd"), "A-D-");
+    }
+
+    /// Held alarms go out at the end of quiet hours or at the digest time,
+    /// whichever comes first; the daily digest still comes at its time.
+    #[test]
+    fn held_notices_go_at_the_end_of_quiet_hours_or_the_digest_whichever_first() {
+        let tz = chrono_tz::Asia::Ho_Chi_Minh;
+        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        // Local Việt Nam time (UTC+7) on 11 January 2027.
+        let vn = |h: u32, m: u32| {
+            tz.from_local_datetime(
+                &chrono::NaiveDate::from_ymd_opt(2027, 1, 11)
+                    .unwrap()
+                    .and_time(hm(h, m)),
+            )
+            .unwrap()
+            .with_timezone(&Utc)
+        };
+        let night = Some(Span {
+            start: hm(22, 0),
+            end: hm(6, 0),
+        });
+        let yesterday_noon = vn(12, 0) - chrono::Duration::days(1);
+        // Digest at 09:00, after quiet hours end at 06:00: the held
+        // notices go at 06:00, the daily digest at 09:00.
+        let due = |last, now| due_digest(last, now, hm(9, 0), night, &tz);
+        assert_eq!(due(yesterday_noon, vn(5, 59)), None, "still quiet");
+        assert_eq!(due(yesterday_noon, vn(6, 0)), Some(Digest::Held));
+        assert_eq!(due(vn(6, 0), vn(8, 59)), None, "held ones went at 06:00");
+        assert_eq!(due(vn(6, 0), vn(9, 0)), Some(Digest::Daily));
+        assert_eq!(due(vn(9, 0), vn(23, 0)), None, "not again that night");
+        // A monitor down over both: one daily digest lists all.
+        assert_eq!(due(yesterday_noon, vn(10, 0)), Some(Digest::Daily));
+        // Digest at 05:00, inside quiet hours: the digest comes first;
+        // what is held between it and 06:00 goes at 06:00.
+        let early = |last, now| due_digest(last, now, hm(5, 0), night, &tz);
+        assert_eq!(early(yesterday_noon, vn(5, 0)), Some(Digest::Daily));
+        assert_eq!(early(vn(5, 0), vn(6, 0)), Some(Digest::Held));
+        assert_eq!(early(vn(6, 0), vn(23, 30)), None);
+        // No quiet hours: the daily digest alone.
+        let plain = |last, now| due_digest(last, now, hm(9, 0), None, &tz);
+        assert_eq!(plain(yesterday_noon, vn(6, 0)), None);
+        assert_eq!(plain(yesterday_noon, vn(9, 0)), Some(Digest::Daily));
+        // The end of quiet hours sends what they held, nothing else.
+        let told = |steps: &[char]| {
+            let mut t = Told::default();
+            for s in steps {
+                match s {
+                    'r' | 'R' => t = Told::raised(*s == 'R'),
+                    'C' => {
+                        t.recovered(true);
+                    }
+                    _ => t.in_digest(),
+                }
+            }
+            t.held_back()
+        };
+        assert!(told(&['R']), "an alarm held at night");
+        assert!(!told(&['r']), "an alarm sent at once");
+        assert!(told(&['r', 'd', 'C']), "a recovery held at night");
+        assert!(!told(&['R', 'd']), "already in a digest");
     }
 
     #[test]

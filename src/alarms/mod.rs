@@ -177,13 +177,16 @@ impl Alarms {
         let cfg = self.store.config();
         let snap = store.snapshot();
         let seen = self.observe(&snap, shared, &cfg, link_up, now);
-        let digest_due = |last| self::core::digest_due(last, now, cfg.digest_time(), &self.tz);
+        let digest_due = |last| {
+            let at = cfg.digest_time();
+            self::core::due_digest(last, now, at, cfg.quiet(), &self.tz)
+        };
         let quiet_tick = seen.transitions.is_empty()
             && seen.gone.is_empty()
             && self
                 .store
                 .with_log(|l| l.last_digest)
-                .is_some_and(|last| !digest_due(last));
+                .is_some_and(|last| digest_due(last).is_none());
         if quiet_tick {
             return;
         }
@@ -359,21 +362,26 @@ fn record(
     notices
 }
 
-/// The non-urgent incidents not yet in a digest, and those whose recovery
-/// waits for one ([`Told::for_digest`]), when one is due (the first look
-/// only starts the clock).
+/// The incidents a digest due now lists: for the daily one, the
+/// non-urgent incidents not yet in a digest and those whose recovery waits
+/// for one ([`Told::for_digest`]); at the end of quiet hours, only what
+/// they held ([`Told::held_back`]). The first look only starts the clock.
 fn take_digest(
     log: &mut AlarmLog,
     now: DateTime<Utc>,
-    due: impl Fn(DateTime<Utc>) -> bool,
+    due: impl Fn(DateTime<Utc>) -> Option<self::core::Digest>,
 ) -> Vec<Incident> {
     let mut digest = Vec::new();
-    match log.last_digest {
+    match log.last_digest.map(due) {
         None => log.last_digest = Some(now),
-        Some(last) if due(last) => {
+        Some(Some(kind)) => {
             log.last_digest = Some(now);
             for i in log.incidents.iter_mut() {
-                if !i.urgent && !i.removed && i.told.for_digest() {
+                let listed = match kind {
+                    self::core::Digest::Daily => i.told.for_digest(),
+                    self::core::Digest::Held => i.told.held_back(),
+                };
+                if !i.urgent && !i.removed && listed {
                     i.told.in_digest();
                     digest.push(i.clone());
                 }
@@ -457,7 +465,7 @@ mod tests {
             let notices = record(&self.fleet, &mut self.log, &seen, now, held_now);
             let seven = NaiveTime::from_hms_opt(7, 0, 0).unwrap();
             let digest = take_digest(&mut self.log, now, |last| {
-                self::core::digest_due(last, now, seven, &tz)
+                self::core::due_digest(last, now, seven, quiet, &tz)
             });
             let mut out: Vec<String> = notices
                 .iter()
@@ -511,20 +519,36 @@ mod tests {
         assert_eq!(d.at("2027-01-13 07:00", &NONE, &NONE), NONE);
     }
 
-    /// Raised and recovered before anyone was told (at night, or the
-    /// recovery after quiet hours but before the digest): no notice of
-    /// either, the digest lists it once as raised and recovered.
+    /// Raised and recovered before anyone was told (at night): no notice
+    /// of either; the end of quiet hours lists it once as raised and
+    /// recovered, and the daily digest does not list it again.
     #[test]
     fn an_alarm_never_told_is_listed_raised_and_recovered_by_the_digest() {
         let mut d = Desk::new("2027-01-10 12:00");
         assert_eq!(d.at("2027-01-10 23:00", &["p1", "p2"], &NONE), NONE);
         assert_eq!(d.at("2027-01-11 02:00", &NONE, &["p1"]), NONE);
-        assert_eq!(d.at("2027-01-11 06:30", &NONE, &["p2"]), NONE);
+        assert_eq!(d.at("2027-01-11 05:30", &NONE, &["p2"]), NONE);
         assert_eq!(
-            d.at("2027-01-11 07:00", &NONE, &NONE),
+            d.at("2027-01-11 06:00", &NONE, &NONE),
             ["digest: p1 recovered, p2 recovered"]
         );
+        assert_eq!(d.at("2027-01-11 07:00", &NONE, &NONE), NONE);
         assert_eq!(d.at("2027-01-12 07:00", &NONE, &NONE), NONE);
+    }
+
+    /// Quiet hours end at 06:00, the digest is at 07:00: an alarm held at
+    /// night goes out at 06:00, not an hour later; the alarm told by day
+    /// still waits for the daily digest's summary.
+    #[test]
+    fn a_held_alarm_goes_out_when_quiet_hours_end_before_the_digest() {
+        let mut d = Desk::new("2027-01-10 12:00");
+        assert_eq!(d.at("2027-01-10 14:00", &["p2"], &NONE), ["alarm p2"]);
+        assert_eq!(d.at("2027-01-10 23:00", &["p1"], &NONE), NONE);
+        assert_eq!(d.at("2027-01-11 05:59", &NONE, &NONE), NONE);
+        assert_eq!(d.at("2027-01-11 06:00", &NONE, &NONE), ["digest: p1 open"]);
+        assert_eq!(d.at("2027-01-11 07:00", &NONE, &NONE), ["digest: p2 open"]);
+        assert_eq!(d.at("2027-01-11 09:00", &NONE, &["p1"]), ["recovery p1"]);
+        assert_eq!(d.at("2027-01-12 06:00", &NONE, &NONE), NONE, "told once");
     }
 
     /// Urgent alarms and their recoveries go at once, quiet hours or not,

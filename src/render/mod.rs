@@ -164,6 +164,65 @@ struct Regions {
     text: Rect,
     /// Solid background under the text when it sits over the image.
     band: Option<Rect>,
+    /// Where the caption sits, when text shares the panel with an image.
+    caption: Option<Caption>,
+}
+
+impl Regions {
+    /// Moves the image's edge (or the band's top) so that one dark row
+    /// stands between the picture and the ink rows `top..=bottom` of every
+    /// page: a tone mark on the band's top row would otherwise touch the
+    /// picture's last lit row and merge with it on the glass.
+    fn clear_of_ink(mut self, top: u32, bottom: u32, h: u32) -> Regions {
+        match self.caption {
+            Some(Caption::Over) => {
+                if let Some(b) = self.band.as_mut() {
+                    let y = b.y.min(top.saturating_sub(1));
+                    *b = Rect {
+                        h: b.y + b.h - y,
+                        y,
+                        ..*b
+                    };
+                }
+            }
+            Some(Caption::Below) => {
+                self.image = self
+                    .image
+                    .map(|r| Rect {
+                        h: r.h.min(top.saturating_sub(1)),
+                        ..r
+                    })
+                    .filter(|r| r.h > 0);
+            }
+            Some(Caption::Above) => {
+                self.image = self
+                    .image
+                    .map(|r| {
+                        let y = r.y.max(bottom + 2).min(h);
+                        Rect { y, h: h - y, ..r }
+                    })
+                    .filter(|r| r.h > 0);
+            }
+            None => {}
+        }
+        self
+    }
+}
+
+/// The first and last rows of `masks` with ink (coverage of at least
+/// `min`), or `None` when no page has any.
+fn ink_rows(masks: &[Mask], min: u8) -> Option<(u32, u32)> {
+    let rows = masks.iter().flat_map(|m| {
+        m.data
+            .chunks_exact(m.w as usize)
+            .enumerate()
+            .filter(|(_, row)| row.iter().any(|&a| a >= min))
+            .map(|(y, _)| y as u32)
+    });
+    rows.fold(None, |acc, y| match acc {
+        None => Some((y, y)),
+        Some((a, b)) => Some((a.min(y), b.max(y))),
+    })
 }
 
 impl Renderer {
@@ -211,6 +270,7 @@ impl Renderer {
                         image: None,
                         text: full,
                         band: None,
+                        caption: None,
                     },
                     layout,
                 )
@@ -220,6 +280,7 @@ impl Renderer {
                     image: Some(full),
                     text: full,
                     band: None,
+                    caption: None,
                 },
                 text::fit(prep, vec, &[text::Size::Bitmap(1)], w, h),
             ),
@@ -240,18 +301,6 @@ impl Renderer {
         let prep = Prepared::new(content.text, &self.uni, vec);
         let (regions, layout) = self.layout(content, &prep, mono, w, h);
 
-        // The image is fitted once and shared by every page.
-        let fitted = content.image.zip(regions.image).map(|(img, r)| {
-            let lin = picture::fit_linear(
-                img,
-                r.w,
-                r.h,
-                style.fit.unwrap_or_default(),
-                style.background.unwrap_or(Color::BLACK),
-            );
-            (r, lin)
-        });
-
         // Lines packed with no spare row take the compact face, so a mark
         // never meets the line above.
         let bitmaps = if layout.needs_compact(regions.text.h) {
@@ -259,7 +308,7 @@ impl Renderer {
         } else {
             &self.uni
         };
-        let pages = layout
+        let masks: Vec<Mask> = layout
             .pages
             .iter()
             .map(|lines| {
@@ -275,11 +324,36 @@ impl Renderer {
                     regions.text,
                     &mut mask,
                 );
+                mask
+            })
+            .collect();
+        // Mono lights a pixel from half coverage; colour shows any.
+        let regions = match ink_rows(&masks, if mono { 128 } else { 1 }) {
+            Some((top, bottom)) => regions.clear_of_ink(top, bottom, h),
+            None => regions,
+        };
+
+        // The image is fitted once and shared by every page.
+        let fitted = content.image.zip(regions.image).map(|(img, r)| {
+            let lin = picture::fit_linear(
+                img,
+                r.w,
+                r.h,
+                style.fit.unwrap_or_default(),
+                style.background.unwrap_or(Color::BLACK),
+            );
+            (r, lin)
+        });
+        let pages = layout
+            .pages
+            .iter()
+            .zip(&masks)
+            .map(|(lines, mask)| {
                 let words = lines.iter().map(|l| l.words).sum();
                 let pixels = if mono {
-                    compose_mono(&mask, fitted.as_ref(), regions.band, style)
+                    compose_mono(mask, fitted.as_ref(), regions.band, style)
                 } else {
-                    compose_rgb(&mask, fitted.as_ref(), regions.band, style, profile.format)
+                    compose_rgb(mask, fitted.as_ref(), regions.band, style, profile.format)
                 };
                 Page {
                     format: profile.format,
@@ -326,6 +400,7 @@ impl Renderer {
                     h: band_h,
                 },
                 band: None,
+                caption: Some(caption),
             },
             Caption::Above => Regions {
                 image: (rest > 0).then_some(Rect {
@@ -341,6 +416,7 @@ impl Renderer {
                     h: band_h,
                 },
                 band: None,
+                caption: Some(caption),
             },
             Caption::Over => {
                 let band = Rect {
@@ -353,6 +429,7 @@ impl Renderer {
                     image: Some(Rect { x: 0, y: 0, w, h }),
                     text: band,
                     band: Some(band),
+                    caption: Some(caption),
                 }
             }
         };

@@ -793,3 +793,78 @@ fn ruou_keeps_its_dot_below_on_a_two_line_sign() {
         check_lines(&r, &lines, &p, &mut cache).unwrap();
     }
 }
+
+/// The sample storm message's text (content/messages/phong-chong-bao.json).
+const STORM: &str = "CHỦ ĐỘNG PHÒNG, CHỐNG BÃO: gia cố nhà cửa, chặt tỉa cây, chuẩn bị lương thực, nước uống. Theo dõi tin bão trên loa phát thanh.";
+
+/// A picture every pixel of which is lit on a mono panel: the worst case
+/// for ink meeting the picture.
+fn white_picture() -> Picture {
+    Picture::new(&image::RgbaImage::from_pixel(64, 40, image::Rgba([255; 4])))
+}
+
+/// A caption in the storm message's style over (above, below) a picture on
+/// a mono P10: on every page a fully dark row stands between the picture
+/// and the ink, so a tone mark never meets a lit picture pixel. The ink is
+/// what the same page lights with a black picture (the layout depends on
+/// the picture's presence, not its pixels).
+#[test]
+fn caption_ink_keeps_a_dark_row_from_the_picture() {
+    let r = Renderer::new();
+    let p = profile(128, 32, PixelFormat::Mono1);
+    let black = Picture::new(&image::RgbaImage::from_pixel(
+        64,
+        40,
+        image::Rgba([0, 0, 0, 255]),
+    ));
+    let mut complaints = Vec::new();
+    for (pname, picture) in [("white", white_picture()), ("photo", test_image())] {
+        for caption in [Caption::Over, Caption::Below, Caption::Above] {
+            let style = Style {
+                caption: Some(caption),
+                color: Some(Color::WHITE),
+                background: Some(Color([0x10, 0x20, 0x40])),
+                ..Style::default()
+            };
+            let with = |img: &Picture| {
+                r.render(
+                    &Content {
+                        text: STORM,
+                        image: Some(img),
+                        style: &style,
+                    },
+                    &p,
+                )
+            };
+            let (shown, ink_only) = (with(&picture), with(&black));
+            assert_eq!(shown.pages.len(), ink_only.pages.len());
+            for (pi, (page, ink)) in shown.pages.iter().zip(&ink_only.pages).enumerate() {
+                let (page, ink) = (Lit::of(page), Lit::of(ink));
+                let what = format!("{pname} {caption:?} page {}", pi + 1);
+                let top = ink.pixels().map(|q| q.1).min().expect("ink");
+                let bottom = ink.pixels().map(|q| q.1).max().expect("ink");
+                let edge = match caption {
+                    Caption::Above => bottom + 1,
+                    _ => top.checked_sub(1).expect("room above the ink"),
+                };
+                if let Some(x) = (0..128).find(|&x| page.at(x, edge)) {
+                    complaints.push(format!(
+                        "{what}: row {edge} next to the ink is lit at x={x}"
+                    ));
+                }
+                let touch = ink.pixels().find_map(|(x, y)| {
+                    [y.wrapping_sub(1), y + 1]
+                        .into_iter()
+                        .find(|&ny| ny < 32 && page.at(x, ny) && !ink.at(x, ny))
+                        .map(|ny| (x, y, ny))
+                });
+                if let Some((x, y, ny)) = touch {
+                    complaints.push(format!(
+                        "{what}: picture pixel {x},{ny} touches ink at {x},{y}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(complaints.is_empty(), "{}", complaints.join("\n"));
+}

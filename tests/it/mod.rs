@@ -33,6 +33,7 @@ mod sentences_dashboard;
 mod sim;
 mod snapshot_dashboard;
 mod vendor;
+mod wall_dashboard;
 
 /// One day of the sample schedule coded as BTZ1, shared with
 /// `benches/codec.rs`.

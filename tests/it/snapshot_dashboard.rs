@@ -12,13 +12,15 @@ use bangtin::frame::FLAG_EMERGENCY;
 use serde_json::{json, Value};
 
 use super::dashboard::{browser_at, Browser, NO_SIDEWAYS};
+use bangtin::mqtt::controller::Fleet;
+
 use super::util::{controller, shown_until, Api, Server, ADMIN_TOKEN};
 
 const PANEL: &str = "cho-vinh";
 
 /// Both images of the box once loaded, as `[naturalWidth, naturalHeight]`,
 /// and the note under them (its class and text).
-const PAIR: &str = "const box = document.querySelector('details[data-snapshot-of=\"cho-vinh\"]');
+pub(super) const PAIR: &str = "const box = document.querySelector('details[data-snapshot-of=\"cho-vinh\"]');
     const imgs = box ? [...box.querySelectorAll('.snapshot-pair img')] : [];
     const note = box && box.querySelector('.snapshot-body > p.confirm');
     if (imgs.length !== 2 || !imgs.every((i) => i.complete && i.naturalWidth > 0) || !note) return null;
@@ -27,7 +29,7 @@ const PAIR: &str = "const box = document.querySelector('details[data-snapshot-of
 
 /// Opens the snapshot box of the panel's wall tile, waits for both
 /// images and the note, and leaves the box in the middle of the screen.
-async fn open_snapshot_box(b: &Browser) -> Value {
+pub(super) async fn open_snapshot_box(b: &Browser) -> Value {
     b.route("#/wall").await;
     // Clicked from inside the page, where finding and clicking are one
     // step: a live event may redraw the tile between a WebDriver find and
@@ -51,17 +53,13 @@ async fn open_snapshot_box(b: &Browser) -> Value {
     pair
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_wall_shows_the_snapshot_beside_the_frame_sent() {
-    let server = Server::start();
-    let admin = Api::new(&server, Some(ADMIN_TOKEN));
-    let url = admin
-        .create_panel_with_controller(
-            &server,
-            json!({"id": PANEL, "name": "Chợ Vinh", "width": 128, "height": 32, "format": "mono1"}),
-        )
-        .await;
-    let mut glass = controller(&url, PANEL);
+/// Creates the panel `body` with its controller, sends an emergency alert
+/// to every panel and waits until the controller's glass shows it: a
+/// panel with a frame acknowledged, ready for a snapshot.
+pub(super) async fn showing_an_alert(server: &Server, admin: &Api, body: Value) -> Fleet {
+    let id = body["id"].as_str().expect("the panel's id").to_string();
+    let url = admin.create_panel_with_controller(server, body).await;
+    let mut glass = controller(&url, &id);
     admin
         .send_alert(json!({"text": "Bão số 3", "targets": ["all"], "duration_s": 600}))
         .await;
@@ -70,6 +68,33 @@ async fn the_wall_shows_the_snapshot_beside_the_frame_sent() {
         Duration::from_secs(20),
         "the alert on the glass",
         |s| s.flags & FLAG_EMERGENCY != 0,
+    )
+    .await;
+    glass
+}
+
+/// The end of a wall check at `width`×`height`: no sideways scrolling, a
+/// screenshot (`{shot}-{width}x{height}.png`), no page errors, and the
+/// browser closed.
+pub(super) async fn wall_done(b: Browser, width: u32, height: u32, shot: &str) {
+    assert_eq!(
+        b.js(NO_SIDEWAYS, json!([])).await,
+        json!(true),
+        "the wall scrolls sideways at {width}×{height}"
+    );
+    b.screenshot(&format!("{shot}-{width}x{height}.png")).await;
+    assert_eq!(b.page_errors().await, Vec::<String>::new());
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wall_shows_the_snapshot_beside_the_frame_sent() {
+    let server = Server::start();
+    let admin = Api::new(&server, Some(ADMIN_TOKEN));
+    let glass = showing_an_alert(
+        &server,
+        &admin,
+        json!({"id": PANEL, "name": "Chợ Vinh", "width": 128, "height": 32, "format": "mono1"}),
     )
     .await;
 
@@ -98,15 +123,7 @@ async fn the_wall_shows_the_snapshot_beside_the_frame_sent() {
             pair["note"].as_str().unwrap().contains("confirm-shown"),
             "{pair}"
         );
-        assert_eq!(
-            b.js(NO_SIDEWAYS, json!([])).await,
-            json!(true),
-            "the wall scrolls sideways at {width}×{height}"
-        );
-        b.screenshot(&format!("snapshot-{width}x{height}.png"))
-            .await;
-        assert_eq!(b.page_errors().await, Vec::<String>::new());
-        b.quit().await;
+        wall_done(b, width, height, "snapshot").await;
     }
     glass.shutdown().await;
 }

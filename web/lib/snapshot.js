@@ -29,6 +29,29 @@ export function keepSnapshot(from, to) {
   if (fresh) fresh.replaceWith(open);
 }
 
+/**
+ * The open snapshot boxes under `root` (the wall), each with the district
+ * section it sits in: a full redraw of the wall puts them back with
+ * [restoreSnapshots], with what they show or are still loading.
+ */
+export function openSnapshots(root) {
+  return [...root.querySelectorAll('details.snapshot[open]')]
+    .map((box) => ({ box, district: box.closest('[data-district]')?.dataset.district ?? '' }));
+}
+
+/**
+ * Each kept box takes the place of its panel's fresh (closed) box under
+ * `root`: in the same district when that is still shown, else in the
+ * panel's first tile. A panel no longer shown loses its box.
+ */
+export function restoreSnapshots(root, kept) {
+  for (const { box, district } of kept) {
+    const of = `details.snapshot[data-snapshot-of="${CSS.escape(box.dataset.snapshotOf)}"]:not([open])`;
+    const fresh = root.querySelector(`[data-district="${CSS.escape(district)}"] ${of}`) || root.querySelector(of);
+    if (fresh) fresh.replaceWith(box);
+  }
+}
+
 async function load(p, body) {
   clear(body).append(h('p', { class: 'muted' }, t('snap.asking')));
   const id = enc(p.id);

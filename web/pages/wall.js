@@ -11,7 +11,7 @@ import { wallHooks } from '../lib/events.js';
 import { onCleanup } from '../lib/router.js';
 import { linkLine } from '../lib/link.js';
 import { wallMap } from '../lib/map.js';
-import { keepSnapshot, snapshotBox } from '../lib/snapshot.js';
+import { keepSnapshot, openSnapshots, restoreSnapshots, snapshotBox } from '../lib/snapshot.js';
 
 export async function viewWall(main, _args, ctx) {
   document.title = `${t('wall.title')} · ${t('app.title')}`;
@@ -42,6 +42,8 @@ export async function viewWall(main, _args, ctx) {
       || (p.groups || []).some((g) => matches(prettyGroup(g), text)));
     const online = S.panels.filter((p) => p.online).length;
     counter.textContent = t('wall.count', { online, total: S.panels.length });
+    // A redraw (the filter, a panel added) keeps an open snapshot box.
+    const kept = openSnapshots(grid);
     clear(grid);
     if (!S.panels.length) { grid.append(emptyState(t('wall.noPanels'))); return; }
     const sections = new Map();
@@ -59,11 +61,20 @@ export async function viewWall(main, _args, ctx) {
     for (const k of keys) {
       const ps = sections.get(k);
       const on = ps.filter((p) => p.online).length;
-      grid.append(h('section', { class: 'district', 'aria-labelledby': `d-${k || 'none'}` },
+      const section = h('section', { class: 'district', 'data-district': k, 'aria-labelledby': `d-${k || 'none'}` },
         h('h2', { id: `d-${k || 'none'}` }, k ? prettyGroup(k) : t('wall.ungrouped'), h('span', { class: 'district-count' }, `${on}/${ps.length}`)),
-        h('div', { class: 'tiles' }, ps.map((p) => panelTile(p)))));
+        h('div', { class: 'tiles' }, ps.map((p) => panelTile(p))));
+      // Sections take room by their tile count: small districts share a row.
+      section.style.setProperty('--tiles', ps.length);
+      grid.append(section);
     }
+    restoreSnapshots(grid, kept);
   };
+  // A panel the wall does not know yet (added since it opened): the list
+  // is read again and the wall redrawn, once for a burst of such events.
+  const addPanels = debounce(async () => {
+    try { await loadPanels(true); if (ctx.alive()) render(); } catch (e) { fail(e); }
+  }, 250);
 
   search.addEventListener('input', debounce(render, 150));
   district.addEventListener('change', render);
@@ -81,9 +92,9 @@ export async function viewWall(main, _args, ctx) {
 
   wallHooks.update = (id) => {
     const p = S.panels.find((x) => x.id === id);
+    if (!p) { addPanels(); return; }
     // Every tile of the panel (one per district) is redrawn from the same state.
     for (const old of grid.querySelectorAll(`[data-panel="${CSS.escape(id)}"]`)) {
-      if (!p) continue;
       const tile = panelTile(p);
       keepSnapshot(old, tile);
       old.replaceWith(tile);
