@@ -30,6 +30,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use sha2::Digest;
 use tokio_postgres::{Client, NoTls};
 
 use super::{AuditEntry, FileOp, StoreError};
@@ -191,6 +192,10 @@ fn connect(url: &str, migrate: bool) -> Result<Client, StoreError> {
         .map_err(|e| db_error(url, e))?
         .map_err(|e| db_error(url, e))
 }
+
+/// The class of the advisory locks on shared files' names (the second
+/// key is the name's hash), held by [`Postgres::update_shared_file`].
+const SHARED_FILE_LOCK: i32 = 0x6274_0003;
 
 /// The advisory lock that servers starting together take in turn to
 /// bring the schema up to date (any number that no one else uses).
@@ -454,6 +459,47 @@ impl Postgres {
             };
             Ok(n == 1)
         })
+    }
+
+    /// Changes a shared file with no lost update: in one transaction,
+    /// under a lock on the file's name that every server takes for it,
+    /// reads the database's copy, asks `change` for the new bytes (from
+    /// that copy: `None` when there is none) and writes them. The new
+    /// bytes once committed; nothing is written when `change` fails.
+    pub fn update_shared_file(
+        &self,
+        name: &str,
+        change: impl FnOnce(Option<SharedFile>) -> Result<Vec<u8>, StoreError>,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.with(async |c| {
+            let tx = c.transaction().await?;
+            // A row lock would not cover a file that has no row yet.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&SHARED_FILE_LOCK, &name],
+            )
+            .await?;
+            let there = tx
+                .query_opt(
+                    "SELECT bytes, sha FROM shared_files WHERE name = $1",
+                    &[&name],
+                )
+                .await?
+                .map(|r| (r.get(0), r.get(1)));
+            let next = match change(there) {
+                Ok(next) => next,
+                Err(e) => return Ok(Err(e)),
+            };
+            let sha = sha2::Sha256::digest(&next).to_vec();
+            tx.execute(
+                "INSERT INTO shared_files (name, bytes, sha) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET bytes = EXCLUDED.bytes, sha = EXCLUDED.sha",
+                &[&name, &next, &sha],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(Ok(next))
+        })?
     }
 
     /// Every blob, with its bytes: (kind, name, bytes).

@@ -205,6 +205,12 @@ impl TokenStore {
         })
     }
 
+    /// On the PostgreSQL store: writes go through the database
+    /// ([`super::shared_files::SharedFiles::write`]) from now on.
+    pub fn share(&self, files: &std::sync::Arc<super::shared_files::SharedFiles>) {
+        self.file.share(files);
+    }
+
     /// Fires whenever a token was revoked or the file changed: whoever
     /// holds a [`Principal`] for long asks [`TokenStore::still_valid`].
     pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
