@@ -10,6 +10,8 @@
 //! blobs (kind, name, bytes bytea)    the other files: images, CAP documents
 //! audit (n, entry jsonb)             the audit trail, in commit order
 //! store_version (version)            raised by every committed change
+//! shared_files (name, bytes, sha)    files both servers keep alike (super::shared_files)
+//! token_uses (sha256, used_at)       each API token's latest use on any server
 //! ```
 //!
 //! Each batch of the group commit is one transaction: its rows, its audit
@@ -500,6 +502,38 @@ impl Postgres {
             tx.commit().await?;
             Ok(Ok(next))
         })?
+    }
+
+    /// Notes tokens' uses, by the token's SHA-256 (hex): a later time
+    /// replaces an earlier one, never the reverse.
+    pub fn note_token_uses(
+        &self,
+        uses: &[(String, chrono::DateTime<chrono::Utc>)],
+    ) -> Result<(), StoreError> {
+        let shas: Vec<&str> = uses.iter().map(|(s, _)| s.as_str()).collect();
+        let times: Vec<chrono::DateTime<chrono::Utc>> = uses.iter().map(|(_, t)| *t).collect();
+        self.with(async |c| {
+            c.execute(
+                "INSERT INTO token_uses (sha256, used_at) \
+                 SELECT * FROM unnest($1::text[], $2::timestamptz[]) \
+                 ON CONFLICT (sha256) DO UPDATE \
+                 SET used_at = GREATEST(token_uses.used_at, EXCLUDED.used_at)",
+                &[&shas, &times],
+            )
+            .await
+            .map(drop)
+        })
+    }
+
+    /// Every token's latest use on any server: (SHA-256 in hex, when).
+    pub fn token_uses(&self) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, StoreError> {
+        self.with(async |c| {
+            Ok(c.query("SELECT sha256, used_at FROM token_uses", &[])
+                .await?
+                .into_iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })
     }
 
     /// Every blob, with its bytes: (kind, name, bytes).

@@ -126,6 +126,11 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SecretFile<T> {
         }
     }
 
+    /// The shared files this file is one of ([`SecretFile::share`]).
+    pub fn shared(&self) -> Option<&Arc<SharedFiles>> {
+        self.shared.get()
+    }
+
     /// The entries in memory, read-locked; drop the guard soon.
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         self.entries.read().expect("secrets lock")

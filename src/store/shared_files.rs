@@ -158,6 +158,11 @@ impl SharedFiles {
         Ok(())
     }
 
+    /// The database the files are shared through.
+    pub fn db(&self) -> &Arc<Postgres> {
+        &self.db
+    }
+
     /// The name under which the file at `path` is shared, if it is.
     pub fn name_of(&self, path: &std::path::Path) -> Option<&str> {
         self.files

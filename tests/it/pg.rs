@@ -535,17 +535,19 @@ async fn a_leader_cut_off_from_the_database_lets_another_lead() {
     );
 }
 
-/// Two servers on one store, for the tests of writes through both.
-fn two_servers(db: &str) -> (std::sync::Arc<Postgres>, Server, Server) {
+/// Two servers on one store (a new database, named in the fourth), for
+/// the tests of writes through both.
+fn two_servers(db: &str) -> (std::sync::Arc<Postgres>, Server, Server, String) {
     let pg = Postgres::shared();
     let url = pg.database(db);
+    let name = url.rsplit('/').next().unwrap().to_string();
     let opts = ServerOpts {
         extra_args: vec!["--store".into(), url],
         ..Default::default()
     };
     let a = Server::start_with(opts.clone());
     let b = Server::start_with(opts);
-    (pg, a, b)
+    (pg, a, b, name)
 }
 
 /// The names in a list that `GET path` answers (`key`: the name's field).
@@ -569,7 +571,7 @@ async fn names(api: &Api, path: &str, key: &str) -> Vec<String> {
 /// other server's creations were lost.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_and_tokens_made_through_both_servers_at_once_are_all_kept() {
-    let (_pg, a, b) = two_servers("shared_writes");
+    let (_pg, a, b, _) = two_servers("shared_writes");
     let apis = [
         Api::new(&a, Some(ADMIN_TOKEN)),
         Api::new(&b, Some(ADMIN_TOKEN)),
@@ -615,4 +617,54 @@ async fn accounts_and_tokens_made_through_both_servers_at_once_are_all_kept() {
             names(api, "/users", "username").await
         );
     }
+}
+
+/// A token's last use is shown on both servers (`GET /tokens`), and
+/// using tokens does not change the shared token file: each server
+/// notes uses in a table of their own, the newest winning. (Before, each
+/// server wrote last uses into the token file on its own, so the file
+/// both servers share changed with every first use of the hour.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_last_use_is_shown_on_both_servers_without_changing_the_token_file() {
+    let (pg, a, b, db) = two_servers("token_uses");
+    let (api_a, api_b) = (
+        Api::new(&a, Some(ADMIN_TOKEN)),
+        Api::new(&b, Some(ADMIN_TOKEN)),
+    );
+    let editor = api_a.with_roles("bien-tap", &["editor"]).await;
+    let file_sha = || {
+        pg.sql(
+            &db,
+            "SELECT encode(sha, 'hex') FROM shared_files WHERE name = 'secrets/tokens.json'",
+        )
+    };
+    let before = file_sha();
+    assert!(!before.is_empty(), "the token file is shared");
+    assert_eq!(editor.get("/panels").await.0, 200);
+    let last_use = |api: &Api| {
+        let api = api.clone();
+        async move {
+            let (_, v) = api.get("/tokens").await;
+            v.as_array()?
+                .iter()
+                .find(|t| t["name"] == "bien-tap")?
+                .get("last_used_at")?
+                .as_str()
+                .map(str::to_string)
+        }
+    };
+    let on_b = eventually(Duration::from_secs(15), || last_use(&api_b)).await;
+    assert!(on_b.is_some(), "server b shows the use made on server a");
+    // The same instant (the database keeps it to the microsecond).
+    let at = |t: Option<String>| chrono::DateTime::parse_from_rfc3339(&t.unwrap()).unwrap();
+    let gap = at(last_use(&api_a).await) - at(on_b);
+    assert!(
+        gap.num_microseconds() == Some(0),
+        "both show the same time: {gap}"
+    );
+    assert_eq!(
+        file_sha(),
+        before,
+        "using a token changed the shared token file"
+    );
 }
