@@ -317,12 +317,31 @@ enum Backend {
     /// PostgreSQL ([`pg`]): the same files as rows. `version` is the
     /// database version the published snapshot (with every change this
     /// server committed) stands at; `stale` says a commit found another
-    /// server's change first.
+    /// server's change first; `turn` is held by this server's one writer
+    /// ([`Store::writers_turn`]).
     Postgres {
         db: Arc<pg::Postgres>,
         version: std::sync::atomic::AtomicI64,
         stale: std::sync::atomic::AtomicBool,
+        turn: Mutex<()>,
     },
+}
+
+/// This server's turn to write on PostgreSQL ([`Store::writers_turn`]),
+/// given back on drop.
+struct WritersTurn<'a> {
+    db: &'a pg::Postgres,
+    _here: std::sync::MutexGuard<'a, ()>,
+}
+
+impl Drop for WritersTurn<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.db.end_writers_turn() {
+            tracing::warn!(
+                "the turn to write was not given back (the connection's end frees it): {e}"
+            );
+        }
+    }
 }
 
 /// How often a server on PostgreSQL reads the whole store again, in case
@@ -500,6 +519,7 @@ impl Store {
             db,
             version: all.version.into(),
             stale: false.into(),
+            turn: Mutex::new(()),
         };
         Ok(Store::with_snapshot(root, backend, snap))
     }
@@ -659,6 +679,7 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Snapshot) -> Result<(T, Vec<FileOp>, Vec<AuditEntry>), StoreError>,
     ) -> Result<T, StoreError> {
+        let _turn = self.writers_turn()?;
         let (out, ticket) = self.commit.stage(|| self.snapshot(), f)?;
         let done = self.commit.finish(
             ticket,
@@ -678,6 +699,30 @@ impl Store {
         Ok(out)
     }
 
+    /// On PostgreSQL: waits for this server's turn to write, across the
+    /// servers (one writer at a time: [`pg::Postgres::take_writers_turn`])
+    /// and here, and reads what other servers changed first, so that the
+    /// change is weighed against the latest store and its commit is not
+    /// refused for a change it never touched. (Re-running a refused change
+    /// instead would need every change to be re-runnable; its closures
+    /// are `FnOnce` down to the API's.) The turn ends when the guard
+    /// drops. `None` on the file store.
+    fn writers_turn(&self) -> Result<Option<WritersTurn<'_>>, StoreError> {
+        let Backend::Postgres {
+            db, version, turn, ..
+        } = &self.backend
+        else {
+            return Ok(None);
+        };
+        let here = turn.lock().unwrap_or_else(|e| e.into_inner());
+        let at = db.take_writers_turn()?;
+        let turn = WritersTurn { db, _here: here };
+        if at != version.load(std::sync::atomic::Ordering::SeqCst) {
+            self.reread()?;
+        }
+        Ok(Some(turn))
+    }
+
     /// Makes `next` the snapshot readers get, and says so.
     fn publish(&self, next: Snapshot) {
         let g = next.generation;
@@ -691,7 +736,10 @@ impl Store {
     /// ([`Store::write_audited`]), then its journal.
     fn write_batch(&self, batch: &[commit::Staged]) -> Result<(), StoreError> {
         let audit: Vec<AuditEntry> = batch.iter().flat_map(|s| s.audit.clone()).collect();
-        if let Backend::Postgres { db, version, stale } = &self.backend {
+        if let Backend::Postgres {
+            db, version, stale, ..
+        } = &self.backend
+        {
             let ops: Vec<&FileOp> = batch.iter().flat_map(|s| &s.ops).collect();
             let rows = pg::rows(&self.root, &ops)?;
             let expected = version.load(std::sync::atomic::Ordering::SeqCst);

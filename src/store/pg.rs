@@ -15,10 +15,15 @@
 //! ```
 //!
 //! Each batch of the group commit is one transaction: its rows, its audit
-//! rows and the version raise, committed before the API answers. The raise
-//! is conditional on the version the writer's snapshot was read at, so a
-//! server never writes over a change of another it has not seen (it reads
-//! the store again and the caller is told to try again). The commit
+//! rows and the version raise, committed before the API answers. Writers
+//! take turns across the servers (an advisory lock,
+//! [`Postgres::take_writers_turn`]) and read what the other server changed
+//! before they stage a change, so a change is weighed against the latest
+//! store and no write is refused for a change it never touched. The raise
+//! is still conditional on the version the writer's snapshot was read at
+//! (a turn lost with its connection): a server never writes over a change
+//! of another it has not seen (it reads the store again and the caller is
+//! told to try again). The commit
 //! notifies the channel [`CHANNEL`]; the other servers listen
 //! ([`listen`]) and read the store again, and also every
 //! [`super::PG_REREAD`] in case a notification was lost.
@@ -195,6 +200,10 @@ fn connect(url: &str, migrate: bool) -> Result<Client, StoreError> {
         .map_err(|e| db_error(url, e))
 }
 
+/// The advisory lock a server holds from reading the latest store to
+/// committing its change ([`Postgres::take_writers_turn`]).
+const WRITE_LOCK: i64 = 0x6261_6e67_7469_6e03;
+
 /// The class of the advisory locks on shared files' names (the second
 /// key is the name's hash), held by [`Postgres::update_shared_file`].
 const SHARED_FILE_LOCK: i32 = 0x6274_0003;
@@ -298,6 +307,31 @@ impl Postgres {
                 documents,
                 blobs,
             })
+        })
+    }
+
+    /// Waits for this server's turn to write (the advisory lock
+    /// [`WRITE_LOCK`], held by one server at a time), then returns the
+    /// version the database is at: the writer reads what changed since
+    /// and commits before [`Postgres::end_writers_turn`]. (Should the
+    /// connection drop meanwhile, the lock goes with it and the commit's
+    /// version check still refuses a stale write.)
+    pub fn take_writers_turn(&self) -> Result<i64, StoreError> {
+        self.with(async |c| {
+            c.execute("SELECT pg_advisory_lock($1)", &[&WRITE_LOCK])
+                .await?;
+            Ok(c.query_one("SELECT version FROM store_version", &[])
+                .await?
+                .get(0))
+        })
+    }
+
+    /// Lets the next server write.
+    pub fn end_writers_turn(&self) -> Result<(), StoreError> {
+        self.with(async |c| {
+            c.execute("SELECT pg_advisory_unlock($1)", &[&WRITE_LOCK])
+                .await
+                .map(drop)
         })
     }
 
