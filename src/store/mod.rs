@@ -327,6 +327,27 @@ enum Backend {
     },
 }
 
+/// Refuses documents that hold the character U+0000 (in JSON, `\u0000`
+/// not itself escaped), on either store: PostgreSQL's jsonb cannot keep
+/// it, and a file store that did would not move into PostgreSQL.
+fn refuse_nul(ops: &[FileOp]) -> Result<(), StoreError> {
+    let has_nul = |bytes: &[u8]| {
+        bytes.windows(6).enumerate().any(|(i, w)| {
+            w == b"\\u0000" && bytes[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+        })
+    };
+    let json = |p: &Path| p.extension().is_some_and(|e| e == "json");
+    let nul = ops.iter().any(|op| match op {
+        FileOp::Write(p, b) => json(p) && has_nul(b),
+        FileOp::Remove(_) => false,
+        FileOp::Batch { files, .. } => files.iter().any(|(p, b)| json(p) && has_nul(b)),
+    });
+    if nul {
+        return Err(Invalid::new(Reason::NulCharacter).into());
+    }
+    Ok(())
+}
+
 /// This server's turn to write on PostgreSQL ([`Store::writers_turn`]),
 /// given back on drop.
 struct WritersTurn<'a> {
@@ -680,7 +701,14 @@ impl Store {
         f: impl FnOnce(&mut Snapshot) -> Result<(T, Vec<FileOp>, Vec<AuditEntry>), StoreError>,
     ) -> Result<T, StoreError> {
         let _turn = self.writers_turn()?;
-        let (out, ticket) = self.commit.stage(|| self.snapshot(), f)?;
+        let (out, ticket) = self.commit.stage(
+            || self.snapshot(),
+            |s| {
+                let staged = f(s)?;
+                refuse_nul(&staged.1)?;
+                Ok(staged)
+            },
+        )?;
         let done = self.commit.finish(
             ticket,
             |batch| self.write_batch(batch),

@@ -720,3 +720,37 @@ async fn writes_to_different_messages_through_both_servers_are_never_refused() {
         refused.first()
     );
 }
+
+/// A text with the character U+0000 is refused alike on both stores,
+/// with a sentence (PostgreSQL's jsonb cannot keep it; before, the file
+/// store kept it and PostgreSQL failed with its own error); a text that
+/// only shows the six characters `\u0000` is kept on both.
+#[test]
+fn a_nul_character_is_refused_alike_on_both_stores() {
+    let pg = Postgres::shared();
+    let url = pg.database("nul_text");
+    let (dp, df) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let stores = [
+        Store::open_postgres(&url, dp.path()).unwrap(),
+        Store::open(df.path()).unwrap(),
+    ];
+    let body = |text: &str| -> bangtin::domain::MessageBody {
+        serde_json::from_value(json!({"title": "Tin", "text": text})).unwrap()
+    };
+    let now = chrono::Utc::now();
+    let mut said = Vec::new();
+    for s in &stores {
+        let refused = s.create_message(body("Thông\u{0}báo"), "an", now);
+        match refused {
+            Err(StoreError::Refused(r)) => said.push(r.to_string()),
+            other => panic!("a NUL character is refused: {other:?}"),
+        }
+        let shown = s.create_message(body("gõ \\u0000 như thế"), "an", now);
+        assert_eq!(
+            shown.unwrap().body.text.as_deref(),
+            Some("gõ \\u0000 như thế")
+        );
+    }
+    assert_eq!(said[0], said[1], "the same refusal on both stores");
+    assert!(said[0].contains("U+0000"), "{}", said[0]);
+}
