@@ -12,7 +12,13 @@
 //! store_version (version)            raised by every committed change
 //! shared_files (name, bytes, sha)    files both servers keep alike (super::shared_files)
 //! token_uses (sha256, used_at)       each API token's latest use on any server
+//! commit_marks (version, instance)   who committed each of the latest versions
 //! ```
+//!
+//! A commit whose connection drops after COMMIT was sent is not taken
+//! for failed: once that transaction has ended, the server reads its mark
+//! in `commit_marks` on a new connection and reports the change done if
+//! it is there (failed only if it is not, or cannot be read).
 //!
 //! Each batch of the group commit is one transaction: its rows, its audit
 //! rows and the version raise, committed before the API answers. Writers
@@ -203,6 +209,9 @@ fn connect(url: &str, migrate: bool) -> Result<Client, StoreError> {
 /// The advisory lock a server holds from reading the latest store to
 /// committing its change ([`Postgres::take_writers_turn`]).
 const WRITE_LOCK: i64 = 0x6261_6e67_7469_6e03;
+
+/// How many of the latest versions keep their [`Postgres::commit`] mark.
+const COMMIT_MARKS_KEPT: i64 = 500;
 
 /// The class of the advisory locks on shared files' names (the second
 /// key is the name's hash), held by [`Postgres::update_shared_file`].
@@ -648,6 +657,8 @@ impl Postgres {
     ) -> Result<i64, CommitError> {
         let values = audit_values(audit);
         let instance = self.instance.clone();
+        // The version this commit raises to, once it has sent COMMIT.
+        let committing = std::cell::Cell::new(None);
         let out = self.with(async |c| {
             let tx = c.transaction().await?;
             let raised = tx
@@ -659,6 +670,17 @@ impl Postgres {
             let Some(raised) = raised else {
                 return Ok(None);
             };
+            let raised: i64 = raised.get(0);
+            tx.execute(
+                "INSERT INTO commit_marks (version, instance) VALUES ($1, $2)",
+                &[&raised, &instance],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM commit_marks WHERE version < $1",
+                &[&(raised - COMMIT_MARKS_KEPT)],
+            )
+            .await?;
             for row in rows {
                 apply(&tx, row).await?;
             }
@@ -668,14 +690,52 @@ impl Postgres {
             }
             tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &instance])
                 .await?;
+            committing.set(Some(raised));
             tx.commit().await?;
-            Ok(Some(raised.get::<_, i64>(0)))
+            Ok(Some(raised))
         });
-        match out {
-            Ok(Some(v)) => Ok(v),
-            Ok(None) => Err(CommitError::Stale),
-            Err(e) => Err(CommitError::Failed(e)),
+        match (out, committing.get()) {
+            (Ok(Some(v)), _) => Ok(v),
+            (Ok(None), _) => Err(CommitError::Stale),
+            (Err(e), None) => Err(CommitError::Failed(e)),
+            // The COMMIT was sent and no answer came: ask.
+            (Err(e), Some(v)) => match self.committed(v) {
+                Ok(true) => {
+                    tracing::warn!(
+                        version = v,
+                        "the commit's answer was lost, but it was committed: {e}"
+                    );
+                    Ok(v)
+                }
+                Ok(false) => Err(CommitError::Failed(e)),
+                Err(check) => {
+                    tracing::error!(version = v, "whether a commit whose answer was lost went through is not known ({check}): {e}");
+                    Err(CommitError::Failed(e))
+                }
+            },
         }
+    }
+
+    /// Whether this server committed the store's version `v`, asked on a
+    /// new connection once the transaction that may have done it has
+    /// ended (its lock on the version row is waited for, 10 s at most).
+    fn committed(&self, v: i64) -> Result<bool, StoreError> {
+        let instance = self.instance.clone();
+        self.with(async |c| {
+            let tx = c.transaction().await?;
+            tx.batch_execute("SET LOCAL lock_timeout = '10s'").await?;
+            tx.query_one("SELECT version FROM store_version FOR SHARE", &[])
+                .await?;
+            let by: Option<String> = tx
+                .query_opt(
+                    "SELECT instance FROM commit_marks WHERE version = $1",
+                    &[&v],
+                )
+                .await?
+                .map(|r| r.get(0));
+            tx.commit().await?;
+            Ok(by.as_deref() == Some(instance.as_str()))
+        })
     }
 }
 

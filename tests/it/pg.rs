@@ -754,3 +754,90 @@ fn a_nul_character_is_refused_alike_on_both_stores() {
     assert_eq!(said[0], said[1], "the same refusal on both stores");
     assert!(said[0].contains("U+0000"), "{}", said[0]);
 }
+
+/// A relay on loopback to the database that can drop the connections it
+/// carries (a link lost) and keeps taking new ones.
+struct Dropper {
+    port: u16,
+    carried: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Dropper {
+    fn start(upstream: u16) -> Dropper {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let carried = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let list = carried.clone();
+        std::thread::spawn(move || {
+            for down in l.incoming().flatten() {
+                let Ok(up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    })
+                };
+                list.lock().unwrap().push(down.try_clone().unwrap());
+                pipe(down.try_clone().unwrap(), up.try_clone().unwrap());
+                pipe(up, down);
+            }
+        });
+        Dropper { port, carried }
+    }
+
+    /// Closes every connection carried so far.
+    fn drop_all(&self) {
+        for c in self.carried.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// A change whose COMMIT went through while the connection dropped
+/// before its answer came is reported done (the server asks the database
+/// once the transaction has ended), not failed: a person told it failed
+/// would make it again. (Before: an error, though the change was there.)
+#[test]
+fn a_commit_whose_answer_was_lost_is_known_to_have_gone_through() {
+    let pg = Postgres::shared();
+    let url = pg.database("lost_commit");
+    let db = url.rsplit('/').next().unwrap().to_string();
+    let relay = Dropper::start(pg.port);
+    let through = format!("postgres://postgres@127.0.0.1:{}/{db}", relay.port);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_postgres(&through, dir.path()).unwrap();
+    // Commits wait a second at COMMIT (a deferred trigger), so that the
+    // link can be dropped while the database commits.
+    pg.sql(
+        &db,
+        "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON audit \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow();",
+    );
+    std::thread::scope(|s| {
+        let write = s.spawn(|| store.put_panel(panel("p1"), true, "an"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while pg.sql(
+            &db,
+            "SELECT count(*) FROM pg_stat_activity WHERE query = 'COMMIT' AND state = 'active'",
+        ) != "1"
+        {
+            assert!(std::time::Instant::now() < deadline, "no COMMIT under way");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        relay.drop_all();
+        let done = write.join().unwrap();
+        assert!(
+            done.is_ok(),
+            "a committed change is reported done: {done:?}"
+        );
+    });
+    assert_eq!(
+        pg.sql(&db, "SELECT count(*) FROM documents WHERE id = 'p1'"),
+        "1"
+    );
+    assert!(store.snapshot().panels.contains_key(&panel("p1").id));
+}
