@@ -841,3 +841,33 @@ fn a_commit_whose_answer_was_lost_is_known_to_have_gone_through() {
     );
     assert!(store.snapshot().panels.contains_key(&panel("p1").id));
 }
+
+/// `bangtin store migrate` out of PostgreSQL is all or nothing: a failure
+/// halfway leaves no directory behind, half-written or temporary.
+/// (Before, the documents written before the failure stayed.)
+#[test]
+fn an_export_that_fails_halfway_leaves_nothing() {
+    let pg = Postgres::shared();
+    let url = pg.database("export_fails");
+    let db = url.rsplit('/').next().unwrap().to_string();
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_postgres(&url, dir.path()).unwrap();
+        s.put_panel(panel("p1"), true, "an").unwrap();
+    }
+    // A blob whose path runs through the panel's file: the export writes
+    // the documents, then cannot make that directory.
+    pg.sql(
+        &db,
+        "INSERT INTO blobs (kind, name, bytes) VALUES ('content/panels', 'p1.json/x', '\\x00')",
+    );
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("export");
+    let failed = bangtin::store::migrate::out_of_postgres(&url, &out);
+    assert!(failed.is_err(), "the export fails: {failed:?}");
+    let left: Vec<_> = std::fs::read_dir(parent.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
