@@ -351,13 +351,18 @@ fn refuse_nul(ops: &[FileOp]) -> Result<(), StoreError> {
 /// This server's turn to write on PostgreSQL ([`Store::writers_turn`]),
 /// given back on drop.
 struct WritersTurn<'a> {
-    db: &'a pg::Postgres,
+    /// Where the turn is held (`None`: not had in time, see
+    /// [`pg::Postgres::take_writers_turn`]).
+    db: Option<&'a pg::Postgres>,
     _here: std::sync::MutexGuard<'a, ()>,
 }
 
 impl Drop for WritersTurn<'_> {
     fn drop(&mut self) {
-        if let Err(e) = self.db.end_writers_turn() {
+        let Some(db) = self.db else {
+            return;
+        };
+        if let Err(e) = db.end_writers_turn() {
             tracing::warn!(
                 "the turn to write was not given back (the connection's end frees it): {e}"
             );
@@ -743,8 +748,11 @@ impl Store {
             return Ok(None);
         };
         let here = turn.lock().unwrap_or_else(|e| e.into_inner());
-        let at = db.take_writers_turn()?;
-        let turn = WritersTurn { db, _here: here };
+        let (at, had) = db.take_writers_turn()?;
+        let turn = WritersTurn {
+            db: had.then_some(&**db),
+            _here: here,
+        };
         if at != version.load(std::sync::atomic::Ordering::SeqCst) {
             self.reread()?;
         }

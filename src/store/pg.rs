@@ -208,10 +208,13 @@ fn connect(url: &str, migrate: bool) -> Result<Client, StoreError> {
 
 /// The advisory lock a server holds from reading the latest store to
 /// committing its change ([`Postgres::take_writers_turn`]).
-const WRITE_LOCK: i64 = 0x6261_6e67_7469_6e03;
+pub const WRITE_LOCK: i64 = 0x6261_6e67_7469_6e03;
 
 /// How many of the latest versions keep their [`Postgres::commit`] mark.
 const COMMIT_MARKS_KEPT: i64 = 500;
+
+/// How long a writer waits for its turn ([`Postgres::take_writers_turn`]).
+const WRITERS_TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The class of the advisory locks on shared files' names (the second
 /// key is the name's hash), held by [`Postgres::update_shared_file`].
@@ -321,17 +324,42 @@ impl Postgres {
 
     /// Waits for this server's turn to write (the advisory lock
     /// [`WRITE_LOCK`], held by one server at a time), then returns the
-    /// version the database is at: the writer reads what changed since
-    /// and commits before [`Postgres::end_writers_turn`]. (Should the
-    /// connection drop meanwhile, the lock goes with it and the commit's
-    /// version check still refuses a stale write.)
-    pub fn take_writers_turn(&self) -> Result<i64, StoreError> {
+    /// version the database is at and whether the turn was had: the
+    /// writer reads what changed since and commits before
+    /// [`Postgres::end_writers_turn`]. The wait ends after
+    /// [`WRITERS_TURN_WAIT`] (a server cut off while holding the turn
+    /// keeps it until its session ends): then the writer goes on without
+    /// it. Without the turn, or should the connection drop meanwhile
+    /// (the lock goes with it), the commit's version check still refuses
+    /// a stale write.
+    pub fn take_writers_turn(&self) -> Result<(i64, bool), StoreError> {
         self.with(async |c| {
-            c.execute("SELECT pg_advisory_lock($1)", &[&WRITE_LOCK])
-                .await?;
-            Ok(c.query_one("SELECT version FROM store_version", &[])
+            c.batch_execute(&format!(
+                "SET lock_timeout = '{}ms'",
+                WRITERS_TURN_WAIT.as_millis()
+            ))
+            .await?;
+            let had = match c
+                .execute("SELECT pg_advisory_lock($1)", &[&WRITE_LOCK])
+                .await
+            {
+                Ok(_) => true,
+                Err(e)
+                    if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
+                {
+                    tracing::warn!(
+                        "no turn to write within {WRITERS_TURN_WAIT:?}: writing without it"
+                    );
+                    false
+                }
+                Err(e) => return Err(e),
+            };
+            c.batch_execute("RESET lock_timeout").await?;
+            let v = c
+                .query_one("SELECT version FROM store_version", &[])
                 .await?
-                .get(0))
+                .get(0);
+            Ok((v, had))
         })
     }
 

@@ -871,3 +871,38 @@ fn an_export_that_fails_halfway_leaves_nothing() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// A server that holds the turn to write and does not give it back (cut
+/// off from the database with its session still open) holds the other's
+/// writes up for a few seconds at most: then they go on without the turn.
+#[test]
+fn a_turn_to_write_never_given_back_does_not_stop_writes() {
+    let pg = Postgres::shared();
+    let url = pg.database("stuck_turn");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_postgres(&url, dir.path()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _holder = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .execute(
+                "SELECT pg_advisory_lock($1)",
+                &[&bangtin::store::pg::WRITE_LOCK],
+            )
+            .await
+            .unwrap();
+        client
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(store.put_panel(panel("p1"), true, "an"));
+    });
+    let done = rx.recv_timeout(Duration::from_secs(30));
+    assert!(
+        matches!(done, Ok(Ok(_))),
+        "a write waits for the turn a few seconds at most, then goes through: {done:?}"
+    );
+}
