@@ -324,6 +324,12 @@ fn open_data(config: &Config) -> anyhow::Result<(Data, SeqAllocator)> {
     .context("reading frame sequence numbers")?;
     let credentials = Credentials::open(&Credentials::default_path(&config.data))
         .context("reading the controllers' broker credentials")?;
+    if let Some(files) = &shared {
+        // Their writes go through the database before they are answered.
+        tokens.share(files);
+        accounts.users().share(files);
+        credentials.share(files);
+    }
     let data = Data {
         credentials: Arc::new(credentials),
         store: Arc::new(store),
@@ -569,6 +575,9 @@ fn start_alarms(
     metrics: &Arc<Metrics>,
 ) -> Arc<Alarms> {
     let files = Arc::new(AlarmStore::open(&config.data));
+    if let Some(shared) = &data.shared {
+        files.share(shared);
+    }
     let notifier = Notifier::start(files.clone(), config.tz);
     let alarms = Arc::new(Alarms::new(files, notifier, config.tz));
     let m = metrics.clone();

@@ -1075,6 +1075,11 @@ reasons! { l;
         "Một máy chủ khác vừa thay đổi dữ liệu này: hãy tải lại và thử lại.".into(),
         "another server changed this data a moment ago: reload and try again".into(),
     ),
+    /// A text holds the character U+0000, which the store does not keep.
+    NulCharacter => (
+        "Nội dung có ký tự rỗng (U+0000), ký tự này không lưu được: hãy xoá nó rồi gửi lại.".into(),
+        "the text contains the NUL character (U+0000), which cannot be stored: remove it and send again".into(),
+    ),
     /// `--store` is not a PostgreSQL URL.
     BadStoreUrl => (
         "--store phải là địa chỉ PostgreSQL, ví dụ postgres://bangtin@db.local/bangtin; bỏ trống để dùng các tệp trong --data.".into(),
@@ -2590,6 +2595,7 @@ mod tests {
                 earlier: 1,
             },
             Reason::ImportRows { n: 2 },
+            Reason::NulCharacter,
             Reason::ImportRow {
                 row: 1,
                 id: Some(s()),

@@ -115,6 +115,9 @@ pub struct AlarmStore {
     log_path: PathBuf,
     config: Mutex<ConfigState>,
     log: Mutex<AlarmLog>,
+    /// On the PostgreSQL store: the files two servers share
+    /// ([`AlarmStore::share`]).
+    shared: std::sync::OnceLock<std::sync::Arc<super::shared_files::SharedFiles>>,
 }
 
 fn stamp(path: &Path) -> Option<(u64, std::time::SystemTime)> {
@@ -150,6 +153,7 @@ impl AlarmStore {
                 problem: None,
             }),
             log: Mutex::new(log),
+            shared: std::sync::OnceLock::new(),
         };
         s.config();
         s
@@ -190,12 +194,28 @@ impl AlarmStore {
             .clone()
     }
 
-    /// Checks and writes new settings (mode 600), then puts them in force.
+    /// On the PostgreSQL store: the settings are written through the
+    /// database ([`super::shared_files::SharedFiles::write`]) from now on.
+    pub fn share(&self, files: &std::sync::Arc<super::shared_files::SharedFiles>) {
+        if files.name_of(&self.config_path).is_some() {
+            let _ = self.shared.set(files.clone());
+        }
+    }
+
+    /// Checks and writes new settings (mode 600), then puts them in force;
+    /// on the PostgreSQL store, committed to the database first (the
+    /// settings are replaced whole: the latest commit is in force
+    /// everywhere).
     pub fn set_config(&self, c: AlarmConfig) -> Result<AlarmConfig, StoreError> {
         c.check()?;
         let mut st = self.config.lock().expect("alarm config lock");
-        fsio::write_secret(&self.config_path, &super::pretty(&c))
-            .map_err(|e| StoreError::io(&self.config_path, e))?;
+        match self.shared.get() {
+            Some(files) => files
+                .write(&self.config_path, |_| Ok(super::pretty(&c)))
+                .map(drop)?,
+            None => fsio::write_secret(&self.config_path, &super::pretty(&c))
+                .map_err(|e| StoreError::io(&self.config_path, e))?,
+        }
         st.seen = stamp(&self.config_path);
         st.config = c.clone();
         st.problem = None;

@@ -40,6 +40,12 @@ impl Credentials {
         SecretFile::open(path, "MQTT credentials").map(Credentials)
     }
 
+    /// On the PostgreSQL store: writes go through the database
+    /// ([`super::shared_files::SharedFiles::write`]) from now on.
+    pub fn share(&self, files: &std::sync::Arc<super::shared_files::SharedFiles>) {
+        self.0.share(files);
+    }
+
     /// Whether `password` is the one issued to `user`.
     pub fn verify(&self, user: &str, password: &str) -> bool {
         self.0.reload_if_changed();

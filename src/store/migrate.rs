@@ -1,6 +1,7 @@
 //! `bangtin store migrate`: a file-store data directory into PostgreSQL
 //! ([`into_postgres`]) and back out ([`out_of_postgres`]); the files stay
-//! the git-able export of a store kept in PostgreSQL.
+//! the git-able export of a store kept in PostgreSQL. The way out is all
+//! or nothing: written beside the target directory, then renamed to it.
 //!
 //! What moves: every document of the layout (content, schedules, alerts,
 //! message versions, CAP warnings) as a row, images and CAP documents as
@@ -157,13 +158,35 @@ fn as_the_store_writes(kind: &str, body: &str) -> Result<Vec<u8>, serde_json::Er
 }
 
 /// Writes the store at `url` out as the data directory `root`, which must
-/// be empty or not exist yet.
+/// be empty or not exist yet: all of it or nothing. The files are written
+/// into a sibling directory, which is renamed to `root` once complete (a
+/// failure halfway removes it and leaves `root` as it was).
 pub fn out_of_postgres(url: &str, root: &Path) -> Result<Moved, StoreError> {
     if std::fs::read_dir(root).is_ok_and(|mut rd| rd.next().is_some()) {
         return Err(StoreError::conflict(crate::i18n::Reason::ExportNotEmpty {
             dir: root.display().to_string(),
         }));
     }
+    let name = root
+        .file_name()
+        .map_or("export".into(), |n| n.to_string_lossy());
+    let parent = root.parent().filter(|p| !p.as_os_str().is_empty());
+    let parent = parent.unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    let partial = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    let moved = write_export(url, &partial).and_then(|moved| {
+        std::fs::rename(&partial, root).map_err(io(root))?;
+        fsio::sync_dir(parent).map_err(io(parent))?;
+        Ok(moved)
+    });
+    if moved.is_err() {
+        let _ = std::fs::remove_dir_all(&partial);
+    }
+    moved
+}
+
+/// [`out_of_postgres`]'s files, written under `root`.
+fn write_export(url: &str, root: &Path) -> Result<Moved, StoreError> {
     let db = std::sync::Arc::new(Postgres::open(url)?);
     let all = db.read_everything()?;
     let mut moved = Moved::default();

@@ -317,12 +317,57 @@ enum Backend {
     /// PostgreSQL ([`pg`]): the same files as rows. `version` is the
     /// database version the published snapshot (with every change this
     /// server committed) stands at; `stale` says a commit found another
-    /// server's change first.
+    /// server's change first; `turn` is held by this server's one writer
+    /// ([`Store::writers_turn`]).
     Postgres {
         db: Arc<pg::Postgres>,
         version: std::sync::atomic::AtomicI64,
         stale: std::sync::atomic::AtomicBool,
+        turn: Mutex<()>,
     },
+}
+
+/// Refuses documents that hold the character U+0000 (in JSON, `\u0000`
+/// not itself escaped), on either store: PostgreSQL's jsonb cannot keep
+/// it, and a file store that did would not move into PostgreSQL.
+fn refuse_nul(ops: &[FileOp]) -> Result<(), StoreError> {
+    let has_nul = |bytes: &[u8]| {
+        bytes.windows(6).enumerate().any(|(i, w)| {
+            w == b"\\u0000" && bytes[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+        })
+    };
+    let json = |p: &Path| p.extension().is_some_and(|e| e == "json");
+    let nul = ops.iter().any(|op| match op {
+        FileOp::Write(p, b) => json(p) && has_nul(b),
+        FileOp::Remove(_) => false,
+        FileOp::Batch { files, .. } => files.iter().any(|(p, b)| json(p) && has_nul(b)),
+    });
+    if nul {
+        return Err(Invalid::new(Reason::NulCharacter).into());
+    }
+    Ok(())
+}
+
+/// This server's turn to write on PostgreSQL ([`Store::writers_turn`]),
+/// given back on drop.
+struct WritersTurn<'a> {
+    /// Where the turn is held (`None`: not had in time, see
+    /// [`pg::Postgres::take_writers_turn`]).
+    db: Option<&'a pg::Postgres>,
+    _here: std::sync::MutexGuard<'a, ()>,
+}
+
+impl Drop for WritersTurn<'_> {
+    fn drop(&mut self) {
+        let Some(db) = self.db else {
+            return;
+        };
+        if let Err(e) = db.end_writers_turn() {
+            tracing::warn!(
+                "the turn to write was not given back (the connection's end frees it): {e}"
+            );
+        }
+    }
 }
 
 /// How often a server on PostgreSQL reads the whole store again, in case
@@ -500,6 +545,7 @@ impl Store {
             db,
             version: all.version.into(),
             stale: false.into(),
+            turn: Mutex::new(()),
         };
         Ok(Store::with_snapshot(root, backend, snap))
     }
@@ -659,7 +705,15 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Snapshot) -> Result<(T, Vec<FileOp>, Vec<AuditEntry>), StoreError>,
     ) -> Result<T, StoreError> {
-        let (out, ticket) = self.commit.stage(|| self.snapshot(), f)?;
+        let _turn = self.writers_turn()?;
+        let (out, ticket) = self.commit.stage(
+            || self.snapshot(),
+            |s| {
+                let staged = f(s)?;
+                refuse_nul(&staged.1)?;
+                Ok(staged)
+            },
+        )?;
         let done = self.commit.finish(
             ticket,
             |batch| self.write_batch(batch),
@@ -678,6 +732,33 @@ impl Store {
         Ok(out)
     }
 
+    /// On PostgreSQL: waits for this server's turn to write, across the
+    /// servers (one writer at a time: [`pg::Postgres::take_writers_turn`])
+    /// and here, and reads what other servers changed first, so that the
+    /// change is weighed against the latest store and its commit is not
+    /// refused for a change it never touched. (Re-running a refused change
+    /// instead would need every change to be re-runnable; its closures
+    /// are `FnOnce` down to the API's.) The turn ends when the guard
+    /// drops. `None` on the file store.
+    fn writers_turn(&self) -> Result<Option<WritersTurn<'_>>, StoreError> {
+        let Backend::Postgres {
+            db, version, turn, ..
+        } = &self.backend
+        else {
+            return Ok(None);
+        };
+        let here = turn.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, had) = db.take_writers_turn()?;
+        let turn = WritersTurn {
+            db: had.then_some(&**db),
+            _here: here,
+        };
+        if at != version.load(std::sync::atomic::Ordering::SeqCst) {
+            self.reread()?;
+        }
+        Ok(Some(turn))
+    }
+
     /// Makes `next` the snapshot readers get, and says so.
     fn publish(&self, next: Snapshot) {
         let g = next.generation;
@@ -691,7 +772,10 @@ impl Store {
     /// ([`Store::write_audited`]), then its journal.
     fn write_batch(&self, batch: &[commit::Staged]) -> Result<(), StoreError> {
         let audit: Vec<AuditEntry> = batch.iter().flat_map(|s| s.audit.clone()).collect();
-        if let Backend::Postgres { db, version, stale } = &self.backend {
+        if let Backend::Postgres {
+            db, version, stale, ..
+        } = &self.backend
+        {
             let ops: Vec<&FileOp> = batch.iter().flat_map(|s| &s.ops).collect();
             let rows = pg::rows(&self.root, &ops)?;
             let expected = version.load(std::sync::atomic::Ordering::SeqCst);

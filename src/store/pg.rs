@@ -10,13 +10,26 @@
 //! blobs (kind, name, bytes bytea)    the other files: images, CAP documents
 //! audit (n, entry jsonb)             the audit trail, in commit order
 //! store_version (version)            raised by every committed change
+//! shared_files (name, bytes, sha)    files both servers keep alike (super::shared_files)
+//! token_uses (sha256, used_at)       each API token's latest use on any server
+//! commit_marks (version, instance)   who committed each of the latest versions
 //! ```
 //!
+//! A commit whose connection drops after COMMIT was sent is not taken
+//! for failed: once that transaction has ended, the server reads its mark
+//! in `commit_marks` on a new connection and reports the change done if
+//! it is there (failed only if it is not, or cannot be read).
+//!
 //! Each batch of the group commit is one transaction: its rows, its audit
-//! rows and the version raise, committed before the API answers. The raise
-//! is conditional on the version the writer's snapshot was read at, so a
-//! server never writes over a change of another it has not seen (it reads
-//! the store again and the caller is told to try again). The commit
+//! rows and the version raise, committed before the API answers. Writers
+//! take turns across the servers (an advisory lock,
+//! [`Postgres::take_writers_turn`]) and read what the other server changed
+//! before they stage a change, so a change is weighed against the latest
+//! store and no write is refused for a change it never touched. The raise
+//! is still conditional on the version the writer's snapshot was read at
+//! (a turn lost with its connection): a server never writes over a change
+//! of another it has not seen (it reads the store again and the caller is
+//! told to try again). The commit
 //! notifies the channel [`CHANNEL`]; the other servers listen
 //! ([`listen`]) and read the store again, and also every
 //! [`super::PG_REREAD`] in case a notification was lost.
@@ -30,6 +43,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use sha2::Digest;
 use tokio_postgres::{Client, NoTls};
 
 use super::{AuditEntry, FileOp, StoreError};
@@ -192,6 +206,20 @@ fn connect(url: &str, migrate: bool) -> Result<Client, StoreError> {
         .map_err(|e| db_error(url, e))
 }
 
+/// The advisory lock a server holds from reading the latest store to
+/// committing its change ([`Postgres::take_writers_turn`]).
+pub const WRITE_LOCK: i64 = 0x6261_6e67_7469_6e03;
+
+/// How many of the latest versions keep their [`Postgres::commit`] mark.
+const COMMIT_MARKS_KEPT: i64 = 500;
+
+/// How long a writer waits for its turn ([`Postgres::take_writers_turn`]).
+const WRITERS_TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The class of the advisory locks on shared files' names (the second
+/// key is the name's hash), held by [`Postgres::update_shared_file`].
+const SHARED_FILE_LOCK: i32 = 0x6274_0003;
+
 /// The advisory lock that servers starting together take in turn to
 /// bring the schema up to date (any number that no one else uses).
 const MIGRATION_LOCK: i64 = 0x6261_6e67_7469_6e01;
@@ -291,6 +319,56 @@ impl Postgres {
                 documents,
                 blobs,
             })
+        })
+    }
+
+    /// Waits for this server's turn to write (the advisory lock
+    /// [`WRITE_LOCK`], held by one server at a time), then returns the
+    /// version the database is at and whether the turn was had: the
+    /// writer reads what changed since and commits before
+    /// [`Postgres::end_writers_turn`]. The wait ends after
+    /// [`WRITERS_TURN_WAIT`] (a server cut off while holding the turn
+    /// keeps it until its session ends): then the writer goes on without
+    /// it. Without the turn, or should the connection drop meanwhile
+    /// (the lock goes with it), the commit's version check still refuses
+    /// a stale write.
+    pub fn take_writers_turn(&self) -> Result<(i64, bool), StoreError> {
+        self.with(async |c| {
+            c.batch_execute(&format!(
+                "SET lock_timeout = '{}ms'",
+                WRITERS_TURN_WAIT.as_millis()
+            ))
+            .await?;
+            let had = match c
+                .execute("SELECT pg_advisory_lock($1)", &[&WRITE_LOCK])
+                .await
+            {
+                Ok(_) => true,
+                Err(e)
+                    if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
+                {
+                    tracing::warn!(
+                        "no turn to write within {WRITERS_TURN_WAIT:?}: writing without it"
+                    );
+                    false
+                }
+                Err(e) => return Err(e),
+            };
+            c.batch_execute("RESET lock_timeout").await?;
+            let v = c
+                .query_one("SELECT version FROM store_version", &[])
+                .await?
+                .get(0);
+            Ok((v, had))
+        })
+    }
+
+    /// Lets the next server write.
+    pub fn end_writers_turn(&self) -> Result<(), StoreError> {
+        self.with(async |c| {
+            c.execute("SELECT pg_advisory_unlock($1)", &[&WRITE_LOCK])
+                .await
+                .map(drop)
         })
     }
 
@@ -456,6 +534,79 @@ impl Postgres {
         })
     }
 
+    /// Changes a shared file with no lost update: in one transaction,
+    /// under a lock on the file's name that every server takes for it,
+    /// reads the database's copy, asks `change` for the new bytes (from
+    /// that copy: `None` when there is none) and writes them. The new
+    /// bytes once committed; nothing is written when `change` fails.
+    pub fn update_shared_file(
+        &self,
+        name: &str,
+        change: impl FnOnce(Option<SharedFile>) -> Result<Vec<u8>, StoreError>,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.with(async |c| {
+            let tx = c.transaction().await?;
+            // A row lock would not cover a file that has no row yet.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&SHARED_FILE_LOCK, &name],
+            )
+            .await?;
+            let there = tx
+                .query_opt(
+                    "SELECT bytes, sha FROM shared_files WHERE name = $1",
+                    &[&name],
+                )
+                .await?
+                .map(|r| (r.get(0), r.get(1)));
+            let next = match change(there) {
+                Ok(next) => next,
+                Err(e) => return Ok(Err(e)),
+            };
+            let sha = sha2::Sha256::digest(&next).to_vec();
+            tx.execute(
+                "INSERT INTO shared_files (name, bytes, sha) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET bytes = EXCLUDED.bytes, sha = EXCLUDED.sha",
+                &[&name, &next, &sha],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(Ok(next))
+        })?
+    }
+
+    /// Notes tokens' uses, by the token's SHA-256 (hex): a later time
+    /// replaces an earlier one, never the reverse.
+    pub fn note_token_uses(
+        &self,
+        uses: &[(String, chrono::DateTime<chrono::Utc>)],
+    ) -> Result<(), StoreError> {
+        let shas: Vec<&str> = uses.iter().map(|(s, _)| s.as_str()).collect();
+        let times: Vec<chrono::DateTime<chrono::Utc>> = uses.iter().map(|(_, t)| *t).collect();
+        self.with(async |c| {
+            c.execute(
+                "INSERT INTO token_uses (sha256, used_at) \
+                 SELECT * FROM unnest($1::text[], $2::timestamptz[]) \
+                 ON CONFLICT (sha256) DO UPDATE \
+                 SET used_at = GREATEST(token_uses.used_at, EXCLUDED.used_at)",
+                &[&shas, &times],
+            )
+            .await
+            .map(drop)
+        })
+    }
+
+    /// Every token's latest use on any server: (SHA-256 in hex, when).
+    pub fn token_uses(&self) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, StoreError> {
+        self.with(async |c| {
+            Ok(c.query("SELECT sha256, used_at FROM token_uses", &[])
+                .await?
+                .into_iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })
+    }
+
     /// Every blob, with its bytes: (kind, name, bytes).
     pub fn blobs(&self) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
         self.with(async |c| {
@@ -534,6 +685,8 @@ impl Postgres {
     ) -> Result<i64, CommitError> {
         let values = audit_values(audit);
         let instance = self.instance.clone();
+        // The version this commit raises to, once it has sent COMMIT.
+        let committing = std::cell::Cell::new(None);
         let out = self.with(async |c| {
             let tx = c.transaction().await?;
             let raised = tx
@@ -545,6 +698,17 @@ impl Postgres {
             let Some(raised) = raised else {
                 return Ok(None);
             };
+            let raised: i64 = raised.get(0);
+            tx.execute(
+                "INSERT INTO commit_marks (version, instance) VALUES ($1, $2)",
+                &[&raised, &instance],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM commit_marks WHERE version < $1",
+                &[&(raised - COMMIT_MARKS_KEPT)],
+            )
+            .await?;
             for row in rows {
                 apply(&tx, row).await?;
             }
@@ -554,14 +718,52 @@ impl Postgres {
             }
             tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &instance])
                 .await?;
+            committing.set(Some(raised));
             tx.commit().await?;
-            Ok(Some(raised.get::<_, i64>(0)))
+            Ok(Some(raised))
         });
-        match out {
-            Ok(Some(v)) => Ok(v),
-            Ok(None) => Err(CommitError::Stale),
-            Err(e) => Err(CommitError::Failed(e)),
+        match (out, committing.get()) {
+            (Ok(Some(v)), _) => Ok(v),
+            (Ok(None), _) => Err(CommitError::Stale),
+            (Err(e), None) => Err(CommitError::Failed(e)),
+            // The COMMIT was sent and no answer came: ask.
+            (Err(e), Some(v)) => match self.committed(v) {
+                Ok(true) => {
+                    tracing::warn!(
+                        version = v,
+                        "the commit's answer was lost, but it was committed: {e}"
+                    );
+                    Ok(v)
+                }
+                Ok(false) => Err(CommitError::Failed(e)),
+                Err(check) => {
+                    tracing::error!(version = v, "whether a commit whose answer was lost went through is not known ({check}): {e}");
+                    Err(CommitError::Failed(e))
+                }
+            },
         }
+    }
+
+    /// Whether this server committed the store's version `v`, asked on a
+    /// new connection once the transaction that may have done it has
+    /// ended (its lock on the version row is waited for, 10 s at most).
+    fn committed(&self, v: i64) -> Result<bool, StoreError> {
+        let instance = self.instance.clone();
+        self.with(async |c| {
+            let tx = c.transaction().await?;
+            tx.batch_execute("SET LOCAL lock_timeout = '10s'").await?;
+            tx.query_one("SELECT version FROM store_version FOR SHARE", &[])
+                .await?;
+            let by: Option<String> = tx
+                .query_opt(
+                    "SELECT instance FROM commit_marks WHERE version = $1",
+                    &[&v],
+                )
+                .await?
+                .map(|r| r.get(0));
+            tx.commit().await?;
+            Ok(by.as_deref() == Some(instance.as_str()))
+        })
     }
 }
 

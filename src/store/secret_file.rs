@@ -8,7 +8,8 @@
 #![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard};
 use std::time::SystemTime;
 
 use rand::RngCore;
@@ -16,6 +17,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::shared_files::SharedFiles;
 use super::StoreError;
 use crate::fsio;
 
@@ -46,6 +48,12 @@ pub struct SecretFile<T> {
     entries: RwLock<T>,
     /// Modification time of the file as last read or written.
     seen: Mutex<Option<SystemTime>>,
+    /// On the PostgreSQL store: the files two servers share, when this is
+    /// one of them ([`SecretFile::share`]).
+    shared: OnceLock<Arc<SharedFiles>>,
+    /// A write here started from another server's change not yet
+    /// reloaded: [`SecretFile::reload_if_changed`] says so once.
+    taken: AtomicBool,
 }
 
 fn mtime(path: &Path) -> Option<SystemTime> {
@@ -67,7 +75,16 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SecretFile<T> {
             what,
             entries: RwLock::new(entries),
             seen: Mutex::new(mtime(path)),
+            shared: OnceLock::new(),
+            taken: AtomicBool::new(false),
         })
+    }
+
+    /// On the PostgreSQL store: writes go through the database from now
+    /// on ([`SharedFiles::write`]), if this file is one that servers
+    /// share. Returns whether it is.
+    pub fn share(&self, files: &Arc<SharedFiles>) -> bool {
+        files.name_of(&self.path).is_some() && self.shared.set(files.clone()).is_ok()
     }
 
     /// Re-reads the file when someone else changed it. A broken file is
@@ -78,6 +95,9 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SecretFile<T> {
     /// `seen`. (Taking `seen` first deadlocked against a write at the
     /// same moment.)
     pub fn reload_if_changed(&self) -> bool {
+        if self.taken.swap(false, Ordering::SeqCst) {
+            return true;
+        }
         let unchanged = mtime(&self.path) == *self.seen.lock().expect("secrets lock");
         if unchanged {
             return false;
@@ -106,6 +126,11 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SecretFile<T> {
         }
     }
 
+    /// The shared files this file is one of ([`SecretFile::share`]).
+    pub fn shared(&self) -> Option<&Arc<SharedFiles>> {
+        self.shared.get()
+    }
+
     /// The entries in memory, read-locked; drop the guard soon.
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         self.entries.read().expect("secrets lock")
@@ -113,19 +138,55 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SecretFile<T> {
 
     /// Applies `change` to a copy of the entries, writes the copy durably,
     /// then makes it current. Nothing changes if `change` or the write
-    /// fails.
+    /// fails. On a shared file ([`SecretFile::share`]) the copy is of the
+    /// latest entries, whichever server wrote them, and is committed to
+    /// the database before this returns.
     pub fn update<R>(
         &self,
         change: impl FnOnce(&mut T) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let mut entries = self.entries.write().expect("secrets lock");
-        let mut next = entries.clone();
-        let r = change(&mut next)?;
-        let mut bytes = serde_json::to_vec_pretty(&next).expect("serializes");
-        bytes.push(b'\n');
-        fsio::write_secret(&self.path, &bytes).map_err(|e| StoreError::io(&self.path, e))?;
+        let (next, r) = match self.shared.get() {
+            None => {
+                let mut next = entries.clone();
+                let r = change(&mut next)?;
+                fsio::write_secret(&self.path, &to_bytes(&next))
+                    .map_err(|e| StoreError::io(&self.path, e))?;
+                (next, r)
+            }
+            Some(files) => {
+                let mut out = None;
+                let before = to_bytes(&*entries);
+                files.write(&self.path, |latest| {
+                    let mut next = match latest {
+                        Some(bytes) => {
+                            if bytes != before {
+                                self.taken.store(true, Ordering::SeqCst);
+                            }
+                            serde_json::from_slice(&bytes).map_err(|e| StoreError::Io {
+                                path: self.path.clone(),
+                                source: e.into(),
+                            })?
+                        }
+                        None => T::default(),
+                    };
+                    let r = change(&mut next)?;
+                    let bytes = to_bytes(&next);
+                    out = Some((next, r));
+                    Ok(bytes)
+                })?;
+                out.expect("set by the write")
+            }
+        };
         *self.seen.lock().expect("secrets lock") = mtime(&self.path);
         *entries = next;
         Ok(r)
     }
+}
+
+/// The file's bytes for `entries`: pretty JSON and a newline.
+fn to_bytes<T: Serialize>(entries: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(entries).expect("serializes");
+    bytes.push(b'\n');
+    bytes
 }

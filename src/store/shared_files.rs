@@ -3,18 +3,27 @@
 //! staff accounts, the alarm settings, the frame-signing key (controllers
 //! check every frame against one public key, whichever server is leader),
 //! the embedded broker's credentials and `cap.json`. Their owners (the
-//! token store, the accounts …) read and write them as ever, and re-read
-//! them when they change on disk; this module carries each file's bytes
-//! through the table `shared_files` ([`super::pg`]).
+//! token store, the accounts …) read them as ever, and re-read them when
+//! they change on disk; this module carries each file's bytes through the
+//! table `shared_files` ([`super::pg`]).
+//!
+//! Every write a server makes goes through the database before it is
+//! answered ([`SharedFiles::write`]: under a lock every server takes for
+//! the file, the change is applied to the latest copy, committed, then
+//! written here), so no acknowledged write is lost: the token file, the
+//! accounts and the broker credentials ([`super::secret_file::SecretFile`]
+//! is their one writer) and the alarm settings. The others are never
+//! written by a request: the signing key is made once at start and
+//! offered (the first offer wins: two servers starting together end with
+//! the same key), and `cap.json` is edited by hand only.
 //!
 //! At start the database's copy wins; a file that only this server has is
-//! offered, and the first server to offer it wins (two servers starting
-//! together end with the same signing key). Then, every few seconds
-//! ([`SharedFiles::sync`]): a file changed here is sent, a file changed
-//! there is written here. Two changes of one file on both servers within
-//! one interval: the later sync wins (these are rare, administrative
-//! changes). What stays per server: sessions (in memory: a sign-in holds
-//! on the server that made it), alarm incidents, proof of play.
+//! offered. Then, every few seconds ([`SharedFiles::sync`]), a file
+//! changed there is written here (the other server's writes), and a file
+//! changed here by hand is sent; a hand edit made on both servers within
+//! one interval keeps the database's copy and is logged. What stays per
+//! server: sessions (in memory: a sign-in holds on the server that made
+//! it), alarm incidents, proof of play.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,6 +41,10 @@ pub struct SharedFiles {
     files: Vec<(String, PathBuf)>,
     /// The SHA-256 of each file as last carried either way.
     seen: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Held by a write ([`SharedFiles::write`]) and by a sync, so that a
+    /// sync never takes a file written here but not yet on disk for a
+    /// change made here.
+    busy: Mutex<()>,
 }
 
 /// The files two servers share, by name, under the data directory `data`
@@ -62,6 +75,7 @@ impl SharedFiles {
             db,
             files,
             seen: Mutex::new(BTreeMap::new()),
+            busy: Mutex::new(()),
         }
     }
 
@@ -107,11 +121,12 @@ impl SharedFiles {
         Ok(n)
     }
 
-    /// Sends the files changed here, takes those changed there. A file
-    /// changed on both sides since the last sync is taken from there (the
-    /// change here is lost, and logged): most such changes are the token
-    /// file's last-used times, which each server writes on its own.
+    /// Takes the files changed there (other servers' writes), sends those
+    /// changed here by hand. A file changed on both sides since the last
+    /// sync is taken from there (the hand edit here is lost, and logged);
+    /// the server's own writes never are ([`SharedFiles::write`]).
     pub fn sync(&self) -> Result<(), StoreError> {
+        let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
         let there: BTreeMap<String, Vec<u8>> = self.db.shared_shas()?.into_iter().collect();
         for (name, path) in &self.files {
             let seen = self.seen().get(name).cloned();
@@ -141,6 +156,52 @@ impl SharedFiles {
             }
         }
         Ok(())
+    }
+
+    /// The database the files are shared through.
+    pub fn db(&self) -> &Arc<Postgres> {
+        &self.db
+    }
+
+    /// The name under which the file at `path` is shared, if it is.
+    pub fn name_of(&self, path: &std::path::Path) -> Option<&str> {
+        self.files
+            .iter()
+            .find(|(_, p)| p == path)
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// Writes the shared file at `path` through the database before
+    /// anyone is told it is written: `change` is given the file's latest
+    /// bytes (the database's copy; this server's when only this server
+    /// changed it since the last sync, by hand; `None`: no file anywhere)
+    /// and returns the new bytes, which are committed (under a lock every
+    /// server takes for the file: no lost update), then written here.
+    /// Returns the new bytes. A path that is not shared is refused.
+    pub fn write(
+        &self,
+        path: &std::path::Path,
+        change: impl FnOnce(Option<Vec<u8>>) -> Result<Vec<u8>, StoreError>,
+    ) -> Result<Vec<u8>, StoreError> {
+        let name = self.name_of(path).ok_or_else(|| StoreError::Io {
+            path: path.into(),
+            source: std::io::Error::other("not a shared file"),
+        })?;
+        let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = self.seen().get(name).cloned();
+        let here = std::fs::read(path).ok();
+        let next = self.db.update_shared_file(name, |there| {
+            let changed_here = here.as_ref().is_some_and(|h| Some(sha(h)) != seen);
+            let latest = match there {
+                Some((_, digest)) if changed_here && Some(&digest) == seen.as_ref() => here,
+                Some((bytes, _)) => Some(bytes),
+                None => here,
+            };
+            change(latest)
+        })?;
+        self.write_here(name, path, &next)?;
+        self.seen().insert(name.to_string(), sha(&next));
+        Ok(next)
     }
 
     fn seen(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {

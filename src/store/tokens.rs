@@ -182,8 +182,22 @@ pub struct TokenStore {
     bootstrap: Option<[u8; 32]>,
     /// Each token's last use, exactly (the file has it to the hour).
     used: std::sync::Mutex<std::collections::HashMap<String, DateTime<Utc>>>,
+    /// On the PostgreSQL store: the uses this server has put in the
+    /// database, by name (last uses are kept there, not in the shared
+    /// token file), and every server's latest use read back, by the
+    /// token's hash.
+    uses: std::sync::Mutex<Uses>,
     /// Bumped whenever a token may have stopped being valid.
     revoked: tokio::sync::watch::Sender<u64>,
+}
+
+/// Last uses on the PostgreSQL store ([`TokenStore::write_last_used`]).
+#[derive(Default)]
+struct Uses {
+    /// What this server last put in the database, by token name.
+    sent: std::collections::HashMap<String, DateTime<Utc>>,
+    /// Every server's latest use, by the token's hex SHA-256.
+    everywhere: std::collections::HashMap<String, DateTime<Utc>>,
 }
 
 /// A new random token: 32 bytes from the OS generator, hex, with a prefix
@@ -201,8 +215,15 @@ impl TokenStore {
             file: SecretFile::open(path, "token file")?,
             bootstrap: bootstrap_admin.map(digest),
             used: Default::default(),
+            uses: Default::default(),
             revoked: tokio::sync::watch::channel(0).0,
         })
+    }
+
+    /// On the PostgreSQL store: writes go through the database
+    /// ([`super::shared_files::SharedFiles::write`]) from now on.
+    pub fn share(&self, files: &std::sync::Arc<super::shared_files::SharedFiles>) {
+        self.file.share(files);
     }
 
     /// Fires whenever a token was revoked or the file changed: whoever
@@ -266,6 +287,12 @@ impl TokenStore {
     /// reload loop, never on a request's path.
     pub fn write_last_used(&self) {
         let used = self.used.lock().expect("used lock").clone();
+        if let Some(files) = self.file.shared() {
+            if let Err(e) = self.share_last_used(files.db(), &used) {
+                tracing::warn!("tokens' last uses could not be shared: {e}");
+            }
+            return;
+        }
         let stale = |e: &Entry| {
             used.get(&e.name)
                 .is_some_and(|&t| e.last_used_at.is_none_or(|w| t - w >= LAST_USED_WRITE))
@@ -284,6 +311,38 @@ impl TokenStore {
         if let Err(e) = written {
             tracing::warn!("a token's last use could not be written: {e}");
         }
+    }
+
+    /// On the PostgreSQL store: puts the uses that lag the database by
+    /// [`LAST_USED_WRITE`] in its table (the shared token file is left
+    /// alone) and reads back every server's latest uses.
+    fn share_last_used(
+        &self,
+        db: &super::pg::Postgres,
+        used: &std::collections::HashMap<String, DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let due: Vec<(String, String, DateTime<Utc>)> = {
+            let sent = &self.uses.lock().expect("uses lock").sent;
+            self.file
+                .read()
+                .iter()
+                .filter_map(|e| {
+                    let t = *used.get(&e.name)?;
+                    sent.get(&e.name)
+                        .is_none_or(|w| t - *w >= LAST_USED_WRITE)
+                        .then(|| (e.name.clone(), e.sha256.clone(), t))
+                })
+                .collect()
+        };
+        if !due.is_empty() {
+            let rows: Vec<_> = due.iter().map(|(_, s, t)| (s.clone(), *t)).collect();
+            db.note_token_uses(&rows)?;
+            let sent = &mut self.uses.lock().expect("uses lock").sent;
+            sent.extend(due.into_iter().map(|(n, _, t)| (n, t)));
+        }
+        let everywhere = db.token_uses()?.into_iter().collect();
+        self.uses.lock().expect("uses lock").everywhere = everywhere;
+        Ok(())
     }
 
     fn lookup(&self, d: &[u8; 32], now: DateTime<Utc>) -> Result<Principal, TokenRefusal> {
@@ -314,6 +373,7 @@ impl TokenStore {
     /// Every token in the file, in file order, without secrets (the bootstrap token is not listed).
     pub fn list(&self) -> Vec<TokenInfo> {
         let used = self.used.lock().expect("used lock");
+        let uses = self.uses.lock().expect("uses lock");
         self.file
             .read()
             .iter()
@@ -323,7 +383,15 @@ impl TokenStore {
                 created_at: e.created_at,
                 expires_at: e.expires_at,
                 scope: e.scope.clone(),
-                last_used_at: used.get(&e.name).copied().or(e.last_used_at),
+                // The newest of this server's, other servers' and the file's.
+                last_used_at: [
+                    used.get(&e.name).copied(),
+                    uses.everywhere.get(&e.sha256).copied(),
+                    e.last_used_at,
+                ]
+                .into_iter()
+                .flatten()
+                .max(),
             })
             .collect()
     }

@@ -94,6 +94,12 @@ impl UserStore {
         })
     }
 
+    /// On the PostgreSQL store: writes go through the database
+    /// ([`super::shared_files::SharedFiles::write`]) from now on.
+    pub fn share(&self, files: &std::sync::Arc<super::shared_files::SharedFiles>) {
+        self.file.share(files);
+    }
+
     /// Re-reads the file when someone else changed it; returns whether it
     /// was replaced.
     pub fn reload_if_changed(&self) -> bool {
