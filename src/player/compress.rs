@@ -45,11 +45,13 @@ impl Weigh for Sent {
 /// Which buffers a coding was made from: each one's address and length.
 type PairKey = (usize, usize, usize, usize, Accepts);
 
-/// One (page, base) pair: its coding, and the two buffers it was made
-/// from (kept, so their addresses name them while the entry lives).
+/// One (page, base) pair: how much they differ and, once asked for, the
+/// smallest coding. An entry with a coding holds the two buffers it was
+/// made from, so their addresses name them while it lives; a count alone
+/// holds nothing (it only ranks bases, and a stale one costs at most a
+/// larger delta), so counts for many large bases do not push codings out.
 struct Coding {
-    _page: Bytes,
-    _base: Option<Bytes>,
+    kept: Option<(Bytes, Option<Bytes>)>,
     /// Bytes that differ between page and base (0 without a base).
     differing: usize,
     /// The smallest coding, once asked for.
@@ -58,11 +60,12 @@ struct Coding {
 
 impl Weigh for Coding {
     fn weight(&self) -> usize {
+        let kept = self
+            .kept
+            .as_ref()
+            .map_or(0, |(p, b)| p.len() + b.as_ref().map_or(0, Bytes::len));
         let coded = self.coded.as_ref().and_then(|c| c.as_ref());
-        self._page.len()
-            + self._base.as_ref().map_or(0, Bytes::len)
-            + coded.map_or(0, |(_, c)| c.len())
-            + 128
+        kept + coded.map_or(0, |(_, c)| c.len()) + 128
     }
 }
 
@@ -140,6 +143,13 @@ impl Compressor {
         out
     }
 
+    /// This server did not send what it coded so far (it followed another
+    /// server, whose frames the controllers hold): no delta may be made
+    /// against those pages. Called when it takes the lead.
+    pub fn forget_sent(&self) {
+        *self.sent.lock().expect("sent lock") = ByteLru::new(BASES_BUDGET);
+    }
+
     /// How many bytes of `page` and `base` differ (kept per pair).
     fn differing(&self, page: &Bytes, base: &Bytes, accepts: Accepts) -> usize {
         let k = key(page, Some(base), accepts);
@@ -150,8 +160,7 @@ impl Compressor {
         self.codings.lock().expect("codings lock").insert(
             k,
             Coding {
-                _page: page.clone(),
-                _base: Some(base.clone()),
+                kept: None,
                 differing,
                 coded: None,
             },
@@ -175,8 +184,7 @@ impl Compressor {
         self.codings.lock().expect("codings lock").insert(
             k,
             Coding {
-                _page: page.clone(),
-                _base: base.cloned(),
+                kept: Some((page.clone(), base.cloned())),
                 differing,
                 coded: Some(coded.clone()),
             },
@@ -218,6 +226,15 @@ mod tests {
             }
         }
         Bytes::from(d)
+    }
+
+    /// A page, and the same page with one word changed (a delta between
+    /// them is mostly zeros).
+    fn page_and_a_word_changed() -> (Bytes, Bytes) {
+        let a = page(0);
+        let mut changed = a.to_vec();
+        changed[1000..1040].fill(9);
+        (a, Bytes::from(changed))
     }
 
     fn decode(bytes: &[u8], base: Option<(u32, &[u8])>) -> (codec::Header, Vec<u8>) {
@@ -265,11 +282,7 @@ mod tests {
         let id = Id::parse("p1").unwrap();
         shared.decodes(&id, ALL, None);
         let c = Compressor::new(shared.clone());
-        let a = page(0);
-        // One word changed: a delta is mostly zeros.
-        let mut changed = a.to_vec();
-        changed[1000..1040].fill(9);
-        let b = Bytes::from(changed);
+        let (a, b) = page_and_a_word_changed();
         c.code(&id, &header(1), &a, crate::frame::crc32(&a))
             .expect("coded");
         // The controller says it holds seq 1 (its status, or an ack).
@@ -280,6 +293,26 @@ mod tests {
         let (h, pixels) = decode(&z, Some((1, &a)));
         assert_ne!(h.encoding & codec::ENC_DELTA, 0, "{h:?}");
         assert_eq!(h.base_seq, 1);
+        assert_eq!(pixels, b);
+    }
+
+    #[test]
+    fn after_taking_the_lead_no_delta_goes_against_a_page_never_sent() {
+        let shared = Arc::new(Shared::default());
+        let id = Id::parse("p1").unwrap();
+        shared.decodes(&id, ALL, None);
+        let c = Compressor::new(shared.clone());
+        let (a, b) = page_and_a_word_changed();
+        // Coded while following: never published.
+        c.code(&id, &header(7), &a, crate::frame::crc32(&a));
+        // The leader's frame 7 (other pixels) is what the controller holds.
+        shared.decodes(&id, ALL, Some(7));
+        c.forget_sent();
+        let z = c
+            .code(&id, &header(8), &b, crate::frame::crc32(&b))
+            .expect("coded");
+        let (h, pixels) = decode(&z, None);
+        assert_eq!(h.encoding & codec::ENC_DELTA, 0, "{h:?}");
         assert_eq!(pixels, b);
     }
 

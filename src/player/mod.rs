@@ -308,6 +308,14 @@ impl Player {
         self.flush_bundles(now, out);
     }
 
+    /// This server took the lead: every panel gets its frame again, and
+    /// no delta goes against a page it coded while following (its frames
+    /// went nowhere, and their seqs may be the ones the leader used).
+    pub fn took_lead(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
+        self.stamper.forget_sent();
+        self.republish_all(now, out);
+    }
+
     /// After the broker link came back: the frames of the panels it
     /// carries (MQTT), each with a new seq. Vendor cards have their own
     /// connections; sending them the same picture again would only record
@@ -607,7 +615,7 @@ pub fn spawn(
                             }
                         }
                         if everyone {
-                            player.republish_all(Utc::now(), &mut sink);
+                            player.took_lead(Utc::now(), &mut sink);
                         } else if republish {
                             player.republish_mqtt(Utc::now(), &mut sink);
                         } else {
@@ -615,7 +623,7 @@ pub fn spawn(
                         }
                     }
                     Ok(Command::BrokerReconnected) => player.republish_mqtt(Utc::now(), &mut sink),
-                    Ok(Command::TookLead) => player.republish_all(Utc::now(), &mut sink),
+                    Ok(Command::TookLead) => player.took_lead(Utc::now(), &mut sink),
                     Ok(Command::Resend(id)) => player.resend(&id, Utc::now(), &mut sink),
                     Ok(Command::Bundle(id)) => player.bundle_wanted(&id, Utc::now(), &mut sink),
                     Ok(Command::Shutdown)

@@ -63,6 +63,11 @@ impl Stamper {
         }
     }
 
+    /// Forgets which pages were coded for whom ([`Compressor::forget_sent`]).
+    pub(super) fn forget_sent(&self) {
+        self.coder.forget_sent();
+    }
+
     /// The key frames (and bundles) are signed with, if any.
     pub(super) fn signer(&self) -> Option<&ed25519_dalek::SigningKey> {
         self.settings.signer.as_ref()

@@ -210,13 +210,17 @@ impl AlarmStore {
         c.check()?;
         let mut st = self.config.lock().expect("alarm config lock");
         match self.shared.get() {
-            Some(files) => files
-                .write(&self.config_path, |_| Ok(super::pretty(&c)))
-                .map(drop)?,
-            None => fsio::write_secret(&self.config_path, &super::pretty(&c))
-                .map_err(|e| StoreError::io(&self.config_path, e))?,
+            Some(files) => {
+                // Taken in before another server's copy can be written here.
+                let (_, _turn) = files.write(&self.config_path, |_| Ok(super::pretty(&c)))?;
+                st.seen = stamp(&self.config_path);
+            }
+            None => {
+                fsio::write_secret(&self.config_path, &super::pretty(&c))
+                    .map_err(|e| StoreError::io(&self.config_path, e))?;
+                st.seen = stamp(&self.config_path);
+            }
         }
-        st.seen = stamp(&self.config_path);
         st.config = c.clone();
         st.problem = None;
         Ok(c)

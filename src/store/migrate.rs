@@ -174,13 +174,27 @@ pub fn out_of_postgres(url: &str, root: &Path) -> Result<Moved, StoreError> {
     let parent = parent.unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io(parent))?;
     let partial = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    let moved = write_export(url, &partial).and_then(|moved| {
+    // A run killed halfway (in a container the next may have the same
+    // pid) left files that must not join this export.
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
+    }
+    let written = write_export(url, &partial);
+    let moved = written.and_then(|moved| {
         std::fs::rename(&partial, root).map_err(io(root))?;
-        fsio::sync_dir(parent).map_err(io(parent))?;
         Ok(moved)
     });
     if moved.is_err() {
         let _ = std::fs::remove_dir_all(&partial);
+        return moved;
+    }
+    // Renamed: the export is whole. A failed flush of the parent is worth
+    // a warning, not a report that the export failed.
+    if let Err(e) = fsio::sync_dir(parent) {
+        tracing::warn!(
+            "the export is complete but {} was not flushed: {e}",
+            parent.display()
+        );
     }
     moved
 }

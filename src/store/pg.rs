@@ -47,6 +47,7 @@ use sha2::Digest;
 use tokio_postgres::{Client, NoTls};
 
 use super::{AuditEntry, FileOp, StoreError};
+use crate::i18n::Reason;
 
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
@@ -546,12 +547,30 @@ impl Postgres {
     ) -> Result<Vec<u8>, StoreError> {
         self.with(async |c| {
             let tx = c.transaction().await?;
-            // A row lock would not cover a file that has no row yet.
-            tx.execute(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                &[&SHARED_FILE_LOCK, &name],
-            )
+            // A server cut off while holding the file's lock keeps it until
+            // its session ends: wait no longer than for the writers' turn.
+            tx.batch_execute(&format!(
+                "SET LOCAL lock_timeout = '{}ms'",
+                WRITERS_TURN_WAIT.as_millis()
+            ))
             .await?;
+            // A row lock would not cover a file that has no row yet.
+            match tx
+                .execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                    &[&SHARED_FILE_LOCK, &name],
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(e)
+                    if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
+                {
+                    tracing::warn!(file = name, "another server holds this file: not written");
+                    return Ok(Err(StoreError::conflict(Reason::ChangedElsewhere)));
+                }
+                Err(e) => return Err(e),
+            }
             let there = tx
                 .query_opt(
                     "SELECT bytes, sha FROM shared_files WHERE name = $1",

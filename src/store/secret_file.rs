@@ -145,41 +145,44 @@ impl<T: Serialize + DeserializeOwned + Default + Clone> SecretFile<T> {
         &self,
         change: impl FnOnce(&mut T) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let mut entries = self.entries.write().expect("secrets lock");
-        let (next, r) = match self.shared.get() {
-            None => {
-                let mut next = entries.clone();
-                let r = change(&mut next)?;
-                fsio::write_secret(&self.path, &to_bytes(&next))
-                    .map_err(|e| StoreError::io(&self.path, e))?;
-                (next, r)
-            }
-            Some(files) => {
-                let mut out = None;
-                let before = to_bytes(&*entries);
-                files.write(&self.path, |latest| {
-                    let mut next = match latest {
-                        Some(bytes) => {
-                            if bytes != before {
-                                self.taken.store(true, Ordering::SeqCst);
-                            }
-                            serde_json::from_slice(&bytes).map_err(|e| StoreError::Io {
-                                path: self.path.clone(),
-                                source: e.into(),
-                            })?
-                        }
-                        None => T::default(),
-                    };
-                    let r = change(&mut next)?;
-                    let bytes = to_bytes(&next);
-                    out = Some((next, r));
-                    Ok(bytes)
-                })?;
-                out.expect("set by the write")
-            }
+        let Some(files) = self.shared.get() else {
+            let mut entries = self.entries.write().expect("secrets lock");
+            let mut next = entries.clone();
+            let r = change(&mut next)?;
+            fsio::write_secret(&self.path, &to_bytes(&next))
+                .map_err(|e| StoreError::io(&self.path, e))?;
+            *self.seen.lock().expect("secrets lock") = mtime(&self.path);
+            *entries = next;
+            return Ok(r);
         };
+        // Shared: the change goes to the database's latest copy, under the
+        // file's lock across servers, so the entries in memory are not
+        // locked while the database is waited on (token checks read them).
+        let before = to_bytes(&*self.read());
+        let mut out = None;
+        let (_, _turn) = files.write(&self.path, |latest| {
+            let mut next = match latest {
+                Some(bytes) => {
+                    if bytes != before {
+                        self.taken.store(true, Ordering::SeqCst);
+                    }
+                    serde_json::from_slice(&bytes).map_err(|e| StoreError::Io {
+                        path: self.path.clone(),
+                        source: e.into(),
+                    })?
+                }
+                None => T::default(),
+            };
+            let r = change(&mut next)?;
+            let bytes = to_bytes(&next);
+            out = Some((next, r));
+            Ok(bytes)
+        })?;
+        let (next, r) = out.expect("set by the write");
+        // Still under the write's guard: no other server's copy was
+        // written here since ours, so this time is ours.
         *self.seen.lock().expect("secrets lock") = mtime(&self.path);
-        *entries = next;
+        *self.entries.write().expect("secrets lock") = next;
         Ok(r)
     }
 }

@@ -177,17 +177,21 @@ impl SharedFiles {
     /// changed it since the last sync, by hand; `None`: no file anywhere)
     /// and returns the new bytes, which are committed (under a lock every
     /// server takes for the file: no lost update), then written here.
-    /// Returns the new bytes. A path that is not shared is refused.
+    /// Returns the new bytes, and a guard that keeps other writes and the
+    /// sync off these files until the caller has taken them in (note the
+    /// file's time, swap its entries): a sync in between could write
+    /// another server's newer copy, which the caller would then take for
+    /// its own. A path that is not shared is refused.
     pub fn write(
         &self,
         path: &std::path::Path,
         change: impl FnOnce(Option<Vec<u8>>) -> Result<Vec<u8>, StoreError>,
-    ) -> Result<Vec<u8>, StoreError> {
+    ) -> Result<(Vec<u8>, std::sync::MutexGuard<'_, ()>), StoreError> {
         let name = self.name_of(path).ok_or_else(|| StoreError::Io {
             path: path.into(),
             source: std::io::Error::other("not a shared file"),
         })?;
-        let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        let busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
         let seen = self.seen().get(name).cloned();
         let here = std::fs::read(path).ok();
         let next = self.db.update_shared_file(name, |there| {
@@ -199,9 +203,9 @@ impl SharedFiles {
             };
             change(latest)
         })?;
-        self.write_here(name, path, &next)?;
         self.seen().insert(name.to_string(), sha(&next));
-        Ok(next)
+        self.write_here(name, path, &next)?;
+        Ok((next, busy))
     }
 
     fn seen(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
