@@ -251,6 +251,17 @@ impl AlarmConfig {
         }
     }
 
+    /// The shortest `unconfirmed_after` any panel has (the default, or a
+    /// panel's or group's own): a frame younger than this is not yet late
+    /// anywhere.
+    pub fn shortest_unconfirmed_after(&self) -> Duration {
+        let own = self.panels.values().chain(self.groups.values());
+        let s = own
+            .filter_map(|o| o.unconfirmed_after_s)
+            .fold(self.unconfirmed_after_s, u64::min);
+        Duration::seconds(s as i64)
+    }
+
     /// The same settings with the secrets taken out (for the API).
     pub fn without_secrets(&self) -> AlarmConfig {
         let mut c = self.clone();
@@ -323,6 +334,28 @@ mod tests {
         assert!(!p2.urgent);
         let p3 = c.limits_for(&panel("p3", &[]));
         assert_eq!(p3.thresholds.offline_after, Duration::seconds(600));
+    }
+
+    #[test]
+    fn the_shortest_wait_for_an_ack_is_below_every_panels_own() {
+        let c: AlarmConfig = serde_json::from_value(serde_json::json!({
+            "groups": {"cho": {"unconfirmed_after_s": 240}},
+            "panels": {"p2": {"unconfirmed_after_s": 90}, "p3": {"offline_after_s": 60}},
+        }))
+        .unwrap();
+        let shortest = c.shortest_unconfirmed_after();
+        assert_eq!(shortest, Duration::seconds(90));
+        for p in [
+            panel("p1", &["cho"]),
+            panel("p2", &["cho"]),
+            panel("p4", &[]),
+        ] {
+            assert!(c.limits_for(&p).thresholds.unconfirmed_after >= shortest);
+        }
+        assert_eq!(
+            AlarmConfig::default().shortest_unconfirmed_after(),
+            Duration::seconds(DEFAULT_AFTER_S as i64)
+        );
     }
 
     #[test]

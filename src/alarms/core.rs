@@ -165,13 +165,23 @@ impl Tracker {
         c.raised = true;
     }
 
-    /// Whether observing `panel` as `seen` would change nothing: it is
-    /// online, every frame sent to it was acknowledged, and no condition
-    /// of it is open or recovering. The monitor skips such panels (most
-    /// of a healthy fleet, every second) without working out their
-    /// thresholds.
-    pub(crate) fn is_quiet(&self, panel: &Id, seen: &Observation) -> bool {
-        seen.online && seen.unacked_since.is_none() && !self.panels.contains_key(panel)
+    /// Whether observing `panel` as `seen` at `now` would change nothing:
+    /// it is online, no frame sent to it has waited for its ack as long as
+    /// `shortest` (the shortest `unconfirmed_after` of any panel: a lower
+    /// bound of its own), and no condition of it is open or recovering.
+    /// The monitor skips such panels (most of a healthy fleet every
+    /// second, and the whole fleet in the seconds after a change, while
+    /// its acks come back) without working out their thresholds.
+    pub(crate) fn is_quiet(
+        &self,
+        panel: &Id,
+        seen: &Observation,
+        now: DateTime<Utc>,
+        shortest: Duration,
+    ) -> bool {
+        seen.online
+            && seen.unacked_since.is_none_or(|sent| now - sent < shortest)
+            && !self.panels.contains_key(panel)
     }
 
     /// One panel observed at `now`. An offline controller is an offline
@@ -429,7 +439,7 @@ mod tests {
                 current = next.next().unwrap().1;
             }
             // As the monitor does: quiet panels are skipped.
-            if !tr.is_quiet(&p, &current) {
+            if !tr.is_quiet(&p, &current, t(s), limits().unconfirmed_after) {
                 tr.observe(t(s), &p, current, &limits(), &mut out);
             }
             s += 10;
@@ -487,25 +497,32 @@ mod tests {
         let mut tr = Tracker::default();
         let p = Id::parse("p1").unwrap();
         let mut out = Vec::new();
-        assert!(tr.is_quiet(&p, &online(true, 0)));
-        assert!(
-            !tr.is_quiet(&p, &online(false, 0)),
-            "offline is never quiet"
-        );
+        let shortest = limits().unconfirmed_after;
+        let quiet =
+            |tr: &Tracker, seen: &Observation, at: i64| tr.is_quiet(&p, seen, t(at), shortest);
+        assert!(quiet(&tr, &online(true, 0), 0));
+        assert!(!quiet(&tr, &online(false, 0), 0), "offline is never quiet");
         let waiting = Observation {
             unacked_since: Some(t(0)),
             ..online(true, 0)
         };
-        assert!(!tr.is_quiet(&p, &waiting), "a frame waits for its ack");
+        assert!(
+            quiet(&tr, &waiting, 119),
+            "a frame younger than any threshold: nothing to follow yet"
+        );
+        assert!(
+            !quiet(&tr, &waiting, 120),
+            "a frame waiting as long as a threshold is followed"
+        );
         tr.observe(t(0), &p, online(false, 0), &limits(), &mut out);
         tr.observe(t(600), &p, online(false, 0), &limits(), &mut out);
         assert_eq!(kinds(&out), ["raised offline"]);
         // Back online, within the recovery time: still followed.
         tr.observe(t(610), &p, online(true, 610), &limits(), &mut out);
-        assert!(!tr.is_quiet(&p, &online(true, 610)));
+        assert!(!quiet(&tr, &online(true, 610), 610));
         tr.observe(t(610 + 300), &p, online(true, 610), &limits(), &mut out);
         assert_eq!(kinds(&out), ["raised offline", "recovered offline"]);
-        assert!(tr.is_quiet(&p, &online(true, 610)), "recovered: forgotten");
+        assert!(quiet(&tr, &online(true, 610), 910), "recovered: forgotten");
         assert!(tr.panels.is_empty());
     }
 

@@ -218,6 +218,7 @@ impl Alarms {
             seen.gone = tracker.retain(|id| snap.panels.contains_key(id));
         }
         let mut stale = 0;
+        let shortest = cfg.shortest_unconfirmed_after();
         for p in snap.panels.values() {
             let l = live.get(&p.id);
             let observed = Observation {
@@ -229,7 +230,7 @@ impl Alarms {
                     None
                 },
             };
-            if tracker.is_quiet(&p.id, &observed) {
+            if tracker.is_quiet(&p.id, &observed, now, shortest) {
                 continue;
             }
             let limits = cfg.limits_for(p);
