@@ -218,11 +218,18 @@ impl Conns {
     /// A slot for a connection from `ip`, and what fires when it is to be
     /// closed to make room; `None` past a cap.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<(Slot, tokio::sync::oneshot::Receiver<()>)> {
-        let client = client_key(ip);
+        // A trusted proxy is counted by its own address, not its /64: its
+        // many connections must not fill the count of hosts beside it.
+        let trusted = self.trusted.contains(&unmapped(ip));
+        let client = if trusted {
+            unmapped(ip)
+        } else {
+            client_key(ip)
+        };
         let mut per = self.per_client.lock().expect("connections lock");
         let mine = per.get(&client).copied().unwrap_or(0);
         let full = self.total.load(Ordering::Relaxed) >= self.max_total;
-        let capped = mine >= self.max_per_client && !self.trusted.contains(&unmapped(ip));
+        let capped = mine >= self.max_per_client && !trusted;
         if capped || (full && !self.evict_one()) {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -531,6 +538,23 @@ mod tests {
             "127.0.0.20".parse::<IpAddr>().unwrap(),
             "the proxy's own line, not the client's"
         );
+    }
+
+    #[test]
+    fn a_trusted_ipv6_proxy_leaves_the_hosts_of_its_64_their_own_cap() {
+        let proxy: IpAddr = "2001:db8:0:1::9".parse().unwrap();
+        let neighbour: IpAddr = "2001:db8:0:1::5".parse().unwrap();
+        let conns = Arc::new(Conns::new(&Limits {
+            max_connections: 100,
+            max_connections_per_ip: 2,
+            trusted_proxies: vec![proxy],
+            ..Limits::default()
+        }));
+        let _held: Vec<_> = (0..10).map(|_| conns.admit(proxy).unwrap()).collect();
+        let _two: Vec<_> = (0..2)
+            .map(|_| conns.admit(neighbour).expect("a host beside the proxy"))
+            .collect();
+        assert!(conns.admit(neighbour).is_none(), "its own cap still holds");
     }
 
     #[test]

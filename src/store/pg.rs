@@ -355,12 +355,25 @@ impl Postgres {
                 }
                 Err(e) => return Err(e),
             };
-            c.batch_execute("RESET lock_timeout").await?;
-            let v = c
-                .query_one("SELECT version FROM store_version", &[])
-                .await?
-                .get(0);
-            Ok((v, had))
+            let version = async {
+                c.batch_execute("RESET lock_timeout").await?;
+                c.query_one("SELECT version FROM store_version", &[])
+                    .await
+                    .map(|r| r.get(0))
+            }
+            .await;
+            match version {
+                Ok(v) => Ok((v, had)),
+                Err(e) => {
+                    // No turn kept past a failure: the caller ends none.
+                    if had {
+                        let _ = c
+                            .execute("SELECT pg_advisory_unlock($1)", &[&WRITE_LOCK])
+                            .await;
+                    }
+                    Err(e)
+                }
+            }
         })
     }
 

@@ -203,8 +203,18 @@ impl SharedFiles {
             };
             change(latest)
         })?;
-        self.seen().insert(name.to_string(), sha(&next));
-        self.write_here(name, path, &next)?;
+        // Committed: the change stands whatever happens here. A file not
+        // written here keeps its old digest as seen, so the next sync
+        // takes the database's copy (and does not send the old file back).
+        match self.write_here(name, path, &next) {
+            Ok(()) => {
+                self.seen().insert(name.to_string(), sha(&next));
+            }
+            Err(e) => tracing::error!(
+                file = name,
+                "committed to the shared store, not written here yet (the next sync tries again): {e}"
+            ),
+        }
         Ok((next, busy))
     }
 
