@@ -198,7 +198,15 @@ impl SharedFiles {
             let changed_here = here.as_ref().is_some_and(|h| Some(sha(h)) != seen);
             let latest = match there {
                 Some((_, digest)) if changed_here && Some(&digest) == seen.as_ref() => here,
-                Some((bytes, _)) => Some(bytes),
+                Some((bytes, _)) => {
+                    if changed_here {
+                        tracing::warn!(
+                            file = name,
+                            "edited here by hand and changed on another server: the other's is kept"
+                        );
+                    }
+                    Some(bytes)
+                }
                 None => here,
             };
             change(latest)
