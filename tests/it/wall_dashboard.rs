@@ -139,6 +139,19 @@ async fn a_full_redraw_keeps_the_snapshot_box_open() {
     )
     .await;
     assert_box_kept(&b, "a panel added").await;
+
+    // A panel in a district the wall has not seen: the district filter
+    // offers it, and the choice made stays.
+    admin
+        .create_panel(p10("nui-thanh", "Núi Thành", "thanh-khe"))
+        .await;
+    b.wait_js(
+        "const s = [...document.querySelectorAll('.toolbar select')].find((x) => [...x.options].some((o) => o.value === 'hai-chau'));
+         return [...s.options].some((o) => o.value === 'thanh-khe') && s.value === 'hai-chau'",
+        "the new district offered by the filter, Hải Châu still chosen",
+    )
+    .await;
+    assert_box_kept(&b, "a new district").await;
     wall_done(b, 1440, 900, "wall-snapshot-kept").await;
     glass.shutdown().await;
 }

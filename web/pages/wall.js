@@ -31,7 +31,20 @@ export async function viewWall(main, _args, ctx) {
     h('summary', {}, t('wall.mapShow')), mapBox);
   mapToggle.addEventListener('toggle', () => { sessionStorage.setItem('bangtin.wall.map', mapToggle.open ? '1' : ''); if (mapToggle.open) wallMap(mapBox, S.panels, S.now); });
 
+  // The districts come from the panels: a panel added in a new district
+  // brings its option (the choice made is kept).
+  const fillDistricts = () => {
+    const want = allGroups();
+    const have = [...district.options].slice(1).map((o) => o.value);
+    if (want.length === have.length && want.every((x, i) => x === have[i])) return;
+    const chosen = district.value;
+    clear(district);
+    district.append(h('option', { value: '' }, t('wall.allDistricts')),
+      ...want.map((x) => h('option', { value: x, selected: x === chosen }, prettyGroup(x))));
+  };
+
   const render = () => {
+    fillDistricts();
     const text = search.value.trim();
     const dg = district.value;
     sessionStorage.setItem('bangtin.wall.q', search.value);
