@@ -97,17 +97,45 @@ pub fn encode_best(
     bases: &[(u32, &[u8])],
 ) -> Option<Vec<u8>> {
     raw_data_len(h.format, h.width, h.height).filter(|n| *n == data.len())?;
+    let same_size: Vec<(u32, &[u8])> = bases
+        .iter()
+        .filter(|(_, b)| b.len() == data.len())
+        .copied()
+        .collect();
+    encode_best_with(
+        h,
+        frame::crc32(data),
+        accepts,
+        &same_size,
+        |b| differing(b, data),
+        |b| code(data, b.copied(), accepts),
+    )
+}
+
+/// [`encode_best`], the costly steps left to the caller (the player keeps
+/// their results per page): `differ(base)`,
+/// the bytes in which the frame's pixels (CRC `crc`) and `base` differ;
+/// `code(base)`, the [`code`] of the pixels alone (`None`) or against
+/// `base`. `bases` (seq, pixels) are of the pixels' size.
+pub fn encode_best_with<B, C: AsRef<[u8]>>(
+    h: &frame::Header,
+    crc: u32,
+    accepts: Accepts,
+    bases: &[(u32, B)],
+    mut differ: impl FnMut(&B) -> usize,
+    mut code: impl FnMut(Option<&B>) -> Option<(u8, C)>,
+) -> Option<Vec<u8>> {
     let closest = bases
         .iter()
-        .filter(|(_, b)| accepts.delta && b.len() == data.len())
-        .min_by_key(|(_, b)| differing(b, data));
-    let full = code(data, None, accepts).map(|c| (0, c));
-    let delta = closest.and_then(|(seq, b)| code(data, Some(b), accepts).map(|c| (*seq, c)));
+        .filter(|_| accepts.delta)
+        .min_by_key(|(_, b)| differ(b));
+    let full = code(None).map(|c| (0, c));
+    let delta = closest.and_then(|(seq, b)| code(Some(b)).map(|c| (*seq, c)));
     let (base_seq, (encoding, coded)) = [full, delta]
         .into_iter()
         .flatten()
-        .min_by_key(|(_, (_, c))| c.len())?;
-    assemble(h, frame::crc32(data), encoding, base_seq, &coded)
+        .min_by_key(|(_, (_, c))| c.as_ref().len())?;
+    assemble(h, crc, encoding, base_seq, coded.as_ref())
 }
 
 /// How many bytes of `a` and `b` differ (a delta between them is mostly

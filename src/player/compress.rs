@@ -117,21 +117,19 @@ impl Compressor {
             .get(panel)
             .map(|s| s.0.clone())
             .unwrap_or_default();
-        let closest = sent
+        let bases: Vec<(u32, Bytes)> = sent
             .iter()
-            .filter(|(seq, b)| accepts.delta && held.contains(seq) && b.len() == page.len())
-            .map(|(seq, b)| (*seq, b, self.differing(page, b, accepts)))
-            .min_by_key(|(_, _, d)| *d);
-        let full = self.coded(page, None, accepts).map(|c| (0, c));
-        let delta =
-            closest.and_then(|(seq, b, _)| self.coded(page, Some(b), accepts).map(|c| (seq, c)));
-        let best = [full, delta]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(_, (_, c))| c.len());
-        let out = best.and_then(|(base_seq, (encoding, coded))| {
-            codec::assemble(h, crc, encoding, base_seq, &coded)
-        });
+            .filter(|(seq, b)| held.contains(seq) && b.len() == page.len())
+            .cloned()
+            .collect();
+        let out = codec::encode_best_with(
+            h,
+            crc,
+            accepts,
+            &bases,
+            |b| self.differing(page, b, accepts),
+            |b| self.coded(page, b, accepts),
+        );
         if sent.len() >= codec::HELD {
             sent.pop_front();
         }

@@ -500,7 +500,7 @@ impl Player {
                 flags: showing.flags,
                 valid_until,
                 page: showing.page(),
-                signed: next.transport.is_mqtt(),
+                mqtt: next.transport.is_mqtt(),
             },
         )?;
         let (page, pages) = match &d.show {

@@ -51,7 +51,7 @@ pub(super) struct Stamp<'a> {
     /// Whether it goes to a controller on the broker (MQTT), which checks
     /// the signature and may decode BTZ1; vendor cards take only the
     /// pixels, so their frames are BTF1, not signed.
-    pub signed: bool,
+    pub mqtt: bool,
 }
 
 impl Stamper {
@@ -103,12 +103,12 @@ impl Stamper {
             seq,
             valid_until: s.valid_until,
         };
-        let key = self.settings.signer.as_ref().filter(|_| s.signed);
+        let key = self.settings.signer.as_ref().filter(|_| s.mqtt);
         if key.is_some() {
             header.flags |= frame::FLAG_SIGNED;
         }
         let coded = s
-            .signed
+            .mqtt
             .then(|| self.coder.code(panel, &header, &s.page.data, s.page.crc))
             .flatten();
         let mut v =

@@ -209,18 +209,17 @@ impl AlarmStore {
     pub fn set_config(&self, c: AlarmConfig) -> Result<AlarmConfig, StoreError> {
         c.check()?;
         let mut st = self.config.lock().expect("alarm config lock");
-        match self.shared.get() {
-            Some(files) => {
-                // Taken in before another server's copy can be written here.
-                let (_, _turn) = files.write(&self.config_path, |_| Ok(super::pretty(&c)))?;
-                st.seen = stamp(&self.config_path);
-            }
+        // Shared: the file's time is taken while the write's guard keeps
+        // another server's copy from being written here.
+        let _turn = match self.shared.get() {
+            Some(files) => Some(files.write(&self.config_path, |_| Ok(super::pretty(&c)))?.1),
             None => {
                 fsio::write_secret(&self.config_path, &super::pretty(&c))
                     .map_err(|e| StoreError::io(&self.config_path, e))?;
-                st.seen = stamp(&self.config_path);
+                None
             }
-        }
+        };
+        st.seen = stamp(&self.config_path);
         st.config = c.clone();
         st.problem = None;
         Ok(c)

@@ -22,8 +22,7 @@ export async function viewWall(main, _args, ctx) {
   const q = sessionStorage.getItem('bangtin.wall.q') || '';
   const g = sessionStorage.getItem('bangtin.wall.g') || '';
   const search = h('input', { type: 'search', value: q, placeholder: t('wall.searchPh'), autocomplete: 'off' });
-  const district = h('select', {}, h('option', { value: '' }, t('wall.allDistricts')),
-    allGroups().map((x) => h('option', { value: x, selected: x === g }, prettyGroup(x))));
+  const district = h('select', {});
   const counter = h('p', { class: 'counter', 'aria-live': 'polite' });
   const grid = h('div', { class: 'wall' });
   const mapBox = h('div', { class: 'wall-map' });
@@ -33,15 +32,16 @@ export async function viewWall(main, _args, ctx) {
 
   // The districts come from the panels: a panel added in a new district
   // brings its option (the choice made is kept).
-  const fillDistricts = () => {
+  const fillDistricts = (chosen = district.value) => {
     const want = allGroups();
     const have = [...district.options].slice(1).map((o) => o.value);
-    if (want.length === have.length && want.every((x, i) => x === have[i])) return;
-    const chosen = district.value;
+    if (district.options.length && want.length === have.length && want.every((x, i) => x === have[i])) return;
     clear(district);
     district.append(h('option', { value: '' }, t('wall.allDistricts')),
       ...want.map((x) => h('option', { value: x, selected: x === chosen }, prettyGroup(x))));
   };
+
+  fillDistricts(g);
 
   const render = () => {
     fillDistricts();
