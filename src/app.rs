@@ -248,6 +248,9 @@ fn api_context(
     alarms: Arc<Alarms>,
     feeds: Arc<Feeds>,
 ) -> Arc<Ctx> {
+    if let Some(lead) = &data.lead {
+        let _ = metrics.lead.set(lead.clone());
+    }
     Arc::new(
         Ctx::new(Services {
             store: data.store,

@@ -18,10 +18,14 @@
 //! - `huidu`: a server with many simulated Huidu cards dialling its
 //!   listener, a campaign change timed until every card shows it
 //!   ([`huidu`]).
+//! - `failover`: two servers on one PostgreSQL store, a change through
+//!   the one that does not lead, then the leader killed under writes
+//!   through both ([`failover`]).
 //!
 //! Every wait is bounded; the run stops by itself and prints its figures.
 
 mod bridged;
+mod failover;
 mod huidu;
 mod soak;
 
@@ -58,6 +62,8 @@ enum LoadCmd {
     Province(ProvinceArgs),
     /// Many simulated Huidu cards dialling one server; a campaign change.
     Huidu(huidu::HuiduArgs),
+    /// Two servers on one PostgreSQL store, the leader killed under load.
+    Failover(failover::FailoverArgs),
     /// The province scenario under attack and load for minutes (run by hand).
     Soak(SoakArgs),
     /// One district's simulated fleet, for `province --districts`: its own
@@ -153,6 +159,27 @@ struct ProvinceArgs {
     districts: u32,
 }
 
+impl ProvinceArgs {
+    /// One run of `n` panels on one broker, created by one import (for
+    /// the scenarios built on the province's: `soak`, `failover`).
+    fn one_broker(n: u32, mosquitto: PathBuf, wait_s: u64, keep: bool) -> ProvinceArgs {
+        ProvinceArgs {
+            panels: vec![n],
+            mosquitto,
+            idle_s: 0,
+            bundles: false,
+            compressed: false,
+            http_clients: 4,
+            create: "import".into(),
+            create_only: false,
+            keep_alive: false,
+            wait_s,
+            keep,
+            districts: 0,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct SoakArgs {
     /// How long the load runs.
@@ -185,6 +212,7 @@ pub fn run(a: LoadtestArgs) -> anyhow::Result<()> {
         LoadCmd::Image(i) => image(i),
         LoadCmd::Province(p) => province(p),
         LoadCmd::Huidu(h) => huidu::run(h),
+        LoadCmd::Failover(f) => failover::run(f),
         LoadCmd::Soak(s) => soak::soak(s),
         LoadCmd::DistrictFleet(f) => bridged::fleet(f),
     }

@@ -156,7 +156,10 @@ pub(super) async fn status(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
         .values()
         .filter(|c| super::scope::concerns(&r.who, &snap, &c.body.targets))
         .count();
+    let (leading, epoch) = ctx.metrics.leadership();
     ok(&serde_json::json!({
+        "leading": leading,
+        "leader_epoch": epoch,
         "mqtt_connected": ctx.metrics.mqtt_connected.load(std::sync::atomic::Ordering::Relaxed),
         "controller_reports_authenticated": ctx.broker.reports_authenticated,
         "panels": panels.len(),

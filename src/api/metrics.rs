@@ -30,6 +30,9 @@ pub(crate) struct Metrics {
     pub unknown_panel_messages: AtomicU64,
     /// What the MQTT edge refused or dropped.
     pub mqtt: std::sync::Arc<crate::mqtt::Counters>,
+    /// On the PostgreSQL store: whether this server leads (unset on the
+    /// file store, where the one server always does).
+    pub lead: std::sync::OnceLock<std::sync::Arc<crate::store::pg::Leadership>>,
 }
 
 impl Metrics {
@@ -56,6 +59,15 @@ impl Metrics {
         }
         h.sum += secs;
         h.count += 1;
+    }
+
+    /// Whether this server acts for the fleet (runs the player's output
+    /// and publishes), and the epoch of its last takeover (0 on the file
+    /// store, or before it first led).
+    pub(crate) fn leadership(&self) -> (bool, i64) {
+        self.lead
+            .get()
+            .map_or((true, 0), |l| (l.leading(), l.epoch()))
     }
 
     /// The exposition text; `extra` adds gauges owned by others.
@@ -93,7 +105,18 @@ impl Metrics {
                 h.count
             );
         }
+        let (leading, epoch) = self.leadership();
         let own = [
+            (
+                "bangtin_leading",
+                "1 while this server leads (runs the player's output and publishes); always 1 on the file store.",
+                if leading { 1.0 } else { 0.0 },
+            ),
+            (
+                "bangtin_leader_epoch",
+                "The epoch of this server's last takeover on the PostgreSQL store (0 on the file store or before it first led).",
+                epoch as f64,
+            ),
             (
                 "bangtin_mqtt_connected",
                 "1 while the broker link is up.",

@@ -18,20 +18,7 @@ use super::{
 pub(super) fn soak(a: SoakArgs) -> anyhow::Result<()> {
     let n = a.panels;
     eprintln!("== soak: {n} panels, {} minutes", a.minutes);
-    let province_args = ProvinceArgs {
-        panels: vec![n],
-        mosquitto: a.mosquitto.clone(),
-        idle_s: 0,
-        http_clients: 4,
-        create: "import".into(),
-        create_only: false,
-        keep_alive: false,
-        wait_s: a.wait_s,
-        keep: a.keep,
-        districts: 0,
-        bundles: false,
-        compressed: false,
-    };
+    let province_args = ProvinceArgs::one_broker(n, a.mosquitto.clone(), a.wait_s, a.keep);
     let mut run = Run::new(&province_args, n)?;
     let p = run.start_province()?;
     let rt = tokio::runtime::Runtime::new()?;

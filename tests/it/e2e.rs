@@ -238,6 +238,12 @@ async fn broker_restart_republishes_within_5_s() {
     })
     .await;
     assert!(noticed.is_some(), "the server noticed the broker's loss");
+    let (_, status) = admin.get("/status").await;
+    assert_eq!(
+        (&status["leading"], &status["leader_epoch"]),
+        (&json!(true), &json!(0)),
+        "one server on the file store always leads: {status}"
+    );
     assert_eq!(admin.get("/panels").await.0, 200);
     broker.restart();
     let back = Instant::now();

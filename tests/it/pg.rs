@@ -436,6 +436,14 @@ async fn the_other_server_takes_over_when_the_leader_dies() {
     )
     .await;
     assert!(!leads(&b), "one leader at a time");
+    // Each server says whether it leads, for operators and load balancers.
+    let said = |v: &Value| (v["leading"].as_bool(), v["leader_epoch"].as_i64());
+    let (_, status_a) = api_a.get("/status").await;
+    let (_, status_b) = api_b.get("/status").await;
+    let epoch = status_a["leader_epoch"].as_i64().unwrap();
+    assert!(epoch >= 1, "{status_a}");
+    assert_eq!(said(&status_a), (Some(true), Some(epoch)));
+    assert_eq!(said(&status_b), (Some(false), Some(0)), "{status_b}");
 
     // Writes through both servers, before, during and after the kill.
     let load = {
@@ -478,6 +486,11 @@ async fn the_other_server_takes_over_when_the_leader_dies() {
     .await;
     assert!(next.received_at - killed < Duration::from_secs(10));
     assert!(leads(&b), "the other server took the lead");
+    let (_, status_b) = api_b.get("/status").await;
+    assert_eq!(said(&status_b).0, Some(true), "{status_b}");
+    assert!(said(&status_b).1.unwrap() > epoch, "{status_b}");
+    let text = b.metrics().await;
+    assert!(text.contains("\nbangtin_leading 1\n"), "{text}");
     assert!(
         next.seq > highest,
         "the new leader's seq {} is above the old one's {highest}",

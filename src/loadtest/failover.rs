@@ -1,0 +1,496 @@
+//! `loadtest failover`: two servers on one PostgreSQL store, one
+//! Mosquitto and a simulated fleet on this machine. A campaign change
+//! through the server that does not lead, then writes through both while
+//! the leader is killed (SIGKILL): how long until the other leads, until
+//! every panel shows its frame, until a change reaches every panel again,
+//! and whether every acknowledged write is there.
+//!
+//! PostgreSQL is the Debian package's (`/usr/lib/postgresql/N/bin`, or
+//! `initdb` on PATH), a cluster of its own in the run's directory with
+//! its default durability (fsync on), listening on 127.0.0.1 only. It
+//! refuses to run as root: then its files belong to the `postgres` user
+//! and its programs run as that user through `setpriv`.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+use super::{
+    campaign_body, free_port, metric, rss_mib, seed_content, start_server, switch_campaign,
+    wait_for_port, wait_until, Glass, Http, Proc, ProvinceArgs, Run, PROVINCE_MESSAGES,
+};
+
+#[derive(clap::Args)]
+pub(super) struct FailoverArgs {
+    /// Panels in the fleet (the `province` mix).
+    #[arg(long, default_value_t = 10_000)]
+    panels: u32,
+    #[arg(long, default_value = "/usr/sbin/mosquitto")]
+    mosquitto: PathBuf,
+    /// The fleet decodes compressed frames (as `province --compressed`).
+    #[arg(long)]
+    compressed: bool,
+    /// Give up on any one wait after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    wait_s: u64,
+    /// Keep the run's directory (data, logs, the database cluster).
+    #[arg(long)]
+    keep: bool,
+}
+
+/// What a failover run measured.
+#[derive(Default, Debug)]
+struct Figures {
+    panels: u32,
+    fleet_ready_s: f64,
+    /// A campaign change made through the server that does not lead.
+    change_via_follower_s: Option<f64>,
+    change_via_follower_spread_s: [f64; 3],
+    /// From the SIGKILL until the other server says it leads.
+    takeover_s: Option<f64>,
+    /// From the SIGKILL until every panel shows a frame of the new leader.
+    all_panels_s: Option<f64>,
+    all_panels_spread_s: [f64; 3],
+    /// A campaign change through the new leader, after the takeover.
+    change_after_s: Option<f64>,
+    writes_acked: usize,
+    /// Writes with no answer (the killed server) or an error status.
+    writes_unanswered: usize,
+    writes_refused: usize,
+    writes_lost: Vec<String>,
+    epochs: (f64, f64),
+    survivor_cpu_takeover_s: f64,
+    survivor_rss_mib: f64,
+    missing: Vec<String>,
+}
+
+pub(super) fn run(a: FailoverArgs) -> anyhow::Result<()> {
+    let pargs = ProvinceArgs {
+        compressed: a.compressed,
+        ..ProvinceArgs::one_broker(a.panels, a.mosquitto.clone(), a.wait_s, a.keep)
+    };
+    eprintln!("== failover run: {} panels", a.panels);
+    let mut run = Run::new(&pargs, a.panels)?;
+    let fig = once(&mut run)?;
+    print(&fig);
+    run.clean_up();
+    Ok(())
+}
+
+/// The two servers, the second one started once the first leads.
+struct Pair {
+    a: Proc,
+    http_a: Arc<Http>,
+    b: Proc,
+    http_b: Arc<Http>,
+}
+
+fn once(run: &mut Run<'_>) -> anyhow::Result<Figures> {
+    let n = run.n;
+    let mut fig = Figures {
+        panels: n,
+        ..Figures::default()
+    };
+    let pg = Cluster::start(&run.dir.join("pg"))?;
+    let url = pg.create_database("bangtin")?;
+    let (mosq, mport) = run.start_mosquitto()?;
+    let mqtt = format!("mqtt://127.0.0.1:{mport}");
+    let mut pair = start_pair(run, &mqtt, &url)?;
+    let content = seed_content(&pair.http_a, PROVINCE_MESSAGES)?;
+    super::import_panels(&pair.http_a, (1..=n).map(|i| run.panel_body(i)).collect())?;
+
+    let rt = tokio::runtime::Runtime::new()?;
+    let glass = Arc::new(Glass::new(n));
+    let t = Instant::now();
+    let fleet = run.start_fleet(&rt, mport, &glass)?;
+    fig.fleet_ready_s = t.elapsed().as_secs_f64();
+    run.settle(&pair.http_a);
+
+    // A change through the server that does not lead.
+    let before = glass.seqs();
+    let t0 = Instant::now();
+    switch_campaign(&pair.http_b, &content)?;
+    match glass.wait_all(t0, run.wait, |i, s| s.seq > before[i]) {
+        Ok(last) => {
+            fig.change_via_follower_s = Some((last - t0).as_secs_f64());
+            fig.change_via_follower_spread_s = glass.spread(t0);
+        }
+        Err(k) => fig
+            .missing
+            .push(format!("change through the follower: {k} of {n} panels")),
+    }
+    run.settle(&pair.http_a);
+
+    fail_over(run, &mut pair, &glass, &mut fig)?;
+
+    // A change through the new leader.
+    let before = glass.seqs();
+    let t0 = Instant::now();
+    pair.http_b.ok(
+        "PUT",
+        &format!("/api/v1/campaigns/{}", content.campaign),
+        Some(&campaign_body(&content.messages[0])),
+    )?;
+    match glass.wait_all(t0, run.wait, |i, s| s.seq > before[i]) {
+        Ok(last) => fig.change_after_s = Some((last - t0).as_secs_f64()),
+        Err(k) => fig
+            .missing
+            .push(format!("change after the takeover: {k} of {n} panels")),
+    }
+    fig.survivor_rss_mib = rss_mib(pair.b.pid()).0;
+
+    super::stop_fleet(rt, fleet);
+    pair.b.stop();
+    drop(mosq);
+    drop(pg);
+    Ok(fig)
+}
+
+/// Server A, until it leads; then server B, which must not.
+fn start_pair(run: &Run<'_>, mqtt: &str, url: &str) -> anyhow::Result<Pair> {
+    let start = |name: &str| -> anyhow::Result<(Proc, Arc<Http>)> {
+        let dir = run.dir.join(name);
+        std::fs::create_dir_all(dir.join("data"))?;
+        start_server(&dir, &["--mqtt", mqtt, "--store", url])
+    };
+    let (a, http_a) = start("a")?;
+    if wait_until(Duration::from_secs(30), || leads(&http_a) == Some(true)).is_none() {
+        bail!("the first server did not take the lead within 30 s");
+    }
+    let (b, http_b) = start("b")?;
+    if wait_until(Duration::from_secs(30), || leads(&http_b).is_some()).is_none() {
+        bail!("the second server did not answer within 30 s");
+    }
+    if leads(&http_b) == Some(true) {
+        bail!("both servers lead");
+    }
+    Ok(Pair {
+        a,
+        http_a,
+        b,
+        http_b,
+    })
+}
+
+/// Whether the server says it leads (`None`: no answer).
+fn leads(http: &Http) -> Option<bool> {
+    let v = metric(http, "bangtin_leading");
+    (!v.is_nan()).then_some(v == 1.0)
+}
+
+/// Writes through both servers, the leader killed among them; then the
+/// takeover timed and every acknowledged write looked for.
+fn fail_over(
+    run: &Run<'_>,
+    pair: &mut Pair,
+    glass: &Glass,
+    fig: &mut Figures,
+) -> anyhow::Result<()> {
+    let n = run.n;
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Writes::default()));
+    let writer = {
+        let (a, b) = (pair.http_a.clone(), pair.http_b.clone());
+        let (stop, acked) = (stop.clone(), acked.clone());
+        std::thread::spawn(move || write_through_both(&a, &b, &stop, &acked))
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let before = glass.seqs();
+    fig.epochs.0 = metric(&pair.http_a, "bangtin_leader_epoch");
+    let cpu0 = super::cpu_s(pair.b.pid());
+    let _ = pair.a.child.kill();
+    let _ = pair.a.child.wait();
+    let killed = Instant::now();
+    fig.takeover_s =
+        wait_until(run.wait, || leads(&pair.http_b) == Some(true)).map(|d| d.as_secs_f64());
+    if fig.takeover_s.is_none() {
+        fig.missing.push("the second server never led".into());
+    }
+    match glass.wait_all(killed, run.wait, |i, s| s.seq > before[i]) {
+        Ok(last) => {
+            fig.all_panels_s = Some((last - killed).as_secs_f64());
+            fig.all_panels_spread_s = glass.spread(killed);
+        }
+        Err(k) => fig.missing.push(format!(
+            "after the takeover: {k} of {n} panels show the new leader's frame"
+        )),
+    }
+    fig.survivor_cpu_takeover_s = super::cpu_s(pair.b.pid()) - cpu0;
+    fig.epochs.1 = metric(&pair.http_b, "bangtin_leader_epoch");
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::SeqCst);
+    let _ = writer.join();
+    let w = std::mem::take(&mut *acked.lock().expect("acked"));
+    fig.writes_acked = w.acked.len();
+    fig.writes_unanswered = w.unanswered;
+    fig.writes_refused = w.refused;
+    for id in w.acked {
+        let (status, _) = pair
+            .http_b
+            .call("GET", &format!("/api/v1/messages/{id}"), None)?;
+        if status != 200 {
+            fig.writes_lost.push(id);
+        }
+    }
+    Ok(())
+}
+
+/// What the writer saw.
+#[derive(Default)]
+struct Writes {
+    /// Ids of the messages answered 201 (acknowledged writes).
+    acked: Vec<String>,
+    /// No answer: the connection was refused or cut (the killed server).
+    unanswered: usize,
+    /// An answer other than 201.
+    refused: usize,
+}
+
+/// New messages through A and B in turn, every 20 ms, until `stop`.
+fn write_through_both(a: &Http, b: &Http, stop: &AtomicBool, writes: &Mutex<Writes>) {
+    let mut i = 0u32;
+    while !stop.load(Ordering::SeqCst) {
+        let http = if i.is_multiple_of(2) { a } else { b };
+        let body = json!({"title": format!("Tin {i}"), "text": "Mưa lớn, đề phòng lũ quét và sạt lở đất."});
+        let answer = http.call("POST", "/api/v1/messages", Some(&body));
+        let mut w = writes.lock().expect("writes");
+        match answer {
+            Ok((201, text)) => match serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_string))
+            {
+                Some(id) => w.acked.push(id),
+                None => w.refused += 1,
+            },
+            Ok(_) => w.refused += 1,
+            Err(_) => w.unanswered += 1,
+        }
+        drop(w);
+        i += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn print(f: &Figures) {
+    let s = |v: Option<f64>| v.map_or("did not complete".into(), |s| format!("{s:.3} s"));
+    println!(
+        "\nfailover scenario, {} panels, two servers on PostgreSQL:",
+        f.panels
+    );
+    println!(
+        "  fleet connected, retained frames in   {:.1} s",
+        f.fleet_ready_s
+    );
+    println!(
+        "  change through the follower: every panel  {}",
+        s(f.change_via_follower_s)
+    );
+    let [h, p90, p99] = f.change_via_follower_spread_s;
+    println!("    half / 90% / 99% of the panels       {h:.3} / {p90:.3} / {p99:.3} s");
+    println!(
+        "  leader killed (SIGKILL): the other leads   {}",
+        s(f.takeover_s)
+    );
+    println!(
+        "    every panel shows its frame           {} (target 10 s)",
+        s(f.all_panels_s)
+    );
+    let [h, p90, p99] = f.all_panels_spread_s;
+    println!("    half / 90% / 99% of the panels       {h:.3} / {p90:.3} / {p99:.3} s");
+    println!(
+        "    epoch                                 {} -> {}",
+        f.epochs.0, f.epochs.1
+    );
+    println!(
+        "    survivor's CPU meanwhile              {:.2} s",
+        f.survivor_cpu_takeover_s
+    );
+    println!(
+        "  writes through both: {} acknowledged, {} unanswered (the killed server), {} refused; lost: {}",
+        f.writes_acked,
+        f.writes_unanswered,
+        f.writes_refused,
+        f.writes_lost.len()
+    );
+    println!(
+        "  change through the new leader: every panel  {}",
+        s(f.change_after_s)
+    );
+    println!(
+        "  survivor RSS                          {:.1} MiB",
+        f.survivor_rss_mib
+    );
+    for id in &f.writes_lost {
+        println!("  ! acknowledged and lost: {id}");
+    }
+    for m in &f.missing {
+        println!("  ! {m}");
+    }
+    println!(
+        "{}",
+        json!({"work": "failover", "panels": f.panels, "fleet_ready_s": f.fleet_ready_s,
+               "change_via_follower_s": f.change_via_follower_s,
+               "change_via_follower_spread_s": f.change_via_follower_spread_s,
+               "takeover_s": f.takeover_s, "all_panels_s": f.all_panels_s,
+               "all_panels_spread_s": f.all_panels_spread_s, "change_after_s": f.change_after_s,
+               "writes_acked": f.writes_acked, "writes_unanswered": f.writes_unanswered, "writes_refused": f.writes_refused,
+               "writes_lost": f.writes_lost.len(), "epochs": [f.epochs.0, f.epochs.1],
+               "survivor_cpu_takeover_s": f.survivor_cpu_takeover_s,
+               "survivor_rss_mib": f.survivor_rss_mib, "missing": f.missing})
+    );
+}
+
+/// A PostgreSQL cluster of the run's own; stopped (fast shutdown) on drop.
+struct Cluster {
+    proc: Proc,
+    port: u16,
+}
+
+impl Cluster {
+    /// `initdb` into `dir`, then the server on a free loopback port.
+    fn start(dir: &Path) -> anyhow::Result<Cluster> {
+        std::fs::create_dir_all(dir)?;
+        if running_as_root() {
+            let out = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(dir)
+                .output()
+                .context("chown for the postgres user")?;
+            if !out.status.success() {
+                bail!("chown postgres: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+        let data = dir.join("data");
+        let out = as_postgres("initdb")?
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ])
+            .output()
+            .context("running initdb")?;
+        if !out.status.success() {
+            bail!("initdb: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let port = free_port()?;
+        let log = std::fs::File::create(dir.join("postgres.log"))?;
+        let proc = Proc {
+            child: as_postgres("postgres")?
+                .arg("-D")
+                .arg(&data)
+                .args(["-p", &port.to_string(), "-k"])
+                .arg(dir)
+                .args([
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "max_connections=200",
+                ])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .context("starting postgres")?,
+            name: "postgres",
+        };
+        wait_for_port(port, Duration::from_secs(30))?;
+        let c = Cluster { proc, port };
+        if wait_until(Duration::from_secs(30), || {
+            c.psql("postgres", "SELECT 1").is_ok()
+        })
+        .is_none()
+        {
+            bail!("PostgreSQL took no queries within 30 s");
+        }
+        Ok(c)
+    }
+
+    /// A new database; its URL.
+    fn create_database(&self, name: &str) -> anyhow::Result<String> {
+        self.psql("postgres", &format!("CREATE DATABASE {name}"))?;
+        Ok(self.url(name))
+    }
+
+    fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    fn psql(&self, db: &str, sql: &str) -> anyhow::Result<String> {
+        let out = Command::new("psql")
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(self.url(db))
+            .args(["-c", sql])
+            .output()
+            .context("running psql")?;
+        if !out.status.success() {
+            bail!("psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // SIGINT: PostgreSQL's fast shutdown (Proc's SIGTERM would wait
+        // for every client to leave).
+        let _ = Command::new("kill")
+            .args(["-INT", &self.proc.pid().to_string()])
+            .status();
+        let _ = self.proc.child.wait();
+    }
+}
+
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// A PostgreSQL program: from the newest Debian install, else from PATH;
+/// as the `postgres` user when this runs as root.
+fn as_postgres(program: &str) -> anyhow::Result<Command> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join(program).exists().then_some((n, bin))
+        })
+        .collect();
+    versions.sort();
+    let path = match versions.pop() {
+        Some((_, bin)) => bin.join(program),
+        None => std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .map(|d| d.join(program))
+            .find(|p| p.exists())
+            .with_context(|| {
+                format!(
+                    "PostgreSQL's {program} is not installed (Debian: apt-get install postgresql)"
+                )
+            })?,
+    };
+    Ok(if running_as_root() {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=postgres",
+            "--regid=postgres",
+            "--init-groups",
+            "--reset-env",
+        ])
+        .arg(path);
+        c
+    } else {
+        Command::new(path)
+    })
+}
