@@ -906,3 +906,66 @@ fn a_turn_to_write_never_given_back_does_not_stop_writes() {
         "a write waits for the turn a few seconds at most, then goes through: {done:?}"
     );
 }
+
+/// The alarm settings saved through one server without their secrets
+/// (the dashboard never sends stored secrets back) keep the secret the
+/// other server set a moment before, though this server has not taken
+/// that change into its own copy yet: the secrets left out are filled in
+/// from the database's latest copy, under the file's lock. (Before, they
+/// were filled in from this server's copy, so the other server's new
+/// secret, acknowledged, was replaced with the old one.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarm_settings_saved_without_secrets_keep_the_other_servers_new_secret() {
+    let (_pg, a, b, _) = two_servers("alarm_secrets");
+    let (api_a, api_b) = (
+        Api::new(&a, Some(ADMIN_TOKEN)),
+        Api::new(&b, Some(ADMIN_TOKEN)),
+    );
+    let settings = |secret: Option<&str>, offline_after_s: u64| {
+        let mut webhook = json!({"url": "http://127.0.0.1:9/hook"});
+        if let Some(s) = secret {
+            webhook["secret"] = json!(s);
+        }
+        json!({"offline_after_s": offline_after_s, "webhook": webhook,
+            "email": {"host": "127.0.0.1", "from": "bangtin@vi.du", "to": ["truc@vi.du"],
+                "password": secret}})
+    };
+    let stored = |s: &Server| -> Option<Value> {
+        let text = std::fs::read_to_string(s.data.join("secrets/alarms.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    };
+    let (st, v) = api_a
+        .put("/alarms/config", settings(Some("bi-mat-cu"), 600))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let synced = eventually(Duration::from_secs(15), || async {
+        stored(&b)
+            .filter(|c| c["webhook"]["secret"] == "bi-mat-cu")
+            .map(|_| ())
+    })
+    .await;
+    assert!(synced.is_some(), "server b took the first settings");
+
+    // A changes the secrets; B, which has not taken that change yet (it
+    // takes the shared files every 2 s), saves a threshold at once.
+    let (st, v) = api_a
+        .put("/alarms/config", settings(Some("bi-mat-moi"), 600))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = api_b.put("/alarms/config", settings(None, 300)).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["webhook_secret_set"], true, "{v}");
+    for s in [&a, &b] {
+        let kept = eventually(Duration::from_secs(15), || async {
+            stored(s).filter(|c| c["offline_after_s"] == 300)
+        })
+        .await
+        .expect("both servers have the last settings");
+        assert_eq!(
+            (&kept["webhook"]["secret"], &kept["email"]["password"]),
+            (&json!("bi-mat-moi"), &json!("bi-mat-moi")),
+            "{}: the secrets server a set are kept",
+            s.base
+        );
+    }
+}
