@@ -109,7 +109,7 @@ pub fn into_postgres(root: &Path, url: &str) -> Result<Moved, StoreError> {
     };
     db.commit(all.version, &rows, &audit).map_err(|e| match e {
         super::pg::CommitError::Stale => StoreError::conflict(crate::i18n::Reason::StoreNotEmpty),
-        super::pg::CommitError::Failed(e) => e,
+        super::pg::CommitError::Failed(e) | super::pg::CommitError::Unknown(e) => e,
     })?;
     let seq_path = root.join("state/seq.json");
     let marks = SeqAllocator::open(seq_path.clone())

@@ -18,7 +18,8 @@
 //! A commit whose connection drops after COMMIT was sent is not taken
 //! for failed: once that transaction has ended, the server reads its mark
 //! in `commit_marks` on a new connection and reports the change done if
-//! it is there (failed only if it is not, or cannot be read).
+//! it is there, failed if it is not, and its outcome unknown
+//! ([`StoreError::OutcomeUnknown`]) if that cannot be read.
 //!
 //! Each batch of the group commit is one transaction: its rows, its audit
 //! rows and the version raise, committed before the API answers. Writers
@@ -123,6 +124,9 @@ pub enum CommitError {
     Stale,
     /// The database refused or could not be reached.
     Failed(StoreError),
+    /// COMMIT was sent, no answer came, and whether it went through could
+    /// not be learnt ([`StoreError::OutcomeUnknown`]).
+    Unknown(StoreError),
 }
 
 /// The store's error for a database failure: the URL without its
@@ -770,7 +774,9 @@ impl Postgres {
                 Ok(false) => Err(CommitError::Failed(e)),
                 Err(check) => {
                     tracing::error!(version = v, "whether a commit whose answer was lost went through is not known ({check}): {e}");
-                    Err(CommitError::Failed(e))
+                    Err(CommitError::Unknown(StoreError::OutcomeUnknown {
+                        source: std::io::Error::other(e.to_string()),
+                    }))
                 }
             },
         }

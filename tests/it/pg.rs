@@ -760,6 +760,8 @@ fn a_nul_character_is_refused_alike_on_both_stores() {
 struct Dropper {
     port: u16,
     carried: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    /// New connections are closed at once (the database out of reach).
+    refusing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Dropper {
@@ -767,9 +769,13 @@ impl Dropper {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let carried = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let list = carried.clone();
+        let refusing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (list, closed) = (carried.clone(), refusing.clone());
         std::thread::spawn(move || {
             for down in l.incoming().flatten() {
+                if closed.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
                 let Ok(up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
                     continue;
                 };
@@ -784,7 +790,17 @@ impl Dropper {
                 pipe(up, down);
             }
         });
-        Dropper { port, carried }
+        Dropper {
+            port,
+            carried,
+            refusing,
+        }
+    }
+
+    /// From now on closes new connections at once.
+    fn refuse_new(&self) {
+        self.refusing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Closes every connection carried so far.
@@ -793,6 +809,26 @@ impl Dropper {
             let _ = c.shutdown(std::net::Shutdown::Both);
         }
     }
+}
+
+/// Makes commits in database `db` wait a second at COMMIT (a deferred
+/// trigger), so that the link can be dropped while the database commits.
+fn slow_commits(pg: &Postgres, db: &str) {
+    pg.sql(
+        db,
+        "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON audit \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow();",
+    );
+}
+
+/// Whether a COMMIT is under way in database `db`.
+fn committing(pg: &Postgres, db: &str) -> bool {
+    pg.sql(
+        db,
+        "SELECT count(*) FROM pg_stat_activity WHERE query = 'COMMIT' AND state = 'active'",
+    ) == "1"
 }
 
 /// A change whose COMMIT went through while the connection dropped
@@ -808,23 +844,11 @@ fn a_commit_whose_answer_was_lost_is_known_to_have_gone_through() {
     let through = format!("postgres://postgres@127.0.0.1:{}/{db}", relay.port);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_postgres(&through, dir.path()).unwrap();
-    // Commits wait a second at COMMIT (a deferred trigger), so that the
-    // link can be dropped while the database commits.
-    pg.sql(
-        &db,
-        "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS \
-         $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
-         CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON audit \
-         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow();",
-    );
+    slow_commits(&pg, &db);
     std::thread::scope(|s| {
         let write = s.spawn(|| store.put_panel(panel("p1"), true, "an"));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while pg.sql(
-            &db,
-            "SELECT count(*) FROM pg_stat_activity WHERE query = 'COMMIT' AND state = 'active'",
-        ) != "1"
-        {
+        while !committing(&pg, &db) {
             assert!(std::time::Instant::now() < deadline, "no COMMIT under way");
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -968,4 +992,53 @@ async fn alarm_settings_saved_without_secrets_keep_the_other_servers_new_secret(
             s.base
         );
     }
+}
+
+/// A change whose COMMIT was sent when the connection dropped, and the
+/// database then out of reach, so that whether it went through cannot be
+/// learnt: answered 503 with a sentence saying the change may or may not
+/// have been saved and to look before making it again (not 500 "failed":
+/// a person told it failed would make it again, though it may be there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_outcome_cannot_be_learnt_is_503_saying_so() {
+    let pg = Postgres::shared();
+    let url = pg.database("unknown_commit");
+    let db = url.rsplit('/').next().unwrap().to_string();
+    let relay = Dropper::start(pg.port);
+    let through = format!("postgres://postgres@127.0.0.1:{}/{db}", relay.port);
+    let server = Server::start_with(ServerOpts {
+        extra_args: vec!["--store".into(), through],
+        ..Default::default()
+    });
+    let api = Api::new(&server, Some(ADMIN_TOKEN));
+    slow_commits(&pg, &db);
+    let put = tokio::spawn({
+        let api = api.clone();
+        async move {
+            api.post(
+                "/panels",
+                json!({"id": "p1", "name": "Bảng p1", "width": 64, "height": 16,
+                    "format": "mono1", "groups": ["d1"]}),
+            )
+            .await
+        }
+    });
+    let under_way = eventually(Duration::from_secs(10), || async {
+        committing(&pg, &db).then_some(())
+    })
+    .await;
+    assert!(under_way.is_some(), "no COMMIT under way");
+    relay.refuse_new();
+    relay.drop_all();
+    let (st, v) = put.await.unwrap();
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (503, Some("outcome_unknown")),
+        "{v}"
+    );
+    let said = v["message"].as_str().unwrap();
+    assert!(
+        said.contains("not known whether the change was saved") && said.contains("reload"),
+        "{said}"
+    );
 }
