@@ -1042,3 +1042,64 @@ async fn a_commit_whose_outcome_cannot_be_learnt_is_503_saying_so() {
         "{said}"
     );
 }
+
+/// `bangtin store migrate` carries tokens' last uses both ways: from the
+/// token file into PostgreSQL's table of uses, and from that table back
+/// into the exported token file, the newer time winning. (Before, the
+/// way in left the table empty and the way out dropped every use noted
+/// on PostgreSQL: an export showed tokens in use as never used.)
+#[test]
+fn tokens_last_uses_move_with_the_store_both_ways() {
+    use bangtin::store::tokens::TokenStore;
+    let pg = Postgres::shared();
+    let url = pg.database("token_uses_migrate");
+    let (from, back) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let at = |s: i64| chrono::DateTime::from_timestamp(1_790_000_000 + s, 0).unwrap();
+    let file = |d: &std::path::Path| d.join("secrets/tokens.json");
+    let tokens = TokenStore::open(&file(from.path()), None).unwrap();
+    let may = tokens
+        .create("may-tram", &[bangtin::domain::Role::Feed])
+        .unwrap();
+    tokens
+        .create("cu", &[bangtin::domain::Role::Editor])
+        .unwrap();
+    tokens.check(&may, at(0)).unwrap();
+    tokens.write_last_used();
+    let sha: std::collections::HashMap<String, String> =
+        serde_json::from_str::<Vec<Value>>(&std::fs::read_to_string(file(from.path())).unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().into(),
+                    e["sha256"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+
+    bangtin::store::migrate::into_postgres(from.path(), &url).unwrap();
+    let db = bangtin::store::pg::Postgres::open(&url).unwrap();
+    assert_eq!(
+        db.token_uses().unwrap(),
+        vec![(sha["may-tram"].clone(), at(0))],
+        "the token file's last use is in the table"
+    );
+    // Uses noted on PostgreSQL: a newer one, and a first one.
+    db.note_token_uses(&[
+        (sha["may-tram"].clone(), at(60)),
+        (sha["cu"].clone(), at(30)),
+    ])
+    .unwrap();
+
+    let out = back.path().join("export");
+    bangtin::store::migrate::out_of_postgres(&url, &out).unwrap();
+    let shown: std::collections::HashMap<String, Option<chrono::DateTime<chrono::Utc>>> =
+        TokenStore::open(&file(&out), None)
+            .unwrap()
+            .list()
+            .into_iter()
+            .map(|t| (t.name, t.last_used_at))
+            .collect();
+    assert_eq!(shown["may-tram"], Some(at(60)), "the newer use wins");
+    assert_eq!(shown["cu"], Some(at(30)), "a use noted on PostgreSQL only");
+}
