@@ -1103,3 +1103,40 @@ fn tokens_last_uses_move_with_the_store_both_ways() {
     assert_eq!(shown["may-tram"], Some(at(60)), "the newer use wins");
     assert_eq!(shown["cu"], Some(at(30)), "a use noted on PostgreSQL only");
 }
+
+/// A shared file whose lock another server holds and does not give back
+/// (cut off with its session still open) is not written: after a few
+/// seconds the write is refused as changed elsewhere, and nothing is
+/// written; once the lock is free, the write goes through.
+#[test]
+fn a_shared_file_held_elsewhere_is_refused_after_a_few_seconds() {
+    let pg = Postgres::shared();
+    let url = pg.database("held_file");
+    let db = bangtin::store::pg::Postgres::open(&url).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let holder = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .execute(
+                "SELECT pg_advisory_lock($1, hashtext($2))",
+                &[&bangtin::store::pg::SHARED_FILE_LOCK, &"cap.json"],
+            )
+            .await
+            .unwrap();
+        client
+    });
+    let started = std::time::Instant::now();
+    let refused = db.update_shared_file("cap.json", |_| Ok(b"{}".to_vec()));
+    assert!(
+        matches!(&refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(db.shared_file("cap.json").unwrap(), None, "nothing written");
+    drop(holder);
+    let written = db.update_shared_file("cap.json", |_| Ok(b"{}".to_vec()));
+    assert_eq!(written.unwrap(), b"{}");
+}
