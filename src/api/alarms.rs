@@ -118,10 +118,8 @@ pub(super) async fn put_config(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, 
     let body: AlarmConfig = r.json().await?;
     let (alarms, store) = (ctx.alarms.store.clone(), ctx.store.clone());
     let line = entry(&r.who.name, "update", "alarm-settings", "alarms");
-    let saved = blocking(move || {
-        let full = body.keeping_secrets(&alarms.config());
-        store.audited(line, || alarms.set_config(full))
-    })
-    .await??;
+    // The secrets left out are kept from the latest stored settings, read
+    // inside the write (on PostgreSQL, another server's change included).
+    let saved = blocking(move || store.audited(line, || alarms.set_config(body))).await??;
     ok(&config_view(&saved, None, r.lang()))
 }

@@ -125,25 +125,34 @@ impl From<StoreError> for ApiError {
                 ApiError::conflict(message).with(extra.into())
             }
             StoreError::Refused(r) => r.into(),
-            e @ StoreError::DiskFull { .. } => {
-                tracing::error!("{e}");
-                ApiError::new(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    "disk_full",
-                    Reason::DiskFull,
-                )
-            }
-            e @ StoreError::ReadOnly { .. } => {
-                tracing::error!("{e}");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "read_only",
-                    Reason::ReadOnly,
-                )
-            }
+            e @ StoreError::DiskFull { .. } => logged(
+                e,
+                StatusCode::INSUFFICIENT_STORAGE,
+                "disk_full",
+                Reason::DiskFull,
+            ),
+            e @ StoreError::ReadOnly { .. } => logged(
+                e,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "read_only",
+                Reason::ReadOnly,
+            ),
             e @ (StoreError::Io { .. } | StoreError::Corrupt(_)) => ApiError::internal("saving", e),
+            // Not a failure: the person must look before doing it again.
+            e @ StoreError::OutcomeUnknown { .. } => logged(
+                e,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "outcome_unknown",
+                Reason::SaveOutcomeUnknown,
+            ),
         }
     }
+}
+
+/// A store failure told in a sentence of its own; its cause is logged.
+fn logged(e: StoreError, status: StatusCode, code: &'static str, why: Reason) -> ApiError {
+    tracing::error!("{e}");
+    ApiError::new(status, code, why)
 }
 
 #[cfg(test)]
@@ -161,5 +170,27 @@ mod tests {
         let ro = ApiError::from(StoreError::ReadOnly { path: p });
         assert_eq!((ro.status.as_u16(), ro.code), (503, "read_only"));
         assert!(en(&ro).contains("nothing was saved"));
+    }
+
+    #[test]
+    fn a_change_whose_outcome_is_unknown_is_503_asking_to_check_first() {
+        let e = ApiError::from(StoreError::OutcomeUnknown {
+            source: std::io::Error::other("connection closed"),
+        });
+        assert_eq!((e.status.as_u16(), e.code), (503, "outcome_unknown"));
+        let en = e.message.render(crate::i18n::Lang::En);
+        assert!(
+            en.contains("not known whether the change was saved"),
+            "{en}"
+        );
+        assert!(
+            !en.contains("connection closed"),
+            "no driver text to clients"
+        );
+        let vi = e.message.render(crate::i18n::Lang::Vi);
+        assert!(
+            vi.contains("chưa biết thay đổi đã được lưu hay chưa"),
+            "{vi}"
+        );
     }
 }

@@ -1075,6 +1075,12 @@ reasons! { l;
         "Một máy chủ khác vừa thay đổi dữ liệu này: hãy tải lại và thử lại.".into(),
         "another server changed this data a moment ago: reload and try again".into(),
     ),
+    /// The link to the database was lost while it committed a change, and
+    /// whether the change went through could not be learnt.
+    SaveOutcomeUnknown => (
+        "Mất kết nối với cơ sở dữ liệu đúng lúc lưu nên chưa biết thay đổi đã được lưu hay chưa: hãy tải lại trang, xem thay đổi đã có chưa rồi hãy làm lại.".into(),
+        "The connection to the database was lost while saving, so it is not known whether the change was saved: reload the page and check whether it is there before making it again.".into(),
+    ),
     /// A text holds the character U+0000, which the store does not keep.
     NulCharacter => (
         "Nội dung có ký tự rỗng (U+0000), ký tự này không lưu được: hãy xoá nó rồi gửi lại.".into(),
@@ -2596,6 +2602,7 @@ mod tests {
             },
             Reason::ImportRows { n: 2 },
             Reason::NulCharacter,
+            Reason::SaveOutcomeUnknown,
             Reason::ImportRow {
                 row: 1,
                 id: Some(s()),

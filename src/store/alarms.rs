@@ -202,27 +202,55 @@ impl AlarmStore {
         }
     }
 
-    /// Checks and writes new settings (mode 600), then puts them in force;
-    /// on the PostgreSQL store, committed to the database first (the
-    /// settings are replaced whole: the latest commit is in force
-    /// everywhere).
-    pub fn set_config(&self, c: AlarmConfig) -> Result<AlarmConfig, StoreError> {
-        c.check()?;
+    /// Checks and writes new settings (mode 600), then puts them in force.
+    /// `sent` is the settings as a PUT sends them: a secret it leaves out
+    /// (the webhook's, the mail password) is kept from the latest stored
+    /// settings, an empty one clears it ([`AlarmConfig::keeping_secrets`]).
+    /// On the PostgreSQL store the latest settings are the database's
+    /// copy, read and replaced under the file's lock
+    /// ([`super::shared_files::SharedFiles::write`]): a secret another
+    /// server changed a moment ago, not yet written here, is kept, not
+    /// overwritten with this server's older one. (The settings are
+    /// otherwise replaced whole: the latest commit is in force
+    /// everywhere.)
+    pub fn set_config(&self, sent: AlarmConfig) -> Result<AlarmConfig, StoreError> {
+        sent.check()?;
+        // Re-read first if changed by hand: the last good settings here.
+        let here = self.config();
         let mut st = self.config.lock().expect("alarm config lock");
         // Shared: the file's time is taken while the write's guard keeps
         // another server's copy from being written here.
-        let _turn = match self.shared.get() {
-            Some(files) => Some(files.write(&self.config_path, |_| Ok(super::pretty(&c)))?.1),
+        let (full, _turn) = match self.shared.get() {
+            Some(files) => {
+                let mut full = None;
+                let turn = files
+                    .write(&self.config_path, |latest| {
+                        // A copy broken by hand keeps the last good secrets.
+                        let stored = latest
+                            .and_then(|b| serde_json::from_slice::<AlarmConfig>(&b).ok())
+                            .unwrap_or(here);
+                        let c = sent.keeping_secrets(&stored);
+                        let bytes = super::pretty(&c);
+                        full = Some(c);
+                        Ok(bytes)
+                    })?
+                    .1;
+                (
+                    full.expect("the write asked for the new settings"),
+                    Some(turn),
+                )
+            }
             None => {
-                fsio::write_secret(&self.config_path, &super::pretty(&c))
+                let full = sent.keeping_secrets(&here);
+                fsio::write_secret(&self.config_path, &super::pretty(&full))
                     .map_err(|e| StoreError::io(&self.config_path, e))?;
-                None
+                (full, None)
             }
         };
         st.seen = stamp(&self.config_path);
-        st.config = c.clone();
+        st.config = full.clone();
         st.problem = None;
-        Ok(c)
+        Ok(full)
     }
 
     /// A copy of the incidents (oldest first) and the digest mark.

@@ -5,8 +5,10 @@
 //!
 //! What moves: every document of the layout (content, schedules, alerts,
 //! message versions, CAP warnings) as a row, images and CAP documents as
-//! blobs, the audit trail, the frame sequence marks and the shared files
-//! ([`super::shared_files`]). What stays with a server: proof of play
+//! blobs, the audit trail, the frame sequence marks, the shared files
+//! ([`super::shared_files`]) and tokens' last uses (in the token file on
+//! the file store, in the table `token_uses` on PostgreSQL; the newer
+//! wins when both have one). What stays with a server: proof of play
 //! (`state/plays.redb`), alarm incidents, a bulk import's journal.
 //!
 //! The way back writes each document as the store writes it (its own type,
@@ -109,7 +111,7 @@ pub fn into_postgres(root: &Path, url: &str) -> Result<Moved, StoreError> {
     };
     db.commit(all.version, &rows, &audit).map_err(|e| match e {
         super::pg::CommitError::Stale => StoreError::conflict(crate::i18n::Reason::StoreNotEmpty),
-        super::pg::CommitError::Failed(e) => e,
+        super::pg::CommitError::Failed(e) | super::pg::CommitError::Unknown(e) => e,
     })?;
     let seq_path = root.join("state/seq.json");
     let marks = SeqAllocator::open(seq_path.clone())
@@ -122,6 +124,7 @@ pub fn into_postgres(root: &Path, url: &str) -> Result<Moved, StoreError> {
         super::shared_files::default_files(root, &super::tokens_file(root)),
     );
     let offered = shared.offer_all()?;
+    carry_token_uses_in(root, &db)?;
     Ok(Moved {
         documents: rows
             .iter()
@@ -247,5 +250,43 @@ fn write_export(url: &str, root: &Path) -> Result<Moved, StoreError> {
         super::shared_files::default_files(root, &super::tokens_file(root)),
     );
     moved.shared = shared.take_all()?;
+    carry_token_uses_out(&db, root)?;
     Ok(moved)
+}
+
+/// Tokens' last uses, which the file store keeps in the token file, into
+/// the table PostgreSQL keeps them in (the newer wins). A token file that
+/// does not parse moves as it is, without them (logged).
+fn carry_token_uses_in(root: &Path, db: &Postgres) -> Result<(), StoreError> {
+    let path = super::tokens_file(root);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(());
+    };
+    match super::tokens::last_uses_in(&bytes) {
+        Ok(uses) if !uses.is_empty() => db.note_token_uses(&uses),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), "tokens' last uses not moved: {e}");
+            Ok(())
+        }
+    }
+}
+
+/// Tokens' last uses, from PostgreSQL's table into the exported token
+/// file (the newer of the two wins). A token file that does not parse
+/// is left as it is (logged).
+fn carry_token_uses_out(db: &Postgres, root: &Path) -> Result<(), StoreError> {
+    let uses: std::collections::HashMap<_, _> = db.token_uses()?.into_iter().collect();
+    let path = super::tokens_file(root);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(());
+    };
+    match super::tokens::with_last_uses(&bytes, &uses) {
+        Ok(Some(next)) => fsio::write_secret(&path, &next).map_err(io(&path)),
+        Ok(None) => Ok(()),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), "tokens' last uses not written: {e}");
+            Ok(())
+        }
+    }
 }

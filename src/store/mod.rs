@@ -204,6 +204,14 @@ pub enum StoreError {
         /// What the system said.
         source: io::Error,
     },
+    /// The connection to the database was lost while it committed the
+    /// change, and whether it went through could not be learnt: it may or
+    /// may not have been saved.
+    #[error("whether the change was saved is not known: {source}")]
+    OutcomeUnknown {
+        /// What the driver said.
+        source: io::Error,
+    },
     /// Files of the data directory that could not be used at start.
     #[error("the data directory has broken files:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Corrupt(Vec<FileProblem>),
@@ -245,6 +253,9 @@ impl StoreError {
                 source: io::Error::new(source.kind(), source.to_string()),
             },
             StoreError::Corrupt(problems) => StoreError::Corrupt(problems.clone()),
+            StoreError::OutcomeUnknown { source } => StoreError::OutcomeUnknown {
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
         }
     }
 
@@ -789,6 +800,12 @@ impl Store {
                     Err(StoreError::conflict(Reason::ChangedElsewhere))
                 }
                 Err(pg::CommitError::Failed(e)) => Err(e),
+                Err(pg::CommitError::Unknown(e)) => {
+                    // Read the store again before the next write: the
+                    // change may be there.
+                    stale.store(true, std::sync::atomic::Ordering::SeqCst);
+                    Err(e)
+                }
             };
         }
         match plain_changes(batch) {

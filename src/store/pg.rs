@@ -18,7 +18,8 @@
 //! A commit whose connection drops after COMMIT was sent is not taken
 //! for failed: once that transaction has ended, the server reads its mark
 //! in `commit_marks` on a new connection and reports the change done if
-//! it is there (failed only if it is not, or cannot be read).
+//! it is there, failed if it is not, and its outcome unknown
+//! ([`StoreError::OutcomeUnknown`]) if that cannot be read.
 //!
 //! Each batch of the group commit is one transaction: its rows, its audit
 //! rows and the version raise, committed before the API answers. Writers
@@ -123,6 +124,9 @@ pub enum CommitError {
     Stale,
     /// The database refused or could not be reached.
     Failed(StoreError),
+    /// COMMIT was sent, no answer came, and whether it went through could
+    /// not be learnt ([`StoreError::OutcomeUnknown`]).
+    Unknown(StoreError),
 }
 
 /// The store's error for a database failure: the URL without its
@@ -219,7 +223,42 @@ const WRITERS_TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(5)
 
 /// The class of the advisory locks on shared files' names (the second
 /// key is the name's hash), held by [`Postgres::update_shared_file`].
-const SHARED_FILE_LOCK: i32 = 0x6274_0003;
+pub const SHARED_FILE_LOCK: i32 = 0x6274_0003;
+
+/// How long [`lock_within`]'s wait holds.
+#[derive(Debug, Clone, Copy)]
+enum Wait {
+    /// For the session, until the caller resets `lock_timeout`.
+    Session,
+    /// For the transaction the statement runs in (`SET LOCAL`).
+    Transaction,
+}
+
+/// Runs `lock`, a statement that waits for a lock, waiting
+/// [`WRITERS_TURN_WAIT`] at most (a server cut off while holding the lock
+/// keeps it until its session ends): whether the lock was had (`false`:
+/// not within the wait; in a transaction, which then has failed).
+async fn lock_within(
+    c: &impl tokio_postgres::GenericClient,
+    wait: Wait,
+    lock: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<bool, tokio_postgres::Error> {
+    let scope = match wait {
+        Wait::Session => "",
+        Wait::Transaction => "LOCAL ",
+    };
+    let ms = WRITERS_TURN_WAIT.as_millis();
+    c.batch_execute(&format!("SET {scope}lock_timeout = '{ms}ms'"))
+        .await?;
+    match c.execute(lock, params).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
 
 /// The advisory lock that servers starting together take in turn to
 /// bring the schema up to date (any number that no one else uses).
@@ -335,26 +374,11 @@ impl Postgres {
     /// a stale write.
     pub fn take_writers_turn(&self) -> Result<(i64, bool), StoreError> {
         self.with(async |c| {
-            c.batch_execute(&format!(
-                "SET lock_timeout = '{}ms'",
-                WRITERS_TURN_WAIT.as_millis()
-            ))
-            .await?;
-            let had = match c
-                .execute("SELECT pg_advisory_lock($1)", &[&WRITE_LOCK])
-                .await
-            {
-                Ok(_) => true,
-                Err(e)
-                    if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
-                {
-                    tracing::warn!(
-                        "no turn to write within {WRITERS_TURN_WAIT:?}: writing without it"
-                    );
-                    false
-                }
-                Err(e) => return Err(e),
-            };
+            let lock = "SELECT pg_advisory_lock($1)";
+            let had = lock_within(&*c, Wait::Session, lock, &[&WRITE_LOCK]).await?;
+            if !had {
+                tracing::warn!("no turn to write within {WRITERS_TURN_WAIT:?}: writing without it");
+            }
             let version = async {
                 c.batch_execute("RESET lock_timeout").await?;
                 c.query_one("SELECT version FROM store_version", &[])
@@ -560,29 +584,11 @@ impl Postgres {
     ) -> Result<Vec<u8>, StoreError> {
         self.with(async |c| {
             let tx = c.transaction().await?;
-            // A server cut off while holding the file's lock keeps it until
-            // its session ends: wait no longer than for the writers' turn.
-            tx.batch_execute(&format!(
-                "SET LOCAL lock_timeout = '{}ms'",
-                WRITERS_TURN_WAIT.as_millis()
-            ))
-            .await?;
             // A row lock would not cover a file that has no row yet.
-            match tx
-                .execute(
-                    "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                    &[&SHARED_FILE_LOCK, &name],
-                )
-                .await
-            {
-                Ok(_) => {}
-                Err(e)
-                    if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
-                {
-                    tracing::warn!(file = name, "another server holds this file: not written");
-                    return Ok(Err(StoreError::conflict(Reason::ChangedElsewhere)));
-                }
-                Err(e) => return Err(e),
+            let lock = "SELECT pg_advisory_xact_lock($1, hashtext($2))";
+            if !lock_within(&tx, Wait::Transaction, lock, &[&SHARED_FILE_LOCK, &name]).await? {
+                tracing::warn!(file = name, "another server holds this file: not written");
+                return Ok(Err(StoreError::conflict(Reason::ChangedElsewhere)));
             }
             let there = tx
                 .query_opt(
@@ -770,7 +776,9 @@ impl Postgres {
                 Ok(false) => Err(CommitError::Failed(e)),
                 Err(check) => {
                     tracing::error!(version = v, "whether a commit whose answer was lost went through is not known ({check}): {e}");
-                    Err(CommitError::Failed(e))
+                    Err(CommitError::Unknown(StoreError::OutcomeUnknown {
+                        source: std::io::Error::other(e.to_string()),
+                    }))
                 }
             },
         }

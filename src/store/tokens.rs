@@ -200,6 +200,37 @@ struct Uses {
     everywhere: std::collections::HashMap<String, DateTime<Utc>>,
 }
 
+/// The last uses a token file's bytes record: (the token's hex SHA-256,
+/// when), for `bangtin store migrate` into PostgreSQL, where last uses
+/// are rows of their own ([`super::pg::Postgres::note_token_uses`]).
+pub(crate) fn last_uses_in(bytes: &[u8]) -> serde_json::Result<Vec<(String, DateTime<Utc>)>> {
+    let entries: Vec<Entry> = serde_json::from_slice(bytes)?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|e| Some((e.sha256, e.last_used_at?)))
+        .collect())
+}
+
+/// A token file's bytes with each token's last use the newer of the
+/// file's and `uses`' (by the token's hex SHA-256), for `bangtin store
+/// migrate` out of PostgreSQL; `None` when no time is newer.
+pub(crate) fn with_last_uses(
+    bytes: &[u8],
+    uses: &std::collections::HashMap<String, DateTime<Utc>>,
+) -> serde_json::Result<Option<Vec<u8>>> {
+    let mut entries: Vec<Entry> = serde_json::from_slice(bytes)?;
+    let mut newer = false;
+    for e in &mut entries {
+        if let Some(&t) = uses.get(&e.sha256) {
+            if e.last_used_at.is_none_or(|w| t > w) {
+                e.last_used_at = Some(t);
+                newer = true;
+            }
+        }
+    }
+    Ok(newer.then(|| super::pretty(&entries)))
+}
+
 /// A new random token: 32 bytes from the OS generator, hex, with a prefix
 /// that makes leaked tokens easy to recognise in logs and code.
 pub fn new_token() -> String {
@@ -525,6 +556,45 @@ mod tests {
         s2.revoke("lan").unwrap();
         assert!(s2.authenticate(&t).is_none());
         assert!(s2.revoke("lan").is_err());
+    }
+
+    #[test]
+    fn a_token_files_last_uses_are_read_and_only_a_newer_one_replaces_them() {
+        let at = |s: i64| DateTime::from_timestamp(1_790_000_000 + s, 0).unwrap();
+        let entry = |name: &str, used: Option<DateTime<Utc>>| Entry {
+            name: name.into(),
+            roles: vec![Role::Feed],
+            sha256: format!("{name}-sha"),
+            created_at: at(0),
+            expires_at: None,
+            scope: None,
+            last_used_at: used,
+        };
+        let bytes = super::super::pretty(&vec![
+            entry("a", Some(at(10))),
+            entry("b", None),
+            entry("c", Some(at(10))),
+        ]);
+        assert_eq!(
+            last_uses_in(&bytes).unwrap(),
+            vec![("a-sha".to_string(), at(10)), ("c-sha".into(), at(10))]
+        );
+        let older = [("a-sha".to_string(), at(5))].into_iter().collect();
+        assert_eq!(with_last_uses(&bytes, &older).unwrap(), None);
+        let uses = [
+            ("a-sha".to_string(), at(5)),
+            ("b-sha".into(), at(7)),
+            ("c-sha".into(), at(20)),
+        ]
+        .into_iter()
+        .collect();
+        let next = with_last_uses(&bytes, &uses).unwrap().expect("newer times");
+        let got: Vec<Option<DateTime<Utc>>> = serde_json::from_slice::<Vec<Entry>>(&next)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.last_used_at)
+            .collect();
+        assert_eq!(got, vec![Some(at(10)), Some(at(7)), Some(at(20))]);
     }
 
     #[test]

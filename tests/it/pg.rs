@@ -773,6 +773,8 @@ fn a_nul_character_is_refused_alike_on_both_stores() {
 struct Dropper {
     port: u16,
     carried: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    /// New connections are closed at once (the database out of reach).
+    refusing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Dropper {
@@ -780,9 +782,13 @@ impl Dropper {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let carried = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let list = carried.clone();
+        let refusing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (list, closed) = (carried.clone(), refusing.clone());
         std::thread::spawn(move || {
             for down in l.incoming().flatten() {
+                if closed.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
                 let Ok(up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
                     continue;
                 };
@@ -797,7 +803,17 @@ impl Dropper {
                 pipe(up, down);
             }
         });
-        Dropper { port, carried }
+        Dropper {
+            port,
+            carried,
+            refusing,
+        }
+    }
+
+    /// From now on closes new connections at once.
+    fn refuse_new(&self) {
+        self.refusing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Closes every connection carried so far.
@@ -806,6 +822,26 @@ impl Dropper {
             let _ = c.shutdown(std::net::Shutdown::Both);
         }
     }
+}
+
+/// Makes commits in database `db` wait a second at COMMIT (a deferred
+/// trigger), so that the link can be dropped while the database commits.
+fn slow_commits(pg: &Postgres, db: &str) {
+    pg.sql(
+        db,
+        "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON audit \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow();",
+    );
+}
+
+/// Whether a COMMIT is under way in database `db`.
+fn committing(pg: &Postgres, db: &str) -> bool {
+    pg.sql(
+        db,
+        "SELECT count(*) FROM pg_stat_activity WHERE query = 'COMMIT' AND state = 'active'",
+    ) == "1"
 }
 
 /// A change whose COMMIT went through while the connection dropped
@@ -821,23 +857,11 @@ fn a_commit_whose_answer_was_lost_is_known_to_have_gone_through() {
     let through = format!("postgres://postgres@127.0.0.1:{}/{db}", relay.port);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_postgres(&through, dir.path()).unwrap();
-    // Commits wait a second at COMMIT (a deferred trigger), so that the
-    // link can be dropped while the database commits.
-    pg.sql(
-        &db,
-        "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS \
-         $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
-         CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON audit \
-         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow();",
-    );
+    slow_commits(&pg, &db);
     std::thread::scope(|s| {
         let write = s.spawn(|| store.put_panel(panel("p1"), true, "an"));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while pg.sql(
-            &db,
-            "SELECT count(*) FROM pg_stat_activity WHERE query = 'COMMIT' AND state = 'active'",
-        ) != "1"
-        {
+        while !committing(&pg, &db) {
             assert!(std::time::Instant::now() < deadline, "no COMMIT under way");
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -918,4 +942,214 @@ fn a_turn_to_write_never_given_back_does_not_stop_writes() {
         matches!(done, Ok(Ok(_))),
         "a write waits for the turn a few seconds at most, then goes through: {done:?}"
     );
+}
+
+/// The alarm settings saved through one server without their secrets
+/// (the dashboard never sends stored secrets back) keep the secret the
+/// other server set a moment before, though this server has not taken
+/// that change into its own copy yet: the secrets left out are filled in
+/// from the database's latest copy, under the file's lock. (Before, they
+/// were filled in from this server's copy, so the other server's new
+/// secret, acknowledged, was replaced with the old one.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarm_settings_saved_without_secrets_keep_the_other_servers_new_secret() {
+    let (_pg, a, b, _) = two_servers("alarm_secrets");
+    let (api_a, api_b) = (
+        Api::new(&a, Some(ADMIN_TOKEN)),
+        Api::new(&b, Some(ADMIN_TOKEN)),
+    );
+    let settings = |secret: Option<&str>, offline_after_s: u64| {
+        let mut webhook = json!({"url": "http://127.0.0.1:9/hook"});
+        if let Some(s) = secret {
+            webhook["secret"] = json!(s);
+        }
+        json!({"offline_after_s": offline_after_s, "webhook": webhook,
+            "email": {"host": "127.0.0.1", "from": "bangtin@vi.du", "to": ["truc@vi.du"],
+                "password": secret}})
+    };
+    let stored = |s: &Server| -> Option<Value> {
+        let text = std::fs::read_to_string(s.data.join("secrets/alarms.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    };
+    let (st, v) = api_a
+        .put("/alarms/config", settings(Some("bi-mat-cu"), 600))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let synced = eventually(Duration::from_secs(15), || async {
+        stored(&b)
+            .filter(|c| c["webhook"]["secret"] == "bi-mat-cu")
+            .map(|_| ())
+    })
+    .await;
+    assert!(synced.is_some(), "server b took the first settings");
+
+    // A changes the secrets; B, which has not taken that change yet (it
+    // takes the shared files every 2 s), saves a threshold at once.
+    let (st, v) = api_a
+        .put("/alarms/config", settings(Some("bi-mat-moi"), 600))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = api_b.put("/alarms/config", settings(None, 300)).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["webhook_secret_set"], true, "{v}");
+    for s in [&a, &b] {
+        let kept = eventually(Duration::from_secs(15), || async {
+            stored(s).filter(|c| c["offline_after_s"] == 300)
+        })
+        .await
+        .expect("both servers have the last settings");
+        assert_eq!(
+            (&kept["webhook"]["secret"], &kept["email"]["password"]),
+            (&json!("bi-mat-moi"), &json!("bi-mat-moi")),
+            "{}: the secrets server a set are kept",
+            s.base
+        );
+    }
+}
+
+/// A change whose COMMIT was sent when the connection dropped, and the
+/// database then out of reach, so that whether it went through cannot be
+/// learnt: answered 503 with a sentence saying the change may or may not
+/// have been saved and to look before making it again (not 500 "failed":
+/// a person told it failed would make it again, though it may be there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_outcome_cannot_be_learnt_is_503_saying_so() {
+    let pg = Postgres::shared();
+    let url = pg.database("unknown_commit");
+    let db = url.rsplit('/').next().unwrap().to_string();
+    let relay = Dropper::start(pg.port);
+    let through = format!("postgres://postgres@127.0.0.1:{}/{db}", relay.port);
+    let server = Server::start_with(ServerOpts {
+        extra_args: vec!["--store".into(), through],
+        ..Default::default()
+    });
+    let api = Api::new(&server, Some(ADMIN_TOKEN));
+    slow_commits(&pg, &db);
+    let put = tokio::spawn({
+        let api = api.clone();
+        async move {
+            api.post(
+                "/panels",
+                json!({"id": "p1", "name": "Bảng p1", "width": 64, "height": 16,
+                    "format": "mono1", "groups": ["d1"]}),
+            )
+            .await
+        }
+    });
+    let under_way = eventually(Duration::from_secs(10), || async {
+        committing(&pg, &db).then_some(())
+    })
+    .await;
+    assert!(under_way.is_some(), "no COMMIT under way");
+    relay.refuse_new();
+    relay.drop_all();
+    let (st, v) = put.await.unwrap();
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (503, Some("outcome_unknown")),
+        "{v}"
+    );
+    let said = v["message"].as_str().unwrap();
+    assert!(
+        said.contains("not known whether the change was saved") && said.contains("reload"),
+        "{said}"
+    );
+}
+
+/// `bangtin store migrate` carries tokens' last uses both ways: from the
+/// token file into PostgreSQL's table of uses, and from that table back
+/// into the exported token file, the newer time winning. (Before, the
+/// way in left the table empty and the way out dropped every use noted
+/// on PostgreSQL: an export showed tokens in use as never used.)
+#[test]
+fn tokens_last_uses_move_with_the_store_both_ways() {
+    use bangtin::store::tokens::TokenStore;
+    let pg = Postgres::shared();
+    let url = pg.database("token_uses_migrate");
+    let (from, back) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let at = |s: i64| chrono::DateTime::from_timestamp(1_790_000_000 + s, 0).unwrap();
+    let file = |d: &std::path::Path| d.join("secrets/tokens.json");
+    let tokens = TokenStore::open(&file(from.path()), None).unwrap();
+    let may = tokens
+        .create("may-tram", &[bangtin::domain::Role::Feed])
+        .unwrap();
+    tokens
+        .create("cu", &[bangtin::domain::Role::Editor])
+        .unwrap();
+    tokens.check(&may, at(0)).unwrap();
+    tokens.write_last_used();
+    let sha: std::collections::HashMap<String, String> =
+        serde_json::from_str::<Vec<Value>>(&std::fs::read_to_string(file(from.path())).unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().into(),
+                    e["sha256"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+
+    bangtin::store::migrate::into_postgres(from.path(), &url).unwrap();
+    let db = bangtin::store::pg::Postgres::open(&url).unwrap();
+    assert_eq!(
+        db.token_uses().unwrap(),
+        vec![(sha["may-tram"].clone(), at(0))],
+        "the token file's last use is in the table"
+    );
+    // Uses noted on PostgreSQL: a newer one, and a first one.
+    db.note_token_uses(&[
+        (sha["may-tram"].clone(), at(60)),
+        (sha["cu"].clone(), at(30)),
+    ])
+    .unwrap();
+
+    let out = back.path().join("export");
+    bangtin::store::migrate::out_of_postgres(&url, &out).unwrap();
+    let shown: std::collections::HashMap<String, Option<chrono::DateTime<chrono::Utc>>> =
+        TokenStore::open(&file(&out), None)
+            .unwrap()
+            .list()
+            .into_iter()
+            .map(|t| (t.name, t.last_used_at))
+            .collect();
+    assert_eq!(shown["may-tram"], Some(at(60)), "the newer use wins");
+    assert_eq!(shown["cu"], Some(at(30)), "a use noted on PostgreSQL only");
+}
+
+/// A shared file whose lock another server holds and does not give back
+/// (cut off with its session still open) is not written: after a few
+/// seconds the write is refused as changed elsewhere, and nothing is
+/// written; once the lock is free, the write goes through.
+#[test]
+fn a_shared_file_held_elsewhere_is_refused_after_a_few_seconds() {
+    let pg = Postgres::shared();
+    let url = pg.database("held_file");
+    let db = bangtin::store::pg::Postgres::open(&url).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let holder = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .execute(
+                "SELECT pg_advisory_lock($1, hashtext($2))",
+                &[&bangtin::store::pg::SHARED_FILE_LOCK, &"cap.json"],
+            )
+            .await
+            .unwrap();
+        client
+    });
+    let started = std::time::Instant::now();
+    let refused = db.update_shared_file("cap.json", |_| Ok(b"{}".to_vec()));
+    assert!(
+        matches!(&refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(db.shared_file("cap.json").unwrap(), None, "nothing written");
+    drop(holder);
+    let written = db.update_shared_file("cap.json", |_| Ok(b"{}".to_vec()));
+    assert_eq!(written.unwrap(), b"{}");
 }
