@@ -180,6 +180,9 @@ async fn start_player(
             signer: Some(signer),
         },
     });
+    // A follower decides what each panel shows (for its API) and stamps,
+    // signs and sends nothing.
+    player.follow_lead(leading(data.lead.clone()));
     player.set_bundle_horizon(
         (config.bundle_horizon_s > 0)
             .then(|| chrono::Duration::seconds(config.bundle_horizon_s.into())),

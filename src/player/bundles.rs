@@ -98,15 +98,20 @@ impl Player {
         self.flush_bundles(now, out);
     }
 
-    /// Sends the bundles due at `now`.
+    /// Sends the bundles due at `now`. While following another server,
+    /// none is made: they are let go (taking the lead makes every one due).
     pub(super) fn flush_bundles(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
         let Some(horizon) = self.bundles.horizon else {
             return;
         };
+        let leading = (self.leading)();
         for _ in 0..PER_PASS {
             let Some(id) = self.bundles.pop(now) else {
                 break;
             };
+            if !leading {
+                continue;
+            }
             if let Some(bytes) = self.bundle(&id, now) {
                 out(Out::Bundle {
                     panel: id.clone(),

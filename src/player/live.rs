@@ -253,6 +253,15 @@ impl Shared {
             .or_insert_with(Utc::now);
     }
 
+    /// What `panel` shows now, decided while following another server:
+    /// nothing was sent, so no ack is awaited.
+    pub(super) fn decided(&self, panel: &Id, now: NowState) {
+        self.now
+            .write()
+            .expect("now lock")
+            .insert(panel.clone(), now);
+    }
+
     /// When the oldest frame sent to `panel` and not yet acknowledged was
     /// sent; `None` if every frame was acknowledged.
     pub fn unacked_since(&self, panel: &Id) -> Option<DateTime<Utc>> {

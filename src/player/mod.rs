@@ -224,6 +224,8 @@ pub struct Player {
     decisions: u64,
     /// When each panel's next offline bundle is due.
     bundles: bundles::Due,
+    /// Whether this server acts for the fleet ([`Player::follow_lead`]).
+    leading: Box<dyn Fn() -> bool + Send>,
 }
 
 impl Player {
@@ -243,6 +245,7 @@ impl Player {
             heap: BinaryHeap::new(),
             decisions: 0,
             bundles: bundles::Due::default(),
+            leading: Box::new(|| true),
         }
     }
 
@@ -482,7 +485,12 @@ impl Player {
         s
     }
 
-    /// Stamps and sends one frame, and records what it stands for.
+    /// Stamps and sends one frame, and records what it stands for. While
+    /// this server follows another (two servers on one PostgreSQL
+    /// store), only what the panel shows is recorded, for the API: no
+    /// seq is taken, nothing is coded, signed or sent, and no ack can
+    /// match it (the leader's frames carry the leader's seqs); taking
+    /// the lead sends every panel its frame ([`Player::took_lead`]).
     fn publish(
         &mut self,
         id: &Id,
@@ -492,6 +500,12 @@ impl Player {
         out: &mut dyn FnMut(Out),
     ) -> std::io::Result<()> {
         let valid_until = self.stamper.valid_until(showing.validity(next.refresh_at));
+        if !(self.leading)() {
+            self.shared
+                .decided(id, now_state(d, showing, next, 0, valid_until));
+            self.shared.notify(id);
+            return Ok(());
+        }
         let (seq, bytes) = self.stamper.stamp(
             id,
             Stamp {
@@ -503,10 +517,6 @@ impl Player {
                 mqtt: next.transport.is_mqtt(),
             },
         )?;
-        let (page, pages) = match &d.show {
-            Show::Message { page, pages, .. } | Show::Alert { page, pages, .. } => (*page, *pages),
-            Show::Blank => (0, 0),
-        };
         let o = &showing.origin;
         let played = Played {
             seq,
@@ -516,28 +526,20 @@ impl Player {
             alert: o.alert.clone(),
             acked: None,
         };
-        let now = NowState {
-            message: o.message.clone(),
-            campaign: o.campaign.clone(),
-            alert: o.alert.clone(),
-            seq,
-            since: d.since,
-            until: d.until,
-            page,
-            pages,
-            brightness: d.brightness,
-            blank: showing.flags & frame::FLAG_BLANK != 0,
-            valid_until,
-            profile: next.profile,
-            rendition: Some(showing.rendition.clone()),
-        };
-        self.shared.published(id, played, now);
+        self.shared
+            .published(id, played, now_state(d, showing, next, seq, valid_until));
         out(Out::Frame {
             panel: id.clone(),
             frame: bytes,
         });
         self.shared.notify(id);
         Ok(())
+    }
+
+    /// Whether this server acts for the fleet: `leading` is asked before
+    /// each frame (always true unless set).
+    pub fn follow_lead(&mut self, leading: impl Fn() -> bool + Send + 'static) {
+        self.leading = Box::new(leading);
     }
 
     fn schedule(&mut self, id: &Id, next: Published) {
@@ -547,6 +549,36 @@ impl Player {
         if !same_wake {
             self.heap.push(Reverse((wake, id.clone())));
         }
+    }
+}
+
+/// What a panel shows after a decision, for the API's `now`.
+fn now_state(
+    d: &Decision,
+    showing: &Showing,
+    next: &Published,
+    seq: u32,
+    valid_until: u64,
+) -> NowState {
+    let (page, pages) = match &d.show {
+        Show::Message { page, pages, .. } | Show::Alert { page, pages, .. } => (*page, *pages),
+        Show::Blank => (0, 0),
+    };
+    let o = &showing.origin;
+    NowState {
+        message: o.message.clone(),
+        campaign: o.campaign.clone(),
+        alert: o.alert.clone(),
+        seq,
+        since: d.since,
+        until: d.until,
+        page,
+        pages,
+        brightness: d.brightness,
+        blank: showing.flags & frame::FLAG_BLANK != 0,
+        valid_until,
+        profile: next.profile,
+        rendition: Some(showing.rendition.clone()),
     }
 }
 
@@ -1057,5 +1089,39 @@ mod tests {
         r.store.put_alert(alert, "op").unwrap();
         let (sent, decided) = pass(&mut r, |p, o| p.on_store_change(t0, o));
         assert_eq!((sent.len(), decided), (202, 202));
+    }
+
+    #[test]
+    fn a_follower_sends_nothing_and_takes_no_seq_until_it_leads() {
+        let mut r = rig(&[("m1", true), ("m2", true)]);
+        let lead = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let l = lead.clone();
+        r.player
+            .follow_lead(move || l.load(std::sync::atomic::Ordering::SeqCst));
+        let p1 = Id::parse("p1").unwrap();
+        let t0 = t(3, 0, 3);
+        assert!(frames(|o| r.player.republish_all(t0, o)).is_empty());
+        let wake = r.player.next_wake().unwrap();
+        assert!(frames(|o| r.player.on_timer(wake, o)).is_empty());
+        // The API still says what the panel shows; nothing awaits an ack.
+        let now = r.player.shared.now.read().unwrap()[&p1].clone();
+        assert_eq!(now.message, Some(Id::parse("m2").unwrap()));
+        assert_eq!(now.seq, 0);
+        assert_eq!(r.player.shared.unacked_since(&p1), None);
+        assert_eq!(
+            r.player
+                .shared
+                .frames_published
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+
+        lead.store(true, std::sync::atomic::Ordering::SeqCst);
+        let out = frames(|o| r.player.took_lead(wake, o));
+        assert_eq!(out.len(), 1, "the panel's frame, once it leads");
+        let f = frame::decode(&out[0].1).unwrap();
+        assert_eq!(f.header.seq, 1, "the follower took no seq");
+        assert_eq!(r.player.shared.now.read().unwrap()[&p1].seq, 1);
+        assert!(r.player.shared.unacked_since(&p1).is_some());
     }
 }
