@@ -312,7 +312,7 @@ impl Player {
     /// no delta goes against a page it coded while following (its frames
     /// went nowhere, and their seqs may be the ones the leader used).
     pub fn took_lead(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
-        self.stamper.forget_sent();
+        self.stamper.took_lead();
         self.republish_all(now, out);
     }
 

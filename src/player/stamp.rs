@@ -63,9 +63,14 @@ impl Stamper {
         }
     }
 
-    /// Forgets which pages were coded for whom ([`Compressor::forget_sent`]).
-    pub(super) fn forget_sent(&self) {
+    /// This server took the lead: forgets which pages were coded for
+    /// whom ([`Compressor::forget_sent`]) and reads the sequence marks
+    /// again, so that its frames may go out ([`SeqAllocator::took_lead`]).
+    pub(super) fn took_lead(&mut self) {
         self.coder.forget_sent();
+        if let Err(e) = self.seq.took_lead() {
+            tracing::error!("cannot read the frame sequence numbers after taking the lead: {e}");
+        }
     }
 
     /// The key frames (and bundles) are signed with, if any.
