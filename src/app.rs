@@ -192,10 +192,13 @@ async fn start_player(
         start_transports(config, &data.store, &shared, &plays_writer, publisher).await?;
     let card_reports = transports.reports_stopper();
     let transports = Arc::new(transports);
-    // On the PostgreSQL store only the leader's frames go out, and a
-    // server that stops leading lets its vendor cards go.
+    // On the PostgreSQL store only the leader's frames go out, once its
+    // player took the lead (not one made while following,
+    // `Leadership::sends`), and a server that stops leading lets its
+    // vendor cards go.
     stand_down_when_deposed(data.lead.clone(), transports.clone());
-    let gate = leading(data.lead.clone());
+    let lead = data.lead.clone();
+    let gate = move || lead.as_ref().is_none_or(|l| l.sends());
     let (player_tx, player_thread) = player::spawn(player, move |out| {
         if gate() {
             transports.route(out)

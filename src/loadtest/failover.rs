@@ -215,7 +215,6 @@ fn fail_over(
     glass: &Glass,
     fig: &mut Figures,
 ) -> anyhow::Result<()> {
-    let n = run.n;
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Writes::default()));
     let writer = {

@@ -87,7 +87,8 @@ pub struct LiveStatus {
     pub acked_seq: Option<u32>,
     /// When that acknowledgement came.
     pub acked_at: Option<DateTime<Utc>>,
-    /// The compressed formats its controller decodes (from its status).
+    /// The compressed formats its controller decodes (from its status;
+    /// forgotten while its frames go to a vendor card).
     #[serde(skip)]
     pub accepts: crate::codec::Accepts,
     /// The frames the controller last proved it holds, oldest first, at
@@ -339,6 +340,28 @@ impl Shared {
                 };
                 (l.accepts, held)
             })
+    }
+
+    /// `panel`'s frames go to a vendor card, not over the broker: what its
+    /// MQTT controller said it decodes and holds is forgotten, so that,
+    /// moved back to the broker, it is sent whole BTF1 frames (no delta
+    /// against a frame from before) until its controller reports again
+    /// ([`Shared::decodes`]). Costs a read when there is nothing to forget.
+    pub fn off_the_broker(&self, panel: &Id) {
+        let learned = |l: &LiveStatus| l.accepts.any() || !l.held.is_empty();
+        if !self
+            .live
+            .read()
+            .expect("live lock")
+            .get(panel)
+            .is_some_and(learned)
+        {
+            return;
+        }
+        if let Some(l) = self.live.write().expect("live lock").get_mut(panel) {
+            l.accepts = crate::codec::Accepts::default();
+            l.held.clear();
+        }
     }
 
     /// A controller answered a snapshot request.

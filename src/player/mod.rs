@@ -315,7 +315,7 @@ impl Player {
     /// no delta goes against a page it coded while following (its frames
     /// went nowhere, and their seqs may be the ones the leader used).
     pub fn took_lead(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
-        self.stamper.forget_sent();
+        self.stamper.took_lead();
         self.republish_all(now, out);
     }
 
@@ -506,6 +506,7 @@ impl Player {
             self.shared.notify(id);
             return Ok(());
         }
+        let mqtt = stamp::over_the_broker(&self.store, &self.shared, id, &next.transport);
         let (seq, bytes) = self.stamper.stamp(
             id,
             Stamp {
@@ -514,7 +515,7 @@ impl Player {
                 flags: showing.flags,
                 valid_until,
                 page: showing.page(),
-                mqtt: next.transport.is_mqtt(),
+                mqtt,
             },
         )?;
         let o = &showing.origin;
@@ -978,6 +979,50 @@ mod tests {
             .player
             .on_store_change(t0 + chrono::Duration::seconds(2), o))
         .is_empty());
+    }
+
+    /// A panel moved off the broker to a vendor card is sent no BTZ1, not
+    /// even by a frame decided on the player's inputs from before the
+    /// move (a resend the controller asked for before the player heard
+    /// of the change); moved back, it is sent whole BTF1 frames, no delta
+    /// against a frame from before, until its controller reports again.
+    #[test]
+    fn a_panel_moved_to_a_vendor_card_is_never_sent_btz1() {
+        let mut r = rig(&[("m1", true)]);
+        let t0 = t(3, 0, 0);
+        let at = |s| t0 + chrono::Duration::seconds(s);
+        let id = Id::parse("p1").unwrap();
+        let magic = |out: &[(Id, Vec<u8>)]| -> Vec<String> {
+            out.iter()
+                .map(|(_, f)| String::from_utf8_lossy(&f[..4]).into_owned())
+                .collect()
+        };
+        let seq = |f: &[u8]| u32::from_le_bytes(f[12..16].try_into().unwrap());
+        let all = crate::codec::Accepts::from_names(["btz1-rle", "btz1-deflate", "btz1-delta"]);
+        r.player.shared.decodes(&id, all, None);
+        let first = frames(|o| r.player.republish_all(t0, o));
+        assert_eq!(magic(&first), ["BTZ1"], "an opted-in controller");
+        // Its controller reports that frame on the glass: a delta base.
+        r.player.shared.decodes(&id, all, Some(seq(&first[0].1)));
+
+        let mut p = r.store.snapshot().panels[&id].clone();
+        p.transport = Transport::Huidu {
+            device_id: "C16-19-A0001".into(),
+            address: None,
+        };
+        r.store.put_panel(p.clone(), false, "a").unwrap();
+        let resent = frames(|o| r.player.resend(&id, at(1), o));
+        assert_eq!(magic(&resent), ["BTF1"], "a vendor card takes BTF1 only");
+        let moved = frames(|o| r.player.on_store_change(at(2), o));
+        assert_eq!(magic(&moved), ["BTF1"]);
+
+        p.transport = Transport::Mqtt;
+        r.store.put_panel(p, false, "a").unwrap();
+        let back = frames(|o| r.player.on_store_change(at(3), o));
+        assert_eq!(magic(&back), ["BTF1"], "nothing known of its controller");
+        r.player.shared.decodes(&id, all, Some(seq(&back[0].1)));
+        let reported = frames(|o| r.player.resend(&id, at(4), o));
+        assert_eq!(magic(&reported), ["BTZ1"], "its controller reported again");
     }
 
     /// A broker reconnect re-sends MQTT panels' frames only: a vendor

@@ -11,9 +11,11 @@ use chrono::{DateTime, Utc};
 
 use super::compress::Compressor;
 use super::renditions::PageOut;
-use crate::domain::{Id, Profile};
+use super::Shared;
+use crate::domain::{Id, Profile, Transport};
 use crate::frame::{self, Header};
 use crate::store::seq::SeqAllocator;
+use crate::store::Store;
 
 /// How frames are stamped, from the configuration.
 pub struct FrameSettings {
@@ -33,6 +35,30 @@ pub(super) enum Validity {
     /// A message: until the end of its dwell (or the next refresh, if
     /// sooner), plus the grace margin.
     Planned(DateTime<Utc>),
+}
+
+/// Whether `panel`'s frame goes over the broker (MQTT), which decides its
+/// coding and signing: the store's word now, as `Transports::route`
+/// reads it, not that of the player's inputs (`planned`), which may be
+/// from before the panel moved. A frame for a vendor card forgets what
+/// the panel's MQTT controller decodes and holds
+/// ([`Shared::off_the_broker`]).
+pub(super) fn over_the_broker(
+    store: &Store,
+    shared: &Shared,
+    panel: &Id,
+    planned: &Transport,
+) -> bool {
+    let now = store
+        .snapshot()
+        .panels
+        .get(panel)
+        .map(|p| p.transport.is_mqtt());
+    let mqtt = now.unwrap_or_else(|| planned.is_mqtt());
+    if !mqtt {
+        shared.off_the_broker(panel);
+    }
+    mqtt
 }
 
 pub(super) struct Stamper {
@@ -63,9 +89,14 @@ impl Stamper {
         }
     }
 
-    /// Forgets which pages were coded for whom ([`Compressor::forget_sent`]).
-    pub(super) fn forget_sent(&self) {
+    /// This server took the lead: forgets which pages were coded for
+    /// whom ([`Compressor::forget_sent`]) and reads the sequence marks
+    /// again, so that its frames may go out ([`SeqAllocator::took_lead`]).
+    pub(super) fn took_lead(&mut self) {
         self.coder.forget_sent();
+        if let Err(e) = self.seq.took_lead() {
+            tracing::error!("cannot read the frame sequence numbers after taking the lead: {e}");
+        }
     }
 
     /// The key frames (and bundles) are signed with, if any.

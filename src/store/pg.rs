@@ -1015,6 +1015,9 @@ const LEADER_LOCK: i64 = 0x6261_6e67_7469_6e02;
 pub struct Leadership {
     leading: std::sync::atomic::AtomicBool,
     epoch: std::sync::atomic::AtomicI64,
+    /// The epoch whose sequence marks the player read after it took the
+    /// lead ([`Leadership::ready`]); 0 from a loss of the lead until then.
+    ready: std::sync::atomic::AtomicI64,
 }
 
 impl Leadership {
@@ -1026,6 +1029,23 @@ impl Leadership {
     /// The epoch of this server's last takeover (0: never led).
     pub fn epoch(&self) -> i64 {
         self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether the player's frames may go out: this server leads, and
+    /// its player has taken the lead of this epoch (its sequence numbers
+    /// read again above the last leader's, [`super::seq::SeqAllocator::took_lead`]).
+    /// A frame the player made while it followed, with a number the
+    /// leader may also have used, is never sent, even when the lead
+    /// comes between its number and its sending.
+    pub fn sends(&self) -> bool {
+        let ready = self.ready.load(std::sync::atomic::Ordering::SeqCst);
+        self.leading() && ready != 0 && ready == self.epoch()
+    }
+
+    /// The player took the lead of `epoch`: its numbers from now on were
+    /// reserved under it ([`Leadership::sends`]).
+    pub fn ready(&self, epoch: i64) {
+        self.ready.store(epoch, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -1054,6 +1074,7 @@ pub fn campaign(
             if let Err(e) = lead_once(&url, &state, &gained).await {
                 tracing::warn!("the lead ({}): {e}", redact(&url));
             }
+            state.ready.store(0, std::sync::atomic::Ordering::SeqCst);
             if state
                 .leading
                 .swap(false, std::sync::atomic::Ordering::SeqCst)

@@ -25,7 +25,9 @@
 //! ([`super::pg::Postgres::raise_seq_marks`]): one deposed without knowing
 //! it cannot reserve numbers the next leader uses, so the seq orders the
 //! leaders' frames (epoch by epoch) for every controller, version 1 ones
-//! included. A follower reserves nothing (its frames are never sent).
+//! included. A follower reserves nothing (its frames are never sent, not
+//! even one numbered just before it took the lead: the player's frames go
+//! out only once it has read the marks again, [`SeqAllocator::took_lead`]).
 
 #![warn(missing_docs)]
 
@@ -43,6 +45,10 @@ pub const BLOCK: u32 = 1000;
 /// The log is folded into `seq.json` once it has this many lines (or twice
 /// as many as there are panels, whichever is more).
 pub const COMPACT_MIN: usize = 1024;
+
+/// The epoch the marks were "read in" after [`SeqAllocator::took_lead`]
+/// until they are read again (no epoch is negative).
+const TOOK_LEAD: i64 = -1;
 
 /// Frame sequence numbers for every panel (see the module documentation).
 pub struct SeqAllocator {
@@ -128,7 +134,8 @@ impl SeqAllocator {
     }
 
     /// Reads the marks again when this server took the lead since they
-    /// were read: every panel resumes at its mark.
+    /// were read: every panel resumes at its mark. The first read after
+    /// [`SeqAllocator::took_lead`] tells the lead its frames may go out.
     fn catch_up(&mut self) -> io::Result<()> {
         let (Some(db), Some((lead, read_in))) = (&self.db, &mut self.lead) else {
             return Ok(());
@@ -143,8 +150,26 @@ impl SeqAllocator {
             .into_iter()
             .map(|(p, m)| (p, (m, m)))
             .collect();
+        if *read_in == TOOK_LEAD {
+            lead.ready(now);
+        }
         *read_in = now;
         Ok(())
+    }
+
+    /// The player took the lead (on PostgreSQL): reads every panel's mark
+    /// again, even in an epoch it already caught up with (as a follower
+    /// it handed out numbers it never reserved), then tells the lead its
+    /// frames may go out ([`super::pg::Leadership::sends`]). The numbers
+    /// handed out before were not reserved under this lead: their frames
+    /// are not sent.
+    pub fn took_lead(&mut self) -> io::Result<()> {
+        if let Some((_, read_in)) = &mut self.lead {
+            *read_in = TOOK_LEAD;
+        }
+        // Should the marks not be read now, every number waits for them
+        // (the next one tries again).
+        self.catch_up()
     }
 
     /// Every panel's reserved mark, by panel.

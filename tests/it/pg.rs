@@ -1153,3 +1153,242 @@ fn a_shared_file_held_elsewhere_is_refused_after_a_few_seconds() {
     let written = db.update_shared_file("cap.json", |_| Ok(b"{}".to_vec()));
     assert_eq!(written.unwrap(), b"{}");
 }
+
+/// A relay on loopback to the database that can freeze: from then on it
+/// carries nothing either way and closes nothing, so the client hears
+/// nothing more (as on a link gone silent) while the database may end
+/// the session on its side. New connections made while frozen hang.
+struct Freezer {
+    port: u16,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The relay's own ports towards the database (the sessions' client
+    /// ports there).
+    ports: std::sync::Arc<std::sync::Mutex<Vec<u16>>>,
+}
+
+impl Freezer {
+    fn start(upstream: u16) -> Freezer {
+        use std::sync::atomic::Ordering;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let frozen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (f, list) = (frozen.clone(), ports.clone());
+        std::thread::spawn(move || {
+            // Every socket stays open as long as the relay runs.
+            let mut kept = Vec::new();
+            for down in l.incoming().flatten() {
+                kept.push(down.try_clone().unwrap());
+                if f.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                list.lock().unwrap().push(up.local_addr().unwrap().port());
+                kept.push(up.try_clone().unwrap());
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    let f = f.clone();
+                    std::thread::spawn(move || {
+                        use std::io::{Read, Write};
+                        let mut buf = vec![0u8; 65536];
+                        loop {
+                            let n = from.read(&mut buf).unwrap_or(0);
+                            if n == 0
+                                || f.load(Ordering::SeqCst)
+                                || to.write_all(&buf[..n]).is_err()
+                            {
+                                return;
+                            }
+                        }
+                    });
+                };
+                pipe(down, up.try_clone().unwrap());
+                pipe(up, kept[kept.len() - 2].try_clone().unwrap());
+            }
+        });
+        Freezer {
+            port,
+            frozen,
+            ports,
+        }
+    }
+}
+
+/// A server in [`a_leader_deposed_while_reserving_never_overlaps_the_next`]:
+/// it campaigns through its own [`Freezer`] and runs a player's worth of
+/// sequence numbers on a thread, following its lead (as a follower too).
+struct Contender {
+    lead: std::sync::Arc<Leadership>,
+    relay: Freezer,
+    /// Per panel, the numbers handed out while it led.
+    used: std::sync::Arc<std::sync::Mutex<Vec<Vec<u32>>>>,
+    /// Reservations refused while it still believed it led.
+    refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    worker: std::thread::JoinHandle<()>,
+}
+
+impl Contender {
+    fn start(pg: &Postgres, url: &str, panels: usize) -> Contender {
+        use std::sync::atomic::Ordering;
+        let relay = Freezer::start(pg.port);
+        let relayed = url.replace(&format!(":{}/", pg.port), &format!(":{}/", relay.port));
+        let lead = std::sync::Arc::new(Leadership::default());
+        // As the player hears of each takeover (`Command::TookLead`).
+        let (took, took_lead) = std::sync::mpsc::channel();
+        bangtin::store::pg::campaign(&relayed, lead.clone(), move |_| {
+            let _ = took.send(());
+        })
+        .unwrap();
+        let db = std::sync::Arc::new(bangtin::store::pg::Postgres::open(url).unwrap());
+        let mut seq = SeqAllocator::open_postgres(db)
+            .unwrap()
+            .following(lead.clone());
+        let used = std::sync::Arc::new(std::sync::Mutex::new(vec![Vec::new(); panels]));
+        let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let names: Vec<String> = (0..panels).map(|i| format!("p{i}")).collect();
+        let (l, u, r, s) = (lead.clone(), used.clone(), refused.clone(), stop.clone());
+        let worker = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                // Between passes the player takes the lead it was told of.
+                if took_lead.try_recv().is_ok() {
+                    seq.took_lead().expect("the marks read again");
+                }
+                for (i, name) in names.iter().enumerate() {
+                    // As the player does: a number, then the frame goes
+                    // out only if this server sends (app.rs's gate).
+                    match seq.next(name) {
+                        Ok(n) if l.sends() => u.lock().unwrap()[i].push(n),
+                        Ok(_) => {}
+                        Err(e) => {
+                            assert!(e.to_string().contains("epoch"), "{e}");
+                            if l.sends() {
+                                r.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Contender {
+            lead,
+            relay,
+            used,
+            refused,
+            stop,
+            worker,
+        }
+    }
+
+    /// How many numbers it handed out while it led.
+    fn count(&self) -> usize {
+        self.used.lock().unwrap().iter().map(Vec::len).sum()
+    }
+
+    /// Its link to the database goes silent, and the database ends the
+    /// session that holds its lock: another server can take over at once,
+    /// while this one believes it leads until its checks time out.
+    fn cut(&self, pg: &Postgres, db: &str) {
+        self.relay
+            .frozen
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let ports: Vec<String> = self
+            .relay
+            .ports
+            .lock()
+            .unwrap()
+            .iter()
+            .map(u16::to_string)
+            .collect();
+        let ended = pg.sql(
+            db,
+            &format!(
+                "SELECT count(pg_terminate_backend(a.pid)) FROM pg_locks l \
+                 JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' \
+                 AND l.granted AND a.client_port IN ({})",
+                ports.join(",")
+            ),
+        );
+        assert_eq!(ended, "1", "the session holding its lock was ended");
+    }
+
+    /// Stops its worker; the numbers it handed out while it led.
+    fn finish(self) -> (Vec<Vec<u32>>, usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.worker.join().expect("the worker's numbers");
+        let used = std::mem::take(&mut *self.used.lock().unwrap());
+        (used, self.refused.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// Waits up to `secs` seconds for `f`.
+fn wait_for(secs: u64, what: &str, f: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A real takeover while the leader reserves: the leader hands out
+/// numbers for many panels in a loop (a block every few milliseconds),
+/// its link goes silent and the database ends its lock's session, the
+/// next server takes over and hands out numbers at once, while the first
+/// still believes it leads (for a second or two). Every number the
+/// deposed leader handed out while it believed it led is below every
+/// number the next hands out, panel by panel, and its reservations are
+/// refused from the takeover on. Round after round, each new leader is
+/// the next one deposed.
+#[test]
+fn a_leader_deposed_while_reserving_never_overlaps_the_next() {
+    const PANELS: usize = 40;
+    const ROUNDS: usize = 10;
+    let pg = Postgres::shared();
+    let url = pg.database("takeover_race");
+    let name = url.rsplit('/').next().unwrap().to_string();
+    drop(Store::open_postgres(&url, tempfile::tempdir().unwrap().path()).unwrap());
+    let mut leader = Contender::start(&pg, &url, PANELS);
+    wait_for(10, "the first server leads", || leader.lead.leading());
+    for round in 0..ROUNDS {
+        let next = Contender::start(&pg, &url, PANELS);
+        // The leader reserves a few blocks per panel under its epoch.
+        let had = leader.count();
+        wait_for(30, "the leader hands out numbers", || {
+            leader.count() >= had + PANELS * 2 * bangtin::store::seq::BLOCK as usize
+        });
+        assert!(!next.lead.leading(), "one leader at a time");
+        leader.cut(&pg, &name);
+        wait_for(10, "the next server takes over", || {
+            next.lead.leading() && next.lead.epoch() > leader.lead.epoch()
+        });
+        let overlapped = leader.lead.leading();
+        wait_for(10, "the deposed server stops leading", || {
+            !leader.lead.leading()
+        });
+        wait_for(10, "the next leader serves every panel", || {
+            next.used.lock().unwrap().iter().all(|u| !u.is_empty())
+        });
+        let epoch = leader.lead.epoch();
+        let (deposed, refused) = std::mem::replace(&mut leader, next).finish();
+        let now = leader.used.lock().unwrap().clone();
+        for (p, (old, new)) in deposed.iter().zip(&now).enumerate() {
+            let (high, low) = (old.iter().max().unwrap(), new.iter().min().unwrap());
+            assert!(
+                high < low,
+                "round {round}, panel p{p}: the deposed leader (epoch {epoch}) used {high}, \
+                 the next leader (epoch {}) {low}",
+                leader.lead.epoch()
+            );
+        }
+        assert!(overlapped, "round {round}: the two never led at once");
+        assert!(
+            refused > 0,
+            "round {round}: the deposed leader never needed a block while it believed it led"
+        );
+        eprintln!("round {round}: epoch {epoch} deposed, {refused} reservations refused");
+    }
+    leader.cut(&pg, &name);
+    leader.finish();
+}
