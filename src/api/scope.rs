@@ -288,13 +288,15 @@ fn approvals_cover(ctx: &Ctx, snap: &Snapshot, body: &CampaignBody) -> Result<()
 }
 
 pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), ApiError> {
+    // A campaign's body is read once, for both checks.
+    let mut campaign: Option<CampaignBody> = None;
     if matches!(
         (r.method.as_str(), path),
         ("POST", "/campaigns") | ("PUT", "/campaigns/{id}")
     ) && r.content_type().as_deref() == Some("application/json")
     {
-        let body: CampaignBody = r.peek_json().await?;
-        approvals_cover(ctx, &ctx.store.snapshot(), &body)?;
+        let body = campaign.insert(r.peek_json().await?);
+        approvals_cover(ctx, &ctx.store.snapshot(), body)?;
     }
     let Some(scope) = r.who.scope.clone() else {
         return Ok(());
@@ -307,16 +309,12 @@ pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), 
     let id = r.segs.get(1).and_then(|s| Id::parse(s).ok());
     let method = r.method.as_str().to_string();
     match (method.as_str(), path) {
-        ("POST", "/campaigns") => {
-            let body: CampaignBody = r.peek_json().await?;
-            inside(&body.targets)
-        }
+        ("POST", "/campaigns") => inside(&campaign_body(r, campaign).await?.targets),
         ("PUT", "/campaigns/{id}") => {
             if let Some(c) = id.and_then(|id| snap.campaigns.get(&id)) {
                 inside(&c.body.targets)?;
             }
-            let body: CampaignBody = r.peek_json().await?;
-            inside(&body.targets)
+            inside(&campaign_body(r, campaign).await?.targets)
         }
         ("DELETE", "/campaigns/{id}") => match id.and_then(|id| snap.campaigns.get(&id)) {
             Some(c) => inside(&c.body.targets),
@@ -340,6 +338,15 @@ pub(super) async fn gate(ctx: &Arc<Ctx>, r: &mut Req, path: &str) -> Result<(), 
             unseen(&scope, &snap, on.as_ref())
         }
         (m, p) => stored(ctx, r, &scope, &snap, id, (m, p)),
+    }
+}
+
+/// The campaign body [`gate`] has read, or the request's (a body that is
+/// not JSON: 415).
+async fn campaign_body(r: &mut Req, read: Option<CampaignBody>) -> Result<CampaignBody, ApiError> {
+    match read {
+        Some(body) => Ok(body),
+        None => r.peek_json().await,
     }
 }
 
