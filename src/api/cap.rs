@@ -178,9 +178,10 @@ pub(crate) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
 pub(crate) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let snap = ctx.store.snapshot();
-    let mut w = found(&snap, &id)?;
-    w.panels.retain(|p| super::scope::sees(&r.who, &snap, p));
-    let v = view(&r.who, &snap, &w, Utc::now(), r.lang());
+    // The view leaves out the panels `who` may not see: the delivery
+    // counts only the rest.
+    let v = view(&r.who, &snap, &found(&snap, &id)?, Utc::now(), r.lang());
+    let w = &v.warning;
     // Delivery: panels that acknowledged a frame of one of its alerts.
     let plays = ctx.plays.clone();
     let alerts: BTreeSet<String> = w.alerts.iter().map(|a| a.to_string()).collect();
