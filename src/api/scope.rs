@@ -8,15 +8,16 @@
 //! them elsewhere ([`may_approve`]; the approval queue is filtered by
 //! the same rule, [`Approvals`]), only deploy or dismiss official
 //! warnings whose panels all lie inside them, only acknowledge alarms of
-//! their panels, and only read
-//! the panels inside them: every `/panels/{id}…` address and every
-//! preview `?panel=` of another panel answers 404, as if it did not
-//! exist, and so do another district's warnings; the panel list, alarms,
-//! status and group counts are filtered by [`visible`] and [`sees`], the
-//! event stream, the calendar and the reports (plays, summaries, alert
-//! deliveries) by [`sees`], campaigns and alerts by [`concerns`] and
-//! [`shown`]. The admin role never has a scope (`auth::scope`), so the
-//! admin-only writes (accounts, tokens, panels) need no check here.
+//! their panels, and only read the panels inside them: every
+//! `/panels/{id}…` address and every preview `?panel=` of another panel
+//! answers 404, as if it did not exist, and so do another district's
+//! warnings; the panel list, alarms, status and group counts are
+//! filtered by [`visible`] and [`sees`], the event stream, the calendar
+//! and the reports (plays, summaries, alert deliveries) by [`sees`],
+//! campaigns, alerts and official warnings by [`readable`] (their lists
+//! and their addresses alike). The admin role never has a scope
+//! (`auth::scope`), so the admin-only writes (accounts, tokens, panels)
+//! need no check here.
 //! Province-wide principals (no scope) pass untouched, but for one rule
 //! that holds for every scheduler: an approval covers the approver's
 //! scope, so no campaign runs a message a district's approver approved
@@ -32,7 +33,8 @@ use super::error::ApiError;
 use super::req::Req;
 use super::Ctx;
 use crate::auth::scope::{panel_inside, targets_inside};
-use crate::domain::{AlertBody, Campaign, CampaignBody, Id, Message, Panel, Target};
+use crate::cap::Warning;
+use crate::domain::{Alert, AlertBody, Campaign, CampaignBody, Id, Message, Panel, Target};
 use crate::i18n::{Kind, Reason};
 use crate::store::tokens::Principal;
 use crate::store::Snapshot;
@@ -74,6 +76,60 @@ pub(super) fn shown(who: &Principal, snap: &Snapshot, targets: &[Target]) -> Vec
         })
         .cloned()
         .collect()
+}
+
+/// What a district's staff may read, and what of it: campaigns and
+/// alerts by their targets ([`concerns`], [`shown`]), official warnings
+/// by the panels they reach. [`readable`] is the one rule over them.
+pub(super) trait Readable: Clone {
+    /// Whether it concerns the scoped `who` (else it is not theirs to
+    /// read: 404 at its address).
+    fn concerns(&self, who: &Principal, snap: &Snapshot) -> bool;
+    /// Leaves out the panels `who` may not see.
+    fn narrow(&mut self, who: &Principal, snap: &Snapshot);
+}
+
+impl Readable for Campaign {
+    fn concerns(&self, who: &Principal, snap: &Snapshot) -> bool {
+        concerns(who, snap, &self.body.targets)
+    }
+    fn narrow(&mut self, who: &Principal, snap: &Snapshot) {
+        self.body.targets = shown(who, snap, &self.body.targets);
+    }
+}
+
+impl Readable for Alert {
+    fn concerns(&self, who: &Principal, snap: &Snapshot) -> bool {
+        concerns(who, snap, &self.body.targets)
+    }
+    fn narrow(&mut self, who: &Principal, snap: &Snapshot) {
+        self.body.targets = shown(who, snap, &self.body.targets);
+    }
+}
+
+/// A warning concerns a district that one of its panels lies in.
+impl Readable for Warning {
+    fn concerns(&self, who: &Principal, snap: &Snapshot) -> bool {
+        self.panels.iter().any(|p| sees(who, snap, p))
+    }
+    fn narrow(&mut self, who: &Principal, snap: &Snapshot) {
+        self.panels.retain(|p| sees(who, snap, p));
+    }
+}
+
+/// `item` as `who` may read it: everything for a province-wide principal;
+/// for a scoped one, none when it does not concern them, else without
+/// the panels of other districts. The lists and addresses of campaigns,
+/// alerts and official warnings all read through it.
+pub(super) fn readable<T: Readable>(who: &Principal, snap: &Snapshot, item: &T) -> Option<T> {
+    if who.scope.is_none() {
+        return Some(item.clone());
+    }
+    item.concerns(who, snap).then(|| {
+        let mut item = item.clone();
+        item.narrow(who, snap);
+        item
+    })
 }
 
 /// 404 for a panel outside `scope`, as if it did not exist; an unknown
@@ -413,7 +469,7 @@ fn stored(
         // to read: 404, as for a panel.
         ("GET", "/cap/{id}" | "/cap/{id}/document") => {
             match id.as_ref().and_then(|id| snap.cap.get(id)) {
-                Some(w) if !super::cap::seen_by(&r.who, snap, w) => {
+                Some(w) if !w.concerns(&r.who, snap) => {
                     Err(ApiError::not_found(Reason::NotFound {
                         kind: Kind::Warning,
                         id: w.id.to_string(),
@@ -428,7 +484,7 @@ fn stored(
 
 /// Whether every panel warning `w` reaches (and every panel of the
 /// warnings it replaces) lies inside `scope`, and there is one.
-fn warning_inside(scope: &[Id], snap: &Snapshot, w: &crate::cap::Warning) -> Result<(), Reason> {
+fn warning_inside(scope: &[Id], snap: &Snapshot, w: &Warning) -> Result<(), Reason> {
     let mut panels: Vec<&Id> = w.panels.iter().collect();
     for old in &w.references {
         panels.extend(snap.cap.get(old).into_iter().flat_map(|o| &o.panels));
