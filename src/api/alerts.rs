@@ -1,5 +1,6 @@
 //! Emergency alerts: pre-empt every campaign on their targets at once.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -33,9 +34,9 @@ pub(super) fn target_panels(snap: &Snapshot, targets: &[Target]) -> BTreeSet<Id>
 }
 
 #[derive(Serialize)]
-struct AlertView {
+struct AlertView<'a> {
     #[serde(flatten)]
-    alert: Alert,
+    alert: Cow<'a, Alert>,
     active: bool,
 }
 

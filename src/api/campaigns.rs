@@ -1,6 +1,7 @@
 //! Campaigns (the store checks them: values and references) and the cron
 //! explainer.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -15,7 +16,7 @@ use crate::schedule;
 
 pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
-    let v: Vec<Campaign> = snap
+    let v: Vec<Cow<Campaign>> = snap
         .campaigns
         .values()
         .filter_map(|c| scope::readable(&r.who, &snap, c))

@@ -145,7 +145,7 @@ pub(crate) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
     let now = Utc::now();
     let lang = r.lang();
     let state = r.q("state").map(str::to_string);
-    let mut v: Vec<WarningView> = snap
+    let mut read: Vec<_> = snap
         .cap
         .values()
         .filter(|w| {
@@ -154,10 +154,14 @@ pub(crate) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
                 .is_none_or(|s| crate::cap::warning::state_name(w.state) == s)
         })
         .filter_map(|w| scope::readable(&r.who, &snap, w))
-        .map(|w| view(&snap, w, now, lang))
         .collect();
-    v.sort_by_key(|w| std::cmp::Reverse(w.warning.received_at));
-    v.truncate(r.q("limit").and_then(|l| l.parse().ok()).unwrap_or(200));
+    read.sort_by_key(|w| std::cmp::Reverse(w.received_at));
+    read.truncate(r.q("limit").and_then(|l| l.parse().ok()).unwrap_or(200));
+    // Only the warnings listed are copied into views.
+    let v: Vec<WarningView> = read
+        .into_iter()
+        .map(|w| view(&snap, w.into_owned(), now, lang))
+        .collect();
     ok(&v)
 }
 

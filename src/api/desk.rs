@@ -44,8 +44,8 @@ pub(super) struct Place {
 
 /// A message waiting for approval.
 #[derive(Serialize, schemars::JsonSchema)]
-pub(super) struct QueueItem {
-    message: Message,
+pub(super) struct QueueItem<'a> {
+    message: &'a Message,
     /// Where it will run: the campaigns that play it (empty: none yet).
     placements: Vec<Placement>,
     /// Whether the viewer may approve it now (false when they wrote the
@@ -112,7 +112,7 @@ pub(super) async fn queue(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
         .map(|(m, campaigns)| QueueItem {
             placements: placements(&snap, &campaigns),
             can_approve: m.may_be_approved_by(&r.who.name, policy),
-            message: m.clone(),
+            message: m,
         })
         .collect();
     ok(&items)

@@ -24,6 +24,7 @@
 //! outside that district ([`approvals_cover`], 409).
 //! A refusal is 403 `outside_scope` with a sentence naming the target.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -117,18 +118,23 @@ impl Readable for Warning {
     }
 }
 
-/// `item` as `who` may read it: everything for a province-wide principal;
-/// for a scoped one, none when it does not concern them, else without
-/// the panels of other districts. The lists and addresses of campaigns,
-/// alerts and official warnings all read through it.
-pub(super) fn readable<T: Readable>(who: &Principal, snap: &Snapshot, item: &T) -> Option<T> {
+/// `item` as `who` may read it: everything for a province-wide principal
+/// (borrowed, not copied); for a scoped one, none when it does not
+/// concern them, else a copy without the panels of other districts. The
+/// lists and addresses of campaigns, alerts and official warnings all
+/// read through it.
+pub(super) fn readable<'a, T: Readable>(
+    who: &Principal,
+    snap: &Snapshot,
+    item: &'a T,
+) -> Option<Cow<'a, T>> {
     if who.scope.is_none() {
-        return Some(item.clone());
+        return Some(Cow::Borrowed(item));
     }
     item.concerns(who, snap).then(|| {
         let mut item = item.clone();
         item.narrow(who, snap);
-        item
+        Cow::Owned(item)
     })
 }
 
