@@ -487,6 +487,17 @@ fn import_journal(root: &Path) -> PathBuf {
     root.join("state/import.json")
 }
 
+/// The audit trail of the data directory `root`.
+fn audit_file(root: &Path) -> PathBuf {
+    root.join("state/audit.jsonl")
+}
+
+/// The frame sequence marks of the data directory `root`
+/// ([`seq::SeqAllocator`]).
+fn seq_marks_file(root: &Path) -> PathBuf {
+    root.join("state/seq.json")
+}
+
 /// The token file of the data directory `data` (unless `--tokens` names
 /// another): a free function, because the token file is read before, and
 /// apart from, the rest of the store.
@@ -672,7 +683,7 @@ impl Store {
     }
     /// Per-panel frame sequence high-water marks ([`seq::SeqAllocator`]).
     pub fn seq_file(&self) -> PathBuf {
-        self.root.join("state/seq.json")
+        seq_marks_file(&self.root)
     }
     /// Proof of play ([`plays::Plays`]).
     pub fn plays_file(&self) -> PathBuf {
@@ -900,7 +911,7 @@ impl Store {
     }
 
     fn audit_path(&self) -> PathBuf {
-        self.root.join("state/audit.jsonl")
+        audit_file(&self.root)
     }
 
     /// Runs a change kept outside the store (a token created or revoked)
