@@ -1,5 +1,6 @@
 //! Emergency alerts: pre-empt every campaign on their targets at once.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -13,7 +14,6 @@ use super::{blocking, Ctx};
 use crate::domain::{Alert, AlertBody, Id, MessageBody, Target, MAX_ALERT_CHARS};
 use crate::player::ALERT_STYLE;
 use crate::schedule::ALERT_DWELL_S;
-use crate::store::tokens::Principal;
 use crate::store::Snapshot;
 
 pub(super) async fn create(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -34,18 +34,10 @@ pub(super) fn target_panels(snap: &Snapshot, targets: &[Target]) -> BTreeSet<Id>
 }
 
 #[derive(Serialize)]
-struct AlertView {
+struct AlertView<'a> {
     #[serde(flatten)]
-    alert: Alert,
+    alert: Cow<'a, Alert>,
     active: bool,
-}
-
-/// `a` as `who` reads it: the panels of other districts left out of its
-/// targets.
-fn shown_alert(who: &Principal, snap: &Snapshot, a: &Alert) -> Alert {
-    let mut a = a.clone();
-    a.body.targets = super::scope::shown(who, snap, &a.body.targets);
-    a
 }
 
 pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
@@ -55,10 +47,10 @@ pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
     let mut v: Vec<AlertView> = snap
         .alerts
         .values()
-        .filter(|a| super::scope::concerns(&r.who, &snap, &a.body.targets))
+        .filter_map(|a| super::scope::readable(&r.who, &snap, a))
         .map(|a| AlertView {
-            alert: shown_alert(&r.who, &snap, a),
             active: a.active_at(now),
+            alert: a,
         })
         .filter(|v| !only_active || v.active)
         .collect();
@@ -96,18 +88,16 @@ pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErro
     let id = r.id(1)?;
     let snap = ctx.store.snapshot();
     // Another district's alert answers 404, as if it did not exist.
-    let mut a = snap
+    let a = snap
         .alerts
         .get(&id)
-        .filter(|a| super::scope::concerns(&r.who, &snap, &a.body.targets))
-        .cloned()
+        .and_then(|a| super::scope::readable(&r.who, &snap, a))
         .ok_or_else(|| {
             ApiError::not_found(crate::i18n::Reason::NotFound {
                 kind: crate::i18n::Kind::Alert,
                 id: id.as_str().to_string(),
             })
         })?;
-    a = shown_alert(&r.who, &snap, &a);
     let mut targets = target_panels(&snap, &a.body.targets);
     targets.retain(|p| super::scope::sees(&r.who, &snap, p));
     let mut first = first_acks(ctx, &a).await?;

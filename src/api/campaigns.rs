@@ -1,6 +1,7 @@
 //! Campaigns (the store checks them: values and references) and the cron
 //! explainer.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -12,28 +13,13 @@ use super::req::{empty, ok, Req};
 use super::{blocking, scope, Ctx};
 use crate::domain::{Campaign, CampaignBody};
 use crate::schedule;
-use crate::store::tokens::Principal;
-use crate::store::Snapshot;
-
-/// `c` as `who` may read it: none when it concerns no panel of theirs,
-/// else without the panels of other districts among its targets.
-fn seen_by(who: &Principal, snap: &Snapshot, c: &Campaign) -> Option<Campaign> {
-    if who.scope.is_none() {
-        return Some(c.clone());
-    }
-    scope::concerns(who, snap, &c.body.targets).then(|| {
-        let mut c = c.clone();
-        c.body.targets = scope::shown(who, snap, &c.body.targets);
-        c
-    })
-}
 
 pub(super) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let snap = ctx.store.snapshot();
-    let v: Vec<Campaign> = snap
+    let v: Vec<Cow<Campaign>> = snap
         .campaigns
         .values()
-        .filter_map(|c| seen_by(&r.who, &snap, c))
+        .filter_map(|c| scope::readable(&r.who, &snap, c))
         .collect();
     ok(&v)
 }
@@ -45,7 +31,7 @@ pub(super) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErro
     let c = snap
         .campaigns
         .get(&id)
-        .and_then(|c| seen_by(&r.who, &snap, c))
+        .and_then(|c| scope::readable(&r.who, &snap, c))
         .ok_or_else(|| {
             ApiError::not_found(crate::i18n::Reason::NotFound {
                 kind: crate::i18n::Kind::Campaign,

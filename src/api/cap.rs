@@ -13,12 +13,12 @@ use warp::reply::Response;
 
 use super::error::ApiError;
 use super::req::{bytes_reply, ok, Req};
+use super::scope::{self, Readable};
 use super::{blocking, Ctx};
 use crate::cap::{xml::MAX_DOC_BYTES, CapError, State, Warning};
 use crate::domain::Id;
 use crate::i18n::Lang;
 use crate::store::cap::{CapFailure, Source};
-use crate::store::tokens::Principal;
 use crate::store::Snapshot;
 
 /// Content types a CAP document may be posted with.
@@ -111,23 +111,9 @@ fn notes(w: &Warning, lang: Lang) -> Vec<String> {
     w.notes.iter().map(|n| n.render(lang)).collect()
 }
 
-/// Whether `who` may read warning `w`: province-wide principals every
-/// one, a district's staff those that reach one of their panels.
-pub(crate) fn seen_by(who: &Principal, snap: &Snapshot, w: &Warning) -> bool {
-    who.scope.is_none() || w.panels.iter().any(|p| super::scope::sees(who, snap, p))
-}
-
-/// `w` as `who` reads it: the panels of other districts left out.
-fn view(
-    who: &Principal,
-    snap: &Snapshot,
-    w: &Warning,
-    now: DateTime<Utc>,
-    lang: Lang,
-) -> WarningView {
-    let mut w = w.clone();
-    w.panels.retain(|p| super::scope::sees(who, snap, p));
-    let w = &w;
+/// The view of `w`, a warning as its reader may read it
+/// ([`scope::readable`], [`Readable::narrow`]).
+fn view(snap: &Snapshot, mut w: Warning, now: DateTime<Utc>, lang: Lang) -> WarningView {
     let live = w
         .alerts
         .iter()
@@ -143,14 +129,14 @@ fn view(
         let first = groups.first().cloned().unwrap_or_else(|| "-".into());
         by_group.entry(first).or_default().push(id.clone());
     }
-    let mut warning = w.clone();
-    warning.notes.clear();
+    let notes = notes(&w, lang);
+    w.notes.clear();
     WarningView {
-        warning,
         live,
         expired: w.lapsed(now),
         by_group,
-        notes: notes(w, lang),
+        notes,
+        warning: w,
     }
 }
 
@@ -159,7 +145,7 @@ pub(crate) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
     let now = Utc::now();
     let lang = r.lang();
     let state = r.q("state").map(str::to_string);
-    let mut v: Vec<WarningView> = snap
+    let mut read: Vec<_> = snap
         .cap
         .values()
         .filter(|w| {
@@ -167,20 +153,27 @@ pub(crate) async fn list(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErr
                 .as_deref()
                 .is_none_or(|s| crate::cap::warning::state_name(w.state) == s)
         })
-        .filter(|w| seen_by(&r.who, &snap, w))
-        .map(|w| view(&r.who, &snap, w, now, lang))
+        .filter_map(|w| scope::readable(&r.who, &snap, w))
         .collect();
-    v.sort_by_key(|w| std::cmp::Reverse(w.warning.received_at));
-    v.truncate(r.q("limit").and_then(|l| l.parse().ok()).unwrap_or(200));
+    read.sort_by_key(|w| std::cmp::Reverse(w.received_at));
+    read.truncate(r.q("limit").and_then(|l| l.parse().ok()).unwrap_or(200));
+    // Only the warnings listed are copied into views.
+    let v: Vec<WarningView> = read
+        .into_iter()
+        .map(|w| view(&snap, w.into_owned(), now, lang))
+        .collect();
     ok(&v)
 }
 
 pub(crate) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let snap = ctx.store.snapshot();
+    // Without the panels `who` may not see (the gate answered 404 for a
+    // warning that reaches none of theirs): the delivery counts the rest.
     let mut w = found(&snap, &id)?;
-    w.panels.retain(|p| super::scope::sees(&r.who, &snap, p));
-    let v = view(&r.who, &snap, &w, Utc::now(), r.lang());
+    w.narrow(&r.who, &snap);
+    let v = view(&snap, w, Utc::now(), r.lang());
+    let w = &v.warning;
     // Delivery: panels that acknowledged a frame of one of its alerts.
     let plays = ctx.plays.clone();
     let alerts: BTreeSet<String> = w.alerts.iter().map(|a| a.to_string()).collect();
@@ -246,25 +239,21 @@ pub(crate) async fn deploy(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiE
     let config = ctx.feeds.config.current();
     let (store, who) = (ctx.store.clone(), r.who.name.clone());
     let w = blocking(move || store.deploy_cap(&id, &who, body.text, &config, Utc::now())).await??;
-    decided(ctx, r, &w)
+    decided(ctx, r, w)
 }
 
 /// The reply to an operator's decision: the warning as they read it.
-fn decided(ctx: &Ctx, r: &Req, w: &Warning) -> Result<Response, ApiError> {
-    ok(&view(
-        &r.who,
-        &ctx.store.snapshot(),
-        w,
-        Utc::now(),
-        r.lang(),
-    ))
+fn decided(ctx: &Ctx, r: &Req, mut w: Warning) -> Result<Response, ApiError> {
+    let snap = ctx.store.snapshot();
+    w.narrow(&r.who, &snap);
+    ok(&view(&snap, w, Utc::now(), r.lang()))
 }
 
 pub(crate) async fn dismiss(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiError> {
     let id = r.id(1)?;
     let (store, who) = (ctx.store.clone(), r.who.name.clone());
     let w = blocking(move || store.dismiss_cap(&id, &who, Utc::now())).await??;
-    decided(ctx, r, &w)
+    decided(ctx, r, w)
 }
 
 /// The feeds' health and the configuration's state (also in `/status`).

@@ -18,9 +18,10 @@ use warp::reply::Response;
 
 use super::error::ApiError;
 use super::req::{ok, Req};
+use super::scope::Approvals;
 use super::{blocking, Ctx};
 use crate::domain::diff::{self, DiffPart};
-use crate::domain::{Id, Message, MessageBody, MessageVersion, Role};
+use crate::domain::{Campaign, Id, Message, MessageBody, MessageVersion, Role};
 use crate::store::tokens::Principal;
 use crate::store::Snapshot;
 
@@ -43,8 +44,8 @@ pub(super) struct Place {
 
 /// A message waiting for approval.
 #[derive(Serialize, schemars::JsonSchema)]
-pub(super) struct QueueItem {
-    message: Message,
+pub(super) struct QueueItem<'a> {
+    message: &'a Message,
     /// Where it will run: the campaigns that play it (empty: none yet).
     placements: Vec<Placement>,
     /// Whether the viewer may approve it now (false when they wrote the
@@ -52,11 +53,10 @@ pub(super) struct QueueItem {
     can_approve: bool,
 }
 
-/// Where message `id` will run.
-fn placements(snap: &Snapshot, id: &Id) -> Vec<Placement> {
-    snap.campaigns
-        .values()
-        .filter(|c| c.body.messages.iter().any(|m| &m.id == id))
+/// Where a message will run: the `campaigns` that play it.
+fn placements(snap: &Snapshot, campaigns: &[&Campaign]) -> Vec<Placement> {
+    campaigns
+        .iter()
         .map(|c| Placement {
             campaign: c.id.clone(),
             name: c.body.name.clone(),
@@ -80,17 +80,25 @@ fn placements(snap: &Snapshot, id: &Id) -> Vec<Placement> {
         .collect()
 }
 
-/// The messages `who` may approve that wait for approval, newest first.
-fn queue_for<'a>(ctx: &Ctx, snap: &'a Snapshot, who: &Principal) -> Vec<&'a Message> {
+/// The messages `who` may approve that wait for approval, newest first,
+/// each with the campaigns that play it (what that takes is read once,
+/// [`Approvals`]).
+fn queue_for<'a>(
+    ctx: &Ctx,
+    snap: &'a Snapshot,
+    who: &'a Principal,
+) -> Vec<(&'a Message, Vec<&'a Campaign>)> {
     if !who.has(Role::Approver) {
         return Vec::new();
     }
-    let mut v: Vec<&Message> = snap
+    let approvals = Approvals::read(ctx, snap, who);
+    let mut v: Vec<(&Message, Vec<&Campaign>)> = snap
         .messages
         .values()
-        .filter(|m| m.waiting() && super::scope::may_approve(ctx, snap, who, &m.id))
+        .filter(|m| m.waiting() && approvals.may_approve(m))
+        .map(|m| (m, approvals.campaigns(&m.id).to_vec()))
         .collect();
-    v.sort_by_key(|m| std::cmp::Reverse(m.updated_at));
+    v.sort_by_key(|(m, _)| std::cmp::Reverse(m.updated_at));
     v
 }
 
@@ -101,10 +109,10 @@ pub(super) async fn queue(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiEr
     };
     let items: Vec<QueueItem> = queue_for(ctx, &snap, &r.who)
         .into_iter()
-        .map(|m| QueueItem {
-            placements: placements(&snap, &m.id),
+        .map(|(m, campaigns)| QueueItem {
+            placements: placements(&snap, &campaigns),
             can_approve: m.may_be_approved_by(&r.who.name, policy),
-            message: m.clone(),
+            message: m,
         })
         .collect();
     ok(&items)
@@ -301,8 +309,8 @@ fn notices(ctx: &Ctx, snap: &Snapshot, who: &Principal) -> Vec<Notice> {
     out.extend(
         queue_for(ctx, snap, who)
             .into_iter()
-            .filter(|m| m.updated_by != who.name)
-            .map(|m| Notice {
+            .filter(|(m, _)| m.updated_by != who.name)
+            .map(|(m, _)| Notice {
                 kind: NoticeKind::Waiting,
                 message: m.id.clone(),
                 title: m.body.title.clone(),

@@ -8,7 +8,8 @@
 //! asks for by itself (polling, the event stream) is marked background
 //! and leaves it alone, so a tab left open still ends. A session that
 //! ended for inactivity is remembered as such until its absolute end, so
-//! every later request can say why (not just that it ended).
+//! every later request can say why (not just that it ended); making room
+//! at the cap on sessions drops what is past its absolute end first.
 
 use std::collections::HashMap;
 
@@ -76,7 +77,7 @@ impl Sessions {
     /// A new session for `username`: (the cookie's id, the session).
     pub(crate) fn begin(&mut self, username: &str, now: DateTime<Utc>) -> (String, Session) {
         if self.by_id.len() >= KEPT {
-            self.by_id.retain(|_, s| s.expires() > now);
+            self.prune(now);
         }
         let mine: Vec<([u8; 32], DateTime<Utc>)> = self
             .by_id
@@ -99,6 +100,17 @@ impl Sessions {
         };
         self.by_id.insert(digest(&id), s.clone());
         (id, s)
+    }
+
+    /// Makes room at the cap: drops the sessions past their absolute end;
+    /// those that only went idle go too only when that was not enough, so
+    /// an idle one goes on answering that it went idle (`Ended::Idle`)
+    /// until its absolute end whenever there is room for it.
+    fn prune(&mut self, now: DateTime<Utc>) {
+        self.by_id.retain(|_, s| s.created + ABSOLUTE > now);
+        if self.by_id.len() >= KEPT {
+            self.by_id.retain(|_, s| s.expires() > now);
+        }
     }
 
     /// The live session with this cookie id, its idle clock restarted
@@ -219,6 +231,43 @@ mod tests {
             Ended::Idle
         );
         assert_eq!(ss.touch("made-up", t0(), true).unwrap_err(), Ended::Gone);
+    }
+
+    /// Fills the sessions up to [`KEPT`] with others' sessions begun at
+    /// `created` (inserted as they are, so a test need not sign in a
+    /// hundred thousand times).
+    fn fill(ss: &mut Sessions, created: DateTime<Utc>) {
+        let other = Session {
+            username: "others".into(),
+            csrf: String::new(),
+            created,
+            last_seen: created,
+            idle: ss.idle,
+        };
+        for i in 0..KEPT - ss.by_id.len() {
+            let mut key = [0xff; 32];
+            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            ss.by_id.insert(key, other.clone());
+        }
+        assert_eq!(ss.by_id.len(), KEPT);
+    }
+
+    #[test]
+    fn pruning_keeps_saying_that_a_session_went_idle() {
+        let mut ss = Sessions::with_idle(Duration::minutes(10));
+        let (id, _) = ss.begin("lan", t0());
+        let now = t0() + Duration::hours(1);
+        assert_eq!(ss.touch(&id, now, false).unwrap_err(), Ended::Idle);
+        // At the cap, with sessions past their absolute end to drop: a
+        // sign-in prunes those, and the idle one still says why it ended.
+        fill(&mut ss, now - ABSOLUTE);
+        ss.begin("hoa", now);
+        assert_eq!(ss.by_id.len(), 2, "lan's idle session and hoa's");
+        assert_eq!(ss.touch(&id, now, true).unwrap_err(), Ended::Idle);
+        // Only when live sessions alone fill the cap does an idle one go.
+        fill(&mut ss, now);
+        ss.begin("hoa", now);
+        assert_eq!(ss.touch(&id, now, true).unwrap_err(), Ended::Gone);
     }
 
     #[test]

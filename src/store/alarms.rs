@@ -24,7 +24,8 @@ use crate::domain::Id;
 use crate::fsio;
 use crate::i18n::Text;
 
-const CONFIG_FILE: &str = "secrets/alarms.json";
+/// The alarm settings, under the data directory.
+pub(crate) const CONFIG_FILE: &str = "secrets/alarms.json";
 const LOG_FILE: &str = "state/alarms.json";
 /// Closed incidents kept (the oldest are dropped first; open ones always stay).
 pub(crate) const KEEP_CLOSED: usize = 2000;

@@ -32,7 +32,7 @@ pub const WARNINGS_DIR: &str = "state/cap/warnings";
 /// Documents as received, under the data directory.
 pub const DOCUMENTS_DIR: &str = "state/cap/documents";
 /// The configuration, under the data directory.
-const CONFIG_FILE: &str = "cap.json";
+pub(crate) const CONFIG_FILE: &str = "cap.json";
 
 /// `DIR/cap.json`, read again whenever it changes on disk. A missing file
 /// means the defaults (hold everything); a broken one keeps the last good

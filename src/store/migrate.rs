@@ -96,7 +96,7 @@ pub fn into_postgres(root: &Path, url: &str) -> Result<Moved, StoreError> {
         .collect::<Result<_, StoreError>>()?;
     let refs: Vec<&super::FileOp> = ops.iter().collect();
     let rows = super::pg::rows(root, &refs)?;
-    let audit_path = root.join("state/audit.jsonl");
+    let audit_path = super::audit_file(root);
     let audit: Vec<AuditEntry> = match std::fs::read_to_string(&audit_path) {
         Ok(text) => text
             .lines()
@@ -113,7 +113,7 @@ pub fn into_postgres(root: &Path, url: &str) -> Result<Moved, StoreError> {
         super::pg::CommitError::Stale => StoreError::conflict(crate::i18n::Reason::StoreNotEmpty),
         super::pg::CommitError::Failed(e) | super::pg::CommitError::Unknown(e) => e,
     })?;
-    let seq_path = root.join("state/seq.json");
+    let seq_path = super::seq_marks_file(root);
     let marks = SeqAllocator::open(seq_path.clone())
         .map_err(io(&seq_path))?
         .marks();
@@ -228,14 +228,14 @@ fn write_export(url: &str, root: &Path) -> Result<Moved, StoreError> {
             text.push_str(&serde_json::to_string(a).expect("audit entry serializes"));
             text.push('\n');
         }
-        files.push((root.join("state/audit.jsonl"), text.into_bytes()));
+        files.push((super::audit_file(root), text.into_bytes()));
         moved.audit = audit.len();
     }
     let marks: std::collections::BTreeMap<String, u32> = db.seq_marks()?.into_iter().collect();
     if !marks.is_empty() {
         moved.seq_marks = marks.len();
         files.push((
-            root.join("state/seq.json"),
+            super::seq_marks_file(root),
             serde_json::to_vec(&marks).expect("serializes"),
         ));
     }

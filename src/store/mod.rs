@@ -498,6 +498,30 @@ fn import_journal(root: &Path) -> PathBuf {
     root.join("state/import.json")
 }
 
+/// Logs each problem `found` (what befell its file or row: `what`) and
+/// keeps it among the snapshot's problems, `into`.
+fn keep_problems(
+    into: &mut BTreeMap<PathBuf, FileProblem>,
+    found: Vec<FileProblem>,
+    what: impl std::fmt::Display,
+) {
+    for p in found {
+        tracing::error!(path = %p.path.display(), "{what}: {}", p.message);
+        into.insert(p.path.clone(), p);
+    }
+}
+
+/// The audit trail of the data directory `root`.
+fn audit_file(root: &Path) -> PathBuf {
+    root.join("state/audit.jsonl")
+}
+
+/// The frame sequence marks of the data directory `root`
+/// ([`seq::SeqAllocator`]).
+fn seq_marks_file(root: &Path) -> PathBuf {
+    root.join("state/seq.json")
+}
+
 /// The token file of the data directory `data` (unless `--tokens` names
 /// another): a free function, because the token file is read before, and
 /// apart from, the rest of the store.
@@ -531,10 +555,7 @@ impl Store {
         let journal = import_journal(root);
         fsio::finish_batch(&journal).map_err(|e| StoreError::io(&journal, e))?;
         load_all(&Source::Files(root), &mut snap, &mut problems);
-        for p in problems {
-            tracing::error!(path = %p.path.display(), "file skipped: {}", p.message);
-            snap.problems.insert(p.path.clone(), p);
-        }
+        keep_problems(&mut snap.problems, problems, "file skipped");
         Ok(Store::with_snapshot(root, Backend::Files, snap))
     }
 
@@ -548,10 +569,7 @@ impl Store {
         let mut snap = Snapshot::default();
         let mut problems = Vec::new();
         load_all(&Source::Rows(root, &all), &mut snap, &mut problems);
-        for p in problems {
-            tracing::error!(path = %p.path.display(), "row skipped: {}", p.message);
-            snap.problems.insert(p.path.clone(), p);
-        }
+        keep_problems(&mut snap.problems, problems, "row skipped");
         let backend = Backend::Postgres {
             db,
             version: all.version.into(),
@@ -683,7 +701,7 @@ impl Store {
     }
     /// Per-panel frame sequence high-water marks ([`seq::SeqAllocator`]).
     pub fn seq_file(&self) -> PathBuf {
-        self.root.join("state/seq.json")
+        seq_marks_file(&self.root)
     }
     /// Proof of play ([`plays::Plays`]).
     pub fn plays_file(&self) -> PathBuf {
@@ -917,7 +935,7 @@ impl Store {
     }
 
     fn audit_path(&self) -> PathBuf {
-        self.root.join("state/audit.jsonl")
+        audit_file(&self.root)
     }
 
     /// Runs a change kept outside the store (a token created or revoked)
@@ -1517,7 +1535,7 @@ impl Store {
         let mut found = Vec::new();
         let mut fresh = load_dir(dir, &mut found, check);
         problems.retain(|p, _| !p.starts_with(dir));
-        for p in found {
+        for p in &found {
             let id = p
                 .path
                 .file_stem()
@@ -1526,9 +1544,8 @@ impl Store {
             if let Some(good) = id.and_then(|id| old.get(&id).map(|v| (id, v))) {
                 fresh.insert(good.0, good.1.clone());
             }
-            tracing::error!(path = %p.path.display(), "{kind} file not applied: {}", p.message);
-            problems.insert(p.path.clone(), p);
         }
+        keep_problems(problems, found, format_args!("{kind} file not applied"));
         // Start from `old` and change only what differs, so the maps keep
         // sharing what did not change (the player's diff skips it).
         let path = |id: &Id| dir.join(format!("{id}.json"));

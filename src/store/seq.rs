@@ -110,12 +110,7 @@ impl SeqAllocator {
 
     /// Reads the marks kept in PostgreSQL: each panel resumes at its mark.
     pub fn open_postgres(db: std::sync::Arc<super::pg::Postgres>) -> io::Result<SeqAllocator> {
-        let panels = db
-            .seq_marks()
-            .map_err(io::Error::other)?
-            .into_iter()
-            .map(|(p, m)| (p, (m, m)))
-            .collect();
+        let panels = resume_at_marks(&db)?;
         Ok(SeqAllocator {
             db: Some(db),
             lead: None,
@@ -144,12 +139,7 @@ impl SeqAllocator {
         if now == *read_in {
             return Ok(());
         }
-        self.panels = db
-            .seq_marks()
-            .map_err(io::Error::other)?
-            .into_iter()
-            .map(|(p, m)| (p, (m, m)))
-            .collect();
+        self.panels = resume_at_marks(db)?;
         if *read_in == TOOK_LEAD {
             lead.ready(now);
         }
@@ -198,8 +188,7 @@ impl SeqAllocator {
         self.catch_up()?;
         let mut raised: BTreeMap<&str, u32> = BTreeMap::new();
         for p in panels {
-            let next = self.panels.get(*p).map_or(1, |e| e.0.max(1));
-            let mark = self.panels.get(*p).map_or(0, |e| e.1);
+            let (next, mark) = self.panels.get(*p).map_or((1, 0), |e| (e.0.max(1), e.1));
             // Enough headroom left in this panel's block: nothing to write.
             if mark.saturating_sub(next) >= BLOCK / 2 {
                 continue;
@@ -273,6 +262,16 @@ impl SeqAllocator {
         self.log_lines = 0;
         Ok(())
     }
+}
+
+/// The marks kept in PostgreSQL, each panel resuming at its mark.
+fn resume_at_marks(db: &super::pg::Postgres) -> io::Result<BTreeMap<String, (u32, u32)>> {
+    Ok(db
+        .seq_marks()
+        .map_err(io::Error::other)?
+        .into_iter()
+        .map(|(p, m)| (p, (m, m)))
+        .collect())
 }
 
 /// Applies the log at `log` over `marks` (the highest mark wins); returns

@@ -26,7 +26,7 @@
 //! it), alarm incidents, proof of play.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -49,17 +49,26 @@ pub struct SharedFiles {
 
 /// The files two servers share, by name, under the data directory `data`
 /// (`tokens`: the token file, which `--tokens` may put elsewhere).
-pub fn default_files(data: &std::path::Path, tokens: &std::path::Path) -> Vec<(String, PathBuf)> {
-    let mut files = vec![("secrets/tokens.json".to_string(), tokens.to_path_buf())];
-    for name in [
-        "secrets/users.json",
-        "secrets/alarms.json",
-        "secrets/mqtt-credentials.json",
-        "secrets/frame-signing.pem",
-        "secrets/frame-signing.pub",
-        "cap.json",
+/// Each path is its owner's; the name is where it lies under `data`.
+pub fn default_files(data: &Path, tokens: &Path) -> Vec<(String, PathBuf)> {
+    let name = |path: &Path| {
+        let under = path
+            .strip_prefix(data)
+            .expect("a path under the data directory");
+        under.to_string_lossy().into_owned()
+    };
+    let signing_key = super::signing::default_path(data);
+    let signing_public = super::signing::public_path(&signing_key);
+    let mut files = vec![(name(&super::tokens_file(data)), tokens.to_path_buf())];
+    for path in [
+        super::users::users_file(data),
+        data.join(super::alarms::CONFIG_FILE),
+        super::credentials::Credentials::default_path(data),
+        signing_key,
+        signing_public,
+        data.join(super::cap::CONFIG_FILE),
     ] {
-        files.push((name.to_string(), data.join(name)));
+        files.push((name(&path), path));
     }
     files
 }
@@ -252,5 +261,34 @@ impl SharedFiles {
         written.map_err(|e| StoreError::io(path, e))?;
         tracing::info!(file = name, "taken from the shared store");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names are the rows' keys every server reads: asking the
+    /// owners for the paths must not change them.
+    #[test]
+    fn the_shared_files_keep_their_names() {
+        let data = Path::new("/srv/bangtin");
+        let tokens = Path::new("/etc/bangtin/tokens.json");
+        let files = default_files(data, tokens);
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "secrets/tokens.json",
+                "secrets/users.json",
+                "secrets/alarms.json",
+                "secrets/mqtt-credentials.json",
+                "secrets/frame-signing.pem",
+                "secrets/frame-signing.pub",
+                "cap.json",
+            ]
+        );
+        assert_eq!(files[0].1, tokens, "the token file where --tokens puts it");
+        assert!(files[1..].iter().all(|(n, p)| *p == data.join(n)));
     }
 }
