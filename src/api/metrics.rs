@@ -70,43 +70,10 @@ impl Metrics {
             .map_or((true, 0), |l| (l.leading(), l.epoch()))
     }
 
-    /// The exposition text; `extra` adds gauges owned by others.
-    pub(crate) fn render(&self, extra: &[(&str, &str, f64)]) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP bangtin_http_requests_total HTTP API requests by method, route and status.\n# TYPE bangtin_http_requests_total counter\n");
-        for ((m, r, s), n) in self.requests.lock().expect("metrics lock").iter() {
-            let _ = writeln!(
-                out,
-                "bangtin_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{s}\"}} {n}"
-            );
-        }
-        out.push_str("# HELP bangtin_http_request_seconds HTTP API latency by route.\n# TYPE bangtin_http_request_seconds histogram\n");
-        for (r, h) in self.latency.lock().expect("metrics lock").iter() {
-            for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "bangtin_http_request_seconds_bucket{{route=\"{r}\",le=\"{b}\"}} {}",
-                    h.counts[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "bangtin_http_request_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "bangtin_http_request_seconds_sum{{route=\"{r}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "bangtin_http_request_seconds_count{{route=\"{r}\"}} {}",
-                h.count
-            );
-        }
+    /// This server's own gauges and counters: (name, help, value).
+    fn own_gauges(&self) -> [(&'static str, &'static str, f64); 9] {
         let (leading, epoch) = self.leadership();
-        let own = [
+        [
             (
                 "bangtin_leading",
                 "1 while this server leads (runs the player's output and publishes); always 1 on the file store.",
@@ -156,7 +123,45 @@ impl Metrics {
                 "Publishes and subscriptions the embedded broker's ACL denied.",
                 self.mqtt.denied.load(Ordering::Relaxed) as f64,
             ),
-        ];
+        ]
+    }
+
+    /// The exposition text; `extra` adds gauges owned by others.
+    pub(crate) fn render(&self, extra: &[(&str, &str, f64)]) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP bangtin_http_requests_total HTTP API requests by method, route and status.\n# TYPE bangtin_http_requests_total counter\n");
+        for ((m, r, s), n) in self.requests.lock().expect("metrics lock").iter() {
+            let _ = writeln!(
+                out,
+                "bangtin_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{s}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP bangtin_http_request_seconds HTTP API latency by route.\n# TYPE bangtin_http_request_seconds histogram\n");
+        for (r, h) in self.latency.lock().expect("metrics lock").iter() {
+            for (i, b) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "bangtin_http_request_seconds_bucket{{route=\"{r}\",le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "bangtin_http_request_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "bangtin_http_request_seconds_sum{{route=\"{r}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "bangtin_http_request_seconds_count{{route=\"{r}\"}} {}",
+                h.count
+            );
+        }
+        let own = self.own_gauges();
         for (name, help, v) in own.iter().chain(extra.iter()) {
             // Prometheus' naming rule: a `_total` is a counter (rate() and
             // increase() then handle restarts); anything else can go down.
