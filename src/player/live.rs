@@ -47,7 +47,9 @@ pub struct NowState {
     pub campaign: Option<Id>,
     /// The alert on the glass, if one pre-empts the campaigns.
     pub alert: Option<Id>,
-    /// The seq of the frame last sent to the panel.
+    /// The seq of the frame last sent to the panel (on a server that
+    /// follows another: of the leader's frame its controller
+    /// acknowledged with the pixels decided here; 0 until one is).
     pub seq: u32,
     /// When what shows began (for a blank panel: when the last window or
     /// alert ended).
@@ -70,6 +72,14 @@ pub struct NowState {
     /// The rendered pages the frame came from (for `frame.png`).
     #[serde(skip)]
     pub rendition: Option<Arc<Rendition>>,
+    /// CRC-32 of the page's pixels, as in the frame.
+    #[serde(skip)]
+    pub crc: u32,
+    /// Decided while following another server: this server sent nothing,
+    /// and `seq` is the leader's frame its controller acknowledged with
+    /// these pixels (0 until one is).
+    #[serde(skip)]
+    pub followed: bool,
 }
 
 /// Last status a controller reported.
@@ -256,11 +266,13 @@ impl Shared {
 
     /// What `panel` shows now, decided while following another server:
     /// nothing was sent, so no ack is awaited.
-    pub(super) fn decided(&self, panel: &Id, now: NowState) {
-        self.now
-            .write()
-            .expect("now lock")
-            .insert(panel.clone(), now);
+    pub(super) fn decided(&self, panel: &Id, mut now: NowState) {
+        let mut all = self.now.write().expect("now lock");
+        // The same pixels decided again: what was confirmed still holds.
+        if let Some(before) = all.get(panel).filter(|b| b.followed && b.crc == now.crc) {
+            now.seq = before.seq;
+        }
+        all.insert(panel.clone(), now);
     }
 
     /// When the oldest frame sent to `panel` and not yet acknowledged was
@@ -485,10 +497,33 @@ impl Shared {
                 l.acked_at = Some(at);
             }
         }
-        if acked.is_some() {
+        if acked.is_some() || (acked.is_none() && self.confirm_followed(panel, seq, crc, at)) {
             self.notify(panel);
         }
         acked
+    }
+
+    /// An ack on a server that follows: when the controller shows the
+    /// pixels this server decided for it (its CRC), `now` says so with
+    /// the leader's seq, and the controller counts as having
+    /// acknowledged it. Nothing is recorded as played here (the leader
+    /// records what it sent).
+    fn confirm_followed(&self, panel: &Id, seq: u32, crc: Option<u32>, at: DateTime<Utc>) -> bool {
+        {
+            let mut now = self.now.write().expect("now lock");
+            let Some(n) = now.get_mut(panel) else {
+                return false;
+            };
+            if !n.followed || crc != Some(n.crc) || n.seq >= seq {
+                return false;
+            }
+            n.seq = seq;
+        }
+        let mut live = self.live.write().expect("live lock");
+        let l = live.entry(panel.clone()).or_default();
+        l.acked_seq = Some(seq);
+        l.acked_at = Some(at);
+        true
     }
 }
 

@@ -580,6 +580,8 @@ fn now_state(
         valid_until,
         profile: next.profile,
         rendition: Some(showing.rendition.clone()),
+        crc: showing.page().crc,
+        followed: seq == 0,
     }
 }
 
@@ -1153,6 +1155,18 @@ mod tests {
         assert_eq!(now.message, Some(Id::parse("m2").unwrap()));
         assert_eq!(now.seq, 0);
         assert_eq!(r.player.shared.unacked_since(&p1), None);
+        // The leader's frame with other pixels is acknowledged: not ours.
+        let shared = r.player.shared.clone();
+        assert!(shared.played(&p1, 70, Some(now.crc ^ 1), wake).is_none());
+        assert_eq!(shared.now.read().unwrap()[&p1].seq, 0);
+        // With the pixels decided here: `now` says the panel shows them
+        // (the wall's "shown"), and nothing is recorded as played here.
+        assert!(shared.played(&p1, 71, Some(now.crc), wake).is_none());
+        assert_eq!(shared.now.read().unwrap()[&p1].seq, 71);
+        assert_eq!(shared.live.read().unwrap()[&p1].acked_seq, Some(71));
+        // Decided again, the same pixels: still confirmed.
+        assert!(frames(|o| r.player.resend(&p1, wake, o)).is_empty());
+        assert_eq!(shared.now.read().unwrap()[&p1].seq, 71);
         assert_eq!(
             r.player
                 .shared

@@ -444,6 +444,18 @@ async fn the_other_server_takes_over_when_the_leader_dies() {
     assert!(epoch >= 1, "{status_a}");
     assert_eq!(said(&status_a), (Some(true), Some(epoch)));
     assert_eq!(said(&status_b), (Some(false), Some(0)), "{status_b}");
+    // The follower's wall says the sign shows what it decided: the
+    // leader's frame, acknowledged with the same pixels.
+    let confirmed = eventually(Duration::from_secs(10), || async {
+        let (_, now) = api_b.get("/panels/p1/now").await;
+        (now["seq"] == first.seq && now["acked_seq"] == first.seq).then_some(())
+    })
+    .await;
+    assert!(
+        confirmed.is_some(),
+        "the follower's now: {}",
+        api_b.get("/panels/p1/now").await.1
+    );
 
     // Writes through both servers, before, during and after the kill.
     let load = {
