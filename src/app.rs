@@ -198,9 +198,16 @@ async fn start_player(
     // vendor cards go.
     stand_down_when_deposed(data.lead.clone(), transports.clone());
     let lead = data.lead.clone();
-    let gate = move || lead.as_ref().is_none_or(|l| l.sends());
+    // Frames carry seqs: only once the player took this lead. Bundles and
+    // withdrawals carry none: while leading.
+    let gate = move |out: &player::Out| {
+        lead.as_ref().is_none_or(|l| match out {
+            player::Out::Frame { .. } => l.sends(),
+            player::Out::Bundle { .. } | player::Out::Clear { .. } => l.leading(),
+        })
+    };
     let (player_tx, player_thread) = player::spawn(player, move |out| {
-        if gate() {
+        if gate(&out) {
             transports.route(out)
         }
     });

@@ -106,6 +106,10 @@ pub struct LiveStatus {
     /// delta is sent only against one of them.
     #[serde(skip)]
     pub held: Vec<u32>,
+    /// The last ack's seq and CRC, whichever frame it was for (a server
+    /// that follows matches it against what it decides next).
+    #[serde(skip)]
+    pub last_ack: Option<(u32, Option<u32>)>,
 }
 
 /// A change the dashboard hears about (server-sent events).
@@ -267,10 +271,25 @@ impl Shared {
     /// What `panel` shows now, decided while following another server:
     /// nothing was sent, so no ack is awaited.
     pub(super) fn decided(&self, panel: &Id, mut now: NowState) {
+        self.unacked.lock().expect("unacked lock").remove(panel);
+        // The leader's frame with these pixels may have been acknowledged
+        // before this server decided them.
+        {
+            let mut live = self.live.write().expect("live lock");
+            if let Some(l) = live.get_mut(panel) {
+                if let Some((seq, _)) = l.last_ack.filter(|(_, crc)| *crc == Some(now.crc)) {
+                    now.seq = seq;
+                    if l.acked_seq.is_none_or(|s| s < seq) {
+                        l.acked_seq = Some(seq);
+                        l.acked_at = l.last_seen;
+                    }
+                }
+            }
+        }
         let mut all = self.now.write().expect("now lock");
         // The same pixels decided again: what was confirmed still holds.
         if let Some(before) = all.get(panel).filter(|b| b.followed && b.crc == now.crc) {
-            now.seq = before.seq;
+            now.seq = now.seq.max(before.seq);
         }
         all.insert(panel.clone(), now);
     }
@@ -485,6 +504,7 @@ impl Shared {
             let l = live.entry(panel.clone()).or_default();
             l.online = true;
             l.last_seen = Some(at);
+            l.last_ack = Some((seq, crc));
             // What it holds matters only as a delta base.
             if l.accepts.delta && acked.as_ref().is_some_and(|a| a.verified) {
                 if l.held.len() >= crate::codec::HELD {
@@ -517,12 +537,16 @@ impl Shared {
             if !n.followed || crc != Some(n.crc) || n.seq >= seq {
                 return false;
             }
+            // A late or repeated ack of an older frame moves nothing back.
+            let mut live = self.live.write().expect("live lock");
+            let l = live.entry(panel.clone()).or_default();
+            if l.acked_seq.is_some_and(|s| s >= seq) {
+                return false;
+            }
             n.seq = seq;
+            l.acked_seq = Some(seq);
+            l.acked_at = Some(at);
         }
-        let mut live = self.live.write().expect("live lock");
-        let l = live.entry(panel.clone()).or_default();
-        l.acked_seq = Some(seq);
-        l.acked_at = Some(at);
         true
     }
 }

@@ -1148,6 +1148,7 @@ mod tests {
         let p1 = Id::parse("p1").unwrap();
         let t0 = t(3, 0, 3);
         assert!(frames(|o| r.player.republish_all(t0, o)).is_empty());
+        let crc_first = r.player.shared.now.read().unwrap()[&p1].crc;
         let wake = r.player.next_wake().unwrap();
         assert!(frames(|o| r.player.on_timer(wake, o)).is_empty());
         // The API still says what the panel shows; nothing awaits an ack.
@@ -1167,6 +1168,24 @@ mod tests {
         // Decided again, the same pixels: still confirmed.
         assert!(frames(|o| r.player.resend(&p1, wake, o)).is_empty());
         assert_eq!(shared.now.read().unwrap()[&p1].seq, 71);
+        // The leader turned back to the first message and its controller
+        // acknowledged it before this server decided so: once it does,
+        // `now` takes that ack.
+        let seq_of = |sh: &Shared| sh.now.read().unwrap()[&p1].seq;
+        let acked_of = |sh: &Shared| sh.live.read().unwrap()[&p1].acked_seq;
+        assert!(shared.played(&p1, 80, Some(crc_first), wake).is_none());
+        assert_eq!(seq_of(&shared), 71);
+        let wake2 = r.player.next_wake().unwrap();
+        assert!(frames(|o| r.player.on_timer(wake2, o)).is_empty());
+        assert_eq!((seq_of(&shared), acked_of(&shared)), (80, Some(80)));
+        // Late acks of older frames move nothing back.
+        assert!(shared.played(&p1, 75, Some(crc_first), wake2).is_none());
+        assert_eq!(seq_of(&shared), 80);
+        let wake3 = r.player.next_wake().unwrap();
+        assert!(frames(|o| r.player.on_timer(wake3, o)).is_empty());
+        assert_eq!(seq_of(&shared), 0, "the second message, not yet confirmed");
+        assert!(shared.played(&p1, 71, Some(now.crc), wake3).is_none());
+        assert_eq!((seq_of(&shared), acked_of(&shared)), (0, Some(80)));
         assert_eq!(
             r.player
                 .shared
@@ -1176,11 +1195,16 @@ mod tests {
         );
 
         lead.store(true, std::sync::atomic::Ordering::SeqCst);
-        let out = frames(|o| r.player.took_lead(wake, o));
+        let out = frames(|o| r.player.took_lead(wake3, o));
         assert_eq!(out.len(), 1, "the panel's frame, once it leads");
         let f = frame::decode(&out[0].1).unwrap();
         assert_eq!(f.header.seq, 1, "the follower took no seq");
         assert_eq!(r.player.shared.now.read().unwrap()[&p1].seq, 1);
         assert!(r.player.shared.unacked_since(&p1).is_some());
+        // Deposed: nothing it sent is awaited any more (the monitor would
+        // count it late when this server leads again).
+        lead.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert!(frames(|o| r.player.resend(&p1, wake3, o)).is_empty());
+        assert_eq!(r.player.shared.unacked_since(&p1), None);
     }
 }

@@ -1127,7 +1127,10 @@ async fn lead_once(
         .get(0);
     // Leading before the new epoch shows: a sequence allocator that sees
     // the epoch must also see the lead, or it would take itself for a
-    // follower and hand out numbers it never reserved.
+    // follower and hand out numbers it never reserved. No ready mark of
+    // an earlier lead survives into this one (`sends` waits for the
+    // player to take this lead).
+    state.ready.store(0, std::sync::atomic::Ordering::SeqCst);
     state
         .leading
         .store(true, std::sync::atomic::Ordering::SeqCst);

@@ -140,7 +140,9 @@ impl SeqAllocator {
             return Ok(());
         }
         self.panels = resume_at_marks(db)?;
-        if *read_in == TOOK_LEAD {
+        // Ready only if the lead is still the one read before the marks
+        // (a lead lost meanwhile must not leave a stale ready behind).
+        if *read_in == TOOK_LEAD && lead.leading() && lead.epoch() == now {
             lead.ready(now);
         }
         *read_in = now;
