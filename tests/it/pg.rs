@@ -836,23 +836,28 @@ impl Dropper {
     }
 }
 
-/// Makes commits in database `db` wait a second at COMMIT (a deferred
+/// Makes commits in database `db` wait two seconds at COMMIT (a deferred
 /// trigger), so that the link can be dropped while the database commits.
 fn slow_commits(pg: &Postgres, db: &str) {
     pg.sql(
         db,
         "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS \
-         $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
+         $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$; \
          CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON audit \
          DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow();",
     );
 }
 
-/// Whether a COMMIT is under way in database `db`.
+/// Whether the slow COMMIT ([`slow_commits`]) is under way in database
+/// `db`: one of this database (other tests commit in theirs at the same
+/// time) running for half a second at least (another connection's quick
+/// COMMIT, such as a token's last use, is not the one).
 fn committing(pg: &Postgres, db: &str) -> bool {
     pg.sql(
         db,
-        "SELECT count(*) FROM pg_stat_activity WHERE query = 'COMMIT' AND state = 'active'",
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND query = 'COMMIT' AND state = 'active' \
+         AND now() - query_start > interval '500 milliseconds'",
     ) == "1"
 }
 
