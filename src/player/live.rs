@@ -517,7 +517,7 @@ impl Shared {
                 l.acked_at = Some(at);
             }
         }
-        if acked.is_some() || (acked.is_none() && self.confirm_followed(panel, seq, crc, at)) {
+        if acked.is_some() || self.confirm_followed(panel, seq, crc, at) {
             self.notify(panel);
         }
         acked
