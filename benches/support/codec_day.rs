@@ -73,7 +73,7 @@ pub fn day(hours: i64) -> HashMap<String, PanelDay> {
     let mut player = Player::new(PlayerParts::over_store(store.clone(), DEFAULT_TZ, None).unwrap());
     let mut panels: HashMap<String, PanelDay> = HashMap::new();
     let mut sink = |o: Out| {
-        let Out::Frame { panel, frame } = o else {
+        let Out::Frame { panel, frame, .. } = o else {
             return;
         };
         let f = frame::decode(&frame).unwrap();

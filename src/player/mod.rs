@@ -78,6 +78,10 @@ pub enum Out {
         panel: Id,
         /// The signed BTF1 frame.
         frame: Bytes,
+        /// The transport it was stamped for (coded and signed for the
+        /// broker, or BTF1 for a vendor card): the store's word at
+        /// stamping. Routed only while the panel still has it.
+        via: Transport,
     },
     /// The panel was deleted: withdraw its frame.
     Clear {
@@ -506,7 +510,7 @@ impl Player {
             self.shared.notify(id);
             return Ok(());
         }
-        let mqtt = stamp::over_the_broker(&self.store, &self.shared, id, &next.transport);
+        let via = stamp::transport_now(&self.store, &self.shared, id, &next.transport);
         let (seq, bytes) = self.stamper.stamp(
             id,
             Stamp {
@@ -515,7 +519,7 @@ impl Player {
                 flags: showing.flags,
                 valid_until,
                 page: showing.page(),
-                mqtt,
+                mqtt: via.is_mqtt(),
             },
         )?;
         let o = &showing.origin;
@@ -532,6 +536,7 @@ impl Player {
         out(Out::Frame {
             panel: id.clone(),
             frame: bytes,
+            via,
         });
         self.shared.notify(id);
         Ok(())
@@ -753,7 +758,7 @@ mod tests {
     fn frames(f: impl FnOnce(&mut dyn FnMut(Out))) -> Vec<(Id, Vec<u8>)> {
         let mut out = Vec::new();
         f(&mut |o| match o {
-            Out::Frame { panel, frame } => out.push((panel, frame.to_vec())),
+            Out::Frame { panel, frame, .. } => out.push((panel, frame.to_vec())),
             Out::Clear { panel } => out.push((panel, Vec::new())),
             Out::Bundle { .. } => {}
         });

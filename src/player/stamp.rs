@@ -37,28 +37,29 @@ pub(super) enum Validity {
     Planned(DateTime<Utc>),
 }
 
-/// Whether `panel`'s frame goes over the broker (MQTT), which decides its
-/// coding and signing: the store's word now, as `Transports::route`
-/// reads it, not that of the player's inputs (`planned`), which may be
-/// from before the panel moved. A frame for a vendor card forgets what
-/// the panel's MQTT controller decodes and holds
-/// ([`Shared::off_the_broker`]).
-pub(super) fn over_the_broker(
+/// The transport `panel`'s frame goes over, which decides its coding and
+/// signing (over the broker, MQTT) or not (a vendor card): the store's
+/// word now, not that of the player's inputs (`planned`), which may be
+/// from before the panel moved. The frame carries it, and
+/// `Transports::route` delivers it only while the panel still has it.
+/// A frame for a vendor card forgets what the panel's MQTT controller
+/// decodes and holds ([`Shared::off_the_broker`]).
+pub(super) fn transport_now(
     store: &Store,
     shared: &Shared,
     panel: &Id,
     planned: &Transport,
-) -> bool {
+) -> Transport {
     let now = store
         .snapshot()
         .panels
         .get(panel)
-        .map(|p| p.transport.is_mqtt());
-    let mqtt = now.unwrap_or_else(|| planned.is_mqtt());
-    if !mqtt {
+        .map(|p| p.transport.clone());
+    let via = now.unwrap_or_else(|| planned.clone());
+    if !via.is_mqtt() {
         shared.off_the_broker(panel);
     }
-    mqtt
+    via
 }
 
 pub(super) struct Stamper {

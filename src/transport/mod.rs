@@ -277,10 +277,17 @@ impl Transports {
     /// the player's thread.
     pub fn route(&self, out: Out) {
         match out {
-            Out::Frame { panel, frame } => {
+            Out::Frame { panel, frame, via } => {
                 let Some(p) = self.store.snapshot().panels.get(&panel).cloned() else {
                     return;
                 };
+                if p.transport != via {
+                    // Stamped for the transport the panel had a moment
+                    // ago (a broker frame may be BTZ1, which no card
+                    // shows): the move's own pass stamps it anew.
+                    tracing::debug!(panel = %panel, "frame stamped for the panel's previous transport, not sent");
+                    return;
+                }
                 let before = self
                     .current
                     .lock()

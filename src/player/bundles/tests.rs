@@ -90,7 +90,7 @@ fn a_bundle_replays_the_players_frames() {
     let mut frames: Vec<(DateTime<Utc>, u32, u16, u8)> = Vec::new();
     let mut bundle = None;
     let mut sink = |now: DateTime<Utc>, o: Out| match o {
-        Out::Frame { panel, frame } if panel == id => {
+        Out::Frame { panel, frame, .. } if panel == id => {
             let f = crate::frame::decode(&frame).unwrap();
             frames.push((now, f.crc, f.header.flags, f.header.brightness));
         }

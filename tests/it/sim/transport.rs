@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bangtin::domain::{Id, Panel};
+use bangtin::domain::{Id, Panel, Transport};
 use bangtin::frame::{self, Header};
 use bangtin::player::{Out, Shared};
 use bangtin::store::Store;
@@ -84,8 +84,18 @@ impl Rig {
         self.store.put_panel(p, true, "test").unwrap();
     }
 
-    /// Hands the panel a frame with a diagonal line (the player's job).
+    /// Hands the panel a frame with a diagonal line (the player's job),
+    /// stamped for the transport the panel has.
     fn frame(&mut self, id: &str) {
+        let via = self.store.snapshot().panels[&Id::parse(id).unwrap()]
+            .transport
+            .clone();
+        self.frame_via(id, via, *b"BTF1");
+    }
+
+    /// Hands the panel a frame stamped for `via`, with `magic` (`BTZ1`:
+    /// coded for a controller on the broker).
+    fn frame_via(&mut self, id: &str, via: Transport, magic: [u8; 4]) {
         self.seq += 1;
         let mut data = vec![0u8; 8 * 32];
         for y in 0..32usize {
@@ -100,10 +110,12 @@ impl Rig {
             seq: self.seq,
             valid_until: 0,
         };
-        let bytes = frame::encode(&header, &data);
+        let mut bytes = frame::encode(&header, &data);
+        bytes[..4].copy_from_slice(&magic);
         self.transports.route(Out::Frame {
             panel: Id::parse(id).unwrap(),
             frame: Bytes::from(bytes),
+            via,
         });
     }
 
@@ -372,4 +384,28 @@ async fn a_server_that_stops_leading_lets_its_cards_go_without_blanking_them() {
     r.frame("lead");
     card.wait_until("driven again", |s| s.connections > dialled)
         .await;
+}
+
+/// A frame the player stamped for the broker (coded BTZ1, signed) while
+/// the panel was still there, routed after the panel moved to a Huidu
+/// card, is not handed to the card (which cannot show it, and would be
+/// marked failed): the move's own pass sends the card its frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_stamped_for_the_broker_never_reaches_a_card() {
+    let mut r = rig().await;
+    let card = Card::new(CardConfig::new("C16-MOVED", 64, 32));
+    let addr = card.listen().await;
+    r.panel("moved", "C16-MOVED", addr);
+    r.frame_via("moved", Transport::Mqtt, *b"BTZ1");
+    r.frame("moved");
+    card.wait_until("the card's own frame on the glass", |s| s.shown.is_some())
+        .await;
+    let l = eventually(Duration::from_secs(5), || async {
+        let l = r.link("moved");
+        (l.shown_seq == Some(2)).then_some(l)
+    })
+    .await
+    .expect("the card confirmed the frame stamped for it");
+    assert_eq!(l.last_error.map(|e| e.to_string()), None);
+    assert!(card.with(|s| s.shown.as_ref().unwrap().rgb == diagonal()));
 }
