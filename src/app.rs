@@ -30,7 +30,7 @@ use crate::render::Renderer;
 use crate::store::alarms::AlarmStore;
 use crate::store::cap::ConfigFile;
 use crate::store::credentials::Credentials;
-use crate::store::pg::Leadership;
+use crate::store::pg::{Lead, Leadership};
 use crate::store::plays::{PlayRecorder, PlayWriter, Plays, BATCH_WINDOW};
 use crate::store::seq::SeqAllocator;
 use crate::store::shared_files::SharedFiles;
@@ -196,22 +196,20 @@ async fn start_player(
     // player took the lead (not one made while following,
     // `Leadership::sends`), and a server that stops leading lets its
     // vendor cards go.
-    stand_down_when_deposed(data.lead.clone(), transports.clone());
+    stand_down_when_deposed(&data.lead, transports.clone());
     let lead = data.lead.clone();
     // Frames carry seqs: only once the player took this lead. Bundles and
     // withdrawals carry none: while leading.
-    let gate = move |out: &player::Out| {
-        lead.as_ref().is_none_or(|l| match out {
-            player::Out::Frame { .. } => l.sends(),
-            player::Out::Bundle { .. } | player::Out::Clear { .. } => l.leading(),
-        })
+    let gate = move |out: &player::Out| match out {
+        player::Out::Frame { .. } => lead.sends(),
+        player::Out::Bundle { .. } | player::Out::Clear { .. } => lead.leading(),
     };
     let (player_tx, player_thread) = player::spawn(player, move |out| {
         if gate(&out) {
             transports.route(out)
         }
     });
-    campaign_for_the_lead(&data.store, data.lead.as_ref(), player_tx.clone())?;
+    campaign_for_the_lead(&data.store, &data.lead, player_tx.clone())?;
     Ok(Playing {
         renditions,
         schedules,
@@ -246,6 +244,7 @@ fn start_background_tasks(
         data.plays.clone(),
         data.store.clone(),
         playing.shared.clone(),
+        data.lead.clone(),
     );
     forward_snapshot_requests(&playing.shared, publisher);
     Ok(())
@@ -261,9 +260,7 @@ fn api_context(
     alarms: Arc<Alarms>,
     feeds: Arc<Feeds>,
 ) -> Arc<Ctx> {
-    if let Some(lead) = &data.lead {
-        let _ = metrics.lead.set(lead.clone());
-    }
+    let _ = metrics.lead.set(data.lead.clone());
     Arc::new(
         Ctx::new(Services {
             store: data.store,
@@ -306,7 +303,7 @@ struct Data {
     shared: Option<Arc<SharedFiles>>,
     /// On the PostgreSQL store: whether this server leads (runs the
     /// player's output and publishes).
-    lead: Option<Arc<Leadership>>,
+    lead: Lead,
 }
 
 /// The data directory (or the PostgreSQL store) opened, and the frame
@@ -329,9 +326,16 @@ fn open_data(config: &Config) -> anyhow::Result<(Data, SeqAllocator)> {
     let accounts = crate::auth::Accounts::open(&users)
         .with_context(|| format!("reading the staff accounts {}", users.display()))?
         .with_idle(config.session_idle);
-    let plays = Plays::open(&store.plays_file()).context("opening proof of play")?;
-    let lead = store.postgres().map(|_| Arc::new(Leadership::default()));
-    let seq = match (store.postgres(), &lead) {
+    let plays = match &config.store {
+        Some(url) => Plays::on_postgres(url),
+        None => Plays::open(&store.plays_file()),
+    }
+    .context("opening proof of play")?;
+    let lead = match store.postgres() {
+        Some(_) => Lead::contested(Arc::new(Leadership::default())),
+        None => Lead::default(),
+    };
+    let seq = match (store.postgres(), lead.contest()) {
         (Some(db), Some(lead)) => {
             SeqAllocator::open_postgres(db.clone()).map(|s| s.following(lead.clone()))
         }
@@ -498,10 +502,10 @@ fn reload_hand_edits(
 /// again above the last leader's).
 fn campaign_for_the_lead(
     store: &Store,
-    lead: Option<&Arc<Leadership>>,
+    lead: &Lead,
     player: std::sync::mpsc::Sender<Command>,
 ) -> anyhow::Result<()> {
-    let (Some(db), Some(lead)) = (store.postgres(), lead) else {
+    let (Some(db), Some(lead)) = (store.postgres(), lead.contest()) else {
         return Ok(());
     };
     db.campaign(lead.clone(), move |_epoch| {
@@ -568,16 +572,20 @@ fn prune_old_plays(plays: Arc<Plays>) {
     });
 }
 
-/// Signs online over time, for the reports' availability chart.
-fn sample_fleet_online(plays: Arc<Plays>, store: Arc<Store>, shared: Arc<Shared>) {
+/// Signs online over time, for the reports' availability chart: sampled
+/// by the leader (on PostgreSQL every server reports from one table).
+fn sample_fleet_online(plays: Arc<Plays>, store: Arc<Store>, shared: Arc<Shared>, lead: Lead) {
     tokio::spawn(crate::store::online::sample_forever(
         plays,
         crate::store::online::SAMPLE_EVERY,
         chrono::Duration::days(PLAYS_RETENTION_DAYS),
         move || {
+            if !lead.leading() {
+                return None;
+            }
             let snap = store.snapshot();
             let online = shared.online_among(snap.panels.keys());
-            (online as u32, snap.panels.len() as u32)
+            Some((online as u32, snap.panels.len() as u32))
         },
     ));
 }
@@ -610,8 +618,8 @@ fn start_alarms(
 /// lead, lets go of any vendor card it still drives
 /// ([`Transports::stand_down`]; a frame routed just before the lead was
 /// lost is let go the next second).
-fn stand_down_when_deposed(lead: Option<Arc<Leadership>>, transports: Arc<Transports>) {
-    let Some(lead) = lead else {
+fn stand_down_when_deposed(lead: &Lead, transports: Arc<Transports>) {
+    let Some(lead) = lead.contest().cloned() else {
         return;
     };
     tokio::spawn(async move {
@@ -625,10 +633,9 @@ fn stand_down_when_deposed(lead: Option<Arc<Leadership>>, transports: Arc<Transp
     });
 }
 
-/// Whether this server acts for the fleet: always on the file store, on
-/// the PostgreSQL store while it holds the lead.
-fn leading(lead: Option<Arc<Leadership>>) -> impl Fn() -> bool + Send + 'static {
-    move || lead.as_ref().is_none_or(|l| l.leading())
+/// Asks whether this server acts for the fleet ([`Lead::leading`]).
+fn leading(lead: Lead) -> impl Fn() -> bool + Send + 'static {
+    move || lead.leading()
 }
 
 /// What the controllers (and the link itself) say.

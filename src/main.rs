@@ -385,8 +385,8 @@ fn store(cmd: StoreCmd) -> anyhow::Result<()> {
         (None, None) => unreachable!("clap requires --to or --from"),
     };
     println!(
-        "{} documents, {} images and CAP documents, {} audit entries, {} sequence marks, {} shared files",
-        moved.documents, moved.blobs, moved.audit, moved.seq_marks, moved.shared
+        "{} documents, {} images and CAP documents, {} audit entries, {} sequence marks, {} shared files, {} proof-of-play rows, {} online samples",
+        moved.documents, moved.blobs, moved.audit, moved.seq_marks, moved.shared, moved.plays, moved.online
     );
     Ok(())
 }

@@ -30,9 +30,9 @@ pub(crate) struct Metrics {
     pub unknown_panel_messages: AtomicU64,
     /// What the MQTT edge refused or dropped.
     pub mqtt: std::sync::Arc<crate::mqtt::Counters>,
-    /// On the PostgreSQL store: whether this server leads (unset on the
-    /// file store, where the one server always does).
-    pub lead: std::sync::OnceLock<std::sync::Arc<crate::store::pg::Leadership>>,
+    /// Whether this server leads (set once the data is open; unset, as
+    /// on a file store, it does).
+    pub lead: std::sync::OnceLock<crate::store::pg::Lead>,
 }
 
 impl Metrics {
@@ -65,9 +65,8 @@ impl Metrics {
     /// and publishes), and the epoch of its last takeover (0 on the file
     /// store, or before it first led).
     pub(crate) fn leadership(&self) -> (bool, i64) {
-        self.lead
-            .get()
-            .map_or((true, 0), |l| (l.leading(), l.epoch()))
+        let lead = self.lead.get().cloned().unwrap_or_default();
+        (lead.leading(), lead.epoch())
     }
 
     /// This server's own gauges and counters: (name, help, value).

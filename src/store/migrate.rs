@@ -8,8 +8,10 @@
 //! blobs, the audit trail, the frame sequence marks, the shared files
 //! ([`super::shared_files`]) and tokens' last uses (in the token file on
 //! the file store, in the table `token_uses` on PostgreSQL; the newer
-//! wins when both have one). What stays with a server: proof of play
-//! (`state/plays.redb`), alarm incidents, a bulk import's journal.
+//! wins when both have one), and proof of play with the fleet's online
+//! samples (`state/plays.redb` on the file store, the tables `plays` and
+//! `online_samples` on PostgreSQL). What stays with a server: alarm
+//! incidents, a bulk import's journal.
 //!
 //! The way back writes each document as the store writes it (its own type,
 //! pretty-printed): a file the store wrote comes back byte for byte; a
@@ -21,7 +23,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{de::DeserializeOwned, Serialize};
 
+use chrono::{DateTime, Utc};
+
 use super::pg::{Postgres, Row};
+use super::plays::{Plays, PlaysError};
 use super::seq::SeqAllocator;
 use super::{pretty, AuditEntry, StoreError};
 use crate::fsio;
@@ -48,6 +53,10 @@ pub struct Moved {
     pub seq_marks: usize,
     /// Files both servers share (tokens, accounts, keys, settings).
     pub shared: usize,
+    /// Proof-of-play rows.
+    pub plays: usize,
+    /// Samples of the fleet's online count.
+    pub online: usize,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -125,6 +134,12 @@ pub fn into_postgres(root: &Path, url: &str) -> Result<Moved, StoreError> {
     );
     let offered = shared.offer_all()?;
     carry_token_uses_in(root, &db)?;
+    let (plays, online) = carry_plays(
+        (root.join("state/plays.redb").exists())
+            .then(|| Plays::open(&root.join("state/plays.redb")))
+            .transpose(),
+        || Plays::on_postgres(url),
+    )?;
     Ok(Moved {
         documents: rows
             .iter()
@@ -137,6 +152,8 @@ pub fn into_postgres(root: &Path, url: &str) -> Result<Moved, StoreError> {
         audit: audit.len(),
         seq_marks: marks.len(),
         shared: offered,
+        plays,
+        online,
     })
 }
 
@@ -251,8 +268,44 @@ fn write_export(url: &str, root: &Path) -> Result<Moved, StoreError> {
     );
     moved.shared = shared.take_all()?;
     carry_token_uses_out(&db, root)?;
+    let file = root.join("state/plays.redb");
+    (moved.plays, moved.online) =
+        carry_plays(Plays::on_postgres(url).map(Some), || Plays::open(&file))?;
     Ok(moved)
 }
+
+/// Proof of play and the online samples from `from` (none: nothing to
+/// move) into `to`, opened only when there is something; (plays, samples).
+fn carry_plays(
+    from: Result<Option<Plays>, PlaysError>,
+    to: impl FnOnce() -> Result<Plays, PlaysError>,
+) -> Result<(usize, usize), StoreError> {
+    let failed = |e: PlaysError| StoreError::Io {
+        path: PathBuf::from("state/plays.redb"),
+        source: std::io::Error::other(e),
+    };
+    let Some(from) = from.map_err(failed)? else {
+        return Ok((0, 0));
+    };
+    let (first, last) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+    let samples = from
+        .online_between(first, last, usize::MAX)
+        .map_err(failed)?;
+    if samples.is_empty() && from.query(first, last, None, 1).map_err(failed)?.is_empty() {
+        return Ok((0, 0));
+    }
+    let to = to().map_err(failed)?;
+    let plays = from
+        .each_chunk(PLAYS_CHUNK, |rows| to.insert(rows))
+        .map_err(failed)?;
+    for s in &samples {
+        to.record_online(*s).map_err(failed)?;
+    }
+    Ok((plays, samples.len()))
+}
+
+/// Proof-of-play rows moved per transaction.
+const PLAYS_CHUNK: usize = 20_000;
 
 /// Tokens' last uses, which the file store keeps in the token file, into
 /// the table PostgreSQL keeps them in (the newer wins). A token file that

@@ -1,6 +1,7 @@
 //! Signs online over time: a sample of the fleet (how many configured
 //! panels report online, of how many) every few minutes, kept beside proof
-//! of play in `state/plays.redb` (table `online`) with the same retention,
+//! of play in `state/plays.redb` (table `online`; on the PostgreSQL store
+//! its table `online_samples`, sampled by the leader) with the same retention,
 //! so the reports can draw availability. One row per sample: at one every
 //! five minutes, 400 days are about 115,000 rows (a few MB).
 
@@ -9,11 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
-use redb::{ReadableTableMetadata, TableDefinition, TableError};
+use chrono::{DateTime, Utc};
+use redb::{Database, ReadableTableMetadata, TableDefinition, TableError};
 use serde::Serialize;
 
-use super::plays::{err, Plays, PlaysError};
+use super::plays::{at_ms, err, ms, Backend, Plays, PlaysError};
 
 /// Key: the sample's instant in ms since the epoch. Value: (online, panels).
 const ONLINE: TableDefinition<u64, (u32, u32)> = TableDefinition::new("online");
@@ -32,19 +33,13 @@ pub struct OnlineSample {
     pub panels: u32,
 }
 
-fn ms(t: DateTime<Utc>) -> u64 {
-    t.timestamp_millis().max(0) as u64
-}
-
 impl Plays {
     /// Writes one sample (durably).
     pub fn record_online(&self, s: OnlineSample) -> Result<(), PlaysError> {
-        let tx = self.db.begin_write().map_err(err)?;
-        {
-            let mut t = tx.open_table(ONLINE).map_err(err)?;
-            t.insert(ms(s.at), (s.online, s.panels)).map_err(err)?;
+        match &self.backend {
+            Backend::File(db) => record_file(db, s),
+            Backend::Postgres(pg) => pg.record_online(s).map_err(err),
         }
-        tx.commit().map_err(err)
     }
 
     /// Samples with `from <= at < to`, oldest first, at most `limit`.
@@ -54,59 +49,84 @@ impl Plays {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OnlineSample>, PlaysError> {
-        let tx = self.db.begin_read().map_err(err)?;
-        let t = match tx.open_table(ONLINE) {
-            Ok(t) => t,
-            // Nothing sampled yet: the table is made by the first write.
-            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(err(e)),
-        };
         let (lo, hi) = (ms(from), ms(to));
-        let mut out = Vec::new();
         if hi <= lo {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        for row in t.range(lo..hi).map_err(err)? {
-            let (k, v) = row.map_err(err)?;
-            let (online, panels) = v.value();
-            out.push(OnlineSample {
-                at: Utc
-                    .timestamp_millis_opt(k.value() as i64)
-                    .single()
-                    .unwrap_or_default(),
-                online,
-                panels,
-            });
-            if out.len() >= limit {
-                break;
-            }
+        match &self.backend {
+            Backend::File(db) => between_file(db, (lo, hi), limit),
+            Backend::Postgres(pg) => pg.online_between((lo, hi), limit).map_err(err),
         }
-        Ok(out)
     }
 
     /// Deletes samples taken before `cutoff`; returns how many.
     pub fn prune_online_before(&self, cutoff: DateTime<Utc>) -> Result<u64, PlaysError> {
-        let tx = self.db.begin_write().map_err(err)?;
-        let n;
-        {
-            let mut t = tx.open_table(ONLINE).map_err(err)?;
-            let before = t.len().map_err(err)?;
-            t.retain_in(0..ms(cutoff), |_, _| false).map_err(err)?;
-            n = before - t.len().map_err(err)?;
+        match &self.backend {
+            Backend::File(db) => prune_file(db, ms(cutoff)),
+            Backend::Postgres(pg) => pg.prune_online_before(ms(cutoff)).map_err(err),
         }
-        tx.commit().map_err(err)?;
-        Ok(n)
     }
 }
 
+fn record_file(db: &Database, s: OnlineSample) -> Result<(), PlaysError> {
+    let tx = db.begin_write().map_err(err)?;
+    {
+        let mut t = tx.open_table(ONLINE).map_err(err)?;
+        t.insert(ms(s.at), (s.online, s.panels)).map_err(err)?;
+    }
+    tx.commit().map_err(err)
+}
+
+fn between_file(
+    db: &Database,
+    (lo, hi): (u64, u64),
+    limit: usize,
+) -> Result<Vec<OnlineSample>, PlaysError> {
+    let tx = db.begin_read().map_err(err)?;
+    let t = match tx.open_table(ONLINE) {
+        Ok(t) => t,
+        // Nothing sampled yet: the table is made by the first write.
+        Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(err(e)),
+    };
+    let mut out = Vec::new();
+    for row in t.range(lo..hi).map_err(err)? {
+        let (k, v) = row.map_err(err)?;
+        let (online, panels) = v.value();
+        out.push(OnlineSample {
+            at: at_ms(k.value()),
+            online,
+            panels,
+        });
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn prune_file(db: &Database, before: u64) -> Result<u64, PlaysError> {
+    let tx = db.begin_write().map_err(err)?;
+    let n;
+    {
+        let mut t = tx.open_table(ONLINE).map_err(err)?;
+        let len = t.len().map_err(err)?;
+        t.retain_in(0..before, |_, _| false).map_err(err)?;
+        n = len - t.len().map_err(err)?;
+    }
+    tx.commit().map_err(err)?;
+    Ok(n)
+}
+
 /// Samples the fleet every `every` for ever (the first sample at once):
-/// `count()` answers (online, panels). Once a day, samples older than
-/// `keep` are dropped.
+/// `count()` answers (online, panels), or `None` when this server does
+/// not sample now (two servers on PostgreSQL: the leader does). Once a
+/// day, samples older than `keep` are dropped.
 pub async fn sample_forever(
     plays: Arc<Plays>,
     every: Duration,
     keep: chrono::Duration,
-    count: impl Fn() -> (u32, u32) + Send + 'static,
+    count: impl Fn() -> Option<(u32, u32)> + Send + 'static,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -114,7 +134,9 @@ pub async fn sample_forever(
     loop {
         tick.tick().await;
         let now = Utc::now();
-        let (online, panels) = count();
+        let Some((online, panels)) = count() else {
+            continue;
+        };
         let p = plays.clone();
         let prune = pruned.is_none_or(|t| now - t > chrono::Duration::days(1));
         let r = tokio::task::spawn_blocking(move || {
@@ -144,6 +166,7 @@ pub async fn sample_forever(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn samples_persist_query_by_time_and_prune() {

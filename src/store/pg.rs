@@ -13,6 +13,8 @@
 //! shared_files (name, bytes, sha)    files both servers keep alike (super::shared_files)
 //! token_uses (sha256, used_at)       each API token's latest use on any server
 //! commit_marks (version, instance)   who committed each of the latest versions
+//! plays, online_samples              proof of play and the fleet's online count
+//!                                    (state/plays.redb on a file store; [`plays`])
 //! ```
 //!
 //! A commit whose connection drops after COMMIT was sent is not taken
@@ -53,6 +55,7 @@ use crate::i18n::Reason;
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
 }
+mod plays;
 
 /// The channel a commit notifies, with the committing server's instance
 /// id as the payload.
@@ -1046,6 +1049,40 @@ impl Leadership {
     /// reserved under it ([`Leadership::sends`]).
     pub fn ready(&self, epoch: i64) {
         self.ready.store(epoch, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Whether this server acts for the fleet (runs the player's output and
+/// publishes): the one server of a file store always does (epoch 0); on
+/// the PostgreSQL store, while it holds the lead ([`Leadership`]).
+#[derive(Clone, Default)]
+pub struct Lead(Option<std::sync::Arc<Leadership>>);
+
+impl Lead {
+    /// The lead this server campaigns for on the PostgreSQL store.
+    pub fn contested(l: std::sync::Arc<Leadership>) -> Lead {
+        Lead(Some(l))
+    }
+
+    /// The contested lead (`None` on a file store).
+    pub fn contest(&self) -> Option<&std::sync::Arc<Leadership>> {
+        self.0.as_ref()
+    }
+
+    /// Whether this server leads now ([`Leadership::leading`]).
+    pub fn leading(&self) -> bool {
+        self.0.as_ref().is_none_or(|l| l.leading())
+    }
+
+    /// Whether the player's frames may go out ([`Leadership::sends`]).
+    pub fn sends(&self) -> bool {
+        self.0.as_ref().is_none_or(|l| l.sends())
+    }
+
+    /// The epoch of this server's last takeover (0 on a file store, or
+    /// before it first led).
+    pub fn epoch(&self) -> i64 {
+        self.0.as_ref().map_or(0, |l| l.epoch())
     }
 }
 

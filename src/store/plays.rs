@@ -1,6 +1,8 @@
 //! Proof of play: one row per frame a controller acknowledged as shown,
 //! kept in an embedded database (redb: pure Rust, crash-safe, no server)
-//! at `state/plays.redb`, with retention.
+//! at `state/plays.redb`, with retention; on the PostgreSQL store in its
+//! tables `plays` and `online_samples` instead, so that every server
+//! reports what every leader recorded, across failovers.
 //!
 //! Rows arrive in bursts (10,000 panels acknowledging one change), so they
 //! are written in batches: one durable transaction per [`Plays::insert`].
@@ -11,12 +13,12 @@
 #![warn(missing_docs)]
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use redb::{Database, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::Serialize;
 
 /// Key: (shown_at in ms since the epoch, panel, seq) — time first, so a
@@ -51,7 +53,8 @@ pub struct Play {
     pub verified: bool,
 }
 
-/// The proof-of-play database failed (open, read, write or commit); the text is redb's.
+/// The proof-of-play database failed (open, read, write or commit); the
+/// text is redb's or PostgreSQL's.
 #[derive(Debug, thiserror::Error)]
 #[error("proof-of-play database: {0}")]
 pub struct PlaysError(String);
@@ -60,9 +63,19 @@ pub(super) fn err(e: impl std::fmt::Display) -> PlaysError {
     PlaysError(e.to_string())
 }
 
-/// The proof-of-play database at `state/plays.redb`.
+/// The proof-of-play database: `state/plays.redb`, or the PostgreSQL
+/// store's tables.
 pub struct Plays {
-    pub(super) db: Database,
+    pub(super) backend: Backend,
+}
+
+/// Where the rows are.
+pub(super) enum Backend {
+    /// `state/plays.redb`, this server's own.
+    File(Database),
+    /// The PostgreSQL store's tables, every server's (a connection of
+    /// their own, apart from the store's).
+    Postgres(super::pg::Postgres),
 }
 
 impl Plays {
@@ -76,7 +89,17 @@ impl Plays {
         tx.open_table(PLAYS).map_err(err)?;
         tx.open_table(VERIFIED).map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(Plays { db })
+        Ok(Plays {
+            backend: Backend::File(db),
+        })
+    }
+
+    /// Proof of play in the PostgreSQL store at `url` (its schema brought
+    /// up to date).
+    pub fn on_postgres(url: &str) -> Result<Plays, PlaysError> {
+        Ok(Plays {
+            backend: Backend::Postgres(super::pg::Postgres::open(url).map_err(err)?),
+        })
     }
 
     /// Writes rows in one durable transaction.
@@ -84,30 +107,10 @@ impl Plays {
         if rows.is_empty() {
             return Ok(());
         }
-        let tx = self.db.begin_write().map_err(err)?;
-        {
-            let mut t = tx.open_table(PLAYS).map_err(err)?;
-            let mut v = tx.open_table(VERIFIED).map_err(err)?;
-            for r in rows {
-                let ms = r.shown_at.timestamp_millis().max(0) as u64;
-                let key = (ms, r.panel.as_str(), r.seq);
-                // A verified ack after an unverified one comes as the same
-                // row: it only adds the mark, never a second play.
-                if r.verified {
-                    v.insert(key, ()).map_err(err)?;
-                }
-                t.insert(
-                    key,
-                    (
-                        r.message.as_deref().unwrap_or(""),
-                        r.campaign.as_deref().unwrap_or(""),
-                        r.alert.as_deref().unwrap_or(""),
-                    ),
-                )
-                .map_err(err)?;
-            }
+        match &self.backend {
+            Backend::File(db) => insert_file(db, rows),
+            Backend::Postgres(pg) => pg.insert_plays(rows).map_err(err),
         }
-        tx.commit().map_err(err)
     }
 
     /// Rows with `from <= shown_at < to`, oldest first, optionally for one
@@ -119,61 +122,165 @@ impl Plays {
         panel: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Play>, PlaysError> {
-        let tx = self.db.begin_read().map_err(err)?;
-        let t = tx.open_table(PLAYS).map_err(err)?;
-        let v = tx.open_table(VERIFIED).map_err(err)?;
-        let lo = from.timestamp_millis().max(0) as u64;
-        let hi = to.timestamp_millis().max(0) as u64;
-        let mut out = Vec::new();
+        let (lo, hi) = (ms(from), ms(to));
         if hi <= lo {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        for row in t.range((lo, "", 0)..(hi, "", 0)).map_err(err)? {
-            let (k, row_value) = row.map_err(err)?;
-            let (ms, p, seq) = k.value();
-            if panel.is_some_and(|want| want != p) {
-                continue;
+        match &self.backend {
+            Backend::File(db) => query_file(db, (lo, hi), panel, limit),
+            Backend::Postgres(pg) => pg.plays_between((lo, hi), panel, limit).map_err(err),
+        }
+    }
+
+    /// Hands every row to `f`, oldest first, `n` at a time (moving a
+    /// store: a year of a province's plays does not fit in memory at
+    /// once); returns how many there were.
+    pub fn each_chunk(
+        &self,
+        n: usize,
+        mut f: impl FnMut(&[Play]) -> Result<(), PlaysError>,
+    ) -> Result<usize, PlaysError> {
+        let mut seen = 0;
+        match &self.backend {
+            Backend::File(db) => {
+                let tx = db.begin_read().map_err(err)?;
+                let t = tx.open_table(PLAYS).map_err(err)?;
+                let v = tx.open_table(VERIFIED).map_err(err)?;
+                let mut chunk = Vec::with_capacity(n);
+                for row in t.iter().map_err(err)? {
+                    let (k, value) = row.map_err(err)?;
+                    let verified = v.get(k.value()).map_err(err)?.is_some();
+                    chunk.push(play_of(k.value(), value.value(), verified));
+                    if chunk.len() == n {
+                        f(&chunk)?;
+                        seen += chunk.len();
+                        chunk.clear();
+                    }
+                }
+                seen += chunk.len();
+                if !chunk.is_empty() {
+                    f(&chunk)?;
+                }
             }
-            let verified = v.get((ms, p, seq)).map_err(err)?.is_some();
-            let (m, c, a) = row_value.value();
-            let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
-            out.push(Play {
-                panel: p.to_string(),
-                message: opt(m),
-                campaign: opt(c),
-                alert: opt(a),
-                seq,
-                shown_at: Utc
-                    .timestamp_millis_opt(ms as i64)
-                    .single()
-                    .unwrap_or_default(),
-                verified,
-            });
-            if out.len() >= limit {
-                break;
+            Backend::Postgres(pg) => {
+                let mut after = None;
+                loop {
+                    let chunk = pg.plays_after(after.as_ref(), n).map_err(err)?;
+                    let Some(last) = chunk.last() else { break };
+                    after = Some((ms(last.shown_at), last.panel.clone(), last.seq));
+                    f(&chunk)?;
+                    seen += chunk.len();
+                }
             }
         }
-        Ok(out)
+        Ok(seen)
     }
 
     /// Deletes rows shown before `cutoff`; returns how many.
     pub fn prune_before(&self, cutoff: DateTime<Utc>) -> Result<u64, PlaysError> {
-        let hi = cutoff.timestamp_millis().max(0) as u64;
-        let tx = self.db.begin_write().map_err(err)?;
-        let n;
-        {
-            let mut t = tx.open_table(PLAYS).map_err(err)?;
-            let before = t.len().map_err(err)?;
-            t.retain_in((0u64, "", 0u32)..(hi, "", 0u32), |_, _| false)
-                .map_err(err)?;
-            n = before - t.len().map_err(err)?;
-            let mut v = tx.open_table(VERIFIED).map_err(err)?;
-            v.retain_in((0u64, "", 0u32)..(hi, "", 0u32), |_, _| false)
-                .map_err(err)?;
+        match &self.backend {
+            Backend::File(db) => prune_file(db, ms(cutoff)),
+            Backend::Postgres(pg) => pg.prune_plays_before(ms(cutoff)).map_err(err),
         }
-        tx.commit().map_err(err)?;
-        Ok(n)
     }
+}
+
+/// Milliseconds since the epoch, as the rows keep time (none before it).
+pub(super) fn ms(t: DateTime<Utc>) -> u64 {
+    t.timestamp_millis().max(0) as u64
+}
+
+/// The instant `ms` milliseconds after the epoch.
+pub(super) fn at_ms(ms: u64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms as i64)
+        .single()
+        .unwrap_or_default()
+}
+
+fn insert_file(db: &Database, rows: &[Play]) -> Result<(), PlaysError> {
+    let tx = db.begin_write().map_err(err)?;
+    {
+        let mut t = tx.open_table(PLAYS).map_err(err)?;
+        let mut v = tx.open_table(VERIFIED).map_err(err)?;
+        for r in rows {
+            let key = (ms(r.shown_at), r.panel.as_str(), r.seq);
+            // A verified ack after an unverified one comes as the same
+            // row: it only adds the mark, never a second play.
+            if r.verified {
+                v.insert(key, ()).map_err(err)?;
+            }
+            t.insert(
+                key,
+                (
+                    r.message.as_deref().unwrap_or(""),
+                    r.campaign.as_deref().unwrap_or(""),
+                    r.alert.as_deref().unwrap_or(""),
+                ),
+            )
+            .map_err(err)?;
+        }
+    }
+    tx.commit().map_err(err)
+}
+
+fn query_file(
+    db: &Database,
+    (lo, hi): (u64, u64),
+    panel: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Play>, PlaysError> {
+    let tx = db.begin_read().map_err(err)?;
+    let t = tx.open_table(PLAYS).map_err(err)?;
+    let v = tx.open_table(VERIFIED).map_err(err)?;
+    let mut out = Vec::new();
+    for row in t.range((lo, "", 0)..(hi, "", 0)).map_err(err)? {
+        let (k, row_value) = row.map_err(err)?;
+        let (ms, p, seq) = k.value();
+        if panel.is_some_and(|want| want != p) {
+            continue;
+        }
+        let verified = v.get((ms, p, seq)).map_err(err)?.is_some();
+        out.push(play_of((ms, p, seq), row_value.value(), verified));
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// A row of the file's tables.
+fn play_of(
+    (ms, panel, seq): (u64, &str, u32),
+    (m, c, a): (&str, &str, &str),
+    verified: bool,
+) -> Play {
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Play {
+        panel: panel.to_string(),
+        message: opt(m),
+        campaign: opt(c),
+        alert: opt(a),
+        seq,
+        shown_at: at_ms(ms),
+        verified,
+    }
+}
+
+fn prune_file(db: &Database, hi: u64) -> Result<u64, PlaysError> {
+    let tx = db.begin_write().map_err(err)?;
+    let n;
+    {
+        let mut t = tx.open_table(PLAYS).map_err(err)?;
+        let before = t.len().map_err(err)?;
+        t.retain_in((0u64, "", 0u32)..(hi, "", 0u32), |_, _| false)
+            .map_err(err)?;
+        n = before - t.len().map_err(err)?;
+        let mut v = tx.open_table(VERIFIED).map_err(err)?;
+        v.retain_in((0u64, "", 0u32)..(hi, "", 0u32), |_, _| false)
+            .map_err(err)?;
+    }
+    tx.commit().map_err(err)?;
+    Ok(n)
 }
 
 /// How long the writer gathers rows after the first of a batch arrives.
@@ -185,6 +292,8 @@ pub struct PlayWriter {
     rows: PlayRecorder,
     thread: std::thread::JoinHandle<()>,
     batches: Arc<AtomicU64>,
+    /// Set by [`PlayWriter::close`]: a failing database is tried once.
+    closing: Arc<AtomicBool>,
 }
 
 impl PlayWriter {
@@ -194,18 +303,15 @@ impl PlayWriter {
         let (rows, inbox) = mpsc::channel::<Play>();
         let batches = Arc::new(AtomicU64::new(0));
         let counter = batches.clone();
+        let closing = Arc::new(AtomicBool::new(false));
+        let closing_seen = closing.clone();
         let thread = std::thread::Builder::new()
             .name("plays".into())
             .spawn(move || {
                 while let Ok(first) = inbox.recv() {
                     let batch = gather(&inbox, first, window);
-                    match plays.insert(&batch) {
-                        Ok(()) => {
-                            counter.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            tracing::error!(rows = batch.len(), "proof of play not saved: {e}")
-                        }
+                    if save(&plays, &batch, &closing_seen) {
+                        counter.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             })
@@ -214,6 +320,7 @@ impl PlayWriter {
             rows: PlayRecorder(rows),
             thread,
             batches,
+            closing,
         }
     }
 
@@ -232,6 +339,7 @@ impl PlayWriter {
     /// through a [`PlayRecorder`] still alive are saved too, as soon as that
     /// recorder is dropped.
     pub fn close(self) {
+        self.closing.store(true, Ordering::Relaxed);
         drop(self.rows);
         if self.thread.join().is_err() {
             tracing::error!("proof-of-play writer panicked");
@@ -251,6 +359,35 @@ impl PlayRecorder {
             tracing::error!("proof-of-play writer has stopped; row dropped");
         }
     }
+}
+
+/// How often a batch is tried before its rows are given up, and the
+/// first wait between tries (doubling: about a minute in all), for a
+/// database that is away for a while (PostgreSQL restarting or failing
+/// over). Rows arriving meanwhile wait in the queue.
+const SAVE_TRIES: u32 = 8;
+const SAVE_RETRY_FIRST: Duration = Duration::from_millis(500);
+
+/// Writes `batch`, trying again while the database fails; false when its
+/// rows were given up (logged).
+/// While `closing` (shutdown), one try only.
+fn save(plays: &Plays, batch: &[Play], closing: &AtomicBool) -> bool {
+    let mut wait = SAVE_RETRY_FIRST;
+    for tried in 1..=SAVE_TRIES {
+        match plays.insert(batch) {
+            Ok(()) => return true,
+            Err(e) if tried < SAVE_TRIES && !closing.load(Ordering::Relaxed) => {
+                tracing::warn!(
+                    rows = batch.len(),
+                    "proof of play not saved yet, trying again in {wait:?}: {e}"
+                );
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            Err(e) => tracing::error!(rows = batch.len(), "proof of play not saved: {e}"),
+        }
+    }
+    false
 }
 
 /// `first` and whatever arrives within `window` of it; returns early when

@@ -6,7 +6,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use bangtin::domain::{Asset, Panel};
+use bangtin::store::online::OnlineSample;
 use bangtin::store::pg::Leadership;
+use bangtin::store::plays::{Play, Plays};
 use bangtin::store::seq::SeqAllocator;
 use bangtin::store::{Store, StoreError};
 
@@ -305,6 +307,32 @@ fn a_data_directory_goes_into_postgres_and_back_unchanged() {
         let mut seq = SeqAllocator::open(s.seq_file()).unwrap();
         seq.next("p1").unwrap();
     }
+    // Proof of play and the fleet's online samples move with the store.
+    let at = |s: i64| chrono::DateTime::from_timestamp(1_764_460_800 + s, 0).unwrap();
+    let play = |panel: &str, seq: u32, s: i64, verified: bool| Play {
+        panel: panel.into(),
+        message: Some("bao-so-3".into()),
+        campaign: (seq % 2 == 1).then(|| "mua-bao".to_string()),
+        alert: None,
+        seq,
+        shown_at: at(s),
+        verified,
+    };
+    let rows = vec![
+        play("p1", 1, 0, true),
+        play("p2", 1, 0, false),
+        play("p1", 2, 60, true),
+    ];
+    let sample = OnlineSample {
+        at: at(300),
+        online: 1,
+        panels: 2,
+    };
+    {
+        let plays = Plays::open(&from.path().join("state/plays.redb")).unwrap();
+        plays.insert(&rows).unwrap();
+        plays.record_online(sample).unwrap();
+    }
     std::fs::create_dir_all(from.path().join("secrets")).unwrap();
     std::fs::write(from.path().join("secrets/users.json"), "[]\n").unwrap();
     let hand = from.path().join("content/panels/p3.json");
@@ -330,6 +358,10 @@ fn a_data_directory_goes_into_postgres_and_back_unchanged() {
     let data = |d: &tempfile::TempDir| d.path().to_str().unwrap().to_string();
     let said = migrate(&["--data", &data(&from), "--to", &url]);
     assert!(said.starts_with("8 documents, 1 images"), "{said}");
+    assert!(
+        said.contains("3 proof-of-play rows, 1 online samples"),
+        "{said}"
+    );
     // Not twice into one database.
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_bangtin"))
         .args(["store", "migrate", "--data", &data(&from), "--to", &url])
@@ -342,7 +374,10 @@ fn a_data_directory_goes_into_postgres_and_back_unchanged() {
     for f in super::util::walk(from.path()) {
         let rel = f.strip_prefix(from.path()).unwrap().to_path_buf();
         let name = rel.to_string_lossy().into_owned();
-        if name.starts_with("state/seq.") || name == "content/panels/p3.json" {
+        if name.starts_with("state/seq.")
+            || name == "content/panels/p3.json"
+            || name == "state/plays.redb"
+        {
             continue;
         }
         let there = std::fs::read(back.path().join(&rel))
@@ -383,6 +418,12 @@ fn a_data_directory_goes_into_postgres_and_back_unchanged() {
             .marks()
     };
     assert_eq!(marks(&from), marks(&back));
+    let plays = Plays::open(&back.path().join("state/plays.redb")).unwrap();
+    assert_eq!(plays.query(at(-1), at(3600), None, 10).unwrap(), rows);
+    assert_eq!(
+        plays.online_between(at(-1), at(3600), 10).unwrap(),
+        [sample]
+    );
 }
 
 /// Two servers on one store and one broker, writes through both, and the
@@ -456,6 +497,31 @@ async fn the_other_server_takes_over_when_the_leader_dies() {
         "the follower's now: {}",
         api_b.get("/panels/p1/now").await.1
     );
+    // Proof of play is the store's: the leader records the sign's ack,
+    // and the other server reports it.
+    let played = |api: &Api, seqs: Vec<u32>| {
+        let api = api.clone();
+        async move {
+            eventually(Duration::from_secs(10), || async {
+                let (_, rows) = api.get(&super::util::plays_query("p1")).await;
+                let have: Vec<u64> = rows
+                    .as_array()?
+                    .iter()
+                    .filter_map(|r| r["seq"].as_u64())
+                    .collect();
+                seqs.iter()
+                    .all(|s| have.contains(&u64::from(*s)))
+                    .then_some(())
+            })
+            .await
+            .is_some()
+        }
+    };
+    assert!(
+        played(&api_b, vec![first.seq]).await,
+        "the follower reports the leader's play: {}",
+        api_b.get(&super::util::plays_query("p1")).await.1
+    );
 
     // Writes through both servers, before, during and after the kill.
     let load = {
@@ -507,6 +573,12 @@ async fn the_other_server_takes_over_when_the_leader_dies() {
         next.seq > highest,
         "the new leader's seq {} is above the old one's {highest}",
         next.seq,
+    );
+
+    assert!(
+        played(&api_b, vec![first.seq, next.seq]).await,
+        "the survivor reports the plays of both leaders: {}",
+        api_b.get(&super::util::plays_query("p1")).await.1
     );
 
     let acked = load.await.unwrap();
@@ -1408,4 +1480,90 @@ fn a_leader_deposed_while_reserving_never_overlaps_the_next() {
     }
     leader.cut(&pg, &name);
     leader.finish();
+}
+
+/// Proof of play kept in PostgreSQL answers as `state/plays.redb` does:
+/// the same rows in the same order, a verified ack marking the row an
+/// unverified one made (also within one batch), queries by time, panel
+/// and limit, pruning, and the fleet's online samples.
+#[test]
+fn proof_of_play_in_postgres_answers_as_the_file_does() {
+    let pg = Postgres::shared();
+    let url = pg.database("plays");
+    let dir = tempfile::tempdir().unwrap();
+    let file = Plays::open(&dir.path().join("plays.redb")).unwrap();
+    let db = Plays::on_postgres(&url).unwrap();
+    let at = |s: i64| chrono::DateTime::from_timestamp(1_764_460_800 + s, 0).unwrap();
+    let play = |panel: &str, seq: u32, s: i64, verified: bool| Play {
+        panel: panel.into(),
+        message: Some("bao-so-3".into()),
+        campaign: None,
+        alert: (seq == 7).then(|| "canh-bao".to_string()),
+        seq,
+        shown_at: at(s),
+        verified,
+    };
+    let mut answers = Vec::new();
+    for plays in [&file, &db] {
+        plays
+            .insert(&[
+                play("b", 1, 0, false),
+                play("a", 1, 0, false),
+                play("a", 2, 60, false),
+                // The same frame acked twice in one batch, the second
+                // time naming its CRC.
+                play("c", 7, 60, false),
+                play("c", 7, 60, true),
+            ])
+            .unwrap();
+        plays.insert(&[play("a", 1, 0, true)]).unwrap();
+        plays.insert(&[play("b", 1, 0, false)]).unwrap();
+        for (s, online) in [(0, 1), (300, 3)] {
+            plays
+                .record_online(OnlineSample {
+                    at: at(s),
+                    online,
+                    panels: 3,
+                })
+                .unwrap();
+        }
+        let all = plays.query(at(0), at(120), None, 100).unwrap();
+        let of_a = plays.query(at(0), at(120), Some("a"), 100).unwrap();
+        let first_two = plays.query(at(0), at(120), None, 2).unwrap();
+        let mut chunks = Vec::new();
+        let n = plays
+            .each_chunk(3, |rows| {
+                chunks.push(rows.len());
+                Ok(())
+            })
+            .unwrap();
+        let online = plays.online_between(at(0), at(600), 10).unwrap();
+        let pruned = (
+            plays.prune_before(at(30)).unwrap(),
+            plays.prune_online_before(at(30)).unwrap(),
+        );
+        let left = plays.query(at(0), at(120), None, 100).unwrap();
+        answers.push((all, of_a, first_two, (n, chunks), online, pruned, left));
+    }
+    let (all, of_a, first_two, chunks, online, pruned, left) = &answers[0];
+    let order: Vec<(&str, u32, bool)> = all
+        .iter()
+        .map(|p| (p.panel.as_str(), p.seq, p.verified))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("a", 1, true),
+            ("b", 1, false),
+            ("a", 2, false),
+            ("c", 7, true)
+        ]
+    );
+    assert_eq!(of_a.len(), 2);
+    assert_eq!(first_two[..], all[..2]);
+    assert_eq!(*chunks, (4, vec![3, 1]));
+    assert_eq!(online.len(), 2);
+    assert_eq!(*pruned, (2, 1));
+    assert_eq!(left[..], all[2..]);
+    assert_eq!(answers[1], answers[0], "PostgreSQL answers as the file");
 }
