@@ -24,6 +24,9 @@
 //! - [`alarms`]: fleet alarms (a sign offline or not confirming its frames): a pure state machine per panel, and webhook and e-mail delivery.
 //! - [`memory`]: the memory budget's shares and a cache bounded by bytes.
 //! - [`app`]: wiring and graceful shutdown.
+//!
+//! And for the load tests and the test suite, never the server:
+//! - [`local_postgres`]: a PostgreSQL cluster of one's own on loopback.
 
 #![warn(unreachable_pub)]
 #![warn(missing_docs)]
@@ -43,6 +46,7 @@ pub mod frame;
 pub(crate) mod fsio;
 pub mod huidu;
 pub(crate) mod i18n;
+pub mod local_postgres;
 pub(crate) mod memory;
 pub mod mqtt;
 pub mod player;

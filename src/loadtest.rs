@@ -632,6 +632,9 @@ struct Glass {
     seen: Mutex<Vec<Seen>>,
     /// Frames shown (each one acked by its controller).
     shown: std::sync::atomic::AtomicU64,
+    /// Broker links the controllers lost or failed to make so far, by
+    /// fleet process (0 for a fleet in this process).
+    losses: Mutex<std::collections::BTreeMap<usize, u64>>,
 }
 
 impl Glass {
@@ -639,7 +642,13 @@ impl Glass {
         Glass {
             seen: Mutex::new(vec![Seen::default(); n as usize]),
             shown: Default::default(),
+            losses: Default::default(),
         }
+    }
+
+    /// Broker links lost or not made so far, by the whole fleet.
+    fn losses(&self) -> u64 {
+        self.losses.lock().expect("glass").values().sum()
     }
 }
 
@@ -748,6 +757,9 @@ struct Figures {
     create_only: bool,
     create_s: f64,
     fleet_ready_s: f64,
+    /// Broker links the controllers lost or failed to make while the
+    /// fleet connected, and in the whole run.
+    link_losses: (u64, u64),
     settle_s: f64,
     idle_cpu_pct: f64,
     change_reply_ms: f64,
@@ -757,11 +769,16 @@ struct Figures {
     change_all_acks_s: Option<f64>,
     change_plays_s: Option<f64>,
     change_server_cpu_s: f64,
+    /// CPU seconds the brokers, and the fleet with this tool, spent in
+    /// the same span: on one machine the whole path shares its cores.
+    change_rest_cpu_s: (f64, f64),
     alert_reply_ms: f64,
     alert_all_s: Option<f64>,
     /// As `change_spread_s`, for the alert.
     alert_spread_s: [f64; 3],
     alert_server_cpu_s: f64,
+    /// As `change_rest_cpu_s`, for the alert.
+    alert_rest_cpu_s: (f64, f64),
     cap_reply_ms: f64,
     cap_panels: u64,
     cap_all_s: Option<f64>,
@@ -813,8 +830,11 @@ fn province(a: ProvinceArgs) -> anyhow::Result<()> {
             "{}",
             json!({"work": "province", "panels": f.panels, "compressed": a.compressed, "create": f.create, "create_s": f.create_s,
                    "fleet_ready_s": f.fleet_ready_s, "idle_cpu_pct": f.idle_cpu_pct,
+                   "link_losses": [f.link_losses.0, f.link_losses.1],
                    "change_all_frames_s": f.change_all_frames_s, "change_spread_s": f.change_spread_s, "alert_spread_s": f.alert_spread_s, "change_all_acks_s": f.change_all_acks_s,
                    "change_plays_s": f.change_plays_s, "change_server_cpu_s": f.change_server_cpu_s,
+                   "change_rest_cpu_s": [f.change_rest_cpu_s.0, f.change_rest_cpu_s.1],
+                   "alert_rest_cpu_s": [f.alert_rest_cpu_s.0, f.alert_rest_cpu_s.1],
                    "alert_all_s": f.alert_all_s, "alert_server_cpu_s": f.alert_server_cpu_s,
                    "cap_reply_ms": f.cap_reply_ms, "cap_panels": f.cap_panels, "cap_all_s": f.cap_all_s,
                    "cap_server_cpu_s": f.cap_server_cpu_s, "cap_half_reply_ms": f.cap_half_reply_ms,
@@ -856,6 +876,10 @@ fn print_figures(f: &Figures) {
         f.fleet_ready_s
     );
     println!(
+        "    broker links lost or not made     {} while connecting, {} in the run",
+        f.link_losses.0, f.link_losses.1
+    );
+    println!(
         "  campaign change: API reply          {:.0} ms",
         f.change_reply_ms
     );
@@ -880,6 +904,10 @@ fn print_figures(f: &Figures) {
         f.change_server_cpu_s, f.renders_change
     );
     println!(
+        "      brokers / fleet and tool CPU    {:.2} / {:.2} s",
+        f.change_rest_cpu_s.0, f.change_rest_cpu_s.1
+    );
+    println!(
         "  alert to all: API reply            {:.0} ms",
         f.alert_reply_ms
     );
@@ -894,6 +922,10 @@ fn print_figures(f: &Figures) {
     println!(
         "    server CPU for the alert          {:.2} s",
         f.alert_server_cpu_s
+    );
+    println!(
+        "      brokers / fleet and tool CPU    {:.2} / {:.2} s",
+        f.alert_rest_cpu_s.0, f.alert_rest_cpu_s.1
     );
     print_cap_figures(f);
     println!(
@@ -1022,6 +1054,10 @@ struct Run<'a> {
     wait: Duration,
     dir: PathBuf,
     fig: Figures,
+    /// The brokers' and the fleet processes' pids (this process runs an
+    /// in-process fleet and the tool itself, and is always counted).
+    brokers: Vec<u32>,
+    fleets: Vec<u32>,
 }
 
 /// A province on this machine: Mosquitto, the server process, its
@@ -1057,6 +1093,13 @@ fn record(
 ) {
     let (_, none) = tokio::sync::mpsc::channel(1);
     let mut shown = std::mem::replace(&mut fleet.shown, none);
+    let (losses, to) = (fleet.losses(), glass.clone());
+    rt.spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            to.losses.lock().expect("glass").insert(0, losses.total());
+        }
+    });
     let seen = glass.clone();
     rt.spawn(async move {
         while let Some(s) = shown.recv().await {
@@ -1100,7 +1143,18 @@ impl<'a> Run<'a> {
                 create_only: args.create_only,
                 ..Figures::default()
             },
+            brokers: Vec::new(),
+            fleets: Vec::new(),
         })
+    }
+
+    /// CPU seconds so far of the brokers, and of the fleet with this tool.
+    fn rest_cpu_s(&self) -> (f64, f64) {
+        let sum = |pids: &[u32]| pids.iter().map(|&p| cpu_s(p)).sum::<f64>();
+        (
+            sum(&self.brokers),
+            sum(&self.fleets) + cpu_s(std::process::id()),
+        )
     }
 
     /// Broker(s), server, two approved messages and a campaign, the panels.
@@ -1156,6 +1210,10 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
     } else {
         (None, run.start_district_fleets(&p.districts, &glass)?)
     };
+    run.brokers = std::iter::once(p.mosq.pid())
+        .chain(p.districts.iter().map(|d| d.proc.pid()))
+        .collect();
+    run.fleets = children.iter().map(Proc::pid).collect();
     run.settle(&http);
     run.idle_cpu(spid);
     run.campaign_change(&http, &glass, &p.content, spid)?;
@@ -1163,6 +1221,7 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
     run.cap_warning(&http, &glass, spid)?;
     (run.fig.rss_mib, run.fig.hwm_mib) = rss_mib(spid);
     run.fig.mosquitto_rss_mib = rss_mib(p.mosq.pid()).0;
+    run.fig.link_losses.1 = glass.losses();
     run.fig.districts = p.districts.len() as u32;
     run.fig.district_rss_mib = p
         .districts
@@ -1401,7 +1460,12 @@ impl Run<'_> {
     fn fleet_ready(&mut self, glass: &Glass, t: Instant) -> anyhow::Result<()> {
         let n = self.n;
         match glass.wait_all(t, self.wait, |_, _| true) {
-            Ok(_) => self.fig.fleet_ready_s = t.elapsed().as_secs_f64(),
+            Ok(_) => {
+                self.fig.fleet_ready_s = t.elapsed().as_secs_f64();
+                // The in-process count is sampled twice a second.
+                std::thread::sleep(Duration::from_millis(600));
+                self.fig.link_losses.0 = glass.losses();
+            }
             Err(k) => bail!(
                 "only {k} of {n} controllers got their frame within {:?}",
                 self.wait
@@ -1454,6 +1518,7 @@ impl Run<'_> {
         let before = glass.seqs();
         let wall0 = chrono::Utc::now();
         let c0 = cpu_s(spid);
+        let rest0 = self.rest_cpu_s();
         let t0 = Instant::now();
         switch_campaign(http, content)?;
         let fig = &mut self.fig;
@@ -1486,6 +1551,9 @@ impl Run<'_> {
                 .push(format!("play rows after the change: {rows} of {n}"));
         }
         fig.change_server_cpu_s = cpu_s(spid) - c0;
+        let rest = self.rest_cpu_s();
+        let fig = &mut self.fig;
+        fig.change_rest_cpu_s = (rest.0 - rest0.0, rest.1 - rest0.1);
         fig.renders_change = metric(http, "bangtin_renders_total") - renders0;
         Ok(())
     }
@@ -1493,6 +1561,7 @@ impl Run<'_> {
     fn alert_to_all(&mut self, http: &Http, glass: &Glass, spid: u32) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_secs(1));
         let c0 = cpu_s(spid);
+        let rest0 = self.rest_cpu_s();
         let t0 = Instant::now();
         http.ok(
             "POST",
@@ -1512,6 +1581,8 @@ impl Run<'_> {
         }
         std::thread::sleep(Duration::from_secs(1));
         self.fig.alert_server_cpu_s = cpu_s(spid) - c0;
+        let rest = self.rest_cpu_s();
+        self.fig.alert_rest_cpu_s = (rest.0 - rest0.0, rest.1 - rest0.1);
         Ok(())
     }
 }

@@ -162,7 +162,8 @@ pub(super) struct FleetArgs {
 
 /// Runs one district's fleet and prints `NUMBER SEQ FLAGS UNIX_MICROS`
 /// for every frame shown (NUMBER: the panel's number in the district),
-/// until stdin closes.
+/// and `losses TOTAL` whenever more broker links were lost or not made
+/// (their causes go to stderr), until stdin closes.
 pub(super) fn fleet(a: FleetArgs) -> anyhow::Result<()> {
     use std::io::{Read, Write};
     let mut args = bangtin::mqtt::controller::ControllerArgs::new(
@@ -190,11 +191,26 @@ pub(super) fn fleet(a: FleetArgs) -> anyhow::Result<()> {
         while std::io::stdin().read(&mut b).is_ok_and(|n| n > 0) {}
         let _ = stop.send(());
     });
+    let losses = fleet.losses();
+    let mut tick = {
+        let _g = rt.enter();
+        tokio::time::interval(Duration::from_millis(500))
+    };
+    let mut told = 0;
     rt.block_on(async {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         loop {
             tokio::select! {
                 _ = &mut stopped => break,
+                _ = tick.tick() => {
+                    let total = losses.total();
+                    if total != told {
+                        told = total;
+                        writeln!(out, "losses {total}")?;
+                        out.flush()?;
+                        eprintln!("broker links lost or not made, by cause: {:?}", losses.by_cause());
+                    }
+                }
                 s = shown.recv() => {
                     let Some(s) = s else { break };
                     let number: u32 = s.panel.as_str()[a.prefix.len()..].parse()?;
@@ -242,6 +258,12 @@ pub(super) fn spawn_fleet(
             .lines()
             .map_while(Result::ok)
         {
+            if let Some(total) = line.strip_prefix("losses ") {
+                if let Ok(total) = total.parse() {
+                    glass.losses.lock().expect("glass").insert(d, total);
+                }
+                continue;
+            }
             let f: Vec<u128> = line.split(' ').filter_map(|v| v.parse().ok()).collect();
             let [number, seq, flags, micros] = f[..] else {
                 continue;

@@ -1,29 +1,28 @@
 //! `loadtest failover`: two servers on one PostgreSQL store, one
-//! Mosquitto and a simulated fleet on this machine. A campaign change
+//! Mosquitto (or, with `--districts`, a provincial broker and district
+//! brokers bridged to it, as `province --districts`) and a simulated
+//! fleet on this machine. A campaign change
 //! through the server that does not lead, then writes through both while
 //! the leader is killed (SIGKILL): how long until the other leads, until
 //! every panel shows its frame, until a change reaches every panel again,
 //! and whether every acknowledged write is there.
 //!
-//! PostgreSQL is the Debian package's (`/usr/lib/postgresql/N/bin`, or
-//! `initdb` on PATH), a cluster of its own in the run's directory with
-//! its default durability (fsync on), listening on 127.0.0.1 only. It
-//! refuses to run as root: then its files belong to the `postgres` user
-//! and its programs run as that user through `setpriv`.
+//! PostgreSQL is a cluster of the run's own in its directory
+//! ([`bangtin::local_postgres`]) with its default durability (fsync on),
+//! listening on 127.0.0.1 only.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
+use bangtin::local_postgres::{Durability, LocalPostgres};
 use serde_json::{json, Value};
 
 use super::{
-    campaign_body, free_port, metric, rss_mib, seed_content, start_server, switch_campaign,
-    wait_for_port, wait_until, Glass, Http, Proc, ProvinceArgs, Run, PROVINCE_MESSAGES,
+    bridged, campaign_body, metric, rss_mib, seed_content, start_server, switch_campaign,
+    wait_until, Glass, Http, Proc, ProvinceArgs, Run, PROVINCE_MESSAGES,
 };
 
 #[derive(clap::Args)]
@@ -36,6 +35,11 @@ pub(super) struct FailoverArgs {
     /// The fleet decodes compressed frames (as `province --compressed`).
     #[arg(long)]
     compressed: bool,
+    /// Run across a provincial broker, which both servers talk to, and
+    /// this many district brokers bridged to it, which the signs connect
+    /// to (as `province --districts`). 0: one broker.
+    #[arg(long, default_value_t = 0)]
+    districts: u32,
     /// Give up on any one wait after this many seconds.
     #[arg(long, default_value_t = 120)]
     wait_s: u64,
@@ -48,6 +52,8 @@ pub(super) struct FailoverArgs {
 #[derive(Default, Debug)]
 struct Figures {
     panels: u32,
+    /// District brokers bridged to the provincial one (0: one broker).
+    districts: u32,
     fleet_ready_s: f64,
     /// A campaign change made through the server that does not lead.
     change_via_follower: Step,
@@ -67,6 +73,8 @@ struct Figures {
     epochs: (f64, f64),
     survivor_cpu_takeover_s: f64,
     survivor_rss_mib: f64,
+    /// Each broker's RSS at the end, the provincial (or only) one first.
+    broker_rss_mib: Vec<f64>,
 }
 
 /// One wait for every panel to show something new.
@@ -105,9 +113,13 @@ impl Step {
 pub(super) fn run(a: FailoverArgs) -> anyhow::Result<()> {
     let pargs = ProvinceArgs {
         compressed: a.compressed,
+        districts: a.districts,
         ..ProvinceArgs::one_broker(a.panels, a.mosquitto.clone(), a.wait_s, a.keep)
     };
-    eprintln!("== failover run: {} panels", a.panels);
+    eprintln!(
+        "== failover run: {} panels, {} district brokers",
+        a.panels, a.districts
+    );
     let mut run = Run::new(&pargs, a.panels)?;
     let fig = once(&mut run)?;
     print(&fig);
@@ -129,19 +141,19 @@ fn once(run: &mut Run<'_>) -> anyhow::Result<Figures> {
         panels: n,
         ..Figures::default()
     };
-    let pg = Cluster::start(&run.dir.join("pg"))?;
+    let pg = LocalPostgres::start(&run.dir.join("pg"), Durability::Durable)?;
     let url = pg.create_database("bangtin")?;
-    let (mosq, mport) = run.start_mosquitto()?;
-    let mqtt = format!("mqtt://127.0.0.1:{mport}");
-    let mut pair = start_pair(run, &mqtt, &url)?;
+    let brokers = Brokers::start(run)?;
+    let mut pair = start_pair(run, &brokers.url, &url)?;
     let content = seed_content(&pair.http_a, PROVINCE_MESSAGES)?;
     super::import_panels(&pair.http_a, (1..=n).map(|i| run.panel_body(i)).collect())?;
 
     let rt = tokio::runtime::Runtime::new()?;
     let glass = Arc::new(Glass::new(n));
     let t = Instant::now();
-    let fleet = run.start_fleet(&rt, mport, &glass)?;
+    let fleet = brokers.start_fleet(run, &rt, &glass)?;
     fig.fleet_ready_s = t.elapsed().as_secs_f64();
+    fig.districts = brokers.districts.len() as u32;
     run.settle(&pair.http_a);
 
     // A change through the server that does not lead.
@@ -167,12 +179,85 @@ fn once(run: &mut Run<'_>) -> anyhow::Result<Figures> {
     )?;
     fig.change_after = Step::wait(&glass, t0, run.wait, &before);
     fig.survivor_rss_mib = rss_mib(pair.b.pid()).0;
+    fig.broker_rss_mib = brokers.rss_mib();
 
-    super::stop_fleet(rt, fleet);
+    match fleet {
+        Fleet::InProcess(fleet) => super::stop_fleet(rt, fleet),
+        Fleet::Districts(children) => {
+            drop(children);
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
     pair.b.stop();
-    drop(mosq);
+    drop(brokers);
     drop(pg);
     Ok(fig)
+}
+
+/// The run's broker, or its provincial broker and the district brokers
+/// bridged to it (`--districts`).
+struct Brokers {
+    /// One Mosquitto, or the provincial one.
+    main: Proc,
+    port: u16,
+    districts: Vec<bridged::District>,
+    /// The servers' broker URL (with the server's password when bridged).
+    url: String,
+}
+
+/// The simulated fleet: in this process on one broker, or a process per
+/// district broker.
+enum Fleet {
+    InProcess(bangtin::mqtt::controller::Fleet),
+    Districts(Vec<Proc>),
+}
+
+impl Brokers {
+    fn start(run: &Run<'_>) -> anyhow::Result<Brokers> {
+        let k = run.args.districts;
+        if k == 0 {
+            let (main, port) = run.start_mosquitto()?;
+            let url = format!("mqtt://127.0.0.1:{port}");
+            return Ok(Brokers {
+                main,
+                port,
+                districts: Vec::new(),
+                url,
+            });
+        }
+        let b = bridged::start(&run.dir, &run.args.mosquitto, run.n, k, |i| {
+            run.panel_body(i)
+        })?;
+        Ok(Brokers {
+            main: b.province,
+            port: b.province_port,
+            districts: b.districts,
+            url: b.server_url,
+        })
+    }
+
+    /// The fleet, on this run's broker(s); returns once every panel shows
+    /// a frame.
+    fn start_fleet(
+        &self,
+        run: &mut Run<'_>,
+        rt: &tokio::runtime::Runtime,
+        glass: &Arc<Glass>,
+    ) -> anyhow::Result<Fleet> {
+        Ok(if self.districts.is_empty() {
+            Fleet::InProcess(run.start_fleet(rt, self.port, glass)?)
+        } else {
+            Fleet::Districts(run.start_district_fleets(&self.districts, glass)?)
+        })
+    }
+
+    /// Each broker's RSS, the main one first.
+    fn rss_mib(&self) -> Vec<f64> {
+        std::iter::once(&self.main)
+            .chain(self.districts.iter().map(|d| &d.proc))
+            .map(|p| rss_mib(p.pid()).0)
+            .collect()
+    }
 }
 
 /// Server A, until it leads; then server B, which must not.
@@ -299,7 +384,11 @@ fn print(f: &Figures) {
         let [h, p90, p99] = st.spread_s;
         println!("    half / 90% / 99% of the panels         {h:.3} / {p90:.3} / {p99:.3} s");
     };
-    println!("\nfailover scenario, {n} panels, two servers on PostgreSQL:");
+    let brokers = match f.districts {
+        0 => "one broker".to_string(),
+        k => format!("a provincial broker and {k} bridged district brokers"),
+    };
+    println!("\nfailover scenario, {n} panels, two servers on PostgreSQL, {brokers}:");
     println!(
         "  fleet connected, retained frames in        {:.1} s",
         f.fleet_ready_s
@@ -340,12 +429,22 @@ fn print(f: &Figures) {
         "  survivor RSS                               {:.1} MiB",
         f.survivor_rss_mib
     );
+    println!(
+        "  broker RSS                                 {}",
+        f.broker_rss_mib
+            .iter()
+            .map(|m| format!("{m:.1}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+            + " MiB"
+    );
     for id in &f.writes_lost {
         println!("  ! acknowledged and lost: {id}");
     }
     println!(
         "{}",
-        json!({"work": "failover", "panels": n, "fleet_ready_s": f.fleet_ready_s,
+        json!({"work": "failover", "panels": n, "districts": f.districts,
+               "fleet_ready_s": f.fleet_ready_s,
                "change_via_follower": f.change_via_follower.json(),
                "change_cpu_s": [f.change_cpu_s.0, f.change_cpu_s.1],
                "takeover_s": f.takeover_s, "all_panels": f.all_panels.json(),
@@ -354,155 +453,6 @@ fn print(f: &Figures) {
                "writes_refused": f.writes_refused, "writes_lost": f.writes_lost,
                "epochs": [f.epochs.0, f.epochs.1],
                "survivor_cpu_takeover_s": f.survivor_cpu_takeover_s,
-               "survivor_rss_mib": f.survivor_rss_mib})
+               "survivor_rss_mib": f.survivor_rss_mib, "broker_rss_mib": f.broker_rss_mib})
     );
-}
-
-/// A PostgreSQL cluster of the run's own; stopped (fast shutdown) on drop.
-struct Cluster {
-    proc: Proc,
-    port: u16,
-}
-
-impl Cluster {
-    /// `initdb` into `dir`, then the server on a free loopback port.
-    fn start(dir: &Path) -> anyhow::Result<Cluster> {
-        std::fs::create_dir_all(dir)?;
-        if running_as_root() {
-            let out = Command::new("chown")
-                .arg("postgres:postgres")
-                .arg(dir)
-                .output()
-                .context("chown for the postgres user")?;
-            if !out.status.success() {
-                bail!("chown postgres: {}", String::from_utf8_lossy(&out.stderr));
-            }
-        }
-        let data = dir.join("data");
-        let out = as_postgres("initdb")?
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-            ])
-            .output()
-            .context("running initdb")?;
-        if !out.status.success() {
-            bail!("initdb: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        let port = free_port()?;
-        let log = std::fs::File::create(dir.join("postgres.log"))?;
-        let proc = Proc {
-            child: as_postgres("postgres")?
-                .arg("-D")
-                .arg(&data)
-                .args(["-p", &port.to_string(), "-k"])
-                .arg(dir)
-                .args([
-                    "-c",
-                    "listen_addresses=127.0.0.1",
-                    "-c",
-                    "max_connections=200",
-                ])
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .context("starting postgres")?,
-            name: "postgres",
-        };
-        wait_for_port(port, Duration::from_secs(30))?;
-        let c = Cluster { proc, port };
-        if wait_until(Duration::from_secs(30), || {
-            c.psql("postgres", "SELECT 1").is_ok()
-        })
-        .is_none()
-        {
-            bail!("PostgreSQL took no queries within 30 s");
-        }
-        Ok(c)
-    }
-
-    /// A new database; its URL.
-    fn create_database(&self, name: &str) -> anyhow::Result<String> {
-        self.psql("postgres", &format!("CREATE DATABASE {name}"))?;
-        Ok(self.url(name))
-    }
-
-    fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
-    }
-
-    fn psql(&self, db: &str, sql: &str) -> anyhow::Result<String> {
-        let out = Command::new("psql")
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
-            .arg(self.url(db))
-            .args(["-c", sql])
-            .output()
-            .context("running psql")?;
-        if !out.status.success() {
-            bail!("psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // SIGINT: PostgreSQL's fast shutdown (Proc's SIGTERM would wait
-        // for every client to leave).
-        let _ = Command::new("kill")
-            .args(["-INT", &self.proc.pid().to_string()])
-            .status();
-        let _ = self.proc.child.wait();
-    }
-}
-
-fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-/// A PostgreSQL program: from the newest Debian install, else from PATH;
-/// as the `postgres` user when this runs as root.
-fn as_postgres(program: &str) -> anyhow::Result<Command> {
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let n = e.file_name().to_str()?.parse().ok()?;
-            let bin = e.path().join("bin");
-            bin.join(program).exists().then_some((n, bin))
-        })
-        .collect();
-    versions.sort();
-    let path = match versions.pop() {
-        Some((_, bin)) => bin.join(program),
-        None => std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-            .map(|d| d.join(program))
-            .find(|p| p.exists())
-            .with_context(|| {
-                format!(
-                    "PostgreSQL's {program} is not installed (Debian: apt-get install postgresql)"
-                )
-            })?,
-    };
-    Ok(if running_as_root() {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=postgres",
-            "--regid=postgres",
-            "--init-groups",
-            "--reset-env",
-        ])
-        .arg(path);
-        c
-    } else {
-        Command::new(path)
-    })
 }

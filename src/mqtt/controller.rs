@@ -166,12 +166,56 @@ pub struct Fleet {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     connected: Arc<AtomicUsize>,
+    losses: Arc<LinkLosses>,
+}
+
+/// How often the fleet's controllers lost their broker link or failed to
+/// make it, by cause (a load test's trace of reconnection storms).
+#[derive(Default)]
+pub struct LinkLosses(std::sync::Mutex<std::collections::BTreeMap<String, u64>>);
+
+impl LinkLosses {
+    fn count(&self, e: &rumqttc::ConnectionError, was_connected: bool) {
+        use rumqttc::{ConnectionError as C, StateError as S};
+        let cause = match e {
+            C::MqttState(S::AwaitPingResp) => "no answer to a ping".to_string(),
+            C::MqttState(S::Io(e)) | C::Io(e) => format!("I/O {:?}", e.kind()),
+            C::MqttState(S::ConnectionAborted) => "closed by the broker".to_string(),
+            C::MqttState(other) => format!("protocol: {other}"),
+            C::NetworkTimeout => "no CONNACK in time".to_string(),
+            C::ConnectionRefused(code) => format!("refused: {code:?}"),
+            other => other.to_string(),
+        };
+        let when = if was_connected { "lost" } else { "connecting" };
+        *self
+            .0
+            .lock()
+            .expect("losses lock")
+            .entry(format!("{when}: {cause}"))
+            .or_default() += 1;
+    }
+
+    /// Every cause so far and how often it came, by cause.
+    pub fn by_cause(&self) -> Vec<(String, u64)> {
+        let m = self.0.lock().expect("losses lock");
+        m.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// How many there were in all.
+    pub fn total(&self) -> u64 {
+        self.0.lock().expect("losses lock").values().sum()
+    }
 }
 
 impl Fleet {
     /// Controllers currently connected to the broker.
     pub fn connected(&self) -> usize {
         self.connected.load(Ordering::Acquire)
+    }
+
+    /// The broker links lost or not made so far, by cause.
+    pub fn losses(&self) -> Arc<LinkLosses> {
+        self.losses.clone()
     }
 
     /// Every controller publishes `{"online":false}` and disconnects.
@@ -198,13 +242,15 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
     let (shown_tx, shown_rx) = mpsc::channel(16_384);
     let (stop_tx, stop_rx) = watch::channel(false);
     let connected = Arc::new(AtomicUsize::new(0));
+    let losses = Arc::new(LinkLosses::default());
     let mut tasks = Vec::with_capacity(panels.len());
     for panel in panels {
         let (client, mut eventloop) = AsyncClient::new(setup.mqtt_options(args, &panel), 4);
         let mut net = eventloop.network_options();
         net.set_connection_timeout(CONNECT_TIMEOUT_S);
         eventloop.set_network_options(net);
-        let c = Controller::new(args, &setup, panel, shown_tx.clone(), connected.clone())?;
+        let mut c = Controller::new(args, &setup, panel, shown_tx.clone(), connected.clone())?;
+        c.losses = losses.clone();
         tasks.push(tokio::spawn(c.run(eventloop, client, stop_rx.clone())));
     }
     Ok(Fleet {
@@ -212,6 +258,7 @@ pub fn spawn_fleet(args: &ControllerArgs) -> anyhow::Result<Fleet> {
         stop: stop_tx,
         tasks,
         connected,
+        losses,
     })
 }
 
@@ -454,6 +501,8 @@ struct Controller {
     shown: mpsc::Sender<Shown>,
     connected: Arc<AtomicUsize>,
     is_connected: bool,
+    /// The fleet's count of lost links, by cause.
+    losses: Arc<LinkLosses>,
     /// Acks that were queued or in flight when the connection dropped.
     /// rumqttc forgets them when a clean session reconnects, so they are
     /// kept here and sent again (see [`Controller::flush_acks`]).
@@ -549,6 +598,7 @@ impl Controller {
             shown,
             connected,
             is_connected: false,
+            losses: Arc::default(),
             unsent_acks: Vec::new(),
             flush_at: None,
             size: None,
@@ -1016,6 +1066,7 @@ impl Controller {
         stop: &mut watch::Receiver<bool>,
     ) -> bool {
         let was = self.is_connected;
+        self.losses.count(e, was);
         self.set_connected(false);
         self.flush_at = None;
         self.keep_unsent_acks(el);
