@@ -327,10 +327,18 @@ fn open_data(config: &Config) -> anyhow::Result<(Data, SeqAllocator)> {
         .with_context(|| format!("reading the staff accounts {}", users.display()))?
         .with_idle(config.session_idle);
     let plays = match &config.store {
-        Some(url) => Plays::on_postgres(url),
-        None => Plays::open(&store.plays_file()),
-    }
-    .context("opening proof of play")?;
+        Some(url) => {
+            let plays = Plays::on_postgres(url).context("opening proof of play")?;
+            let (rows, samples) =
+                crate::store::migrate::adopt_local_plays(&store.plays_file(), &plays)
+                    .context("moving this server's proof of play into the database")?;
+            if rows + samples > 0 {
+                tracing::info!("proof of play: {rows} rows and {samples} online samples kept by this server moved into the database");
+            }
+            plays
+        }
+        None => Plays::open(&store.plays_file()).context("opening proof of play")?,
+    };
     let lead = match store.postgres() {
         Some(_) => Lead::contested(Arc::new(Leadership::default())),
         None => Lead::default(),

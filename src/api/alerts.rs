@@ -66,15 +66,13 @@ pub(super) async fn first_acks(ctx: &Ctx, a: &Alert) -> Result<Vec<(Id, i64)>, A
         a.created_at,
         a.ends_at.max(a.created_at) + Duration::minutes(1),
     );
-    let rows = blocking(move || plays.query(from, to, None, 1_000_000))
+    let alert = [a.id.to_string()];
+    let rows = blocking(move || plays.of_alerts(from, to, &alert, 1_000_000))
         .await?
         .map_err(|e| ApiError::internal("reading proof of play", e))?;
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    for row in rows
-        .iter()
-        .filter(|p| p.alert.as_deref() == Some(a.id.as_str()))
-    {
+    for row in &rows {
         if let Ok(pid) = Id::parse(&row.panel) {
             if seen.insert(pid.clone()) {
                 out.push((pid, (row.shown_at - a.created_at).num_milliseconds()));

@@ -3,7 +3,7 @@
 //! dismiss) on a held warning. The decisions are `cap`'s and the store's;
 //! these handlers parse, call and map errors.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -176,7 +176,7 @@ pub(crate) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErro
     let w = &v.warning;
     // Delivery: panels that acknowledged a frame of one of its alerts.
     let plays = ctx.plays.clone();
-    let alerts: BTreeSet<String> = w.alerts.iter().map(|a| a.to_string()).collect();
+    let alerts: Vec<String> = w.alerts.iter().map(|a| a.to_string()).collect();
     let from = w.received_at;
     let to = w
         .alerts
@@ -187,13 +187,12 @@ pub(crate) async fn get(ctx: &Arc<Ctx>, r: &mut Req) -> Result<Response, ApiErro
         .unwrap_or(from)
         .max(from)
         + Duration::minutes(1);
-    let rows = blocking(move || plays.query(from, to, None, 1_000_000))
+    let rows = blocking(move || plays.of_alerts(from, to, &alerts, 1_000_000))
         .await?
         .map_err(|e| ApiError::internal("reading proof of play", e))?;
     let mut acked: BTreeMap<String, i64> = BTreeMap::new();
     for row in rows
         .iter()
-        .filter(|p| p.alert.as_ref().is_some_and(|a| alerts.contains(a)))
         .filter(|p| r.who.scope.is_none() || w.panels.iter().any(|x| x.as_str() == p.panel))
     {
         acked

@@ -118,6 +118,15 @@ pub fn into_postgres(root: &Path, url: &str) -> Result<Moved, StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(StoreError::io(&audit_path, e)),
     };
+    // Proof of play before the documents: a migration refused halfway
+    // (a server still holding the file) can be run again, which it cannot
+    // once the documents are in (and a row moved twice is the same row).
+    let (plays, online) = carry_plays(
+        (root.join("state/plays.redb").exists())
+            .then(|| Plays::open(&root.join("state/plays.redb")))
+            .transpose(),
+        || Plays::on_postgres(url),
+    )?;
     db.commit(all.version, &rows, &audit).map_err(|e| match e {
         super::pg::CommitError::Stale => StoreError::conflict(crate::i18n::Reason::StoreNotEmpty),
         super::pg::CommitError::Failed(e) | super::pg::CommitError::Unknown(e) => e,
@@ -134,12 +143,6 @@ pub fn into_postgres(root: &Path, url: &str) -> Result<Moved, StoreError> {
     );
     let offered = shared.offer_all()?;
     carry_token_uses_in(root, &db)?;
-    let (plays, online) = carry_plays(
-        (root.join("state/plays.redb").exists())
-            .then(|| Plays::open(&root.join("state/plays.redb")))
-            .transpose(),
-        || Plays::on_postgres(url),
-    )?;
     Ok(Moved {
         documents: rows
             .iter()
@@ -276,9 +279,9 @@ fn write_export(url: &str, root: &Path) -> Result<Moved, StoreError> {
 
 /// Proof of play and the online samples from `from` (none: nothing to
 /// move) into `to`, opened only when there is something; (plays, samples).
-fn carry_plays(
+fn carry_plays<T: std::borrow::Borrow<Plays>>(
     from: Result<Option<Plays>, PlaysError>,
-    to: impl FnOnce() -> Result<Plays, PlaysError>,
+    to: impl FnOnce() -> Result<T, PlaysError>,
 ) -> Result<(usize, usize), StoreError> {
     let failed = |e: PlaysError| StoreError::Io {
         path: PathBuf::from("state/plays.redb"),
@@ -295,13 +298,30 @@ fn carry_plays(
         return Ok((0, 0));
     }
     let to = to().map_err(failed)?;
+    let to = to.borrow();
     let plays = from
         .each_chunk(PLAYS_CHUNK, |rows| to.insert(rows))
         .map_err(failed)?;
-    for s in &samples {
-        to.record_online(*s).map_err(failed)?;
+    for chunk in samples.chunks(PLAYS_CHUNK) {
+        to.record_online_all(chunk).map_err(failed)?;
     }
     Ok((plays, samples.len()))
+}
+
+/// A server that kept proof of play in its own `file` (`state/plays.redb`)
+/// before it moved to the PostgreSQL store: its rows and samples go
+/// `into` the database, once, and the file is renamed `plays.redb.moved`,
+/// so the reports keep what was recorded before (a crash halfway moves
+/// them again at the next start: a row already there is the same row).
+/// (plays, samples) moved.
+pub fn adopt_local_plays(file: &Path, into: &Plays) -> Result<(usize, usize), StoreError> {
+    if !file.exists() {
+        return Ok((0, 0));
+    }
+    let moved = carry_plays(Plays::open(file).map(Some), || Ok(into))?;
+    let done = file.with_extension("redb.moved");
+    std::fs::rename(file, &done).map_err(io(file))?;
+    Ok(moved)
 }
 
 /// Proof-of-play rows moved per transaction.

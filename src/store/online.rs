@@ -36,9 +36,15 @@ pub struct OnlineSample {
 impl Plays {
     /// Writes one sample (durably).
     pub fn record_online(&self, s: OnlineSample) -> Result<(), PlaysError> {
+        self.record_online_all(&[s])
+    }
+
+    /// Writes samples in one durable transaction (a sample at the same
+    /// instant as one there replaces it).
+    pub fn record_online_all(&self, samples: &[OnlineSample]) -> Result<(), PlaysError> {
         match &self.backend {
-            Backend::File(db) => record_file(db, s),
-            Backend::Postgres(pg) => pg.record_online(s).map_err(err),
+            Backend::File(db) => record_file(db, samples),
+            Backend::Postgres(pg) => pg.record_online(samples).map_err(err),
         }
     }
 
@@ -68,11 +74,13 @@ impl Plays {
     }
 }
 
-fn record_file(db: &Database, s: OnlineSample) -> Result<(), PlaysError> {
+fn record_file(db: &Database, samples: &[OnlineSample]) -> Result<(), PlaysError> {
     let tx = db.begin_write().map_err(err)?;
     {
         let mut t = tx.open_table(ONLINE).map_err(err)?;
-        t.insert(ms(s.at), (s.online, s.panels)).map_err(err)?;
+        for s in samples {
+            t.insert(ms(s.at), (s.online, s.panels)).map_err(err)?;
+        }
     }
     tx.commit().map_err(err)
 }

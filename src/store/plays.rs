@@ -132,6 +132,31 @@ impl Plays {
         }
     }
 
+    /// The rows of frames of `alerts` with `from <= shown_at < to`,
+    /// oldest first; at most `limit` (on PostgreSQL only those rows leave
+    /// the database).
+    pub fn of_alerts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        alerts: &[String],
+        limit: usize,
+    ) -> Result<Vec<Play>, PlaysError> {
+        let (lo, hi) = (ms(from), ms(to));
+        if hi <= lo || alerts.is_empty() {
+            return Ok(Vec::new());
+        }
+        match &self.backend {
+            Backend::File(db) => {
+                let mut rows = query_file(db, (lo, hi), None, usize::MAX)?;
+                rows.retain(|p| p.alert.as_ref().is_some_and(|a| alerts.contains(a)));
+                rows.truncate(limit);
+                Ok(rows)
+            }
+            Backend::Postgres(pg) => pg.alert_plays_between((lo, hi), alerts, limit).map_err(err),
+        }
+    }
+
     /// Hands every row to `f`, oldest first, `n` at a time (moving a
     /// store: a year of a province's plays does not fit in memory at
     /// once); returns how many there were.
@@ -381,10 +406,17 @@ fn save(plays: &Plays, batch: &[Play], closing: &AtomicBool) -> bool {
                     rows = batch.len(),
                     "proof of play not saved yet, trying again in {wait:?}: {e}"
                 );
-                std::thread::sleep(wait);
+                // Cut short by shutdown.
+                let until = Instant::now() + wait;
+                while Instant::now() < until && !closing.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
                 wait *= 2;
             }
-            Err(e) => tracing::error!(rows = batch.len(), "proof of play not saved: {e}"),
+            Err(e) => {
+                tracing::error!(rows = batch.len(), "proof of play not saved: {e}");
+                return false;
+            }
         }
     }
     false

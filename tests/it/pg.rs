@@ -1530,6 +1530,9 @@ fn proof_of_play_in_postgres_answers_as_the_file_does() {
         let all = plays.query(at(0), at(120), None, 100).unwrap();
         let of_a = plays.query(at(0), at(120), Some("a"), 100).unwrap();
         let first_two = plays.query(at(0), at(120), None, 2).unwrap();
+        let of_alert = plays
+            .of_alerts(at(0), at(120), &["canh-bao".to_string()], 10)
+            .unwrap();
         let mut chunks = Vec::new();
         let n = plays
             .each_chunk(3, |rows| {
@@ -1543,9 +1546,18 @@ fn proof_of_play_in_postgres_answers_as_the_file_does() {
             plays.prune_online_before(at(30)).unwrap(),
         );
         let left = plays.query(at(0), at(120), None, 100).unwrap();
-        answers.push((all, of_a, first_two, (n, chunks), online, pruned, left));
+        answers.push((
+            all,
+            of_a,
+            first_two,
+            of_alert,
+            (n, chunks),
+            online,
+            pruned,
+            left,
+        ));
     }
-    let (all, of_a, first_two, chunks, online, pruned, left) = &answers[0];
+    let (all, of_a, first_two, of_alert, chunks, online, pruned, left) = &answers[0];
     let order: Vec<(&str, u32, bool)> = all
         .iter()
         .map(|p| (p.panel.as_str(), p.seq, p.verified))
@@ -1561,9 +1573,54 @@ fn proof_of_play_in_postgres_answers_as_the_file_does() {
     );
     assert_eq!(of_a.len(), 2);
     assert_eq!(first_two[..], all[..2]);
+    assert_eq!(of_alert[..], all[3..]);
     assert_eq!(*chunks, (4, vec![3, 1]));
     assert_eq!(online.len(), 2);
     assert_eq!(*pruned, (2, 1));
     assert_eq!(left[..], all[2..]);
     assert_eq!(answers[1], answers[0], "PostgreSQL answers as the file");
+}
+
+/// A server that kept proof of play in its own `state/plays.redb` (the
+/// file store, or a version before proof of play moved into the
+/// database) moves those rows into the database when it starts on the
+/// PostgreSQL store, so every server's reports show them; the file is
+/// kept, renamed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proof_of_play_a_server_kept_itself_moves_into_the_database() {
+    let pg = Postgres::shared();
+    let url = pg.database("adopt_plays");
+    let opts = ServerOpts {
+        extra_args: vec!["--store".into(), url],
+        ..Default::default()
+    };
+    let mut a = Server::start_with(opts.clone());
+    a.kill9();
+    let now = chrono::Utc::now();
+    let kept: Vec<Play> = (1..=3)
+        .map(|seq| Play {
+            panel: "p1".into(),
+            message: Some("bao-so-3".into()),
+            campaign: None,
+            alert: None,
+            seq,
+            shown_at: now - chrono::Duration::seconds(60 - i64::from(seq)),
+            verified: seq != 2,
+        })
+        .collect();
+    let file = a.data.join("state/plays.redb");
+    Plays::open(&file).unwrap().insert(&kept).unwrap();
+    a.restart();
+    let b = Server::start_with(opts);
+    let api_b = Api::new(&b, Some(ADMIN_TOKEN));
+    let (_, rows) = api_b.get(&super::util::plays_query("p1")).await;
+    let seen: Vec<(u64, bool)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["seq"].as_u64().unwrap(), r["verified"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(seen, [(1, true), (2, false), (3, true)], "{rows}");
+    assert!(!file.exists(), "the file was moved aside");
+    assert!(a.data.join("state/plays.redb.moved").exists());
 }

@@ -81,6 +81,27 @@ impl Postgres {
         Ok(rows.iter().map(play_of).collect())
     }
 
+    /// Rows of frames of `alerts` with `lo <= shown_ms < hi`, oldest
+    /// first; at most `limit`.
+    pub fn alert_plays_between(
+        &self,
+        (lo, hi): (u64, u64),
+        alerts: &[String],
+        limit: usize,
+    ) -> Result<Vec<Play>, StoreError> {
+        let (lo, hi, limit) = (lo as i64, hi as i64, limit.min(i64::MAX as usize) as i64);
+        let rows = self.with(async |c| {
+            c.query(
+                "SELECT shown_ms, panel, seq, message, campaign, alert, verified FROM plays \
+                 WHERE shown_ms >= $1 AND shown_ms < $2 AND alert = ANY($3) \
+                 ORDER BY shown_ms, panel, seq LIMIT $4",
+                &[&lo, &hi, &alerts, &limit],
+            )
+            .await
+        })?;
+        Ok(rows.iter().map(play_of).collect())
+    }
+
     /// Up to `limit` rows after the row `after` (ms, panel, seq), or from
     /// the first, in order: the rows page by page.
     pub fn plays_after(
@@ -113,13 +134,23 @@ impl Postgres {
         })
     }
 
-    /// Writes one sample of the fleet (the same instant again replaces it).
-    pub fn record_online(&self, s: OnlineSample) -> Result<(), StoreError> {
-        let at = s.at.timestamp_millis().max(0);
-        let (online, panels) = (i64::from(s.online), i64::from(s.panels));
+    /// Writes samples of the fleet in one statement (the same instant
+    /// again replaces the sample; the last of repeats wins).
+    pub fn record_online(&self, samples: &[OnlineSample]) -> Result<(), StoreError> {
+        let folded: std::collections::BTreeMap<i64, (i64, i64)> = samples
+            .iter()
+            .map(|s| {
+                let at = s.at.timestamp_millis().max(0);
+                (at, (i64::from(s.online), i64::from(s.panels)))
+            })
+            .collect();
+        let at: Vec<i64> = folded.keys().copied().collect();
+        let online: Vec<i64> = folded.values().map(|v| v.0).collect();
+        let panels: Vec<i64> = folded.values().map(|v| v.1).collect();
         self.with(async |c| {
             c.execute(
-                "INSERT INTO online_samples (at_ms, online, panels) VALUES ($1, $2, $3) \
+                "INSERT INTO online_samples (at_ms, online, panels) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) \
                  ON CONFLICT (at_ms) DO UPDATE SET online = EXCLUDED.online, panels = EXCLUDED.panels",
                 &[&at, &online, &panels],
             )
