@@ -68,17 +68,11 @@ impl Postgres {
         panel: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Play>, StoreError> {
-        let (lo, hi, limit) = (lo as i64, hi as i64, limit.min(i64::MAX as usize) as i64);
-        let rows = self.with(async |c| {
-            c.query(
-                "SELECT shown_ms, panel, seq, message, campaign, alert, verified FROM plays \
-                 WHERE shown_ms >= $1 AND shown_ms < $2 AND ($3::text IS NULL OR panel = $3) \
-                 ORDER BY shown_ms, panel, seq LIMIT $4",
-                &[&lo, &hi, &panel, &limit],
-            )
-            .await
-        })?;
-        Ok(rows.iter().map(play_of).collect())
+        let (lo, hi, limit) = (lo as i64, hi as i64, rows_limit(limit));
+        self.select_plays(
+            "shown_ms >= $1 AND shown_ms < $2 AND ($3::text IS NULL OR panel = $3)",
+            [&lo, &hi, &panel, &limit],
+        )
     }
 
     /// Rows of frames of `alerts` with `lo <= shown_ms < hi`, oldest
@@ -89,17 +83,11 @@ impl Postgres {
         alerts: &[String],
         limit: usize,
     ) -> Result<Vec<Play>, StoreError> {
-        let (lo, hi, limit) = (lo as i64, hi as i64, limit.min(i64::MAX as usize) as i64);
-        let rows = self.with(async |c| {
-            c.query(
-                "SELECT shown_ms, panel, seq, message, campaign, alert, verified FROM plays \
-                 WHERE shown_ms >= $1 AND shown_ms < $2 AND alert = ANY($3) \
-                 ORDER BY shown_ms, panel, seq LIMIT $4",
-                &[&lo, &hi, &alerts, &limit],
-            )
-            .await
-        })?;
-        Ok(rows.iter().map(play_of).collect())
+        let (lo, hi, limit) = (lo as i64, hi as i64, rows_limit(limit));
+        self.select_plays(
+            "shown_ms >= $1 AND shown_ms < $2 AND alert = ANY($3)",
+            [&lo, &hi, &alerts, &limit],
+        )
     }
 
     /// Up to `limit` rows after the row `after` (ms, panel, seq), or from
@@ -112,16 +100,25 @@ impl Postgres {
         let (ms, panel, seq) = after.map_or((-1, "", -1), |(m, p, s)| {
             (*m as i64, p.as_str(), i64::from(*s))
         });
-        let limit = limit.min(i64::MAX as usize) as i64;
-        let rows = self.with(async |c| {
-            c.query(
-                "SELECT shown_ms, panel, seq, message, campaign, alert, verified FROM plays \
-                 WHERE (shown_ms, panel, seq) > ($1, $2, $3) \
-                 ORDER BY shown_ms, panel, seq LIMIT $4",
-                &[&ms, &panel, &seq, &limit],
-            )
-            .await
-        })?;
+        let limit = rows_limit(limit);
+        self.select_plays(
+            "(shown_ms, panel, seq) > ($1, $2, $3)",
+            [&ms, &panel, &seq, &limit],
+        )
+    }
+
+    /// The rows `filter` keeps, in order; its last parameter, `$4`, is the
+    /// most to return.
+    fn select_plays(
+        &self,
+        filter: &str,
+        params: [&(dyn ToSql + Sync); 4],
+    ) -> Result<Vec<Play>, StoreError> {
+        let sql = format!(
+            "SELECT shown_ms, panel, seq, message, campaign, alert, verified FROM plays \
+             WHERE {filter} ORDER BY shown_ms, panel, seq LIMIT $4"
+        );
+        let rows = self.with(async |c| c.query(&sql, &params).await)?;
         Ok(rows.iter().map(play_of).collect())
     }
 
@@ -165,7 +162,7 @@ impl Postgres {
         (lo, hi): (u64, u64),
         limit: usize,
     ) -> Result<Vec<OnlineSample>, StoreError> {
-        let (lo, hi, limit) = (lo as i64, hi as i64, limit.min(i64::MAX as usize) as i64);
+        let (lo, hi, limit) = (lo as i64, hi as i64, rows_limit(limit));
         let rows = self.with(async |c| {
             c.query(
                 "SELECT at_ms, online, panels FROM online_samples \
@@ -206,4 +203,9 @@ fn play_of(r: &tokio_postgres::Row) -> Play {
         alert: opt(r.get(5)),
         verified: r.get(6),
     }
+}
+
+/// A count of rows as a LIMIT (`usize::MAX`: no limit, in effect).
+fn rows_limit(n: usize) -> i64 {
+    n.min(i64::MAX as usize) as i64
 }
