@@ -68,6 +68,37 @@ pub struct Plan {
     /// it in clear.
     #[serde(default)]
     pub tls: bool,
+    /// How many bangtin servers talk to the provincial broker (two on one
+    /// PostgreSQL store, docs/DEPLOYMENT.md): each is given a user of its
+    /// own (the broker makes a client's id its user name, so two servers
+    /// on one user would take each other's connection over and over).
+    #[serde(default = "one_server")]
+    pub servers: u32,
+}
+
+/// The most servers a province file may name ([`Plan::servers`]).
+pub const MAX_SERVERS: u32 = 8;
+
+fn one_server() -> u32 {
+    1
+}
+
+/// Server `n`'s user on the provincial broker (1-based): [`SERVER_USER`]
+/// for the first, `bangtin-server-2`… for the others.
+pub fn server_user(n: u32) -> String {
+    match n {
+        1 => SERVER_USER.to_string(),
+        n => format!("{SERVER_USER}-{n}"),
+    }
+}
+
+/// Server `n`'s environment file under the output directory:
+/// `bangtin.env` for the first, `bangtin-2.env`… for the others.
+pub fn env_file_name(n: u32) -> String {
+    match n {
+        1 => "bangtin.env".to_string(),
+        n => format!("bangtin-{n}.env"),
+    }
 }
 
 fn default_root() -> String {
@@ -159,6 +190,11 @@ impl Plan {
                 }
             }
         }
+        if !(1..=MAX_SERVERS).contains(&self.servers) {
+            return Err(Invalid::new(Reason::BrokerServers {
+                given: self.servers,
+            }));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for d in &self.districts {
             if !seen.insert(&d.group) {
@@ -207,7 +243,8 @@ impl Plan {
 
     /// Every user name that needs a password, sorted.
     pub fn users(&self, layout: &Layout) -> Vec<String> {
-        let mut users = vec![SERVER_USER.to_string(), OPS_USER.to_string()];
+        let mut users: Vec<String> = (1..=self.servers).map(server_user).collect();
+        users.push(OPS_USER.to_string());
         users.extend(self.districts.iter().map(|d| bridge_user(&d.group)));
         users.extend(layout.province.iter().map(Id::to_string));
         users.extend(layout.districts.iter().flatten().map(Id::to_string));
@@ -314,7 +351,9 @@ pub fn render(
             files.extend(tls_files(b, &c.ca, &c.brokers[i]));
         }
     }
-    files.push(env_file(plan, out, passwords, certs.is_some()));
+    for n in 1..=plan.servers {
+        files.push(env_file(plan, n, out, passwords, certs.is_some()));
+    }
     Ok(files)
 }
 
@@ -338,13 +377,20 @@ fn scheme(tls: bool) -> &'static str {
     }
 }
 
-/// The server's `bangtin.env`: where it dials the provincial broker (and,
-/// over TLS, the CA it trusts).
-fn env_file(plan: &Plan, out: &str, passwords: &BTreeMap<String, String>, tls: bool) -> File {
+/// Server `n`'s `bangtin.env` ([`env_file_name`]): where it dials the
+/// provincial broker, as its own user (and, over TLS, the CA it trusts).
+fn env_file(
+    plan: &Plan,
+    n: u32,
+    out: &str,
+    passwords: &BTreeMap<String, String>,
+    tls: bool,
+) -> File {
+    let user = server_user(n);
     let mut env = format!(
-        "BANGTIN_MQTT={}://{SERVER_USER}:{}@{}:{}\nBANGTIN_TOPIC_ROOT={}\n",
+        "BANGTIN_MQTT={}://{user}:{}@{}:{}\nBANGTIN_TOPIC_ROOT={}\n",
         scheme(tls),
-        password(passwords, SERVER_USER),
+        password(passwords, &user),
         host_in_url(&plan.province.host),
         plan.province.port,
         plan.topic_root
@@ -357,7 +403,7 @@ fn env_file(plan: &Plan, out: &str, passwords: &BTreeMap<String, String>, tls: b
         );
     }
     File {
-        path: "bangtin.env".into(),
+        path: env_file_name(n),
         text: env,
         secret: true,
     }
@@ -393,13 +439,10 @@ fn brokers<'a>(plan: &Plan, layout: &'a Layout) -> Vec<Broker<'a>> {
     let root = &plan.topic_root;
     let all = format!("{root}/#");
     let ops = (OPS_USER.to_string(), vec![format!("topic read {all}")]);
-    let mut province_users = vec![
-        (
-            SERVER_USER.to_string(),
-            vec![format!("topic readwrite {all}")],
-        ),
-        ops.clone(),
-    ];
+    let mut province_users: Vec<(String, Vec<String>)> = (1..=plan.servers)
+        .map(|n| (server_user(n), vec![format!("topic readwrite {all}")]))
+        .collect();
+    province_users.push(ops.clone());
     let (reads, writes) = topics::every_controller(root);
     for d in &plan.districts {
         let mut lines: Vec<String> = reads.iter().map(|t| format!("topic read {t}")).collect();
@@ -817,6 +860,41 @@ mod tests {
         assert!(f["province/controllers.txt"]
             .text
             .contains("(mqtts://10.0.0.1:1884, trusting ca.pem (`--mqtt-ca`))"));
+    }
+
+    /// Two servers on one PostgreSQL store each get a user of their own
+    /// on the provincial broker (it makes a client's id its user name:
+    /// on one user they would take each other's connection over and
+    /// over), with the server's rights, and an environment file each.
+    #[test]
+    fn two_servers_get_a_user_and_an_environment_file_each() {
+        let mut plan = plan();
+        plan.servers = 2;
+        let f = files(&plan, &[panel("a1", &["tp-vinh"])]);
+        let acl = &f["province/acl"].text;
+        for user in ["bangtin-server", "bangtin-server-2"] {
+            assert!(
+                acl.contains(&format!("user {user}\ntopic readwrite bangtin/#\n")),
+                "{user} in\n{acl}"
+            );
+            assert!(f["province/passwd"]
+                .text
+                .lines()
+                .any(|l| l.starts_with(&format!("{user}:$7$"))));
+        }
+        assert!(f["bangtin.env"]
+            .text
+            .contains("://bangtin-server:pw-bangtin-server@"));
+        assert!(f["bangtin-2.env"]
+            .text
+            .contains("://bangtin-server-2:pw-bangtin-server-2@"));
+        assert!(f["bangtin-2.env"].secret);
+        assert!(!f.contains_key("bangtin-3.env"));
+        assert!(!f["tp-vinh/acl"].text.contains("bangtin-server"));
+        for bad in [0, MAX_SERVERS + 1] {
+            plan.servers = bad;
+            assert!(plan.check().is_err(), "servers {bad}");
+        }
     }
 
     #[test]

@@ -1161,10 +1161,10 @@ impl<'a> Run<'a> {
     fn start_province(&mut self) -> anyhow::Result<Province> {
         let (mosq, mport, districts, server, http) = if self.args.districts > 0 {
             let (n, k) = (self.n, self.args.districts);
-            let b = bridged::start(&self.dir, &self.args.mosquitto, n, k, |i| {
+            let b = bridged::start(&self.dir, &self.args.mosquitto, (n, k, 1), |i| {
                 self.panel_body(i)
             })?;
-            let (server, http) = start_server(&self.dir, &["--mqtt", &b.server_url])?;
+            let (server, http) = start_server(&self.dir, &["--mqtt", &b.server_urls[0]])?;
             (b.province, b.province_port, b.districts, server, http)
         } else {
             let (mosq, mport) = self.start_mosquitto()?;

@@ -1371,6 +1371,12 @@ reasons! { l;
         format!("Giá trị {field} \u{201c}{shown}\u{201d} không dùng được trong cấu hình Mosquitto: hãy ghi liền, không có khoảng trắng hay xuống dòng, ví dụ \u{201c}10.0.0.1\u{201d}."),
         format!("{field} {shown:?} cannot go into a Mosquitto configuration: write it without spaces or line breaks, e.g. \"10.0.0.1\""),
     ),
+    BrokerServers {
+        given: u32,
+    } => (
+        format!("Số máy chủ bangtin (servers) là {given}: hãy ghi từ 1 đến {}, ví dụ 2 cho hai máy chủ dùng chung một kho PostgreSQL.", crate::broker_config::MAX_SERVERS),
+        format!("servers is {given}: give 1 to {} bangtin servers, e.g. 2 for two servers sharing one PostgreSQL store", crate::broker_config::MAX_SERVERS),
+    ),
     DistrictTwice {
         group: String,
     } => (
@@ -2461,6 +2467,7 @@ mod tests {
                 shown: s(),
             },
             Reason::DistrictTwice { group: s() },
+            Reason::BrokerServers { given: 0 },
             Reason::PanelInTwoDistricts {
                 panel: s(),
                 first: s(),

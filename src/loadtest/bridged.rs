@@ -60,22 +60,24 @@ pub(super) struct Brokers {
     pub(super) province: Proc,
     pub(super) province_port: u16,
     pub(super) districts: Vec<District>,
-    pub(super) server_url: String,
+    /// Each server's broker URL (with its own user and password).
+    pub(super) server_urls: Vec<String>,
 }
 
-/// Writes the configuration for the `n` panels `bodies` makes and starts
-/// the provincial broker and `k` district brokers from it.
+/// Writes the configuration for the `n` panels `bodies` makes and
+/// `servers` bangtin servers, and starts the provincial broker and `k`
+/// district brokers from it.
 pub(super) fn start(
     dir: &Path,
     mosquitto: &Path,
-    n: u32,
-    k: u32,
+    (n, k, servers): (u32, u32, u32),
     bodies: impl Fn(u32) -> Value,
 ) -> anyhow::Result<Brokers> {
     let province_port = free_port()?;
     let place_of = |port: u16| json!({"host": "127.0.0.1", "port": port, "bind": "127.0.0.1"});
     let ports: Vec<u16> = (0..k).map(|_| free_port()).collect::<Result<_, _>>()?;
     let plan = json!({
+        "servers": servers,
         "province": place_of(province_port),
         "districts": ports.iter().enumerate()
             .map(|(d, p)| json!({"group": format!("huyen-{d}"), "broker": place_of(*p)}))
@@ -88,12 +90,17 @@ pub(super) fn start(
         .collect::<Result<_, _>>()?;
     let out = dir.join("brokers");
     bangtin::broker_config::write::run(&plan_file, &panels, &out)?;
-    let env = std::fs::read_to_string(out.join("bangtin.env"))?;
-    let server_url = env
-        .lines()
-        .find_map(|l| l.strip_prefix("BANGTIN_MQTT="))
-        .context("bangtin.env names no BANGTIN_MQTT")?
-        .to_string();
+    let server_urls = (1..=servers)
+        .map(|s| {
+            let name = bangtin::broker_config::env_file_name(s);
+            let env = std::fs::read_to_string(out.join(&name))?;
+            let url = env
+                .lines()
+                .find_map(|l| l.strip_prefix("BANGTIN_MQTT="))
+                .with_context(|| format!("{name} names no BANGTIN_MQTT"))?;
+            anyhow::Ok(url.to_string())
+        })
+        .collect::<Result<_, _>>()?;
     let province = start_one(mosquitto, &out.join("province"), province_port)?;
     let mut districts = Vec::new();
     for (d, port) in ports.into_iter().enumerate() {
@@ -111,7 +118,7 @@ pub(super) fn start(
         province,
         province_port,
         districts,
-        server_url,
+        server_urls,
     })
 }
 

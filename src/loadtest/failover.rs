@@ -144,7 +144,7 @@ fn once(run: &mut Run<'_>) -> anyhow::Result<Figures> {
     let pg = LocalPostgres::start(&run.dir.join("pg"), Durability::Durable)?;
     let url = pg.create_database("bangtin")?;
     let brokers = Brokers::start(run)?;
-    let mut pair = start_pair(run, &brokers.url, &url)?;
+    let mut pair = start_pair(run, &brokers.urls, &url)?;
     let content = seed_content(&pair.http_a, PROVINCE_MESSAGES)?;
     super::import_panels(&pair.http_a, (1..=n).map(|i| run.panel_body(i)).collect())?;
 
@@ -201,8 +201,9 @@ struct Brokers {
     main: Proc,
     port: u16,
     districts: Vec<bridged::District>,
-    /// The servers' broker URL (with the server's password when bridged).
-    url: String,
+    /// Each server's broker URL (with its own user and password when
+    /// bridged).
+    urls: [String; 2],
 }
 
 /// The simulated fleet: in this process on one broker, or a process per
@@ -222,17 +223,18 @@ impl Brokers {
                 main,
                 port,
                 districts: Vec::new(),
-                url,
+                urls: [url.clone(), url],
             });
         }
-        let b = bridged::start(&run.dir, &run.args.mosquitto, run.n, k, |i| {
+        let b = bridged::start(&run.dir, &run.args.mosquitto, (run.n, k, 2), |i| {
             run.panel_body(i)
         })?;
+        let [a, b_url] = <[String; 2]>::try_from(b.server_urls).expect("two servers asked for");
         Ok(Brokers {
             main: b.province,
             port: b.province_port,
             districts: b.districts,
-            url: b.server_url,
+            urls: [a, b_url],
         })
     }
 
@@ -261,17 +263,17 @@ impl Brokers {
 }
 
 /// Server A, until it leads; then server B, which must not.
-fn start_pair(run: &Run<'_>, mqtt: &str, url: &str) -> anyhow::Result<Pair> {
-    let start = |name: &str| -> anyhow::Result<(Proc, Arc<Http>)> {
+fn start_pair(run: &Run<'_>, mqtt: &[String; 2], url: &str) -> anyhow::Result<Pair> {
+    let start = |name: &str, mqtt: &str| -> anyhow::Result<(Proc, Arc<Http>)> {
         let dir = run.dir.join(name);
         std::fs::create_dir_all(dir.join("data"))?;
         start_server(&dir, &["--mqtt", mqtt, "--store", url])
     };
-    let (a, http_a) = start("a")?;
+    let (a, http_a) = start("a", &mqtt[0])?;
     if wait_until(Duration::from_secs(30), || leads(&http_a) == Some(true)).is_none() {
         bail!("the first server did not take the lead within 30 s");
     }
-    let (b, http_b) = start("b")?;
+    let (b, http_b) = start("b", &mqtt[1])?;
     if wait_until(Duration::from_secs(30), || leads(&http_b).is_some()).is_none() {
         bail!("the second server did not answer within 30 s");
     }

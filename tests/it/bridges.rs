@@ -529,3 +529,71 @@ async fn a_tls_province_bridges_and_verifies() {
         f.shutdown().await;
     }
 }
+
+/// How many times a client on `url` (credentials from it) was let in
+/// over `window`, reconnecting whenever the broker drops it.
+async fn times_let_in(url: String, client_id: &'static str, window: Duration) -> usize {
+    use rumqttc::{AsyncClient, Event, Incoming, MqttOptions};
+    let u: bangtin::mqtt::BrokerUrl = url.parse().unwrap();
+    let mut mo = MqttOptions::new(client_id, &u.host, u.port);
+    if let Some(user) = &u.username {
+        mo.set_credentials(user, u.password.clone().unwrap_or_default());
+    }
+    let (_client, mut el) = AsyncClient::new(mo, 4);
+    let mut accepted = 0;
+    let _ = tokio::time::timeout(window, async {
+        loop {
+            match el.poll().await {
+                Ok(Event::Incoming(Incoming::ConnAck(_))) => accepted += 1,
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    })
+    .await;
+    accepted
+}
+
+/// Two servers on one PostgreSQL store talk to the provincial broker at
+/// once. It makes each client's id its user name (so no sign takes over
+/// another's session), so two servers on one user would throw each other
+/// off for ever; with `"servers": 2` each has a user of its own
+/// (`bangtin.env`, `bangtin-2.env`) and both stay connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_keep_their_own_connections_to_the_provincial_broker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let panel = json!({"id": "p1", "name": "P1", "width": 64, "height": 16, "format": "mono1"});
+    let (data, plan) = data_and_plan(
+        tmp.path(),
+        &[panel],
+        json!({"servers": 2, "province": place(port)}),
+    );
+    let out = tmp.path().join("brokers");
+    broker_config(&plan, &data, &out);
+    let _broker = mosquitto(&out.join("province"), port);
+    let url = |file: &str| {
+        std::fs::read_to_string(out.join(file))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("BANGTIN_MQTT=").map(str::to_string))
+            .unwrap()
+    };
+    let (first, second) = (url("bangtin.env"), url("bangtin-2.env"));
+    assert_ne!(first, second);
+    let window = Duration::from_secs(3);
+
+    // The hazard: one user for both, whatever client ids they ask for.
+    let (a, b) = tokio::join!(
+        times_let_in(first.clone(), "server-a", window),
+        times_let_in(first.clone(), "server-b", window)
+    );
+    assert!(a + b > 2, "one user twice: let in {a} and {b} times");
+
+    // A user each: each let in once, and kept.
+    let (a, b) = tokio::join!(
+        times_let_in(first, "server-a", window),
+        times_let_in(second, "server-b", window)
+    );
+    assert_eq!((a, b), (1, 1), "a user each");
+}
