@@ -605,6 +605,41 @@ fn cpu_s(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU seconds so far of each of a process's threads, summed by thread
+/// name (`player`, `tokio-runtime-w`, …).
+fn thread_cpu_s(pid: u32) -> std::collections::BTreeMap<String, f64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_name;
+    };
+    for t in tasks.flatten() {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        *by_name.entry(name).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
+    }
+    by_name
+}
+
+/// The threads that spent CPU between two [`thread_cpu_s`] readings, the
+/// busiest first.
+fn thread_cpu_spent(
+    before: &std::collections::BTreeMap<String, f64>,
+    after: &std::collections::BTreeMap<String, f64>,
+) -> Vec<(String, f64)> {
+    let mut spent: Vec<(String, f64)> = after
+        .iter()
+        .map(|(name, s)| (name.clone(), s - before.get(name).copied().unwrap_or(0.0)))
+        .filter(|(_, s)| *s >= 0.01)
+        .collect();
+    spent.sort_by(|a, b| b.1.total_cmp(&a.1));
+    spent
+}
+
 /// (VmRSS, VmHWM) in MiB.
 fn rss_mib(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -772,6 +807,9 @@ struct Figures {
     /// CPU seconds the brokers, and the fleet with this tool, spent in
     /// the same span: on one machine the whole path shares its cores.
     change_rest_cpu_s: (f64, f64),
+    /// The server's CPU for the change by thread name, the busiest first:
+    /// the player's share is done on one thread, whatever the cores.
+    change_threads_cpu_s: Vec<(String, f64)>,
     alert_reply_ms: f64,
     alert_all_s: Option<f64>,
     /// As `change_spread_s`, for the alert.
@@ -834,6 +872,7 @@ fn province(a: ProvinceArgs) -> anyhow::Result<()> {
                    "change_all_frames_s": f.change_all_frames_s, "change_spread_s": f.change_spread_s, "alert_spread_s": f.alert_spread_s, "change_all_acks_s": f.change_all_acks_s,
                    "change_plays_s": f.change_plays_s, "change_server_cpu_s": f.change_server_cpu_s,
                    "change_rest_cpu_s": [f.change_rest_cpu_s.0, f.change_rest_cpu_s.1],
+                   "change_threads_cpu_s": f.change_threads_cpu_s,
                    "alert_rest_cpu_s": [f.alert_rest_cpu_s.0, f.alert_rest_cpu_s.1],
                    "alert_all_s": f.alert_all_s, "alert_server_cpu_s": f.alert_server_cpu_s,
                    "cap_reply_ms": f.cap_reply_ms, "cap_panels": f.cap_panels, "cap_all_s": f.cap_all_s,
@@ -902,6 +941,15 @@ fn print_figures(f: &Figures) {
     println!(
         "    server CPU for the change         {:.2} s; renders {}",
         f.change_server_cpu_s, f.renders_change
+    );
+    println!(
+        "      by the server's threads         {}",
+        f.change_threads_cpu_s
+            .iter()
+            .take(5)
+            .map(|(name, s)| format!("{name} {s:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     println!(
         "      brokers / fleet and tool CPU    {:.2} / {:.2} s",
@@ -1518,6 +1566,7 @@ impl Run<'_> {
         let before = glass.seqs();
         let wall0 = chrono::Utc::now();
         let c0 = cpu_s(spid);
+        let threads0 = thread_cpu_s(spid);
         let rest0 = self.rest_cpu_s();
         let t0 = Instant::now();
         switch_campaign(http, content)?;
@@ -1554,6 +1603,7 @@ impl Run<'_> {
         let rest = self.rest_cpu_s();
         let fig = &mut self.fig;
         fig.change_rest_cpu_s = (rest.0 - rest0.0, rest.1 - rest0.1);
+        fig.change_threads_cpu_s = thread_cpu_spent(&threads0, &thread_cpu_s(spid));
         fig.renders_change = metric(http, "bangtin_renders_total") - renders0;
         Ok(())
     }
