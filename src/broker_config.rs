@@ -219,6 +219,15 @@ impl Plan {
             districts: vec![Vec::new(); self.districts.len()],
         };
         for p in panels.into_iter().filter(|p| p.transport.is_mqtt()) {
+            // Every server user a province file may ask for, and the
+            // operators': a panel's user of that name would share it.
+            if p.id.as_str() == OPS_USER
+                || (1..=MAX_SERVERS).any(|n| server_user(n) == p.id.as_str())
+            {
+                return Err(Invalid::new(Reason::ReservedUserPanel {
+                    user: p.id.to_string(),
+                }));
+            }
             let mut home = None;
             for (i, d) in self.districts.iter().enumerate() {
                 if p.groups.iter().any(|g| g == d.group.as_str()) {
@@ -891,6 +900,12 @@ mod tests {
         assert!(f["bangtin-2.env"].secret);
         assert!(!f.contains_key("bangtin-3.env"));
         assert!(!f["tp-vinh/acl"].text.contains("bangtin-server"));
+        // No panel may be named as a server (any of the eight a file may
+        // ask for) or the operators' tools: it would share their user.
+        for id in ["bangtin-server", "bangtin-server-8", "bangtin-ops"] {
+            assert!(plan.assign(&[panel(id, &[])]).is_err(), "{id}");
+        }
+        assert!(plan.assign(&[panel("bangtin-server-9", &[])]).is_ok());
         for bad in [0, MAX_SERVERS + 1] {
             plan.servers = bad;
             assert!(plan.check().is_err(), "servers {bad}");

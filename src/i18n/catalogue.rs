@@ -1371,6 +1371,12 @@ reasons! { l;
         format!("Giá trị {field} \u{201c}{shown}\u{201d} không dùng được trong cấu hình Mosquitto: hãy ghi liền, không có khoảng trắng hay xuống dòng, ví dụ \u{201c}10.0.0.1\u{201d}."),
         format!("{field} {shown:?} cannot go into a Mosquitto configuration: write it without spaces or line breaks, e.g. \"10.0.0.1\""),
     ),
+    ReservedUserPanel {
+        user: String,
+    } => (
+        format!("Bảng tên \u{201c}{user}\u{201d} trùng tên người dùng dành cho máy chủ bangtin hoặc công cụ vận hành trên máy chủ MQTT tỉnh: hãy đổi tên bảng."),
+        format!("a panel named {user:?} would share the broker user reserved for bangtin's servers or the operators' tools: rename the panel"),
+    ),
     BrokerServers {
         given: u32,
     } => (
@@ -2468,6 +2474,7 @@ mod tests {
             },
             Reason::DistrictTwice { group: s() },
             Reason::BrokerServers { given: 0 },
+            Reason::ReservedUserPanel { user: s() },
             Reason::PanelInTwoDistricts {
                 panel: s(),
                 first: s(),

@@ -167,8 +167,19 @@ where
         None,
         "broker",
     );
-    tokio::select! {
+    let why = tokio::select! {
         why = up => why,
         why = down => why,
-    }
+    };
+    // The direction that did not end may hold packets passed on but not
+    // yet written (an ack on its way): they go out, if they can at once.
+    let _ = tokio::time::timeout(FINAL_FLUSH, async {
+        let _ = client_out.flush().await;
+        let _ = broker_out.flush().await;
+    })
+    .await;
+    why
 }
+
+/// How long a relay that ends waits to write out what it passed on.
+const FINAL_FLUSH: Duration = Duration::from_millis(500);
