@@ -10,6 +10,11 @@
 //! - `switch-fresh`: the campaign switches to a message just edited (new
 //!   version): 3 renders (one per profile), then every panel a new frame.
 //!
+//! - `switch-signed-inline`, `switch-signed-threads` (10,000 panels): as
+//!   `switch-cached`, every frame signed (Ed25519, as the server does),
+//!   by the player's own thread, then by signing threads beside it (as
+//!   many as the machine has cores, up to 4).
+//!
 //! The store write before each iteration (fsync) is set-up, not measured.
 
 use std::cell::{Cell, RefCell};
@@ -47,7 +52,8 @@ struct World {
     player: RefCell<Player>,
 }
 
-fn world(n: u32) -> World {
+/// `n` panels; frames signed when `signing` names the signing threads.
+fn world(n: u32, signing: Option<usize>) -> World {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     for i in 1..=n {
@@ -78,7 +84,10 @@ fn world(n: u32) -> World {
     );
     write(&root.join("schedules/c1.json"), campaign("m1"));
     let store = Arc::new(Store::open(root).unwrap());
-    let mut player = Player::new(PlayerParts::over_store(store.clone(), DEFAULT_TZ, None).unwrap());
+    let key = signing.map(|_| ed25519_dalek::SigningKey::from_bytes(&[7; 32]));
+    let mut parts = PlayerParts::over_store(store.clone(), DEFAULT_TZ, key).unwrap();
+    parts.frames.signing_threads = signing.unwrap_or(0);
+    let mut player = Player::new(parts);
     player.republish_all(now(), &mut |_| {});
     World {
         _dir: dir,
@@ -100,7 +109,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("player");
     g.sample_size(10);
     for n in [1_000u32, 10_000] {
-        let w = world(n);
+        let w = world(n, None);
         let frames = Cell::new(0u64);
         let mut sink = |o: Out| {
             if let Out::Frame { frame, .. } = o {
@@ -121,7 +130,11 @@ fn bench(c: &mut Criterion) {
                     flip.set(!flip.get());
                     set_campaign(&w.store, if flip.get() { "m2" } else { "m1" })
                 },
-                |_| w.player.borrow_mut().on_store_change(now(), &mut sink),
+                |_| {
+                    let before = frames.get();
+                    w.player.borrow_mut().on_store_change(now(), &mut sink);
+                    assert!(frames.get() > before, "a switch sends frames");
+                },
                 BatchSize::PerIteration,
             )
         });
@@ -150,7 +163,28 @@ fn bench(c: &mut Criterion) {
                 BatchSize::PerIteration,
             )
         });
-        assert!(frames.get() > 0);
+    }
+    for (name, threads) in [("switch-signed-inline", 1), ("switch-signed-threads", 0)] {
+        let w = world(10_000, Some(threads));
+        let flip = Cell::new(false);
+        g.bench_function(BenchmarkId::new(name, 10_000), |b| {
+            b.iter_batched(
+                || {
+                    flip.set(!flip.get());
+                    set_campaign(&w.store, if flip.get() { "m2" } else { "m1" })
+                },
+                |_| {
+                    let mut signed = 0;
+                    w.player.borrow_mut().on_store_change(now(), &mut |o| {
+                        if let Out::Frame { frame, .. } = o {
+                            signed += usize::from(frame.len() > 64);
+                        }
+                    });
+                    assert_eq!(signed, 10_000, "every panel a signed frame");
+                },
+                BatchSize::PerIteration,
+            )
+        });
     }
     g.finish();
 }

@@ -178,6 +178,7 @@ async fn start_player(
         frames: FrameSettings {
             grace_s: config.frame_grace_s,
             signer: Some(signer),
+            signing_threads: 0,
         },
     });
     // A follower decides what each panel shows (for its API) and stamps,

@@ -96,6 +96,7 @@ impl Player {
     pub fn bundle_wanted(&mut self, id: &Id, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
         self.bundles.mark(id, now);
         self.flush_bundles(now, out);
+        self.outbox.settle(out);
     }
 
     /// Sends the bundles due at `now`. While following another server,
@@ -113,10 +114,11 @@ impl Player {
                 continue;
             }
             if let Some(bytes) = self.bundle(&id, now) {
-                out(Out::Bundle {
+                let bundle = Out::Bundle {
                     panel: id.clone(),
                     bundle: bytes,
-                });
+                };
+                self.outbox.push(bundle, out);
                 self.bundles.mark(&id, now + horizon / 2);
             }
         }

@@ -30,6 +30,7 @@ pub mod bundles;
 pub mod compress;
 pub mod inputs;
 pub mod live;
+mod outbox;
 pub mod renditions;
 pub mod stamp;
 
@@ -135,6 +136,7 @@ impl PlayerParts {
             frames: FrameSettings {
                 grace_s: 300,
                 signer,
+                signing_threads: 0,
             },
         })
     }
@@ -216,6 +218,8 @@ pub struct Player {
     shared: Arc<Shared>,
     schedules: Arc<Schedules>,
     stamper: Stamper,
+    /// What it made, handed out in order, signed on worker threads.
+    outbox: outbox::Outbox,
     inputs: Arc<ScheduleInputs>,
     /// The snapshot the last store-change pass (or republish) applied to
     /// every panel: the next pass re-decides what changed since. (A timer
@@ -237,7 +241,13 @@ impl Player {
     pub fn new(parts: PlayerParts) -> Player {
         let inputs = parts.schedules.current();
         let coder = compress::Compressor::new(parts.shared.clone());
+        let threads = match parts.frames.signing_threads {
+            0 => outbox::Outbox::threads_here(),
+            n => n,
+        };
+        let outbox = outbox::Outbox::new(parts.frames.signer.clone(), threads);
         Player {
+            outbox,
             settled: inputs.snapshot.clone(),
             store: parts.store,
             renditions: parts.renditions,
@@ -297,6 +307,7 @@ impl Player {
                 self.withdraw(id, out);
             }
         }
+        self.outbox.settle(out);
     }
 
     /// After a start or a broker reconnect: every panel's current frame,
@@ -313,6 +324,7 @@ impl Player {
             self.bundle_due(id, now);
         }
         self.flush_bundles(now, out);
+        self.outbox.settle(out);
     }
 
     /// This server took the lead: every panel gets its frame again, and
@@ -343,6 +355,7 @@ impl Player {
             self.bundle_due(id, now);
         }
         self.flush_bundles(now, out);
+        self.outbox.settle(out);
     }
 
     /// One panel's frame again, with a new seq ([`Command::Resend`]).
@@ -350,6 +363,7 @@ impl Player {
         if self.panels.contains_key(id) {
             self.update(id, now, true, out);
         }
+        self.outbox.settle(out);
     }
 
     /// Withdraws the frames of panels that are no longer in `snap`.
@@ -370,7 +384,7 @@ impl Player {
         self.bundles.forget(id);
         if self.panels.remove(id).is_some() {
             self.shared.forget(id);
-            out(Out::Clear { panel: id.clone() });
+            self.outbox.push(Out::Clear { panel: id.clone() }, out);
         }
     }
 
@@ -388,6 +402,7 @@ impl Player {
             }
         }
         self.flush_bundles(now, out);
+        self.outbox.settle(out);
     }
 
     /// Re-decides one panel; publishes when its frame changed, when its
@@ -514,7 +529,7 @@ impl Player {
         // What it went over, for the next pass to compare: the store's
         // word, which may be newer than this pass's inputs.
         next.transport = via.clone();
-        let (seq, bytes) = self.stamper.stamp(
+        let (seq, bytes, sign) = self.stamper.stamp(
             id,
             Stamp {
                 profile: &next.profile,
@@ -536,11 +551,7 @@ impl Player {
         };
         self.shared
             .published(id, played, now_state(d, showing, next, seq, valid_until));
-        out(Out::Frame {
-            panel: id.clone(),
-            frame: bytes,
-            via,
-        });
+        self.outbox.frame(id, via, bytes, sign, out);
         self.shared.notify(id);
         Ok(())
     }

@@ -6,7 +6,6 @@
 
 use std::io;
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use super::compress::Compressor;
@@ -24,6 +23,10 @@ pub struct FrameSettings {
     pub grace_s: u32,
     /// When set, every frame is signed.
     pub signer: Option<ed25519_dalek::SigningKey>,
+    /// Threads that sign frames beside the player's own (up to 4); 0: as
+    /// many as the machine has cores; 1: the player signs each frame
+    /// itself.
+    pub signing_threads: usize,
 }
 
 /// When a frame stops being valid, as decided for it.
@@ -124,7 +127,10 @@ impl Stamper {
     }
 
     /// The next seq of `panel` and the frame's bytes.
-    pub(super) fn stamp(&mut self, panel: &Id, s: Stamp<'_>) -> io::Result<(u32, Bytes)> {
+    /// The frame's seq and bytes, and whether it is to be signed (the
+    /// signature is appended by the player's [`super::outbox::Outbox`],
+    /// which has the key: on worker threads when it can).
+    pub(super) fn stamp(&mut self, panel: &Id, s: Stamp<'_>) -> io::Result<(u32, Vec<u8>, bool)> {
         let seq = self.seq.next(panel.as_str())?;
         let mut header = Header {
             format: s.profile.format,
@@ -143,12 +149,7 @@ impl Stamper {
             .mqtt
             .then(|| self.coder.code(panel, &header, &s.page.data, s.page.crc))
             .flatten();
-        let mut v =
-            coded.unwrap_or_else(|| frame::encode_with_crc(&header, &s.page.data, s.page.crc));
-        if let Some(key) = key {
-            frame::append_signature(&mut v, key);
-        }
-        let bytes = Bytes::from(v);
-        Ok((seq, bytes))
+        let v = coded.unwrap_or_else(|| frame::encode_with_crc(&header, &s.page.data, s.page.crc));
+        Ok((seq, v, key.is_some()))
     }
 }

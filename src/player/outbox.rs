@@ -1,0 +1,274 @@
+//! The player's outputs, in the order it made them, with the frames'
+//! Ed25519 signatures made on worker threads.
+//!
+//! Signing was the larger part of the player's time in a change (about
+//! 23 % of the whole server's CPU at 50,000 panels, on the player's one
+//! thread). With more than one core, the player hands each frame to be
+//! signed to a small pool and goes on to the next panel; what it made is
+//! handed out strictly in order (a panel's frames in seq order, a
+//! withdrawal after the frame before it), as soon as the front of the
+//! queue is signed, and wholly before each of the player's calls returns
+//! ([`Outbox::settle`]). With one core, or no key, frames are signed
+//! where they are made, as before.
+//!
+//! Written here rather than taken from a crate: a pool of a few threads
+//! over std channels is all it needs, and the order of the outputs is the
+//! part that matters, which no work-stealing pool keeps by itself.
+
+use std::collections::VecDeque;
+use std::sync::{mpsc, Arc, Mutex};
+
+use bytes::Bytes;
+
+use super::Out;
+use crate::domain::{Id, Transport};
+use crate::frame;
+
+/// Frames waiting for their signature, at most; the player waits for the
+/// oldest beyond that (memory stays bounded whatever the fleet).
+const IN_FLIGHT: usize = 4096;
+/// Signing threads, at most.
+const MAX_SIGNERS: usize = 4;
+
+/// One output, ready or waiting for its signature.
+enum Pending {
+    Ready(Out),
+    Signing {
+        panel: Id,
+        via: Transport,
+        signed: mpsc::Receiver<Bytes>,
+    },
+}
+
+/// Frame bytes to sign, and where the signed frame goes.
+struct Job {
+    bytes: Vec<u8>,
+    done: mpsc::SyncSender<Bytes>,
+}
+
+/// The player's outputs in order.
+pub(super) struct Outbox {
+    queue: VecDeque<Pending>,
+    key: Option<ed25519_dalek::SigningKey>,
+    /// The signing threads' queue (`None`: frames are signed inline).
+    jobs: Option<mpsc::Sender<Job>>,
+}
+
+impl Outbox {
+    /// Signs with `key` (when set) on up to `threads` worker threads
+    /// ([`Outbox::threads_here`]); 1 or fewer: inline.
+    pub(super) fn new(key: Option<ed25519_dalek::SigningKey>, threads: usize) -> Outbox {
+        let jobs = key
+            .as_ref()
+            .filter(|_| threads > 1)
+            .map(|key| start_signers(key, threads.min(MAX_SIGNERS)));
+        Outbox {
+            queue: VecDeque::new(),
+            key,
+            jobs,
+        }
+    }
+
+    /// The cores this machine offers (what [`Outbox::new`] is given).
+    pub(super) fn threads_here() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
+    /// Hands `o` out after everything before it.
+    pub(super) fn push(&mut self, o: Out, out: &mut dyn FnMut(Out)) {
+        if self.queue.is_empty() {
+            out(o);
+        } else {
+            self.queue.push_back(Pending::Ready(o));
+        }
+    }
+
+    /// A frame for `panel` over `via`: signed first when `sign` (and a key
+    /// is set), then handed out in its turn.
+    pub(super) fn frame(
+        &mut self,
+        panel: &Id,
+        via: Transport,
+        mut bytes: Vec<u8>,
+        sign: bool,
+        out: &mut dyn FnMut(Out),
+    ) {
+        let key = self.key.as_ref().filter(|_| sign);
+        match (key, &self.jobs) {
+            (Some(_), Some(jobs)) => {
+                let (done, signed) = mpsc::sync_channel(1);
+                if jobs.send(Job { bytes, done }).is_err() {
+                    tracing::error!(panel = %panel, "the signing threads have stopped: frame not sent");
+                    return;
+                }
+                self.queue.push_back(Pending::Signing {
+                    panel: panel.clone(),
+                    via,
+                    signed,
+                });
+                self.drain(out, false);
+                while self.queue.len() > IN_FLIGHT {
+                    self.drain_one(out);
+                }
+            }
+            (key, _) => {
+                if let Some(key) = key {
+                    frame::append_signature(&mut bytes, key);
+                }
+                let o = Out::Frame {
+                    panel: panel.clone(),
+                    frame: Bytes::from(bytes),
+                    via,
+                };
+                self.push(o, out);
+            }
+        }
+    }
+
+    /// Hands out everything, waiting for the signatures still being made.
+    pub(super) fn settle(&mut self, out: &mut dyn FnMut(Out)) {
+        self.drain(out, true);
+    }
+
+    /// Hands out the front of the queue while it is ready (`wait`: all of
+    /// it, waiting for each signature).
+    fn drain(&mut self, out: &mut dyn FnMut(Out), wait: bool) {
+        while !self.queue.is_empty() {
+            if !self.hand_out_front(out, wait) {
+                return;
+            }
+        }
+    }
+
+    /// Hands out the front of the queue, waiting for its signature.
+    fn drain_one(&mut self, out: &mut dyn FnMut(Out)) {
+        self.hand_out_front(out, true);
+    }
+
+    /// Hands out the front of the queue once it is ready (`wait`: waiting
+    /// for its signature); false when it is not ready yet.
+    fn hand_out_front(&mut self, out: &mut dyn FnMut(Out), wait: bool) -> bool {
+        let signed = match self.queue.front() {
+            None => return false,
+            Some(Pending::Ready(_)) => None,
+            Some(Pending::Signing { signed, .. }) if wait => Some(signed.recv().ok()),
+            Some(Pending::Signing { signed, .. }) => match signed.try_recv() {
+                Ok(frame) => Some(Some(frame)),
+                Err(mpsc::TryRecvError::Empty) => return false,
+                Err(mpsc::TryRecvError::Disconnected) => Some(None),
+            },
+        };
+        match (self.queue.pop_front(), signed) {
+            (Some(Pending::Ready(o)), _) => out(o),
+            (Some(Pending::Signing { panel, via, .. }), Some(Some(frame))) => {
+                out(Out::Frame { panel, frame, via })
+            }
+            (Some(Pending::Signing { panel, .. }), _) => {
+                tracing::error!(panel = %panel, "a signing thread failed: frame not sent")
+            }
+            (None, _) => {}
+        }
+        true
+    }
+}
+
+/// Starts `n` signing threads; they end when the sender is dropped.
+fn start_signers(key: &ed25519_dalek::SigningKey, n: usize) -> mpsc::Sender<Job> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..n {
+        let (rx, key) = (rx.clone(), key.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("signer-{i}"))
+            .spawn(move || loop {
+                let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                let Ok(Job { mut bytes, done }) = job else {
+                    return;
+                };
+                frame::append_signature(&mut bytes, &key);
+                let _ = done.send(Bytes::from(bytes));
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("a signing thread did not start: {e}");
+        }
+    }
+    tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::{Signature, Verifier};
+
+    fn key() -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+    }
+
+    /// What the outbox handed out: (kind, panel, bytes).
+    fn run(threads: usize, n: usize) -> Vec<(&'static str, String, Vec<u8>)> {
+        let mut outbox = Outbox::new(Some(key()), threads);
+        let mut seen = Vec::new();
+        let mut out = |o: Out| {
+            seen.push(match o {
+                Out::Frame { panel, frame, .. } => ("frame", panel.to_string(), frame.to_vec()),
+                Out::Clear { panel } => ("clear", panel.to_string(), Vec::new()),
+                Out::Bundle { panel, bundle } => ("bundle", panel.to_string(), bundle.to_vec()),
+            })
+        };
+        for i in 0..n {
+            let panel = Id::parse(&format!("p{}", i % 7)).unwrap();
+            let bytes = format!("frame {i} of {}", panel).into_bytes();
+            // Every third frame is for a vendor card: not signed.
+            outbox.frame(&panel, Transport::Mqtt, bytes, i % 3 != 0, &mut out);
+            if i % 5 == 0 {
+                outbox.push(Out::Clear { panel }, &mut out);
+            }
+        }
+        outbox.settle(&mut out);
+        seen
+    }
+
+    /// Signed on worker threads, everything comes out as it would have
+    /// inline: the same outputs in the same order, each signature valid
+    /// for its own frame, and more frames than may wait at once.
+    #[test]
+    fn frames_signed_on_threads_come_out_in_order_and_valid() {
+        let n = IN_FLIGHT + 500;
+        let inline = run(1, n);
+        let threaded = run(3, n);
+        assert_eq!(inline.len(), n + n.div_ceil(5));
+        assert!(inline == threaded, "the same outputs in the same order");
+        let public = key().verifying_key();
+        let mut signed = 0;
+        for (i, (kind, _, bytes)) in threaded.iter().filter(|s| s.0 == "frame").enumerate() {
+            assert_eq!(*kind, "frame");
+            let text = format!("frame {i} of p{}", i % 7);
+            assert!(bytes.starts_with(text.as_bytes()), "frame {i} in its place");
+            if i % 3 == 0 {
+                assert_eq!(bytes.len(), text.len(), "not signed");
+                continue;
+            }
+            let (body, sig) = bytes.split_at(text.len());
+            let sig = Signature::from_slice(sig).unwrap();
+            assert!(public.verify(body, &sig).is_ok(), "frame {i}'s signature");
+            signed += 1;
+        }
+        assert!(signed > n / 2);
+    }
+
+    /// Without a key nothing is signed, and with one thread there is no
+    /// pool: outputs go straight out.
+    #[test]
+    fn without_a_key_or_a_second_core_outputs_go_straight_out() {
+        for (key, threads) in [(None, 4), (Some(key()), 1)] {
+            let mut outbox = Outbox::new(key, threads);
+            assert!(outbox.jobs.is_none());
+            let mut seen = 0;
+            let panel = Id::parse("p1").unwrap();
+            outbox.frame(&panel, Transport::Mqtt, b"f".to_vec(), true, &mut |_| {
+                seen += 1
+            });
+            assert_eq!(seen, 1, "handed out at once");
+        }
+    }
+}
