@@ -897,27 +897,8 @@ fn fmt_s(v: Option<f64>, target: f64) -> String {
     }
 }
 
-fn print_figures(f: &Figures) {
-    println!("\nprovince scenario, {} panels:", f.panels);
-    println!(
-        "  panels created ({:<6})               {:.2} s",
-        f.create, f.create_s
-    );
-    if f.create_only {
-        println!(
-            "  server RSS                          {:.1} MiB (peak {:.1} MiB)",
-            f.rss_mib, f.hwm_mib
-        );
-        return;
-    }
-    println!(
-        "  fleet connected, retained frames in {:.1} s",
-        f.fleet_ready_s
-    );
-    println!(
-        "    broker links lost or not made     {} while connecting, {} in the run",
-        f.link_losses.0, f.link_losses.1
-    );
+/// The campaign change's lines of [`print_figures`].
+fn print_change(f: &Figures) {
     println!(
         "  campaign change: API reply          {:.0} ms",
         f.change_reply_ms
@@ -955,6 +936,30 @@ fn print_figures(f: &Figures) {
         "      brokers / fleet and tool CPU    {:.2} / {:.2} s",
         f.change_rest_cpu_s.0, f.change_rest_cpu_s.1
     );
+}
+
+fn print_figures(f: &Figures) {
+    println!("\nprovince scenario, {} panels:", f.panels);
+    println!(
+        "  panels created ({:<6})               {:.2} s",
+        f.create, f.create_s
+    );
+    if f.create_only {
+        println!(
+            "  server RSS                          {:.1} MiB (peak {:.1} MiB)",
+            f.rss_mib, f.hwm_mib
+        );
+        return;
+    }
+    println!(
+        "  fleet connected, retained frames in {:.1} s",
+        f.fleet_ready_s
+    );
+    println!(
+        "    broker links lost or not made     {} while connecting, {} in the run",
+        f.link_losses.0, f.link_losses.1
+    );
+    print_change(f);
     println!(
         "  alert to all: API reply            {:.0} ms",
         f.alert_reply_ms

@@ -109,17 +109,7 @@ pub fn run<'a>(
     let mut written = vec![secrets.clone()];
     crate::fsio::write_secret(&secrets, &serde_json::to_vec_pretty(&passwords)?)
         .with_context(|| format!("cannot write {}", secrets.display()))?;
-    // A server the file no longer names: its environment file would hold
-    // a password the broker no longer takes.
-    for n in plan.servers + 1..=super::MAX_SERVERS {
-        let stale = out.join(super::env_file_name(n));
-        match std::fs::remove_file(&stale) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("cannot remove {}", stale.display()))
-            }
-            _ => {}
-        }
-    }
+    remove_stale_env_files(&plan, &out)?;
     let mut brokers = vec![("province".to_string(), layout.province.len())];
     brokers.extend(
         plan.districts
@@ -159,6 +149,21 @@ pub fn run<'a>(
         files: written,
         certificates_until,
     })
+}
+
+/// Removes the environment files of servers the province file no longer
+/// names: they would hold passwords the broker no longer takes.
+fn remove_stale_env_files(plan: &Plan, out: &Path) -> anyhow::Result<()> {
+    for n in plan.servers + 1..=super::MAX_SERVERS {
+        let stale = out.join(super::env_file_name(n));
+        match std::fs::remove_file(&stale) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot remove {}", stale.display()))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Valid from the start of `from` to the start of `until`, UTC.

@@ -24,9 +24,11 @@ use super::Out;
 use crate::domain::{Id, Transport};
 use crate::frame;
 
-/// Frames waiting for their signature, at most; the player waits for the
-/// oldest beyond that (memory stays bounded whatever the fleet).
+/// Outputs waiting to be handed out, at most, and their bytes at most
+/// (a colour frame in full is 221 KB): beyond either the player waits for
+/// the oldest, so memory stays bounded whatever the fleet.
 const IN_FLIGHT: usize = 4096;
+const IN_FLIGHT_BYTES: usize = 32 << 20;
 /// Signing threads, at most.
 const MAX_SIGNERS: usize = 4;
 
@@ -37,7 +39,18 @@ enum Pending {
         panel: Id,
         via: Transport,
         signed: mpsc::Receiver<Bytes>,
+        /// Its bytes, signed.
+        len: usize,
     },
+}
+
+/// The bytes an output holds.
+fn size(o: &Out) -> usize {
+    match o {
+        Out::Frame { frame, .. } => frame.len(),
+        Out::Bundle { bundle, .. } => bundle.len(),
+        Out::Clear { .. } => 0,
+    }
 }
 
 /// Frame bytes to sign, and where the signed frame goes.
@@ -49,21 +62,24 @@ struct Job {
 /// The player's outputs in order.
 pub(super) struct Outbox {
     queue: VecDeque<Pending>,
+    /// The bytes of what waits in `queue`.
+    queued_bytes: usize,
     key: Option<ed25519_dalek::SigningKey>,
     /// The signing threads' queue (`None`: frames are signed inline).
     jobs: Option<mpsc::Sender<Job>>,
 }
 
 impl Outbox {
-    /// Signs with `key` (when set) on up to `threads` worker threads
-    /// ([`Outbox::threads_here`]); 1 or fewer: inline.
+    /// Signs with `key` (when set) on `threads` signing threads (up to 4,
+    /// [`Outbox::threads_here`]); 1 or fewer: inline, on the player's.
     pub(super) fn new(key: Option<ed25519_dalek::SigningKey>, threads: usize) -> Outbox {
         let jobs = key
             .as_ref()
             .filter(|_| threads > 1)
-            .map(|key| start_signers(key, threads.min(MAX_SIGNERS)));
+            .and_then(|key| start_signers(key, threads.min(MAX_SIGNERS)));
         Outbox {
             queue: VecDeque::new(),
+            queued_bytes: 0,
             key,
             jobs,
         }
@@ -76,10 +92,21 @@ impl Outbox {
 
     /// Hands `o` out after everything before it.
     pub(super) fn push(&mut self, o: Out, out: &mut dyn FnMut(Out)) {
+        self.drain(out, false);
         if self.queue.is_empty() {
             out(o);
         } else {
+            self.queued_bytes += size(&o);
             self.queue.push_back(Pending::Ready(o));
+            self.bound(out);
+        }
+    }
+
+    /// Waits for the oldest outputs while too many, or too many bytes,
+    /// wait.
+    fn bound(&mut self, out: &mut dyn FnMut(Out)) {
+        while self.queue.len() > IN_FLIGHT || self.queued_bytes > IN_FLIGHT_BYTES {
+            self.drain_one(out);
         }
     }
 
@@ -94,35 +121,42 @@ impl Outbox {
         out: &mut dyn FnMut(Out),
     ) {
         let key = self.key.as_ref().filter(|_| sign);
-        match (key, &self.jobs) {
-            (Some(_), Some(jobs)) => {
-                let (done, signed) = mpsc::sync_channel(1);
-                if jobs.send(Job { bytes, done }).is_err() {
-                    tracing::error!(panel = %panel, "the signing threads have stopped: frame not sent");
+        if let (Some(_), Some(jobs)) = (key, &self.jobs) {
+            let (done, signed) = mpsc::sync_channel(1);
+            let len = bytes.len() + frame::SIGNATURE_LEN;
+            match jobs.send(Job { bytes, done }) {
+                Ok(()) => {
+                    self.queued_bytes += len;
+                    self.queue.push_back(Pending::Signing {
+                        panel: panel.clone(),
+                        via,
+                        signed,
+                        len,
+                    });
+                    self.drain(out, false);
+                    self.bound(out);
                     return;
                 }
-                self.queue.push_back(Pending::Signing {
-                    panel: panel.clone(),
-                    via,
-                    signed,
-                });
-                self.drain(out, false);
-                while self.queue.len() > IN_FLIGHT {
-                    self.drain_one(out);
+                Err(mpsc::SendError(job)) => {
+                    // Every signing thread has stopped: sign here from
+                    // now on.
+                    tracing::error!(
+                        "the signing threads have stopped; the player signs frames itself"
+                    );
+                    self.jobs = None;
+                    bytes = job.bytes;
                 }
-            }
-            (key, _) => {
-                if let Some(key) = key {
-                    frame::append_signature(&mut bytes, key);
-                }
-                let o = Out::Frame {
-                    panel: panel.clone(),
-                    frame: Bytes::from(bytes),
-                    via,
-                };
-                self.push(o, out);
             }
         }
+        if let Some(key) = key {
+            frame::append_signature(&mut bytes, key);
+        }
+        let o = Out::Frame {
+            panel: panel.clone(),
+            frame: Bytes::from(bytes),
+            via,
+        };
+        self.push(o, out);
     }
 
     /// Hands out everything, waiting for the signatures still being made.
@@ -159,11 +193,21 @@ impl Outbox {
             },
         };
         match (self.queue.pop_front(), signed) {
-            (Some(Pending::Ready(o)), _) => out(o),
-            (Some(Pending::Signing { panel, via, .. }), Some(Some(frame))) => {
+            (Some(Pending::Ready(o)), _) => {
+                self.queued_bytes -= size(&o);
+                out(o)
+            }
+            (
+                Some(Pending::Signing {
+                    panel, via, len, ..
+                }),
+                Some(Some(frame)),
+            ) => {
+                self.queued_bytes -= len;
                 out(Out::Frame { panel, frame, via })
             }
-            (Some(Pending::Signing { panel, .. }), _) => {
+            (Some(Pending::Signing { panel, len, .. }), _) => {
+                self.queued_bytes -= len;
                 tracing::error!(panel = %panel, "a signing thread failed: frame not sent")
             }
             (None, _) => {}
@@ -173,9 +217,11 @@ impl Outbox {
 }
 
 /// Starts `n` signing threads; they end when the sender is dropped.
-fn start_signers(key: &ed25519_dalek::SigningKey, n: usize) -> mpsc::Sender<Job> {
+/// `None` when none started.
+fn start_signers(key: &ed25519_dalek::SigningKey, n: usize) -> Option<mpsc::Sender<Job>> {
     let (tx, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
+    let mut started = 0;
     for i in 0..n {
         let (rx, key) = (rx.clone(), key.clone());
         let spawned = std::thread::Builder::new()
@@ -188,11 +234,12 @@ fn start_signers(key: &ed25519_dalek::SigningKey, n: usize) -> mpsc::Sender<Job>
                 frame::append_signature(&mut bytes, &key);
                 let _ = done.send(Bytes::from(bytes));
             });
-        if let Err(e) = spawned {
-            tracing::warn!("a signing thread did not start: {e}");
+        match spawned {
+            Ok(_) => started += 1,
+            Err(e) => tracing::warn!("a signing thread did not start: {e}"),
         }
     }
-    tx
+    (started > 0).then_some(tx)
 }
 
 #[cfg(test)]
@@ -254,6 +301,33 @@ mod tests {
             signed += 1;
         }
         assert!(signed > n / 2);
+    }
+
+    /// Full colour frames (221 KB each) come faster than they are signed:
+    /// what waits stays under its byte bound, and all of it comes out.
+    #[test]
+    fn what_waits_for_its_signature_stays_within_its_bytes() {
+        let mut outbox = Outbox::new(Some(key()), 2);
+        let mut seen = 0;
+        let panel = Id::parse("p1").unwrap();
+        for _ in 0..400 {
+            let frame = vec![0u8; 384 * 192 * 3];
+            outbox.frame(&panel, Transport::Mqtt, frame, true, &mut |_| seen += 1);
+            assert!(
+                outbox.queued_bytes <= IN_FLIGHT_BYTES,
+                "{}",
+                outbox.queued_bytes
+            );
+            outbox.push(
+                Out::Clear {
+                    panel: panel.clone(),
+                },
+                &mut |_| seen += 1,
+            );
+        }
+        outbox.settle(&mut |_| seen += 1);
+        assert_eq!(seen, 800);
+        assert_eq!(outbox.queued_bytes, 0);
     }
 
     /// Without a key nothing is signed, and with one thread there is no

@@ -23,9 +23,8 @@ pub struct FrameSettings {
     pub grace_s: u32,
     /// When set, every frame is signed.
     pub signer: Option<ed25519_dalek::SigningKey>,
-    /// Threads that sign frames beside the player's own (up to 4); 0: as
-    /// many as the machine has cores; 1: the player signs each frame
-    /// itself.
+    /// Threads that sign frames (up to 4); 0: as many as the machine has
+    /// cores; 1: none, the player signs each frame itself.
     pub signing_threads: usize,
 }
 
