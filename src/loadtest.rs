@@ -597,12 +597,20 @@ impl Drop for Proc {
 /// utime + stime of a process, seconds (clock ticks of 100 Hz, as on Linux).
 fn cpu_s(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu(&stat).1
+}
+
+/// A `/proc/…/stat` line's command name and utime + stime in seconds.
+fn stat_cpu(stat: &str) -> (&str, f64) {
     // Fields after the command name (which may contain spaces).
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let (name, after) = match (stat.find('('), stat.rfind(')')) {
+        (Some(open), Some(close)) => (&stat[open + 1..close], &stat[close + 1..]),
+        _ => ("", ""),
+    };
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // utime is field 14, stime 15 (1-based); `after` starts at field 3.
-    (ticks(11) + ticks(12)) / 100.0
+    (name, (ticks(11) + ticks(12)) / 100.0)
 }
 
 /// CPU seconds so far of each of a process's threads, summed by thread
@@ -614,13 +622,8 @@ fn thread_cpu_s(pid: u32) -> std::collections::BTreeMap<String, f64> {
     };
     for t in tasks.flatten() {
         let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = stat[open + 1..close].to_string();
-        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        *by_name.entry(name).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
+        let (name, s) = stat_cpu(&stat);
+        *by_name.entry(name.to_string()).or_insert(0.0) += s;
     }
     by_name
 }
@@ -1172,6 +1175,34 @@ fn record(
     });
 }
 
+/// The simulated fleet: in this process on one broker, or a process per
+/// district broker (`--districts`).
+enum Fleet {
+    InProcess(bangtin::mqtt::controller::Fleet),
+    Districts(Vec<Proc>),
+}
+
+impl Fleet {
+    /// The fleet processes' pids (none for a fleet in this process).
+    fn pids(&self) -> Vec<u32> {
+        match self {
+            Fleet::InProcess(_) => Vec::new(),
+            Fleet::Districts(children) => children.iter().map(Proc::pid).collect(),
+        }
+    }
+
+    /// Stops the fleet, then its runtime.
+    fn stop(self, rt: tokio::runtime::Runtime) {
+        match self {
+            Fleet::InProcess(fleet) => stop_fleet(rt, fleet),
+            Fleet::Districts(children) => {
+                drop(children);
+                rt.shutdown_timeout(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
 /// The fleet's runtime and the fleet, stopped in that order.
 fn stop_fleet(rt: tokio::runtime::Runtime, fleet: bangtin::mqtt::controller::Fleet) {
     rt.block_on(async {
@@ -1258,15 +1289,11 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
     }
     let rt = tokio::runtime::Runtime::new()?;
     let glass = Arc::new(Glass::new(n));
-    let (fleet, children) = if p.districts.is_empty() {
-        (Some(run.start_fleet(&rt, p.mport, &glass)?), Vec::new())
-    } else {
-        (None, run.start_district_fleets(&p.districts, &glass)?)
-    };
+    let fleet = run.start_any_fleet(&rt, p.mport, &p.districts, &glass)?;
     run.brokers = std::iter::once(p.mosq.pid())
         .chain(p.districts.iter().map(|d| d.proc.pid()))
         .collect();
-    run.fleets = children.iter().map(Proc::pid).collect();
+    run.fleets = fleet.pids();
     run.settle(&http);
     run.idle_cpu(spid);
     run.campaign_change(&http, &glass, &p.content, spid)?;
@@ -1283,11 +1310,7 @@ fn province_once(a: &ProvinceArgs, n: u32) -> anyhow::Result<Figures> {
         .collect();
 
     // Tear down: fleet, server, brokers.
-    drop(children);
-    match fleet {
-        Some(fleet) => stop_fleet(rt, fleet),
-        None => rt.shutdown_timeout(Duration::from_secs(2)),
-    }
+    fleet.stop(rt);
     p.stop();
     run.clean_up();
     Ok(run.fig)
@@ -1477,6 +1500,23 @@ impl Run<'_> {
         );
         self.fleet_ready(glass, t)?;
         Ok(fleet)
+    }
+
+    /// The fleet: in this process on the broker at `port`, or one
+    /// process per district broker when there are any; returns once
+    /// every panel shows a frame.
+    fn start_any_fleet(
+        &mut self,
+        rt: &tokio::runtime::Runtime,
+        port: u16,
+        districts: &[bridged::District],
+        glass: &Arc<Glass>,
+    ) -> anyhow::Result<Fleet> {
+        Ok(if districts.is_empty() {
+            Fleet::InProcess(self.start_fleet(rt, port, glass)?)
+        } else {
+            Fleet::Districts(self.start_district_fleets(districts, glass)?)
+        })
     }
 
     /// One fleet process per district broker (`--districts`), each

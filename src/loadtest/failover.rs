@@ -151,7 +151,7 @@ fn once(run: &mut Run<'_>) -> anyhow::Result<Figures> {
     let rt = tokio::runtime::Runtime::new()?;
     let glass = Arc::new(Glass::new(n));
     let t = Instant::now();
-    let fleet = brokers.start_fleet(run, &rt, &glass)?;
+    let fleet = run.start_any_fleet(&rt, brokers.port, &brokers.districts, &glass)?;
     fig.fleet_ready_s = t.elapsed().as_secs_f64();
     fig.districts = brokers.districts.len() as u32;
     run.settle(&pair.http_a);
@@ -181,13 +181,7 @@ fn once(run: &mut Run<'_>) -> anyhow::Result<Figures> {
     fig.survivor_rss_mib = rss_mib(pair.b.pid()).0;
     fig.broker_rss_mib = brokers.rss_mib();
 
-    match fleet {
-        Fleet::InProcess(fleet) => super::stop_fleet(rt, fleet),
-        Fleet::Districts(children) => {
-            drop(children);
-            rt.shutdown_timeout(Duration::from_secs(2));
-        }
-    }
+    fleet.stop(rt);
     pair.b.stop();
     drop(brokers);
     drop(pg);
@@ -204,13 +198,6 @@ struct Brokers {
     /// Each server's broker URL (with its own user and password when
     /// bridged).
     urls: [String; 2],
-}
-
-/// The simulated fleet: in this process on one broker, or a process per
-/// district broker.
-enum Fleet {
-    InProcess(bangtin::mqtt::controller::Fleet),
-    Districts(Vec<Proc>),
 }
 
 impl Brokers {
@@ -235,21 +222,6 @@ impl Brokers {
             port: b.province_port,
             districts: b.districts,
             urls: [a, b_url],
-        })
-    }
-
-    /// The fleet, on this run's broker(s); returns once every panel shows
-    /// a frame.
-    fn start_fleet(
-        &self,
-        run: &mut Run<'_>,
-        rt: &tokio::runtime::Runtime,
-        glass: &Arc<Glass>,
-    ) -> anyhow::Result<Fleet> {
-        Ok(if self.districts.is_empty() {
-            Fleet::InProcess(run.start_fleet(rt, self.port, glass)?)
-        } else {
-            Fleet::Districts(run.start_district_fleets(&self.districts, glass)?)
         })
     }
 

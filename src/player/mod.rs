@@ -241,11 +241,7 @@ impl Player {
     pub fn new(parts: PlayerParts) -> Player {
         let inputs = parts.schedules.current();
         let coder = compress::Compressor::new(parts.shared.clone());
-        let threads = match parts.frames.signing_threads {
-            0 => outbox::Outbox::threads_here(),
-            n => n,
-        };
-        let outbox = outbox::Outbox::new(parts.frames.signer.clone(), threads);
+        let outbox = outbox::Outbox::new(parts.frames.signer.clone(), parts.frames.signing_threads);
         Player {
             outbox,
             settled: inputs.snapshot.clone(),

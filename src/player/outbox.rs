@@ -70,9 +70,13 @@ pub(super) struct Outbox {
 }
 
 impl Outbox {
-    /// Signs with `key` (when set) on `threads` signing threads (up to 4,
-    /// [`Outbox::threads_here`]); 1 or fewer: inline, on the player's.
+    /// Signs with `key` (when set) on `threads` signing threads (up to 4;
+    /// 0: as many as the machine has cores); 1: inline, on the player's.
     pub(super) fn new(key: Option<ed25519_dalek::SigningKey>, threads: usize) -> Outbox {
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
         let jobs = key
             .as_ref()
             .filter(|_| threads > 1)
@@ -83,11 +87,6 @@ impl Outbox {
             key,
             jobs,
         }
-    }
-
-    /// The cores this machine offers (what [`Outbox::new`] is given).
-    pub(super) fn threads_here() -> usize {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
     /// Hands `o` out after everything before it.
