@@ -90,6 +90,40 @@ async fn wait_inbound_within(
     }
 }
 
+/// Returns once the broker delivers `client`'s reports to the link. The
+/// link says `Connected` at its CONNACK, before the broker has handled its
+/// SUBSCRIBE: a report another client publishes in between is not sent to
+/// the link, and one not retained is lost (a full test run lost the one a
+/// test waited for). So `client` publishes a status of `panel`, not
+/// retained, until one comes through; other events are skipped.
+async fn until_reports_reach_the_link(
+    rx: &mut mpsc::Receiver<Inbound>,
+    client: &TestClient,
+    panel: &str,
+) {
+    let topic = format!("bangtin/panels/{panel}/status");
+    let deadline = tokio::time::Instant::now() + 4 * WAIT;
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the link heard none of {panel}'s statuses within {:?}",
+            4 * WAIT
+        );
+        client
+            .publish(&topic, false, r#"{"online":true,"firmware":"probe"}"#)
+            .await;
+        let window = tokio::time::Instant::now() + Duration::from_millis(200);
+        while let Ok(m) = tokio::time::timeout_at(window, rx.recv()).await {
+            match m.expect("inbound channel closed") {
+                Inbound::Status {
+                    firmware: Some(f), ..
+                } if f == "probe" => return,
+                _ => {}
+            }
+        }
+    }
+}
+
 /// Waits for `panel`'s controller to acknowledge `seq`, skipping other events.
 async fn wait_ack(rx: &mut mpsc::Receiver<Inbound>, panel: &str, seq: u32) {
     let want = id(panel);
@@ -1070,6 +1104,7 @@ async fn oversized_report_is_skipped_and_the_link_stays(broker: &Broker) {
     assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
     let big = vec![b' '; 4 * 1024 * 1024 + 512];
     let attacker = TestClient::connect(&broker.url(), "attacker", &[]).await;
+    until_reports_reach_the_link(&mut inbound, &attacker, "p9").await;
     attacker
         .publish("bangtin/panels/p9/status", true, big)
         .await;
