@@ -413,20 +413,36 @@ impl LinkTask {
     }
 }
 
-/// Sends `last` ahead of anything queued, waits up to 2 s for its PUBACK,
+/// Sends `last` after what is queued, waits up to 2 s for its PUBACK,
 /// then disconnects cleanly (so the broker discards the Last Will). Returns
 /// whether the ack arrived; when it did not, there is no DISCONNECT: the
 /// caller drops the event loop, and the broker publishes the Last Will
 /// (the same offline status), so a last status lost under load never
 /// leaves the client "online" for good.
+///
+/// What is queued goes first (a controller's unsent acks are proof of
+/// play), except a publish on `last`'s own topic: an "online" status
+/// queued a moment before the stop would follow the "offline" one and be
+/// what the broker keeps, so it is dropped.
 pub(crate) async fn publish_then_disconnect(eventloop: &mut EventLoop, last: Request) -> bool {
-    eventloop.pending.push_front(last);
+    if let Request::Publish(l) = &last {
+        eventloop
+            .pending
+            .retain(|r| !matches!(r, Request::Publish(p) if p.topic == l.topic));
+    }
+    // Pending requests are sent in order, before any from the channel:
+    // the publish after these is ours.
+    let mut ahead = eventloop
+        .pending
+        .iter()
+        .filter(|r| matches!(r, Request::Publish(_)))
+        .count();
+    eventloop.pending.push_back(last);
     let deadline = Instant::now() + SHUTDOWN_WAIT;
     let mut pkid = None;
     let acked = loop {
         match tokio::time::timeout_at(deadline, eventloop.poll()).await {
-            // Pending requests are sent first, so the next outgoing
-            // publish is ours.
+            Ok(Ok(Event::Outgoing(Outgoing::Publish(_)))) if ahead > 0 => ahead -= 1,
             Ok(Ok(Event::Outgoing(Outgoing::Publish(id)))) if pkid.is_none() => pkid = Some(id),
             Ok(Ok(Event::Incoming(Incoming::PubAck(ack)))) if Some(ack.pkid) == pkid => break true,
             Ok(Ok(_)) => {}
@@ -563,6 +579,56 @@ mod tests {
             i = j + len;
         }
         types
+    }
+
+    /// A controller stopped just after it queued an ack and an "online"
+    /// status (its frame and bundle had just come): the ack still goes,
+    /// the offline status goes last, and the queued "online" not at all.
+    /// The offline status used to jump the queue: what was queued was
+    /// either cut off by the DISCONNECT (here: the ack, a lost proof of
+    /// play) or sent after it while its PUBACK was awaited, and then the
+    /// broker kept "online" for a controller that had gone.
+    #[tokio::test]
+    async fn the_last_status_goes_after_what_was_queued_and_replaces_a_queued_one() {
+        use super::super::wire::{Codec, Item};
+        use futures_util::{SinkExt, StreamExt};
+        use rumqttc::mqttbytes::v4::{ConnAck, ConnectReturnCode, Packet, PubAck};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let broker = tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let (r, w) = tokio::io::split(s);
+            let mut from = tokio_util::codec::FramedRead::new(r, Codec::new(4096));
+            let mut to = tokio_util::codec::FramedWrite::new(w, Codec::new(0));
+            let mut got = Vec::new();
+            while let Some(Ok(Item::Packet(p))) = from.next().await {
+                match p {
+                    Packet::Connect(_) => {
+                        let ok = ConnAck::new(ConnectReturnCode::Success, false);
+                        to.send(Packet::ConnAck(ok)).await.unwrap();
+                    }
+                    Packet::Publish(p) => {
+                        got.push(format!(
+                            "{} {}",
+                            p.topic,
+                            String::from_utf8_lossy(&p.payload)
+                        ));
+                        to.send(Packet::PubAck(PubAck::new(p.pkid))).await.unwrap();
+                    }
+                    Packet::Disconnect => break,
+                    _ => {}
+                }
+            }
+            got
+        });
+        let (_client, mut el) = AsyncClient::new(MqttOptions::new("t", "127.0.0.1", port), 4);
+        while !matches!(el.poll().await, Ok(Event::Incoming(Incoming::ConnAck(_)))) {}
+        el.pending.push_back(retained("status".into(), "on"));
+        let ack = Publish::new("ack", QoS::AtLeastOnce, "7");
+        el.pending.push_back(Request::Publish(ack));
+        let acked = publish_then_disconnect(&mut el, retained("status".into(), "off")).await;
+        assert!(acked, "this broker acknowledges every publish");
+        assert_eq!(broker.await.unwrap(), ["ack 7", "status off"]);
     }
 
     /// A broker that takes the last status but never acknowledges it (it

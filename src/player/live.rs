@@ -110,6 +110,13 @@ pub struct LiveStatus {
     /// that follows matches it against what it decides next).
     #[serde(skip)]
     pub last_ack: Option<(u32, Option<u32>)>,
+    /// Whether its controller (or card) ever reported a status. Then its
+    /// statuses alone say whether it is online: an ack it sent before
+    /// going offline can arrive after its offline status (a broker need
+    /// not keep the order of two topics). A controller that only
+    /// acknowledges is online when it does.
+    #[serde(skip)]
+    pub reports_status: bool,
 }
 
 /// A change the dashboard hears about (server-sent events).
@@ -440,6 +447,7 @@ impl Shared {
             let mut live = self.live.write().expect("live lock");
             let l = live.entry(panel.clone()).or_default();
             l.online = online;
+            l.reports_status = true;
             l.last_seen = Some(at);
             if firmware.is_some() {
                 l.firmware = firmware;
@@ -502,7 +510,7 @@ impl Shared {
         {
             let mut live = self.live.write().expect("live lock");
             let l = live.entry(panel.clone()).or_default();
-            l.online = true;
+            l.online |= !l.reports_status;
             l.last_seen = Some(at);
             l.last_ack = Some((seq, crc));
             // What it holds matters only as a delta base.
@@ -583,6 +591,28 @@ mod tests {
         assert_eq!(sh.played(&p, 7, Some(0xabcd), now), None, "a duplicate ack");
         assert_eq!(sh.played(&p, 7, None, now), None, "a duplicate v1 ack");
         assert_eq!(sh.played(&p, 8, Some(1), now), None, "unknown seq");
+    }
+
+    /// An ack that arrives after the controller's offline status (sent
+    /// before it, on another topic) leaves the panel offline; a
+    /// controller that never sends a status is online by its acks.
+    #[test]
+    fn an_ack_behind_an_offline_status_leaves_the_panel_offline() {
+        let sh = Shared::default();
+        let (p, quiet) = (Id::parse("p1").unwrap(), Id::parse("p2").unwrap());
+        sent(&sh, &p, 7, 0xabcd);
+        sent(&sh, &quiet, 3, 0x1111);
+        let now = Utc::now();
+        sh.status(&p, true, None, None, now);
+        sh.status(&p, false, None, None, now);
+        assert!(
+            sh.played(&p, 7, Some(0xabcd), now).is_some(),
+            "still proof of play"
+        );
+        let online = |id: &Id| sh.live.read().unwrap().get(id).map(|l| l.online);
+        assert_eq!(online(&p), Some(false));
+        sh.played(&quiet, 3, None, now);
+        assert_eq!(online(&quiet), Some(true));
     }
 
     #[test]

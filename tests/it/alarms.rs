@@ -72,13 +72,36 @@ impl Smtp {
                 .output()
                 .unwrap(),
         );
-        let port = free_port();
+        // A port from free_port() can be taken again before Python binds
+        // it (another test's outgoing connection): try a few.
+        for _ in 0..5 {
+            let port = free_port();
+            if let Some((child, mails)) = Smtp::spawn(port, &cert, &key) {
+                return Smtp {
+                    child,
+                    port,
+                    cert,
+                    mails,
+                    _dir: dir,
+                };
+            }
+        }
+        panic!("the SMTP server did not start on any of 5 free ports");
+    }
+
+    /// The SMTP server on `port`, once it says it is ready; `None` if it
+    /// exited first.
+    fn spawn(
+        port: u16,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Option<(Child, Arc<Mutex<Vec<Value>>>)> {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/alarms_smtp.py");
         let mut child = Command::new(python_with_aiosmtpd())
             .arg(script)
             .arg(port.to_string())
-            .arg(&cert)
-            .arg(&key)
+            .arg(cert)
+            .arg(key)
             .args([SMTP_USER, SMTP_PASSWORD])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -97,15 +120,16 @@ impl Smtp {
                 }
             }
         });
-        ready_rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the SMTP server is ready");
-        Smtp {
-            child,
-            port,
-            cert,
-            mails,
-            _dir: dir,
+        match ready_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(()) => Some((child, mails)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                None
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the SMTP server is not ready after 20 s")
+            }
         }
     }
 
@@ -233,6 +257,17 @@ fn subjects(smtp: &Smtp) -> Vec<String> {
         .collect()
 }
 
+/// A `digest_at` twelve hours from now (the default, 07:00 in Vietnam, is
+/// midnight UTC: a test running then would get a digest it did not ask
+/// for).
+fn not_for_hours() -> String {
+    let later = Utc::now() + chrono::Duration::hours(12);
+    later
+        .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+        .format("%H:%M")
+        .to_string()
+}
+
 async fn online(api: &Api, panel: &str) -> bool {
     api.get(&format!("/panels/{panel}")).await.1["online"] == json!(true)
 }
@@ -263,11 +298,20 @@ async fn a_cut_link_alarms_once_and_recovers_once_through_mail_and_webhook() {
             json!({"id": "cho-vinh", "name": "Chợ Vinh", "width": 64, "height": 16, "format": "mono1"}),
         )
         .await;
+    // Online first: with the 2 s limit set before, a controller slow to
+    // connect on a busy machine would raise an alarm before the cut.
+    let fleet = controller(&url, "cho-vinh");
+    eventually(Duration::from_secs(15), || async {
+        online(&admin, "cho-vinh").await.then_some(())
+    })
+    .await
+    .expect("the controller comes online");
     let (st, v) = admin
         .put(
             "/alarms/config",
             json!({
                 "offline_after_s": 2, "recover_after_s": 4,
+                "digest_at": not_for_hours(),
                 "webhook": {"url": hook.url, "secret": HOOK_SECRET},
                 "email": smtp.settings(),
             }),
@@ -281,12 +325,6 @@ async fn a_cut_link_alarms_once_and_recovers_once_through_mail_and_webhook() {
     );
     assert_eq!(v["webhook_secret_set"], true);
     assert_eq!(v["email_password_set"], true);
-    let fleet = controller(&url, "cho-vinh");
-    eventually(Duration::from_secs(15), || async {
-        online(&admin, "cho-vinh").await.then_some(())
-    })
-    .await
-    .expect("the controller comes online");
     assert_online(&server, 1).await;
 
     // The link is cut.
@@ -381,6 +419,11 @@ async fn a_cut_link_alarms_once_and_recovers_once_through_mail_and_webhook() {
         .await
         .expect("the controller comes online");
         f.shutdown().await;
+        eventually(Duration::from_secs(15), || async {
+            (!online(&admin, "cho-vinh").await).then_some(())
+        })
+        .await
+        .expect("the controller goes offline");
     }
     // Then it stays up: one recovery notice.
     let _fleet = controller(&url, "cho-vinh");

@@ -94,31 +94,40 @@ async fn wait_inbound_within(
 /// link says `Connected` at its CONNACK, before the broker has handled its
 /// SUBSCRIBE: a report another client publishes in between is not sent to
 /// the link, and one not retained is lost (a full test run lost the one a
-/// test waited for). So `client` publishes a status of `panel`, not
-/// retained, until one comes through; other events are skipped.
+/// test waited for). So `client` publishes a probe on `panel`'s `kind`
+/// topic ("status" or "ack"), not retained, until one comes through;
+/// other events are skipped. Use the topic of the reports the test sends
+/// next: a broker keeps one client's order on one topic, so a probe that
+/// arrives late still arrives before them.
 async fn until_reports_reach_the_link(
     rx: &mut mpsc::Receiver<Inbound>,
     client: &TestClient,
     panel: &str,
+    kind: &str,
 ) {
-    let topic = format!("bangtin/panels/{panel}/status");
+    let topic = format!("bangtin/panels/{panel}/{kind}");
+    let (probe, is_probe): (&str, fn(&Inbound) -> bool) = match kind {
+        "status" => (
+            r#"{"online":true,"firmware":"probe"}"#,
+            |m| matches!(m, Inbound::Status { firmware: Some(f), .. } if f == "probe"),
+        ),
+        "ack" => (r#"{"seq":4294967295}"#, |m| {
+            matches!(m, Inbound::Ack { seq: u32::MAX, .. })
+        }),
+        other => panic!("no probe on {other}"),
+    };
     let deadline = tokio::time::Instant::now() + 4 * WAIT;
     loop {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the link heard none of {panel}'s statuses within {:?}",
+            "the link heard none of {panel}'s probes within {:?}",
             4 * WAIT
         );
-        client
-            .publish(&topic, false, r#"{"online":true,"firmware":"probe"}"#)
-            .await;
+        client.publish(&topic, false, probe).await;
         let window = tokio::time::Instant::now() + Duration::from_millis(200);
         while let Ok(m) = tokio::time::timeout_at(window, rx.recv()).await {
-            match m.expect("inbound channel closed") {
-                Inbound::Status {
-                    firmware: Some(f), ..
-                } if f == "probe" => return,
-                _ => {}
+            if is_probe(&m.expect("inbound channel closed")) {
+                return;
             }
         }
     }
@@ -1104,7 +1113,7 @@ async fn oversized_report_is_skipped_and_the_link_stays(broker: &Broker) {
     assert_eq!(next_inbound(&mut inbound).await, Inbound::Connected);
     let big = vec![b' '; 4 * 1024 * 1024 + 512];
     let attacker = TestClient::connect(&broker.url(), "attacker", &[]).await;
-    until_reports_reach_the_link(&mut inbound, &attacker, "p9").await;
+    until_reports_reach_the_link(&mut inbound, &attacker, "p9", "status").await;
     attacker
         .publish("bangtin/panels/p9/status", true, big)
         .await;
@@ -1188,6 +1197,7 @@ async fn the_gateway_refuses_denies_and_counts() {
     assert_eq!(counters.refused.load(Relaxed), 2);
 
     let p1 = TestClient::connect(&broker.url_as("p1"), "p1", &[]).await;
+    until_reports_reach_the_link(&mut inbound, &p1, "p1", "ack").await;
     p1.publish("bangtin/panels/p2/ack", false, r#"{"seq":1}"#)
         .await;
     p1.publish("bangtin/panels/p1/ack", false, r#"{"seq":2}"#)
