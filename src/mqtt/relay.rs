@@ -74,13 +74,13 @@ where
     let mut tick = tokio::time::interval(RECHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
+    // Packets are written out together: flushed once nothing more is
+    // ready to read (or the writer's buffer is full), not one write each
+    // (a change sends thousands of frames back to back).
+    let mut unflushed = false;
     loop {
         let verdict = tokio::select! {
-            item = from.next() => match item {
-                None => return format!("the {side} closed the connection"),
-                Some(Err(e)) => return format!("from the {side}: {e}"),
-                Some(Ok(item)) => decide(item),
-            },
+            biased;
             Some(p) = crossing.recv() => Verdict::Forward(p),
             _ = tick.tick(), if recheck.is_some() => {
                 if recheck.is_some_and(|p| !p.still_allowed()) {
@@ -88,12 +88,25 @@ where
                 }
                 continue;
             }
+            item = from.next() => match item {
+                None => Verdict::Close(format!("the {side} closed the connection")),
+                Some(Err(e)) => Verdict::Close(format!("from the {side}: {e}")),
+                Some(Ok(item)) => decide(item),
+            },
+            flushed = to.flush(), if unflushed => {
+                if let Err(e) = flushed {
+                    return format!("passing on what the {side} sent: {e}");
+                }
+                unflushed = false;
+                continue;
+            }
         };
         match verdict {
             Verdict::Forward(p) => {
-                if let Err(e) = to.send(p).await {
+                if let Err(e) = to.feed(p).await {
                     return format!("passing on what the {side} sent: {e}");
                 }
+                unflushed = true;
             }
             Verdict::Reply(p) => {
                 if replies.send(p).await.is_err() {
@@ -101,7 +114,13 @@ where
                 }
             }
             Verdict::Drop => {}
-            Verdict::Close(why) => return why,
+            Verdict::Close(why) => {
+                // What was passed on before goes out first.
+                if unflushed {
+                    let _ = to.flush().await;
+                }
+                return why;
+            }
         }
     }
 }
@@ -148,8 +167,19 @@ where
         None,
         "broker",
     );
-    tokio::select! {
+    let why = tokio::select! {
         why = up => why,
         why = down => why,
-    }
+    };
+    // The direction that did not end may hold packets passed on but not
+    // yet written (an ack on its way): they go out, if they can at once.
+    let _ = tokio::time::timeout(FINAL_FLUSH, async {
+        let _ = client_out.flush().await;
+        let _ = broker_out.flush().await;
+    })
+    .await;
+    why
 }
+
+/// How long a relay that ends waits to write out what it passed on.
+const FINAL_FLUSH: Duration = Duration::from_millis(500);
