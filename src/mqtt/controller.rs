@@ -5,7 +5,7 @@
 //! Each simulated panel is its own small MQTT client (client id = panel id)
 //! with its own event-loop task; nothing here talks to the server directly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::link::{jitter, publish_then_disconnect, retained, BACKOFF_MAX, BACKOFF_MIN};
+use super::link::{feed, jitter, publish_then_disconnect, retained, BACKOFF_MAX, BACKOFF_MIN};
 use super::{tls, topics, BrokerUrl, TlsFiles, DEFAULT_MAX_PACKET, MAX_SNAPSHOT};
 use crate::bundle::{self, Bundle, Refusal};
 use crate::codec;
@@ -507,6 +507,9 @@ struct Controller {
     /// rumqttc forgets them when a clean session reconnects, so they are
     /// kept here and sent again (see [`Controller::flush_acks`]).
     unsent_acks: Vec<bytes::Bytes>,
+    /// What it publishes (acks, statuses, snapshots), fed to the event
+    /// loop as its in-flight limit allows ([`super::link::feed`]).
+    outbox: VecDeque<Request>,
     /// When to send `unsent_acks` at the latest after a reconnect.
     flush_at: Option<Instant>,
     /// The size of the last picture shown (to blank a Colorlight card).
@@ -600,6 +603,7 @@ impl Controller {
             is_connected: false,
             losses: Arc::default(),
             unsent_acks: Vec::new(),
+            outbox: VecDeque::new(),
             flush_at: None,
             size: None,
             bundle_decoder: None,
@@ -860,6 +864,8 @@ impl Controller {
     fn keep_unsent_acks(&mut self, el: &mut EventLoop) {
         let topic = &self.ack_topic;
         let kept = &mut self.unsent_acks;
+        // In the order they were queued: the loop's own queue holds the
+        // older ones (those in flight are put back at its front).
         el.pending.retain(|r| match r {
             Request::Publish(p) if &p.topic == topic => {
                 kept.push(p.payload.clone());
@@ -867,6 +873,14 @@ impl Controller {
             }
             _ => true,
         });
+        // Statuses and snapshots are not kept: a reconnect sends a new
+        // status, and the snapshot was for the server asking then.
+        for r in self.outbox.drain(..) {
+            match r {
+                Request::Publish(p) if &p.topic == topic => kept.push(p.payload),
+                _ => {}
+            }
+        }
         if kept.len() > MAX_UNSENT_ACKS {
             let extra = kept.len() - MAX_UNSENT_ACKS;
             kept.drain(..extra);
@@ -874,13 +888,13 @@ impl Controller {
     }
 
     /// Queues the kept acks again, oldest first.
-    fn flush_acks(&mut self, el: &mut EventLoop) {
+    fn flush_acks(&mut self) {
         self.flush_at = None;
         if !self.unsent_acks.is_empty() {
             tracing::info!(panel = %self.panel, acks = self.unsent_acks.len(), "re-sending acks from before the disconnection");
         }
         for payload in self.unsent_acks.drain(..) {
-            el.pending.push_back(Request::Publish(Publish::from_bytes(
+            self.outbox.push_back(Request::Publish(Publish::from_bytes(
                 &self.ack_topic,
                 QoS::AtLeastOnce,
                 payload,
@@ -899,8 +913,9 @@ impl Controller {
         }
     }
 
-    /// `_client` keeps the request channel open; requests go straight into
-    /// the event loop's pending queue, which never blocks.
+    /// `_client` keeps the request channel open; requests go into the
+    /// outbox, which never blocks, and from there into the event loop's
+    /// queue as its in-flight limit allows.
     async fn run(
         mut self,
         mut el: EventLoop,
@@ -909,6 +924,9 @@ impl Controller {
     ) {
         let mut retry = Retry::default();
         loop {
+            if self.is_connected {
+                feed(&mut el, &mut self.outbox);
+            }
             let expiry = self.expires;
             let flush_at = self.flush_at;
             let play_at = self.play_at;
@@ -922,7 +940,7 @@ impl Controller {
                 }
                 _ = async { tokio::time::sleep_until(flush_at.unwrap_or_else(Instant::now)).await },
                     if flush_at.is_some() => {
-                    self.flush_acks(&mut el);
+                    self.flush_acks();
                     continue;
                 }
                 _ = async { tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)).await },
@@ -936,7 +954,7 @@ impl Controller {
                     retry = Retry::default();
                     self.on_connected(&mut el);
                 }
-                Ok(Event::Incoming(Incoming::Publish(p))) => self.on_publish(&mut el, &p).await,
+                Ok(Event::Incoming(Incoming::Publish(p))) => self.on_publish(&p).await,
                 Ok(_) => {}
                 Err(e) => {
                     if self.on_link_lost(&mut el, &e, &mut retry, &mut stop).await {
@@ -947,7 +965,7 @@ impl Controller {
         }
         if self.is_connected {
             let last = retained(self.status_topic.clone(), self.status_json(false));
-            publish_then_disconnect(&mut el, last).await;
+            publish_then_disconnect(&mut el, &mut self.outbox, last).await;
             self.set_connected(false);
         }
     }
@@ -994,19 +1012,19 @@ impl Controller {
 
     /// A message on one of the subscribed topics: a frame, a bundle or a
     /// snapshot request.
-    async fn on_publish(&mut self, el: &mut EventLoop, p: &Publish) {
+    async fn on_publish(&mut self, p: &Publish) {
         if p.topic == self.frame_topic {
-            self.on_frame_message(el, &p.payload).await;
+            self.on_frame_message(&p.payload).await;
         } else if p.topic == self.bundle_topic {
             self.on_bundle_message(&p.payload);
-            self.publish_status_if_due(el);
+            self.publish_status_if_due();
         } else if p.topic == self.snapshot_request_topic {
-            self.answer_snapshot(el).await;
+            self.answer_snapshot().await;
         }
     }
 
     /// A frame (BTF1, or BTZ1 expanded first) shown and acknowledged.
-    async fn on_frame_message(&mut self, el: &mut EventLoop, payload: &bytes::Bytes) {
+    async fn on_frame_message(&mut self, payload: &bytes::Bytes) {
         let (raw, encoding) = match payload.starts_with(codec::MAGIC) {
             true => (self.expand(payload), payload.get(32).copied().unwrap_or(0)),
             false => (Some(payload.clone()), 0),
@@ -1015,10 +1033,10 @@ impl Controller {
             Some(raw) => self.on_frame(&raw, (encoding, payload.len())).await,
             None => None,
         };
-        self.publish_status_if_due(el);
+        self.publish_status_if_due();
         if let Some((seq, crc)) = shown {
-            self.flush_acks(el);
-            el.pending.push_back(Request::Publish(Publish::new(
+            self.flush_acks();
+            self.outbox.push_back(Request::Publish(Publish::new(
                 &self.ack_topic,
                 QoS::AtLeastOnce,
                 ack_json(seq, crc),
@@ -1027,23 +1045,23 @@ impl Controller {
     }
 
     /// Publishes the retained status again when something asked for it.
-    fn publish_status_if_due(&mut self, el: &mut EventLoop) {
+    fn publish_status_if_due(&mut self) {
         if std::mem::take(&mut self.status_due) {
-            el.pending
+            self.outbox
                 .push_back(retained(self.status_topic.clone(), self.status_json(true)));
         }
     }
 
     /// Answers `snapshot/request` with a PNG of the glass (made off the
     /// runtime), if something was ever shown and it fits.
-    async fn answer_snapshot(&mut self, el: &mut EventLoop) {
+    async fn answer_snapshot(&mut self) {
         let (glass, dark) = (self.glass.clone(), self.dark);
         let made = tokio::task::spawn_blocking(move || snapshot(glass.as_deref(), dark))
             .await
             .ok()
             .flatten();
         match made {
-            Some(bytes) if bytes.len() <= MAX_SNAPSHOT => el.pending.push_back(Request::Publish(
+            Some(bytes) if bytes.len() <= MAX_SNAPSHOT => self.outbox.push_back(Request::Publish(
                 Publish::new(&self.snapshot_topic, QoS::AtLeastOnce, bytes),
             )),
             Some(bytes) => {

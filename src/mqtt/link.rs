@@ -5,6 +5,7 @@
 //! exponential back-off and jitter between attempts instead, and logs state
 //! changes (connected, lost, refused) rather than every retry.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -404,7 +405,8 @@ impl LinkTask {
         self.control.close();
         if self.connected.load(Ordering::Acquire) {
             let offline = retained(topics::server_status(&self.root), "offline");
-            if !publish_then_disconnect(&mut self.eventloop, offline).await {
+            let mut nothing_else = VecDeque::new();
+            if !publish_then_disconnect(&mut self.eventloop, &mut nothing_else, offline).await {
                 tracing::warn!("broker did not acknowledge the offline status within 2 s: closing without DISCONNECT, so it publishes the Last Will");
             }
             tracing::info!("MQTT link closed");
@@ -413,34 +415,54 @@ impl LinkTask {
     }
 }
 
-/// Sends `last` after what is queued, waits up to 2 s for its PUBACK,
-/// then disconnects cleanly (so the broker discards the Last Will). Returns
-/// whether the ack arrived; when it did not, there is no DISCONNECT: the
-/// caller drops the event loop, and the broker publishes the Last Will
-/// (the same offline status), so a last status lost under load never
-/// leaves the client "online" for good.
+/// Sends `last` after what is queued (in `queue` and the event loop's own
+/// queue), waits up to 2 s for its PUBACK, then disconnects cleanly (so
+/// the broker discards the Last Will). Returns whether the ack arrived;
+/// when it did not, there is no DISCONNECT: the caller drops the event
+/// loop, and the broker publishes the Last Will (the same offline status),
+/// so a last status lost under load never leaves the client "online" for
+/// good.
 ///
 /// What is queued goes first (a controller's unsent acks are proof of
 /// play), except a publish on `last`'s own topic: an "online" status
 /// queued a moment before the stop would follow the "offline" one and be
 /// what the broker keeps, so it is dropped.
-pub(crate) async fn publish_then_disconnect(eventloop: &mut EventLoop, last: Request) -> bool {
+pub(crate) async fn publish_then_disconnect(
+    eventloop: &mut EventLoop,
+    queue: &mut VecDeque<Request>,
+    last: Request,
+) -> bool {
     if let Request::Publish(l) = &last {
-        eventloop
-            .pending
-            .retain(|r| !matches!(r, Request::Publish(p) if p.topic == l.topic));
+        let other = |r: &Request| !matches!(r, Request::Publish(p) if p.topic == l.topic);
+        eventloop.pending.retain(other);
+        queue.retain(other);
+        if eventloop
+            .state
+            .collision
+            .as_ref()
+            .is_some_and(|p| p.topic == l.topic)
+        {
+            eventloop.state.collision = None;
+        }
     }
-    // Pending requests are sent in order, before any from the channel:
-    // the publish after these is ours.
-    let mut ahead = eventloop
-        .pending
+    // Every publish ahead of ours reports one `Outgoing::Publish` before
+    // it: those queued, the one waiting for its packet id, and the events
+    // the loop has made but not handed out yet.
+    let waiting = eventloop
+        .state
+        .events
         .iter()
-        .filter(|r| matches!(r, Request::Publish(_)))
+        .filter(|e| matches!(e, Event::Outgoing(Outgoing::Publish(_))))
         .count();
-    eventloop.pending.push_back(last);
+    let mut ahead = publishes(&eventloop.pending)
+        + publishes(queue)
+        + usize::from(eventloop.state.collision.is_some())
+        + waiting;
+    queue.push_back(last);
     let deadline = Instant::now() + SHUTDOWN_WAIT;
     let mut pkid = None;
     let acked = loop {
+        feed(eventloop, queue);
         match tokio::time::timeout_at(deadline, eventloop.poll()).await {
             Ok(Ok(Event::Outgoing(Outgoing::Publish(_)))) if ahead > 0 => ahead -= 1,
             Ok(Ok(Event::Outgoing(Outgoing::Publish(id)))) if pkid.is_none() => pkid = Some(id),
@@ -466,6 +488,39 @@ pub(crate) async fn publish_then_disconnect(eventloop: &mut EventLoop, last: Req
         }
     }
     acked
+}
+
+/// Moves requests from `queue` into the event loop's own queue while the
+/// publishes there and in flight stay under its in-flight limit, and none
+/// waits for its packet id. rumqttc sends what is in its own queue without
+/// regard to that limit, and a publish that finds its packet id still in
+/// flight waits in one slot, which the next such publish overwrites: that
+/// one is lost, never sent. Requests from the channel are held back by
+/// rumqttc itself.
+pub(crate) fn feed(eventloop: &mut EventLoop, queue: &mut VecDeque<Request>) {
+    let limit = usize::from(eventloop.mqtt_options.inflight());
+    let mut used = usize::from(eventloop.state.inflight()) + publishes(&eventloop.pending);
+    while eventloop.state.collision.is_none() {
+        match queue.front() {
+            None => break,
+            Some(r) if counts(r) && used >= limit => break,
+            Some(r) => used += usize::from(counts(r)),
+        }
+        eventloop.pending.extend(queue.pop_front());
+    }
+}
+
+/// A publish that takes a packet id (QoS 1 or 2).
+fn counts(r: &Request) -> bool {
+    matches!(r, Request::Publish(p) if p.qos != QoS::AtMostOnce)
+}
+
+/// The publishes in `queue` (each reports one `Outgoing::Publish`).
+fn publishes(queue: &VecDeque<Request>) -> usize {
+    queue
+        .iter()
+        .filter(|r| matches!(r, Request::Publish(_)))
+        .count()
 }
 
 fn refused(e: &ConnectionError) -> bool {
@@ -581,20 +636,18 @@ mod tests {
         types
     }
 
-    /// A controller stopped just after it queued an ack and an "online"
-    /// status (its frame and bundle had just come): the ack still goes,
-    /// the offline status goes last, and the queued "online" not at all.
-    /// The offline status used to jump the queue: what was queued was
-    /// either cut off by the DISCONNECT (here: the ack, a lost proof of
-    /// play) or sent after it while its PUBACK was awaited, and then the
-    /// broker kept "online" for a controller that had gone.
-    #[tokio::test]
-    async fn the_last_status_goes_after_what_was_queued_and_replaces_a_queued_one() {
+    /// A broker on loopback that acknowledges each publish `ack_after`
+    /// it read it, until a DISCONNECT; what it got, as "topic payload".
+    fn recording_broker(
+        ack_after: std::time::Duration,
+    ) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
         use super::super::wire::{Codec, Item};
         use futures_util::{SinkExt, StreamExt};
         use rumqttc::mqttbytes::v4::{ConnAck, ConnectReturnCode, Packet, PubAck};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         let broker = tokio::spawn(async move {
             let (s, _) = listener.accept().await.unwrap();
             let (r, w) = tokio::io::split(s);
@@ -608,11 +661,9 @@ mod tests {
                         to.send(Packet::ConnAck(ok)).await.unwrap();
                     }
                     Packet::Publish(p) => {
-                        got.push(format!(
-                            "{} {}",
-                            p.topic,
-                            String::from_utf8_lossy(&p.payload)
-                        ));
+                        let payload = String::from_utf8_lossy(&p.payload);
+                        got.push(format!("{} {payload}", p.topic));
+                        tokio::time::sleep(ack_after).await;
                         to.send(Packet::PubAck(PubAck::new(p.pkid))).await.unwrap();
                     }
                     Packet::Disconnect => break,
@@ -621,14 +672,52 @@ mod tests {
             }
             got
         });
+        (port, broker)
+    }
+
+    /// A controller stopped just after it queued an ack and an "online"
+    /// status (its frame and bundle had just come): the ack still goes,
+    /// the offline status goes last, and the queued "online" not at all.
+    /// The offline status used to jump the queue: what was queued was
+    /// either cut off by the DISCONNECT (here: the ack, a lost proof of
+    /// play) or sent after it while its PUBACK was awaited, and then the
+    /// broker kept "online" for a controller that had gone.
+    #[tokio::test]
+    async fn the_last_status_goes_after_what_was_queued_and_replaces_a_queued_one() {
+        let (port, broker) = recording_broker(std::time::Duration::ZERO);
         let (_client, mut el) = AsyncClient::new(MqttOptions::new("t", "127.0.0.1", port), 4);
         while !matches!(el.poll().await, Ok(Event::Incoming(Incoming::ConnAck(_)))) {}
         el.pending.push_back(retained("status".into(), "on"));
-        let ack = Publish::new("ack", QoS::AtLeastOnce, "7");
-        el.pending.push_back(Request::Publish(ack));
-        let acked = publish_then_disconnect(&mut el, retained("status".into(), "off")).await;
+        let mut queue =
+            VecDeque::from([Request::Publish(Publish::new("ack", QoS::AtLeastOnce, "7"))]);
+        let off = retained("status".into(), "off");
+        let acked = publish_then_disconnect(&mut el, &mut queue, off).await;
         assert!(acked, "this broker acknowledges every publish");
         assert_eq!(broker.await.unwrap(), ["ack 7", "status off"]);
+    }
+
+    /// rumqttc sends what is in its own queue without regard to its
+    /// in-flight limit, and a publish whose packet id is still in flight
+    /// waits in one slot that the next one overwrites. A controller queued
+    /// its acks there (up to 1,024 kept across a reconnect at once): with
+    /// a broker slower to acknowledge than they went out, most were lost.
+    /// Fed as the limit allows, 30 acks behind a limit of 10 all arrive,
+    /// in order, and the last status after them.
+    #[tokio::test]
+    async fn more_acks_than_the_in_flight_limit_all_arrive_in_order() {
+        let (port, broker) = recording_broker(std::time::Duration::from_millis(5));
+        let mut options = MqttOptions::new("t", "127.0.0.1", port);
+        options.set_inflight(10);
+        let (_client, mut el) = AsyncClient::new(options, 4);
+        while !matches!(el.poll().await, Ok(Event::Incoming(Incoming::ConnAck(_)))) {}
+        let ack = |i: usize| Request::Publish(Publish::new("ack", QoS::AtLeastOnce, i.to_string()));
+        let mut queue: VecDeque<Request> = (0..30).map(ack).collect();
+        let off = retained("status".into(), "off");
+        let acked = publish_then_disconnect(&mut el, &mut queue, off).await;
+        let mut want: Vec<String> = (0..30).map(|i| format!("ack {i}")).collect();
+        want.push("status off".into());
+        assert!(acked, "the last status was acknowledged");
+        assert_eq!(broker.await.unwrap(), want);
     }
 
     /// A broker that takes the last status but never acknowledges it (it
@@ -655,7 +744,8 @@ mod tests {
         });
         let (_client, mut el) = AsyncClient::new(MqttOptions::new("t", "127.0.0.1", port), 4);
         while !matches!(el.poll().await, Ok(Event::Incoming(Incoming::ConnAck(_)))) {}
-        let acked = publish_then_disconnect(&mut el, retained("s".into(), "off")).await;
+        let off = retained("s".into(), "off");
+        let acked = publish_then_disconnect(&mut el, &mut VecDeque::new(), off).await;
         assert!(!acked, "this broker never acknowledges");
         drop(el);
         let rest = broker.await.unwrap();

@@ -115,9 +115,9 @@ where
             }
             Verdict::Drop => {}
             Verdict::Close(why) => {
-                // What was passed on before goes out first.
+                // What was passed on before goes out first, if it can soon.
                 if unflushed {
-                    let _ = to.flush().await;
+                    let _ = tokio::time::timeout(FINAL_FLUSH, to.flush()).await;
                 }
                 return why;
             }

@@ -110,14 +110,19 @@ pub struct LiveStatus {
     /// that follows matches it against what it decides next).
     #[serde(skip)]
     pub last_ack: Option<(u32, Option<u32>)>,
-    /// Whether its controller (or card) ever reported a status. Then its
-    /// statuses alone say whether it is online: an ack it sent before
-    /// going offline can arrive after its offline status (a broker need
-    /// not keep the order of two topics). A controller that only
-    /// acknowledges is online when it does.
+    /// When its last status said offline (none since said online). An
+    /// ack within [`ACK_BEHIND_OFFLINE`] of it was sent before it (a
+    /// broker need not keep the order of two topics) and does not bring
+    /// the panel back online; a later one does (a version-1 controller
+    /// need not send "online" when it reconnects).
     #[serde(skip)]
-    pub reports_status: bool,
+    pub offline_at: Option<DateTime<Utc>>,
 }
+
+/// How long after an offline status an ack is taken to have been sent
+/// before it. Brokers reorder two topics by milliseconds; a controller
+/// that lost its link takes seconds to come back.
+pub const ACK_BEHIND_OFFLINE: chrono::Duration = chrono::Duration::seconds(2);
 
 /// A change the dashboard hears about (server-sent events).
 #[derive(Debug, Clone, Serialize)]
@@ -447,7 +452,7 @@ impl Shared {
             let mut live = self.live.write().expect("live lock");
             let l = live.entry(panel.clone()).or_default();
             l.online = online;
-            l.reports_status = true;
+            l.offline_at = (!online).then_some(at);
             l.last_seen = Some(at);
             if firmware.is_some() {
                 l.firmware = firmware;
@@ -510,7 +515,10 @@ impl Shared {
         {
             let mut live = self.live.write().expect("live lock");
             let l = live.entry(panel.clone()).or_default();
-            l.online |= !l.reports_status;
+            if l.offline_at.is_none_or(|t| at - t > ACK_BEHIND_OFFLINE) {
+                l.online = true;
+                l.offline_at = None;
+            }
             l.last_seen = Some(at);
             l.last_ack = Some((seq, crc));
             // What it holds matters only as a delta base.
@@ -593,24 +601,29 @@ mod tests {
         assert_eq!(sh.played(&p, 8, Some(1), now), None, "unknown seq");
     }
 
-    /// An ack that arrives after the controller's offline status (sent
-    /// before it, on another topic) leaves the panel offline; a
-    /// controller that never sends a status is online by its acks.
+    /// An ack that arrives just after the controller's offline status
+    /// (sent before it, on another topic) leaves the panel offline; one
+    /// seconds later is a controller back without saying so (version 1
+    /// need not), and one from a controller that never sent a status
+    /// brings it online.
     #[test]
     fn an_ack_behind_an_offline_status_leaves_the_panel_offline() {
         let sh = Shared::default();
         let (p, quiet) = (Id::parse("p1").unwrap(), Id::parse("p2").unwrap());
         sent(&sh, &p, 7, 0xabcd);
+        sent(&sh, &p, 8, 0xabce);
         sent(&sh, &quiet, 3, 0x1111);
         let now = Utc::now();
+        let online = |id: &Id| sh.live.read().unwrap().get(id).map(|l| l.online);
         sh.status(&p, true, None, None, now);
         sh.status(&p, false, None, None, now);
-        assert!(
-            sh.played(&p, 7, Some(0xabcd), now).is_some(),
-            "still proof of play"
-        );
-        let online = |id: &Id| sh.live.read().unwrap().get(id).map(|l| l.online);
+        let just_after = now + chrono::Duration::milliseconds(300);
+        let play = sh.played(&p, 7, Some(0xabcd), just_after);
+        assert!(play.is_some(), "still proof of play");
         assert_eq!(online(&p), Some(false));
+        let back = now + ACK_BEHIND_OFFLINE + chrono::Duration::seconds(1);
+        sh.played(&p, 8, Some(0xabce), back);
+        assert_eq!(online(&p), Some(true));
         sh.played(&quiet, 3, None, now);
         assert_eq!(online(&quiet), Some(true));
     }
