@@ -864,23 +864,15 @@ impl Controller {
     fn keep_unsent_acks(&mut self, el: &mut EventLoop) {
         let topic = &self.ack_topic;
         let kept = &mut self.unsent_acks;
-        // In the order they were queued: the loop's own queue holds the
-        // older ones (those in flight are put back at its front).
-        el.pending.retain(|r| match r {
-            Request::Publish(p) if &p.topic == topic => {
-                kept.push(p.payload.clone());
-                false
-            }
-            _ => true,
-        });
-        // Statuses and snapshots are not kept: a reconnect sends a new
-        // status, and the snapshot was for the server asking then.
-        for r in self.outbox.drain(..) {
-            match r {
-                Request::Publish(p) if &p.topic == topic => kept.push(p.payload),
-                _ => {}
-            }
-        }
+        // Oldest first: the loop's own queue (what was in flight is put
+        // back at its front), then the outbox. Nothing else is kept: the
+        // clean session's reconnect would drop it, a new status goes out
+        // on connecting, and a snapshot was for the server asking then.
+        let queued = el.pending.drain(..).chain(self.outbox.drain(..));
+        kept.extend(queued.filter_map(|r| match r {
+            Request::Publish(p) if &p.topic == topic => Some(p.payload),
+            _ => None,
+        }));
         if kept.len() > MAX_UNSENT_ACKS {
             let extra = kept.len() - MAX_UNSENT_ACKS;
             kept.drain(..extra);

@@ -278,6 +278,13 @@ impl Player {
     /// targets; every panel for a change aimed at `all`), publish what
     /// changed, clear deleted panels.
     pub fn on_store_change(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
+        self.store_change(now, out);
+        self.outbox.settle(out);
+    }
+
+    /// [`Player::on_store_change`] without waiting for its signatures
+    /// (the caller settles).
+    fn store_change(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
         self.inputs = self.schedules.current();
         let snap = self.inputs.snapshot.clone();
         let before = std::mem::replace(&mut self.settled, snap.clone());
@@ -303,7 +310,6 @@ impl Player {
                 self.withdraw(id, out);
             }
         }
-        self.outbox.settle(out);
     }
 
     /// After a start or a broker reconnect: every panel's current frame,
@@ -336,7 +342,7 @@ impl Player {
     /// connections; sending them the same picture again would only record
     /// a play that did not happen.
     pub fn republish_mqtt(&mut self, now: DateTime<Utc>, out: &mut dyn FnMut(Out)) {
-        self.on_store_change(now, out);
+        self.store_change(now, out);
         let snap = self.settled.clone();
         let mqtt: Vec<&Id> = snap
             .panels

@@ -105,7 +105,7 @@ impl Outbox {
     /// wait.
     fn bound(&mut self, out: &mut dyn FnMut(Out)) {
         while self.queue.len() > IN_FLIGHT || self.queued_bytes > IN_FLIGHT_BYTES {
-            self.drain_one(out);
+            self.hand_out_front(out, true);
         }
     }
 
@@ -166,16 +166,7 @@ impl Outbox {
     /// Hands out the front of the queue while it is ready (`wait`: all of
     /// it, waiting for each signature).
     fn drain(&mut self, out: &mut dyn FnMut(Out), wait: bool) {
-        while !self.queue.is_empty() {
-            if !self.hand_out_front(out, wait) {
-                return;
-            }
-        }
-    }
-
-    /// Hands out the front of the queue, waiting for its signature.
-    fn drain_one(&mut self, out: &mut dyn FnMut(Out)) {
-        self.hand_out_front(out, true);
+        while self.hand_out_front(out, wait) {}
     }
 
     /// Hands out the front of the queue once it is ready (`wait`: waiting
@@ -191,25 +182,25 @@ impl Outbox {
                 Err(mpsc::TryRecvError::Disconnected) => Some(None),
             },
         };
-        match (self.queue.pop_front(), signed) {
-            (Some(Pending::Ready(o)), _) => {
+        let front = self.queue.pop_front().expect("the front was looked at");
+        match (front, signed) {
+            (Pending::Ready(o), _) => {
                 self.queued_bytes -= size(&o);
                 out(o)
             }
             (
-                Some(Pending::Signing {
+                Pending::Signing {
                     panel, via, len, ..
-                }),
+                },
                 Some(Some(frame)),
             ) => {
                 self.queued_bytes -= len;
                 out(Out::Frame { panel, frame, via })
             }
-            (Some(Pending::Signing { panel, len, .. }), _) => {
+            (Pending::Signing { panel, len, .. }, _) => {
                 self.queued_bytes -= len;
                 tracing::error!(panel = %panel, "a signing thread failed: frame not sent")
             }
-            (None, _) => {}
         }
         true
     }

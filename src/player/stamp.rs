@@ -125,7 +125,6 @@ impl Stamper {
         }
     }
 
-    /// The next seq of `panel` and the frame's bytes.
     /// The frame's seq and bytes, and whether it is to be signed (the
     /// signature is appended by the player's [`super::outbox::Outbox`],
     /// which has the key: on worker threads when it can).
@@ -140,8 +139,8 @@ impl Stamper {
             seq,
             valid_until: s.valid_until,
         };
-        let key = self.settings.signer.as_ref().filter(|_| s.mqtt);
-        if key.is_some() {
+        let sign = s.mqtt && self.settings.signer.is_some();
+        if sign {
             header.flags |= frame::FLAG_SIGNED;
         }
         let coded = s
@@ -149,6 +148,6 @@ impl Stamper {
             .then(|| self.coder.code(panel, &header, &s.page.data, s.page.crc))
             .flatten();
         let v = coded.unwrap_or_else(|| frame::encode_with_crc(&header, &s.page.data, s.page.crc));
-        Ok((seq, v, key.is_some()))
+        Ok((seq, v, sign))
     }
 }
