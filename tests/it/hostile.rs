@@ -2064,7 +2064,16 @@ async fn answers_200(addr: std::net::SocketAddr, path: &str) -> Duration {
 
 /// A value from `/metrics`.
 async fn metric(s: &Server, name: &str) -> f64 {
-    let text = s.metrics().await;
+    metric_in(&s.metrics().await, name)
+}
+
+/// `/metrics`, or the error of a request the server closed.
+async fn try_metrics(s: &Server) -> Result<String, reqwest::Error> {
+    reqwest::get(s.url("/metrics")).await?.text().await
+}
+
+/// The value of `name` in the Prometheus text `text`.
+fn metric_in(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .unwrap_or_else(|| panic!("{name} in /metrics"))
@@ -2134,7 +2143,15 @@ async fn a_slowloris_from_many_addresses_cannot_lock_out_healthz() {
             slowest = slowest.max(answers_200(addr, path).await);
             probes += 1;
         }
-        most_open = most_open.max(metric(&s, "bangtin_http_connections").await);
+        // A measurement, not what is asserted: at the cap each newcomer
+        // closes the connection that has waited longest for its first
+        // request head, and on a starved machine that can be this read's
+        // before the server has read its head (a fresh-clone run failed
+        // on it once: IncompleteMessage). Such a read is skipped; the
+        // probes above are never retried.
+        if let Ok(text) = try_metrics(&s).await {
+            most_open = most_open.max(metric_in(&text, "bangtin_http_connections"));
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let sent = flood.await.unwrap();
